@@ -1,0 +1,226 @@
+// The manager's PostgreSQL schema (drizzle). Migrations in manager/drizzle are generated from
+// this file with `npm run db:generate` and applied at start; never edit a generated migration.
+import { sql } from "drizzle-orm";
+import {
+  bigint, boolean, index, integer, jsonb, pgTable, serial, text, timestamp, uniqueIndex, uuid,
+} from "drizzle-orm/pg-core";
+
+const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
+const updatedAt = () => timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
+
+export const accounts = pgTable("accounts", {
+  id: serial("id").primaryKey(),
+  name: text("name").notNull().unique(),
+  createdAt: createdAt(),
+});
+
+export const apiKeys = pgTable("api_keys", {
+  id: serial("id").primaryKey(),
+  accountId: integer("account_id").notNull().references(() => accounts.id),
+  name: text("name").notNull(),
+  // sha256 of the key; the key itself is shown once.
+  keyHash: text("key_hash").notNull().unique(),
+  role: text("role").notNull().$type<"admin" | "user">(),
+  createdAt: createdAt(),
+  revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }),
+});
+
+export const environments = pgTable("environments", {
+  id: serial("id").primaryKey(),
+  name: text("name").notNull().unique(),
+  region: text("region").notNull().default("default"),
+  createdAt: createdAt(),
+});
+
+export const clusters = pgTable("clusters", {
+  id: serial("id").primaryKey(),
+  name: text("name").notNull(),
+  environmentId: integer("environment_id").notNull().references(() => environments.id),
+  pod: text("pod").notNull().default("default"),
+  createdAt: createdAt(),
+}, (t) => [uniqueIndex("clusters_env_name").on(t.environmentId, t.name)]);
+
+export type HostState = "Connecting" | "Up" | "Disconnected" | "Down";
+export type HostResourceState = "Enabled" | "Disabled" | "Maintenance";
+
+export interface NumaCellJson { id: number; cpus: number[]; memoryMib: number }
+
+export const hosts = pgTable("hosts", {
+  id: serial("id").primaryKey(),
+  uuid: uuid("uuid").notNull().unique(),
+  name: text("name").notNull(),
+  clusterId: integer("cluster_id").notNull().references(() => clusters.id),
+  state: text("state").notNull().$type<HostState>().default("Connecting"),
+  resourceState: text("resource_state").notNull().$type<HostResourceState>().default("Enabled"),
+  hypervisor: text("hypervisor").notNull(),
+  driver: text("driver").notNull(),
+  cpuModel: text("cpu_model").notNull().default(""),
+  cpuArch: text("cpu_arch").notNull().default(""),
+  sockets: integer("sockets").notNull(),
+  coresPerSocket: integer("cores_per_socket").notNull(),
+  threadsPerCore: integer("threads_per_core").notNull(),
+  cpus: integer("cpus").notNull(),
+  cpuMhz: integer("cpu_mhz").notNull().default(0),
+  memoryMib: bigint("memory_mib", { mode: "number" }).notNull(),
+  memoryReserveMib: bigint("memory_reserve_mib", { mode: "number" }).notNull().default(0),
+  numaCells: jsonb("numa_cells").notNull().$type<NumaCellJson[]>().default([]),
+  tags: text("tags").array().notNull().default(sql`'{}'::text[]`),
+  agentVersion: text("agent_version").notNull().default(""),
+  hypervisorVersion: text("hypervisor_version").notNull().default(""),
+  discoveryWarnings: jsonb("discovery_warnings").notNull().$type<string[]>().default([]),
+  secretHash: text("secret_hash").notNull(),
+  lastHeartbeatAt: timestamp("last_heartbeat_at", { withTimezone: true, mode: "date" }),
+  // Bumped by every placement commit on this host: a commit re-checks capacity under a row lock.
+  generation: integer("generation").notNull().default(0),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+export interface VgpuTypeJson { typeId: string; name: string; availableInstances: number; maxInstances: number; framebufferMib: number }
+
+export const gpus = pgTable("gpus", {
+  id: serial("id").primaryKey(),
+  hostId: integer("host_id").notNull().references(() => hosts.id, { onDelete: "cascade" }),
+  pciAddress: text("pci_address").notNull(),
+  uuid: text("uuid").notNull().default(""),
+  model: text("model").notNull(),
+  memoryMib: bigint("memory_mib", { mode: "number" }).notNull().default(0),
+  numaNode: integer("numa_node").notNull().default(-1),
+  nvlinkPeers: jsonb("nvlink_peers").notNull().$type<string[]>().default([]),
+  vgpuTypes: jsonb("vgpu_types").notNull().$type<VgpuTypeJson[]>().default([]),
+  migEnabled: boolean("mig_enabled").notNull().default(false),
+  virtualizationMode: text("virtualization_mode").notNull().default("none"),
+  present: boolean("present").notNull().default(true),
+}, (t) => [uniqueIndex("gpus_host_pci").on(t.hostId, t.pciAddress)]);
+
+export const flavors = pgTable("flavors", {
+  id: serial("id").primaryKey(),
+  name: text("name").notNull().unique(),
+  vcpus: integer("vcpus").notNull(),
+  memoryMib: bigint("memory_mib", { mode: "number" }).notNull(),
+  diskGib: integer("disk_gib").notNull().default(0),
+  gpuModel: text("gpu_model").notNull().default(""),
+  gpuCount: integer("gpu_count").notNull().default(0),
+  vgpuType: text("vgpu_type").notNull().default(""),
+  gpuShareMilli: integer("gpu_share_milli").notNull().default(0),
+  hostTags: text("host_tags").array().notNull().default(sql`'{}'::text[]`),
+  cpuType: text("cpu_type").notNull().default(""),
+  createdAt: createdAt(),
+});
+
+export const images = pgTable("images", {
+  id: serial("id").primaryKey(),
+  name: text("name").notNull().unique(),
+  osType: text("os_type").notNull().default("linux"),
+  // Path of the base image on hosts (libvirt driver), empty for the simulator's images.
+  path: text("path").notNull().default(""),
+  format: text("format").notNull().default("qcow2"),
+  sizeGib: integer("size_gib").notNull().default(0),
+  createdAt: createdAt(),
+});
+
+export const vms = pgTable("vms", {
+  id: serial("id").primaryKey(),
+  uuid: uuid("uuid").notNull().unique(),
+  name: text("name").notNull(),
+  accountId: integer("account_id").notNull().references(() => accounts.id),
+  environmentId: integer("environment_id").notNull().references(() => environments.id),
+  flavorId: integer("flavor_id").notNull().references(() => flavors.id),
+  imageId: integer("image_id").notNull().references(() => images.id),
+  hostId: integer("host_id").references(() => hosts.id),
+  state: text("state").notNull(),
+  stateReason: text("state_reason").notNull().default(""),
+  powerState: text("power_state").notNull().default("NOSTATE"),
+  vcpus: integer("vcpus").notNull(),
+  memoryMib: bigint("memory_mib", { mode: "number" }).notNull(),
+  labels: jsonb("labels").notNull().$type<string[]>().default([]),
+  userData: text("user_data").notNull().default(""),
+  callbackUrl: text("callback_url").notNull().default(""),
+  placement: jsonb("placement").$type<Record<string, unknown>>(),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+  deletedAt: timestamp("deleted_at", { withTimezone: true, mode: "date" }),
+}, (t) => [index("vms_host").on(t.hostId), index("vms_account").on(t.accountId)]);
+
+export const vmStateTransitions = pgTable("vm_state_transitions", {
+  id: serial("id").primaryKey(),
+  vmId: integer("vm_id").notNull().references(() => vms.id),
+  fromState: text("from_state").notNull(),
+  toState: text("to_state").notNull(),
+  cause: text("cause").notNull(),
+  at: timestamp("at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+}, (t) => [index("vm_transitions_vm").on(t.vmId)]);
+
+// What a VM holds on a host. A host's allocated totals are derived from these rows; releasing
+// a VM deletes them in the same transaction as its state change, so capacity cannot leak.
+export const allocations = pgTable("allocations", {
+  id: serial("id").primaryKey(),
+  vmId: integer("vm_id").notNull().references(() => vms.id).unique(),
+  hostId: integer("host_id").notNull().references(() => hosts.id),
+  vcpus: integer("vcpus").notNull(),
+  memoryMib: bigint("memory_mib", { mode: "number" }).notNull(),
+  numaNode: integer("numa_node").notNull().default(-1),
+  pinnedCpus: jsonb("pinned_cpus").notNull().$type<number[]>().default([]),
+  createdAt: createdAt(),
+}, (t) => [index("allocations_host").on(t.hostId)]);
+
+export const gpuAllocations = pgTable("gpu_allocations", {
+  id: serial("id").primaryKey(),
+  vmId: integer("vm_id").notNull().references(() => vms.id),
+  hostId: integer("host_id").notNull().references(() => hosts.id),
+  gpuId: integer("gpu_id").notNull().references(() => gpus.id),
+  mode: text("mode").notNull().$type<"passthrough" | "vgpu" | "share">(),
+  vgpuType: text("vgpu_type").notNull().default(""),
+  mdevUuid: text("mdev_uuid").notNull().default(""),
+  shareMilli: integer("share_milli").notNull().default(0),
+}, (t) => [index("gpu_allocations_gpu").on(t.gpuId), index("gpu_allocations_vm").on(t.vmId)]);
+
+export type JobStatus = "pending" | "running" | "succeeded" | "failed";
+
+export const jobs = pgTable("jobs", {
+  id: serial("id").primaryKey(),
+  uuid: uuid("uuid").notNull().unique(),
+  kind: text("kind").notNull(),
+  vmId: integer("vm_id").references(() => vms.id),
+  accountId: integer("account_id").notNull().references(() => accounts.id),
+  status: text("status").notNull().$type<JobStatus>().default("pending"),
+  progress: integer("progress").notNull().default(0),
+  attempts: integer("attempts").notNull().default(0),
+  result: jsonb("result").$type<Record<string, unknown>>(),
+  error: jsonb("error").$type<{ code: string; message: string; retryable: boolean }>(),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+  finishedAt: timestamp("finished_at", { withTimezone: true, mode: "date" }),
+}, (t) => [index("jobs_status").on(t.status)]);
+
+export type CommandStatus = "pending" | "sent" | "succeeded" | "failed";
+
+export const commands = pgTable("commands", {
+  id: uuid("id").primaryKey(),
+  hostId: integer("host_id").notNull().references(() => hosts.id),
+  vmId: integer("vm_id").references(() => vms.id),
+  jobId: integer("job_id").references(() => jobs.id),
+  kind: text("kind").notNull(),
+  status: text("status").notNull().$type<CommandStatus>().default("pending"),
+  error: jsonb("error").$type<{ code: string; message: string; retryable: boolean }>(),
+  createdAt: createdAt(),
+  completedAt: timestamp("completed_at", { withTimezone: true, mode: "date" }),
+}, (t) => [index("commands_host").on(t.hostId)]);
+
+export const settings = pgTable("settings", {
+  name: text("name").notNull(),
+  // "global" or "cluster:<id>"...
+  scope: text("scope").notNull().default("global"),
+  value: jsonb("value").notNull(),
+  updatedAt: updatedAt(),
+}, (t) => [uniqueIndex("settings_name_scope").on(t.name, t.scope)]);
+
+// Hosts' domains that Orbit does not manage, as last reported: shown to admins, never destroyed.
+export const unmanagedDomains = pgTable("unmanaged_domains", {
+  id: serial("id").primaryKey(),
+  hostId: integer("host_id").notNull().references(() => hosts.id, { onDelete: "cascade" }),
+  domainUuid: text("domain_uuid").notNull(),
+  name: text("name").notNull(),
+  powerState: text("power_state").notNull(),
+  seenAt: timestamp("seen_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+}, (t) => [uniqueIndex("unmanaged_host_domain").on(t.hostId, t.domainUuid)]);
