@@ -1,0 +1,152 @@
+// The agent's configuration file (agent.yaml) as a zod schema: snake_case keys in YAML,
+// camelCase in the parsed result. Unknown keys are refused everywhere so typos are caught at start.
+import path from "node:path";
+import { z } from "zod";
+
+export const DEFAULT_STATE_DIR = "/var/lib/orbit-agent";
+
+/** "host:port", "[ipv6]:port"; host is a DNS name or an IPv4 address. */
+const MANAGER_ADDRESS = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/;
+
+const managerAddress = z
+  .string()
+  .refine(
+    (s) => {
+      const m = MANAGER_ADDRESS.exec(s);
+      const port = m ? Number(m[1]) : 0;
+      return port >= 1 && port <= 65535;
+    },
+    { message: 'expected "host:port" with a port in 1..65535' },
+  );
+
+const absolutePath = z.string().refine((s) => path.isAbsolute(s), { message: "expected an absolute path" });
+const nonEmpty = z.string().min(1);
+const mib = z.int().min(0);
+
+const tlsSchema = z
+  .strictObject({
+    ca_file: absolutePath.optional(),
+    cert_file: absolutePath.optional(),
+    key_file: absolutePath.optional(),
+    server_name: nonEmpty.optional(),
+  })
+  .transform((t) => ({ caFile: t.ca_file, certFile: t.cert_file, keyFile: t.key_file, serverName: t.server_name }));
+
+const libvirtSchema = z
+  .strictObject({
+    uri: nonEmpty.default("qemu:///system"),
+    domain_type: z.enum(["kvm", "qemu"]).default("kvm"),
+    cpu_mode: z.enum(["host-passthrough", "host-model", "custom"]).default("host-passthrough"),
+    cpu_model: nonEmpty.default("qemu64"),
+    machine: nonEmpty.default("q35"),
+    cdrom_bus: z.enum(["scsi", "sata", "ide", "virtio"]).default("scsi"),
+    // Left undefined here: the top level fills them under state_dir.
+    images_dir: absolutePath.optional(),
+    instances_dir: absolutePath.optional(),
+    ovmf_code: absolutePath.default("/usr/share/OVMF/OVMF_CODE_4M.fd"),
+    ovmf_vars: absolutePath.default("/usr/share/OVMF/OVMF_VARS_4M.fd"),
+    secure_boot: z.boolean().default(false),
+  });
+
+const simulatorGpuSchema = z
+  .strictObject({
+    model: nonEmpty,
+    memory_mib: z.int().min(1),
+    count: z.int().min(1).default(1),
+    numa_node: z.int().min(0).optional(),
+  })
+  .transform((g) => ({ model: g.model, memoryMib: g.memory_mib, count: g.count, numaNode: g.numa_node }));
+
+const simulatorSchema = z
+  .strictObject({
+    cpus: z.int().min(1).default(16),
+    memory_mib: z.int().min(1).default(65536),
+    numa_cells: z.int().min(1).default(1),
+    gpus: z.array(simulatorGpuSchema).default([]),
+    start_delay_ms: z.int().min(0).default(200),
+  })
+  .superRefine((s, ctx) => {
+    s.gpus.forEach((g, i) => {
+      if (g.numaNode !== undefined && g.numaNode >= s.numa_cells) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["gpus", i, "numa_node"],
+          message: `expected a NUMA node below numa_cells (${s.numa_cells})`,
+        });
+      }
+    });
+  })
+  .transform((s) => ({
+    cpus: s.cpus,
+    memoryMib: s.memory_mib,
+    numaCells: s.numa_cells,
+    gpus: s.gpus,
+    startDelayMs: s.start_delay_ms,
+  }));
+
+const gpuSchema = z
+  .strictObject({
+    nvidia_smi: nonEmpty.default("nvidia-smi"),
+    sysfs_root: absolutePath.default("/sys"),
+    enabled: z.boolean().default(true),
+  })
+  .transform((g) => ({ nvidiaSmi: g.nvidia_smi, sysfsRoot: g.sysfs_root, enabled: g.enabled }));
+
+/** Tags are matched by the scheduler's host-tag filter; whitespace would make them ambiguous in YAML/CLI. */
+const hostTag = z.string().regex(/^\S+$/, { message: "expected a non-empty tag without spaces" });
+
+const hostSchema = z
+  .strictObject({
+    tags: z.array(hostTag).default([]),
+    environment: nonEmpty.default("default"),
+    cluster: nonEmpty.default("default"),
+    hostname: nonEmpty.optional(),
+  });
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+export const agentConfigSchema = z
+  .strictObject({
+    manager: managerAddress,
+    token: nonEmpty.optional(),
+    state_dir: absolutePath.default(DEFAULT_STATE_DIR),
+    tls: tlsSchema.prefault({}),
+    driver: z.enum(["libvirt", "simulator"]).default("libvirt"),
+    libvirt: libvirtSchema.prefault({}),
+    simulator: simulatorSchema.prefault({}),
+    gpu: gpuSchema.prefault({}),
+    host: hostSchema.prefault({}),
+    heartbeat_interval_ms: z.int().min(200).default(10_000),
+    memory_reserve_mib: mib.default(2048),
+    log_level: z.enum(LOG_LEVELS).default("info"),
+  })
+  .transform((c) => ({
+    manager: c.manager,
+    token: c.token,
+    stateDir: c.state_dir,
+    tls: c.tls,
+    driver: c.driver,
+    libvirt: {
+      uri: c.libvirt.uri,
+      domainType: c.libvirt.domain_type,
+      cpuMode: c.libvirt.cpu_mode,
+      cpuModel: c.libvirt.cpu_model,
+      machine: c.libvirt.machine,
+      cdromBus: c.libvirt.cdrom_bus,
+      // Follow state_dir unless set, so moving state_dir moves everything the agent owns.
+      imagesDir: c.libvirt.images_dir ?? path.join(c.state_dir, "images"),
+      instancesDir: c.libvirt.instances_dir ?? path.join(c.state_dir, "instances"),
+      ovmfCode: c.libvirt.ovmf_code,
+      ovmfVars: c.libvirt.ovmf_vars,
+      secureBoot: c.libvirt.secure_boot,
+    },
+    simulator: c.simulator,
+    gpu: c.gpu,
+    host: c.host,
+    heartbeatIntervalMs: c.heartbeat_interval_ms,
+    memoryReserveMib: c.memory_reserve_mib,
+    logLevel: c.log_level,
+  }));
+
+export type AgentConfig = z.output<typeof agentConfigSchema>;
+export type AgentConfigFile = z.input<typeof agentConfigSchema>;
