@@ -1,0 +1,178 @@
+// Reads the vGPU types a host can still create, from sysfs (its root is a setting so tests run on
+// a fake tree):
+//  - mdev framework: <root>/class/mdev_bus/<parent>/mdev_supported_types/<type>/{name,
+//    available_instances,description,device_api}; the parent is the GPU, or one of its SR-IOV
+//    virtual functions (then <parent>/physfn points at the GPU);
+//  - vendor VFIO framework (vGPU 17+): <root>/bus/pci/devices/<vf>/nvidia/creatable_vgpu_types,
+//    one vGPU per VF.
+import { readdir, readFile, readlink } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { normalizePciAddress } from "./pci-address.js";
+import { parseCreatableVgpuTypes, parseMdevDescription } from "./vgpu-sysfs.parser.js";
+
+export interface SysfsVgpuType {
+  /** Where the type is created: the GPU or one of its VFs. */
+  parentPci: string;
+  /** The physical GPU (the PF behind a VF; the parent itself otherwise). */
+  gpuPci: string;
+  typeId: string;
+  name: string;
+  availableInstances: number;
+  /** From the description (mdev) when it says; undefined otherwise. */
+  maxInstances: number | undefined;
+  framebufferMib: number | undefined;
+  description: string;
+  deviceApi: string;
+  framework: "mdev" | "vfio";
+}
+
+export interface SysfsVgpuScan {
+  types: SysfsVgpuType[];
+  warnings: string[];
+}
+
+export interface VgpuSysfsReaderOptions {
+  /** Default "/sys". */
+  sysfsRoot?: string;
+}
+
+function isMissing(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return code === "ENOENT" || code === "ENOTDIR";
+}
+
+async function readText(path: string): Promise<string | undefined> {
+  try {
+    return (await readFile(path, "utf8")).trim();
+  } catch (e) {
+    if (isMissing(e)) return undefined;
+    throw e;
+  }
+}
+
+async function listDir(path: string): Promise<string[]> {
+  try {
+    return (await readdir(path)).sort();
+  } catch (e) {
+    if (isMissing(e)) return [];
+    throw e;
+  }
+}
+
+export class VgpuSysfsReader {
+  readonly sysfsRoot: string;
+
+  constructor(opts: VgpuSysfsReaderOptions = {}) {
+    this.sysfsRoot = opts.sysfsRoot ?? "/sys";
+  }
+
+  /** Every vGPU type of every parent, both frameworks. Never throws: problems become warnings. */
+  async scan(): Promise<SysfsVgpuScan> {
+    const warnings: string[] = [];
+    const types: SysfsVgpuType[] = [];
+    try {
+      types.push(...(await this.readMdevTypes(warnings)));
+    } catch (e) {
+      warnings.push(`reading ${join(this.sysfsRoot, "class/mdev_bus")} failed: ${(e as Error).message}`);
+    }
+    try {
+      types.push(...(await this.readVfioTypes(warnings)));
+    } catch (e) {
+      warnings.push(`reading ${join(this.sysfsRoot, "bus/pci/devices")} failed: ${(e as Error).message}`);
+    }
+    return { types, warnings };
+  }
+
+  /** The host NUMA node of a PCI device; -1 when unknown. */
+  async numaNode(pciAddress: string): Promise<number> {
+    try {
+      const v = await readText(join(this.sysfsRoot, "bus/pci/devices", pciAddress, "numa_node"));
+      const n = v === undefined ? NaN : Number(v);
+      return Number.isInteger(n) && n >= 0 ? n : -1;
+    } catch {
+      return -1;
+    }
+  }
+
+  private async physicalFunction(devicePath: string, fallback: string): Promise<string> {
+    try {
+      const target = await readlink(join(devicePath, "physfn"));
+      return normalizePciAddress(basename(target)) ?? fallback;
+    } catch {
+      return fallback;
+    }
+  }
+
+  private async readMdevTypes(warnings: string[]): Promise<SysfsVgpuType[]> {
+    const bus = join(this.sysfsRoot, "class/mdev_bus");
+    const out: SysfsVgpuType[] = [];
+    for (const parent of await listDir(bus)) {
+      const parentPath = join(bus, parent);
+      const parentPci = normalizePciAddress(parent) ?? parent;
+      const gpuPci = await this.physicalFunction(parentPath, parentPci);
+      const typesDir = join(parentPath, "mdev_supported_types");
+      for (const typeId of await listDir(typesDir)) {
+        const dir = join(typesDir, typeId);
+        try {
+          const t = await this.readMdevType(dir, parentPci, gpuPci, typeId);
+          if (t) out.push(t);
+          else warnings.push(`${join(dir, "available_instances")}: not a number, type skipped`);
+        } catch (e) {
+          // One broken type must not hide the others.
+          warnings.push(`reading ${dir} failed: ${(e as Error).message}`);
+        }
+      }
+    }
+    return out;
+  }
+
+  private async readMdevType(dir: string, parentPci: string, gpuPci: string, typeId: string): Promise<SysfsVgpuType | undefined> {
+    const available = Number(await readText(join(dir, "available_instances")));
+    if (!Number.isInteger(available)) return undefined;
+    const description = (await readText(join(dir, "description"))) ?? "";
+    const parsed = parseMdevDescription(description);
+    return {
+      parentPci,
+      gpuPci,
+      typeId,
+      name: (await readText(join(dir, "name"))) ?? "",
+      availableInstances: available,
+      maxInstances: parsed.maxInstances,
+      framebufferMib: parsed.framebufferMib,
+      description,
+      deviceApi: (await readText(join(dir, "device_api"))) ?? "",
+      framework: "mdev",
+    };
+  }
+
+  private async readVfioTypes(warnings: string[]): Promise<SysfsVgpuType[]> {
+    const devices = join(this.sysfsRoot, "bus/pci/devices");
+    const out: SysfsVgpuType[] = [];
+    for (const vf of await listDir(devices)) {
+      const vfPath = join(devices, vf);
+      const creatable = await readText(join(vfPath, "nvidia/creatable_vgpu_types")).catch((e: Error) => {
+        warnings.push(`${join(vfPath, "nvidia/creatable_vgpu_types")}: ${e.message}`);
+        return undefined;
+      });
+      if (creatable === undefined) continue;
+      const parentPci = normalizePciAddress(vf) ?? vf;
+      const gpuPci = await this.physicalFunction(vfPath, parentPci);
+      for (const t of parseCreatableVgpuTypes(creatable)) {
+        out.push({
+          parentPci,
+          gpuPci,
+          typeId: t.typeId,
+          name: t.name,
+          // A VF holds one vGPU: a type it lists as creatable has one instance left there.
+          availableInstances: 1,
+          maxInstances: undefined,
+          framebufferMib: undefined,
+          description: "",
+          deviceApi: "vfio-pci",
+          framework: "vfio",
+        });
+      }
+    }
+    return out;
+  }
+}
