@@ -1,0 +1,97 @@
+// The agents connected to this manager: one stream per host, commands sent on it and their
+// results correlated by command id.
+import { randomUUID } from "node:crypto";
+import { AgentUnavailableError, DeadlineExceededError } from "#shared/errors.js";
+import type { Command, CommandResult, ManagerMessage } from "#shared/protocol.js";
+
+export interface SessionSink {
+  write(msg: ManagerMessage): void;
+  /** Ends the stream (a newer session replaced this one, or the manager stops). */
+  end(): void;
+}
+
+interface Pending {
+  resolve: (r: CommandResult) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+class Session {
+  readonly id = randomUUID();
+  readonly pending = new Map<string, Pending>();
+  constructor(readonly hostId: number, readonly sink: SessionSink) {}
+}
+
+export class AgentSessions {
+  private readonly byHost = new Map<number, Session>();
+
+  /** Registers a stream for a host, replacing (and ending) an older one. Returns the session id. */
+  open(hostId: number, sink: SessionSink): string {
+    const old = this.byHost.get(hostId);
+    if (old) this.close(hostId, old.id, "replaced by a newer connection");
+    const s = new Session(hostId, sink);
+    this.byHost.set(hostId, s);
+    return s.id;
+  }
+
+  /** Closes the session if it is still the current one; pending commands fail as retryable. */
+  close(hostId: number, sessionId: string, why: string): boolean {
+    const s = this.byHost.get(hostId);
+    if (!s || s.id !== sessionId) return false;
+    this.byHost.delete(hostId);
+    for (const [id, p] of s.pending) {
+      clearTimeout(p.timer);
+      p.reject(new AgentUnavailableError(String(hostId), `stream of host ${hostId} closed (${why}) before command ${id} was answered`));
+    }
+    s.pending.clear();
+    try { s.sink.end(); } catch { /* already ended */ }
+    return true;
+  }
+
+  isConnected(hostId: number): boolean {
+    return this.byHost.has(hostId);
+  }
+
+  connectedHostIds(): number[] {
+    return [...this.byHost.keys()];
+  }
+
+  send(hostId: number, msg: ManagerMessage): void {
+    this.byHost.get(hostId)?.sink.write(msg);
+  }
+
+  /** Sends a command and waits for its result. Re-sending the same command id is safe: the agent dedupes. */
+  dispatch(hostId: number, command: Command, timeoutMs: number): Promise<CommandResult> {
+    const s = this.byHost.get(hostId);
+    if (!s) return Promise.reject(new AgentUnavailableError(String(hostId)));
+    return new Promise<CommandResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        s.pending.delete(command.commandId);
+        reject(new DeadlineExceededError(`host ${hostId} did not answer command ${command.commandId} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      s.pending.set(command.commandId, { resolve, reject, timer });
+      try {
+        s.sink.write({ body: { $case: "command", value: command } });
+      } catch (e) {
+        clearTimeout(timer);
+        s.pending.delete(command.commandId);
+        reject(new AgentUnavailableError(String(hostId), `could not write to host ${hostId}: ${(e as Error).message}`));
+      }
+    });
+  }
+
+  /** A result from the host's stream; false when nobody waits for it (late or duplicate). */
+  resolve(hostId: number, result: CommandResult): boolean {
+    const s = this.byHost.get(hostId);
+    const p = s?.pending.get(result.commandId);
+    if (!s || !p) return false;
+    clearTimeout(p.timer);
+    s.pending.delete(result.commandId);
+    p.resolve(result);
+    return true;
+  }
+
+  closeAll(): void {
+    for (const [hostId, s] of [...this.byHost]) this.close(hostId, s.id, "manager stopping");
+  }
+}

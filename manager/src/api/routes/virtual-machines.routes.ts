@@ -1,0 +1,82 @@
+import { Type } from "@sinclair/typebox";
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { VmService } from "../../vm/vm-service.js";
+import { errors, IdParams, Instance, ok } from "../schemas.js";
+
+const NAME = "^[A-Za-z0-9][A-Za-z0-9._-]*$";
+
+const CreateBody = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 50, pattern: NAME, description: "1-50 characters: letters, digits, . _ -" }),
+  environment_name: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
+  flavor_name: Type.String({ minLength: 1, maxLength: 100 }),
+  image_name: Type.String({ minLength: 1, maxLength: 200 }),
+  key_name: Type.Optional(Type.String({ maxLength: 100, description: "Accepted for Hyperstack compatibility; key pairs come with the user API" })),
+  count: Type.Optional(Type.Integer({ minimum: 1, maximum: 20, default: 1 })),
+  user_data: Type.Optional(Type.String({ maxLength: 65536 })),
+  callback_url: Type.Optional(Type.String({ maxLength: 2048, format: "uri" })),
+  labels: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 63 }), { maxItems: 32 })),
+  assign_floating_ip: Type.Optional(Type.Boolean()),
+  create_bootable_volume: Type.Optional(Type.Boolean()),
+  enable_port_randomization: Type.Optional(Type.Boolean()),
+  security_rules: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 0, description: "Not supported yet: must be empty" })),
+  volume_name: Type.Optional(Type.String({ maxLength: 0, description: "Not supported yet" })),
+}, { additionalProperties: false });
+
+export const virtualMachineRoutes = (vmsvc: VmService): FastifyPluginAsyncTypebox => async (app) => {
+  app.post("/v1/core/virtual-machines", {
+    schema: {
+      tags: ["virtual-machines"],
+      summary: "Create virtual machines",
+      description: "Places the VM(s) and answers at once with them in CREATING state and the deploy job id(s).",
+      body: CreateBody,
+      response: { 201: ok({ instances: Type.Array(Instance), job_id: Type.Integer(), job_ids: Type.Array(Type.Integer()) }), ...errors },
+    },
+  }, async (req, reply) => {
+    const r = await vmsvc.create(req.principal, req.body);
+    const instances = await vmsvc.views(r.vms);
+    return reply.status(201).send({
+      status: true as const, message: `${instances.length} virtual machine(s) are being created`,
+      instances: instances as never, job_id: r.jobIds[0]!, job_ids: r.jobIds,
+    });
+  });
+
+  app.get("/v1/core/virtual-machines", {
+    schema: {
+      tags: ["virtual-machines"],
+      summary: "List virtual machines",
+      querystring: Type.Object({
+        page: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
+        pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+        page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+      }, { additionalProperties: false }),
+      response: { 200: ok({ count: Type.Integer(), page: Type.Integer(), page_size: Type.Integer(), instances: Type.Array(Instance) }), ...errors },
+    },
+  }, async (req) => {
+    const page = req.query.page ?? 1;
+    const pageSize = req.query.page_size ?? req.query.pageSize ?? 50;
+    const { rows, total } = await vmsvc.list(req.principal, page, pageSize);
+    return { status: true as const, message: "Getting instances success", count: total, page, page_size: pageSize, instances: (await vmsvc.views(rows)) as never };
+  });
+
+  app.get("/v1/core/virtual-machines/:id", {
+    schema: {
+      tags: ["virtual-machines"], summary: "Get a virtual machine", params: IdParams,
+      response: { 200: ok({ instance: Instance }), ...errors },
+    },
+  }, async (req) => {
+    const vm = await vmsvc.get(req.principal, req.params.id);
+    const [instance] = await vmsvc.views([vm]);
+    return { status: true as const, message: "Getting instance success", instance: instance as never };
+  });
+
+  app.delete("/v1/core/virtual-machines/:id", {
+    schema: {
+      tags: ["virtual-machines"], summary: "Delete a virtual machine", params: IdParams,
+      response: { 200: ok({ job_id: Type.Integer(), instance: Instance }), ...errors },
+    },
+  }, async (req) => {
+    const { vm, jobId } = await vmsvc.destroy(req.principal, req.params.id);
+    const [instance] = await vmsvc.views([vm]);
+    return { status: true as const, message: "Virtual machine deletion initiated", job_id: jobId, instance: instance as never };
+  });
+};

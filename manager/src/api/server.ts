@@ -1,0 +1,77 @@
+// The HTTP API: Fastify with TypeBox schemas (validated requests, an OpenAPI document at
+// /openapi.json and readable docs at /docs), API-key auth, Hyperstack-style bodies.
+import Fastify, { type FastifyInstance } from "fastify";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import type { Logger } from "pino";
+import { ForbiddenError } from "#shared/errors.js";
+import type { ApiKeyService, Principal } from "../auth/api-key-service.js";
+import { errorHandler } from "./errors.js";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+}
+
+export interface ApiServerOptions {
+  log: Logger;
+  apiKeys: ApiKeyService;
+  version: string;
+  routes: (app: FastifyInstance) => Promise<void>;
+}
+
+const PUBLIC = new Set(["/openapi.json", "/healthz"]);
+
+export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: o.log.child({ component: "api" }),
+    disableRequestLogging: false,
+    bodyLimit: 1024 * 1024,
+    ajv: {
+      // Unknown fields are an error (not silently dropped); every problem is reported by name.
+      customOptions: { removeAdditional: false, coerceTypes: "array", useDefaults: true, allErrors: false },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.decorateRequest("principal", null as unknown as Principal);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({ status: false, message: `no route ${req.method} ${req.url.split("?")[0]}`, error_reason: "not_found" });
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.0.3",
+      info: {
+        title: "Orbit API",
+        version: o.version,
+        description: "Orbit: GPU virtual machines on KVM. User API under /v1/core (Hyperstack-compatible), admin API under /v1/admin.",
+      },
+      components: {
+        securitySchemes: {
+          api_key: { type: "apiKey", in: "header", name: "api_key" },
+          bearer: { type: "http", scheme: "bearer" },
+        },
+      },
+      security: [{ api_key: [] }, { bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs" });
+
+  app.addHook("onRequest", async (req) => {
+    const path = req.url.split("?")[0]!;
+    if (!path.startsWith("/v1/") || PUBLIC.has(path)) return;
+    const header = req.headers["api_key"] ?? req.headers["api-key"];
+    const auth = req.headers.authorization;
+    const key = typeof header === "string" ? header : auth?.startsWith("Bearer ") ? auth.slice(7).trim() : undefined;
+    req.principal = await o.apiKeys.authenticate(key);
+    if (path.startsWith("/v1/admin/") && req.principal.role !== "admin") throw new ForbiddenError("admin API requires an admin key");
+  });
+
+  app.get("/healthz", { schema: { hide: true } }, async () => ({ status: true, message: "ok" }));
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  await app.register(async (scoped) => { await o.routes(scoped); });
+  return app as unknown as FastifyInstance;
+}

@@ -1,0 +1,183 @@
+// Hosts as the manager keeps them: registration from agent facts, authentication of agent
+// streams, liveness, and the admin's view of capacity and what is allocated.
+import { and, eq, inArray, notInArray, sql } from "drizzle-orm";
+import { UnauthenticatedError } from "#shared/errors.js";
+import type { HostFacts } from "#shared/protocol.js";
+import { newSecret, safeEqual, sha256 } from "#shared/secrets.js";
+import type { Db } from "../db/database.js";
+import { allocations, clusters, environments, gpuAllocations, gpus, hosts, type HostState } from "../db/schema.js";
+import { validateHostFacts } from "./host-facts.validation.js";
+
+export interface RegisteredHost { id: number; uuid: string; secret: string }
+
+export class HostService {
+  constructor(private readonly db: Db, private readonly memoryReserveMib: () => number) {}
+
+  async ensureCluster(environment: string, cluster: string): Promise<number> {
+    await this.db.insert(environments).values({ name: environment }).onConflictDoNothing();
+    const [env] = await this.db.select().from(environments).where(eq(environments.name, environment));
+    await this.db.insert(clusters).values({ name: cluster, environmentId: env!.id }).onConflictDoNothing();
+    const [cl] = await this.db.select().from(clusters)
+      .where(and(eq(clusters.name, cluster), eq(clusters.environmentId, env!.id)));
+    return cl!.id;
+  }
+
+  /** Creates or refreshes a host from its facts; returns a new secret for its streams. */
+  async register(rawFacts: HostFacts | undefined): Promise<RegisteredHost> {
+    const f = validateHostFacts(rawFacts);
+    const clusterId = await this.ensureCluster(f.environment, f.cluster);
+    const secret = newSecret("hs_");
+    const row = {
+      uuid: f.hostUuid.toLowerCase(),
+      name: f.hostname,
+      clusterId,
+      hypervisor: f.hypervisor,
+      driver: f.driver,
+      cpuModel: f.cpuModel,
+      cpuArch: f.cpuArch,
+      sockets: f.sockets,
+      coresPerSocket: f.coresPerSocket,
+      threadsPerCore: f.threadsPerCore,
+      cpus: f.cpus,
+      cpuMhz: f.cpuMhz,
+      memoryMib: f.memoryMib,
+      memoryReserveMib: this.memoryReserveMib(),
+      numaCells: f.numaCells.map((c) => ({ id: c.id, cpus: c.cpus, memoryMib: c.memoryMib })),
+      tags: f.hostTags,
+      agentVersion: f.agentVersion,
+      hypervisorVersion: f.hypervisorVersion,
+      discoveryWarnings: f.discoveryWarnings,
+      secretHash: sha256(secret),
+    };
+    return this.db.transaction(async (tx) => {
+      const [host] = await tx.insert(hosts).values(row)
+        .onConflictDoUpdate({ target: hosts.uuid, set: { ...row, updatedAt: new Date() } })
+        .returning({ id: hosts.id, uuid: hosts.uuid });
+      const hostId = host!.id;
+      for (const g of f.gpus) {
+        const values = {
+          hostId, pciAddress: g.pciAddress, uuid: g.uuid, model: g.model, memoryMib: g.memoryMib,
+          numaNode: g.numaNode, nvlinkPeers: g.nvlinkPeers, migEnabled: g.migEnabled,
+          virtualizationMode: g.virtualizationMode, present: true,
+          vgpuTypes: g.vgpuTypes.map((t) => ({
+            typeId: t.typeId, name: t.name, availableInstances: t.availableInstances,
+            maxInstances: t.maxInstances, framebufferMib: t.framebufferMib,
+          })),
+        };
+        await tx.insert(gpus).values(values).onConflictDoUpdate({ target: [gpus.hostId, gpus.pciAddress], set: values });
+      }
+      // A GPU that vanished keeps its row (allocations may point at it) but is not placeable.
+      const present = f.gpus.map((g) => g.pciAddress);
+      await tx.update(gpus).set({ present: false }).where(and(
+        eq(gpus.hostId, hostId),
+        present.length ? notInArray(gpus.pciAddress, present) : sql`true`,
+      ));
+      return { id: hostId, uuid: host!.uuid, secret };
+    });
+  }
+
+  /** The host a stream speaks for, if its secret matches. */
+  async authenticate(hostUuid: string, secret: string): Promise<{ id: number; uuid: string; name: string }> {
+    if (!/^[0-9a-f-]{36}$/i.test(hostUuid) || !secret) throw new UnauthenticatedError("unknown host or bad host secret");
+    const [h] = await this.db.select({ id: hosts.id, uuid: hosts.uuid, name: hosts.name, secretHash: hosts.secretHash })
+      .from(hosts).where(eq(hosts.uuid, hostUuid.toLowerCase()));
+    if (!h || !safeEqual(h.secretHash, sha256(secret))) throw new UnauthenticatedError("unknown host or bad host secret");
+    return { id: h.id, uuid: h.uuid, name: h.name };
+  }
+
+  async setState(hostId: number, state: HostState): Promise<void> {
+    await this.db.update(hosts).set({ state, updatedAt: new Date() }).where(eq(hosts.id, hostId));
+  }
+
+  async heartbeat(hostId: number, at: Date): Promise<void> {
+    await this.db.update(hosts).set({ lastHeartbeatAt: at, state: "Up" }).where(eq(hosts.id, hostId));
+  }
+
+  /** Hosts Up whose last heartbeat is older than the cutoff become Disconnected. */
+  async markStale(cutoff: Date): Promise<number[]> {
+    const rows = await this.db.update(hosts).set({ state: "Disconnected", updatedAt: new Date() })
+      .where(and(eq(hosts.state, "Up"), sql`${hosts.lastHeartbeatAt} < ${cutoff.toISOString()}`))
+      .returning({ id: hosts.id });
+    return rows.map((r) => r.id);
+  }
+
+  /** The admin's view: each host with capacity, what is allocated and its GPUs. */
+  async list(): Promise<AdminHostView[]> {
+    const hs = await this.db.select({ host: hosts, cluster: clusters.name, environment: environments.name })
+      .from(hosts).innerJoin(clusters, eq(hosts.clusterId, clusters.id))
+      .innerJoin(environments, eq(clusters.environmentId, environments.id)).orderBy(hosts.id);
+    if (hs.length === 0) return [];
+    const ids = hs.map((h) => h.host.id);
+    const alloc = await this.db.select({
+      hostId: allocations.hostId,
+      vcpus: sql<number>`coalesce(sum(${allocations.vcpus}),0)::int`,
+      memoryMib: sql<number>`coalesce(sum(${allocations.memoryMib}),0)::bigint`,
+      vms: sql<number>`count(*)::int`,
+    }).from(allocations).where(inArray(allocations.hostId, ids)).groupBy(allocations.hostId);
+    const gpuRows = await this.db.select().from(gpus).where(inArray(gpus.hostId, ids)).orderBy(gpus.pciAddress);
+    const gpuAlloc = await this.db.select().from(gpuAllocations).where(inArray(gpuAllocations.hostId, ids));
+    return hs.map(({ host: h, cluster, environment }) => {
+      const a = alloc.find((x) => x.hostId === h.id);
+      return {
+        id: h.id,
+        uuid: h.uuid,
+        name: h.name,
+        environment,
+        cluster,
+        state: h.state,
+        resource_state: h.resourceState,
+        hypervisor: h.hypervisor,
+        driver: h.driver,
+        cpu_model: h.cpuModel,
+        tags: h.tags,
+        last_heartbeat_at: h.lastHeartbeatAt?.toISOString() ?? null,
+        agent_version: h.agentVersion,
+        discovery_warnings: h.discoveryWarnings,
+        capacity: {
+          cpus: h.cpus,
+          sockets: h.sockets,
+          cores_per_socket: h.coresPerSocket,
+          threads_per_core: h.threadsPerCore,
+          memory_mib: h.memoryMib,
+          memory_reserve_mib: h.memoryReserveMib,
+          numa_cells: h.numaCells,
+        },
+        allocated: { vcpus: a?.vcpus ?? 0, memory_mib: Number(a?.memoryMib ?? 0), vms: a?.vms ?? 0 },
+        gpus: gpuRows.filter((g) => g.hostId === h.id).map((g) => ({
+          id: g.id,
+          pci_address: g.pciAddress,
+          uuid: g.uuid,
+          model: g.model,
+          memory_mib: g.memoryMib,
+          numa_node: g.numaNode,
+          nvlink_peers: g.nvlinkPeers,
+          vgpu_types: g.vgpuTypes,
+          present: g.present,
+          allocations: gpuAlloc.filter((x) => x.gpuId === g.id).map((x) => ({
+            vm_id: x.vmId, mode: x.mode, vgpu_type: x.vgpuType, share_milli: x.shareMilli,
+          })),
+        })),
+      };
+    });
+  }
+}
+
+export interface AdminHostView {
+  id: number;
+  uuid: string;
+  name: string;
+  environment: string;
+  cluster: string;
+  state: string;
+  resource_state: string;
+  hypervisor: string;
+  driver: string;
+  cpu_model: string;
+  tags: string[];
+  last_heartbeat_at: string | null;
+  agent_version: string;
+  discovery_warnings: string[];
+  capacity: Record<string, unknown>;
+  allocated: { vcpus: number; memory_mib: number; vms: number };
+  gpus: Record<string, unknown>[];
+}

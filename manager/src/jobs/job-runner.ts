@@ -1,0 +1,130 @@
+// Runs jobs (one row per long operation). Every job status change happens here: pending →
+// running → succeeded | failed, with attempts counted. Handlers are idempotent steps that
+// re-read state, so a job interrupted by a manager restart is simply run again.
+import { eq, inArray } from "drizzle-orm";
+import type { Logger } from "pino";
+import { OrbitError, toErrorInfo } from "#shared/errors.js";
+import type { Db } from "../db/database.js";
+import { jobs } from "../db/schema.js";
+
+export type JobRow = typeof jobs.$inferSelect;
+
+export interface JobContext {
+  job: JobRow;
+  attempt: number;
+  log: Logger;
+  progress(pct: number): Promise<void>;
+}
+
+export type JobHandler = (ctx: JobContext) => Promise<Record<string, unknown> | void>;
+
+export interface JobRunnerOptions {
+  db: Db;
+  log: Logger;
+  /** Attempts for retryable errors before the job fails. */
+  maxAttempts?: number;
+  backoffMs?: (attempt: number) => number;
+  /** Called when a job fails for good (e.g. to move its VM to Error). */
+  onFailed?: (job: JobRow, error: { code: string; message: string; retryable: boolean }) => Promise<void>;
+}
+
+export class JobRunner {
+  private readonly handlers = new Map<string, JobHandler>();
+  private readonly active = new Map<number, Promise<void>>();
+  private stopped = false;
+
+  constructor(private readonly o: JobRunnerOptions) {}
+
+  register(kind: string, handler: JobHandler): void {
+    this.handlers.set(kind, handler);
+  }
+
+  enqueue(jobId: number): void {
+    if (this.stopped || this.active.has(jobId)) return;
+    const p = this.run(jobId).finally(() => this.active.delete(jobId));
+    this.active.set(jobId, p);
+  }
+
+  /** Picks up jobs left pending or running by a previous manager process. */
+  async resume(): Promise<number> {
+    const open = await this.o.db.select({ id: jobs.id }).from(jobs).where(inArray(jobs.status, ["pending", "running"]));
+    for (const j of open) this.enqueue(j.id);
+    return open.length;
+  }
+
+  /** Waits for every job currently running (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.active.size) await Promise.allSettled([...this.active.values()]);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.allSettled([...this.active.values()]);
+  }
+
+  private async run(jobId: number): Promise<void> {
+    const maxAttempts = this.o.maxAttempts ?? 8;
+    const backoff = this.o.backoffMs ?? ((a: number) => Math.min(10_000, 250 * 2 ** (a - 1)));
+    for (;;) {
+      if (this.stopped) return;
+      const [job] = await this.o.db.select().from(jobs).where(eq(jobs.id, jobId));
+      if (!job || job.status === "succeeded" || job.status === "failed") return;
+      const handler = this.handlers.get(job.kind);
+      const attempt = job.attempts + 1;
+      await this.o.db.update(jobs).set({ status: "running", attempts: attempt, updatedAt: new Date() }).where(eq(jobs.id, jobId));
+      const log = this.o.log.child({ jobId, kind: job.kind, vmId: job.vmId, attempt });
+      try {
+        if (!handler) throw new OrbitError("internal", `no handler for job kind ${job.kind}`);
+        const result = await handler({
+          job: { ...job, attempts: attempt, status: "running" },
+          attempt,
+          log,
+          progress: async (pct) => {
+            await this.o.db.update(jobs).set({ progress: Math.round(pct), updatedAt: new Date() }).where(eq(jobs.id, jobId));
+          },
+        });
+        await this.o.db.update(jobs).set({
+          status: "succeeded", progress: 100, result: result ?? {}, error: null, updatedAt: new Date(), finishedAt: new Date(),
+        }).where(eq(jobs.id, jobId));
+        log.info("job succeeded");
+        return;
+      } catch (e) {
+        const info = toErrorInfo(e);
+        if (info.retryable && attempt < maxAttempts && !this.stopped) {
+          log.warn({ err: info.message }, "job attempt failed, retrying");
+          await this.o.db.update(jobs).set({ error: info, updatedAt: new Date() }).where(eq(jobs.id, jobId));
+          await new Promise((r) => setTimeout(r, backoff(attempt)));
+          continue;
+        }
+        if (this.stopped && info.retryable) return; // resumed by the next manager
+        log.warn({ err: info.message, code: info.code }, "job failed");
+        await this.o.db.update(jobs).set({
+          status: "failed", error: info, updatedAt: new Date(), finishedAt: new Date(),
+        }).where(eq(jobs.id, jobId));
+        try {
+          await this.o.onFailed?.({ ...job, status: "failed" }, info);
+        } catch (hookErr) {
+          log.error({ err: hookErr }, "onFailed hook failed");
+        }
+        return;
+      }
+    }
+  }
+}
+
+export function jobView(j: JobRow): Record<string, unknown> {
+  return {
+    id: j.id,
+    uuid: j.uuid,
+    kind: j.kind,
+    status: j.status,
+    progress: j.progress,
+    attempts: j.attempts,
+    vm_id: j.vmId,
+    result: j.result ?? null,
+    error: j.error ?? null,
+    created_at: j.createdAt.toISOString(),
+    updated_at: j.updatedAt.toISOString(),
+    finished_at: j.finishedAt?.toISOString() ?? null,
+  };
+}

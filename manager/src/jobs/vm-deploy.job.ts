@@ -1,0 +1,43 @@
+// Deploy: Creating → Starting → (agent starts the domain) → Running, or Error with the reason
+// and the capacity released. Running is set only when the agent reports the domain running.
+import { eq } from "drizzle-orm";
+import { OrbitError } from "#shared/errors.js";
+import { PowerState } from "#shared/protocol.js";
+import type { CommandDispatcher } from "../agents/command-dispatcher.js";
+import type { Db } from "../db/database.js";
+import { allocations, gpuAllocations, gpus, images, vms } from "../db/schema.js";
+import type { SettingsRegistry } from "../settings/settings-registry.js";
+import { transitionVm } from "../vm/vm-transitions.js";
+import type { JobHandler } from "./job-runner.js";
+import { buildVmSpec } from "./vm-spec.js";
+
+export function vmDeployJob(db: Db, dispatcher: CommandDispatcher, settings: SettingsRegistry): JobHandler {
+  return async ({ job, progress }) => {
+    if (job.vmId == null) throw new OrbitError("internal", "deploy job without a VM");
+    await transitionVm(db, job.vmId, "Starting", `job ${job.id}: deploy`, { onlyFrom: ["Creating"] });
+    const [vm] = await db.select().from(vms).where(eq(vms.id, job.vmId));
+    if (!vm) throw new OrbitError("internal", `VM ${job.vmId} vanished`);
+    // Deleted (or failed) while the job waited: nothing to deploy any more.
+    if (vm.state !== "Starting") return { skipped: `VM is ${vm.state}` };
+    if (vm.hostId == null) throw new OrbitError("internal", `VM ${vm.id} has no host`);
+    await progress(20);
+    const [image] = await db.select().from(images).where(eq(images.id, vm.imageId));
+    const [alloc] = await db.select().from(allocations).where(eq(allocations.vmId, vm.id));
+    const gpuRows = await db.select({ a: gpuAllocations, g: gpus }).from(gpuAllocations)
+      .innerJoin(gpus, eq(gpus.id, gpuAllocations.gpuId)).where(eq(gpuAllocations.vmId, vm.id));
+    const spec = buildVmSpec(vm, image!, alloc, gpuRows);
+    const result = await dispatcher.run(vm.hostId, {
+      // Same id on every attempt: a retried command is answered from the agent's memory.
+      commandId: job.uuid,
+      deadlineMs: Date.now() + settings.number("vm.deploy.timeout.ms"),
+      vmUuid: vm.uuid,
+      body: { $case: "startVm", value: { spec } },
+    }, { vmId: vm.id, jobId: job.id, timeoutMs: settings.number("vm.deploy.timeout.ms") });
+    await progress(90);
+    if (result.domain?.powerState !== PowerState.POWER_STATE_RUNNING) {
+      throw new OrbitError("hypervisor_error", `agent started the domain but reports it ${PowerState[result.domain?.powerState ?? 0]}`);
+    }
+    await transitionVm(db, vm.id, "Running", "agent reported the domain running", { onlyFrom: ["Starting"], powerState: "RUNNING" });
+    return { host_id: vm.hostId };
+  };
+}

@@ -1,0 +1,28 @@
+// Destroy: the agent powers the domain off and undefines it (with the disks the VM owns), then
+// the VM is Destroyed and its capacity released in the same transaction.
+import { eq } from "drizzle-orm";
+import { OrbitError } from "#shared/errors.js";
+import type { CommandDispatcher } from "../agents/command-dispatcher.js";
+import type { Db } from "../db/database.js";
+import { vms } from "../db/schema.js";
+import { transitionVm } from "../vm/vm-transitions.js";
+import type { JobHandler } from "./job-runner.js";
+
+export function vmDestroyJob(db: Db, dispatcher: CommandDispatcher): JobHandler {
+  return async ({ job }) => {
+    if (job.vmId == null) throw new OrbitError("internal", "destroy job without a VM");
+    const [vm] = await db.select().from(vms).where(eq(vms.id, job.vmId));
+    if (!vm) throw new OrbitError("internal", `VM ${job.vmId} vanished`);
+    if (vm.state === "Destroyed") return { already: true };
+    if (vm.hostId != null) {
+      await dispatcher.run(vm.hostId, {
+        commandId: job.uuid,
+        deadlineMs: Date.now() + 120_000,
+        vmUuid: vm.uuid,
+        body: { $case: "destroyVm", value: { removeOwnedDisks: true } },
+      }, { vmId: vm.id, jobId: job.id, timeoutMs: 120_000 });
+    }
+    await db.transaction((tx) => transitionVm(tx, vm.id, "Destroyed", "agent destroyed the domain", { powerState: "NOSTATE" }));
+    return {};
+  };
+}

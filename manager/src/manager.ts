@@ -1,0 +1,140 @@
+// Composition root of the manager: database, settings, agent gateway, jobs, allocator, API.
+import { readFileSync } from "node:fs";
+import pino, { type Logger } from "pino";
+import { AgentGateway, tokenMatcher } from "./agents/agent-gateway.js";
+import { AgentSessions } from "./agents/agent-sessions.js";
+import { CommandDispatcher } from "./agents/command-dispatcher.js";
+import { adminRoutes } from "./api/routes/admin.routes.js";
+import { catalogRoutes } from "./api/routes/catalog.routes.js";
+import { jobRoutes } from "./api/routes/jobs.routes.js";
+import { virtualMachineRoutes } from "./api/routes/virtual-machines.routes.js";
+import { buildApiServer } from "./api/server.js";
+import { ApiKeyService } from "./auth/api-key-service.js";
+import { seedCatalog } from "./catalog/catalog-seed.js";
+import type { ManagerConfig } from "./config.js";
+import { openDatabase, type Database } from "./db/database.js";
+import { HostService } from "./hosts/host-service.js";
+import { JobRunner } from "./jobs/job-runner.js";
+import { vmDeployJob } from "./jobs/vm-deploy.job.js";
+import { vmDestroyJob } from "./jobs/vm-destroy.job.js";
+import { PlacementService } from "./placement/placement-service.js";
+import { AllocationSettings } from "./placement/allocation-settings.js";
+import { SettingsRegistry } from "./settings/settings-registry.js";
+import { SettingsService } from "./settings/settings-service.js";
+import { VmReconciler } from "./vm/vm-reconciler.js";
+import { VmService } from "./vm/vm-service.js";
+import { transitionVm } from "./vm/vm-transitions.js";
+import { newSecret } from "#shared/secrets.js";
+
+export const ORBIT_VERSION: string = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
+export interface RunningManager {
+  apiUrl: string;
+  grpcAddress: string;
+  /** Set when this start created the admin key (shown once). */
+  createdAdminKey: string | undefined;
+  agentToken: string;
+  database: Database;
+  jobs: JobRunner;
+  sessions: AgentSessions;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+export async function startManager(config: ManagerConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningManager> {
+  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.databaseUrl ? undefined : `${config.dataDir}/pglite` });
+  const db = database.db;
+  log.info({ database: database.kind }, "database ready (migrations applied)");
+
+  const registry = new SettingsRegistry();
+  const allocation = new AllocationSettings(registry);
+  const settings = new SettingsService(db, registry);
+  await settings.load((m) => log.warn(m));
+  allocation.rebuild();
+  settings.onChange((name) => { if (allocation.owns(name)) allocation.rebuild(); });
+
+  await seedCatalog(db);
+  const apiKeys = new ApiKeyService(db);
+  const admin = await apiKeys.ensureAdminKey(config.adminKey);
+  const agentToken = config.agentToken ?? newSecret("join_");
+
+  const hostsSvc = new HostService(db, () => registry.number("host.memory.reserve.mib"));
+  const sessions = new AgentSessions();
+  const dispatcher = new CommandDispatcher(db, sessions);
+  const reconciler = new VmReconciler(db, hostsSvc, dispatcher, log.child({ component: "reconciler" }));
+  const runner = new JobRunner({
+    db,
+    log: log.child({ component: "jobs" }),
+    onFailed: async (job, error) => {
+      if (job.vmId == null) return;
+      await db.transaction((tx) => transitionVm(tx, job.vmId!, "Error", `job ${job.id} (${job.kind}) failed`, {
+        reason: `${job.kind} failed: ${error.message}`,
+        onlyFrom: ["Creating", "Starting", "Destroying", "Stopping"],
+      }));
+    },
+  });
+  const placement = new PlacementService({ db, policy: () => allocation.policy() });
+  const vmSvc = new VmService(db, placement, runner);
+  runner.register("vm.deploy", vmDeployJob(db, dispatcher, registry));
+  runner.register("vm.destroy", vmDestroyJob(db, dispatcher));
+
+  const gateway = new AgentGateway({
+    hosts: hostsSvc, sessions, handler: reconciler, log: log.child({ component: "agents" }),
+    joinTokenValid: tokenMatcher(() => [agentToken]),
+    heartbeatIntervalMs: () => registry.number("agent.heartbeat.interval.ms"),
+  });
+  const grpcPort = await gateway.listen(config.grpcHost, config.grpcPort);
+  settings.onChange((name) => {
+    if (name !== "agent.heartbeat.interval.ms") return;
+    for (const h of sessions.connectedHostIds()) {
+      sessions.send(h, { body: { $case: "settings", value: { heartbeatIntervalMs: registry.number(name) } } });
+    }
+  });
+
+  // Hosts that stop heartbeating are marked Disconnected (HA acts on that in a later issue).
+  const staleTimer = setInterval(() => {
+    const interval = registry.number("agent.heartbeat.interval.ms");
+    const cutoff = new Date(Date.now() - interval * registry.number("host.heartbeat.miss.factor"));
+    hostsSvc.markStale(cutoff).then((ids) => {
+      if (ids.length) log.warn({ hostIds: ids }, "hosts missed heartbeats: Disconnected");
+    }, (e) => log.error({ err: e }, "stale host check failed"));
+  }, 1000);
+  staleTimer.unref();
+
+  const app = await buildApiServer({
+    log, apiKeys, version: ORBIT_VERSION,
+    routes: async (scoped) => {
+      await scoped.register(virtualMachineRoutes(vmSvc));
+      await scoped.register(jobRoutes(db));
+      await scoped.register(catalogRoutes(db));
+      await scoped.register(adminRoutes(db, hostsSvc, settings, placement));
+    },
+  });
+  await app.listen({ host: config.apiHost, port: config.apiPort });
+  const addr = app.server.address();
+  const apiPort = typeof addr === "object" && addr ? addr.port : config.apiPort;
+  const apiUrl = config.publicUrl ?? `http://${config.apiHost}:${apiPort}`;
+
+  // Hosts were connected to a previous process: they reconnect; until then they are not Up.
+  const resumed = await runner.resume();
+  if (resumed) log.info({ resumed }, "resumed unfinished jobs");
+
+  return {
+    apiUrl,
+    grpcAddress: `${config.grpcHost}:${grpcPort}`,
+    createdAdminKey: admin.created ? admin.key : undefined,
+    agentToken,
+    database,
+    jobs: runner,
+    sessions,
+    log,
+    close: async () => {
+      clearInterval(staleTimer);
+      await app.close();
+      await runner.stop();
+      await gateway.close();
+      await database.close();
+    },
+  };
+}
+

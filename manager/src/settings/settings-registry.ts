@@ -1,0 +1,98 @@
+// Global settings: every knob an admin tunes at run time, with its type, default and
+// validation, in one registry. Values live in the settings table; reads come from memory.
+import { z } from "zod";
+import { InvalidArgumentError, NotFoundError } from "#shared/errors.js";
+
+export interface SettingDefinition<T = unknown> {
+  name: string;
+  description: string;
+  schema: z.ZodType<T>;
+  default: T;
+  /** Validation that needs more than the schema (e.g. policy names known to the allocator). */
+  check?: (value: T) => void;
+}
+
+export const CORE_SETTINGS: SettingDefinition[] = [
+  {
+    name: "agent.heartbeat.interval.ms",
+    description: "How often agents send a heartbeat with the power state of every domain.",
+    schema: z.number().int().min(200).max(600_000),
+    default: 10_000,
+  },
+  {
+    name: "host.memory.reserve.mib",
+    description: "Memory kept for the host itself, not given to VMs (MiB).",
+    schema: z.number().int().min(0).max(1_048_576),
+    default: 2048,
+  },
+  {
+    name: "vm.deploy.timeout.ms",
+    description: "How long a deploy waits for the agent to report the domain running.",
+    schema: z.number().int().min(1000).max(3_600_000),
+    default: 180_000,
+  },
+  {
+    name: "vm.stop.timeout.ms",
+    description: "ACPI shutdown grace period before a stop powers the domain off.",
+    schema: z.number().int().min(0).max(3_600_000),
+    default: 60_000,
+  },
+  {
+    name: "host.heartbeat.miss.factor",
+    description: "A host whose last heartbeat is older than this many intervals is Disconnected.",
+    schema: z.number().min(1.5).max(100),
+    default: 3,
+  },
+] as SettingDefinition[];
+
+export class SettingsRegistry {
+  private readonly defs = new Map<string, SettingDefinition>();
+  private readonly values = new Map<string, unknown>();
+
+  constructor(defs: SettingDefinition[] = CORE_SETTINGS) {
+    for (const d of defs) this.define(d);
+  }
+
+  define(d: SettingDefinition): void {
+    if (this.defs.has(d.name)) throw new Error(`setting ${d.name} defined twice`);
+    d.schema.parse(d.default);
+    this.defs.set(d.name, d);
+  }
+
+  definitions(): SettingDefinition[] {
+    return [...this.defs.values()];
+  }
+
+  /** Validates a value for a setting; throws InvalidArgumentError naming the setting. */
+  validate(name: string, value: unknown): unknown {
+    const d = this.defs.get(name);
+    if (!d) throw new NotFoundError("setting", name);
+    const r = d.schema.safeParse(value);
+    if (!r.success) throw new InvalidArgumentError("value", `${name}: ${r.error.issues[0]?.message ?? "invalid value"}`);
+    try {
+      d.check?.(r.data);
+    } catch (e) {
+      throw new InvalidArgumentError("value", `${name}: ${(e as Error).message}`);
+    }
+    return r.data;
+  }
+
+  /** Sets an in-memory value (after validation). The service persists it. */
+  setLocal(name: string, value: unknown): void {
+    this.values.set(name, this.validate(name, value));
+  }
+
+  get<T = unknown>(name: string): T {
+    const d = this.defs.get(name);
+    if (!d) throw new NotFoundError("setting", name);
+    return (this.values.has(name) ? this.values.get(name) : d.default) as T;
+  }
+
+  number(name: string): number {
+    return this.get<number>(name);
+  }
+
+  isDefault(name: string): boolean {
+    return !this.values.has(name);
+  }
+}

@@ -1,0 +1,53 @@
+// Persists global settings and keeps the registry's in-memory values current.
+import { and, eq } from "drizzle-orm";
+import type { Db } from "../db/database.js";
+import { settings } from "../db/schema.js";
+import type { SettingsRegistry } from "./settings-registry.js";
+
+export class SettingsService {
+  private readonly listeners = new Set<(name: string) => void>();
+
+  constructor(private readonly db: Db, readonly registry: SettingsRegistry) {}
+
+  /** Loads stored values; a stored value that no longer validates is reported and skipped. */
+  async load(warn: (msg: string) => void): Promise<void> {
+    const rows = await this.db.select().from(settings).where(eq(settings.scope, "global"));
+    for (const r of rows) {
+      try {
+        this.registry.setLocal(r.name, r.value);
+      } catch (e) {
+        warn(`ignoring stored setting ${r.name}: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  async set(name: string, value: unknown): Promise<unknown> {
+    const v = this.registry.validate(name, value);
+    await this.db.insert(settings).values({ name, scope: "global", value: v as object })
+      .onConflictDoUpdate({ target: [settings.name, settings.scope], set: { value: v as object, updatedAt: new Date() } });
+    this.registry.setLocal(name, v);
+    for (const l of this.listeners) l(name);
+    return v;
+  }
+
+  async reset(name: string): Promise<void> {
+    this.registry.validate(name, this.registry.definitions().find((d) => d.name === name)?.default);
+    await this.db.delete(settings).where(and(eq(settings.name, name), eq(settings.scope, "global")));
+    const fresh = this.registry;
+    // Drop the in-memory override by re-setting the default.
+    fresh.setLocal(name, fresh.definitions().find((d) => d.name === name)!.default);
+    for (const l of this.listeners) l(name);
+  }
+
+  onChange(listener: (name: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  list(): { name: string; description: string; value: unknown; default: unknown; is_default: boolean }[] {
+    return this.registry.definitions().map((d) => ({
+      name: d.name, description: d.description, value: this.registry.get(d.name), default: d.default,
+      is_default: this.registry.isDefault(d.name),
+    }));
+  }
+}

@@ -1,0 +1,208 @@
+// Virtual machines as users see them: create (place + commit + deploy job), list, get, delete.
+import { randomUUID } from "node:crypto";
+import { and, count, desc, eq, inArray, isNull } from "drizzle-orm";
+import { ConflictError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
+import type { GpuDemand, PlacementPlan, PlacementRequest } from "../allocator/types.js";
+import type { Db } from "../db/database.js";
+import { environments, flavors, hosts, images, jobs, vms } from "../db/schema.js";
+import type { PlacementService } from "../placement/placement-service.js";
+import { transitionVm } from "./vm-transitions.js";
+import { canDestroyFrom, hyperstackStatus, isVmState } from "./vm-state-machine.js";
+
+export interface Caller { accountId: number; role: "admin" | "user" }
+
+export interface CreateVmInput {
+  name: string;
+  environment_name?: string | undefined;
+  flavor_name: string;
+  image_name: string;
+  key_name?: string | undefined;
+  count?: number | undefined;
+  user_data?: string | undefined;
+  callback_url?: string | undefined;
+  labels?: string[] | undefined;
+}
+
+export interface JobEnqueuer { enqueue(jobId: number): void }
+
+type VmRow = typeof vms.$inferSelect;
+
+export class VmService {
+  constructor(
+    private readonly db: Db,
+    private readonly placement: PlacementService,
+    private readonly jobsQueue: JobEnqueuer,
+  ) {}
+
+  private async resolveEnvironment(name: string | undefined) {
+    if (name) {
+      const [env] = await this.db.select().from(environments).where(eq(environments.name, name));
+      if (!env) throw new InvalidArgumentError("environment_name", `environment "${name}" does not exist`);
+      return env;
+    }
+    const all = await this.db.select().from(environments).limit(2);
+    if (all.length === 1) return all[0]!;
+    if (all.length === 0) throw new InvalidArgumentError("environment_name", "no environment exists yet: no host has registered");
+    throw new InvalidArgumentError("environment_name", "environment_name is required when there is more than one environment");
+  }
+
+  /** Builds the allocator's request from a flavor. */
+  static placementRequest(
+    flavor: typeof flavors.$inferSelect, image: typeof images.$inferSelect, environment: string, accountId: number, count: number,
+  ): PlacementRequest {
+    let gpu: GpuDemand | undefined;
+    const models = flavor.gpuModel ? [flavor.gpuModel] : [];
+    if (flavor.vgpuType) gpu = { kind: "vgpu", vgpuType: flavor.vgpuType, models };
+    else if (flavor.gpuShareMilli > 0) gpu = { kind: "share", milli: flavor.gpuShareMilli, models };
+    else if (flavor.gpuCount > 0) gpu = { kind: "passthrough", count: flavor.gpuCount, models };
+    return {
+      vcpus: flavor.vcpus,
+      memoryMib: flavor.memoryMib,
+      count,
+      accountId: String(accountId),
+      environment,
+      hostTags: flavor.hostTags,
+      osType: image.osType,
+      ...(flavor.cpuType ? { cpuType: flavor.cpuType } : {}),
+      ...(gpu ? { gpu } : {}),
+    };
+  }
+
+  async create(caller: Caller, input: CreateVmInput): Promise<{ vms: VmRow[]; jobIds: number[]; plan: PlacementPlan }> {
+    const count = input.count ?? 1;
+    const env = await this.resolveEnvironment(input.environment_name);
+    const [flavor] = await this.db.select().from(flavors).where(eq(flavors.name, input.flavor_name));
+    if (!flavor) throw new InvalidArgumentError("flavor_name", `flavor "${input.flavor_name}" does not exist`);
+    const [image] = await this.db.select().from(images).where(eq(images.name, input.image_name));
+    if (!image) throw new InvalidArgumentError("image_name", `image "${input.image_name}" does not exist`);
+    const names = count === 1 ? [input.name] : Array.from({ length: count }, (_, i) => `${input.name}-${i + 1}`);
+    for (const n of names) {
+      if (n.length > 50) throw new InvalidArgumentError("name", `name "${n}" is longer than 50 characters`);
+    }
+    const uuids = names.map(() => randomUUID());
+    const request = { ...VmService.placementRequest(flavor, image, env.name, caller.accountId, count), vmIds: uuids };
+
+    const { plan, result } = await this.placement.placeAndCommit(request, async (tx, plan) => {
+      const rows: VmRow[] = [];
+      const jobIds: number[] = [];
+      for (const p of plan.placements) {
+        const [vm] = await tx.insert(vms).values({
+          uuid: uuids[p.index]!,
+          name: names[p.index]!,
+          accountId: caller.accountId,
+          environmentId: env.id,
+          flavorId: flavor.id,
+          imageId: image.id,
+          hostId: Number(p.hostId),
+          state: "Creating",
+          vcpus: p.vcpus,
+          memoryMib: p.memoryMib,
+          labels: input.labels ?? [],
+          userData: input.user_data ?? "",
+          callbackUrl: input.callback_url ?? "",
+          placement: { policy: plan.policy, seed: plan.seed, host: p.hostName, scores: p.scores, total: p.total, gpus: p.gpus },
+        }).returning();
+        const [job] = await tx.insert(jobs).values({
+          uuid: randomUUID(), kind: "vm.deploy", vmId: vm!.id, accountId: caller.accountId,
+        }).returning({ id: jobs.id });
+        rows.push(vm!);
+        jobIds.push(job!.id);
+      }
+      return { result: { rows, jobIds }, vmIds: rows.map((r) => r.id) };
+    });
+    for (const j of result.jobIds) this.jobsQueue.enqueue(j);
+    return { vms: result.rows, jobIds: result.jobIds, plan };
+  }
+
+  private scope(caller: Caller) {
+    return caller.role === "admin" ? undefined : eq(vms.accountId, caller.accountId);
+  }
+
+  async list(caller: Caller, page: number, pageSize: number): Promise<{ rows: VmRow[]; total: number }> {
+    const where = and(isNull(vms.deletedAt), this.scope(caller));
+    const [{ n }] = (await this.db.select({ n: count() }).from(vms).where(where)) as [{ n: number }];
+    const rows = await this.db.select().from(vms).where(where).orderBy(desc(vms.id))
+      .limit(pageSize).offset((page - 1) * pageSize);
+    return { rows, total: Number(n) };
+  }
+
+  async get(caller: Caller, id: number): Promise<VmRow> {
+    const [vm] = await this.db.select().from(vms).where(and(eq(vms.id, id), this.scope(caller)));
+    if (!vm || vm.state === "Destroyed") throw new NotFoundError("virtual machine", id);
+    return vm;
+  }
+
+  /** Moves the VM to Destroying and queues the destroy job. */
+  async destroy(caller: Caller, id: number): Promise<{ vm: VmRow; jobId: number }> {
+    const vm = await this.get(caller, id);
+    const state = isVmState(vm.state) ? vm.state : "Unknown";
+    if (state === "Destroying") {
+      const [job] = await this.db.select({ id: jobs.id }).from(jobs)
+        .where(and(eq(jobs.vmId, id), eq(jobs.kind, "vm.destroy"))).orderBy(desc(jobs.id)).limit(1);
+      if (job) return { vm, jobId: job.id };
+    }
+    if (!canDestroyFrom(state)) throw new ConflictError(`virtual machine ${id} cannot be deleted while ${state}`, state);
+    const jobId = await this.db.transaction(async (tx) => {
+      await transitionVm(tx, id, "Destroying", "user requested delete");
+      const [job] = await tx.insert(jobs).values({
+        uuid: randomUUID(), kind: "vm.destroy", vmId: id, accountId: caller.accountId,
+      }).returning({ id: jobs.id });
+      return job!.id;
+    });
+    this.jobsQueue.enqueue(jobId);
+    return { vm: await this.getAny(id), jobId };
+  }
+
+  async getAny(id: number): Promise<VmRow> {
+    const [vm] = await this.db.select().from(vms).where(eq(vms.id, id));
+    if (!vm) throw new NotFoundError("virtual machine", id);
+    return vm;
+  }
+
+  /** Hyperstack-shaped instance views for rows (one query per referenced table). */
+  async views(rows: VmRow[]): Promise<Record<string, unknown>[]> {
+    if (rows.length === 0) return [];
+    const flavorIds = [...new Set(rows.map((r) => r.flavorId))];
+    const imageIds = [...new Set(rows.map((r) => r.imageId))];
+    const envIds = [...new Set(rows.map((r) => r.environmentId))];
+    const hostIds = [...new Set(rows.flatMap((r) => (r.hostId == null ? [] : [r.hostId])))];
+    const [fs, is, es, hs] = await Promise.all([
+      this.db.select().from(flavors).where(inArray(flavors.id, flavorIds)),
+      this.db.select().from(images).where(inArray(images.id, imageIds)),
+      this.db.select().from(environments).where(inArray(environments.id, envIds)),
+      hostIds.length ? this.db.select({ id: hosts.id, name: hosts.name }).from(hosts).where(inArray(hosts.id, hostIds)) : [],
+    ]);
+    return rows.map((r) => {
+      const f = fs.find((x) => x.id === r.flavorId)!;
+      const state = isVmState(r.state) ? r.state : "Unknown";
+      const hs_ = hyperstackStatus(state);
+      return {
+        id: r.id,
+        uuid: r.uuid,
+        name: r.name,
+        status: hs_.status,
+        power_state: hs_.powerState,
+        vm_state: hs_.vmState,
+        orbit_state: state,
+        state_reason: r.stateReason,
+        fixed_ip: null,
+        floating_ip: null,
+        floating_ip_status: "NOT_ATTACHED",
+        environment: { name: es.find((x) => x.id === r.environmentId)?.name ?? "" },
+        image: { name: is.find((x) => x.id === r.imageId)?.name ?? "" },
+        flavor: {
+          name: f.name, cpu: f.vcpus, ram: f.memoryMib / 1024, disk: f.diskGib,
+          gpu: f.gpuModel, gpu_count: f.gpuCount,
+        },
+        keypair: { name: null },
+        security_rules: [],
+        volume_attachments: [],
+        labels: r.labels,
+        callback_url: r.callbackUrl || null,
+        host: hs.find((h) => h.id === r.hostId)?.name ?? null,
+        placement: r.placement ?? null,
+        created_at: r.createdAt.toISOString(),
+      };
+    });
+  }
+}

@@ -1,0 +1,40 @@
+// Applies a VM state change inside a transaction: checks it against the state machine,
+// records it with time and cause, and releases the VM's capacity in the same transaction
+// when the new state holds none.
+import { eq } from "drizzle-orm";
+import { NotFoundError } from "#shared/errors.js";
+import type { Db, Tx } from "../db/database.js";
+import { allocations, gpuAllocations, vms, vmStateTransitions } from "../db/schema.js";
+import { assertTransition, holdsCapacity, isVmState, type VmState } from "./vm-state-machine.js";
+
+export interface TransitionOptions {
+  reason?: string;
+  powerState?: string;
+  /** Only apply when the VM is currently in one of these states; otherwise return null. */
+  onlyFrom?: readonly VmState[];
+}
+
+export async function transitionVm(
+  tx: Tx | Db, vmId: number, to: VmState, cause: string, opts: TransitionOptions = {},
+): Promise<{ from: VmState; to: VmState } | null> {
+  const [vm] = await tx.select({ state: vms.state }).from(vms).where(eq(vms.id, vmId)).for("update");
+  if (!vm) throw new NotFoundError("virtual machine", vmId);
+  const from = isVmState(vm.state) ? vm.state : "Unknown";
+  if (opts.onlyFrom && !opts.onlyFrom.includes(from)) return null;
+  if (from === to) return null;
+  assertTransition(from, to, `virtual machine ${vmId}`);
+  const now = new Date();
+  await tx.update(vms).set({
+    state: to,
+    stateReason: opts.reason ?? "",
+    ...(opts.powerState ? { powerState: opts.powerState } : {}),
+    updatedAt: now,
+    ...(to === "Destroyed" ? { deletedAt: now } : {}),
+  }).where(eq(vms.id, vmId));
+  await tx.insert(vmStateTransitions).values({ vmId, fromState: from, toState: to, cause, at: now });
+  if (!holdsCapacity(to)) {
+    await tx.delete(gpuAllocations).where(eq(gpuAllocations.vmId, vmId));
+    await tx.delete(allocations).where(eq(allocations.vmId, vmId));
+  }
+  return { from, to };
+}
