@@ -1,0 +1,39 @@
+// Orbit's allocator: the pure placement core. Import from here.
+//
+//   const policy = buildPolicy(policyConfigFromSettings(settings)); // throws on unknown names
+//   const result = place(snapshot, request, { seed, now, policy });
+//   if (!result.ok) throw rejectionError(result.rejection);
+
+import { InsufficientCapacityError } from "#shared/errors.js";
+import type { PlacementRejection } from "./types.js";
+
+export type * from "./types.js";
+export { place } from "./place.js";
+export { applyPlan } from "./apply-plan.js";
+export { formatRefusals } from "./explain.js";
+export { buildPolicy, defaultPolicy, resolvePolicyConfig, type AllocationPolicy, type WeightedScorer } from "./policy.js";
+export {
+  ALGORITHM_SCORERS,
+  ALLOCATION_ALGORITHMS,
+  ALLOCATION_MODES,
+  ALLOCATOR_SETTINGS,
+  CLOUDSTACK_SCORER_WEIGHTS,
+  DEFAULT_FILTERS,
+  DEFAULT_SCORER_WEIGHTS,
+  REQUIRED_FILTERS,
+  policyConfigFromSettings,
+  type AllocationAlgorithm,
+  type AllocationMode,
+  type AllocationPolicyConfig,
+  type AllocatorSettingDefinition,
+  type ResolvedPolicyConfig,
+} from "./policy-config.js";
+export { FILTERS, SCORERS } from "./registry.js";
+export type { Filter, FilterCheck, FilterVerdict, GpuPick, PlacementContext, Scorer, ScoreFunction } from "./plugin.js";
+
+/** The typed error for a rejection: retryable when capacity (not configuration) is the problem. */
+export function rejectionError(rejection: PlacementRejection): InsufficientCapacityError {
+  const err = new InsufficientCapacityError(rejection.message, rejection.hosts, rejection.unschedulable === "now");
+  Object.assign(err.details, { unschedulable: rejection.unschedulable, vmIndex: rejection.vmIndex });
+  return err;
+}

@@ -1,0 +1,306 @@
+// The placement engine: filters (feasibility) then weighted scorers (ranking) over an immutable
+// snapshot, for `count` VMs, consuming capacity in a copy-on-write working copy. Pure: the
+// result depends only on the snapshot, the request, the policy and the seed.
+//
+// Speed: static filters and scorers (host facts placement never changes) run once per request
+// class and snapshot index and are cached with the survivors sorted by static score; dynamic
+// ones then walk that order and stop as soon as no remaining host can beat the best total
+// (branch and bound: a dynamic scorer adds at most its weight). The result equals a full scan.
+
+import { InvalidArgumentError } from "#shared/errors.js";
+import { consume } from "./consume.js";
+import { explainRejection } from "./explain.js";
+import { fleetFor } from "./fleet-cache.js";
+import type { ClusterState, Fleet, FleetHost } from "./fleet.js";
+import { gpuFitsNow } from "./gpu/gpu-fit.js";
+import { pickFirstGpus } from "./gpu/gpu-pick.js";
+import type { Filter, FilterCheck, GpuPick, PlacedVm, PlacementContext, ScoreFunction } from "./plugin.js";
+import type { AllocationPolicy } from "./policy.js";
+import type {
+  FleetSnapshot,
+  GpuAssignment,
+  PlaceOptions,
+  PlacementRequest,
+  PlacementResult,
+  ScorerScore,
+  VmPlacement,
+} from "./types.js";
+
+export interface PreparedScorer {
+  readonly name: string;
+  readonly weight: number;
+  readonly fn: ScoreFunction;
+}
+
+export interface PreparedFilter {
+  readonly filter: Filter;
+  readonly check: FilterCheck;
+}
+
+/** What the static filters and scorers decided for one request class. */
+interface StaticStage {
+  /** Hosts that pass every static filter, best static score first (host index breaks ties). */
+  readonly order: Int32Array;
+  /** Weighted static score per host index. */
+  readonly score: Float64Array;
+  readonly scorers: readonly PreparedScorer[];
+  readonly checks: readonly PreparedFilter[];
+}
+
+const MAX_CACHED_STAGES = 256;
+
+function staticStage(policy: AllocationPolicy, ctx: PlacementContext): StaticStage {
+  const { fleet, request } = ctx;
+  let key = `${policy.id}`;
+  for (const f of policy.filters) if (f.static) key += `|${f.staticKey?.(request) ?? ""}`;
+  for (const s of policy.scorers) if (s.scorer.static) key += `|${s.scorer.staticKey?.(request) ?? ""}`;
+  const hit = fleet.staticCache.get(key) as StaticStage | undefined;
+  if (hit !== undefined) return hit;
+
+  const checks: PreparedFilter[] = [];
+  for (const filter of policy.filters) {
+    if (!filter.static) continue;
+    const check = filter.prepare(ctx);
+    if (check !== null) checks.push({ filter, check });
+  }
+  const scorers: PreparedScorer[] = [];
+  for (const { scorer, weight } of policy.scorers) {
+    if (!scorer.static) continue;
+    const fn = scorer.prepare(ctx);
+    if (fn !== null) scorers.push({ name: scorer.name, weight, fn });
+  }
+  const hosts = ctx.hosts;
+  const score = new Float64Array(hosts.length);
+  const pass: number[] = [];
+  for (let i = 0; i < hosts.length; i++) {
+    const h = hosts[i]!;
+    let ok = true;
+    for (const c of checks) if (!c.check.test(h)) { ok = false; break; }
+    if (!ok) continue;
+    let s = 0;
+    for (const sc of scorers) s += sc.weight * sc.fn.score(h);
+    score[i] = s;
+    pass.push(i);
+  }
+  pass.sort((a, b) => score[b]! - score[a]! || a - b);
+  const stage: StaticStage = { order: Int32Array.from(pass), score, scorers, checks };
+  if (fleet.staticCache.size >= MAX_CACHED_STAGES) fleet.staticCache.clear();
+  fleet.staticCache.set(key, stage);
+  return stage;
+}
+
+function validate(r: PlacementRequest): number {
+  const count = r.count ?? 1;
+  if (!Number.isInteger(count) || count < 1) throw new InvalidArgumentError("count", `count must be a positive integer, got ${count}`);
+  if (!(r.vcpus > 0)) throw new InvalidArgumentError("vcpus", `vcpus must be positive, got ${r.vcpus}`);
+  if (!(r.memoryMib >= 0)) throw new InvalidArgumentError("memoryMib", `memoryMib must be ≥ 0, got ${r.memoryMib}`);
+  const g = r.gpu;
+  if (g?.kind === "passthrough" && !(Number.isInteger(g.count) && g.count >= 1)) {
+    throw new InvalidArgumentError("gpu.count", `GPU count must be a positive integer, got ${g.count}`);
+  }
+  if (g?.kind === "share" && !(Number.isInteger(g.milli) && g.milli >= 1 && g.milli <= 1000)) {
+    throw new InvalidArgumentError("gpu.milli", `a GPU share is 1..1000 milli, got ${g.milli}`);
+  }
+  if (g?.kind === "vgpu" && !g.vgpuType) throw new InvalidArgumentError("gpu.vgpuType", "a vGPU demand needs a vGPU type");
+  return count;
+}
+
+/** Working copy: the snapshot index's arrays until the first change, then copies (per touched host). */
+class WorkingCopy {
+  hosts: FleetHost[];
+  clusters: ClusterState[];
+  private copied = false;
+
+  constructor(private readonly fleet: Fleet) {
+    this.hosts = fleet.hosts;
+    this.clusters = fleet.clusters;
+  }
+
+  /** A host (and its cluster) this request may change. */
+  own(index: number): { host: FleetHost; cluster: ClusterState } {
+    if (!this.copied) {
+      this.hosts = this.hosts.slice();
+      this.clusters = this.clusters.slice();
+      this.copied = true;
+    }
+    let host = this.hosts[index]!;
+    if (host === this.fleet.hosts[index]) this.hosts[index] = host = host.clone();
+    let cluster = this.clusters[host.clusterIndex]!;
+    if (cluster === this.fleet.clusters[host.clusterIndex]) this.clusters[host.clusterIndex] = cluster = cluster.clone();
+    return { host, cluster };
+  }
+}
+
+export function place(snapshot: FleetSnapshot, request: PlacementRequest, opts: PlaceOptions): PlacementResult {
+  const count = validate(request);
+  const { policy, seed } = opts;
+  const fleet = fleetFor(snapshot, policy.config);
+  const work = new WorkingCopy(fleet);
+  const placed: PlacedVm[] = [];
+  const placements: VmPlacement[] = [];
+
+  for (let vmIndex = 0; vmIndex < count; vmIndex++) {
+    const ctx: PlacementContext = {
+      request, fleet, hosts: work.hosts, clusters: work.clusters, config: policy.config, vmIndex, placed, seed,
+    };
+    const stage = staticStage(policy, { ...ctx, hosts: fleet.hosts, clusters: fleet.clusters });
+    const checks: PreparedFilter[] = [];
+    for (const filter of policy.filters) {
+      if (filter.static) continue;
+      const check = filter.prepare(ctx);
+      if (check !== null) checks.push({ filter, check });
+    }
+    const scorers: PreparedScorer[] = [];
+    let dynamicMax = 0;
+    for (const { scorer, weight } of policy.scorers) {
+      if (scorer.static) continue;
+      const fn = scorer.prepare(ctx);
+      if (fn === null) continue;
+      scorers.push({ name: scorer.name, weight, fn });
+      dynamicMax += weight;
+    }
+
+    const winner = bestHost(work.hosts, stage, checks, scorers, dynamicMax);
+    if (winner < 0) {
+      return { ok: false, rejection: explainRejection(request, count, vmIndex, work.hosts, policy, stage.checks, checks) };
+    }
+
+    const host = work.hosts[winner]!;
+    const gpus = request.gpu === undefined ? null : pickGpus(host, request, stage.scorers, scorers);
+    const numa = gpus === null ? null : numaBinding(host, gpus, request);
+    const scores: ScorerScore[] = [];
+    let total = 0;
+    for (const s of [...stage.scorers, ...scorers]) {
+      const score = s.fn.score(host);
+      scores.push({ scorer: s.name, score, weight: s.weight });
+      total += s.weight * score;
+    }
+    const vmId = request.vmIds?.[vmIndex];
+    placements.push({
+      index: vmIndex,
+      ...(vmId !== undefined && { vmId }),
+      hostId: host.src.id,
+      hostName: host.src.name,
+      ...(host.src.generation !== undefined && { hostGeneration: host.src.generation }),
+      vcpus: request.vcpus,
+      memoryMib: request.memoryMib,
+      gpus: gpus === null ? [] : assignments(host, gpus),
+      ...(numa?.node !== undefined && { numaNode: numa.node }),
+      ...(numa?.cpus !== undefined && { pinnedCpus: numa.cpus }),
+      scores,
+      total,
+    });
+    placed.push({ hostIndex: winner, vmId });
+    // The last VM's resources need not be taken: the working copy is thrown away.
+    if (vmIndex + 1 < count) {
+      const owned = work.own(winner);
+      consume(owned.host, owned.cluster, {
+        vcpus: request.vcpus,
+        memoryMib: request.memoryMib,
+        accountId: request.accountId,
+        gpus,
+        numaNode: numa?.node,
+        pinnedCpus: numa?.cpus,
+      });
+    }
+  }
+  return { ok: true, plan: { placements, policy: policy.name, seed, decidedAt: opts.now } };
+}
+
+/** Index of the best feasible host, or -1. */
+function bestHost(
+  hosts: readonly FleetHost[],
+  stage: StaticStage,
+  checks: readonly PreparedFilter[],
+  scorers: readonly PreparedScorer[],
+  dynamicMax: number,
+): number {
+  const { order, score } = stage;
+  const nChecks = checks.length;
+  const nScorers = scorers.length;
+  let best = -1;
+  let bestTotal = -Infinity;
+  outer: for (let p = 0; p < order.length; p++) {
+    const i = order[p]!;
+    const base = score[i]!;
+    // Static scores only fall along `order`: nothing further can beat the best (the epsilon
+    // absorbs float rounding in the sums).
+    if (base + dynamicMax + 1e-9 < bestTotal) break;
+    const h = hosts[i]!;
+    for (let c = 0; c < nChecks; c++) if (!checks[c]!.check.test(h)) continue outer;
+    let total = base;
+    for (let s = 0; s < nScorers; s++) total += scorers[s]!.weight * scorers[s]!.fn.score(h);
+    if (total > bestTotal || (total === bestTotal && i < best)) {
+      bestTotal = total;
+      best = i;
+    }
+    // Without dynamic scorers the first feasible host in order is the best.
+    if (nScorers === 0) break;
+  }
+  return best;
+}
+
+function pickGpus(
+  host: FleetHost,
+  request: PlacementRequest,
+  staticScorers: readonly PreparedScorer[],
+  scorers: readonly PreparedScorer[],
+): GpuPick {
+  const demand = request.gpu!;
+  const pickers = [...staticScorers, ...scorers].filter((s) => s.fn.pickGpus !== undefined).sort((a, b) => b.weight - a.weight);
+  for (const p of pickers) {
+    const pick = p.fn.pickGpus!(host);
+    if (pick !== null) return checkPick(host, request, pick, p.name);
+  }
+  const pick = pickFirstGpus(host, demand);
+  if (pick === null) throw new Error(`allocator bug: host ${host.src.id} passed the GPU filters but has no GPUs for the demand`);
+  return pick;
+}
+
+/** A scorer's pick is re-checked: a bad one would give a GPU twice. */
+function checkPick(host: FleetHost, request: PlacementRequest, pick: GpuPick, scorer: string): GpuPick {
+  const demand = request.gpu!;
+  const need = demand.kind === "passthrough" ? demand.count : 1;
+  const distinct = new Set(pick.gpuIndices);
+  const model = host.gpus[pick.gpuIndices[0] ?? -1]?.model;
+  const ok =
+    pick.gpuIndices.length === need &&
+    distinct.size === need &&
+    pick.mode === demand.kind &&
+    pick.gpuIndices.every((gi) => host.gpus[gi] !== undefined && host.gpus[gi]!.model === model && gpuFitsNow(host.gpus[gi]!, demand));
+  if (!ok) throw new Error(`allocator bug: scorer ${scorer} picked GPUs ${pick.gpuIndices.join(",")} on ${host.src.id} that do not fit`);
+  return pick;
+}
+
+function assignments(host: FleetHost, pick: GpuPick): GpuAssignment[] {
+  return pick.gpuIndices.map((gi) => {
+    const g = host.gpus[gi]!;
+    return {
+      gpuId: g.src.id,
+      model: g.model,
+      mode: pick.mode,
+      ...(pick.vgpuType !== undefined && { vgpuType: pick.vgpuType }),
+      ...(pick.shareMilli !== undefined && { shareMilli: pick.shareMilli }),
+    };
+  });
+}
+
+/**
+ * Whole GPUs all on one NUMA node: bind the VM there and pin its vCPUs to that node's unpinned
+ * CPUs when enough are left (and its memory fits the node); otherwise leave it unpinned.
+ */
+function numaBinding(host: FleetHost, pick: GpuPick, request: PlacementRequest): { node?: number; cpus?: number[] } | null {
+  if (pick.mode !== "passthrough") return null;
+  const node = host.gpus[pick.gpuIndices[0]!]!.numaNode;
+  if (node < 0 || pick.gpuIndices.some((gi) => host.gpus[gi]!.numaNode !== node)) return null;
+  const cell = host.numa?.find((n) => n.cell.id === node);
+  if (cell === undefined) return { node };
+  const need = Math.ceil(request.vcpus);
+  if (cell.cell.memoryMib - cell.memoryUsedMib < request.memoryMib) return { node };
+  const cpus: number[] = [];
+  for (const cpu of cell.cell.cpus) {
+    if (cpus.length === need) break;
+    if (!cell.pinned.has(cpu)) cpus.push(cpu);
+  }
+  return cpus.length === need ? { node, cpus } : { node };
+}

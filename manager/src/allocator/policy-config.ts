@@ -1,0 +1,161 @@
+// What an admin tunes about placement, as global settings (names follow CloudStack's where it
+// has one). `policyConfigFromSettings` turns setting values into a config; `buildPolicy`
+// (policy.ts) validates it against the plugin registry.
+
+export const ALLOCATION_ALGORITHMS = [
+  "random",
+  "firstfit",
+  "userdispersing",
+  "userconcentratedpod_random",
+  "userconcentratedpod_firstfit",
+  "firstfitleastconsumed",
+] as const;
+export type AllocationAlgorithm = (typeof ALLOCATION_ALGORITHMS)[number];
+
+/** vertical: fill one host before the next (most-allocated first); horizontal: spread. */
+export const ALLOCATION_MODES = ["vertical", "horizontal"] as const;
+export type AllocationMode = (typeof ALLOCATION_MODES)[number];
+
+/**
+ * Scorers (and weights) each algorithm adds. Weights are below the preference tiers of the
+ * default scorer list so that an algorithm orders hosts within a tier, as CloudStack's
+ * allocators order the host list after moving OS-tagged hosts first and GPU hosts last.
+ */
+export const ALGORITHM_SCORERS: Readonly<Record<AllocationAlgorithm, Readonly<Record<string, number>>>> = {
+  random: { random: 0.5 },
+  firstfit: { firstfit: 0.5 },
+  userdispersing: { userdispersing: 0.5 },
+  // The pod preference dominates; random / stable order only orders hosts inside a pod.
+  userconcentratedpod_random: { userconcentratedpod: 0.75, random: 0.25 },
+  userconcentratedpod_firstfit: { userconcentratedpod: 0.75, firstfit: 0.25 },
+  firstfitleastconsumed: { leastconsumed: 0.5 },
+};
+
+export const DEFAULT_FILTERS: readonly string[] = [
+  "scope",
+  "host-state",
+  "hypervisor",
+  "cpu-type",
+  "host-tags",
+  "gpu-model",
+  "cpu-capacity",
+  "memory-capacity",
+  "cluster-threshold",
+  "gpu-capacity",
+  "affinity",
+];
+
+/** Filters a policy may not drop: without them the allocator could over-commit a host. */
+export const REQUIRED_FILTERS: readonly string[] = ["scope", "host-state", "cpu-capacity", "memory-capacity", "gpu-capacity"];
+
+/**
+ * Orbit's default (GPU-aware) scorer weights. Tiers, strongest first: the user's own
+ * preferences (non-strict affinity, avoid), keeping GPU hosts for GPU VMs, the image's OS
+ * preference, GPU topology and fragmentation, then the allocation mode and the algorithm.
+ */
+export const DEFAULT_SCORER_WEIGHTS: Readonly<Record<string, number>> = {
+  "affinity-preference": 16,
+  avoid: 16,
+  "gpu-hosts-last": 8,
+  "os-type": 4,
+  "gpu-locality": 2,
+  "gpu-bestfit": 2,
+  "vgpu-packing": 2,
+  "allocated-capacity": 1,
+};
+
+/** CloudStack's own behaviour, without Orbit's GPU-aware scorers (the quality baseline). */
+export const CLOUDSTACK_SCORER_WEIGHTS: Readonly<Record<string, number>> = {
+  "affinity-preference": 16,
+  avoid: 16,
+  "gpu-hosts-last": 8,
+  "os-type": 4,
+};
+
+export interface AllocationPolicyConfig {
+  algorithm?: string;
+  mode?: string;
+  /** Filter names in evaluation order (array or comma-separated). */
+  filters?: readonly string[] | string;
+  /** Non-algorithm scorer weights (object or "name:weight,name:weight"); replaces the defaults. */
+  scorers?: Readonly<Record<string, number>> | string;
+  cpuOverprovisioning?: number;
+  memoryOverprovisioning?: number;
+  cpuDisableThreshold?: number;
+  memoryDisableThreshold?: number;
+  /** `vm.strict.host.tags`: tags enforced even when an admin names the host. */
+  strictHostTags?: readonly string[] | string;
+}
+
+export interface ResolvedPolicyConfig {
+  readonly algorithm: AllocationAlgorithm;
+  readonly mode: AllocationMode;
+  readonly filters: readonly string[];
+  /** Every scorer with its weight, the algorithm's included; weight 0 entries dropped. */
+  readonly scorerWeights: readonly (readonly [string, number])[];
+  readonly cpuOverprovisioning: number;
+  readonly memoryOverprovisioning: number;
+  readonly cpuDisableThreshold: number;
+  readonly memoryDisableThreshold: number;
+  readonly strictHostTags: readonly string[];
+}
+
+export interface AllocatorSettingDefinition {
+  name: string;
+  type: "string" | "number";
+  default: string | number;
+  description: string;
+  /** Allowed values for enumerations. */
+  values?: readonly string[];
+  /** Scopes at which the setting may be overridden. */
+  scopes: readonly ("global" | "cluster")[];
+}
+
+export const ALLOCATOR_SETTINGS: readonly AllocatorSettingDefinition[] = [
+  { name: "vm.allocation.algorithm", type: "string", default: "firstfit", values: ALLOCATION_ALGORITHMS, scopes: ["global"],
+    description: "Host ordering: random, firstfit, userdispersing, userconcentratedpod_random, userconcentratedpod_firstfit, firstfitleastconsumed" },
+  { name: "vm.allocation.mode", type: "string", default: "vertical", values: ALLOCATION_MODES, scopes: ["global"],
+    description: "vertical fills one host before the next (most allocated first); horizontal spreads (least allocated first)" },
+  { name: "orbit.allocator.filters", type: "string", default: DEFAULT_FILTERS.join(","), scopes: ["global"],
+    description: "Placement filters, in evaluation order (comma-separated names)" },
+  { name: "orbit.allocator.scorers", type: "string", default: formatScorerWeights(DEFAULT_SCORER_WEIGHTS), scopes: ["global"],
+    description: "Placement scorers and weights besides the algorithm's (name:weight, comma-separated)" },
+  { name: "cpu.overprovisioning.factor", type: "number", default: 1, scopes: ["global", "cluster"],
+    description: "vCPUs allocatable per logical CPU" },
+  { name: "mem.overprovisioning.factor", type: "number", default: 1, scopes: ["global", "cluster"],
+    description: "Memory allocatable per MiB of host memory (after the host reserve)" },
+  { name: "cluster.cpu.allocated.capacity.disablethreshold", type: "number", default: 0.85, scopes: ["global", "cluster"],
+    description: "Stop new allocations in a cluster once this share of its CPU capacity is allocated" },
+  { name: "cluster.memory.allocated.capacity.disablethreshold", type: "number", default: 0.85, scopes: ["global", "cluster"],
+    description: "Stop new allocations in a cluster once this share of its memory capacity is allocated" },
+  { name: "vm.strict.host.tags", type: "string", default: "", scopes: ["global"],
+    description: "Host tags that must match even when an admin deploys to a named host (comma-separated)" },
+];
+
+export function formatScorerWeights(weights: Readonly<Record<string, number>>): string {
+  return Object.entries(weights).map(([n, w]) => `${n}:${w}`).join(",");
+}
+
+/** Maps global setting values (by the names in ALLOCATOR_SETTINGS) to a policy config. */
+export function policyConfigFromSettings(values: Readonly<Record<string, string | number | undefined>>): AllocationPolicyConfig {
+  const num = (name: string): number | undefined => {
+    const v = values[name];
+    if (v === undefined || v === "") return undefined;
+    return typeof v === "number" ? v : Number(v);
+  };
+  const str = (name: string): string | undefined => {
+    const v = values[name];
+    return v === undefined ? undefined : String(v);
+  };
+  return {
+    algorithm: str("vm.allocation.algorithm"),
+    mode: str("vm.allocation.mode"),
+    filters: str("orbit.allocator.filters"),
+    scorers: str("orbit.allocator.scorers"),
+    cpuOverprovisioning: num("cpu.overprovisioning.factor"),
+    memoryOverprovisioning: num("mem.overprovisioning.factor"),
+    cpuDisableThreshold: num("cluster.cpu.allocated.capacity.disablethreshold"),
+    memoryDisableThreshold: num("cluster.memory.allocated.capacity.disablethreshold"),
+    strictHostTags: str("vm.strict.host.tags"),
+  };
+}

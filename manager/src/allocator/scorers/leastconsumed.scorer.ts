@@ -1,0 +1,14 @@
+import type { ScoreFunction, Scorer } from "../plugin.js";
+import { allocatedShare } from "./allocated-share.js";
+
+/** CloudStack's `firstfitleastconsumed`: least consumed hosts first (stable order breaks ties). */
+export class LeastConsumedScorer implements Scorer {
+  static readonly NAME = "leastconsumed";
+  readonly name = LeastConsumedScorer.NAME;
+  readonly static = false;
+  private readonly fn: ScoreFunction = { score: (h) => 1 - allocatedShare(h) };
+
+  prepare(): ScoreFunction {
+    return this.fn;
+  }
+}

@@ -1,0 +1,13 @@
+import { hashUnit } from "../prng.js";
+import type { PlacementContext, ScoreFunction, Scorer } from "../plugin.js";
+
+/** CloudStack's `random`: a seeded draw per (request seed, VM, host), reproducible for a seed. */
+export class RandomScorer implements Scorer {
+  static readonly NAME = "random";
+  readonly name = RandomScorer.NAME;
+  readonly static = false;
+
+  prepare({ seed, vmIndex }: PlacementContext): ScoreFunction {
+    return { score: (h) => hashUnit(seed, vmIndex, h.index) };
+  }
+}

@@ -1,0 +1,40 @@
+import { GPU_FREE, GPU_SHARE, MILLI_PER_GPU } from "../fleet.js";
+import { gpuFitsNow } from "../gpu/gpu-fit.js";
+import { pickPackedGpu } from "../gpu/gpu-pick.js";
+import type { PlacementContext, ScoreFunction, Scorer } from "../plugin.js";
+
+/**
+ * vGPUs and shares fill GPUs that already host that vGPU type (or shares) before an empty GPU
+ * is opened: hosts with such a GPU score 0.5..1 (fuller after placement scores higher), others 0.
+ * On the winning host it picks that GPU.
+ */
+export class VgpuPackingScorer implements Scorer {
+  static readonly NAME = "vgpu-packing";
+  readonly name = VgpuPackingScorer.NAME;
+  readonly static = false;
+
+  prepare({ request }: PlacementContext): ScoreFunction | null {
+    const demand = request.gpu;
+    if (demand === undefined || demand.kind === "passthrough") return null;
+    return {
+      score: (h) => {
+        let best = 0;
+        for (const g of h.gpus) {
+          if (g.mode === GPU_FREE || !gpuFitsNow(g, demand)) continue;
+          let fullness: number;
+          if (demand.kind === "share") fullness = g.mode === GPU_SHARE ? (g.shareMilli + demand.milli) / MILLI_PER_GPU : 0;
+          else {
+            const spec = g.vgpuSpec(demand.vgpuType)!;
+            fullness = spec.migSlices
+              ? (g.migUsed + spec.migSlices) / (g.src.migSlices ?? spec.migSlices)
+              : ((g.vgpus?.get(spec.name) ?? 0) + 1) / spec.maxInstances;
+          }
+          const s = 0.5 + 0.5 * Math.min(1, fullness);
+          if (s > best) best = s;
+        }
+        return best;
+      },
+      pickGpus: (h) => pickPackedGpu(h, demand),
+    };
+  }
+}
