@@ -24,6 +24,17 @@ describe("parseNvidiaSmiText", () => {
     ]);
   });
 
+  it("agrees with --query-gpu CSV captured on the same H100 machine", () => {
+    // The CSV has no quoted fields: splitting on ", " is enough for this cross-check.
+    const [header, row] = readGpuFixture("nvidia-smi-query-gpu.h100-80gb-hbm3-mig.driver590.csv").trim().split("\n")
+      .map((l) => l.split(", ")) as [string[], string[]];
+    const csv = (k: string) => row[header.indexOf(k)];
+    const r = parseNvidiaSmiText(readGpuFixture("nvidia-smi-q.h100-80gb-hbm3-mig.driver590.txt"));
+    const g = r.gpus[0]!;
+    expect([r.driverVersion, r.gpus.length, g.busId, g.uuid, g.productName, `${g.memoryMib} MiB`, g.migCurrent])
+      .toEqual([csv("driver_version"), Number(csv("count")), csv("pci.bus_id"), csv("uuid"), csv("name"), csv("memory.total [MiB]"), csv("mig.mode.current")?.toLowerCase()]);
+  });
+
   it("reads the L40S capture: pass-through, MIG N/A", () => {
     const r = parseNvidiaSmiText(readGpuFixture("nvidia-smi-q.l40s.driver595.txt"));
     expect(r.driverVersion).toBe("595.80");

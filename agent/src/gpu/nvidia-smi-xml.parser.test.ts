@@ -144,6 +144,11 @@ describe("parseNvidiaSmiXml robustness", () => {
     expect(g.migDevices[0]!.memoryMib).toBe(40192);
   });
 
+  it("decodes XML entities in values", () => {
+    const r = parseNvidiaSmiXml('<nvidia_smi_log><gpu id="00000000:01:00.0"><product_name>Quadro RTX 8000 &amp; NVLink</product_name></gpu></nvidia_smi_log>');
+    expect(r.gpus[0]!.productName).toBe("Quadro RTX 8000 & NVLink");
+  });
+
   it("reads a report with no GPU at all", () => {
     expect(parseNvidiaSmiXml("<nvidia_smi_log><attached_gpus>0</attached_gpus></nvidia_smi_log>").gpus).toEqual([]);
   });

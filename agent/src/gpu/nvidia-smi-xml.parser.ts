@@ -17,7 +17,6 @@ const parser = new XMLParser({
   ignoreAttributes: false,
   attributeNamePrefix: "@_",
   parseTagValue: false,
-  processEntities: false,
   isArray: (_name, jpath) => ALWAYS_ARRAYS.has(String(jpath)),
 });
 
