@@ -27,7 +27,6 @@ const PUBLIC = new Set(["/openapi.json", "/healthz"]);
 export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: o.log.child({ component: "api" }),
-    disableRequestLogging: false,
     bodyLimit: 1024 * 1024,
     ajv: {
       // Unknown fields are an error (not silently dropped); every problem is reported by name.

@@ -1,0 +1,78 @@
+// An Orbit agent: one hypervisor driver, one GPU inventory, one connection to the manager.
+import type { Logger } from "pino";
+import type { Gpu, HostFacts } from "#shared/protocol.js";
+import { CommandExecutor } from "./commands/command-executor.js";
+import { AgentConnection } from "./connection/agent-connection.js";
+import type { IdentityStore } from "./connection/identity-store.js";
+import type { Hypervisor } from "./drivers/hypervisor.js";
+import type { GpuInventory } from "./gpu/gpu-inventory.js";
+
+export const AGENT_VERSION = "0.1.0";
+
+export interface AgentOptions {
+  managerAddress: string;
+  joinToken: string | undefined;
+  identity: IdentityStore;
+  hypervisor: Hypervisor;
+  gpus: GpuInventory;
+  host: { tags: string[]; environment: string; cluster: string; hostname?: string | undefined };
+  log: Logger;
+  heartbeatIntervalMs?: number;
+  backoff?: { initialMs: number; maxMs: number };
+  credentials?: import("@grpc/grpc-js").ChannelCredentials;
+}
+
+export class OrbitAgent {
+  readonly connection: AgentConnection;
+  readonly executor: CommandExecutor;
+
+  constructor(private readonly o: AgentOptions) {
+    this.executor = new CommandExecutor(o.hypervisor);
+    this.connection = new AgentConnection({
+      managerAddress: o.managerAddress,
+      joinToken: o.joinToken,
+      identity: o.identity,
+      facts: () => this.facts(),
+      hypervisor: o.hypervisor,
+      executor: this.executor,
+      log: o.log,
+      ...(o.heartbeatIntervalMs ? { heartbeatIntervalMs: o.heartbeatIntervalMs } : {}),
+      ...(o.backoff ? { backoff: o.backoff } : {}),
+      ...(o.credentials ? { credentials: o.credentials } : {}),
+    });
+  }
+
+  /** Everything the manager needs to know about this host; GPU trouble never hides CPU capacity. */
+  async facts(): Promise<HostFacts> {
+    const hf = await this.o.hypervisor.hostFacts();
+    let gpus: Gpu[] = [];
+    const warnings: string[] = [];
+    try {
+      const d = await this.o.gpus.discover();
+      gpus = d.gpus;
+      warnings.push(...d.warnings);
+    } catch (e) {
+      warnings.push(`GPU discovery failed: ${(e as Error).message}`);
+    }
+    for (const w of warnings) this.o.log.warn({ warning: w }, "GPU discovery problem; reporting the host without those GPUs");
+    return {
+      ...hf,
+      hostname: this.o.host.hostname ?? hf.hostname,
+      hostTags: this.o.host.tags,
+      environment: this.o.host.environment,
+      cluster: this.o.host.cluster,
+      gpus,
+      agentVersion: AGENT_VERSION,
+      discoveryWarnings: warnings,
+    };
+  }
+
+  start(): void {
+    this.connection.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.connection.stop();
+    await this.o.hypervisor.close();
+  }
+}

@@ -1,0 +1,34 @@
+// GPUs for a simulated host, shaped like what nvidia-smi reports on a real one.
+import type { Gpu } from "#shared/protocol.js";
+
+export interface SimulatedGpuGroup { model: string; memoryMib: number; count: number; numaNode?: number | undefined }
+
+/**
+ * Builds GPUs with PCI addresses in the layout of an 8-GPU HGX board: the first half on NUMA
+ * node 0, the second on node 1 (unless a node is given), all joined by NVLink within a group.
+ */
+export function simulatedGpus(groups: SimulatedGpuGroup[], numaCells = 1): Gpu[] {
+  const out: Gpu[] = [];
+  let bus = 0x18;
+  for (const g of groups) {
+    const addrs = Array.from({ length: g.count }, () => `0000:${(bus++).toString(16).padStart(2, "0")}:00.0`);
+    addrs.forEach((pci, i) => {
+      const numa = g.numaNode ?? (numaCells > 1 ? Math.floor((i * numaCells) / g.count) : 0);
+      out.push({
+        pciAddress: pci,
+        uuid: `GPU-sim-${pci.replace(/[:.]/g, "")}`,
+        model: g.model,
+        memoryMib: g.memoryMib,
+        numaNode: numa,
+        virtualizationMode: "passthrough",
+        migEnabled: false,
+        migDevices: [],
+        nvlinkPeers: g.count > 1 ? addrs.filter((a) => a !== pci) : [],
+        vgpuTypes: [],
+        driverVersion: "simulated",
+        cpuAffinity: "",
+      });
+    });
+  }
+  return out;
+}

@@ -1,0 +1,72 @@
+// A small simulated fleet: agents with the simulator driver, in this process, connected to a
+// manager over real gRPC (loopback), exactly as remote agents would be.
+import type { Logger } from "pino";
+import { OrbitAgent } from "../../../agent/src/agent.js";
+import { MemoryIdentityStore } from "../../../agent/src/connection/identity-store.js";
+import { simulatedGpus, type SimulatedGpuGroup } from "../../../agent/src/drivers/simulator/simulated-gpus.js";
+import { SimulatorHypervisor } from "../../../agent/src/drivers/simulator/simulator-hypervisor.js";
+import { StaticGpuInventory } from "../../../agent/src/gpu/gpu-inventory.js";
+
+export interface SimulatedHostSpec {
+  hostname: string;
+  /** Stable, so a restart finds the same hosts. */
+  uuid: string;
+  cpus: number;
+  memoryMib: number;
+  numaCells?: number;
+  gpus?: SimulatedGpuGroup[];
+  tags?: string[];
+  cluster?: string;
+  environment?: string;
+}
+
+export const DEFAULT_FLEET: SimulatedHostSpec[] = [
+  { hostname: "sim-cpu-1", uuid: "5e1a0000-0000-4000-8000-000000000001", cpus: 64, memoryMib: 256 * 1024, numaCells: 2 },
+  { hostname: "sim-cpu-2", uuid: "5e1a0000-0000-4000-8000-000000000002", cpus: 64, memoryMib: 256 * 1024, numaCells: 2 },
+  {
+    hostname: "sim-h100-1", uuid: "5e1a0000-0000-4000-8000-000000000003", cpus: 256, memoryMib: 2048 * 1024, numaCells: 2,
+    gpus: [{ model: "NVIDIA H100 80GB HBM3", memoryMib: 81559, count: 8 }], tags: ["gpu"],
+  },
+];
+
+export interface FleetOptions {
+  managerAddress: string;
+  joinToken: string;
+  log: Logger;
+  hosts?: SimulatedHostSpec[];
+  heartbeatIntervalMs?: number;
+  startDelayMs?: number;
+  failStart?: (spec: import("#shared/protocol.js").VmSpec) => string | undefined;
+}
+
+export interface SimulatedFleet {
+  agents: OrbitAgent[];
+  hypervisors: SimulatorHypervisor[];
+  stop(): Promise<void>;
+}
+
+export async function startSimulatedFleet(o: FleetOptions): Promise<SimulatedFleet> {
+  const specs = o.hosts ?? DEFAULT_FLEET;
+  const hypervisors: SimulatorHypervisor[] = [];
+  const agents = specs.map((h) => {
+    const hv = new SimulatorHypervisor({
+      hostUuid: h.uuid, hostname: h.hostname, cpus: h.cpus, memoryMib: h.memoryMib, numaCells: h.numaCells ?? 1,
+      startDelayMs: o.startDelayMs ?? 200, ...(o.failStart ? { failStart: o.failStart } : {}),
+    });
+    hypervisors.push(hv);
+    return new OrbitAgent({
+      managerAddress: o.managerAddress,
+      joinToken: o.joinToken,
+      identity: new MemoryIdentityStore(),
+      hypervisor: hv,
+      gpus: new StaticGpuInventory(simulatedGpus(h.gpus ?? [], h.numaCells ?? 1)),
+      host: { tags: h.tags ?? [], environment: h.environment ?? "default", cluster: h.cluster ?? "default" },
+      log: o.log.child({ agent: h.hostname }),
+      backoff: { initialMs: 200, maxMs: 5000 },
+      ...(o.heartbeatIntervalMs ? { heartbeatIntervalMs: o.heartbeatIntervalMs } : {}),
+    });
+  });
+  for (const a of agents) a.start();
+  await Promise.all(agents.map((a) => a.connection.connected));
+  return { agents, hypervisors, stop: async () => { await Promise.all(agents.map((a) => a.stop())); } };
+}
