@@ -67,11 +67,11 @@ export class FakeSysfs {
   }
 
   /** A VF of the vendor VFIO framework listing `creatable` as "id : name" lines. */
-  async addVfioVf(vf: string, physfn: string, creatable: { id: number; name: string }[]): Promise<void> {
+  async addVfioVf(vf: string, physfn: string, creatable: { id: number; name: string }[], currentType = 0): Promise<void> {
     const dev = await this.addPciDevice(vf, { physfn });
     await mkdir(join(dev, "nvidia"), { recursive: true });
     const lines = creatable.map((c) => `${c.id} : ${c.name}\n`).join("");
     await writeFile(join(dev, "nvidia/creatable_vgpu_types"), creatable.length ? `ID    : vGPU Name\n${lines}` : "");
-    await writeFile(join(dev, "nvidia/current_vgpu_type"), "0\n");
+    await writeFile(join(dev, "nvidia/current_vgpu_type"), `${currentType}\n`);
   }
 }

@@ -1,6 +1,6 @@
 // vGPU (mdev) lifecycle on the host through sysfs: create, remove, list. The sysfs root is a
 // setting so tests run on a fake tree. Newer drivers' vendor-VFIO vGPUs (current_vgpu_type) are
-// not handled here.
+// handled by vfio-vgpu-manager.ts.
 import { randomUUID } from "node:crypto";
 import { readdir, readFile, readlink, realpath, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
