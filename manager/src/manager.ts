@@ -42,7 +42,11 @@ export interface RunningManager {
 }
 
 export async function startManager(config: ManagerConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningManager> {
-  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.databaseUrl ? undefined : `${config.dataDir}/pglite` });
+  // ORBIT_DATA_DIR=":memory:" keeps PGlite in memory (tests, throwaway demos).
+  const database = await openDatabase({
+    url: config.databaseUrl,
+    dataDir: config.databaseUrl || config.dataDir === ":memory:" ? undefined : `${config.dataDir}/pglite`,
+  });
   const db = database.db;
   log.info({ database: database.kind }, "database ready (migrations applied)");
 
