@@ -45,6 +45,19 @@ describe("NvidiaGpuInventory", () => {
     expect(d.warnings[0]).toContain("-q -x failed (exit code 9): NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver");
   });
 
+  it("keeps the GPUs a failing nvidia-smi still printed, with a warning", async () => {
+    const smi = await fakeNvidiaSmi(dir, {
+      "-q -x": `${cat("nvidia-smi-q-x.tesla-t4-passthrough.driver515.v11.xml")}; echo 'Unable to determine the device handle for GPU0000:00:1F.0: Unknown Error' >&2; exit 15`,
+      "-L": "echo 'GPU 0: Tesla T4 (UUID: GPU-d37e67a5-91dd-3774-a5cb-99096249601a)'",
+      "topo -m": cat("nvidia-smi-topo-m.h100-80gb-hbm3-single-gpu.driver590.ansi.txt"),
+    });
+    const d = await new NvidiaGpuInventory({ nvidiaSmiPath: smi, sysfsRoot: sysfs.root }).discover();
+    expect(d.gpus.map((g) => [g.pciAddress, g.model, g.numaNode])).toEqual([["0000:00:1e.0", "Tesla T4", 0]]);
+    expect(d.warnings).toEqual([
+      `${smi} -q -x failed (exit code 15): Unable to determine the device handle for GPU0000:00:1F.0: Unknown Error; using the 1 GPU(s) it still reported`,
+    ]);
+  });
+
   it("turns garbage output into a warning", async () => {
     const smi = await fakeNvidiaSmi(dir, { "-q -x": "echo 'Segmentation fault (core dumped) <<<'" });
     const d = await new NvidiaGpuInventory({ nvidiaSmiPath: smi, sysfsRoot: sysfs.root }).discover();

@@ -23,7 +23,7 @@ export interface NvidiaGpuInventoryOptions {
   queryVgpuTypes?: boolean;
 }
 
-type RunResult = { ok: true; stdout: string } | { ok: false; missing: boolean; warning: string };
+type RunResult = { ok: true; stdout: string } | { ok: false; missing: boolean; warning: string; stdout: string };
 
 const firstLine = (s: string): string => s.trim().split(/\r?\n/)[0]?.slice(0, 300) ?? "";
 
@@ -51,13 +51,13 @@ export class NvidiaGpuInventory implements GpuInventory {
   private async run(args: string[]): Promise<RunResult> {
     const what = `${this.nvidiaSmi} ${args.join(" ")}`;
     const r = await execa(this.nvidiaSmi, args, { reject: false, timeout: this.timeoutMs, stdin: "ignore" });
-    if (r.code === "ENOENT") return { ok: false, missing: true, warning: `${what}: not found` };
-    if (r.timedOut) return { ok: false, missing: false, warning: `${what} timed out after ${this.timeoutMs} ms` };
+    if (r.code === "ENOENT") return { ok: false, missing: true, warning: `${what}: not found`, stdout: "" };
+    if (r.timedOut) return { ok: false, missing: false, warning: `${what} timed out after ${this.timeoutMs} ms`, stdout: "" };
     if (r.failed) {
       // nvidia-smi prints its own errors ("NVIDIA-SMI has failed because...") on stdout.
       const detail = firstLine(String(r.stderr ?? "")) || firstLine(String(r.stdout ?? "")) || r.shortMessage;
       const how = r.exitCode !== undefined ? `exit code ${r.exitCode}` : r.signal ? `signal ${r.signal}` : "spawn error";
-      return { ok: false, missing: false, warning: `${what} failed (${how}): ${detail}` };
+      return { ok: false, missing: false, warning: `${what} failed (${how}): ${detail}`, stdout: String(r.stdout ?? "") };
     }
     return { ok: true, stdout: String(r.stdout) };
   }
@@ -80,15 +80,20 @@ export class NvidiaGpuInventory implements GpuInventory {
   private async discoverOrThrow(): Promise<GpuDiscovery> {
     const warnings: string[] = [];
     const main = await this.run(["-q", "-x"]);
-    if (!main.ok) {
-      // No nvidia-smi at all: a host without NVIDIA GPUs, not a problem to report.
-      return { gpus: [], warnings: main.missing ? [] : [main.warning] };
-    }
+    if (!main.ok && main.missing) return { gpus: [], warnings: [] }; // no nvidia-smi: a host without NVIDIA GPUs
     let report: NvidiaSmiReport;
-    try {
-      report = parseNvidiaSmiXml(main.stdout);
-    } catch (e) {
-      return { gpus: [], warnings: [`${this.nvidiaSmi} -q -x: output not understood, no GPUs reported (${(e as Error).message})`] };
+    if (!main.ok) {
+      // With one GPU fallen off the bus nvidia-smi exits non-zero yet may still print the others.
+      const partial = (() => { try { return parseNvidiaSmiXml(main.stdout); } catch { return undefined; } })();
+      if (!partial || partial.gpus.length === 0) return { gpus: [], warnings: [main.warning] };
+      warnings.push(`${main.warning}; using the ${partial.gpus.length} GPU(s) it still reported`);
+      report = partial;
+    } else {
+      try {
+        report = parseNvidiaSmiXml(main.stdout);
+      } catch (e) {
+        return { gpus: [], warnings: [`${this.nvidiaSmi} -q -x: output not understood, no GPUs reported (${(e as Error).message})`] };
+      }
     }
     if (report.gpus.length === 0) return { gpus: [], warnings };
 
