@@ -132,14 +132,16 @@ describe("buildDomainXml", () => {
     expect(disks.slice(0, 5).map((x) => (x.boot as Node)["@_order"])).toEqual(["1", "2", "3", "4", "5"]);
     const ctrls = list(devices(d).controller);
     expect(ctrls.filter((c) => c["@_type"] === "scsi")).toEqual([{ "@_type": "scsi", "@_index": "0", "@_model": "virtio-scsi" }]);
-    expect(ctrls.filter((c) => c["@_model"] === "pcie-root-port")).toHaveLength(4);
+    // 3 virtio disks + scsi controller + balloon + rng, plus 4 spare for hot-plug
+    expect(ctrls.filter((c) => c["@_model"] === "pcie-root-port")).toHaveLength(10);
+    expect(ctrls.filter((c) => c["@_type"] === "usb")).toEqual([{ "@_type": "usb", "@_model": "none" }]);
   });
 
   it("honours the cdrom bus and machine options (pc + ide: no PCIe ports, no scsi controller)", () => {
     const d = build("pc-ide", base(), { ...tcg, machine: "pc", cdromBus: "ide" }, { ...paths, seedIso: "/i/seed.iso" });
     const seed = list(devices(d).disk)[1]!;
     expect(seed.target).toEqual({ "@_dev": "hda", "@_bus": "ide" });
-    expect(list(devices(d).controller)).toEqual([]);
+    expect(list(devices(d).controller)).toEqual([{ "@_type": "usb", "@_model": "none" }]);
     expect((d.os as Node).type).toMatchObject({ "@_machine": "pc" });
   });
 

@@ -32,7 +32,7 @@ export interface DomainXmlOptions {
   cdromBus?: CdromBus;
   /** UEFI firmware for guests without direct kernel boot. */
   firmware?: FirmwareOptions;
-  /** Empty PCIe root ports kept free for hot-plugging disks/NICs on q35. Default 4. */
+  /** PCIe root ports left empty for hot-plugging disks/NICs on q35. Default 4. */
   spareRootPorts?: number;
   /** Memory balloon stats period in seconds (0 disables periodic stats). Default 5. */
   balloonStatsPeriodSec?: number;
@@ -283,10 +283,16 @@ export function domainObject(spec: VmSpec, opts: DomainXmlOptions, paths: Domain
   const spare = isQ35 ? (opts.spareRootPorts ?? 4) : 0;
   const statsPeriod = opts.balloonStatsPeriodSec ?? 5;
 
+  // On q35 every PCIe device sits behind its own root port and libvirt fills the ports declared
+  // here first: declare one per device it will place plus the spares hot-plug needs.
+  const pcieDevices =
+    disks.filter((d) => d.bus === "virtio").length + spec.nics.length + spec.gpus.length + (hasScsi ? 1 : 0) + 2; // + balloon, rng
   const controllers: Record<string, unknown>[] = [];
   if (isQ35) controllers.push({ "@_type": "pci", "@_index": 0, "@_model": "pcie-root" });
-  for (let i = 0; i < spare; i++) controllers.push({ "@_type": "pci", "@_model": "pcie-root-port" });
+  if (isQ35) for (let i = 0; i < pcieDevices + spare; i++) controllers.push({ "@_type": "pci", "@_model": "pcie-root-port" });
   if (hasScsi) controllers.push({ "@_type": "scsi", "@_index": 0, "@_model": "virtio-scsi" });
+  // No USB controller: servers do not need one and it would take a port.
+  controllers.push({ "@_type": "usb", "@_model": "none" });
 
   const devices: Record<string, unknown> = {
     ...(opts.emulator ? { emulator: opts.emulator } : {}),

@@ -39,17 +39,16 @@ export function orbitMetadataElement(meta: OrbitDomainMetadata): Record<string, 
 const parser = new XMLParser({
   ignoreAttributes: false,
   attributeNamePrefix: "@_",
-  // libvirt rewrites the prefix it was given to the one in the stored document; strip prefixes
-  // and rely on the namespace URI check below instead.
+  // Prefixes are kept: the element is found by its namespace URI, whatever prefix it carries.
   removeNSPrefix: false,
-  isArray: (name) => name.endsWith(":label") || name.endsWith(":file"),
+  isArray: (name) => name === "label" || name === "file" || name.endsWith(":label") || name.endsWith(":file"),
   parseTagValue: false,
   parseAttributeValue: false,
 });
 
 /**
- * Reads Orbit's metadata from a full domain XML (`virsh dumpxml`) or from the bare element that
- * `virsh metadata DOMAIN URI` prints. Returns undefined for a domain Orbit did not create.
+ * Reads Orbit's metadata from a full domain XML (`virsh dumpxml`). Returns undefined for a domain
+ * Orbit did not create.
  */
 export function parseOrbitMetadata(xml: string): OrbitDomainMetadata | undefined {
   if (!xml.includes(ORBIT_METADATA_NS)) return undefined;
@@ -59,6 +58,21 @@ export function parseOrbitMetadata(xml: string): OrbitDomainMetadata | undefined
   const prefix = Object.keys(vm)
     .find((k) => k.startsWith("@_xmlns:") && vm[k] === ORBIT_METADATA_NS)
     ?.slice("@_xmlns:".length);
+  return readVm(vm, prefix);
+}
+
+/**
+ * Reads the element as `virsh metadata DOMAIN --uri ORBIT_METADATA_NS` prints it: libvirt has
+ * already selected it by namespace and prints it without prefix or xmlns (`<vm><uuid>...`).
+ */
+export function parseOrbitMetadataElement(xml: string): OrbitDomainMetadata | undefined {
+  const doc = parser.parse(xml) as Record<string, unknown>;
+  const vm = doc.vm;
+  if (!vm || typeof vm !== "object") return undefined;
+  return readVm(vm as Record<string, unknown>, undefined);
+}
+
+function readVm(vm: Record<string, unknown>, prefix: string | undefined): OrbitDomainMetadata {
   const el = (local: string): unknown => vm[prefix ? `${prefix}:${local}` : local];
   const text = (v: unknown): string => (typeof v === "string" ? v : "");
   const labelsEl = el("labels") as Record<string, unknown> | undefined;

@@ -1,0 +1,26 @@
+// PURE: the disks of a domain XML (`virsh dumpxml`): target, bus, source.
+import { XMLParser } from "fast-xml-parser";
+
+export interface DomainDisk {
+  device: string;
+  targetDev: string;
+  bus: string;
+  sourcePath: string;
+}
+
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: "@_",
+  parseAttributeValue: false,
+  isArray: (name, jpath) => String(jpath) === "domain.devices.disk",
+});
+
+export function parseDomainDisks(xml: string): DomainDisk[] {
+  const doc = parser.parse(xml) as { domain?: { devices?: { disk?: Record<string, Record<string, string>>[] } } };
+  return (doc.domain?.devices?.disk ?? []).map((d) => ({
+    device: String(d["@_device"] ?? "disk"),
+    targetDev: d.target?.["@_dev"] ?? "",
+    bus: d.target?.["@_bus"] ?? "",
+    sourcePath: d.source?.["@_file"] ?? d.source?.["@_dev"] ?? "",
+  }));
+}

@@ -1,0 +1,596 @@
+// The Hypervisor driver for libvirt, through virsh. Per VM it keeps a directory
+// <instancesDir>/<vmUuid>/ with the owned disk overlays, the cloud-init seed, the UEFI NVRAM,
+// the serial log and the last domain XML it defined. Operations on one VM are serialised.
+import { constants } from "node:fs";
+import { access, mkdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
+import { hostname as osHostname } from "node:os";
+import { isAbsolute, join, resolve } from "node:path";
+import { execa } from "execa";
+import { ConflictError, DeadlineExceededError, HypervisorError, InvalidArgumentError } from "#shared/errors.js";
+import { type DiskSpec, type DomainStatus, PowerState, StopMode, type VmSpec } from "#shared/protocol.js";
+import { buildSeedFiles } from "../../seed/cloud-init-seed.js";
+import { writeSeedIso } from "../../seed/seed-iso.js";
+import type { DomainLifecycleEvent, Hypervisor, HypervisorHostFacts, StopOptions } from "../hypervisor.js";
+import { parseCapabilities } from "./capabilities.parser.js";
+import { parseDomainDisks } from "./domain-disks.parser.js";
+import { DomainEventStream } from "./domain-event-stream.js";
+import { parseUuidNameList } from "./domain-list.parser.js";
+import { type DomainState, isActive, parseDomstateReason } from "./domain-state.js";
+import { buildDiskDeviceXml, buildDomainXml, diskLetters, type DomainType, type DomainXmlOptions } from "./domain-xml.js";
+import { type DomainStats, parseDomstats } from "./domstats.parser.js";
+import { parseNodeInfo } from "./node-info.parser.js";
+import { parseMemAvailableKib, parseNodeMemStatsFreeKib } from "./node-memstats.parser.js";
+import { ORBIT_METADATA_NS, type OrbitDomainMetadata, parseOrbitMetadata, parseOrbitMetadataElement } from "./orbit-metadata.js";
+import { Virsh } from "./virsh.js";
+import { isVirshError } from "./virsh-error.js";
+
+export interface LibvirtHypervisorOptions {
+  /** libvirt connection URI, e.g. "qemu:///system". */
+  uri: string;
+  /** "kvm" in production, "qemu" (TCG) on hosts without hardware virtualisation. */
+  domainType: DomainType;
+  /** Per-VM directories (overlays, seed ISO, NVRAM, serial log) go under here. */
+  instancesDir: string;
+  /** Relative backing paths and cdrom paths are resolved here. Default: instancesDir. */
+  imagesDir?: string;
+  /** Domain XML settings other than the domain type (machine, cpu, emulator, cdrom bus, firmware...). */
+  xml?: Omit<DomainXmlOptions, "domainType">;
+  virshPath?: string;
+  qemuImgPath?: string;
+  genisoimagePath?: string;
+  /** Timeout of a single virsh call. Default 120 s. */
+  commandTimeoutMs?: number;
+  /** State polling while waiting for an ACPI shutdown or a detach. Default 250 ms. */
+  pollIntervalMs?: number;
+  /** ACPI power-button presses are repeated this often while waiting (guests that were still booting miss the first). Default 5000 ms. */
+  acpiRepeatMs?: number;
+  /** Restart delay of the `virsh event` process. Default 1000 ms. */
+  eventRestartDelayMs?: number;
+  /** Reported hostname; default: `virsh hostname`, then os.hostname(). */
+  hostname?: string;
+  onWarning?: (message: string) => void;
+}
+
+export interface AttachDiskOptions {
+  sourcePath: string;
+  /** Default "qcow2". */
+  format?: string;
+  /** Default "virtio". "scsi" uses the virtio-scsi controller (present when the VM has a scsi disk/cdrom). */
+  bus?: "virtio" | "scsi";
+  /** Default: the next free vdX/sdX. */
+  targetDev?: string;
+  serial?: string;
+  /** Create a qcow2 of this size first when the file does not exist. */
+  createSizeGib?: number;
+}
+
+export interface VmStats extends DomainStats {
+  /** undefined for a domain whose uuid could not be resolved. */
+  vmUuid: string | undefined;
+}
+
+const GIB = 1024 ** 3;
+
+export class LibvirtHypervisor implements Hypervisor {
+  readonly kind = "libvirt" as const;
+  readonly virsh: Virsh;
+  private readonly opts: LibvirtHypervisorOptions;
+  private readonly imagesDir: string;
+  private readonly pollMs: number;
+  private readonly locks = new Map<string, Promise<unknown>>();
+  /** uuid -> Orbit metadata (null: not managed). Metadata never changes after define. */
+  private readonly metadataCache = new Map<string, OrbitDomainMetadata | null>();
+  /** domain name -> uuid, for events (virsh event names domains by name). */
+  private readonly uuidByName = new Map<string, string>();
+  private events: DomainEventStream | undefined;
+  private readonly eventListeners = new Set<(e: DomainLifecycleEvent) => void>();
+  private eventChain: Promise<void> = Promise.resolve();
+
+  constructor(opts: LibvirtHypervisorOptions) {
+    this.opts = opts;
+    this.virsh = new Virsh({ uri: opts.uri, binary: opts.virshPath, timeoutMs: opts.commandTimeoutMs });
+    this.imagesDir = opts.imagesDir ?? opts.instancesDir;
+    this.pollMs = opts.pollIntervalMs ?? 250;
+  }
+
+  // ------------------------------------------------------------------ host
+
+  async hostFacts(): Promise<HypervisorHostFacts> {
+    const [nodeinfoText, capsXml, versionText] = await Promise.all([
+      this.virsh.run(["nodeinfo"]),
+      this.virsh.run(["capabilities"]),
+      this.virsh.run(["version"]).catch(() => ""),
+    ]);
+    const node = parseNodeInfo(nodeinfoText);
+    const caps = parseCapabilities(capsXml);
+    const hostname = this.opts.hostname ?? ((await this.virsh.run(["hostname"]).catch(() => "")).trim() || osHostname());
+    const hv = /Running hypervisor:\s*(.+)$/m.exec(versionText)?.[1]?.trim() ?? "";
+    const cells = Math.max(1, node.numaCells);
+    return {
+      hostUuid: caps.hostUuid,
+      hostname,
+      hypervisor: this.opts.domainType,
+      cpuModel: caps.cpuModel || node.cpuModel,
+      cpuArch: caps.arch || node.cpuModel,
+      // nodeinfo counts sockets per NUMA cell
+      sockets: node.socketsPerCell * cells,
+      coresPerSocket: node.coresPerSocket,
+      threadsPerCore: node.threadsPerCore,
+      cpus: node.cpus,
+      cpuMhz: node.cpuMhz,
+      memoryMib: Math.floor(node.memoryKib / 1024),
+      numaCells: caps.cells.map((c) => ({ id: c.id, cpus: c.cpus, memoryMib: c.memoryMib })),
+      hypervisorVersion: hv,
+      driver: "libvirt",
+    };
+  }
+
+  /** Free + reclaimable memory from `virsh nodememstats`; /proc/meminfo when the driver has no memory stats. */
+  async freeMemoryMib(): Promise<number> {
+    try {
+      return Math.floor(parseNodeMemStatsFreeKib(await this.virsh.run(["nodememstats"])) / 1024);
+    } catch (e) {
+      if (isVirshError(e, "connection")) throw e;
+      return Math.floor(parseMemAvailableKib(await readFile("/proc/meminfo", "utf8")) / 1024);
+    }
+  }
+
+  // ------------------------------------------------------------------ domains
+
+  async listDomains(): Promise<DomainStatus[]> {
+    const [listText, statsText] = await Promise.all([
+      this.virsh.run(["list", "--all", "--uuid", "--name"]),
+      this.virsh.run(["domstats", "--state"]),
+    ]);
+    const states = new Map(parseDomstats(statsText).map((s) => [s.name, s.state]));
+    const out: DomainStatus[] = [];
+    for (const { uuid, name } of parseUuidNameList(listText)) {
+      this.uuidByName.set(name, uuid);
+      const st = states.get(name) ?? (await this.domainState(uuid).catch(() => undefined));
+      const meta = await this.metadata(uuid);
+      out.push({
+        vmUuid: uuid,
+        name,
+        powerState: st?.powerState ?? PowerState.POWER_STATE_UNSPECIFIED,
+        reason: st?.reason ?? "unknown",
+        managed: meta !== undefined,
+      });
+    }
+    return out;
+  }
+
+  async startVm(spec: VmSpec): Promise<DomainStatus> {
+    const uuid = spec.vmUuid.toLowerCase();
+    return this.withLock(uuid, async () => {
+      const existing = await this.domainState(uuid).catch((e: unknown) => {
+        if (isVirshError(e, "domain_not_found")) return undefined;
+        throw e;
+      });
+      if (existing && (isActive(existing.powerState) || existing.powerState === PowerState.POWER_STATE_CRASHED)) {
+        return this.status(uuid);
+      }
+      // A hibernated domain restores from its managed save image with the config it was saved with.
+      const hasManagedSave = existing !== undefined && (await this.hasManagedSave(uuid));
+      if (!hasManagedSave) await this.define(spec);
+      try {
+        await this.virsh.run(["start", uuid]);
+      } catch (e) {
+        if (!isVirshError(e, "already_running")) throw e;
+      }
+      return this.status(uuid);
+    });
+  }
+
+  async stopVm(vmUuid: string, opts: StopOptions): Promise<DomainStatus> {
+    const uuid = vmUuid.toLowerCase();
+    return this.withLock(uuid, async () => {
+      const st = await this.domainState(uuid);
+      if (st.powerState === PowerState.POWER_STATE_SHUTOFF) return this.status(uuid);
+      const mode = opts.mode === StopMode.STOP_MODE_UNSPECIFIED ? StopMode.STOP_MODE_ACPI_THEN_FORCE : opts.mode;
+      const acpiUseless = st.powerState === PowerState.POWER_STATE_PAUSED || st.powerState === PowerState.POWER_STATE_CRASHED;
+      if (mode === StopMode.STOP_MODE_FORCE || (mode === StopMode.STOP_MODE_ACPI_THEN_FORCE && acpiUseless)) {
+        await this.forceOff(uuid);
+        return this.status(uuid);
+      }
+      if (acpiUseless) throw new ConflictError(`VM ${uuid} is ${st.reason} (${PowerState[st.powerState]}): an ACPI shutdown cannot reach it`, PowerState[st.powerState]);
+      const off = await this.acpiShutdownAndWait(uuid, opts.timeoutMs);
+      if (!off) {
+        if (mode === StopMode.STOP_MODE_ACPI) {
+          throw new DeadlineExceededError(`VM ${uuid} did not shut down within ${opts.timeoutMs} ms of an ACPI shutdown request`);
+        }
+        await this.forceOff(uuid);
+      }
+      return this.status(uuid);
+    });
+  }
+
+  async destroyVm(vmUuid: string, opts: { removeOwnedDisks: boolean }): Promise<void> {
+    const uuid = vmUuid.toLowerCase();
+    await this.withLock(uuid, async () => {
+      let xml: string;
+      try {
+        xml = await this.virsh.run(["dumpxml", "--inactive", uuid]);
+      } catch (e) {
+        if (isVirshError(e, "domain_not_found")) return;
+        throw e;
+      }
+      const meta = parseOrbitMetadata(xml);
+      if (!meta) throw new ConflictError(`domain ${uuid} is not managed by Orbit; refusing to destroy it`, "unmanaged");
+      await this.forceOff(uuid);
+      await this.undefine(uuid);
+      this.metadataCache.delete(uuid);
+      const seed = meta.instanceDir ? join(meta.instanceDir, "seed.iso") : undefined;
+      const files = opts.removeOwnedDisks ? meta.ownedFiles : meta.ownedFiles.filter((f) => f === seed);
+      for (const f of files) if (isAbsolute(f)) await rm(f, { force: true });
+      if (opts.removeOwnedDisks && meta.instanceDir) {
+        await rm(join(meta.instanceDir, "serial.log"), { force: true });
+        await rm(join(meta.instanceDir, "domain.xml"), { force: true });
+        // Only an empty directory goes: anything else in it was not created by Orbit.
+        await rmdir(meta.instanceDir).catch(() => undefined);
+      }
+    });
+  }
+
+  onDomainEvent(listener: (e: DomainLifecycleEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    if (!this.events) {
+      this.events = new DomainEventStream(this.virsh, { restartDelayMs: this.opts.eventRestartDelayMs, onWarning: this.opts.onWarning });
+      this.events.subscribe((ev) => {
+        if (ev.type !== "lifecycle") return;
+        // Keep events in order while resolving names to uuids.
+        this.eventChain = this.eventChain.then(async () => {
+          const vmUuid = await this.uuidForName(ev.domain);
+          if (!vmUuid) {
+            this.opts.onWarning?.(`event for unknown domain ${ev.domain}: ${ev.text}`);
+            return;
+          }
+          for (const l of this.eventListeners) l({ vmUuid, event: ev.event, detail: ev.detail });
+        });
+      });
+    }
+    return () => {
+      this.eventListeners.delete(listener);
+    };
+  }
+
+  /** The event stream (exposed for diagnostics: pid, restart count). */
+  get eventStream(): DomainEventStream | undefined {
+    return this.events;
+  }
+
+  async close(): Promise<void> {
+    this.events?.close();
+    this.events = undefined;
+    this.eventListeners.clear();
+    await Promise.allSettled([...this.locks.values()]);
+  }
+
+  // ------------------------------------------------------------------ extra lifecycle operations
+
+  /** Current power state and reason (`virsh domstate --reason`). */
+  async status(vmUuid: string): Promise<DomainStatus> {
+    const uuid = vmUuid.toLowerCase();
+    const [st, name, meta] = await Promise.all([this.domainState(uuid), this.virsh.run(["domname", uuid]), this.metadata(uuid)]);
+    this.uuidByName.set(name.trim(), uuid);
+    return { vmUuid: uuid, name: name.trim(), powerState: st.powerState, reason: st.reason, managed: meta !== undefined };
+  }
+
+  /** ACPI reboot request; the guest decides. */
+  async reboot(vmUuid: string): Promise<DomainStatus> {
+    return this.simple(vmUuid, ["reboot"]);
+  }
+
+  /** Hard reset (like the reset button); no guest cooperation. */
+  async reset(vmUuid: string): Promise<DomainStatus> {
+    return this.simple(vmUuid, ["reset"]);
+  }
+
+  async suspend(vmUuid: string): Promise<DomainStatus> {
+    return this.simple(vmUuid, ["suspend"]);
+  }
+
+  async resume(vmUuid: string): Promise<DomainStatus> {
+    return this.simple(vmUuid, ["resume"]);
+  }
+
+  /** Saves RAM to libvirt's managed save image and stops (state "shut off (saved)"). */
+  async hibernate(vmUuid: string): Promise<DomainStatus> {
+    return this.simple(vmUuid, ["managedsave"]);
+  }
+
+  /** Starts from the managed save image; fails when there is none (use startVm to boot). */
+  async restore(vmUuid: string): Promise<DomainStatus> {
+    const uuid = vmUuid.toLowerCase();
+    return this.withLock(uuid, async () => {
+      if (!(await this.hasManagedSave(uuid))) {
+        throw new ConflictError(`VM ${uuid} has no hibernation (managed save) image`, "no_managed_save");
+      }
+      await this.virsh.run(["start", uuid]);
+      return this.status(uuid);
+    });
+  }
+
+  /** Changes the vCPU count (hot-plug on a running VM, up to its maximum) and the persistent config. */
+  async setVcpus(vmUuid: string, count: number): Promise<DomainStatus> {
+    if (!Number.isInteger(count) || count < 1) throw new InvalidArgumentError("vcpus", "vCPU count must be a positive integer");
+    return this.liveAndConfig(vmUuid, ["setvcpus", "--count", String(count)]);
+  }
+
+  /** Sets the balloon target (running VM) and the boot memory, up to the domain's maximum. */
+  async setMemory(vmUuid: string, memoryMib: number): Promise<DomainStatus> {
+    if (!Number.isInteger(memoryMib) || memoryMib < 1) throw new InvalidArgumentError("memoryMib", "memory must be a positive integer");
+    return this.liveAndConfig(vmUuid, ["setmem", "--size", String(memoryMib * 1024)]);
+  }
+
+  /** Attaches a disk (live when running, and to the config). Returns the target device name. */
+  async attachDisk(vmUuid: string, disk: AttachDiskOptions): Promise<string> {
+    const uuid = vmUuid.toLowerCase();
+    return this.withLock(uuid, async () => {
+      const path = this.resolveImage(disk.sourcePath);
+      if (disk.createSizeGib && !(await exists(path))) {
+        await this.qemuImg(["create", "-q", "-f", disk.format ?? "qcow2", path, `${disk.createSizeGib}G`]);
+      }
+      const bus = disk.bus ?? "virtio";
+      const xml = await this.virsh.run(["dumpxml", uuid]);
+      const used = new Set(parseDomainDisks(xml).map((d) => d.targetDev));
+      const prefix = bus === "virtio" ? "vd" : "sd";
+      let targetDev = disk.targetDev;
+      for (let i = 0; !targetDev; i++) if (!used.has(`${prefix}${diskLetters(i)}`)) targetDev = `${prefix}${diskLetters(i)}`;
+      const dir = await this.instanceDir(uuid);
+      const file = join(dir, `attach-${targetDev}.xml`);
+      await writeFile(file, buildDiskDeviceXml({ sourcePath: path, format: disk.format ?? "qcow2", targetDev, bus, serial: disk.serial }));
+      try {
+        await this.virsh.run(["attach-device", uuid, file, ...(await this.liveConfigFlags(uuid))]);
+      } finally {
+        await rm(file, { force: true });
+      }
+      return targetDev;
+    });
+  }
+
+  /**
+   * Detaches a disk by target ("vdb") or source path, live and from the config. A running guest
+   * must release it: waits up to timeoutMs for it to leave the live XML, else DeadlineExceeded.
+   */
+  async detachDisk(vmUuid: string, target: string, timeoutMs = 20_000): Promise<void> {
+    const uuid = vmUuid.toLowerCase();
+    await this.withLock(uuid, async () => {
+      const flags = await this.liveConfigFlags(uuid);
+      await this.virsh.run(["detach-disk", uuid, target, ...flags]);
+      if (!flags.includes("--live")) return;
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const disks = parseDomainDisks(await this.virsh.run(["dumpxml", uuid]));
+        if (!disks.some((d) => d.targetDev === target || d.sourcePath === target)) return;
+        if (Date.now() >= deadline) throw new DeadlineExceededError(`guest of VM ${uuid} did not release disk ${target} within ${timeoutMs} ms`);
+        await sleep(this.pollMs);
+      }
+    });
+  }
+
+  /** `virsh domstats` for one VM or all domains, typed. */
+  async domainStats(vmUuid?: string): Promise<VmStats[]> {
+    const groups = ["--state", "--cpu-total", "--balloon", "--vcpu", "--interface", "--block"];
+    const args = vmUuid ? ["domstats", ...groups, vmUuid.toLowerCase()] : ["domstats", ...groups];
+    const stats = parseDomstats(await this.virsh.run(args));
+    return Promise.all(stats.map(async (s) => ({ ...s, vmUuid: vmUuid?.toLowerCase() ?? (await this.uuidForName(s.name)) })));
+  }
+
+  /** The serial console log file of a VM (what the guest printed on ttyS0). */
+  serialLogPath(vmUuid: string): string {
+    return join(this.opts.instancesDir, vmUuid.toLowerCase(), "serial.log");
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private async define(spec: VmSpec): Promise<void> {
+    const uuid = spec.vmUuid.toLowerCase();
+    const dir = await this.instanceDir(uuid);
+    const owned: string[] = [];
+    const disks: DiskSpec[] = [];
+    for (const [i, d] of spec.disks.entries()) {
+      const prepared = await this.prepareDisk(d, i, dir);
+      if (d.owned) owned.push(prepared.sourcePath);
+      disks.push(prepared);
+    }
+    let seedIso: string | undefined;
+    if (spec.cloudInit) {
+      seedIso = join(dir, "seed.iso");
+      const files = buildSeedFiles({ instanceId: uuid, defaultHostname: spec.name, cloudInit: spec.cloudInit, nics: spec.nics });
+      await writeSeedIso(seedIso, files, { genisoimage: this.opts.genisoimagePath });
+      owned.push(seedIso);
+    }
+    const xml = buildDomainXml(
+      { ...spec, vmUuid: uuid, disks },
+      { ...this.opts.xml, domainType: this.opts.domainType },
+      {
+        serialLog: join(dir, "serial.log"),
+        nvram: join(dir, "nvram.fd"),
+        seedIso,
+        instanceDir: dir,
+        ownedFiles: owned,
+      },
+    );
+    const file = join(dir, "domain.xml");
+    await writeFile(file, xml);
+    await this.virsh.run(["define", file]);
+    this.metadataCache.delete(uuid);
+  }
+
+  /** Resolves paths and creates owned disks that do not exist yet (qcow2 overlay or blank image). */
+  private async prepareDisk(d: DiskSpec, i: number, dir: string): Promise<DiskSpec> {
+    const id = d.id || `disk${i}`;
+    if (d.device === "cdrom") {
+      if (!d.sourcePath) throw new InvalidArgumentError(`disks[${i}].sourcePath`, `cdrom ${id} has no ISO path`);
+      return { ...d, sourcePath: this.resolveImage(d.sourcePath) };
+    }
+    if (!d.owned) {
+      if (!d.sourcePath) throw new InvalidArgumentError(`disks[${i}].sourcePath`, `disk ${id} is not owned and has no path`);
+      return { ...d, sourcePath: this.resolveImage(d.sourcePath) };
+    }
+    const format = d.format || "qcow2";
+    const path = d.sourcePath ? this.resolveImage(d.sourcePath) : join(dir, `${id.replace(/[^A-Za-z0-9_.-]/g, "_")}.${format}`);
+    if (!(await exists(path))) {
+      if (d.backingPath) {
+        if (format !== "qcow2") throw new InvalidArgumentError(`disks[${i}].format`, "an overlay on a backing image must be qcow2");
+        const backing = this.resolveImage(d.backingPath);
+        const info = JSON.parse(await this.qemuImg(["info", "--output=json", "-U", backing])) as { format: string; "virtual-size": number };
+        const size = d.sizeGib * GIB > info["virtual-size"] ? [`${d.sizeGib}G`] : [];
+        await this.qemuImg(["create", "-q", "-f", "qcow2", "-b", backing, "-F", info.format, path, ...size]);
+      } else {
+        if (d.sizeGib <= 0) throw new InvalidArgumentError(`disks[${i}].sizeGib`, `owned disk ${id} needs a size or a backing image`);
+        await this.qemuImg(["create", "-q", "-f", format, path, `${d.sizeGib}G`]);
+      }
+    }
+    return { ...d, id, format, sourcePath: path };
+  }
+
+  private resolveImage(p: string): string {
+    return isAbsolute(p) ? p : resolve(this.imagesDir, p);
+  }
+
+  private async instanceDir(uuid: string): Promise<string> {
+    const dir = join(this.opts.instancesDir, uuid);
+    await mkdir(dir, { recursive: true });
+    return dir;
+  }
+
+  private async qemuImg(args: string[]): Promise<string> {
+    const r = await execa(this.opts.qemuImgPath ?? "qemu-img", args, { reject: false, env: { LC_ALL: "C" } });
+    if (r.exitCode !== 0) throw new HypervisorError(`qemu-img ${args[0]} failed: ${r.stderr.trim() || r.message}`, { code: "qemu_img" });
+    return r.stdout;
+  }
+
+  private async domainState(uuid: string): Promise<DomainState> {
+    return parseDomstateReason(await this.virsh.run(["domstate", "--reason", uuid]));
+  }
+
+  private async hasManagedSave(uuid: string): Promise<boolean> {
+    const info = await this.virsh.run(["dominfo", uuid]);
+    return /^Managed save:\s+yes/m.test(info);
+  }
+
+  private async metadata(uuid: string): Promise<OrbitDomainMetadata | undefined> {
+    const cached = this.metadataCache.get(uuid);
+    if (cached !== undefined) return cached ?? undefined;
+    try {
+      const meta = parseOrbitMetadataElement(await this.virsh.run(["metadata", uuid, "--uri", ORBIT_METADATA_NS]));
+      this.metadataCache.set(uuid, meta ?? null);
+      return meta;
+    } catch (e) {
+      if (isVirshError(e, "metadata_not_found")) {
+        this.metadataCache.set(uuid, null);
+        return undefined;
+      }
+      // The test driver has no metadata API: read it from the XML instead.
+      if (isVirshError(e, "unsupported")) {
+        const meta = parseOrbitMetadata(await this.virsh.run(["dumpxml", uuid]));
+        this.metadataCache.set(uuid, meta ?? null);
+        return meta;
+      }
+      throw e;
+    }
+  }
+
+  private async uuidForName(name: string): Promise<string | undefined> {
+    const known = this.uuidByName.get(name);
+    if (known) return known;
+    try {
+      const uuid = (await this.virsh.run(["domuuid", name])).trim().toLowerCase();
+      this.uuidByName.set(name, uuid);
+      return uuid;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async forceOff(uuid: string): Promise<void> {
+    try {
+      await this.virsh.run(["destroy", uuid]);
+    } catch (e) {
+      if (!isVirshError(e, "not_running") && !isVirshError(e, "operation_invalid")) throw e;
+    }
+  }
+
+  /** Presses the ACPI power button (again every acpiRepeatMs) until shut off; false on timeout. */
+  private async acpiShutdownAndWait(uuid: string, timeoutMs: number): Promise<boolean> {
+    const repeatMs = this.opts.acpiRepeatMs ?? 5000;
+    const deadline = Date.now() + timeoutMs;
+    let nextPress = 0;
+    for (;;) {
+      const st = await this.domainState(uuid);
+      if (st.powerState === PowerState.POWER_STATE_SHUTOFF) return true;
+      const now = Date.now();
+      if (now >= deadline) return false;
+      if (now >= nextPress) {
+        try {
+          await this.virsh.run(["shutdown", uuid]);
+        } catch (e) {
+          if (!isVirshError(e, "not_running")) throw e;
+        }
+        nextPress = now + repeatMs;
+      }
+      await sleep(Math.min(this.pollMs, Math.max(1, deadline - Date.now())));
+    }
+  }
+
+  private async undefine(uuid: string): Promise<void> {
+    // Drivers without NVRAM/managed-save support reject those flags: retry with fewer.
+    const attempts = [["--nvram", "--managed-save", "--snapshots-metadata"], ["--managed-save", "--snapshots-metadata"], []];
+    for (const [i, flags] of attempts.entries()) {
+      try {
+        await this.virsh.run(["undefine", uuid, ...flags]);
+        return;
+      } catch (e) {
+        if (isVirshError(e, "domain_not_found")) return;
+        if (!isVirshError(e, "unsupported") || i === attempts.length - 1) throw e;
+      }
+    }
+  }
+
+  private async liveConfigFlags(uuid: string): Promise<string[]> {
+    const st = await this.domainState(uuid);
+    return isActive(st.powerState) ? ["--live", "--config"] : ["--config"];
+  }
+
+  private async liveAndConfig(vmUuid: string, command: string[]): Promise<DomainStatus> {
+    const uuid = vmUuid.toLowerCase();
+    return this.withLock(uuid, async () => {
+      const [verb, ...rest] = command;
+      await this.virsh.run([verb!, uuid, ...rest, ...(await this.liveConfigFlags(uuid))]);
+      return this.status(uuid);
+    });
+  }
+
+  private async simple(vmUuid: string, command: string[]): Promise<DomainStatus> {
+    const uuid = vmUuid.toLowerCase();
+    return this.withLock(uuid, async () => {
+      await this.virsh.run([...command, uuid]);
+      return this.status(uuid);
+    });
+  }
+
+  private withLock<T>(uuid: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(uuid) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const settled = next.catch(() => undefined);
+    this.locks.set(uuid, settled);
+    void settled.then(() => {
+      if (this.locks.get(uuid) === settled) this.locks.delete(uuid);
+    });
+    return next;
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await access(p, constants.F_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

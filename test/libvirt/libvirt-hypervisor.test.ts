@@ -1,0 +1,290 @@
+// Real libvirtd + QEMU/TCG with the busybox test guest: the LibvirtHypervisor against the real thing.
+// Skipped (with the reason) when libvirt/QEMU are not installed, except in CI where that fails.
+import { randomUUID } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConflictError, DeadlineExceededError } from "#shared/errors.js";
+import { type DeepPartial, PowerState, StopMode, VmSpec } from "#shared/protocol.js";
+import type { DomainLifecycleEvent } from "../../agent/src/drivers/hypervisor.js";
+import { LibvirtHypervisor } from "../../agent/src/drivers/libvirt/libvirt-hypervisor.js";
+import { missingTools } from "../../agent/src/drivers/libvirt/tool-availability.js";
+import { VirshError } from "../../agent/src/drivers/libvirt/virsh-error.js";
+import { REQUIRED_TOOLS, type SandboxedLibvirtd, startSandboxedLibvirtd } from "./sandboxed-libvirtd.js";
+import { ensureTestGuest, type TestGuest } from "./test-guest.js";
+
+const missing = missingTools(REQUIRED_TOOLS);
+const notRoot = process.getuid?.() !== 0;
+const reason = missing.length > 0 ? `${missing.join(", ")} not installed` : notRoot ? "needs root" : "";
+const skip = reason !== "" && !process.env.CI;
+if (skip) console.warn(`real-libvirt tests skipped: ${reason}`);
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+describe.skipIf(skip)(`LibvirtHypervisor on a real libvirtd${reason ? ` (${reason})` : ""}`, () => {
+  let daemon: SandboxedLibvirtd | undefined;
+  let guest: TestGuest;
+  let hv: LibvirtHypervisor;
+  let work: string;
+  let base: string;
+  const events: (DomainLifecycleEvent & { at: number })[] = [];
+  const warnings: string[] = [];
+
+  const spec = (over: DeepPartial<VmSpec> = {}): VmSpec =>
+    VmSpec.fromPartial({
+      vmUuid: randomUUID(),
+      name: "t",
+      vcpus: 1,
+      maxVcpus: 2,
+      memoryMib: 256,
+      maxMemoryMib: 256,
+      numaNode: -1,
+      directBoot: { kernel: guest.kernel, initrd: guest.initrd, cmdline: "console=ttyS0 panic=-1 quiet" },
+      ...over,
+    });
+  const serial = (uuid: string): string => (existsSync(hv.serialLogPath(uuid)) ? readFileSync(hv.serialLogPath(uuid), "utf8") : "");
+  const count = (text: string, needle: string): number => text.split(needle).length - 1;
+  /** The event must arrive within a second of the call that caused it returning (it may come earlier). */
+  const expectEvent = (uuid: string, event: string, since: number): Promise<DomainLifecycleEvent> =>
+    waitFor(`event ${event} of ${uuid}`, () => events.find((e) => e.vmUuid === uuid && e.event === event && e.at >= since), 1000, 20);
+
+  beforeAll(async () => {
+    if (reason) throw new Error(`real-libvirt tests cannot run: ${reason} (CI must install libvirt-daemon, qemu-system-x86, qemu-utils, genisoimage)`);
+    guest = await ensureTestGuest();
+    daemon = await startSandboxedLibvirtd();
+    work = mkdtempSync(join(tmpdir(), "orbit-libvirt-work-"));
+    hv = new LibvirtHypervisor({
+      uri: daemon.uri,
+      domainType: "qemu",
+      instancesDir: join(work, "instances"),
+      imagesDir: join(work, "images"),
+      xml: { machine: "q35", cdromBus: "scsi", emulator: "/usr/bin/qemu-system-x86_64" },
+      pollIntervalMs: 100,
+      acpiRepeatMs: 2000,
+      eventRestartDelayMs: 200,
+      onWarning: (m) => warnings.push(m),
+    });
+    await execa("mkdir", ["-p", join(work, "images")]);
+    base = join(work, "images", "base.qcow2");
+    await execa("qemu-img", ["create", "-q", "-f", "qcow2", base, "64M"]);
+    // First connection probes QEMU's capabilities (seconds); do it before anything is timed.
+    await hv.hostFacts();
+    hv.onDomainEvent((e) => events.push({ ...e, at: Date.now() }));
+    await waitFor("virsh event to run", () => hv.eventStream?.pid);
+  }, 180_000);
+
+  afterAll(async () => {
+    await hv?.close();
+    await daemon?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  }, 60_000);
+
+  it("reports host facts from nodeinfo and capabilities", async () => {
+    const f = await hv.hostFacts();
+    expect(f.hostUuid).toBe(daemon!.hostUuid);
+    expect(f.driver).toBe("libvirt");
+    expect(f.hypervisor).toBe("qemu");
+    expect(f.cpuArch).toBe("x86_64");
+    expect(f.cpus).toBe(f.sockets * f.coresPerSocket * f.threadsPerCore);
+    expect(f.numaCells.flatMap((c) => c.cpus)).toHaveLength(f.cpus);
+    expect(f.memoryMib).toBeGreaterThan(0);
+    expect(f.hypervisorVersion).toMatch(/^QEMU \d+\.\d+/);
+    const free = await hv.freeMemoryMib();
+    expect(free).toBeGreaterThan(0);
+    expect(free).toBeLessThanOrEqual(f.memoryMib * 4);
+  });
+
+  it("maps libvirt errors to typed errors", async () => {
+    const err = await hv.status(randomUUID()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VirshError);
+    expect((err as VirshError).kind).toBe("domain_not_found");
+    expect((err as VirshError).virshError).toMatch(/^error: failed to get domain/);
+  });
+
+  describe("a booted guest", () => {
+    const seedMarker = `orbit-seed-${randomUUID()}`;
+    let vm: VmSpec;
+    let overlay: string;
+
+    it("starts: overlay on the base image, GUEST-READY on the serial log, cloud-init user-data read from the seed", async () => {
+      vm = spec({
+        name: "booted",
+        disks: [{ id: "root", device: "disk", format: "qcow2", bus: "virtio", owned: true, backingPath: "base.qcow2" }],
+        cloudInit: { userData: `#cloud-config\nruncmd:\n  - echo ${seedMarker}\n`, sshAuthorizedKeys: ["ssh-ed25519 AAAAtest orbit"] },
+        labels: { suite: "libvirt" },
+      });
+      const since = Date.now();
+      const st = await hv.startVm(vm);
+      expect(st).toMatchObject({ vmUuid: vm.vmUuid, powerState: PowerState.POWER_STATE_RUNNING, reason: "booted", managed: true });
+      await expectEvent(vm.vmUuid, "started", since);
+      overlay = join(work, "instances", vm.vmUuid, "root.qcow2");
+      const info = JSON.parse((await execa("qemu-img", ["info", "--output=json", "-U", overlay])).stdout) as Record<string, string>;
+      expect(info["backing-filename"]).toBe(base);
+      await waitFor("GUEST-READY", () => serial(vm.vmUuid).includes("GUEST-READY"));
+      const log = await waitFor("seed user-data", () => (serial(vm.vmUuid).includes("SEED-USER-DATA-END") ? serial(vm.vmUuid) : undefined));
+      const userData = log.slice(log.indexOf("SEED-USER-DATA-BEGIN"), log.indexOf("SEED-USER-DATA-END"));
+      expect(userData).toContain(`echo ${seedMarker}`);
+      expect(userData).toContain("ssh-ed25519 AAAAtest orbit");
+    });
+
+    it("is idempotent to start again and listed as managed", async () => {
+      const st = await hv.startVm(vm);
+      expect(st.powerState).toBe(PowerState.POWER_STATE_RUNNING);
+      const all = await hv.listDomains();
+      expect(all.find((d) => d.vmUuid === vm.vmUuid)).toMatchObject({ managed: true, powerState: PowerState.POWER_STATE_RUNNING, reason: "booted" });
+    });
+
+    it("reports domain stats", async () => {
+      const [s] = await hv.domainStats(vm.vmUuid);
+      expect(s!.vmUuid).toBe(vm.vmUuid);
+      expect(s!.cpuTimeNs).toBeGreaterThan(0);
+      expect(s!.balloon.currentKib).toBe(256 * 1024);
+      expect(s!.vcpuCurrent).toBe(1);
+      expect(s!.vcpuMaximum).toBe(2);
+      const vda = s!.blocks.find((b) => b.name === "vda");
+      expect(vda?.path).toBe(overlay);
+      expect(vda!.rdBytes).toBeGreaterThan(0);
+      const all = await hv.domainStats();
+      expect(all.map((x) => x.vmUuid)).toContain(vm.vmUuid);
+    });
+
+    it("hot-plugs a vCPU and moves the balloon", async () => {
+      await hv.setVcpus(vm.vmUuid, 2);
+      await hv.setMemory(vm.vmUuid, 192);
+      const s = await waitFor("balloon at 192 MiB", async () => {
+        const [x] = await hv.domainStats(vm.vmUuid);
+        return x!.balloon.currentKib === 192 * 1024 ? x : undefined;
+      });
+      expect(s.vcpuCurrent).toBe(2);
+      const xml = (await execa("virsh", ["-c", daemon!.uri, "dumpxml", "--inactive", vm.vmUuid])).stdout;
+      // libvirt drops current= when it equals the maximum
+      expect(xml).toMatch(/<vcpu placement='static'(?: current='2')?>2<\/vcpu>/);
+      expect(xml).toMatch(/<currentMemory unit='KiB'>196608<\/currentMemory>/);
+    });
+
+    it("attaches and detaches a disk while running", async () => {
+      const extra = join(work, "instances", vm.vmUuid, "extra.qcow2");
+      const dev = await hv.attachDisk(vm.vmUuid, { sourcePath: extra, createSizeGib: 1, bus: "virtio" });
+      expect(dev).toBe("vdb");
+      const [s] = await hv.domainStats(vm.vmUuid);
+      expect(s!.blocks.map((b) => b.name).sort()).toEqual(["sda", "vda", "vdb"]);
+      await hv.detachDisk(vm.vmUuid, "vdb");
+      const [after] = await hv.domainStats(vm.vmUuid);
+      expect(after!.blocks.map((b) => b.name).sort()).toEqual(["sda", "vda"]);
+      const inactive = (await execa("virsh", ["-c", daemon!.uri, "dumpxml", "--inactive", vm.vmUuid])).stdout;
+      expect(inactive).not.toContain(extra);
+    });
+
+    it("reboots through ACPI (the guest boots again, with the hot-plugged vCPU)", async () => {
+      const before = count(serial(vm.vmUuid), "GUEST-READY");
+      await hv.reboot(vm.vmUuid);
+      const log = await waitFor("second GUEST-READY", () => (count(serial(vm.vmUuid), "GUEST-READY") > before ? serial(vm.vmUuid) : undefined));
+      expect(log.slice(log.lastIndexOf("GUEST-READY"))).toMatch(/^GUEST-READY \S+ cpus=2 /);
+    });
+
+    it("suspends and resumes, with events, and survives the event stream's virsh dying", async () => {
+      const pid = hv.eventStream!.pid!;
+      const starts = hv.eventStream!.starts;
+      process.kill(pid, "SIGKILL");
+      await waitFor("event stream restart", () => hv.eventStream!.starts > starts && hv.eventStream!.pid !== undefined && hv.eventStream!.pid !== pid);
+      await new Promise((r) => setTimeout(r, 300)); // let the new virsh register its callback
+      let since = Date.now();
+      expect((await hv.suspend(vm.vmUuid)).powerState).toBe(PowerState.POWER_STATE_PAUSED);
+      await expectEvent(vm.vmUuid, "suspended", since);
+      since = Date.now();
+      expect((await hv.resume(vm.vmUuid)).powerState).toBe(PowerState.POWER_STATE_RUNNING);
+      await expectEvent(vm.vmUuid, "resumed", since);
+      expect(warnings.some((w) => w.includes("virsh event exited"))).toBe(true);
+    });
+
+    it("hibernates (managed save) and restores without rebooting the guest", async () => {
+      const readyBefore = count(serial(vm.vmUuid), "GUEST-READY");
+      let since = Date.now();
+      const saved = await hv.hibernate(vm.vmUuid);
+      expect(saved).toMatchObject({ powerState: PowerState.POWER_STATE_SHUTOFF, reason: "saved" });
+      const stopped = await expectEvent(vm.vmUuid, "stopped", since);
+      expect(stopped.detail).toBe("saved");
+      since = Date.now();
+      // startVm on a hibernated VM restores it (the manager's "start" after hibernate).
+      const restored = await hv.startVm(vm);
+      expect(restored).toMatchObject({ powerState: PowerState.POWER_STATE_RUNNING, reason: "restored" });
+      await expectEvent(vm.vmUuid, "started", since);
+      await hv.hibernate(vm.vmUuid);
+      expect(await hv.restore(vm.vmUuid)).toMatchObject({ powerState: PowerState.POWER_STATE_RUNNING, reason: "restored" });
+      await expect(hv.restore(vm.vmUuid)).rejects.toBeInstanceOf(ConflictError);
+      expect(count(serial(vm.vmUuid), "GUEST-READY")).toBe(readyBefore);
+    });
+
+    it("shuts down through ACPI", async () => {
+      const since = Date.now();
+      const st = await hv.stopVm(vm.vmUuid, { mode: StopMode.STOP_MODE_ACPI, timeoutMs: 30_000 });
+      expect(st).toMatchObject({ powerState: PowerState.POWER_STATE_SHUTOFF, reason: "shutdown" });
+      expect(serial(vm.vmUuid)).toContain("GUEST-POWERBUTTON");
+      expect((await expectEvent(vm.vmUuid, "stopped", since)).detail).toBe("shutdown");
+      // Idempotent when already off.
+      expect((await hv.stopVm(vm.vmUuid, { mode: StopMode.STOP_MODE_FORCE, timeoutMs: 0 })).powerState).toBe(PowerState.POWER_STATE_SHUTOFF);
+    });
+
+    it("destroys: undefined, owned overlay and seed removed, base image kept; idempotent", async () => {
+      const dir = join(work, "instances", vm.vmUuid);
+      expect(existsSync(join(dir, "seed.iso"))).toBe(true);
+      await hv.destroyVm(vm.vmUuid, { removeOwnedDisks: true });
+      expect(existsSync(overlay)).toBe(false);
+      expect(existsSync(join(dir, "seed.iso"))).toBe(false);
+      expect(existsSync(base)).toBe(true);
+      expect((await hv.listDomains()).map((d) => d.vmUuid)).not.toContain(vm.vmUuid);
+      await hv.destroyVm(vm.vmUuid, { removeOwnedDisks: true });
+    });
+  });
+
+  describe("a guest that ignores ACPI (kernel panicked without an initrd)", () => {
+    let vm: VmSpec;
+
+    it("gives up on ACPI with DeadlineExceeded, powers off with ACPI_THEN_FORCE", async () => {
+      vm = spec({ name: "deaf", directBoot: { kernel: guest.kernel, initrd: "", cmdline: "console=ttyS0 panic=0" } });
+      await hv.startVm(vm);
+      await waitFor("kernel panic", () => /Kernel panic/.test(serial(vm.vmUuid)));
+      await expect(hv.stopVm(vm.vmUuid, { mode: StopMode.STOP_MODE_ACPI, timeoutMs: 1500 })).rejects.toBeInstanceOf(DeadlineExceededError);
+      expect((await hv.status(vm.vmUuid)).powerState).toBe(PowerState.POWER_STATE_RUNNING);
+      const st = await hv.stopVm(vm.vmUuid, { mode: StopMode.STOP_MODE_ACPI_THEN_FORCE, timeoutMs: 1500 });
+      expect(st).toMatchObject({ powerState: PowerState.POWER_STATE_SHUTOFF, reason: "destroyed" });
+    });
+
+    it("forces off at once with FORCE, and hard-resets", async () => {
+      await hv.startVm(vm);
+      const resetSt = await hv.reset(vm.vmUuid);
+      expect(resetSt.powerState).toBe(PowerState.POWER_STATE_RUNNING);
+      const st = await hv.stopVm(vm.vmUuid, { mode: StopMode.STOP_MODE_FORCE, timeoutMs: 0 });
+      expect(st).toMatchObject({ powerState: PowerState.POWER_STATE_SHUTOFF, reason: "destroyed" });
+      await hv.destroyVm(vm.vmUuid, { removeOwnedDisks: true });
+    });
+  });
+
+  it("lists unmanaged domains as such and refuses to destroy them", async () => {
+    const uuid = randomUUID();
+    const file = join(work, "unmanaged.xml");
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(
+      file,
+      `<domain type='qemu'><name>not-orbit</name><uuid>${uuid}</uuid><memory unit='MiB'>64</memory><os><type arch='x86_64' machine='q35'>hvm</type></os></domain>`,
+    );
+    await execa("virsh", ["-c", daemon!.uri, "define", file]);
+    try {
+      const d = (await hv.listDomains()).find((x) => x.vmUuid === uuid);
+      expect(d).toMatchObject({ name: "not-orbit", managed: false, powerState: PowerState.POWER_STATE_SHUTOFF });
+      await expect(hv.destroyVm(uuid, { removeOwnedDisks: true })).rejects.toBeInstanceOf(ConflictError);
+    } finally {
+      await execa("virsh", ["-c", daemon!.uri, "undefine", uuid]);
+    }
+  });
+});

@@ -1,0 +1,125 @@
+// Starts one privileged libvirtd for the real-libvirt tests in a private mount namespace: its
+// own /etc, /var (overlays) and /run under a temporary root, QEMU running as root without
+// cgroups/namespaces/security driver, no TCP listener (unix socket only), so it cannot clash
+// with the host's libvirt or other test daemons. (After ../shared/notes/real-libvirt.md.)
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+
+export interface SandboxedLibvirtd {
+  root: string;
+  uri: string;
+  hostUuid: string;
+  /** libvirt's log and QEMU's per-domain logs, for failure messages. */
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+export const REQUIRED_TOOLS = ["virsh", "libvirtd", "qemu-system-x86_64", "qemu-img", "genisoimage", "unshare"] as const;
+
+export async function startSandboxedLibvirtd(): Promise<SandboxedLibvirtd> {
+  if (process.getuid?.() !== 0) throw new Error("the sandboxed libvirtd needs root (mount namespaces, QEMU as root)");
+  const root = mkdtempSync(join(tmpdir(), "orbit-libvirtd-"));
+  const hostUuid = randomUUID();
+  for (const d of ["etc-upper/libvirt", "etc-work", "var-upper", "var-work", "run", "log"]) mkdirSync(join(root, d), { recursive: true });
+  writeFileSync(
+    join(root, "etc-upper/libvirt/qemu.conf"),
+    [
+      'user = "root"',
+      'group = "root"',
+      'security_driver = "none"',
+      "namespaces = [ ]",
+      "cgroup_controllers = [ ]",
+      'stdio_handler = "file"',
+      "remember_owner = 0",
+      "",
+    ].join("\n"),
+  );
+  writeFileSync(
+    join(root, "etc-upper/libvirt/libvirtd.conf"),
+    [
+      "listen_tls = 0",
+      "listen_tcp = 0",
+      'auth_unix_rw = "none"',
+      'auth_unix_ro = "none"',
+      `host_uuid = "${hostUuid}"`,
+      "log_level = 3",
+      `log_outputs = "3:file:${join(root, "log/libvirtd.log")}"`,
+      "",
+    ].join("\n"),
+  );
+  // Debian's libvirt expects this user even with user = "root" (it comes with libvirt-daemon-system).
+  let passwd = readFileSync("/etc/passwd", "utf8");
+  let group = readFileSync("/etc/group", "utf8");
+  if (!/^libvirt-qemu:/m.test(passwd)) passwd += "libvirt-qemu:x:64055:64055:Libvirt Qemu,,,:/var/lib/libvirt:/usr/sbin/nologin\n";
+  if (!/^libvirt-qemu:/m.test(group)) group += "libvirt-qemu:x:64055:\n";
+  writeFileSync(join(root, "etc-upper/passwd"), passwd);
+  writeFileSync(join(root, "etc-upper/group"), group);
+
+  const inner = [
+    `mount -t overlay overlay -o lowerdir=/etc,upperdir=${root}/etc-upper,workdir=${root}/etc-work /etc`,
+    `mount -t overlay overlay -o lowerdir=/var,upperdir=${root}/var-upper,workdir=${root}/var-work /var`,
+    `mount --bind ${root}/run /run`,
+    `exec libvirtd --pid-file ${root}/run/libvirtd.pid`,
+  ].join(" && ");
+  const child: ChildProcess = spawn("unshare", ["-m", "--propagation", "private", "bash", "-c", inner], {
+    stdio: ["ignore", "ignore", "pipe"],
+    detached: true,
+  });
+  let stderr = "";
+  child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  const socket = join(root, "run/libvirt/libvirt-sock");
+  const uri = `qemu+unix:///system?socket=${socket}`;
+  const logs = (): string => {
+    const parts = [`--- libvirtd stderr\n${stderr}`];
+    const lf = join(root, "log/libvirtd.log");
+    if (existsSync(lf)) parts.push(`--- libvirtd.log (tail)\n${readFileSync(lf, "utf8").slice(-4000)}`);
+    const qdir = join(root, "var-upper/log/libvirt/qemu");
+    if (existsSync(qdir)) for (const f of readdirSync(qdir)) parts.push(`--- ${f}\n${readFileSync(join(qdir, f), "utf8").slice(-3000)}`);
+    return parts.join("\n");
+  };
+
+  const deadline = Date.now() + 15_000;
+  while (!existsSync(socket)) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`libvirtd did not come up\n${logs()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  const stop = async (): Promise<void> => {
+    // Guests first (libvirtd leaves QEMU running when it stops), by their pid files.
+    const list = await execa("virsh", ["-c", uri, "list", "--uuid"], { reject: false });
+    for (const uuid of list.stdout.split("\n").map((s) => s.trim()).filter(Boolean)) {
+      await execa("virsh", ["-c", uri, "destroy", uuid], { reject: false });
+    }
+    const qemuRun = join(root, "run/libvirt/qemu");
+    if (existsSync(qemuRun)) {
+      for (const f of readdirSync(qemuRun).filter((x) => x.endsWith(".pid"))) {
+        const pid = Number(readFileSync(join(qemuRun, f), "utf8").trim());
+        if (pid > 0) killQuietly(pid, "SIGKILL");
+      }
+    }
+    if (child.exitCode === null && child.pid) {
+      killQuietly(child.pid, "SIGTERM");
+      const t = setTimeout(() => child.pid && killQuietly(child.pid, "SIGKILL"), 5000);
+      await exited;
+      clearTimeout(t);
+    }
+    rmSync(root, { recursive: true, force: true });
+  };
+  return { root, uri, hostUuid, logs, stop };
+}
+
+function killQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
