@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the Ansible role offline, on this machine:
 #   1. ansible-playbook --syntax-check
-#   2. ansible-lint (profile production, from .ansible-lint)
+#   2. the systemd units (packaging/check.sh) and ansible-lint (profile production, from .ansible-lint)
 #   3. agent.yaml.j2 rendered for a few variable sets, each validated by the agent's own schema
 #   4. a check-mode run against localhost as on a new host (default paths, nothing installed)
 #   5. a real run into a scratch directory (no apt, no systemd), then a second run that must change
@@ -44,6 +44,9 @@ changed_count() {
 
 step "syntax check"
 run ansible-playbook --syntax-check -i inventory.example.ini site.yml
+
+step "systemd units (packaging/check.sh)"
+run bash "$REPO/packaging/check.sh"
 
 step "ansible-lint"
 run ansible-lint site.yml roles/orbit_agent
@@ -121,9 +124,10 @@ SANDBOXED=(
   -e "orbit_agent_systemd_dir=$SANDBOX/etc/systemd/system"
 )
 play "$WORK/localhost.yml" "${SANDBOXED[@]}" --diff
-for f in opt/orbit/agent/src/config/agent-config.ts etc/orbit/agent.yaml etc/orbit/agent.env etc/systemd/system/orbit-agent.service; do
+for f in opt/orbit/agent/src/config/agent-config.ts etc/orbit/agent.yaml etc/orbit/agent.env etc/systemd/system/orbit-agent.service etc/systemd/system/orbit-agent.service.d/paths.conf; do
   [[ -f "$SANDBOX/$f" ]] || { echo "check.sh: $f was not installed" >&2; exit 1; }
 done
+run env SYSTEMD_UNIT_PATH="$SANDBOX/etc/systemd/system:" bash "$REPO/packaging/check.sh" "$SANDBOX/etc/systemd/system/orbit-agent.service"
 [[ $(stat -c %a "$SANDBOX/etc/orbit/agent.env") == 600 ]] || { echo "check.sh: agent.env is not 0600" >&2; exit 1; }
 if grep -q check-only-token "$WORK/last.log"; then
   echo "check.sh: the join token appeared in the Ansible output" >&2
