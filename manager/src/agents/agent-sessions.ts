@@ -48,6 +48,12 @@ export class AgentSessions {
     return true;
   }
 
+  /** Drops a host's current stream (the agent reconnects); false when it has none. */
+  disconnect(hostId: number, why: string): boolean {
+    const s = this.byHost.get(hostId);
+    return s ? this.close(hostId, s.id, why) : false;
+  }
+
   isConnected(hostId: number): boolean {
     return this.byHost.has(hostId);
   }

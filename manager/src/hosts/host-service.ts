@@ -5,7 +5,7 @@ import { UnauthenticatedError } from "#shared/errors.js";
 import type { HostFacts } from "#shared/protocol.js";
 import { newSecret, safeEqual, sha256 } from "#shared/secrets.js";
 import type { Db } from "../db/database.js";
-import { allocations, clusters, environments, gpuAllocations, gpus, hosts, type HostState } from "../db/schema.js";
+import { allocations, clusters, environments, gpuAllocations, gpus, hosts, unmanagedDomains, type HostState } from "../db/schema.js";
 import { validateHostFacts } from "./host-facts.validation.js";
 
 export interface RegisteredHost { id: number; uuid: string; secret: string }
@@ -116,6 +116,7 @@ export class HostService {
     }).from(allocations).where(inArray(allocations.hostId, ids)).groupBy(allocations.hostId);
     const gpuRows = await this.db.select().from(gpus).where(inArray(gpus.hostId, ids)).orderBy(gpus.pciAddress);
     const gpuAlloc = await this.db.select().from(gpuAllocations).where(inArray(gpuAllocations.hostId, ids));
+    const unmanaged = await this.db.select().from(unmanagedDomains).where(inArray(unmanagedDomains.hostId, ids));
     return hs.map(({ host: h, cluster, environment }) => {
       const a = alloc.find((x) => x.hostId === h.id);
       return {
@@ -143,6 +144,9 @@ export class HostService {
           numa_cells: h.numaCells,
         },
         allocated: { vcpus: a?.vcpus ?? 0, memory_mib: Number(a?.memoryMib ?? 0), vms: a?.vms ?? 0 },
+        unmanaged_domains: unmanaged.filter((u) => u.hostId === h.id).map((u) => ({
+          uuid: u.domainUuid, name: u.name, power_state: u.powerState, seen_at: u.seenAt.toISOString(),
+        })),
         gpus: gpuRows.filter((g) => g.hostId === h.id).map((g) => ({
           id: g.id,
           pci_address: g.pciAddress,
@@ -179,5 +183,6 @@ export interface AdminHostView {
   discovery_warnings: string[];
   capacity: Record<string, unknown>;
   allocated: { vcpus: number; memory_mib: number; vms: number };
+  unmanaged_domains: { uuid: string; name: string; power_state: string; seen_at: string }[];
   gpus: Record<string, unknown>[];
 }

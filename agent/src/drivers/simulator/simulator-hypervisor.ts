@@ -36,6 +36,8 @@ export class SimulatorHypervisor implements Hypervisor {
   readonly kind = "simulator" as const;
   private readonly domains = new Map<string, SimDomain>();
   private readonly listeners = new Set<(e: DomainLifecycleEvent) => void>();
+  /** How many times each operation really ran (tests check commands are not executed twice). */
+  readonly calls = { start: 0, stop: 0, destroy: 0 };
 
   constructor(private readonly o: SimulatorOptions) {}
 
@@ -82,6 +84,7 @@ export class SimulatorHypervisor implements Hypervisor {
   }
 
   async startVm(spec: VmSpec): Promise<DomainStatus> {
+    this.calls.start++;
     const uuid = spec.vmUuid.toLowerCase();
     let d = this.domains.get(uuid);
     if (d?.state === PowerState.POWER_STATE_RUNNING) return this.status(uuid, d);
@@ -109,6 +112,7 @@ export class SimulatorHypervisor implements Hypervisor {
   }
 
   async stopVm(vmUuid: string, opts: StopOptions): Promise<DomainStatus> {
+    this.calls.stop++;
     const uuid = vmUuid.toLowerCase();
     const d = this.domains.get(uuid);
     if (!d) throw new HypervisorError(`domain ${vmUuid} not found`, { virshError: "Domain not found", code: "no_domain" });
@@ -121,6 +125,7 @@ export class SimulatorHypervisor implements Hypervisor {
   }
 
   async destroyVm(vmUuid: string): Promise<void> {
+    this.calls.destroy++;
     const uuid = vmUuid.toLowerCase();
     const d = this.domains.get(uuid);
     if (!d) return;
