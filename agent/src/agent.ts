@@ -1,4 +1,5 @@
 // An Orbit agent: one hypervisor driver, one GPU inventory, one connection to the manager.
+import type { ChannelCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { Gpu, HostFacts } from "#shared/protocol.js";
 import { CommandExecutor } from "./commands/command-executor.js";
@@ -19,7 +20,7 @@ export interface AgentOptions {
   log: Logger;
   heartbeatIntervalMs?: number;
   backoff?: { initialMs: number; maxMs: number };
-  credentials?: import("@grpc/grpc-js").ChannelCredentials;
+  credentials?: ChannelCredentials;
 }
 
 export class OrbitAgent {

@@ -1,6 +1,7 @@
 // A small simulated fleet: agents with the simulator driver, in this process, connected to a
 // manager over real gRPC (loopback), exactly as remote agents would be.
 import type { Logger } from "pino";
+import type { VmSpec } from "#shared/protocol.js";
 import { OrbitAgent } from "../../../agent/src/agent.js";
 import { MemoryIdentityStore } from "../../../agent/src/connection/identity-store.js";
 import { simulatedGpus, type SimulatedGpuGroup } from "../../../agent/src/drivers/simulator/simulated-gpus.js";
@@ -36,7 +37,7 @@ export interface FleetOptions {
   hosts?: SimulatedHostSpec[];
   heartbeatIntervalMs?: number;
   startDelayMs?: number;
-  failStart?: (spec: import("#shared/protocol.js").VmSpec) => string | undefined;
+  failStart?: (spec: VmSpec) => string | undefined;
 }
 
 export interface SimulatedFleet {
