@@ -37,7 +37,7 @@ const RULES: [VirshErrorKind, RegExp][] = [
   ["timeout", /Timed out during operation|cannot acquire state change lock/i],
   ["domain_not_found", /failed to get domain|Domain not found|no domain with matching/i],
   ["already_running", /Domain is already active|domain is already running/i],
-  ["not_running", /domain is not running|domain is not active/i],
+  ["not_running", /domain is not running|domain is not active|domain '[^']*' not running/i],
   ["metadata_not_found", /metadata not found/i],
   ["device_not_found", /No disk found|no target device|device not found|No device with/i],
   ["already_exists", /already exists/i],

@@ -1,0 +1,83 @@
+// The driver against libvirt's built-in test driver (test:///default): no daemon, every virsh
+// process gets a fresh copy of the default host (one running domain "test"). State does not
+// survive between calls, so lifecycle sequences run inside one virsh session.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { PowerState, VmSpec } from "#shared/protocol.js";
+import { buildDomainXml, domainNameFor } from "./domain-xml.js";
+import { LibvirtHypervisor } from "./libvirt-hypervisor.js";
+import { parseOrbitMetadata } from "./orbit-metadata.js";
+import { parseMemAvailableKib } from "./node-memstats.parser.js";
+import { toolMissing } from "./tool-availability.js";
+import { Virsh } from "./virsh.js";
+import { VirshError } from "./virsh-error.js";
+
+const skip = toolMissing("virsh") && !process.env.CI;
+
+describe.skipIf(skip)(`LibvirtHypervisor on test:///default${skip ? " (skipped: virsh not installed)" : ""}`, () => {
+  const dir = mkdtempSync(join(tmpdir(), "orbit-test-driver-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const hv = new LibvirtHypervisor({ uri: "test:///default", domainType: "qemu", instancesDir: dir, hostname: "node-1" });
+  const virsh = new Virsh({ uri: "test:///default" });
+
+  it("reads host facts from nodeinfo and capabilities", async () => {
+    const f = await hv.hostFacts();
+    expect(f).toMatchObject({
+      hostname: "node-1", hypervisor: "qemu", driver: "libvirt", cpuArch: "i686",
+      // the test host: 2 NUMA cells x 2 sockets x 2 cores x 2 threads
+      cpus: 16, sockets: 4, coresPerSocket: 2, threadsPerCore: 2, cpuMhz: 1400, memoryMib: 3072, hypervisorVersion: "TEST 0.0.2",
+    });
+    expect(f.numaCells).toEqual([
+      { id: 0, cpus: [0, 1, 2, 3, 4, 5, 6, 7], memoryMib: 2048 },
+      { id: 1, cpus: [8, 9, 10, 11, 12, 13, 14, 15], memoryMib: 4096 },
+    ]);
+  });
+
+  it("falls back to /proc/meminfo for free memory when the driver has no node memory stats", async () => {
+    const free = await hv.freeMemoryMib();
+    const total = Number(/^MemTotal:\s+(\d+)/m.exec(readFileSync("/proc/meminfo", "utf8"))![1]) / 1024;
+    expect(free).toBeGreaterThan(0);
+    expect(free).toBeLessThanOrEqual(total);
+    expect(Math.abs(free - parseMemAvailableKib(readFileSync("/proc/meminfo", "utf8")) / 1024)).toBeLessThan(total / 2);
+  });
+
+  it("lists the test host's domain as unmanaged, with state and reason", async () => {
+    expect(await hv.listDomains()).toEqual([
+      { vmUuid: "6695eb01-f6a4-8304-79aa-97f2502e193f", name: "test", powerState: PowerState.POWER_STATE_RUNNING, reason: "unknown", managed: false },
+    ]);
+  });
+
+  it("maps real virsh errors to typed errors", async () => {
+    const missing = await hv.status("00000000-0000-4000-8000-000000000000").catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(VirshError);
+    expect(missing).toMatchObject({ kind: "domain_not_found", code: "hypervisor_error" });
+    await expect(virsh.run(["start", "test"])).rejects.toMatchObject({ kind: "already_running" });
+    await expect(virsh.run(["destroy test; destroy test"])).rejects.toMatchObject({ kind: "not_running" });
+    await expect(virsh.run(["destroy test; shutdown test"])).rejects.toMatchObject({ kind: "not_running" });
+    const bad = new Virsh({ uri: "qemu+unix:///system?socket=/nonexistent/orbit.sock" });
+    await expect(bad.run(["list"])).rejects.toMatchObject({ kind: "connection", retryable: true });
+  });
+
+  it("has libvirt accept a generated domain: define, start, hot-plug, save, destroy, undefine in one session", async () => {
+    const spec = VmSpec.fromPartial({
+      vmUuid: "5b0c6a8e-2d4f-4a1b-9c3e-7f6d5e4c3b2a", name: "seq", vcpus: 1, maxVcpus: 2, memoryMib: 128, numaNode: -1,
+      labels: { k: "v" },
+      directBoot: { kernel: "/boot/vmlinuz", initrd: "", cmdline: "console=ttyS0" },
+      disks: [{ id: "root", device: "disk", sourcePath: join(dir, "root.qcow2"), format: "qcow2", bus: "virtio", owned: true }],
+    });
+    const file = join(dir, "seq.xml");
+    writeFileSync(file, buildDomainXml(spec, { domainType: "qemu" }, { serialLog: join(dir, "serial.log"), ownedFiles: [join(dir, "root.qcow2")], instanceDir: dir }));
+    const name = domainNameFor(spec);
+    const out = await virsh.run([
+      [`define ${file}`, `start ${spec.vmUuid}`, `domstate ${name} --reason`, `setvcpus ${name} 2 --live`, `dumpxml ${name}`,
+        `managedsave ${name}`, `domstate ${name} --reason`, `undefine ${name} --managed-save`, "list --all --name"].join("; "),
+    ]);
+    expect(out).toContain("running (booted)");
+    expect(out).toContain("shut off (saved)");
+    expect(out).toMatch(/<vcpu placement='static'>2<\/vcpu>/);
+    expect(parseOrbitMetadata(out)).toEqual({ vmUuid: spec.vmUuid, name: "seq", labels: { k: "v" }, ownedFiles: [join(dir, "root.qcow2")], instanceDir: dir });
+    expect(out.trimEnd().split("\n").at(-1)).toBe("test");
+  });
+});
