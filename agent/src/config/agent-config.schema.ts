@@ -36,16 +36,26 @@ const libvirtSchema = z
   .strictObject({
     uri: nonEmpty.default("qemu:///system"),
     domain_type: z.enum(["kvm", "qemu"]).default("kvm"),
-    cpu_mode: z.enum(["host-passthrough", "host-model", "custom"]).default("host-passthrough"),
+    // Default depends on domain_type (filled at the top level): the host's CPU needs KVM.
+    cpu_mode: z.enum(["host-passthrough", "host-model", "custom"]).optional(),
     cpu_model: nonEmpty.default("qemu64"),
     machine: nonEmpty.default("q35"),
-    cdrom_bus: z.enum(["scsi", "sata", "ide", "virtio"]).default("scsi"),
+    cdrom_bus: z.enum(["scsi", "sata", "ide"]).default("scsi"),
     // Left undefined here: the top level fills them under state_dir.
     images_dir: absolutePath.optional(),
     instances_dir: absolutePath.optional(),
     ovmf_code: absolutePath.default("/usr/share/OVMF/OVMF_CODE_4M.fd"),
     ovmf_vars: absolutePath.default("/usr/share/OVMF/OVMF_VARS_4M.fd"),
     secure_boot: z.boolean().default(false),
+  })
+  .superRefine((l, ctx) => {
+    if (l.cpu_mode === "host-passthrough" && l.domain_type === "qemu") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["cpu_mode"],
+        message: 'expected "host-model" | "custom" with domain_type "qemu" (host-passthrough needs KVM)',
+      });
+    }
   });
 
 const simulatorGpuSchema = z
@@ -129,7 +139,7 @@ export const agentConfigSchema = z
     libvirt: {
       uri: c.libvirt.uri,
       domainType: c.libvirt.domain_type,
-      cpuMode: c.libvirt.cpu_mode,
+      cpuMode: c.libvirt.cpu_mode ?? (c.libvirt.domain_type === "kvm" ? "host-passthrough" : "custom"),
       cpuModel: c.libvirt.cpu_model,
       machine: c.libvirt.machine,
       cdromBus: c.libvirt.cdrom_bus,

@@ -65,6 +65,12 @@ describe("parseAgentConfig defaults", () => {
     });
   });
 
+  it("picks the CPU mode from the domain type unless it is set", () => {
+    expect(parseAgentConfig({ manager: "m:1" }).libvirt.cpuMode).toBe("host-passthrough");
+    expect(parseAgentConfig({ manager: "m:1", libvirt: { domain_type: "qemu" } }).libvirt.cpuMode).toBe("custom");
+    expect(parseAgentConfig({ manager: "m:1", libvirt: { domain_type: "qemu", cpu_mode: "host-model" } }).libvirt.cpuMode).toBe("host-model");
+  });
+
   it("puts images and instances under a moved state_dir unless they are set", () => {
     const moved = parseAgentConfig({ manager: "m:1", state_dir: "/srv/orbit" });
     expect(moved.libvirt.imagesDir).toBe("/srv/orbit/images");
@@ -100,6 +106,8 @@ describe("parseAgentConfig rejects bad values, naming the key", () => {
     ["manager port range", { manager: "mgr:70000" }, "manager", "got \"mgr:70000\""],
     ["driver", { driver: "xen" }, "driver", 'driver: expected "libvirt" | "simulator", got "xen"'],
     ["cpu_mode", { libvirt: { cpu_mode: "passthrough" } }, "libvirt.cpu_mode", 'libvirt.cpu_mode: expected "host-passthrough" | "host-model" | "custom"'],
+    ["host-passthrough under TCG", { libvirt: { domain_type: "qemu", cpu_mode: "host-passthrough" } }, "libvirt.cpu_mode", "host-passthrough needs KVM"],
+    ["cdrom bus", { libvirt: { cdrom_bus: "usb" } }, "libvirt.cdrom_bus", 'libvirt.cdrom_bus: expected "scsi" | "sata" | "ide", got "usb"'],
     ["heartbeat minimum", { heartbeat_interval_ms: 100 }, "heartbeat_interval_ms", "heartbeat_interval_ms: expected >= 200, got number 100"],
     ["heartbeat integer", { heartbeat_interval_ms: 1.5 }, "heartbeat_interval_ms", "expected integer, got number 1.5"],
     ["reserve negative", { memory_reserve_mib: -1 }, "memory_reserve_mib", "memory_reserve_mib: expected >= 0"],
