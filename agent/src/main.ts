@@ -1,0 +1,76 @@
+// `orbit-agent`: one per hypervisor host. Reads /etc/orbit/agent.yaml (or --config / ORBIT_AGENT_CONFIG),
+// picks the driver (libvirt through virsh, or the simulator), discovers GPUs and dials the manager.
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import pino from "pino";
+import { OrbitError } from "#shared/errors.js";
+import { OrbitAgent } from "./agent.js";
+import { loadAgentConfig, type AgentConfig } from "./config/agent-config.js";
+import { FileIdentityStore } from "./connection/identity-store.js";
+import type { Hypervisor } from "./drivers/hypervisor.js";
+import { LibvirtHypervisor } from "./drivers/libvirt/libvirt-hypervisor.js";
+import { simulatedGpus } from "./drivers/simulator/simulated-gpus.js";
+import { SimulatorHypervisor } from "./drivers/simulator/simulator-hypervisor.js";
+import { StaticGpuInventory, type GpuInventory } from "./gpu/gpu-inventory.js";
+import { NvidiaGpuInventory } from "./gpu/nvidia-gpu-inventory.js";
+import { hostname } from "node:os";
+
+function buildDriver(c: AgentConfig, identity: FileIdentityStore, log: pino.Logger): { hv: Hypervisor; gpus: GpuInventory } {
+  if (c.driver === "simulator") {
+    const known = identity.load();
+    const hv = new SimulatorHypervisor({
+      hostUuid: known?.hostUuid ?? randomUUID(),
+      hostname: c.host.hostname ?? hostname(),
+      cpus: c.simulator.cpus,
+      memoryMib: c.simulator.memoryMib,
+      numaCells: c.simulator.numaCells,
+      startDelayMs: c.simulator.startDelayMs,
+    });
+    return { hv, gpus: new StaticGpuInventory(simulatedGpus(c.simulator.gpus, c.simulator.numaCells)) };
+  }
+  const l = c.libvirt;
+  const hv = new LibvirtHypervisor({
+    uri: l.uri,
+    domainType: l.domainType,
+    instancesDir: l.instancesDir,
+    imagesDir: l.imagesDir,
+    xml: {
+      cpu: l.cpuMode === "custom" ? { mode: "custom", model: l.cpuModel } : { mode: l.cpuMode },
+      machine: l.machine,
+      cdromBus: l.cdromBus,
+      firmware: { loader: l.ovmfCode, nvramTemplate: l.ovmfVars, secureBoot: l.secureBoot },
+    },
+    ...(c.host.hostname ? { hostname: c.host.hostname } : {}),
+    onWarning: (m) => log.warn(m),
+  });
+  const gpus: GpuInventory = c.gpu.enabled
+    ? new NvidiaGpuInventory({ nvidiaSmiPath: c.gpu.nvidiaSmi, sysfsRoot: c.gpu.sysfsRoot })
+    : new StaticGpuInventory([]);
+  return { hv, gpus };
+}
+
+try {
+  const config = loadAgentConfig({ argv: process.argv.slice(2), env: process.env, readFile: (p) => readFileSync(p, "utf8") });
+  const log = pino({ level: config.logLevel });
+  const identity = new FileIdentityStore(config.stateDir);
+  const { hv, gpus } = buildDriver(config, identity, log);
+  const agent = new OrbitAgent({
+    managerAddress: config.manager,
+    joinToken: config.token,
+    identity,
+    hypervisor: hv,
+    gpus,
+    host: config.host,
+    log,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+  });
+  log.info({ manager: config.manager, driver: config.driver, stateDir: path.resolve(config.stateDir) }, "orbit-agent starting");
+  agent.start();
+  const stop = async () => { await agent.stop(); process.exit(0); };
+  process.on("SIGINT", () => void stop());
+  process.on("SIGTERM", () => void stop());
+} catch (e) {
+  process.stderr.write(`orbit-agent: ${e instanceof OrbitError ? e.message : (e as Error).stack}\n`);
+  process.exit(1);
+}
