@@ -224,3 +224,38 @@ export const unmanagedDomains = pgTable("unmanaged_domains", {
   powerState: text("power_state").notNull(),
   seenAt: timestamp("seen_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
 }, (t) => [uniqueIndex("unmanaged_host_domain").on(t.hostId, t.domainUuid)]);
+
+// The manager's certificate authority for agent mTLS: one row (id 1), shared by every manager
+// of a deployment. The key is stored in clear here; in production it should be wrapped by a KMS
+// (envelope encryption) or kept in an HSM, and only unwrapped in memory.
+export const certificateAuthorities = pgTable("certificate_authorities", {
+  id: integer("id").primaryKey(),
+  certPem: text("cert_pem").notNull(),
+  keyPem: text("key_pem").notNull(),
+  createdAt: createdAt(),
+});
+
+// One-time registration tokens created by an admin; only a hash is kept (the token is shown once).
+export const registrationTokens = pgTable("registration_tokens", {
+  id: serial("id").primaryKey(),
+  tokenHash: text("token_hash").notNull().unique(),
+  note: text("note").notNull().default(""),
+  expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
+  usedAt: timestamp("used_at", { withTimezone: true, mode: "date" }),
+  usedByHostId: integer("used_by_host_id").references(() => hosts.id, { onDelete: "set null" }),
+  revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }),
+  createdAt: createdAt(),
+});
+
+// Client certificates the CA signed for hosts; a connection is refused once its row is revoked.
+export const hostCertificates = pgTable("host_certificates", {
+  id: serial("id").primaryKey(),
+  hostId: integer("host_id").notNull().references(() => hosts.id, { onDelete: "cascade" }),
+  // Lowercase hex, as the certificate carries it.
+  serial: text("serial").notNull().unique(),
+  fingerprintSha256: text("fingerprint_sha256").notNull(),
+  notBefore: timestamp("not_before", { withTimezone: true, mode: "date" }).notNull(),
+  notAfter: timestamp("not_after", { withTimezone: true, mode: "date" }).notNull(),
+  revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }),
+  createdAt: createdAt(),
+}, (t) => [index("host_certificates_host").on(t.hostId)]);
