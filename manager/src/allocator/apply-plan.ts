@@ -2,29 +2,9 @@
 // committed. For benchmarks and trace replay (and tests) that stream placements; the manager
 // itself re-reads PostgreSQL instead. Only touched hosts are new objects.
 
-import { consume } from "./consume.js";
+import { commitVm, gpuUseOf } from "./commit-to-fleet.js";
 import { takeFleet } from "./fleet-cache.js";
-import { GPU_FREE, GPU_PASSTHROUGH, GPU_SHARE, type FleetHost, type GpuState } from "./fleet.js";
-import type { GpuPick } from "./plugin.js";
-import type { FleetSnapshot, GpuUse, HostSnapshot, PlacementPlan, PlacementRequest, VmPlacement } from "./types.js";
-
-function pickOf(host: FleetHost, p: VmPlacement): GpuPick | null {
-  if (p.gpus.length === 0) return null;
-  const first = p.gpus[0]!;
-  return {
-    gpuIndices: p.gpus.map((a) => host.gpus.findIndex((g) => g.src.id === a.gpuId)),
-    mode: first.mode,
-    ...(first.vgpuType !== undefined && { vgpuType: first.vgpuType }),
-    ...(first.shareMilli !== undefined && { shareMilli: first.shareMilli }),
-  };
-}
-
-function useOf(g: GpuState): GpuUse {
-  if (g.mode === GPU_FREE) return { kind: "free" };
-  if (g.mode === GPU_PASSTHROUGH) return { kind: "passthrough" };
-  if (g.mode === GPU_SHARE) return { kind: "share", milliUsed: g.shareMilli };
-  return { kind: "vgpu", instances: [...(g.vgpus ?? [])].map(([vgpuType, count]) => ({ vgpuType, count })) };
-}
+import type { FleetSnapshot, GpuUse, HostSnapshot, PlacementPlan, PlacementRequest } from "./types.js";
 
 export function applyPlan(snapshot: FleetSnapshot, request: PlacementRequest, plan: PlacementPlan): FleetSnapshot {
   const hosts = snapshot.hosts.slice();
@@ -43,20 +23,8 @@ export function applyPlan(snapshot: FleetSnapshot, request: PlacementRequest, pl
     let gpus = old.gpus;
     let numa = old.numa;
     if (fleet !== undefined) {
-      const fh = fleet.hosts[i]!;
-      consume(fh, fleet.clusters[fh.clusterIndex]!, {
-        vcpus: p.vcpus, memoryMib: p.memoryMib, accountId: request.accountId, gpus: pickOf(fh, p), numaNode: p.numaNode, pinnedCpus: p.pinnedCpus,
-      });
-      fleet.vmHost.set(vmId, i);
-      let ah = fleet.accountHostSets.get(request.accountId);
-      if (!ah) fleet.accountHostSets.set(request.accountId, (ah = new Set()));
-      ah.add(i);
-      for (const g of groups) {
-        let set = fleet.groupHosts.get(g);
-        if (!set) fleet.groupHosts.set(g, (set = new Set()));
-        set.add(i);
-      }
-      if (p.gpus.length > 0) gpus = old.gpus?.map((g, gi) => ({ ...g, use: useOf(fh.gpus[gi]!) }));
+      const fh = commitVm(fleet, i, request, p, vmId);
+      if (p.gpus.length > 0) gpus = old.gpus?.map((g, gi) => ({ ...g, use: gpuUseOf(fh.gpus[gi]!) }));
     } else if (p.gpus.length > 0) {
       gpus = old.gpus?.map((g) => {
         const a = p.gpus.find((x) => x.gpuId === g.id);

@@ -3,7 +3,7 @@
 
 import type { FleetHost } from "./fleet.js";
 import { describeDemand } from "./filters/gpu-model.filter.js";
-import type { PreparedFilter } from "./place.js";
+import type { PreparedFilter } from "./stage.js";
 import type { AllocationPolicy } from "./policy.js";
 import type { HostRefusal, PlacementRejection, PlacementRequest } from "./types.js";
 

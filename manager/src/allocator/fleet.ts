@@ -99,6 +99,9 @@ const NO_GPUS: GpuState[] = [];
  * after `applyPlan` the `src` of a reused index may lag behind in its allocation numbers.
  */
 export class FleetHost {
+  /** The model of all the host's GPUs when they are all one model (the common case), else null. */
+  readonly gpuModel: string | null;
+
   constructor(
     readonly index: number,
     readonly src: HostSnapshot,
@@ -114,7 +117,11 @@ export class FleetHost {
     /** VMs per account on this host. */
     public accountVms: Map<string, number>,
     public numa: NumaState[] | null,
-  ) {}
+  ) {
+    let model: string | null = gpus.length > 0 ? gpus[0]!.model : null;
+    for (const g of gpus) if (g.model !== model) model = null;
+    this.gpuModel = model;
+  }
 
   get id(): string {
     return this.src.id;
@@ -177,8 +184,10 @@ export interface CapacityDefaults {
 
 /** Static, snapshot-wide lookups built once (they do not change as VMs are placed). */
 export class Fleet {
-  /** Results of static filters/scorers per request class (see engine). */
-  readonly staticCache = new Map<string, unknown>();
+  /** Rankings per request class (see stage.ts). */
+  readonly stages = new Map<string, unknown>();
+  /** Host indices changed by applyPlan, in order: stages catch up from where they last read. */
+  readonly changeLog: number[] = [];
 
   constructor(
     public hosts: FleetHost[],

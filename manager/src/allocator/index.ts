@@ -10,6 +10,7 @@ import type { PlacementRejection } from "./types.js";
 export type * from "./types.js";
 export { place } from "./place.js";
 export { applyPlan } from "./apply-plan.js";
+export { PlacementSession } from "./session.js";
 export { formatRefusals } from "./explain.js";
 export { buildPolicy, defaultPolicy, resolvePolicyConfig, type AllocationPolicy, type WeightedScorer } from "./policy.js";
 export {

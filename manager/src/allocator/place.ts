@@ -2,10 +2,10 @@
 // snapshot, for `count` VMs, consuming capacity in a copy-on-write working copy. Pure: the
 // result depends only on the snapshot, the request, the policy and the seed.
 //
-// Speed: static filters and scorers (host facts placement never changes) run once per request
-// class and snapshot index and are cached with the survivors sorted by static score; dynamic
-// ones then walk that order and stop as soon as no remaining host can beat the best total
-// (branch and bound: a dynamic scorer adds at most its weight). The result equals a full scan.
+// Speed without sampling: static filters and static/stateful scorers are cached per request
+// class as a ranking of hosts (stage.ts). The engine walks that ranking best first, testing the
+// dynamic filters, and stops as soon as no remaining host can beat the best total found (a
+// dynamic scorer adds at most its weight): the result is the same as a full scan's.
 
 import { InvalidArgumentError } from "#shared/errors.js";
 import { consume } from "./consume.js";
@@ -14,8 +14,8 @@ import { fleetFor } from "./fleet-cache.js";
 import type { ClusterState, Fleet, FleetHost } from "./fleet.js";
 import { gpuFitsNow } from "./gpu/gpu-fit.js";
 import { pickFirstGpus } from "./gpu/gpu-pick.js";
-import type { Filter, FilterCheck, GpuPick, PlacedVm, PlacementContext, ScoreFunction } from "./plugin.js";
-import type { AllocationPolicy } from "./policy.js";
+import type { GpuPick, PlacedVm, PlacementContext } from "./plugin.js";
+import { stageFor, type PreparedFilter, type PreparedScorer, type Stage } from "./stage.js";
 import type {
   FleetSnapshot,
   GpuAssignment,
@@ -25,69 +25,6 @@ import type {
   ScorerScore,
   VmPlacement,
 } from "./types.js";
-
-export interface PreparedScorer {
-  readonly name: string;
-  readonly weight: number;
-  readonly fn: ScoreFunction;
-}
-
-export interface PreparedFilter {
-  readonly filter: Filter;
-  readonly check: FilterCheck;
-}
-
-/** What the static filters and scorers decided for one request class. */
-interface StaticStage {
-  /** Hosts that pass every static filter, best static score first (host index breaks ties). */
-  readonly order: Int32Array;
-  /** Weighted static score per host index. */
-  readonly score: Float64Array;
-  readonly scorers: readonly PreparedScorer[];
-  readonly checks: readonly PreparedFilter[];
-}
-
-const MAX_CACHED_STAGES = 256;
-
-function staticStage(policy: AllocationPolicy, ctx: PlacementContext): StaticStage {
-  const { fleet, request } = ctx;
-  let key = `${policy.id}`;
-  for (const f of policy.filters) if (f.static) key += `|${f.staticKey?.(request) ?? ""}`;
-  for (const s of policy.scorers) if (s.scorer.static) key += `|${s.scorer.staticKey?.(request) ?? ""}`;
-  const hit = fleet.staticCache.get(key) as StaticStage | undefined;
-  if (hit !== undefined) return hit;
-
-  const checks: PreparedFilter[] = [];
-  for (const filter of policy.filters) {
-    if (!filter.static) continue;
-    const check = filter.prepare(ctx);
-    if (check !== null) checks.push({ filter, check });
-  }
-  const scorers: PreparedScorer[] = [];
-  for (const { scorer, weight } of policy.scorers) {
-    if (!scorer.static) continue;
-    const fn = scorer.prepare(ctx);
-    if (fn !== null) scorers.push({ name: scorer.name, weight, fn });
-  }
-  const hosts = ctx.hosts;
-  const score = new Float64Array(hosts.length);
-  const pass: number[] = [];
-  for (let i = 0; i < hosts.length; i++) {
-    const h = hosts[i]!;
-    let ok = true;
-    for (const c of checks) if (!c.check.test(h)) { ok = false; break; }
-    if (!ok) continue;
-    let s = 0;
-    for (const sc of scorers) s += sc.weight * sc.fn.score(h);
-    score[i] = s;
-    pass.push(i);
-  }
-  pass.sort((a, b) => score[b]! - score[a]! || a - b);
-  const stage: StaticStage = { order: Int32Array.from(pass), score, scorers, checks };
-  if (fleet.staticCache.size >= MAX_CACHED_STAGES) fleet.staticCache.clear();
-  fleet.staticCache.set(key, stage);
-  return stage;
-}
 
 function validate(r: PlacementRequest): number {
   const count = r.count ?? 1;
@@ -109,6 +46,8 @@ function validate(r: PlacementRequest): number {
 class WorkingCopy {
   hosts: FleetHost[];
   clusters: ClusterState[];
+  /** Hosts this request changed (cloned). */
+  readonly owned: number[] = [];
   private copied = false;
 
   constructor(private readonly fleet: Fleet) {
@@ -124,7 +63,10 @@ class WorkingCopy {
       this.copied = true;
     }
     let host = this.hosts[index]!;
-    if (host === this.fleet.hosts[index]) this.hosts[index] = host = host.clone();
+    if (host === this.fleet.hosts[index]) {
+      this.hosts[index] = host = host.clone();
+      this.owned.push(index);
+    }
     let cluster = this.clusters[host.clusterIndex]!;
     if (cluster === this.fleet.clusters[host.clusterIndex]) this.clusters[host.clusterIndex] = cluster = cluster.clone();
     return { host, cluster };
@@ -132,9 +74,13 @@ class WorkingCopy {
 }
 
 export function place(snapshot: FleetSnapshot, request: PlacementRequest, opts: PlaceOptions): PlacementResult {
+  return placeOnFleet(fleetFor(snapshot, opts.policy.config), request, opts);
+}
+
+/** place() on an index the caller owns (a PlacementSession's). */
+export function placeOnFleet(fleet: Fleet, request: PlacementRequest, opts: PlaceOptions): PlacementResult {
   const count = validate(request);
   const { policy, seed } = opts;
-  const fleet = fleetFor(snapshot, policy.config);
   const work = new WorkingCopy(fleet);
   const placed: PlacedVm[] = [];
   const placements: VmPlacement[] = [];
@@ -143,7 +89,7 @@ export function place(snapshot: FleetSnapshot, request: PlacementRequest, opts: 
     const ctx: PlacementContext = {
       request, fleet, hosts: work.hosts, clusters: work.clusters, config: policy.config, vmIndex, placed, seed,
     };
-    const stage = staticStage(policy, { ...ctx, hosts: fleet.hosts, clusters: fleet.clusters });
+    const stage = stageFor(policy, { ...ctx, hosts: fleet.hosts, clusters: fleet.clusters });
     const checks: PreparedFilter[] = [];
     for (const filter of policy.filters) {
       if (filter.static) continue;
@@ -153,24 +99,25 @@ export function place(snapshot: FleetSnapshot, request: PlacementRequest, opts: 
     const scorers: PreparedScorer[] = [];
     let dynamicMax = 0;
     for (const { scorer, weight } of policy.scorers) {
-      if (scorer.static) continue;
+      if (scorer.kind !== "dynamic") continue;
       const fn = scorer.prepare(ctx);
       if (fn === null) continue;
       scorers.push({ name: scorer.name, weight, fn });
       dynamicMax += weight;
     }
 
-    const winner = bestHost(work.hosts, stage, checks, scorers, dynamicMax);
+    const winner = bestHost(fleet, work, stage, checks, scorers, dynamicMax);
     if (winner < 0) {
       return { ok: false, rejection: explainRejection(request, count, vmIndex, work.hosts, policy, stage.checks, checks) };
     }
 
     const host = work.hosts[winner]!;
-    const gpus = request.gpu === undefined ? null : pickGpus(host, request, stage.scorers, scorers);
+    const all = [...stage.staticScorers, ...stage.statefulScorers, ...scorers];
+    const gpus = request.gpu === undefined ? null : pickGpus(host, request, all);
     const numa = gpus === null ? null : numaBinding(host, gpus, request);
     const scores: ScorerScore[] = [];
     let total = 0;
-    for (const s of [...stage.scorers, ...scorers]) {
+    for (const s of all) {
       const score = s.fn.score(host);
       scores.push({ scorer: s.name, score, weight: s.weight });
       total += s.weight * score;
@@ -207,47 +154,51 @@ export function place(snapshot: FleetSnapshot, request: PlacementRequest, opts: 
   return { ok: true, plan: { placements, policy: policy.name, seed, decidedAt: opts.now } };
 }
 
-/** Index of the best feasible host, or -1. */
+/** Index of the best feasible host, or -1 (ties go to the lower host index, as in a full scan). */
 function bestHost(
-  hosts: readonly FleetHost[],
-  stage: StaticStage,
+  fleet: Fleet,
+  work: WorkingCopy,
+  stage: Stage,
   checks: readonly PreparedFilter[],
   scorers: readonly PreparedScorer[],
   dynamicMax: number,
 ): number {
-  const { order, score } = stage;
   const nChecks = checks.length;
   const nScorers = scorers.length;
+  const hosts = work.hosts;
   let best = -1;
   let bestTotal = -Infinity;
-  outer: for (let p = 0; p < order.length; p++) {
-    const i = order[p]!;
-    const base = score[i]!;
-    // Static scores only fall along `order`: nothing further can beat the best (the epsilon
-    // absorbs float rounding in the sums).
-    if (base + dynamicMax + 1e-9 < bestTotal) break;
-    const h = hosts[i]!;
-    for (let c = 0; c < nChecks; c++) if (!checks[c]!.check.test(h)) continue outer;
-    let total = base;
+  const consider = (i: number, h: FleetHost, key: number): void => {
+    for (let c = 0; c < nChecks; c++) if (!checks[c]!.check.test(h)) return;
+    let total = key;
     for (let s = 0; s < nScorers; s++) total += scorers[s]!.weight * scorers[s]!.fn.score(h);
     if (total > bestTotal || (total === bestTotal && i < best)) {
       bestTotal = total;
       best = i;
     }
-    // Without dynamic scorers the first feasible host in order is the best.
-    if (nScorers === 0) break;
+  };
+  // Hosts whose place in the stage's order is stale: changed by applyPlan, or by earlier VMs
+  // of this request (those are scored as they are now, in the working copy).
+  for (const i of stage.changed) if (hosts[i] === fleet.hosts[i]) consider(i, hosts[i]!, stage.key[i]!);
+  for (const i of work.owned) if (stage.eligible[i]) consider(i, hosts[i]!, stage.keyOf(hosts[i]!));
+  const order = stage.hostOrder;
+  const key = stage.key;
+  const isChanged = stage.isChanged;
+  for (let p = 0; p < order.length; p++) {
+    const i = order[p]!;
+    if (isChanged[i] || hosts[i] !== fleet.hosts[i]) continue;
+    // Keys only fall along the order, and equal keys come by host index: once the bound
+    // cannot beat the best (the epsilon absorbs float rounding), nothing further can.
+    const bound = key[i]! + dynamicMax;
+    if (bound + 1e-9 < bestTotal || (bound === bestTotal && i > best)) break;
+    consider(i, hosts[i]!, key[i]!);
   }
   return best;
 }
 
-function pickGpus(
-  host: FleetHost,
-  request: PlacementRequest,
-  staticScorers: readonly PreparedScorer[],
-  scorers: readonly PreparedScorer[],
-): GpuPick {
+function pickGpus(host: FleetHost, request: PlacementRequest, scorers: readonly PreparedScorer[]): GpuPick {
   const demand = request.gpu!;
-  const pickers = [...staticScorers, ...scorers].filter((s) => s.fn.pickGpus !== undefined).sort((a, b) => b.weight - a.weight);
+  const pickers = scorers.filter((s) => s.fn.pickGpus !== undefined).sort((a, b) => b.weight - a.weight);
   for (const p of pickers) {
     const pick = p.fn.pickGpus!(host);
     if (pick !== null) return checkPick(host, request, pick, p.name);

@@ -72,10 +72,20 @@ export interface ScoreFunction {
   pickGpus?(host: FleetHost): GpuPick | null;
 }
 
+/**
+ * What a scorer's value depends on; the engine caches accordingly.
+ * - "static": host facts placement never changes, and the request fields in `staticKey`.
+ * - "stateful": also the host's current state (FleetHost fields); recomputed only for hosts that
+ *   changed. Its function is prepared once per request class, so it may use only the request
+ *   fields in `staticKey`.
+ * - "dynamic": anything in the context (account, seed, VM index, earlier VMs, other hosts).
+ */
+export type ScorerKind = "static" | "stateful" | "dynamic";
+
 export interface Scorer {
   readonly name: string;
-  /** Static scorers depend only on host facts placement never changes (cached like static filters). */
-  readonly static: boolean;
+  readonly kind: ScorerKind;
+  /** For static and stateful scorers: the request fields the scores depend on (cache key). */
   staticKey?(request: PlacementRequest): string;
   /** The scoring function for this request, or null when it scores every host the same. */
   prepare(ctx: PlacementContext): ScoreFunction | null;

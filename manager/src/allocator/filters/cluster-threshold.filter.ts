@@ -10,9 +10,11 @@ export class ClusterThresholdFilter implements Filter {
   readonly name = ClusterThresholdFilter.NAME;
   readonly static = false;
 
-  prepare({ request, clusters, config }: PlacementContext): FilterCheck | null {
-    // Decided per cluster once; hosts then look their cluster up.
-    const reasons: (string | null)[] = clusters.map((c) => {
+  prepare({ request, clusters, config }: PlacementContext): FilterCheck {
+    // Decided per cluster on first need (0 unknown, 1 open, 2 past the threshold).
+    const state = new Uint8Array(clusters.length);
+    const reason = (ci: number): string | null => {
+      const c = clusters[ci]!;
       const cpuLimit = c.src?.cpuDisableThreshold ?? config.cpuDisableThreshold;
       const memLimit = c.src?.memoryDisableThreshold ?? config.memoryDisableThreshold;
       const cpuShare = c.cpuCapacity > 0 ? (c.cpuUsed + request.vcpus) / c.cpuCapacity : Infinity;
@@ -20,12 +22,15 @@ export class ClusterThresholdFilter implements Filter {
       if (cpuShare > cpuLimit) return `cluster ${c.id} CPU would be ${pct(cpuShare)} allocated, threshold ${pct(cpuLimit)}`;
       if (memShare > memLimit) return `cluster ${c.id} memory would be ${pct(memShare)} allocated, threshold ${pct(memLimit)}`;
       return null;
-    });
-    if (reasons.every((r) => r === null)) return null;
-    const open = reasons.map((r) => r === null);
+    };
     return {
-      test: (h) => open[h.clusterIndex] === true,
-      explain: (h) => ({ code: "cluster_threshold", reason: reasons[h.clusterIndex] ?? "", unresolvable: false }),
+      test: (h) => {
+        const ci = h.clusterIndex;
+        let s = state[ci]!;
+        if (s === 0) state[ci] = s = reason(ci) === null ? 1 : 2;
+        return s === 1;
+      },
+      explain: (h) => ({ code: "cluster_threshold", reason: reason(h.clusterIndex) ?? "", unresolvable: false }),
     };
   }
 }

@@ -15,7 +15,7 @@ export class CpuTypeFilter implements Filter {
     if (request.cpuType === undefined || request.cpuType === "") return null;
     const want = request.cpuType.toLowerCase();
     return {
-      test: (h) => (h.src.cpuType ?? "").toLowerCase() === want,
+      test: (h) => h.src.cpuType === request.cpuType || (h.src.cpuType ?? "").toLowerCase() === want,
       explain: (h) => ({
         code: "cpu_type_mismatch",
         reason: `cpu type ${h.src.cpuType ?? "unknown"}, needs ${request.cpuType}`,

@@ -1,4 +1,4 @@
-import { bestLocalFit, bestModelCount, largestLocalGroup } from "../gpu/gpu-fit.js";
+import { bestLocalFit, bestModelCount, fitCount, largestLocalGroup } from "../gpu/gpu-fit.js";
 import type { Filter, FilterCheck, PlacementContext } from "../plugin.js";
 import { describeDemand } from "./gpu-model.filter.js";
 
@@ -20,10 +20,8 @@ export class GpuCapacityFilter implements Filter {
       const local = demand.requireLocality === true && n > 1;
       return {
         test: (h) => {
-          if (h.gpusFree < n) return false;
-          const best = bestModelCount(h, demand, false);
-          if (best.count < n) return false;
-          return !local || bestLocalFit(h, demand, best.model, n) !== null;
+          if (h.gpusFree < n || fitCount(h, demand, false) < n) return false;
+          return !local || bestLocalFit(h, demand, bestModelCount(h, demand, false).model, n) !== null;
         },
         explain: (h) => {
           const best = bestModelCount(h, demand, false);
@@ -40,7 +38,7 @@ export class GpuCapacityFilter implements Filter {
       };
     }
     return {
-      test: (h) => bestModelCount(h, demand, false).count >= 1,
+      test: (h) => fitCount(h, demand, false) >= 1,
       explain: () => ({
         code: "gpu_capacity",
         reason: demand.kind === "vgpu"

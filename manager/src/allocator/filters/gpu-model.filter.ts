@@ -1,4 +1,4 @@
-import { bestModelCount, describeModels, gpusNeeded } from "../gpu/gpu-fit.js";
+import { describeModels, fitCount, gpusNeeded } from "../gpu/gpu-fit.js";
 import type { Filter, FilterCheck, PlacementContext } from "../plugin.js";
 import type { GpuDemand, PlacementRequest } from "../types.js";
 
@@ -20,9 +20,9 @@ export class GpuModelFilter implements Filter {
     if (demand === undefined) return null;
     const need = gpusNeeded(demand);
     return {
-      test: (h) => h.gpus.length >= need && bestModelCount(h, demand, true).count >= need,
+      test: (h) => h.gpus.length >= need && fitCount(h, demand, true) >= need,
       explain: (h) => {
-        const have = bestModelCount(h, demand, true).count;
+        const have = fitCount(h, demand, true);
         return { code: "gpu_model", reason: `needs ${describeDemand(demand)}, host has ${have} such GPU${have === 1 ? "" : "s"}`, unresolvable: true };
       },
     };

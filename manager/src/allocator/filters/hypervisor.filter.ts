@@ -15,7 +15,7 @@ export class HypervisorFilter implements Filter {
     if (request.hypervisor === undefined || request.hypervisor === "") return null;
     const want = request.hypervisor.toLowerCase();
     return {
-      test: (h) => h.src.hypervisor.toLowerCase() === want,
+      test: (h) => h.src.hypervisor === request.hypervisor || h.src.hypervisor.toLowerCase() === want,
       explain: (h) => ({ code: "hypervisor_mismatch", reason: `hypervisor ${h.src.hypervisor}, needs ${request.hypervisor}`, unresolvable: true }),
     };
   }

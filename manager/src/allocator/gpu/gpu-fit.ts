@@ -78,6 +78,22 @@ export function gpusNeeded(demand: GpuDemand): number {
 }
 
 /**
+ * Most GPUs of one allowed model that fit now (or, with `ever`, would fit if empty). Hot path:
+ * no allocation, and a shortcut for hosts whose GPUs are all one model.
+ */
+export function fitCount(host: FleetHost, demand: GpuDemand, ever: boolean): number {
+  const gpus = host.gpus;
+  if (gpus.length === 0) return 0;
+  const model = host.gpuModel;
+  if (model === null) return bestModelCount(host, demand, ever).count;
+  if (!modelAllowed(demand.models, model)) return 0;
+  if (demand.kind === "passthrough") return ever ? gpus.length : host.gpusFree;
+  let n = 0;
+  for (let i = 0; i < gpus.length; i++) if (ever ? gpuEverFits(gpus[i]!, demand) : gpuFitsNow(gpus[i]!, demand)) n++;
+  return n;
+}
+
+/**
  * Most GPUs of one allowed model that fit now (passthrough VMs take GPUs of a single model).
  * `ever` counts GPUs that would fit if empty instead.
  */

@@ -5,7 +5,7 @@ import type { PlacementContext, ScoreFunction, Scorer } from "../plugin.js";
 export class AffinityPreferenceScorer implements Scorer {
   static readonly NAME = "affinity-preference";
   readonly name = AffinityPreferenceScorer.NAME;
-  readonly static = false;
+  readonly kind = "dynamic" as const;
 
   prepare(ctx: PlacementContext): ScoreFunction | null {
     const groups = affinityHostSets(ctx, false).filter((g) => g.hosts.size > 0);

@@ -9,7 +9,11 @@ import { allocatedShare } from "./allocated-share.js";
 export class AllocatedCapacityScorer implements Scorer {
   static readonly NAME = "allocated-capacity";
   readonly name = AllocatedCapacityScorer.NAME;
-  readonly static = false;
+  readonly kind = "stateful" as const;
+
+  staticKey(): string {
+    return "";
+  }
   private readonly fn: ScoreFunction;
 
   constructor(config: Pick<ResolvedPolicyConfig, "mode">) {

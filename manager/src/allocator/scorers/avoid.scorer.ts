@@ -4,7 +4,7 @@ import type { PlacementContext, ScoreFunction, Scorer } from "../plugin.js";
 export class AvoidScorer implements Scorer {
   static readonly NAME = "avoid";
   readonly name = AvoidScorer.NAME;
-  readonly static = false;
+  readonly kind = "dynamic" as const;
 
   prepare({ request, fleet, placed }: PlacementContext): ScoreFunction | null {
     const ids = request.avoidVmIds;

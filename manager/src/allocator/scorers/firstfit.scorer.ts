@@ -4,7 +4,7 @@ import type { PlacementContext, ScoreFunction, Scorer } from "../plugin.js";
 export class FirstFitScorer implements Scorer {
   static readonly NAME = "firstfit";
   readonly name = FirstFitScorer.NAME;
-  readonly static = true;
+  readonly kind = "static" as const;
 
   staticKey(): string {
     return "";

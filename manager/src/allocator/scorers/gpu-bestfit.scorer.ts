@@ -1,5 +1,7 @@
-import { freeGpusAfter } from "../gpu/gpu-fit.js";
+import { fitCount, freeGpusAfter, gpusNeeded } from "../gpu/gpu-fit.js";
+import { demandKey } from "../filters/gpu-model.filter.js";
 import type { PlacementContext, ScoreFunction, Scorer } from "../plugin.js";
+import type { PlacementRequest } from "../types.js";
 
 /**
  * Whole-GPU fragmentation-aware best fit: prefer the host left with the fewest free whole GPUs,
@@ -9,15 +11,21 @@ import type { PlacementContext, ScoreFunction, Scorer } from "../plugin.js";
 export class GpuBestFitScorer implements Scorer {
   static readonly NAME = "gpu-bestfit";
   readonly name = GpuBestFitScorer.NAME;
-  readonly static = false;
+  readonly kind = "stateful" as const;
+
+  staticKey(r: PlacementRequest): string {
+    return demandKey(r.gpu);
+  }
 
   prepare({ request }: PlacementContext): ScoreFunction | null {
     const demand = request.gpu;
     if (demand === undefined) return null;
+    const need = gpusNeeded(demand);
     return {
       score: (h) => {
         const total = h.gpus.length;
-        if (total === 0) return 0;
+        // Hosts that cannot take it now rank last (they would otherwise look like a perfect fit).
+        if (total === 0 || fitCount(h, demand, false) < need) return 0;
         const after = freeGpusAfter(h, demand);
         return after <= 0 ? 1 : 1 - after / total;
       },

@@ -25,20 +25,12 @@ function groupApplies(g: GpuNeedGroup, model: string): boolean {
   return g.models.length === 0 || g.models.includes(model);
 }
 
-/** Weight of the group's members that fit the host's free CPU and memory. */
-function fittingWeight(g: GpuNeedGroup, cpuFree: number, memFree: number): number {
-  let w = 0;
-  const n = g.cpuMilli.length;
-  for (let i = 0; i < n; i++) {
-    if ((g.cpuMilli[i] as number) > cpuFree) break; // sorted by CPU
-    if ((g.memoryMib[i] as number) <= memFree) w += g.weight[i] as number;
-  }
-  return w;
-}
-
 /**
- * Expected fragmented milli-GPU of the host: for each task shape (weight p), the free GPU capacity that
- * shape could not use here, summed with weights p.
+ * Expected fragmented milli-GPU of the host. For each task shape t (weight p_t): fill the host with
+ * copies of t until a GPU, CPU or memory runs out; the free GPU capacity those copies cannot use is t's
+ * fragment, and the measure is the p-weighted sum. FGD (Weng et al.) asks only whether one copy fits;
+ * counting copies also sees a host whose CPU or memory per free GPU is too thin for the typical task,
+ * and the share leftovers that no copy fills (1000 free for 470-milli tasks strands 60).
  */
 export function expectedFragmentationMilli(
   cpuFree: number,
@@ -51,24 +43,33 @@ export function expectedFragmentationMilli(
   const n = gpuFree.length;
   for (let i = 0; i < n; i++) total += gpuFree[i] as number;
   if (total <= 0) return 0;
-  let frag = 0;
+  let usable = 0;
+  let weight = 0;
   for (const g of mix.groups) {
     if (!groupApplies(g, model)) continue;
-    let usable = 0;
-    let stranded = 0;
-    for (let i = 0; i < n; i++) {
-      const f = gpuFree[i] as number;
-      if (f >= g.gpuMilli) usable++;
-      else stranded += f;
+    weight += g.totalWeight;
+    // Copies of this GPU need the GPUs alone could hold.
+    let gpuCopies = 0;
+    if (g.gpuCount === 1 && g.gpuMilli < 1000) {
+      for (let i = 0; i < n; i++) gpuCopies += Math.floor((gpuFree[i] as number) / g.gpuMilli);
+    } else {
+      let whole = 0;
+      for (let i = 0; i < n; i++) if ((gpuFree[i] as number) >= 1000) whole++;
+      gpuCopies = Math.floor(whole / g.gpuCount);
     }
-    if (usable < g.gpuCount) {
-      frag += g.totalWeight * total;
-      continue;
+    if (gpuCopies === 0) continue;
+    const perCopy = g.gpuCount * g.gpuMilli;
+    const m = g.cpuMilli.length;
+    for (let k = 0; k < m; k++) {
+      const cpu = g.cpuMilli[k] as number;
+      const mem = g.memoryMib[k] as number;
+      let copies = gpuCopies;
+      if (cpu > 0) copies = Math.min(copies, Math.floor(cpuFree / cpu));
+      if (mem > 0) copies = Math.min(copies, Math.floor(memFree / mem));
+      if (copies > 0) usable += (g.weight[k] as number) * copies * perCopy;
     }
-    const fit = fittingWeight(g, cpuFree, memFree);
-    frag += fit * stranded + (g.totalWeight - fit) * total;
   }
-  return frag;
+  return weight * total - usable;
 }
 
 export interface GpuChoice {
@@ -78,37 +79,44 @@ export interface GpuChoice {
   gpus: number[];
 }
 
+// One scratch buffer: hosts have few GPUs and JavaScript runs one placement at a time.
+let scratch = new Float64Array(16);
+
 /**
  * The placement of `need` on this host that least increases its expected fragmentation, or null if the
  * GPUs cannot hold it. Whole GPUs take fully free GPUs (all equivalent for the measure: the lowest indices);
  * a share tries each distinct free level and keeps the best, ties going to the fullest GPU (best fit).
+ * `before` may pass the host's current fragmentation when the caller has it memoised.
  */
-export function leastFragmentingChoice(host: GpuHostState, need: GpuNeed, mix: GpuWorkloadMixView): GpuChoice | null {
+export function leastFragmentingChoice(host: GpuHostState, need: GpuNeed, mix: GpuWorkloadMixView, before?: number): GpuChoice | null {
   const free = host.gpuFreeMilli;
   const n = free.length;
   const cpuAfter = host.cpuFreeMilli - need.cpuMilli;
   const memAfter = host.memoryFreeMib - need.memoryMib;
-  const before = expectedFragmentationMilli(host.cpuFreeMilli, host.memoryFreeMib, free, host.model, mix);
-  const after = Array.from(free as ArrayLike<number>);
+  const base = before ?? expectedFragmentationMilli(host.cpuFreeMilli, host.memoryFreeMib, free, host.model, mix);
+  if (scratch.length < n) scratch = new Float64Array(n * 2);
+  const after = scratch.subarray(0, n);
+  for (let i = 0; i < n; i++) after[i] = free[i] as number;
   if (need.count <= 0 || need.milli <= 0) {
-    return { fragmentationDelta: expectedFragmentationMilli(cpuAfter, memAfter, after, host.model, mix) - before, gpus: [] };
+    return { fragmentationDelta: expectedFragmentationMilli(cpuAfter, memAfter, after, host.model, mix) - base, gpus: [] };
   }
   if (need.milli >= 1000 || need.count > 1) {
     const gpus: number[] = [];
     for (let i = 0; i < n && gpus.length < need.count; i++) if ((free[i] as number) >= 1000) gpus.push(i);
     if (gpus.length < need.count) return null;
     for (const i of gpus) after[i] = 0;
-    return { fragmentationDelta: expectedFragmentationMilli(cpuAfter, memAfter, after, host.model, mix) - before, gpus };
+    return { fragmentationDelta: expectedFragmentationMilli(cpuAfter, memAfter, after, host.model, mix) - base, gpus };
   }
   let best: GpuChoice | null = null;
   let bestFree = Infinity;
-  const tried = new Set<number>();
   for (let i = 0; i < n; i++) {
     const f = free[i] as number;
-    if (f < need.milli || tried.has(f)) continue;
-    tried.add(f);
+    if (f < need.milli) continue;
+    let seen = false;
+    for (let j = 0; j < i; j++) if ((free[j] as number) === f) seen = true;
+    if (seen) continue;
     after[i] = f - need.milli;
-    const delta = expectedFragmentationMilli(cpuAfter, memAfter, after, host.model, mix) - before;
+    const delta = expectedFragmentationMilli(cpuAfter, memAfter, after, host.model, mix) - base;
     after[i] = f;
     if (best === null || delta < best.fragmentationDelta - 1e-9 || (Math.abs(delta - best.fragmentationDelta) <= 1e-9 && f < bestFree)) {
       best = { fragmentationDelta: delta, gpus: [i] };

@@ -36,8 +36,11 @@ export interface GpuWorkloadMixView {
 export interface GpuWorkloadMixOptions {
   /** Requests after which an observation's weight halves. */
   halfLifeRequests?: number;
-  /** Republish the frozen view after this many observations (scores are memoised per view). */
-  refreshEvery?: number;
+  /**
+   * Republish the frozen view once the observations since the last one reach this share of the
+   * (decayed) total: often while the mix is young, rarely once it is stable (scores are memoised per view).
+   */
+  refreshShare?: number;
   /** Keep the most popular shapes covering this share of the weight (the rest is noise for scoring). */
   coverage?: number;
 }
@@ -51,7 +54,9 @@ let epochCounter = 0;
 export class GpuWorkloadMix {
   private readonly shapes = new Map<string, { shape: GpuTaskShape; weight: number }>();
   private readonly growth: number;
-  private readonly refreshEvery: number;
+  private readonly refreshShare: number;
+  /** Decayed observation count, in units of the current scale. */
+  private total = 0;
   private readonly coverage: number;
   /** Observations are added with weight `scale`, which grows instead of decaying every stored weight. */
   private scale = 1;
@@ -62,7 +67,7 @@ export class GpuWorkloadMix {
   constructor(opts: GpuWorkloadMixOptions = {}) {
     const halfLife = opts.halfLifeRequests ?? 20_000;
     this.growth = Math.pow(2, 1 / halfLife);
-    this.refreshEvery = Math.max(1, opts.refreshEvery ?? 64);
+    this.refreshShare = opts.refreshShare ?? 0.1;
     this.coverage = opts.coverage ?? 0.99;
   }
 
@@ -75,12 +80,13 @@ export class GpuWorkloadMix {
     const entry = this.shapes.get(key);
     if (entry) entry.weight += count * this.scale;
     else this.shapes.set(key, { shape: { ...shape, models: [...shape.models] }, weight: count * this.scale });
+    this.total += count * this.scale;
     this.dirty = true;
-    // The first observations move the mix a lot: publish them at once, later ones in batches.
-    if (++this.sinceRefresh >= Math.min(this.refreshEvery, this.shapes.size)) this.publish();
+    this.sinceRefresh += count * this.scale;
+    if (this.sinceRefresh >= this.refreshShare * this.total) this.publish();
   }
 
-  /** The current frozen view (re-published every `refreshEvery` observations). */
+  /** The current frozen view (re-published as the mix moves; see `refreshShare`). */
   view(): GpuWorkloadMixView {
     if (this.dirty && this.cached.groups.length === 0) this.publish();
     return this.cached;
@@ -88,6 +94,8 @@ export class GpuWorkloadMix {
 
   private rescale(): void {
     for (const e of this.shapes.values()) e.weight /= this.scale;
+    this.total /= this.scale;
+    this.sinceRefresh /= this.scale;
     this.scale = 1;
   }
 

@@ -5,7 +5,7 @@ import type { PlacementRequest } from "../types.js";
 export class GpuHostsLastScorer implements Scorer {
   static readonly NAME = "gpu-hosts-last";
   readonly name = GpuHostsLastScorer.NAME;
-  readonly static = true;
+  readonly kind = "static" as const;
 
   staticKey(r: PlacementRequest): string {
     return r.gpu === undefined ? "cpu" : "gpu";

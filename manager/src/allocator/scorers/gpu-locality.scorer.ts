@@ -1,6 +1,8 @@
-import { bestLocalFit, bestModelCount } from "../gpu/gpu-fit.js";
+import { bestLocalFit, bestModelCount, fitCount } from "../gpu/gpu-fit.js";
 import { pickLocalGpus } from "../gpu/gpu-pick.js";
+import { demandKey } from "../filters/gpu-model.filter.js";
 import type { PlacementContext, ScoreFunction, Scorer } from "../plugin.js";
+import type { PlacementRequest } from "../types.js";
 
 /** Score per locality kind: one NVLink domain on one NUMA node, one NVLink domain, one NUMA node. */
 const KIND_SCORE = [1, 0.8, 0.6];
@@ -12,7 +14,11 @@ const KIND_SCORE = [1, 0.8, 0.6];
 export class GpuLocalityScorer implements Scorer {
   static readonly NAME = "gpu-locality";
   readonly name = GpuLocalityScorer.NAME;
-  readonly static = false;
+  readonly kind = "stateful" as const;
+
+  staticKey(r: PlacementRequest): string {
+    return demandKey(r.gpu);
+  }
 
   prepare({ request }: PlacementContext): ScoreFunction | null {
     const demand = request.gpu;
@@ -20,6 +26,7 @@ export class GpuLocalityScorer implements Scorer {
     const n = demand.count;
     return {
       score: (h) => {
+        if (fitCount(h, demand, false) < n) return 0;
         if (n <= 1) return 1;
         const model = bestModelCount(h, demand, false);
         const fit = bestLocalFit(h, demand, model.model, n);

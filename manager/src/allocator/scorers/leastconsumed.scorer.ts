@@ -5,7 +5,11 @@ import { allocatedShare } from "./allocated-share.js";
 export class LeastConsumedScorer implements Scorer {
   static readonly NAME = "leastconsumed";
   readonly name = LeastConsumedScorer.NAME;
-  readonly static = false;
+  readonly kind = "stateful" as const;
+
+  staticKey(): string {
+    return "";
+  }
   private readonly fn: ScoreFunction = { score: (h) => 1 - allocatedShare(h) };
 
   prepare(): ScoreFunction {

@@ -8,7 +8,7 @@ import type { PlacementRequest } from "../types.js";
 export class OsTypeScorer implements Scorer {
   static readonly NAME = "os-type";
   readonly name = OsTypeScorer.NAME;
-  readonly static = true;
+  readonly kind = "static" as const;
 
   staticKey(r: PlacementRequest): string {
     return r.osType ?? "";

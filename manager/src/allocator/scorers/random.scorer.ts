@@ -5,7 +5,7 @@ import type { PlacementContext, ScoreFunction, Scorer } from "../plugin.js";
 export class RandomScorer implements Scorer {
   static readonly NAME = "random";
   readonly name = RandomScorer.NAME;
-  readonly static = false;
+  readonly kind = "dynamic" as const;
 
   prepare({ seed, vmIndex }: PlacementContext): ScoreFunction {
     return { score: (h) => hashUnit(seed, vmIndex, h.index) };

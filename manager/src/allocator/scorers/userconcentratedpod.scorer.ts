@@ -7,7 +7,7 @@ import type { PlacementContext, ScoreFunction, Scorer } from "../plugin.js";
 export class UserConcentratedPodScorer implements Scorer {
   static readonly NAME = "userconcentratedpod";
   readonly name = UserConcentratedPodScorer.NAME;
-  readonly static = false;
+  readonly kind = "dynamic" as const;
 
   prepare({ request, fleet, hosts }: PlacementContext): ScoreFunction | null {
     const account = request.accountId;

@@ -4,7 +4,7 @@ import type { PlacementContext, ScoreFunction, Scorer } from "../plugin.js";
 export class UserDispersingScorer implements Scorer {
   static readonly NAME = "userdispersing";
   readonly name = UserDispersingScorer.NAME;
-  readonly static = false;
+  readonly kind = "dynamic" as const;
 
   prepare({ request }: PlacementContext): ScoreFunction {
     const account = request.accountId;

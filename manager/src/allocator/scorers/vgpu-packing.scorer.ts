@@ -1,7 +1,9 @@
 import { GPU_FREE, GPU_SHARE, MILLI_PER_GPU } from "../fleet.js";
 import { gpuFitsNow } from "../gpu/gpu-fit.js";
 import { pickPackedGpu } from "../gpu/gpu-pick.js";
+import { demandKey } from "../filters/gpu-model.filter.js";
 import type { PlacementContext, ScoreFunction, Scorer } from "../plugin.js";
+import type { PlacementRequest } from "../types.js";
 
 /**
  * vGPUs and shares fill GPUs that already host that vGPU type (or shares) before an empty GPU
@@ -11,7 +13,11 @@ import type { PlacementContext, ScoreFunction, Scorer } from "../plugin.js";
 export class VgpuPackingScorer implements Scorer {
   static readonly NAME = "vgpu-packing";
   readonly name = VgpuPackingScorer.NAME;
-  readonly static = false;
+  readonly kind = "stateful" as const;
+
+  staticKey(r: PlacementRequest): string {
+    return demandKey(r.gpu);
+  }
 
   prepare({ request }: PlacementContext): ScoreFunction | null {
     const demand = request.gpu;

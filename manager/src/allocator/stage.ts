@@ -1,0 +1,158 @@
+// The ranking of hosts for one request class (the request fields that static filters and
+// static/stateful scorers read), cached per snapshot index:
+//   - which hosts pass the static filters (zone, state, tags, models...);
+//   - each host's key = static score + stateful score (allocation, GPU fit...), and the hosts
+//     sorted by key, best first.
+// When applyPlan changes hosts, a stage recomputes only their keys; they are kept aside
+// ("changed") and merged back into the order once there are more than a few.
+
+import type { Fleet, FleetHost } from "./fleet.js";
+import type { FilterCheck, Filter, PlacementContext, ScoreFunction } from "./plugin.js";
+import type { AllocationPolicy } from "./policy.js";
+
+export interface PreparedScorer {
+  readonly name: string;
+  readonly weight: number;
+  readonly fn: ScoreFunction;
+}
+
+export interface PreparedFilter {
+  readonly filter: Filter;
+  readonly check: FilterCheck;
+}
+
+/** Changed hosts kept aside before they are merged back into the order. */
+const MERGE_THRESHOLD = 32;
+/** Request classes remembered per snapshot index (least recently used dropped first). */
+const MAX_STAGES = 256;
+
+export class Stage {
+  /** Hosts passing the static filters, by key (best first) as of the last merge. */
+  private order: Int32Array;
+  /** Hosts changed since the last merge (their keys are current, their place in `order` is not). */
+  readonly changed: number[] = [];
+  readonly isChanged: Uint8Array;
+  /** Position in the fleet's change log this stage has read up to. */
+  private seen: number;
+
+  constructor(
+    private readonly fleet: Fleet,
+    readonly checks: readonly PreparedFilter[],
+    readonly staticScorers: readonly PreparedScorer[],
+    readonly statefulScorers: readonly PreparedScorer[],
+    readonly eligible: Uint8Array,
+    readonly staticScore: Float64Array,
+    readonly key: Float64Array,
+  ) {
+    const pass: number[] = [];
+    for (let i = 0; i < eligible.length; i++) if (eligible[i]) pass.push(i);
+    this.order = Int32Array.from(this.sorted(pass));
+    this.isChanged = new Uint8Array(eligible.length);
+    this.seen = fleet.changeLog.length;
+  }
+
+  get hostOrder(): Int32Array {
+    return this.order;
+  }
+
+  /** Key of a host in its current state. */
+  keyOf(h: FleetHost): number {
+    let k = this.staticScore[h.index]!;
+    for (const s of this.statefulScorers) k += s.weight * s.fn.score(h);
+    return k;
+  }
+
+  /** Catch up with hosts changed by applyPlan since this stage last looked. */
+  sync(): void {
+    const log = this.fleet.changeLog;
+    if (this.seen === log.length) return;
+    const hosts = this.fleet.hosts;
+    for (let j = this.seen; j < log.length; j++) {
+      const i = log[j]!;
+      if (!this.eligible[i]) continue;
+      if (!this.isChanged[i]) {
+        this.isChanged[i] = 1;
+        this.changed.push(i);
+      }
+      this.key[i] = this.keyOf(hosts[i]!);
+    }
+    this.seen = log.length;
+    if (this.changed.length > MERGE_THRESHOLD) this.merge();
+  }
+
+  private sorted(list: number[]): number[] {
+    const key = this.key;
+    return list.sort((a, b) => key[b]! - key[a]! || a - b);
+  }
+
+  /** Puts the changed hosts back in order: O(hosts) instead of a full sort. */
+  private merge(): void {
+    const changed = this.sorted(this.changed.slice());
+    const key = this.key;
+    const out = new Int32Array(this.order.length);
+    let o = 0;
+    let c = 0;
+    const before = (a: number, b: number): boolean => key[a]! > key[b]! || (key[a] === key[b] && a < b);
+    for (let p = 0; p < this.order.length; p++) {
+      const i = this.order[p]!;
+      if (this.isChanged[i]) continue;
+      while (c < changed.length && before(changed[c]!, i)) out[o++] = changed[c++]!;
+      out[o++] = i;
+    }
+    while (c < changed.length) out[o++] = changed[c++]!;
+    this.order = out;
+    for (const i of this.changed) this.isChanged[i] = 0;
+    this.changed.length = 0;
+  }
+}
+
+/** The stage for this request (built, or cached and brought up to date). */
+export function stageFor(policy: AllocationPolicy, ctx: PlacementContext): Stage {
+  const { fleet, request } = ctx;
+  let key = `${policy.id}`;
+  for (const f of policy.filters) if (f.static) key += `|${f.staticKey?.(request) ?? ""}`;
+  for (const s of policy.scorers) if (s.scorer.kind !== "dynamic") key += `|${s.scorer.staticKey?.(request) ?? ""}`;
+  let stage = fleet.stages.get(key) as Stage | undefined;
+  if (stage === undefined) {
+    stage = buildStage(policy, ctx);
+    if (fleet.stages.size >= MAX_STAGES) fleet.stages.delete(fleet.stages.keys().next().value!);
+  } else {
+    fleet.stages.delete(key);
+    stage.sync();
+  }
+  fleet.stages.set(key, stage);
+  return stage;
+}
+
+function buildStage(policy: AllocationPolicy, ctx: PlacementContext): Stage {
+  const checks: PreparedFilter[] = [];
+  for (const filter of policy.filters) {
+    if (!filter.static) continue;
+    const check = filter.prepare(ctx);
+    if (check !== null) checks.push({ filter, check });
+  }
+  const staticScorers: PreparedScorer[] = [];
+  const statefulScorers: PreparedScorer[] = [];
+  for (const { scorer, weight } of policy.scorers) {
+    if (scorer.kind === "dynamic") continue;
+    const fn = scorer.prepare(ctx);
+    if (fn === null) continue;
+    (scorer.kind === "static" ? staticScorers : statefulScorers).push({ name: scorer.name, weight, fn });
+  }
+  const hosts = ctx.fleet.hosts;
+  const eligible = new Uint8Array(hosts.length);
+  const staticScore = new Float64Array(hosts.length);
+  const key = new Float64Array(hosts.length);
+  outer: for (let i = 0; i < hosts.length; i++) {
+    const h = hosts[i]!;
+    for (const c of checks) if (!c.check.test(h)) continue outer;
+    eligible[i] = 1;
+    let s = 0;
+    for (const sc of staticScorers) s += sc.weight * sc.fn.score(h);
+    staticScore[i] = s;
+    let k = s;
+    for (const sc of statefulScorers) k += sc.weight * sc.fn.score(h);
+    key[i] = k;
+  }
+  return new Stage(ctx.fleet, checks, staticScorers, statefulScorers, eligible, staticScore, key);
+}
