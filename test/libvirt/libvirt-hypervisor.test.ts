@@ -1,7 +1,7 @@
 // Real libvirtd + QEMU/TCG with the busybox test guest: the LibvirtHypervisor against the real thing.
 // Skipped (with the reason) when libvirt/QEMU are not installed, except in CI where that fails.
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConflictError, DeadlineExceededError } from "#shared/errors.js";
 import { type DeepPartial, PowerState, StopMode, VmSpec } from "#shared/protocol.js";
 import type { DomainLifecycleEvent } from "../../agent/src/drivers/hypervisor.js";
+import { buildDomainXml, domainNameFor, type DomainXmlOptions } from "../../agent/src/drivers/libvirt/domain-xml.js";
 import { LibvirtHypervisor } from "../../agent/src/drivers/libvirt/libvirt-hypervisor.js";
 import { missingTools } from "../../agent/src/drivers/libvirt/tool-availability.js";
 import { VirshError } from "../../agent/src/drivers/libvirt/virsh-error.js";
@@ -266,14 +267,40 @@ describe.skipIf(skip)(`LibvirtHypervisor on a real libvirtd${reason ? ` (${reaso
       expect(resetSt.powerState).toBe(PowerState.POWER_STATE_RUNNING);
       const st = await hv.stopVm(vm.vmUuid, { mode: StopMode.STOP_MODE_FORCE, timeoutMs: 0 });
       expect(st).toMatchObject({ powerState: PowerState.POWER_STATE_SHUTOFF, reason: "destroyed" });
+      // Renamed while off: the domain follows the new name on the next start.
+      const renamed = await hv.startVm({ ...vm, name: "deaf-renamed" });
+      expect(renamed).toMatchObject({ name: domainNameFor({ vmUuid: vm.vmUuid, name: "deaf-renamed" }), powerState: PowerState.POWER_STATE_RUNNING });
+      await hv.stopVm(vm.vmUuid, { mode: StopMode.STOP_MODE_FORCE, timeoutMs: 0 });
       await hv.destroyVm(vm.vmUuid, { removeOwnedDisks: true });
     });
+  });
+
+  it("has libvirt's QEMU driver accept every kind of generated domain (define only)", async () => {
+    const variants: [string, DeepPartial<VmSpec>, Omit<DomainXmlOptions, "domainType">][] = [
+      ["uefi", { directBoot: {} }, {}],
+      ["secure-boot", { directBoot: {} }, { firmware: { loader: "/usr/share/OVMF/OVMF_CODE_4M.ms.fd", nvramTemplate: "/usr/share/OVMF/OVMF_VARS_4M.ms.fd", secureBoot: true } }],
+      ["gpus-nics-pinning", {
+        vcpus: 2, maxVcpus: 4, topology: { sockets: 1, cores: 2, threads: 2 }, pinnedCpus: [0, 1], numaNode: 0,
+        gpus: [{ pciAddress: "0000:81:00.0", mode: "passthrough" }, { pciAddress: "0000:c1:00.0", mode: "vgpu", mdevUuid: randomUUID() }],
+        nics: [{ mac: "52:54:00:aa:bb:01", bridge: "br0", model: "" }, { mac: "", bridge: "br1", model: "e1000e" }],
+      }, {}],
+      ["pc-ide", { disks: [{ id: "iso", device: "cdrom", sourcePath: "/isos/x.iso" }] }, { machine: "pc", cdromBus: "ide" }],
+      ["disks", { disks: [{ id: "a", device: "disk", sourcePath: "/i/a.qcow2", bus: "virtio" }, { id: "b", device: "disk", sourcePath: "/i/b.raw", format: "raw", bus: "scsi" }] }, {}],
+    ];
+    for (const [label, over, xmlOpts] of variants) {
+      const s = spec({ name: label, ...over });
+      const file = join(work, `variant-${label}.xml`);
+      writeFileSync(file, buildDomainXml(s, { domainType: "qemu", ...xmlOpts }, { serialLog: join(work, "v.log"), nvram: join(work, `${label}.fd`), seedIso: join(work, "seed.iso") }));
+      const defined = await hv.virsh.run(["define", file]).then(() => "defined", (e: unknown) => String(e));
+      expect({ label, defined }).toEqual({ label, defined: "defined" });
+      expect((await hv.listDomains()).find((d) => d.vmUuid === s.vmUuid)).toMatchObject({ managed: true, name: domainNameFor(s) });
+      await hv.virsh.run(["undefine", s.vmUuid, "--nvram"]);
+    }
   });
 
   it("lists unmanaged domains as such and refuses to destroy them", async () => {
     const uuid = randomUUID();
     const file = join(work, "unmanaged.xml");
-    const { writeFileSync } = await import("node:fs");
     writeFileSync(
       file,
       `<domain type='qemu'><name>not-orbit</name><uuid>${uuid}</uuid><memory unit='MiB'>64</memory><os><type arch='x86_64' machine='q35'>hvm</type></os></domain>`,

@@ -16,7 +16,7 @@ import { parseDomainDisks } from "./domain-disks.parser.js";
 import { DomainEventStream } from "./domain-event-stream.js";
 import { parseUuidNameList } from "./domain-list.parser.js";
 import { type DomainState, isActive, parseDomstateReason } from "./domain-state.js";
-import { buildDiskDeviceXml, buildDomainXml, diskLetters, type DomainType, type DomainXmlOptions } from "./domain-xml.js";
+import { buildDiskDeviceXml, buildDomainXml, diskLetters, domainNameFor, type DomainType, type DomainXmlOptions } from "./domain-xml.js";
 import { type DomainStats, parseDomstats } from "./domstats.parser.js";
 import { parseNodeInfo } from "./node-info.parser.js";
 import { parseMemAvailableKib, parseNodeMemStatsFreeKib } from "./node-memstats.parser.js";
@@ -413,6 +413,10 @@ export class LibvirtHypervisor implements Hypervisor {
     );
     const file = join(dir, "domain.xml");
     await writeFile(file, xml);
+    // A renamed VM: libvirt refuses to redefine a uuid under a new name, so rename first (inactive only).
+    const wanted = domainNameFor(spec);
+    const current = await this.virsh.run(["domname", uuid]).then((n) => n.trim(), () => undefined);
+    if (current !== undefined && current !== wanted) await this.virsh.run(["domrename", uuid, wanted]);
     await this.virsh.run(["define", file]);
     this.metadataCache.delete(uuid);
   }
