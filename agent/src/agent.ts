@@ -1,4 +1,5 @@
 // An Orbit agent: one hypervisor driver, one GPU inventory, one connection to the manager.
+import { randomUUID } from "node:crypto";
 import type { ChannelCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { Gpu, HostFacts } from "#shared/protocol.js";
@@ -23,9 +24,14 @@ export interface AgentOptions {
   credentials?: ChannelCredentials;
 }
 
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export class OrbitAgent {
   readonly connection: AgentConnection;
   readonly executor: CommandExecutor;
+  // Some hypervisors report no host UUID (libvirt's test driver, odd firmware): make one up,
+  // which the connection persists with the identity at registration.
+  private readonly fallbackUuid = randomUUID();
 
   constructor(private readonly o: AgentOptions) {
     this.executor = new CommandExecutor(o.hypervisor);
@@ -58,6 +64,7 @@ export class OrbitAgent {
     for (const w of warnings) this.o.log.warn({ warning: w }, "GPU discovery problem; reporting the host without those GPUs");
     return {
       ...hf,
+      hostUuid: this.o.identity.load()?.hostUuid ?? (UUID_RE.test(hf.hostUuid) ? hf.hostUuid : this.fallbackUuid),
       hostname: this.o.host.hostname ?? hf.hostname,
       hostTags: this.o.host.tags,
       environment: this.o.host.environment,
