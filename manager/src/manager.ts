@@ -8,6 +8,12 @@ import { adminRoutes } from "./api/routes/admin.routes.js";
 import { catalogRoutes } from "./api/routes/catalog.routes.js";
 import { jobRoutes } from "./api/routes/jobs.routes.js";
 import { virtualMachineRoutes } from "./api/routes/virtual-machines.routes.js";
+import { affinityGroupRoutes } from "./api/routes/affinity-groups.routes.js";
+import { flavorAdminRoutes } from "./api/routes/flavors.routes.js";
+import { hostAdminRoutes } from "./api/routes/host-admin.routes.js";
+import { FlavorService } from "./catalog/flavor-service.js";
+import { AffinityGroupService } from "./placement/affinity-group-service.js";
+import { HostAdmin } from "./placement/host-admin.js";
 import { buildApiServer } from "./api/server.js";
 import { ApiKeyService } from "./auth/api-key-service.js";
 import { seedCatalog } from "./catalog/catalog-seed.js";
@@ -112,6 +118,9 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
       await scoped.register(jobRoutes(db));
       await scoped.register(catalogRoutes(db));
       await scoped.register(adminRoutes(db, hostsSvc, settings, placement));
+      await scoped.register(flavorAdminRoutes(new FlavorService(db)));
+      await scoped.register(hostAdminRoutes(new HostAdmin(db, registry, () => placement.invalidate())));
+      await scoped.register(affinityGroupRoutes(new AffinityGroupService(db)));
     },
   });
   await app.listen({ host: config.apiHost, port: config.apiPort });

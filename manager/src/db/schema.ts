@@ -225,6 +225,24 @@ export const unmanagedDomains = pgTable("unmanaged_domains", {
   seenAt: timestamp("seen_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
 }, (t) => [uniqueIndex("unmanaged_host_domain").on(t.hostId, t.domainUuid)]);
 
+// Affinity groups (CloudStack's host affinity / anti-affinity), per account. Strict groups are
+// never violated (the deploy is rejected instead); non-strict groups are a placement preference.
+export const affinityGroups = pgTable("affinity_groups", {
+  id: serial("id").primaryKey(),
+  uuid: uuid("uuid").notNull().unique(),
+  accountId: integer("account_id").notNull().references(() => accounts.id),
+  name: text("name").notNull(),
+  type: text("type").notNull().$type<"host-affinity" | "host-anti-affinity">(),
+  strict: boolean("strict").notNull().default(true),
+  description: text("description").notNull().default(""),
+  createdAt: createdAt(),
+}, (t) => [uniqueIndex("affinity_groups_account_name").on(t.accountId, t.name)]);
+
+export const affinityGroupMembers = pgTable("affinity_group_members", {
+  groupId: integer("group_id").notNull().references(() => affinityGroups.id, { onDelete: "cascade" }),
+  vmId: integer("vm_id").notNull().references(() => vms.id),
+}, (t) => [uniqueIndex("affinity_group_members_pk").on(t.groupId, t.vmId), index("affinity_group_members_vm").on(t.vmId)]);
+
 // The manager's certificate authority for agent mTLS: one row (id 1), shared by every manager
 // of a deployment. The key is stored in clear here; in production it should be wrapped by a KMS
 // (envelope encryption) or kept in an HSM, and only unwrapped in memory.

@@ -1,16 +1,26 @@
-// Builds the allocator's immutable fleet snapshot from PostgreSQL.
-import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+// Builds the allocator's immutable fleet snapshot from PostgreSQL: hosts of one environment (or
+// the listed host ids) with what their allocation rows hold, their GPUs' use, their VMs (account
+// and affinity groups), and the clusters' over-provisioning / threshold overrides.
+import { and, eq, inArray, isNull, like } from "drizzle-orm";
 import type {
-  FleetSnapshot, GpuDevice, GpuUse, HostSnapshot, HostVm,
+  ClusterSnapshot, FleetSnapshot, GpuDevice, GpuUse, HostSnapshot, HostStatus, HostVm, NumaCell,
 } from "../allocator/types.js";
 import type { Db, Tx } from "../db/database.js";
-import { allocations, clusters, environments, gpuAllocations, gpus, hosts, vms } from "../db/schema.js";
+import {
+  affinityGroupMembers, allocations, clusters, environments, gpuAllocations, gpus, hosts, settings, vms,
+} from "../db/schema.js";
 
 export interface SnapshotScope {
   environment?: string;
-  /** Restrict to these host ids (the commit step re-checks only the hosts it touches). */
+  /** Restrict to these host ids (the commit step re-reads only the hosts it locked). */
   hostIds?: readonly number[];
 }
+
+/** Host tags of the form `os:<type>` mark a host as preferred for that image OS type. */
+export const OS_TAG_PREFIX = "os:";
+
+/** Cluster-scoped settings are stored in `settings` with scope `cluster:<id>`. */
+export const CLUSTER_SCOPE_PREFIX = "cluster:";
 
 /** GPUs grouped by NVLink peers: a connected component of peers is one NVLink domain. */
 function nvlinkDomains(gs: { pciAddress: string; nvlinkPeers: string[] }[]): Map<string, string> {
@@ -28,6 +38,55 @@ function nvlinkDomains(gs: { pciAddress: string; nvlinkPeers: string[] }[]): Map
   return out;
 }
 
+/** Host tags of the form `cpu:<type>` name the host's CPU type (CloudSigma's cpu_type). */
+export const CPU_TAG_PREFIX = "cpu:";
+
+/** The host's CPU type: a `cpu:` tag, else the vendor in the CPU model name. */
+export function cpuTypeOf(tags: readonly string[], cpuModel: string): string | undefined {
+  const tag = tags.find((t) => t.startsWith(CPU_TAG_PREFIX));
+  if (tag) return tag.slice(CPU_TAG_PREFIX.length);
+  if (/\b(amd|epyc|ryzen|opteron)\b/i.test(cpuModel)) return "amd";
+  if (/\b(intel|xeon)\b/i.test(cpuModel)) return "intel";
+  return undefined;
+}
+
+function hostStatus(state: string): HostStatus {
+  return state === "Up" ? "Up" : state === "Connecting" ? "Connecting" : state === "Down" ? "Down" : "Disconnected";
+}
+
+function groupBy<T, K>(rows: readonly T[], key: (r: T) => K): Map<K, T[]> {
+  const out = new Map<K, T[]>();
+  for (const r of rows) {
+    const k = key(r);
+    const list = out.get(k);
+    if (list) list.push(r);
+    else out.set(k, [r]);
+  }
+  return out;
+}
+
+/** Cluster overrides (`cpu.overprovisioning.factor` ... at scope `cluster:<id>`). */
+export async function loadClusterSnapshots(db: Db | Tx, clusterIds: readonly number[]): Promise<ClusterSnapshot[]> {
+  if (clusterIds.length === 0) return [];
+  const rows = await db.select().from(settings).where(like(settings.scope, `${CLUSTER_SCOPE_PREFIX}%`));
+  const wanted = new Set(clusterIds.map(String));
+  const byCluster = new Map<string, ClusterSnapshot>();
+  for (const r of rows) {
+    const id = r.scope.slice(CLUSTER_SCOPE_PREFIX.length);
+    if (!wanted.has(id) || typeof r.value !== "number") continue;
+    const c = byCluster.get(id) ?? { id };
+    switch (r.name) {
+      case "cpu.overprovisioning.factor": c.overprovisioning = { ...c.overprovisioning, cpu: r.value }; break;
+      case "mem.overprovisioning.factor": c.overprovisioning = { ...c.overprovisioning, memory: r.value }; break;
+      case "cluster.cpu.allocated.capacity.disablethreshold": c.cpuDisableThreshold = r.value; break;
+      case "cluster.memory.allocated.capacity.disablethreshold": c.memoryDisableThreshold = r.value; break;
+      default: continue;
+    }
+    byCluster.set(id, c);
+  }
+  return [...byCluster.values()];
+}
+
 export async function buildSnapshot(db: Db | Tx, scope: SnapshotScope = {}): Promise<FleetSnapshot> {
   const conds = [];
   if (scope.environment) conds.push(eq(environments.name, scope.environment));
@@ -39,31 +98,49 @@ export async function buildSnapshot(db: Db | Tx, scope: SnapshotScope = {}): Pro
     .where(conds.length ? and(...conds) : undefined).orderBy(hosts.id);
   if (rows.length === 0) return { hosts: [] };
   const ids = rows.map((r) => r.h.id);
-  const [allocRows, gpuRows, gpuAllocRows, vmRows] = await Promise.all([
-    db.select({
-      hostId: allocations.hostId,
-      vcpus: sql<number>`coalesce(sum(${allocations.vcpus}),0)::int`,
-      memoryMib: sql<string>`coalesce(sum(${allocations.memoryMib}),0)::bigint`,
-    }).from(allocations).where(inArray(allocations.hostId, ids)).groupBy(allocations.hostId),
-    db.select().from(gpus).where(and(inArray(gpus.hostId, ids), eq(gpus.present, true))).orderBy(gpus.hostId, gpus.pciAddress),
-    db.select().from(gpuAllocations).where(inArray(gpuAllocations.hostId, ids)),
-    db.select({ id: vms.id, uuid: vms.uuid, hostId: vms.hostId, accountId: vms.accountId })
-      .from(vms).innerJoin(allocations, eq(allocations.vmId, vms.id))
-      .where(and(inArray(allocations.hostId, ids), isNull(vms.deletedAt))),
-  ]);
-  const allocByHost = new Map(allocRows.map((a) => [a.hostId, a]));
-  const gpusByHost = new Map<number, typeof gpuRows>();
-  for (const g of gpuRows) (gpusByHost.get(g.hostId) ?? gpusByHost.set(g.hostId, []).get(g.hostId)!).push(g);
-  const gpuAllocByGpu = new Map<number, typeof gpuAllocRows>();
-  for (const a of gpuAllocRows) (gpuAllocByGpu.get(a.gpuId) ?? gpuAllocByGpu.set(a.gpuId, []).get(a.gpuId)!).push(a);
-  const vmsByHost = new Map<number, HostVm[]>();
-  for (const v of vmRows) {
-    if (v.hostId == null) continue;
-    (vmsByHost.get(v.hostId) ?? vmsByHost.set(v.hostId, []).get(v.hostId)!).push({ vmId: v.uuid, accountId: String(v.accountId) });
-  }
+  // Sequential on purpose: on a transaction handle the queries share one connection anyway.
+  const allocRows = await db.select({
+    hostId: allocations.hostId, vmId: allocations.vmId, vcpus: allocations.vcpus, memoryMib: allocations.memoryMib,
+    numaNode: allocations.numaNode, pinnedCpus: allocations.pinnedCpus, uuid: vms.uuid, accountId: vms.accountId,
+  }).from(allocations).innerJoin(vms, eq(vms.id, allocations.vmId))
+    .where(and(inArray(allocations.hostId, ids), isNull(vms.deletedAt)));
+  const gpuRows = await db.select().from(gpus)
+    .where(and(inArray(gpus.hostId, ids), eq(gpus.present, true))).orderBy(gpus.hostId, gpus.pciAddress);
+  const gpuAllocRows = gpuRows.length
+    ? await db.select().from(gpuAllocations).where(inArray(gpuAllocations.hostId, ids))
+    : [];
+  const memberRows = allocRows.length
+    ? await db.select({ vmId: affinityGroupMembers.vmId, groupId: affinityGroupMembers.groupId })
+      .from(affinityGroupMembers).innerJoin(allocations, eq(allocations.vmId, affinityGroupMembers.vmId))
+      .where(inArray(allocations.hostId, ids))
+    : [];
+  const clusterSnaps = await loadClusterSnapshots(db, [...new Set(rows.map((r) => r.clusterId))]);
+
+  const allocByHost = groupBy(allocRows, (a) => a.hostId);
+  const gpusByHost = groupBy(gpuRows, (g) => g.hostId);
+  const gpuAllocByGpu = groupBy(gpuAllocRows, (a) => a.gpuId);
+  const groupsByVm = groupBy(memberRows, (m) => m.vmId);
 
   const hostSnaps: HostSnapshot[] = rows.map(({ h, clusterId, pod, environment }) => {
-    const a = allocByHost.get(h.id);
+    const allocs = allocByHost.get(h.id) ?? [];
+    let vcpus = 0;
+    let memoryMib = 0;
+    const numaPinned = new Map<number, number[]>();
+    const numaMemory = new Map<number, number>();
+    const hostVms: HostVm[] = [];
+    for (const a of allocs) {
+      vcpus += a.vcpus;
+      memoryMib += Number(a.memoryMib);
+      if (a.numaNode >= 0) {
+        numaMemory.set(a.numaNode, (numaMemory.get(a.numaNode) ?? 0) + Number(a.memoryMib));
+        if (a.pinnedCpus.length) numaPinned.set(a.numaNode, [...(numaPinned.get(a.numaNode) ?? []), ...a.pinnedCpus]);
+      }
+      const groups = groupsByVm.get(a.vmId);
+      hostVms.push({
+        vmId: a.uuid, accountId: String(a.accountId),
+        ...(groups ? { affinityGroupIds: groups.map((g) => String(g.groupId)) } : {}),
+      });
+    }
     const hostGpus = gpusByHost.get(h.id) ?? [];
     const domains = nvlinkDomains(hostGpus);
     const gpuSnaps: GpuDevice[] = hostGpus.map((g) => {
@@ -87,24 +164,33 @@ export async function buildSnapshot(db: Db | Tx, scope: SnapshotScope = {}): Pro
       if (d) dev.nvlinkDomain = d;
       return dev;
     });
+    const numa: NumaCell[] = h.numaCells.map((c) => ({
+      id: c.id, cpus: c.cpus, memoryMib: c.memoryMib,
+      ...(numaPinned.has(c.id) ? { pinnedCpus: numaPinned.get(c.id)! } : {}),
+      ...(numaMemory.has(c.id) ? { allocatedMemoryMib: numaMemory.get(c.id)! } : {}),
+    }));
+    const cpuType = cpuTypeOf(h.tags, h.cpuModel);
+    const osTypes = h.tags.filter((t) => t.startsWith(OS_TAG_PREFIX)).map((t) => t.slice(OS_TAG_PREFIX.length));
     return {
       id: String(h.id),
       name: h.name,
       environment,
       pod,
       cluster: String(clusterId),
-      status: h.state === "Up" ? "Up" : h.state === "Connecting" ? "Connecting" : h.state === "Down" ? "Down" : "Disconnected",
+      status: hostStatus(h.state),
       resourceState: h.resourceState,
       hypervisor: h.hypervisor,
       cpuModel: h.cpuModel,
+      ...(cpuType ? { cpuType } : {}),
       tags: h.tags,
-      cpu: { total: h.cpus, allocated: a?.vcpus ?? 0 },
-      memory: { totalMib: h.memoryMib, reservedMib: h.memoryReserveMib, allocatedMib: Number(a?.memoryMib ?? 0) },
-      numa: h.numaCells.map((c) => ({ id: c.id, cpus: c.cpus, memoryMib: c.memoryMib })),
+      ...(osTypes.length ? { osTypes } : {}),
+      cpu: { total: h.cpus, allocated: vcpus },
+      memory: { totalMib: h.memoryMib, reservedMib: h.memoryReserveMib, allocatedMib: memoryMib },
+      numa,
       gpus: gpuSnaps,
-      vms: vmsByHost.get(h.id) ?? [],
+      vms: hostVms,
       generation: h.generation,
-    } satisfies HostSnapshot & { cluster: string };
+    };
   });
-  return { hosts: hostSnaps };
+  return { hosts: hostSnaps, clusters: clusterSnaps };
 }

@@ -1,10 +1,11 @@
 // Virtual machines as users see them: create (place + commit + deploy job), list, get, delete.
 import { randomUUID } from "node:crypto";
-import { and, count, desc, eq, inArray, isNull } from "drizzle-orm";
+import { and, count, desc, eq, inArray, isNull, or } from "drizzle-orm";
 import { ConflictError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
 import type { GpuDemand, PlacementPlan, PlacementRequest } from "../allocator/types.js";
 import type { Db } from "../db/database.js";
-import { environments, flavors, hosts, images, jobs, vms } from "../db/schema.js";
+import { affinityGroupMembers, environments, flavors, hosts, images, jobs, vms } from "../db/schema.js";
+import { AffinityGroupService } from "../placement/affinity-group-service.js";
 import type { PlacementService } from "../placement/placement-service.js";
 import { transitionVm } from "./vm-transitions.js";
 import { canDestroyFrom, hyperstackStatus, isVmState } from "./vm-state-machine.js";
@@ -21,6 +22,11 @@ export interface CreateVmInput {
   user_data?: string | undefined;
   callback_url?: string | undefined;
   labels?: string[] | undefined;
+  /** Affinity groups of the caller's account the VMs join (by name and/or id). */
+  affinity_group_names?: string[] | undefined;
+  affinity_group_ids?: number[] | undefined;
+  /** CloudSigma's avoid: place away from the hosts of these VMs (ids or uuids) when possible. */
+  avoid?: (number | string)[] | undefined;
 }
 
 export interface JobEnqueuer { enqueue(jobId: number): void }
@@ -28,11 +34,31 @@ export interface JobEnqueuer { enqueue(jobId: number): void }
 type VmRow = typeof vms.$inferSelect;
 
 export class VmService {
+  private readonly groups: AffinityGroupService;
+
   constructor(
     private readonly db: Db,
     private readonly placement: PlacementService,
     private readonly jobsQueue: JobEnqueuer,
-  ) {}
+  ) {
+    this.groups = new AffinityGroupService(db);
+  }
+
+  /** uuids of the caller's VMs named in `avoid` (ids or uuids); unknown ones are refused. */
+  private async resolveAvoid(caller: Caller, avoid: readonly (number | string)[]): Promise<string[]> {
+    if (avoid.length === 0) return [];
+    const ids = avoid.filter((a): a is number => typeof a === "number");
+    const uuids = avoid.filter((a): a is string => typeof a === "string").map((u) => u.toLowerCase());
+    const rows = await this.db.select({ id: vms.id, uuid: vms.uuid }).from(vms).where(and(
+      isNull(vms.deletedAt), this.scope(caller),
+      or(ids.length ? inArray(vms.id, ids) : undefined, uuids.length ? inArray(vms.uuid, uuids) : undefined),
+    ));
+    for (const a of avoid) {
+      const hit = typeof a === "number" ? rows.some((r) => r.id === a) : rows.some((r) => r.uuid === a.toLowerCase());
+      if (!hit) throw new InvalidArgumentError("avoid", `virtual machine ${a} does not exist`);
+    }
+    return rows.map((r) => r.uuid);
+  }
 
   private async resolveEnvironment(name: string | undefined) {
     if (name) {
@@ -80,7 +106,14 @@ export class VmService {
       if (n.length > 50) throw new InvalidArgumentError("name", `name "${n}" is longer than 50 characters`);
     }
     const uuids = names.map(() => randomUUID());
-    const request = { ...VmService.placementRequest(flavor, image, env.name, caller.accountId, count), vmIds: uuids };
+    const groups = await this.groups.resolve(caller.accountId, input.affinity_group_names ?? [], input.affinity_group_ids ?? []);
+    const avoidVmIds = await this.resolveAvoid(caller, input.avoid ?? []);
+    const request: PlacementRequest = {
+      ...VmService.placementRequest(flavor, image, env.name, caller.accountId, count),
+      vmIds: uuids,
+      ...(groups.refs.length ? { affinityGroups: groups.refs } : {}),
+      ...(avoidVmIds.length ? { avoidVmIds } : {}),
+    };
 
     const { plan, result } = await this.placement.placeAndCommit(request, async (tx, plan) => {
       const rows: VmRow[] = [];
@@ -107,6 +140,9 @@ export class VmService {
         }).returning({ id: jobs.id });
         rows.push(vm!);
         jobIds.push(job!.id);
+      }
+      if (groups.rows.length) {
+        await tx.insert(affinityGroupMembers).values(rows.flatMap((vm) => groups.rows.map((g) => ({ groupId: g.id, vmId: vm.id }))));
       }
       return { result: { rows, jobIds }, vmIds: rows.map((r) => r.id) };
     });
@@ -192,7 +228,7 @@ export class VmService {
         image: { name: is.find((x) => x.id === r.imageId)?.name ?? "" },
         flavor: {
           name: f.name, cpu: f.vcpus, ram: f.memoryMib / 1024, disk: f.diskGib,
-          gpu: f.gpuModel, gpu_count: f.gpuCount,
+          gpu: f.gpuModel, gpu_count: f.gpuCount, vgpu_type: f.vgpuType || null, gpu_share_milli: f.gpuShareMilli || null,
         },
         keypair: { name: null },
         security_rules: [],

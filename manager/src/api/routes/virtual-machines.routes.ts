@@ -15,6 +15,12 @@ const CreateBody = Type.Object({
   user_data: Type.Optional(Type.String({ maxLength: 65536 })),
   callback_url: Type.Optional(Type.String({ maxLength: 2048, format: "uri" })),
   labels: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 63 }), { maxItems: 32 })),
+  affinity_group_names: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 63 }), { maxItems: 16, description: "Affinity groups of your account the VMs join" })),
+  affinity_group_ids: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 2147483647 }), { maxItems: 16 })),
+  avoid: Type.Optional(Type.Array(Type.Union([
+    Type.Integer({ minimum: 1, maximum: 2147483647 }),
+    Type.String({ pattern: "^[0-9a-fA-F-]{36}$" }),
+  ]), { maxItems: 100, description: "CloudSigma's avoid: keep away from the hosts of these VMs (ids or uuids) when possible" })),
   assign_floating_ip: Type.Optional(Type.Boolean()),
   create_bootable_volume: Type.Optional(Type.Boolean()),
   enable_port_randomization: Type.Optional(Type.Boolean()),

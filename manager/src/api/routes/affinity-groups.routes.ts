@@ -1,0 +1,47 @@
+// Affinity groups of the caller's account: /v1/core/affinity-groups.
+import { Type } from "@sinclair/typebox";
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { affinityGroupView, type AffinityGroupService } from "../../placement/affinity-group-service.js";
+import { errors, IdParams, ok } from "../schemas.js";
+
+const CreateBody = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 63, pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*$" }),
+  type: Type.Union([Type.Literal("host-affinity"), Type.Literal("host-anti-affinity")]),
+  strict: Type.Optional(Type.Boolean({ default: true, description: "Strict groups are never violated (the deploy is refused); others are a preference" })),
+  description: Type.Optional(Type.String({ maxLength: 1000 })),
+}, { additionalProperties: false });
+
+export const affinityGroupRoutes = (groups: AffinityGroupService): FastifyPluginAsyncTypebox => async (app) => {
+  app.post("/v1/core/affinity-groups", {
+    schema: { tags: ["affinity-groups"], summary: "Create an affinity group", body: CreateBody, response: { 201: ok({ affinity_group: Type.Unknown() }), ...errors } },
+  }, async (req, reply) => {
+    const g = await groups.create(req.principal, req.body);
+    return reply.status(201).send({ status: true as const, message: "Affinity group created", affinity_group: affinityGroupView(g, []) });
+  });
+
+  app.get("/v1/core/affinity-groups", {
+    schema: { tags: ["affinity-groups"], summary: "List affinity groups", response: { 200: ok({ count: Type.Integer(), affinity_groups: Type.Array(Type.Unknown()) }), ...errors } },
+  }, async (req) => {
+    const rows = await groups.list(req.principal);
+    const members = await groups.members(rows.map((r) => r.id));
+    return {
+      status: true as const, message: "Getting affinity groups success", count: rows.length,
+      affinity_groups: rows.map((g) => affinityGroupView(g, members.get(g.id) ?? [])),
+    };
+  });
+
+  app.get("/v1/core/affinity-groups/:id", {
+    schema: { tags: ["affinity-groups"], summary: "Get an affinity group", params: IdParams, response: { 200: ok({ affinity_group: Type.Unknown() }), ...errors } },
+  }, async (req) => {
+    const g = await groups.get(req.principal, req.params.id);
+    const members = await groups.members([g.id]);
+    return { status: true as const, message: "Getting affinity group success", affinity_group: affinityGroupView(g, members.get(g.id) ?? []) };
+  });
+
+  app.delete("/v1/core/affinity-groups/:id", {
+    schema: { tags: ["affinity-groups"], summary: "Delete an affinity group without live members", params: IdParams, response: { 200: ok({}), ...errors } },
+  }, async (req) => {
+    await groups.delete(req.principal, req.params.id);
+    return { status: true as const, message: "Affinity group deleted" };
+  });
+};

@@ -1,0 +1,50 @@
+// Admin flavor management: /v1/admin/flavors (create, list, get, delete).
+import { Type } from "@sinclair/typebox";
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { flavorView, type FlavorService } from "../../catalog/flavor-service.js";
+import { errors, IdParams, ok } from "../schemas.js";
+
+const TAG = Type.String({ minLength: 1, maxLength: 100, pattern: "^[A-Za-z0-9][A-Za-z0-9._:/=-]*$" });
+
+const CreateFlavorBody = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 100, pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*$" }),
+  cpu: Type.Integer({ minimum: 1, maximum: 1024, description: "vCPUs" }),
+  ram: Type.Number({ exclusiveMinimum: 0, maximum: 65536, description: "Memory in GiB" }),
+  disk: Type.Optional(Type.Integer({ minimum: 0, maximum: 65536, description: "Root disk in GiB" })),
+  gpu: Type.Optional(Type.String({ maxLength: 200, description: "GPU model, e.g. \"NVIDIA H100 80GB HBM3\" (matched exactly)" })),
+  gpu_count: Type.Optional(Type.Integer({ minimum: 0, maximum: 16, description: "Whole GPUs passed through" })),
+  vgpu_type: Type.Optional(Type.String({ maxLength: 200, description: "One vGPU instance of this type" })),
+  gpu_share_milli: Type.Optional(Type.Integer({ minimum: 0, maximum: 999, description: "A time-sliced share of one GPU (1..999 milli)" })),
+  host_tags: Type.Optional(Type.Array(TAG, { maxItems: 32, description: "All must be on the host" })),
+  cpu_type: Type.Optional(Type.String({ maxLength: 50, description: "Host CPU type, e.g. amd or intel" })),
+}, { additionalProperties: false });
+
+export const flavorAdminRoutes = (flavors: FlavorService): FastifyPluginAsyncTypebox => async (app) => {
+  app.post("/v1/admin/flavors", {
+    schema: {
+      tags: ["admin"], summary: "Create a flavor", body: CreateFlavorBody,
+      response: { 201: ok({ flavor: Type.Unknown() }), ...errors },
+    },
+  }, async (req, reply) => {
+    const f = await flavors.create(req.body);
+    return reply.status(201).send({ status: true as const, message: "Flavor created", flavor: flavorView(f) });
+  });
+
+  app.get("/v1/admin/flavors", {
+    schema: { tags: ["admin"], summary: "List flavors", response: { 200: ok({ count: Type.Integer(), flavors: Type.Array(Type.Unknown()) }), ...errors } },
+  }, async () => {
+    const rows = await flavors.list();
+    return { status: true as const, message: "Getting flavors success", count: rows.length, flavors: rows.map(flavorView) };
+  });
+
+  app.get("/v1/admin/flavors/:id", {
+    schema: { tags: ["admin"], summary: "Get a flavor", params: IdParams, response: { 200: ok({ flavor: Type.Unknown() }), ...errors } },
+  }, async (req) => ({ status: true as const, message: "Getting flavor success", flavor: flavorView(await flavors.get(req.params.id)) }));
+
+  app.delete("/v1/admin/flavors/:id", {
+    schema: { tags: ["admin"], summary: "Delete a flavor no VM uses", params: IdParams, response: { 200: ok({}), ...errors } },
+  }, async (req) => {
+    await flavors.delete(req.params.id);
+    return { status: true as const, message: "Flavor deleted" };
+  });
+};

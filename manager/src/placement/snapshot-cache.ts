@@ -1,0 +1,127 @@
+// An in-memory fleet snapshot per environment, so a placement does not re-read the whole fleet
+// from PostgreSQL. It is a hint, never the truth: the commit step locks the chosen hosts and
+// compares their generation with the one recorded here, re-reading them when they differ.
+//
+// Kept current by: this process's own commits (applied to the snapshot, generation + 1, while
+// the commit still holds the host locks, so updates land in lock order); hosts a commit found
+// changed (re-read from PostgreSQL on next use, only those); `invalidate` (admin changes); and
+// a maximum age (changes made elsewhere: releases, other managers, agents' state changes).
+import { applyPlan } from "../allocator/index.js";
+import type { FleetSnapshot, HostSnapshot, PlacementPlan, PlacementRequest } from "../allocator/types.js";
+import type { Db } from "../db/database.js";
+import { buildSnapshot } from "./snapshot-builder.js";
+
+export interface CachedSnapshot {
+  snapshot: FleetSnapshot;
+  /** Each host's generation as this snapshot reflects it (host id → generation). */
+  generations: ReadonlyMap<string, number>;
+  builtAt: number;
+}
+
+interface Entry extends CachedSnapshot {
+  generations: Map<string, number>;
+  /** Host ids to re-read before the next use. */
+  dirty: Set<string>;
+}
+
+export interface SnapshotCacheOptions {
+  /** Rebuild an environment's snapshot from scratch when it is older than this (ms). */
+  maxAgeMs?: number;
+  now?: () => number;
+}
+
+export class SnapshotCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly building = new Map<string, Promise<Entry>>();
+  /** Bumped by invalidate(): a build started before it is not stored. */
+  private epoch = 0;
+  private readonly maxAgeMs: number;
+  private readonly now: () => number;
+
+  constructor(private readonly db: Db, o: SnapshotCacheOptions = {}) {
+    this.maxAgeMs = o.maxAgeMs ?? 1000;
+    this.now = o.now ?? Date.now;
+  }
+
+  /** The environment's snapshot; `fresh` forces a full rebuild (e.g. before answering "no capacity"). */
+  async get(environment: string, fresh = false): Promise<CachedSnapshot> {
+    let e = this.entries.get(environment);
+    if (fresh || e === undefined || this.now() - e.builtAt > this.maxAgeMs) {
+      e = await this.rebuild(environment, fresh);
+    } else if (e.dirty.size > 0) {
+      await this.refreshDirty(environment, e);
+      e = this.entries.get(environment) ?? e;
+    }
+    return e;
+  }
+
+  private rebuild(environment: string, fresh: boolean): Promise<Entry> {
+    const pending = this.building.get(environment);
+    // Concurrent callers share one build (a forced one must start after the caller's request).
+    if (pending && !fresh) return pending;
+    const epoch = this.epoch;
+    const startedAt = this.now();
+    const p = buildSnapshot(this.db, { environment }).then((snapshot) => {
+      const entry: Entry = { snapshot, generations: generationsOf(snapshot.hosts), builtAt: startedAt, dirty: new Set() };
+      if (epoch === this.epoch) this.entries.set(environment, entry);
+      return entry;
+    }).finally(() => {
+      if (this.building.get(environment) === p) this.building.delete(environment);
+    });
+    this.building.set(environment, p);
+    return p;
+  }
+
+  /** Re-reads only the hosts marked dirty and splices them into a new snapshot. */
+  private async refreshDirty(environment: string, e: Entry): Promise<void> {
+    const ids = [...e.dirty];
+    e.dirty.clear();
+    const fresh = await buildSnapshot(this.db, { environment, hostIds: ids.map(Number) });
+    if (this.entries.get(environment) !== e) return;
+    const byId = new Map(fresh.hosts.map((h) => [h.id, h]));
+    const hosts = e.snapshot.hosts.map((h) => byId.get(h.id) ?? h);
+    const known = new Set(e.snapshot.hosts.map((h) => h.id));
+    for (const h of fresh.hosts) if (!known.has(h.id)) hosts.push(h);
+    const clusters = new Map((e.snapshot.clusters ?? []).map((c) => [c.id, c]));
+    for (const c of fresh.clusters ?? []) clusters.set(c.id, c);
+    e.snapshot = { hosts, clusters: [...clusters.values()] };
+    for (const h of fresh.hosts) e.generations.set(h.id, h.generation ?? 0);
+  }
+
+  /**
+   * Called by the commit step after writing a plan while it still holds the hosts' locks.
+   * `lockedGenerations` are the generations read under lock (before the commit's bump).
+   */
+  committed(environment: string, request: PlacementRequest, plan: PlacementPlan, lockedGenerations: ReadonlyMap<string, number>): void {
+    const e = this.entries.get(environment);
+    if (e === undefined) return;
+    const hostIds = [...new Set(plan.placements.map((p) => p.hostId))];
+    const current = hostIds.every((id) => e.generations.has(id) && e.generations.get(id) === lockedGenerations.get(id));
+    if (!current) {
+      this.markDirty(environment, hostIds);
+      return;
+    }
+    try {
+      e.snapshot = applyPlan(e.snapshot, request, plan);
+      for (const id of hostIds) e.generations.set(id, lockedGenerations.get(id)! + 1);
+    } catch {
+      this.markDirty(environment, hostIds);
+    }
+  }
+
+  markDirty(environment: string, hostIds: readonly string[]): void {
+    const e = this.entries.get(environment);
+    if (e === undefined) return;
+    for (const id of hostIds) e.dirty.add(id);
+  }
+
+  /** Drops every cached snapshot (hosts added, resource state or cluster settings changed). */
+  invalidate(): void {
+    this.epoch++;
+    this.entries.clear();
+  }
+}
+
+function generationsOf(hosts: readonly HostSnapshot[]): Map<string, number> {
+  return new Map(hosts.map((h) => [h.id, h.generation ?? 0]));
+}
