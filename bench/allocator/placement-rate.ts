@@ -17,7 +17,7 @@ import {
   type FleetSnapshot,
   type PlacementRequest,
 } from "../../manager/src/allocator/index.js";
-import { syntheticFleet, syntheticRequests } from "./synthetic-fleet.js";
+import { syntheticFleet, syntheticRequests } from "../../manager/src/allocator/testing/synthetic-fleet.js";
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);

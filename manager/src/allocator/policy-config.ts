@@ -17,18 +17,20 @@ export const ALLOCATION_MODES = ["vertical", "horizontal"] as const;
 export type AllocationMode = (typeof ALLOCATION_MODES)[number];
 
 /**
- * Scorers (and weights) each algorithm adds. Weights are below the preference tiers of the
- * default scorer list so that an algorithm orders hosts within a tier, as CloudStack's
- * allocators order the host list after moving OS-tagged hosts first and GPU hosts last.
+ * Scorers (and weights) each algorithm adds. They sit below the preference tiers of the scorer
+ * list, as CloudStack's allocators order the host list after moving OS-tagged hosts first and
+ * GPU hosts last. Against the allocation mode (`allocated-capacity`, weight 1) they weigh 0.5
+ * and blend with it; `firstfit` is only a tie-break (stable order). Without `allocated-capacity`
+ * (CLOUDSTACK_SCORER_WEIGHTS) each algorithm alone orders the hosts, as in CloudStack.
  */
 export const ALGORITHM_SCORERS: Readonly<Record<AllocationAlgorithm, Readonly<Record<string, number>>>> = {
   random: { random: 0.5 },
-  firstfit: { firstfit: 0.5 },
+  firstfit: { firstfit: 0.01 },
   userdispersing: { userdispersing: 0.5 },
   // The pod preference dominates; random / stable order only orders hosts inside a pod.
   userconcentratedpod_random: { userconcentratedpod: 0.75, random: 0.25 },
-  userconcentratedpod_firstfit: { userconcentratedpod: 0.75, firstfit: 0.25 },
-  firstfitleastconsumed: { leastconsumed: 0.5 },
+  userconcentratedpod_firstfit: { userconcentratedpod: 0.75, firstfit: 0.01 },
+  firstfitleastconsumed: { leastconsumed: 0.5, firstfit: 0.01 },
 };
 
 export const DEFAULT_FILTERS: readonly string[] = [
@@ -51,14 +53,15 @@ export const REQUIRED_FILTERS: readonly string[] = ["scope", "host-state", "cpu-
 /**
  * Orbit's default (GPU-aware) scorer weights. Tiers, strongest first: the user's own
  * preferences (non-strict affinity, avoid), keeping GPU hosts for GPU VMs, the image's OS
- * preference, GPU topology and fragmentation, then the allocation mode and the algorithm.
+ * preference, GPU topology (a NUMA/NVLink-local set beats a perfect fit), GPU fragmentation,
+ * then the allocation mode and the algorithm.
  */
 export const DEFAULT_SCORER_WEIGHTS: Readonly<Record<string, number>> = {
   "affinity-preference": 16,
   avoid: 16,
   "gpu-hosts-last": 8,
   "os-type": 4,
-  "gpu-locality": 2,
+  "gpu-locality": 4,
   "gpu-bestfit": 2,
   "vgpu-packing": 2,
   "allocated-capacity": 1,

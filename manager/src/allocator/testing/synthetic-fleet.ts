@@ -1,8 +1,8 @@
 // A synthetic cloud for the allocator benchmarks: CPU hosts and 8-GPU HGX-like hosts in pods
 // and clusters, about 10 VMs per host already placed, and a request mix drawn from a seed.
 
-import { seededRandom } from "../../manager/src/allocator/prng.js";
-import { gpuHost, cpuHost } from "../../manager/src/allocator/testing/fleet-builder.js";
+import { seededRandom } from "../prng.js";
+import { gpuHost, cpuHost } from "./fleet-builder.js";
 import type {
   ClusterSnapshot,
   FleetSnapshot,
@@ -11,7 +11,7 @@ import type {
   HostVm,
   PlacementRequest,
   VgpuTypeSpec,
-} from "../../manager/src/allocator/types.js";
+} from "../types.js";
 
 export const H100_VGPU_TYPES: readonly VgpuTypeSpec[] = [
   { name: "H100-20C", maxInstances: 4 },
