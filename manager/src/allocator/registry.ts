@@ -17,6 +17,7 @@ import { AllocatedCapacityScorer } from "./scorers/allocated-capacity.scorer.js"
 import { AvoidScorer } from "./scorers/avoid.scorer.js";
 import { FirstFitScorer } from "./scorers/firstfit.scorer.js";
 import { GpuBestFitScorer } from "./scorers/gpu-bestfit.scorer.js";
+import { GpuFragmentationScorer } from "./scorers/gpu-fragmentation.scorer.js";
 import { GpuHostsLastScorer } from "./scorers/gpu-hosts-last.scorer.js";
 import { GpuLocalityScorer } from "./scorers/gpu-locality.scorer.js";
 import { LeastConsumedScorer } from "./scorers/leastconsumed.scorer.js";
@@ -53,5 +54,6 @@ export const SCORERS: ReadonlyMap<string, ScorerFactory> = new Map<string, Score
   [AvoidScorer.NAME, () => new AvoidScorer()],
   [GpuLocalityScorer.NAME, () => new GpuLocalityScorer()],
   [GpuBestFitScorer.NAME, () => new GpuBestFitScorer()],
+  [GpuFragmentationScorer.NAME, () => new GpuFragmentationScorer()],
   [VgpuPackingScorer.NAME, () => new VgpuPackingScorer()],
 ]);

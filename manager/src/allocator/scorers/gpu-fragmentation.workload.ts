@@ -38,7 +38,8 @@ export interface GpuWorkloadMixOptions {
   halfLifeRequests?: number;
   /**
    * Republish the frozen view once the observations since the last one reach this share of the
-   * (decayed) total: often while the mix is young, rarely once it is stable (scores are memoised per view).
+   * (decayed) weight the last view was built from: often while the mix is young, rarely once it is
+   * stable (1 = each view is built from twice the weight of the previous one). Scores are cached per view.
    */
   refreshShare?: number;
   /** Keep the most popular shapes covering this share of the weight (the rest is noise for scoring). */
@@ -67,7 +68,7 @@ export class GpuWorkloadMix {
   constructor(opts: GpuWorkloadMixOptions = {}) {
     const halfLife = opts.halfLifeRequests ?? 20_000;
     this.growth = Math.pow(2, 1 / halfLife);
-    this.refreshShare = opts.refreshShare ?? 0.1;
+    this.refreshShare = opts.refreshShare ?? 1;
     this.coverage = opts.coverage ?? 0.99;
   }
 
@@ -83,7 +84,7 @@ export class GpuWorkloadMix {
     this.total += count * this.scale;
     this.dirty = true;
     this.sinceRefresh += count * this.scale;
-    if (this.sinceRefresh >= this.refreshShare * this.total) this.publish();
+    if (this.sinceRefresh >= this.refreshShare * (this.total - this.sinceRefresh)) this.publish();
   }
 
   /** The current frozen view (re-published as the mix moves; see `refreshShare`). */

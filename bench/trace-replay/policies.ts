@@ -1,0 +1,35 @@
+// The policies the trace replay compares, all built by the allocator core's own buildPolicy().
+// The fleet is one cluster of GPU hosts, so the cluster disable thresholds are lifted to 1 (the
+// paper's simulator has none) and everything else is as configured in the manager.
+import { buildPolicy, type AllocationPolicy, type AllocationPolicyConfig } from "../../manager/src/allocator/index.js";
+
+export interface ReplayPolicy {
+  name: string;
+  description: string;
+  build(): AllocationPolicy;
+}
+
+const NO_THRESHOLDS: AllocationPolicyConfig = { cpuDisableThreshold: 1, memoryDisableThreshold: 1 };
+
+export const REPLAY_POLICIES: readonly ReplayPolicy[] = [
+  {
+    name: "random",
+    description: "CloudStack `random`: a seeded random feasible host; first GPUs that fit",
+    build: () => buildPolicy({ ...NO_THRESHOLDS, algorithm: "random", scorers: {} }),
+  },
+  {
+    name: "firstfit",
+    description: "CloudStack `firstfit`: the first feasible host in host order; first GPUs that fit",
+    build: () => buildPolicy({ ...NO_THRESHOLDS, algorithm: "firstfit", scorers: {} }),
+  },
+  {
+    name: "vertical",
+    description: "vertical best fit: most-allocated host first (CPU, memory) and fewest free whole GPUs left, GPU packing",
+    build: () => buildPolicy({ ...NO_THRESHOLDS, algorithm: "firstfit", mode: "vertical", scorers: { "allocated-capacity": 1, "gpu-bestfit": 1, "vgpu-packing": 1 } }),
+  },
+  {
+    name: "orbit-default",
+    description: "Orbit's default GPU-aware policy (the manager's defaults)",
+    build: () => buildPolicy({ ...NO_THRESHOLDS }),
+  },
+];
