@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { InvalidArgumentError } from "#shared/errors.js";
 import { PowerState, VmSpec } from "#shared/protocol.js";
 import { buildDomainXml, domainNameFor } from "./domain-xml.js";
 import { LibvirtHypervisor } from "./libvirt-hypervisor.js";
@@ -21,6 +22,13 @@ describe.skipIf(skip)(`LibvirtHypervisor on test:///default${skip ? " (skipped: 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const hv = new LibvirtHypervisor({ uri: "test:///default", domainType: "qemu", instancesDir: dir, hostname: "node-1" });
   const virsh = new Virsh({ uri: "test:///default" });
+
+  it("refuses at construction a configuration QEMU cannot run", () => {
+    const base = { uri: "test:///default", instancesDir: dir };
+    expect(() => new LibvirtHypervisor({ ...base, domainType: "qemu", xml: { cpu: { mode: "host-passthrough" } } })).toThrow(InvalidArgumentError);
+    expect(() => new LibvirtHypervisor({ ...base, domainType: "kvm", xml: { cdromBus: "virtio" as "scsi" } })).toThrow(/cdrom bus virtio/);
+    expect(() => new LibvirtHypervisor({ ...base, domainType: "kvm", xml: { cpu: { mode: "host-passthrough" }, cdromBus: "sata" } })).not.toThrow();
+  });
 
   it("reads host facts from nodeinfo and capabilities", async () => {
     const f = await hv.hostFacts();
@@ -60,7 +68,7 @@ describe.skipIf(skip)(`LibvirtHypervisor on test:///default${skip ? " (skipped: 
     await expect(bad.run(["list"])).rejects.toMatchObject({ kind: "connection", retryable: true });
   });
 
-  it("has libvirt accept a generated domain: define, start, hot-plug, save, destroy, undefine in one session", async () => {
+  it("has libvirt accept a generated domain: define, start, hot-plug, balloon, suspend, destroy, undefine in one session", async () => {
     const spec = VmSpec.fromPartial({
       vmUuid: "5b0c6a8e-2d4f-4a1b-9c3e-7f6d5e4c3b2a", name: "seq", vcpus: 1, maxVcpus: 2, memoryMib: 128, numaNode: -1,
       labels: { k: "v" },
@@ -70,13 +78,17 @@ describe.skipIf(skip)(`LibvirtHypervisor on test:///default${skip ? " (skipped: 
     const file = join(dir, "seq.xml");
     writeFileSync(file, buildDomainXml(spec, { domainType: "qemu" }, { serialLog: join(dir, "serial.log"), ownedFiles: [join(dir, "root.qcow2")], instanceDir: dir }));
     const name = domainNameFor(spec);
+    // (managedsave is left to the real-libvirtd tier: on the test driver it sometimes hangs.)
     const out = await virsh.run([
-      [`define ${file}`, `start ${spec.vmUuid}`, `domstate ${name} --reason`, `setvcpus ${name} 2 --live`, `dumpxml ${name}`,
-        `managedsave ${name}`, `domstate ${name} --reason`, `undefine ${name} --managed-save`, "list --all --name"].join("; "),
+      [`define ${file}`, `start ${spec.vmUuid}`, `domstate ${name} --reason`, `setvcpus ${name} 2 --live`, `setmem ${name} 100000 --live`,
+        `suspend ${name}`, `domstate ${name} --reason`, `resume ${name}`, `dumpxml ${name}`, `destroy ${name}`, `domstate ${name} --reason`,
+        `undefine ${name}`, "list --all --name"].join("; "),
     ]);
     expect(out).toContain("running (booted)");
-    expect(out).toContain("shut off (saved)");
+    expect(out).toContain("paused (user)");
+    expect(out).toContain("shut off (destroyed)");
     expect(out).toMatch(/<vcpu placement='static'>2<\/vcpu>/);
+    expect(out).toMatch(/<currentMemory unit='KiB'>100000<\/currentMemory>/);
     expect(parseOrbitMetadata(out)).toEqual({ vmUuid: spec.vmUuid, name: "seq", labels: { k: "v" }, ownedFiles: [join(dir, "root.qcow2")], instanceDir: dir });
     expect(out.trimEnd().split("\n").at(-1)).toBe("test");
   });

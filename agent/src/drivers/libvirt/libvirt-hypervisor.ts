@@ -87,6 +87,14 @@ export class LibvirtHypervisor implements Hypervisor {
   private eventChain: Promise<void> = Promise.resolve();
 
   constructor(opts: LibvirtHypervisorOptions) {
+    // Fail at agent start, not on every VM start, for a configuration QEMU cannot run.
+    if (opts.domainType === "qemu" && opts.xml?.cpu?.mode === "host-passthrough") {
+      throw new InvalidArgumentError("libvirt.cpu", "CPU mode host-passthrough needs domain type kvm; under TCG (qemu) use a custom model such as qemu64");
+    }
+    const bus: string | undefined = opts.xml?.cdromBus;
+    if (bus !== undefined && !["scsi", "sata", "ide"].includes(bus)) {
+      throw new InvalidArgumentError("libvirt.cdromBus", `cdrom bus ${bus} is not supported by libvirt (use scsi, sata or ide)`);
+    }
     this.opts = opts;
     this.virsh = new Virsh({ uri: opts.uri, binary: opts.virshPath, timeoutMs: opts.commandTimeoutMs });
     this.imagesDir = opts.imagesDir ?? opts.instancesDir;
@@ -147,7 +155,14 @@ export class LibvirtHypervisor implements Hypervisor {
     for (const { uuid, name } of parseUuidNameList(listText)) {
       this.uuidByName.set(name, uuid);
       const st = states.get(name) ?? (await this.domainState(uuid).catch(() => undefined));
-      const meta = await this.metadata(uuid);
+      let meta: OrbitDomainMetadata | undefined;
+      try {
+        meta = await this.metadata(uuid);
+      } catch (e) {
+        // Undefined between the list and this lookup: it is gone, so it is not listed.
+        if (isVirshError(e, "domain_not_found")) continue;
+        throw e;
+      }
       out.push({
         vmUuid: uuid,
         name,
