@@ -16,8 +16,8 @@ export interface SnapshotScope {
   hostIds?: readonly number[];
 }
 
-/** Host tags of the form `os:<type>` mark a host as preferred for that image OS type. */
-export const OS_TAG_PREFIX = "os:";
+/** Host tags of the form `os.<type>` mark a host as preferred for that image OS type. */
+export const OS_TAG_PREFIX = "os.";
 
 /** Cluster-scoped settings are stored in `settings` with scope `cluster:<id>`. */
 export const CLUSTER_SCOPE_PREFIX = "cluster:";
@@ -38,10 +38,10 @@ function nvlinkDomains(gs: { pciAddress: string; nvlinkPeers: string[] }[]): Map
   return out;
 }
 
-/** Host tags of the form `cpu:<type>` name the host's CPU type (CloudSigma's cpu_type). */
-export const CPU_TAG_PREFIX = "cpu:";
+/** Host tags of the form `cpu.<type>` name the host's CPU type (CloudSigma's cpu_type). */
+export const CPU_TAG_PREFIX = "cpu.";
 
-/** The host's CPU type: a `cpu:` tag, else the vendor in the CPU model name. */
+/** The host's CPU type: a `cpu.` tag, else the vendor in the CPU model name. */
 export function cpuTypeOf(tags: readonly string[], cpuModel: string): string | undefined {
   const tag = tags.find((t) => t.startsWith(CPU_TAG_PREFIX));
   if (tag) return tag.slice(CPU_TAG_PREFIX.length);
