@@ -10,7 +10,7 @@ import { PowerState, VmSpec } from "#shared/protocol.js";
 import { buildDomainXml, domainNameFor } from "./domain-xml.js";
 import { LibvirtHypervisor } from "./libvirt-hypervisor.js";
 import { parseOrbitMetadata } from "./orbit-metadata.js";
-import { parseMemAvailableKib } from "./node-memstats.parser.js";
+import { parseProcMeminfo } from "../../inventory/proc-meminfo.parser.js";
 import { toolMissing } from "./tool-availability.js";
 import { Virsh } from "./virsh.js";
 import { VirshError } from "./virsh-error.js";
@@ -48,7 +48,7 @@ describe.skipIf(skip)(`LibvirtHypervisor on test:///default${skip ? " (skipped: 
     const total = Number(/^MemTotal:\s+(\d+)/m.exec(readFileSync("/proc/meminfo", "utf8"))![1]) / 1024;
     expect(free).toBeGreaterThan(0);
     expect(free).toBeLessThanOrEqual(total);
-    expect(Math.abs(free - parseMemAvailableKib(readFileSync("/proc/meminfo", "utf8")) / 1024)).toBeLessThan(total / 2);
+    expect(Math.abs(free - parseProcMeminfo(readFileSync("/proc/meminfo", "utf8")).memAvailableMib)).toBeLessThan(total / 2);
   });
 
   it("lists the test host's domain as unmanaged, with state and reason", async () => {

@@ -10,16 +10,17 @@ import { ConflictError, DeadlineExceededError, HypervisorError, InvalidArgumentE
 import { type DiskSpec, type DomainStatus, PowerState, StopMode, type VmSpec } from "#shared/protocol.js";
 import { buildSeedFiles } from "../../seed/cloud-init-seed.js";
 import { writeSeedIso } from "../../seed/seed-iso.js";
+import { parseProcMeminfo } from "../../inventory/proc-meminfo.parser.js";
+import { parseVirshCapabilities } from "../../inventory/virsh-capabilities.parser.js";
+import { parseVirshNodeinfo } from "../../inventory/virsh-nodeinfo.parser.js";
 import type { DomainLifecycleEvent, Hypervisor, HypervisorHostFacts, StopOptions } from "../hypervisor.js";
-import { parseCapabilities } from "./capabilities.parser.js";
 import { parseDomainDisks } from "./domain-disks.parser.js";
 import { DomainEventStream } from "./domain-event-stream.js";
 import { parseUuidNameList } from "./domain-list.parser.js";
 import { type DomainState, isActive, parseDomstateReason } from "./domain-state.js";
 import { buildDiskDeviceXml, buildDomainXml, diskLetters, domainNameFor, type DomainType, type DomainXmlOptions } from "./domain-xml.js";
 import { type DomainStats, parseDomstats } from "./domstats.parser.js";
-import { parseNodeInfo } from "./node-info.parser.js";
-import { parseMemAvailableKib, parseNodeMemStatsFreeKib } from "./node-memstats.parser.js";
+import { parseNodeMemStatsFreeKib } from "./node-memstats.parser.js";
 import { ORBIT_METADATA_NS, type OrbitDomainMetadata, parseOrbitMetadata, parseOrbitMetadataElement } from "./orbit-metadata.js";
 import { Virsh } from "./virsh.js";
 import { isVirshError } from "./virsh-error.js";
@@ -109,8 +110,8 @@ export class LibvirtHypervisor implements Hypervisor {
       this.virsh.run(["capabilities"]),
       this.virsh.run(["version"]).catch(() => ""),
     ]);
-    const node = parseNodeInfo(nodeinfoText);
-    const caps = parseCapabilities(capsXml);
+    const node = parseVirshNodeinfo(nodeinfoText);
+    const caps = parseVirshCapabilities(capsXml);
     const hostname = this.opts.hostname ?? ((await this.virsh.run(["hostname"]).catch(() => "")).trim() || osHostname());
     const hv = /Running hypervisor:\s*(.+)$/m.exec(versionText)?.[1]?.trim() ?? "";
     const cells = Math.max(1, node.numaCells);
@@ -119,15 +120,15 @@ export class LibvirtHypervisor implements Hypervisor {
       hostname,
       hypervisor: this.opts.domainType,
       cpuModel: caps.cpuModel || node.cpuModel,
-      cpuArch: caps.arch || node.cpuModel,
+      cpuArch: caps.cpuArch || node.cpuModel,
       // nodeinfo counts sockets per NUMA cell
-      sockets: node.socketsPerCell * cells,
+      sockets: node.sockets * cells,
       coresPerSocket: node.coresPerSocket,
       threadsPerCore: node.threadsPerCore,
       cpus: node.cpus,
       cpuMhz: node.cpuMhz,
-      memoryMib: Math.floor(node.memoryKib / 1024),
-      numaCells: caps.cells.map((c) => ({ id: c.id, cpus: c.cpus, memoryMib: c.memoryMib })),
+      memoryMib: node.memoryMib,
+      numaCells: caps.numaCells,
       hypervisorVersion: hv,
       driver: "libvirt",
     };
@@ -139,7 +140,7 @@ export class LibvirtHypervisor implements Hypervisor {
       return Math.floor(parseNodeMemStatsFreeKib(await this.virsh.run(["nodememstats"])) / 1024);
     } catch (e) {
       if (isVirshError(e, "connection")) throw e;
-      return Math.floor(parseMemAvailableKib(await readFile("/proc/meminfo", "utf8")) / 1024);
+      return parseProcMeminfo(await readFile("/proc/meminfo", "utf8")).memAvailableMib;
     }
   }
 

@@ -1,4 +1,4 @@
-// PURE: `virsh nodememstats` ("free   :  23172416 KiB") and /proc/meminfo -> free memory.
+// PURE: `virsh nodememstats` ("free   :  23172416 KiB") -> free memory.
 
 /** Memory the host can give to new guests: free plus reclaimable page cache and buffers. */
 export function parseNodeMemStatsFreeKib(text: string): number {
@@ -7,10 +7,4 @@ export function parseNodeMemStatsFreeKib(text: string): number {
   const free = v.get("free");
   if (free === undefined) throw new Error("virsh nodememstats: no 'free' line");
   return free + (v.get("buffers") ?? 0) + (v.get("cached") ?? 0);
-}
-
-export function parseMemAvailableKib(procMeminfo: string): number {
-  const m = /^MemAvailable:\s+(\d+)\s+kB/m.exec(procMeminfo);
-  if (!m) throw new Error("/proc/meminfo has no MemAvailable");
-  return Number(m[1]);
 }

@@ -1,27 +1,15 @@
 // Parsers on output captured from virsh 9.0.0 (real libvirtd + QEMU 7.2 and the test driver).
 import { describe, expect, it } from "vitest";
 import { PowerState } from "#shared/protocol.js";
-import { parseCapabilities } from "./capabilities.parser.js";
 import { parseDomainDisks } from "./domain-disks.parser.js";
 import { parseEventLine } from "./domain-event.parser.js";
 import { parseUuidNameList } from "./domain-list.parser.js";
 import { isActive, parseDomstateReason, stateFromNumbers } from "./domain-state.js";
 import { parseDomstats } from "./domstats.parser.js";
-import { parseNodeInfo } from "./node-info.parser.js";
-import { parseMemAvailableKib, parseNodeMemStatsFreeKib } from "./node-memstats.parser.js";
+import { parseNodeMemStatsFreeKib } from "./node-memstats.parser.js";
 import { orbitMetadataElement, parseOrbitMetadata, parseOrbitMetadataElement } from "./orbit-metadata.js";
 import { classifyVirshError, virshErrorFrom } from "./virsh-error.js";
 import { XMLBuilder } from "fast-xml-parser";
-
-const NODEINFO_QEMU = `CPU model:           x86_64
-CPU(s):              2
-CPU frequency:       2445 MHz
-CPU socket(s):       1
-Core(s) per socket:  2
-Thread(s) per core:  1
-NUMA cell(s):        1
-Memory size:         5990616 KiB
-`;
 
 const DOMSTATS = `Domain: 'ex1'
   state.state=1
@@ -65,30 +53,9 @@ Domain: 'off vm'
 `;
 
 describe("virsh output parsers", () => {
-  it("parses nodeinfo", () => {
-    expect(parseNodeInfo(NODEINFO_QEMU)).toEqual({
-      cpuModel: "x86_64", cpus: 2, cpuMhz: 2445, socketsPerCell: 1, coresPerSocket: 2, threadsPerCore: 1, numaCells: 1, memoryKib: 5990616,
-    });
-    expect(() => parseNodeInfo("CPU model: x\n")).toThrow(/CPU\(s\)/);
-  });
-
-  it("parses the host part of capabilities (uuid, arch, model, NUMA cells)", () => {
-    const caps = parseCapabilities(`<capabilities><host><uuid>00000000-0000-4000-8000-000000000008</uuid>
-      <cpu><arch>x86_64</arch><model>EPYC-Rome</model><vendor>AMD</vendor><topology sockets='1' cores='2' threads='1'/></cpu>
-      <topology><cells num='2'>
-        <cell id='0'><memory unit='KiB'>2097152</memory><cpus num='2'><cpu id='0' socket_id='0' core_id='0' siblings='0'/><cpu id='1' socket_id='0' core_id='1' siblings='1'/></cpus></cell>
-        <cell id='1'><memory unit='KiB'>4194304</memory><cpus num='1'><cpu id='2' socket_id='1' core_id='0' siblings='2'/></cpus></cell>
-      </cells></topology></host><guest><os_type>hvm</os_type></guest></capabilities>`);
-    expect(caps).toEqual({
-      hostUuid: "00000000-0000-4000-8000-000000000008", arch: "x86_64", cpuModel: "EPYC-Rome",
-      cells: [{ id: 0, cpus: [0, 1], memoryMib: 2048 }, { id: 1, cpus: [2], memoryMib: 4096 }],
-    });
-  });
-
-  it("parses nodememstats and /proc/meminfo", () => {
+  it("parses nodememstats", () => {
     expect(parseNodeMemStatsFreeKib("total  :  24684096 KiB\nfree   :  23172416 KiB\nbuffers:  33208 KiB\ncached :  691716 KiB\n")).toBe(23172416 + 33208 + 691716);
     expect(() => parseNodeMemStatsFreeKib("")).toThrow();
-    expect(parseMemAvailableKib("MemTotal:  100 kB\nMemFree:  10 kB\nMemAvailable:  55 kB\n")).toBe(55);
   });
 
   it("parses domstats into typed per-domain stats", () => {
