@@ -4,6 +4,7 @@ import { z } from "zod";
 import { InvalidArgumentError } from "#shared/errors.js";
 
 const port = z.coerce.number().int().min(0).max(65535);
+const flag = z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) => v === "true" || v === "1" || v === "yes");
 
 const ManagerConfigSchema = z.object({
   ORBIT_API_HOST: z.string().default("127.0.0.1"),
@@ -16,6 +17,14 @@ const ManagerConfigSchema = z.object({
   ORBIT_AGENT_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   ORBIT_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   ORBIT_PUBLIC_URL: z.string().url().optional(),
+  // Mutual TLS on the agent gateway (off by default: the embedded default stays plain on loopback).
+  ORBIT_GRPC_TLS: flag.default(false),
+  // Extra names (DNS or IP, comma-separated) in the gateway's certificate, besides 127.0.0.1 and localhost.
+  ORBIT_GRPC_TLS_NAMES: z.string().default(""),
+  // The static join token (ORBIT_AGENT_TOKEN or generated) is a multi-use cluster token for the
+  // simulated fleet and dev setups; production sets this to false and uses one-time tokens.
+  ORBIT_ALLOW_STATIC_JOIN_TOKEN: flag.default(true),
+  ORBIT_HOST_CERT_VALIDITY_DAYS: z.coerce.number().int().min(1).max(825).default(90),
 });
 
 export interface ManagerConfig {
@@ -29,6 +38,10 @@ export interface ManagerConfig {
   agentToken: string | undefined;
   logLevel: z.infer<typeof ManagerConfigSchema>["ORBIT_LOG_LEVEL"];
   publicUrl: string | undefined;
+  grpcTls: boolean;
+  grpcTlsNames: string[];
+  allowStaticJoinToken: boolean;
+  hostCertValidityDays: number;
 }
 
 export function loadManagerConfig(env: Record<string, string | undefined> = process.env): ManagerConfig {
@@ -53,5 +66,9 @@ export function loadManagerConfig(env: Record<string, string | undefined> = proc
     agentToken: c.ORBIT_AGENT_TOKEN,
     logLevel: c.ORBIT_LOG_LEVEL,
     publicUrl: c.ORBIT_PUBLIC_URL,
+    grpcTls: c.ORBIT_GRPC_TLS,
+    grpcTlsNames: c.ORBIT_GRPC_TLS_NAMES.split(",").map((n) => n.trim()).filter(Boolean),
+    allowStaticJoinToken: c.ORBIT_ALLOW_STATIC_JOIN_TOKEN,
+    hostCertValidityDays: c.ORBIT_HOST_CERT_VALIDITY_DAYS,
   };
 }

@@ -5,6 +5,8 @@ import { AgentGateway, tokenMatcher } from "./agents/agent-gateway.js";
 import { AgentSessions } from "./agents/agent-sessions.js";
 import { CommandDispatcher } from "./agents/command-dispatcher.js";
 import { adminRoutes } from "./api/routes/admin.routes.js";
+import { hostCertificateRoutes } from "./api/routes/host-certificates.routes.js";
+import { registrationTokenRoutes } from "./api/routes/registration-tokens.routes.js";
 import { catalogRoutes } from "./api/routes/catalog.routes.js";
 import { jobRoutes } from "./api/routes/jobs.routes.js";
 import { virtualMachineRoutes } from "./api/routes/virtual-machines.routes.js";
@@ -20,6 +22,11 @@ import { seedCatalog } from "./catalog/catalog-seed.js";
 import type { ManagerConfig } from "./config.js";
 import { openDatabase, type Database } from "./db/database.js";
 import { HostService } from "./hosts/host-service.js";
+import { loadOrCreateCertificateAuthority } from "./security/ca-store.js";
+import { optionalClientCertServerCredentials } from "./security/grpc-tls-credentials.js";
+import { HostCertificateService } from "./security/host-certificate-service.js";
+import { HostEnrollment } from "./security/host-enrollment.js";
+import { RegistrationTokenService } from "./security/registration-token-service.js";
 import { JobRunner } from "./jobs/job-runner.js";
 import { vmDeployJob } from "./jobs/vm-deploy.job.js";
 import { vmDestroyJob } from "./jobs/vm-destroy.job.js";
@@ -40,6 +47,10 @@ export interface RunningManager {
   /** Set when this start created the admin key (shown once). */
   createdAdminKey: string | undefined;
   agentToken: string;
+  /** The manager's CA (PEM): agents verify the gateway with it; it signs their certificates. */
+  caPem: string;
+  /** Whether the agent gateway speaks mutual TLS. */
+  grpcTls: boolean;
   database: Database;
   jobs: JobRunner;
   sessions: AgentSessions;
@@ -88,12 +99,29 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
   runner.register("vm.deploy", vmDeployJob(db, dispatcher, registry));
   runner.register("vm.destroy", vmDestroyJob(db, dispatcher));
 
+  // Agent security: the CA (shared through the database), one-time registration tokens, host
+  // certificates; the static join token stays a multi-use cluster token unless disabled.
+  const { ca, created: caCreated } = await loadOrCreateCertificateAuthority(db);
+  if (caCreated) log.info({ ca_sha256: ca.fingerprintSha256 }, "created the agent CA");
+  const certificates = new HostCertificateService(db, ca, () => config.hostCertValidityDays);
+  const registrationTokens = new RegistrationTokenService(db);
+  const enrollment = new HostEnrollment({
+    hosts: hostsSvc, tokens: registrationTokens, certificates, requireCertificate: config.grpcTls,
+    staticTokenValid: config.allowStaticJoinToken ? tokenMatcher(() => [agentToken]) : () => false,
+  });
   const gateway = new AgentGateway({
-    hosts: hostsSvc, sessions, handler: reconciler, log: log.child({ component: "agents" }),
-    joinTokenValid: tokenMatcher(() => [agentToken]),
+    hosts: hostsSvc, enrollment, certificates, requireClientCertificate: config.grpcTls,
+    sessions, handler: reconciler, log: log.child({ component: "agents" }),
     heartbeatIntervalMs: () => registry.number("agent.heartbeat.interval.ms"),
   });
-  const grpcPort = await gateway.listen(config.grpcHost, config.grpcPort);
+  let grpcCredentials;
+  if (config.grpcTls) {
+    // Each manager gets its own server certificate at start, signed by the shared CA.
+    const names = ["127.0.0.1", "localhost", ...config.grpcTlsNames, ...(/^(0\.0\.0\.0|::)$/.test(config.grpcHost) ? [] : [config.grpcHost])];
+    const server = await ca.issueServerCertificate(names);
+    grpcCredentials = optionalClientCertServerCredentials({ caPem: ca.certPem, ...server });
+  }
+  const grpcPort = await gateway.listen(config.grpcHost, config.grpcPort, grpcCredentials);
   settings.onChange((name) => {
     if (name !== "agent.heartbeat.interval.ms") return;
     for (const h of sessions.connectedHostIds()) {
@@ -118,6 +146,8 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
       await scoped.register(jobRoutes(db));
       await scoped.register(catalogRoutes(db));
       await scoped.register(adminRoutes(db, hostsSvc, settings, placement));
+      await scoped.register(registrationTokenRoutes(registrationTokens, ca));
+      await scoped.register(hostCertificateRoutes(certificates, (_hostId, serials) => { gateway.dropCertificates(serials); }));
       await scoped.register(flavorAdminRoutes(new FlavorService(db)));
       await scoped.register(hostAdminRoutes(new HostAdmin(db, registry, () => placement.invalidate())));
       await scoped.register(affinityGroupRoutes(new AffinityGroupService(db)));
@@ -137,6 +167,8 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
     grpcAddress: `${config.grpcHost}:${grpcPort}`,
     createdAdminKey: admin.created ? admin.key : undefined,
     agentToken,
+    caPem: ca.certPem,
+    grpcTls: config.grpcTls,
     database,
     jobs: runner,
     sessions,

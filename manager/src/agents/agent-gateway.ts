@@ -1,13 +1,15 @@
 // The gRPC server agents dial: registration, then one bidirectional stream per host.
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { InvalidArgumentError, OrbitError, UnauthenticatedError } from "#shared/errors.js";
+import { ForbiddenError, InvalidArgumentError, OrbitError, UnauthenticatedError } from "#shared/errors.js";
 import {
   AgentServiceService, type AgentMessage, type AgentServiceServer, type CommandResult, type DomainEvent,
   type Heartbeat, type ManagerMessage, type RegisterRequest, type RegisterResponse,
 } from "#shared/protocol.js";
 import { safeEqual } from "#shared/secrets.js";
 import type { HostService } from "../hosts/host-service.js";
+import type { HostCertificateService } from "../security/host-certificate-service.js";
+import type { Enrolled, HostEnrollment } from "../security/host-enrollment.js";
 import type { AgentSessions } from "./agent-sessions.js";
 import { toServiceError } from "./grpc-errors.js";
 
@@ -22,22 +24,43 @@ export interface HostStreamHandler {
 
 export interface AgentGatewayOptions {
   hosts: HostService;
+  enrollment: HostEnrollment;
+  certificates: HostCertificateService;
+  /**
+   * Mutual TLS is on: Connect, and Register by a known host, need a client certificate signed by
+   * the manager's CA for the host the call speaks for; host secrets are not accepted then.
+   */
+  requireClientCertificate: boolean;
   sessions: AgentSessions;
   handler: HostStreamHandler;
   log: Logger;
-  /** Join tokens accepted at registration. */
-  joinTokenValid: (token: string) => boolean;
   heartbeatIntervalMs: () => number;
+  /** How often open streams are checked against revocations made elsewhere (other managers). */
+  revocationCheckMs?: number;
 }
+
+type AgentStream = grpc.ServerDuplexStream<AgentMessage, ManagerMessage>;
+type AuthContextCall = { getAuthContext?: () => { sslPeerCertificate?: { raw?: Buffer } } | null };
 
 function metaString(md: grpc.Metadata, key: string): string {
   const v = md.get(key)[0];
   return typeof v === "string" ? v : "";
 }
 
+/**
+ * The client certificate TLS verified against our CA, as DER. grpc-js reports a peer certificate
+ * only when the handshake authorized it, so a certificate from another CA reads as none.
+ */
+function verifiedPeerCertificate(call: AuthContextCall): Buffer | undefined {
+  const raw = call.getAuthContext?.()?.sslPeerCertificate?.raw;
+  return raw && raw.length ? raw : undefined;
+}
+
 export class AgentGateway {
   private server: grpc.Server | undefined;
-  private readonly streams = new Set<grpc.ServerDuplexStream<AgentMessage, ManagerMessage>>();
+  /** Open streams, with the serial of the certificate each was opened with (mTLS only). */
+  private readonly streams = new Map<AgentStream, { hostId: number; serial: string | undefined }>();
+  private revocationTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: AgentGatewayOptions) {}
 
@@ -45,7 +68,7 @@ export class AgentGateway {
     const server = new grpc.Server({ "grpc.keepalive_time_ms": 20_000, "grpc.keepalive_permit_without_calls": 1 });
     const impl: AgentServiceServer = {
       register: (call, cb) => {
-        this.register(call.request, call.metadata).then((r) => cb(null, r), (e) => {
+        this.register(call.request, call.metadata, verifiedPeerCertificate(call)).then((r) => cb(null, r), (e) => {
           this.o.log.warn({ err: e instanceof OrbitError ? e.message : e, peer: call.getPeer() }, "agent registration refused");
           cb(toServiceError(e));
         });
@@ -57,38 +80,87 @@ export class AgentGateway {
       server.bindAsync(`${host}:${port}`, credentials, (err, p) => (err ? reject(err) : resolve(p)));
     });
     this.server = server;
+    if (this.o.requireClientCertificate) {
+      this.revocationTimer = setInterval(() => { void this.dropRevokedStreams(); }, this.o.revocationCheckMs ?? 5000);
+      this.revocationTimer.unref();
+    }
     return bound;
   }
 
-  private async register(req: RegisterRequest, md: grpc.Metadata): Promise<RegisterResponse> {
-    const hostId = metaString(md, "x-orbit-host-id");
-    if (hostId) {
-      // A known host refreshing its facts proves itself with its secret; the facts must be its own.
-      const h = await this.o.hosts.authenticate(hostId, metaString(md, "x-orbit-host-secret"));
-      if (req.facts && req.facts.hostUuid.toLowerCase() !== h.uuid) {
-        throw new InvalidArgumentError("facts.host_uuid", "a host cannot register facts for another host id");
+  /** Ends, with UNAUTHENTICATED, the open streams opened with one of these certificates. */
+  dropCertificates(serials: string[], why = "the client certificate has been revoked"): number {
+    let dropped = 0;
+    for (const [call, s] of this.streams) {
+      if (s.serial && serials.includes(s.serial)) {
+        this.o.log.warn({ hostId: s.hostId, serial: s.serial }, `dropping agent stream: ${why}`);
+        call.emit("error", toServiceError(new UnauthenticatedError(why)));
+        dropped++;
       }
-    } else if (!req.token || !this.o.joinTokenValid(req.token)) {
-      throw new UnauthenticatedError("invalid join token");
     }
-    const reg = await this.o.hosts.register(req.facts);
-    this.o.log.info({ hostId: reg.id, uuid: reg.uuid, name: req.facts?.hostname }, "host registered");
+    return dropped;
+  }
+
+  private async dropRevokedStreams(): Promise<void> {
+    const open = [...this.streams.values()].map((s) => s.serial).filter((s): s is string => Boolean(s));
+    try {
+      const revoked = await this.o.certificates.revokedAmong(open);
+      if (revoked.length) this.dropCertificates(revoked);
+    } catch (e) {
+      this.o.log.error({ err: e }, "revocation check failed");
+    }
+  }
+
+  /** The host a call speaks for, from its client certificate; a claimed host id must agree. */
+  private async certifiedHost(peer: Buffer | undefined, md: grpc.Metadata): Promise<{ id: number; uuid: string; name: string; serial: string }> {
+    if (!peer) throw new UnauthenticatedError("a client certificate signed by this manager's CA is required");
+    const host = await this.o.certificates.authenticate(peer);
+    const claimed = metaString(md, "x-orbit-host-id").toLowerCase();
+    if (claimed && claimed !== host.uuid) {
+      throw new ForbiddenError(`the client certificate is for host ${host.uuid}; it cannot speak for host ${claimed}`);
+    }
+    return host;
+  }
+
+  private async register(req: RegisterRequest, md: grpc.Metadata, peer: Buffer | undefined): Promise<RegisterResponse> {
+    const hostId = metaString(md, "x-orbit-host-id");
+    let reg: Enrolled;
+    if (peer) {
+      // A known host on mTLS: its certificate says who it is (and a CSR renews the certificate).
+      const h = await this.certifiedHost(peer, md);
+      reg = await this.o.enrollment.refresh(h, req.facts, req.csrPem);
+    } else if (hostId && !this.o.requireClientCertificate) {
+      // Without mTLS a known host proves itself with its secret; the facts must be its own.
+      const h = await this.o.hosts.authenticate(hostId, metaString(md, "x-orbit-host-secret"));
+      reg = await this.o.enrollment.refresh(h, req.facts, req.csrPem);
+    } else if (hostId && !req.token) {
+      throw new UnauthenticatedError("a client certificate signed by this manager's CA is required");
+    } else {
+      reg = await this.o.enrollment.enrollWithToken(req.token, req.facts, req.csrPem);
+    }
+    this.o.log.info({ hostId: reg.id, uuid: reg.uuid, name: req.facts?.hostname, certificate: Boolean(reg.certificatePem) }, "host registered");
     return {
-      hostId: reg.uuid, hostSecret: reg.secret, certificatePem: "", caPem: "",
+      hostId: reg.uuid, hostSecret: reg.secret, certificatePem: reg.certificatePem, caPem: reg.caPem,
       settings: { heartbeatIntervalMs: this.o.heartbeatIntervalMs() },
     };
   }
 
   private async connect(call: grpc.ServerDuplexStream<AgentMessage, ManagerMessage>): Promise<void> {
     let host: { id: number; uuid: string; name: string };
+    let serial: string | undefined;
     try {
-      host = await this.o.hosts.authenticate(metaString(call.metadata, "x-orbit-host-id"), metaString(call.metadata, "x-orbit-host-secret"));
+      if (this.o.requireClientCertificate) {
+        const h = await this.certifiedHost(verifiedPeerCertificate(call), call.metadata);
+        host = h;
+        serial = h.serial;
+      } else {
+        host = await this.o.hosts.authenticate(metaString(call.metadata, "x-orbit-host-id"), metaString(call.metadata, "x-orbit-host-secret"));
+      }
     } catch (e) {
-      this.o.log.warn({ peer: call.getPeer() }, "agent stream refused: unknown host or bad secret");
+      this.o.log.warn({ peer: call.getPeer(), err: e instanceof OrbitError ? e.message : e }, "agent stream refused");
       call.emit("error", toServiceError(e));
       return;
     }
-    this.streams.add(call);
+    this.streams.set(call, { hostId: host.id, serial });
     const log = this.o.log.child({ hostId: host.id, host: host.name });
     const sessionId = this.o.sessions.open(host.id, {
       write: (m) => { call.write(m); },
@@ -131,10 +203,11 @@ export class AgentGateway {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.revocationTimer);
     this.o.sessions.closeAll();
     const server = this.server;
     if (!server) return;
-    for (const s of this.streams) s.end();
+    for (const s of this.streams.keys()) s.end();
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => { server.forceShutdown(); resolve(); }, 2000);
       server.tryShutdown(() => { clearTimeout(t); resolve(); });

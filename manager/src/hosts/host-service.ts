@@ -4,11 +4,19 @@ import { and, eq, inArray, notInArray, sql } from "drizzle-orm";
 import { UnauthenticatedError } from "#shared/errors.js";
 import type { HostFacts } from "#shared/protocol.js";
 import { newSecret, safeEqual, sha256 } from "#shared/secrets.js";
-import type { Db } from "../db/database.js";
+import type { Db, Tx } from "../db/database.js";
 import { allocations, clusters, environments, gpuAllocations, gpus, hosts, unmanagedDomains, type HostState } from "../db/schema.js";
 import { validateHostFacts } from "./host-facts.validation.js";
 
 export interface RegisteredHost { id: number; uuid: string; secret: string }
+
+/** Steps that share the registration's transaction: throwing from either refuses it, atomically. */
+export interface RegistrationHooks {
+  /** Runs first (e.g. consumes a one-time token); the host row does not exist yet or is the old one. */
+  authorize?(tx: Tx, hostUuid: string): Promise<void>;
+  /** Runs last, with the host's row id (e.g. records the certificate issued to it). */
+  registered?(tx: Tx, host: { id: number; uuid: string }): Promise<void>;
+}
 
 export class HostService {
   constructor(private readonly db: Db, private readonly memoryReserveMib: () => number) {}
@@ -23,7 +31,7 @@ export class HostService {
   }
 
   /** Creates or refreshes a host from its facts; returns a new secret for its streams. */
-  async register(rawFacts: HostFacts | undefined): Promise<RegisteredHost> {
+  async register(rawFacts: HostFacts | undefined, hooks: RegistrationHooks = {}): Promise<RegisteredHost> {
     const f = validateHostFacts(rawFacts);
     const clusterId = await this.ensureCluster(f.environment, f.cluster);
     const secret = newSecret("hs_");
@@ -50,6 +58,7 @@ export class HostService {
       secretHash: sha256(secret),
     };
     return this.db.transaction(async (tx) => {
+      await hooks.authorize?.(tx, row.uuid);
       const [host] = await tx.insert(hosts).values(row)
         .onConflictDoUpdate({ target: hosts.uuid, set: { ...row, updatedAt: new Date() } })
         .returning({ id: hosts.id, uuid: hosts.uuid });
@@ -72,6 +81,7 @@ export class HostService {
         eq(gpus.hostId, hostId),
         present.length ? notInArray(gpus.pciAddress, present) : sql`true`,
       ));
+      await hooks.registered?.(tx, { id: hostId, uuid: host!.uuid });
       return { id: hostId, uuid: host!.uuid, secret };
     });
   }

@@ -1,0 +1,111 @@
+// One-time registration tokens: an admin creates one per host to enroll (shown once, stored as
+// a hash); the first successful registration consumes it atomically, inside the registration's
+// own transaction, so a refused registration leaves the token usable.
+import { and, desc, eq, gt, isNull, sql } from "drizzle-orm";
+import { InvalidArgumentError, NotFoundError, UnauthenticatedError } from "#shared/errors.js";
+import { newSecret, sha256 } from "#shared/secrets.js";
+import type { Db, Tx } from "../db/database.js";
+import { registrationTokens } from "../db/schema.js";
+
+export const REGISTRATION_TOKEN_PREFIX = "ort_";
+export const DEFAULT_TOKEN_TTL_SECONDS = 3600;
+export const MAX_TOKEN_TTL_SECONDS = 30 * 86_400;
+
+export type RegistrationTokenState = "active" | "used" | "expired" | "revoked";
+
+export interface RegistrationTokenView {
+  id: number;
+  note: string;
+  state: RegistrationTokenState;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+  used_by_host_id: number | null;
+  revoked_at: string | null;
+}
+
+type Row = typeof registrationTokens.$inferSelect;
+
+function stateOf(r: Row, now: Date): RegistrationTokenState {
+  if (r.revokedAt) return "revoked";
+  if (r.usedAt) return "used";
+  return r.expiresAt <= now ? "expired" : "active";
+}
+
+function view(r: Row, now: Date): RegistrationTokenView {
+  return {
+    id: r.id,
+    note: r.note,
+    state: stateOf(r, now),
+    created_at: r.createdAt.toISOString(),
+    expires_at: r.expiresAt.toISOString(),
+    used_at: r.usedAt?.toISOString() ?? null,
+    used_by_host_id: r.usedByHostId,
+    revoked_at: r.revokedAt?.toISOString() ?? null,
+  };
+}
+
+export class RegistrationTokenService {
+  constructor(private readonly db: Db) {}
+
+  /** A new token; the only time its value is visible. */
+  async create(opts: { expiresInSeconds?: number | undefined; note?: string | undefined } = {}): Promise<{ token: string; info: RegistrationTokenView }> {
+    const ttl = opts.expiresInSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TOKEN_TTL_SECONDS) {
+      throw new InvalidArgumentError("expires_in_seconds", `expires_in_seconds must be an integer in 1..${MAX_TOKEN_TTL_SECONDS}`);
+    }
+    const token = newSecret(REGISTRATION_TOKEN_PREFIX, 32);
+    const [row] = await this.db.insert(registrationTokens).values({
+      tokenHash: sha256(token), note: opts.note ?? "", expiresAt: new Date(Date.now() + ttl * 1000),
+    }).returning();
+    return { token, info: view(row!, new Date()) };
+  }
+
+  async list(): Promise<RegistrationTokenView[]> {
+    const rows = await this.db.select().from(registrationTokens).orderBy(desc(registrationTokens.id));
+    const now = new Date();
+    return rows.map((r) => view(r, now));
+  }
+
+  /** Revokes a token that has not been used; a used token stays as the record of who used it. */
+  async revoke(id: number): Promise<RegistrationTokenView> {
+    const [row] = await this.db.update(registrationTokens).set({ revokedAt: new Date() })
+      .where(and(eq(registrationTokens.id, id), isNull(registrationTokens.revokedAt))).returning();
+    if (row) return view(row, new Date());
+    const [existing] = await this.db.select().from(registrationTokens).where(eq(registrationTokens.id, id));
+    if (!existing) throw new NotFoundError("registration token", id);
+    return view(existing, new Date());
+  }
+
+  /** Whether the string looks like one of these tokens (so other join tokens are not looked up). */
+  static looksLikeOne(token: string): boolean {
+    return token.startsWith(REGISTRATION_TOKEN_PREFIX);
+  }
+
+  /**
+   * Consumes the token inside the caller's transaction: a single conditional UPDATE, so two
+   * registrations racing with one token cannot both win. Refusals say why.
+   */
+  async consume(tx: Tx, token: string): Promise<number> {
+    const hash = sha256(token);
+    const [won] = await tx.update(registrationTokens).set({ usedAt: sql`now()` })
+      .where(and(
+        eq(registrationTokens.tokenHash, hash), isNull(registrationTokens.usedAt), isNull(registrationTokens.revokedAt),
+        gt(registrationTokens.expiresAt, sql`now()`),
+      ))
+      .returning({ id: registrationTokens.id });
+    if (won) return won.id;
+    const [row] = await tx.select().from(registrationTokens).where(eq(registrationTokens.tokenHash, hash));
+    if (!row) throw new UnauthenticatedError("invalid join token");
+    const state = stateOf(row, new Date());
+    throw new UnauthenticatedError(
+      state === "used" ? "registration token already used"
+        : state === "revoked" ? "registration token revoked"
+        : "registration token expired",
+    );
+  }
+
+  async markUsedBy(tx: Tx, tokenId: number, hostId: number): Promise<void> {
+    await tx.update(registrationTokens).set({ usedByHostId: hostId }).where(eq(registrationTokens.id, tokenId));
+  }
+}
