@@ -108,7 +108,7 @@ describe.skipIf(skip)(`LibvirtHypervisor on a real libvirtd${reason ? ` (${reaso
   it("maps libvirt errors to typed errors", async () => {
     const err = await hv.status(randomUUID()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(VirshError);
-    expect((err as VirshError).kind).toBe("domain_not_found");
+    expect((err as VirshError).kind).toBe("no_domain");
     expect((err as VirshError).virshError).toMatch(/^error: failed to get domain/);
   });
 

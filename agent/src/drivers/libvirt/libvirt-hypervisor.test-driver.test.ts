@@ -60,7 +60,7 @@ describe.skipIf(skip)(`LibvirtHypervisor on test:///default${skip ? " (skipped: 
   it("maps real virsh errors to typed errors", async () => {
     const missing = await hv.status("00000000-0000-4000-8000-000000000000").catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(VirshError);
-    expect(missing).toMatchObject({ kind: "domain_not_found", code: "hypervisor_error" });
+    expect(missing).toMatchObject({ kind: "no_domain", code: "hypervisor_error" });
     await expect(virsh.run(["start", "test"])).rejects.toMatchObject({ kind: "already_running" });
     await expect(virsh.run(["destroy test; destroy test"])).rejects.toMatchObject({ kind: "not_running" });
     await expect(virsh.run(["destroy test; shutdown test"])).rejects.toMatchObject({ kind: "not_running" });

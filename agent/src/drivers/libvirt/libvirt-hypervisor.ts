@@ -161,7 +161,7 @@ export class LibvirtHypervisor implements Hypervisor {
         meta = await this.metadata(uuid);
       } catch (e) {
         // Undefined between the list and this lookup: it is gone, so it is not listed.
-        if (isVirshError(e, "domain_not_found")) continue;
+        if (isVirshError(e, "no_domain")) continue;
         throw e;
       }
       out.push({
@@ -179,7 +179,7 @@ export class LibvirtHypervisor implements Hypervisor {
     const uuid = spec.vmUuid.toLowerCase();
     return this.withLock(uuid, async () => {
       const existing = await this.domainState(uuid).catch((e: unknown) => {
-        if (isVirshError(e, "domain_not_found")) return undefined;
+        if (isVirshError(e, "no_domain")) return undefined;
         throw e;
       });
       if (existing && (isActive(existing.powerState) || existing.powerState === PowerState.POWER_STATE_CRASHED)) {
@@ -227,7 +227,7 @@ export class LibvirtHypervisor implements Hypervisor {
       try {
         xml = await this.virsh.run(["dumpxml", "--inactive", uuid]);
       } catch (e) {
-        if (isVirshError(e, "domain_not_found")) return;
+        if (isVirshError(e, "no_domain")) return;
         throw e;
       }
       const meta = parseOrbitMetadata(xml);
@@ -562,7 +562,7 @@ export class LibvirtHypervisor implements Hypervisor {
         await this.virsh.run(["undefine", uuid, ...flags]);
         return;
       } catch (e) {
-        if (isVirshError(e, "domain_not_found")) return;
+        if (isVirshError(e, "no_domain")) return;
         if (!isVirshError(e, "unsupported") || i === attempts.length - 1) throw e;
       }
     }

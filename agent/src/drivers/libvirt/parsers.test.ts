@@ -125,8 +125,8 @@ describe("virsh output parsers", () => {
 
   it("classifies virsh errors and keeps libvirt's message", () => {
     const cases: [string, string][] = [
-      ["error: failed to get domain 'nope'\n", "domain_not_found"],
-      ["error: Domain not found: no domain with matching uuid 'x'\n", "domain_not_found"],
+      ["error: failed to get domain 'nope'\n", "no_domain"],
+      ["error: Domain not found: no domain with matching uuid 'x'\n", "no_domain"],
       ["error: Domain is already active\n", "already_running"],
       ["error: Failed to destroy domain 'ex1'\nerror: Requested operation is not valid: domain is not running\n", "not_running"],
       ["error: Refusing to undefine while domain managed save image exists\n", "unknown"],

@@ -3,7 +3,7 @@
 import { HypervisorError } from "#shared/errors.js";
 
 export type VirshErrorKind =
-  | "domain_not_found"
+  | "no_domain"
   | "already_running"
   | "not_running"
   | "operation_invalid"
@@ -35,7 +35,7 @@ export function isVirshError(e: unknown, kind?: VirshErrorKind): e is VirshError
 const RULES: [VirshErrorKind, RegExp][] = [
   ["connection", /failed to connect to the hypervisor|Failed to connect socket|End of file while reading data|Cannot recv data|Cannot write data|no connection driver available|client socket is closed/i],
   ["timeout", /Timed out during operation|cannot acquire state change lock/i],
-  ["domain_not_found", /failed to get domain|Domain not found|no domain with matching/i],
+  ["no_domain", /failed to get domain|Domain not found|no domain with matching/i],
   ["already_running", /Domain is already active|domain is already running/i],
   ["not_running", /domain is not running|domain is not active|domain '[^']*' not running/i],
   ["metadata_not_found", /metadata not found/i],
