@@ -283,7 +283,7 @@ describe.skipIf(skip)(`LibvirtHypervisor on a real libvirtd${reason ? ` (${reaso
         vcpus: 2, maxVcpus: 4, topology: { sockets: 1, cores: 2, threads: 2 }, pinnedCpus: [0, 1], numaNode: 0,
         gpus: [{ pciAddress: "0000:81:00.0", mode: "passthrough" }, { pciAddress: "0000:c1:00.0", mode: "vgpu", mdevUuid: randomUUID() }],
         nics: [{ mac: "52:54:00:aa:bb:01", bridge: "br0", model: "" }, { mac: "", bridge: "br1", model: "e1000e" }],
-      }, {}],
+      }, { pciHole64Gib: 256 }],
       ["pc-ide", { disks: [{ id: "iso", device: "cdrom", sourcePath: "/isos/x.iso" }] }, { machine: "pc", cdromBus: "ide" }],
       ["disks", { disks: [{ id: "a", device: "disk", sourcePath: "/i/a.qcow2", bus: "virtio" }, { id: "b", device: "disk", sourcePath: "/i/b.raw", format: "raw", bus: "scsi" }] }, {}],
     ];

@@ -141,7 +141,7 @@ describe("buildDomainXml", () => {
     const d = build("pc-ide", base(), { ...tcg, machine: "pc", cdromBus: "ide" }, { ...paths, seedIso: "/i/seed.iso" });
     const seed = list(devices(d).disk)[1]!;
     expect(seed.target).toEqual({ "@_dev": "hda", "@_bus": "ide" });
-    expect(list(devices(d).controller)).toEqual([{ "@_type": "usb", "@_model": "none" }]);
+    expect(list(devices(d).controller)).toEqual([{ "@_type": "pci", "@_index": "0", "@_model": "pci-root" }, { "@_type": "usb", "@_model": "none" }]);
     expect((d.os as Node).type).toMatchObject({ "@_machine": "pc" });
   });
 
@@ -177,6 +177,10 @@ describe("buildDomainXml", () => {
       source: { address: { "@_domain": "0x0000", "@_bus": "0x81", "@_slot": "0x00", "@_function": "0x0" } },
     });
     expect(hostdevs[1]).toMatchObject({ "@_type": "mdev", "@_model": "vfio-pci", source: { address: { "@_uuid": mdev } } });
+    expect(list(devices(d).controller)[0]).toEqual({ "@_type": "pci", "@_index": "0", "@_model": "pcie-root" });
+    const big = build("gpu-hole64", base({ gpus: [{ pciAddress: "0000:81:00.0", mode: "passthrough" }] }), { ...kvm, pciHole64Gib: 512 });
+    expect(list(devices(big).controller)[0]).toEqual({ "@_type": "pci", "@_index": "0", "@_model": "pcie-root", pcihole64: { "@_unit": "KiB", "#text": String(512 * 1024 * 1024) } });
+    expect(list(devices(build("no-gpu-no-hole", base(), { ...kvm, pciHole64Gib: 512 })).controller)[0]!.pcihole64).toBeUndefined();
     expect(() => buildDomainXml(base({ gpus: [{ pciAddress: "0000:81:00.0", mode: "vgpu" }] }), kvm, paths)).toThrow(InvalidArgumentError);
     expect(() => buildDomainXml(base({ gpus: [{ pciAddress: "0000:81:00.0", mode: "mig" }] }), kvm, paths)).toThrow(UnsupportedError);
   });

@@ -34,6 +34,11 @@ export interface DomainXmlOptions {
   firmware?: FirmwareOptions;
   /** PCIe root ports left empty for hot-plugging disks/NICs on q35. Default 4. */
   spareRootPorts?: number;
+  /**
+   * 64-bit PCI MMIO window (GiB) for VMs with GPUs: large-BAR GPUs (A100/H100 class) need more
+   * than QEMU's default. Unset: QEMU's default.
+   */
+  pciHole64Gib?: number;
   /** Memory balloon stats period in seconds (0 disables periodic stats). Default 5. */
   balloonStatsPeriodSec?: number;
 }
@@ -288,7 +293,8 @@ export function domainObject(spec: VmSpec, opts: DomainXmlOptions, paths: Domain
   const pcieDevices =
     disks.filter((d) => d.bus === "virtio").length + spec.nics.length + spec.gpus.length + (hasScsi ? 1 : 0) + 2; // + balloon, rng
   const controllers: Record<string, unknown>[] = [];
-  if (isQ35) controllers.push({ "@_type": "pci", "@_index": 0, "@_model": "pcie-root" });
+  const hole = spec.gpus.length > 0 && opts.pciHole64Gib ? { pcihole64: { "@_unit": "KiB", "#text": opts.pciHole64Gib * 1024 * 1024 } } : {};
+  controllers.push({ "@_type": "pci", "@_index": 0, "@_model": isQ35 ? "pcie-root" : "pci-root", ...hole });
   if (isQ35) for (let i = 0; i < pcieDevices + spare; i++) controllers.push({ "@_type": "pci", "@_model": "pcie-root-port" });
   if (hasScsi) controllers.push({ "@_type": "scsi", "@_index": 0, "@_model": "virtio-scsi" });
   // No USB controller: servers do not need one and it would take a port.
