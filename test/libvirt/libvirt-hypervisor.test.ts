@@ -270,8 +270,18 @@ describe.skipIf(skip)(`LibvirtHypervisor on a real libvirtd${reason ? ` (${reaso
       // Renamed while off: the domain follows the new name on the next start.
       const renamed = await hv.startVm({ ...vm, name: "deaf-renamed" });
       expect(renamed).toMatchObject({ name: domainNameFor({ vmUuid: vm.vmUuid, name: "deaf-renamed" }), powerState: PowerState.POWER_STATE_RUNNING });
-      await hv.stopVm(vm.vmUuid, { mode: StopMode.STOP_MODE_FORCE, timeoutMs: 0 });
+      // Paused: ACPI cannot reach it; ACPI_THEN_FORCE powers off without waiting.
+      await hv.suspend(vm.vmUuid);
+      await expect(hv.stopVm(vm.vmUuid, { mode: StopMode.STOP_MODE_ACPI, timeoutMs: 60_000 })).rejects.toBeInstanceOf(ConflictError);
+      expect(await hv.stopVm(vm.vmUuid, { mode: StopMode.STOP_MODE_ACPI_THEN_FORCE, timeoutMs: 60_000 })).toMatchObject({ powerState: PowerState.POWER_STATE_SHUTOFF, reason: "destroyed" });
+    });
+
+    it("destroys a hibernated VM (managed save image and all)", async () => {
+      await hv.startVm(vm);
+      expect(await hv.hibernate(vm.vmUuid)).toMatchObject({ powerState: PowerState.POWER_STATE_SHUTOFF, reason: "saved" });
       await hv.destroyVm(vm.vmUuid, { removeOwnedDisks: true });
+      expect((await hv.listDomains()).map((d) => d.vmUuid)).not.toContain(vm.vmUuid);
+      expect(existsSync(join(work, "instances", vm.vmUuid))).toBe(false);
     });
   });
 
