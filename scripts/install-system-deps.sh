@@ -4,7 +4,7 @@
 # Installs only what is missing; needs root (or sudo).
 set -euo pipefail
 PKGS=(protobuf-compiler libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils
-      genisoimage libxml2-utils ansible ansible-lint iproute2 dpkg-dev xz-utils)
+      genisoimage libxml2-utils ovmf ansible ansible-lint iproute2 dpkg-dev xz-utils)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
