@@ -21,6 +21,10 @@ export type GpuMode = typeof GPU_FREE | typeof GPU_PASSTHROUGH | typeof GPU_VGPU
 export const MILLI_PER_GPU = 1000;
 
 export class GpuState {
+  /** Copied from `src` as plain fields: read in the hot loops. */
+  readonly model: string;
+  readonly numaNode: number;
+
   constructor(
     readonly src: GpuDevice,
     /** Position in the host's GPU list. */
@@ -32,14 +36,9 @@ export class GpuState {
     public migUsed: number,
     /** Milli taken by fractional shares (only in GPU_SHARE mode). */
     public shareMilli: number,
-  ) {}
-
-  get model(): string {
-    return this.src.model;
-  }
-
-  get numaNode(): number {
-    return this.src.numaNode ?? -1;
+  ) {
+    this.model = src.model;
+    this.numaNode = src.numaNode ?? -1;
   }
 
   clone(): GpuState {

@@ -13,7 +13,7 @@ import { explainRejection } from "./explain.js";
 import { fleetFor } from "./fleet-cache.js";
 import type { ClusterState, Fleet, FleetHost } from "./fleet.js";
 import { gpuFitsNow } from "./gpu/gpu-fit.js";
-import { pickFirstGpus } from "./gpu/gpu-pick.js";
+import { pickFirstGpus, pickLocalGpus } from "./gpu/gpu-pick.js";
 import type { GpuPick, PlacedVm, PlacementContext } from "./plugin.js";
 import { stageFor, type PreparedFilter, type PreparedScorer, type Stage } from "./stage.js";
 import type {
@@ -203,7 +203,8 @@ function pickGpus(host: FleetHost, request: PlacementRequest, scorers: readonly 
     const pick = p.fn.pickGpus!(host);
     if (pick !== null) return checkPick(host, request, pick, p.name);
   }
-  const pick = pickFirstGpus(host, demand);
+  // A required locality is a constraint, not a preference: honour it without the locality scorer too.
+  const pick = demand.kind === "passthrough" && demand.requireLocality ? pickLocalGpus(host, demand) : pickFirstGpus(host, demand);
   if (pick === null) throw new Error(`allocator bug: host ${host.src.id} passed the GPU filters but has no GPUs for the demand`);
   return pick;
 }

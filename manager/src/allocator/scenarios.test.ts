@@ -138,6 +138,17 @@ describe("GPUs", () => {
     expect(p.pinnedCpus).toEqual([8, 9, 10, 11]);
   });
 
+  it("required locality holds even in a policy without the locality scorer", () => {
+    // Node 0 (GPUs 0-3) has GPU 0 taken; node 1 is free. First-fit order would take GPUs 1-4.
+    const h = gpuHost("g", { nvlinkDomainOf: null, gpuUse: (i) => (i === 0 ? { kind: "passthrough" } : { kind: "free" }) });
+    const plain = buildPolicy({ scorers: {} });
+    const req = vmRequest({ gpu: { kind: "passthrough", count: 4, requireLocality: true } });
+    const res = place(fleet([h]), req, opts(plain));
+    expect(res.ok && res.plan.placements[0]!.gpus.map((g) => g.gpuId)).toEqual(["g-gpu4", "g-gpu5", "g-gpu6", "g-gpu7"]);
+    const loose = place(fleet([h]), vmRequest({ gpu: { kind: "passthrough", count: 4 } }), opts(plain));
+    expect(loose.ok && loose.plan.placements[0]!.gpus.map((g) => g.gpuId)).toEqual(["g-gpu1", "g-gpu2", "g-gpu3", "g-gpu4"]);
+  });
+
   it("prefers the host where the GPUs can be NUMA-local", () => {
     const spread = gpuHost("spread", { nvlinkDomainOf: null, gpuUse: (i) => (i === 0 || i === 1 || i === 4 || i === 5 ? { kind: "passthrough" } : { kind: "free" }) });
     const local = gpuHost("local", { nvlinkDomainOf: null });

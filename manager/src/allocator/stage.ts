@@ -21,8 +21,14 @@ export interface PreparedFilter {
   readonly check: FilterCheck;
 }
 
-/** Changed hosts kept aside before they are merged back into the order. */
-const MERGE_THRESHOLD = 32;
+/**
+ * Changed hosts kept aside before they are merged back into the order. A merge costs O(hosts),
+ * scoring a kept-aside host costs about as much as visiting 1/64 of the order's share of it:
+ * merge once the list outgrows both 32 and hosts/64.
+ */
+function mergeThreshold(hosts: number): number {
+  return Math.max(32, hosts >> 6);
+}
 /** Request classes remembered per snapshot index (least recently used dropped first). */
 const MAX_STAGES = 256;
 
@@ -34,6 +40,9 @@ export class Stage {
   readonly isChanged: Uint8Array;
   /** Position in the fleet's change log this stage has read up to. */
   private seen: number;
+  /** The previous order's array, reused by the next merge. */
+  private spare: Int32Array;
+  private readonly threshold: number;
 
   constructor(
     private readonly fleet: Fleet,
@@ -47,8 +56,10 @@ export class Stage {
     const pass: number[] = [];
     for (let i = 0; i < eligible.length; i++) if (eligible[i]) pass.push(i);
     this.order = Int32Array.from(this.sorted(pass));
+    this.spare = new Int32Array(this.order.length);
     this.isChanged = new Uint8Array(eligible.length);
     this.seen = fleet.changeLog.length;
+    this.threshold = mergeThreshold(eligible.length);
   }
 
   get hostOrder(): Int32Array {
@@ -77,7 +88,7 @@ export class Stage {
       this.key[i] = this.keyOf(hosts[i]!);
     }
     this.seen = log.length;
-    if (this.changed.length > MERGE_THRESHOLD) this.merge();
+    if (this.changed.length > this.threshold) this.merge();
   }
 
   private sorted(list: number[]): number[] {
@@ -89,7 +100,7 @@ export class Stage {
   private merge(): void {
     const changed = this.sorted(this.changed.slice());
     const key = this.key;
-    const out = new Int32Array(this.order.length);
+    const out = this.spare;
     let o = 0;
     let c = 0;
     const before = (a: number, b: number): boolean => key[a]! > key[b]! || (key[a] === key[b] && a < b);
@@ -100,6 +111,7 @@ export class Stage {
       out[o++] = i;
     }
     while (c < changed.length) out[o++] = changed[c++]!;
+    this.spare = this.order;
     this.order = out;
     for (const i of this.changed) this.isChanged[i] = 0;
     this.changed.length = 0;

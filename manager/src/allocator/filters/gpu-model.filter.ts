@@ -29,8 +29,17 @@ export class GpuModelFilter implements Filter {
   }
 }
 
+const demandKeys = new WeakMap<GpuDemand, string>();
+
+/** Cache-key text of a GPU demand (several static/stateful plugins key on it: memoised). */
 export function demandKey(d: GpuDemand | undefined): string {
   if (d === undefined) return "";
+  let k = demandKeys.get(d);
+  if (k === undefined) demandKeys.set(d, (k = computeDemandKey(d)));
+  return k;
+}
+
+function computeDemandKey(d: GpuDemand): string {
   const models = (d.models ?? []).join(",");
   switch (d.kind) {
     case "passthrough":

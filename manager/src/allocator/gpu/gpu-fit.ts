@@ -4,8 +4,16 @@
 // Orbit's additions: MIG-backed vGPU types share a GPU by MIG slices; fractional shares
 // (time-sliced, arbitrary milli) share a GPU with other shares only.
 
-import { GPU_FREE, GPU_SHARE, GPU_VGPU, MILLI_PER_GPU, type FleetHost, type GpuState } from "../fleet.js";
+import * as fleet from "../fleet.js";
+import type { FleetHost, GpuState } from "../fleet.js";
 import type { GpuDemand, VgpuTypeSpec } from "../types.js";
+
+// Module-local copies: under tsx every read of an imported binding is a getter call, and these
+// are read in the placement hot loop.
+const GPU_FREE = fleet.GPU_FREE;
+const GPU_SHARE = fleet.GPU_SHARE;
+const GPU_VGPU = fleet.GPU_VGPU;
+const MILLI_PER_GPU = fleet.MILLI_PER_GPU;
 
 export function modelAllowed(models: readonly string[] | undefined, model: string): boolean {
   if (models === undefined || models.length === 0) return true;

@@ -1,9 +1,15 @@
-import { GPU_FREE, GPU_SHARE, MILLI_PER_GPU } from "../fleet.js";
-import { gpuFitsNow } from "../gpu/gpu-fit.js";
+import * as fleet from "../fleet.js";
+import * as gpuFit from "../gpu/gpu-fit.js";
 import { pickPackedGpu } from "../gpu/gpu-pick.js";
 import { demandKey } from "../filters/gpu-model.filter.js";
 import type { PlacementContext, ScoreFunction, Scorer } from "../plugin.js";
 import type { PlacementRequest } from "../types.js";
+
+// Module-local copies of imported bindings read in the hot loop (each read is a getter under tsx).
+const GPU_FREE = fleet.GPU_FREE;
+const GPU_SHARE = fleet.GPU_SHARE;
+const MILLI_PER_GPU = fleet.MILLI_PER_GPU;
+const gpuFitsNow = gpuFit.gpuFitsNow;
 
 /**
  * vGPUs and shares fill GPUs that already host that vGPU type (or shares) before an empty GPU
