@@ -4,7 +4,7 @@ import type { ChannelCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { Gpu, HostFacts } from "#shared/protocol.js";
 import { CommandExecutor } from "./commands/command-executor.js";
-import { AgentConnection } from "./connection/agent-connection.js";
+import { AgentConnection, type AgentTlsOptions } from "./connection/agent-connection.js";
 import type { IdentityStore } from "./connection/identity-store.js";
 import type { Hypervisor } from "./drivers/hypervisor.js";
 import type { GpuInventory } from "./gpu/gpu-inventory.js";
@@ -22,6 +22,8 @@ export interface AgentOptions {
   heartbeatIntervalMs?: number;
   backoff?: { initialMs: number; maxMs: number };
   credentials?: ChannelCredentials;
+  /** Mutual TLS with the manager (CSR at registration, then the host certificate). */
+  tls?: AgentTlsOptions | undefined;
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -46,6 +48,7 @@ export class OrbitAgent {
       ...(o.heartbeatIntervalMs ? { heartbeatIntervalMs: o.heartbeatIntervalMs } : {}),
       ...(o.backoff ? { backoff: o.backoff } : {}),
       ...(o.credentials ? { credentials: o.credentials } : {}),
+      ...(o.tls ? { tls: o.tls } : {}),
     });
   }
 

@@ -51,7 +51,8 @@ export async function startTestCloud(opts: {
   const manager = await startManager(config, log);
   const fleet = await startSimulatedFleet({
     managerAddress: manager.grpcAddress, joinToken: manager.agentToken, log, hosts: opts.hosts,
-    heartbeatIntervalMs: 300, startDelayMs: 50, ...opts.fleet,
+    heartbeatIntervalMs: 300, startDelayMs: 50,
+    ...(manager.grpcTls ? { tls: { caPem: Buffer.from(manager.caPem) } } : {}), ...opts.fleet,
   });
   const api: TestCloud["api"] = async (method, path, body, key = ADMIN_KEY) => {
     const headers: Record<string, string> = {};

@@ -2,6 +2,10 @@
 // host secret afterwards), keep one stream open for heartbeats, events, commands and results,
 // and reconnect with exponential backoff and jitter when the manager goes away. Results that
 // could not be delivered wait in an outbox and are sent after the reconnect.
+// With mTLS (options.tls) the first registration sends a CSR with the join token; the manager's
+// certificate for this host then authenticates every later call instead of the host secret.
+import { X509Certificate } from "node:crypto";
+import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import {
@@ -10,7 +14,21 @@ import {
 } from "#shared/protocol.js";
 import type { CommandExecutor } from "../commands/command-executor.js";
 import type { DomainLifecycleEvent, Hypervisor } from "../drivers/hypervisor.js";
-import type { IdentityStore } from "./identity-store.js";
+import { certificateNeedsRenewal, hostCsrPem, newHostKeyPem } from "./host-key.js";
+import type { AgentIdentity, AgentTlsIdentity, IdentityStore } from "./identity-store.js";
+
+export interface AgentTlsOptions {
+  /**
+   * The manager's CA (agent.yaml tls.ca_file). Without it, the first contact trusts the
+   * manager's certificate on first use: the agent checks that the certificate it was shown was
+   * issued by the CA the manager answers with, and pins that CA from then on. An active
+   * man-in-the-middle at that first contact could still capture the join token; set ca_file
+   * (the CA comes with every token from POST /v1/admin/registration-tokens) to rule that out.
+   */
+  caPem?: Buffer | undefined;
+  /** The name to verify in the manager's certificate when the address is not one of its names. */
+  serverName?: string | undefined;
+}
 
 export interface AgentConnectionOptions {
   managerAddress: string;
@@ -20,7 +38,10 @@ export interface AgentConnectionOptions {
   hypervisor: Hypervisor;
   executor: CommandExecutor;
   log: Logger;
+  /** Plain-text channel credentials (tests, the embedded default); ignored when tls is set. */
   credentials?: grpc.ChannelCredentials;
+  /** Mutual TLS with the manager. */
+  tls?: AgentTlsOptions | undefined;
   heartbeatIntervalMs?: number;
   backoff?: { initialMs: number; maxMs: number };
   /** For tests: a fixed random source for jitter. */
@@ -41,6 +62,8 @@ const EVENT_POWER: Record<string, PowerState> = {
 
 export class AgentConnection {
   private client: AgentServiceClient | undefined;
+  /** What the current client was built with: rebuilt when the certificate changes. */
+  private clientKey = "";
   private stream: Stream | undefined;
   private stopped = false;
   private seq = 0;
@@ -78,55 +101,127 @@ export class AgentConnection {
     this.client?.close();
   }
 
-  private metadata(): grpc.Metadata {
+  private metadata(id = this.o.identity.load()): grpc.Metadata {
     const md = new grpc.Metadata();
-    const id = this.o.identity.load();
     if (id) {
       md.set("x-orbit-host-id", id.hostId);
-      md.set("x-orbit-host-secret", id.hostSecret);
+      // With mTLS the certificate speaks for the host; the secret stays home.
+      if (!this.o.tls) md.set("x-orbit-host-secret", id.hostSecret);
     }
     return md;
   }
 
-  private register(client: AgentServiceClient, facts: HostFacts, withIdentity: boolean): Promise<RegisterResponse> {
-    const md = withIdentity ? this.metadata() : new grpc.Metadata();
+  private channelOptions(): grpc.ChannelOptions {
+    return this.o.tls?.serverName ? { "grpc.ssl_target_name_override": this.o.tls.serverName } : {};
+  }
+
+  private clientFor(key: string, credentials: () => grpc.ChannelCredentials): AgentServiceClient {
+    if (this.client && this.clientKey === key) return this.client;
+    this.client?.close();
+    this.client = new AgentServiceClient(this.o.managerAddress, credentials(), this.channelOptions());
+    this.clientKey = key;
+    return this.client;
+  }
+
+  private mtlsClient(t: AgentTlsIdentity): AgentServiceClient {
+    return this.clientFor(`mtls:${t.certPem}`, () => grpc.credentials.createSsl(Buffer.from(t.caPem), Buffer.from(t.keyPem), Buffer.from(t.certPem)));
+  }
+
+  private register(client: AgentServiceClient, req: { token: string; facts: HostFacts; csrPem?: string }, md: grpc.Metadata): Promise<RegisterResponse> {
     return new Promise((resolve, reject) => {
-      client.register({ token: withIdentity ? "" : (this.o.joinToken ?? ""), facts, csrPem: "" }, md, { deadline: Date.now() + 15_000 }, (err, res) => (err ? reject(err) : resolve(res)));
+      client.register({ token: req.token, facts: req.facts, csrPem: req.csrPem ?? "" }, md, { deadline: Date.now() + 15_000 }, (err, res) => (err ? reject(err) : resolve(res)));
     });
   }
 
+  /** Registration without mTLS: host secret when known, the join token otherwise. */
+  private async registerPlain(facts: HostFacts, known: AgentIdentity | undefined): Promise<{ res: RegisterResponse; client: AgentServiceClient; tls: undefined }> {
+    const client = this.clientFor("plain", () => this.o.credentials ?? grpc.credentials.createInsecure());
+    try {
+      return { res: await this.register(client, { token: known ? "" : (this.o.joinToken ?? ""), facts }, known ? this.metadata(known) : new grpc.Metadata()), client, tls: undefined };
+    } catch (e) {
+      const err = e as grpc.ServiceError;
+      if (!(known && err.code === grpc.status.UNAUTHENTICATED && this.o.joinToken)) throw e;
+      // The manager no longer knows this secret (reinstalled?): join again with the token.
+      this.o.log.warn("manager refused the stored host identity; registering again with the join token");
+      this.o.identity.clear();
+      return { res: await this.register(client, { token: this.o.joinToken, facts }, new grpc.Metadata()), client, tls: undefined };
+    }
+  }
+
+  /**
+   * Registration with mTLS: a known host refreshes over its certificate (renewing it when two
+   * thirds of its life are gone); a new host, or one whose certificate the manager refuses,
+   * enrolls with the join token and a CSR over a channel without a client certificate.
+   */
+  private async registerTls(tls: AgentTlsOptions, facts: HostFacts, known: AgentIdentity | undefined): Promise<{ res: RegisterResponse; client: AgentServiceClient; tls: AgentTlsIdentity }> {
+    if (known?.tls) {
+      const client = this.mtlsClient(known.tls);
+      const renewKey = certificateNeedsRenewal(known.tls.certPem) ? newHostKeyPem() : undefined;
+      try {
+        const res = await this.register(client, { token: "", facts, csrPem: renewKey ? await hostCsrPem(renewKey, known.hostUuid) : "" }, this.metadata(known));
+        if (renewKey && res.certificatePem) {
+          this.o.log.info("renewed the host certificate");
+          const renewed = { keyPem: renewKey, certPem: res.certificatePem, caPem: res.caPem || known.tls.caPem };
+          return { res, client: this.mtlsClient(renewed), tls: renewed };
+        }
+        return { res, client, tls: known.tls };
+      } catch (e) {
+        const err = e as grpc.ServiceError;
+        const refused = err.code === grpc.status.UNAUTHENTICATED || err.code === grpc.status.PERMISSION_DENIED;
+        if (!refused || !this.o.joinToken) throw e;
+        this.o.log.warn({ err: err.details }, "manager refused the host certificate; enrolling again with the join token");
+      }
+    }
+    const keyPem = newHostKeyPem();
+    const csrPem = await hostCsrPem(keyPem, facts.hostUuid);
+    const pinned = tls.caPem ?? (known?.tls ? Buffer.from(known.tls.caPem) : undefined);
+    let seen: { host: string; cert: PeerCertificate } | undefined;
+    const credentials = pinned
+      ? grpc.credentials.createSsl(pinned)
+      : grpc.credentials.createSsl(null, null, null, {
+        rejectUnauthorized: false,
+        checkServerIdentity: (host, cert) => { seen = { host, cert }; return undefined; },
+      });
+    if (!pinned) this.o.log.warn("no CA configured (tls.ca_file): trusting the manager's certificate on first use");
+    // A throwaway channel: the enrolled one carries the client certificate.
+    const boot = new AgentServiceClient(this.o.managerAddress, credentials, this.channelOptions());
+    let res: RegisterResponse;
+    try {
+      res = await this.register(boot, { token: this.o.joinToken ?? "", facts, csrPem }, new grpc.Metadata());
+    } finally {
+      boot.close();
+    }
+    if (!res.certificatePem || !res.caPem) throw new Error("the manager did not return a certificate: is mTLS enabled on it (ORBIT_GRPC_TLS)?");
+    if (!pinned) {
+      const ca = new X509Certificate(res.caPem);
+      const server = seen ? new X509Certificate(seen.cert.raw) : undefined;
+      const nameError = seen ? checkServerIdentity(seen.host, seen.cert) : new Error("no server certificate seen");
+      if (!server || !server.checkIssued(ca) || !server.verify(ca.publicKey) || nameError) {
+        throw new Error(`the manager's certificate does not match the CA it sent${nameError ? ` (${nameError.message})` : ""}`);
+      }
+    }
+    const enrolled = { keyPem, certPem: res.certificatePem, caPem: res.caPem };
+    return { res, client: this.mtlsClient(enrolled), tls: enrolled };
+  }
+
   private async session(): Promise<void> {
-    this.client ??= new AgentServiceClient(this.o.managerAddress, this.o.credentials ?? grpc.credentials.createInsecure());
-    const client = this.client;
     const known = this.o.identity.load();
     const facts = await this.o.facts();
     if (known) facts.hostUuid = known.hostUuid;
-    let res: RegisterResponse;
-    try {
-      res = await this.register(client, facts, Boolean(known));
-    } catch (e) {
-      const err = e as grpc.ServiceError;
-      if (known && err.code === grpc.status.UNAUTHENTICATED && this.o.joinToken) {
-        // The manager no longer knows this secret (reinstalled?): join again with the token.
-        this.o.log.warn("manager refused the stored host identity; registering again with the join token");
-        this.o.identity.clear();
-        res = await this.register(client, facts, false);
-      } else {
-        throw e;
-      }
-    }
-    this.o.identity.save({ hostId: res.hostId, hostSecret: res.hostSecret, hostUuid: facts.hostUuid });
+    const { res, client, tls } = this.o.tls ? await this.registerTls(this.o.tls, facts, known) : await this.registerPlain(facts, known);
+    const identity: AgentIdentity = { hostId: res.hostId, hostSecret: res.hostSecret, hostUuid: facts.hostUuid, tls };
+    this.o.identity.save(identity);
     this.hostId = res.hostId;
     if (res.settings?.heartbeatIntervalMs) this.interval = res.settings.heartbeatIntervalMs;
 
-    const stream = client.connect(this.metadata());
+    const stream = client.connect(this.metadata(identity));
     this.stream = stream;
     const ended = new Promise<string>((resolve) => {
       stream.on("end", () => resolve("stream ended by manager"));
       stream.on("error", (e: grpc.ServiceError) => resolve(`stream error: ${e.code} ${e.details || e.message}`));
     });
     stream.on("data", (m: ManagerMessage) => this.onMessage(m));
-    this.o.log.info({ hostId: res.hostId, manager: this.o.managerAddress }, "connected to manager");
+    this.o.log.info({ hostId: res.hostId, manager: this.o.managerAddress, mtls: Boolean(tls) }, "connected to manager");
     // Results that waited while disconnected go first, then a full heartbeat.
     this.enqueue(async () => {
       while (this.outbox.length) stream.write({ body: { $case: "commandResult", value: this.outbox.shift()! } });

@@ -3,6 +3,7 @@
 import type { Logger } from "pino";
 import type { VmSpec } from "#shared/protocol.js";
 import { OrbitAgent } from "../../../agent/src/agent.js";
+import type { AgentTlsOptions } from "../../../agent/src/connection/agent-connection.js";
 import { MemoryIdentityStore } from "../../../agent/src/connection/identity-store.js";
 import { simulatedGpus, type SimulatedGpuGroup } from "../../../agent/src/drivers/simulator/simulated-gpus.js";
 import { SimulatorHypervisor } from "../../../agent/src/drivers/simulator/simulator-hypervisor.js";
@@ -38,6 +39,8 @@ export interface FleetOptions {
   heartbeatIntervalMs?: number;
   startDelayMs?: number;
   failStart?: (spec: VmSpec) => string | undefined;
+  /** Set when the manager's gateway speaks mTLS: agents enroll with a CSR. */
+  tls?: AgentTlsOptions;
 }
 
 export interface SimulatedFleet {
@@ -65,6 +68,7 @@ export async function startSimulatedFleet(o: FleetOptions): Promise<SimulatedFle
       log: o.log.child({ agent: h.hostname }),
       backoff: { initialMs: 200, maxMs: 5000 },
       ...(o.heartbeatIntervalMs ? { heartbeatIntervalMs: o.heartbeatIntervalMs } : {}),
+      ...(o.tls ? { tls: o.tls } : {}),
     });
   });
   for (const a of agents) a.start();

@@ -11,12 +11,16 @@ type Provider = grpc.experimental.CertificateProvider;
 type CaListener = grpc.experimental.CaCertificateUpdateListener;
 type IdentityListener = grpc.experimental.IdentityCertificateUpdateListener;
 
-/** A provider of fixed PEMs, serving both the CA and the identity roles. */
+/**
+ * A provider of fixed PEMs, serving both the CA and the identity roles. It answers on the next
+ * tick, as grpc-js's file watcher does: grpc-js subscribes to providers before it registers the
+ * server's watcher, so an answer given synchronously would never reach the server.
+ */
 class StaticCertificateProvider implements Provider {
   constructor(private readonly ca: Buffer, private readonly cert: Buffer, private readonly key: Buffer) {}
-  addCaCertificateListener(l: CaListener): void { l({ caCertificate: this.ca }); }
+  addCaCertificateListener(l: CaListener): void { process.nextTick(() => l({ caCertificate: this.ca })); }
   removeCaCertificateListener(): void {}
-  addIdentityCertificateListener(l: IdentityListener): void { l({ certificate: this.cert, privateKey: this.key }); }
+  addIdentityCertificateListener(l: IdentityListener): void { process.nextTick(() => l({ certificate: this.cert, privateKey: this.key })); }
   removeIdentityCertificateListener(): void {}
 }
 
