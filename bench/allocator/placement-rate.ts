@@ -4,8 +4,9 @@
 // Streams requests into a synthetic fleet; each placement sees the ones before it:
 //   - session: place() then commit() into the allocator's own index (how simulations stream);
 //   - snapshot: place() then applyPlan(), a new immutable snapshot per VM (O(hosts) copy each).
-// Rates are per CPU second of this process (process.cpuUsage), so other load on the machine
-// does not count; wall-clock rates are printed beside them.
+// Rates are per CPU second of this process (process.cpuUsage), so time other processes take on
+// a shared machine does not count; wall-clock rates are printed beside them. The session stream
+// runs 3 times on fresh sessions: median and best of the 3.
 
 import {
   applyPlan,
@@ -77,10 +78,12 @@ for (const hosts of sizes) {
   const t = process.cpuUsage();
   new PlacementSession(snap, policy);
   const indexMs = cpuMs(t);
-  const s = runSession(snap, requests);
+  const runs = [0, 1, 2].map(() => runSession(snap, requests)).sort((x, y) => x.cpuRate - y.cpuRate);
+  const s = runs[1]!;
+  const best = runs[2]!;
   const a = runSnapshots(snap, requests.slice(0, Math.min(requests.length, 5000)));
   rows.push(
-    `| ${hosts} (${gpuHosts} with 8 GPUs) | ${vms} | ${placements} | ${indexMs.toFixed(0)} | **${Math.round(s.cpuRate)}** (${Math.round(s.wallRate)} wall) | ${s.rejected} | ${Math.round(a.cpuRate)} (${Math.round(a.wallRate)} wall) |`,
+    `| ${hosts} (${gpuHosts} with 8 GPUs) | ${vms} | ${placements} | ${indexMs.toFixed(0)} | **${Math.round(s.cpuRate)}** (best ${Math.round(best.cpuRate)}; ${Math.round(s.wallRate)} wall) | ${s.rejected} | ${Math.round(a.cpuRate)} (${Math.round(a.wallRate)} wall) |`,
   );
 }
 
@@ -89,6 +92,6 @@ console.log(`node ${process.version}; policy ${policy.name}; scorers ${policy.sc
 console.log(`filters (all on): ${policy.filters.map((f) => f.name).join(", ")}`);
 console.log(`Requests: 80% CPU VMs (1-8 vCPU), 10% passthrough (1/2/4/8 x H100), 5% vGPU (4 types, 2 MIG-backed), 5% GPU share; 10% host-tagged, 10% OS type, 5% anti-affinity (half strict), 5% avoid`);
 console.log("");
-console.log("| hosts | VMs already placed | placements | index build (CPU ms) | placements/s, session (place + commit) | rejected | placements/s, immutable snapshots (place + applyPlan), first 5000 |");
+console.log("| hosts | VMs already placed | placements | index build (CPU ms) | placements/s per CPU second, session (place + commit), median of 3 | rejected | placements/s, immutable snapshots (place + applyPlan), first 5000 |");
 console.log("|---|---:|---:|---:|---:|---:|---:|");
 for (const r of rows) console.log(r);

@@ -1,7 +1,8 @@
 // Placement quality: stream a realistic mix of GPU and CPU VMs into a fleet until the first
 // request no host can take, then report how much of the fleet is allocated. Orbit's GPU-aware
 // default policy against a plain CloudStack-style `firstfit`, on the same request sequences.
-//   npx tsx bench/allocator/quality.ts [--seeds 10]
+//   npx tsx bench/allocator/quality.ts [--seeds 10] [--cpu-hosts 20,10]
+// Two fleets by default: 20 CPU hosts (CPU VMs rarely spill onto GPU hosts) and 10 (they do).
 
 import {
   buildPolicy,
@@ -21,21 +22,23 @@ function arg(name: string, dflt: string): string {
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
 }
 const seeds = Number(arg("seeds", "10"));
+const cpuHostCounts = arg("cpu-hosts", "20,10").split(",").map(Number);
 
 const L40S_TYPES = [
   { name: "L40S-12Q", maxInstances: 4 },
   { name: "L40S-24Q", maxInstances: 2 },
 ];
 
-/** 20 CPU hosts, 60 HGX hosts (8 x H100, NVSwitch, 2 NUMA nodes), 20 PCIe hosts (8 x L40S, no NVLink). */
-function qualityFleet(): FleetSnapshot {
+/** 100 hosts: `cpuHosts` CPU hosts, 20 PCIe hosts (8 x L40S, no NVLink), the rest HGX (8 x H100, NVSwitch, 2 NUMA nodes). */
+function qualityFleet(cpuHosts: number): FleetSnapshot {
   const hosts: HostSnapshot[] = [];
+  const cpuEvery = 100 / cpuHosts;
   for (let i = 0; i < 100; i++) {
     const id = `h${String(i).padStart(3, "0")}`;
     const cluster = `c${Math.floor(i / 25)}`;
-    if (i % 5 === 0) {
+    if (i % cpuEvery === 0) {
       hosts.push(cpuHost(id, { cluster, cpu: { total: 128, allocated: 0 }, memory: { totalMib: 512 * 1024, reservedMib: 8192, allocatedMib: 0 } }));
-    } else if (i % 5 < 4) {
+    } else if (i % 5 !== 4) {
       hosts.push(gpuHost(id, { cluster, model: "H100 80GB", cpu: { total: 192, allocated: 0 }, memory: { totalMib: 2048 * 1024, reservedMib: 32768, allocatedMib: 0 } }));
     } else {
       hosts.push(gpuHost(id, { cluster, model: "L40S", nvlinkDomainOf: null, vgpuTypes: L40S_TYPES, cpu: { total: 128, allocated: 0 }, memory: { totalMib: 1024 * 1024, reservedMib: 16384, allocatedMib: 0 } }));
@@ -75,7 +78,24 @@ function requestStream(seed: number, n: number): PlacementRequest[] {
   return out;
 }
 
-interface Outcome { placed: number; gpuPct: number; memPct: number; cpuPct: number; strandedGpus: number; idleGpus: number; firstRejected: string }
+interface Outcome {
+  placed: number;
+  gpuPct: number;
+  memPct: number;
+  cpuPct: number;
+  /** Free GPUs on hosts without the CPU or memory left for the smallest VM of that GPU model. */
+  strandedGpus: number;
+  /** Free whole GPUs of the rejected request's models. */
+  freeOfModel: number;
+  idleGpus: number;
+  firstRejected: string;
+}
+
+/** Smallest CPU and memory a VM using one GPU of each model asks for in the stream below. */
+const SMALLEST_GPU_VM: Record<string, { vcpus: number; memoryMib: number }> = {
+  "H100 80GB": { vcpus: 16, memoryMib: 128 * 1024 },
+  L40S: { vcpus: 2, memoryMib: 8 * 1024 },
+};
 
 /** GPU capacity in use, in GPUs: whole GPUs, vGPU instances as their share of a GPU, shares in milli. */
 function gpuUnitsUsed(session: PlacementSession): { used: number; total: number } {
@@ -102,8 +122,8 @@ function describe(r: PlacementRequest): string {
   return `share ${g.milli}`;
 }
 
-function run(policy: AllocationPolicy, requests: readonly PlacementRequest[]): Outcome {
-  const session = new PlacementSession(qualityFleet(), policy);
+function run(policy: AllocationPolicy, requests: readonly PlacementRequest[], cpuHosts: number): Outcome {
+  const session = new PlacementSession(qualityFleet(cpuHosts), policy);
   let placed = 0;
   let firstRejected = "none";
   let rejected: PlacementRequest | undefined;
@@ -115,10 +135,17 @@ function run(policy: AllocationPolicy, requests: readonly PlacementRequest[]): O
     }
     placed++;
   }
-  // Stranded: GPUs the rejected request could use (its models) that are left whole and free.
   const models = rejected?.gpu?.models;
+  let freeOfModel = 0;
   let stranded = 0;
-  for (const h of session.hosts) for (const g of h.gpus) if (g.mode === 0 && (models === undefined || models.includes(g.model))) stranded++;
+  for (const h of session.hosts) {
+    for (const g of h.gpus) {
+      if (g.mode !== 0) continue;
+      if (models === undefined || models.includes(g.model)) freeOfModel++;
+      const least = SMALLEST_GPU_VM[g.model]!;
+      if (h.cpuCapacity - h.cpuUsed < least.vcpus || h.memCapacity - h.memUsed < least.memoryMib) stranded++;
+    }
+  }
   let memUsed = 0, memCap = 0, cpuUsed = 0, cpuCap = 0;
   for (const h of session.hosts) {
     memUsed += h.memUsed;
@@ -133,6 +160,7 @@ function run(policy: AllocationPolicy, requests: readonly PlacementRequest[]): O
     memPct: (100 * memUsed) / memCap,
     cpuPct: (100 * cpuUsed) / cpuCap,
     strandedGpus: stranded,
+    freeOfModel,
     idleGpus: gpu.total - gpu.used,
     firstRejected,
   };
@@ -141,32 +169,38 @@ function run(policy: AllocationPolicy, requests: readonly PlacementRequest[]): O
 const policies: [string, AllocationPolicy][] = [
   ["Orbit default (GPU-aware)", defaultPolicy],
   ["CloudStack firstfit", buildPolicy({ algorithm: "firstfit", scorers: CLOUDSTACK_SCORER_WEIGHTS })],
+  ["CloudStack random (its default algorithm)", buildPolicy({ algorithm: "random", scorers: CLOUDSTACK_SCORER_WEIGHTS })],
 ];
-
-const results = new Map<string, Outcome[]>(policies.map(([n]) => [n, []]));
-for (let s = 1; s <= seeds; s++) {
-  const requests = requestStream(s, 5000);
-  for (const [name, policy] of policies) results.get(name)!.push(run(policy, requests));
-}
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const sd = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
 const fmt = (xs: number[], d = 1) => `${mean(xs).toFixed(d)} ± ${sd(xs).toFixed(d)}`;
 
-console.log(`$ npx tsx bench/allocator/quality.ts --seeds ${seeds}`);
-console.log("Fleet: 20 CPU hosts (128 CPUs, 512 GiB), 60 HGX hosts (8 x H100 80GB, NVSwitch, 2 NUMA nodes, 192 CPUs, 2 TiB), 20 PCIe hosts (8 x L40S, vGPU/shares, 128 CPUs, 1 TiB): 640 GPUs.");
+console.log(`$ npx tsx bench/allocator/quality.ts --seeds ${seeds} --cpu-hosts ${cpuHostCounts.join(",")}`);
 console.log("Stream (by VM): 40% CPU VMs (2-32 vCPU, 2-8 GiB per vCPU), 40% H100 passthrough (1/2/4/8; 16-32 vCPU and 128-256 GiB per GPU), 10% L40S vGPU (homogeneous 12Q/24Q), 5% L40S shares (1/4, 1/2), 5% L40S passthrough (1-2).");
-console.log(`Each seed: a new random order of the stream; both policies see the same requests until their first rejection (${seeds} seeds, mean ± sd).`);
-console.log("");
-console.log("| policy | VMs placed before the first rejection | GPUs allocated % | memory allocated % | CPU allocated % | GPUs unallocated (all models) | GPUs stranded (free GPUs of the rejected request's model) |");
-console.log("|---|---:|---:|---:|---:|---:|---:|");
-for (const [name] of policies) {
-  const r = results.get(name)!;
-  console.log(`| ${name} | ${fmt(r.map((x) => x.placed), 0)} | ${fmt(r.map((x) => x.gpuPct))} | ${fmt(r.map((x) => x.memPct))} | ${fmt(r.map((x) => x.cpuPct))} | ${fmt(r.map((x) => x.idleGpus))} | ${fmt(r.map((x) => x.strandedGpus))} |`);
+console.log(`Each seed: a new random order of the stream; all policies see the same requests until their first rejection (${seeds} seeds, mean ± sd).`);
+
+for (const cpuHosts of cpuHostCounts) {
+  const results = new Map<string, Outcome[]>(policies.map(([n]) => [n, []]));
+  for (let s = 1; s <= seeds; s++) {
+    const requests = requestStream(s, 5000);
+    for (const [name, policy] of policies) results.get(name)!.push(run(policy, requests, cpuHosts));
+  }
+  const gpus = qualityFleet(cpuHosts).hosts.reduce((n, h) => n + (h.gpus?.length ?? 0), 0);
+  console.log("");
+  console.log(`Fleet: ${cpuHosts} CPU hosts (128 CPUs, 512 GiB), ${80 - cpuHosts} HGX hosts (8 x H100 80GB, NVSwitch, 2 NUMA nodes, 192 CPUs, 2 TiB), 20 PCIe hosts (8 x L40S, vGPU/shares, 128 CPUs, 1 TiB): ${gpus} GPUs.`);
+  console.log("");
+  console.log("| policy | VMs placed before the first rejection | GPUs allocated % | memory allocated % | CPU allocated % | GPUs unallocated | free GPUs of the rejected request's model | GPUs stranded (free, but no CPU/memory left beside them) |");
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
+  for (const [name] of policies) {
+    const r = results.get(name)!;
+    console.log(`| ${name} | ${fmt(r.map((x) => x.placed), 0)} | ${fmt(r.map((x) => x.gpuPct))} | ${fmt(r.map((x) => x.memPct))} | ${fmt(r.map((x) => x.cpuPct))} | ${fmt(r.map((x) => x.idleGpus))} | ${fmt(r.map((x) => x.freeOfModel))} | ${fmt(r.map((x) => x.strandedGpus))} |`);
+  }
+  console.log("");
+  for (const key of ["strandedGpus", "freeOfModel"] as const) {
+    const ours = mean(results.get(policies[0]![0])!.map((x) => x[key]));
+    const base = mean(results.get(policies[1]![0])!.map((x) => x[key]));
+    const what = key === "strandedGpus" ? "GPUs stranded (no CPU/memory beside them)" : "free GPUs of the rejected model";
+    console.log(`${what}: Orbit ${ours.toFixed(1)} vs firstfit ${base.toFixed(1)}: ${(100 * (1 - ours / base)).toFixed(0)}% fewer (target ≥ 20%).`);
+  }
 }
-const ours = mean(results.get(policies[0]![0])!.map((x) => x.strandedGpus));
-const base = mean(results.get(policies[1]![0])!.map((x) => x.strandedGpus));
-console.log("");
-console.log(`GPUs stranded: Orbit ${ours.toFixed(1)} vs firstfit ${base.toFixed(1)}: ${(100 * (1 - ours / base)).toFixed(0)}% fewer (target ≥ 20%).`);
-const firsts = (name: string) => results.get(name)!.map((x) => x.firstRejected).join("; ");
-for (const [name] of policies) console.log(`First rejected request, ${name}: ${firsts(name)}`);

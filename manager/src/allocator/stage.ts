@@ -22,13 +22,14 @@ export interface PreparedFilter {
 }
 
 /**
- * Changed hosts kept aside before they are merged back into the order. A merge costs O(hosts),
- * scoring a kept-aside host costs about as much as visiting 1/64 of the order's share of it:
- * merge once the list outgrows both 32 and hosts/64.
+ * Changed hosts kept aside before they are merged back into the order. A merge costs O(hosts);
+ * each kept-aside host costs a visit per use of the stage. A stage used often (few changes
+ * between uses) merges early; one used rarely keeps up to hosts/64 aside rather than paying a
+ * merge at nearly every use.
  */
-function mergeThreshold(hosts: number): number {
-  return Math.max(32, hosts >> 6);
-}
+const MERGE_FREQUENT = 32;
+const FREQUENT_GAP = 16;
+
 /** Request classes remembered per snapshot index (least recently used dropped first). */
 const MAX_STAGES = 256;
 
@@ -59,7 +60,7 @@ export class Stage {
     this.spare = new Int32Array(this.order.length);
     this.isChanged = new Uint8Array(eligible.length);
     this.seen = fleet.changeLog.length;
-    this.threshold = mergeThreshold(eligible.length);
+    this.threshold = Math.max(MERGE_FREQUENT, eligible.length >> 6);
   }
 
   get hostOrder(): Int32Array {
@@ -77,6 +78,7 @@ export class Stage {
   sync(): void {
     const log = this.fleet.changeLog;
     if (this.seen === log.length) return;
+    const frequent = log.length - this.seen <= FREQUENT_GAP;
     const hosts = this.fleet.hosts;
     for (let j = this.seen; j < log.length; j++) {
       const i = log[j]!;
@@ -88,7 +90,7 @@ export class Stage {
       this.key[i] = this.keyOf(hosts[i]!);
     }
     this.seen = log.length;
-    if (this.changed.length > this.threshold) this.merge();
+    if (this.changed.length > (frequent ? MERGE_FREQUENT : this.threshold)) this.merge();
   }
 
   private sorted(list: number[]): number[] {

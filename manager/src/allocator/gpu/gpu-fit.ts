@@ -204,9 +204,13 @@ export function bestLocalFit(host: FleetHost, demand: GpuDemand, model: string, 
     if (counts.length < n) counts = new Int32Array(n * 2);
     counts.fill(0, 0, n);
     const of = t.groupOf[k]!;
+    const whole = demand.kind === "passthrough";
     for (let i = 0; i < gpus.length; i++) {
       const gid = of[i]!;
-      if (gid >= 0 && gpus[i]!.model === model && gpuFitsNow(gpus[i]!, demand)) counts[gid]!++;
+      if (gid < 0) continue;
+      const g = gpus[i]!;
+      // Passthrough needs a free GPU of the model (the model was checked against the request).
+      if (g.model === model && (whole ? g.mode === GPU_FREE : gpuFitsNow(g, demand))) counts[gid]!++;
     }
     let best = -1;
     for (let gid = 0; gid < n; gid++) {

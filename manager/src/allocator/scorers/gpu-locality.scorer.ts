@@ -28,8 +28,7 @@ export class GpuLocalityScorer implements Scorer {
       score: (h) => {
         if (fitCount(h, demand, false) < n) return 0;
         if (n <= 1) return 1;
-        const model = bestModelCount(h, demand, false);
-        const fit = bestLocalFit(h, demand, model.model, n);
+        const fit = bestLocalFit(h, demand, h.gpuModel ?? bestModelCount(h, demand, false).model, n);
         return fit === null ? 0 : KIND_SCORE[fit.kind]!;
       },
       pickGpus: (h) => pickLocalGpus(h, demand),
