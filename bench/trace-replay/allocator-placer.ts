@@ -3,7 +3,7 @@
 import { PlacementSession, type AllocationPolicy, type FleetSnapshot } from "../../manager/src/allocator/index.js";
 import type { PodPlacer } from "./replay.js";
 import type { TracePod } from "./trace-csv.js";
-import { traceRequest } from "./trace-mapping.js";
+import { traceRequest, type ShareMode } from "./trace-mapping.js";
 
 export class AllocatorPlacer implements PodPlacer {
   private readonly session: PlacementSession;
@@ -13,6 +13,7 @@ export class AllocatorPlacer implements PodPlacer {
     snapshot: FleetSnapshot,
     policy: AllocationPolicy,
     private readonly seed: number,
+    private readonly mode: ShareMode = "fractional",
   ) {
     this.session = new PlacementSession(snapshot, policy);
   }
@@ -20,6 +21,6 @@ export class AllocatorPlacer implements PodPlacer {
   place(pod: TracePod): boolean {
     // A distinct seed per request, so `random` draws afresh for every VM; reproducible per run seed.
     const seed = (this.seed * 1_000_003 + this.n++) >>> 0;
-    return this.session.placeAndCommit(traceRequest(pod), seed).ok;
+    return this.session.placeAndCommit(traceRequest(pod, this.mode), seed).ok;
   }
 }

@@ -1,7 +1,7 @@
 // The policies the trace replay compares, all built by the allocator core's own buildPolicy().
 // The fleet is one cluster of GPU hosts, so the cluster disable thresholds are lifted to 1 (the
 // paper's simulator has none) and everything else is as configured in the manager.
-import { buildPolicy, type AllocationPolicy, type AllocationPolicyConfig } from "../../manager/src/allocator/index.js";
+import { buildPolicy, DEFAULT_SCORER_WEIGHTS, type AllocationPolicy, type AllocationPolicyConfig } from "../../manager/src/allocator/index.js";
 
 export interface ReplayPolicy {
   name: string;
@@ -29,7 +29,20 @@ export const REPLAY_POLICIES: readonly ReplayPolicy[] = [
   },
   {
     name: "orbit-default",
-    description: "Orbit's default GPU-aware policy (the manager's defaults)",
+    description: "Orbit's default policy as the manager builds it today (DEFAULT_SCORER_WEIGHTS, firstfit/vertical)",
     build: () => buildPolicy({ ...NO_THRESHOLDS }),
+  },
+  {
+    name: "gpu-fragmentation",
+    description: "the gpu-fragmentation scorer leading (firstfit order only breaks its ties)",
+    build: () => buildPolicy({ ...NO_THRESHOLDS, algorithm: "firstfit", scorers: { "gpu-fragmentation": 4 } }),
+  },
+  {
+    name: "default+fragmentation",
+    description: "the manager's default weights with gpu-fragmentation:8 in place of gpu-bestfit (a candidate default)",
+    build: () => {
+      const { "gpu-bestfit": _bestfit, ...rest } = DEFAULT_SCORER_WEIGHTS;
+      return buildPolicy({ ...NO_THRESHOLDS, scorers: { ...rest, "gpu-fragmentation": 8 } });
+    },
   },
 ];

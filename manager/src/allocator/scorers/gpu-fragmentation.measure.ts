@@ -25,6 +25,13 @@ function groupApplies(g: GpuNeedGroup, model: string): boolean {
   return g.models.length === 0 || g.models.includes(model);
 }
 
+/** Total weight of the mix's shapes that may run on this GPU model. */
+export function applicableWeight(model: string, mix: GpuWorkloadMixView): number {
+  let w = 0;
+  for (const g of mix.groups) if (groupApplies(g, model)) w += g.totalWeight;
+  return w;
+}
+
 /**
  * Expected fragmented milli-GPU of the host. For each task shape t (weight p_t): fill the host with
  * copies of t until a GPU, CPU or memory runs out; the free GPU capacity those copies cannot use is t's
@@ -75,6 +82,11 @@ export function expectedFragmentationMilli(
 export interface GpuChoice {
   /** Increase of the host's expected fragmentation caused by this placement (milli-GPU; lower is better). */
   fragmentationDelta: number;
+  /**
+   * Expected GPU capacity (milli) the placement makes unusable for the task mix beyond what it takes
+   * itself: fragmentationDelta + (weight of the applicable shapes) x (milli taken). Never negative.
+   */
+  usableLoss: number;
   /** GPU indices (into gpuFreeMilli) the request takes. */
   gpus: number[];
 }
@@ -97,15 +109,21 @@ export function leastFragmentingChoice(host: GpuHostState, need: GpuNeed, mix: G
   if (scratch.length < n) scratch = new Float64Array(n * 2);
   const after = scratch.subarray(0, n);
   for (let i = 0; i < n; i++) after[i] = free[i] as number;
+  const w = applicableWeight(host.model, mix);
+  const choice = (delta: number, taken: number, gpus: number[]): GpuChoice => ({
+    fragmentationDelta: delta,
+    usableLoss: Math.max(0, delta + w * taken),
+    gpus,
+  });
   if (need.count <= 0 || need.milli <= 0) {
-    return { fragmentationDelta: expectedFragmentationMilli(cpuAfter, memAfter, after, host.model, mix) - base, gpus: [] };
+    return choice(expectedFragmentationMilli(cpuAfter, memAfter, after, host.model, mix) - base, 0, []);
   }
   if (need.milli >= 1000 || need.count > 1) {
     const gpus: number[] = [];
     for (let i = 0; i < n && gpus.length < need.count; i++) if ((free[i] as number) >= 1000) gpus.push(i);
     if (gpus.length < need.count) return null;
     for (const i of gpus) after[i] = 0;
-    return { fragmentationDelta: expectedFragmentationMilli(cpuAfter, memAfter, after, host.model, mix) - base, gpus };
+    return choice(expectedFragmentationMilli(cpuAfter, memAfter, after, host.model, mix) - base, 1000 * gpus.length, gpus);
   }
   let best: GpuChoice | null = null;
   let bestFree = Infinity;
@@ -119,7 +137,7 @@ export function leastFragmentingChoice(host: GpuHostState, need: GpuNeed, mix: G
     const delta = expectedFragmentationMilli(cpuAfter, memAfter, after, host.model, mix) - base;
     after[i] = f;
     if (best === null || delta < best.fragmentationDelta - 1e-9 || (Math.abs(delta - best.fragmentationDelta) <= 1e-9 && f < bestFree)) {
-      best = { fragmentationDelta: delta, gpus: [i] };
+      best = choice(delta, need.milli, [i]);
       bestFree = f;
     }
   }

@@ -40,7 +40,8 @@ function hostState(h: FleetHost, demand: GpuDemand | undefined): GpuHostState {
  * (learned online from the requests this policy places, with decay). See gpu-fragmentation.measure.ts
  * for the measure; it counts GPUs stranded by missing CPU or memory as well as unusable share leftovers.
  *
- * Score = 0.5 - delta / (2 x the largest host's GPU capacity), so 0..1 and linear in the delta.
+ * Score = 1 / (1 + loss / 1000), where loss is the expected usable GPU capacity (milli) the placement
+ * destroys beyond what it takes: 1 when it strands nothing, 1/2 when it strands one GPU's worth.
  * Stateful: the mix is frozen in views with an epoch, and the epoch is part of the cache key, so the
  * engine re-ranks hosts when the learned mix moves (rarely once it is stable).
  *
@@ -52,9 +53,11 @@ export class GpuFragmentationScorer implements Scorer {
   readonly name = GpuFragmentationScorer.NAME;
   readonly kind = "stateful" as const;
   readonly mix: GpuWorkloadMix;
+  private readonly lossScale: number;
 
-  constructor(opts: GpuWorkloadMixOptions = {}) {
+  constructor(opts: GpuWorkloadMixOptions & { lossScaleMilli?: number } = {}) {
     this.mix = new GpuWorkloadMix(opts);
+    this.lossScale = opts.lossScaleMilli ?? MILLI_PER_GPU;
   }
 
   staticKey(r: PlacementRequest): string {
@@ -65,24 +68,19 @@ export class GpuFragmentationScorer implements Scorer {
     return `${this.mix.view().epoch}|${r.vcpus}|${r.memoryMib}|${gk}|${g?.models?.join(",") ?? ""}`;
   }
 
-  prepare({ request, hosts }: PlacementContext): ScoreFunction | null {
+  prepare({ request }: PlacementContext): ScoreFunction | null {
     const demand = request.gpu;
     if (demand?.kind === "vgpu") return null; // homogeneous vGPU types: vgpu-packing's job
     const view = this.mix.view();
     if (view.groups.length === 0) return null;
-    let maxGpus = 1;
-    for (const h of hosts) if (h.gpus.length > maxGpus) maxGpus = h.gpus.length;
-    const scale = 2 * maxGpus * MILLI_PER_GPU;
     const shape = taskShapeOf(request);
     const need: GpuNeed = { cpuMilli: shape.cpuMilli, memoryMib: shape.memoryMib, count: shape.gpuCount, milli: shape.gpuMilli };
     const choose = (h: FleetHost) => (h.gpus.length === 0 ? null : leastFragmentingChoice(hostState(h, demand), need, view));
     return {
       score: (h) => {
-        if (h.gpus.length === 0) return 0.5;
+        if (h.gpus.length === 0) return 1;
         const c = choose(h);
-        if (c === null) return 0;
-        const s = 0.5 - c.fragmentationDelta / scale;
-        return s < 0 ? 0 : s > 1 ? 1 : s;
+        return c === null ? 0 : 1 / (1 + c.usableLoss / this.lossScale);
       },
       pickGpus: (h) => {
         if (demand === undefined) return null;
