@@ -13,7 +13,9 @@ import { LibvirtHypervisor } from "./drivers/libvirt/libvirt-hypervisor.js";
 import { simulatedGpus } from "./drivers/simulator/simulated-gpus.js";
 import { SimulatorHypervisor } from "./drivers/simulator/simulator-hypervisor.js";
 import { StaticGpuInventory, type GpuInventory } from "./gpu/gpu-inventory.js";
+import { MdevManager } from "./gpu/mdev-manager.js";
 import { NvidiaGpuInventory } from "./gpu/nvidia-gpu-inventory.js";
+import { VgpuHypervisor } from "./drivers/vgpu-hypervisor.js";
 import { hostname } from "node:os";
 
 function buildDriver(c: AgentConfig, identity: FileIdentityStore, log: pino.Logger): { hv: Hypervisor; gpus: GpuInventory } {
@@ -30,7 +32,7 @@ function buildDriver(c: AgentConfig, identity: FileIdentityStore, log: pino.Logg
     return { hv, gpus: new StaticGpuInventory(simulatedGpus(c.simulator.gpus, c.simulator.numaCells)) };
   }
   const l = c.libvirt;
-  const hv = new LibvirtHypervisor({
+  const libvirt = new LibvirtHypervisor({
     uri: l.uri,
     domainType: l.domainType,
     instancesDir: l.instancesDir,
@@ -47,6 +49,8 @@ function buildDriver(c: AgentConfig, identity: FileIdentityStore, log: pino.Logg
   const gpus: GpuInventory = c.gpu.enabled
     ? new NvidiaGpuInventory({ nvidiaSmiPath: c.gpu.nvidiaSmi, sysfsRoot: c.gpu.sysfsRoot })
     : new StaticGpuInventory([]);
+  // vGPUs need their mdev created on the host before the domain starts, and removed after.
+  const hv = c.gpu.enabled ? new VgpuHypervisor(libvirt, new MdevManager({ sysfsRoot: c.gpu.sysfsRoot })) : libvirt;
   return { hv, gpus };
 }
 
