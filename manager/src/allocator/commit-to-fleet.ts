@@ -7,6 +7,8 @@ import { GPU_FREE, GPU_PASSTHROUGH, GPU_SHARE, type Fleet, type FleetHost, type 
 import type { GpuPick } from "./plugin.js";
 import type { GpuUse, PlacementRequest, VmPlacement } from "./types.js";
 
+const MAX_CHANGE_LOG = 1 << 20;
+
 function pickOf(host: FleetHost, p: VmPlacement): GpuPick | null {
   if (p.gpus.length === 0) return null;
   const first = p.gpus[0]!;
@@ -40,6 +42,12 @@ export function commitVm(fleet: Fleet, i: number, request: PlacementRequest, p: 
     numaNode: p.numaNode,
     pinnedCpus: p.pinnedCpus,
   });
+  // A long-lived index (a manager's cached snapshot, a long simulation) would grow the log
+  // without end: past a bound, drop the cached rankings (rebuilt on next use) with it.
+  if (fleet.changeLog.length >= MAX_CHANGE_LOG) {
+    fleet.changeLog.length = 0;
+    fleet.stages.clear();
+  }
   fleet.changeLog.push(i);
   fleet.vmHost.set(vmId, i);
   let ah = fleet.accountHostSets.get(request.accountId);
