@@ -11,7 +11,7 @@ import { hostCsrPem, newHostKeyPem } from "../../agent/src/connection/host-key.j
 import { MemoryIdentityStore } from "../../agent/src/connection/identity-store.js";
 import { SimulatorHypervisor } from "../../agent/src/drivers/simulator/simulator-hypervisor.js";
 import { StaticGpuInventory } from "../../agent/src/gpu/gpu-inventory.js";
-import { registrationTokens } from "../../manager/src/db/schema.js";
+import { hostCertificates, registrationTokens } from "../../manager/src/db/schema.js";
 import { CertificateAuthority } from "../../manager/src/security/certificate-authority.js";
 import { startTestCloud, type TestCloud } from "./harness.js";
 
@@ -87,7 +87,7 @@ async function adminHost(uuid: string): Promise<Record<string, any> | undefined>
   return (await cloud.api("GET", "/v1/admin/hosts")).json.hosts.find((h: any) => h.uuid === uuid);
 }
 
-function startAgent(uuid: string, hostname: string, joinToken: string): OrbitAgent {
+function startAgent(uuid: string, hostname: string, joinToken: string, tls: { caPem?: Buffer } = { caPem }): OrbitAgent {
   const agent = new OrbitAgent({
     managerAddress: cloud.manager.grpcAddress,
     joinToken,
@@ -98,7 +98,7 @@ function startAgent(uuid: string, hostname: string, joinToken: string): OrbitAge
     log: pino({ level: process.env.ORBIT_TEST_LOG ?? "silent" }),
     heartbeatIntervalMs: 300,
     backoff: { initialMs: 100, maxMs: 1000 },
-    tls: { caPem },
+    tls,
   });
   agents.push(agent);
   agent.start();
@@ -255,6 +255,38 @@ describe("agent mTLS", () => {
     // With a new token after the revocation, the host may enroll again.
     const back = await enroll((await newToken()).token, uuid);
     expect(back.res.hostId).toBe(uuid);
+  });
+
+  it("drops a stream whose certificate another manager revoked (seen by the periodic check)", async () => {
+    const uuid = randomUUID();
+    const agent = startAgent(uuid, "mtls-elsewhere", (await newToken()).token);
+    await agent.connection.connected;
+    const host = await cloud.waitFor("host Up", async () => {
+      const h = await adminHost(uuid);
+      return h?.state === "Up" && h;
+    });
+    // Straight into the database, as another manager sharing it would: no API call on this one.
+    await cloud.manager.database.db.update(hostCertificates).set({ revokedAt: new Date() }).where(eq(hostCertificates.hostId, host.id));
+    await cloud.waitFor("stream dropped", async () => !cloud.manager.sessions.isConnected(host.id));
+  });
+
+  it("renews a certificate when a host sends a CSR over its current certificate", async () => {
+    const a = await enroll((await newToken()).token);
+    const keyPem = newHostKeyPem();
+    const res = await register(client(a), { token: "", facts: facts(a.uuid), csrPem: await hostCsrPem(keyPem, a.uuid) }, claim(a.uuid));
+    const renewed = new X509Certificate(res.certificatePem);
+    expect(renewed.subject).toContain(`CN=${a.uuid}`);
+    expect(renewed.serialNumber).not.toBe(new X509Certificate(a.certPem).serialNumber);
+    expect(await openStream(client({ keyPem, certPem: res.certificatePem }), claim(a.uuid))).toBe("answered");
+  });
+
+  it("enrolls an agent that has no CA configured by trusting on first use, then pins the CA", async () => {
+    const uuid = randomUUID();
+    const agent = startAgent(uuid, "mtls-tofu", (await newToken()).token, {});
+    await agent.connection.connected;
+    await cloud.waitFor("TOFU host Up", async () => (await adminHost(uuid))?.state === "Up");
+    const stored = (agent.connection as unknown as { o: { identity: MemoryIdentityStore } }).o.identity.load()!;
+    expect(stored.tls!.caPem).toBe(cloud.manager.caPem);
   });
 
   it("validates token creation and 404s an unknown token", async () => {

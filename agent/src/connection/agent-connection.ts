@@ -4,8 +4,6 @@
 // could not be delivered wait in an outbox and are sent after the reconnect.
 // With mTLS (options.tls) the first registration sends a CSR with the join token; the manager's
 // certificate for this host then authenticates every later call instead of the host secret.
-import { X509Certificate } from "node:crypto";
-import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import {
@@ -15,15 +13,16 @@ import {
 import type { CommandExecutor } from "../commands/command-executor.js";
 import type { DomainLifecycleEvent, Hypervisor } from "../drivers/hypervisor.js";
 import { certificateNeedsRenewal, hostCsrPem, newHostKeyPem } from "./host-key.js";
+import { probeManagerCa } from "./manager-ca-probe.js";
 import type { AgentIdentity, AgentTlsIdentity, IdentityStore } from "./identity-store.js";
 
 export interface AgentTlsOptions {
   /**
-   * The manager's CA (agent.yaml tls.ca_file). Without it, the first contact trusts the
-   * manager's certificate on first use: the agent checks that the certificate it was shown was
-   * issued by the CA the manager answers with, and pins that CA from then on. An active
-   * man-in-the-middle at that first contact could still capture the join token; set ca_file
-   * (the CA comes with every token from POST /v1/admin/registration-tokens) to rule that out.
+   * The manager's CA (agent.yaml tls.ca_file). Without it, the first contact trusts on first use
+   * the CA the manager's TLS endpoint presents in its chain (manager-ca-probe.ts), registers over
+   * a channel verified with it and pins it. An active man-in-the-middle at that very first
+   * contact could present its own CA and capture the join token; set ca_file (the CA comes with
+   * every token from POST /v1/admin/registration-tokens) to rule that out.
    */
   caPem?: Buffer | undefined;
   /** The name to verify in the manager's certificate when the address is not one of its names. */
@@ -174,17 +173,13 @@ export class AgentConnection {
     }
     const keyPem = newHostKeyPem();
     const csrPem = await hostCsrPem(keyPem, facts.hostUuid);
-    const pinned = tls.caPem ?? (known?.tls ? Buffer.from(known.tls.caPem) : undefined);
-    let seen: { host: string; cert: PeerCertificate } | undefined;
-    const credentials = pinned
-      ? grpc.credentials.createSsl(pinned)
-      : grpc.credentials.createSsl(null, null, null, {
-        rejectUnauthorized: false,
-        checkServerIdentity: (host, cert) => { seen = { host, cert }; return undefined; },
-      });
-    if (!pinned) this.o.log.warn("no CA configured (tls.ca_file): trusting the manager's certificate on first use");
-    // A throwaway channel: the enrolled one carries the client certificate.
-    const boot = new AgentServiceClient(this.o.managerAddress, credentials, this.channelOptions());
+    let trusted = tls.caPem ?? (known?.tls ? Buffer.from(known.tls.caPem) : undefined);
+    if (!trusted) {
+      this.o.log.warn("no CA configured (tls.ca_file): trusting the CA the manager presents, on first use");
+      trusted = Buffer.from(await probeManagerCa(this.o.managerAddress, { serverName: tls.serverName }));
+    }
+    // A throwaway channel that verifies the manager: the enrolled one carries the client certificate.
+    const boot = new AgentServiceClient(this.o.managerAddress, grpc.credentials.createSsl(trusted), this.channelOptions());
     let res: RegisterResponse;
     try {
       res = await this.register(boot, { token: this.o.joinToken ?? "", facts, csrPem }, new grpc.Metadata());
@@ -192,14 +187,6 @@ export class AgentConnection {
       boot.close();
     }
     if (!res.certificatePem || !res.caPem) throw new Error("the manager did not return a certificate: is mTLS enabled on it (ORBIT_GRPC_TLS)?");
-    if (!pinned) {
-      const ca = new X509Certificate(res.caPem);
-      const server = seen ? new X509Certificate(seen.cert.raw) : undefined;
-      const nameError = seen ? checkServerIdentity(seen.host, seen.cert) : new Error("no server certificate seen");
-      if (!server || !server.checkIssued(ca) || !server.verify(ca.publicKey) || nameError) {
-        throw new Error(`the manager's certificate does not match the CA it sent${nameError ? ` (${nameError.message})` : ""}`);
-      }
-    }
     const enrolled = { keyPem, certPem: res.certificatePem, caPem: res.caPem };
     return { res, client: this.mtlsClient(enrolled), tls: enrolled };
   }

@@ -25,7 +25,9 @@ class StaticCertificateProvider implements Provider {
 }
 
 export function optionalClientCertServerCredentials(pem: { caPem: string; certPem: string; keyPem: string }): grpc.ServerCredentials {
-  const p = new StaticCertificateProvider(Buffer.from(pem.caPem), Buffer.from(pem.certPem), Buffer.from(pem.keyPem));
+  // The chain includes the CA so an agent without a configured CA can learn it (trust on first use).
+  const chain = `${pem.certPem.trimEnd()}\n${pem.caPem}`;
+  const p = new StaticCertificateProvider(Buffer.from(pem.caPem), Buffer.from(chain), Buffer.from(pem.keyPem));
   // One provider in both roles: grpc-js 1.14 passes these two arguments to its constructor in
   // the opposite order, which is harmless only when they are the same object.
   return grpc.experimental.createCertificateProviderServerCredentials(p, p, false);
