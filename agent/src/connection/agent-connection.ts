@@ -12,7 +12,7 @@ import {
 } from "#shared/protocol.js";
 import type { CommandExecutor } from "../commands/command-executor.js";
 import type { DomainLifecycleEvent, Hypervisor } from "../drivers/hypervisor.js";
-import { certificateNeedsRenewal, hostCsrPem, newHostKeyPem } from "./host-key.js";
+import { certificateNeedsRenewal, certificateRenewalDue, hostCsrPem, newHostKeyPem } from "./host-key.js";
 import { probeManagerCa } from "./manager-ca-probe.js";
 import type { AgentIdentity, AgentTlsIdentity, IdentityStore } from "./identity-store.js";
 
@@ -67,6 +67,7 @@ export class AgentConnection {
   private stopped = false;
   private seq = 0;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  private renewalTimer: NodeJS.Timeout | undefined;
   private interval: number;
   private readonly outbox: CommandResult[] = [];
   // Heartbeats and results leave through one queue: a heartbeat's domain list is taken inside
@@ -94,6 +95,7 @@ export class AgentConnection {
     this.stopped = true;
     this.unsubscribe?.();
     clearInterval(this.heartbeatTimer);
+    clearTimeout(this.renewalTimer);
     this.stream?.cancel();
     this.wake?.();
     await this.loop;
@@ -215,9 +217,11 @@ export class AgentConnection {
     });
     this.heartbeat();
     this.scheduleHeartbeats();
+    if (tls) this.scheduleRenewal(stream, tls.certPem);
     this.markConnected();
     const why = await ended;
     clearInterval(this.heartbeatTimer);
+    clearTimeout(this.renewalTimer);
     this.stream = undefined;
     if (!this.stopped) this.o.log.warn({ why }, "lost the manager");
   }
@@ -241,6 +245,27 @@ export class AgentConnection {
       const delay = Math.min(max, initial * 2 ** (failures - 1)) * (0.5 + random());
       await new Promise<void>((r) => { this.wake = r; setTimeout(r, delay).unref(); });
     }
+  }
+
+  /**
+   * Renewal happens at registration; a stream that lives until the certificate is due is closed
+   * then, so the reconnect renews it long before it expires.
+   */
+  private scheduleRenewal(stream: Stream, certPem: string): void {
+    clearTimeout(this.renewalTimer);
+    const wait = certificateRenewalDue(certPem).getTime() - Date.now();
+    // setTimeout holds at most ~24.8 days: wait in steps.
+    const step = Math.min(Math.max(wait, 0), 2 ** 31 - 1);
+    this.renewalTimer = setTimeout(() => {
+      if (this.stream !== stream) return;
+      if (certificateNeedsRenewal(certPem)) {
+        this.o.log.info("host certificate due for renewal: reconnecting to renew it");
+        stream.cancel();
+      } else {
+        this.scheduleRenewal(stream, certPem);
+      }
+    }, step);
+    this.renewalTimer.unref();
   }
 
   private scheduleHeartbeats(): void {

@@ -28,13 +28,18 @@ export async function hostCsrPem(keyPem: string, hostUuid: string): Promise<stri
   return csr.toString("pem");
 }
 
-/** Whether the certificate should be renewed: past two thirds of its lifetime, or unreadable. */
+/** When the certificate should be renewed: once two thirds of its lifetime are gone. */
+export function certificateRenewalDue(certPem: string): Date {
+  const c = new X509Certificate(certPem);
+  const from = new Date(c.validFrom).getTime();
+  const to = new Date(c.validTo).getTime();
+  return new Date(from + ((to - from) * 2) / 3);
+}
+
+/** Whether the certificate should be renewed now (also when it cannot be read). */
 export function certificateNeedsRenewal(certPem: string, now = new Date()): boolean {
   try {
-    const c = new X509Certificate(certPem);
-    const from = new Date(c.validFrom).getTime();
-    const to = new Date(c.validTo).getTime();
-    return now.getTime() > from + ((to - from) * 2) / 3;
+    return now >= certificateRenewalDue(certPem);
   } catch {
     return true;
   }
