@@ -169,13 +169,13 @@ function bestHost(
   let best = -1;
   let bestTotal = -Infinity;
   const consider = (i: number, h: FleetHost, key: number): void => {
-    for (let c = 0; c < nChecks; c++) if (!checks[c]!.check.test(h)) return;
     let total = key;
     for (let s = 0; s < nScorers; s++) total += scorers[s]!.weight * scorers[s]!.fn.score(h);
-    if (total > bestTotal || (total === bestTotal && i < best)) {
-      bestTotal = total;
-      best = i;
-    }
+    // Score first: the dynamic filters only matter for a host that would win.
+    if (total < bestTotal || (total === bestTotal && i > best)) return;
+    for (let c = 0; c < nChecks; c++) if (!checks[c]!.check.test(h)) return;
+    bestTotal = total;
+    best = i;
   };
   // Hosts whose place in the stage's order is stale: changed by applyPlan, or by earlier VMs
   // of this request (those are scored as they are now, in the working copy).

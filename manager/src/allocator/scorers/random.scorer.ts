@@ -1,5 +1,8 @@
-import { hashUnit } from "../prng.js";
+import * as prng from "../prng.js";
 import type { PlacementContext, ScoreFunction, Scorer } from "../plugin.js";
+
+// Module-local: an imported binding read per host is a getter call under tsx.
+const hashUnit = prng.hashUnit;
 
 /** CloudStack's `random`: a seeded draw per (request seed, VM, host), reproducible for a seed. */
 export class RandomScorer implements Scorer {
