@@ -57,7 +57,10 @@ function buildDriver(c: AgentConfig, identity: FileIdentityStore, log: pino.Logg
 try {
   const config = loadAgentConfig({ argv: process.argv.slice(2), env: process.env, readFile: (p) => readFileSync(p, "utf8") });
   const log = pino({ level: config.logLevel });
-  const identity = new FileIdentityStore(config.stateDir);
+  const identity = new FileIdentityStore(config.stateDir, { keyFile: config.tls.keyFile, certFile: config.tls.certFile });
+  // mTLS is on as soon as the tls section says anything (a CA to trust, a server name, cert paths).
+  const t = config.tls;
+  const tlsOn = Boolean(t.caFile || t.serverName || t.certFile || t.keyFile);
   const { hv, gpus } = buildDriver(config, identity, log);
   const agent = new OrbitAgent({
     managerAddress: config.manager,
@@ -68,6 +71,7 @@ try {
     host: config.host,
     log,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
+    tls: tlsOn ? { caPem: t.caFile ? readFileSync(t.caFile) : undefined, serverName: t.serverName } : undefined,
   });
   log.info({ manager: config.manager, driver: config.driver, stateDir: path.resolve(config.stateDir) }, "orbit-agent starting");
   agent.start();
