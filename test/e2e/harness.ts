@@ -1,8 +1,8 @@
 // Starts a real manager (HTTP + gRPC on loopback, ports chosen by the OS) and simulated agents
 // in this process, on PostgreSQL when TEST_DATABASE_URL is set, else on in-memory PGlite.
-import pg from "pg";
 import pino from "pino";
 import { loadManagerConfig } from "../../manager/src/config.js";
+import { scratchDatabaseUrl } from "../../manager/src/db/database.js";
 import { startManager, type RunningManager } from "../../manager/src/manager.js";
 import { startSimulatedFleet, type FleetOptions, type SimulatedFleet, type SimulatedHostSpec } from "../../manager/src/dev/simulated-fleet.js";
 
@@ -16,33 +16,12 @@ export interface TestCloud {
   stop(): Promise<void>;
 }
 
-async function freshDatabaseUrl(): Promise<{ url?: string; drop: () => Promise<void> }> {
-  const base = process.env.TEST_DATABASE_URL;
-  if (!base) return { drop: async () => {} };
-  const name = `orbit_e2e_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
-
 export async function startTestCloud(opts: {
   hosts: SimulatedHostSpec[];
   env?: Record<string, string>;
   fleet?: Partial<FleetOptions>;
 }): Promise<TestCloud> {
-  const db = await freshDatabaseUrl();
+  const db = await scratchDatabaseUrl("orbit_e2e");
   const config = loadManagerConfig({
     ORBIT_API_PORT: "0", ORBIT_GRPC_PORT: "0", ORBIT_DATA_DIR: ":memory:", ORBIT_ADMIN_KEY: ADMIN_KEY,
     ...(db.url ? { DATABASE_URL: db.url } : {}), ...opts.env,

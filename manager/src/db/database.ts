@@ -45,29 +45,40 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
 }
 
 /**
- * For tests: a fresh PostgreSQL database per suite when TEST_DATABASE_URL is set (created from
- * that URL's server), else an in-memory PGlite.
+ * For tests: a scratch database on the server of TEST_DATABASE_URL (created now, dropped by
+ * `drop`), or no URL when TEST_DATABASE_URL is unset (callers then use in-memory PGlite).
  */
-export async function openTestDatabase(): Promise<Database & { url?: string }> {
+export async function scratchDatabaseUrl(prefix = "orbit_test"): Promise<{ url?: string; drop: () => Promise<void> }> {
   const base = process.env.TEST_DATABASE_URL;
-  if (!base) return openDatabase({});
-  const name = `orbit_test_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  if (!base) return { drop: async () => {} };
+  const name = `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   const admin = new pg.Client({ connectionString: base });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
   const url = new URL(base);
   url.pathname = `/${name}`;
-  const database = await openDatabase({ url: url.toString() });
   return {
-    ...database,
     url: url.toString(),
-    close: async () => {
-      await database.close();
+    drop: async () => {
       const c = new pg.Client({ connectionString: base });
       await c.connect();
       await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await c.end();
+    },
+  };
+}
+
+/** For tests: a migrated database, on PostgreSQL when TEST_DATABASE_URL is set, else in-memory PGlite. */
+export async function openTestDatabase(): Promise<Database & { url?: string }> {
+  const scratch = await scratchDatabaseUrl();
+  const database = await openDatabase({ url: scratch.url });
+  return {
+    ...database,
+    ...(scratch.url ? { url: scratch.url } : {}),
+    close: async () => {
+      await database.close();
+      await scratch.drop();
     },
   };
 }
