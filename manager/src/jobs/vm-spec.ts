@@ -1,4 +1,5 @@
 // The full VM spec an agent needs to start a domain, from the manager's rows.
+import { createHash } from "node:crypto";
 import type { VmSpec } from "#shared/protocol.js";
 import type { allocations, gpuAllocations, gpus, images, vms } from "../db/schema.js";
 
@@ -21,7 +22,12 @@ export function buildVmSpec(
       : [],
     nics: [],
     gpus: gpuRows.map(({ a, g }) => ({
-      pciAddress: g.pciAddress, mode: a.mode, vgpuType: a.vgpuType, mdevUuid: a.mdevUuid, shareMilli: a.shareMilli,
+      pciAddress: g.pciAddress,
+      mode: a.mode,
+      // The allocator speaks vGPU type names ("GRID A100D-4C"); the host needs the mdev type id.
+      vgpuType: a.mode === "vgpu" ? (g.vgpuTypes.find((t) => t.name === a.vgpuType || t.typeId === a.vgpuType)?.typeId ?? a.vgpuType) : "",
+      mdevUuid: a.mode === "vgpu" ? a.mdevUuid || mdevUuidFor(vm.uuid, g.id) : "",
+      shareMilli: a.shareMilli,
     })),
     pinnedCpus: alloc?.pinnedCpus ?? [],
     numaNode: alloc?.numaNode ?? -1,
@@ -33,4 +39,10 @@ export function buildVmSpec(
     directBoot: undefined,
     osType: image.osType,
   };
+}
+
+/** The mdev of a VM's vGPU on one GPU: derived, so every retry of a start names the same device. */
+export function mdevUuidFor(vmUuid: string, gpuId: number): string {
+  const h = createHash("sha256").update(`${vmUuid}/${gpuId}`).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }

@@ -1,0 +1,28 @@
+import { describe, expect, it } from "vitest";
+import { buildVmSpec, mdevUuidFor } from "./vm-spec.js";
+
+const vm = {
+  id: 1, uuid: "11111111-2222-4333-8444-555555555555", name: "v", vcpus: 4, memoryMib: 8192, labels: ["a"], userData: "",
+} as never;
+const image = { name: "Debian 12", path: "", osType: "linux" } as never;
+
+describe("buildVmSpec", () => {
+  it("maps vGPU type names to mdev type ids and derives a stable mdev uuid", () => {
+    const g = { id: 7, pciAddress: "0000:41:00.4", vgpuTypes: [{ typeId: "nvidia-692", name: "GRID A100D-4C" }] } as never;
+    const a = { mode: "vgpu", vgpuType: "GRID A100D-4C", mdevUuid: "", shareMilli: 0 } as never;
+    const spec = buildVmSpec(vm, image, undefined, [{ a, g }]);
+    expect(spec.gpus[0]).toMatchObject({ pciAddress: "0000:41:00.4", mode: "vgpu", vgpuType: "nvidia-692" });
+    expect(spec.gpus[0]!.mdevUuid).toBe(mdevUuidFor("11111111-2222-4333-8444-555555555555", 7));
+    expect(spec.gpus[0]!.mdevUuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(mdevUuidFor("11111111-2222-4333-8444-555555555555", 8)).not.toBe(spec.gpus[0]!.mdevUuid);
+  });
+
+  it("leaves passthrough GPUs without vGPU fields and unbound VMs at NUMA node -1", () => {
+    const g = { id: 1, pciAddress: "0000:18:00.0", vgpuTypes: [] } as never;
+    const a = { mode: "passthrough", vgpuType: "", mdevUuid: "", shareMilli: 1000 } as never;
+    const spec = buildVmSpec(vm, image, undefined, [{ a, g }]);
+    expect(spec.gpus[0]).toMatchObject({ mode: "passthrough", vgpuType: "", mdevUuid: "" });
+    expect(spec.numaNode).toBe(-1);
+    expect(spec.disks).toEqual([]);
+  });
+});
