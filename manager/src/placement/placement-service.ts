@@ -10,15 +10,15 @@
 // under its lock saw as free. Strict affinity groups are locked as well and their members
 // re-read, so two deploys into one group cannot both miss each other.
 import { randomInt } from "node:crypto";
-import { eq, inArray, sql } from "drizzle-orm";
+import { eq, inArray } from "drizzle-orm";
 import { OrbitError } from "#shared/errors.js";
-import { place, rejectionError } from "../allocator/index.js";
+import { applyPlan, place, rejectionError } from "../allocator/index.js";
 import type { AllocationPolicy } from "../allocator/policy.js";
 import type { PlacementPlan, PlacementRequest, PlacementResult } from "../allocator/types.js";
 import type { Db, Tx } from "../db/database.js";
 import { allocations, gpuAllocations, hosts } from "../db/schema.js";
 import { lockStrictGroups, withMemberHosts } from "./affinity-members.js";
-import { SnapshotCache } from "./snapshot-cache.js";
+import { SnapshotCache, type CachedSnapshot } from "./snapshot-cache.js";
 import { buildSnapshot } from "./snapshot-builder.js";
 
 export { rejectionError };
@@ -36,24 +36,74 @@ export interface PlacementServiceOptions {
   now?: () => Date;
   /** Attempts before giving up with a retryable conflict (default 20). */
   maxAttempts?: number;
-  /** Snapshot cache max age in ms (default 1000); 0 rebuilds the snapshot for every placement. */
+  /** Snapshot cache max age in ms (default 5000); older snapshots are rebuilt in the background. */
   snapshotMaxAgeMs?: number;
+  /** false: build a fresh snapshot for every placement (the benchmark's baseline). */
+  cacheSnapshots?: boolean;
+  /** false: every request in its own transaction (default: concurrent requests share one). */
+  groupCommit?: boolean;
+  /** Most requests in one group commit (default 32). */
+  maxBatch?: number;
+  /** Group commits in flight at once, each on its own connection (default 4). */
+  maxBatchesInFlight?: number;
 }
 
 export interface PlacementStats {
   commits: number;
+  /** Group commits (several requests in one transaction). */
+  batches: number;
+  /** Group commits abandoned (a host changed elsewhere, an error): their requests went one by one. */
+  batchesRedone: number;
   /** Commits whose hosts had changed since the snapshot and were re-placed under lock. */
   replacedUnderLock: number;
   /** Attempts started over (plan no longer fitted, or an affinity group changed). */
   retries: number;
 }
 
+export type BeforeCommit<T> = (tx: Tx, plan: PlacementPlan) => Promise<{ result: T; vmIds: number[] }>;
+
+interface PreparedBatch {
+  env: string;
+  placed: { q: Queued; plan: PlacementPlan }[];
+  /** Touched hosts (ids as strings, ascending). */
+  hostIds: string[];
+  /** Their generations the batch was placed on. */
+  seen: Map<string, number | undefined>;
+  /** The generation the commit stamps them with. */
+  token: number;
+  /** Commits of earlier batches on the same hosts, to wait for. */
+  after: Promise<void>[];
+  /** Marks this batch's commit finished (committed or not). */
+  settle: () => void;
+}
+
+/**
+ * A host's new generation after a commit: random rather than + 1, so that equal generations
+ * mean the same commit even when one of ours rolled back and someone else's landed instead.
+ */
+export function generationToken(): number {
+  return randomInt(1, 2 ** 31 - 1);
+}
+
+interface Queued {
+  request: PlacementRequest;
+  before: BeforeCommit<unknown>;
+  resolve: (v: { plan: PlacementPlan; result: unknown }) => void;
+  reject: (e: unknown) => void;
+}
+
 export class PlacementService {
   readonly cache: SnapshotCache;
-  readonly stats: PlacementStats = { commits: 0, replacedUnderLock: 0, retries: 0 };
+  readonly stats: PlacementStats = { commits: 0, batches: 0, batchesRedone: 0, replacedUnderLock: 0, retries: 0 };
+  private readonly queue: Queued[] = [];
+  private draining = false;
+  private inFlight = 0;
+  /** Per host, the commit of the last batch placed on it (while in flight). */
+  private readonly lastCommit = new Map<string, Promise<void>>();
+  private wake: (() => void) | undefined;
 
   constructor(private readonly o: PlacementServiceOptions) {
-    this.cache = new SnapshotCache(o.db, { maxAgeMs: o.snapshotMaxAgeMs ?? 1000 });
+    this.cache = new SnapshotCache(o.db, { ...(o.snapshotMaxAgeMs !== undefined && { maxAgeMs: o.snapshotMaxAgeMs }) });
   }
 
   private placeOn(snapshot: Parameters<typeof place>[0], request: PlacementRequest, seed: number): PlacementResult {
@@ -76,21 +126,158 @@ export class PlacementService {
    * rows whose ids the allocations reference) and the allocations. Returns what `before` returned.
    * Throws InsufficientCapacityError (checked against a freshly built snapshot) when nothing fits.
    */
-  async placeAndCommit<T>(
-    request: PlacementRequest,
-    before: (tx: Tx, plan: PlacementPlan) => Promise<{ result: T; vmIds: number[] }>,
-  ): Promise<{ plan: PlacementPlan; result: T }> {
+  async placeAndCommit<T>(request: PlacementRequest, before: BeforeCommit<T>): Promise<{ plan: PlacementPlan; result: T }> {
+    if (this.o.groupCommit === false) return this.placeAndCommitAlone(request, before);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ request, before: before as BeforeCommit<unknown>, resolve: resolve as Queued["resolve"], reject });
+      this.drain();
+    });
+  }
+
+  /**
+   * Commits queued requests in batches: each batch is placed (on the cached snapshot, which
+   * already holds the batches still in flight) and then committed while the next one is placed,
+   * up to `maxBatchesInFlight` transactions at once.
+   */
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    void (async () => {
+      try {
+        while (this.queue.length > 0) {
+          // Let callers whose previous request just completed queue their next one first.
+          await new Promise((r) => setImmediate(r));
+          if (this.inFlight >= (this.o.maxBatchesInFlight ?? 4)) {
+            await new Promise<void>((r) => { this.wake = r; });
+            continue;
+          }
+          const batch = this.queue.splice(0, this.o.maxBatch ?? 32);
+          const env = batch[0]!.request.environment;
+          // One environment per batch (one cached snapshot); the others wait for the next one.
+          const mine = batch.filter((q) => q.request.environment === env);
+          this.queue.unshift(...batch.filter((q) => q.request.environment !== env));
+          const prepared = await this.prepareBatch(env, mine);
+          if (prepared === undefined) continue;
+          this.inFlight++;
+          void this.commitBatch(prepared).finally(() => {
+            this.inFlight--;
+            const w = this.wake;
+            this.wake = undefined;
+            w?.();
+          });
+        }
+      } finally {
+        this.draining = false;
+      }
+    })();
+  }
+
+  private alone(q: Queued): void {
+    this.placeAndCommitAlone(q.request, q.before).then(q.resolve, q.reject);
+  }
+
+  /**
+   * Places a batch's requests one after the other on the cached snapshot (each sees the ones
+   * before it) and at once makes the result the cached snapshot, each touched host carrying the
+   * generation token the commit will write, so the next batch builds on this one. A request
+   * that does not fit there, or names affinity groups, takes the one-by-one path instead.
+   */
+  private async prepareBatch(env: string, batch: Queued[]): Promise<PreparedBatch | undefined> {
+    let cached: CachedSnapshot;
+    try {
+      cached = await this.cache.get(env);
+    } catch {
+      batch.forEach((q) => this.alone(q));
+      return undefined;
+    }
+    // Synchronous from here to adopt(): no other placement can interleave.
+    const policy = this.o.policy();
+    const now = this.o.now?.() ?? new Date();
+    const base = cached.snapshot;
+    let working = base;
+    const placed: { q: Queued; plan: PlacementPlan }[] = [];
+    for (const q of batch) {
+      if ((q.request.affinityGroups ?? []).length > 0) { this.alone(q); continue; }
+      const r = place(working, q.request, { seed: randomInt(2 ** 31), now, policy });
+      if (!r.ok) { this.alone(q); continue; }
+      working = applyPlan(working, q.request, r.plan);
+      placed.push({ q, plan: r.plan });
+    }
+    if (placed.length === 0) return undefined;
+    const hostIds = [...new Set(placed.flatMap((x) => x.plan.placements.map((p) => p.hostId)))].sort((a, b) => Number(a) - Number(b));
+    const seen = new Map(hostIds.map((id) => [id, cached.generations.get(id)]));
+    const token = generationToken();
+    if (!this.cache.adopt(env, base, working, hostIds, token)) {
+      placed.forEach(({ q }) => this.alone(q));
+      return undefined;
+    }
+    // Commit after the in-flight batches that touch the same hosts (else we would find their
+    // hosts at a generation we did not place on, and redo everything).
+    const after = [...new Set(hostIds.flatMap((id) => {
+      const p = this.lastCommit.get(id);
+      return p ? [p] : [];
+    }))];
+    let settle!: () => void;
+    const done = new Promise<void>((r) => { settle = r; });
+    for (const id of hostIds) this.lastCommit.set(id, done);
+    void done.then(() => {
+      for (const id of hostIds) if (this.lastCommit.get(id) === done) this.lastCommit.delete(id);
+    });
+    return { env, placed, hostIds, seen, token, after, settle };
+  }
+
+  /**
+   * Writes a prepared batch in one transaction: locks its hosts, checks each is at the
+   * generation the batch was placed on (so nothing but the batches before it changed them),
+   * writes every request's rows and allocations and stamps the hosts with the batch's token.
+   * On any failure its hosts are re-read and its requests take the one-by-one path.
+   */
+  private async commitBatch(b: PreparedBatch): Promise<void> {
+    const ids = b.hostIds.map(Number);
+    try {
+      await Promise.all(b.after);
+      const results = await this.o.db.transaction(async (tx) => {
+        const locked = await tx.select({ id: hosts.id, generation: hosts.generation }).from(hosts)
+          .where(inArray(hosts.id, ids)).orderBy(hosts.id).for("update");
+        const changed = locked.filter((h) => b.seen.get(String(h.id)) !== h.generation).map((h) => String(h.id));
+        if (changed.length > 0 || locked.length !== ids.length) throw new RetryPlacement(changed);
+        const out: unknown[] = [];
+        const rows: { plan: PlacementPlan; vmIds: readonly number[] }[] = [];
+        for (const { q, plan } of b.placed) {
+          const written = await q.before(tx, plan);
+          out.push(written.result);
+          rows.push({ plan, vmIds: written.vmIds });
+        }
+        await writeAllocationRows(tx, rows);
+        await tx.update(hosts).set({ generation: b.token }).where(inArray(hosts.id, ids));
+        return out;
+      });
+      this.stats.commits += b.placed.length;
+      this.stats.batches++;
+      b.settle();
+      b.placed.forEach(({ q, plan }, i) => q.resolve({ plan, result: results[i] }));
+    } catch {
+      // The cache holds this batch as if committed: re-read its hosts.
+      this.cache.markDirty(b.env, b.hostIds);
+      this.stats.batchesRedone++;
+      b.settle();
+      b.placed.forEach(({ q }) => this.alone(q));
+    }
+  }
+
+  /** One request, one transaction (with re-placement under lock and bounded retries). */
+  async placeAndCommitAlone<T>(request: PlacementRequest, before: BeforeCommit<T>): Promise<{ plan: PlacementPlan; result: T }> {
     const maxAttempts = this.o.maxAttempts ?? 20;
     const env = request.environment;
     let fresh = false;
     for (let attempt = 1; ; attempt++) {
       const req = await withMemberHosts(this.o.db, request);
-      const cached = await this.cache.get(env, fresh);
+      const cached = await this.cache.get(env, fresh || this.o.cacheSnapshots === false);
       const seed = randomInt(2 ** 31);
       const placed = this.placeOn(cached.snapshot, req, seed);
       if (!placed.ok) {
         // Never refuse on a cached view: confirm on a snapshot built just now.
-        if (!fresh) { fresh = true; attempt--; continue; }
+        if (!fresh && this.o.cacheSnapshots !== false) { fresh = true; attempt--; continue; }
         throw rejectionError(placed.rejection);
       }
       fresh = false;
@@ -106,8 +293,9 @@ export class PlacementService {
           let final = plan;
           if (locked.some((h) => seen.get(String(h.id)) !== h.generation)) {
             // Someone committed on one of these hosts since our snapshot: decide again on their
-            // current state, read under our lock.
-            const current = await buildSnapshot(tx, { hostIds });
+            // current state under our lock: the cache's copy when it is at exactly the locked
+            // generations (commits of this process), else read from PostgreSQL.
+            const current = this.cache.hostsAt(env, lockedGen) ?? await buildSnapshot(tx, { hostIds });
             const again = this.placeOn(current, req, seed);
             if (!again.ok) throw new RetryPlacement(hostIds.map(String));
             final = again.plan;
@@ -116,8 +304,9 @@ export class PlacementService {
           const written = await before(tx, final);
           await writeAllocations(tx, final, written.vmIds);
           const touched = [...new Set(final.placements.map((p) => Number(p.hostId)))];
-          await tx.update(hosts).set({ generation: sql`${hosts.generation} + 1` }).where(inArray(hosts.id, touched));
-          this.cache.committed(env, req, final, lockedGen);
+          const token = generationToken();
+          await tx.update(hosts).set({ generation: token }).where(inArray(hosts.id, touched));
+          this.cache.committed(env, req, final, lockedGen, token);
           return { plan: final, result: written.result };
         });
         this.stats.commits++;
@@ -137,11 +326,16 @@ export class PlacementService {
 }
 
 async function writeAllocations(tx: Tx, plan: PlacementPlan, vmIds: readonly number[]): Promise<void> {
-  const rows = plan.placements.map((p) => {
+  await writeAllocationRows(tx, [{ plan, vmIds }]);
+}
+
+/** The allocation and GPU allocation rows of several plans, one INSERT each. */
+async function writeAllocationRows(tx: Tx, plans: readonly { plan: PlacementPlan; vmIds: readonly number[] }[]): Promise<void> {
+  const rows = plans.flatMap(({ plan, vmIds }) => plan.placements.map((p) => {
     const vmId = vmIds[p.index];
     if (vmId === undefined) throw new OrbitError("internal", `no VM row for placement ${p.index}`);
     return { p, vmId };
-  });
+  }));
   await tx.insert(allocations).values(rows.map(({ p, vmId }) => ({
     vmId, hostId: Number(p.hostId), vcpus: p.vcpus, memoryMib: p.memoryMib,
     numaNode: p.numaNode ?? -1, pinnedCpus: p.pinnedCpus ?? [],
@@ -153,7 +347,7 @@ async function writeAllocations(tx: Tx, plan: PlacementPlan, vmIds: readonly num
   if (gpuRows.length) await tx.insert(gpuAllocations).values(gpuRows);
 }
 
-/** Bumps a host's generation (its capacity changed outside a placement: release, new facts). */
+/** Gives a host a new generation (its capacity changed outside a placement: release, new facts). */
 export async function touchHost(tx: Tx | Db, hostId: number): Promise<void> {
-  await tx.update(hosts).set({ generation: sql`${hosts.generation} + 1` }).where(eq(hosts.id, hostId));
+  await tx.update(hosts).set({ generation: generationToken() }).where(eq(hosts.id, hostId));
 }

@@ -2,10 +2,11 @@
 // from PostgreSQL. It is a hint, never the truth: the commit step locks the chosen hosts and
 // compares their generation with the one recorded here, re-reading them when they differ.
 //
-// Kept current by: this process's own commits (applied to the snapshot, generation + 1, while
-// the commit still holds the host locks, so updates land in lock order); hosts a commit found
-// changed (re-read from PostgreSQL on next use, only those); `invalidate` (admin changes); and
-// a maximum age (changes made elsewhere: releases, other managers, agents' state changes).
+// Kept current by: this process's own placements (applied to the snapshot as they are decided,
+// group commits even before they commit, each touched host marked with the generation token its
+// commit writes); hosts a commit found changed or failed to write (re-read from PostgreSQL on
+// next use, only those); `invalidate` (admin changes); and a maximum age, rebuilt in the
+// background (changes made elsewhere: releases, other managers, agents' state changes).
 import { applyPlan } from "../allocator/index.js";
 import type { FleetSnapshot, HostSnapshot, PlacementPlan, PlacementRequest } from "../allocator/types.js";
 import type { Db } from "../db/database.js";
@@ -25,7 +26,7 @@ interface Entry extends CachedSnapshot {
 }
 
 export interface SnapshotCacheOptions {
-  /** Rebuild an environment's snapshot from scratch when it is older than this (ms). */
+  /** Rebuild an environment's snapshot from scratch (in the background) when older than this (ms). */
   maxAgeMs?: number;
   now?: () => number;
 }
@@ -39,20 +40,39 @@ export class SnapshotCache {
   private readonly now: () => number;
 
   constructor(private readonly db: Db, o: SnapshotCacheOptions = {}) {
-    this.maxAgeMs = o.maxAgeMs ?? 1000;
+    this.maxAgeMs = o.maxAgeMs ?? 5000;
     this.now = o.now ?? Date.now;
   }
 
-  /** The environment's snapshot; `fresh` forces a full rebuild (e.g. before answering "no capacity"). */
+  /**
+   * The environment's snapshot. `fresh` waits for a full rebuild (e.g. before answering "no
+   * capacity"); an entry past its age is served as it is while a rebuild runs in the background
+   * (the commit re-checks, so a stale hint costs at most a re-placement under lock).
+   */
   async get(environment: string, fresh = false): Promise<CachedSnapshot> {
     let e = this.entries.get(environment);
-    if (fresh || e === undefined || this.now() - e.builtAt > this.maxAgeMs) {
-      e = await this.rebuild(environment, fresh);
-    } else if (e.dirty.size > 0) {
+    if (fresh || e === undefined) return this.rebuild(environment, fresh);
+    if (this.now() - e.builtAt > this.maxAgeMs && !this.building.has(environment)) {
+      this.rebuild(environment, false).catch(() => { /* the next get() tries again */ });
+    }
+    if (e.dirty.size > 0) {
       await this.refreshDirty(environment, e);
       e = this.entries.get(environment) ?? e;
     }
     return e;
+  }
+
+  /**
+   * The cached hosts with these ids, if the cache reflects exactly the given generations (read
+   * under lock): the commit step can then re-place on them without reading PostgreSQL.
+   */
+  hostsAt(environment: string, generations: ReadonlyMap<string, number>): FleetSnapshot | undefined {
+    const e = this.entries.get(environment);
+    if (e === undefined) return undefined;
+    for (const [id, g] of generations) if (e.dirty.has(id) || e.generations.get(id) !== g) return undefined;
+    const hosts = e.snapshot.hosts.filter((h) => generations.has(h.id));
+    if (hosts.length !== generations.size) return undefined;
+    return { hosts, ...(e.snapshot.clusters ? { clusters: e.snapshot.clusters } : {}) };
   }
 
   private rebuild(environment: string, fresh: boolean): Promise<Entry> {
@@ -90,9 +110,9 @@ export class SnapshotCache {
 
   /**
    * Called by the commit step after writing a plan while it still holds the hosts' locks.
-   * `lockedGenerations` are the generations read under lock (before the commit's bump).
+   * `lockedGenerations` are the generations read under lock, `token` the one the commit wrote.
    */
-  committed(environment: string, request: PlacementRequest, plan: PlacementPlan, lockedGenerations: ReadonlyMap<string, number>): void {
+  committed(environment: string, request: PlacementRequest, plan: PlacementPlan, lockedGenerations: ReadonlyMap<string, number>, token: number): void {
     const e = this.entries.get(environment);
     if (e === undefined) return;
     const hostIds = [...new Set(plan.placements.map((p) => p.hostId))];
@@ -103,10 +123,23 @@ export class SnapshotCache {
     }
     try {
       e.snapshot = applyPlan(e.snapshot, request, plan);
-      for (const id of hostIds) e.generations.set(id, lockedGenerations.get(id)! + 1);
+      for (const id of hostIds) e.generations.set(id, token);
     } catch {
       this.markDirty(environment, hostIds);
     }
+  }
+
+  /**
+   * A batch placed on `base` became `working`: cache it now, its hosts at the generation `token`
+   * its commit will write (a failed commit marks them dirty). False when `base` is no longer the
+   * cached snapshot (rebuilt meanwhile): the caller then commits its requests one by one.
+   */
+  adopt(environment: string, base: FleetSnapshot, working: FleetSnapshot, hostIds: readonly string[], token: number): boolean {
+    const e = this.entries.get(environment);
+    if (e === undefined || e.snapshot !== base) return false;
+    e.snapshot = working;
+    for (const id of hostIds) e.generations.set(id, token);
+    return true;
   }
 
   markDirty(environment: string, hostIds: readonly string[]): void {
