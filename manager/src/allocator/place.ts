@@ -168,12 +168,15 @@ function bestHost(
   const hosts = work.hosts;
   let best = -1;
   let bestTotal = -Infinity;
+  // Filters first (a full host fails its first check at once), unless every dynamic scorer says
+  // it is cheaper than the filters (random): then score first and test only hosts that would win.
+  const scoreFirst = nScorers > 0 && scorers.every((s) => s.fn.cheap === true);
   const consider = (i: number, h: FleetHost, key: number): void => {
+    if (!scoreFirst) for (let c = 0; c < nChecks; c++) if (!checks[c]!.check.test(h)) return;
     let total = key;
     for (let s = 0; s < nScorers; s++) total += scorers[s]!.weight * scorers[s]!.fn.score(h);
-    // Score first: the dynamic filters only matter for a host that would win.
     if (total < bestTotal || (total === bestTotal && i > best)) return;
-    for (let c = 0; c < nChecks; c++) if (!checks[c]!.check.test(h)) return;
+    if (scoreFirst) for (let c = 0; c < nChecks; c++) if (!checks[c]!.check.test(h)) return;
     bestTotal = total;
     best = i;
   };

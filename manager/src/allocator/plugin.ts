@@ -68,6 +68,8 @@ export interface GpuPick {
 export interface ScoreFunction {
   /** 0..1, higher is better. Must be a pure function of the host (it is recomputed for the winner). */
   score(host: FleetHost): number;
+  /** Cheaper than the dynamic filters (e.g. a hash): the engine may score before filtering. */
+  cheap?: boolean;
   /** Scorers that care which GPUs of the winning host are used choose them (highest weight wins). */
   pickGpus?(host: FleetHost): GpuPick | null;
 }

@@ -11,6 +11,6 @@ export class RandomScorer implements Scorer {
   readonly kind = "dynamic" as const;
 
   prepare({ seed, vmIndex }: PlacementContext): ScoreFunction {
-    return { score: (h) => hashUnit(seed, vmIndex, h.index) };
+    return { score: (h) => hashUnit(seed, vmIndex, h.index), cheap: true };
   }
 }
