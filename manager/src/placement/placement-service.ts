@@ -254,12 +254,14 @@ export class PlacementService {
       });
       this.stats.commits += b.placed.length;
       this.stats.batches++;
+      this.cache.settled(b.env, b.hostIds);
       b.settle();
       b.placed.forEach(({ q, plan }, i) => q.resolve({ plan, result: results[i] }));
     } catch {
       // The cache holds this batch as if committed: re-read its hosts.
       this.cache.markDirty(b.env, b.hostIds);
       this.stats.batchesRedone++;
+      this.cache.settled(b.env, b.hostIds);
       b.settle();
       b.placed.forEach(({ q }) => this.alone(q));
     }

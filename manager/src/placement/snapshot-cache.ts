@@ -34,6 +34,8 @@ export interface SnapshotCacheOptions {
 export class SnapshotCache {
   private readonly entries = new Map<string, Entry>();
   private readonly building = new Map<string, Promise<Entry>>();
+  /** Per environment, hosts with adopted group commits still in flight (host id → how many). */
+  private readonly pending = new Map<string, Map<string, number>>();
   /** Bumped by invalidate(): a build started before it is not stored. */
   private epoch = 0;
   private readonly maxAgeMs: number;
@@ -81,8 +83,26 @@ export class SnapshotCache {
     if (pending && !fresh) return pending;
     const epoch = this.epoch;
     const startedAt = this.now();
-    const p = buildSnapshot(this.db, { environment }).then((snapshot) => {
-      const entry: Entry = { snapshot, generations: generationsOf(snapshot.hosts), builtAt: startedAt, dirty: new Set() };
+    const p = buildSnapshot(this.db, { environment }).then((fresh) => {
+      let snapshot = fresh;
+      const generations = generationsOf(fresh.hosts);
+      // Hosts with group commits in flight keep their cached state (which holds those commits,
+      // the fresh read may not): else every batch placed on them would have to be redone.
+      const old = this.entries.get(environment);
+      const busy = this.pending.get(environment);
+      if (old !== undefined && busy !== undefined && busy.size > 0) {
+        const oldById = new Map(old.snapshot.hosts.map((h) => [h.id, h]));
+        snapshot = {
+          ...fresh,
+          hosts: fresh.hosts.map((h) => {
+            const kept = busy.has(h.id) ? oldById.get(h.id) : undefined;
+            if (kept === undefined) return h;
+            generations.set(h.id, old.generations.get(h.id)!);
+            return kept;
+          }),
+        };
+      }
+      const entry: Entry = { snapshot, generations, builtAt: startedAt, dirty: new Set() };
       if (epoch === this.epoch) this.entries.set(environment, entry);
       return entry;
     }).finally(() => {
@@ -139,7 +159,21 @@ export class SnapshotCache {
     if (e === undefined || e.snapshot !== base) return false;
     e.snapshot = working;
     for (const id of hostIds) e.generations.set(id, token);
+    let busy = this.pending.get(environment);
+    if (busy === undefined) this.pending.set(environment, (busy = new Map()));
+    for (const id of hostIds) busy.set(id, (busy.get(id) ?? 0) + 1);
     return true;
+  }
+
+  /** The commit of a batch `adopt`ed on these hosts finished (committed or not). */
+  settled(environment: string, hostIds: readonly string[]): void {
+    const busy = this.pending.get(environment);
+    if (busy === undefined) return;
+    for (const id of hostIds) {
+      const n = (busy.get(id) ?? 1) - 1;
+      if (n <= 0) busy.delete(id);
+      else busy.set(id, n);
+    }
   }
 
   markDirty(environment: string, hostIds: readonly string[]): void {
