@@ -2,7 +2,7 @@
 // PlacementService.placeAndCommit directly (no HTTP) on a fleet inserted straight into a fresh
 // database, against this machine's own PostgreSQL write rate measured in the same run.
 //   npx tsx bench/placement/commit-rate.ts [--url postgres://postgres@127.0.0.1:5432/postgres]
-//     [--hosts 1000] [--clients 16] [--seconds 10] [--pgbench true|false]
+//     [--hosts 1000] [--clients 16] [--seconds 10] [--batch 16] [--in-flight 4] [--pgbench true|false] [--keep false]
 // It creates (and drops) its own databases. Rows written per placement, as VmService does:
 // one VM, one deploy job, one allocation (+ GPU allocations), the host's generation bump.
 import os from "node:os";
@@ -24,7 +24,7 @@ const CLIENTS = Number(arg("clients", "16"));
 const SECONDS = Number(arg("seconds", "10"));
 const PGBENCH = arg("pgbench", "true") === "true";
 /** Most requests per group commit, and group commits in flight at once. */
-const BATCH = Number(arg("batch", "8"));
+const BATCH = Number(arg("batch", "16"));
 const IN_FLIGHT = Number(arg("in-flight", "4"));
 /** Keep the benchmark database afterwards (to inspect or profile it). */
 const KEEP = arg("keep", "false") === "true";
@@ -129,10 +129,21 @@ async function loop(label: string, clients: number, seconds: number, op: (client
   return { label, ops, seconds: secs, rate: ops / secs, ...(failed ? { extra: `${failed} failed` } : {}) };
 }
 
+/** Removes what the previous run placed, so each run starts from the same fleet. */
+async function resetFleet(database: Database): Promise<void> {
+  await database.db.execute(sql`delete from gpu_allocations`);
+  await database.db.execute(sql`delete from allocations where vm_id in (select id from vms where name like 'b-%')`);
+  await database.db.execute(sql`delete from jobs`);
+  await database.db.execute(sql`delete from vms where name like 'b-%'`);
+  await database.db.execute(sql`update hosts set generation = 0`);
+  await database.db.execute(sql`vacuum analyze`);
+}
+
 async function placementRun(
   database: Database, policy: AllocationPolicy, seeded: Awaited<ReturnType<typeof seedFleet>>,
   label: string, opts: { cacheSnapshots?: boolean; groupCommit?: boolean; seconds: number },
 ): Promise<RateResult> {
+  await resetFleet(database);
   const service = new PlacementService({
     db: database.db, policy: () => policy, cacheSnapshots: opts.cacheSnapshots ?? true, groupCommit: opts.groupCommit ?? true,
     maxBatch: BATCH, maxBatchesInFlight: IN_FLIGHT,
