@@ -44,6 +44,33 @@ describe("API errors", () => {
     expect(wrong).toMatchObject({ status: 401, json: { status: false, error_reason: "unauthorized" } });
   });
 
+  it("needs a key however the path is spelled (percent-encoded letters included)", async () => {
+    for (const path of ["/%761/admin/hosts", "/v1/%61dmin/hosts", "/%76%31/core/virtual-machines"]) {
+      const r = await fetch(`${cloud.manager.apiUrl}${path}`);
+      expect(r.status, path).toBe(401);
+    }
+    const create = await fetch(`${cloud.manager.apiUrl}/%761/core/virtual-machines`, {
+      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(VALID),
+    });
+    expect(create.status).toBe(401);
+    await nothingCreated();
+  });
+
+  it("takes DELETE with a JSON content type and no body", async () => {
+    const r = await fetch(`${cloud.manager.apiUrl}/v1/core/virtual-machines/999999`, {
+      method: "DELETE", headers: { "content-type": "application/json", api_key: "orb_test_admin_key_0123456789" },
+    });
+    expect(r.status).toBe(404);
+  });
+
+  it("refuses an empty POST body naming the body", async () => {
+    const r = await fetch(`${cloud.manager.apiUrl}/v1/core/virtual-machines`, {
+      method: "POST", headers: { "content-type": "application/json", api_key: "orb_test_admin_key_0123456789" }, body: "",
+    });
+    expect(r.status).toBe(400);
+    expect((await r.json()).status).toBe(false);
+  });
+
   it("accepts Authorization: Bearer as well as api_key", async () => {
     const res = await fetch(`${cloud.manager.apiUrl}/v1/core/flavors`, { headers: { authorization: "Bearer orb_test_admin_key_0123456789" } });
     expect(res.status).toBe(200);

@@ -64,9 +64,7 @@ export function errorHandler(error: FastifyError & { validation?: AjvIssue[]; va
   }
   // Fastify's own client errors: malformed JSON, wrong content type, body too large...
   if (typeof error.statusCode === "number" && error.statusCode >= 400 && error.statusCode < 500) {
-    const message = error.code === "FST_ERR_CTP_EMPTY_JSON_BODY" ? "request body is empty"
-      : error instanceof SyntaxError || /JSON/i.test(error.message) ? `malformed JSON body: ${error.message}`
-      : error.message;
+    const message = error.code === "FST_ERR_CTP_EMPTY_JSON_BODY" ? "request body is empty" : error.message;
     void reply.status(error.statusCode).send({ status: false, message, error_reason: error.statusCode === 404 ? "not_found" : "bad_request" });
     return;
   }

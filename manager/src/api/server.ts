@@ -22,8 +22,6 @@ export interface ApiServerOptions {
   routes: (app: FastifyInstance) => Promise<void>;
 }
 
-const PUBLIC = new Set(["/openapi.json", "/healthz"]);
-
 export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: o.log.child({ component: "api" }),
@@ -35,6 +33,17 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorateRequest("principal", null as unknown as Principal);
+  // Clients that always send Content-Type: application/json send it on DELETE too, with no body.
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
+    const text = typeof body === "string" ? body : body.toString("utf8");
+    if (text.trim() === "") { done(null, undefined); return; }
+    try {
+      done(null, JSON.parse(text));
+    } catch (e) {
+      done(Object.assign(new Error(`malformed JSON body: ${(e as Error).message}`), { statusCode: 400 }), undefined);
+    }
+  });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ status: false, message: `no route ${req.method} ${req.url.split("?")[0]}`, error_reason: "not_found" });
@@ -59,18 +68,20 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
 
-  app.addHook("onRequest", async (req) => {
-    const path = req.url.split("?")[0]!;
-    if (!path.startsWith("/v1/") || PUBLIC.has(path)) return;
-    const header = req.headers["api_key"] ?? req.headers["api-key"];
-    const auth = req.headers.authorization;
-    const key = typeof header === "string" ? header : auth?.startsWith("Bearer ") ? auth.slice(7).trim() : undefined;
-    req.principal = await o.apiKeys.authenticate(key);
-    if (path.startsWith("/v1/admin/") && req.principal.role !== "admin") throw new ForbiddenError("admin API requires an admin key");
-  });
-
   app.get("/healthz", { schema: { hide: true } }, async () => ({ status: true, message: "ok" }));
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
-  await app.register(async (scoped) => { await o.routes(scoped); });
+  // Every route registered in this scope needs a key; the decision uses the route that matched
+  // (never the raw URL, which may be percent-encoded differently from what the router decodes).
+  await app.register(async (scoped) => {
+    scoped.addHook("onRequest", async (req) => {
+      const header = req.headers["api_key"] ?? req.headers["api-key"];
+      const auth = req.headers.authorization;
+      const key = typeof header === "string" ? header : auth?.startsWith("Bearer ") ? auth.slice(7).trim() : undefined;
+      req.principal = await o.apiKeys.authenticate(key);
+      const route = req.routeOptions.url ?? "";
+      if (!route.startsWith("/v1/core/") && req.principal.role !== "admin") throw new ForbiddenError("admin API requires an admin key");
+    });
+    await o.routes(scoped);
+  });
   return app as unknown as FastifyInstance;
 }
