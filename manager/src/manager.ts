@@ -176,8 +176,11 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
     close: async () => {
       clearInterval(staleTimer);
       await app.close();
-      await runner.stop();
+      // Stop the runner first (no new attempts), then close the streams so in-flight commands
+      // fail as retryable at once instead of waiting out their timeouts; their jobs resume later.
+      const jobsDone = runner.stop();
       await gateway.close();
+      await jobsDone;
       await database.close();
     },
   };

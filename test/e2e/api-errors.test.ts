@@ -68,7 +68,7 @@ describe("API errors", () => {
       method: "POST", headers: { "content-type": "application/json", api_key: "orb_test_admin_key_0123456789" }, body: "",
     });
     expect(r.status).toBe(400);
-    expect((await r.json()).status).toBe(false);
+    expect(((await r.json()) as { status: boolean }).status).toBe(false);
   });
 
   it("accepts Authorization: Bearer as well as api_key", async () => {

@@ -30,7 +30,8 @@ export class CommandExecutor {
     const previous = this.vmQueues.get(key) ?? Promise.resolve();
     const p = previous.catch(() => undefined).then(() => this.run(cmd)).then((r) => {
       this.running.delete(cmd.commandId);
-      this.remember(r);
+      // A retryable failure is not an answer to keep: the manager's retry must run it again.
+      if (r.ok || !r.error?.retryable) this.remember(r);
       return r;
     });
     this.running.set(cmd.commandId, p);

@@ -160,6 +160,8 @@ export class AgentGateway {
       call.emit("error", toServiceError(e));
       return;
     }
+    // The agent may have gone while we authenticated it: no session for a dead stream.
+    if (call.cancelled || call.destroyed) return;
     this.streams.set(call, { hostId: host.id, serial });
     const log = this.o.log.child({ hostId: host.id, host: host.name });
     const sessionId = this.o.sessions.open(host.id, {

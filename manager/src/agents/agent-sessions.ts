@@ -14,6 +14,7 @@ interface Pending {
   resolve: (r: CommandResult) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
+  promise: Promise<CommandResult>;
 }
 
 class Session {
@@ -70,12 +71,17 @@ export class AgentSessions {
   dispatch(hostId: number, command: Command, timeoutMs: number): Promise<CommandResult> {
     const s = this.byHost.get(hostId);
     if (!s) return Promise.reject(new AgentUnavailableError(String(hostId)));
-    return new Promise<CommandResult>((resolve, reject) => {
+    // The same command already waiting on this stream: wait with it instead of sending it again.
+    const waiting = s.pending.get(command.commandId);
+    if (waiting) return waiting.promise;
+    let entry!: Pending;
+    const promise = new Promise<CommandResult>((resolve, reject) => {
       const timer = setTimeout(() => {
-        s.pending.delete(command.commandId);
+        if (s.pending.get(command.commandId) === entry) s.pending.delete(command.commandId);
         reject(new DeadlineExceededError(`host ${hostId} did not answer command ${command.commandId} within ${timeoutMs} ms`));
       }, timeoutMs);
-      s.pending.set(command.commandId, { resolve, reject, timer });
+      entry = { resolve, reject, timer, promise: undefined as unknown as Promise<CommandResult> };
+      s.pending.set(command.commandId, entry);
       try {
         s.sink.write({ body: { $case: "command", value: command } });
       } catch (e) {
@@ -84,6 +90,8 @@ export class AgentSessions {
         reject(new AgentUnavailableError(String(hostId), `could not write to host ${hostId}: ${(e as Error).message}`));
       }
     });
+    entry.promise = promise;
+    return promise;
   }
 
   /** A result from the host's stream; false when nobody waits for it (late or duplicate). */

@@ -1,6 +1,6 @@
 // API keys: stored as sha256 hashes, shown once. The first start creates the admin account and
 // its key (ORBIT_ADMIN_KEY when set, so scripts can drive a fresh instance).
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull, ne } from "drizzle-orm";
 import { UnauthenticatedError } from "#shared/errors.js";
 import { newSecret, sha256 } from "#shared/secrets.js";
 import type { Db } from "../db/database.js";
@@ -18,9 +18,14 @@ export class ApiKeyService {
     await this.db.insert(accounts).values({ name: "admin" }).onConflictDoNothing();
     const [admin] = await this.db.select().from(accounts).where(eq(accounts.name, "admin"));
     if (configured) {
-      const inserted = await this.db.insert(apiKeys).values({
-        accountId: admin!.id, name: "admin (ORBIT_ADMIN_KEY)", keyHash: sha256(configured), role: "admin",
-      }).onConflictDoNothing().returning({ id: apiKeys.id });
+      const name = "admin (ORBIT_ADMIN_KEY)";
+      const hash = sha256(configured);
+      // Changing ORBIT_ADMIN_KEY replaces the key it set before: the old one stops working.
+      await this.db.update(apiKeys).set({ revokedAt: new Date() })
+        .where(and(eq(apiKeys.name, name), ne(apiKeys.keyHash, hash), isNull(apiKeys.revokedAt)));
+      const inserted = await this.db.insert(apiKeys).values({ accountId: admin!.id, name, keyHash: hash, role: "admin" })
+        .onConflictDoNothing().returning({ id: apiKeys.id });
+      if (!inserted.length) await this.db.update(apiKeys).set({ revokedAt: null }).where(eq(apiKeys.keyHash, hash));
       return inserted.length ? { created: true, key: configured } : { created: false };
     }
     const existing = await this.db.select({ id: apiKeys.id }).from(apiKeys)

@@ -41,7 +41,9 @@ export class JobRunner {
 
   enqueue(jobId: number): void {
     if (this.stopped || this.active.has(jobId)) return;
-    const p = this.run(jobId).finally(() => this.active.delete(jobId));
+    const p = this.run(jobId)
+      .catch((e) => this.o.log.error({ err: e, jobId }, "job runner failed; the job is resumed at the next start"))
+      .finally(() => this.active.delete(jobId));
     this.active.set(jobId, p);
   }
 

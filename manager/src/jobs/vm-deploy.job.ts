@@ -14,7 +14,8 @@ import { buildVmSpec } from "./vm-spec.js";
 export function vmDeployJob(db: Db, dispatcher: CommandDispatcher, settings: SettingsRegistry): JobHandler {
   return async ({ job, progress }) => {
     if (job.vmId == null) throw new OrbitError("internal", "deploy job without a VM");
-    await transitionVm(db, job.vmId, "Starting", `job ${job.id}: deploy`, { onlyFrom: ["Creating"] });
+    const vmId = job.vmId;
+    await db.transaction((tx) => transitionVm(tx, vmId, "Starting", `job ${job.id}: deploy`, { onlyFrom: ["Creating"] }));
     const [vm] = await db.select().from(vms).where(eq(vms.id, job.vmId));
     if (!vm) throw new OrbitError("internal", `VM ${job.vmId} vanished`);
     // Deleted (or failed) while the job waited: nothing to deploy any more.
@@ -37,7 +38,7 @@ export function vmDeployJob(db: Db, dispatcher: CommandDispatcher, settings: Set
     if (result.domain?.powerState !== PowerState.POWER_STATE_RUNNING) {
       throw new OrbitError("hypervisor_error", `agent started the domain but reports it ${PowerState[result.domain?.powerState ?? 0]}`);
     }
-    await transitionVm(db, vm.id, "Running", "agent reported the domain running", { onlyFrom: ["Starting"], powerState: "RUNNING" });
+    await db.transaction((tx) => transitionVm(tx, vm.id, "Running", "agent reported the domain running", { onlyFrom: ["Starting"], powerState: "RUNNING" }));
     return { host_id: vm.hostId };
   };
 }

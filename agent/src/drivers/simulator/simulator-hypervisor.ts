@@ -88,12 +88,6 @@ export class SimulatorHypervisor implements Hypervisor {
     const uuid = spec.vmUuid.toLowerCase();
     let d = this.domains.get(uuid);
     if (d?.state === PowerState.POWER_STATE_RUNNING) return this.status(uuid, d);
-    for (const [other, od] of this.domains) {
-      if (other !== uuid && od.spec.name === spec.name && od.managed) {
-        // Names are unique per host on libvirt too; Orbit names domains by VM, so this is a bug upstream.
-        throw new HypervisorError(`domain named ${spec.name} already exists with uuid ${other}`, { virshError: "operation failed: domain already exists" });
-      }
-    }
     if (spec.memoryMib > this.o.memoryMib - this.usedMemoryMib()) {
       throw new HypervisorError(`cannot start ${spec.name}: ${spec.memoryMib} MiB requested, ${this.o.memoryMib - this.usedMemoryMib()} MiB free`, {
         virshError: "internal error: process exited while connecting to monitor: cannot allocate memory",
