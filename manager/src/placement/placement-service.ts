@@ -156,7 +156,14 @@ export class PlacementService {
           // One environment per batch (one cached snapshot); the others wait for the next one.
           const mine = batch.filter((q) => q.request.environment === env);
           this.queue.unshift(...batch.filter((q) => q.request.environment !== env));
-          const prepared = await this.prepareBatch(env, mine);
+          let prepared: PreparedBatch | undefined;
+          try {
+            prepared = await this.prepareBatch(env, mine);
+          } catch (e) {
+            // Unexpected: fail the batch's callers (settling an already settled one is a no-op).
+            mine.forEach((q) => q.reject(e));
+            continue;
+          }
           if (prepared === undefined) continue;
           this.inFlight++;
           void this.commitBatch(prepared).finally(() => {
@@ -198,7 +205,14 @@ export class PlacementService {
     const placed: { q: Queued; plan: PlacementPlan }[] = [];
     for (const q of batch) {
       if ((q.request.affinityGroups ?? []).length > 0) { this.alone(q); continue; }
-      const r = place(working, q.request, { seed: randomInt(2 ** 31), now, policy });
+      let r: PlacementResult;
+      try {
+        r = place(working, q.request, { seed: randomInt(2 ** 31), now, policy });
+      } catch (e) {
+        // An invalid request (the core validates it): its caller gets the error, the batch goes on.
+        q.reject(e);
+        continue;
+      }
       if (!r.ok) { this.alone(q); continue; }
       working = applyPlan(working, q.request, r.plan);
       placed.push({ q, plan: r.plan });
