@@ -147,7 +147,10 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
       await scoped.register(catalogRoutes(db));
       await scoped.register(adminRoutes(db, hostsSvc, settings, placement));
       await scoped.register(registrationTokenRoutes(registrationTokens, ca));
-      await scoped.register(hostCertificateRoutes(certificates, (_hostId, serials) => { gateway.dropCertificates(serials); }));
+      await scoped.register(hostCertificateRoutes(db, certificates, (hostId, serials) => {
+        gateway.dropCertificates(serials);
+        sessions.disconnect(hostId, "host credentials revoked");
+      }));
       await scoped.register(flavorAdminRoutes(new FlavorService(db)));
       await scoped.register(hostAdminRoutes(new HostAdmin(db, registry, () => placement.invalidate())));
       await scoped.register(affinityGroupRoutes(new AffinityGroupService(db)));

@@ -91,6 +91,28 @@ describe("agent protocol", () => {
     expect(hosts.find((h: any) => h.uuid === HOSTS[0]!.uuid).name).toBe("proto-a");
   });
 
+  it("refuses a join-token registration that would take over an existing host, until an admin resets it", async () => {
+    const victim = HOSTS[0]!;
+    const takeover = register(cloud.manager.agentToken, facts({ hostUuid: victim.uuid, hostname: "attacker", cpus: 1024 }));
+    await expect(takeover).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED, details: expect.stringContaining("already registered") });
+    let hosts = (await cloud.api("GET", "/v1/admin/hosts")).json.hosts;
+    const row = hosts.find((h: any) => h.uuid === victim.uuid);
+    expect(row).toMatchObject({ name: "proto-a", state: "Up" });
+    expect(row.capacity.cpus).toBe(8);
+
+    // The operator reinstalled the agent and lost its identity: reset, then the host registers again.
+    const before = (cloud.fleet.agents[0]!.connection as any).o.identity.load().hostSecret;
+    const reset = await cloud.api("POST", `/v1/admin/hosts/${row.id}/reset-identity`);
+    expect(reset.status).toBe(200);
+    // Its stream is dropped and its secret refused: the agent enrolls again with its join token.
+    await cloud.waitFor("agent re-enrolled", async () => {
+      const now = (cloud.fleet.agents[0]!.connection as any).o.identity.load()?.hostSecret;
+      return now && now !== before && cloud.manager.sessions.isConnected(row.id);
+    });
+    hosts = (await cloud.api("GET", "/v1/admin/hosts")).json.hosts;
+    expect(hosts.find((h: any) => h.uuid === victim.uuid)).toMatchObject({ name: "proto-a", state: "Up" });
+  });
+
   it("answers a command in flight when the stream broke after the reconnect, without executing it twice", async () => {
     const agent = cloud.fleet.agents[1]!;
     const hv = cloud.fleet.hypervisors[1]!;

@@ -15,7 +15,11 @@ if (!config.adminKey && existsSync(keyFile)) config.adminKey = readFileSync(keyF
 const log = pino({ level: config.logLevel === "info" ? "warn" : config.logLevel });
 const manager = await startManager(config, log);
 if (manager.createdAdminKey && !process.env.ORBIT_ADMIN_KEY) writeFileSync(keyFile, manager.createdAdminKey + "\n", { mode: 0o600 });
-const fleet = await startSimulatedFleet({ managerAddress: manager.grpcAddress, joinToken: manager.agentToken, log, heartbeatIntervalMs: 2000 });
+const fleet = await startSimulatedFleet({
+  managerAddress: manager.grpcAddress, joinToken: manager.agentToken, log, heartbeatIntervalMs: 2000,
+  // Persisted like real agents' identities, so a restart reconnects the same hosts.
+  identityDir: path.join(config.dataDir, "agents"),
+});
 const adminKey = config.adminKey ?? manager.createdAdminKey ?? "(see ORBIT_ADMIN_KEY)";
 
 console.log(`

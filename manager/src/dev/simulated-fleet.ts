@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import type { VmSpec } from "#shared/protocol.js";
 import { OrbitAgent } from "../../../agent/src/agent.js";
 import type { AgentTlsOptions } from "../../../agent/src/connection/agent-connection.js";
-import { MemoryIdentityStore } from "../../../agent/src/connection/identity-store.js";
+import { FileIdentityStore, MemoryIdentityStore } from "../../../agent/src/connection/identity-store.js";
 import { simulatedGpus, type SimulatedGpuGroup } from "../../../agent/src/drivers/simulator/simulated-gpus.js";
 import { SimulatorHypervisor } from "../../../agent/src/drivers/simulator/simulator-hypervisor.js";
 import { StaticGpuInventory } from "../../../agent/src/gpu/gpu-inventory.js";
@@ -41,6 +41,8 @@ export interface FleetOptions {
   failStart?: (spec: VmSpec) => string | undefined;
   /** Set when the manager's gateway speaks mTLS: agents enroll with a CSR. */
   tls?: AgentTlsOptions;
+  /** Where each simulated host keeps its identity (a folder per host), as real agents do; in memory when absent. */
+  identityDir?: string;
 }
 
 export interface SimulatedFleet {
@@ -61,7 +63,7 @@ export async function startSimulatedFleet(o: FleetOptions): Promise<SimulatedFle
     return new OrbitAgent({
       managerAddress: o.managerAddress,
       joinToken: o.joinToken,
-      identity: new MemoryIdentityStore(),
+      identity: o.identityDir ? new FileIdentityStore(`${o.identityDir}/${h.hostname}`) : new MemoryIdentityStore(),
       hypervisor: hv,
       gpus: new StaticGpuInventory(simulatedGpus(h.gpus ?? [], h.numaCells ?? 1)),
       host: { tags: h.tags ?? [], environment: h.environment ?? "default", cluster: h.cluster ?? "default" },

@@ -2,8 +2,10 @@
 // registration token, or the manager's static cluster token when that is allowed) and, with a
 // CSR, receives a client certificate; afterwards it refreshes its facts as the host its
 // certificate (or, without mTLS, its secret) names, and may renew its certificate on the way.
+import { eq } from "drizzle-orm";
 import { ForbiddenError, InvalidArgumentError, UnauthenticatedError } from "#shared/errors.js";
 import type { HostFacts } from "#shared/protocol.js";
+import { hosts } from "../db/schema.js";
 import type { HostService, RegisteredHost } from "../hosts/host-service.js";
 import type { HostCertificateService } from "./host-certificate-service.js";
 import type { RegistrationTokenService } from "./registration-token-service.js";
@@ -47,8 +49,12 @@ export class HostEnrollment {
     const host = await this.o.hosts.register(facts, {
       authorize: async (tx, uuid) => {
         if (!isStatic) tokenId = await this.o.tokens.consume(tx, token);
-        // A token admits a new host (or one whose certificate is gone), never a takeover of a
-        // host that can still prove who it is.
+        // A token admits a new host, or one an admin reset (POST /v1/admin/hosts/{id}/reset-identity),
+        // never a takeover of a host that can still prove who it is, with or without mTLS.
+        const [existing] = await tx.select({ id: hosts.id, secretHash: hosts.secretHash }).from(hosts).where(eq(hosts.uuid, uuid));
+        if (existing && existing.secretHash !== "") {
+          throw new ForbiddenError(`host ${uuid} is already registered: an admin must reset its identity (POST /v1/admin/hosts/${existing.id}/reset-identity) before it registers again`);
+        }
         if (await this.o.certificates.hasLiveCertificate(tx, uuid)) {
           throw new ForbiddenError(`host ${uuid} already holds a valid certificate: revoke it before registering this host again`);
         }
