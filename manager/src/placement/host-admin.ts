@@ -7,6 +7,7 @@ import { ALLOCATOR_SETTINGS } from "../allocator/index.js";
 import type { Db } from "../db/database.js";
 import { clusters, environments, hosts, settings, type HostResourceState } from "../db/schema.js";
 import type { SettingsRegistry } from "../settings/settings-registry.js";
+import { generationToken } from "./placement-service.js";
 import { CLUSTER_SCOPE_PREFIX } from "./snapshot-builder.js";
 
 export const RESOURCE_STATES: readonly HostResourceState[] = ["Enabled", "Disabled", "Maintenance"];
@@ -18,7 +19,8 @@ export class HostAdmin {
   constructor(private readonly db: Db, private readonly registry: SettingsRegistry, private readonly changed: () => void) {}
 
   async setResourceState(hostId: number, state: HostResourceState): Promise<void> {
-    const rows = await this.db.update(hosts).set({ resourceState: state, updatedAt: new Date() })
+    // Enabling or disabling a host changes what it may take: a new generation for cached snapshots.
+    const rows = await this.db.update(hosts).set({ resourceState: state, updatedAt: new Date(), generation: generationToken() })
       .where(eq(hosts.id, hostId)).returning({ id: hosts.id });
     if (rows.length === 0) throw new NotFoundError("host", hostId);
     this.changed();
