@@ -88,9 +88,14 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
     log: log.child({ component: "jobs" }),
     onFailed: async (job, error) => {
       if (job.vmId == null) return;
+      // A host that said no (start refused) used nothing: release. A host that never answered, or a
+      // destroy that did not finish, may still run the domain: keep its capacity until a delete
+      // succeeds, so the allocator cannot hand the same GPU to another VM.
+      const released = job.kind === "vm.deploy" && !error.retryable;
       await db.transaction((tx) => transitionVm(tx, job.vmId!, "Error", `job ${job.id} (${job.kind}) failed`, {
-        reason: `${job.kind} failed: ${error.message}`,
+        reason: `${job.kind} failed: ${error.message}${released ? "" : " (capacity kept until the VM is deleted: the host's state is unknown)"}`,
         onlyFrom: ["Creating", "Starting", "Destroying", "Stopping"],
+        keepCapacity: !released,
       }));
     },
   });

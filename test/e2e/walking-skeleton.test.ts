@@ -2,6 +2,7 @@
 // gRPC; create a VM through the API, see it Running on the host the manager chose, delete it,
 // see it gone from the agent and its capacity released.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HypervisorError } from "#shared/errors.js";
 import { startTestCloud, type TestCloud } from "./harness.js";
 
 const HOSTS = [
@@ -109,6 +110,31 @@ describe("walking skeleton", () => {
     // An Error VM can still be deleted.
     expect((await cloud.api("DELETE", `/v1/core/virtual-machines/${id}`)).status).toBe(200);
     await cloud.waitFor("VM gone", async () => (await cloud.api("GET", `/v1/core/virtual-machines/${id}`)).status === 404);
+  });
+
+  it("keeps a VM's capacity when its destroy fails on the host, and releases it when a later delete succeeds", async () => {
+    const created = await cloud.api("POST", "/v1/core/virtual-machines", { name: "sticky", flavor_name: "n1-cpu-small", image_name: "Debian 12" });
+    const inst = created.json.instances[0];
+    await cloud.waitFor("running", async () => (await cloud.api("GET", `/v1/core/virtual-machines/${inst.id}`)).json.instance?.status === "ACTIVE");
+    const hv = cloud.fleet.hypervisors[HOSTS.findIndex((h) => h.hostname === inst.host)]!;
+    const realDestroy = hv.destroyVm.bind(hv);
+    hv.destroyVm = async () => { throw new HypervisorError("simulated: cannot undefine domain (device busy)"); };
+    try {
+      await cloud.api("DELETE", `/v1/core/virtual-machines/${inst.id}`);
+      const failed = await cloud.waitFor("error", async () => {
+        const i = (await cloud.api("GET", `/v1/core/virtual-machines/${inst.id}`)).json.instance;
+        return i?.status === "ERROR" && i;
+      });
+      expect(failed.state_reason).toMatch(/device busy.*capacity kept/);
+      expect(hv.has(inst.uuid)).toBe(true);
+      const held = (await hostsView()).find((h) => h.name === inst.host);
+      expect(held.allocated).toEqual({ vcpus: 2, memory_mib: 4096, vms: 1 });
+    } finally {
+      hv.destroyVm = realDestroy;
+    }
+    expect((await cloud.api("DELETE", `/v1/core/virtual-machines/${inst.id}`)).status).toBe(200);
+    await cloud.waitFor("gone", async () => (await cloud.api("GET", `/v1/core/virtual-machines/${inst.id}`)).status === 404);
+    for (const x of await hostsView()) expect(x.allocated).toEqual({ vcpus: 0, memory_mib: 0, vms: 0 });
   });
 
   it("places count VMs in one request with names suffixed and one job each", async () => {

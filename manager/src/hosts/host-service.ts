@@ -1,11 +1,12 @@
 // Hosts as the manager keeps them: registration from agent facts, authentication of agent
 // streams, liveness, and the admin's view of capacity and what is allocated.
-import { and, eq, inArray, notInArray, sql } from "drizzle-orm";
+import { and, eq, inArray, ne, notInArray, sql } from "drizzle-orm";
 import { UnauthenticatedError } from "#shared/errors.js";
 import type { HostFacts } from "#shared/protocol.js";
 import { newSecret, safeEqual, sha256 } from "#shared/secrets.js";
 import type { Db, Tx } from "../db/database.js";
 import { allocations, clusters, environments, gpuAllocations, gpus, hosts, unmanagedDomains, type HostState } from "../db/schema.js";
+import { generationToken } from "../placement/placement-service.js";
 import { validateHostFacts } from "./host-facts.validation.js";
 
 export interface RegisteredHost { id: number; uuid: string; secret: string }
@@ -56,6 +57,8 @@ export class HostService {
       hypervisorVersion: f.hypervisorVersion,
       discoveryWarnings: f.discoveryWarnings,
       secretHash: sha256(secret),
+      // New facts (memory, GPUs) change what the host can take: cached snapshots must re-read it.
+      generation: generationToken(),
     };
     return this.db.transaction(async (tx) => {
       await hooks.authorize?.(tx, row.uuid);
@@ -96,16 +99,19 @@ export class HostService {
   }
 
   async setState(hostId: number, state: HostState): Promise<void> {
-    await this.db.update(hosts).set({ state, updatedAt: new Date() }).where(eq(hosts.id, hostId));
+    // A state change decides whether the host takes VMs at all: give it a new generation.
+    await this.db.update(hosts).set({ state, updatedAt: new Date(), generation: generationToken() })
+      .where(and(eq(hosts.id, hostId), ne(hosts.state, state)));
   }
 
   async heartbeat(hostId: number, at: Date): Promise<void> {
-    await this.db.update(hosts).set({ lastHeartbeatAt: at, state: "Up" }).where(eq(hosts.id, hostId));
+    await this.db.update(hosts).set({ lastHeartbeatAt: at }).where(eq(hosts.id, hostId));
+    await this.setState(hostId, "Up");
   }
 
   /** Hosts Up whose last heartbeat is older than the cutoff become Disconnected. */
   async markStale(cutoff: Date): Promise<number[]> {
-    const rows = await this.db.update(hosts).set({ state: "Disconnected", updatedAt: new Date() })
+    const rows = await this.db.update(hosts).set({ state: "Disconnected", updatedAt: new Date(), generation: generationToken() })
       .where(and(eq(hosts.state, "Up"), sql`${hosts.lastHeartbeatAt} < ${cutoff.toISOString()}`))
       .returning({ id: hosts.id });
     return rows.map((r) => r.id);

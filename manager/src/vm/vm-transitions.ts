@@ -12,6 +12,11 @@ export interface TransitionOptions {
   powerState?: string;
   /** Only apply when the VM is currently in one of these states; otherwise return null. */
   onlyFrom?: readonly VmState[];
+  /**
+   * Keep the VM's allocations even though the new state holds none by default: the host's side is
+   * unknown (agent unreachable, destroy failed), so the domain may still be using them.
+   */
+  keepCapacity?: boolean;
 }
 
 export async function transitionVm(
@@ -32,7 +37,7 @@ export async function transitionVm(
     ...(to === "Destroyed" ? { deletedAt: now } : {}),
   }).where(eq(vms.id, vmId));
   await tx.insert(vmStateTransitions).values({ vmId, fromState: from, toState: to, cause, at: now });
-  if (!holdsCapacity(to)) {
+  if (!holdsCapacity(to) && !opts.keepCapacity) {
     await tx.delete(gpuAllocations).where(eq(gpuAllocations.vmId, vmId));
     await tx.delete(allocations).where(eq(allocations.vmId, vmId));
   }
