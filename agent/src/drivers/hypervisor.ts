@@ -35,6 +35,8 @@ export interface Hypervisor {
   stopVm(vmUuid: string, opts: StopOptions): Promise<DomainStatus>;
   /** Powers off if needed and undefines; removes the disks the VM owns when asked. Idempotent. */
   destroyVm(vmUuid: string, opts: { removeOwnedDisks: boolean }): Promise<void>;
+  /** The mdev UUIDs (vGPUs) the domain's definition uses; [] when none or no such domain. */
+  attachedMdevs?(vmUuid: string): Promise<string[]>;
   /** Subscribe to lifecycle events; returns an unsubscribe function. */
   onDomainEvent(listener: (e: DomainLifecycleEvent) => void): () => void;
   close(): Promise<void>;

@@ -70,6 +70,18 @@ describe("VgpuHypervisor", () => {
     expect(sim.calls.start).toBe(0);
   });
 
+  it("removes the mdevs of a domain it did not start itself (agent restarted) when destroying it", async () => {
+    const m = randomUUID();
+    const s = spec(m);
+    await hv.startVm(s);
+    // A new agent process: nothing in memory, the driver still knows the domain's devices.
+    const restarted = new VgpuHypervisor(Object.assign(Object.create(sim) as SimulatorHypervisor, {
+      attachedMdevs: async (u: string) => (u === s.vmUuid ? [m] : []),
+    }), mdevs);
+    await restarted.destroyVm(s.vmUuid, { removeOwnedDisks: true });
+    expect(existsSync(join(fs.root, "bus/mdev/devices", m, "remove"))).toBe(true);
+  });
+
   it("passes VMs without vGPUs straight through", async () => {
     const s = VmSpec.fromPartial({ vmUuid: randomUUID(), name: "plain", vcpus: 1, memoryMib: 256 });
     await hv.startVm(s);

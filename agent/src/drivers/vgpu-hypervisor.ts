@@ -21,6 +21,7 @@ export class VgpuHypervisor implements Hypervisor {
   listDomains(): Promise<DomainStatus[]> { return this.inner.listDomains(); }
   onDomainEvent(l: (e: DomainLifecycleEvent) => void): () => void { return this.inner.onDomainEvent(l); }
   close(): Promise<void> { return this.inner.close(); }
+  attachedMdevs(vmUuid: string): Promise<string[]> { return this.mdevsFor(vmUuid); }
 
   async startVm(spec: VmSpec): Promise<DomainStatus> {
     const vgpus = spec.gpus.filter(isVgpu);
@@ -47,19 +48,27 @@ export class VgpuHypervisor implements Hypervisor {
   }
 
   async stopVm(vmUuid: string, opts: StopOptions): Promise<DomainStatus> {
+    const mdevs = await this.mdevsFor(vmUuid);
     const status = await this.inner.stopVm(vmUuid, opts);
-    if (status.powerState === PowerState.POWER_STATE_SHUTOFF) await this.release(vmUuid);
+    if (status.powerState === PowerState.POWER_STATE_SHUTOFF) await this.release(vmUuid, mdevs);
     return status;
   }
 
   async destroyVm(vmUuid: string, opts: { removeOwnedDisks: boolean }): Promise<void> {
+    // Read them before the definition is gone: after an agent restart memory knows nothing.
+    const mdevs = await this.mdevsFor(vmUuid);
     await this.inner.destroyVm(vmUuid, opts);
-    await this.release(vmUuid);
+    await this.release(vmUuid, mdevs);
   }
 
-  private async release(vmUuid: string): Promise<void> {
-    const key = vmUuid.toLowerCase();
-    for (const u of this.mdevsOf.get(key) ?? []) await this.mdevs.remove(u);
-    this.mdevsOf.delete(key);
+  private async mdevsFor(vmUuid: string): Promise<string[]> {
+    const known = this.mdevsOf.get(vmUuid.toLowerCase());
+    if (known) return known;
+    return (await this.inner.attachedMdevs?.(vmUuid)) ?? [];
+  }
+
+  private async release(vmUuid: string, mdevs: string[]): Promise<void> {
+    for (const u of mdevs) await this.mdevs.remove(u);
+    this.mdevsOf.delete(vmUuid.toLowerCase());
   }
 }

@@ -70,7 +70,8 @@ export class RegistrationTokenService {
   /** Revokes a token that has not been used; a used token stays as the record of who used it. */
   async revoke(id: number): Promise<RegistrationTokenView> {
     const [row] = await this.db.update(registrationTokens).set({ revokedAt: new Date() })
-      .where(and(eq(registrationTokens.id, id), isNull(registrationTokens.revokedAt))).returning();
+      // A used token stays "used": revoking it would erase who used it.
+      .where(and(eq(registrationTokens.id, id), isNull(registrationTokens.revokedAt), isNull(registrationTokens.usedAt))).returning();
     if (row) return view(row, new Date());
     const [existing] = await this.db.select().from(registrationTokens).where(eq(registrationTokens.id, id));
     if (!existing) throw new NotFoundError("registration token", id);

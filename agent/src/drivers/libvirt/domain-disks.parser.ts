@@ -24,3 +24,20 @@ export function parseDomainDisks(xml: string): DomainDisk[] {
     sourcePath: d.source?.["@_file"] ?? d.source?.["@_dev"] ?? "",
   }));
 }
+
+const hostdevParser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: "@_",
+  parseAttributeValue: false,
+  isArray: (name, jpath) => String(jpath) === "domain.devices.hostdev",
+});
+
+/** PURE: the mdev UUIDs (vGPUs) a domain XML's `<hostdev type='mdev'>` devices use. */
+export function parseDomainMdevs(xml: string): string[] {
+  type Hostdev = { "@_type"?: string; source?: { address?: { "@_uuid"?: string } } };
+  const doc = hostdevParser.parse(xml) as { domain?: { devices?: { hostdev?: Hostdev[] } } };
+  return (doc.domain?.devices?.hostdev ?? [])
+    .filter((h) => h["@_type"] === "mdev")
+    .map((h) => String(h.source?.address?.["@_uuid"] ?? ""))
+    .filter(Boolean);
+}

@@ -14,7 +14,7 @@ import { parseProcMeminfo } from "../../inventory/proc-meminfo.parser.js";
 import { parseVirshCapabilities } from "../../inventory/virsh-capabilities.parser.js";
 import { parseVirshNodeinfo } from "../../inventory/virsh-nodeinfo.parser.js";
 import type { DomainLifecycleEvent, Hypervisor, HypervisorHostFacts, StopOptions } from "../hypervisor.js";
-import { parseDomainDisks } from "./domain-disks.parser.js";
+import { parseDomainDisks, parseDomainMdevs } from "./domain-disks.parser.js";
 import { DomainEventStream } from "./domain-event-stream.js";
 import { parseUuidNameList } from "./domain-list.parser.js";
 import { type DomainState, isActive, parseDomstateReason } from "./domain-state.js";
@@ -284,6 +284,17 @@ export class LibvirtHypervisor implements Hypervisor {
   // ------------------------------------------------------------------ extra lifecycle operations
 
   /** Current power state and reason (`virsh domstate --reason`). */
+  async attachedMdevs(vmUuid: string): Promise<string[]> {
+    let xml: string;
+    try {
+      xml = await this.virsh.run(["dumpxml", "--inactive", vmUuid]);
+    } catch (e) {
+      if (isVirshError(e) && e.kind === "no_domain") return [];
+      throw e;
+    }
+    return parseDomainMdevs(xml);
+  }
+
   async status(vmUuid: string): Promise<DomainStatus> {
     const uuid = vmUuid.toLowerCase();
     const [st, name, meta] = await Promise.all([this.domainState(uuid), this.virsh.run(["domname", uuid]), this.metadata(uuid)]);

@@ -147,3 +147,15 @@ describe("virsh output parsers", () => {
     expect(virshErrorFrom("error: failed to connect to the hypervisor\n", ["list"]).retryable).toBe(true);
   });
 });
+
+describe("parseDomainMdevs", () => {
+  it("lists the mdev uuids of vGPU hostdevs and ignores PCI passthrough", async () => {
+    const { parseDomainMdevs } = await import("./domain-disks.parser.js");
+    const xml = `<domain type='kvm'><devices>
+      <hostdev mode='subsystem' type='mdev' model='vfio-pci'><source><address uuid='c2177883-f1bb-47f0-914d-32a22e3a8804'/></source></hostdev>
+      <hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x81' slot='0x00' function='0x0'/></source></hostdev>
+    </devices></domain>`;
+    expect(parseDomainMdevs(xml)).toEqual(["c2177883-f1bb-47f0-914d-32a22e3a8804"]);
+    expect(parseDomainMdevs("<domain><devices/></domain>")).toEqual([]);
+  });
+});
