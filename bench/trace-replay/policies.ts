@@ -33,16 +33,18 @@ export const REPLAY_POLICIES: readonly ReplayPolicy[] = [
     build: () => buildPolicy({ ...NO_THRESHOLDS }),
   },
   {
+    // Fragmentation decides where the loss differs materially; otherwise the stable first-fit order keeps
+    // packing the hosts already opened (bin-packing momentum), which keeps empty hosts for big VMs.
     name: "gpu-fragmentation",
-    description: "the gpu-fragmentation scorer leading (firstfit order only breaks its ties)",
-    build: () => buildPolicy({ ...NO_THRESHOLDS, algorithm: "firstfit", scorers: { "gpu-fragmentation": 4 } }),
+    description: "gpu-fragmentation:4 with firstfit:1 (first-fit order as packing momentum)",
+    build: () => buildPolicy({ ...NO_THRESHOLDS, algorithm: "firstfit", scorers: { "gpu-fragmentation": 4, firstfit: 1 } }),
   },
   {
     name: "default+fragmentation",
-    description: "the manager's default weights with gpu-fragmentation:8 in place of gpu-bestfit (a candidate default)",
+    description: "the manager's default weights with gpu-fragmentation:8 in place of gpu-bestfit and firstfit:2 (the proposed default)",
     build: () => {
       const { "gpu-bestfit": _bestfit, ...rest } = DEFAULT_SCORER_WEIGHTS;
-      return buildPolicy({ ...NO_THRESHOLDS, scorers: { ...rest, "gpu-fragmentation": 8 } });
+      return buildPolicy({ ...NO_THRESHOLDS, algorithm: "firstfit", scorers: { ...rest, "gpu-fragmentation": 8, firstfit: 2 } });
     },
   },
 ];

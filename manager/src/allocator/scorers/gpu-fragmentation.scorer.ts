@@ -45,6 +45,10 @@ function hostState(h: FleetHost, demand: GpuDemand | undefined): GpuHostState {
  * Stateful: the mix is frozen in views with an epoch, and the epoch is part of the cache key, so the
  * engine re-ranks hosts when the learned mix moves (rarely once it is stable).
  *
+ * Pair it with a stable host order (the `firstfit` scorer at about a quarter of its weight): where the
+ * losses of two hosts differ little, the order keeps packing the hosts already opened, which keeps empty
+ * hosts for the rare big VMs the one-step measure undervalues (trace replay: BENCHMARKS.md).
+ *
  * The mix is the scorer's only state: each call of `staticKey` (once per VM to place) records the
  * request as an observation, so a policy instance learns from the demand it sees, rejected VMs included.
  */
