@@ -5,6 +5,7 @@
 //     [--hosts 1000] [--clients 16] [--seconds 10] [--batch 16] [--in-flight 4] [--pgbench true|false] [--keep false]
 // It creates (and drops) its own databases. Rows written per placement, as VmService does:
 // one VM, one deploy job, one allocation (+ GPU allocations), the host's generation bump.
+import { randomUUID } from "node:crypto";
 import os from "node:os";
 import { sql } from "drizzle-orm";
 import { execa } from "execa";
@@ -151,20 +152,14 @@ async function placementRun(
   let rejected = 0;
   const r = await loop(label, CLIENTS, opts.seconds, async (client, i) => {
     try {
-      await service.placeAndCommit(request(i, seeded.accountId + client), async (tx, plan) => {
-        // As VmService writes them: the VMs and their deploy jobs in one statement.
-        const placements = [...plan.placements].sort((a, b) => a.index - b.index);
-        const values = placements.map((p) => sql`(gen_random_uuid(), ${`b-${i}-${p.index}`}, ${seeded.accountId}, ${seeded.envId},
-          ${seeded.flavorId}, ${seeded.imageId}, ${Number(p.hostId)}, 'Creating', ${p.vcpus}, ${p.memoryMib},
-          ${JSON.stringify({ policy: plan.policy, seed: plan.seed, host: p.hostName, scores: p.scores, total: p.total, gpus: p.gpus })}::jsonb)`);
-        const res = (await tx.execute(sql`
-          with v as (
-            insert into vms (uuid, name, account_id, environment_id, flavor_id, image_id, host_id, state, vcpus, memory_mib, placement)
-            values ${sql.join(values, sql`, `)} returning id, name),
-          j as (insert into jobs (uuid, kind, vm_id, account_id) select gen_random_uuid(), 'vm.deploy', v.id, ${seeded.accountId} from v returning id)
-          select v.id from v order by v.name`)) as unknown as { rows: { id: number }[] };
-        const ids = res.rows.map((r) => Number(r.id));
-        return { result: ids, vmIds: ids };
+      // As VmService writes them: the VMs (and so allocations) and their deploy jobs.
+      await service.placeAndCommit(request(i, seeded.accountId + client), {
+        vm: (p, plan) => ({
+          uuid: randomUUID(), name: `b-${i}-${p.index}`, accountId: seeded.accountId, environmentId: seeded.envId,
+          flavorId: seeded.flavorId, imageId: seeded.imageId,
+          placement: { policy: plan.policy, seed: plan.seed, host: p.hostName, scores: p.scores, total: p.total, gpus: p.gpus },
+        }),
+        jobKind: "vm.deploy",
       });
       return true;
     } catch (e) {

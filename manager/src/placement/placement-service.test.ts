@@ -3,6 +3,7 @@
 // vertical mode so that they all want the same host. Afterwards the database shows no host or
 // GPU over-committed and every request either committed whole or refused. PostgreSQL when
 // TEST_DATABASE_URL is set, else PGlite.
+import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InsufficientCapacityError } from "#shared/errors.js";
@@ -63,21 +64,15 @@ describe("PlacementService under concurrency from several instances", () => {
       new PlacementService({ db: database.db, policy: () => policy, maxBatch: 4 }),
       new PlacementService({ db: database.db, policy: () => policy, groupCommit: false }),
     ];
-    let n = 0;
     const outcomes = await Promise.allSettled(Array.from({ length: 60 }, (_, k) => {
       const svc = services[k % services.length]!;
       const req = request(k);
-      return svc.placeAndCommit(req, async (tx, plan) => {
-        const vmIds: number[] = [];
-        for (const p of [...plan.placements].sort((a, b) => a.index - b.index)) {
-          const [vm] = ((await tx.execute(sql`
-            insert into vms(uuid, name, account_id, environment_id, flavor_id, image_id, host_id, state, vcpus, memory_mib)
-            values (gen_random_uuid(), ${`vm-${k}-${n++}`}, ${ids.accountId}, ${ids.envId}, ${ids.flavorId}, ${ids.imageId},
-                    ${Number(p.hostId)}, 'Creating', ${p.vcpus}, ${p.memoryMib}) returning id`)) as unknown as { rows: { id: number }[] }).rows;
-          vmIds.push(Number(vm!.id));
-        }
-        return { result: req.count ?? 1, vmIds };
-      });
+      return svc.placeAndCommit(req, {
+        vm: (p) => ({
+          uuid: randomUUID(), name: `vm-${k}-${p.index}`, accountId: ids.accountId, environmentId: ids.envId,
+          flavorId: ids.flavorId, imageId: ids.imageId,
+        }),
+      }).then((c) => ({ result: c.vms.length }));
     }));
     let placedVms = 0;
     for (const o of outcomes) {

@@ -16,12 +16,14 @@ import { applyPlan, place, rejectionError } from "../allocator/index.js";
 import type { AllocationPolicy } from "../allocator/policy.js";
 import type { PlacementPlan, PlacementRequest, PlacementResult } from "../allocator/types.js";
 import type { Db, Tx } from "../db/database.js";
-import { allocations, gpuAllocations, hosts } from "../db/schema.js";
+import { hosts } from "../db/schema.js";
 import { lockStrictGroups, withMemberHosts } from "./affinity-members.js";
+import { prepareRows, writeRows, type CommitRows, type CreatedVm, type PreparedRows } from "./commit-rows.js";
 import { SnapshotCache, type CachedSnapshot } from "./snapshot-cache.js";
 import { buildSnapshot } from "./snapshot-builder.js";
 
 export { rejectionError };
+export type { CommitRows, CreatedVm, NewVm } from "./commit-rows.js";
 
 /** The attempt must start over on a refreshed snapshot. */
 class RetryPlacement extends Error {
@@ -60,11 +62,15 @@ export interface PlacementStats {
   retries: number;
 }
 
-export type BeforeCommit<T> = (tx: Tx, plan: PlacementPlan) => Promise<{ result: T; vmIds: number[] }>;
+/** What placeAndCommit answers: the plan committed and the VMs it created (by placement index). */
+export interface Committed {
+  plan: PlacementPlan;
+  vms: CreatedVm[];
+}
 
 interface PreparedBatch {
   env: string;
-  placed: { q: Queued; plan: PlacementPlan }[];
+  placed: { q: Queued; plan: PlacementPlan; rows: PreparedRows }[];
   /** Touched hosts (ids as strings, ascending). */
   hostIds: string[];
   /** Their generations the batch was placed on. */
@@ -87,8 +93,8 @@ export function generationToken(): number {
 
 interface Queued {
   request: PlacementRequest;
-  before: BeforeCommit<unknown>;
-  resolve: (v: { plan: PlacementPlan; result: unknown }) => void;
+  rows: CommitRows;
+  resolve: (v: Committed) => void;
   reject: (e: unknown) => void;
 }
 
@@ -122,14 +128,15 @@ export class PlacementService {
   }
 
   /**
-   * Places the request and, in one transaction, writes the caller's rows (`before`: e.g. the VM
-   * rows whose ids the allocations reference) and the allocations. Returns what `before` returned.
+   * Places the request and, in one transaction, writes its VM rows (`rows.vm`, one per placement),
+   * their jobs, the allocations and the hosts' new generation; concurrent requests share that
+   * transaction (one statement), each all-or-nothing. Answers the plan and the VMs created.
    * Throws InsufficientCapacityError (checked against a freshly built snapshot) when nothing fits.
    */
-  async placeAndCommit<T>(request: PlacementRequest, before: BeforeCommit<T>): Promise<{ plan: PlacementPlan; result: T }> {
-    if (this.o.groupCommit === false) return this.placeAndCommitAlone(request, before);
+  async placeAndCommit(request: PlacementRequest, rows: CommitRows): Promise<Committed> {
+    if (this.o.groupCommit === false) return this.placeAndCommitAlone(request, rows);
     return new Promise((resolve, reject) => {
-      this.queue.push({ request, before: before as BeforeCommit<unknown>, resolve: resolve as Queued["resolve"], reject });
+      this.queue.push({ request, rows, resolve, reject });
       this.drain();
     });
   }
@@ -180,14 +187,15 @@ export class PlacementService {
   }
 
   private alone(q: Queued): void {
-    this.placeAndCommitAlone(q.request, q.before).then(q.resolve, q.reject);
+    this.placeAndCommitAlone(q.request, q.rows).then(q.resolve, q.reject);
   }
 
   /**
    * Places a batch's requests one after the other on the cached snapshot (each sees the ones
    * before it) and at once makes the result the cached snapshot, each touched host carrying the
    * generation token the commit will write, so the next batch builds on this one. A request
-   * that does not fit there, or names affinity groups, takes the one-by-one path instead.
+   * that does not fit there, names affinity groups or has writes of its own (`after`) takes the
+   * one-by-one path instead.
    */
   private async prepareBatch(env: string, batch: Queued[]): Promise<PreparedBatch | undefined> {
     let cached: CachedSnapshot;
@@ -202,20 +210,22 @@ export class PlacementService {
     const now = this.o.now?.() ?? new Date();
     const base = cached.snapshot;
     let working = base;
-    const placed: { q: Queued; plan: PlacementPlan }[] = [];
+    const placed: { q: Queued; plan: PlacementPlan; rows: PreparedRows }[] = [];
     for (const q of batch) {
-      if ((q.request.affinityGroups ?? []).length > 0) { this.alone(q); continue; }
+      if ((q.request.affinityGroups ?? []).length > 0 || q.rows.after !== undefined) { this.alone(q); continue; }
       let r: PlacementResult;
+      let rows: PreparedRows;
       try {
         r = place(working, q.request, { seed: randomInt(2 ** 31), now, policy });
+        if (!r.ok) { this.alone(q); continue; }
+        rows = prepareRows(q.rows, r.plan);
       } catch (e) {
-        // An invalid request (the core validates it): its caller gets the error, the batch goes on.
+        // An invalid request (the core validates it) or rows: its caller gets the error, the batch goes on.
         q.reject(e);
         continue;
       }
-      if (!r.ok) { this.alone(q); continue; }
       working = applyPlan(working, q.request, r.plan);
-      placed.push({ q, plan: r.plan });
+      placed.push({ q, plan: r.plan, rows });
     }
     if (placed.length === 0) return undefined;
     const hostIds = [...new Set(placed.flatMap((x) => x.plan.placements.map((p) => p.hostId)))].sort((a, b) => Number(a) - Number(b));
@@ -241,36 +251,26 @@ export class PlacementService {
   }
 
   /**
-   * Writes a prepared batch in one transaction: locks its hosts, checks each is at the
-   * generation the batch was placed on (so nothing but the batches before it changed them),
-   * writes every request's rows and allocations and stamps the hosts with the batch's token.
-   * On any failure its hosts are re-read and its requests take the one-by-one path.
+   * Writes a prepared batch as one statement (so one transaction and one round trip): it locks
+   * the batch's hosts, checks each is at the generation the batch was placed on (so nothing but
+   * the batches before it changed them), writes every request's rows and stamps the hosts with
+   * the batch's token. On any failure its hosts are re-read and its requests take the one-by-one
+   * path (where a request whose rows fail fails alone).
    */
   private async commitBatch(b: PreparedBatch): Promise<void> {
-    const ids = b.hostIds.map(Number);
     try {
       await Promise.all(b.after);
-      const results = await this.o.db.transaction(async (tx) => {
-        const locked = await tx.select({ id: hosts.id, generation: hosts.generation }).from(hosts)
-          .where(inArray(hosts.id, ids)).orderBy(hosts.id).for("update");
-        const changed = locked.filter((h) => b.seen.get(String(h.id)) !== h.generation).map((h) => String(h.id));
-        if (changed.length > 0 || locked.length !== ids.length) throw new RetryPlacement(changed);
-        const out: unknown[] = [];
-        const rows: { plan: PlacementPlan; vmIds: readonly number[] }[] = [];
-        for (const { q, plan } of b.placed) {
-          const written = await q.before(tx, plan);
-          out.push(written.result);
-          rows.push({ plan, vmIds: written.vmIds });
-        }
-        await writeAllocationRows(tx, rows);
-        await tx.update(hosts).set({ generation: b.token }).where(inArray(hosts.id, ids));
-        return out;
+      const created = await writeRows(this.o.db, {
+        hosts: b.hostIds.map((id) => ({ id: Number(id), generation: b.seen.get(id) })),
+        token: b.token,
+        requests: b.placed.map((x) => x.rows),
       });
+      if (created === undefined) throw new RetryPlacement([]);
       this.stats.commits += b.placed.length;
       this.stats.batches++;
       this.cache.settled(b.env, b.hostIds);
       b.settle();
-      b.placed.forEach(({ q, plan }, i) => q.resolve({ plan, result: results[i] }));
+      b.placed.forEach(({ q, plan }, i) => q.resolve({ plan, vms: created[i]! }));
     } catch {
       // The cache holds this batch as if committed: re-read its hosts.
       this.cache.markDirty(b.env, b.hostIds);
@@ -282,7 +282,7 @@ export class PlacementService {
   }
 
   /** One request, one transaction (with re-placement under lock and bounded retries). */
-  async placeAndCommitAlone<T>(request: PlacementRequest, before: BeforeCommit<T>): Promise<{ plan: PlacementPlan; result: T }> {
+  async placeAndCommitAlone(request: PlacementRequest, rows: CommitRows): Promise<Committed> {
     const maxAttempts = this.o.maxAttempts ?? 20;
     const env = request.environment;
     let fresh = false;
@@ -317,13 +317,18 @@ export class PlacementService {
             final = again.plan;
             this.stats.replacedUnderLock++;
           }
-          const written = await before(tx, final);
-          await writeAllocations(tx, final, written.vmIds);
-          const touched = [...new Set(final.placements.map((p) => Number(p.hostId)))];
+          const touched = [...new Set(final.placements.map((p) => p.hostId))];
           const token = generationToken();
-          await tx.update(hosts).set({ generation: token }).where(inArray(hosts.id, touched));
+          // The hosts are locked already: the statement's own check cannot fail.
+          const [created] = (await writeRows(tx, {
+            hosts: touched.map((id) => ({ id: Number(id), generation: lockedGen.get(id) })),
+            token,
+            requests: [prepareRows(rows, final)],
+          })) ?? [];
+          if (created === undefined) throw new OrbitError("internal", "placement commit found its locked hosts changed");
+          await rows.after?.(tx, created);
           this.cache.committed(env, req, final, lockedGen, token);
-          return { plan: final, result: written.result };
+          return { plan: final, vms: created };
         });
         this.stats.commits++;
         return out;
@@ -339,28 +344,6 @@ export class PlacementService {
       }
     }
   }
-}
-
-async function writeAllocations(tx: Tx, plan: PlacementPlan, vmIds: readonly number[]): Promise<void> {
-  await writeAllocationRows(tx, [{ plan, vmIds }]);
-}
-
-/** The allocation and GPU allocation rows of several plans, one INSERT each. */
-async function writeAllocationRows(tx: Tx, plans: readonly { plan: PlacementPlan; vmIds: readonly number[] }[]): Promise<void> {
-  const rows = plans.flatMap(({ plan, vmIds }) => plan.placements.map((p) => {
-    const vmId = vmIds[p.index];
-    if (vmId === undefined) throw new OrbitError("internal", `no VM row for placement ${p.index}`);
-    return { p, vmId };
-  }));
-  await tx.insert(allocations).values(rows.map(({ p, vmId }) => ({
-    vmId, hostId: Number(p.hostId), vcpus: p.vcpus, memoryMib: p.memoryMib,
-    numaNode: p.numaNode ?? -1, pinnedCpus: p.pinnedCpus ?? [],
-  })));
-  const gpuRows = rows.flatMap(({ p, vmId }) => p.gpus.map((g) => ({
-    vmId, hostId: Number(p.hostId), gpuId: Number(g.gpuId), mode: g.mode,
-    vgpuType: g.vgpuType ?? "", shareMilli: g.shareMilli ?? (g.mode === "share" ? 0 : 1000),
-  })));
-  if (gpuRows.length) await tx.insert(gpuAllocations).values(gpuRows);
 }
 
 /** Gives a host a new generation (its capacity changed outside a placement: release, new facts). */

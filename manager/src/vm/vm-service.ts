@@ -1,6 +1,6 @@
 // Virtual machines as users see them: create (place + commit + deploy job), list, get, delete.
 import { randomUUID } from "node:crypto";
-import { and, count, desc, eq, inArray, isNull, or, sql } from "drizzle-orm";
+import { and, count, desc, eq, inArray, isNull, or } from "drizzle-orm";
 import { ConflictError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
 import type { GpuDemand, PlacementPlan, PlacementRequest } from "../allocator/types.js";
 import type { Db } from "../db/database.js";
@@ -115,34 +115,28 @@ export class VmService {
       ...(avoidVmIds.length ? { avoidVmIds } : {}),
     };
 
-    const { plan, result } = await this.placement.placeAndCommit(request, async (tx, plan) => {
-      // One statement for the VMs and their deploy jobs: the commit holds host locks, so the
-      // fewer round trips inside it the better. The full rows are read after it.
-      const placements = [...plan.placements].sort((a, b) => a.index - b.index);
-      const values = placements.map((p) => sql`(${uuids[p.index]!}::uuid, ${names[p.index]!}, ${caller.accountId}, ${env.id},
-        ${flavor.id}, ${image.id}, ${Number(p.hostId)}, 'Creating', ${p.vcpus}, ${p.memoryMib},
-        ${JSON.stringify(input.labels ?? [])}::jsonb, ${input.user_data ?? ""}, ${input.callback_url ?? ""},
-        ${JSON.stringify({ policy: plan.policy, seed: plan.seed, host: p.hostName, scores: p.scores, total: p.total, gpus: p.gpus })}::jsonb)`);
-      const res = (await tx.execute(sql`
-        with v as (
-          insert into vms (uuid, name, account_id, environment_id, flavor_id, image_id, host_id, state, vcpus, memory_mib,
-                           labels, user_data, callback_url, placement)
-          values ${sql.join(values, sql`, `)} returning id, uuid),
-        j as (
-          insert into jobs (uuid, kind, vm_id, account_id)
-          select gen_random_uuid(), 'vm.deploy', v.id, ${caller.accountId} from v returning id, vm_id)
-        select v.id, v.uuid, j.id as job_id from v join j on j.vm_id = v.id`)) as unknown as { rows: { id: number; uuid: string; job_id: number }[] };
-      const byUuid = new Map(res.rows.map((r) => [r.uuid, { id: Number(r.id), jobId: Number(r.job_id) }]));
-      const created = placements.map((p) => byUuid.get(uuids[p.index]!)!);
-      if (groups.rows.length) {
-        await tx.insert(affinityGroupMembers).values(created.flatMap((vm) => groups.rows.map((g) => ({ groupId: g.id, vmId: vm.id }))));
-      }
-      return { result: created, vmIds: created.map((c) => c.id) };
+    // The VMs, their deploy jobs and allocations are written by the placement commit itself (one
+    // statement, shared with concurrent deploys); the group members only when there are groups
+    // (such requests commit alone anyway). The full rows are read after it.
+    const { plan, vms: result } = await this.placement.placeAndCommit(request, {
+      vm: (p, plan) => ({
+        uuid: uuids[p.index]!, name: names[p.index]!, accountId: caller.accountId, environmentId: env.id,
+        flavorId: flavor.id, imageId: image.id, labels: input.labels ?? [], userData: input.user_data ?? "",
+        callbackUrl: input.callback_url ?? "",
+        placement: { policy: plan.policy, seed: plan.seed, host: p.hostName, scores: p.scores, total: p.total, gpus: p.gpus },
+      }),
+      jobKind: "vm.deploy",
+      ...(groups.rows.length > 0 ? {
+        after: async (tx, created) => {
+          await tx.insert(affinityGroupMembers).values(created.flatMap((vm) => groups.rows.map((g) => ({ groupId: g.id, vmId: vm.id }))));
+        },
+      } : {}),
     });
     const rows = await this.db.select().from(vms).where(inArray(vms.id, result.map((c) => c.id)));
     const ordered = result.map((c) => rows.find((r) => r.id === c.id)!);
-    for (const c of result) this.jobsQueue.enqueue(c.jobId);
-    return { vms: ordered, jobIds: result.map((c) => c.jobId), plan };
+    const jobIds = result.map((c) => c.jobId!);
+    for (const id of jobIds) this.jobsQueue.enqueue(id);
+    return { vms: ordered, jobIds, plan };
   }
   private scope(caller: Caller) {
     return caller.role === "admin" ? undefined : eq(vms.accountId, caller.accountId);

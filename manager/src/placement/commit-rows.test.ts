@@ -1,0 +1,189 @@
+// Group commits write every request's rows in one statement: each caller gets its own VMs and
+// jobs, a request whose rows fail leaves nothing behind (the others still commit), a host that
+// changed meanwhile makes the statement write nothing. PostgreSQL when TEST_DATABASE_URL is set,
+// else PGlite.
+import { randomUUID } from "node:crypto";
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildPolicy, policyConfigFromSettings, type PlacementRequest } from "../allocator/index.js";
+import { openTestDatabase, type Database } from "../db/database.js";
+import { prepareRows, writeRows, type CommitRows } from "./commit-rows.js";
+import { PlacementService } from "./placement-service.js";
+
+const H100 = "NVIDIA H100 80GB HBM3";
+let database: Database;
+let ids: { accountId: number; envId: number; flavorId: number; imageId: number };
+
+async function rows<T>(q: ReturnType<typeof sql>): Promise<T[]> {
+  return ((await database.db.execute(q)) as unknown as { rows: T[] }).rows;
+}
+
+beforeAll(async () => {
+  database = await openTestDatabase();
+  const [a] = await rows<{ id: number }>(sql`insert into accounts(name) values ('t') returning id`);
+  const [e] = await rows<{ id: number }>(sql`insert into environments(name) values ('env') returning id`);
+  await rows(sql`insert into clusters(name, environment_id) values ('c', ${e!.id})`);
+  const [f] = await rows<{ id: number }>(sql`insert into flavors(name, vcpus, memory_mib) values ('f', 1, 1) returning id`);
+  const [i] = await rows<{ id: number }>(sql`insert into images(name) values ('i') returning id`);
+  ids = { accountId: a!.id, envId: e!.id, flavorId: f!.id, imageId: i!.id };
+  await rows(sql`
+    insert into hosts(uuid, name, cluster_id, state, hypervisor, driver, sockets, cores_per_socket, threads_per_core,
+                      cpus, memory_mib, memory_reserve_mib, numa_cells, secret_hash)
+    select gen_random_uuid(), 'h' || n, (select id from clusters), 'Up', 'KVM', 'simulator', 1, 64, 1, 64, 262144, 2048,
+           '[{"id":0,"cpus":[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15],"memoryMib":262144}]'::jsonb, 'x'
+    from generate_series(1, 4) n`);
+  await rows(sql`
+    insert into gpus(host_id, pci_address, model, memory_mib, numa_node, vgpu_types)
+    select h.id, '0000:1' || g || ':00.0', ${H100}, 81559, 0,
+           '[{"typeId":"a","name":"H100-20C","availableInstances":4,"maxInstances":4,"framebufferMib":20480}]'::jsonb
+    from hosts h cross join generate_series(0, 3) g where h.name in ('h1', 'h2')`);
+}, 60_000);
+afterAll(async () => { await database?.close(); });
+
+const policy = buildPolicy(policyConfigFromSettings({ "vm.allocation.mode": "horizontal" }));
+
+function request(k: number): PlacementRequest {
+  const base = { accountId: String(ids.accountId), environment: "env" };
+  switch (k % 3) {
+    case 0: return { ...base, vcpus: 2, memoryMib: 2048, gpu: { kind: "passthrough", count: 1, models: [H100] } };
+    case 1: return { ...base, vcpus: 1, memoryMib: 1024, count: 2 };
+    default: return { ...base, vcpus: 1, memoryMib: 1024, gpu: { kind: "vgpu", vgpuType: "H100-20C", models: [H100] } };
+  }
+}
+
+/** The caller's rows: VMs with uuids it chose, one deploy job each. */
+function commitRows(uuids: string[], tag: string, accountId = ids.accountId): CommitRows {
+  return {
+    vm: (p) => ({
+      uuid: uuids[p.index]!, name: `${tag}-${p.index}`, accountId, environmentId: ids.envId,
+      flavorId: ids.flavorId, imageId: ids.imageId, labels: [tag], placement: { host: p.hostName },
+    }),
+    jobKind: "vm.deploy",
+  };
+}
+
+async function vmRows(uuids: readonly string[]) {
+  if (uuids.length === 0) return [];
+  return rows<{ id: number; uuid: string; name: string; host_id: number; labels: string[]; job_id: number | null; job_kind: string | null;
+    alloc_host: number | null; alloc_vcpus: number | null; gpus: string }>(sql`
+    select v.id, v.uuid::text as uuid, v.name, v.host_id, v.labels, j.id as job_id, j.kind as job_kind,
+           a.host_id as alloc_host, a.vcpus as alloc_vcpus, (select count(*) from gpu_allocations g where g.vm_id = v.id) as gpus
+    from vms v left join jobs j on j.vm_id = v.id left join allocations a on a.vm_id = v.id
+    where v.uuid::text in ${uuids}`);
+}
+
+async function totals() {
+  const [t] = await rows<{ vms: string; allocs: string; jobs: string; gpus: string }>(sql`
+    select (select count(*) from vms) as vms, (select count(*) from allocations) as allocs,
+           (select count(*) from jobs) as jobs, (select count(*) from gpu_allocations) as gpus`);
+  return { vms: Number(t!.vms), allocs: Number(t!.allocs), jobs: Number(t!.jobs), gpus: Number(t!.gpus) };
+}
+
+describe("group commit rows", () => {
+  it("writes every request's rows in one group commit and answers each caller with its own VMs and jobs", async () => {
+    const svc = new PlacementService({ db: database.db, policy: () => policy, maxBatch: 16 });
+    const callers = Array.from({ length: 6 }, (_, k) => ({ k, uuids: [randomUUID(), randomUUID()] }));
+    const before = await totals();
+    const results = await Promise.all(callers.map((c) => svc.placeAndCommit(request(c.k), commitRows(c.uuids, `batch-${c.k}`))));
+    expect(svc.stats).toMatchObject({ batches: 1, batchesRedone: 0, commits: 6 });
+    let vms = 0;
+    for (const [n, r] of results.entries()) {
+      const c = callers[n]!;
+      const want = request(c.k).count ?? 1;
+      expect(r.vms.map((v) => v.index)).toEqual(Array.from({ length: want }, (_, i) => i));
+      const db = await vmRows(r.vms.map((v) => v.uuid));
+      expect(db).toHaveLength(want);
+      for (const v of r.vms) {
+        expect(v.uuid).toBe(c.uuids[v.index]);
+        const row = db.find((x) => x.uuid === v.uuid)!;
+        const p = r.plan.placements.find((x) => x.index === v.index)!;
+        expect(row).toMatchObject({ id: v.id, name: `batch-${c.k}-${v.index}`, labels: [`batch-${c.k}`], job_kind: "vm.deploy" });
+        expect(Number(row.job_id)).toBe(v.jobId);
+        expect(row.host_id).toBe(Number(p.hostId));
+        expect(row.alloc_host).toBe(Number(p.hostId));
+        expect(row.alloc_vcpus).toBe(p.vcpus);
+        expect(Number(row.gpus)).toBe(p.gpus.length);
+      }
+      vms += want;
+    }
+    const after = await totals();
+    expect(after.vms - before.vms).toBe(vms);
+    expect(after.allocs - before.allocs).toBe(vms);
+    expect(after.jobs - before.jobs).toBe(vms);
+    expect(after.gpus - before.gpus).toBe(4);
+  }, 60_000);
+
+  it("a request whose rows fail leaves no rows and takes no capacity; the others in its batch commit", async () => {
+    const svc = new PlacementService({ db: database.db, policy: () => policy, maxBatch: 16 });
+    const good = [0, 1, 2].map((k) => ({ k, uuids: [randomUUID(), randomUUID()] }));
+    const bad = { k: 3, uuids: [randomUUID()] };
+    const throwing = { k: 4, uuids: [randomUUID(), randomUUID()] };
+    const before = await totals();
+    const outcomes = await Promise.allSettled([
+      ...good.map((c) => svc.placeAndCommit(request(c.k), commitRows(c.uuids, `good-${c.k}`))),
+      // No such account: its VM row breaks a foreign key, so the group commit fails as a whole.
+      svc.placeAndCommit(request(bad.k), commitRows(bad.uuids, "bad", 999_999)),
+      // Its rows cannot even be built.
+      svc.placeAndCommit(request(throwing.k), { vm: () => { throw new Error("no row for you"); } }),
+    ]);
+    expect(outcomes.slice(0, 3).map((o) => o.status)).toEqual(["fulfilled", "fulfilled", "fulfilled"]);
+    expect(outcomes[3]!.status).toBe("rejected");
+    expect(outcomes[4]).toMatchObject({ status: "rejected", reason: new Error("no row for you") });
+    // The batch was redone one by one: the good requests committed alone.
+    expect(svc.stats.batchesRedone).toBe(1);
+    expect(await vmRows([...bad.uuids, ...throwing.uuids])).toHaveLength(0);
+    const vms = good.reduce((s, c) => s + (request(c.k).count ?? 1), 0);
+    const after = await totals();
+    expect(after.vms - before.vms).toBe(vms);
+    expect(after.allocs - before.allocs).toBe(vms);
+    expect(after.jobs - before.jobs).toBe(vms);
+    // No capacity leaked: allocations only for VMs that exist, and the cache agrees with PostgreSQL.
+    const [orphans] = await rows<{ n: string }>(sql`select count(*) as n from allocations a left join vms v on v.id = a.vm_id where v.id is null`);
+    expect(Number(orphans!.n)).toBe(0);
+    const cached = await svc.cache.get("env");
+    const fresh = await svc.cache.get("env", true);
+    expect(cached.snapshot.hosts.map((h) => h.cpu.allocated)).toEqual(fresh.snapshot.hosts.map((h) => h.cpu.allocated));
+  }, 60_000);
+
+  it("runs `after` in the request's own transaction: when it throws, none of the request's rows stay", async () => {
+    const svc = new PlacementService({ db: database.db, policy: () => policy });
+    const uuids = [randomUUID(), randomUUID()];
+    const before = await totals();
+    let seen: number[] = [];
+    await expect(svc.placeAndCommit(request(1), {
+      ...commitRows(uuids, "after"),
+      after: async (tx, created) => {
+        seen = created.map((c) => c.id);
+        const [n] = ((await tx.execute(sql`select count(*) as n from vms where id in ${seen}`)) as unknown as { rows: { n: string }[] }).rows;
+        expect(Number(n!.n)).toBe(2);
+        throw new Error("after failed");
+      },
+    })).rejects.toThrow("after failed");
+    expect(seen).toHaveLength(2);
+    expect(svc.stats.batches).toBe(0);
+    expect(await totals()).toEqual(before);
+  }, 60_000);
+
+  it("writes nothing when a host is no longer at the expected generation", async () => {
+    const [h] = await rows<{ id: number; generation: number }>(sql`select id, generation from hosts where name = 'h3'`);
+    const plan = {
+      placements: [{ index: 0, hostId: String(h!.id), hostName: "h3", vcpus: 1, memoryMib: 512, gpus: [], scores: [], total: 0 }],
+      policy: "t", seed: 1, decidedAt: new Date(),
+    };
+    const uuid = randomUUID();
+    const before = await totals();
+    const stale = await writeRows(database.db, {
+      hosts: [{ id: h!.id, generation: h!.generation + 1 }], token: 7, requests: [prepareRows(commitRows([uuid], "stale"), plan)],
+    });
+    expect(stale).toBeUndefined();
+    expect(await totals()).toEqual(before);
+    const [still] = await rows<{ generation: number }>(sql`select generation from hosts where id = ${h!.id}`);
+    expect(still!.generation).toBe(h!.generation);
+    const ok = await writeRows(database.db, {
+      hosts: [{ id: h!.id, generation: h!.generation }], token: 7, requests: [prepareRows(commitRows([uuid], "fresh"), plan)],
+    });
+    expect(ok?.[0]).toEqual([{ index: 0, id: expect.any(Number), uuid, jobId: expect.any(Number) }]);
+    const [now] = await rows<{ generation: number }>(sql`select generation from hosts where id = ${h!.id}`);
+    expect(now!.generation).toBe(7);
+  }, 60_000);
+});

@@ -1,0 +1,147 @@
+// The rows a placement commit writes (VMs, their jobs, allocations, GPU allocations, the hosts'
+// new generation), for any number of requests, as ONE statement: data-modifying CTEs fed by JSON
+// parameters. So a group commit costs one round trip to PostgreSQL whatever its size, and the
+// statement text is the same for every batch (four parameters, whatever the row count).
+//
+// The statement first locks the hosts (FOR UPDATE, in id order) and checks each is at the
+// expected generation; when one is not (or is gone) it writes nothing and answers ok = false.
+// Run outside a transaction it is its own transaction: all of it commits, or none.
+import { sql } from "drizzle-orm";
+import { OrbitError } from "#shared/errors.js";
+import type { PlacementPlan, VmPlacement } from "../allocator/types.js";
+import type { Db, Tx } from "../db/database.js";
+
+/** A VM row a placement writes; its host, vCPUs, memory (and allocations) come from the placement. */
+export interface NewVm {
+  uuid: string;
+  name: string;
+  accountId: number;
+  environmentId: number;
+  flavorId: number;
+  imageId: number;
+  /** Default "Creating". */
+  state?: string;
+  labels?: readonly string[];
+  userData?: string;
+  callbackUrl?: string;
+  /** What the placement decided (stored as vms.placement). */
+  placement?: Record<string, unknown>;
+}
+
+/** What a caller of placeAndCommit has written with its placement. */
+export interface CommitRows {
+  /** The VM row of one placement of the plan (called once per placement). */
+  vm: (placement: VmPlacement, plan: PlacementPlan) => NewVm;
+  /** A job of this kind (e.g. "vm.deploy") is queued for every VM; none when absent. */
+  jobKind?: string;
+  /**
+   * Further writes in the same transaction once the rows exist (e.g. affinity group members).
+   * A request with it is committed in a transaction of its own, not in a group commit.
+   */
+  after?: (tx: Tx, created: readonly CreatedVm[]) => Promise<void>;
+}
+
+/** A VM the commit created, for the placement with this index. */
+export interface CreatedVm {
+  index: number;
+  id: number;
+  uuid: string;
+  /** The queued job, when CommitRows.jobKind was given. */
+  jobId?: number;
+}
+
+/** One request's rows, ready for the statement. */
+export interface PreparedRows {
+  vms: Record<string, unknown>[];
+  gpus: Record<string, unknown>[];
+  /** uuid → placement index. */
+  index: Map<string, number>;
+}
+
+/** Builds a request's rows from its plan (throws on a bad row: the request alone is refused). */
+export function prepareRows(rows: CommitRows, plan: PlacementPlan): PreparedRows {
+  const vms: Record<string, unknown>[] = [];
+  const gpus: Record<string, unknown>[] = [];
+  const index = new Map<string, number>();
+  for (const p of plan.placements) {
+    const vm = rows.vm(p, plan);
+    const uuid = vm.uuid.toLowerCase();
+    if (index.has(uuid)) throw new OrbitError("internal", `two placements for VM ${uuid}`);
+    index.set(uuid, p.index);
+    const hostId = Number(p.hostId);
+    vms.push({
+      uuid, name: vm.name, account_id: vm.accountId, environment_id: vm.environmentId, flavor_id: vm.flavorId,
+      image_id: vm.imageId, host_id: hostId, state: vm.state ?? "Creating", vcpus: p.vcpus, memory_mib: p.memoryMib,
+      labels: vm.labels ?? [], user_data: vm.userData ?? "", callback_url: vm.callbackUrl ?? "", placement: vm.placement ?? null,
+      numa_node: p.numaNode ?? -1, pinned_cpus: p.pinnedCpus ?? [], job_kind: rows.jobKind ?? null,
+    });
+    for (const g of p.gpus) {
+      gpus.push({
+        uuid, host_id: hostId, gpu_id: Number(g.gpuId), mode: g.mode, vgpu_type: g.vgpuType ?? "",
+        share_milli: g.shareMilli ?? (g.mode === "share" ? 0 : 1000),
+      });
+    }
+  }
+  return { vms, gpus, index };
+}
+
+export interface WriteInput {
+  /** The hosts to lock, each with the generation it must still have (undefined: never matches). */
+  hosts: readonly { id: number; generation: number | undefined }[];
+  /** Their new generation. */
+  token: number;
+  requests: readonly PreparedRows[];
+}
+
+/**
+ * Writes every request's rows in one statement. Returns each request's created VMs (in placement
+ * index order), or undefined when a host was not at its expected generation (nothing written).
+ */
+export async function writeRows(db: Db | Tx, input: WriteInput): Promise<CreatedVm[][] | undefined> {
+  const res = (await db.execute(sql`
+    with want as (
+      select * from jsonb_to_recordset(${JSON.stringify(input.hosts)}::jsonb) as w(id integer, generation integer)),
+    locked as (
+      select h.id from hosts h join want w on w.id = h.id and h.generation = w.generation
+      order by h.id for update of h),
+    ok as (select (select count(*) from locked) = (select count(*) from want) as ok),
+    input as (
+      select * from jsonb_to_recordset(${JSON.stringify(input.requests.flatMap((r) => r.vms))}::jsonb) as x(
+        uuid uuid, name text, account_id integer, environment_id integer, flavor_id integer, image_id integer,
+        host_id integer, state text, vcpus integer, memory_mib bigint, labels jsonb, user_data text, callback_url text,
+        placement jsonb, numa_node integer, pinned_cpus jsonb, job_kind text)
+      where (select ok from ok)),
+    v as (
+      insert into vms (uuid, name, account_id, environment_id, flavor_id, image_id, host_id, state, vcpus, memory_mib,
+                       labels, user_data, callback_url, placement)
+      select uuid, name, account_id, environment_id, flavor_id, image_id, host_id, state, vcpus, memory_mib,
+             labels, user_data, callback_url, placement
+      from input returning id, uuid),
+    j as (
+      insert into jobs (uuid, kind, vm_id, account_id)
+      select gen_random_uuid(), i.job_kind, v.id, i.account_id from v join input i on i.uuid = v.uuid
+      where i.job_kind is not null returning id, vm_id),
+    a as (
+      insert into allocations (vm_id, host_id, vcpus, memory_mib, numa_node, pinned_cpus)
+      select v.id, i.host_id, i.vcpus, i.memory_mib, i.numa_node, i.pinned_cpus from v join input i on i.uuid = v.uuid),
+    g as (
+      insert into gpu_allocations (vm_id, host_id, gpu_id, mode, vgpu_type, share_milli)
+      select v.id, x.host_id, x.gpu_id, x.mode, x.vgpu_type, x.share_milli
+      from jsonb_to_recordset(${JSON.stringify(input.requests.flatMap((r) => r.gpus))}::jsonb) as x(
+        uuid uuid, host_id integer, gpu_id integer, mode text, vgpu_type text, share_milli integer)
+      join v on v.uuid = x.uuid),
+    u as (update hosts set generation = ${input.token} where id in (select id from want) and (select ok from ok))
+    select ok.ok, v.id, v.uuid::text as uuid, j.id as job_id from ok left join v on true left join j on j.vm_id = v.id`,
+  )) as unknown as { rows: { ok: boolean; id: number | null; uuid: string | null; job_id: number | null }[] };
+  if (res.rows[0]?.ok !== true) return undefined;
+  const byUuid = new Map(res.rows.map((r) => [r.uuid!, r]));
+  return input.requests.map((req) => {
+    const out: CreatedVm[] = [];
+    for (const [uuid, index] of req.index) {
+      const r = byUuid.get(uuid);
+      if (r === undefined || r.id === null) throw new OrbitError("internal", `VM ${uuid} was not written`);
+      out.push({ index, id: Number(r.id), uuid, ...(r.job_id !== null && { jobId: Number(r.job_id) }) });
+    }
+    return out.sort((x, y) => x.index - y.index);
+  });
+}
