@@ -5,6 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InsufficientCapacityError } from "#shared/errors.js";
 import { buildPolicy, policyConfigFromSettings, type PlacementRequest } from "../allocator/index.js";
 import { openTestDatabase, type Database } from "../db/database.js";
 import { prepareRows, writeRows, type CommitRows } from "./commit-rows.js";
@@ -185,5 +186,29 @@ describe("group commit rows", () => {
     expect(ok?.[0]).toEqual([{ index: 0, id: expect.any(Number), uuid, jobId: expect.any(Number) }]);
     const [now] = await rows<{ generation: number }>(sql`select generation from hosts where id = ${h!.id}`);
     expect(now!.generation).toBe(7);
+  }, 60_000);
+
+  it("confirms a refusal on the hosts changed in PostgreSQL since the cached snapshot, not on the cached view", async () => {
+    // A one-vCPU VM on every host, then a service that caches that.
+    await rows(sql`
+      with v as (
+        insert into vms(uuid, name, account_id, environment_id, flavor_id, image_id, host_id, state, vcpus, memory_mib)
+        select gen_random_uuid(), 'filler-' || h.id, ${ids.accountId}, ${ids.envId}, ${ids.flavorId}, ${ids.imageId}, h.id, 'Running', 1, 512
+        from hosts h returning id, host_id)
+      insert into allocations(vm_id, host_id, vcpus, memory_mib) select id, host_id, 1, 512 from v`);
+    await rows(sql`update hosts set generation = generation + 1`);
+    const svc = new PlacementService({ db: database.db, policy: () => policy });
+    await svc.cache.get("env");
+    const whole = { accountId: String(ids.accountId), environment: "env", vcpus: 64, memoryMib: 1024 };
+    // Every host runs something by now: a whole host fits nowhere.
+    await expect(svc.placeAndCommit(whole, commitRows([randomUUID()], "whole"))).rejects.toBeInstanceOf(InsufficientCapacityError);
+    // h4 is emptied behind the service's back (as another manager's releases would: new generation).
+    await rows(sql`delete from gpu_allocations where host_id = (select id from hosts where name = 'h4')`);
+    await rows(sql`delete from allocations where host_id = (select id from hosts where name = 'h4')`);
+    await rows(sql`update hosts set generation = generation + 1 where name = 'h4'`);
+    const uuid = randomUUID();
+    const r = await svc.placeAndCommit(whole, commitRows([uuid], "whole"));
+    expect(r.plan.placements[0]!.hostName).toBe("h4");
+    await expect(svc.placeAndCommit(whole, commitRows([randomUUID()], "whole"))).rejects.toBeInstanceOf(InsufficientCapacityError);
   }, 60_000);
 });
