@@ -150,6 +150,12 @@ async function placementRun(
     maxBatch: BATCH, maxBatchesInFlight: IN_FLIGHT,
   });
   let rejected = 0;
+  // The fleet runs out of GPUs after ~9,400 placements (1,600 GPUs, 2 requests in 10 want one):
+  // past that GPU requests are refused and only CPU ones commit. Where that happened, and the
+  // rate until then.
+  let placed = 0;
+  let firstRefusal: { placed: number; seconds: number } | undefined;
+  const started = Date.now();
   const r = await loop(label, CLIENTS, opts.seconds, async (client, i) => {
     try {
       // As VmService writes them: the VMs (and so allocations) and their deploy jobs.
@@ -161,15 +167,19 @@ async function placementRun(
         }),
         jobKind: "vm.deploy",
       });
+      placed++;
       return true;
     } catch (e) {
-      if ((e as { code?: string }).code === "insufficient_capacity") rejected++;
-      else throw e;
+      if ((e as { code?: string }).code === "insufficient_capacity") {
+        rejected++;
+        firstRefusal ??= { placed, seconds: (Date.now() - started) / 1000 };
+      } else throw e;
       return false;
     }
   });
   const s = service.stats;
-  r.extra = `group commits ${s.batches} (redone ${s.batchesRedone}), re-placed under lock ${s.replacedUnderLock}, retries ${s.retries}, rejected ${rejected}`;
+  r.extra = `group commits ${s.batches} (redone ${s.batchesRedone}), re-placed under lock ${s.replacedUnderLock}, retries ${s.retries}, rejected ${rejected}` +
+    (firstRefusal ? `; first refusal after ${firstRefusal.placed} (${firstRefusal.seconds.toFixed(1)} s, ${(firstRefusal.placed / firstRefusal.seconds).toFixed(0)}/s until then)` : "");
   return r;
 }
 
