@@ -5,7 +5,8 @@
 // Speed without sampling: static filters and static/stateful scorers are cached per request
 // class as a ranking of hosts (stage.ts). The engine walks that ranking best first, testing the
 // dynamic filters, and stops as soon as no remaining host can beat the best total found (a
-// dynamic scorer adds at most its weight): the result is the same as a full scan's.
+// dynamic scorer adds at most its weight; a refinable one is ranked by an upper bound): the
+// result is the same as a full scan's.
 
 import { InvalidArgumentError } from "#shared/errors.js";
 import { consume } from "./consume.js";
@@ -96,9 +97,22 @@ export function placeOnFleet(fleet: Fleet, request: PlacementRequest, opts: Plac
       const check = filter.prepare(ctx);
       if (check !== null) checks.push({ filter, check });
     }
+    // Exact scores of refinable scorers (ranked by their bounds in the stage), then the dynamic ones.
+    const refined: PreparedScorer[] = [];
     const scorers: PreparedScorer[] = [];
     let dynamicMax = 0;
+    let refinedUnbounded = 0;
     for (const { scorer, weight } of policy.scorers) {
+      if (scorer.kind === "stateful" && scorer.refine !== undefined) {
+        const fn = scorer.refine(ctx);
+        if (fn === null) continue;
+        refined.push({ name: scorer.name, weight, fn });
+        // Without a bound in the stage the exact score may add up to its weight.
+        if (!stage.boundScorers.some((b) => b.name === scorer.name)) {
+          dynamicMax += weight;
+          refinedUnbounded += weight;
+        }
+      }
       if (scorer.kind !== "dynamic") continue;
       const fn = scorer.prepare(ctx);
       if (fn === null) continue;
@@ -106,13 +120,13 @@ export function placeOnFleet(fleet: Fleet, request: PlacementRequest, opts: Plac
       dynamicMax += weight;
     }
 
-    const winner = bestHost(fleet, work, stage, checks, scorers, dynamicMax);
+    const winner = bestHost(fleet, work, stage, checks, refined, refinedUnbounded, scorers, dynamicMax);
     if (winner < 0) {
       return { ok: false, rejection: explainRejection(request, count, vmIndex, work.hosts, policy, stage.checks, checks) };
     }
 
     const host = work.hosts[winner]!;
-    const all = [...stage.staticScorers, ...stage.statefulScorers, ...scorers];
+    const all = [...stage.staticScorers, ...stage.statefulScorers, ...refined, ...scorers];
     const gpus = request.gpu === undefined ? null : pickGpus(host, request, all);
     const numa = gpus === null ? null : numaBinding(host, gpus, request);
     const scores: ScorerScore[] = [];
@@ -154,27 +168,47 @@ export function placeOnFleet(fleet: Fleet, request: PlacementRequest, opts: Plac
   return { ok: true, plan: { placements, policy: policy.name, seed, decidedAt: opts.now } };
 }
 
+const NO_SCORES = new Float64Array(0);
+
 /** Index of the best feasible host, or -1 (ties go to the lower host index, as in a full scan). */
 function bestHost(
   fleet: Fleet,
   work: WorkingCopy,
   stage: Stage,
   checks: readonly PreparedFilter[],
+  refined: readonly PreparedScorer[],
+  /** Weight of the refined scorers without a bound in the stage (they may add up to it). */
+  refinedUnbounded: number,
   scorers: readonly PreparedScorer[],
   dynamicMax: number,
 ): number {
+  const key = stage.key;
   const nChecks = checks.length;
+  const nRefined = refined.length;
   const nScorers = scorers.length;
   const hosts = work.hosts;
   let best = -1;
   let bestTotal = -Infinity;
   // Filters first (a full host fails its first check at once), unless every dynamic scorer says
   // it is cheaper than the filters (random): then score first and test only hosts that would win.
-  const scoreFirst = nScorers > 0 && scorers.every((s) => s.fn.cheap === true);
-  const consider = (i: number, h: FleetHost, key: number): void => {
+  const scoreFirst = nRefined === 0 && nScorers > 0 && scorers.every((s) => s.fn.cheap === true);
+  const dyn = nScorers === 0 ? NO_SCORES : new Float64Array(nScorers);
+  // `room`: the most the refined scores can add on this host (their bounds), for skipping costly
+  // exact scores on hosts that cannot win anyway.
+  const consider = (i: number, h: FleetHost, base: number, room: number): void => {
     if (!scoreFirst) for (let c = 0; c < nChecks; c++) if (!checks[c]!.check.test(h)) return;
-    let total = key;
-    for (let s = 0; s < nScorers; s++) total += scorers[s]!.weight * scorers[s]!.fn.score(h);
+    let total = base;
+    if (nRefined > 0) {
+      let d = 0;
+      for (let s = 0; s < nScorers; s++) d += (dyn[s] = scorers[s]!.weight * scorers[s]!.fn.score(h));
+      const most = base + room + d + 1e-9;
+      if (most < bestTotal || (most === bestTotal && i > best)) return;
+      // Summed in the reference order (refined, then dynamic) so that float ties agree.
+      for (let s = 0; s < nRefined; s++) total += refined[s]!.weight * refined[s]!.fn.score(h);
+      for (let s = 0; s < nScorers; s++) total += dyn[s]!;
+    } else {
+      for (let s = 0; s < nScorers; s++) total += scorers[s]!.weight * scorers[s]!.fn.score(h);
+    }
     if (total < bestTotal || (total === bestTotal && i > best)) return;
     if (scoreFirst) for (let c = 0; c < nChecks; c++) if (!checks[c]!.check.test(h)) return;
     bestTotal = total;
@@ -182,10 +216,12 @@ function bestHost(
   };
   // Hosts whose place in the stage's order is stale: changed by applyPlan, or by earlier VMs
   // of this request (those are scored as they are now, in the working copy).
-  for (const i of stage.changed) if (hosts[i] === fleet.hosts[i]) consider(i, hosts[i]!, stage.key[i]!);
-  for (const i of work.owned) if (stage.eligible[i]) consider(i, hosts[i]!, stage.keyOf(hosts[i]!));
+  const base = stage.base;
+  let refinedMax = 0;
+  for (const r of refined) refinedMax += r.weight;
+  for (const i of stage.changed) if (hosts[i] === fleet.hosts[i]) consider(i, hosts[i]!, base[i]!, key[i]! - base[i]! + refinedUnbounded);
+  for (const i of work.owned) if (stage.eligible[i]) consider(i, hosts[i]!, stage.baseOf(hosts[i]!), refinedMax);
   const order = stage.hostOrder;
-  const key = stage.key;
   const isChanged = stage.isChanged;
   for (let p = 0; p < order.length; p++) {
     const i = order[p]!;
@@ -194,7 +230,7 @@ function bestHost(
     // cannot beat the best (the epsilon absorbs float rounding), nothing further can.
     const bound = key[i]! + dynamicMax;
     if (bound + 1e-9 < bestTotal || (bound === bestTotal && i > best)) break;
-    consider(i, hosts[i]!, key[i]!);
+    consider(i, hosts[i]!, base[i]!, key[i]! - base[i]! + refinedUnbounded);
   }
   return best;
 }

@@ -91,6 +91,14 @@ export interface Scorer {
   staticKey?(request: PlacementRequest): string;
   /** The scoring function for this request, or null when it scores every host the same. */
   prepare(ctx: PlacementContext): ScoreFunction | null;
+  /**
+   * Stateful scorers whose exact score also depends on request fields left out of `staticKey`
+   * (so that requests differing only there share one ranking): `prepare` then gives an upper
+   * bound (null = 1 for every host), and `refine` the exact score for this VM, never above the
+   * bound. The engine ranks hosts by the bound and refines only the hosts it walks, stopping
+   * once no bound can beat the best exact total: the result is a full scan's.
+   */
+  refine?(ctx: PlacementContext): ScoreFunction | null;
 }
 
 export type FilterFactory = (config: ResolvedPolicyConfig) => Filter;

@@ -2,7 +2,8 @@
 // static/stateful scorers read), cached per snapshot index:
 //   - which hosts pass the static filters (zone, state, tags, models...);
 //   - each host's key = static score + stateful score (allocation, GPU fit...), and the hosts
-//     sorted by key, best first.
+//     sorted by key, best first. A refinable scorer (plugin.ts `refine`) adds its upper bound to
+//     the key but not to `base`, the part of the key that is exact for every request of the class.
 // When applyPlan changes hosts, a stage recomputes only their keys; they are kept aside
 // ("changed") and merged back into the order once there are more than a few.
 
@@ -50,9 +51,13 @@ export class Stage {
     readonly checks: readonly PreparedFilter[],
     readonly staticScorers: readonly PreparedScorer[],
     readonly statefulScorers: readonly PreparedScorer[],
+    /** Upper bounds of refinable scorers: in `key`, not in `base`. */
+    readonly boundScorers: readonly PreparedScorer[],
     readonly eligible: Uint8Array,
     readonly staticScore: Float64Array,
     readonly key: Float64Array,
+    /** static + stateful scores without the bounds (the same array as `key` when there are none). */
+    readonly base: Float64Array,
   ) {
     const pass: number[] = [];
     for (let i = 0; i < eligible.length; i++) if (eligible[i]) pass.push(i);
@@ -67,11 +72,20 @@ export class Stage {
     return this.order;
   }
 
-  /** Key of a host in its current state. */
-  keyOf(h: FleetHost): number {
+  /** Exact part of the key of a host in its current state. */
+  baseOf(h: FleetHost): number {
     let k = this.staticScore[h.index]!;
     for (const s of this.statefulScorers) k += s.weight * s.fn.score(h);
     return k;
+  }
+
+  /** Key and base of a host in its current state, stored. */
+  private update(h: FleetHost): void {
+    const b = this.baseOf(h);
+    let k = b;
+    for (const s of this.boundScorers) k += s.weight * s.fn.score(h);
+    this.base[h.index] = b;
+    this.key[h.index] = k;
   }
 
   /** Catch up with hosts changed by applyPlan since this stage last looked. */
@@ -87,7 +101,7 @@ export class Stage {
         this.isChanged[i] = 1;
         this.changed.push(i);
       }
-      this.key[i] = this.keyOf(hosts[i]!);
+      this.update(hosts[i]!);
     }
     this.seen = log.length;
     if (this.changed.length > (frequent ? MERGE_FREQUENT : this.threshold)) this.merge();
@@ -147,16 +161,19 @@ function buildStage(policy: AllocationPolicy, ctx: PlacementContext): Stage {
   }
   const staticScorers: PreparedScorer[] = [];
   const statefulScorers: PreparedScorer[] = [];
+  const boundScorers: PreparedScorer[] = [];
   for (const { scorer, weight } of policy.scorers) {
     if (scorer.kind === "dynamic") continue;
     const fn = scorer.prepare(ctx);
     if (fn === null) continue;
-    (scorer.kind === "static" ? staticScorers : statefulScorers).push({ name: scorer.name, weight, fn });
+    const list = scorer.kind === "static" ? staticScorers : scorer.refine !== undefined ? boundScorers : statefulScorers;
+    list.push({ name: scorer.name, weight, fn });
   }
   const hosts = ctx.fleet.hosts;
   const eligible = new Uint8Array(hosts.length);
   const staticScore = new Float64Array(hosts.length);
   const key = new Float64Array(hosts.length);
+  const base = boundScorers.length === 0 ? key : new Float64Array(hosts.length);
   outer: for (let i = 0; i < hosts.length; i++) {
     const h = hosts[i]!;
     for (const c of checks) if (!c.check.test(h)) continue outer;
@@ -166,7 +183,9 @@ function buildStage(policy: AllocationPolicy, ctx: PlacementContext): Stage {
     staticScore[i] = s;
     let k = s;
     for (const sc of statefulScorers) k += sc.weight * sc.fn.score(h);
+    base[i] = k;
+    for (const sc of boundScorers) k += sc.weight * sc.fn.score(h);
     key[i] = k;
   }
-  return new Stage(ctx.fleet, checks, staticScorers, statefulScorers, eligible, staticScore, key);
+  return new Stage(ctx.fleet, checks, staticScorers, statefulScorers, boundScorers, eligible, staticScore, key, base);
 }

@@ -13,11 +13,16 @@ export function referenceHost(snapshot: FleetSnapshot, request: PlacementRequest
     request, fleet, hosts: fleet.hosts, clusters: fleet.clusters, config: policy.config, vmIndex: 0, placed: [], seed,
   };
   const checks = policy.filters.map((f) => f.prepare(ctx)).filter((c) => c !== null);
-  // Same summation order as the engine (static, then stateful, then dynamic) so float ties agree.
-  const byKind = (kind: string) =>
-    policy.scorers.filter((s) => s.scorer.kind === kind).map((s) => ({ w: s.weight, fn: s.scorer.prepare(ctx) })).filter((s) => s.fn !== null);
+  // Same summation order as the engine (static, stateful, refined, dynamic) so float ties agree.
+  // A refinable scorer counts with its exact score (`refine`), never its bound.
+  const byKind = (kind: string, refinable = false) =>
+    policy.scorers
+      .filter((s) => s.scorer.kind === kind && (s.scorer.refine !== undefined) === refinable)
+      .map((s) => ({ w: s.weight, fn: refinable ? s.scorer.refine!(ctx) : s.scorer.prepare(ctx) }))
+      .filter((s) => s.fn !== null);
   const stat = byKind("static");
   const stateful = byKind("stateful");
+  const refined = byKind("stateful", true);
   const dynamic = byKind("dynamic");
   let best: string | null = null;
   let bestTotal = -Infinity;
@@ -28,6 +33,7 @@ export function referenceHost(snapshot: FleetSnapshot, request: PlacementRequest
     let k = s;
     for (const x of stateful) k += x.w * x.fn!.score(h);
     let t = k;
+    for (const x of refined) t += x.w * x.fn!.score(h);
     for (const x of dynamic) t += x.w * x.fn!.score(h);
     if (t > bestTotal) {
       bestTotal = t;
