@@ -1,7 +1,7 @@
 // The policies the trace replay compares, all built by the allocator core's own buildPolicy().
 // The fleet is one cluster of GPU hosts, so the cluster disable thresholds are lifted to 1 (the
 // paper's simulator has none) and everything else is as configured in the manager.
-import { buildPolicy, DEFAULT_SCORER_WEIGHTS, type AllocationPolicy, type AllocationPolicyConfig } from "../../manager/src/allocator/index.js";
+import { buildPolicy, type AllocationPolicy, type AllocationPolicyConfig } from "../../manager/src/allocator/index.js";
 
 export interface ReplayPolicy {
   name: string;
@@ -29,22 +29,14 @@ export const REPLAY_POLICIES: readonly ReplayPolicy[] = [
   },
   {
     name: "orbit-default",
-    description: "Orbit's default policy as the manager builds it today (DEFAULT_SCORER_WEIGHTS, firstfit/vertical)",
+    description: "Orbit's default policy, as the manager builds it (DEFAULT_SCORER_WEIGHTS, firstfit/vertical): gpu-fragmentation with gpu-packing-order momentum",
     build: () => buildPolicy({ ...NO_THRESHOLDS }),
   },
   {
     // Fragmentation decides where the loss differs materially; otherwise the stable first-fit order keeps
     // packing the hosts already opened (bin-packing momentum), which keeps empty hosts for big VMs.
     name: "gpu-fragmentation",
-    description: "gpu-fragmentation:4 with firstfit:1 (first-fit order as packing momentum)",
-    build: () => buildPolicy({ ...NO_THRESHOLDS, algorithm: "firstfit", scorers: { "gpu-fragmentation": 4, firstfit: 1 } }),
-  },
-  {
-    name: "default+fragmentation",
-    description: "the manager's default weights with gpu-fragmentation:8 in place of gpu-bestfit and firstfit:2 (the proposed default)",
-    build: () => {
-      const { "gpu-bestfit": _bestfit, ...rest } = DEFAULT_SCORER_WEIGHTS;
-      return buildPolicy({ ...NO_THRESHOLDS, algorithm: "firstfit", scorers: { ...rest, "gpu-fragmentation": 8, firstfit: 2 } });
-    },
+    description: "gpu-fragmentation:2 with gpu-packing-order:1 alone (no other tiers, no allocation mode)",
+    build: () => buildPolicy({ ...NO_THRESHOLDS, algorithm: "firstfit", scorers: { "gpu-fragmentation": 2, "gpu-packing-order": 1 } }),
   },
 ];

@@ -60,7 +60,6 @@ const COLORS: Record<string, string> = {
   vertical: "#1f77b4",
   "orbit-default": "#9467bd",
   "gpu-fragmentation": "#d62728",
-  "default+fragmentation": "#ff7f0e",
 };
 const runners: Runner[] = REPLAY_POLICIES.filter((p) => !wanted || wanted.includes(p.name)).map((p) => ({
   name: p.name,

@@ -15,6 +15,7 @@ export interface Consumption {
 
 /** Changes `host` and `cluster` in place: callers pass clones (or an index they own). */
 export function consume(host: FleetHost, cluster: ClusterState, c: Consumption): void {
+  host.version++;
   host.cpuUsed += c.vcpus;
   host.memUsed += c.memoryMib;
   cluster.cpuUsed += c.vcpus;

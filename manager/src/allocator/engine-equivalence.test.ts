@@ -14,6 +14,8 @@ const policies = {
   userconcentratedpod_random: buildPolicy({ algorithm: "userconcentratedpod_random" }),
   firstfitleastconsumed: buildPolicy({ algorithm: "firstfitleastconsumed", scorers: CLOUDSTACK_SCORER_WEIGHTS }),
   cloudstackFirstfit: buildPolicy({ algorithm: "firstfit", scorers: CLOUDSTACK_SCORER_WEIGHTS }),
+  // Fragmentation ranked by its bound and refined on the walk, with nothing above it.
+  fragmentation: buildPolicy({ algorithm: "firstfit", mode: "horizontal", scorers: { "gpu-fragmentation": 4, "gpu-packing-order": 1 } }),
 };
 
 describe("engine = full scan", () => {

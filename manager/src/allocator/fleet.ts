@@ -3,10 +3,12 @@
 // hot loop. Built lazily from a FleetSnapshot and cached per snapshot (see fleet-cache.ts); never
 // visible to callers. Hosts are cloned before any change (copy-on-write).
 
+import { compileGpuWorkload, PRIOR_GPU_WORKLOAD, type GpuWorkloadMixView } from "./gpu/gpu-workload-mix.js";
 import type {
   ClusterSnapshot,
   FleetSnapshot,
   GpuDevice,
+  GpuWorkloadShape,
   HostSnapshot,
   NumaCell,
   VgpuTypeSpec,
@@ -100,6 +102,14 @@ const NO_GPUS: GpuState[] = [];
 export class FleetHost {
   /** The model of all the host's GPUs when they are all one model (the common case), else null. */
   readonly gpuModel: string | null;
+  /** Bumped by every change (consume): lets scorers memoise per host state. */
+  version = 0;
+  /**
+   * The host's expected GPU fragmentation under the fleet's GPU workload (gpu-fragmentation scorer),
+   * and its ranking scores per GPU need (shared by request classes that differ only in tags, OS...),
+   * valid while `version` and the workload's epoch are those recorded: hosts change rarely, scores often.
+   */
+  fragmentationMemo = { version: -1, epoch: -1, value: 0, scores: [] as number[] };
 
   constructor(
     readonly index: number,
@@ -187,6 +197,8 @@ export class Fleet {
   readonly stages = new Map<string, unknown>();
   /** Host indices changed by applyPlan, in order: stages catch up from where they last read. */
   readonly changeLog: number[] = [];
+  /** The GPU workload to keep room for, compiled (the snapshot's, or the prior). */
+  gpuWorkload: GpuWorkloadMixView;
 
   constructor(
     public hosts: FleetHost[],
@@ -202,7 +214,16 @@ export class Fleet {
     readonly podIndexOfHost: Int32Array,
     readonly podCount: number,
     readonly defaults: CapacityDefaults,
-  ) {}
+    gpuWorkload: readonly GpuWorkloadShape[] | undefined,
+  ) {
+    this.gpuWorkload = compileGpuWorkload(gpuWorkload ?? PRIOR_GPU_WORKLOAD);
+  }
+
+  /** Replaces the GPU workload; the rankings built on the old one are dropped. */
+  setGpuWorkload(shapes: readonly GpuWorkloadShape[] | undefined): void {
+    this.gpuWorkload = compileGpuWorkload(shapes ?? PRIOR_GPU_WORKLOAD);
+    this.stages.clear();
+  }
 
   accountHosts(accountId: string): Iterable<number> {
     return this.accountHostSets.get(accountId) ?? NO_HOSTS;
@@ -281,5 +302,5 @@ export function buildFleet(snapshot: FleetSnapshot, defaults: CapacityDefaults):
     cluster.memCapacity += memCapacity;
     cluster.memUsed += h.memory.allocatedMib;
   }
-  return new Fleet(hosts, clusters, hostIndexById, vmHost, accountHostSets, groupHosts, podIndexOfHost, podIndex.size, defaults);
+  return new Fleet(hosts, clusters, hostIndexById, vmHost, accountHostSets, groupHosts, podIndexOfHost, podIndex.size, defaults, snapshot.gpuWorkload);
 }

@@ -51,19 +51,27 @@ export const DEFAULT_FILTERS: readonly string[] = [
 export const REQUIRED_FILTERS: readonly string[] = ["scope", "host-state", "cpu-capacity", "memory-capacity", "gpu-capacity"];
 
 /**
- * Orbit's default (GPU-aware) scorer weights. Tiers, strongest first: the user's own
- * preferences (non-strict affinity, avoid), keeping GPU hosts for GPU VMs, the image's OS
- * preference, GPU topology (a NUMA/NVLink-local set beats a perfect fit), GPU fragmentation,
- * then the allocation mode and the algorithm.
+ * Orbit's default (GPU-aware) scorer weights, in tiers (each tier's weight is at least the sum of
+ * what the tiers below it can add where they compete, so a lower tier only breaks ties or near-ties
+ * of the upper ones), strongest first:
+ *   - the user's own preferences: non-strict affinity, avoid;
+ *   - keeping GPU hosts for GPU VMs (CloudStack's GPU hosts last);
+ *   - the image's OS preference; GPU topology (a NUMA/NVLink-local set beats a good fit);
+ *   - GPU fragmentation (passthrough and shares) and vGPU packing (they never score the same VM);
+ *   - GPU packing order (momentum: keep filling the GPU hosts already opened);
+ *   - the allocation mode (vertical / horizontal), then the algorithm's own order (ALGORITHM_SCORERS).
+ * The GPU tiers outrank the allocation mode on GPU hosts: on Alibaba's GPU trace this leaves fewer
+ * GPUs unallocated than FGD (BENCHMARKS.md, Trace replay); CPU hosts keep the mode and algorithm.
  */
 export const DEFAULT_SCORER_WEIGHTS: Readonly<Record<string, number>> = {
-  "affinity-preference": 16,
-  avoid: 16,
-  "gpu-hosts-last": 8,
-  "os-type": 4,
-  "gpu-locality": 4,
-  "gpu-bestfit": 2,
-  "vgpu-packing": 2,
+  "affinity-preference": 128,
+  avoid: 128,
+  "gpu-hosts-last": 64,
+  "os-type": 32,
+  "gpu-locality": 32,
+  "gpu-fragmentation": 16,
+  "vgpu-packing": 16,
+  "gpu-packing-order": 8,
   "allocated-capacity": 1,
 };
 

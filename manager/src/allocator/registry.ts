@@ -18,6 +18,7 @@ import { AvoidScorer } from "./scorers/avoid.scorer.js";
 import { FirstFitScorer } from "./scorers/firstfit.scorer.js";
 import { GpuBestFitScorer } from "./scorers/gpu-bestfit.scorer.js";
 import { GpuFragmentationScorer } from "./scorers/gpu-fragmentation.scorer.js";
+import { GpuPackingOrderScorer } from "./scorers/gpu-packing-order.scorer.js";
 import { GpuHostsLastScorer } from "./scorers/gpu-hosts-last.scorer.js";
 import { GpuLocalityScorer } from "./scorers/gpu-locality.scorer.js";
 import { LeastConsumedScorer } from "./scorers/leastconsumed.scorer.js";
@@ -55,5 +56,6 @@ export const SCORERS: ReadonlyMap<string, ScorerFactory> = new Map<string, Score
   [GpuLocalityScorer.NAME, () => new GpuLocalityScorer()],
   [GpuBestFitScorer.NAME, () => new GpuBestFitScorer()],
   [GpuFragmentationScorer.NAME, () => new GpuFragmentationScorer()],
+  [GpuPackingOrderScorer.NAME, () => new GpuPackingOrderScorer()],
   [VgpuPackingScorer.NAME, () => new VgpuPackingScorer()],
 ]);

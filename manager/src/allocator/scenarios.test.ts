@@ -156,8 +156,11 @@ describe("GPUs", () => {
     expect(res.ok && res.plan.placements[0]!.hostId).toBe("local");
   });
 
-  it("whole-GPU best fit keeps 8-GPU hosts whole for 8-GPU VMs", () => {
-    const snap = fleet([gpuHost("full8"), gpuHost("half", { gpuUse: (i) => (i < 4 ? { kind: "passthrough" } : { kind: "free" }) })]);
+  it("whole-GPU placement keeps 8-GPU hosts whole for 8-GPU VMs (fragmentation-aware)", () => {
+    // The empty host comes first in host order (packing momentum prefers it): fragmentation wins
+    // because the half-used host is near it in the order; eight busy hosts make a small fleet.
+    const busy = Array.from({ length: 8 }, (_, i) => gpuHost(`busy${i}`, { gpuUse: () => ({ kind: "passthrough" }) }));
+    const snap = fleet([gpuHost("full8"), gpuHost("half", { gpuUse: (i) => (i < 4 ? { kind: "passthrough" } : { kind: "free" }) }), ...busy]);
     const reqs = [vmRequest({ gpu: { kind: "passthrough", count: 2 } }), vmRequest({ gpu: { kind: "passthrough", count: 8 } })];
     const out = placeStream(snap, reqs, vertical);
     expect(out.hostNames).toEqual(["half", "full8"]);

@@ -7,21 +7,33 @@ import { commitVm, gpuUseOf } from "./commit-to-fleet.js";
 import { buildFleet, type Fleet, type FleetHost } from "./fleet.js";
 import { placeOnFleet } from "./place.js";
 import type { AllocationPolicy } from "./policy.js";
-import type { FleetSnapshot, HostSnapshot, PlacementPlan, PlacementRequest, PlacementResult } from "./types.js";
+import type { FleetSnapshot, GpuWorkloadShape, HostSnapshot, PlacementPlan, PlacementRequest, PlacementResult } from "./types.js";
 
 export class PlacementSession {
   private readonly fleet: Fleet;
   private vmSeq = 0;
+  private gpuWorkload: readonly GpuWorkloadShape[] | undefined;
 
   constructor(
     private readonly initial: FleetSnapshot,
     readonly policy: AllocationPolicy,
   ) {
     this.fleet = buildFleet(initial, policy.config);
+    this.gpuWorkload = initial.gpuWorkload;
   }
 
   place(request: PlacementRequest, seed: number, now: Date = new Date(0)): PlacementResult {
     return placeOnFleet(this.fleet, request, { seed, now, policy: this.policy });
+  }
+
+  /**
+   * Replaces the GPU workload the fragmentation scorer keeps room for (a simulation learning it
+   * online, as a manager's snapshot would carry it). Rankings are rebuilt: call it when the mix
+   * has moved materially, not per VM.
+   */
+  setGpuWorkload(shapes: readonly GpuWorkloadShape[] | undefined): void {
+    this.gpuWorkload = shapes;
+    this.fleet.setGpuWorkload(shapes);
   }
 
   /** Records a plan from this session's place() as committed. */
@@ -56,6 +68,7 @@ export class PlacementSession {
       memory: { ...h.src.memory, allocatedMib: h.memUsed },
       ...(h.src.gpus !== undefined && { gpus: h.src.gpus.map((g, gi) => ({ ...g, use: gpuUseOf(h.gpus[gi]!) })) }),
     }));
-    return { ...this.initial, hosts };
+    const { gpuWorkload: _initialWorkload, ...rest } = this.initial;
+    return { ...rest, hosts, ...(this.gpuWorkload !== undefined && { gpuWorkload: this.gpuWorkload }) };
   }
 }

@@ -117,10 +117,30 @@ export interface ClusterSnapshot {
   memoryDisableThreshold?: number;
 }
 
+/**
+ * One request shape of the GPU workload the fleet serves (for the `gpu-fragmentation` scorer):
+ * `gpuCount` GPUs of `gpuMilli` each (1000 = whole GPUs; < 1000 = a share of one GPU).
+ */
+export interface GpuWorkloadShape {
+  vcpus: number;
+  memoryMib: number;
+  gpuCount: number;
+  gpuMilli: number;
+  /** GPU models the shape accepts; empty or absent = any. */
+  models?: readonly string[];
+  /** Relative popularity (any positive scale). */
+  weight: number;
+}
+
 export interface FleetSnapshot {
   /** Order matters: it is the stable order `firstfit` walks (the builder sorts by host id). */
   hosts: readonly HostSnapshot[];
   clusters?: readonly ClusterSnapshot[];
+  /**
+   * The GPU workload to keep room for (the manager: its GPU flavors, weighted by the VMs that run
+   * them). Absent: a generic prior (gpu/gpu-workload-mix.ts).
+   */
+  gpuWorkload?: readonly GpuWorkloadShape[];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import type { AllocationPolicy } from "../policy.js";
 import type {
   ClusterSnapshot,
   FleetSnapshot,
+  GpuWorkloadShape,
   GpuDevice,
   GpuUse,
   HostSnapshot,
@@ -83,8 +84,8 @@ export function gpuHost(id: string, o: GpuHostOptions = {}): HostSnapshot {
   });
 }
 
-export function fleet(hosts: HostSnapshot[], clusters: ClusterSnapshot[] = []): FleetSnapshot {
-  return { hosts, clusters };
+export function fleet(hosts: HostSnapshot[], clusters: ClusterSnapshot[] = [], gpuWorkload?: readonly GpuWorkloadShape[]): FleetSnapshot {
+  return { hosts, clusters, ...(gpuWorkload !== undefined && { gpuWorkload }) };
 }
 
 /** A 2 vCPU / 4 GiB request of account "a1" in "env1". */

@@ -41,10 +41,10 @@ export function passing(filter: Filter, snapshot: FleetSnapshot, request: Placem
   return out === null ? snapshot.hosts.map((h) => h.id) : out.filter((x) => x.pass).map((x) => x.host);
 }
 
-/** Score per host id, or null when the scorer does not apply to the request. */
+/** Score per host id (the exact one for refinable scorers), or null when the scorer does not apply to the request. */
 export function runScorer(scorer: Scorer, snapshot: FleetSnapshot, request: PlacementRequest, o: HarnessOptions = {}): Record<string, number> | null {
   const ctx = contextFor(snapshot, request, o);
-  const fn = scorer.prepare(ctx);
+  const fn = scorer.refine !== undefined ? scorer.refine(ctx) : scorer.prepare(ctx);
   if (fn === null) return null;
   return Object.fromEntries(ctx.hosts.map((h) => [h.src.id, fn.score(h)]));
 }

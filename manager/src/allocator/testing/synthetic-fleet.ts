@@ -7,6 +7,7 @@ import type {
   ClusterSnapshot,
   FleetSnapshot,
   GpuUse,
+  GpuWorkloadShape,
   HostSnapshot,
   HostVm,
   PlacementRequest,
@@ -27,6 +28,18 @@ export interface SyntheticFleetOptions {
   vmsPerHost?: number;
   seed?: number;
   accounts?: number;
+  /** Attach the request mix's GPU shapes as the fleet's GPU workload, as the manager does (default true). */
+  gpuWorkload?: boolean;
+}
+
+/** The GPU shapes of `syntheticRequests`, weighted by how often it draws them (as GPU flavors would be). */
+export function syntheticGpuWorkload(): GpuWorkloadShape[] {
+  const out: GpuWorkloadShape[] = [];
+  for (const vcpus of [1, 2, 4, 8]) {
+    for (const count of [1, 2, 4, 8]) out.push({ vcpus, memoryMib: vcpus * 4096, gpuCount: count, gpuMilli: 1000, models: ["H100 80GB"], weight: 0.1 / 16 });
+    for (let k = 1; k <= 9; k++) out.push({ vcpus, memoryMib: vcpus * 4096, gpuCount: 1, gpuMilli: 100 * k, weight: 0.05 / 36 });
+  }
+  return out;
 }
 
 /** Hosts in clusters of 50 and pods of 500; GPU hosts half used (4 GPUs passed through). */
@@ -70,7 +83,7 @@ export function syntheticFleet(o: SyntheticFleetOptions): FleetSnapshot {
       hosts.push(cpuHost(id, { ...base, cpu: { total: 128, allocated: cpu }, memory: { totalMib: 512 * 1024, reservedMib: 8192, allocatedMib: mem } }));
     }
   }
-  return { hosts, clusters };
+  return { hosts, clusters, ...(o.gpuWorkload !== false && { gpuWorkload: syntheticGpuWorkload() }) };
 }
 
 /** A request mix: mostly CPU VMs, some with tags, OS type, anti-affinity or avoid; 20% GPU VMs. */

@@ -1,0 +1,23 @@
+import type { PlacementContext, ScoreFunction, Scorer } from "../plugin.js";
+
+/**
+ * GPU hosts in the snapshot's stable order, first best (CPU hosts all score 1): packing momentum
+ * for GPU VMs. Where gpu-fragmentation sees little difference between hosts, this keeps filling
+ * the GPU hosts already opened and leaves the end of the order empty for the rare big VMs a
+ * one-step fragmentation measure undervalues (trace replay: BENCHMARKS.md). Unlike `firstfit` it
+ * leaves the order of CPU hosts to the allocation mode and algorithm.
+ */
+export class GpuPackingOrderScorer implements Scorer {
+  static readonly NAME = "gpu-packing-order";
+  readonly name = GpuPackingOrderScorer.NAME;
+  readonly kind = "static" as const;
+
+  staticKey(): string {
+    return "";
+  }
+
+  prepare({ hosts }: PlacementContext): ScoreFunction {
+    const n = hosts.length;
+    return { score: (h) => (h.gpus.length === 0 ? 1 : 1 - h.index / n) };
+  }
+}
