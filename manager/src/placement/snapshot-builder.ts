@@ -1,13 +1,13 @@
 // Builds the allocator's immutable fleet snapshot from PostgreSQL: hosts of one environment (or
 // the listed host ids) with what their allocation rows hold, their GPUs' use, their VMs (account
 // and affinity groups), and the clusters' over-provisioning / threshold overrides.
-import { and, eq, inArray, isNull, like } from "drizzle-orm";
+import { and, count, eq, gt, inArray, isNull, like, or } from "drizzle-orm";
 import type {
-  ClusterSnapshot, FleetSnapshot, GpuDevice, GpuUse, HostSnapshot, HostStatus, HostVm, NumaCell,
+  ClusterSnapshot, FleetSnapshot, GpuDevice, GpuUse, GpuWorkloadShape, HostSnapshot, HostStatus, HostVm, NumaCell,
 } from "../allocator/types.js";
 import type { Db, Tx } from "../db/database.js";
 import {
-  affinityGroupMembers, allocations, clusters, environments, gpuAllocations, gpus, hosts, settings, vms,
+  affinityGroupMembers, allocations, clusters, environments, flavors, gpuAllocations, gpus, hosts, settings, vms,
 } from "../db/schema.js";
 
 export interface SnapshotScope {
@@ -87,6 +87,29 @@ export async function loadClusterSnapshots(db: Db | Tx, clusterIds: readonly num
   return [...byCluster.values()];
 }
 
+/**
+ * The GPU workload the fragmentation scorer keeps room for: every GPU flavor (passthrough or share;
+ * vGPU types are packed by type instead) weighted by 1 + the VMs that run it now, so that flavors
+ * in use count most and a new flavor still counts a little.
+ */
+export async function loadGpuWorkload(db: Db | Tx): Promise<GpuWorkloadShape[]> {
+  const rows = await db.select({
+    vcpus: flavors.vcpus, memoryMib: flavors.memoryMib, gpuModel: flavors.gpuModel, gpuCount: flavors.gpuCount,
+    gpuShareMilli: flavors.gpuShareMilli, vms: count(vms.id),
+  }).from(flavors)
+    .leftJoin(vms, and(eq(vms.flavorId, flavors.id), isNull(vms.deletedAt)))
+    .where(and(eq(flavors.vgpuType, ""), or(gt(flavors.gpuCount, 0), gt(flavors.gpuShareMilli, 0))))
+    .groupBy(flavors.id);
+  return rows.map((f) => ({
+    vcpus: f.vcpus,
+    memoryMib: Number(f.memoryMib),
+    gpuCount: f.gpuShareMilli > 0 ? 1 : f.gpuCount,
+    gpuMilli: f.gpuShareMilli > 0 ? Math.min(f.gpuShareMilli, 1000) : 1000,
+    ...(f.gpuModel ? { models: [f.gpuModel] } : {}),
+    weight: 1 + Number(f.vms),
+  }));
+}
+
 export async function buildSnapshot(db: Db | Tx, scope: SnapshotScope = {}): Promise<FleetSnapshot> {
   const conds = [];
   if (scope.environment) conds.push(eq(environments.name, scope.environment));
@@ -115,6 +138,7 @@ export async function buildSnapshot(db: Db | Tx, scope: SnapshotScope = {}): Pro
       .where(inArray(allocations.hostId, ids))
     : [];
   const clusterSnaps = await loadClusterSnapshots(db, [...new Set(rows.map((r) => r.clusterId))]);
+  const gpuWorkload = gpuRows.length ? await loadGpuWorkload(db) : [];
 
   const allocByHost = groupBy(allocRows, (a) => a.hostId);
   const gpusByHost = groupBy(gpuRows, (g) => g.hostId);
@@ -192,5 +216,5 @@ export async function buildSnapshot(db: Db | Tx, scope: SnapshotScope = {}): Pro
       generation: h.generation,
     };
   });
-  return { hosts: hostSnaps, clusters: clusterSnaps };
+  return { hosts: hostSnaps, clusters: clusterSnaps, ...(gpuWorkload.length ? { gpuWorkload } : {}) };
 }

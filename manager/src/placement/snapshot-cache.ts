@@ -74,7 +74,7 @@ export class SnapshotCache {
     for (const [id, g] of generations) if (e.dirty.has(id) || e.generations.get(id) !== g) return undefined;
     const hosts = e.snapshot.hosts.filter((h) => generations.has(h.id));
     if (hosts.length !== generations.size) return undefined;
-    return { hosts, ...(e.snapshot.clusters ? { clusters: e.snapshot.clusters } : {}) };
+    return { ...e.snapshot, hosts };
   }
 
   private rebuild(environment: string, fresh: boolean): Promise<Entry> {
@@ -124,7 +124,8 @@ export class SnapshotCache {
     for (const h of fresh.hosts) if (!known.has(h.id)) hosts.push(h);
     const clusters = new Map((e.snapshot.clusters ?? []).map((c) => [c.id, c]));
     for (const c of fresh.clusters ?? []) clusters.set(c.id, c);
-    e.snapshot = { hosts, clusters: [...clusters.values()] };
+    const gpuWorkload = fresh.gpuWorkload ?? e.snapshot.gpuWorkload;
+    e.snapshot = { hosts, clusters: [...clusters.values()], ...(gpuWorkload ? { gpuWorkload } : {}) };
     for (const h of fresh.hosts) e.generations.set(h.id, h.generation ?? 0);
   }
 
