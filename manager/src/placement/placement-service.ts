@@ -10,13 +10,13 @@
 // under its lock saw as free. Strict affinity groups are locked as well and their members
 // re-read, so two deploys into one group cannot both miss each other.
 import { randomInt } from "node:crypto";
-import { eq, inArray } from "drizzle-orm";
+import { eq, inArray, sql } from "drizzle-orm";
 import { OrbitError } from "#shared/errors.js";
 import { applyPlan, place, rejectionError } from "../allocator/index.js";
 import type { AllocationPolicy } from "../allocator/policy.js";
 import type { PlacementPlan, PlacementRequest, PlacementResult } from "../allocator/types.js";
 import type { Db, Tx } from "../db/database.js";
-import { clusters, environments, hosts } from "../db/schema.js";
+import { hosts } from "../db/schema.js";
 import { lockStrictGroups, withMemberHosts } from "./affinity-members.js";
 import { prepareRows, writeRows, type CommitRows, type CreatedVm, type PreparedRows } from "./commit-rows.js";
 import { SnapshotCache, type CachedSnapshot } from "./snapshot-cache.js";
@@ -107,8 +107,9 @@ export class PlacementService {
   /** Per host, the commit of the last batch placed on it (while in flight). */
   private readonly lastCommit = new Map<string, Promise<void>>();
   private wake: (() => void) | undefined;
-  /** Per environment, the full snapshot build under way for confirming refusals, and the one queued after it. */
-  private readonly freshBuilds = new Map<string, { current?: Promise<CachedSnapshot>; next?: Promise<CachedSnapshot> }>();
+  /** Per environment, the full snapshot builds and host generation reads for confirming refusals. */
+  private readonly freshBuilds = new Map<string, Shared<CachedSnapshot>>();
+  private readonly generationReads = new Map<string, Shared<GenerationRead>>();
 
   constructor(private readonly o: PlacementServiceOptions) {
     this.cache = new SnapshotCache(o.db, { ...(o.snapshotMaxAgeMs !== undefined && { maxAgeMs: o.snapshotMaxAgeMs }) });
@@ -295,18 +296,22 @@ export class PlacementService {
    */
   private async currentSnapshot(env: string): Promise<CachedSnapshot> {
     const cached = await this.cache.get(env);
-    const rows = await this.o.db.select({ id: hosts.id, generation: hosts.generation }).from(hosts)
-      .innerJoin(clusters, eq(hosts.clusterId, clusters.id)).innerJoin(environments, eq(clusters.environmentId, environments.id))
-      .where(eq(environments.name, env));
-    if (rows.length !== cached.generations.size || rows.some((r) => !cached.generations.has(String(r.id)))) {
+    const read = await sharedAfterCall(this.generationReads, env, () => this.hostGenerations(env));
+    const current = read.generations;
+    if (current.size !== cached.generations.size || [...current.keys()].some((id) => !cached.generations.has(id))) {
       return this.freshSnapshot(env);
     }
-    // Hosts with group commits in flight carry the generation those will write, and hold their
-    // placements: more than PostgreSQL shows yet (if a commit fails, its hosts are re-read).
-    const changed = rows.filter((r) => cached.generations.get(String(r.id)) !== r.generation && !this.lastCommit.has(String(r.id)))
-      .map((r) => String(r.id));
+    // Compared with the cache as it was when the read started. Hosts with group commits in flight
+    // then or now carry the generation those will write and hold their placements: more than
+    // PostgreSQL shows (if a commit fails, its hosts are re-read); so do hosts this process
+    // committed on during the read.
+    const changed: string[] = [];
+    for (const [id, g] of current) {
+      const was = read.cached.get(id);
+      if (g !== was && !read.busy.has(id) && !this.lastCommit.has(id) && cached.generations.get(id) === was) changed.push(id);
+    }
     if (changed.length === 0) return cached;
-    if (changed.length > rows.length / 4) return this.freshSnapshot(env);
+    if (changed.length > current.size / 4) return this.freshSnapshot(env);
     this.cache.markDirty(env, changed);
     return this.cache.get(env);
   }
@@ -318,24 +323,21 @@ export class PlacementService {
    * environment, on the thread that places everything else).
    */
   private freshSnapshot(env: string): Promise<CachedSnapshot> {
-    let slot = this.freshBuilds.get(env);
-    if (slot === undefined) this.freshBuilds.set(env, (slot = {}));
-    const s = slot;
-    const start = (): Promise<CachedSnapshot> => {
-      const p: Promise<CachedSnapshot> = this.cache.get(env, true).finally(() => {
-        if (s.current === p) s.current = undefined;
-      });
-      s.current = p;
-      return p;
-    };
-    if (s.next !== undefined) return s.next;
-    if (s.current === undefined) return start();
-    const next = s.current.then(() => undefined, () => undefined).then(() => {
-      if (s.next === next) s.next = undefined;
-      return start();
-    });
-    s.next = next;
-    return next;
+    return sharedAfterCall(this.freshBuilds, env, () => this.cache.get(env, true));
+  }
+
+  /** The environment's hosts and their generations in PostgreSQL (one row: cheap to decode). */
+  private async hostGenerations(env: string): Promise<GenerationRead> {
+    const cached = new Map((await this.cache.get(env)).generations);
+    const busy = new Set(this.lastCommit.keys());
+    const res = (await this.o.db.execute(sql`
+      select coalesce(json_agg(h.id), '[]') as ids, coalesce(json_agg(h.generation), '[]') as gens
+      from hosts h join clusters c on c.id = h.cluster_id join environments e on e.id = c.environment_id
+      where e.name = ${env}`)) as unknown as { rows: { ids: number[] | string; gens: number[] | string }[] };
+    const row = res.rows[0];
+    const ids = typeof row?.ids === "string" ? JSON.parse(row.ids) as number[] : row?.ids ?? [];
+    const gens = typeof row?.gens === "string" ? JSON.parse(row.gens) as number[] : row?.gens ?? [];
+    return { generations: new Map(ids.map((id, i) => [String(id), gens[i]!])), cached, busy };
   }
 
   /** One request, one transaction (with re-placement under lock and bounded retries). */
@@ -402,6 +404,43 @@ export class PlacementService {
       }
     }
   }
+}
+
+interface GenerationRead {
+  /** Host id → generation in PostgreSQL. */
+  generations: Map<string, number>;
+  /** The cache's generations, and the hosts with group commits in flight, when the read started. */
+  cached: Map<string, number>;
+  busy: Set<string>;
+}
+
+/** A result some callers share: the one being computed, and the one queued to start after it. */
+interface Shared<T> { current?: Promise<T>; next?: Promise<T> }
+
+/**
+ * `start()`'s result for a caller that needs one begun after its call: callers that come while
+ * one runs share the next, which starts when it ends. So a burst of N callers costs at most two
+ * runs, and none gets a result older than its call.
+ */
+function sharedAfterCall<T>(slots: Map<string, Shared<T>>, key: string, start: () => Promise<T>): Promise<T> {
+  let slot = slots.get(key);
+  if (slot === undefined) slots.set(key, (slot = {}));
+  const s = slot;
+  const run = (): Promise<T> => {
+    const p: Promise<T> = start().finally(() => {
+      if (s.current === p) s.current = undefined;
+    });
+    s.current = p;
+    return p;
+  };
+  if (s.next !== undefined) return s.next;
+  if (s.current === undefined) return run();
+  const next = s.current.then(() => undefined, () => undefined).then(() => {
+    if (s.next === next) s.next = undefined;
+    return run();
+  });
+  s.next = next;
+  return next;
 }
 
 /** Gives a host a new generation (its capacity changed outside a placement: release, new facts). */
