@@ -11,9 +11,11 @@ import {
   PlacementSession,
   type AllocationPolicy,
   type FleetSnapshot,
+  type GpuWorkloadShape,
   type HostSnapshot,
   type PlacementRequest,
 } from "../../manager/src/allocator/index.js";
+import { GpuWorkloadLearner } from "../../manager/src/allocator/gpu/gpu-workload-mix.js";
 import { seededRandom } from "../../manager/src/allocator/prng.js";
 import { cpuHost, gpuHost } from "../../manager/src/allocator/testing/fleet-builder.js";
 
@@ -122,8 +124,31 @@ function describe(r: PlacementRequest): string {
   return `share ${g.milli}`;
 }
 
+/** The stream's GPU flavors (passthrough and shares; vGPU is packed by type) as workload shapes. */
+function gpuFlavors(requests: readonly PlacementRequest[]): Omit<GpuWorkloadShape, "weight">[] {
+  const out = new Map<string, Omit<GpuWorkloadShape, "weight">>();
+  for (const r of requests) {
+    const shape = shapeOf(r);
+    if (shape !== undefined) out.set(JSON.stringify(shape), shape);
+  }
+  return [...out.values()];
+}
+
+function shapeOf(r: PlacementRequest): Omit<GpuWorkloadShape, "weight"> | undefined {
+  const g = r.gpu;
+  if (g === undefined || g.kind === "vgpu") return undefined;
+  return { vcpus: r.vcpus, memoryMib: r.memoryMib, gpuCount: g.kind === "share" ? 1 : g.count, gpuMilli: g.kind === "share" ? g.milli : 1000, models: g.models ?? [] };
+}
+
+/**
+ * As the manager's snapshots carry it: every GPU flavor weighted by 1 + the VMs running it,
+ * handed to the session again whenever that weight has doubled.
+ */
 function run(policy: AllocationPolicy, requests: readonly PlacementRequest[], cpuHosts: number): Outcome {
   const session = new PlacementSession(qualityFleet(cpuHosts), policy);
+  const workload = new GpuWorkloadLearner({ halfLifeRequests: Infinity });
+  for (const f of gpuFlavors(requests)) workload.observe(f);
+  session.setGpuWorkload(workload.take());
   let placed = 0;
   let firstRejected = "none";
   let rejected: PlacementRequest | undefined;
@@ -134,6 +159,11 @@ function run(policy: AllocationPolicy, requests: readonly PlacementRequest[], cp
       break;
     }
     placed++;
+    const shape = shapeOf(r);
+    if (shape !== undefined) {
+      workload.observe(shape);
+      if (workload.refreshDue) session.setGpuWorkload(workload.take());
+    }
   }
   const models = rejected?.gpu?.models;
   let freeOfModel = 0;
