@@ -11,6 +11,7 @@ import { FirstFitScorer } from "./firstfit.scorer.js";
 import { GpuBestFitScorer } from "./gpu-bestfit.scorer.js";
 import { GpuHostsLastScorer } from "./gpu-hosts-last.scorer.js";
 import { GpuLocalityScorer } from "./gpu-locality.scorer.js";
+import { GpuPackingOrderScorer } from "./gpu-packing-order.scorer.js";
 import { LeastConsumedScorer } from "./leastconsumed.scorer.js";
 import { OsTypeScorer } from "./os-type.scorer.js";
 import { RandomScorer } from "./random.scorer.js";
@@ -31,6 +32,13 @@ describe("AllocatedCapacityScorer (vertical / horizontal)", () => {
   });
   it("leastconsumed is the horizontal order", () => {
     expect(runScorer(new LeastConsumedScorer(), snap, vmRequest())).toEqual({ empty: 1, half: 0.5, mixed: 0.5 });
+  });
+});
+
+describe("GpuPackingOrderScorer", () => {
+  it("orders GPU hosts by the stable host order and leaves CPU hosts level", () => {
+    const snap = fleet([gpuHost("g0"), cpuHost("c1"), gpuHost("g2"), cpuHost("c3")]);
+    expect(runScorer(new GpuPackingOrderScorer(), snap, vmRequest({ gpu: { kind: "passthrough", count: 1 } }))).toEqual({ g0: 1, c1: 1, g2: 0.5, c3: 1 });
   });
 });
 
