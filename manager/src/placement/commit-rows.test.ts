@@ -211,4 +211,21 @@ describe("group commit rows", () => {
     expect(r.plan.placements[0]!.hostName).toBe("h4");
     await expect(svc.placeAndCommit(whole, commitRows([randomUUID()], "whole"))).rejects.toBeInstanceOf(InsufficientCapacityError);
   }, 60_000);
+
+  it("a full build that read PostgreSQL before some of this process's commits does not make later batches fail their check", async () => {
+    const vertical = buildPolicy(policyConfigFromSettings({ "vm.allocation.mode": "vertical" }));
+    const svc = new PlacementService({ db: database.db, policy: () => vertical });
+    const small = { accountId: String(ids.accountId), environment: "env", vcpus: 1, memoryMib: 64 };
+    await svc.placeAndCommit(small, commitRows([randomUUID()], "warm"));
+    const old = await svc.cache.get("env");
+    const stale = { snapshot: old.snapshot, generations: new Map(old.generations) };
+    const buildStarted = Date.now();
+    const first = await svc.placeAndCommit(small, commitRows([randomUUID()], "first"));
+    // A full build that started before that commit and read the host before it lands now (as the
+    // periodic background rebuild does): simulated by putting such an entry in the cache.
+    (svc.cache as unknown as { entries: Map<string, unknown> }).entries.set("env", { ...stale, builtAt: buildStarted, dirty: new Set() });
+    const second = await svc.placeAndCommit(small, commitRows([randomUUID()], "second"));
+    expect(second.plan.placements[0]!.hostId).toBe(first.plan.placements[0]!.hostId);
+    expect(svc.stats).toMatchObject({ commits: 3, batches: 3, batchesRedone: 0 });
+  }, 60_000);
 });
