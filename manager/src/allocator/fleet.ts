@@ -195,6 +195,10 @@ export interface CapacityDefaults {
 export class Fleet {
   /** Rankings per request class (see stage.ts). */
   readonly stages = new Map<string, unknown>();
+  /** Static filters' verdicts per host, per filter and key (see stage.ts). */
+  readonly staticFilterPasses = new WeakMap<object, Map<string, Uint8Array>>();
+  /** Static scorers' scores per host, per scorer and key (see stage.ts). */
+  readonly staticScores = new WeakMap<object, Map<string, Float64Array>>();
   /** Host indices changed by applyPlan, in order: stages catch up from where they last read. */
   readonly changeLog: number[] = [];
   /** The GPU workload to keep room for, compiled (the snapshot's, or the prior). */

@@ -152,6 +152,34 @@ export function stageFor(policy: AllocationPolicy, ctx: PlacementContext): Stage
   return stage;
 }
 
+/** Which hosts pass a static filter for one key (host facts only: valid for the fleet's lifetime). */
+function staticPasses(fleet: Fleet, c: PreparedFilter, key: string): Uint8Array {
+  let byKey = fleet.staticFilterPasses.get(c.filter);
+  if (byKey === undefined) fleet.staticFilterPasses.set(c.filter, (byKey = new Map()));
+  let pass = byKey.get(key);
+  if (pass === undefined) {
+    const hosts = fleet.hosts;
+    pass = new Uint8Array(hosts.length);
+    for (let i = 0; i < hosts.length; i++) pass[i] = c.check.test(hosts[i]!) ? 1 : 0;
+    byKey.set(key, pass);
+  }
+  return pass;
+}
+
+/** A static scorer's score of every host for one key (host facts only: valid for the fleet's lifetime). */
+function staticScoresOf(fleet: Fleet, sc: PreparedScorer, k: { scorer: object; key: string }): Float64Array {
+  let byKey = fleet.staticScores.get(k.scorer);
+  if (byKey === undefined) fleet.staticScores.set(k.scorer, (byKey = new Map()));
+  let scores = byKey.get(k.key);
+  if (scores === undefined) {
+    const hosts = fleet.hosts;
+    scores = new Float64Array(hosts.length);
+    for (let i = 0; i < hosts.length; i++) scores[i] = sc.fn.score(hosts[i]!);
+    byKey.set(k.key, scores);
+  }
+  return scores;
+}
+
 function buildStage(policy: AllocationPolicy, ctx: PlacementContext): Stage {
   const checks: PreparedFilter[] = [];
   for (const filter of policy.filters) {
@@ -162,24 +190,31 @@ function buildStage(policy: AllocationPolicy, ctx: PlacementContext): Stage {
   const staticScorers: PreparedScorer[] = [];
   const statefulScorers: PreparedScorer[] = [];
   const boundScorers: PreparedScorer[] = [];
+  const staticKeys = new Map<PreparedScorer, { scorer: object; key: string }>();
   for (const { scorer, weight } of policy.scorers) {
     if (scorer.kind === "dynamic") continue;
     const fn = scorer.prepare(ctx);
     if (fn === null) continue;
     const list = scorer.kind === "static" ? staticScorers : scorer.refine !== undefined ? boundScorers : statefulScorers;
-    list.push({ name: scorer.name, weight, fn });
+    const prepared = { name: scorer.name, weight, fn };
+    list.push(prepared);
+    if (scorer.kind === "static") staticKeys.set(prepared, { scorer, key: scorer.staticKey?.(ctx.request) ?? "" });
   }
   const hosts = ctx.fleet.hosts;
   const eligible = new Uint8Array(hosts.length);
   const staticScore = new Float64Array(hosts.length);
   const key = new Float64Array(hosts.length);
   const base = boundScorers.length === 0 ? key : new Float64Array(hosts.length);
+  // Each static filter's verdicts and static scorer's scores, per its key, are shared by every
+  // request class of the fleet.
+  const passes = checks.map((c) => staticPasses(ctx.fleet, c, c.filter.staticKey?.(ctx.request) ?? ""));
+  const staticScores = staticScorers.map((sc) => staticScoresOf(ctx.fleet, sc, staticKeys.get(sc)!));
   outer: for (let i = 0; i < hosts.length; i++) {
     const h = hosts[i]!;
-    for (const c of checks) if (!c.check.test(h)) continue outer;
+    for (const p of passes) if (!p[i]) continue outer;
     eligible[i] = 1;
     let s = 0;
-    for (const sc of staticScorers) s += sc.weight * sc.fn.score(h);
+    for (let k = 0; k < staticScores.length; k++) s += staticScorers[k]!.weight * staticScores[k]![i]!;
     staticScore[i] = s;
     let k = s;
     for (const sc of statefulScorers) k += sc.weight * sc.fn.score(h);
