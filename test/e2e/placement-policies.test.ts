@@ -3,7 +3,6 @@
 // settings, affinity groups (strict and not), CloudSigma's avoid, cluster over-provisioning
 // overrides, homogeneous vGPU and the explanations of a refused deploy.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gpus as gpuTable } from "../../manager/src/db/schema.js";
 import { startTestCloud, type TestCloud } from "./harness.js";
 
 const H100 = "NVIDIA H100 80GB HBM3";
@@ -13,7 +12,11 @@ const HOSTS = [
   { hostname: "pa-3", uuid: "9a000000-0000-4000-8000-000000000003", cpus: 16, memoryMib: 65536, cluster: "c1" },
   {
     hostname: "pa-gpu", uuid: "9a000000-0000-4000-8000-000000000004", cpus: 64, memoryMib: 262144, numaCells: 2, cluster: "c2",
-    gpus: [{ model: H100, memoryMib: 81559, count: 4 }], tags: ["gpu"],
+    // Two NVIDIA-like time-sliced profiles, advertised by the (simulated) agent as a vGPU host's would be.
+    gpus: [{
+      model: H100, memoryMib: 81559, count: 4,
+      vgpuTypes: [{ name: "H100-20C", maxInstances: 4, framebufferMib: 20480 }, { name: "H100-40C", maxInstances: 2, framebufferMib: 40960 }],
+    }], tags: ["gpu"],
   },
 ];
 const CPU_HOSTS = ["pa-1", "pa-2", "pa-3"];
@@ -40,16 +43,6 @@ beforeAll(async () => {
   });
   hostIds = Object.fromEntries(hs.map((h: any) => [h.name, h.id]));
   for (const f of FLAVORS) expect((await cloud.api("POST", "/v1/admin/flavors", f)).status).toBe(201);
-  // The simulator does not advertise vGPU types yet: give the GPU host's H100s two NVIDIA-like
-  // time-sliced profiles, as an agent on a vGPU host would report them.
-  const db = cloud.manager.database.db;
-  const { eq } = await import("drizzle-orm");
-  await db.update(gpuTable).set({
-    vgpuTypes: [
-      { typeId: "nvidia-700", name: "H100-20C", availableInstances: 4, maxInstances: 4, framebufferMib: 20480 },
-      { typeId: "nvidia-701", name: "H100-40C", availableInstances: 2, maxInstances: 2, framebufferMib: 40960 },
-    ],
-  }).where(eq(gpuTable.hostId, hostIds["pa-gpu"]!));
 }, 120_000);
 afterAll(async () => { await cloud?.stop(); });
 

@@ -14,6 +14,8 @@ export const DEFAULT_FLAVORS = [
   { name: "n3-H100x4", vcpus: 124, memoryMib: 720 * GIB, diskGib: 400, gpuModel: "NVIDIA H100 80GB HBM3", gpuCount: 4 },
   { name: "n3-H100x8", vcpus: 252, memoryMib: 1440 * GIB, diskGib: 800, gpuModel: "NVIDIA H100 80GB HBM3", gpuCount: 8 },
   { name: "n3-L40Sx1", vcpus: 16, memoryMib: 96 * GIB, diskGib: 100, gpuModel: "NVIDIA L40S", gpuCount: 1 },
+  { name: "n3-L40S-12Q", vcpus: 4, memoryMib: 24 * GIB, diskGib: 50, gpuModel: "NVIDIA L40S", vgpuType: "NVIDIA L40S-12Q" },
+  { name: "n3-L40S-24Q", vcpus: 8, memoryMib: 48 * GIB, diskGib: 100, gpuModel: "NVIDIA L40S", vgpuType: "NVIDIA L40S-24Q" },
   // A tiny flavor for test guests (libvirt driver tests boot a 128 MiB busybox guest).
   { name: "t1-tiny", vcpus: 1, memoryMib: 128, diskGib: 0 },
 ];

@@ -22,12 +22,24 @@ export interface SimulatedHostSpec {
   environment?: string;
 }
 
+/** NVIDIA L40S time-sliced vGPU profiles (48 GB frame buffer split 4, 2 or 1 ways). */
+export const L40S_VGPU_TYPES = [
+  { name: "NVIDIA L40S-12Q", maxInstances: 4, framebufferMib: 12288 },
+  { name: "NVIDIA L40S-24Q", maxInstances: 2, framebufferMib: 24576 },
+  { name: "NVIDIA L40S-48Q", maxInstances: 1, framebufferMib: 49152 },
+];
+
 export const DEFAULT_FLEET: SimulatedHostSpec[] = [
   { hostname: "sim-cpu-1", uuid: "5e1a0000-0000-4000-8000-000000000001", cpus: 64, memoryMib: 256 * 1024, numaCells: 2 },
   { hostname: "sim-cpu-2", uuid: "5e1a0000-0000-4000-8000-000000000002", cpus: 64, memoryMib: 256 * 1024, numaCells: 2 },
   {
     hostname: "sim-h100-1", uuid: "5e1a0000-0000-4000-8000-000000000003", cpus: 256, memoryMib: 2048 * 1024, numaCells: 2,
     gpus: [{ model: "NVIDIA H100 80GB HBM3", memoryMib: 81559, count: 8 }], tags: ["gpu"],
+  },
+  {
+    // A vGPU host: NVIDIA's time-sliced L40S profiles (one profile per GPU at a time).
+    hostname: "sim-l40s-1", uuid: "5e1a0000-0000-4000-8000-000000000004", cpus: 128, memoryMib: 1024 * 1024, numaCells: 2,
+    gpus: [{ model: "NVIDIA L40S", memoryMib: 46068, count: 4, vgpuTypes: L40S_VGPU_TYPES }], tags: ["gpu"],
   },
 ];
 

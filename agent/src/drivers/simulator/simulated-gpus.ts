@@ -1,7 +1,17 @@
 // GPUs for a simulated host, shaped like what nvidia-smi reports on a real one.
 import type { Gpu } from "#shared/protocol.js";
 
-export interface SimulatedGpuGroup { model: string; memoryMib: number; count: number; numaNode?: number | undefined }
+/** A vGPU type (NVIDIA profile) a simulated GPU offers, as the vGPU manager's mdev types report it. */
+export interface SimulatedVgpuType { name: string; maxInstances: number; framebufferMib: number }
+
+export interface SimulatedGpuGroup {
+  model: string;
+  memoryMib: number;
+  count: number;
+  numaNode?: number | undefined;
+  /** Offered vGPU types (a vGPU host); none = passthrough only. */
+  vgpuTypes?: SimulatedVgpuType[] | undefined;
+}
 
 /**
  * Builds GPUs with PCI addresses in the layout of an 8-GPU HGX board: the first half on NUMA
@@ -20,11 +30,14 @@ export function simulatedGpus(groups: SimulatedGpuGroup[], numaCells = 1): Gpu[]
         model: g.model,
         memoryMib: g.memoryMib,
         numaNode: numa,
-        virtualizationMode: "passthrough",
+        virtualizationMode: g.vgpuTypes?.length ? "vgpu_host" : "passthrough",
         migEnabled: false,
         migDevices: [],
         nvlinkPeers: g.count > 1 ? addrs.filter((a) => a !== pci) : [],
-        vgpuTypes: [],
+        vgpuTypes: (g.vgpuTypes ?? []).map((t, k) => ({
+          typeId: `nvidia-sim-${k}`, name: t.name, availableInstances: t.maxInstances, maxInstances: t.maxInstances,
+          framebufferMib: t.framebufferMib, description: "",
+        })),
         driverVersion: "simulated",
         cpuAffinity: "",
       });
