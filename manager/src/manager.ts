@@ -63,6 +63,7 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
   const database = await openDatabase({
     url: config.databaseUrl,
     dataDir: config.databaseUrl || config.dataDir === ":memory:" ? undefined : `${config.dataDir}/pglite`,
+    onIdleError: (err) => log.warn({ err }, "a pooled PostgreSQL connection was lost while idle; it will be replaced"),
   });
   const db = database.db;
   log.info({ database: database.kind }, "database ready (migrations applied)");

@@ -28,14 +28,45 @@ export interface OpenDatabaseOptions {
   url?: string | undefined;
   dataDir?: string | undefined;
   poolSize?: number;
+  /**
+   * A pooled PostgreSQL connection failed while idle (server restart, admin termination). The
+   * pool drops it and opens another when needed; without a handler the error would crash the
+   * process. Default: a process warning.
+   */
+  onIdleError?: (err: Error) => void;
+}
+
+/** pg's Pool.end() resolves once its clients are asked to end; this waits until they have. */
+function trackClients(pool: pg.Pool): () => Promise<void> {
+  const open = new Set<unknown>();
+  let waiters: (() => void)[] = [];
+  pool.on("connect", (c) => open.add(c));
+  pool.on("remove", (c) => {
+    open.delete(c);
+    if (open.size === 0) {
+      waiters.forEach((w) => w());
+      waiters = [];
+    }
+  });
+  return () => open.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 5000); // never hang a shutdown on a stuck socket
+    waiters.push(() => { clearTimeout(timer); resolve(); });
+  });
 }
 
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
   if (opts.url) {
     const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10 });
+    pool.on("error", opts.onIdleError ?? ((err) => process.emitWarning(`PostgreSQL idle connection lost: ${err.message}`)));
+    const allEnded = trackClients(pool);
     const db = drizzlePg(pool, { schema }) as unknown as Db;
     await migratePg(db as never, { migrationsFolder: MIGRATIONS });
-    return { db, kind: "postgres", close: () => pool.end() };
+    return {
+      db, kind: "postgres", close: async () => {
+        await pool.end();
+        await allEnded();
+      },
+    };
   }
   if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
   const client = opts.dataDir ? new PGlite(opts.dataDir) : new PGlite();
