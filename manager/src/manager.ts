@@ -21,6 +21,7 @@ import { ApiKeyService } from "./auth/api-key-service.js";
 import { seedCatalog } from "./catalog/catalog-seed.js";
 import type { ManagerConfig } from "./config.js";
 import { openDatabase, type Database } from "./db/database.js";
+import { HeartbeatDeadline } from "./hosts/heartbeat-deadline.js";
 import { HostService } from "./hosts/host-service.js";
 import { loadOrCreateCertificateAuthority } from "./security/ca-store.js";
 import { optionalClientCertServerCredentials } from "./security/grpc-tls-credentials.js";
@@ -128,8 +129,14 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
     grpcCredentials = optionalClientCertServerCredentials({ caPem: ca.certPem, ...server });
   }
   const grpcPort = await gateway.listen(config.grpcHost, config.grpcPort, grpcCredentials);
+  const deadline = new HeartbeatDeadline(
+    () => registry.number("agent.heartbeat.interval.ms"), () => registry.number("host.heartbeat.miss.factor"),
+  );
+  let heartbeatInterval = registry.number("agent.heartbeat.interval.ms");
   settings.onChange((name) => {
     if (name !== "agent.heartbeat.interval.ms") return;
+    deadline.intervalChanged(heartbeatInterval);
+    heartbeatInterval = registry.number(name);
     for (const h of sessions.connectedHostIds()) {
       sessions.send(h, { body: { $case: "settings", value: { heartbeatIntervalMs: registry.number(name) } } });
     }
@@ -137,9 +144,7 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
 
   // Hosts that stop heartbeating are marked Disconnected (HA acts on that in a later issue).
   const staleTimer = setInterval(() => {
-    const interval = registry.number("agent.heartbeat.interval.ms");
-    const cutoff = new Date(Date.now() - interval * registry.number("host.heartbeat.miss.factor"));
-    hostsSvc.markStale(cutoff).then((ids) => {
+    hostsSvc.markStale(deadline.cutoff()).then((ids) => {
       if (ids.length) log.warn({ hostIds: ids }, "hosts missed heartbeats: Disconnected");
     }, (e) => log.error({ err: e }, "stale host check failed"));
   }, 1000);
