@@ -3,41 +3,26 @@
 // changed meanwhile makes the statement write nothing. PostgreSQL when TEST_DATABASE_URL is set,
 // else PGlite.
 import { randomUUID } from "node:crypto";
-import { sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InsufficientCapacityError } from "#shared/errors.js";
 import { buildPolicy, policyConfigFromSettings, type PlacementRequest } from "../allocator/index.js";
 import { openTestDatabase, type Database } from "../db/database.js";
+import { H100, seedFleet, sqlRows, type FixtureIds } from "./testing/placement-fixture.js";
 import { prepareRows, writeRows, type CommitRows } from "./commit-rows.js";
 import { PlacementService } from "./placement-service.js";
 
-const H100 = "NVIDIA H100 80GB HBM3";
 let database: Database;
-let ids: { accountId: number; envId: number; flavorId: number; imageId: number };
+let ids: FixtureIds;
 
-async function rows<T>(q: ReturnType<typeof sql>): Promise<T[]> {
-  return ((await database.db.execute(q)) as unknown as { rows: T[] }).rows;
+async function rows<T>(q: SQL): Promise<T[]> {
+  return sqlRows<T>(database.db, q);
 }
 
 beforeAll(async () => {
   database = await openTestDatabase();
-  const [a] = await rows<{ id: number }>(sql`insert into accounts(name) values ('t') returning id`);
-  const [e] = await rows<{ id: number }>(sql`insert into environments(name) values ('env') returning id`);
-  await rows(sql`insert into clusters(name, environment_id) values ('c', ${e!.id})`);
-  const [f] = await rows<{ id: number }>(sql`insert into flavors(name, vcpus, memory_mib) values ('f', 1, 1) returning id`);
-  const [i] = await rows<{ id: number }>(sql`insert into images(name) values ('i') returning id`);
-  ids = { accountId: a!.id, envId: e!.id, flavorId: f!.id, imageId: i!.id };
-  await rows(sql`
-    insert into hosts(uuid, name, cluster_id, state, hypervisor, driver, sockets, cores_per_socket, threads_per_core,
-                      cpus, memory_mib, memory_reserve_mib, numa_cells, secret_hash)
-    select gen_random_uuid(), 'h' || n, (select id from clusters), 'Up', 'KVM', 'simulator', 1, 64, 1, 64, 262144, 2048,
-           '[{"id":0,"cpus":[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15],"memoryMib":262144}]'::jsonb, 'x'
-    from generate_series(1, 4) n`);
-  await rows(sql`
-    insert into gpus(host_id, pci_address, model, memory_mib, numa_node, vgpu_types)
-    select h.id, '0000:1' || g || ':00.0', ${H100}, 81559, 0,
-           '[{"typeId":"a","name":"H100-20C","availableInstances":4,"maxInstances":4,"framebufferMib":20480}]'::jsonb
-    from hosts h cross join generate_series(0, 3) g where h.name in ('h1', 'h2')`);
+  // 4 hosts of 64 CPUs / 256 GiB (2 GiB reserved), h1 and h2 with 4 H100 each.
+  ids = await seedFleet(database.db, { hosts: 4, cpus: 64, memoryMib: 262144, reserveMib: 2048, gpuHosts: ["h1", "h2"], gpusPerHost: 4 });
 }, 60_000);
 afterAll(async () => { await database?.close(); });
 

@@ -1,22 +1,20 @@
 // The snapshot carries the fleet's GPU workload (GPU flavors weighted by their running VMs) for the
 // gpu-fragmentation scorer. PostgreSQL when TEST_DATABASE_URL is set, else PGlite.
-import { sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openTestDatabase, type Database } from "../db/database.js";
 import { buildSnapshot, loadGpuWorkload } from "./snapshot-builder.js";
+import { seedBasics, sqlRows } from "./testing/placement-fixture.js";
 
 let database: Database;
 
-async function rows<T>(q: ReturnType<typeof sql>): Promise<T[]> {
-  return ((await database.db.execute(q)) as unknown as { rows: T[] }).rows;
+async function rows<T>(q: SQL): Promise<T[]> {
+  return sqlRows<T>(database.db, q);
 }
 
 beforeAll(async () => {
   database = await openTestDatabase();
-  const [a] = await rows<{ id: number }>(sql`insert into accounts(name) values ('t') returning id`);
-  const [e] = await rows<{ id: number }>(sql`insert into environments(name) values ('env') returning id`);
-  await rows(sql`insert into clusters(name, environment_id) values ('c', ${e!.id})`);
-  await rows(sql`insert into images(name) values ('i')`);
+  const ids = await seedBasics(database.db);
   await rows(sql`insert into flavors(name, vcpus, memory_mib) values ('cpu', 4, 8192)`);
   await rows(sql`insert into flavors(name, vcpus, memory_mib, gpu_model, gpu_count) values ('h100x8', 96, 1048576, 'H100', 8)`);
   await rows(sql`insert into flavors(name, vcpus, memory_mib, gpu_count) values ('anyx1', 12, 131072, 1)`);
@@ -30,7 +28,7 @@ beforeAll(async () => {
   // Two live VMs of the 1-GPU flavor, one deleted VM of the share flavor.
   for (const [flavor, deleted] of [["anyx1", false], ["anyx1", false], ["half", true]] as const) {
     await rows(sql`insert into vms(uuid, name, account_id, environment_id, flavor_id, image_id, state, vcpus, memory_mib, deleted_at)
-                   values (gen_random_uuid(), 'vm', ${a!.id}, ${e!.id}, (select id from flavors where name = ${flavor}), (select id from images), 'Running', 1, 1,
+                   values (gen_random_uuid(), 'vm', ${ids.accountId}, ${ids.envId}, (select id from flavors where name = ${flavor}), ${ids.imageId}, 'Running', 1, 1,
                            ${deleted ? sql`now()` : sql`null`})`);
   }
 }, 60_000);
