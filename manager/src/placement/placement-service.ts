@@ -110,9 +110,6 @@ export class PlacementService {
   /** Per environment, the full snapshot builds and host generation reads for confirming refusals. */
   private readonly freshBuilds = new Map<string, Shared<CachedSnapshot>>();
   private readonly generationReads = new Map<string, Shared<GenerationRead>>();
-  /** Per environment: when this process last committed on each host, and the last full build seen. */
-  private readonly committedAt = new Map<string, Map<string, number>>();
-  private readonly seenBuild = new Map<string, number>();
 
   constructor(private readonly o: PlacementServiceOptions) {
     this.cache = new SnapshotCache(o.db, { ...(o.snapshotMaxAgeMs !== undefined && { maxAgeMs: o.snapshotMaxAgeMs }) });
@@ -207,7 +204,7 @@ export class PlacementService {
   private async prepareBatch(env: string, batch: Queued[]): Promise<PreparedBatch | undefined> {
     let cached: CachedSnapshot;
     try {
-      cached = await this.cachedSnapshot(env);
+      cached = await this.cache.get(env);
     } catch {
       batch.forEach((q) => this.alone(q));
       return undefined;
@@ -275,7 +272,7 @@ export class PlacementService {
       if (created === undefined) throw new RetryPlacement([]);
       this.stats.commits += b.placed.length;
       this.stats.batches++;
-      this.noteCommitted(b.env, b.hostIds);
+      this.cache.landedOn(b.env, b.hostIds);
       this.cache.settled(b.env, b.hostIds);
       b.settle();
       b.placed.forEach(({ q, plan }, i) => q.resolve({ plan, vms: created[i]! }));
@@ -299,7 +296,7 @@ export class PlacementService {
    * Before this, a refusal cost a full build (~200 ms for 1,000 hosts with 15,000 VMs).
    */
   private async currentSnapshot(env: string): Promise<CachedSnapshot> {
-    const cached = await this.cachedSnapshot(env);
+    const cached = await this.cache.get(env);
     const read = await sharedAfterCall(this.generationReads, env, () => this.hostGenerations(env));
     const current = read.generations;
     if (current.size !== cached.generations.size || [...current.keys()].some((id) => !cached.generations.has(id))) {
@@ -317,38 +314,9 @@ export class PlacementService {
     if (changed.length === 0) return cached;
     if (changed.length > current.size / 4) return this.freshSnapshot(env);
     this.cache.markDirty(env, changed);
-    return this.cachedSnapshot(env);
-  }
-
-  private noteCommitted(env: string, hostIds: readonly string[]): void {
-    let m = this.committedAt.get(env);
-    if (m === undefined) this.committedAt.set(env, (m = new Map()));
-    const now = Date.now();
-    for (const id of hostIds) m.set(id, now);
-  }
-
-  /**
-   * The cached snapshot; when a full build replaced it since the last call, the hosts this
-   * process committed on after that build started are re-read first: the build may have read
-   * them before those commits (it keeps its own copy only of hosts whose commits were still in
-   * flight when it ended), and every batch placed on such a stale host would fail its check and
-   * be redone. (The cache's clock is Date.now, as here.)
-   */
-  private async cachedSnapshot(env: string): Promise<CachedSnapshot> {
-    const cached = await this.cache.get(env);
-    if (this.seenBuild.get(env) === cached.builtAt) return cached;
-    this.seenBuild.set(env, cached.builtAt);
-    const committed = this.committedAt.get(env);
-    if (committed === undefined) return cached;
-    const stale: string[] = [];
-    for (const [id, at] of committed) {
-      if (at < cached.builtAt) committed.delete(id);
-      else if (!this.lastCommit.has(id)) stale.push(id);
-    }
-    if (stale.length === 0) return cached;
-    this.cache.markDirty(env, stale);
     return this.cache.get(env);
   }
+
 
   /**
    * A snapshot built from PostgreSQL after this call (to confirm a refusal). Callers that ask
@@ -382,7 +350,7 @@ export class PlacementService {
     for (let attempt = 1; ; attempt++) {
       const req = await withMemberHosts(this.o.db, request);
       const cached = this.o.cacheSnapshots === false ? await this.cache.get(env, true)
-        : fresh ? await this.currentSnapshot(env) : await this.cachedSnapshot(env);
+        : fresh ? await this.currentSnapshot(env) : await this.cache.get(env);
       const seed = randomInt(2 ** 31);
       const placed = this.placeOn(cached.snapshot, req, seed);
       if (!placed.ok) {
@@ -425,7 +393,7 @@ export class PlacementService {
           return { plan: final, vms: created };
         });
         this.stats.commits++;
-        this.noteCommitted(env, out.plan.placements.map((p) => p.hostId));
+        this.cache.landedOn(env, out.plan.placements.map((p) => p.hostId));
         return out;
       } catch (e) {
         if (!(e instanceof RetryPlacement)) throw e;

@@ -23,6 +23,8 @@ interface Entry extends CachedSnapshot {
   generations: Map<string, number>;
   /** Host ids to re-read before the next use. */
   dirty: Set<string>;
+  /** Checked against this process's commits that landed while it was being built. */
+  reconciled?: boolean;
 }
 
 export interface SnapshotCacheOptions {
@@ -36,6 +38,8 @@ export class SnapshotCache {
   private readonly building = new Map<string, Promise<Entry>>();
   /** Per environment, hosts with adopted group commits still in flight (host id → how many). */
   private readonly pending = new Map<string, Map<string, number>>();
+  /** Per environment, when this process's last commit on each host landed (host id → time). */
+  private readonly landed = new Map<string, Map<string, number>>();
   /** Bumped by invalidate(): a build started before it is not stored. */
   private epoch = 0;
   private readonly maxAgeMs: number;
@@ -53,10 +57,11 @@ export class SnapshotCache {
    */
   async get(environment: string, fresh = false): Promise<CachedSnapshot> {
     let e = this.entries.get(environment);
-    if (fresh || e === undefined) return this.rebuild(environment, fresh);
-    if (this.now() - e.builtAt > this.maxAgeMs && !this.building.has(environment)) {
+    if (fresh || e === undefined) e = await this.rebuild(environment, fresh);
+    else if (this.now() - e.builtAt > this.maxAgeMs && !this.building.has(environment)) {
       this.rebuild(environment, false).catch(() => { /* the next get() tries again */ });
     }
+    this.reconcile(environment, e);
     if (e.dirty.size > 0) {
       await this.refreshDirty(environment, e);
       e = this.entries.get(environment) ?? e;
@@ -174,6 +179,32 @@ export class SnapshotCache {
       const n = (busy.get(id) ?? 1) - 1;
       if (n <= 0) busy.delete(id);
       else busy.set(id, n);
+    }
+  }
+
+  /** This process's commits on these hosts have landed in PostgreSQL (call once the transaction committed). */
+  landedOn(environment: string, hostIds: readonly string[]): void {
+    let m = this.landed.get(environment);
+    if (m === undefined) this.landed.set(environment, (m = new Map()));
+    const now = this.now();
+    for (const id of hostIds) m.set(id, now);
+  }
+
+  /**
+   * A full build may have read a host before one of this process's commits on it landed (it keeps
+   * its own copy only of hosts whose commits were still in flight when it ended): every batch then
+   * placed on that stale host would fail its generation check and be redone. So the first use of a
+   * build re-reads the hosts whose commits landed after it started.
+   */
+  private reconcile(environment: string, e: Entry): void {
+    if (e.reconciled) return;
+    e.reconciled = true;
+    const landed = this.landed.get(environment);
+    if (landed === undefined) return;
+    const busy = this.pending.get(environment);
+    for (const [id, at] of landed) {
+      if (at < e.builtAt) landed.delete(id);
+      else if (!busy?.has(id)) e.dirty.add(id);
     }
   }
 
