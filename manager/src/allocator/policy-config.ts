@@ -57,7 +57,8 @@ export const REQUIRED_FILTERS: readonly string[] = ["scope", "host-state", "cpu-
  *   - the user's own preferences: non-strict affinity, avoid;
  *   - keeping GPU hosts for GPU VMs (CloudStack's GPU hosts last);
  *   - the image's OS preference; GPU topology (a NUMA/NVLink-local set beats a good fit);
- *   - GPU fragmentation (passthrough and shares) and vGPU packing (they never score the same VM);
+ *   - GPU fragmentation (passthrough and shares) and vGPU packing (they never score the same VM),
+ *     and resource balance (CPU and memory kept beside free GPUs in the workload's proportion);
  *   - GPU packing order (momentum: keep filling the GPU hosts already opened);
  *   - the allocation mode (vertical / horizontal), then the algorithm's own order (ALGORITHM_SCORERS).
  * The GPU tiers outrank the allocation mode on GPU hosts: on Alibaba's GPU trace this leaves fewer
@@ -70,6 +71,7 @@ export const DEFAULT_SCORER_WEIGHTS: Readonly<Record<string, number>> = {
   "os-type": 32,
   "gpu-locality": 32,
   "gpu-fragmentation": 16,
+  "gpu-resource-balance": 16,
   "vgpu-packing": 16,
   "gpu-packing-order": 8,
   "allocated-capacity": 1,

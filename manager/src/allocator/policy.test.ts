@@ -33,7 +33,7 @@ describe("buildPolicy", () => {
 
   it("the default policy has every default filter and the GPU-aware scorers", () => {
     expect(defaultPolicy.filters.map((f) => f.name)).toEqual(DEFAULT_FILTERS);
-    expect(defaultPolicy.scorers.map((s) => s.scorer.name)).toEqual(expect.arrayContaining(["gpu-locality", "gpu-fragmentation", "gpu-packing-order", "vgpu-packing", "gpu-hosts-last"]));
+    expect(defaultPolicy.scorers.map((s) => s.scorer.name)).toEqual(expect.arrayContaining(["gpu-locality", "gpu-fragmentation", "gpu-resource-balance", "gpu-packing-order", "vgpu-packing", "gpu-hosts-last"]));
   });
 });
 

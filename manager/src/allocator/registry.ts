@@ -19,6 +19,7 @@ import { FirstFitScorer } from "./scorers/firstfit.scorer.js";
 import { GpuBestFitScorer } from "./scorers/gpu-bestfit.scorer.js";
 import { GpuFragmentationScorer } from "./scorers/gpu-fragmentation.scorer.js";
 import { GpuPackingOrderScorer } from "./scorers/gpu-packing-order.scorer.js";
+import { GpuResourceBalanceScorer } from "./scorers/gpu-resource-balance.scorer.js";
 import { GpuHostsLastScorer } from "./scorers/gpu-hosts-last.scorer.js";
 import { GpuLocalityScorer } from "./scorers/gpu-locality.scorer.js";
 import { LeastConsumedScorer } from "./scorers/leastconsumed.scorer.js";
@@ -57,5 +58,6 @@ export const SCORERS: ReadonlyMap<string, ScorerFactory> = new Map<string, Score
   [GpuBestFitScorer.NAME, () => new GpuBestFitScorer()],
   [GpuFragmentationScorer.NAME, () => new GpuFragmentationScorer()],
   [GpuPackingOrderScorer.NAME, () => new GpuPackingOrderScorer()],
+  [GpuResourceBalanceScorer.NAME, () => new GpuResourceBalanceScorer()],
   [VgpuPackingScorer.NAME, () => new VgpuPackingScorer()],
 ]);
