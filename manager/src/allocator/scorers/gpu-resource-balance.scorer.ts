@@ -117,11 +117,18 @@ export class GpuResourceBalanceScorer implements Scorer {
     const take = gpusTaken(request);
     const cpu = exact ? request.vcpus : 0;
     const mem = exact ? request.memoryMib : 0;
+    // Hosts of one fleet have few models: remember the last one's need (hosts are scored in a loop).
+    let lastModel: string | null = null;
+    let lastNeed: PerGpuNeed | null = null;
     return {
       score: (h) => {
         const model = h.gpuModel;
         if (model === null) return 0.5;
-        const need = perGpuNeed(mix, model);
+        if (model !== lastModel) {
+          lastNeed = perGpuNeed(mix, model);
+          lastModel = model;
+        }
+        const need = lastNeed;
         if (need === null) return 0.5;
         const free = freeGpuUnits(h);
         const before = gpusShortOfResources(free, h.cpuFree, h.memFree, need);
