@@ -157,10 +157,9 @@ describe("GPUs", () => {
   });
 
   it("whole-GPU placement keeps 8-GPU hosts whole for 8-GPU VMs (fragmentation-aware)", () => {
-    // The empty host comes first in host order (packing momentum prefers it): fragmentation wins
-    // because the half-used host is near it in the order; eight busy hosts make a small fleet.
-    const busy = Array.from({ length: 8 }, (_, i) => gpuHost(`busy${i}`, { gpuUse: () => ({ kind: "passthrough" }) }));
-    const snap = fleet([gpuHost("full8"), gpuHost("half", { gpuUse: (i) => (i < 4 ? { kind: "passthrough" } : { kind: "free" }) }), ...busy]);
+    // The empty host comes first in host order (packing momentum prefers it): fragmentation wins,
+    // even in a 2-host fleet where one position is the whole order (packing order breaks near-ties).
+    const snap = fleet([gpuHost("full8"), gpuHost("half", { gpuUse: (i) => (i < 4 ? { kind: "passthrough" } : { kind: "free" }) })]);
     const reqs = [vmRequest({ gpu: { kind: "passthrough", count: 2 } }), vmRequest({ gpu: { kind: "passthrough", count: 8 } })];
     const out = placeStream(snap, reqs, vertical);
     expect(out.hostNames).toEqual(["half", "full8"]);

@@ -122,15 +122,14 @@ describe("GpuResourceBalanceScorer", () => {
   it("in the default policy, pairs CPU-heavy and CPU-light GPU VMs so that no GPU is stranded", () => {
     // Two hosts with 4 free GPUs each, one with 96 free vCPUs and one with 72: the stream's 8 VMs ask
     // 160 vCPUs in all and fit only if the 16-vCPU ones fill the host with 72. Fragmentation alone sees
-    // no difference at the first 16-vCPU VM; the rest of the fleet is taken (the packing order's pull
-    // is small, as in a real fleet).
-    const taken = Array.from({ length: 8 }, (_, i) => hgx(`taken${i}`, 0, 40));
-    const snap = fleet([hgx("a", 4, 96), hgx("b", 4, 72), ...taken], [], HGX_MIX);
+    // no difference at the first 16-vCPU VM.
+    const snap = fleet([hgx("a", 4, 96), hgx("b", 4, 72)], [], HGX_MIX);
     const stream = [24, 16, 24, 16, 16, 24, 16, 24].map(oneGpu);
-    const withBalance = placeStream(snap, stream, buildPolicy({}), 1, true);
+    const noThreshold = { cpuDisableThreshold: 1, memoryDisableThreshold: 1 }; // a 2-host cluster passes 85% here
+    const withBalance = placeStream(snap, stream, buildPolicy(noThreshold), 1, true);
     expect(withBalance.results.every((r) => r.ok)).toBe(true);
     const { "gpu-resource-balance": _, ...withoutWeights } = DEFAULT_SCORER_WEIGHTS;
-    const without = placeStream(snap, stream, buildPolicy({ scorers: withoutWeights }), 1, true);
+    const without = placeStream(snap, stream, buildPolicy({ ...noThreshold, scorers: withoutWeights }), 1, true);
     expect(without.results.filter((r) => r.ok)).toHaveLength(7); // a GPU left on a host with 16 vCPUs
   });
 });

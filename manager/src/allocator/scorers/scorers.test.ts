@@ -38,7 +38,15 @@ describe("AllocatedCapacityScorer (vertical / horizontal)", () => {
 describe("GpuPackingOrderScorer", () => {
   it("orders GPU hosts by the stable host order and leaves CPU hosts level", () => {
     const snap = fleet([gpuHost("g0"), cpuHost("c1"), gpuHost("g2"), cpuHost("c3")]);
-    expect(runScorer(new GpuPackingOrderScorer(), snap, vmRequest({ gpu: { kind: "passthrough", count: 1 } }))).toEqual({ g0: 1, c1: 1, g2: 0.5, c3: 1 });
+    expect(runScorer(new GpuPackingOrderScorer(), snap, vmRequest({ gpu: { kind: "passthrough", count: 1 } }))).toEqual({ g0: 1, c1: 1, g2: 1 - 2 / 64, c3: 1 });
+  });
+
+  it("spreads the order over the fleet, or over 64 positions in a smaller one (a tie-breaker there)", () => {
+    const hosts = Array.from({ length: 200 }, (_, i) => gpuHost(`g${i}`));
+    const s = runScorer(new GpuPackingOrderScorer(), fleet(hosts), vmRequest({ gpu: { kind: "passthrough", count: 1 } }))!;
+    expect(s["g0"]).toBe(1);
+    expect(s["g100"]).toBe(0.5);
+    expect(s["g199"]).toBeCloseTo(0.005);
   });
 });
 
