@@ -31,6 +31,8 @@ export interface SnapshotCacheOptions {
   /** Rebuild an environment's snapshot from scratch (in the background) when older than this (ms). */
   maxAgeMs?: number;
   now?: () => number;
+  /** Reads a snapshot from PostgreSQL (tests replace it to order concurrent builds). */
+  build?: typeof buildSnapshot;
 }
 
 export class SnapshotCache {
@@ -44,10 +46,12 @@ export class SnapshotCache {
   private epoch = 0;
   private readonly maxAgeMs: number;
   private readonly now: () => number;
+  private readonly build: typeof buildSnapshot;
 
   constructor(private readonly db: Db, o: SnapshotCacheOptions = {}) {
     this.maxAgeMs = o.maxAgeMs ?? 5000;
     this.now = o.now ?? Date.now;
+    this.build = o.build ?? buildSnapshot;
   }
 
   /**
@@ -88,7 +92,12 @@ export class SnapshotCache {
     if (pending && !fresh) return pending;
     const epoch = this.epoch;
     const startedAt = this.now();
-    const p = buildSnapshot(this.db, { environment }).then((fresh) => {
+    const p = this.build(this.db, { environment }).then((fresh) => {
+      // Builds overlap (a forced one during a background one) and may end out of order. One that
+      // started before the stored entry's must not replace it: that entry's reconcile has already
+      // dropped the record of this process's commits the older read may have missed.
+      const newer = this.entries.get(environment);
+      if (epoch === this.epoch && newer !== undefined && newer.builtAt > startedAt) return newer;
       let snapshot = fresh;
       const generations = generationsOf(fresh.hosts);
       // Hosts with group commits in flight keep their cached state (which holds those commits,
@@ -121,7 +130,7 @@ export class SnapshotCache {
   private async refreshDirty(environment: string, e: Entry): Promise<void> {
     const ids = [...e.dirty];
     e.dirty.clear();
-    const fresh = await buildSnapshot(this.db, { environment, hostIds: ids.map(Number) });
+    const fresh = await this.build(this.db, { environment, hostIds: ids.map(Number) });
     if (this.entries.get(environment) !== e) return;
     const byId = new Map(fresh.hosts.map((h) => [h.id, h]));
     const hosts = e.snapshot.hosts.map((h) => byId.get(h.id) ?? h);
