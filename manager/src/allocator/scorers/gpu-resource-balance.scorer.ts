@@ -5,8 +5,9 @@ import type { PlacementRequest } from "../types.js";
 
 /**
  * Score per GPU of shortfall change: 1 / (1 + e^(2Δ)) gives 0.12 for one GPU more short, 0.88 for one
- * less, so within its tier a one-GPU change weighs about as much as gpu-fragmentation's (one GPU of
- * loss: 1/2 to 1/3). Chosen on the quality bench and the trace replay together (BENCHMARKS.md).
+ * less: a one-GPU change moves it by 0.38, about twice what one more GPU of loss moves
+ * gpu-fragmentation (1/2 to 1/3) in the same tier. Chosen on the quality bench and the trace replay
+ * together (BENCHMARKS.md).
  */
 const STEEPNESS = 2;
 
