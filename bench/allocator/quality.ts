@@ -10,6 +10,7 @@ import {
   DEFAULT_SCORER_WEIGHTS,
   defaultPolicy,
   PlacementSession,
+  scorerWeightsWithout,
   type AllocationPolicy,
   type FleetSnapshot,
   type GpuWorkloadShape,
@@ -202,12 +203,8 @@ const policies: [string, AllocationPolicy][] = [
   ["CloudStack firstfit", buildPolicy({ algorithm: "firstfit", scorers: CLOUDSTACK_SCORER_WEIGHTS })],
   ["CloudStack random (its default algorithm)", buildPolicy({ algorithm: "random", scorers: CLOUDSTACK_SCORER_WEIGHTS })],
   // What the resource-balance scorer adds: the default without it.
-  ["Orbit default without gpu-resource-balance", buildPolicy({ scorers: withoutScorer(DEFAULT_SCORER_WEIGHTS, "gpu-resource-balance") })],
+  ["Orbit default without gpu-resource-balance", buildPolicy({ scorers: scorerWeightsWithout(DEFAULT_SCORER_WEIGHTS, "gpu-resource-balance") })],
 ];
-
-function withoutScorer(weights: Readonly<Record<string, number>>, name: string): Record<string, number> {
-  return Object.fromEntries(Object.entries(weights).filter(([n]) => n !== name));
-}
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const sd = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));

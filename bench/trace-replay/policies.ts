@@ -1,7 +1,7 @@
 // The policies the trace replay compares, all built by the allocator core's own buildPolicy().
 // The fleet is one cluster of GPU hosts, so the cluster disable thresholds are lifted to 1 (the
 // paper's simulator has none) and everything else is as configured in the manager.
-import { buildPolicy, DEFAULT_SCORER_WEIGHTS, type AllocationPolicy, type AllocationPolicyConfig } from "../../manager/src/allocator/index.js";
+import { buildPolicy, DEFAULT_SCORER_WEIGHTS, scorerWeightsWithout, type AllocationPolicy, type AllocationPolicyConfig } from "../../manager/src/allocator/index.js";
 
 export interface ReplayPolicy {
   name: string;
@@ -36,7 +36,7 @@ export const REPLAY_POLICIES: readonly ReplayPolicy[] = [
     // What resource balance adds to the default (an ablation, not a policy anyone would choose).
     name: "orbit-no-balance",
     description: "Orbit's default without gpu-resource-balance",
-    build: () => buildPolicy({ ...NO_THRESHOLDS, scorers: withoutScorer(DEFAULT_SCORER_WEIGHTS, "gpu-resource-balance") }),
+    build: () => buildPolicy({ ...NO_THRESHOLDS, scorers: scorerWeightsWithout(DEFAULT_SCORER_WEIGHTS, "gpu-resource-balance") }),
   },
   {
     // Fragmentation decides where the loss differs materially; otherwise the stable first-fit order keeps
@@ -46,7 +46,3 @@ export const REPLAY_POLICIES: readonly ReplayPolicy[] = [
     build: () => buildPolicy({ ...NO_THRESHOLDS, algorithm: "firstfit", scorers: { "gpu-fragmentation": 2, "gpu-packing-order": 1 } }),
   },
 ];
-
-function withoutScorer(weights: Readonly<Record<string, number>>, name: string): Record<string, number> {
-  return Object.fromEntries(Object.entries(weights).filter(([n]) => n !== name));
-}

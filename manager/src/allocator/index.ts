@@ -23,6 +23,7 @@ export {
   DEFAULT_SCORER_WEIGHTS,
   REQUIRED_FILTERS,
   policyConfigFromSettings,
+  scorerWeightsWithout,
   type AllocationAlgorithm,
   type AllocationMode,
   type AllocationPolicyConfig,

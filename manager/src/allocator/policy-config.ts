@@ -85,6 +85,11 @@ export const CLOUDSTACK_SCORER_WEIGHTS: Readonly<Record<string, number>> = {
   "os-type": 4,
 };
 
+/** The weights without the named scorers (ablations: what one scorer adds to a policy). */
+export function scorerWeightsWithout(weights: Readonly<Record<string, number>>, ...names: string[]): Record<string, number> {
+  return Object.fromEntries(Object.entries(weights).filter(([n]) => !names.includes(n)));
+}
+
 export interface AllocationPolicyConfig {
   algorithm?: string;
   mode?: string;

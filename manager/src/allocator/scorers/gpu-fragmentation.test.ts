@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { seededRandom } from "../prng.js";
 import { buildPolicy } from "../policy.js";
 import { cpuHost, fleet, gpuHost, placeStream, vmRequest } from "../testing/fleet-builder.js";
-import { contextFor, runScorer } from "../testing/plugin-harness.js";
+import { checkBound, contextFor, runScorer } from "../testing/plugin-harness.js";
 import type { GpuWorkloadShape, PlacementRequest } from "../types.js";
 import { GpuFragmentationScorer } from "./gpu-fragmentation.scorer.js";
 
@@ -73,19 +73,9 @@ describe("GpuFragmentationScorer", () => {
       vmRequest({ vcpus: 32, memoryMib: 4096, gpu: { kind: "passthrough", count: 2 } }),
       vmRequest({ vcpus: 2, memoryMib: 1024, gpu: { kind: "share", milli: 300 } }),
     ];
-    let below = 0;
-    for (const r of requests) {
-      const ctx = contextFor(snap, r);
-      const bound = scorer.prepare(ctx);
-      const exact = scorer.refine(ctx)!;
-      for (const h of ctx.hosts) {
-        const b = bound === null ? 1 : bound.score(h);
-        const e = exact.score(h);
-        expect(e).toBeLessThanOrEqual(b + 1e-12);
-        if (e < b - 1e-9) below++;
-      }
-    }
-    expect(below).toBeGreaterThan(10); // the request's CPU and memory do matter on some hosts
+    const check = checkBound(scorer, snap, requests);
+    expect(check.violations).toEqual([]);
+    expect(check.below).toBeGreaterThan(10); // the request's CPU and memory do matter on some hosts
   });
 
   it("as the policy's GPU scorer, packs shares and keeps a whole host free for an 8-GPU VM", () => {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { compileGpuWorkload, PRIOR_GPU_WORKLOAD } from "../gpu/gpu-workload-mix.js";
 import { buildPolicy } from "../policy.js";
-import { DEFAULT_SCORER_WEIGHTS } from "../policy-config.js";
+import { DEFAULT_SCORER_WEIGHTS, scorerWeightsWithout } from "../policy-config.js";
 import { seededRandom } from "../prng.js";
 import { cpuHost, fleet, gpuHost, placeStream, vmRequest } from "../testing/fleet-builder.js";
-import { contextFor, runScorer } from "../testing/plugin-harness.js";
+import { checkBound, contextFor, runScorer } from "../testing/plugin-harness.js";
 import type { GpuWorkloadShape, PlacementRequest } from "../types.js";
 import { GpuResourceBalanceScorer, gpusShortOfResources, perGpuNeed } from "./gpu-resource-balance.scorer.js";
 
@@ -103,20 +103,9 @@ describe("GpuResourceBalanceScorer", () => {
       vmRequest({ vcpus: 4, memoryMib: 8 * GiB, gpu: { kind: "share", milli: 500 } }),
       vmRequest({ vcpus: 8, memoryMib: 8 * GiB, gpu: { kind: "vgpu", vgpuType: "x" } }),
     ];
-    let below = 0;
-    for (const r of requests) {
-      const ctx = contextFor(snap, r);
-      const bound = scorer.prepare(ctx);
-      const exact = scorer.refine(ctx)!;
-      for (const h of ctx.hosts) {
-        const b = bound === null ? 1 : bound.score(h);
-        const e = exact.score(h);
-        expect(e).toBeGreaterThanOrEqual(0);
-        expect(e).toBeLessThanOrEqual(b + 1e-12);
-        if (e < b - 1e-9) below++;
-      }
-    }
-    expect(below).toBeGreaterThan(20); // the request's own CPU and memory matter on many hosts
+    const check = checkBound(scorer, snap, requests);
+    expect(check.violations).toEqual([]);
+    expect(check.below).toBeGreaterThan(20); // the request's own CPU and memory matter on many hosts
   });
 
   it("in the default policy, pairs CPU-heavy and CPU-light GPU VMs so that no GPU is stranded", () => {
@@ -128,7 +117,7 @@ describe("GpuResourceBalanceScorer", () => {
     const noThreshold = { cpuDisableThreshold: 1, memoryDisableThreshold: 1 }; // a 2-host cluster passes 85% here
     const withBalance = placeStream(snap, stream, buildPolicy(noThreshold), 1, true);
     expect(withBalance.results.every((r) => r.ok)).toBe(true);
-    const { "gpu-resource-balance": _, ...withoutWeights } = DEFAULT_SCORER_WEIGHTS;
+    const withoutWeights = scorerWeightsWithout(DEFAULT_SCORER_WEIGHTS, "gpu-resource-balance");
     const without = placeStream(snap, stream, buildPolicy({ ...noThreshold, scorers: withoutWeights }), 1, true);
     expect(without.results.filter((r) => r.ok)).toHaveLength(7); // a GPU left on a host with 16 vCPUs
   });

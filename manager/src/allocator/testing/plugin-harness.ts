@@ -48,3 +48,28 @@ export function runScorer(scorer: Scorer, snapshot: FleetSnapshot, request: Plac
   if (fn === null) return null;
   return Object.fromEntries(ctx.hosts.map((h) => [h.src.id, fn.score(h)]));
 }
+
+export interface BoundCheck {
+  /** Host and request pairs whose exact score is outside 0..bound (must be none). */
+  violations: string[];
+  /** Pairs whose exact score is strictly below the bound (the bound is not simply the exact score). */
+  below: number;
+}
+
+/** For a refinable scorer: compares `refine`'s exact score with `prepare`'s bound on every host, for each request. */
+export function checkBound(scorer: Scorer, snapshot: FleetSnapshot, requests: readonly PlacementRequest[]): BoundCheck {
+  const out: BoundCheck = { violations: [], below: 0 };
+  for (const [i, r] of requests.entries()) {
+    const ctx = contextFor(snapshot, r);
+    const bound = scorer.prepare(ctx);
+    const exact = scorer.refine?.(ctx) ?? null;
+    if (exact === null) continue;
+    for (const h of ctx.hosts) {
+      const b = bound === null ? 1 : bound.score(h);
+      const e = exact.score(h);
+      if (!(e >= 0 && e <= b + 1e-12)) out.violations.push(`request ${i}, host ${h.src.id}: exact ${e}, bound ${b}`);
+      if (e < b - 1e-9) out.below++;
+    }
+  }
+  return out;
+}
