@@ -1,0 +1,277 @@
+// Real processes for fault tests: `orbit-manager` and `orbit-agent` (simulator driver) started
+// from bin/ as child processes, the way production runs them, so that exits, signals and lost
+// in-memory state are what a test sees. Every wait here is bounded.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { stringify as toYaml } from "yaml";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const MANAGER_BIN = path.join(ROOT, "bin/orbit-manager.js");
+const AGENT_BIN = path.join(ROOT, "bin/orbit-agent.js");
+
+export const FAULT_ADMIN_KEY = "orb_fault_admin_key_0123456789";
+export const FAULT_JOIN_TOKEN = "join_fault_token_0123456789";
+
+/** A TCP port the OS had free a moment ago (the manager must keep one across its restarts). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  let lastError: unknown;
+  while (Date.now() < end) {
+    try {
+      last = await fn();
+      if (last) return last as T;
+    } catch (e) {
+      lastError = e;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  const why = lastError ? ` (last error: ${(lastError as Error).message})` : ` (last: ${JSON.stringify(last)})`;
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
+}
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A child process with its output kept (tests print it when they fail). */
+export class ChildHandle {
+  private out = "";
+  readonly exited: Promise<Exit>;
+  private done: Exit | undefined;
+
+  constructor(readonly name: string, readonly child: ChildProcess) {
+    child.stdout?.on("data", (d: Buffer) => { this.out += d.toString(); });
+    child.stderr?.on("data", (d: Buffer) => { this.out += d.toString(); });
+    this.exited = new Promise((resolve) => {
+      child.once("exit", (code, signal) => {
+        this.done = { code, signal };
+        resolve(this.done);
+      });
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Everything the process printed so far (stdout and stderr, interleaved). */
+  output(): string {
+    return this.out;
+  }
+
+  /** Undefined while the process runs. */
+  exit(): Exit | undefined {
+    return this.done;
+  }
+
+  kill(signal: NodeJS.Signals = "SIGKILL"): void {
+    if (!this.done) this.child.kill(signal);
+  }
+
+  /** Sends the signal and waits for the exit (SIGKILL after the grace period). */
+  async stop(signal: NodeJS.Signals = "SIGTERM", graceMs = 10_000): Promise<Exit> {
+    if (this.done) return this.done;
+    this.child.kill(signal);
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function spawnNode(name: string, script: string, args: string[], env: Record<string, string | undefined>, cwd: string): ChildHandle {
+  const child = spawn(process.execPath, [script, ...args], {
+    cwd,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return new ChildHandle(name, child);
+}
+
+export interface ManagerProcessOptions {
+  /** PostgreSQL URL; without it the manager runs on PGlite in `dataDir`. */
+  databaseUrl?: string;
+  /** PGlite folder (kept across restarts); a temp folder when absent. */
+  dataDir?: string;
+  apiPort?: number;
+  grpcPort?: number;
+  /** Extra environment (settings the test needs, log level...). */
+  env?: Record<string, string>;
+}
+
+/**
+ * `orbit-manager` as a child process on fixed ports (chosen once), so agents reconnect to the
+ * same address after `restart()`. Plain gRPC and the static join token are set explicitly: the
+ * production defaults are TLS and one-time tokens.
+ */
+export class ManagerProcess {
+  handle: ChildHandle | undefined;
+  readonly dataDir: string;
+  private readonly ownsDataDir: boolean;
+
+  private constructor(private readonly o: ManagerProcessOptions & { apiPort: number; grpcPort: number }) {
+    this.ownsDataDir = !o.dataDir;
+    this.dataDir = o.dataDir ?? mkdtempSync(path.join(tmpdir(), "orbit-fault-manager-"));
+  }
+
+  static async start(o: ManagerProcessOptions = {}): Promise<ManagerProcess> {
+    const m = new ManagerProcess({ ...o, apiPort: o.apiPort ?? await freePort(), grpcPort: o.grpcPort ?? await freePort() });
+    await m.startProcess();
+    return m;
+  }
+
+  get apiUrl(): string {
+    return `http://127.0.0.1:${this.o.apiPort}`;
+  }
+
+  get grpcAddress(): string {
+    return `127.0.0.1:${this.o.grpcPort}`;
+  }
+
+  get adminKey(): string {
+    return FAULT_ADMIN_KEY;
+  }
+
+  get joinToken(): string {
+    return FAULT_JOIN_TOKEN;
+  }
+
+  /** Starts (again) and waits until the API answers /healthz; fails early if the process exits. */
+  async startProcess(timeoutMs = 60_000): Promise<void> {
+    if (this.handle && !this.handle.exit()) throw new Error("manager process already running");
+    const env: Record<string, string> = {
+      ORBIT_API_HOST: "127.0.0.1", ORBIT_API_PORT: String(this.o.apiPort),
+      ORBIT_GRPC_HOST: "127.0.0.1", ORBIT_GRPC_PORT: String(this.o.grpcPort),
+      ORBIT_ADMIN_KEY: FAULT_ADMIN_KEY, ORBIT_AGENT_TOKEN: FAULT_JOIN_TOKEN,
+      ORBIT_GRPC_TLS: "false", ORBIT_ALLOW_STATIC_JOIN_TOKEN: "true",
+      ORBIT_DATA_DIR: this.dataDir, ORBIT_LOG_LEVEL: process.env.ORBIT_TEST_LOG ?? "warn",
+      ...(this.o.databaseUrl ? { DATABASE_URL: this.o.databaseUrl } : {}),
+      ...this.o.env,
+    };
+    const h = spawnNode("orbit-manager", MANAGER_BIN, [], env, ROOT);
+    this.handle = h;
+    await waitFor(`orbit-manager on ${this.apiUrl}`, async () => {
+      const gone = h.exit();
+      if (gone) throw Object.assign(new Error(`orbit-manager exited (${JSON.stringify(gone)}):\n${h.output()}`), { fatal: true });
+      const res = await fetch(`${this.apiUrl}/healthz`).catch(() => undefined);
+      return res?.ok;
+    }, timeoutMs).catch((e: Error) => {
+      h.kill("SIGKILL");
+      throw new Error(`${e.message}\n--- orbit-manager output ---\n${h.output()}`);
+    });
+  }
+
+  /** kill -9 (default) and wait for the exit. */
+  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<Exit | undefined> {
+    if (!this.handle) return undefined;
+    this.handle.kill(signal);
+    return this.handle.exited;
+  }
+
+  async api(method: string, urlPath: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: Record<string, any>; headers: Headers }> {
+    const h: Record<string, string> = { api_key: FAULT_ADMIN_KEY, ...headers };
+    let payload: string | undefined;
+    if (body !== undefined) {
+      h["content-type"] = "application/json";
+      payload = JSON.stringify(body);
+    }
+    const res = await fetch(`${this.apiUrl}${urlPath}`, { method, headers: h, ...(payload !== undefined ? { body: payload } : {}) });
+    const text = await res.text();
+    let json: Record<string, any> = {};
+    try {
+      json = text ? JSON.parse(text) : {};
+    } catch {
+      json = { raw: text };
+    }
+    return { status: res.status, json, headers: res.headers };
+  }
+
+  async stop(): Promise<void> {
+    await this.handle?.stop("SIGTERM");
+    if (this.ownsDataDir) rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+export interface AgentProcessOptions {
+  managerAddress: string;
+  joinToken: string;
+  hostname: string;
+  /** Identity (host id, secret) and simulator state are kept here; a temp folder when absent. */
+  stateDir?: string;
+  cpus?: number;
+  memoryMib?: number;
+  gpus?: { model: string; memoryMib: number; count: number; numaNode?: number }[];
+  startDelayMs?: number;
+  heartbeatIntervalMs?: number;
+  /** Extra top-level keys of agent.yaml. */
+  extra?: Record<string, unknown>;
+  env?: Record<string, string>;
+}
+
+/** `orbit-agent --config FILE` with the simulator driver, as a child process. */
+export class AgentProcess {
+  handle: ChildHandle;
+  readonly stateDir: string;
+  readonly configFile: string;
+  private readonly ownsStateDir: boolean;
+
+  constructor(private readonly o: AgentProcessOptions) {
+    this.ownsStateDir = !o.stateDir;
+    this.stateDir = o.stateDir ?? mkdtempSync(path.join(tmpdir(), `orbit-fault-agent-${o.hostname}-`));
+    mkdirSync(this.stateDir, { recursive: true });
+    this.configFile = path.join(this.stateDir, "agent.yaml");
+    writeFileSync(this.configFile, toYaml({
+      manager: o.managerAddress,
+      token: o.joinToken,
+      state_dir: this.stateDir,
+      driver: "simulator",
+      simulator: {
+        cpus: o.cpus ?? 32,
+        memory_mib: o.memoryMib ?? 131072,
+        numa_cells: 1,
+        start_delay_ms: o.startDelayMs ?? 50,
+        gpus: (o.gpus ?? []).map((g) => ({ model: g.model, memory_mib: g.memoryMib, count: g.count, ...(g.numaNode !== undefined ? { numa_node: g.numaNode } : {}) })),
+      },
+      gpu: { enabled: false },
+      host: { hostname: o.hostname },
+      heartbeat_interval_ms: o.heartbeatIntervalMs ?? 500,
+      log_level: process.env.ORBIT_TEST_LOG ?? "info",
+      ...o.extra,
+    }));
+    this.handle = this.spawn();
+  }
+
+  private spawn(): ChildHandle {
+    return spawnNode(`orbit-agent ${this.o.hostname}`, AGENT_BIN, ["--config", this.configFile], this.o.env ?? {}, ROOT);
+  }
+
+  /** Starts the agent again on the same state dir (a host whose agent was restarted). */
+  restart(): void {
+    if (!this.handle.exit()) throw new Error("agent process still running");
+    this.handle = this.spawn();
+  }
+
+  async stop(): Promise<void> {
+    await this.handle.stop("SIGTERM");
+    if (this.ownsStateDir) rmSync(this.stateDir, { recursive: true, force: true });
+  }
+}
