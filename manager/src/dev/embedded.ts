@@ -17,8 +17,8 @@ const manager = await startManager(config, log);
 if (manager.createdAdminKey && !process.env.ORBIT_ADMIN_KEY) writeFileSync(keyFile, manager.createdAdminKey + "\n", { mode: 0o600 });
 const fleet = await startSimulatedFleet({
   managerAddress: manager.grpcAddress, joinToken: manager.agentToken, log, heartbeatIntervalMs: 2000,
-  // Persisted like real agents' identities, so a restart reconnects the same hosts.
-  identityDir: path.join(config.dataDir, "agents"),
+  // Persisted like real agents' identities and real hosts' domains, so a restart finds the same hosts running the same VMs.
+  stateDir: path.join(config.dataDir, "agents"),
 });
 const adminKey = config.adminKey ?? manager.createdAdminKey ?? "(see ORBIT_ADMIN_KEY)";
 
