@@ -109,7 +109,7 @@ describe("SimulatorHypervisor with a state dir", () => {
     const lost = spec("lost");
     await expect(hv.startVm(lost)).rejects.toThrow(/cannot save/);
     await expect(hv.stopVm(kept.vmUuid, { mode: StopMode.STOP_MODE_FORCE, timeoutMs: 0 })).rejects.toThrow(HypervisorError);
-    await expect(hv.destroyVm(kept.vmUuid, { removeOwnedDisks: true })).rejects.toThrow(HypervisorError);
+    await expect(hv.destroyVm(kept.vmUuid)).rejects.toThrow(HypervisorError);
     expect((await hv.listDomains()).map((d) => [d.name, d.powerState])).toEqual([["kept", PowerState.POWER_STATE_RUNNING]]);
     expect(events).toEqual([]);
     rmSync(dir);
