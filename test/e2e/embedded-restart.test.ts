@@ -28,7 +28,7 @@ const vm: { keep?: { id: number; uuid: string; host: string }; gone?: { id: numb
 async function startOrbit(): Promise<OrbitProcess> {
   const p = new OrbitProcess("embedded", env);
   orbit = p;
-  await p.waitForOutput(/Press Ctrl-C to stop\./, START_TIMEOUT_MS);
+  await p.waitForOutput(/Press Ctrl-C to stop/, START_TIMEOUT_MS);
   api = (await p.waitForOutput(/^ {2}API +(http:\/\/\S+)\/v1$/m, 1000))[1]!;
   grpcAddress = (await p.waitForOutput(/over gRPC (\S+)\)/, 1000))[1]!;
   joinToken = (await p.waitForOutput(/^ {2}Join token +(join_\S+)/m, 1000))[1]!;
@@ -108,6 +108,7 @@ describe("npm start, stopped and started again on the same data folder", () => {
       `manager: "${grpcAddress}"`, "driver: simulator", `state_dir: ${stateDir}`, "log_level: warn",
       "host:", "  hostname: real-agent-1", "simulator:", "  cpus: 8", "  memory_mib: 16384", "  start_delay_ms: 0", "",
     ].join("\n"));
+    expect(orbit!.stdout).toContain(`ORBIT_AGENT_TOKEN=${joinToken} orbit-agent --manager ${grpcAddress}`);
     const agent = new OrbitProcess("agent", { ORBIT_AGENT_TOKEN: joinToken }, ["--config", config]);
     try {
       await waitFor("real-agent-1 Up", async () => {

@@ -33,22 +33,23 @@ try {
     ...(persistent ? { stateDir: path.join(config.dataDir, "agents") } : {}),
   });
   const adminKey = config.adminKey ?? manager.createdAdminKey ?? "(see ORBIT_ADMIN_KEY)";
-  const joinToken = config.allowStaticJoinToken
-    ? `${manager.agentToken}   (a real orbit-agent joins with ORBIT_AGENT_TOKEN=<this> orbit-agent --manager ${manager.grpcAddress})`
-    : "(static token off: one-time tokens from POST /v1/admin/registration-tokens)";
+  // A convenience: a real orbit-agent can join the same manager beside the simulated hosts.
+  const joinHelp = config.allowStaticJoinToken
+    ? `A real orbit-agent joins this manager with:\n  ORBIT_AGENT_TOKEN=${manager.agentToken} orbit-agent --manager ${manager.grpcAddress}`
+    : "Real orbit-agents join with one-time tokens: POST /v1/admin/registration-tokens (ORBIT_ALLOW_STATIC_JOIN_TOKEN=false).";
 
   console.log(`
-Orbit is running (embedded: ${persistent ? `PGlite in ${path.resolve(config.dataDir)}` : "in memory"}, ${fleet.agents.length} simulated hosts over gRPC ${manager.grpcAddress})
+Orbit is running (embedded: ${config.databaseUrl ? "PostgreSQL" : persistent ? `PGlite in ${path.resolve(config.dataDir)}` : "in memory"}, ${fleet.agents.length} simulated hosts over gRPC ${manager.grpcAddress})
 
   API         ${manager.apiUrl}/v1
   Docs        ${manager.apiUrl}/docs
   OpenAPI     ${manager.apiUrl}/openapi.json
-  Admin key   ${adminKey}
-  Join token  ${joinToken}
+  Admin key   ${adminKey}${config.allowStaticJoinToken ? `\n  Join token  ${manager.agentToken}` : ""}
 
 Try:
   curl -s -H "api_key: ${adminKey}" ${manager.apiUrl}/v1/admin/hosts
-Press Ctrl-C to stop.
+${joinHelp}
+Press Ctrl-C to stop${persistent ? " (VMs, hosts and keys stay in the data folder for the next start)" : ""}.
 `);
 
   const running = manager;
