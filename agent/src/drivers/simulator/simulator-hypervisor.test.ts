@@ -115,6 +115,14 @@ describe("SimulatorHypervisor with a state dir", () => {
     rmSync(dir);
   });
 
+  it("an unusable state dir stops the start with a HypervisorError naming the file", () => {
+    const blocker = path.join(tempDir(), "a-file");
+    writeFileSync(blocker, "");
+    const file = path.join(blocker, "state", SIMULATOR_STATE_FILE);
+    expect(() => sim(path.join(blocker, "state"))).toThrow(HypervisorError);
+    expect(() => sim(path.join(blocker, "state"))).toThrow(`simulator state ${file}: cannot read: ENOTDIR`);
+  });
+
   it("without a state dir keeps domains in memory only: a new simulator starts empty", async () => {
     await sim().startVm(spec("ephemeral"));
     expect(await sim().listDomains()).toEqual([]);

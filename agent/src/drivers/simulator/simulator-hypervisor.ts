@@ -57,11 +57,7 @@ export class SimulatorHypervisor implements Hypervisor {
       const after = new Map(this.domains);
       if (next) after.set(uuid, next);
       else after.delete(uuid);
-      try {
-        this.stateFile.save({ hostUuid: this.o.hostUuid, domains: after });
-      } catch (e) {
-        throw new HypervisorError(`simulator state ${this.stateFile.file}: cannot save: ${(e as Error).message}`, { retryable: true });
-      }
+      this.stateFile.save({ hostUuid: this.o.hostUuid, domains: after });
     }
     if (next) this.domains.set(uuid, next);
     else this.domains.delete(uuid);

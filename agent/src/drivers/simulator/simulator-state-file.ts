@@ -67,7 +67,16 @@ export class SimulatorStateFile {
     return { hostUuid: parsed.data.hostUuid, domains };
   }
 
+  /** Throws a retryable HypervisorError naming the file when it cannot be written (the old state stays). */
   save(state: SimulatorState): void {
+    try {
+      this.write(state);
+    } catch (e) {
+      throw new HypervisorError(`simulator state ${this.file}: cannot save: ${(e as Error).message}`, { retryable: true });
+    }
+  }
+
+  private write(state: SimulatorState): void {
     const json = {
       version: 1,
       hostUuid: state.hostUuid,
