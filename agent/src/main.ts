@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import pino from "pino";
-import { OrbitError } from "#shared/errors.js";
+import { exitOnStartupFailure } from "#shared/exit-on-startup-failure.js";
 import { OrbitAgent } from "./agent.js";
 import { loadAgentConfig, type AgentConfig } from "./config/agent-config.js";
 import { FileIdentityStore } from "./connection/identity-store.js";
@@ -12,6 +12,7 @@ import type { Hypervisor } from "./drivers/hypervisor.js";
 import { LibvirtHypervisor } from "./drivers/libvirt/libvirt-hypervisor.js";
 import { simulatedGpus } from "./drivers/simulator/simulated-gpus.js";
 import { SimulatorHypervisor } from "./drivers/simulator/simulator-hypervisor.js";
+import { SimulatorStateFile } from "./drivers/simulator/simulator-state-file.js";
 import { StaticGpuInventory, type GpuInventory } from "./gpu/gpu-inventory.js";
 import { MdevManager } from "./gpu/mdev-manager.js";
 import { NvidiaGpuInventory } from "./gpu/nvidia-gpu-inventory.js";
@@ -20,16 +21,19 @@ import { hostname } from "node:os";
 
 function buildDriver(c: AgentConfig, identity: FileIdentityStore, log: pino.Logger): { hv: Hypervisor; gpus: GpuInventory } {
   if (c.driver === "simulator") {
-    const known = identity.load();
+    // The simulated host keeps its domains in state_dir, with its UUID: a restart finds the same
+    // host running the same domains, with the same GPU UUIDs.
+    const hostUuid = identity.load()?.hostUuid ?? new SimulatorStateFile(c.stateDir).load()?.hostUuid ?? randomUUID();
     const hv = new SimulatorHypervisor({
-      hostUuid: known?.hostUuid ?? randomUUID(),
+      hostUuid,
       hostname: c.host.hostname ?? hostname(),
       cpus: c.simulator.cpus,
       memoryMib: c.simulator.memoryMib,
       numaCells: c.simulator.numaCells,
       startDelayMs: c.simulator.startDelayMs,
+      stateDir: c.stateDir,
     });
-    return { hv, gpus: new StaticGpuInventory(simulatedGpus(c.simulator.gpus, c.simulator.numaCells)) };
+    return { hv, gpus: new StaticGpuInventory(simulatedGpus(hostUuid, c.simulator.gpus, c.simulator.numaCells)) };
   }
   const l = c.libvirt;
   const libvirt = new LibvirtHypervisor({
@@ -79,6 +83,5 @@ try {
   process.on("SIGINT", () => void stop());
   process.on("SIGTERM", () => void stop());
 } catch (e) {
-  process.stderr.write(`orbit-agent: ${e instanceof OrbitError ? e.message : (e as Error).stack}\n`);
-  process.exit(1);
+  exitOnStartupFailure("orbit-agent", e);
 }

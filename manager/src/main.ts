@@ -1,25 +1,30 @@
 // `orbit-manager`: the manager alone (production). Configuration from the environment.
 import pino from "pino";
-import { OrbitError } from "#shared/errors.js";
+import { exitOnStartupFailure } from "#shared/exit-on-startup-failure.js";
 import { loadManagerConfig } from "./config.js";
+import { lockDataDir } from "./data-dir-lock.js";
+import { assertListenAddressesFree, explainListenFailure, routeGrpcLogs } from "./listen-addresses.js";
 import { startManager } from "./manager.js";
 
 try {
   const config = loadManagerConfig();
   const log = pino({ level: config.logLevel });
-  const m = await startManager(config, log);
+  routeGrpcLogs(log);
+  // PGlite in a folder serves one process; PostgreSQL serves many managers.
+  if (!config.databaseUrl && config.dataDir !== ":memory:") lockDataDir(config.dataDir);
+  await assertListenAddressesFree(config);
+  const m = await startManager(config, log).catch((e: unknown) => { throw explainListenFailure(e, config); });
   log.info({ api: m.apiUrl, grpc: m.grpcAddress }, "orbit-manager started");
   if (m.createdAdminKey && !config.adminKey) {
     // Shown once: only its hash is stored.
     process.stdout.write(`\nAdmin API key (shown once): ${m.createdAdminKey}\n\n`);
   }
-  if (!config.agentToken) {
+  if (!config.agentToken && config.allowStaticJoinToken) {
     process.stdout.write(`Agent join token for this run (set ORBIT_AGENT_TOKEN to fix one): ${m.agentToken}\n`);
   }
   const stop = async () => { await m.close(); process.exit(0); };
   process.on("SIGINT", () => void stop());
   process.on("SIGTERM", () => void stop());
 } catch (e) {
-  process.stderr.write(`orbit-manager: ${e instanceof OrbitError ? e.message : (e as Error).stack}\n`);
-  process.exit(1);
+  exitOnStartupFailure("orbit-manager", e);
 }

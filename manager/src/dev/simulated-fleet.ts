@@ -1,5 +1,6 @@
 // A small simulated fleet: agents with the simulator driver, in this process, connected to a
 // manager over real gRPC (loopback), exactly as remote agents would be.
+import path from "node:path";
 import type { Logger } from "pino";
 import type { VmSpec } from "#shared/protocol.js";
 import { OrbitAgent } from "../../../agent/src/agent.js";
@@ -53,8 +54,12 @@ export interface FleetOptions {
   failStart?: (spec: VmSpec) => string | undefined;
   /** Set when the manager's gateway speaks mTLS: agents enroll with a CSR. */
   tls?: AgentTlsOptions;
-  /** Where each simulated host keeps its identity (a folder per host), as real agents do; in memory when absent. */
-  identityDir?: string;
+  /**
+   * Where each simulated host keeps its identity and its domains (a folder per host, named after
+   * it), as real agents and hosts do, so a restart finds the same hosts running the same VMs; in
+   * memory when absent.
+   */
+  stateDir?: string;
 }
 
 export interface SimulatedFleet {
@@ -67,17 +72,18 @@ export async function startSimulatedFleet(o: FleetOptions): Promise<SimulatedFle
   const specs = o.hosts ?? DEFAULT_FLEET;
   const hypervisors: SimulatorHypervisor[] = [];
   const agents = specs.map((h) => {
+    const hostDir = o.stateDir ? path.join(o.stateDir, h.hostname) : undefined;
     const hv = new SimulatorHypervisor({
       hostUuid: h.uuid, hostname: h.hostname, cpus: h.cpus, memoryMib: h.memoryMib, numaCells: h.numaCells ?? 1,
-      startDelayMs: o.startDelayMs ?? 200, ...(o.failStart ? { failStart: o.failStart } : {}),
+      startDelayMs: o.startDelayMs ?? 200, ...(o.failStart ? { failStart: o.failStart } : {}), stateDir: hostDir,
     });
     hypervisors.push(hv);
     return new OrbitAgent({
       managerAddress: o.managerAddress,
       joinToken: o.joinToken,
-      identity: o.identityDir ? new FileIdentityStore(`${o.identityDir}/${h.hostname}`) : new MemoryIdentityStore(),
+      identity: hostDir ? new FileIdentityStore(hostDir) : new MemoryIdentityStore(),
       hypervisor: hv,
-      gpus: new StaticGpuInventory(simulatedGpus(h.gpus ?? [], h.numaCells ?? 1)),
+      gpus: new StaticGpuInventory(simulatedGpus(h.uuid, h.gpus ?? [], h.numaCells ?? 1)),
       host: { tags: h.tags ?? [], environment: h.environment ?? "default", cluster: h.cluster ?? "default" },
       log: o.log.child({ agent: h.hostname }),
       backoff: { initialMs: 200, maxMs: 5000 },
