@@ -81,7 +81,7 @@ export class IdempotencyStore {
       await this.db.delete(idempotencyKeys).where(and(
         eq(idempotencyKeys.accountId, accountId), eq(idempotencyKeys.key, key), lt(idempotencyKeys.expiresAt, now)));
       const [mine] = await this.db.insert(idempotencyKeys)
-        .values({ accountId, key, fingerprint, expiresAt: new Date(now.getTime() + this.ttlMs) })
+        .values({ accountId, key, fingerprint, createdAt: now, expiresAt: new Date(now.getTime() + this.ttlMs) })
         .onConflictDoNothing().returning({ id: idempotencyKeys.id });
       if (mine) return { kind: "run", id: mine.id };
       const [first] = await this.db.select().from(idempotencyKeys)
