@@ -110,8 +110,9 @@ export function errorHandler(error: FastifyError & { validation?: AjvIssue[]; va
   if (typeof error.statusCode === "number" && error.statusCode >= 400 && error.statusCode < 500) {
     const message = error.code === "FST_ERR_CTP_EMPTY_JSON_BODY" ? "request body is empty" : error.message;
     const known = CLIENT_ERRORS[error.statusCode] ?? { reason: "bad_request", code: "invalid_argument" };
-    // Parser errors (FST_ERR_CTP_*, malformed JSON) are about the body.
-    const field = error.code?.startsWith("FST_ERR_CTP") || (error as { field?: string }).field === "body" ? "body" : undefined;
+    // Parser errors (FST_ERR_CTP_*, malformed JSON) are about the body, a bad percent-encoding about the URL.
+    const field = error.code?.startsWith("FST_ERR_CTP") || (error as { field?: string }).field === "body" ? "body"
+      : error.code === "FST_ERR_BAD_URL" ? "url" : undefined;
     void reply.status(error.statusCode).send(errorBody(error.statusCode, req, { message, ...known, field }));
     return;
   }

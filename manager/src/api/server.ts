@@ -30,6 +30,8 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
   const app = Fastify({
     loggerInstance: o.log.child({ component: "api" }),
     bodyLimit: 1024 * 1024,
+    // Errors raised before routing (a URL that is not valid UTF-8...) get the same body as all others.
+    frameworkErrors: (error, req, reply) => errorHandler(error, req, reply),
   }).withTypeProvider<TypeBoxTypeProvider>();
   // Unknown fields are an error (not silently dropped); bodies are never coerced (validation.ts).
   app.setValidatorCompiler(buildValidatorCompiler());
