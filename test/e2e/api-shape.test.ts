@@ -169,6 +169,10 @@ describe("a tour of the API", () => {
     expect(userVm.host).toBeNull();
     expect(userVm.placement).toBeNull();
     for (const h of hostNames) expect(userAnswers).not.toContain(h);
+    const userJob = seen.find((s) => s.asUser && s.route === "GET /v1/core/jobs/{id}")!.json.job;
+    expect(userJob.status).toBe("succeeded");
+    expect(userJob.result).toEqual({});
+    expect(seen.find((s) => !s.asUser && s.route === "GET /v1/core/jobs/{id}")!.json.job.result).toEqual({ host_id: expect.any(Number) });
     // 409 for a user: counts per filter, no host ids, names or free capacity.
     expect(user409).toMatchObject({ status: false, code: "insufficient_capacity", summary: { hosts_refused: 3 } });
     expect(user409.rejections).toBeUndefined();
