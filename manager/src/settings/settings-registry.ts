@@ -92,11 +92,11 @@ export class SettingsRegistry {
     if (typeof value === "string" && /[\u0000-\u001F\u007F]/.test(value)) {
       throw new InvalidArgumentError("value", `${name}: must not contain control characters (NUL, newline, tab...)`);
     }
+    if (d.range && typeof value === "number" && !inRange(value, d.range)) {
+      throw new InvalidArgumentError("value", `${name} must be between ${d.range.min} and ${d.range.max} (got ${value})`, { ...d.range });
+    }
     const r = d.schema.safeParse(value);
     if (!r.success) throw new InvalidArgumentError("value", `${name}: ${r.error.issues[0]?.message ?? "invalid value"}`);
-    if (d.range && typeof r.data === "number" && !inRange(r.data, d.range)) {
-      throw new InvalidArgumentError("value", `${name} must be between ${d.range.min} and ${d.range.max} (got ${r.data})`, { ...d.range });
-    }
     try {
       d.check?.(r.data);
     } catch (e) {
