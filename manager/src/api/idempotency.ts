@@ -115,7 +115,8 @@ export function registerIdempotency(app: FastifyInstance, store: IdempotencyStor
     if (typeof key !== "string" || !KEY_PATTERN.test(key)) {
       throw new InvalidArgumentError("Idempotency-Key", "header 'Idempotency-Key' must be 1-255 visible ASCII characters (a UUID is a good choice), sent once");
     }
-    const fingerprint = requestFingerprint(req.method, req.routeOptions.url ?? req.url, req.params, req.body);
+    // The role is part of the request: an admin's answer shows more than a user may see.
+    const fingerprint = requestFingerprint(`${req.principal.role} ${req.method}`, req.routeOptions.url ?? req.url, req.params, req.body);
     const outcome = await store.begin(req.principal.accountId, key, fingerprint);
     switch (outcome.kind) {
       case "run":
