@@ -40,6 +40,7 @@ const weirdValue: fc.Arbitrary<unknown> = fc.oneof(
   fc.double(),
   fc.boolean(),
   fc.constant(null),
+  fc.constantFrom(["\ud800"], ["a\u0000"], ["\udc00x"], [""]),
   fc.array(fc.oneof(fc.constantFrom(...TRICKY_STRINGS), fc.integer(), fc.constant(null)), { maxLength: 3 }),
   fc.dictionary(fc.constantFrom("a", "name", "__proto__", "constructor"), fc.constantFrom(...TRICKY_STRINGS), { maxKeys: 2 }),
 );

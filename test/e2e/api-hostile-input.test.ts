@@ -55,6 +55,15 @@ describe("NUL and control characters never reach PostgreSQL", () => {
     await refused("POST", "/v1/core/virtual-machines", body, field, /control characters/);
   });
 
+  it("unpaired UTF-16 surrogates (jsonb refuses them, text would store U+FFFD instead)", async () => {
+    await refused("POST", "/v1/core/virtual-machines", { ...VM, labels: ["\ud800"] }, "labels[0]", /surrogates/);
+    await refused("POST", "/v1/core/affinity-groups", { name: "g-s", type: "host-affinity", description: "x\udc00" }, "description");
+    await refused("PUT", "/v1/admin/settings/vm.strict.host.tags", { value: "\ud83d" }, "value", /surrogates/);
+    // A pair is one character and welcome.
+    const pair = await cloud.api("POST", "/v1/admin/placement/dry-run", { flavor_name: "n1-cpu-small", image_name: "💥" });
+    expect(pair.json).toMatchObject({ code: "invalid_argument", field: "image_name", message: expect.stringContaining("does not exist") });
+  });
+
   it("keeps newlines in user_data", async () => {
     const r = await cloud.api("POST", "/v1/admin/placement/dry-run", { flavor_name: "n1-cpu-small" });
     expect(r.status).toBe(200);

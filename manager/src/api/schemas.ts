@@ -1,20 +1,22 @@
 // Request/response schemas shared by the routes (TypeBox → JSON Schema → OpenAPI). Every string
 // that reaches the database goes through one of the text types below: PostgreSQL refuses NUL in
-// text and jsonb, so a NUL must be a 400 naming the field, never a failed statement.
+// text and jsonb, and a lone UTF-16 surrogate in jsonb (text would silently store U+FFFD), so
+// either must be a 400 naming the field, never a failed statement or a changed value.
 import { Type, type StringOptions, type TProperties } from "@sinclair/typebox";
 
-/** One line of text: no C0 control character (NUL, newline, tab...) and no DEL. */
-export const SINGLE_LINE_PATTERN = "^[^\\u0000-\\u001F\\u007F]*$";
+// ajv compiles patterns with the u flag: \uD800-\uDFFF matches unpaired surrogates only.
+/** One line of text: no C0 control character (NUL, newline, tab...), no DEL, no unpaired surrogate. */
+export const SINGLE_LINE_PATTERN = "^[^\\u0000-\\u001F\\u007F\\uD800-\\uDFFF]*$";
 /** Text that may span lines (tab, newline, carriage return), with no other control character. */
-export const MULTI_LINE_PATTERN = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F]*$";
+export const MULTI_LINE_PATTERN = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F\\uD800-\\uDFFF]*$";
 /** Names of resources: letters, digits, '.', '_' and '-', starting with a letter or digit. */
 export const NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]*$";
 export const UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
 
 /** What a pattern asks, in words, for validation messages (ajv only prints the regex). */
 export const PATTERN_MEANINGS: Readonly<Record<string, string>> = {
-  [SINGLE_LINE_PATTERN]: "must not contain control characters (NUL, newline, tab...)",
-  [MULTI_LINE_PATTERN]: "must not contain control characters other than tab and newline (no NUL)",
+  [SINGLE_LINE_PATTERN]: "must not contain control characters (NUL, newline, tab...) or unpaired UTF-16 surrogates",
+  [MULTI_LINE_PATTERN]: "must not contain control characters other than tab and newline (no NUL) or unpaired UTF-16 surrogates",
   [NAME_PATTERN]: "may contain only letters, digits, '.', '_' and '-', and must start with a letter or digit",
   [UUID_PATTERN]: "must be a UUID (8-4-4-4-12 hexadecimal digits)",
 };

@@ -87,10 +87,10 @@ export class SettingsRegistry {
   /** Validates a value for a setting; throws InvalidArgumentError naming the setting. */
   validate(name: string, value: unknown): unknown {
     const d = this.definition(name);
-    // Stored as jsonb, which refuses NUL; no setting has a use for control characters.
+    // Stored as jsonb, which refuses NUL and unpaired surrogates; no setting has a use for either.
     // eslint-disable-next-line no-control-regex -- finding control characters is the point
-    if (typeof value === "string" && /[\u0000-\u001F\u007F]/.test(value)) {
-      throw new InvalidArgumentError("value", `${name}: must not contain control characters (NUL, newline, tab...)`);
+    if (typeof value === "string" && /[\u0000-\u001F\u007F\uD800-\uDFFF]/u.test(value)) {
+      throw new InvalidArgumentError("value", `${name}: must not contain control characters (NUL, newline, tab...) or unpaired UTF-16 surrogates`);
     }
     if (d.range && typeof value === "number" && !inRange(value, d.range)) {
       throw new InvalidArgumentError("value", `${name} must be between ${d.range.min} and ${d.range.max} (got ${value})`, { ...d.range });
