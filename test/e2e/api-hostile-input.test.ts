@@ -130,7 +130,8 @@ describe("ids, pages and uuids", () => {
   });
 
   it("avoid takes real uuids only", async () => {
-    await refused("POST", "/v1/core/virtual-machines", { ...VM, avoid: ["-".repeat(36)] }, "avoid[0]");
+    const dashes = await refused("POST", "/v1/core/virtual-machines", { ...VM, avoid: ["-".repeat(36)] }, "avoid[0]");
+    expect(dashes.message).toBe("field 'avoid[0]' must be integer, or must be a UUID (8-4-4-4-12 hexadecimal digits)");
     await refused("POST", "/v1/core/virtual-machines", { ...VM, avoid: ["zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz"] }, "avoid[0]");
     // A well-formed uuid of no VM is a 400 from the service, naming avoid.
     await refused("POST", "/v1/core/virtual-machines", { ...VM, avoid: ["0a1b2c3d-0000-4000-8000-000000000000"] }, "avoid", /does not exist/);

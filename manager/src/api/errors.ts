@@ -45,6 +45,7 @@ export function errorBody(status: number, req: FastifyRequest, e: ErrorBodyInput
 
 interface AjvIssue {
   instancePath?: string;
+  schemaPath?: string;
   message?: string;
   keyword?: string;
   params?: Record<string, unknown>;
@@ -57,19 +58,30 @@ export function fieldOf(issue: AjvIssue): string {
   return [path, extra].filter(Boolean).join(".") || "body";
 }
 
-export function validationMessage(issue: AjvIssue, context: string | undefined): { field: string; message: string } {
-  const field = fieldOf(issue);
+/** What one issue asks of the value, e.g. "must be integer". */
+function requirement(issue: AjvIssue): string {
+  if (issue.keyword === "pattern") return PATTERN_MEANINGS[String(issue.params?.pattern)] ?? issue.message ?? "is invalid";
+  return issue.message ?? "is invalid";
+}
+
+/** The message for a failed validation: ajv lists an anyOf's branches first, then the anyOf itself. */
+export function validationMessage(issues: readonly AjvIssue[], context: string | undefined): { field: string; message: string } {
   const where = context === "querystring" ? "query parameter" : context === "params" ? "path parameter" : "field";
+  const anyOf = issues.find((i) => i.keyword === "anyOf");
+  if (anyOf) {
+    // A value of one of several forms (an id or a uuid): say what each form asks.
+    const field = fieldOf(anyOf);
+    const branches = issues.filter((i) => i !== anyOf && i.instancePath === anyOf.instancePath && i.schemaPath?.startsWith(`${anyOf.schemaPath}/`));
+    return { field, message: `${where} '${field}' ${branches.length ? branches.map(requirement).join(", or ") : "is invalid"}` };
+  }
+  const issue = issues[0]!;
+  const field = fieldOf(issue);
   switch (issue.keyword) {
     case "required": return { field, message: `${where} '${field}' is required` };
     case "additionalProperties": return { field, message: `unknown ${where} '${field}'` };
     case "maxLength": return { field, message: `${where} '${field}' must be at most ${issue.params?.limit} characters` };
     case "minLength": return { field, message: `${where} '${field}' must be at least ${issue.params?.limit} characters` };
-    case "pattern": {
-      const meaning = PATTERN_MEANINGS[String(issue.params?.pattern)];
-      return { field, message: `${where} '${field}' ${meaning ?? issue.message ?? "is invalid"}` };
-    }
-    default: return { field, message: `${where} '${field}' ${issue.message ?? "is invalid"}` };
+    default: return { field, message: `${where} '${field}' ${requirement(issue)}` };
   }
 }
 
@@ -96,7 +108,7 @@ function orbitErrorBody(error: OrbitError, req: FastifyRequest, status: number):
 
 export function errorHandler(error: FastifyError & { validation?: AjvIssue[]; validationContext?: string }, req: FastifyRequest, reply: FastifyReply): void {
   if (error.validation?.length) {
-    const { field, message } = validationMessage(error.validation[0]!, error.validationContext);
+    const { field, message } = validationMessage(error.validation, error.validationContext);
     void reply.status(400).send(errorBody(400, req, { message, reason: "bad_request", code: "invalid_argument", field }));
     return;
   }
