@@ -202,6 +202,8 @@ describe("a tour of the API", () => {
     const spec = (await cloud.api("GET", "/openapi.json", undefined, null)).json;
     const create = spec.paths["/v1/core/virtual-machines"].post.requestBody.content["application/json"].schema;
     const max = create.properties.count.maximum as number;
+    const header = spec.paths["/v1/core/virtual-machines"].post.parameters.find((p: any) => p.in === "header");
+    expect(header).toMatchObject({ name: "idempotency-key", required: false });
     expect(max).toBe(20);
     expect(readme).toMatch(new RegExp("`count`[^\\n]{0,40}\\b" + max + "\\b"));
   });

@@ -5,6 +5,7 @@
 // may run again). The key's row is inserted before the work starts and is unique per account, so
 // concurrent duplicates cannot both run: the later one waits for the first answer.
 import { createHash } from "node:crypto";
+import { Type } from "@sinclair/typebox";
 import { and, eq, lt } from "drizzle-orm";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ConflictError, InvalidArgumentError } from "#shared/errors.js";
@@ -108,6 +109,19 @@ export class IdempotencyStore {
 /** Adds Idempotency-Key handling to every POST route of `app` (after validation and auth). */
 export function registerIdempotency(app: FastifyInstance, store: IdempotencyStore): void {
   app.decorateRequest("idempotencyRecord", null);
+  // Documents the header on every POST (OpenAPI); the preHandler below checks it.
+  app.addHook("onRoute", (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (!methods.includes("POST") || !route.schema || route.schema.headers) return;
+    route.schema = {
+      ...route.schema,
+      headers: Type.Object({
+        [IDEMPOTENCY_HEADER]: Type.Optional(Type.String({
+          description: "Retries with the same key and request get the first answer again instead of running twice (README, Idempotency)",
+        })),
+      }, { additionalProperties: true }),
+    };
+  });
   app.addHook("preHandler", async (req: FastifyRequest, reply: FastifyReply) => {
     if (req.method !== "POST") return;
     const key = req.headers[IDEMPOTENCY_HEADER];
