@@ -17,6 +17,7 @@ import { FlavorService } from "./catalog/flavor-service.js";
 import { AffinityGroupService } from "./placement/affinity-group-service.js";
 import { HostAdmin } from "./placement/host-admin.js";
 import { buildApiServer } from "./api/server.js";
+import { IdempotencyStore } from "./api/idempotency.js";
 import { ApiKeyService } from "./auth/api-key-service.js";
 import { seedCatalog } from "./catalog/catalog-seed.js";
 import type { ManagerConfig } from "./config.js";
@@ -151,7 +152,7 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
   staleTimer.unref();
 
   const app = await buildApiServer({
-    log, apiKeys, version: ORBIT_VERSION,
+    log, apiKeys, version: ORBIT_VERSION, idempotency: new IdempotencyStore(db),
     routes: async (scoped) => {
       await scoped.register(virtualMachineRoutes(vmSvc));
       await scoped.register(jobRoutes(db));

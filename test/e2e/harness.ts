@@ -1,6 +1,11 @@
 // Starts a real manager (HTTP + gRPC on loopback, ports chosen by the OS) and simulated agents
 // in this process, on PostgreSQL when TEST_DATABASE_URL is set, else on in-memory PGlite.
+import { asc, count, ne, sql } from "drizzle-orm";
 import pino from "pino";
+import { ApiKeyService } from "../../manager/src/auth/api-key-service.js";
+import {
+  affinityGroups, allocations, flavors, gpuAllocations, idempotencyKeys, jobs, registrationTokens, settings, vms,
+} from "../../manager/src/db/schema.js";
 import { loadManagerConfig } from "../../manager/src/config.js";
 import { scratchDatabaseUrl } from "../../manager/src/db/database.js";
 import { startManager, type RunningManager } from "../../manager/src/manager.js";
@@ -11,7 +16,8 @@ export const ADMIN_KEY = "orb_test_admin_key_0123456789";
 export interface TestCloud {
   manager: RunningManager;
   fleet: SimulatedFleet;
-  api(method: string, path: string, body?: unknown, key?: string | null): Promise<{ status: number; json: Record<string, any> }>;
+  /** A JSON request; a string body is sent as is (malformed JSON...). */
+  api(method: string, path: string, body?: unknown, key?: string | null, headers?: Record<string, string>): Promise<{ status: number; json: Record<string, any>; headers: Headers }>;
   waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs?: number): Promise<T>;
   stop(): Promise<void>;
 }
@@ -33,17 +39,17 @@ export async function startTestCloud(opts: {
     heartbeatIntervalMs: 300, startDelayMs: 50,
     ...(manager.grpcTls ? { tls: { caPem: Buffer.from(manager.caPem) } } : {}), ...opts.fleet,
   });
-  const api: TestCloud["api"] = async (method, path, body, key = ADMIN_KEY) => {
-    const headers: Record<string, string> = {};
+  const api: TestCloud["api"] = async (method, path, body, key = ADMIN_KEY, extraHeaders = {}) => {
+    const headers: Record<string, string> = { ...extraHeaders };
     if (key) headers.api_key = key;
     let payload: string | undefined;
     if (body !== undefined) {
-      headers["content-type"] = "application/json";
+      headers["content-type"] ??= "application/json";
       payload = typeof body === "string" ? body : JSON.stringify(body);
     }
     const res = await fetch(`${manager.apiUrl}${path}`, { method, headers, ...(payload !== undefined ? { body: payload } : {}) });
     const text = await res.text();
-    return { status: res.status, json: text ? JSON.parse(text) : {} };
+    return { status: res.status, json: text ? JSON.parse(text) : {}, headers: res.headers };
   };
   const waitFor: TestCloud["waitFor"] = async (what, fn, timeoutMs = 15_000) => {
     const end = Date.now() + timeoutMs;
@@ -63,4 +69,62 @@ export async function startTestCloud(opts: {
       await db.drop();
     },
   };
+}
+
+/** A key of a new user (not admin) account. */
+export async function createUserKey(cloud: TestCloud, account: string): Promise<string> {
+  return new ApiKeyService(cloud.manager.database.db).createKey(account, "user", `${account} test key`);
+}
+
+/** Waits until no job is pending or running (VM states and allocations stop changing by themselves). */
+export async function jobsIdle(cloud: TestCloud): Promise<void> {
+  const db = cloud.manager.database.db;
+  await cloud.waitFor("jobs to finish", async () => {
+    const [{ n }] = (await db.select({ n: count() }).from(jobs)
+      .where(sql`${jobs.status} in ('pending', 'running')`)) as [{ n: number }];
+    return Number(n) === 0;
+  });
+}
+
+/**
+ * What a refused request must not change: VMs, allocations (CPU, memory, GPUs), jobs, settings,
+ * flavors, affinity groups, registration tokens and idempotency records, read from the database.
+ */
+export async function stateDigest(cloud: TestCloud): Promise<string> {
+  const db = cloud.manager.database.db;
+  const n = async (q: Promise<{ n: number }[]>) => Number((await q)[0]!.n);
+  const [vmRows, alloc, gpu, jobCount, settingRows, flavorCount, groupCount, tokenRows, idem] = await Promise.all([
+    db.select({ id: vms.id, state: vms.state, deleted: vms.deletedAt }).from(vms).where(ne(vms.state, "Destroyed")).orderBy(asc(vms.id)),
+    db.select({ n: count(), vcpus: sql<number>`coalesce(sum(${allocations.vcpus}),0)::int`, mem: sql<number>`coalesce(sum(${allocations.memoryMib}),0)::bigint` }).from(allocations),
+    n(db.select({ n: count() }).from(gpuAllocations)),
+    n(db.select({ n: count() }).from(jobs)),
+    db.select({ name: settings.name, scope: settings.scope, value: settings.value }).from(settings).orderBy(asc(settings.scope), asc(settings.name)),
+    n(db.select({ n: count() }).from(flavors)),
+    n(db.select({ n: count() }).from(affinityGroups)),
+    db.select({ id: registrationTokens.id, revoked: registrationTokens.revokedAt }).from(registrationTokens).orderBy(asc(registrationTokens.id)),
+    n(db.select({ n: count() }).from(idempotencyKeys)),
+  ]);
+  return JSON.stringify({
+    vms: vmRows.map((v) => [v.id, v.state, v.deleted !== null]), allocations: alloc.map((a) => [Number(a.n), Number(a.vcpus), Number(a.mem)]),
+    gpu, jobs: jobCount, settings: settingRows, flavors: flavorCount, groups: groupCount,
+    tokens: tokenRows.map((t) => [t.id, t.revoked !== null]), idempotency: idem,
+  });
+}
+
+/** Every JSON object key (with its path) in a value. */
+export function jsonKeys(v: unknown, path = "$"): string[] {
+  if (Array.isArray(v)) return v.flatMap((x, i) => jsonKeys(x, `${path}[${i}]`));
+  if (v && typeof v === "object") return Object.entries(v).flatMap(([k, x]) => [`${path}.${k}`, ...jsonKeys(x, `${path}.${k}`)]);
+  return [];
+}
+
+/** The uniform error body (README, Errors); returns what is wrong, empty when it conforms. */
+export function errorShapeProblems(status: number, body: Record<string, any>): string[] {
+  const p: string[] = [];
+  if (body.status !== false) p.push("status is not false");
+  for (const k of ["message", "error_reason", "code"]) if (typeof body[k] !== "string" || body[k] === "") p.push(`${k} missing`);
+  if (status >= 500 && typeof body.request_id !== "string") p.push("request_id missing on a 5xx");
+  if (status === 400 && body.code === "invalid_argument" && typeof body.field !== "string") p.push("field missing on a 400");
+  if ("field" in body && typeof body.field !== "string") p.push("field is not a string");
+  return p;
 }

@@ -102,7 +102,7 @@ describe("placement under concurrency", () => {
         expect(r.json.error_reason).toBe("insufficient_capacity");
         expect(r.json.rejections.length).toBeGreaterThan(0);
         for (const h of r.json.rejections) {
-          expect(h.hostName).toMatch(/^cc-/);
+          expect(h.host_name).toMatch(/^cc-/);
           expect(h.filter).toBeTruthy();
           expect(h.reason).toBeTruthy();
         }

@@ -132,9 +132,9 @@ describe("placement policies through the API", () => {
     const refused = await create({ name: "nvme", flavor_name: "p-nvme" });
     expect(refused.status).toBe(409);
     expect(refused.json.error_reason).toBe("insufficient_capacity");
-    expect(refused.json.rejections.map((r: any) => r.hostName).sort()).toEqual(HOSTS.map((h) => h.hostname).sort());
+    expect(refused.json.rejections.map((r: any) => r.host_name).sort()).toEqual(HOSTS.map((h) => h.hostname).sort());
     for (const r of refused.json.rejections) {
-      expect(r).toMatchObject({ filter: "host-tags", hostId: String(hostIds[r.hostName]) });
+      expect(r).toMatchObject({ filter: "host-tags", host_id: String(hostIds[r.host_name]) });
       expect(r.reason).toContain("nvme");
     }
     const dry = await cloud.api("POST", "/v1/admin/placement/dry-run", { flavor_name: "p-nvme" });
@@ -149,7 +149,7 @@ describe("placement policies through the API", () => {
     for (const i of await created({ name: "rs", flavor_name: "p-small", count: 2 })) expect(i.host).toBe("pa-2");
     const refused = await create({ name: "rs-ssd", flavor_name: "p-ssd" });
     expect(refused.status).toBe(409);
-    const pa1 = refused.json.rejections.find((r: any) => r.hostName === "pa-1");
+    const pa1 = refused.json.rejections.find((r: any) => r.host_name === "pa-1");
     expect(pa1.filter).toBe("host-state");
     expect(pa1.reason).toContain("Disabled");
     expect((await cloud.api("PUT", `/v1/admin/hosts/${hostIds["pa-1"]}`, { resource_state: "Sleeping" })).status).toBe(400);
@@ -196,7 +196,7 @@ describe("placement policies through the API", () => {
     expect(new Set(strictHosts)).toEqual(new Set(CPU_HOSTS));
     const fourth = await create({ name: "aa-3", flavor_name: "p-small", affinity_group_ids: [aa.id] });
     expect(fourth.status).toBe(409);
-    expect(fourth.json.rejections.filter((r: any) => CPU_HOSTS.includes(r.hostName)).every((r: any) => r.filter === "affinity")).toBe(true);
+    expect(fourth.json.rejections.filter((r: any) => CPU_HOSTS.includes(r.host_name)).every((r: any) => r.filter === "affinity")).toBe(true);
 
     const loose: string[] = [];
     for (let i = 0; i < 4; i++) loose.push((await created({ name: `na-${i}`, flavor_name: "p-small", affinity_group_names: ["na"] }))[0].host);
@@ -254,10 +254,10 @@ describe("placement policies through the API", () => {
 
   it("vGPUs pack onto a GPU of their type, never mix types on a GPU, never share a passthrough GPU", async () => {
     const small = await created({ name: "vg20", flavor_name: "p-vgpu20", count: 5 });
-    const gpuOf = (i: any) => i.placement.gpus[0].gpuId as string;
+    const gpuOf = (i: any) => i.placement.gpus[0].gpu_id as string;
     for (const i of small) {
       expect(i.host).toBe("pa-gpu");
-      expect(i.placement.gpus[0]).toMatchObject({ mode: "vgpu", vgpuType: "H100-20C" });
+      expect(i.placement.gpus[0]).toMatchObject({ mode: "vgpu", vgpu_type: "H100-20C" });
     }
     const perGpu = new Map<string, number>();
     for (const i of small) perGpu.set(gpuOf(i), (perGpu.get(gpuOf(i)) ?? 0) + 1);
@@ -271,7 +271,7 @@ describe("placement policies through the API", () => {
     // All four GPUs are now in use: another passthrough VM is refused with the GPU filter named.
     const refused = await create({ name: "pt2", flavor_name: "p-gpu1" });
     expect(refused.status).toBe(409);
-    expect(refused.json.rejections.find((r: any) => r.hostName === "pa-gpu").filter).toMatch(/gpu/);
+    expect(refused.json.rejections.find((r: any) => r.host_name === "pa-gpu").filter).toMatch(/gpu/);
     await cleanup();
   });
 });

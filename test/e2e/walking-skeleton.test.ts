@@ -86,7 +86,7 @@ describe("walking skeleton", () => {
     // n3-H100x1 asks for 28 vCPU / 180 GiB: more memory than the GPU host has.
     expect(created.status).toBe(409);
     expect(created.json.error_reason).toBe("insufficient_capacity");
-    const byHost = Object.fromEntries(created.json.rejections.map((r: any) => [r.hostName, r]));
+    const byHost = Object.fromEntries(created.json.rejections.map((r: any) => [r.host_name, r]));
     expect(byHost["e2e-a"].filter).toMatch(/gpu/);
     expect(byHost["e2e-b"].filter).toMatch(/memory/);
     const hosts = await hostsView();

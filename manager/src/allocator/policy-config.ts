@@ -125,6 +125,8 @@ export interface AllocatorSettingDefinition {
   description: string;
   /** Allowed values for enumerations. */
   values?: readonly string[];
+  /** Allowed range of a number, inclusive: beyond it a factor or threshold would switch a check off. */
+  range?: { min: number; max: number };
   /** Scopes at which the setting may be overridden. */
   scopes: readonly ("global" | "cluster")[];
 }
@@ -138,13 +140,13 @@ export const ALLOCATOR_SETTINGS: readonly AllocatorSettingDefinition[] = [
     description: "Placement filters, in evaluation order (comma-separated names)" },
   { name: "orbit.allocator.scorers", type: "string", default: formatScorerWeights(DEFAULT_SCORER_WEIGHTS), scopes: ["global"],
     description: "Placement scorers and weights besides the algorithm's (name:weight, comma-separated)" },
-  { name: "cpu.overprovisioning.factor", type: "number", default: 1, scopes: ["global", "cluster"],
+  { name: "cpu.overprovisioning.factor", type: "number", default: 1, range: { min: 0.1, max: 16 }, scopes: ["global", "cluster"],
     description: "vCPUs allocatable per logical CPU" },
-  { name: "mem.overprovisioning.factor", type: "number", default: 1, scopes: ["global", "cluster"],
+  { name: "mem.overprovisioning.factor", type: "number", default: 1, range: { min: 0.1, max: 4 }, scopes: ["global", "cluster"],
     description: "Memory allocatable per MiB of host memory (after the host reserve)" },
-  { name: "cluster.cpu.allocated.capacity.disablethreshold", type: "number", default: 0.85, scopes: ["global", "cluster"],
+  { name: "cluster.cpu.allocated.capacity.disablethreshold", type: "number", default: 0.85, range: { min: 0.01, max: 1 }, scopes: ["global", "cluster"],
     description: "Stop new allocations in a cluster once this share of its CPU capacity is allocated" },
-  { name: "cluster.memory.allocated.capacity.disablethreshold", type: "number", default: 0.85, scopes: ["global", "cluster"],
+  { name: "cluster.memory.allocated.capacity.disablethreshold", type: "number", default: 0.85, range: { min: 0.01, max: 1 }, scopes: ["global", "cluster"],
     description: "Stop new allocations in a cluster once this share of its memory capacity is allocated" },
   { name: "vm.strict.host.tags", type: "string", default: "", scopes: ["global"],
     description: "Host tags that must match even when an admin deploys to a named host (comma-separated)" },

@@ -7,7 +7,9 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Logger } from "pino";
 import { ForbiddenError } from "#shared/errors.js";
 import type { ApiKeyService, Principal } from "../auth/api-key-service.js";
-import { errorHandler } from "./errors.js";
+import { errorHandler, notFoundHandler } from "./errors.js";
+import { registerIdempotency, type IdempotencyStore } from "./idempotency.js";
+import { buildValidatorCompiler } from "./validation.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -20,17 +22,19 @@ export interface ApiServerOptions {
   apiKeys: ApiKeyService;
   version: string;
   routes: (app: FastifyInstance) => Promise<void>;
+  /** Records answers to POSTs sent with an Idempotency-Key (none: the header is ignored). */
+  idempotency?: IdempotencyStore;
 }
 
 export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: o.log.child({ component: "api" }),
     bodyLimit: 1024 * 1024,
-    ajv: {
-      // Unknown fields are an error (not silently dropped); every problem is reported by name.
-      customOptions: { removeAdditional: false, coerceTypes: "array", useDefaults: true, allErrors: false },
-    },
+    // Errors raised before routing (a URL that is not valid UTF-8...) get the same body as all others.
+    frameworkErrors: (error, req, reply) => errorHandler(error, req, reply),
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // Unknown fields are an error (not silently dropped); bodies are never coerced (validation.ts).
+  app.setValidatorCompiler(buildValidatorCompiler());
 
   app.decorateRequest("principal", null as unknown as Principal);
   // Clients that always send Content-Type: application/json send it on DELETE too, with no body.
@@ -41,13 +45,11 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
     try {
       done(null, JSON.parse(text));
     } catch (e) {
-      done(Object.assign(new Error(`malformed JSON body: ${(e as Error).message}`), { statusCode: 400 }), undefined);
+      done(Object.assign(new Error(`malformed JSON body: ${(e as Error).message}`), { statusCode: 400, field: "body" }), undefined);
     }
   });
   app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler((req, reply) => {
-    void reply.status(404).send({ status: false, message: `no route ${req.method} ${req.url.split("?")[0]}`, error_reason: "not_found" });
-  });
+  app.setNotFoundHandler(notFoundHandler);
 
   await app.register(swagger, {
     openapi: {
@@ -81,6 +83,7 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
       const route = req.routeOptions.url ?? "";
       if (!route.startsWith("/v1/core/") && req.principal.role !== "admin") throw new ForbiddenError("admin API requires an admin key");
     });
+    if (o.idempotency) registerIdempotency(scoped, o.idempotency);
     await o.routes(scoped);
   });
   return app as unknown as FastifyInstance;

@@ -277,3 +277,19 @@ export const hostCertificates = pgTable("host_certificates", {
   revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }),
   createdAt: createdAt(),
 }, (t) => [index("host_certificates_host").on(t.hostId)]);
+
+// Answers to POSTs sent with an Idempotency-Key, per account, kept for a bounded time: a retry
+// with the same key and request gets the first answer again instead of doing the work twice.
+// The unique (account, key) row is inserted before the work starts, so two concurrent requests
+// with one key cannot both run; status_code stays null until the first one has answered.
+export const idempotencyKeys = pgTable("idempotency_keys", {
+  id: serial("id").primaryKey(),
+  accountId: integer("account_id").notNull().references(() => accounts.id, { onDelete: "cascade" }),
+  key: text("key").notNull(),
+  // sha256 of the method, route, path parameters and body (keys sorted).
+  fingerprint: text("fingerprint").notNull(),
+  statusCode: integer("status_code"),
+  responseBody: text("response_body"),
+  createdAt: createdAt(),
+  expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
+}, (t) => [uniqueIndex("idempotency_keys_account_key").on(t.accountId, t.key), index("idempotency_keys_expires").on(t.expiresAt)]);

@@ -157,7 +157,7 @@ export class HostService {
           threads_per_core: h.threadsPerCore,
           memory_mib: h.memoryMib,
           memory_reserve_mib: h.memoryReserveMib,
-          numa_cells: h.numaCells,
+          numa_cells: h.numaCells.map((c) => ({ id: c.id, cpus: c.cpus, memory_mib: c.memoryMib })),
         },
         allocated: { vcpus: a?.vcpus ?? 0, memory_mib: Number(a?.memoryMib ?? 0), vms: a?.vms ?? 0 },
         unmanaged_domains: unmanaged.filter((u) => u.hostId === h.id).map((u) => ({
@@ -171,7 +171,10 @@ export class HostService {
           memory_mib: g.memoryMib,
           numa_node: g.numaNode,
           nvlink_peers: g.nvlinkPeers,
-          vgpu_types: g.vgpuTypes,
+          vgpu_types: g.vgpuTypes.map((t) => ({
+            type_id: t.typeId, name: t.name, available_instances: t.availableInstances,
+            max_instances: t.maxInstances, framebuffer_mib: t.framebufferMib,
+          })),
           present: g.present,
           allocations: gpuAlloc.filter((x) => x.gpuId === g.id).map((x) => ({
             vm_id: x.vmId, mode: x.mode, vgpu_type: x.vgpuType, share_milli: x.shareMilli,

@@ -20,6 +20,7 @@ export class AllocationSettings {
         description: s.description,
         schema: schema as z.ZodType<unknown>,
         default: s.default,
+        ...(s.range ? { range: s.range } : {}),
         check: (value) => { buildPolicy(policyConfigFromSettings({ ...this.values(), [s.name]: value as string | number })); },
       });
     }

@@ -1,5 +1,7 @@
 // Global settings: every knob an admin tunes at run time, with its type, default and
 // validation, in one registry. Values live in the settings table; reads come from memory.
+// Every numeric setting has a sane range (min..max, shown by GET /v1/admin/settings): a value far
+// outside it (an over-provisioning factor of 1e308) would silently switch a check off.
 import { z } from "zod";
 import { InvalidArgumentError, NotFoundError } from "#shared/errors.js";
 
@@ -8,6 +10,8 @@ export interface SettingDefinition<T = unknown> {
   description: string;
   schema: z.ZodType<T>;
   default: T;
+  /** Allowed values of a numeric setting, inclusive (required for numbers). */
+  range?: { min: number; max: number };
   /** Validation that needs more than the schema (e.g. policy names known to the allocator). */
   check?: (value: T) => void;
 }
@@ -16,34 +20,43 @@ export const CORE_SETTINGS: SettingDefinition[] = [
   {
     name: "agent.heartbeat.interval.ms",
     description: "How often agents send a heartbeat with the power state of every domain.",
-    schema: z.number().int().min(200).max(600_000),
+    schema: z.number().int(),
+    range: { min: 200, max: 600_000 },
     default: 10_000,
   },
   {
     name: "host.memory.reserve.mib",
     description: "Memory kept for the host itself, not given to VMs (MiB).",
-    schema: z.number().int().min(0).max(1_048_576),
+    schema: z.number().int(),
+    range: { min: 0, max: 1_048_576 },
     default: 2048,
   },
   {
     name: "vm.deploy.timeout.ms",
     description: "How long a deploy waits for the agent to report the domain running.",
-    schema: z.number().int().min(1000).max(3_600_000),
+    schema: z.number().int(),
+    range: { min: 1000, max: 3_600_000 },
     default: 180_000,
   },
   {
     name: "vm.stop.timeout.ms",
     description: "ACPI shutdown grace period before a stop powers the domain off.",
-    schema: z.number().int().min(0).max(3_600_000),
+    schema: z.number().int(),
+    range: { min: 0, max: 3_600_000 },
     default: 60_000,
   },
   {
     name: "host.heartbeat.miss.factor",
     description: "A host whose last heartbeat is older than this many intervals is Disconnected.",
-    schema: z.number().min(1.5).max(100),
+    schema: z.number(),
+    range: { min: 1.5, max: 100 },
     default: 3,
   },
 ] as SettingDefinition[];
+
+function inRange(v: number, r: { min: number; max: number }): boolean {
+  return v >= r.min && v <= r.max;
+}
 
 export class SettingsRegistry {
   private readonly defs = new Map<string, SettingDefinition>();
@@ -55,7 +68,9 @@ export class SettingsRegistry {
 
   define(d: SettingDefinition): void {
     if (this.defs.has(d.name)) throw new Error(`setting ${d.name} defined twice`);
+    if (typeof d.default === "number" && !d.range) throw new Error(`numeric setting ${d.name} has no range`);
     d.schema.parse(d.default);
+    if (d.range && !inRange(d.default as number, d.range)) throw new Error(`setting ${d.name}: default outside its range`);
     this.defs.set(d.name, d);
   }
 
@@ -63,10 +78,23 @@ export class SettingsRegistry {
     return [...this.defs.values()];
   }
 
+  definition(name: string): SettingDefinition {
+    const d = this.defs.get(name);
+    if (!d) throw new NotFoundError("setting", name, `setting "${name}" does not exist`);
+    return d;
+  }
+
   /** Validates a value for a setting; throws InvalidArgumentError naming the setting. */
   validate(name: string, value: unknown): unknown {
-    const d = this.defs.get(name);
-    if (!d) throw new NotFoundError("setting", name);
+    const d = this.definition(name);
+    // Stored as jsonb, which refuses NUL and unpaired surrogates; no setting has a use for either.
+    // eslint-disable-next-line no-control-regex -- finding control characters is the point
+    if (typeof value === "string" && /[\u0000-\u001F\u007F\uD800-\uDFFF]/u.test(value)) {
+      throw new InvalidArgumentError("value", `${name}: must not contain control characters (NUL, newline, tab...) or unpaired UTF-16 surrogates`);
+    }
+    if (d.range && typeof value === "number" && !inRange(value, d.range)) {
+      throw new InvalidArgumentError("value", `${name} must be between ${d.range.min} and ${d.range.max} (got ${value})`, { ...d.range });
+    }
     const r = d.schema.safeParse(value);
     if (!r.success) throw new InvalidArgumentError("value", `${name}: ${r.error.issues[0]?.message ?? "invalid value"}`);
     try {
@@ -83,8 +111,7 @@ export class SettingsRegistry {
   }
 
   get<T = unknown>(name: string): T {
-    const d = this.defs.get(name);
-    if (!d) throw new NotFoundError("setting", name);
+    const d = this.definition(name);
     return (this.values.has(name) ? this.values.get(name) : d.default) as T;
   }
 

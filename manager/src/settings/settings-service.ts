@@ -2,7 +2,18 @@
 import { and, eq } from "drizzle-orm";
 import type { Db } from "../db/database.js";
 import { settings } from "../db/schema.js";
-import type { SettingsRegistry } from "./settings-registry.js";
+import type { SettingDefinition, SettingsRegistry } from "./settings-registry.js";
+
+export interface SettingView {
+  name: string;
+  description: string;
+  value: unknown;
+  default: unknown;
+  is_default: boolean;
+  /** Numeric settings: the allowed range, inclusive. */
+  min?: number;
+  max?: number;
+}
 
 export class SettingsService {
   private readonly listeners = new Set<(name: string) => void>();
@@ -44,10 +55,19 @@ export class SettingsService {
     return () => this.listeners.delete(listener);
   }
 
-  list(): { name: string; description: string; value: unknown; default: unknown; is_default: boolean }[] {
-    return this.registry.definitions().map((d) => ({
+  list(): SettingView[] {
+    return this.registry.definitions().map((d) => this.view(d));
+  }
+
+  /** One setting; NotFoundError naming it when there is no such setting. */
+  describe(name: string): SettingView {
+    return this.view(this.registry.definition(name));
+  }
+
+  private view(d: SettingDefinition): SettingView {
+    return {
       name: d.name, description: d.description, value: this.registry.get(d.name), default: d.default,
-      is_default: this.registry.isDefault(d.name),
-    }));
+      is_default: this.registry.isDefault(d.name), ...(d.range ? { min: d.range.min, max: d.range.max } : {}),
+    };
   }
 }

@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { and, count, desc, eq, inArray, isNull, or } from "drizzle-orm";
 import { ConflictError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
 import type { GpuDemand, PlacementPlan, PlacementRequest } from "../allocator/types.js";
+import { storedPlacementView, type StoredPlacement } from "../api/views.js";
 import type { Db } from "../db/database.js";
 import { affinityGroupMembers, environments, flavors, hosts, images, jobs, vms } from "../db/schema.js";
 import { AffinityGroupService } from "../placement/affinity-group-service.js";
@@ -183,9 +184,13 @@ export class VmService {
     return vm;
   }
 
-  /** Hyperstack-shaped instance views for rows (one query per referenced table). */
-  async views(rows: VmRow[]): Promise<Record<string, unknown>[]> {
+  /**
+   * Hyperstack-shaped instance views for rows (one query per referenced table). The host and how
+   * the scheduler chose it are shown to admins only: users see their VM, not the fleet.
+   */
+  async views(rows: VmRow[], viewer: Pick<Caller, "role">): Promise<Record<string, unknown>[]> {
     if (rows.length === 0) return [];
+    const admin = viewer.role === "admin";
     const flavorIds = [...new Set(rows.map((r) => r.flavorId))];
     const imageIds = [...new Set(rows.map((r) => r.imageId))];
     const envIds = [...new Set(rows.map((r) => r.environmentId))];
@@ -194,7 +199,7 @@ export class VmService {
       this.db.select().from(flavors).where(inArray(flavors.id, flavorIds)),
       this.db.select().from(images).where(inArray(images.id, imageIds)),
       this.db.select().from(environments).where(inArray(environments.id, envIds)),
-      hostIds.length ? this.db.select({ id: hosts.id, name: hosts.name }).from(hosts).where(inArray(hosts.id, hostIds)) : [],
+      admin && hostIds.length ? this.db.select({ id: hosts.id, name: hosts.name }).from(hosts).where(inArray(hosts.id, hostIds)) : [],
     ]);
     return rows.map((r) => {
       const f = fs.find((x) => x.id === r.flavorId)!;
@@ -224,7 +229,7 @@ export class VmService {
         labels: r.labels,
         callback_url: r.callbackUrl || null,
         host: hs.find((h) => h.id === r.hostId)?.name ?? null,
-        placement: r.placement ?? null,
+        placement: admin && r.placement ? storedPlacementView(r.placement as unknown as StoredPlacement) : null,
         created_at: r.createdAt.toISOString(),
       };
     });

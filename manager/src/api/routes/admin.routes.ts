@@ -8,7 +8,10 @@ import type { HostService } from "../../hosts/host-service.js";
 import type { PlacementService } from "../../placement/placement-service.js";
 import { VmService } from "../../vm/vm-service.js";
 import type { SettingsService } from "../../settings/settings-service.js";
-import { errors, ok } from "../schemas.js";
+import { errors, Id, ok, SingleLineText } from "../schemas.js";
+import { dryRunView } from "../views.js";
+
+const SettingParams = Type.Object({ name: SingleLineText({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false });
 
 export const adminRoutes = (db: Db, hostsSvc: HostService, settings: SettingsService, placement: PlacementService): FastifyPluginAsyncTypebox => async (app) => {
   app.get("/v1/admin/hosts", {
@@ -25,10 +28,17 @@ export const adminRoutes = (db: Db, hostsSvc: HostService, settings: SettingsSer
     schema: { tags: ["admin"], summary: "List global settings", response: { 200: ok({ settings: Type.Array(Type.Unknown()) }), ...errors } },
   }, async () => ({ status: true as const, message: "Getting settings success", settings: settings.list() }));
 
+  app.get("/v1/admin/settings/:name", {
+    schema: {
+      tags: ["admin"], summary: "Get a global setting: value, default, description and, for numbers, the allowed range",
+      params: SettingParams, response: { 200: ok({ setting: Type.Unknown() }), ...errors },
+    },
+  }, async (req) => ({ status: true as const, message: "Getting setting success", setting: settings.describe(req.params.name) }));
+
   app.put("/v1/admin/settings/:name", {
     schema: {
       tags: ["admin"], summary: "Change a global setting (validated, applied live)",
-      params: Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
+      params: SettingParams,
       body: Type.Object({ value: Type.Unknown() }, { additionalProperties: false }),
       response: { 200: ok({ setting: Type.Unknown() }), ...errors },
     },
@@ -41,11 +51,11 @@ export const adminRoutes = (db: Db, hostsSvc: HostService, settings: SettingsSer
     schema: {
       tags: ["admin"], summary: "Place a hypothetical deploy and explain it, committing nothing",
       body: Type.Object({
-        flavor_name: Type.String({ minLength: 1, maxLength: 100 }),
-        image_name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-        environment_name: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
+        flavor_name: SingleLineText({ minLength: 1, maxLength: 100 }),
+        image_name: Type.Optional(SingleLineText({ minLength: 1, maxLength: 200 })),
+        environment_name: Type.Optional(SingleLineText({ minLength: 1, maxLength: 63 })),
         count: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-        account_id: Type.Optional(Type.Integer({ minimum: 1 })),
+        account_id: Type.Optional(Id("Place as this account would (affinity, user dispersion)")),
         seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2147483647 })),
       }, { additionalProperties: false }),
       response: { 200: ok({ result: Type.Unknown() }), ...errors },
@@ -63,6 +73,6 @@ export const adminRoutes = (db: Db, hostsSvc: HostService, settings: SettingsSer
     if (!env) throw new InvalidArgumentError("environment_name", b.environment_name ? `environment "${b.environment_name}" does not exist` : "environment_name is required");
     const request = VmService.placementRequest(flavor, image, env.name, b.account_id ?? req.principal.accountId, b.count ?? 1);
     const result = await placement.dryRun(request, b.seed);
-    return { status: true as const, message: result.ok ? "placement found" : "no placement", result };
+    return { status: true as const, message: result.ok ? "placement found" : "no placement", result: dryRunView(result) };
   });
 };

@@ -2,13 +2,13 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { affinityGroupView, type AffinityGroupService } from "../../placement/affinity-group-service.js";
-import { errors, IdParams, ok } from "../schemas.js";
+import { errors, IdParams, MultiLineText, ok, ResourceName } from "../schemas.js";
 
 const CreateBody = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 63, pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*$" }),
+  name: ResourceName({ maxLength: 63 }),
   type: Type.Union([Type.Literal("host-affinity"), Type.Literal("host-anti-affinity")]),
   strict: Type.Optional(Type.Boolean({ default: true, description: "Strict groups are never violated (the deploy is refused); others are a preference" })),
-  description: Type.Optional(Type.String({ maxLength: 1000 })),
+  description: Type.Optional(MultiLineText({ maxLength: 1000 })),
 }, { additionalProperties: false });
 
 export const affinityGroupRoutes = (groups: AffinityGroupService): FastifyPluginAsyncTypebox => async (app) => {

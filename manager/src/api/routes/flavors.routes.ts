@@ -2,21 +2,21 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { flavorView, type FlavorService } from "../../catalog/flavor-service.js";
-import { errors, IdParams, ok } from "../schemas.js";
+import { errors, IdParams, ok, ResourceName, SingleLineText } from "../schemas.js";
 
 const TAG = Type.String({ minLength: 1, maxLength: 100, pattern: "^[A-Za-z0-9][A-Za-z0-9._:/=-]*$" });
 
 const CreateFlavorBody = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 100, pattern: "^[A-Za-z0-9][A-Za-z0-9._-]*$" }),
+  name: ResourceName({ maxLength: 100 }),
   cpu: Type.Integer({ minimum: 1, maximum: 1024, description: "vCPUs" }),
   ram: Type.Number({ exclusiveMinimum: 0, maximum: 65536, description: "Memory in GiB" }),
   disk: Type.Optional(Type.Integer({ minimum: 0, maximum: 65536, description: "Root disk in GiB" })),
-  gpu: Type.Optional(Type.String({ maxLength: 200, description: "GPU model, e.g. \"NVIDIA H100 80GB HBM3\" (matched exactly)" })),
+  gpu: Type.Optional(SingleLineText({ maxLength: 200, description: "GPU model, e.g. \"NVIDIA H100 80GB HBM3\" (matched exactly)" })),
   gpu_count: Type.Optional(Type.Integer({ minimum: 0, maximum: 16, description: "Whole GPUs passed through" })),
-  vgpu_type: Type.Optional(Type.String({ maxLength: 200, description: "One vGPU instance of this type" })),
+  vgpu_type: Type.Optional(SingleLineText({ maxLength: 200, description: "One vGPU instance of this type" })),
   gpu_share_milli: Type.Optional(Type.Integer({ minimum: 0, maximum: 999, description: "A time-sliced share of one GPU (1..999 milli)" })),
   host_tags: Type.Optional(Type.Array(TAG, { maxItems: 32, description: "All must be on the host" })),
-  cpu_type: Type.Optional(Type.String({ maxLength: 50, description: "Host CPU type, e.g. amd or intel" })),
+  cpu_type: Type.Optional(SingleLineText({ maxLength: 50, description: "Host CPU type, e.g. amd or intel" })),
 }, { additionalProperties: false });
 
 export const flavorAdminRoutes = (flavors: FlavorService): FastifyPluginAsyncTypebox => async (app) => {

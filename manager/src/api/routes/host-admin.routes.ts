@@ -2,7 +2,7 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { HostAdmin } from "../../placement/host-admin.js";
-import { errors, IdParams, ok } from "../schemas.js";
+import { errors, Id, IdParams, ok, SingleLineText } from "../schemas.js";
 
 export const hostAdminRoutes = (admin: HostAdmin): FastifyPluginAsyncTypebox => async (app) => {
   app.put("/v1/admin/hosts/:id", {
@@ -27,8 +27,8 @@ export const hostAdminRoutes = (admin: HostAdmin): FastifyPluginAsyncTypebox => 
       tags: ["admin"],
       summary: "Override an allocator setting for one cluster (over-provisioning factors, disable thresholds); null removes it",
       params: Type.Object({
-        id: Type.Integer({ minimum: 1, maximum: 2147483647 }),
-        name: Type.String({ minLength: 1, maxLength: 200 }),
+        id: Id(),
+        name: SingleLineText({ minLength: 1, maxLength: 200 }),
       }, { additionalProperties: false }),
       body: Type.Object({ value: Type.Unknown() }, { additionalProperties: false }),
       response: { 200: ok({ setting: Type.Unknown() }), ...errors },

@@ -17,6 +17,11 @@ export const jobRoutes = (db: Db): FastifyPluginAsyncTypebox => async (app) => {
     const scope = req.principal.role === "admin" ? undefined : eq(jobs.accountId, req.principal.accountId);
     const [job] = await db.select().from(jobs).where(and(eq(jobs.id, req.params.id), scope));
     if (!job) throw new NotFoundError("job", req.params.id);
-    return { status: true as const, message: "Getting job success", job: jobView(job) };
+    const view = jobView(job);
+    // Which host ran it is the operator's business (a deploy's result names the host id).
+    if (req.principal.role !== "admin" && view.result && typeof view.result === "object") {
+      view.result = Object.fromEntries(Object.entries(view.result).filter(([k]) => !k.startsWith("host")));
+    }
+    return { status: true as const, message: "Getting job success", job: view };
   });
 };

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import {
   DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS, type RegistrationTokenService,
 } from "../../security/registration-token-service.js";
-import { errors, IdParams, ok } from "../schemas.js";
+import { errors, IdParams, ok, SingleLineText } from "../schemas.js";
 
 export const registrationTokenRoutes = (tokens: RegistrationTokenService, ca: { certPem: string; fingerprintSha256: string }): FastifyPluginAsyncTypebox => async (app) => {
   app.post("/v1/admin/registration-tokens", {
@@ -13,7 +13,7 @@ export const registrationTokenRoutes = (tokens: RegistrationTokenService, ca: { 
       summary: "Create a one-time registration token for a new host (the token is shown only in this response)",
       body: Type.Object({
         expires_in_seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_TOKEN_TTL_SECONDS, default: DEFAULT_TOKEN_TTL_SECONDS })),
-        note: Type.Optional(Type.String({ maxLength: 500 })),
+        note: Type.Optional(SingleLineText({ maxLength: 500 })),
       }, { additionalProperties: false }),
       response: {
         201: ok({

@@ -1,26 +1,24 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { VmService } from "../../vm/vm-service.js";
-import { errors, IdParams, Instance, ok } from "../schemas.js";
+import { errors, Id, IdParams, Instance, MultiLineText, ok, ResourceName, SingleLineText, Uuid } from "../schemas.js";
 
-const NAME = "^[A-Za-z0-9][A-Za-z0-9._-]*$";
+/** Bounded so that (page - 1) * page_size stays a small integer (an SQL offset). */
+const MAX_PAGE = 1_000_000;
 
 const CreateBody = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 50, pattern: NAME, description: "1-50 characters: letters, digits, . _ -" }),
-  environment_name: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
-  flavor_name: Type.String({ minLength: 1, maxLength: 100 }),
-  image_name: Type.String({ minLength: 1, maxLength: 200 }),
-  key_name: Type.Optional(Type.String({ maxLength: 100, description: "Accepted for Hyperstack compatibility; key pairs come with the user API" })),
-  count: Type.Optional(Type.Integer({ minimum: 1, maximum: 20, default: 1 })),
-  user_data: Type.Optional(Type.String({ maxLength: 65536 })),
-  callback_url: Type.Optional(Type.String({ maxLength: 2048, format: "uri" })),
-  labels: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 63 }), { maxItems: 32 })),
-  affinity_group_names: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 63 }), { maxItems: 16, description: "Affinity groups of your account the VMs join" })),
-  affinity_group_ids: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 2147483647 }), { maxItems: 16 })),
-  avoid: Type.Optional(Type.Array(Type.Union([
-    Type.Integer({ minimum: 1, maximum: 2147483647 }),
-    Type.String({ pattern: "^[0-9a-fA-F-]{36}$" }),
-  ]), { maxItems: 100, description: "CloudSigma's avoid: keep away from the hosts of these VMs (ids or uuids) when possible" })),
+  name: ResourceName({ maxLength: 50, description: "1-50 characters: letters, digits, . _ -" }),
+  environment_name: Type.Optional(SingleLineText({ minLength: 1, maxLength: 63 })),
+  flavor_name: SingleLineText({ minLength: 1, maxLength: 100 }),
+  image_name: SingleLineText({ minLength: 1, maxLength: 200 }),
+  key_name: Type.Optional(SingleLineText({ maxLength: 100, description: "Accepted for Hyperstack compatibility; key pairs come with the user API" })),
+  count: Type.Optional(Type.Integer({ minimum: 1, maximum: 20, default: 1, description: "1-20 VMs named NAME-1..NAME-N" })),
+  user_data: Type.Optional(MultiLineText({ maxLength: 65536, description: "cloud-init user data (no NUL)" })),
+  callback_url: Type.Optional(SingleLineText({ maxLength: 2048, format: "uri" })),
+  labels: Type.Optional(Type.Array(SingleLineText({ minLength: 1, maxLength: 63 }), { maxItems: 32 })),
+  affinity_group_names: Type.Optional(Type.Array(SingleLineText({ minLength: 1, maxLength: 63 }), { maxItems: 16, description: "Affinity groups of your account the VMs join" })),
+  affinity_group_ids: Type.Optional(Type.Array(Id(), { maxItems: 16 })),
+  avoid: Type.Optional(Type.Array(Type.Union([Id(), Uuid()]), { maxItems: 100, description: "CloudSigma's avoid: keep away from the hosts of these VMs (ids or uuids) when possible" })),
   assign_floating_ip: Type.Optional(Type.Boolean()),
   create_bootable_volume: Type.Optional(Type.Boolean()),
   enable_port_randomization: Type.Optional(Type.Boolean()),
@@ -39,7 +37,7 @@ export const virtualMachineRoutes = (vmsvc: VmService): FastifyPluginAsyncTypebo
     },
   }, async (req, reply) => {
     const r = await vmsvc.create(req.principal, req.body);
-    const instances = await vmsvc.views(r.vms);
+    const instances = await vmsvc.views(r.vms, req.principal);
     return reply.status(201).send({
       status: true as const, message: `${instances.length} virtual machine(s) are being created`,
       instances: instances as never, job_id: r.jobIds[0]!, job_ids: r.jobIds,
@@ -51,8 +49,8 @@ export const virtualMachineRoutes = (vmsvc: VmService): FastifyPluginAsyncTypebo
       tags: ["virtual-machines"],
       summary: "List virtual machines",
       querystring: Type.Object({
-        page: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
-        pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+        page: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 1 })),
+        pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50, description: "Hyperstack's spelling of page_size" })),
         page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
       }, { additionalProperties: false }),
       response: { 200: ok({ count: Type.Integer(), page: Type.Integer(), page_size: Type.Integer(), instances: Type.Array(Instance) }), ...errors },
@@ -61,7 +59,7 @@ export const virtualMachineRoutes = (vmsvc: VmService): FastifyPluginAsyncTypebo
     const page = req.query.page ?? 1;
     const pageSize = req.query.page_size ?? req.query.pageSize ?? 50;
     const { rows, total } = await vmsvc.list(req.principal, page, pageSize);
-    return { status: true as const, message: "Getting instances success", count: total, page, page_size: pageSize, instances: (await vmsvc.views(rows)) as never };
+    return { status: true as const, message: "Getting instances success", count: total, page, page_size: pageSize, instances: (await vmsvc.views(rows, req.principal)) as never };
   });
 
   app.get("/v1/core/virtual-machines/:id", {
@@ -71,7 +69,7 @@ export const virtualMachineRoutes = (vmsvc: VmService): FastifyPluginAsyncTypebo
     },
   }, async (req) => {
     const vm = await vmsvc.get(req.principal, req.params.id);
-    const [instance] = await vmsvc.views([vm]);
+    const [instance] = await vmsvc.views([vm], req.principal);
     return { status: true as const, message: "Getting instance success", instance: instance as never };
   });
 
@@ -82,7 +80,7 @@ export const virtualMachineRoutes = (vmsvc: VmService): FastifyPluginAsyncTypebo
     },
   }, async (req) => {
     const { vm, jobId } = await vmsvc.destroy(req.principal, req.params.id);
-    const [instance] = await vmsvc.views([vm]);
+    const [instance] = await vmsvc.views([vm], req.principal);
     return { status: true as const, message: "Virtual machine deletion initiated", job_id: jobId, instance: instance as never };
   });
 };
