@@ -18,7 +18,16 @@ import { NvidiaGpuInventory } from "./gpu/nvidia-gpu-inventory.js";
 import { VgpuHypervisor } from "./drivers/vgpu-hypervisor.js";
 import { hostname } from "node:os";
 
-function buildDriver(c: AgentConfig, identity: FileIdentityStore, log: pino.Logger): { hv: Hypervisor; gpus: GpuInventory } {
+/** The kernel's id of the current boot: a new one means the host rebooted (and its domains went with it). */
+function linuxBootId(): string {
+  try {
+    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+function buildDriver(c: AgentConfig, identity: FileIdentityStore, log: pino.Logger): { hv: Hypervisor; gpus: GpuInventory; bootId: string } {
   if (c.driver === "simulator") {
     const known = identity.load();
     const hv = new SimulatorHypervisor({
@@ -29,7 +38,8 @@ function buildDriver(c: AgentConfig, identity: FileIdentityStore, log: pino.Logg
       numaCells: c.simulator.numaCells,
       startDelayMs: c.simulator.startDelayMs,
     });
-    return { hv, gpus: new StaticGpuInventory(simulatedGpus(c.simulator.gpus, c.simulator.numaCells)) };
+    // A simulated host lives as long as its agent process: each start is a new boot.
+    return { hv, gpus: new StaticGpuInventory(simulatedGpus(c.simulator.gpus, c.simulator.numaCells)), bootId: randomUUID() };
   }
   const l = c.libvirt;
   const libvirt = new LibvirtHypervisor({
@@ -51,7 +61,7 @@ function buildDriver(c: AgentConfig, identity: FileIdentityStore, log: pino.Logg
     : new StaticGpuInventory([]);
   // vGPUs need their mdev created on the host before the domain starts, and removed after.
   const hv = c.gpu.enabled ? new VgpuHypervisor(libvirt, new MdevManager({ sysfsRoot: c.gpu.sysfsRoot })) : libvirt;
-  return { hv, gpus };
+  return { hv, gpus, bootId: linuxBootId() };
 }
 
 try {
@@ -61,7 +71,7 @@ try {
   // mTLS is on as soon as the tls section says anything (a CA to trust, a server name, cert paths).
   const t = config.tls;
   const tlsOn = Boolean(t.caFile || t.serverName || t.certFile || t.keyFile);
-  const { hv, gpus } = buildDriver(config, identity, log);
+  const { hv, gpus, bootId } = buildDriver(config, identity, log);
   const agent = new OrbitAgent({
     managerAddress: config.manager,
     joinToken: config.token,
@@ -71,6 +81,9 @@ try {
     host: config.host,
     log,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
+    backoff: { initialMs: config.reconnect.initialBackoffMs, maxMs: config.reconnect.maxBackoffMs },
+    reconnectLogEveryMs: config.reconnect.logEveryMs,
+    bootId: () => Promise.resolve(bootId),
     tls: tlsOn ? { caPem: t.caFile ? readFileSync(t.caFile) : undefined, serverName: t.serverName } : undefined,
   });
   log.info({ manager: config.manager, driver: config.driver, stateDir: path.resolve(config.stateDir) }, "orbit-agent starting");
