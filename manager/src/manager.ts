@@ -59,7 +59,15 @@ export interface RunningManager {
   close(): Promise<void>;
 }
 
-export async function startManager(config: ManagerConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningManager> {
+export interface StartManagerOptions {
+  /**
+   * Global settings stored before anything runs (embedding, tests): unlike a change at run time
+   * they apply at once, without the grace a shortened heartbeat interval gets.
+   */
+  initialSettings?: Record<string, unknown>;
+}
+
+export async function startManager(config: ManagerConfig, log: Logger = pino({ level: config.logLevel }), opts: StartManagerOptions = {}): Promise<RunningManager> {
   // ORBIT_DATA_DIR=":memory:" keeps PGlite in memory (tests, throwaway demos).
   const database = await openDatabase({
     url: config.databaseUrl,
@@ -73,6 +81,7 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
   const allocation = new AllocationSettings(registry);
   const settings = new SettingsService(db, registry);
   await settings.load((m) => log.warn(m));
+  for (const [name, value] of Object.entries(opts.initialSettings ?? {})) await settings.set(name, value);
   allocation.rebuild();
   settings.onChange((name) => { if (allocation.owns(name)) allocation.rebuild(); });
 

@@ -1,10 +1,11 @@
 // A small simulated fleet: agents with the simulator driver, in this process, connected to a
 // manager over real gRPC (loopback), exactly as remote agents would be.
+import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { VmSpec } from "#shared/protocol.js";
 import { OrbitAgent } from "../../../agent/src/agent.js";
 import type { AgentTlsOptions } from "../../../agent/src/connection/agent-connection.js";
-import { FileIdentityStore, MemoryIdentityStore } from "../../../agent/src/connection/identity-store.js";
+import { FileIdentityStore, MemoryIdentityStore, type IdentityStore } from "../../../agent/src/connection/identity-store.js";
 import { simulatedGpus, type SimulatedGpuGroup } from "../../../agent/src/drivers/simulator/simulated-gpus.js";
 import { SimulatorHypervisor } from "../../../agent/src/drivers/simulator/simulator-hypervisor.js";
 import { StaticGpuInventory } from "../../../agent/src/gpu/gpu-inventory.js";
@@ -60,32 +61,67 @@ export interface FleetOptions {
 export interface SimulatedFleet {
   agents: OrbitAgent[];
   hypervisors: SimulatorHypervisor[];
+  /** Each host's boot id as its agent reports it. */
+  bootIds: string[];
+  /** Stops host i's agent (the host keeps its domains): the manager stops hearing from it. */
+  stopAgent(i: number): Promise<void>;
+  /**
+   * Starts host i's agent again with its identity, and waits until it is connected. With reboot
+   * the host lost its domains and reports a new boot id, as after a power cycle.
+   */
+  startAgent(i: number, opts?: { reboot?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
 
 export async function startSimulatedFleet(o: FleetOptions): Promise<SimulatedFleet> {
   const specs = o.hosts ?? DEFAULT_FLEET;
   const hypervisors: SimulatorHypervisor[] = [];
-  const agents = specs.map((h) => {
-    const hv = new SimulatorHypervisor({
-      hostUuid: h.uuid, hostname: h.hostname, cpus: h.cpus, memoryMib: h.memoryMib, numaCells: h.numaCells ?? 1,
-      startDelayMs: o.startDelayMs ?? 200, ...(o.failStart ? { failStart: o.failStart } : {}),
-    });
-    hypervisors.push(hv);
+  const bootIds: string[] = [];
+  const identities: IdentityStore[] = specs.map((h) => (o.identityDir ? new FileIdentityStore(`${o.identityDir}/${h.hostname}`) : new MemoryIdentityStore()));
+  const newHypervisor = (h: SimulatedHostSpec) => new SimulatorHypervisor({
+    hostUuid: h.uuid, hostname: h.hostname, cpus: h.cpus, memoryMib: h.memoryMib, numaCells: h.numaCells ?? 1,
+    startDelayMs: o.startDelayMs ?? 200, ...(o.failStart ? { failStart: o.failStart } : {}),
+  });
+  const newAgent = (i: number) => {
+    const h = specs[i]!;
     return new OrbitAgent({
       managerAddress: o.managerAddress,
       joinToken: o.joinToken,
-      identity: o.identityDir ? new FileIdentityStore(`${o.identityDir}/${h.hostname}`) : new MemoryIdentityStore(),
-      hypervisor: hv,
+      identity: identities[i]!,
+      hypervisor: hypervisors[i]!,
       gpus: new StaticGpuInventory(simulatedGpus(h.gpus ?? [], h.numaCells ?? 1)),
       host: { tags: h.tags ?? [], environment: h.environment ?? "default", cluster: h.cluster ?? "default" },
       log: o.log.child({ agent: h.hostname }),
       backoff: { initialMs: 200, maxMs: 5000 },
+      bootId: () => Promise.resolve(bootIds[i]!),
       ...(o.heartbeatIntervalMs ? { heartbeatIntervalMs: o.heartbeatIntervalMs } : {}),
       ...(o.tls ? { tls: o.tls } : {}),
     });
-  });
+  };
+  specs.forEach((h) => { hypervisors.push(newHypervisor(h)); bootIds.push(randomUUID()); });
+  const agents = specs.map((_, i) => newAgent(i));
+  const running = agents.map(() => true);
   for (const a of agents) a.start();
   await Promise.all(agents.map((a) => a.connection.connected));
-  return { agents, hypervisors, stop: async () => { await Promise.all(agents.map((a) => a.stop())); } };
+  return {
+    agents, hypervisors, bootIds,
+    stopAgent: async (i) => {
+      if (!running[i]) return;
+      running[i] = false;
+      // Only the connection: the simulated host (and its domains) stays.
+      await agents[i]!.connection.stop();
+    },
+    startAgent: async (i, opts = {}) => {
+      if (running[i]) throw new Error(`agent ${i} is running`);
+      if (opts.reboot) {
+        hypervisors[i] = newHypervisor(specs[i]!);
+        bootIds[i] = randomUUID();
+      }
+      agents[i] = newAgent(i);
+      running[i] = true;
+      agents[i].start();
+      await agents[i].connection.connected;
+    },
+    stop: async () => { await Promise.all(agents.map((a, i) => (running[i] ? a.stop() : Promise.resolve()))); },
+  };
 }
