@@ -117,10 +117,14 @@ export class VmReconciler implements HostStreamHandler {
     const [vm] = await this.db.select({ id: vms.id, state: vms.state }).from(vms)
       .where(and(eq(vms.uuid, e.vmUuid.toLowerCase()), eq(vms.hostId, hostId)));
     if (!vm) return;
-    if (vm.state === "Running" && STOPPED.has(e.powerState)) {
-      await this.apply(vm.id, "Running", "Stopped", `event: domain ${e.event}${e.detail ? ` (${e.detail})` : ""}`, "", "SHUTDOWN");
-    } else if (vm.state === "Stopped" && e.powerState === PowerState.POWER_STATE_RUNNING) {
-      await this.apply(vm.id, "Stopped", "Running", `event: domain ${e.event}`, "", "RUNNING");
+    // Events say only that a domain started or stopped; the rest (Error, reboots) waits for a heartbeat.
+    const domain = STOPPED.has(e.powerState) ? "stopped" : e.powerState === PowerState.POWER_STATE_RUNNING ? "running" : undefined;
+    if (!domain || !isVmState(vm.state) || !["Running", "Stopped", "Unknown"].includes(vm.state)) return;
+    const decision = reconcileWithHost({ state: vm.state, holdsAllocation: true }, {
+      domain, detail: `${powerName(e.powerState).toLowerCase()}${e.detail ? ` (${e.detail})` : ""}`, hostRebooted: false,
+    });
+    if (decision && "to" in decision) {
+      await this.apply(vm.id, vm.state, decision.to, `event: domain ${e.event}${e.detail ? ` (${e.detail})` : ""}`, decision.reason, decision.powerState);
     }
   }
 
