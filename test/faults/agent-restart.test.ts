@@ -28,7 +28,7 @@ describe("a host whose agent process is killed and started again", () => {
     await waitFor("the host Up", async () => {
       const { json } = await manager.api("GET", "/v1/admin/hosts");
       return (json.hosts as { state: string }[] | undefined)?.some((h) => h.state === "Up");
-    }, 30_000);
+    }, 60_000);
 
     const ids: number[] = [];
     for (const name of ["kept-1", "kept-2"]) {
@@ -37,14 +37,14 @@ describe("a host whose agent process is killed and started again", () => {
       ids.push(r.json.instances[0].id as number);
     }
     const views = async () => Promise.all(ids.map(async (id) => (await manager.api("GET", `/v1/core/virtual-machines/${id}`)).json.instance as VmView));
-    await waitFor("both VMs Running", async () => (await views()).every((v) => v.status === "ACTIVE"), 30_000);
+    await waitFor("both VMs Running", async () => (await views()).every((v) => v.status === "ACTIVE"), 60_000);
 
     agent.handle.kill("SIGKILL");
     await agent.handle.exited;
     const unknown = await waitFor("both VMs Unknown", async () => {
       const vs = await views();
       return vs.every((v) => v.orbit_state === "Unknown") && vs;
-    }, 30_000);
+    }, 60_000);
     for (const v of unknown) expect(v).toMatchObject({ status: "UNKNOWN", state_reason: expect.stringContaining("stopped reporting") });
     const { json } = await manager.api("GET", "/v1/admin/hosts");
     expect(json.hosts[0]).toMatchObject({ state: "Disconnected", allocated: { vms: 2 } });
@@ -53,7 +53,7 @@ describe("a host whose agent process is killed and started again", () => {
     const settled = await waitFor("both VMs settled from the agent's report", async () => {
       const vs = await views();
       return vs.every((v) => v.orbit_state === "Running" || v.orbit_state === "Stopped") && vs;
-    }, 30_000);
+    }, 60_000);
     const states = new Set(settled.map((v) => v.orbit_state));
     expect(states.size).toBe(1);
     if (states.has("Running")) {
@@ -66,5 +66,5 @@ describe("a host whose agent process is killed and started again", () => {
     const after = await manager.api("GET", "/v1/admin/hosts");
     expect(after.json.hosts[0]).toMatchObject({ state: "Up", allocated: { vms: 2 } });
     process.stdout.write(`agent-restart: VMs came back ${[...states][0]} (${settled[0]!.state_reason})\n`);
-  }, 180_000);
+  }, 300_000);
 });

@@ -38,12 +38,12 @@ describe("a manager killed and started again", () => {
       extra: { reconnect: { initial_backoff_ms: 200, max_backoff_ms: 15_000, log_every_ms: 2000 } },
     });
     cleanup.push(() => agent.stop());
-    await waitFor("the host Up", async () => (await hosts(manager)).find((h) => h.name === "restart-host-1" && h.state === "Up"));
+    await waitFor("the host Up", async () => (await hosts(manager)).find((h) => h.name === "restart-host-1" && h.state === "Up"), 60_000);
     const pid = agent.handle.pid;
 
     await manager.kill("SIGKILL");
     const killedAt = Date.now();
-    await sleep(7000);
+    await sleep(8000);
     const awayMs = Date.now() - killedAt;
     expect(agent.handle.exit(), agent.handle.output()).toBeUndefined();
     const logs = agent.handle.logs();
@@ -62,11 +62,11 @@ describe("a manager killed and started again", () => {
     const restartedAt = Date.now();
     await manager.startProcess();
     await waitFor("the agent reconnected to the new manager", async () => (await hosts(manager)).find((h) =>
-      h.name === "restart-host-1" && h.state === "Up" && h.last_heartbeat_at && Date.parse(h.last_heartbeat_at) > restartedAt), 20_000);
+      h.name === "restart-host-1" && h.state === "Up" && h.last_heartbeat_at && Date.parse(h.last_heartbeat_at) > restartedAt), 30_000);
     expect(agent.handle.exit()).toBeUndefined();
     expect(agent.handle.pid).toBe(pid);
     expect(agent.handle.logs().some((l) => l.msg === "reached the manager again" && l.attempts >= counts.at(-1)!)).toBe(true);
-  }, 120_000);
+  }, 300_000);
 
   it("killed during concurrent creates: every accepted VM ends Running, none Error, capacity matches, agents never restarted", async () => {
     // A 4 s host window (500 ms x 8): agents are told a 2 s reconnect cap.
@@ -76,7 +76,7 @@ describe("a manager killed and started again", () => {
       cpus: 32, memoryMib: 65536, startDelayMs: 400,
     }));
     for (const a of agents) cleanup.push(() => a.stop());
-    await waitFor("4 hosts Up", async () => (await hosts(manager)).filter((h) => h.state === "Up").length === 4, 30_000);
+    await waitFor("4 hosts Up", async () => (await hosts(manager)).filter((h) => h.state === "Up").length === 4, 90_000);
     const pids = agents.map((a) => a.handle.pid);
 
     // 32 creates at once; the manager is killed once a few have been answered.
@@ -131,5 +131,5 @@ describe("a manager killed and started again", () => {
     } finally {
       await database.close();
     }
-  }, 240_000);
+  }, 400_000);
 });
