@@ -21,7 +21,7 @@ import { ApiKeyService } from "./auth/api-key-service.js";
 import { seedCatalog } from "./catalog/catalog-seed.js";
 import type { ManagerConfig } from "./config.js";
 import { openDatabase, type Database } from "./db/database.js";
-import { HostLiveness } from "./hosts/host-liveness.js";
+import { HostLiveness, LIVENESS_SETTINGS } from "./hosts/host-liveness.js";
 import { HostService } from "./hosts/host-service.js";
 import { loadOrCreateCertificateAuthority } from "./security/ca-store.js";
 import { optionalClientCertServerCredentials } from "./security/grpc-tls-credentials.js";
@@ -95,8 +95,8 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
   // Host liveness: one deadline for Disconnected hosts, for commands waiting for an agent, and
   // for the reconnect backoff agents are told (hosts/host-liveness.ts).
   const liveness = new HostLiveness({
-    intervalMs: () => registry.number("agent.heartbeat.interval.ms"),
-    missFactor: () => registry.number("host.heartbeat.miss.factor"),
+    intervalMs: () => registry.number(LIVENESS_SETTINGS.interval),
+    missFactor: () => registry.number(LIVENESS_SETTINGS.missFactor),
   }, log.child({ component: "liveness" }));
   const dispatcher = new CommandDispatcher(db, sessions, liveness);
   const runner = new JobRunner({
@@ -135,7 +135,7 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
   const gateway = new AgentGateway({
     hosts: hostsSvc, enrollment, certificates, requireClientCertificate: config.grpcTls,
     sessions, handler: reconciler, log: log.child({ component: "agents" }),
-    heartbeatIntervalMs: () => registry.number("agent.heartbeat.interval.ms"),
+    heartbeatIntervalMs: () => liveness.agentSettings().heartbeatIntervalMs,
     reconnectBackoffMaxMs: () => liveness.reconnectBackoffMaxMs(),
   });
   let grpcCredentials;
@@ -146,14 +146,7 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
     grpcCredentials = optionalClientCertServerCredentials({ caPem: ca.certPem, ...server });
   }
   const grpcPort = await gateway.listen(config.grpcHost, config.grpcPort, grpcCredentials);
-  let heartbeatInterval = registry.number("agent.heartbeat.interval.ms");
-  settings.onChange((name) => {
-    if (name !== "agent.heartbeat.interval.ms" && name !== "host.heartbeat.miss.factor") return;
-    if (name === "agent.heartbeat.interval.ms") {
-      liveness.intervalChanged(heartbeatInterval);
-      heartbeatInterval = registry.number(name);
-    }
-    const value = { heartbeatIntervalMs: heartbeatInterval, reconnectBackoffMaxMs: liveness.reconnectBackoffMaxMs() };
+  liveness.followSettings((l) => settings.onChange(l), (value) => {
     for (const h of sessions.connectedHostIds()) sessions.send(h, { body: { $case: "settings", value } });
   });
 

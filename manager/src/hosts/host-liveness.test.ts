@@ -71,3 +71,26 @@ describe("HostLiveness.check", () => {
     expect(after).toEqual([[], [7]]);
   });
 });
+
+describe("HostLiveness.followSettings", () => {
+  it("gives a shortened interval its grace and tells agents the new interval and cap; ignores other settings", () => {
+    let now = T0;
+    let interval = 10_000;
+    let factor = 3;
+    const liveness = new HostLiveness({ intervalMs: () => interval, missFactor: () => factor }, pino({ level: "silent" }), () => now);
+    let fire: (name: string) => void = () => undefined;
+    const told: unknown[] = [];
+    liveness.followSettings((l) => { fire = l; }, (s) => told.push(s));
+    now += 1_000_000;
+    interval = 1000;
+    fire("agent.heartbeat.interval.ms");
+    expect(told).toEqual([{ heartbeatIntervalMs: 1000, reconnectBackoffMaxMs: 15_000 }]); // the old window still counts
+    expect(liveness.windowMs()).toBe(30_000);
+    now += 30_001;
+    factor = 4;
+    fire("host.heartbeat.miss.factor");
+    expect(told.at(-1)).toEqual({ heartbeatIntervalMs: 1000, reconnectBackoffMaxMs: 2000 });
+    fire("vm.deploy.timeout.ms");
+    expect(told).toHaveLength(2);
+  });
+});

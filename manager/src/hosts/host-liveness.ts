@@ -15,13 +15,19 @@ export interface LivenessSettings {
   missFactor: () => number;
 }
 
+/** The setting names the rule is made of. */
+export const LIVENESS_SETTINGS = { interval: "agent.heartbeat.interval.ms", missFactor: "host.heartbeat.miss.factor" } as const;
+
+/** What agents are told of the rule (AgentSettings in the protocol). */
+export interface AgentLivenessSettings { heartbeatIntervalMs: number; reconnectBackoffMaxMs: number }
+
 /** The rule alone (no timers, no database): unit-tested with a fake clock. */
 export class LivenessRule {
   /** When this manager began to listen to agents: no host is stale for silence before it. */
   protected listeningSince: number;
   private readonly deadline: HeartbeatDeadline;
 
-  constructor(s: LivenessSettings, protected readonly now: () => number = Date.now) {
+  constructor(private readonly s: LivenessSettings, protected readonly now: () => number = Date.now) {
     this.listeningSince = now();
     this.deadline = new HeartbeatDeadline(s.intervalMs, s.missFactor, now);
   }
@@ -50,6 +56,27 @@ export class LivenessRule {
   /** Call when the heartbeat interval setting changed, with the value it had before. */
   intervalChanged(previousMs: number): void {
     this.deadline.intervalChanged(previousMs);
+  }
+
+  /** What agents are told at registration and after every change. */
+  agentSettings(): AgentLivenessSettings {
+    return { heartbeatIntervalMs: this.s.intervalMs(), reconnectBackoffMaxMs: this.reconnectBackoffMaxMs() };
+  }
+
+  /**
+   * Follows the settings the rule is made of: a shortened interval gets its grace, and connected
+   * agents are told the new interval and reconnect cap at once.
+   */
+  followSettings(onChange: (listener: (name: string) => void) => void, tellAgents: (s: AgentLivenessSettings) => void): void {
+    let interval = this.s.intervalMs();
+    onChange((name) => {
+      if (name !== LIVENESS_SETTINGS.interval && name !== LIVENESS_SETTINGS.missFactor) return;
+      if (name === LIVENESS_SETTINGS.interval) {
+        this.intervalChanged(interval);
+        interval = this.s.intervalMs();
+      }
+      tellAgents(this.agentSettings());
+    });
   }
 }
 
