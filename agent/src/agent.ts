@@ -21,6 +21,10 @@ export interface AgentOptions {
   log: Logger;
   heartbeatIntervalMs?: number;
   backoff?: { initialMs: number; maxMs: number };
+  /** How often a manager that stays away is logged again. */
+  reconnectLogEveryMs?: number;
+  /** The host's boot id for heartbeats (changes when the host boots); empty when unknown. */
+  bootId?: () => Promise<string>;
   credentials?: ChannelCredentials;
   /** Mutual TLS with the manager (CSR at registration, then the host certificate). */
   tls?: AgentTlsOptions | undefined;
@@ -47,6 +51,8 @@ export class OrbitAgent {
       log: o.log,
       ...(o.heartbeatIntervalMs ? { heartbeatIntervalMs: o.heartbeatIntervalMs } : {}),
       ...(o.backoff ? { backoff: o.backoff } : {}),
+      ...(o.reconnectLogEveryMs ? { reconnectLogEveryMs: o.reconnectLogEveryMs } : {}),
+      ...(o.bootId ? { bootId: o.bootId } : {}),
       ...(o.credentials ? { credentials: o.credentials } : {}),
       ...(o.tls ? { tls: o.tls } : {}),
     });

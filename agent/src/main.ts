@@ -12,14 +12,23 @@ import type { Hypervisor } from "./drivers/hypervisor.js";
 import { LibvirtHypervisor } from "./drivers/libvirt/libvirt-hypervisor.js";
 import { simulatedGpus } from "./drivers/simulator/simulated-gpus.js";
 import { SimulatorHypervisor } from "./drivers/simulator/simulator-hypervisor.js";
-import { SimulatorStateFile } from "./drivers/simulator/simulator-state-file.js";
+import { SimulatorStateFile, simulatedBootId } from "./drivers/simulator/simulator-state-file.js";
 import { StaticGpuInventory, type GpuInventory } from "./gpu/gpu-inventory.js";
 import { MdevManager } from "./gpu/mdev-manager.js";
 import { NvidiaGpuInventory } from "./gpu/nvidia-gpu-inventory.js";
 import { VgpuHypervisor } from "./drivers/vgpu-hypervisor.js";
 import { hostname } from "node:os";
 
-function buildDriver(c: AgentConfig, identity: FileIdentityStore, log: pino.Logger): { hv: Hypervisor; gpus: GpuInventory } {
+/** The kernel's id of the current boot: a new one means the host rebooted (and its domains went with it). */
+function linuxBootId(): string {
+  try {
+    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+function buildDriver(c: AgentConfig, identity: FileIdentityStore, log: pino.Logger): { hv: Hypervisor; gpus: GpuInventory; bootId: string } {
   if (c.driver === "simulator") {
     // The simulated host keeps its domains in state_dir, with its UUID: a restart finds the same
     // host running the same domains, with the same GPU UUIDs.
@@ -33,7 +42,8 @@ function buildDriver(c: AgentConfig, identity: FileIdentityStore, log: pino.Logg
       startDelayMs: c.simulator.startDelayMs,
       stateDir: c.stateDir,
     });
-    return { hv, gpus: new StaticGpuInventory(simulatedGpus(hostUuid, c.simulator.gpus, c.simulator.numaCells)) };
+    // A simulated host outlives its agent process with its domains and boot id (state_dir).
+    return { hv, gpus: new StaticGpuInventory(simulatedGpus(hostUuid, c.simulator.gpus, c.simulator.numaCells)), bootId: simulatedBootId(c.stateDir) };
   }
   const l = c.libvirt;
   const libvirt = new LibvirtHypervisor({
@@ -55,7 +65,7 @@ function buildDriver(c: AgentConfig, identity: FileIdentityStore, log: pino.Logg
     : new StaticGpuInventory([]);
   // vGPUs need their mdev created on the host before the domain starts, and removed after.
   const hv = c.gpu.enabled ? new VgpuHypervisor(libvirt, new MdevManager({ sysfsRoot: c.gpu.sysfsRoot })) : libvirt;
-  return { hv, gpus };
+  return { hv, gpus, bootId: linuxBootId() };
 }
 
 try {
@@ -65,7 +75,7 @@ try {
   // mTLS is on as soon as the tls section says anything (a CA to trust, a server name, cert paths).
   const t = config.tls;
   const tlsOn = Boolean(t.caFile || t.serverName || t.certFile || t.keyFile);
-  const { hv, gpus } = buildDriver(config, identity, log);
+  const { hv, gpus, bootId } = buildDriver(config, identity, log);
   const agent = new OrbitAgent({
     managerAddress: config.manager,
     joinToken: config.token,
@@ -75,6 +85,9 @@ try {
     host: config.host,
     log,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
+    backoff: { initialMs: config.reconnect.initialBackoffMs, maxMs: config.reconnect.maxBackoffMs },
+    reconnectLogEveryMs: config.reconnect.logEveryMs,
+    bootId: () => Promise.resolve(bootId),
     tls: tlsOn ? { caPem: t.caFile ? readFileSync(t.caFile) : undefined, serverName: t.serverName } : undefined,
   });
   log.info({ manager: config.manager, driver: config.driver, stateDir: path.resolve(config.stateDir) }, "orbit-agent starting");

@@ -22,7 +22,7 @@ import { ApiKeyService } from "./auth/api-key-service.js";
 import { seedCatalog } from "./catalog/catalog-seed.js";
 import type { ManagerConfig } from "./config.js";
 import { openDatabase, type Database } from "./db/database.js";
-import { HeartbeatDeadline } from "./hosts/heartbeat-deadline.js";
+import { HostLiveness, LIVENESS_SETTINGS } from "./hosts/host-liveness.js";
 import { HostService } from "./hosts/host-service.js";
 import { loadOrCreateCertificateAuthority } from "./security/ca-store.js";
 import { optionalClientCertServerCredentials } from "./security/grpc-tls-credentials.js";
@@ -60,7 +60,15 @@ export interface RunningManager {
   close(): Promise<void>;
 }
 
-export async function startManager(config: ManagerConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningManager> {
+export interface StartManagerOptions {
+  /**
+   * Global settings stored before anything runs (embedding, tests): unlike a change at run time
+   * they apply at once, without the grace a shortened heartbeat interval gets.
+   */
+  initialSettings?: Record<string, unknown>;
+}
+
+export async function startManager(config: ManagerConfig, log: Logger = pino({ level: config.logLevel }), opts: StartManagerOptions = {}): Promise<RunningManager> {
   // ORBIT_DATA_DIR=":memory:" keeps PGlite in memory (tests, throwaway demos).
   const database = await openDatabase({
     url: config.databaseUrl,
@@ -74,6 +82,7 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
   const allocation = new AllocationSettings(registry);
   const settings = new SettingsService(db, registry);
   await settings.load((m) => log.warn(m));
+  for (const [name, value] of Object.entries(opts.initialSettings ?? {})) await settings.set(name, value);
   allocation.rebuild();
   settings.onChange((name) => { if (allocation.owns(name)) allocation.rebuild(); });
 
@@ -84,8 +93,13 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
 
   const hostsSvc = new HostService(db, () => registry.number("host.memory.reserve.mib"));
   const sessions = new AgentSessions();
-  const dispatcher = new CommandDispatcher(db, sessions);
-  const reconciler = new VmReconciler(db, hostsSvc, dispatcher, log.child({ component: "reconciler" }));
+  // Host liveness: one deadline for Disconnected hosts, for commands waiting for an agent, and
+  // for the reconnect backoff agents are told (hosts/host-liveness.ts).
+  const liveness = new HostLiveness({
+    intervalMs: () => registry.number(LIVENESS_SETTINGS.interval),
+    missFactor: () => registry.number(LIVENESS_SETTINGS.missFactor),
+  }, log.child({ component: "liveness" }));
+  const dispatcher = new CommandDispatcher(db, sessions, liveness);
   const runner = new JobRunner({
     db,
     log: log.child({ component: "jobs" }),
@@ -100,8 +114,10 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
         onlyFrom: ["Creating", "Starting", "Destroying", "Stopping"],
         keepCapacity: !released,
       }));
+      await dispatcher.closeAbandoned(`job ${job.id} (${job.kind}) failed: ${error.message}`, { jobId: job.id });
     },
   });
+  const reconciler = new VmReconciler(db, hostsSvc, dispatcher, log.child({ component: "reconciler" }), runner);
   const placement = new PlacementService({ db, policy: () => allocation.policy() });
   const vmSvc = new VmService(db, placement, runner);
   runner.register("vm.deploy", vmDeployJob(db, dispatcher, registry));
@@ -120,7 +136,8 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
   const gateway = new AgentGateway({
     hosts: hostsSvc, enrollment, certificates, requireClientCertificate: config.grpcTls,
     sessions, handler: reconciler, log: log.child({ component: "agents" }),
-    heartbeatIntervalMs: () => registry.number("agent.heartbeat.interval.ms"),
+    heartbeatIntervalMs: () => liveness.agentSettings().heartbeatIntervalMs,
+    reconnectBackoffMaxMs: () => liveness.reconnectBackoffMaxMs(),
   });
   let grpcCredentials;
   if (config.grpcTls) {
@@ -130,26 +147,15 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
     grpcCredentials = optionalClientCertServerCredentials({ caPem: ca.certPem, ...server });
   }
   const grpcPort = await gateway.listen(config.grpcHost, config.grpcPort, grpcCredentials);
-  const deadline = new HeartbeatDeadline(
-    () => registry.number("agent.heartbeat.interval.ms"), () => registry.number("host.heartbeat.miss.factor"),
-  );
-  let heartbeatInterval = registry.number("agent.heartbeat.interval.ms");
-  settings.onChange((name) => {
-    if (name !== "agent.heartbeat.interval.ms") return;
-    deadline.intervalChanged(heartbeatInterval);
-    heartbeatInterval = registry.number(name);
-    for (const h of sessions.connectedHostIds()) {
-      sessions.send(h, { body: { $case: "settings", value: { heartbeatIntervalMs: registry.number(name) } } });
-    }
+  liveness.followSettings((l) => settings.onChange(l), (value) => {
+    for (const h of sessions.connectedHostIds()) sessions.send(h, { body: { $case: "settings", value } });
   });
 
-  // Hosts that stop heartbeating are marked Disconnected (HA acts on that in a later issue).
-  const staleTimer = setInterval(() => {
-    hostsSvc.markStale(deadline.cutoff()).then((ids) => {
-      if (ids.length) log.warn({ hostIds: ids }, "hosts missed heartbeats: Disconnected");
-    }, (e) => log.error({ err: e }, "stale host check failed"));
-  }, 1000);
-  staleTimer.unref();
+  // Hosts that stop heartbeating are marked Disconnected and their running VMs Unknown (HA acts
+  // on that in a later issue). Commands left open by jobs a killed manager never finished are closed.
+  const abandoned = await dispatcher.closeAbandoned("its job ended without an answer from the agent (manager restarted)");
+  if (abandoned) log.info({ commands: abandoned }, "closed commands left open by a previous manager process");
+  liveness.start({ markStale: (cutoff) => hostsSvc.markStale(cutoff), afterCheck: () => reconciler.hostsLost() });
 
   const app = await buildApiServer({
     log, apiKeys, version: ORBIT_VERSION, idempotency: new IdempotencyStore(db),
@@ -189,7 +195,7 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
     sessions,
     log,
     close: async () => {
-      clearInterval(staleTimer);
+      await liveness.stop();
       await app.close();
       // Stop the runner first (no new attempts), then close the streams so in-flight commands
       // fail as retryable at once instead of waiting out their timeouts; their jobs resume later.

@@ -26,6 +26,8 @@ export async function startTestCloud(opts: {
   hosts: SimulatedHostSpec[];
   env?: Record<string, string>;
   fleet?: Partial<FleetOptions>;
+  /** Global settings in force from the start (no grace period, unlike a change through the API). */
+  settings?: Record<string, unknown>;
 }): Promise<TestCloud> {
   const db = await scratchDatabaseUrl("orbit_e2e");
   const config = loadManagerConfig({
@@ -33,7 +35,7 @@ export async function startTestCloud(opts: {
     ...(db.url ? { DATABASE_URL: db.url } : {}), ...opts.env,
   });
   const log = pino({ level: process.env.ORBIT_TEST_LOG ?? "silent" });
-  const manager = await startManager(config, log);
+  const manager = await startManager(config, log, { ...(opts.settings ? { initialSettings: opts.settings } : {}) });
   const fleet = await startSimulatedFleet({
     managerAddress: manager.grpcAddress, joinToken: manager.agentToken, log, hosts: opts.hosts,
     heartbeatIntervalMs: 300, startDelayMs: 50,

@@ -60,7 +60,7 @@ function openStream(c: AgentServiceClient, md = new grpc.Metadata()): Promise<{ 
   return new Promise((resolve) => {
     stream.on("error", (e: grpc.ServiceError) => resolve({ code: e.code, details: e.details }));
     stream.on("data", () => { resolve("answered"); stream.cancel(); });
-    stream.write({ body: { $case: "heartbeat", value: { seq: 1, sentAtMs: Date.now(), domains: [], freeMemoryMib: 1024 } } });
+    stream.write({ body: { $case: "heartbeat", value: { seq: 1, sentAtMs: Date.now(), domains: [], freeMemoryMib: 1024, bootId: "" } } });
   });
 }
 

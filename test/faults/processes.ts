@@ -76,6 +76,18 @@ export class ChildHandle {
     return this.out;
   }
 
+  /** The process's JSON log lines (pino), parsed; other lines are skipped. */
+  logs(): Record<string, any>[] {
+    const lines: Record<string, any>[] = [];
+    for (const l of this.out.split("\n")) {
+      if (!l.startsWith("{")) continue;
+      try {
+        lines.push(JSON.parse(l) as Record<string, any>);
+      } catch { /* a line cut by the kill */ }
+    }
+    return lines;
+  }
+
   /** Undefined while the process runs. */
   exit(): Exit | undefined {
     return this.done;
@@ -116,6 +128,11 @@ export interface ManagerProcessOptions {
   grpcPort?: number;
   /** Extra environment (settings the test needs, log level...). */
   env?: Record<string, string>;
+  /**
+   * Global settings (PUT /v1/admin/settings) in force from the start: `start()` stores them, then
+   * restarts the manager so they apply without the grace a run-time change gets.
+   */
+  settings?: Record<string, unknown>;
 }
 
 /**
@@ -136,6 +153,14 @@ export class ManagerProcess {
   static async start(o: ManagerProcessOptions = {}): Promise<ManagerProcess> {
     const m = new ManagerProcess({ ...o, apiPort: o.apiPort ?? await freePort(), grpcPort: o.grpcPort ?? await freePort() });
     await m.startProcess();
+    if (o.settings && Object.keys(o.settings).length) {
+      for (const [name, value] of Object.entries(o.settings)) {
+        const r = await m.api("PUT", `/v1/admin/settings/${name}`, { value });
+        if (r.status !== 200) throw new Error(`setting ${name}: ${r.status} ${JSON.stringify(r.json)}`);
+      }
+      await m.handle!.stop("SIGTERM");
+      await m.startProcess();
+    }
     return m;
   }
 

@@ -113,6 +113,22 @@ const hostSchema = z
     hostname: nonEmpty.optional(),
   });
 
+const reconnectSchema = z
+  .strictObject({
+    initial_backoff_ms: z.int().min(10).default(500),
+    // Kept below the manager's host deadline (interval x miss factor) by default; the manager
+    // lowers it further when its deadline is shorter.
+    max_backoff_ms: z.int().min(100).default(15_000),
+    // How often an agent that cannot reach the manager says so again (the first failure always is).
+    log_every_ms: z.int().min(100).default(60_000),
+  })
+  .superRefine((r, ctx) => {
+    if (r.initial_backoff_ms > r.max_backoff_ms) {
+      ctx.addIssue({ code: "custom", path: ["initial_backoff_ms"], message: `expected at most max_backoff_ms (${r.max_backoff_ms})` });
+    }
+  })
+  .transform((r) => ({ initialBackoffMs: r.initial_backoff_ms, maxBackoffMs: r.max_backoff_ms, logEveryMs: r.log_every_ms }));
+
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 export const agentConfigSchema = z
@@ -127,6 +143,7 @@ export const agentConfigSchema = z
     gpu: gpuSchema.prefault({}),
     host: hostSchema.prefault({}),
     heartbeat_interval_ms: z.int().min(200).default(10_000),
+    reconnect: reconnectSchema.prefault({}),
     memory_reserve_mib: mib.default(2048),
     log_level: z.enum(LOG_LEVELS).default("info"),
   })
@@ -154,6 +171,7 @@ export const agentConfigSchema = z
     gpu: c.gpu,
     host: c.host,
     heartbeatIntervalMs: c.heartbeat_interval_ms,
+    reconnect: c.reconnect,
     memoryReserveMib: c.memory_reserve_mib,
     logLevel: c.log_level,
   }));

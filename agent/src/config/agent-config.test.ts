@@ -60,6 +60,7 @@ describe("parseAgentConfig defaults", () => {
       gpu: { nvidiaSmi: "nvidia-smi", sysfsRoot: "/sys", enabled: true },
       host: { tags: [], environment: "default", cluster: "default" },
       heartbeatIntervalMs: 10000,
+      reconnect: { initialBackoffMs: 500, maxBackoffMs: 15000, logEveryMs: 60000 },
       memoryReserveMib: 2048,
       logLevel: "info",
     });

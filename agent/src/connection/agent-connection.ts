@@ -1,7 +1,8 @@
 // The agent's side of the protocol: dial the manager, register (join token the first time,
 // host secret afterwards), keep one stream open for heartbeats, events, commands and results,
-// and reconnect with exponential backoff and jitter when the manager goes away. Results that
-// could not be delivered wait in an outbox and are sent after the reconnect.
+// and reconnect with full-jitter exponential backoff when the manager goes away, for as long as
+// the agent runs (the pending reconnect keeps the process alive: only a signal stops it). Results
+// that could not be delivered wait in an outbox and are sent after the reconnect.
 // With mTLS (options.tls) the first registration sends a CSR with the join token; the manager's
 // certificate for this host then authenticates every later call instead of the host secret.
 import * as grpc from "@grpc/grpc-js";
@@ -14,6 +15,7 @@ import type { CommandExecutor } from "../commands/command-executor.js";
 import type { DomainLifecycleEvent, Hypervisor } from "../drivers/hypervisor.js";
 import { certificateNeedsRenewal, certificateRenewalDue, hostCsrPem, newHostKeyPem } from "./host-key.js";
 import { probeManagerCa } from "./manager-ca-probe.js";
+import { ReconnectLog, reconnectDelayMs, type BackoffSettings } from "./reconnect.js";
 import type { AgentIdentity, AgentTlsIdentity, IdentityStore } from "./identity-store.js";
 
 export interface AgentTlsOptions {
@@ -42,10 +44,17 @@ export interface AgentConnectionOptions {
   /** Mutual TLS with the manager. */
   tls?: AgentTlsOptions | undefined;
   heartbeatIntervalMs?: number;
-  backoff?: { initialMs: number; maxMs: number };
+  /** Reconnect backoff; the manager may lower maxMs (AgentSettings.reconnect_backoff_max_ms). */
+  backoff?: BackoffSettings;
+  /** How often a manager that stays away is logged again (the first failure always is). */
+  reconnectLogEveryMs?: number;
+  /** The host's boot id, sent with every heartbeat (empty when unknown). */
+  bootId?: () => Promise<string>;
   /** For tests: a fixed random source for jitter. */
   random?: () => number;
 }
+
+export const DEFAULT_BACKOFF: BackoffSettings = { initialMs: 500, maxMs: 15_000 };
 
 type Stream = grpc.ClientDuplexStream<AgentMessage, ManagerMessage>;
 
@@ -69,6 +78,10 @@ export class AgentConnection {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private renewalTimer: NodeJS.Timeout | undefined;
   private interval: number;
+  /** The longest reconnect wait the manager asked for (0: none asked). */
+  private managerBackoffMaxMs = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private readonly reconnectLog: ReconnectLog;
   private readonly outbox: CommandResult[] = [];
   // Heartbeats and results leave through one queue: a heartbeat's domain list is taken inside
   // it, so the manager never sees a heartbeat older than a result it has already processed.
@@ -83,6 +96,7 @@ export class AgentConnection {
 
   constructor(private readonly o: AgentConnectionOptions) {
     this.interval = o.heartbeatIntervalMs ?? 10_000;
+    this.reconnectLog = new ReconnectLog(o.log, o.reconnectLogEveryMs ?? 60_000);
     this.connected = new Promise((r) => { this.markConnected = r; });
   }
 
@@ -96,6 +110,7 @@ export class AgentConnection {
     this.unsubscribe?.();
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.renewalTimer);
+    clearTimeout(this.reconnectTimer);
     this.stream?.cancel();
     this.wake?.();
     await this.loop;
@@ -201,7 +216,8 @@ export class AgentConnection {
     const identity: AgentIdentity = { hostId: res.hostId, hostSecret: res.hostSecret, hostUuid: facts.hostUuid, tls };
     this.o.identity.save(identity);
     this.hostId = res.hostId;
-    if (res.settings?.heartbeatIntervalMs) this.interval = res.settings.heartbeatIntervalMs;
+    if (res.settings) this.applySettings(res.settings);
+    this.reconnectLog.connected();
 
     const stream = client.connect(this.metadata(identity));
     this.stream = stream;
@@ -226,24 +242,44 @@ export class AgentConnection {
     if (!this.stopped) this.o.log.warn({ why }, "lost the manager");
   }
 
+  /** The reconnect backoff in force: the manager's cap, when it set one, bounds the agent's own. */
+  backoff(): BackoffSettings {
+    const own = this.o.backoff ?? DEFAULT_BACKOFF;
+    const maxMs = this.managerBackoffMaxMs > 0 ? Math.min(own.maxMs, this.managerBackoffMaxMs) : own.maxMs;
+    return { initialMs: Math.min(own.initialMs, maxMs), maxMs };
+  }
+
+  private applySettings(s: { heartbeatIntervalMs: number; reconnectBackoffMaxMs: number }): void {
+    if (s.heartbeatIntervalMs) this.interval = s.heartbeatIntervalMs;
+    if (s.reconnectBackoffMaxMs) this.managerBackoffMaxMs = s.reconnectBackoffMaxMs;
+  }
+
   private async run(): Promise<void> {
-    const initial = this.o.backoff?.initialMs ?? 500;
-    const max = this.o.backoff?.maxMs ?? 30_000;
     const random = this.o.random ?? Math.random;
     let failures = 0;
     while (!this.stopped) {
       const began = Date.now();
+      let failure: string | undefined;
       try {
         await this.session();
       } catch (e) {
         const err = e as grpc.ServiceError;
-        this.o.log.warn({ code: err.code, err: err.details || err.message }, "could not reach or register with the manager");
+        failure = `${err.code ?? ""} ${err.details || err.message}`.trim();
       }
       if (this.stopped) break;
+      // A fresh channel for the next attempt: grpc-js would otherwise hold a failed channel in its
+      // own reconnect backoff (up to 2 minutes), failing our attempts without dialing.
+      this.client?.close();
+      this.client = undefined;
+      this.clientKey = "";
       failures = Date.now() - began > 30_000 ? 1 : failures + 1;
-      // Full jitter: many agents coming back at once spread over the window.
-      const delay = Math.min(max, initial * 2 ** (failures - 1)) * (0.5 + random());
-      await new Promise<void>((r) => { this.wake = r; setTimeout(r, delay).unref(); });
+      const delay = reconnectDelayMs(failures, this.backoff(), random);
+      if (failure !== undefined) this.reconnectLog.failed(failure, delay);
+      // Not unref'd: this wait is what keeps a disconnected agent alive (simulator driver).
+      await new Promise<void>((r) => {
+        this.wake = r;
+        this.reconnectTimer = setTimeout(r, delay);
+      });
     }
   }
 
@@ -281,8 +317,10 @@ export class AgentConnection {
     this.enqueue(async () => {
       const stream = this.stream;
       if (!stream) return;
-      const [domains, free] = await Promise.all([this.o.hypervisor.listDomains(), this.o.hypervisor.freeMemoryMib()]);
-      stream.write({ body: { $case: "heartbeat", value: { seq: ++this.seq, sentAtMs: Date.now(), domains, freeMemoryMib: free } } });
+      const [domains, free, bootId] = await Promise.all([
+        this.o.hypervisor.listDomains(), this.o.hypervisor.freeMemoryMib(), this.o.bootId?.() ?? "",
+      ]);
+      stream.write({ body: { $case: "heartbeat", value: { seq: ++this.seq, sentAtMs: Date.now(), domains, freeMemoryMib: free, bootId } } });
     });
   }
 
@@ -304,10 +342,13 @@ export class AgentConnection {
     const b = m.body;
     if (!b) return;
     if (b.$case === "command") void this.onCommand(b.value);
-    else if (b.$case === "settings" && b.value.heartbeatIntervalMs) {
-      this.interval = b.value.heartbeatIntervalMs;
-      this.scheduleHeartbeats();
-      this.o.log.info({ heartbeatIntervalMs: this.interval }, "heartbeat interval changed");
+    else if (b.$case === "settings") {
+      const before = this.interval;
+      this.applySettings(b.value);
+      if (this.interval !== before) {
+        this.scheduleHeartbeats();
+        this.o.log.info({ heartbeatIntervalMs: this.interval }, "heartbeat interval changed");
+      }
     }
   }
 

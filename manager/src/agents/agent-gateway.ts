@@ -35,6 +35,8 @@ export interface AgentGatewayOptions {
   handler: HostStreamHandler;
   log: Logger;
   heartbeatIntervalMs: () => number;
+  /** The reconnect backoff cap agents are told (fits inside the host liveness deadline). */
+  reconnectBackoffMaxMs?: () => number;
   /** How often open streams are checked against revocations made elsewhere (other managers). */
   revocationCheckMs?: number;
 }
@@ -140,7 +142,7 @@ export class AgentGateway {
     this.o.log.info({ hostId: reg.id, uuid: reg.uuid, name: req.facts?.hostname, certificate: Boolean(reg.certificatePem) }, "host registered");
     return {
       hostId: reg.uuid, hostSecret: reg.secret, certificatePem: reg.certificatePem, caPem: reg.caPem,
-      settings: { heartbeatIntervalMs: this.o.heartbeatIntervalMs() },
+      settings: { heartbeatIntervalMs: this.o.heartbeatIntervalMs(), reconnectBackoffMaxMs: this.o.reconnectBackoffMaxMs?.() ?? 0 },
     };
   }
 

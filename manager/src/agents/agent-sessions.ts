@@ -23,8 +23,16 @@ class Session {
   constructor(readonly hostId: number, readonly sink: SessionSink) {}
 }
 
+interface Waiter {
+  resolve: () => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
 export class AgentSessions {
   private readonly byHost = new Map<number, Session>();
+  /** Commands waiting for a host's agent to (re)connect. */
+  private readonly waiters = new Map<number, Set<Waiter>>();
 
   /** Registers a stream for a host, replacing (and ending) an older one. Returns the session id. */
   open(hostId: number, sink: SessionSink): string {
@@ -32,7 +40,35 @@ export class AgentSessions {
     if (old) this.close(hostId, old.id, "replaced by a newer connection");
     const s = new Session(hostId, sink);
     this.byHost.set(hostId, s);
+    const waiting = this.waiters.get(hostId);
+    this.waiters.delete(hostId);
+    for (const w of waiting ?? []) {
+      clearTimeout(w.timer);
+      w.resolve();
+    }
     return s.id;
+  }
+
+  /**
+   * Resolves when the host has a session (at once if it has one); rejects with a retryable
+   * AgentUnavailableError after timeoutMs, or when the manager stops.
+   */
+  waitForSession(hostId: number, timeoutMs: number, why = `agent of host ${hostId} did not connect within ${timeoutMs} ms`): Promise<void> {
+    if (this.byHost.has(hostId)) return Promise.resolve();
+    if (timeoutMs <= 0) return Promise.reject(new AgentUnavailableError(String(hostId), why));
+    return new Promise((resolve, reject) => {
+      let set = this.waiters.get(hostId);
+      if (!set) this.waiters.set(hostId, (set = new Set()));
+      const w: Waiter = {
+        resolve, reject,
+        timer: setTimeout(() => {
+          set.delete(w);
+          if (set.size === 0 && this.waiters.get(hostId) === set) this.waiters.delete(hostId);
+          reject(new AgentUnavailableError(String(hostId), why));
+        }, timeoutMs),
+      };
+      set.add(w);
+    });
   }
 
   /** Closes the session if it is still the current one; pending commands fail as retryable. */
@@ -107,5 +143,12 @@ export class AgentSessions {
 
   closeAll(): void {
     for (const [hostId, s] of [...this.byHost]) this.close(hostId, s.id, "manager stopping");
+    for (const [hostId, set] of [...this.waiters]) {
+      for (const w of set) {
+        clearTimeout(w.timer);
+        w.reject(new AgentUnavailableError(String(hostId), `manager stopping while waiting for the agent of host ${hostId}`));
+      }
+    }
+    this.waiters.clear();
   }
 }

@@ -70,6 +70,8 @@ export const hosts = pgTable("hosts", {
   discoveryWarnings: jsonb("discovery_warnings").notNull().$type<string[]>().default([]),
   secretHash: text("secret_hash").notNull(),
   lastHeartbeatAt: timestamp("last_heartbeat_at", { withTimezone: true, mode: "date" }),
+  // The host's boot id from its last heartbeat: a new one means it rebooted (domains lost).
+  bootId: text("boot_id").notNull().default(""),
   // Bumped by every placement commit on this host: a commit re-checks capacity under a row lock.
   generation: integer("generation").notNull().default(0),
   createdAt: createdAt(),

@@ -5,9 +5,10 @@ import type { Logger } from "pino";
 import type { VmSpec } from "#shared/protocol.js";
 import { OrbitAgent } from "../../../agent/src/agent.js";
 import type { AgentTlsOptions } from "../../../agent/src/connection/agent-connection.js";
-import { FileIdentityStore, MemoryIdentityStore } from "../../../agent/src/connection/identity-store.js";
+import { FileIdentityStore, MemoryIdentityStore, type IdentityStore } from "../../../agent/src/connection/identity-store.js";
 import { simulatedGpus, type SimulatedGpuGroup } from "../../../agent/src/drivers/simulator/simulated-gpus.js";
 import { SimulatorHypervisor } from "../../../agent/src/drivers/simulator/simulator-hypervisor.js";
+import { rebootSimulatedHost, simulatedBootId } from "../../../agent/src/drivers/simulator/simulator-state-file.js";
 import { StaticGpuInventory } from "../../../agent/src/gpu/gpu-inventory.js";
 
 export interface SimulatedHostSpec {
@@ -65,33 +66,73 @@ export interface FleetOptions {
 export interface SimulatedFleet {
   agents: OrbitAgent[];
   hypervisors: SimulatorHypervisor[];
+  /** Each host's boot id as its agent reports it. */
+  bootIds: string[];
+  /** Stops host i's agent (the host keeps its domains): the manager stops hearing from it. */
+  stopAgent(i: number): Promise<void>;
+  /**
+   * Starts host i's agent again with its identity, and waits until it is connected. With reboot
+   * the host lost its domains and reports a new boot id, as after a power cycle.
+   */
+  startAgent(i: number, opts?: { reboot?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
 
 export async function startSimulatedFleet(o: FleetOptions): Promise<SimulatedFleet> {
   const specs = o.hosts ?? DEFAULT_FLEET;
+  const hostDirs = specs.map((h) => (o.stateDir ? path.join(o.stateDir, h.hostname) : undefined));
+  const identities: IdentityStore[] = hostDirs.map((d) => (d ? new FileIdentityStore(d) : new MemoryIdentityStore()));
   const hypervisors: SimulatorHypervisor[] = [];
-  const agents = specs.map((h) => {
-    const hostDir = o.stateDir ? path.join(o.stateDir, h.hostname) : undefined;
-    const hv = new SimulatorHypervisor({
+  const bootIds: string[] = [];
+  const newHost = (i: number) => {
+    const h = specs[i]!;
+    hypervisors[i] = new SimulatorHypervisor({
       hostUuid: h.uuid, hostname: h.hostname, cpus: h.cpus, memoryMib: h.memoryMib, numaCells: h.numaCells ?? 1,
-      startDelayMs: o.startDelayMs ?? 200, ...(o.failStart ? { failStart: o.failStart } : {}), stateDir: hostDir,
+      startDelayMs: o.startDelayMs ?? 200, ...(o.failStart ? { failStart: o.failStart } : {}), stateDir: hostDirs[i],
     });
-    hypervisors.push(hv);
+    bootIds[i] = simulatedBootId(hostDirs[i]);
+  };
+  const newAgent = (i: number) => {
+    const h = specs[i]!;
     return new OrbitAgent({
       managerAddress: o.managerAddress,
       joinToken: o.joinToken,
-      identity: hostDir ? new FileIdentityStore(hostDir) : new MemoryIdentityStore(),
-      hypervisor: hv,
+      identity: identities[i]!,
+      hypervisor: hypervisors[i]!,
       gpus: new StaticGpuInventory(simulatedGpus(h.uuid, h.gpus ?? [], h.numaCells ?? 1)),
       host: { tags: h.tags ?? [], environment: h.environment ?? "default", cluster: h.cluster ?? "default" },
       log: o.log.child({ agent: h.hostname }),
       backoff: { initialMs: 200, maxMs: 5000 },
+      bootId: () => Promise.resolve(bootIds[i]!),
       ...(o.heartbeatIntervalMs ? { heartbeatIntervalMs: o.heartbeatIntervalMs } : {}),
       ...(o.tls ? { tls: o.tls } : {}),
     });
-  });
+  };
+  specs.forEach((_, i) => newHost(i));
+  const agents = specs.map((_, i) => newAgent(i));
+  const running = agents.map(() => true);
   for (const a of agents) a.start();
   await Promise.all(agents.map((a) => a.connection.connected));
-  return { agents, hypervisors, stop: async () => { await Promise.all(agents.map((a) => a.stop())); } };
+  return {
+    agents, hypervisors, bootIds,
+    stopAgent: async (i) => {
+      if (!running[i]) return;
+      running[i] = false;
+      // Only the connection: the simulated host (and its domains) stays.
+      await agents[i]!.connection.stop();
+    },
+    startAgent: async (i, opts = {}) => {
+      if (running[i]) throw new Error(`agent ${i} is running`);
+      if (opts.reboot) {
+        const dir = hostDirs[i];
+        if (dir) rebootSimulatedHost(dir);
+        newHost(i);
+      }
+      agents[i] = newAgent(i);
+      running[i] = true;
+      agents[i].start();
+      await agents[i].connection.connected;
+    },
+    stop: async () => { await Promise.all(agents.map((a, i) => (running[i] ? a.stop() : Promise.resolve()))); },
+  };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConflictError } from "#shared/errors.js";
-import { VM_STATES, assertTransition, canTransition, holdsCapacity, hyperstackStatus } from "./vm-state-machine.js";
+import { VM_STATES, assertTransition, canTransition, holdsCapacity, hyperstackStatus, onHostLost, reconcileWithHost, type HostDomainReport } from "./vm-state-machine.js";
 
 describe("vm state machine", () => {
   it.each([
@@ -49,5 +49,68 @@ describe("vm state machine", () => {
     expect(hyperstackStatus("Stopped").status).toBe("SHUTOFF");
     expect(hyperstackStatus("Creating").status).toBe("CREATING");
     expect(hyperstackStatus("Destroying").status).toBe("DELETING");
+  });
+});
+
+describe("what a host's report or silence means for a VM", () => {
+  const running: HostDomainReport = { domain: "running", hostRebooted: false };
+  const absent: HostDomainReport = { domain: "absent", hostRebooted: false };
+  const shutoff: HostDomainReport = { domain: "stopped", detail: "shutoff (shutdown)", hostRebooted: false };
+  const vm = (state: (typeof VM_STATES)[number], more: { holdsAllocation?: boolean; lastJob?: { kind: string; status: string; retryable: boolean } } = {}) =>
+    ({ state, holdsAllocation: more.holdsAllocation ?? true, lastJob: more.lastJob });
+
+  it("a silent host leaves running VMs Unknown (capacity held, shown as UNKNOWN) and nothing else", () => {
+    expect(onHostLost("Running")).toBe("Unknown");
+    for (const s of VM_STATES.filter((x) => x !== "Running")) expect(onHostLost(s), s).toBeUndefined();
+    expect(holdsCapacity("Unknown")).toBe(true);
+    expect(hyperstackStatus("Unknown")).toMatchObject({ status: "UNKNOWN", powerState: "NOSTATE" });
+  });
+
+  it("Unknown becomes what the host reports when it is back", () => {
+    expect(reconcileWithHost(vm("Unknown"), running)).toMatchObject({ to: "Running", powerState: "RUNNING" });
+    expect(reconcileWithHost(vm("Unknown"), shutoff)).toMatchObject({ to: "Stopped", reason: "host reports the domain shutoff (shutdown)" });
+    expect(reconcileWithHost(vm("Unknown"), absent)).toMatchObject({ to: "Stopped", reason: "domain not found on host" });
+  });
+
+  it("after a host reboot, VMs that were running and are not any more are Stopped with the reboot as the reason", () => {
+    const gone = { domain: "absent", hostRebooted: true } as const;
+    expect(reconcileWithHost(vm("Unknown"), gone)).toMatchObject({ to: "Stopped", reason: expect.stringMatching(/^host rebooted/) });
+    expect(reconcileWithHost(vm("Running"), gone)).toMatchObject({ to: "Stopped", reason: expect.stringMatching(/^host rebooted/) });
+    expect(reconcileWithHost(vm("Running"), { domain: "stopped", detail: "shutoff", hostRebooted: true }))
+      .toMatchObject({ to: "Stopped", reason: "host rebooted: the domain is shutoff after the reboot" });
+    // A domain the host restarted by itself (autostart) is simply running.
+    expect(reconcileWithHost(vm("Unknown"), { domain: "running", hostRebooted: true })).toMatchObject({ to: "Running" });
+    expect(reconcileWithHost(vm("Stopped"), gone)).toBeUndefined();
+  });
+
+  it("an Error VM whose domain runs is Running again, only while it still holds its capacity", () => {
+    expect(reconcileWithHost(vm("Error", { lastJob: { kind: "vm.deploy", status: "failed", retryable: true } }), running)).toMatchObject({ to: "Running" });
+    expect(reconcileWithHost(vm("Error", { holdsAllocation: false }), running)).toBeUndefined();
+    expect(reconcileWithHost(vm("Error"), absent)).toBeUndefined();
+  });
+
+  it("an Error VM whose delete could not reach its host has the delete retried, even if the domain runs", () => {
+    const failedDelete = { kind: "vm.destroy", status: "failed", retryable: true };
+    expect(reconcileWithHost(vm("Error", { lastJob: failedDelete }), running)).toMatchObject({ retryDelete: true });
+    expect(reconcileWithHost(vm("Error", { lastJob: failedDelete }), absent)).toMatchObject({ retryDelete: true });
+    // A delete the host refused (not retryable) is left to the user.
+    expect(reconcileWithHost(vm("Error", { lastJob: { ...failedDelete, retryable: false } }), absent)).toBeUndefined();
+  });
+
+  it("in-flight states belong to their jobs; every decision is an allowed transition", () => {
+    for (const s of ["Creating", "Starting", "Stopping", "Destroying", "Migrating"] as const) {
+      for (const r of [running, absent, shutoff]) expect(reconcileWithHost(vm(s), r), s).toBeUndefined();
+    }
+    for (const s of VM_STATES) {
+      for (const r of [running, absent, shutoff, { ...absent, hostRebooted: true }]) {
+        for (const lastJob of [undefined, { kind: "vm.destroy", status: "failed", retryable: true }]) {
+          const d = reconcileWithHost(vm(s, { lastJob }), r);
+          if (d && "to" in d) expect(canTransition(s, d.to), `${s} -> ${d.to}`).toBe(true);
+          if (d && "retryDelete" in d) expect(canTransition(s, "Destroying")).toBe(true);
+        }
+      }
+      const lost = onHostLost(s);
+      if (lost) expect(canTransition(s, lost)).toBe(true);
+    }
   });
 });

@@ -1,5 +1,6 @@
-// The VM state machine: every state, every allowed transition, and how each state looks to
-// Hyperstack-style clients. The only place that decides whether a VM may change state.
+// The VM state machine: every state, every allowed transition, what a host's report or silence
+// means for a VM, and how each state looks to Hyperstack-style clients. The only place that
+// decides whether (and to what) a VM may change state.
 import { ConflictError } from "#shared/errors.js";
 
 export const VM_STATES = [
@@ -66,4 +67,69 @@ export function hyperstackStatus(state: VmState): { status: string; powerState: 
     case "Destroying": return { status: "DELETING", powerState: "NOSTATE", vmState: "deleted" };
     case "Destroyed": return { status: "DELETED", powerState: "NOSTATE", vmState: "deleted" };
   }
+}
+
+/** What a host says about one VM's domain (heartbeat), and whether the host booted since it last spoke. */
+export interface HostDomainReport {
+  /** running (any power state but shut off / crashed), stopped (shut off, crashed) or absent. */
+  domain: "running" | "stopped" | "absent";
+  /** How the host describes it, for the reason (e.g. "shutoff (destroyed)"). */
+  detail?: string;
+  /** The host reports a new boot id: what is not running now was lost to the reboot. */
+  hostRebooted: boolean;
+}
+
+/** The VM as the reconciler sees it. */
+export interface ReconciledVm {
+  state: VmState;
+  /** Whether the VM still has its allocation (an Error VM may have released it). */
+  holdsAllocation: boolean;
+  /** The VM's latest job, when it matters (Error VMs). */
+  lastJob?: { kind: string; status: string; retryable: boolean } | undefined;
+}
+
+export type Reconciliation =
+  | { to: VmState; reason: string; powerState: "RUNNING" | "SHUTDOWN" }
+  | { retryDelete: true; reason: string }
+  | undefined;
+
+function stoppedReason(r: HostDomainReport): string {
+  if (r.hostRebooted) return `host rebooted: the domain is ${r.domain === "absent" ? "gone" : `${r.detail ?? "shut off"}`} after the reboot`;
+  return r.domain === "absent" ? "domain not found on host" : `host reports the domain ${r.detail ?? "shut off"}`;
+}
+
+/**
+ * What a host's report means for a VM. Only settled states are changed (jobs own those in
+ * flight): Running and Stopped follow the domain; Unknown (host was silent) becomes what the host
+ * reports again; an Error VM whose domain runs is Running again if it kept its capacity; an Error
+ * VM whose delete failed because the host could not be reached has its delete retried.
+ */
+export function reconcileWithHost(vm: ReconciledVm, r: HostDomainReport): Reconciliation {
+  switch (vm.state) {
+    case "Running":
+      return r.domain === "running" ? undefined : { to: "Stopped", reason: stoppedReason(r), powerState: "SHUTDOWN" };
+    case "Stopped":
+      return r.domain === "running" ? { to: "Running", reason: "host reports the domain running", powerState: "RUNNING" } : undefined;
+    case "Unknown":
+      return r.domain === "running"
+        ? { to: "Running", reason: "host is back and reports the domain running", powerState: "RUNNING" }
+        : { to: "Stopped", reason: stoppedReason(r), powerState: "SHUTDOWN" };
+    case "Error": {
+      const j = vm.lastJob;
+      if (j?.kind === "vm.destroy" && j.status === "failed" && j.retryable) {
+        return { retryDelete: true, reason: "the host is reachable again: retrying the delete that could not reach it" };
+      }
+      if (r.domain === "running" && vm.holdsAllocation) {
+        return { to: "Running", reason: "host reports the domain running", powerState: "RUNNING" };
+      }
+      return undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** A VM on a host that stopped reporting: running VMs become Unknown (capacity held; HA decides later). */
+export function onHostLost(state: VmState): VmState | undefined {
+  return state === "Running" ? "Unknown" : undefined;
 }

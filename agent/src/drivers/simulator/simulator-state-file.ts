@@ -1,7 +1,8 @@
 // What a simulated host keeps on disk: its domains (definition and power state), so they outlive
 // the process as a real host's domains outlive its agent. One JSON file per host, replaced
 // atomically (write a temporary file, fsync, rename) so a crash leaves the old or the new state.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { HypervisorError } from "#shared/errors.js";
@@ -95,4 +96,26 @@ export class SimulatorStateFile {
     }
     renameSync(tmp, this.file);
   }
+}
+
+export const SIMULATOR_BOOT_ID_FILE = "simulator-boot-id";
+
+/**
+ * The simulated host's boot id. With a state dir it is kept there, like the domains: a new agent
+ * process on the same host is not a reboot. Without one, every process is a new boot.
+ */
+export function simulatedBootId(stateDir: string | undefined): string {
+  if (!stateDir) return randomUUID();
+  const file = path.join(stateDir, SIMULATOR_BOOT_ID_FILE);
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  const id = randomUUID();
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(file, id + "\n");
+  return id;
+}
+
+/** Power-cycles a simulated host on disk: its domains are gone and its next boot id is new. */
+export function rebootSimulatedHost(stateDir: string): void {
+  rmSync(path.join(stateDir, SIMULATOR_STATE_FILE), { force: true });
+  rmSync(path.join(stateDir, SIMULATOR_BOOT_ID_FILE), { force: true });
 }

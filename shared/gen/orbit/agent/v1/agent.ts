@@ -166,6 +166,12 @@ export interface RegisterResponse {
 
 export interface AgentSettings {
   heartbeatIntervalMs: number;
+  /**
+   * Longest wait between reconnect attempts when the manager is away (0: the agent's own
+   * default). The manager keeps it inside the deadline after which it declares a silent host
+   * Disconnected, so an agent is back before its host is given up on.
+   */
+  reconnectBackoffMaxMs: number;
 }
 
 /** What a host is. Sent at registration and again on every (re)connect. */
@@ -270,6 +276,11 @@ export interface Heartbeat {
   /** The full power state of every domain on the host. */
   domains: DomainStatus[];
   freeMemoryMib: number;
+  /**
+   * Changes when the host boots (Linux: /proc/sys/kernel/random/boot_id); empty when unknown.
+   * A new value tells the manager that domains missing now were lost to a reboot.
+   */
+  bootId: string;
 }
 
 export interface ErrorInfo {
@@ -670,13 +681,16 @@ export const RegisterResponse: MessageFns<RegisterResponse> = {
 };
 
 function createBaseAgentSettings(): AgentSettings {
-  return { heartbeatIntervalMs: 0 };
+  return { heartbeatIntervalMs: 0, reconnectBackoffMaxMs: 0 };
 }
 
 export const AgentSettings: MessageFns<AgentSettings> = {
   encode(message: AgentSettings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.heartbeatIntervalMs !== 0) {
       writer.uint32(8).uint32(message.heartbeatIntervalMs);
+    }
+    if (message.reconnectBackoffMaxMs !== 0) {
+      writer.uint32(16).uint32(message.reconnectBackoffMaxMs);
     }
     return writer;
   },
@@ -702,6 +716,14 @@ export const AgentSettings: MessageFns<AgentSettings> = {
             message.heartbeatIntervalMs = reader.uint32();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.reconnectBackoffMaxMs = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -721,6 +743,11 @@ export const AgentSettings: MessageFns<AgentSettings> = {
         : isSet(object.heartbeat_interval_ms)
         ? globalThis.Number(object.heartbeat_interval_ms)
         : 0,
+      reconnectBackoffMaxMs: isSet(object.reconnectBackoffMaxMs)
+        ? globalThis.Number(object.reconnectBackoffMaxMs)
+        : isSet(object.reconnect_backoff_max_ms)
+        ? globalThis.Number(object.reconnect_backoff_max_ms)
+        : 0,
     };
   },
 
@@ -728,6 +755,9 @@ export const AgentSettings: MessageFns<AgentSettings> = {
     const obj: any = {};
     if (message.heartbeatIntervalMs !== 0) {
       obj.heartbeatIntervalMs = Math.round(message.heartbeatIntervalMs);
+    }
+    if (message.reconnectBackoffMaxMs !== 0) {
+      obj.reconnectBackoffMaxMs = Math.round(message.reconnectBackoffMaxMs);
     }
     return obj;
   },
@@ -738,6 +768,7 @@ export const AgentSettings: MessageFns<AgentSettings> = {
   fromPartial<I extends Exact<DeepPartial<AgentSettings>, I>>(object: I): AgentSettings {
     const message = createBaseAgentSettings();
     message.heartbeatIntervalMs = object.heartbeatIntervalMs ?? 0;
+    message.reconnectBackoffMaxMs = object.reconnectBackoffMaxMs ?? 0;
     return message;
   },
 };
@@ -2299,7 +2330,7 @@ export const DomainStatus: MessageFns<DomainStatus> = {
 };
 
 function createBaseHeartbeat(): Heartbeat {
-  return { seq: 0, sentAtMs: 0, domains: [], freeMemoryMib: 0 };
+  return { seq: 0, sentAtMs: 0, domains: [], freeMemoryMib: 0, bootId: "" };
 }
 
 export const Heartbeat: MessageFns<Heartbeat> = {
@@ -2315,6 +2346,9 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     }
     if (message.freeMemoryMib !== 0) {
       writer.uint32(32).uint64(message.freeMemoryMib);
+    }
+    if (message.bootId !== "") {
+      writer.uint32(42).string(message.bootId);
     }
     return writer;
   },
@@ -2364,6 +2398,14 @@ export const Heartbeat: MessageFns<Heartbeat> = {
             message.freeMemoryMib = longToNumber(reader.uint64());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.bootId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2392,6 +2434,11 @@ export const Heartbeat: MessageFns<Heartbeat> = {
         : isSet(object.free_memory_mib)
         ? globalThis.Number(object.free_memory_mib)
         : 0,
+      bootId: isSet(object.bootId)
+        ? globalThis.String(object.bootId)
+        : isSet(object.boot_id)
+        ? globalThis.String(object.boot_id)
+        : "",
     };
   },
 
@@ -2409,6 +2456,9 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     if (message.freeMemoryMib !== 0) {
       obj.freeMemoryMib = Math.round(message.freeMemoryMib);
     }
+    if (message.bootId !== "") {
+      obj.bootId = message.bootId;
+    }
     return obj;
   },
 
@@ -2421,6 +2471,7 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     message.sentAtMs = object.sentAtMs ?? 0;
     message.domains = object.domains?.map((e) => DomainStatus.fromPartial(e)) || [];
     message.freeMemoryMib = object.freeMemoryMib ?? 0;
+    message.bootId = object.bootId ?? "";
     return message;
   },
 };

@@ -1,0 +1,1 @@
+ALTER TABLE "hosts" ADD COLUMN "boot_id" text DEFAULT '' NOT NULL;

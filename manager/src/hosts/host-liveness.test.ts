@@ -1,0 +1,96 @@
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import { HostLiveness, LivenessRule } from "./host-liveness.js";
+
+const T0 = 1_000_000;
+
+describe("LivenessRule", () => {
+  it("a host is alive until its last heartbeat plus interval x miss factor", () => {
+    let now = T0;
+    const rule = new LivenessRule({ intervalMs: () => 10_000, missFactor: () => 3 }, () => now);
+    now += 120_000;
+    expect(rule.windowMs()).toBe(30_000);
+    expect(rule.aliveUntil(new Date(now - 5000))).toBe(now + 25_000);
+    expect(rule.staleCutoff()!.getTime()).toBe(now - 30_000);
+  });
+
+  it("counts from the manager's start: after a restart no host is stale, and every host is waited for, for one full window", () => {
+    let now = T0;
+    const rule = new LivenessRule({ intervalMs: () => 10_000, missFactor: () => 3 }, () => now);
+    const heardBeforeTheRestart = new Date(T0 - 60_000);
+    expect(rule.staleCutoff()).toBeUndefined();
+    expect(rule.aliveUntil(heardBeforeTheRestart)).toBe(T0 + 30_000);
+    expect(rule.aliveUntil(null)).toBe(T0 + 30_000);
+    now = T0 + 29_999;
+    expect(rule.staleCutoff()).toBeUndefined();
+    now = T0 + 30_001;
+    expect(rule.staleCutoff()!.getTime()).toBe(T0 + 1);
+    expect(heardBeforeTheRestart.getTime() < rule.staleCutoff()!.getTime()).toBe(true);
+  });
+
+  it("tells agents a reconnect backoff cap of half the window, so an agent is back before the deadline", () => {
+    let interval = 10_000;
+    let factor = 3;
+    const rule = new LivenessRule({ intervalMs: () => interval, missFactor: () => factor }, () => T0);
+    expect(rule.reconnectBackoffMaxMs()).toBe(15_000);
+    interval = 500;
+    factor = 4;
+    expect(rule.reconnectBackoffMaxMs()).toBe(1000);
+    expect(rule.reconnectBackoffMaxMs()).toBeLessThan(rule.windowMs());
+  });
+
+  it("keeps the old, longer window for one old period after the interval is shortened (no flapping)", () => {
+    let now = T0;
+    let interval = 30_000;
+    const rule = new LivenessRule({ intervalMs: () => interval, missFactor: () => 3 }, () => now);
+    now += 1_000_000;
+    interval = 1000;
+    rule.intervalChanged(30_000);
+    expect(rule.windowMs()).toBe(90_000);
+    now += 90_001;
+    expect(rule.windowMs()).toBe(3000);
+  });
+});
+
+describe("HostLiveness.check", () => {
+  it("marks nothing stale in the first window after start, then passes the cutoff of the rule", async () => {
+    let now = T0;
+    const liveness = new HostLiveness({ intervalMs: () => 1000, missFactor: () => 2 }, pino({ level: "silent" }), () => now);
+    const cutoffs: number[] = [];
+    const after: number[][] = [];
+    const loop = {
+      markStale: async (c: Date) => { cutoffs.push(c.getTime()); return [7]; },
+      afterCheck: async (ids: number[]) => { after.push(ids); },
+    };
+    await liveness.check(loop);
+    expect(cutoffs).toEqual([]);
+    expect(after).toEqual([[]]);
+    now += 2500;
+    await liveness.check(loop);
+    expect(cutoffs).toEqual([now - 2000]);
+    expect(after).toEqual([[], [7]]);
+  });
+});
+
+describe("HostLiveness.followSettings", () => {
+  it("gives a shortened interval its grace and tells agents the new interval and cap; ignores other settings", () => {
+    let now = T0;
+    let interval = 10_000;
+    let factor = 3;
+    const liveness = new HostLiveness({ intervalMs: () => interval, missFactor: () => factor }, pino({ level: "silent" }), () => now);
+    let fire: (name: string) => void = () => undefined;
+    const told: unknown[] = [];
+    liveness.followSettings((l) => { fire = l; }, (s) => told.push(s));
+    now += 1_000_000;
+    interval = 1000;
+    fire("agent.heartbeat.interval.ms");
+    expect(told).toEqual([{ heartbeatIntervalMs: 1000, reconnectBackoffMaxMs: 15_000 }]); // the old window still counts
+    expect(liveness.windowMs()).toBe(30_000);
+    now += 30_001;
+    factor = 4;
+    fire("host.heartbeat.miss.factor");
+    expect(told.at(-1)).toEqual({ heartbeatIntervalMs: 1000, reconnectBackoffMaxMs: 2000 });
+    fire("vm.deploy.timeout.ms");
+    expect(told).toHaveLength(2);
+  });
+});

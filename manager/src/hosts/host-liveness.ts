@@ -1,0 +1,123 @@
+// When a host counts as alive, in one place. A host is alive until its liveness deadline:
+// its last heartbeat (or this manager's start, whichever is later) plus interval x miss factor.
+// The same deadline decides three things, so they cannot disagree:
+//   - the stale loop marks a host past it Disconnected (and its running VMs Unknown);
+//   - a command for a host whose agent is away waits for the agent until then, not longer;
+//   - agents are told a reconnect backoff cap of half the window, so an agent that lost this
+//     manager (or that this manager lost by restarting) is back well before the deadline.
+// Counting from the manager's start gives every agent one full window after a restart: a
+// manager that was down for a while does not declare hosts dead for heartbeats it could not hear.
+import type { Logger } from "pino";
+import { HeartbeatDeadline } from "./heartbeat-deadline.js";
+
+export interface LivenessSettings {
+  intervalMs: () => number;
+  missFactor: () => number;
+}
+
+/** The setting names the rule is made of. */
+export const LIVENESS_SETTINGS = { interval: "agent.heartbeat.interval.ms", missFactor: "host.heartbeat.miss.factor" } as const;
+
+/** What agents are told of the rule (AgentSettings in the protocol). */
+export interface AgentLivenessSettings { heartbeatIntervalMs: number; reconnectBackoffMaxMs: number }
+
+/** The rule alone (no timers, no database): unit-tested with a fake clock. */
+export class LivenessRule {
+  /** When this manager began to listen to agents: no host is stale for silence before it. */
+  protected listeningSince: number;
+  private readonly deadline: HeartbeatDeadline;
+
+  constructor(private readonly s: LivenessSettings, protected readonly now: () => number = Date.now) {
+    this.listeningSince = now();
+    this.deadline = new HeartbeatDeadline(s.intervalMs, s.missFactor, now);
+  }
+
+  /** How long a host may stay silent: interval x miss factor (longer for a while after the interval was shortened). */
+  windowMs(): number {
+    return this.now() - this.deadline.cutoff().getTime();
+  }
+
+  /** Hosts whose last heartbeat is older are stale; undefined while no host can be (first window after start). */
+  staleCutoff(): Date | undefined {
+    const cutoff = this.deadline.cutoff();
+    return cutoff.getTime() < this.listeningSince ? undefined : cutoff;
+  }
+
+  /** Until when (epoch ms) a host with this last heartbeat counts as alive. */
+  aliveUntil(lastHeartbeatAt: Date | null | undefined): number {
+    return Math.max(lastHeartbeatAt?.getTime() ?? 0, this.listeningSince) + this.windowMs();
+  }
+
+  /** The longest wait between an agent's reconnect attempts: half the window. */
+  reconnectBackoffMaxMs(): number {
+    return Math.max(100, Math.floor(this.windowMs() / 2));
+  }
+
+  /** Call when the heartbeat interval setting changed, with the value it had before. */
+  intervalChanged(previousMs: number): void {
+    this.deadline.intervalChanged(previousMs);
+  }
+
+  /** What agents are told at registration and after every change. */
+  agentSettings(): AgentLivenessSettings {
+    return { heartbeatIntervalMs: this.s.intervalMs(), reconnectBackoffMaxMs: this.reconnectBackoffMaxMs() };
+  }
+
+  /**
+   * Follows the settings the rule is made of: a shortened interval gets its grace, and connected
+   * agents are told the new interval and reconnect cap at once.
+   */
+  followSettings(onChange: (listener: (name: string) => void) => void, tellAgents: (s: AgentLivenessSettings) => void): void {
+    let interval = this.s.intervalMs();
+    onChange((name) => {
+      if (name !== LIVENESS_SETTINGS.interval && name !== LIVENESS_SETTINGS.missFactor) return;
+      if (name === LIVENESS_SETTINGS.interval) {
+        this.intervalChanged(interval);
+        interval = this.s.intervalMs();
+      }
+      tellAgents(this.agentSettings());
+    });
+  }
+}
+
+export interface HostLivenessLoop {
+  /** Hosts past the cutoff become Disconnected; returns their ids. */
+  markStale(cutoff: Date): Promise<number[]>;
+  /** After each check: whatever follows from hosts being Disconnected (their VMs go Unknown). */
+  afterCheck(staleHostIds: number[]): Promise<void>;
+}
+
+/** The rule plus the loop that applies it every second. */
+export class HostLiveness extends LivenessRule {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(s: LivenessSettings, private readonly log: Logger, now: () => number = Date.now) {
+    super(s, now);
+  }
+
+  /** One check: mark stale hosts, then let the caller act on Disconnected hosts. */
+  async check(loop: HostLivenessLoop): Promise<void> {
+    const cutoff = this.staleCutoff();
+    const ids = cutoff ? await loop.markStale(cutoff) : [];
+    if (ids.length) this.log.warn({ hostIds: ids, silentForMs: this.windowMs() }, "hosts missed their heartbeats: Disconnected");
+    await loop.afterCheck(ids);
+  }
+
+  /** Starts the loop; call when the gateway listens: agents get a full window from then. */
+  start(loop: HostLivenessLoop, everyMs = 1000): void {
+    this.listeningSince = this.now();
+    this.timer = setInterval(() => {
+      if (this.running) return; // a slow check is not stacked
+      this.running = this.check(loop)
+        .catch((e) => this.log.error({ err: e }, "host liveness check failed"))
+        .finally(() => { this.running = undefined; });
+    }, everyMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+}
