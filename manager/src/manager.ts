@@ -1,6 +1,7 @@
 // Composition root of the manager: database, settings, agent gateway, jobs, allocator, API.
 import { readFileSync } from "node:fs";
-import pino, { type Logger } from "pino";
+import type { Logger } from "pino";
+import { createManagerLogger } from "./logging.js";
 import { AgentGateway, tokenMatcher } from "./agents/agent-gateway.js";
 import { AgentSessions } from "./agents/agent-sessions.js";
 import { CommandDispatcher } from "./agents/command-dispatcher.js";
@@ -21,6 +22,8 @@ import { ApiKeyService } from "./auth/api-key-service.js";
 import { seedCatalog } from "./catalog/catalog-seed.js";
 import type { ManagerConfig } from "./config.js";
 import { openDatabase, type Database } from "./db/database.js";
+import { DatabaseHealth } from "./db/database-health.js";
+import { sql } from "drizzle-orm";
 import { HeartbeatDeadline } from "./hosts/heartbeat-deadline.js";
 import { HostService } from "./hosts/host-service.js";
 import { loadOrCreateCertificateAuthority } from "./security/ca-store.js";
@@ -59,14 +62,23 @@ export interface RunningManager {
   close(): Promise<void>;
 }
 
-export async function startManager(config: ManagerConfig, log: Logger = pino({ level: config.logLevel })): Promise<RunningManager> {
+export async function startManager(config: ManagerConfig, log: Logger = createManagerLogger({ level: config.logLevel })): Promise<RunningManager> {
   // ORBIT_DATA_DIR=":memory:" keeps PGlite in memory (tests, throwaway demos).
+  // Database failures are counted here and logged once per outage (see DatabaseHealth).
+  let probe = async (): Promise<void> => { throw new Error("the database is not open yet"); };
+  const health = new DatabaseHealth({ log: log.child({ component: "database" }), probe: () => probe() });
   const database = await openDatabase({
     url: config.databaseUrl,
     dataDir: config.databaseUrl || config.dataDir === ":memory:" ? undefined : `${config.dataDir}/pglite`,
-    onIdleError: (err) => log.warn({ err }, "a pooled PostgreSQL connection was lost while idle; it will be replaced"),
+    timeouts: config.databaseTimeouts,
+    onIdleError: (err) => {
+      if (!health.report(err)) log.warn({ err }, "a pooled PostgreSQL connection was lost while idle; it will be replaced");
+    },
+    onActiveError: (err) => { health.report(err); },
   });
   const db = database.db;
+  probe = async () => { await db.execute(sql`select 1`); };
+  const reportDatabase = (e: unknown) => health.report(e);
   log.info({ database: database.kind }, "database ready (migrations applied)");
 
   const registry = new SettingsRegistry();
@@ -88,6 +100,7 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
   const runner = new JobRunner({
     db,
     log: log.child({ component: "jobs" }),
+    onDatabaseUnavailable: reportDatabase,
     onFailed: async (job, error) => {
       if (job.vmId == null) return;
       // A host that said no (start refused) used nothing: release. A host that never answered, or a
@@ -118,7 +131,7 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
   });
   const gateway = new AgentGateway({
     hosts: hostsSvc, enrollment, certificates, requireClientCertificate: config.grpcTls,
-    sessions, handler: reconciler, log: log.child({ component: "agents" }),
+    sessions, handler: reconciler, log: log.child({ component: "agents" }), onDatabaseUnavailable: reportDatabase,
     heartbeatIntervalMs: () => registry.number("agent.heartbeat.interval.ms"),
   });
   let grpcCredentials;
@@ -146,12 +159,12 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
   const staleTimer = setInterval(() => {
     hostsSvc.markStale(deadline.cutoff()).then((ids) => {
       if (ids.length) log.warn({ hostIds: ids }, "hosts missed heartbeats: Disconnected");
-    }, (e) => log.error({ err: e }, "stale host check failed"));
+    }, (e) => { if (!reportDatabase(e)) log.error({ err: e }, "stale host check failed"); });
   }, 1000);
   staleTimer.unref();
 
   const app = await buildApiServer({
-    log, apiKeys, version: ORBIT_VERSION,
+    log, apiKeys, version: ORBIT_VERSION, databaseHealth: health,
     routes: async (scoped) => {
       await scoped.register(virtualMachineRoutes(vmSvc));
       await scoped.register(jobRoutes(db));
@@ -195,6 +208,7 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
       const jobsDone = runner.stop();
       await gateway.close();
       await jobsDone;
+      health.close();
       await database.close();
     },
   };

@@ -37,6 +37,8 @@ export interface AgentGatewayOptions {
   heartbeatIntervalMs: () => number;
   /** How often open streams are checked against revocations made elsewhere (other managers). */
   revocationCheckMs?: number;
+  /** Told about errors; returns true when it was the database being unavailable (logged once per outage there). */
+  onDatabaseUnavailable?: (e: unknown) => boolean;
 }
 
 type AgentStream = grpc.ServerDuplexStream<AgentMessage, ManagerMessage>;
@@ -64,12 +66,18 @@ export class AgentGateway {
 
   constructor(private readonly o: AgentGatewayOptions) {}
 
+  /** Logs an error unless it was the database being away (then the outage is logged once elsewhere). */
+  private logFailure(log: Logger, e: unknown, fields: Record<string, unknown>, msg: string, level: "warn" | "error" = "warn"): void {
+    if (this.o.onDatabaseUnavailable?.(e)) return;
+    log[level]({ ...fields, err: e instanceof OrbitError ? e.message : e }, msg);
+  }
+
   async listen(host: string, port: number, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
     const server = new grpc.Server({ "grpc.keepalive_time_ms": 20_000, "grpc.keepalive_permit_without_calls": 1 });
     const impl: AgentServiceServer = {
       register: (call, cb) => {
         this.register(call.request, call.metadata, verifiedPeerCertificate(call)).then((r) => cb(null, r), (e) => {
-          this.o.log.warn({ err: e instanceof OrbitError ? e.message : e, peer: call.getPeer() }, "agent registration refused");
+          this.logFailure(this.o.log, e, { peer: call.getPeer() }, "agent registration refused");
           cb(toServiceError(e));
         });
       },
@@ -106,7 +114,7 @@ export class AgentGateway {
       const revoked = await this.o.certificates.revokedAmong(open);
       if (revoked.length) this.dropCertificates(revoked);
     } catch (e) {
-      this.o.log.error({ err: e }, "revocation check failed");
+      this.logFailure(this.o.log, e, {}, "revocation check failed", "error");
     }
   }
 
@@ -156,7 +164,7 @@ export class AgentGateway {
         host = await this.o.hosts.authenticate(metaString(call.metadata, "x-orbit-host-id"), metaString(call.metadata, "x-orbit-host-secret"));
       }
     } catch (e) {
-      this.o.log.warn({ peer: call.getPeer(), err: e instanceof OrbitError ? e.message : e }, "agent stream refused");
+      this.logFailure(this.o.log, e, { peer: call.getPeer() }, "agent stream refused");
       call.emit("error", toServiceError(e));
       return;
     }
@@ -170,7 +178,7 @@ export class AgentGateway {
     });
     log.info("agent connected");
     // Messages are handled one at a time so a heartbeat never races the result before it.
-    let chain: Promise<void> = this.o.handler.onConnected(host.id).catch((e) => log.error({ err: e }, "onConnected failed"));
+    let chain: Promise<void> = this.o.handler.onConnected(host.id).catch((e) => this.logFailure(log, e, {}, "onConnected failed", "error"));
     const handle = async (msg: AgentMessage): Promise<void> => {
       const b = msg.body;
       if (!b) throw new InvalidArgumentError("body", "empty agent message");
@@ -189,14 +197,14 @@ export class AgentGateway {
     };
     call.on("data", (msg: AgentMessage) => {
       chain = chain.then(() => handle(msg)).catch((e) => {
-        log.warn({ err: e instanceof Error ? e.message : e }, "bad agent message");
+        this.logFailure(log, e, {}, "bad agent message");
       });
     });
     const finish = (why: string) => {
       this.streams.delete(call);
       if (this.o.sessions.close(host.id, sessionId, why)) {
         log.info({ why }, "agent disconnected");
-        chain = chain.then(() => this.o.handler.onDisconnected(host.id)).catch((e) => log.error({ err: e }, "onDisconnected failed"));
+        chain = chain.then(() => this.o.handler.onDisconnected(host.id)).catch((e) => this.logFailure(log, e, {}, "onDisconnected failed", "error"));
       }
     };
     call.on("end", () => finish("stream ended"));

@@ -1,6 +1,6 @@
 // OrbitError → HTTP status and Hyperstack's error body, chosen here at the edge only.
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { OrbitError, type ErrorCode } from "#shared/errors.js";
+import { type DatabaseUnavailableError, OrbitError, databaseUnavailableFrom, type ErrorCode } from "#shared/errors.js";
 
 const HTTP: Record<ErrorCode, { status: number; reason: string }> = {
   invalid_argument: { status: 400, reason: "bad_request" },
@@ -14,6 +14,7 @@ const HTTP: Record<ErrorCode, { status: number; reason: string }> = {
   hypervisor_error: { status: 502, reason: "server_error" },
   deadline_exceeded: { status: 504, reason: "server_error" },
   unsupported: { status: 400, reason: "bad_request" },
+  database_unavailable: { status: 503, reason: "database_unavailable" },
   internal: { status: 500, reason: "server_error" },
 };
 
@@ -43,7 +44,26 @@ export function validationMessage(issue: AjvIssue, context: string | undefined):
   }
 }
 
-export function errorHandler(error: FastifyError & { validation?: AjvIssue[]; validationContext?: string }, req: FastifyRequest, reply: FastifyReply): void {
+/**
+ * Told about every request that failed because the database did not answer; returns true when
+ * it logs outages itself (then the request logs no stack of its own).
+ */
+export type DatabaseUnavailableListener = (e: DatabaseUnavailableError) => boolean;
+
+export function errorHandler(
+  error: FastifyError & { validation?: AjvIssue[]; validationContext?: string }, req: FastifyRequest, reply: FastifyReply,
+  onDatabaseUnavailable?: DatabaseUnavailableListener,
+): void {
+  const unavailable = databaseUnavailableFrom(error);
+  if (unavailable) {
+    // One line per outage comes from the listener; here only a short debug line per request.
+    if (onDatabaseUnavailable?.(unavailable)) req.log.debug({ reason: unavailable.details.reason }, "request refused: database unavailable");
+    else req.log.error({ err: unavailable }, "request failed: database unavailable");
+    void reply.status(503).header("retry-after", String(unavailable.retryAfterSeconds)).send({
+      status: false, message: unavailable.message, error_reason: HTTP.database_unavailable.reason, code: unavailable.code,
+    });
+    return;
+  }
   if (error.validation?.length) {
     const { field, message } = validationMessage(error.validation[0]!, error.validationContext);
     void reply.status(400).send({ status: false, message, error_reason: "bad_request", field });

@@ -7,6 +7,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Logger } from "pino";
 import { ForbiddenError } from "#shared/errors.js";
 import type { ApiKeyService, Principal } from "../auth/api-key-service.js";
+import type { DatabaseHealth } from "../db/database-health.js";
 import { errorHandler } from "./errors.js";
 
 declare module "fastify" {
@@ -20,6 +21,8 @@ export interface ApiServerOptions {
   apiKeys: ApiKeyService;
   version: string;
   routes: (app: FastifyInstance) => Promise<void>;
+  /** Readiness (/readyz) and the one-line-per-outage log; without it /readyz always answers 200. */
+  databaseHealth?: Pick<DatabaseHealth, "check" | "unavailable">;
 }
 
 export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstance> {
@@ -44,7 +47,8 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
       done(Object.assign(new Error(`malformed JSON body: ${(e as Error).message}`), { statusCode: 400 }), undefined);
     }
   });
-  app.setErrorHandler(errorHandler);
+  const health = o.databaseHealth;
+  app.setErrorHandler((error: Parameters<typeof errorHandler>[0], req, reply) => errorHandler(error, req, reply, health && ((e) => { health.unavailable(e); return true; })));
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ status: false, message: `no route ${req.method} ${req.url.split("?")[0]}`, error_reason: "not_found" });
   });
@@ -68,7 +72,17 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
 
+  // Liveness: the process runs and serves HTTP (restart it when this fails).
   app.get("/healthz", { schema: { hide: true } }, async () => ({ status: true, message: "ok" }));
+  // Readiness: the manager can serve requests now, i.e. its database answers (send no traffic
+  // while this is 503; do not restart for it).
+  app.get("/readyz", { schema: { hide: true } }, async (_req, reply) => {
+    if (!health || await health.check()) return { status: true, message: "ready", database: "ok" };
+    return reply.status(503).header("retry-after", "5").send({
+      status: false, message: "not ready: the database does not answer", error_reason: "database_unavailable",
+      code: "database_unavailable", database: "unavailable",
+    });
+  });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   // Every route registered in this scope needs a key; the decision uses the route that matched
   // (never the raw URL, which may be percent-encoded differently from what the router decodes).

@@ -2,17 +2,17 @@
 // simulated fleet connected over real gRPC on loopback. Prints the API URL, docs and admin key.
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import pino from "pino";
 import { loadManagerConfig } from "../config.js";
 import { startManager } from "../manager.js";
+import { createManagerLogger } from "../logging.js";
 import { startSimulatedFleet } from "./simulated-fleet.js";
 
-const config = loadManagerConfig();
+const config = loadManagerConfig(process.env, { profile: "embedded" });
 mkdirSync(config.dataDir, { recursive: true });
 // The embedded default keeps its generated admin key in the data folder so a restart can show it again.
 const keyFile = path.join(config.dataDir, "admin-key");
 if (!config.adminKey && existsSync(keyFile)) config.adminKey = readFileSync(keyFile, "utf8").trim();
-const log = pino({ level: config.logLevel === "info" ? "warn" : config.logLevel });
+const log = createManagerLogger({ level: config.logLevel === "info" ? "warn" : config.logLevel });
 const manager = await startManager(config, log);
 if (manager.createdAdminKey && !process.env.ORBIT_ADMIN_KEY) writeFileSync(keyFile, manager.createdAdminKey + "\n", { mode: 0o600 });
 const fleet = await startSimulatedFleet({

@@ -3,7 +3,7 @@
 // re-read state, so a job interrupted by a manager restart is simply run again.
 import { eq, inArray } from "drizzle-orm";
 import type { Logger } from "pino";
-import { OrbitError, toErrorInfo } from "#shared/errors.js";
+import { OrbitError, databaseUnavailableFrom, toErrorInfo } from "#shared/errors.js";
 import type { Db } from "../db/database.js";
 import { jobs } from "../db/schema.js";
 
@@ -26,6 +26,10 @@ export interface JobRunnerOptions {
   backoffMs?: (attempt: number) => number;
   /** Called when a job fails for good (e.g. to move its VM to Error). */
   onFailed?: (job: JobRow, error: { code: string; message: string; retryable: boolean }) => Promise<void>;
+  /** Wait before running a job again after the database failed under it (grows to 10 s). */
+  databaseRetryMs?: (failures: number) => number;
+  /** Told when the database failed under a job; returns true when it logs the outage itself. */
+  onDatabaseUnavailable?: (e: unknown) => boolean;
 }
 
 export class JobRunner {
@@ -41,10 +45,41 @@ export class JobRunner {
 
   enqueue(jobId: number): void {
     if (this.stopped || this.active.has(jobId)) return;
-    const p = this.run(jobId)
+    const p = this.runThroughOutages(jobId)
       .catch((e) => this.o.log.error({ err: e, jobId }, "job runner failed; the job is resumed at the next start"))
       .finally(() => this.active.delete(jobId));
     this.active.set(jobId, p);
+  }
+
+  /**
+   * Runs a job; when the database fails under it (lost connection, outage) the job is run again
+   * once the wait is over, from its current row: handlers are idempotent steps, and a database
+   * failure is not the job's failure, so it costs no attempt's verdict and never leaves the job
+   * `running` with nobody running it.
+   */
+  private async runThroughOutages(jobId: number): Promise<void> {
+    const wait = this.o.databaseRetryMs ?? ((n: number) => Math.min(10_000, 500 * 2 ** (n - 1)));
+    for (let failures = 1; ; failures++) {
+      try {
+        await this.run(jobId);
+        return;
+      } catch (e) {
+        if (!databaseUnavailableFrom(e) || this.stopped) throw e;
+        if (!this.o.onDatabaseUnavailable?.(e)) this.o.log.warn({ jobId, err: databaseUnavailableFrom(e)!.message }, "database unavailable under a job; it runs again");
+        await this.sleep(wait(failures));
+        if (this.stopped) return; // resumed by the next manager
+      }
+    }
+  }
+
+  private readonly wakers = new Set<() => void>();
+  /** A wait that stop() cuts short. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => { clearTimeout(t); this.wakers.delete(done); resolve(); };
+      const t = setTimeout(done, ms);
+      this.wakers.add(done);
+    });
   }
 
   /** Picks up jobs left pending or running by a previous manager process. */
@@ -61,6 +96,7 @@ export class JobRunner {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const wake of [...this.wakers]) wake();
     await Promise.allSettled([...this.active.values()]);
   }
 
@@ -91,6 +127,8 @@ export class JobRunner {
         log.info("job succeeded");
         return;
       } catch (e) {
+        // The database failed, not the job: runThroughOutages runs it again.
+        if (databaseUnavailableFrom(e)) throw e;
         const info = toErrorInfo(e);
         if (info.retryable && attempt < maxAttempts && !this.stopped) {
           log.warn({ err: info.message }, "job attempt failed, retrying");
