@@ -122,8 +122,8 @@ export class PrivatePostgres {
   }
 
   /** One statement on a fresh connection (an admin's psql). */
-  async query<R extends pg.QueryResultRow = Record<string, unknown>>(text: string, values: unknown[] = []): Promise<R[]> {
-    const c = new pg.Client({ connectionString: this.url() });
+  async query<R extends pg.QueryResultRow = Record<string, unknown>>(text: string, values: unknown[] = [], database = "postgres"): Promise<R[]> {
+    const c = new pg.Client({ connectionString: this.url(database) });
     await c.connect();
     try {
       return (await c.query<R>(text, values)).rows;
