@@ -12,6 +12,7 @@ import type { HostCertificateService } from "../security/host-certificate-servic
 import type { Enrolled, HostEnrollment } from "../security/host-enrollment.js";
 import type { AgentSessions } from "./agent-sessions.js";
 import { toServiceError } from "./grpc-errors.js";
+import { MAX_AGENT_MESSAGE_BYTES, checkAgentMessageBounds, checkRegisterBounds } from "./protocol-limits.js";
 
 export interface HostStreamHandler {
   onConnected(hostId: number): Promise<void>;
@@ -73,7 +74,11 @@ export class AgentGateway {
   }
 
   async listen(host: string, port: number, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
-    const server = new grpc.Server({ "grpc.keepalive_time_ms": 20_000, "grpc.keepalive_permit_without_calls": 1 });
+    const server = new grpc.Server({
+      "grpc.keepalive_time_ms": 20_000, "grpc.keepalive_permit_without_calls": 1,
+      // Larger messages are refused with RESOURCE_EXHAUSTED before they are decoded.
+      "grpc.max_receive_message_length": MAX_AGENT_MESSAGE_BYTES,
+    });
     const impl: AgentServiceServer = {
       register: (call, cb) => {
         this.register(call.request, call.metadata, verifiedPeerCertificate(call)).then((r) => cb(null, r), (e) => {
@@ -130,6 +135,7 @@ export class AgentGateway {
   }
 
   private async register(req: RegisterRequest, md: grpc.Metadata, peer: Buffer | undefined): Promise<RegisterResponse> {
+    checkRegisterBounds(req);
     const hostId = metaString(md, "x-orbit-host-id");
     let reg: Enrolled;
     if (peer) {
@@ -196,6 +202,14 @@ export class AgentGateway {
       }
     };
     call.on("data", (msg: AgentMessage) => {
+      try {
+        checkAgentMessageBounds(msg);
+      } catch (e) {
+        // An agent that sends this will send it again: end the stream with the reason.
+        log.warn({ err: (e as Error).message }, "agent message over the protocol's limits; stream ended");
+        call.emit("error", toServiceError(e));
+        return;
+      }
       chain = chain.then(() => handle(msg)).catch((e) => {
         this.logFailure(log, e, {}, "bad agent message");
       });
