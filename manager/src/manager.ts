@@ -188,6 +188,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   // Hosts were connected to a previous process: they reconnect; until then they are not Up.
   const resumed = await runner.resume();
   if (resumed) log.info({ resumed }, "resumed unfinished jobs");
+  runner.sweep();
 
   return {
     apiUrl,

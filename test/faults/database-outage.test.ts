@@ -51,7 +51,10 @@ describe.skipIf(skip)("orbit-manager when PostgreSQL goes away", () => {
     await waitFor("every job finished", async () => {
       const [r] = await pg.query<{ n: number }>("select count(*)::int as n from jobs where status in ('pending', 'running')", [], "orbit");
       return r!.n === 0;
-    }, 90_000, 250);
+    }, 90_000, 250).catch(async (e: Error) => {
+      const open = await pg.query("select id, kind, status, attempts, vm_id, error, created_at, updated_at from jobs where status in ('pending', 'running')", [], "orbit");
+      throw new Error(`${e.message}\nopen jobs: ${JSON.stringify(open)}`);
+    });
     // Capacity: held exactly by the VMs whose state holds it (Error may keep it: host state unknown).
     const leaked = await pg.query("select a.vm_id, v.state from allocations a join vms v on v.id = a.vm_id where v.state = 'Destroyed'", [], "orbit");
     const missing = await pg.query(`select v.id, v.state from vms v where v.state not in ('Destroyed', 'Error')
@@ -122,7 +125,8 @@ describe.skipIf(skip)("orbit-manager when PostgreSQL goes away", () => {
     const outageStarted = Date.now();
     // Requests during the outage: reads, writes, admin; each answered quickly with 503.
     const answers: { status: number; retryAfter: string | null; json: Record<string, unknown> }[] = [];
-    for (let round = 0; round < 6; round++) {
+    // About ten seconds: longer than the agents' heartbeat deadline, several probe rounds.
+    for (let round = 0; round < 10; round++) {
       for (const [method, p, body] of [
         ["GET", "/v1/core/virtual-machines", undefined],
         ["GET", `/v1/core/virtual-machines/${vmId}`, undefined],
@@ -132,7 +136,7 @@ describe.skipIf(skip)("orbit-manager when PostgreSQL goes away", () => {
         const r = await manager.api(method, p, body);
         answers.push({ status: r.status, retryAfter: r.headers.get("retry-after"), json: r.json });
       }
-      await new Promise((r) => setTimeout(r, 500));
+      await new Promise((r) => setTimeout(r, 800));
     }
     for (const a of answers) {
       expect(a.status, JSON.stringify(a.json)).toBe(503);
@@ -151,6 +155,12 @@ describe.skipIf(skip)("orbit-manager when PostgreSQL goes away", () => {
     expect((await fetch(`${manager.apiUrl}/readyz`)).status).toBe(200);
     const got = await manager.api("GET", `/v1/core/virtual-machines/${vmId}`);
     expect(got.json.instance?.status).toBe("ACTIVE");
+    // The agent's heartbeats are accepted again and new work runs.
+    await waitFor("the host Up", async () => (await manager.api("GET", "/v1/admin/hosts")).json.hosts?.[0]?.state === "Up", 30_000);
+    const after = await manager.api("POST", "/v1/core/virtual-machines", { name: "after-outage", flavor_name: "t1-tiny", image_name: "Debian 12", count: 1 });
+    expect(after.status, JSON.stringify(after.json)).toBe(201);
+    const afterId = after.json.instances[0].id as number;
+    await waitFor("the new VM ACTIVE", async () => (await manager.api("GET", `/v1/core/virtual-machines/${afterId}`)).json.instance?.status === "ACTIVE", 30_000);
     await waitFor("the outage end logged", () => manager.handle!.output().slice(logStart).includes("database available again"), 10_000);
     alive();
 

@@ -72,4 +72,16 @@ describe("JobRunner and database failures", () => {
     expect(calls).toBe(1);
     expect((await status(id)).status).toBe("running");
   });
+
+  it("the sweep runs a job committed but never enqueued (its creator's request failed after the commit)", async () => {
+    const runner = new JobRunner({ db: database.db, log: pino({ level: "silent" }) });
+    let runs = 0;
+    runner.register("orphan", async () => { runs++; });
+    const id = await newJob("orphan"); // pending, and nobody called enqueue
+    runner.sweep(10, 0);
+    for (let i = 0; i < 1000 && (await status(id)).status !== "succeeded"; i++) await new Promise((r) => setTimeout(r, 10));
+    await runner.stop();
+    expect((await status(id)).status).toBe("succeeded");
+    expect(runs).toBe(1);
+  });
 });

@@ -1,7 +1,7 @@
 // Runs jobs (one row per long operation). Every job status change happens here: pending →
 // running → succeeded | failed, with attempts counted. Handlers are idempotent steps that
 // re-read state, so a job interrupted by a manager restart is simply run again.
-import { eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, lt } from "drizzle-orm";
 import type { Logger } from "pino";
 import { OrbitError, databaseUnavailableFrom, toErrorInfo } from "#shared/errors.js";
 import type { Db } from "../db/database.js";
@@ -89,6 +89,31 @@ export class JobRunner {
     return open.length;
   }
 
+  /**
+   * Every `everyMs`, runs the jobs left `pending` for longer than `graceMs` that nothing runs.
+   * Their creator committed them but never enqueued them: the database failed between the commit
+   * and the enqueue (the request was answered 503), or the commit's answer was lost with its
+   * connection. Without this they would wait for the next manager start.
+   */
+  sweep(everyMs = 5000, graceMs = 5000): void {
+    clearInterval(this.sweeper);
+    this.sweeper = setInterval(() => {
+      if (this.stopped) return;
+      this.o.db.select({ id: jobs.id }).from(jobs)
+        .where(and(eq(jobs.status, "pending"), lt(jobs.updatedAt, new Date(Date.now() - graceMs))))
+        .then((rows) => {
+          const orphans = rows.filter((r) => !this.active.has(r.id));
+          if (orphans.length) this.o.log.warn({ jobIds: orphans.map((r) => r.id) }, "running jobs left pending (their creator could not start them)");
+          for (const r of orphans) this.enqueue(r.id);
+        }, (e: unknown) => {
+          if (!databaseUnavailableFrom(e) || !this.o.onDatabaseUnavailable?.(e)) this.o.log.warn({ err: e }, "pending-job sweep failed");
+        });
+    }, everyMs);
+    this.sweeper.unref();
+  }
+
+  private sweeper: NodeJS.Timeout | undefined;
+
   /** Waits for every job currently running (tests, shutdown). */
   async idle(): Promise<void> {
     while (this.active.size) await Promise.allSettled([...this.active.values()]);
@@ -96,6 +121,7 @@ export class JobRunner {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.sweeper);
     for (const wake of [...this.wakers]) wake();
     await Promise.allSettled([...this.active.values()]);
   }
