@@ -4,7 +4,9 @@
 // never a hang), report not-ready on /readyz while staying alive on /healthz, log the outage once,
 // recover by itself, leave no job hanging and keep allocations equal to the VMs that hold them;
 // and its log must not show the admin key's hash or the driver's cancel key.
-import { createHash } from "node:crypto";
+import * as grpc from "@grpc/grpc-js";
+import { createHash, randomUUID } from "node:crypto";
+import { AgentServiceClient } from "#shared/protocol.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentProcess, ManagerProcess, waitFor } from "./processes.js";
 import { PrivatePostgres, privatePostgresUnavailable } from "./private-postgres.js";
@@ -143,6 +145,19 @@ describe.skipIf(skip)("orbit-manager when PostgreSQL goes away", () => {
       expect(a.retryAfter).toMatch(/^\d+$/);
       expect(a.json).toMatchObject({ status: false, code: "database_unavailable", error_reason: "database_unavailable" });
     }
+    // Agents are told UNAVAILABLE (they retry), not INTERNAL.
+    const client = new AgentServiceClient(manager.grpcAddress, grpc.credentials.createInsecure());
+    const registered = await new Promise<grpc.ServiceError | null>((resolve) => client.register({
+      token: manager.joinToken, csrPem: "",
+      facts: {
+        hostUuid: randomUUID(), hostname: "during-outage", hypervisor: "simulator", cpuModel: "x", cpuArch: "x86_64", sockets: 1,
+        coresPerSocket: 2, threadsPerCore: 1, cpus: 2, cpuMhz: 1000, memoryMib: 4096, numaCells: [], hostTags: [], gpus: [],
+        agentVersion: "t", hypervisorVersion: "t", environment: "default", cluster: "default", driver: "simulator", discoveryWarnings: [],
+      },
+    }, (e) => resolve(e)));
+    client.close();
+    expect(registered?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(registered?.details).toMatch(/database is unavailable/);
     const readyDuring = await fetch(`${manager.apiUrl}/readyz`);
     expect(readyDuring.status).toBe(503);
     expect(readyDuring.headers.get("retry-after")).toMatch(/^\d+$/);
