@@ -84,4 +84,18 @@ describe("JobRunner and database failures", () => {
     expect((await status(id)).status).toBe("succeeded");
     expect(runs).toBe(1);
   });
+
+  it("a failed job's hook is retried while the database is away, not dropped", async () => {
+    let hookCalls = 0;
+    const runner = new JobRunner({
+      db: database.db, log: pino({ level: "silent" }), maxAttempts: 1, databaseRetryMs: () => 1,
+      onFailed: async () => { hookCalls++; if (hookCalls <= 2) throw lost(); },
+    });
+    runner.register("doomed", async () => { throw new Error("refused by the host"); });
+    const id = await newJob("doomed");
+    runner.enqueue(id);
+    await runner.idle();
+    expect(hookCalls).toBe(3);
+    expect((await status(id)).status).toBe("failed");
+  });
 });

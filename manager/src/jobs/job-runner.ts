@@ -32,6 +32,8 @@ export interface JobRunnerOptions {
   onDatabaseUnavailable?: (e: unknown) => boolean;
 }
 
+const defaultDatabaseRetryMs = (failures: number) => Math.min(10_000, 500 * 2 ** (failures - 1));
+
 export class JobRunner {
   private readonly handlers = new Map<string, JobHandler>();
   private readonly active = new Map<number, Promise<void>>();
@@ -58,7 +60,7 @@ export class JobRunner {
    * `running` with nobody running it.
    */
   private async runThroughOutages(jobId: number): Promise<void> {
-    const wait = this.o.databaseRetryMs ?? ((n: number) => Math.min(10_000, 500 * 2 ** (n - 1)));
+    const wait = this.o.databaseRetryMs ?? defaultDatabaseRetryMs;
     for (let failures = 1; ; failures++) {
       try {
         await this.run(jobId);
@@ -167,12 +169,21 @@ export class JobRunner {
         await this.o.db.update(jobs).set({
           status: "failed", error: info, updatedAt: new Date(), finishedAt: new Date(),
         }).where(eq(jobs.id, jobId));
-        try {
-          await this.o.onFailed?.({ ...job, status: "failed" }, info);
-        } catch (hookErr) {
-          log.error({ err: hookErr }, "onFailed hook failed");
+        // The job is failed for good: its hook (the VM to Error) must not be lost to a database
+        // failure either, or the VM would stay Creating with no job behind it.
+        for (let failures = 1; ; failures++) {
+          try {
+            await this.o.onFailed?.({ ...job, status: "failed" }, info);
+          } catch (hookErr) {
+            if (databaseUnavailableFrom(hookErr) && !this.stopped) {
+              if (!this.o.onDatabaseUnavailable?.(hookErr)) log.warn({ err: databaseUnavailableFrom(hookErr)!.message }, "onFailed hook: database unavailable; trying again");
+              await this.sleep((this.o.databaseRetryMs ?? defaultDatabaseRetryMs)(failures));
+              continue;
+            }
+            log.error({ err: hookErr }, "onFailed hook failed");
+          }
+          return;
         }
-        return;
       }
     }
   }
