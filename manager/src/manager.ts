@@ -63,10 +63,10 @@ export interface RunningManager {
 }
 
 export async function startManager(config: ManagerConfig, log: Logger = createManagerLogger({ level: config.logLevel })): Promise<RunningManager> {
-  // ORBIT_DATA_DIR=":memory:" keeps PGlite in memory (tests, throwaway demos).
   // Database failures are counted here and logged once per outage (see DatabaseHealth).
   let probe = async (): Promise<void> => { throw new Error("the database is not open yet"); };
   const health = new DatabaseHealth({ log: log.child({ component: "database" }), probe: () => probe() });
+  // ORBIT_DATA_DIR=":memory:" keeps PGlite in memory (tests, throwaway demos).
   const database = await openDatabase({
     url: config.databaseUrl,
     dataDir: config.databaseUrl || config.dataDir === ":memory:" ? undefined : `${config.dataDir}/pglite`,
