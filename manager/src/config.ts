@@ -2,11 +2,21 @@
 // Everything an admin tunes at run time is a global setting instead (settings/).
 import { z } from "zod";
 import { InvalidArgumentError } from "#shared/errors.js";
+import { DEFAULT_DATABASE_TIMEOUTS, type DatabaseTimeouts } from "./db/database.js";
 
 const port = z.coerce.number().int().min(0).max(65535);
 const flag = z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) => v === "true" || v === "1" || v === "yes");
 
-const ManagerConfigSchema = z.object({
+const millis = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/**
+ * Which binary reads the configuration. `production` (`orbit-manager`) is secure by default: mutual
+ * TLS on the agent gateway and one-time join tokens only. `embedded` (`npm start`, test harnesses)
+ * keeps the conveniences of a single machine: plain gRPC on loopback and a multi-use join token.
+ */
+export type ConfigProfile = "production" | "embedded";
+
+const managerConfigSchema = (profile: ConfigProfile) => z.object({
   ORBIT_API_HOST: z.string().default("127.0.0.1"),
   ORBIT_API_PORT: port.default(8080),
   ORBIT_GRPC_HOST: z.string().default("127.0.0.1"),
@@ -17,14 +27,18 @@ const ManagerConfigSchema = z.object({
   ORBIT_AGENT_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   ORBIT_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   ORBIT_PUBLIC_URL: z.string().url().optional(),
-  // Mutual TLS on the agent gateway (off by default: the embedded default stays plain on loopback).
-  ORBIT_GRPC_TLS: flag.default(false),
+  // Mutual TLS on the agent gateway (production: on; the embedded default stays plain on loopback).
+  ORBIT_GRPC_TLS: flag.default(profile === "production"),
   // Extra names (DNS or IP, comma-separated) in the gateway's certificate, besides 127.0.0.1 and localhost.
   ORBIT_GRPC_TLS_NAMES: z.string().default(""),
   // The static join token (ORBIT_AGENT_TOKEN or generated) is a multi-use cluster token for the
-  // simulated fleet and dev setups; production sets this to false and uses one-time tokens.
-  ORBIT_ALLOW_STATIC_JOIN_TOKEN: flag.default(true),
+  // simulated fleet and dev setups; production uses one-time registration tokens.
+  ORBIT_ALLOW_STATIC_JOIN_TOKEN: flag.default(profile === "embedded"),
   ORBIT_HOST_CERT_VALIDITY_DAYS: z.coerce.number().int().min(1).max(825).default(90),
+  // Bounds on PostgreSQL so that nothing waits forever (see DatabaseTimeouts).
+  ORBIT_DB_CONNECT_TIMEOUT_MS: millis(100, 600_000).default(DEFAULT_DATABASE_TIMEOUTS.connectMs),
+  ORBIT_DB_STATEMENT_TIMEOUT_MS: millis(100, 3_600_000).default(DEFAULT_DATABASE_TIMEOUTS.statementMs),
+  ORBIT_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: millis(100, 3_600_000).default(DEFAULT_DATABASE_TIMEOUTS.idleInTransactionMs),
 });
 
 export interface ManagerConfig {
@@ -36,25 +50,34 @@ export interface ManagerConfig {
   dataDir: string;
   adminKey: string | undefined;
   agentToken: string | undefined;
-  logLevel: z.infer<typeof ManagerConfigSchema>["ORBIT_LOG_LEVEL"];
+  logLevel: z.infer<ReturnType<typeof managerConfigSchema>>["ORBIT_LOG_LEVEL"];
   publicUrl: string | undefined;
   grpcTls: boolean;
   grpcTlsNames: string[];
   allowStaticJoinToken: boolean;
   hostCertValidityDays: number;
+  databaseTimeouts: DatabaseTimeouts;
 }
 
-export function loadManagerConfig(env: Record<string, string | undefined> = process.env): ManagerConfig {
+export function loadManagerConfig(
+  env: Record<string, string | undefined> = process.env, opts: { profile?: ConfigProfile } = {},
+): ManagerConfig {
+  const schema = managerConfigSchema(opts.profile ?? "production");
   const picked = Object.fromEntries(
-    Object.keys(ManagerConfigSchema.shape).map((k) => [k, env[k] === "" ? undefined : env[k]]),
+    Object.keys(schema.shape).map((k) => [k, env[k] === "" ? undefined : env[k]]),
   );
-  const parsed = ManagerConfigSchema.safeParse(picked);
+  const parsed = schema.safeParse(picked);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const key = String(issue.path[0] ?? "");
     throw new InvalidArgumentError(key, `${key}: ${issue.message}`);
   }
   const c = parsed.data;
+  if (opts.profile !== "embedded" && c.ORBIT_ALLOW_STATIC_JOIN_TOKEN && !c.ORBIT_AGENT_TOKEN) {
+    // A generated multi-use token would have to be printed (into the journal) at every start.
+    throw new InvalidArgumentError("ORBIT_AGENT_TOKEN",
+      "ORBIT_AGENT_TOKEN: required when ORBIT_ALLOW_STATIC_JOIN_TOKEN=true (orbit-manager prints no generated token); or use one-time registration tokens");
+  }
   return {
     apiHost: c.ORBIT_API_HOST,
     apiPort: c.ORBIT_API_PORT,
@@ -70,5 +93,10 @@ export function loadManagerConfig(env: Record<string, string | undefined> = proc
     grpcTlsNames: c.ORBIT_GRPC_TLS_NAMES.split(",").map((n) => n.trim()).filter(Boolean),
     allowStaticJoinToken: c.ORBIT_ALLOW_STATIC_JOIN_TOKEN,
     hostCertValidityDays: c.ORBIT_HOST_CERT_VALIDITY_DAYS,
+    databaseTimeouts: {
+      connectMs: c.ORBIT_DB_CONNECT_TIMEOUT_MS,
+      statementMs: c.ORBIT_DB_STATEMENT_TIMEOUT_MS,
+      idleInTransactionMs: c.ORBIT_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    },
   };
 }

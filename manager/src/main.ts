@@ -1,14 +1,14 @@
 // `orbit-manager`: the manager alone (production). Configuration from the environment.
-import pino from "pino";
 import { exitOnStartupFailure } from "#shared/exit-on-startup-failure.js";
 import { loadManagerConfig } from "./config.js";
+import { createManagerLogger } from "./logging.js";
 import { lockDataDir } from "./data-dir-lock.js";
 import { assertListenAddressesFree, explainListenFailure, routeGrpcLogs } from "./listen-addresses.js";
 import { startManager } from "./manager.js";
 
 try {
   const config = loadManagerConfig();
-  const log = pino({ level: config.logLevel });
+  const log = createManagerLogger({ level: config.logLevel });
   routeGrpcLogs(log);
   // PGlite in a folder serves one process; PostgreSQL serves many managers.
   if (!config.databaseUrl && config.dataDir !== ":memory:") lockDataDir(config.dataDir);
@@ -18,9 +18,6 @@ try {
   if (m.createdAdminKey && !config.adminKey) {
     // Shown once: only its hash is stored.
     process.stdout.write(`\nAdmin API key (shown once): ${m.createdAdminKey}\n\n`);
-  }
-  if (!config.agentToken && config.allowStaticJoinToken) {
-    process.stdout.write(`Agent join token for this run (set ORBIT_AGENT_TOKEN to fix one): ${m.agentToken}\n`);
   }
   const stop = async () => { await m.close(); process.exit(0); };
   process.on("SIGINT", () => void stop());

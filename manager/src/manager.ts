@@ -1,6 +1,7 @@
 // Composition root of the manager: database, settings, agent gateway, jobs, allocator, API.
 import { readFileSync } from "node:fs";
-import pino, { type Logger } from "pino";
+import type { Logger } from "pino";
+import { createManagerLogger } from "./logging.js";
 import { AgentGateway, tokenMatcher } from "./agents/agent-gateway.js";
 import { AgentSessions } from "./agents/agent-sessions.js";
 import { CommandDispatcher } from "./agents/command-dispatcher.js";
@@ -23,6 +24,8 @@ import { seedCatalog } from "./catalog/catalog-seed.js";
 import type { ManagerConfig } from "./config.js";
 import { openDatabase, type Database } from "./db/database.js";
 import { HostLiveness, LIVENESS_SETTINGS } from "./hosts/host-liveness.js";
+import { DatabaseHealth } from "./db/database-health.js";
+import { sql } from "drizzle-orm";
 import { HostService } from "./hosts/host-service.js";
 import { loadOrCreateCertificateAuthority } from "./security/ca-store.js";
 import { optionalClientCertServerCredentials } from "./security/grpc-tls-credentials.js";
@@ -68,14 +71,23 @@ export interface StartManagerOptions {
   initialSettings?: Record<string, unknown>;
 }
 
-export async function startManager(config: ManagerConfig, log: Logger = pino({ level: config.logLevel }), opts: StartManagerOptions = {}): Promise<RunningManager> {
+export async function startManager(config: ManagerConfig, log: Logger = createManagerLogger({ level: config.logLevel }), opts: StartManagerOptions = {}): Promise<RunningManager> {
+  // Database failures are counted here and logged once per outage (see DatabaseHealth).
+  let probe = async (): Promise<void> => { throw new Error("the database is not open yet"); };
+  const health = new DatabaseHealth({ log: log.child({ component: "database" }), probe: () => probe() });
   // ORBIT_DATA_DIR=":memory:" keeps PGlite in memory (tests, throwaway demos).
   const database = await openDatabase({
     url: config.databaseUrl,
     dataDir: config.databaseUrl || config.dataDir === ":memory:" ? undefined : `${config.dataDir}/pglite`,
-    onIdleError: (err) => log.warn({ err }, "a pooled PostgreSQL connection was lost while idle; it will be replaced"),
+    timeouts: config.databaseTimeouts,
+    onIdleError: (err) => {
+      if (!health.report(err)) log.warn({ err }, "a pooled PostgreSQL connection was lost while idle; it will be replaced");
+    },
+    onActiveError: (err) => { health.report(err); },
   });
   const db = database.db;
+  probe = async () => { await db.execute(sql`select 1`); };
+  const reportDatabase = (e: unknown) => health.report(e);
   log.info({ database: database.kind }, "database ready (migrations applied)");
 
   const registry = new SettingsRegistry();
@@ -103,6 +115,7 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
   const runner = new JobRunner({
     db,
     log: log.child({ component: "jobs" }),
+    onDatabaseUnavailable: reportDatabase,
     onFailed: async (job, error) => {
       if (job.vmId == null) return;
       // A host that said no (start refused) used nothing: release. A host that never answered, or a
@@ -135,7 +148,7 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
   });
   const gateway = new AgentGateway({
     hosts: hostsSvc, enrollment, certificates, requireClientCertificate: config.grpcTls,
-    sessions, handler: reconciler, log: log.child({ component: "agents" }),
+    sessions, handler: reconciler, log: log.child({ component: "agents" }), onDatabaseUnavailable: reportDatabase,
     heartbeatIntervalMs: () => liveness.agentSettings().heartbeatIntervalMs,
     reconnectBackoffMaxMs: () => liveness.reconnectBackoffMaxMs(),
   });
@@ -155,10 +168,10 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
   // on that in a later issue). Commands left open by jobs a killed manager never finished are closed.
   const abandoned = await dispatcher.closeAbandoned("its job ended without an answer from the agent (manager restarted)");
   if (abandoned) log.info({ commands: abandoned }, "closed commands left open by a previous manager process");
-  liveness.start({ markStale: (cutoff) => hostsSvc.markStale(cutoff), afterCheck: () => reconciler.hostsLost() });
+  liveness.start({ markStale: (cutoff) => hostsSvc.markStale(cutoff), afterCheck: () => reconciler.hostsLost(), reportError: reportDatabase });
 
   const app = await buildApiServer({
-    log, apiKeys, version: ORBIT_VERSION, idempotency: new IdempotencyStore(db),
+    log, apiKeys, version: ORBIT_VERSION, idempotency: new IdempotencyStore(db), databaseHealth: health,
     routes: async (scoped) => {
       await scoped.register(virtualMachineRoutes(vmSvc));
       await scoped.register(jobRoutes(db));
@@ -182,6 +195,7 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
   // Hosts were connected to a previous process: they reconnect; until then they are not Up.
   const resumed = await runner.resume();
   if (resumed) log.info({ resumed }, "resumed unfinished jobs");
+  runner.sweep();
 
   return {
     apiUrl,
@@ -202,6 +216,7 @@ export async function startManager(config: ManagerConfig, log: Logger = pino({ l
       const jobsDone = runner.stop();
       await gateway.close();
       await jobsDone;
+      health.close();
       await database.close();
     },
   };

@@ -13,6 +13,7 @@ export type ErrorCode =
   | "hypervisor_error"
   | "deadline_exceeded"
   | "unsupported"
+  | "database_unavailable"
   | "internal";
 
 export interface OrbitErrorOptions {
@@ -126,13 +127,81 @@ export class UnsupportedError extends OrbitError {
   }
 }
 
+/**
+ * The database did not answer: connection refused or lost, server shutting down or restarting,
+ * a timeout. Retryable: the same request can succeed once the database is back.
+ */
+export class DatabaseUnavailableError extends OrbitError {
+  /** Seconds a client should wait before trying again (HTTP Retry-After). */
+  readonly retryAfterSeconds: number;
+  constructor(reason: string, opts: { cause?: unknown; retryAfterSeconds?: number } = {}) {
+    super("database_unavailable", `the database is unavailable (${reason}); try again shortly`, {
+      details: { reason }, retryable: true, cause: opts.cause,
+    });
+    this.retryAfterSeconds = opts.retryAfterSeconds ?? 5;
+  }
+}
+
+// SQLSTATE classes and codes that say the server, not the statement, is the problem:
+// 08 connection exceptions, 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now,
+// 57014 statement timeout (or cancel), 25P03 idle-in-transaction timeout, 53300 too many connections.
+const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "57014", "25P03", "53300"]);
+const UNAVAILABLE_ERRNOS = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+// node-postgres and pg-pool raise these as plain Errors without a code.
+const UNAVAILABLE_MESSAGES = [
+  /^Connection terminated/, /not queryable/, /timeout exceeded when trying to connect/i,
+  /^Query read timeout/, /Cannot use a pool after calling end/,
+];
+
+function unavailableReason(e: object): string | undefined {
+  const { code, message } = e as { code?: unknown; message?: unknown };
+  if (typeof code === "string") {
+    if (/^08[0-9A-Z]{3}$/.test(code) || UNAVAILABLE_SQLSTATES.has(code)) {
+      return code === "57014" ? `statement timeout or cancel, SQLSTATE ${code}` : `SQLSTATE ${code}`;
+    }
+    if (UNAVAILABLE_ERRNOS.has(code)) return code;
+  }
+  if (typeof message === "string" && UNAVAILABLE_MESSAGES.some((re) => re.test(message))) return message.split("\n")[0];
+  return undefined;
+}
+
+/**
+ * A DatabaseUnavailableError when `e` (or an error in its cause chain: drizzle wraps driver
+ * errors) says the database is unreachable, else undefined. Recognises node-postgres errors by
+ * SQLSTATE, errno and message, so this module needs no driver import.
+ */
+export function databaseUnavailableFrom(e: unknown): DatabaseUnavailableError | undefined {
+  if (e instanceof DatabaseUnavailableError) return e;
+  if (e instanceof OrbitError) return undefined;
+  let cur: unknown = e;
+  for (let depth = 0; cur && typeof cur === "object" && depth < 5; depth++) {
+    const reason = unavailableReason(cur);
+    if (reason) return new DatabaseUnavailableError(reason, { cause: e });
+    // AggregateError (one per address tried) carries the errno on its members.
+    const members = (cur as { errors?: unknown }).errors;
+    if (Array.isArray(members)) {
+      for (const m of members) {
+        const r = m && typeof m === "object" ? unavailableReason(m) : undefined;
+        if (r) return new DatabaseUnavailableError(r, { cause: e });
+      }
+    }
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
 export function isOrbitError(e: unknown): e is OrbitError {
   return e instanceof OrbitError;
 }
 
 /** Wire form (proto ErrorInfo / JSON) of any thrown value. */
 export function toErrorInfo(e: unknown): { code: string; message: string; retryable: boolean } {
+  const unavailable = databaseUnavailableFrom(e);
+  if (unavailable) return { code: unavailable.code, message: unavailable.message, retryable: true };
   if (e instanceof OrbitError) return { code: e.code, message: e.message, retryable: e.retryable };
+  // drizzle's query errors carry the statement's parameters in their message: never pass them on.
+  const driver = e && typeof e === "object" && "params" in e && "query" in e ? (e as { cause?: unknown }).cause : undefined;
+  if (driver !== undefined) return { code: "internal", message: `database query failed: ${driver instanceof Error ? driver.message : "error"}`, retryable: false };
   const message = e instanceof Error ? e.message : String(e);
   return { code: "internal", message, retryable: false };
 }
@@ -140,7 +209,7 @@ export function toErrorInfo(e: unknown): { code: string; message: string; retrya
 const KNOWN_CODES = new Set<ErrorCode>([
   "invalid_argument", "not_found", "already_exists", "conflict", "insufficient_capacity",
   "unauthenticated", "forbidden", "agent_unavailable", "hypervisor_error", "deadline_exceeded",
-  "unsupported", "internal",
+  "unsupported", "database_unavailable", "internal",
 ]);
 
 export function fromErrorInfo(info: { code: string; message: string; retryable: boolean }): OrbitError {

@@ -33,7 +33,7 @@ export async function startTestCloud(opts: {
   const config = loadManagerConfig({
     ORBIT_API_PORT: "0", ORBIT_GRPC_PORT: "0", ORBIT_DATA_DIR: ":memory:", ORBIT_ADMIN_KEY: ADMIN_KEY,
     ...(db.url ? { DATABASE_URL: db.url } : {}), ...opts.env,
-  });
+  }, { profile: "embedded" });
   const log = pino({ level: process.env.ORBIT_TEST_LOG ?? "silent" });
   const manager = await startManager(config, log, { ...(opts.settings ? { initialSettings: opts.settings } : {}) });
   const fleet = await startSimulatedFleet({

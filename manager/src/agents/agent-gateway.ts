@@ -12,6 +12,7 @@ import type { HostCertificateService } from "../security/host-certificate-servic
 import type { Enrolled, HostEnrollment } from "../security/host-enrollment.js";
 import type { AgentSessions } from "./agent-sessions.js";
 import { toServiceError } from "./grpc-errors.js";
+import { MAX_AGENT_MESSAGE_BYTES, checkAgentMessageBounds, checkRegisterBounds } from "./protocol-limits.js";
 
 export interface HostStreamHandler {
   onConnected(hostId: number): Promise<void>;
@@ -39,6 +40,8 @@ export interface AgentGatewayOptions {
   reconnectBackoffMaxMs?: () => number;
   /** How often open streams are checked against revocations made elsewhere (other managers). */
   revocationCheckMs?: number;
+  /** Told about errors; returns true when it was the database being unavailable (logged once per outage there). */
+  onDatabaseUnavailable?: (e: unknown) => boolean;
 }
 
 type AgentStream = grpc.ServerDuplexStream<AgentMessage, ManagerMessage>;
@@ -66,12 +69,22 @@ export class AgentGateway {
 
   constructor(private readonly o: AgentGatewayOptions) {}
 
+  /** Logs an error unless it was the database being away (then the outage is logged once elsewhere). */
+  private logFailure(log: Logger, e: unknown, fields: Record<string, unknown>, msg: string, level: "warn" | "error" = "warn"): void {
+    if (this.o.onDatabaseUnavailable?.(e)) return;
+    log[level]({ ...fields, err: e instanceof OrbitError ? e.message : e }, msg);
+  }
+
   async listen(host: string, port: number, credentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
-    const server = new grpc.Server({ "grpc.keepalive_time_ms": 20_000, "grpc.keepalive_permit_without_calls": 1 });
+    const server = new grpc.Server({
+      "grpc.keepalive_time_ms": 20_000, "grpc.keepalive_permit_without_calls": 1,
+      // Larger messages are refused with RESOURCE_EXHAUSTED before they are decoded.
+      "grpc.max_receive_message_length": MAX_AGENT_MESSAGE_BYTES,
+    });
     const impl: AgentServiceServer = {
       register: (call, cb) => {
         this.register(call.request, call.metadata, verifiedPeerCertificate(call)).then((r) => cb(null, r), (e) => {
-          this.o.log.warn({ err: e instanceof OrbitError ? e.message : e, peer: call.getPeer() }, "agent registration refused");
+          this.logFailure(this.o.log, e, { peer: call.getPeer() }, "agent registration refused");
           cb(toServiceError(e));
         });
       },
@@ -108,7 +121,7 @@ export class AgentGateway {
       const revoked = await this.o.certificates.revokedAmong(open);
       if (revoked.length) this.dropCertificates(revoked);
     } catch (e) {
-      this.o.log.error({ err: e }, "revocation check failed");
+      this.logFailure(this.o.log, e, {}, "revocation check failed", "error");
     }
   }
 
@@ -124,6 +137,7 @@ export class AgentGateway {
   }
 
   private async register(req: RegisterRequest, md: grpc.Metadata, peer: Buffer | undefined): Promise<RegisterResponse> {
+    checkRegisterBounds(req);
     const hostId = metaString(md, "x-orbit-host-id");
     let reg: Enrolled;
     if (peer) {
@@ -158,7 +172,7 @@ export class AgentGateway {
         host = await this.o.hosts.authenticate(metaString(call.metadata, "x-orbit-host-id"), metaString(call.metadata, "x-orbit-host-secret"));
       }
     } catch (e) {
-      this.o.log.warn({ peer: call.getPeer(), err: e instanceof OrbitError ? e.message : e }, "agent stream refused");
+      this.logFailure(this.o.log, e, { peer: call.getPeer() }, "agent stream refused");
       call.emit("error", toServiceError(e));
       return;
     }
@@ -172,7 +186,7 @@ export class AgentGateway {
     });
     log.info("agent connected");
     // Messages are handled one at a time so a heartbeat never races the result before it.
-    let chain: Promise<void> = this.o.handler.onConnected(host.id).catch((e) => log.error({ err: e }, "onConnected failed"));
+    let chain: Promise<void> = this.o.handler.onConnected(host.id).catch((e) => this.logFailure(log, e, {}, "onConnected failed", "error"));
     const handle = async (msg: AgentMessage): Promise<void> => {
       const b = msg.body;
       if (!b) throw new InvalidArgumentError("body", "empty agent message");
@@ -190,15 +204,23 @@ export class AgentGateway {
       }
     };
     call.on("data", (msg: AgentMessage) => {
+      try {
+        checkAgentMessageBounds(msg);
+      } catch (e) {
+        // An agent that sends this will send it again: end the stream with the reason.
+        log.warn({ err: (e as Error).message }, "agent message over the protocol's limits; stream ended");
+        call.emit("error", toServiceError(e));
+        return;
+      }
       chain = chain.then(() => handle(msg)).catch((e) => {
-        log.warn({ err: e instanceof Error ? e.message : e }, "bad agent message");
+        this.logFailure(log, e, {}, "bad agent message");
       });
     });
     const finish = (why: string) => {
       this.streams.delete(call);
       if (this.o.sessions.close(host.id, sessionId, why)) {
         log.info({ why }, "agent disconnected");
-        chain = chain.then(() => this.o.handler.onDisconnected(host.id)).catch((e) => log.error({ err: e }, "onDisconnected failed"));
+        chain = chain.then(() => this.o.handler.onDisconnected(host.id)).catch((e) => this.logFailure(log, e, {}, "onDisconnected failed", "error"));
       }
     };
     call.on("end", () => finish("stream ended"));

@@ -1,6 +1,6 @@
 // OrbitError → gRPC status: chosen here, at the edge, and nowhere else.
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
-import { OrbitError, type ErrorCode } from "#shared/errors.js";
+import { OrbitError, databaseUnavailableFrom, type ErrorCode } from "#shared/errors.js";
 
 const STATUS: Record<ErrorCode, status> = {
   invalid_argument: status.INVALID_ARGUMENT,
@@ -14,11 +14,13 @@ const STATUS: Record<ErrorCode, status> = {
   hypervisor_error: status.INTERNAL,
   deadline_exceeded: status.DEADLINE_EXCEEDED,
   unsupported: status.UNIMPLEMENTED,
+  database_unavailable: status.UNAVAILABLE,
   internal: status.INTERNAL,
 };
 
 export function toServiceError(e: unknown): Partial<ServiceError> {
   const md = new Metadata();
+  e = databaseUnavailableFrom(e) ?? e;
   if (e instanceof OrbitError) {
     md.set("x-orbit-error-code", e.code);
     return { code: STATUS[e.code], details: e.message, message: e.message, metadata: md };

@@ -2,7 +2,7 @@
 // body has one shape (README, Errors): status:false, message, error_reason and code always; field
 // when the error is about one request field; request_id on 5xx. `errorBody` builds all of them.
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { OrbitError, type ErrorCode } from "#shared/errors.js";
+import { type DatabaseUnavailableError, OrbitError, databaseUnavailableFrom, type ErrorCode } from "#shared/errors.js";
 import { PATTERN_MEANINGS } from "./schemas.js";
 import { capacityRejectionView, capacitySummaryView } from "./views.js";
 
@@ -18,6 +18,7 @@ const HTTP: Record<ErrorCode, { status: number; reason: string }> = {
   hypervisor_error: { status: 502, reason: "server_error" },
   deadline_exceeded: { status: 504, reason: "server_error" },
   unsupported: { status: 400, reason: "bad_request" },
+  database_unavailable: { status: 503, reason: "database_unavailable" },
   internal: { status: 500, reason: "server_error" },
 };
 
@@ -106,7 +107,25 @@ function orbitErrorBody(error: OrbitError, req: FastifyRequest, status: number):
   return errorBody(status, req, { message: error.message, reason: HTTP[error.code].reason, code: error.code, field, extra });
 }
 
-export function errorHandler(error: FastifyError & { validation?: AjvIssue[]; validationContext?: string }, req: FastifyRequest, reply: FastifyReply): void {
+/**
+ * Told about every request that failed because the database did not answer; returns true when
+ * it logs outages itself (then the request logs no stack of its own).
+ */
+export type DatabaseUnavailableListener = (e: DatabaseUnavailableError) => boolean;
+
+export function errorHandler(
+  error: FastifyError & { validation?: AjvIssue[]; validationContext?: string }, req: FastifyRequest, reply: FastifyReply,
+  onDatabaseUnavailable?: DatabaseUnavailableListener,
+): void {
+  const unavailable = databaseUnavailableFrom(error);
+  if (unavailable) {
+    // One line per outage comes from the listener; here only a short debug line per request.
+    if (onDatabaseUnavailable?.(unavailable)) req.log.debug({ reason: unavailable.details.reason }, "request refused: database unavailable");
+    else req.log.error({ err: unavailable }, "request failed: database unavailable");
+    void reply.status(503).header("retry-after", String(unavailable.retryAfterSeconds))
+      .send(errorBody(503, req, { message: unavailable.message, reason: HTTP.database_unavailable.reason, code: unavailable.code }));
+    return;
+  }
   if (error.validation?.length) {
     const { field, message } = validationMessage(error.validation, error.validationContext);
     void reply.status(400).send(errorBody(400, req, { message, reason: "bad_request", code: "invalid_argument", field }));

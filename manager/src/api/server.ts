@@ -7,7 +7,8 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Logger } from "pino";
 import { ForbiddenError } from "#shared/errors.js";
 import type { ApiKeyService, Principal } from "../auth/api-key-service.js";
-import { errorHandler, notFoundHandler } from "./errors.js";
+import type { DatabaseHealth } from "../db/database-health.js";
+import { errorHandler, notFoundHandler, type DatabaseUnavailableListener } from "./errors.js";
 import { registerIdempotency, type IdempotencyStore } from "./idempotency.js";
 import { buildValidatorCompiler } from "./validation.js";
 
@@ -24,14 +25,19 @@ export interface ApiServerOptions {
   routes: (app: FastifyInstance) => Promise<void>;
   /** Records answers to POSTs sent with an Idempotency-Key (none: the header is ignored). */
   idempotency?: IdempotencyStore;
+  /** Readiness (/readyz) and the one-line-per-outage log; without it /readyz always answers 200. */
+  databaseHealth?: Pick<DatabaseHealth, "check" | "unavailable">;
 }
 
 export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstance> {
+  const health = o.databaseHealth;
+  // Outages are logged once by DatabaseHealth, not once per refused request.
+  const onDatabaseUnavailable: DatabaseUnavailableListener | undefined = health && ((e) => { health.unavailable(e); return true; });
   const app = Fastify({
     loggerInstance: o.log.child({ component: "api" }),
     bodyLimit: 1024 * 1024,
     // Errors raised before routing (a URL that is not valid UTF-8...) get the same body as all others.
-    frameworkErrors: (error, req, reply) => errorHandler(error, req, reply),
+    frameworkErrors: (error, req, reply) => errorHandler(error, req, reply, onDatabaseUnavailable),
   }).withTypeProvider<TypeBoxTypeProvider>();
   // Unknown fields are an error (not silently dropped); bodies are never coerced (validation.ts).
   app.setValidatorCompiler(buildValidatorCompiler());
@@ -48,7 +54,7 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
       done(Object.assign(new Error(`malformed JSON body: ${(e as Error).message}`), { statusCode: 400, field: "body" }), undefined);
     }
   });
-  app.setErrorHandler(errorHandler);
+  app.setErrorHandler((error: Parameters<typeof errorHandler>[0], req, reply) => errorHandler(error, req, reply, onDatabaseUnavailable));
   app.setNotFoundHandler(notFoundHandler);
 
   await app.register(swagger, {
@@ -70,7 +76,17 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
 
+  // Liveness: the process runs and serves HTTP (restart it when this fails).
   app.get("/healthz", { schema: { hide: true } }, async () => ({ status: true, message: "ok" }));
+  // Readiness: the manager can serve requests now, i.e. its database answers (send no traffic
+  // while this is 503; do not restart for it).
+  app.get("/readyz", { schema: { hide: true } }, async (_req, reply) => {
+    if (!health || await health.check()) return { status: true, message: "ready", database: "ok" };
+    return reply.status(503).header("retry-after", "5").send({
+      status: false, message: "not ready: the database does not answer", error_reason: "database_unavailable",
+      code: "database_unavailable", database: "unavailable",
+    });
+  });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   // Every route registered in this scope needs a key; the decision uses the route that matched
   // (never the raw URL, which may be percent-encoded differently from what the router decodes).

@@ -4,6 +4,7 @@ import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { openDatabase, scratchDatabaseUrl } from "./database.js";
 import { sql } from "drizzle-orm";
+import { databaseUnavailableFrom } from "#shared/errors.js";
 
 const url = process.env.TEST_DATABASE_URL;
 
@@ -28,5 +29,48 @@ describe.skipIf(!url)("PostgreSQL pool", () => {
       await scratch.drop();
     }
     expect(errors).toHaveLength(1);
+  });
+
+  it("a connection terminated inside a transaction fails that transaction, not the process", async () => {
+    const scratch = await scratchDatabaseUrl("orbit_pool");
+    const active: Error[] = [];
+    // Before the fix the checked-out client's 'error' had no listener: vitest reports such an
+    // unhandled error as a failure (and orbit-manager died of it).
+    const database = await openDatabase({ url: scratch.url, onIdleError: () => {}, onActiveError: (e) => active.push(e) });
+    try {
+      const failed = await database.db.transaction(async (tx) => {
+        const pid = ((await tx.execute(sql`select pg_backend_pid() as pid`)) as unknown as { rows: { pid: number }[] }).rows[0]!.pid;
+        const admin = new pg.Client({ connectionString: url });
+        await admin.connect();
+        await admin.query("select pg_terminate_backend($1)", [pid]);
+        await admin.end();
+        for (let i = 0; i < 100 && active.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+        await tx.execute(sql`select 1`);
+      }).then(() => undefined, (e: unknown) => e);
+      // The server's 57P01, then the socket's end ("Connection terminated unexpectedly").
+      expect((active[0] as { code?: string }).code).toBe("57P01");
+      for (const e of active) expect(databaseUnavailableFrom(e)).toBeDefined();
+      expect(databaseUnavailableFrom(failed)).toMatchObject({ code: "database_unavailable", retryable: true });
+      // The broken connection left the pool: the next query gets a fresh one.
+      const again = (await database.db.execute(sql`select 1 as one`)) as unknown as { rows: { one: number }[] };
+      expect(again.rows[0]!.one).toBe(1);
+    } finally {
+      await database.close();
+      await scratch.drop();
+    }
+  });
+
+  it("bounds statements and idle transactions on the server", async () => {
+    const scratch = await scratchDatabaseUrl("orbit_pool");
+    const database = await openDatabase({ url: scratch.url, timeouts: { statementMs: 300, idleInTransactionMs: 400 } });
+    try {
+      const settings = (await database.db.execute(sql`select current_setting('statement_timeout') as st, current_setting('idle_in_transaction_session_timeout') as it`)) as unknown as { rows: { st: string; it: string }[] };
+      expect(settings.rows[0]).toEqual({ st: "300ms", it: "400ms" });
+      const slow = await database.db.execute(sql`select pg_sleep(5)`).then(() => undefined, (e: unknown) => e);
+      expect(databaseUnavailableFrom(slow)?.details.reason).toMatch(/57014/);
+    } finally {
+      await database.close();
+      await scratch.drop();
+    }
   });
 });

@@ -34,7 +34,26 @@ export interface OpenDatabaseOptions {
    * process. Default: a process warning.
    */
   onIdleError?: (err: Error) => void;
+  /**
+   * A connection checked out by a query or transaction failed (server stopped, backend
+   * terminated). The query or transaction on it fails with that error and the pool discards the
+   * connection; this only reports it. Default: nothing (the failed query reports it).
+   */
+  onActiveError?: (err: Error) => void;
+  /** Bounds so that nothing waits forever on an absent or stuck server (PostgreSQL only). */
+  timeouts?: Partial<DatabaseTimeouts>;
 }
+
+export interface DatabaseTimeouts {
+  /** Waiting for a connection: opening one, or a free one from the full pool. */
+  connectMs: number;
+  /** One statement (server-side statement_timeout). */
+  statementMs: number;
+  /** A transaction left open without a statement (server-side idle_in_transaction_session_timeout). */
+  idleInTransactionMs: number;
+}
+
+export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = { connectMs: 5000, statementMs: 30_000, idleInTransactionMs: 60_000 };
 
 /** pg's Pool.end() resolves once its clients are asked to end; this waits until they have. */
 function trackClients(pool: pg.Pool): () => Promise<void> {
@@ -56,8 +75,24 @@ function trackClients(pool: pg.Pool): () => Promise<void> {
 
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
   if (opts.url) {
-    const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10 });
+    const t = { ...DEFAULT_DATABASE_TIMEOUTS, ...opts.timeouts };
+    const pool = new pg.Pool({
+      connectionString: opts.url, max: opts.poolSize ?? 10,
+      connectionTimeoutMillis: t.connectMs,
+      statement_timeout: t.statementMs,
+      idle_in_transaction_session_timeout: t.idleInTransactionMs,
+      // TCP keepalive finds a server that vanished without closing the socket (host down, partition).
+      keepAlive: true, keepAliveInitialDelayMillis: 10_000,
+    });
     pool.on("error", opts.onIdleError ?? ((err) => process.emitWarning(`PostgreSQL idle connection lost: ${err.message}`)));
+    // pg-pool listens for errors only on idle clients; a client checked out for a transaction
+    // emits its socket error with no listener, which would end the process.
+    const onActiveError = opts.onActiveError ?? (() => {});
+    pool.on("connect", (client) => {
+      client.on("error", (err) => {
+        if (client.listenerCount("error") === 1) onActiveError(err);
+      });
+    });
     const allEnded = trackClients(pool);
     const db = drizzlePg(pool, { schema }) as unknown as Db;
     await migratePg(db as never, { migrationsFolder: MIGRATIONS });

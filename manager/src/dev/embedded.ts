@@ -4,9 +4,9 @@
 // restart finds the VMs as it left them (as if the hosts had stayed up meanwhile).
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import pino from "pino";
 import { exitOnStartupFailure } from "#shared/exit-on-startup-failure.js";
 import { loadManagerConfig } from "../config.js";
+import { createManagerLogger } from "../logging.js";
 import { lockDataDir } from "../data-dir-lock.js";
 import { assertListenAddressesFree, explainListenFailure, routeGrpcLogs } from "../listen-addresses.js";
 import { startManager, type RunningManager } from "../manager.js";
@@ -14,8 +14,8 @@ import { startSimulatedFleet } from "./simulated-fleet.js";
 
 let manager: RunningManager | undefined;
 try {
-  const config = loadManagerConfig();
-  const log = pino({ level: config.logLevel === "info" ? "warn" : config.logLevel });
+  const config = loadManagerConfig(process.env, { profile: "embedded" });
+  const log = createManagerLogger({ level: config.logLevel === "info" ? "warn" : config.logLevel });
   routeGrpcLogs(log);
   // ORBIT_DATA_DIR=":memory:" keeps everything in memory: nothing to lock, nothing survives.
   const persistent = config.dataDir !== ":memory:";

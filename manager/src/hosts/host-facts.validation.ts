@@ -1,12 +1,15 @@
 // Checks what an agent says about its host before anything is written.
 import { InvalidArgumentError } from "#shared/errors.js";
 import type { HostFacts } from "#shared/protocol.js";
+import { checkHostFactsBounds } from "../agents/protocol-limits.js";
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 export function validateHostFacts(f: HostFacts | undefined): HostFacts {
   if (!f) throw new InvalidArgumentError("facts", "facts are required");
+  // Sizes first: nothing below (or in the database) should walk an unbounded list.
+  checkHostFactsBounds(f);
   if (!UUID_RE.test(f.hostUuid)) throw new InvalidArgumentError("facts.host_uuid", "host_uuid must be a UUID");
   if (!f.hostname || f.hostname.length > 253) throw new InvalidArgumentError("facts.hostname", "hostname is required (at most 253 characters)");
   if (!["kvm", "qemu", "simulator"].includes(f.hypervisor)) {

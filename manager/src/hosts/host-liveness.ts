@@ -85,6 +85,8 @@ export interface HostLivenessLoop {
   markStale(cutoff: Date): Promise<number[]>;
   /** After each check: whatever follows from hosts being Disconnected (their VMs go Unknown). */
   afterCheck(staleHostIds: number[]): Promise<void>;
+  /** A failed check: true when the error was reported elsewhere (a database outage, logged once). */
+  reportError?(e: unknown): boolean;
 }
 
 /** The rule plus the loop that applies it every second. */
@@ -110,7 +112,7 @@ export class HostLiveness extends LivenessRule {
     this.timer = setInterval(() => {
       if (this.running) return; // a slow check is not stacked
       this.running = this.check(loop)
-        .catch((e) => this.log.error({ err: e }, "host liveness check failed"))
+        .catch((e) => { if (!loop.reportError?.(e)) this.log.error({ err: e }, "host liveness check failed"); })
         .finally(() => { this.running = undefined; });
     }, everyMs);
     this.timer.unref();

@@ -1,9 +1,9 @@
 // Runs jobs (one row per long operation). Every job status change happens here: pending →
 // running → succeeded | failed, with attempts counted. Handlers are idempotent steps that
 // re-read state, so a job interrupted by a manager restart is simply run again.
-import { eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, lt } from "drizzle-orm";
 import type { Logger } from "pino";
-import { OrbitError, toErrorInfo } from "#shared/errors.js";
+import { OrbitError, databaseUnavailableFrom, toErrorInfo } from "#shared/errors.js";
 import type { Db } from "../db/database.js";
 import { jobs } from "../db/schema.js";
 
@@ -26,7 +26,13 @@ export interface JobRunnerOptions {
   backoffMs?: (attempt: number) => number;
   /** Called when a job fails for good (e.g. to move its VM to Error). */
   onFailed?: (job: JobRow, error: { code: string; message: string; retryable: boolean }) => Promise<void>;
+  /** Wait before running a job again after the database failed under it (grows to 10 s). */
+  databaseRetryMs?: (failures: number) => number;
+  /** Told when the database failed under a job; returns true when it logs the outage itself. */
+  onDatabaseUnavailable?: (e: unknown) => boolean;
 }
+
+const defaultDatabaseRetryMs = (failures: number) => Math.min(10_000, 500 * 2 ** (failures - 1));
 
 export class JobRunner {
   private readonly handlers = new Map<string, JobHandler>();
@@ -41,10 +47,41 @@ export class JobRunner {
 
   enqueue(jobId: number): void {
     if (this.stopped || this.active.has(jobId)) return;
-    const p = this.run(jobId)
+    const p = this.runThroughOutages(jobId)
       .catch((e) => this.o.log.error({ err: e, jobId }, "job runner failed; the job is resumed at the next start"))
       .finally(() => this.active.delete(jobId));
     this.active.set(jobId, p);
+  }
+
+  /**
+   * Runs a job; when the database fails under it (lost connection, outage) the job is run again
+   * once the wait is over, from its current row: handlers are idempotent steps, and a database
+   * failure is not the job's failure, so it costs no attempt's verdict and never leaves the job
+   * `running` with nobody running it.
+   */
+  private async runThroughOutages(jobId: number): Promise<void> {
+    const wait = this.o.databaseRetryMs ?? defaultDatabaseRetryMs;
+    for (let failures = 1; ; failures++) {
+      try {
+        await this.run(jobId);
+        return;
+      } catch (e) {
+        if (!databaseUnavailableFrom(e) || this.stopped) throw e;
+        if (!this.o.onDatabaseUnavailable?.(e)) this.o.log.warn({ jobId, err: databaseUnavailableFrom(e)!.message }, "database unavailable under a job; it runs again");
+        await this.sleep(wait(failures));
+        if (this.stopped) return; // resumed by the next manager
+      }
+    }
+  }
+
+  private readonly wakers = new Set<() => void>();
+  /** A wait that stop() cuts short. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => { clearTimeout(t); this.wakers.delete(done); resolve(); };
+      const t = setTimeout(done, ms);
+      this.wakers.add(done);
+    });
   }
 
   /** Picks up jobs left pending or running by a previous manager process. */
@@ -54,6 +91,31 @@ export class JobRunner {
     return open.length;
   }
 
+  /**
+   * Every `everyMs`, runs the jobs left `pending` for longer than `graceMs` that nothing runs.
+   * Their creator committed them but never enqueued them: the database failed between the commit
+   * and the enqueue (the request was answered 503), or the commit's answer was lost with its
+   * connection. Without this they would wait for the next manager start.
+   */
+  sweep(everyMs = 5000, graceMs = 5000): void {
+    clearInterval(this.sweeper);
+    this.sweeper = setInterval(() => {
+      if (this.stopped) return;
+      this.o.db.select({ id: jobs.id }).from(jobs)
+        .where(and(eq(jobs.status, "pending"), lt(jobs.updatedAt, new Date(Date.now() - graceMs))))
+        .then((rows) => {
+          const orphans = rows.filter((r) => !this.active.has(r.id));
+          if (orphans.length) this.o.log.warn({ jobIds: orphans.map((r) => r.id) }, "running jobs left pending (their creator could not start them)");
+          for (const r of orphans) this.enqueue(r.id);
+        }, (e: unknown) => {
+          if (!databaseUnavailableFrom(e) || !this.o.onDatabaseUnavailable?.(e)) this.o.log.warn({ err: e }, "pending-job sweep failed");
+        });
+    }, everyMs);
+    this.sweeper.unref();
+  }
+
+  private sweeper: NodeJS.Timeout | undefined;
+
   /** Waits for every job currently running (tests, shutdown). */
   async idle(): Promise<void> {
     while (this.active.size) await Promise.allSettled([...this.active.values()]);
@@ -61,6 +123,8 @@ export class JobRunner {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.sweeper);
+    for (const wake of [...this.wakers]) wake();
     await Promise.allSettled([...this.active.values()]);
   }
 
@@ -91,6 +155,8 @@ export class JobRunner {
         log.info("job succeeded");
         return;
       } catch (e) {
+        // The database failed, not the job: runThroughOutages runs it again.
+        if (databaseUnavailableFrom(e)) throw e;
         const info = toErrorInfo(e);
         if (info.retryable && attempt < maxAttempts && !this.stopped) {
           log.warn({ err: info.message }, "job attempt failed, retrying");
@@ -103,12 +169,21 @@ export class JobRunner {
         await this.o.db.update(jobs).set({
           status: "failed", error: info, updatedAt: new Date(), finishedAt: new Date(),
         }).where(eq(jobs.id, jobId));
-        try {
-          await this.o.onFailed?.({ ...job, status: "failed" }, info);
-        } catch (hookErr) {
-          log.error({ err: hookErr }, "onFailed hook failed");
+        // The job is failed for good: its hook (the VM to Error) must not be lost to a database
+        // failure either, or the VM would stay Creating with no job behind it.
+        for (let failures = 1; ; failures++) {
+          try {
+            await this.o.onFailed?.({ ...job, status: "failed" }, info);
+          } catch (hookErr) {
+            if (databaseUnavailableFrom(hookErr) && !this.stopped) {
+              if (!this.o.onDatabaseUnavailable?.(hookErr)) log.warn({ err: databaseUnavailableFrom(hookErr)!.message }, "onFailed hook: database unavailable; trying again");
+              await this.sleep((this.o.databaseRetryMs ?? defaultDatabaseRetryMs)(failures));
+              continue;
+            }
+            log.error({ err: hookErr }, "onFailed hook failed");
+          }
+          return;
         }
-        return;
       }
     }
   }

@@ -1,0 +1,123 @@
+// Bounds on what an agent may send, checked at the gateway before anything touches the database.
+// Without them one Register with 100,000 GPUs held a transaction for most of a minute and then
+// failed on PostgreSQL's 65,535-parameter limit. The limits are far above any real host (a
+// server has at most a few dozen GPUs, NUMA cells and vGPU types per GPU) and each refusal names
+// the field and the limit: INVALID_ARGUMENT at the edge (gRPC's own RESOURCE_EXHAUSTED answers a
+// message over MAX_AGENT_MESSAGE_BYTES before it is even decoded).
+import { InvalidArgumentError } from "#shared/errors.js";
+import type { AgentMessage, CommandResult, DomainEvent, DomainStatus, Heartbeat, HostFacts, RegisterRequest } from "#shared/protocol.js";
+
+export const PROTOCOL_LIMITS = {
+  /** grpc.max_receive_message_length of the agent gateway. */
+  maxMessageBytes: 4 * 1024 * 1024,
+  gpus: 64,
+  numaCells: 64,
+  cpusPerNumaCell: 16_384,
+  hostTags: 64,
+  discoveryWarnings: 32,
+  migDevicesPerGpu: 64,
+  nvlinkPeersPerGpu: 64,
+  vgpuTypesPerGpu: 128,
+  domainsPerHeartbeat: 2048,
+  /** Any string field without a tighter limit below. */
+  stringChars: 256,
+  longStringChars: 4096,
+  tokenChars: 512,
+  csrPemChars: 16 * 1024,
+} as const;
+
+export const MAX_AGENT_MESSAGE_BYTES = PROTOCOL_LIMITS.maxMessageBytes;
+
+function maxItems(field: string, items: readonly unknown[], limit: number): void {
+  if (items.length > limit) {
+    throw new InvalidArgumentError(field, `${field} has ${items.length} entries; at most ${limit} are accepted`, { limit });
+  }
+}
+
+function maxChars(field: string, value: string, limit: number = PROTOCOL_LIMITS.stringChars): void {
+  if (value.length > limit) {
+    throw new InvalidArgumentError(field, `${field} is ${value.length} characters long; at most ${limit} are accepted`, { limit });
+  }
+}
+
+/** Sizes only (what a host is, is checked by validateHostFacts). */
+export function checkHostFactsBounds(f: HostFacts | undefined): void {
+  if (!f) return;
+  const L = PROTOCOL_LIMITS;
+  for (const [name, v] of [
+    ["host_uuid", f.hostUuid], ["hostname", f.hostname], ["hypervisor", f.hypervisor], ["cpu_model", f.cpuModel],
+    ["cpu_arch", f.cpuArch], ["agent_version", f.agentVersion], ["hypervisor_version", f.hypervisorVersion],
+    ["environment", f.environment], ["cluster", f.cluster], ["driver", f.driver],
+  ] as const) maxChars(`facts.${name}`, v);
+  maxItems("facts.numa_cells", f.numaCells, L.numaCells);
+  for (const c of f.numaCells) maxItems("facts.numa_cells.cpus", c.cpus, L.cpusPerNumaCell);
+  maxItems("facts.host_tags", f.hostTags, L.hostTags);
+  for (const t of f.hostTags) maxChars("facts.host_tags", t);
+  maxItems("facts.discovery_warnings", f.discoveryWarnings, L.discoveryWarnings);
+  for (const w of f.discoveryWarnings) maxChars("facts.discovery_warnings", w, L.longStringChars);
+  maxItems("facts.gpus", f.gpus, L.gpus);
+  for (const g of f.gpus) {
+    for (const [name, v] of [
+      ["pci_address", g.pciAddress], ["uuid", g.uuid], ["model", g.model], ["virtualization_mode", g.virtualizationMode],
+      ["driver_version", g.driverVersion],
+    ] as const) maxChars(`facts.gpus.${name}`, v);
+    maxChars("facts.gpus.cpu_affinity", g.cpuAffinity, L.longStringChars);
+    maxItems("facts.gpus.mig_devices", g.migDevices, L.migDevicesPerGpu);
+    for (const m of g.migDevices) {
+      maxChars("facts.gpus.mig_devices.profile", m.profile);
+      maxChars("facts.gpus.mig_devices.uuid", m.uuid);
+    }
+    maxItems("facts.gpus.nvlink_peers", g.nvlinkPeers, L.nvlinkPeersPerGpu);
+    for (const p of g.nvlinkPeers) maxChars("facts.gpus.nvlink_peers", p);
+    maxItems("facts.gpus.vgpu_types", g.vgpuTypes, L.vgpuTypesPerGpu);
+    for (const v of g.vgpuTypes) {
+      maxChars("facts.gpus.vgpu_types.type_id", v.typeId);
+      maxChars("facts.gpus.vgpu_types.name", v.name);
+      maxChars("facts.gpus.vgpu_types.description", v.description, L.longStringChars);
+    }
+  }
+}
+
+export function checkRegisterBounds(r: RegisterRequest): void {
+  maxChars("token", r.token, PROTOCOL_LIMITS.tokenChars);
+  maxChars("csr_pem", r.csrPem, PROTOCOL_LIMITS.csrPemChars);
+  checkHostFactsBounds(r.facts);
+}
+
+function checkDomainStatus(field: string, d: DomainStatus | undefined): void {
+  if (!d) return;
+  maxChars(`${field}.vm_uuid`, d.vmUuid);
+  maxChars(`${field}.name`, d.name);
+  maxChars(`${field}.reason`, d.reason, PROTOCOL_LIMITS.longStringChars);
+}
+
+function checkHeartbeat(h: Heartbeat): void {
+  maxItems("heartbeat.domains", h.domains, PROTOCOL_LIMITS.domainsPerHeartbeat);
+  for (const d of h.domains) checkDomainStatus("heartbeat.domains", d);
+}
+
+function checkCommandResult(r: CommandResult): void {
+  maxChars("command_result.command_id", r.commandId);
+  if (r.error) {
+    maxChars("command_result.error.code", r.error.code);
+    maxChars("command_result.error.message", r.error.message, PROTOCOL_LIMITS.longStringChars);
+  }
+  checkDomainStatus("command_result.domain", r.domain);
+}
+
+function checkDomainEvent(e: DomainEvent): void {
+  maxChars("event.domain.vm_uuid", e.vmUuid);
+  maxChars("event.domain.event", e.event);
+  maxChars("event.domain.detail", e.detail, PROTOCOL_LIMITS.longStringChars);
+}
+
+/** A message on an agent's stream. */
+export function checkAgentMessageBounds(m: AgentMessage): void {
+  const b = m.body;
+  if (!b) return;
+  switch (b.$case) {
+    case "heartbeat": return checkHeartbeat(b.value);
+    case "commandResult": return checkCommandResult(b.value);
+    case "event": if (b.value.body?.$case === "domain") checkDomainEvent(b.value.body.value); return;
+  }
+}

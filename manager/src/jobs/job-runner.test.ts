@@ -1,0 +1,101 @@
+// A job the database failed under (connection lost, outage) is run again, not failed and not
+// left `running` with nobody running it; stop() cuts the wait short and leaves it for resume().
+import { eq } from "drizzle-orm";
+import pino from "pino";
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openTestDatabase, type Database } from "../db/database.js";
+import { accounts, jobs } from "../db/schema.js";
+import { JobRunner } from "./job-runner.js";
+
+const lost = () => Object.assign(new Error("terminating connection due to administrator command"), { code: "57P01" });
+
+let database: Database;
+let accountId: number;
+beforeAll(async () => {
+  database = await openTestDatabase();
+  [{ id: accountId }] = await database.db.insert(accounts).values({ name: "jobs-test" }).returning({ id: accounts.id }) as [{ id: number }];
+});
+afterAll(async () => { await database?.close(); });
+
+async function newJob(kind: string): Promise<number> {
+  const [j] = await database.db.insert(jobs).values({ uuid: randomUUID(), kind, accountId }).returning({ id: jobs.id });
+  return j!.id;
+}
+
+async function status(id: number) {
+  const [j] = await database.db.select().from(jobs).where(eq(jobs.id, id));
+  return j!;
+}
+
+describe("JobRunner and database failures", () => {
+  it("runs a job again after the database failed under it, without failing it", async () => {
+    const failed: unknown[] = [];
+    const reported: unknown[] = [];
+    let calls = 0;
+    const runner = new JobRunner({
+      db: database.db, log: pino({ level: "silent" }), databaseRetryMs: () => 1,
+      onFailed: async (_j, e) => { failed.push(e); },
+      onDatabaseUnavailable: (e) => { reported.push(e); return true; },
+    });
+    runner.register("flaky", async () => {
+      calls++;
+      if (calls <= 2) throw lost();
+      return { done: true };
+    });
+    const id = await newJob("flaky");
+    runner.enqueue(id);
+    await runner.idle();
+    expect(calls).toBe(3);
+    expect(failed).toEqual([]);
+    expect(reported).toHaveLength(2);
+    expect(await status(id)).toMatchObject({ status: "succeeded", result: { done: true } });
+  });
+
+  it("a real failure still fails the job", async () => {
+    const runner = new JobRunner({ db: database.db, log: pino({ level: "silent" }), maxAttempts: 1 });
+    runner.register("broken", async () => { throw new Error("bad spec"); });
+    const id = await newJob("broken");
+    runner.enqueue(id);
+    await runner.idle();
+    expect(await status(id)).toMatchObject({ status: "failed", error: { code: "internal", message: "bad spec" } });
+  });
+
+  it("stop() ends the wait for the database and leaves the job for the next start", async () => {
+    let calls = 0;
+    const runner = new JobRunner({ db: database.db, log: pino({ level: "silent" }), databaseRetryMs: () => 3_600_000 });
+    runner.register("outage", async () => { calls++; throw lost(); });
+    const id = await newJob("outage");
+    runner.enqueue(id);
+    for (let i = 0; i < 500 && calls === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await runner.stop(); // would wait an hour without the cut-short sleep (the test times out)
+    expect(calls).toBe(1);
+    expect((await status(id)).status).toBe("running");
+  });
+
+  it("the sweep runs a job committed but never enqueued (its creator's request failed after the commit)", async () => {
+    const runner = new JobRunner({ db: database.db, log: pino({ level: "silent" }) });
+    let runs = 0;
+    runner.register("orphan", async () => { runs++; });
+    const id = await newJob("orphan"); // pending, and nobody called enqueue
+    runner.sweep(10, 0);
+    for (let i = 0; i < 1000 && (await status(id)).status !== "succeeded"; i++) await new Promise((r) => setTimeout(r, 10));
+    await runner.stop();
+    expect((await status(id)).status).toBe("succeeded");
+    expect(runs).toBe(1);
+  });
+
+  it("a failed job's hook is retried while the database is away, not dropped", async () => {
+    let hookCalls = 0;
+    const runner = new JobRunner({
+      db: database.db, log: pino({ level: "silent" }), maxAttempts: 1, databaseRetryMs: () => 1,
+      onFailed: async () => { hookCalls++; if (hookCalls <= 2) throw lost(); },
+    });
+    runner.register("doomed", async () => { throw new Error("refused by the host"); });
+    const id = await newJob("doomed");
+    runner.enqueue(id);
+    await runner.idle();
+    expect(hookCalls).toBe(3);
+    expect((await status(id)).status).toBe("failed");
+  });
+});
