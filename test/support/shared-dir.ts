@@ -63,6 +63,6 @@ export function sharedTier(subdir: string, tierName: string, env: Env = process.
 }
 
 function skipped(tierName: string, reason: string): SharedTier {
-  console.warn(`${tierName} skipped: ${reason} (the team's ../shared folder; see README "Tests")`);
+  console.warn(`${tierName} skipped: ${reason} (the team's shared folder, see README "Two commands")`);
   return { dir: undefined, skipReason: reason };
 }
