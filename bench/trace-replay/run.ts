@@ -2,14 +2,14 @@
 // Orbit's allocator core for each policy and prints unallocated GPU % at arrived = 100% (and 130%)
 // next to the paper's published numbers; writes the unallocated-vs-arrived plot as SVG.
 //
-//   npx tsx bench/trace-replay/run.ts [--traces-dir DIR] [--seeds N] [--traces a,b] [--policies a,b]
+//   npx tsx bench/trace-replay/run.ts --traces-dir DIR [--seeds N] [--traces a,b] [--policies a,b]
 //                                     [--no-reimpl] [--vgpu-profiles] [--svg FILE]
+//   (or ORBIT_TRACES_DIR=DIR instead of --traces-dir; the team's copy is ../shared/fixtures/traces)
 //
-// The trace files are research-only fixtures: read from DIR (default <repo>/../shared/fixtures/traces),
-// never copied into the repository.
+// The trace files are research-only fixtures: read from DIR, never copied into the repository.
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { AllocatorPlacer } from "./allocator-placer.js";
@@ -21,11 +21,12 @@ import { meanSd, replay, unallocatedPctAt, type PodPlacer } from "./replay.js";
 import { renderPanels, type Series } from "./svg-plot.js";
 import { parseNodeList, parsePodList, type TraceNode, type TracePod } from "./trace-csv.js";
 import { traceSnapshot, type ShareMode } from "./trace-mapping.js";
+import { resolveTracesDir, TracesDirError } from "./traces-dir.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
   options: {
-    "traces-dir": { type: "string", default: resolve(here, "../../../shared/fixtures/traces") },
+    "traces-dir": { type: "string" },
     seeds: { type: "string", default: "10" },
     traces: { type: "string", default: "default,gpushare40,multigpu20" },
     policies: { type: "string" },
@@ -34,9 +35,16 @@ const { values } = parseArgs({
     svg: { type: "string" },
   },
 });
-const dir = values["traces-dir"]!;
-const seeds = Array.from({ length: Number(values.seeds) }, (_, i) => 42 + i);
 const traces = values.traces!.split(",");
+let dir: string;
+try {
+  dir = resolveTracesDir(values["traces-dir"], process.env, ["openb_node_list_gpu_node.csv", "fgd-atc23-expected-unallocated.csv", ...traces.map((t) => `openb_pod_list_${t}.csv`)]);
+} catch (e) {
+  if (!(e instanceof TracesDirError)) throw e;
+  console.error(`trace replay: ${e.message}`);
+  process.exit(2);
+}
+const seeds = Array.from({ length: Number(values.seeds) }, (_, i) => 42 + i);
 const mode: ShareMode = values["vgpu-profiles"] ? "vgpu-profiles" : "fractional";
 const svgPath = values.svg ?? join(here, mode === "fractional" ? "unallocated-vs-arrived.svg" : "unallocated-vs-arrived-vgpu-profiles.svg");
 const wanted = values.policies?.split(",");

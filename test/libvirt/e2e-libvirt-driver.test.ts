@@ -71,8 +71,12 @@ for (const flavour of ["test", "qemu"] as const) {
     });
 
     it("registers the libvirt host with its capacity", async () => {
-      const hosts = (await cloud.api("GET", "/v1/admin/hosts")).json.hosts;
-      expect(hosts).toHaveLength(1);
+      // The stream being connected is not the host being Up: the manager registers it as
+      // Connecting and marks it Up a moment later (seen late on a loaded CI machine).
+      const hosts = await cloud.waitFor("the libvirt host Up", async () => {
+        const all = (await cloud.api("GET", "/v1/admin/hosts")).json.hosts;
+        return all.length === 1 && all[0].state === "Up" ? all : undefined;
+      });
       expect(hosts[0]).toMatchObject({ name: `libvirt-${flavour}-host`, driver: "libvirt", hypervisor: "qemu", state: "Up" });
       if (flavour === "test") {
         expect(hosts[0].capacity.cpus).toBe(16);

@@ -1,27 +1,32 @@
-// The tiny busybox guest of ../shared/notes/real-libvirt.md (kernel + initrd, boots in seconds
-// under TCG), built once into a cache directory and reused by later runs.
-import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+// The real-libvirt tier's guest (kernel + busybox initrd, boots in seconds under TCG), built by
+// this directory's build-test-guest.sh into a cache directory and reused by later runs. The cache
+// is keyed by the script's content, so a changed script builds a new guest.
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
 
-const BUILD_SCRIPT = fileURLToPath(new URL("../../../shared/notes/real-libvirt/build-test-guest.sh", import.meta.url));
+const BUILD_SCRIPT = fileURLToPath(new URL("./build-test-guest.sh", import.meta.url));
 
 export interface TestGuest {
   kernel: string;
   initrd: string;
 }
 
-export async function ensureTestGuest(cacheDir = process.env.ORBIT_TEST_GUEST_DIR ?? "/tmp/orbit-test-guest"): Promise<TestGuest> {
-  const guest = { kernel: `${cacheDir}/vmlinuz`, initrd: `${cacheDir}/initrd.gz` };
+export async function ensureTestGuest(cacheRoot = process.env.ORBIT_TEST_GUEST_DIR ?? "/tmp/orbit-test-guest"): Promise<TestGuest> {
+  const version = createHash("sha256").update(readFileSync(BUILD_SCRIPT)).digest("hex").slice(0, 12);
+  const dir = join(cacheRoot, version);
+  const guest = { kernel: join(dir, "vmlinuz"), initrd: join(dir, "initrd.gz") };
   if (existsSync(guest.kernel) && existsSync(guest.initrd)) return guest;
-  if (!existsSync(BUILD_SCRIPT)) throw new Error(`test guest builder not found at ${BUILD_SCRIPT}`);
-  // Built aside and renamed into place: a concurrent run never sees half a kernel.
-  const tmp = `${cacheDir}.build-${process.pid}`;
+  // Built aside and renamed into place: a concurrent run never sees half a guest.
+  const tmp = `${dir}.build-${process.pid}`;
   try {
-    await execa("bash", [BUILD_SCRIPT, tmp], { timeout: 300_000 });
-    mkdirSync(cacheDir, { recursive: true });
-    renameSync(`${tmp}/initrd.gz`, guest.initrd);
-    renameSync(`${tmp}/vmlinuz`, guest.kernel);
+    const r = await execa("bash", [BUILD_SCRIPT, tmp], { timeout: 300_000, reject: false, all: true });
+    if (r.failed) throw new Error(`building the test guest failed (bash ${BUILD_SCRIPT}): ${r.all ?? r.shortMessage}`);
+    mkdirSync(dir, { recursive: true });
+    renameSync(join(tmp, "initrd.gz"), guest.initrd);
+    renameSync(join(tmp, "vmlinuz"), guest.kernel);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

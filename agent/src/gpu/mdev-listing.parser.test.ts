@@ -1,20 +1,26 @@
 import { describe, expect, it } from "vitest";
 import { GpuParseError } from "./gpu-parse-error.js";
 import { parseMdevSupportedTypesListing, parseMdevTypeTable } from "./mdev-listing.parser.js";
-import { readGpuFixture } from "./test-fixtures.js";
+import { readGpuSample } from "./test-fixtures.js";
 
 describe("parseMdevTypeTable", () => {
-  it("reads the A100D SR-IOV VF listing: seven C-series types, one instance each", () => {
-    const types = parseMdevTypeTable(readGpuFixture("mdev-types.a100d-80gb-sriov-vf0-available.kata-doc.txt"));
+  it("reads the A40 SR-IOV VF table: ten Q-series types, one instance each", () => {
+    const types = parseMdevTypeTable(readGpuSample("mdev-types.a40-vf.table.txt"));
     expect(types.map((t) => [t.typeId, t.name])).toEqual([
-      ["nvidia-692", "GRID A100D-4C"], ["nvidia-693", "GRID A100D-8C"], ["nvidia-694", "GRID A100D-10C"],
-      ["nvidia-695", "GRID A100D-16C"], ["nvidia-696", "GRID A100D-20C"], ["nvidia-697", "GRID A100D-40C"],
-      ["nvidia-698", "GRID A100D-80C"],
+      ["nvidia-557", "NVIDIA A40-1Q"], ["nvidia-558", "NVIDIA A40-2Q"], ["nvidia-559", "NVIDIA A40-3Q"], ["nvidia-560", "NVIDIA A40-4Q"],
+      ["nvidia-561", "NVIDIA A40-6Q"], ["nvidia-562", "NVIDIA A40-8Q"], ["nvidia-563", "NVIDIA A40-12Q"], ["nvidia-564", "NVIDIA A40-16Q"],
+      ["nvidia-565", "NVIDIA A40-24Q"], ["nvidia-566", "NVIDIA A40-48Q"],
     ]);
     for (const t of types) {
-      expect(t.parentPci).toBe("0000:41:00.4");
+      expect(t.parentPci).toBe("0000:3b:00.4");
       expect(t.availableInstances).toBe(1);
     }
+  });
+
+  it("reads a table printed once per type (header repeated, blank lines between)", () => {
+    const table = "| BDF | INSTANCES | NAME | DIR |\n+---+\n| 0000:3b:00.5 | 0 | NVIDIA A40-4Q | nvidia-560 |\n\n" +
+      "| BDF | INSTANCES | NAME | DIR |\n+---+\n| 0000:3b:00.5 | 1 | NVIDIA A40-8Q | nvidia-562 |\n";
+    expect(parseMdevTypeTable(table).map((t) => [t.typeId, t.availableInstances])).toEqual([["nvidia-560", 0], ["nvidia-562", 1]]);
   });
 
   it("rejects rows without a header and unreadable rows", () => {
@@ -25,12 +31,10 @@ describe("parseMdevTypeTable", () => {
 });
 
 describe("parseMdevSupportedTypesListing", () => {
-  it("reads the nova doc listing: four M60 parents with types nvidia-35..45", () => {
-    const parents = parseMdevSupportedTypesListing(
-      readGpuFixture("mdev-supported-types-ls.tesla-m60-4pgpu.nova-doc.txt"),
-    );
-    expect(parents.map((p) => p.parentPci)).toEqual(["0000:84:00.0", "0000:85:00.0", "0000:86:00.0", "0000:87:00.0"]);
-    const expected = Array.from({ length: 11 }, (_, i) => `nvidia-${35 + i}`);
+  it("reads the `ls` of a 3x T4 host: three mdev parents with types nvidia-222..238", () => {
+    const parents = parseMdevSupportedTypesListing(readGpuSample("mdev-supported-types-ls.t4-x3.txt"));
+    expect(parents.map((p) => p.parentPci)).toEqual(["0000:3b:00.0", "0000:5e:00.0", "0000:d8:00.0"]);
+    const expected = Array.from({ length: 17 }, (_, i) => `nvidia-${222 + i}`);
     for (const p of parents) expect(p.typeIds).toEqual(expected);
   });
 

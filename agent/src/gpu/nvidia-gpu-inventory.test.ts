@@ -1,22 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FakeSysfs } from "./fake-sysfs.js";
 import { NvidiaGpuInventory } from "./nvidia-gpu-inventory.js";
-import { gpuFixturePath } from "./test-fixtures.js";
+import { catFile, fakeNvidiaSmi } from "./fake-nvidia-smi.js";
+import { gpuSamplePath } from "./test-fixtures.js";
+import { buildH100VgpuHostSysfs } from "./testdata/h100-pcie-x2-vgpu-host.sysfs.js";
 
-/** A fake nvidia-smi: for each argument string, a shell snippet to run. */
-async function fakeNvidiaSmi(dir: string, cases: Record<string, string>): Promise<string> {
-  const path = join(dir, "nvidia-smi");
-  const arms = Object.entries(cases).map(([args, body]) => `  "${args}") ${body} ;;`).join("\n");
-  await writeFile(path, `#!/bin/sh\ncase "$*" in\n${arms}\n  *) echo "fake nvidia-smi: unexpected arguments: $*" >&2; exit 2 ;;\nesac\n`);
-  await chmod(path, 0o755);
-  return path;
-}
-
-const cat = (fixture: string) => `cat '${gpuFixturePath(fixture)}'`;
-const V100_XML = "nvidia-smi-q-x.v100s-pcie-32gb-x8-passthrough.driver460.v11.xml";
+const cat = (sample: string) => catFile(gpuSamplePath(sample));
 
 describe("NvidiaGpuInventory", () => {
   let dir: string;
@@ -47,12 +39,13 @@ describe("NvidiaGpuInventory", () => {
 
   it("keeps the GPUs a failing nvidia-smi still printed, with a warning", async () => {
     const smi = await fakeNvidiaSmi(dir, {
-      "-q -x": `${cat("nvidia-smi-q-x.tesla-t4-passthrough.driver515.v11.xml")}; echo 'Unable to determine the device handle for GPU0000:00:1F.0: Unknown Error' >&2; exit 15`,
-      "-L": "echo 'GPU 0: Tesla T4 (UUID: GPU-d37e67a5-91dd-3774-a5cb-99096249601a)'",
-      "topo -m": cat("nvidia-smi-topo-m.h100-80gb-hbm3-single-gpu.driver590.ansi.txt"),
+      "-q -x": `${cat("nvidia-smi-q-x.a10-vm.driver550.v12.xml")}; echo 'Unable to determine the device handle for GPU0000:00:1F.0: Unknown Error' >&2; exit 15`,
+      "-L": "echo 'GPU 0: NVIDIA A10 (UUID: GPU-a4c19e27-60f3-8d5b-2e7a-f0b9c6d3184e)'",
+      "topo -m": cat("nvidia-smi-topo-m.a10-vm.driver550.txt"),
     });
     const d = await new NvidiaGpuInventory({ nvidiaSmiPath: smi, sysfsRoot: sysfs.root }).discover();
-    expect(d.gpus.map((g) => [g.pciAddress, g.model, g.numaNode])).toEqual([["0000:00:1e.0", "Tesla T4", 0]]);
+    // topo -m says NUMA N/A and the (fake) sysfs does not know the device either.
+    expect(d.gpus.map((g) => [g.pciAddress, g.model, g.numaNode, g.cpuAffinity])).toEqual([["0000:00:1e.0", "NVIDIA A10", -1, "0-7"]]);
     expect(d.warnings).toEqual([
       `${smi} -q -x failed (exit code 15): Unable to determine the device handle for GPU0000:00:1F.0: Unknown Error; using the 1 GPU(s) it still reported`,
     ]);
@@ -73,47 +66,66 @@ describe("NvidiaGpuInventory", () => {
     expect(d.warnings).toEqual([`${smi} -q -x timed out after 300 ms`]);
   });
 
-  it("merges -q -x, topo -m and sysfs NUMA; a failing -L is only a warning", async () => {
+  it("merges -q -x and topo -m; a failing -L is only a warning (V100 x8 VM)", async () => {
     const smi = await fakeNvidiaSmi(dir, {
-      "-q -x": cat(V100_XML),
+      "-q -x": cat("nvidia-smi-q-x.v100-sxm2-32gb-x8-vm.driver470.v11.xml"),
       "-L": "echo 'Failed to initialize NVML: Unknown Error'; exit 255",
-      "topo -m": cat("nvidia-smi-topo-m.a100-sxm-x8.ml-engineering.txt"),
+      "topo -m": cat("nvidia-smi-topo-m.v100-sxm2-32gb-x8-vm.driver470.txt"),
     });
     const d = await new NvidiaGpuInventory({ nvidiaSmiPath: smi, sysfsRoot: sysfs.root }).discover();
     expect(d.warnings).toEqual([`${smi} -L failed (exit code 255): Failed to initialize NVML: Unknown Error`]);
     expect(d.gpus).toHaveLength(8);
     const g0 = d.gpus[0]!;
     expect(g0).toMatchObject({
-      pciAddress: "0000:00:0d.0", uuid: "GPU-76098dc1-d3bc-9a1b-7ea6-f7b48837829e", model: "Tesla V100S-PCIE-32GB",
-      memoryMib: 32510, numaNode: 0, cpuAffinity: "0-23", virtualizationMode: "passthrough", driverVersion: "460.73.01",
+      pciAddress: "0000:00:16.0", uuid: "GPU-0b6f2c3e-8a41-5d97-1e2f-6c3b9a0d4e71", model: "Tesla V100-SXM2-32GB",
+      memoryMib: 32510, numaNode: 0, cpuAffinity: "0-31", virtualizationMode: "passthrough", driverVersion: "470.256.02",
       migEnabled: false, migDevices: [], vgpuTypes: [],
     });
-    expect(g0.nvlinkPeers).toHaveLength(7);
+    expect(g0.nvlinkPeers).toEqual(["0000:00:17.0", "0000:00:18.0", "0000:00:19.0", "0000:00:1a.0"]);
     expect(d.gpus[7]!.numaNode).toBe(1);
   });
 
-  it("without topo -m takes NUMA nodes from sysfs, and reads vGPU types plus vgpu -s limits on a vGPU host", async () => {
-    await sysfs.addPciDevice("0000:81:00.0", { numaNode: 1 });
-    await sysfs.addMdevParent("0000:81:00.4", [
-      { typeId: "nvidia-657", name: "NVIDIA RTXA5000-4Q", availableInstances: 1, description: "num_heads=4, frl_config=60, framebuffer=4096M, max_resolution=7680x4320, max_instance=1" },
-    ], { physfn: "0000:81:00.0" });
-    await sysfs.addPciDevice("0000:c1:00.0", { numaNode: 0 });
-    const vgpuS = "GPU 00000000:81:00.0\n    vGPU Type ID : 0x291\n        Name : NVIDIA RTXA5000-4Q\n        Max Instances : 6\n        FB Memory : 4096 MiB\n";
-    await writeFile(join(dir, "vgpu-s.txt"), vgpuS);
+  it("on a vGPU host: NUMA nodes from sysfs when topo -m is unreadable, creatable types from the VFs, limits from vgpu -s -v", async () => {
+    await buildH100VgpuHostSysfs(sysfs);
     const smi = await fakeNvidiaSmi(dir, {
-      "-q -x": cat("nvidia-smi-q-x.rtx-a5000-x2.driver590.v13.xml"),
-      "-L": "echo 'GPU 0: NVIDIA RTX A5000 (UUID: GPU-12345678-aaaa-bbbb-cccc-0123456789ab)'; echo 'GPU 1: NVIDIA RTX A5000 (UUID: GPU-12345678-aaaa-bbbb-cccc-0123456789cd)'",
+      "-q -x": cat("nvidia-smi-q-x.h100-pcie-x2-vgpu-host.driver580.v13.xml"),
+      "-L": "echo 'GPU 0: NVIDIA H100 PCIe (UUID: GPU-c2e8a017-5b94-4d36-8f1c-7a0e93d6b25f)'; echo 'GPU 1: NVIDIA H100 PCIe (UUID: GPU-d93f6b28-1c07-47e5-a2b9-3e8d14f0c6a7)'",
       "topo -m": "echo garbage; exit 0",
-      "vgpu -s -v": `cat '${join(dir, "vgpu-s.txt")}'`,
+      "vgpu -s -v": cat("nvidia-smi-vgpu-s-v.h100-pcie-x2-vgpu-host.driver580.txt"),
     });
     const d = await new NvidiaGpuInventory({ nvidiaSmiPath: smi, sysfsRoot: sysfs.root }).discover();
     expect(d.warnings).toHaveLength(1);
     expect(d.warnings[0]).toMatch(/topo -m: output not understood .*; ignored/);
-    expect(d.gpus.map((g) => [g.pciAddress, g.numaNode])).toEqual([["0000:81:00.0", 1], ["0000:c1:00.0", 0]]);
-    expect(d.gpus[0]!.vgpuTypes).toEqual([
-      { typeId: "nvidia-657", name: "NVIDIA RTXA5000-4Q", availableInstances: 1, maxInstances: 6, framebufferMib: 4096, description: "num_heads=4, frl_config=60, framebuffer=4096M, max_resolution=7680x4320, max_instance=1" },
+    expect(d.gpus.map((g) => [g.pciAddress, g.numaNode, g.virtualizationMode])).toEqual([["0000:2a:00.0", 0, "vgpu_host"], ["0000:ab:00.0", 1, "vgpu_host"]]);
+    const avail = (i: number) => d.gpus[i]!.vgpuTypes.map((t) => [t.name, t.availableInstances, t.maxInstances, t.framebufferMib]);
+    // GPU 0 runs an H100-10C on one VF: its two free VFs can only take more of that size.
+    expect(avail(0)).toEqual([
+      ["NVIDIA H100-1-10C", 0, 7, 10240], ["NVIDIA H100-3-40C", 0, 2, 40960], ["NVIDIA H100-4C", 0, 20, 4096],
+      ["NVIDIA H100-10C", 2, 8, 10240], ["NVIDIA H100-40C", 0, 2, 40960], ["NVIDIA H100-80C", 0, 1, 81920],
     ]);
-    expect(d.gpus[1]!.vgpuTypes).toEqual([]);
+    expect(avail(1)).toEqual([
+      ["NVIDIA H100-1-10C", 0, 7, 10240], ["NVIDIA H100-3-40C", 0, 2, 40960], ["NVIDIA H100-4C", 2, 20, 4096],
+      ["NVIDIA H100-10C", 2, 8, 10240], ["NVIDIA H100-40C", 2, 2, 40960], ["NVIDIA H100-80C", 2, 1, 81920],
+    ]);
+  });
+
+  it("reads mdev types with their descriptions on an mdev-framework vGPU host", async () => {
+    await sysfs.addPciDevice("0000:3b:00.0", { numaNode: 0 });
+    await sysfs.addMdevParent("0000:3b:00.4", [
+      { typeId: "nvidia-560", name: "NVIDIA A40-4Q", availableInstances: 1, description: "num_heads=4, frl_config=60, framebuffer=4096M, max_resolution=7680x4320, max_instance=12" },
+    ], { physfn: "0000:3b:00.0" });
+    const smi = await fakeNvidiaSmi(dir, {
+      "-q -x": "echo '<nvidia_smi_log><driver_version>535.216.01</driver_version><gpu id=\"00000000:3B:00.0\"><product_name>NVIDIA A40</product_name></gpu></nvidia_smi_log>'",
+      "-L": "echo 'GPU 0: NVIDIA A40 (UUID: GPU-0e5d1a7c-2b48-4f96-a3c0-7d9e81f2b654)'",
+      "topo -m": "printf '\tGPU0\tCPU Affinity\tNUMA Affinity\nGPU0\t X \t0-23\tN/A\n'",
+      "vgpu -s -v": "echo 'No supported devices in vGPU mode'; exit 6",
+    });
+    const d = await new NvidiaGpuInventory({ nvidiaSmiPath: smi, sysfsRoot: sysfs.root }).discover();
+    expect(d.warnings).toEqual([`${smi} vgpu -s -v failed (exit code 6): No supported devices in vGPU mode`]);
+    expect(d.gpus[0]!.numaNode).toBe(0);
+    expect(d.gpus[0]!.vgpuTypes).toEqual([
+      { typeId: "nvidia-560", name: "NVIDIA A40-4Q", availableInstances: 1, maxInstances: 12, framebufferMib: 4096, description: "num_heads=4, frl_config=60, framebuffer=4096M, max_resolution=7680x4320, max_instance=12" },
+    ]);
   });
 
   it("reports an empty GPU list without calling the other commands when -q -x lists none", async () => {

@@ -1,21 +1,21 @@
 import { describe, expect, it } from "vitest";
 import { GpuParseError } from "./gpu-parse-error.js";
 import { parseNvidiaSmiList } from "./nvidia-smi-list.parser.js";
-import { readGpuFixture } from "./test-fixtures.js";
+import { readGpuSample } from "./test-fixtures.js";
 
 describe("parseNvidiaSmiList", () => {
-  it("reads the H100 MIG capture: one GPU and its four MIG devices with profiles", () => {
-    const gpus = parseNvidiaSmiList(readGpuFixture("nvidia-smi-L.h100-80gb-hbm3-mig.driver590.txt"));
+  it("reads the H200 sample: one GPU and its four MIG devices with profiles", () => {
+    const gpus = parseNvidiaSmiList(readGpuSample("nvidia-smi-L.h200-mig-vm.driver570.txt"));
     expect(gpus).toHaveLength(1);
     const g = gpus[0]!;
     expect(g.index).toBe(0);
-    expect(g.name).toBe("NVIDIA H100 80GB HBM3");
-    expect(g.uuid).toBe("GPU-00000000-0000-0000-0000-000000000000");
+    expect(g.name).toBe("NVIDIA H200");
+    expect(g.uuid).toBe("GPU-8e2b51d7-46ac-4f03-b9e1-c07d2a6f5394");
     expect(g.migDevices).toEqual([
-      { index: 0, profile: "3g.40gb", uuid: "MIG-00000000-0000-0000-0000-000000000000" },
-      { index: 1, profile: "2g.20gb", uuid: "MIG-00000001-0000-0000-0000-000000000001" },
-      { index: 2, profile: "1g.10gb", uuid: "MIG-00000002-0000-0000-0000-000000000002" },
-      { index: 3, profile: "1g.10gb", uuid: "MIG-00000003-0000-0000-0000-000000000003" },
+      { index: 0, profile: "3g.71gb", uuid: "MIG-4c1f9a2e-7d35-5b80-a6e3-19d8c02f7b54" },
+      { index: 1, profile: "2g.35gb", uuid: "MIG-5d20ab3f-8e46-5c91-b7f4-2ae9d1308c65" },
+      { index: 2, profile: "1g.18gb", uuid: "MIG-6e31bc40-9f57-5da2-88a5-3bfae2419d76" },
+      { index: 3, profile: "1g.18gb", uuid: "MIG-7f42cd51-a068-5eb3-99b6-4c0bf352ae87" },
     ]);
   });
 

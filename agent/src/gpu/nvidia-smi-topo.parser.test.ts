@@ -1,39 +1,61 @@
 import { describe, expect, it } from "vitest";
 import { GpuParseError } from "./gpu-parse-error.js";
 import { parseNvidiaSmiTopo } from "./nvidia-smi-topo.parser.js";
-import { readGpuFixture } from "./test-fixtures.js";
+import { readGpuSample } from "./test-fixtures.js";
 
 const allOthers = (self: number, n: number, links: number) =>
   Array.from({ length: n }, (_, i) => i).filter((i) => i !== self).map((index) => ({ index, links }));
 
-describe("parseNvidiaSmiTopo on real captures", () => {
-  it("single H100: tabs, ANSI-underlined header, GPU NUMA ID column", () => {
-    const t = parseNvidiaSmiTopo(readGpuFixture("nvidia-smi-topo-m.h100-80gb-hbm3-single-gpu.driver590.ansi.txt"));
+describe("parseNvidiaSmiTopo on Orbit's samples (testdata/)", () => {
+  it("single H200 in a VM: tabs, ANSI-underlined header, GPU NUMA ID column saying N/A", () => {
+    const t = parseNvidiaSmiTopo(readGpuSample("nvidia-smi-topo-m.h200-mig-vm.driver570.ansi.txt"));
     expect(t.gpus).toEqual([
-      { index: 0, links: { GPU0: "X" }, nvlinkPeers: [], cpuAffinity: "0-19", numaNode: 0, gpuNumaId: undefined },
+      { index: 0, links: { GPU0: "X" }, nvlinkPeers: [], cpuAffinity: "0-43", numaNode: 0, gpuNumaId: undefined },
     ]);
     expect(t.otherDevices).toEqual([]);
   });
 
-  it("HGX H100 x8 (spaces): NV18 all-to-all, two NUMA nodes with hyper-threaded CPU lists", () => {
-    const t = parseNvidiaSmiTopo(readGpuFixture("nvidia-smi-topo-m.hgx-h100-x8.ml-engineering.txt"));
-    expect(t.gpus.map((g) => g.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  it("single A10 in a VM: NUMA Affinity N/A becomes -1", () => {
+    const t = parseNvidiaSmiTopo(readGpuSample("nvidia-smi-topo-m.a10-vm.driver550.txt"));
+    expect(t.gpus).toEqual([
+      { index: 0, links: { GPU0: "X" }, nvlinkPeers: [], cpuAffinity: "0-7", numaNode: -1, gpuNumaId: undefined },
+    ]);
+  });
+
+  it("HGX A100 x4 (pasted: spaces): NV4 all-to-all, NIC columns and rows, hyper-threaded CPU lists, NIC legend", () => {
+    const t = parseNvidiaSmiTopo(readGpuSample("nvidia-smi-topo-m.a100-sxm4-40gb-x4.driver550.txt"));
+    expect(t.gpus.map((g) => g.index)).toEqual([0, 1, 2, 3]);
+    expect(t.otherDevices).toEqual(["NIC0", "NIC1"]);
     for (const g of t.gpus) {
-      expect(g.nvlinkPeers).toEqual(allOthers(g.index, 8, 18));
+      expect(g.nvlinkPeers).toEqual(allOthers(g.index, 4, 4));
       expect(g.links[`GPU${g.index}`]).toBe("X");
-      expect(g.cpuAffinity).toBe(g.index < 4 ? "0-51,104-155" : "52-103,156-207");
-      expect(g.numaNode).toBe(g.index < 4 ? 0 : 1);
+      expect(g.links.NIC0).toBe(g.index < 2 ? "PXB" : "SYS");
+      expect(g.cpuAffinity).toBe(g.index < 2 ? "0-31,64-95" : "32-63,96-127");
+      expect(g.numaNode).toBe(g.index < 2 ? 0 : 1);
       expect(g.gpuNumaId).toBeUndefined();
     }
   });
 
-  it("A100 SXM x8 (re-spaced, no NIC and no GPU NUMA ID columns): NV12 all-to-all", () => {
-    const t = parseNvidiaSmiTopo(readGpuFixture("nvidia-smi-topo-m.a100-sxm-x8.ml-engineering.txt"));
+  it("V100 SXM2 x8 in a VM (tabs, no GPU NUMA ID column): hybrid cube-mesh, NV1 and NV2 to four peers each", () => {
+    const t = parseNvidiaSmiTopo(readGpuSample("nvidia-smi-topo-m.v100-sxm2-32gb-x8-vm.driver470.txt"));
     expect(t.gpus).toHaveLength(8);
+    expect(t.gpus.map((g) => g.nvlinkPeers)).toEqual([
+      [{ index: 1, links: 1 }, { index: 2, links: 1 }, { index: 3, links: 2 }, { index: 4, links: 2 }],
+      [{ index: 0, links: 1 }, { index: 2, links: 2 }, { index: 3, links: 1 }, { index: 5, links: 2 }],
+      [{ index: 0, links: 1 }, { index: 1, links: 2 }, { index: 3, links: 2 }, { index: 6, links: 1 }],
+      [{ index: 0, links: 2 }, { index: 1, links: 1 }, { index: 2, links: 2 }, { index: 7, links: 1 }],
+      [{ index: 0, links: 2 }, { index: 5, links: 1 }, { index: 6, links: 1 }, { index: 7, links: 2 }],
+      [{ index: 1, links: 2 }, { index: 4, links: 1 }, { index: 6, links: 2 }, { index: 7, links: 1 }],
+      [{ index: 2, links: 1 }, { index: 4, links: 1 }, { index: 5, links: 2 }, { index: 7, links: 2 }],
+      [{ index: 3, links: 1 }, { index: 4, links: 2 }, { index: 5, links: 1 }, { index: 6, links: 2 }],
+    ]);
     for (const g of t.gpus) {
-      expect(g.nvlinkPeers).toEqual(allOthers(g.index, 8, 12));
-      expect(g.cpuAffinity).toBe(g.index < 4 ? "0-23" : "24-47");
+      // Six NVLinks per V100, and the matrix is symmetric.
+      expect(g.nvlinkPeers.reduce((n, p) => n + p.links, 0)).toBe(6);
+      for (const p of g.nvlinkPeers) expect(t.gpus[p.index]!.nvlinkPeers).toContainEqual({ index: g.index, links: p.links });
+      expect(g.cpuAffinity).toBe(g.index < 4 ? "0-31" : "32-63");
       expect(g.numaNode).toBe(g.index < 4 ? 0 : 1);
+      expect(g.gpuNumaId).toBeUndefined();
     }
   });
 });

@@ -1,21 +1,24 @@
 import { describe, expect, it } from "vitest";
 import { GpuParseError } from "./gpu-parse-error.js";
 import { parseNvidiaSmiVgpuTypes } from "./nvidia-smi-vgpu.parser.js";
-import { readGpuFixture } from "./test-fixtures.js";
+import { readGpuSample } from "./test-fixtures.js";
 
 describe("parseNvidiaSmiVgpuTypes", () => {
-  it("reads the RTX PRO 6000 Blackwell DC excerpt: 3 time-sliced types and 1 MIG-backed", () => {
-    const gpus = parseNvidiaSmiVgpuTypes(readGpuFixture("nvidia-smi-vgpu-s-v.rtx-pro-6000-blackwell-dc.driver580.excerpt.txt"));
-    expect(gpus).toHaveLength(1);
-    expect(gpus[0]!.busId).toBe("00000000:8C:00.0");
-    expect(gpus[0]!.pciAddress).toBe("0000:8c:00.0");
-    expect(gpus[0]!.types.map((t) => [t.vgpuTypeId, t.typeId, t.name, t.vgpuClass, t.maxInstances, t.maxInstancesPerVm, t.framebufferMib, t.migBacked, t.gpuInstanceProfileId, t.maxInstancesPerGi]))
-      .toEqual([
-        [0x5ee, "nvidia-1518", "NVIDIA RTX Pro 6000 Blackwell DC-2B", "NVS", 32, 1, 2048, false, undefined, undefined],
-        [0x5f1, "nvidia-1521", "NVIDIA RTX Pro 6000 Blackwell DC-4Q", "Quadro", 24, 16, 4096, false, undefined, undefined],
-        [0x604, "nvidia-1540", "NVIDIA RTX Pro 6000 Blackwell DC-48Q", "Quadro", 2, 16, 49152, false, undefined, undefined],
-        [0x60a, "nvidia-1546", "NVIDIA RTX Pro 6000 Blackwell DC-1-2Q", "Quadro", 48, 1, 2048, true, 19, 1],
-      ]);
+  it("reads the H100 PCIe vGPU host sample: two GPUs, each with 2 MIG-backed and 4 time-sliced types", () => {
+    const gpus = parseNvidiaSmiVgpuTypes(readGpuSample("nvidia-smi-vgpu-s-v.h100-pcie-x2-vgpu-host.driver580.txt"));
+    expect(gpus.map((g) => [g.busId, g.pciAddress])).toEqual([["00000000:2A:00.0", "0000:2a:00.0"], ["00000000:AB:00.0", "0000:ab:00.0"]]);
+    for (const g of gpus) {
+      expect(g.types.map((t) => [t.vgpuTypeId, t.typeId, t.name, t.vgpuClass, t.maxInstances, t.maxInstancesPerVm, t.framebufferMib, t.migBacked, t.gpuInstanceProfileId, t.maxInstancesPerGi]))
+        .toEqual([
+          [0x3a1, "nvidia-929", "NVIDIA H100-1-10C", "Compute", 7, 1, 10240, true, 19, 1],
+          [0x3a4, "nvidia-932", "NVIDIA H100-3-40C", "Compute", 2, 1, 40960, true, 9, 1],
+          [0x3ab, "nvidia-939", "NVIDIA H100-4C", "Compute", 20, 16, 4096, false, undefined, undefined],
+          [0x3ae, "nvidia-942", "NVIDIA H100-10C", "Compute", 8, 8, 10240, false, undefined, undefined],
+          [0x3b1, "nvidia-945", "NVIDIA H100-40C", "Compute", 2, 2, 40960, false, undefined, undefined],
+          [0x3b2, "nvidia-946", "NVIDIA H100-80C", "Compute", 1, 1, 81920, false, undefined, undefined],
+        ]);
+      expect(g.types[0]!.fields["Multi vGPU Exclusive"]).toBe("False");
+    }
   });
 
   it("reads several GPUs and a GPU without types", () => {

@@ -1,53 +1,58 @@
 import { describe, expect, it } from "vitest";
 import { GpuParseError } from "./gpu-parse-error.js";
 import { parseNvidiaSmiXml } from "./nvidia-smi-xml.parser.js";
-import { readGpuFixture } from "./test-fixtures.js";
+import { readGpuSample } from "./test-fixtures.js";
 
-describe("parseNvidiaSmiXml on real captures", () => {
-  it("A100-SXM4-80GB, DTD v12, bare metal with MIG enabled and 4 MIG devices", () => {
-    const r = parseNvidiaSmiXml(readGpuFixture("nvidia-smi-q-x.a100-sxm4-80gb-mig.driver535.v12.xml"));
-    expect(r.driverVersion).toBe("535.54.03");
-    expect(r.cudaVersion).toBe("12.2");
-    // The capture was trimmed upstream: 4 attached, 1 <gpu> kept.
+describe("parseNvidiaSmiXml on Orbit's samples (testdata/)", () => {
+  it("A100-SXM4-40GB, DTD v12, bare metal with MIG enabled; `-i 0` of a 4-GPU host lists one <gpu>", () => {
+    const r = parseNvidiaSmiXml(readGpuSample("nvidia-smi-q-x.a100-sxm4-40gb-x4-mig.gpu0.driver550.v12.xml"));
+    expect(r.driverVersion).toBe("550.90.07");
+    expect(r.cudaVersion).toBe("12.4");
     expect(r.attachedGpus).toBe(4);
     expect(r.gpus).toHaveLength(1);
     const g = r.gpus[0]!;
-    expect(g.busId).toBe("00000000:01:00.0");
-    expect(g.pciAddress).toBe("0000:01:00.0");
-    expect(g.uuid).toBe("GPU-513536b6-7d19-9063-b049-1e69664bb298");
-    expect(g.productName).toBe("NVIDIA A100-SXM4-80GB");
+    expect(g.index).toBe(0);
+    expect(g.busId).toBe("00000000:07:00.0");
+    expect(g.pciAddress).toBe("0000:07:00.0");
+    expect(g.uuid).toBe("GPU-5d0a7c1e-3f29-8b4e-a61d-92c4e0b7f318");
+    expect(g.productName).toBe("NVIDIA A100-SXM4-40GB");
+    expect(g.productBrand).toBe("NVIDIA");
     expect(g.architecture).toBe("Ampere");
-    expect(g.memoryMib).toBe(81920);
-    expect(g.minorNumber).toBe(1);
+    expect(g.memoryMib).toBe(40960);
+    expect(g.minorNumber).toBe(2);
+    expect(g.serial).toBe("1562821054817");
     expect(g.virtualizationMode).toBe("none");
     expect(g.hostVgpuMode).toBeUndefined();
     expect(g.migCurrent).toBe("enabled");
     expect(g.migPending).toBe("enabled");
     expect(g.migDevices.map((m) => [m.index, m.gpuInstanceId, m.computeInstanceId, m.memoryMib, m.multiprocessorCount]))
-      .toEqual([[0, 3, 0, 19968, 14], [1, 4, 0, 19968, 14], [2, 5, 0, 19968, 14], [3, 6, 0, 19968, 14]]);
+      .toEqual([[0, 1, 0, 19968, 42], [1, 5, 0, 9856, 28], [2, 13, 0, 4864, 14], [3, 14, 0, 4864, 14]]);
     // The XML has neither MIG profile names nor MIG UUIDs: they come from `nvidia-smi -L`.
     expect(g.migDevices.every((m) => m.profile === "" && m.uuid === "")).toBe(true);
   });
 
-  it("8x Tesla V100S-PCIE-32GB passed through into a VM, DTD v11, driver 460", () => {
-    const r = parseNvidiaSmiXml(readGpuFixture("nvidia-smi-q-x.v100s-pcie-32gb-x8-passthrough.driver460.v11.xml"));
-    expect(r.driverVersion).toBe("460.73.01");
-    expect(r.cudaVersion).toBe("11.2");
+  it("8x Tesla V100-SXM2-32GB passed through into a VM, DTD v11, driver 470", () => {
+    const r = parseNvidiaSmiXml(readGpuSample("nvidia-smi-q-x.v100-sxm2-32gb-x8-vm.driver470.v11.xml"));
+    expect(r.driverVersion).toBe("470.256.02");
+    expect(r.cudaVersion).toBe("11.4");
     expect(r.attachedGpus).toBe(8);
     expect(r.gpus.map((g) => g.busId)).toEqual([
-      "00000000:00:0D.0", "00000000:00:0E.0", "00000000:00:0F.0", "00000000:00:10.0",
-      "00000000:00:11.0", "00000000:00:12.0", "00000000:00:13.0", "00000000:00:14.0",
+      "00000000:00:16.0", "00000000:00:17.0", "00000000:00:18.0", "00000000:00:19.0",
+      "00000000:00:1A.0", "00000000:00:1B.0", "00000000:00:1C.0", "00000000:00:1D.0",
     ]);
-    expect(r.gpus.map((g) => g.pciAddress)[0]).toBe("0000:00:0d.0");
+    expect(r.gpus.map((g) => g.pciAddress)).toEqual([
+      "0000:00:16.0", "0000:00:17.0", "0000:00:18.0", "0000:00:19.0", "0000:00:1a.0", "0000:00:1b.0", "0000:00:1c.0", "0000:00:1d.0",
+    ]);
     expect(r.gpus.map((g) => g.uuid)).toEqual([
-      "GPU-76098dc1-d3bc-9a1b-7ea6-f7b48837829e", "GPU-bbf7a241-bf9a-eb90-b2fb-d213294faf48",
-      "GPU-8f75e71c-23dd-a060-d997-4caf592954db", "GPU-3181eb56-505c-8214-ba05-c132f68f89b8",
-      "GPU-2aa87d54-d4ff-2900-812b-1a4b7e119583", "GPU-39c3a168-9034-0b5a-223a-1042f30a9242",
-      "GPU-d2446f91-171e-1b54-515d-9d9b03484ddf", "GPU-1d955959-c95b-4f40-2cac-100d3006ffe2",
+      "GPU-0b6f2c3e-8a41-5d97-1e2f-6c3b9a0d4e71", "GPU-1e94d7a2-c35b-46f0-9b8e-27d1a5c0f6b3",
+      "GPU-2c7a0f51-9e3d-4b82-a6c4-d8e1f3705b9a", "GPU-3f18b6d4-07ae-42c9-8d5b-e19c4a6f2073",
+      "GPU-4a2d9e60-b1f7-4c35-9e08-5f3c71d2a8b4", "GPU-5b83c1f7-62d0-4ea9-b574-0a9e6d3c8f12",
+      "GPU-6d05e4a9-3c2b-4f18-87d6-b2a0c95e1f47", "GPU-7e61f8b2-d49a-40c7-a3e5-1c8d07b6f592",
     ]);
     expect(r.gpus.map((g) => g.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     for (const g of r.gpus) {
-      expect(g.productName).toBe("Tesla V100S-PCIE-32GB");
+      expect(g.productName).toBe("Tesla V100-SXM2-32GB");
+      expect(g.architecture).toBe("Volta");
       expect(g.memoryMib).toBe(32510);
       expect(g.virtualizationMode).toBe("passthrough");
       expect(g.migCurrent).toBeUndefined();
@@ -55,44 +60,50 @@ describe("parseNvidiaSmiXml on real captures", () => {
     }
   });
 
-  it("Tesla T4 passed through into a cloud VM, DTD v11, MIG N/A", () => {
-    const r = parseNvidiaSmiXml(readGpuFixture("nvidia-smi-q-x.tesla-t4-passthrough.driver515.v11.xml"));
-    expect(r.driverVersion).toBe("515.105.01");
+  it("NVIDIA A10 passed through into a cloud VM, DTD v12, MIG N/A", () => {
+    const r = parseNvidiaSmiXml(readGpuSample("nvidia-smi-q-x.a10-vm.driver550.v12.xml"));
+    expect(r.driverVersion).toBe("550.127.05");
     expect(r.attachedGpus).toBe(1);
     const g = r.gpus[0]!;
     expect(g.pciAddress).toBe("0000:00:1e.0");
-    expect(g.uuid).toBe("GPU-d37e67a5-91dd-3774-a5cb-99096249601a");
-    expect(g.productName).toBe("Tesla T4");
-    expect(g.memoryMib).toBe(15360);
+    expect(g.uuid).toBe("GPU-a4c19e27-60f3-8d5b-2e7a-f0b9c6d3184e");
+    expect(g.productName).toBe("NVIDIA A10");
+    expect(g.memoryMib).toBe(23028);
     expect(g.virtualizationMode).toBe("passthrough");
     expect(g.migCurrent).toBeUndefined();
+    expect(g.migPending).toBeUndefined();
     expect(g.migDevices).toEqual([]);
   });
 
-  it("2x RTX A5000, DTD v13: index follows document (PCI) order, not minor_number", () => {
-    const r = parseNvidiaSmiXml(readGpuFixture("nvidia-smi-q-x.rtx-a5000-x2.driver590.v13.xml"));
-    expect(r.driverVersion).toBe("590.44.01");
-    expect(r.cudaVersion).toBe("13.1");
+  it("2x H100 PCIe on a vGPU host, DTD v13: SR-IOV host mode, MIG disabled, index follows document (PCI) order, not minor_number", () => {
+    const r = parseNvidiaSmiXml(readGpuSample("nvidia-smi-q-x.h100-pcie-x2-vgpu-host.driver580.v13.xml"));
+    expect(r.driverVersion).toBe("580.82.02");
+    expect(r.cudaVersion).toBeUndefined(); // N/A: the vGPU manager has no CUDA
     expect(r.attachedGpus).toBe(2);
     expect(r.gpus.map((g) => [g.index, g.pciAddress, g.minorNumber, g.uuid])).toEqual([
-      [0, "0000:81:00.0", 1, "GPU-12345678-aaaa-bbbb-cccc-0123456789ab"],
-      [1, "0000:c1:00.0", 0, "GPU-12345678-aaaa-bbbb-cccc-0123456789cd"],
+      [0, "0000:2a:00.0", 1, "GPU-c2e8a017-5b94-4d36-8f1c-7a0e93d6b25f"],
+      [1, "0000:ab:00.0", 0, "GPU-d93f6b28-1c07-47e5-a2b9-3e8d14f0c6a7"],
     ]);
     for (const g of r.gpus) {
-      expect(g.productName).toBe("NVIDIA RTX A5000");
-      expect(g.memoryMib).toBe(24564);
-      expect(g.virtualizationMode).toBe("none");
+      expect(g.productName).toBe("NVIDIA H100 PCIe");
+      expect(g.architecture).toBe("Hopper");
+      expect(g.memoryMib).toBe(81559);
+      expect(g.virtualizationMode).toBe("vgpu_host");
+      expect(g.hostVgpuMode).toBe("SR-IOV");
+      expect(g.migCurrent).toBe("disabled");
+      expect(g.migPending).toBe("disabled");
+      expect(g.migDevices).toEqual([]);
     }
   });
 
-  it("GRID P4-1Q seen from inside a vGPU guest", () => {
-    const r = parseNvidiaSmiXml(readGpuFixture("nvidia-smi-q-x.grid-p4-1q-vgpu-guest.driver513.v11.xml"));
-    expect(r.driverVersion).toBe("513.46");
+  it("NVIDIA A16-2Q seen from inside a Windows vGPU guest: licensed product, N/A minor number and serial", () => {
+    const r = parseNvidiaSmiXml(readGpuSample("nvidia-smi-q-x.a16-2q-vgpu-guest-windows.driver538.v12.xml"));
+    expect(r.driverVersion).toBe("538.46");
     const g = r.gpus[0]!;
-    expect(g.pciAddress).toBe("0000:00:0b.0");
-    expect(g.uuid).toBe("GPU-1b1ea7c7-1c4b-ed49-1c72-26c65f2dd207");
-    expect(g.productName).toBe("GRID P4-1Q");
-    expect(g.memoryMib).toBe(1024);
+    expect(g.pciAddress).toBe("0000:02:00.0");
+    expect(g.uuid).toBe("GPU-7f3e2d1c-9a8b-11ef-b4c6-5e2a9f0d7c31");
+    expect(g.productName).toBe("NVIDIA A16-2Q");
+    expect(g.memoryMib).toBe(2048);
     expect(g.virtualizationMode).toBe("vgpu_guest");
     expect(g.vgpuLicensedProduct).toBe("NVIDIA RTX Virtual Workstation");
     expect(g.minorNumber).toBeUndefined();
@@ -100,17 +111,20 @@ describe("parseNvidiaSmiXml on real captures", () => {
     expect(g.migDevices).toEqual([]);
   });
 
-  it("GTX 1660 Ti on driver 418: no DOCTYPE, no mig_mode, placeholder product name", () => {
-    const r = parseNvidiaSmiXml(readGpuFixture("nvidia-smi-q-x.gtx-1660ti.driver418.no-doctype.xml"));
-    expect(r.driverVersion).toBe("418.43");
+  it("RTX 2070 SUPER on driver 418: no DOCTYPE, no mig_mode, no architecture, placeholder product name", () => {
+    const r = parseNvidiaSmiXml(readGpuSample("nvidia-smi-q-x.rtx2070super.driver418.no-doctype.xml"));
+    expect(r.driverVersion).toBe("418.56");
     expect(r.cudaVersion).toBe("10.1");
     const g = r.gpus[0]!;
-    expect(g.pciAddress).toBe("0000:43:00.0");
-    expect(g.uuid).toBe("GPU-304a277d-3545-63b8-3a36-dfde3c992989");
+    expect(g.pciAddress).toBe("0000:0a:00.0");
+    expect(g.uuid).toBe("GPU-e1b7a3f4-6c2d-5e80-9f1a-8d4c2b7e0a65");
     expect(g.productName).toBe("Graphics Device");
-    expect(g.memoryMib).toBe(5912);
+    expect(g.productBrand).toBe("GeForce");
+    expect(g.architecture).toBeUndefined();
+    expect(g.memoryMib).toBe(7982);
     expect(g.virtualizationMode).toBe("none");
     expect(g.migCurrent).toBeUndefined();
+    expect(g.migDevices).toEqual([]);
   });
 });
 

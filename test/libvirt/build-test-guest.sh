@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Builds the real-libvirt tier's test guest: Debian's cloud kernel and a busybox initramfs, a
+# few MB that boot to a shell in seconds under QEMU/TCG. No disk image, no network access but
+# Debian's package mirror (apt-get download).
+#
+#   bash test/libvirt/build-test-guest.sh OUTDIR     -> OUTDIR/vmlinuz, OUTDIR/initrd.gz
+#
+# What the guest does, on its serial console ttyS0 (the tests look for these lines):
+#   GUEST-READY <kernel> cpus=<online CPUs> mem_kb=<MemTotal>   once the drivers are loaded;
+#   SEED-USER-DATA-BEGIN / <user-data> / SEED-USER-DATA-END      when a disk or cdrom is labelled
+#                                                                "cidata" (cloud-init NoCloud seed);
+#   GUEST-POWERBUTTON                                            on an ACPI power-button press,
+#                                                                then it powers off at once.
+# It also onlines hot-plugged vCPUs, and reads every block device's first sectors at boot (so a
+# root disk shows read bytes in domain stats).
+# Needs: apt-get with package lists (apt-get update once), dpkg-deb, xz, gzip. Root not needed.
+set -euo pipefail
+
+out=$(realpath -m "${1:?usage: build-test-guest.sh OUTDIR}")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+
+# Drivers the guest needs, by module name: cdroms on IDE (pc machine) or virtio-scsi (q35; this
+# kernel has no AHCI, so no SATA cdrom), ISO 9660, virtio disks/net/balloon, the ACPI power button.
+# Their dependencies are read from each module's own .modinfo ("depends="), so no load order is
+# hand-kept (the package ships no modules.dep: depmod makes it at install time).
+WANTED_MODULES="ata_piix sr_mod isofs virtio_pci virtio_blk virtio_scsi virtio_net virtio_balloon button evdev"
+
+kernel_pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n1)
+if [ -z "$kernel_pkg" ]; then
+  echo "build-test-guest: no Debian cloud kernel package known to apt (run 'apt-get update' first)" >&2
+  exit 1
+fi
+# As root, apt-get download would drop to the _apt user, who cannot write into our private temp dir.
+sandbox=(); [ "$(id -u)" -ne 0 ] || sandbox=(-o APT::Sandbox::User=root)
+apt-get "${sandbox[@]}" download -q "$kernel_pkg" busybox-static >/dev/null
+dpkg-deb -x "$kernel_pkg"_*.deb kernel
+dpkg-deb -x busybox-static_*.deb busybox
+
+kver=$(ls kernel/lib/modules)
+moddir="kernel/lib/modules/$kver"
+mkdir -p "$out"
+cp "kernel/boot/vmlinuz-$kver" "$out/vmlinuz.new"
+
+root=initramfs
+mkdir -p "$root"/{bin,dev,proc,sys,mnt,modules}
+cp busybox/bin/busybox "$root/bin/busybox"
+
+# Module load order: depth-first over "depends=", dependencies before dependants, each once.
+# Module names use "_" where file names may use "-".
+declare -A placed=()
+load_order=()
+place() {
+  local name=$1 path file deps dep
+  [ -n "${placed[$name]:-}" ] && return 0
+  placed[$name]=1
+  path=$(grep -E "/${name//_/[-_]}\.ko\$" "$moddir/modules.order" | head -n1 || true)
+  if [ -z "$path" ]; then
+    if grep -qE "/${name//_/[-_]}\.ko\$" "$moddir/modules.builtin"; then return 0; fi
+    echo "build-test-guest: module $name is neither loadable nor built into kernel $kver" >&2
+    exit 1
+  fi
+  file="$root/modules/$name.ko"
+  if [ -f "$moddir/$path" ]; then cp "$moddir/$path" "$file"
+  elif [ -f "$moddir/$path.xz" ]; then xz -dc "$moddir/$path.xz" > "$file"
+  elif [ -f "$moddir/$path.zst" ]; then zstd -qdc "$moddir/$path.zst" > "$file"
+  else echo "build-test-guest: $path listed but not shipped in $kernel_pkg" >&2; exit 1
+  fi
+  deps=$(tr '\0' '\n' < "$file" | sed -n 's/^depends=//p' | head -n1 | tr ',' ' ')
+  for dep in $deps; do place "$dep"; done
+  load_order+=("$name")
+}
+for m in $WANTED_MODULES; do place "$m"; done
+printf '%s\n' "${load_order[@]}" > "$root/modules/order"
+
+cat > "$root/init" <<'GUEST_INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+say() { echo "$*" > /dev/ttyS0; }
+
+while read -r m; do insmod "/modules/$m.ko" 2>/dev/null || true; done < /modules/order
+# Let the disk, cdrom and input drivers finish probing before looking at devices.
+sleep 1
+
+say "GUEST-READY $(uname -r) cpus=$(grep -c '^processor' /proc/cpuinfo) mem_kb=$(sed -n 's/^MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo)"
+
+for dev in /sys/block/*; do
+  name=${dev##*/}
+  case "$name" in loop*|ram*) continue ;; esac
+  [ -b "/dev/$name" ] || continue
+  # ISO 9660 volume id: 32 bytes at 0x8028 (sector 16 + 40).
+  label=$(dd if="/dev/$name" bs=2048 skip=16 count=1 2>/dev/null | dd bs=1 skip=40 count=32 2>/dev/null | tr -d ' \000')
+  if [ "$label" = cidata ] && mount -t iso9660 -o ro "/dev/$name" /mnt 2>/dev/null; then
+    if [ -f /mnt/user-data ]; then
+      say "SEED-USER-DATA-BEGIN"
+      cat /mnt/user-data > /dev/ttyS0
+      say "SEED-USER-DATA-END"
+    fi
+    umount /mnt
+  fi
+done
+
+# vCPUs hot-plugged by libvirt arrive offline: bring them up.
+( while :; do
+    for f in /sys/devices/system/cpu/cpu*/online; do
+      [ "$(cat "$f" 2>/dev/null)" = 0 ] && echo 1 > "$f"
+    done
+    sleep 1
+  done ) &
+
+# The ACPI power button is an input device; its first event means "shut down".
+handlers=$(awk '/^N: Name=/ { power = /Power Button/ } /^H: Handlers=/ && power { for (i = 2; i <= NF; i++) if ($i ~ /^event/) print $i }' /proc/bus/input/devices)
+for ev in $handlers; do
+  ( dd if="/dev/input/$ev" bs=24 count=1 >/dev/null 2>&1; say "GUEST-POWERBUTTON"; poweroff -f ) &
+done
+while :; do sleep 3600; done
+GUEST_INIT
+chmod 755 "$root/init"
+
+(cd "$root" && find . | "$work/busybox/bin/busybox" cpio -o -H newc 2>/dev/null) | gzip -9 > "$out/initrd.gz.new"
+mv "$out/vmlinuz.new" "$out/vmlinuz"
+mv "$out/initrd.gz.new" "$out/initrd.gz"
+echo "test guest: $out/vmlinuz (kernel $kver), $out/initrd.gz ($(du -h "$out/initrd.gz" | cut -f1), modules: ${load_order[*]})"
