@@ -133,10 +133,12 @@ export class VmService {
         },
       } : {}),
     });
-    const rows = await this.db.select().from(vms).where(inArray(vms.id, result.map((c) => c.id)));
-    const ordered = result.map((c) => rows.find((r) => r.id === c.id)!);
+    // The jobs start before anything else can fail: once committed, the deploys run even if the
+    // read below does not (a database outage answers this request 503 but strands nothing).
     const jobIds = result.map((c) => c.jobId!);
     for (const id of jobIds) this.jobsQueue.enqueue(id);
+    const rows = await this.db.select().from(vms).where(inArray(vms.id, result.map((c) => c.id)));
+    const ordered = result.map((c) => rows.find((r) => r.id === c.id)!);
     return { vms: ordered, jobIds, plan };
   }
   private scope(caller: Caller) {
