@@ -1,6 +1,7 @@
 // vGPU (mdev) lifecycle on the host through sysfs: create, remove, list. The sysfs root is a
-// setting so tests run on a fake tree. Newer drivers' vendor-VFIO vGPUs (current_vgpu_type) are
-// handled by vfio-vgpu-manager.ts.
+// setting so tests run on a fake tree. Newer drivers' vendor-VFIO vGPUs (a type written to a VF's
+// nvidia/current_vgpu_type, the VF passed as a PCI device) are discovered (vgpu-sysfs.reader.ts)
+// but not yet created by the agent.
 import { randomUUID } from "node:crypto";
 import { readdir, readFile, readlink, realpath, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
