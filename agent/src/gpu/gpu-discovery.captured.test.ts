@@ -413,6 +413,21 @@ describe.skipIf(!captured)("GPU discovery on captured real outputs", () => {
       await sysfs.dispose();
     });
 
+    it("falls back to the captured text form of -q when -q -x prints no readable XML (H100 MIG)", async () => {
+      const smi = await fakeNvidiaSmi(dir, {
+        "-q -x": "echo 'WARNING: the XML report is not available'; exit 0",
+        "-q": cat("nvidia-smi-q.h100-80gb-hbm3-mig.driver590.txt"),
+        "-L": cat("nvidia-smi-L.h100-80gb-hbm3-mig.driver590.txt"),
+        "topo -m": cat("nvidia-smi-topo-m.h100-80gb-hbm3-single-gpu.driver590.ansi.txt"),
+      });
+      const d = await new NvidiaGpuInventory({ nvidiaSmiPath: smi, sysfsRoot: sysfs.root }).discover();
+      expect(d.gpus.map((g) => [g.pciAddress, g.model, g.numaNode, g.migEnabled, g.migDevices.map((m) => m.profile)])).toEqual([
+        ["0000:00:09.0", "NVIDIA H100 80GB HBM3", 0, true, ["3g.40gb", "2g.20gb", "1g.10gb", "1g.10gb"]],
+      ]);
+      expect(d.warnings).toHaveLength(1);
+      expect(d.warnings[0]).toMatch(/-q -x: output not understood \(.*\); using the text form \(.* -q\) instead$/);
+    });
+
     it("keeps the GPUs a failing nvidia-smi still printed, with a warning", async () => {
       const smi = await fakeNvidiaSmi(dir, {
         "-q -x": `${cat("nvidia-smi-q-x.tesla-t4-passthrough.driver515.v11.xml")}; echo 'Unable to determine the device handle for GPU0000:00:1F.0: Unknown Error' >&2; exit 15`,
