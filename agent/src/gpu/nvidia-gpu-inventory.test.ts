@@ -191,6 +191,26 @@ describe("NvidiaGpuInventory", () => {
     ]);
   });
 
+  it("reports at most 32 warnings, the manager's limit, however many problems discovery met", async () => {
+    await sysfs.addPciDevice("0000:3b:00.0", { numaNode: 0 });
+    const types = Array.from({ length: 40 }, (_, i) => ({ typeId: `nvidia-${500 + i}`, name: `NVIDIA A40-${i}Q`, availableInstances: 1 }));
+    await sysfs.addMdevParent("0000:3b:00.4", types, { physfn: "0000:3b:00.0" });
+    for (const t of types) {
+      await writeFile(join(sysfs.devicePath("0000:3b:00.4"), "mdev_supported_types", t.typeId, "available_instances"), "garbage\n");
+    }
+    const smi = await fakeNvidiaSmi(dir, {
+      "-q -x": "echo '<nvidia_smi_log><driver_version>535.216.01</driver_version><gpu id=\"00000000:3B:00.0\"><product_name>NVIDIA A40</product_name></gpu></nvidia_smi_log>'",
+      "-L": "echo 'GPU 0: NVIDIA A40 (UUID: GPU-0e5d1a7c-2b48-4f96-a3c0-7d9e81f2b654)'",
+      "topo -m": "printf '\tGPU0\tCPU Affinity\tNUMA Affinity\nGPU0\t X \t0-23\t0\n'",
+      "vgpu -s -v": "echo 'No supported devices in vGPU mode'; exit 6",
+    });
+    const d = await new NvidiaGpuInventory({ nvidiaSmiPath: smi, sysfsRoot: sysfs.root }).discover();
+    expect(d.gpus).toHaveLength(1);
+    expect(d.warnings).toHaveLength(32);
+    expect(d.warnings[0]).toMatch(/mdev_supported_types\/nvidia-500\/available_instances: not a number, type skipped$/);
+    expect(d.warnings[31]).toBe("9 more GPU discovery warning(s) not shown");
+  });
+
   it("reports an empty GPU list without calling the other commands when -q -x lists none", async () => {
     const smi = await fakeNvidiaSmi(dir, { "-q -x": "echo '<nvidia_smi_log><attached_gpus>0</attached_gpus></nvidia_smi_log>'" });
     expect(await new NvidiaGpuInventory({ nvidiaSmiPath: smi, sysfsRoot: sysfs.root }).discover()).toEqual({ gpus: [], warnings: [] });

@@ -5,7 +5,7 @@
 // Never throws: a host without nvidia-smi has no GPUs; a failing or unreadable nvidia-smi leaves
 // a warning for the agent to log and report, and the host still registers with its CPUs.
 import { execa } from "execa";
-import type { GpuDiscovery, GpuInventory } from "./gpu-inventory.js";
+import { boundDiscoveryWarnings, type GpuDiscovery, type GpuInventory } from "./gpu-inventory.js";
 import { mergeGpuFacts } from "./gpu-facts.merge.js";
 import { parseNvidiaSmiList, type NvidiaSmiListing } from "./nvidia-smi-list.parser.js";
 import type { NvidiaSmiReport } from "./nvidia-smi-report.js";
@@ -47,7 +47,8 @@ export class NvidiaGpuInventory implements GpuInventory {
 
   async discover(): Promise<GpuDiscovery> {
     try {
-      return await this.discoverOrThrow();
+      const d = await this.discoverOrThrow();
+      return { gpus: d.gpus, warnings: boundDiscoveryWarnings(d.warnings) };
     } catch (e) {
       return { gpus: [], warnings: [`GPU discovery failed: ${e instanceof Error ? e.message : String(e)}`] };
     }

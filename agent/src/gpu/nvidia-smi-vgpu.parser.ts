@@ -5,7 +5,7 @@
 import { GpuParseError } from "./gpu-parse-error.js";
 import { normalizePciAddress } from "./pci-address.js";
 import { parseIntOrUndefined, parseMib, present } from "./nvidia-smi-report.js";
-import { lineExcerpt, skippedLinesWarnings } from "./skipped-lines.js";
+import { firstFewWarnings, lineExcerpt, skippedLinesWarnings } from "./skipped-lines.js";
 
 export interface NvidiaVgpuTypeInfo {
   /** NVIDIA's numeric vGPU type id (printed in hex). */
@@ -113,5 +113,8 @@ export function parseNvidiaSmiVgpuTypes(text: string): NvidiaVgpuListing {
   if (gpus.length === 0 && skipped.length > 0) {
     throw new GpuParseError(SOURCE, `no GPU line found; first line: ${lineExcerpt(skipped[0]!)}`);
   }
-  return { gpus, warnings: [...badIds, ...skippedLinesWarnings(SOURCE, skipped)] };
+  return {
+    gpus,
+    warnings: [...firstFewWarnings(SOURCE, badIds, "type(s) with an unreadable id skipped"), ...skippedLinesWarnings(SOURCE, skipped)],
+  };
 }

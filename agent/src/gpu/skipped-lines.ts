@@ -13,3 +13,9 @@ export function skippedLinesWarnings(source: string, lines: string[]): string[] 
   if (lines.length > SHOWN) out.push(`${source}: ${lines.length - SHOWN} more line(s) not understood, skipped`);
   return out;
 }
+
+/** The first few of `warnings`, then how many more there were. */
+export function firstFewWarnings(source: string, warnings: string[], what: string): string[] {
+  if (warnings.length <= SHOWN) return warnings;
+  return [...warnings.slice(0, SHOWN), `${source}: ${warnings.length - SHOWN} more ${what}`];
+}
