@@ -66,12 +66,17 @@ export class FakeSysfs {
     await this.link(join(this.root, "bus/mdev/devices", uuid), dev);
   }
 
-  /** A VF of the vendor VFIO framework listing `creatable` as "id : name" lines. */
-  async addVfioVf(vf: string, physfn: string, creatable: { id: number; name: string }[], currentType = 0): Promise<void> {
+  /** A VF of the vendor VFIO framework listing `creatable` as "id : name" lines, holding a vGPU of
+   *  `currentType` (0: free), MIG-backed in GPU instance `gpuInstanceId` when given. */
+  async addVfioVf(
+    vf: string, physfn: string, creatable: { id: number; name: string }[], currentType = 0,
+    opts: { gpuInstanceId?: number } = {},
+  ): Promise<void> {
     const dev = await this.addPciDevice(vf, { physfn });
     await mkdir(join(dev, "nvidia"), { recursive: true });
     const lines = creatable.map((c) => `${c.id} : ${c.name}\n`).join("");
     await writeFile(join(dev, "nvidia/creatable_vgpu_types"), creatable.length ? `ID    : vGPU Name\n${lines}` : "");
     await writeFile(join(dev, "nvidia/current_vgpu_type"), `${currentType}\n`);
+    if (opts.gpuInstanceId !== undefined) await writeFile(join(dev, "nvidia/gpu_instance_id"), `${opts.gpuInstanceId}\n`);
   }
 }

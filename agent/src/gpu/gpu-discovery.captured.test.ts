@@ -11,7 +11,6 @@ import { FakeSysfs } from "./fake-sysfs.js";
 import { catFile, fakeNvidiaSmi } from "./fake-nvidia-smi.js";
 import { mergeGpuFacts, vgpuTypesOfGpu } from "./gpu-facts.merge.js";
 import { groupGpus } from "./gpu-groups.js";
-import { parseMdevSupportedTypesListing, parseMdevTypeTable } from "./mdev-listing.parser.js";
 import { NvidiaGpuInventory } from "./nvidia-gpu-inventory.js";
 import { parseNvidiaSmiList } from "./nvidia-smi-list.parser.js";
 import { parseNvidiaSmiText } from "./nvidia-smi-text.parser.js";
@@ -194,7 +193,8 @@ describe.skipIf(!captured)("GPU discovery on captured real outputs", () => {
 
   describe("parseNvidiaSmiList", () => {
     it("reads the H100 MIG capture: one GPU and its four MIG devices with profiles", () => {
-      const gpus = parseNvidiaSmiList(read("nvidia-smi-L.h100-80gb-hbm3-mig.driver590.txt"));
+      const { gpus, warnings } = parseNvidiaSmiList(read("nvidia-smi-L.h100-80gb-hbm3-mig.driver590.txt"));
+      expect(warnings).toEqual([]);
       expect(gpus).toHaveLength(1);
       const g = gpus[0]!;
       expect(g.index).toBe(0);
@@ -243,7 +243,8 @@ describe.skipIf(!captured)("GPU discovery on captured real outputs", () => {
 
   describe("parseNvidiaSmiVgpuTypes", () => {
     it("reads the RTX PRO 6000 Blackwell DC excerpt: 3 time-sliced types and 1 MIG-backed", () => {
-      const gpus = parseNvidiaSmiVgpuTypes(read("nvidia-smi-vgpu-s-v.rtx-pro-6000-blackwell-dc.driver580.excerpt.txt"));
+      const { gpus, warnings } = parseNvidiaSmiVgpuTypes(read("nvidia-smi-vgpu-s-v.rtx-pro-6000-blackwell-dc.driver580.excerpt.txt"));
+      expect(warnings).toEqual([]);
       expect(gpus).toHaveLength(1);
       expect(gpus[0]!.busId).toBe("00000000:8C:00.0");
       expect(gpus[0]!.pciAddress).toBe("0000:8c:00.0");
@@ -257,35 +258,11 @@ describe.skipIf(!captured)("GPU discovery on captured real outputs", () => {
     });
   });
 
-  describe("mdev listings", () => {
-    it("reads the A100D SR-IOV VF listing: seven C-series types, one instance each", () => {
-      const types = parseMdevTypeTable(read("mdev-types.a100d-80gb-sriov-vf0-available.kata-doc.txt"));
-      expect(types.map((t) => [t.typeId, t.name])).toEqual([
-        ["nvidia-692", "GRID A100D-4C"], ["nvidia-693", "GRID A100D-8C"], ["nvidia-694", "GRID A100D-10C"],
-        ["nvidia-695", "GRID A100D-16C"], ["nvidia-696", "GRID A100D-20C"], ["nvidia-697", "GRID A100D-40C"],
-        ["nvidia-698", "GRID A100D-80C"],
-      ]);
-      for (const t of types) {
-        expect(t.parentPci).toBe("0000:41:00.4");
-        expect(t.availableInstances).toBe(1);
-      }
-    });
-
-    it("reads the nova doc listing: four M60 parents with types nvidia-35..45", () => {
-      const parents = parseMdevSupportedTypesListing(
-        read("mdev-supported-types-ls.tesla-m60-4pgpu.nova-doc.txt"),
-      );
-      expect(parents.map((p) => p.parentPci)).toEqual(["0000:84:00.0", "0000:85:00.0", "0000:86:00.0", "0000:87:00.0"]);
-      const expected = Array.from({ length: 11 }, (_, i) => `nvidia-${35 + i}`);
-      for (const p of parents) expect(p.typeIds).toEqual(expected);
-    });
-  });
-
   describe("mergeGpuFacts and vgpuTypesOfGpu", () => {
     it("H100 (one machine: -q, -L and topo -m): MIG profiles and UUIDs from -L, NUMA and CPUs from topo", () => {
       const { gpus, warnings } = mergeGpuFacts({
         report: parseNvidiaSmiText(read("nvidia-smi-q.h100-80gb-hbm3-mig.driver590.txt")),
-        list: parseNvidiaSmiList(read("nvidia-smi-L.h100-80gb-hbm3-mig.driver590.txt")),
+        list: parseNvidiaSmiList(read("nvidia-smi-L.h100-80gb-hbm3-mig.driver590.txt")).gpus,
         topology: parseNvidiaSmiTopo(read("nvidia-smi-topo-m.h100-80gb-hbm3-single-gpu.driver590.ansi.txt")),
       });
       expect(warnings).toEqual([]);
@@ -370,7 +347,7 @@ describe.skipIf(!captured)("GPU discovery on captured real outputs", () => {
     });
 
     it("enriches creatable types with nvidia-smi vgpu -s limits and adds supported ones with 0 available", () => {
-      const supported = parseNvidiaSmiVgpuTypes(read("nvidia-smi-vgpu-s-v.rtx-pro-6000-blackwell-dc.driver580.excerpt.txt"));
+      const supported = parseNvidiaSmiVgpuTypes(read("nvidia-smi-vgpu-s-v.rtx-pro-6000-blackwell-dc.driver580.excerpt.txt")).gpus;
       const types = vgpuTypesOfGpu("0000:8c:00.0", [
         sysfsType({ parentPci: "0000:8c:00.4", gpuPci: "0000:8c:00.0", typeId: "nvidia-1521", name: "NVIDIA RTX Pro 6000 Blackwell DC-4Q", framework: "vfio" }),
         sysfsType({ parentPci: "0000:8c:00.5", gpuPci: "0000:8c:00.0", typeId: "nvidia-1521", name: "NVIDIA RTX Pro 6000 Blackwell DC-4Q", framework: "vfio" }),
@@ -434,6 +411,21 @@ describe.skipIf(!captured)("GPU discovery on captured real outputs", () => {
     afterEach(async () => {
       await rm(dir, { recursive: true, force: true });
       await sysfs.dispose();
+    });
+
+    it("falls back to the captured text form of -q when -q -x prints no readable XML (H100 MIG)", async () => {
+      const smi = await fakeNvidiaSmi(dir, {
+        "-q -x": "echo 'WARNING: the XML report is not available'; exit 0",
+        "-q": cat("nvidia-smi-q.h100-80gb-hbm3-mig.driver590.txt"),
+        "-L": cat("nvidia-smi-L.h100-80gb-hbm3-mig.driver590.txt"),
+        "topo -m": cat("nvidia-smi-topo-m.h100-80gb-hbm3-single-gpu.driver590.ansi.txt"),
+      });
+      const d = await new NvidiaGpuInventory({ nvidiaSmiPath: smi, sysfsRoot: sysfs.root }).discover();
+      expect(d.gpus.map((g) => [g.pciAddress, g.model, g.numaNode, g.migEnabled, g.migDevices.map((m) => m.profile)])).toEqual([
+        ["0000:00:09.0", "NVIDIA H100 80GB HBM3", 0, true, ["3g.40gb", "2g.20gb", "1g.10gb", "1g.10gb"]],
+      ]);
+      expect(d.warnings).toHaveLength(1);
+      expect(d.warnings[0]).toMatch(/-q -x: output not understood \(.*\); using the text form \(.* -q\) instead$/);
     });
 
     it("keeps the GPUs a failing nvidia-smi still printed, with a warning", async () => {

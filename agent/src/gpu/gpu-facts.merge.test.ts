@@ -17,7 +17,7 @@ describe("mergeGpuFacts", () => {
   it("H200 VM (one machine: -q, -L and topo -m): MIG profiles and UUIDs from -L, NUMA and CPUs from topo", () => {
     const { gpus, warnings } = mergeGpuFacts({
       report: parseNvidiaSmiText(readGpuSample("nvidia-smi-q.h200-mig-vm.driver570.txt")),
-      list: parseNvidiaSmiList(readGpuSample("nvidia-smi-L.h200-mig-vm.driver570.txt")),
+      list: parseNvidiaSmiList(readGpuSample("nvidia-smi-L.h200-mig-vm.driver570.txt")).gpus,
       topology: parseNvidiaSmiTopo(readGpuSample("nvidia-smi-topo-m.h200-mig-vm.driver570.ansi.txt")),
     });
     expect(warnings).toEqual([]);
@@ -110,7 +110,7 @@ describe("mergeGpuFacts", () => {
 
 describe("vgpuTypesOfGpu", () => {
   it("enriches creatable types with nvidia-smi vgpu -s limits and adds supported ones with 0 available", () => {
-    const supported = parseNvidiaSmiVgpuTypes(readGpuSample("nvidia-smi-vgpu-s-v.h100-pcie-x2-vgpu-host.driver580.txt"));
+    const supported = parseNvidiaSmiVgpuTypes(readGpuSample("nvidia-smi-vgpu-s-v.h100-pcie-x2-vgpu-host.driver580.txt")).gpus;
     const types = vgpuTypesOfGpu("0000:2a:00.0", [
       sysfsType({ parentPci: "0000:2a:00.5", gpuPci: "0000:2a:00.0", typeId: "nvidia-942", name: "NVIDIA H100-10C", framework: "vfio" }),
       sysfsType({ parentPci: "0000:2a:00.6", gpuPci: "0000:2a:00.0", typeId: "nvidia-942", name: "NVIDIA H100-10C", framework: "vfio" }),

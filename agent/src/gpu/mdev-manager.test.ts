@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   AlreadyExistsError, HypervisorError, InsufficientCapacityError, InvalidArgumentError, NotFoundError,
@@ -90,5 +90,32 @@ describe("MdevManager", () => {
     expect(await mdev.remove(U1)).toBe(true);
     expect(await readFile(join(fs.devicePath("0000:41:00.4"), U1, "remove"), "utf8")).toBe("1");
     expect(await mdev.remove(U2)).toBe(false);
+  });
+
+  describe("given the GPU of an SR-IOV host, whose VFs are the mdev parents", () => {
+    beforeEach(async () => {
+      await fs.addMdevParent("0000:41:00.5", [{ typeId: "nvidia-692", name: "GRID A100D-4C", availableInstances: 1 }], { physfn: "0000:41:00.0" });
+    });
+
+    it("creates the mdev on the first VF with an instance of the type left", async () => {
+      await writeFile(join(fs.devicePath("0000:41:00.4"), "mdev_supported_types/nvidia-692/available_instances"), "0\n");
+      const d = await mdev.create("00000000:41:00.0", "nvidia-692", U2);
+      expect(d).toEqual({ uuid: U2, parentPci: "0000:41:00.5", typeId: "nvidia-692", typeName: "GRID A100D-4C" });
+      expect(await readFile(join(fs.devicePath("0000:41:00.5"), "mdev_supported_types/nvidia-692/create"), "utf8")).toBe(U2);
+      expect(await readFile(createFile("nvidia-692"), "utf8")).toBe("");
+    });
+
+    it("says when no VF has an instance left, or none offers the type", async () => {
+      await expect(mdev.create("0000:41:00.0", "nvidia-698")).rejects.toThrow(InsufficientCapacityError);
+      await expect(mdev.create("0000:41:00.0", "nvidia-698")).rejects.toThrow("no instance of vGPU type nvidia-698 left on any virtual function of 0000:41:00.0");
+      await expect(mdev.create("0000:41:00.0", "nvidia-999")).rejects.toThrow(NotFoundError);
+    });
+
+    it("answers AlreadyExists for a retried start whose mdev took the last instance", async () => {
+      await fs.addMdevDevice("0000:41:00.5", "nvidia-692", U1);
+      await writeFile(join(fs.devicePath("0000:41:00.4"), "mdev_supported_types/nvidia-692/available_instances"), "0\n");
+      await writeFile(join(fs.devicePath("0000:41:00.5"), "mdev_supported_types/nvidia-692/available_instances"), "0\n");
+      await expect(mdev.create("0000:41:00.0", "nvidia-692", U1)).rejects.toThrow(AlreadyExistsError);
+    });
   });
 });

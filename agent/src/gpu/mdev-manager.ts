@@ -1,6 +1,7 @@
 // vGPU (mdev) lifecycle on the host through sysfs: create, remove, list. The sysfs root is a
-// setting so tests run on a fake tree. Newer drivers' vendor-VFIO vGPUs (current_vgpu_type) are
-// handled by vfio-vgpu-manager.ts.
+// setting so tests run on a fake tree. Newer drivers' vendor-VFIO vGPUs (a type written to a VF's
+// nvidia/current_vgpu_type, the VF passed as a PCI device) are discovered (vgpu-sysfs.reader.ts)
+// but not yet created by the agent.
 import { randomUUID } from "node:crypto";
 import { readdir, readFile, readlink, realpath, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
@@ -65,15 +66,19 @@ export class MdevManager {
   }
 
   /**
-   * Creates an mdev of `typeId` on `parentPci`. Checks available_instances first.
+   * Creates an mdev of `typeId` on `parentPci`, an mdev parent or a GPU whose SR-IOV VFs are the
+   * parents (the agent knows GPUs by their physical function). Checks available_instances first.
    * @throws InvalidArgumentError, NotFoundError (parent or type), InsufficientCapacityError (0 left),
    *   AlreadyExistsError (uuid taken), HypervisorError (the kernel refused the write)
    */
   async create(parentPci: string, typeId: string, uuid: string = this.newUuid()): Promise<MdevDevice> {
-    const pci = this.checkPci(parentPci);
+    const gpuOrParent = this.checkPci(parentPci);
     this.checkTypeId(typeId);
     if (!UUID.test(uuid)) throw new InvalidArgumentError("uuid", `not a UUID: ${uuid}`);
     const id = uuid.toLowerCase();
+    // Before any capacity check: a retried start finds its mdev there even when it took the last slot.
+    if (await exists(this.deviceDir(id))) throw new AlreadyExistsError("mdev", id);
+    const pci = await this.resolveParent(gpuOrParent, typeId);
     const available = await this.readAvailable(pci, typeId);
     const typeName = await this.readTypeName(this.typeDir(pci, typeId));
     if (available <= 0) {
@@ -134,6 +139,31 @@ export class MdevManager {
       });
     }
     return out.sort((a, b) => a.parentPci.localeCompare(b.parentPci) || a.uuid.localeCompare(b.uuid));
+  }
+
+  /** `pci` itself when it is an mdev parent; else, for an SR-IOV GPU (Ampere and later) whose
+   *  VFs are the parents, the first VF with an instance of `typeId` left; else `pci` (the reads
+   *  that follow then say what is missing). */
+  private async resolveParent(pci: string, typeId: string): Promise<string> {
+    const bus = join(this.sysfsRoot, "class/mdev_bus");
+    if (await exists(join(bus, pci))) return pci;
+    const vfs: string[] = [];
+    for (const parent of (await readdir(bus).catch(() => [] as string[])).sort()) {
+      const physfn = await readlink(join(bus, parent, "physfn")).catch(() => undefined);
+      if (physfn && normalizePciAddress(basename(physfn)) === pci) vfs.push(normalizePciAddress(parent) ?? parent);
+    }
+    if (vfs.length === 0) return pci;
+    let offered = false;
+    for (const vf of vfs) {
+      const available = await this.readAvailable(vf, typeId).catch((e: unknown) => {
+        if (e instanceof NotFoundError) return undefined; // this VF does not offer the type
+        throw e;
+      });
+      if (available !== undefined) offered = true;
+      if (available !== undefined && available > 0) return vf;
+    }
+    if (!offered) throw new NotFoundError("vGPU type", `${typeId} on ${pci}`, `no virtual function of ${pci} offers vGPU type ${typeId}`);
+    throw new InsufficientCapacityError(`no instance of vGPU type ${typeId} left on any virtual function of ${pci}`, [], false);
   }
 
   private checkPci(parentPci: string): string {

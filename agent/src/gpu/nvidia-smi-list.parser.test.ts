@@ -3,9 +3,12 @@ import { GpuParseError } from "./gpu-parse-error.js";
 import { parseNvidiaSmiList } from "./nvidia-smi-list.parser.js";
 import { readGpuSample } from "./test-fixtures.js";
 
+const H200_SAMPLE = "nvidia-smi-L.h200-mig-vm.driver570.txt";
+
 describe("parseNvidiaSmiList", () => {
   it("reads the H200 sample: one GPU and its four MIG devices with profiles", () => {
-    const gpus = parseNvidiaSmiList(readGpuSample("nvidia-smi-L.h200-mig-vm.driver570.txt"));
+    const { gpus, warnings } = parseNvidiaSmiList(readGpuSample(H200_SAMPLE));
+    expect(warnings).toEqual([]);
     expect(gpus).toHaveLength(1);
     const g = gpus[0]!;
     expect(g.index).toBe(0);
@@ -20,7 +23,7 @@ describe("parseNvidiaSmiList", () => {
   });
 
   it("reads several GPUs without MIG and the older MIG UUID form", () => {
-    const gpus = parseNvidiaSmiList(
+    const { gpus } = parseNvidiaSmiList(
       "GPU 0: Tesla T4 (UUID: GPU-aaa)\r\nGPU 1: NVIDIA A100-PCIE-40GB (UUID: GPU-bbb)\n" +
       "  MIG 1g.5gb Device 0: (UUID: MIG-GPU-bbb/7/0)\n",
     );
@@ -30,8 +33,43 @@ describe("parseNvidiaSmiList", () => {
     expect(gpus[1]!.migDevices[0]).toEqual({ index: 0, profile: "1g.5gb", uuid: "MIG-GPU-bbb/7/0" });
   });
 
+  it("reads the same whether lines are indented or not", () => {
+    const sample = readGpuSample(H200_SAMPLE);
+    const flat = sample.split("\n").map((l) => l.trimStart()).join("\n");
+    const indented = sample.split("\n").map((l) => (l ? `\t    ${l}` : l)).join("\n");
+    expect(parseNvidiaSmiList(flat)).toEqual(parseNvidiaSmiList(sample));
+    expect(parseNvidiaSmiList(indented)).toEqual(parseNvidiaSmiList(sample));
+  });
+
+  it("keeps the GPUs it understood and warns about the lines it did not", () => {
+    const { gpus, warnings } = parseNvidiaSmiList(
+      "GPU 0: NVIDIA A10 (UUID: GPU-aaa)\nWARNING: infoROM is corrupted at gpu 0000:00:1E.0\n  vGPU 3: something new\nGPU 1: NVIDIA A10 (UUID: GPU-bbb)\n",
+    );
+    expect(gpus.map((g) => g.uuid)).toEqual(["GPU-aaa", "GPU-bbb"]);
+    expect(warnings).toEqual([
+      "nvidia-smi -L: line not understood, skipped: WARNING: infoROM is corrupted at gpu 0000:00:1E.0",
+      "nvidia-smi -L: line not understood, skipped: vGPU 3: something new",
+    ]);
+  });
+
+  it("reads a placeholder UUID as no UUID", () => {
+    const { gpus } = parseNvidiaSmiList("GPU 0: NVIDIA A10 (UUID: N/A)\nGPU 1: NVIDIA A10 (UUID: [Unknown Error])\n");
+    expect(gpus.map((g) => g.uuid)).toEqual(["", ""]);
+  });
+
   it("returns nothing for empty output and rejects an error message", () => {
-    expect(parseNvidiaSmiList("")).toEqual([]);
+    expect(parseNvidiaSmiList("")).toEqual({ gpus: [], warnings: [] });
     expect(() => parseNvidiaSmiList("No devices were found")).toThrow(GpuParseError);
+  });
+
+  it("reads a 2 MB line in linear time (a backtracking pattern would take minutes)", () => {
+    // A long run of spaces is what made the old lazy `(.*?)\s*\(UUID:` pattern quadratic
+    // (0.4 s at 20k characters).
+    const name = `NVIDIA${" ".repeat(2_000_000)}H100`;
+    const { gpus, warnings } = parseNvidiaSmiList(
+      `GPU 0: ${name} (UUID: GPU-aaa)\nGPU 1: a${" ".repeat(2_000_000)}x\n  MIG 1g.5gb${" ".repeat(2_000_000)}\n`,
+    );
+    expect(gpus.map((g) => [g.name.length, g.uuid])).toEqual([[name.length, "GPU-aaa"]]);
+    expect(warnings).toHaveLength(2);
   });
 });

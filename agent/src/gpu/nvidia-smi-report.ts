@@ -49,13 +49,26 @@ export interface NvidiaSmiReport {
   /** As the report states it; may exceed gpus.length when a capture was trimmed. */
   attachedGpus: number;
   gpus: NvidiaSmiGpu[];
+  /** What the parser skipped and why (a banner before the XML, an unreadable GPU section...). */
+  warnings: string[];
 }
 
-/** nvidia-smi's placeholders for "no value". */
+// nvidia-smi's ways of printing "no value": N/A, [N/A], Not Found, Not Supported, Unknown Error,
+// [Insufficient Permissions], [GPU requires reset]... Any fully bracketed text is one too: values
+// nvidia-smi really reports are never bracketed.
+const PLACEHOLDER = /^(?:N\/A|Not Found|Not Supported|Not Available|Unknown Error|Insufficient Permissions)$/i;
+
+/** True for nvidia-smi's placeholders, which are absent values (never a version, mode or name). */
+export function isNvidiaSmiPlaceholder(v: string): boolean {
+  const t = v.trim();
+  return PLACEHOLDER.test(t) || (t.length >= 2 && t.startsWith("[") && t.endsWith("]"));
+}
+
+/** No value: missing, empty, a placeholder, or "None". */
 export function isNotAvailable(v: string | undefined): boolean {
   if (v === undefined) return true;
   const t = v.trim();
-  return t === "" || /^\[?(N\/A|Not Supported|Unknown Error|Insufficient Permissions|None)\]?$/i.test(t);
+  return t === "" || /^none$/i.test(t) || isNvidiaSmiPlaceholder(t);
 }
 
 /** A value, or undefined for N/A and friends. */
@@ -101,7 +114,8 @@ const VIRTUALIZATION_MODES: Record<string, GpuVirtualizationMode> = {
 
 /** nvidia-smi's "Pass-Through", "VGPU", "Host VGPU"... → Orbit's names; missing → "unknown". */
 export function normalizeVirtualizationMode(v: string | undefined): GpuVirtualizationMode {
-  if (v === undefined || v.trim() === "" || /^n\/a$/i.test(v.trim())) return "unknown";
+  // "None" is a mode (bare metal, no virtualization); the placeholders are not.
+  if (v === undefined || v.trim() === "" || isNvidiaSmiPlaceholder(v)) return "unknown";
   const key = v.trim().toLowerCase();
   return VIRTUALIZATION_MODES[key] ?? key.replace(/[^a-z0-9]+/g, "_");
 }

@@ -59,4 +59,21 @@ describe("parseNvidiaSmiText", () => {
   it("rejects text that is not an nvidia-smi report", () => {
     expect(() => parseNvidiaSmiText("command not found")).toThrow(GpuParseError);
   });
+
+  it("reads placeholders as absent values through the same helper as the XML parser", () => {
+    const r = parseNvidiaSmiText([
+      "Driver Version                            : Not Found",
+      "CUDA Version                              : [N/A]",
+      "Attached GPUs                             : 1",
+      "GPU 00000000:01:00.0",
+      "    Product Name                          : [Unknown Error]",
+      "    GPU UUID                              : [Insufficient Permissions]",
+      "    GPU Virtualization Mode",
+      "        Virtualization Mode               : Not Supported",
+      "    MIG Mode",
+      "        Current                           : [GPU requires reset]",
+    ].join("\n"));
+    expect([r.driverVersion, r.cudaVersion]).toEqual(["", undefined]);
+    expect(r.gpus.map((g) => [g.productName, g.uuid, g.virtualizationMode, g.migCurrent])).toEqual([["", "", "unknown", undefined]]);
+  });
 });

@@ -1,5 +1,6 @@
 // Parser for the text form of `nvidia-smi -q` (no -x): an indented "Key : Value" tree. Used to
-// cross-check the XML parser and as a fallback where only text output was captured. Pure.
+// cross-check the XML parser, and by the inventory as its fallback when `-q -x` fails or prints
+// no readable XML. Pure.
 import { GpuParseError } from "./gpu-parse-error.js";
 import { normalizePciAddress } from "./pci-address.js";
 import {
@@ -88,5 +89,6 @@ export function parseNvidiaSmiText(text: string): NvidiaSmiReport {
     cudaVersion: present(val(root, "CUDA Version")),
     attachedGpus: parseIntOrUndefined(val(root, "Attached GPUs")) ?? gpus.length,
     gpus,
+    warnings: [],
   };
 }

@@ -92,4 +92,23 @@ describe("parseNvidiaSmiTopo shapes", () => {
   it("rejects an error message", () => {
     expect(() => parseNvidiaSmiTopo("Failed to initialize NVML: Driver/library version mismatch")).toThrow(GpuParseError);
   });
+
+  it.each([
+    "nvidia-smi-topo-m.a10-vm.driver550.txt",
+    "nvidia-smi-topo-m.a100-sxm4-40gb-x4.driver550.txt",
+    "nvidia-smi-topo-m.h200-mig-vm.driver570.ansi.txt",
+    "nvidia-smi-topo-m.v100-sxm2-32gb-x8-vm.driver470.txt",
+  ])("reads %s the same with its lines unindented, or indented by spaces or a tab", (sample) => {
+    const text = readGpuSample(sample);
+    const reindent = (f: (l: string) => string) => text.split("\n").map((l) => (l ? f(l) : l)).join("\n");
+    const expected = parseNvidiaSmiTopo(text);
+    expect(parseNvidiaSmiTopo(reindent((l) => l.trimStart()))).toEqual(expected);
+    expect(parseNvidiaSmiTopo(reindent((l) => `    ${l}`))).toEqual(expected);
+    expect(parseNvidiaSmiTopo(reindent((l) => `\t${l}`))).toEqual(expected);
+  });
+
+  it("reads placeholders in the affinity columns as unknown", () => {
+    const t = parseNvidiaSmiTopo("\tGPU0\tCPU Affinity\tNUMA Affinity\tGPU NUMA ID\nGPU0\t X \t[Unknown Error]\tNot Supported\t[N/A]\n");
+    expect(t.gpus[0]).toMatchObject({ cpuAffinity: undefined, numaNode: -1, gpuNumaId: undefined });
+  });
 });

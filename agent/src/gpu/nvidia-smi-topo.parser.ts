@@ -30,9 +30,11 @@ const SOURCE = "nvidia-smi topo -m";
 const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
 const NAMED_COLUMNS = ["CPU Affinity", "NUMA Affinity", "GPU NUMA ID"] as const;
 
+/** Cells are separated by tabs or by runs of spaces (pasted output), and indentation of either
+ *  kind is not a cell: a row reads the same however it was indented. Names such as "CPU Affinity"
+ *  hold single spaces only. */
 function cells(line: string): string[] {
-  const parts = line.includes("\t") ? line.split("\t") : line.split(/\s{2,}/);
-  return parts.map((c) => c.trim()).filter((c) => c !== "");
+  return line.split(/\t|\s{2,}/).map((c) => c.trim()).filter((c) => c !== "");
 }
 
 function intOrUndefined(v: string | undefined): number | undefined {

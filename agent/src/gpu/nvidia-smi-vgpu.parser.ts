@@ -1,8 +1,11 @@
 // Parser for `nvidia-smi vgpu -s -v` (supported vGPU types) and `-c -v` (creatable ones): per
-// physical GPU, its vGPU types, time-sliced or MIG-backed. Pure.
+// physical GPU, its vGPU types, time-sliced or MIG-backed. A line it does not understand (or a
+// type block without a readable id) is skipped with a warning and the rest is kept; output without
+// any GPU line is not a listing. Pure, and linear in the text's length (no regex over a whole line).
 import { GpuParseError } from "./gpu-parse-error.js";
 import { normalizePciAddress } from "./pci-address.js";
 import { parseIntOrUndefined, parseMib, present } from "./nvidia-smi-report.js";
+import { firstFewWarnings, lineExcerpt, skippedLinesWarnings } from "./skipped-lines.js";
 
 export interface NvidiaVgpuTypeInfo {
   /** NVIDIA's numeric vGPU type id (printed in hex). */
@@ -29,6 +32,12 @@ export interface NvidiaVgpuTypesOfGpu {
   types: NvidiaVgpuTypeInfo[];
 }
 
+export interface NvidiaVgpuListing {
+  gpus: NvidiaVgpuTypesOfGpu[];
+  /** What was skipped: lines not understood, type blocks without a readable id. */
+  warnings: string[];
+}
+
 const SOURCE = "nvidia-smi vgpu -s -v";
 
 function finish(fields: Record<string, string>, vgpuTypeId: number): NvidiaVgpuTypeInfo {
@@ -36,7 +45,7 @@ function finish(fields: Record<string, string>, vgpuTypeId: number): NvidiaVgpuT
   return {
     vgpuTypeId,
     typeId: `nvidia-${vgpuTypeId}`,
-    name: fields["Name"] ?? "",
+    name: present(fields["Name"]) ?? "",
     vgpuClass: present(fields["Class"]),
     gpuInstanceProfileId: gip,
     migBacked: gip !== undefined,
@@ -48,8 +57,21 @@ function finish(fields: Record<string, string>, vgpuTypeId: number): NvidiaVgpuT
   };
 }
 
-export function parseNvidiaSmiVgpuTypes(text: string): NvidiaVgpuTypesOfGpu[] {
-  const out: NvidiaVgpuTypesOfGpu[] = [];
+const GPU_HEAD = /^GPU\s+([0-9A-Fa-f:.]+)$/;
+
+/** "    Key   : value" → [key, value]: split at the first colon; the key line must be indented. */
+function keyValue(raw: string): [string, string] | undefined {
+  if (!/^\s/.test(raw)) return undefined;
+  const colon = raw.indexOf(":");
+  if (colon === -1) return undefined;
+  const key = raw.slice(0, colon).trim();
+  return key === "" ? undefined : [key, raw.slice(colon + 1).trim()];
+}
+
+export function parseNvidiaSmiVgpuTypes(text: string): NvidiaVgpuListing {
+  const gpus: NvidiaVgpuTypesOfGpu[] = [];
+  const skipped: string[] = [];
+  const badIds: string[] = [];
   let gpu: NvidiaVgpuTypesOfGpu | undefined;
   let fields: Record<string, string> | undefined;
   let typeId: number | undefined;
@@ -59,27 +81,40 @@ export function parseNvidiaSmiVgpuTypes(text: string): NvidiaVgpuTypesOfGpu[] {
     typeId = undefined;
   };
   for (const raw of text.split(/\r?\n/)) {
-    if (raw.trim() === "") continue;
-    const head = /^GPU\s+([0-9A-Fa-f:.]+)\s*$/.exec(raw);
+    const line = raw.trim();
+    if (line === "") continue;
+    const head = /^\S/.test(raw) ? GPU_HEAD.exec(line) : null;
     if (head) {
       flush();
       gpu = { busId: head[1]!, pciAddress: normalizePciAddress(head[1]!) ?? head[1]!, types: [] };
-      out.push(gpu);
+      gpus.push(gpu);
       continue;
     }
-    const kv = /^\s+([^:]+?)\s*:\s*(.*?)\s*$/.exec(raw);
-    if (!kv || !gpu) throw new GpuParseError(SOURCE, `unexpected line: ${raw.slice(0, 120)}`);
-    const [, key, value] = kv as unknown as [string, string, string];
+    const kv = keyValue(raw);
+    if (!kv || !gpu) {
+      skipped.push(raw);
+      continue;
+    }
+    const [key, value] = kv;
     if (key === "vGPU Type ID") {
       flush();
       const id = parseIntOrUndefined(value);
-      if (id === undefined) throw new GpuParseError(SOURCE, `unreadable vGPU type id: ${value}`);
-      typeId = id;
-      fields = {};
+      // Its fields are dropped with it: they cannot be told apart from the previous type's.
+      if (id === undefined) badIds.push(`${SOURCE}: unreadable vGPU type id on GPU ${gpu.busId}: ${lineExcerpt(value)}; that type skipped`);
+      else {
+        typeId = id;
+        fields = {};
+      }
     } else if (fields) {
       fields[key] = value;
     }
   }
   flush();
-  return out;
+  if (gpus.length === 0 && skipped.length > 0) {
+    throw new GpuParseError(SOURCE, `no GPU line found; first line: ${lineExcerpt(skipped[0]!)}`);
+  }
+  return {
+    gpus,
+    warnings: [...firstFewWarnings(SOURCE, badIds, "type(s) with an unreadable id skipped"), ...skippedLinesWarnings(SOURCE, skipped)],
+  };
 }

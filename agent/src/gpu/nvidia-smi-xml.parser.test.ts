@@ -173,4 +173,37 @@ describe("parseNvidiaSmiXml robustness", () => {
     expect(() => parseNvidiaSmiXml("<nvidia_smi_log><gpu></nvidia_smi_log>")).toThrow(/not valid XML/);
     expect(() => parseNvidiaSmiXml("<other/>")).toThrow(/nvidia_smi_log/);
   });
+
+  it("keeps every GPU behind a banner printed before <?xml> and text after the report, warning about both", () => {
+    const xml = readGpuSample("nvidia-smi-q-x.v100-sxm2-32gb-x8-vm.driver470.v11.xml");
+    const r = parseNvidiaSmiXml(`WARNING: infoROM is corrupted at gpu 0000:00:16.0\nWARNING: something else\n${xml}\nSegmentation fault\n`);
+    expect(r.gpus).toHaveLength(8);
+    expect(r.gpus).toEqual(parseNvidiaSmiXml(xml).gpus);
+    expect(r.warnings).toEqual([
+      "nvidia-smi -q -x: ignored 2 line(s) printed before the XML: WARNING: infoROM is corrupted at gpu 0000:00:16.0",
+      "nvidia-smi -q -x: ignored 1 line(s) printed after the XML: Segmentation fault",
+    ]);
+    expect(parseNvidiaSmiXml(xml).warnings).toEqual([]);
+  });
+
+  it.each(["N/A", "[N/A]", "Not Found", "Not Supported", "Unknown Error", "[Unknown Error]", "[Insufficient Permissions]", "[GPU requires reset]"])(
+    "reads the placeholder %s as an absent value everywhere, never as a version, mode or name",
+    (placeholder) => {
+      const r = parseNvidiaSmiXml(`<nvidia_smi_log><driver_version>${placeholder}</driver_version><cuda_version>${placeholder}</cuda_version>
+        <attached_gpus>${placeholder}</attached_gpus><gpu id="00000000:3B:00.0"><product_name>${placeholder}</product_name>
+        <uuid>${placeholder}</uuid><serial>${placeholder}</serial><minor_number>${placeholder}</minor_number>
+        <fb_memory_usage><total>${placeholder}</total></fb_memory_usage>
+        <gpu_virtualization_mode><virtualization_mode>${placeholder}</virtualization_mode><host_vgpu_mode>${placeholder}</host_vgpu_mode></gpu_virtualization_mode>
+        <mig_mode><current_mig>${placeholder}</current_mig></mig_mode></gpu></nvidia_smi_log>`);
+      expect([r.driverVersion, r.cudaVersion, r.attachedGpus]).toEqual(["", undefined, 1]);
+      const g = r.gpus[0]!;
+      expect([g.productName, g.uuid, g.serial, g.minorNumber, g.memoryMib, g.virtualizationMode, g.hostVgpuMode, g.migCurrent])
+        .toEqual(["", "", undefined, undefined, 0, "unknown", undefined, undefined]);
+    },
+  );
+
+  it("still reads None as the virtualization mode of a bare-metal GPU", () => {
+    const r = parseNvidiaSmiXml('<nvidia_smi_log><gpu id="00000000:01:00.0"><gpu_virtualization_mode><virtualization_mode>None</virtualization_mode></gpu_virtualization_mode></gpu></nvidia_smi_log>');
+    expect(r.gpus[0]!.virtualizationMode).toBe("none");
+  });
 });

@@ -90,8 +90,40 @@ function parseGpu(node: unknown, index: number): NvidiaSmiGpu {
   };
 }
 
-/** Throws GpuParseError when the text is not an nvidia-smi XML report. */
-export function parseNvidiaSmiXml(xml: string): NvidiaSmiReport {
+const ROOT_CLOSE = "</nvidia_smi_log>";
+
+/** Shortened first line of a skipped text, for a warning. */
+function firstLineOf(text: string): string {
+  const line = text.trim().split(/\r?\n/, 1)[0] ?? "";
+  return line.length > 120 ? `${line.slice(0, 120)}...` : line;
+}
+
+const lineCount = (text: string): number => text.trim().split(/\r?\n/).length;
+
+/** The XML document inside nvidia-smi's output, and what was printed around it (warnings such as
+ *  "WARNING: infoROM is corrupted at gpu ..." come before `<?xml` on some drivers). */
+function isolateXml(output: string): { xml: string; warnings: string[] } {
+  const starts = ["<?xml", "<!DOCTYPE", "<nvidia_smi_log"].map((m) => output.indexOf(m)).filter((i) => i >= 0);
+  if (starts.length === 0) return { xml: output, warnings: [] };
+  const start = Math.min(...starts);
+  const closeAt = output.lastIndexOf(ROOT_CLOSE);
+  const end = closeAt === -1 ? output.length : closeAt + ROOT_CLOSE.length;
+  const before = output.slice(0, start);
+  const after = output.slice(end);
+  const warnings: string[] = [];
+  if (before.trim() !== "") {
+    warnings.push(`${SOURCE}: ignored ${lineCount(before)} line(s) printed before the XML: ${firstLineOf(before)}`);
+  }
+  if (after.trim() !== "") {
+    warnings.push(`${SOURCE}: ignored ${lineCount(after)} line(s) printed after the XML: ${firstLineOf(after)}`);
+  }
+  return { xml: output.slice(start, end), warnings };
+}
+
+/** Throws GpuParseError when the output holds no nvidia-smi XML report; text printed around the
+ *  report is skipped with a warning. */
+export function parseNvidiaSmiXml(output: string): NvidiaSmiReport {
+  const { xml, warnings } = isolateXml(output);
   const validation = XMLValidator.validate(xml);
   if (validation !== true) {
     throw new GpuParseError(SOURCE, `not valid XML (line ${validation.err.line}: ${validation.err.msg})`);
@@ -110,5 +142,6 @@ export function parseNvidiaSmiXml(xml: string): NvidiaSmiReport {
     cudaVersion: present(text(log, "cuda_version")),
     attachedGpus: parseIntOrUndefined(text(log, "attached_gpus")) ?? gpus.length,
     gpus,
+    warnings,
   };
 }

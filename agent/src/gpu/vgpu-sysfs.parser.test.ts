@@ -23,4 +23,11 @@ describe("parseCreatableVgpuTypes", () => {
     ]);
     expect(parseCreatableVgpuTypes("")).toEqual([]);
   });
+
+  it("reads a 2 MB line in linear time (the old `(.+?)\\s*$` pattern was quadratic on runs of spaces)", () => {
+    const name = `NVIDIA${" ".repeat(2_000_000)}H200X-141C`;
+    expect(parseCreatableVgpuTypes(`1428 : ${name}${" ".repeat(2_000_000)}\n`)).toEqual([
+      { vgpuTypeId: 1428, typeId: "nvidia-1428", name },
+    ]);
+  });
 });

@@ -45,11 +45,16 @@ export interface CreatableVgpuType {
   name: string;
 }
 
+/** Linear in the text's length: split at the first colon, no regex over the whole line. */
 export function parseCreatableVgpuTypes(text: string): CreatableVgpuType[] {
   const out: CreatableVgpuType[] = [];
   for (const line of text.split(/\r?\n/)) {
-    const m = /^\s*(\d+)\s*:\s*(.+?)\s*$/.exec(line);
-    if (m) out.push({ vgpuTypeId: Number(m[1]), typeId: `nvidia-${m[1]}`, name: m[2]! });
+    const colon = line.indexOf(":");
+    if (colon === -1) continue;
+    const id = line.slice(0, colon).trim();
+    const name = line.slice(colon + 1).trim();
+    // The "ID : vGPU Name" header and anything else without a numeric id is not a type.
+    if (/^\d+$/.test(id) && name !== "") out.push({ vgpuTypeId: Number(id), typeId: `nvidia-${Number(id)}`, name });
   }
   return out;
 }

@@ -12,7 +12,7 @@ describe("VgpuSysfsReader", () => {
   it("finds nothing, and warns about nothing, on a host without mdev or vGPU VFs", async () => {
     await fs.addPciDevice("0000:01:00.0", { numaNode: 1 });
     const scan = await new VgpuSysfsReader({ sysfsRoot: fs.root }).scan();
-    expect(scan).toEqual({ types: [], warnings: [] });
+    expect(scan).toEqual({ types: [], vfioVfs: [], warnings: [] });
   });
 
   it("reads mdev types of a GPU: name, available instances, description facts", async () => {
@@ -50,6 +50,52 @@ describe("VgpuSysfsReader", () => {
       ["0000:3d:00.4", "0000:3d:00.0", "nvidia-1428", "NVIDIA H200X-141C", 1, "vfio"],
       ["0000:3d:00.4", "0000:3d:00.0", "nvidia-1414", "NVIDIA H200X-1-18C", 1, "vfio"],
     ]);
+  });
+
+  it("does not count an assigned VF as free, even when its creatable_vgpu_types still lists types", async () => {
+    const a100_4c = { id: 692, name: "GRID A100D-4C" };
+    const a100_8c = { id: 693, name: "GRID A100D-8C" };
+    await fs.addPciDevice("0000:41:00.0");
+    await fs.addVfioVf("0000:41:00.4", "0000:41:00.0", [a100_4c, a100_8c], a100_4c.id);
+    await fs.addVfioVf("0000:41:00.5", "0000:41:00.0", [a100_4c, a100_8c]);
+    const { types, vfioVfs, warnings } = await new VgpuSysfsReader({ sysfsRoot: fs.root }).scan();
+    expect(warnings).toEqual([]);
+    expect(types.map((t) => [t.parentPci, t.typeId, t.name, t.availableInstances])).toEqual([
+      ["0000:41:00.4", "nvidia-692", "GRID A100D-4C", 0],
+      ["0000:41:00.5", "nvidia-692", "GRID A100D-4C", 1],
+      ["0000:41:00.5", "nvidia-693", "GRID A100D-8C", 1],
+    ]);
+    expect(vfioVfs).toEqual([
+      { vfPci: "0000:41:00.4", gpuPci: "0000:41:00.0", currentTypeId: "nvidia-692", gpuInstanceId: undefined },
+      { vfPci: "0000:41:00.5", gpuPci: "0000:41:00.0", currentTypeId: undefined, gpuInstanceId: undefined },
+    ]);
+  });
+
+  it("reads the GPU instance of a VF holding a MIG-backed vGPU", async () => {
+    const h100_1_10c = { id: 929, name: "NVIDIA H100-1-10C" };
+    await fs.addPciDevice("0000:2a:00.0");
+    await fs.addVfioVf("0000:2a:00.4", "0000:2a:00.0", [], h100_1_10c.id, { gpuInstanceId: 7 });
+    await fs.addVfioVf("0000:2a:00.5", "0000:2a:00.0", [h100_1_10c]);
+    const { types, vfioVfs } = await new VgpuSysfsReader({ sysfsRoot: fs.root }).scan();
+    expect(vfioVfs.map((v) => [v.vfPci, v.currentTypeId, v.gpuInstanceId])).toEqual([
+      ["0000:2a:00.4", "nvidia-929", 7], ["0000:2a:00.5", undefined, undefined],
+    ]);
+    expect(types.map((t) => [t.parentPci, t.typeId, t.availableInstances, t.gpuInstanceId])).toEqual([
+      ["0000:2a:00.4", "nvidia-929", 0, 7], ["0000:2a:00.5", "nvidia-929", 1, undefined],
+    ]);
+  });
+
+  it("offers nothing from a VF whose current_vgpu_type cannot be read, with a warning", async () => {
+    await fs.addPciDevice("0000:2a:00.0");
+    await fs.addVfioVf("0000:2a:00.4", "0000:2a:00.0", [{ id: 942, name: "NVIDIA H100-10C" }]);
+    const current = join(fs.devicePath("0000:2a:00.4"), "nvidia/current_vgpu_type");
+    await rm(current);
+    await mkdir(current); // reading it now fails with EISDIR
+    const { types, warnings } = await new VgpuSysfsReader({ sysfsRoot: fs.root }).scan();
+    expect(types).toEqual([]);
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(/current_vgpu_type: .*EISDIR/);
+    expect(warnings[1]).toBe("0000:2a:00.4: current_vgpu_type unreadable; its vGPU types are not counted as free");
   });
 
   it("warns and skips a type whose available_instances is unreadable", async () => {

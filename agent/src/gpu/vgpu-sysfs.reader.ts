@@ -3,8 +3,9 @@
 //  - mdev framework: <root>/class/mdev_bus/<parent>/mdev_supported_types/<type>/{name,
 //    available_instances,description,device_api}; the parent is the GPU, or one of its SR-IOV
 //    virtual functions (then <parent>/physfn points at the GPU);
-//  - vendor VFIO framework (vGPU 17+): <root>/bus/pci/devices/<vf>/nvidia/creatable_vgpu_types,
-//    one vGPU per VF.
+//  - vendor VFIO framework (vGPU 17+): <root>/bus/pci/devices/<vf>/nvidia/, one vGPU per VF:
+//    creatable_vgpu_types (what the VF could take now), current_vgpu_type (the type it holds, 0 when
+//    free) and, for MIG-backed vGPUs, gpu_instance_id (the GPU instance the vGPU lives in).
 import { readdir, readFile, readlink } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { normalizePciAddress } from "./pci-address.js";
@@ -24,10 +25,24 @@ export interface SysfsVgpuType {
   description: string;
   deviceApi: string;
   framework: "mdev" | "vfio";
+  /** Vendor VFIO, a VF holding a MIG-backed vGPU of this type: its GPU instance. */
+  gpuInstanceId?: number;
+}
+
+/** A VF of the vendor VFIO framework and the vGPU it holds. */
+export interface SysfsVfioVf {
+  vfPci: string;
+  gpuPci: string;
+  /** "nvidia-<id>" of the vGPU it holds; undefined when free. */
+  currentTypeId: string | undefined;
+  /** The GPU instance of a MIG-backed vGPU; undefined otherwise. */
+  gpuInstanceId: number | undefined;
 }
 
 export interface SysfsVgpuScan {
   types: SysfsVgpuType[];
+  /** Vendor VFIO framework only: every VF with an nvidia/ directory. */
+  vfioVfs: SysfsVfioVf[];
   warnings: string[];
 }
 
@@ -70,17 +85,18 @@ export class VgpuSysfsReader {
   async scan(): Promise<SysfsVgpuScan> {
     const warnings: string[] = [];
     const types: SysfsVgpuType[] = [];
+    const vfioVfs: SysfsVfioVf[] = [];
     try {
       types.push(...(await this.readMdevTypes(warnings)));
     } catch (e) {
       warnings.push(`reading ${join(this.sysfsRoot, "class/mdev_bus")} failed: ${(e as Error).message}`);
     }
     try {
-      types.push(...(await this.readVfioTypes(warnings)));
+      await this.readVfioVfs(types, vfioVfs, warnings);
     } catch (e) {
       warnings.push(`reading ${join(this.sysfsRoot, "bus/pci/devices")} failed: ${(e as Error).message}`);
     }
-    return { types, warnings };
+    return { types, vfioVfs, warnings };
   }
 
   /** The host NUMA node of a PCI device; -1 when unknown. */
@@ -145,34 +161,55 @@ export class VgpuSysfsReader {
     };
   }
 
-  private async readVfioTypes(warnings: string[]): Promise<SysfsVgpuType[]> {
+  /** A small non-negative integer file of a VF's nvidia/ directory; undefined when absent or
+   *  not a number (free VFs may print -1 or a placeholder). */
+  private async readVfNumber(path: string, warnings: string[]): Promise<number | undefined | "unreadable"> {
+    let text: string | undefined;
+    try {
+      text = await readText(path);
+    } catch (e) {
+      warnings.push(`${path}: ${(e as Error).message}`);
+      return "unreadable";
+    }
+    if (text === undefined) return undefined;
+    return /^\d+$/.test(text) ? Number(text) : undefined;
+  }
+
+  private async readVfioVfs(types: SysfsVgpuType[], vfs: SysfsVfioVf[], warnings: string[]): Promise<void> {
     const devices = join(this.sysfsRoot, "bus/pci/devices");
-    const out: SysfsVgpuType[] = [];
     for (const vf of await listDir(devices)) {
-      const vfPath = join(devices, vf);
-      const creatable = await readText(join(vfPath, "nvidia/creatable_vgpu_types")).catch((e: Error) => {
-        warnings.push(`${join(vfPath, "nvidia/creatable_vgpu_types")}: ${e.message}`);
+      const nvidiaDir = join(devices, vf, "nvidia");
+      const creatablePath = join(nvidiaDir, "creatable_vgpu_types");
+      const creatable = await readText(creatablePath).catch((e: Error) => {
+        warnings.push(`${creatablePath}: ${e.message}`);
         return undefined;
       });
-      if (creatable === undefined) continue;
+      const currentPath = join(nvidiaDir, "current_vgpu_type");
+      const current = await this.readVfNumber(currentPath, warnings);
+      if (creatable === undefined && current === undefined) continue; // not a vGPU VF
       const parentPci = normalizePciAddress(vf) ?? vf;
-      const gpuPci = await this.physicalFunction(vfPath, parentPci);
-      for (const t of parseCreatableVgpuTypes(creatable)) {
-        out.push({
-          parentPci,
-          gpuPci,
-          typeId: t.typeId,
-          name: t.name,
-          // A VF holds one vGPU: a type it lists as creatable has one instance left there.
-          availableInstances: 1,
-          maxInstances: undefined,
-          framebufferMib: undefined,
-          description: "",
-          deviceApi: "vfio-pci",
-          framework: "vfio",
-        });
+      const gpuPci = await this.physicalFunction(join(devices, vf), parentPci);
+      const gi = await this.readVfNumber(join(nvidiaDir, "gpu_instance_id"), warnings);
+      const gpuInstanceId = typeof gi === "number" ? gi : undefined;
+      const offered = parseCreatableVgpuTypes(creatable ?? "");
+      const base = { parentPci, gpuPci, maxInstances: undefined, framebufferMib: undefined, description: "", deviceApi: "vfio-pci", framework: "vfio" as const };
+      if (current === "unreadable") {
+        // Whether it is free is unknown: offering it could hand out a VF a VM holds.
+        warnings.push(`${parentPci}: current_vgpu_type unreadable; its vGPU types are not counted as free`);
+        vfs.push({ vfPci: parentPci, gpuPci, currentTypeId: undefined, gpuInstanceId });
+        continue;
       }
+      if (current !== undefined && current !== 0) {
+        // Assigned: its slot is taken whatever creatable_vgpu_types still lists.
+        const typeId = `nvidia-${current}`;
+        const name = offered.find((t) => t.vgpuTypeId === current)?.name ?? "";
+        types.push({ ...base, typeId, name, availableInstances: 0, ...(gpuInstanceId !== undefined ? { gpuInstanceId } : {}) });
+        vfs.push({ vfPci: parentPci, gpuPci, currentTypeId: typeId, gpuInstanceId });
+        continue;
+      }
+      vfs.push({ vfPci: parentPci, gpuPci, currentTypeId: undefined, gpuInstanceId: undefined });
+      // A free VF holds one vGPU: a type it lists as creatable has one instance left there.
+      for (const t of offered) types.push({ ...base, typeId: t.typeId, name: t.name, availableInstances: 1 });
     }
-    return out;
   }
 }
