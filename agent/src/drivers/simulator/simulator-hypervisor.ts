@@ -156,10 +156,9 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
     const failure = this.o.failStart?.(spec);
     if (this.o.startDelayMs) await new Promise((r) => setTimeout(r, this.o.startDelayMs));
     if (failure) throw new HypervisorError(failure, { virshError: failure });
-    const started: SimulatedDomain = {
-      ...(d ? { attachedDisks: d.attachedDisks } : {}),
-      spec, state: PowerState.POWER_STATE_RUNNING, reason: "booted", managed: d?.managed ?? true,
-    };
+    // Defined anew from the spec, as the libvirt driver does: disks attached since the last
+    // start and resizes of a stopped VM are not in it (the manager's spec is the definition).
+    const started: SimulatedDomain = { spec, state: PowerState.POWER_STATE_RUNNING, reason: "booted", managed: d?.managed ?? true };
     this.commit(uuid, started);
     this.emit(uuid, "started", "booted");
     return this.status(uuid, started);
