@@ -3,7 +3,7 @@
 // whose driver lacks a capability refuses the command with code "unsupported".
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OrbitError } from "#shared/errors.js";
+import type { OrbitError } from "#shared/errors.js";
 import { PowerState, StopMode } from "#shared/protocol.js";
 import { CommandDispatcher, type VmCommandTarget } from "../../manager/src/agents/command-dispatcher.js";
 import { commands, hosts, vms } from "../../manager/src/db/schema.js";
