@@ -234,6 +234,9 @@ describe.skipIf(skip)(`LibvirtHypervisor on a real libvirtd${reason ? ` (${reaso
       expect((await hv.stats.domainStats(vm.vmUuid))[0]!.blocks.map((b) => b.name).sort()).toEqual(["sda", "vda"]);
       const refused = await run({ $case: "restoreVm", value: {} });
       expect(refused.error).toMatchObject({ code: "conflict", retryable: false });
+      // libvirt's refusals carry the same codes as the simulator's.
+      expect((await run({ $case: "detachDisk", value: { target: "vdz", timeoutMs: 0 } })).error).toMatchObject({ code: "not_found" });
+      await expect(hv.resize.setVcpus(vm.vmUuid, 3)).rejects.toMatchObject({ code: "invalid_argument", field: "vcpus" });
     });
 
     it("hibernates (managed save) and restores without rebooting the guest", async () => {

@@ -6,7 +6,7 @@ import { access, mkdir, readFile, rm, rmdir, writeFile } from "node:fs/promises"
 import { hostname as osHostname } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { execa } from "execa";
-import { ConflictError, DeadlineExceededError, HypervisorError, InvalidArgumentError } from "#shared/errors.js";
+import { ConflictError, DeadlineExceededError, HypervisorError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
 import { type DiskSpec, type DomainStatus, PowerState, StopMode, type VmSpec } from "#shared/protocol.js";
 import { buildSeedFiles } from "../../seed/cloud-init-seed.js";
 import { writeSeedIso } from "../../seed/seed-iso.js";
@@ -379,7 +379,13 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
     const uuid = vmUuid.toLowerCase();
     await this.withLock(uuid, async () => {
       const flags = await this.liveConfigFlags(uuid);
-      await this.virsh.run(["detach-disk", uuid, target, ...flags]);
+      try {
+        await this.virsh.run(["detach-disk", uuid, target, ...flags]);
+      } catch (e) {
+        // The same code as the simulator's: the manager tells a wrong target from a host failure.
+        if (isVirshError(e, "device_not_found")) throw new NotFoundError("disk", target, `VM ${uuid} has no disk whose target or source path is ${target}: ${e.message}`);
+        throw e;
+      }
       if (!flags.includes("--live")) return;
       const deadline = Date.now() + timeoutMs;
       for (;;) {
@@ -584,7 +590,13 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
     const uuid = vmUuid.toLowerCase();
     return this.withLock(uuid, async () => {
       const [verb, ...rest] = command;
-      await this.virsh.run([verb!, uuid, ...rest, ...(await this.liveConfigFlags(uuid))]);
+      try {
+        await this.virsh.run([verb!, uuid, ...rest, ...(await this.liveConfigFlags(uuid))]);
+      } catch (e) {
+        // libvirt's "invalid argument" (past the maximum, below 1): a bad request, not a host failure.
+        if (isVirshError(e, "invalid_config")) throw new InvalidArgumentError(verb === "setvcpus" ? "vcpus" : "memoryMib", `${verb} of VM ${uuid}: ${e.message}`);
+        throw e;
+      }
       return this.status(uuid);
     });
   }
@@ -592,7 +604,15 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
   private async simple(vmUuid: string, command: string[]): Promise<DomainStatus> {
     const uuid = vmUuid.toLowerCase();
     return this.withLock(uuid, async () => {
-      await this.virsh.run([...command, uuid]);
+      try {
+        await this.virsh.run([...command, uuid]);
+      } catch (e) {
+        // Asked of a domain in the wrong state (suspend a shut-off VM...): a conflict, as in the simulator.
+        if (isVirshError(e, "not_running") || isVirshError(e, "operation_invalid")) {
+          throw new ConflictError(`cannot ${command[0]} VM ${uuid}: ${e.message}`, e.kind);
+        }
+        throw e;
+      }
       return this.status(uuid);
     });
   }
