@@ -6,7 +6,7 @@ import type { Gpu, HostFacts } from "#shared/protocol.js";
 import { CommandExecutor } from "./commands/command-executor.js";
 import { AgentConnection, type AgentTlsOptions } from "./connection/agent-connection.js";
 import type { IdentityStore } from "./connection/identity-store.js";
-import type { Hypervisor } from "./drivers/hypervisor.js";
+import { capabilityNames, type Hypervisor } from "./drivers/hypervisor.js";
 import type { GpuInventory } from "./gpu/gpu-inventory.js";
 
 export const AGENT_VERSION = "0.1.0";
@@ -81,6 +81,7 @@ export class OrbitAgent {
       gpus,
       agentVersion: AGENT_VERSION,
       discoveryWarnings: warnings,
+      capabilities: capabilityNames(this.o.hypervisor),
     };
   }
 

@@ -5,7 +5,10 @@
 import { execa } from "execa";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PowerState } from "#shared/protocol.js";
 import { OrbitAgent } from "../../agent/src/agent.js";
+import { CommandDispatcher } from "../../manager/src/agents/command-dispatcher.js";
+import { hosts } from "../../manager/src/db/schema.js";
 import { MemoryIdentityStore } from "../../agent/src/connection/identity-store.js";
 import { LibvirtHypervisor } from "../../agent/src/drivers/libvirt/libvirt-hypervisor.js";
 import { StaticGpuInventory } from "../../agent/src/gpu/gpu-inventory.js";
@@ -104,6 +107,16 @@ for (const flavour of ["test", "qemu"] as const) {
       expect(mine).toMatchObject({ managed: true, powerState: 1 });
       expect(await hv.virsh.run(["dominfo", inst.uuid])).toMatch(/State:\s+running/);
       expect((await cloud.api("GET", "/v1/admin/hosts")).json.hosts[0].allocated).toMatchObject({ vcpus: 1, memory_mib: 128, vms: 1 });
+      if (flavour === "qemu") {
+        // A capability command the whole way: manager dispatcher → gRPC → agent → virsh.
+        const dispatcher = new CommandDispatcher(cloud.manager.database.db, cloud.manager.sessions, { aliveUntil: () => Date.now() + 10_000 });
+        const [{ id: hostId }] = (await cloud.manager.database.db.select({ id: hosts.id }).from(hosts)) as [{ id: number }];
+        const target = { hostId, vmUuid: inst.uuid as string, timeoutMs: 30_000 };
+        expect(await dispatcher.suspendVm(target)).toMatchObject({ powerState: PowerState.POWER_STATE_PAUSED });
+        expect(await hv.virsh.run(["domstate", inst.uuid])).toMatch(/paused/);
+        expect(await dispatcher.resumeVm(target)).toMatchObject({ powerState: PowerState.POWER_STATE_RUNNING });
+        expect(await dispatcher.vmStats(target)).toMatchObject({ powerState: PowerState.POWER_STATE_RUNNING, vcpusCurrent: 1, memoryCurrentKib: 128 * 1024 });
+      }
 
       expect((await cloud.api("DELETE", `/v1/core/virtual-machines/${inst.id}`)).status).toBe(200);
       await cloud.waitFor("gone", async () => (await cloud.api("GET", `/v1/core/virtual-machines/${inst.id}`)).status === 404, 60_000);

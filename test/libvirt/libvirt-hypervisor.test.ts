@@ -7,8 +7,9 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConflictError, DeadlineExceededError } from "#shared/errors.js";
-import { type DeepPartial, PowerState, StopMode, VmSpec } from "#shared/protocol.js";
-import type { DomainLifecycleEvent } from "../../agent/src/drivers/hypervisor.js";
+import { type Command, type DeepPartial, PowerState, StopMode, VmSpec } from "#shared/protocol.js";
+import { CommandExecutor } from "../../agent/src/commands/command-executor.js";
+import { capabilityNames, type DomainLifecycleEvent } from "../../agent/src/drivers/hypervisor.js";
 import { buildDomainXml, domainNameFor, type DomainXmlOptions } from "../../agent/src/drivers/libvirt/domain-xml.js";
 import { LibvirtHypervisor } from "../../agent/src/drivers/libvirt/libvirt-hypervisor.js";
 import { missingTools } from "../../agent/src/drivers/libvirt/tool-availability.js";
@@ -146,7 +147,7 @@ describe.skipIf(skip)(`LibvirtHypervisor on a real libvirtd${reason ? ` (${reaso
     });
 
     it("reports domain stats", async () => {
-      const [s] = await hv.domainStats(vm.vmUuid);
+      const [s] = await hv.stats.domainStats(vm.vmUuid);
       expect(s!.vmUuid).toBe(vm.vmUuid);
       expect(s!.cpuTimeNs).toBeGreaterThan(0);
       expect(s!.balloon.currentKib).toBe(256 * 1024);
@@ -155,15 +156,15 @@ describe.skipIf(skip)(`LibvirtHypervisor on a real libvirtd${reason ? ` (${reaso
       const vda = s!.blocks.find((b) => b.name === "vda");
       expect(vda?.path).toBe(overlay);
       expect(vda!.rdBytes).toBeGreaterThan(0);
-      const all = await hv.domainStats();
+      const all = await hv.stats.domainStats();
       expect(all.map((x) => x.vmUuid)).toContain(vm.vmUuid);
     });
 
     it("hot-plugs a vCPU and moves the balloon", async () => {
-      await hv.setVcpus(vm.vmUuid, 2);
-      await hv.setMemory(vm.vmUuid, 192);
+      await hv.resize.setVcpus(vm.vmUuid, 2);
+      await hv.resize.setMemory(vm.vmUuid, 192);
       const s = await waitFor("balloon at 192 MiB", async () => {
-        const [x] = await hv.domainStats(vm.vmUuid);
+        const [x] = await hv.stats.domainStats(vm.vmUuid);
         return x!.balloon.currentKib === 192 * 1024 ? x : undefined;
       });
       expect(s.vcpuCurrent).toBe(2);
@@ -175,12 +176,12 @@ describe.skipIf(skip)(`LibvirtHypervisor on a real libvirtd${reason ? ` (${reaso
 
     it("attaches and detaches a disk while running", async () => {
       const extra = join(work, "instances", vm.vmUuid, "extra.qcow2");
-      const dev = await hv.attachDisk(vm.vmUuid, { sourcePath: extra, createSizeGib: 1, bus: "virtio" });
+      const dev = await hv.disks.attachDisk(vm.vmUuid, { sourcePath: extra, createSizeGib: 1, bus: "virtio" });
       expect(dev).toBe("vdb");
-      const [s] = await hv.domainStats(vm.vmUuid);
+      const [s] = await hv.stats.domainStats(vm.vmUuid);
       expect(s!.blocks.map((b) => b.name).sort()).toEqual(["sda", "vda", "vdb"]);
-      await hv.detachDisk(vm.vmUuid, "vdb");
-      const [after] = await hv.domainStats(vm.vmUuid);
+      await hv.disks.detachDisk(vm.vmUuid, "vdb");
+      const [after] = await hv.stats.domainStats(vm.vmUuid);
       expect(after!.blocks.map((b) => b.name).sort()).toEqual(["sda", "vda"]);
       const inactive = (await execa("virsh", ["-c", daemon!.uri, "dumpxml", "--inactive", vm.vmUuid])).stdout;
       expect(inactive).not.toContain(extra);
@@ -188,7 +189,7 @@ describe.skipIf(skip)(`LibvirtHypervisor on a real libvirtd${reason ? ` (${reaso
 
     it("reboots through ACPI (the guest boots again, with the hot-plugged vCPU)", async () => {
       const before = count(serial(vm.vmUuid), "GUEST-READY");
-      await hv.reboot(vm.vmUuid);
+      await hv.power.reboot(vm.vmUuid);
       const log = await waitFor("second GUEST-READY", () => (count(serial(vm.vmUuid), "GUEST-READY") > before ? serial(vm.vmUuid) : undefined));
       expect(log.slice(log.lastIndexOf("GUEST-READY"))).toMatch(/^GUEST-READY \S+ cpus=2 /);
     });
@@ -200,18 +201,48 @@ describe.skipIf(skip)(`LibvirtHypervisor on a real libvirtd${reason ? ` (${reaso
       await waitFor("event stream restart", () => hv.eventStream!.starts > starts && hv.eventStream!.pid !== undefined && hv.eventStream!.pid !== pid);
       await new Promise((r) => setTimeout(r, 300)); // let the new virsh register its callback
       let since = Date.now();
-      expect((await hv.suspend(vm.vmUuid)).powerState).toBe(PowerState.POWER_STATE_PAUSED);
+      expect((await hv.power.suspend(vm.vmUuid)).powerState).toBe(PowerState.POWER_STATE_PAUSED);
       await expectEvent(vm.vmUuid, "suspended", since);
       since = Date.now();
-      expect((await hv.resume(vm.vmUuid)).powerState).toBe(PowerState.POWER_STATE_RUNNING);
+      expect((await hv.power.resume(vm.vmUuid)).powerState).toBe(PowerState.POWER_STATE_RUNNING);
       await expectEvent(vm.vmUuid, "resumed", since);
       expect(warnings.some((w) => w.includes("virsh event exited"))).toBe(true);
+    });
+
+    it("runs capability commands through the CommandExecutor (what the manager sends), with the driver's refusals as typed errors", async () => {
+      expect(capabilityNames(hv)).toEqual(["power", "resize", "disks", "stats"]);
+      const ex = new CommandExecutor(hv, { defaultDetachTimeoutMs: 20_000 });
+      const run = (body: Command["body"]) => ex.execute({ commandId: randomUUID(), deadlineMs: Date.now() + 60_000, vmUuid: vm.vmUuid, body });
+      expect((await run({ $case: "suspendVm", value: {} })).domain).toMatchObject({ powerState: PowerState.POWER_STATE_PAUSED });
+      expect((await run({ $case: "resumeVm", value: {} })).domain).toMatchObject({ powerState: PowerState.POWER_STATE_RUNNING });
+      const stats = await run({ $case: "getVmStats", value: {} });
+      expect(stats.output?.$case).toBe("vmStats");
+      const s = stats.output!.$case === "vmStats" ? stats.output!.value : undefined;
+      expect(s).toMatchObject({ powerState: PowerState.POWER_STATE_RUNNING, vcpusCurrent: 2, vcpusMaximum: 2 });
+      expect(s!.cpuTimeNs).toBeGreaterThan(0);
+      expect(s!.blocks.find((b) => b.name === "vda")?.path).toBe(overlay);
+      // Past the maximum: libvirt's own refusal, and neither part applied (the executor checks both first).
+      const tooBig = await run({ $case: "resizeVm", value: { vcpus: 1, memoryMib: 1024 } });
+      expect(tooBig.error).toMatchObject({ code: "invalid_argument" });
+      expect((await hv.stats.domainStats(vm.vmUuid))[0]!.vcpuCurrent).toBe(2);
+      const attached = await run({
+        $case: "attachDisk",
+        value: { sourcePath: join(work, "instances", vm.vmUuid, "cmd-extra.qcow2"), format: "", bus: "", targetDev: "", serial: "", createSizeGib: 1 },
+      });
+      expect(attached).toMatchObject({ ok: true, output: { $case: "diskAttached", value: { targetDev: "vdb" } } });
+      expect((await run({ $case: "detachDisk", value: { target: "vdb", timeoutMs: 0 } })).ok).toBe(true);
+      expect((await hv.stats.domainStats(vm.vmUuid))[0]!.blocks.map((b) => b.name).sort()).toEqual(["sda", "vda"]);
+      const refused = await run({ $case: "restoreVm", value: {} });
+      expect(refused.error).toMatchObject({ code: "conflict", retryable: false });
+      // libvirt's refusals carry the same codes as the simulator's.
+      expect((await run({ $case: "detachDisk", value: { target: "vdz", timeoutMs: 0 } })).error).toMatchObject({ code: "not_found" });
+      await expect(hv.resize.setVcpus(vm.vmUuid, 3)).rejects.toMatchObject({ code: "invalid_argument", field: "vcpus" });
     });
 
     it("hibernates (managed save) and restores without rebooting the guest", async () => {
       const readyBefore = count(serial(vm.vmUuid), "GUEST-READY");
       let since = Date.now();
-      const saved = await hv.hibernate(vm.vmUuid);
+      const saved = await hv.power.hibernate(vm.vmUuid);
       expect(saved).toMatchObject({ powerState: PowerState.POWER_STATE_SHUTOFF, reason: "saved" });
       const stopped = await expectEvent(vm.vmUuid, "stopped", since);
       expect(stopped.detail).toBe("saved");
@@ -220,9 +251,9 @@ describe.skipIf(skip)(`LibvirtHypervisor on a real libvirtd${reason ? ` (${reaso
       const restored = await hv.startVm(vm);
       expect(restored).toMatchObject({ powerState: PowerState.POWER_STATE_RUNNING, reason: "restored" });
       await expectEvent(vm.vmUuid, "started", since);
-      await hv.hibernate(vm.vmUuid);
-      expect(await hv.restore(vm.vmUuid)).toMatchObject({ powerState: PowerState.POWER_STATE_RUNNING, reason: "restored" });
-      await expect(hv.restore(vm.vmUuid)).rejects.toBeInstanceOf(ConflictError);
+      await hv.power.hibernate(vm.vmUuid);
+      expect(await hv.power.restore(vm.vmUuid)).toMatchObject({ powerState: PowerState.POWER_STATE_RUNNING, reason: "restored" });
+      await expect(hv.power.restore(vm.vmUuid)).rejects.toBeInstanceOf(ConflictError);
       expect(count(serial(vm.vmUuid), "GUEST-READY")).toBe(readyBefore);
     });
 
@@ -263,7 +294,7 @@ describe.skipIf(skip)(`LibvirtHypervisor on a real libvirtd${reason ? ` (${reaso
 
     it("forces off at once with FORCE, and hard-resets", async () => {
       await hv.startVm(vm);
-      const resetSt = await hv.reset(vm.vmUuid);
+      const resetSt = await hv.power.reset(vm.vmUuid);
       expect(resetSt.powerState).toBe(PowerState.POWER_STATE_RUNNING);
       const st = await hv.stopVm(vm.vmUuid, { mode: StopMode.STOP_MODE_FORCE, timeoutMs: 0 });
       expect(st).toMatchObject({ powerState: PowerState.POWER_STATE_SHUTOFF, reason: "destroyed" });
@@ -271,14 +302,14 @@ describe.skipIf(skip)(`LibvirtHypervisor on a real libvirtd${reason ? ` (${reaso
       const renamed = await hv.startVm({ ...vm, name: "deaf-renamed" });
       expect(renamed).toMatchObject({ name: domainNameFor({ vmUuid: vm.vmUuid, name: "deaf-renamed" }), powerState: PowerState.POWER_STATE_RUNNING });
       // Paused: ACPI cannot reach it; ACPI_THEN_FORCE powers off without waiting.
-      await hv.suspend(vm.vmUuid);
+      await hv.power.suspend(vm.vmUuid);
       await expect(hv.stopVm(vm.vmUuid, { mode: StopMode.STOP_MODE_ACPI, timeoutMs: 60_000 })).rejects.toBeInstanceOf(ConflictError);
       expect(await hv.stopVm(vm.vmUuid, { mode: StopMode.STOP_MODE_ACPI_THEN_FORCE, timeoutMs: 60_000 })).toMatchObject({ powerState: PowerState.POWER_STATE_SHUTOFF, reason: "destroyed" });
     });
 
     it("destroys a hibernated VM (managed save image and all)", async () => {
       await hv.startVm(vm);
-      expect(await hv.hibernate(vm.vmUuid)).toMatchObject({ powerState: PowerState.POWER_STATE_SHUTOFF, reason: "saved" });
+      expect(await hv.power.hibernate(vm.vmUuid)).toMatchObject({ powerState: PowerState.POWER_STATE_SHUTOFF, reason: "saved" });
       await hv.destroyVm(vm.vmUuid, { removeOwnedDisks: true });
       expect((await hv.listDomains()).map((d) => d.vmUuid)).not.toContain(vm.vmUuid);
       expect(existsSync(join(work, "instances", vm.vmUuid))).toBe(false);

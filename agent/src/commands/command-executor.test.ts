@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { HypervisorError } from "#shared/errors.js";
-import { VmSpec, type Command } from "#shared/protocol.js";
+import { PowerState, VmSpec, type Command } from "#shared/protocol.js";
 import { SimulatorHypervisor } from "../drivers/simulator/simulator-hypervisor.js";
 import { CommandExecutor } from "./command-executor.js";
 
@@ -61,5 +61,91 @@ describe("CommandExecutor", () => {
     const mismatched = start(randomUUID());
     mismatched.vmUuid = randomUUID();
     expect((await ex.execute(mismatched)).error).toMatchObject({ code: "invalid_argument" });
+  });
+});
+
+describe("CommandExecutor capability commands", () => {
+  const newSim = (capabilities?: ("power" | "resize" | "disks" | "stats")[]) =>
+    new SimulatorHypervisor({ hostUuid: randomUUID(), hostname: "h", cpus: 4, memoryMib: 4096, ...(capabilities ? { capabilities } : {}) });
+  const cmd = (vmUuid: string, body: Command["body"]): Command => ({ commandId: randomUUID(), deadlineMs: 0, vmUuid, body });
+  async function running(ex: CommandExecutor): Promise<string> {
+    const vm = randomUUID();
+    const c = start(vm);
+    c.body = { $case: "startVm", value: { spec: VmSpec.fromPartial({ vmUuid: vm, name: "v", vcpus: 1, maxVcpus: 2, memoryMib: 256, maxMemoryMib: 512 }) } };
+    expect((await ex.execute(c)).ok).toBe(true);
+    return vm;
+  }
+
+  it("drives power, resize, disks and stats through the simulator, each answering the domain's new state", async () => {
+    const ex = new CommandExecutor(newSim());
+    const vm = await running(ex);
+    const power = async (body: Command["body"]) => {
+      const r = await ex.execute(cmd(vm, body));
+      expect(r.error).toBeUndefined();
+      return [PowerState[r.domain!.powerState], r.domain!.reason];
+    };
+    expect(await power({ $case: "rebootVm", value: { hard: false } })).toEqual(["POWER_STATE_RUNNING", "booted"]);
+    expect(await power({ $case: "rebootVm", value: { hard: true } })).toEqual(["POWER_STATE_RUNNING", "booted"]);
+    expect(await power({ $case: "suspendVm", value: {} })).toEqual(["POWER_STATE_PAUSED", "user"]);
+    expect(await power({ $case: "resumeVm", value: {} })).toEqual(["POWER_STATE_RUNNING", "unpaused"]);
+    expect(await power({ $case: "hibernateVm", value: {} })).toEqual(["POWER_STATE_SHUTOFF", "saved"]);
+    expect(await power({ $case: "restoreVm", value: {} })).toEqual(["POWER_STATE_RUNNING", "restored"]);
+
+    expect((await ex.execute(cmd(vm, { $case: "resizeVm", value: { vcpus: 2, memoryMib: 512 } }))).ok).toBe(true);
+    const attached = await ex.execute(cmd(vm, {
+      $case: "attachDisk", value: { sourcePath: "/data/x.qcow2", format: "", bus: "", targetDev: "", serial: "", createSizeGib: 1 },
+    }));
+    expect(attached).toMatchObject({ ok: true, output: { $case: "diskAttached", value: { targetDev: "vda" } }, domain: { vmUuid: vm } });
+    const stats = await ex.execute(cmd(vm, { $case: "getVmStats", value: {} }));
+    expect(stats.output).toMatchObject({
+      $case: "vmStats",
+      value: { powerState: PowerState.POWER_STATE_RUNNING, vcpusCurrent: 2, vcpusMaximum: 2, memoryCurrentKib: 512 * 1024, blocks: [{ name: "vda", path: "/data/x.qcow2" }] },
+    });
+    expect((await ex.execute(cmd(vm, { $case: "detachDisk", value: { target: "vda", timeoutMs: 0 } }))).ok).toBe(true);
+    const after = await ex.execute(cmd(vm, { $case: "getVmStats", value: {} }));
+    expect(after.output?.$case === "vmStats" && after.output.value.blocks).toEqual([]);
+  });
+
+  it("answers a driver's refusal as a final error with its code (suspend of a shut-off VM: conflict)", async () => {
+    const ex = new CommandExecutor(newSim());
+    const vm = await running(ex);
+    await ex.execute(cmd(vm, { $case: "stopVm", value: { mode: 2, timeoutMs: 0 } }));
+    expect(await ex.execute(cmd(vm, { $case: "suspendVm", value: {} }))).toMatchObject({ ok: false, error: { code: "conflict", retryable: false } });
+    expect(await ex.execute(cmd(vm, { $case: "restoreVm", value: {} }))).toMatchObject({ ok: false, error: { code: "conflict" } });
+  });
+
+  it("refuses a command whose capability the driver lacks with code unsupported, touching nothing", async () => {
+    const sim = newSim(["stats"]);
+    const ex = new CommandExecutor(sim);
+    const vm = await running(ex);
+    for (const body of [
+      { $case: "suspendVm", value: {} },
+      { $case: "rebootVm", value: { hard: true } },
+      { $case: "resizeVm", value: { vcpus: 2, memoryMib: 0 } },
+      { $case: "detachDisk", value: { target: "vda", timeoutMs: 0 } },
+    ] as Command["body"][]) {
+      const r = await ex.execute(cmd(vm, body));
+      expect(r).toMatchObject({ ok: false, error: { code: "unsupported", retryable: false } });
+      expect(r.error!.message).toMatch(/needs the "(power|resize|disks)" capability, which this host's simulator driver does not have/);
+    }
+    const [s] = await sim.domainStats(vm);
+    expect(s).toMatchObject({ vcpuCurrent: 1, state: { powerState: PowerState.POWER_STATE_RUNNING } });
+  });
+
+  it("refuses bad arguments before the driver runs: an empty resize, a resize past a maximum (neither part applied), a disk without a path", async () => {
+    const sim = newSim();
+    const ex = new CommandExecutor(sim);
+    const vm = await running(ex);
+    expect((await ex.execute(cmd(vm, { $case: "resizeVm", value: { vcpus: 0, memoryMib: 0 } }))).error).toMatchObject({ code: "invalid_argument" });
+    // vCPUs are within the maximum, memory is not: the vCPUs must not change either.
+    const tooMuch = await ex.execute(cmd(vm, { $case: "resizeVm", value: { vcpus: 2, memoryMib: 4096 } }));
+    expect(tooMuch.error).toMatchObject({ code: "invalid_argument" });
+    expect(tooMuch.error!.message).toMatch(/at most 512 MiB/);
+    expect((await sim.domainStats(vm))[0]).toMatchObject({ vcpuCurrent: 1, balloon: { currentKib: 256 * 1024 } });
+    const noPath = await ex.execute(cmd(vm, { $case: "attachDisk", value: { sourcePath: "", format: "", bus: "", targetDev: "", serial: "", createSizeGib: 0 } }));
+    expect(noPath.error).toMatchObject({ code: "invalid_argument" });
+    const badBus = await ex.execute(cmd(vm, { $case: "attachDisk", value: { sourcePath: "/d", format: "", bus: "ide", targetDev: "", serial: "", createSizeGib: 0 } }));
+    expect(badBus.error?.message).toMatch(/bus ide is not supported/);
+    expect((await ex.execute(cmd("", { $case: "suspendVm", value: {} }))).error).toMatchObject({ code: "invalid_argument" });
   });
 });

@@ -1,15 +1,20 @@
 // Executes manager commands on the hypervisor. A command id is executed at most once: a repeat
 // while it runs joins the running execution, a repeat after it finished gets the stored result.
 // Commands for one VM run one after another, so a delete never overtakes the start before it.
+// A command that needs a capability the driver lacks is refused with code "unsupported".
 import { HypervisorError, InvalidArgumentError, toErrorInfo } from "#shared/errors.js";
-import { StopMode, type Command, type CommandResult } from "#shared/protocol.js";
-import type { Hypervisor } from "../drivers/hypervisor.js";
+import { StopMode, type Command, type CommandResult, type DomainStatus, type VmStats as VmStatsMessage } from "#shared/protocol.js";
+import { requireCapability, type AttachDiskOptions, type Hypervisor, type VmStats } from "../drivers/hypervisor.js";
 
 export interface CommandExecutorOptions {
   /** How many finished results to remember for dedupe. */
   remember?: number;
   defaultStopTimeoutMs?: number;
+  /** How long a running guest has to release a detached disk when the command does not say. */
+  defaultDetachTimeoutMs?: number;
 }
+
+type Output = CommandResult["output"];
 
 export class CommandExecutor {
   private readonly done = new Map<string, CommandResult>();
@@ -20,7 +25,9 @@ export class CommandExecutor {
 
   execute(cmd: Command): Promise<CommandResult> {
     if (!cmd.commandId) {
-      return Promise.resolve({ commandId: "", ok: false, error: { code: "invalid_argument", message: "command_id is required", retryable: false }, domain: undefined });
+      return Promise.resolve({
+        commandId: "", ok: false, error: { code: "invalid_argument", message: "command_id is required", retryable: false }, domain: undefined, output: undefined,
+      });
     }
     const prior = this.done.get(cmd.commandId);
     if (prior) return Promise.resolve(prior);
@@ -53,34 +60,119 @@ export class CommandExecutor {
   }
 
   private async run(cmd: Command): Promise<CommandResult> {
+    const ok = (domain: DomainStatus | undefined, output: Output = undefined): CommandResult =>
+      ({ commandId: cmd.commandId, ok: true, error: undefined, domain, output });
     try {
       if (cmd.deadlineMs && Date.now() > cmd.deadlineMs) {
         throw new HypervisorError(`command ${cmd.commandId} arrived after its deadline`, { retryable: false });
       }
       const b = cmd.body;
       if (!b) throw new InvalidArgumentError("body", "command has no body");
+      // Every command below names its VM; only the body is optional in the wire format.
+      if (!cmd.vmUuid) throw new InvalidArgumentError("vm_uuid", `${b.$case} needs a vm_uuid`);
+      const vm = cmd.vmUuid;
       switch (b.$case) {
         case "startVm": {
           const spec = b.value.spec;
           if (!spec) throw new InvalidArgumentError("start_vm.spec", "StartVm needs a spec");
-          if (spec.vmUuid.toLowerCase() !== cmd.vmUuid.toLowerCase()) throw new InvalidArgumentError("start_vm.spec.vm_uuid", "spec is for another VM than the command");
-          const domain = await this.hv.startVm(spec);
-          return { commandId: cmd.commandId, ok: true, error: undefined, domain };
+          if (spec.vmUuid.toLowerCase() !== vm.toLowerCase()) throw new InvalidArgumentError("start_vm.spec.vm_uuid", "spec is for another VM than the command");
+          return ok(await this.hv.startVm(spec));
         }
-        case "stopVm": {
-          const domain = await this.hv.stopVm(cmd.vmUuid, {
+        case "stopVm":
+          return ok(await this.hv.stopVm(vm, {
             mode: b.value.mode === StopMode.STOP_MODE_UNSPECIFIED ? StopMode.STOP_MODE_ACPI_THEN_FORCE : b.value.mode,
             timeoutMs: b.value.timeoutMs || (this.o.defaultStopTimeoutMs ?? 60_000),
-          });
-          return { commandId: cmd.commandId, ok: true, error: undefined, domain };
+          }));
+        case "destroyVm":
+          await this.hv.destroyVm(vm, { removeOwnedDisks: b.value.removeOwnedDisks });
+          return ok(undefined);
+        case "rebootVm": {
+          const power = requireCapability(this.hv, "power", b.value.hard ? "reset" : "reboot");
+          return ok(await (b.value.hard ? power.reset(vm) : power.reboot(vm)));
         }
-        case "destroyVm": {
-          await this.hv.destroyVm(cmd.vmUuid, { removeOwnedDisks: b.value.removeOwnedDisks });
-          return { commandId: cmd.commandId, ok: true, error: undefined, domain: undefined };
+        case "suspendVm":
+          return ok(await requireCapability(this.hv, "power", "suspend").suspend(vm));
+        case "resumeVm":
+          return ok(await requireCapability(this.hv, "power", "resume").resume(vm));
+        case "hibernateVm":
+          return ok(await requireCapability(this.hv, "power", "hibernate").hibernate(vm));
+        case "restoreVm":
+          return ok(await requireCapability(this.hv, "power", "restore").restore(vm));
+        case "resizeVm":
+          return ok(await this.resize(vm, b.value.vcpus, b.value.memoryMib));
+        case "attachDisk": {
+          const disks = requireCapability(this.hv, "disks", "attach disk");
+          const a = b.value;
+          if (!a.sourcePath) throw new InvalidArgumentError("attach_disk.source_path", "AttachDisk needs a source path");
+          if (a.bus && a.bus !== "virtio" && a.bus !== "scsi") throw new InvalidArgumentError("attach_disk.bus", `disk bus ${a.bus} is not supported (virtio or scsi)`);
+          if (a.format && a.format !== "qcow2" && a.format !== "raw") throw new InvalidArgumentError("attach_disk.format", `disk format ${a.format} is not supported (qcow2 or raw)`);
+          const opts: AttachDiskOptions = {
+            sourcePath: a.sourcePath,
+            ...(a.format ? { format: a.format } : {}),
+            ...(a.bus ? { bus: a.bus as "virtio" | "scsi" } : {}),
+            ...(a.targetDev ? { targetDev: a.targetDev } : {}),
+            ...(a.serial ? { serial: a.serial } : {}),
+            ...(a.createSizeGib ? { createSizeGib: a.createSizeGib } : {}),
+          };
+          const targetDev = await disks.attachDisk(vm, opts);
+          return ok(await this.statusOf(vm), { $case: "diskAttached", value: { targetDev } });
+        }
+        case "detachDisk": {
+          const disks = requireCapability(this.hv, "disks", "detach disk");
+          if (!b.value.target) throw new InvalidArgumentError("detach_disk.target", "DetachDisk needs a target device or source path");
+          await disks.detachDisk(vm, b.value.target, b.value.timeoutMs || (this.o.defaultDetachTimeoutMs ?? 20_000));
+          return ok(await this.statusOf(vm));
+        }
+        case "getVmStats": {
+          const [s] = await requireCapability(this.hv, "stats", "VM stats").domainStats(vm);
+          if (!s) throw new HypervisorError(`no stats for VM ${vm}`, { code: "no_domain" });
+          return ok(await this.statusOf(vm), { $case: "vmStats", value: toVmStatsMessage(s) });
         }
       }
     } catch (e) {
-      return { commandId: cmd.commandId, ok: false, error: toErrorInfo(e), domain: undefined };
+      return { commandId: cmd.commandId, ok: false, error: toErrorInfo(e), domain: undefined, output: undefined };
     }
   }
+
+  /**
+   * vCPUs, then memory. Both are checked against the VM's maximums first (when the driver reports
+   * them), so a resize asking too much of either changes neither.
+   */
+  private async resize(vm: string, vcpus: number, memoryMib: number): Promise<DomainStatus> {
+    const resize = requireCapability(this.hv, "resize", "resize");
+    if (!vcpus && !memoryMib) throw new InvalidArgumentError("resize_vm", "ResizeVm needs vcpus or memory_mib (0 leaves one unchanged, not both)");
+    if (vcpus && memoryMib && this.hv.stats) {
+      const [s] = await this.hv.stats.domainStats(vm);
+      if (s?.vcpuMaximum !== undefined && vcpus > s.vcpuMaximum) {
+        throw new InvalidArgumentError("resize_vm.vcpus", `VM ${vm} can have at most ${s.vcpuMaximum} vCPUs (its maximum); ${vcpus} asked`);
+      }
+      const maxMib = s?.balloon.maximumKib !== undefined ? Math.floor(s.balloon.maximumKib / 1024) : undefined;
+      if (maxMib !== undefined && memoryMib > maxMib) {
+        throw new InvalidArgumentError("resize_vm.memory_mib", `VM ${vm} can have at most ${maxMib} MiB (its maximum); ${memoryMib} MiB asked`);
+      }
+    }
+    let status: DomainStatus | undefined;
+    if (vcpus) status = await resize.setVcpus(vm, vcpus);
+    if (memoryMib) status = await resize.setMemory(vm, memoryMib);
+    return status!;
+  }
+
+  /** The domain's state after a command whose driver call returns none (the core listing has it). */
+  private async statusOf(vm: string): Promise<DomainStatus | undefined> {
+    return (await this.hv.listDomains()).find((d) => d.vmUuid.toLowerCase() === vm.toLowerCase());
+  }
+}
+
+/** The driver's stats in wire form (counters a driver does not report are 0). */
+export function toVmStatsMessage(s: VmStats): VmStatsMessage {
+  return {
+    powerState: s.state?.powerState ?? 0,
+    cpuTimeNs: s.cpuTimeNs ?? 0,
+    vcpusCurrent: s.vcpuCurrent ?? 0,
+    vcpusMaximum: s.vcpuMaximum ?? 0,
+    memoryCurrentKib: s.balloon.currentKib ?? 0,
+    memoryMaximumKib: s.balloon.maximumKib ?? 0,
+    blocks: s.blocks.map((x) => ({ ...x })),
+    interfaces: s.nets.map((x) => ({ ...x })),
+  };
 }

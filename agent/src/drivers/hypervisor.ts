@@ -1,5 +1,8 @@
 // One interface per backend: the agent talks to libvirt (through virsh) or to the in-memory
-// simulator through this, and nothing else in the agent knows which one it has.
+// simulator through this, and nothing else in the agent knows which one it has. The core
+// (start, stop, destroy, list) is what the manager needs to run any VM; everything else is a
+// capability interface a driver may or may not have (README.md in this folder: how to add one).
+import { UnsupportedError } from "#shared/errors.js";
 import type { DomainStatus, HostFacts, StopMode, VmSpec } from "#shared/protocol.js";
 
 export type { DomainStatus, HostFacts, VmSpec };
@@ -24,7 +27,123 @@ export interface DomainLifecycleEvent {
   detail: string;
 }
 
-export interface Hypervisor {
+/** Reboots, resets, pauses and hibernates (stop with a mode is in the core: every driver has it). */
+export interface PowerCapability {
+  /** ACPI reboot request; the guest decides. Running VMs only. */
+  reboot(vmUuid: string): Promise<DomainStatus>;
+  /** Hard reset (the reset button); no guest cooperation. Running VMs only. */
+  reset(vmUuid: string): Promise<DomainStatus>;
+  /** Pauses the vCPUs of a running VM (its memory stays allocated). */
+  suspend(vmUuid: string): Promise<DomainStatus>;
+  resume(vmUuid: string): Promise<DomainStatus>;
+  /** Saves the memory to disk and stops: shut off with reason "saved". */
+  hibernate(vmUuid: string): Promise<DomainStatus>;
+  /** Continues a hibernated VM; ConflictError when there is no saved state. */
+  restore(vmUuid: string): Promise<DomainStatus>;
+}
+
+/** vCPU and memory changes, live when running and in the definition, within the VM's maximums. */
+export interface ResizeCapability {
+  setVcpus(vmUuid: string, count: number): Promise<DomainStatus>;
+  setMemory(vmUuid: string, memoryMib: number): Promise<DomainStatus>;
+}
+
+export interface AttachDiskOptions {
+  sourcePath: string;
+  /** Default "qcow2". */
+  format?: string | undefined;
+  /** Default "virtio". "scsi" uses the virtio-scsi controller (present when the VM has a scsi disk/cdrom). */
+  bus?: "virtio" | "scsi" | undefined;
+  /** Default: the next free vdX/sdX. */
+  targetDev?: string | undefined;
+  serial?: string | undefined;
+  /** Create a qcow2 of this size first when the file does not exist. */
+  createSizeGib?: number | undefined;
+}
+
+/** Disks added to and removed from a defined VM (live when running, and in the definition). */
+export interface DiskCapability {
+  /** Returns the guest device the disk was attached as. */
+  attachDisk(vmUuid: string, disk: AttachDiskOptions): Promise<string>;
+  /** By target ("vdb") or source path; a running guest must release it within timeoutMs. */
+  detachDisk(vmUuid: string, target: string, timeoutMs?: number): Promise<void>;
+}
+
+export interface BlockStats {
+  name: string;
+  path: string;
+  rdBytes: number;
+  wrBytes: number;
+  rdReqs: number;
+  wrReqs: number;
+  capacityBytes: number;
+  allocationBytes: number;
+}
+
+export interface NetStats {
+  name: string;
+  rxBytes: number;
+  txBytes: number;
+  rxPackets: number;
+  txPackets: number;
+  rxDrops: number;
+  txDrops: number;
+}
+
+/** One domain's counters; undefined where the driver or the guest does not report it. */
+export interface VmStats {
+  /** undefined for a domain whose uuid could not be resolved. */
+  vmUuid: string | undefined;
+  name: string;
+  state: { powerState: PowerStateValue; reason: string } | undefined;
+  cpuTimeNs: number | undefined;
+  vcpuCurrent: number | undefined;
+  vcpuMaximum: number | undefined;
+  balloon: { currentKib: number | undefined; maximumKib: number | undefined };
+  blocks: BlockStats[];
+  nets: NetStats[];
+}
+type PowerStateValue = DomainStatus["powerState"];
+
+export interface StatsCapability {
+  /** Counters of one VM, or of every domain when vmUuid is omitted. */
+  domainStats(vmUuid?: string): Promise<VmStats[]>;
+}
+
+/** Every optional capability, by the name hosts report it under (HostFacts.capabilities). */
+export interface Capabilities {
+  power: PowerCapability;
+  resize: ResizeCapability;
+  disks: DiskCapability;
+  stats: StatsCapability;
+}
+export type CapabilityName = keyof Capabilities;
+export const CAPABILITY_NAMES: readonly CapabilityName[] = ["power", "resize", "disks", "stats"];
+
+/** A command needs a capability this host's driver does not have. Code "unsupported", final. */
+export class CapabilityUnsupportedError extends UnsupportedError {
+  constructor(readonly capability: CapabilityName, driver: string, operation: string) {
+    super(`${operation} needs the "${capability}" capability, which this host's ${driver} driver does not have`);
+    Object.assign(this.details, { capability, driver, operation });
+  }
+}
+
+/** The names of the capabilities a driver has, in a stable order. */
+export function capabilityNames(hv: Pick<Hypervisor, CapabilityName>): CapabilityName[] {
+  return CAPABILITY_NAMES.filter((c) => hv[c] !== undefined);
+}
+
+/** The capability, or CapabilityUnsupportedError naming the operation that needed it. */
+export function requireCapability<C extends CapabilityName>(hv: Hypervisor, capability: C, operation: string): Capabilities[C] {
+  const c = hv[capability] as Capabilities[C] | undefined;
+  if (!c) throw new CapabilityUnsupportedError(capability, hv.kind, operation);
+  return c;
+}
+
+/** The optional capabilities: a driver declares one by having it (undefined: it lacks it). */
+export type DeclaredCapabilities = { readonly [C in CapabilityName]?: Capabilities[C] | undefined };
+
+export interface Hypervisor extends DeclaredCapabilities {
   readonly kind: "libvirt" | "simulator";
   hostFacts(): Promise<HypervisorHostFacts>;
   freeMemoryMib(): Promise<number>;

@@ -3,7 +3,9 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { StopMode, VmSpec } from "#shared/protocol.js";
+import { PowerState, StopMode, VmSpec } from "#shared/protocol.js";
+import { CommandExecutor } from "../commands/command-executor.js";
+import { capabilityNames } from "./hypervisor.js";
 import { FakeSysfs } from "../gpu/fake-sysfs.js";
 import { MdevManager } from "../gpu/mdev-manager.js";
 import { SimulatorHypervisor } from "./simulator/simulator-hypervisor.js";
@@ -88,5 +90,29 @@ describe("VgpuHypervisor", () => {
     await hv.destroyVm(s.vmUuid, { removeOwnedDisks: true });
     expect(mdevs.created).toEqual([]);
     expect(sim.has(s.vmUuid)).toBe(false);
+  });
+
+  it("passes the inner driver's capabilities through, and no more than it has", async () => {
+    expect(capabilityNames(hv)).toEqual(["power", "resize", "disks", "stats"]);
+    const limited = new VgpuHypervisor(new SimulatorHypervisor({ hostUuid: randomUUID(), hostname: "h", cpus: 8, memoryMib: 8192, capabilities: ["disks"] }), mdevs);
+    expect(capabilityNames(limited)).toEqual(["disks"]);
+    const ex = new CommandExecutor(limited);
+    const r = await ex.execute({ commandId: randomUUID(), deadlineMs: 0, vmUuid: randomUUID(), body: { $case: "hibernateVm", value: {} } });
+    expect(r.error).toMatchObject({ code: "unsupported" });
+  });
+
+  it("keeps a hibernated VM's mdev (its saved state uses it) and releases it when the VM is then stopped for good", async () => {
+    const m = randomUUID();
+    const s = spec(m);
+    await hv.startVm(s);
+    const ex = new CommandExecutor(hv);
+    const run = (body: Parameters<CommandExecutor["execute"]>[0]["body"]) => ex.execute({ commandId: randomUUID(), deadlineMs: 0, vmUuid: s.vmUuid, body });
+    expect((await run({ $case: "hibernateVm", value: {} })).domain).toMatchObject({ powerState: PowerState.POWER_STATE_SHUTOFF, reason: "saved" });
+    expect(existsSync(join(fs.root, "bus/mdev/devices", m, "remove"))).toBe(false);
+    expect((await run({ $case: "restoreVm", value: {} })).domain).toMatchObject({ powerState: PowerState.POWER_STATE_RUNNING, reason: "restored" });
+    expect((await run({ $case: "suspendVm", value: {} })).domain?.powerState).toBe(PowerState.POWER_STATE_PAUSED);
+    expect(existsSync(join(fs.root, "bus/mdev/devices", m, "remove"))).toBe(false);
+    await run({ $case: "stopVm", value: { mode: StopMode.STOP_MODE_FORCE, timeoutMs: 0 } });
+    expect(existsSync(join(fs.root, "bus/mdev/devices", m, "remove"))).toBe(true);
   });
 });

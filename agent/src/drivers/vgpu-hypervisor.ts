@@ -4,7 +4,9 @@
 import { AlreadyExistsError, HypervisorError } from "#shared/errors.js";
 import { PowerState, type DomainStatus, type GpuAssignment, type VmSpec } from "#shared/protocol.js";
 import type { MdevManager } from "../gpu/mdev-manager.js";
-import type { DomainLifecycleEvent, Hypervisor, HypervisorHostFacts, StopOptions } from "./hypervisor.js";
+import type {
+  DiskCapability, DomainLifecycleEvent, Hypervisor, HypervisorHostFacts, PowerCapability, ResizeCapability, StatsCapability, StopOptions,
+} from "./hypervisor.js";
 
 type Vgpu = GpuAssignment & { mode: "vgpu" };
 const isVgpu = (g: GpuAssignment): g is Vgpu => g.mode === "vgpu";
@@ -22,6 +24,14 @@ export class VgpuHypervisor implements Hypervisor {
   onDomainEvent(l: (e: DomainLifecycleEvent) => void): () => void { return this.inner.onDomainEvent(l); }
   close(): Promise<void> { return this.inner.close(); }
   attachedMdevs(vmUuid: string): Promise<string[]> { return this.mdevsFor(vmUuid); }
+
+  // The inner driver's capabilities, as they are: none of them creates or ends a domain's life,
+  // so none needs or frees an mdev. A hibernated VM keeps its mdevs (its saved state uses them
+  // and restore has no spec to create them from); a stop or destroy after it releases them.
+  get power(): PowerCapability | undefined { return this.inner.power; }
+  get resize(): ResizeCapability | undefined { return this.inner.resize; }
+  get disks(): DiskCapability | undefined { return this.inner.disks; }
+  get stats(): StatsCapability | undefined { return this.inner.stats; }
 
   async startVm(spec: VmSpec): Promise<DomainStatus> {
     const vgpus = spec.gpus.filter(isVgpu);

@@ -2,9 +2,10 @@
 // kept across retries, so the agent executes it at most once. A command for a host whose agent
 // is away waits for the agent to reconnect, up to the host's liveness deadline (hosts/host-liveness.ts):
 // a manager restart, or an agent's short absence, is waited out instead of failing the work.
+import { randomUUID } from "node:crypto";
 import { and, eq, inArray, isNull, notInArray, or } from "drizzle-orm";
-import { fromErrorInfo, toErrorInfo } from "#shared/errors.js";
-import type { Command, CommandResult } from "#shared/protocol.js";
+import { OrbitError, fromErrorInfo, toErrorInfo } from "#shared/errors.js";
+import type { AttachDisk, Command, CommandResult, DomainStatus, StopMode, VmStats } from "#shared/protocol.js";
 import type { Db } from "../db/database.js";
 import { commands, hosts, jobs } from "../db/schema.js";
 import type { AgentSessions } from "./agent-sessions.js";
@@ -13,6 +14,19 @@ export interface AgentLiveness {
   /** Until when (epoch ms) a host with this last heartbeat counts as alive. */
   aliveUntil(lastHeartbeatAt: Date | null): number;
 }
+
+/** Who a typed command is for and how long it may take; commandId is kept across a job's retries. */
+export interface VmCommandTarget {
+  hostId: number;
+  vmUuid: string;
+  vmId?: number;
+  jobId?: number;
+  /** Default: a new id (a job passes its own, so a retried attempt is answered from the agent's memory). */
+  commandId?: string;
+  timeoutMs: number;
+}
+
+type CommandBody = NonNullable<Command["body"]>;
 
 export class CommandDispatcher {
   constructor(
@@ -42,6 +56,76 @@ export class CommandDispatcher {
     await this.record(result);
     if (!result.ok) throw fromErrorInfo(result.error ?? { code: "internal", message: "agent reported failure", retryable: false });
     return result;
+  }
+
+  // ---- typed commands: one per agent command, each resolving with what that command returns.
+  // A command the host's driver cannot do is refused by the agent with code "unsupported".
+
+  async stopVm(t: VmCommandTarget, opts: { mode: StopMode; timeoutMs?: number }): Promise<DomainStatus> {
+    return this.domainOf(await this.send(t, { $case: "stopVm", value: { mode: opts.mode, timeoutMs: opts.timeoutMs ?? 0 } }));
+  }
+
+  /** ACPI reboot, or with hard a reset (no guest cooperation). */
+  async rebootVm(t: VmCommandTarget, opts: { hard?: boolean } = {}): Promise<DomainStatus> {
+    return this.domainOf(await this.send(t, { $case: "rebootVm", value: { hard: opts.hard ?? false } }));
+  }
+
+  async suspendVm(t: VmCommandTarget): Promise<DomainStatus> {
+    return this.domainOf(await this.send(t, { $case: "suspendVm", value: {} }));
+  }
+
+  async resumeVm(t: VmCommandTarget): Promise<DomainStatus> {
+    return this.domainOf(await this.send(t, { $case: "resumeVm", value: {} }));
+  }
+
+  async hibernateVm(t: VmCommandTarget): Promise<DomainStatus> {
+    return this.domainOf(await this.send(t, { $case: "hibernateVm", value: {} }));
+  }
+
+  async restoreVm(t: VmCommandTarget): Promise<DomainStatus> {
+    return this.domainOf(await this.send(t, { $case: "restoreVm", value: {} }));
+  }
+
+  /** New vCPU count and/or memory (leave one out to keep it). */
+  async resizeVm(t: VmCommandTarget, to: { vcpus?: number; memoryMib?: number }): Promise<DomainStatus> {
+    return this.domainOf(await this.send(t, { $case: "resizeVm", value: { vcpus: to.vcpus ?? 0, memoryMib: to.memoryMib ?? 0 } }));
+  }
+
+  /** Resolves with the guest device the disk was attached as. */
+  async attachDisk(
+    t: VmCommandTarget, disk: Pick<AttachDisk, "sourcePath"> & Partial<AttachDisk>,
+  ): Promise<{ targetDev: string; domain: DomainStatus | undefined }> {
+    const r = await this.send(t, {
+      $case: "attachDisk",
+      value: { format: "", bus: "", targetDev: "", serial: "", createSizeGib: 0, ...disk },
+    });
+    if (r.output?.$case !== "diskAttached") throw new OrbitError("internal", `agent attached a disk to ${t.vmUuid} but did not say as which device`);
+    return { targetDev: r.output.value.targetDev, domain: r.domain };
+  }
+
+  /** By guest device ("vdb") or source path; a running guest gets timeoutMs (0: the agent's default) to release it. */
+  async detachDisk(t: VmCommandTarget, target: string, opts: { releaseTimeoutMs?: number } = {}): Promise<DomainStatus | undefined> {
+    return (await this.send(t, { $case: "detachDisk", value: { target, timeoutMs: opts.releaseTimeoutMs ?? 0 } })).domain;
+  }
+
+  async vmStats(t: VmCommandTarget): Promise<VmStats> {
+    const r = await this.send(t, { $case: "getVmStats", value: {} });
+    if (r.output?.$case !== "vmStats") throw new OrbitError("internal", `agent answered a stats command for ${t.vmUuid} without stats`);
+    return r.output.value;
+  }
+
+  private send(t: VmCommandTarget, body: CommandBody): Promise<CommandResult> {
+    return this.run(t.hostId, {
+      commandId: t.commandId ?? randomUUID(),
+      deadlineMs: this.now() + t.timeoutMs,
+      vmUuid: t.vmUuid,
+      body,
+    }, { ...(t.vmId !== undefined ? { vmId: t.vmId } : {}), ...(t.jobId !== undefined ? { jobId: t.jobId } : {}), timeoutMs: t.timeoutMs });
+  }
+
+  private domainOf(r: CommandResult): DomainStatus {
+    if (!r.domain) throw new OrbitError("internal", `agent answered command ${r.commandId} without the domain's state`);
+    return r.domain;
   }
 
   /** Waits for the host's agent until the host's liveness deadline; AgentUnavailableError after it. */

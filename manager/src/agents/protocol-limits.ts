@@ -18,6 +18,9 @@ export const PROTOCOL_LIMITS = {
   migDevicesPerGpu: 64,
   nvlinkPeersPerGpu: 64,
   vgpuTypesPerGpu: 128,
+  capabilities: 32,
+  /** Disks and network interfaces in one VM's stats. */
+  statsDevices: 256,
   domainsPerHeartbeat: 2048,
   /** Any string field without a tighter limit below. */
   stringChars: 256,
@@ -55,6 +58,8 @@ export function checkHostFactsBounds(f: HostFacts | undefined): void {
   for (const t of f.hostTags) maxChars("facts.host_tags", t);
   maxItems("facts.discovery_warnings", f.discoveryWarnings, L.discoveryWarnings);
   for (const w of f.discoveryWarnings) maxChars("facts.discovery_warnings", w, L.longStringChars);
+  maxItems("facts.capabilities", f.capabilities, L.capabilities);
+  for (const c of f.capabilities) maxChars("facts.capabilities", c);
   maxItems("facts.gpus", f.gpus, L.gpus);
   for (const g of f.gpus) {
     for (const [name, v] of [
@@ -103,6 +108,17 @@ function checkCommandResult(r: CommandResult): void {
     maxChars("command_result.error.message", r.error.message, PROTOCOL_LIMITS.longStringChars);
   }
   checkDomainStatus("command_result.domain", r.domain);
+  const out = r.output;
+  if (out?.$case === "diskAttached") maxChars("command_result.disk_attached.target_dev", out.value.targetDev);
+  if (out?.$case === "vmStats") {
+    maxItems("command_result.vm_stats.blocks", out.value.blocks, PROTOCOL_LIMITS.statsDevices);
+    for (const b of out.value.blocks) {
+      maxChars("command_result.vm_stats.blocks.name", b.name);
+      maxChars("command_result.vm_stats.blocks.path", b.path, PROTOCOL_LIMITS.longStringChars);
+    }
+    maxItems("command_result.vm_stats.interfaces", out.value.interfaces, PROTOCOL_LIMITS.statsDevices);
+    for (const n of out.value.interfaces) maxChars("command_result.vm_stats.interfaces.name", n.name);
+  }
 }
 
 function checkDomainEvent(e: DomainEvent): void {

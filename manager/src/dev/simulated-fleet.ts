@@ -4,6 +4,7 @@ import path from "node:path";
 import type { Logger } from "pino";
 import type { VmSpec } from "#shared/protocol.js";
 import { OrbitAgent } from "../../../agent/src/agent.js";
+import type { CapabilityName } from "../../../agent/src/drivers/hypervisor.js";
 import type { AgentTlsOptions } from "../../../agent/src/connection/agent-connection.js";
 import { FileIdentityStore, MemoryIdentityStore, type IdentityStore } from "../../../agent/src/connection/identity-store.js";
 import { simulatedGpus, type SimulatedGpuGroup } from "../../../agent/src/drivers/simulator/simulated-gpus.js";
@@ -22,6 +23,8 @@ export interface SimulatedHostSpec {
   tags?: string[];
   cluster?: string;
   environment?: string;
+  /** The optional driver capabilities the host has (default: all), to simulate a driver that lacks some. */
+  capabilities?: CapabilityName[];
 }
 
 /** NVIDIA L40S time-sliced vGPU profiles (48 GB frame buffer split 4, 2 or 1 ways). */
@@ -89,6 +92,7 @@ export async function startSimulatedFleet(o: FleetOptions): Promise<SimulatedFle
     hypervisors[i] = new SimulatorHypervisor({
       hostUuid: h.uuid, hostname: h.hostname, cpus: h.cpus, memoryMib: h.memoryMib, numaCells: h.numaCells ?? 1,
       startDelayMs: o.startDelayMs ?? 200, ...(o.failStart ? { failStart: o.failStart } : {}), stateDir: hostDirs[i],
+      capabilities: h.capabilities,
     });
     bootIds[i] = simulatedBootId(hostDirs[i]);
   };

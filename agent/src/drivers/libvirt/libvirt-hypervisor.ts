@@ -6,14 +6,17 @@ import { access, mkdir, readFile, rm, rmdir, writeFile } from "node:fs/promises"
 import { hostname as osHostname } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { execa } from "execa";
-import { ConflictError, DeadlineExceededError, HypervisorError, InvalidArgumentError } from "#shared/errors.js";
+import { ConflictError, DeadlineExceededError, HypervisorError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
 import { type DiskSpec, type DomainStatus, PowerState, StopMode, type VmSpec } from "#shared/protocol.js";
 import { buildSeedFiles } from "../../seed/cloud-init-seed.js";
 import { writeSeedIso } from "../../seed/seed-iso.js";
 import { parseProcMeminfo } from "../../inventory/proc-meminfo.parser.js";
 import { parseVirshCapabilities } from "../../inventory/virsh-capabilities.parser.js";
 import { parseVirshNodeinfo } from "../../inventory/virsh-nodeinfo.parser.js";
-import type { DomainLifecycleEvent, Hypervisor, HypervisorHostFacts, StopOptions } from "../hypervisor.js";
+import type {
+  AttachDiskOptions, DiskCapability, DomainLifecycleEvent, Hypervisor, HypervisorHostFacts, PowerCapability, ResizeCapability,
+  StatsCapability, StopOptions,
+} from "../hypervisor.js";
 import { parseDomainDisks, parseDomainMdevs } from "./domain-disks.parser.js";
 import { DomainEventStream } from "./domain-event-stream.js";
 import { parseUuidNameList } from "./domain-list.parser.js";
@@ -52,28 +55,21 @@ export interface LibvirtHypervisorOptions {
   onWarning?: (message: string) => void;
 }
 
-export interface AttachDiskOptions {
-  sourcePath: string;
-  /** Default "qcow2". */
-  format?: string;
-  /** Default "virtio". "scsi" uses the virtio-scsi controller (present when the VM has a scsi disk/cdrom). */
-  bus?: "virtio" | "scsi";
-  /** Default: the next free vdX/sdX. */
-  targetDev?: string;
-  serial?: string;
-  /** Create a qcow2 of this size first when the file does not exist. */
-  createSizeGib?: number;
-}
-
-export interface VmStats extends DomainStats {
+/** libvirt's stats: the common VmStats plus what only domstats reports (user/system CPU time, guest memory). */
+export interface LibvirtVmStats extends DomainStats {
   /** undefined for a domain whose uuid could not be resolved. */
   vmUuid: string | undefined;
 }
 
 const GIB = 1024 ** 3;
 
-export class LibvirtHypervisor implements Hypervisor {
+export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCapability, DiskCapability, StatsCapability {
   readonly kind = "libvirt" as const;
+  // The capabilities this driver has: all of them, implemented by this class's methods below.
+  readonly power: PowerCapability = this;
+  readonly resize: ResizeCapability = this;
+  readonly disks: DiskCapability = this;
+  readonly stats: StatsCapability = this;
   readonly virsh: Virsh;
   private readonly opts: LibvirtHypervisorOptions;
   private readonly imagesDir: string;
@@ -281,9 +277,8 @@ export class LibvirtHypervisor implements Hypervisor {
     await Promise.allSettled([...this.locks.values()]);
   }
 
-  // ------------------------------------------------------------------ extra lifecycle operations
+  // ------------------------------------------------------------------ capabilities and helpers
 
-  /** Current power state and reason (`virsh domstate --reason`). */
   async attachedMdevs(vmUuid: string): Promise<string[]> {
     let xml: string;
     try {
@@ -295,6 +290,7 @@ export class LibvirtHypervisor implements Hypervisor {
     return parseDomainMdevs(xml);
   }
 
+  /** Current power state and reason (`virsh domstate --reason`). */
   async status(vmUuid: string): Promise<DomainStatus> {
     const uuid = vmUuid.toLowerCase();
     const [st, name, meta] = await Promise.all([this.domainState(uuid), this.virsh.run(["domname", uuid]), this.metadata(uuid)]);
@@ -383,7 +379,13 @@ export class LibvirtHypervisor implements Hypervisor {
     const uuid = vmUuid.toLowerCase();
     await this.withLock(uuid, async () => {
       const flags = await this.liveConfigFlags(uuid);
-      await this.virsh.run(["detach-disk", uuid, target, ...flags]);
+      try {
+        await this.virsh.run(["detach-disk", uuid, target, ...flags]);
+      } catch (e) {
+        // The same code as the simulator's: the manager tells a wrong target from a host failure.
+        if (isVirshError(e, "device_not_found")) throw new NotFoundError("disk", target, `VM ${uuid} has no disk whose target or source path is ${target}: ${e.message}`);
+        throw e;
+      }
       if (!flags.includes("--live")) return;
       const deadline = Date.now() + timeoutMs;
       for (;;) {
@@ -396,7 +398,7 @@ export class LibvirtHypervisor implements Hypervisor {
   }
 
   /** `virsh domstats` for one VM or all domains, typed. */
-  async domainStats(vmUuid?: string): Promise<VmStats[]> {
+  async domainStats(vmUuid?: string): Promise<LibvirtVmStats[]> {
     const groups = ["--state", "--cpu-total", "--balloon", "--vcpu", "--interface", "--block"];
     const args = vmUuid ? ["domstats", ...groups, vmUuid.toLowerCase()] : ["domstats", ...groups];
     const stats = parseDomstats(await this.virsh.run(args));
@@ -588,7 +590,13 @@ export class LibvirtHypervisor implements Hypervisor {
     const uuid = vmUuid.toLowerCase();
     return this.withLock(uuid, async () => {
       const [verb, ...rest] = command;
-      await this.virsh.run([verb!, uuid, ...rest, ...(await this.liveConfigFlags(uuid))]);
+      try {
+        await this.virsh.run([verb!, uuid, ...rest, ...(await this.liveConfigFlags(uuid))]);
+      } catch (e) {
+        // libvirt's "invalid argument" (past the maximum, below 1): a bad request, not a host failure.
+        if (isVirshError(e, "invalid_config")) throw new InvalidArgumentError(verb === "setvcpus" ? "vcpus" : "memoryMib", `${verb} of VM ${uuid}: ${e.message}`);
+        throw e;
+      }
       return this.status(uuid);
     });
   }
@@ -596,7 +604,15 @@ export class LibvirtHypervisor implements Hypervisor {
   private async simple(vmUuid: string, command: string[]): Promise<DomainStatus> {
     const uuid = vmUuid.toLowerCase();
     return this.withLock(uuid, async () => {
-      await this.virsh.run([...command, uuid]);
+      try {
+        await this.virsh.run([...command, uuid]);
+      } catch (e) {
+        // Asked of a domain in the wrong state (suspend a shut-off VM...): a conflict, as in the simulator.
+        if (isVirshError(e, "not_running") || isVirshError(e, "operation_invalid")) {
+          throw new ConflictError(`cannot ${command[0]} VM ${uuid}: ${e.message}`, e.kind);
+        }
+        throw e;
+      }
       return this.status(uuid);
     });
   }

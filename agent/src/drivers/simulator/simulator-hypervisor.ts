@@ -2,10 +2,13 @@
 // It keeps the rules a real host enforces (memory runs out, names are unique, a missing
 // domain is an error) so the manager meets the same failures it would meet on libvirt.
 // In memory, or with a state dir its domains outlive the process, as a real host's do.
-import { HypervisorError } from "#shared/errors.js";
+import { ConflictError, HypervisorError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
 import { PowerState, StopMode, VmSpec, type DomainStatus, type NumaCell } from "#shared/protocol.js";
-import type { DomainLifecycleEvent, Hypervisor, HypervisorHostFacts, StopOptions } from "../hypervisor.js";
-import { SimulatorStateFile, type SimulatedDomain } from "./simulator-state-file.js";
+import {
+  CAPABILITY_NAMES, type AttachDiskOptions, type CapabilityName, type DiskCapability, type DomainLifecycleEvent, type Hypervisor,
+  type HypervisorHostFacts, type PowerCapability, type ResizeCapability, type StatsCapability, type StopOptions, type VmStats,
+} from "../hypervisor.js";
+import { SimulatorStateFile, type SimulatedDisk, type SimulatedDomain } from "./simulator-state-file.js";
 
 export interface SimulatorOptions {
   hostUuid: string;
@@ -18,6 +21,16 @@ export interface SimulatorOptions {
   failStart?: (spec: VmSpec) => string | undefined;
   /** Where the domains are kept across restarts (simulator-domains.json); in memory when absent. */
   stateDir?: string | undefined;
+  /** The optional capabilities this host's driver has (default: all), to simulate a driver that lacks some. */
+  capabilities?: readonly CapabilityName[] | undefined;
+}
+
+const GIB = 1024 ** 3;
+/** Memory a domain holds on the host: running or paused (a paused guest keeps its RAM). */
+const HOLDS_MEMORY = new Set([PowerState.POWER_STATE_RUNNING, PowerState.POWER_STATE_PAUSED]);
+
+function letters(i: number): string {
+  return i < 26 ? String.fromCharCode(97 + i) : letters(Math.floor(i / 26) - 1) + String.fromCharCode(97 + (i % 26));
 }
 
 function splitCells(cpus: number, memoryMib: number, cells: number): NumaCell[] {
@@ -29,15 +42,26 @@ function splitCells(cpus: number, memoryMib: number, cells: number): NumaCell[] 
   }));
 }
 
-export class SimulatorHypervisor implements Hypervisor {
+export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeCapability, DiskCapability, StatsCapability {
   readonly kind = "simulator" as const;
+  readonly power: PowerCapability | undefined;
+  readonly resize: ResizeCapability | undefined;
+  readonly disks: DiskCapability | undefined;
+  readonly stats: StatsCapability | undefined;
   private readonly domains: Map<string, SimulatedDomain>;
+  /** CPU time of each domain: what it ran before, and since when it runs now (not persisted, like a real counter). */
+  private readonly cpuClock = new Map<string, { ns: number; since: number | undefined }>();
   private readonly stateFile: SimulatorStateFile | undefined;
   private readonly listeners = new Set<(e: DomainLifecycleEvent) => void>();
   /** How many times each operation really ran (tests check commands are not executed twice). */
   readonly calls = { start: 0, stop: 0, destroy: 0 };
 
   constructor(private readonly o: SimulatorOptions) {
+    const has = new Set(o.capabilities ?? CAPABILITY_NAMES);
+    this.power = has.has("power") ? this : undefined;
+    this.resize = has.has("resize") ? this : undefined;
+    this.disks = has.has("disks") ? this : undefined;
+    this.stats = has.has("stats") ? this : undefined;
     this.stateFile = o.stateDir ? new SimulatorStateFile(o.stateDir) : undefined;
     const saved = this.stateFile?.load();
     if (saved && saved.hostUuid !== o.hostUuid) {
@@ -61,6 +85,16 @@ export class SimulatorHypervisor implements Hypervisor {
     }
     if (next) this.domains.set(uuid, next);
     else this.domains.delete(uuid);
+    this.tickCpuClock(uuid, next);
+  }
+
+  private tickCpuClock(uuid: string, d: SimulatedDomain | undefined): void {
+    const now = Date.now();
+    const c = this.cpuClock.get(uuid) ?? { ns: 0, since: undefined };
+    if (c.since !== undefined) c.ns += (now - c.since) * 1e6 * Math.max(1, this.domains.get(uuid)?.spec.vcpus ?? 1);
+    c.since = d?.state === PowerState.POWER_STATE_RUNNING ? now : undefined;
+    if (d) this.cpuClock.set(uuid, c);
+    else this.cpuClock.delete(uuid);
   }
 
   async hostFacts(): Promise<HypervisorHostFacts> {
@@ -85,7 +119,7 @@ export class SimulatorHypervisor implements Hypervisor {
 
   private usedMemoryMib(): number {
     let used = 0;
-    for (const d of this.domains.values()) if (d.state === PowerState.POWER_STATE_RUNNING) used += d.spec.memoryMib;
+    for (const d of this.domains.values()) if (HOLDS_MEMORY.has(d.state)) used += d.spec.memoryMib;
     return used;
   }
 
@@ -115,9 +149,15 @@ export class SimulatorHypervisor implements Hypervisor {
         virshError: "internal error: process exited while connecting to monitor: cannot allocate memory",
       });
     }
+    // A paused domain is already started (as libvirt's start refuses an active domain).
+    if (d?.state === PowerState.POWER_STATE_PAUSED) return this.status(uuid, d);
+    // A hibernated domain continues from its saved memory, with the definition it was saved with.
+    if (d?.managedSave) return this.restoreSaved(uuid, d);
     const failure = this.o.failStart?.(spec);
     if (this.o.startDelayMs) await new Promise((r) => setTimeout(r, this.o.startDelayMs));
     if (failure) throw new HypervisorError(failure, { virshError: failure });
+    // Defined anew from the spec, as the libvirt driver does: disks attached since the last
+    // start and resizes of a stopped VM are not in it (the manager's spec is the definition).
     const started: SimulatedDomain = { spec, state: PowerState.POWER_STATE_RUNNING, reason: "booted", managed: d?.managed ?? true };
     this.commit(uuid, started);
     this.emit(uuid, "started", "booted");
@@ -127,8 +167,7 @@ export class SimulatorHypervisor implements Hypervisor {
   async stopVm(vmUuid: string, opts: StopOptions): Promise<DomainStatus> {
     this.calls.stop++;
     const uuid = vmUuid.toLowerCase();
-    const d = this.domains.get(uuid);
-    if (!d) throw new HypervisorError(`domain ${vmUuid} not found`, { virshError: "Domain not found", code: "no_domain" });
+    const d = this.domain(uuid);
     if (d.state === PowerState.POWER_STATE_SHUTOFF) return this.status(uuid, d);
     const stopped: SimulatedDomain = {
       ...d, state: PowerState.POWER_STATE_SHUTOFF, reason: opts.mode === StopMode.STOP_MODE_FORCE ? "destroyed" : "shutdown",
@@ -155,6 +194,206 @@ export class SimulatorHypervisor implements Hypervisor {
 
   async close(): Promise<void> {
     this.listeners.clear();
+  }
+
+  // ---- capability "power"
+
+  async reboot(vmUuid: string): Promise<DomainStatus> {
+    const uuid = vmUuid.toLowerCase();
+    const d = this.expectState(uuid, "reboot", [PowerState.POWER_STATE_RUNNING]);
+    // The guest reboots inside the same domain: still running, no lifecycle event (as libvirt).
+    const rebooted: SimulatedDomain = { ...d, reason: "booted" };
+    this.commit(uuid, rebooted);
+    return this.status(uuid, rebooted);
+  }
+
+  async reset(vmUuid: string): Promise<DomainStatus> {
+    const uuid = vmUuid.toLowerCase();
+    const d = this.expectState(uuid, "reset", [PowerState.POWER_STATE_RUNNING]);
+    return this.status(uuid, d);
+  }
+
+  async suspend(vmUuid: string): Promise<DomainStatus> {
+    const uuid = vmUuid.toLowerCase();
+    const d = this.expectState(uuid, "suspend", [PowerState.POWER_STATE_RUNNING, PowerState.POWER_STATE_PAUSED]);
+    if (d.state === PowerState.POWER_STATE_PAUSED) return this.status(uuid, d);
+    const paused: SimulatedDomain = { ...d, state: PowerState.POWER_STATE_PAUSED, reason: "user" };
+    this.commit(uuid, paused);
+    this.emit(uuid, "suspended", "paused");
+    return this.status(uuid, paused);
+  }
+
+  async resume(vmUuid: string): Promise<DomainStatus> {
+    const uuid = vmUuid.toLowerCase();
+    const d = this.expectState(uuid, "resume", [PowerState.POWER_STATE_PAUSED, PowerState.POWER_STATE_RUNNING]);
+    if (d.state === PowerState.POWER_STATE_RUNNING) return this.status(uuid, d);
+    const resumed: SimulatedDomain = { ...d, state: PowerState.POWER_STATE_RUNNING, reason: "unpaused" };
+    this.commit(uuid, resumed);
+    this.emit(uuid, "resumed", "unpaused");
+    return this.status(uuid, resumed);
+  }
+
+  async hibernate(vmUuid: string): Promise<DomainStatus> {
+    const uuid = vmUuid.toLowerCase();
+    const d = this.expectState(uuid, "hibernate", [PowerState.POWER_STATE_RUNNING, PowerState.POWER_STATE_PAUSED]);
+    const saved: SimulatedDomain = { ...d, state: PowerState.POWER_STATE_SHUTOFF, reason: "saved", managedSave: true };
+    this.commit(uuid, saved);
+    this.emit(uuid, "stopped", "saved");
+    return this.status(uuid, saved);
+  }
+
+  async restore(vmUuid: string): Promise<DomainStatus> {
+    const uuid = vmUuid.toLowerCase();
+    const d = this.domain(uuid);
+    if (!d.managedSave) throw new ConflictError(`VM ${uuid} has no hibernation (managed save) image`, "no_managed_save");
+    return this.restoreSaved(uuid, d);
+  }
+
+  private restoreSaved(uuid: string, d: SimulatedDomain): DomainStatus {
+    const free = this.o.memoryMib - this.usedMemoryMib();
+    if (d.spec.memoryMib > free) {
+      throw new HypervisorError(`cannot restore ${d.spec.name}: ${d.spec.memoryMib} MiB needed, ${free} MiB free`, {
+        virshError: "internal error: process exited while connecting to monitor: cannot allocate memory",
+      });
+    }
+    const restored: SimulatedDomain = { ...d, state: PowerState.POWER_STATE_RUNNING, reason: "restored", managedSave: false };
+    this.commit(uuid, restored);
+    this.emit(uuid, "started", "restored");
+    return this.status(uuid, restored);
+  }
+
+  // ---- capability "resize"
+
+  async setVcpus(vmUuid: string, count: number): Promise<DomainStatus> {
+    const uuid = vmUuid.toLowerCase();
+    const d = this.domain(uuid);
+    const max = d.spec.maxVcpus || d.spec.vcpus;
+    if (!Number.isInteger(count) || count < 1) throw new InvalidArgumentError("vcpus", "vCPU count must be a positive integer");
+    if (count > max) throw new InvalidArgumentError("vcpus", `VM ${uuid} can have at most ${max} vCPUs (its maximum); ${count} asked`, { maximum: max });
+    if (count > this.o.cpus) throw new InvalidArgumentError("vcpus", `host has ${this.o.cpus} CPUs; ${count} vCPUs asked`);
+    const resized: SimulatedDomain = { ...d, spec: { ...d.spec, vcpus: count } };
+    this.commit(uuid, resized);
+    return this.status(uuid, resized);
+  }
+
+  async setMemory(vmUuid: string, memoryMib: number): Promise<DomainStatus> {
+    const uuid = vmUuid.toLowerCase();
+    const d = this.domain(uuid);
+    const max = d.spec.maxMemoryMib || d.spec.memoryMib;
+    if (!Number.isInteger(memoryMib) || memoryMib < 1) throw new InvalidArgumentError("memoryMib", "memory must be a positive integer");
+    if (memoryMib > max) {
+      throw new InvalidArgumentError("memoryMib", `VM ${uuid} can have at most ${max} MiB (its maximum); ${memoryMib} MiB asked`, { maximum: max });
+    }
+    if (HOLDS_MEMORY.has(d.state)) {
+      const free = this.o.memoryMib - this.usedMemoryMib();
+      if (memoryMib - d.spec.memoryMib > free) {
+        throw new HypervisorError(`cannot grow ${d.spec.name} to ${memoryMib} MiB: ${free} MiB free on the host`, { virshError: "cannot allocate memory" });
+      }
+    }
+    const resized: SimulatedDomain = { ...d, spec: { ...d.spec, memoryMib } };
+    this.commit(uuid, resized);
+    return this.status(uuid, resized);
+  }
+
+  // ---- capability "disks"
+
+  /** The disks of a domain as a guest sees them: the definition's (virtio: vdX, others sdX), then attached ones. */
+  private diskList(d: SimulatedDomain): SimulatedDisk[] {
+    const out: SimulatedDisk[] = [];
+    let vd = 0;
+    let sd = 0;
+    for (const disk of d.spec.disks) {
+      const virtio = disk.device !== "cdrom" && (disk.bus || "virtio") === "virtio";
+      out.push({
+        targetDev: virtio ? `vd${letters(vd++)}` : `sd${letters(sd++)}`,
+        sourcePath: disk.sourcePath || `${disk.id || `disk${out.length}`}.${disk.format || "qcow2"}`,
+        format: disk.format || "qcow2", bus: virtio ? "virtio" : "scsi", serial: "", sizeGib: disk.sizeGib,
+      });
+    }
+    return [...out, ...(d.attachedDisks ?? [])];
+  }
+
+  async attachDisk(vmUuid: string, disk: AttachDiskOptions): Promise<string> {
+    const uuid = vmUuid.toLowerCase();
+    const d = this.domain(uuid);
+    if (!disk.sourcePath) throw new InvalidArgumentError("sourcePath", "a disk needs a source path");
+    const bus = disk.bus ?? "virtio";
+    if (bus !== "virtio" && bus !== "scsi") throw new InvalidArgumentError("bus", `disk bus ${String(bus)} is not supported (virtio or scsi)`);
+    const disks = this.diskList(d);
+    if (disks.some((x) => x.sourcePath === disk.sourcePath)) {
+      throw new ConflictError(`disk ${disk.sourcePath} is already attached to VM ${uuid}`, "attached");
+    }
+    const prefix = bus === "virtio" ? "vd" : "sd";
+    let targetDev = disk.targetDev;
+    if (targetDev && disks.some((x) => x.targetDev === targetDev)) throw new ConflictError(`target ${targetDev} already exists on VM ${uuid}`, "target_in_use");
+    for (let i = 0; !targetDev; i++) if (!disks.some((x) => x.targetDev === `${prefix}${letters(i)}`)) targetDev = `${prefix}${letters(i)}`;
+    const attached: SimulatedDisk = {
+      targetDev, sourcePath: disk.sourcePath, format: disk.format ?? "qcow2", bus, serial: disk.serial ?? "", sizeGib: disk.createSizeGib ?? 0,
+    };
+    this.commit(uuid, { ...d, attachedDisks: [...(d.attachedDisks ?? []), attached] });
+    return targetDev;
+  }
+
+  async detachDisk(vmUuid: string, target: string): Promise<void> {
+    const uuid = vmUuid.toLowerCase();
+    const d = this.domain(uuid);
+    const isIt = (x: SimulatedDisk) => x.targetDev === target || x.sourcePath === target;
+    const attached = d.attachedDisks ?? [];
+    if (attached.some(isIt)) {
+      this.commit(uuid, { ...d, attachedDisks: attached.filter((x) => !isIt(x)) });
+      return;
+    }
+    const i = this.diskList(d).findIndex(isIt);
+    if (i < 0) throw new NotFoundError("disk", target, `VM ${uuid} has no disk whose target or source path is ${target}`);
+    // One of the definition's own disks (they come first in the list, in spec order).
+    this.commit(uuid, { ...d, spec: { ...d.spec, disks: d.spec.disks.filter((_, k) => k !== i) } });
+  }
+
+  // ---- capability "stats"
+
+  async domainStats(vmUuid?: string): Promise<VmStats[]> {
+    const uuids = vmUuid ? [vmUuid.toLowerCase()] : [...this.domains.keys()];
+    return uuids.map((uuid) => {
+      const d = this.domain(uuid);
+      const c = this.cpuClock.get(uuid);
+      const cpuTimeNs = (c?.ns ?? 0) + (c?.since !== undefined ? (Date.now() - c.since) * 1e6 * Math.max(1, d.spec.vcpus) : 0);
+      const active = HOLDS_MEMORY.has(d.state);
+      return {
+        vmUuid: uuid,
+        name: d.spec.name,
+        state: { powerState: d.state, reason: d.reason },
+        cpuTimeNs: active ? cpuTimeNs : undefined,
+        vcpuCurrent: d.spec.vcpus,
+        vcpuMaximum: d.spec.maxVcpus || d.spec.vcpus,
+        balloon: { currentKib: d.spec.memoryMib * 1024, maximumKib: (d.spec.maxMemoryMib || d.spec.memoryMib) * 1024 },
+        blocks: active
+          ? this.diskList(d).map((x) => ({
+            name: x.targetDev, path: x.sourcePath, rdBytes: 0, wrBytes: 0, rdReqs: 0, wrReqs: 0, capacityBytes: x.sizeGib * GIB, allocationBytes: 0,
+          }))
+          : [],
+        nets: active
+          ? d.spec.nics.map((_, i) => ({ name: `vnet${i}`, rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0, rxDrops: 0, txDrops: 0 }))
+          : [],
+      };
+    });
+  }
+
+  // ---- helpers
+
+  private domain(uuid: string): SimulatedDomain {
+    const d = this.domains.get(uuid);
+    if (!d) throw new HypervisorError(`domain ${uuid} not found`, { virshError: "Domain not found", code: "no_domain" });
+    return d;
+  }
+
+  /** The domain, if it is in one of the states the operation needs (ConflictError naming its state otherwise). */
+  private expectState(uuid: string, operation: string, states: PowerState[]): SimulatedDomain {
+    const d = this.domain(uuid);
+    if (!states.includes(d.state)) {
+      const st = PowerState[d.state];
+      throw new ConflictError(`cannot ${operation} VM ${uuid}: it is ${st.replace("POWER_STATE_", "").toLowerCase()} (${d.reason}); ${operation} needs ${states.map((s) => PowerState[s].replace("POWER_STATE_", "").toLowerCase()).join(" or ")}`, st);
+    }
+    return d;
   }
 
   // ---- test hooks: things that happen to real hosts behind the manager's back

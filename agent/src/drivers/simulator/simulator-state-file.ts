@@ -10,12 +10,34 @@ import { PowerState, VmSpec, powerStateFromJSON, powerStateToJSON } from "#share
 
 export const SIMULATOR_STATE_FILE = "simulator-domains.json";
 
+/** A disk attached after the definition (capability "disks"). */
+export interface SimulatedDisk {
+  targetDev: string;
+  sourcePath: string;
+  format: string;
+  bus: "virtio" | "scsi";
+  serial: string;
+  sizeGib: number;
+}
+
 export interface SimulatedDomain {
   spec: VmSpec;
   state: PowerState;
   reason: string;
   managed: boolean;
+  /** Hibernated: its memory is saved, and the next start (or restore) continues from it. */
+  managedSave?: boolean | undefined;
+  attachedDisks?: SimulatedDisk[] | undefined;
 }
+
+const DiskSchema = z.object({
+  targetDev: z.string().min(1),
+  sourcePath: z.string().min(1),
+  format: z.string(),
+  bus: z.enum(["virtio", "scsi"]),
+  serial: z.string(),
+  sizeGib: z.number().nonnegative(),
+});
 
 const FileSchema = z.object({
   version: z.literal(1),
@@ -26,6 +48,9 @@ const FileSchema = z.object({
     state: z.string().refine((s) => powerStateFromJSON(s) !== PowerState.UNRECOGNIZED, { message: "unknown power state" }),
     reason: z.string(),
     managed: z.boolean(),
+    // Added with the capabilities; files written before have neither.
+    managedSave: z.boolean().optional(),
+    attachedDisks: z.array(DiskSchema).optional(),
   })),
 });
 
@@ -63,7 +88,10 @@ export class SimulatorStateFile {
     }
     const domains = new Map<string, SimulatedDomain>();
     for (const d of parsed.data.domains) {
-      domains.set(d.uuid, { spec: VmSpec.fromJSON(d.spec), state: powerStateFromJSON(d.state), reason: d.reason, managed: d.managed });
+      domains.set(d.uuid, {
+        spec: VmSpec.fromJSON(d.spec), state: powerStateFromJSON(d.state), reason: d.reason, managed: d.managed,
+        managedSave: d.managedSave, attachedDisks: d.attachedDisks,
+      });
     }
     return { hostUuid: parsed.data.hostUuid, domains };
   }
@@ -83,6 +111,7 @@ export class SimulatorStateFile {
       hostUuid: state.hostUuid,
       domains: [...state.domains].map(([uuid, d]) => ({
         uuid, spec: VmSpec.toJSON(d.spec), state: powerStateToJSON(d.state), reason: d.reason, managed: d.managed,
+        ...(d.managedSave ? { managedSave: true } : {}), ...(d.attachedDisks?.length ? { attachedDisks: d.attachedDisks } : {}),
       })),
     };
     mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });

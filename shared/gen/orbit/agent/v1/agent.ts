@@ -202,6 +202,11 @@ export interface HostFacts {
   driver: string;
   /** Errors met while discovering facts (for example a failing nvidia-smi); facts still usable. */
   discoveryWarnings: string[];
+  /**
+   * Optional operations the driver implements ("power", "resize", "disks", "stats"); a command
+   * that needs one the host lacks is refused with the error code "unsupported".
+   */
+  capabilities: string[];
 }
 
 export interface NumaCell {
@@ -296,7 +301,51 @@ export interface CommandResult {
     | ErrorInfo
     | undefined;
   /** Domain state after the command, when it concerned a domain. */
-  domain: DomainStatus | undefined;
+  domain:
+    | DomainStatus
+    | undefined;
+  /** What a command returns besides the domain state. */
+  output: { $case: "diskAttached"; value: DiskAttached } | { $case: "vmStats"; value: VmStats } | undefined;
+}
+
+export interface DiskAttached {
+  /** Guest device the disk was attached as, e.g. "vdb". */
+  targetDev: string;
+}
+
+export interface VmStats {
+  powerState: PowerState;
+  /** Total CPU time of the domain. */
+  cpuTimeNs: number;
+  vcpusCurrent: number;
+  vcpusMaximum: number;
+  /** Memory the guest has now (balloon) and may have at most. */
+  memoryCurrentKib: number;
+  memoryMaximumKib: number;
+  blocks: BlockStats[];
+  interfaces: InterfaceStats[];
+}
+
+export interface BlockStats {
+  /** Guest device ("vda"). */
+  name: string;
+  path: string;
+  rdBytes: number;
+  wrBytes: number;
+  rdReqs: number;
+  wrReqs: number;
+  capacityBytes: number;
+  allocationBytes: number;
+}
+
+export interface InterfaceStats {
+  name: string;
+  rxBytes: number;
+  txBytes: number;
+  rxPackets: number;
+  txPackets: number;
+  rxDrops: number;
+  txDrops: number;
 }
 
 export interface Event {
@@ -321,10 +370,28 @@ export interface Command {
   commandId: string;
   deadlineMs: number;
   vmUuid: string;
-  body: { $case: "startVm"; value: StartVm } | { $case: "stopVm"; value: StopVm } | {
-    $case: "destroyVm";
-    value: DestroyVm;
-  } | undefined;
+  body:
+    | { $case: "startVm"; value: StartVm }
+    | { $case: "stopVm"; value: StopVm }
+    | { $case: "destroyVm"; value: DestroyVm }
+    | //
+    /** Capability "power". */
+    { $case: "rebootVm"; value: RebootVm }
+    | { $case: "suspendVm"; value: SuspendVm }
+    | { $case: "resumeVm"; value: ResumeVm }
+    | { $case: "hibernateVm"; value: HibernateVm }
+    | { $case: "restoreVm"; value: RestoreVm }
+    | //
+    /** Capability "resize". */
+    { $case: "resizeVm"; value: ResizeVm }
+    | //
+    /** Capability "disks". */
+    { $case: "attachDisk"; value: AttachDisk }
+    | { $case: "detachDisk"; value: DetachDisk }
+    | //
+    /** Capability "stats". */
+    { $case: "getVmStats"; value: GetVmStats }
+    | undefined;
 }
 
 export interface StartVm {
@@ -339,6 +406,58 @@ export interface StopVm {
 export interface DestroyVm {
   /** Remove the disks the VM owns (never a disk it does not own). */
   removeOwnedDisks: boolean;
+}
+
+export interface RebootVm {
+  /** False: ACPI reboot request (the guest decides). True: hard reset, no guest cooperation. */
+  hard: boolean;
+}
+
+/** Pauses the vCPUs of a running VM (memory stays allocated). */
+export interface SuspendVm {
+}
+
+export interface ResumeVm {
+}
+
+/** Saves the VM's memory to disk and stops it; RestoreVm (or StartVm) continues from there. */
+export interface HibernateVm {
+}
+
+export interface RestoreVm {
+}
+
+/**
+ * Changes vCPUs and/or memory, live when running and in the definition, within the VM's
+ * maximums. 0 leaves that one unchanged; at least one must be set.
+ */
+export interface ResizeVm {
+  vcpus: number;
+  memoryMib: number;
+}
+
+export interface AttachDisk {
+  /** Absolute, or relative to the agent's images directory. */
+  sourcePath: string;
+  /** "qcow2" (default) or "raw". */
+  format: string;
+  /** "virtio" (default) or "scsi". */
+  bus: string;
+  /** Guest device; empty: the next free one. */
+  targetDev: string;
+  serial: string;
+  /** Create a disk of this size first when the file does not exist (0: it must exist). */
+  createSizeGib: number;
+}
+
+export interface DetachDisk {
+  /** Guest device ("vdb") or source path. */
+  target: string;
+  /** How long a running guest has to release the disk (0: the agent's default). */
+  timeoutMs: number;
+}
+
+export interface GetVmStats {
 }
 
 export interface VmSpec {
@@ -795,6 +914,7 @@ function createBaseHostFacts(): HostFacts {
     cluster: "",
     driver: "",
     discoveryWarnings: [],
+    capabilities: [],
   };
 }
 
@@ -859,6 +979,9 @@ export const HostFacts: MessageFns<HostFacts> = {
     }
     for (const v of message.discoveryWarnings) {
       writer.uint32(162).string(v!);
+    }
+    for (const v of message.capabilities) {
+      writer.uint32(170).string(v!);
     }
     return writer;
   },
@@ -1036,6 +1159,14 @@ export const HostFacts: MessageFns<HostFacts> = {
             message.discoveryWarnings.push(reader.string());
             continue;
           }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.capabilities.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1118,6 +1249,9 @@ export const HostFacts: MessageFns<HostFacts> = {
         : globalThis.Array.isArray(object?.discovery_warnings)
         ? object.discovery_warnings.map((e: any) => globalThis.String(e))
         : [],
+      capabilities: globalThis.Array.isArray(object?.capabilities)
+        ? object.capabilities.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1183,6 +1317,9 @@ export const HostFacts: MessageFns<HostFacts> = {
     if (message.discoveryWarnings?.length) {
       obj.discoveryWarnings = message.discoveryWarnings;
     }
+    if (message.capabilities?.length) {
+      obj.capabilities = message.capabilities;
+    }
     return obj;
   },
 
@@ -1211,6 +1348,7 @@ export const HostFacts: MessageFns<HostFacts> = {
     message.cluster = object.cluster ?? "";
     message.driver = object.driver ?? "";
     message.discoveryWarnings = object.discoveryWarnings?.map((e) => e) || [];
+    message.capabilities = object.capabilities?.map((e) => e) || [];
     return message;
   },
 };
@@ -2578,7 +2716,7 @@ export const ErrorInfo: MessageFns<ErrorInfo> = {
 };
 
 function createBaseCommandResult(): CommandResult {
-  return { commandId: "", ok: false, error: undefined, domain: undefined };
+  return { commandId: "", ok: false, error: undefined, domain: undefined, output: undefined };
 }
 
 export const CommandResult: MessageFns<CommandResult> = {
@@ -2594,6 +2732,14 @@ export const CommandResult: MessageFns<CommandResult> = {
     }
     if (message.domain !== undefined) {
       DomainStatus.encode(message.domain, writer.uint32(34).fork()).join();
+    }
+    switch (message.output?.$case) {
+      case "diskAttached":
+        DiskAttached.encode(message.output.value, writer.uint32(42).fork()).join();
+        break;
+      case "vmStats":
+        VmStats.encode(message.output.value, writer.uint32(50).fork()).join();
+        break;
     }
     return writer;
   },
@@ -2643,6 +2789,22 @@ export const CommandResult: MessageFns<CommandResult> = {
             message.domain = DomainStatus.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.output = { $case: "diskAttached", value: DiskAttached.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.output = { $case: "vmStats", value: VmStats.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2665,6 +2827,15 @@ export const CommandResult: MessageFns<CommandResult> = {
       ok: isSet(object.ok) ? globalThis.Boolean(object.ok) : false,
       error: isSet(object.error) ? ErrorInfo.fromJSON(object.error) : undefined,
       domain: isSet(object.domain) ? DomainStatus.fromJSON(object.domain) : undefined,
+      output: isSet(object.diskAttached)
+        ? { $case: "diskAttached", value: DiskAttached.fromJSON(object.diskAttached) }
+        : isSet(object.disk_attached)
+        ? { $case: "diskAttached", value: DiskAttached.fromJSON(object.disk_attached) }
+        : isSet(object.vmStats)
+        ? { $case: "vmStats", value: VmStats.fromJSON(object.vmStats) }
+        : isSet(object.vm_stats)
+        ? { $case: "vmStats", value: VmStats.fromJSON(object.vm_stats) }
+        : undefined,
     };
   },
 
@@ -2682,6 +2853,11 @@ export const CommandResult: MessageFns<CommandResult> = {
     if (message.domain !== undefined) {
       obj.domain = DomainStatus.toJSON(message.domain);
     }
+    if (message.output?.$case === "diskAttached") {
+      obj.diskAttached = DiskAttached.toJSON(message.output.value);
+    } else if (message.output?.$case === "vmStats") {
+      obj.vmStats = VmStats.toJSON(message.output.value);
+    }
     return obj;
   },
 
@@ -2698,6 +2874,705 @@ export const CommandResult: MessageFns<CommandResult> = {
     message.domain = (object.domain !== undefined && object.domain !== null)
       ? DomainStatus.fromPartial(object.domain)
       : undefined;
+    switch (object.output?.$case) {
+      case "diskAttached": {
+        if (object.output?.value !== undefined && object.output?.value !== null) {
+          message.output = { $case: "diskAttached", value: DiskAttached.fromPartial(object.output.value) };
+        }
+        break;
+      }
+      case "vmStats": {
+        if (object.output?.value !== undefined && object.output?.value !== null) {
+          message.output = { $case: "vmStats", value: VmStats.fromPartial(object.output.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseDiskAttached(): DiskAttached {
+  return { targetDev: "" };
+}
+
+export const DiskAttached: MessageFns<DiskAttached> = {
+  encode(message: DiskAttached, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.targetDev !== "") {
+      writer.uint32(10).string(message.targetDev);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DiskAttached {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDiskAttached();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.targetDev = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DiskAttached {
+    return {
+      targetDev: isSet(object.targetDev)
+        ? globalThis.String(object.targetDev)
+        : isSet(object.target_dev)
+        ? globalThis.String(object.target_dev)
+        : "",
+    };
+  },
+
+  toJSON(message: DiskAttached): unknown {
+    const obj: any = {};
+    if (message.targetDev !== "") {
+      obj.targetDev = message.targetDev;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DiskAttached>, I>>(base?: I): DiskAttached {
+    return DiskAttached.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DiskAttached>, I>>(object: I): DiskAttached {
+    const message = createBaseDiskAttached();
+    message.targetDev = object.targetDev ?? "";
+    return message;
+  },
+};
+
+function createBaseVmStats(): VmStats {
+  return {
+    powerState: 0,
+    cpuTimeNs: 0,
+    vcpusCurrent: 0,
+    vcpusMaximum: 0,
+    memoryCurrentKib: 0,
+    memoryMaximumKib: 0,
+    blocks: [],
+    interfaces: [],
+  };
+}
+
+export const VmStats: MessageFns<VmStats> = {
+  encode(message: VmStats, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.powerState !== 0) {
+      writer.uint32(8).int32(message.powerState);
+    }
+    if (message.cpuTimeNs !== 0) {
+      writer.uint32(16).uint64(message.cpuTimeNs);
+    }
+    if (message.vcpusCurrent !== 0) {
+      writer.uint32(24).uint32(message.vcpusCurrent);
+    }
+    if (message.vcpusMaximum !== 0) {
+      writer.uint32(32).uint32(message.vcpusMaximum);
+    }
+    if (message.memoryCurrentKib !== 0) {
+      writer.uint32(40).uint64(message.memoryCurrentKib);
+    }
+    if (message.memoryMaximumKib !== 0) {
+      writer.uint32(48).uint64(message.memoryMaximumKib);
+    }
+    for (const v of message.blocks) {
+      BlockStats.encode(v!, writer.uint32(58).fork()).join();
+    }
+    for (const v of message.interfaces) {
+      InterfaceStats.encode(v!, writer.uint32(66).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VmStats {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVmStats();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.powerState = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.cpuTimeNs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.vcpusCurrent = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.vcpusMaximum = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.memoryCurrentKib = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.memoryMaximumKib = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.blocks.push(BlockStats.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.interfaces.push(InterfaceStats.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VmStats {
+    return {
+      powerState: isSet(object.powerState)
+        ? powerStateFromJSON(object.powerState)
+        : isSet(object.power_state)
+        ? powerStateFromJSON(object.power_state)
+        : 0,
+      cpuTimeNs: isSet(object.cpuTimeNs)
+        ? globalThis.Number(object.cpuTimeNs)
+        : isSet(object.cpu_time_ns)
+        ? globalThis.Number(object.cpu_time_ns)
+        : 0,
+      vcpusCurrent: isSet(object.vcpusCurrent)
+        ? globalThis.Number(object.vcpusCurrent)
+        : isSet(object.vcpus_current)
+        ? globalThis.Number(object.vcpus_current)
+        : 0,
+      vcpusMaximum: isSet(object.vcpusMaximum)
+        ? globalThis.Number(object.vcpusMaximum)
+        : isSet(object.vcpus_maximum)
+        ? globalThis.Number(object.vcpus_maximum)
+        : 0,
+      memoryCurrentKib: isSet(object.memoryCurrentKib)
+        ? globalThis.Number(object.memoryCurrentKib)
+        : isSet(object.memory_current_kib)
+        ? globalThis.Number(object.memory_current_kib)
+        : 0,
+      memoryMaximumKib: isSet(object.memoryMaximumKib)
+        ? globalThis.Number(object.memoryMaximumKib)
+        : isSet(object.memory_maximum_kib)
+        ? globalThis.Number(object.memory_maximum_kib)
+        : 0,
+      blocks: globalThis.Array.isArray(object?.blocks)
+        ? object.blocks.map((e: any) => BlockStats.fromJSON(e))
+        : [],
+      interfaces: globalThis.Array.isArray(object?.interfaces)
+        ? object.interfaces.map((e: any) => InterfaceStats.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: VmStats): unknown {
+    const obj: any = {};
+    if (message.powerState !== 0) {
+      obj.powerState = powerStateToJSON(message.powerState);
+    }
+    if (message.cpuTimeNs !== 0) {
+      obj.cpuTimeNs = Math.round(message.cpuTimeNs);
+    }
+    if (message.vcpusCurrent !== 0) {
+      obj.vcpusCurrent = Math.round(message.vcpusCurrent);
+    }
+    if (message.vcpusMaximum !== 0) {
+      obj.vcpusMaximum = Math.round(message.vcpusMaximum);
+    }
+    if (message.memoryCurrentKib !== 0) {
+      obj.memoryCurrentKib = Math.round(message.memoryCurrentKib);
+    }
+    if (message.memoryMaximumKib !== 0) {
+      obj.memoryMaximumKib = Math.round(message.memoryMaximumKib);
+    }
+    if (message.blocks?.length) {
+      obj.blocks = message.blocks.map((e) => BlockStats.toJSON(e));
+    }
+    if (message.interfaces?.length) {
+      obj.interfaces = message.interfaces.map((e) => InterfaceStats.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VmStats>, I>>(base?: I): VmStats {
+    return VmStats.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VmStats>, I>>(object: I): VmStats {
+    const message = createBaseVmStats();
+    message.powerState = object.powerState ?? 0;
+    message.cpuTimeNs = object.cpuTimeNs ?? 0;
+    message.vcpusCurrent = object.vcpusCurrent ?? 0;
+    message.vcpusMaximum = object.vcpusMaximum ?? 0;
+    message.memoryCurrentKib = object.memoryCurrentKib ?? 0;
+    message.memoryMaximumKib = object.memoryMaximumKib ?? 0;
+    message.blocks = object.blocks?.map((e) => BlockStats.fromPartial(e)) || [];
+    message.interfaces = object.interfaces?.map((e) => InterfaceStats.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseBlockStats(): BlockStats {
+  return { name: "", path: "", rdBytes: 0, wrBytes: 0, rdReqs: 0, wrReqs: 0, capacityBytes: 0, allocationBytes: 0 };
+}
+
+export const BlockStats: MessageFns<BlockStats> = {
+  encode(message: BlockStats, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.path !== "") {
+      writer.uint32(18).string(message.path);
+    }
+    if (message.rdBytes !== 0) {
+      writer.uint32(24).uint64(message.rdBytes);
+    }
+    if (message.wrBytes !== 0) {
+      writer.uint32(32).uint64(message.wrBytes);
+    }
+    if (message.rdReqs !== 0) {
+      writer.uint32(40).uint64(message.rdReqs);
+    }
+    if (message.wrReqs !== 0) {
+      writer.uint32(48).uint64(message.wrReqs);
+    }
+    if (message.capacityBytes !== 0) {
+      writer.uint32(56).uint64(message.capacityBytes);
+    }
+    if (message.allocationBytes !== 0) {
+      writer.uint32(64).uint64(message.allocationBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BlockStats {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBlockStats();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.rdBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.wrBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.rdReqs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.wrReqs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.capacityBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.allocationBytes = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BlockStats {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      rdBytes: isSet(object.rdBytes)
+        ? globalThis.Number(object.rdBytes)
+        : isSet(object.rd_bytes)
+        ? globalThis.Number(object.rd_bytes)
+        : 0,
+      wrBytes: isSet(object.wrBytes)
+        ? globalThis.Number(object.wrBytes)
+        : isSet(object.wr_bytes)
+        ? globalThis.Number(object.wr_bytes)
+        : 0,
+      rdReqs: isSet(object.rdReqs)
+        ? globalThis.Number(object.rdReqs)
+        : isSet(object.rd_reqs)
+        ? globalThis.Number(object.rd_reqs)
+        : 0,
+      wrReqs: isSet(object.wrReqs)
+        ? globalThis.Number(object.wrReqs)
+        : isSet(object.wr_reqs)
+        ? globalThis.Number(object.wr_reqs)
+        : 0,
+      capacityBytes: isSet(object.capacityBytes)
+        ? globalThis.Number(object.capacityBytes)
+        : isSet(object.capacity_bytes)
+        ? globalThis.Number(object.capacity_bytes)
+        : 0,
+      allocationBytes: isSet(object.allocationBytes)
+        ? globalThis.Number(object.allocationBytes)
+        : isSet(object.allocation_bytes)
+        ? globalThis.Number(object.allocation_bytes)
+        : 0,
+    };
+  },
+
+  toJSON(message: BlockStats): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.rdBytes !== 0) {
+      obj.rdBytes = Math.round(message.rdBytes);
+    }
+    if (message.wrBytes !== 0) {
+      obj.wrBytes = Math.round(message.wrBytes);
+    }
+    if (message.rdReqs !== 0) {
+      obj.rdReqs = Math.round(message.rdReqs);
+    }
+    if (message.wrReqs !== 0) {
+      obj.wrReqs = Math.round(message.wrReqs);
+    }
+    if (message.capacityBytes !== 0) {
+      obj.capacityBytes = Math.round(message.capacityBytes);
+    }
+    if (message.allocationBytes !== 0) {
+      obj.allocationBytes = Math.round(message.allocationBytes);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BlockStats>, I>>(base?: I): BlockStats {
+    return BlockStats.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BlockStats>, I>>(object: I): BlockStats {
+    const message = createBaseBlockStats();
+    message.name = object.name ?? "";
+    message.path = object.path ?? "";
+    message.rdBytes = object.rdBytes ?? 0;
+    message.wrBytes = object.wrBytes ?? 0;
+    message.rdReqs = object.rdReqs ?? 0;
+    message.wrReqs = object.wrReqs ?? 0;
+    message.capacityBytes = object.capacityBytes ?? 0;
+    message.allocationBytes = object.allocationBytes ?? 0;
+    return message;
+  },
+};
+
+function createBaseInterfaceStats(): InterfaceStats {
+  return { name: "", rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0, rxDrops: 0, txDrops: 0 };
+}
+
+export const InterfaceStats: MessageFns<InterfaceStats> = {
+  encode(message: InterfaceStats, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.rxBytes !== 0) {
+      writer.uint32(16).uint64(message.rxBytes);
+    }
+    if (message.txBytes !== 0) {
+      writer.uint32(24).uint64(message.txBytes);
+    }
+    if (message.rxPackets !== 0) {
+      writer.uint32(32).uint64(message.rxPackets);
+    }
+    if (message.txPackets !== 0) {
+      writer.uint32(40).uint64(message.txPackets);
+    }
+    if (message.rxDrops !== 0) {
+      writer.uint32(48).uint64(message.rxDrops);
+    }
+    if (message.txDrops !== 0) {
+      writer.uint32(56).uint64(message.txDrops);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InterfaceStats {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInterfaceStats();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.rxBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.txBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.rxPackets = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.txPackets = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.rxDrops = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.txDrops = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InterfaceStats {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      rxBytes: isSet(object.rxBytes)
+        ? globalThis.Number(object.rxBytes)
+        : isSet(object.rx_bytes)
+        ? globalThis.Number(object.rx_bytes)
+        : 0,
+      txBytes: isSet(object.txBytes)
+        ? globalThis.Number(object.txBytes)
+        : isSet(object.tx_bytes)
+        ? globalThis.Number(object.tx_bytes)
+        : 0,
+      rxPackets: isSet(object.rxPackets)
+        ? globalThis.Number(object.rxPackets)
+        : isSet(object.rx_packets)
+        ? globalThis.Number(object.rx_packets)
+        : 0,
+      txPackets: isSet(object.txPackets)
+        ? globalThis.Number(object.txPackets)
+        : isSet(object.tx_packets)
+        ? globalThis.Number(object.tx_packets)
+        : 0,
+      rxDrops: isSet(object.rxDrops)
+        ? globalThis.Number(object.rxDrops)
+        : isSet(object.rx_drops)
+        ? globalThis.Number(object.rx_drops)
+        : 0,
+      txDrops: isSet(object.txDrops)
+        ? globalThis.Number(object.txDrops)
+        : isSet(object.tx_drops)
+        ? globalThis.Number(object.tx_drops)
+        : 0,
+    };
+  },
+
+  toJSON(message: InterfaceStats): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.rxBytes !== 0) {
+      obj.rxBytes = Math.round(message.rxBytes);
+    }
+    if (message.txBytes !== 0) {
+      obj.txBytes = Math.round(message.txBytes);
+    }
+    if (message.rxPackets !== 0) {
+      obj.rxPackets = Math.round(message.rxPackets);
+    }
+    if (message.txPackets !== 0) {
+      obj.txPackets = Math.round(message.txPackets);
+    }
+    if (message.rxDrops !== 0) {
+      obj.rxDrops = Math.round(message.rxDrops);
+    }
+    if (message.txDrops !== 0) {
+      obj.txDrops = Math.round(message.txDrops);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InterfaceStats>, I>>(base?: I): InterfaceStats {
+    return InterfaceStats.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InterfaceStats>, I>>(object: I): InterfaceStats {
+    const message = createBaseInterfaceStats();
+    message.name = object.name ?? "";
+    message.rxBytes = object.rxBytes ?? 0;
+    message.txBytes = object.txBytes ?? 0;
+    message.rxPackets = object.rxPackets ?? 0;
+    message.txPackets = object.txPackets ?? 0;
+    message.rxDrops = object.rxDrops ?? 0;
+    message.txDrops = object.txDrops ?? 0;
     return message;
   },
 };
@@ -3017,6 +3892,33 @@ export const Command: MessageFns<Command> = {
       case "destroyVm":
         DestroyVm.encode(message.body.value, writer.uint32(98).fork()).join();
         break;
+      case "rebootVm":
+        RebootVm.encode(message.body.value, writer.uint32(106).fork()).join();
+        break;
+      case "suspendVm":
+        SuspendVm.encode(message.body.value, writer.uint32(114).fork()).join();
+        break;
+      case "resumeVm":
+        ResumeVm.encode(message.body.value, writer.uint32(122).fork()).join();
+        break;
+      case "hibernateVm":
+        HibernateVm.encode(message.body.value, writer.uint32(130).fork()).join();
+        break;
+      case "restoreVm":
+        RestoreVm.encode(message.body.value, writer.uint32(138).fork()).join();
+        break;
+      case "resizeVm":
+        ResizeVm.encode(message.body.value, writer.uint32(146).fork()).join();
+        break;
+      case "attachDisk":
+        AttachDisk.encode(message.body.value, writer.uint32(154).fork()).join();
+        break;
+      case "detachDisk":
+        DetachDisk.encode(message.body.value, writer.uint32(162).fork()).join();
+        break;
+      case "getVmStats":
+        GetVmStats.encode(message.body.value, writer.uint32(170).fork()).join();
+        break;
     }
     return writer;
   },
@@ -3082,6 +3984,78 @@ export const Command: MessageFns<Command> = {
             message.body = { $case: "destroyVm", value: DestroyVm.decode(reader, reader.uint32()) };
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.body = { $case: "rebootVm", value: RebootVm.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.body = { $case: "suspendVm", value: SuspendVm.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.body = { $case: "resumeVm", value: ResumeVm.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.body = { $case: "hibernateVm", value: HibernateVm.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.body = { $case: "restoreVm", value: RestoreVm.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.body = { $case: "resizeVm", value: ResizeVm.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.body = { $case: "attachDisk", value: AttachDisk.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.body = { $case: "detachDisk", value: DetachDisk.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.body = { $case: "getVmStats", value: GetVmStats.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3123,6 +4097,42 @@ export const Command: MessageFns<Command> = {
         ? { $case: "destroyVm", value: DestroyVm.fromJSON(object.destroyVm) }
         : isSet(object.destroy_vm)
         ? { $case: "destroyVm", value: DestroyVm.fromJSON(object.destroy_vm) }
+        : isSet(object.rebootVm)
+        ? { $case: "rebootVm", value: RebootVm.fromJSON(object.rebootVm) }
+        : isSet(object.reboot_vm)
+        ? { $case: "rebootVm", value: RebootVm.fromJSON(object.reboot_vm) }
+        : isSet(object.suspendVm)
+        ? { $case: "suspendVm", value: SuspendVm.fromJSON(object.suspendVm) }
+        : isSet(object.suspend_vm)
+        ? { $case: "suspendVm", value: SuspendVm.fromJSON(object.suspend_vm) }
+        : isSet(object.resumeVm)
+        ? { $case: "resumeVm", value: ResumeVm.fromJSON(object.resumeVm) }
+        : isSet(object.resume_vm)
+        ? { $case: "resumeVm", value: ResumeVm.fromJSON(object.resume_vm) }
+        : isSet(object.hibernateVm)
+        ? { $case: "hibernateVm", value: HibernateVm.fromJSON(object.hibernateVm) }
+        : isSet(object.hibernate_vm)
+        ? { $case: "hibernateVm", value: HibernateVm.fromJSON(object.hibernate_vm) }
+        : isSet(object.restoreVm)
+        ? { $case: "restoreVm", value: RestoreVm.fromJSON(object.restoreVm) }
+        : isSet(object.restore_vm)
+        ? { $case: "restoreVm", value: RestoreVm.fromJSON(object.restore_vm) }
+        : isSet(object.resizeVm)
+        ? { $case: "resizeVm", value: ResizeVm.fromJSON(object.resizeVm) }
+        : isSet(object.resize_vm)
+        ? { $case: "resizeVm", value: ResizeVm.fromJSON(object.resize_vm) }
+        : isSet(object.attachDisk)
+        ? { $case: "attachDisk", value: AttachDisk.fromJSON(object.attachDisk) }
+        : isSet(object.attach_disk)
+        ? { $case: "attachDisk", value: AttachDisk.fromJSON(object.attach_disk) }
+        : isSet(object.detachDisk)
+        ? { $case: "detachDisk", value: DetachDisk.fromJSON(object.detachDisk) }
+        : isSet(object.detach_disk)
+        ? { $case: "detachDisk", value: DetachDisk.fromJSON(object.detach_disk) }
+        : isSet(object.getVmStats)
+        ? { $case: "getVmStats", value: GetVmStats.fromJSON(object.getVmStats) }
+        : isSet(object.get_vm_stats)
+        ? { $case: "getVmStats", value: GetVmStats.fromJSON(object.get_vm_stats) }
         : undefined,
     };
   },
@@ -3144,6 +4154,24 @@ export const Command: MessageFns<Command> = {
       obj.stopVm = StopVm.toJSON(message.body.value);
     } else if (message.body?.$case === "destroyVm") {
       obj.destroyVm = DestroyVm.toJSON(message.body.value);
+    } else if (message.body?.$case === "rebootVm") {
+      obj.rebootVm = RebootVm.toJSON(message.body.value);
+    } else if (message.body?.$case === "suspendVm") {
+      obj.suspendVm = SuspendVm.toJSON(message.body.value);
+    } else if (message.body?.$case === "resumeVm") {
+      obj.resumeVm = ResumeVm.toJSON(message.body.value);
+    } else if (message.body?.$case === "hibernateVm") {
+      obj.hibernateVm = HibernateVm.toJSON(message.body.value);
+    } else if (message.body?.$case === "restoreVm") {
+      obj.restoreVm = RestoreVm.toJSON(message.body.value);
+    } else if (message.body?.$case === "resizeVm") {
+      obj.resizeVm = ResizeVm.toJSON(message.body.value);
+    } else if (message.body?.$case === "attachDisk") {
+      obj.attachDisk = AttachDisk.toJSON(message.body.value);
+    } else if (message.body?.$case === "detachDisk") {
+      obj.detachDisk = DetachDisk.toJSON(message.body.value);
+    } else if (message.body?.$case === "getVmStats") {
+      obj.getVmStats = GetVmStats.toJSON(message.body.value);
     }
     return obj;
   },
@@ -3172,6 +4200,60 @@ export const Command: MessageFns<Command> = {
       case "destroyVm": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "destroyVm", value: DestroyVm.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "rebootVm": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "rebootVm", value: RebootVm.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "suspendVm": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "suspendVm", value: SuspendVm.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "resumeVm": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "resumeVm", value: ResumeVm.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "hibernateVm": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "hibernateVm", value: HibernateVm.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "restoreVm": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "restoreVm", value: RestoreVm.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "resizeVm": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "resizeVm", value: ResizeVm.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "attachDisk": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "attachDisk", value: AttachDisk.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "detachDisk": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "detachDisk", value: DetachDisk.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "getVmStats": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "getVmStats", value: GetVmStats.fromPartial(object.body.value) };
         }
         break;
       }
@@ -3405,6 +4487,672 @@ export const DestroyVm: MessageFns<DestroyVm> = {
   fromPartial<I extends Exact<DeepPartial<DestroyVm>, I>>(object: I): DestroyVm {
     const message = createBaseDestroyVm();
     message.removeOwnedDisks = object.removeOwnedDisks ?? false;
+    return message;
+  },
+};
+
+function createBaseRebootVm(): RebootVm {
+  return { hard: false };
+}
+
+export const RebootVm: MessageFns<RebootVm> = {
+  encode(message: RebootVm, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hard !== false) {
+      writer.uint32(8).bool(message.hard);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RebootVm {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRebootVm();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.hard = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RebootVm {
+    return { hard: isSet(object.hard) ? globalThis.Boolean(object.hard) : false };
+  },
+
+  toJSON(message: RebootVm): unknown {
+    const obj: any = {};
+    if (message.hard !== false) {
+      obj.hard = message.hard;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RebootVm>, I>>(base?: I): RebootVm {
+    return RebootVm.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RebootVm>, I>>(object: I): RebootVm {
+    const message = createBaseRebootVm();
+    message.hard = object.hard ?? false;
+    return message;
+  },
+};
+
+function createBaseSuspendVm(): SuspendVm {
+  return {};
+}
+
+export const SuspendVm: MessageFns<SuspendVm> = {
+  encode(_: SuspendVm, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SuspendVm {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSuspendVm();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): SuspendVm {
+    return {};
+  },
+
+  toJSON(_: SuspendVm): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SuspendVm>, I>>(base?: I): SuspendVm {
+    return SuspendVm.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SuspendVm>, I>>(_: I): SuspendVm {
+    const message = createBaseSuspendVm();
+    return message;
+  },
+};
+
+function createBaseResumeVm(): ResumeVm {
+  return {};
+}
+
+export const ResumeVm: MessageFns<ResumeVm> = {
+  encode(_: ResumeVm, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResumeVm {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResumeVm();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ResumeVm {
+    return {};
+  },
+
+  toJSON(_: ResumeVm): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResumeVm>, I>>(base?: I): ResumeVm {
+    return ResumeVm.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResumeVm>, I>>(_: I): ResumeVm {
+    const message = createBaseResumeVm();
+    return message;
+  },
+};
+
+function createBaseHibernateVm(): HibernateVm {
+  return {};
+}
+
+export const HibernateVm: MessageFns<HibernateVm> = {
+  encode(_: HibernateVm, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HibernateVm {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHibernateVm();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): HibernateVm {
+    return {};
+  },
+
+  toJSON(_: HibernateVm): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HibernateVm>, I>>(base?: I): HibernateVm {
+    return HibernateVm.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HibernateVm>, I>>(_: I): HibernateVm {
+    const message = createBaseHibernateVm();
+    return message;
+  },
+};
+
+function createBaseRestoreVm(): RestoreVm {
+  return {};
+}
+
+export const RestoreVm: MessageFns<RestoreVm> = {
+  encode(_: RestoreVm, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RestoreVm {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRestoreVm();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RestoreVm {
+    return {};
+  },
+
+  toJSON(_: RestoreVm): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RestoreVm>, I>>(base?: I): RestoreVm {
+    return RestoreVm.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RestoreVm>, I>>(_: I): RestoreVm {
+    const message = createBaseRestoreVm();
+    return message;
+  },
+};
+
+function createBaseResizeVm(): ResizeVm {
+  return { vcpus: 0, memoryMib: 0 };
+}
+
+export const ResizeVm: MessageFns<ResizeVm> = {
+  encode(message: ResizeVm, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vcpus !== 0) {
+      writer.uint32(8).uint32(message.vcpus);
+    }
+    if (message.memoryMib !== 0) {
+      writer.uint32(16).uint64(message.memoryMib);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResizeVm {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResizeVm();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.vcpus = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.memoryMib = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResizeVm {
+    return {
+      vcpus: isSet(object.vcpus) ? globalThis.Number(object.vcpus) : 0,
+      memoryMib: isSet(object.memoryMib)
+        ? globalThis.Number(object.memoryMib)
+        : isSet(object.memory_mib)
+        ? globalThis.Number(object.memory_mib)
+        : 0,
+    };
+  },
+
+  toJSON(message: ResizeVm): unknown {
+    const obj: any = {};
+    if (message.vcpus !== 0) {
+      obj.vcpus = Math.round(message.vcpus);
+    }
+    if (message.memoryMib !== 0) {
+      obj.memoryMib = Math.round(message.memoryMib);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResizeVm>, I>>(base?: I): ResizeVm {
+    return ResizeVm.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResizeVm>, I>>(object: I): ResizeVm {
+    const message = createBaseResizeVm();
+    message.vcpus = object.vcpus ?? 0;
+    message.memoryMib = object.memoryMib ?? 0;
+    return message;
+  },
+};
+
+function createBaseAttachDisk(): AttachDisk {
+  return { sourcePath: "", format: "", bus: "", targetDev: "", serial: "", createSizeGib: 0 };
+}
+
+export const AttachDisk: MessageFns<AttachDisk> = {
+  encode(message: AttachDisk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sourcePath !== "") {
+      writer.uint32(10).string(message.sourcePath);
+    }
+    if (message.format !== "") {
+      writer.uint32(18).string(message.format);
+    }
+    if (message.bus !== "") {
+      writer.uint32(26).string(message.bus);
+    }
+    if (message.targetDev !== "") {
+      writer.uint32(34).string(message.targetDev);
+    }
+    if (message.serial !== "") {
+      writer.uint32(42).string(message.serial);
+    }
+    if (message.createSizeGib !== 0) {
+      writer.uint32(48).uint64(message.createSizeGib);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttachDisk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttachDisk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sourcePath = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.format = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.bus = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.targetDev = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.serial = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.createSizeGib = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AttachDisk {
+    return {
+      sourcePath: isSet(object.sourcePath)
+        ? globalThis.String(object.sourcePath)
+        : isSet(object.source_path)
+        ? globalThis.String(object.source_path)
+        : "",
+      format: isSet(object.format) ? globalThis.String(object.format) : "",
+      bus: isSet(object.bus) ? globalThis.String(object.bus) : "",
+      targetDev: isSet(object.targetDev)
+        ? globalThis.String(object.targetDev)
+        : isSet(object.target_dev)
+        ? globalThis.String(object.target_dev)
+        : "",
+      serial: isSet(object.serial) ? globalThis.String(object.serial) : "",
+      createSizeGib: isSet(object.createSizeGib)
+        ? globalThis.Number(object.createSizeGib)
+        : isSet(object.create_size_gib)
+        ? globalThis.Number(object.create_size_gib)
+        : 0,
+    };
+  },
+
+  toJSON(message: AttachDisk): unknown {
+    const obj: any = {};
+    if (message.sourcePath !== "") {
+      obj.sourcePath = message.sourcePath;
+    }
+    if (message.format !== "") {
+      obj.format = message.format;
+    }
+    if (message.bus !== "") {
+      obj.bus = message.bus;
+    }
+    if (message.targetDev !== "") {
+      obj.targetDev = message.targetDev;
+    }
+    if (message.serial !== "") {
+      obj.serial = message.serial;
+    }
+    if (message.createSizeGib !== 0) {
+      obj.createSizeGib = Math.round(message.createSizeGib);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AttachDisk>, I>>(base?: I): AttachDisk {
+    return AttachDisk.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AttachDisk>, I>>(object: I): AttachDisk {
+    const message = createBaseAttachDisk();
+    message.sourcePath = object.sourcePath ?? "";
+    message.format = object.format ?? "";
+    message.bus = object.bus ?? "";
+    message.targetDev = object.targetDev ?? "";
+    message.serial = object.serial ?? "";
+    message.createSizeGib = object.createSizeGib ?? 0;
+    return message;
+  },
+};
+
+function createBaseDetachDisk(): DetachDisk {
+  return { target: "", timeoutMs: 0 };
+}
+
+export const DetachDisk: MessageFns<DetachDisk> = {
+  encode(message: DetachDisk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.target !== "") {
+      writer.uint32(10).string(message.target);
+    }
+    if (message.timeoutMs !== 0) {
+      writer.uint32(16).uint32(message.timeoutMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DetachDisk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDetachDisk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.target = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.timeoutMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DetachDisk {
+    return {
+      target: isSet(object.target) ? globalThis.String(object.target) : "",
+      timeoutMs: isSet(object.timeoutMs)
+        ? globalThis.Number(object.timeoutMs)
+        : isSet(object.timeout_ms)
+        ? globalThis.Number(object.timeout_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: DetachDisk): unknown {
+    const obj: any = {};
+    if (message.target !== "") {
+      obj.target = message.target;
+    }
+    if (message.timeoutMs !== 0) {
+      obj.timeoutMs = Math.round(message.timeoutMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DetachDisk>, I>>(base?: I): DetachDisk {
+    return DetachDisk.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DetachDisk>, I>>(object: I): DetachDisk {
+    const message = createBaseDetachDisk();
+    message.target = object.target ?? "";
+    message.timeoutMs = object.timeoutMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetVmStats(): GetVmStats {
+  return {};
+}
+
+export const GetVmStats: MessageFns<GetVmStats> = {
+  encode(_: GetVmStats, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetVmStats {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetVmStats();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetVmStats {
+    return {};
+  },
+
+  toJSON(_: GetVmStats): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetVmStats>, I>>(base?: I): GetVmStats {
+    return GetVmStats.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetVmStats>, I>>(_: I): GetVmStats {
+    const message = createBaseGetVmStats();
     return message;
   },
 };

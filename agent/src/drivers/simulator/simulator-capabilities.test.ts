@@ -1,0 +1,185 @@
+// The simulator's capabilities keep the rules a libvirt host enforces, so the manager meets the
+// refusals it would meet on a real host.
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { ConflictError, HypervisorError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
+import { PowerState, StopMode, VmSpec } from "#shared/protocol.js";
+import { capabilityNames, requireCapability, CapabilityUnsupportedError } from "../hypervisor.js";
+import { SimulatorHypervisor, type SimulatorOptions } from "./simulator-hypervisor.js";
+
+const HOST = "5e1a0000-0000-4000-8000-0000000000bb";
+const dirs: string[] = [];
+afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
+
+function sim(o: Partial<SimulatorOptions> = {}): SimulatorHypervisor {
+  return new SimulatorHypervisor({ hostUuid: HOST, hostname: "sim", cpus: 8, memoryMib: 4096, startDelayMs: 0, ...o });
+}
+
+function spec(over: Partial<VmSpec> = {}): VmSpec {
+  return VmSpec.fromPartial({
+    vmUuid: randomUUID(), name: "vm", vcpus: 1, maxVcpus: 4, memoryMib: 1024, maxMemoryMib: 2048,
+    disks: [{ id: "root", device: "disk", sourcePath: "/images/root.qcow2", format: "qcow2", sizeGib: 10, bus: "virtio", owned: true }],
+    ...over,
+  });
+}
+
+const power = (s: SimulatorHypervisor) => requireCapability(s, "power", "test");
+const resize = (s: SimulatorHypervisor) => requireCapability(s, "resize", "test");
+const disks = (s: SimulatorHypervisor) => requireCapability(s, "disks", "test");
+const stats = (s: SimulatorHypervisor) => requireCapability(s, "stats", "test");
+
+describe("SimulatorHypervisor capabilities", () => {
+  it("declares all four by default, and only the configured ones when told", () => {
+    expect(capabilityNames(sim())).toEqual(["power", "resize", "disks", "stats"]);
+    const limited = sim({ capabilities: ["stats"] });
+    expect(capabilityNames(limited)).toEqual(["stats"]);
+    expect(limited.power).toBeUndefined();
+    const err = (() => { try { requireCapability(limited, "power", "suspend"); } catch (e) { return e; } })();
+    expect(err).toBeInstanceOf(CapabilityUnsupportedError);
+    expect(err).toMatchObject({ code: "unsupported", retryable: false, capability: "power" });
+    expect((err as Error).message).toMatch(/suspend needs the "power" capability.*simulator driver/);
+  });
+
+  it("suspends only a running domain, resumes only a paused one, and a paused domain keeps its memory", async () => {
+    const s = sim();
+    const vm = spec();
+    await expect(power(s).suspend(vm.vmUuid)).rejects.toBeInstanceOf(HypervisorError); // no such domain
+    await s.startVm(vm);
+    const events: string[] = [];
+    s.onDomainEvent((e) => events.push(`${e.event}/${e.detail}`));
+    expect(await power(s).suspend(vm.vmUuid)).toMatchObject({ powerState: PowerState.POWER_STATE_PAUSED, reason: "user" });
+    expect(await s.freeMemoryMib()).toBe(4096 - 1024);
+    // Idempotent on the state asked for.
+    expect((await power(s).suspend(vm.vmUuid)).powerState).toBe(PowerState.POWER_STATE_PAUSED);
+    await expect(power(s).reboot(vm.vmUuid)).rejects.toBeInstanceOf(ConflictError);
+    expect(await power(s).resume(vm.vmUuid)).toMatchObject({ powerState: PowerState.POWER_STATE_RUNNING, reason: "unpaused" });
+    expect(events).toEqual(["suspended/paused", "resumed/unpaused"]);
+    await s.stopVm(vm.vmUuid, { mode: StopMode.STOP_MODE_FORCE, timeoutMs: 0 });
+    const refused = await power(s).suspend(vm.vmUuid).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ConflictError);
+    expect((refused as Error).message).toMatch(/cannot suspend .* it is shutoff .* needs running or paused/);
+    await expect(power(s).resume(vm.vmUuid)).rejects.toBeInstanceOf(ConflictError);
+  });
+
+  it("reboots and resets a running domain only", async () => {
+    const s = sim();
+    const vm = spec();
+    await s.startVm(vm);
+    expect((await power(s).reboot(vm.vmUuid)).powerState).toBe(PowerState.POWER_STATE_RUNNING);
+    expect((await power(s).reset(vm.vmUuid)).powerState).toBe(PowerState.POWER_STATE_RUNNING);
+    await s.stopVm(vm.vmUuid, { mode: StopMode.STOP_MODE_ACPI, timeoutMs: 1 });
+    await expect(power(s).reboot(vm.vmUuid)).rejects.toBeInstanceOf(ConflictError);
+    await expect(power(s).reset(vm.vmUuid)).rejects.toBeInstanceOf(ConflictError);
+  });
+
+  it("hibernate leaves the domain shut off with a saved state that restore (or start) continues from, across a restart", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "orbit-sim-cap-"));
+    dirs.push(dir);
+    const s = sim({ stateDir: dir });
+    const vm = spec();
+    await s.startVm(vm);
+    await expect(power(s).restore(vm.vmUuid)).rejects.toMatchObject({ code: "conflict", details: { state: "no_managed_save" } });
+    expect(await power(s).hibernate(vm.vmUuid)).toMatchObject({ powerState: PowerState.POWER_STATE_SHUTOFF, reason: "saved" });
+    expect(await s.freeMemoryMib()).toBe(4096);
+    await expect(power(s).hibernate(vm.vmUuid)).rejects.toBeInstanceOf(ConflictError);
+    // The saved state is on disk, like libvirt's managed save image.
+    const again = sim({ stateDir: dir });
+    expect(await power(again).restore(vm.vmUuid)).toMatchObject({ powerState: PowerState.POWER_STATE_RUNNING, reason: "restored" });
+    await expect(power(again).restore(vm.vmUuid)).rejects.toBeInstanceOf(ConflictError);
+    await power(again).hibernate(vm.vmUuid);
+    // A start continues from the saved memory too (the manager's start after a hibernate).
+    expect(await again.startVm(vm)).toMatchObject({ powerState: PowerState.POWER_STATE_RUNNING, reason: "restored" });
+    expect(await again.startVm(vm)).toMatchObject({ reason: "restored" });
+  });
+
+  it("restores only when the memory is free", async () => {
+    const s = sim({ memoryMib: 1536 });
+    const a = spec();
+    const b = spec();
+    await s.startVm(a);
+    await power(s).hibernate(a.vmUuid);
+    await s.startVm(b);
+    await expect(power(s).restore(a.vmUuid)).rejects.toThrow(/cannot restore vm: 1024 MiB needed, 512 MiB free/);
+    expect((await s.listDomains()).find((d) => d.vmUuid === a.vmUuid)).toMatchObject({ powerState: PowerState.POWER_STATE_SHUTOFF, reason: "saved" });
+  });
+
+  it("resizes within the VM's maximums and the host's free memory; a refused resize changes nothing", async () => {
+    const s = sim({ memoryMib: 3072 });
+    const vm = spec();
+    await s.startVm(vm);
+    await resize(s).setVcpus(vm.vmUuid, 4);
+    await resize(s).setMemory(vm.vmUuid, 2048);
+    let [st] = await stats(s).domainStats(vm.vmUuid);
+    expect(st).toMatchObject({ vcpuCurrent: 4, vcpuMaximum: 4, balloon: { currentKib: 2048 * 1024, maximumKib: 2048 * 1024 } });
+    expect(await s.freeMemoryMib()).toBe(1024);
+    await expect(resize(s).setVcpus(vm.vmUuid, 5)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(resize(s).setVcpus(vm.vmUuid, 0)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(resize(s).setMemory(vm.vmUuid, 2049)).rejects.toMatchObject({ code: "invalid_argument", field: "memoryMib" });
+    [st] = await stats(s).domainStats(vm.vmUuid);
+    expect(st).toMatchObject({ vcpuCurrent: 4, balloon: { currentKib: 2048 * 1024 } });
+
+    // Growing a running VM needs free host memory; a stopped VM's definition may grow regardless.
+    const other = spec({ maxMemoryMib: 2048 });
+    await s.startVm(other);
+    await expect(resize(s).setMemory(other.vmUuid, 2048)).rejects.toThrow(/0 MiB free/);
+    await s.stopVm(other.vmUuid, { mode: StopMode.STOP_MODE_FORCE, timeoutMs: 0 });
+    await resize(s).setMemory(other.vmUuid, 2048);
+    expect((await s.listDomains()).find((d) => d.vmUuid === other.vmUuid)?.powerState).toBe(PowerState.POWER_STATE_SHUTOFF);
+    const [grown] = await stats(s).domainStats(other.vmUuid);
+    expect(grown!.balloon.currentKib).toBe(2048 * 1024);
+    // A start defines the domain from the manager's spec again (as the libvirt driver does).
+    expect(await s.startVm(other)).toMatchObject({ powerState: PowerState.POWER_STATE_RUNNING });
+  });
+
+  it("attaches disks at the next free target, refuses duplicates, detaches by target or path; a start redefines from the spec", async () => {
+    const s = sim();
+    const vm = spec();
+    await s.startVm(vm);
+    expect(await disks(s).attachDisk(vm.vmUuid, { sourcePath: "/data/a.qcow2", createSizeGib: 5 })).toBe("vdb");
+    expect(await disks(s).attachDisk(vm.vmUuid, { sourcePath: "/data/b.raw", format: "raw", bus: "scsi" })).toBe("sda");
+    await expect(disks(s).attachDisk(vm.vmUuid, { sourcePath: "/data/a.qcow2" })).rejects.toBeInstanceOf(ConflictError);
+    await expect(disks(s).attachDisk(vm.vmUuid, { sourcePath: "/data/c.qcow2", targetDev: "vda" })).rejects.toMatchObject({ details: { state: "target_in_use" } });
+    let [st] = await stats(s).domainStats(vm.vmUuid);
+    expect(st!.blocks.map((b) => [b.name, b.path, b.capacityBytes / 1024 ** 3])).toEqual([
+      ["vda", "/images/root.qcow2", 10], ["vdb", "/data/a.qcow2", 5], ["sda", "/data/b.raw", 0],
+    ]);
+    await disks(s).detachDisk(vm.vmUuid, "vdb");
+    await disks(s).detachDisk(vm.vmUuid, "/data/b.raw");
+    await expect(disks(s).detachDisk(vm.vmUuid, "vdz")).rejects.toBeInstanceOf(NotFoundError);
+    await disks(s).attachDisk(vm.vmUuid, { sourcePath: "/data/a.qcow2" });
+    await s.stopVm(vm.vmUuid, { mode: StopMode.STOP_MODE_FORCE, timeoutMs: 0 });
+    expect((await stats(s).domainStats(vm.vmUuid))[0]!.blocks).toEqual([]);
+    // Hibernate keeps the attached disk (the saved state uses it); a fresh start does not (as libvirt's define).
+    await s.startVm(vm);
+    await disks(s).attachDisk(vm.vmUuid, { sourcePath: "/data/a.qcow2" });
+    await power(s).hibernate(vm.vmUuid);
+    await s.startVm(vm);
+    [st] = await stats(s).domainStats(vm.vmUuid);
+    expect(st!.blocks.map((b) => b.name)).toEqual(["vda", "vdb"]);
+    await s.stopVm(vm.vmUuid, { mode: StopMode.STOP_MODE_FORCE, timeoutMs: 0 });
+    await s.startVm(vm);
+    [st] = await stats(s).domainStats(vm.vmUuid);
+    expect(st!.blocks.map((b) => b.name)).toEqual(["vda"]);
+  });
+
+  it("reports stats: CPU time only of an active domain, no devices while shut off, every domain without a uuid", async () => {
+    const s = sim();
+    const a = spec({ nics: [{ mac: "52:54:00:00:00:01", bridge: "br0", model: "virtio" }] });
+    const b = spec();
+    await s.startVm(a);
+    await s.startVm(b);
+    await s.stopVm(b.vmUuid, { mode: StopMode.STOP_MODE_FORCE, timeoutMs: 0 });
+    const all = await stats(s).domainStats();
+    expect(all.map((x) => x.vmUuid).sort()).toEqual([a.vmUuid, b.vmUuid].sort());
+    const sa = all.find((x) => x.vmUuid === a.vmUuid)!;
+    const sb = all.find((x) => x.vmUuid === b.vmUuid)!;
+    expect(sa.state?.powerState).toBe(PowerState.POWER_STATE_RUNNING);
+    expect(sa.cpuTimeNs).toBeGreaterThanOrEqual(0);
+    expect(sa.nets.map((n) => n.name)).toEqual(["vnet0"]);
+    expect(sb).toMatchObject({ cpuTimeNs: undefined, blocks: [], nets: [], state: { powerState: PowerState.POWER_STATE_SHUTOFF } });
+    await expect(stats(s).domainStats(randomUUID())).rejects.toBeInstanceOf(HypervisorError);
+  });
+});
