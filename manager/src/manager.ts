@@ -35,13 +35,13 @@ import { RegistrationTokenService } from "./security/registration-token-service.
 import { JobRunner } from "./jobs/job-runner.js";
 import { vmDeployJob } from "./jobs/vm-deploy.job.js";
 import { vmDestroyJob } from "./jobs/vm-destroy.job.js";
+import { onVmJobFailed } from "./jobs/vm-job-failure.js";
 import { PlacementService } from "./placement/placement-service.js";
 import { AllocationSettings } from "./placement/allocation-settings.js";
 import { SettingsRegistry } from "./settings/settings-registry.js";
 import { SettingsService } from "./settings/settings-service.js";
 import { VmReconciler } from "./vm/vm-reconciler.js";
 import { VmService } from "./vm/vm-service.js";
-import { transitionVm } from "./vm/vm-transitions.js";
 import { newSecret } from "#shared/secrets.js";
 
 export const ORBIT_VERSION: string = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
@@ -116,19 +116,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     db,
     log: log.child({ component: "jobs" }),
     onDatabaseUnavailable: reportDatabase,
-    onFailed: async (job, error) => {
-      if (job.vmId == null) return;
-      // A host that said no (start refused) used nothing: release. A host that never answered, or a
-      // destroy that did not finish, may still run the domain: keep its capacity until a delete
-      // succeeds, so the allocator cannot hand the same GPU to another VM.
-      const released = job.kind === "vm.deploy" && !error.retryable;
-      await db.transaction((tx) => transitionVm(tx, job.vmId!, "Error", `job ${job.id} (${job.kind}) failed`, {
-        reason: `${job.kind} failed: ${error.message}${released ? "" : " (capacity kept until the VM is deleted: the host's state is unknown)"}`,
-        onlyFrom: ["Creating", "Starting", "Destroying", "Stopping"],
-        keepCapacity: !released,
-      }));
-      await dispatcher.closeAbandoned(`job ${job.id} (${job.kind}) failed: ${error.message}`, { jobId: job.id });
-    },
+    onFailed: onVmJobFailed(db, dispatcher),
   });
   const reconciler = new VmReconciler(db, hostsSvc, dispatcher, log.child({ component: "reconciler" }), runner);
   const placement = new PlacementService({ db, policy: () => allocation.policy() });

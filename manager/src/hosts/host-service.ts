@@ -6,7 +6,7 @@ import type { HostFacts } from "#shared/protocol.js";
 import { newSecret, safeEqual, sha256 } from "#shared/secrets.js";
 import type { Db, Tx } from "../db/database.js";
 import { allocations, clusters, environments, gpuAllocations, gpus, hosts, unmanagedDomains, type HostState } from "../db/schema.js";
-import { generationToken } from "../placement/placement-service.js";
+import { generationToken } from "./host-generation.js";
 import { validateHostFacts } from "./host-facts.validation.js";
 
 export interface RegisteredHost { id: number; uuid: string; secret: string }
