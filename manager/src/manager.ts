@@ -118,8 +118,10 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     onDatabaseUnavailable: reportDatabase,
     onFailed: onVmJobFailed(db, dispatcher),
   });
-  const reconciler = new VmReconciler(db, hostsSvc, dispatcher, log.child({ component: "reconciler" }), runner);
-  const placement = new PlacementService({ db, policy: () => allocation.policy() });
+  const reconciler = new VmReconciler(db, dispatcher, log.child({ component: "reconciler" }), runner);
+  const placement = new PlacementService({
+    db, policy: () => allocation.policy(), log: log.child({ component: "placement" }), onDatabaseUnavailable: reportDatabase,
+  });
   const vmSvc = new VmService(db, placement, runner);
   runner.register("vm.deploy", vmDeployJob(db, dispatcher, registry));
   runner.register("vm.destroy", vmDestroyJob(db, dispatcher));
@@ -136,9 +138,8 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   });
   const gateway = new AgentGateway({
     hosts: hostsSvc, enrollment, certificates, requireClientCertificate: config.grpcTls,
-    sessions, handler: reconciler, log: log.child({ component: "agents" }), onDatabaseUnavailable: reportDatabase,
-    heartbeatIntervalMs: () => liveness.agentSettings().heartbeatIntervalMs,
-    reconnectBackoffMaxMs: () => liveness.reconnectBackoffMaxMs(),
+    sessions, handler: liveness.marksHostsUp(hostsSvc, reconciler), log: log.child({ component: "agents" }), onDatabaseUnavailable: reportDatabase,
+    agentSettings: () => liveness.agentSettings(),
   });
   let grpcCredentials;
   if (config.grpcTls) {

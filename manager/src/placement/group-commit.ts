@@ -27,6 +27,8 @@ export interface GroupCommitOptions {
   maxBatch?: number;
   /** Group commits in flight at once, each on its own connection (default 4). */
   maxBatchesInFlight?: number;
+  /** Told about an error a batch absorbed (its requests went one by one and meet it there, if it lasts). */
+  report: (e: unknown, msg: string) => void;
 }
 
 interface Queued {
@@ -130,8 +132,9 @@ export class GroupCommit {
     let cached: CachedSnapshot;
     try {
       cached = await this.o.cache.get(env);
-    } catch {
-      // No snapshot (the database failed): each request takes its own path, which reports the error.
+    } catch (e) {
+      // No snapshot (the database failed): each request takes its own path, which answers the error.
+      this.o.report(e, "placement: no snapshot for a group commit; its requests go one by one");
       batch.forEach((q) => this.alone(q));
       return undefined;
     }
@@ -202,8 +205,10 @@ export class GroupCommit {
       this.o.cache.settled(b.env, b.hostIds);
       b.settle();
       b.placed.forEach(({ q, plan }, i) => q.resolve({ plan, vms: created[i]! }));
-    } catch {
-      // The cache holds this batch as if committed: re-read its hosts; each request goes on alone.
+    } catch (e) {
+      // A host changed elsewhere (expected under load) or an error: the cache holds this batch as
+      // if committed, so its hosts are re-read; each request goes on alone.
+      if (!(e instanceof RetryPlacement)) this.o.report(e, "placement: a group commit failed; its requests go one by one");
       this.o.cache.markDirty(b.env, b.hostIds);
       this.o.stats.batchesRedone++;
       this.o.cache.settled(b.env, b.hostIds);

@@ -7,6 +7,7 @@
 //   - commit-rows.ts: the statement both commits write.
 // No host is ever allocated beyond what a check made under its lock saw as free.
 import { randomInt } from "node:crypto";
+import type { Logger } from "pino";
 import { place, rejectionError } from "../allocator/index.js";
 import type { AllocationPolicy } from "../allocator/policy.js";
 import type { PlacementRequest, PlacementResult } from "../allocator/types.js";
@@ -40,6 +41,10 @@ export interface PlacementServiceOptions {
   maxBatch?: number;
   /** Group commits in flight at once, each on its own connection (default 4). */
   maxBatchesInFlight?: number;
+  /** Where errors the placement absorbs are logged (a background snapshot rebuild, a group commit redone). */
+  log?: Logger;
+  /** Told about those errors first; returns true when it logs a database outage itself. */
+  onDatabaseUnavailable?: (e: unknown) => boolean;
 }
 
 export class PlacementService {
@@ -49,7 +54,13 @@ export class PlacementService {
   private readonly single: SingleCommitOptions;
 
   constructor(private readonly o: PlacementServiceOptions) {
-    this.cache = new SnapshotCache(o.db, { ...(o.snapshotMaxAgeMs !== undefined && { maxAgeMs: o.snapshotMaxAgeMs }) });
+    const report = (e: unknown, msg: string): void => {
+      if (!o.onDatabaseUnavailable?.(e)) o.log?.warn({ err: e }, msg);
+    };
+    this.cache = new SnapshotCache(o.db, {
+      ...(o.snapshotMaxAgeMs !== undefined && { maxAgeMs: o.snapshotMaxAgeMs }),
+      onBackgroundError: (e) => report(e, "placement: a background snapshot rebuild failed; the next placement tries again"),
+    });
     const placeOn: PlaceOn = (snapshot, request, seed) => this.placeOn(snapshot, request, seed);
     this.group = new GroupCommit({
       db: o.db, cache: this.cache, stats: this.stats, policy: o.policy,
@@ -57,6 +68,7 @@ export class PlacementService {
       ...(o.maxBatch !== undefined && { maxBatch: o.maxBatch }),
       ...(o.maxBatchesInFlight !== undefined && { maxBatchesInFlight: o.maxBatchesInFlight }),
       alone: (request, rows, refused) => this.placeAndCommitAlone(request, rows, refused),
+      report,
     });
     this.single = {
       db: o.db, cache: this.cache, stats: this.stats, placeOn,
