@@ -28,7 +28,7 @@ import { DatabaseHealth } from "./db/database-health.js";
 import { sql } from "drizzle-orm";
 import { HostService } from "./hosts/host-service.js";
 import { loadOrCreateCertificateAuthority } from "./security/ca-store.js";
-import { optionalClientCertServerCredentials } from "./security/grpc-tls-credentials.js";
+import { gatewayServerCredentials } from "./security/grpc-tls-credentials.js";
 import { HostCertificateService } from "./security/host-certificate-service.js";
 import { HostEnrollment } from "./security/host-enrollment.js";
 import { RegistrationTokenService } from "./security/registration-token-service.js";
@@ -96,7 +96,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   await settings.load((m) => log.warn(m));
   for (const [name, value] of Object.entries(opts.initialSettings ?? {})) await settings.set(name, value);
   allocation.rebuild();
-  settings.onChange((name) => { if (allocation.owns(name)) allocation.rebuild(); });
+  allocation.followSettings((l) => settings.onChange(l));
 
   await seedCatalog(db);
   const apiKeys = new ApiKeyService(db);
@@ -141,17 +141,9 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     sessions, handler: liveness.marksHostsUp(hostsSvc, reconciler), log: log.child({ component: "agents" }), onDatabaseUnavailable: reportDatabase,
     agentSettings: () => liveness.agentSettings(),
   });
-  let grpcCredentials;
-  if (config.grpcTls) {
-    // Each manager gets its own server certificate at start, signed by the shared CA.
-    const names = ["127.0.0.1", "localhost", ...config.grpcTlsNames, ...(/^(0\.0\.0\.0|::)$/.test(config.grpcHost) ? [] : [config.grpcHost])];
-    const server = await ca.issueServerCertificate(names);
-    grpcCredentials = optionalClientCertServerCredentials({ caPem: ca.certPem, ...server });
-  }
+  const grpcCredentials = config.grpcTls ? await gatewayServerCredentials(ca, config.grpcHost, config.grpcTlsNames) : undefined;
   const grpcPort = await gateway.listen(config.grpcHost, config.grpcPort, grpcCredentials);
-  liveness.followSettings((l) => settings.onChange(l), (value) => {
-    for (const h of sessions.connectedHostIds()) sessions.send(h, { body: { $case: "settings", value } });
-  });
+  liveness.followSettings((l) => settings.onChange(l), (value) => sessions.broadcast({ body: { $case: "settings", value } }));
 
   // Hosts that stop heartbeating are marked Disconnected and their running VMs Unknown (HA acts
   // on that in a later issue). Commands left open by jobs a killed manager never finished are closed.
@@ -167,10 +159,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await scoped.register(catalogRoutes(db));
       await scoped.register(adminRoutes(db, hostsSvc, settings, placement));
       await scoped.register(registrationTokenRoutes(registrationTokens, ca));
-      await scoped.register(hostCertificateRoutes(db, certificates, (hostId, serials) => {
-        gateway.dropCertificates(serials);
-        sessions.disconnect(hostId, "host credentials revoked");
-      }));
+      await scoped.register(hostCertificateRoutes(db, certificates, (hostId, serials) => gateway.credentialsRevoked(hostId, serials)));
       await scoped.register(flavorAdminRoutes(new FlavorService(db)));
       await scoped.register(hostAdminRoutes(new HostAdmin(db, registry, () => placement.invalidate())));
       await scoped.register(affinityGroupRoutes(new AffinityGroupService(db)));

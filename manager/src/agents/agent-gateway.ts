@@ -103,6 +103,12 @@ export class AgentGateway {
   }
 
   /** Ends, with UNAUTHENTICATED, the open streams opened with one of these certificates. */
+  /** A host's credentials were revoked: its revoked certificates' streams and its session are dropped. */
+  credentialsRevoked(hostId: number, serials: string[]): void {
+    this.dropCertificates(serials);
+    this.o.sessions.disconnect(hostId, "host credentials revoked");
+  }
+
   dropCertificates(serials: string[], why = "the client certificate has been revoked"): number {
     let dropped = 0;
     for (const [call, s] of this.streams) {
