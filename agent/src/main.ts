@@ -84,7 +84,6 @@ try {
     gpus,
     host: config.host,
     log,
-    heartbeatIntervalMs: config.heartbeatIntervalMs,
     backoff: { initialMs: config.reconnect.initialBackoffMs, maxMs: config.reconnect.maxBackoffMs },
     reconnectLogEveryMs: config.reconnect.logEveryMs,
     bootId: () => Promise.resolve(bootId),

@@ -28,20 +28,20 @@ import { DatabaseHealth } from "./db/database-health.js";
 import { sql } from "drizzle-orm";
 import { HostService } from "./hosts/host-service.js";
 import { loadOrCreateCertificateAuthority } from "./security/ca-store.js";
-import { optionalClientCertServerCredentials } from "./security/grpc-tls-credentials.js";
+import { gatewayServerCredentials } from "./security/grpc-tls-credentials.js";
 import { HostCertificateService } from "./security/host-certificate-service.js";
 import { HostEnrollment } from "./security/host-enrollment.js";
 import { RegistrationTokenService } from "./security/registration-token-service.js";
 import { JobRunner } from "./jobs/job-runner.js";
 import { vmDeployJob } from "./jobs/vm-deploy.job.js";
 import { vmDestroyJob } from "./jobs/vm-destroy.job.js";
+import { onVmJobFailed } from "./jobs/vm-job-failure.js";
 import { PlacementService } from "./placement/placement-service.js";
 import { AllocationSettings } from "./placement/allocation-settings.js";
 import { SettingsRegistry } from "./settings/settings-registry.js";
 import { SettingsService } from "./settings/settings-service.js";
 import { VmReconciler } from "./vm/vm-reconciler.js";
 import { VmService } from "./vm/vm-service.js";
-import { transitionVm } from "./vm/vm-transitions.js";
 import { newSecret } from "#shared/secrets.js";
 
 export const ORBIT_VERSION: string = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
@@ -96,7 +96,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   await settings.load((m) => log.warn(m));
   for (const [name, value] of Object.entries(opts.initialSettings ?? {})) await settings.set(name, value);
   allocation.rebuild();
-  settings.onChange((name) => { if (allocation.owns(name)) allocation.rebuild(); });
+  allocation.followSettings((l) => settings.onChange(l));
 
   await seedCatalog(db);
   const apiKeys = new ApiKeyService(db);
@@ -116,22 +116,12 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     db,
     log: log.child({ component: "jobs" }),
     onDatabaseUnavailable: reportDatabase,
-    onFailed: async (job, error) => {
-      if (job.vmId == null) return;
-      // A host that said no (start refused) used nothing: release. A host that never answered, or a
-      // destroy that did not finish, may still run the domain: keep its capacity until a delete
-      // succeeds, so the allocator cannot hand the same GPU to another VM.
-      const released = job.kind === "vm.deploy" && !error.retryable;
-      await db.transaction((tx) => transitionVm(tx, job.vmId!, "Error", `job ${job.id} (${job.kind}) failed`, {
-        reason: `${job.kind} failed: ${error.message}${released ? "" : " (capacity kept until the VM is deleted: the host's state is unknown)"}`,
-        onlyFrom: ["Creating", "Starting", "Destroying", "Stopping"],
-        keepCapacity: !released,
-      }));
-      await dispatcher.closeAbandoned(`job ${job.id} (${job.kind}) failed: ${error.message}`, { jobId: job.id });
-    },
+    onFailed: onVmJobFailed(db, dispatcher),
   });
-  const reconciler = new VmReconciler(db, hostsSvc, dispatcher, log.child({ component: "reconciler" }), runner);
-  const placement = new PlacementService({ db, policy: () => allocation.policy() });
+  const reconciler = new VmReconciler(db, dispatcher, log.child({ component: "reconciler" }), runner);
+  const placement = new PlacementService({
+    db, policy: () => allocation.policy(), log: log.child({ component: "placement" }), onDatabaseUnavailable: reportDatabase,
+  });
   const vmSvc = new VmService(db, placement, runner);
   runner.register("vm.deploy", vmDeployJob(db, dispatcher, registry));
   runner.register("vm.destroy", vmDestroyJob(db, dispatcher));
@@ -148,21 +138,12 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   });
   const gateway = new AgentGateway({
     hosts: hostsSvc, enrollment, certificates, requireClientCertificate: config.grpcTls,
-    sessions, handler: reconciler, log: log.child({ component: "agents" }), onDatabaseUnavailable: reportDatabase,
-    heartbeatIntervalMs: () => liveness.agentSettings().heartbeatIntervalMs,
-    reconnectBackoffMaxMs: () => liveness.reconnectBackoffMaxMs(),
+    sessions, handler: liveness.marksHostsUp(hostsSvc, reconciler), log: log.child({ component: "agents" }), onDatabaseUnavailable: reportDatabase,
+    agentSettings: () => liveness.agentSettings(),
   });
-  let grpcCredentials;
-  if (config.grpcTls) {
-    // Each manager gets its own server certificate at start, signed by the shared CA.
-    const names = ["127.0.0.1", "localhost", ...config.grpcTlsNames, ...(/^(0\.0\.0\.0|::)$/.test(config.grpcHost) ? [] : [config.grpcHost])];
-    const server = await ca.issueServerCertificate(names);
-    grpcCredentials = optionalClientCertServerCredentials({ caPem: ca.certPem, ...server });
-  }
+  const grpcCredentials = config.grpcTls ? await gatewayServerCredentials(ca, config.grpcHost, config.grpcTlsNames) : undefined;
   const grpcPort = await gateway.listen(config.grpcHost, config.grpcPort, grpcCredentials);
-  liveness.followSettings((l) => settings.onChange(l), (value) => {
-    for (const h of sessions.connectedHostIds()) sessions.send(h, { body: { $case: "settings", value } });
-  });
+  liveness.followSettings((l) => settings.onChange(l), (value) => sessions.broadcast({ body: { $case: "settings", value } }));
 
   // Hosts that stop heartbeating are marked Disconnected and their running VMs Unknown (HA acts
   // on that in a later issue). Commands left open by jobs a killed manager never finished are closed.
@@ -178,10 +159,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await scoped.register(catalogRoutes(db));
       await scoped.register(adminRoutes(db, hostsSvc, settings, placement));
       await scoped.register(registrationTokenRoutes(registrationTokens, ca));
-      await scoped.register(hostCertificateRoutes(db, certificates, (hostId, serials) => {
-        gateway.dropCertificates(serials);
-        sessions.disconnect(hostId, "host credentials revoked");
-      }));
+      await scoped.register(hostCertificateRoutes(db, certificates, (hostId, serials) => gateway.credentialsRevoked(hostId, serials)));
       await scoped.register(flavorAdminRoutes(new FlavorService(db)));
       await scoped.register(hostAdminRoutes(new HostAdmin(db, registry, () => placement.invalidate())));
       await scoped.register(affinityGroupRoutes(new AffinityGroupService(db)));

@@ -122,8 +122,9 @@ export class DeadlineExceededError extends OrbitError {
 }
 
 export class UnsupportedError extends OrbitError {
-  constructor(message: string) {
-    super("unsupported", message);
+  /** `field`: the request field asking for what is not supported, when there is one. */
+  constructor(message: string, field?: string) {
+    super("unsupported", message, field === undefined ? {} : { details: { field } });
   }
 }
 

@@ -58,7 +58,7 @@ describe("a tour of the API", () => {
     const hostId = hosts.json.hosts[0].id;
     await call("GET /v1/admin/settings", "/v1/admin/settings");
     await call("GET /v1/admin/settings/{name}", "/v1/admin/settings/cpu.overprovisioning.factor");
-    await call("PUT /v1/admin/settings/{name}", "/v1/admin/settings/vm.stop.timeout.ms", { value: 30_000 });
+    await call("PUT /v1/admin/settings/{name}", "/v1/admin/settings/vm.deploy.timeout.ms", { value: 180_000 });
     const clusters = await call("GET /v1/admin/clusters", "/v1/admin/clusters");
     await call("PUT /v1/admin/clusters/{id}/settings/{name}", `/v1/admin/clusters/${clusters.json.clusters[0].id}/settings/mem.overprovisioning.factor`, { value: 1.5 });
     await call("GET /v1/admin/clusters", "/v1/admin/clusters");

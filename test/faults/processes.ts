@@ -246,7 +246,6 @@ export interface AgentProcessOptions {
   memoryMib?: number;
   gpus?: { model: string; memoryMib: number; count: number; numaNode?: number }[];
   startDelayMs?: number;
-  heartbeatIntervalMs?: number;
   /** Extra top-level keys of agent.yaml. */
   extra?: Record<string, unknown>;
   env?: Record<string, string>;
@@ -278,7 +277,6 @@ export class AgentProcess {
       },
       gpu: { enabled: false },
       host: { hostname: o.hostname },
-      heartbeat_interval_ms: o.heartbeatIntervalMs ?? 500,
       log_level: process.env.ORBIT_TEST_LOG ?? "info",
       ...o.extra,
     }));

@@ -21,7 +21,6 @@ const managerAddress = z
 
 const absolutePath = z.string().refine((s) => path.isAbsolute(s), { message: "expected an absolute path" });
 const nonEmpty = z.string().min(1);
-const mib = z.int().min(0);
 
 const tlsSchema = z
   .strictObject({
@@ -131,6 +130,15 @@ const reconnectSchema = z
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
+/**
+ * Keys agent.yaml once had that nothing reads any more: refused, saying what decides instead,
+ * rather than accepted and ignored.
+ */
+export const REMOVED_AGENT_CONFIG_KEYS: Record<string, string> = {
+  heartbeat_interval_ms: "the manager sets the heartbeat interval when the agent registers (its setting agent.heartbeat.interval.ms)",
+  memory_reserve_mib: "the memory kept for each host is the manager's setting host.memory.reserve.mib",
+};
+
 export const agentConfigSchema = z
   .strictObject({
     manager: managerAddress,
@@ -142,10 +150,14 @@ export const agentConfigSchema = z
     simulator: simulatorSchema.prefault({}),
     gpu: gpuSchema.prefault({}),
     host: hostSchema.prefault({}),
-    heartbeat_interval_ms: z.int().min(200).default(10_000),
     reconnect: reconnectSchema.prefault({}),
-    memory_reserve_mib: mib.default(2048),
     log_level: z.enum(LOG_LEVELS).default("info"),
+    ...Object.fromEntries(Object.keys(REMOVED_AGENT_CONFIG_KEYS).map((k) => [k, z.unknown().optional()])),
+  })
+  .superRefine((c, ctx) => {
+    for (const [key, why] of Object.entries(REMOVED_AGENT_CONFIG_KEYS)) {
+      if ((c as Record<string, unknown>)[key] !== undefined) ctx.addIssue({ code: "custom", path: [key], message: `no longer read (${why}): remove it` });
+    }
   })
   .transform((c) => ({
     manager: c.manager,
@@ -170,9 +182,7 @@ export const agentConfigSchema = z
     simulator: c.simulator,
     gpu: c.gpu,
     host: c.host,
-    heartbeatIntervalMs: c.heartbeat_interval_ms,
     reconnect: c.reconnect,
-    memoryReserveMib: c.memory_reserve_mib,
     logLevel: c.log_level,
   }));
 

@@ -8,7 +8,7 @@ import { agentConfigSchema, type AgentConfig } from "./agent-config.schema.js";
 import { issueToMessages } from "./zod-issue-message.js";
 
 export type { AgentConfig, AgentConfigFile } from "./agent-config.schema.js";
-export { agentConfigSchema, DEFAULT_STATE_DIR, LOG_LEVELS } from "./agent-config.schema.js";
+export { agentConfigSchema, DEFAULT_STATE_DIR, LOG_LEVELS, REMOVED_AGENT_CONFIG_KEYS } from "./agent-config.schema.js";
 
 export const DEFAULT_AGENT_CONFIG_PATH = "/etc/orbit/agent.yaml";
 

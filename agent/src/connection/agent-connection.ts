@@ -43,6 +43,11 @@ export interface AgentConnectionOptions {
   credentials?: grpc.ChannelCredentials;
   /** Mutual TLS with the manager. */
   tls?: AgentTlsOptions | undefined;
+  /**
+   * Heartbeat interval until the manager's registration answer sets it (default 10 s). The
+   * manager always does (its setting agent.heartbeat.interval.ms, which its liveness deadline is
+   * made of), so this only matters for a manager that sends none.
+   */
   heartbeatIntervalMs?: number;
   /** Reconnect backoff; the manager may lower maxMs (AgentSettings.reconnect_backoff_max_ms). */
   backoff?: BackoffSettings;

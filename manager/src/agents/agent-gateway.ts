@@ -7,6 +7,7 @@ import {
   type Heartbeat, type ManagerMessage, type RegisterRequest, type RegisterResponse,
 } from "#shared/protocol.js";
 import { safeEqual } from "#shared/secrets.js";
+import type { AgentLivenessSettings } from "../hosts/host-liveness.js";
 import type { HostService } from "../hosts/host-service.js";
 import type { HostCertificateService } from "../security/host-certificate-service.js";
 import type { Enrolled, HostEnrollment } from "../security/host-enrollment.js";
@@ -35,9 +36,8 @@ export interface AgentGatewayOptions {
   sessions: AgentSessions;
   handler: HostStreamHandler;
   log: Logger;
-  heartbeatIntervalMs: () => number;
-  /** The reconnect backoff cap agents are told (fits inside the host liveness deadline). */
-  reconnectBackoffMaxMs?: () => number;
+  /** What agents are told at registration: heartbeat interval and reconnect cap (hosts/host-liveness.ts decides both). */
+  agentSettings: () => AgentLivenessSettings;
   /** How often open streams are checked against revocations made elsewhere (other managers). */
   revocationCheckMs?: number;
   /** Told about errors; returns true when it was the database being unavailable (logged once per outage there). */
@@ -103,6 +103,12 @@ export class AgentGateway {
   }
 
   /** Ends, with UNAUTHENTICATED, the open streams opened with one of these certificates. */
+  /** A host's credentials were revoked: its revoked certificates' streams and its session are dropped. */
+  credentialsRevoked(hostId: number, serials: string[]): void {
+    this.dropCertificates(serials);
+    this.o.sessions.disconnect(hostId, "host credentials revoked");
+  }
+
   dropCertificates(serials: string[], why = "the client certificate has been revoked"): number {
     let dropped = 0;
     for (const [call, s] of this.streams) {
@@ -156,7 +162,7 @@ export class AgentGateway {
     this.o.log.info({ hostId: reg.id, uuid: reg.uuid, name: req.facts?.hostname, certificate: Boolean(reg.certificatePem) }, "host registered");
     return {
       hostId: reg.uuid, hostSecret: reg.secret, certificatePem: reg.certificatePem, caPem: reg.caPem,
-      settings: { heartbeatIntervalMs: this.o.heartbeatIntervalMs(), reconnectBackoffMaxMs: this.o.reconnectBackoffMaxMs?.() ?? 0 },
+      settings: this.o.agentSettings(),
     };
   }
 

@@ -103,6 +103,11 @@ export class AgentSessions {
     this.byHost.get(hostId)?.sink.write(msg);
   }
 
+  /** Sends the message to every connected agent (e.g. changed settings). */
+  broadcast(msg: ManagerMessage): void {
+    for (const hostId of this.byHost.keys()) this.send(hostId, msg);
+  }
+
   /** Sends a command and waits for its result. Re-sending the same command id is safe: the agent dedupes. */
   dispatch(hostId: number, command: Command, timeoutMs: number): Promise<CommandResult> {
     const s = this.byHost.get(hostId);

@@ -65,6 +65,6 @@ Press Ctrl-C to stop${persistent ? " (VMs, hosts and keys stay in the data folde
   process.on("SIGTERM", () => void stop());
 } catch (e) {
   // Close what started (PGlite above all) before saying why.
-  await manager?.close().catch(() => undefined);
+  await manager?.close().catch((err: unknown) => manager?.log.warn({ err }, "closing after the failed start failed too"));
   exitOnStartupFailure("orbit", e);
 }

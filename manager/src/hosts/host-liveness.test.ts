@@ -94,3 +94,30 @@ describe("HostLiveness.followSettings", () => {
     expect(told).toHaveLength(2);
   });
 });
+
+describe("HostLiveness.marksHostsUp", () => {
+  it("marks a host heard from Up before the next handler sees the event, and nothing else", async () => {
+    const now = T0;
+    const liveness = new HostLiveness({ intervalMs: () => 1000, missFactor: () => 2 }, pino({ level: "silent" }), () => now);
+    const seen: string[] = [];
+    const store = { markUp: async (id: number, at?: Date) => { seen.push(`up ${id} ${at?.getTime() ?? "-"}`); } };
+    const next = {
+      onConnected: async (id: number) => { seen.push(`connected ${id}`); },
+      onHeartbeat: async (id: number) => { seen.push(`heartbeat ${id}`); },
+      onDomainEvent: async (id: number) => { seen.push(`event ${id}`); },
+      onLateResult: async (id: number) => { seen.push(`result ${id}`); },
+      onDisconnected: async (id: number) => { seen.push(`disconnected ${id}`); },
+    };
+    const handler = liveness.marksHostsUp(store, next);
+    await handler.onConnected(1);
+    await handler.onHeartbeat(1, { bootId: "", domains: [] } as never);
+    await handler.onDomainEvent(1, {} as never);
+    await handler.onLateResult(1, {} as never);
+    await handler.onDisconnected(1);
+    expect(seen).toEqual([
+      "up 1 -", "connected 1",
+      `up 1 ${T0}`, "heartbeat 1",
+      "event 1", "result 1", "disconnected 1",
+    ]);
+  });
+});

@@ -5,9 +5,12 @@
 //   - a command for a host whose agent is away waits for the agent until then, not longer;
 //   - agents are told a reconnect backoff cap of half the window, so an agent that lost this
 //     manager (or that this manager lost by restarting) is back well before the deadline.
+// Host states follow from it here and nowhere else: a host heard from (stream opened, heartbeat)
+// is marked Up, a host past its deadline Disconnected.
 // Counting from the manager's start gives every agent one full window after a restart: a
 // manager that was down for a while does not declare hosts dead for heartbeats it could not hear.
 import type { Logger } from "pino";
+import type { HostStreamHandler } from "../agents/agent-gateway.js";
 import { HeartbeatDeadline } from "./heartbeat-deadline.js";
 
 export interface LivenessSettings {
@@ -80,9 +83,15 @@ export class LivenessRule {
   }
 }
 
-export interface HostLivenessLoop {
-  /** Hosts past the cutoff become Disconnected; returns their ids. */
+/** Where host states are written (HostService). */
+export interface HostStateStore {
+  /** The host was heard from: Up (and its last heartbeat, when given). */
+  markUp(hostId: number, heartbeatAt?: Date): Promise<void>;
+  /** Hosts Up past the cutoff become Disconnected; returns their ids. */
   markStale(cutoff: Date): Promise<number[]>;
+}
+
+export interface HostLivenessLoop extends Pick<HostStateStore, "markStale"> {
   /** After each check: whatever follows from hosts being Disconnected (their VMs go Unknown). */
   afterCheck(staleHostIds: number[]): Promise<void>;
   /** A failed check: true when the error was reported elsewhere (a database outage, logged once). */
@@ -116,6 +125,20 @@ export class HostLiveness extends LivenessRule {
         .finally(() => { this.running = undefined; });
     }, everyMs);
     this.timer.unref();
+  }
+
+  /**
+   * The agent streams' handler: a host heard from (its stream opened, a heartbeat) is marked Up
+   * before `next` (the VM reconciler) sees the event.
+   */
+  marksHostsUp(store: Pick<HostStateStore, "markUp">, next: HostStreamHandler): HostStreamHandler {
+    return {
+      onConnected: async (hostId) => { await store.markUp(hostId); await next.onConnected(hostId); },
+      onHeartbeat: async (hostId, hb) => { await store.markUp(hostId, new Date(this.now())); await next.onHeartbeat(hostId, hb); },
+      onDomainEvent: (hostId, e) => next.onDomainEvent(hostId, e),
+      onLateResult: (hostId, r) => next.onLateResult(hostId, r),
+      onDisconnected: (hostId) => next.onDisconnected(hostId),
+    };
   }
 
   async stop(): Promise<void> {

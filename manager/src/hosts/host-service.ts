@@ -1,12 +1,12 @@
 // Hosts as the manager keeps them: registration from agent facts, authentication of agent
-// streams, liveness, and the admin's view of capacity and what is allocated.
+// streams, the Up / Disconnected writes host liveness decides (hosts/host-liveness.ts), and the admin's view of capacity and what is allocated.
 import { and, eq, inArray, ne, notInArray, sql } from "drizzle-orm";
 import { UnauthenticatedError } from "#shared/errors.js";
 import type { HostFacts } from "#shared/protocol.js";
 import { newSecret, safeEqual, sha256 } from "#shared/secrets.js";
 import type { Db, Tx } from "../db/database.js";
-import { allocations, clusters, environments, gpuAllocations, gpus, hosts, unmanagedDomains, type HostState } from "../db/schema.js";
-import { generationToken } from "../placement/placement-service.js";
+import { allocations, clusters, environments, gpuAllocations, gpus, hosts, unmanagedDomains } from "../db/schema.js";
+import { generationToken } from "./host-generation.js";
 import { validateHostFacts } from "./host-facts.validation.js";
 
 export interface RegisteredHost { id: number; uuid: string; secret: string }
@@ -98,18 +98,18 @@ export class HostService {
     return { id: h.id, uuid: h.uuid, name: h.name };
   }
 
-  async setState(hostId: number, state: HostState): Promise<void> {
+  /**
+   * The host was heard from (its stream opened, or a heartbeat at `heartbeatAt`): Up. Called by
+   * host liveness only (hosts/host-liveness.ts), which owns every Up / Disconnected marking.
+   */
+  async markUp(hostId: number, heartbeatAt?: Date): Promise<void> {
+    if (heartbeatAt) await this.db.update(hosts).set({ lastHeartbeatAt: heartbeatAt }).where(eq(hosts.id, hostId));
     // A state change decides whether the host takes VMs at all: give it a new generation.
-    await this.db.update(hosts).set({ state, updatedAt: new Date(), generation: generationToken() })
-      .where(and(eq(hosts.id, hostId), ne(hosts.state, state)));
+    await this.db.update(hosts).set({ state: "Up", updatedAt: new Date(), generation: generationToken() })
+      .where(and(eq(hosts.id, hostId), ne(hosts.state, "Up")));
   }
 
-  async heartbeat(hostId: number, at: Date): Promise<void> {
-    await this.db.update(hosts).set({ lastHeartbeatAt: at }).where(eq(hosts.id, hostId));
-    await this.setState(hostId, "Up");
-  }
-
-  /** Hosts Up whose last heartbeat is older than the cutoff become Disconnected. */
+  /** Hosts Up whose last heartbeat is older than the cutoff become Disconnected (host liveness only). */
   async markStale(cutoff: Date): Promise<number[]> {
     const rows = await this.db.update(hosts).set({ state: "Disconnected", updatedAt: new Date(), generation: generationToken() })
       .where(and(eq(hosts.state, "Up"), sql`${hosts.lastHeartbeatAt} < ${cutoff.toISOString()}`))

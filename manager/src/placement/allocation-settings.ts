@@ -26,6 +26,11 @@ export class AllocationSettings {
     }
   }
 
+  /** Rebuilds the live policy whenever one of its settings changes. */
+  followSettings(onChange: (listener: (name: string) => void) => void): void {
+    onChange((name) => { if (this.owns(name)) this.rebuild(); });
+  }
+
   owns(name: string): boolean {
     return this.names.has(name);
   }

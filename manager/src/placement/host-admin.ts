@@ -7,7 +7,7 @@ import { ALLOCATOR_SETTINGS } from "../allocator/index.js";
 import type { Db } from "../db/database.js";
 import { clusters, environments, hosts, settings, type HostResourceState } from "../db/schema.js";
 import type { SettingsRegistry } from "../settings/settings-registry.js";
-import { generationToken } from "./placement-service.js";
+import { generationToken } from "../hosts/host-generation.js";
 import { CLUSTER_SCOPE_PREFIX } from "./snapshot-builder.js";
 
 export const RESOURCE_STATES: readonly HostResourceState[] = ["Enabled", "Disabled", "Maintenance"];

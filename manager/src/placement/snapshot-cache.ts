@@ -33,6 +33,8 @@ export interface SnapshotCacheOptions {
   now?: () => number;
   /** Reads a snapshot from PostgreSQL (tests replace it to order concurrent builds). */
   build?: typeof buildSnapshot;
+  /** Told when a background rebuild failed (the cached entry stays; the next get() tries again). */
+  onBackgroundError?: (e: unknown) => void;
 }
 
 export class SnapshotCache {
@@ -47,11 +49,13 @@ export class SnapshotCache {
   private readonly maxAgeMs: number;
   private readonly now: () => number;
   private readonly build: typeof buildSnapshot;
+  private readonly onBackgroundError: (e: unknown) => void;
 
   constructor(private readonly db: Db, o: SnapshotCacheOptions = {}) {
     this.maxAgeMs = o.maxAgeMs ?? 5000;
     this.now = o.now ?? Date.now;
     this.build = o.build ?? buildSnapshot;
+    this.onBackgroundError = o.onBackgroundError ?? (() => undefined);
   }
 
   /**
@@ -63,7 +67,7 @@ export class SnapshotCache {
     let e = this.entries.get(environment);
     if (fresh || e === undefined) e = await this.rebuild(environment, fresh);
     else if (this.now() - e.builtAt > this.maxAgeMs && !this.building.has(environment)) {
-      this.rebuild(environment, false).catch(() => { /* the next get() tries again */ });
+      this.rebuild(environment, false).catch((e: unknown) => this.onBackgroundError(e)); // the next get() tries again
     }
     this.reconcile(environment, e);
     if (e.dirty.size > 0) {
@@ -160,6 +164,7 @@ export class SnapshotCache {
       e.snapshot = applyPlan(e.snapshot, request, plan);
       for (const id of hostIds) e.generations.set(id, token);
     } catch {
+      // The plan does not apply to the cached copy (it differs from what was locked): re-read those hosts.
       this.markDirty(environment, hostIds);
     }
   }

@@ -6,6 +6,7 @@
 // cannot express this (false: no certificate is requested; true: it is required), so this uses
 // grpc-js's certificate-provider credentials (experimental API, stable since 1.10).
 import * as grpc from "@grpc/grpc-js";
+import type { CertificateAuthority } from "./certificate-authority.js";
 
 type Provider = grpc.experimental.CertificateProvider;
 type CaListener = grpc.experimental.CaCertificateUpdateListener;
@@ -31,4 +32,14 @@ export function optionalClientCertServerCredentials(pem: { caPem: string; certPe
   // One provider in both roles: grpc-js 1.14 passes these two arguments to its constructor in
   // the opposite order, which is harmless only when they are the same object.
   return grpc.experimental.createCertificateProviderServerCredentials(p, p, false);
+}
+
+/**
+ * The gateway's credentials: each manager gets its own server certificate at start, signed by the
+ * shared CA, for the loopback names, `extraNames` and the listen host (unless a wildcard).
+ */
+export async function gatewayServerCredentials(ca: CertificateAuthority, listenHost: string, extraNames: readonly string[]): Promise<grpc.ServerCredentials> {
+  const names = ["127.0.0.1", "localhost", ...extraNames, ...(/^(0\.0\.0\.0|::)$/.test(listenHost) ? [] : [listenHost])];
+  const server = await ca.issueServerCertificate(names);
+  return optionalClientCertServerCredentials({ caPem: ca.certPem, ...server });
 }

@@ -39,13 +39,6 @@ export const CORE_SETTINGS: SettingDefinition[] = [
     default: 180_000,
   },
   {
-    name: "vm.stop.timeout.ms",
-    description: "ACPI shutdown grace period before a stop powers the domain off.",
-    schema: z.number().int(),
-    range: { min: 0, max: 3_600_000 },
-    default: 60_000,
-  },
-  {
     name: "host.heartbeat.miss.factor",
     description: "A host whose last heartbeat is older than this many intervals is Disconnected.",
     schema: z.number(),

@@ -2,7 +2,9 @@
 // state of every domain (and the host's boot id); domain events arrive as they happen. Only
 // settled states are changed here (Running, Stopped, Unknown, Error: the rules are in
 // vm-state-machine.ts); transitions in flight belong to their jobs. A host that stops reporting
-// leaves its running VMs Unknown until it reports again. Domains Orbit does not know are recorded
+// leaves its running VMs Unknown until it reports again. Host states (Up, Disconnected) are not
+// decided here: host liveness owns them (hosts/host-liveness.ts) and marks a host Up before its
+// heartbeat reaches this handler. Domains Orbit does not know are recorded
 // as unmanaged and never touched.
 import { randomUUID } from "node:crypto";
 import { and, desc, eq, inArray, isNull, notInArray } from "drizzle-orm";
@@ -12,7 +14,6 @@ import type { HostStreamHandler } from "../agents/agent-gateway.js";
 import type { CommandDispatcher } from "../agents/command-dispatcher.js";
 import type { Db } from "../db/database.js";
 import { allocations, hosts, jobs, unmanagedDomains, vms } from "../db/schema.js";
-import type { HostService } from "../hosts/host-service.js";
 import { isVmState, onHostLost, reconcileWithHost, type HostDomainReport, type VmState } from "./vm-state-machine.js";
 import { transitionVm } from "./vm-transitions.js";
 
@@ -27,14 +28,13 @@ function powerName(p: PowerState): string {
 export class VmReconciler implements HostStreamHandler {
   constructor(
     private readonly db: Db,
-    private readonly hosts: HostService,
     private readonly dispatcher: CommandDispatcher,
     private readonly log: Logger,
     private readonly jobQueue: JobQueue,
   ) {}
 
-  async onConnected(hostId: number): Promise<void> {
-    await this.hosts.setState(hostId, "Up");
+  async onConnected(_hostId: number): Promise<void> {
+    // Nothing: host liveness marked the host Up; its VMs are reconciled at its first heartbeat.
   }
 
   async onDisconnected(_hostId: number): Promise<void> {
@@ -63,7 +63,6 @@ export class VmReconciler implements HostStreamHandler {
   }
 
   async onHeartbeat(hostId: number, hb: Heartbeat): Promise<void> {
-    await this.hosts.heartbeat(hostId, new Date());
     const [host] = await this.db.select({ bootId: hosts.bootId }).from(hosts).where(eq(hosts.id, hostId));
     const hostRebooted = Boolean(hb.bootId && host?.bootId && hb.bootId !== host.bootId);
     if (hostRebooted) {

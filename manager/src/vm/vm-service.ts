@@ -1,7 +1,7 @@
 // Virtual machines as users see them: create (place + commit + deploy job), list, get, delete.
 import { randomUUID } from "node:crypto";
 import { and, count, desc, eq, inArray, isNull, or } from "drizzle-orm";
-import { ConflictError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
+import { ConflictError, InvalidArgumentError, NotFoundError, UnsupportedError } from "#shared/errors.js";
 import type { GpuDemand, PlacementPlan, PlacementRequest } from "../allocator/types.js";
 import { storedPlacementView, type StoredPlacement } from "../api/views.js";
 import type { Db } from "../db/database.js";
@@ -28,6 +28,36 @@ export interface CreateVmInput {
   affinity_group_ids?: number[] | undefined;
   /** CloudSigma's avoid: place away from the hosts of these VMs (ids or uuids) when possible. */
   avoid?: (number | string)[] | undefined;
+  // Hyperstack fields Orbit does not implement yet: only their harmless values are accepted.
+  assign_floating_ip?: boolean | undefined;
+  create_bootable_volume?: boolean | undefined;
+  enable_port_randomization?: boolean | undefined;
+  security_rules?: unknown[] | undefined;
+  volume_name?: string | undefined;
+}
+
+/**
+ * Hyperstack create fields Orbit does not implement yet, each with the values that ask for
+ * nothing (what Hyperstack's SDKs send by default: `enable_port_randomization: true` is the
+ * SDK's default, the others are absent or off). Any other value is refused rather than ignored.
+ */
+const NOT_YET_SUPPORTED: readonly { field: keyof CreateVmInput; harmless: (v: unknown) => boolean; what: string }[] = [
+  { field: "callback_url", harmless: (v) => v === "", what: "event callbacks" },
+  { field: "assign_floating_ip", harmless: (v) => v === false, what: "floating IPs" },
+  { field: "enable_port_randomization", harmless: (v) => v === true, what: "port randomization settings (they apply to floating IPs)" },
+  { field: "create_bootable_volume", harmless: (v) => v === false, what: "bootable volumes" },
+  { field: "volume_name", harmless: (v) => v === "", what: "volumes" },
+  { field: "security_rules", harmless: (v) => Array.isArray(v) && v.length === 0, what: "security rules" },
+];
+
+/** Refuses a create that asks for something Orbit does not do yet (a 400 naming the field). */
+export function refuseNotYetSupported(input: CreateVmInput): void {
+  for (const { field, harmless, what } of NOT_YET_SUPPORTED) {
+    const v = input[field];
+    if (v !== undefined && !harmless(v)) {
+      throw new UnsupportedError(`${field} ${JSON.stringify(v)} is not supported yet: Orbit has no ${what} yet`, field);
+    }
+  }
 }
 
 export interface JobEnqueuer { enqueue(jobId: number): void }
@@ -96,6 +126,7 @@ export class VmService {
   }
 
   async create(caller: Caller, input: CreateVmInput): Promise<{ vms: VmRow[]; jobIds: number[]; plan: PlacementPlan }> {
+    refuseNotYetSupported(input);
     const count = input.count ?? 1;
     const env = await this.resolveEnvironment(input.environment_name);
     const [flavor] = await this.db.select().from(flavors).where(eq(flavors.name, input.flavor_name));
@@ -123,7 +154,7 @@ export class VmService {
       vm: (p, plan) => ({
         uuid: uuids[p.index]!, name: names[p.index]!, accountId: caller.accountId, environmentId: env.id,
         flavorId: flavor.id, imageId: image.id, labels: input.labels ?? [], userData: input.user_data ?? "",
-        callbackUrl: input.callback_url ?? "",
+        callbackUrl: "", // callback_url: only "" is accepted until callbacks exist
         placement: { policy: plan.policy, seed: plan.seed, host: p.hostName, scores: p.scores, total: p.total, gpus: p.gpus },
       }),
       jobKind: "vm.deploy",

@@ -4,8 +4,8 @@
 import { eq } from "drizzle-orm";
 import { NotFoundError } from "#shared/errors.js";
 import type { Db, Tx } from "../db/database.js";
-import { allocations, gpuAllocations, hosts, vms, vmStateTransitions } from "../db/schema.js";
-import { generationToken } from "../placement/placement-service.js";
+import { allocations, gpuAllocations, vms, vmStateTransitions } from "../db/schema.js";
+import { touchHost } from "../hosts/host-generation.js";
 import { assertTransition, holdsCapacity, isVmState, type VmState } from "./vm-state-machine.js";
 
 export interface TransitionOptions {
@@ -42,7 +42,7 @@ export async function transitionVm(
     await tx.delete(gpuAllocations).where(eq(gpuAllocations.vmId, vmId));
     const released = await tx.delete(allocations).where(eq(allocations.vmId, vmId)).returning({ hostId: allocations.hostId });
     // Freed capacity: a new generation tells cached snapshots to re-read the host.
-    for (const r of released) await tx.update(hosts).set({ generation: generationToken() }).where(eq(hosts.id, r.hostId));
+    for (const r of released) await touchHost(tx, r.hostId);
   }
   return { from, to };
 }

@@ -14,16 +14,17 @@ const CreateBody = Type.Object({
   key_name: Type.Optional(SingleLineText({ maxLength: 100, description: "Accepted for Hyperstack compatibility; key pairs come with the user API" })),
   count: Type.Optional(Type.Integer({ minimum: 1, maximum: 20, default: 1, description: "1-20 VMs named NAME-1..NAME-N" })),
   user_data: Type.Optional(MultiLineText({ maxLength: 65536, description: "cloud-init user data (no NUL)" })),
-  callback_url: Type.Optional(SingleLineText({ maxLength: 2048, format: "uri" })),
+  callback_url: Type.Optional(SingleLineText({ maxLength: 2048, description: "Not supported yet: only \"\" is accepted" })),
   labels: Type.Optional(Type.Array(SingleLineText({ minLength: 1, maxLength: 63 }), { maxItems: 32 })),
   affinity_group_names: Type.Optional(Type.Array(SingleLineText({ minLength: 1, maxLength: 63 }), { maxItems: 16, description: "Affinity groups of your account the VMs join" })),
   affinity_group_ids: Type.Optional(Type.Array(Id(), { maxItems: 16 })),
   avoid: Type.Optional(Type.Array(Type.Union([Id(), Uuid()]), { maxItems: 100, description: "CloudSigma's avoid: keep away from the hosts of these VMs (ids or uuids) when possible" })),
-  assign_floating_ip: Type.Optional(Type.Boolean()),
-  create_bootable_volume: Type.Optional(Type.Boolean()),
-  enable_port_randomization: Type.Optional(Type.Boolean()),
-  security_rules: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 0, description: "Not supported yet: must be empty" })),
-  volume_name: Type.Optional(Type.String({ maxLength: 0, description: "Not supported yet" })),
+  // Not supported yet: the values Hyperstack clients send by default are accepted, others refused (vm-service.ts).
+  assign_floating_ip: Type.Optional(Type.Boolean({ description: "Not supported yet: only false is accepted" })),
+  create_bootable_volume: Type.Optional(Type.Boolean({ description: "Not supported yet: only false is accepted" })),
+  enable_port_randomization: Type.Optional(Type.Boolean({ description: "Not supported yet: only true (Hyperstack's default) is accepted" })),
+  security_rules: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 100, description: "Not supported yet: must be empty" })),
+  volume_name: Type.Optional(SingleLineText({ maxLength: 250, description: "Not supported yet: only \"\" is accepted" })),
 }, { additionalProperties: false });
 
 export const virtualMachineRoutes = (vmsvc: VmService): FastifyPluginAsyncTypebox => async (app) => {
