@@ -1,26 +1,8 @@
 // PURE: `virsh domstats` output ("Domain: 'name'" then "  key=value" lines) -> typed stats.
+import type { BlockStats, NetStats } from "../hypervisor.js";
 import { type DomainState, stateFromNumbers } from "./domain-state.js";
 
-export interface BlockStats {
-  name: string;
-  path: string;
-  rdBytes: number;
-  wrBytes: number;
-  rdReqs: number;
-  wrReqs: number;
-  capacityBytes: number;
-  allocationBytes: number;
-}
-
-export interface NetStats {
-  name: string;
-  rxBytes: number;
-  txBytes: number;
-  rxPackets: number;
-  txPackets: number;
-  rxDrops: number;
-  txDrops: number;
-}
+export type { BlockStats, NetStats };
 
 export interface DomainStats {
   /** libvirt domain name (domstats is keyed by name). */
