@@ -4,7 +4,7 @@
 import type { FleetHost } from "./fleet.js";
 import { describeDemand } from "./filters/gpu-model.filter.js";
 import type { PreparedFilter } from "./stage.js";
-import type { AllocationPolicy } from "./policy.js";
+import type { AllocationPolicy } from "./policy-types.js";
 import type { HostRefusal, PlacementRejection, PlacementRequest } from "./types.js";
 
 export function explainRejection(
