@@ -2,9 +2,9 @@
 // filter (in the policy's order) that refused it and why, and whether waiting could help.
 
 import type { FleetHost } from "./fleet.js";
-import { describeDemand } from "./filters/gpu-model.filter.js";
+import { describeDemand } from "./gpu/gpu-demand.js";
 import type { PreparedFilter } from "./stage.js";
-import type { AllocationPolicy } from "./policy.js";
+import type { AllocationPolicy } from "./policy-types.js";
 import type { HostRefusal, PlacementRejection, PlacementRequest } from "./types.js";
 
 export function explainRejection(

@@ -8,11 +8,12 @@ import { InsufficientCapacityError } from "#shared/errors.js";
 import type { PlacementRejection } from "./types.js";
 
 export type * from "./types.js";
-export { place } from "./place.js";
+export { place, type PlaceOptions } from "./place.js";
 export { applyPlan } from "./apply-plan.js";
 export { PlacementSession } from "./session.js";
 export { formatRefusals } from "./explain.js";
-export { buildPolicy, defaultPolicy, resolvePolicyConfig, type AllocationPolicy, type WeightedScorer } from "./policy.js";
+export { buildPolicy, defaultPolicy, resolvePolicyConfig } from "./policy.js";
+export type { AllocationPolicy, WeightedScorer } from "./policy-types.js";
 export {
   ALGORITHM_SCORERS,
   ALLOCATION_ALGORITHMS,

@@ -16,16 +16,22 @@ import type { ClusterState, Fleet, FleetHost } from "./fleet.js";
 import { gpuFitsNow } from "./gpu/gpu-fit.js";
 import { pickFirstGpus, pickLocalGpus } from "./gpu/gpu-pick.js";
 import type { GpuPick, PlacedVm, PlacementContext } from "./plugin.js";
+import type { AllocationPolicy } from "./policy-types.js";
 import { stageFor, type PreparedFilter, type PreparedScorer, type Stage } from "./stage.js";
 import type {
   FleetSnapshot,
   GpuAssignment,
-  PlaceOptions,
   PlacementRequest,
   PlacementResult,
   ScorerScore,
   VmPlacement,
 } from "./types.js";
+
+export interface PlaceOptions {
+  seed: number;
+  now: Date;
+  policy: AllocationPolicy;
+}
 
 function validate(r: PlacementRequest): number {
   const count = r.count ?? 1;

@@ -3,7 +3,6 @@
 // placement setting; an unknown name or bad value throws InvalidArgumentError.
 
 import { InvalidArgumentError } from "#shared/errors.js";
-import type { Filter, Scorer } from "./plugin.js";
 import {
   ALGORITHM_SCORERS,
   ALLOCATION_ALGORITHMS,
@@ -16,24 +15,8 @@ import {
   type AllocationPolicyConfig,
   type ResolvedPolicyConfig,
 } from "./policy-config.js";
+import type { AllocationPolicy } from "./policy-types.js";
 import { FILTERS, SCORERS } from "./registry.js";
-
-export interface WeightedScorer {
-  readonly scorer: Scorer;
-  readonly weight: number;
-}
-
-export interface AllocationPolicy {
-  /** Unique per built policy (keys the engine's caches). */
-  readonly id: number;
-  /** e.g. "firstfit/vertical". */
-  readonly name: string;
-  readonly config: ResolvedPolicyConfig;
-  /** In evaluation order. */
-  readonly filters: readonly Filter[];
-  /** Highest weight first. */
-  readonly scorers: readonly WeightedScorer[];
-}
 
 let nextPolicyId = 1;
 

@@ -6,7 +6,7 @@
 import { commitVm, gpuUseOf } from "./commit-to-fleet.js";
 import { buildFleet, type Fleet, type FleetHost } from "./fleet.js";
 import { placeOnFleet } from "./place.js";
-import type { AllocationPolicy } from "./policy.js";
+import type { AllocationPolicy } from "./policy-types.js";
 import type { FleetSnapshot, GpuWorkloadShape, HostSnapshot, PlacementPlan, PlacementRequest, PlacementResult } from "./types.js";
 
 export class PlacementSession {

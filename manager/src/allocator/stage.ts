@@ -9,7 +9,7 @@
 
 import type { Fleet, FleetHost } from "./fleet.js";
 import type { FilterCheck, Filter, PlacementContext, ScoreFunction } from "./plugin.js";
-import type { AllocationPolicy } from "./policy.js";
+import type { AllocationPolicy } from "./policy-types.js";
 
 export interface PreparedScorer {
   readonly name: string;

@@ -4,7 +4,6 @@
 // so a snapshot can be built from DB rows, JSON fixtures or a test fleet builder alike.
 
 import type { HostRejection } from "#shared/errors.js";
-import type { AllocationPolicy } from "./policy.js";
 
 // ---------------------------------------------------------------------------------------------
 // Snapshot
@@ -258,9 +257,3 @@ export interface PlacementRejection {
 }
 
 export type PlacementResult = { ok: true; plan: PlacementPlan } | { ok: false; rejection: PlacementRejection };
-
-export interface PlaceOptions {
-  seed: number;
-  now: Date;
-  policy: AllocationPolicy;
-}

@@ -3,7 +3,8 @@
 // live policy rebuilt when one changes. The manager fails at start on a bad stored policy.
 import { z } from "zod";
 import { ALLOCATOR_SETTINGS, policyConfigFromSettings } from "../allocator/policy-config.js";
-import { buildPolicy, type AllocationPolicy } from "../allocator/policy.js";
+import { buildPolicy } from "../allocator/policy.js";
+import type { AllocationPolicy } from "../allocator/policy-types.js";
 import type { SettingsRegistry } from "../settings/settings-registry.js";
 
 export class AllocationSettings {

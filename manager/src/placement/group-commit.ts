@@ -7,7 +7,7 @@
 // first attempt instead of starving.
 import { randomInt } from "node:crypto";
 import { applyPlan, place } from "../allocator/index.js";
-import type { AllocationPolicy } from "../allocator/policy.js";
+import type { AllocationPolicy } from "../allocator/policy-types.js";
 import type { PlacementPlan, PlacementRequest, PlacementResult } from "../allocator/types.js";
 import type { Db } from "../db/database.js";
 import { generationToken } from "../hosts/host-generation.js";

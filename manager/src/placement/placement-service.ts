@@ -9,7 +9,7 @@
 import { randomInt } from "node:crypto";
 import type { Logger } from "pino";
 import { place, rejectionError } from "../allocator/index.js";
-import type { AllocationPolicy } from "../allocator/policy.js";
+import type { AllocationPolicy } from "../allocator/policy-types.js";
 import type { PlacementRequest, PlacementResult } from "../allocator/types.js";
 import type { Db } from "../db/database.js";
 import { withMemberHosts } from "./affinity-members.js";

@@ -1,5 +1,5 @@
 import type { Filter, FilterCheck, PlacementContext } from "../plugin.js";
-import { affinityHostSets } from "./affinity-hosts.js";
+import { affinityHostSets } from "../affinity-hosts.js";
 
 /**
  * Strict host affinity (all members on one host: where members already are) and strict host

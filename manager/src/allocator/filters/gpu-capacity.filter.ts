@@ -1,6 +1,6 @@
 import { bestLocalFit, bestModelCount, fitCount, largestLocalGroup } from "../gpu/gpu-fit.js";
 import type { Filter, FilterCheck, PlacementContext } from "../plugin.js";
-import { describeDemand } from "./gpu-model.filter.js";
+import { describeDemand } from "../gpu/gpu-demand.js";
 
 /**
  * Free GPU capacity for the demand: N free GPUs of one allowed model (on one NUMA node or

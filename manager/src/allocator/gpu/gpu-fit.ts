@@ -21,10 +21,6 @@ export function modelAllowed(models: readonly string[] | undefined, model: strin
   return false;
 }
 
-export function describeModels(models: readonly string[] | undefined): string {
-  return models === undefined || models.length === 0 ? "GPU" : models.join("|");
-}
-
 /** Can this GPU take one more instance of `spec`? */
 export function canAddVgpu(g: GpuState, spec: VgpuTypeSpec): boolean {
   const slices = spec.migSlices ?? 0;

@@ -1,4 +1,4 @@
-import { affinityHostSets } from "../filters/affinity-hosts.js";
+import { affinityHostSets } from "../affinity-hosts.js";
 import type { PlacementContext, ScoreFunction, Scorer } from "../plugin.js";
 
 /** Non-strict affinity groups as a preference: the share of the request's groups a host honours. */

@@ -1,6 +1,6 @@
 import type { PlacementContext, ScoreFunction, Scorer } from "../plugin.js";
 import type { ResolvedPolicyConfig } from "../policy-config.js";
-import { allocatedShare } from "./allocated-share.js";
+import { allocatedShare } from "../allocated-share.js";
 
 /**
  * The allocation mode as one swapped scoring function: vertical prefers the most allocated

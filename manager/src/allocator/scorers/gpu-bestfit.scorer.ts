@@ -1,5 +1,5 @@
 import { fitCount, freeGpusAfter, gpusNeeded } from "../gpu/gpu-fit.js";
-import { demandKey } from "../filters/gpu-model.filter.js";
+import { demandKey } from "../gpu/gpu-demand.js";
 import type { PlacementContext, ScoreFunction, Scorer } from "../plugin.js";
 import type { PlacementRequest } from "../types.js";
 

@@ -1,6 +1,6 @@
 import { bestLocalFit, bestModelCount, fitCount } from "../gpu/gpu-fit.js";
 import { pickLocalGpus } from "../gpu/gpu-pick.js";
-import { demandKey } from "../filters/gpu-model.filter.js";
+import { demandKey } from "../gpu/gpu-demand.js";
 import type { PlacementContext, ScoreFunction, Scorer } from "../plugin.js";
 import type { PlacementRequest } from "../types.js";
 

@@ -1,5 +1,5 @@
 import type { ScoreFunction, Scorer } from "../plugin.js";
-import { allocatedShare } from "./allocated-share.js";
+import { allocatedShare } from "../allocated-share.js";
 
 /** CloudStack's `firstfitleastconsumed`: least consumed hosts first (stable order breaks ties). */
 export class LeastConsumedScorer implements Scorer {

@@ -1,7 +1,7 @@
 import * as fleet from "../fleet.js";
 import * as gpuFit from "../gpu/gpu-fit.js";
 import { pickPackedGpu } from "../gpu/gpu-pick.js";
-import { demandKey } from "../filters/gpu-model.filter.js";
+import { demandKey } from "../gpu/gpu-demand.js";
 import type { PlacementContext, ScoreFunction, Scorer } from "../plugin.js";
 import type { PlacementRequest } from "../types.js";
 

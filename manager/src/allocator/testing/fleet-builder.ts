@@ -3,7 +3,7 @@
 
 import { applyPlan } from "../apply-plan.js";
 import { place } from "../place.js";
-import type { AllocationPolicy } from "../policy.js";
+import type { AllocationPolicy } from "../policy-types.js";
 import type {
   ClusterSnapshot,
   FleetSnapshot,

@@ -3,7 +3,7 @@
 
 import { buildFleet } from "../fleet.js";
 import type { PlacementContext } from "../plugin.js";
-import type { AllocationPolicy } from "../policy.js";
+import type { AllocationPolicy } from "../policy-types.js";
 import type { FleetSnapshot, PlacementRequest } from "../types.js";
 
 /** Host id the single VM of `request` would go to, or null when none fits. */

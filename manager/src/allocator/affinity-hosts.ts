@@ -1,5 +1,8 @@
-import type { PlacementContext } from "../plugin.js";
-import type { AffinityKind } from "../types.js";
+// The hosts each affinity group of a request runs on, shared by the affinity filter (strict groups)
+// and the affinity-preference scorer (non-strict ones).
+
+import type { PlacementContext } from "./plugin.js";
+import type { AffinityKind } from "./types.js";
 
 export interface AffinityHosts {
   id: string;

@@ -1,4 +1,6 @@
-import type { FleetHost } from "../fleet.js";
+// How full a host is, shared by the allocated-capacity and leastconsumed scorers.
+
+import type { FleetHost } from "./fleet.js";
 
 /** Mean of the CPU and memory shares allocated on a host, 0..1 (the vertical/horizontal key). */
 export function allocatedShare(h: FleetHost): number {
