@@ -3,7 +3,7 @@
 // configures it: a base path ending in /v1 and the `api_key` header.
 import {
   CallbacksApi, Configuration, EnvironmentApi, FlavorApi, FloatingIpApi, ImageApi, KeypairApi, RegionApi,
-  SecurityRulesApi, SnapshotsApi, VirtualMachineApi, VirtualMachineEventsApi, VncUrlApi, VolumeApi,
+  SecurityRulesApi, SnapshotEventsApi, SnapshotsApi, VirtualMachineApi, VirtualMachineEventsApi, VncUrlApi, VolumeApi,
   VolumeAttachmentApi,
 } from "@nexgencloud/hyperstack-sdk-typescript";
 import { it } from "vitest";
@@ -25,6 +25,7 @@ export interface SdkClient {
   floatingIps: FloatingIpApi;
   securityRules: SecurityRulesApi;
   snapshots: SnapshotsApi;
+  snapshotEvents: SnapshotEventsApi;
   callbacks: CallbacksApi;
   console: VncUrlApi;
 }
@@ -44,6 +45,7 @@ export function sdkClient(cloud: TestCloud, apiKey: string): SdkClient {
     floatingIps: new FloatingIpApi(config),
     securityRules: new SecurityRulesApi(config),
     snapshots: new SnapshotsApi(config),
+    snapshotEvents: new SnapshotEventsApi(config),
     callbacks: new CallbacksApi(config),
     console: new VncUrlApi(config),
   };
