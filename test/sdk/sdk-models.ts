@@ -3,8 +3,8 @@
 // openapi-generator's typescript-axios, whose models are interfaces with no runtime attribute map.
 //
 // Every model property is optional in the SDK's types and none is nullable (the spec marks none),
-// while Hyperstack itself answers null for unset fields. So: a declared field must be present
-// (`complete`), and its value must have the declared type or be null.
+// so a client reads them with `?.`, which takes null as absent. So: a declared field must be
+// present (`complete`), and its value must have the declared type or be null.
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import ts from "typescript";
