@@ -87,14 +87,17 @@ export type GeneratedKeyType = (typeof GENERATED_KEY_TYPES)[number];
 export const GENERATED_RSA_BITS = 3072;
 
 const generate = promisify(generateKeyPair);
-const PEM = { privateKeyEncoding: { type: "pkcs8", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } } as const;
+
+async function privateKeyPem(type: GeneratedKeyType): Promise<string> {
+  const { privateKey } = type === "ed25519" ? await generate("ed25519")
+    : type === "rsa" ? await generate("rsa", { modulusLength: GENERATED_RSA_BITS })
+    : await generate("ec", { namedCurve: "P-256" });
+  return privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+}
 
 /** A new key pair: the private key in OpenSSH's format, the public key as one line, both with `comment`. */
 export async function generateSshKeyPair(type: GeneratedKeyType, comment: string): Promise<{ privateKey: string; publicKey: string }> {
-  const pair = type === "ed25519" ? await generate("ed25519", PEM)
-    : type === "rsa" ? await generate("rsa", { modulusLength: GENERATED_RSA_BITS, ...PEM })
-    : await generate("ec", { namedCurve: "P-256", ...PEM });
-  const key = sshpk.parsePrivateKey(pair.privateKey, "pem");
+  const key = sshpk.parsePrivateKey(await privateKeyPem(type), "pem");
   key.comment = comment;
   return { privateKey: key.toString("ssh"), publicKey: key.toPublic().toString("ssh") };
 }
