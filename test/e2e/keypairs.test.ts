@@ -2,7 +2,7 @@
 // another account's key pair answered as 404 on every route.
 import sshpk from "sshpk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { keypairs } from "../../manager/src/db/schema.js";
+import { idempotencyKeys, keypairs } from "../../manager/src/db/schema.js";
 import { KEYS, RSA_1024 } from "../../manager/src/keypairs/testing/ssh-key-fixtures.js";
 import { createUserKey, errorShapeProblems, startTestCloud, type TestCloud } from "./harness.js";
 
@@ -90,6 +90,22 @@ describe("key pairs", () => {
 
     const ecdsa = await cloud.api("POST", "/v1/core/keypairs/generate", { environment_name: "env-canada", name: "generated-ec", key_type: "ecdsa" }, alice);
     expect(ecdsa.json.keypair.public_key).toMatch(/^ecdsa-sha2-nistp256 /);
+  });
+
+  it("refuses an Idempotency-Key on generate (a replay would need the private key stored), takes one on import", async () => {
+    const db = cloud.manager.database.db;
+    const before = await stored();
+    const idempotencyRows = (await db.select().from(idempotencyKeys)).length;
+    const r = await cloud.api("POST", "/v1/core/keypairs/generate", { environment_name: "env-canada", name: "retried" }, alice, { "idempotency-key": "gen-1" });
+    expectError(r, 400, "Idempotency-Key");
+    expect(await stored()).toBe(before);
+    expect((await db.select().from(idempotencyKeys)).length).toBe(idempotencyRows);
+
+    const first = await cloud.api("POST", "/v1/core/keypairs", importBody("imported-once"), alice, { "idempotency-key": "imp-1" });
+    const retry = await cloud.api("POST", "/v1/core/keypairs", importBody("imported-once"), alice, { "idempotency-key": "imp-1" });
+    expect(first.status).toBe(200);
+    expect(retry).toMatchObject({ status: 200, json: first.json });
+    expect(retry.headers.get("idempotent-replayed")).toBe("true");
   });
 
   describe("refuses bad requests with the error envelope, changing nothing", () => {

@@ -34,6 +34,8 @@ export const keypairRoutes = (keypairs: KeyPairService): FastifyPluginAsyncTypeb
   });
 
   app.post("/v1/core/keypairs/generate", {
+    // A replayed answer would have to be stored, private key included.
+    config: { idempotency: false },
     schema: {
       tags, summary: "Generate a key pair",
       description: "Orbit extra (CloudStack's createSSHKeyPair): generates a key pair, stores its public key and returns the private key this once.",
