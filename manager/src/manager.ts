@@ -14,6 +14,8 @@ import { virtualMachineRoutes } from "./api/routes/virtual-machines.routes.js";
 import { affinityGroupRoutes } from "./api/routes/affinity-groups.routes.js";
 import { flavorAdminRoutes } from "./api/routes/flavors.routes.js";
 import { hostAdminRoutes } from "./api/routes/host-admin.routes.js";
+import { keypairRoutes } from "./api/hyperstack/keypairs.routes.js";
+import { KeyPairService } from "./keypairs/keypair-service.js";
 import { FlavorService } from "./catalog/flavor-service.js";
 import { AffinityGroupService } from "./placement/affinity-group-service.js";
 import { HostAdmin } from "./placement/host-admin.js";
@@ -163,6 +165,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await scoped.register(flavorAdminRoutes(new FlavorService(db)));
       await scoped.register(hostAdminRoutes(new HostAdmin(db, registry, () => placement.invalidate())));
       await scoped.register(affinityGroupRoutes(new AffinityGroupService(db)));
+      await scoped.register(keypairRoutes(new KeyPairService(db)));
     },
   });
   await app.listen({ host: config.apiHost, port: config.apiPort });

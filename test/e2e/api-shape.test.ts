@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { L40S_VGPU_TYPES } from "../../manager/src/dev/simulated-fleet.js";
+import { KEYS } from "../../manager/src/keypairs/testing/ssh-key-fixtures.js";
 import { createUserKey, errorShapeProblems, jobsIdle, jsonKeys, startTestCloud, type TestCloud } from "./harness.js";
 
 const H100 = "NVIDIA H100 80GB HBM3";
@@ -97,6 +98,10 @@ describe("a tour of the API", () => {
     await call("GET /v1/core/affinity-groups", "/v1/core/affinity-groups", undefined, userKey);
     await call("GET /v1/core/affinity-groups/{id}", `/v1/core/affinity-groups/${group.json.affinity_group.id}`, undefined, userKey);
     await call("DELETE /v1/core/affinity-groups/{id}", `/v1/core/affinity-groups/${group.json.affinity_group.id}`, undefined, userKey); // 409 in use
+    const keypair = await call("POST /v1/core/keypairs", "/v1/core/keypairs", { environment_name: "default", name: "tour-key", public_key: KEYS.ed25519.line }, userKey);
+    expect(keypair.status).toBe(200);
+    await call("GET /v1/core/keypairs", "/v1/core/keypairs", undefined, userKey);
+    await call("GET /v1/core/keypair/{id}", `/v1/core/keypair/${keypair.json.keypair.id}`, undefined, userKey);
     const hostsWithVms = await call("GET /v1/admin/hosts", "/v1/admin/hosts");
     expect(hostsWithVms.json.hosts.some((h: any) => h.gpus.some((g: any) => g.allocations.length > 0))).toBe(true);
 

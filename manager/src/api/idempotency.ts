@@ -21,6 +21,10 @@ declare module "fastify" {
     /** The idempotency row this request owns (it runs the work and records the answer). */
     idempotencyRecord: number | null;
   }
+  interface FastifyContextConfig {
+    /** false: the answer holds a secret that must not be stored, so the route refuses the header. */
+    idempotency?: boolean;
+  }
 }
 
 export interface IdempotencyOptions {
@@ -112,7 +116,7 @@ export function registerIdempotency(app: FastifyInstance, store: IdempotencyStor
   // Documents the header on every POST (OpenAPI); the preHandler below checks it.
   app.addHook("onRoute", (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    if (!methods.includes("POST") || !route.schema || route.schema.headers) return;
+    if (!methods.includes("POST") || !route.schema || route.schema.headers || route.config?.idempotency === false) return;
     route.schema = {
       ...route.schema,
       headers: Type.Object({
@@ -128,6 +132,9 @@ export function registerIdempotency(app: FastifyInstance, store: IdempotencyStor
     if (key === undefined) return;
     if (typeof key !== "string" || !KEY_PATTERN.test(key)) {
       throw new InvalidArgumentError("Idempotency-Key", "header 'Idempotency-Key' must be 1-255 visible ASCII characters (a UUID is a good choice), sent once");
+    }
+    if (req.routeOptions.config.idempotency === false) {
+      throw new InvalidArgumentError("Idempotency-Key", "this route does not take an Idempotency-Key: its answer holds a secret that is never stored, so it cannot be replayed");
     }
     // The role is part of the request: an admin's answer shows more than a user may see.
     const fingerprint = requestFingerprint(`${req.principal.role} ${req.method}`, req.routeOptions.url ?? req.url, req.params, req.body);

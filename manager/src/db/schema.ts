@@ -295,3 +295,18 @@ export const idempotencyKeys = pgTable("idempotency_keys", {
   createdAt: createdAt(),
   expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
 }, (t) => [uniqueIndex("idempotency_keys_account_key").on(t.accountId, t.key), index("idempotency_keys_expires").on(t.expiresAt)]);
+
+// SSH key pairs of an account, per environment (Hyperstack's model). Only public keys are kept:
+// a generated key pair's private key is returned once and never stored.
+export const keypairs = pgTable("keypairs", {
+  id: serial("id").primaryKey(),
+  accountId: integer("account_id").notNull().references(() => accounts.id),
+  environmentId: integer("environment_id").notNull().references(() => environments.id),
+  name: text("name").notNull(),
+  publicKey: text("public_key").notNull(),
+  // MD5, colon-separated hex: what Hyperstack (and OpenStack) show as a key pair's fingerprint.
+  fingerprint: text("fingerprint").notNull(),
+  // "SHA256:<base64>": what current OpenSSH prints.
+  fingerprintSha256: text("fingerprint_sha256").notNull(),
+  createdAt: createdAt(),
+}, (t) => [uniqueIndex("keypairs_account_environment_name").on(t.accountId, t.environmentId, t.name)]);
