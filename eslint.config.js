@@ -43,6 +43,16 @@ export default tseslint.config(
     },
   },
   {
+    // The API dialects present what services return: no database, no drizzle (issue 11 item 1).
+    files: ["manager/src/api/hyperstack/**/*.ts", "manager/src/api/admin/**/*.ts", "manager/src/api/*.{presenter,schema}.ts"],
+    ignores: ["**/*.test.ts"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [
+        { group: ["**/db/**", "drizzle-orm", "drizzle-orm/*"], message: "routes and presenters never import the database: ask a service" },
+      ] }],
+    },
+  },
+  {
     // Tests poke at JSON bodies and private corners on purpose.
     files: ["**/*.test.ts", "test/**/*.ts", "bench/**/*.ts"],
     rules: { "@typescript-eslint/no-explicit-any": "off", "@typescript-eslint/no-non-null-assertion": "off" },

@@ -5,17 +5,18 @@ import { createManagerLogger } from "./logging.js";
 import { AgentGateway, tokenMatcher } from "./agents/agent-gateway.js";
 import { AgentSessions } from "./agents/agent-sessions.js";
 import { CommandDispatcher } from "./agents/command-dispatcher.js";
-import { adminRoutes } from "./api/routes/admin.routes.js";
+import { adminRoutes } from "./api/admin/admin.routes.js";
 import { hostCertificateRoutes } from "./api/routes/host-certificates.routes.js";
 import { registrationTokenRoutes } from "./api/routes/registration-tokens.routes.js";
-import { catalogRoutes } from "./api/routes/catalog.routes.js";
+import { catalogRoutes } from "./api/hyperstack/catalog.routes.js";
 import { jobRoutes } from "./api/routes/jobs.routes.js";
-import { virtualMachineRoutes } from "./api/routes/virtual-machines.routes.js";
+import { virtualMachineRoutes } from "./api/hyperstack/virtual-machines.routes.js";
 import { affinityGroupRoutes } from "./api/routes/affinity-groups.routes.js";
-import { flavorAdminRoutes } from "./api/routes/flavors.routes.js";
+import { flavorAdminRoutes } from "./api/admin/flavors.routes.js";
 import { hostAdminRoutes } from "./api/routes/host-admin.routes.js";
 import { keypairRoutes } from "./api/hyperstack/keypairs.routes.js";
 import { KeyPairService } from "./keypairs/keypair-service.js";
+import { CatalogService } from "./catalog/catalog-service.js";
 import { FlavorService } from "./catalog/flavor-service.js";
 import { AffinityGroupService } from "./placement/affinity-group-service.js";
 import { HostAdmin } from "./placement/host-admin.js";
@@ -124,7 +125,8 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const placement = new PlacementService({
     db, policy: () => allocation.policy(), log: log.child({ component: "placement" }), onDatabaseUnavailable: reportDatabase,
   });
-  const vmSvc = new VmService(db, placement, runner);
+  const catalog = new CatalogService(db);
+  const vmSvc = new VmService(db, placement, runner, catalog);
   runner.register("vm.deploy", vmDeployJob(db, dispatcher, registry));
   runner.register("vm.destroy", vmDestroyJob(db, dispatcher));
 
@@ -158,8 +160,8 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     routes: async (scoped) => {
       await scoped.register(virtualMachineRoutes(vmSvc));
       await scoped.register(jobRoutes(db));
-      await scoped.register(catalogRoutes(db));
-      await scoped.register(adminRoutes(db, hostsSvc, settings, placement));
+      await scoped.register(catalogRoutes(catalog));
+      await scoped.register(adminRoutes(hostsSvc, settings, vmSvc));
       await scoped.register(registrationTokenRoutes(registrationTokens, ca));
       await scoped.register(hostCertificateRoutes(db, certificates, (hostId, serials) => gateway.credentialsRevoked(hostId, serials)));
       await scoped.register(flavorAdminRoutes(new FlavorService(db)));

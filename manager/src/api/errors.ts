@@ -4,7 +4,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { type DatabaseUnavailableError, OrbitError, databaseUnavailableFrom, type ErrorCode } from "#shared/errors.js";
 import { PATTERN_MEANINGS } from "./schemas.js";
-import { capacityRejectionView, capacitySummaryView } from "./views.js";
+import { capacityRejectionView, capacitySummaryView } from "./placement.presenter.js";
 
 const HTTP: Record<ErrorCode, { status: number; reason: string }> = {
   invalid_argument: { status: 400, reason: "bad_request" },

@@ -1,4 +1,5 @@
-// Request/response schemas shared by the routes (TypeBox → JSON Schema → OpenAPI). Every string
+// Schema primitives shared by the routes of every dialect (TypeBox → JSON Schema → OpenAPI); the
+// response shapes live beside their presenters (api/hyperstack/, api/admin/). Every string
 // that reaches the database goes through one of the text types below: PostgreSQL refuses NUL in
 // text and jsonb, and a lone UTF-16 surrogate in jsonb (text would silently store U+FFFD), so
 // either must be a 400 naming the field, never a failed statement or a changed value.
@@ -40,43 +41,6 @@ export const ErrorBody = Type.Object({
 }, { additionalProperties: true, description: "Hyperstack-style error" });
 
 export const IdParams = Type.Object({ id: Id() }, { additionalProperties: false });
-
-/** A VM's placement as admins see it (users get null). */
-export const PlacementView = Type.Union([Type.Null(), Type.Object({
-  policy: Type.String(),
-  seed: Type.Integer(),
-  host: Type.String(),
-  total: Type.Number(),
-  scores: Type.Array(Type.Object({ scorer: Type.String(), score: Type.Number(), weight: Type.Number() })),
-  gpus: Type.Array(Type.Object({
-    gpu_id: Type.String(), model: Type.String(), mode: Type.String(),
-    vgpu_type: Type.Optional(Type.String()), share_milli: Type.Optional(Type.Integer()),
-  })),
-})], { description: "How the scheduler chose the host (admin keys only; null for users)" });
-
-export const Instance = Type.Object({
-  id: Type.Integer(),
-  uuid: Type.String(),
-  name: Type.String(),
-  status: Type.String({ description: "Hyperstack status: CREATING, ACTIVE, SHUTOFF, ERROR, DELETING..." }),
-  power_state: Type.String(),
-  vm_state: Type.String(),
-  orbit_state: Type.String({ description: "Orbit's own state machine state" }),
-  state_reason: Type.String(),
-  fixed_ip: Type.Union([Type.String(), Type.Null()]),
-  floating_ip: Type.Union([Type.String(), Type.Null()]),
-  environment: Type.Object({ name: Type.String() }, { additionalProperties: true }),
-  flavor: Type.Object({}, { additionalProperties: true }),
-  image: Type.Object({ name: Type.String() }, { additionalProperties: true }),
-  keypair: Type.Object({ name: Type.Union([Type.String(), Type.Null()]) }),
-  security_rules: Type.Array(Type.Unknown()),
-  volume_attachments: Type.Array(Type.Unknown()),
-  labels: Type.Array(Type.String()),
-  callback_url: Type.Union([Type.String(), Type.Null()]),
-  host: Type.Union([Type.String(), Type.Null()], { description: "The host's name (admin keys only; null for users)" }),
-  placement: PlacementView,
-  created_at: Type.String(),
-}, { additionalProperties: true });
 
 export const ok = <P extends TProperties>(props: P) =>
   Type.Object({ status: Type.Literal(true), message: Type.String(), ...props }, { additionalProperties: true });

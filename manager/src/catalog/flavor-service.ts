@@ -4,8 +4,7 @@ import { and, count, eq, isNull } from "drizzle-orm";
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
 import type { Db } from "../db/database.js";
 import { flavors, vms } from "../db/schema.js";
-
-export type FlavorRow = typeof flavors.$inferSelect;
+import type { Flavor } from "./catalog-service.js";
 
 export interface CreateFlavorInput {
   name: string;
@@ -23,7 +22,7 @@ export interface CreateFlavorInput {
 export class FlavorService {
   constructor(private readonly db: Db) {}
 
-  async create(input: CreateFlavorInput): Promise<FlavorRow> {
+  async create(input: CreateFlavorInput): Promise<Flavor> {
     const gpuKinds = [(input.gpu_count ?? 0) > 0, !!input.vgpu_type, (input.gpu_share_milli ?? 0) > 0].filter(Boolean).length;
     if (gpuKinds > 1) {
       throw new InvalidArgumentError("gpu_count", "a flavor has either passthrough GPUs (gpu_count), a vgpu_type or a gpu_share_milli, not several");
@@ -45,11 +44,11 @@ export class FlavorService {
     return row;
   }
 
-  async list(): Promise<FlavorRow[]> {
+  async list(): Promise<Flavor[]> {
     return this.db.select().from(flavors).orderBy(flavors.id);
   }
 
-  async get(id: number): Promise<FlavorRow> {
+  async get(id: number): Promise<Flavor> {
     const [row] = await this.db.select().from(flavors).where(eq(flavors.id, id));
     if (!row) throw new NotFoundError("flavor", id);
     return row;
@@ -65,13 +64,4 @@ export class FlavorService {
     }
     await this.db.delete(flavors).where(eq(flavors.id, id));
   }
-}
-
-export function flavorView(f: FlavorRow): Record<string, unknown> {
-  return {
-    id: f.id, name: f.name, cpu: f.vcpus, ram: f.memoryMib / 1024, disk: f.diskGib,
-    gpu: f.gpuModel, gpu_count: f.gpuCount, vgpu_type: f.vgpuType || null,
-    gpu_share_milli: f.gpuShareMilli || null, host_tags: f.hostTags, cpu_type: f.cpuType || null,
-    created_at: f.createdAt.toISOString(),
-  };
 }

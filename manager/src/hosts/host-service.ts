@@ -1,11 +1,15 @@
 // Hosts as the manager keeps them: registration from agent facts, authentication of agent
-// streams, the Up / Disconnected writes host liveness decides (hosts/host-liveness.ts), and the admin's view of capacity and what is allocated.
+// streams, the Up / Disconnected writes host liveness decides (hosts/host-liveness.ts), and each host's
+// capacity and what is allocated on it (presented by api/admin/host.presenter.ts).
 import { and, eq, inArray, ne, notInArray, sql } from "drizzle-orm";
 import { UnauthenticatedError } from "#shared/errors.js";
 import type { HostFacts } from "#shared/protocol.js";
 import { newSecret, safeEqual, sha256 } from "#shared/secrets.js";
 import type { Db, Tx } from "../db/database.js";
-import { allocations, clusters, environments, gpuAllocations, gpus, hosts, unmanagedDomains } from "../db/schema.js";
+import {
+  allocations, clusters, environments, gpuAllocations, gpus, hosts, unmanagedDomains,
+  type HostResourceState, type HostState, type NumaCellJson, type VgpuTypeJson,
+} from "../db/schema.js";
 import { generationToken } from "./host-generation.js";
 import { validateHostFacts } from "./host-facts.validation.js";
 
@@ -117,8 +121,8 @@ export class HostService {
     return rows.map((r) => r.id);
   }
 
-  /** The admin's view: each host with capacity, what is allocated and its GPUs. */
-  async list(): Promise<AdminHostView[]> {
+  /** Every host with its capacity, what is allocated on it, its GPUs and the domains Orbit does not manage (admin API). */
+  async list(): Promise<HostOverview[]> {
     const hs = await this.db.select({ host: hosts, cluster: clusters.name, environment: environments.name })
       .from(hosts).innerJoin(clusters, eq(hosts.clusterId, clusters.id))
       .innerJoin(environments, eq(clusters.environmentId, environments.id)).orderBy(hosts.id);
@@ -142,66 +146,84 @@ export class HostService {
         environment,
         cluster,
         state: h.state,
-        resource_state: h.resourceState,
+        resourceState: h.resourceState,
         hypervisor: h.hypervisor,
         driver: h.driver,
-        cpu_model: h.cpuModel,
+        cpuModel: h.cpuModel,
         tags: h.tags,
-        last_heartbeat_at: h.lastHeartbeatAt?.toISOString() ?? null,
-        agent_version: h.agentVersion,
-        discovery_warnings: h.discoveryWarnings,
+        lastHeartbeatAt: h.lastHeartbeatAt,
+        agentVersion: h.agentVersion,
+        discoveryWarnings: h.discoveryWarnings,
         capacity: {
           cpus: h.cpus,
           sockets: h.sockets,
-          cores_per_socket: h.coresPerSocket,
-          threads_per_core: h.threadsPerCore,
-          memory_mib: h.memoryMib,
-          memory_reserve_mib: h.memoryReserveMib,
-          numa_cells: h.numaCells.map((c) => ({ id: c.id, cpus: c.cpus, memory_mib: c.memoryMib })),
+          coresPerSocket: h.coresPerSocket,
+          threadsPerCore: h.threadsPerCore,
+          memoryMib: h.memoryMib,
+          memoryReserveMib: h.memoryReserveMib,
+          numaCells: h.numaCells,
         },
-        allocated: { vcpus: a?.vcpus ?? 0, memory_mib: Number(a?.memoryMib ?? 0), vms: a?.vms ?? 0 },
-        unmanaged_domains: unmanaged.filter((u) => u.hostId === h.id).map((u) => ({
-          uuid: u.domainUuid, name: u.name, power_state: u.powerState, seen_at: u.seenAt.toISOString(),
-        })),
+        // sum() of a bigint comes back as a string.
+        allocated: { vcpus: a?.vcpus ?? 0, memoryMib: Number(a?.memoryMib ?? 0), vms: a?.vms ?? 0 },
+        unmanagedDomains: unmanaged.filter((u) => u.hostId === h.id)
+          .map((u) => ({ uuid: u.domainUuid, name: u.name, powerState: u.powerState, seenAt: u.seenAt })),
         gpus: gpuRows.filter((g) => g.hostId === h.id).map((g) => ({
           id: g.id,
-          pci_address: g.pciAddress,
+          pciAddress: g.pciAddress,
           uuid: g.uuid,
           model: g.model,
-          memory_mib: g.memoryMib,
-          numa_node: g.numaNode,
-          nvlink_peers: g.nvlinkPeers,
-          vgpu_types: g.vgpuTypes.map((t) => ({
-            type_id: t.typeId, name: t.name, available_instances: t.availableInstances,
-            max_instances: t.maxInstances, framebuffer_mib: t.framebufferMib,
-          })),
+          memoryMib: g.memoryMib,
+          numaNode: g.numaNode,
+          nvlinkPeers: g.nvlinkPeers,
+          vgpuTypes: g.vgpuTypes,
           present: g.present,
-          allocations: gpuAlloc.filter((x) => x.gpuId === g.id).map((x) => ({
-            vm_id: x.vmId, mode: x.mode, vgpu_type: x.vgpuType, share_milli: x.shareMilli,
-          })),
+          allocations: gpuAlloc.filter((x) => x.gpuId === g.id)
+            .map((x) => ({ vmId: x.vmId, mode: x.mode, vgpuType: x.vgpuType, shareMilli: x.shareMilli })),
         })),
       };
     });
   }
 }
 
-export interface AdminHostView {
+/** A host as the admin API shows it (HostService.list). */
+export interface HostOverview {
   id: number;
   uuid: string;
   name: string;
   environment: string;
   cluster: string;
-  state: string;
-  resource_state: string;
+  state: HostState;
+  resourceState: HostResourceState;
   hypervisor: string;
   driver: string;
-  cpu_model: string;
+  cpuModel: string;
   tags: string[];
-  last_heartbeat_at: string | null;
-  agent_version: string;
-  discovery_warnings: string[];
-  capacity: Record<string, unknown>;
-  allocated: { vcpus: number; memory_mib: number; vms: number };
-  unmanaged_domains: { uuid: string; name: string; power_state: string; seen_at: string }[];
-  gpus: Record<string, unknown>[];
+  lastHeartbeatAt: Date | null;
+  agentVersion: string;
+  discoveryWarnings: string[];
+  capacity: {
+    cpus: number;
+    sockets: number;
+    coresPerSocket: number;
+    threadsPerCore: number;
+    memoryMib: number;
+    memoryReserveMib: number;
+    numaCells: NumaCellJson[];
+  };
+  allocated: { vcpus: number; memoryMib: number; vms: number };
+  /** Domains the host runs that are not Orbit's VMs. */
+  unmanagedDomains: { uuid: string; name: string; powerState: string; seenAt: Date }[];
+  gpus: {
+    id: number;
+    pciAddress: string;
+    uuid: string;
+    model: string;
+    memoryMib: number;
+    numaNode: number;
+    nvlinkPeers: string[];
+    vgpuTypes: VgpuTypeJson[];
+    /** False once the host stopped reporting it (its row stays for the allocations that point at it). */
+    present: boolean;
+    allocations: { vmId: number; mode: "passthrough" | "vgpu" | "share"; vgpuType: string; shareMilli: number }[];
+  }[];
 }

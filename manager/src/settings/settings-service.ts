@@ -4,15 +4,23 @@ import type { Db } from "../db/database.js";
 import { settings } from "../db/schema.js";
 import type { SettingDefinition, SettingsRegistry } from "./settings-registry.js";
 
-export interface SettingView {
+/** Every setting is a number or a string (settings-registry.ts, allocation-settings.ts). */
+export type SettingValue = number | string;
+
+/** A setting as the admin API shows it. */
+export interface Setting {
   name: string;
   description: string;
-  value: unknown;
-  default: unknown;
-  is_default: boolean;
+  value: SettingValue;
+  default: SettingValue;
+  isDefault: boolean;
   /** Numeric settings: the allowed range, inclusive. */
-  min?: number;
-  max?: number;
+  range?: { min: number; max: number };
+}
+
+export function settingValue(name: string, v: unknown): SettingValue {
+  if (typeof v === "number" || typeof v === "string") return v;
+  throw new Error(`setting ${name} holds a ${typeof v}: every setting is a number or a string`);
 }
 
 export class SettingsService {
@@ -32,10 +40,10 @@ export class SettingsService {
     }
   }
 
-  async set(name: string, value: unknown): Promise<unknown> {
-    const v = this.registry.validate(name, value);
-    await this.db.insert(settings).values({ name, scope: "global", value: v as object })
-      .onConflictDoUpdate({ target: [settings.name, settings.scope], set: { value: v as object, updatedAt: new Date() } });
+  async set(name: string, value: unknown): Promise<SettingValue> {
+    const v = settingValue(name, this.registry.validate(name, value));
+    await this.db.insert(settings).values({ name, scope: "global", value: v })
+      .onConflictDoUpdate({ target: [settings.name, settings.scope], set: { value: v, updatedAt: new Date() } });
     this.registry.setLocal(name, v);
     for (const l of this.listeners) l(name);
     return v;
@@ -55,19 +63,19 @@ export class SettingsService {
     return () => this.listeners.delete(listener);
   }
 
-  list(): SettingView[] {
+  list(): Setting[] {
     return this.registry.definitions().map((d) => this.view(d));
   }
 
   /** One setting; NotFoundError naming it when there is no such setting. */
-  describe(name: string): SettingView {
+  describe(name: string): Setting {
     return this.view(this.registry.definition(name));
   }
 
-  private view(d: SettingDefinition): SettingView {
+  private view(d: SettingDefinition): Setting {
     return {
-      name: d.name, description: d.description, value: this.registry.get(d.name), default: d.default,
-      is_default: this.registry.isDefault(d.name), ...(d.range ? { min: d.range.min, max: d.range.max } : {}),
+      name: d.name, description: d.description, value: settingValue(d.name, this.registry.get(d.name)), default: settingValue(d.name, d.default),
+      isDefault: this.registry.isDefault(d.name), ...(d.range ? { range: d.range } : {}),
     };
   }
 }

@@ -2,14 +2,15 @@
 import { randomUUID } from "node:crypto";
 import { and, count, desc, eq, inArray, isNull, or } from "drizzle-orm";
 import { ConflictError, InvalidArgumentError, NotFoundError, UnsupportedError } from "#shared/errors.js";
-import type { GpuDemand, PlacementPlan, PlacementRequest } from "../allocator/types.js";
-import { storedPlacementView, type StoredPlacement } from "../api/views.js";
+import type { GpuDemand, PlacementPlan, PlacementRequest, PlacementResult } from "../allocator/types.js";
+import type { CatalogService, DeployCatalogInput, Flavor, Image } from "../catalog/catalog-service.js";
 import type { Db } from "../db/database.js";
 import { affinityGroupMembers, environments, flavors, hosts, images, jobs, vms } from "../db/schema.js";
 import { AffinityGroupService } from "../placement/affinity-group-service.js";
 import type { PlacementService } from "../placement/placement-service.js";
+import type { StoredPlacement, VmDetails } from "./vm-details.js";
 import { transitionVm } from "./vm-transitions.js";
-import { canDestroyFrom, hyperstackStatus, isVmState } from "./vm-state-machine.js";
+import { canDestroyFrom, isVmState } from "./vm-state-machine.js";
 
 export interface Caller { accountId: number; role: "admin" | "user" }
 
@@ -62,6 +63,14 @@ export function refuseNotYetSupported(input: CreateVmInput): void {
 
 export interface JobEnqueuer { enqueue(jobId: number): void }
 
+/** A deploy the admin asks the scheduler about without committing it (POST /v1/admin/placement/dry-run). */
+export interface DryRunInput extends DeployCatalogInput {
+  count?: number | undefined;
+  /** Place as this account would (affinity, user dispersion); the caller's own by default. */
+  account_id?: number | undefined;
+  seed?: number | undefined;
+}
+
 type VmRow = typeof vms.$inferSelect;
 
 export class VmService {
@@ -71,6 +80,7 @@ export class VmService {
     private readonly db: Db,
     private readonly placement: PlacementService,
     private readonly jobsQueue: JobEnqueuer,
+    private readonly catalog: CatalogService,
   ) {
     this.groups = new AffinityGroupService(db);
   }
@@ -91,22 +101,8 @@ export class VmService {
     return rows.map((r) => r.uuid);
   }
 
-  private async resolveEnvironment(name: string | undefined) {
-    if (name) {
-      const [env] = await this.db.select().from(environments).where(eq(environments.name, name));
-      if (!env) throw new InvalidArgumentError("environment_name", `environment "${name}" does not exist`);
-      return env;
-    }
-    const all = await this.db.select().from(environments).limit(2);
-    if (all.length === 1) return all[0]!;
-    if (all.length === 0) throw new InvalidArgumentError("environment_name", "no environment exists yet: no host has registered");
-    throw new InvalidArgumentError("environment_name", "environment_name is required when there is more than one environment");
-  }
-
   /** Builds the allocator's request from a flavor. */
-  static placementRequest(
-    flavor: typeof flavors.$inferSelect, image: typeof images.$inferSelect, environment: string, accountId: number, count: number,
-  ): PlacementRequest {
+  private static placementRequest(flavor: Flavor, image: Image, environment: string, accountId: number, count: number): PlacementRequest {
     let gpu: GpuDemand | undefined;
     const models = flavor.gpuModel ? [flavor.gpuModel] : [];
     if (flavor.vgpuType) gpu = { kind: "vgpu", vgpuType: flavor.vgpuType, models };
@@ -125,14 +121,17 @@ export class VmService {
     };
   }
 
-  async create(caller: Caller, input: CreateVmInput): Promise<{ vms: VmRow[]; jobIds: number[]; plan: PlacementPlan }> {
+  /** Where a deploy would go and why, committing nothing (admin API). */
+  async dryRun(caller: Caller, input: DryRunInput): Promise<PlacementResult> {
+    const { flavor, image, environment } = await this.catalog.resolveDeploy(input);
+    const request = VmService.placementRequest(flavor, image, environment.name, input.account_id ?? caller.accountId, input.count ?? 1);
+    return this.placement.dryRun(request, input.seed);
+  }
+
+  async create(caller: Caller, input: CreateVmInput): Promise<{ vms: VmDetails[]; jobIds: number[]; plan: PlacementPlan }> {
     refuseNotYetSupported(input);
     const count = input.count ?? 1;
-    const env = await this.resolveEnvironment(input.environment_name);
-    const [flavor] = await this.db.select().from(flavors).where(eq(flavors.name, input.flavor_name));
-    if (!flavor) throw new InvalidArgumentError("flavor_name", `flavor "${input.flavor_name}" does not exist`);
-    const [image] = await this.db.select().from(images).where(eq(images.name, input.image_name));
-    if (!image) throw new InvalidArgumentError("image_name", `image "${input.image_name}" does not exist`);
+    const { flavor, image, environment: env } = await this.catalog.resolveDeploy(input);
     const names = count === 1 ? [input.name] : Array.from({ length: count }, (_, i) => `${input.name}-${i + 1}`);
     for (const n of names) {
       if (n.length > 50) throw new InvalidArgumentError("name", `name "${n}" is longer than 50 characters`);
@@ -155,7 +154,7 @@ export class VmService {
         uuid: uuids[p.index]!, name: names[p.index]!, accountId: caller.accountId, environmentId: env.id,
         flavorId: flavor.id, imageId: image.id, labels: input.labels ?? [], userData: input.user_data ?? "",
         callbackUrl: "", // callback_url: only "" is accepted until callbacks exist
-        placement: { policy: plan.policy, seed: plan.seed, host: p.hostName, scores: p.scores, total: p.total, gpus: p.gpus },
+        placement: { policy: plan.policy, seed: plan.seed, host: p.hostName, scores: p.scores, total: p.total, gpus: p.gpus } satisfies StoredPlacement,
       }),
       jobKind: "vm.deploy",
       ...(groups.rows.length > 0 ? {
@@ -170,34 +169,40 @@ export class VmService {
     for (const id of jobIds) this.jobsQueue.enqueue(id);
     const rows = await this.db.select().from(vms).where(inArray(vms.id, result.map((c) => c.id)));
     const ordered = result.map((c) => rows.find((r) => r.id === c.id)!);
-    return { vms: ordered, jobIds, plan };
+    return { vms: await this.details(ordered, caller), jobIds, plan };
   }
+
   private scope(caller: Caller) {
     return caller.role === "admin" ? undefined : eq(vms.accountId, caller.accountId);
   }
 
-  async list(caller: Caller, page: number, pageSize: number): Promise<{ rows: VmRow[]; total: number }> {
+  async list(caller: Caller, page: number, pageSize: number): Promise<{ vms: VmDetails[]; total: number }> {
     const where = and(isNull(vms.deletedAt), this.scope(caller));
     const [{ n }] = (await this.db.select({ n: count() }).from(vms).where(where)) as [{ n: number }];
     const rows = await this.db.select().from(vms).where(where).orderBy(desc(vms.id))
       .limit(pageSize).offset((page - 1) * pageSize);
-    return { rows, total: Number(n) };
+    return { vms: await this.details(rows, caller), total: Number(n) };
   }
 
-  async get(caller: Caller, id: number): Promise<VmRow> {
+  async get(caller: Caller, id: number): Promise<VmDetails> {
+    const [vm] = await this.details([await this.row(caller, id)], caller);
+    return vm!;
+  }
+
+  private async row(caller: Caller, id: number): Promise<VmRow> {
     const [vm] = await this.db.select().from(vms).where(and(eq(vms.id, id), this.scope(caller)));
     if (!vm || vm.state === "Destroyed") throw new NotFoundError("virtual machine", id);
     return vm;
   }
 
   /** Moves the VM to Destroying and queues the destroy job. */
-  async destroy(caller: Caller, id: number): Promise<{ vm: VmRow; jobId: number }> {
-    const vm = await this.get(caller, id);
+  async destroy(caller: Caller, id: number): Promise<{ vm: VmDetails; jobId: number }> {
+    const vm = await this.row(caller, id);
     const state = isVmState(vm.state) ? vm.state : "Unknown";
     if (state === "Destroying") {
       const [job] = await this.db.select({ id: jobs.id }).from(jobs)
         .where(and(eq(jobs.vmId, id), eq(jobs.kind, "vm.destroy"))).orderBy(desc(jobs.id)).limit(1);
-      if (job) return { vm, jobId: job.id };
+      if (job) return { vm: (await this.details([vm], caller))[0]!, jobId: job.id };
     }
     if (!canDestroyFrom(state)) throw new ConflictError(`virtual machine ${id} cannot be deleted while ${state}`, state);
     const jobId = await this.db.transaction(async (tx) => {
@@ -208,20 +213,16 @@ export class VmService {
       return job!.id;
     });
     this.jobsQueue.enqueue(jobId);
-    return { vm: await this.getAny(id), jobId };
-  }
-
-  async getAny(id: number): Promise<VmRow> {
-    const [vm] = await this.db.select().from(vms).where(eq(vms.id, id));
-    if (!vm) throw new NotFoundError("virtual machine", id);
-    return vm;
+    const [after] = await this.db.select().from(vms).where(eq(vms.id, id));
+    if (!after) throw new NotFoundError("virtual machine", id);
+    return { vm: (await this.details([after], caller))[0]!, jobId };
   }
 
   /**
-   * Hyperstack-shaped instance views for rows (one query per referenced table). The host and how
-   * the scheduler chose it are shown to admins only: users see their VM, not the fleet.
+   * The rows with their flavor, image and environment (one query per referenced table). The host
+   * and how the scheduler chose it are resolved for admins only: users see their VM, not the fleet.
    */
-  async views(rows: VmRow[], viewer: Pick<Caller, "role">): Promise<Record<string, unknown>[]> {
+  private async details(rows: VmRow[], viewer: Pick<Caller, "role">): Promise<VmDetails[]> {
     if (rows.length === 0) return [];
     const admin = viewer.role === "admin";
     const flavorIds = [...new Set(rows.map((r) => r.flavorId))];
@@ -234,37 +235,21 @@ export class VmService {
       this.db.select().from(environments).where(inArray(environments.id, envIds)),
       admin && hostIds.length ? this.db.select({ id: hosts.id, name: hosts.name }).from(hosts).where(inArray(hosts.id, hostIds)) : [],
     ]);
-    return rows.map((r) => {
-      const f = fs.find((x) => x.id === r.flavorId)!;
-      const state = isVmState(r.state) ? r.state : "Unknown";
-      const hs_ = hyperstackStatus(state);
-      return {
-        id: r.id,
-        uuid: r.uuid,
-        name: r.name,
-        status: hs_.status,
-        power_state: hs_.powerState,
-        vm_state: hs_.vmState,
-        orbit_state: state,
-        state_reason: r.stateReason,
-        fixed_ip: null,
-        floating_ip: null,
-        floating_ip_status: "NOT_ATTACHED",
-        environment: { name: es.find((x) => x.id === r.environmentId)?.name ?? "" },
-        image: { name: is.find((x) => x.id === r.imageId)?.name ?? "" },
-        flavor: {
-          name: f.name, cpu: f.vcpus, ram: f.memoryMib / 1024, disk: f.diskGib,
-          gpu: f.gpuModel, gpu_count: f.gpuCount, vgpu_type: f.vgpuType || null, gpu_share_milli: f.gpuShareMilli || null,
-        },
-        keypair: { name: null },
-        security_rules: [],
-        volume_attachments: [],
-        labels: r.labels,
-        callback_url: r.callbackUrl || null,
-        host: hs.find((h) => h.id === r.hostId)?.name ?? null,
-        placement: admin && r.placement ? storedPlacementView(r.placement as unknown as StoredPlacement) : null,
-        created_at: r.createdAt.toISOString(),
-      };
-    });
+    // Foreign keys guarantee the flavor, image and environment exist.
+    return rows.map((r) => ({
+      id: r.id,
+      uuid: r.uuid,
+      name: r.name,
+      state: isVmState(r.state) ? r.state : "Unknown",
+      stateReason: r.stateReason,
+      labels: r.labels,
+      callbackUrl: r.callbackUrl,
+      createdAt: r.createdAt,
+      environment: es.find((x) => x.id === r.environmentId)!,
+      flavor: fs.find((x) => x.id === r.flavorId)!,
+      image: is.find((x) => x.id === r.imageId)!,
+      host: hs.find((h) => h.id === r.hostId) ?? null,
+      placement: admin && r.placement ? (r.placement as unknown as StoredPlacement) : null,
+    }));
   }
 }

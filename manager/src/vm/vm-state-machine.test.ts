@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConflictError } from "#shared/errors.js";
-import { VM_STATES, assertTransition, canTransition, holdsCapacity, hyperstackStatus, onHostLost, reconcileWithHost, type HostDomainReport } from "./vm-state-machine.js";
+import { VM_STATES, assertTransition, canTransition, holdsCapacity, onHostLost, reconcileWithHost, type HostDomainReport } from "./vm-state-machine.js";
 
 describe("vm state machine", () => {
   it.each([
@@ -43,13 +43,6 @@ describe("vm state machine", () => {
   it("releases capacity only in Error and Destroyed", () => {
     expect(VM_STATES.filter((s) => !holdsCapacity(s))).toEqual(["Error", "Destroyed"]);
   });
-
-  it("maps to Hyperstack statuses", () => {
-    expect(hyperstackStatus("Running")).toMatchObject({ status: "ACTIVE", powerState: "RUNNING" });
-    expect(hyperstackStatus("Stopped").status).toBe("SHUTOFF");
-    expect(hyperstackStatus("Creating").status).toBe("CREATING");
-    expect(hyperstackStatus("Destroying").status).toBe("DELETING");
-  });
 });
 
 describe("what a host's report or silence means for a VM", () => {
@@ -59,11 +52,10 @@ describe("what a host's report or silence means for a VM", () => {
   const vm = (state: (typeof VM_STATES)[number], more: { holdsAllocation?: boolean; lastJob?: { kind: string; status: string; retryable: boolean } } = {}) =>
     ({ state, holdsAllocation: more.holdsAllocation ?? true, lastJob: more.lastJob });
 
-  it("a silent host leaves running VMs Unknown (capacity held, shown as UNKNOWN) and nothing else", () => {
+  it("a silent host leaves running VMs Unknown (capacity held) and nothing else", () => {
     expect(onHostLost("Running")).toBe("Unknown");
     for (const s of VM_STATES.filter((x) => x !== "Running")) expect(onHostLost(s), s).toBeUndefined();
     expect(holdsCapacity("Unknown")).toBe(true);
-    expect(hyperstackStatus("Unknown")).toMatchObject({ status: "UNKNOWN", powerState: "NOSTATE" });
   });
 
   it("Unknown becomes what the host reports when it is back", () => {

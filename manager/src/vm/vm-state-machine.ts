@@ -1,6 +1,6 @@
 // The VM state machine: every state, every allowed transition, what a host's report or silence
-// means for a VM, and how each state looks to Hyperstack-style clients. The only place that
-// decides whether (and to what) a VM may change state.
+// means for a VM. The only place that decides whether (and to what) a VM may change state (how a
+// state looks to Hyperstack clients is api/hyperstack/instance.presenter.ts).
 import { ConflictError } from "#shared/errors.js";
 
 export const VM_STATES = [
@@ -48,25 +48,6 @@ export function canDestroyFrom(state: VmState): boolean {
 
 export function isVmState(s: string): s is VmState {
   return (VM_STATES as readonly string[]).includes(s);
-}
-
-/** Hyperstack's instance `status` and `power_state` for an Orbit state. */
-export function hyperstackStatus(state: VmState): { status: string; powerState: string; vmState: string } {
-  switch (state) {
-    case "Creating": return { status: "CREATING", powerState: "NOSTATE", vmState: "building" };
-    case "Starting": return { status: "STARTING", powerState: "NOSTATE", vmState: "building" };
-    case "Running": return { status: "ACTIVE", powerState: "RUNNING", vmState: "active" };
-    case "Stopping": return { status: "SHUTTING_DOWN", powerState: "RUNNING", vmState: "active" };
-    case "Stopped": return { status: "SHUTOFF", powerState: "SHUTDOWN", vmState: "stopped" };
-    case "Migrating": return { status: "MIGRATING", powerState: "RUNNING", vmState: "active" };
-    case "Hibernating": return { status: "HIBERNATING", powerState: "RUNNING", vmState: "active" };
-    case "Hibernated": return { status: "HIBERNATED", powerState: "SHUTDOWN", vmState: "shelved_offloaded" };
-    case "Down": return { status: "HOST_DOWN", powerState: "NOSTATE", vmState: "error" };
-    case "Unknown": return { status: "UNKNOWN", powerState: "NOSTATE", vmState: "error" };
-    case "Error": return { status: "ERROR", powerState: "NOSTATE", vmState: "error" };
-    case "Destroying": return { status: "DELETING", powerState: "NOSTATE", vmState: "deleted" };
-    case "Destroyed": return { status: "DELETED", powerState: "NOSTATE", vmState: "deleted" };
-  }
 }
 
 /** What a host says about one VM's domain (heartbeat), and whether the host booted since it last spoke. */

@@ -1,8 +1,10 @@
 // Admin flavor management: /v1/admin/flavors (create, list, get, delete).
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { flavorView, type FlavorService } from "../../catalog/flavor-service.js";
+import type { FlavorService } from "../../catalog/flavor-service.js";
 import { errors, IdParams, ok, ResourceName, SingleLineText } from "../schemas.js";
+import { adminFlavorView } from "./flavor.presenter.js";
+import { AdminFlavor } from "./flavor.schema.js";
 
 const TAG = Type.String({ minLength: 1, maxLength: 100, pattern: "^[A-Za-z0-9][A-Za-z0-9._:/=-]*$" });
 
@@ -23,23 +25,23 @@ export const flavorAdminRoutes = (flavors: FlavorService): FastifyPluginAsyncTyp
   app.post("/v1/admin/flavors", {
     schema: {
       tags: ["admin"], summary: "Create a flavor", body: CreateFlavorBody,
-      response: { 201: ok({ flavor: Type.Unknown() }), ...errors },
+      response: { 201: ok({ flavor: AdminFlavor }), ...errors },
     },
   }, async (req, reply) => {
     const f = await flavors.create(req.body);
-    return reply.status(201).send({ status: true as const, message: "Flavor created", flavor: flavorView(f) });
+    return reply.status(201).send({ status: true as const, message: "Flavor created", flavor: adminFlavorView(f) });
   });
 
   app.get("/v1/admin/flavors", {
-    schema: { tags: ["admin"], summary: "List flavors", response: { 200: ok({ count: Type.Integer(), flavors: Type.Array(Type.Unknown()) }), ...errors } },
+    schema: { tags: ["admin"], summary: "List flavors", response: { 200: ok({ count: Type.Integer(), flavors: Type.Array(AdminFlavor) }), ...errors } },
   }, async () => {
     const rows = await flavors.list();
-    return { status: true as const, message: "Getting flavors success", count: rows.length, flavors: rows.map(flavorView) };
+    return { status: true as const, message: "Getting flavors success", count: rows.length, flavors: rows.map(adminFlavorView) };
   });
 
   app.get("/v1/admin/flavors/:id", {
-    schema: { tags: ["admin"], summary: "Get a flavor", params: IdParams, response: { 200: ok({ flavor: Type.Unknown() }), ...errors } },
-  }, async (req) => ({ status: true as const, message: "Getting flavor success", flavor: flavorView(await flavors.get(req.params.id)) }));
+    schema: { tags: ["admin"], summary: "Get a flavor", params: IdParams, response: { 200: ok({ flavor: AdminFlavor }), ...errors } },
+  }, async (req) => ({ status: true as const, message: "Getting flavor success", flavor: adminFlavorView(await flavors.get(req.params.id)) }));
 
   app.delete("/v1/admin/flavors/:id", {
     schema: { tags: ["admin"], summary: "Delete a flavor no VM uses", params: IdParams, response: { 200: ok({}), ...errors } },

@@ -1,7 +1,9 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { VmService } from "../../vm/vm-service.js";
-import { errors, Id, IdParams, Instance, MultiLineText, ok, ResourceName, SingleLineText, Uuid } from "../schemas.js";
+import { errors, Id, IdParams, MultiLineText, ok, ResourceName, SingleLineText, Uuid } from "../schemas.js";
+import { instanceView } from "./instance.presenter.js";
+import { Instance } from "./instance.schema.js";
 
 /** Bounded so that (page - 1) * page_size stays a small integer (an SQL offset). */
 const MAX_PAGE = 1_000_000;
@@ -38,10 +40,9 @@ export const virtualMachineRoutes = (vmsvc: VmService): FastifyPluginAsyncTypebo
     },
   }, async (req, reply) => {
     const r = await vmsvc.create(req.principal, req.body);
-    const instances = await vmsvc.views(r.vms, req.principal);
     return reply.status(201).send({
-      status: true as const, message: `${instances.length} virtual machine(s) are being created`,
-      instances: instances as never, job_id: r.jobIds[0]!, job_ids: r.jobIds,
+      status: true as const, message: `${r.vms.length} virtual machine(s) are being created`,
+      instances: r.vms.map(instanceView), job_id: r.jobIds[0]!, job_ids: r.jobIds,
     });
   });
 
@@ -59,8 +60,8 @@ export const virtualMachineRoutes = (vmsvc: VmService): FastifyPluginAsyncTypebo
   }, async (req) => {
     const page = req.query.page ?? 1;
     const pageSize = req.query.page_size ?? req.query.pageSize ?? 50;
-    const { rows, total } = await vmsvc.list(req.principal, page, pageSize);
-    return { status: true as const, message: "Getting instances success", count: total, page, page_size: pageSize, instances: (await vmsvc.views(rows, req.principal)) as never };
+    const { vms, total } = await vmsvc.list(req.principal, page, pageSize);
+    return { status: true as const, message: "Getting instances success", count: total, page, page_size: pageSize, instances: vms.map(instanceView) };
   });
 
   app.get("/v1/core/virtual-machines/:id", {
@@ -70,8 +71,7 @@ export const virtualMachineRoutes = (vmsvc: VmService): FastifyPluginAsyncTypebo
     },
   }, async (req) => {
     const vm = await vmsvc.get(req.principal, req.params.id);
-    const [instance] = await vmsvc.views([vm], req.principal);
-    return { status: true as const, message: "Getting instance success", instance: instance as never };
+    return { status: true as const, message: "Getting instance success", instance: instanceView(vm) };
   });
 
   app.delete("/v1/core/virtual-machines/:id", {
@@ -81,7 +81,6 @@ export const virtualMachineRoutes = (vmsvc: VmService): FastifyPluginAsyncTypebo
     },
   }, async (req) => {
     const { vm, jobId } = await vmsvc.destroy(req.principal, req.params.id);
-    const [instance] = await vmsvc.views([vm], req.principal);
-    return { status: true as const, message: "Virtual machine deletion initiated", job_id: jobId, instance: instance as never };
+    return { status: true as const, message: "Virtual machine deletion initiated", job_id: jobId, instance: instanceView(vm) };
   });
 };

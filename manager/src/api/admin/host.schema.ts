@@ -1,0 +1,59 @@
+// A host as GET /v1/admin/hosts answers it: state, capacity, what is allocated, GPUs.
+import { Type } from "@sinclair/typebox";
+
+const VgpuType = Type.Object({
+  type_id: Type.String(),
+  name: Type.String(),
+  available_instances: Type.Integer(),
+  max_instances: Type.Integer(),
+  framebuffer_mib: Type.Integer(),
+}, { additionalProperties: false });
+
+const HostGpu = Type.Object({
+  id: Type.Integer(),
+  pci_address: Type.String(),
+  uuid: Type.String(),
+  model: Type.String(),
+  memory_mib: Type.Integer(),
+  numa_node: Type.Integer({ description: "-1 when unknown" }),
+  nvlink_peers: Type.Array(Type.String()),
+  vgpu_types: Type.Array(VgpuType),
+  present: Type.Boolean({ description: "False once the host stopped reporting it" }),
+  allocations: Type.Array(Type.Object({
+    vm_id: Type.Integer(),
+    mode: Type.Union([Type.Literal("passthrough"), Type.Literal("vgpu"), Type.Literal("share")]),
+    vgpu_type: Type.String(),
+    share_milli: Type.Integer(),
+  }, { additionalProperties: false })),
+}, { additionalProperties: false });
+
+export const AdminHost = Type.Object({
+  id: Type.Integer(),
+  uuid: Type.String(),
+  name: Type.String(),
+  environment: Type.String(),
+  cluster: Type.String(),
+  state: Type.String({ description: "Connecting, Up, Disconnected or Down" }),
+  resource_state: Type.String({ description: "Enabled, Disabled or Maintenance (set by the admin)" }),
+  hypervisor: Type.String(),
+  driver: Type.String(),
+  cpu_model: Type.String(),
+  tags: Type.Array(Type.String()),
+  last_heartbeat_at: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
+  agent_version: Type.String(),
+  discovery_warnings: Type.Array(Type.String()),
+  capacity: Type.Object({
+    cpus: Type.Integer(),
+    sockets: Type.Integer(),
+    cores_per_socket: Type.Integer(),
+    threads_per_core: Type.Integer(),
+    memory_mib: Type.Integer(),
+    memory_reserve_mib: Type.Integer(),
+    numa_cells: Type.Array(Type.Object({ id: Type.Integer(), cpus: Type.Array(Type.Integer()), memory_mib: Type.Integer() }, { additionalProperties: false })),
+  }, { additionalProperties: false }),
+  allocated: Type.Object({ vcpus: Type.Integer(), memory_mib: Type.Integer(), vms: Type.Integer() }, { additionalProperties: false }),
+  unmanaged_domains: Type.Array(Type.Object({
+    uuid: Type.String(), name: Type.String(), power_state: Type.String(), seen_at: Type.String({ format: "date-time" }),
+  }, { additionalProperties: false }), { description: "Domains on the host that are not Orbit's VMs" }),
+  gpus: Type.Array(HostGpu),
+}, { additionalProperties: false });
