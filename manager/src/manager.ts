@@ -18,7 +18,7 @@ import { FlavorService } from "./catalog/flavor-service.js";
 import { AffinityGroupService } from "./placement/affinity-group-service.js";
 import { HostAdmin } from "./placement/host-admin.js";
 import { buildApiServer } from "./api/server.js";
-import { IdempotencyStore } from "./api/idempotency.js";
+import { IdempotencyStore } from "./idempotency/idempotency-store.js";
 import { ApiKeyService } from "./auth/api-key-service.js";
 import { seedCatalog } from "./catalog/catalog-seed.js";
 import type { ManagerConfig } from "./config.js";

@@ -9,7 +9,8 @@ import { ForbiddenError } from "#shared/errors.js";
 import type { ApiKeyService, Principal } from "../auth/api-key-service.js";
 import type { DatabaseHealth } from "../db/database-health.js";
 import { errorHandler, notFoundHandler, type DatabaseUnavailableListener } from "./errors.js";
-import { registerIdempotency, type IdempotencyStore } from "./idempotency.js";
+import type { IdempotencyStore } from "../idempotency/idempotency-store.js";
+import { registerIdempotency } from "./idempotency.js";
 import { buildValidatorCompiler } from "./validation.js";
 
 declare module "fastify" {
