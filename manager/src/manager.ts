@@ -9,9 +9,9 @@ import { adminRoutes } from "./api/routes/admin.routes.js";
 import { hostCertificateRoutes } from "./api/routes/host-certificates.routes.js";
 import { registrationTokenRoutes } from "./api/routes/registration-tokens.routes.js";
 import { catalogRoutes } from "./api/routes/catalog.routes.js";
-import { jobRoutes } from "./api/routes/jobs.routes.js";
+import { jobRoutes } from "./api/hyperstack/jobs.routes.js";
 import { virtualMachineRoutes } from "./api/routes/virtual-machines.routes.js";
-import { affinityGroupRoutes } from "./api/routes/affinity-groups.routes.js";
+import { affinityGroupRoutes } from "./api/hyperstack/affinity-groups.routes.js";
 import { flavorAdminRoutes } from "./api/routes/flavors.routes.js";
 import { hostAdminRoutes } from "./api/routes/host-admin.routes.js";
 import { FlavorService } from "./catalog/flavor-service.js";
@@ -33,6 +33,7 @@ import { HostCertificateService } from "./security/host-certificate-service.js";
 import { HostEnrollment } from "./security/host-enrollment.js";
 import { RegistrationTokenService } from "./security/registration-token-service.js";
 import { JobRunner } from "./jobs/job-runner.js";
+import { JobService } from "./jobs/job-service.js";
 import { vmDeployJob } from "./jobs/vm-deploy.job.js";
 import { vmDestroyJob } from "./jobs/vm-destroy.job.js";
 import { onVmJobFailed } from "./jobs/vm-job-failure.js";
@@ -155,7 +156,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     log, apiKeys, version: ORBIT_VERSION, idempotency: new IdempotencyStore(db), databaseHealth: health,
     routes: async (scoped) => {
       await scoped.register(virtualMachineRoutes(vmSvc));
-      await scoped.register(jobRoutes(db));
+      await scoped.register(jobRoutes(new JobService(db)));
       await scoped.register(catalogRoutes(db));
       await scoped.register(adminRoutes(db, hostsSvc, settings, placement));
       await scoped.register(registrationTokenRoutes(registrationTokens, ca));
