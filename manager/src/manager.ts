@@ -6,14 +6,14 @@ import { AgentGateway, tokenMatcher } from "./agents/agent-gateway.js";
 import { AgentSessions } from "./agents/agent-sessions.js";
 import { CommandDispatcher } from "./agents/command-dispatcher.js";
 import { adminRoutes } from "./api/routes/admin.routes.js";
-import { hostCertificateRoutes } from "./api/routes/host-certificates.routes.js";
-import { registrationTokenRoutes } from "./api/routes/registration-tokens.routes.js";
+import { hostCertificateRoutes } from "./api/admin/host-certificates.routes.js";
+import { registrationTokenRoutes } from "./api/admin/registration-tokens.routes.js";
 import { catalogRoutes } from "./api/routes/catalog.routes.js";
 import { jobRoutes } from "./api/hyperstack/jobs.routes.js";
 import { virtualMachineRoutes } from "./api/routes/virtual-machines.routes.js";
 import { affinityGroupRoutes } from "./api/hyperstack/affinity-groups.routes.js";
 import { flavorAdminRoutes } from "./api/routes/flavors.routes.js";
-import { hostAdminRoutes } from "./api/routes/host-admin.routes.js";
+import { hostAdminRoutes } from "./api/admin/host-admin.routes.js";
 import { FlavorService } from "./catalog/flavor-service.js";
 import { AffinityGroupService } from "./placement/affinity-group-service.js";
 import { HostAdmin } from "./placement/host-admin.js";
@@ -142,6 +142,8 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     sessions, handler: liveness.marksHostsUp(hostsSvc, reconciler), log: log.child({ component: "agents" }), onDatabaseUnavailable: reportDatabase,
     agentSettings: () => liveness.agentSettings(),
   });
+  // A revocation (admin API) drops the host's open streams on this manager at once.
+  certificates.onRevoked((hostId, serials) => gateway.credentialsRevoked(hostId, serials));
   const grpcCredentials = config.grpcTls ? await gatewayServerCredentials(ca, config.grpcHost, config.grpcTlsNames) : undefined;
   const grpcPort = await gateway.listen(config.grpcHost, config.grpcPort, grpcCredentials);
   liveness.followSettings((l) => settings.onChange(l), (value) => sessions.broadcast({ body: { $case: "settings", value } }));
@@ -160,7 +162,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await scoped.register(catalogRoutes(db));
       await scoped.register(adminRoutes(db, hostsSvc, settings, placement));
       await scoped.register(registrationTokenRoutes(registrationTokens, ca));
-      await scoped.register(hostCertificateRoutes(db, certificates, (hostId, serials) => gateway.credentialsRevoked(hostId, serials)));
+      await scoped.register(hostCertificateRoutes(certificates));
       await scoped.register(flavorAdminRoutes(new FlavorService(db)));
       await scoped.register(hostAdminRoutes(new HostAdmin(db, registry, () => placement.invalidate())));
       await scoped.register(affinityGroupRoutes(new AffinityGroupService(db)));
