@@ -6,14 +6,14 @@ import { AgentGateway, tokenMatcher } from "./agents/agent-gateway.js";
 import { AgentSessions } from "./agents/agent-sessions.js";
 import { CommandDispatcher } from "./agents/command-dispatcher.js";
 import { adminRoutes } from "./api/admin/admin.routes.js";
-import { hostCertificateRoutes } from "./api/routes/host-certificates.routes.js";
-import { registrationTokenRoutes } from "./api/routes/registration-tokens.routes.js";
+import { hostCertificateRoutes } from "./api/admin/host-certificates.routes.js";
+import { registrationTokenRoutes } from "./api/admin/registration-tokens.routes.js";
 import { catalogRoutes } from "./api/hyperstack/catalog.routes.js";
-import { jobRoutes } from "./api/routes/jobs.routes.js";
+import { jobRoutes } from "./api/hyperstack/jobs.routes.js";
 import { virtualMachineRoutes } from "./api/hyperstack/virtual-machines.routes.js";
-import { affinityGroupRoutes } from "./api/routes/affinity-groups.routes.js";
+import { affinityGroupRoutes } from "./api/hyperstack/affinity-groups.routes.js";
 import { flavorAdminRoutes } from "./api/admin/flavors.routes.js";
-import { hostAdminRoutes } from "./api/routes/host-admin.routes.js";
+import { hostAdminRoutes } from "./api/admin/host-admin.routes.js";
 import { keypairRoutes } from "./api/hyperstack/keypairs.routes.js";
 import { KeyPairService } from "./keypairs/keypair-service.js";
 import { CatalogService } from "./catalog/catalog-service.js";
@@ -21,7 +21,7 @@ import { FlavorService } from "./catalog/flavor-service.js";
 import { AffinityGroupService } from "./placement/affinity-group-service.js";
 import { HostAdmin } from "./placement/host-admin.js";
 import { buildApiServer } from "./api/server.js";
-import { IdempotencyStore } from "./api/idempotency.js";
+import { IdempotencyStore } from "./idempotency/idempotency-store.js";
 import { ApiKeyService } from "./auth/api-key-service.js";
 import { seedCatalog } from "./catalog/catalog-seed.js";
 import type { ManagerConfig } from "./config.js";
@@ -36,6 +36,7 @@ import { HostCertificateService } from "./security/host-certificate-service.js";
 import { HostEnrollment } from "./security/host-enrollment.js";
 import { RegistrationTokenService } from "./security/registration-token-service.js";
 import { JobRunner } from "./jobs/job-runner.js";
+import { JobService } from "./jobs/job-service.js";
 import { vmDeployJob } from "./jobs/vm-deploy.job.js";
 import { vmDestroyJob } from "./jobs/vm-destroy.job.js";
 import { onVmJobFailed } from "./jobs/vm-job-failure.js";
@@ -145,6 +146,8 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     sessions, handler: liveness.marksHostsUp(hostsSvc, reconciler), log: log.child({ component: "agents" }), onDatabaseUnavailable: reportDatabase,
     agentSettings: () => liveness.agentSettings(),
   });
+  // A revocation (admin API) drops the host's open streams on this manager at once.
+  certificates.onRevoked((hostId, serials) => gateway.credentialsRevoked(hostId, serials));
   const grpcCredentials = config.grpcTls ? await gatewayServerCredentials(ca, config.grpcHost, config.grpcTlsNames) : undefined;
   const grpcPort = await gateway.listen(config.grpcHost, config.grpcPort, grpcCredentials);
   liveness.followSettings((l) => settings.onChange(l), (value) => sessions.broadcast({ body: { $case: "settings", value } }));
@@ -159,11 +162,11 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     log, apiKeys, version: ORBIT_VERSION, idempotency: new IdempotencyStore(db), databaseHealth: health,
     routes: async (scoped) => {
       await scoped.register(virtualMachineRoutes(vmSvc));
-      await scoped.register(jobRoutes(db));
+      await scoped.register(jobRoutes(new JobService(db)));
       await scoped.register(catalogRoutes(catalog));
       await scoped.register(adminRoutes(hostsSvc, settings, vmSvc));
       await scoped.register(registrationTokenRoutes(registrationTokens, ca));
-      await scoped.register(hostCertificateRoutes(db, certificates, (hostId, serials) => gateway.credentialsRevoked(hostId, serials)));
+      await scoped.register(hostCertificateRoutes(certificates));
       await scoped.register(flavorAdminRoutes(new FlavorService(db)));
       await scoped.register(hostAdminRoutes(new HostAdmin(db, registry, () => placement.invalidate())));
       await scoped.register(affinityGroupRoutes(new AffinityGroupService(db)));

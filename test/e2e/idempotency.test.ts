@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { count, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { IdempotencyStore } from "../../manager/src/api/idempotency.js";
+import { IdempotencyStore } from "../../manager/src/idempotency/idempotency-store.js";
 import { idempotencyKeys, vms } from "../../manager/src/db/schema.js";
 import { createUserKey, errorShapeProblems, jobsIdle, startTestCloud, stateDigest, type TestCloud } from "./harness.js";
 

@@ -5,11 +5,11 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Logger } from "pino";
-import { ForbiddenError } from "#shared/errors.js";
+import { ForbiddenError, type DatabaseUnavailableError } from "#shared/errors.js";
 import type { ApiKeyService, Principal } from "../auth/api-key-service.js";
-import type { DatabaseHealth } from "../db/database-health.js";
 import { errorHandler, notFoundHandler, type DatabaseUnavailableListener } from "./errors.js";
-import { registerIdempotency, type IdempotencyStore } from "./idempotency.js";
+import type { IdempotencyStore } from "../idempotency/idempotency-store.js";
+import { registerIdempotency } from "./idempotency.js";
 import { buildValidatorCompiler } from "./validation.js";
 
 declare module "fastify" {
@@ -26,12 +26,12 @@ export interface ApiServerOptions {
   /** Records answers to POSTs sent with an Idempotency-Key (none: the header is ignored). */
   idempotency?: IdempotencyStore;
   /** Readiness (/readyz) and the one-line-per-outage log; without it /readyz always answers 200. */
-  databaseHealth?: Pick<DatabaseHealth, "check" | "unavailable">;
+  databaseHealth?: { check(): Promise<boolean>; unavailable(e: DatabaseUnavailableError): void };
 }
 
 export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstance> {
   const health = o.databaseHealth;
-  // Outages are logged once by DatabaseHealth, not once per refused request.
+  // Outages are logged once by the database's health (db/database-health.ts), not once per refused request.
   const onDatabaseUnavailable: DatabaseUnavailableListener | undefined = health && ((e) => { health.unavailable(e); return true; });
   const app = Fastify({
     loggerInstance: o.log.child({ component: "api" }),

@@ -41,7 +41,7 @@ describe("JobRunner and database failures", () => {
     runner.register("flaky", async () => {
       calls++;
       if (calls <= 2) throw lost();
-      return { done: true };
+      return { host_id: 7 };
     });
     const id = await newJob("flaky");
     runner.enqueue(id);
@@ -49,7 +49,7 @@ describe("JobRunner and database failures", () => {
     expect(calls).toBe(3);
     expect(failed).toEqual([]);
     expect(reported).toHaveLength(2);
-    expect(await status(id)).toMatchObject({ status: "succeeded", result: { done: true } });
+    expect(await status(id)).toMatchObject({ status: "succeeded", result: { host_id: 7 } });
   });
 
   it("a real failure still fails the job", async () => {

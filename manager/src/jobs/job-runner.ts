@@ -9,6 +9,23 @@ import { jobs } from "../db/schema.js";
 
 export type JobRow = typeof jobs.$inferSelect;
 
+/**
+ * What a job that succeeded reports, stored as is in `jobs.result` (so its keys are the API's).
+ * One shape for every kind, each field naming the kind that sets it: a new field goes here and
+ * into the API's schema (api/hyperstack/job.schema.ts), which checks that it names all of them.
+ */
+export type JobResult = {
+  /** vm.deploy: the host that runs the VM (shown to admins only). */
+  host_id?: number;
+  /** vm.deploy: why nothing was deployed (the VM was deleted or failed while the job waited). */
+  skipped?: string;
+  /** vm.destroy: the VM was destroyed already. */
+  already?: boolean;
+};
+
+/** A job as services hand it out: its row, with the result typed. */
+export type Job = Omit<JobRow, "result"> & { result: JobResult | null };
+
 export interface JobContext {
   job: JobRow;
   attempt: number;
@@ -16,7 +33,7 @@ export interface JobContext {
   progress(pct: number): Promise<void>;
 }
 
-export type JobHandler = (ctx: JobContext) => Promise<Record<string, unknown> | void>;
+export type JobHandler = (ctx: JobContext) => Promise<JobResult | void>;
 
 export interface JobRunnerOptions {
   db: Db;
@@ -187,21 +204,4 @@ export class JobRunner {
       }
     }
   }
-}
-
-export function jobView(j: JobRow): Record<string, unknown> {
-  return {
-    id: j.id,
-    uuid: j.uuid,
-    kind: j.kind,
-    status: j.status,
-    progress: j.progress,
-    attempts: j.attempts,
-    vm_id: j.vmId,
-    result: j.result ?? null,
-    error: j.error ?? null,
-    created_at: j.createdAt.toISOString(),
-    updated_at: j.updatedAt.toISOString(),
-    finished_at: j.finishedAt?.toISOString() ?? null,
-  };
 }

@@ -9,6 +9,9 @@ import { affinityGroupMembers, affinityGroups, vms } from "../db/schema.js";
 
 export type AffinityGroupRow = typeof affinityGroups.$inferSelect;
 
+/** A group with its live (not destroyed) member VMs. */
+export type AffinityGroup = AffinityGroupRow & { memberVmIds: number[] };
+
 export interface GroupCaller { accountId: number; role: "admin" | "user" }
 
 export interface CreateAffinityGroupInput {
@@ -21,31 +24,33 @@ export interface CreateAffinityGroupInput {
 export class AffinityGroupService {
   constructor(private readonly db: Db) {}
 
-  async create(caller: GroupCaller, input: CreateAffinityGroupInput): Promise<AffinityGroupRow> {
+  async create(caller: GroupCaller, input: CreateAffinityGroupInput): Promise<AffinityGroup> {
     const [row] = await this.db.insert(affinityGroups).values({
       uuid: randomUUID(), accountId: caller.accountId, name: input.name, type: input.type,
       strict: input.strict ?? true, description: input.description ?? "",
     }).onConflictDoNothing().returning();
     if (!row) throw new AlreadyExistsError("affinity group", `"${input.name}"`);
-    return row;
+    return { ...row, memberVmIds: [] };
   }
 
   private scope(caller: GroupCaller) {
     return caller.role === "admin" ? undefined : eq(affinityGroups.accountId, caller.accountId);
   }
 
-  async list(caller: GroupCaller): Promise<AffinityGroupRow[]> {
-    return this.db.select().from(affinityGroups).where(this.scope(caller)).orderBy(affinityGroups.id);
+  async list(caller: GroupCaller): Promise<AffinityGroup[]> {
+    const rows = await this.db.select().from(affinityGroups).where(this.scope(caller)).orderBy(affinityGroups.id);
+    const members = await this.members(rows.map((r) => r.id));
+    return rows.map((r) => ({ ...r, memberVmIds: members.get(r.id) ?? [] }));
   }
 
-  async get(caller: GroupCaller, id: number): Promise<AffinityGroupRow> {
+  async get(caller: GroupCaller, id: number): Promise<AffinityGroup> {
     const [row] = await this.db.select().from(affinityGroups).where(and(eq(affinityGroups.id, id), this.scope(caller)));
     if (!row) throw new NotFoundError("affinity group", id);
-    return row;
+    return { ...row, memberVmIds: (await this.members([row.id])).get(row.id) ?? [] };
   }
 
   /** Live (not destroyed) member VM ids of each group. */
-  async members(groupIds: readonly number[]): Promise<Map<number, number[]>> {
+  private async members(groupIds: readonly number[]): Promise<Map<number, number[]>> {
     const out = new Map<number, number[]>(groupIds.map((g) => [g, []]));
     if (groupIds.length === 0) return out;
     const rows = await this.db.select({ groupId: affinityGroupMembers.groupId, vmId: affinityGroupMembers.vmId })
@@ -58,7 +63,7 @@ export class AffinityGroupService {
   /** Refused while live VMs are members (CloudStack refuses too: remove them first). */
   async delete(caller: GroupCaller, id: number): Promise<void> {
     const g = await this.get(caller, id);
-    const live = (await this.members([g.id])).get(g.id) ?? [];
+    const live = g.memberVmIds;
     if (live.length) throw new ConflictError(`affinity group ${id} still has ${live.length} virtual machine(s)`, "in_use", { vm_ids: live });
     await this.db.delete(affinityGroupMembers).where(eq(affinityGroupMembers.groupId, g.id));
     await this.db.delete(affinityGroups).where(eq(affinityGroups.id, g.id));
@@ -79,11 +84,4 @@ export class AffinityGroupService {
     }
     return { rows, refs: rows.map((r) => ({ id: String(r.id), kind: r.type, strict: r.strict })) };
   }
-}
-
-export function affinityGroupView(g: AffinityGroupRow, memberVmIds: readonly number[]): Record<string, unknown> {
-  return {
-    id: g.id, uuid: g.uuid, name: g.name, type: g.type, strict: g.strict, description: g.description,
-    virtual_machine_ids: memberVmIds, created_at: g.createdAt.toISOString(),
-  };
 }

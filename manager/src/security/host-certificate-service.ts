@@ -9,6 +9,12 @@ import type { CertificateAuthority, IssuedCertificate } from "./certificate-auth
 
 export interface CertifiedHost { id: number; uuid: string; name: string; serial: string; notAfter: Date }
 
+/** A certificate issued to a host, as recorded. */
+export type HostCertificate = Pick<typeof hostCertificates.$inferSelect, "serial" | "fingerprintSha256" | "notBefore" | "notAfter" | "revokedAt">;
+
+/** Told which serials of a host were just revoked (to drop its open streams at once). */
+export type RevocationListener = (hostId: number, serials: string[]) => void;
+
 export class HostCertificateService {
   constructor(
     private readonly db: Db,
@@ -49,14 +55,28 @@ export class HostCertificateService {
     return Boolean(row);
   }
 
-  /** Revokes every certificate of the host; returns the serials revoked now. */
-  async revokeForHost(hostId: number): Promise<string[]> {
-    const [h] = await this.db.select({ id: hosts.id }).from(hosts).where(eq(hosts.id, hostId));
-    if (!h) throw new NotFoundError("host", hostId);
-    const rows = await this.db.update(hostCertificates).set({ revokedAt: new Date() })
-      .where(and(eq(hostCertificates.hostId, hostId), isNull(hostCertificates.revokedAt)))
-      .returning({ serial: hostCertificates.serial });
-    return rows.map((r) => r.serial);
+  private readonly revocationListeners: RevocationListener[] = [];
+
+  onRevoked(listener: RevocationListener): void {
+    this.revocationListeners.push(listener);
+  }
+
+  /**
+   * Forgets the host's credentials: revokes every certificate it holds and clears its secret, so
+   * its agent is disconnected and the host enrolls again with a join token, as a new install
+   * would. Returns the serials revoked now.
+   */
+  async resetIdentity(hostId: number): Promise<string[]> {
+    const serials = await this.db.transaction(async (tx) => {
+      const [h] = await tx.update(hosts).set({ secretHash: "", updatedAt: new Date() }).where(eq(hosts.id, hostId)).returning({ id: hosts.id });
+      if (!h) throw new NotFoundError("host", hostId);
+      const rows = await tx.update(hostCertificates).set({ revokedAt: new Date() })
+        .where(and(eq(hostCertificates.hostId, hostId), isNull(hostCertificates.revokedAt)))
+        .returning({ serial: hostCertificates.serial });
+      return rows.map((r) => r.serial);
+    });
+    for (const listener of this.revocationListeners) listener(hostId, serials);
+    return serials;
   }
 
   /** Of these serials, the ones revoked (by this manager or another sharing the database). */
@@ -67,11 +87,11 @@ export class HostCertificateService {
     return rows.map((r) => r.serial);
   }
 
-  async listForHost(hostId: number): Promise<{ serial: string; fingerprint_sha256: string; not_before: string; not_after: string; revoked_at: string | null }[]> {
-    const rows = await this.db.select().from(hostCertificates).where(eq(hostCertificates.hostId, hostId)).orderBy(hostCertificates.id);
-    return rows.map((r) => ({
-      serial: r.serial, fingerprint_sha256: r.fingerprintSha256, not_before: r.notBefore.toISOString(),
-      not_after: r.notAfter.toISOString(), revoked_at: r.revokedAt?.toISOString() ?? null,
-    }));
+  /** The host's certificates, oldest first (none for an unknown host). */
+  async listForHost(hostId: number): Promise<HostCertificate[]> {
+    return this.db.select({
+      serial: hostCertificates.serial, fingerprintSha256: hostCertificates.fingerprintSha256,
+      notBefore: hostCertificates.notBefore, notAfter: hostCertificates.notAfter, revokedAt: hostCertificates.revokedAt,
+    }).from(hostCertificates).where(eq(hostCertificates.hostId, hostId)).orderBy(hostCertificates.id);
   }
 }

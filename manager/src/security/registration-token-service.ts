@@ -13,18 +13,10 @@ export const MAX_TOKEN_TTL_SECONDS = 30 * 86_400;
 
 export type RegistrationTokenState = "active" | "used" | "expired" | "revoked";
 
-export interface RegistrationTokenView {
-  id: number;
-  note: string;
-  state: RegistrationTokenState;
-  created_at: string;
-  expires_at: string;
-  used_at: string | null;
-  used_by_host_id: number | null;
-  revoked_at: string | null;
-}
-
 type Row = typeof registrationTokens.$inferSelect;
+
+/** A token's record (never its value or hash), with its state as of when it was read. */
+export type RegistrationToken = Omit<Row, "tokenHash"> & { state: RegistrationTokenState };
 
 function stateOf(r: Row, now: Date): RegistrationTokenState {
   if (r.revokedAt) return "revoked";
@@ -32,24 +24,16 @@ function stateOf(r: Row, now: Date): RegistrationTokenState {
   return r.expiresAt <= now ? "expired" : "active";
 }
 
-function view(r: Row, now: Date): RegistrationTokenView {
-  return {
-    id: r.id,
-    note: r.note,
-    state: stateOf(r, now),
-    created_at: r.createdAt.toISOString(),
-    expires_at: r.expiresAt.toISOString(),
-    used_at: r.usedAt?.toISOString() ?? null,
-    used_by_host_id: r.usedByHostId,
-    revoked_at: r.revokedAt?.toISOString() ?? null,
-  };
+function record(r: Row, now: Date): RegistrationToken {
+  const { tokenHash: _, ...rest } = r;
+  return { ...rest, state: stateOf(r, now) };
 }
 
 export class RegistrationTokenService {
   constructor(private readonly db: Db) {}
 
   /** A new token; the only time its value is visible. */
-  async create(opts: { expiresInSeconds?: number | undefined; note?: string | undefined } = {}): Promise<{ token: string; info: RegistrationTokenView }> {
+  async create(opts: { expiresInSeconds?: number | undefined; note?: string | undefined } = {}): Promise<{ token: string; info: RegistrationToken }> {
     const ttl = opts.expiresInSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
     if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TOKEN_TTL_SECONDS) {
       throw new InvalidArgumentError("expires_in_seconds", `expires_in_seconds must be an integer in 1..${MAX_TOKEN_TTL_SECONDS}`);
@@ -58,24 +42,24 @@ export class RegistrationTokenService {
     const [row] = await this.db.insert(registrationTokens).values({
       tokenHash: sha256(token), note: opts.note ?? "", expiresAt: new Date(Date.now() + ttl * 1000),
     }).returning();
-    return { token, info: view(row!, new Date()) };
+    return { token, info: record(row!, new Date()) };
   }
 
-  async list(): Promise<RegistrationTokenView[]> {
+  async list(): Promise<RegistrationToken[]> {
     const rows = await this.db.select().from(registrationTokens).orderBy(desc(registrationTokens.id));
     const now = new Date();
-    return rows.map((r) => view(r, now));
+    return rows.map((r) => record(r, now));
   }
 
   /** Revokes a token that has not been used; a used token stays as the record of who used it. */
-  async revoke(id: number): Promise<RegistrationTokenView> {
+  async revoke(id: number): Promise<RegistrationToken> {
     const [row] = await this.db.update(registrationTokens).set({ revokedAt: new Date() })
       // A used token stays "used": revoking it would erase who used it.
       .where(and(eq(registrationTokens.id, id), isNull(registrationTokens.revokedAt), isNull(registrationTokens.usedAt))).returning();
-    if (row) return view(row, new Date());
+    if (row) return record(row, new Date());
     const [existing] = await this.db.select().from(registrationTokens).where(eq(registrationTokens.id, id));
     if (!existing) throw new NotFoundError("registration token", id);
-    return view(existing, new Date());
+    return record(existing, new Date());
   }
 
   /** Whether the string looks like one of these tokens (so other join tokens are not looked up). */

@@ -3,24 +3,24 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { HostAdmin } from "../../placement/host-admin.js";
 import { errors, Id, IdParams, ok, SingleLineText } from "../schemas.js";
+import { clusterSettingView, clusterView, hostResourceStateView } from "./host-admin.presenter.js";
+import { ClusterSettingView, ClusterView, HostResourceStateView, ResourceState } from "./host-admin.schema.js";
 
 export const hostAdminRoutes = (admin: HostAdmin): FastifyPluginAsyncTypebox => async (app) => {
   app.put("/v1/admin/hosts/:id", {
     schema: {
       tags: ["admin"], summary: "Change a host's resource state (only Enabled hosts take new VMs)", params: IdParams,
-      body: Type.Object({
-        resource_state: Type.Union([Type.Literal("Enabled"), Type.Literal("Disabled"), Type.Literal("Maintenance")]),
-      }, { additionalProperties: false }),
-      response: { 200: ok({ host: Type.Unknown() }), ...errors },
+      body: Type.Object({ resource_state: ResourceState }, { additionalProperties: false }),
+      response: { 200: ok({ host: HostResourceStateView }), ...errors },
     },
   }, async (req) => {
     await admin.setResourceState(req.params.id, req.body.resource_state);
-    return { status: true as const, message: "Host updated", host: { id: req.params.id, resource_state: req.body.resource_state } };
+    return { status: true as const, message: "Host updated", host: hostResourceStateView(req.params.id, req.body.resource_state) };
   });
 
   app.get("/v1/admin/clusters", {
-    schema: { tags: ["admin"], summary: "List clusters with their setting overrides", response: { 200: ok({ clusters: Type.Array(Type.Unknown()) }), ...errors } },
-  }, async () => ({ status: true as const, message: "Getting clusters success", clusters: await admin.listClusters() }));
+    schema: { tags: ["admin"], summary: "List clusters with their setting overrides", response: { 200: ok({ clusters: Type.Array(ClusterView) }), ...errors } },
+  }, async () => ({ status: true as const, message: "Getting clusters success", clusters: (await admin.listClusters()).map(clusterView) }));
 
   app.put("/v1/admin/clusters/:id/settings/:name", {
     schema: {
@@ -31,10 +31,10 @@ export const hostAdminRoutes = (admin: HostAdmin): FastifyPluginAsyncTypebox => 
         name: SingleLineText({ minLength: 1, maxLength: 200 }),
       }, { additionalProperties: false }),
       body: Type.Object({ value: Type.Unknown() }, { additionalProperties: false }),
-      response: { 200: ok({ setting: Type.Unknown() }), ...errors },
+      response: { 200: ok({ setting: ClusterSettingView }), ...errors },
     },
   }, async (req) => {
     const value = await admin.setClusterSetting(req.params.id, req.params.name, req.body.value);
-    return { status: true as const, message: "Cluster setting updated", setting: { cluster_id: req.params.id, name: req.params.name, value } };
+    return { status: true as const, message: "Cluster setting updated", setting: clusterSettingView(req.params.id, req.params.name, value) };
   });
 };

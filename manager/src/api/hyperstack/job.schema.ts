@@ -1,0 +1,40 @@
+// What GET /v1/core/jobs/{id} answers (Hyperstack's job resource, with Orbit's fields). Response
+// objects set no additionalProperties: the serializer drops unnamed fields anyway, and inside a
+// union (T | null) `false` would turn a stray field into a 500 instead.
+import { Type, type Static } from "@sinclair/typebox";
+import type { JobResult } from "../../jobs/job-runner.js";
+import { Id } from "../schemas.js";
+
+const DateTime = () => Type.String({ format: "date-time" });
+
+export const JobResultView = Type.Object({
+  host_id: Type.Optional(Id("vm.deploy: the host that runs the VM (admin keys only)")),
+  skipped: Type.Optional(Type.String({ description: "vm.deploy: why nothing was deployed (the VM was deleted or failed while the job waited)" })),
+  already: Type.Optional(Type.Boolean({ description: "vm.destroy: the VM was destroyed already" })),
+}, { description: "What the job reported when it succeeded; which fields depends on its kind" });
+export type JobResultView = Static<typeof JobResultView>;
+
+// The response serializer drops what its schema does not name: a JobResult field missing from
+// JobResultView would vanish from the answer, so that fails to compile here.
+type Unnamed = Exclude<keyof JobResult, keyof JobResultView>;
+const _everyResultFieldNamed: [Unnamed] extends [never] ? true : Unnamed = true;
+
+export const JobView = Type.Object({
+  id: Id(),
+  uuid: Type.String({ format: "uuid" }),
+  kind: Type.String({ description: "vm.deploy, vm.destroy" }),
+  status: Type.Union([Type.Literal("pending"), Type.Literal("running"), Type.Literal("succeeded"), Type.Literal("failed")]),
+  progress: Type.Integer({ minimum: 0, maximum: 100 }),
+  attempts: Type.Integer({ minimum: 0 }),
+  vm_id: Type.Union([Id(), Type.Null()]),
+  result: Type.Union([JobResultView, Type.Null()], { description: "Set when the job succeeded" }),
+  error: Type.Union([Type.Object({
+    code: Type.String({ description: "Orbit's error code (README, Errors)" }),
+    message: Type.String(),
+    retryable: Type.Boolean(),
+  }), Type.Null()], { description: "The last attempt's error: final once the job failed" }),
+  created_at: DateTime(),
+  updated_at: DateTime(),
+  finished_at: Type.Union([DateTime(), Type.Null()]),
+});
+export type JobView = Static<typeof JobView>;
