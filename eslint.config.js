@@ -12,33 +12,42 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-imports": ["error", { fixStyle: "inline-type-imports" }],
     },
   },
-  // Package boundaries (issue 11): the allocator is pure (itself and #shared only), the agent and
-  // shared code never reach into the manager. Tests may cross them; production code may not.
+  // Package boundaries (issue 11). The workspaces (shared, agent, manager) import only what their
+  // package.json lists: the manager never the agent (dev/, owned by the root, joins the two), the
+  // agent never the manager, shared neither; their tests too (tests joining both live in test/).
+  // The allocator is pure (itself and #shared only); its block comes after the manager's because a
+  // later block's no-restricted-imports replaces an earlier one's, so it repeats the agent ban.
+  {
+    files: ["manager/**/*.{ts,js}"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [
+        { group: ["**/agent/src/**", "**/agent/bin/**", "@orbit/agent", "@orbit/agent/**", "**/dev/**"], message: "the manager workspace never imports the agent (nor dev/, which joins the two)" },
+      ] }],
+    },
+  },
   {
     files: ["manager/src/allocator/**/*.ts"],
     ignores: ["**/*.test.ts"],
     rules: {
       "no-restricted-imports": ["error", { patterns: [
-        { group: ["**/placement/**", "**/db/**", "**/api/**", "**/agents/**", "**/jobs/**", "**/vm/**", "**/hosts/**", "**/settings/**", "**/security/**", "**/catalog/**", "**/dev/**", "**/agent/src/**"], message: "the allocator is pure: it imports only itself and #shared" },
+        { group: ["**/placement/**", "**/db/**", "**/api/**", "**/agents/**", "**/jobs/**", "**/vm/**", "**/hosts/**", "**/settings/**", "**/security/**", "**/catalog/**", "**/dev/**", "**/agent/src/**", "@orbit/agent", "@orbit/agent/**"], message: "the allocator is pure: it imports only itself and #shared" },
         { group: ["drizzle-orm", "drizzle-orm/*", "pg", "@electric-sql/*", "@grpc/*", "fastify", "@fastify/*", "#gen/*", "execa", "pino"], message: "the allocator is pure: no database, RPC, HTTP, process or logging libraries" },
       ] }],
     },
   },
   {
-    files: ["agent/src/**/*.ts", "shared/src/**/*.ts"],
-    ignores: ["**/*.test.ts"],
+    files: ["agent/**/*.{ts,js}"],
     rules: {
       "no-restricted-imports": ["error", { patterns: [
-        { group: ["**/manager/src/**"], message: "agent and shared code never import the manager" },
+        { group: ["**/manager/src/**", "**/manager/bin/**", "@orbit/manager", "@orbit/manager/**", "**/dev/**"], message: "the agent workspace never imports the manager (nor dev/, which does)" },
       ] }],
     },
   },
   {
-    files: ["shared/src/**/*.ts"],
-    ignores: ["**/*.test.ts"],
+    files: ["shared/**/*.{ts,js}"],
     rules: {
       "no-restricted-imports": ["error", { patterns: [
-        { group: ["**/manager/src/**", "**/agent/src/**"], message: "shared code imports neither the manager nor the agent" },
+        { group: ["**/manager/src/**", "**/agent/src/**", "@orbit/manager", "@orbit/manager/**", "@orbit/agent", "@orbit/agent/**", "**/dev/**"], message: "the shared workspace imports neither the manager nor the agent" },
       ] }],
     },
   },

@@ -6,7 +6,10 @@
 #   4. a check-mode run against localhost as on a new host (default paths, nothing installed)
 #   5. a real run into a scratch directory (no apt, no systemd), then a second run that must change
 #      nothing (idempotence), then a run after registration that must drop the join token.
-# Exits non-zero on the first failure. Needs: ansible, ansible-lint, git, node (repo's node_modules).
+#   6. the role's npm ci command in an unpacked release: the agent's workspace only (no manager
+#      package), and the agent starts from it.
+# Exits non-zero on the first failure. Needs: ansible, ansible-lint, git, node (repo's node_modules),
+# npm (its cache or the registry, as `npm ci` does).
 set -euo pipefail
 
 ANSIBLE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -124,7 +127,7 @@ SANDBOXED=(
   -e "orbit_agent_systemd_dir=$SANDBOX/etc/systemd/system"
 )
 play "$WORK/localhost.yml" "${SANDBOXED[@]}" --diff
-for f in opt/orbit/agent/src/config/agent-config.ts etc/orbit/agent.yaml etc/orbit/agent.env etc/systemd/system/orbit-agent.service etc/systemd/system/orbit-agent.service.d/paths.conf; do
+for f in opt/orbit/agent/bin/orbit-agent.js opt/orbit/agent/src/config/agent-config.ts etc/orbit/agent.yaml etc/orbit/agent.env etc/systemd/system/orbit-agent.service etc/systemd/system/orbit-agent.service.d/paths.conf; do
   [[ -f "$SANDBOX/$f" ]] || { echo "check.sh: $f was not installed" >&2; exit 1; }
 done
 run env SYSTEMD_UNIT_PATH="$SANDBOX/etc/systemd/system:" bash "$REPO/packaging/check.sh" "$SANDBOX/etc/systemd/system/orbit-agent.service"
@@ -159,5 +162,29 @@ if [[ -e "$SANDBOX/etc/orbit/agent.env" ]]; then
   echo "check.sh: agent.env (join token) is still there after registration" >&2
   exit 1
 fi
+
+step "the role's npm ci installs the agent's workspace only"
+read -ra npm_ci < <(sed -n 's/^ *cmd: \(npm ci .*\)$/\1/p' roles/orbit_agent/tasks/code.yml)
+((${#npm_ci[@]} > 0)) || { echo "check.sh: no npm ci command in tasks/code.yml" >&2; exit 1; }
+RELEASE="$WORK/release"
+mkdir "$RELEASE"
+tar -xzf "$WORK/orbit.tar.gz" -C "$RELEASE" --strip-components=1
+(cd "$RELEASE" && run "${npm_ci[@]}" --prefer-offline --loglevel=error)
+for package in @orbit/manager fastify @fastify/swagger @electric-sql/pglite drizzle-orm pg vitest typescript; do
+  if [[ -e "$RELEASE/node_modules/$package" ]]; then
+    echo "check.sh: the agent's install holds $package" >&2
+    exit 1
+  fi
+done
+du -sh "$RELEASE/node_modules"
+# Loading main.ts loads every module the agent imports; a missing config then stops it with exit 2.
+agent_status=0
+(cd "$RELEASE" && run node agent/bin/orbit-agent.js --config "$WORK/absent.yaml") 2>"$WORK/agent.err" || agent_status=$?
+if ((agent_status != 2)) || ! grep -q "absent.yaml: cannot read" "$WORK/agent.err"; then
+  cat "$WORK/agent.err" >&2
+  echo "check.sh: orbit-agent from the agent-only install did not start as expected (exit $agent_status)" >&2
+  exit 1
+fi
+echo "(orbit-agent starts from it and refuses the absent config)"
 
 printf '\nansible/check.sh: all checks passed\n'

@@ -3,4 +3,4 @@
 import { register } from "tsx/esm/api";
 
 register();
-await import(new URL("../manager/src/dev/embedded.ts", import.meta.url).href);
+await import(new URL("../dev/embedded.ts", import.meta.url).href);

@@ -3,7 +3,7 @@
 // their VMs and a capacity summary, never the fleet's hosts; the README says what is sent.
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { L40S_VGPU_TYPES } from "../../manager/src/dev/simulated-fleet.js";
+import { L40S_VGPU_TYPES } from "../../dev/simulated-fleet.js";
 import { KEYS } from "../../manager/src/keypairs/testing/ssh-key-fixtures.js";
 import { createUserKey, errorShapeProblems, jobsIdle, jsonKeys, startTestCloud, type TestCloud } from "./harness.js";
 

@@ -9,7 +9,7 @@ import {
 import { loadManagerConfig } from "../../manager/src/config.js";
 import { scratchDatabaseUrl } from "../../manager/src/db/database.js";
 import { startManager, type RunningManager } from "../../manager/src/manager.js";
-import { startSimulatedFleet, type FleetOptions, type SimulatedFleet, type SimulatedHostSpec } from "../../manager/src/dev/simulated-fleet.js";
+import { startSimulatedFleet, type FleetOptions, type SimulatedFleet, type SimulatedHostSpec } from "../../dev/simulated-fleet.js";
 
 export const ADMIN_KEY = "orb_test_admin_key_0123456789";
 

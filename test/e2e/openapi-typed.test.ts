@@ -23,7 +23,8 @@ export function untypedNodes(schema: unknown, at: string, out: string[] = []): s
   const type = s.type;
   if (type === undefined) { out.push(`${at} (no type)`); return out; }
   if (type === "array") {
-    if (s.items === undefined) out.push(`${at}[] (array of anything)`);
+    // An array that must stay empty (a feature not built yet) says all there is to say.
+    if (s.items === undefined) { if (s.maxItems !== 0) out.push(`${at}[] (array of anything)`); }
     else untypedNodes(s.items, `${at}[]`, out);
     return out;
   }
@@ -54,6 +55,7 @@ describe("the OpenAPI document", () => {
     expect(untypedNodes({ type: "object", additionalProperties: true }, "$")).toEqual(["$ (object with no properties)"]);
     expect(untypedNodes({ type: "array" }, "$")).toEqual(["$[] (array of anything)"]);
     expect(untypedNodes({ type: "object", properties: { a: { type: "array", items: {} } } }, "$")).toEqual(["$.a[] (no type)"]);
+    expect(untypedNodes({ type: "array", maxItems: 0 }, "$")).toEqual([]);
     expect(untypedNodes({ anyOf: [{ type: "string" }, { type: "null" }] }, "$")).toEqual([]);
     expect(untypedNodes({ type: "object", additionalProperties: { type: "integer" } }, "$")).toEqual([]);
     expect(untypedNodes({ type: "object", properties: { id: { type: "integer" } } }, "$")).toEqual([]);

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 export const PROGRAMS = {
-  embedded: "manager/src/dev/embedded.ts",
+  embedded: "dev/embedded.ts",
   manager: "manager/src/main.ts",
   agent: "agent/src/main.ts",
 } as const;

@@ -1,5 +1,5 @@
 // Real processes for fault tests: `orbit-manager` and `orbit-agent` (simulator driver) started
-// from bin/ as child processes, the way production runs them, so that exits, signals and lost
+// from their bin/ as child processes, the way production runs them, so that exits, signals and lost
 // in-memory state are what a test sees. Every wait here is bounded.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -10,8 +10,8 @@ import { fileURLToPath } from "node:url";
 import { stringify as toYaml } from "yaml";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const MANAGER_BIN = path.join(ROOT, "bin/orbit-manager.js");
-const AGENT_BIN = path.join(ROOT, "bin/orbit-agent.js");
+const MANAGER_BIN = path.join(ROOT, "manager/bin/orbit-manager.js");
+const AGENT_BIN = path.join(ROOT, "agent/bin/orbit-agent.js");
 
 export const FAULT_ADMIN_KEY = "orb_fault_admin_key_0123456789";
 export const FAULT_JOIN_TOKEN = "join_fault_token_0123456789";

@@ -3,4 +3,4 @@
 import { register } from "tsx/esm/api";
 
 register();
-await import(new URL("../agent/src/main.ts", import.meta.url).href);
+await import(new URL("../src/main.ts", import.meta.url).href);

@@ -1,7 +1,8 @@
+// The agent's host key and CSR against the manager's CA: both sides, so it lives outside either workspace.
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { CertificateAuthority } from "../../../manager/src/security/certificate-authority.js";
-import { certificateNeedsRenewal, hostCsrPem, newHostKeyPem } from "./host-key.js";
+import { certificateNeedsRenewal, hostCsrPem, newHostKeyPem } from "../../agent/src/connection/host-key.js";
+import { CertificateAuthority } from "../../manager/src/security/certificate-authority.js";
 
 const HOST = "7d3f0c8e-2d0e-4f57-9e0b-1b2c3d4e5f60";
 

@@ -5,11 +5,11 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { exitOnStartupFailure } from "#shared/exit-on-startup-failure.js";
-import { loadManagerConfig } from "../config.js";
-import { createManagerLogger } from "../logging.js";
-import { lockDataDir } from "../data-dir-lock.js";
-import { assertListenAddressesFree, explainListenFailure, routeGrpcLogs } from "../listen-addresses.js";
-import { startManager, type RunningManager } from "../manager.js";
+import { loadManagerConfig } from "@orbit/manager/src/config.js";
+import { createManagerLogger } from "@orbit/manager/src/logging.js";
+import { lockDataDir } from "@orbit/manager/src/data-dir-lock.js";
+import { assertListenAddressesFree, explainListenFailure, routeGrpcLogs } from "@orbit/manager/src/listen-addresses.js";
+import { startManager, type RunningManager } from "@orbit/manager/src/manager.js";
 import { startSimulatedFleet } from "./simulated-fleet.js";
 
 let manager: RunningManager | undefined;

@@ -3,14 +3,14 @@
 import path from "node:path";
 import type { Logger } from "pino";
 import type { VmSpec } from "#shared/protocol.js";
-import { OrbitAgent } from "../../../agent/src/agent.js";
-import type { CapabilityName } from "../../../agent/src/drivers/hypervisor.js";
-import type { AgentTlsOptions } from "../../../agent/src/connection/agent-connection.js";
-import { FileIdentityStore, MemoryIdentityStore, type IdentityStore } from "../../../agent/src/connection/identity-store.js";
-import { simulatedGpus, type SimulatedGpuGroup } from "../../../agent/src/drivers/simulator/simulated-gpus.js";
-import { SimulatorHypervisor } from "../../../agent/src/drivers/simulator/simulator-hypervisor.js";
-import { rebootSimulatedHost, simulatedBootId } from "../../../agent/src/drivers/simulator/simulator-state-file.js";
-import { StaticGpuInventory } from "../../../agent/src/gpu/gpu-inventory.js";
+import { OrbitAgent } from "@orbit/agent/src/agent.js";
+import type { CapabilityName } from "@orbit/agent/src/drivers/hypervisor.js";
+import type { AgentTlsOptions } from "@orbit/agent/src/connection/agent-connection.js";
+import { FileIdentityStore, MemoryIdentityStore, type IdentityStore } from "@orbit/agent/src/connection/identity-store.js";
+import { simulatedGpus, type SimulatedGpuGroup } from "@orbit/agent/src/drivers/simulator/simulated-gpus.js";
+import { SimulatorHypervisor } from "@orbit/agent/src/drivers/simulator/simulator-hypervisor.js";
+import { rebootSimulatedHost, simulatedBootId } from "@orbit/agent/src/drivers/simulator/simulator-state-file.js";
+import { StaticGpuInventory } from "@orbit/agent/src/gpu/gpu-inventory.js";
 
 export interface SimulatedHostSpec {
   hostname: string;
