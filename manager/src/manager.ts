@@ -14,6 +14,9 @@ import { virtualMachineRoutes } from "./api/routes/virtual-machines.routes.js";
 import { affinityGroupRoutes } from "./api/routes/affinity-groups.routes.js";
 import { flavorAdminRoutes } from "./api/routes/flavors.routes.js";
 import { hostAdminRoutes } from "./api/routes/host-admin.routes.js";
+import { accountRoutes } from "./api/admin/accounts.routes.js";
+import { apiKeyRoutes } from "./api/hyperstack/api-keys.routes.js";
+import { AccountService, defaultAccountLimits, defineAccountSettings } from "./auth/account-service.js";
 import { FlavorService } from "./catalog/flavor-service.js";
 import { AffinityGroupService } from "./placement/affinity-group-service.js";
 import { HostAdmin } from "./placement/host-admin.js";
@@ -92,6 +95,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
 
   const registry = new SettingsRegistry();
   const allocation = new AllocationSettings(registry);
+  defineAccountSettings(registry);
   const settings = new SettingsService(db, registry);
   await settings.load((m) => log.warn(m));
   for (const [name, value] of Object.entries(opts.initialSettings ?? {})) await settings.set(name, value);
@@ -100,6 +104,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
 
   await seedCatalog(db);
   const apiKeys = new ApiKeyService(db);
+  const accountsSvc = new AccountService(db, () => defaultAccountLimits(registry), () => apiKeys.forgetCached());
   const admin = await apiKeys.ensureAdminKey(config.adminKey);
   const agentToken = config.agentToken ?? newSecret("join_");
 
@@ -163,6 +168,8 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await scoped.register(flavorAdminRoutes(new FlavorService(db)));
       await scoped.register(hostAdminRoutes(new HostAdmin(db, registry, () => placement.invalidate())));
       await scoped.register(affinityGroupRoutes(new AffinityGroupService(db)));
+      await scoped.register(accountRoutes(accountsSvc, apiKeys));
+      await scoped.register(apiKeyRoutes(apiKeys));
     },
   });
   await app.listen({ host: config.apiHost, port: config.apiPort });

@@ -4,7 +4,7 @@
 // commit that held the lock before us. Usage: VMs = the account's VMs not deleted (CloudStack
 // counts all but destroyed ones); vCPUs, RAM, GPUs = what those VMs hold (allocation rows).
 import { sql } from "drizzle-orm";
-import { AccountLimitError, type AccountLimitBreach } from "#shared/errors.js";
+import { AccountLimitError, ForbiddenError, type AccountLimitBreach, type OrbitError } from "#shared/errors.js";
 import type { Tx } from "../db/database.js";
 import type { PreparedRows } from "./commit-rows.js";
 
@@ -40,6 +40,7 @@ export function accountDemands(requests: readonly PreparedRows[]): Map<number, A
 
 interface LimitRow {
   id: number;
+  deleted: boolean;
   max_vms: number | null;
   max_vcpus: number | null;
   max_memory_mib: string | number | null;
@@ -84,16 +85,19 @@ export async function accountUsage(tx: Pick<Tx, "execute">, accountIds: readonly
 
 /**
  * Inside the commit's transaction, before it locks hosts or groups: locks the demanding accounts
- * that have a limit and answers the first breach (with its account), or undefined when all fit.
+ * that have a limit (or were deleted) and answers the first refusal, or undefined when all fit.
  */
-export async function checkAccountLimits(tx: Tx, demands: ReadonlyMap<number, AccountDemand>): Promise<AccountLimitError | undefined> {
+export async function checkAccountLimits(tx: Tx, demands: ReadonlyMap<number, AccountDemand>): Promise<OrbitError | undefined> {
   const ids = [...demands.keys()].sort((a, b) => a - b);
   if (ids.length === 0) return undefined;
   const locked = (await tx.execute(sql`
-    select id, max_vms, max_vcpus, max_memory_mib, max_gpus from accounts
-    where id in ${ids} and (max_vms is not null or max_vcpus is not null or max_memory_mib is not null or max_gpus is not null)
+    select id, deleted_at is not null as deleted, max_vms, max_vcpus, max_memory_mib, max_gpus from accounts
+    where id in ${ids}
+      and (max_vms is not null or max_vcpus is not null or max_memory_mib is not null or max_gpus is not null or deleted_at is not null)
     order by id for update`)) as unknown as { rows: LimitRow[] };
   if (locked.rows.length === 0) return undefined;
+  const deleted = locked.rows.find((r) => r.deleted);
+  if (deleted) return new ForbiddenError(`account ${deleted.id} was deleted`);
   // A statement of its own: it reads the usage as of now, after every holder of these locks committed.
   const usage = await accountUsage(tx, locked.rows.map((r) => Number(r.id)));
   for (const row of locked.rows) {

@@ -5,8 +5,10 @@
 //
 // The statement first locks the hosts (FOR UPDATE, in id order) and checks each is at the
 // expected generation; when one is not (or is gone) it writes nothing and says so. A group commit
-// also asks it to write nothing when one of its accounts has limits: those are checked under a
-// lock on the account first (account-limits.ts), which one statement cannot do.
+// also asks it to write nothing when one of its accounts has limits (or was deleted): those are
+// checked under a lock on the account first (account-limits.ts), which one statement cannot do.
+// It holds a share lock on its accounts, so an account's deletion (which locks the row for update
+// and then counts its VMs) waits for it and sees its VMs.
 // Run outside a transaction it is its own transaction: all of it commits, or none.
 import { sql } from "drizzle-orm";
 import { OrbitError } from "#shared/errors.js";
@@ -93,7 +95,7 @@ export interface WriteInput {
   /** Their new generation. */
   token: number;
   requests: readonly PreparedRows[];
-  /** Write nothing when one of these accounts has a limit (its usage must be checked under lock first). */
+  /** Write nothing when one of these accounts has a limit or is deleted (it must be checked under lock first). */
   unlimitedAccounts?: readonly number[];
 }
 
@@ -111,14 +113,20 @@ export async function writeRows(db: Db | Tx, input: WriteInput): Promise<WriteOu
   const res = (await db.execute(sql`
     with want as (
       select * from jsonb_to_recordset(${JSON.stringify(input.hosts)}::jsonb) as w(id integer, generation integer)),
+    acct as (
+      select id, (max_vms is not null or max_vcpus is not null or max_memory_mib is not null or max_gpus is not null
+                  or deleted_at is not null) as limited
+      from accounts
+      where id in (select value::integer from jsonb_array_elements_text(${JSON.stringify(input.unlimitedAccounts ?? [])}::jsonb))
+      order by id for share),
     locked as (
       select h.id from hosts h join want w on w.id = h.id and h.generation = w.generation
+      -- Evaluated first (an init plan): accounts are locked before hosts, as in every commit.
+      where (select count(*) from acct) >= 0
       order by h.id for update of h),
     checks as (
       select (select count(*) from locked) = (select count(*) from want) as hosts_ok,
-             exists (select 1 from accounts a
-                     where a.id in (select value::integer from jsonb_array_elements_text(${JSON.stringify(input.unlimitedAccounts ?? [])}::jsonb))
-                       and (a.max_vms is not null or a.max_vcpus is not null or a.max_memory_mib is not null or a.max_gpus is not null)) as limited),
+             exists (select 1 from acct where limited) as limited),
     ok as (select hosts_ok and not limited as ok, hosts_ok, limited from checks),
     input as (
       select * from jsonb_to_recordset(${JSON.stringify(input.requests.flatMap((r) => r.vms))}::jsonb) as x(
