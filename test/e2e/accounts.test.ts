@@ -69,6 +69,11 @@ describe("accounts and API keys", () => {
     expect(renamed.json.api_key.key).not.toBe(second);
     const listed = await cloud.api("GET", "/v1/api-key", undefined, u.key);
     expect(JSON.stringify(listed.json)).not.toContain(second);
+    // Its answer holds the secret, so it is never recorded for an Idempotency-Key replay.
+    const idem = await cloud.api("POST", "/v1/api-key/generate", { name: "retry" }, u.key, { "idempotency-key": "k-1" });
+    expect(idem.status).toBe(400);
+    expect(idem.json).toMatchObject({ code: "invalid_argument", field: "Idempotency-Key" });
+    expect((await cloud.api("GET", "/v1/api-key", undefined, u.key)).json.api_keys).toHaveLength(2);
 
     expect((await cloud.api("DELETE", `/v1/api-key/${gen.json.api_key.id}`, undefined, u.key)).status).toBe(200);
     const refused = await cloud.api("GET", "/v1/core/virtual-machines", undefined, second);

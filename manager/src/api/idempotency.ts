@@ -21,6 +21,10 @@ declare module "fastify" {
     /** The idempotency row this request owns (it runs the work and records the answer). */
     idempotencyRecord: number | null;
   }
+  interface FastifyContextConfig {
+    /** false: the answer holds a secret shown once, which must not be stored: the header is refused. */
+    idempotency?: boolean;
+  }
 }
 
 export interface IdempotencyOptions {
@@ -112,7 +116,7 @@ export function registerIdempotency(app: FastifyInstance, store: IdempotencyStor
   // Documents the header on every POST (OpenAPI); the preHandler below checks it.
   app.addHook("onRoute", (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    if (!methods.includes("POST") || !route.schema || route.schema.headers) return;
+    if (!methods.includes("POST") || !route.schema || route.schema.headers || route.config?.idempotency === false) return;
     route.schema = {
       ...route.schema,
       headers: Type.Object({
@@ -126,6 +130,9 @@ export function registerIdempotency(app: FastifyInstance, store: IdempotencyStor
     if (req.method !== "POST") return;
     const key = req.headers[IDEMPOTENCY_HEADER];
     if (key === undefined) return;
+    if (req.routeOptions.config.idempotency === false) {
+      throw new InvalidArgumentError("Idempotency-Key", "header 'Idempotency-Key' is not accepted here: the answer holds a secret shown once, which Orbit does not store");
+    }
     if (typeof key !== "string" || !KEY_PATTERN.test(key)) {
       throw new InvalidArgumentError("Idempotency-Key", "header 'Idempotency-Key' must be 1-255 visible ASCII characters (a UUID is a good choice), sent once");
     }

@@ -82,6 +82,7 @@ export const accountRoutes = (accounts: AccountService, keys: ApiKeyService): Fa
   });
 
   app.post("/v1/admin/accounts/:id/api-keys", {
+    config: { idempotency: false },
     schema: {
       tags, summary: "Create an API key for an account (the key is in this answer only)", params: IdParams,
       body: CreateAdminApiKeyBody, response: { 201: ok({ api_key: AdminApiKey }), ...errors },

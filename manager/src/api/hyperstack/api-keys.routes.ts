@@ -19,6 +19,7 @@ export const apiKeyRoutes = (keys: ApiKeyService): FastifyPluginAsyncTypebox => 
   });
 
   app.post("/v1/api-key/generate", {
+    config: { idempotency: false },
     schema: {
       tags, summary: "Generate an API key (shown in this answer only)", body: ApiKeyBody,
       response: { 200: ok({ api_key: ApiKeyFields }), ...errors },
