@@ -102,6 +102,16 @@ describe("account limits", () => {
     }, 60_000);
   }
 
+  it("a create for an account deleted meanwhile is refused on both paths and writes nothing", async () => {
+    const gone = await newAccount("deleted-meanwhile");
+    await rows(sql`update accounts set deleted_at = now() where id = ${gone}`);
+    for (const groupCommit of [true, false]) {
+      const svc = new PlacementService({ db: database.db, policy: () => policy, groupCommit });
+      await expect(create(svc, gone)).rejects.toMatchObject({ code: "forbidden", message: expect.stringMatching(/was deleted/) });
+    }
+    expect(await usage(gone)).toMatchObject({ vms: 0, jobs: 0, orphans: 0 });
+  }, 60_000);
+
   it("checks vCPUs, memory and GPUs; count is all or none; releasing a VM frees its share", async () => {
     const acct = await newAccount("mixed", { vcpus: 8, memoryMib: 8192, gpus: 2 });
     const svc = new PlacementService({ db: database.db, policy: () => policy });
