@@ -17,6 +17,9 @@ import { hostAdminRoutes } from "./api/admin/host-admin.routes.js";
 import { keypairRoutes } from "./api/hyperstack/keypairs.routes.js";
 import { KeyPairService } from "./keypairs/keypair-service.js";
 import { CatalogService } from "./catalog/catalog-service.js";
+import { accountRoutes } from "./api/admin/accounts.routes.js";
+import { apiKeyRoutes } from "./api/hyperstack/api-keys.routes.js";
+import { AccountService, defaultAccountLimits, defineAccountSettings } from "./auth/account-service.js";
 import { FlavorService } from "./catalog/flavor-service.js";
 import { AffinityGroupService } from "./placement/affinity-group-service.js";
 import { HostAdmin } from "./placement/host-admin.js";
@@ -96,6 +99,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
 
   const registry = new SettingsRegistry();
   const allocation = new AllocationSettings(registry);
+  defineAccountSettings(registry);
   const settings = new SettingsService(db, registry);
   await settings.load((m) => log.warn(m));
   for (const [name, value] of Object.entries(opts.initialSettings ?? {})) await settings.set(name, value);
@@ -104,6 +108,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
 
   await seedCatalog(db);
   const apiKeys = new ApiKeyService(db);
+  const accountsSvc = new AccountService(db, () => defaultAccountLimits(registry), () => apiKeys.forgetCached());
   const admin = await apiKeys.ensureAdminKey(config.adminKey);
   const agentToken = config.agentToken ?? newSecret("join_");
 
@@ -171,6 +176,8 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await scoped.register(hostAdminRoutes(new HostAdmin(db, registry, () => placement.invalidate())));
       await scoped.register(affinityGroupRoutes(new AffinityGroupService(db)));
       await scoped.register(keypairRoutes(new KeyPairService(db)));
+      await scoped.register(accountRoutes(accountsSvc, apiKeys));
+      await scoped.register(apiKeyRoutes(apiKeys));
     },
   });
   await app.listen({ host: config.apiHost, port: config.apiPort });

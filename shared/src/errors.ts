@@ -94,6 +94,25 @@ export class ForbiddenError extends OrbitError {
   }
 }
 
+/** Which per-account limit a request would exceed, with the account's usage and the limit. */
+export interface AccountLimitBreach {
+  limit: "vms" | "vcpus" | "memory_mib" | "gpus";
+  usage: number;
+  requested: number;
+  max: number;
+}
+
+/** A request would take an account past one of its limits (CloudStack's max.account.*). */
+export class AccountLimitError extends OrbitError {
+  readonly breach: AccountLimitBreach;
+  constructor(accountId: number, b: AccountLimitBreach) {
+    super("forbidden", `account limit reached: ${b.limit} in use ${b.usage} + requested ${b.requested} would exceed the limit of ${b.max}`, {
+      details: { accountId, limit: b },
+    });
+    this.breach = b;
+  }
+}
+
 export class AgentUnavailableError extends OrbitError {
   constructor(hostId: string, message?: string) {
     super("agent_unavailable", message ?? `agent of host ${hostId} is not connected`, {

@@ -76,6 +76,11 @@ describe("a tour of the API", () => {
     const token = await call("POST /v1/admin/registration-tokens", "/v1/admin/registration-tokens", { note: "tour" });
     await call("GET /v1/admin/registration-tokens", "/v1/admin/registration-tokens");
     await call("DELETE /v1/admin/registration-tokens/{id}", `/v1/admin/registration-tokens/${token.json.registration_token.id}`);
+    const acct = await call("POST /v1/admin/accounts", "/v1/admin/accounts", { name: "tour-account", limits: { vms: 5 } });
+    await call("GET /v1/admin/accounts", "/v1/admin/accounts");
+    await call("GET /v1/admin/accounts/{id}", `/v1/admin/accounts/${acct.json.account.id}`);
+    await call("GET /v1/admin/accounts/{id}/api-keys", `/v1/admin/accounts/${acct.json.account.id}/api-keys`);
+    await call("GET /v1/api-key", "/v1/api-key", undefined, userKey);
 
     const group = await call("POST /v1/core/affinity-groups", "/v1/core/affinity-groups", { name: "tour-group", type: "host-anti-affinity" }, userKey);
     expect(group.status).toBe(201);

@@ -2,7 +2,7 @@
 // body has one shape (README, Errors): status:false, message, error_reason and code always; field
 // when the error is about one request field; request_id on 5xx. `errorBody` builds all of them.
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { type DatabaseUnavailableError, OrbitError, databaseUnavailableFrom, type ErrorCode } from "#shared/errors.js";
+import { AccountLimitError, type DatabaseUnavailableError, OrbitError, databaseUnavailableFrom, type ErrorCode } from "#shared/errors.js";
 import { PATTERN_MEANINGS } from "./schemas.js";
 import { capacityRejectionView, capacitySummaryView } from "./placement.presenter.js";
 
@@ -103,6 +103,7 @@ function orbitErrorBody(error: OrbitError, req: FastifyRequest, status: number):
     if (req.principal?.role === "admin") extra.rejections = rejections.map(capacityRejectionView);
   }
   if (error.code === "conflict" && error.details.state) extra.state = error.details.state;
+  if (error instanceof AccountLimitError) extra.limit = error.breach;
   const field = typeof error.details.field === "string" ? error.details.field : undefined;
   return errorBody(status, req, { message: error.message, reason: HTTP[error.code].reason, code: error.code, field, extra });
 }

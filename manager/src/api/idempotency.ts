@@ -21,7 +21,7 @@ declare module "fastify" {
     idempotencyRecord: number | null;
   }
   interface FastifyContextConfig {
-    /** false: the answer holds a secret that must not be stored, so the route refuses the header. */
+    /** false: the answer holds a secret shown once, which must not be stored: the header is refused. */
     idempotency?: boolean;
   }
 }
@@ -59,11 +59,11 @@ export function registerIdempotency(app: FastifyInstance, store: IdempotencyStor
     if (req.method !== "POST") return;
     const key = req.headers[IDEMPOTENCY_HEADER];
     if (key === undefined) return;
+    if (req.routeOptions.config.idempotency === false) {
+      throw new InvalidArgumentError("Idempotency-Key", "header 'Idempotency-Key' is not accepted here: the answer holds a secret shown once, which Orbit does not store");
+    }
     if (typeof key !== "string" || !KEY_PATTERN.test(key)) {
       throw new InvalidArgumentError("Idempotency-Key", "header 'Idempotency-Key' must be 1-255 visible ASCII characters (a UUID is a good choice), sent once");
-    }
-    if (req.routeOptions.config.idempotency === false) {
-      throw new InvalidArgumentError("Idempotency-Key", "this route does not take an Idempotency-Key: its answer holds a secret that is never stored, so it cannot be replayed");
     }
     // The role is part of the request: an admin's answer shows more than a user may see.
     const fingerprint = requestFingerprint(`${req.principal.role} ${req.method}`, req.routeOptions.url ?? req.url, req.params, req.body);

@@ -8,22 +8,35 @@ import {
 const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
 const updatedAt = () => timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
 
+// Accounts own VMs, keys, groups and jobs. Deleting one only marks it (its VMs' history keeps
+// pointing at it), which frees its name. Limits (CloudStack's max.account.*): null = unlimited;
+// placement checks them under a lock on this row (placement/account-limits.ts).
 export const accounts = pgTable("accounts", {
   id: serial("id").primaryKey(),
-  name: text("name").notNull().unique(),
+  name: text("name").notNull(),
+  maxVms: integer("max_vms"),
+  maxVcpus: integer("max_vcpus"),
+  maxMemoryMib: bigint("max_memory_mib", { mode: "number" }),
+  maxGpus: integer("max_gpus"),
+  // A disabled account's keys are refused; its VMs stay as they are.
+  disabledAt: timestamp("disabled_at", { withTimezone: true, mode: "date" }),
+  deletedAt: timestamp("deleted_at", { withTimezone: true, mode: "date" }),
   createdAt: createdAt(),
-});
+  updatedAt: updatedAt(),
+}, (t) => [uniqueIndex("accounts_live_name").on(t.name).where(sql`deleted_at is null`)]);
 
 export const apiKeys = pgTable("api_keys", {
   id: serial("id").primaryKey(),
   accountId: integer("account_id").notNull().references(() => accounts.id),
   name: text("name").notNull(),
-  // sha256 of the key; the key itself is shown once.
+  description: text("description").notNull().default(""),
+  // sha256 of the key; the key itself is shown once. The prefix lets its owner recognise it.
   keyHash: text("key_hash").notNull().unique(),
+  keyPrefix: text("key_prefix").notNull().default(""),
   role: text("role").notNull().$type<"admin" | "user">(),
   createdAt: createdAt(),
   revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }),
-});
+}, (t) => [index("api_keys_account").on(t.accountId)]);
 
 export const environments = pgTable("environments", {
   id: serial("id").primaryKey(),

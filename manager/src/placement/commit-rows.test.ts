@@ -161,14 +161,14 @@ describe("group commit rows", () => {
     const stale = await writeRows(database.db, {
       hosts: [{ id: h!.id, generation: h!.generation + 1 }], token: 7, requests: [prepareRows(commitRows([uuid], "stale"), plan)],
     });
-    expect(stale).toBeUndefined();
+    expect(stale).toEqual({ refused: "host-generation" });
     expect(await totals()).toEqual(before);
     const [still] = await rows<{ generation: number }>(sql`select generation from hosts where id = ${h!.id}`);
     expect(still!.generation).toBe(h!.generation);
     const ok = await writeRows(database.db, {
       hosts: [{ id: h!.id, generation: h!.generation }], token: 7, requests: [prepareRows(commitRows([uuid], "fresh"), plan)],
     });
-    expect(ok?.[0]).toEqual([{ index: 0, id: expect.any(Number), uuid, jobId: expect.any(Number) }]);
+    expect("written" in ok && ok.written[0]).toEqual([{ index: 0, id: expect.any(Number), uuid, jobId: expect.any(Number) }]);
     const [now] = await rows<{ generation: number }>(sql`select generation from hosts where id = ${h!.id}`);
     expect(now!.generation).toBe(7);
   }, 60_000);

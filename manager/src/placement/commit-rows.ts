@@ -4,7 +4,11 @@
 // statement text is the same for every batch (four parameters, whatever the row count).
 //
 // The statement first locks the hosts (FOR UPDATE, in id order) and checks each is at the
-// expected generation; when one is not (or is gone) it writes nothing and answers ok = false.
+// expected generation; when one is not (or is gone) it writes nothing and says so. A group commit
+// also asks it to write nothing when one of its accounts has limits (or was deleted): those are
+// checked under a lock on the account first (account-limits.ts), which one statement cannot do.
+// It holds a share lock on its accounts, so an account's deletion (which locks the row for update
+// and then counts its VMs) waits for it and sees its VMs.
 // Run outside a transaction it is its own transaction: all of it commits, or none.
 import { sql } from "drizzle-orm";
 import { OrbitError } from "#shared/errors.js";
@@ -91,20 +95,39 @@ export interface WriteInput {
   /** Their new generation. */
   token: number;
   requests: readonly PreparedRows[];
+  /** Write nothing when one of these accounts has a limit or is deleted (it must be checked under lock first). */
+  unlimitedAccounts?: readonly number[];
 }
+
+/** The VMs written (per request), or why nothing was. */
+export type WriteOutcome =
+  | { written: CreatedVm[][] }
+  | { refused: "host-generation" | "account-limits" };
 
 /**
  * Writes every request's rows in one statement. Returns each request's created VMs (in placement
- * index order), or undefined when a host was not at its expected generation (nothing written).
+ * index order), or why nothing was written: a host not at its expected generation, or one of
+ * `unlimitedAccounts` having a limit.
  */
-export async function writeRows(db: Db | Tx, input: WriteInput): Promise<CreatedVm[][] | undefined> {
+export async function writeRows(db: Db | Tx, input: WriteInput): Promise<WriteOutcome> {
   const res = (await db.execute(sql`
     with want as (
       select * from jsonb_to_recordset(${JSON.stringify(input.hosts)}::jsonb) as w(id integer, generation integer)),
+    acct as (
+      select id, (max_vms is not null or max_vcpus is not null or max_memory_mib is not null or max_gpus is not null
+                  or deleted_at is not null) as limited
+      from accounts
+      where id in (select value::integer from jsonb_array_elements_text(${JSON.stringify(input.unlimitedAccounts ?? [])}::jsonb))
+      order by id for share),
     locked as (
       select h.id from hosts h join want w on w.id = h.id and h.generation = w.generation
+      -- Evaluated first (an init plan): accounts are locked before hosts, as in every commit.
+      where (select count(*) from acct) >= 0
       order by h.id for update of h),
-    ok as (select (select count(*) from locked) = (select count(*) from want) as ok),
+    checks as (
+      select (select count(*) from locked) = (select count(*) from want) as hosts_ok,
+             exists (select 1 from acct where limited) as limited),
+    ok as (select hosts_ok and not limited as ok, hosts_ok, limited from checks),
     input as (
       select * from jsonb_to_recordset(${JSON.stringify(input.requests.flatMap((r) => r.vms))}::jsonb) as x(
         uuid uuid, name text, account_id integer, environment_id integer, flavor_id integer, image_id integer,
@@ -131,11 +154,11 @@ export async function writeRows(db: Db | Tx, input: WriteInput): Promise<Created
         uuid uuid, host_id integer, gpu_id integer, mode text, vgpu_type text, share_milli integer)
       join v on v.uuid = x.uuid),
     u as (update hosts set generation = ${input.token} where id in (select id from want) and (select ok from ok))
-    select ok.ok, v.id, v.uuid::text as uuid, j.id as job_id from ok left join v on true left join j on j.vm_id = v.id`,
-  )) as unknown as { rows: { ok: boolean; id: number | null; uuid: string | null; job_id: number | null }[] };
-  if (res.rows[0]?.ok !== true) return undefined;
+    select ok.ok, ok.hosts_ok, v.id, v.uuid::text as uuid, j.id as job_id from ok left join v on true left join j on j.vm_id = v.id`,
+  )) as unknown as { rows: { ok: boolean; hosts_ok: boolean; id: number | null; uuid: string | null; job_id: number | null }[] };
+  if (res.rows[0]?.ok !== true) return { refused: res.rows[0]?.hosts_ok === true ? "account-limits" : "host-generation" };
   const byUuid = new Map(res.rows.map((r) => [r.uuid!, r]));
-  return input.requests.map((req) => {
+  return { written: input.requests.map((req) => {
     const out: CreatedVm[] = [];
     for (const [uuid, index] of req.index) {
       const r = byUuid.get(uuid);
@@ -143,5 +166,5 @@ export async function writeRows(db: Db | Tx, input: WriteInput): Promise<Created
       out.push({ index, id: Number(r.id), uuid, ...(r.job_id !== null && { jobId: Number(r.job_id) }) });
     }
     return out.sort((x, y) => x.index - y.index);
-  });
+  }) };
 }

@@ -3,7 +3,9 @@
 // generation token the commit will write), and committed while the next batch is placed. A
 // request that does not fit there, names affinity groups or has writes of its own takes the
 // one-by-one path (single-commit.ts) instead, and so does every request of a batch whose commit
-// fails. So colliding deploys (vertical packing sends them all to one host) mostly commit on the
+// fails. A batch whose accounts have limits is committed in a transaction that checks them under
+// the accounts' locks first; one over its limit sends the batch one by one, where it alone is
+// refused. So colliding deploys (vertical packing sends them all to one host) mostly commit on the
 // first attempt instead of starving.
 import { randomInt } from "node:crypto";
 import { applyPlan, place } from "../allocator/index.js";
@@ -11,7 +13,8 @@ import type { AllocationPolicy } from "../allocator/policy-types.js";
 import type { PlacementPlan, PlacementRequest, PlacementResult } from "../allocator/types.js";
 import type { Db } from "../db/database.js";
 import { generationToken } from "../hosts/host-generation.js";
-import { prepareRows, writeRows, type CommitRows, type PreparedRows } from "./commit-rows.js";
+import { accountDemands, checkAccountLimits } from "./account-limits.js";
+import { prepareRows, writeRows, type CommitRows, type PreparedRows, type WriteInput, type WriteOutcome } from "./commit-rows.js";
 import { RetryPlacement, type Committed, type PlacementStats } from "./placement-types.js";
 import type { CachedSnapshot, SnapshotCache } from "./snapshot-cache.js";
 
@@ -193,12 +196,21 @@ export class GroupCommit {
   private async commitBatch(b: PreparedBatch): Promise<void> {
     try {
       await Promise.all(b.after);
-      const created = await writeRows(this.o.db, {
-        hosts: b.hostIds.map((id) => ({ id: Number(id), generation: b.seen.get(id) })),
-        token: b.token,
-        requests: b.placed.map((x) => x.rows),
-      });
-      if (created === undefined) throw new RetryPlacement([]);
+      const requests = b.placed.map((x) => x.rows);
+      const input: WriteInput = {
+        hosts: b.hostIds.map((id) => ({ id: Number(id), generation: b.seen.get(id) })), token: b.token, requests,
+      };
+      const demands = accountDemands(requests);
+      // One statement when no account of the batch has a limit; else a transaction checking them first.
+      let outcome: WriteOutcome = await writeRows(this.o.db, { ...input, unlimitedAccounts: [...demands.keys()] });
+      if ("refused" in outcome && outcome.refused === "account-limits") {
+        outcome = await this.o.db.transaction(async (tx): Promise<WriteOutcome> => {
+          if (await checkAccountLimits(tx, demands)) return outcome;
+          return writeRows(tx, input);
+        });
+      }
+      if (!("written" in outcome)) throw new RetryPlacement([]);
+      const created = outcome.written;
       this.o.stats.commits += b.placed.length;
       this.o.stats.batches++;
       this.o.cache.landedOn(b.env, b.hostIds);

@@ -4,7 +4,8 @@
 // transaction and the request is placed again on just those hosts (the pure core re-checks
 // capacity, GPUs, affinity); only if it no longer fits there is the attempt retried on a
 // refreshed snapshot, after a jittered back-off. Strict affinity groups are locked as well and
-// their members re-read, so two deploys into one group cannot both miss each other.
+// their members re-read, so two deploys into one group cannot both miss each other. Before any of
+// that, the account is locked when it has limits and the request is refused if it would pass one.
 import { randomInt } from "node:crypto";
 import { inArray } from "drizzle-orm";
 import { OrbitError } from "#shared/errors.js";
@@ -13,6 +14,7 @@ import type { PlacementRequest } from "../allocator/types.js";
 import type { Db } from "../db/database.js";
 import { hosts } from "../db/schema.js";
 import { generationToken } from "../hosts/host-generation.js";
+import { accountDemands, checkAccountLimits } from "./account-limits.js";
 import { lockStrictGroups, withMemberHosts } from "./affinity-members.js";
 import { prepareRows, writeRows, type CommitRows } from "./commit-rows.js";
 import { RetryPlacement, type Committed, type PlaceOn, type PlacementStats } from "./placement-types.js";
@@ -57,6 +59,9 @@ export async function placeAndCommitAlone(o: SingleCommitOptions, request: Place
     const seen = new Map(plan.placements.map((p) => [p.hostId, cached.generations.get(p.hostId)]));
     try {
       const out = await o.db.transaction(async (tx) => {
+        // Accounts first, then groups, then hosts: every commit takes these locks in that order.
+        const breach = await checkAccountLimits(tx, accountDemands([prepareRows(rows, plan)]));
+        if (breach) throw breach;
         if (!(await lockStrictGroups(tx, req))) throw new RetryPlacement([]);
         const hostIds = [...new Set(plan.placements.map((p) => Number(p.hostId)))].sort((a, b) => a - b);
         const locked = await tx.select({ id: hosts.id, generation: hosts.generation }).from(hosts)
@@ -76,11 +81,12 @@ export async function placeAndCommitAlone(o: SingleCommitOptions, request: Place
         const touched = [...new Set(final.placements.map((p) => p.hostId))];
         const token = generationToken();
         // The hosts are locked already: the statement's own check cannot fail.
-        const [created] = (await writeRows(tx, {
+        const outcome = await writeRows(tx, {
           hosts: touched.map((id) => ({ id: Number(id), generation: lockedGen.get(id) })),
           token,
           requests: [prepareRows(rows, final)],
-        })) ?? [];
+        });
+        const created = "written" in outcome ? outcome.written[0] : undefined;
         if (created === undefined) throw new OrbitError("internal", "placement commit found its locked hosts changed");
         await rows.after?.(tx, created);
         o.cache.committed(env, req, final, lockedGen, token);
