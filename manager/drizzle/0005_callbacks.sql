@@ -20,7 +20,6 @@ CREATE TABLE "callback_deliveries" (
 	"status" text DEFAULT 'pending' NOT NULL,
 	"attempts" integer DEFAULT 0 NOT NULL,
 	"next_attempt_at" timestamp with time zone NOT NULL,
-	"give_up_at" timestamp with time zone NOT NULL,
 	"lease_owner" text,
 	"lease_until" timestamp with time zone,
 	"last_status_code" integer,

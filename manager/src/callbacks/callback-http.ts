@@ -13,6 +13,8 @@ export interface CallbackRequest {
   body: string;
   headers: Record<string, string>;
   timeoutMs: number;
+  /** Aborts the attempt (the manager is stopping). */
+  signal?: AbortSignal;
 }
 
 /** The receiver's status code; throws when there is none (refused address, DNS, connection, timeout). */
@@ -50,13 +52,16 @@ export function httpCallbackPoster(policy: () => CallbackAddressPolicy, userAgen
         method: "POST",
         headers: { "content-type": "application/json", "user-agent": userAgent, ...req.headers, "content-length": Buffer.byteLength(req.body) },
         lookup: guardedLookup(policy()),
-        signal: AbortSignal.timeout(req.timeoutMs),
+        signal: req.signal ? AbortSignal.any([AbortSignal.timeout(req.timeoutMs), req.signal]) : AbortSignal.timeout(req.timeoutMs),
         agent: false,
       }, (res) => {
         resolve({ statusCode: res.statusCode ?? 0 });
         res.destroy();
       });
-      request.on("error", (e: Error) => reject(e.name === "AbortError" || e.name === "TimeoutError" ? new Error(`no answer within ${req.timeoutMs} ms`) : e));
+      request.on("error", (e: Error) => {
+        const timedOut = (e.name === "AbortError" || e.name === "TimeoutError") && !req.signal?.aborted;
+        reject(timedOut ? new Error(`no answer within ${req.timeoutMs} ms`) : e);
+      });
       request.end(req.body);
     });
   };

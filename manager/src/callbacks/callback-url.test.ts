@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { InvalidArgumentError } from "#shared/errors.js";
+import { type InvalidArgumentError } from "#shared/errors.js";
 import { deniedAddressReason, validateCallbackUrl } from "./callback-url.js";
 
 const strict = { allowPrivateAddresses: false };

@@ -326,12 +326,11 @@ export const callbackDeliveries = pgTable("callback_deliveries", {
   status: text("status").notNull().$type<CallbackDeliveryStatus>().default("pending"),
   attempts: integer("attempts").notNull().default(0),
   nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true, mode: "date" }).notNull(),
-  // Retries stop after this time (the retry window, counted from the event).
-  giveUpAt: timestamp("give_up_at", { withTimezone: true, mode: "date" }).notNull(),
   leaseOwner: text("lease_owner"),
   leaseUntil: timestamp("lease_until", { withTimezone: true, mode: "date" }),
   lastStatusCode: integer("last_status_code"),
   lastError: text("last_error"),
+  // Retries stop once the retry window (a setting), counted from here, is over.
   createdAt: createdAt(),
   finishedAt: timestamp("finished_at", { withTimezone: true, mode: "date" }),
 }, (t) => [index("callback_deliveries_due").on(t.status, t.nextAttemptAt), index("callback_deliveries_vm").on(t.vmId)]);
