@@ -3,17 +3,18 @@
 // a callback URL. An event id is delivered once (a job step run again adds nothing).
 import { eq } from "drizzle-orm";
 import type { Db, Tx } from "../db/database.js";
-import { callbackDeliveries, vms } from "../db/schema.js";
+import { callbackDeliveries, hosts, vms } from "../db/schema.js";
 import type { JobHandler, JobRunnerOptions } from "../jobs/job-runner.js";
-import { actionEvent, type VmEvent, type VmRef } from "../events/vm-event.js";
+import { actionEvent, withoutHostName, type VmEvent, type VmRef } from "../events/vm-event.js";
 import { callbackBody } from "./callback-payload.js";
 
 /** Queues the event `build` makes for the VM when the VM has a callback URL; returns whether it did. */
 export async function enqueueVmCallback(tx: Tx | Db, vmId: number, build: (vm: VmRef) => VmEvent): Promise<boolean> {
-  const [vm] = await tx.select({ id: vms.id, uuid: vms.uuid, name: vms.name, accountId: vms.accountId, url: vms.callbackUrl })
-    .from(vms).where(eq(vms.id, vmId));
+  const [vm] = await tx.select({ id: vms.id, uuid: vms.uuid, name: vms.name, accountId: vms.accountId, url: vms.callbackUrl, hostName: hosts.name })
+    .from(vms).leftJoin(hosts, eq(hosts.id, vms.hostId)).where(eq(vms.id, vmId));
   if (!vm || vm.url === "") return false;
-  const event = build(vm);
+  // Receivers are users: they see their VM, not the fleet.
+  const event = withoutHostName(build(vm), vm.hostName);
   const now = new Date();
   const inserted = await tx.insert(callbackDeliveries).values({
     eventId: event.id, eventType: event.type, accountId: vm.accountId, vmId: vm.id, url: vm.url,

@@ -8,7 +8,7 @@ import { accounts, jobs, vms } from "../db/schema.js";
 import { seedBasics, type FixtureIds } from "../placement/testing/placement-fixture.js";
 import { transitionVm } from "../vm/vm-transitions.js";
 import { VmEventService } from "./vm-event-service.js";
-import { actionEvent, byTime, createdEvent } from "./vm-event.js";
+import { actionEvent, byTime, createdEvent, stateChangedEvent, withoutHostName } from "./vm-event.js";
 
 let database: Database;
 let ids: FixtureIds;
@@ -62,5 +62,12 @@ describe("VM events", () => {
     const job = { id: 2, kind: "vm.deploy", createdAt: at, finishedAt: at, error: null };
     const shuffled = [actionEvent(vm, job, "succeeded"), actionEvent(vm, job, "requested"), createdEvent(vm)];
     expect(shuffled.sort(byTime).map((e) => e.type)).toEqual(["created", "action_requested", "action_succeeded"]);
+  });
+
+  it("shows users no host name: a cause naming the VM's host says 'its host'", () => {
+    const vm = { id: 1, uuid: "u", name: "n", accountId: 1 };
+    const e = stateChangedEvent(vm, { id: 5, vmId: 1, fromState: "Running", toState: "Unknown", cause: "host gpu-node-7 missed its heartbeats", at: new Date() });
+    expect(withoutHostName(e, "gpu-node-7").reason).toBe("its host missed its heartbeats");
+    expect(withoutHostName(e, null)).toBe(e);
   });
 });

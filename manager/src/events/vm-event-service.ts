@@ -4,16 +4,16 @@
 import { and, asc, eq, ne } from "drizzle-orm";
 import { NotFoundError } from "#shared/errors.js";
 import type { Db } from "../db/database.js";
-import { jobs, vms, vmStateTransitions } from "../db/schema.js";
-import { actionEvent, byTime, createdEvent, stateChangedEvent, type VmEvent, type VmRef } from "./vm-event.js";
+import { hosts, jobs, vms, vmStateTransitions } from "../db/schema.js";
+import { actionEvent, byTime, createdEvent, stateChangedEvent, withoutHostName, type VmEvent, type VmRef } from "./vm-event.js";
 
 export interface EventCaller { accountId: number; role: "admin" | "user" }
 
 /** The caller's VM (any VM for admins) that is not deleted, or a NotFoundError. */
-export async function visibleVm(db: Db, caller: EventCaller, vmId: number): Promise<VmRef & { createdAt: Date; callbackUrl: string }> {
+export async function visibleVm(db: Db, caller: EventCaller, vmId: number): Promise<VmRef & { createdAt: Date; callbackUrl: string; hostName: string | null }> {
   const [vm] = await db.select({
-    id: vms.id, uuid: vms.uuid, name: vms.name, accountId: vms.accountId, createdAt: vms.createdAt, callbackUrl: vms.callbackUrl,
-  }).from(vms).where(and(
+    id: vms.id, uuid: vms.uuid, name: vms.name, accountId: vms.accountId, createdAt: vms.createdAt, callbackUrl: vms.callbackUrl, hostName: hosts.name,
+  }).from(vms).leftJoin(hosts, eq(hosts.id, vms.hostId)).where(and(
     eq(vms.id, vmId), ne(vms.state, "Destroyed"),
     caller.role === "admin" ? undefined : eq(vms.accountId, caller.accountId),
   ));
@@ -36,6 +36,7 @@ export class VmEventService {
       events.push(actionEvent(vm, j, "requested"));
       if (j.status === "succeeded" || j.status === "failed") events.push(actionEvent(vm, j, j.status));
     }
-    return events.sort(byTime);
+    events.sort(byTime);
+    return caller.role === "admin" ? events : events.map((e) => withoutHostName(e, vm.hostName));
   }
 }

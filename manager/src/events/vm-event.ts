@@ -65,3 +65,13 @@ const ORDER: Record<VmEventType, number> = { created: 0, action_requested: 1, st
 export function byTime(a: VmEvent, b: VmEvent): number {
   return a.at.getTime() - b.at.getTime() || ORDER[a.type] - ORDER[b.type] || a.id.localeCompare(b.id, "en", { numeric: true });
 }
+
+/**
+ * The event as a user may see it: the fleet's host names (a recorded cause may name the VM's
+ * host) replaced, as users see their VM, not the fleet.
+ */
+export function withoutHostName(e: VmEvent, hostName: string | null | undefined): VmEvent {
+  if (!hostName) return e;
+  const scrub = (t: string) => t.split(`host ${hostName}`).join("its host").split(hostName).join("its host");
+  return { ...e, message: scrub(e.message), reason: scrub(e.reason) };
+}
