@@ -35,6 +35,9 @@ const managerConfigSchema = (profile: ConfigProfile) => z.object({
   // simulated fleet and dev setups; production uses one-time registration tokens.
   ORBIT_ALLOW_STATIC_JOIN_TOKEN: flag.default(profile === "embedded"),
   ORBIT_HOST_CERT_VALIDITY_DAYS: z.coerce.number().int().min(1).max(825).default(90),
+  // Callbacks to loopback and private addresses (SSRF into the manager's network): allowed only
+  // where the receiver is usually on the same machine (callbacks/callback-url.ts).
+  ORBIT_CALLBACK_ALLOW_PRIVATE_ADDRESSES: flag.default(profile === "embedded"),
   // Bounds on PostgreSQL so that nothing waits forever (see DatabaseTimeouts).
   ORBIT_DB_CONNECT_TIMEOUT_MS: millis(100, 600_000).default(DEFAULT_DATABASE_TIMEOUTS.connectMs),
   ORBIT_DB_STATEMENT_TIMEOUT_MS: millis(100, 3_600_000).default(DEFAULT_DATABASE_TIMEOUTS.statementMs),
@@ -56,6 +59,7 @@ export interface ManagerConfig {
   grpcTlsNames: string[];
   allowStaticJoinToken: boolean;
   hostCertValidityDays: number;
+  callbackAllowPrivateAddresses: boolean;
   databaseTimeouts: DatabaseTimeouts;
 }
 
@@ -93,6 +97,7 @@ export function loadManagerConfig(
     grpcTlsNames: c.ORBIT_GRPC_TLS_NAMES.split(",").map((n) => n.trim()).filter(Boolean),
     allowStaticJoinToken: c.ORBIT_ALLOW_STATIC_JOIN_TOKEN,
     hostCertValidityDays: c.ORBIT_HOST_CERT_VALIDITY_DAYS,
+    callbackAllowPrivateAddresses: c.ORBIT_CALLBACK_ALLOW_PRIVATE_ADDRESSES,
     databaseTimeouts: {
       connectMs: c.ORBIT_DB_CONNECT_TIMEOUT_MS,
       statementMs: c.ORBIT_DB_STATEMENT_TIMEOUT_MS,

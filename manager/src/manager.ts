@@ -50,6 +50,16 @@ import { SettingsService } from "./settings/settings-service.js";
 import { VmReconciler } from "./vm/vm-reconciler.js";
 import { VmService } from "./vm/vm-service.js";
 import { newSecret } from "#shared/secrets.js";
+import { vmEventRoutes } from "./api/hyperstack/vm-events.routes.js";
+import { vmCallbackRoutes } from "./api/hyperstack/vm-callbacks.routes.js";
+import { VmEventService } from "./events/vm-event-service.js";
+import { CallbackDeliveryWorker } from "./callbacks/callback-delivery.js";
+import { httpCallbackPoster } from "./callbacks/callback-http.js";
+import { withActionCallbacks, withActionFailedCallback } from "./callbacks/callback-outbox.js";
+import { CallbackSecretService } from "./callbacks/callback-secrets.js";
+import { CALLBACK_SETTINGS, deliverySettings } from "./callbacks/callback-settings.js";
+import { VmCallbackService } from "./callbacks/vm-callback-service.js";
+import { CORE_SETTINGS } from "./settings/settings-registry.js";
 
 export const ORBIT_VERSION: string = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
@@ -97,7 +107,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const reportDatabase = (e: unknown) => health.report(e);
   log.info({ database: database.kind }, "database ready (migrations applied)");
 
-  const registry = new SettingsRegistry();
+  const registry = new SettingsRegistry([...CORE_SETTINGS, ...CALLBACK_SETTINGS]);
   const allocation = new AllocationSettings(registry);
   defineAccountSettings(registry);
   const settings = new SettingsService(db, registry);
@@ -125,7 +135,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     db,
     log: log.child({ component: "jobs" }),
     onDatabaseUnavailable: reportDatabase,
-    onFailed: onVmJobFailed(db, dispatcher),
+    onFailed: withActionFailedCallback(db, onVmJobFailed(db, dispatcher)),
   });
   const reconciler = new VmReconciler(db, dispatcher, log.child({ component: "reconciler" }), runner);
   const placement = new PlacementService({
@@ -133,8 +143,15 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   });
   const catalog = new CatalogService(db);
   const vmSvc = new VmService(db, placement, runner, catalog);
-  runner.register("vm.deploy", vmDeployJob(db, dispatcher, registry));
-  runner.register("vm.destroy", vmDestroyJob(db, dispatcher));
+  runner.register("vm.deploy", withActionCallbacks(db, vmDeployJob(db, dispatcher, registry)));
+  runner.register("vm.destroy", withActionCallbacks(db, vmDestroyJob(db, dispatcher)));
+  // Event callbacks: queued in the outbox with each event, POSTed by this worker (callbacks/).
+  const callbackPolicy = () => ({ allowPrivateAddresses: config.callbackAllowPrivateAddresses });
+  const callbackSecrets = new CallbackSecretService(db, () => registry.number("callbacks.secret.rotation.grace.ms"));
+  const callbackWorker = new CallbackDeliveryWorker({
+    db, secrets: callbackSecrets, settings: () => deliverySettings(registry), log: log.child({ component: "callbacks" }),
+    post: httpCallbackPoster(callbackPolicy, `Orbit-Callbacks/${ORBIT_VERSION}`),
+  });
 
   // Agent security: the CA (shared through the database), one-time registration tokens, host
   // certificates; the static join token stays a multi-use cluster token unless disabled.
@@ -178,6 +195,8 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await scoped.register(keypairRoutes(new KeyPairService(db)));
       await scoped.register(accountRoutes(accountsSvc, apiKeys));
       await scoped.register(apiKeyRoutes(apiKeys));
+      await scoped.register(vmEventRoutes(new VmEventService(db)));
+      await scoped.register(vmCallbackRoutes(new VmCallbackService(db, callbackPolicy), callbackSecrets));
     },
   });
   await app.listen({ host: config.apiHost, port: config.apiPort });
@@ -189,6 +208,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const resumed = await runner.resume();
   if (resumed) log.info({ resumed }, "resumed unfinished jobs");
   runner.sweep();
+  callbackWorker.start();
 
   return {
     apiUrl,
@@ -204,6 +224,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     close: async () => {
       await liveness.stop();
       await app.close();
+      await callbackWorker.stop();
       // Stop the runner first (no new attempts), then close the streams so in-flight commands
       // fail as retryable at once instead of waiting out their timeouts; their jobs resume later.
       const jobsDone = runner.stop();

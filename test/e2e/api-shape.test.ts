@@ -100,6 +100,9 @@ describe("a tour of the API", () => {
     await call("GET /v1/core/virtual-machines/{id}", `/v1/core/virtual-machines/${userVm.id}`, undefined, userKey);
     await call("GET /v1/core/jobs/{id}", `/v1/core/jobs/${created.json.job_id}`);
     await call("GET /v1/core/jobs/{id}", `/v1/core/jobs/${vgpu.json.job_id}`, undefined, userKey);
+    await call("GET /v1/core/virtual-machines/{id}/events", `/v1/core/virtual-machines/${userVm.id}/events`, undefined, userKey);
+    await call("GET /v1/core/virtual-machines/{id}/callback-deliveries", `/v1/core/virtual-machines/${userVm.id}/callback-deliveries`, undefined, userKey);
+    await call("GET /v1/core/callbacks/signing-secret", "/v1/core/callbacks/signing-secret", undefined, userKey);
     await call("GET /v1/core/affinity-groups", "/v1/core/affinity-groups", undefined, userKey);
     await call("GET /v1/core/affinity-groups/{id}", `/v1/core/affinity-groups/${group.json.affinity_group.id}`, undefined, userKey);
     await call("DELETE /v1/core/affinity-groups/{id}", `/v1/core/affinity-groups/${group.json.affinity_group.id}`, undefined, userKey); // 409 in use

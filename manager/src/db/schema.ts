@@ -323,3 +323,54 @@ export const keypairs = pgTable("keypairs", {
   fingerprintSha256: text("fingerprint_sha256").notNull(),
   createdAt: createdAt(),
 }, (t) => [uniqueIndex("keypairs_account_environment_name").on(t.accountId, t.environmentId, t.name)]);
+
+// Event callbacks (README, Event callbacks). Each account signs its callbacks with its own
+// secret (HMAC-SHA256); after a rotation the previous secret also signs until previous_valid_until,
+// so receivers can switch without losing events. Kept in clear: signing needs the secret itself.
+export const callbackSigningSecrets = pgTable("callback_signing_secrets", {
+  accountId: integer("account_id").primaryKey().references(() => accounts.id, { onDelete: "cascade" }),
+  secret: text("secret").notNull(),
+  previousSecret: text("previous_secret"),
+  previousValidUntil: timestamp("previous_valid_until", { withTimezone: true, mode: "date" }),
+  createdAt: createdAt(),
+  rotatedAt: timestamp("rotated_at", { withTimezone: true, mode: "date" }),
+});
+
+export type CallbackDeliveryStatus = "pending" | "delivered" | "failed" | "cancelled";
+
+// The outbox: one row per event to POST to a VM's callback URL, written in the transaction that
+// records the event. Delivery workers claim due rows (FOR UPDATE SKIP LOCKED) under a lease, so
+// two managers never send the same row at once and a restart resumes where the last one stopped.
+export const callbackDeliveries = pgTable("callback_deliveries", {
+  id: serial("id").primaryKey(),
+  // The event's id (X-Orbit-Event-Id, and event_id in GET .../events): one delivery per event.
+  eventId: text("event_id").notNull().unique(),
+  eventType: text("event_type").notNull(),
+  accountId: integer("account_id").notNull().references(() => accounts.id),
+  vmId: integer("vm_id").notNull().references(() => vms.id),
+  url: text("url").notNull(),
+  // The JSON body exactly as sent (the signature covers these bytes).
+  body: text("body").notNull(),
+  status: text("status").notNull().$type<CallbackDeliveryStatus>().default("pending"),
+  attempts: integer("attempts").notNull().default(0),
+  nextAttemptAt: timestamp("next_attempt_at", { withTimezone: true, mode: "date" }).notNull(),
+  leaseOwner: text("lease_owner"),
+  leaseUntil: timestamp("lease_until", { withTimezone: true, mode: "date" }),
+  lastStatusCode: integer("last_status_code"),
+  lastError: text("last_error"),
+  // Retries stop once the retry window (a setting), counted from here, is over.
+  createdAt: createdAt(),
+  finishedAt: timestamp("finished_at", { withTimezone: true, mode: "date" }),
+}, (t) => [index("callback_deliveries_due").on(t.status, t.nextAttemptAt), index("callback_deliveries_vm").on(t.vmId)]);
+
+// Every POST of a delivery: when, to where, and what came back (a status code or an error).
+export const callbackAttempts = pgTable("callback_attempts", {
+  id: serial("id").primaryKey(),
+  deliveryId: integer("delivery_id").notNull().references(() => callbackDeliveries.id, { onDelete: "cascade" }),
+  attempt: integer("attempt").notNull(),
+  url: text("url").notNull(),
+  startedAt: timestamp("started_at", { withTimezone: true, mode: "date" }).notNull(),
+  durationMs: integer("duration_ms").notNull(),
+  statusCode: integer("status_code"),
+  error: text("error"),
+}, (t) => [index("callback_attempts_delivery").on(t.deliveryId)]);

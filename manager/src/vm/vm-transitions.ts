@@ -5,6 +5,8 @@ import { eq } from "drizzle-orm";
 import { NotFoundError } from "#shared/errors.js";
 import type { Db, Tx } from "../db/database.js";
 import { allocations, gpuAllocations, vms, vmStateTransitions } from "../db/schema.js";
+import { enqueueVmCallback } from "../callbacks/callback-outbox.js";
+import { stateChangedEvent } from "../events/vm-event.js";
 import { touchHost } from "../hosts/host-generation.js";
 import { assertTransition, holdsCapacity, isVmState, type VmState } from "./vm-state-machine.js";
 
@@ -37,7 +39,9 @@ export async function transitionVm(
     updatedAt: now,
     ...(to === "Destroyed" ? { deletedAt: now } : {}),
   }).where(eq(vms.id, vmId));
-  await tx.insert(vmStateTransitions).values({ vmId, fromState: from, toState: to, cause, at: now });
+  const [recorded] = await tx.insert(vmStateTransitions).values({ vmId, fromState: from, toState: to, cause, at: now }).returning();
+  // The VM's callback announcing the change commits with it, or not at all.
+  await enqueueVmCallback(tx, vmId, (vm) => stateChangedEvent(vm, recorded!));
   if (!holdsCapacity(to) && !opts.keepCapacity) {
     await tx.delete(gpuAllocations).where(eq(gpuAllocations.vmId, vmId));
     const released = await tx.delete(allocations).where(eq(allocations.vmId, vmId)).returning({ hostId: allocations.hostId });
