@@ -14,6 +14,10 @@ import { virtualMachineRoutes } from "./api/routes/virtual-machines.routes.js";
 import { affinityGroupRoutes } from "./api/routes/affinity-groups.routes.js";
 import { flavorAdminRoutes } from "./api/routes/flavors.routes.js";
 import { hostAdminRoutes } from "./api/routes/host-admin.routes.js";
+import { vmMetricsRoutes } from "./api/hyperstack/vm-metrics.routes.js";
+import { vmLogsRoutes } from "./api/hyperstack/vm-logs.routes.js";
+import { METRICS_RETENTION_SETTING, VmMetricsService } from "./monitoring/vm-metrics-service.js";
+import { VmConsoleLogs } from "./monitoring/vm-console-logs.js";
 import { FlavorService } from "./catalog/flavor-service.js";
 import { AffinityGroupService } from "./placement/affinity-group-service.js";
 import { HostAdmin } from "./placement/host-admin.js";
@@ -136,10 +140,13 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     hosts: hostsSvc, tokens: registrationTokens, certificates, requireCertificate: config.grpcTls,
     staticTokenValid: config.allowStaticJoinToken ? tokenMatcher(() => [agentToken]) : () => false,
   });
+  const vmMetrics = new VmMetricsService({ db, retentionDays: () => registry.number(METRICS_RETENTION_SETTING), log: log.child({ component: "metrics" }) });
+  const consoleLogs = new VmConsoleLogs(db, dispatcher);
   const gateway = new AgentGateway({
     hosts: hostsSvc, enrollment, certificates, requireClientCertificate: config.grpcTls,
     sessions, handler: liveness.marksHostsUp(hostsSvc, reconciler), log: log.child({ component: "agents" }), onDatabaseUnavailable: reportDatabase,
     agentSettings: () => liveness.agentSettings(),
+    onVmStats: (hostId, report) => vmMetrics.record(hostId, report),
   });
   const grpcCredentials = config.grpcTls ? await gatewayServerCredentials(ca, config.grpcHost, config.grpcTlsNames) : undefined;
   const grpcPort = await gateway.listen(config.grpcHost, config.grpcPort, grpcCredentials);
@@ -155,6 +162,8 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     log, apiKeys, version: ORBIT_VERSION, idempotency: new IdempotencyStore(db), databaseHealth: health,
     routes: async (scoped) => {
       await scoped.register(virtualMachineRoutes(vmSvc));
+      await scoped.register(vmMetricsRoutes({ vms: vmSvc, metrics: vmMetrics }));
+      await scoped.register(vmLogsRoutes({ vms: vmSvc, logs: consoleLogs }));
       await scoped.register(jobRoutes(db));
       await scoped.register(catalogRoutes(db));
       await scoped.register(adminRoutes(db, hostsSvc, settings, placement));
@@ -174,6 +183,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const resumed = await runner.resume();
   if (resumed) log.info({ resumed }, "resumed unfinished jobs");
   runner.sweep();
+  vmMetrics.start();
 
   return {
     apiUrl,
@@ -188,12 +198,14 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     log,
     close: async () => {
       await liveness.stop();
+      await vmMetrics.stop();
       await app.close();
       // Stop the runner first (no new attempts), then close the streams so in-flight commands
       // fail as retryable at once instead of waiting out their timeouts; their jobs resume later.
       const jobsDone = runner.stop();
       await gateway.close();
       await jobsDone;
+      await consoleLogs.drain();
       health.close();
       await database.close();
     },
