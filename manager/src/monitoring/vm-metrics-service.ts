@@ -68,7 +68,10 @@ export class VmMetricsService {
   async series(vmId: number, windowSeconds?: number): Promise<VmUsagePoint[]> {
     const window = windowSeconds ?? this.o.retentionDays() * 86_400;
     const bucket = bucketSeconds(window);
-    const start = sql<number>`floor(extract(epoch from ${vmMetrics.at}) / ${bucket}) * ${bucket}`;
+    // The width is inlined (an integer computed here): as a parameter, each use would be a
+    // different expression to PostgreSQL, and the GROUP BY would not match the SELECT.
+    const width = sql.raw(String(Math.trunc(bucket)));
+    const start = sql<number>`floor(extract(epoch from ${vmMetrics.at}) / ${width}) * ${width}`;
     const rows = await this.o.db.select({
       start: start.mapWith(Number),
       granularity: sql<number>`max(${vmMetrics.granularitySeconds})`.mapWith(Number),
