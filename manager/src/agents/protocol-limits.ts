@@ -118,7 +118,7 @@ function checkCommandResult(r: CommandResult): void {
   if (out?.$case === "diskAttached") maxChars("command_result.disk_attached.target_dev", out.value.targetDev);
   if (out?.$case === "vmStats") checkVmStats("command_result.vm_stats", out.value);
   if (out?.$case === "consoleLog" && Buffer.byteLength(out.value.text) > PROTOCOL_LIMITS.consoleLogBytes) {
-    throw new InvalidArgumentError("command_result.console_log.text", `console log is over ${PROTOCOL_LIMITS.consoleLogBytes} bytes`, { limit: PROTOCOL_LIMITS.consoleLogBytes });
+    throw new InvalidArgumentError("command_result.console_log.text", `command_result.console_log.text is over ${PROTOCOL_LIMITS.consoleLogBytes} bytes`, { limit: PROTOCOL_LIMITS.consoleLogBytes });
   }
 }
 
