@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "#shared/errors.js";
-import { AgentMessage, VmStats } from "#shared/protocol.js";
+import { VmStats, type AgentMessage } from "#shared/protocol.js";
 import { PROTOCOL_LIMITS, checkAgentMessageBounds } from "./protocol-limits.js";
 
 const report = (samples: number, stats = VmStats.fromPartial({})): AgentMessage => ({
