@@ -1,10 +1,11 @@
 // VM metrics and console logs through manager → gRPC → agent → simulator: the agents' counter
 // reports become series on GET .../metrics, the console log request-then-fetch pair answers the
 // simulated boot lines, another account's VM is a 404 on every route, old samples are purged.
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { vmMetrics } from "../../manager/src/db/schema.js";
+import { VmStats } from "#shared/protocol.js";
+import { vmMetrics, vms } from "../../manager/src/db/schema.js";
 import { VmMetricsService } from "../../manager/src/monitoring/vm-metrics-service.js";
 import { createUserKey, errorShapeProblems, jobsIdle, startTestCloud, type TestCloud } from "./harness.js";
 
@@ -93,6 +94,23 @@ describe("VM metrics", () => {
     const left = await db.select({ at: vmMetrics.at }).from(vmMetrics).where(eq(vmMetrics.vmId, vmId));
     expect(left.length).toBeGreaterThan(0);
     expect(left.every((r) => r.at.getTime() > Date.now() - 2 * day)).toBe(true);
+  });
+
+  it("records a host's report only for the VMs placed on that host, from the second report on", async () => {
+    const db = cloud.manager.database.db;
+    const [vm] = await db.select({ uuid: vms.uuid, hostId: vms.hostId }).from(vms).where(eq(vms.id, vmId));
+    const svc = new VmMetricsService({ db, retentionDays: () => 30, log: pino({ level: "silent" }) });
+    const report = (atMs: number, cpuTimeNs: number) => ({
+      sampledAtMs: atMs, samples: [{ vmUuid: vm!.uuid.toUpperCase(), stats: VmStats.fromPartial({ cpuTimeNs, vcpusCurrent: 1, memoryCurrentKib: 1 }) }, { vmUuid: "not-a-uuid", stats: VmStats.fromPartial({}) }],
+    });
+    const now = Date.now();
+    expect(await svc.record(vm!.hostId! + 1000, report(now - 2000, 0))).toBe(0);
+    expect(await svc.record(vm!.hostId! + 1000, report(now - 1000, 5e8))).toBe(0);
+    expect(await svc.record(vm!.hostId!, report(now - 2000, 0))).toBe(0);
+    expect(await svc.record(vm!.hostId!, report(now - 1000, 5e8))).toBe(1);
+    // Half a second of CPU time in one second on one vCPU.
+    const [row] = await db.select().from(vmMetrics).where(and(eq(vmMetrics.vmId, vmId), eq(vmMetrics.at, new Date(now - 1000))));
+    expect(row).toMatchObject({ cpuPercent: 50, granularitySeconds: 1, memoryUsedBytes: 1024 });
   });
 
   it("takes the retention as a validated global setting", async () => {
