@@ -54,6 +54,8 @@ export interface FleetOptions {
   log: Logger;
   hosts?: SimulatedHostSpec[];
   heartbeatIntervalMs?: number;
+  /** How often agents send their VMs' counters (the agent's default: 60 s). */
+  statsIntervalMs?: number;
   startDelayMs?: number;
   failStart?: (spec: VmSpec) => string | undefined;
   /** Set when the manager's gateway speaks mTLS: agents enroll with a CSR. */
@@ -109,6 +111,7 @@ export async function startSimulatedFleet(o: FleetOptions): Promise<SimulatedFle
       backoff: { initialMs: 200, maxMs: 5000 },
       bootId: () => Promise.resolve(bootIds[i]!),
       ...(o.heartbeatIntervalMs ? { heartbeatIntervalMs: o.heartbeatIntervalMs } : {}),
+      ...(o.statsIntervalMs !== undefined ? { statsIntervalMs: o.statsIntervalMs } : {}),
       ...(o.tls ? { tls: o.tls } : {}),
     });
   };

@@ -20,6 +20,8 @@ export interface AgentOptions {
   host: { tags: string[]; environment: string; cluster: string; hostname?: string | undefined };
   log: Logger;
   heartbeatIntervalMs?: number;
+  /** How often the running VMs' counters go to the manager (0: never; default 60 s). */
+  statsIntervalMs?: number;
   backoff?: { initialMs: number; maxMs: number };
   /** How often a manager that stays away is logged again. */
   reconnectLogEveryMs?: number;
@@ -50,6 +52,7 @@ export class OrbitAgent {
       executor: this.executor,
       log: o.log,
       ...(o.heartbeatIntervalMs ? { heartbeatIntervalMs: o.heartbeatIntervalMs } : {}),
+      ...(o.statsIntervalMs !== undefined ? { statsIntervalMs: o.statsIntervalMs } : {}),
       ...(o.backoff ? { backoff: o.backoff } : {}),
       ...(o.reconnectLogEveryMs ? { reconnectLogEveryMs: o.reconnectLogEveryMs } : {}),
       ...(o.bootId ? { bootId: o.bootId } : {}),

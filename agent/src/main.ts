@@ -86,6 +86,7 @@ try {
     log,
     backoff: { initialMs: config.reconnect.initialBackoffMs, maxMs: config.reconnect.maxBackoffMs },
     reconnectLogEveryMs: config.reconnect.logEveryMs,
+    statsIntervalMs: config.stats.intervalMs,
     bootId: () => Promise.resolve(bootId),
     tls: tlsOn ? { caPem: t.caFile ? readFileSync(t.caFile) : undefined, serverName: t.serverName } : undefined,
   });

@@ -20,6 +20,10 @@ import { CatalogService } from "./catalog/catalog-service.js";
 import { accountRoutes } from "./api/admin/accounts.routes.js";
 import { apiKeyRoutes } from "./api/hyperstack/api-keys.routes.js";
 import { AccountService, defaultAccountLimits, defineAccountSettings } from "./auth/account-service.js";
+import { vmMetricsRoutes } from "./api/hyperstack/vm-metrics.routes.js";
+import { vmLogsRoutes } from "./api/hyperstack/vm-logs.routes.js";
+import { METRICS_RETENTION_SETTING, VmMetricsService } from "./monitoring/vm-metrics-service.js";
+import { VmConsoleLogs } from "./monitoring/vm-console-logs.js";
 import { FlavorService } from "./catalog/flavor-service.js";
 import { AffinityGroupService } from "./placement/affinity-group-service.js";
 import { HostAdmin } from "./placement/host-admin.js";
@@ -163,10 +167,13 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     hosts: hostsSvc, tokens: registrationTokens, certificates, requireCertificate: config.grpcTls,
     staticTokenValid: config.allowStaticJoinToken ? tokenMatcher(() => [agentToken]) : () => false,
   });
+  const vmMetrics = new VmMetricsService({ db, retentionDays: () => registry.number(METRICS_RETENTION_SETTING), log: log.child({ component: "metrics" }) });
+  const consoleLogs = new VmConsoleLogs(db, dispatcher);
   const gateway = new AgentGateway({
     hosts: hostsSvc, enrollment, certificates, requireClientCertificate: config.grpcTls,
     sessions, handler: liveness.marksHostsUp(hostsSvc, reconciler), log: log.child({ component: "agents" }), onDatabaseUnavailable: reportDatabase,
     agentSettings: () => liveness.agentSettings(),
+    onVmStats: (hostId, report) => vmMetrics.record(hostId, report),
   });
   // A revocation (admin API) drops the host's open streams on this manager at once.
   certificates.onRevoked((hostId, serials) => gateway.credentialsRevoked(hostId, serials));
@@ -184,6 +191,8 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     log, apiKeys, version: ORBIT_VERSION, idempotency: new IdempotencyStore(db), databaseHealth: health,
     routes: async (scoped) => {
       await scoped.register(virtualMachineRoutes(vmSvc));
+      await scoped.register(vmMetricsRoutes({ vms: vmSvc, metrics: vmMetrics }));
+      await scoped.register(vmLogsRoutes({ vms: vmSvc, logs: consoleLogs }));
       await scoped.register(jobRoutes(new JobService(db)));
       await scoped.register(catalogRoutes(catalog));
       await scoped.register(adminRoutes(hostsSvc, settings, vmSvc));
@@ -209,6 +218,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   if (resumed) log.info({ resumed }, "resumed unfinished jobs");
   runner.sweep();
   callbackWorker.start();
+  vmMetrics.start();
 
   return {
     apiUrl,
@@ -223,6 +233,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     log,
     close: async () => {
       await liveness.stop();
+      await vmMetrics.stop();
       await app.close();
       await callbackWorker.stop();
       // Stop the runner first (no new attempts), then close the streams so in-flight commands
@@ -230,6 +241,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       const jobsDone = runner.stop();
       await gateway.close();
       await jobsDone;
+      await consoleLogs.drain();
       health.close();
       await database.close();
     },

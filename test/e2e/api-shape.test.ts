@@ -98,6 +98,9 @@ describe("a tour of the API", () => {
     await call("GET /v1/core/virtual-machines", "/v1/core/virtual-machines?page=1&page_size=10", undefined, userKey);
     await call("GET /v1/core/virtual-machines/{id}", `/v1/core/virtual-machines/${adminVm.id}`);
     await call("GET /v1/core/virtual-machines/{id}", `/v1/core/virtual-machines/${userVm.id}`, undefined, userKey);
+    await call("GET /v1/core/virtual-machines/{id}/metrics", `/v1/core/virtual-machines/${userVm.id}/metrics?duration=1h`, undefined, userKey);
+    const logs = await call("POST /v1/core/virtual-machines/{id}/logs", `/v1/core/virtual-machines/${userVm.id}/logs`, { length: 5 }, userKey);
+    await call("GET /v1/core/virtual-machines/{id}/logs", `/v1/core/virtual-machines/${userVm.id}/logs?request_id=${logs.json.request_id}`, undefined, userKey);
     await call("GET /v1/core/jobs/{id}", `/v1/core/jobs/${created.json.job_id}`);
     await call("GET /v1/core/jobs/{id}", `/v1/core/jobs/${vgpu.json.job_id}`, undefined, userKey);
     await call("GET /v1/core/virtual-machines/{id}/events", `/v1/core/virtual-machines/${userVm.id}/events`, undefined, userKey);

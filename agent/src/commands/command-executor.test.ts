@@ -132,6 +132,23 @@ describe("CommandExecutor capability commands", () => {
     expect(s).toMatchObject({ vcpuCurrent: 1, state: { powerState: PowerState.POWER_STATE_RUNNING } });
   });
 
+  it("answers the console log tail within max_bytes, refuses a larger ask, and refuses without the console capability", async () => {
+    const ex = new CommandExecutor(newSim());
+    const vm = await running(ex);
+    const r = await ex.execute(cmd(vm, { $case: "getConsoleLog", value: { maxBytes: 0 } }));
+    expect(r.ok).toBe(true);
+    expect(r.output?.$case === "consoleLog" && r.output.value.text).toMatch(/login: $/);
+    const small = await ex.execute(cmd(vm, { $case: "getConsoleLog", value: { maxBytes: 10 } }));
+    expect(small.output).toMatchObject({ $case: "consoleLog", value: { truncated: true } });
+    expect(small.output?.$case === "consoleLog" && Buffer.byteLength(small.output.value.text)).toBe(10);
+    expect(await ex.execute(cmd(vm, { $case: "getConsoleLog", value: { maxBytes: 2 * 1024 * 1024 } })))
+      .toMatchObject({ ok: false, error: { code: "invalid_argument" } });
+    const without = new CommandExecutor(newSim(["stats"]));
+    const vm2 = await running(without);
+    expect(await without.execute(cmd(vm2, { $case: "getConsoleLog", value: { maxBytes: 0 } })))
+      .toMatchObject({ ok: false, error: { code: "unsupported" } });
+  });
+
   it("refuses bad arguments before the driver runs: an empty resize, a resize past a maximum (neither part applied), a disk without a path", async () => {
     const sim = newSim();
     const ex = new CommandExecutor(sim);

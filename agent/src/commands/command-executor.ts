@@ -16,6 +16,10 @@ export interface CommandExecutorOptions {
 
 type Output = CommandResult["output"];
 
+/** Console log tail sent when the command does not say, and the most it may ask (well inside a gRPC message). */
+export const DEFAULT_CONSOLE_LOG_BYTES = 64 * 1024;
+export const MAX_CONSOLE_LOG_BYTES = 1024 * 1024;
+
 export class CommandExecutor {
   private readonly done = new Map<string, CommandResult>();
   private readonly running = new Map<string, Promise<CommandResult>>();
@@ -128,6 +132,14 @@ export class CommandExecutor {
           if (!s) throw new HypervisorError(`no stats for VM ${vm}`, { code: "no_domain" });
           return ok(await this.statusOf(vm), { $case: "vmStats", value: toVmStatsMessage(s) });
         }
+        case "getConsoleLog": {
+          const maxBytes = b.value.maxBytes || DEFAULT_CONSOLE_LOG_BYTES;
+          if (maxBytes > MAX_CONSOLE_LOG_BYTES) {
+            throw new InvalidArgumentError("get_console_log.max_bytes", `at most ${MAX_CONSOLE_LOG_BYTES} bytes of console log are sent; ${maxBytes} asked`);
+          }
+          const tail = await requireCapability(this.hv, "console", "console log").consoleLog(vm, maxBytes);
+          return ok(undefined, { $case: "consoleLog", value: tail });
+        }
       }
     } catch (e) {
       return { commandId: cmd.commandId, ok: false, error: toErrorInfo(e), domain: undefined, output: undefined };
@@ -164,6 +176,11 @@ export class CommandExecutor {
 }
 
 /** The driver's stats in wire form (counters a driver does not report are 0). */
+/** Guest-used memory: what its balloon driver says it could use minus what it leaves unused. */
+function guestUsedKib(b: VmStats["balloon"]): number {
+  return b.availableKib !== undefined && b.unusedKib !== undefined ? Math.max(0, b.availableKib - b.unusedKib) : 0;
+}
+
 export function toVmStatsMessage(s: VmStats): VmStatsMessage {
   return {
     powerState: s.state?.powerState ?? 0,
@@ -174,5 +191,6 @@ export function toVmStatsMessage(s: VmStats): VmStatsMessage {
     memoryMaximumKib: s.balloon.maximumKib ?? 0,
     blocks: s.blocks.map((x) => ({ ...x })),
     interfaces: s.nets.map((x) => ({ ...x })),
+    memoryUsedKib: guestUsedKib(s.balloon),
   };
 }

@@ -128,6 +128,13 @@ const reconnectSchema = z
   })
   .transform((r) => ({ initialBackoffMs: r.initial_backoff_ms, maxBackoffMs: r.max_backoff_ms, logEveryMs: r.log_every_ms }));
 
+const statsSchema = z
+  .strictObject({
+    // How often the running VMs' counters go to the manager (its metrics); 0 turns it off.
+    interval_ms: z.int().refine((v) => v === 0 || v >= 1000, { message: "expected 0 (off) or at least 1000" }).default(60_000),
+  })
+  .transform((s) => ({ intervalMs: s.interval_ms }));
+
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 /**
@@ -151,6 +158,7 @@ export const agentConfigSchema = z
     gpu: gpuSchema.prefault({}),
     host: hostSchema.prefault({}),
     reconnect: reconnectSchema.prefault({}),
+    stats: statsSchema.prefault({}),
     log_level: z.enum(LOG_LEVELS).default("info"),
     ...Object.fromEntries(Object.keys(REMOVED_AGENT_CONFIG_KEYS).map((k) => [k, z.unknown().optional()])),
   })
@@ -183,6 +191,7 @@ export const agentConfigSchema = z
     gpu: c.gpu,
     host: c.host,
     reconnect: c.reconnect,
+    stats: c.stats,
     logLevel: c.log_level,
   }));
 

@@ -60,8 +60,15 @@ describe("parseAgentConfig defaults", () => {
       gpu: { nvidiaSmi: "nvidia-smi", sysfsRoot: "/sys", enabled: true },
       host: { tags: [], environment: "default", cluster: "default" },
       reconnect: { initialBackoffMs: 500, maxBackoffMs: 15000, logEveryMs: 60000 },
+      stats: { intervalMs: 60000 },
       logLevel: "info",
     });
+  });
+
+  it("takes a stats interval of 0 (off) or at least a second", () => {
+    expect(parseAgentConfig({ manager: "m:1", stats: { interval_ms: 0 } }).stats.intervalMs).toBe(0);
+    expect(parseAgentConfig({ manager: "m:1", stats: { interval_ms: 5000 } }).stats.intervalMs).toBe(5000);
+    expect(() => parseAgentConfig({ manager: "m:1", stats: { interval_ms: 10 } })).toThrow(/stats\.interval_ms.*at least 1000/s);
   });
 
   it("picks the CPU mode from the domain type unless it is set", () => {

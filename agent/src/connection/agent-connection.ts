@@ -11,7 +11,7 @@ import {
   AgentServiceClient, PowerState, type AgentMessage, type Command, type CommandResult, type HostFacts,
   type ManagerMessage, type RegisterResponse,
 } from "#shared/protocol.js";
-import type { CommandExecutor } from "../commands/command-executor.js";
+import { toVmStatsMessage, type CommandExecutor } from "../commands/command-executor.js";
 import type { DomainLifecycleEvent, Hypervisor } from "../drivers/hypervisor.js";
 import { certificateNeedsRenewal, certificateRenewalDue, hostCsrPem, newHostKeyPem } from "./host-key.js";
 import { probeManagerCa } from "./manager-ca-probe.js";
@@ -55,11 +55,19 @@ export interface AgentConnectionOptions {
   reconnectLogEveryMs?: number;
   /** The host's boot id, sent with every heartbeat (empty when unknown). */
   bootId?: () => Promise<string>;
+  /**
+   * How often the counters of the running VMs are sent (VmStatsReport; default 60 s, 0: never).
+   * Only with a driver that has the "stats" capability.
+   */
+  statsIntervalMs?: number;
   /** For tests: a fixed random source for jitter. */
   random?: () => number;
 }
 
 export const DEFAULT_BACKOFF: BackoffSettings = { initialMs: 500, maxMs: 15_000 };
+export const DEFAULT_STATS_INTERVAL_MS = 60_000;
+/** VMs per VmStatsReport: a host with more sends several (the manager accepts up to 2048). */
+const STATS_SAMPLES_PER_REPORT = 512;
 
 type Stream = grpc.ClientDuplexStream<AgentMessage, ManagerMessage>;
 
@@ -81,6 +89,7 @@ export class AgentConnection {
   private stopped = false;
   private seq = 0;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  private statsTimer: NodeJS.Timeout | undefined;
   private renewalTimer: NodeJS.Timeout | undefined;
   private interval: number;
   /** The longest reconnect wait the manager asked for (0: none asked). */
@@ -114,6 +123,7 @@ export class AgentConnection {
     this.stopped = true;
     this.unsubscribe?.();
     clearInterval(this.heartbeatTimer);
+    clearInterval(this.statsTimer);
     clearTimeout(this.renewalTimer);
     clearTimeout(this.reconnectTimer);
     this.stream?.cancel();
@@ -238,10 +248,12 @@ export class AgentConnection {
     });
     this.heartbeat();
     this.scheduleHeartbeats();
+    this.scheduleStats();
     if (tls) this.scheduleRenewal(stream, tls.certPem);
     this.markConnected();
     const why = await ended;
     clearInterval(this.heartbeatTimer);
+    clearInterval(this.statsTimer);
     clearTimeout(this.renewalTimer);
     this.stream = undefined;
     if (!this.stopped) this.o.log.warn({ why }, "lost the manager");
@@ -312,6 +324,29 @@ export class AgentConnection {
   private scheduleHeartbeats(): void {
     clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = setInterval(() => this.heartbeat(), this.interval);
+  }
+
+  private scheduleStats(): void {
+    clearInterval(this.statsTimer);
+    const every = this.o.statsIntervalMs ?? DEFAULT_STATS_INTERVAL_MS;
+    if (every > 0 && this.o.hypervisor.stats) this.statsTimer = setInterval(() => this.sendStats(), every);
+  }
+
+  /** The counters of every running VM, sampled together; a failed sample is logged and skipped. */
+  private sendStats(): void {
+    const stats = this.o.hypervisor.stats;
+    if (!stats) return;
+    this.enqueue(async () => {
+      const stream = this.stream;
+      if (!stream) return;
+      const sampledAtMs = Date.now();
+      const samples = (await stats.domainStats())
+        .filter((s) => s.vmUuid !== undefined && s.state?.powerState === PowerState.POWER_STATE_RUNNING)
+        .map((s) => ({ vmUuid: s.vmUuid!, stats: toVmStatsMessage(s) }));
+      for (let i = 0; i < samples.length; i += STATS_SAMPLES_PER_REPORT) {
+        stream.write({ body: { $case: "vmStatsReport", value: { sampledAtMs, samples: samples.slice(i, i + STATS_SAMPLES_PER_REPORT) } } });
+      }
+    });
   }
 
   private enqueue(step: () => Promise<void>): void {

@@ -99,7 +99,13 @@ export interface VmStats {
   cpuTimeNs: number | undefined;
   vcpuCurrent: number | undefined;
   vcpuMaximum: number | undefined;
-  balloon: { currentKib: number | undefined; maximumKib: number | undefined };
+  balloon: {
+    currentKib: number | undefined;
+    maximumKib: number | undefined;
+    /** Guest-reported (balloon driver in the guest): what it could use, and what of that is unused. */
+    availableKib?: number | undefined;
+    unusedKib?: number | undefined;
+  };
   blocks: BlockStats[];
   nets: NetStats[];
 }
@@ -110,15 +116,29 @@ export interface StatsCapability {
   domainStats(vmUuid?: string): Promise<VmStats[]>;
 }
 
+/** A bounded tail of the serial console output. */
+export interface ConsoleLogTail {
+  text: string;
+  /** Older output was left out to stay within maxBytes. */
+  truncated: boolean;
+}
+
+/** What the guest printed on its serial console (kept by the host across the VM's boots). */
+export interface ConsoleCapability {
+  /** The last maxBytes bytes at most ("" when the VM printed nothing yet); NotFoundError for an unknown VM. */
+  consoleLog(vmUuid: string, maxBytes: number): Promise<ConsoleLogTail>;
+}
+
 /** Every optional capability, by the name hosts report it under (HostFacts.capabilities). */
 export interface Capabilities {
   power: PowerCapability;
   resize: ResizeCapability;
   disks: DiskCapability;
   stats: StatsCapability;
+  console: ConsoleCapability;
 }
 export type CapabilityName = keyof Capabilities;
-export const CAPABILITY_NAMES: readonly CapabilityName[] = ["power", "resize", "disks", "stats"];
+export const CAPABILITY_NAMES: readonly CapabilityName[] = ["power", "resize", "disks", "stats", "console"];
 
 /** A command needs a capability this host's driver does not have. Code "unsupported", final. */
 export class CapabilityUnsupportedError extends UnsupportedError {

@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { ForbiddenError, InvalidArgumentError, OrbitError, UnauthenticatedError } from "#shared/errors.js";
 import {
   AgentServiceService, type AgentMessage, type AgentServiceServer, type CommandResult, type DomainEvent,
-  type Heartbeat, type ManagerMessage, type RegisterRequest, type RegisterResponse,
+  type Heartbeat, type ManagerMessage, type RegisterRequest, type RegisterResponse, type VmStatsReport,
 } from "#shared/protocol.js";
 import { safeEqual } from "#shared/secrets.js";
 import type { AgentLivenessSettings } from "../hosts/host-liveness.js";
@@ -40,6 +40,8 @@ export interface AgentGatewayOptions {
   agentSettings: () => AgentLivenessSettings;
   /** How often open streams are checked against revocations made elsewhere (other managers). */
   revocationCheckMs?: number;
+  /** Where the VMs' counter reports go (VM metrics); without it they are dropped. */
+  onVmStats?: (hostId: number, report: VmStatsReport) => Promise<unknown>;
   /** Told about errors; returns true when it was the database being unavailable (logged once per outage there). */
   onDatabaseUnavailable?: (e: unknown) => boolean;
 }
@@ -206,6 +208,9 @@ export class AgentGateway {
           return;
         case "event":
           if (b.value.body?.$case === "domain") await this.o.handler.onDomainEvent(host.id, b.value.body.value);
+          return;
+        case "vmStatsReport":
+          await this.o.onVmStats?.(host.id, b.value);
           return;
       }
     };

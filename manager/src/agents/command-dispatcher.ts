@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { and, eq, inArray, isNull, notInArray, or } from "drizzle-orm";
 import { OrbitError, fromErrorInfo, toErrorInfo } from "#shared/errors.js";
-import type { AttachDisk, Command, CommandResult, DomainStatus, StopMode, VmStats } from "#shared/protocol.js";
+import type { AttachDisk, Command, CommandResult, ConsoleLog, DomainStatus, StopMode, VmStats } from "#shared/protocol.js";
 import type { Db } from "../db/database.js";
 import { commands, hosts, jobs } from "../db/schema.js";
 import type { AgentSessions } from "./agent-sessions.js";
@@ -111,6 +111,13 @@ export class CommandDispatcher {
   async vmStats(t: VmCommandTarget): Promise<VmStats> {
     const r = await this.send(t, { $case: "getVmStats", value: {} });
     if (r.output?.$case !== "vmStats") throw new OrbitError("internal", `agent answered a stats command for ${t.vmUuid} without stats`);
+    return r.output.value;
+  }
+
+  /** The tail of the VM's serial console output, at most maxBytes (the agent caps it at 1 MiB). */
+  async consoleLog(t: VmCommandTarget, maxBytes: number): Promise<ConsoleLog> {
+    const r = await this.send(t, { $case: "getConsoleLog", value: { maxBytes } });
+    if (r.output?.$case !== "consoleLog") throw new OrbitError("internal", `agent answered a console log command for ${t.vmUuid} without the log`);
     return r.output.value;
   }
 

@@ -5,7 +5,9 @@
 // the field and the limit: INVALID_ARGUMENT at the edge (gRPC's own RESOURCE_EXHAUSTED answers a
 // message over MAX_AGENT_MESSAGE_BYTES before it is even decoded).
 import { InvalidArgumentError } from "#shared/errors.js";
-import type { AgentMessage, CommandResult, DomainEvent, DomainStatus, Heartbeat, HostFacts, RegisterRequest } from "#shared/protocol.js";
+import type {
+  AgentMessage, CommandResult, DomainEvent, DomainStatus, Heartbeat, HostFacts, RegisterRequest, VmStats, VmStatsReport,
+} from "#shared/protocol.js";
 
 export const PROTOCOL_LIMITS = {
   /** grpc.max_receive_message_length of the agent gateway. */
@@ -22,6 +24,10 @@ export const PROTOCOL_LIMITS = {
   /** Disks and network interfaces in one VM's stats. */
   statsDevices: 256,
   domainsPerHeartbeat: 2048,
+  /** VMs in one VmStatsReport (an agent with more sends several). */
+  samplesPerStatsReport: 2048,
+  /** Console output in one answer (the agent caps what it sends at 1 MiB). */
+  consoleLogBytes: 1024 * 1024,
   /** Any string field without a tighter limit below. */
   stringChars: 256,
   longStringChars: 4096,
@@ -110,14 +116,27 @@ function checkCommandResult(r: CommandResult): void {
   checkDomainStatus("command_result.domain", r.domain);
   const out = r.output;
   if (out?.$case === "diskAttached") maxChars("command_result.disk_attached.target_dev", out.value.targetDev);
-  if (out?.$case === "vmStats") {
-    maxItems("command_result.vm_stats.blocks", out.value.blocks, PROTOCOL_LIMITS.statsDevices);
-    for (const b of out.value.blocks) {
-      maxChars("command_result.vm_stats.blocks.name", b.name);
-      maxChars("command_result.vm_stats.blocks.path", b.path, PROTOCOL_LIMITS.longStringChars);
-    }
-    maxItems("command_result.vm_stats.interfaces", out.value.interfaces, PROTOCOL_LIMITS.statsDevices);
-    for (const n of out.value.interfaces) maxChars("command_result.vm_stats.interfaces.name", n.name);
+  if (out?.$case === "vmStats") checkVmStats("command_result.vm_stats", out.value);
+  if (out?.$case === "consoleLog" && Buffer.byteLength(out.value.text) > PROTOCOL_LIMITS.consoleLogBytes) {
+    throw new InvalidArgumentError("command_result.console_log.text", `command_result.console_log.text is over ${PROTOCOL_LIMITS.consoleLogBytes} bytes`, { limit: PROTOCOL_LIMITS.consoleLogBytes });
+  }
+}
+
+function checkVmStats(field: string, s: VmStats): void {
+  maxItems(`${field}.blocks`, s.blocks, PROTOCOL_LIMITS.statsDevices);
+  for (const b of s.blocks) {
+    maxChars(`${field}.blocks.name`, b.name);
+    maxChars(`${field}.blocks.path`, b.path, PROTOCOL_LIMITS.longStringChars);
+  }
+  maxItems(`${field}.interfaces`, s.interfaces, PROTOCOL_LIMITS.statsDevices);
+  for (const n of s.interfaces) maxChars(`${field}.interfaces.name`, n.name);
+}
+
+function checkVmStatsReport(r: VmStatsReport): void {
+  maxItems("vm_stats_report.samples", r.samples, PROTOCOL_LIMITS.samplesPerStatsReport);
+  for (const s of r.samples) {
+    maxChars("vm_stats_report.samples.vm_uuid", s.vmUuid);
+    if (s.stats) checkVmStats("vm_stats_report.samples.stats", s.stats);
   }
 }
 
@@ -135,5 +154,6 @@ export function checkAgentMessageBounds(m: AgentMessage): void {
     case "heartbeat": return checkHeartbeat(b.value);
     case "commandResult": return checkCommandResult(b.value);
     case "event": if (b.value.body?.$case === "domain") checkDomainEvent(b.value.body.value); return;
+    case "vmStatsReport": return checkVmStatsReport(b.value);
   }
 }

@@ -2,7 +2,7 @@
 // this file with `npm run db:generate` and applied at start; never edit a generated migration.
 import { sql } from "drizzle-orm";
 import {
-  bigint, boolean, index, integer, jsonb, pgTable, serial, text, timestamp, uniqueIndex, uuid,
+  bigint, bigserial, boolean, doublePrecision, index, integer, jsonb, pgTable, serial, text, timestamp, uniqueIndex, uuid,
 } from "drizzle-orm/pg-core";
 
 const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
@@ -374,3 +374,35 @@ export const callbackAttempts = pgTable("callback_attempts", {
   statusCode: integer("status_code"),
   error: text("error"),
 }, (t) => [index("callback_attempts_delivery").on(t.deliveryId)]);
+
+// One sample of a VM's usage, made from two successive counter reports of its agent (rates over
+// the time between them, which is the sample's granularity). Purged past the retention setting
+// vm.metrics.retention.days.
+export const vmMetrics = pgTable("vm_metrics", {
+  id: bigserial("id", { mode: "number" }).primaryKey(),
+  vmId: integer("vm_id").notNull().references(() => vms.id, { onDelete: "cascade" }),
+  at: timestamp("at", { withTimezone: true, mode: "date" }).notNull(),
+  granularitySeconds: integer("granularity_seconds").notNull(),
+  cpuPercent: doublePrecision("cpu_percent").notNull(),
+  memoryUsedBytes: bigint("memory_used_bytes", { mode: "number" }).notNull(),
+  diskReadBytesPerSecond: doublePrecision("disk_read_bytes_per_second").notNull(),
+  diskWriteBytesPerSecond: doublePrecision("disk_write_bytes_per_second").notNull(),
+  networkInBytesPerSecond: doublePrecision("network_in_bytes_per_second").notNull(),
+  networkOutBytesPerSecond: doublePrecision("network_out_bytes_per_second").notNull(),
+}, (t) => [index("vm_metrics_vm_at").on(t.vmId, t.at), index("vm_metrics_at").on(t.at)]);
+
+// Console log requests (Hyperstack's request-then-fetch pair): the id is what POST .../logs
+// answers; the agent's answer (a bounded tail of the serial console) is stored when it comes.
+export const vmLogRequests = pgTable("vm_log_requests", {
+  id: serial("id").primaryKey(),
+  vmId: integer("vm_id").notNull().references(() => vms.id, { onDelete: "cascade" }),
+  /** Lines asked for (the tail); null: as many as fit the byte bound. */
+  lines: integer("lines"),
+  // pending, succeeded, failed.
+  status: text("status").notNull(),
+  logs: text("logs"),
+  truncated: boolean("truncated").notNull().default(false),
+  error: jsonb("error").$type<{ code: string; message: string; retryable: boolean }>(),
+  createdAt: createdAt(),
+  completedAt: timestamp("completed_at", { withTimezone: true, mode: "date" }),
+}, (t) => [index("vm_log_requests_vm").on(t.vmId), index("vm_log_requests_created").on(t.createdAt)]);

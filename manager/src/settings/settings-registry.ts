@@ -45,6 +45,14 @@ export const CORE_SETTINGS: SettingDefinition[] = [
     range: { min: 1.5, max: 100 },
     default: 3,
   },
+  {
+    name: "vm.metrics.retention.days",
+    description: "How long VM metrics samples (CPU, memory, disk, network) are kept before they are purged (days).",
+    schema: z.number().int(),
+    // 30 days: the longest duration GET .../metrics offers.
+    range: { min: 1, max: 366 },
+    default: 30,
+  },
 ] as SettingDefinition[];
 
 function inRange(v: number, r: { min: number; max: number }): boolean {

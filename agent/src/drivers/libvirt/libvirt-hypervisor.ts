@@ -13,8 +13,9 @@ import { writeSeedIso } from "../../seed/seed-iso.js";
 import { parseProcMeminfo } from "../../inventory/proc-meminfo.parser.js";
 import { parseVirshCapabilities } from "../../inventory/virsh-capabilities.parser.js";
 import { parseVirshNodeinfo } from "../../inventory/virsh-nodeinfo.parser.js";
+import { readFileTail } from "../file-tail.js";
 import type {
-  AttachDiskOptions, DiskCapability, DomainLifecycleEvent, Hypervisor, HypervisorHostFacts, PowerCapability, ResizeCapability,
+  AttachDiskOptions, ConsoleCapability, ConsoleLogTail, DiskCapability, DomainLifecycleEvent, Hypervisor, HypervisorHostFacts, PowerCapability, ResizeCapability,
   StatsCapability, StopOptions,
 } from "../hypervisor.js";
 import { parseDomainDisks, parseDomainMdevs } from "./domain-disks.parser.js";
@@ -63,13 +64,14 @@ export interface LibvirtVmStats extends DomainStats {
 
 const GIB = 1024 ** 3;
 
-export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCapability, DiskCapability, StatsCapability {
+export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCapability, DiskCapability, StatsCapability, ConsoleCapability {
   readonly kind = "libvirt" as const;
   // The capabilities this driver has: all of them, implemented by this class's methods below.
   readonly power: PowerCapability = this;
   readonly resize: ResizeCapability = this;
   readonly disks: DiskCapability = this;
   readonly stats: StatsCapability = this;
+  readonly console: ConsoleCapability = this;
   readonly virsh: Virsh;
   private readonly opts: LibvirtHypervisorOptions;
   private readonly imagesDir: string;
@@ -408,6 +410,22 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
   /** The serial console log file of a VM (what the guest printed on ttyS0). */
   serialLogPath(vmUuid: string): string {
     return join(this.opts.instancesDir, vmUuid.toLowerCase(), "serial.log");
+  }
+
+  /**
+   * The tail of the serial log libvirt writes for the domain (domain-xml.ts: `<serial><log append="on">`,
+   * so it spans the VM's boots). The VM is known by its instance directory, which outlives a
+   * domain that was shut off and undefined until the VM is destroyed.
+   */
+  async consoleLog(vmUuid: string, maxBytes: number): Promise<ConsoleLogTail> {
+    const uuid = vmUuid.toLowerCase();
+    const tail = await readFileTail(this.serialLogPath(uuid), maxBytes);
+    if (tail) return tail;
+    const dir = join(this.opts.instancesDir, uuid);
+    if (!(await access(dir, constants.F_OK).then(() => true, () => false))) {
+      throw new NotFoundError("vm", uuid, `VM ${uuid} has no instance directory on this host (${dir})`);
+    }
+    return { text: "", truncated: false };
   }
 
   // ------------------------------------------------------------------ internals

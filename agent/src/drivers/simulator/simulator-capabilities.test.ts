@@ -33,7 +33,7 @@ const stats = (s: SimulatorHypervisor) => requireCapability(s, "stats", "test");
 
 describe("SimulatorHypervisor capabilities", () => {
   it("declares all four by default, and only the configured ones when told", () => {
-    expect(capabilityNames(sim())).toEqual(["power", "resize", "disks", "stats"]);
+    expect(capabilityNames(sim())).toEqual(["power", "resize", "disks", "stats", "console"]);
     const limited = sim({ capabilities: ["stats"] });
     expect(capabilityNames(limited)).toEqual(["stats"]);
     expect(limited.power).toBeUndefined();
@@ -181,5 +181,37 @@ describe("SimulatorHypervisor capabilities", () => {
     expect(sa.nets.map((n) => n.name)).toEqual(["vnet0"]);
     expect(sb).toMatchObject({ cpuTimeNs: undefined, blocks: [], nets: [], state: { powerState: PowerState.POWER_STATE_SHUTOFF } });
     await expect(stats(s).domainStats(randomUUID())).rejects.toBeInstanceOf(HypervisorError);
+  });
+
+  it("reports plausible counters: a quarter of each vCPU busy, I/O growing with CPU time, guest memory used", async () => {
+    const s = sim();
+    const a = spec({ vcpus: 2, nics: [{ mac: "52:54:00:00:00:01", bridge: "br0", model: "virtio" }] });
+    await s.startVm(a);
+    const [first] = await stats(s).domainStats(a.vmUuid);
+    await new Promise((r) => setTimeout(r, 200));
+    const [second] = await stats(s).domainStats(a.vmUuid);
+    const cpuShare = (second!.cpuTimeNs! - first!.cpuTimeNs!) / (200 * 1e6 * 2);
+    expect(cpuShare).toBeGreaterThan(0.2);
+    expect(cpuShare).toBeLessThan(0.4);
+    expect(second!.blocks[0]!.rdBytes).toBeGreaterThan(first!.blocks[0]!.rdBytes);
+    expect(second!.nets[0]!.rxBytes).toBeGreaterThan(first!.nets[0]!.rxBytes);
+    expect(second!.balloon.availableKib! - second!.balloon.unusedKib!).toBeGreaterThan(0);
+  });
+
+  it("prints synthetic boot lines on the console once per boot, tails them within maxBytes, and refuses an unknown VM", async () => {
+    const s = sim();
+    const a = spec({ name: "web-1" });
+    await s.startVm(a);
+    const once = await requireCapability(s, "console", "test").consoleLog(a.vmUuid, 64 * 1024);
+    expect(once.truncated).toBe(false);
+    expect(once.text).toMatch(/Linux version/);
+    expect(once.text).toMatch(/web-1 login: $/);
+    await s.stopVm(a.vmUuid, { mode: StopMode.STOP_MODE_FORCE, timeoutMs: 0 });
+    await s.startVm(a);
+    const twice = await requireCapability(s, "console", "test").consoleLog(a.vmUuid, 64 * 1024);
+    expect(twice.text.match(/Linux version/g)).toHaveLength(2);
+    const tail = await requireCapability(s, "console", "test").consoleLog(a.vmUuid, 20);
+    expect(tail).toEqual({ text: twice.text.slice(-20), truncated: true });
+    await expect(requireCapability(s, "console", "test").consoleLog(randomUUID(), 100)).rejects.toBeInstanceOf(NotFoundError);
   });
 });

@@ -7,6 +7,7 @@ import { PowerState, StopMode, VmSpec, type DomainStatus, type NumaCell } from "
 import {
   CAPABILITY_NAMES, type AttachDiskOptions, type CapabilityName, type DiskCapability, type DomainLifecycleEvent, type Hypervisor,
   type HypervisorHostFacts, type PowerCapability, type ResizeCapability, type StatsCapability, type StopOptions, type VmStats,
+  type ConsoleCapability, type ConsoleLogTail,
 } from "../hypervisor.js";
 import { SimulatorStateFile, type SimulatedDisk, type SimulatedDomain } from "./simulator-state-file.js";
 
@@ -42,12 +43,36 @@ function splitCells(cpus: number, memoryMib: number, cells: number): NumaCell[] 
   }));
 }
 
-export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeCapability, DiskCapability, StatsCapability {
+/** The share of each vCPU a simulated guest keeps busy, so CPU usage reads as a plausible 25 %. */
+const SIM_CPU_LOAD = 0.25;
+/** Simulated I/O per second of CPU time: disk read/write and network in/out, in bytes. */
+const SIM_IO_PER_CPU_SECOND = { read: 256 * 1024, write: 128 * 1024, rx: 64 * 1024, tx: 16 * 1024 };
+
+/** What a small cloud image prints on its serial console while it boots. */
+function simulatedBootLines(d: SimulatedDomain): string[] {
+  return [
+    "[    0.000000] Linux version 6.1.0-orbit-sim (simulated kernel)",
+    `[    0.000000] Command line: console=ttyS0 root=/dev/vda1`,
+    `[    0.010000] Memory: ${d.spec.memoryMib * 1024}K available`,
+    `[    0.020000] smpboot: Allowing ${d.spec.vcpus} CPUs`,
+    "[    1.200000] EXT4-fs (vda1): mounted filesystem with ordered data mode",
+    "[    2.400000] cloud-init[312]: Cloud-init v. 23.1 running 'init' (simulated)",
+    `[    3.100000] cloud-init[312]: hostname set to ${d.spec.name}`,
+    "[    4.000000] cloud-init[540]: Cloud-init v. 23.1 finished (simulated)",
+    "",
+    `${d.spec.name} login: `,
+  ];
+}
+
+export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeCapability, DiskCapability, StatsCapability, ConsoleCapability {
   readonly kind = "simulator" as const;
   readonly power: PowerCapability | undefined;
   readonly resize: ResizeCapability | undefined;
   readonly disks: DiskCapability | undefined;
   readonly stats: StatsCapability | undefined;
+  readonly console: ConsoleCapability | undefined;
+  /** Boots of each domain since this simulator started (each prints its boot lines to the console). */
+  private readonly boots = new Map<string, number>();
   private readonly domains: Map<string, SimulatedDomain>;
   /** CPU time of each domain: what it ran before, and since when it runs now (not persisted, like a real counter). */
   private readonly cpuClock = new Map<string, { ns: number; since: number | undefined }>();
@@ -62,6 +87,7 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
     this.resize = has.has("resize") ? this : undefined;
     this.disks = has.has("disks") ? this : undefined;
     this.stats = has.has("stats") ? this : undefined;
+    this.console = has.has("console") ? this : undefined;
     this.stateFile = o.stateDir ? new SimulatorStateFile(o.stateDir) : undefined;
     const saved = this.stateFile?.load();
     if (saved && saved.hostUuid !== o.hostUuid) {
@@ -91,8 +117,11 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
   private tickCpuClock(uuid: string, d: SimulatedDomain | undefined): void {
     const now = Date.now();
     const c = this.cpuClock.get(uuid) ?? { ns: 0, since: undefined };
-    if (c.since !== undefined) c.ns += (now - c.since) * 1e6 * Math.max(1, this.domains.get(uuid)?.spec.vcpus ?? 1);
-    c.since = d?.state === PowerState.POWER_STATE_RUNNING ? now : undefined;
+    if (c.since !== undefined) c.ns += (now - c.since) * 1e6 * SIM_CPU_LOAD * Math.max(1, this.domains.get(uuid)?.spec.vcpus ?? 1);
+    const running = d?.state === PowerState.POWER_STATE_RUNNING;
+    if (running && c.since === undefined) this.boots.set(uuid, (this.boots.get(uuid) ?? 0) + 1);
+    if (!d) this.boots.delete(uuid);
+    c.since = running ? now : undefined;
     if (d) this.cpuClock.set(uuid, c);
     else this.cpuClock.delete(uuid);
   }
@@ -356,8 +385,10 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
     return uuids.map((uuid) => {
       const d = this.domain(uuid);
       const c = this.cpuClock.get(uuid);
-      const cpuTimeNs = (c?.ns ?? 0) + (c?.since !== undefined ? (Date.now() - c.since) * 1e6 * Math.max(1, d.spec.vcpus) : 0);
+      const cpuTimeNs = (c?.ns ?? 0) + (c?.since !== undefined ? (Date.now() - c.since) * 1e6 * SIM_CPU_LOAD * Math.max(1, d.spec.vcpus) : 0);
       const active = HOLDS_MEMORY.has(d.state);
+      const cpuSeconds = cpuTimeNs / 1e9;
+      const io = (perSecond: number) => Math.floor(cpuSeconds * perSecond);
       return {
         vmUuid: uuid,
         name: d.spec.name,
@@ -365,17 +396,43 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
         cpuTimeNs: active ? cpuTimeNs : undefined,
         vcpuCurrent: d.spec.vcpus,
         vcpuMaximum: d.spec.maxVcpus || d.spec.vcpus,
-        balloon: { currentKib: d.spec.memoryMib * 1024, maximumKib: (d.spec.maxMemoryMib || d.spec.memoryMib) * 1024 },
+        balloon: {
+          currentKib: d.spec.memoryMib * 1024,
+          maximumKib: (d.spec.maxMemoryMib || d.spec.memoryMib) * 1024,
+          // A guest that uses 40 % of its memory.
+          ...(active ? { availableKib: d.spec.memoryMib * 1024, unusedKib: Math.floor(d.spec.memoryMib * 1024 * 0.6) } : {}),
+        },
+        // The root disk and the first NIC carry the I/O; other devices idle.
         blocks: active
-          ? this.diskList(d).map((x) => ({
-            name: x.targetDev, path: x.sourcePath, rdBytes: 0, wrBytes: 0, rdReqs: 0, wrReqs: 0, capacityBytes: x.sizeGib * GIB, allocationBytes: 0,
+          ? this.diskList(d).map((x, i) => ({
+            name: x.targetDev, path: x.sourcePath, rdBytes: i === 0 ? io(SIM_IO_PER_CPU_SECOND.read) : 0, wrBytes: i === 0 ? io(SIM_IO_PER_CPU_SECOND.write) : 0,
+            rdReqs: i === 0 ? io(SIM_IO_PER_CPU_SECOND.read / 4096) : 0, wrReqs: i === 0 ? io(SIM_IO_PER_CPU_SECOND.write / 4096) : 0,
+            capacityBytes: x.sizeGib * GIB, allocationBytes: 0,
           }))
           : [],
         nets: active
-          ? d.spec.nics.map((_, i) => ({ name: `vnet${i}`, rxBytes: 0, txBytes: 0, rxPackets: 0, txPackets: 0, rxDrops: 0, txDrops: 0 }))
+          ? d.spec.nics.map((_, i) => ({
+            name: `vnet${i}`, rxBytes: i === 0 ? io(SIM_IO_PER_CPU_SECOND.rx) : 0, txBytes: i === 0 ? io(SIM_IO_PER_CPU_SECOND.tx) : 0,
+            rxPackets: i === 0 ? io(SIM_IO_PER_CPU_SECOND.rx / 1500) : 0, txPackets: i === 0 ? io(SIM_IO_PER_CPU_SECOND.tx / 1500) : 0, rxDrops: 0, txDrops: 0,
+          }))
           : [],
       };
     });
+  }
+
+  // ---- capability "console"
+
+  /** Synthetic boot lines, once per boot since the simulator started; the tail within maxBytes. */
+  async consoleLog(vmUuid: string, maxBytes: number): Promise<ConsoleLogTail> {
+    const uuid = vmUuid.toLowerCase();
+    const d = this.domains.get(uuid);
+    if (!d) throw new NotFoundError("vm", uuid, `VM ${uuid} is not defined on this host`);
+    const boot = simulatedBootLines(d).join("\r\n");
+    // A domain found running in the state file booted before this simulator started.
+    const boots = Math.max(this.boots.get(uuid) ?? 0, d.state === PowerState.POWER_STATE_RUNNING ? 1 : 0);
+    const all = Buffer.from(Array.from({ length: boots }, () => boot).join("\r\n"), "utf8");
+    // The lines are ASCII: a byte cut never splits a character.
+    return { text: all.subarray(Math.max(0, all.length - maxBytes)).toString("utf8"), truncated: all.length > maxBytes };
   }
 
   // ---- helpers

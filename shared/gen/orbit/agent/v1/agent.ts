@@ -253,10 +253,12 @@ export interface VgpuType {
 }
 
 export interface AgentMessage {
-  body: { $case: "heartbeat"; value: Heartbeat } | { $case: "commandResult"; value: CommandResult } | {
-    $case: "event";
-    value: Event;
-  } | undefined;
+  body:
+    | { $case: "heartbeat"; value: Heartbeat }
+    | { $case: "commandResult"; value: CommandResult }
+    | { $case: "event"; value: Event }
+    | { $case: "vmStatsReport"; value: VmStatsReport }
+    | undefined;
 }
 
 export interface ManagerMessage {
@@ -305,7 +307,10 @@ export interface CommandResult {
     | DomainStatus
     | undefined;
   /** What a command returns besides the domain state. */
-  output: { $case: "diskAttached"; value: DiskAttached } | { $case: "vmStats"; value: VmStats } | undefined;
+  output: { $case: "diskAttached"; value: DiskAttached } | { $case: "vmStats"; value: VmStats } | {
+    $case: "consoleLog";
+    value: ConsoleLog;
+  } | undefined;
 }
 
 export interface DiskAttached {
@@ -324,6 +329,8 @@ export interface VmStats {
   memoryMaximumKib: number;
   blocks: BlockStats[];
   interfaces: InterfaceStats[];
+  /** Memory the guest uses (its balloon driver's available minus unused); 0 when it does not say. */
+  memoryUsedKib: number;
 }
 
 export interface BlockStats {
@@ -346,6 +353,20 @@ export interface InterfaceStats {
   txPackets: number;
   rxDrops: number;
   txDrops: number;
+}
+
+/**
+ * The counters of the host's running VMs, sampled together at the agent's stats interval
+ * (capability "stats"); the manager turns the deltas between two reports into rates.
+ */
+export interface VmStatsReport {
+  sampledAtMs: number;
+  samples: VmStatsSample[];
+}
+
+export interface VmStatsSample {
+  vmUuid: string;
+  stats: VmStats | undefined;
 }
 
 export interface Event {
@@ -391,6 +412,9 @@ export interface Command {
     | //
     /** Capability "stats". */
     { $case: "getVmStats"; value: GetVmStats }
+    | //
+    /** Capability "console". */
+    { $case: "getConsoleLog"; value: GetConsoleLog }
     | undefined;
 }
 
@@ -458,6 +482,18 @@ export interface DetachDisk {
 }
 
 export interface GetVmStats {
+}
+
+/** The tail of the VM's serial console output. */
+export interface GetConsoleLog {
+  /** At most this many bytes, from the end (0: the agent's default). */
+  maxBytes: number;
+}
+
+export interface ConsoleLog {
+  text: string;
+  /** True when older output was left out to stay within max_bytes. */
+  truncated: boolean;
 }
 
 export interface VmSpec {
@@ -2096,6 +2132,9 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       case "event":
         Event.encode(message.body.value, writer.uint32(26).fork()).join();
         break;
+      case "vmStatsReport":
+        VmStatsReport.encode(message.body.value, writer.uint32(34).fork()).join();
+        break;
     }
     return writer;
   },
@@ -2137,6 +2176,14 @@ export const AgentMessage: MessageFns<AgentMessage> = {
             message.body = { $case: "event", value: Event.decode(reader, reader.uint32()) };
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.body = { $case: "vmStatsReport", value: VmStatsReport.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2159,6 +2206,10 @@ export const AgentMessage: MessageFns<AgentMessage> = {
         ? { $case: "commandResult", value: CommandResult.fromJSON(object.command_result) }
         : isSet(object.event)
         ? { $case: "event", value: Event.fromJSON(object.event) }
+        : isSet(object.vmStatsReport)
+        ? { $case: "vmStatsReport", value: VmStatsReport.fromJSON(object.vmStatsReport) }
+        : isSet(object.vm_stats_report)
+        ? { $case: "vmStatsReport", value: VmStatsReport.fromJSON(object.vm_stats_report) }
         : undefined,
     };
   },
@@ -2171,6 +2222,8 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       obj.commandResult = CommandResult.toJSON(message.body.value);
     } else if (message.body?.$case === "event") {
       obj.event = Event.toJSON(message.body.value);
+    } else if (message.body?.$case === "vmStatsReport") {
+      obj.vmStatsReport = VmStatsReport.toJSON(message.body.value);
     }
     return obj;
   },
@@ -2196,6 +2249,12 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       case "event": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "event", value: Event.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "vmStatsReport": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "vmStatsReport", value: VmStatsReport.fromPartial(object.body.value) };
         }
         break;
       }
@@ -2740,6 +2799,9 @@ export const CommandResult: MessageFns<CommandResult> = {
       case "vmStats":
         VmStats.encode(message.output.value, writer.uint32(50).fork()).join();
         break;
+      case "consoleLog":
+        ConsoleLog.encode(message.output.value, writer.uint32(58).fork()).join();
+        break;
     }
     return writer;
   },
@@ -2805,6 +2867,14 @@ export const CommandResult: MessageFns<CommandResult> = {
             message.output = { $case: "vmStats", value: VmStats.decode(reader, reader.uint32()) };
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.output = { $case: "consoleLog", value: ConsoleLog.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2835,6 +2905,10 @@ export const CommandResult: MessageFns<CommandResult> = {
         ? { $case: "vmStats", value: VmStats.fromJSON(object.vmStats) }
         : isSet(object.vm_stats)
         ? { $case: "vmStats", value: VmStats.fromJSON(object.vm_stats) }
+        : isSet(object.consoleLog)
+        ? { $case: "consoleLog", value: ConsoleLog.fromJSON(object.consoleLog) }
+        : isSet(object.console_log)
+        ? { $case: "consoleLog", value: ConsoleLog.fromJSON(object.console_log) }
         : undefined,
     };
   },
@@ -2857,6 +2931,8 @@ export const CommandResult: MessageFns<CommandResult> = {
       obj.diskAttached = DiskAttached.toJSON(message.output.value);
     } else if (message.output?.$case === "vmStats") {
       obj.vmStats = VmStats.toJSON(message.output.value);
+    } else if (message.output?.$case === "consoleLog") {
+      obj.consoleLog = ConsoleLog.toJSON(message.output.value);
     }
     return obj;
   },
@@ -2884,6 +2960,12 @@ export const CommandResult: MessageFns<CommandResult> = {
       case "vmStats": {
         if (object.output?.value !== undefined && object.output?.value !== null) {
           message.output = { $case: "vmStats", value: VmStats.fromPartial(object.output.value) };
+        }
+        break;
+      }
+      case "consoleLog": {
+        if (object.output?.value !== undefined && object.output?.value !== null) {
+          message.output = { $case: "consoleLog", value: ConsoleLog.fromPartial(object.output.value) };
         }
         break;
       }
@@ -2975,6 +3057,7 @@ function createBaseVmStats(): VmStats {
     memoryMaximumKib: 0,
     blocks: [],
     interfaces: [],
+    memoryUsedKib: 0,
   };
 }
 
@@ -3003,6 +3086,9 @@ export const VmStats: MessageFns<VmStats> = {
     }
     for (const v of message.interfaces) {
       InterfaceStats.encode(v!, writer.uint32(66).fork()).join();
+    }
+    if (message.memoryUsedKib !== 0) {
+      writer.uint32(72).uint64(message.memoryUsedKib);
     }
     return writer;
   },
@@ -3084,6 +3170,14 @@ export const VmStats: MessageFns<VmStats> = {
             message.interfaces.push(InterfaceStats.decode(reader, reader.uint32()));
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.memoryUsedKib = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3134,6 +3228,11 @@ export const VmStats: MessageFns<VmStats> = {
       interfaces: globalThis.Array.isArray(object?.interfaces)
         ? object.interfaces.map((e: any) => InterfaceStats.fromJSON(e))
         : [],
+      memoryUsedKib: isSet(object.memoryUsedKib)
+        ? globalThis.Number(object.memoryUsedKib)
+        : isSet(object.memory_used_kib)
+        ? globalThis.Number(object.memory_used_kib)
+        : 0,
     };
   },
 
@@ -3163,6 +3262,9 @@ export const VmStats: MessageFns<VmStats> = {
     if (message.interfaces?.length) {
       obj.interfaces = message.interfaces.map((e) => InterfaceStats.toJSON(e));
     }
+    if (message.memoryUsedKib !== 0) {
+      obj.memoryUsedKib = Math.round(message.memoryUsedKib);
+    }
     return obj;
   },
 
@@ -3179,6 +3281,7 @@ export const VmStats: MessageFns<VmStats> = {
     message.memoryMaximumKib = object.memoryMaximumKib ?? 0;
     message.blocks = object.blocks?.map((e) => BlockStats.fromPartial(e)) || [];
     message.interfaces = object.interfaces?.map((e) => InterfaceStats.fromPartial(e)) || [];
+    message.memoryUsedKib = object.memoryUsedKib ?? 0;
     return message;
   },
 };
@@ -3577,6 +3680,188 @@ export const InterfaceStats: MessageFns<InterfaceStats> = {
   },
 };
 
+function createBaseVmStatsReport(): VmStatsReport {
+  return { sampledAtMs: 0, samples: [] };
+}
+
+export const VmStatsReport: MessageFns<VmStatsReport> = {
+  encode(message: VmStatsReport, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sampledAtMs !== 0) {
+      writer.uint32(8).int64(message.sampledAtMs);
+    }
+    for (const v of message.samples) {
+      VmStatsSample.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VmStatsReport {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVmStatsReport();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sampledAtMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.samples.push(VmStatsSample.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VmStatsReport {
+    return {
+      sampledAtMs: isSet(object.sampledAtMs)
+        ? globalThis.Number(object.sampledAtMs)
+        : isSet(object.sampled_at_ms)
+        ? globalThis.Number(object.sampled_at_ms)
+        : 0,
+      samples: globalThis.Array.isArray(object?.samples)
+        ? object.samples.map((e: any) => VmStatsSample.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: VmStatsReport): unknown {
+    const obj: any = {};
+    if (message.sampledAtMs !== 0) {
+      obj.sampledAtMs = Math.round(message.sampledAtMs);
+    }
+    if (message.samples?.length) {
+      obj.samples = message.samples.map((e) => VmStatsSample.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VmStatsReport>, I>>(base?: I): VmStatsReport {
+    return VmStatsReport.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VmStatsReport>, I>>(object: I): VmStatsReport {
+    const message = createBaseVmStatsReport();
+    message.sampledAtMs = object.sampledAtMs ?? 0;
+    message.samples = object.samples?.map((e) => VmStatsSample.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseVmStatsSample(): VmStatsSample {
+  return { vmUuid: "", stats: undefined };
+}
+
+export const VmStatsSample: MessageFns<VmStatsSample> = {
+  encode(message: VmStatsSample, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vmUuid !== "") {
+      writer.uint32(10).string(message.vmUuid);
+    }
+    if (message.stats !== undefined) {
+      VmStats.encode(message.stats, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VmStatsSample {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVmStatsSample();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.vmUuid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.stats = VmStats.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VmStatsSample {
+    return {
+      vmUuid: isSet(object.vmUuid)
+        ? globalThis.String(object.vmUuid)
+        : isSet(object.vm_uuid)
+        ? globalThis.String(object.vm_uuid)
+        : "",
+      stats: isSet(object.stats) ? VmStats.fromJSON(object.stats) : undefined,
+    };
+  },
+
+  toJSON(message: VmStatsSample): unknown {
+    const obj: any = {};
+    if (message.vmUuid !== "") {
+      obj.vmUuid = message.vmUuid;
+    }
+    if (message.stats !== undefined) {
+      obj.stats = VmStats.toJSON(message.stats);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VmStatsSample>, I>>(base?: I): VmStatsSample {
+    return VmStatsSample.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VmStatsSample>, I>>(object: I): VmStatsSample {
+    const message = createBaseVmStatsSample();
+    message.vmUuid = object.vmUuid ?? "";
+    message.stats = (object.stats !== undefined && object.stats !== null)
+      ? VmStats.fromPartial(object.stats)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseEvent(): Event {
   return { atMs: 0, body: undefined };
 }
@@ -3919,6 +4204,9 @@ export const Command: MessageFns<Command> = {
       case "getVmStats":
         GetVmStats.encode(message.body.value, writer.uint32(170).fork()).join();
         break;
+      case "getConsoleLog":
+        GetConsoleLog.encode(message.body.value, writer.uint32(178).fork()).join();
+        break;
     }
     return writer;
   },
@@ -4056,6 +4344,14 @@ export const Command: MessageFns<Command> = {
             message.body = { $case: "getVmStats", value: GetVmStats.decode(reader, reader.uint32()) };
             continue;
           }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.body = { $case: "getConsoleLog", value: GetConsoleLog.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4133,6 +4429,10 @@ export const Command: MessageFns<Command> = {
         ? { $case: "getVmStats", value: GetVmStats.fromJSON(object.getVmStats) }
         : isSet(object.get_vm_stats)
         ? { $case: "getVmStats", value: GetVmStats.fromJSON(object.get_vm_stats) }
+        : isSet(object.getConsoleLog)
+        ? { $case: "getConsoleLog", value: GetConsoleLog.fromJSON(object.getConsoleLog) }
+        : isSet(object.get_console_log)
+        ? { $case: "getConsoleLog", value: GetConsoleLog.fromJSON(object.get_console_log) }
         : undefined,
     };
   },
@@ -4172,6 +4472,8 @@ export const Command: MessageFns<Command> = {
       obj.detachDisk = DetachDisk.toJSON(message.body.value);
     } else if (message.body?.$case === "getVmStats") {
       obj.getVmStats = GetVmStats.toJSON(message.body.value);
+    } else if (message.body?.$case === "getConsoleLog") {
+      obj.getConsoleLog = GetConsoleLog.toJSON(message.body.value);
     }
     return obj;
   },
@@ -4254,6 +4556,12 @@ export const Command: MessageFns<Command> = {
       case "getVmStats": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "getVmStats", value: GetVmStats.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "getConsoleLog": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "getConsoleLog", value: GetConsoleLog.fromPartial(object.body.value) };
         }
         break;
       }
@@ -5153,6 +5461,164 @@ export const GetVmStats: MessageFns<GetVmStats> = {
   },
   fromPartial<I extends Exact<DeepPartial<GetVmStats>, I>>(_: I): GetVmStats {
     const message = createBaseGetVmStats();
+    return message;
+  },
+};
+
+function createBaseGetConsoleLog(): GetConsoleLog {
+  return { maxBytes: 0 };
+}
+
+export const GetConsoleLog: MessageFns<GetConsoleLog> = {
+  encode(message: GetConsoleLog, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.maxBytes !== 0) {
+      writer.uint32(8).uint32(message.maxBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetConsoleLog {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetConsoleLog();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.maxBytes = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetConsoleLog {
+    return {
+      maxBytes: isSet(object.maxBytes)
+        ? globalThis.Number(object.maxBytes)
+        : isSet(object.max_bytes)
+        ? globalThis.Number(object.max_bytes)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetConsoleLog): unknown {
+    const obj: any = {};
+    if (message.maxBytes !== 0) {
+      obj.maxBytes = Math.round(message.maxBytes);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetConsoleLog>, I>>(base?: I): GetConsoleLog {
+    return GetConsoleLog.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetConsoleLog>, I>>(object: I): GetConsoleLog {
+    const message = createBaseGetConsoleLog();
+    message.maxBytes = object.maxBytes ?? 0;
+    return message;
+  },
+};
+
+function createBaseConsoleLog(): ConsoleLog {
+  return { text: "", truncated: false };
+}
+
+export const ConsoleLog: MessageFns<ConsoleLog> = {
+  encode(message: ConsoleLog, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.text !== "") {
+      writer.uint32(10).string(message.text);
+    }
+    if (message.truncated !== false) {
+      writer.uint32(16).bool(message.truncated);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConsoleLog {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConsoleLog();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.truncated = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConsoleLog {
+    return {
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      truncated: isSet(object.truncated) ? globalThis.Boolean(object.truncated) : false,
+    };
+  },
+
+  toJSON(message: ConsoleLog): unknown {
+    const obj: any = {};
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.truncated !== false) {
+      obj.truncated = message.truncated;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConsoleLog>, I>>(base?: I): ConsoleLog {
+    return ConsoleLog.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConsoleLog>, I>>(object: I): ConsoleLog {
+    const message = createBaseConsoleLog();
+    message.text = object.text ?? "";
+    message.truncated = object.truncated ?? false;
     return message;
   },
 };
