@@ -123,6 +123,10 @@ describe("errors and exit codes", () => {
     expect(api.requests).toHaveLength(0);
   });
 
+  it("--version prints the CLI's version", async () => {
+    expect(await runCli(["--version"], env)).toEqual({ code: 0, stdout: "0.1.0\n", stderr: "" });
+  });
+
   it("--help succeeds", async () => {
     const r = await runCli(["vm", "create", "--help"], env);
     expect(r.code).toBe(0);
@@ -170,6 +174,16 @@ describe("--wait", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toBe("Stopping the virtual machine\n");
     expect(polls).toBe(2);
+  });
+
+  it("a delete answered without a job (Hyperstack's answer) waits until the VM's GET is a 404", async () => {
+    api.routes["DELETE /v1/core/virtual-machines/7"] = { body: { status: true, message: "Deleting" } };
+    let polls = 0;
+    api.routes["GET /v1/core/virtual-machines/7"] = () => (++polls < 3
+      ? { body: { status: true, message: "ok", instance: { ...VM, status: "DELETING" } } } : ERR(404, "virtual machine 7 not found"));
+    const r = await runCli(["vm", "delete", "7", "--wait"], env);
+    expect(r).toMatchObject({ code: 0, stdout: "VM 7 deleted\n" });
+    expect(polls).toBe(3);
   });
 
   it("an action answered with a job id waits for that job; reboot is Hyperstack's hard-reboot", async () => {

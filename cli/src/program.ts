@@ -1,4 +1,5 @@
 // The `orbit` command line (commander): builds the commands and runs one, returning its exit code.
+import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { adminCommands } from "./commands/admin.js";
 import { catalogCommands } from "./commands/catalog.js";
@@ -14,8 +15,11 @@ Configuration: --url/--api-key, else ORBIT_URL/ORBIT_API_KEY, else 'orbit config
 Exit codes: 0 ok, 1 the API refused the request (4xx), 2 usage error or no API key,
 3 server error or unreachable, 4 a job failed or --wait timed out.`;
 
+const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
 export function buildProgram(io: Io): Command {
   const program = new Command("orbit")
+    .version(VERSION, "-V, --version")
     .description("Orbit's command line: GPU VMs, flavors, images, key pairs, environments")
     .option("--url <url>", "the API's URL (env ORBIT_URL; default http://127.0.0.1:8080)")
     .option("--api-key <key>", "your API key (env ORBIT_API_KEY)")

@@ -111,3 +111,31 @@ export async function waitForVmStatus(client: ApiClient, vmId: number, target: s
   }
   s.succeed(`${label}: ${target}`);
 }
+
+/** For a delete answered without a job id: waits until the VM is gone (its GET answers 404). */
+export async function waitForVmGone(client: ApiClient, vmId: number, label: string, o: WaitOptions): Promise<void> {
+  const s = spinner(label, o);
+  let last = "";
+  try {
+    await poll(
+      async () => {
+        try {
+          return String((await client.get<{ instance: { status: string } }>(`/core/virtual-machines/${vmId}`)).instance.status);
+        } catch (e) {
+          if (e instanceof ApiError && e.status === 404) return "gone";
+          throw e;
+        }
+      },
+      (st) => {
+        if (st === "ERROR") throw new CliError(`VM ${vmId} is in ERROR`, EXIT.job);
+        return st === "gone";
+      },
+      (st) => { last = st; s.text = `${label}: ${st}`; },
+      o, () => `VM ${vmId} to be deleted (now ${last || "unknown"})`,
+    );
+  } catch (e) {
+    s.fail(`${label}: ${e instanceof Error ? e.message : String(e)}`);
+    throw e;
+  }
+  s.succeed(`${label}: done`);
+}

@@ -5,7 +5,7 @@ import type { Instance, Named } from "../api-types.js";
 import { type Context, parseId, parsePositiveInt, waitable } from "../context.js";
 import { UsageError } from "../errors.js";
 import { printFields, printJson, printTable } from "../output.js";
-import { waitForJobs, waitForVmStatus } from "../wait.js";
+import { waitForJobs, waitForVmGone, waitForVmStatus } from "../wait.js";
 
 
 function printInstances(c: Context, instances: Instance[]): void {
@@ -123,7 +123,11 @@ export function vmCommands(program: Command, ctx: (cmd: Command) => Context): vo
     .action(async (id: number, o: { wait?: boolean; timeout: number }, cmd: Command) => {
       const c = ctx(cmd);
       const r = await c.client.delete<{ message?: string; job_id?: number }>(`/core/virtual-machines/${id}`);
-      if (o.wait && typeof r.job_id === "number") await waitForJobs(c.client, [r.job_id], `deleting VM ${id}`, c.waitOptions(o.timeout));
+      if (o.wait) {
+        const label = `deleting VM ${id}`;
+        if (typeof r.job_id === "number") await waitForJobs(c.client, [r.job_id], label, c.waitOptions(o.timeout));
+        else await waitForVmGone(c.client, id, label, c.waitOptions(o.timeout));
+      }
       if (c.json) return printJson(c.out, r);
       c.out.write(`${o.wait ? `VM ${id} deleted` : (r.message ?? `VM ${id}: deletion requested`)}\n`);
     });
