@@ -1,5 +1,8 @@
 // The CLI against a fake API: what each command sends, tables vs --json, error printing, exit
 // codes and --wait's polling.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type FakeAnswer, type FakeApi, runCli, startFakeApi } from "./testing/fake-api.js";
 
@@ -78,6 +81,34 @@ describe("output", () => {
     expect(r.stdout).toBe("-----BEGIN OPENSSH PRIVATE KEY-----\nxyz\n-----END OPENSSH PRIVATE KEY-----\n");
     expect(r.stderr).toMatch(/k1 \(id 3, aa:bb\) generated/);
     expect(api.requests[0]!.body).toEqual({ name: "k1", environment_name: "default", key_type: "rsa" });
+  });
+
+  it("keypair import sends the file's public key; env create the name and region", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "orbit-cli-key-"));
+    const pub = path.join(dir, "id.pub");
+    writeFileSync(pub, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOx me@host\n");
+    api.routes["POST /v1/core/keypairs"] = { body: { status: true, message: "ok", keypair: { id: 4, name: "me", environment: { name: "default" }, fingerprint: "cc:dd" } } };
+    const r = await runCli(["keypair", "import", "me", "-e", "default", "-p", pub], env);
+    rmSync(dir, { recursive: true });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/4\s*│ me\s*│ default\s*│ cc:dd/);
+    expect(api.requests[0]!.body).toEqual({ name: "me", environment_name: "default", public_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOx me@host" });
+    const missing = await runCli(["keypair", "import", "me", "-e", "default", "-p", pub], env);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read --public-key-file/);
+    api.routes["POST /v1/core/environments"] = { body: { status: true, message: "ok", environment: { id: 2, name: "eu", region: "eu-1" } } };
+    expect((await runCli(["env", "create", "eu", "--region", "eu-1"], env)).stdout).toMatch(/2\s*│ eu\s*│ eu-1/);
+    expect(api.requests.at(-1)!.body).toEqual({ name: "eu", region: "eu-1" });
+  });
+
+  it("admin hosts shows usage against capacity and the GPUs", async () => {
+    api.routes["GET /v1/admin/hosts"] = { body: { status: true, message: "ok", count: 1, hosts: [{
+      id: 1, name: "h1", state: "Up", resource_state: "Enabled", environment: "default", cluster: "c1",
+      capacity: { cpus: 32, memory_mib: 65536 }, allocated: { vcpus: 4, memory_mib: 8192, vms: 2 },
+      gpus: [{ model: "H100" }, { model: "H100" }], last_heartbeat_at: "2026-12-04T10:00:00.000Z",
+    }] } };
+    const r = await runCli(["admin", "hosts"], env);
+    expect(r.stdout).toMatch(/1\s*│ h1\s*│ Up\s*│ Enabled\s*│ default\s*│ c1\s*│ 4\/32\s*│ 8\/64\s*│ 2 x H100\s*│ 2/);
   });
 
   it("admin settings set sends JSON values as JSON and anything else as text", async () => {
