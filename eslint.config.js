@@ -62,6 +62,15 @@ export default tseslint.config(
     },
   },
   {
+    // The CLI is a pure HTTP client of the API: none of the servers' code, nor #shared.
+    files: ["cli/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [
+        { group: ["**/manager/**", "**/agent/**", "**/shared/**", "#shared/*", "#gen/*", "@orbit/manager", "@orbit/agent", "@orbit/shared", "@orbit/shared/*"], message: "the CLI only talks HTTP to the API" },
+      ] }],
+    },
+  },
+  {
     // Tests poke at JSON bodies and private corners on purpose.
     files: ["**/*.test.ts", "test/**/*.ts", "bench/**/*.ts"],
     rules: { "@typescript-eslint/no-explicit-any": "off", "@typescript-eslint/no-non-null-assertion": "off" },

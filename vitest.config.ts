@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["{shared,manager,agent,dev,test,bench}/**/*.test.ts"],
+    include: ["{shared,manager,agent,dev,cli,test,bench}/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // The real-libvirt and e2e suites start processes and daemons: keep files sequential-ish on 2 cores.

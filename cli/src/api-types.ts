@@ -1,0 +1,86 @@
+// The fields of API answers the CLI reads, all optional where Orbit's and Hyperstack's answers may
+// differ: the CLI prints what is there and never fails on a field it does not know.
+
+export interface Named {
+  name?: string | null;
+}
+
+export interface Flavor {
+  id?: number;
+  name?: string;
+  cpu?: number;
+  ram?: number;
+  disk?: number;
+  gpu?: string | null;
+  gpu_count?: number;
+  vgpu_type?: string | null;
+  region_name?: string;
+  stock_available?: boolean;
+}
+
+export interface Instance {
+  id: number;
+  uuid?: string;
+  name: string;
+  status?: string;
+  power_state?: string;
+  vm_state?: string;
+  state_reason?: string;
+  fixed_ip?: string | null;
+  floating_ip?: string | null;
+  flavor?: Flavor;
+  image?: Named;
+  environment?: Named;
+  keypair?: Named;
+  labels?: string[];
+  host?: string | null;
+  created_at?: string;
+}
+
+export interface Image {
+  id?: number;
+  name?: string;
+  type?: string;
+  os_type?: string;
+  version?: string;
+  size?: number;
+  region_name?: string;
+}
+
+export interface Keypair {
+  id: number;
+  name: string;
+  environment?: Named;
+  fingerprint?: string;
+  created_at?: string;
+}
+
+export interface Environment {
+  id: number;
+  name: string;
+  region?: string;
+  created_at?: string;
+}
+
+export interface Host {
+  id: number;
+  name: string;
+  state?: string;
+  resource_state?: string;
+  environment?: string;
+  cluster?: string;
+  capacity?: { cpus?: number; memory_mib?: number };
+  allocated?: { vcpus?: number; memory_mib?: number; vms?: number };
+  gpus?: { model?: string }[];
+  last_heartbeat_at?: string | null;
+}
+
+export interface Setting {
+  name: string;
+  value: unknown;
+  default?: unknown;
+  is_default?: boolean;
+  description?: string;
+  min?: number;
+  max?: number;
+}

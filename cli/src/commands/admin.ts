@@ -1,0 +1,65 @@
+// orbit admin hosts, orbit admin settings list|get|set: /v1/admin (admin keys only).
+import type { Command } from "commander";
+import type { Host, Setting } from "../api-types.js";
+import type { Context } from "../context.js";
+import { printFields, printJson, printTable } from "../output.js";
+
+const gib = (mib: unknown) => (typeof mib === "number" ? Math.round((mib / 1024) * 10) / 10 : undefined);
+
+/** A setting's value from the command line: JSON when it parses (numbers, booleans, lists), else the text. */
+export function settingValue(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+export function adminCommands(program: Command, ctx: (cmd: Command) => Context): void {
+  const admin = program.command("admin").description("operator commands (need an admin key)");
+
+  admin.command("hosts").description("list hosts with their state, capacity, allocations and GPUs")
+    .action(async (_o: unknown, cmd: Command) => {
+      const c = ctx(cmd);
+      const r = await c.client.get<{ hosts: Host[] }>("/admin/hosts");
+      if (c.json) return printJson(c.out, r);
+      printTable(c.out, ["ID", "NAME", "STATE", "RESOURCE STATE", "ENVIRONMENT", "CLUSTER", "VCPUS USED", "MEMORY USED (GiB)", "GPUS", "VMS", "LAST HEARTBEAT"],
+        r.hosts.map((h) => {
+          const gpus = h.gpus ?? [];
+          const models = [...new Set(gpus.map((g) => g.model))];
+          return [h.id, h.name, h.state, h.resource_state, h.environment, h.cluster,
+            `${h.allocated?.vcpus ?? 0}/${h.capacity?.cpus ?? "?"}`,
+            `${gib(h.allocated?.memory_mib) ?? 0}/${gib(h.capacity?.memory_mib) ?? "?"}`,
+            gpus.length ? `${gpus.length} x ${models.join(", ")}` : "-", h.allocated?.vms, h.last_heartbeat_at];
+        }));
+    });
+
+  const settings = admin.command("settings").description("global settings");
+
+  settings.command("list").alias("ls").description("list settings with their value and default")
+    .action(async (_o: unknown, cmd: Command) => {
+      const c = ctx(cmd);
+      const r = await c.client.get<{ settings: Setting[] }>("/admin/settings");
+      if (c.json) return printJson(c.out, r);
+      printTable(c.out, ["NAME", "VALUE", "DEFAULT"], r.settings.map((s) => [s.name, s.value, s.is_default ? "(default)" : s.default]));
+    });
+
+  settings.command("get").description("show a setting: value, default, description, range").argument("<name>", "setting name")
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const c = ctx(cmd);
+      const r = await c.client.get<{ setting: Setting }>(`/admin/settings/${encodeURIComponent(name)}`);
+      if (c.json) return printJson(c.out, r);
+      const s = r.setting;
+      printFields(c.out, [["name", s.name], ["value", s.value], ["default", s.default], ["description", s.description],
+        ...(s.min !== undefined || s.max !== undefined ? [["range", `${s.min ?? ""}..${s.max ?? ""}`] as [string, unknown]] : [])]);
+    });
+
+  settings.command("set").description("change a setting (applied live)").argument("<name>", "setting name")
+    .argument("<value>", "the value: JSON when it parses (2, 0.5, true, [\"a\"]), else text")
+    .action(async (name: string, value: string, _o: unknown, cmd: Command) => {
+      const c = ctx(cmd);
+      const r = await c.client.put<{ setting: Setting }>(`/admin/settings/${encodeURIComponent(name)}`, { value: settingValue(value) });
+      if (c.json) return printJson(c.out, r);
+      c.out.write(`${r.setting.name} = ${JSON.stringify(r.setting.value)}\n`);
+    });
+}

@@ -1,0 +1,4 @@
+// Entry point of bin/orbit.js.
+import { run } from "./program.js";
+
+process.exitCode = await run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env });

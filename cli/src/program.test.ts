@@ -1,0 +1,242 @@
+// The CLI against a fake API: what each command sends, tables vs --json, error printing, exit
+// codes and --wait's polling.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type FakeAnswer, type FakeApi, runCli, startFakeApi } from "./testing/fake-api.js";
+
+const VM = {
+  id: 7, uuid: "0f4d1b9e-1111-4111-8111-000000000007", name: "web-1", status: "CREATING", power_state: "NOSTATE", vm_state: "building",
+  fixed_ip: null, floating_ip: null, environment: { name: "default" }, image: { name: "Debian 12" },
+  flavor: { name: "n1-cpu-small", cpu: 2, ram: 4, disk: 20, gpu: "", gpu_count: 0 }, keypair: { name: null }, labels: [],
+  host: null, created_at: "2026-12-04T10:00:00.000Z",
+};
+const ERR = (status: number, message: string, extra: Record<string, unknown> = {}): FakeAnswer =>
+  ({ status, body: { status: false, message, error_reason: "bad_request", code: "invalid_argument", ...extra } });
+
+let api: FakeApi;
+let env: Record<string, string>;
+beforeAll(async () => { api = await startFakeApi(); });
+afterAll(async () => { await api.close(); });
+beforeEach(() => {
+  env = { ORBIT_URL: api.url, ORBIT_API_KEY: "k", XDG_CONFIG_HOME: "/nonexistent/orbit-cli-test" };
+  api.requests.length = 0;
+  for (const k of Object.keys(api.routes)) delete api.routes[k];
+});
+
+/** A job answering `statuses` one poll after another (the last one from then on). */
+function jobRoute(id: number, kind: string, statuses: string[], error?: string): void {
+  let polls = 0;
+  api.routes[`GET /v1/core/jobs/${id}`] = () => {
+    const status = statuses[Math.min(polls++, statuses.length - 1)]!;
+    return { body: { status: true, message: "ok", job: { id, kind, status, progress: status === "running" ? 50 : 100, error: status === "failed" ? { code: "hypervisor_error", message: error } : null } } };
+  };
+}
+
+describe("output", () => {
+  it("vm list: a table for people, the API's answer for --json", async () => {
+    api.routes["GET /v1/core/virtual-machines"] = { body: { status: true, message: "ok", count: 1, page: 1, page_size: 50, instances: [VM] } };
+    const table = await runCli(["vm", "list"], env);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/ID\s*│ NAME\s*│ STATUS/);
+    expect(table.stdout).toMatch(/7\s*│ web-1\s*│ CREATING\s*│ n1-cpu-small\s*│ Debian 12\s*│ default/);
+    expect(table.stdout).not.toContain("\u001b["); // no colors in a pipe
+    const json = await runCli(["vm", "list", "--json", "--page", "2", "--page-size", "10"], env);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({ status: true, message: "ok", count: 1, page: 1, page_size: 50, instances: [VM] });
+    expect(api.requests[1]!.query.toString()).toBe("page=2&page_size=10");
+    expect(api.requests.every((q) => q.headers.api_key === "k")).toBe(true);
+  });
+
+  it("flavor list reads Orbit's flat list and Hyperstack's groups alike", async () => {
+    api.routes["GET /v1/core/flavors"] = { body: { status: true, message: "ok", data: [{ id: 1, name: "n1-cpu-small", cpu: 2, ram: 4, disk: 20, gpu: "", gpu_count: 0 }] } };
+    const flat = await runCli(["flavor", "list"], env);
+    expect(flat.stdout).toMatch(/n1-cpu-small\s*│ 2\s*│ 4\s*│ 20/);
+    api.routes["GET /v1/core/flavors"] = { body: { status: true, message: "ok", data: [{ gpu: "H100", region_name: "eu-1", flavors: [
+      { id: 2, name: "n3-H100x2", cpu: 56, ram: 480, disk: 100, gpu: "H100", gpu_count: 2, stock_available: true },
+      { id: 3, name: "n3-H100x8", cpu: 224, ram: 1920, disk: 100, gpu: "H100", gpu_count: 8, stock_available: false },
+    ] }] } };
+    const grouped = await runCli(["flavor", "list", "--region", "eu-1"], env);
+    expect(grouped.code).toBe(0);
+    expect(grouped.stdout).toMatch(/n3-H100x2\s*│ 56\s*│ 480\s*│ 100\s*│ H100\s*│ 2\s*│ eu-1\s*│ yes/);
+    expect(grouped.stdout).toMatch(/n3-H100x8.*│ no/);
+    expect(api.requests[1]!.query.get("region")).toBe("eu-1");
+  });
+
+  it("image list reads Orbit's flat list and Hyperstack's groups alike", async () => {
+    api.routes["GET /v1/core/images"] = { body: { status: true, message: "ok", images: [
+      { id: 1, name: "Debian 12", os_type: "linux", size: 2 },
+      { region_name: "eu-1", type: "Ubuntu", images: [{ id: 5, name: "Ubuntu Server 22.04 LTS", version: "22.04", size: 10 }] },
+    ] } };
+    const r = await runCli(["image", "list"], env);
+    expect(r.stdout).toMatch(/1\s*│ Debian 12\s*│ linux/);
+    expect(r.stdout).toMatch(/5\s*│ Ubuntu Server 22.04 LTS\s*│ Ubuntu\s*│ 22.04\s*│ 10\s*│ eu-1/);
+  });
+
+  it("keypair generate prints the private key on stdout and the rest on stderr", async () => {
+    api.routes["POST /v1/core/keypairs/generate"] = { body: { status: true, message: "ok", keypair: { id: 3, name: "k1", fingerprint: "aa:bb", private_key: "-----BEGIN OPENSSH PRIVATE KEY-----\nxyz\n-----END OPENSSH PRIVATE KEY-----\n" } } };
+    const r = await runCli(["keypair", "generate", "k1", "--environment", "default", "--type", "rsa"], env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("-----BEGIN OPENSSH PRIVATE KEY-----\nxyz\n-----END OPENSSH PRIVATE KEY-----\n");
+    expect(r.stderr).toMatch(/k1 \(id 3, aa:bb\) generated/);
+    expect(api.requests[0]!.body).toEqual({ name: "k1", environment_name: "default", key_type: "rsa" });
+  });
+
+  it("keypair import sends the file's public key; env create the name and region", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "orbit-cli-key-"));
+    const pub = path.join(dir, "id.pub");
+    writeFileSync(pub, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOx me@host\n");
+    api.routes["POST /v1/core/keypairs"] = { body: { status: true, message: "ok", keypair: { id: 4, name: "me", environment: { name: "default" }, fingerprint: "cc:dd" } } };
+    const r = await runCli(["keypair", "import", "me", "-e", "default", "-p", pub], env);
+    rmSync(dir, { recursive: true });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/4\s*│ me\s*│ default\s*│ cc:dd/);
+    expect(api.requests[0]!.body).toEqual({ name: "me", environment_name: "default", public_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOx me@host" });
+    const missing = await runCli(["keypair", "import", "me", "-e", "default", "-p", pub], env);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read --public-key-file/);
+    api.routes["POST /v1/core/environments"] = { body: { status: true, message: "ok", environment: { id: 2, name: "eu", region: "eu-1" } } };
+    expect((await runCli(["env", "create", "eu", "--region", "eu-1"], env)).stdout).toMatch(/2\s*│ eu\s*│ eu-1/);
+    expect(api.requests.at(-1)!.body).toEqual({ name: "eu", region: "eu-1" });
+  });
+
+  it("admin hosts shows usage against capacity and the GPUs", async () => {
+    api.routes["GET /v1/admin/hosts"] = { body: { status: true, message: "ok", count: 1, hosts: [{
+      id: 1, name: "h1", state: "Up", resource_state: "Enabled", environment: "default", cluster: "c1",
+      capacity: { cpus: 32, memory_mib: 65536 }, allocated: { vcpus: 4, memory_mib: 8192, vms: 2 },
+      gpus: [{ model: "H100" }, { model: "H100" }], last_heartbeat_at: "2026-12-04T10:00:00.000Z",
+    }] } };
+    const r = await runCli(["admin", "hosts"], env);
+    expect(r.stdout).toMatch(/1\s*│ h1\s*│ Up\s*│ Enabled\s*│ default\s*│ c1\s*│ 4\/32\s*│ 8\/64\s*│ 2 x H100\s*│ 2/);
+  });
+
+  it("admin settings set sends JSON values as JSON and anything else as text", async () => {
+    api.routes["PUT /v1/admin/settings/a.b"] = (q) => ({ body: { status: true, message: "ok", setting: { name: "a.b", value: (q.body as { value: unknown }).value } } });
+    expect((await runCli(["admin", "settings", "set", "a.b", "2.5"], env)).stdout).toBe("a.b = 2.5\n");
+    expect((await runCli(["admin", "settings", "set", "a.b", "spread"], env)).stdout).toBe("a.b = \"spread\"\n");
+    expect(api.requests.map((q) => q.body)).toEqual([{ value: 2.5 }, { value: "spread" }]);
+  });
+});
+
+describe("errors and exit codes", () => {
+  it("a 4xx prints the server's message and field on stderr and exits 1", async () => {
+    api.routes["POST /v1/core/virtual-machines"] = ERR(400, "flavor \"nope\" does not exist", { field: "flavor_name" });
+    const r = await runCli(["vm", "create", "web", "--flavor", "nope", "--image", "Debian 12"], env);
+    expect(r).toEqual({ code: 1, stdout: "", stderr: "orbit: flavor \"nope\" does not exist (field: flavor_name)\n" });
+    api.routes["GET /v1/core/virtual-machines/9"] = ERR(404, "virtual machine 9 not found");
+    expect(await runCli(["vm", "show", "9"], env)).toEqual({ code: 1, stdout: "", stderr: "orbit: virtual machine 9 not found\n" });
+  });
+
+  it("a 5xx exits 3 with the request id; so do an unreachable server and an answer that is not JSON", async () => {
+    api.routes["GET /v1/core/virtual-machines"] = ERR(503, "database unavailable", { request_id: "req-42" });
+    const r = await runCli(["vm", "list"], env);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toBe("orbit: database unavailable (request_id: req-42)\n");
+    api.routes["GET /v1/core/virtual-machines"] = { status: 200, raw: "<html>proxy</html>" };
+    const html = await runCli(["vm", "list"], env);
+    expect(html.code).toBe(3);
+    expect(html.stderr).toMatch(/not JSON: is it Orbit's API\?/);
+    const gone = await startFakeApi();
+    await gone.close();
+    const down = await runCli(["vm", "list"], { ...env, ORBIT_URL: gone.url });
+    expect(down.code).toBe(3);
+    expect(down.stderr).toMatch(new RegExp(`cannot reach Orbit at ${gone.url}: ECONNREFUSED`));
+  });
+
+  it("usage errors exit 2 before any request", async () => {
+    for (const args of [["vm", "show", "abc"], ["vm", "show", "0"], ["vm", "frobnicate"], ["vm", "create", "x", "--image", "i"],
+      ["vm", "list", "--page", "-1"], ["vm", "delete"], ["nope"], ["vm"]]) {
+      const r = await runCli(args, env);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr, args.join(" ")).not.toBe("");
+    }
+    expect(api.requests).toHaveLength(0);
+  });
+
+  it("--version prints the CLI's version", async () => {
+    expect(await runCli(["--version"], env)).toEqual({ code: 0, stdout: "0.1.0\n", stderr: "" });
+  });
+
+  it("--help succeeds", async () => {
+    const r = await runCli(["vm", "create", "--help"], env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/--flavor <name>/);
+    expect(r.stdout).toMatch(/--api-key <key>/);
+  });
+});
+
+describe("--wait", () => {
+  it("create polls the jobs until they succeed, then shows the VMs as they are now", async () => {
+    api.routes["POST /v1/core/virtual-machines"] = { status: 201, body: { status: true, message: "ok", instances: [VM], job_id: 11, job_ids: [11] } };
+    jobRoute(11, "deploy", ["pending", "running", "running", "succeeded"]);
+    api.routes["GET /v1/core/virtual-machines/7"] = { body: { status: true, message: "ok", instance: { ...VM, status: "ACTIVE" } } };
+    const r = await runCli(["vm", "create", "web-1", "-f", "n1-cpu-small", "-i", "Debian 12", "-l", "a", "-l", "b", "--wait", "--json"], env);
+    expect(r.code).toBe(0);
+    expect(api.requests[0]!.body).toEqual({ name: "web-1", flavor_name: "n1-cpu-small", image_name: "Debian 12", labels: ["a", "b"] });
+    expect(api.requests.filter((q) => q.path === "/v1/core/jobs/11")).toHaveLength(4);
+    expect(JSON.parse(r.stdout).instances[0].status).toBe("ACTIVE");
+    expect(r.stderr).toMatch(/creating web-1: done/);
+  });
+
+  it("a failed job exits 4 with the job's error", async () => {
+    api.routes["DELETE /v1/core/virtual-machines/7"] = { body: { status: true, message: "Virtual machine deletion initiated", job_id: 12 } };
+    jobRoute(12, "destroy", ["running", "failed"], "simulated QEMU failure");
+    const r = await runCli(["vm", "delete", "7", "--wait"], env);
+    expect(r.code).toBe(4);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/orbit: job 12 \(destroy\) failed: simulated QEMU failure\n$/);
+  });
+
+  it("a job that does not end in --timeout exits 4", async () => {
+    api.routes["DELETE /v1/core/virtual-machines/7"] = { body: { status: true, message: "ok", job_id: 13 } };
+    jobRoute(13, "destroy", ["running"]);
+    const r = await runCli(["vm", "delete", "7", "--wait", "--timeout", "1"], env);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/orbit: timed out after 1 s waiting for job 13 \(destroy\) running/);
+  });
+
+  it("an action answered without a job (Hyperstack's answer) waits for the VM's status", async () => {
+    api.routes["GET /v1/core/virtual-machines/7/stop"] = { body: { status: true, message: "Stopping the virtual machine" } };
+    const statuses = ["ACTIVE", "SHUTOFF"];
+    let polls = 0;
+    api.routes["GET /v1/core/virtual-machines/7"] = () => ({ body: { status: true, message: "ok", instance: { ...VM, status: statuses[Math.min(polls++, 1)] } } });
+    const r = await runCli(["vm", "stop", "7", "--wait"], env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("Stopping the virtual machine\n");
+    expect(polls).toBe(2);
+  });
+
+  it("a delete answered without a job (Hyperstack's answer) waits until the VM's GET is a 404", async () => {
+    api.routes["DELETE /v1/core/virtual-machines/7"] = { body: { status: true, message: "Deleting" } };
+    let polls = 0;
+    api.routes["GET /v1/core/virtual-machines/7"] = () => (++polls < 3
+      ? { body: { status: true, message: "ok", instance: { ...VM, status: "DELETING" } } } : ERR(404, "virtual machine 7 not found"));
+    const r = await runCli(["vm", "delete", "7", "--wait"], env);
+    expect(r).toMatchObject({ code: 0, stdout: "VM 7 deleted\n" });
+    expect(polls).toBe(3);
+  });
+
+  it("an action answered with a job id waits for that job; reboot is Hyperstack's hard-reboot", async () => {
+    api.routes["GET /v1/core/virtual-machines/7/hard-reboot"] = { body: { status: true, message: "Rebooting", job_id: 14 } };
+    jobRoute(14, "reboot", ["running", "succeeded"]);
+    const r = await runCli(["vm", "reboot", "7", "--wait"], env);
+    expect(r.code).toBe(0);
+    expect(api.requests.map((q) => `${q.method} ${q.path}`)).toEqual([
+      "GET /v1/core/virtual-machines/7/hard-reboot", "GET /v1/core/jobs/14", "GET /v1/core/jobs/14",
+    ]);
+  });
+
+  it("a 4xx while polling ends the wait at once (exit 1); a passing 5xx is retried", async () => {
+    api.routes["DELETE /v1/core/virtual-machines/7"] = { body: { status: true, message: "ok", job_id: 15 } };
+    let polls = 0;
+    api.routes["GET /v1/core/jobs/15"] = () => (++polls === 1 ? ERR(503, "database unavailable")
+      : { body: { status: true, message: "ok", job: { id: 15, kind: "destroy", status: "succeeded" } } });
+    expect((await runCli(["vm", "delete", "7", "--wait"], env)).code).toBe(0);
+    expect(polls).toBe(2);
+    api.routes["GET /v1/core/jobs/15"] = ERR(404, "job 15 not found");
+    const r = await runCli(["vm", "delete", "7", "--wait"], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/orbit: job 15 not found\n$/);
+  });
+});
