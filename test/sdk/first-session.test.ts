@@ -229,15 +229,33 @@ describe("a first session through Hyperstack's SDK", () => {
     await cloud.waitFor("resized", async () => (await alice.vms.getVM(id)).data.instance?.flavor?.name === "n1-cpu-medium");
   });
 
-  gap("lists a VM's events", "missing: the events route", async () => {
+  it("lists a VM's events", async () => {
     const r = await alice.vmEvents.listVMEvents(created[0]!.id!);
     expectModel("InstanceEvents", r.data, true);
     expect(r.data.instance_events!.length).toBeGreaterThan(0);
   });
 
-  gap("reads a VM's metrics", "missing: the metrics route", async () => {
+  it("reads a VM's metrics", async () => {
     const r = await alice.vms.getVMMetrics(created[0]!.id!, "1h");
     expectModel("MetricsFields", r.data, true);
+  });
+
+  it("attaches, updates and deletes a VM's callback URL", async () => {
+    const id = created[0]!.id!;
+    const attached = await alice.callbacks.attachCallbackToVM(id, { url: "http://127.0.0.1:9/orbit-first-session" });
+    expectModel("AttachCallbackResponse", attached.data, true);
+    const updated = await alice.callbacks.updateVMCallback(id, { url: "http://127.0.0.1:9/orbit-first-session-2" });
+    expectModel("AttachCallbackResponse", updated.data, true);
+    expectModel("ResponseModel", (await alice.callbacks.deleteVMCallback(id)).data, true);
+    expect((await refusal(alice.callbacks.deleteVMCallback(id))).status).toBe(404);
+  });
+
+  it("requests a VM's console logs, then fetches them", async () => {
+    const id = created[0]!.id!;
+    const requested = await alice.vms.requestVMLogs(id, { length: 20 });
+    expectModel("RequestInstanceLogsResponse", requested.data, true);
+    const fetched = await alice.vms.getVMLogs(id, requested.data.request_id!);
+    expectModel("GetInstanceLogsResponse", fetched.data, true);
   });
 
   describe("errors", () => {

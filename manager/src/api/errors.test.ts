@@ -62,3 +62,15 @@ describe("error bodies", () => {
     expect(badUrl.json()).toMatchObject({ status: false, error_reason: "bad_request", code: "invalid_argument", field: "url" });
   });
 });
+
+describe("validation messages", () => {
+  it("list the allowed values of a union of literals instead of repeating 'equal to constant'", async () => {
+    const { validationMessage } = await import("./errors.js");
+    const issues = [
+      { instancePath: "/duration", schemaPath: "#/properties/duration/anyOf/0/const", keyword: "const", params: { allowedValue: "1h" }, message: "must be equal to constant" },
+      { instancePath: "/duration", schemaPath: "#/properties/duration/anyOf/1/const", keyword: "const", params: { allowedValue: "2h" }, message: "must be equal to constant" },
+      { instancePath: "/duration", schemaPath: "#/properties/duration/anyOf", keyword: "anyOf", params: {}, message: "must match a schema in anyOf" },
+    ];
+    expect(validationMessage(issues, "querystring")).toEqual({ field: "duration", message: "query parameter 'duration' must be one of \"1h\", \"2h\"" });
+  });
+});

@@ -73,6 +73,11 @@ export function validationMessage(issues: readonly AjvIssue[], context: string |
     // A value of one of several forms (an id or a uuid): say what each form asks.
     const field = fieldOf(anyOf);
     const branches = issues.filter((i) => i !== anyOf && i.instancePath === anyOf.instancePath && i.schemaPath?.startsWith(`${anyOf.schemaPath}/`));
+    // A choice among fixed values (a union of literals): list them rather than "equal to constant" n times.
+    if (branches.length && branches.every((b) => b.keyword === "const")) {
+      const values = branches.map((b) => JSON.stringify(b.params?.allowedValue));
+      return { field, message: `${where} '${field}' must be one of ${values.join(", ")}` };
+    }
     return { field, message: `${where} '${field}' ${branches.length ? branches.map(requirement).join(", or ") : "is invalid"}` };
   }
   const issue = issues[0]!;
