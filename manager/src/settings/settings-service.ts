@@ -4,8 +4,11 @@ import type { Db } from "../db/database.js";
 import { settings } from "../db/schema.js";
 import type { SettingDefinition, SettingsRegistry } from "./settings-registry.js";
 
-/** Every setting is a number or a string (settings-registry.ts, allocation-settings.ts). */
-export type SettingValue = number | string;
+/**
+ * Every setting is a number or a string (settings-registry.ts, allocation-settings.ts), or null
+ * where the setting says "none" (an account limit's default: unlimited).
+ */
+export type SettingValue = number | string | null;
 
 /** A setting as the admin API shows it. */
 export interface Setting {
@@ -19,8 +22,8 @@ export interface Setting {
 }
 
 export function settingValue(name: string, v: unknown): SettingValue {
-  if (typeof v === "number" || typeof v === "string") return v;
-  throw new Error(`setting ${name} holds a ${typeof v}: every setting is a number or a string`);
+  if (typeof v === "number" || typeof v === "string" || v === null) return v;
+  throw new Error(`setting ${name} holds a ${typeof v}: every setting is a number, a string or null`);
 }
 
 export class SettingsService {

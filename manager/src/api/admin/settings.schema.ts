@@ -1,7 +1,7 @@
 // Global settings as /v1/admin/settings answers them.
 import { Type } from "@sinclair/typebox";
 
-export const SettingValue = Type.Union([Type.Number(), Type.String()], { description: "A number or a string, by setting" });
+export const SettingValue = Type.Union([Type.Number(), Type.String(), Type.Null()], { description: "A number or a string, by setting; null where the setting allows none (e.g. unlimited)" });
 
 export const Setting = Type.Object({
   name: Type.String(),
