@@ -161,3 +161,52 @@ describe("another account", () => {
     expect((await cloud.api("GET", "/v1/core/virtual-machines/999999/stop", undefined, alice)).status).toBe(404);
   });
 });
+
+describe("resize", () => {
+  const resize = (flavor_name: unknown, key = alice) => cloud.api("POST", `/v1/core/virtual-machines/${vmId}/resize`, { flavor_name }, key);
+
+  it("refuses to resize a running VM: stop it first (409 naming the state)", async () => {
+    expect(await status()).toBe("ACTIVE");
+    const before = await stateDigest(cloud);
+    const r = await resize("n1-cpu-medium");
+    expect(r.status).toBe(409);
+    expect(r.json.message).toMatch(/Running: stop it first/);
+    expect(await stateDigest(cloud)).toBe(before);
+  });
+
+  it("refuses a flavor that does not fit on the VM's host, an unknown one, a GPU one and another account's VM, changing nothing", async () => {
+    await runAction("stop", "SHUTTING_DOWN", "SHUTOFF");
+    const before = await stateDigest(cloud);
+    const tooBig = await resize("n1-cpu-large");
+    expect(tooBig.status, JSON.stringify(tooBig.json)).toBe(409);
+    expect(errorShapeProblems(tooBig.status, tooBig.json)).toEqual([]);
+    expect((await resize("no-such-flavor")).status).toBe(400);
+    const gpu = await resize("n3-H100x1");
+    expect(gpu.status).toBeGreaterThanOrEqual(400);
+    expect(gpu.status).toBeLessThan(500);
+    expect(gpu.json.message).toMatch(/GPUs is not supported yet/);
+    expect((await resize("n1-cpu-small")).status).toBe(400); // its flavor already
+    expect((await resize("n1-cpu-medium", bob)).status).toBe(404);
+    expect((await cloud.api("POST", `/v1/core/virtual-machines/${vmId}/resize`, {}, alice)).status).toBe(400);
+    expect(await stateDigest(cloud)).toBe(before);
+  });
+
+  it("resizes a stopped VM: its allocation on the same host moves to the new size, and it starts with it", async () => {
+    const old = await allocation();
+    const r = await resize("n1-cpu-medium");
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    expect(r.json).toMatchObject({ status: true });
+    const moved = await allocation();
+    expect(moved).toMatchObject({ hostId: old!.hostId, vcpus: 4, memoryMib: 16 * 1024 });
+    const [vm] = await cloud.manager.database.db.select().from(vms).where(eq(vms.id, vmId));
+    expect(vm).toMatchObject({ vcpus: 4, memoryMib: 16 * 1024 });
+    const shown = (await cloud.api("GET", `/v1/core/virtual-machines/${vmId}`, undefined, alice)).json.instance;
+    expect(shown.flavor.name).toBe("n1-cpu-medium");
+    const job = await runAction("start", "STARTING", "ACTIVE");
+    expect(await commandsOf(job)).toEqual([["startVm", "succeeded"]]);
+    // Shrinking back needs no room.
+    await runAction("stop", "SHUTTING_DOWN", "SHUTOFF");
+    expect((await resize("n1-cpu-small")).status).toBe(200);
+    expect(await allocation()).toMatchObject({ vcpus: 2, memoryMib: 4 * 1024 });
+  });
+});

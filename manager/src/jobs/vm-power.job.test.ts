@@ -19,7 +19,7 @@ let hostId: number;
 beforeAll(async () => {
   database = await openTestDatabase();
   ids = await seedFleet(database.db, { hosts: 1, cpus: 16, memoryMib: 32768, reserveMib: 0, gpuHosts: ["none"], gpusPerHost: 1 });
-  const [h] = (await database.db.execute(sql`select id from hosts limit 1`)).rows as { id: number }[];
+  const [h] = ((await database.db.execute(sql`select id from hosts limit 1`)) as unknown as { rows: { id: number }[] }).rows;
   hostId = h!.id;
 });
 afterAll(async () => { await database?.close(); });

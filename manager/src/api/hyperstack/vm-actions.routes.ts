@@ -1,6 +1,6 @@
 // A VM's actions on Hyperstack's routes: start, stop, hard-reboot, hibernate and hibernate-restore
 // (GET, as the spec; POST accepted too), and Orbit's shutdown (ACPI) and reboot (graceful); labels
-// (PUT .../label) and Orbit's rename (PUT .../name). Power actions answer at once with the job id.
+// (PUT .../label), resize of a stopped VM (POST .../resize) and Orbit's rename (PUT .../name). Power actions answer at once with the job id.
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { VmActions } from "../../vm/vm-actions.js";
@@ -70,6 +70,20 @@ export const vmActionRoutes = (actions: VmActions): FastifyPluginAsyncTypebox =>
   }, async (req) => {
     await actions.setLabels(req.principal, req.params.id, req.body.labels);
     return { status: true as const, message: "Virtual machine labels updated" };
+  });
+
+  app.post("/v1/core/virtual-machines/:id/resize", {
+    schema: {
+      tags: ["virtual-machines"],
+      summary: "Resize a stopped virtual machine to another flavor (on the same host)",
+      description: "The VM must be stopped (409 otherwise); what the new flavor adds must fit on the VM's host (409 with the placement's reasons otherwise). The next start runs the new size.",
+      params: IdParams,
+      body: Type.Object({ flavor_name: SingleLineText({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }),
+      response: { 200: UpdateResponse, ...errors },
+    },
+  }, async (req) => {
+    await actions.resize(req.principal, req.params.id, req.body.flavor_name);
+    return { status: true as const, message: "Virtual machine resized" };
   });
 
   app.put("/v1/core/virtual-machines/:id/name", {
