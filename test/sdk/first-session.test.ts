@@ -221,7 +221,7 @@ describe("a first session through Hyperstack's SDK", () => {
     expect((await alice.vms.getVM(id)).data.instance!.labels).toEqual(["team-a", "gpu"]);
   });
 
-  gap("resizes a stopped VM to a bigger flavor", "missing: the stop and resize routes", async () => {
+  it("resizes a stopped VM to a bigger flavor", async () => {
     const id = created[1]!.id!;
     await alice.vms.stopVM(id);
     await cloud.waitFor("SHUTOFF", async () => (await alice.vms.getVM(id)).data.instance?.status === "SHUTOFF");
