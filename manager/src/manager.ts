@@ -10,6 +10,7 @@ import { hostCertificateRoutes } from "./api/admin/host-certificates.routes.js";
 import { registrationTokenRoutes } from "./api/admin/registration-tokens.routes.js";
 import { catalogRoutes } from "./api/hyperstack/catalog.routes.js";
 import { jobRoutes } from "./api/hyperstack/jobs.routes.js";
+import { vmActionRoutes } from "./api/hyperstack/vm-actions.routes.js";
 import { virtualMachineRoutes } from "./api/hyperstack/virtual-machines.routes.js";
 import { affinityGroupRoutes } from "./api/hyperstack/affinity-groups.routes.js";
 import { flavorAdminRoutes } from "./api/admin/flavors.routes.js";
@@ -46,12 +47,14 @@ import { JobRunner } from "./jobs/job-runner.js";
 import { JobService } from "./jobs/job-service.js";
 import { vmDeployJob } from "./jobs/vm-deploy.job.js";
 import { vmDestroyJob } from "./jobs/vm-destroy.job.js";
+import { VM_POWER_JOB_KINDS, vmPowerJob } from "./jobs/vm-power.job.js";
 import { onVmJobFailed } from "./jobs/vm-job-failure.js";
 import { PlacementService } from "./placement/placement-service.js";
 import { AllocationSettings } from "./placement/allocation-settings.js";
 import { SettingsRegistry } from "./settings/settings-registry.js";
 import { SettingsService } from "./settings/settings-service.js";
 import { VmReconciler } from "./vm/vm-reconciler.js";
+import { VmActions } from "./vm/vm-actions.js";
 import { VmService } from "./vm/vm-service.js";
 import { newSecret } from "#shared/secrets.js";
 import { vmEventRoutes } from "./api/hyperstack/vm-events.routes.js";
@@ -149,6 +152,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const vmSvc = new VmService(db, placement, runner, catalog);
   runner.register("vm.deploy", withActionCallbacks(db, vmDeployJob(db, dispatcher, registry)));
   runner.register("vm.destroy", withActionCallbacks(db, vmDestroyJob(db, dispatcher)));
+  for (const kind of VM_POWER_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmPowerJob(kind, db, dispatcher, registry)));
   // Event callbacks: queued in the outbox with each event, POSTed by this worker (callbacks/).
   const callbackPolicy = () => ({ allowPrivateAddresses: config.callbackAllowPrivateAddresses });
   const callbackSecrets = new CallbackSecretService(db, () => registry.number("callbacks.secret.rotation.grace.ms"));
@@ -191,6 +195,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     log, apiKeys, version: ORBIT_VERSION, idempotency: new IdempotencyStore(db), databaseHealth: health,
     routes: async (scoped) => {
       await scoped.register(virtualMachineRoutes(vmSvc));
+      await scoped.register(vmActionRoutes(new VmActions(db, runner, placement)));
       await scoped.register(vmMetricsRoutes({ vms: vmSvc, metrics: vmMetrics }));
       await scoped.register(vmLogsRoutes({ vms: vmSvc, logs: consoleLogs }));
       await scoped.register(jobRoutes(new JobService(db)));

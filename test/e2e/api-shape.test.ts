@@ -105,6 +105,12 @@ describe("a tour of the API", () => {
     await call("GET /v1/core/jobs/{id}", `/v1/core/jobs/${vgpu.json.job_id}`, undefined, userKey);
     await call("GET /v1/core/virtual-machines/{id}/events", `/v1/core/virtual-machines/${userVm.id}/events`, undefined, userKey);
     await call("GET /v1/core/virtual-machines/{id}/callback-deliveries", `/v1/core/virtual-machines/${userVm.id}/callback-deliveries`, undefined, userKey);
+    // The VM's actions, each settled before the next.
+    for (const action of ["stop", "start", "hard-reboot", "hibernate", "hibernate-restore"]) {
+      const r = await call(`GET /v1/core/virtual-machines/{id}/${action}`, `/v1/core/virtual-machines/${userVm.id}/${action}`, undefined, userKey);
+      expect(r.status, action).toBe(200);
+      await jobsIdle(cloud);
+    }
     await call("GET /v1/core/callbacks/signing-secret", "/v1/core/callbacks/signing-secret", undefined, userKey);
     await call("GET /v1/core/affinity-groups", "/v1/core/affinity-groups", undefined, userKey);
     await call("GET /v1/core/affinity-groups/{id}", `/v1/core/affinity-groups/${group.json.affinity_group.id}`, undefined, userKey);

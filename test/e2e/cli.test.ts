@@ -66,6 +66,26 @@ describe("orbit CLI", () => {
     expect(JSON.parse((await orbit("vm", "list", "--json")).stdout).instances).toEqual([]);
   }, CLI_RUNS_TIMEOUT);
 
+  it("stops, starts and reboots (Hyperstack's hard-reboot) a VM with --wait; a second stop is refused naming the state", async () => {
+    const created = await orbit("vm", "create", "cli-power", "--flavor", "n1-cpu-small", "--image", "Debian 12", "--wait", "--json");
+    expect(created.code).toBe(0);
+    const id = String(JSON.parse(created.stdout).instances[0].id);
+    const status = async () => (await cloud.api("GET", `/v1/core/virtual-machines/${id}`, undefined, userKey)).json.instance.status;
+    expect(await orbit("vm", "stop", id, "--wait")).toMatchObject({ code: 0 });
+    expect(await status()).toBe("SHUTOFF");
+    const again = await orbit("vm", "stop", id);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/while Stopped/);
+    expect(await orbit("vm", "start", id, "--wait")).toMatchObject({ code: 0 });
+    expect(await status()).toBe("ACTIVE");
+    expect(await orbit("vm", "reboot", id, "--wait")).toMatchObject({ code: 0 });
+    expect(await status()).toBe("ACTIVE");
+    const [reboot] = (await cloud.api("GET", `/v1/core/virtual-machines/${id}/events`, undefined, userKey)).json.instance_events
+      .filter((e: any) => /reboot/.test(JSON.stringify(e)));
+    expect(reboot).toBeDefined();
+    expect((await orbit("vm", "delete", id, "--wait")).code).toBe(0);
+  }, CLI_RUNS_TIMEOUT);
+
   it("an unknown flavor exits 1 with the server's message and field", async () => {
     const r = await orbit("vm", "create", "cli-bad", "--flavor", "no-such-flavor", "--image", "Debian 12");
     expect(r.code).toBe(1);

@@ -24,7 +24,7 @@ export function onVmJobFailed(db: Db, dispatcher: Pick<CommandDispatcher, "close
     const released = releasesCapacity(job.kind, error);
     await db.transaction((tx) => transitionVm(tx, vmId, "Error", `job ${job.id} (${job.kind}) failed`, {
       reason: `${job.kind} failed: ${error.message}${released ? "" : " (capacity kept until the VM is deleted: the host's state is unknown)"}`,
-      onlyFrom: ["Creating", "Starting", "Destroying", "Stopping"],
+      onlyFrom: ["Creating", "Starting", "Destroying", "Stopping", "Hibernating"],
       keepCapacity: !released,
     }));
     await dispatcher.closeAbandoned(`job ${job.id} (${job.kind}) failed: ${error.message}`, { jobId: job.id });

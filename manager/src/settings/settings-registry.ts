@@ -39,6 +39,13 @@ export const CORE_SETTINGS: SettingDefinition[] = [
     default: 180_000,
   },
   {
+    name: "vm.shutdown.timeout.ms",
+    description: "How long an ACPI shutdown waits for the guest to power off before it gives up (the VM stays running).",
+    schema: z.number().int(),
+    range: { min: 1000, max: 3_600_000 },
+    default: 120_000,
+  },
+  {
     name: "host.heartbeat.miss.factor",
     description: "A host whose last heartbeat is older than this many intervals is Disconnected.",
     schema: z.number(),

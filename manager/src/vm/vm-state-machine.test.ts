@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConflictError } from "#shared/errors.js";
-import { VM_STATES, assertTransition, canTransition, holdsCapacity, onHostLost, reconcileWithHost, type HostDomainReport } from "./vm-state-machine.js";
+import { VM_ACTIONS, VM_STATES, assertTransition, planAction, canTransition, holdsCapacity, onHostLost, reconcileWithHost, type HostDomainReport } from "./vm-state-machine.js";
 
 describe("vm state machine", () => {
   it.each([
@@ -104,5 +104,46 @@ describe("what a host's report or silence means for a VM", () => {
       const lost = onHostLost(s);
       if (lost) expect(canTransition(s, lost)).toBe(true);
     }
+  });
+});
+
+describe("VM actions", () => {
+  it.each([
+    ["start", "Stopped", "Starting", "vm.start"],
+    ["start", "Hibernated", "Starting", "vm.restore"],
+    ["stop", "Running", "Stopping", "vm.stop"],
+    ["shutdown", "Running", "Stopping", "vm.shutdown"],
+    ["reboot", "Running", undefined, "vm.reboot"],
+    ["hard-reboot", "Running", undefined, "vm.hard-reboot"],
+    ["hibernate", "Running", "Hibernating", "vm.hibernate"],
+    ["hibernate-restore", "Hibernated", "Starting", "vm.restore"],
+  ] as const)("%s from %s shows %s while %s runs", (action, from, during, job) => {
+    expect(planAction(action, from)).toEqual({ during, job });
+  });
+
+  it("refuses an action that makes no sense in the state with a conflict naming the state", () => {
+    for (const [action, from] of [["stop", "Stopped"], ["start", "Running"], ["hibernate", "Hibernated"], ["hibernate-restore", "Stopped"], ["reboot", "Starting"], ["start", "Creating"]] as const) {
+      let err: unknown;
+      try { planAction(action, from, "virtual machine 7"); } catch (e) { err = e; }
+      expect(err).toBeInstanceOf(ConflictError);
+      expect((err as ConflictError).message).toContain(`virtual machine 7 cannot ${action} while ${from}`);
+      expect((err as ConflictError).details).toMatchObject({ state: from, action });
+    }
+  });
+
+  it("every action's in-flight state is a transition the state machine allows from each state it starts from", () => {
+    for (const action of VM_ACTIONS) {
+      for (const from of VM_STATES) {
+        let plan: ReturnType<typeof planAction> | undefined;
+        try { plan = planAction(action, from); } catch { continue; }
+        if (plan.during) expect(canTransition(from, plan.during), `${action} from ${from}`).toBe(true);
+        expect(holdsCapacity(from), `${action} from ${from}`).toBe(true);
+      }
+    }
+  });
+
+  it("a hibernated VM and a stopped one keep their capacity", () => {
+    expect(holdsCapacity("Hibernated")).toBe(true);
+    expect(holdsCapacity("Stopped")).toBe(true);
   });
 });

@@ -46,6 +46,33 @@ export function canDestroyFrom(state: VmState): boolean {
   return canTransition(state, "Destroying");
 }
 
+/**
+ * The user's power actions: from which states each makes sense, the state the VM shows while its
+ * job runs (none: reboots leave a Running VM Running) and the job that does it. Starting a
+ * hibernated VM restores it (libvirt's start continues from the managed save too).
+ */
+export const VM_ACTIONS = ["start", "stop", "shutdown", "reboot", "hard-reboot", "hibernate", "hibernate-restore"] as const;
+export type VmAction = (typeof VM_ACTIONS)[number];
+
+const ACTION_RULES: Record<VmAction, { from: readonly VmState[]; during?: VmState; job: (from: VmState) => string }> = {
+  start: { from: ["Stopped", "Hibernated"], during: "Starting", job: (from) => (from === "Hibernated" ? "vm.restore" : "vm.start") },
+  stop: { from: ["Running"], during: "Stopping", job: () => "vm.stop" },
+  shutdown: { from: ["Running"], during: "Stopping", job: () => "vm.shutdown" },
+  reboot: { from: ["Running"], job: () => "vm.reboot" },
+  "hard-reboot": { from: ["Running"], job: () => "vm.hard-reboot" },
+  hibernate: { from: ["Running"], during: "Hibernating", job: () => "vm.hibernate" },
+  "hibernate-restore": { from: ["Hibernated"], during: "Starting", job: () => "vm.restore" },
+};
+
+/** What an action does from a state; a ConflictError naming the state when it makes no sense there. */
+export function planAction(action: VmAction, from: VmState, what = "VM"): { during: VmState | undefined; job: string } {
+  const rule = ACTION_RULES[action];
+  if (!rule.from.includes(from)) {
+    throw new ConflictError(`${what} cannot ${action} while ${from} (only from ${rule.from.join(" or ")})`, from, { action });
+  }
+  return { during: rule.during, job: rule.job(from) };
+}
+
 export function isVmState(s: string): s is VmState {
   return (VM_STATES as readonly string[]).includes(s);
 }

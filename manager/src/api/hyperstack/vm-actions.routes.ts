@@ -1,0 +1,101 @@
+// A VM's actions on Hyperstack's routes: start, stop, hard-reboot, hibernate and hibernate-restore
+// (GET, as the spec; POST accepted too), and Orbit's shutdown (ACPI) and reboot (graceful); labels
+// (PUT .../label), resize of a stopped VM (POST .../resize) and Orbit's rename (PUT .../name). Power actions answer at once with the job id.
+import { Type } from "@sinclair/typebox";
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { VmActions } from "../../vm/vm-actions.js";
+import type { VmAction } from "../../vm/vm-state-machine.js";
+import { hyperstackStatus } from "./instance.presenter.js";
+import { errors, IdParams, ok, ResourceName, SingleLineText } from "../schemas.js";
+
+/** The spec's ResponseModel, with the action's job and the status the VM shows while it runs. */
+const ActionResponse = ok({
+  job_id: Type.Integer({ description: "The job doing the action (GET /v1/core/jobs/{id})" }),
+  instance_status: Type.String({ description: "The VM's status now, e.g. SHUTTING_DOWN while a stop runs" }),
+});
+const UpdateResponse = ok({});
+
+const HibernateQuery = Type.Object({
+  retain_ip: Type.Optional(Type.Union([Type.Literal("true"), Type.Literal("false")], {
+    description: "Accepted for Hyperstack compatibility: Orbit's VMs keep their addresses while hibernated",
+  })),
+}, { additionalProperties: false });
+
+const ACTION_ROUTES: readonly { path: string; action: VmAction; summary: string; orbitOnly?: boolean }[] = [
+  { path: "start", action: "start", summary: "Start a stopped (or hibernated) virtual machine" },
+  { path: "stop", action: "stop", summary: "Power a virtual machine off (no guest shutdown)" },
+  { path: "hard-reboot", action: "hard-reboot", summary: "Reset a running virtual machine (no guest cooperation)" },
+  { path: "hibernate", action: "hibernate", summary: "Hibernate a virtual machine: its memory is saved on the host and it powers off" },
+  { path: "hibernate-restore", action: "hibernate-restore", summary: "Restore a hibernated virtual machine" },
+  { path: "shutdown", action: "shutdown", summary: "Orbit: ask the guest to shut down (ACPI); the VM stays running if it does not within vm.shutdown.timeout.ms", orbitOnly: true },
+  { path: "reboot", action: "reboot", summary: "Orbit: ask the guest to reboot (ACPI)", orbitOnly: true },
+];
+
+const MESSAGES: Record<VmAction, string> = {
+  start: "Virtual machine is starting",
+  stop: "Virtual machine is stopping",
+  shutdown: "Virtual machine is shutting down",
+  reboot: "Virtual machine is rebooting",
+  "hard-reboot": "Virtual machine is being reset",
+  hibernate: "Virtual machine is hibernating",
+  "hibernate-restore": "Virtual machine is being restored from hibernation",
+};
+
+export const vmActionRoutes = (actions: VmActions): FastifyPluginAsyncTypebox => async (app) => {
+  for (const r of ACTION_ROUTES) {
+    app.route({
+      // Hyperstack's routes are GETs; Orbit's own extras are POSTs only.
+      method: r.orbitOnly ? ["POST"] : ["GET", "POST"],
+      url: `/v1/core/virtual-machines/:id/${r.path}`,
+      schema: {
+        tags: ["virtual-machines"], summary: r.summary, params: IdParams,
+        ...(r.action === "hibernate" ? { querystring: HibernateQuery } : {}),
+        response: { 200: ActionResponse, ...errors },
+      },
+      handler: async (req) => {
+        const { jobId, state } = await actions.power(req.principal, (req.params as { id: number }).id, r.action);
+        return { status: true as const, message: MESSAGES[r.action], job_id: jobId, instance_status: hyperstackStatus(state).status };
+      },
+    });
+  }
+
+  app.put("/v1/core/virtual-machines/:id/label", {
+    schema: {
+      tags: ["virtual-machines"], summary: "Set a virtual machine's labels (replaces them all)", params: IdParams,
+      body: Type.Object({
+        labels: Type.Array(SingleLineText({ minLength: 1, maxLength: 63 }), { maxItems: 32 }),
+      }, { additionalProperties: false }),
+      response: { 200: UpdateResponse, ...errors },
+    },
+  }, async (req) => {
+    await actions.setLabels(req.principal, req.params.id, req.body.labels);
+    return { status: true as const, message: "Virtual machine labels updated" };
+  });
+
+  app.post("/v1/core/virtual-machines/:id/resize", {
+    schema: {
+      tags: ["virtual-machines"],
+      summary: "Resize a stopped virtual machine to another flavor (on the same host)",
+      description: "The VM must be stopped (409 otherwise); what the new flavor adds must fit on the VM's host (409 with the placement's reasons otherwise). The next start runs the new size.",
+      params: IdParams,
+      body: Type.Object({ flavor_name: SingleLineText({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }),
+      response: { 200: UpdateResponse, ...errors },
+    },
+  }, async (req) => {
+    await actions.resize(req.principal, req.params.id, req.body.flavor_name);
+    return { status: true as const, message: "Virtual machine resized" };
+  });
+
+  app.put("/v1/core/virtual-machines/:id/name", {
+    schema: {
+      tags: ["virtual-machines"], summary: "Orbit: rename a virtual machine", params: IdParams,
+      body: Type.Object({
+        name: ResourceName({ maxLength: 50, description: "1-50 characters: letters, digits, . _ -" }),
+      }, { additionalProperties: false }),
+      response: { 200: UpdateResponse, ...errors },
+    },
+  }, async (req) => {
+    await actions.rename(req.principal, req.params.id, req.body.name);
+    return { status: true as const, message: "Virtual machine renamed" };
+  });
+};

@@ -1,0 +1,115 @@
+// A user's actions on a VM that exists: power actions (each a job, the VM in its in-flight state
+// at once), labels and name (plain updates). Which action makes sense in which state is the state
+// machine's (planAction); another account's VM is a 404.
+import { randomUUID } from "node:crypto";
+import { and, eq } from "drizzle-orm";
+import { ConflictError, InvalidArgumentError, NotFoundError, UnsupportedError } from "#shared/errors.js";
+import type { Db } from "../db/database.js";
+import { allocations, environments, flavors, hosts, images, jobs, vms } from "../db/schema.js";
+import { touchHost } from "../hosts/host-generation.js";
+import { checkAccountLimits } from "../placement/account-limits.js";
+import { rejectionError, type PlacementService } from "../placement/placement-service.js";
+import type { Caller, JobEnqueuer } from "./vm-service.js";
+import { transitionVm } from "./vm-transitions.js";
+import { isVmState, planAction, type VmAction, type VmState } from "./vm-state-machine.js";
+
+export interface ActionStarted { jobId: number; state: VmState }
+
+export class VmActions {
+  constructor(private readonly db: Db, private readonly jobsQueue: JobEnqueuer, private readonly placement: Pick<PlacementService, "dryRun">) {}
+
+  private async row(caller: Caller, id: number) {
+    const scope = caller.role === "admin" ? undefined : eq(vms.accountId, caller.accountId);
+    const [vm] = await this.db.select({ id: vms.id, state: vms.state, accountId: vms.accountId }).from(vms).where(and(eq(vms.id, id), scope));
+    if (!vm || vm.state === "Destroyed") throw new NotFoundError("virtual machine", id);
+    return vm;
+  }
+
+  /**
+   * Checks the action against the VM's state, moves it to the in-flight state and queues the job,
+   * in one transaction under the VM's row lock (two concurrent stops: the second sees Stopping).
+   */
+  async power(caller: Caller, id: number, action: VmAction): Promise<ActionStarted> {
+    const vm = await this.row(caller, id);
+    const { jobId, state } = await this.db.transaction(async (tx) => {
+      const [locked] = await tx.select({ state: vms.state }).from(vms).where(eq(vms.id, id)).for("update");
+      const from: VmState = locked && isVmState(locked.state) ? locked.state : "Unknown";
+      const plan = planAction(action, from, `virtual machine ${id}`);
+      if (plan.during) await transitionVm(tx, id, plan.during, `user requested ${action}`);
+      const [job] = await tx.insert(jobs).values({
+        uuid: randomUUID(), kind: plan.job, vmId: id, accountId: vm.accountId,
+      }).returning({ id: jobs.id });
+      return { jobId: job!.id, state: plan.during ?? from };
+    });
+    this.jobsQueue.enqueue(jobId);
+    return { jobId, state };
+  }
+
+  /** Replaces the VM's labels (Hyperstack's PUT .../label sets the whole list). */
+  async setLabels(caller: Caller, id: number, labels: readonly string[]): Promise<void> {
+    await this.row(caller, id);
+    await this.db.update(vms).set({ labels: [...new Set(labels)], updatedAt: new Date() }).where(eq(vms.id, id));
+  }
+
+  async rename(caller: Caller, id: number, name: string): Promise<void> {
+    await this.row(caller, id);
+    await this.db.update(vms).set({ name, updatedAt: new Date() }).where(eq(vms.id, id));
+  }
+
+  /**
+   * A stopped VM's new flavor, on the same host: what it grows by is placed there through the
+   * placement service (the host's filters and capacity as a deploy sees them); then, under the
+   * account's and the host's locks, the account's limits are checked, the host must not have
+   * changed since (its generation), and the allocation and the VM move to the new size in one
+   * transaction. The next start defines the domain with the new size.
+   */
+  async resize(caller: Caller, id: number, flavorName: string): Promise<void> {
+    const scope = caller.role === "admin" ? undefined : eq(vms.accountId, caller.accountId);
+    const [vm] = await this.db.select().from(vms).where(and(eq(vms.id, id), scope));
+    if (!vm || vm.state === "Destroyed") throw new NotFoundError("virtual machine", id);
+    if (vm.state !== "Stopped") {
+      throw new ConflictError(`virtual machine ${id} is ${vm.state}: stop it first (a running VM cannot be resized yet)`, vm.state);
+    }
+    const [flavor] = await this.db.select().from(flavors).where(eq(flavors.name, flavorName));
+    if (!flavor) throw new InvalidArgumentError("flavor_name", `flavor "${flavorName}" does not exist`);
+    const [current] = await this.db.select().from(flavors).where(eq(flavors.id, vm.flavorId));
+    if (flavor.id === vm.flavorId) throw new InvalidArgumentError("flavor_name", `virtual machine ${id} already has flavor "${flavorName}"`);
+    const gpuShape = (f: typeof flavor) => [f.gpuCount, f.gpuShareMilli, f.vgpuType ?? "", f.gpuModel ?? ""].join("/");
+    if (gpuShape(flavor) !== gpuShape(current!)) {
+      throw new UnsupportedError(`resizing to a flavor with other GPUs is not supported yet ("${current!.name}" → "${flavorName}")`, "flavor_name");
+    }
+    const [alloc] = await this.db.select().from(allocations).where(eq(allocations.vmId, id));
+    if (!alloc || vm.hostId == null) throw new ConflictError(`virtual machine ${id} holds no capacity on a host`, vm.state);
+    if (alloc.pinnedCpus.length > 0) throw new UnsupportedError(`virtual machine ${id} has pinned CPUs: resizing it is not supported yet`, "flavor_name");
+    const growth = { vcpus: Math.max(0, flavor.vcpus - vm.vcpus), memoryMib: Math.max(0, flavor.memoryMib - vm.memoryMib) };
+    const [host] = await this.db.select({ generation: hosts.generation }).from(hosts).where(eq(hosts.id, vm.hostId));
+    const [env] = await this.db.select({ name: environments.name }).from(environments).where(eq(environments.id, vm.environmentId));
+    const [image] = await this.db.select({ osType: images.osType }).from(images).where(eq(images.id, vm.imageId));
+    const grows = growth.vcpus + growth.memoryMib > 0;
+    if (grows) {
+      // The allocator places at least one vCPU: a growth in memory only asks for one more than it
+      // needs (a refusal on a host with no vCPU to spare). A shrink needs no room and no check.
+      const placed = await this.placement.dryRun({
+        vcpus: Math.max(1, growth.vcpus), memoryMib: growth.memoryMib, count: 1, accountId: String(vm.accountId),
+        environment: env!.name, hostId: String(vm.hostId), hostTags: flavor.hostTags, strictHostTags: true,
+        osType: image!.osType, ...(flavor.cpuType ? { cpuType: flavor.cpuType } : {}),
+      });
+      if (!placed.ok) throw rejectionError(placed.rejection);
+    }
+    await this.db.transaction(async (tx) => {
+      const breach = await checkAccountLimits(tx, new Map([[vm.accountId, { vms: 0, ...growth, gpus: 0 }]]));
+      if (breach) throw breach;
+      const [locked] = await tx.select({ generation: hosts.generation }).from(hosts).where(eq(hosts.id, vm.hostId!)).for("update");
+      if (grows && locked?.generation !== host?.generation) {
+        throw new ConflictError(`host capacity changed while virtual machine ${id} was being resized: try again`, vm.state, { retryable: true });
+      }
+      const [now] = await tx.select({ state: vms.state, flavorId: vms.flavorId }).from(vms).where(eq(vms.id, id)).for("update");
+      if (now?.state !== "Stopped" || now.flavorId !== vm.flavorId) {
+        throw new ConflictError(`virtual machine ${id} changed while being resized (now ${now?.state})`, now?.state ?? "Unknown");
+      }
+      await tx.update(allocations).set({ vcpus: flavor.vcpus, memoryMib: flavor.memoryMib }).where(eq(allocations.vmId, id));
+      await tx.update(vms).set({ flavorId: flavor.id, vcpus: flavor.vcpus, memoryMib: flavor.memoryMib, updatedAt: new Date() }).where(eq(vms.id, id));
+      await touchHost(tx, vm.hostId!);
+    });
+  }
+}
