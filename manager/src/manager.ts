@@ -146,11 +146,11 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     db, policy: () => allocation.policy(), log: log.child({ component: "placement" }), onDatabaseUnavailable: reportDatabase,
   });
   const catalog = new CatalogService(db);
-  const vmSvc = new VmService(db, placement, runner, catalog);
-  runner.register("vm.deploy", withActionCallbacks(db, vmDeployJob(db, dispatcher, registry)));
-  runner.register("vm.destroy", withActionCallbacks(db, vmDestroyJob(db, dispatcher)));
   // Event callbacks: queued in the outbox with each event, POSTed by this worker (callbacks/).
   const callbackPolicy = () => ({ allowPrivateAddresses: config.callbackAllowPrivateAddresses });
+  const vmSvc = new VmService(db, placement, runner, catalog, callbackPolicy);
+  runner.register("vm.deploy", withActionCallbacks(db, vmDeployJob(db, dispatcher, registry)));
+  runner.register("vm.destroy", withActionCallbacks(db, vmDestroyJob(db, dispatcher)));
   const callbackSecrets = new CallbackSecretService(db, () => registry.number("callbacks.secret.rotation.grace.ms"));
   const callbackWorker = new CallbackDeliveryWorker({
     db, secrets: callbackSecrets, settings: () => deliverySettings(registry), log: log.child({ component: "callbacks" }),
