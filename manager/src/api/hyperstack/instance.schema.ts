@@ -13,7 +13,8 @@ export const InstancePlacement = Type.Union([Type.Null(), Type.Object({
   gpus: Type.Array(GpuAssignment),
 }, { additionalProperties: false })], { description: "How the scheduler chose the host (admin keys only; null for users)" });
 
-const NoFeatures = Type.Object({}, { additionalProperties: false, description: "Always {}: Orbit has no features to list here yet" });
+/** The spec's free-form `features`: a map Orbit has nothing to put in yet (always {}). */
+const NoFeatures = Type.Object({}, { additionalProperties: Type.String(), maxProperties: 0, description: "Always {}: Orbit has no features to list here yet" });
 
 export const InstanceFlavor = Type.Object({
   id: Type.Integer(),
