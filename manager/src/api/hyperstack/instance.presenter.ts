@@ -62,7 +62,7 @@ export function instanceView(vm: VmDetails): Static<typeof Instance> {
     labels: vm.labels,
     callback_url: vm.callbackUrl || null,
     contract_id: null,
-    enhanced_metrics: false,
+    enhanced_metrics: { enabled: false },
     features: {},
     locked: false,
     os: vm.image.osType,

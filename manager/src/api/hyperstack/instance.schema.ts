@@ -61,7 +61,7 @@ export const Instance = Type.Object({
   labels: Type.Array(Type.String()),
   callback_url: Type.Union([Type.String(), Type.Null()]),
   contract_id: Type.Union([Type.Integer(), Type.Null()], { description: "null: Orbit has no contracts" }),
-  enhanced_metrics: Type.Boolean({ description: "false: enhanced monitoring is not supported yet" }),
+  enhanced_metrics: Type.Object({ enabled: Type.Boolean() }, { additionalProperties: false, description: "enabled: false (enhanced monitoring is not supported yet)" }),
   features: NoFeatures,
   locked: Type.Boolean({ description: "false: VM locks are not supported yet" }),
   os: Type.String({ description: "The image's OS type (linux, windows)" }),
