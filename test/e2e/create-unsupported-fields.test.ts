@@ -97,3 +97,25 @@ describe("create fields Orbit honours", () => {
     expect(await vmCount()).toBe(before);
   });
 });
+
+describe("listing VMs with the spec's parameters", () => {
+  it("filters by name (search) and environment name (contains, or exact), accepts exclude_firewalls", async () => {
+    const a = await cloud.api("POST", "/v1/core/virtual-machines", { ...VALID, name: "lst_alpha" });
+    expect(a.status).toBe(200);
+    const names = async (q: string) => {
+      const r = await cloud.api("GET", `/v1/core/virtual-machines?${q}`);
+      expect(r.status, `${q}: ${JSON.stringify(r.json)}`).toBe(200);
+      return (r.json.instances as { name: string }[]).map((i) => i.name);
+    };
+    expect(await names("search=LST_AL")).toEqual(["lst_alpha"]);
+    // LIKE's wildcards are taken literally: "_" matches only "_".
+    expect(await names("search=lst%5Fal")).toEqual(["lst_alpha"]);
+    expect(await names("search=lstxal")).toEqual([]);
+    const env = a.json.instances[0].environment.name as string;
+    expect(await names(`search=lst&environment=${env.slice(1)}`)).toEqual(["lst_alpha"]);
+    expect(await names(`search=lst&environment=${env.slice(1)}&exact_environment_match=true`)).toEqual([]);
+    expect(await names(`search=lst&environment=${env}&exact_environment_match=true`)).toEqual(["lst_alpha"]);
+    expect(await names("search=lst&exclude_firewalls=3&exclude_firewalls=4")).toEqual(["lst_alpha"]);
+    expect((await cloud.api("GET", "/v1/core/virtual-machines?exclude_firewalls=x")).status).toBe(400);
+  });
+});

@@ -42,7 +42,7 @@ const CreateBody = Type.Object({
 }, { additionalProperties: false });
 
 /** Firewall ids, one per parameter or comma-separated (Orbit has no firewalls: none is excluded). */
-const FirewallIds = SingleLineText({ pattern: "^[0-9]{1,16}(,[0-9]{1,16})*$", maxLength: 2000 });
+const FirewallIds = Type.String({ pattern: "^[0-9]{1,16}(,[0-9]{1,16})*$", maxLength: 2000 });
 
 export const virtualMachineRoutes = (vmsvc: VmService): FastifyPluginAsyncTypebox => async (app) => {
   app.post("/v1/core/virtual-machines", {
