@@ -168,7 +168,7 @@ describe("errors and exit codes", () => {
 
 describe("--wait", () => {
   it("create polls the jobs until they succeed, then shows the VMs as they are now", async () => {
-    api.routes["POST /v1/core/virtual-machines"] = { status: 201, body: { status: true, message: "ok", instances: [VM], job_id: 11, job_ids: [11] } };
+    api.routes["POST /v1/core/virtual-machines"] = { status: 200, body: { status: true, message: "ok", instances: [VM], job_id: 11, job_ids: [11] } };
     jobRoute(11, "deploy", ["pending", "running", "running", "succeeded"]);
     api.routes["GET /v1/core/virtual-machines/7"] = { body: { status: true, message: "ok", instance: { ...VM, status: "ACTIVE" } } };
     const r = await runCli(["vm", "create", "web-1", "-f", "n1-cpu-small", "-i", "Debian 12", "-l", "a", "-l", "b", "--wait", "--json"], env);

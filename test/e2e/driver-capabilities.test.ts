@@ -35,7 +35,7 @@ describe("driver capabilities through manager → gRPC → agent → simulator",
 
   it("runs a VM to act on", async () => {
     const created = await cloud.api("POST", "/v1/core/virtual-machines", { name: "cap-1", flavor_name: "n1-cpu-small", image_name: "Debian 12" });
-    expect(created.status).toBe(201);
+    expect(created.status).toBe(200);
     const inst = created.json.instances[0];
     expect(inst.host).toBe("cap-full");
     await cloud.waitFor("VM running", async () => (await cloud.api("GET", `/v1/core/virtual-machines/${inst.id}`)).json.instance?.status === "ACTIVE");

@@ -25,13 +25,13 @@ describe("Idempotency-Key", () => {
   it("replays the first answer to a retry sent after it finished, without creating again", async () => {
     const key = randomUUID();
     const first = await post("/v1/core/virtual-machines", body("idem-one"), key);
-    expect(first.status).toBe(201);
+    expect(first.status).toBe(200);
     expect(first.headers.get("idempotent-replayed")).toBeNull();
     await jobsIdle(cloud);
     const before = await stateDigest(cloud);
     // Same request, keys in another order: the same request.
     const retry = await post("/v1/core/virtual-machines", { image_name: "Debian 12", flavor_name: "n1-cpu-small", name: "idem-one" }, key);
-    expect(retry.status).toBe(201);
+    expect(retry.status).toBe(200);
     expect(retry.json).toEqual(first.json);
     expect(retry.headers.get("idempotent-replayed")).toBe("true");
     expect(await vmCount("idem-one")).toBe(1);
@@ -40,7 +40,7 @@ describe("Idempotency-Key", () => {
 
   it("refuses the same key with a different body (422) or on another route, changing nothing", async () => {
     const key = randomUUID();
-    expect((await post("/v1/core/virtual-machines", body("idem-two"), key)).status).toBe(201);
+    expect((await post("/v1/core/virtual-machines", body("idem-two"), key)).status).toBe(200);
     await jobsIdle(cloud);
     const before = await stateDigest(cloud);
     const other = await post("/v1/core/virtual-machines", body("idem-two-b"), key);
@@ -56,7 +56,7 @@ describe("Idempotency-Key", () => {
   it("runs two concurrent requests with one key once; both get the same answer", async () => {
     const key = randomUUID();
     const [a, b] = await Promise.all([post("/v1/core/virtual-machines", body("idem-race"), key), post("/v1/core/virtual-machines", body("idem-race"), key)]);
-    expect([a.status, b.status]).toEqual([201, 201]);
+    expect([a.status, b.status]).toEqual([200, 200]);
     expect(a.json).toEqual(b.json);
     expect([a.headers.get("idempotent-replayed"), b.headers.get("idempotent-replayed")].sort()).toEqual([null, "true"].sort());
     expect(await vmCount("idem-race")).toBe(1);
@@ -84,7 +84,7 @@ describe("Idempotency-Key", () => {
     const unknown = await post("/v1/core/virtual-machines", { ...body("idem-fix"), flavor_name: "nope" }, key);
     expect(unknown.status).toBe(400); // not a 422: the 409 was not kept
     const fixed = await post("/v1/core/virtual-machines", body("idem-fix"), key);
-    expect(fixed.status).toBe(201);
+    expect(fixed.status).toBe(200);
     expect((await post("/v1/core/virtual-machines", body("idem-fix"), key)).headers.get("idempotent-replayed")).toBe("true");
     expect(await vmCount("idem-fix")).toBe(1);
     await jobsIdle(cloud);

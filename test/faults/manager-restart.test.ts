@@ -83,7 +83,7 @@ describe("a manager killed and started again", () => {
     let answered = 0;
     // Settled at once (a create cut by the kill rejects: its answer was lost).
     const creates = Array.from({ length: 32 }, (_, i) => manager.api("POST", "/v1/core/virtual-machines", {
-      name: `crash-${i}`, flavor_name: "n1-cpu-small", image_name: "Debian 12", key_name: "none", count: 1,
+      name: `crash-${i}`, flavor_name: "n1-cpu-small", image_name: "Debian 12", count: 1,
     }).then((r) => { answered++; return { status: r.status, json: r.json }; }, (e: Error) => ({ status: 0, json: { lost: e.message } as Record<string, any> })));
     await waitFor("a few creates answered", () => answered >= 8, 30_000, 10);
     await manager.kill("SIGKILL");

@@ -151,6 +151,9 @@ export const vms = pgTable("vms", {
   labels: jsonb("labels").notNull().$type<string[]>().default([]),
   userData: text("user_data").notNull().default(""),
   callbackUrl: text("callback_url").notNull().default(""),
+  /** The key pair named at create ("" for none) and its public key, kept for the VM's seed. */
+  keyName: text("key_name").notNull().default(""),
+  sshAuthorizedKeys: jsonb("ssh_authorized_keys").notNull().$type<string[]>().default([]),
   placement: jsonb("placement").$type<Record<string, unknown>>(),
   createdAt: createdAt(),
   updatedAt: updatedAt(),

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { buildVmSpec, mdevUuidFor } from "./vm-spec.js";
 
 const vm = {
-  id: 1, uuid: "11111111-2222-4333-8444-555555555555", name: "v", vcpus: 4, memoryMib: 8192, labels: ["a"], userData: "",
+  id: 1, uuid: "11111111-2222-4333-8444-555555555555", name: "v", vcpus: 4, memoryMib: 8192, labels: ["a"], userData: "", sshAuthorizedKeys: [],
 } as never;
 const image = { name: "Debian 12", path: "", osType: "linux" } as never;
 
@@ -24,5 +24,11 @@ describe("buildVmSpec", () => {
     expect(spec.gpus[0]).toMatchObject({ mode: "passthrough", vgpuType: "", mdevUuid: "" });
     expect(spec.numaNode).toBe(-1);
     expect(spec.disks).toEqual([]);
+  });
+
+  it("seeds the key pair's public key with or without user data", () => {
+    const withKey = buildVmSpec({ ...(vm as object), sshAuthorizedKeys: ["ssh-ed25519 AAAA k"] } as never, image, undefined, []);
+    expect(withKey.cloudInit).toMatchObject({ userData: "", sshAuthorizedKeys: ["ssh-ed25519 AAAA k"], hostname: "v" });
+    expect(buildVmSpec(vm, image, undefined, []).cloudInit).toBeUndefined();
   });
 });

@@ -32,8 +32,8 @@ export function buildVmSpec(
     pinnedCpus: alloc?.pinnedCpus ?? [],
     numaNode: alloc?.numaNode ?? -1,
     imageName: image.name,
-    cloudInit: vm.userData
-      ? { userData: vm.userData, metaData: "", networkConfig: "", sshAuthorizedKeys: [], hostname: vm.name }
+    cloudInit: vm.userData || vm.sshAuthorizedKeys.length > 0
+      ? { userData: vm.userData, metaData: "", networkConfig: "", sshAuthorizedKeys: [...vm.sshAuthorizedKeys], hostname: vm.name }
       : undefined,
     labels: Object.fromEntries(vm.labels.map((l) => [l, ""])),
     directBoot: undefined,

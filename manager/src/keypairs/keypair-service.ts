@@ -7,6 +7,7 @@ import { AlreadyExistsError, NotFoundError, OrbitError } from "#shared/errors.js
 import type { Db } from "../db/database.js";
 import { environments, keypairs } from "../db/schema.js";
 import { generateSshKeyPair, parseSshPublicKey, type GeneratedKeyType, type SshPublicKey } from "./ssh-keys.js";
+import { containsPattern } from "../db/like-pattern.js";
 
 export interface KeyPairEnvironment {
   id: number;
@@ -51,11 +52,6 @@ function isUniqueViolation(e: unknown): boolean {
     if ((cur as { code?: unknown }).code === "23505") return true;
   }
   return false;
-}
-
-/** A LIKE pattern matching `text` anywhere, with LIKE's wildcards in it taken literally. */
-function containsPattern(text: string): string {
-  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
 export class KeyPairService {

@@ -28,6 +28,8 @@ export interface NewVm {
   labels?: readonly string[];
   userData?: string;
   callbackUrl?: string;
+  keyName?: string;
+  sshAuthorizedKeys?: readonly string[];
   /** What the placement decided (stored as vms.placement). */
   placement?: Record<string, unknown>;
 }
@@ -77,6 +79,7 @@ export function prepareRows(rows: CommitRows, plan: PlacementPlan): PreparedRows
       uuid, name: vm.name, account_id: vm.accountId, environment_id: vm.environmentId, flavor_id: vm.flavorId,
       image_id: vm.imageId, host_id: hostId, state: vm.state ?? "Creating", vcpus: p.vcpus, memory_mib: p.memoryMib,
       labels: vm.labels ?? [], user_data: vm.userData ?? "", callback_url: vm.callbackUrl ?? "", placement: vm.placement ?? null,
+      key_name: vm.keyName ?? "", ssh_authorized_keys: vm.sshAuthorizedKeys ?? [],
       numa_node: p.numaNode ?? -1, pinned_cpus: p.pinnedCpus ?? [], job_kind: rows.jobKind ?? null,
     });
     for (const g of p.gpus) {
@@ -132,13 +135,13 @@ export async function writeRows(db: Db | Tx, input: WriteInput): Promise<WriteOu
       select * from jsonb_to_recordset(${JSON.stringify(input.requests.flatMap((r) => r.vms))}::jsonb) as x(
         uuid uuid, name text, account_id integer, environment_id integer, flavor_id integer, image_id integer,
         host_id integer, state text, vcpus integer, memory_mib bigint, labels jsonb, user_data text, callback_url text,
-        placement jsonb, numa_node integer, pinned_cpus jsonb, job_kind text)
+        placement jsonb, numa_node integer, pinned_cpus jsonb, job_kind text, key_name text, ssh_authorized_keys jsonb)
       where (select ok from ok)),
     v as (
       insert into vms (uuid, name, account_id, environment_id, flavor_id, image_id, host_id, state, vcpus, memory_mib,
-                       labels, user_data, callback_url, placement)
+                       labels, user_data, callback_url, placement, key_name, ssh_authorized_keys)
       select uuid, name, account_id, environment_id, flavor_id, image_id, host_id, state, vcpus, memory_mib,
-             labels, user_data, callback_url, placement
+             labels, user_data, callback_url, placement, key_name, ssh_authorized_keys
       from input returning id, uuid),
     j as (
       insert into jobs (uuid, kind, vm_id, account_id)

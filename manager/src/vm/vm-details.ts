@@ -14,8 +14,10 @@ export interface VmDetails {
   state: VmState;
   stateReason: string;
   labels: string[];
-  /** "" when none (callbacks are not supported yet). */
+  /** "" when none. */
   callbackUrl: string;
+  /** The key pair named at create, null without one. */
+  keyName: string | null;
   createdAt: Date;
   environment: Environment;
   flavor: Flavor;

@@ -1,16 +1,18 @@
 // Virtual machines as users see them: create (place + commit + deploy job), list, get, delete.
 import { randomUUID } from "node:crypto";
-import { and, count, desc, eq, inArray, isNull, or } from "drizzle-orm";
-import { ConflictError, InvalidArgumentError, NotFoundError, UnsupportedError } from "#shared/errors.js";
+import { and, count, desc, eq, ilike, inArray, isNull, or } from "drizzle-orm";
+import { ConflictError, InvalidArgumentError, NotFoundError, OrbitError, UnsupportedError } from "#shared/errors.js";
 import type { GpuDemand, PlacementPlan, PlacementRequest, PlacementResult } from "../allocator/types.js";
+import { validateCallbackUrl, type CallbackAddressPolicy } from "../callbacks/callback-url.js";
 import type { CatalogService, DeployCatalogInput, Flavor, Image } from "../catalog/catalog-service.js";
 import type { Db } from "../db/database.js";
-import { affinityGroupMembers, environments, flavors, hosts, images, jobs, vms } from "../db/schema.js";
+import { affinityGroupMembers, environments, flavors, hosts, images, jobs, keypairs, vms } from "../db/schema.js";
 import { AffinityGroupService } from "../placement/affinity-group-service.js";
 import type { PlacementService } from "../placement/placement-service.js";
 import type { StoredPlacement, VmDetails } from "./vm-details.js";
 import { transitionVm } from "./vm-transitions.js";
 import { canDestroyFrom, isVmState } from "./vm-state-machine.js";
+import { containsPattern } from "../db/like-pattern.js";
 
 export interface Caller { accountId: number; role: "admin" | "user" }
 
@@ -35,7 +37,17 @@ export interface CreateVmInput {
   enable_port_randomization?: boolean | undefined;
   security_rules?: unknown[] | undefined;
   volume_name?: string | undefined;
+  enhanced_monitoring_enabled?: boolean | undefined;
+  profile?: { name: string } | undefined;
+  flavor?: Record<string, unknown> | undefined;
+  // Orbit's own lifecycle fields: only the behaviour Orbit has today is accepted.
+  start?: boolean | undefined;
+  ha_enabled?: boolean | undefined;
+  run_strategy?: string | undefined;
 }
+
+/** CloudStack's limit on user data (bytes of UTF-8), kept for both dialects. */
+export const MAX_USER_DATA_BYTES = 32 * 1024;
 
 /**
  * Hyperstack create fields Orbit does not implement yet, each with the values that ask for
@@ -43,12 +55,17 @@ export interface CreateVmInput {
  * SDK's default, the others are absent or off). Any other value is refused rather than ignored.
  */
 const NOT_YET_SUPPORTED: readonly { field: keyof CreateVmInput; harmless: (v: unknown) => boolean; what: string }[] = [
-  { field: "callback_url", harmless: (v) => v === "", what: "event callbacks" },
   { field: "assign_floating_ip", harmless: (v) => v === false, what: "floating IPs" },
   { field: "enable_port_randomization", harmless: (v) => v === true, what: "port randomization settings (they apply to floating IPs)" },
   { field: "create_bootable_volume", harmless: (v) => v === false, what: "bootable volumes" },
   { field: "volume_name", harmless: (v) => v === "", what: "volumes" },
   { field: "security_rules", harmless: (v) => Array.isArray(v) && v.length === 0, what: "security rules" },
+  { field: "enhanced_monitoring_enabled", harmless: (v) => v === false, what: "enhanced monitoring" },
+  { field: "profile", harmless: () => false, what: "deploy profiles" },
+  { field: "flavor", harmless: () => false, what: "inline flavors (name one with flavor_name)" },
+  { field: "start", harmless: (v) => v === true, what: "create-stopped deploys (VMs start when deployed)" },
+  { field: "ha_enabled", harmless: (v) => v === false, what: "high availability restarts" },
+  { field: "run_strategy", harmless: () => false, what: "run strategies (the VM runs until stopped or deleted)" },
 ];
 
 /** Refuses a create that asks for something Orbit does not do yet (a 400 naming the field). */
@@ -59,6 +76,16 @@ export function refuseNotYetSupported(input: CreateVmInput): void {
       throw new UnsupportedError(`${field} ${JSON.stringify(v)} is not supported yet: Orbit has no ${what} yet`, field);
     }
   }
+}
+
+export interface ListVmsInput {
+  page: number;
+  pageSize: number;
+  /** Name contains (case-insensitive). */
+  search?: string | undefined;
+  /** Environment name contains (case-insensitive), or equals with exactEnvironmentMatch. */
+  environment?: string | undefined;
+  exactEnvironmentMatch?: boolean | undefined;
 }
 
 export interface JobEnqueuer { enqueue(jobId: number): void }
@@ -81,6 +108,7 @@ export class VmService {
     private readonly placement: PlacementService,
     private readonly jobsQueue: JobEnqueuer,
     private readonly catalog: CatalogService,
+    private readonly callbackPolicy: () => CallbackAddressPolicy,
   ) {
     this.groups = new AffinityGroupService(db);
   }
@@ -131,7 +159,12 @@ export class VmService {
   async create(caller: Caller, input: CreateVmInput): Promise<{ vms: VmDetails[]; jobIds: number[]; plan: PlacementPlan }> {
     refuseNotYetSupported(input);
     const count = input.count ?? 1;
+    if (input.user_data !== undefined && Buffer.byteLength(input.user_data, "utf8") > MAX_USER_DATA_BYTES) {
+      throw new InvalidArgumentError("user_data", `user_data is ${Buffer.byteLength(input.user_data, "utf8")} bytes; at most ${MAX_USER_DATA_BYTES} are accepted`);
+    }
+    const callbackUrl = input.callback_url ? validateCallbackUrl(input.callback_url, "callback_url", this.callbackPolicy()) : "";
     const { flavor, image, environment: env } = await this.catalog.resolveDeploy(input);
+    const keyPair = input.key_name ? await this.keyPairNamed(caller, env, input.key_name) : undefined;
     const names = count === 1 ? [input.name] : Array.from({ length: count }, (_, i) => `${input.name}-${i + 1}`);
     for (const n of names) {
       if (n.length > 50) throw new InvalidArgumentError("name", `name "${n}" is longer than 50 characters`);
@@ -153,7 +186,7 @@ export class VmService {
       vm: (p, plan) => ({
         uuid: uuids[p.index]!, name: names[p.index]!, accountId: caller.accountId, environmentId: env.id,
         flavorId: flavor.id, imageId: image.id, labels: input.labels ?? [], userData: input.user_data ?? "",
-        callbackUrl: "", // callback_url: only "" is accepted until callbacks exist
+        callbackUrl, keyName: keyPair?.name ?? "", sshAuthorizedKeys: keyPair ? [keyPair.publicKey] : [],
         placement: { policy: plan.policy, seed: plan.seed, host: p.hostName, scores: p.scores, total: p.total, gpus: p.gpus } satisfies StoredPlacement,
       }),
       jobKind: "vm.deploy",
@@ -172,12 +205,30 @@ export class VmService {
     return { vms: await this.details(ordered, caller), jobIds, plan };
   }
 
+  /** The caller's key pair of that name in the VM's environment (key pairs are per account, admins included). */
+  private async keyPairNamed(caller: Caller, env: { id: number; name: string }, name: string): Promise<{ name: string; publicKey: string }> {
+    const [kp] = await this.db.select({ name: keypairs.name, publicKey: keypairs.publicKey }).from(keypairs)
+      .where(and(eq(keypairs.accountId, caller.accountId), eq(keypairs.environmentId, env.id), eq(keypairs.name, name)));
+    if (!kp) {
+      throw new OrbitError("not_found", `key_name: your account has no key pair named "${name}" in environment "${env.name}"`, {
+        details: { resource: "key pair", id: name, field: "key_name" },
+      });
+    }
+    return kp;
+  }
+
   private scope(caller: Caller) {
     return caller.role === "admin" ? undefined : eq(vms.accountId, caller.accountId);
   }
 
-  async list(caller: Caller, page: number, pageSize: number): Promise<{ vms: VmDetails[]; total: number }> {
-    const where = and(isNull(vms.deletedAt), this.scope(caller));
+  async list(caller: Caller, q: ListVmsInput): Promise<{ vms: VmDetails[]; total: number }> {
+    const { page, pageSize } = q;
+    const envFilter = q.environment === undefined ? undefined : inArray(vms.environmentId,
+      this.db.select({ id: environments.id }).from(environments).where(q.exactEnvironmentMatch
+        ? eq(environments.name, q.environment)
+        : ilike(environments.name, containsPattern(q.environment))));
+    const where = and(isNull(vms.deletedAt), this.scope(caller),
+      q.search ? ilike(vms.name, containsPattern(q.search)) : undefined, envFilter);
     const [{ n }] = (await this.db.select({ n: count() }).from(vms).where(where)) as [{ n: number }];
     const rows = await this.db.select().from(vms).where(where).orderBy(desc(vms.id))
       .limit(pageSize).offset((page - 1) * pageSize);
@@ -244,6 +295,7 @@ export class VmService {
       stateReason: r.stateReason,
       labels: r.labels,
       callbackUrl: r.callbackUrl,
+      keyName: r.keyName || null,
       createdAt: r.createdAt,
       environment: es.find((x) => x.id === r.environmentId)!,
       flavor: fs.find((x) => x.id === r.flavorId)!,

@@ -13,13 +13,20 @@ export const InstancePlacement = Type.Union([Type.Null(), Type.Object({
   gpus: Type.Array(GpuAssignment),
 }, { additionalProperties: false })], { description: "How the scheduler chose the host (admin keys only; null for users)" });
 
+/** The spec's free-form `features`: a map Orbit has nothing to put in yet (always {}). */
+const NoFeatures = Type.Object({}, { additionalProperties: Type.String(), maxProperties: 0, description: "Always {}: Orbit has no features to list here yet" });
+
 export const InstanceFlavor = Type.Object({
+  id: Type.Integer(),
   name: Type.String(),
   cpu: Type.Integer({ description: "vCPUs" }),
   ram: Type.Number({ description: "Memory in GiB" }),
   disk: Type.Integer({ description: "Root disk in GiB" }),
   gpu: Type.String({ description: "GPU model (\"\" without GPUs)" }),
   gpu_count: Type.Integer({ description: "Whole GPUs passed through" }),
+  ephemeral: Type.Integer({ description: "Ephemeral disk in GiB: always 0 (Orbit flavors have none)" }),
+  features: NoFeatures,
+  labels: Type.Tuple([], { description: "Always empty: flavor labels are not supported yet" }),
   vgpu_type: Type.Union([Type.String(), Type.Null()]),
   gpu_share_milli: Type.Union([Type.Integer(), Type.Null()]),
 }, { additionalProperties: false });
@@ -36,7 +43,16 @@ export const Instance = Type.Object({
   fixed_ip: Type.Union([Type.String(), Type.Null()]),
   floating_ip: Type.Union([Type.String(), Type.Null()]),
   floating_ip_status: Type.String({ description: "NOT_ATTACHED (floating IPs are not supported yet)" }),
-  environment: Type.Object({ name: Type.String() }, { additionalProperties: false }),
+  environment: Type.Object({
+    id: Type.Integer(),
+    name: Type.String(),
+    org_id: Type.Union([Type.Integer(), Type.Null()], { description: "null: Orbit's environments belong to no organization" }),
+    region: Type.String(),
+    features: Type.Object({
+      green_status: Type.Union([Type.String(), Type.Null()]),
+      network_optimised: Type.Boolean(),
+    }, { additionalProperties: false, description: "What Orbit knows of the environment's features: nothing yet (null, false)" }),
+  }, { additionalProperties: false }),
   image: Type.Object({ name: Type.String() }, { additionalProperties: false }),
   flavor: InstanceFlavor,
   keypair: Type.Object({ name: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false }),
@@ -44,6 +60,14 @@ export const Instance = Type.Object({
   volume_attachments: Type.Tuple([], { description: "Always empty: volumes are not supported yet" }),
   labels: Type.Array(Type.String()),
   callback_url: Type.Union([Type.String(), Type.Null()]),
+  contract_id: Type.Union([Type.Integer(), Type.Null()], { description: "null: Orbit has no contracts" }),
+  enhanced_metrics: Type.Object({ enabled: Type.Boolean() }, { additionalProperties: false, description: "enabled: false (enhanced monitoring is not supported yet)" }),
+  features: NoFeatures,
+  locked: Type.Boolean({ description: "false: VM locks are not supported yet" }),
+  os: Type.String({ description: "The image's OS type (linux, windows)" }),
+  port_randomization: Type.Boolean({ description: "false: without floating IPs there are no ports to randomize" }),
+  port_randomization_status: Type.String({ description: "NOT_APPLICABLE without a floating IP" }),
+  requires_public_ip: Type.Boolean({ description: "false: Orbit VMs need no public IP" }),
   host: Type.Union([Type.String(), Type.Null()], { description: "The host's name (admin keys only; null for users)" }),
   placement: InstancePlacement,
   created_at: Type.String({ format: "date-time" }),

@@ -1,6 +1,8 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { VmService } from "../../vm/vm-service.js";
+import { MAX_CALLBACK_URL_LENGTH } from "../../callbacks/callback-url.js";
+import { MAX_USER_DATA_BYTES } from "../../vm/vm-service.js";
 import { errors, Id, IdParams, MultiLineText, ok, ResourceName, SingleLineText, Uuid } from "../schemas.js";
 import { instanceView } from "./instance.presenter.js";
 import { Instance } from "./instance.schema.js";
@@ -13,10 +15,10 @@ const CreateBody = Type.Object({
   environment_name: Type.Optional(SingleLineText({ minLength: 1, maxLength: 63 })),
   flavor_name: SingleLineText({ minLength: 1, maxLength: 100 }),
   image_name: SingleLineText({ minLength: 1, maxLength: 200 }),
-  key_name: Type.Optional(SingleLineText({ maxLength: 100, description: "Accepted for Hyperstack compatibility; key pairs come with the user API" })),
+  key_name: Type.Optional(SingleLineText({ maxLength: 100, description: "A key pair of your account in the VM's environment: its public key is put in the VM's cloud-init seed" })),
   count: Type.Optional(Type.Integer({ minimum: 1, maximum: 20, default: 1, description: "1-20 VMs named NAME-1..NAME-N" })),
-  user_data: Type.Optional(MultiLineText({ maxLength: 65536, description: "cloud-init user data (no NUL)" })),
-  callback_url: Type.Optional(SingleLineText({ maxLength: 2048, description: "Not supported yet: only \"\" is accepted" })),
+  user_data: Type.Optional(MultiLineText({ maxLength: MAX_USER_DATA_BYTES, description: `cloud-init user data (no NUL), at most ${MAX_USER_DATA_BYTES} bytes of UTF-8` })),
+  callback_url: Type.Optional(SingleLineText({ maxLength: MAX_CALLBACK_URL_LENGTH, description: "http(s) URL the VM's events are POSTed to (\"\" for none)" })),
   labels: Type.Optional(Type.Array(SingleLineText({ minLength: 1, maxLength: 63 }), { maxItems: 32 })),
   affinity_group_names: Type.Optional(Type.Array(SingleLineText({ minLength: 1, maxLength: 63 }), { maxItems: 16, description: "Affinity groups of your account the VMs join" })),
   affinity_group_ids: Type.Optional(Type.Array(Id(), { maxItems: 16 })),
@@ -27,7 +29,20 @@ const CreateBody = Type.Object({
   enable_port_randomization: Type.Optional(Type.Boolean({ description: "Not supported yet: only true (Hyperstack's default) is accepted" })),
   security_rules: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 100, description: "Not supported yet: must be empty" })),
   volume_name: Type.Optional(SingleLineText({ maxLength: 250, description: "Not supported yet: only \"\" is accepted" })),
+  enhanced_monitoring_enabled: Type.Optional(Type.Boolean({ description: "Not supported yet: only false is accepted" })),
+  profile: Type.Optional(Type.Object({ name: SingleLineText({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false, description: "Not supported yet: deploy profiles do not exist in Orbit" })),
+  flavor: Type.Optional(Type.Object({
+    cpu: Type.Optional(Type.Integer()), ram: Type.Optional(Type.Number()), disk: Type.Optional(Type.Integer()),
+    gpu: Type.Optional(SingleLineText({ maxLength: 100 })), gpu_count: Type.Optional(Type.Integer()),
+  }, { additionalProperties: false, description: "Not supported yet: name a flavor with flavor_name" })),
+  // Orbit's own lifecycle fields (KubeVirt's run strategies): only today's behaviour is accepted.
+  start: Type.Optional(Type.Boolean({ description: "Not supported yet: only true (start when deployed) is accepted" })),
+  ha_enabled: Type.Optional(Type.Boolean({ description: "Not supported yet: only false is accepted" })),
+  run_strategy: Type.Optional(Type.Union(["Always", "RerunOnFailure", "Manual", "Halted"].map((v) => Type.Literal(v)), { description: "Not supported yet: refused whatever its value" })),
 }, { additionalProperties: false });
+
+/** Firewall ids, one per parameter or comma-separated (Orbit has no firewalls: none is excluded). */
+const FirewallIds = Type.String({ pattern: "^[0-9]{1,16}(,[0-9]{1,16})*$", maxLength: 2000 });
 
 export const virtualMachineRoutes = (vmsvc: VmService): FastifyPluginAsyncTypebox => async (app) => {
   app.post("/v1/core/virtual-machines", {
@@ -36,14 +51,14 @@ export const virtualMachineRoutes = (vmsvc: VmService): FastifyPluginAsyncTypebo
       summary: "Create virtual machines",
       description: "Places the VM(s) and answers at once with them in CREATING state and the deploy job id(s).",
       body: CreateBody,
-      response: { 201: ok({ instances: Type.Array(Instance), job_id: Type.Integer(), job_ids: Type.Array(Type.Integer()) }), ...errors },
+      response: { 200: ok({ instances: Type.Array(Instance), job_id: Type.Integer(), job_ids: Type.Array(Type.Integer()) }), ...errors },
     },
-  }, async (req, reply) => {
+  }, async (req) => {
     const r = await vmsvc.create(req.principal, req.body);
-    return reply.status(201).send({
+    return {
       status: true as const, message: `${r.vms.length} virtual machine(s) are being created`,
       instances: r.vms.map(instanceView), job_id: r.jobIds[0]!, job_ids: r.jobIds,
-    });
+    };
   });
 
   app.get("/v1/core/virtual-machines", {
@@ -54,13 +69,20 @@ export const virtualMachineRoutes = (vmsvc: VmService): FastifyPluginAsyncTypebo
         page: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 1 })),
         pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50, description: "Hyperstack's spelling of page_size" })),
         page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+        search: Type.Optional(SingleLineText({ maxLength: 100, description: "Only VMs whose name contains this (case-insensitive)" })),
+        environment: Type.Optional(SingleLineText({ maxLength: 63, description: "Only VMs in environments whose name contains this (exactly this with exact_environment_match)" })),
+        exact_environment_match: Type.Optional(Type.Boolean({ default: false })),
+        exclude_firewalls: Type.Optional(Type.Union([FirewallIds, Type.Array(FirewallIds, { maxItems: 100 })], { description: "Accepted; Orbit has no firewalls, so no VM is excluded" })),
       }, { additionalProperties: false }),
       response: { 200: ok({ count: Type.Integer(), page: Type.Integer(), page_size: Type.Integer(), instances: Type.Array(Instance) }), ...errors },
     },
   }, async (req) => {
     const page = req.query.page ?? 1;
     const pageSize = req.query.page_size ?? req.query.pageSize ?? 50;
-    const { vms, total } = await vmsvc.list(req.principal, page, pageSize);
+    const { vms, total } = await vmsvc.list(req.principal, {
+      page, pageSize, search: req.query.search, environment: req.query.environment,
+      exactEnvironmentMatch: req.query.exact_environment_match ?? false,
+    });
     return { status: true as const, message: "Getting instances success", count: total, page, page_size: pageSize, instances: vms.map(instanceView) };
   });
 
