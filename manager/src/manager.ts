@@ -145,7 +145,10 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const placement = new PlacementService({
     db, policy: () => allocation.policy(), log: log.child({ component: "placement" }), onDatabaseUnavailable: reportDatabase,
   });
-  const catalog = new CatalogService(db);
+  const catalog = new CatalogService(db, {
+    snapshot: async (environment) => (await placement.cache.get(environment)).snapshot,
+    capacityDefaults: () => allocation.policy().config,
+  });
   const vmSvc = new VmService(db, placement, runner, catalog);
   runner.register("vm.deploy", withActionCallbacks(db, vmDeployJob(db, dispatcher, registry)));
   runner.register("vm.destroy", withActionCallbacks(db, vmDestroyJob(db, dispatcher)));

@@ -41,3 +41,4 @@ export function rejectionError(rejection: PlacementRejection): InsufficientCapac
   return err;
 }
 export { stockAvailable, type StockShape } from "./stock.js";
+export type { CapacityDefaults } from "./fleet.js";
