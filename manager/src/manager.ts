@@ -147,7 +147,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   });
   const catalog = new CatalogService(db, {
     snapshot: async (environment) => (await placement.cache.get(environment)).snapshot,
-    capacityDefaults: () => allocation.policy().config,
+    policy: () => allocation.policy().config,
   });
   const vmSvc = new VmService(db, placement, runner, catalog);
   runner.register("vm.deploy", withActionCallbacks(db, vmDeployJob(db, dispatcher, registry)));

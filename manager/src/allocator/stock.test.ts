@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { stockAvailable, type StockShape } from "./stock.js";
+import { defaultPolicy } from "./policy.js";
+import { stockAvailable, type StockPolicy, type StockShape } from "./stock.js";
 import { cpuHost, fleet, gpuHost } from "./testing/fleet-builder.js";
 
-const defaults = { cpuOverprovisioning: 1, memoryOverprovisioning: 1 };
+const defaults: StockPolicy = { ...defaultPolicy.config, cpuDisableThreshold: 1, memoryDisableThreshold: 1 };
 const small: StockShape = { vcpus: 4, memoryMib: 8 * 1024 };
 const h100x2: StockShape = { vcpus: 8, memoryMib: 64 * 1024, gpu: { kind: "passthrough", count: 2, models: ["H100 80GB"] } };
 const l40s: StockShape = { vcpus: 8, memoryMib: 64 * 1024, gpu: { kind: "passthrough", count: 1, models: ["L40S"] } };
@@ -26,6 +27,14 @@ describe("stockAvailable", () => {
   it("counts over-provisioned CPU", () => {
     const snap = fleet([cpuHost("c1", { cpu: { total: 2, allocated: 0 } })]);
     expect(stockAvailable(snap, [small], defaults)).toEqual([false]);
-    expect(stockAvailable(snap, [small], { cpuOverprovisioning: 2, memoryOverprovisioning: 1 })).toEqual([true]);
+    expect(stockAvailable(snap, [small], { ...defaults, cpuOverprovisioning: 2 })).toEqual([true]);
+  });
+
+  it("keeps to the clusters' disable thresholds when the policy filters on them", () => {
+    const snap = fleet([cpuHost("c1", { cpu: { total: 8, allocated: 0 } })]);
+    const eight: StockShape = { vcpus: 8, memoryMib: 1024 };
+    expect(stockAvailable(snap, [eight, small], { ...defaults, cpuDisableThreshold: 0.85 })).toEqual([false, true]);
+    expect(stockAvailable(snap, [eight], { ...defaults, cpuDisableThreshold: 0.85, filters: defaults.filters.filter((f) => f !== "cluster-threshold") }))
+      .toEqual([true]);
   });
 });

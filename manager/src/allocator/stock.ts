@@ -1,10 +1,13 @@
 // Whether one more VM of each shape fits somewhere now (a catalogue's "in stock"), in one pass
-// over the snapshot's hosts with the capacity filters' own arithmetic. It is an estimate for
-// listings, not a placement: affinity, cluster thresholds and GPU locality are left to the
-// placement itself, which stays the only answer a create gets.
+// over the snapshot's hosts with the capacity filters' own arithmetic (CPU, memory, GPUs, tags,
+// CPU type, host state, cluster thresholds). It is an estimate for listings, not a placement:
+// affinity and GPU locality are left to the placement itself, which stays the only answer a
+// create gets.
+import { ClusterThresholdFilter } from "./filters/cluster-threshold.filter.js";
 import { fleetFor } from "./fleet-cache.js";
-import type { CapacityDefaults, FleetHost } from "./fleet.js";
+import type { ClusterState, FleetHost } from "./fleet.js";
 import { fitCount } from "./gpu/gpu-fit.js";
+import type { ResolvedPolicyConfig } from "./policy-config.js";
 import type { FleetSnapshot, GpuDemand } from "./types.js";
 
 export interface StockShape {
@@ -13,6 +16,17 @@ export interface StockShape {
   hostTags?: readonly string[];
   cpuType?: string;
   gpu?: GpuDemand;
+}
+
+/** What of the policy the estimate reads. */
+export type StockPolicy = Pick<ResolvedPolicyConfig,
+  "cpuOverprovisioning" | "memoryOverprovisioning" | "cpuDisableThreshold" | "memoryDisableThreshold" | "filters">;
+
+function underThresholds(c: ClusterState, s: StockShape, p: StockPolicy): boolean {
+  const cpuLimit = c.src?.cpuDisableThreshold ?? p.cpuDisableThreshold;
+  const memLimit = c.src?.memoryDisableThreshold ?? p.memoryDisableThreshold;
+  return c.cpuCapacity > 0 && c.memCapacity > 0
+    && (c.cpuUsed + s.vcpus) / c.cpuCapacity <= cpuLimit && (c.memUsed + s.memoryMib) / c.memCapacity <= memLimit;
 }
 
 function fits(h: FleetHost, s: StockShape): boolean {
@@ -26,14 +40,18 @@ function fits(h: FleetHost, s: StockShape): boolean {
 }
 
 /** Per shape (same order), whether some Up and Enabled host has room for one more now. */
-export function stockAvailable(snapshot: FleetSnapshot, shapes: readonly StockShape[], defaults: CapacityDefaults): boolean[] {
+export function stockAvailable(snapshot: FleetSnapshot, shapes: readonly StockShape[], policy: StockPolicy): boolean[] {
   const found = shapes.map(() => false);
   let left = shapes.length;
-  for (const h of fleetFor(snapshot, defaults).hosts) {
+  const fleet = fleetFor(snapshot, policy);
+  const thresholds = policy.filters.includes(ClusterThresholdFilter.NAME);
+  for (const h of fleet.hosts) {
     if (left === 0) break;
     if (h.src.status !== "Up" || h.src.resourceState !== "Enabled") continue;
+    const cluster = fleet.clusters[h.clusterIndex]!;
     for (let i = 0; i < shapes.length; i++) {
-      if (!found[i] && fits(h, shapes[i]!)) { found[i] = true; left--; }
+      const s = shapes[i]!;
+      if (!found[i] && fits(h, s) && (!thresholds || underThresholds(cluster, s, policy))) { found[i] = true; left--; }
     }
   }
   return found;
