@@ -109,11 +109,14 @@ describe("images", () => {
     expect(debian).toEqual({
       id: expect.any(Number), name: "Debian 12", region_name: "default", type: "linux", version: "12", size: 0, display_size: "0 GB",
       description: expect.any(String), is_public: true, labels: [], os_type: "linux",
+      flavor_restrictions: { has_flavor_restrictions: false, restriction_type: null, compatible_flavors: [] },
     });
     const one = await cloud.api("GET", `/v1/core/images/${debian.id}`);
     expect(one.json).toMatchObject({ status: true, image: debian });
     expectError(await cloud.api("GET", "/v1/core/images/999999"), 404);
     expectError(await cloud.api("GET", "/v1/core/images/abc"), 400);
+    expectError(await cloud.api("GET", `/v1/core/images/${debian.id}?include_related_vms=true`), 400);
+    expect((await cloud.api("GET", `/v1/core/images/${debian.id}?include_related_vms=false`)).status).toBe(200);
   });
 
   it("filter by search, region and include_public, and page", async () => {

@@ -23,7 +23,7 @@ export function imageView(i: Image): Static<typeof S.Image> {
   return {
     id: i.id, name: i.name, region_name: i.regionName, type: i.osType, version: i.version,
     size: i.sizeGib, display_size: `${i.sizeGib} GB`, description: i.description, is_public: i.isPublic,
-    labels: [], os_type: i.osType,
+    labels: [], flavor_restrictions: { has_flavor_restrictions: false, restriction_type: null, compatible_flavors: [] }, os_type: i.osType,
   };
 }
 

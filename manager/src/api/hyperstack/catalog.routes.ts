@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
+import { UnsupportedError } from "#shared/errors.js";
 import type { CatalogService } from "../../catalog/catalog-service.js";
 import { errors, ok } from "../schemas.js";
 import { flavorGroups, imageGroups, imageView } from "./catalog.presenter.js";
@@ -29,5 +30,8 @@ export const catalogRoutes = (catalog: CatalogService): FastifyPluginAsyncTypebo
 
   app.get("/v1/core/images/:id", {
     schema: { tags, summary: "Get an image", params: ImageParams, querystring: GetImageQuery, response: { 200: ok({ image: Image }), ...errors } },
-  }, async (req) => ({ status: true as const, message: "Getting image success", image: imageView(await catalog.imageById(req.params.id)) }));
+  }, async (req) => {
+    if (req.query.include_related_vms) throw new UnsupportedError("include_related_vms is not supported yet", "include_related_vms");
+    return { status: true as const, message: "Getting image success", image: imageView(await catalog.imageById(req.params.id)) };
+  });
 };

@@ -40,6 +40,16 @@ export const ListFlavorsQuery = Type.Object({
   region: Type.Optional(RegionName),
 }, { additionalProperties: false });
 
+/** Orbit restricts no image to flavors: always "none". */
+export const FlavorRestrictions = Type.Object({
+  has_flavor_restrictions: Type.Boolean(),
+  restriction_type: Type.Union([Type.Literal("hard"), Type.Literal("soft"), Type.Null()]),
+  compatible_flavors: Type.Array(Type.Object({
+    flavor_id: Type.Integer(), flavor_name: Type.String(), link_type: Type.String(), reason: Type.String(),
+    constraints: Type.Object({}, { additionalProperties: true }),
+  }, { additionalProperties: false })),
+}, { additionalProperties: false });
+
 export const Image = Type.Object({
   id: Type.Integer(),
   name: Type.String(),
@@ -51,6 +61,7 @@ export const Image = Type.Object({
   description: Type.String(),
   is_public: Type.Boolean(),
   labels: Type.Array(Label),
+  flavor_restrictions: FlavorRestrictions,
   os_type: Type.String({ description: "Orbit: same as type (kept for older clients)" }),
 }, { additionalProperties: false });
 
@@ -72,5 +83,5 @@ export const ListImagesQuery = Type.Object({
 export const ImageParams = Type.Object({ id: Id() }, { additionalProperties: false });
 
 export const GetImageQuery = Type.Object({
-  include_related_vms: Type.Optional(Type.Boolean({ description: "Accepted; Orbit does not list related VMs yet, only false is honoured" })),
+  include_related_vms: Type.Optional(Type.Boolean({ description: "Orbit does not list an image's VMs yet: true is refused (400 unsupported)" })),
 }, { additionalProperties: false });
