@@ -23,7 +23,7 @@ export const Flavor = Type.Object({
   gpu_count: Type.Integer({ description: "Whole GPUs passed through" }),
   stock_available: Type.Boolean({ description: "Whether one more VM of this flavor fits in the region now" }),
   labels: Type.Array(Label),
-  features: Type.Object({}, { additionalProperties: true }),
+  features: Type.Record(Type.String(), Type.Boolean(), { description: "Feature flags (none yet)" }),
   created_at: Type.String({ format: "date-time" }),
   vgpu_type: Type.Union([Type.String(), Type.Null()], { description: "Orbit: one vGPU instance of this type" }),
   gpu_share_milli: Type.Union([Type.Integer(), Type.Null()], { description: "Orbit: a time-sliced share of one GPU (milli)" }),
@@ -44,10 +44,7 @@ export const ListFlavorsQuery = Type.Object({
 export const FlavorRestrictions = Type.Object({
   has_flavor_restrictions: Type.Boolean(),
   restriction_type: Type.Union([Type.Literal("hard"), Type.Literal("soft"), Type.Null()]),
-  compatible_flavors: Type.Array(Type.Object({
-    flavor_id: Type.Integer(), flavor_name: Type.String(), link_type: Type.String(), reason: Type.String(),
-    constraints: Type.Object({}, { additionalProperties: true }),
-  }, { additionalProperties: false })),
+  compatible_flavors: Type.Tuple([], { description: "Always empty" }),
 }, { additionalProperties: false });
 
 export const Image = Type.Object({
