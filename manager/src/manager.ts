@@ -148,7 +148,10 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const placement = new PlacementService({
     db, policy: () => allocation.policy(), log: log.child({ component: "placement" }), onDatabaseUnavailable: reportDatabase,
   });
-  const catalog = new CatalogService(db);
+  const catalog = new CatalogService(db, {
+    snapshot: async (environment) => (await placement.cache.get(environment)).snapshot,
+    policy: () => allocation.policy().config,
+  });
   runner.register("vm.deploy", withActionCallbacks(db, vmDeployJob(db, dispatcher, registry)));
   runner.register("vm.destroy", withActionCallbacks(db, vmDestroyJob(db, dispatcher)));
   for (const kind of VM_POWER_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmPowerJob(kind, db, dispatcher, registry)));

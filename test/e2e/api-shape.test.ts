@@ -54,7 +54,8 @@ describe("a tour of the API", () => {
 
   it("walks every route", async () => {
     await call("GET /v1/core/flavors", "/v1/core/flavors");
-    await call("GET /v1/core/images", "/v1/core/images");
+    const images = await call("GET /v1/core/images", "/v1/core/images");
+    await call("GET /v1/core/images/{id}", `/v1/core/images/${images.json.images[0].images[0].id}`);
     const hosts = await call("GET /v1/admin/hosts", "/v1/admin/hosts");
     const hostId = hosts.json.hosts[0].id;
     await call("GET /v1/admin/settings", "/v1/admin/settings");

@@ -1,9 +1,17 @@
 // Flavors and images a fresh install starts with (Hyperstack-style names). Admin APIs to manage
-// the catalogue come with the user-API issue; these make a first deploy possible.
+// the catalogue come with the user-API issue; these make a first deploy possible. All are in the
+// "default" region (the column's default) until regions are a table.
 import type { Db } from "../db/database.js";
 import { flavors, images } from "../db/schema.js";
 
 const GIB = 1024;
+
+// KubeVirt's CPU instance-type series: s1 (shared, 1 vCPU : 2 GiB), u1 (universal, 1 : 4) and m1
+// (memory, 1 : 8), small to 2xlarge doubling the vCPUs.
+const SERIES = [["s1", 2], ["u1", 4], ["m1", 8]] as const;
+const SIZES = [["small", 1], ["medium", 2], ["large", 4], ["xlarge", 8], ["2xlarge", 16]] as const;
+export const INSTANCE_TYPE_FLAVORS = SERIES.flatMap(([series, gibPerVcpu]) =>
+  SIZES.map(([size, vcpus]) => ({ name: `${series}.${size}`, vcpus, memoryMib: vcpus * gibPerVcpu * GIB, diskGib: 20 })));
 
 export const DEFAULT_FLAVORS = [
   { name: "n1-cpu-small", vcpus: 2, memoryMib: 4 * GIB, diskGib: 20 },
@@ -18,13 +26,14 @@ export const DEFAULT_FLAVORS = [
   { name: "n3-L40S-24Q", vcpus: 8, memoryMib: 48 * GIB, diskGib: 100, gpuModel: "NVIDIA L40S", vgpuType: "NVIDIA L40S-24Q" },
   // A tiny flavor for test guests (libvirt driver tests boot a 128 MiB busybox guest).
   { name: "t1-tiny", vcpus: 1, memoryMib: 128, diskGib: 0 },
+  ...INSTANCE_TYPE_FLAVORS,
 ];
 
 export const DEFAULT_IMAGES = [
-  { name: "Ubuntu Server 22.04 LTS", osType: "linux" },
-  { name: "Ubuntu Server 24.04 LTS", osType: "linux" },
-  { name: "Debian 12", osType: "linux" },
-  { name: "Windows Server 2022", osType: "windows" },
+  { name: "Ubuntu Server 22.04 LTS", osType: "linux", version: "22.04", description: "Ubuntu Server 22.04 LTS (Jammy Jellyfish)" },
+  { name: "Ubuntu Server 24.04 LTS", osType: "linux", version: "24.04", description: "Ubuntu Server 24.04 LTS (Noble Numbat)" },
+  { name: "Debian 12", osType: "linux", version: "12", description: "Debian 12 (bookworm)" },
+  { name: "Windows Server 2022", osType: "windows", version: "2022", description: "Windows Server 2022" },
 ];
 
 export async function seedCatalog(db: Db): Promise<void> {

@@ -17,30 +17,58 @@ export interface CreateFlavorInput {
   gpu_share_milli?: number | undefined;
   host_tags?: string[] | undefined;
   cpu_type?: string | undefined;
+  region_name?: string | undefined;
+}
+
+/** A change: any field but the name; VMs already made keep what they were made with. */
+export type ChangeFlavorInput = Partial<Omit<CreateFlavorInput, "name">>;
+
+type FlavorColumns = Omit<typeof flavors.$inferInsert, "id" | "name" | "createdAt" | "retiredAt">;
+
+/** The columns a create or change sets, checked: one kind of GPU, and a model with gpu_count. */
+function columns(input: ChangeFlavorInput, base?: Flavor): FlavorColumns {
+  const c = {
+    vcpus: input.cpu ?? base?.vcpus ?? 1,
+    memoryMib: input.ram !== undefined ? Math.round(input.ram * 1024) : base?.memoryMib ?? 1024,
+    diskGib: input.disk ?? base?.diskGib ?? 0,
+    gpuModel: input.gpu ?? base?.gpuModel ?? "",
+    gpuCount: input.gpu_count ?? base?.gpuCount ?? 0,
+    vgpuType: input.vgpu_type ?? base?.vgpuType ?? "",
+    gpuShareMilli: input.gpu_share_milli ?? base?.gpuShareMilli ?? 0,
+    hostTags: input.host_tags ?? base?.hostTags ?? [],
+    cpuType: input.cpu_type ?? base?.cpuType ?? "",
+    regionName: input.region_name ?? base?.regionName ?? "default",
+  };
+  const gpuKinds = [c.gpuCount > 0, !!c.vgpuType, c.gpuShareMilli > 0].filter(Boolean).length;
+  if (gpuKinds > 1) {
+    throw new InvalidArgumentError("gpu_count", "a flavor has either passthrough GPUs (gpu_count), a vgpu_type or a gpu_share_milli, not several");
+  }
+  if (c.gpuCount > 0 && !c.gpuModel) throw new InvalidArgumentError("gpu", "gpu (the GPU model) is required with gpu_count");
+  return c;
 }
 
 export class FlavorService {
   constructor(private readonly db: Db) {}
 
   async create(input: CreateFlavorInput): Promise<Flavor> {
-    const gpuKinds = [(input.gpu_count ?? 0) > 0, !!input.vgpu_type, (input.gpu_share_milli ?? 0) > 0].filter(Boolean).length;
-    if (gpuKinds > 1) {
-      throw new InvalidArgumentError("gpu_count", "a flavor has either passthrough GPUs (gpu_count), a vgpu_type or a gpu_share_milli, not several");
-    }
-    if ((input.gpu_count ?? 0) > 0 && !input.gpu) throw new InvalidArgumentError("gpu", "gpu (the GPU model) is required with gpu_count");
-    const [row] = await this.db.insert(flavors).values({
-      name: input.name,
-      vcpus: input.cpu,
-      memoryMib: Math.round(input.ram * 1024),
-      diskGib: input.disk ?? 0,
-      gpuModel: input.gpu ?? "",
-      gpuCount: input.gpu_count ?? 0,
-      vgpuType: input.vgpu_type ?? "",
-      gpuShareMilli: input.gpu_share_milli ?? 0,
-      hostTags: input.host_tags ?? [],
-      cpuType: input.cpu_type ?? "",
-    }).onConflictDoNothing().returning();
+    const [row] = await this.db.insert(flavors).values({ name: input.name, ...columns(input) }).onConflictDoNothing().returning();
     if (!row) throw new AlreadyExistsError("flavor", `"${input.name}"`);
+    return row;
+  }
+
+  /** Changes what new VMs of this flavor get (VMs have their own copy of vCPUs and memory). */
+  async change(id: number, input: ChangeFlavorInput): Promise<Flavor> {
+    const [row] = await this.db.update(flavors).set(columns(input, await this.get(id))).where(eq(flavors.id, id)).returning();
+    if (!row) throw new NotFoundError("flavor", id);
+    return row;
+  }
+
+  /** Hidden from lists and refused for new VMs; the VMs that have it keep it. Retiring twice is a no-op. */
+  async retire(id: number): Promise<Flavor> {
+    const current = await this.get(id);
+    if (current.retiredAt) return current;
+    const [row] = await this.db.update(flavors).set({ retiredAt: new Date() }).where(eq(flavors.id, id)).returning();
+    if (!row) throw new NotFoundError("flavor", id);
     return row;
   }
 

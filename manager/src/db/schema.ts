@@ -120,6 +120,10 @@ export const flavors = pgTable("flavors", {
   gpuShareMilli: integer("gpu_share_milli").notNull().default(0),
   hostTags: text("host_tags").array().notNull().default(sql`'{}'::text[]`),
   cpuType: text("cpu_type").notNull().default(""),
+  // The region's name as text until regions are their own table (linked when they merge).
+  regionName: text("region_name").notNull().default("default"),
+  // Retired flavors are hidden from lists and refused for new VMs; VMs that have one keep it.
+  retiredAt: timestamp("retired_at", { withTimezone: true }),
   createdAt: createdAt(),
 });
 
@@ -131,6 +135,11 @@ export const images = pgTable("images", {
   path: text("path").notNull().default(""),
   format: text("format").notNull().default("qcow2"),
   sizeGib: integer("size_gib").notNull().default(0),
+  // The region's name as text until regions are their own table (linked when they merge).
+  regionName: text("region_name").notNull().default("default"),
+  version: text("version").notNull().default(""),
+  description: text("description").notNull().default(""),
+  isPublic: boolean("is_public").notNull().default(true),
   createdAt: createdAt(),
 });
 

@@ -7,6 +7,6 @@ export function adminFlavorView(f: Flavor): Static<typeof AdminFlavor> {
     id: f.id, name: f.name, cpu: f.vcpus, ram: f.memoryMib / 1024, disk: f.diskGib,
     gpu: f.gpuModel, gpu_count: f.gpuCount, vgpu_type: f.vgpuType || null,
     gpu_share_milli: f.gpuShareMilli || null, host_tags: f.hostTags, cpu_type: f.cpuType || null,
-    created_at: f.createdAt.toISOString(),
+    region_name: f.regionName, retired_at: f.retiredAt?.toISOString() ?? null, created_at: f.createdAt.toISOString(),
   };
 }

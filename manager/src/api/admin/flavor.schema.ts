@@ -13,5 +13,7 @@ export const AdminFlavor = Type.Object({
   gpu_share_milli: Type.Union([Type.Integer(), Type.Null()], { description: "A time-sliced share of one GPU (milli)" }),
   host_tags: Type.Array(Type.String(), { description: "All must be on the host" }),
   cpu_type: Type.Union([Type.String(), Type.Null()], { description: "Host CPU type, e.g. amd or intel" }),
+  region_name: Type.String(),
+  retired_at: Type.Union([Type.String({ format: "date-time" }), Type.Null()], { description: "Retired: hidden from users, refused for new VMs" }),
   created_at: Type.String({ format: "date-time" }),
 }, { additionalProperties: false });

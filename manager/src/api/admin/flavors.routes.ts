@@ -1,4 +1,4 @@
-// Admin flavor management: /v1/admin/flavors (create, list, get, delete).
+// Admin flavor management: /v1/admin/flavors (create, list, get, change, retire, delete).
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FlavorService } from "../../catalog/flavor-service.js";
@@ -19,7 +19,10 @@ const CreateFlavorBody = Type.Object({
   gpu_share_milli: Type.Optional(Type.Integer({ minimum: 0, maximum: 999, description: "A time-sliced share of one GPU (1..999 milli)" })),
   host_tags: Type.Optional(Type.Array(TAG, { maxItems: 32, description: "All must be on the host" })),
   cpu_type: Type.Optional(SingleLineText({ maxLength: 50, description: "Host CPU type, e.g. amd or intel" })),
+  region_name: Type.Optional(SingleLineText({ minLength: 1, maxLength: 100, description: "Region (default \"default\")" })),
 }, { additionalProperties: false });
+
+const ChangeFlavorBody = Type.Partial(Type.Omit(CreateFlavorBody, ["name"]), { additionalProperties: false, minProperties: 1 });
 
 export const flavorAdminRoutes = (flavors: FlavorService): FastifyPluginAsyncTypebox => async (app) => {
   app.post("/v1/admin/flavors", {
@@ -42,6 +45,20 @@ export const flavorAdminRoutes = (flavors: FlavorService): FastifyPluginAsyncTyp
   app.get("/v1/admin/flavors/:id", {
     schema: { tags: ["admin"], summary: "Get a flavor", params: IdParams, response: { 200: ok({ flavor: AdminFlavor }), ...errors } },
   }, async (req) => ({ status: true as const, message: "Getting flavor success", flavor: adminFlavorView(await flavors.get(req.params.id)) }));
+
+  app.put("/v1/admin/flavors/:id", {
+    schema: {
+      tags: ["admin"], summary: "Change a flavor", description: "Changes what new VMs of it get; existing VMs keep theirs.",
+      params: IdParams, body: ChangeFlavorBody, response: { 200: ok({ flavor: AdminFlavor }), ...errors },
+    },
+  }, async (req) => ({ status: true as const, message: "Flavor changed", flavor: adminFlavorView(await flavors.change(req.params.id, req.body)) }));
+
+  app.post("/v1/admin/flavors/:id/retire", {
+    schema: {
+      tags: ["admin"], summary: "Retire a flavor", description: "Hidden from user lists and refused for new VMs; existing VMs keep it.",
+      params: IdParams, response: { 200: ok({ flavor: AdminFlavor }), ...errors },
+    },
+  }, async (req) => ({ status: true as const, message: "Flavor retired", flavor: adminFlavorView(await flavors.retire(req.params.id)) }));
 
   app.delete("/v1/admin/flavors/:id", {
     schema: { tags: ["admin"], summary: "Delete a flavor no VM uses", params: IdParams, response: { 200: ok({}), ...errors } },

@@ -18,9 +18,11 @@ const vm: VmDetails = {
   environment: { id: 1, name: "default-CANADA-1", region: "default", createdAt: at },
   flavor: {
     id: 3, name: "t1-tiny", vcpus: 1, memoryMib: 128, diskGib: 0, gpuModel: "", gpuCount: 0, vgpuType: "", gpuShareMilli: 0,
-    hostTags: [], cpuType: "", createdAt: at,
+    hostTags: [], cpuType: "", regionName: "default", retiredAt: null, createdAt: at,
   },
-  image: { id: 2, name: "Debian 12", osType: "linux", path: "", format: "qcow2", sizeGib: 0, createdAt: at },
+  image: {
+    id: 2, name: "Debian 12", osType: "linux", path: "", format: "qcow2", sizeGib: 0, regionName: "default", version: "", description: "", isPublic: true, createdAt: at,
+  },
   host: { id: 4, name: "gpu-01" },
   placement: { policy: "firstfit", seed: 9, host: "gpu-01", total: 0.5, scores: [{ scorer: "firstfit", score: 0.5, weight: 1 }], gpus: [{ gpuId: "g1", model: "NVIDIA L40S", mode: "vgpu", vgpuType: "NVIDIA L40S-12Q" }] },
 };

@@ -1,0 +1,50 @@
+import { Type } from "@sinclair/typebox";
+import { describe, expect, it } from "vitest";
+import type { Flavor, Image } from "../../catalog/catalog-service.js";
+import { ok } from "../schemas.js";
+import { served } from "../testing/served.js";
+import { flavorGroups, imageGroups, imageView } from "./catalog.presenter.js";
+import { FlavorGroup, Image as ImageSchema, ImageGroup } from "./catalog.schema.js";
+
+const at = new Date("2026-12-04T10:00:00.000Z");
+const flavor = (id: number, over: Partial<Flavor> = {}): Flavor => ({
+  id, name: `f${id}`, vcpus: 4, memoryMib: 8192, diskGib: 50, gpuModel: "", gpuCount: 0, vgpuType: "", gpuShareMilli: 0,
+  hostTags: [], cpuType: "", regionName: "default", retiredAt: null, createdAt: at, ...over,
+});
+const image = (id: number, over: Partial<Image> = {}): Image => ({
+  id, name: `i${id}`, osType: "linux", path: "", format: "qcow2", sizeGib: 10, regionName: "default", version: "",
+  description: "", isPublic: true, createdAt: at, ...over,
+});
+
+describe("catalog presenters", () => {
+  it("groups flavors per GPU model and region, in the order of their first member", async () => {
+    const h100 = { gpuModel: "H100", gpuCount: 1 };
+    const groups = flavorGroups([
+      { flavor: flavor(1), stockAvailable: true },
+      { flavor: flavor(2, h100), stockAvailable: false },
+      { flavor: flavor(3, { regionName: "north" }), stockAvailable: true },
+      { flavor: flavor(4), stockAvailable: true },
+      { flavor: flavor(5, h100), stockAvailable: true },
+    ]);
+    expect(groups.map((g) => [g.gpu, g.region_name, g.flavors.map((f) => [f.id, f.stock_available])])).toEqual([
+      ["", "default", [[1, true], [4, true]]],
+      ["H100", "default", [[2, false], [5, true]]],
+      ["", "north", [[3, true]]],
+    ]);
+    expect(groups[1]!.flavors[0]).toMatchObject({ ram: 8, gpu: "H100", gpu_count: 1, ephemeral: 0, created_at: at.toISOString() });
+    const body = { status: true, message: "m", data: groups };
+    expect(await served(ok({ data: Type.Array(FlavorGroup) }), body)).toEqual({ status: 200, json: body });
+  });
+
+  it("groups images per region and type, each with every field served", async () => {
+    const groups = imageGroups([image(1), image(2, { osType: "windows" }), image(3), image(4, { regionName: "north" })]);
+    expect(groups.map((g) => [g.region_name, g.type, g.images.map((i) => i.id)])).toEqual([
+      ["default", "linux", [1, 3]], ["default", "windows", [2]], ["north", "linux", [4]],
+    ]);
+    const body = { status: true, message: "m", images: groups };
+    expect(await served(ok({ images: Type.Array(ImageGroup) }), body)).toEqual({ status: 200, json: body });
+    const one = { status: true, message: "m", image: imageView(image(9, { version: "24.04", description: "d" })) };
+    expect(one.image).toMatchObject({ display_size: "10 GB", type: "linux", version: "24.04", is_public: true });
+    expect(await served(ok({ image: ImageSchema }), one)).toEqual({ status: 200, json: one });
+  });
+});
