@@ -4,11 +4,12 @@
 import { asc, eq } from "drizzle-orm";
 import { InvalidArgumentError } from "#shared/errors.js";
 import type { Db } from "../db/database.js";
-import { environments, flavors, images } from "../db/schema.js";
+import { flavors, images } from "../db/schema.js";
+import { EnvironmentService, type Environment } from "../environments/environment-service.js";
 
 export type Flavor = typeof flavors.$inferSelect;
 export type Image = typeof images.$inferSelect;
-export type Environment = typeof environments.$inferSelect;
+export type { Environment };
 
 /** What a deploy names: the image may be left out where any image will do (the dry run). */
 export interface DeployCatalogInput {
@@ -20,7 +21,11 @@ export interface DeployCatalogInput {
 export interface DeployCatalog { flavor: Flavor; image: Image; environment: Environment }
 
 export class CatalogService {
-  constructor(private readonly db: Db) {}
+  private readonly environments: EnvironmentService;
+
+  constructor(private readonly db: Db) {
+    this.environments = new EnvironmentService(db);
+  }
 
   async flavors(): Promise<Flavor[]> {
     return this.db.select().from(flavors).orderBy(asc(flavors.id));
@@ -30,12 +35,18 @@ export class CatalogService {
     return this.db.select().from(images).orderBy(asc(images.id));
   }
 
-  /** The environment, flavor and image a deploy names, each refused with a 400 naming its field. */
-  async resolveDeploy(input: DeployCatalogInput): Promise<DeployCatalog> {
-    const environment = await this.environment(input.environment_name);
+  /**
+   * The account's environment (a region's implicit one is created on first use), flavor and image
+   * a deploy names, each refused with a 400 naming its field.
+   */
+  async resolveDeploy(accountId: number, input: DeployCatalogInput): Promise<DeployCatalog> {
     const [flavor] = await this.db.select().from(flavors).where(eq(flavors.name, input.flavor_name));
     if (!flavor) throw new InvalidArgumentError("flavor_name", `flavor "${input.flavor_name}" does not exist`);
     const image = await this.image(input.image_name);
+    // Last: it may create the implicit environment, which a refused flavor or image must not.
+    const environment = input.environment_name
+      ? await this.environments.named(accountId, input.environment_name, "environment_name", "400")
+      : await this.environments.only(accountId);
     return { flavor, image, environment };
   }
 
@@ -46,18 +57,5 @@ export class CatalogService {
       : await this.db.select().from(images).orderBy(asc(images.id)).limit(1);
     if (image) return image;
     throw new InvalidArgumentError("image_name", name !== undefined ? `image "${name}" does not exist` : "no image exists yet");
-  }
-
-  /** The environment named, or the only one there is. */
-  private async environment(name: string | undefined): Promise<Environment> {
-    if (name) {
-      const [env] = await this.db.select().from(environments).where(eq(environments.name, name));
-      if (!env) throw new InvalidArgumentError("environment_name", `environment "${name}" does not exist`);
-      return env;
-    }
-    const all = await this.db.select().from(environments).limit(2);
-    if (all.length === 1) return all[0]!;
-    if (all.length === 0) throw new InvalidArgumentError("environment_name", "no environment exists yet: no host has registered");
-    throw new InvalidArgumentError("environment_name", "environment_name is required when there is more than one environment");
   }
 }

@@ -1,11 +1,11 @@
 // Virtual machines as users see them: create (place + commit + deploy job), list, get, delete.
 import { randomUUID } from "node:crypto";
-import { and, count, desc, eq, inArray, isNull, or } from "drizzle-orm";
+import { and, count, desc, eq, getTableColumns, inArray, isNull, or } from "drizzle-orm";
 import { ConflictError, InvalidArgumentError, NotFoundError, UnsupportedError } from "#shared/errors.js";
 import type { GpuDemand, PlacementPlan, PlacementRequest, PlacementResult } from "../allocator/types.js";
 import type { CatalogService, DeployCatalogInput, Flavor, Image } from "../catalog/catalog-service.js";
 import type { Db } from "../db/database.js";
-import { affinityGroupMembers, environments, flavors, hosts, images, jobs, vms } from "../db/schema.js";
+import { affinityGroupMembers, environments, flavors, hosts, images, jobs, regions, vms } from "../db/schema.js";
 import { AffinityGroupService } from "../placement/affinity-group-service.js";
 import type { PlacementService } from "../placement/placement-service.js";
 import type { StoredPlacement, VmDetails } from "./vm-details.js";
@@ -123,15 +123,16 @@ export class VmService {
 
   /** Where a deploy would go and why, committing nothing (admin API). */
   async dryRun(caller: Caller, input: DryRunInput): Promise<PlacementResult> {
-    const { flavor, image, environment } = await this.catalog.resolveDeploy(input);
-    const request = VmService.placementRequest(flavor, image, environment.name, input.account_id ?? caller.accountId, input.count ?? 1);
+    const accountId = input.account_id ?? caller.accountId;
+    const { flavor, image, environment } = await this.catalog.resolveDeploy(accountId, input);
+    const request = VmService.placementRequest(flavor, image, environment.region, accountId, input.count ?? 1);
     return this.placement.dryRun(request, input.seed);
   }
 
   async create(caller: Caller, input: CreateVmInput): Promise<{ vms: VmDetails[]; jobIds: number[]; plan: PlacementPlan }> {
     refuseNotYetSupported(input);
     const count = input.count ?? 1;
-    const { flavor, image, environment: env } = await this.catalog.resolveDeploy(input);
+    const { flavor, image, environment: env } = await this.catalog.resolveDeploy(caller.accountId, input);
     const names = count === 1 ? [input.name] : Array.from({ length: count }, (_, i) => `${input.name}-${i + 1}`);
     for (const n of names) {
       if (n.length > 50) throw new InvalidArgumentError("name", `name "${n}" is longer than 50 characters`);
@@ -140,7 +141,7 @@ export class VmService {
     const groups = await this.groups.resolve(caller.accountId, input.affinity_group_names ?? [], input.affinity_group_ids ?? []);
     const avoidVmIds = await this.resolveAvoid(caller, input.avoid ?? []);
     const request: PlacementRequest = {
-      ...VmService.placementRequest(flavor, image, env.name, caller.accountId, count),
+      ...VmService.placementRequest(flavor, image, env.region, caller.accountId, count),
       vmIds: uuids,
       ...(groups.refs.length ? { affinityGroups: groups.refs } : {}),
       ...(avoidVmIds.length ? { avoidVmIds } : {}),
@@ -232,7 +233,8 @@ export class VmService {
     const [fs, is, es, hs] = await Promise.all([
       this.db.select().from(flavors).where(inArray(flavors.id, flavorIds)),
       this.db.select().from(images).where(inArray(images.id, imageIds)),
-      this.db.select().from(environments).where(inArray(environments.id, envIds)),
+      this.db.select({ ...getTableColumns(environments), region: regions.name }).from(environments)
+        .innerJoin(regions, eq(regions.id, environments.regionId)).where(inArray(environments.id, envIds)),
       admin && hostIds.length ? this.db.select({ id: hosts.id, name: hosts.name }).from(hosts).where(inArray(hosts.id, hostIds)) : [],
     ]);
     // Foreign keys guarantee the flavor, image and environment exist.
