@@ -105,16 +105,20 @@ export class EnvironmentService {
         .where(and(eq(environments.id, id), eq(environments.accountId, accountId))).for("update");
       if (!env) throw new NotFoundError("environment", id);
       const [[v], [k]] = await Promise.all([
-        tx.select({ n: count() }).from(vms).where(eq(vms.environmentId, id)),
+        tx.select({ n: count(), deleted: count(vms.deletedAt) }).from(vms).where(eq(vms.environmentId, id)),
         tx.select({ n: count() }).from(keypairs).where(eq(keypairs.environmentId, id)),
       ]);
+      const vmCount = Number(v?.n ?? 0);
+      const deletedVms = Number(v?.deleted ?? 0);
+      const keyPairCount = Number(k?.n ?? 0);
+      // Deleted VMs' rows stay for their history (events, metrics), and they point at their environment.
       const held = [
-        Number(v?.n ?? 0) > 0 ? `${v!.n} VM(s)` : undefined,
-        Number(k?.n ?? 0) > 0 ? `${k!.n} key pair(s)` : undefined,
+        vmCount > 0 ? `${vmCount} VM(s)${deletedVms > 0 ? ` (${deletedVms} deleted, kept for their history)` : ""}` : undefined,
+        keyPairCount > 0 ? `${keyPairCount} key pair(s)` : undefined,
       ].filter((x) => x !== undefined);
       if (held.length > 0) {
-        throw new ConflictError(`environment ${id} still holds ${held.join(" and ")}: delete them first`, undefined,
-          { vms: Number(v?.n ?? 0), keypairs: Number(k?.n ?? 0) });
+        throw new ConflictError(`environment ${id} still holds ${held.join(" and ")}`, undefined,
+          { vms: vmCount, deleted_vms: deletedVms, keypairs: keyPairCount });
       }
       await tx.delete(environments).where(eq(environments.id, id));
     });
