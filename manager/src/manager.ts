@@ -16,6 +16,8 @@ import { affinityGroupRoutes } from "./api/hyperstack/affinity-groups.routes.js"
 import { flavorAdminRoutes } from "./api/admin/flavors.routes.js";
 import { hostAdminRoutes } from "./api/admin/host-admin.routes.js";
 import { keypairRoutes } from "./api/hyperstack/keypairs.routes.js";
+import { environmentRoutes } from "./api/hyperstack/environments.routes.js";
+import { EnvironmentService } from "./environments/environment-service.js";
 import { KeyPairService } from "./keypairs/keypair-service.js";
 import { CatalogService } from "./catalog/catalog-service.js";
 import { accountRoutes } from "./api/admin/accounts.routes.js";
@@ -210,6 +212,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await scoped.register(hostAdminRoutes(new HostAdmin(db, registry, () => placement.invalidate())));
       await scoped.register(affinityGroupRoutes(new AffinityGroupService(db)));
       await scoped.register(keypairRoutes(new KeyPairService(db)));
+      await scoped.register(environmentRoutes(new EnvironmentService(db)));
       await scoped.register(accountRoutes(accountsSvc, apiKeys));
       await scoped.register(apiKeyRoutes(apiKeys));
       await scoped.register(vmEventRoutes(new VmEventService(db)));

@@ -120,6 +120,9 @@ describe("a tour of the API", () => {
     expect(keypair.status).toBe(200);
     await call("GET /v1/core/keypairs", "/v1/core/keypairs", undefined, userKey);
     await call("GET /v1/core/keypair/{id}", `/v1/core/keypair/${keypair.json.keypair.id}`, undefined, userKey);
+    await call("GET /v1/core/regions", "/v1/core/regions", undefined, userKey);
+    await call("GET /v1/core/environments", "/v1/core/environments", undefined, userKey);
+    await call("GET /v1/core/environments/{id}", `/v1/core/environments/${keypair.json.keypair.environment.id}`, undefined, userKey);
     const hostsWithVms = await call("GET /v1/admin/hosts", "/v1/admin/hosts");
     expect(hostsWithVms.json.hosts.some((h: any) => h.gpus.some((g: any) => g.allocations.length > 0))).toBe(true);
 

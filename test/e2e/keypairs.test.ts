@@ -40,7 +40,10 @@ function expectKeypairShape(k: Record<string, any>): void {
     id: expect.any(Number), name: expect.any(String), public_key: expect.any(String),
     fingerprint: expect.stringMatching(/^([0-9a-f]{2}:){15}[0-9a-f]{2}$/), fingerprint_sha256: expect.stringMatching(/^SHA256:[A-Za-z0-9+/]{43}$/),
     created_at: expect.any(String),
-    environment: { id: expect.any(Number), name: expect.any(String), region: expect.any(String), created_at: expect.any(String) },
+    environment: {
+      id: expect.any(Number), name: expect.any(String), region: expect.any(String), created_at: expect.any(String),
+      features: { network_optimised: false, green_status: "NOT_GREEN" },
+    },
   });
   expect(new Date(k.created_at).toISOString()).toBe(k.created_at);
 }

@@ -82,7 +82,7 @@ export interface OverprovisioningFactors {
 export interface HostSnapshot {
   id: string;
   name: string;
-  /** Zone. */
+  /** Zone: the region's name. */
   environment: string;
   pod: string;
   cluster: string;

@@ -52,7 +52,8 @@ describe("AccountService", () => {
     const a = await accounts.create({ name: "owner" });
     const { secret } = await keys.issue(a.id, { name: "k", role: "user" });
     expect((await keys.authenticate(secret)).accountId).toBe(a.id);
-    const [env] = ((await database.db.execute(sql`insert into environments(name) values ('del-env') returning id`)) as unknown as { rows: { id: number }[] }).rows;
+    const [region] = ((await database.db.execute(sql`insert into regions(name) values ('del-region') returning id`)) as unknown as { rows: { id: number }[] }).rows;
+    const [env] = ((await database.db.execute(sql`insert into environments(name, account_id, region_id) values ('del-env', ${a.id}, ${region!.id}) returning id`)) as unknown as { rows: { id: number }[] }).rows;
     const [f] = ((await database.db.execute(sql`insert into flavors(name, vcpus, memory_mib) values ('del-f', 1, 1) returning id`)) as unknown as { rows: { id: number }[] }).rows;
     const [i] = ((await database.db.execute(sql`insert into images(name) values ('del-i') returning id`)) as unknown as { rows: { id: number }[] }).rows;
     await database.db.execute(sql`insert into vms(uuid, name, account_id, environment_id, flavor_id, image_id, state, vcpus, memory_mib)

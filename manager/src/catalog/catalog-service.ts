@@ -4,12 +4,13 @@
 import { and, asc, count, eq, ilike, isNull, type SQL } from "drizzle-orm";
 import { InvalidArgumentError, NotFoundError } from "#shared/errors.js";
 import type { Db } from "../db/database.js";
-import { environments, flavors, images } from "../db/schema.js";
+import { flavors, images, regions } from "../db/schema.js";
+import { EnvironmentService, type Environment } from "../environments/environment-service.js";
 import { FlavorStock, type FleetSnapshots } from "./flavor-stock.js";
 
 export type Flavor = typeof flavors.$inferSelect;
 export type Image = typeof images.$inferSelect;
-export type Environment = typeof environments.$inferSelect;
+export type { Environment };
 
 /** What a deploy names: the image may be left out where any image will do (the dry run). */
 export interface DeployCatalogInput {
@@ -37,10 +38,12 @@ export const IMAGES_PER_PAGE_MAX = 1000;
 
 export class CatalogService {
   private readonly stock: FlavorStock | undefined;
+  private readonly environments: EnvironmentService;
 
   /** Without `fleet`, every flavor is listed as in stock (nothing to measure it against). */
   constructor(private readonly db: Db, fleet?: FleetSnapshots) {
     this.stock = fleet && new FlavorStock(fleet);
+    this.environments = new EnvironmentService(db);
   }
 
   /** Flavors not retired, in `region` when given (404 for a region nothing is in). */
@@ -72,30 +75,35 @@ export class CatalogService {
     return row;
   }
 
-  /** A region is known when an environment, a flavor or an image is in it. */
+  /** A region is known when it exists, or a flavor or an image names it. */
   private async checkRegion(region: string): Promise<void> {
     const known = async (q: Promise<{ n: number }[]>): Promise<boolean> => Number((await q)[0]?.n ?? 0) > 0;
-    if (await known(this.db.select({ n: count() }).from(environments).where(eq(environments.region, region)))) return;
+    if (await known(this.db.select({ n: count() }).from(regions).where(eq(regions.name, region)))) return;
     if (await known(this.db.select({ n: count() }).from(flavors).where(eq(flavors.regionName, region)))) return;
     if (await known(this.db.select({ n: count() }).from(images).where(eq(images.regionName, region)))) return;
     throw new NotFoundError("region", region);
   }
 
+  /** The fleets to measure stock in, per region: placement keys its fleet snapshots by region name. */
   private async environmentsByRegion(): Promise<Map<string, string[]>> {
     const byRegion = new Map<string, string[]>();
-    for (const e of await this.db.select({ name: environments.name, region: environments.region }).from(environments)) {
-      byRegion.set(e.region, [...(byRegion.get(e.region) ?? []), e.name]);
-    }
+    for (const r of await this.db.select({ name: regions.name }).from(regions)) byRegion.set(r.name, [r.name]);
     return byRegion;
   }
 
-  /** The environment, flavor and image a deploy names, each refused with a 400 naming its field. */
-  async resolveDeploy(input: DeployCatalogInput): Promise<DeployCatalog> {
-    const environment = await this.environment(input.environment_name);
+  /**
+   * The account's environment (a region's implicit one is created on first use), flavor and image
+   * a deploy names, each refused with a 400 naming its field.
+   */
+  async resolveDeploy(accountId: number, input: DeployCatalogInput): Promise<DeployCatalog> {
     const [flavor] = await this.db.select().from(flavors).where(eq(flavors.name, input.flavor_name));
     if (!flavor) throw new InvalidArgumentError("flavor_name", `flavor "${input.flavor_name}" does not exist`);
     if (flavor.retiredAt) throw new InvalidArgumentError("flavor_name", `flavor "${input.flavor_name}" is retired`);
     const image = await this.image(input.image_name);
+    // Last: it may create the implicit environment, which a refused flavor or image must not.
+    const environment = input.environment_name
+      ? await this.environments.named(accountId, input.environment_name, "environment_name", "400")
+      : await this.environments.only(accountId);
     return { flavor, image, environment };
   }
 
@@ -106,18 +114,5 @@ export class CatalogService {
       : await this.db.select().from(images).orderBy(asc(images.id)).limit(1);
     if (image) return image;
     throw new InvalidArgumentError("image_name", name !== undefined ? `image "${name}" does not exist` : "no image exists yet");
-  }
-
-  /** The environment named, or the only one there is. */
-  private async environment(name: string | undefined): Promise<Environment> {
-    if (name) {
-      const [env] = await this.db.select().from(environments).where(eq(environments.name, name));
-      if (!env) throw new InvalidArgumentError("environment_name", `environment "${name}" does not exist`);
-      return env;
-    }
-    const all = await this.db.select().from(environments).limit(2);
-    if (all.length === 1) return all[0]!;
-    if (all.length === 0) throw new InvalidArgumentError("environment_name", "no environment exists yet: no host has registered");
-    throw new InvalidArgumentError("environment_name", "environment_name is required when there is more than one environment");
   }
 }

@@ -38,20 +38,31 @@ export const apiKeys = pgTable("api_keys", {
   revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }),
 }, (t) => [index("api_keys_account").on(t.accountId)]);
 
-export const environments = pgTable("environments", {
+// Regions (zones): where hosts are. A host's cluster is in one region; the agent's `environment`
+// setting names the region it registers into (created on first use).
+export const regions = pgTable("regions", {
   id: serial("id").primaryKey(),
   name: text("name").notNull().unique(),
-  region: text("region").notNull().default("default"),
+  description: text("description").notNull().default(""),
   createdAt: createdAt(),
 });
+
+// Environments (Hyperstack's): an account's container for VMs and key pairs, in one region.
+export const environments = pgTable("environments", {
+  id: serial("id").primaryKey(),
+  name: text("name").notNull(),
+  accountId: integer("account_id").notNull().references(() => accounts.id),
+  regionId: integer("region_id").notNull().references(() => regions.id),
+  createdAt: createdAt(),
+}, (t) => [uniqueIndex("environments_account_name").on(t.accountId, t.name)]);
 
 export const clusters = pgTable("clusters", {
   id: serial("id").primaryKey(),
   name: text("name").notNull(),
-  environmentId: integer("environment_id").notNull().references(() => environments.id),
+  regionId: integer("region_id").notNull().references(() => regions.id),
   pod: text("pod").notNull().default("default"),
   createdAt: createdAt(),
-}, (t) => [uniqueIndex("clusters_env_name").on(t.environmentId, t.name)]);
+}, (t) => [uniqueIndex("clusters_region_name").on(t.regionId, t.name)]);
 
 export type HostState = "Connecting" | "Up" | "Disconnected" | "Down";
 export type HostResourceState = "Enabled" | "Disabled" | "Maintenance";

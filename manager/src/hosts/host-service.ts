@@ -7,7 +7,7 @@ import type { HostFacts } from "#shared/protocol.js";
 import { newSecret, safeEqual, sha256 } from "#shared/secrets.js";
 import type { Db, Tx } from "../db/database.js";
 import {
-  allocations, clusters, environments, gpuAllocations, gpus, hosts, unmanagedDomains,
+  allocations, clusters, gpuAllocations, gpus, hosts, regions, unmanagedDomains,
   type HostResourceState, type HostState, type NumaCellJson, type VgpuTypeJson,
 } from "../db/schema.js";
 import { generationToken } from "./host-generation.js";
@@ -26,12 +26,13 @@ export interface RegistrationHooks {
 export class HostService {
   constructor(private readonly db: Db, private readonly memoryReserveMib: () => number) {}
 
-  async ensureCluster(environment: string, cluster: string): Promise<number> {
-    await this.db.insert(environments).values({ name: environment }).onConflictDoNothing();
-    const [env] = await this.db.select().from(environments).where(eq(environments.name, environment));
-    await this.db.insert(clusters).values({ name: cluster, environmentId: env!.id }).onConflictDoNothing();
+  /** The cluster's id in the region named (the agent's `environment` setting), both created on first use. */
+  async ensureCluster(region: string, cluster: string): Promise<number> {
+    await this.db.insert(regions).values({ name: region }).onConflictDoNothing();
+    const [r] = await this.db.select().from(regions).where(eq(regions.name, region));
+    await this.db.insert(clusters).values({ name: cluster, regionId: r!.id }).onConflictDoNothing();
     const [cl] = await this.db.select().from(clusters)
-      .where(and(eq(clusters.name, cluster), eq(clusters.environmentId, env!.id)));
+      .where(and(eq(clusters.name, cluster), eq(clusters.regionId, r!.id)));
     return cl!.id;
   }
 
@@ -123,9 +124,9 @@ export class HostService {
 
   /** Every host with its capacity, what is allocated on it, its GPUs and the domains Orbit does not manage (admin API). */
   async list(): Promise<HostOverview[]> {
-    const hs = await this.db.select({ host: hosts, cluster: clusters.name, environment: environments.name })
+    const hs = await this.db.select({ host: hosts, cluster: clusters.name, environment: regions.name })
       .from(hosts).innerJoin(clusters, eq(hosts.clusterId, clusters.id))
-      .innerJoin(environments, eq(clusters.environmentId, environments.id)).orderBy(hosts.id);
+      .innerJoin(regions, eq(clusters.regionId, regions.id)).orderBy(hosts.id);
     if (hs.length === 0) return [];
     const ids = hs.map((h) => h.host.id);
     const alloc = await this.db.select({

@@ -2,7 +2,7 @@ import { eq } from "drizzle-orm";
 import sshpk from "sshpk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openTestDatabase, type Database } from "../db/database.js";
-import { accounts, environments, keypairs } from "../db/schema.js";
+import { accounts, environments, keypairs, regions } from "../db/schema.js";
 import { KeyPairService, type KeyPairOwner } from "./keypair-service.js";
 import { KEYS, RSA_1024 } from "./testing/ssh-key-fixtures.js";
 
@@ -18,7 +18,11 @@ beforeAll(async () => {
   const [a, b] = await db.insert(accounts).values([{ name: "alice" }, { name: "bob" }]).returning();
   alice = { accountId: a!.id };
   bob = { accountId: b!.id };
-  await db.insert(environments).values([{ name: "default-CANADA-1", region: "CANADA-1" }, { name: "default-NORWAY-1", region: "NORWAY-1" }]);
+  const [canada, norway] = await db.insert(regions).values([{ name: "CANADA-1" }, { name: "NORWAY-1" }]).returning();
+  await db.insert(environments).values([a!, b!].flatMap((owner) => [
+    { accountId: owner.id, name: "default-CANADA-1", regionId: canada!.id },
+    { accountId: owner.id, name: "default-NORWAY-1", regionId: norway!.id },
+  ]));
 }, 60_000);
 afterAll(async () => { await database?.close(); });
 

@@ -2,19 +2,15 @@
 // public key, generate a pair (the private key is returned once, never stored), list, rename,
 // delete. Key pairs are scoped to the caller's account for every role, admins included (as
 // OpenStack scopes key pairs to their owner): another account's key pair is not found.
-import { and, asc, count, eq, ilike, type SQL } from "drizzle-orm";
-import { AlreadyExistsError, NotFoundError, OrbitError } from "#shared/errors.js";
+import { and, asc, count, eq, getTableColumns, ilike, type SQL } from "drizzle-orm";
+import { AlreadyExistsError, NotFoundError } from "#shared/errors.js";
 import type { Db } from "../db/database.js";
-import { environments, keypairs } from "../db/schema.js";
+import { environments, keypairs, regions } from "../db/schema.js";
+import { EnvironmentService, type Environment } from "../environments/environment-service.js";
 import { generateSshKeyPair, parseSshPublicKey, type GeneratedKeyType, type SshPublicKey } from "./ssh-keys.js";
 import { containsPattern } from "../db/like-pattern.js";
 
-export interface KeyPairEnvironment {
-  id: number;
-  name: string;
-  region: string;
-  createdAt: Date;
-}
+export type KeyPairEnvironment = Environment;
 
 export interface KeyPair {
   id: number;
@@ -36,15 +32,17 @@ export interface GenerateKeyPairInput { environmentName: string; name: string; k
 export interface ListKeyPairsInput { page: number; pageSize: number; search?: string | undefined }
 
 type KeyPairRow = typeof keypairs.$inferSelect;
-type EnvironmentRow = typeof environments.$inferSelect;
+type EnvironmentRow = Environment;
 
 function toKeyPair(row: KeyPairRow, env: EnvironmentRow): KeyPair {
   return {
     id: row.id, name: row.name, publicKey: row.publicKey, fingerprint: row.fingerprint,
-    fingerprintSha256: row.fingerprintSha256, createdAt: row.createdAt,
-    environment: { id: env.id, name: env.name, region: env.region, createdAt: env.createdAt },
+    fingerprintSha256: row.fingerprintSha256, createdAt: row.createdAt, environment: env,
   };
 }
+
+/** A key pair row with its environment and the environment's region's name. */
+const withEnvironment = { keypairs, environments: { ...getTableColumns(environments), region: regions.name } };
 
 /** PostgreSQL's unique_violation, anywhere in the cause chain (drizzle wraps driver errors). */
 function isUniqueViolation(e: unknown): boolean {
@@ -55,18 +53,22 @@ function isUniqueViolation(e: unknown): boolean {
 }
 
 export class KeyPairService {
-  constructor(private readonly db: Db) {}
+  private readonly environments: EnvironmentService;
+
+  constructor(private readonly db: Db) {
+    this.environments = new EnvironmentService(db);
+  }
 
   /** Imports a public key after validating it (a bad key is an invalid public_key). */
   async importKeyPair(owner: KeyPairOwner, input: ImportKeyPairInput): Promise<KeyPair> {
     const key = parseSshPublicKey(input.publicKey);
-    const env = await this.environmentNamed(input.environmentName);
+    const env = await this.environments.named(owner.accountId, input.environmentName);
     return this.insert(owner, env, input.name, key);
   }
 
   /** Generates a key pair, stores its public key, and returns the private key this once. */
   async generate(owner: KeyPairOwner, input: GenerateKeyPairInput): Promise<{ keyPair: KeyPair; privateKey: string }> {
-    const env = await this.environmentNamed(input.environmentName);
+    const env = await this.environments.named(owner.accountId, input.environmentName);
     await this.refuseTakenName(owner, env, input.name);
     const pair = await generateSshKeyPair(input.keyType ?? "ed25519", input.name);
     const keyPair = await this.insert(owner, env, input.name, parseSshPublicKey(pair.publicKey));
@@ -77,16 +79,16 @@ export class KeyPairService {
   async list(owner: KeyPairOwner, input: ListKeyPairsInput): Promise<{ keyPairs: KeyPair[]; total: number }> {
     const where = and(eq(keypairs.accountId, owner.accountId), input.search ? ilike(keypairs.name, containsPattern(input.search)) : undefined);
     const [rows, [totals]] = await Promise.all([
-      this.db.select().from(keypairs).innerJoin(environments, eq(environments.id, keypairs.environmentId))
-        .where(where).orderBy(asc(keypairs.id)).limit(input.pageSize).offset((input.page - 1) * input.pageSize),
+      this.db.select(withEnvironment).from(keypairs).innerJoin(environments, eq(environments.id, keypairs.environmentId))
+        .innerJoin(regions, eq(regions.id, environments.regionId)).where(where).orderBy(asc(keypairs.id)).limit(input.pageSize).offset((input.page - 1) * input.pageSize),
       this.db.select({ n: count() }).from(keypairs).where(where),
     ]);
     return { keyPairs: rows.map((r) => toKeyPair(r.keypairs, r.environments)), total: Number(totals?.n ?? 0) };
   }
 
   async get(owner: KeyPairOwner, id: number): Promise<KeyPair> {
-    const [row] = await this.db.select().from(keypairs).innerJoin(environments, eq(environments.id, keypairs.environmentId))
-      .where(this.owned(owner, id));
+    const [row] = await this.db.select(withEnvironment).from(keypairs).innerJoin(environments, eq(environments.id, keypairs.environmentId))
+      .innerJoin(regions, eq(regions.id, environments.regionId)).where(this.owned(owner, id));
     if (!row) throw new NotFoundError("key pair", id);
     return toKeyPair(row.keypairs, row.environments);
   }
@@ -132,16 +134,5 @@ export class KeyPairService {
 
   private nameTaken(name: string, environment: string): AlreadyExistsError {
     return new AlreadyExistsError("key pair", `"${name}"`, `a key pair named "${name}" already exists in environment "${environment}"`);
-  }
-
-  // The spec's import documents a 404 (it has no path id: the environment is what is not found).
-  private async environmentNamed(name: string): Promise<EnvironmentRow> {
-    const [env] = await this.db.select().from(environments).where(eq(environments.name, name));
-    if (!env) {
-      throw new OrbitError("not_found", `environment "${name}" does not exist`, {
-        details: { resource: "environment", id: name, field: "environment_name" },
-      });
-    }
-    return env;
   }
 }

@@ -5,7 +5,7 @@ import { and, eq } from "drizzle-orm";
 import { InvalidArgumentError, NotFoundError } from "#shared/errors.js";
 import { ALLOCATOR_SETTINGS, type AllocatorSettingDefinition } from "../allocator/index.js";
 import type { Db } from "../db/database.js";
-import { clusters, environments, hosts, settings, type HostResourceState } from "../db/schema.js";
+import { clusters, hosts, regions, settings, type HostResourceState } from "../db/schema.js";
 import type { SettingsRegistry } from "../settings/settings-registry.js";
 import { generationToken } from "../hosts/host-generation.js";
 import { CLUSTER_SCOPE_PREFIX } from "./snapshot-builder.js";
@@ -40,8 +40,8 @@ export class HostAdmin {
   }
 
   async listClusters(): Promise<ClusterWithSettings[]> {
-    const rows = await this.db.select({ c: clusters, environment: environments.name })
-      .from(clusters).innerJoin(environments, eq(clusters.environmentId, environments.id)).orderBy(clusters.id);
+    const rows = await this.db.select({ c: clusters, environment: regions.name })
+      .from(clusters).innerJoin(regions, eq(clusters.regionId, regions.id)).orderBy(clusters.id);
     const overrides = await this.db.select().from(settings);
     return rows.map(({ c, environment }) => ({
       id: c.id, name: c.name, pod: c.pod, environment,

@@ -7,7 +7,7 @@ import type {
 } from "../allocator/types.js";
 import type { Db, Tx } from "../db/database.js";
 import {
-  affinityGroupMembers, allocations, clusters, environments, flavors, gpuAllocations, gpus, hosts, settings, vms,
+  affinityGroupMembers, allocations, clusters, flavors, gpuAllocations, gpus, hosts, regions, settings, vms,
 } from "../db/schema.js";
 
 export interface SnapshotScope {
@@ -112,12 +112,12 @@ export async function loadGpuWorkload(db: Db | Tx): Promise<GpuWorkloadShape[]> 
 
 export async function buildSnapshot(db: Db | Tx, scope: SnapshotScope = {}): Promise<FleetSnapshot> {
   const conds = [];
-  if (scope.environment) conds.push(eq(environments.name, scope.environment));
+  if (scope.environment) conds.push(eq(regions.name, scope.environment));
   if (scope.hostIds) conds.push(inArray(hosts.id, [...scope.hostIds]));
   const rows = await db.select({
-    h: hosts, clusterId: clusters.id, pod: clusters.pod, environment: environments.name,
+    h: hosts, clusterId: clusters.id, pod: clusters.pod, environment: regions.name,
   }).from(hosts).innerJoin(clusters, eq(hosts.clusterId, clusters.id))
-    .innerJoin(environments, eq(clusters.environmentId, environments.id))
+    .innerJoin(regions, eq(clusters.regionId, regions.id))
     .where(conds.length ? and(...conds) : undefined).orderBy(hosts.id);
   if (rows.length === 0) return { hosts: [] };
   const ids = rows.map((r) => r.h.id);

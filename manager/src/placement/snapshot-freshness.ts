@@ -63,8 +63,8 @@ export class SnapshotFreshness {
     const busy = new Set(this.inFlight.keys());
     const res = (await this.db.execute(sql`
       select coalesce(json_agg(h.id), '[]') as ids, coalesce(json_agg(h.generation), '[]') as gens
-      from hosts h join clusters c on c.id = h.cluster_id join environments e on e.id = c.environment_id
-      where e.name = ${env}`)) as unknown as { rows: { ids: number[] | string; gens: number[] | string }[] };
+      from hosts h join clusters c on c.id = h.cluster_id join regions r on r.id = c.region_id
+      where r.name = ${env}`)) as unknown as { rows: { ids: number[] | string; gens: number[] | string }[] };
     const row = res.rows[0];
     const ids = typeof row?.ids === "string" ? JSON.parse(row.ids) as number[] : row?.ids ?? [];
     const gens = typeof row?.gens === "string" ? JSON.parse(row.gens) as number[] : row?.gens ?? [];

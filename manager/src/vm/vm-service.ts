@@ -1,12 +1,12 @@
 // Virtual machines as users see them: create (place + commit + deploy job), list, get, delete.
 import { randomUUID } from "node:crypto";
-import { and, count, desc, eq, ilike, inArray, isNull, or } from "drizzle-orm";
+import { and, count, desc, eq, getTableColumns, ilike, inArray, isNull, or } from "drizzle-orm";
 import { ConflictError, InvalidArgumentError, NotFoundError, OrbitError, UnsupportedError } from "#shared/errors.js";
 import type { GpuDemand, PlacementPlan, PlacementRequest, PlacementResult } from "../allocator/types.js";
 import { validateCallbackUrl, type CallbackAddressPolicy } from "../callbacks/callback-url.js";
 import type { CatalogService, DeployCatalogInput, Flavor, Image } from "../catalog/catalog-service.js";
 import type { Db } from "../db/database.js";
-import { affinityGroupMembers, environments, flavors, hosts, images, jobs, keypairs, vms } from "../db/schema.js";
+import { affinityGroupMembers, environments, flavors, hosts, images, jobs, keypairs, regions, vms } from "../db/schema.js";
 import { AffinityGroupService } from "../placement/affinity-group-service.js";
 import type { PlacementService } from "../placement/placement-service.js";
 import type { StoredPlacement, VmDetails } from "./vm-details.js";
@@ -151,8 +151,9 @@ export class VmService {
 
   /** Where a deploy would go and why, committing nothing (admin API). */
   async dryRun(caller: Caller, input: DryRunInput): Promise<PlacementResult> {
-    const { flavor, image, environment } = await this.catalog.resolveDeploy(input);
-    const request = VmService.placementRequest(flavor, image, environment.name, input.account_id ?? caller.accountId, input.count ?? 1);
+    const accountId = input.account_id ?? caller.accountId;
+    const { flavor, image, environment } = await this.catalog.resolveDeploy(accountId, input);
+    const request = VmService.placementRequest(flavor, image, environment.region, accountId, input.count ?? 1);
     return this.placement.dryRun(request, input.seed);
   }
 
@@ -163,7 +164,7 @@ export class VmService {
       throw new InvalidArgumentError("user_data", `user_data is ${Buffer.byteLength(input.user_data, "utf8")} bytes; at most ${MAX_USER_DATA_BYTES} are accepted`);
     }
     const callbackUrl = input.callback_url ? validateCallbackUrl(input.callback_url, "callback_url", this.callbackPolicy()) : "";
-    const { flavor, image, environment: env } = await this.catalog.resolveDeploy(input);
+    const { flavor, image, environment: env } = await this.catalog.resolveDeploy(caller.accountId, input);
     const keyPair = input.key_name ? await this.keyPairNamed(caller, env, input.key_name) : undefined;
     const names = count === 1 ? [input.name] : Array.from({ length: count }, (_, i) => `${input.name}-${i + 1}`);
     for (const n of names) {
@@ -173,7 +174,7 @@ export class VmService {
     const groups = await this.groups.resolve(caller.accountId, input.affinity_group_names ?? [], input.affinity_group_ids ?? []);
     const avoidVmIds = await this.resolveAvoid(caller, input.avoid ?? []);
     const request: PlacementRequest = {
-      ...VmService.placementRequest(flavor, image, env.name, caller.accountId, count),
+      ...VmService.placementRequest(flavor, image, env.region, caller.accountId, count),
       vmIds: uuids,
       ...(groups.refs.length ? { affinityGroups: groups.refs } : {}),
       ...(avoidVmIds.length ? { avoidVmIds } : {}),
@@ -283,7 +284,8 @@ export class VmService {
     const [fs, is, es, hs] = await Promise.all([
       this.db.select().from(flavors).where(inArray(flavors.id, flavorIds)),
       this.db.select().from(images).where(inArray(images.id, imageIds)),
-      this.db.select().from(environments).where(inArray(environments.id, envIds)),
+      this.db.select({ ...getTableColumns(environments), region: regions.name }).from(environments)
+        .innerJoin(regions, eq(regions.id, environments.regionId)).where(inArray(environments.id, envIds)),
       admin && hostIds.length ? this.db.select({ id: hosts.id, name: hosts.name }).from(hosts).where(inArray(hosts.id, hostIds)) : [],
     ]);
     // Foreign keys guarantee the flavor, image and environment exist.

@@ -15,7 +15,7 @@ const at = new Date("2026-01-02T03:04:05.000Z");
 const vm: VmDetails = {
   id: 7, uuid: "0a1b2c3d-0000-4000-8000-000000000007", name: "web-1", state: "Running", stateReason: "deployed",
   labels: ["a"], callbackUrl: "", keyName: "laptop", createdAt: at,
-  environment: { id: 1, name: "default-CANADA-1", region: "default", createdAt: at },
+  environment: { id: 1, accountId: 1, name: "default-CANADA-1", regionId: 1, region: "default", createdAt: at },
   flavor: {
     id: 3, name: "t1-tiny", vcpus: 1, memoryMib: 128, diskGib: 0, gpuModel: "", gpuCount: 0, vgpuType: "", gpuShareMilli: 0,
     hostTags: [], cpuType: "", regionName: "default", retiredAt: null, createdAt: at,

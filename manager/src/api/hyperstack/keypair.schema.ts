@@ -2,6 +2,7 @@
 // SHA256 fingerprint and the generate route's one-time private key as extras).
 import { Type, type Static } from "@sinclair/typebox";
 import { Id, MultiLineText, ResourceName, SingleLineText } from "../schemas.js";
+import { EnvironmentView } from "./environment.schema.js";
 
 /** Bounded so that (page - 1) * page_size stays a small integer (an SQL offset). */
 const MAX_PAGE = 1_000_000;
@@ -35,17 +36,11 @@ export const ListKeypairsQuery = Type.Object({
   search: Type.Optional(SingleLineText({ maxLength: 100, description: "Part of the name, in any case" })),
 }, { additionalProperties: false });
 
-export const KeypairEnvironmentView = Type.Object({
-  id: Id(),
-  name: Type.String(),
-  region: Type.String(),
-  created_at: Type.String({ format: "date-time" }),
-});
 
 export const KeypairView = Type.Object({
   id: Id(),
   name: Type.String(),
-  environment: KeypairEnvironmentView,
+  environment: EnvironmentView,
   public_key: Type.String({ description: "The OpenSSH public key line" }),
   fingerprint: Type.String({ description: "MD5 of the key, colon-separated hex (as Hyperstack shows it)" }),
   fingerprint_sha256: Type.String({ description: "SHA256:<base64>, as ssh-keygen -l prints it" }),

@@ -1,5 +1,5 @@
 // For placement tests against a real database: raw SQL rows, and a small fleet (one account,
-// environment, cluster, flavor and image; hosts h1..hN; some with H100s offering one vGPU type).
+// region, its environment, cluster, flavor and image; hosts h1..hN; some with H100s offering one vGPU type).
 import { sql, type SQL } from "drizzle-orm";
 import type { Db } from "../../db/database.js";
 
@@ -17,11 +17,12 @@ export interface FixtureIds {
   imageId: number;
 }
 
-/** Account "t", environment "env" with cluster "c", flavor "f", image "i". */
+/** Account "t", region "env" with cluster "c" and the account's environment "env", flavor "f", image "i". */
 export async function seedBasics(db: Db): Promise<FixtureIds> {
   const [a] = await sqlRows<{ id: number }>(db, sql`insert into accounts(name) values ('t') returning id`);
-  const [e] = await sqlRows<{ id: number }>(db, sql`insert into environments(name) values ('env') returning id`);
-  await sqlRows(db, sql`insert into clusters(name, environment_id) values ('c', ${e!.id})`);
+  const [r] = await sqlRows<{ id: number }>(db, sql`insert into regions(name) values ('env') returning id`);
+  const [e] = await sqlRows<{ id: number }>(db, sql`insert into environments(name, account_id, region_id) values ('env', ${a!.id}, ${r!.id}) returning id`);
+  await sqlRows(db, sql`insert into clusters(name, region_id) values ('c', ${r!.id})`);
   const [f] = await sqlRows<{ id: number }>(db, sql`insert into flavors(name, vcpus, memory_mib) values ('f', 1, 1) returning id`);
   const [i] = await sqlRows<{ id: number }>(db, sql`insert into images(name) values ('i') returning id`);
   return { accountId: a!.id, envId: e!.id, flavorId: f!.id, imageId: i!.id };

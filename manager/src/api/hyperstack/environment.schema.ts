@@ -1,0 +1,55 @@
+// What the /v1/core region and environment routes accept and answer (Hyperstack's fields).
+import { Type, type Static } from "@sinclair/typebox";
+import { Id, ResourceName, SingleLineText } from "../schemas.js";
+
+/** Bounded so that (page - 1) * page_size stays a small integer (an SQL offset). */
+const MAX_PAGE = 1_000_000;
+
+const GreenStatus = Type.Union([Type.Literal("GREEN"), Type.Literal("PARTIALLY_GREEN"), Type.Literal("NOT_GREEN")], {
+  description: "Orbit does not know where its hosts' power comes from: always NOT_GREEN",
+});
+
+export const EnvironmentFeatures = Type.Object({
+  network_optimised: Type.Boolean({ description: "Orbit has no network-optimised regions: always false" }),
+  green_status: GreenStatus,
+});
+
+export const EnvironmentView = Type.Object({
+  id: Id(),
+  name: Type.String(),
+  region: Type.String({ description: "The region's name" }),
+  features: EnvironmentFeatures,
+  created_at: Type.String({ format: "date-time" }),
+});
+export type EnvironmentView = Static<typeof EnvironmentView>;
+
+export const RegionView = Type.Object({
+  id: Id(),
+  name: Type.String(),
+  description: Type.String({ description: "Orbit extra: what the admin wrote about the region" }),
+  country: Type.String({ description: "Not recorded by Orbit: always empty" }),
+  green_status: GreenStatus,
+  features: Type.Object({}, { description: "Orbit records no region features: always empty" }),
+});
+export type RegionView = Static<typeof RegionView>;
+
+const EnvironmentName = () => ResourceName({ maxLength: 50, description: "1-50 characters: letters, digits, . _ -; unique in the account" });
+
+export const CreateEnvironmentBody = Type.Object({
+  name: EnvironmentName(),
+  region: SingleLineText({ minLength: 1, maxLength: 100, description: "The region's name (GET /v1/core/regions)" }),
+}, { additionalProperties: false });
+
+export const RenameEnvironmentBody = Type.Object({ name: EnvironmentName() }, { additionalProperties: false });
+
+export const ListEnvironmentsQuery = Type.Object({
+  page: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 1 })),
+  pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50, description: "Hyperstack's spelling of page_size" })),
+  page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+  search: Type.Optional(SingleLineText({ maxLength: 100, description: "Part of the name or region, in any case, or the id" })),
+}, { additionalProperties: false });
+
+export const CreateRegionBody = Type.Object({
+  name: ResourceName({ maxLength: 100, description: "Agents name it in their environment setting to join it" }),
+  description: Type.Optional(SingleLineText({ maxLength: 500 })),
+}, { additionalProperties: false });

@@ -1,0 +1,164 @@
+// Regions and environments (Hyperstack's model). A region is where hosts are (their clusters
+// belong to one); an environment is an account's container for VMs and key pairs, in one region,
+// its name unique in the account. Every region offers each account an implicit environment named
+// after it (as Hyperstack gives each organisation a default environment per region): the first
+// VM or key pair that names it creates it. Another account's environment is not found.
+import { and, asc, count, eq, ilike, or, sql, type SQL } from "drizzle-orm";
+import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError, OrbitError } from "#shared/errors.js";
+import type { Db } from "../db/database.js";
+import { environments, keypairs, regions, vms } from "../db/schema.js";
+
+export type Region = typeof regions.$inferSelect;
+
+export interface Environment {
+  id: number;
+  accountId: number;
+  name: string;
+  regionId: number;
+  /** The region's name. */
+  region: string;
+  createdAt: Date;
+}
+
+export interface ListEnvironmentsInput { page: number; pageSize: number; search?: string | undefined }
+
+/** PostgreSQL's unique_violation, anywhere in the cause chain (drizzle wraps driver errors). */
+function isUniqueViolation(e: unknown): boolean {
+  for (let cur = e, depth = 0; cur && typeof cur === "object" && depth < 5; cur = (cur as { cause?: unknown }).cause, depth++) {
+    if ((cur as { code?: unknown }).code === "23505") return true;
+  }
+  return false;
+}
+
+function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+const columns = {
+  id: environments.id, accountId: environments.accountId, name: environments.name,
+  regionId: environments.regionId, region: regions.name, createdAt: environments.createdAt,
+};
+
+export class EnvironmentService {
+  constructor(private readonly db: Db) {}
+
+  async regions(): Promise<Region[]> {
+    return this.db.select().from(regions).orderBy(asc(regions.id));
+  }
+
+  /** Admin: a new region (hosts join it by naming it in their agent's environment setting). */
+  async createRegion(name: string, description = ""): Promise<Region> {
+    const [row] = await this.db.insert(regions).values({ name, description }).onConflictDoNothing().returning();
+    if (!row) throw new AlreadyExistsError("region", `"${name}"`, `a region named "${name}" already exists`);
+    return row;
+  }
+
+  /** The account's environments by id, a page at a time; `search` matches id, name or region. */
+  async list(accountId: number, input: ListEnvironmentsInput): Promise<{ environments: Environment[]; total: number }> {
+    const search = input.search;
+    const matches = search
+      ? or(ilike(environments.name, containsPattern(search)), ilike(regions.name, containsPattern(search)),
+        /^\d{1,9}$/.test(search) ? eq(environments.id, Number(search)) : undefined)
+      : undefined;
+    const where = and(eq(environments.accountId, accountId), matches);
+    const [rows, [totals]] = await Promise.all([
+      this.db.select(columns).from(environments).innerJoin(regions, eq(regions.id, environments.regionId))
+        .where(where).orderBy(asc(environments.id)).limit(input.pageSize).offset((input.page - 1) * input.pageSize),
+      this.db.select({ n: count() }).from(environments).innerJoin(regions, eq(regions.id, environments.regionId)).where(where),
+    ]);
+    return { environments: rows, total: Number(totals?.n ?? 0) };
+  }
+
+  async get(accountId: number, id: number): Promise<Environment> {
+    const [env] = await this.select(and(eq(environments.id, id), eq(environments.accountId, accountId)));
+    if (!env) throw new NotFoundError("environment", id);
+    return env;
+  }
+
+  /** A new environment of the account in the region named (a 404 naming `region` when there is none). */
+  async create(accountId: number, name: string, regionName: string): Promise<Environment> {
+    const [region] = await this.db.select().from(regions).where(eq(regions.name, regionName));
+    if (!region) {
+      throw new OrbitError("not_found", `region "${regionName}" does not exist`, { details: { resource: "region", id: regionName, field: "region" } });
+    }
+    const [row] = await this.db.insert(environments).values({ accountId, name, regionId: region.id }).onConflictDoNothing().returning();
+    if (!row) throw this.nameTaken(name);
+    return { ...row, region: region.name };
+  }
+
+  async rename(accountId: number, id: number, name: string): Promise<Environment> {
+    const current = await this.get(accountId, id);
+    if (current.name === name) return current;
+    try {
+      await this.db.update(environments).set({ name }).where(and(eq(environments.id, id), eq(environments.accountId, accountId)));
+    } catch (e) {
+      if (isUniqueViolation(e)) throw this.nameTaken(name);
+      throw e;
+    }
+    return { ...current, name };
+  }
+
+  /** Refused (409, naming what it holds) while VMs or key pairs are in it; deleted VMs' rows count. */
+  async delete(accountId: number, id: number): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const [env] = await tx.select({ id: environments.id }).from(environments)
+        .where(and(eq(environments.id, id), eq(environments.accountId, accountId))).for("update");
+      if (!env) throw new NotFoundError("environment", id);
+      const [[v], [k]] = await Promise.all([
+        tx.select({ n: count(), deleted: count(vms.deletedAt) }).from(vms).where(eq(vms.environmentId, id)),
+        tx.select({ n: count() }).from(keypairs).where(eq(keypairs.environmentId, id)),
+      ]);
+      const vmCount = Number(v?.n ?? 0);
+      const deletedVms = Number(v?.deleted ?? 0);
+      const keyPairCount = Number(k?.n ?? 0);
+      // Deleted VMs' rows stay for their history (events, metrics), and they point at their environment.
+      const held = [
+        vmCount > 0 ? `${vmCount} VM(s)${deletedVms > 0 ? ` (${deletedVms} deleted, kept for their history)` : ""}` : undefined,
+        keyPairCount > 0 ? `${keyPairCount} key pair(s)` : undefined,
+      ].filter((x) => x !== undefined);
+      if (held.length > 0) {
+        throw new ConflictError(`environment ${id} still holds ${held.join(" and ")}`, undefined,
+          { vms: vmCount, deleted_vms: deletedVms, keypairs: keyPairCount });
+      }
+      await tx.delete(environments).where(eq(environments.id, id));
+    });
+  }
+
+  /**
+   * The account's environment of that name; when it has none, the implicit one of the region of
+   * that name, created now. Unknown names are refused naming `field` (404 or 400 as `notFound` says).
+   */
+  async named(accountId: number, name: string, field = "environment_name", notFound: "404" | "400" = "404"): Promise<Environment> {
+    const [env] = await this.select(and(eq(environments.accountId, accountId), eq(environments.name, name)));
+    if (env) return env;
+    const [region] = await this.db.select().from(regions).where(eq(regions.name, name));
+    if (region) {
+      await this.db.insert(environments).values({ accountId, name, regionId: region.id }).onConflictDoNothing();
+      const [created] = await this.select(and(eq(environments.accountId, accountId), eq(environments.name, name)));
+      if (created) return created;
+    }
+    const message = `environment "${name}" does not exist`;
+    if (notFound === "400") throw new InvalidArgumentError(field, message);
+    throw new OrbitError("not_found", message, { details: { resource: "environment", id: name, field } });
+  }
+
+  /** For a deploy that names no environment: the account's only one, or the only region's implicit one. */
+  async only(accountId: number, field = "environment_name"): Promise<Environment> {
+    const mine = await this.select(eq(environments.accountId, accountId), 2);
+    if (mine.length === 1) return mine[0]!;
+    if (mine.length > 1) throw new InvalidArgumentError(field, `${field} is required when there is more than one environment`);
+    const all = await this.db.select().from(regions).where(sql`exists (select 1 from clusters c where c.region_id = ${regions.id})`).limit(2);
+    if (all.length === 1) return this.named(accountId, all[0]!.name, field, "400");
+    if (all.length === 0) throw new InvalidArgumentError(field, "no environment exists yet: no host has registered");
+    throw new InvalidArgumentError(field, `${field} is required when there is more than one region`);
+  }
+
+  private select(where: SQL | undefined, limit?: number): Promise<Environment[]> {
+    const q = this.db.select(columns).from(environments).innerJoin(regions, eq(regions.id, environments.regionId)).where(where).orderBy(asc(environments.id));
+    return limit === undefined ? q : q.limit(limit);
+  }
+
+  private nameTaken(name: string): AlreadyExistsError {
+    return new AlreadyExistsError("environment", `"${name}"`, `an environment named "${name}" already exists`);
+  }
+}
