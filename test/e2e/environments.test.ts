@@ -112,7 +112,7 @@ describe("environments", () => {
   it("places a VM on hosts of its environment's region, and refuses deleting an environment that holds VMs or key pairs", async () => {
     const env = (await cloud.api("POST", "/v1/core/environments", { name: "gpu-work", region: "NORWAY-1" }, alice)).json.environment;
     const vm = await cloud.api("POST", "/v1/core/virtual-machines", { name: "in-norway", environment_name: "gpu-work", ...TINY }, alice);
-    expect(vm.status, JSON.stringify(vm.json)).toBe(201);
+    expect(vm.status, JSON.stringify(vm.json)).toBe(200);
     // Admins see the host; NORWAY-1 has one host, env-b.
     const vmId = vm.json.instances[0].id as number;
     const placed = await cloud.waitFor("VM running", async () => {
@@ -134,7 +134,7 @@ describe("environments", () => {
   it("gives each account the environment named after a region on first use (the region's default)", async () => {
     const carol = await createUserKey(cloud, "env-carol");
     const vm = await cloud.api("POST", "/v1/core/virtual-machines", { name: "first", environment_name: "CANADA-1", ...TINY }, carol);
-    expect(vm.status, JSON.stringify(vm.json)).toBe(201);
+    expect(vm.status, JSON.stringify(vm.json)).toBe(200);
     const envs = (await cloud.api("GET", "/v1/core/environments", undefined, carol)).json.environments;
     expect(envs).toEqual([{ id: expect.any(Number), name: "CANADA-1", region: "CANADA-1", features: FEATURES, created_at: expect.any(String) }]);
     const unknown = await cloud.api("POST", "/v1/core/virtual-machines", { name: "nowhere", environment_name: "MARS-1", ...TINY }, carol);

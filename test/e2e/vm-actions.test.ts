@@ -20,7 +20,7 @@ beforeAll(async () => {
   alice = await createUserKey(cloud, "actions-alice");
   bob = await createUserKey(cloud, "actions-bob");
   const created = await cloud.api("POST", "/v1/core/virtual-machines", { name: "act-vm", flavor_name: "n1-cpu-small", image_name: "Debian 12" }, alice);
-  expect(created.status).toBe(201);
+  expect(created.status).toBe(200);
   vmId = created.json.instances[0].id;
   await jobsIdle(cloud);
   expect(await status()).toBe("ACTIVE");

@@ -29,7 +29,7 @@ export const RegionView = Type.Object({
   description: Type.String({ description: "Orbit extra: what the admin wrote about the region" }),
   country: Type.String({ description: "Not recorded by Orbit: always empty" }),
   green_status: GreenStatus,
-  features: Type.Object({}, { description: "Orbit records no region features: always empty" }),
+  features: Type.Object({}, { additionalProperties: Type.String(), maxProperties: 0, description: "Orbit records no region features: always {}" }),
 });
 export type RegionView = Static<typeof RegionView>;
 
