@@ -5,7 +5,7 @@
 import { and, count, eq, isNull } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { vms } from "../../manager/src/db/schema.js";
-import { errorShapeProblems, startTestCloud, stateDigest, type TestCloud } from "./harness.js";
+import { errorShapeProblems, jobsIdle, startTestCloud, stateDigest, type TestCloud } from "./harness.js";
 
 const HOSTS = [{ hostname: "acct-a", uuid: "ac000000-0000-4000-8000-00000000000a", cpus: 64, memoryMib: 131072 }];
 const TINY = { flavor_name: "t1-tiny", image_name: "Debian 12" };
@@ -161,6 +161,8 @@ describe("per-account limits", () => {
   it("a create past a limit is refused with the limit, usage and maximum, and changes nothing", async () => {
     const b = await newAccount("limited", { vms: 3 });
     expect((await cloud.api("POST", "/v1/core/virtual-machines", { name: "l", ...TINY, count: 2 }, b.key)).status).toBe(200);
+    // Settled first: deploys still moving VMs through their states would change the digest.
+    await jobsIdle(cloud);
     const before = await stateDigest(cloud);
     const r = await cloud.api("POST", "/v1/core/virtual-machines", { name: "m", ...TINY, count: 2 }, b.key);
     expect(r.status).toBe(403);
