@@ -9,6 +9,7 @@ import type { Db } from "../db/database.js";
 import { accounts, apiKeys } from "../db/schema.js";
 import { accountUsage, type AccountDemand } from "../placement/account-limits.js";
 import type { SettingDefinition, SettingsRegistry } from "../settings/settings-registry.js";
+import { isUniqueViolation } from "../db/postgres-errors.js";
 
 /** null: unlimited. */
 export interface AccountLimits {
@@ -70,14 +71,6 @@ function limitColumns(l: Partial<AccountLimits>) {
     ...(l.memoryMib !== undefined && { maxMemoryMib: l.memoryMib }),
     ...(l.gpus !== undefined && { maxGpus: l.gpus }),
   };
-}
-
-const UNIQUE_VIOLATION = "23505";
-function isUniqueViolation(e: unknown): boolean {
-  for (let cur = e; cur && typeof cur === "object"; cur = (cur as { cause?: unknown }).cause) {
-    if ((cur as { code?: unknown }).code === UNIQUE_VIOLATION) return true;
-  }
-  return false;
 }
 
 export class AccountService {

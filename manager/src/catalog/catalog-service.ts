@@ -7,6 +7,7 @@ import type { Db } from "../db/database.js";
 import { flavors, images, regions } from "../db/schema.js";
 import { EnvironmentService, type Environment } from "../environments/environment-service.js";
 import { FlavorStock, type FleetSnapshots } from "./flavor-stock.js";
+import { containsPattern } from "../db/like-pattern.js";
 
 export type Flavor = typeof flavors.$inferSelect;
 export type Image = typeof images.$inferSelect;
@@ -63,7 +64,7 @@ export class CatalogService {
     if (q.includePublic === false) return [];
     const conds: SQL[] = [];
     if (q.region !== undefined) conds.push(eq(images.regionName, q.region));
-    if (q.search) conds.push(ilike(images.name, `%${q.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`));
+    if (q.search) conds.push(ilike(images.name, containsPattern(q.search)));
     const perPage = q.perPage ?? IMAGES_PER_PAGE_MAX;
     return this.db.select().from(images).where(and(...conds)).orderBy(asc(images.id))
       .limit(perPage).offset(((q.page ?? 1) - 1) * perPage);

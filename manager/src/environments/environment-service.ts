@@ -7,6 +7,8 @@ import { and, asc, count, eq, ilike, or, sql, type SQL } from "drizzle-orm";
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError, OrbitError } from "#shared/errors.js";
 import type { Db } from "../db/database.js";
 import { environments, keypairs, regions, vms } from "../db/schema.js";
+import { isUniqueViolation } from "../db/postgres-errors.js";
+import { containsPattern } from "../db/like-pattern.js";
 
 export type Region = typeof regions.$inferSelect;
 
@@ -21,18 +23,6 @@ export interface Environment {
 }
 
 export interface ListEnvironmentsInput { page: number; pageSize: number; search?: string | undefined }
-
-/** PostgreSQL's unique_violation, anywhere in the cause chain (drizzle wraps driver errors). */
-function isUniqueViolation(e: unknown): boolean {
-  for (let cur = e, depth = 0; cur && typeof cur === "object" && depth < 5; cur = (cur as { cause?: unknown }).cause, depth++) {
-    if ((cur as { code?: unknown }).code === "23505") return true;
-  }
-  return false;
-}
-
-function containsPattern(text: string): string {
-  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-}
 
 const columns = {
   id: environments.id, accountId: environments.accountId, name: environments.name,

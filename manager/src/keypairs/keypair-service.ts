@@ -9,6 +9,7 @@ import { environments, keypairs, regions } from "../db/schema.js";
 import { EnvironmentService, type Environment } from "../environments/environment-service.js";
 import { generateSshKeyPair, parseSshPublicKey, type GeneratedKeyType, type SshPublicKey } from "./ssh-keys.js";
 import { containsPattern } from "../db/like-pattern.js";
+import { isUniqueViolation } from "../db/postgres-errors.js";
 
 export type KeyPairEnvironment = Environment;
 
@@ -43,14 +44,6 @@ function toKeyPair(row: KeyPairRow, env: EnvironmentRow): KeyPair {
 
 /** A key pair row with its environment and the environment's region's name. */
 const withEnvironment = { keypairs, environments: { ...getTableColumns(environments), region: regions.name } };
-
-/** PostgreSQL's unique_violation, anywhere in the cause chain (drizzle wraps driver errors). */
-function isUniqueViolation(e: unknown): boolean {
-  for (let cur = e, depth = 0; cur && typeof cur === "object" && depth < 5; cur = (cur as { cause?: unknown }).cause, depth++) {
-    if ((cur as { code?: unknown }).code === "23505") return true;
-  }
-  return false;
-}
 
 export class KeyPairService {
   private readonly environments: EnvironmentService;
