@@ -61,6 +61,17 @@ export class CatalogService {
     return rows.map((flavor, i) => ({ flavor, labels: labels.get(flavor.id) ?? [], stockAvailable: inStock[i]! }));
   }
 
+  /**
+   * The region's flavors not retired, each with about how many more VMs of it fit now (an
+   * estimate, each flavor alone; null without a fleet to measure).
+   */
+  async flavorRoom(region: string): Promise<{ flavor: Flavor; room: number | null }[]> {
+    const rows = await this.db.select().from(flavors)
+      .where(and(isNull(flavors.retiredAt), eq(flavors.regionName, region))).orderBy(asc(flavors.id));
+    const room = this.stock ? await this.stock.counts(rows, region) : undefined;
+    return rows.map((flavor, i) => ({ flavor, room: room ? room[i]! : null }));
+  }
+
   /** Images matching the query, a page of them (ordered by id). */
   async images(q: ImageQuery = {}): Promise<Image[]> {
     if (q.region !== undefined) await this.checkRegion(q.region);
