@@ -62,12 +62,12 @@ export class CatalogService {
   }
 
   /**
-   * The region's flavors not retired, each with about how many more VMs of it fit now (an
-   * estimate, each flavor alone; null without a fleet to measure).
+   * Every flavor not retired (a create takes any of them in any region), each with about how many
+   * more VMs of it fit now in the region's fleet (an estimate, each flavor alone; null without a
+   * fleet to measure).
    */
   async flavorRoom(region: string): Promise<{ flavor: Flavor; room: number | null }[]> {
-    const rows = await this.db.select().from(flavors)
-      .where(and(isNull(flavors.retiredAt), eq(flavors.regionName, region))).orderBy(asc(flavors.id));
+    const rows = await this.db.select().from(flavors).where(isNull(flavors.retiredAt)).orderBy(asc(flavors.id));
     const room = this.stock ? await this.stock.counts(rows, region) : undefined;
     return rows.map((flavor, i) => ({ flavor, room: room ? room[i]! : null }));
   }

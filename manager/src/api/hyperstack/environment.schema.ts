@@ -69,5 +69,5 @@ export const VmQuotaView = Type.Object({
     id: Type.Integer(),
     name: Type.String(),
     available_vms: Type.Integer({ description: "More VMs of this flavor: the fewest of what the account's limits and the region's stock (an estimate) allow" }),
-  }, { additionalProperties: false }), { description: "Orbit: the region's flavors, each with its room" }),
+  }, { additionalProperties: false }), { description: "Orbit: every flavor, each with its room in the environment's region" }),
 }, { additionalProperties: false });
