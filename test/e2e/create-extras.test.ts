@@ -149,3 +149,48 @@ describe("VM name availability", () => {
     expect(await check("taken-name-1")).toMatchObject({ available: true });
   });
 });
+
+describe("flavor labels and features", () => {
+  it("admins set them; /v1/core/flavors and the instance's flavor show them as the spec types them", async () => {
+    const made = await cloud.api("POST", "/v1/admin/flavors", { name: "lab-gpu", cpu: 2, ram: 4, labels: ["nvlink", "beta"], features: { network_optimised: false } });
+    expect(made.status, JSON.stringify(made.json)).toBe(201);
+    const id = made.json.flavor.id as number;
+    expect(made.json.flavor).toMatchObject({ labels: [{ id: expect.any(Number), label: "nvlink" }, { id: expect.any(Number), label: "beta" }], features: { network_optimised: false } });
+    const nvlinkId = made.json.flavor.labels[0].id as number;
+
+    // Replacing the list keeps the ids of labels that stay.
+    const changed = await cloud.api("PUT", `/v1/admin/flavors/${id}`, { labels: ["nvlink", "ga"], features: { network_optimised: true } });
+    expect(changed.status, JSON.stringify(changed.json)).toBe(200);
+    expect(changed.json.flavor.labels.map((l: { label: string }) => l.label)).toEqual(["nvlink", "ga"]);
+    expect(changed.json.flavor.labels[0].id).toBe(nvlinkId);
+
+    const listed = (await cloud.api("GET", "/v1/core/flavors", undefined, alice)).json.data
+      .flatMap((g: { flavors: unknown[] }) => g.flavors).find((f: { id: number }) => f.id === id);
+    expect(listed).toMatchObject({ labels: [{ id: nvlinkId, label: "nvlink" }, { label: "ga" }], features: { network_optimised: true } });
+    // The seeded GPU flavors carry the feature the spec names.
+    const h100 = (await cloud.api("GET", "/v1/core/flavors", undefined, alice)).json.data
+      .flatMap((g: { flavors: { name: string }[] }) => g.flavors).find((f: { name: string }) => f.name === "n3-H100x1");
+    expect(h100.features).toEqual({ network_optimised: false });
+
+    const vm = await create({ name: "labelled", flavor_name: "lab-gpu" });
+    expect(vm.status, JSON.stringify(vm.json)).toBe(200);
+    expect(vm.json.instances[0].flavor).toMatchObject({ labels: [{ id: nvlinkId, label: "nvlink" }, { label: "ga" }], features: { network_optimised: true } });
+
+    const cleared = await cloud.api("PUT", `/v1/admin/flavors/${id}`, { labels: [], features: {} });
+    expect(cleared.json.flavor).toMatchObject({ labels: [], features: {} });
+  });
+
+  it("refuses bad labels and features with a 400, changing nothing", async () => {
+    const before = await stateDigest(cloud);
+    for (const body of [
+      { labels: ["dup", "dup"] }, { labels: [""] }, { labels: "nvlink" },
+      { features: { network_optimised: "yes" } }, { features: { "Bad Key": true } }, { features: ["network_optimised"] },
+    ]) {
+      const r = await cloud.api("POST", "/v1/admin/flavors", { name: "bad-flavor", cpu: 1, ram: 1, ...body });
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.json.status).toBe(false);
+    }
+    expect(await stateDigest(cloud)).toBe(before);
+    expect((await cloud.api("GET", "/v1/admin/flavors")).json.flavors.some((f: { name: string }) => f.name === "bad-flavor")).toBe(false);
+  });
+});

@@ -8,8 +8,6 @@ import { AdminFlavor } from "./flavor.schema.js";
 
 const TAG = Type.String({ minLength: 1, maxLength: 100, pattern: "^[A-Za-z0-9][A-Za-z0-9._:/=-]*$" });
 
-const FEATURE = Type.String({ minLength: 1, maxLength: 63, pattern: "^[a-z][a-z0-9_]*$" });
-
 const CreateFlavorBody = Type.Object({
   name: ResourceName({ maxLength: 100 }),
   cpu: Type.Integer({ minimum: 1, maximum: 1024, description: "vCPUs" }),
@@ -23,7 +21,8 @@ const CreateFlavorBody = Type.Object({
   cpu_type: Type.Optional(SingleLineText({ maxLength: 50, description: "Host CPU type, e.g. amd or intel" })),
   region_name: Type.Optional(SingleLineText({ minLength: 1, maxLength: 100, description: "Region (default \"default\")" })),
   labels: Type.Optional(Type.Array(SingleLineText({ minLength: 1, maxLength: 63 }), { maxItems: 32, uniqueItems: true, description: "Hyperstack's labels, replacing the flavor's (labels kept keep their id)" })),
-  features: Type.Optional(Type.Record(FEATURE, Type.Boolean(), { maxProperties: 32, description: "Hyperstack's feature flags (e.g. network_optimised), replacing the flavor's" })),
+  features: Type.Optional(Type.Record(Type.String(), Type.Boolean(), {
+    maxProperties: 32, propertyNames: { minLength: 1, maxLength: 63, pattern: "^[a-z][a-z0-9_]*$" }, description: "Hyperstack's feature flags (e.g. network_optimised), replacing the flavor's" })),
 }, { additionalProperties: false });
 
 const ChangeFlavorBody = Type.Partial(Type.Omit(CreateFlavorBody, ["name"]), { additionalProperties: false, minProperties: 1 });
