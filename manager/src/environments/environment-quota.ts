@@ -17,7 +17,7 @@ export interface EnvironmentQuota {
   currentVms: number;
   /** How many more VMs the account may create here now: the most of any flavor (0 with none). */
   availableVms: number;
-  /** Per flavor of the region: the fewest of what the limits and the stock allow. */
+  /** Per flavor (every one not retired): the fewest of what the limits and the region's stock allow. */
   flavors: FlavorQuota[];
 }
 
