@@ -17,6 +17,7 @@ import { flavorAdminRoutes } from "./api/admin/flavors.routes.js";
 import { hostAdminRoutes } from "./api/admin/host-admin.routes.js";
 import { keypairRoutes } from "./api/hyperstack/keypairs.routes.js";
 import { environmentRoutes } from "./api/hyperstack/environments.routes.js";
+import { EnvironmentQuotaService } from "./environments/environment-quota.js";
 import { EnvironmentService } from "./environments/environment-service.js";
 import { KeyPairService } from "./keypairs/keypair-service.js";
 import { CatalogService } from "./catalog/catalog-service.js";
@@ -212,7 +213,8 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await scoped.register(hostAdminRoutes(new HostAdmin(db, registry, () => placement.invalidate())));
       await scoped.register(affinityGroupRoutes(new AffinityGroupService(db)));
       await scoped.register(keypairRoutes(new KeyPairService(db)));
-      await scoped.register(environmentRoutes(new EnvironmentService(db)));
+      const environments = new EnvironmentService(db);
+      await scoped.register(environmentRoutes(environments, new EnvironmentQuotaService(db, environments, catalog)));
       await scoped.register(accountRoutes(accountsSvc, apiKeys));
       await scoped.register(apiKeyRoutes(apiKeys));
       await scoped.register(vmEventRoutes(new VmEventService(db)));

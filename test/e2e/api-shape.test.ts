@@ -123,6 +123,9 @@ describe("a tour of the API", () => {
     await call("GET /v1/core/regions", "/v1/core/regions", undefined, userKey);
     await call("GET /v1/core/environments", "/v1/core/environments", undefined, userKey);
     await call("GET /v1/core/environments/{id}", `/v1/core/environments/${keypair.json.keypair.environment.id}`, undefined, userKey);
+    await call("GET /v1/core/environments/{id}/vm-quota", `/v1/core/environments/${keypair.json.keypair.environment.id}/vm-quota`, undefined, userKey);
+    await call("GET /v1/core/environments/name-availability/{name}", "/v1/core/environments/name-availability/tour-env", undefined, userKey);
+    await call("GET /v1/core/virtual-machines/name-availability/{name}", "/v1/core/virtual-machines/name-availability/tour-vm?count=2", undefined, userKey);
     const hostsWithVms = await call("GET /v1/admin/hosts", "/v1/admin/hosts");
     expect(hostsWithVms.json.hosts.some((h: any) => h.gpus.some((g: any) => g.allocations.length > 0))).toBe(true);
 

@@ -141,3 +141,58 @@ describe("environments", () => {
     expectError(unknown, 400, "environment_name");
   });
 });
+
+describe("environment name availability and VM quota", () => {
+  it("says whether the caller's account has an environment of that name", async () => {
+    const dave = await createUserKey(cloud, "env-dave");
+    const check = async (name: string, key = dave) => {
+      const r = await cloud.api("GET", `/v1/core/environments/name-availability/${name}`, undefined, key);
+      expect(r.status, JSON.stringify(r.json)).toBe(200);
+      return r.json;
+    };
+    expect(await check("lab")).toEqual({ status: true, message: "Name is available", name: "lab", available: true });
+    expect((await cloud.api("POST", "/v1/core/environments", { name: "lab", region: "CANADA-1" }, dave)).status).toBe(200);
+    expect(await check("lab")).toMatchObject({ name: "lab", available: false });
+    expect((await check("lab")).message).toMatch(/already has an environment named "lab"/);
+    // Names are per account.
+    expect(await check("lab", bob)).toMatchObject({ available: true });
+  });
+
+  it("answers Hyperstack's VM_Quota from the account's limits and the region's stock, and changes after a create", async () => {
+    const erin = await createUserKey(cloud, "env-erin");
+    const env = (await cloud.api("POST", "/v1/core/environments", { name: "quota", region: "CANADA-1" }, erin)).json.environment;
+    const quota = async () => {
+      const r = await cloud.api("GET", `/v1/core/environments/${env.id}/vm-quota`, undefined, erin);
+      expect(r.status, JSON.stringify(r.json)).toBe(200);
+      return r.json;
+    };
+    const room = (q: Record<string, any>, flavor: string) => (q.flavors as { name: string; available_vms: number }[]).find((f) => f.name === flavor)!.available_vms;
+    const empty = await quota();
+    expect(empty).toMatchObject({ status: true, current_vms: 0, cidr: "", percentage_used: 0 });
+    expect(empty.max_vms).toBe(empty.available_vms);
+    // env-a has 8 CPUs and 16 GiB: no H100 fits, some tiny ones do, and the total is the most of any flavor.
+    expect(room(empty, "n3-H100x1")).toBe(0);
+    expect(room(empty, "t1-tiny")).toBeGreaterThan(1);
+    expect(empty.available_vms).toBe(Math.max(...empty.flavors.map((f: { available_vms: number }) => f.available_vms)));
+
+    const vm = await cloud.api("POST", "/v1/core/virtual-machines", { name: "q1", environment_name: "quota", ...TINY }, erin);
+    expect(vm.status, JSON.stringify(vm.json)).toBe(200);
+    const one = await cloud.waitFor("the VM's capacity counted", async () => {
+      const q = await quota();
+      return q.current_vms === 1 && room(q, "t1-tiny") === room(empty, "t1-tiny") - 1 && q;
+    });
+    expect(one.percentage_used).toBeCloseTo((100 * 1) / one.max_vms);
+
+    // An account limit of 3 VMs leaves room for 2 more, whatever the stock.
+    const accountId = (await cloud.api("GET", "/v1/admin/accounts")).json.accounts.find((a: { name: string }) => a.name === "env-erin").id;
+    const limited = await cloud.api("PUT", `/v1/admin/accounts/${accountId}`, { limits: { vms: 3 } });
+    expect(limited.status, JSON.stringify(limited.json)).toBe(200);
+    const capped = await quota();
+    expect(capped).toMatchObject({ current_vms: 1, available_vms: 2, max_vms: 3 });
+    expect(room(capped, "t1-tiny")).toBe(2);
+    expect(capped.percentage_used).toBeCloseTo(100 / 3);
+
+    // Another account's environment is not found.
+    expectError(await cloud.api("GET", `/v1/core/environments/${env.id}/vm-quota`, undefined, bob), 404);
+  });
+});

@@ -84,6 +84,27 @@ describe("a first session through Hyperstack's SDK", () => {
     expect((await refusal(alice.environments.getEnvironment(env.id!))).status).toBe(404);
   });
 
+  it("checks an environment name and reads an environment's VM quota", async () => {
+    const region = (await alice.regions.listRegions()).data.regions![0]!.name!;
+    const free = await alice.environments.fetchEnvironmentNameAvailability("quota-env");
+    expectModel("NameAvailableModel", free.data, true);
+    expect(free.data.available).toBe(true);
+    const env = (await alice.environments.createEnvironment({ name: "quota-env", region })).data.environment!;
+    expect((await alice.environments.fetchEnvironmentNameAvailability("quota-env")).data.available).toBe(false);
+    const quota = await alice.environments.getEnvironmentVMQuota(env.id!);
+    expectModel("VMQuota", quota.data, true);
+    expect(quota.data.current_vms).toBe(0);
+    expect(quota.data.max_vms).toBe(quota.data.available_vms);
+    expect((await refusal(bob.environments.getEnvironmentVMQuota(env.id!))).status).toBe(404);
+    await alice.environments.deleteEnvironment(env.id!);
+  });
+
+  it("checks a virtual machine name", async () => {
+    const r = await alice.vms.checkVMNameAvailability("never-used", "2");
+    expectModel("NameAvailableModel", r.data, true);
+    expect(r.data).toMatchObject({ name: "never-used", available: true });
+  });
+
   it("lists flavors: the envelope and the fields it has are the SDK's types", async () => {
     const r = await alice.flavors.listFlavors();
     expect(r.status).toBe(200);

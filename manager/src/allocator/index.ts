@@ -40,4 +40,4 @@ export function rejectionError(rejection: PlacementRejection): InsufficientCapac
   Object.assign(err.details, { unschedulable: rejection.unschedulable, vmIndex: rejection.vmIndex });
   return err;
 }
-export { stockAvailable, type StockPolicy, type StockShape } from "./stock.js";
+export { stockAvailable, stockCount, type StockPolicy, type StockShape } from "./stock.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { defaultPolicy } from "./policy.js";
-import { stockAvailable, type StockPolicy, type StockShape } from "./stock.js";
+import { stockAvailable, stockCount, type StockPolicy, type StockShape } from "./stock.js";
 import { cpuHost, fleet, gpuHost } from "./testing/fleet-builder.js";
 
 const defaults: StockPolicy = { ...defaultPolicy.config, cpuDisableThreshold: 1, memoryDisableThreshold: 1 };
@@ -36,5 +36,23 @@ describe("stockAvailable", () => {
     expect(stockAvailable(snap, [eight, small], { ...defaults, cpuDisableThreshold: 0.85 })).toEqual([false, true]);
     expect(stockAvailable(snap, [eight], { ...defaults, cpuDisableThreshold: 0.85, filters: defaults.filters.filter((f) => f !== "cluster-threshold") }))
       .toEqual([true]);
+  });
+});
+
+describe("stockCount", () => {
+  it("adds up, per shape, how many fit on each Up and Enabled host (CPU, memory, whole GPUs of the model)", () => {
+    const snap = fleet([
+      cpuHost("c1"), // 64 CPUs, 256 GiB: 16 of small
+      cpuHost("c2", { cpu: { total: 64, allocated: 60 } }), // 1 of small
+      cpuHost("c3", { status: "Down" }),
+      gpuHost("g1"), // 192 CPUs, 2 TiB, 8 H100: 48 of small, 4 of h100x2
+    ]);
+    expect(stockCount(snap, [small, h100x2, l40s], defaults)).toEqual([16 + 1 + 48, 4, 0]);
+  });
+
+  it("stops at the clusters' disable thresholds when the policy filters on them", () => {
+    const snap = fleet([cpuHost("c1", { cpu: { total: 8, allocated: 0 } })]);
+    expect(stockCount(snap, [small], defaults)).toEqual([2]);
+    expect(stockCount(snap, [small], { ...defaults, cpuDisableThreshold: 0.85 })).toEqual([1]);
   });
 });

@@ -56,3 +56,40 @@ export function stockAvailable(snapshot: FleetSnapshot, shapes: readonly StockSh
   }
   return found;
 }
+
+/** How many VMs of the shape one host has room for now (GPU shapes: whole GPUs of one model for passthrough, one per GPU otherwise). */
+function hostRoom(h: FleetHost, s: StockShape): number {
+  if (!fits(h, s)) return 0;
+  let n = Math.min(Math.floor(h.cpuFree / s.vcpus), Math.floor(h.memFree / s.memoryMib));
+  const d = s.gpu;
+  if (d?.kind === "passthrough") n = Math.min(n, Math.floor(Math.min(h.gpusFree, fitCount(h, d, false)) / d.count));
+  else if (d) n = Math.min(n, fitCount(h, d, false));
+  return n;
+}
+
+/** How many VMs of the shape a cluster's thresholds still allow. */
+function clusterRoom(c: ClusterState, s: StockShape, p: StockPolicy): number {
+  const cpuLimit = c.src?.cpuDisableThreshold ?? p.cpuDisableThreshold;
+  const memLimit = c.src?.memoryDisableThreshold ?? p.memoryDisableThreshold;
+  if (c.cpuCapacity <= 0 || c.memCapacity <= 0) return 0;
+  return Math.max(0, Math.min(Math.floor((cpuLimit * c.cpuCapacity - c.cpuUsed) / s.vcpus), Math.floor((memLimit * c.memCapacity - c.memUsed) / s.memoryMib)));
+}
+
+/**
+ * Per shape (same order), about how many more VMs of it fit now, each counted alone (an estimate
+ * for quotas, with stockAvailable's arithmetic: no placement, vGPUs and shares counted one per GPU).
+ */
+export function stockCount(snapshot: FleetSnapshot, shapes: readonly StockShape[], policy: StockPolicy): number[] {
+  const fleet = fleetFor(snapshot, policy);
+  const thresholds = policy.filters.includes(ClusterThresholdFilter.NAME);
+  return shapes.map((s) => {
+    const perCluster = new Map<number, number>();
+    for (const h of fleet.hosts) {
+      if (h.src.status !== "Up" || h.src.resourceState !== "Enabled") continue;
+      perCluster.set(h.clusterIndex, (perCluster.get(h.clusterIndex) ?? 0) + hostRoom(h, s));
+    }
+    let total = 0;
+    for (const [i, n] of perCluster) total += thresholds ? Math.min(n, clusterRoom(fleet.clusters[i]!, s, policy)) : n;
+    return total;
+  });
+}

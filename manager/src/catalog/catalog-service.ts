@@ -7,6 +7,7 @@ import type { Db } from "../db/database.js";
 import { flavors, images, regions } from "../db/schema.js";
 import { EnvironmentService, type Environment } from "../environments/environment-service.js";
 import { FlavorStock, type FleetSnapshots } from "./flavor-stock.js";
+import { labelsOf, type FlavorLabel } from "./flavor-labels.js";
 import { containsPattern } from "../db/like-pattern.js";
 
 export type Flavor = typeof flavors.$inferSelect;
@@ -22,8 +23,8 @@ export interface DeployCatalogInput {
 
 export interface DeployCatalog { flavor: Flavor; image: Image; environment: Environment }
 
-/** A flavor as listed: with whether one more VM of it fits now. */
-export interface ListedFlavor { flavor: Flavor; stockAvailable: boolean }
+/** A flavor as listed: with its labels and whether one more VM of it fits now. */
+export interface ListedFlavor { flavor: Flavor; labels: FlavorLabel[]; stockAvailable: boolean }
 
 export interface ImageQuery {
   region?: string | undefined;
@@ -53,8 +54,22 @@ export class CatalogService {
     const rows = await this.db.select().from(flavors)
       .where(and(isNull(flavors.retiredAt), region !== undefined ? eq(flavors.regionName, region) : undefined))
       .orderBy(asc(flavors.id));
-    const inStock = this.stock ? await this.stock.available(rows, await this.environmentsByRegion()) : rows.map(() => true);
-    return rows.map((flavor, i) => ({ flavor, stockAvailable: inStock[i]! }));
+    const [inStock, labels] = await Promise.all([
+      this.stock ? this.stock.available(rows, await this.environmentsByRegion()) : rows.map(() => true),
+      labelsOf(this.db, rows.map((r) => r.id)),
+    ]);
+    return rows.map((flavor, i) => ({ flavor, labels: labels.get(flavor.id) ?? [], stockAvailable: inStock[i]! }));
+  }
+
+  /**
+   * Every flavor not retired (a create takes any of them in any region), each with about how many
+   * more VMs of it fit now in the region's fleet (an estimate, each flavor alone; null without a
+   * fleet to measure).
+   */
+  async flavorRoom(region: string): Promise<{ flavor: Flavor; room: number | null }[]> {
+    const rows = await this.db.select().from(flavors).where(isNull(flavors.retiredAt)).orderBy(asc(flavors.id));
+    const room = this.stock ? await this.stock.counts(rows, region) : undefined;
+    return rows.map((flavor, i) => ({ flavor, room: room ? room[i]! : null }));
   }
 
   /** Images matching the query, a page of them (ordered by id). */

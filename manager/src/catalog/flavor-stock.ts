@@ -1,7 +1,7 @@
 // Flavors' stock_available: whether one more VM of each fits now in some environment of the
 // flavor's region, read from the placement's cached fleet snapshots (no database read, no
 // placement) and remembered per snapshot: a list between two fleet changes costs no host pass.
-import { stockAvailable, type FleetSnapshot, type StockPolicy, type GpuDemand, type StockShape } from "../allocator/index.js";
+import { stockAvailable, stockCount, type FleetSnapshot, type StockPolicy, type GpuDemand, type StockShape } from "../allocator/index.js";
 import type { Flavor } from "./catalog-service.js";
 
 /** Where the fleet is read from (the placement's snapshot cache) and the policy in force. */
@@ -48,6 +48,12 @@ export class FlavorStock {
       }
     }
     return inStock;
+  }
+
+  /** Per flavor (same order), about how many more VMs of it fit now in the region's fleet (an estimate, each flavor alone). */
+  async counts(list: readonly Flavor[], region: string): Promise<number[]> {
+    if (list.length === 0) return [];
+    return stockCount(await this.fleet.snapshot(region), list.map(stockShape), this.fleet.policy());
   }
 
   /** The policy object is replaced, never changed, when settings change: compared by identity. */

@@ -4,6 +4,8 @@ import { sql } from "drizzle-orm";
 import {
   bigint, bigserial, boolean, doublePrecision, index, integer, jsonb, pgTable, serial, text, timestamp, uniqueIndex, uuid,
 } from "drizzle-orm/pg-core";
+import type { JobInput } from "../jobs/job-input.js";
+import type { RunStrategy } from "../vm/vm-lifecycle-options.js";
 
 const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
 const updatedAt = () => timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
@@ -133,10 +135,19 @@ export const flavors = pgTable("flavors", {
   cpuType: text("cpu_type").notNull().default(""),
   // The region's name as text until regions are their own table (linked when they merge).
   regionName: text("region_name").notNull().default("default"),
+  /** Hyperstack's flavor features: flags the admin sets (e.g. network_optimised), shown to users. */
+  features: jsonb("features").notNull().$type<Record<string, boolean>>().default({}),
   // Retired flavors are hidden from lists and refused for new VMs; VMs that have one keep it.
   retiredAt: timestamp("retired_at", { withTimezone: true }),
   createdAt: createdAt(),
 });
+
+// A flavor's labels (Hyperstack shows each with an id); set by admins as a list.
+export const flavorLabels = pgTable("flavor_labels", {
+  id: serial("id").primaryKey(),
+  flavorId: integer("flavor_id").notNull().references(() => flavors.id, { onDelete: "cascade" }),
+  label: text("label").notNull(),
+}, (t) => [uniqueIndex("flavor_labels_flavor_label").on(t.flavorId, t.label)]);
 
 export const images = pgTable("images", {
   id: serial("id").primaryKey(),
@@ -175,6 +186,12 @@ export const vms = pgTable("vms", {
   keyName: text("key_name").notNull().default(""),
   sshAuthorizedKeys: jsonb("ssh_authorized_keys").notNull().$type<string[]>().default([]),
   placement: jsonb("placement").$type<Record<string, unknown>>(),
+  /**
+   * KubeVirt's run strategy chosen at create (null: none). Stored and shown; what Always and
+   * RerunOnFailure do after a failure (restarts) comes with HA (issue 15), as does ha_enabled.
+   */
+  runStrategy: text("run_strategy").$type<RunStrategy>(),
+  haEnabled: boolean("ha_enabled").notNull().default(false),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
   deletedAt: timestamp("deleted_at", { withTimezone: true, mode: "date" }),
@@ -224,6 +241,7 @@ export const jobs = pgTable("jobs", {
   status: text("status").notNull().$type<JobStatus>().default("pending"),
   progress: integer("progress").notNull().default(0),
   attempts: integer("attempts").notNull().default(0),
+  input: jsonb("input").notNull().$type<JobInput>().default({}),
   result: jsonb("result").$type<Record<string, unknown>>(),
   error: jsonb("error").$type<{ code: string; message: string; retryable: boolean }>(),
   createdAt: createdAt(),

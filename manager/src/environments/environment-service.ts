@@ -65,6 +65,13 @@ export class EnvironmentService {
     return env;
   }
 
+  /** Whether the account has no environment of this name (a create with it would not be refused as taken). */
+  async nameAvailable(accountId: number, name: string): Promise<boolean> {
+    const [row] = await this.db.select({ id: environments.id }).from(environments)
+      .where(and(eq(environments.accountId, accountId), eq(environments.name, name))).limit(1);
+    return row === undefined;
+  }
+
   /** A new environment of the account in the region named (a 404 naming `region` when there is none). */
   async create(accountId: number, name: string, regionName: string): Promise<Environment> {
     const [region] = await this.db.select().from(regions).where(eq(regions.name, regionName));

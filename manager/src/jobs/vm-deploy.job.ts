@@ -1,5 +1,8 @@
 // Deploy: Creating → Starting → (agent starts the domain) → Running, or Error with the reason
 // and the capacity released. Running is set only when the agent reports the domain running.
+// Created stopped (input start: false): Creating → Stopped, capacity held as for any stopped VM
+// (CloudStack's stopped VMs keep theirs); the host is sent nothing until the first start, whose
+// job sends the full spec (the agent defines the domain then: it has no define-only command).
 import { eq } from "drizzle-orm";
 import { OrbitError } from "#shared/errors.js";
 import { PowerState } from "#shared/protocol.js";
@@ -15,6 +18,12 @@ export function vmDeployJob(db: Db, dispatcher: CommandDispatcher, settings: Set
   return async ({ job, progress }) => {
     if (job.vmId == null) throw new OrbitError("internal", "deploy job without a VM");
     const vmId = job.vmId;
+    if (job.input.start === false) {
+      await db.transaction((tx) => transitionVm(tx, vmId, "Stopped", `job ${job.id}: deploy without start`, {
+        onlyFrom: ["Creating"], reason: "created stopped: start it with the start action", powerState: "SHUTDOWN",
+      }));
+      return {};
+    }
     await db.transaction((tx) => transitionVm(tx, vmId, "Starting", `job ${job.id}: deploy`, { onlyFrom: ["Creating"] }));
     const [vm] = await db.select().from(vms).where(eq(vms.id, job.vmId));
     if (!vm) throw new OrbitError("internal", `VM ${job.vmId} vanished`);

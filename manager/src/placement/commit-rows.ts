@@ -14,6 +14,8 @@ import { sql } from "drizzle-orm";
 import { OrbitError } from "#shared/errors.js";
 import type { PlacementPlan, VmPlacement } from "../allocator/types.js";
 import type { Db, Tx } from "../db/database.js";
+import type { JobInput } from "../jobs/job-input.js";
+import type { RunStrategy } from "../vm/vm-lifecycle-options.js";
 
 /** A VM row a placement writes; its host, vCPUs, memory (and allocations) come from the placement. */
 export interface NewVm {
@@ -32,6 +34,8 @@ export interface NewVm {
   sshAuthorizedKeys?: readonly string[];
   /** What the placement decided (stored as vms.placement). */
   placement?: Record<string, unknown>;
+  runStrategy?: RunStrategy | null;
+  haEnabled?: boolean;
 }
 
 /** What a caller of placeAndCommit has written with its placement. */
@@ -40,6 +44,8 @@ export interface CommitRows {
   vm: (placement: VmPlacement, plan: PlacementPlan) => NewVm;
   /** A job of this kind (e.g. "vm.deploy") is queued for every VM; none when absent. */
   jobKind?: string;
+  /** The queued jobs' input (jobs.input); {} when absent. */
+  jobInput?: JobInput;
   /**
    * Further writes in the same transaction once the rows exist (e.g. affinity group members).
    * A request with it is committed in a transaction of its own, not in a group commit.
@@ -81,6 +87,7 @@ export function prepareRows(rows: CommitRows, plan: PlacementPlan): PreparedRows
       labels: vm.labels ?? [], user_data: vm.userData ?? "", callback_url: vm.callbackUrl ?? "", placement: vm.placement ?? null,
       key_name: vm.keyName ?? "", ssh_authorized_keys: vm.sshAuthorizedKeys ?? [],
       numa_node: p.numaNode ?? -1, pinned_cpus: p.pinnedCpus ?? [], job_kind: rows.jobKind ?? null,
+      job_input: rows.jobInput ?? {}, run_strategy: vm.runStrategy ?? null, ha_enabled: vm.haEnabled ?? false,
     });
     for (const g of p.gpus) {
       gpus.push({
@@ -135,17 +142,18 @@ export async function writeRows(db: Db | Tx, input: WriteInput): Promise<WriteOu
       select * from jsonb_to_recordset(${JSON.stringify(input.requests.flatMap((r) => r.vms))}::jsonb) as x(
         uuid uuid, name text, account_id integer, environment_id integer, flavor_id integer, image_id integer,
         host_id integer, state text, vcpus integer, memory_mib bigint, labels jsonb, user_data text, callback_url text,
-        placement jsonb, numa_node integer, pinned_cpus jsonb, job_kind text, key_name text, ssh_authorized_keys jsonb)
+        placement jsonb, numa_node integer, pinned_cpus jsonb, job_kind text, key_name text, ssh_authorized_keys jsonb,
+        job_input jsonb, run_strategy text, ha_enabled boolean)
       where (select ok from ok)),
     v as (
       insert into vms (uuid, name, account_id, environment_id, flavor_id, image_id, host_id, state, vcpus, memory_mib,
-                       labels, user_data, callback_url, placement, key_name, ssh_authorized_keys)
+                       labels, user_data, callback_url, placement, key_name, ssh_authorized_keys, run_strategy, ha_enabled)
       select uuid, name, account_id, environment_id, flavor_id, image_id, host_id, state, vcpus, memory_mib,
-             labels, user_data, callback_url, placement, key_name, ssh_authorized_keys
+             labels, user_data, callback_url, placement, key_name, ssh_authorized_keys, run_strategy, ha_enabled
       from input returning id, uuid),
     j as (
-      insert into jobs (uuid, kind, vm_id, account_id)
-      select gen_random_uuid(), i.job_kind, v.id, i.account_id from v join input i on i.uuid = v.uuid
+      insert into jobs (uuid, kind, vm_id, account_id, input)
+      select gen_random_uuid(), i.job_kind, v.id, i.account_id, i.job_input from v join input i on i.uuid = v.uuid
       where i.job_kind is not null returning id, vm_id),
     a as (
       insert into allocations (vm_id, host_id, vcpus, memory_mib, numa_node, pinned_cpus)

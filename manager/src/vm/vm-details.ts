@@ -2,6 +2,8 @@
 // wire format: the presenters (api/hyperstack/, later api/cloudstack/) choose names and shapes.
 import type { GpuAssignment, ScorerScore } from "../allocator/types.js";
 import type { Environment, Flavor, Image } from "../catalog/catalog-service.js";
+import type { FlavorLabel } from "../catalog/flavor-labels.js";
+import type { RunStrategy } from "./vm-lifecycle-options.js";
 import type { VmState } from "./vm-state-machine.js";
 
 /** How the scheduler chose a VM's host, as VmService.create stores it in vms.placement. */
@@ -18,9 +20,14 @@ export interface VmDetails {
   callbackUrl: string;
   /** The key pair named at create, null without one. */
   keyName: string | null;
+  /** KubeVirt's run strategy chosen at create (null: none); stored, enforced with HA (issue 15). */
+  runStrategy: RunStrategy | null;
+  /** Asked for HA restarts at create; stored, enforced with HA (issue 15). */
+  haEnabled: boolean;
   createdAt: Date;
   environment: Environment;
   flavor: Flavor;
+  flavorLabels: FlavorLabel[];
   image: Image;
   /**
    * The fleet's side of the VM, resolved for admins only: users see their VM, not the fleet, so

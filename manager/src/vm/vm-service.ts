@@ -7,8 +7,10 @@ import { validateCallbackUrl, type CallbackAddressPolicy } from "../callbacks/ca
 import type { CatalogService, DeployCatalogInput, Flavor, Image } from "../catalog/catalog-service.js";
 import type { Db } from "../db/database.js";
 import { affinityGroupMembers, environments, flavors, hosts, images, jobs, keypairs, regions, vms } from "../db/schema.js";
+import type { DestroyRecurse, RunStrategy } from "./vm-lifecycle-options.js";
 import { AffinityGroupService } from "../placement/affinity-group-service.js";
 import type { PlacementService } from "../placement/placement-service.js";
+import { labelsOf } from "../catalog/flavor-labels.js";
 import type { StoredPlacement, VmDetails } from "./vm-details.js";
 import { transitionVm } from "./vm-transitions.js";
 import { canDestroyFrom, isVmState } from "./vm-state-machine.js";
@@ -40,10 +42,10 @@ export interface CreateVmInput {
   enhanced_monitoring_enabled?: boolean | undefined;
   profile?: { name: string } | undefined;
   flavor?: Record<string, unknown> | undefined;
-  // Orbit's own lifecycle fields: only the behaviour Orbit has today is accepted.
+  // Orbit's own lifecycle fields (KubeVirt's run strategies, resolved by createStart).
   start?: boolean | undefined;
   ha_enabled?: boolean | undefined;
-  run_strategy?: string | undefined;
+  run_strategy?: RunStrategy | undefined;
 }
 
 /** CloudStack's limit on user data (bytes of UTF-8), kept for both dialects. */
@@ -63,10 +65,23 @@ const NOT_YET_SUPPORTED: readonly { field: keyof CreateVmInput; harmless: (v: un
   { field: "enhanced_monitoring_enabled", harmless: (v) => v === false, what: "enhanced monitoring" },
   { field: "profile", harmless: () => false, what: "deploy profiles" },
   { field: "flavor", harmless: () => false, what: "inline flavors (name one with flavor_name)" },
-  { field: "start", harmless: (v) => v === true, what: "create-stopped deploys (VMs start when deployed)" },
-  { field: "ha_enabled", harmless: (v) => v === false, what: "high availability restarts" },
-  { field: "run_strategy", harmless: () => false, what: "run strategies (the VM runs until stopped or deleted)" },
 ];
+
+/**
+ * Whether the deploy starts the VM: `start` (default true) and the run strategy must agree.
+ * Halted is KubeVirt's "created stopped"; Always is "always running", so neither goes with the
+ * other's start. Manual and RerunOnFailure leave the choice to `start`.
+ */
+export function createStart(input: Pick<CreateVmInput, "start" | "run_strategy">): boolean {
+  const rs = input.run_strategy;
+  if (rs === "Halted" && input.start === true) {
+    throw new InvalidArgumentError("start", "start true conflicts with run_strategy \"Halted\" (a Halted VM is created stopped): leave start out or set it to false");
+  }
+  if (rs === "Always" && input.start === false) {
+    throw new InvalidArgumentError("start", "start false conflicts with run_strategy \"Always\" (an Always VM runs): leave start out or choose Manual or Halted");
+  }
+  return rs === "Halted" ? false : input.start ?? true;
+}
 
 /** Refuses a create that asks for something Orbit does not do yet (a 400 naming the field). */
 export function refuseNotYetSupported(input: CreateVmInput): void {
@@ -159,6 +174,7 @@ export class VmService {
 
   async create(caller: Caller, input: CreateVmInput): Promise<{ vms: VmDetails[]; jobIds: number[]; plan: PlacementPlan }> {
     refuseNotYetSupported(input);
+    const start = createStart(input);
     const count = input.count ?? 1;
     if (input.user_data !== undefined && Buffer.byteLength(input.user_data, "utf8") > MAX_USER_DATA_BYTES) {
       throw new InvalidArgumentError("user_data", `user_data is ${Buffer.byteLength(input.user_data, "utf8")} bytes; at most ${MAX_USER_DATA_BYTES} are accepted`);
@@ -188,9 +204,11 @@ export class VmService {
         uuid: uuids[p.index]!, name: names[p.index]!, accountId: caller.accountId, environmentId: env.id,
         flavorId: flavor.id, imageId: image.id, labels: input.labels ?? [], userData: input.user_data ?? "",
         callbackUrl, keyName: keyPair?.name ?? "", sshAuthorizedKeys: keyPair ? [keyPair.publicKey] : [],
+        runStrategy: input.run_strategy ?? null, haEnabled: input.ha_enabled ?? false,
         placement: { policy: plan.policy, seed: plan.seed, host: p.hostName, scores: p.scores, total: p.total, gpus: p.gpus } satisfies StoredPlacement,
       }),
       jobKind: "vm.deploy",
+      ...(start ? {} : { jobInput: { start: false } }),
       ...(groups.rows.length > 0 ? {
         after: async (tx, created) => {
           await tx.insert(affinityGroupMembers).values(created.flatMap((vm) => groups.rows.map((g) => ({ groupId: g.id, vmId: vm.id }))));
@@ -236,6 +254,17 @@ export class VmService {
     return { vms: await this.details(rows, caller), total: Number(n) };
   }
 
+  /**
+   * Which of the names a create of `count` VMs named `name` would give (NAME, or NAME-1..NAME-N)
+   * the caller's live VMs already have. Names need not be unique: this is the check a client makes first.
+   */
+  async namesTaken(caller: Caller, name: string, count: number): Promise<string[]> {
+    const names = count === 1 ? [name] : Array.from({ length: count }, (_, i) => `${name}-${i + 1}`);
+    const rows = await this.db.selectDistinct({ name: vms.name }).from(vms)
+      .where(and(isNull(vms.deletedAt), eq(vms.accountId, caller.accountId), inArray(vms.name, names)));
+    return names.filter((n) => rows.some((r) => r.name === n));
+  }
+
   async get(caller: Caller, id: number): Promise<VmDetails> {
     const [vm] = await this.details([await this.row(caller, id)], caller);
     return vm!;
@@ -247,8 +276,11 @@ export class VmService {
     return vm;
   }
 
-  /** Moves the VM to Destroying and queues the destroy job. */
-  async destroy(caller: Caller, id: number): Promise<{ vm: VmDetails; jobId: number }> {
+  /**
+   * Moves the VM to Destroying and queues the destroy job, which records `recurse` (the drives to
+   * delete with it) for the storage issue: VMs have no attached drives yet.
+   */
+  async destroy(caller: Caller, id: number, recurse: DestroyRecurse = "none"): Promise<{ vm: VmDetails; jobId: number }> {
     const vm = await this.row(caller, id);
     const state = isVmState(vm.state) ? vm.state : "Unknown";
     if (state === "Destroying") {
@@ -260,7 +292,7 @@ export class VmService {
     const jobId = await this.db.transaction(async (tx) => {
       await transitionVm(tx, id, "Destroying", "user requested delete");
       const [job] = await tx.insert(jobs).values({
-        uuid: randomUUID(), kind: "vm.destroy", vmId: id, accountId: caller.accountId,
+        uuid: randomUUID(), kind: "vm.destroy", vmId: id, accountId: caller.accountId, input: { recurse },
       }).returning({ id: jobs.id });
       return job!.id;
     });
@@ -281,8 +313,9 @@ export class VmService {
     const imageIds = [...new Set(rows.map((r) => r.imageId))];
     const envIds = [...new Set(rows.map((r) => r.environmentId))];
     const hostIds = [...new Set(rows.flatMap((r) => (r.hostId == null ? [] : [r.hostId])))];
-    const [fs, is, es, hs] = await Promise.all([
+    const [fs, labels, is, es, hs] = await Promise.all([
       this.db.select().from(flavors).where(inArray(flavors.id, flavorIds)),
+      labelsOf(this.db, flavorIds),
       this.db.select().from(images).where(inArray(images.id, imageIds)),
       this.db.select({ ...getTableColumns(environments), region: regions.name }).from(environments)
         .innerJoin(regions, eq(regions.id, environments.regionId)).where(inArray(environments.id, envIds)),
@@ -298,9 +331,12 @@ export class VmService {
       labels: r.labels,
       callbackUrl: r.callbackUrl,
       keyName: r.keyName || null,
+      runStrategy: r.runStrategy,
+      haEnabled: r.haEnabled,
       createdAt: r.createdAt,
       environment: es.find((x) => x.id === r.environmentId)!,
       flavor: fs.find((x) => x.id === r.flavorId)!,
+      flavorLabels: labels.get(r.flavorId) ?? [],
       image: is.find((x) => x.id === r.imageId)!,
       host: hs.find((h) => h.id === r.hostId) ?? null,
       placement: admin && r.placement ? (r.placement as unknown as StoredPlacement) : null,

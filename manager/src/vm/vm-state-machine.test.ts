@@ -5,6 +5,7 @@ import { VM_ACTIONS, VM_STATES, assertTransition, planAction, canTransition, hol
 describe("vm state machine", () => {
   it.each([
     ["Creating", "Starting", true],
+    ["Creating", "Stopped", true],
     ["Starting", "Running", true],
     ["Running", "Stopping", true],
     ["Stopping", "Stopped", true],

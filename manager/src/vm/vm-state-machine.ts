@@ -10,7 +10,8 @@ export const VM_STATES = [
 export type VmState = (typeof VM_STATES)[number];
 
 const TRANSITIONS: Record<VmState, readonly VmState[]> = {
-  Creating: ["Starting", "Error", "Destroying"],
+  // Stopped: created with start false (or run strategy Halted), placed with its capacity held.
+  Creating: ["Starting", "Stopped", "Error", "Destroying"],
   Starting: ["Running", "Stopped", "Error", "Destroying", "Down"],
   Running: ["Stopping", "Stopped", "Migrating", "Hibernating", "Down", "Unknown", "Error", "Destroying"],
   Stopping: ["Stopped", "Running", "Error", "Destroying", "Down"],

@@ -20,6 +20,9 @@ const CreateFlavorBody = Type.Object({
   host_tags: Type.Optional(Type.Array(TAG, { maxItems: 32, description: "All must be on the host" })),
   cpu_type: Type.Optional(SingleLineText({ maxLength: 50, description: "Host CPU type, e.g. amd or intel" })),
   region_name: Type.Optional(SingleLineText({ minLength: 1, maxLength: 100, description: "Region (default \"default\")" })),
+  labels: Type.Optional(Type.Array(SingleLineText({ minLength: 1, maxLength: 63 }), { maxItems: 32, uniqueItems: true, description: "Hyperstack's labels, replacing the flavor's (labels kept keep their id)" })),
+  features: Type.Optional(Type.Record(Type.String(), Type.Boolean(), {
+    maxProperties: 32, propertyNames: { minLength: 1, maxLength: 63, pattern: "^[a-z][a-z0-9_]*$" }, description: "Hyperstack's feature flags (e.g. network_optimised), replacing the flavor's" })),
 }, { additionalProperties: false });
 
 const ChangeFlavorBody = Type.Partial(Type.Omit(CreateFlavorBody, ["name"]), { additionalProperties: false, minProperties: 1 });

@@ -9,7 +9,7 @@ import { FlavorGroup, Image as ImageSchema, ImageGroup } from "./catalog.schema.
 const at = new Date("2026-12-04T10:00:00.000Z");
 const flavor = (id: number, over: Partial<Flavor> = {}): Flavor => ({
   id, name: `f${id}`, vcpus: 4, memoryMib: 8192, diskGib: 50, gpuModel: "", gpuCount: 0, vgpuType: "", gpuShareMilli: 0,
-  hostTags: [], cpuType: "", regionName: "default", retiredAt: null, createdAt: at, ...over,
+  hostTags: [], cpuType: "", regionName: "default", features: {}, retiredAt: null, createdAt: at, ...over,
 });
 const image = (id: number, over: Partial<Image> = {}): Image => ({
   id, name: `i${id}`, osType: "linux", path: "", format: "qcow2", sizeGib: 10, regionName: "default", version: "",
@@ -20,18 +20,21 @@ describe("catalog presenters", () => {
   it("groups flavors per GPU model and region, in the order of their first member", async () => {
     const h100 = { gpuModel: "H100", gpuCount: 1 };
     const groups = flavorGroups([
-      { flavor: flavor(1), stockAvailable: true },
-      { flavor: flavor(2, h100), stockAvailable: false },
-      { flavor: flavor(3, { regionName: "north" }), stockAvailable: true },
-      { flavor: flavor(4), stockAvailable: true },
-      { flavor: flavor(5, h100), stockAvailable: true },
+      { flavor: flavor(1), labels: [], stockAvailable: true },
+      { flavor: flavor(2, { ...h100, features: { network_optimised: false } }), labels: [{ id: 9, label: "nvlink" }], stockAvailable: false },
+      { flavor: flavor(3, { regionName: "north" }), labels: [], stockAvailable: true },
+      { flavor: flavor(4), labels: [], stockAvailable: true },
+      { flavor: flavor(5, h100), labels: [], stockAvailable: true },
     ]);
     expect(groups.map((g) => [g.gpu, g.region_name, g.flavors.map((f) => [f.id, f.stock_available])])).toEqual([
       ["", "default", [[1, true], [4, true]]],
       ["H100", "default", [[2, false], [5, true]]],
       ["", "north", [[3, true]]],
     ]);
-    expect(groups[1]!.flavors[0]).toMatchObject({ ram: 8, gpu: "H100", gpu_count: 1, ephemeral: 0, created_at: at.toISOString() });
+    expect(groups[1]!.flavors[0]).toMatchObject({
+      ram: 8, gpu: "H100", gpu_count: 1, ephemeral: 0, created_at: at.toISOString(),
+      labels: [{ id: 9, label: "nvlink" }], features: { network_optimised: false },
+    });
     const body = { status: true, message: "m", data: groups };
     expect(await served(ok({ data: Type.Array(FlavorGroup) }), body)).toEqual({ status: 200, json: body });
   });

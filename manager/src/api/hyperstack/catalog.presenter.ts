@@ -4,12 +4,12 @@ import type { Static } from "@sinclair/typebox";
 import type { Image, ListedFlavor } from "../../catalog/catalog-service.js";
 import type * as S from "./catalog.schema.js";
 
-export function flavorView({ flavor: f, stockAvailable }: ListedFlavor): Static<typeof S.Flavor> {
+export function flavorView({ flavor: f, labels, stockAvailable }: ListedFlavor): Static<typeof S.Flavor> {
   return {
     id: f.id, name: f.name, display_name: f.name, region_name: f.regionName,
     cpu: f.vcpus, ram: f.memoryMib / 1024, disk: f.diskGib, ephemeral: 0,
     gpu: f.gpuModel, gpu_count: f.gpuCount, stock_available: stockAvailable,
-    labels: [], features: {}, created_at: f.createdAt.toISOString(),
+    labels, features: f.features, created_at: f.createdAt.toISOString(),
     vgpu_type: f.vgpuType || null, gpu_share_milli: f.gpuShareMilli || null, host_tags: f.hostTags,
   };
 }

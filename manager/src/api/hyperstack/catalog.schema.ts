@@ -10,6 +10,9 @@ const RegionName = SingleLineText({ minLength: 1, maxLength: 100, description: "
 
 export const Label = Type.Object({ id: Type.Integer(), label: Type.String() }, { additionalProperties: false });
 
+/** The spec's free-form flavor features: flags the admin sets (network_optimised is the one the spec names). */
+export const FlavorFeatures = Type.Record(Type.String(), Type.Boolean(), { description: "Feature flags the admin sets, e.g. network_optimised" });
+
 export const Flavor = Type.Object({
   id: Type.Integer(),
   name: Type.String(),
@@ -22,8 +25,8 @@ export const Flavor = Type.Object({
   gpu: Type.String({ description: "GPU model (\"\" without GPUs)" }),
   gpu_count: Type.Integer({ description: "Whole GPUs passed through" }),
   stock_available: Type.Boolean({ description: "Whether one more VM of this flavor fits in the region now" }),
-  labels: Type.Array(Label),
-  features: Type.Record(Type.String(), Type.Boolean(), { description: "Feature flags (none yet)" }),
+  labels: Type.Array(Label, { description: "Labels the admin sets" }),
+  features: FlavorFeatures,
   created_at: Type.String({ format: "date-time" }),
   vgpu_type: Type.Union([Type.String(), Type.Null()], { description: "Orbit: one vGPU instance of this type" }),
   gpu_share_milli: Type.Union([Type.Integer(), Type.Null()], { description: "Orbit: a time-sliced share of one GPU (milli)" }),

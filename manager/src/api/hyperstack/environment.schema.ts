@@ -53,3 +53,21 @@ export const CreateRegionBody = Type.Object({
   name: ResourceName({ maxLength: 100, description: "Agents name it in their environment setting to join it" }),
   description: Type.Optional(SingleLineText({ maxLength: 500 })),
 }, { additionalProperties: false });
+
+export const EnvironmentNameParams = Type.Object({ name: SingleLineText({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false });
+
+/** Hyperstack's VM_Quota, with Orbit's room per flavor beside it. */
+export const VmQuotaView = Type.Object({
+  status: Type.Literal(true),
+  message: Type.String(),
+  current_vms: Type.Integer({ description: "Your live VMs in the environment" }),
+  max_vms: Type.Integer({ description: "current_vms + available_vms" }),
+  available_vms: Type.Integer({ description: "How many more VMs you may create here now: the most of any flavor below (limits and stock)" }),
+  percentage_used: Type.Number({ description: "current_vms of max_vms, in percent (0 when max_vms is 0)" }),
+  cidr: Type.String({ description: "Orbit has no subnets: always \"\" (Hyperstack's quota is its subnet's IPs; Orbit's is the account limits and stock)" }),
+  flavors: Type.Array(Type.Object({
+    id: Type.Integer(),
+    name: Type.String(),
+    available_vms: Type.Integer({ description: "More VMs of this flavor: the fewest of what the account's limits and the region's stock (an estimate) allow" }),
+  }, { additionalProperties: false }), { description: "Orbit: every flavor, each with its room in the environment's region" }),
+}, { additionalProperties: false });

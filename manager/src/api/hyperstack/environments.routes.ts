@@ -2,14 +2,18 @@
 // and the admin's /v1/admin/regions to create regions.
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { EnvironmentQuotaService } from "../../environments/environment-quota.js";
 import type { EnvironmentService } from "../../environments/environment-service.js";
 import { errors, IdParams, ok } from "../schemas.js";
-import { environmentView, regionView } from "./environment.presenter.js";
-import { CreateEnvironmentBody, CreateRegionBody, EnvironmentView, ListEnvironmentsQuery, RegionView, RenameEnvironmentBody } from "./environment.schema.js";
+import { environmentView, regionView, vmQuotaView } from "./environment.presenter.js";
+import {
+  CreateEnvironmentBody, CreateRegionBody, EnvironmentNameParams, EnvironmentView, ListEnvironmentsQuery, RegionView, RenameEnvironmentBody, VmQuotaView,
+} from "./environment.schema.js";
+import { NameAvailability } from "./name-availability.schema.js";
 
 const tags = ["environment"];
 
-export const environmentRoutes = (envs: EnvironmentService): FastifyPluginAsyncTypebox => async (app) => {
+export const environmentRoutes = (envs: EnvironmentService, quotas: EnvironmentQuotaService): FastifyPluginAsyncTypebox => async (app) => {
   app.get("/v1/core/regions", {
     schema: { tags: ["region"], summary: "List regions", response: { 200: ok({ regions: Type.Array(RegionView) }), ...errors } },
   }, async () => ({ status: true as const, message: "Getting regions success", regions: (await envs.regions()).map(regionView) }));
@@ -39,6 +43,27 @@ export const environmentRoutes = (envs: EnvironmentService): FastifyPluginAsyncT
     status: true as const, message: "Environment created",
     environment: environmentView(await envs.create(req.principal.accountId, req.body.name, req.body.region)),
   }));
+
+  app.get("/v1/core/environments/name-availability/:name", {
+    schema: {
+      tags, summary: "Check an environment name", description: "Whether your account has no environment of this name yet.",
+      params: EnvironmentNameParams, response: { 200: NameAvailability, ...errors },
+    },
+  }, async (req) => {
+    const available = await envs.nameAvailable(req.principal.accountId, req.params.name);
+    return {
+      status: true as const, name: req.params.name, available,
+      message: available ? "Name is available" : `Your account already has an environment named "${req.params.name}"`,
+    };
+  });
+
+  app.get("/v1/core/environments/:id/vm-quota", {
+    schema: {
+      tags, summary: "How many more VMs the environment takes",
+      description: "From your account's limits and the region's stock now (Orbit has no subnets to count IPs in).",
+      params: IdParams, response: { 200: VmQuotaView, ...errors },
+    },
+  }, async (req) => vmQuotaView(await quotas.quota(req.principal.accountId, req.params.id)));
 
   app.get("/v1/core/environments/:id", {
     schema: { tags, summary: "Get an environment", params: IdParams, response: { 200: ok({ environment: EnvironmentView }), ...errors } },

@@ -14,12 +14,13 @@ const schemaErrors = (view: unknown) => (matchesSchema(view) ? [] : matchesSchem
 const at = new Date("2026-01-02T03:04:05.000Z");
 const vm: VmDetails = {
   id: 7, uuid: "0a1b2c3d-0000-4000-8000-000000000007", name: "web-1", state: "Running", stateReason: "deployed",
-  labels: ["a"], callbackUrl: "", keyName: "laptop", createdAt: at,
+  labels: ["a"], callbackUrl: "", keyName: "laptop", runStrategy: "Halted", haEnabled: true, createdAt: at,
   environment: { id: 1, accountId: 1, name: "default-CANADA-1", regionId: 1, region: "default", createdAt: at },
   flavor: {
     id: 3, name: "t1-tiny", vcpus: 1, memoryMib: 128, diskGib: 0, gpuModel: "", gpuCount: 0, vgpuType: "", gpuShareMilli: 0,
-    hostTags: [], cpuType: "", regionName: "default", retiredAt: null, createdAt: at,
+    hostTags: [], cpuType: "", regionName: "default", features: { network_optimised: false }, retiredAt: null, createdAt: at,
   },
+  flavorLabels: [{ id: 1, label: "tiny" }],
   image: {
     id: 2, name: "Debian 12", osType: "linux", path: "", format: "qcow2", sizeGib: 0, regionName: "default", version: "", description: "", isPublic: true, createdAt: at,
   },
@@ -44,7 +45,8 @@ describe("the Hyperstack instance presenter", () => {
     expect(schemaErrors({ ...instanceView(vm), unnamed: 1 })).not.toEqual([]);
     expect(instanceView(vm)).toMatchObject({
       status: "ACTIVE", orbit_state: "Running", callback_url: null, host: "gpu-01", created_at: "2026-01-02T03:04:05.000Z",
-      flavor: { id: 3, name: "t1-tiny", cpu: 1, ram: 0.125, ephemeral: 0, features: {}, labels: [], vgpu_type: null, gpu_share_milli: null },
+      flavor: { id: 3, name: "t1-tiny", cpu: 1, ram: 0.125, ephemeral: 0, features: { network_optimised: false }, labels: [{ id: 1, label: "tiny" }], vgpu_type: null, gpu_share_milli: null },
+      run_strategy: "Halted", ha_enabled: true,
       environment: { id: 1, name: "default-CANADA-1", org_id: null, region: "default" },
       keypair: { name: "laptop" }, os: "linux", contract_id: null, locked: false, requires_public_ip: false,
       placement: { host: "gpu-01", gpus: [{ gpu_id: "g1", mode: "vgpu", vgpu_type: "NVIDIA L40S-12Q" }] },

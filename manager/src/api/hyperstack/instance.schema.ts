@@ -2,6 +2,10 @@
 // host and placement for admin keys).
 import { Type } from "@sinclair/typebox";
 import { GpuAssignment, ScorerScore } from "../placement.schema.js";
+import { FlavorFeatures, Label } from "./catalog.schema.js";
+
+/** KubeVirt's run strategies (vm/vm-lifecycle-options.ts), spelled out so that their static type is the union. */
+export const RunStrategyValue = Type.Union([Type.Literal("Always"), Type.Literal("RerunOnFailure"), Type.Literal("Manual"), Type.Literal("Halted")]);
 
 /** A VM's placement as admins see it (users get null). */
 export const InstancePlacement = Type.Union([Type.Null(), Type.Object({
@@ -25,8 +29,8 @@ export const InstanceFlavor = Type.Object({
   gpu: Type.String({ description: "GPU model (\"\" without GPUs)" }),
   gpu_count: Type.Integer({ description: "Whole GPUs passed through" }),
   ephemeral: Type.Integer({ description: "Ephemeral disk in GiB: always 0 (Orbit flavors have none)" }),
-  features: NoFeatures,
-  labels: Type.Tuple([], { description: "Always empty: flavor labels are not supported yet" }),
+  features: FlavorFeatures,
+  labels: Type.Array(Label, { description: "The flavor's labels (set by admins)" }),
   vgpu_type: Type.Union([Type.String(), Type.Null()]),
   gpu_share_milli: Type.Union([Type.Integer(), Type.Null()]),
 }, { additionalProperties: false });
@@ -59,6 +63,11 @@ export const Instance = Type.Object({
   security_rules: Type.Tuple([], { description: "Always empty: security rules are not supported yet" }),
   volume_attachments: Type.Tuple([], { description: "Always empty: volumes are not supported yet" }),
   labels: Type.Array(Type.String()),
+  run_strategy: Type.Union([RunStrategyValue, Type.Null()], {
+    description: "Orbit: KubeVirt's run strategy chosen at create (null: none). Halted VMs are created stopped; the restarts "
+      + "Always and RerunOnFailure ask for come with HA (issue 15)",
+  }),
+  ha_enabled: Type.Boolean({ description: "Orbit: HA restarts asked for at create; stored, done by HA (issue 15): today nothing restarts the VM" }),
   callback_url: Type.Union([Type.String(), Type.Null()]),
   contract_id: Type.Union([Type.Integer(), Type.Null()], { description: "null: Orbit has no contracts" }),
   enhanced_metrics: Type.Object({ enabled: Type.Boolean() }, { additionalProperties: false, description: "enabled: false (enhanced monitoring is not supported yet)" }),

@@ -3,9 +3,11 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { VmService } from "../../vm/vm-service.js";
 import { MAX_CALLBACK_URL_LENGTH } from "../../callbacks/callback-url.js";
 import { MAX_USER_DATA_BYTES } from "../../vm/vm-service.js";
+import { DESTROY_RECURSE } from "../../vm/vm-lifecycle-options.js";
 import { errors, Id, IdParams, MultiLineText, ok, ResourceName, SingleLineText, Uuid } from "../schemas.js";
+import { NameAvailability } from "./name-availability.schema.js";
 import { instanceView } from "./instance.presenter.js";
-import { Instance } from "./instance.schema.js";
+import { Instance, RunStrategyValue } from "./instance.schema.js";
 
 /** Bounded so that (page - 1) * page_size stays a small integer (an SQL offset). */
 const MAX_PAGE = 1_000_000;
@@ -35,10 +37,25 @@ const CreateBody = Type.Object({
     cpu: Type.Optional(Type.Integer()), ram: Type.Optional(Type.Number()), disk: Type.Optional(Type.Integer()),
     gpu: Type.Optional(SingleLineText({ maxLength: 100 })), gpu_count: Type.Optional(Type.Integer()),
   }, { additionalProperties: false, description: "Not supported yet: name a flavor with flavor_name" })),
-  // Orbit's own lifecycle fields (KubeVirt's run strategies): only today's behaviour is accepted.
-  start: Type.Optional(Type.Boolean({ description: "Not supported yet: only true (start when deployed) is accepted" })),
-  ha_enabled: Type.Optional(Type.Boolean({ description: "Not supported yet: only false is accepted" })),
-  run_strategy: Type.Optional(Type.Union(["Always", "RerunOnFailure", "Manual", "Halted"].map((v) => Type.Literal(v)), { description: "Not supported yet: refused whatever its value" })),
+  // Orbit's own lifecycle fields (KubeVirt's run strategies).
+  start: Type.Optional(Type.Boolean({ description: "false: placed with its capacity held but left stopped (SHUTOFF) until the start action. Default true, false with run_strategy Halted" })),
+  ha_enabled: Type.Optional(Type.Boolean({ description: "Stored and shown; the restarts it asks for come with HA (issue 15): today nothing restarts the VM" })),
+  run_strategy: Type.Optional(Type.Union(RunStrategyValue.anyOf, {
+    description: "KubeVirt's run strategy, stored and shown. Halted: created stopped (with start true: 400). Always (with start false: 400), "
+      + "RerunOnFailure, Manual: started per start; the restarts Always and RerunOnFailure ask for come with HA (issue 15)",
+  })),
+}, { additionalProperties: false });
+
+const DeleteQuery = Type.Object({
+  recurse: Type.Optional(Type.Union(DESTROY_RECURSE.map((v) => Type.Literal(v)), {
+    description: "CloudSigma's recurse: the attached drives deleted with the VM (all_drives, disks, cdroms); none (the default) detaches "
+      + "and keeps them. Recorded in the delete job: VMs have no attached drives until volumes arrive (issue 13)",
+  })),
+}, { additionalProperties: false });
+
+const NameAvailabilityParams = Type.Object({ name: SingleLineText({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false });
+const NameAvailabilityQuery = Type.Object({
+  count: Type.Optional(Type.Integer({ minimum: 1, maximum: 20, description: "VMs a create would make (NAME-1..NAME-N when more than 1)" })),
 }, { additionalProperties: false });
 
 /** Firewall ids, one per parameter or comma-separated (Orbit has no firewalls: none is excluded). */
@@ -96,13 +113,27 @@ export const virtualMachineRoutes = (vmsvc: VmService): FastifyPluginAsyncTypebo
     return { status: true as const, message: "Getting instance success", instance: instanceView(vm) };
   });
 
+  app.get("/v1/core/virtual-machines/name-availability/:name", {
+    schema: {
+      tags: ["virtual-machines"], summary: "Check a virtual machine name",
+      description: "Whether a create with this name (and count) would make names none of your live VMs has.",
+      params: NameAvailabilityParams, querystring: NameAvailabilityQuery, response: { 200: NameAvailability, ...errors },
+    },
+  }, async (req) => {
+    const taken = await vmsvc.namesTaken(req.principal, req.params.name, req.query.count ?? 1);
+    return {
+      status: true as const, name: req.params.name, available: taken.length === 0,
+      message: taken.length === 0 ? "Name is available" : `Name is taken by your virtual machine(s) ${taken.map((n) => `"${n}"`).join(", ")}`,
+    };
+  });
+
   app.delete("/v1/core/virtual-machines/:id", {
     schema: {
-      tags: ["virtual-machines"], summary: "Delete a virtual machine", params: IdParams,
+      tags: ["virtual-machines"], summary: "Delete a virtual machine", params: IdParams, querystring: DeleteQuery,
       response: { 200: ok({ job_id: Type.Integer(), instance: Instance }), ...errors },
     },
   }, async (req) => {
-    const { vm, jobId } = await vmsvc.destroy(req.principal, req.params.id);
+    const { vm, jobId } = await vmsvc.destroy(req.principal, req.params.id, req.query.recurse);
     return { status: true as const, message: "Virtual machine deletion initiated", job_id: jobId, instance: instanceView(vm) };
   });
 };
