@@ -1,5 +1,5 @@
 // The caller's own API keys, on Hyperstack's paths: GET /v1/api-key, POST /v1/api-key/generate,
-// PUT and DELETE /v1/api-key/{api_key_id}. A new key has the caller's account and role; a user
+// PUT and DELETE /v1/api-key/{api_key_id}. A new key belongs to the caller's user (so has its role); a user
 // key sees and revokes the user keys of its account only; another account's key is a 404.
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
@@ -26,7 +26,7 @@ export const apiKeyRoutes = (keys: ApiKeyService): FastifyPluginAsyncTypebox => 
     },
   }, async (req) => {
     const { apiKey, secret } = await keys.issue(req.principal.accountId, {
-      name: req.body.name, role: req.principal.role, ...(req.body.description !== undefined && { description: req.body.description }),
+      name: req.body.name, userId: req.principal.userId, ...(req.body.description !== undefined && { description: req.body.description }),
     });
     return { status: true as const, message: "API key generated: store it now, it is not shown again", api_key: apiKeyFields(apiKey, secret) };
   });
