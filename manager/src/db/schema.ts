@@ -235,6 +235,8 @@ export const jobs = pgTable("jobs", {
   kind: text("kind").notNull(),
   vmId: integer("vm_id").references(() => vms.id),
   accountId: integer("account_id").notNull().references(() => accounts.id),
+  // Who asked for it (its events name them); null: Orbit itself (reconciler) or before users existed.
+  userId: integer("user_id").references(() => users.id),
   status: text("status").notNull().$type<JobStatus>().default("pending"),
   progress: integer("progress").notNull().default(0),
   attempts: integer("attempts").notNull().default(0),
