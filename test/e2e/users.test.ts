@@ -24,7 +24,8 @@ import { ADMIN_KEY, errorShapeProblems, startTestCloud, type TestCloud } from ".
 let cloud: TestCloud;
 
 beforeAll(async () => {
-  cloud = await startTestCloud({ hosts: [] });
+  cloud = await startTestCloud({ hosts: [{ hostname: "users-a", uuid: "5e000000-0000-4000-8000-00000000000a", cpus: 16, memoryMib: 32768 }] });
+  await cloud.waitFor("host up", async () => (await cloud.api("GET", "/v1/admin/hosts")).json.hosts?.[0]?.state === "Up");
 }, 120_000);
 afterAll(async () => { await cloud?.stop(); });
 
@@ -207,6 +208,25 @@ describe("users under accounts", () => {
     const admin = await cloud.api("GET", "/v1/auth/me", undefined, ADMIN_KEY);
     expect(admin.json.user).toMatchObject({ name: "admin", role: "admin", email: "", account: { name: "admin" } });
     expect((await cloud.api("GET", "/v1/auth/me", undefined, null)).status).toBe(401);
+  });
+
+  it("a VM's events name the user who acted", async () => {
+    const acct = await newAccount("actors");
+    const ivan = await newUser(acct, { name: "ivan" });
+    const judy = await newUser(acct, { name: "judy" });
+    const ik = (await newKey(acct, ivan.id)).key as string;
+    const jk = (await newKey(acct, judy.id)).key as string;
+    const created = await cloud.api("POST", "/v1/core/virtual-machines", { name: "shared", flavor_name: "n1-cpu-small", image_name: "Debian 12" }, ik);
+    expect(created.status, JSON.stringify(created.json)).toBe(200);
+    const vmId = created.json.instances[0].id as number;
+    await cloud.waitFor("VM active", async () => (await cloud.api("GET", `/v1/core/virtual-machines/${vmId}`, undefined, ik)).json.instance?.status === "ACTIVE");
+    expect((await cloud.api("GET", `/v1/core/virtual-machines/${vmId}/stop`, undefined, jk)).status).toBe(200);
+    const events = (await cloud.api("GET", `/v1/core/virtual-machines/${vmId}/events`, undefined, ik)).json.instance_events as Record<string, any>[];
+    const who = (type: string, action: string | null) => events.find((e) => e.type === type && e.action === action)?.user_id;
+    expect(who("created", null)).toBe(ivan.id);
+    expect(who("action_requested", "deploy")).toBe(ivan.id);
+    expect(who("action_requested", "stop")).toBe(judy.id);
+    expect(events.filter((e) => e.type === "state_changed").every((e) => e.user_id === null)).toBe(true);
   });
 
   it("the admin's account-level key route still gives keys by role, to the account's default users", async () => {
