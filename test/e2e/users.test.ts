@@ -127,6 +127,12 @@ describe("users under accounts", () => {
     expect(self.status).toBe(200);
     const selfKey = self.json.api_key.key as string;
     expect((await cloud.api("GET", "/v1/auth/me", undefined, selfKey)).json.user.id).toBe(frank.id);
+    // A user manages its own keys only: another user's key of the same account is a 404.
+    const frankSees = (await cloud.api("GET", "/v1/api-key", undefined, fk.key)).json.api_keys.map((k: any) => k.id);
+    expect(frankSees).toEqual([fk.id, self.json.api_key.id]);
+    expect((await cloud.api("PUT", `/v1/api-key/${gk.id}`, { name: "mine" }, fk.key)).status).toBe(404);
+    expect((await cloud.api("DELETE", `/v1/api-key/${gk.id}`, undefined, fk.key)).status).toBe(404);
+    expect((await cloud.api("GET", "/v1/core/virtual-machines", undefined, gk.key)).status).toBe(200);
 
     // Disabled: all of frank's keys get 401, grace's still work; enabled again: they work.
     const off = await cloud.api("PATCH", `/v1/admin/accounts/${acct}/users/${frank.id}`, { disabled: true });

@@ -153,19 +153,28 @@ export class ApiKeyService {
     return rows.map((r) => toApiKey(r.key, r.role));
   }
 
-  /** Renames a live key of the account (another account's key is not found). */
-  async update(accountId: number, keyId: number, input: { name: string; description?: string }, role: Role = "admin"): Promise<ApiKey> {
+  /** Renames a live key of the account (another account's key is not found; of one user's keys when `userId` is given). */
+  async update(accountId: number, keyId: number, input: { name: string; description?: string }, role: Role = "admin", userId?: number): Promise<ApiKey> {
     const [row] = await this.db.update(apiKeys).set({ name: input.name, ...(input.description !== undefined && { description: input.description }) })
-      .where(and(eq(apiKeys.id, keyId), eq(apiKeys.accountId, accountId), isNull(apiKeys.revokedAt), keyVisibleTo(this.db, role))).returning();
+      .where(and(
+        eq(apiKeys.id, keyId), eq(apiKeys.accountId, accountId), isNull(apiKeys.revokedAt), keyVisibleTo(this.db, role),
+        userId === undefined ? undefined : eq(apiKeys.userId, userId),
+      )).returning();
     if (!row) throw new NotFoundError("API key", keyId);
     const [u] = await this.db.select({ role: users.role }).from(users).where(eq(users.id, row.userId));
     return toApiKey(row, u!.role);
   }
 
-  /** Revokes a live key of the account: it is refused from now on (by other managers within CACHE_MS). */
-  async revoke(accountId: number, keyId: number, role: Role = "admin"): Promise<void> {
+  /**
+   * Revokes a live key of the account (of one user's keys when `userId` is given): it is refused
+   * from now on (by other managers within CACHE_MS).
+   */
+  async revoke(accountId: number, keyId: number, role: Role = "admin", userId?: number): Promise<void> {
     const [row] = await this.db.update(apiKeys).set({ revokedAt: new Date() })
-      .where(and(eq(apiKeys.id, keyId), eq(apiKeys.accountId, accountId), isNull(apiKeys.revokedAt), keyVisibleTo(this.db, role)))
+      .where(and(
+        eq(apiKeys.id, keyId), eq(apiKeys.accountId, accountId), isNull(apiKeys.revokedAt), keyVisibleTo(this.db, role),
+        userId === undefined ? undefined : eq(apiKeys.userId, userId),
+      ))
       .returning({ hash: apiKeys.keyHash });
     if (!row) throw new NotFoundError("API key", keyId);
     this.cache.delete(row.hash);
