@@ -47,7 +47,7 @@ function toApiKey(r: KeyRow, role: Role): ApiKey {
 
 /** Which keys a caller may see and revoke in its account: a user key never sees admin users' keys. */
 function visibleTo(role: Role) {
-  return role === "admin" ? undefined : sql`${users.role} = 'user'`;
+  return role === "admin" ? undefined : eq(users.role, "user");
 }
 
 /** The same rule for statements that cannot join users (update, revoke). */
