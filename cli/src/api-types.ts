@@ -75,6 +75,16 @@ export interface Host {
   last_heartbeat_at?: string | null;
 }
 
+export interface User {
+  id: number;
+  account_id?: number;
+  name: string;
+  email?: string | null;
+  role?: string;
+  disabled?: boolean;
+  created_at?: string;
+}
+
 export interface Setting {
   name: string;
   value: unknown;

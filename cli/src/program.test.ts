@@ -117,6 +117,22 @@ describe("output", () => {
     expect((await runCli(["admin", "settings", "set", "a.b", "spread"], env)).stdout).toBe("a.b = \"spread\"\n");
     expect(api.requests.map((q) => q.body)).toEqual([{ value: 2.5 }, { value: "spread" }]);
   });
+
+  it("admin users list, create and delete an account's users; the account is required", async () => {
+    api.routes["GET /v1/admin/accounts/3/users"] = { body: { status: true, message: "ok", count: 1, users: [
+      { id: 9, account_id: 3, name: "alice", email: null, role: "admin", disabled: false, created_at: "2026-12-04T10:00:00.000Z" },
+    ] } };
+    api.routes["POST /v1/admin/accounts/3/users"] = (q) => ({ status: 201, body: { status: true, message: "User created", user: { id: 10, ...(q.body as object) } } });
+    api.routes["DELETE /v1/admin/accounts/3/users/10"] = { body: { status: true, message: "User deleted" } };
+    expect((await runCli(["admin", "users", "list", "--account", "3"], env)).stdout).toMatch(/9\s*│ alice\s*│ -\s*│ admin\s*│ no/);
+    expect((await runCli(["admin", "users", "create", "bob", "-a", "3", "--email", "b@example.com"], env)).stdout).toBe("user 10 bob created\n");
+    expect(api.requests.at(-1)!.body).toEqual({ name: "bob", role: "user", email: "b@example.com" });
+    expect((await runCli(["admin", "users", "delete", "10", "--account", "3"], env)).stdout).toBe("User deleted\n");
+    const n = api.requests.length;
+    expect((await runCli(["admin", "users", "list"], env)).code).toBe(2);
+    expect((await runCli(["admin", "users", "list", "--account", "x"], env)).code).toBe(2);
+    expect(api.requests).toHaveLength(n);
+  });
 });
 
 describe("errors and exit codes", () => {

@@ -26,7 +26,7 @@ afterAll(async () => { await database?.close(); });
 
 async function failingInsert(): Promise<unknown> {
   // account 999999 does not exist: a foreign-key violation, with the key hash among the parameters.
-  return database.db.insert(apiKeys).values({ accountId: 999_999, name: "leak?", keyHash: HASH, role: "admin" }).then(() => undefined, (e: unknown) => e);
+  return database.db.insert(apiKeys).values({ accountId: 999_999, userId: 999_999, name: "leak?", keyHash: HASH }).then(() => undefined, (e: unknown) => e);
 }
 
 describe("manager log", () => {

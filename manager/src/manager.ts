@@ -23,6 +23,8 @@ import { KeyPairService } from "./keypairs/keypair-service.js";
 import { CatalogService } from "./catalog/catalog-service.js";
 import { accountRoutes } from "./api/admin/accounts.routes.js";
 import { apiKeyRoutes } from "./api/hyperstack/api-keys.routes.js";
+import { authMeRoutes } from "./api/hyperstack/auth-me.routes.js";
+import { userRoutes } from "./api/admin/users.routes.js";
 import { AccountService, defaultAccountLimits, defineAccountSettings } from "./auth/account-service.js";
 import { vmMetricsRoutes } from "./api/hyperstack/vm-metrics.routes.js";
 import { vmLogsRoutes } from "./api/hyperstack/vm-logs.routes.js";
@@ -34,6 +36,7 @@ import { HostAdmin } from "./placement/host-admin.js";
 import { buildApiServer } from "./api/server.js";
 import { IdempotencyStore } from "./idempotency/idempotency-store.js";
 import { ApiKeyService } from "./auth/api-key-service.js";
+import { UserService } from "./auth/user-service.js";
 import { seedCatalog } from "./catalog/catalog-seed.js";
 import type { ManagerConfig } from "./config.js";
 import { openDatabase, type Database } from "./db/database.js";
@@ -129,6 +132,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   await seedCatalog(db);
   const apiKeys = new ApiKeyService(db);
   const accountsSvc = new AccountService(db, () => defaultAccountLimits(registry), () => apiKeys.forgetCached());
+  const usersSvc = new UserService(db, () => apiKeys.forgetCached());
   const admin = await apiKeys.ensureAdminKey(config.adminKey);
   const agentToken = config.agentToken ?? newSecret("join_");
 
@@ -216,7 +220,9 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       const environments = new EnvironmentService(db);
       await scoped.register(environmentRoutes(environments, new EnvironmentQuotaService(db, environments, catalog)));
       await scoped.register(accountRoutes(accountsSvc, apiKeys));
+      await scoped.register(userRoutes(usersSvc, apiKeys));
       await scoped.register(apiKeyRoutes(apiKeys));
+      await scoped.register(authMeRoutes(usersSvc, accountsSvc));
       await scoped.register(vmEventRoutes(new VmEventService(db)));
       await scoped.register(vmCallbackRoutes(new VmCallbackService(db, callbackPolicy), callbackSecrets));
     },

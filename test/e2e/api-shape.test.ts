@@ -81,6 +81,11 @@ describe("a tour of the API", () => {
     await call("GET /v1/admin/accounts", "/v1/admin/accounts");
     await call("GET /v1/admin/accounts/{id}", `/v1/admin/accounts/${acct.json.account.id}`);
     await call("GET /v1/admin/accounts/{id}/api-keys", `/v1/admin/accounts/${acct.json.account.id}/api-keys`);
+    const tourUser = await call("POST /v1/admin/accounts/{id}/users", `/v1/admin/accounts/${acct.json.account.id}/users`, { name: "tour-user" });
+    await call("GET /v1/admin/accounts/{id}/users", `/v1/admin/accounts/${acct.json.account.id}/users`);
+    await call("GET /v1/admin/accounts/{id}/users/{user_id}", `/v1/admin/accounts/${acct.json.account.id}/users/${tourUser.json.user.id}`);
+    await call("GET /v1/admin/accounts/{id}/users/{user_id}/api-keys", `/v1/admin/accounts/${acct.json.account.id}/users/${tourUser.json.user.id}/api-keys`);
+    await call("GET /v1/auth/me", "/v1/auth/me", undefined, userKey);
     await call("GET /v1/api-key", "/v1/api-key", undefined, userKey);
 
     const group = await call("POST /v1/core/affinity-groups", "/v1/core/affinity-groups", { name: "tour-group", type: "host-anti-affinity" }, userKey);

@@ -109,12 +109,18 @@ describe("event callbacks", () => {
     expect(events.map((e) => [e.type, e.to_state ?? e.action])).toEqual([
       ["created", null], ["action_requested", "deploy"], ["state_changed", "Starting"], ["state_changed", "Running"], ["action_succeeded", "deploy"],
     ]);
+    // The user who created the VM acted in its creation and deploy; its state changes are Orbit's.
+    const aliceUser = (await cloud.api("GET", "/v1/auth/me", undefined, alice)).json.user.id as number;
     for (const e of events) {
-      expect(e).toMatchObject({ instance_id: vmId, object: "virtual_machine", org_id: expect.any(Number), user_id: null, message: expect.any(String), reason: expect.any(String) });
+      const userId = e.type === "state_changed" ? null : aliceUser;
+      expect(e).toMatchObject({ instance_id: vmId, object: "virtual_machine", org_id: expect.any(Number), user_id: userId, message: expect.any(String), reason: expect.any(String) });
       expect(Number.isNaN(Date.parse(e.time))).toBe(false);
     }
     const ids = new Set(events.map((e) => e.event_id));
-    for (const c of at("/life")) expect(ids).toContain(c.json.event_id);
+    for (const c of at("/life")) {
+      expect(ids).toContain(c.json.event_id);
+      expect(c.json.user_id).toBe(events.find((e) => e.event_id === c.json.event_id)!.user_id);
+    }
 
     const log = await cloud.api("GET", `/v1/core/virtual-machines/${vmId}/callback-deliveries`, undefined, alice);
     expect(log.status).toBe(200);

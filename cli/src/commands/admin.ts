@@ -1,7 +1,8 @@
-// orbit admin hosts, orbit admin settings list|get|set: /v1/admin (admin keys only).
+// orbit admin hosts, orbit admin settings list|get|set, orbit admin users list|create|delete:
+// /v1/admin (admin keys only).
 import type { Command } from "commander";
-import type { Host, Setting } from "../api-types.js";
-import type { Context } from "../context.js";
+import type { Host, Setting, User } from "../api-types.js";
+import { type Context, parseId } from "../context.js";
 import { printFields, printJson, printTable } from "../output.js";
 
 const gib = (mib: unknown) => (typeof mib === "number" ? Math.round((mib / 1024) * 10) / 10 : undefined);
@@ -61,5 +62,39 @@ export function adminCommands(program: Command, ctx: (cmd: Command) => Context):
       const r = await c.client.put<{ setting: Setting }>(`/admin/settings/${encodeURIComponent(name)}`, { value: settingValue(value) });
       if (c.json) return printJson(c.out, r);
       c.out.write(`${r.setting.name} = ${JSON.stringify(r.setting.value)}\n`);
+    });
+
+  const users = admin.command("users").description("an account's users (each API key belongs to one and has its role)");
+  const accountOption = ["-a, --account <id>", "the account's id", parseId] as const;
+
+  users.command("list").alias("ls").description("list an account's users").requiredOption(...accountOption)
+    .action(async (o: { account: number }, cmd: Command) => {
+      const c = ctx(cmd);
+      const r = await c.client.get<{ users: User[] }>(`/admin/accounts/${o.account}/users`);
+      if (c.json) return printJson(c.out, r);
+      printTable(c.out, ["ID", "NAME", "EMAIL", "ROLE", "DISABLED", "CREATED"],
+        r.users.map((u) => [u.id, u.name, u.email ?? "-", u.role, u.disabled ? "yes" : "no", u.created_at]));
+    });
+
+  users.command("create").description("create a user in an account").argument("<name>", "user name (unique in the account)")
+    .requiredOption(...accountOption)
+    .option("--email <email>", "the user's email")
+    .option("--role <role>", "user (the /v1/core API in its account) or admin", "user")
+    .action(async (name: string, o: { account: number; email?: string; role: string }, cmd: Command) => {
+      const c = ctx(cmd);
+      const r = await c.client.post<{ user: User }>(`/admin/accounts/${o.account}/users`, {
+        name, role: o.role, ...(o.email !== undefined && { email: o.email }),
+      });
+      if (c.json) return printJson(c.out, r);
+      c.out.write(`user ${r.user.id} ${r.user.name} created\n`);
+    });
+
+  users.command("delete").alias("rm").description("delete a user; its API keys are revoked").argument("<user_id>", "user id", parseId)
+    .requiredOption(...accountOption)
+    .action(async (id: number, o: { account: number }, cmd: Command) => {
+      const c = ctx(cmd);
+      const r = await c.client.delete<{ message?: string }>(`/admin/accounts/${o.account}/users/${id}`);
+      if (c.json) return printJson(c.out, r);
+      c.out.write(`${r.message ?? `user ${id} deleted`}\n`);
     });
 }

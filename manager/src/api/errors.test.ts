@@ -9,7 +9,7 @@ import { buildApiServer } from "./server.js";
 let app: FastifyInstance;
 beforeAll(async () => {
   const apiKeys = {
-    authenticate: async (key: string | undefined): Promise<Principal> => ({ accountId: 1, role: key === "admin" ? "admin" : "user", keyId: 1 }),
+    authenticate: async (key: string | undefined): Promise<Principal> => ({ accountId: 1, userId: 1, role: key === "admin" ? "admin" : "user", keyId: 1 }),
   } as unknown as ApiKeyService;
   app = await buildApiServer({
     log: pino({ level: "silent" }), apiKeys, version: "test",

@@ -97,7 +97,7 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
       const key = typeof header === "string" ? header : auth?.startsWith("Bearer ") ? auth.slice(7).trim() : undefined;
       req.principal = await o.apiKeys.authenticate(key);
       const route = req.routeOptions.url ?? "";
-      const userRoute = route.startsWith("/v1/core/") || route === "/v1/api-key" || route.startsWith("/v1/api-key/");
+      const userRoute = route.startsWith("/v1/core/") || route === "/v1/api-key" || route.startsWith("/v1/api-key/") || route === "/v1/auth/me";
       if (!userRoute && req.principal.role !== "admin") throw new ForbiddenError("admin API requires an admin key");
     });
     if (o.idempotency) registerIdempotency(scoped, o.idempotency);

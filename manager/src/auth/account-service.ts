@@ -1,12 +1,12 @@
 // Accounts as admins manage them: create (limits default from global settings), list, get with
 // usage, change name and limits, disable and enable (a disabled account's keys are refused), and
 // delete, refused while the account owns VMs. Deletion only marks the row (VM history keeps
-// pointing at it) and revokes its keys; the name becomes free again.
+// pointing at it) and its users, and revokes its keys; the name becomes free again.
 import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import { z } from "zod";
 import { AlreadyExistsError, ConflictError, ForbiddenError, NotFoundError } from "#shared/errors.js";
 import type { Db } from "../db/database.js";
-import { accounts, apiKeys } from "../db/schema.js";
+import { accounts, apiKeys, users } from "../db/schema.js";
 import { accountUsage, type AccountDemand } from "../placement/account-limits.js";
 import type { SettingDefinition, SettingsRegistry } from "../settings/settings-registry.js";
 import { isUniqueViolation } from "../db/postgres-errors.js";
@@ -149,6 +149,7 @@ export class AccountService {
       const now = new Date();
       await tx.update(accounts).set({ deletedAt: now, updatedAt: now }).where(eq(accounts.id, id));
       await tx.update(apiKeys).set({ revokedAt: now }).where(and(eq(apiKeys.accountId, id), isNull(apiKeys.revokedAt)));
+      await tx.update(users).set({ deletedAt: now, updatedAt: now }).where(and(eq(users.accountId, id), isNull(users.deletedAt)));
     });
     this.accessChanged();
   }

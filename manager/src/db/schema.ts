@@ -27,18 +27,32 @@ export const accounts = pgTable("accounts", {
   updatedAt: updatedAt(),
 }, (t) => [uniqueIndex("accounts_live_name").on(t.name).where(sql`deleted_at is null`)]);
 
+// Users of an account: each API key belongs to one, and takes its role from it. A disabled user's
+// keys are refused; deleting one only marks the row (and revokes its keys), which frees its name.
+export const users = pgTable("users", {
+  id: serial("id").primaryKey(),
+  accountId: integer("account_id").notNull().references(() => accounts.id),
+  name: text("name").notNull(),
+  email: text("email"),
+  role: text("role").notNull().$type<"admin" | "user">(),
+  disabledAt: timestamp("disabled_at", { withTimezone: true, mode: "date" }),
+  deletedAt: timestamp("deleted_at", { withTimezone: true, mode: "date" }),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+}, (t) => [uniqueIndex("users_account_live_name").on(t.accountId, t.name).where(sql`deleted_at is null`)]);
+
 export const apiKeys = pgTable("api_keys", {
   id: serial("id").primaryKey(),
   accountId: integer("account_id").notNull().references(() => accounts.id),
+  userId: integer("user_id").notNull().references(() => users.id),
   name: text("name").notNull(),
   description: text("description").notNull().default(""),
   // sha256 of the key; the key itself is shown once. The prefix lets its owner recognise it.
   keyHash: text("key_hash").notNull().unique(),
   keyPrefix: text("key_prefix").notNull().default(""),
-  role: text("role").notNull().$type<"admin" | "user">(),
   createdAt: createdAt(),
   revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }),
-}, (t) => [index("api_keys_account").on(t.accountId)]);
+}, (t) => [index("api_keys_account").on(t.accountId), index("api_keys_user").on(t.userId)]);
 
 // Regions (zones): where hosts are. A host's cluster is in one region; the agent's `environment`
 // setting names the region it registers into (created on first use).
@@ -238,6 +252,8 @@ export const jobs = pgTable("jobs", {
   kind: text("kind").notNull(),
   vmId: integer("vm_id").references(() => vms.id),
   accountId: integer("account_id").notNull().references(() => accounts.id),
+  // Who asked for it (its events name them); null: Orbit itself (reconciler) or before users existed.
+  userId: integer("user_id").references(() => users.id),
   status: text("status").notNull().$type<JobStatus>().default("pending"),
   progress: integer("progress").notNull().default(0),
   attempts: integer("attempts").notNull().default(0),

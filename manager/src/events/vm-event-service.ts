@@ -30,7 +30,8 @@ export class VmEventService {
       this.db.select().from(vmStateTransitions).where(eq(vmStateTransitions.vmId, vmId)).orderBy(asc(vmStateTransitions.id)),
       this.db.select().from(jobs).where(eq(jobs.vmId, vmId)).orderBy(asc(jobs.id)),
     ]);
-    const events: VmEvent[] = [createdEvent(vm)];
+    const deploy = vmJobs.find((j) => j.kind === "vm.deploy");
+    const events: VmEvent[] = [createdEvent(vm, deploy?.userId ?? null)];
     for (const t of transitions) events.push(stateChangedEvent(vm, t));
     for (const j of vmJobs) {
       events.push(actionEvent(vm, j, "requested"));

@@ -14,6 +14,8 @@ export interface VmEvent {
   type: VmEventType;
   vm: VmRef;
   at: Date;
+  /** The user who acted: who created the VM or asked for the action; null for what Orbit did itself. */
+  userId: number | null;
   message: string;
   reason: string;
   /** For state_changed. */
@@ -25,13 +27,14 @@ export interface VmEvent {
 type TransitionRow = typeof vmStateTransitions.$inferSelect;
 type JobRow = typeof jobs.$inferSelect;
 
-export function createdEvent(vm: VmRef & { createdAt: Date }): VmEvent {
-  return { id: `vm:${vm.id}:created`, type: "created", vm: ref(vm), at: vm.createdAt, message: "Virtual machine created", reason: "" };
+/** `userId`: who created it (the user of its deploy job). */
+export function createdEvent(vm: VmRef & { createdAt: Date }, userId: number | null = null): VmEvent {
+  return { id: `vm:${vm.id}:created`, type: "created", vm: ref(vm), at: vm.createdAt, userId, message: "Virtual machine created", reason: "" };
 }
 
 export function stateChangedEvent(vm: VmRef, t: TransitionRow): VmEvent {
   return {
-    id: `transition:${t.id}`, type: "state_changed", vm: ref(vm), at: t.at,
+    id: `transition:${t.id}`, type: "state_changed", vm: ref(vm), at: t.at, userId: null,
     message: `State changed from ${t.fromState} to ${t.toState}`, reason: t.cause,
     state: { from: t.fromState, to: t.toState },
   };
@@ -44,12 +47,12 @@ export function actionName(kind: string): string {
 
 export type ActionPhase = "requested" | "succeeded" | "failed";
 
-export function actionEvent(vm: VmRef, job: Pick<JobRow, "id" | "kind" | "createdAt" | "finishedAt" | "error">, phase: ActionPhase, at?: Date): VmEvent {
+export function actionEvent(vm: VmRef, job: Pick<JobRow, "id" | "kind" | "createdAt" | "finishedAt" | "error"> & { userId?: number | null }, phase: ActionPhase, at?: Date): VmEvent {
   const name = actionName(job.kind);
   const when = at ?? (phase === "requested" ? job.createdAt : job.finishedAt ?? job.createdAt);
   const error = phase === "failed" && job.error ? { code: job.error.code, message: job.error.message } : undefined;
   return {
-    id: `job:${job.id}:${phase}`, type: `action_${phase}`, vm: ref(vm), at: when,
+    id: `job:${job.id}:${phase}`, type: `action_${phase}`, vm: ref(vm), at: when, userId: job.userId ?? null,
     message: `Action ${name} ${phase}`, reason: error?.message ?? `job ${job.id}`,
     action: { jobId: job.id, name, ...(error ? { error } : {}) },
   };

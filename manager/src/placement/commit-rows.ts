@@ -22,6 +22,8 @@ export interface NewVm {
   uuid: string;
   name: string;
   accountId: number;
+  /** The user who asked, recorded on the queued job (null: Orbit itself). */
+  userId?: number | null;
   environmentId: number;
   flavorId: number;
   imageId: number;
@@ -82,7 +84,7 @@ export function prepareRows(rows: CommitRows, plan: PlacementPlan): PreparedRows
     index.set(uuid, p.index);
     const hostId = Number(p.hostId);
     vms.push({
-      uuid, name: vm.name, account_id: vm.accountId, environment_id: vm.environmentId, flavor_id: vm.flavorId,
+      uuid, name: vm.name, account_id: vm.accountId, user_id: vm.userId ?? null, environment_id: vm.environmentId, flavor_id: vm.flavorId,
       image_id: vm.imageId, host_id: hostId, state: vm.state ?? "Creating", vcpus: p.vcpus, memory_mib: p.memoryMib,
       labels: vm.labels ?? [], user_data: vm.userData ?? "", callback_url: vm.callbackUrl ?? "", placement: vm.placement ?? null,
       key_name: vm.keyName ?? "", ssh_authorized_keys: vm.sshAuthorizedKeys ?? [],
@@ -140,7 +142,7 @@ export async function writeRows(db: Db | Tx, input: WriteInput): Promise<WriteOu
     ok as (select hosts_ok and not limited as ok, hosts_ok, limited from checks),
     input as (
       select * from jsonb_to_recordset(${JSON.stringify(input.requests.flatMap((r) => r.vms))}::jsonb) as x(
-        uuid uuid, name text, account_id integer, environment_id integer, flavor_id integer, image_id integer,
+        uuid uuid, name text, account_id integer, user_id integer, environment_id integer, flavor_id integer, image_id integer,
         host_id integer, state text, vcpus integer, memory_mib bigint, labels jsonb, user_data text, callback_url text,
         placement jsonb, numa_node integer, pinned_cpus jsonb, job_kind text, key_name text, ssh_authorized_keys jsonb,
         job_input jsonb, run_strategy text, ha_enabled boolean)
@@ -152,8 +154,8 @@ export async function writeRows(db: Db | Tx, input: WriteInput): Promise<WriteOu
              labels, user_data, callback_url, placement, key_name, ssh_authorized_keys, run_strategy, ha_enabled
       from input returning id, uuid),
     j as (
-      insert into jobs (uuid, kind, vm_id, account_id, input)
-      select gen_random_uuid(), i.job_kind, v.id, i.account_id, i.job_input from v join input i on i.uuid = v.uuid
+      insert into jobs (uuid, kind, vm_id, account_id, user_id, input)
+      select gen_random_uuid(), i.job_kind, v.id, i.account_id, i.user_id, i.job_input from v join input i on i.uuid = v.uuid
       where i.job_kind is not null returning id, vm_id),
     a as (
       insert into allocations (vm_id, host_id, vcpus, memory_mib, numa_node, pinned_cpus)

@@ -37,7 +37,7 @@ export class VmActions {
       const plan = planAction(action, from, `virtual machine ${id}`);
       if (plan.during) await transitionVm(tx, id, plan.during, `user requested ${action}`);
       const [job] = await tx.insert(jobs).values({
-        uuid: randomUUID(), kind: plan.job, vmId: id, accountId: vm.accountId,
+        uuid: randomUUID(), kind: plan.job, vmId: id, accountId: vm.accountId, userId: caller.userId ?? null,
       }).returning({ id: jobs.id });
       return { jobId: job!.id, state: plan.during ?? from };
     });

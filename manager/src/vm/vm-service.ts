@@ -16,7 +16,8 @@ import { transitionVm } from "./vm-transitions.js";
 import { canDestroyFrom, isVmState } from "./vm-state-machine.js";
 import { containsPattern } from "../db/like-pattern.js";
 
-export interface Caller { accountId: number; role: "admin" | "user" }
+/** userId: the acting user, recorded on the jobs it starts (absent for Orbit's own callers). */
+export interface Caller { accountId: number; role: "admin" | "user"; userId?: number }
 
 export interface CreateVmInput {
   name: string;
@@ -201,7 +202,7 @@ export class VmService {
     // (such requests commit alone anyway). The full rows are read after it.
     const { plan, vms: result } = await this.placement.placeAndCommit(request, {
       vm: (p, plan) => ({
-        uuid: uuids[p.index]!, name: names[p.index]!, accountId: caller.accountId, environmentId: env.id,
+        uuid: uuids[p.index]!, name: names[p.index]!, accountId: caller.accountId, userId: caller.userId ?? null, environmentId: env.id,
         flavorId: flavor.id, imageId: image.id, labels: input.labels ?? [], userData: input.user_data ?? "",
         callbackUrl, keyName: keyPair?.name ?? "", sshAuthorizedKeys: keyPair ? [keyPair.publicKey] : [],
         runStrategy: input.run_strategy ?? null, haEnabled: input.ha_enabled ?? false,
@@ -292,7 +293,7 @@ export class VmService {
     const jobId = await this.db.transaction(async (tx) => {
       await transitionVm(tx, id, "Destroying", "user requested delete");
       const [job] = await tx.insert(jobs).values({
-        uuid: randomUUID(), kind: "vm.destroy", vmId: id, accountId: caller.accountId, input: { recurse },
+        uuid: randomUUID(), kind: "vm.destroy", vmId: id, accountId: caller.accountId, userId: caller.userId ?? null, input: { recurse },
       }).returning({ id: jobs.id });
       return job!.id;
     });

@@ -28,7 +28,7 @@ export function limitsFromJson(l: Partial<AccountJsonT["limits"]> | undefined): 
 
 export function adminApiKeyJson(k: ApiKey, secret?: string): AdminApiKeyT {
   return {
-    id: k.id, account_id: k.accountId, name: k.name, description: k.description, role: k.role,
+    id: k.id, account_id: k.accountId, user_id: k.userId, name: k.name, description: k.description, role: k.role,
     key: secret ?? `${k.prefix}…`, created_at: k.createdAt.toISOString(),
   };
 }

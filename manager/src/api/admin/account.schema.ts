@@ -32,9 +32,10 @@ export type AccountJsonT = Static<typeof AccountJson>;
 export const AdminApiKey = Type.Object({
   id: Type.Integer(),
   account_id: Type.Integer(),
+  user_id: Type.Integer({ description: "The user the key belongs to" }),
   name: Type.String(),
   description: Type.String(),
-  role: Type.Union([Type.Literal("user"), Type.Literal("admin")]),
+  role: Type.Union([Type.Literal("user"), Type.Literal("admin")], { description: "Its user's role" }),
   key: Type.String({ description: "The whole key in the answer that created it (shown once); afterwards its first characters followed by '…'" }),
   created_at: Type.String({ format: "date-time" }),
 }, { additionalProperties: false });
@@ -53,7 +54,9 @@ export const UpdateAccountBody = Type.Object({
 export const CreateAdminApiKeyBody = Type.Object({
   name: SingleLineText({ minLength: 1, maxLength: 200 }),
   description: Type.Optional(MultiLineText({ maxLength: 1000 })),
-  role: Type.Optional(Type.Union([Type.Literal("user"), Type.Literal("admin")], { default: "user" })),
+  role: Type.Optional(Type.Union([Type.Literal("user"), Type.Literal("admin")], {
+    default: "user", description: "The key goes to the account's default user of this role (created when missing); POST .../users/{user_id}/api-keys gives a key to a chosen user",
+  })),
 }, { additionalProperties: false });
 
 export const AccountKeyParams = Type.Object({ id: Id(), key_id: Id() }, { additionalProperties: false });

@@ -10,6 +10,8 @@ export interface CallbackBody {
   type: string;
   time: string;
   org_id: number;
+  /** Who acted; null: Orbit itself. */
+  user_id: number | null;
   resource: { type: "virtual_machine"; id: number; uuid: string; name: string };
   message: string;
   reason: string;
@@ -23,6 +25,7 @@ export function callbackBody(e: VmEvent): CallbackBody {
     type: e.type,
     time: e.at.toISOString(),
     org_id: e.vm.accountId,
+    user_id: e.userId,
     resource: { type: "virtual_machine", id: e.vm.id, uuid: e.vm.uuid, name: e.vm.name },
     message: e.message,
     reason: e.reason,

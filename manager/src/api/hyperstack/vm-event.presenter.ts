@@ -8,7 +8,7 @@ export function instanceEventView(e: VmEvent): InstanceEventJson {
   return {
     instance_id: e.vm.id,
     org_id: e.vm.accountId,
-    user_id: null,
+    user_id: e.userId,
     type: e.type,
     object: "virtual_machine",
     message: e.message,

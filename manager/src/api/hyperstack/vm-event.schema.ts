@@ -8,7 +8,7 @@ const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union(
 export const InstanceEvent = Type.Object({
   instance_id: Type.Integer({ description: "The VM's id" }),
   org_id: Type.Integer({ description: "The VM's account" }),
-  user_id: Type.Union([Type.Integer(), Type.Null()], { description: "Who acted; null: Orbit records no user per event yet" }),
+  user_id: Type.Union([Type.Integer(), Type.Null()], { description: "Who acted (created the VM, asked for the action); null: Orbit itself, or before users existed" }),
   type: Type.String({ description: "created, state_changed, action_requested, action_succeeded or action_failed" }),
   object: Type.Literal("virtual_machine"),
   message: Type.String(),
