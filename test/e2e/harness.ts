@@ -91,8 +91,11 @@ export async function jobsIdle(cloud: TestCloud): Promise<void> {
 /**
  * What a refused request must not change: VMs, allocations (CPU, memory, GPUs), jobs, settings,
  * flavors, affinity groups, registration tokens and idempotency records, read from the database.
+ * Taken once the jobs have settled: an earlier step's deploy moving a VM from Starting to Running
+ * between two digests is not a change the refused request made (a job it queued still counts).
  */
 export async function stateDigest(cloud: TestCloud): Promise<string> {
+  await jobsIdle(cloud);
   const db = cloud.manager.database.db;
   const n = async (q: Promise<{ n: number }[]>) => Number((await q)[0]!.n);
   const [vmRows, alloc, gpu, jobCount, settingRows, flavorCount, groupCount, tokenRows, idem] = await Promise.all([
