@@ -50,14 +50,14 @@ describe("cloud-init NoCloud seed files", () => {
   });
 
   it("builds a v2 network-config matching NICs by MAC, or passes the user's through", () => {
-    const net = buildNetworkConfig(ci(), [{ mac: "52:54:00:AA:00:01", bridge: "br0", model: "" }, { mac: "", bridge: "br1", model: "" }]);
+    const net = buildNetworkConfig(ci(), [{ mac: "52:54:00:AA:00:01", bridge: "br0", model: "", ipAddress: "", prefixLength: 0, gateway: "", floatingIp: "" }, { mac: "", bridge: "br1", model: "", ipAddress: "", prefixLength: 0, gateway: "", floatingIp: "" }]);
     expect(parse(net!)).toEqual({
       version: 2,
       ethernets: { nic0: { match: { macaddress: "52:54:00:aa:00:01" }, "set-name": "eth0", dhcp4: true, dhcp6: true } },
     });
     expect(buildNetworkConfig(ci())).toBeUndefined();
     const own = "version: 2\nethernets: {eth0: {dhcp4: false}}\n";
-    expect(buildNetworkConfig(ci({ networkConfig: own }), [{ mac: "52:54:00:aa:00:01", bridge: "b", model: "" }])).toBe(own);
+    expect(buildNetworkConfig(ci({ networkConfig: own }), [{ mac: "52:54:00:aa:00:01", bridge: "b", model: "", ipAddress: "", prefixLength: 0, gateway: "", floatingIp: "" }])).toBe(own);
     expect(buildSeedFiles({ instanceId: "i", defaultHostname: "h", cloudInit: ci() })["network-config"]).toBeUndefined();
   });
 
