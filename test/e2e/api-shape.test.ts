@@ -123,6 +123,7 @@ describe("a tour of the API", () => {
     await call("GET /v1/core/regions", "/v1/core/regions", undefined, userKey);
     await call("GET /v1/core/environments", "/v1/core/environments", undefined, userKey);
     await call("GET /v1/core/environments/{id}", `/v1/core/environments/${keypair.json.keypair.environment.id}`, undefined, userKey);
+    await call("GET /v1/admin/environments/{id}/network", `/v1/admin/environments/${keypair.json.keypair.environment.id}/network`);
     const hostsWithVms = await call("GET /v1/admin/hosts", "/v1/admin/hosts");
     expect(hostsWithVms.json.hosts.some((h: any) => h.gpus.some((g: any) => g.allocations.length > 0))).toBe(true);
 

@@ -26,9 +26,13 @@ export const NETWORK_SETTINGS: SettingDefinition[] = [
   },
   {
     name: NETWORK_SETTING.nameservers,
-    description: "DNS servers written into the cloud-init network-config of VMs on networks created from now on.",
-    schema: z.array(z.string().refine((v) => ipaddr.isValid(v), "must be IP addresses")).max(3),
-    default: ["1.1.1.1", "8.8.8.8"],
+    description: "DNS servers (comma-separated IP addresses, at most 3) written into the cloud-init network-config of VMs on networks created from now on.",
+    // A string: settings are numbers or strings (GET /v1/admin/settings).
+    schema: z.string().refine((v) => {
+      const list = splitList(v);
+      return list.length <= 3 && list.every((a) => ipaddr.isValid(a));
+    }, "must be at most 3 comma-separated IP addresses"),
+    default: "1.1.1.1,8.8.8.8",
   },
 ] as SettingDefinition[];
 
@@ -38,6 +42,10 @@ export function networkDefaults(registry: Pick<SettingsRegistry, "get">): Networ
   return {
     supernet: registry.get<string>(NETWORK_SETTING.supernet),
     prefix: registry.get<number>(NETWORK_SETTING.prefix),
-    nameservers: registry.get<string[]>(NETWORK_SETTING.nameservers),
+    nameservers: splitList(registry.get<string>(NETWORK_SETTING.nameservers)),
   };
+}
+
+function splitList(v: string): string[] {
+  return v.split(",").map((x) => x.trim()).filter((x) => x !== "");
 }
