@@ -15,8 +15,8 @@ let n = 0;
 beforeAll(async () => {
   database = await openTestDatabase();
   svc = new NetworkService(database.db, () => ({ supernet: "10.128.0.0/21", prefix: 24, nameservers: ["9.9.9.9"] }));
-  [{ id: account }] = (await database.db.insert(accounts).values({ name: "net" }).returning()) as [{ id: number }];
-  [{ id: otherRegion }] = (await database.db.insert(regions).values({ name: "OTHER-1" }).returning()) as [{ id: number }];
+  account = (await database.db.insert(accounts).values({ name: "net" }).returning())[0]!.id;
+  otherRegion = (await database.db.insert(regions).values({ name: "OTHER-1" }).returning())[0]!.id;
 }, 60_000);
 afterAll(async () => { await database?.close(); });
 
