@@ -86,6 +86,14 @@ describe("private networks and IPAM", () => {
     expect((await network(a.environment.id)).addresses_in_use).toBe(0);
   });
 
+  it("releases the addresses of a create the scheduler refuses", async () => {
+    await create({ name: "warm" }).then(async ([vm]) => { await jobsIdle(cloud); await remove(vm.id); });
+    const before = await stateDigest(cloud);
+    const r = await cloud.api("POST", "/v1/core/virtual-machines", { name: "no-gpu-here", flavor_name: "n3-H100x8", image_name: "Debian 12", count: 3 });
+    expect(r.status, JSON.stringify(r.json)).toBe(409);
+    expect(await stateDigest(cloud)).toBe(before);
+  });
+
   it("refuses a create the network has no room for with a 409, leaving nothing, and fills it exactly", async () => {
     const env = await newEnvironment("tiny");
     // A /29: .1 the gateway, .2 to .6 for VMs.
