@@ -3,6 +3,7 @@
 import ipaddr from "ipaddr.js";
 import { z } from "zod";
 import type { SettingDefinition, SettingsRegistry } from "../settings/settings-registry.js";
+import { parseCidr } from "./cidr.js";
 
 export const NETWORK_SETTING = {
   supernet: "network.private.supernet",
@@ -15,6 +16,8 @@ export const NETWORK_SETTINGS: SettingDefinition[] = [
     name: NETWORK_SETTING.supernet,
     description: "IPv4 block an environment's private network is chosen from (the first free block of network.private.prefix) when the admin sets no CIDR.",
     schema: z.string().refine((v) => ipaddr.IPv4.isValidCIDR(v), "must be an IPv4 CIDR such as 10.128.0.0/9"),
+    // Host bits set: refused now, not at the next create.
+    check: (v: string) => { parseCidr(v, NETWORK_SETTING.supernet); },
     default: "10.128.0.0/9",
   },
   {
