@@ -65,6 +65,11 @@ import { VmService } from "./vm/vm-service.js";
 import { newSecret } from "#shared/secrets.js";
 import { vmEventRoutes } from "./api/hyperstack/vm-events.routes.js";
 import { vmCallbackRoutes } from "./api/hyperstack/vm-callbacks.routes.js";
+import { floatingIpRoutes } from "./api/hyperstack/floating-ips.routes.js";
+import { networkAdminRoutes } from "./api/admin/networks.routes.js";
+import { FloatingIpService } from "./network/floating-ip-service.js";
+import { NetworkService } from "./network/network-service.js";
+import { NETWORK_SETTINGS, networkDefaults } from "./network/network-settings.js";
 import { VmEventService } from "./events/vm-event-service.js";
 import { CallbackDeliveryWorker } from "./callbacks/callback-delivery.js";
 import { httpCallbackPoster } from "./callbacks/callback-http.js";
@@ -120,7 +125,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const reportDatabase = (e: unknown) => health.report(e);
   log.info({ database: database.kind }, "database ready (migrations applied)");
 
-  const registry = new SettingsRegistry([...CORE_SETTINGS, ...CALLBACK_SETTINGS]);
+  const registry = new SettingsRegistry([...CORE_SETTINGS, ...CALLBACK_SETTINGS, ...NETWORK_SETTINGS]);
   const allocation = new AllocationSettings(registry);
   defineAccountSettings(registry);
   const settings = new SettingsService(db, registry);
@@ -164,7 +169,8 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   for (const kind of VM_POWER_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmPowerJob(kind, db, dispatcher, registry)));
   // Event callbacks: queued in the outbox with each event, POSTed by this worker (callbacks/).
   const callbackPolicy = () => ({ allowPrivateAddresses: config.callbackAllowPrivateAddresses });
-  const vmSvc = new VmService(db, placement, runner, catalog, callbackPolicy);
+  const networks = new NetworkService(db, () => networkDefaults(registry));
+  const vmSvc = new VmService(db, placement, runner, catalog, callbackPolicy, networks);
   const callbackSecrets = new CallbackSecretService(db, () => registry.number("callbacks.secret.rotation.grace.ms"));
   const callbackWorker = new CallbackDeliveryWorker({
     db, secrets: callbackSecrets, settings: () => deliverySettings(registry), log: log.child({ component: "callbacks" }),
@@ -225,6 +231,8 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await scoped.register(authMeRoutes(usersSvc, accountsSvc));
       await scoped.register(vmEventRoutes(new VmEventService(db)));
       await scoped.register(vmCallbackRoutes(new VmCallbackService(db, callbackPolicy), callbackSecrets));
+      await scoped.register(floatingIpRoutes(new FloatingIpService(db)));
+      await scoped.register(networkAdminRoutes(networks));
     },
   });
   await app.listen({ host: config.apiHost, port: config.apiPort });

@@ -131,6 +131,7 @@ describe("a tour of the API", () => {
     await call("GET /v1/core/environments/{id}/vm-quota", `/v1/core/environments/${keypair.json.keypair.environment.id}/vm-quota`, undefined, userKey);
     await call("GET /v1/core/environments/name-availability/{name}", "/v1/core/environments/name-availability/tour-env", undefined, userKey);
     await call("GET /v1/core/virtual-machines/name-availability/{name}", "/v1/core/virtual-machines/name-availability/tour-vm?count=2", undefined, userKey);
+    await call("GET /v1/admin/environments/{id}/network", `/v1/admin/environments/${keypair.json.keypair.environment.id}/network`);
     const hostsWithVms = await call("GET /v1/admin/hosts", "/v1/admin/hosts");
     expect(hostsWithVms.json.hosts.some((h: any) => h.gpus.some((g: any) => g.allocations.length > 0))).toBe(true);
 

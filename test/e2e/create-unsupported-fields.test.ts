@@ -19,7 +19,6 @@ async function vmCount(): Promise<number> {
 
 describe("create fields that are not supported yet", () => {
   it.each([
-    ["assign_floating_ip", true, /assign_floating_ip true is not supported yet: Orbit has no floating IPs yet/],
     ["create_bootable_volume", true, /create_bootable_volume true is not supported yet: Orbit has no bootable volumes yet/],
     ["enable_port_randomization", false, /enable_port_randomization false is not supported yet/],
     ["volume_name", "data-1", /volume_name "data-1" is not supported yet: Orbit has no volumes yet/],

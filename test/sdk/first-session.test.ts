@@ -310,6 +310,20 @@ describe("a first session through Hyperstack's SDK", () => {
     expect((await refusal(alice.callbacks.deleteVMCallback(id))).status).toBe(404);
   });
 
+  it("attaches a public IP to a VM from its environment's pool and detaches it", async () => {
+    const id = created[0]!.id!;
+    expect((await alice.vms.getVM(id)).data.instance).toMatchObject({ fixed_ip: expect.stringMatching(/^10\./), floating_ip: null, floating_ip_status: "NOT_ATTACHED" });
+    // Without a pool there is nothing to attach; the admin gives the environment one.
+    expect((await refusal(alice.floatingIps.attachPublicIPToVM(id))).status).toBe(409);
+    const env = (await alice.environments.listEnvironments()).data.environments!.find((e) => e.name === ENVIRONMENT)!;
+    expect((await cloud.api("PUT", `/v1/admin/environments/${env.id}/network`, { floating_ip_pool: "198.51.100.0/29" })).status).toBe(200);
+    const attached = await alice.floatingIps.attachPublicIPToVM(id);
+    expectModel("ResponseModel", attached.data, true);
+    expect((await alice.vms.getVM(id)).data.instance).toMatchObject({ floating_ip: "198.51.100.1", floating_ip_status: "ATTACHED" });
+    expectModel("ResponseModel", (await alice.floatingIps.detachPublicIPFromVM(id)).data, true);
+    expect((await alice.vms.getVM(id)).data.instance).toMatchObject({ floating_ip: null, floating_ip_status: "NOT_ATTACHED" });
+  });
+
   it("requests a VM's console logs, then fetches them", async () => {
     const id = created[0]!.id!;
     const requested = await alice.vms.requestVMLogs(id, { length: 20 });

@@ -50,14 +50,19 @@ describe("cloud-init NoCloud seed files", () => {
   });
 
   it("builds a v2 network-config matching NICs by MAC, or passes the user's through", () => {
-    const net = buildNetworkConfig(ci(), [{ mac: "52:54:00:AA:00:01", bridge: "br0", model: "" }, { mac: "", bridge: "br1", model: "" }]);
+    const net = buildNetworkConfig(ci(), [{ mac: "52:54:00:AA:00:01", bridge: "br0", model: "", ipAddress: "", prefixLength: 0, gateway: "", floatingIp: "" }, { mac: "", bridge: "br1", model: "", ipAddress: "", prefixLength: 0, gateway: "", floatingIp: "" }]);
     expect(parse(net!)).toEqual({
       version: 2,
       ethernets: { nic0: { match: { macaddress: "52:54:00:aa:00:01" }, "set-name": "eth0", dhcp4: true, dhcp6: true } },
     });
     expect(buildNetworkConfig(ci())).toBeUndefined();
+    const fixed = { mac: "52:54:00:aa:00:02", bridge: "orb-1", model: "virtio", ipAddress: "10.128.0.5", prefixLength: 24, gateway: "10.128.0.1", floatingIp: "" };
+    expect(parse(buildNetworkConfig(ci(), [fixed])!)).toEqual({
+      version: 2,
+      ethernets: { nic0: { match: { macaddress: "52:54:00:aa:00:02" }, "set-name": "eth0", dhcp4: false, addresses: ["10.128.0.5/24"], routes: [{ to: "default", via: "10.128.0.1" }] } },
+    });
     const own = "version: 2\nethernets: {eth0: {dhcp4: false}}\n";
-    expect(buildNetworkConfig(ci({ networkConfig: own }), [{ mac: "52:54:00:aa:00:01", bridge: "b", model: "" }])).toBe(own);
+    expect(buildNetworkConfig(ci({ networkConfig: own }), [{ mac: "52:54:00:aa:00:01", bridge: "b", model: "", ipAddress: "", prefixLength: 0, gateway: "", floatingIp: "" }])).toBe(own);
     expect(buildSeedFiles({ instanceId: "i", defaultHostname: "h", cloudInit: ci() })["network-config"]).toBeUndefined();
   });
 

@@ -80,7 +80,10 @@ export function buildUserData(cloudInit: CloudInit): string {
   return `${CLOUD_CONFIG_HEADER}\n${Object.keys(config).length > 0 ? stringify(config) : ""}`;
 }
 
-/** network-config v2: the user's when given, else DHCP on every NIC matched by MAC. */
+/**
+ * network-config v2: the user's (the manager's) when given, else per NIC matched by MAC: its
+ * static address when the spec has one, DHCP otherwise.
+ */
 export function buildNetworkConfig(cloudInit: CloudInit, nics: NicSpec[] = []): string | undefined {
   if (cloudInit.networkConfig.trim() !== "") {
     parseYamlObject(cloudInit.networkConfig, "cloudInit.networkConfig");
@@ -90,7 +93,10 @@ export function buildNetworkConfig(cloudInit: CloudInit, nics: NicSpec[] = []): 
   if (withMac.length === 0) return undefined;
   const ethernets: Record<string, unknown> = {};
   withMac.forEach((n, i) => {
-    ethernets[`nic${i}`] = { match: { macaddress: n.mac.toLowerCase() }, "set-name": `eth${i}`, dhcp4: true, dhcp6: true };
+    const match = { match: { macaddress: n.mac.toLowerCase() }, "set-name": `eth${i}` };
+    ethernets[`nic${i}`] = n.ipAddress
+      ? { ...match, dhcp4: false, addresses: [`${n.ipAddress}/${n.prefixLength}`], ...(n.gateway ? { routes: [{ to: "default", via: n.gateway }] } : {}) }
+      : { ...match, dhcp4: true, dhcp6: true };
   });
   return stringify({ version: 2, ethernets });
 }

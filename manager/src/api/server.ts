@@ -54,6 +54,13 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
       done(Object.assign(new Error(`malformed JSON body: ${(e as Error).message}`), { statusCode: 400, field: "body" }), undefined);
     }
   });
+  // axios (Hyperstack's SDK) labels a POST without a body (attach-floatingip...) form-urlencoded:
+  // an empty one is no body; a form with content is still refused (415), as before.
+  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_req, body, done) => {
+    const text = typeof body === "string" ? body : body.toString("utf8");
+    if (text.trim() === "") { done(null, undefined); return; }
+    done(Object.assign(new Error("form-encoded bodies are not accepted: send JSON (Content-Type: application/json)"), { statusCode: 415 }), undefined);
+  });
   app.setErrorHandler((error: Parameters<typeof errorHandler>[0], req, reply) => errorHandler(error, req, reply, onDatabaseUnavailable));
   app.setNotFoundHandler(notFoundHandler);
 

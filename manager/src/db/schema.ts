@@ -72,6 +72,39 @@ export const environments = pgTable("environments", {
   createdAt: createdAt(),
 }, (t) => [uniqueIndex("environments_account_name").on(t.accountId, t.name)]);
 
+// An environment's private network: a CIDR (unique per environment, never overlapping another
+// network of its region), its gateway (the first address) and the nameservers its VMs are given.
+// floatingCidr is its pool of public addresses (null: none). Its id names the host bridge.
+export const networks = pgTable("networks", {
+  id: serial("id").primaryKey(),
+  environmentId: integer("environment_id").notNull().references(() => environments.id, { onDelete: "cascade" }).unique(),
+  regionId: integer("region_id").notNull().references(() => regions.id),
+  cidr: text("cidr").notNull(),
+  gateway: text("gateway").notNull(),
+  nameservers: jsonb("nameservers").notNull().$type<string[]>().default([]),
+  floatingCidr: text("floating_cidr"),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+}, (t) => [index("networks_region").on(t.regionId)]);
+
+// IPAM: one row per address given out. The unique (network, address) index is what guarantees no
+// address is given twice, even to concurrent creates (the loser retries with another address).
+// Keyed by the VM's uuid, not its id: addresses are reserved before the placement commit writes
+// the VM (a refused create deletes them), and released when the VM is Destroyed.
+export type IpAllocationKind = "fixed" | "floating";
+
+export const ipAllocations = pgTable("ip_allocations", {
+  id: serial("id").primaryKey(),
+  networkId: integer("network_id").notNull().references(() => networks.id, { onDelete: "cascade" }),
+  kind: text("kind").notNull().$type<IpAllocationKind>(),
+  address: text("address").notNull(),
+  vmUuid: uuid("vm_uuid").notNull(),
+  createdAt: createdAt(),
+}, (t) => [
+  uniqueIndex("ip_allocations_network_address").on(t.networkId, t.address),
+  uniqueIndex("ip_allocations_vm_kind").on(t.vmUuid, t.kind),
+]);
+
 export const clusters = pgTable("clusters", {
   id: serial("id").primaryKey(),
   name: text("name").notNull(),

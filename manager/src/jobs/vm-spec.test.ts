@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { vmNic } from "../network/vm-nic.js";
 import { buildVmSpec, mdevUuidFor } from "./vm-spec.js";
 
 const vm = {
@@ -30,5 +31,17 @@ describe("buildVmSpec", () => {
     const withKey = buildVmSpec({ ...(vm as object), sshAuthorizedKeys: ["ssh-ed25519 AAAA k"] } as never, image, undefined, []);
     expect(withKey.cloudInit).toMatchObject({ userData: "", sshAuthorizedKeys: ["ssh-ed25519 AAAA k"], hostname: "v" });
     expect(buildVmSpec(vm, image, undefined, []).cloudInit).toBeUndefined();
+  });
+
+  it("gives a VM with an address one NIC and a seed whose network-config sets that address", () => {
+    const nic = vmNic("11111111-2222-4333-8444-555555555555", { id: 3, cidr: "10.128.2.0/24", gateway: "10.128.2.1", nameservers: [] }, "10.128.2.7", null);
+    const spec = buildVmSpec(vm, image, undefined, [], { nic, nameservers: ["9.9.9.9"] });
+    expect(spec.nics).toEqual([nic]);
+    // No user data nor key: the seed exists for the network-config alone.
+    expect(spec.cloudInit).toMatchObject({ userData: "", sshAuthorizedKeys: [], hostname: "v" });
+    expect(JSON.parse(spec.cloudInit!.networkConfig).ethernets.eth0).toMatchObject({
+      match: { macaddress: nic.mac }, addresses: ["10.128.2.7/24"], routes: [{ to: "default", via: "10.128.2.1" }], nameservers: { addresses: ["9.9.9.9"] },
+    });
+    expect(buildVmSpec(vm, image, undefined, []).nics).toEqual([]);
   });
 });

@@ -2,13 +2,18 @@
 import { createHash } from "node:crypto";
 import type { VmSpec } from "#shared/protocol.js";
 import type { allocations, gpuAllocations, gpus, images, vms } from "../db/schema.js";
+import type { VmNetworking } from "../network/vm-network.js";
+import { networkConfigFor } from "../network/vm-nic.js";
 
 export function buildVmSpec(
   vm: typeof vms.$inferSelect,
   image: typeof images.$inferSelect,
   alloc: typeof allocations.$inferSelect | undefined,
   gpuRows: { a: typeof gpuAllocations.$inferSelect; g: typeof gpus.$inferSelect }[],
+  networking?: VmNetworking,
 ): VmSpec {
+  // The guest's address comes in the seed's network-config, so a VM with a NIC always has a seed.
+  const networkConfig = networking ? networkConfigFor(networking.nic, networking.nameservers) : "";
   return {
     vmUuid: vm.uuid,
     name: vm.name,
@@ -20,7 +25,7 @@ export function buildVmSpec(
     disks: image.path
       ? [{ id: "root", device: "disk", sourcePath: "", format: "qcow2", sizeGib: 0, bus: "virtio", owned: true, backingPath: image.path }]
       : [],
-    nics: [],
+    nics: networking ? [networking.nic] : [],
     gpus: gpuRows.map(({ a, g }) => ({
       pciAddress: g.pciAddress,
       mode: a.mode,
@@ -32,8 +37,8 @@ export function buildVmSpec(
     pinnedCpus: alloc?.pinnedCpus ?? [],
     numaNode: alloc?.numaNode ?? -1,
     imageName: image.name,
-    cloudInit: vm.userData || vm.sshAuthorizedKeys.length > 0
-      ? { userData: vm.userData, metaData: "", networkConfig: "", sshAuthorizedKeys: [...vm.sshAuthorizedKeys], hostname: vm.name }
+    cloudInit: vm.userData || vm.sshAuthorizedKeys.length > 0 || networkConfig
+      ? { userData: vm.userData, metaData: "", networkConfig, sshAuthorizedKeys: [...vm.sshAuthorizedKeys], hostname: vm.name }
       : undefined,
     labels: Object.fromEntries(vm.labels.map((l) => [l, ""])),
     directBoot: undefined,

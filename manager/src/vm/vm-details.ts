@@ -35,4 +35,8 @@ export interface VmDetails {
    */
   host: { id: number; name: string } | null;
   placement: StoredPlacement | null;
+  /** Its address on the environment network (null: none, e.g. created before networks existed). */
+  fixedIp: string | null;
+  /** Its public address, null when none is attached. */
+  floatingIp: string | null;
 }

@@ -6,8 +6,12 @@ import type { GpuDemand, PlacementPlan, PlacementRequest, PlacementResult } from
 import { validateCallbackUrl, type CallbackAddressPolicy } from "../callbacks/callback-url.js";
 import type { CatalogService, DeployCatalogInput, Flavor, Image } from "../catalog/catalog-service.js";
 import type { Db } from "../db/database.js";
-import { affinityGroupMembers, environments, flavors, hosts, images, jobs, keypairs, regions, vms } from "../db/schema.js";
+import { affinityGroupMembers, environments, flavors, hosts, images, ipAllocations, jobs, keypairs, regions, vms } from "../db/schema.js";
+import { parseCidr, poolAddressRange, vmAddressRange } from "../network/cidr.js";
+import { releaseUnplaced, reserveAddresses } from "../network/ipam.js";
+import type { NetworkService } from "../network/network-service.js";
 import type { DestroyRecurse, RunStrategy } from "./vm-lifecycle-options.js";
+import type { Environment } from "../environments/environment-service.js";
 import { AffinityGroupService } from "../placement/affinity-group-service.js";
 import type { PlacementService } from "../placement/placement-service.js";
 import { labelsOf } from "../catalog/flavor-labels.js";
@@ -34,8 +38,9 @@ export interface CreateVmInput {
   affinity_group_ids?: number[] | undefined;
   /** CloudSigma's avoid: place away from the hosts of these VMs (ids or uuids) when possible. */
   avoid?: (number | string)[] | undefined;
-  // Hyperstack fields Orbit does not implement yet: only their harmless values are accepted.
+  /** A floating IP from the environment's pool (409 when it has none or it is used up). */
   assign_floating_ip?: boolean | undefined;
+  // Hyperstack fields Orbit does not implement yet: only their harmless values are accepted.
   create_bootable_volume?: boolean | undefined;
   enable_port_randomization?: boolean | undefined;
   security_rules?: unknown[] | undefined;
@@ -58,7 +63,6 @@ export const MAX_USER_DATA_BYTES = 32 * 1024;
  * SDK's default, the others are absent or off). Any other value is refused rather than ignored.
  */
 const NOT_YET_SUPPORTED: readonly { field: keyof CreateVmInput; harmless: (v: unknown) => boolean; what: string }[] = [
-  { field: "assign_floating_ip", harmless: (v) => v === false, what: "floating IPs" },
   { field: "enable_port_randomization", harmless: (v) => v === true, what: "port randomization settings (they apply to floating IPs)" },
   { field: "create_bootable_volume", harmless: (v) => v === false, what: "bootable volumes" },
   { field: "volume_name", harmless: (v) => v === "", what: "volumes" },
@@ -116,6 +120,20 @@ export interface DryRunInput extends DeployCatalogInput {
 
 type VmRow = typeof vms.$inferSelect;
 
+/** What a create resolved before placing its VMs. */
+interface PlaceVmsContext {
+  uuids: string[];
+  names: string[];
+  env: Environment;
+  flavor: Flavor;
+  image: Image;
+  keyPair: { name: string; publicKey: string } | undefined;
+  callbackUrl: string;
+  groups: Awaited<ReturnType<AffinityGroupService["resolve"]>>;
+  /** False: deployed stopped (start: false / run_strategy Halted). */
+  start: boolean;
+}
+
 export class VmService {
   private readonly groups: AffinityGroupService;
 
@@ -125,6 +143,7 @@ export class VmService {
     private readonly jobsQueue: JobEnqueuer,
     private readonly catalog: CatalogService,
     private readonly callbackPolicy: () => CallbackAddressPolicy,
+    private readonly networks: NetworkService,
   ) {
     this.groups = new AffinityGroupService(db);
   }
@@ -197,10 +216,49 @@ export class VmService {
       ...(avoidVmIds.length ? { avoidVmIds } : {}),
     };
 
-    // The VMs, their deploy jobs and allocations are written by the placement commit itself (one
-    // statement, shared with concurrent deploys); the group members only when there are groups
-    // (such requests commit alone anyway). The full rows are read after it.
-    const { plan, vms: result } = await this.placement.placeAndCommit(request, {
+    // Addresses are reserved (by VM uuid) before the placement commit, which is one statement
+    // shared with concurrent deploys: a full network is a 409 before anything is placed, and a
+    // refused placement releases them. A group commit cannot take them in its statement without
+    // one request's full network failing the others of its batch.
+    const network = await this.networks.forEnvironment(env);
+    const where = `environment "${env.name}"`;
+    if (input.assign_floating_ip === true && !network.floatingCidr) {
+      throw new ConflictError(`${where} has no floating IP pool: an admin sets one (PUT /v1/admin/environments/${env.id}/network)`, undefined, { field: "assign_floating_ip" });
+    }
+    await reserveAddresses(this.db, {
+      networkId: network.id, kind: "fixed", range: vmAddressRange(parseCidr(network.cidr, "cidr")), vmUuids: uuids, what: `${where} network ${network.cidr}`,
+    });
+    let committed: Awaited<ReturnType<PlacementService["placeAndCommit"]>>;
+    try {
+      if (input.assign_floating_ip === true) {
+        await reserveAddresses(this.db, {
+          networkId: network.id, kind: "floating", range: poolAddressRange(parseCidr(network.floatingCidr!, "floating_ip_pool")),
+          vmUuids: uuids, what: `${where} floating IP pool ${network.floatingCidr}`,
+        });
+      }
+      committed = await this.placeVms(request, caller, input, { uuids, names, env, flavor, image, keyPair, callbackUrl, groups, start });
+    } catch (e) {
+      await releaseUnplaced(this.db, uuids);
+      throw e;
+    }
+    const { plan, vms: result } = committed;
+    // The jobs start before anything else can fail: once committed, the deploys run even if the
+    // read below does not (a database outage answers this request 503 but strands nothing).
+    const jobIds = result.map((c) => c.jobId!);
+    for (const id of jobIds) this.jobsQueue.enqueue(id);
+    const rows = await this.db.select().from(vms).where(inArray(vms.id, result.map((c) => c.id)));
+    const ordered = result.map((c) => rows.find((r) => r.id === c.id)!);
+    return { vms: await this.details(ordered, caller), jobIds, plan };
+  }
+
+  /**
+   * The VMs, their deploy jobs and allocations are written by the placement commit itself (one
+   * statement, shared with concurrent deploys); the group members only when there are groups
+   * (such requests commit alone anyway). The full rows are read after it.
+   */
+  private placeVms(request: PlacementRequest, caller: Caller, input: CreateVmInput, o: PlaceVmsContext) {
+    const { uuids, names, env, flavor, image, keyPair, callbackUrl, groups, start } = o;
+    return this.placement.placeAndCommit(request, {
       vm: (p, plan) => ({
         uuid: uuids[p.index]!, name: names[p.index]!, accountId: caller.accountId, userId: caller.userId ?? null, environmentId: env.id,
         flavorId: flavor.id, imageId: image.id, labels: input.labels ?? [], userData: input.user_data ?? "",
@@ -216,13 +274,6 @@ export class VmService {
         },
       } : {}),
     });
-    // The jobs start before anything else can fail: once committed, the deploys run even if the
-    // read below does not (a database outage answers this request 503 but strands nothing).
-    const jobIds = result.map((c) => c.jobId!);
-    for (const id of jobIds) this.jobsQueue.enqueue(id);
-    const rows = await this.db.select().from(vms).where(inArray(vms.id, result.map((c) => c.id)));
-    const ordered = result.map((c) => rows.find((r) => r.id === c.id)!);
-    return { vms: await this.details(ordered, caller), jobIds, plan };
   }
 
   /** The caller's key pair of that name in the VM's environment (key pairs are per account, admins included). */
@@ -314,14 +365,17 @@ export class VmService {
     const imageIds = [...new Set(rows.map((r) => r.imageId))];
     const envIds = [...new Set(rows.map((r) => r.environmentId))];
     const hostIds = [...new Set(rows.flatMap((r) => (r.hostId == null ? [] : [r.hostId])))];
-    const [fs, labels, is, es, hs] = await Promise.all([
+    const [fs, labels, is, es, hs, ips] = await Promise.all([
       this.db.select().from(flavors).where(inArray(flavors.id, flavorIds)),
       labelsOf(this.db, flavorIds),
       this.db.select().from(images).where(inArray(images.id, imageIds)),
       this.db.select({ ...getTableColumns(environments), region: regions.name }).from(environments)
         .innerJoin(regions, eq(regions.id, environments.regionId)).where(inArray(environments.id, envIds)),
       admin && hostIds.length ? this.db.select({ id: hosts.id, name: hosts.name }).from(hosts).where(inArray(hosts.id, hostIds)) : [],
+      this.db.select({ vmUuid: ipAllocations.vmUuid, kind: ipAllocations.kind, address: ipAllocations.address }).from(ipAllocations)
+        .where(inArray(ipAllocations.vmUuid, rows.map((r) => r.uuid))),
     ]);
+    const ip = (uuid: string, kind: string) => ips.find((a) => a.vmUuid === uuid && a.kind === kind)?.address ?? null;
     // Foreign keys guarantee the flavor, image and environment exist.
     return rows.map((r) => ({
       id: r.id,
@@ -341,6 +395,8 @@ export class VmService {
       image: is.find((x) => x.id === r.imageId)!,
       host: hs.find((h) => h.id === r.hostId) ?? null,
       placement: admin && r.placement ? (r.placement as unknown as StoredPlacement) : null,
+      fixedIp: ip(r.uuid, "fixed"),
+      floatingIp: ip(r.uuid, "floating"),
     }));
   }
 }

@@ -1,10 +1,10 @@
 // Applies a VM state change inside a transaction: checks it against the state machine,
 // records it with time and cause, and releases the VM's capacity in the same transaction
 // when the new state holds none.
-import { eq } from "drizzle-orm";
+import { eq, inArray } from "drizzle-orm";
 import { NotFoundError } from "#shared/errors.js";
 import type { Db, Tx } from "../db/database.js";
-import { allocations, gpuAllocations, vms, vmStateTransitions } from "../db/schema.js";
+import { allocations, gpuAllocations, ipAllocations, vms, vmStateTransitions } from "../db/schema.js";
 import { enqueueVmCallback } from "../callbacks/callback-outbox.js";
 import { stateChangedEvent } from "../events/vm-event.js";
 import { touchHost } from "../hosts/host-generation.js";
@@ -47,6 +47,10 @@ export async function transitionVm(
     const released = await tx.delete(allocations).where(eq(allocations.vmId, vmId)).returning({ hostId: allocations.hostId });
     // Freed capacity: a new generation tells cached snapshots to re-read the host.
     for (const r of released) await touchHost(tx, r.hostId);
+  }
+  // Its addresses (fixed and floating) are free again once the domain is gone.
+  if (to === "Destroyed") {
+    await tx.delete(ipAllocations).where(inArray(ipAllocations.vmUuid, tx.select({ uuid: vms.uuid }).from(vms).where(eq(vms.id, vmId))));
   }
   return { from, to };
 }

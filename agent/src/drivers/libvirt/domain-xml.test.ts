@@ -153,6 +153,21 @@ describe("buildDomainXml", () => {
     expect(() => buildDomainXml(base({ nics: [{ mac: "zz", bridge: "br0", model: "" }] }), tcg, paths)).toThrow(InvalidArgumentError);
   });
 
+  it("plugs the NIC the manager sends (environment bridge, derived MAC, address for the seed) into its own PCIe root port", () => {
+    const nic = { mac: "52:54:00:1f:2e:3d", bridge: "orb-12", model: "virtio", ipAddress: "10.128.4.9", prefixLength: 24, gateway: "10.128.4.1", floatingIp: "203.0.113.5" };
+    const without = list((devices(build("no-nic", base())).controller)).filter((c) => c["@_model"] === "pcie-root-port").length;
+    const d = build("manager-nic", base({ nics: [nic] }));
+    expect(list(devices(d).interface)).toEqual([
+      { "@_type": "bridge", mac: { "@_address": "52:54:00:1f:2e:3d" }, source: { "@_bridge": "orb-12" }, model: { "@_type": "virtio" } },
+    ]);
+    expect(list(devices(d).controller).filter((c) => c["@_model"] === "pcie-root-port")).toHaveLength(without + 1);
+    // The addresses are the guest's business (the seed) and the host firewall's, not the domain's.
+    expect(JSON.stringify(d)).not.toContain("10.128.4.9");
+    for (const bridge of ["orb-1234567890123", "br 0", "br/0"]) {
+      expect(() => buildDomainXml(base({ nics: [{ ...nic, bridge }] }), tcg, paths)).toThrow(/is not a Linux interface name/);
+    }
+  });
+
   it("logs the serial console to a file while keeping a pty console", () => {
     const d = build("serial", base());
     expect(devices(d).serial).toMatchObject({ "@_type": "pty", log: { "@_file": paths.serialLog, "@_append": "on" } });

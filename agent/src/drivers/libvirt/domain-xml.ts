@@ -260,6 +260,10 @@ function validate(spec: VmSpec): void {
   }
   spec.nics.forEach((n, i) => {
     if (!n.bridge) throw new InvalidArgumentError(`nics[${i}].bridge`, "a NIC needs a bridge");
+    // A Linux interface name (IFNAMSIZ): the driver creates the bridge with `ip link add`.
+    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(n.bridge)) {
+      throw new InvalidArgumentError(`nics[${i}].bridge`, `bridge "${n.bridge}" is not a Linux interface name (at most 15 letters, digits, _ . -)`);
+    }
     if (n.mac && !MAC_RE.test(n.mac)) throw new InvalidArgumentError(`nics[${i}].mac`, `not a MAC address: ${n.mac}`);
   });
 }

@@ -74,6 +74,7 @@ describe.skipIf(skip)(`LibvirtHypervisor on test:///default${skip ? " (skipped: 
       labels: { k: "v" },
       directBoot: { kernel: "/boot/vmlinuz", initrd: "", cmdline: "console=ttyS0" },
       disks: [{ id: "root", device: "disk", sourcePath: join(dir, "root.qcow2"), format: "qcow2", bus: "virtio", owned: true }],
+      nics: [{ mac: "52:54:00:0a:0b:0c", bridge: "orb-3", model: "virtio", ipAddress: "10.128.0.2", prefixLength: 24, gateway: "10.128.0.1" }],
     });
     const file = join(dir, "seq.xml");
     writeFileSync(file, buildDomainXml(spec, { domainType: "qemu" }, { serialLog: join(dir, "serial.log"), ownedFiles: [join(dir, "root.qcow2")], instanceDir: dir }));
@@ -89,7 +90,24 @@ describe.skipIf(skip)(`LibvirtHypervisor on test:///default${skip ? " (skipped: 
     expect(out).toContain("shut off (destroyed)");
     expect(out).toMatch(/<vcpu placement='static'>2<\/vcpu>/);
     expect(out).toMatch(/<currentMemory unit='KiB'>100000<\/currentMemory>/);
+    expect(out).toMatch(/<interface type='bridge'>\s*<mac address='52:54:00:0a:0b:0c'\/>\s*<source bridge='orb-3'\/>[\s\S]*?<model type='virtio'\/>\s*<\/interface>/);
     expect(parseOrbitMetadata(out)).toEqual({ vmUuid: spec.vmUuid, name: "seq", labels: { k: "v" }, ownedFiles: [join(dir, "root.qcow2")], instanceDir: dir });
     expect(out.trimEnd().split("\n").at(-1)).toBe("test");
+  });
+
+  it("makes sure each NIC's bridge exists before it defines the domain, and defines nothing when it cannot", async () => {
+    const ensured: string[] = [];
+    const noBridges = new LibvirtHypervisor({
+      uri: "test:///default", domainType: "qemu", instancesDir: dir, hostname: "node-1",
+      ensureBridge: async (name) => { ensured.push(name); throw new Error(`cannot create bridge ${name}: Operation not permitted`); },
+    });
+    const nic = { mac: "52:54:00:0a:0b:0d", bridge: "orb-4", model: "virtio", ipAddress: "10.128.1.2", prefixLength: 24, gateway: "10.128.1.1" };
+    const spec = VmSpec.fromPartial({
+      vmUuid: "6c1d7b9f-3e5a-4b2c-8d4f-8a7e6f5d4c3b", name: "bridged", vcpus: 1, memoryMib: 128, numaNode: -1,
+      directBoot: { kernel: "/boot/vmlinuz", initrd: "", cmdline: "" }, nics: [nic, { ...nic, mac: "52:54:00:0a:0b:0e" }],
+    });
+    await expect(noBridges.startVm(spec)).rejects.toThrow(/cannot create bridge orb-4/);
+    expect(ensured).toEqual(["orb-4"]);
+    expect(await noBridges.listDomains()).toHaveLength(1); // only the test driver's own domain
   });
 });

@@ -26,6 +26,7 @@ import { buildDiskDeviceXml, buildDomainXml, diskLetters, domainNameFor, type Do
 import { type DomainStats, parseDomstats } from "./domstats.parser.js";
 import { parseNodeMemStatsFreeKib } from "./node-memstats.parser.js";
 import { ORBIT_METADATA_NS, type OrbitDomainMetadata, parseOrbitMetadata, parseOrbitMetadataElement } from "./orbit-metadata.js";
+import { execaIp, LinuxBridges } from "./linux-bridge.js";
 import { Virsh } from "./virsh.js";
 import { isVirshError } from "./virsh-error.js";
 
@@ -43,6 +44,14 @@ export interface LibvirtHypervisorOptions {
   virshPath?: string;
   qemuImgPath?: string;
   genisoimagePath?: string;
+  /**
+   * Makes sure a NIC's bridge exists and is up before a domain using it is defined. Default:
+   * `ip` (iproute2; needs CAP_NET_ADMIN, as libvirt's qemu:///system agent has). Tests on
+   * libvirt's test driver, which plugs nothing, pass a no-op.
+   */
+  ensureBridge?: (name: string) => Promise<void>;
+  /** The `ip` binary of the default ensureBridge. Default "ip". */
+  ipPath?: string;
   /** Timeout of a single virsh call. Default 120 s. */
   commandTimeoutMs?: number;
   /** State polling while waiting for an ACPI shutdown or a detach. Default 250 ms. */
@@ -84,6 +93,7 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
   private events: DomainEventStream | undefined;
   private readonly eventListeners = new Set<(e: DomainLifecycleEvent) => void>();
   private eventChain: Promise<void> = Promise.resolve();
+  private readonly ensureBridge: (name: string) => Promise<void>;
 
   constructor(opts: LibvirtHypervisorOptions) {
     // Fail at agent start, not on every VM start, for a configuration QEMU cannot run.
@@ -96,6 +106,8 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
     }
     this.opts = opts;
     this.virsh = new Virsh({ uri: opts.uri, binary: opts.virshPath, timeoutMs: opts.commandTimeoutMs });
+    const bridges = new LinuxBridges(execaIp(opts.ipPath));
+    this.ensureBridge = opts.ensureBridge ?? ((name) => bridges.ensure(name));
     this.imagesDir = opts.imagesDir ?? opts.instancesDir;
     this.pollMs = opts.pollIntervalMs ?? 250;
   }
@@ -460,6 +472,8 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
     );
     const file = join(dir, "domain.xml");
     await writeFile(file, xml);
+    // libvirt checks the bridge exists when the domain starts; one bridge per environment network.
+    for (const bridge of new Set(spec.nics.map((n) => n.bridge))) await this.ensureBridge(bridge);
     // A renamed VM: libvirt refuses to redefine a uuid under a new name, so rename first (inactive only).
     const wanted = domainNameFor(spec);
     const current = await this.virsh.run(["domname", uuid]).then((n) => n.trim(), () => undefined);

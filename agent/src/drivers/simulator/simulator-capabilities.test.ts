@@ -167,7 +167,7 @@ describe("SimulatorHypervisor capabilities", () => {
 
   it("reports stats: CPU time only of an active domain, no devices while shut off, every domain without a uuid", async () => {
     const s = sim();
-    const a = spec({ nics: [{ mac: "52:54:00:00:00:01", bridge: "br0", model: "virtio" }] });
+    const a = spec({ nics: [{ mac: "52:54:00:00:00:01", bridge: "br0", model: "virtio", ipAddress: "", prefixLength: 0, gateway: "", floatingIp: "" }] });
     const b = spec();
     await s.startVm(a);
     await s.startVm(b);
@@ -185,7 +185,7 @@ describe("SimulatorHypervisor capabilities", () => {
 
   it("reports plausible counters: a quarter of each vCPU busy, I/O growing with CPU time, guest memory used", async () => {
     const s = sim();
-    const a = spec({ vcpus: 2, nics: [{ mac: "52:54:00:00:00:01", bridge: "br0", model: "virtio" }] });
+    const a = spec({ vcpus: 2, nics: [{ mac: "52:54:00:00:00:01", bridge: "br0", model: "virtio", ipAddress: "", prefixLength: 0, gateway: "", floatingIp: "" }] });
     await s.startVm(a);
     const [first] = await stats(s).domainStats(a.vmUuid);
     await new Promise((r) => setTimeout(r, 200));

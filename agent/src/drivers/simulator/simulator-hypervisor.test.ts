@@ -128,3 +128,18 @@ describe("SimulatorHypervisor with a state dir", () => {
     expect(await sim().listDomains()).toEqual([]);
   });
 });
+
+describe("SimulatorHypervisor NICs", () => {
+  it("records a started domain's NICs and the bridges they plugged into, and refuses what Linux would", async () => {
+    const hv = sim();
+    const nic = { mac: "52:54:00:01:02:03", bridge: "orb-5", model: "virtio", ipAddress: "10.128.0.2", prefixLength: 24, gateway: "10.128.0.1", floatingIp: "" };
+    const s = VmSpec.fromPartial({ ...spec("nic"), nics: [nic] });
+    await hv.startVm(s);
+    expect(hv.specOf(s.vmUuid)?.nics).toEqual([nic]);
+    expect(hv.bridgeNames()).toEqual(["orb-5"]);
+    const bad = VmSpec.fromPartial({ ...spec("bad-nic"), nics: [{ ...nic, bridge: "orb-1234567890123" }] });
+    await expect(hv.startVm(bad)).rejects.toMatchObject({ code: "invalid_argument", details: { field: "nics[0].bridge" } });
+    expect(hv.has(bad.vmUuid)).toBe(false);
+    await expect(hv.startVm(VmSpec.fromPartial({ ...spec("bad-mac"), nics: [{ ...nic, mac: "zz" }] }))).rejects.toThrow(/not a MAC address/);
+  });
+});

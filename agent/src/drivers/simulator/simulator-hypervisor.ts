@@ -72,6 +72,7 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
   readonly stats: StatsCapability | undefined;
   readonly console: ConsoleCapability | undefined;
   /** Boots of each domain since this simulator started (each prints its boot lines to the console). */
+  private readonly bridges = new Set<string>();
   private readonly boots = new Map<string, number>();
   private readonly domains: Map<string, SimulatedDomain>;
   /** CPU time of each domain: what it ran before, and since when it runs now (not persisted, like a real counter). */
@@ -182,6 +183,7 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
     if (d?.state === PowerState.POWER_STATE_PAUSED) return this.status(uuid, d);
     // A hibernated domain continues from its saved memory, with the definition it was saved with.
     if (d?.managedSave) return this.restoreSaved(uuid, d);
+    this.plugNics(spec);
     const failure = this.o.failStart?.(spec);
     if (this.o.startDelayMs) await new Promise((r) => setTimeout(r, this.o.startDelayMs));
     if (failure) throw new HypervisorError(failure, { virshError: failure });
@@ -473,5 +475,24 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
 
   has(vmUuid: string): boolean {
     return this.domains.has(vmUuid.toLowerCase());
+  }
+
+  /** The definition the domain was last started with (its NICs, seed...), for tests. */
+  specOf(vmUuid: string): VmSpec | undefined {
+    return this.domains.get(vmUuid.toLowerCase())?.spec;
+  }
+
+  /** The bridges NICs were plugged into (created on first use, as the libvirt driver does). */
+  bridgeNames(): string[] {
+    return [...this.bridges].sort();
+  }
+
+  /** As Linux and libvirt would: a NIC needs a bridge whose name fits IFNAMSIZ, and a valid MAC. */
+  private plugNics(spec: VmSpec): void {
+    spec.nics.forEach((n, i) => {
+      if (!n.bridge || n.bridge.length > 15) throw new InvalidArgumentError(`nics[${i}].bridge`, `bridge name "${n.bridge}" must be 1 to 15 characters`);
+      if (n.mac && !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(n.mac)) throw new InvalidArgumentError(`nics[${i}].mac`, `not a MAC address: ${n.mac}`);
+    });
+    for (const n of spec.nics) this.bridges.add(n.bridge);
   }
 }

@@ -26,6 +26,7 @@ const vm: VmDetails = {
   },
   host: { id: 4, name: "gpu-01" },
   placement: { policy: "firstfit", seed: 9, host: "gpu-01", total: 0.5, scores: [{ scorer: "firstfit", score: 0.5, weight: 1 }], gpus: [{ gpuId: "g1", model: "NVIDIA L40S", mode: "vgpu", vgpuType: "NVIDIA L40S-12Q" }] },
+  fixedIp: "10.128.0.2", floatingIp: null,
 };
 
 describe("the Hyperstack instance presenter", () => {

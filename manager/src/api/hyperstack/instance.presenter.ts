@@ -44,9 +44,9 @@ export function instanceView(vm: VmDetails): Static<typeof Instance> {
     vm_state: hs.vmState,
     orbit_state: vm.state,
     state_reason: vm.stateReason,
-    fixed_ip: null,
-    floating_ip: null,
-    floating_ip_status: "NOT_ATTACHED",
+    fixed_ip: vm.fixedIp,
+    floating_ip: vm.floatingIp,
+    floating_ip_status: vm.floatingIp ? "ATTACHED" : "NOT_ATTACHED",
     environment: {
       id: vm.environment.id, name: vm.environment.name, org_id: null, region: vm.environment.region,
       features: { green_status: null, network_optimised: false },

@@ -46,7 +46,7 @@ export const Instance = Type.Object({
   state_reason: Type.String(),
   fixed_ip: Type.Union([Type.String(), Type.Null()]),
   floating_ip: Type.Union([Type.String(), Type.Null()]),
-  floating_ip_status: Type.String({ description: "NOT_ATTACHED (floating IPs are not supported yet)" }),
+  floating_ip_status: Type.String({ description: "ATTACHED when the VM has a floating IP, else NOT_ATTACHED" }),
   environment: Type.Object({
     id: Type.Integer(),
     name: Type.String(),

@@ -26,7 +26,7 @@ const CreateBody = Type.Object({
   affinity_group_ids: Type.Optional(Type.Array(Id(), { maxItems: 16 })),
   avoid: Type.Optional(Type.Array(Type.Union([Id(), Uuid()]), { maxItems: 100, description: "CloudSigma's avoid: keep away from the hosts of these VMs (ids or uuids) when possible" })),
   // Not supported yet: the values Hyperstack clients send by default are accepted, others refused (vm-service.ts).
-  assign_floating_ip: Type.Optional(Type.Boolean({ description: "Not supported yet: only false is accepted" })),
+  assign_floating_ip: Type.Optional(Type.Boolean({ description: "Attach a floating IP from the environment's pool (409 when it has none, or none is free)" })),
   create_bootable_volume: Type.Optional(Type.Boolean({ description: "Not supported yet: only false is accepted" })),
   enable_port_randomization: Type.Optional(Type.Boolean({ description: "Not supported yet: only true (Hyperstack's default) is accepted" })),
   security_rules: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 100, description: "Not supported yet: must be empty" })),

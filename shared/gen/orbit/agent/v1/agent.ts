@@ -550,6 +550,15 @@ export interface NicSpec {
   mac: string;
   bridge: string;
   model: string;
+  /**
+   * The NIC's address on its environment network, set by the manager's IPAM ("" when none): the
+   * guest gets it through cloud-init's network-config; the host's firewall uses it for NAT.
+   */
+  ipAddress: string;
+  prefixLength: number;
+  gateway: string;
+  /** The public address DNATed to ip_address (and SNATed from it), "" when none. */
+  floatingIp: string;
 }
 
 export interface GpuAssignment {
@@ -6440,7 +6449,7 @@ export const DiskSpec: MessageFns<DiskSpec> = {
 };
 
 function createBaseNicSpec(): NicSpec {
-  return { mac: "", bridge: "", model: "" };
+  return { mac: "", bridge: "", model: "", ipAddress: "", prefixLength: 0, gateway: "", floatingIp: "" };
 }
 
 export const NicSpec: MessageFns<NicSpec> = {
@@ -6453,6 +6462,18 @@ export const NicSpec: MessageFns<NicSpec> = {
     }
     if (message.model !== "") {
       writer.uint32(26).string(message.model);
+    }
+    if (message.ipAddress !== "") {
+      writer.uint32(34).string(message.ipAddress);
+    }
+    if (message.prefixLength !== 0) {
+      writer.uint32(40).uint32(message.prefixLength);
+    }
+    if (message.gateway !== "") {
+      writer.uint32(50).string(message.gateway);
+    }
+    if (message.floatingIp !== "") {
+      writer.uint32(58).string(message.floatingIp);
     }
     return writer;
   },
@@ -6494,6 +6515,38 @@ export const NicSpec: MessageFns<NicSpec> = {
             message.model = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.ipAddress = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.prefixLength = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.gateway = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.floatingIp = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6511,6 +6564,22 @@ export const NicSpec: MessageFns<NicSpec> = {
       mac: isSet(object.mac) ? globalThis.String(object.mac) : "",
       bridge: isSet(object.bridge) ? globalThis.String(object.bridge) : "",
       model: isSet(object.model) ? globalThis.String(object.model) : "",
+      ipAddress: isSet(object.ipAddress)
+        ? globalThis.String(object.ipAddress)
+        : isSet(object.ip_address)
+        ? globalThis.String(object.ip_address)
+        : "",
+      prefixLength: isSet(object.prefixLength)
+        ? globalThis.Number(object.prefixLength)
+        : isSet(object.prefix_length)
+        ? globalThis.Number(object.prefix_length)
+        : 0,
+      gateway: isSet(object.gateway) ? globalThis.String(object.gateway) : "",
+      floatingIp: isSet(object.floatingIp)
+        ? globalThis.String(object.floatingIp)
+        : isSet(object.floating_ip)
+        ? globalThis.String(object.floating_ip)
+        : "",
     };
   },
 
@@ -6525,6 +6594,18 @@ export const NicSpec: MessageFns<NicSpec> = {
     if (message.model !== "") {
       obj.model = message.model;
     }
+    if (message.ipAddress !== "") {
+      obj.ipAddress = message.ipAddress;
+    }
+    if (message.prefixLength !== 0) {
+      obj.prefixLength = Math.round(message.prefixLength);
+    }
+    if (message.gateway !== "") {
+      obj.gateway = message.gateway;
+    }
+    if (message.floatingIp !== "") {
+      obj.floatingIp = message.floatingIp;
+    }
     return obj;
   },
 
@@ -6536,6 +6617,10 @@ export const NicSpec: MessageFns<NicSpec> = {
     message.mac = object.mac ?? "";
     message.bridge = object.bridge ?? "";
     message.model = object.model ?? "";
+    message.ipAddress = object.ipAddress ?? "";
+    message.prefixLength = object.prefixLength ?? 0;
+    message.gateway = object.gateway ?? "";
+    message.floatingIp = object.floatingIp ?? "";
     return message;
   },
 };

@@ -1,0 +1,20 @@
+// A VM's NIC as its start command needs it: its network and addresses from IPAM. None for VMs
+// created before environments had networks (they keep starting without a NIC).
+import { and, eq } from "drizzle-orm";
+import type { NicSpec } from "#shared/protocol.js";
+import type { Db, Tx } from "../db/database.js";
+import { ipAllocations, networks } from "../db/schema.js";
+import { vmNic } from "./vm-nic.js";
+
+export interface VmNetworking { nic: NicSpec; nameservers: string[] }
+
+export async function loadVmNetworking(db: Db | Tx, vm: { uuid: string; environmentId: number }): Promise<VmNetworking | undefined> {
+  const [network] = await db.select().from(networks).where(eq(networks.environmentId, vm.environmentId));
+  if (!network) return undefined;
+  const rows = await db.select({ kind: ipAllocations.kind, address: ipAllocations.address }).from(ipAllocations)
+    .where(and(eq(ipAllocations.networkId, network.id), eq(ipAllocations.vmUuid, vm.uuid.toLowerCase())));
+  const fixed = rows.find((r) => r.kind === "fixed")?.address;
+  if (!fixed) return undefined;
+  const floating = rows.find((r) => r.kind === "floating")?.address ?? null;
+  return { nic: vmNic(vm.uuid, network, fixed, floating), nameservers: network.nameservers };
+}
