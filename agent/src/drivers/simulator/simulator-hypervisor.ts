@@ -522,4 +522,9 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
   has(vmUuid: string): boolean {
     return this.domains.has(vmUuid.toLowerCase());
   }
+
+  /** The spec a domain was last defined from (what its seed was made from). */
+  definition(vmUuid: string): VmSpec | undefined {
+    return this.domains.get(vmUuid.toLowerCase())?.spec;
+  }
 }

@@ -114,13 +114,17 @@ export const vmActionRoutes = (actions: VmActions, clones: VmClones): FastifyPlu
         + "everything on the old disk is lost. Flavor, addresses and keys stay. A running VM is stopped for it and started again; a stopped one stays stopped. "
         + "409 naming the state when the VM is neither running nor stopped.",
       params: IdParams,
-      body: Type.Optional(Type.Object({
+      body: Type.Object({
         image_name: Type.Optional(SingleLineText({ minLength: 1, maxLength: 200, description: "Default: the VM's current image" })),
-      }, { additionalProperties: false })),
+      }, { additionalProperties: false, description: "Optional: no body reinstalls from the VM's current image" }),
       response: { 200: RestoreResponse, ...errors },
     },
+    // The body is optional: none is an empty one.
+    preValidation: async (req) => {
+      req.body ??= {};
+    },
   }, async (req) => {
-    const r = await actions.reinstall(req.principal, req.params.id, req.body?.image_name);
+    const r = await actions.reinstall(req.principal, req.params.id, req.body.image_name);
     return { status: true as const, message: MESSAGES.reinstall, job_id: r.jobId, instance_status: hyperstackStatus(r.state).status, image_name: r.imageName };
   });
 
