@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildVmSpec, mdevUuidFor } from "./vm-spec.js";
+import { buildVmSpec, mdevUuidFor, rootDiskSpec } from "./vm-spec.js";
 
 const vm = {
   id: 1, uuid: "11111111-2222-4333-8444-555555555555", name: "v", vcpus: 4, memoryMib: 8192, labels: ["a"], userData: "", sshAuthorizedKeys: [],
@@ -30,5 +30,14 @@ describe("buildVmSpec", () => {
     const withKey = buildVmSpec({ ...(vm as object), sshAuthorizedKeys: ["ssh-ed25519 AAAA k"] } as never, image, undefined, []);
     expect(withKey.cloudInit).toMatchObject({ userData: "", sshAuthorizedKeys: ["ssh-ed25519 AAAA k"], hostname: "v" });
     expect(buildVmSpec(vm, image, undefined, []).cloudInit).toBeUndefined();
+  });
+
+  it("gives the seed the VM's instance-id (empty: the agent uses the uuid) and the root disk an overlay on the image", () => {
+    const reset = buildVmSpec({ ...(vm as object), sshAuthorizedKeys: ["ssh-ed25519 AAAA k"], seedInstanceId: "new-id" } as never, image, undefined, []);
+    expect(reset.cloudInit?.instanceId).toBe("new-id");
+    const withDisk = buildVmSpec(vm, { ...(image as object), path: "/images/debian.qcow2" } as never, undefined, []);
+    expect(withDisk.disks).toEqual([rootDiskSpec({ path: "/images/debian.qcow2" })]);
+    expect(withDisk.disks[0]).toMatchObject({ id: "root", owned: true, backingPath: "/images/debian.qcow2", copyFromVmUuid: "" });
+    expect(rootDiskSpec({ path: "/i.qcow2" }, "src-uuid").copyFromVmUuid).toBe("src-uuid");
   });
 });
