@@ -3,7 +3,7 @@
 // refusal (404, 400, 409 naming the state) with nothing changed.
 import { asc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { images, jobs, vms } from "../../manager/src/db/schema.js";
+import { callbackDeliveries, images, jobs, vms } from "../../manager/src/db/schema.js";
 import { KEYS } from "../../manager/src/keypairs/testing/ssh-key-fixtures.js";
 import { createUserKey, errorShapeProblems, jobsIdle, startTestCloud, stateDigest, type TestCloud } from "./harness.js";
 
@@ -198,11 +198,15 @@ describe("reset-ssh-key", () => {
 
   it("puts the key on a stopped VM; its next boot's seed carries it with a new instance-id", async () => {
     const before = hv().definition(srcUuid);
+    // A callback URL (nothing listens: the deliveries are only queued) to see the action announced.
+    await db().update(vms).set({ callbackUrl: "http://127.0.0.1:9/orbit-callback" }).where(eq(vms.id, srcId));
     const r = await cloud.api("POST", `/v1/core/virtual-machines/${srcId}/reset-ssh-key`, { key_name: "laptop" }, alice);
     expect(r.status, JSON.stringify(r.json)).toBe(200);
     expect(r.json).toMatchObject({ status: true, key_name: "laptop" });
     const [job] = await db().select().from(jobs).where(eq(jobs.id, r.json.job_id));
     expect(job).toMatchObject({ kind: "vm.reset-ssh-key", status: "succeeded", result: { key_name: "laptop" } });
+    const announced = (await db().select().from(callbackDeliveries).where(eq(callbackDeliveries.vmId, srcId))).map((d) => d.eventId);
+    expect(announced).toEqual(expect.arrayContaining([`job:${job!.id}:requested`, `job:${job!.id}:succeeded`]));
     expect(await instance(srcId)).toMatchObject({ status: "SHUTOFF", keypair: { name: "laptop" } });
     const events = JSON.stringify((await cloud.api("GET", `/v1/core/virtual-machines/${srcId}/events`, undefined, alice)).json);
     expect(events).toContain("reset-ssh-key");
