@@ -162,6 +162,19 @@ describe("clone", () => {
     expect(await instance(r.json.instance.id)).toMatchObject({ status: "ACTIVE" });
   });
 
+  it("keeps the source stopped while a clone's job has its disk to copy (409 naming the clone)", async () => {
+    // A clone job still running (as one that waits for its host), for the first clone.
+    const [copying] = await db().insert(jobs).values({
+      uuid: "75000000-0000-4000-8000-0000000000aa", kind: "vm.clone", vmId: cloneId, accountId: (await db().select().from(vms).where(eq(vms.id, srcId)))[0]!.accountId, status: "running",
+    }).returning();
+    const before = await digest();
+    const r = await cloud.api("POST", `/v1/core/virtual-machines/${srcId}/start`, undefined, alice);
+    expect(r.status, JSON.stringify(r.json)).toBe(409);
+    expect(r.json.message).toContain(`being copied to its clone ${cloneId}`);
+    expect(await digest()).toBe(before);
+    await db().update(jobs).set({ status: "succeeded", finishedAt: new Date() }).where(eq(jobs.id, copying!.id));
+  });
+
   it("refuses a bad body (400), another account's VM (404), a host that cannot take it (409 with the placement's reasons), the account's limits (403), changing nothing", async () => {
     await refused("POST", `/v1/core/virtual-machines/${srcId}/clone`, {}, 400);
     await refused("POST", `/v1/core/virtual-machines/${srcId}/clone`, { name: "bad name!" }, 400);

@@ -2,10 +2,11 @@
 // in-flight state at once), a stopped VM's new SSH key, labels and name (plain updates). Which action makes sense in which state is the state
 // machine's (planAction); another account's VM is a 404.
 import { randomUUID } from "node:crypto";
-import { and, eq } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import { ConflictError, InvalidArgumentError, NotFoundError, OrbitError, UnsupportedError } from "#shared/errors.js";
 import { enqueueVmCallback } from "../callbacks/callback-outbox.js";
-import type { Db } from "../db/database.js";
+import type { Db, Tx } from "../db/database.js";
+import { VM_CLONE_JOB_KINDS } from "../jobs/vm-clone.job.js";
 import { allocations, environments, flavors, hosts, images, jobs, regions, vms } from "../db/schema.js";
 import { actionEvent } from "../events/vm-event.js";
 import { touchHost } from "../hosts/host-generation.js";
@@ -16,6 +17,19 @@ import { transitionVm } from "./vm-transitions.js";
 import { isVmState, planAction, requireStopped, type VmAction, type VmState } from "./vm-state-machine.js";
 
 export interface ActionStarted { jobId: number; state: VmState }
+
+/**
+ * A stopped VM whose disk a clone's job has yet to copy stays stopped until it has (a running
+ * VM's disk cannot be copied consistently): a 409 naming the clone. Called under the VM's lock,
+ * which a clone also takes to be accepted.
+ */
+async function refuseWhileCopied(tx: Tx, id: number, from: VmState): Promise<void> {
+  const [copying] = await tx.select({ cloneId: vms.id }).from(jobs).innerJoin(vms, eq(vms.id, jobs.vmId))
+    .where(and(eq(vms.clonedFromVmId, id), inArray(jobs.kind, [...VM_CLONE_JOB_KINDS]), inArray(jobs.status, ["pending", "running"]))).limit(1);
+  if (copying) {
+    throw new ConflictError(`virtual machine ${id} cannot start while its disk is being copied to its clone ${copying.cloneId}: try again once the clone is made`, from, { clone_id: copying.cloneId });
+  }
+}
 
 export class VmActions {
   constructor(private readonly db: Db, private readonly jobsQueue: JobEnqueuer, private readonly placement: Pick<PlacementService, "dryRun">) {}
@@ -37,6 +51,7 @@ export class VmActions {
       const [locked] = await tx.select({ state: vms.state }).from(vms).where(eq(vms.id, id)).for("update");
       const from: VmState = locked && isVmState(locked.state) ? locked.state : "Unknown";
       const plan = planAction(action, from, `virtual machine ${id}`);
+      if (plan.job === "vm.start") await refuseWhileCopied(tx, id, from);
       if (plan.during) await transitionVm(tx, id, plan.during, `user requested ${action}`);
       const [job] = await tx.insert(jobs).values({
         uuid: randomUUID(), kind: plan.job, vmId: id, accountId: vm.accountId,
