@@ -1,15 +1,16 @@
 // A user's actions on a VM that exists: power actions and reinstall (each a job, the VM in its
-// in-flight state at once), a stopped VM's new SSH key, labels and name (plain updates). Which action makes sense in which state is the state
-// machine's (planAction); another account's VM is a 404.
+// in-flight state at once), a stopped VM's new SSH key, labels and name (plain updates). Which
+// action makes sense in which state is the state machine's (planAction); another account's VM is
+// a 404.
 import { randomUUID } from "node:crypto";
 import { and, eq, inArray } from "drizzle-orm";
 import { ConflictError, InvalidArgumentError, NotFoundError, OrbitError, UnsupportedError } from "#shared/errors.js";
 import { enqueueVmCallback } from "../callbacks/callback-outbox.js";
 import type { Db, Tx } from "../db/database.js";
-import { VM_CLONE_JOB_KINDS } from "../jobs/vm-clone.job.js";
 import { allocations, environments, flavors, hosts, images, jobs, regions, vms } from "../db/schema.js";
 import { actionEvent } from "../events/vm-event.js";
 import { touchHost } from "../hosts/host-generation.js";
+import { VM_CLONE_JOB_KINDS } from "../jobs/vm-clone.job.js";
 import { checkAccountLimits } from "../placement/account-limits.js";
 import { rejectionError, type PlacementService } from "../placement/placement-service.js";
 import { keyPairNamed, type Caller, type JobEnqueuer } from "./vm-service.js";
