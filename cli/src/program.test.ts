@@ -243,6 +243,26 @@ describe("--wait", () => {
     ]);
   });
 
+  it("restore, clone and reset-ssh-key send their bodies; restore and clone wait for their job", async () => {
+    api.routes["POST /v1/core/virtual-machines/7/restore"] = { body: { status: true, message: "Virtual machine is being reinstalled", job_id: 21, image_name: "Debian 12" } };
+    jobRoute(21, "reinstall", ["succeeded"]);
+    const restored = await runCli(["vm", "restore", "7", "--image", "Debian 12", "--wait"], env);
+    expect(restored).toMatchObject({ code: 0, stdout: "Virtual machine is being reinstalled (image Debian 12)\n" });
+    expect(api.requests.find((q) => q.path.endsWith("/restore"))?.body).toEqual({ image_name: "Debian 12" });
+    api.routes["POST /v1/core/virtual-machines/7/clone"] = { body: { status: true, message: "ok", instance: { ...VM, id: 8, name: "copy", status: "CREATING" }, job_id: 22 } };
+    api.routes["GET /v1/core/virtual-machines/8"] = { body: { status: true, message: "ok", instance: { ...VM, id: 8, name: "copy", status: "SHUTOFF" } } };
+    jobRoute(22, "clone", ["succeeded"]);
+    const cloned = await runCli(["vm", "clone", "7", "copy", "--no-start", "--wait"], env);
+    expect(cloned.code).toBe(0);
+    expect(cloned.stdout).toMatch(/copy\s+│\s+SHUTOFF/);
+    expect(api.requests.find((q) => q.path.endsWith("/clone"))?.body).toEqual({ name: "copy", start: false });
+    api.routes["POST /v1/core/virtual-machines/7/reset-ssh-key"] = { body: { status: true, message: "Virtual machine SSH key reset: it is installed at the next start", job_id: 23, key_name: "laptop" } };
+    const reset = await runCli(["vm", "reset-ssh-key", "7", "-k", "laptop"], env);
+    expect(reset).toMatchObject({ code: 0, stdout: "Virtual machine SSH key reset: it is installed at the next start\n" });
+    expect(api.requests.find((q) => q.path.endsWith("/reset-ssh-key"))?.body).toEqual({ key_name: "laptop" });
+    expect((await runCli(["vm", "reset-ssh-key", "7"], env)).code).not.toBe(0);
+  });
+
   it("a 4xx while polling ends the wait at once (exit 1); a passing 5xx is retried", async () => {
     api.routes["DELETE /v1/core/virtual-machines/7"] = { body: { status: true, message: "ok", job_id: 15 } };
     let polls = 0;

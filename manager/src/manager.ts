@@ -54,6 +54,8 @@ import { JobService } from "./jobs/job-service.js";
 import { vmDeployJob } from "./jobs/vm-deploy.job.js";
 import { vmDestroyJob } from "./jobs/vm-destroy.job.js";
 import { VM_POWER_JOB_KINDS, vmPowerJob } from "./jobs/vm-power.job.js";
+import { VM_CLONE_JOB_KINDS, vmCloneJob } from "./jobs/vm-clone.job.js";
+import { VM_REINSTALL_JOB_KINDS, vmReinstallJob } from "./jobs/vm-reinstall.job.js";
 import { onVmJobFailed } from "./jobs/vm-job-failure.js";
 import { PlacementService } from "./placement/placement-service.js";
 import { AllocationSettings } from "./placement/allocation-settings.js";
@@ -61,6 +63,7 @@ import { SettingsRegistry } from "./settings/settings-registry.js";
 import { SettingsService } from "./settings/settings-service.js";
 import { VmReconciler } from "./vm/vm-reconciler.js";
 import { VmActions } from "./vm/vm-actions.js";
+import { VmClones } from "./vm/vm-clone.js";
 import { VmService } from "./vm/vm-service.js";
 import { newSecret } from "#shared/secrets.js";
 import { vmEventRoutes } from "./api/hyperstack/vm-events.routes.js";
@@ -167,6 +170,8 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   runner.register("vm.deploy", withActionCallbacks(db, vmDeployJob(db, dispatcher, registry)));
   runner.register("vm.destroy", withActionCallbacks(db, vmDestroyJob(db, dispatcher)));
   for (const kind of VM_POWER_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmPowerJob(kind, db, dispatcher, registry)));
+  for (const kind of VM_REINSTALL_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmReinstallJob(kind, db, dispatcher, registry)));
+  for (const kind of VM_CLONE_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmCloneJob(kind, db, dispatcher, registry)));
   // Event callbacks: queued in the outbox with each event, POSTed by this worker (callbacks/).
   const callbackPolicy = () => ({ allowPrivateAddresses: config.callbackAllowPrivateAddresses });
   const networks = new NetworkService(db, () => networkDefaults(registry));
@@ -211,7 +216,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     log, apiKeys, version: ORBIT_VERSION, idempotency: new IdempotencyStore(db), databaseHealth: health,
     routes: async (scoped) => {
       await scoped.register(virtualMachineRoutes(vmSvc));
-      await scoped.register(vmActionRoutes(new VmActions(db, runner, placement)));
+      await scoped.register(vmActionRoutes(new VmActions(db, runner, placement), new VmClones(db, placement, runner, vmSvc)));
       await scoped.register(vmMetricsRoutes({ vms: vmSvc, metrics: vmMetrics }));
       await scoped.register(vmLogsRoutes({ vms: vmSvc, logs: consoleLogs }));
       await scoped.register(jobRoutes(new JobService(db)));

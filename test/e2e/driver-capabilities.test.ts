@@ -4,7 +4,7 @@
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { OrbitError } from "#shared/errors.js";
-import { PowerState, StopMode } from "#shared/protocol.js";
+import { DiskSpec, PowerState, StopMode } from "#shared/protocol.js";
 import { CommandDispatcher, type VmCommandTarget } from "../../manager/src/agents/command-dispatcher.js";
 import { commands, hosts, vms } from "../../manager/src/db/schema.js";
 import { jobsIdle, startTestCloud, type TestCloud } from "./harness.js";
@@ -90,11 +90,23 @@ describe("driver capabilities through manager → gRPC → agent → simulator",
     await expect(dispatcher.restoreVm(target)).rejects.toMatchObject({ code: "conflict" });
   });
 
+  it("disks: prepare an owned disk of the stopped VM (replace makes it afresh) and a full copy of it for another VM", async () => {
+    const sim = cloud.fleet.hypervisors[0]!;
+    const root = DiskSpec.fromPartial({ id: "root", device: "disk", format: "qcow2", owned: true, backingPath: "/images/cap.qcow2" });
+    await dispatcher.prepareDisk(target, root, { replace: true });
+    const fresh = sim.ownedDiskOf(vmUuid, "root")!;
+    expect(fresh).toMatchObject({ origin: "overlay", from: "/images/cap.qcow2" });
+    const other = "ca900000-0000-4000-8000-0000000000c1";
+    const copyTarget: VmCommandTarget = { hostId: target.hostId, vmUuid: other, timeoutMs: 10_000 };
+    expect(await dispatcher.prepareDisk(copyTarget, { ...root, copyFromVmUuid: vmUuid }, { replace: false })).toBeUndefined();
+    expect(sim.ownedDiskOf(other, "root")).toEqual({ origin: "copy", from: `${vmUuid}/root`, content: fresh.content });
+  });
+
   it("records every command it sent, with its kind", async () => {
     const rows = await cloud.manager.database.db.select({ kind: commands.kind, status: commands.status }).from(commands)
       .where(eq(commands.hostId, target.hostId));
     const kinds = new Set(rows.map((r) => r.kind));
-    for (const k of ["rebootVm", "suspendVm", "resumeVm", "hibernateVm", "restoreVm", "stopVm", "resizeVm", "attachDisk", "detachDisk", "getVmStats"]) {
+    for (const k of ["rebootVm", "suspendVm", "resumeVm", "hibernateVm", "restoreVm", "stopVm", "resizeVm", "attachDisk", "detachDisk", "getVmStats", "prepareDisk"]) {
       expect(kinds).toContain(k);
     }
     expect(rows.filter((r) => r.status === "sent" || r.status === "pending")).toEqual([]);
@@ -108,6 +120,7 @@ describe("driver capabilities through manager → gRPC → agent → simulator",
     for (const send of [
       () => dispatcher.suspendVm(t), () => dispatcher.hibernateVm(t), () => dispatcher.rebootVm(t, { hard: true }),
       () => dispatcher.resizeVm(t, { vcpus: 1 }), () => dispatcher.attachDisk(t, { sourcePath: "/data/x.qcow2" }),
+      () => dispatcher.prepareDisk(t, DiskSpec.fromPartial({ id: "root", device: "disk", owned: true, backingPath: "/i.qcow2" }), { replace: true }),
     ]) {
       const e = await errorOf(send());
       expect(e).toMatchObject({ code: "unsupported", retryable: false });
@@ -115,7 +128,7 @@ describe("driver capabilities through manager → gRPC → agent → simulator",
     }
     const rows = await cloud.manager.database.db.select({ status: commands.status, error: commands.error }).from(commands)
       .where(eq(commands.hostId, t.hostId));
-    expect(rows).toHaveLength(5);
+    expect(rows).toHaveLength(6);
     expect(rows.every((r) => r.status === "failed" && r.error?.code === "unsupported")).toBe(true);
     // What it has still works: stats of a VM it does not have is the driver's not-found, not unsupported.
     expect(await errorOf(dispatcher.vmStats(t))).toMatchObject({ code: "hypervisor_error" });

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { HypervisorError } from "#shared/errors.js";
-import { PowerState, VmSpec, type Command } from "#shared/protocol.js";
+import { DiskSpec, PowerState, VmSpec, type Command } from "#shared/protocol.js";
 import { SimulatorHypervisor } from "../drivers/simulator/simulator-hypervisor.js";
 import { CommandExecutor } from "./command-executor.js";
 
@@ -164,5 +164,28 @@ describe("CommandExecutor capability commands", () => {
     const badBus = await ex.execute(cmd(vm, { $case: "attachDisk", value: { sourcePath: "/d", format: "", bus: "ide", targetDev: "", serial: "", createSizeGib: 0 } }));
     expect(badBus.error?.message).toMatch(/bus ide is not supported/);
     expect((await ex.execute(cmd("", { $case: "suspendVm", value: {} }))).error).toMatchObject({ code: "invalid_argument" });
+  });
+
+  it("prepares an owned disk: a copy of another VM's, refused for a running VM, a disk not owned, its own VM or without the disks capability", async () => {
+    const sim = newSim();
+    const ex = new CommandExecutor(sim);
+    const source = await running(ex);
+    const clone = randomUUID();
+    const disk = (over: Partial<DiskSpec> = {}) => DiskSpec.fromPartial({ id: "root", device: "disk", format: "qcow2", owned: true, backingPath: "/images/base.qcow2", ...over });
+    const prepare = (vm: string, d: DiskSpec, replace = false) => ex.execute(cmd(vm, { $case: "prepareDisk", value: { disk: d, replace } }));
+    // The source runs: its disk cannot be copied consistently; the refusal is final.
+    expect(await prepare(clone, disk({ copyFromVmUuid: source }))).toMatchObject({ ok: false, error: { code: "conflict", retryable: false } });
+    expect(await prepare(source, disk(), true)).toMatchObject({ ok: false, error: { code: "conflict" } });
+    await ex.execute(cmd(source, { $case: "stopVm", value: { mode: 2, timeoutMs: 0 } }));
+    await prepare(source, disk(), true);
+    const r = await prepare(clone, disk({ copyFromVmUuid: source }));
+    expect(r).toMatchObject({ ok: true, domain: undefined });
+    expect(sim.ownedDiskOf(clone, "root")).toEqual({ origin: "copy", from: `${source}/root`, content: sim.ownedDiskOf(source, "root")!.content });
+    expect((await prepare(clone, disk({ owned: false }))).error).toMatchObject({ code: "invalid_argument" });
+    expect((await prepare(clone, disk({ copyFromVmUuid: clone }))).error?.message).toMatch(/its own VM/);
+    expect((await ex.execute(cmd(clone, { $case: "prepareDisk", value: { disk: undefined, replace: false } }))).error).toMatchObject({ code: "invalid_argument" });
+    const without = new CommandExecutor(newSim(["stats"]));
+    expect(await without.execute(cmd(clone, { $case: "prepareDisk", value: { disk: disk(), replace: false } })))
+      .toMatchObject({ ok: false, error: { code: "unsupported" } });
   });
 });

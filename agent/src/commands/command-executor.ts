@@ -127,6 +127,17 @@ export class CommandExecutor {
           await disks.detachDisk(vm, b.value.target, b.value.timeoutMs || (this.o.defaultDetachTimeoutMs ?? 20_000));
           return ok(await this.statusOf(vm));
         }
+        case "prepareDisk": {
+          const disks = requireCapability(this.hv, "disks", "prepare disk");
+          const d = b.value.disk;
+          if (!d) throw new InvalidArgumentError("prepare_disk.disk", "PrepareDisk needs a disk");
+          if (!d.owned || d.device === "cdrom") throw new InvalidArgumentError("prepare_disk.disk.owned", `disk ${d.id || "(no id)"} is not an owned disk: only the VM's own disks are created or replaced`);
+          if (d.copyFromVmUuid && d.copyFromVmUuid.toLowerCase() === vm.toLowerCase()) {
+            throw new InvalidArgumentError("prepare_disk.disk.copy_from_vm_uuid", "a disk cannot be copied from its own VM");
+          }
+          await disks.prepareOwnedDisk(vm, d, { replace: b.value.replace });
+          return ok(await this.statusOf(vm));
+        }
         case "getVmStats": {
           const [s] = await requireCapability(this.hv, "stats", "VM stats").domainStats(vm);
           if (!s) throw new HypervisorError(`no stats for VM ${vm}`, { code: "no_domain" });

@@ -3,7 +3,7 @@
 // (start, stop, destroy, list) is what the manager needs to run any VM; everything else is a
 // capability interface a driver may or may not have (README.md in this folder: how to add one).
 import { UnsupportedError } from "#shared/errors.js";
-import type { DomainStatus, HostFacts, StopMode, VmSpec } from "#shared/protocol.js";
+import type { DiskSpec, DomainStatus, HostFacts, StopMode, VmSpec } from "#shared/protocol.js";
 
 export type { DomainStatus, HostFacts, VmSpec };
 
@@ -67,6 +67,12 @@ export interface DiskCapability {
   attachDisk(vmUuid: string, disk: AttachDiskOptions): Promise<string>;
   /** By target ("vdb") or source path; a running guest must release it within timeoutMs. */
   detachDisk(vmUuid: string, target: string, timeoutMs?: number): Promise<void>;
+  /**
+   * Creates an owned disk of a VM that is not running (or not defined yet) from its spec: a full
+   * copy of `copyFromVmUuid`'s disk of the same id (that VM must not run), an overlay on
+   * `backingPath`, or a blank disk. `replace` discards the disk already there first.
+   */
+  prepareOwnedDisk(vmUuid: string, disk: DiskSpec, opts: { replace: boolean }): Promise<void>;
 }
 
 export interface BlockStats {

@@ -7,6 +7,11 @@ import { buildMetaData, buildNetworkConfig, buildSeedFiles, buildUserData, sanit
 const ci = (over: Partial<CloudInit> = {}): CloudInit => CloudInit.fromPartial(over);
 
 describe("cloud-init NoCloud seed files", () => {
+  it("takes the spec's instance-id over the VM's uuid when it has one (a reset SSH key re-runs cloud-init)", () => {
+    expect(parse(buildMetaData({ instanceId: "vm-uuid", defaultHostname: "h", cloudInit: ci({ instanceId: "" }) }))["instance-id"]).toBe("vm-uuid");
+    expect(parse(buildMetaData({ instanceId: "vm-uuid", defaultHostname: "h", cloudInit: ci({ instanceId: "new-id" }) }))["instance-id"]).toBe("new-id");
+  });
+
   it("writes instance-id and local-hostname into meta-data, letting the user's meta-data add keys", () => {
     const meta = parse(buildMetaData({ instanceId: "vm-1", defaultHostname: "Web 1", cloudInit: ci({ metaData: "region: eu\n" }) }));
     expect(meta).toEqual({ "instance-id": "vm-1", "local-hostname": "web-1", region: "eu" });

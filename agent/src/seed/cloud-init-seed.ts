@@ -12,7 +12,7 @@ export interface SeedFiles {
 }
 
 export interface SeedInput {
-  /** Stable per VM: cloud-init re-runs first-boot modules when it changes. */
+  /** Stable per VM: cloud-init re-runs first-boot modules when it changes (cloudInit.instanceId, when set, wins). */
   instanceId: string;
   /** Used when cloudInit.hostname is empty. */
   defaultHostname: string;
@@ -42,7 +42,7 @@ export function sanitizeHostname(name: string): string {
 export function buildMetaData(input: SeedInput): string {
   const userMeta = input.cloudInit.metaData ? parseYamlObject(input.cloudInit.metaData, "cloudInit.metaData") : {};
   const meta: Record<string, unknown> = {
-    "instance-id": input.instanceId,
+    "instance-id": input.cloudInit.instanceId || input.instanceId,
     "local-hostname": input.cloudInit.hostname || sanitizeHostname(input.defaultHostname),
     ...userMeta,
   };

@@ -1,4 +1,4 @@
-// orbit vm create|list|show|start|stop|reboot|delete: /v1/core/virtual-machines.
+// orbit vm create|list|show|start|stop|reboot|restore|clone|reset-ssh-key|delete: /v1/core/virtual-machines.
 import { readFileSync } from "node:fs";
 import { type Command, Option } from "commander";
 import type { Instance, Named } from "../api-types.js";
@@ -118,6 +118,43 @@ export function vmCommands(program: Command, ctx: (cmd: Command) => Context): vo
         c.out.write(`${r.message ?? `VM ${id}: ${verb} requested`}\n`);
       });
   }
+
+  waitable(vm.command("restore").description("reinstall a VM: a fresh root disk on its image (or --image); everything on the old disk is lost")
+    .argument("<id>", "VM id", parseId)
+    .option("-i, --image <name>", "reinstall from this image of the VM's region (it becomes the VM's image)"))
+    .action(async (id: number, o: { image?: string; wait?: boolean; timeout: number }, cmd: Command) => {
+      const c = ctx(cmd);
+      const r = await c.client.post<{ message?: string; job_id?: number; image_name?: string }>(
+        `/core/virtual-machines/${id}/restore`, o.image !== undefined ? { image_name: o.image } : {});
+      if (o.wait && typeof r.job_id === "number") await waitForJobs(c.client, [r.job_id], `reinstalling VM ${id}`, c.waitOptions(o.timeout));
+      if (c.json) return printJson(c.out, r);
+      c.out.write(`${r.message ?? `VM ${id}: reinstall requested`}${r.image_name ? ` (image ${r.image_name})` : ""}\n`);
+    });
+
+  waitable(vm.command("clone").description("clone a stopped VM on its host: same flavor, image, keys, labels; a full copy of its disk")
+    .argument("<id>", "VM id of the (stopped) source", parseId)
+    .argument("<name>", "the clone's name: 1-50 characters: letters, digits, . _ -")
+    .option("--no-start", "leave the clone stopped once its disk is copied"))
+    .action(async (id: number, cloneName: string, o: { start: boolean; wait?: boolean; timeout: number }, cmd: Command) => {
+      const c = ctx(cmd);
+      const r = await c.client.post<{ instance: Instance; job_id?: number }>(`/core/virtual-machines/${id}/clone`, { name: cloneName, start: o.start });
+      if (o.wait && typeof r.job_id === "number") {
+        await waitForJobs(c.client, [r.job_id], `cloning VM ${id} as ${cloneName}`, c.waitOptions(o.timeout));
+        r.instance = (await c.client.get<{ instance: Instance }>(`/core/virtual-machines/${r.instance.id}`)).instance;
+      }
+      if (c.json) return printJson(c.out, r);
+      printInstances(c, [r.instance]);
+    });
+
+  vm.command("reset-ssh-key").description("give a stopped VM another key pair (installed at its next start)")
+    .argument("<id>", "VM id", parseId)
+    .requiredOption("-k, --key <name>", "key pair of your account in the VM's environment (orbit keypair list)")
+    .action(async (id: number, o: { key: string }, cmd: Command) => {
+      const c = ctx(cmd);
+      const r = await c.client.post<{ message?: string; key_name?: string }>(`/core/virtual-machines/${id}/reset-ssh-key`, { key_name: o.key });
+      if (c.json) return printJson(c.out, r);
+      c.out.write(`${r.message ?? `VM ${id}: SSH key reset to ${o.key}`}\n`);
+    });
 
   waitable(vm.command("delete").alias("rm").description("delete a VM").argument("<id>", "VM id", parseId))
     .action(async (id: number, o: { wait?: boolean; timeout: number }, cmd: Command) => {

@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { and, eq, inArray, isNull, notInArray, or } from "drizzle-orm";
 import { OrbitError, fromErrorInfo, toErrorInfo } from "#shared/errors.js";
-import type { AttachDisk, Command, CommandResult, ConsoleLog, DomainStatus, StopMode, VmStats } from "#shared/protocol.js";
+import type { AttachDisk, Command, CommandResult, ConsoleLog, DiskSpec, DomainStatus, StopMode, VmStats } from "#shared/protocol.js";
 import type { Db } from "../db/database.js";
 import { commands, hosts, jobs } from "../db/schema.js";
 import type { AgentSessions } from "./agent-sessions.js";
@@ -106,6 +106,11 @@ export class CommandDispatcher {
   /** By guest device ("vdb") or source path; a running guest gets timeoutMs (0: the agent's default) to release it. */
   async detachDisk(t: VmCommandTarget, target: string, opts: { releaseTimeoutMs?: number } = {}): Promise<DomainStatus | undefined> {
     return (await this.send(t, { $case: "detachDisk", value: { target, timeoutMs: opts.releaseTimeoutMs ?? 0 } })).domain;
+  }
+
+  /** Makes (or with replace, remakes) an owned disk of a VM that does not run; the domain's state when it is defined. */
+  async prepareDisk(t: VmCommandTarget, disk: DiskSpec, opts: { replace: boolean }): Promise<DomainStatus | undefined> {
+    return (await this.send(t, { $case: "prepareDisk", value: { disk, replace: opts.replace } })).domain;
   }
 
   async vmStats(t: VmCommandTarget): Promise<VmStats> {

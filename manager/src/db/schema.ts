@@ -2,7 +2,7 @@
 // this file with `npm run db:generate` and applied at start; never edit a generated migration.
 import { sql } from "drizzle-orm";
 import {
-  bigint, bigserial, boolean, doublePrecision, index, integer, jsonb, pgTable, serial, text, timestamp, uniqueIndex, uuid,
+  type AnyPgColumn, bigint, bigserial, boolean, doublePrecision, index, integer, jsonb, pgTable, serial, text, timestamp, uniqueIndex, uuid,
 } from "drizzle-orm/pg-core";
 import type { JobInput } from "../jobs/job-input.js";
 import type { RunStrategy } from "../vm/vm-lifecycle-options.js";
@@ -232,6 +232,10 @@ export const vms = pgTable("vms", {
   /** The key pair named at create ("" for none) and its public key, kept for the VM's seed. */
   keyName: text("key_name").notNull().default(""),
   sshAuthorizedKeys: jsonb("ssh_authorized_keys").notNull().$type<string[]>().default([]),
+  /** cloud-init's instance-id for the VM's seed ("" for its uuid): a new one re-runs per-instance modules (a reset SSH key). */
+  seedInstanceId: text("seed_instance_id").notNull().default(""),
+  /** The VM whose root disk this one's was copied from (a clone), until that copy is made and after. */
+  clonedFromVmId: integer("cloned_from_vm_id").references((): AnyPgColumn => vms.id),
   placement: jsonb("placement").$type<Record<string, unknown>>(),
   /**
    * KubeVirt's run strategy chosen at create (null: none). Stored and shown; what Always and

@@ -21,6 +21,12 @@ export type JobResult = {
   skipped?: string;
   /** vm.destroy: the VM was destroyed already. */
   already?: boolean;
+  /** vm.reinstall*: the image the root disk was made afresh from. */
+  image_name?: string;
+  /** vm.clone*: the VM whose root disk was copied. */
+  cloned_from?: number;
+  /** vm.reset-ssh-key: the key pair now on the VM. */
+  key_name?: string;
 };
 
 /** A job as services hand it out: its row, with the result typed. */

@@ -8,12 +8,12 @@ import type { JobRow, JobRunnerOptions } from "./job-runner.js";
 export interface JobFailure { code: string; message: string; retryable: boolean }
 
 /**
- * A host that said no (a deploy's start refused: not retryable) used nothing: release. A host
+ * A host that said no (a deploy's or a clone's start or copy refused: not retryable) used nothing: release. A host
  * that never answered, or a destroy that did not finish, may still run the domain: keep its
  * capacity until a delete succeeds, so the allocator cannot hand the same GPU to another VM.
  */
 export function releasesCapacity(jobKind: string, error: JobFailure): boolean {
-  return jobKind === "vm.deploy" && !error.retryable;
+  return (jobKind === "vm.deploy" || jobKind.startsWith("vm.clone")) && !error.retryable;
 }
 
 /** The job runner's `onFailed` hook for VM jobs. */
@@ -24,7 +24,7 @@ export function onVmJobFailed(db: Db, dispatcher: Pick<CommandDispatcher, "close
     const released = releasesCapacity(job.kind, error);
     await db.transaction((tx) => transitionVm(tx, vmId, "Error", `job ${job.id} (${job.kind}) failed`, {
       reason: `${job.kind} failed: ${error.message}${released ? "" : " (capacity kept until the VM is deleted: the host's state is unknown)"}`,
-      onlyFrom: ["Creating", "Starting", "Destroying", "Stopping", "Hibernating"],
+      onlyFrom: ["Creating", "Starting", "Destroying", "Stopping", "Hibernating", "Reinstalling"],
       keepCapacity: !released,
     }));
     await dispatcher.closeAbandoned(`job ${job.id} (${job.kind}) failed: ${error.message}`, { jobId: job.id });

@@ -35,7 +35,8 @@ function expectPower(d: DomainStatus | undefined, want: PowerState, what: string
   if (d?.powerState !== want) throw new OrbitError("hypervisor_error", `agent ${what} but reports the domain ${powerOf(d)}`);
 }
 
-async function startSpec(db: Db, vm: VmRow) {
+/** The spec a start defines the domain from: the VM's rows as they are now. */
+export async function startSpec(db: Db, vm: VmRow) {
   const [image] = await db.select().from(images).where(eq(images.id, vm.imageId));
   const [alloc] = await db.select().from(allocations).where(eq(allocations.vmId, vm.id));
   const gpuRows = await db.select({ a: gpuAllocations, g: gpus }).from(gpuAllocations)

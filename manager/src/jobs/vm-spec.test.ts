@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { vmNic } from "../network/vm-nic.js";
-import { buildVmSpec, mdevUuidFor } from "./vm-spec.js";
+import { buildVmSpec, mdevUuidFor, rootDiskSpec } from "./vm-spec.js";
 
 const vm = {
   id: 1, uuid: "11111111-2222-4333-8444-555555555555", name: "v", vcpus: 4, memoryMib: 8192, labels: ["a"], userData: "", sshAuthorizedKeys: [],
@@ -43,5 +43,14 @@ describe("buildVmSpec", () => {
       match: { macaddress: nic.mac }, addresses: ["10.128.2.7/24"], routes: [{ to: "default", via: "10.128.2.1" }], nameservers: { addresses: ["9.9.9.9"] },
     });
     expect(buildVmSpec(vm, image, undefined, []).nics).toEqual([]);
+  });
+
+  it("gives the seed the VM's instance-id (empty: the agent uses the uuid) and the root disk an overlay on the image", () => {
+    const reset = buildVmSpec({ ...(vm as object), sshAuthorizedKeys: ["ssh-ed25519 AAAA k"], seedInstanceId: "new-id" } as never, image, undefined, []);
+    expect(reset.cloudInit?.instanceId).toBe("new-id");
+    const withDisk = buildVmSpec(vm, { ...(image as object), path: "/images/debian.qcow2" } as never, undefined, []);
+    expect(withDisk.disks).toEqual([rootDiskSpec({ path: "/images/debian.qcow2" })]);
+    expect(withDisk.disks[0]).toMatchObject({ id: "root", owned: true, backingPath: "/images/debian.qcow2", copyFromVmUuid: "" });
+    expect(rootDiskSpec({ path: "/i.qcow2" }, "src-uuid").copyFromVmUuid).toBe("src-uuid");
   });
 });

@@ -1,6 +1,6 @@
 // The full VM spec an agent needs to start a domain, from the manager's rows.
 import { createHash } from "node:crypto";
-import type { VmSpec } from "#shared/protocol.js";
+import type { DiskSpec, VmSpec } from "#shared/protocol.js";
 import type { allocations, gpuAllocations, gpus, images, vms } from "../db/schema.js";
 import type { VmNetworking } from "../network/vm-network.js";
 import { networkConfigFor } from "../network/vm-nic.js";
@@ -22,9 +22,7 @@ export function buildVmSpec(
     memoryMib: vm.memoryMib,
     maxMemoryMib: vm.memoryMib,
     topology: { sockets: 1, cores: vm.vcpus, threads: 1 },
-    disks: image.path
-      ? [{ id: "root", device: "disk", sourcePath: "", format: "qcow2", sizeGib: 0, bus: "virtio", owned: true, backingPath: image.path }]
-      : [],
+    disks: image.path ? [rootDiskSpec(image)] : [],
     nics: networking ? [networking.nic] : [],
     gpus: gpuRows.map(({ a, g }) => ({
       pciAddress: g.pciAddress,
@@ -38,12 +36,17 @@ export function buildVmSpec(
     numaNode: alloc?.numaNode ?? -1,
     imageName: image.name,
     cloudInit: vm.userData || vm.sshAuthorizedKeys.length > 0 || networkConfig
-      ? { userData: vm.userData, metaData: "", networkConfig, sshAuthorizedKeys: [...vm.sshAuthorizedKeys], hostname: vm.name }
+      ? { userData: vm.userData, metaData: "", networkConfig, sshAuthorizedKeys: [...vm.sshAuthorizedKeys], hostname: vm.name, instanceId: vm.seedInstanceId }
       : undefined,
     labels: Object.fromEntries(vm.labels.map((l) => [l, ""])),
     directBoot: undefined,
     osType: image.osType,
   };
+}
+
+/** A VM's root disk: its own qcow2 overlay on the image (made by the agent on first start, or by PrepareDisk). */
+export function rootDiskSpec(image: Pick<typeof images.$inferSelect, "path">, copyFromVmUuid = ""): DiskSpec {
+  return { id: "root", device: "disk", sourcePath: "", format: "qcow2", sizeGib: 0, bus: "virtio", owned: true, backingPath: image.path, copyFromVmUuid };
 }
 
 /** The mdev of a VM's vGPU on one GPU: derived, so every retry of a start names the same device. */

@@ -1,19 +1,36 @@
-// A user's actions on a VM that exists: power actions (each a job, the VM in its in-flight state
-// at once), labels and name (plain updates). Which action makes sense in which state is the state
-// machine's (planAction); another account's VM is a 404.
+// A user's actions on a VM that exists: power actions and reinstall (each a job, the VM in its
+// in-flight state at once), a stopped VM's new SSH key, labels and name (plain updates). Which
+// action makes sense in which state is the state machine's (planAction); another account's VM is
+// a 404.
 import { randomUUID } from "node:crypto";
-import { and, eq } from "drizzle-orm";
-import { ConflictError, InvalidArgumentError, NotFoundError, UnsupportedError } from "#shared/errors.js";
-import type { Db } from "../db/database.js";
-import { allocations, environments, flavors, hosts, images, jobs, vms } from "../db/schema.js";
+import { and, eq, inArray } from "drizzle-orm";
+import { ConflictError, InvalidArgumentError, NotFoundError, OrbitError, UnsupportedError } from "#shared/errors.js";
+import { enqueueVmCallback } from "../callbacks/callback-outbox.js";
+import type { Db, Tx } from "../db/database.js";
+import { allocations, environments, flavors, hosts, images, jobs, regions, vms } from "../db/schema.js";
+import { actionEvent } from "../events/vm-event.js";
 import { touchHost } from "../hosts/host-generation.js";
+import { VM_CLONE_JOB_KINDS } from "../jobs/vm-clone.job.js";
 import { checkAccountLimits } from "../placement/account-limits.js";
 import { rejectionError, type PlacementService } from "../placement/placement-service.js";
-import type { Caller, JobEnqueuer } from "./vm-service.js";
+import { keyPairNamed, type Caller, type JobEnqueuer } from "./vm-service.js";
 import { transitionVm } from "./vm-transitions.js";
-import { isVmState, planAction, type VmAction, type VmState } from "./vm-state-machine.js";
+import { isVmState, planAction, requireStopped, type VmAction, type VmState } from "./vm-state-machine.js";
 
 export interface ActionStarted { jobId: number; state: VmState }
+
+/**
+ * A stopped VM whose disk a clone's job has yet to copy stays stopped until it has (a running
+ * VM's disk cannot be copied consistently): a 409 naming the clone. Called under the VM's lock,
+ * which a clone also takes to be accepted.
+ */
+async function refuseWhileCopied(tx: Tx, id: number, from: VmState): Promise<void> {
+  const [copying] = await tx.select({ cloneId: vms.id }).from(jobs).innerJoin(vms, eq(vms.id, jobs.vmId))
+    .where(and(eq(vms.clonedFromVmId, id), inArray(jobs.kind, [...VM_CLONE_JOB_KINDS]), inArray(jobs.status, ["pending", "running"]))).limit(1);
+  if (copying) {
+    throw new ConflictError(`virtual machine ${id} cannot start while its disk is being copied to its clone ${copying.cloneId}: try again once the clone is made`, from, { clone_id: copying.cloneId });
+  }
+}
 
 export class VmActions {
   constructor(private readonly db: Db, private readonly jobsQueue: JobEnqueuer, private readonly placement: Pick<PlacementService, "dryRun">) {}
@@ -35,6 +52,7 @@ export class VmActions {
       const [locked] = await tx.select({ state: vms.state }).from(vms).where(eq(vms.id, id)).for("update");
       const from: VmState = locked && isVmState(locked.state) ? locked.state : "Unknown";
       const plan = planAction(action, from, `virtual machine ${id}`);
+      if (plan.job === "vm.start") await refuseWhileCopied(tx, id, from);
       if (plan.during) await transitionVm(tx, id, plan.during, `user requested ${action}`);
       const [job] = await tx.insert(jobs).values({
         uuid: randomUUID(), kind: plan.job, vmId: id, accountId: vm.accountId, userId: caller.userId ?? null,
@@ -43,6 +61,74 @@ export class VmActions {
     });
     this.jobsQueue.enqueue(jobId);
     return { jobId, state };
+  }
+
+  /**
+   * Reinstall (CloudStack's restoreVirtualMachine): the VM's root disk made afresh on its image,
+   * or on `imageName` (an image of the VM's region), which becomes the VM's image. The job stops a
+   * running VM for it and starts it again; flavor, addresses and keys stay.
+   */
+  async reinstall(caller: Caller, id: number, imageName?: string): Promise<ActionStarted & { imageName: string }> {
+    const vm = await this.row(caller, id);
+    const image = imageName === undefined ? undefined : await this.imageInRegionOf(id, imageName);
+    const { jobId, state } = await this.db.transaction(async (tx) => {
+      const [locked] = await tx.select({ state: vms.state, imageId: vms.imageId }).from(vms).where(eq(vms.id, id)).for("update");
+      const from: VmState = locked && isVmState(locked.state) ? locked.state : "Unknown";
+      const plan = planAction("reinstall", from, `virtual machine ${id}`);
+      await transitionVm(tx, id, plan.during!, `user requested reinstall${image ? ` from image ${image.name}` : ""}`);
+      if (image) await tx.update(vms).set({ imageId: image.id, updatedAt: new Date() }).where(eq(vms.id, id));
+      const [job] = await tx.insert(jobs).values({ uuid: randomUUID(), kind: plan.job, vmId: id, accountId: vm.accountId }).returning({ id: jobs.id });
+      return { jobId: job!.id, state: plan.during! };
+    });
+    this.jobsQueue.enqueue(jobId);
+    const [now] = await this.db.select({ name: images.name }).from(vms).innerJoin(images, eq(images.id, vms.imageId)).where(eq(vms.id, id));
+    return { jobId, state, imageName: now!.name };
+  }
+
+  /** An image of the VM's region by name: 404 when there is none of that name, 400 when it is another region's. */
+  private async imageInRegionOf(vmId: number, name: string): Promise<typeof images.$inferSelect> {
+    const [image] = await this.db.select().from(images).where(eq(images.name, name));
+    if (!image) {
+      throw new OrbitError("not_found", `image_name: image "${name}" does not exist`, { details: { resource: "image", id: name, field: "image_name" } });
+    }
+    const [where] = await this.db.select({ region: regions.name }).from(vms)
+      .innerJoin(environments, eq(environments.id, vms.environmentId)).innerJoin(regions, eq(regions.id, environments.regionId)).where(eq(vms.id, vmId));
+    if (image.regionName !== where!.region) {
+      throw new InvalidArgumentError("image_name", `image "${name}" is in region ${image.regionName}; virtual machine ${vmId} is in region ${where!.region}`);
+    }
+    return image;
+  }
+
+  /**
+   * CloudStack's resetSSHKeyForVirtualMachine: a stopped VM gets the caller's key pair `keyName`
+   * (of the VM's environment) in place of its key, and a new cloud-init instance-id so that its
+   * next boot installs it. Nothing runs on the host until then: the action's job is recorded done.
+   */
+  async resetSshKey(caller: Caller, id: number, keyName: string): Promise<{ jobId: number; keyName: string }> {
+    const scope = caller.role === "admin" ? undefined : eq(vms.accountId, caller.accountId);
+    const [vm] = await this.db.select({ state: vms.state, accountId: vms.accountId, environmentId: vms.environmentId }).from(vms).where(and(eq(vms.id, id), scope));
+    if (!vm || vm.state === "Destroyed") throw new NotFoundError("virtual machine", id);
+    const what = `virtual machine ${id}`;
+    const why = "stop it first (the new key is installed by cloud-init at the VM's next boot)";
+    requireStopped(isVmState(vm.state) ? vm.state : "Unknown", what, "reset its SSH key", why);
+    const [env] = await this.db.select({ id: environments.id, name: environments.name }).from(environments).where(eq(environments.id, vm.environmentId));
+    const kp = await keyPairNamed(this.db, caller.accountId, env!, keyName);
+    const jobId = await this.db.transaction(async (tx) => {
+      const [locked] = await tx.select({ state: vms.state }).from(vms).where(eq(vms.id, id)).for("update");
+      requireStopped(locked && isVmState(locked.state) ? locked.state : "Unknown", what, "reset its SSH key", why);
+      await tx.update(vms).set({
+        keyName: kp.name, sshAuthorizedKeys: [kp.publicKey], seedInstanceId: randomUUID(), updatedAt: new Date(),
+      }).where(eq(vms.id, id));
+      const now = new Date();
+      const [job] = await tx.insert(jobs).values({
+        uuid: randomUUID(), kind: "vm.reset-ssh-key", vmId: id, accountId: vm.accountId,
+        status: "succeeded", progress: 100, attempts: 1, result: { key_name: kp.name }, finishedAt: now,
+      }).returning();
+      await enqueueVmCallback(tx, id, (ref) => actionEvent(ref, job!, "requested"));
+      await enqueueVmCallback(tx, id, (ref) => actionEvent(ref, job!, "succeeded", now));
+      return job!.id;
+    });
+    return { jobId, keyName: kp.name };
   }
 
   /** Replaces the VM's labels (Hyperstack's PUT .../label sets the whole list). */

@@ -120,6 +120,18 @@ export interface DryRunInput extends DeployCatalogInput {
 
 type VmRow = typeof vms.$inferSelect;
 
+/** The account's key pair of that name in the VM's environment (key pairs are per account, admins included); 404 naming key_name. */
+export async function keyPairNamed(db: Db, accountId: number, env: { id: number; name: string }, name: string): Promise<{ name: string; publicKey: string }> {
+  const [kp] = await db.select({ name: keypairs.name, publicKey: keypairs.publicKey }).from(keypairs)
+    .where(and(eq(keypairs.accountId, accountId), eq(keypairs.environmentId, env.id), eq(keypairs.name, name)));
+  if (!kp) {
+    throw new OrbitError("not_found", `key_name: your account has no key pair named "${name}" in environment "${env.name}"`, {
+      details: { resource: "key pair", id: name, field: "key_name" },
+    });
+  }
+  return kp;
+}
+
 /** What a create resolved before placing its VMs. */
 interface PlaceVmsContext {
   uuids: string[];
@@ -165,7 +177,7 @@ export class VmService {
   }
 
   /** Builds the allocator's request from a flavor. */
-  private static placementRequest(flavor: Flavor, image: Image, environment: string, accountId: number, count: number): PlacementRequest {
+  static placementRequest(flavor: Flavor, image: Image, environment: string, accountId: number, count: number): PlacementRequest {
     let gpu: GpuDemand | undefined;
     const models = flavor.gpuModel ? [flavor.gpuModel] : [];
     if (flavor.vgpuType) gpu = { kind: "vgpu", vgpuType: flavor.vgpuType, models };
@@ -276,16 +288,8 @@ export class VmService {
     });
   }
 
-  /** The caller's key pair of that name in the VM's environment (key pairs are per account, admins included). */
-  private async keyPairNamed(caller: Caller, env: { id: number; name: string }, name: string): Promise<{ name: string; publicKey: string }> {
-    const [kp] = await this.db.select({ name: keypairs.name, publicKey: keypairs.publicKey }).from(keypairs)
-      .where(and(eq(keypairs.accountId, caller.accountId), eq(keypairs.environmentId, env.id), eq(keypairs.name, name)));
-    if (!kp) {
-      throw new OrbitError("not_found", `key_name: your account has no key pair named "${name}" in environment "${env.name}"`, {
-        details: { resource: "key pair", id: name, field: "key_name" },
-      });
-    }
-    return kp;
+  private keyPairNamed(caller: Caller, env: { id: number; name: string }, name: string): Promise<{ name: string; publicKey: string }> {
+    return keyPairNamed(this.db, caller.accountId, env, name);
   }
 
   private scope(caller: Caller) {

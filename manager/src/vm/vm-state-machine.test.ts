@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConflictError } from "#shared/errors.js";
-import { VM_ACTIONS, VM_STATES, assertTransition, planAction, canTransition, holdsCapacity, onHostLost, reconcileWithHost, type HostDomainReport } from "./vm-state-machine.js";
+import { VM_ACTIONS, VM_STATES, assertTransition, planAction, canTransition, holdsCapacity, onHostLost, reconcileWithHost, requireStopped, type HostDomainReport } from "./vm-state-machine.js";
 
 describe("vm state machine", () => {
   it.each([
@@ -118,6 +118,8 @@ describe("VM actions", () => {
     ["hard-reboot", "Running", undefined, "vm.hard-reboot"],
     ["hibernate", "Running", "Hibernating", "vm.hibernate"],
     ["hibernate-restore", "Hibernated", "Starting", "vm.restore"],
+    ["reinstall", "Running", "Reinstalling", "vm.reinstall-and-start"],
+    ["reinstall", "Stopped", "Reinstalling", "vm.reinstall"],
   ] as const)("%s from %s shows %s while %s runs", (action, from, during, job) => {
     expect(planAction(action, from)).toEqual({ during, job });
   });
@@ -140,6 +142,30 @@ describe("VM actions", () => {
         if (plan.during) expect(canTransition(from, plan.during), `${action} from ${from}`).toBe(true);
         expect(holdsCapacity(from), `${action} from ${from}`).toBe(true);
       }
+    }
+  });
+
+  it("refuses a reinstall where it makes no sense with a conflict naming the state", () => {
+    for (const from of ["Creating", "Starting", "Stopping", "Hibernated", "Reinstalling", "Error", "Destroying", "Unknown"] as const) {
+      expect(() => planAction("reinstall", from, "virtual machine 3")).toThrow(`virtual machine 3 cannot reinstall while ${from}`);
+    }
+  });
+
+  it("a reinstall ends as the VM was, or in Error; a clone asked not to start goes from Creating to Stopped", () => {
+    expect(["Running", "Stopped", "Error"].every((to) => canTransition("Reinstalling", to as never))).toBe(true);
+    expect(canTransition("Reinstalling", "Destroying")).toBe(false);
+    expect(canTransition("Creating", "Stopped")).toBe(true);
+    expect(holdsCapacity("Reinstalling")).toBe(true);
+  });
+
+  it("requireStopped passes a stopped VM only, naming the state and why otherwise", () => {
+    expect(() => requireStopped("Stopped", "virtual machine 4", "be cloned", "stop it")).not.toThrow();
+    for (const from of ["Running", "Hibernated", "Starting", "Error"] as const) {
+      let err: unknown;
+      try { requireStopped(from, "virtual machine 4", "be cloned", "stop it first"); } catch (e) { err = e; }
+      expect(err).toBeInstanceOf(ConflictError);
+      expect((err as ConflictError).message).toBe(`virtual machine 4 cannot be cloned while ${from}: stop it first`);
+      expect((err as ConflictError).details).toMatchObject({ state: from, action: "be cloned" });
     }
   });
 

@@ -5,20 +5,23 @@ import { ConflictError } from "#shared/errors.js";
 
 export const VM_STATES = [
   "Creating", "Starting", "Running", "Stopping", "Stopped", "Migrating", "Hibernating",
-  "Hibernated", "Down", "Unknown", "Error", "Destroying", "Destroyed",
+  "Hibernated", "Reinstalling", "Down", "Unknown", "Error", "Destroying", "Destroyed",
 ] as const;
 export type VmState = (typeof VM_STATES)[number];
 
 const TRANSITIONS: Record<VmState, readonly VmState[]> = {
-  // Stopped: created with start false (or run strategy Halted), placed with its capacity held.
+  // Stopped: created with start false (or run strategy Halted), placed with its capacity held;
+  // or a clone asked not to start, once its disk is copied.
   Creating: ["Starting", "Stopped", "Error", "Destroying"],
   Starting: ["Running", "Stopped", "Error", "Destroying", "Down"],
-  Running: ["Stopping", "Stopped", "Migrating", "Hibernating", "Down", "Unknown", "Error", "Destroying"],
+  Running: ["Stopping", "Stopped", "Migrating", "Hibernating", "Reinstalling", "Down", "Unknown", "Error", "Destroying"],
   Stopping: ["Stopped", "Running", "Error", "Destroying", "Down"],
-  Stopped: ["Starting", "Destroying", "Error", "Running"],
+  Stopped: ["Starting", "Destroying", "Error", "Running", "Reinstalling"],
   Migrating: ["Running", "Error", "Down"],
   Hibernating: ["Hibernated", "Running", "Error"],
   Hibernated: ["Starting", "Destroying", "Error"],
+  // Its root disk is being replaced by a fresh one on the image; it ends as it was (running or stopped).
+  Reinstalling: ["Running", "Stopped", "Error"],
   Down: ["Starting", "Stopped", "Running", "Destroying", "Error"],
   Unknown: ["Running", "Stopped", "Down", "Destroying", "Error"],
   Error: ["Starting", "Destroying", "Running", "Stopped"],
@@ -52,7 +55,7 @@ export function canDestroyFrom(state: VmState): boolean {
  * job runs (none: reboots leave a Running VM Running) and the job that does it. Starting a
  * hibernated VM restores it (libvirt's start continues from the managed save too).
  */
-export const VM_ACTIONS = ["start", "stop", "shutdown", "reboot", "hard-reboot", "hibernate", "hibernate-restore"] as const;
+export const VM_ACTIONS = ["start", "stop", "shutdown", "reboot", "hard-reboot", "hibernate", "hibernate-restore", "reinstall"] as const;
 export type VmAction = (typeof VM_ACTIONS)[number];
 
 const ACTION_RULES: Record<VmAction, { from: readonly VmState[]; during?: VmState; job: (from: VmState) => string }> = {
@@ -63,7 +66,18 @@ const ACTION_RULES: Record<VmAction, { from: readonly VmState[]; during?: VmStat
   "hard-reboot": { from: ["Running"], job: () => "vm.hard-reboot" },
   hibernate: { from: ["Running"], during: "Hibernating", job: () => "vm.hibernate" },
   "hibernate-restore": { from: ["Hibernated"], during: "Starting", job: () => "vm.restore" },
+  // CloudStack's restoreVirtualMachine (Orbit's POST .../restore): a running VM is stopped for it
+  // and started again after; a hibernated one is not (its saved memory belongs to the old disk).
+  reinstall: { from: ["Running", "Stopped"], during: "Reinstalling", job: (from) => (from === "Running" ? "vm.reinstall-and-start" : "vm.reinstall") },
 };
+
+/**
+ * Actions that change a stopped VM without starting it (clone's copy of its disk, a new SSH key
+ * for its next boot): a ConflictError naming the state and why otherwise.
+ */
+export function requireStopped(from: VmState, what: string, action: string, why: string): void {
+  if (from !== "Stopped") throw new ConflictError(`${what} cannot ${action} while ${from}: ${why}`, from, { action });
+}
 
 /** What an action does from a state; a ConflictError naming the state when it makes no sense there. */
 export function planAction(action: VmAction, from: VmState, what = "VM"): { during: VmState | undefined; job: string } {

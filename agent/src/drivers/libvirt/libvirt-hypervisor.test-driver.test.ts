@@ -1,12 +1,13 @@
 // The driver against libvirt's built-in test driver (test:///default): no daemon, every virsh
 // process gets a fresh copy of the default host (one running domain "test"). State does not
 // survive between calls, so lifecycle sequences run inside one virsh session.
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { InvalidArgumentError } from "#shared/errors.js";
-import { PowerState, VmSpec } from "#shared/protocol.js";
+import { ConflictError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
+import { DiskSpec, PowerState, VmSpec } from "#shared/protocol.js";
 import { buildDomainXml, domainNameFor } from "./domain-xml.js";
 import { LibvirtHypervisor } from "./libvirt-hypervisor.js";
 import { parseOrbitMetadata } from "./orbit-metadata.js";
@@ -109,5 +110,45 @@ describe.skipIf(skip)(`LibvirtHypervisor on test:///default${skip ? " (skipped: 
     await expect(noBridges.startVm(spec)).rejects.toThrow(/cannot create bridge orb-4/);
     expect(ensured).toEqual(["orb-4"]);
     expect(await noBridges.listDomains()).toHaveLength(1); // only the test driver's own domain
+  });
+
+  describe.skipIf(toolMissing("qemu-img"))("owned disks of a VM that does not run (qemu-img)", () => {
+    const qemuImg = (args: string[]) => execFileSync("qemu-img", args, { encoding: "utf8" });
+    const info = (path: string) => JSON.parse(qemuImg(["info", "--output=json", "-U", path])) as { format: string; "backing-filename"?: string; "virtual-size": number };
+    const root = (extra: Partial<DiskSpec> = {}): DiskSpec => DiskSpec.fromPartial({ id: "root", device: "disk", format: "qcow2", bus: "virtio", owned: true, ...extra });
+    const base = join(dir, "base.qcow2");
+    const source = "11111111-2222-4333-8444-555555555555";
+    const clone = "66666666-7777-4888-9999-aaaaaaaaaaaa";
+
+    it("creates an overlay on the image, and with replace discards the disk there for a fresh one", async () => {
+      qemuImg(["create", "-q", "-f", "qcow2", base, "64M"]);
+      await hv.prepareOwnedDisk(source, root({ backingPath: base }), { replace: false });
+      const disk = join(dir, source, "root.qcow2");
+      expect(info(disk)["backing-filename"]).toBe(base);
+      // Something written to the disk (a guest's data) goes with a replace.
+      qemuImg(["resize", "-q", disk, "128M"]);
+      await hv.prepareOwnedDisk(source, root({ backingPath: base }), { replace: false });
+      expect(info(disk)["virtual-size"]).toBe(128 * 1024 * 1024);
+      await hv.prepareOwnedDisk(source, root({ backingPath: base }), { replace: true });
+      expect(info(disk)["virtual-size"]).toBe(64 * 1024 * 1024);
+      expect(info(disk)["backing-filename"]).toBe(base);
+    });
+
+    it("copies another VM's disk in full (no backing file), and refuses a source that has none or runs", async () => {
+      await hv.prepareOwnedDisk(clone, root({ backingPath: base, copyFromVmUuid: source }), { replace: false });
+      const copy = info(join(dir, clone, "root.qcow2"));
+      expect(copy["backing-filename"]).toBeUndefined();
+      expect(copy["virtual-size"]).toBe(64 * 1024 * 1024);
+      await expect(hv.prepareOwnedDisk(clone, root({ id: "data", copyFromVmUuid: source }), { replace: false })).rejects.toBeInstanceOf(NotFoundError);
+      // The test host's domain "test" runs.
+      await expect(hv.prepareOwnedDisk(clone, root({ copyFromVmUuid: "6695eb01-f6a4-8304-79aa-97f2502e193f" }), { replace: true }))
+        .rejects.toBeInstanceOf(ConflictError);
+      expect(info(join(dir, clone, "root.qcow2"))["backing-filename"]).toBeUndefined();
+    });
+
+    it("refuses to replace the disk of a running VM", async () => {
+      await expect(hv.prepareOwnedDisk("6695eb01-f6a4-8304-79aa-97f2502e193f", root({ backingPath: base }), { replace: true }))
+        .rejects.toThrow(/cannot be replaced while it runs/);
+    });
   });
 });

@@ -2,7 +2,7 @@
 // <instancesDir>/<vmUuid>/ with the owned disk overlays, the cloud-init seed, the UEFI NVRAM,
 // the serial log and the last domain XML it defined. Operations on one VM are serialised.
 import { constants } from "node:fs";
-import { access, mkdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
+import { access, mkdir, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { hostname as osHostname } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { execa } from "execa";
@@ -411,6 +411,40 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
     });
   }
 
+  /**
+   * Creates (or with `replace`, recreates) an owned disk of a VM that does not run, in its
+   * instance directory, as startVm would: the next start defines the domain on it.
+   */
+  async prepareOwnedDisk(vmUuid: string, disk: DiskSpec, opts: { replace: boolean }): Promise<void> {
+    const uuid = vmUuid.toLowerCase();
+    await this.withLock(uuid, async () => {
+      await this.expectNotRunning(uuid, "its disk cannot be replaced while it runs");
+      const saved = await this.hasManagedSave(uuid).catch((e: unknown) => {
+        if (isVirshError(e, "no_domain")) return false;
+        throw e;
+      });
+      if (saved) {
+        throw new ConflictError(`VM ${uuid} is hibernated: its saved memory belongs to the disk it has`, "managed_save");
+      }
+      const dir = await this.instanceDir(uuid);
+      if (!opts.replace) {
+        await this.prepareDisk(disk, 0, dir);
+        return;
+      }
+      // The new disk is made beside the old one and renamed over it: a refusal or a failure
+      // half-way leaves the VM the disk it had.
+      const path = this.ownedDiskPath(disk, 0, dir);
+      const fresh = `${path}.new`;
+      await rm(fresh, { force: true });
+      try {
+        await this.prepareDisk({ ...disk, id: disk.id || "disk0", sourcePath: fresh }, 0, dir);
+        await rename(fresh, path);
+      } finally {
+        await rm(fresh, { force: true });
+      }
+    });
+  }
+
   /** `virsh domstats` for one VM or all domains, typed. */
   async domainStats(vmUuid?: string): Promise<LibvirtVmStats[]> {
     const groups = ["--state", "--cpu-total", "--balloon", "--vcpu", "--interface", "--block"];
@@ -494,9 +528,11 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
       return { ...d, sourcePath: this.resolveImage(d.sourcePath) };
     }
     const format = d.format || "qcow2";
-    const path = d.sourcePath ? this.resolveImage(d.sourcePath) : join(dir, `${id.replace(/[^A-Za-z0-9_.-]/g, "_")}.${format}`);
+    const path = this.ownedDiskPath(d, i, dir);
     if (!(await exists(path))) {
-      if (d.backingPath) {
+      if (d.copyFromVmUuid) {
+        await this.copyDisk(d, i, path);
+      } else if (d.backingPath) {
         if (format !== "qcow2") throw new InvalidArgumentError(`disks[${i}].format`, "an overlay on a backing image must be qcow2");
         const backing = this.resolveImage(d.backingPath);
         const info = JSON.parse(await this.qemuImg(["info", "--output=json", "-U", backing])) as { format: string; "virtual-size": number };
@@ -508,6 +544,42 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
       }
     }
     return { ...d, id, format, sourcePath: path };
+  }
+
+  /** Where an owned disk lives: its spec's path, else `<id>.<format>` in the VM's instance directory. */
+  private ownedDiskPath(d: DiskSpec, i: number, dir: string): string {
+    const id = d.id || `disk${i}`;
+    return d.sourcePath ? this.resolveImage(d.sourcePath) : join(dir, `${id.replace(/[^A-Za-z0-9_.-]/g, "_")}.${d.format || "qcow2"}`);
+  }
+
+  /**
+   * A full copy (no backing file: independent of the source and its image) of the same disk of
+   * another VM on this host, which must not run. Written beside and renamed, so a copy cut short
+   * is never taken for a disk. qemu-img also refuses a disk a running QEMU holds locked.
+   */
+  private async copyDisk(d: DiskSpec, i: number, path: string): Promise<void> {
+    const source = d.copyFromVmUuid.toLowerCase();
+    await this.expectNotRunning(source, "its disk cannot be copied consistently while it runs");
+    const from = this.ownedDiskPath({ ...d, sourcePath: "" }, i, join(this.opts.instancesDir, source));
+    if (!(await exists(from))) throw new NotFoundError("disk", from, `VM ${source} has no disk ${d.id || `disk${i}`} on this host (${from})`);
+    const part = `${path}.part`;
+    try {
+      await this.qemuImg(["convert", "-q", "-O", "qcow2", from, part]);
+      await rename(part, path);
+    } finally {
+      await rm(part, { force: true });
+    }
+  }
+
+  /** Refuses when the VM's domain is active (an undefined domain does not run). */
+  private async expectNotRunning(uuid: string, why: string): Promise<void> {
+    const st = await this.domainState(uuid).catch((e: unknown) => {
+      if (isVirshError(e, "no_domain")) return undefined;
+      throw e;
+    });
+    if (st && (isActive(st.powerState) || st.powerState === PowerState.POWER_STATE_CRASHED)) {
+      throw new ConflictError(`VM ${uuid} is ${PowerState[st.powerState]}: ${why}`, PowerState[st.powerState]);
+    }
   }
 
   private resolveImage(p: string): string {

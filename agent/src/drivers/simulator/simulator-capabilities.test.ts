@@ -214,4 +214,33 @@ describe("SimulatorHypervisor capabilities", () => {
     expect(tail).toEqual({ text: twice.text.slice(-20), truncated: true });
     await expect(requireCapability(s, "console", "test").consoleLog(randomUUID(), 100)).rejects.toBeInstanceOf(NotFoundError);
   });
+
+  it("makes owned disks as a host does: an overlay at first start, a fresh one on replace, a full copy of a stopped VM's, never of a running one's", async () => {
+    const s = sim();
+    const vm = spec({ disks: [{ id: "root", device: "disk", sourcePath: "", format: "qcow2", sizeGib: 0, bus: "virtio", owned: true, backingPath: "/images/a.qcow2", copyFromVmUuid: "" }] });
+    await s.startVm(vm);
+    const first = s.ownedDiskOf(vm.vmUuid, "root")!;
+    expect(first).toMatchObject({ origin: "overlay", from: "/images/a.qcow2" });
+    const root = vm.disks[0]!;
+    await expect(disks(s).prepareOwnedDisk(vm.vmUuid, root, { replace: true })).rejects.toThrow(/cannot be replaced while it runs/);
+    const clone = randomUUID();
+    await expect(disks(s).prepareOwnedDisk(clone, { ...root, copyFromVmUuid: vm.vmUuid }, { replace: false })).rejects.toBeInstanceOf(ConflictError);
+    expect(s.ownedDiskOf(clone, "root")).toBeUndefined();
+    await s.stopVm(vm.vmUuid, { mode: StopMode.STOP_MODE_FORCE, timeoutMs: 0 });
+    // Without replace an existing disk stays (a retried command changes nothing).
+    await disks(s).prepareOwnedDisk(vm.vmUuid, { ...root, backingPath: "/images/b.qcow2" }, { replace: false });
+    expect(s.ownedDiskOf(vm.vmUuid, "root")).toEqual(first);
+    await disks(s).prepareOwnedDisk(vm.vmUuid, { ...root, backingPath: "/images/b.qcow2" }, { replace: true });
+    const fresh = s.ownedDiskOf(vm.vmUuid, "root")!;
+    expect(fresh).toMatchObject({ origin: "overlay", from: "/images/b.qcow2" });
+    expect(fresh.content).not.toBe(first.content);
+    await disks(s).prepareOwnedDisk(clone, { ...root, copyFromVmUuid: vm.vmUuid }, { replace: false });
+    expect(s.ownedDiskOf(clone, "root")).toEqual({ origin: "copy", from: `${vm.vmUuid}/root`, content: fresh.content });
+    // The clone's first start boots the copy; a source with no such disk is not found.
+    await s.startVm({ ...vm, vmUuid: clone, disks: [root] });
+    expect(s.ownedDiskOf(clone, "root")).toMatchObject({ origin: "copy" });
+    await expect(disks(s).prepareOwnedDisk(randomUUID(), { ...root, id: "data", copyFromVmUuid: vm.vmUuid }, { replace: false })).rejects.toBeInstanceOf(NotFoundError);
+    await s.destroyVm(clone);
+    expect(s.ownedDiskOf(clone, "root")).toBeUndefined();
+  });
 });

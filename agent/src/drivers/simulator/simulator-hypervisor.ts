@@ -2,14 +2,15 @@
 // It keeps the rules a real host enforces (memory runs out, names are unique, a missing
 // domain is an error) so the manager meets the same failures it would meet on libvirt.
 // In memory, or with a state dir its domains outlive the process, as a real host's do.
+import { randomUUID } from "node:crypto";
 import { ConflictError, HypervisorError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
-import { PowerState, StopMode, VmSpec, type DomainStatus, type NumaCell } from "#shared/protocol.js";
+import { PowerState, StopMode, VmSpec, type DiskSpec, type DomainStatus, type NumaCell } from "#shared/protocol.js";
 import {
   CAPABILITY_NAMES, type AttachDiskOptions, type CapabilityName, type DiskCapability, type DomainLifecycleEvent, type Hypervisor,
   type HypervisorHostFacts, type PowerCapability, type ResizeCapability, type StatsCapability, type StopOptions, type VmStats,
   type ConsoleCapability, type ConsoleLogTail,
 } from "../hypervisor.js";
-import { SimulatorStateFile, type SimulatedDisk, type SimulatedDomain } from "./simulator-state-file.js";
+import { SimulatorStateFile, type SimulatedDisk, type SimulatedDomain, type SimulatedOwnedDisk } from "./simulator-state-file.js";
 
 export interface SimulatorOptions {
   hostUuid: string;
@@ -79,6 +80,12 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
   private readonly cpuClock = new Map<string, { ns: number; since: number | undefined }>();
   private readonly stateFile: SimulatorStateFile | undefined;
   private readonly listeners = new Set<(e: DomainLifecycleEvent) => void>();
+  /**
+   * The owned disks the simulator made, by "<vm uuid>/<disk id>": what each was made from and a
+   * content token (a copy has its source's, a new disk a new one), so tests can tell a copy from
+   * a fresh disk. In memory only: a disk not recorded is taken as the first one its spec makes.
+   */
+  readonly ownedDisks = new Map<string, SimulatedOwnedDisk>();
   /** How many times each operation really ran (tests check commands are not executed twice). */
   readonly calls = { start: 0, stop: 0, destroy: 0 };
 
@@ -187,6 +194,12 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
     const failure = this.o.failStart?.(spec);
     if (this.o.startDelayMs) await new Promise((r) => setTimeout(r, this.o.startDelayMs));
     if (failure) throw new HypervisorError(failure, { virshError: failure });
+    // Owned disks not made yet are made as the libvirt driver makes them (a copy, an overlay, blank).
+    for (const disk of spec.disks) {
+      if (disk.owned && disk.device !== "cdrom" && !this.ownedDisks.has(`${uuid}/${disk.id || "disk0"}`)) {
+        await this.prepareOwnedDisk(uuid, disk, { replace: false });
+      }
+    }
     // Defined anew from the spec, as the libvirt driver does: disks attached since the last
     // start and resizes of a stopped VM are not in it (the manager's spec is the definition).
     const started: SimulatedDomain = { spec, state: PowerState.POWER_STATE_RUNNING, reason: "booted", managed: d?.managed ?? true };
@@ -214,6 +227,7 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
     const d = this.domains.get(uuid);
     if (!d) return;
     this.commit(uuid, undefined);
+    for (const k of [...this.ownedDisks.keys()]) if (k.startsWith(`${uuid}/`)) this.ownedDisks.delete(k);
     if (d.state !== PowerState.POWER_STATE_SHUTOFF) this.emit(uuid, "stopped", "destroyed");
     this.emit(uuid, "undefined", "removed");
   }
@@ -327,6 +341,40 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
   }
 
   // ---- capability "disks"
+
+  async prepareOwnedDisk(vmUuid: string, disk: DiskSpec, opts: { replace: boolean }): Promise<void> {
+    const uuid = vmUuid.toLowerCase();
+    const id = disk.id || "disk0";
+    const d = this.domains.get(uuid);
+    if (d && d.state !== PowerState.POWER_STATE_SHUTOFF) {
+      throw new ConflictError(`VM ${uuid} is ${PowerState[d.state]}: its disk cannot be replaced while it runs`, PowerState[d.state]);
+    }
+    if (d?.managedSave) throw new ConflictError(`VM ${uuid} is hibernated: its saved memory belongs to the disk it has`, "managed_save");
+    if (!opts.replace && this.ownedDiskOf(uuid, id)) return;
+    let made: SimulatedOwnedDisk;
+    if (disk.copyFromVmUuid) {
+      const source = disk.copyFromVmUuid.toLowerCase();
+      const s = this.domains.get(source);
+      if (s && s.state !== PowerState.POWER_STATE_SHUTOFF) {
+        throw new ConflictError(`VM ${source} is ${PowerState[s.state]}: its disk cannot be copied consistently while it runs`, PowerState[s.state]);
+      }
+      const from = this.ownedDiskOf(source, id);
+      if (!from) throw new NotFoundError("disk", `${source}/${id}`, `VM ${source} has no disk ${id} on this host`);
+      made = { origin: "copy", from: `${source}/${id}`, content: from.content };
+    } else {
+      made = disk.backingPath ? { origin: "overlay", from: disk.backingPath, content: randomUUID() } : { origin: "blank", from: "", content: randomUUID() };
+    }
+    this.ownedDisks.set(`${uuid}/${id}`, made);
+  }
+
+  /** A VM's owned disk: as recorded, else the overlay its definition's spec made (started before this process). */
+  ownedDiskOf(vmUuid: string, id: string): SimulatedOwnedDisk | undefined {
+    const uuid = vmUuid.toLowerCase();
+    const recorded = this.ownedDisks.get(`${uuid}/${id}`);
+    if (recorded) return recorded;
+    const spec = this.domains.get(uuid)?.spec.disks.find((x) => (x.id || "disk0") === id && x.owned);
+    return spec ? { origin: spec.backingPath ? "overlay" : "blank", from: spec.backingPath, content: `${uuid}/${id}` } : undefined;
+  }
 
   /** The disks of a domain as a guest sees them: the definition's (virtio: vdX, others sdX), then attached ones. */
   private diskList(d: SimulatedDomain): SimulatedDisk[] {

@@ -20,6 +20,14 @@ export interface SimulatedDisk {
   sizeGib: number;
 }
 
+/** An owned disk the simulator made (capability "disks"): from what, and a token standing for its content. */
+export interface SimulatedOwnedDisk {
+  origin: "overlay" | "copy" | "blank";
+  /** The backing image of an overlay, "<vm uuid>/<disk id>" of a copy. */
+  from: string;
+  content: string;
+}
+
 export interface SimulatedDomain {
   spec: VmSpec;
   state: PowerState;

@@ -17,6 +17,7 @@ export function hyperstackStatus(state: VmState): { status: string; powerState: 
     case "Migrating": return { status: "MIGRATING", powerState: "RUNNING", vmState: "active" };
     case "Hibernating": return { status: "HIBERNATING", powerState: "RUNNING", vmState: "active" };
     case "Hibernated": return { status: "HIBERNATED", powerState: "SHUTDOWN", vmState: "shelved_offloaded" };
+    case "Reinstalling": return { status: "REBUILDING", powerState: "NOSTATE", vmState: "rebuilding" };
     case "Down": return { status: "HOST_DOWN", powerState: "NOSTATE", vmState: "error" };
     case "Unknown": return { status: "UNKNOWN", powerState: "NOSTATE", vmState: "error" };
     case "Error": return { status: "ERROR", powerState: "NOSTATE", vmState: "error" };

@@ -11,6 +11,9 @@ export const JobResultView = Type.Object({
   host_id: Type.Optional(Id("vm.deploy: the host that runs the VM (admin keys only)")),
   skipped: Type.Optional(Type.String({ description: "vm.deploy: why nothing was deployed (the VM was deleted or failed while the job waited)" })),
   already: Type.Optional(Type.Boolean({ description: "vm.destroy: the VM was destroyed already" })),
+  image_name: Type.Optional(Type.String({ description: "vm.reinstall: the image the root disk was made afresh from" })),
+  cloned_from: Type.Optional(Id("vm.clone: the VM whose root disk was copied")),
+  key_name: Type.Optional(Type.String({ description: "vm.reset-ssh-key: the key pair now on the VM" })),
 }, { description: "What the job reported when it succeeded; which fields depends on its kind" });
 export type JobResultView = Static<typeof JobResultView>;
 
@@ -22,7 +25,7 @@ const _everyResultFieldNamed: [Unnamed] extends [never] ? true : Unnamed = true;
 export const JobView = Type.Object({
   id: Id(),
   uuid: Type.String({ format: "uuid" }),
-  kind: Type.String({ description: "vm.deploy, vm.destroy" }),
+  kind: Type.String({ description: "vm.deploy, vm.destroy, vm.start, vm.reinstall, vm.clone, vm.reset-ssh-key..." }),
   status: Type.Union([Type.Literal("pending"), Type.Literal("running"), Type.Literal("succeeded"), Type.Literal("failed")]),
   progress: Type.Integer({ minimum: 0, maximum: 100 }),
   attempts: Type.Integer({ minimum: 0 }),

@@ -1,11 +1,14 @@
 // A VM's actions on Hyperstack's routes: start, stop, hard-reboot, hibernate and hibernate-restore
 // (GET, as the spec; POST accepted too), and Orbit's shutdown (ACPI) and reboot (graceful); labels
-// (PUT .../label), resize of a stopped VM (POST .../resize) and Orbit's rename (PUT .../name). Power actions answer at once with the job id.
+// (PUT .../label), resize of a stopped VM (POST .../resize) and Orbit's rename (PUT .../name),
+// reinstall (POST .../restore), clone and reset-ssh-key. Jobs' actions answer at once with the job id.
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { VmActions } from "../../vm/vm-actions.js";
+import type { VmClones } from "../../vm/vm-clone.js";
 import type { VmAction } from "../../vm/vm-state-machine.js";
-import { hyperstackStatus } from "./instance.presenter.js";
+import { hyperstackStatus, instanceView } from "./instance.presenter.js";
+import { Instance } from "./instance.schema.js";
 import { errors, IdParams, ok, ResourceName, SingleLineText } from "../schemas.js";
 
 /** The spec's ResponseModel, with the action's job and the status the VM shows while it runs. */
@@ -39,9 +42,26 @@ const MESSAGES: Record<VmAction, string> = {
   "hard-reboot": "Virtual machine is being reset",
   hibernate: "Virtual machine is hibernating",
   "hibernate-restore": "Virtual machine is being restored from hibernation",
+  reinstall: "Virtual machine is being reinstalled",
 };
 
-export const vmActionRoutes = (actions: VmActions): FastifyPluginAsyncTypebox => async (app) => {
+const RestoreResponse = ok({
+  job_id: Type.Integer({ description: "The job doing the reinstall (GET /v1/core/jobs/{id})" }),
+  instance_status: Type.String({ description: "REBUILDING while the job runs" }),
+  image_name: Type.String({ description: "The image the root disk is made afresh from (now the VM's image)" }),
+});
+
+const ResetSshKeyResponse = ok({
+  job_id: Type.Integer({ description: "The action's job, recorded done: the key reaches the guest at its next boot" }),
+  key_name: Type.String(),
+});
+
+const CloneResponse = ok({
+  instance: Instance,
+  job_id: Type.Integer({ description: "The job copying the disk (and starting the clone)" }),
+});
+
+export const vmActionRoutes = (actions: VmActions, clones: VmClones): FastifyPluginAsyncTypebox => async (app) => {
   for (const r of ACTION_ROUTES) {
     app.route({
       // Hyperstack's routes are GETs; Orbit's own extras are POSTs only.
@@ -84,6 +104,62 @@ export const vmActionRoutes = (actions: VmActions): FastifyPluginAsyncTypebox =>
   }, async (req) => {
     await actions.resize(req.principal, req.params.id, req.body.flavor_name);
     return { status: true as const, message: "Virtual machine resized" };
+  });
+
+  app.post("/v1/core/virtual-machines/:id/restore", {
+    schema: {
+      tags: ["virtual-machines"],
+      summary: "Orbit: reinstall a virtual machine (CloudStack's restoreVirtualMachine): a fresh root disk on its image or another",
+      description: "The root disk is replaced by a fresh one on the VM's image, or on image_name (an image of the VM's region, which becomes the VM's image); "
+        + "everything on the old disk is lost. Flavor, addresses and keys stay. A running VM is stopped for it and started again; a stopped one stays stopped. "
+        + "409 naming the state when the VM is neither running nor stopped.",
+      params: IdParams,
+      body: Type.Object({
+        image_name: Type.Optional(SingleLineText({ minLength: 1, maxLength: 200, description: "Default: the VM's current image" })),
+      }, { additionalProperties: false, description: "Optional: no body reinstalls from the VM's current image" }),
+      response: { 200: RestoreResponse, ...errors },
+    },
+    // The body is optional: none is an empty one.
+    preValidation: async (req) => {
+      req.body ??= {};
+    },
+  }, async (req) => {
+    const r = await actions.reinstall(req.principal, req.params.id, req.body.image_name);
+    return { status: true as const, message: MESSAGES.reinstall, job_id: r.jobId, instance_status: hyperstackStatus(r.state).status, image_name: r.imageName };
+  });
+
+  app.post("/v1/core/virtual-machines/:id/clone", {
+    schema: {
+      tags: ["virtual-machines"],
+      summary: "Orbit: clone a stopped virtual machine (same flavor, image, keys, labels, environment; a full copy of its root disk)",
+      description: "The source must be stopped (409 otherwise: a running VM's disk cannot be copied consistently without snapshots). "
+        + "The clone is placed on the source's host, where its disk is (409 with the placement's reasons when it does not fit there); "
+        + "the account's limits apply as for a create. It starts once its disk is copied, unless start is false.",
+      params: IdParams,
+      body: Type.Object({
+        name: ResourceName({ maxLength: 50, description: "The clone's name: 1-50 characters: letters, digits, . _ -" }),
+        start: Type.Optional(Type.Boolean({ default: true, description: "false: leave the clone stopped once its disk is copied" })),
+      }, { additionalProperties: false }),
+      response: { 200: CloneResponse, ...errors },
+    },
+  }, async (req) => {
+    const r = await clones.clone(req.principal, req.params.id, req.body);
+    return { status: true as const, message: "Virtual machine is being cloned", instance: instanceView(r.vm), job_id: r.jobId };
+  });
+
+  app.post("/v1/core/virtual-machines/:id/reset-ssh-key", {
+    schema: {
+      tags: ["virtual-machines"],
+      summary: "Orbit: give a stopped virtual machine another key pair (CloudStack's resetSSHKeyForVirtualMachine)",
+      description: "key_name is a key pair of your account in the VM's environment; it replaces the VM's key. The VM must be stopped (409 otherwise): "
+        + "its next boot's cloud-init seed carries the key with a new instance-id, so cloud-init installs it.",
+      params: IdParams,
+      body: Type.Object({ key_name: SingleLineText({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }),
+      response: { 200: ResetSshKeyResponse, ...errors },
+    },
+  }, async (req) => {
+    const r = await actions.resetSshKey(req.principal, req.params.id, req.body.key_name);
+    return { status: true as const, message: "Virtual machine SSH key reset: it is installed at the next start", job_id: r.jobId, key_name: r.keyName };
   });
 
   app.put("/v1/core/virtual-machines/:id/name", {

@@ -415,6 +415,9 @@ export interface Command {
     | //
     /** Capability "console". */
     { $case: "getConsoleLog"; value: GetConsoleLog }
+    | //
+    /** Capability "disks". */
+    { $case: "prepareDisk"; value: PrepareDisk }
     | undefined;
 }
 
@@ -481,6 +484,17 @@ export interface DetachDisk {
   timeoutMs: number;
 }
 
+/**
+ * Creates an owned disk of a shut-off (or not yet defined) VM as its spec says: a full copy of
+ * another VM's disk (copy_from_vm_uuid), an overlay on backing_path, or a blank disk. With
+ * replace, the disk already there is discarded first (a reinstall); without, an existing disk is
+ * kept (a retried command changes nothing).
+ */
+export interface PrepareDisk {
+  disk: DiskSpec | undefined;
+  replace: boolean;
+}
+
 export interface GetVmStats {
 }
 
@@ -544,6 +558,11 @@ export interface DiskSpec {
   owned: boolean;
   /** Base image for a qcow2 overlay. */
   backingPath: string;
+  /**
+   * Create this owned disk as a full, independent copy of the disk with the same id of that VM
+   * on this host (shut off: a running disk cannot be copied consistently), not from backing_path.
+   */
+  copyFromVmUuid: string;
 }
 
 export interface NicSpec {
@@ -577,6 +596,11 @@ export interface CloudInit {
   networkConfig: string;
   sshAuthorizedKeys: string[];
   hostname: string;
+  /**
+   * cloud-init's instance-id (empty: the VM's uuid). A new one makes cloud-init run its
+   * per-instance modules again on the next boot, e.g. to install a new SSH key.
+   */
+  instanceId: string;
 }
 
 /** Boot a kernel directly (test guests, appliances). */
@@ -4216,6 +4240,9 @@ export const Command: MessageFns<Command> = {
       case "getConsoleLog":
         GetConsoleLog.encode(message.body.value, writer.uint32(178).fork()).join();
         break;
+      case "prepareDisk":
+        PrepareDisk.encode(message.body.value, writer.uint32(186).fork()).join();
+        break;
     }
     return writer;
   },
@@ -4361,6 +4388,14 @@ export const Command: MessageFns<Command> = {
             message.body = { $case: "getConsoleLog", value: GetConsoleLog.decode(reader, reader.uint32()) };
             continue;
           }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.body = { $case: "prepareDisk", value: PrepareDisk.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4442,6 +4477,10 @@ export const Command: MessageFns<Command> = {
         ? { $case: "getConsoleLog", value: GetConsoleLog.fromJSON(object.getConsoleLog) }
         : isSet(object.get_console_log)
         ? { $case: "getConsoleLog", value: GetConsoleLog.fromJSON(object.get_console_log) }
+        : isSet(object.prepareDisk)
+        ? { $case: "prepareDisk", value: PrepareDisk.fromJSON(object.prepareDisk) }
+        : isSet(object.prepare_disk)
+        ? { $case: "prepareDisk", value: PrepareDisk.fromJSON(object.prepare_disk) }
         : undefined,
     };
   },
@@ -4483,6 +4522,8 @@ export const Command: MessageFns<Command> = {
       obj.getVmStats = GetVmStats.toJSON(message.body.value);
     } else if (message.body?.$case === "getConsoleLog") {
       obj.getConsoleLog = GetConsoleLog.toJSON(message.body.value);
+    } else if (message.body?.$case === "prepareDisk") {
+      obj.prepareDisk = PrepareDisk.toJSON(message.body.value);
     }
     return obj;
   },
@@ -4571,6 +4612,12 @@ export const Command: MessageFns<Command> = {
       case "getConsoleLog": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "getConsoleLog", value: GetConsoleLog.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "prepareDisk": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "prepareDisk", value: PrepareDisk.fromPartial(object.body.value) };
         }
         break;
       }
@@ -5422,6 +5469,91 @@ export const DetachDisk: MessageFns<DetachDisk> = {
   },
 };
 
+function createBasePrepareDisk(): PrepareDisk {
+  return { disk: undefined, replace: false };
+}
+
+export const PrepareDisk: MessageFns<PrepareDisk> = {
+  encode(message: PrepareDisk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.disk !== undefined) {
+      DiskSpec.encode(message.disk, writer.uint32(10).fork()).join();
+    }
+    if (message.replace !== false) {
+      writer.uint32(16).bool(message.replace);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PrepareDisk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePrepareDisk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.disk = DiskSpec.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replace = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PrepareDisk {
+    return {
+      disk: isSet(object.disk) ? DiskSpec.fromJSON(object.disk) : undefined,
+      replace: isSet(object.replace) ? globalThis.Boolean(object.replace) : false,
+    };
+  },
+
+  toJSON(message: PrepareDisk): unknown {
+    const obj: any = {};
+    if (message.disk !== undefined) {
+      obj.disk = DiskSpec.toJSON(message.disk);
+    }
+    if (message.replace !== false) {
+      obj.replace = message.replace;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PrepareDisk>, I>>(base?: I): PrepareDisk {
+    return PrepareDisk.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PrepareDisk>, I>>(object: I): PrepareDisk {
+    const message = createBasePrepareDisk();
+    message.disk = (object.disk !== undefined && object.disk !== null) ? DiskSpec.fromPartial(object.disk) : undefined;
+    message.replace = object.replace ?? false;
+    return message;
+  },
+};
+
 function createBaseGetVmStats(): GetVmStats {
   return {};
 }
@@ -6256,7 +6388,17 @@ export const CpuTopology: MessageFns<CpuTopology> = {
 };
 
 function createBaseDiskSpec(): DiskSpec {
-  return { id: "", device: "", sourcePath: "", format: "", sizeGib: 0, bus: "", owned: false, backingPath: "" };
+  return {
+    id: "",
+    device: "",
+    sourcePath: "",
+    format: "",
+    sizeGib: 0,
+    bus: "",
+    owned: false,
+    backingPath: "",
+    copyFromVmUuid: "",
+  };
 }
 
 export const DiskSpec: MessageFns<DiskSpec> = {
@@ -6284,6 +6426,9 @@ export const DiskSpec: MessageFns<DiskSpec> = {
     }
     if (message.backingPath !== "") {
       writer.uint32(66).string(message.backingPath);
+    }
+    if (message.copyFromVmUuid !== "") {
+      writer.uint32(74).string(message.copyFromVmUuid);
     }
     return writer;
   },
@@ -6365,6 +6510,14 @@ export const DiskSpec: MessageFns<DiskSpec> = {
             message.backingPath = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.copyFromVmUuid = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6399,6 +6552,11 @@ export const DiskSpec: MessageFns<DiskSpec> = {
         : isSet(object.backing_path)
         ? globalThis.String(object.backing_path)
         : "",
+      copyFromVmUuid: isSet(object.copyFromVmUuid)
+        ? globalThis.String(object.copyFromVmUuid)
+        : isSet(object.copy_from_vm_uuid)
+        ? globalThis.String(object.copy_from_vm_uuid)
+        : "",
     };
   },
 
@@ -6428,6 +6586,9 @@ export const DiskSpec: MessageFns<DiskSpec> = {
     if (message.backingPath !== "") {
       obj.backingPath = message.backingPath;
     }
+    if (message.copyFromVmUuid !== "") {
+      obj.copyFromVmUuid = message.copyFromVmUuid;
+    }
     return obj;
   },
 
@@ -6444,6 +6605,7 @@ export const DiskSpec: MessageFns<DiskSpec> = {
     message.bus = object.bus ?? "";
     message.owned = object.owned ?? false;
     message.backingPath = object.backingPath ?? "";
+    message.copyFromVmUuid = object.copyFromVmUuid ?? "";
     return message;
   },
 };
@@ -6775,7 +6937,7 @@ export const GpuAssignment: MessageFns<GpuAssignment> = {
 };
 
 function createBaseCloudInit(): CloudInit {
-  return { userData: "", metaData: "", networkConfig: "", sshAuthorizedKeys: [], hostname: "" };
+  return { userData: "", metaData: "", networkConfig: "", sshAuthorizedKeys: [], hostname: "", instanceId: "" };
 }
 
 export const CloudInit: MessageFns<CloudInit> = {
@@ -6794,6 +6956,9 @@ export const CloudInit: MessageFns<CloudInit> = {
     }
     if (message.hostname !== "") {
       writer.uint32(42).string(message.hostname);
+    }
+    if (message.instanceId !== "") {
+      writer.uint32(50).string(message.instanceId);
     }
     return writer;
   },
@@ -6851,6 +7016,14 @@ export const CloudInit: MessageFns<CloudInit> = {
             message.hostname = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.instanceId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6886,6 +7059,11 @@ export const CloudInit: MessageFns<CloudInit> = {
         ? object.ssh_authorized_keys.map((e: any) => globalThis.String(e))
         : [],
       hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : "",
+      instanceId: isSet(object.instanceId)
+        ? globalThis.String(object.instanceId)
+        : isSet(object.instance_id)
+        ? globalThis.String(object.instance_id)
+        : "",
     };
   },
 
@@ -6906,6 +7084,9 @@ export const CloudInit: MessageFns<CloudInit> = {
     if (message.hostname !== "") {
       obj.hostname = message.hostname;
     }
+    if (message.instanceId !== "") {
+      obj.instanceId = message.instanceId;
+    }
     return obj;
   },
 
@@ -6919,6 +7100,7 @@ export const CloudInit: MessageFns<CloudInit> = {
     message.networkConfig = object.networkConfig ?? "";
     message.sshAuthorizedKeys = object.sshAuthorizedKeys?.map((e) => e) || [];
     message.hostname = object.hostname ?? "";
+    message.instanceId = object.instanceId ?? "";
     return message;
   },
 };
