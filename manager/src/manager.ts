@@ -216,7 +216,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     log, apiKeys, version: ORBIT_VERSION, idempotency: new IdempotencyStore(db), databaseHealth: health,
     routes: async (scoped) => {
       await scoped.register(virtualMachineRoutes(vmSvc));
-      await scoped.register(vmActionRoutes(new VmActions(db, runner, placement), new VmClones(db, placement, runner, vmSvc)));
+      await scoped.register(vmActionRoutes(new VmActions(db, runner, placement), new VmClones(db, placement, runner, vmSvc, networks)));
       await scoped.register(vmMetricsRoutes({ vms: vmSvc, metrics: vmMetrics }));
       await scoped.register(vmLogsRoutes({ vms: vmSvc, logs: consoleLogs }));
       await scoped.register(jobRoutes(new JobService(db)));

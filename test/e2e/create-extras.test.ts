@@ -81,6 +81,7 @@ describe("created stopped", () => {
 
   it("refusals are 400s naming the field, and leave nothing behind", async () => {
     await jobsIdle(cloud);
+    await jobsIdle(cloud);
     const before = await stateDigest(cloud);
     const cases: [Record<string, unknown>, string, RegExp][] = [
       [{ run_strategy: "Halted", start: true }, "start", /start true conflicts with run_strategy "Halted"/],
@@ -107,6 +108,7 @@ describe("delete with recurse", () => {
     const b = await create({ name: "rec-b" });
     await jobsIdle(cloud);
     const [idA, idB] = [a.json.instances[0].id as number, b.json.instances[0].id as number];
+    await jobsIdle(cloud);
     const before = await stateDigest(cloud);
     for (const bad of ["yes", "true", "ALL_DRIVES", ""]) {
       const r = await cloud.api("DELETE", `/v1/core/virtual-machines/${idA}?recurse=${bad}`, undefined, alice);
@@ -181,6 +183,7 @@ describe("flavor labels and features", () => {
   });
 
   it("refuses bad labels and features with a 400, changing nothing", async () => {
+    await jobsIdle(cloud);
     const before = await stateDigest(cloud);
     for (const body of [
       { labels: ["dup", "dup"] }, { labels: [""] }, { labels: "nvlink" },

@@ -92,11 +92,10 @@ export async function jobsIdle(cloud: TestCloud): Promise<void> {
  * What a refused request must not change: VMs, allocations (CPU, memory, GPUs), jobs, settings,
  * flavors, affinity groups, registration tokens, idempotency records and IP addresses given out,
  * read from the database. (An environment's network, created with its first create, is not in it.)
- * Taken once the jobs have settled: an earlier step's deploy moving a VM from Starting to Running
- * between two digests is not a change the refused request made (a job it queued still counts).
+ * A caller whose earlier steps started deploys waits for them first (jobsIdle): a VM moving from
+ * Starting to Running between two digests is not a change the refused request made.
  */
 export async function stateDigest(cloud: TestCloud): Promise<string> {
-  await jobsIdle(cloud);
   const db = cloud.manager.database.db;
   const n = async (q: Promise<{ n: number }[]>) => Number((await q)[0]!.n);
   const [vmRows, alloc, gpu, jobCount, settingRows, flavorCount, groupCount, tokenRows, idem, ips] = await Promise.all([

@@ -140,6 +140,9 @@ describe("clone", () => {
     expect(r.status, JSON.stringify(r.json)).toBe(200);
     const src = await instance(srcId);
     expect(r.json.instance).toMatchObject({ name: "copy", flavor: { name: src.flavor.name }, image: { name: src.image.name }, labels: src.labels });
+    // Its own address on the same network, never the source's.
+    expect(r.json.instance.fixed_ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect(r.json.instance.fixed_ip).not.toBe(src.fixed_ip);
     cloneId = r.json.instance.id;
     const job = await jobSucceeded(r.json.job_id);
     expect(job).toMatchObject({ kind: "vm.clone", vmId: cloneId, result: { cloned_from: srcId } });

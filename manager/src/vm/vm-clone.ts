@@ -2,11 +2,15 @@
 // environment) whose root disk is a full copy of the source's. The copy is made on the source's
 // host, where its disk is, so the clone is placed there (a placement restricted to that host:
 // its filters, capacity and the account's limits as for a create); the job copies and starts it.
+// It gets its own address on the environment network, reserved before the commit as a create's.
 import { randomUUID } from "node:crypto";
 import { and, eq } from "drizzle-orm";
 import { NotFoundError } from "#shared/errors.js";
 import type { Db } from "../db/database.js";
 import { environments, flavors, images, regions, vms } from "../db/schema.js";
+import { parseCidr, vmAddressRange } from "../network/cidr.js";
+import { releaseUnplaced, reserveAddresses } from "../network/ipam.js";
+import type { NetworkService } from "../network/network-service.js";
 import type { PlacementService } from "../placement/placement-service.js";
 import type { StoredPlacement, VmDetails } from "./vm-details.js";
 import { VmService, type Caller, type JobEnqueuer } from "./vm-service.js";
@@ -26,6 +30,7 @@ export class VmClones {
     private readonly placement: Pick<PlacementService, "placeAndCommit">,
     private readonly jobsQueue: JobEnqueuer,
     private readonly vmService: Pick<VmService, "get">,
+    private readonly networks: Pick<NetworkService, "forEnvironment">,
   ) {}
 
   async clone(caller: Caller, id: number, input: CloneVmInput): Promise<{ vm: VmDetails; jobId: number }> {
@@ -37,17 +42,22 @@ export class VmClones {
     if (src.hostId == null) throw new NotFoundError("host of virtual machine", id);
     const [flavor] = await this.db.select().from(flavors).where(eq(flavors.id, src.flavorId));
     const [image] = await this.db.select().from(images).where(eq(images.id, src.imageId));
-    const [env] = await this.db.select({ id: environments.id, region: regions.name }).from(environments)
+    const [env] = await this.db.select({ id: environments.id, name: environments.name, regionId: environments.regionId, region: regions.name }).from(environments)
       .innerJoin(regions, eq(regions.id, environments.regionId)).where(eq(environments.id, src.environmentId));
     const uuid = randomUUID();
     const request = {
       ...VmService.placementRequest(flavor!, image!, env!.region, src.accountId, 1),
       vmIds: [uuid], hostId: String(src.hostId), strictHostTags: true,
     };
+    const network = await this.networks.forEnvironment(env!);
+    await reserveAddresses(this.db, {
+      networkId: network.id, kind: "fixed", range: vmAddressRange(parseCidr(network.cidr, "cidr")), vmUuids: [uuid],
+      what: `environment "${env!.name}" network ${network.cidr}`,
+    });
     // Placement refuses (409, with the allocator's reasons) when the host cannot take the clone.
     const { vms: created } = await this.placement.placeAndCommit(request, {
       vm: (p, plan) => ({
-        uuid, name: input.name, accountId: src.accountId, environmentId: src.environmentId, flavorId: src.flavorId, imageId: src.imageId,
+        uuid, name: input.name, accountId: src.accountId, userId: caller.userId ?? null, environmentId: src.environmentId, flavorId: src.flavorId, imageId: src.imageId,
         labels: src.labels, userData: src.userData, callbackUrl: src.callbackUrl, keyName: src.keyName, sshAuthorizedKeys: src.sshAuthorizedKeys,
         placement: { policy: plan.policy, seed: plan.seed, host: p.hostName, scores: p.scores, total: p.total, gpus: p.gpus } satisfies StoredPlacement,
       }),
@@ -58,6 +68,9 @@ export class VmClones {
         requireStopped(locked && isVmState(locked.state) ? locked.state : "Unknown", what, "be cloned", NOT_STOPPED);
         await tx.update(vms).set({ clonedFromVmId: id }).where(eq(vms.id, rows[0]!.id));
       },
+    }).catch(async (e: unknown) => {
+      await releaseUnplaced(this.db, [uuid]);
+      throw e;
     });
     const clone = created[0]!;
     this.jobsQueue.enqueue(clone.jobId!);
