@@ -2,12 +2,15 @@
 // process on a fresh data folder, its URL read from what it prints and its admin key from the
 // file it writes, then the real `orbit` binary (cli/bin/orbit.js) as child processes against it:
 // create a GPU VM with --wait, see it ACTIVE, a refused command's exit code, delete with --wait.
+// The README's CLI session runs here too, as written, so the walk-through cannot rot.
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import sshpk from "sshpk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scratchDatabaseUrl } from "../../manager/src/db/database.js";
 import { OrbitProcess } from "./orbit-process.js";
@@ -20,6 +23,7 @@ const START_TIMEOUT_MS = 90_000;
 const SESSION_TIMEOUT_MS = 180_000;
 
 let tmp: string;
+let dataDir: string;
 let db: Awaited<ReturnType<typeof scratchDatabaseUrl>> | undefined;
 let orbit: OrbitProcess | undefined;
 let url: string;
@@ -27,7 +31,7 @@ let adminKey: string;
 
 beforeAll(async () => {
   tmp = mkdtempSync(path.join(tmpdir(), "orbit-cli-embedded-"));
-  const dataDir = path.join(tmp, "data");
+  dataDir = path.join(tmp, "data");
   db = await scratchDatabaseUrl("orbit_cli_embedded");
   orbit = new OrbitProcess("embedded", {
     ORBIT_DATA_DIR: dataDir, ORBIT_API_PORT: "0", ORBIT_GRPC_PORT: "0", ...(db.url ? { DATABASE_URL: db.url } : {}),
@@ -63,7 +67,45 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
   }
 }
 
+/** The shell lines of the README's "With the `orbit` CLI" block. */
+function readmeCliSession(): string {
+  const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
+  const m = /^### With the `orbit` CLI$[\s\S]*?^```sh\n([\s\S]*?)^```$/m.exec(readme);
+  if (!m) throw new Error("README.md has no ```sh block under \"### With the `orbit` CLI\"");
+  return m[1]!;
+}
+
 describe("the orbit CLI against npm start", () => {
+  // First: on a fresh start, as the README assumes (its VM is VM 1).
+  it("runs the README's CLI session as written", async () => {
+    // A user's folder: the checkout's .orbit-data (here the test's data folder) and an SSH key in ~/.ssh.
+    const user = path.join(tmp, "user");
+    const home = path.join(tmp, "home");
+    mkdirSync(path.join(home, ".ssh"), { recursive: true });
+    mkdirSync(user);
+    symlinkSync(dataDir, path.join(user, ".orbit-data"));
+    const { publicKey } = generateKeyPairSync("ed25519", { publicKeyEncoding: { type: "spki", format: "pem" }, privateKeyEncoding: { type: "pkcs8", format: "pem" } });
+    writeFileSync(path.join(home, ".ssh", "id_ed25519.pub"), `${sshpk.parseKey(publicKey, "pem").toString("ssh")} me@laptop\n`);
+    const script = `set -e\norbit() { "${process.execPath}" "${path.join(ROOT, "cli/bin/orbit.js")}" "$@"; }\n${readmeCliSession()}`;
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("ORBIT_")));
+    let out: { stdout: string; stderr: string };
+    try {
+      out = await run("bash", ["-c", script], {
+        cwd: user, timeout: 150_000,
+        // The README's port is the default 8080; this start's port is the OS's choice.
+        env: { ...env, HOME: home, XDG_CONFIG_HOME: path.join(home, ".config"), ORBIT_URL: url },
+      });
+    } catch (e) {
+      const x = e as { code?: unknown; stdout?: string; stderr?: string };
+      throw new Error(`the README's CLI session failed (exit ${String(x.code)}):\n${x.stdout ?? ""}\n${x.stderr ?? ""}`);
+    }
+    expect(out.stdout).toMatch(/│ default /);
+    expect(out.stdout).toMatch(/│ laptop\s*│ default\s*│ [0-9a-f:]{47} /);
+    expect(out.stdout).toMatch(/│ 1\s*│ demo\s*│ ACTIVE\s*│ n3-H100x1 /);
+    expect(out.stdout).toMatch(/│ gpu\s*│ 1 x NVIDIA H100 80GB HBM3/);
+    expect(out.stdout).toMatch(/VM 1 deleted\n$/);
+  }, SESSION_TIMEOUT_MS);
+
   it("creates a GPU VM with --wait, shows it ACTIVE, exits non-zero when refused, deletes it with --wait", async () => {
     const created = await cli("vm", "create", "first-vm", "--flavor", "n3-H100x1", "--image", "Ubuntu Server 22.04 LTS", "--wait", "--json");
     expect(created.code, created.stderr).toBe(0);
