@@ -55,6 +55,12 @@ export interface Keypair {
   created_at?: string;
 }
 
+export interface Region {
+  id: number;
+  name: string;
+  description?: string;
+}
+
 export interface Environment {
   id: number;
   name: string;

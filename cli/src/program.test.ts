@@ -49,6 +49,14 @@ describe("output", () => {
     expect(api.requests.every((q) => q.headers.api_key === "k")).toBe(true);
   });
 
+  it("region list: a table of GET /v1/core/regions", async () => {
+    api.routes["GET /v1/core/regions"] = { body: { status: true, message: "ok", regions: [{ id: 1, name: "default", description: "", country: "", green_status: "NOT_GREEN", features: {} }, { id: 2, name: "eu-north", description: "Stockholm" }] } };
+    const r = await runCli(["region", "list"], env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/1\s*│ default/);
+    expect(r.stdout).toMatch(/2\s*│ eu-north\s*│ Stockholm/);
+  });
+
   it("flavor list reads Orbit's flat list and Hyperstack's groups alike", async () => {
     api.routes["GET /v1/core/flavors"] = { body: { status: true, message: "ok", data: [{ id: 1, name: "n1-cpu-small", cpu: 2, ram: 4, disk: 20, gpu: "", gpu_count: 0 }] } };
     const flat = await runCli(["flavor", "list"], env);

@@ -1,7 +1,7 @@
-// orbit flavor list, orbit image list. Hyperstack groups both (flavors by GPU and region, images by
+// orbit region list, orbit flavor list, orbit image list. Hyperstack groups both (flavors by GPU and region, images by
 // region and type, each group listing its items); Orbit's first catalog answered flat lists. Both read.
 import type { Command } from "commander";
-import type { Flavor, Image } from "../api-types.js";
+import type { Flavor, Image, Region } from "../api-types.js";
 import type { Context } from "../context.js";
 import { printJson, printTable } from "../output.js";
 
@@ -16,6 +16,15 @@ export function flattenGroups<T>(list: readonly Record<string, unknown>[], key: 
 }
 
 export function catalogCommands(program: Command, ctx: (cmd: Command) => Context): void {
+  program.command("region").description("regions: where hosts are (an environment lives in one)")
+    .command("list").alias("ls").description("list regions")
+    .action(async (_o: unknown, cmd: Command) => {
+      const c = ctx(cmd);
+      const r = await c.client.get<{ regions: Region[] }>("/core/regions");
+      if (c.json) return printJson(c.out, r);
+      printTable(c.out, ["ID", "NAME", "DESCRIPTION"], r.regions.map((g) => [g.id, g.name, g.description]));
+    });
+
   program.command("flavor").description("flavors (sizes) VMs are created with")
     .command("list").alias("ls").description("list flavors")
     .option("--region <name>", "only flavors of this region")

@@ -10,6 +10,7 @@ import type { ApiKeyService, Principal } from "../auth/api-key-service.js";
 import { errorHandler, notFoundHandler, type DatabaseUnavailableListener } from "./errors.js";
 import type { IdempotencyStore } from "../idempotency/idempotency-store.js";
 import { registerIdempotency } from "./idempotency.js";
+import { attachExamples } from "./openapi-examples.js";
 import { buildValidatorCompiler } from "./validation.js";
 
 declare module "fastify" {
@@ -80,6 +81,8 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
       },
       security: [{ api_key: [] }, { bearer: [] }],
     },
+    // Examples live beside each dialect (openapi-examples.ts), not in the route schemas.
+    transformObject: (d) => ("openapiObject" in d ? attachExamples(d.openapiObject) : d.swaggerObject),
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
 

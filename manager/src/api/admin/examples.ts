@@ -1,0 +1,499 @@
+// Examples of the /v1/admin requests and answers, shown in /openapi.json and /docs. Taken from a real
+// session against `npm start`; test/e2e/openapi-examples.test.ts validates each one against its
+// route's schemas.
+import type { OperationExamples } from "../openapi-examples.js";
+
+export const adminExamples: OperationExamples = {
+  "GET /v1/admin/accounts": {
+    response: {
+      status: true,
+      message: "Getting accounts success",
+      count: 2,
+      accounts: [
+        {
+          id: 1,
+          name: "admin",
+          disabled: false,
+          limits: { vms: null, vcpus: null, memory_mib: null, gpus: null },
+          usage: { vms: 2, vcpus: 30, memory_mib: 188416, gpus: 1 },
+          created_at: "2026-12-04T18:49:47.846Z",
+          updated_at: "2026-12-04T18:49:47.846Z",
+        },
+      ],
+    },
+  },
+  "POST /v1/admin/accounts": {
+    request: { name: "acme-research", limits: { vms: 20, gpus: 16 } },
+    response: {
+      status: true,
+      message: "Account created",
+      account: {
+        id: 2,
+        name: "acme-research",
+        disabled: false,
+        limits: { vms: 20, vcpus: null, memory_mib: null, gpus: 16 },
+        usage: { vms: 0, vcpus: 0, memory_mib: 0, gpus: 0 },
+        created_at: "2026-12-04T18:50:16.060Z",
+        updated_at: "2026-12-04T18:50:16.060Z",
+      },
+    },
+  },
+  "DELETE /v1/admin/accounts/{id}": {
+    response: { status: true, message: "Account deleted" },
+  },
+  "GET /v1/admin/accounts/{id}": {
+    response: {
+      status: true,
+      message: "Getting account success",
+      account: {
+        id: 2,
+        name: "acme-research",
+        disabled: false,
+        limits: { vms: 20, vcpus: null, memory_mib: null, gpus: 16 },
+        usage: { vms: 0, vcpus: 0, memory_mib: 0, gpus: 0 },
+        created_at: "2026-12-04T18:50:16.060Z",
+        updated_at: "2026-12-04T18:50:16.060Z",
+      },
+    },
+  },
+  "PUT /v1/admin/accounts/{id}": {
+    request: { limits: { vms: 40, gpus: 32, memory_mib: null } },
+    response: {
+      status: true,
+      message: "Account updated",
+      account: {
+        id: 2,
+        name: "acme-research",
+        disabled: false,
+        limits: { vms: 40, vcpus: null, memory_mib: null, gpus: 32 },
+        usage: { vms: 0, vcpus: 0, memory_mib: 0, gpus: 0 },
+        created_at: "2026-12-04T18:50:16.060Z",
+        updated_at: "2026-12-04T18:50:16.086Z",
+      },
+    },
+  },
+  "GET /v1/admin/accounts/{id}/api-keys": {
+    response: {
+      status: true,
+      message: "Getting API keys success",
+      count: 1,
+      api_keys: [
+        {
+          id: 2,
+          account_id: 2,
+          name: "ci",
+          description: "CI pipeline",
+          role: "user",
+          key: "orb_Xq4vN8c2…",
+          created_at: "2026-12-04T18:50:16.118Z",
+        },
+      ],
+    },
+  },
+  "POST /v1/admin/accounts/{id}/api-keys": {
+    request: { name: "ci", description: "CI pipeline", role: "user" },
+    response: {
+      status: true,
+      message: "API key created: store it now, it is not shown again",
+      api_key: {
+        id: 2,
+        account_id: 2,
+        name: "ci",
+        description: "CI pipeline",
+        role: "user",
+        key: "orb_Xq4vN8c2LrT6hW1zKp9sBd3fYj7mGe5a",
+        created_at: "2026-12-04T18:50:16.118Z",
+      },
+    },
+  },
+  "DELETE /v1/admin/accounts/{id}/api-keys/{key_id}": {
+    response: { status: true, message: "API key revoked" },
+  },
+  "POST /v1/admin/accounts/{id}/disable": {
+    response: {
+      status: true,
+      message: "Account disabled",
+      account: {
+        id: 2,
+        name: "acme-research",
+        disabled: true,
+        limits: { vms: 40, vcpus: null, memory_mib: null, gpus: 32 },
+        usage: { vms: 0, vcpus: 0, memory_mib: 0, gpus: 0 },
+        created_at: "2026-12-04T18:50:16.060Z",
+        updated_at: "2026-12-04T18:50:16.097Z",
+      },
+    },
+  },
+  "POST /v1/admin/accounts/{id}/enable": {
+    response: {
+      status: true,
+      message: "Account enabled",
+      account: {
+        id: 2,
+        name: "acme-research",
+        disabled: false,
+        limits: { vms: 40, vcpus: null, memory_mib: null, gpus: 32 },
+        usage: { vms: 0, vcpus: 0, memory_mib: 0, gpus: 0 },
+        created_at: "2026-12-04T18:50:16.060Z",
+        updated_at: "2026-12-04T18:50:16.102Z",
+      },
+    },
+  },
+  "GET /v1/admin/clusters": {
+    response: {
+      status: true,
+      message: "Getting clusters success",
+      clusters: [
+        { id: 1, name: "default", pod: "default", environment: "default", settings: {} },
+      ],
+    },
+  },
+  "PUT /v1/admin/clusters/{id}/settings/{name}": {
+    request: { value: 1.5 },
+    response: {
+      status: true,
+      message: "Cluster setting updated",
+      setting: { cluster_id: 1, name: "cpu.overprovisioning.factor", value: 1.5 },
+    },
+  },
+  "GET /v1/admin/flavors": {
+    response: {
+      status: true,
+      message: "Getting flavors success",
+      count: 27,
+      flavors: [
+        {
+          id: 4,
+          name: "n3-H100x1",
+          cpu: 28,
+          ram: 180,
+          disk: 100,
+          gpu: "NVIDIA H100 80GB HBM3",
+          gpu_count: 1,
+          vgpu_type: null,
+          gpu_share_milli: null,
+          host_tags: [],
+          cpu_type: null,
+          region_name: "default",
+          retired_at: null,
+          created_at: "2026-12-04T18:49:47.837Z",
+        },
+      ],
+    },
+  },
+  "POST /v1/admin/flavors": {
+    request: { name: "n3-A100x1", cpu: 24, ram: 120, disk: 100, gpu: "NVIDIA A100-SXM4-80GB", gpu_count: 1 },
+    response: {
+      status: true,
+      message: "Flavor created",
+      flavor: {
+        id: 28,
+        name: "n3-A100x1",
+        cpu: 24,
+        ram: 120,
+        disk: 100,
+        gpu: "NVIDIA A100-SXM4-80GB",
+        gpu_count: 1,
+        vgpu_type: null,
+        gpu_share_milli: null,
+        host_tags: [],
+        cpu_type: null,
+        region_name: "default",
+        retired_at: null,
+        created_at: "2026-12-04T18:50:16.040Z",
+      },
+    },
+  },
+  "DELETE /v1/admin/flavors/{id}": {
+    response: { status: true, message: "Flavor deleted" },
+  },
+  "GET /v1/admin/flavors/{id}": {
+    response: {
+      status: true,
+      message: "Getting flavor success",
+      flavor: {
+        id: 27,
+        name: "n3-A100x2",
+        cpu: 48,
+        ram: 240,
+        disk: 200,
+        gpu: "NVIDIA A100-SXM4-80GB",
+        gpu_count: 2,
+        vgpu_type: null,
+        gpu_share_milli: null,
+        host_tags: [],
+        cpu_type: null,
+        region_name: "default",
+        retired_at: null,
+        created_at: "2026-12-04T18:50:15.990Z",
+      },
+    },
+  },
+  "PUT /v1/admin/flavors/{id}": {
+    request: { ram: 256, disk: 400 },
+    response: {
+      status: true,
+      message: "Flavor changed",
+      flavor: {
+        id: 27,
+        name: "n3-A100x2",
+        cpu: 48,
+        ram: 256,
+        disk: 400,
+        gpu: "NVIDIA A100-SXM4-80GB",
+        gpu_count: 2,
+        vgpu_type: null,
+        gpu_share_milli: null,
+        host_tags: [],
+        cpu_type: null,
+        region_name: "default",
+        retired_at: null,
+        created_at: "2026-12-04T18:50:15.990Z",
+      },
+    },
+  },
+  "POST /v1/admin/flavors/{id}/retire": {
+    response: {
+      status: true,
+      message: "Flavor retired",
+      flavor: {
+        id: 27,
+        name: "n3-A100x2",
+        cpu: 48,
+        ram: 256,
+        disk: 400,
+        gpu: "NVIDIA A100-SXM4-80GB",
+        gpu_count: 2,
+        vgpu_type: null,
+        gpu_share_milli: null,
+        host_tags: [],
+        cpu_type: null,
+        region_name: "default",
+        retired_at: "2026-12-04T18:50:16.032Z",
+        created_at: "2026-12-04T18:50:15.990Z",
+      },
+    },
+  },
+  "GET /v1/admin/hosts": {
+    response: {
+      status: true,
+      message: "Getting hosts success",
+      count: 4,
+      hosts: [
+        {
+          id: 3,
+          uuid: "5e1a0000-0000-4000-8000-000000000003",
+          name: "sim-h100-1",
+          environment: "default",
+          cluster: "default",
+          state: "Up",
+          resource_state: "Enabled",
+          hypervisor: "simulator",
+          driver: "simulator",
+          cpu_model: "Simulated x86_64",
+          tags: ["gpu"],
+          last_heartbeat_at: "2026-12-04T18:50:08.347Z",
+          agent_version: "0.1.0",
+          discovery_warnings: [],
+          capacity: {
+            cpus: 256,
+            sockets: 2,
+            cores_per_socket: 64,
+            threads_per_core: 2,
+            memory_mib: 2097152,
+            memory_reserve_mib: 2048,
+            numa_cells: [
+              { id: 0, cpus: [0, 1, 2, 3, 4, 5, 6, 7], memory_mib: 1048576 },
+            ],
+          },
+          allocated: { vcpus: 28, memory_mib: 184320, vms: 1 },
+          unmanaged_domains: [],
+          gpus: [
+            {
+              id: 1,
+              pci_address: "0000:18:00.0",
+              uuid: "GPU-21ec8664-7592-295c-ac40-6c93ec4a20e2",
+              model: "NVIDIA H100 80GB HBM3",
+              memory_mib: 81559,
+              numa_node: 0,
+              nvlink_peers: [
+                "0000:19:00.0",
+                "0000:1a:00.0",
+                "0000:1b:00.0",
+                "0000:1c:00.0",
+                "0000:1d:00.0",
+                "0000:1e:00.0",
+                "0000:1f:00.0",
+              ],
+              vgpu_types: [],
+              present: true,
+              allocations: [
+                { vm_id: 1, mode: "passthrough", vgpu_type: "", share_milli: 1000 },
+              ],
+            },
+          ],
+        },
+      ],
+    },
+  },
+  "PUT /v1/admin/hosts/{id}": {
+    request: { resource_state: "Enabled" },
+    response: { status: true, message: "Host updated", host: { id: 4, resource_state: "Enabled" } },
+  },
+  "GET /v1/admin/hosts/{id}/certificates": {
+    response: { status: true, message: "Getting host certificates success", certificates: [] },
+  },
+  "POST /v1/admin/hosts/{id}/reset-identity": {
+    response: { status: true, message: "Host identity reset: it may register again with a join token", revoked: [] },
+  },
+  "POST /v1/admin/hosts/{id}/revoke-certificate": {
+    response: { status: true, message: "Revoked 0 certificate(s)", revoked: [] },
+  },
+  "POST /v1/admin/placement/dry-run": {
+    request: { flavor_name: "n3-H100x2", image_name: "Ubuntu Server 22.04 LTS", count: 1 },
+    response: {
+      status: true,
+      message: "placement found",
+      result: {
+        ok: true,
+        plan: {
+          policy: "firstfit/vertical",
+          seed: 1205620835,
+          decided_at: "2026-12-04T18:50:15.936Z",
+          placements: [
+            {
+              index: 0,
+              host_id: "3",
+              host_name: "sim-h100-1",
+              vcpus: 60,
+              memory_mib: 368640,
+              gpus: [
+                { gpu_id: "2", model: "NVIDIA H100 80GB HBM3", mode: "passthrough" },
+              ],
+              scores: [
+                { scorer: "os-type", score: 0.5, weight: 32 },
+                { scorer: "gpu-packing-order", score: 0.96875, weight: 8 },
+                { scorer: "firstfit", score: 0.5, weight: 0.01 },
+                { scorer: "gpu-locality", score: 1, weight: 32 },
+                { scorer: "allocated-capacity", score: 0.07133201979472141, weight: 1 },
+                { scorer: "gpu-fragmentation", score: 0.5000000000000001, weight: 16 },
+                { scorer: "gpu-resource-balance", score: 0.5, weight: 16 },
+              ],
+              total: 71.82633201979472,
+              numa_node: 0,
+              pinned_cpus: [28, 29, 30, 31, 32, 33, 34, 35],
+            },
+          ],
+        },
+      },
+    },
+  },
+  "POST /v1/admin/regions": {
+    request: { name: "eu-north", description: "Stockholm" },
+    response: {
+      status: true,
+      message: "Region created",
+      region: { id: 6, name: "eu-north", description: "Stockholm", country: "", green_status: "NOT_GREEN", features: {} },
+    },
+  },
+  "GET /v1/admin/registration-tokens": {
+    response: {
+      status: true,
+      message: "Getting registration tokens success",
+      count: 1,
+      registration_tokens: [
+        {
+          id: 1,
+          note: "rack 12, host gpu-h100-07",
+          state: "active",
+          created_at: "2026-12-04T18:50:15.965Z",
+          expires_at: "2026-12-04T19:50:15.965Z",
+          used_at: null,
+          used_by_host_id: null,
+          revoked_at: null,
+        },
+      ],
+    },
+  },
+  "POST /v1/admin/registration-tokens": {
+    request: { expires_in_seconds: 3600, note: "rack 12, host gpu-h100-07" },
+    response: {
+      status: true,
+      message: "Registration token created (shown once)",
+      token: "ort_Hn2x8QpL5vR1cW7kZt4yBm9dFs3gJa6eUo0iXr2NwKq",
+      registration_token: {
+        id: 1,
+        note: "rack 12, host gpu-h100-07",
+        state: "active",
+        created_at: "2026-12-04T18:50:15.965Z",
+        expires_at: "2026-12-04T19:50:15.965Z",
+        used_at: null,
+        used_by_host_id: null,
+        revoked_at: null,
+      },
+      ca_pem: "-----BEGIN CERTIFICATE-----\nMIIBljCCATugAwIBAgIQWAoiVxAvActj3RCCkCOI+zAKBggqhkjOPQQDAjApMRcw\nFQYDVQQDEw5PcmJpdCBhZ2VudCBDQTEOMAwGA1UEChMFT3JiaXQwHhcNMjYxMjA0\nMTg0NDQ3WhcNMzYxMjAxMTg0OTQ3WjApMRcwFQYDVQQDEw5PcmJpdCBhZ2VudCBD\nQTEOMAwGA1UEChMFT3JiaXQwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAATGfeBH\nrgiWGMndJmbuXViSLxw0j2gTgHvq/aTg9i8TLlJKBahOisPk9oYimPdXyUYvUwk9\nMlgIYa2O4Qgw6Meoo0UwQzASBgNVHRMBAf8ECDAGAQH/AgEAMA4GA1UdDwEB/wQE\nAwIBBjAdBgNVHQ4EFgQUNDoaofgbbsoz4TxfX3QaI8m6Ml0wCgYIKoZIzj0EAwID\nSQAwRgIhALeUVR3LqFrPxU+BtkAw9vtoAm9RIjf3VS3UKiTEg6BLAiEAw0OcRBJ3\nFQbwKEMbd5OkvpiKqRPTlB18e3SlYgVCdqI=\n-----END CERTIFICATE-----",
+      ca_sha256: "1b2b9655616982b89639b79ec5985ae01ba5682ed9d0fa65b15f7f33bfdc5729",
+    },
+  },
+  "DELETE /v1/admin/registration-tokens/{id}": {
+    response: {
+      status: true,
+      message: "Registration token revoked",
+      registration_token: {
+        id: 1,
+        note: "rack 12, host gpu-h100-07",
+        state: "revoked",
+        created_at: "2026-12-04T18:50:15.965Z",
+        expires_at: "2026-12-04T19:50:15.965Z",
+        used_at: null,
+        used_by_host_id: null,
+        revoked_at: "2026-12-04T18:50:15.976Z",
+      },
+    },
+  },
+  "GET /v1/admin/settings": {
+    response: {
+      status: true,
+      message: "Getting settings success",
+      settings: [
+        {
+          name: "agent.heartbeat.interval.ms",
+          description: "How often agents send a heartbeat with the power state of every domain.",
+          value: 10000,
+          default: 10000,
+          is_default: true,
+          min: 200,
+          max: 600000,
+        },
+        {
+          name: "host.memory.reserve.mib",
+          description: "Memory kept for the host itself, not given to VMs (MiB).",
+          value: 2048,
+          default: 2048,
+          is_default: true,
+          min: 0,
+          max: 1048576,
+        },
+      ],
+    },
+  },
+  "GET /v1/admin/settings/{name}": {
+    response: {
+      status: true,
+      message: "Getting setting success",
+      setting: {
+        name: "cpu.overprovisioning.factor",
+        description: "vCPUs allocatable per logical CPU",
+        value: 1,
+        default: 1,
+        is_default: true,
+        min: 0.1,
+        max: 16,
+      },
+    },
+  },
+  "PUT /v1/admin/settings/{name}": {
+    request: { value: 2 },
+    response: { status: true, message: "Setting updated", setting: { name: "cpu.overprovisioning.factor", value: 2 } },
+  },
+};
