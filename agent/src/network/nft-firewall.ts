@@ -1,6 +1,9 @@
-// Applies VM firewalls with the host's nft (libnftables JSON on stdin, `nft -j -f -`) and reads
+// Applies VM firewalls with the host's nft (libnftables JSON, `nft -j -f FILE`) and reads
 // them back with `nft -j list table`. Each apply or removal is one nft transaction: it happens
 // whole or not at all, and other VMs' chains are left as they are.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { execa } from "execa";
 import { HypervisorError } from "#shared/errors.js";
 import { parseNftListing, type ListedChain, type ListedMapElement } from "./nft-listing.schema.js";
@@ -75,7 +78,12 @@ export class NftFirewall {
 
   private async run(ruleset: NftRuleset): Promise<void> {
     const [bin, ...args] = this.cmd;
-    const r = await execa(bin!, [...args, "-j", "-f", "-"], { input: JSON.stringify(ruleset), reject: false });
+    // Not stdin: nft opens /dev/stdin, which fails (ENXIO) on the socket a Node child's pipe is.
+    const dir = await mkdtemp(join(tmpdir(), "orbit-nft-"));
+    const file = join(dir, "ruleset.json");
+    const r = await writeFile(file, JSON.stringify(ruleset), { mode: 0o600 })
+      .then(() => execa(bin!, [...args, "-j", "-f", file], { reject: false }))
+      .finally(() => rm(dir, { recursive: true, force: true }));
     if (r.exitCode !== 0) {
       throw new HypervisorError(`nft refused the firewall transaction: ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`, { retryable: false });
     }
