@@ -12,6 +12,9 @@ import { catalogRoutes } from "./api/hyperstack/catalog.routes.js";
 import { jobRoutes } from "./api/hyperstack/jobs.routes.js";
 import { vmActionRoutes } from "./api/hyperstack/vm-actions.routes.js";
 import { virtualMachineRoutes } from "./api/hyperstack/virtual-machines.routes.js";
+import { securityRuleRoutes } from "./api/hyperstack/security-rules.routes.js";
+import { SecurityRuleService } from "./security-rules/security-rule-service.js";
+import { vmFirewallJob } from "./jobs/vm-firewall.job.js";
 import { affinityGroupRoutes } from "./api/hyperstack/affinity-groups.routes.js";
 import { flavorAdminRoutes } from "./api/admin/flavors.routes.js";
 import { hostAdminRoutes } from "./api/admin/host-admin.routes.js";
@@ -157,6 +160,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   runner.register("vm.deploy", withActionCallbacks(db, vmDeployJob(db, dispatcher, registry)));
   runner.register("vm.destroy", withActionCallbacks(db, vmDestroyJob(db, dispatcher)));
   for (const kind of VM_POWER_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmPowerJob(kind, db, dispatcher, registry)));
+  runner.register("vm.firewall", vmFirewallJob(db, dispatcher, registry));
   // Event callbacks: queued in the outbox with each event, POSTed by this worker (callbacks/).
   const callbackPolicy = () => ({ allowPrivateAddresses: config.callbackAllowPrivateAddresses });
   const vmSvc = new VmService(db, placement, runner, catalog, callbackPolicy);
@@ -201,6 +205,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     routes: async (scoped) => {
       await scoped.register(virtualMachineRoutes(vmSvc));
       await scoped.register(vmActionRoutes(new VmActions(db, runner, placement)));
+      await scoped.register(securityRuleRoutes(new SecurityRuleService(db, runner)));
       await scoped.register(vmMetricsRoutes({ vms: vmSvc, metrics: vmMetrics }));
       await scoped.register(vmLogsRoutes({ vms: vmSvc, logs: consoleLogs }));
       await scoped.register(jobRoutes(new JobService(db)));

@@ -19,6 +19,9 @@ export const SECURITY_RULE_PROTOCOLS = Object.keys(SECURITY_RULE_PROTOCOL_NUMBER
 export const PORT_PROTOCOLS: readonly SecurityRuleProtocol[] = ["tcp", "udp", "sctp", "dccp", "udplite"];
 const ICMPV6: readonly SecurityRuleProtocol[] = ["ipv6-icmp", "icmpv6"];
 
+/** The most rules one VM may have (the manager's limit, and its create's). */
+export const MAX_SECURITY_RULES_PER_VM = 100;
+
 export type SecurityRuleDirection = "ingress" | "egress";
 export type SecurityRuleEthertype = "IPv4" | "IPv6";
 

@@ -10,6 +10,8 @@ import type { SettingsRegistry } from "../settings/settings-registry.js";
 import { transitionVm } from "../vm/vm-transitions.js";
 import type { JobHandler } from "./job-runner.js";
 import { buildVmSpec } from "./vm-spec.js";
+import { firewallSpec } from "../security-rules/firewall-spec.js";
+import { securityRulesOf } from "../security-rules/security-rule-service.js";
 
 export function vmDeployJob(db: Db, dispatcher: CommandDispatcher, settings: SettingsRegistry): JobHandler {
   return async ({ job, progress }) => {
@@ -26,7 +28,8 @@ export function vmDeployJob(db: Db, dispatcher: CommandDispatcher, settings: Set
     const [alloc] = await db.select().from(allocations).where(eq(allocations.vmId, vm.id));
     const gpuRows = await db.select({ a: gpuAllocations, g: gpus }).from(gpuAllocations)
       .innerJoin(gpus, eq(gpus.id, gpuAllocations.gpuId)).where(eq(gpuAllocations.vmId, vm.id));
-    const spec = buildVmSpec(vm, image!, alloc, gpuRows);
+    const rules = (await securityRulesOf(db, [vm.id])).get(vm.id) ?? [];
+    const spec = buildVmSpec(vm, image!, alloc, gpuRows, firewallSpec(rules));
     const result = await dispatcher.run(vm.hostId, {
       // Same id on every attempt: a retried command is answered from the agent's memory.
       commandId: job.uuid,

@@ -13,6 +13,8 @@ import { transitionVm } from "../vm/vm-transitions.js";
 import type { VmState } from "../vm/vm-state-machine.js";
 import type { JobHandler } from "./job-runner.js";
 import { buildVmSpec } from "./vm-spec.js";
+import { firewallSpec } from "../security-rules/firewall-spec.js";
+import { securityRulesOf } from "../security-rules/security-rule-service.js";
 
 export const VM_POWER_JOB_KINDS = ["vm.start", "vm.restore", "vm.stop", "vm.shutdown", "vm.reboot", "vm.hard-reboot", "vm.hibernate"] as const;
 export type VmPowerJobKind = (typeof VM_POWER_JOB_KINDS)[number];
@@ -39,7 +41,8 @@ async function startSpec(db: Db, vm: VmRow) {
   const [alloc] = await db.select().from(allocations).where(eq(allocations.vmId, vm.id));
   const gpuRows = await db.select({ a: gpuAllocations, g: gpus }).from(gpuAllocations)
     .innerJoin(gpus, eq(gpus.id, gpuAllocations.gpuId)).where(eq(gpuAllocations.vmId, vm.id));
-  return buildVmSpec(vm, image!, alloc, gpuRows);
+  const rules = (await securityRulesOf(db, [vm.id])).get(vm.id) ?? [];
+  return buildVmSpec(vm, image!, alloc, gpuRows, firewallSpec(rules));
 }
 
 export function vmPowerJob(kind: VmPowerJobKind, db: Db, dispatcher: Dispatcher, settings: Pick<SettingsRegistry, "number">): JobHandler {

@@ -1,6 +1,6 @@
 // The full VM spec an agent needs to start a domain, from the manager's rows.
 import { createHash } from "node:crypto";
-import type { VmSpec } from "#shared/protocol.js";
+import type { FirewallSpec, VmSpec } from "#shared/protocol.js";
 import type { allocations, gpuAllocations, gpus, images, vms } from "../db/schema.js";
 
 export function buildVmSpec(
@@ -8,6 +8,8 @@ export function buildVmSpec(
   image: typeof images.$inferSelect,
   alloc: typeof allocations.$inferSelect | undefined,
   gpuRows: { a: typeof gpuAllocations.$inferSelect; g: typeof gpus.$inferSelect }[],
+  /** The VM's firewall (security-rules/firewall-spec.ts); undefined: none is sent. */
+  firewall?: FirewallSpec,
 ): VmSpec {
   return {
     vmUuid: vm.uuid,
@@ -38,6 +40,7 @@ export function buildVmSpec(
     labels: Object.fromEntries(vm.labels.map((l) => [l, ""])),
     directBoot: undefined,
     osType: image.osType,
+    firewall,
   };
 }
 

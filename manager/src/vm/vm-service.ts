@@ -6,13 +6,15 @@ import type { GpuDemand, PlacementPlan, PlacementRequest, PlacementResult } from
 import { validateCallbackUrl, type CallbackAddressPolicy } from "../callbacks/callback-url.js";
 import type { CatalogService, DeployCatalogInput, Flavor, Image } from "../catalog/catalog-service.js";
 import type { Db } from "../db/database.js";
-import { affinityGroupMembers, environments, flavors, hosts, images, jobs, keypairs, regions, vms } from "../db/schema.js";
+import { affinityGroupMembers, environments, flavors, hosts, images, jobs, keypairs, regions, securityRules, vms } from "../db/schema.js";
 import { AffinityGroupService } from "../placement/affinity-group-service.js";
 import type { PlacementService } from "../placement/placement-service.js";
 import type { StoredPlacement, VmDetails } from "./vm-details.js";
 import { transitionVm } from "./vm-transitions.js";
 import { canDestroyFrom, isVmState } from "./vm-state-machine.js";
 import { containsPattern } from "../db/like-pattern.js";
+import type { SecurityRuleInput } from "#shared/security-rules.js";
+import { checkSecurityRules, securityRuleRows, securityRulesOf } from "../security-rules/security-rule-service.js";
 
 export interface Caller { accountId: number; role: "admin" | "user" }
 
@@ -35,7 +37,8 @@ export interface CreateVmInput {
   assign_floating_ip?: boolean | undefined;
   create_bootable_volume?: boolean | undefined;
   enable_port_randomization?: boolean | undefined;
-  security_rules?: unknown[] | undefined;
+  /** The VMs' security rules (each VM gets them all); checked before anything is written. */
+  security_rules?: SecurityRuleInput[] | undefined;
   volume_name?: string | undefined;
   enhanced_monitoring_enabled?: boolean | undefined;
   profile?: { name: string } | undefined;
@@ -59,7 +62,6 @@ const NOT_YET_SUPPORTED: readonly { field: keyof CreateVmInput; harmless: (v: un
   { field: "enable_port_randomization", harmless: (v) => v === true, what: "port randomization settings (they apply to floating IPs)" },
   { field: "create_bootable_volume", harmless: (v) => v === false, what: "bootable volumes" },
   { field: "volume_name", harmless: (v) => v === "", what: "volumes" },
-  { field: "security_rules", harmless: (v) => Array.isArray(v) && v.length === 0, what: "security rules" },
   { field: "enhanced_monitoring_enabled", harmless: (v) => v === false, what: "enhanced monitoring" },
   { field: "profile", harmless: () => false, what: "deploy profiles" },
   { field: "flavor", harmless: () => false, what: "inline flavors (name one with flavor_name)" },
@@ -159,6 +161,7 @@ export class VmService {
 
   async create(caller: Caller, input: CreateVmInput): Promise<{ vms: VmDetails[]; jobIds: number[]; plan: PlacementPlan }> {
     refuseNotYetSupported(input);
+    const rules = checkSecurityRules(input.security_rules ?? [], "security_rules");
     const count = input.count ?? 1;
     if (input.user_data !== undefined && Buffer.byteLength(input.user_data, "utf8") > MAX_USER_DATA_BYTES) {
       throw new InvalidArgumentError("user_data", `user_data is ${Buffer.byteLength(input.user_data, "utf8")} bytes; at most ${MAX_USER_DATA_BYTES} are accepted`);
@@ -191,9 +194,13 @@ export class VmService {
         placement: { policy: plan.policy, seed: plan.seed, host: p.hostName, scores: p.scores, total: p.total, gpus: p.gpus } satisfies StoredPlacement,
       }),
       jobKind: "vm.deploy",
-      ...(groups.rows.length > 0 ? {
+      // Such requests commit alone (not in a group commit): only when there is something to write.
+      ...(groups.rows.length > 0 || rules.length > 0 ? {
         after: async (tx, created) => {
-          await tx.insert(affinityGroupMembers).values(created.flatMap((vm) => groups.rows.map((g) => ({ groupId: g.id, vmId: vm.id }))));
+          if (groups.rows.length > 0) {
+            await tx.insert(affinityGroupMembers).values(created.flatMap((vm) => groups.rows.map((g) => ({ groupId: g.id, vmId: vm.id }))));
+          }
+          if (rules.length > 0) await tx.insert(securityRules).values(created.flatMap((vm) => securityRuleRows(vm.id, rules)));
         },
       } : {}),
     });
@@ -281,12 +288,13 @@ export class VmService {
     const imageIds = [...new Set(rows.map((r) => r.imageId))];
     const envIds = [...new Set(rows.map((r) => r.environmentId))];
     const hostIds = [...new Set(rows.flatMap((r) => (r.hostId == null ? [] : [r.hostId])))];
-    const [fs, is, es, hs] = await Promise.all([
+    const [fs, is, es, hs, rules] = await Promise.all([
       this.db.select().from(flavors).where(inArray(flavors.id, flavorIds)),
       this.db.select().from(images).where(inArray(images.id, imageIds)),
       this.db.select({ ...getTableColumns(environments), region: regions.name }).from(environments)
         .innerJoin(regions, eq(regions.id, environments.regionId)).where(inArray(environments.id, envIds)),
       admin && hostIds.length ? this.db.select({ id: hosts.id, name: hosts.name }).from(hosts).where(inArray(hosts.id, hostIds)) : [],
+      securityRulesOf(this.db, rows.map((r) => r.id)),
     ]);
     // Foreign keys guarantee the flavor, image and environment exist.
     return rows.map((r) => ({
@@ -304,6 +312,7 @@ export class VmService {
       image: is.find((x) => x.id === r.imageId)!,
       host: hs.find((h) => h.id === r.hostId) ?? null,
       placement: admin && r.placement ? (r.placement as unknown as StoredPlacement) : null,
+      securityRules: rules.get(r.id) ?? [],
     }));
   }
 }

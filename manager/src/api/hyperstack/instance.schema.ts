@@ -2,6 +2,7 @@
 // host and placement for admin keys).
 import { Type } from "@sinclair/typebox";
 import { GpuAssignment, ScorerScore } from "../placement.schema.js";
+import { SecurityRuleView } from "./security-rule.schema.js";
 
 /** A VM's placement as admins see it (users get null). */
 export const InstancePlacement = Type.Union([Type.Null(), Type.Object({
@@ -56,7 +57,7 @@ export const Instance = Type.Object({
   image: Type.Object({ name: Type.String() }, { additionalProperties: false }),
   flavor: InstanceFlavor,
   keypair: Type.Object({ name: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false }),
-  security_rules: Type.Tuple([], { description: "Always empty: security rules are not supported yet" }),
+  security_rules: Type.Array(SecurityRuleView, { description: "The VM's firewall rules, oldest first" }),
   volume_attachments: Type.Tuple([], { description: "Always empty: volumes are not supported yet" }),
   labels: Type.Array(Type.String()),
   callback_url: Type.Union([Type.String(), Type.Null()]),
