@@ -99,6 +99,21 @@ describe("buildVmFirewall", () => {
     expect(del).toBeLessThan(add);
   });
 
+  it("refuses rules that were never checked: port_range_min above port_range_max, an unknown protocol", () => {
+    const ssh = rule({ port_range_min: 22, port_range_max: 22 });
+    const err = (rules: unknown[]) => {
+      try { buildVmFirewall({ vmUuid: VM, tapInterface: "tap0", rules: rules as never }); } catch (e) { return e as InvalidArgumentError; }
+      throw new Error("built");
+    };
+    const inverted = err([ssh, { ...ssh, portRangeMin: 2000, portRangeMax: 1000 }]);
+    expect(inverted).toBeInstanceOf(InvalidArgumentError);
+    expect(inverted.field).toBe("rules[1].port_range_min");
+    expect(inverted.message).toBe("port_range_min (2000) is greater than port_range_max (1000)");
+    const unknown = err([{ ...ssh, protocol: "quic-over-pigeon" }]);
+    expect(unknown.field).toBe("rules[0].protocol");
+    expect(unknown.message).toMatch(/unknown protocol "quic-over-pigeon"/);
+  });
+
   it("refuses a floating IP without a private IP, and bad names and addresses", () => {
     expect(() => buildVmFirewall({ vmUuid: VM, tapInterface: "tap0", floatingIp: "203.0.113.5", rules: [] })).toThrow(/private IP/);
     expect(() => buildVmFirewall({ vmUuid: VM, tapInterface: "tap 0; drop", rules: [] })).toThrow(InvalidArgumentError);

@@ -13,7 +13,7 @@
 // Traffic to or from anything that is not a VM's tap is accepted as before (the maps miss).
 import { isIPv4 } from "node:net";
 import { InvalidArgumentError } from "#shared/errors.js";
-import { SECURITY_RULE_PROTOCOL_NUMBERS, type SecurityRule } from "#shared/security-rules.js";
+import { checkSecurityRule, SECURITY_RULE_PROTOCOL_NUMBERS, type SecurityRule } from "#shared/security-rules.js";
 
 /** Tables as libnftables names them in objects inside them (a chain, map, element: family + table). */
 export const FILTER_TABLE = { family: "inet", table: "orbit" } as const;
@@ -29,7 +29,7 @@ export interface VmFirewallInput {
   tapInterface: string;
   /** The VM's address; when known, ingress is also limited to packets addressed to it. */
   privateIp?: string | undefined;
-  /** Rules already checked (checkSecurityRule). */
+  /** The allow rules; checked again here (checkSecurityRule), so no bad rule reaches nft. */
   rules: readonly SecurityRule[];
   /** Public IPv4 NATed to privateIp (which it needs). */
   floatingIp?: string | undefined;
@@ -62,8 +62,12 @@ const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
  * whose keys changed (another floating IP, another tap): deleted in the same transaction.
  */
 export function buildVmFirewall(input: VmFirewallInput, stale: readonly StaleElement[] = []): NftRuleset {
-  const { vmUuid, tapInterface, privateIp, rules, floatingIp } = input;
+  const { vmUuid, tapInterface, privateIp, floatingIp } = input;
   const names = vmChainNames(vmUuid);
+  const rules = input.rules.map((r, i) => checkSecurityRule({
+    direction: r.direction, ethertype: r.ethertype, protocol: r.protocol, remote_ip_prefix: r.remoteIpPrefix,
+    port_range_min: r.portRangeMin, port_range_max: r.portRangeMax,
+  }, `rules[${i}]`));
   if (!IFNAME_RE.test(tapInterface)) throw new InvalidArgumentError("tap_interface", `not an interface name: ${JSON.stringify(tapInterface)}`);
   if (privateIp !== undefined && !isIPv4(privateIp)) throw new InvalidArgumentError("private_ip", `not an IPv4 address: ${JSON.stringify(privateIp)}`);
   if (floatingIp !== undefined) {
