@@ -23,6 +23,8 @@ const TAP = `ofw${sfx}v`;
 const CLIENT_LINK = `ofw${sfx}c`;
 const VM_IP = "10.231.0.2";
 const CLIENT_IP = "10.232.0.2";
+const VM_IP6 = "fd00:231::2";
+const CLIENT_IP6 = "fd00:232::2";
 const FLOATING_IP = "203.0.113.77";
 const VM_UUID = `0f1e2d3c-0000-4000-8000-${sfx}000000`;
 const ALLOWED = 8080;
@@ -33,7 +35,7 @@ const ip = (...args: string[]) => execa("ip", args);
 const inNs = (ns: string, cmd: string, ...args: string[]) => execa("ip", ["netns", "exec", ns, cmd, ...args]);
 
 /** A TCP server answering each connection with "<its local address> <the peer's address>". */
-const SERVER = `for (const p of process.argv.slice(1)) require("net").createServer((s) => s.end(s.localAddress + " " + s.remoteAddress)).listen(Number(p), "0.0.0.0");`;
+const SERVER = `for (const p of process.argv.slice(1)) for (const host of ["0.0.0.0", "::"]) require("net").createServer((s) => s.end(s.localAddress + " " + s.remoteAddress)).listen({ port: Number(p), host, ipv6Only: host === "::" });`;
 /** Connects, prints what the server said; exit 2 when nothing came within the timeout. */
 const CLIENT = `const [h, p] = process.argv.slice(1); const s = require("net").connect(Number(p), h); let d = ""; s.on("data", (b) => d += b); s.on("end", () => { console.log(d); process.exit(0); }); s.on("error", (e) => { console.log("error " + e.code); process.exit(3); }); setTimeout(() => { console.log("timeout"); process.exit(2); }, 1500);`;
 /** One ICMP echo request as root (raw socket); prints "reply" or "timeout". */
@@ -79,15 +81,24 @@ describe.skipIf(skipReason !== "")(`VM firewall enforced by nftables in network 
     await inNs(NS.host, "ip", "addr", "add", "10.232.0.1/24", "dev", CLIENT_LINK);
     await inNs(NS.vm, "ip", "addr", "add", `${VM_IP}/24`, "dev", "eth0");
     await inNs(NS.client, "ip", "addr", "add", `${CLIENT_IP}/24`, "dev", "eth0");
+    // nodad: usable at once (no duplicate address detection wait).
+    await inNs(NS.host, "ip", "-6", "addr", "add", "fd00:231::1/64", "dev", TAP, "nodad");
+    await inNs(NS.host, "ip", "-6", "addr", "add", "fd00:232::1/64", "dev", CLIENT_LINK, "nodad");
+    await inNs(NS.vm, "ip", "-6", "addr", "add", `${VM_IP6}/64`, "dev", "eth0", "nodad");
+    await inNs(NS.client, "ip", "-6", "addr", "add", `${CLIENT_IP6}/64`, "dev", "eth0", "nodad");
     for (const [ns, links] of [[NS.host, [TAP, CLIENT_LINK, "lo"]], [NS.vm, ["eth0", "lo"]], [NS.client, ["eth0", "lo"]]] as const) {
       for (const l of links) await inNs(ns, "ip", "link", "set", l, "up");
     }
     await inNs(NS.vm, "ip", "route", "add", "default", "via", "10.231.0.1");
     await inNs(NS.client, "ip", "route", "add", "default", "via", "10.232.0.1");
+    await inNs(NS.vm, "ip", "-6", "route", "add", "default", "via", "fd00:231::1");
+    await inNs(NS.client, "ip", "-6", "route", "add", "default", "via", "fd00:232::1");
     await inNs(NS.host, "sysctl", "-qw", "net.ipv4.ip_forward=1");
+    await inNs(NS.host, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1");
     servers.push(execa("ip", ["netns", "exec", NS.vm, "node", "-e", SERVER, String(ALLOWED), String(DENIED)], { reject: false }));
     servers.push(execa("ip", ["netns", "exec", NS.client, "node", "-e", SERVER, String(CLIENT_PORT), String(CLIENT_PORT + 1)], { reject: false }));
     await waitListening(NS.client, VM_IP, DENIED);
+    await waitListening(NS.client, VM_IP6, DENIED);
     await waitListening(NS.vm, CLIENT_IP, CLIENT_PORT + 1);
   });
 
@@ -101,6 +112,7 @@ describe.skipIf(skipReason !== "")(`VM firewall enforced by nftables in network 
   it("without a firewall, every port of the VM is reachable (the setup itself filters nothing)", async () => {
     expect(await connect(NS.client, VM_IP, ALLOWED)).toBe(`${VM_IP} ${CLIENT_IP}`);
     expect(await connect(NS.client, VM_IP, DENIED)).toBe(`${VM_IP} ${CLIENT_IP}`);
+    expect(await connect(NS.client, VM_IP6, ALLOWED)).toBe(`${VM_IP6} ${CLIENT_IP6}`);
     if (hasPython) expect(await ping(NS.client, VM_IP)).toBe("reply");
   });
 
@@ -121,6 +133,13 @@ describe.skipIf(skipReason !== "")(`VM firewall enforced by nftables in network 
   it.skipIf(!hasPython)("an icmp rule lets pings through (python3 sends them)", async () => {
     await fw.apply({ ...base, rules: [rule({ protocol: "icmp" })] });
     expect(await ping(NS.client, VM_IP)).toBe("reply");
+    expect(await connect(NS.client, VM_IP, ALLOWED)).toBe("timeout");
+  });
+
+  it("a rule's ethertype picks the IP family: an IPv6 rule opens the port over IPv6 only", async () => {
+    await fw.apply({ ...base, rules: [rule({ ethertype: "IPv6", remote_ip_prefix: "fd00:232::/64", port_range_min: ALLOWED, port_range_max: ALLOWED })] });
+    expect(await connect(NS.client, VM_IP6, ALLOWED)).toBe(`${VM_IP6} ${CLIENT_IP6}`);
+    expect(await connect(NS.client, VM_IP6, DENIED)).toBe("timeout");
     expect(await connect(NS.client, VM_IP, ALLOWED)).toBe("timeout");
   });
 
