@@ -3,10 +3,13 @@
 import { isIPv4 } from "node:net";
 import { InvalidArgumentError } from "#shared/errors.js";
 import type { FirewallSpec } from "#shared/protocol.js";
-import { checkSecurityRule } from "#shared/security-rules.js";
+import { checkSecurityRule, MAX_SECURITY_RULES_PER_VM } from "#shared/security-rules.js";
 import type { VmFirewall } from "../drivers/hypervisor.js";
 
 export function checkFirewallSpec(spec: FirewallSpec, field: string): VmFirewall {
+  if (spec.rules.length > MAX_SECURITY_RULES_PER_VM) {
+    throw new InvalidArgumentError(`${field}.rules`, `at most ${MAX_SECURITY_RULES_PER_VM} security rules per VM; ${spec.rules.length} sent`);
+  }
   const rules = spec.rules.map((r, i) => checkSecurityRule({
     direction: r.direction, ethertype: r.ethertype, protocol: r.protocol, remote_ip_prefix: r.remoteIpPrefix,
     // 0 is "no port" on the wire (proto3 has no absent integers).
