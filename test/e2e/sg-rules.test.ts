@@ -2,16 +2,17 @@
 // later are stored, shown on the instance, and reach the VM's host (the simulated agent's driver
 // keeps the firewall it was sent: at start, and by a vm.firewall job on every change while the VM
 // runs). Bad rules are refused 400 naming the field, changing nothing.
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jobs, securityRules } from "../../manager/src/db/schema.js";
+import { commands, jobs, securityRules } from "../../manager/src/db/schema.js";
 import { createUserKey, errorShapeProblems, jobsIdle, stateDigest, startTestCloud, type TestCloud } from "./harness.js";
 
 let cloud: TestCloud;
 let alice: string;
 let bob: string;
 beforeAll(async () => {
-  cloud = await startTestCloud({ hosts: [{ hostname: "sg-a", uuid: "5e000000-0000-4000-8000-0000000000a1", cpus: 16, memoryMib: 32768 }] });
+  // Starts take a while, so a rule can be added while a start is under way.
+  cloud = await startTestCloud({ hosts: [{ hostname: "sg-a", uuid: "5e000000-0000-4000-8000-0000000000a1", cpus: 16, memoryMib: 32768 }], fleet: { startDelayMs: 1500 } });
   alice = await createUserKey(cloud, "sg-alice");
   bob = await createUserKey(cloud, "sg-bob");
 }, 120_000);
@@ -141,6 +142,24 @@ describe("security rules", () => {
       expect.objectContaining({ protocol: "udp" }),
       { direction: "ingress", ethertype: "IPv6", protocol: "icmp", remoteIpPrefix: "::/0" },
     ]);
+  });
+
+  it("a rule added after the start was sent (the VM not running yet) reaches the host once the VM runs", async () => {
+    const db = cloud.manager.database.db;
+    const r = await cloud.api("POST", "/v1/core/virtual-machines", { name: "sg-race", flavor_name: "n1-cpu-small", image_name: "Debian 12" }, alice);
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    const { id, uuid } = r.json.instances[0];
+    // The start spec (without the rule) is on its way to the host.
+    await cloud.waitFor("start sent", async () =>
+      (await db.select().from(commands).where(and(eq(commands.vmId, id), eq(commands.kind, "startVm")))).length > 0);
+    const added = await cloud.api("POST", `/v1/core/virtual-machines/${id}/sg-rules`, SSH, alice);
+    expect(added.status, JSON.stringify(added.json)).toBe(200);
+    expect((await cloud.api("GET", `/v1/core/virtual-machines/${id}`, undefined, alice)).json.instance.status).not.toBe("ACTIVE");
+    await cloud.waitFor("VM running", async () => (await cloud.api("GET", `/v1/core/virtual-machines/${id}`, undefined, alice)).json.instance?.status === "ACTIVE");
+    await jobsIdle(cloud);
+    expect(cloud.fleet.hypervisors[0]!.firewallOf(uuid)?.rules).toEqual([expect.objectContaining({ protocol: "tcp", portRangeMin: 22 })]);
+    const firewallJobs = await db.select().from(jobs).where(and(eq(jobs.vmId, id), eq(jobs.kind, "vm.firewall")));
+    expect(firewallJobs.map((j) => j.status)).toEqual(["succeeded"]);
   });
 
   it("deleting the VM removes its firewall from the host", async () => {

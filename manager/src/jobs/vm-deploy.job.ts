@@ -12,8 +12,10 @@ import type { JobHandler } from "./job-runner.js";
 import { buildVmSpec } from "./vm-spec.js";
 import { firewallSpec } from "../security-rules/firewall-spec.js";
 import { securityRulesOf } from "../security-rules/security-rule-service.js";
+import type { JobEnqueuer } from "../vm/vm-service.js";
+import { queueFirewallIfChanged } from "./vm-firewall.job.js";
 
-export function vmDeployJob(db: Db, dispatcher: CommandDispatcher, settings: SettingsRegistry): JobHandler {
+export function vmDeployJob(db: Db, dispatcher: CommandDispatcher, settings: SettingsRegistry, queue?: JobEnqueuer): JobHandler {
   return async ({ job, progress }) => {
     if (job.vmId == null) throw new OrbitError("internal", "deploy job without a VM");
     const vmId = job.vmId;
@@ -42,6 +44,7 @@ export function vmDeployJob(db: Db, dispatcher: CommandDispatcher, settings: Set
       throw new OrbitError("hypervisor_error", `agent started the domain but reports it ${PowerState[result.domain?.powerState ?? 0]}`);
     }
     await db.transaction((tx) => transitionVm(tx, vm.id, "Running", "agent reported the domain running", { onlyFrom: ["Starting"], powerState: "RUNNING" }));
+    await queueFirewallIfChanged(db, vm, spec.firewall, queue);
     return { host_id: vm.hostId };
   };
 }

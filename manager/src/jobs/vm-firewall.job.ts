@@ -1,25 +1,26 @@
 // Sends a VM's current security rules to its host (queued by security-rules/ on every change).
 // It reads the rules when it runs, so of several quick changes the last job applies the latest
-// set. A VM still being deployed is waited for (retryable): its start spec may predate the change.
-// A stopped or failed VM is skipped: its next start carries the rules.
+// set. A VM that is not running is skipped: a stopped one gets its rules at its next start, and
+// one being started is seen to by its start job (queueFirewallIfChanged, once it is Running:
+// a change committed after that sees the VM Running and queues a job that applies it).
+import { randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { OrbitError } from "#shared/errors.js";
 import type { CommandDispatcher } from "../agents/command-dispatcher.js";
 import type { Db } from "../db/database.js";
-import { vms } from "../db/schema.js";
+import { jobs, vms } from "../db/schema.js";
+import type { FirewallSpec } from "#shared/protocol.js";
+import type { JobEnqueuer } from "../vm/vm-service.js";
 import { firewallSpec } from "../security-rules/firewall-spec.js";
 import { securityRulesOf } from "../security-rules/security-rule-service.js";
 import type { SettingsRegistry } from "../settings/settings-registry.js";
 import type { JobHandler } from "./job-runner.js";
-
-const WAIT_FOR = new Set(["Creating", "Starting"]);
 
 export function vmFirewallJob(db: Db, dispatcher: Pick<CommandDispatcher, "applyFirewall">, settings: Pick<SettingsRegistry, "number">): JobHandler {
   return async ({ job }) => {
     if (job.vmId == null) throw new OrbitError("internal", "vm.firewall job without a VM");
     const [vm] = await db.select().from(vms).where(eq(vms.id, job.vmId));
     if (!vm) throw new OrbitError("internal", `VM ${job.vmId} vanished`);
-    if (WAIT_FOR.has(vm.state)) throw new OrbitError("conflict", `VM ${vm.id} is ${vm.state}: its firewall is sent once it runs`, { retryable: true });
     if (vm.state !== "Running" || vm.hostId == null) return { skipped: `VM is ${vm.state}` };
     const rules = (await securityRulesOf(db, [vm.id])).get(vm.id) ?? [];
     await dispatcher.applyFirewall({
@@ -28,4 +29,18 @@ export function vmFirewallJob(db: Db, dispatcher: Pick<CommandDispatcher, "apply
     }, firewallSpec(rules));
     return {};
   };
+}
+
+/**
+ * Called by a start job once its VM is Running: when the VM's rules changed since its start spec
+ * was built, queues a vm.firewall job (run now with `queue`, else by the runner's pending sweep).
+ */
+export async function queueFirewallIfChanged(
+  db: Db, vm: { id: number; accountId: number }, sent: FirewallSpec | undefined, queue?: JobEnqueuer,
+): Promise<void> {
+  const rules = (await securityRulesOf(db, [vm.id])).get(vm.id) ?? [];
+  const now = firewallSpec(rules, sent ? { privateIp: sent.privateIp, floatingIp: sent.floatingIp } : {});
+  if (sent && JSON.stringify(now) === JSON.stringify(sent)) return;
+  const [job] = await db.insert(jobs).values({ uuid: randomUUID(), kind: "vm.firewall", vmId: vm.id, accountId: vm.accountId }).returning({ id: jobs.id });
+  queue?.enqueue(job!.id);
 }

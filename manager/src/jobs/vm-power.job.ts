@@ -15,6 +15,8 @@ import type { JobHandler } from "./job-runner.js";
 import { buildVmSpec } from "./vm-spec.js";
 import { firewallSpec } from "../security-rules/firewall-spec.js";
 import { securityRulesOf } from "../security-rules/security-rule-service.js";
+import type { JobEnqueuer } from "../vm/vm-service.js";
+import { queueFirewallIfChanged } from "./vm-firewall.job.js";
 
 export const VM_POWER_JOB_KINDS = ["vm.start", "vm.restore", "vm.stop", "vm.shutdown", "vm.reboot", "vm.hard-reboot", "vm.hibernate"] as const;
 export type VmPowerJobKind = (typeof VM_POWER_JOB_KINDS)[number];
@@ -45,7 +47,7 @@ async function startSpec(db: Db, vm: VmRow) {
   return buildVmSpec(vm, image!, alloc, gpuRows, firewallSpec(rules));
 }
 
-export function vmPowerJob(kind: VmPowerJobKind, db: Db, dispatcher: Dispatcher, settings: Pick<SettingsRegistry, "number">): JobHandler {
+export function vmPowerJob(kind: VmPowerJobKind, db: Db, dispatcher: Dispatcher, settings: Pick<SettingsRegistry, "number">, queue?: JobEnqueuer): JobHandler {
   return async ({ job }) => {
     if (job.vmId == null) throw new OrbitError("internal", `${kind} job without a VM`);
     const [vm] = await db.select().from(vms).where(eq(vms.id, job.vmId));
@@ -61,12 +63,14 @@ export function vmPowerJob(kind: VmPowerJobKind, db: Db, dispatcher: Dispatcher,
 
     switch (kind) {
       case "vm.start": {
+        const spec = await startSpec(db, vm);
         const result = await dispatcher.run(vm.hostId, {
           commandId: job.uuid, deadlineMs: Date.now() + target.timeoutMs, vmUuid: vm.uuid,
-          body: { $case: "startVm", value: { spec: await startSpec(db, vm) } },
+          body: { $case: "startVm", value: { spec } },
         }, { vmId: vm.id, jobId: job.id, timeoutMs: target.timeoutMs });
         expectPower(result.domain, PowerState.POWER_STATE_RUNNING, "started the domain");
         await settle("Running", "", "RUNNING");
+        await queueFirewallIfChanged(db, vm, spec.firewall, queue);
         return {};
       }
       case "vm.restore":

@@ -1,6 +1,6 @@
 // A VM's security rules (Hyperstack's sg-rules): added and deleted one at a time, each checked
-// before anything is written. A change to a VM whose domain may be up is sent to its host by a
-// vm.firewall job (jobs/vm-firewall.job.ts), which applies the VM's whole rule set at once.
+// before anything is written. A change to a running VM is sent to its host by a vm.firewall job
+// (jobs/vm-firewall.job.ts), which applies the VM's whole rule set at once.
 import { randomUUID } from "node:crypto";
 import { and, asc, count, eq, inArray } from "drizzle-orm";
 import { ConflictError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
@@ -18,8 +18,6 @@ export interface StoredSecurityRule extends SecurityRule {
   createdAt: Date;
 }
 
-/** The VM states in which its domain may be defined on a host: a rule change is sent there. */
-const DOMAIN_STATES = new Set(["Creating", "Starting", "Running", "Stopping", "Hibernating"]);
 
 /** Every rule checked (field names prefixed with `field[i]`), or the first refusal. */
 export function checkSecurityRules(rules: readonly SecurityRuleInput[], field: string): SecurityRule[] {
@@ -57,7 +55,7 @@ function toStored(r: typeof securityRules.$inferSelect): StoredSecurityRule {
 export class SecurityRuleService {
   constructor(private readonly db: Db, private readonly jobsQueue: JobEnqueuer) {}
 
-  /** Adds a rule; when the VM's domain may be up, queues the job that sends the new set to its host. */
+  /** Adds a rule; when the VM runs, queues the job that sends the new set to its host. */
   async add(caller: Caller, vmId: number, input: SecurityRuleInput): Promise<StoredSecurityRule> {
     const rule = checkSecurityRule(input);
     const { stored, jobId } = await this.db.transaction(async (tx) => {
@@ -92,9 +90,12 @@ export class SecurityRuleService {
     return vm;
   }
 
-  /** A vm.firewall job when the VM's domain may be up (a stopped VM gets its rules at its next start). */
+  /**
+   * A vm.firewall job when the VM runs. One being started is its start job's (jobs/vm-firewall.job.ts,
+   * queueFirewallIfChanged); a stopped one gets its rules at its next start.
+   */
   private async queueFirewall(tx: Tx, vm: { id: number; state: string; accountId: number }): Promise<number | undefined> {
-    if (!DOMAIN_STATES.has(vm.state)) return undefined;
+    if (vm.state !== "Running") return undefined;
     const [job] = await tx.insert(jobs).values({ uuid: randomUUID(), kind: "vm.firewall", vmId: vm.id, accountId: vm.accountId }).returning({ id: jobs.id });
     return job!.id;
   }
