@@ -76,6 +76,8 @@ export function vmPowerJob(kind: VmPowerJobKind, db: Db, dispatcher: Dispatcher,
       case "vm.restore":
         expectPower(await dispatcher.restoreVm(target), PowerState.POWER_STATE_RUNNING, "restored the domain");
         await settle("Running", "", "RUNNING");
+        // A restore carries no spec: the rules are sent again, in case they changed while it slept.
+        await queueFirewallIfChanged(db, vm, undefined, queue);
         return {};
       case "vm.stop":
         expectPower(await dispatcher.stopVm(target, { mode: StopMode.STOP_MODE_FORCE }), PowerState.POWER_STATE_SHUTOFF, "powered the domain off");
