@@ -37,7 +37,10 @@ export function parseNftListing(json: unknown): { chains: ListedChain[]; element
       const m = MapObject.parse(obj.map);
       if (m.map !== "verdict") continue;
       for (const e of m.elem ?? []) {
-        const [key, verdict] = MapElement.parse(e);
+        // Elements that jump nowhere (accept, drop) name no chain: none of a VM's.
+        const parsed = MapElement.safeParse(e);
+        if (!parsed.success) continue;
+        const [key, verdict] = parsed.data;
         const target = "jump" in verdict ? verdict.jump.target : verdict.goto.target;
         elements.push({ family: m.family, table: m.table, map: m.name, key, target });
       }
