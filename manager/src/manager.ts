@@ -12,6 +12,9 @@ import { catalogRoutes } from "./api/hyperstack/catalog.routes.js";
 import { jobRoutes } from "./api/hyperstack/jobs.routes.js";
 import { vmActionRoutes } from "./api/hyperstack/vm-actions.routes.js";
 import { virtualMachineRoutes } from "./api/hyperstack/virtual-machines.routes.js";
+import { securityRuleRoutes } from "./api/hyperstack/security-rules.routes.js";
+import { SecurityRuleService } from "./security-rules/security-rule-service.js";
+import { vmFirewallJob } from "./jobs/vm-firewall.job.js";
 import { affinityGroupRoutes } from "./api/hyperstack/affinity-groups.routes.js";
 import { flavorAdminRoutes } from "./api/admin/flavors.routes.js";
 import { hostAdminRoutes } from "./api/admin/host-admin.routes.js";
@@ -167,11 +170,12 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     snapshot: async (environment) => (await placement.cache.get(environment)).snapshot,
     policy: () => allocation.policy().config,
   });
-  runner.register("vm.deploy", withActionCallbacks(db, vmDeployJob(db, dispatcher, registry)));
+  runner.register("vm.deploy", withActionCallbacks(db, vmDeployJob(db, dispatcher, registry, runner)));
   runner.register("vm.destroy", withActionCallbacks(db, vmDestroyJob(db, dispatcher)));
-  for (const kind of VM_POWER_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmPowerJob(kind, db, dispatcher, registry)));
+  for (const kind of VM_POWER_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmPowerJob(kind, db, dispatcher, registry, runner)));
   for (const kind of VM_REINSTALL_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmReinstallJob(kind, db, dispatcher, registry)));
   for (const kind of VM_CLONE_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmCloneJob(kind, db, dispatcher, registry)));
+  runner.register("vm.firewall", vmFirewallJob(db, dispatcher, registry));
   // Event callbacks: queued in the outbox with each event, POSTed by this worker (callbacks/).
   const callbackPolicy = () => ({ allowPrivateAddresses: config.callbackAllowPrivateAddresses });
   const networks = new NetworkService(db, () => networkDefaults(registry));
@@ -217,6 +221,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     routes: async (scoped) => {
       await scoped.register(virtualMachineRoutes(vmSvc));
       await scoped.register(vmActionRoutes(new VmActions(db, runner, placement), new VmClones(db, placement, runner, vmSvc, networks)));
+      await scoped.register(securityRuleRoutes(new SecurityRuleService(db, runner)));
       await scoped.register(vmMetricsRoutes({ vms: vmSvc, metrics: vmMetrics }));
       await scoped.register(vmLogsRoutes({ vms: vmSvc, logs: consoleLogs }));
       await scoped.register(jobRoutes(new JobService(db)));
@@ -236,7 +241,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await scoped.register(authMeRoutes(usersSvc, accountsSvc));
       await scoped.register(vmEventRoutes(new VmEventService(db)));
       await scoped.register(vmCallbackRoutes(new VmCallbackService(db, callbackPolicy), callbackSecrets));
-      await scoped.register(floatingIpRoutes(new FloatingIpService(db)));
+      await scoped.register(floatingIpRoutes(new FloatingIpService(db, runner)));
       await scoped.register(networkAdminRoutes(networks));
     },
   });

@@ -111,6 +111,11 @@ describe("a tour of the API", () => {
     await call("GET /v1/core/jobs/{id}", `/v1/core/jobs/${vgpu.json.job_id}`, undefined, userKey);
     await call("GET /v1/core/virtual-machines/{id}/events", `/v1/core/virtual-machines/${userVm.id}/events`, undefined, userKey);
     await call("GET /v1/core/virtual-machines/{id}/callback-deliveries", `/v1/core/virtual-machines/${userVm.id}/callback-deliveries`, undefined, userKey);
+    await call("GET /v1/core/sg-rules-protocols", "/v1/core/sg-rules-protocols", undefined, userKey);
+    const rule = await call("POST /v1/core/virtual-machines/{id}/sg-rules", `/v1/core/virtual-machines/${userVm.id}/sg-rules`,
+      { direction: "ingress", ethertype: "IPv4", protocol: "tcp", remote_ip_prefix: "0.0.0.0/0", port_range_min: 22, port_range_max: 22 }, userKey);
+    await call("DELETE /v1/core/virtual-machines/{id}/sg-rules/{sg_rule_id}", `/v1/core/virtual-machines/${userVm.id}/sg-rules/${rule.json.security_rule.id}`, undefined, userKey);
+    await jobsIdle(cloud);
     // The VM's actions, each settled before the next.
     for (const action of ["stop", "start", "hard-reboot", "hibernate", "hibernate-restore"]) {
       const r = await call(`GET /v1/core/virtual-machines/{id}/${action}`, `/v1/core/virtual-machines/${userVm.id}/${action}`, undefined, userKey);

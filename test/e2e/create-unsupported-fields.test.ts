@@ -22,7 +22,6 @@ describe("create fields that are not supported yet", () => {
     ["create_bootable_volume", true, /create_bootable_volume true is not supported yet: Orbit has no bootable volumes yet/],
     ["enable_port_randomization", false, /enable_port_randomization false is not supported yet/],
     ["volume_name", "data-1", /volume_name "data-1" is not supported yet: Orbit has no volumes yet/],
-    ["security_rules", [{ direction: "ingress", ethertype: "IPv4", protocol: "tcp", remote_ip_prefix: "0.0.0.0/0" }], /security_rules .* is not supported yet: Orbit has no security rules yet/],
     ["enhanced_monitoring_enabled", true, /enhanced_monitoring_enabled true is not supported yet: Orbit has no enhanced monitoring yet/],
     ["profile", { name: "default" }, /profile \{"name":"default"\} is not supported yet: Orbit has no deploy profiles yet/],
     ["flavor", { cpu: 2, ram: 4, disk: 20 }, /flavor .* is not supported yet: Orbit has no inline flavors \(name one with flavor_name\) yet/],

@@ -102,6 +102,20 @@ describe("driver capabilities through manager → gRPC → agent → simulator",
     expect(sim.ownedDiskOf(other, "root")).toEqual({ origin: "copy", from: `${vmUuid}/root`, content: fresh.content });
   });
 
+  it("firewall: ApplyFirewall replaces what the host holds for the VM; a bad rule is refused, changing nothing", async () => {
+    const sim = cloud.fleet.hypervisors[0]!;
+    const rule = { direction: "ingress", ethertype: "IPv4", protocol: "tcp", portRangeMin: 8000, portRangeMax: 8100, remoteIpPrefix: "198.51.100.0/24" };
+    await dispatcher.applyFirewall(target, { rules: [rule], privateIp: "10.1.0.9", floatingIp: "203.0.113.19" });
+    expect(sim.firewallOf(vmUuid)).toEqual({
+      privateIp: "10.1.0.9", floatingIp: "203.0.113.19",
+      rules: [{ direction: "ingress", ethertype: "IPv4", protocol: "tcp", portRangeMin: 8000, portRangeMax: 8100, remoteIpPrefix: "198.51.100.0/24" }],
+    });
+    const refused = await errorOf(dispatcher.applyFirewall(target, { rules: [{ ...rule, protocol: "smoke" }], privateIp: "", floatingIp: "" }));
+    expect(refused).toMatchObject({ code: "invalid_argument", retryable: false });
+    expect(refused.message).toMatch(/unknown protocol "smoke"/);
+    expect(sim.firewallOf(vmUuid)?.rules).toHaveLength(1);
+  });
+
   it("records every command it sent, with its kind", async () => {
     const rows = await cloud.manager.database.db.select({ kind: commands.kind, status: commands.status }).from(commands)
       .where(eq(commands.hostId, target.hostId));
@@ -115,16 +129,17 @@ describe("driver capabilities through manager → gRPC → agent → simulator",
   it("a host whose driver lacks a capability refuses its commands with code unsupported, and says which it has", async () => {
     const limited = cloud.fleet.agents[1]!;
     expect((await limited.facts()).capabilities).toEqual(["stats"]);
-    expect((await cloud.fleet.agents[0]!.facts()).capabilities).toEqual(["power", "resize", "disks", "stats", "console"]);
+    expect((await cloud.fleet.agents[0]!.facts()).capabilities).toEqual(["power", "resize", "disks", "stats", "console", "firewall"]);
     const t: VmCommandTarget = { hostId: hostIds["cap-stats-only"]!, vmUuid, timeoutMs: 10_000 };
     for (const send of [
       () => dispatcher.suspendVm(t), () => dispatcher.hibernateVm(t), () => dispatcher.rebootVm(t, { hard: true }),
       () => dispatcher.resizeVm(t, { vcpus: 1 }), () => dispatcher.attachDisk(t, { sourcePath: "/data/x.qcow2" }),
       () => dispatcher.prepareDisk(t, DiskSpec.fromPartial({ id: "root", device: "disk", owned: true, backingPath: "/i.qcow2" }), { replace: true }),
+      () => dispatcher.applyFirewall(t, { rules: [], privateIp: "", floatingIp: "" }),
     ]) {
       const e = await errorOf(send());
       expect(e).toMatchObject({ code: "unsupported", retryable: false });
-      expect(e.message).toMatch(/needs the "(power|resize|disks)" capability, which this host's simulator driver does not have/);
+      expect(e.message).toMatch(/needs the "(power|resize|disks|firewall)" capability, which this host's simulator driver does not have/);
     }
     const rows = await cloud.manager.database.db.select({ status: commands.status, error: commands.error }).from(commands)
       .where(eq(commands.hostId, t.hostId));

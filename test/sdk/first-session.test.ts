@@ -300,6 +300,28 @@ describe("a first session through Hyperstack's SDK", () => {
     expectModel("MetricsFields", r.data, true);
   });
 
+  it("lists the firewall rule protocols, adds a firewall rule to a VM and deletes it", async () => {
+    const protocols = await alice.securityRules.listFirewallRuleProtocols();
+    expectModel("SecurityRulesProtocolFields", protocols.data, true);
+    expect(protocols.data.protocols).toContain("tcp");
+    const id = created[0]!.id!;
+    const added = await alice.vms.createFirewallRuleForVM(id, {
+      direction: "ingress", ethertype: "IPv4", protocol: "tcp", remote_ip_prefix: "0.0.0.0/0", port_range_min: 443, port_range_max: 443,
+    });
+    expectModel("SecurityGroupRule", added.data, true);
+    const ruleId = added.data.security_rule!.id!;
+    const shown = (await alice.vms.getVM(id)).data.instance!.security_rules!;
+    expect(shown.map((r) => r.id)).toContain(ruleId);
+    expectModel("SecurityRulesFieldsForInstance", shown.find((r) => r.id === ruleId), true);
+    expectModel("ResponseModel", (await alice.vms.deleteFirewallRuleForVM(id, ruleId)).data, true);
+    expect((await refusal(alice.vms.deleteFirewallRuleForVM(id, ruleId))).status).toBe(404);
+    const refused = await refusal(alice.vms.createFirewallRuleForVM(id, {
+      direction: "ingress", ethertype: "IPv4", protocol: "tcp", remote_ip_prefix: "0.0.0.0/0", port_range_min: 444, port_range_max: 443,
+    }));
+    expect(refused.status).toBe(400);
+    expectErrorModel(refused.data);
+  });
+
   it("attaches, updates and deletes a VM's callback URL", async () => {
     const id = created[0]!.id!;
     const attached = await alice.callbacks.attachCallbackToVM(id, { url: "http://127.0.0.1:9/orbit-first-session" });

@@ -188,4 +188,51 @@ describe("CommandExecutor capability commands", () => {
     expect(await without.execute(cmd(clone, { $case: "prepareDisk", value: { disk: disk(), replace: false } })))
       .toMatchObject({ ok: false, error: { code: "unsupported" } });
   });
+
+  describe("firewall", () => {
+    const rule = { direction: "ingress", ethertype: "IPv4", protocol: "tcp", portRangeMin: 22, portRangeMax: 22, remoteIpPrefix: "0.0.0.0/0" };
+    const sim = (capabilities?: ("firewall" | "power")[]) =>
+      new SimulatorHypervisor({ hostUuid: randomUUID(), hostname: "h", cpus: 2, memoryMib: 1024, ...(capabilities ? { capabilities } : {}) });
+    const apply = (vmUuid: string, firewall: object | undefined): Command =>
+      ({ commandId: randomUUID(), deadlineMs: 0, vmUuid, body: { $case: "applyFirewall", value: { firewall: firewall as never } } });
+
+    it("applies the start spec's firewall before the VM runs, replaces it on ApplyFirewall, removes it on destroy", async () => {
+      const hv = sim();
+      const ex = new CommandExecutor(hv);
+      const vm = randomUUID();
+      const cmd = start(vm);
+      cmd.body = { $case: "startVm", value: { spec: VmSpec.fromPartial({ vmUuid: vm, name: "v", vcpus: 1, memoryMib: 64, firewall: { rules: [rule], privateIp: "10.0.0.5" } }) } };
+      expect((await ex.execute(cmd)).ok).toBe(true);
+      expect(hv.firewallOf(vm)).toEqual({ privateIp: "10.0.0.5", rules: [{ direction: "ingress", ethertype: "IPv4", protocol: "tcp", portRangeMin: 22, portRangeMax: 22, remoteIpPrefix: "0.0.0.0/0" }] });
+      const r = await ex.execute(apply(vm, { rules: [{ ...rule, protocol: "udp", portRangeMin: 0, portRangeMax: 0 }], privateIp: "10.0.0.5", floatingIp: "203.0.113.9" }));
+      expect(r).toMatchObject({ ok: true, domain: { powerState: PowerState.POWER_STATE_RUNNING } });
+      expect(hv.firewallOf(vm)).toEqual({ privateIp: "10.0.0.5", floatingIp: "203.0.113.9", rules: [{ direction: "ingress", ethertype: "IPv4", protocol: "udp", remoteIpPrefix: "0.0.0.0/0" }] });
+      await ex.execute({ commandId: randomUUID(), deadlineMs: 0, vmUuid: vm, body: { $case: "destroyVm", value: { removeOwnedDisks: true } } });
+      expect(hv.firewallOf(vm)).toBeUndefined();
+    });
+
+    it("refuses a bad rule naming its field, changing nothing; an unknown VM; a driver without the capability", async () => {
+      const hv = sim();
+      const ex = new CommandExecutor(hv);
+      const vm = randomUUID();
+      await ex.execute(start(vm));
+      await ex.execute(apply(vm, { rules: [rule], privateIp: "", floatingIp: "" }));
+      const bad = await ex.execute(apply(vm, { rules: [rule, { ...rule, portRangeMin: 90, portRangeMax: 80 }], privateIp: "", floatingIp: "" }));
+      expect(bad).toMatchObject({ ok: false, error: { code: "invalid_argument" } });
+      expect(bad.error?.message).toMatch(/port_range_min \(90\) is greater than port_range_max \(80\)/);
+      const unknown = await ex.execute(apply(vm, { rules: [{ ...rule, protocol: "smoke-signals" }], privateIp: "", floatingIp: "" }));
+      expect(unknown.error?.message).toMatch(/unknown protocol/);
+      expect(hv.firewallOf(vm)?.rules).toHaveLength(1);
+      expect((await ex.execute(apply(randomUUID(), { rules: [], privateIp: "", floatingIp: "" }))).error?.code).toBe("not_found");
+
+      const without = sim(["power"]);
+      const ex2 = new CommandExecutor(without);
+      const vm2 = randomUUID();
+      const cmd = start(vm2);
+      cmd.body = { $case: "startVm", value: { spec: VmSpec.fromPartial({ vmUuid: vm2, name: "v", vcpus: 1, memoryMib: 64, firewall: { rules: [] } }) } };
+      // Not started unprotected: the start is refused before anything runs.
+      expect((await ex2.execute(cmd)).error).toMatchObject({ code: "unsupported", retryable: false });
+      expect(without.has(vm2)).toBe(false);
+    });
+  });
 });

@@ -2,9 +2,10 @@
 // while it runs joins the running execution, a repeat after it finished gets the stored result.
 // Commands for one VM run one after another, so a delete never overtakes the start before it.
 // A command that needs a capability the driver lacks is refused with code "unsupported".
-import { HypervisorError, InvalidArgumentError, toErrorInfo } from "#shared/errors.js";
+import { HypervisorError, InvalidArgumentError, NotFoundError, toErrorInfo } from "#shared/errors.js";
 import { StopMode, type Command, type CommandResult, type DomainStatus, type VmStats as VmStatsMessage } from "#shared/protocol.js";
 import { requireCapability, type AttachDiskOptions, type Hypervisor, type VmStats } from "../drivers/hypervisor.js";
+import { checkFirewallSpec } from "../network/firewall-spec.js";
 
 export interface CommandExecutorOptions {
   /** How many finished results to remember for dedupe. */
@@ -80,6 +81,11 @@ export class CommandExecutor {
           const spec = b.value.spec;
           if (!spec) throw new InvalidArgumentError("start_vm.spec", "StartVm needs a spec");
           if (spec.vmUuid.toLowerCase() !== vm.toLowerCase()) throw new InvalidArgumentError("start_vm.spec.vm_uuid", "spec is for another VM than the command");
+          // The firewall goes up before the VM first runs: no moment without it.
+          if (spec.firewall) {
+            const firewall = checkFirewallSpec(spec.firewall, "start_vm.spec.firewall");
+            await requireCapability(this.hv, "firewall", "start with a firewall").applyFirewall(vm, firewall);
+          }
           return ok(await this.hv.startVm(spec));
         }
         case "stopVm":
@@ -89,6 +95,7 @@ export class CommandExecutor {
           }));
         case "destroyVm":
           await this.hv.destroyVm(vm, { removeOwnedDisks: b.value.removeOwnedDisks });
+          await this.hv.firewall?.removeFirewall(vm);
           return ok(undefined);
         case "rebootVm": {
           const power = requireCapability(this.hv, "power", b.value.hard ? "reset" : "reboot");
@@ -150,6 +157,15 @@ export class CommandExecutor {
           }
           const tail = await requireCapability(this.hv, "console", "console log").consoleLog(vm, maxBytes);
           return ok(undefined, { $case: "consoleLog", value: tail });
+        }
+        case "applyFirewall": {
+          const fw = requireCapability(this.hv, "firewall", "apply firewall");
+          if (!b.value.firewall) throw new InvalidArgumentError("apply_firewall.firewall", "ApplyFirewall needs a firewall");
+          const firewall = checkFirewallSpec(b.value.firewall, "apply_firewall.firewall");
+          const domain = await this.statusOf(vm);
+          if (!domain) throw new NotFoundError("domain", vm);
+          await fw.applyFirewall(vm, firewall);
+          return ok(domain);
         }
       }
     } catch (e) {

@@ -4,6 +4,7 @@
 // capability interface a driver may or may not have (README.md in this folder: how to add one).
 import { UnsupportedError } from "#shared/errors.js";
 import type { DiskSpec, DomainStatus, HostFacts, StopMode, VmSpec } from "#shared/protocol.js";
+import type { SecurityRule } from "#shared/security-rules.js";
 
 export type { DomainStatus, HostFacts, VmSpec };
 
@@ -135,6 +136,23 @@ export interface ConsoleCapability {
   consoleLog(vmUuid: string, maxBytes: number): Promise<ConsoleLogTail>;
 }
 
+/** A VM's firewall as checked (network/firewall-spec.ts): its allow rules and its addresses. */
+export interface VmFirewall {
+  rules: SecurityRule[];
+  /** The VM's address; undefined: the rules apply on its tap by interface alone. */
+  privateIp?: string | undefined;
+  /** Public IPv4 NATed to privateIp. */
+  floatingIp?: string | undefined;
+}
+
+/** Security rules and floating-IP NAT enforced on the host (nftables on the VM's tap). */
+export interface FirewallCapability {
+  /** Replaces the VM's firewall whole; the VM need not be running (its tap name is known ahead). */
+  applyFirewall(vmUuid: string, firewall: VmFirewall): Promise<void>;
+  /** Removes the VM's firewall and NAT; a VM without one is left alone. */
+  removeFirewall(vmUuid: string): Promise<void>;
+}
+
 /** Every optional capability, by the name hosts report it under (HostFacts.capabilities). */
 export interface Capabilities {
   power: PowerCapability;
@@ -142,9 +160,10 @@ export interface Capabilities {
   disks: DiskCapability;
   stats: StatsCapability;
   console: ConsoleCapability;
+  firewall: FirewallCapability;
 }
 export type CapabilityName = keyof Capabilities;
-export const CAPABILITY_NAMES: readonly CapabilityName[] = ["power", "resize", "disks", "stats", "console"];
+export const CAPABILITY_NAMES: readonly CapabilityName[] = ["power", "resize", "disks", "stats", "console", "firewall"];
 
 /** A command needs a capability this host's driver does not have. Code "unsupported", final. */
 export class CapabilityUnsupportedError extends UnsupportedError {

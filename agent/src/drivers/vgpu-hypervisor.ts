@@ -5,8 +5,7 @@ import { AlreadyExistsError, HypervisorError } from "#shared/errors.js";
 import { PowerState, type DomainStatus, type GpuAssignment, type VmSpec } from "#shared/protocol.js";
 import type { MdevManager } from "../gpu/mdev-manager.js";
 import type {
-  ConsoleCapability,
-  DiskCapability, DomainLifecycleEvent, Hypervisor, HypervisorHostFacts, PowerCapability, ResizeCapability, StatsCapability, StopOptions,
+  ConsoleCapability, DiskCapability, FirewallCapability, DomainLifecycleEvent, Hypervisor, HypervisorHostFacts, PowerCapability, ResizeCapability, StatsCapability, StopOptions,
 } from "./hypervisor.js";
 
 type Vgpu = GpuAssignment & { mode: "vgpu" };
@@ -34,6 +33,7 @@ export class VgpuHypervisor implements Hypervisor {
   get disks(): DiskCapability | undefined { return this.inner.disks; }
   get stats(): StatsCapability | undefined { return this.inner.stats; }
   get console(): ConsoleCapability | undefined { return this.inner.console; }
+  get firewall(): FirewallCapability | undefined { return this.inner.firewall; }
 
   async startVm(spec: VmSpec): Promise<DomainStatus> {
     const vgpus = spec.gpus.filter(isVgpu);

@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { and, eq, inArray, isNull, notInArray, or } from "drizzle-orm";
 import { OrbitError, fromErrorInfo, toErrorInfo } from "#shared/errors.js";
-import type { AttachDisk, Command, CommandResult, ConsoleLog, DiskSpec, DomainStatus, StopMode, VmStats } from "#shared/protocol.js";
+import type { AttachDisk, Command, CommandResult, ConsoleLog, DiskSpec, DomainStatus, FirewallSpec, StopMode, VmStats } from "#shared/protocol.js";
 import type { Db } from "../db/database.js";
 import { commands, hosts, jobs } from "../db/schema.js";
 import type { AgentSessions } from "./agent-sessions.js";
@@ -124,6 +124,11 @@ export class CommandDispatcher {
     const r = await this.send(t, { $case: "getConsoleLog", value: { maxBytes } });
     if (r.output?.$case !== "consoleLog") throw new OrbitError("internal", `agent answered a console log command for ${t.vmUuid} without the log`);
     return r.output.value;
+  }
+
+  /** Replaces the VM's firewall on its host with this one (capability "firewall"). */
+  async applyFirewall(t: VmCommandTarget, firewall: FirewallSpec): Promise<DomainStatus | undefined> {
+    return (await this.send(t, { $case: "applyFirewall", value: { firewall } })).domain;
   }
 
   private send(t: VmCommandTarget, body: CommandBody): Promise<CommandResult> {

@@ -248,6 +248,22 @@ export const vms = pgTable("vms", {
   deletedAt: timestamp("deleted_at", { withTimezone: true, mode: "date" }),
 }, (t) => [index("vms_host").on(t.hostId), index("vms_account").on(t.accountId)]);
 
+// A VM's security rules (Hyperstack's sg-rules): each allows traffic one way; what none allows is
+// dropped by the host's firewall (agent/src/network/). Checked by shared/src/security-rules.ts on
+// the way in; ports null for "every port". Deleted with their VM's row only (the VM keeps them
+// while it exists, stopped or not).
+export const securityRules = pgTable("security_rules", {
+  id: serial("id").primaryKey(),
+  vmId: integer("vm_id").notNull().references(() => vms.id, { onDelete: "cascade" }),
+  direction: text("direction").notNull(),
+  ethertype: text("ethertype").notNull(),
+  protocol: text("protocol").notNull(),
+  remoteIpPrefix: text("remote_ip_prefix").notNull(),
+  portRangeMin: integer("port_range_min"),
+  portRangeMax: integer("port_range_max"),
+  createdAt: createdAt(),
+}, (t) => [index("security_rules_vm").on(t.vmId)]);
+
 export const vmStateTransitions = pgTable("vm_state_transitions", {
   id: serial("id").primaryKey(),
   vmId: integer("vm_id").notNull().references(() => vms.id),

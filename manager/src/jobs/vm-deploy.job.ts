@@ -13,9 +13,13 @@ import type { SettingsRegistry } from "../settings/settings-registry.js";
 import { transitionVm } from "../vm/vm-transitions.js";
 import type { JobHandler } from "./job-runner.js";
 import { buildVmSpec } from "./vm-spec.js";
-import { loadVmNetworking } from "../network/vm-network.js";
+import { firewallAddresses, loadVmNetworking } from "../network/vm-network.js";
+import { firewallSpec } from "../security-rules/firewall-spec.js";
+import { securityRulesOf } from "../security-rules/security-rule-service.js";
+import type { JobEnqueuer } from "../vm/vm-service.js";
+import { queueFirewallIfChanged } from "./vm-firewall.job.js";
 
-export function vmDeployJob(db: Db, dispatcher: CommandDispatcher, settings: SettingsRegistry): JobHandler {
+export function vmDeployJob(db: Db, dispatcher: CommandDispatcher, settings: SettingsRegistry, queue?: JobEnqueuer): JobHandler {
   return async ({ job, progress }) => {
     if (job.vmId == null) throw new OrbitError("internal", "deploy job without a VM");
     const vmId = job.vmId;
@@ -36,7 +40,9 @@ export function vmDeployJob(db: Db, dispatcher: CommandDispatcher, settings: Set
     const [alloc] = await db.select().from(allocations).where(eq(allocations.vmId, vm.id));
     const gpuRows = await db.select({ a: gpuAllocations, g: gpus }).from(gpuAllocations)
       .innerJoin(gpus, eq(gpus.id, gpuAllocations.gpuId)).where(eq(gpuAllocations.vmId, vm.id));
-    const spec = buildVmSpec(vm, image!, alloc, gpuRows, await loadVmNetworking(db, vm));
+    const rules = (await securityRulesOf(db, [vm.id])).get(vm.id) ?? [];
+    const networking = await loadVmNetworking(db, vm);
+    const spec = buildVmSpec(vm, image!, alloc, gpuRows, networking, firewallSpec(rules, firewallAddresses(networking)));
     const result = await dispatcher.run(vm.hostId, {
       // Same id on every attempt: a retried command is answered from the agent's memory.
       commandId: job.uuid,
@@ -49,6 +55,7 @@ export function vmDeployJob(db: Db, dispatcher: CommandDispatcher, settings: Set
       throw new OrbitError("hypervisor_error", `agent started the domain but reports it ${PowerState[result.domain?.powerState ?? 0]}`);
     }
     await db.transaction((tx) => transitionVm(tx, vm.id, "Running", "agent reported the domain running", { onlyFrom: ["Starting"], powerState: "RUNNING" }));
+    await queueFirewallIfChanged(db, vm, spec.firewall, queue);
     return { host_id: vm.hostId };
   };
 }

@@ -21,6 +21,11 @@ export function onVmJobFailed(db: Db, dispatcher: Pick<CommandDispatcher, "close
   return async (job: JobRow, error: JobFailure) => {
     if (job.vmId == null) return;
     const vmId = job.vmId;
+    // A firewall that could not be changed leaves the VM as it was (running with its former rules).
+    if (job.kind === "vm.firewall") {
+      await dispatcher.closeAbandoned(`job ${job.id} (${job.kind}) failed: ${error.message}`, { jobId: job.id });
+      return;
+    }
     const released = releasesCapacity(job.kind, error);
     await db.transaction((tx) => transitionVm(tx, vmId, "Error", `job ${job.id} (${job.kind}) failed`, {
       reason: `${job.kind} failed: ${error.message}${released ? "" : " (capacity kept until the VM is deleted: the host's state is unknown)"}`,

@@ -13,7 +13,11 @@ import { transitionVm } from "../vm/vm-transitions.js";
 import type { VmState } from "../vm/vm-state-machine.js";
 import type { JobHandler } from "./job-runner.js";
 import { buildVmSpec } from "./vm-spec.js";
-import { loadVmNetworking } from "../network/vm-network.js";
+import { firewallAddresses, loadVmNetworking } from "../network/vm-network.js";
+import { firewallSpec } from "../security-rules/firewall-spec.js";
+import { securityRulesOf } from "../security-rules/security-rule-service.js";
+import type { JobEnqueuer } from "../vm/vm-service.js";
+import { queueFirewallIfChanged } from "./vm-firewall.job.js";
 
 export const VM_POWER_JOB_KINDS = ["vm.start", "vm.restore", "vm.stop", "vm.shutdown", "vm.reboot", "vm.hard-reboot", "vm.hibernate"] as const;
 export type VmPowerJobKind = (typeof VM_POWER_JOB_KINDS)[number];
@@ -41,10 +45,12 @@ export async function startSpec(db: Db, vm: VmRow) {
   const [alloc] = await db.select().from(allocations).where(eq(allocations.vmId, vm.id));
   const gpuRows = await db.select({ a: gpuAllocations, g: gpus }).from(gpuAllocations)
     .innerJoin(gpus, eq(gpus.id, gpuAllocations.gpuId)).where(eq(gpuAllocations.vmId, vm.id));
-  return buildVmSpec(vm, image!, alloc, gpuRows, await loadVmNetworking(db, vm));
+  const rules = (await securityRulesOf(db, [vm.id])).get(vm.id) ?? [];
+  const networking = await loadVmNetworking(db, vm);
+  return buildVmSpec(vm, image!, alloc, gpuRows, networking, firewallSpec(rules, firewallAddresses(networking)));
 }
 
-export function vmPowerJob(kind: VmPowerJobKind, db: Db, dispatcher: Dispatcher, settings: Pick<SettingsRegistry, "number">): JobHandler {
+export function vmPowerJob(kind: VmPowerJobKind, db: Db, dispatcher: Dispatcher, settings: Pick<SettingsRegistry, "number">, queue?: JobEnqueuer): JobHandler {
   return async ({ job }) => {
     if (job.vmId == null) throw new OrbitError("internal", `${kind} job without a VM`);
     const [vm] = await db.select().from(vms).where(eq(vms.id, job.vmId));
@@ -60,17 +66,21 @@ export function vmPowerJob(kind: VmPowerJobKind, db: Db, dispatcher: Dispatcher,
 
     switch (kind) {
       case "vm.start": {
+        const spec = await startSpec(db, vm);
         const result = await dispatcher.run(vm.hostId, {
           commandId: job.uuid, deadlineMs: Date.now() + target.timeoutMs, vmUuid: vm.uuid,
-          body: { $case: "startVm", value: { spec: await startSpec(db, vm) } },
+          body: { $case: "startVm", value: { spec } },
         }, { vmId: vm.id, jobId: job.id, timeoutMs: target.timeoutMs });
         expectPower(result.domain, PowerState.POWER_STATE_RUNNING, "started the domain");
         await settle("Running", "", "RUNNING");
+        await queueFirewallIfChanged(db, vm, spec.firewall, queue);
         return {};
       }
       case "vm.restore":
         expectPower(await dispatcher.restoreVm(target), PowerState.POWER_STATE_RUNNING, "restored the domain");
         await settle("Running", "", "RUNNING");
+        // A restore carries no spec: the rules are sent again, in case they changed while it slept.
+        await queueFirewallIfChanged(db, vm, undefined, queue);
         return {};
       case "vm.stop":
         expectPower(await dispatcher.stopVm(target, { mode: StopMode.STOP_MODE_FORCE }), PowerState.POWER_STATE_SHUTOFF, "powered the domain off");

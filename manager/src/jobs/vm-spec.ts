@@ -1,6 +1,6 @@
 // The full VM spec an agent needs to start a domain, from the manager's rows.
 import { createHash } from "node:crypto";
-import type { DiskSpec, VmSpec } from "#shared/protocol.js";
+import type { DiskSpec, FirewallSpec, VmSpec } from "#shared/protocol.js";
 import type { allocations, gpuAllocations, gpus, images, vms } from "../db/schema.js";
 import type { VmNetworking } from "../network/vm-network.js";
 import { networkConfigFor } from "../network/vm-nic.js";
@@ -11,6 +11,8 @@ export function buildVmSpec(
   alloc: typeof allocations.$inferSelect | undefined,
   gpuRows: { a: typeof gpuAllocations.$inferSelect; g: typeof gpus.$inferSelect }[],
   networking?: VmNetworking,
+  /** The VM's firewall (security-rules/firewall-spec.ts); undefined: none is sent. */
+  firewall?: FirewallSpec,
 ): VmSpec {
   // The guest's address comes in the seed's network-config, so a VM with a NIC always has a seed.
   const networkConfig = networking ? networkConfigFor(networking.nic, networking.nameservers) : "";
@@ -41,6 +43,7 @@ export function buildVmSpec(
     labels: Object.fromEntries(vm.labels.map((l) => [l, ""])),
     directBoot: undefined,
     osType: image.osType,
+    firewall,
   };
 }
 

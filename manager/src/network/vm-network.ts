@@ -18,3 +18,8 @@ export async function loadVmNetworking(db: Db | Tx, vm: { uuid: string; environm
   const floating = rows.find((r) => r.kind === "floating")?.address ?? null;
   return { nic: vmNic(vm.uuid, network, fixed, floating), nameservers: network.nameservers };
 }
+
+/** The addresses the host's firewall and floating-IP NAT are written for ("" when not known). */
+export function firewallAddresses(networking: VmNetworking | undefined): { privateIp: string; floatingIp: string } {
+  return { privateIp: networking?.nic.ipAddress ?? "", floatingIp: networking?.nic.floatingIp ?? "" };
+}

@@ -4,6 +4,7 @@ import type { GpuAssignment, ScorerScore } from "../allocator/types.js";
 import type { Environment, Flavor, Image } from "../catalog/catalog-service.js";
 import type { FlavorLabel } from "../catalog/flavor-labels.js";
 import type { RunStrategy } from "./vm-lifecycle-options.js";
+import type { StoredSecurityRule } from "../security-rules/security-rule-service.js";
 import type { VmState } from "./vm-state-machine.js";
 
 /** How the scheduler chose a VM's host, as VmService.create stores it in vms.placement. */
@@ -39,4 +40,6 @@ export interface VmDetails {
   fixedIp: string | null;
   /** Its public address, null when none is attached. */
   floatingIp: string | null;
+  /** Oldest first. */
+  securityRules: StoredSecurityRule[];
 }

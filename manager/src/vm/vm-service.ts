@@ -6,7 +6,7 @@ import type { GpuDemand, PlacementPlan, PlacementRequest, PlacementResult } from
 import { validateCallbackUrl, type CallbackAddressPolicy } from "../callbacks/callback-url.js";
 import type { CatalogService, DeployCatalogInput, Flavor, Image } from "../catalog/catalog-service.js";
 import type { Db } from "../db/database.js";
-import { affinityGroupMembers, environments, flavors, hosts, images, ipAllocations, jobs, keypairs, regions, vms } from "../db/schema.js";
+import { affinityGroupMembers, environments, flavors, hosts, images, ipAllocations, jobs, keypairs, regions, securityRules, vms } from "../db/schema.js";
 import { parseCidr, poolAddressRange, vmAddressRange } from "../network/cidr.js";
 import { releaseUnplaced, reserveAddresses } from "../network/ipam.js";
 import type { NetworkService } from "../network/network-service.js";
@@ -19,6 +19,8 @@ import type { StoredPlacement, VmDetails } from "./vm-details.js";
 import { transitionVm } from "./vm-transitions.js";
 import { canDestroyFrom, isVmState } from "./vm-state-machine.js";
 import { containsPattern } from "../db/like-pattern.js";
+import type { SecurityRuleInput } from "#shared/security-rules.js";
+import { checkSecurityRules, securityRuleRows, securityRulesOf } from "../security-rules/security-rule-service.js";
 
 /** userId: the acting user, recorded on the jobs it starts (absent for Orbit's own callers). */
 export interface Caller { accountId: number; role: "admin" | "user"; userId?: number }
@@ -43,7 +45,8 @@ export interface CreateVmInput {
   // Hyperstack fields Orbit does not implement yet: only their harmless values are accepted.
   create_bootable_volume?: boolean | undefined;
   enable_port_randomization?: boolean | undefined;
-  security_rules?: unknown[] | undefined;
+  /** The VMs' security rules (each VM gets them all); checked before anything is written. */
+  security_rules?: SecurityRuleInput[] | undefined;
   volume_name?: string | undefined;
   enhanced_monitoring_enabled?: boolean | undefined;
   profile?: { name: string } | undefined;
@@ -66,7 +69,6 @@ const NOT_YET_SUPPORTED: readonly { field: keyof CreateVmInput; harmless: (v: un
   { field: "enable_port_randomization", harmless: (v) => v === true, what: "port randomization settings (they apply to floating IPs)" },
   { field: "create_bootable_volume", harmless: (v) => v === false, what: "bootable volumes" },
   { field: "volume_name", harmless: (v) => v === "", what: "volumes" },
-  { field: "security_rules", harmless: (v) => Array.isArray(v) && v.length === 0, what: "security rules" },
   { field: "enhanced_monitoring_enabled", harmless: (v) => v === false, what: "enhanced monitoring" },
   { field: "profile", harmless: () => false, what: "deploy profiles" },
   { field: "flavor", harmless: () => false, what: "inline flavors (name one with flavor_name)" },
@@ -144,6 +146,8 @@ interface PlaceVmsContext {
   groups: Awaited<ReturnType<AffinityGroupService["resolve"]>>;
   /** False: deployed stopped (start: false / run_strategy Halted). */
   start: boolean;
+  /** Checked security rules, written with the VMs. */
+  rules: ReturnType<typeof checkSecurityRules>;
 }
 
 export class VmService {
@@ -207,6 +211,7 @@ export class VmService {
   async create(caller: Caller, input: CreateVmInput): Promise<{ vms: VmDetails[]; jobIds: number[]; plan: PlacementPlan }> {
     refuseNotYetSupported(input);
     const start = createStart(input);
+    const rules = checkSecurityRules(input.security_rules ?? [], "security_rules");
     const count = input.count ?? 1;
     if (input.user_data !== undefined && Buffer.byteLength(input.user_data, "utf8") > MAX_USER_DATA_BYTES) {
       throw new InvalidArgumentError("user_data", `user_data is ${Buffer.byteLength(input.user_data, "utf8")} bytes; at most ${MAX_USER_DATA_BYTES} are accepted`);
@@ -248,7 +253,7 @@ export class VmService {
           vmUuids: uuids, what: `${where} floating IP pool ${network.floatingCidr}`,
         });
       }
-      committed = await this.placeVms(request, caller, input, { uuids, names, env, flavor, image, keyPair, callbackUrl, groups, start });
+      committed = await this.placeVms(request, caller, input, { uuids, names, env, flavor, image, keyPair, callbackUrl, groups, start, rules });
     } catch (e) {
       await releaseUnplaced(this.db, uuids);
       throw e;
@@ -269,7 +274,7 @@ export class VmService {
    * (such requests commit alone anyway). The full rows are read after it.
    */
   private placeVms(request: PlacementRequest, caller: Caller, input: CreateVmInput, o: PlaceVmsContext) {
-    const { uuids, names, env, flavor, image, keyPair, callbackUrl, groups, start } = o;
+    const { uuids, names, env, flavor, image, keyPair, callbackUrl, groups, start, rules } = o;
     return this.placement.placeAndCommit(request, {
       vm: (p, plan) => ({
         uuid: uuids[p.index]!, name: names[p.index]!, accountId: caller.accountId, userId: caller.userId ?? null, environmentId: env.id,
@@ -280,9 +285,13 @@ export class VmService {
       }),
       jobKind: "vm.deploy",
       ...(start ? {} : { jobInput: { start: false } }),
-      ...(groups.rows.length > 0 ? {
+      // Such requests commit alone (not in a group commit): only when there is something to write.
+      ...(groups.rows.length > 0 || rules.length > 0 ? {
         after: async (tx, created) => {
-          await tx.insert(affinityGroupMembers).values(created.flatMap((vm) => groups.rows.map((g) => ({ groupId: g.id, vmId: vm.id }))));
+          if (groups.rows.length > 0) {
+            await tx.insert(affinityGroupMembers).values(created.flatMap((vm) => groups.rows.map((g) => ({ groupId: g.id, vmId: vm.id }))));
+          }
+          if (rules.length > 0) await tx.insert(securityRules).values(created.flatMap((vm) => securityRuleRows(vm.id, rules)));
         },
       } : {}),
     });
@@ -369,7 +378,7 @@ export class VmService {
     const imageIds = [...new Set(rows.map((r) => r.imageId))];
     const envIds = [...new Set(rows.map((r) => r.environmentId))];
     const hostIds = [...new Set(rows.flatMap((r) => (r.hostId == null ? [] : [r.hostId])))];
-    const [fs, labels, is, es, hs, ips] = await Promise.all([
+    const [fs, labels, is, es, hs, ips, rules] = await Promise.all([
       this.db.select().from(flavors).where(inArray(flavors.id, flavorIds)),
       labelsOf(this.db, flavorIds),
       this.db.select().from(images).where(inArray(images.id, imageIds)),
@@ -378,6 +387,7 @@ export class VmService {
       admin && hostIds.length ? this.db.select({ id: hosts.id, name: hosts.name }).from(hosts).where(inArray(hosts.id, hostIds)) : [],
       this.db.select({ vmUuid: ipAllocations.vmUuid, kind: ipAllocations.kind, address: ipAllocations.address }).from(ipAllocations)
         .where(inArray(ipAllocations.vmUuid, rows.map((r) => r.uuid))),
+      securityRulesOf(this.db, rows.map((r) => r.id)),
     ]);
     const ip = (uuid: string, kind: string) => ips.find((a) => a.vmUuid === uuid && a.kind === kind)?.address ?? null;
     // Foreign keys guarantee the flavor, image and environment exist.
@@ -401,6 +411,7 @@ export class VmService {
       placement: admin && r.placement ? (r.placement as unknown as StoredPlacement) : null,
       fixedIp: ip(r.uuid, "fixed"),
       floatingIp: ip(r.uuid, "floating"),
+      securityRules: rules.get(r.id) ?? [],
     }));
   }
 }

@@ -9,6 +9,7 @@ import { type DeepPartial, VmSpec } from "#shared/protocol.js";
 import { buildDomainXml, diskLetters, domainNameFor, type DomainPaths, type DomainXmlOptions, parsePciAddress } from "./domain-xml.js";
 import { parseOrbitMetadata } from "./orbit-metadata.js";
 import { toolMissing } from "./tool-availability.js";
+import { vmTapName } from "../../network/tap-name.js";
 
 const UUID = "3f2b8c1e-9a4d-4e2f-8b1a-0c9d8e7f6a5b";
 const base = (over: DeepPartial<VmSpec> = {}): VmSpec =>
@@ -148,7 +149,8 @@ describe("buildDomainXml", () => {
   it("puts NICs on bridges with virtio model", () => {
     const d = build("nics", base({ nics: [{ mac: "52:54:00:AA:bb:01", bridge: "br0", model: "" }, { mac: "", bridge: "br-storage", model: "e1000e" }] }));
     const nics = list(devices(d).interface);
-    expect(nics[0]).toEqual({ "@_type": "bridge", mac: { "@_address": "52:54:00:aa:bb:01" }, source: { "@_bridge": "br0" }, model: { "@_type": "virtio" } });
+    expect(nics[0]).toEqual({ "@_type": "bridge", mac: { "@_address": "52:54:00:aa:bb:01" }, source: { "@_bridge": "br0" }, target: { "@_dev": vmTapName(base({}).vmUuid) }, model: { "@_type": "virtio" } });
+    expect(nics[1]).not.toHaveProperty("target");
     expect(nics[1]).toMatchObject({ source: { "@_bridge": "br-storage" }, model: { "@_type": "e1000e" } });
     expect(() => buildDomainXml(base({ nics: [{ mac: "zz", bridge: "br0", model: "" }] }), tcg, paths)).toThrow(InvalidArgumentError);
   });

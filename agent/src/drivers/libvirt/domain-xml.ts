@@ -4,6 +4,7 @@ import { XMLBuilder } from "fast-xml-parser";
 import { InvalidArgumentError, UnsupportedError } from "#shared/errors.js";
 import type { GpuAssignment, VmSpec } from "#shared/protocol.js";
 import { orbitMetadataElement } from "./orbit-metadata.js";
+import { vmTapName } from "../../network/tap-name.js";
 
 export type DomainType = "kvm" | "qemu";
 export type CdromBus = "scsi" | "sata" | "ide";
@@ -308,10 +309,12 @@ export function domainObject(spec: VmSpec, opts: DomainXmlOptions, paths: Domain
     ...(opts.emulator ? { emulator: opts.emulator } : {}),
     disk: disks.map((d) => d.element),
     controller: controllers,
-    interface: spec.nics.map((n) => ({
+    interface: spec.nics.map((n, i) => ({
       "@_type": "bridge",
       ...(n.mac ? { mac: { "@_address": n.mac.toLowerCase() } } : {}),
       source: { "@_bridge": n.bridge },
+      // The first NIC's tap is named by the agent, so its firewall can be applied before start.
+      ...(i === 0 ? { target: { "@_dev": vmTapName(spec.vmUuid) } } : {}),
       model: { "@_type": n.model || "virtio" },
     })),
     serial: { "@_type": "pty", log: { "@_file": paths.serialLog, "@_append": "on" }, target: { "@_port": 0 } },

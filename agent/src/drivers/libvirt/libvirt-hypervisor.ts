@@ -15,7 +15,7 @@ import { parseVirshCapabilities } from "../../inventory/virsh-capabilities.parse
 import { parseVirshNodeinfo } from "../../inventory/virsh-nodeinfo.parser.js";
 import { readFileTail } from "../file-tail.js";
 import type {
-  AttachDiskOptions, ConsoleCapability, ConsoleLogTail, DiskCapability, DomainLifecycleEvent, Hypervisor, HypervisorHostFacts, PowerCapability, ResizeCapability,
+  AttachDiskOptions, ConsoleCapability, ConsoleLogTail, DiskCapability, FirewallCapability, VmFirewall, DomainLifecycleEvent, Hypervisor, HypervisorHostFacts, PowerCapability, ResizeCapability,
   StatsCapability, StopOptions,
 } from "../hypervisor.js";
 import { parseDomainDisks, parseDomainMdevs } from "./domain-disks.parser.js";
@@ -28,6 +28,8 @@ import { parseNodeMemStatsFreeKib } from "./node-memstats.parser.js";
 import { ORBIT_METADATA_NS, type OrbitDomainMetadata, parseOrbitMetadata, parseOrbitMetadataElement } from "./orbit-metadata.js";
 import { execaIp, LinuxBridges } from "./linux-bridge.js";
 import { Virsh } from "./virsh.js";
+import { NftFirewall } from "../../network/nft-firewall.js";
+import { vmTapName } from "../../network/tap-name.js";
 import { isVirshError } from "./virsh-error.js";
 
 export interface LibvirtHypervisorOptions {
@@ -63,6 +65,8 @@ export interface LibvirtHypervisorOptions {
   /** Reported hostname; default: `virsh hostname`, then os.hostname(). */
   hostname?: string;
   onWarning?: (message: string) => void;
+  /** The nft command VM firewalls are applied with; default ["nft"]. */
+  nftCommand?: readonly string[];
 }
 
 /** libvirt's stats: the common VmStats plus what only domstats reports (user/system CPU time, guest memory). */
@@ -73,7 +77,7 @@ export interface LibvirtVmStats extends DomainStats {
 
 const GIB = 1024 ** 3;
 
-export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCapability, DiskCapability, StatsCapability, ConsoleCapability {
+export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCapability, DiskCapability, StatsCapability, ConsoleCapability, FirewallCapability {
   readonly kind = "libvirt" as const;
   // The capabilities this driver has: all of them, implemented by this class's methods below.
   readonly power: PowerCapability = this;
@@ -81,7 +85,9 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
   readonly disks: DiskCapability = this;
   readonly stats: StatsCapability = this;
   readonly console: ConsoleCapability = this;
+  readonly firewall: FirewallCapability = this;
   readonly virsh: Virsh;
+  private readonly nft: NftFirewall;
   private readonly opts: LibvirtHypervisorOptions;
   private readonly imagesDir: string;
   private readonly pollMs: number;
@@ -108,6 +114,7 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
     this.virsh = new Virsh({ uri: opts.uri, binary: opts.virshPath, timeoutMs: opts.commandTimeoutMs });
     const bridges = new LinuxBridges(execaIp(opts.ipPath));
     this.ensureBridge = opts.ensureBridge ?? ((name) => bridges.ensure(name));
+    this.nft = new NftFirewall(opts.nftCommand ? { nftCommand: opts.nftCommand } : {});
     this.imagesDir = opts.imagesDir ?? opts.instancesDir;
     this.pollMs = opts.pollIntervalMs ?? 250;
   }
@@ -451,6 +458,16 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
     const args = vmUuid ? ["domstats", ...groups, vmUuid.toLowerCase()] : ["domstats", ...groups];
     const stats = parseDomstats(await this.virsh.run(args));
     return Promise.all(stats.map(async (s) => ({ ...s, vmUuid: vmUuid?.toLowerCase() ?? (await this.uuidForName(s.name)) })));
+  }
+
+  // ---- capability "firewall": nftables on the VM's first NIC, named ahead by vmTapName (domain-xml.ts)
+
+  async applyFirewall(vmUuid: string, firewall: VmFirewall): Promise<void> {
+    await this.nft.apply({ vmUuid: vmUuid.toLowerCase(), tapInterface: vmTapName(vmUuid), ...firewall });
+  }
+
+  async removeFirewall(vmUuid: string): Promise<void> {
+    await this.nft.remove(vmUuid.toLowerCase());
   }
 
   /** The serial console log file of a VM (what the guest printed on ttyS0). */

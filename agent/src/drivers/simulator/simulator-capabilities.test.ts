@@ -33,7 +33,7 @@ const stats = (s: SimulatorHypervisor) => requireCapability(s, "stats", "test");
 
 describe("SimulatorHypervisor capabilities", () => {
   it("declares all four by default, and only the configured ones when told", () => {
-    expect(capabilityNames(sim())).toEqual(["power", "resize", "disks", "stats", "console"]);
+    expect(capabilityNames(sim())).toEqual(["power", "resize", "disks", "stats", "console", "firewall"]);
     const limited = sim({ capabilities: ["stats"] });
     expect(capabilityNames(limited)).toEqual(["stats"]);
     expect(limited.power).toBeUndefined();
@@ -242,5 +242,21 @@ describe("SimulatorHypervisor capabilities", () => {
     await expect(disks(s).prepareOwnedDisk(randomUUID(), { ...root, id: "data", copyFromVmUuid: vm.vmUuid }, { replace: false })).rejects.toBeInstanceOf(NotFoundError);
     await s.destroyVm(clone);
     expect(s.ownedDiskOf(clone, "root")).toBeUndefined();
+  });
+
+  it("firewall: keeps the last firewall applied per VM, before the VM exists too, until removed", async () => {
+    const s = sim();
+    const vm = spec();
+    const fw = requireCapability(s, "firewall", "test");
+    const rule = { direction: "ingress" as const, ethertype: "IPv4" as const, protocol: "tcp" as const, remoteIpPrefix: "0.0.0.0/0", portRangeMin: 22, portRangeMax: 22 };
+    await fw.applyFirewall(vm.vmUuid.toUpperCase(), { rules: [rule] });
+    expect(s.firewallOf(vm.vmUuid)).toEqual({ rules: [rule] });
+    await s.startVm(vm);
+    await fw.applyFirewall(vm.vmUuid, { rules: [], privateIp: "10.0.0.2", floatingIp: "203.0.113.2" });
+    expect(s.firewallOf(vm.vmUuid)).toEqual({ rules: [], privateIp: "10.0.0.2", floatingIp: "203.0.113.2" });
+    await fw.removeFirewall(vm.vmUuid);
+    expect(s.firewallOf(vm.vmUuid)).toBeUndefined();
+    await fw.removeFirewall(vm.vmUuid);
+    expect(sim({ capabilities: ["stats"] }).firewall).toBeUndefined();
   });
 });

@@ -8,7 +8,7 @@ import { PowerState, StopMode, VmSpec, type DiskSpec, type DomainStatus, type Nu
 import {
   CAPABILITY_NAMES, type AttachDiskOptions, type CapabilityName, type DiskCapability, type DomainLifecycleEvent, type Hypervisor,
   type HypervisorHostFacts, type PowerCapability, type ResizeCapability, type StatsCapability, type StopOptions, type VmStats,
-  type ConsoleCapability, type ConsoleLogTail,
+  type ConsoleCapability, type ConsoleLogTail, type FirewallCapability, type VmFirewall,
 } from "../hypervisor.js";
 import { SimulatorStateFile, type SimulatedDisk, type SimulatedDomain, type SimulatedOwnedDisk } from "./simulator-state-file.js";
 
@@ -65,13 +65,16 @@ function simulatedBootLines(d: SimulatedDomain): string[] {
   ];
 }
 
-export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeCapability, DiskCapability, StatsCapability, ConsoleCapability {
+export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeCapability, DiskCapability, StatsCapability, ConsoleCapability, FirewallCapability {
   readonly kind = "simulator" as const;
   readonly power: PowerCapability | undefined;
   readonly resize: ResizeCapability | undefined;
   readonly disks: DiskCapability | undefined;
   readonly stats: StatsCapability | undefined;
   readonly console: ConsoleCapability | undefined;
+  readonly firewall: FirewallCapability | undefined;
+  /** The firewall applied for each VM (in memory: a real host's nft ruleset is not in the domain). */
+  private readonly firewalls = new Map<string, VmFirewall>();
   /** Boots of each domain since this simulator started (each prints its boot lines to the console). */
   private readonly bridges = new Set<string>();
   private readonly boots = new Map<string, number>();
@@ -96,6 +99,7 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
     this.disks = has.has("disks") ? this : undefined;
     this.stats = has.has("stats") ? this : undefined;
     this.console = has.has("console") ? this : undefined;
+    this.firewall = has.has("firewall") ? this : undefined;
     this.stateFile = o.stateDir ? new SimulatorStateFile(o.stateDir) : undefined;
     const saved = this.stateFile?.load();
     if (saved && saved.hostUuid !== o.hostUuid) {
@@ -483,6 +487,22 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
     const all = Buffer.from(Array.from({ length: boots }, () => boot).join("\r\n"), "utf8");
     // The lines are ASCII: a byte cut never splits a character.
     return { text: all.subarray(Math.max(0, all.length - maxBytes)).toString("utf8"), truncated: all.length > maxBytes };
+  }
+
+  // ---- capability "firewall"
+
+  /** Kept as applied (the checks are the executor's, the enforcement nft's: see network/). */
+  async applyFirewall(vmUuid: string, firewall: VmFirewall): Promise<void> {
+    this.firewalls.set(vmUuid.toLowerCase(), structuredClone(firewall));
+  }
+
+  async removeFirewall(vmUuid: string): Promise<void> {
+    this.firewalls.delete(vmUuid.toLowerCase());
+  }
+
+  /** The firewall last applied for the VM (tests: what the manager sent arrived). */
+  firewallOf(vmUuid: string): VmFirewall | undefined {
+    return this.firewalls.get(vmUuid.toLowerCase());
   }
 
   // ---- helpers

@@ -27,6 +27,10 @@ const vm: VmDetails = {
   host: { id: 4, name: "gpu-01" },
   placement: { policy: "firstfit", seed: 9, host: "gpu-01", total: 0.5, scores: [{ scorer: "firstfit", score: 0.5, weight: 1 }], gpus: [{ gpuId: "g1", model: "NVIDIA L40S", mode: "vgpu", vgpuType: "NVIDIA L40S-12Q" }] },
   fixedIp: "10.128.0.2", floatingIp: null,
+  securityRules: [
+    { id: 11, vmId: 7, createdAt: at, direction: "ingress", ethertype: "IPv4", protocol: "tcp", remoteIpPrefix: "0.0.0.0/0", portRangeMin: 22, portRangeMax: 22 },
+    { id: 12, vmId: 7, createdAt: at, direction: "egress", ethertype: "IPv6", protocol: "any", remoteIpPrefix: "::/0" },
+  ],
 };
 
 describe("the Hyperstack instance presenter", () => {
@@ -52,6 +56,10 @@ describe("the Hyperstack instance presenter", () => {
       keypair: { name: "laptop" }, os: "linux", contract_id: null, locked: false, requires_public_ip: false,
       placement: { host: "gpu-01", gpus: [{ gpu_id: "g1", mode: "vgpu", vgpu_type: "NVIDIA L40S-12Q" }] },
     });
+    expect(instanceView(vm).security_rules).toEqual([
+      { id: 11, direction: "ingress", ethertype: "IPv4", protocol: "tcp", port_range_min: 22, port_range_max: 22, remote_ip_prefix: "0.0.0.0/0", status: "active", created_at: "2026-01-02T03:04:05.000Z" },
+      { id: 12, direction: "egress", ethertype: "IPv6", protocol: "any", port_range_min: null, port_range_max: null, remote_ip_prefix: "::/0", status: "active", created_at: "2026-01-02T03:04:05.000Z" },
+    ]);
   });
 
   it("shows no host or placement when the service resolved none (users)", () => {

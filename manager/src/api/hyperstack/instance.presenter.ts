@@ -5,6 +5,7 @@ import type { StoredPlacement, VmDetails } from "../../vm/vm-details.js";
 import type { VmState } from "../../vm/vm-state-machine.js";
 import { gpuAssignmentView, scoreView } from "../placement.presenter.js";
 import type { Instance, InstancePlacement } from "./instance.schema.js";
+import { securityRuleView } from "./security-rule.presenter.js";
 
 /** Hyperstack's instance `status`, `power_state` and `vm_state` for an Orbit state. */
 export function hyperstackStatus(state: VmState): { status: string; powerState: string; vmState: string } {
@@ -58,7 +59,7 @@ export function instanceView(vm: VmDetails): Static<typeof Instance> {
       gpu: f.gpuModel, gpu_count: f.gpuCount, vgpu_type: f.vgpuType || null, gpu_share_milli: f.gpuShareMilli || null,
     },
     keypair: { name: vm.keyName },
-    security_rules: [],
+    security_rules: vm.securityRules.map(securityRuleView),
     volume_attachments: [],
     labels: vm.labels,
     run_strategy: vm.runStrategy,

@@ -6,6 +6,7 @@ import { FlavorFeatures, Label } from "./catalog.schema.js";
 
 /** KubeVirt's run strategies (vm/vm-lifecycle-options.ts), spelled out so that their static type is the union. */
 export const RunStrategyValue = Type.Union([Type.Literal("Always"), Type.Literal("RerunOnFailure"), Type.Literal("Manual"), Type.Literal("Halted")]);
+import { SecurityRuleView } from "./security-rule.schema.js";
 
 /** A VM's placement as admins see it (users get null). */
 export const InstancePlacement = Type.Union([Type.Null(), Type.Object({
@@ -60,7 +61,7 @@ export const Instance = Type.Object({
   image: Type.Object({ name: Type.String() }, { additionalProperties: false }),
   flavor: InstanceFlavor,
   keypair: Type.Object({ name: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false }),
-  security_rules: Type.Tuple([], { description: "Always empty: security rules are not supported yet" }),
+  security_rules: Type.Array(SecurityRuleView, { description: "The VM's firewall rules, oldest first" }),
   volume_attachments: Type.Tuple([], { description: "Always empty: volumes are not supported yet" }),
   labels: Type.Array(Type.String()),
   run_strategy: Type.Union([RunStrategyValue, Type.Null()], {

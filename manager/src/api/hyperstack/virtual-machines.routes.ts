@@ -8,6 +8,8 @@ import { errors, Id, IdParams, MultiLineText, ok, ResourceName, SingleLineText, 
 import { NameAvailability } from "./name-availability.schema.js";
 import { instanceView } from "./instance.presenter.js";
 import { Instance, RunStrategyValue } from "./instance.schema.js";
+import { CreateSecurityRuleBody } from "./security-rule.schema.js";
+import { MAX_SECURITY_RULES_PER_VM } from "#shared/security-rules.js";
 
 /** Bounded so that (page - 1) * page_size stays a small integer (an SQL offset). */
 const MAX_PAGE = 1_000_000;
@@ -29,7 +31,7 @@ const CreateBody = Type.Object({
   assign_floating_ip: Type.Optional(Type.Boolean({ description: "Attach a floating IP from the environment's pool (409 when it has none, or none is free)" })),
   create_bootable_volume: Type.Optional(Type.Boolean({ description: "Not supported yet: only false is accepted" })),
   enable_port_randomization: Type.Optional(Type.Boolean({ description: "Not supported yet: only true (Hyperstack's default) is accepted" })),
-  security_rules: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 100, description: "Not supported yet: must be empty" })),
+  security_rules: Type.Optional(Type.Array(Type.Omit(CreateSecurityRuleBody, ["virtual_machine_id"], { additionalProperties: false }), { maxItems: MAX_SECURITY_RULES_PER_VM, description: "Firewall rules every VM created gets (as POST .../sg-rules adds them)" })),
   volume_name: Type.Optional(SingleLineText({ maxLength: 250, description: "Not supported yet: only \"\" is accepted" })),
   enhanced_monitoring_enabled: Type.Optional(Type.Boolean({ description: "Not supported yet: only false is accepted" })),
   profile: Type.Optional(Type.Object({ name: SingleLineText({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false, description: "Not supported yet: deploy profiles do not exist in Orbit" })),

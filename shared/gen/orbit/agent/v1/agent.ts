@@ -418,6 +418,9 @@ export interface Command {
     | //
     /** Capability "disks". */
     { $case: "prepareDisk"; value: PrepareDisk }
+    | //
+    /** Numbered from 40: other commands are being added below it concurrently. */
+    { $case: "applyFirewall"; value: ApplyFirewall }
     | undefined;
 }
 
@@ -531,6 +534,11 @@ export interface VmSpec {
   labels: { [key: string]: string };
   directBoot: DirectBoot | undefined;
   osType: string;
+  /**
+   * The VM's security rules and NAT, applied on its tap when it starts (capability "firewall").
+   * Absent: the VM runs without a firewall (a manager that predates firewalls).
+   */
+  firewall: FirewallSpec | undefined;
 }
 
 export interface VmSpec_LabelsEntry {
@@ -608,6 +616,37 @@ export interface DirectBoot {
   kernel: string;
   initrd: string;
   cmdline: string;
+}
+
+/**
+ * One allow rule (OpenStack semantics: what no rule allows is dropped, except answers to
+ * connections already allowed).
+ */
+export interface SecurityRule {
+  /** "ingress" | "egress" */
+  direction: string;
+  /** "IPv4" | "IPv6" */
+  ethertype: string;
+  /** as GET /v1/core/sg-rules-protocols lists them; "any" for every protocol */
+  protocol: string;
+  /** 0 with port_range_max 0: every port */
+  portRangeMin: number;
+  portRangeMax: number;
+  /** CIDR of the remote end */
+  remoteIpPrefix: string;
+}
+
+export interface FirewallSpec {
+  rules: SecurityRule[];
+  /** The VM's address on its NIC; "" when not known (the rules then apply by interface alone). */
+  privateIp: string;
+  /** Public IPv4 DNATed to private_ip (and the VM's traffic SNATed to it); "" for none. */
+  floatingIp: string;
+}
+
+/** Replaces the running VM's firewall with this one (the whole rule set, not a change to it). */
+export interface ApplyFirewall {
+  firewall: FirewallSpec | undefined;
 }
 
 function createBaseRegisterRequest(): RegisterRequest {
@@ -4243,6 +4282,9 @@ export const Command: MessageFns<Command> = {
       case "prepareDisk":
         PrepareDisk.encode(message.body.value, writer.uint32(186).fork()).join();
         break;
+      case "applyFirewall":
+        ApplyFirewall.encode(message.body.value, writer.uint32(322).fork()).join();
+        break;
     }
     return writer;
   },
@@ -4396,6 +4438,14 @@ export const Command: MessageFns<Command> = {
             message.body = { $case: "prepareDisk", value: PrepareDisk.decode(reader, reader.uint32()) };
             continue;
           }
+          case 40: {
+            if (tag !== 322) {
+              break;
+            }
+
+            message.body = { $case: "applyFirewall", value: ApplyFirewall.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4481,6 +4531,10 @@ export const Command: MessageFns<Command> = {
         ? { $case: "prepareDisk", value: PrepareDisk.fromJSON(object.prepareDisk) }
         : isSet(object.prepare_disk)
         ? { $case: "prepareDisk", value: PrepareDisk.fromJSON(object.prepare_disk) }
+        : isSet(object.applyFirewall)
+        ? { $case: "applyFirewall", value: ApplyFirewall.fromJSON(object.applyFirewall) }
+        : isSet(object.apply_firewall)
+        ? { $case: "applyFirewall", value: ApplyFirewall.fromJSON(object.apply_firewall) }
         : undefined,
     };
   },
@@ -4524,6 +4578,8 @@ export const Command: MessageFns<Command> = {
       obj.getConsoleLog = GetConsoleLog.toJSON(message.body.value);
     } else if (message.body?.$case === "prepareDisk") {
       obj.prepareDisk = PrepareDisk.toJSON(message.body.value);
+    } else if (message.body?.$case === "applyFirewall") {
+      obj.applyFirewall = ApplyFirewall.toJSON(message.body.value);
     }
     return obj;
   },
@@ -4618,6 +4674,12 @@ export const Command: MessageFns<Command> = {
       case "prepareDisk": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "prepareDisk", value: PrepareDisk.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "applyFirewall": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "applyFirewall", value: ApplyFirewall.fromPartial(object.body.value) };
         }
         break;
       }
@@ -5783,6 +5845,7 @@ function createBaseVmSpec(): VmSpec {
     labels: {},
     directBoot: undefined,
     osType: "",
+    firewall: undefined,
   };
 }
 
@@ -5842,6 +5905,9 @@ export const VmSpec: MessageFns<VmSpec> = {
     }
     if (message.osType !== "") {
       writer.uint32(138).string(message.osType);
+    }
+    if (message.firewall !== undefined) {
+      FirewallSpec.encode(message.firewall, writer.uint32(242).fork()).join();
     }
     return writer;
   },
@@ -6008,6 +6074,14 @@ export const VmSpec: MessageFns<VmSpec> = {
             message.osType = reader.string();
             continue;
           }
+          case 30: {
+            if (tag !== 242) {
+              break;
+            }
+
+            message.firewall = FirewallSpec.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6096,6 +6170,7 @@ export const VmSpec: MessageFns<VmSpec> = {
         : isSet(object.os_type)
         ? globalThis.String(object.os_type)
         : "",
+      firewall: isSet(object.firewall) ? FirewallSpec.fromJSON(object.firewall) : undefined,
     };
   },
 
@@ -6158,6 +6233,9 @@ export const VmSpec: MessageFns<VmSpec> = {
     if (message.osType !== "") {
       obj.osType = message.osType;
     }
+    if (message.firewall !== undefined) {
+      obj.firewall = FirewallSpec.toJSON(message.firewall);
+    }
     return obj;
   },
 
@@ -6197,6 +6275,9 @@ export const VmSpec: MessageFns<VmSpec> = {
       ? DirectBoot.fromPartial(object.directBoot)
       : undefined;
     message.osType = object.osType ?? "";
+    message.firewall = (object.firewall !== undefined && object.firewall !== null)
+      ? FirewallSpec.fromPartial(object.firewall)
+      : undefined;
     return message;
   },
 };
@@ -7202,6 +7283,345 @@ export const DirectBoot: MessageFns<DirectBoot> = {
     message.kernel = object.kernel ?? "";
     message.initrd = object.initrd ?? "";
     message.cmdline = object.cmdline ?? "";
+    return message;
+  },
+};
+
+function createBaseSecurityRule(): SecurityRule {
+  return { direction: "", ethertype: "", protocol: "", portRangeMin: 0, portRangeMax: 0, remoteIpPrefix: "" };
+}
+
+export const SecurityRule: MessageFns<SecurityRule> = {
+  encode(message: SecurityRule, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.direction !== "") {
+      writer.uint32(10).string(message.direction);
+    }
+    if (message.ethertype !== "") {
+      writer.uint32(18).string(message.ethertype);
+    }
+    if (message.protocol !== "") {
+      writer.uint32(26).string(message.protocol);
+    }
+    if (message.portRangeMin !== 0) {
+      writer.uint32(32).uint32(message.portRangeMin);
+    }
+    if (message.portRangeMax !== 0) {
+      writer.uint32(40).uint32(message.portRangeMax);
+    }
+    if (message.remoteIpPrefix !== "") {
+      writer.uint32(50).string(message.remoteIpPrefix);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SecurityRule {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSecurityRule();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.direction = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ethertype = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.protocol = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.portRangeMin = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.portRangeMax = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.remoteIpPrefix = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SecurityRule {
+    return {
+      direction: isSet(object.direction) ? globalThis.String(object.direction) : "",
+      ethertype: isSet(object.ethertype) ? globalThis.String(object.ethertype) : "",
+      protocol: isSet(object.protocol) ? globalThis.String(object.protocol) : "",
+      portRangeMin: isSet(object.portRangeMin)
+        ? globalThis.Number(object.portRangeMin)
+        : isSet(object.port_range_min)
+        ? globalThis.Number(object.port_range_min)
+        : 0,
+      portRangeMax: isSet(object.portRangeMax)
+        ? globalThis.Number(object.portRangeMax)
+        : isSet(object.port_range_max)
+        ? globalThis.Number(object.port_range_max)
+        : 0,
+      remoteIpPrefix: isSet(object.remoteIpPrefix)
+        ? globalThis.String(object.remoteIpPrefix)
+        : isSet(object.remote_ip_prefix)
+        ? globalThis.String(object.remote_ip_prefix)
+        : "",
+    };
+  },
+
+  toJSON(message: SecurityRule): unknown {
+    const obj: any = {};
+    if (message.direction !== "") {
+      obj.direction = message.direction;
+    }
+    if (message.ethertype !== "") {
+      obj.ethertype = message.ethertype;
+    }
+    if (message.protocol !== "") {
+      obj.protocol = message.protocol;
+    }
+    if (message.portRangeMin !== 0) {
+      obj.portRangeMin = Math.round(message.portRangeMin);
+    }
+    if (message.portRangeMax !== 0) {
+      obj.portRangeMax = Math.round(message.portRangeMax);
+    }
+    if (message.remoteIpPrefix !== "") {
+      obj.remoteIpPrefix = message.remoteIpPrefix;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SecurityRule>, I>>(base?: I): SecurityRule {
+    return SecurityRule.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SecurityRule>, I>>(object: I): SecurityRule {
+    const message = createBaseSecurityRule();
+    message.direction = object.direction ?? "";
+    message.ethertype = object.ethertype ?? "";
+    message.protocol = object.protocol ?? "";
+    message.portRangeMin = object.portRangeMin ?? 0;
+    message.portRangeMax = object.portRangeMax ?? 0;
+    message.remoteIpPrefix = object.remoteIpPrefix ?? "";
+    return message;
+  },
+};
+
+function createBaseFirewallSpec(): FirewallSpec {
+  return { rules: [], privateIp: "", floatingIp: "" };
+}
+
+export const FirewallSpec: MessageFns<FirewallSpec> = {
+  encode(message: FirewallSpec, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.rules) {
+      SecurityRule.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.privateIp !== "") {
+      writer.uint32(18).string(message.privateIp);
+    }
+    if (message.floatingIp !== "") {
+      writer.uint32(26).string(message.floatingIp);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FirewallSpec {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFirewallSpec();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rules.push(SecurityRule.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.privateIp = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.floatingIp = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FirewallSpec {
+    return {
+      rules: globalThis.Array.isArray(object?.rules) ? object.rules.map((e: any) => SecurityRule.fromJSON(e)) : [],
+      privateIp: isSet(object.privateIp)
+        ? globalThis.String(object.privateIp)
+        : isSet(object.private_ip)
+        ? globalThis.String(object.private_ip)
+        : "",
+      floatingIp: isSet(object.floatingIp)
+        ? globalThis.String(object.floatingIp)
+        : isSet(object.floating_ip)
+        ? globalThis.String(object.floating_ip)
+        : "",
+    };
+  },
+
+  toJSON(message: FirewallSpec): unknown {
+    const obj: any = {};
+    if (message.rules?.length) {
+      obj.rules = message.rules.map((e) => SecurityRule.toJSON(e));
+    }
+    if (message.privateIp !== "") {
+      obj.privateIp = message.privateIp;
+    }
+    if (message.floatingIp !== "") {
+      obj.floatingIp = message.floatingIp;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FirewallSpec>, I>>(base?: I): FirewallSpec {
+    return FirewallSpec.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FirewallSpec>, I>>(object: I): FirewallSpec {
+    const message = createBaseFirewallSpec();
+    message.rules = object.rules?.map((e) => SecurityRule.fromPartial(e)) || [];
+    message.privateIp = object.privateIp ?? "";
+    message.floatingIp = object.floatingIp ?? "";
+    return message;
+  },
+};
+
+function createBaseApplyFirewall(): ApplyFirewall {
+  return { firewall: undefined };
+}
+
+export const ApplyFirewall: MessageFns<ApplyFirewall> = {
+  encode(message: ApplyFirewall, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.firewall !== undefined) {
+      FirewallSpec.encode(message.firewall, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApplyFirewall {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApplyFirewall();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.firewall = FirewallSpec.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApplyFirewall {
+    return { firewall: isSet(object.firewall) ? FirewallSpec.fromJSON(object.firewall) : undefined };
+  },
+
+  toJSON(message: ApplyFirewall): unknown {
+    const obj: any = {};
+    if (message.firewall !== undefined) {
+      obj.firewall = FirewallSpec.toJSON(message.firewall);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ApplyFirewall>, I>>(base?: I): ApplyFirewall {
+    return ApplyFirewall.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ApplyFirewall>, I>>(object: I): ApplyFirewall {
+    const message = createBaseApplyFirewall();
+    message.firewall = (object.firewall !== undefined && object.firewall !== null)
+      ? FirewallSpec.fromPartial(object.firewall)
+      : undefined;
     return message;
   },
 };

@@ -1,0 +1,99 @@
+// Applies VM firewalls with the host's nft (libnftables JSON, `nft -j -f FILE`) and reads
+// them back with `nft -j list table`. Each apply or removal is one nft transaction: it happens
+// whole or not at all, and other VMs' chains are left as they are.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { HypervisorError } from "#shared/errors.js";
+import { parseNftListing, type ListedChain, type ListedMapElement } from "./nft-listing.schema.js";
+import {
+  buildVmFirewall, buildVmFirewallRemoval, FILTER_TABLE, NAT_TABLE, vmChainNames,
+  type NftRuleset, type StaleElement, type VmFirewallInput,
+} from "./vm-firewall.js";
+
+export interface NftFirewallOptions {
+  /** The nft command and leading arguments; default ["nft"] (tests: ["ip", "netns", "exec", NS, "nft"]). */
+  nftCommand?: readonly string[];
+}
+
+/** What the host holds of one VM's firewall. */
+export interface VmFirewallState {
+  chains: ListedChain[];
+  elements: ListedMapElement[];
+}
+
+export class NftFirewall {
+  private readonly cmd: readonly string[];
+
+  constructor(o: NftFirewallOptions = {}) {
+    this.cmd = o.nftCommand ?? ["nft"];
+  }
+
+  /** Replaces the VM's firewall (and NAT) with `input`'s. */
+  async apply(input: VmFirewallInput): Promise<void> {
+    const names = vmChainNames(input.vmUuid);
+    const current = await this.read(input.vmUuid);
+    // Every element of this VM goes and the wanted ones come back, in the same transaction.
+    const stale: StaleElement[] = current.elements.map(toStale);
+    const ruleset = buildVmFirewall(input, stale);
+    if (input.floatingIp === undefined) {
+      const nat = current.chains.filter((c) => c.family === NAT_TABLE.family && (c.name === names.dnat || c.name === names.snat));
+      ruleset.nftables.push(...buildVmFirewallRemoval([], nat.map(chainRef)).nftables);
+    }
+    await this.run(ruleset);
+  }
+
+  /** Removes everything of the VM's firewall; a VM without one is left alone. */
+  async remove(vmUuid: string): Promise<void> {
+    const current = await this.read(vmUuid);
+    const ruleset = buildVmFirewallRemoval(current.elements.map(toStale), current.chains.map(chainRef));
+    if (ruleset.nftables.length > 0) await this.run(ruleset);
+  }
+
+  /** The VM's chains and map elements on the host (none when the tables do not exist yet). */
+  async read(vmUuid: string): Promise<VmFirewallState> {
+    const names = vmChainNames(vmUuid);
+    const mine = new Set(Object.values(names));
+    const state: VmFirewallState = { chains: [], elements: [] };
+    for (const t of [FILTER_TABLE, NAT_TABLE]) {
+      const listing = await this.list(t.family, t.table);
+      if (!listing) continue;
+      state.chains.push(...listing.chains.filter((c) => mine.has(c.name)));
+      state.elements.push(...listing.elements.filter((e) => mine.has(e.target)));
+    }
+    return state;
+  }
+
+  /** The table's chains and elements; undefined when it does not exist. */
+  async list(family: string, table: string): Promise<ReturnType<typeof parseNftListing> | undefined> {
+    const [bin, ...args] = this.cmd;
+    const r = await execa(bin!, [...args, "-j", "list", "table", family, table], { reject: false });
+    if (r.exitCode !== 0) {
+      if (/No such file or directory/.test(r.stderr)) return undefined;
+      throw new HypervisorError(`nft list table ${family} ${table} failed: ${r.stderr.trim() || r.stdout.trim()}`);
+    }
+    return parseNftListing(JSON.parse(r.stdout));
+  }
+
+  private async run(ruleset: NftRuleset): Promise<void> {
+    const [bin, ...args] = this.cmd;
+    // Not stdin: nft opens /dev/stdin, which fails (ENXIO) on the socket a Node child's pipe is.
+    const dir = await mkdtemp(join(tmpdir(), "orbit-nft-"));
+    const file = join(dir, "ruleset.json");
+    const r = await writeFile(file, JSON.stringify(ruleset), { mode: 0o600 })
+      .then(() => execa(bin!, [...args, "-j", "-f", file], { reject: false }))
+      .finally(() => rm(dir, { recursive: true, force: true }));
+    if (r.exitCode !== 0) {
+      throw new HypervisorError(`nft refused the firewall transaction: ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`, { retryable: false });
+    }
+  }
+}
+
+function toStale(e: ListedMapElement): StaleElement {
+  return { family: e.family as StaleElement["family"], table: e.table, map: e.map, key: e.key };
+}
+
+function chainRef(c: ListedChain): { family: "inet" | "ip"; table: string; name: string } {
+  return { family: c.family as "inet" | "ip", table: c.table, name: c.name };
+}

@@ -1,0 +1,165 @@
+import { describe, expect, it } from "vitest";
+import { InvalidArgumentError } from "#shared/errors.js";
+import { checkSecurityRule, type SecurityRuleInput } from "#shared/security-rules.js";
+import { buildVmFirewall, buildVmFirewallRemoval, vmChainNames } from "./vm-firewall.js";
+
+const VM = "0f0e0d0c-aaaa-bbbb-cccc-000000000001";
+const rule = (r: Partial<SecurityRuleInput>) =>
+  checkSecurityRule({ direction: "ingress", ethertype: "IPv4", protocol: "tcp", remote_ip_prefix: "0.0.0.0/0", ...r });
+
+type Cmd = Record<string, Record<string, Record<string, unknown>>>;
+const cmds = (rs: { nftables: unknown[] }) => rs.nftables as Cmd[];
+/** The rules added to one chain, in order, as their expression lists. */
+const rulesOf = (rs: { nftables: unknown[] }, chain: string) =>
+  cmds(rs).filter((c) => c.add?.rule?.chain === chain).map((c) => c.add!.rule!.expr as Record<string, unknown>[]);
+
+describe("buildVmFirewall", () => {
+  const names = vmChainNames(VM);
+
+  it("flushes and refills the VM's chains: established first, one accept per rule, drop last", () => {
+    const rs = buildVmFirewall({
+      vmUuid: VM, tapInterface: "tap0", privateIp: "10.0.0.2",
+      rules: [
+        rule({ port_range_min: 22, port_range_max: 22, remote_ip_prefix: "192.0.2.0/24" }),
+        rule({ protocol: "udp", port_range_min: 1000, port_range_max: 2000 }),
+        rule({ direction: "egress", protocol: "any" }),
+      ],
+    });
+    const inRules = rulesOf(rs, names.in);
+    expect(inRules).toHaveLength(4);
+    expect(inRules[0]).toEqual([{ match: { op: "in", left: { ct: { key: "state" } }, right: ["established", "related"] } }, { accept: null }]);
+    expect(inRules[1]).toEqual([
+      { match: { op: "==", left: { payload: { protocol: "ip", field: "daddr" } }, right: "10.0.0.2" } },
+      { match: { op: "==", left: { meta: { key: "nfproto" } }, right: "ipv4" } },
+      { match: { op: "==", left: { meta: { key: "l4proto" } }, right: 6 } },
+      { match: { op: "==", left: { payload: { protocol: "ip", field: "saddr" } }, right: { prefix: { addr: "192.0.2.0", len: 24 } } } },
+      { match: { op: "==", left: { payload: { protocol: "th", field: "dport" } }, right: 22 } },
+      { accept: null },
+    ]);
+    expect(inRules[2]).toContainEqual({ match: { op: "==", left: { payload: { protocol: "th", field: "dport" } }, right: { range: [1000, 2000] } } });
+    expect(inRules[2]).toContainEqual({ match: { op: "==", left: { meta: { key: "l4proto" } }, right: 17 } });
+    // 0.0.0.0/0 matches every source: no address match at all.
+    expect(JSON.stringify(inRules[2])).not.toContain("saddr");
+    expect(inRules[3]).toEqual([{ drop: null }]);
+    const outRules = rulesOf(rs, names.out);
+    expect(outRules).toEqual([
+      inRules[0],
+      [{ match: { op: "==", left: { meta: { key: "nfproto" } }, right: "ipv4" } }, { accept: null }],
+      [{ drop: null }],
+    ]);
+    // Each VM chain is flushed before it is refilled, in the same transaction.
+    const flushAt = cmds(rs).findIndex((c) => c.flush?.chain?.name === names.in);
+    const firstRuleAt = cmds(rs).findIndex((c) => c.add?.rule?.chain === names.in);
+    expect(flushAt).toBeGreaterThan(-1);
+    expect(flushAt).toBeLessThan(firstRuleAt);
+    expect(cmds(rs)).toContainEqual({ add: { element: { family: "inet", table: "orbit", name: "vm_ingress", elem: [["tap0", { jump: { target: names.in } }]] } } });
+    expect(cmds(rs)).toContainEqual({ add: { element: { family: "inet", table: "orbit", name: "vm_egress", elem: [["tap0", { jump: { target: names.out } }]] } } });
+  });
+
+  it("with no rules denies every new connection both ways", () => {
+    const rs = buildVmFirewall({ vmUuid: VM, tapInterface: "tap0", rules: [] });
+    expect(rulesOf(rs, names.in)).toHaveLength(2);
+    expect(rulesOf(rs, names.in)[1]).toEqual([{ drop: null }]);
+    expect(rulesOf(rs, names.out)[1]).toEqual([{ drop: null }]);
+    // No NAT table without a floating IP.
+    expect(JSON.stringify(rs)).not.toContain("orbit_nat");
+  });
+
+  it("without a private IP filters by the tap alone", () => {
+    const rs = buildVmFirewall({ vmUuid: VM, tapInterface: "tap0", rules: [rule({ port_range_min: 80, port_range_max: 80 })] });
+    expect(JSON.stringify(rulesOf(rs, names.in))).not.toContain("daddr");
+  });
+
+  it("reads icmp in an IPv6 rule as ICMPv6 and matches IPv6 prefixes on ip6", () => {
+    const rs = buildVmFirewall({
+      vmUuid: VM, tapInterface: "tap0", privateIp: "10.0.0.2",
+      rules: [rule({ ethertype: "IPv6", protocol: "icmp", remote_ip_prefix: "2001:db8::/32" })],
+    });
+    const r = rulesOf(rs, names.in)[1]!;
+    expect(r).toContainEqual({ match: { op: "==", left: { meta: { key: "l4proto" } }, right: 58 } });
+    expect(r).toContainEqual({ match: { op: "==", left: { payload: { protocol: "ip6", field: "saddr" } }, right: { prefix: { addr: "2001:db8::", len: 32 } } } });
+    // The private IPv4 address is no match for IPv6 packets.
+    expect(JSON.stringify(r)).not.toContain("10.0.0.2");
+  });
+
+  it("NATs a floating IP: DNAT to the private IP, SNAT from it, in ip orbit_nat", () => {
+    const rs = buildVmFirewall({ vmUuid: VM, tapInterface: "tap0", privateIp: "10.0.0.2", floatingIp: "203.0.113.5", rules: [] });
+    expect(cmds(rs)).toContainEqual({ add: { chain: { family: "ip", table: "orbit_nat", name: "prerouting", type: "nat", hook: "prerouting", prio: -100, policy: "accept" } } });
+    expect(rulesOf(rs, names.dnat)).toEqual([[{ dnat: { family: "ip", addr: "10.0.0.2" } }]]);
+    expect(rulesOf(rs, names.snat)).toEqual([[{ snat: { family: "ip", addr: "203.0.113.5" } }]]);
+    expect(cmds(rs)).toContainEqual({ add: { element: { family: "ip", table: "orbit_nat", name: "floating_dnat", elem: [["203.0.113.5", { jump: { target: names.dnat } }]] } } });
+    expect(cmds(rs)).toContainEqual({ add: { element: { family: "ip", table: "orbit_nat", name: "private_snat", elem: [["10.0.0.2", { jump: { target: names.snat } }]] } } });
+  });
+
+  it("deletes stale elements before adding the new ones", () => {
+    const rs = buildVmFirewall({ vmUuid: VM, tapInterface: "tap1", rules: [] }, [{ family: "inet", table: "orbit", map: "vm_ingress", key: "tap0" }]);
+    const del = cmds(rs).findIndex((c) => c.delete?.element !== undefined);
+    const add = cmds(rs).findIndex((c) => c.add?.element?.name === "vm_ingress");
+    expect(cmds(rs)[del]).toEqual({ delete: { element: { family: "inet", table: "orbit", name: "vm_ingress", elem: ["tap0"] } } });
+    expect(del).toBeLessThan(add);
+  });
+
+  it("refuses rules that were never checked: port_range_min above port_range_max, an unknown protocol", () => {
+    const ssh = rule({ port_range_min: 22, port_range_max: 22 });
+    const err = (rules: unknown[]) => {
+      try { buildVmFirewall({ vmUuid: VM, tapInterface: "tap0", rules: rules as never }); } catch (e) { return e as InvalidArgumentError; }
+      throw new Error("built");
+    };
+    const inverted = err([ssh, { ...ssh, portRangeMin: 2000, portRangeMax: 1000 }]);
+    expect(inverted).toBeInstanceOf(InvalidArgumentError);
+    expect(inverted.field).toBe("rules[1].port_range_min");
+    expect(inverted.message).toBe("port_range_min (2000) is greater than port_range_max (1000)");
+    const unknown = err([{ ...ssh, protocol: "quic-over-pigeon" }]);
+    expect(unknown.field).toBe("rules[0].protocol");
+    expect(unknown.message).toMatch(/unknown protocol "quic-over-pigeon"/);
+  });
+
+  it("refuses a floating IP without a private IP, and bad names and addresses", () => {
+    expect(() => buildVmFirewall({ vmUuid: VM, tapInterface: "tap0", floatingIp: "203.0.113.5", rules: [] })).toThrow(/private IP/);
+    expect(() => buildVmFirewall({ vmUuid: VM, tapInterface: "tap 0; drop", rules: [] })).toThrow(InvalidArgumentError);
+    expect(() => buildVmFirewall({ vmUuid: VM, tapInterface: "tap0", privateIp: "10.0.0.300", rules: [] })).toThrow(/private_ip|IPv4/);
+    expect(() => buildVmFirewall({ vmUuid: "x\"; flush ruleset", tapInterface: "tap0", rules: [] })).toThrow(InvalidArgumentError);
+  });
+});
+
+describe("buildVmFirewallRemoval", () => {
+  it("deletes the elements, then flushes and deletes each chain", () => {
+    const c = { family: "inet" as const, table: "orbit", name: vmChainNames(VM).in };
+    const rs = buildVmFirewallRemoval([{ family: "inet", table: "orbit", map: "vm_ingress", key: "tap0" }], [c]);
+    expect(rs.nftables).toEqual([
+      { delete: { element: { family: "inet", table: "orbit", name: "vm_ingress", elem: ["tap0"] } } },
+      { flush: { chain: c } },
+      { delete: { chain: c } },
+    ]);
+  });
+});
+
+describe("checkSecurityRule", () => {
+  const refusal = (r: Partial<SecurityRuleInput>): InvalidArgumentError => {
+    try { rule(r); } catch (e) { if (e instanceof InvalidArgumentError) return e; throw e; }
+    throw new Error("accepted");
+  };
+
+  it("refuses port_range_min greater than port_range_max, naming the field", () => {
+    const e = refusal({ port_range_min: 2000, port_range_max: 1000 });
+    expect(e.field).toBe("port_range_min");
+    expect(e.message).toMatch(/2000.*greater.*1000/);
+  });
+
+  it("refuses an unknown protocol, a bad direction, ethertype or prefix, ports out of range or on icmp", () => {
+    expect(refusal({ protocol: "carrier-pigeon" }).field).toBe("protocol");
+    expect(refusal({ direction: "sideways" }).field).toBe("direction");
+    expect(refusal({ ethertype: "IPX" }).field).toBe("ethertype");
+    expect(refusal({ remote_ip_prefix: "10.0.0.0/33" }).field).toBe("remote_ip_prefix");
+    expect(refusal({ remote_ip_prefix: "::/0" }).message).toMatch(/not an IPv4 prefix/);
+    expect(refusal({ port_range_min: 0, port_range_max: 10 }).field).toBe("port_range_min");
+    expect(refusal({ port_range_min: 1, port_range_max: 70000 }).field).toBe("port_range_max");
+    expect(refusal({ protocol: "icmp", port_range_min: 8, port_range_max: 8 }).message).toMatch(/ports apply only to/);
+    expect(refusal({ protocol: "icmpv6" }).message).toMatch(/IPv6 protocol/);
+  });
+
+  it("normalises case, single ports and bare addresses", () => {
+    expect(checkSecurityRule({ direction: "INGRESS", ethertype: "ipv4", protocol: "TCP", remote_ip_prefix: "192.0.2.7", port_range_min: 443 }))
+      .toEqual({ direction: "ingress", ethertype: "IPv4", protocol: "tcp", remoteIpPrefix: "192.0.2.7/32", portRangeMin: 443, portRangeMax: 443 });
+  });
+});
