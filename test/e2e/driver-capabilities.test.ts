@@ -143,7 +143,7 @@ describe("driver capabilities through manager → gRPC → agent → simulator",
     }
     const rows = await cloud.manager.database.db.select({ status: commands.status, error: commands.error }).from(commands)
       .where(eq(commands.hostId, t.hostId));
-    expect(rows).toHaveLength(6);
+    expect(rows).toHaveLength(7);
     expect(rows.every((r) => r.status === "failed" && r.error?.code === "unsupported")).toBe(true);
     // What it has still works: stats of a VM it does not have is the driver's not-found, not unsupported.
     expect(await errorOf(dispatcher.vmStats(t))).toMatchObject({ code: "hypervisor_error" });

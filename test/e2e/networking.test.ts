@@ -160,6 +160,10 @@ describe("floating IPs", () => {
     expect(attached.status, JSON.stringify(attached.json)).toBe(200);
     expect(attached.json).toMatchObject({ status: true, floating_ip: "203.0.113.2" });
     expect(await instance(b.id)).toMatchObject({ floating_ip: "203.0.113.2", floating_ip_status: "ATTACHED" });
+    // A running VM's host NATs the new address at once (a vm.firewall job), without a restart.
+    await cloud.waitFor("b running", async () => (await instance(b.id)).status === "ACTIVE");
+    await jobsIdle(cloud);
+    expect(cloud.fleet.hypervisors[0]!.firewallOf(b.uuid)).toMatchObject({ privateIp: b.fixed_ip, floatingIp: "203.0.113.2" });
 
     await jobsIdle(cloud);
     before = await stateDigest(cloud);

@@ -50,7 +50,9 @@ describe("security rules", () => {
     }]);
     await cloud.waitFor("VM running", async () => (await instance()).status === "ACTIVE");
     await jobsIdle(cloud);
+    // Written for the VM's address on its environment network.
     expect(hostFirewall()).toEqual({
+      privateIp: (await instance()).fixed_ip,
       rules: [{ direction: "ingress", ethertype: "IPv4", protocol: "tcp", remoteIpPrefix: "0.0.0.0/0", portRangeMin: 22, portRangeMax: 22 }],
     });
   });
