@@ -10,7 +10,11 @@
 #   SEED-USER-DATA-BEGIN / <user-data> / SEED-USER-DATA-END      when a disk or cdrom is labelled
 #                                                                "cidata" (cloud-init NoCloud seed);
 #   GUEST-POWERBUTTON                                            on an ACPI power-button press,
-#                                                                then it powers off at once.
+#                                                                then it powers off at once;
+#   GUEST-DISKS <device=bytes ...>, e.g. "sr0=374784 vda=67108864"  after GUEST-READY and whenever a
+#                                                                disk is hot-plugged, unplugged or resized;
+#   GUEST-NETS <interface=MAC ...> (lo left out)                 after GUEST-READY and whenever a
+#                                                                NIC comes or goes.
 # It also onlines hot-plugged vCPUs, and reads every block device's first sectors at boot (so a
 # root disk shows read bytes in domain stats).
 # Needs: apt-get with package lists (apt-get update once), dpkg-deb, xz, gzip. Root not needed.
@@ -117,6 +121,16 @@ handlers=$(awk '/^N: Name=/ { power = /Power Button/ } /^H: Handlers=/ && power 
 for ev in $handlers; do
   ( dd if="/dev/input/$ev" bs=24 count=1 >/dev/null 2>&1; say "GUEST-POWERBUTTON"; poweroff -f ) &
 done
+# What the host hot-plugs, as the guest sees it: each list once, then again whenever it changes
+# (sysfs polled every second: no hotplug helper to configure, and cheap under TCG).
+( disks=unset nets=unset
+  while :; do
+    d=; for b in /sys/block/*; do n=${b##*/}; case "$n" in loop*|ram*) ;; *) d="$d $n=$(( $(cat "$b/size") * 512 ))" ;; esac; done
+    [ "$d" = "$disks" ] || { disks=$d; say "GUEST-DISKS$d"; }
+    n=; for i in /sys/class/net/*; do x=${i##*/}; [ "$x" = lo ] || n="$n $x=$(cat "$i/address")"; done
+    [ "$n" = "$nets" ] || { nets=$n; say "GUEST-NETS$n"; }
+    sleep 1
+  done ) &
 while :; do sleep 3600; done
 GUEST_INIT
 chmod 755 "$root/init"

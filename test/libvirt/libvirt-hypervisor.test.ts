@@ -15,6 +15,7 @@ import { LibvirtHypervisor } from "../../agent/src/drivers/libvirt/libvirt-hyper
 import { missingTools } from "../../agent/src/drivers/libvirt/tool-availability.js";
 import { VirshError } from "../../agent/src/drivers/libvirt/virsh-error.js";
 import { REQUIRED_TOOLS, type SandboxedLibvirtd, startSandboxedLibvirtd } from "./sandboxed-libvirtd.js";
+import { lastGuestReport } from "./guest-console.js";
 import { ensureTestGuest, type TestGuest } from "./test-guest.js";
 
 const missing = missingTools(REQUIRED_TOOLS);
@@ -174,17 +175,33 @@ describe.skipIf(skip)(`LibvirtHypervisor on a real libvirtd${reason ? ` (${reaso
       expect(xml).toMatch(/<currentMemory unit='KiB'>196608<\/currentMemory>/);
     });
 
-    it("attaches and detaches a disk while running", async () => {
+    it("attaches and detaches a disk while running, and the guest sees it come and go", async () => {
+      const guestDisks = () => lastGuestReport(serial(vm.vmUuid), "GUEST-DISKS");
+      // Root overlay (64 MiB) and the seed cdrom (sda on virtio-scsi: the guest calls it sr0).
+      const atBoot = await waitFor("the guest's first GUEST-DISKS", guestDisks);
+      expect([...atBoot.keys()]).toEqual(["sr0", "vda"]);
+      expect(atBoot.get("vda")).toBe(String(64 * 1024 * 1024));
       const extra = join(work, "instances", vm.vmUuid, "extra.qcow2");
+      let t = Date.now();
       const dev = await hv.disks.attachDisk(vm.vmUuid, { sourcePath: extra, createSizeGib: 1, bus: "virtio" });
       expect(dev).toBe("vdb");
+      const attachMs = Date.now() - t;
       const [s] = await hv.stats.domainStats(vm.vmUuid);
       expect(s!.blocks.map((b) => b.name).sort()).toEqual(["sda", "vda", "vdb"]);
+      // Same name inside (virtio-blk devices are named in probe order), at the size asked for.
+      const seen = await waitFor("the guest to see vdb", () => (guestDisks()?.has("vdb") ? guestDisks() : undefined), 20_000);
+      expect(seen.get("vdb")).toBe(String(1024 ** 3));
+      const seenMs = Date.now() - t;
+      t = Date.now();
       await hv.disks.detachDisk(vm.vmUuid, "vdb");
+      const detachMs = Date.now() - t;
       const [after] = await hv.stats.domainStats(vm.vmUuid);
       expect(after!.blocks.map((b) => b.name).sort()).toEqual(["sda", "vda"]);
+      const gone = await waitFor("the guest to lose vdb", () => (guestDisks()?.has("vdb") === false ? guestDisks() : undefined), 20_000);
+      expect([...gone.keys()]).toEqual(["sr0", "vda"]);
       const inactive = (await execa("virsh", ["-c", daemon!.uri, "dumpxml", "--inactive", vm.vmUuid])).stdout;
       expect(inactive).not.toContain(extra);
+      console.info(`disk hot-plug: attach ${attachMs} ms, seen by the guest ${seenMs} ms after the call; detach (guest released it) ${detachMs} ms`);
     });
 
     it("reboots through ACPI (the guest boots again, with the hot-plugged vCPU)", async () => {

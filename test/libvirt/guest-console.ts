@@ -1,0 +1,21 @@
+// Reading what the test guest (build-test-guest.sh) printed on its serial console.
+
+/**
+ * The guest's latest `TAG name=value ...` report (GUEST-DISKS, GUEST-NETS) as a map, or undefined
+ * before the first one. The console's lines end in CRLF and may be interleaved with the kernel's.
+ */
+export function lastGuestReport(serialLog: string, tag: "GUEST-DISKS" | "GUEST-NETS"): Map<string, string> | undefined {
+  const lines = serialLog.split(/\r?\n/).map((l) => l.trim()).filter((l) => l === tag || l.startsWith(`${tag} `));
+  const last = lines.at(-1);
+  if (last === undefined) return undefined;
+  const entries = last.slice(tag.length).trim().split(/\s+/).filter(Boolean).map((kv): [string, string] => {
+    const i = kv.indexOf("=");
+    return i < 0 ? [kv, ""] : [kv.slice(0, i), kv.slice(i + 1)];
+  });
+  return new Map(entries);
+}
+
+/** How many times a line containing this text was printed. */
+export function countOf(serialLog: string, needle: string): number {
+  return serialLog.split(needle).length - 1;
+}
