@@ -125,9 +125,10 @@ done
 # (sysfs polled every second: no hotplug helper to configure, and cheap under TCG).
 ( disks=unset nets=unset
   while :; do
-    d=; for b in /sys/block/*; do n=${b##*/}; case "$n" in loop*|ram*) ;; *) d="$d $n=$(( $(cat "$b/size") * 512 ))" ;; esac; done
+    # (An unmatched glob stays literal: the -e tests skip it, e.g. a guest without any disk.)
+    d=; for b in /sys/block/*; do n=${b##*/}; [ -e "$b/size" ] || continue; case "$n" in loop*|ram*) ;; *) d="$d $n=$(( $(cat "$b/size") * 512 ))" ;; esac; done
     [ "$d" = "$disks" ] || { disks=$d; say "GUEST-DISKS$d"; }
-    n=; for i in /sys/class/net/*; do x=${i##*/}; [ "$x" = lo ] || n="$n $x=$(cat "$i/address")"; done
+    n=; for i in /sys/class/net/*; do x=${i##*/}; [ -e "$i/address" ] || continue; [ "$x" = lo ] || n="$n $x=$(cat "$i/address")"; done
     [ "$n" = "$nets" ] || { nets=$n; say "GUEST-NETS$n"; }
     sleep 1
   done ) &
