@@ -9,6 +9,8 @@
 #   GUEST-READY <kernel> cpus=<online CPUs> mem_kb=<MemTotal>   once the drivers are loaded;
 #   SEED-USER-DATA-BEGIN / <user-data> / SEED-USER-DATA-END      when a disk or cdrom is labelled
 #                                                                "cidata" (cloud-init NoCloud seed);
+#   SEED-NETWORK-CONFIG-BEGIN / <network-config> / SEED-NETWORK-CONFIG-END   the same for the seed's
+#                                                                network-config, when it has one;
 #   GUEST-POWERBUTTON                                            on an ACPI power-button press,
 #                                                                then it powers off at once;
 #   GUEST-DISKS <device=bytes ...>, e.g. "sr0=374784 vda=67108864"  after GUEST-READY and whenever a
@@ -103,6 +105,11 @@ for dev in /sys/block/*; do
       say "SEED-USER-DATA-BEGIN"
       cat /mnt/user-data > /dev/ttyS0
       say "SEED-USER-DATA-END"
+    fi
+    if [ -f /mnt/network-config ]; then
+      say "SEED-NETWORK-CONFIG-BEGIN"
+      cat /mnt/network-config > /dev/ttyS0
+      say "SEED-NETWORK-CONFIG-END"
     fi
     umount /mnt
   fi

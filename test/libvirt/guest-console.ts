@@ -19,3 +19,11 @@ export function lastGuestReport(serialLog: string, tag: "GUEST-DISKS" | "GUEST-N
 export function countOf(serialLog: string, needle: string): number {
   return serialLog.split(needle).length - 1;
 }
+
+/** What the guest printed between two marker lines (e.g. SEED-NETWORK-CONFIG-BEGIN/-END), undefined before the end marker. */
+export function printedBetween(serialLog: string, begin: string, end: string): string | undefined {
+  const from = serialLog.indexOf(begin);
+  const to = serialLog.indexOf(end, from);
+  if (from < 0 || to < 0) return undefined;
+  return serialLog.slice(from + begin.length, to).replace(/\r\n/g, "\n").trim();
+}

@@ -15,7 +15,7 @@ import { LibvirtHypervisor } from "../../agent/src/drivers/libvirt/libvirt-hyper
 import { missingTools } from "../../agent/src/drivers/libvirt/tool-availability.js";
 import { VirshError } from "../../agent/src/drivers/libvirt/virsh-error.js";
 import { REQUIRED_TOOLS, type SandboxedLibvirtd, startSandboxedLibvirtd } from "./sandboxed-libvirtd.js";
-import { lastGuestReport } from "./guest-console.js";
+import { lastGuestReport, printedBetween } from "./guest-console.js";
 import { ensureTestGuest, type TestGuest } from "./test-guest.js";
 
 const missing = missingTools(REQUIRED_TOOLS);
@@ -330,6 +330,48 @@ describe.skipIf(skip)(`LibvirtHypervisor on a real libvirtd${reason ? ` (${reaso
       await hv.destroyVm(vm.vmUuid, { removeOwnedDisks: true });
       expect((await hv.listDomains()).map((d) => d.vmUuid)).not.toContain(vm.vmUuid);
       expect(existsSync(join(work, "instances", vm.vmUuid))).toBe(false);
+    });
+  });
+
+  describe("a guest with a NIC on a bridge", () => {
+    // A bridge of the host's own (no address, no uplink): the sandboxed libvirtd shares the host's
+    // network namespace. Named per run, deleted after.
+    const bridge = `orbt${randomUUID().slice(0, 8)}`;
+    const mac = "52:54:00:0b:17:01";
+    let vm: VmSpec;
+
+    beforeAll(async () => {
+      await execa("ip", ["link", "add", bridge, "type", "bridge"]);
+      await execa("ip", ["link", "set", bridge, "up"]);
+    });
+
+    afterAll(async () => {
+      if (vm) await hv.destroyVm(vm.vmUuid, { removeOwnedDisks: true }).catch(() => undefined);
+      await execa("ip", ["link", "del", bridge], { reject: false });
+    });
+
+    it("boots with the NIC in the guest (by its MAC) and the seed's network-config naming it", async () => {
+      vm = spec({
+        name: "nic",
+        nics: [{ mac, bridge, model: "" }],
+        cloudInit: { userData: "#cloud-config\n", sshAuthorizedKeys: [] },
+      });
+      const t = Date.now();
+      await hv.startVm(vm);
+      const nets = await waitFor("GUEST-NETS", () => lastGuestReport(serial(vm.vmUuid), "GUEST-NETS"), 60_000);
+      const seenMs = Date.now() - t;
+      expect([...nets.entries()]).toEqual([["eth0", mac]]);
+      const networkConfig = await waitFor("the seed's network-config", () =>
+        printedBetween(serial(vm.vmUuid), "SEED-NETWORK-CONFIG-BEGIN", "SEED-NETWORK-CONFIG-END"));
+      expect(networkConfig).toMatch(/^version: 2$/m);
+      expect(networkConfig).toContain(`macaddress: ${mac}`);
+      expect(networkConfig).toMatch(/set-name: eth0/);
+      // Host side: the domain's tap device is on the bridge.
+      const [s] = await hv.stats.domainStats(vm.vmUuid);
+      expect(s!.nets).toHaveLength(1);
+      const master = (await execa("ip", ["-o", "link", "show", s!.nets[0]!.name])).stdout;
+      expect(master).toContain(`master ${bridge}`);
+      console.info(`NIC guest: start to GUEST-NETS ${seenMs} ms`);
     });
   });
 
