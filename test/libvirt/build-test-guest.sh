@@ -13,8 +13,10 @@
 #                                                                network-config, when it has one;
 #   GUEST-POWERBUTTON                                            on an ACPI power-button press,
 #                                                                then it powers off at once;
-#   GUEST-DISKS <device=bytes ...>, e.g. "sr0=374784 vda=67108864"  after GUEST-READY and whenever a
-#                                                                disk is hot-plugged, unplugged or resized;
+#   GUEST-DISKS <device=bytes[/serial] ...>, e.g. "sr0=374784 vda=67108864 vdb=1073741824/vol-7"
+#                                                                after GUEST-READY and whenever a disk is
+#                                                                hot-plugged, unplugged or resized (the
+#                                                                serial: virtio-blk disks that have one);
 #   GUEST-NETS <interface=MAC ...> (lo left out)                 after GUEST-READY and whenever a
 #                                                                NIC comes or goes.
 # It also onlines hot-plugged vCPUs, and reads every block device's first sectors at boot (so a
@@ -28,10 +30,11 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 
 # Drivers the guest needs, by module name: cdroms on IDE (pc machine) or virtio-scsi (q35; this
-# kernel has no AHCI, so no SATA cdrom), ISO 9660, virtio disks/net/balloon, the ACPI power button.
+# kernel has no AHCI, so no SATA cdrom), SCSI disks (virtio-scsi), ISO 9660, virtio disks/net/balloon,
+# the ACPI power button.
 # Their dependencies are read from each module's own .modinfo ("depends="), so no load order is
 # hand-kept (the package ships no modules.dep: depmod makes it at install time).
-WANTED_MODULES="ata_piix sr_mod isofs virtio_pci virtio_blk virtio_scsi virtio_net virtio_balloon button evdev"
+WANTED_MODULES="ata_piix sr_mod sd_mod isofs virtio_pci virtio_blk virtio_scsi virtio_net virtio_balloon button evdev"
 
 kernel_pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n1)
 if [ -z "$kernel_pkg" ]; then
@@ -133,7 +136,13 @@ done
 ( disks=unset nets=unset
   while :; do
     # (An unmatched glob stays literal: the -e tests skip it, e.g. a guest without any disk.)
-    d=; for b in /sys/block/*; do n=${b##*/}; [ -e "$b/size" ] || continue; case "$n" in loop*|ram*) ;; *) d="$d $n=$(( $(cat "$b/size") * 512 ))" ;; esac; done
+    d=; for b in /sys/block/*; do
+      n=${b##*/}; [ -e "$b/size" ] || continue
+      case "$n" in loop*|ram*) continue ;; esac
+      # virtio-blk disks show the serial the host gave them (how a guest tells volumes apart).
+      s=$(cat "$b/serial" 2>/dev/null || true)
+      d="$d $n=$(( $(cat "$b/size") * 512 ))${s:+/$s}"
+    done
     [ "$d" = "$disks" ] || { disks=$d; say "GUEST-DISKS$d"; }
     n=; for i in /sys/class/net/*; do x=${i##*/}; [ -e "$i/address" ] || continue; [ "$x" = lo ] || n="$n $x=$(cat "$i/address")"; done
     [ "$n" = "$nets" ] || { nets=$n; say "GUEST-NETS$n"; }

@@ -180,27 +180,35 @@ describe.skipIf(skip)(`LibvirtHypervisor on a real libvirtd${reason ? ` (${reaso
       // Root overlay (64 MiB) and the seed cdrom (sda on virtio-scsi: the guest calls it sr0).
       const atBoot = await waitFor("the guest's first GUEST-DISKS", guestDisks);
       expect([...atBoot.keys()]).toEqual(["sr0", "vda"]);
-      expect(atBoot.get("vda")).toBe(String(64 * 1024 * 1024));
+      // The driver gives each disk its id as serial.
+      expect(atBoot.get("vda")).toBe(`${64 * 1024 * 1024}/root`);
       const extra = join(work, "instances", vm.vmUuid, "extra.qcow2");
       let t = Date.now();
-      const dev = await hv.disks.attachDisk(vm.vmUuid, { sourcePath: extra, createSizeGib: 1, bus: "virtio" });
+      const dev = await hv.disks.attachDisk(vm.vmUuid, { sourcePath: extra, createSizeGib: 1, bus: "virtio", serial: "orbit-vol-1" });
       expect(dev).toBe("vdb");
       const attachMs = Date.now() - t;
       const [s] = await hv.stats.domainStats(vm.vmUuid);
       expect(s!.blocks.map((b) => b.name).sort()).toEqual(["sda", "vda", "vdb"]);
-      // Same name inside (virtio-blk devices are named in probe order), at the size asked for.
+      // Same name inside (virtio-blk devices are named in probe order), at the size asked for, with its serial.
       const seen = await waitFor("the guest to see vdb", () => (guestDisks()?.has("vdb") ? guestDisks() : undefined), 20_000);
-      expect(seen.get("vdb")).toBe(String(1024 ** 3));
+      expect(seen.get("vdb")).toBe(`${1024 ** 3}/orbit-vol-1`);
       const seenMs = Date.now() - t;
+      // On the virtio-scsi controller (the seed cdrom's): the host calls it sdb, the guest its first SCSI disk, sda.
+      const scsi = await hv.disks.attachDisk(vm.vmUuid, { sourcePath: join(work, "instances", vm.vmUuid, "extra-scsi.qcow2"), createSizeGib: 2, bus: "scsi" });
+      expect(scsi).toBe("sdb");
+      const withScsi = await waitFor("the guest to see the SCSI disk", () => (guestDisks()?.has("sda") ? guestDisks() : undefined), 20_000);
+      expect(withScsi.get("sda")).toBe(String(2 * 1024 ** 3));
       t = Date.now();
       await hv.disks.detachDisk(vm.vmUuid, "vdb");
       const detachMs = Date.now() - t;
+      await hv.disks.detachDisk(vm.vmUuid, "sdb");
       const [after] = await hv.stats.domainStats(vm.vmUuid);
       expect(after!.blocks.map((b) => b.name).sort()).toEqual(["sda", "vda"]);
-      const gone = await waitFor("the guest to lose vdb", () => (guestDisks()?.has("vdb") === false ? guestDisks() : undefined), 20_000);
+      const gone = await waitFor("the guest to lose both", () => (guestDisks()?.size === 2 ? guestDisks() : undefined), 20_000);
       expect([...gone.keys()]).toEqual(["sr0", "vda"]);
       const inactive = (await execa("virsh", ["-c", daemon!.uri, "dumpxml", "--inactive", vm.vmUuid])).stdout;
       expect(inactive).not.toContain(extra);
+      expect(inactive).not.toContain("extra-scsi.qcow2");
       console.info(`disk hot-plug: attach ${attachMs} ms, seen by the guest ${seenMs} ms after the call; detach (guest released it) ${detachMs} ms`);
     });
 
