@@ -168,6 +168,8 @@ describe.skipIf(skip)(`power actions and console logs through manager and agent 
     const log = serial();
     const t = Date.now();
     await act("reboot", "ACTIVE");
+    await waitSerial("GUEST-POWERBUTTON", (l) => countOf(l, "GUEST-POWERBUTTON") > countOf(log, "GUEST-POWERBUTTON"));
+    timings.push(`reboot to GUEST-POWERBUTTON ${Date.now() - t} ms`);
     await booted(2);
     timings.push(`reboot to GUEST-READY ${Date.now() - t} ms`);
     // libvirt's ACPI reboot presses the power button; QEMU restarts the guest instead of exiting.
