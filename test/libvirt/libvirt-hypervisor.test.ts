@@ -341,6 +341,30 @@ describe.skipIf(skip)(`LibvirtHypervisor on a real libvirtd${reason ? ` (${reaso
     });
   });
 
+  describe("a guest without any disk (so without a SCSI controller)", () => {
+    let vm: VmSpec;
+
+    afterAll(async () => {
+      if (vm) await hv.destroyVm(vm.vmUuid, { removeOwnedDisks: true }).catch(() => undefined);
+    });
+
+    it("hot-attaches a SCSI disk with the virtio-scsi controller it needs, seen by the guest, and detaches it", async () => {
+      vm = spec({ name: "diskless" });
+      await hv.startVm(vm);
+      const guestDisks = () => lastGuestReport(serial(vm.vmUuid), "GUEST-DISKS");
+      expect([...(await waitFor("the guest's first GUEST-DISKS", guestDisks, 60_000)).keys()]).toEqual([]);
+      // libvirt alone would add an LSI controller, which q35 has no slot for ("No more available PCI slots").
+      const dev = await hv.disks.attachDisk(vm.vmUuid, { sourcePath: join(work, "instances", vm.vmUuid, "data.qcow2"), createSizeGib: 1, bus: "scsi" });
+      expect(dev).toBe("sda");
+      const live = await hv.virsh.run(["dumpxml", vm.vmUuid]);
+      expect(live).toMatch(/<controller type='scsi' index='0' model='virtio-scsi'>/);
+      const seen = await waitFor("the guest to see sda", () => (guestDisks()?.has("sda") ? guestDisks() : undefined), 20_000);
+      expect(seen.get("sda")).toBe(String(1024 ** 3));
+      await hv.disks.detachDisk(vm.vmUuid, "sda");
+      await waitFor("the guest to lose sda", () => guestDisks()?.size === 0);
+    });
+  });
+
   describe("a guest with a NIC on a bridge", () => {
     // A bridge of the host's own (no address, no uplink): the sandboxed libvirtd shares the host's
     // network namespace. Named per run, deleted after.
