@@ -25,6 +25,9 @@ const reason = missing.length > 0 ? `${missing.join(", ")} not installed` : notR
 const skip = reason !== "" && !process.env.CI;
 if (skip) console.warn(`real-libvirt power e2e skipped: ${reason} (bash scripts/install-system-deps.sh)`);
 
+/** A VM labelled so boots the kernel without its initrd: it panics, and ignores ACPI from then on. */
+const DEAF_LABEL = "test-guest-ignores-acpi";
+
 /**
  * Boots every VM on the test guest's kernel and initrd. Orbit's images are disks with their own
  * boot loader; the test guest has none (a kernel and a busybox initrd, built in seconds), so this
@@ -37,9 +40,15 @@ class TestGuestHypervisor extends LibvirtHypervisor {
   }
 
   override startVm(spec: VmSpec): Promise<DomainStatus> {
-    return super.startVm({ ...spec, directBoot: { kernel: this.guest.kernel, initrd: this.guest.initrd, cmdline: "console=ttyS0 panic=-1 quiet" } });
+    const deaf = DEAF_LABEL in spec.labels;
+    return super.startVm({
+      ...spec,
+      directBoot: { kernel: this.guest.kernel, initrd: deaf ? "" : this.guest.initrd, cmdline: `console=ttyS0 quiet ${deaf ? "panic=0" : "panic=-1"}` },
+    });
   }
 }
+
+const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 describe.skipIf(skip)(`power actions and console logs through manager and agent on a real libvirtd${reason ? ` (${reason})` : ""}`, () => {
   let daemon: SandboxedLibvirtd | undefined;
@@ -94,8 +103,8 @@ describe.skipIf(skip)(`power actions and console logs through manager and agent 
     const guest = await ensureTestGuest();
     daemon = await startSandboxedLibvirtd();
     work = mkdtempSync(join(tmpdir(), "orbit-e2e-power-"));
-    // The guest gets 30 s for an ACPI shutdown (it takes about one); the default is two minutes.
-    cloud = await startTestCloud({ hosts: [], settings: { "vm.shutdown.timeout.ms": 30_000 } });
+    // The guest gets 10 s for an ACPI shutdown (it takes one or two); the default is two minutes.
+    cloud = await startTestCloud({ hosts: [], settings: { "vm.shutdown.timeout.ms": SHUTDOWN_TIMEOUT_MS } });
     hv = new TestGuestHypervisor({
       uri: daemon.uri,
       domainType: "qemu",
@@ -230,4 +239,36 @@ describe.skipIf(skip)(`power actions and console logs through manager and agent 
     expect((await hv.listDomains()).some((d) => d.vmUuid === vm.uuid)).toBe(false);
     expect(existsSync(join(work, "instances", vm.uuid))).toBe(false);
   }, 90_000);
+
+  // After the first VM is deleted: this 2-CPU host takes one VM under the cluster CPU threshold.
+  it("shutdown of a guest that ignores ACPI: the job fails after the timeout, the VM stays ACTIVE saying why; stop powers it off", async () => {
+    const created = await cloud!.api("POST", "/v1/core/virtual-machines", { name: "deaf", flavor_name: "t1-tiny", image_name: "Debian 12", labels: [DEAF_LABEL] });
+    expect(created.status, JSON.stringify(created.json)).toBe(200);
+    const deaf = { id: created.json.instances[0].id as number, uuid: created.json.instances[0].uuid as string };
+    const get = async () => (await cloud!.api("GET", `/v1/core/virtual-machines/${deaf.id}`)).json.instance;
+    await cloud!.waitFor("the deaf VM ACTIVE", async () => (await get())?.status === "ACTIVE", 60_000);
+    await cloud!.waitFor("its kernel panic", async () => existsSync(hv.serialLogPath(deaf.uuid)) && /Kernel panic/.test(readFileSync(hv.serialLogPath(deaf.uuid), "utf8")), 60_000);
+    const t = Date.now();
+    const r = await cloud!.api("POST", `/v1/core/virtual-machines/${deaf.id}/shutdown`);
+    expect(r.status).toBe(200);
+    const job = await cloud!.waitFor("the shutdown job to end", async () => {
+      const j = (await cloud!.api("GET", `/v1/core/jobs/${r.json.job_id}`)).json.job;
+      return j.status === "succeeded" || j.status === "failed" ? j : undefined;
+    }, SHUTDOWN_TIMEOUT_MS + 60_000);
+    timings.push(`shutdown ignored (timeout ${SHUTDOWN_TIMEOUT_MS} ms) ${Date.now() - t} ms`);
+    expect(job).toMatchObject({ status: "failed", error: { code: "deadline_exceeded" } });
+    expect(Date.now() - t).toBeGreaterThanOrEqual(SHUTDOWN_TIMEOUT_MS);
+    const after = await get();
+    expect(after.status).toBe("ACTIVE");
+    expect(after.state_reason).toMatch(/did not shut down within 10000 ms/);
+    expect((await hv.virsh.run(["domstate", deaf.uuid])).trim()).toBe("running");
+    const t2 = Date.now();
+    const stop = await cloud!.api("POST", `/v1/core/virtual-machines/${deaf.id}/stop`);
+    expect(stop.status).toBe(200);
+    await cloud!.waitFor("SHUTOFF", async () => (await get()).status === "SHUTOFF", 30_000);
+    timings.push(`stop of the deaf VM ${Date.now() - t2} ms`);
+    expect((await hv.virsh.run(["domstate", "--reason", deaf.uuid])).trim()).toBe("shut off (destroyed)");
+    expect((await cloud!.api("DELETE", `/v1/core/virtual-machines/${deaf.id}`)).status).toBe(200);
+    await cloud!.waitFor("the deaf VM gone", async () => (await cloud!.api("GET", `/v1/core/virtual-machines/${deaf.id}`)).status === 404, 60_000);
+  }, 180_000);
 });
