@@ -9,8 +9,16 @@
 #   GUEST-READY <kernel> cpus=<online CPUs> mem_kb=<MemTotal>   once the drivers are loaded;
 #   SEED-USER-DATA-BEGIN / <user-data> / SEED-USER-DATA-END      when a disk or cdrom is labelled
 #                                                                "cidata" (cloud-init NoCloud seed);
+#   SEED-NETWORK-CONFIG-BEGIN / <network-config> / SEED-NETWORK-CONFIG-END   the same for the seed's
+#                                                                network-config, when it has one;
 #   GUEST-POWERBUTTON                                            on an ACPI power-button press,
-#                                                                then it powers off at once.
+#                                                                then it powers off at once;
+#   GUEST-DISKS <device=bytes[/serial] ...>, e.g. "sr0=374784 vda=67108864 vdb=1073741824/vol-7"
+#                                                                after GUEST-READY and whenever a disk is
+#                                                                hot-plugged, unplugged or resized (the
+#                                                                serial: virtio-blk disks that have one);
+#   GUEST-NETS <interface=MAC ...> (lo left out)                 after GUEST-READY and whenever a
+#                                                                NIC comes or goes.
 # It also onlines hot-plugged vCPUs, and reads every block device's first sectors at boot (so a
 # root disk shows read bytes in domain stats).
 # Needs: apt-get with package lists (apt-get update once), dpkg-deb, xz, gzip. Root not needed.
@@ -22,10 +30,11 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 
 # Drivers the guest needs, by module name: cdroms on IDE (pc machine) or virtio-scsi (q35; this
-# kernel has no AHCI, so no SATA cdrom), ISO 9660, virtio disks/net/balloon, the ACPI power button.
+# kernel has no AHCI, so no SATA cdrom), SCSI disks (virtio-scsi), ISO 9660, virtio disks/net/balloon,
+# the ACPI power button.
 # Their dependencies are read from each module's own .modinfo ("depends="), so no load order is
 # hand-kept (the package ships no modules.dep: depmod makes it at install time).
-WANTED_MODULES="ata_piix sr_mod isofs virtio_pci virtio_blk virtio_scsi virtio_net virtio_balloon button evdev"
+WANTED_MODULES="ata_piix sr_mod sd_mod isofs virtio_pci virtio_blk virtio_scsi virtio_net virtio_balloon button evdev"
 
 kernel_pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n1)
 if [ -z "$kernel_pkg" ]; then
@@ -100,6 +109,11 @@ for dev in /sys/block/*; do
       cat /mnt/user-data > /dev/ttyS0
       say "SEED-USER-DATA-END"
     fi
+    if [ -f /mnt/network-config ]; then
+      say "SEED-NETWORK-CONFIG-BEGIN"
+      cat /mnt/network-config > /dev/ttyS0
+      say "SEED-NETWORK-CONFIG-END"
+    fi
     umount /mnt
   fi
 done
@@ -117,6 +131,23 @@ handlers=$(awk '/^N: Name=/ { power = /Power Button/ } /^H: Handlers=/ && power 
 for ev in $handlers; do
   ( dd if="/dev/input/$ev" bs=24 count=1 >/dev/null 2>&1; say "GUEST-POWERBUTTON"; poweroff -f ) &
 done
+# What the host hot-plugs, as the guest sees it: each list once, then again whenever it changes
+# (sysfs polled every second: no hotplug helper to configure, and cheap under TCG).
+( disks=unset nets=unset
+  while :; do
+    # (An unmatched glob stays literal: the -e tests skip it, e.g. a guest without any disk.)
+    d=; for b in /sys/block/*; do
+      n=${b##*/}; [ -e "$b/size" ] || continue
+      case "$n" in loop*|ram*) continue ;; esac
+      # virtio-blk disks show the serial the host gave them (how a guest tells volumes apart).
+      s=$(cat "$b/serial" 2>/dev/null || true)
+      d="$d $n=$(( $(cat "$b/size") * 512 ))${s:+/$s}"
+    done
+    [ "$d" = "$disks" ] || { disks=$d; say "GUEST-DISKS$d"; }
+    n=; for i in /sys/class/net/*; do x=${i##*/}; [ -e "$i/address" ] || continue; [ "$x" = lo ] || n="$n $x=$(cat "$i/address")"; done
+    [ "$n" = "$nets" ] || { nets=$n; say "GUEST-NETS$n"; }
+    sleep 1
+  done ) &
 while :; do sleep 3600; done
 GUEST_INIT
 chmod 755 "$root/init"

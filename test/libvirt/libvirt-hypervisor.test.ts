@@ -15,6 +15,7 @@ import { LibvirtHypervisor } from "../../agent/src/drivers/libvirt/libvirt-hyper
 import { missingTools } from "../../agent/src/drivers/libvirt/tool-availability.js";
 import { VirshError } from "../../agent/src/drivers/libvirt/virsh-error.js";
 import { REQUIRED_TOOLS, type SandboxedLibvirtd, startSandboxedLibvirtd } from "./sandboxed-libvirtd.js";
+import { lastGuestReport, printedBetween } from "./guest-console.js";
 import { ensureTestGuest, type TestGuest } from "./test-guest.js";
 
 const missing = missingTools(REQUIRED_TOOLS);
@@ -174,17 +175,41 @@ describe.skipIf(skip)(`LibvirtHypervisor on a real libvirtd${reason ? ` (${reaso
       expect(xml).toMatch(/<currentMemory unit='KiB'>196608<\/currentMemory>/);
     });
 
-    it("attaches and detaches a disk while running", async () => {
+    it("attaches and detaches a disk while running, and the guest sees it come and go", async () => {
+      const guestDisks = () => lastGuestReport(serial(vm.vmUuid), "GUEST-DISKS");
+      // Root overlay (64 MiB) and the seed cdrom (sda on virtio-scsi: the guest calls it sr0).
+      const atBoot = await waitFor("the guest's first GUEST-DISKS", guestDisks);
+      expect([...atBoot.keys()]).toEqual(["sr0", "vda"]);
+      // The driver gives each disk its id as serial.
+      expect(atBoot.get("vda")).toBe(`${64 * 1024 * 1024}/root`);
       const extra = join(work, "instances", vm.vmUuid, "extra.qcow2");
-      const dev = await hv.disks.attachDisk(vm.vmUuid, { sourcePath: extra, createSizeGib: 1, bus: "virtio" });
+      let t = Date.now();
+      const dev = await hv.disks.attachDisk(vm.vmUuid, { sourcePath: extra, createSizeGib: 1, bus: "virtio", serial: "orbit-vol-1" });
       expect(dev).toBe("vdb");
+      const attachMs = Date.now() - t;
       const [s] = await hv.stats.domainStats(vm.vmUuid);
       expect(s!.blocks.map((b) => b.name).sort()).toEqual(["sda", "vda", "vdb"]);
+      // Same name inside (virtio-blk devices are named in probe order), at the size asked for, with its serial.
+      const seen = await waitFor("the guest to see vdb", () => (guestDisks()?.has("vdb") ? guestDisks() : undefined), 20_000);
+      expect(seen.get("vdb")).toBe(`${1024 ** 3}/orbit-vol-1`);
+      const seenMs = Date.now() - t;
+      // On the virtio-scsi controller (the seed cdrom's): the host calls it sdb, the guest its first SCSI disk, sda.
+      const scsi = await hv.disks.attachDisk(vm.vmUuid, { sourcePath: join(work, "instances", vm.vmUuid, "extra-scsi.qcow2"), createSizeGib: 2, bus: "scsi" });
+      expect(scsi).toBe("sdb");
+      const withScsi = await waitFor("the guest to see the SCSI disk", () => (guestDisks()?.has("sda") ? guestDisks() : undefined), 20_000);
+      expect(withScsi.get("sda")).toBe(String(2 * 1024 ** 3));
+      t = Date.now();
       await hv.disks.detachDisk(vm.vmUuid, "vdb");
+      const detachMs = Date.now() - t;
+      await hv.disks.detachDisk(vm.vmUuid, "sdb");
       const [after] = await hv.stats.domainStats(vm.vmUuid);
       expect(after!.blocks.map((b) => b.name).sort()).toEqual(["sda", "vda"]);
+      const gone = await waitFor("the guest to lose both", () => (guestDisks()?.size === 2 ? guestDisks() : undefined), 20_000);
+      expect([...gone.keys()]).toEqual(["sr0", "vda"]);
       const inactive = (await execa("virsh", ["-c", daemon!.uri, "dumpxml", "--inactive", vm.vmUuid])).stdout;
       expect(inactive).not.toContain(extra);
+      expect(inactive).not.toContain("extra-scsi.qcow2");
+      console.info(`disk hot-plug: attach ${attachMs} ms, seen by the guest ${seenMs} ms after the call; detach (guest released it) ${detachMs} ms`);
     });
 
     it("reboots through ACPI (the guest boots again, with the hot-plugged vCPU)", async () => {
@@ -313,6 +338,72 @@ describe.skipIf(skip)(`LibvirtHypervisor on a real libvirtd${reason ? ` (${reaso
       await hv.destroyVm(vm.vmUuid, { removeOwnedDisks: true });
       expect((await hv.listDomains()).map((d) => d.vmUuid)).not.toContain(vm.vmUuid);
       expect(existsSync(join(work, "instances", vm.vmUuid))).toBe(false);
+    });
+  });
+
+  describe("a guest without any disk (so without a SCSI controller)", () => {
+    let vm: VmSpec;
+
+    afterAll(async () => {
+      if (vm) await hv.destroyVm(vm.vmUuid, { removeOwnedDisks: true }).catch(() => undefined);
+    });
+
+    it("hot-attaches a SCSI disk with the virtio-scsi controller it needs, seen by the guest, and detaches it", async () => {
+      vm = spec({ name: "diskless" });
+      await hv.startVm(vm);
+      const guestDisks = () => lastGuestReport(serial(vm.vmUuid), "GUEST-DISKS");
+      expect([...(await waitFor("the guest's first GUEST-DISKS", guestDisks, 60_000)).keys()]).toEqual([]);
+      // libvirt alone would add an LSI controller, which q35 has no slot for ("No more available PCI slots").
+      const dev = await hv.disks.attachDisk(vm.vmUuid, { sourcePath: join(work, "instances", vm.vmUuid, "data.qcow2"), createSizeGib: 1, bus: "scsi" });
+      expect(dev).toBe("sda");
+      const live = await hv.virsh.run(["dumpxml", vm.vmUuid]);
+      expect(live).toMatch(/<controller type='scsi' index='0' model='virtio-scsi'>/);
+      const seen = await waitFor("the guest to see sda", () => (guestDisks()?.has("sda") ? guestDisks() : undefined), 20_000);
+      expect(seen.get("sda")).toBe(String(1024 ** 3));
+      await hv.disks.detachDisk(vm.vmUuid, "sda");
+      await waitFor("the guest to lose sda", () => guestDisks()?.size === 0);
+    });
+  });
+
+  describe("a guest with a NIC on a bridge", () => {
+    // A bridge of the host's own (no address, no uplink): the sandboxed libvirtd shares the host's
+    // network namespace. Named per run, deleted after.
+    const bridge = `orbt${randomUUID().slice(0, 8)}`;
+    const mac = "52:54:00:0b:17:01";
+    let vm: VmSpec;
+
+    beforeAll(async () => {
+      await execa("ip", ["link", "add", bridge, "type", "bridge"]);
+      await execa("ip", ["link", "set", bridge, "up"]);
+    });
+
+    afterAll(async () => {
+      if (vm) await hv.destroyVm(vm.vmUuid, { removeOwnedDisks: true }).catch(() => undefined);
+      await execa("ip", ["link", "del", bridge], { reject: false });
+    });
+
+    it("boots with the NIC in the guest (by its MAC) and the seed's network-config naming it", async () => {
+      vm = spec({
+        name: "nic",
+        nics: [{ mac, bridge, model: "" }],
+        cloudInit: { userData: "#cloud-config\n", sshAuthorizedKeys: [] },
+      });
+      const t = Date.now();
+      await hv.startVm(vm);
+      const nets = await waitFor("GUEST-NETS", () => lastGuestReport(serial(vm.vmUuid), "GUEST-NETS"), 60_000);
+      const seenMs = Date.now() - t;
+      expect([...nets.entries()]).toEqual([["eth0", mac]]);
+      const networkConfig = await waitFor("the seed's network-config", () =>
+        printedBetween(serial(vm.vmUuid), "SEED-NETWORK-CONFIG-BEGIN", "SEED-NETWORK-CONFIG-END"));
+      expect(networkConfig).toMatch(/^version: 2$/m);
+      expect(networkConfig).toContain(`macaddress: ${mac}`);
+      expect(networkConfig).toMatch(/set-name: eth0/);
+      // Host side: the domain's tap device is on the bridge.
+      const [s] = await hv.stats.domainStats(vm.vmUuid);
+      expect(s!.nets).toHaveLength(1);
+      const master = (await execa("ip", ["-o", "link", "show", s!.nets[0]!.name])).stdout;
+      expect(master).toContain(`master ${bridge}`);
+      console.info(`NIC guest: start to GUEST-NETS ${seenMs} ms`);
     });
   });
 

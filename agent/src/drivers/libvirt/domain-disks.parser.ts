@@ -1,4 +1,4 @@
-// PURE: the disks of a domain XML (`virsh dumpxml`): target, bus, source.
+// PURE: the disks of a domain XML (`virsh dumpxml`): target, bus, source; and their SCSI controllers.
 import { XMLParser } from "fast-xml-parser";
 
 export interface DomainDisk {
@@ -40,4 +40,18 @@ export function parseDomainMdevs(xml: string): string[] {
     .filter((h) => h["@_type"] === "mdev")
     .map((h) => String(h.source?.address?.["@_uuid"] ?? ""))
     .filter(Boolean);
+}
+
+const controllerParser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: "@_",
+  parseAttributeValue: false,
+  isArray: (name, jpath) => String(jpath) === "domain.devices.controller",
+});
+
+/** PURE: the models of a domain XML's SCSI controllers ("virtio-scsi", "lsilogic"...; "" when libvirt's default). */
+export function parseScsiControllerModels(xml: string): string[] {
+  type Controller = { "@_type"?: string; "@_model"?: string };
+  const doc = controllerParser.parse(xml) as { domain?: { devices?: { controller?: Controller[] } } };
+  return (doc.domain?.devices?.controller ?? []).filter((c) => c["@_type"] === "scsi").map((c) => c["@_model"] ?? "");
 }

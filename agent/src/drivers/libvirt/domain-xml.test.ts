@@ -6,7 +6,7 @@ import { XMLParser } from "fast-xml-parser";
 import { afterAll, describe, expect, it } from "vitest";
 import { InvalidArgumentError, UnsupportedError } from "#shared/errors.js";
 import { type DeepPartial, VmSpec } from "#shared/protocol.js";
-import { buildDomainXml, diskLetters, domainNameFor, type DomainPaths, type DomainXmlOptions, parsePciAddress } from "./domain-xml.js";
+import { buildDomainXml, buildScsiControllerXml, diskLetters, domainNameFor, type DomainPaths, type DomainXmlOptions, parsePciAddress } from "./domain-xml.js";
 import { parseOrbitMetadata } from "./orbit-metadata.js";
 import { toolMissing } from "./tool-availability.js";
 import { vmTapName } from "../../network/tap-name.js";
@@ -133,6 +133,8 @@ describe("buildDomainXml", () => {
     expect(disks.slice(0, 5).map((x) => (x.boot as Node)["@_order"])).toEqual(["1", "2", "3", "4", "5"]);
     const ctrls = list(devices(d).controller);
     expect(ctrls.filter((c) => c["@_type"] === "scsi")).toEqual([{ "@_type": "scsi", "@_index": "0", "@_model": "virtio-scsi" }]);
+    // The one a hot-attached SCSI disk brings along on a domain without it is the same controller.
+    expect((parser.parse(buildScsiControllerXml()) as { controller: Node }).controller).toEqual({ "@_type": "scsi", "@_index": "0", "@_model": "virtio-scsi" });
     // 3 virtio disks + scsi controller + balloon + rng, plus 4 spare for hot-plug
     expect(ctrls.filter((c) => c["@_model"] === "pcie-root-port")).toHaveLength(10);
     expect(ctrls.filter((c) => c["@_type"] === "usb")).toEqual([{ "@_type": "usb", "@_model": "none" }]);

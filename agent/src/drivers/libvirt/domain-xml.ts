@@ -301,7 +301,7 @@ export function domainObject(spec: VmSpec, opts: DomainXmlOptions, paths: Domain
   const hole = spec.gpus.length > 0 && opts.pciHole64Gib ? { pcihole64: { "@_unit": "KiB", "#text": opts.pciHole64Gib * 1024 * 1024 } } : {};
   controllers.push({ "@_type": "pci", "@_index": 0, "@_model": isQ35 ? "pcie-root" : "pci-root", ...hole });
   if (isQ35) for (let i = 0; i < pcieDevices + spare; i++) controllers.push({ "@_type": "pci", "@_model": "pcie-root-port" });
-  if (hasScsi) controllers.push({ "@_type": "scsi", "@_index": 0, "@_model": "virtio-scsi" });
+  if (hasScsi) controllers.push(VIRTIO_SCSI_CONTROLLER);
   // No USB controller: servers do not need one and it would take a port.
   controllers.push({ "@_type": "usb", "@_model": "none" });
 
@@ -361,6 +361,14 @@ export function buildDomainXml(spec: VmSpec, opts: DomainXmlOptions, paths: Doma
 }
 
 /** XML for `virsh attach-device` of one extra disk (live + config). */
+/** The SCSI controller of Orbit's domains: virtio-scsi (what cloud kernels have a driver for). */
+const VIRTIO_SCSI_CONTROLLER = { "@_type": "scsi", "@_index": 0, "@_model": "virtio-scsi" } as const;
+
+/** PURE: the `<controller>` element `virsh attach-device` takes to add the virtio-scsi controller to a domain without one. */
+export function buildScsiControllerXml(): string {
+  return builder.build({ controller: VIRTIO_SCSI_CONTROLLER }) as string;
+}
+
 export function buildDiskDeviceXml(disk: { sourcePath: string; format: string; targetDev: string; bus: string; serial?: string }): string {
   return builder.build({
     disk: {

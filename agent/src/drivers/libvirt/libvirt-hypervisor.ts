@@ -18,11 +18,11 @@ import type {
   AttachDiskOptions, ConsoleCapability, ConsoleLogTail, DiskCapability, FirewallCapability, VmFirewall, DomainLifecycleEvent, Hypervisor, HypervisorHostFacts, PowerCapability, ResizeCapability,
   StatsCapability, StopOptions,
 } from "../hypervisor.js";
-import { parseDomainDisks, parseDomainMdevs } from "./domain-disks.parser.js";
+import { parseDomainDisks, parseDomainMdevs, parseScsiControllerModels } from "./domain-disks.parser.js";
 import { DomainEventStream } from "./domain-event-stream.js";
 import { parseUuidNameList } from "./domain-list.parser.js";
 import { type DomainState, isActive, parseDomstateReason } from "./domain-state.js";
-import { buildDiskDeviceXml, buildDomainXml, diskLetters, domainNameFor, type DomainType, type DomainXmlOptions } from "./domain-xml.js";
+import { buildDiskDeviceXml, buildDomainXml, buildScsiControllerXml, diskLetters, domainNameFor, type DomainType, type DomainXmlOptions } from "./domain-xml.js";
 import { type DomainStats, parseDomstats } from "./domstats.parser.js";
 import { parseNodeMemStatsFreeKib } from "./node-memstats.parser.js";
 import { ORBIT_METADATA_NS, type OrbitDomainMetadata, parseOrbitMetadata, parseOrbitMetadataElement } from "./orbit-metadata.js";
@@ -380,14 +380,13 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
       const prefix = bus === "virtio" ? "vd" : "sd";
       let targetDev = disk.targetDev;
       for (let i = 0; !targetDev; i++) if (!used.has(`${prefix}${diskLetters(i)}`)) targetDev = `${prefix}${diskLetters(i)}`;
-      const dir = await this.instanceDir(uuid);
-      const file = join(dir, `attach-${targetDev}.xml`);
-      await writeFile(file, buildDiskDeviceXml({ sourcePath: path, format: disk.format ?? "qcow2", targetDev, bus, serial: disk.serial }));
-      try {
-        await this.virsh.run(["attach-device", uuid, file, ...(await this.liveConfigFlags(uuid))]);
-      } finally {
-        await rm(file, { force: true });
+      const flags = await this.liveConfigFlags(uuid);
+      // Without a SCSI controller libvirt would add its default one, LSI: a conventional PCI device
+      // q35 has no slot for ("No more available PCI slots") and cloud kernels often no driver for.
+      if (bus === "scsi" && parseScsiControllerModels(xml).length === 0) {
+        await this.attachDeviceXml(uuid, "scsi-controller", buildScsiControllerXml(), flags);
       }
+      await this.attachDeviceXml(uuid, targetDev, buildDiskDeviceXml({ sourcePath: path, format: disk.format ?? "qcow2", targetDev, bus, serial: disk.serial }), flags);
       return targetDev;
     });
   }
@@ -596,6 +595,17 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
     });
     if (st && (isActive(st.powerState) || st.powerState === PowerState.POWER_STATE_CRASHED)) {
       throw new ConflictError(`VM ${uuid} is ${PowerState[st.powerState]}: ${why}`, PowerState[st.powerState]);
+    }
+  }
+
+  /** `virsh attach-device` of one device element, through a file in the VM's directory. */
+  private async attachDeviceXml(uuid: string, what: string, xml: string, flags: string[]): Promise<void> {
+    const file = join(await this.instanceDir(uuid), `attach-${what}.xml`);
+    await writeFile(file, xml);
+    try {
+      await this.virsh.run(["attach-device", uuid, file, ...flags]);
+    } finally {
+      await rm(file, { force: true });
     }
   }
 

@@ -1,7 +1,7 @@
 // Parsers on output captured from virsh 9.0.0 (real libvirtd + QEMU 7.2 and the test driver).
 import { describe, expect, it } from "vitest";
 import { PowerState } from "#shared/protocol.js";
-import { parseDomainDisks } from "./domain-disks.parser.js";
+import { parseDomainDisks, parseScsiControllerModels } from "./domain-disks.parser.js";
 import { parseEventLine } from "./domain-event.parser.js";
 import { parseUuidNameList } from "./domain-list.parser.js";
 import { isActive, parseDomstateReason, stateFromNumbers } from "./domain-state.js";
@@ -112,6 +112,12 @@ describe("virsh output parsers", () => {
       { device: "disk", targetDev: "sdb", bus: "scsi", sourcePath: "/dev/vg/x" },
       { device: "cdrom", targetDev: "sda", bus: "scsi", sourcePath: "" },
     ]);
+  });
+
+  it("parses a domain's SCSI controller models", () => {
+    expect(parseScsiControllerModels("<domain><devices><controller type='pci' index='0' model='pcie-root'/><controller type='usb' model='none'/></devices></domain>")).toEqual([]);
+    expect(parseScsiControllerModels("<domain><devices><controller type='scsi' index='0' model='virtio-scsi'><address type='pci'/></controller><controller type='scsi' index='1'/></devices></domain>")).toEqual(["virtio-scsi", ""]);
+    expect(parseScsiControllerModels("<domain><devices/></domain>")).toEqual([]);
   });
 
   it("reads Orbit metadata back from domain XML (any prefix) and from virsh metadata's bare element", () => {
