@@ -51,6 +51,11 @@ import { vmDeployJob } from "./jobs/vm-deploy.job.js";
 import { vmDestroyJob } from "./jobs/vm-destroy.job.js";
 import { VM_POWER_JOB_KINDS, vmPowerJob } from "./jobs/vm-power.job.js";
 import { onVmJobFailed } from "./jobs/vm-job-failure.js";
+import { onVolumeJobFailed, VOLUME_JOB_KINDS, volumeJob } from "./jobs/volume.job.js";
+import { storagePoolRoutes } from "./api/admin/storage-pools.routes.js";
+import { volumeRoutes } from "./api/hyperstack/volumes.routes.js";
+import { StoragePoolService } from "./storage/storage-pool-service.js";
+import { VolumeService } from "./storage/volume-service.js";
 import { PlacementService } from "./placement/placement-service.js";
 import { AllocationSettings } from "./placement/allocation-settings.js";
 import { SettingsRegistry } from "./settings/settings-registry.js";
@@ -144,7 +149,13 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     db,
     log: log.child({ component: "jobs" }),
     onDatabaseUnavailable: reportDatabase,
-    onFailed: withActionFailedCallback(db, onVmJobFailed(db, dispatcher)),
+    onFailed: withActionFailedCallback(db, (() => {
+      const vmFailed = onVmJobFailed(db, dispatcher);
+      return async (job, error) => {
+        if (job.volumeId != null) await onVolumeJobFailed(db, job, error);
+        await vmFailed(job, error);
+      };
+    })()),
   });
   const reconciler = new VmReconciler(db, dispatcher, log.child({ component: "reconciler" }), runner);
   const placement = new PlacementService({
@@ -157,6 +168,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   runner.register("vm.deploy", withActionCallbacks(db, vmDeployJob(db, dispatcher, registry)));
   runner.register("vm.destroy", withActionCallbacks(db, vmDestroyJob(db, dispatcher)));
   for (const kind of VM_POWER_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmPowerJob(kind, db, dispatcher, registry)));
+  for (const kind of VOLUME_JOB_KINDS) runner.register(kind, withActionCallbacks(db, volumeJob(kind, db, dispatcher, registry)));
   // Event callbacks: queued in the outbox with each event, POSTed by this worker (callbacks/).
   const callbackPolicy = () => ({ allowPrivateAddresses: config.callbackAllowPrivateAddresses });
   const vmSvc = new VmService(db, placement, runner, catalog, callbackPolicy);
@@ -212,6 +224,8 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await scoped.register(hostAdminRoutes(new HostAdmin(db, registry, () => placement.invalidate())));
       await scoped.register(affinityGroupRoutes(new AffinityGroupService(db)));
       await scoped.register(keypairRoutes(new KeyPairService(db)));
+      await scoped.register(volumeRoutes(new VolumeService(db, runner, callbackPolicy)));
+      await scoped.register(storagePoolRoutes(new StoragePoolService(db)));
       await scoped.register(environmentRoutes(new EnvironmentService(db)));
       await scoped.register(accountRoutes(accountsSvc, apiKeys));
       await scoped.register(apiKeyRoutes(apiKeys));

@@ -1,10 +1,11 @@
 // Destroy: the agent powers the domain off and undefines it (with the disks the VM owns), then
-// the VM is Destroyed and its capacity released in the same transaction.
+// the VM is Destroyed, its capacity released and its volumes detached in the same transaction.
 import { eq } from "drizzle-orm";
 import { OrbitError } from "#shared/errors.js";
 import type { CommandDispatcher } from "../agents/command-dispatcher.js";
 import type { Db } from "../db/database.js";
 import { vms } from "../db/schema.js";
+import { releaseVmVolumes } from "../storage/volume-disks.js";
 import { transitionVm } from "../vm/vm-transitions.js";
 import type { JobHandler } from "./job-runner.js";
 
@@ -22,7 +23,11 @@ export function vmDestroyJob(db: Db, dispatcher: CommandDispatcher): JobHandler 
         body: { $case: "destroyVm", value: { removeOwnedDisks: true } },
       }, { vmId: vm.id, jobId: job.id, timeoutMs: 120_000 });
     }
-    await db.transaction((tx) => transitionVm(tx, vm.id, "Destroyed", "agent destroyed the domain", { powerState: "NOSTATE" }));
+    await db.transaction(async (tx) => {
+      await transitionVm(tx, vm.id, "Destroyed", "agent destroyed the domain", { powerState: "NOSTATE" });
+      // Volumes are not the VM's: they are detached (available again), never deleted with it.
+      await releaseVmVolumes(tx, vm.id);
+    });
     return {};
   };
 }

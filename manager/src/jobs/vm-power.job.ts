@@ -12,6 +12,7 @@ import type { SettingsRegistry } from "../settings/settings-registry.js";
 import { transitionVm } from "../vm/vm-transitions.js";
 import type { VmState } from "../vm/vm-state-machine.js";
 import type { JobHandler } from "./job-runner.js";
+import { attachedVolumeDisks } from "../storage/volume-disks.js";
 import { buildVmSpec } from "./vm-spec.js";
 
 export const VM_POWER_JOB_KINDS = ["vm.start", "vm.restore", "vm.stop", "vm.shutdown", "vm.reboot", "vm.hard-reboot", "vm.hibernate"] as const;
@@ -39,7 +40,7 @@ async function startSpec(db: Db, vm: VmRow) {
   const [alloc] = await db.select().from(allocations).where(eq(allocations.vmId, vm.id));
   const gpuRows = await db.select({ a: gpuAllocations, g: gpus }).from(gpuAllocations)
     .innerJoin(gpus, eq(gpus.id, gpuAllocations.gpuId)).where(eq(gpuAllocations.vmId, vm.id));
-  return buildVmSpec(vm, image!, alloc, gpuRows);
+  return buildVmSpec(vm, image!, alloc, gpuRows, await attachedVolumeDisks(db, vm.id));
 }
 
 export function vmPowerJob(kind: VmPowerJobKind, db: Db, dispatcher: Dispatcher, settings: Pick<SettingsRegistry, "number">): JobHandler {

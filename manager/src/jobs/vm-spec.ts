@@ -1,6 +1,6 @@
 // The full VM spec an agent needs to start a domain, from the manager's rows.
 import { createHash } from "node:crypto";
-import type { VmSpec } from "#shared/protocol.js";
+import type { DiskSpec, VmSpec } from "#shared/protocol.js";
 import type { allocations, gpuAllocations, gpus, images, vms } from "../db/schema.js";
 
 export function buildVmSpec(
@@ -8,6 +8,8 @@ export function buildVmSpec(
   image: typeof images.$inferSelect,
   alloc: typeof allocations.$inferSelect | undefined,
   gpuRows: { a: typeof gpuAllocations.$inferSelect; g: typeof gpus.$inferSelect }[],
+  /** Attached volumes (storage/volume-disks.ts), after the root disk. */
+  volumeDisks: DiskSpec[] = [],
 ): VmSpec {
   return {
     vmUuid: vm.uuid,
@@ -17,9 +19,10 @@ export function buildVmSpec(
     memoryMib: vm.memoryMib,
     maxMemoryMib: vm.memoryMib,
     topology: { sockets: 1, cores: vm.vcpus, threads: 1 },
-    disks: image.path
-      ? [{ id: "root", device: "disk", sourcePath: "", format: "qcow2", sizeGib: 0, bus: "virtio", owned: true, backingPath: image.path }]
-      : [],
+    disks: [
+      ...(image.path ? [{ id: "root", device: "disk", sourcePath: "", format: "qcow2", sizeGib: 0, bus: "virtio", owned: true, backingPath: image.path }] : []),
+      ...volumeDisks,
+    ],
     nics: [],
     gpus: gpuRows.map(({ a, g }) => ({
       pciAddress: g.pciAddress,

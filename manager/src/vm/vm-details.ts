@@ -2,6 +2,7 @@
 // wire format: the presenters (api/hyperstack/, later api/cloudstack/) choose names and shapes.
 import type { GpuAssignment, ScorerScore } from "../allocator/types.js";
 import type { Environment, Flavor, Image } from "../catalog/catalog-service.js";
+import type { VmVolumeAttachment } from "../storage/volume-service.js";
 import type { VmState } from "./vm-state-machine.js";
 
 /** How the scheduler chose a VM's host, as VmService.create stores it in vms.placement. */
@@ -28,4 +29,6 @@ export interface VmDetails {
    */
   host: { id: number; name: string } | null;
   placement: StoredPlacement | null;
+  /** Volumes attached (or being attached or detached), oldest first. */
+  volumeAttachments: VmVolumeAttachment[];
 }

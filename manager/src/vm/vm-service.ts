@@ -13,6 +13,7 @@ import type { StoredPlacement, VmDetails } from "./vm-details.js";
 import { transitionVm } from "./vm-transitions.js";
 import { canDestroyFrom, isVmState } from "./vm-state-machine.js";
 import { containsPattern } from "../db/like-pattern.js";
+import { volumeAttachmentsOf } from "../storage/volume-service.js";
 
 export interface Caller { accountId: number; role: "admin" | "user" }
 
@@ -281,12 +282,13 @@ export class VmService {
     const imageIds = [...new Set(rows.map((r) => r.imageId))];
     const envIds = [...new Set(rows.map((r) => r.environmentId))];
     const hostIds = [...new Set(rows.flatMap((r) => (r.hostId == null ? [] : [r.hostId])))];
-    const [fs, is, es, hs] = await Promise.all([
+    const [fs, is, es, hs, attachments] = await Promise.all([
       this.db.select().from(flavors).where(inArray(flavors.id, flavorIds)),
       this.db.select().from(images).where(inArray(images.id, imageIds)),
       this.db.select({ ...getTableColumns(environments), region: regions.name }).from(environments)
         .innerJoin(regions, eq(regions.id, environments.regionId)).where(inArray(environments.id, envIds)),
       admin && hostIds.length ? this.db.select({ id: hosts.id, name: hosts.name }).from(hosts).where(inArray(hosts.id, hostIds)) : [],
+      volumeAttachmentsOf(this.db, rows.map((r) => r.id)),
     ]);
     // Foreign keys guarantee the flavor, image and environment exist.
     return rows.map((r) => ({
@@ -304,6 +306,7 @@ export class VmService {
       image: is.find((x) => x.id === r.imageId)!,
       host: hs.find((h) => h.id === r.hostId) ?? null,
       placement: admin && r.placement ? (r.placement as unknown as StoredPlacement) : null,
+      volumeAttachments: attachments.get(r.id) ?? [],
     }));
   }
 }

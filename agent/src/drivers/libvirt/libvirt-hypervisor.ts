@@ -4,7 +4,7 @@
 import { constants } from "node:fs";
 import { access, mkdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import { hostname as osHostname } from "node:os";
-import { isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { execa } from "execa";
 import { ConflictError, DeadlineExceededError, HypervisorError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
 import { type DiskSpec, type DomainStatus, PowerState, StopMode, type VmSpec } from "#shared/protocol.js";
@@ -353,6 +353,8 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
     return this.withLock(uuid, async () => {
       const path = this.resolveImage(disk.sourcePath);
       if (disk.createSizeGib && !(await exists(path))) {
+        // Volumes live in a folder of their own (e.g. <images dir>/volumes), made on first use.
+        await mkdir(dirname(path), { recursive: true });
         await this.qemuImg(["create", "-q", "-f", disk.format ?? "qcow2", path, `${disk.createSizeGib}G`]);
       }
       const bus = disk.bus ?? "virtio";
@@ -377,8 +379,10 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
    * Detaches a disk by target ("vdb") or source path, live and from the config. A running guest
    * must release it: waits up to timeoutMs for it to leave the live XML, else DeadlineExceeded.
    */
-  async detachDisk(vmUuid: string, target: string, timeoutMs = 20_000): Promise<void> {
+  async detachDisk(vmUuid: string, rawTarget: string, timeoutMs = 20_000): Promise<void> {
     const uuid = vmUuid.toLowerCase();
+    // A source path is resolved as attachDisk resolved it (relative to the images directory).
+    const target = rawTarget.includes("/") ? this.resolveImage(rawTarget) : rawTarget;
     await this.withLock(uuid, async () => {
       const flags = await this.liveConfigFlags(uuid);
       try {

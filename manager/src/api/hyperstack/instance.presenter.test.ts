@@ -25,6 +25,10 @@ const vm: VmDetails = {
   },
   host: { id: 4, name: "gpu-01" },
   placement: { policy: "firstfit", seed: 9, host: "gpu-01", total: 0.5, scores: [{ scorer: "firstfit", score: 0.5, weight: 1 }], gpus: [{ gpuId: "g1", model: "NVIDIA L40S", mode: "vgpu", vgpuType: "NVIDIA L40S-12Q" }] },
+  volumeAttachments: [{
+    id: 5, vmId: 7, status: "attached", device: "/dev/vdb", protected: false, createdAt: at,
+    volume: { id: 11, name: "data", sizeGib: 20, description: "", bootable: false, volumeType: "local" },
+  }],
 };
 
 describe("the Hyperstack instance presenter", () => {

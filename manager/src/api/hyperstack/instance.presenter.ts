@@ -5,6 +5,7 @@ import type { StoredPlacement, VmDetails } from "../../vm/vm-details.js";
 import type { VmState } from "../../vm/vm-state-machine.js";
 import { gpuAssignmentView, scoreView } from "../placement.presenter.js";
 import type { Instance, InstancePlacement } from "./instance.schema.js";
+import { instanceVolumeAttachmentView } from "./volume.presenter.js";
 
 /** Hyperstack's instance `status`, `power_state` and `vm_state` for an Orbit state. */
 export function hyperstackStatus(state: VmState): { status: string; powerState: string; vmState: string } {
@@ -58,7 +59,7 @@ export function instanceView(vm: VmDetails): Static<typeof Instance> {
     },
     keypair: { name: vm.keyName },
     security_rules: [],
-    volume_attachments: [],
+    volume_attachments: vm.volumeAttachments.map(instanceVolumeAttachmentView),
     labels: vm.labels,
     callback_url: vm.callbackUrl || null,
     contract_id: null,

@@ -2,6 +2,7 @@
 // host and placement for admin keys).
 import { Type } from "@sinclair/typebox";
 import { GpuAssignment, ScorerScore } from "../placement.schema.js";
+import { InstanceVolumeAttachment } from "./volume.schema.js";
 
 /** A VM's placement as admins see it (users get null). */
 export const InstancePlacement = Type.Union([Type.Null(), Type.Object({
@@ -57,7 +58,7 @@ export const Instance = Type.Object({
   flavor: InstanceFlavor,
   keypair: Type.Object({ name: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false }),
   security_rules: Type.Tuple([], { description: "Always empty: security rules are not supported yet" }),
-  volume_attachments: Type.Tuple([], { description: "Always empty: volumes are not supported yet" }),
+  volume_attachments: Type.Array(InstanceVolumeAttachment, { description: "Volumes attached (or being attached or detached), oldest first" }),
   labels: Type.Array(Type.String()),
   callback_url: Type.Union([Type.String(), Type.Null()]),
   contract_id: Type.Union([Type.Integer(), Type.Null()], { description: "null: Orbit has no contracts" }),
