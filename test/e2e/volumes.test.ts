@@ -126,7 +126,7 @@ describe("volumes", () => {
     expect(v).toEqual({
       id: expect.any(Number), name: "data", description: "scratch", volume_type: "local", size: 10, status: "available",
       bootable: false, image_id: null, os_image: null, callback_url: null, attachments: [],
-      environment: { name: "default", region: "default", features: {} },
+      environment: { name: "default", region: "default", features: { network_optimised: false, green_status: "NOT_GREEN" } },
       storage_pool: null, host: null, created_at: expect.any(String), updated_at: expect.any(String),
     });
     data = v.id;

@@ -6,6 +6,7 @@ import { createUserKey, jobsIdle, refusal, sdkClient, startTestCloud, type SdkCl
 import { modelProblems } from "./sdk-models.js";
 
 const ENVIRONMENT = "default";
+const PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAID0a8G6oQR/jxDpHCRkA3HsqWMxB9yt5JkZHQN4lHlyV volumes@sdk";
 
 let cloud: TestCloud;
 let alice: SdkClient;
@@ -17,7 +18,8 @@ beforeAll(async () => {
   await cloud.waitFor("host up", async () => (await cloud.api("GET", "/v1/admin/hosts")).json.hosts?.[0]?.state === "Up");
   alice = sdkClient(cloud, await createUserKey(cloud, "sdk-vol-alice"));
   bob = sdkClient(cloud, await createUserKey(cloud, "sdk-vol-bob"));
-  const vm = await alice.vms.createVMs({ name: "vol-vm", environment_name: ENVIRONMENT, flavor_name: "n1-cpu-small", image_name: "Debian 12", count: 1 });
+  await alice.keypairs.importKeyPair({ name: "vol-key", environment_name: ENVIRONMENT, public_key: PUBLIC_KEY });
+  const vm = await alice.vms.createVMs({ name: "vol-vm", environment_name: ENVIRONMENT, flavor_name: "n1-cpu-small", image_name: "Debian 12", key_name: "vol-key", count: 1 });
   vmId = vm.data.instances![0]!.id!;
   await jobsIdle(cloud);
 }, 120_000);

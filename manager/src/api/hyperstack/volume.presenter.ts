@@ -1,6 +1,7 @@
 // Volumes and their attachments in Hyperstack's dialect.
 import type { Static } from "@sinclair/typebox";
 import type { Volume, VolumeAttachment, VmVolumeAttachment } from "../../storage/volume-service.js";
+import { environmentView } from "./environment.presenter.js";
 import type { AttachVolumeView, InstanceVolumeAttachment, VolumeView } from "./volume.schema.js";
 
 /** Admins also see where the volume is (its pool, a local volume's host); users see their volume, not the fleet. */
@@ -8,7 +9,7 @@ export function volumeView(v: Volume, viewer: { role: "admin" | "user" }): Volum
   const admin = viewer.role === "admin";
   return {
     id: v.id, name: v.name,
-    environment: { name: v.environment.name, region: v.environment.region, features: {} },
+    environment: { name: v.environment.name, region: v.environment.region, features: environmentView(v.environment).features },
     description: v.description, volume_type: v.pool.kind, size: v.sizeGib, status: v.status,
     bootable: v.image !== null, image_id: v.image?.id ?? null, os_image: v.image?.name ?? null,
     callback_url: v.callbackUrl || null,

@@ -2,6 +2,7 @@
 import { Type, type Static } from "@sinclair/typebox";
 import { MAX_CALLBACK_URL_LENGTH } from "../../callbacks/callback-url.js";
 import { Id, MultiLineText, ResourceName, SingleLineText } from "../schemas.js";
+import { EnvironmentFeatures } from "./environment.schema.js";
 
 /** Bounded so that (page - 1) * page_size stays a small integer (an SQL offset). */
 const MAX_PAGE = 1_000_000;
@@ -53,7 +54,7 @@ export const VolumeView = Type.Object({
   id: Id(),
   name: Type.String(),
   environment: Type.Object({
-    name: Type.String(), region: Type.String(), features: Type.Object({}, { additionalProperties: false, description: "Orbit records no environment features: always {}" }),
+    name: Type.String(), region: Type.String(), features: EnvironmentFeatures,
   }, { additionalProperties: false }),
   description: Type.String(),
   volume_type: Type.String({ description: "local or shared: the kind of its storage pool" }),
