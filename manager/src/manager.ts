@@ -166,7 +166,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     policy: () => allocation.policy().config,
   });
   runner.register("vm.deploy", withActionCallbacks(db, vmDeployJob(db, dispatcher, registry)));
-  runner.register("vm.destroy", withActionCallbacks(db, vmDestroyJob(db, dispatcher)));
+  runner.register("vm.destroy", withActionCallbacks(db, vmDestroyJob(db, dispatcher, { enqueue: (id) => runner.enqueue(id) })));
   for (const kind of VM_POWER_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmPowerJob(kind, db, dispatcher, registry)));
   for (const kind of VOLUME_JOB_KINDS) runner.register(kind, withActionCallbacks(db, volumeJob(kind, db, dispatcher, registry)));
   // Event callbacks: queued in the outbox with each event, POSTed by this worker (callbacks/).

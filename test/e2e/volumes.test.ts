@@ -2,7 +2,7 @@
 // pool), list, get, attach to a running VM (the simulated domain gets the disk), kept across a
 // stop/start, detach, delete; a local volume stays on its host, a shared one attaches anywhere
 // in the cluster; a VM's delete detaches its volumes; every refusal a 4xx with nothing changed.
-import { eq } from "drizzle-orm";
+import { desc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { images, jobs, volumes } from "../../manager/src/db/schema.js";
 import { createUserKey, errorShapeProblems, jobsIdle, startTestCloud, stateDigest, type TestCloud } from "./harness.js";
@@ -166,6 +166,8 @@ describe("volumes", () => {
       id: expect.any(Number), device, status: "attached", protected: false, created_at: expect.any(String),
       volume: { id: data, name: "data", size: 10, description: "scratch", bootable: false, volume_type: "local" },
     }]);
+    // The host created its file (the simulator records it).
+    expect(hypervisorOf(vm1.host).diskFiles.has(row.path)).toBe(true);
     // The local volume now lives on vm1's host.
     const [host] = (await cloud.api("GET", "/v1/admin/hosts")).json.hosts.filter((h: any) => h.name === vm1.host);
     expect(row.hostId).toBe(host.id);
@@ -267,10 +269,15 @@ describe("volumes", () => {
     expect(r.json.volume).toMatchObject({ bootable: true, image_id: image!.id, os_image: "Debian 12", status: "available" });
   });
 
-  it("deletes a detached volume and gives its size back", async () => {
+  it("deletes a detached volume, gives its size back and removes its file from its host", async () => {
     const before = (await poolNamed("default-default-local")).allocated_gib;
+    const row = await volumeRow(data);
     const r = await cloud.api("DELETE", `/v1/core/volumes/${data}`, undefined, alice);
     expect(r.status, JSON.stringify(r.json)).toBe(200);
+    await jobsIdle(cloud);
+    const [job] = await cloud.manager.database.db.select().from(jobs).where(eq(jobs.volumeId, data)).orderBy(desc(jobs.id)).limit(1);
+    expect([job?.kind, job?.status]).toEqual(["volume.delete", "succeeded"]);
+    expect(hypervisorOf(vm1.host).diskFiles.has(row.path)).toBe(false);
     expect((await poolNamed("default-default-local")).allocated_gib).toBe(before - 10);
     expect((await cloud.api("GET", `/v1/core/volumes/${data}`, undefined, alice)).status).toBe(404);
     await refused("DELETE", `/v1/core/volumes/${data}`, undefined, alice, 404);

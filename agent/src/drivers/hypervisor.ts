@@ -67,6 +67,8 @@ export interface DiskCapability {
   attachDisk(vmUuid: string, disk: AttachDiskOptions): Promise<string>;
   /** By target ("vdb") or source path; a running guest must release it within timeoutMs. */
   detachDisk(vmUuid: string, target: string, timeoutMs?: number): Promise<void>;
+  /** Removes a disk file attached to no VM (a deleted volume); one that does not exist is done already. */
+  deleteDisk(sourcePath: string): Promise<void>;
 }
 
 export interface BlockStats {

@@ -108,6 +108,14 @@ export class CommandDispatcher {
     return (await this.send(t, { $case: "detachDisk", value: { target, timeoutMs: opts.releaseTimeoutMs ?? 0 } })).domain;
   }
 
+  /** Removes a disk file attached to no VM (a deleted volume's) from the host. */
+  async deleteDisk(hostId: number, sourcePath: string, o: { commandId: string; jobId: number; timeoutMs: number }): Promise<void> {
+    await this.run(hostId, {
+      commandId: o.commandId, deadlineMs: this.now() + o.timeoutMs, vmUuid: "",
+      body: { $case: "deleteDisk", value: { sourcePath } },
+    }, { jobId: o.jobId, timeoutMs: o.timeoutMs });
+  }
+
   async vmStats(t: VmCommandTarget): Promise<VmStats> {
     const r = await this.send(t, { $case: "getVmStats", value: {} });
     if (r.output?.$case !== "vmStats") throw new OrbitError("internal", `agent answered a stats command for ${t.vmUuid} without stats`);

@@ -470,7 +470,8 @@ export const volumes = pgTable("volumes", {
   status: text("status").notNull().$type<VolumeStatus>().default("available"),
   // The disk file as the agent is told it (relative to its images directory, or absolute).
   path: text("path").notNull(),
-  // A local volume's host, set by its first attach (null: not created on any host yet).
+  // The host that created its file, at its first attach (null: not created yet). A local volume
+  // lives there; a shared one is reached from every host of its pool's cluster.
   hostId: integer("host_id").references(() => hosts.id),
   createdAt: createdAt(),
   updatedAt: updatedAt(),

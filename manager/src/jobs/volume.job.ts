@@ -1,6 +1,6 @@
 // Volume attach and detach jobs (queued by storage/volume-service.ts with the attachment already
 // "attaching" or "detaching"): each sends one command to the VM's host and settles the attachment
-// from the answer. Same command id on every attempt: a retried command is answered from the
+// from the answer. volume.delete removes a deleted volume's file from its host. Same command id on every attempt: a retried command is answered from the
 // agent's memory. A job that finds its attachment in another state does nothing.
 import { eq } from "drizzle-orm";
 import { OrbitError } from "#shared/errors.js";
@@ -11,10 +11,10 @@ import type { SettingsRegistry } from "../settings/settings-registry.js";
 import type { JobHandler, JobRow } from "./job-runner.js";
 import type { JobFailure } from "./vm-job-failure.js";
 
-export const VOLUME_JOB_KINDS = ["volume.attach", "volume.detach"] as const;
+export const VOLUME_JOB_KINDS = ["volume.attach", "volume.detach", "volume.delete"] as const;
 export type VolumeJobKind = (typeof VOLUME_JOB_KINDS)[number];
 
-type Dispatcher = Pick<CommandDispatcher, "attachDisk" | "detachDisk">;
+type Dispatcher = Pick<CommandDispatcher, "attachDisk" | "detachDisk" | "deleteDisk">;
 
 /** The guest serial of a volume's disk (virtio allows 20 characters): lets the guest find it by id. */
 export function volumeSerial(volumeUuid: string): string {
@@ -23,6 +23,7 @@ export function volumeSerial(volumeUuid: string): string {
 
 export function volumeJob(kind: VolumeJobKind, db: Db, dispatcher: Dispatcher, settings: Pick<SettingsRegistry, "number">): JobHandler {
   return async ({ job }) => {
+    if (kind === "volume.delete") return deleteFile(db, dispatcher, settings, job);
     if (job.vmId == null || job.volumeId == null) throw new OrbitError("internal", `${kind} job without a VM or a volume`);
     const [a] = await db.select().from(volumeAttachments).where(eq(volumeAttachments.volumeId, job.volumeId));
     const expects = kind === "volume.attach" ? "attaching" : "detaching";
@@ -57,6 +58,16 @@ export function volumeJob(kind: VolumeJobKind, db: Db, dispatcher: Dispatcher, s
     });
     return {};
   };
+}
+
+/** volume.delete: the deleted volume's file goes from the host that created it. */
+async function deleteFile(db: Db, dispatcher: Dispatcher, settings: Pick<SettingsRegistry, "number">, job: JobRow) {
+  if (job.volumeId == null) throw new OrbitError("internal", "volume.delete job without a volume");
+  const [volume] = await db.select().from(volumes).where(eq(volumes.id, job.volumeId));
+  if (!volume) throw new OrbitError("internal", `volume ${job.volumeId} vanished`);
+  if (volume.hostId == null) return { skipped: "no host created its file" };
+  await dispatcher.deleteDisk(volume.hostId, volume.path, { commandId: job.uuid, jobId: job.id, timeoutMs: settings.number("vm.deploy.timeout.ms") });
+  return {};
 }
 
 /**

@@ -144,15 +144,17 @@ export class VolumeService {
     return (await this.details([row]))[0]!;
   }
 
-  /** Refused while attached; gives the volume's size back to its pool. */
-  async delete(owner: VolumeOwner, id: number): Promise<void> {
-    await this.db.transaction(async (tx) => {
+  /** Refused while attached; gives the volume's size back to its pool at once, its file is removed by a job. */
+  async delete(owner: VolumeOwner, id: number): Promise<{ jobId: number | null }> {
+    const jobId = await this.db.transaction(async (tx) => {
       const [row] = await tx.select().from(volumes).where(this.owned(owner, id)).for("update");
       if (!row) throw new NotFoundError("volume", id);
       const [att] = await tx.select().from(volumeAttachments).where(eq(volumeAttachments.volumeId, id));
       if (att) throw new ConflictError(`volume ${id} is attached to virtual machine ${att.vmId} (${att.status}): detach it first`, "in-use");
-      await deleteVolumeRow(tx, row);
+      return deleteVolumeRow(tx, row);
     });
+    if (jobId != null) this.jobsQueue.enqueue(jobId);
+    return { jobId };
   }
 
   /**
@@ -189,10 +191,9 @@ export class VolumeService {
       }
       const result: { attachments: (VolumeAttachment & { volumeId: number })[]; jobIds: number[] } = { attachments: [], jobIds: [] };
       for (const v of rows) {
-        const pool = pools.find((p) => p.id === v.poolId)!;
         const [a] = await tx.insert(volumeAttachments).values({ volumeId: v.id, vmId: vm.id, status: "attaching", protected: protect }).returning();
-        // A local volume is created on (and stays on) the host of the VM it is first attached to.
-        await tx.update(volumes).set({ status: "attaching", updatedAt: new Date(), ...(pool.kind === "local" ? { hostId: host!.id } : {}) })
+        // Its file is created by the host of the VM it is first attached to (a local volume stays there).
+        await tx.update(volumes).set({ status: "attaching", updatedAt: new Date(), ...(v.hostId == null ? { hostId: host!.id } : {}) })
           .where(eq(volumes.id, v.id));
         const [job] = await tx.insert(jobs).values({ uuid: randomUUID(), kind: "volume.attach", vmId: vm.id, volumeId: v.id, accountId: owner.accountId })
           .returning({ id: jobs.id });
@@ -300,11 +301,18 @@ async function hostNames(db: Db | Tx, ids: number[]): Promise<Map<number, string
   return new Map(rows.map((h) => [h.id, h.name]));
 }
 
-/** Marks a volume deleted and gives its size back to its pool, in the caller's transaction. */
-export async function deleteVolumeRow(tx: Tx, row: VolumeRow): Promise<void> {
+/**
+ * Marks a volume deleted and gives its size back to its pool, in the caller's transaction; when
+ * a host created its file, queues the volume.delete job that removes it (the caller enqueues it).
+ */
+export async function deleteVolumeRow(tx: Tx, row: VolumeRow): Promise<number | null> {
   const now = new Date();
   await tx.update(volumes).set({ deletedAt: now, updatedAt: now }).where(eq(volumes.id, row.id));
   await releasePoolCapacity(tx, row.poolId, row.sizeGib);
+  if (row.hostId == null) return null;
+  const [job] = await tx.insert(jobs).values({ uuid: randomUUID(), kind: "volume.delete", volumeId: row.id, accountId: row.accountId })
+    .returning({ id: jobs.id });
+  return job!.id;
 }
 
 /** The volumes attached to these VMs (any account: the caller already sees the VMs). */

@@ -375,6 +375,12 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
     });
   }
 
+  /** Removes a volume's file (attached to no VM: the manager detached it first). */
+  async deleteDisk(sourcePath: string): Promise<void> {
+    if (!sourcePath) throw new InvalidArgumentError("sourcePath", "a disk needs a source path");
+    await rm(this.resolveImage(sourcePath), { force: true });
+  }
+
   /**
    * Detaches a disk by target ("vdb") or source path, live and from the config. A running guest
    * must release it: waits up to timeoutMs for it to leave the live XML, else DeadlineExceeded.

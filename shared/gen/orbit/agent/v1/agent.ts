@@ -410,6 +410,9 @@ export interface Command {
     { $case: "attachDisk"; value: AttachDisk }
     | { $case: "detachDisk"; value: DetachDisk }
     | //
+    /** Needs no vm_uuid: the disk is attached to no VM. */
+    { $case: "deleteDisk"; value: DeleteDisk }
+    | //
     /** Capability "stats". */
     { $case: "getVmStats"; value: GetVmStats }
     | //
@@ -479,6 +482,15 @@ export interface DetachDisk {
   target: string;
   /** How long a running guest has to release the disk (0: the agent's default). */
   timeoutMs: number;
+}
+
+/**
+ * Removes a disk file attached to no VM (a deleted volume). A file that does not exist is not
+ * an error (the delete is done).
+ */
+export interface DeleteDisk {
+  /** Absolute, or relative to the agent's images directory. */
+  sourcePath: string;
 }
 
 export interface GetVmStats {
@@ -4201,6 +4213,9 @@ export const Command: MessageFns<Command> = {
       case "detachDisk":
         DetachDisk.encode(message.body.value, writer.uint32(162).fork()).join();
         break;
+      case "deleteDisk":
+        DeleteDisk.encode(message.body.value, writer.uint32(322).fork()).join();
+        break;
       case "getVmStats":
         GetVmStats.encode(message.body.value, writer.uint32(170).fork()).join();
         break;
@@ -4336,6 +4351,14 @@ export const Command: MessageFns<Command> = {
             message.body = { $case: "detachDisk", value: DetachDisk.decode(reader, reader.uint32()) };
             continue;
           }
+          case 40: {
+            if (tag !== 322) {
+              break;
+            }
+
+            message.body = { $case: "deleteDisk", value: DeleteDisk.decode(reader, reader.uint32()) };
+            continue;
+          }
           case 21: {
             if (tag !== 170) {
               break;
@@ -4425,6 +4448,10 @@ export const Command: MessageFns<Command> = {
         ? { $case: "detachDisk", value: DetachDisk.fromJSON(object.detachDisk) }
         : isSet(object.detach_disk)
         ? { $case: "detachDisk", value: DetachDisk.fromJSON(object.detach_disk) }
+        : isSet(object.deleteDisk)
+        ? { $case: "deleteDisk", value: DeleteDisk.fromJSON(object.deleteDisk) }
+        : isSet(object.delete_disk)
+        ? { $case: "deleteDisk", value: DeleteDisk.fromJSON(object.delete_disk) }
         : isSet(object.getVmStats)
         ? { $case: "getVmStats", value: GetVmStats.fromJSON(object.getVmStats) }
         : isSet(object.get_vm_stats)
@@ -4470,6 +4497,8 @@ export const Command: MessageFns<Command> = {
       obj.attachDisk = AttachDisk.toJSON(message.body.value);
     } else if (message.body?.$case === "detachDisk") {
       obj.detachDisk = DetachDisk.toJSON(message.body.value);
+    } else if (message.body?.$case === "deleteDisk") {
+      obj.deleteDisk = DeleteDisk.toJSON(message.body.value);
     } else if (message.body?.$case === "getVmStats") {
       obj.getVmStats = GetVmStats.toJSON(message.body.value);
     } else if (message.body?.$case === "getConsoleLog") {
@@ -4550,6 +4579,12 @@ export const Command: MessageFns<Command> = {
       case "detachDisk": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "detachDisk", value: DetachDisk.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "deleteDisk": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "deleteDisk", value: DeleteDisk.fromPartial(object.body.value) };
         }
         break;
       }
@@ -5409,6 +5444,79 @@ export const DetachDisk: MessageFns<DetachDisk> = {
     const message = createBaseDetachDisk();
     message.target = object.target ?? "";
     message.timeoutMs = object.timeoutMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseDeleteDisk(): DeleteDisk {
+  return { sourcePath: "" };
+}
+
+export const DeleteDisk: MessageFns<DeleteDisk> = {
+  encode(message: DeleteDisk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sourcePath !== "") {
+      writer.uint32(10).string(message.sourcePath);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteDisk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteDisk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sourcePath = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteDisk {
+    return {
+      sourcePath: isSet(object.sourcePath)
+        ? globalThis.String(object.sourcePath)
+        : isSet(object.source_path)
+        ? globalThis.String(object.source_path)
+        : "",
+    };
+  },
+
+  toJSON(message: DeleteDisk): unknown {
+    const obj: any = {};
+    if (message.sourcePath !== "") {
+      obj.sourcePath = message.sourcePath;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteDisk>, I>>(base?: I): DeleteDisk {
+    return DeleteDisk.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteDisk>, I>>(object: I): DeleteDisk {
+    const message = createBaseDeleteDisk();
+    message.sourcePath = object.sourcePath ?? "";
     return message;
   },
 };
