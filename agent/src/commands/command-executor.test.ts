@@ -106,6 +106,22 @@ describe("CommandExecutor capability commands", () => {
     expect(after.output?.$case === "vmStats" && after.output.value.blocks).toEqual([]);
   });
 
+  it("deletes a disk file with no VM named (a deleted volume's), and refuses one without a path", async () => {
+    const sim = newSim();
+    const ex = new CommandExecutor(sim);
+    const vm = await running(ex);
+    await ex.execute(cmd(vm, { $case: "attachDisk", value: { sourcePath: "volumes/v.qcow2", format: "", bus: "", targetDev: "", serial: "", createSizeGib: 2 } }));
+    await ex.execute(cmd(vm, { $case: "detachDisk", value: { target: "volumes/v.qcow2", timeoutMs: 0 } }));
+    expect(sim.diskFiles.has("volumes/v.qcow2")).toBe(true);
+    expect(await ex.execute(cmd("", { $case: "deleteDisk", value: { sourcePath: "volumes/v.qcow2" } }))).toMatchObject({ ok: true });
+    expect(sim.diskFiles.has("volumes/v.qcow2")).toBe(false);
+    // Done already: still ok.
+    expect((await ex.execute(cmd("", { $case: "deleteDisk", value: { sourcePath: "volumes/v.qcow2" } }))).ok).toBe(true);
+    expect((await ex.execute(cmd("", { $case: "deleteDisk", value: { sourcePath: "" } }))).error).toMatchObject({ code: "invalid_argument" });
+    const noDisks = new CommandExecutor(newSim(["stats"]));
+    expect((await noDisks.execute(cmd("", { $case: "deleteDisk", value: { sourcePath: "x.qcow2" } }))).error).toMatchObject({ code: "unsupported" });
+  });
+
   it("answers a driver's refusal as a final error with its code (suspend of a shut-off VM: conflict)", async () => {
     const ex = new CommandExecutor(newSim());
     const vm = await running(ex);
