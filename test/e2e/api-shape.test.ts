@@ -123,6 +123,18 @@ describe("a tour of the API", () => {
     await call("GET /v1/core/regions", "/v1/core/regions", undefined, userKey);
     await call("GET /v1/core/environments", "/v1/core/environments", undefined, userKey);
     await call("GET /v1/core/environments/{id}", `/v1/core/environments/${keypair.json.keypair.environment.id}`, undefined, userKey);
+    // Volumes: one attached to the user's VM, so the VM and the volume show the attachment.
+    await call("GET /v1/core/volume-types", "/v1/core/volume-types", undefined, userKey);
+    const volume = await call("POST /v1/core/volumes", "/v1/core/volumes", { name: "tour-vol", environment_name: "default", size: 1, volume_type: "local" }, userKey);
+    expect(volume.status).toBe(200);
+    const attached = await call("POST /v1/core/virtual-machines/{id}/attach-volumes", `/v1/core/virtual-machines/${userVm.id}/attach-volumes`, { volume_ids: [volume.json.volume.id] }, userKey);
+    expect(attached.status).toBe(200);
+    await jobsIdle(cloud);
+    await call("GET /v1/core/volumes", "/v1/core/volumes", undefined, userKey);
+    await call("GET /v1/core/volumes/{volume_id}", `/v1/core/volumes/${volume.json.volume.id}`, undefined, userKey);
+    await call("GET /v1/core/virtual-machines/{id}", `/v1/core/virtual-machines/${userVm.id}`, undefined, userKey);
+    const pools = await call("GET /v1/admin/storage-pools", "/v1/admin/storage-pools");
+    await call("GET /v1/admin/storage-pools/{id}", `/v1/admin/storage-pools/${pools.json.storage_pools[0].id}`);
     const hostsWithVms = await call("GET /v1/admin/hosts", "/v1/admin/hosts");
     expect(hostsWithVms.json.hosts.some((h: any) => h.gpus.some((g: any) => g.allocations.length > 0))).toBe(true);
 
