@@ -204,6 +204,7 @@ describe("volumes", () => {
   it("refuses a volume that does not fit its pool, naming the pool and the numbers", async () => {
     const r = await refused("POST", "/v1/core/volumes", { name: "huge", environment_name: "default", volume_type: "local", size: 2000 }, alice, 409);
     expect(r.json.message).toContain("a 2000 GiB volume does not fit: storage pool default-default-local has 1013 GiB free (capacity 1024 GiB, allocated 11 GiB)");
+    expect(r.json).toMatchObject({ code: "conflict", state: "storage_pool_full" });
     await refused("POST", "/v1/core/volumes", { name: "x", environment_name: "default", volume_type: "fast", size: 1 }, alice, 400, /volume_type "fast"/);
     await refused("POST", "/v1/core/volumes", { name: "x", environment_name: "far", volume_type: "shared", size: 1 }, alice, 400, /region far has no storage pool of volume type shared/);
     await refused("POST", "/v1/core/volumes", { name: "x", environment_name: "nowhere", volume_type: "local", size: 1 }, alice, 404, /environment "nowhere"/);

@@ -45,7 +45,7 @@ describe("storage pool capacity", () => {
     expect((await pool(p.id)).allocatedGib).toBe(6);
     const before = await volumeCount();
     const refused = await create("b", 5).catch((e: unknown) => e);
-    expect(refused).toMatchObject({ code: "insufficient_capacity" });
+    expect(refused).toMatchObject({ code: "conflict", details: { state: "storage_pool_full", pools: [{ name: "nfs-small", capacity_gib: 10, allocated_gib: 6 }] } });
     expect((refused as Error).message).toContain("storage pool nfs-small has 4 GiB free (capacity 10 GiB, allocated 6 GiB)");
     expect((refused as Error).message).toContain("a 5 GiB volume does not fit");
     expect((await pool(p.id)).allocatedGib).toBe(6);
@@ -63,7 +63,7 @@ describe("storage pool capacity", () => {
     const ok = results.filter((r) => r.status === "fulfilled").length;
     const refused = results.filter((r) => r.status === "rejected");
     expect(ok).toBe(6); // 3 per pool of 10 GiB
-    for (const r of refused) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: "insufficient_capacity" });
+    for (const r of refused) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: "conflict", details: { state: "storage_pool_full" } });
     const after = await pools.list();
     for (const q of after.filter((x) => x.kind === "shared")) {
       expect(q.allocatedGib).toBeLessThanOrEqual(q.capacityGib);

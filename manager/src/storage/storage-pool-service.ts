@@ -2,7 +2,7 @@
 // A volume's size is reserved in its pool by one conditional UPDATE (allocated + size must stay
 // within capacity), so concurrent creates can never take the pool past its capacity.
 import { and, asc, count, eq, inArray, isNull, sql } from "drizzle-orm";
-import { AlreadyExistsError, ConflictError, InsufficientCapacityError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
+import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
 import type { Db, Tx } from "../db/database.js";
 import { isUniqueViolation } from "../db/postgres-errors.js";
 import { clusters, regions, storagePools, volumes, type StoragePoolKind } from "../db/schema.js";
@@ -132,7 +132,10 @@ export async function reservePoolCapacity(tx: Tx, pools: { id: number; name: str
   }
   const rows = await tx.select().from(storagePools).where(inArray(storagePools.id, pools.map((p) => p.id))).orderBy(asc(storagePools.id));
   const numbers = rows.map((r) => `storage pool ${r.name} has ${r.capacityGib - r.allocatedGib} GiB free (capacity ${r.capacityGib} GiB, allocated ${r.allocatedGib} GiB)`);
-  throw new InsufficientCapacityError(`a ${sizeGib} GiB volume does not fit: ${numbers.join("; ")}`, [], false);
+  // A conflict with the pools' state (not a VM placement's insufficient_capacity, whose body reports hosts).
+  throw new ConflictError(`a ${sizeGib} GiB volume does not fit: ${numbers.join("; ")}`, "storage_pool_full", {
+    pools: rows.map((r) => ({ name: r.name, capacity_gib: r.capacityGib, allocated_gib: r.allocatedGib })),
+  });
 }
 
 export async function releasePoolCapacity(tx: Tx, poolId: number, sizeGib: number): Promise<void> {
