@@ -263,11 +263,23 @@ describe("volumes", () => {
     await jobSucceeded(off.json.volume_attachments[0].job_id);
   });
 
-  it("creates a bootable volume from an image", async () => {
-    const [image] = await cloud.manager.database.db.select().from(images).where(eq(images.name, "Debian 12"));
+  it("creates a bootable volume from an image: its file is an overlay of the image's", async () => {
+    // The simulator's images have no file; give this one a path, as a libvirt host's would have.
+    const db = cloud.manager.database.db;
+    const [image] = await db.update(images).set({ path: "/var/lib/orbit/images/debian-12.qcow2" }).where(eq(images.name, "Debian 12")).returning();
     const r = await createVolume({ name: "boot", size: 20, image_id: image!.id });
     expect(r.status, JSON.stringify(r.json)).toBe(200);
     expect(r.json.volume).toMatchObject({ bootable: true, image_id: image!.id, os_image: "Debian 12", status: "available" });
+    const id = r.json.volume.id;
+    const a = await attach(vm1.id, [id]);
+    await jobSucceeded(a.json.volume_attachments[0].job_id);
+    const row = await volumeRow(id);
+    expect(hypervisorOf(vm1.host).diskFiles.get(row.path)).toEqual({ backingPath: image!.path });
+    // A bootable volume attaches to one VM at a time, as any.
+    const other = await createVm("vol-vm-3", [vm1.id]);
+    await refused("POST", `/v1/core/virtual-machines/${other.id}/attach-volumes`, { volume_ids: [id] }, alice, 409, /a bootable volume attaches to one VM at a time/);
+    const d = await detach(vm1.id, [id]);
+    await jobSucceeded(d.json.volume_attachments[0].job_id);
   });
 
   it("deletes a detached volume, gives its size back and removes its file from its host", async () => {

@@ -123,6 +123,7 @@ export class CommandExecutor {
             ...(a.targetDev ? { targetDev: a.targetDev } : {}),
             ...(a.serial ? { serial: a.serial } : {}),
             ...(a.createSizeGib ? { createSizeGib: a.createSizeGib } : {}),
+            ...(a.backingPath ? { backingPath: a.backingPath } : {}),
           };
           const targetDev = await disks.attachDisk(vm, opts);
           return ok(await this.statusOf(vm), { $case: "diskAttached", value: { targetDev } });

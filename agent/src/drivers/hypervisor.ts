@@ -59,6 +59,8 @@ export interface AttachDiskOptions {
   serial?: string | undefined;
   /** Create a qcow2 of this size first when the file does not exist. */
   createSizeGib?: number | undefined;
+  /** With createSizeGib: the new qcow2 is an overlay of this base image (a bootable volume). */
+  backingPath?: string | undefined;
 }
 
 /** Disks added to and removed from a defined VM (live when running, and in the definition). */

@@ -97,7 +97,7 @@ export class CommandDispatcher {
   ): Promise<{ targetDev: string; domain: DomainStatus | undefined }> {
     const r = await this.send(t, {
       $case: "attachDisk",
-      value: { format: "", bus: "", targetDev: "", serial: "", createSizeGib: 0, ...disk },
+      value: { format: "", bus: "", targetDev: "", serial: "", createSizeGib: 0, ...disk, backingPath: disk.backingPath ?? "" },
     });
     if (r.output?.$case !== "diskAttached") throw new OrbitError("internal", `agent attached a disk to ${t.vmUuid} but did not say as which device`);
     return { targetDev: r.output.value.targetDev, domain: r.domain };

@@ -6,7 +6,7 @@ import { eq } from "drizzle-orm";
 import { OrbitError } from "#shared/errors.js";
 import type { CommandDispatcher, VmCommandTarget } from "../agents/command-dispatcher.js";
 import type { Db } from "../db/database.js";
-import { vms, volumeAttachments, volumes } from "../db/schema.js";
+import { images, vms, volumeAttachments, volumes } from "../db/schema.js";
 import type { SettingsRegistry } from "../settings/settings-registry.js";
 import type { JobHandler, JobRow } from "./job-runner.js";
 import type { JobFailure } from "./vm-job-failure.js";
@@ -36,9 +36,12 @@ export function volumeJob(kind: VolumeJobKind, db: Db, dispatcher: Dispatcher, s
       hostId: vm.hostId, vmUuid: vm.uuid, vmId: vm.id, jobId: job.id, commandId: job.uuid, timeoutMs: settings.number("vm.deploy.timeout.ms"),
     };
     if (kind === "volume.attach") {
-      // The agent creates the disk file when it does not exist yet (a volume's first attach).
+      // The agent creates the disk file when it does not exist yet (a volume's first attach): a
+      // bootable volume as an overlay of its image (the simulator's images have no file).
+      const [image] = volume.imageId == null ? [] : await db.select().from(images).where(eq(images.id, volume.imageId));
       const { targetDev } = await dispatcher.attachDisk(target, {
         sourcePath: volume.path, format: "qcow2", createSizeGib: volume.sizeGib, serial: volumeSerial(volume.uuid),
+        backingPath: image?.path ?? "",
       });
       await db.transaction(async (tx) => {
         await tx.update(volumeAttachments).set({ status: "attached", device: `/dev/${targetDev}` }).where(eq(volumeAttachments.id, a.id));

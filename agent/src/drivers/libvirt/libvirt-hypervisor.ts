@@ -355,7 +355,13 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
       if (disk.createSizeGib && !(await exists(path))) {
         // Volumes live in a folder of their own (e.g. <images dir>/volumes), made on first use.
         await mkdir(dirname(path), { recursive: true });
-        await this.qemuImg(["create", "-q", "-f", disk.format ?? "qcow2", path, `${disk.createSizeGib}G`]);
+        if (disk.backingPath) {
+          const backing = this.resolveImage(disk.backingPath);
+          const info = JSON.parse(await this.qemuImg(["info", "--output=json", "-U", backing])) as { format: string };
+          await this.qemuImg(["create", "-q", "-f", "qcow2", "-b", backing, "-F", info.format, path, `${disk.createSizeGib}G`]);
+        } else {
+          await this.qemuImg(["create", "-q", "-f", disk.format ?? "qcow2", path, `${disk.createSizeGib}G`]);
+        }
       }
       const bus = disk.bus ?? "virtio";
       const xml = await this.virsh.run(["dumpxml", uuid]);

@@ -475,6 +475,8 @@ export interface AttachDisk {
   serial: string;
   /** Create a disk of this size first when the file does not exist (0: it must exist). */
   createSizeGib: number;
+  /** With create_size_gib: create it as a qcow2 overlay of this base image (a bootable volume). */
+  backingPath: string;
 }
 
 export interface DetachDisk {
@@ -5199,7 +5201,7 @@ export const ResizeVm: MessageFns<ResizeVm> = {
 };
 
 function createBaseAttachDisk(): AttachDisk {
-  return { sourcePath: "", format: "", bus: "", targetDev: "", serial: "", createSizeGib: 0 };
+  return { sourcePath: "", format: "", bus: "", targetDev: "", serial: "", createSizeGib: 0, backingPath: "" };
 }
 
 export const AttachDisk: MessageFns<AttachDisk> = {
@@ -5221,6 +5223,9 @@ export const AttachDisk: MessageFns<AttachDisk> = {
     }
     if (message.createSizeGib !== 0) {
       writer.uint32(48).uint64(message.createSizeGib);
+    }
+    if (message.backingPath !== "") {
+      writer.uint32(58).string(message.backingPath);
     }
     return writer;
   },
@@ -5286,6 +5291,14 @@ export const AttachDisk: MessageFns<AttachDisk> = {
             message.createSizeGib = longToNumber(reader.uint64());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.backingPath = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5318,6 +5331,11 @@ export const AttachDisk: MessageFns<AttachDisk> = {
         : isSet(object.create_size_gib)
         ? globalThis.Number(object.create_size_gib)
         : 0,
+      backingPath: isSet(object.backingPath)
+        ? globalThis.String(object.backingPath)
+        : isSet(object.backing_path)
+        ? globalThis.String(object.backing_path)
+        : "",
     };
   },
 
@@ -5341,6 +5359,9 @@ export const AttachDisk: MessageFns<AttachDisk> = {
     if (message.createSizeGib !== 0) {
       obj.createSizeGib = Math.round(message.createSizeGib);
     }
+    if (message.backingPath !== "") {
+      obj.backingPath = message.backingPath;
+    }
     return obj;
   },
 
@@ -5355,6 +5376,7 @@ export const AttachDisk: MessageFns<AttachDisk> = {
     message.targetDev = object.targetDev ?? "";
     message.serial = object.serial ?? "";
     message.createSizeGib = object.createSizeGib ?? 0;
+    message.backingPath = object.backingPath ?? "";
     return message;
   },
 };
