@@ -10,14 +10,17 @@ import { createUserKey, errorShapeProblems, jobsIdle, startTestCloud, stateDiges
 let cloud: TestCloud;
 let alice: string;
 let bob: string;
-/** Two running VMs of alice's, on different hosts of the default region's one cluster. */
+/** Two running VMs of alice's, on different hosts of the default region's default cluster. */
 let vm1: { id: number; uuid: string; host: string };
 let vm2: { id: number; uuid: string; host: string };
+/** One in the same region's other cluster. */
+let vmC2: { id: number; uuid: string; host: string };
 
 const HOSTS = [
   { hostname: "vol-a", uuid: "7a000000-0000-4000-8000-000000000001", cpus: 8, memoryMib: 16384 },
   { hostname: "vol-b", uuid: "7a000000-0000-4000-8000-000000000002", cpus: 8, memoryMib: 16384 },
   { hostname: "vol-far", uuid: "7a000000-0000-4000-8000-000000000003", cpus: 8, memoryMib: 16384, environment: "far" },
+  { hostname: "vol-c2", uuid: "7a000000-0000-4000-8000-000000000004", cpus: 8, memoryMib: 16384, cluster: "c2" },
 ];
 
 async function createVm(name: string, avoid: number[] = []) {
@@ -34,12 +37,16 @@ async function createVm(name: string, avoid: number[] = []) {
 
 beforeAll(async () => {
   cloud = await startTestCloud({ hosts: HOSTS });
-  await cloud.waitFor("hosts up", async () => (await cloud.api("GET", "/v1/admin/hosts")).json.hosts?.filter((h: any) => h.state === "Up").length === 3);
+  await cloud.waitFor("hosts up", async () => (await cloud.api("GET", "/v1/admin/hosts")).json.hosts?.filter((h: any) => h.state === "Up").length === 4);
   alice = await createUserKey(cloud, "vol-alice");
   bob = await createUserKey(cloud, "vol-bob");
   vm1 = await createVm("vol-vm-1");
   vm2 = await createVm("vol-vm-2", [vm1.id]);
-  expect(vm2.host).not.toBe(vm1.host);
+  vmC2 = await createVm("vol-vm-c2", [vm1.id, vm2.id]);
+  expect(new Set([vm1.host, vm2.host, vmC2.host])).toEqual(new Set(["vol-a", "vol-b", "vol-c2"]));
+  // vm1 and vm2 share the default cluster (either may have taken vol-c2 first: swap so they do not).
+  if (vm1.host === "vol-c2") [vm1, vmC2] = [vmC2, vm1];
+  if (vm2.host === "vol-c2") [vm2, vmC2] = [vmC2, vm2];
 }, 120_000);
 afterAll(async () => { await cloud?.stop(); });
 
@@ -93,6 +100,7 @@ describe("storage pools and volume types", () => {
     expect(all.map((p) => [p.name, p.kind, p.region, p.path, p.capacity_gib, p.allocated_gib])).toEqual([
       ["default-default-local", "local", "default", "volumes", 1024, 0],
       ["far-default-local", "local", "far", "volumes", 1024, 0],
+      ["default-c2-local", "local", "default", "volumes", 1024, 0],
     ]);
     const types = await cloud.api("GET", "/v1/core/volume-types", undefined, alice);
     expect(types.status).toBe(200);
@@ -100,7 +108,7 @@ describe("storage pools and volume types", () => {
   });
 
   it("admin routes: create, get, change, delete; users are refused", async () => {
-    const cluster = (await pools())[0]!.cluster_id;
+    const cluster = (await poolNamed("default-default-local")).cluster_id;
     const created = await cloud.api("POST", "/v1/admin/storage-pools", { name: "nfs-1", cluster_id: cluster, kind: "shared", path: "/mnt/nfs", capacity_gib: 100 });
     expect(created.status, JSON.stringify(created.json)).toBe(201);
     expect(created.json.storage_pool).toMatchObject({ name: "nfs-1", kind: "shared", capacity_gib: 100, allocated_gib: 0, free_gib: 100, volume_count: 0, region: "default" });
@@ -202,8 +210,12 @@ describe("volumes", () => {
   });
 
   it("refuses a volume that does not fit its pool, naming the pool and the numbers", async () => {
+    const numbers = (await pools()).filter((p) => p.region === "default" && p.kind === "local")
+      .map((p) => `storage pool ${p.name} has ${p.capacity_gib - p.allocated_gib} GiB free (capacity ${p.capacity_gib} GiB, allocated ${p.allocated_gib} GiB)`);
+    expect(numbers).toHaveLength(2);
     const r = await refused("POST", "/v1/core/volumes", { name: "huge", environment_name: "default", volume_type: "local", size: 2000 }, alice, 409);
-    expect(r.json.message).toContain("a 2000 GiB volume does not fit: storage pool default-default-local has 1013 GiB free (capacity 1024 GiB, allocated 11 GiB)");
+    expect(r.json.message).toContain("a 2000 GiB volume does not fit: ");
+    for (const n of numbers) expect(r.json.message).toContain(n);
     expect(r.json).toMatchObject({ code: "conflict", state: "storage_pool_full" });
     await refused("POST", "/v1/core/volumes", { name: "x", environment_name: "default", volume_type: "fast", size: 1 }, alice, 400, /volume_type "fast"/);
     await refused("POST", "/v1/core/volumes", { name: "x", environment_name: "far", volume_type: "shared", size: 1 }, alice, 400, /region far has no storage pool of volume type shared/);
@@ -229,6 +241,31 @@ describe("volumes", () => {
     expect((await volumeRow(data)).hostId).toBe(row.hostId);
   });
 
+  it("a volume no host has created yet moves to a pool of the VM's cluster at its first attach", async () => {
+    const r = await createVolume({ name: "mover", size: 2 });
+    const id = r.json.volume.id;
+    const before = await volumeRow(id);
+    const all = await pools();
+    const from = all.find((p) => p.id === before.poolId)!;
+    const vm = from.name === "default-c2-local" ? vm1 : vmC2;
+    const to = all.find((p) => p.name === (from.name === "default-c2-local" ? "default-default-local" : "default-c2-local"))!;
+    const a = await attach(vm.id, [id]);
+    expect(a.status, JSON.stringify(a.json)).toBe(200);
+    await jobSucceeded(a.json.volume_attachments[0].job_id);
+    const after = await volumeRow(id);
+    expect(after.poolId).toBe(to.id);
+    expect((await poolNamed(from.name)).allocated_gib).toBe(from.allocated_gib - 2);
+    expect((await poolNamed(to.name)).allocated_gib).toBe(to.allocated_gib + 2);
+    expect(await domainDisks(vm)).toContain(after.path);
+    // Created now: it stays in that cluster (and on that host).
+    const other = vm === vm1 ? vmC2 : vm1;
+    const d = await detach(vm.id, [id]);
+    await jobSucceeded(d.json.volume_attachments[0].job_id);
+    await refused("POST", `/v1/core/virtual-machines/${other.id}/attach-volumes`, { volume_ids: [id] }, alice, 409, /which is not in the cluster/);
+    expect((await cloud.api("DELETE", `/v1/core/volumes/${id}`, undefined, alice)).status).toBe(200);
+    await jobsIdle(cloud);
+  });
+
   it("refuses a volume of another environment", async () => {
     const env = await cloud.api("POST", "/v1/core/environments", { name: "side", region: "default" }, alice);
     expect(env.status, JSON.stringify(env.json)).toBe(200);
@@ -246,6 +283,8 @@ describe("volumes", () => {
     expect((await poolNamed("nfs-1")).allocated_gib).toBe(5);
     const row = await volumeRow(id);
     expect(row.path).toBe(`/mnt/nfs/${row.uuid}.qcow2`);
+    // Not in another cluster of the region, though.
+    await refused("POST", `/v1/core/virtual-machines/${vmC2.id}/attach-volumes`, { volume_ids: [id] }, alice, 409, /storage pool nfs-1, which is not in the cluster of virtual machine .* host vol-c2/);
     const a = await attach(vm2.id, [id]);
     expect(a.status, JSON.stringify(a.json)).toBe(200);
     await jobSucceeded(a.json.volume_attachments[0].job_id);

@@ -169,6 +169,8 @@ export class VolumeService {
       const attached = await tx.select().from(volumeAttachments).where(inArray(volumeAttachments.volumeId, volumeIds));
       const pools = await tx.select().from(storagePools).where(inArray(storagePools.id, rows.map((r) => r.poolId)));
       const volumeHosts = await hostNames(tx, rows.flatMap((r) => (r.hostId == null ? [] : [r.hostId])));
+      const clusterPools = await tx.select().from(storagePools).where(eq(storagePools.clusterId, host!.clusterId))
+        .orderBy(desc(sql`${storagePools.capacityGib} - ${storagePools.allocatedGib}`), asc(storagePools.id));
       for (const v of rows) {
         const a = attached.find((x) => x.volumeId === v.id);
         if (a) {
@@ -182,7 +184,8 @@ export class VolumeService {
           throw new ConflictError(`volume ${v.id} is in another environment than virtual machine ${vm.id}: a volume attaches to VMs of its environment`, "wrong_environment");
         }
         const pool = pools.find((p) => p.id === v.poolId)!;
-        if (pool.clusterId !== host!.clusterId) {
+        // A volume whose file no host has created yet moves to a pool of its kind in the VM's cluster (below).
+        if (pool.clusterId !== host!.clusterId && (v.hostId != null || !clusterPools.some((p) => p.kind === pool.kind))) {
           throw new ConflictError(`volume ${v.id} is in storage pool ${pool.name}, which is not in the cluster of virtual machine ${vm.id}'s host ${host!.name}`, "wrong_cluster");
         }
         if (pool.kind === "local" && v.hostId != null && v.hostId !== host!.id) {
@@ -191,6 +194,8 @@ export class VolumeService {
       }
       const result: { attachments: (VolumeAttachment & { volumeId: number })[]; jobIds: number[] } = { attachments: [], jobIds: [] };
       for (const v of rows) {
+        const pool = pools.find((p) => p.id === v.poolId)!;
+        if (pool.clusterId !== host!.clusterId) await moveToCluster(tx, v, clusterPools.filter((p) => p.kind === pool.kind));
         const [a] = await tx.insert(volumeAttachments).values({ volumeId: v.id, vmId: vm.id, status: "attaching", protected: protect }).returning();
         // Its file is created by the host of the VM it is first attached to (a local volume stays there).
         await tx.update(volumes).set({ status: "attaching", updatedAt: new Date(), ...(v.hostId == null ? { hostId: host!.id } : {}) })
@@ -299,6 +304,18 @@ async function hostNames(db: Db | Tx, ids: number[]): Promise<Map<number, string
   if (ids.length === 0) return new Map();
   const rows = await db.select({ id: hosts.id, name: hosts.name }).from(hosts).where(inArray(hosts.id, [...new Set(ids)]));
   return new Map(rows.map((h) => [h.id, h.name]));
+}
+
+/**
+ * A volume no host has created yet, first attached in another cluster than its pool's: its size
+ * is reserved in a pool of its kind there (refused with the pools' numbers when none has room)
+ * and given back to the old pool, in the attach's transaction.
+ */
+async function moveToCluster(tx: Tx, v: VolumeRow, candidates: { id: number; name: string; path: string }[]): Promise<void> {
+  const poolId = await reservePoolCapacity(tx, candidates, v.sizeGib);
+  await releasePoolCapacity(tx, v.poolId, v.sizeGib);
+  const pool = candidates.find((p) => p.id === poolId)!;
+  await tx.update(volumes).set({ poolId, path: `${pool.path.replace(/\/+$/, "")}/${v.uuid}.qcow2` }).where(eq(volumes.id, v.id));
 }
 
 /**
