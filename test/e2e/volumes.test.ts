@@ -235,6 +235,35 @@ describe("volumes", () => {
     expect((await cloud.api("GET", `/v1/core/virtual-machines/${vm1.id}`, undefined, alice)).json.instance.volume_attachments).toEqual([]);
   });
 
+  it("attaches to a stopped VM (to its definition): the start brings the disk up; refuses a VM in another state", async () => {
+    const r = await createVolume({ name: "cold", size: 1 });
+    const id = r.json.volume.id;
+    const power = async (action: string) => {
+      const p = await cloud.api("GET", `/v1/core/virtual-machines/${vm1.id}/${action}`, undefined, alice);
+      expect(p.status, JSON.stringify(p.json)).toBe(200);
+      return p.json.job_id as number;
+    };
+    // While the stop runs, the VM is Stopping: no attach then.
+    const stopJob = await power("stop");
+    const during = await attach(vm1.id, [id]);
+    if (during.status !== 200) expectError(during, 409, /is (Stopping|Running): volumes attach when it is Running or Stopped/);
+    await jobSucceeded(stopJob);
+    await jobsIdle(cloud);
+    if (during.status !== 200) {
+      const a = await attach(vm1.id, [id]);
+      expect(a.status, JSON.stringify(a.json)).toBe(200);
+      await jobSucceeded(a.json.volume_attachments[0].job_id);
+    }
+    expect(await getVolume(id)).toMatchObject({ status: "in-use", attachments: [{ instance_id: vm1.id, status: "attached" }] });
+    await jobSucceeded(await power("start"));
+    expect(await domainDisks(vm1)).toContain((await volumeRow(id)).path);
+    const d = await detach(vm1.id, [id]);
+    await jobSucceeded(d.json.volume_attachments[0].job_id);
+    expect(await domainDisks(vm1)).not.toContain((await volumeRow(id)).path);
+    expect((await cloud.api("DELETE", `/v1/core/volumes/${id}`, undefined, alice)).status).toBe(200);
+    await jobsIdle(cloud);
+  });
+
   it("a local volume stays on its host: attaching it to a VM on another host is refused", async () => {
     const row = await volumeRow(data);
     await refused("POST", `/v1/core/virtual-machines/${vm2.id}/attach-volumes`, { volume_ids: [data] }, alice, 409, `local volume ${data} lives on host ${vm1.host}`);
