@@ -60,6 +60,11 @@ import { VM_POWER_JOB_KINDS, vmPowerJob } from "./jobs/vm-power.job.js";
 import { VM_CLONE_JOB_KINDS, vmCloneJob } from "./jobs/vm-clone.job.js";
 import { VM_REINSTALL_JOB_KINDS, vmReinstallJob } from "./jobs/vm-reinstall.job.js";
 import { onVmJobFailed } from "./jobs/vm-job-failure.js";
+import { onVolumeJobFailed, VOLUME_JOB_KINDS, volumeJob } from "./jobs/volume.job.js";
+import { storagePoolRoutes } from "./api/admin/storage-pools.routes.js";
+import { volumeRoutes } from "./api/hyperstack/volumes.routes.js";
+import { StoragePoolService } from "./storage/storage-pool-service.js";
+import { VolumeService } from "./storage/volume-service.js";
 import { PlacementService } from "./placement/placement-service.js";
 import { AllocationSettings } from "./placement/allocation-settings.js";
 import { SettingsRegistry } from "./settings/settings-registry.js";
@@ -160,7 +165,13 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     db,
     log: log.child({ component: "jobs" }),
     onDatabaseUnavailable: reportDatabase,
-    onFailed: withActionFailedCallback(db, onVmJobFailed(db, dispatcher)),
+    onFailed: withActionFailedCallback(db, (() => {
+      const vmFailed = onVmJobFailed(db, dispatcher);
+      return async (job, error) => {
+        if (job.volumeId != null) await onVolumeJobFailed(db, job, error);
+        await vmFailed(job, error);
+      };
+    })()),
   });
   const reconciler = new VmReconciler(db, dispatcher, log.child({ component: "reconciler" }), runner);
   const placement = new PlacementService({
@@ -171,11 +182,12 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     policy: () => allocation.policy().config,
   });
   runner.register("vm.deploy", withActionCallbacks(db, vmDeployJob(db, dispatcher, registry, runner)));
-  runner.register("vm.destroy", withActionCallbacks(db, vmDestroyJob(db, dispatcher)));
+  runner.register("vm.destroy", withActionCallbacks(db, vmDestroyJob(db, dispatcher, { enqueue: (id) => runner.enqueue(id) })));
   for (const kind of VM_POWER_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmPowerJob(kind, db, dispatcher, registry, runner)));
   for (const kind of VM_REINSTALL_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmReinstallJob(kind, db, dispatcher, registry)));
   for (const kind of VM_CLONE_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmCloneJob(kind, db, dispatcher, registry)));
   runner.register("vm.firewall", vmFirewallJob(db, dispatcher, registry));
+  for (const kind of VOLUME_JOB_KINDS) runner.register(kind, withActionCallbacks(db, volumeJob(kind, db, dispatcher, registry)));
   // Event callbacks: queued in the outbox with each event, POSTed by this worker (callbacks/).
   const callbackPolicy = () => ({ allowPrivateAddresses: config.callbackAllowPrivateAddresses });
   const networks = new NetworkService(db, () => networkDefaults(registry));
@@ -233,6 +245,8 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await scoped.register(hostAdminRoutes(new HostAdmin(db, registry, () => placement.invalidate())));
       await scoped.register(affinityGroupRoutes(new AffinityGroupService(db)));
       await scoped.register(keypairRoutes(new KeyPairService(db)));
+      await scoped.register(volumeRoutes(new VolumeService(db, runner, callbackPolicy)));
+      await scoped.register(storagePoolRoutes(new StoragePoolService(db)));
       const environments = new EnvironmentService(db);
       await scoped.register(environmentRoutes(environments, new EnvironmentQuotaService(db, environments, catalog)));
       await scoped.register(accountRoutes(accountsSvc, apiKeys));

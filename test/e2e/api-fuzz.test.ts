@@ -67,6 +67,14 @@ const TARGETS: Target[] = [
   { method: "GET", path: "/v1/admin/hosts/{id}/certificates" },
   { method: "GET", path: "/v1/admin/settings/{name}" },
   { method: "GET", path: "/v1/core/virtual-machines" },
+  { method: "POST", path: "/v1/core/volumes", body: { name: "fzv", environment_name: "default", size: 1, volume_type: "local", description: "d" } },
+  { method: "GET", path: "/v1/core/volumes" },
+  { method: "GET", path: "/v1/core/volumes/{id}" },
+  { method: "DELETE", path: "/v1/core/volumes/{id}" },
+  { method: "POST", path: "/v1/core/virtual-machines/{id}/attach-volumes", body: { volume_ids: [1], protected: false } },
+  { method: "POST", path: "/v1/core/virtual-machines/{id}/detach-volumes", body: { volume_ids: [1] } },
+  { method: "POST", path: "/v1/admin/storage-pools", body: { name: "fzp", cluster_id: 1, kind: "shared", path: "/mnt/f", capacity_gib: 1 } },
+  { method: "PATCH", path: "/v1/admin/storage-pools/{id}", body: { capacity_gib: 10 } },
 ];
 const SETTING_NAMES = ["cpu.overprovisioning.factor", "vm.strict.host.tags", "agent.heartbeat.interval.ms", "vm.allocation.algorithm", "host.memory.reserve.mib", "no.such"];
 

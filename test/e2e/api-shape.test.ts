@@ -137,6 +137,18 @@ describe("a tour of the API", () => {
     await call("GET /v1/core/environments/name-availability/{name}", "/v1/core/environments/name-availability/tour-env", undefined, userKey);
     await call("GET /v1/core/virtual-machines/name-availability/{name}", "/v1/core/virtual-machines/name-availability/tour-vm?count=2", undefined, userKey);
     await call("GET /v1/admin/environments/{id}/network", `/v1/admin/environments/${keypair.json.keypair.environment.id}/network`);
+    // Volumes: one attached to the user's VM, so the VM and the volume show the attachment.
+    await call("GET /v1/core/volume-types", "/v1/core/volume-types", undefined, userKey);
+    const volume = await call("POST /v1/core/volumes", "/v1/core/volumes", { name: "tour-vol", environment_name: "default", size: 1, volume_type: "local" }, userKey);
+    expect(volume.status).toBe(200);
+    const attached = await call("POST /v1/core/virtual-machines/{id}/attach-volumes", `/v1/core/virtual-machines/${userVm.id}/attach-volumes`, { volume_ids: [volume.json.volume.id] }, userKey);
+    expect(attached.status).toBe(200);
+    await jobsIdle(cloud);
+    await call("GET /v1/core/volumes", "/v1/core/volumes", undefined, userKey);
+    await call("GET /v1/core/volumes/{volume_id}", `/v1/core/volumes/${volume.json.volume.id}`, undefined, userKey);
+    await call("GET /v1/core/virtual-machines/{id}", `/v1/core/virtual-machines/${userVm.id}`, undefined, userKey);
+    const pools = await call("GET /v1/admin/storage-pools", "/v1/admin/storage-pools");
+    await call("GET /v1/admin/storage-pools/{id}", `/v1/admin/storage-pools/${pools.json.storage_pools[0].id}`);
     const hostsWithVms = await call("GET /v1/admin/hosts", "/v1/admin/hosts");
     expect(hostsWithVms.json.hosts.some((h: any) => h.gpus.some((g: any) => g.allocations.length > 0))).toBe(true);
 

@@ -252,7 +252,7 @@ describe.skipIf(skip)(`LibvirtHypervisor on a real libvirtd${reason ? ` (${reaso
       expect((await hv.stats.domainStats(vm.vmUuid))[0]!.vcpuCurrent).toBe(2);
       const attached = await run({
         $case: "attachDisk",
-        value: { sourcePath: join(work, "instances", vm.vmUuid, "cmd-extra.qcow2"), format: "", bus: "", targetDev: "", serial: "", createSizeGib: 1 },
+        value: { sourcePath: join(work, "instances", vm.vmUuid, "cmd-extra.qcow2"), format: "", bus: "", targetDev: "", serial: "", createSizeGib: 1, backingPath: "" },
       });
       expect(attached).toMatchObject({ ok: true, output: { $case: "diskAttached", value: { targetDev: "vdb" } } });
       expect((await run({ $case: "detachDisk", value: { target: "vdb", timeoutMs: 0 } })).ok).toBe(true);

@@ -93,7 +93,7 @@ describe("CommandExecutor capability commands", () => {
 
     expect((await ex.execute(cmd(vm, { $case: "resizeVm", value: { vcpus: 2, memoryMib: 512 } }))).ok).toBe(true);
     const attached = await ex.execute(cmd(vm, {
-      $case: "attachDisk", value: { sourcePath: "/data/x.qcow2", format: "", bus: "", targetDev: "", serial: "", createSizeGib: 1 },
+      $case: "attachDisk", value: { sourcePath: "/data/x.qcow2", format: "", bus: "", targetDev: "", serial: "", createSizeGib: 1, backingPath: "" },
     }));
     expect(attached).toMatchObject({ ok: true, output: { $case: "diskAttached", value: { targetDev: "vda" } }, domain: { vmUuid: vm } });
     const stats = await ex.execute(cmd(vm, { $case: "getVmStats", value: {} }));
@@ -104,6 +104,22 @@ describe("CommandExecutor capability commands", () => {
     expect((await ex.execute(cmd(vm, { $case: "detachDisk", value: { target: "vda", timeoutMs: 0 } }))).ok).toBe(true);
     const after = await ex.execute(cmd(vm, { $case: "getVmStats", value: {} }));
     expect(after.output?.$case === "vmStats" && after.output.value.blocks).toEqual([]);
+  });
+
+  it("deletes a disk file with no VM named (a deleted volume's), and refuses one without a path", async () => {
+    const sim = newSim();
+    const ex = new CommandExecutor(sim);
+    const vm = await running(ex);
+    await ex.execute(cmd(vm, { $case: "attachDisk", value: { sourcePath: "volumes/v.qcow2", format: "", bus: "", targetDev: "", serial: "", createSizeGib: 2, backingPath: "" } }));
+    await ex.execute(cmd(vm, { $case: "detachDisk", value: { target: "volumes/v.qcow2", timeoutMs: 0 } }));
+    expect(sim.diskFiles.has("volumes/v.qcow2")).toBe(true);
+    expect(await ex.execute(cmd("", { $case: "deleteDisk", value: { sourcePath: "volumes/v.qcow2" } }))).toMatchObject({ ok: true });
+    expect(sim.diskFiles.has("volumes/v.qcow2")).toBe(false);
+    // Done already: still ok.
+    expect((await ex.execute(cmd("", { $case: "deleteDisk", value: { sourcePath: "volumes/v.qcow2" } }))).ok).toBe(true);
+    expect((await ex.execute(cmd("", { $case: "deleteDisk", value: { sourcePath: "" } }))).error).toMatchObject({ code: "invalid_argument" });
+    const noDisks = new CommandExecutor(newSim(["stats"]));
+    expect((await noDisks.execute(cmd("", { $case: "deleteDisk", value: { sourcePath: "x.qcow2" } }))).error).toMatchObject({ code: "unsupported" });
   });
 
   it("answers a driver's refusal as a final error with its code (suspend of a shut-off VM: conflict)", async () => {
@@ -159,9 +175,9 @@ describe("CommandExecutor capability commands", () => {
     expect(tooMuch.error).toMatchObject({ code: "invalid_argument" });
     expect(tooMuch.error!.message).toMatch(/at most 512 MiB/);
     expect((await sim.domainStats(vm))[0]).toMatchObject({ vcpuCurrent: 1, balloon: { currentKib: 256 * 1024 } });
-    const noPath = await ex.execute(cmd(vm, { $case: "attachDisk", value: { sourcePath: "", format: "", bus: "", targetDev: "", serial: "", createSizeGib: 0 } }));
+    const noPath = await ex.execute(cmd(vm, { $case: "attachDisk", value: { sourcePath: "", format: "", bus: "", targetDev: "", serial: "", createSizeGib: 0, backingPath: "" } }));
     expect(noPath.error).toMatchObject({ code: "invalid_argument" });
-    const badBus = await ex.execute(cmd(vm, { $case: "attachDisk", value: { sourcePath: "/d", format: "", bus: "ide", targetDev: "", serial: "", createSizeGib: 0 } }));
+    const badBus = await ex.execute(cmd(vm, { $case: "attachDisk", value: { sourcePath: "/d", format: "", bus: "ide", targetDev: "", serial: "", createSizeGib: 0, backingPath: "" } }));
     expect(badBus.error?.message).toMatch(/bus ide is not supported/);
     expect((await ex.execute(cmd("", { $case: "suspendVm", value: {} }))).error).toMatchObject({ code: "invalid_argument" });
   });

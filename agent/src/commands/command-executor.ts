@@ -73,6 +73,12 @@ export class CommandExecutor {
       }
       const b = cmd.body;
       if (!b) throw new InvalidArgumentError("body", "command has no body");
+      // A disk attached to no VM: the one command that names none.
+      if (b.$case === "deleteDisk") {
+        if (!b.value.sourcePath) throw new InvalidArgumentError("delete_disk.source_path", "DeleteDisk needs a source path");
+        await requireCapability(this.hv, "disks", "delete disk").deleteDisk(b.value.sourcePath);
+        return ok(undefined);
+      }
       // Every command below names its VM; only the body is optional in the wire format.
       if (!cmd.vmUuid) throw new InvalidArgumentError("vm_uuid", `${b.$case} needs a vm_uuid`);
       const vm = cmd.vmUuid;
@@ -124,6 +130,7 @@ export class CommandExecutor {
             ...(a.targetDev ? { targetDev: a.targetDev } : {}),
             ...(a.serial ? { serial: a.serial } : {}),
             ...(a.createSizeGib ? { createSizeGib: a.createSizeGib } : {}),
+            ...(a.backingPath ? { backingPath: a.backingPath } : {}),
           };
           const targetDev = await disks.attachDisk(vm, opts);
           return ok(await this.statusOf(vm), { $case: "diskAttached", value: { targetDev } });

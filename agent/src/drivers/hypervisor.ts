@@ -60,6 +60,8 @@ export interface AttachDiskOptions {
   serial?: string | undefined;
   /** Create a qcow2 of this size first when the file does not exist. */
   createSizeGib?: number | undefined;
+  /** With createSizeGib: the new qcow2 is an overlay of this base image (a bootable volume). */
+  backingPath?: string | undefined;
 }
 
 /** Disks added to and removed from a defined VM (live when running, and in the definition). */
@@ -74,6 +76,8 @@ export interface DiskCapability {
    * `backingPath`, or a blank disk. `replace` discards the disk already there first.
    */
   prepareOwnedDisk(vmUuid: string, disk: DiskSpec, opts: { replace: boolean }): Promise<void>;
+  /** Removes a disk file attached to no VM (a deleted volume); one that does not exist is done already. */
+  deleteDisk(sourcePath: string): Promise<void>;
 }
 
 export interface BlockStats {

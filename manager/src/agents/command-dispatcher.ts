@@ -97,7 +97,7 @@ export class CommandDispatcher {
   ): Promise<{ targetDev: string; domain: DomainStatus | undefined }> {
     const r = await this.send(t, {
       $case: "attachDisk",
-      value: { format: "", bus: "", targetDev: "", serial: "", createSizeGib: 0, ...disk },
+      value: { format: "", bus: "", targetDev: "", serial: "", createSizeGib: 0, ...disk, backingPath: disk.backingPath ?? "" },
     });
     if (r.output?.$case !== "diskAttached") throw new OrbitError("internal", `agent attached a disk to ${t.vmUuid} but did not say as which device`);
     return { targetDev: r.output.value.targetDev, domain: r.domain };
@@ -111,6 +111,14 @@ export class CommandDispatcher {
   /** Makes (or with replace, remakes) an owned disk of a VM that does not run; the domain's state when it is defined. */
   async prepareDisk(t: VmCommandTarget, disk: DiskSpec, opts: { replace: boolean }): Promise<DomainStatus | undefined> {
     return (await this.send(t, { $case: "prepareDisk", value: { disk, replace: opts.replace } })).domain;
+  }
+
+  /** Removes a disk file attached to no VM (a deleted volume's) from the host. */
+  async deleteDisk(hostId: number, sourcePath: string, o: { commandId: string; jobId: number; timeoutMs: number }): Promise<void> {
+    await this.run(hostId, {
+      commandId: o.commandId, deadlineMs: this.now() + o.timeoutMs, vmUuid: "",
+      body: { $case: "deleteDisk", value: { sourcePath } },
+    }, { jobId: o.jobId, timeoutMs: o.timeoutMs });
   }
 
   async vmStats(t: VmCommandTarget): Promise<VmStats> {

@@ -304,6 +304,8 @@ export const jobs = pgTable("jobs", {
   uuid: uuid("uuid").notNull().unique(),
   kind: text("kind").notNull(),
   vmId: integer("vm_id").references(() => vms.id),
+  // The volume a volume.attach / volume.detach job works on (one job per volume).
+  volumeId: integer("volume_id").references((): AnyPgColumn => volumes.id),
   accountId: integer("account_id").notNull().references(() => accounts.id),
   // Who asked for it (its events name them); null: Orbit itself (reconciler) or before users existed.
   userId: integer("user_id").references(() => users.id),
@@ -516,3 +518,64 @@ export const vmLogRequests = pgTable("vm_log_requests", {
   createdAt: createdAt(),
   completedAt: timestamp("completed_at", { withTimezone: true, mode: "date" }),
 }, (t) => [index("vm_log_requests_vm").on(t.vmId), index("vm_log_requests_created").on(t.createdAt)]);
+
+export type StoragePoolKind = "local" | "shared";
+
+// Where volumes live, per cluster. `local`: a folder on each host (path relative to the agent's
+// images directory, or absolute); a local volume is created on the host of the VM it is first
+// attached to and stays there. `shared`: one path mounted on every host of the cluster (NFS...),
+// so its volumes attach anywhere in the cluster. Capacity is the manager's bookkeeping: a volume's
+// size is added to allocated_gib when it is created (refused when it would pass capacity_gib).
+export const storagePools = pgTable("storage_pools", {
+  id: serial("id").primaryKey(),
+  name: text("name").notNull().unique(),
+  clusterId: integer("cluster_id").notNull().references(() => clusters.id),
+  kind: text("kind").notNull().$type<StoragePoolKind>(),
+  path: text("path").notNull(),
+  capacityGib: bigint("capacity_gib", { mode: "number" }).notNull(),
+  allocatedGib: bigint("allocated_gib", { mode: "number" }).notNull().default(0),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+}, (t) => [index("storage_pools_cluster").on(t.clusterId)]);
+
+export type VolumeStatus = "available" | "attaching" | "in-use" | "detaching" | "error";
+
+// Volumes of an account, in one environment and one storage pool. Deleting one marks it (its
+// jobs keep pointing at it) and gives its size back to the pool in the same transaction.
+export const volumes = pgTable("volumes", {
+  id: serial("id").primaryKey(),
+  uuid: uuid("uuid").notNull().unique(),
+  name: text("name").notNull(),
+  accountId: integer("account_id").notNull().references(() => accounts.id),
+  environmentId: integer("environment_id").notNull().references(() => environments.id),
+  poolId: integer("pool_id").notNull().references(() => storagePools.id),
+  sizeGib: integer("size_gib").notNull(),
+  // The image a bootable volume was created from (null: a data volume).
+  imageId: integer("image_id").references(() => images.id),
+  description: text("description").notNull().default(""),
+  callbackUrl: text("callback_url").notNull().default(""),
+  status: text("status").notNull().$type<VolumeStatus>().default("available"),
+  // The disk file as the agent is told it (relative to its images directory, or absolute).
+  path: text("path").notNull(),
+  // The host that created its file, at its first attach (null: not created yet). A local volume
+  // lives there; a shared one is reached from every host of its pool's cluster.
+  hostId: integer("host_id").references(() => hosts.id),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+  deletedAt: timestamp("deleted_at", { withTimezone: true, mode: "date" }),
+}, (t) => [index("volumes_account").on(t.accountId), index("volumes_pool").on(t.poolId)]);
+
+export type VolumeAttachmentStatus = "attaching" | "attached" | "detaching";
+
+// A volume attached to a VM: at most one row per volume (no multi-attach). Removed when the
+// detach is done (or when the VM is destroyed).
+export const volumeAttachments = pgTable("volume_attachments", {
+  id: serial("id").primaryKey(),
+  volumeId: integer("volume_id").notNull().references(() => volumes.id).unique(),
+  vmId: integer("vm_id").notNull().references(() => vms.id),
+  status: text("status").notNull().$type<VolumeAttachmentStatus>(),
+  // The guest device ("/dev/vdb") once attached.
+  device: text("device").notNull().default(""),
+  protected: boolean("protected").notNull().default(false),
+  createdAt: createdAt(),
+}, (t) => [index("volume_attachments_vm").on(t.vmId)]);

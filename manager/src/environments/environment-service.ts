@@ -6,7 +6,7 @@
 import { and, asc, count, eq, ilike, or, sql, type SQL } from "drizzle-orm";
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError, OrbitError } from "#shared/errors.js";
 import type { Db } from "../db/database.js";
-import { environments, keypairs, regions, vms } from "../db/schema.js";
+import { environments, keypairs, regions, vms, volumes } from "../db/schema.js";
 import { isUniqueViolation } from "../db/postgres-errors.js";
 import { containsPattern } from "../db/like-pattern.js";
 
@@ -101,10 +101,13 @@ export class EnvironmentService {
       const [env] = await tx.select({ id: environments.id }).from(environments)
         .where(and(eq(environments.id, id), eq(environments.accountId, accountId))).for("update");
       if (!env) throw new NotFoundError("environment", id);
-      const [[v], [k]] = await Promise.all([
+      const [[v], [k], [vol]] = await Promise.all([
         tx.select({ n: count(), deleted: count(vms.deletedAt) }).from(vms).where(eq(vms.environmentId, id)),
         tx.select({ n: count() }).from(keypairs).where(eq(keypairs.environmentId, id)),
+        tx.select({ n: count(), deleted: count(volumes.deletedAt) }).from(volumes).where(eq(volumes.environmentId, id)),
       ]);
+      const volumeCount = Number(vol?.n ?? 0);
+      const deletedVolumes = Number(vol?.deleted ?? 0);
       const vmCount = Number(v?.n ?? 0);
       const deletedVms = Number(v?.deleted ?? 0);
       const keyPairCount = Number(k?.n ?? 0);
@@ -112,10 +115,11 @@ export class EnvironmentService {
       const held = [
         vmCount > 0 ? `${vmCount} VM(s)${deletedVms > 0 ? ` (${deletedVms} deleted, kept for their history)` : ""}` : undefined,
         keyPairCount > 0 ? `${keyPairCount} key pair(s)` : undefined,
+        volumeCount > 0 ? `${volumeCount} volume(s)${deletedVolumes > 0 ? ` (${deletedVolumes} deleted, kept for their history)` : ""}` : undefined,
       ].filter((x) => x !== undefined);
       if (held.length > 0) {
         throw new ConflictError(`environment ${id} still holds ${held.join(" and ")}`, undefined,
-          { vms: vmCount, deleted_vms: deletedVms, keypairs: keyPairCount });
+          { vms: vmCount, deleted_vms: deletedVms, keypairs: keyPairCount, volumes: volumeCount });
       }
       await tx.delete(environments).where(eq(environments.id, id));
     });

@@ -12,6 +12,7 @@ import {
 } from "../db/schema.js";
 import { generationToken } from "./host-generation.js";
 import { validateHostFacts } from "./host-facts.validation.js";
+import { seedLocalPool } from "../storage/storage-pool-service.js";
 
 export interface RegisteredHost { id: number; uuid: string; secret: string }
 
@@ -30,7 +31,9 @@ export class HostService {
   async ensureCluster(region: string, cluster: string): Promise<number> {
     await this.db.insert(regions).values({ name: region }).onConflictDoNothing();
     const [r] = await this.db.select().from(regions).where(eq(regions.name, region));
-    await this.db.insert(clusters).values({ name: cluster, regionId: r!.id }).onConflictDoNothing();
+    const [created] = await this.db.insert(clusters).values({ name: cluster, regionId: r!.id }).onConflictDoNothing().returning({ id: clusters.id });
+    // A new cluster gets a local storage pool, so volumes work before storage is configured.
+    if (created) await seedLocalPool(this.db, created.id, region, cluster);
     const [cl] = await this.db.select().from(clusters)
       .where(and(eq(clusters.name, cluster), eq(clusters.regionId, r!.id)));
     return cl!.id;

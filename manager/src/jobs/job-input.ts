@@ -6,8 +6,8 @@ export interface JobInput {
   /** vm.deploy: false places the VM (capacity held) but leaves it Stopped: the host gets nothing until its first start. */
   start?: boolean;
   /**
-   * vm.destroy: the attached drives to delete with the VM (CloudSigma's recurse). Recorded for the
-   * storage issue (13), which attaches drives: until then a VM has only its root disk, always deleted.
+   * vm.destroy: the attached drives to delete with the VM (CloudSigma's recurse: `all_drives` and
+   * `disks` delete its volumes; `none` and `cdroms` detach them, kept and available).
    */
   recurse?: DestroyRecurse;
 }

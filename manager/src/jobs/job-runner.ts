@@ -17,7 +17,7 @@ export type JobRow = typeof jobs.$inferSelect;
 export type JobResult = {
   /** vm.deploy: the host that runs the VM (shown to admins only). */
   host_id?: number;
-  /** vm.deploy and the power actions' jobs: why nothing was done (the VM changed state while the job waited). */
+  /** vm.deploy, the power actions' and the volume jobs: why nothing was done (the VM or attachment changed state while the job waited). */
   skipped?: string;
   /** vm.destroy: the VM was destroyed already. */
   already?: boolean;

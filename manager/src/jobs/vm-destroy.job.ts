@@ -1,14 +1,24 @@
 // Destroy: the agent powers the domain off and undefines it (with the disks the VM owns), then
-// the VM is Destroyed and its capacity released in the same transaction.
+// the VM is Destroyed, its capacity released and its volumes detached in the same transaction.
 import { eq } from "drizzle-orm";
 import { OrbitError } from "#shared/errors.js";
 import type { CommandDispatcher } from "../agents/command-dispatcher.js";
 import type { Db } from "../db/database.js";
 import { vms } from "../db/schema.js";
+import { releaseVmVolumes } from "../storage/volume-disks.js";
 import { transitionVm } from "../vm/vm-transitions.js";
-import type { JobHandler } from "./job-runner.js";
+import type { JobHandler, JobRow } from "./job-runner.js";
 
-export function vmDestroyJob(db: Db, dispatcher: CommandDispatcher): JobHandler {
+/**
+ * Whether the delete asked for the VM's volumes too: CloudSigma's recurse (`all_drives` or
+ * `disks`), which the delete route records in the job's input (`jobs.input.recurse`).
+ */
+export function deletesVolumes(job: Pick<JobRow, "input">): boolean {
+  const recurse = job.input?.recurse;
+  return recurse === "all_drives" || recurse === "disks";
+}
+
+export function vmDestroyJob(db: Db, dispatcher: CommandDispatcher, jobsQueue?: { enqueue(jobId: number): void }): JobHandler {
   return async ({ job }) => {
     if (job.vmId == null) throw new OrbitError("internal", "destroy job without a VM");
     const [vm] = await db.select().from(vms).where(eq(vms.id, job.vmId));
@@ -22,7 +32,12 @@ export function vmDestroyJob(db: Db, dispatcher: CommandDispatcher): JobHandler 
         body: { $case: "destroyVm", value: { removeOwnedDisks: true } },
       }, { vmId: vm.id, jobId: job.id, timeoutMs: 120_000 });
     }
-    await db.transaction((tx) => transitionVm(tx, vm.id, "Destroyed", "agent destroyed the domain", { powerState: "NOSTATE" }));
+    const volumeJobs = await db.transaction(async (tx) => {
+      await transitionVm(tx, vm.id, "Destroyed", "agent destroyed the domain", { powerState: "NOSTATE" });
+      // Volumes are not the VM's: detached (available again) unless the delete asked for them too.
+      return releaseVmVolumes(tx, vm.id, deletesVolumes(job));
+    });
+    for (const id of volumeJobs) jobsQueue?.enqueue(id);
     return {};
   };
 }

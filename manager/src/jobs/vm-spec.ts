@@ -13,6 +13,8 @@ export function buildVmSpec(
   networking?: VmNetworking,
   /** The VM's firewall (security-rules/firewall-spec.ts); undefined: none is sent. */
   firewall?: FirewallSpec,
+  /** Attached volumes (storage/volume-disks.ts), after the root disk. */
+  volumeDisks: DiskSpec[] = [],
 ): VmSpec {
   // The guest's address comes in the seed's network-config, so a VM with a NIC always has a seed.
   const networkConfig = networking ? networkConfigFor(networking.nic, networking.nameservers) : "";
@@ -24,7 +26,7 @@ export function buildVmSpec(
     memoryMib: vm.memoryMib,
     maxMemoryMib: vm.memoryMib,
     topology: { sockets: 1, cores: vm.vcpus, threads: 1 },
-    disks: image.path ? [rootDiskSpec(image)] : [],
+    disks: [...(image.path ? [rootDiskSpec(image)] : []), ...volumeDisks],
     nics: networking ? [networking.nic] : [],
     gpus: gpuRows.map(({ a, g }) => ({
       pciAddress: g.pciAddress,

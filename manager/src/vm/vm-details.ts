@@ -5,6 +5,7 @@ import type { Environment, Flavor, Image } from "../catalog/catalog-service.js";
 import type { FlavorLabel } from "../catalog/flavor-labels.js";
 import type { RunStrategy } from "./vm-lifecycle-options.js";
 import type { StoredSecurityRule } from "../security-rules/security-rule-service.js";
+import type { VmVolumeAttachment } from "../storage/volume-service.js";
 import type { VmState } from "./vm-state-machine.js";
 
 /** How the scheduler chose a VM's host, as VmService.create stores it in vms.placement. */
@@ -42,4 +43,6 @@ export interface VmDetails {
   floatingIp: string | null;
   /** Oldest first. */
   securityRules: StoredSecurityRule[];
+  /** Volumes attached (or being attached or detached), oldest first. */
+  volumeAttachments: VmVolumeAttachment[];
 }

@@ -21,6 +21,7 @@ import { canDestroyFrom, isVmState } from "./vm-state-machine.js";
 import { containsPattern } from "../db/like-pattern.js";
 import type { SecurityRuleInput } from "#shared/security-rules.js";
 import { checkSecurityRules, securityRuleRows, securityRulesOf } from "../security-rules/security-rule-service.js";
+import { volumeAttachmentsOf } from "../storage/volume-service.js";
 
 /** userId: the acting user, recorded on the jobs it starts (absent for Orbit's own callers). */
 export interface Caller { accountId: number; role: "admin" | "user"; userId?: number }
@@ -378,7 +379,7 @@ export class VmService {
     const imageIds = [...new Set(rows.map((r) => r.imageId))];
     const envIds = [...new Set(rows.map((r) => r.environmentId))];
     const hostIds = [...new Set(rows.flatMap((r) => (r.hostId == null ? [] : [r.hostId])))];
-    const [fs, labels, is, es, hs, ips, rules] = await Promise.all([
+    const [fs, labels, is, es, hs, ips, rules, attachments] = await Promise.all([
       this.db.select().from(flavors).where(inArray(flavors.id, flavorIds)),
       labelsOf(this.db, flavorIds),
       this.db.select().from(images).where(inArray(images.id, imageIds)),
@@ -388,6 +389,7 @@ export class VmService {
       this.db.select({ vmUuid: ipAllocations.vmUuid, kind: ipAllocations.kind, address: ipAllocations.address }).from(ipAllocations)
         .where(inArray(ipAllocations.vmUuid, rows.map((r) => r.uuid))),
       securityRulesOf(this.db, rows.map((r) => r.id)),
+      volumeAttachmentsOf(this.db, rows.map((r) => r.id)),
     ]);
     const ip = (uuid: string, kind: string) => ips.find((a) => a.vmUuid === uuid && a.kind === kind)?.address ?? null;
     // Foreign keys guarantee the flavor, image and environment exist.
@@ -412,6 +414,7 @@ export class VmService {
       fixedIp: ip(r.uuid, "fixed"),
       floatingIp: ip(r.uuid, "floating"),
       securityRules: rules.get(r.id) ?? [],
+      volumeAttachments: attachments.get(r.id) ?? [],
     }));
   }
 }

@@ -4,7 +4,7 @@
 import { constants } from "node:fs";
 import { access, mkdir, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { hostname as osHostname } from "node:os";
-import { isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { execa } from "execa";
 import { ConflictError, DeadlineExceededError, HypervisorError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
 import { type DiskSpec, type DomainStatus, PowerState, StopMode, type VmSpec } from "#shared/protocol.js";
@@ -372,7 +372,15 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
     return this.withLock(uuid, async () => {
       const path = this.resolveImage(disk.sourcePath);
       if (disk.createSizeGib && !(await exists(path))) {
-        await this.qemuImg(["create", "-q", "-f", disk.format ?? "qcow2", path, `${disk.createSizeGib}G`]);
+        // Volumes live in a folder of their own (e.g. <images dir>/volumes), made on first use.
+        await mkdir(dirname(path), { recursive: true });
+        if (disk.backingPath) {
+          const backing = this.resolveImage(disk.backingPath);
+          const info = JSON.parse(await this.qemuImg(["info", "--output=json", "-U", backing])) as { format: string };
+          await this.qemuImg(["create", "-q", "-f", "qcow2", "-b", backing, "-F", info.format, path, `${disk.createSizeGib}G`]);
+        } else {
+          await this.qemuImg(["create", "-q", "-f", disk.format ?? "qcow2", path, `${disk.createSizeGib}G`]);
+        }
       }
       const bus = disk.bus ?? "virtio";
       const xml = await this.virsh.run(["dumpxml", uuid]);
@@ -391,12 +399,20 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
     });
   }
 
+  /** Removes a volume's file (attached to no VM: the manager detached it first). */
+  async deleteDisk(sourcePath: string): Promise<void> {
+    if (!sourcePath) throw new InvalidArgumentError("sourcePath", "a disk needs a source path");
+    await rm(this.resolveImage(sourcePath), { force: true });
+  }
+
   /**
    * Detaches a disk by target ("vdb") or source path, live and from the config. A running guest
    * must release it: waits up to timeoutMs for it to leave the live XML, else DeadlineExceeded.
    */
-  async detachDisk(vmUuid: string, target: string, timeoutMs = 20_000): Promise<void> {
+  async detachDisk(vmUuid: string, rawTarget: string, timeoutMs = 20_000): Promise<void> {
     const uuid = vmUuid.toLowerCase();
+    // A source path is resolved as attachDisk resolved it (relative to the images directory).
+    const target = rawTarget.includes("/") ? this.resolveImage(rawTarget) : rawTarget;
     await this.withLock(uuid, async () => {
       const flags = await this.liveConfigFlags(uuid);
       try {

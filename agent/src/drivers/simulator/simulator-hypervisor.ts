@@ -91,6 +91,8 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
   readonly ownedDisks = new Map<string, SimulatedOwnedDisk>();
   /** How many times each operation really ran (tests check commands are not executed twice). */
   readonly calls = { start: 0, stop: 0, destroy: 0 };
+  /** The disk files attachDisk created (createSizeGib) and deleteDisk has not removed, with their base image ("" for none). */
+  readonly diskFiles = new Map<string, { backingPath: string }>();
 
   constructor(private readonly o: SimulatorOptions) {
     const has = new Set(o.capabilities ?? CAPABILITY_NAMES);
@@ -414,7 +416,13 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
       targetDev, sourcePath: disk.sourcePath, format: disk.format ?? "qcow2", bus, serial: disk.serial ?? "", sizeGib: disk.createSizeGib ?? 0,
     };
     this.commit(uuid, { ...d, attachedDisks: [...(d.attachedDisks ?? []), attached] });
+    if (disk.createSizeGib && !this.diskFiles.has(disk.sourcePath)) this.diskFiles.set(disk.sourcePath, { backingPath: disk.backingPath ?? "" });
     return targetDev;
+  }
+
+  async deleteDisk(sourcePath: string): Promise<void> {
+    if (!sourcePath) throw new InvalidArgumentError("sourcePath", "a disk needs a source path");
+    this.diskFiles.delete(sourcePath);
   }
 
   async detachDisk(vmUuid: string, target: string): Promise<void> {

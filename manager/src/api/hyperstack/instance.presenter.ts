@@ -6,6 +6,7 @@ import type { VmState } from "../../vm/vm-state-machine.js";
 import { gpuAssignmentView, scoreView } from "../placement.presenter.js";
 import type { Instance, InstancePlacement } from "./instance.schema.js";
 import { securityRuleView } from "./security-rule.presenter.js";
+import { instanceVolumeAttachmentView } from "./volume.presenter.js";
 
 /** Hyperstack's instance `status`, `power_state` and `vm_state` for an Orbit state. */
 export function hyperstackStatus(state: VmState): { status: string; powerState: string; vmState: string } {
@@ -60,7 +61,7 @@ export function instanceView(vm: VmDetails): Static<typeof Instance> {
     },
     keypair: { name: vm.keyName },
     security_rules: vm.securityRules.map(securityRuleView),
-    volume_attachments: [],
+    volume_attachments: vm.volumeAttachments.map(instanceVolumeAttachmentView),
     labels: vm.labels,
     run_strategy: vm.runStrategy,
     ha_enabled: vm.haEnabled,

@@ -7,6 +7,7 @@ import { FlavorFeatures, Label } from "./catalog.schema.js";
 /** KubeVirt's run strategies (vm/vm-lifecycle-options.ts), spelled out so that their static type is the union. */
 export const RunStrategyValue = Type.Union([Type.Literal("Always"), Type.Literal("RerunOnFailure"), Type.Literal("Manual"), Type.Literal("Halted")]);
 import { SecurityRuleView } from "./security-rule.schema.js";
+import { InstanceVolumeAttachment } from "./volume.schema.js";
 
 /** A VM's placement as admins see it (users get null). */
 export const InstancePlacement = Type.Union([Type.Null(), Type.Object({
@@ -62,7 +63,7 @@ export const Instance = Type.Object({
   flavor: InstanceFlavor,
   keypair: Type.Object({ name: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false }),
   security_rules: Type.Array(SecurityRuleView, { description: "The VM's firewall rules, oldest first" }),
-  volume_attachments: Type.Tuple([], { description: "Always empty: volumes are not supported yet" }),
+  volume_attachments: Type.Array(InstanceVolumeAttachment, { description: "Volumes attached (or being attached or detached), oldest first" }),
   labels: Type.Array(Type.String()),
   run_strategy: Type.Union([RunStrategyValue, Type.Null()], {
     description: "Orbit: KubeVirt's run strategy chosen at create (null: none). Halted VMs are created stopped; the restarts "

@@ -19,6 +19,7 @@ export function jobView(j: Job, viewer: "admin" | "user"): JobView {
     progress: j.progress,
     attempts: j.attempts,
     vm_id: j.vmId,
+    volume_id: j.volumeId,
     result: j.result ? resultView(j.result, viewer) : null,
     error: j.error ?? null,
     created_at: j.createdAt.toISOString(),

@@ -30,6 +30,7 @@ export const JobView = Type.Object({
   progress: Type.Integer({ minimum: 0, maximum: 100 }),
   attempts: Type.Integer({ minimum: 0 }),
   vm_id: Type.Union([Id(), Type.Null()]),
+  volume_id: Type.Union([Id(), Type.Null()], { description: "The volume a volume.attach or volume.detach job works on" }),
   result: Type.Union([JobResultView, Type.Null()], { description: "Set when the job succeeded" }),
   error: Type.Union([Type.Object({
     code: Type.String({ description: "Orbit's error code (README, Errors)" }),

@@ -11,7 +11,7 @@ import { JobView } from "./job.schema.js";
 
 const at = new Date("2026-12-04T10:00:00.123Z");
 const job = (over: Partial<Job>): Job => ({
-  id: 7, uuid: "6f1c1d1e-0000-4000-8000-000000000007", kind: "vm.deploy", vmId: 3, accountId: 2, status: "succeeded",
+  id: 7, uuid: "6f1c1d1e-0000-4000-8000-000000000007", kind: "vm.deploy", vmId: 3, volumeId: null, accountId: 2, status: "succeeded",
   progress: 100, attempts: 2, input: {}, result: null, error: null, userId: null, createdAt: at, updatedAt: at, finishedAt: at, ...over,
 });
 

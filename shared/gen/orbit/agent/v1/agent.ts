@@ -419,7 +419,10 @@ export interface Command {
     /** Capability "disks". */
     { $case: "prepareDisk"; value: PrepareDisk }
     | //
-    /** Numbered from 40: other commands are being added below it concurrently. */
+    /** Capability "disks". Needs no vm_uuid: the disk is attached to no VM. */
+    { $case: "deleteDisk"; value: DeleteDisk }
+    | //
+    /** Capability "firewall". */
     { $case: "applyFirewall"; value: ApplyFirewall }
     | undefined;
 }
@@ -478,6 +481,8 @@ export interface AttachDisk {
   serial: string;
   /** Create a disk of this size first when the file does not exist (0: it must exist). */
   createSizeGib: number;
+  /** With create_size_gib: create it as a qcow2 overlay of this base image (a bootable volume). */
+  backingPath: string;
 }
 
 export interface DetachDisk {
@@ -496,6 +501,15 @@ export interface DetachDisk {
 export interface PrepareDisk {
   disk: DiskSpec | undefined;
   replace: boolean;
+}
+
+/**
+ * Removes a disk file attached to no VM (a deleted volume). A file that does not exist is not
+ * an error (the delete is done).
+ */
+export interface DeleteDisk {
+  /** Absolute, or relative to the agent's images directory. */
+  sourcePath: string;
 }
 
 export interface GetVmStats {
@@ -4282,6 +4296,9 @@ export const Command: MessageFns<Command> = {
       case "prepareDisk":
         PrepareDisk.encode(message.body.value, writer.uint32(186).fork()).join();
         break;
+      case "deleteDisk":
+        DeleteDisk.encode(message.body.value, writer.uint32(194).fork()).join();
+        break;
       case "applyFirewall":
         ApplyFirewall.encode(message.body.value, writer.uint32(322).fork()).join();
         break;
@@ -4438,6 +4455,14 @@ export const Command: MessageFns<Command> = {
             message.body = { $case: "prepareDisk", value: PrepareDisk.decode(reader, reader.uint32()) };
             continue;
           }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            message.body = { $case: "deleteDisk", value: DeleteDisk.decode(reader, reader.uint32()) };
+            continue;
+          }
           case 40: {
             if (tag !== 322) {
               break;
@@ -4531,6 +4556,10 @@ export const Command: MessageFns<Command> = {
         ? { $case: "prepareDisk", value: PrepareDisk.fromJSON(object.prepareDisk) }
         : isSet(object.prepare_disk)
         ? { $case: "prepareDisk", value: PrepareDisk.fromJSON(object.prepare_disk) }
+        : isSet(object.deleteDisk)
+        ? { $case: "deleteDisk", value: DeleteDisk.fromJSON(object.deleteDisk) }
+        : isSet(object.delete_disk)
+        ? { $case: "deleteDisk", value: DeleteDisk.fromJSON(object.delete_disk) }
         : isSet(object.applyFirewall)
         ? { $case: "applyFirewall", value: ApplyFirewall.fromJSON(object.applyFirewall) }
         : isSet(object.apply_firewall)
@@ -4578,6 +4607,8 @@ export const Command: MessageFns<Command> = {
       obj.getConsoleLog = GetConsoleLog.toJSON(message.body.value);
     } else if (message.body?.$case === "prepareDisk") {
       obj.prepareDisk = PrepareDisk.toJSON(message.body.value);
+    } else if (message.body?.$case === "deleteDisk") {
+      obj.deleteDisk = DeleteDisk.toJSON(message.body.value);
     } else if (message.body?.$case === "applyFirewall") {
       obj.applyFirewall = ApplyFirewall.toJSON(message.body.value);
     }
@@ -4674,6 +4705,12 @@ export const Command: MessageFns<Command> = {
       case "prepareDisk": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "prepareDisk", value: PrepareDisk.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "deleteDisk": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "deleteDisk", value: DeleteDisk.fromPartial(object.body.value) };
         }
         break;
       }
@@ -5282,7 +5319,7 @@ export const ResizeVm: MessageFns<ResizeVm> = {
 };
 
 function createBaseAttachDisk(): AttachDisk {
-  return { sourcePath: "", format: "", bus: "", targetDev: "", serial: "", createSizeGib: 0 };
+  return { sourcePath: "", format: "", bus: "", targetDev: "", serial: "", createSizeGib: 0, backingPath: "" };
 }
 
 export const AttachDisk: MessageFns<AttachDisk> = {
@@ -5304,6 +5341,9 @@ export const AttachDisk: MessageFns<AttachDisk> = {
     }
     if (message.createSizeGib !== 0) {
       writer.uint32(48).uint64(message.createSizeGib);
+    }
+    if (message.backingPath !== "") {
+      writer.uint32(58).string(message.backingPath);
     }
     return writer;
   },
@@ -5369,6 +5409,14 @@ export const AttachDisk: MessageFns<AttachDisk> = {
             message.createSizeGib = longToNumber(reader.uint64());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.backingPath = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5401,6 +5449,11 @@ export const AttachDisk: MessageFns<AttachDisk> = {
         : isSet(object.create_size_gib)
         ? globalThis.Number(object.create_size_gib)
         : 0,
+      backingPath: isSet(object.backingPath)
+        ? globalThis.String(object.backingPath)
+        : isSet(object.backing_path)
+        ? globalThis.String(object.backing_path)
+        : "",
     };
   },
 
@@ -5424,6 +5477,9 @@ export const AttachDisk: MessageFns<AttachDisk> = {
     if (message.createSizeGib !== 0) {
       obj.createSizeGib = Math.round(message.createSizeGib);
     }
+    if (message.backingPath !== "") {
+      obj.backingPath = message.backingPath;
+    }
     return obj;
   },
 
@@ -5438,6 +5494,7 @@ export const AttachDisk: MessageFns<AttachDisk> = {
     message.targetDev = object.targetDev ?? "";
     message.serial = object.serial ?? "";
     message.createSizeGib = object.createSizeGib ?? 0;
+    message.backingPath = object.backingPath ?? "";
     return message;
   },
 };
@@ -5612,6 +5669,79 @@ export const PrepareDisk: MessageFns<PrepareDisk> = {
     const message = createBasePrepareDisk();
     message.disk = (object.disk !== undefined && object.disk !== null) ? DiskSpec.fromPartial(object.disk) : undefined;
     message.replace = object.replace ?? false;
+    return message;
+  },
+};
+
+function createBaseDeleteDisk(): DeleteDisk {
+  return { sourcePath: "" };
+}
+
+export const DeleteDisk: MessageFns<DeleteDisk> = {
+  encode(message: DeleteDisk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sourcePath !== "") {
+      writer.uint32(10).string(message.sourcePath);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteDisk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteDisk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sourcePath = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteDisk {
+    return {
+      sourcePath: isSet(object.sourcePath)
+        ? globalThis.String(object.sourcePath)
+        : isSet(object.source_path)
+        ? globalThis.String(object.source_path)
+        : "",
+    };
+  },
+
+  toJSON(message: DeleteDisk): unknown {
+    const obj: any = {};
+    if (message.sourcePath !== "") {
+      obj.sourcePath = message.sourcePath;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteDisk>, I>>(base?: I): DeleteDisk {
+    return DeleteDisk.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteDisk>, I>>(object: I): DeleteDisk {
+    const message = createBaseDeleteDisk();
+    message.sourcePath = object.sourcePath ?? "";
     return message;
   },
 };

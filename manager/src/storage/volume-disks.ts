@@ -1,0 +1,37 @@
+// A VM's attached volumes as the disks of its spec: not owned (the VM's destroy leaves them), so
+// a stop/start (which defines the domain anew from the spec) keeps them attached.
+import { and, asc, eq, inArray } from "drizzle-orm";
+import type { DiskSpec } from "#shared/protocol.js";
+import type { Db, Tx } from "../db/database.js";
+import { volumeAttachments, volumes } from "../db/schema.js";
+import { deleteVolumeRow } from "./volume-service.js";
+
+export async function attachedVolumeDisks(db: Db | Tx, vmId: number): Promise<DiskSpec[]> {
+  // "attaching" ones are not on the host yet (their job creates and attaches them).
+  const rows = await db.select({ v: volumes }).from(volumeAttachments).innerJoin(volumes, eq(volumes.id, volumeAttachments.volumeId))
+    .where(and(eq(volumeAttachments.vmId, vmId), inArray(volumeAttachments.status, ["attached", "detaching"]))).orderBy(asc(volumeAttachments.id));
+  return rows.map(({ v }) => volumeDisk(v));
+}
+
+export function volumeDisk(v: typeof volumes.$inferSelect): DiskSpec {
+  return { id: `volume-${v.uuid}`, device: "disk", sourcePath: v.path, format: "qcow2", sizeGib: v.sizeGib, bus: "virtio", owned: false, backingPath: "", copyFromVmUuid: "" };
+}
+
+/**
+ * The VM's attachments go, in the transaction that destroys it: its volumes become available, or
+ * with `deleteVolumes` (CloudSigma's recurse) are deleted. Returns the volume.delete jobs queued
+ * (the caller enqueues them after the commit).
+ */
+export async function releaseVmVolumes(tx: Tx, vmId: number, deleteVolumes = false): Promise<number[]> {
+  const gone = await tx.delete(volumeAttachments).where(eq(volumeAttachments.vmId, vmId)).returning({ volumeId: volumeAttachments.volumeId });
+  const ids = gone.map((g) => g.volumeId);
+  if (ids.length === 0) return [];
+  await tx.update(volumes).set({ status: "available", updatedAt: new Date() }).where(inArray(volumes.id, ids));
+  if (!deleteVolumes) return [];
+  const jobIds: number[] = [];
+  for (const row of await tx.select().from(volumes).where(inArray(volumes.id, ids)).orderBy(asc(volumes.id))) {
+    const jobId = await deleteVolumeRow(tx, row);
+    if (jobId != null) jobIds.push(jobId);
+  }
+  return jobIds;
+}

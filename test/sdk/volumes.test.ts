@@ -1,0 +1,90 @@
+// Volumes through Hyperstack's official TypeScript SDK against a manager with a simulated fleet:
+// volume types, create, list, get, attach to a running VM, the VM showing it, detach, delete, and
+// the refusals in Hyperstack's error envelope. Each answer is checked against the SDK's model.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createUserKey, jobsIdle, refusal, sdkClient, startTestCloud, type SdkClient, type TestCloud } from "./sdk-harness.js";
+import { modelProblems } from "./sdk-models.js";
+
+const ENVIRONMENT = "default";
+const PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAID0a8G6oQR/jxDpHCRkA3HsqWMxB9yt5JkZHQN4lHlyV volumes@sdk";
+
+let cloud: TestCloud;
+let alice: SdkClient;
+let bob: SdkClient;
+let vmId: number;
+
+beforeAll(async () => {
+  cloud = await startTestCloud({ hosts: [{ hostname: "sdk-vol", uuid: "5d000000-0000-4000-8000-0000000000f1", cpus: 16, memoryMib: 32 * 1024 }] });
+  await cloud.waitFor("host up", async () => (await cloud.api("GET", "/v1/admin/hosts")).json.hosts?.[0]?.state === "Up");
+  alice = sdkClient(cloud, await createUserKey(cloud, "sdk-vol-alice"));
+  bob = sdkClient(cloud, await createUserKey(cloud, "sdk-vol-bob"));
+  await alice.keypairs.importKeyPair({ name: "vol-key", environment_name: ENVIRONMENT, public_key: PUBLIC_KEY });
+  const vm = await alice.vms.createVMs({ name: "vol-vm", environment_name: ENVIRONMENT, flavor_name: "n1-cpu-small", image_name: "Debian 12", key_name: "vol-key", count: 1 });
+  vmId = vm.data.instances![0]!.id!;
+  await jobsIdle(cloud);
+}, 120_000);
+afterAll(async () => { await cloud?.stop(); });
+
+function expectModel(model: string, value: unknown): void {
+  expect(modelProblems(model, value, { complete: true }), model).toEqual([]);
+}
+
+describe("volumes through Hyperstack's SDK", () => {
+  let volumeId: number;
+
+  it("lists volume types", async () => {
+    const r = await alice.volumes.listVolumeTypes();
+    expectModel("VolumeTypes", r.data);
+    expect(r.data.volume_types).toEqual(["local"]);
+  });
+
+  it("creates a volume, gets it and finds it in the list", async () => {
+    const r = await alice.volumes.createVolume({ name: "sdk-data", environment_name: ENVIRONMENT, size: 5, volume_type: "local", description: "from the SDK" });
+    expect(r.status).toBe(200);
+    expectModel("Volume", r.data);
+    volumeId = r.data.volume!.id!;
+    expect(r.data.volume).toMatchObject({ name: "sdk-data", size: 5, volume_type: "local", status: "available", bootable: false, description: "from the SDK" });
+    expectModel("Volume", (await alice.volumes.getVolume(volumeId)).data);
+    const list = await alice.volumes.listVolumes("1", "10", "sdk", ENVIRONMENT);
+    expectModel("Volumes", list.data);
+    expect(list.data.volumes!.map((v) => v.id)).toEqual([volumeId]);
+  });
+
+  it("attaches the volume to a running VM; the VM shows it; detaches it", async () => {
+    const a = await alice.volumeAttachments.attachVolumesToVM(vmId, { volume_ids: [volumeId] });
+    expectModel("AttachVolumes", a.data);
+    expect(a.data.volume_attachments).toMatchObject([{ volume_id: volumeId, instance_id: vmId, status: "attaching" }]);
+    await jobsIdle(cloud);
+    const vol = (await alice.volumes.getVolume(volumeId)).data.volume!;
+    expect(vol.status).toBe("in-use");
+    expect(vol.attachments).toMatchObject([{ instance_id: vmId, status: "attached", device: expect.stringMatching(/^\/dev\/vd[a-z]$/) }]);
+    const vm = await alice.vms.getVM(vmId);
+    expectModel("Instance", vm.data);
+    expect(vm.data.instance!.volume_attachments).toMatchObject([{ status: "attached", volume: { id: volumeId, name: "sdk-data", size: 5 } }]);
+    const d = await alice.volumeAttachments.detachVolumesFromVM(vmId, { volume_ids: [volumeId] });
+    expectModel("DetachVolumes", d.data);
+    await jobsIdle(cloud);
+    expect((await alice.volumes.getVolume(volumeId)).data.volume).toMatchObject({ status: "available", attachments: [] });
+  });
+
+  it("answers refusals in Hyperstack's error envelope", async () => {
+    for (const [call, status] of [
+      [bob.volumes.getVolume(volumeId), 404],
+      [bob.volumes.deleteVolume(volumeId), 404],
+      [alice.volumes.getVolume(999999), 404],
+      [alice.volumes.createVolume({ name: "big", environment_name: ENVIRONMENT, size: 100_000, volume_type: "local" }), 409],
+      [alice.volumes.createVolume({ name: "x", environment_name: ENVIRONMENT, size: 1, volume_type: "fast" }), 400],
+      [alice.volumeAttachments.detachVolumesFromVM(vmId, { volume_ids: [volumeId] }), 409],
+    ] as const) {
+      const r = await refusal(call);
+      expect(r.status, JSON.stringify(r.data)).toBe(status);
+      expectModel("ErrorResponseModel", r.data);
+    }
+  });
+
+  it("deletes the volume", async () => {
+    const r = await alice.volumes.deleteVolume(volumeId);
+    expectModel("ResponseModel", r.data);
+    expect((await refusal(alice.volumes.getVolume(volumeId))).status).toBe(404);
+  });
+});
