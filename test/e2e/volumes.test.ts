@@ -1,7 +1,8 @@
 // Volumes through manager → gRPC → agent → simulator: create (its size reserved in a storage
 // pool), list, get, attach to a running VM (the simulated domain gets the disk), kept across a
 // stop/start, detach, delete; a local volume stays on its host, a shared one attaches anywhere
-// in the cluster; a VM's delete detaches its volumes; every refusal a 4xx with nothing changed.
+// in the cluster; a VM's delete detaches its volumes (with recurse=all_drives, deletes them); every
+// refusal a 4xx with nothing changed.
 import { desc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { images, jobs, volumes } from "../../manager/src/db/schema.js";
@@ -367,4 +368,75 @@ describe("volumes", () => {
     expect((await cloud.api("GET", `/v1/core/volumes/${data}`, undefined, alice)).status).toBe(404);
     await refused("DELETE", `/v1/core/volumes/${data}`, undefined, alice, 404);
   });
+});
+
+describe("deleting a VM with its volumes (CloudSigma's recurse)", () => {
+  /** A new VM of alice's with two fresh local volumes attached: their ids, files and pool. */
+  async function vmWithVolumes(name: string) {
+    const vm = await createVm(name);
+    const ids: number[] = [];
+    for (const [i, size] of [3, 4].entries()) {
+      const r = await createVolume({ name: `${name}-v${i}`, size });
+      expect(r.status, JSON.stringify(r.json)).toBe(200);
+      ids.push(r.json.volume.id);
+    }
+    const a = await attach(vm.id, ids);
+    expect(a.status, JSON.stringify(a.json)).toBe(200);
+    for (const att of a.json.volume_attachments) await jobSucceeded(att.job_id);
+    const rows = await Promise.all(ids.map(volumeRow));
+    // Attached, both live in a local pool of the VM's cluster, their files on its host.
+    expect(new Set(rows.map((r) => r.poolId)).size).toBe(1);
+    const paths = rows.map((r) => r.path);
+    for (const p of paths) expect(hypervisorOf(vm.host).diskFiles.has(p)).toBe(true);
+    expect((await domainDisks(vm)).filter((d) => paths.includes(d)).sort()).toEqual([...paths].sort());
+    return { vm, ids, paths, poolId: rows[0]!.poolId };
+  }
+  const pool = async (id: number) => (await pools()).find((p) => p.id === id)!;
+  const listedIds = async () => ((await cloud.api("GET", "/v1/core/volumes?page_size=100", undefined, alice)).json.volumes as { id: number }[]).map((v) => v.id);
+
+  it("recurse=all_drives deletes the attached volumes: gone from the list, their files removed, their GiB back in the pool", async () => {
+    const { vm, ids, paths, poolId } = await vmWithVolumes("rec-all");
+    const before = await pool(poolId);
+    const del = await cloud.api("DELETE", `/v1/core/virtual-machines/${vm.id}?recurse=all_drives`, undefined, alice);
+    expect(del.status, JSON.stringify(del.json)).toBe(200);
+    // The answer still shows what goes with it.
+    expect((del.json.instance.volume_attachments as { volume: { id: number } }[]).map((a) => a.volume.id).sort()).toEqual([...ids].sort());
+    await jobsIdle(cloud);
+    expect((await cloud.api("GET", `/v1/core/virtual-machines/${vm.id}`, undefined, alice)).status).toBe(404);
+    const listed = await listedIds();
+    for (const id of ids) {
+      expect(listed).not.toContain(id);
+      expect((await cloud.api("GET", `/v1/core/volumes/${id}`, undefined, alice)).status).toBe(404);
+      const [job] = await cloud.manager.database.db.select().from(jobs).where(eq(jobs.volumeId, id)).orderBy(desc(jobs.id)).limit(1);
+      expect([job?.kind, job?.status]).toEqual(["volume.delete", "succeeded"]);
+    }
+    for (const p of paths) expect(hypervisorOf(vm.host).diskFiles.has(p)).toBe(false);
+    const after = await pool(poolId);
+    expect(after.allocated_gib).toBe(before.allocated_gib - 7);
+    expect(after.free_gib).toBe(before.free_gib + 7);
+    expect(after.volume_count).toBe(before.volume_count - 2);
+  });
+
+  for (const recurse of [undefined, "none", "cdroms"] as const) {
+    it(`${recurse === undefined ? "a plain delete" : `recurse=${recurse}`} keeps the attached volumes: available, unattached, their files and GiB kept`, async () => {
+      const { vm, ids, paths, poolId } = await vmWithVolumes(`rec-${recurse ?? "plain"}`);
+      const before = await pool(poolId);
+      const del = await cloud.api("DELETE", `/v1/core/virtual-machines/${vm.id}${recurse ? `?recurse=${recurse}` : ""}`, undefined, alice);
+      expect(del.status, JSON.stringify(del.json)).toBe(200);
+      await jobsIdle(cloud);
+      expect((await cloud.api("GET", `/v1/core/virtual-machines/${vm.id}`, undefined, alice)).status).toBe(404);
+      const listed = await listedIds();
+      for (const id of ids) {
+        expect(listed).toContain(id);
+        expect(await getVolume(id)).toMatchObject({ id, status: "available", attachments: [] });
+      }
+      for (const p of paths) expect(hypervisorOf(vm.host).diskFiles.has(p)).toBe(true);
+      const after = await pool(poolId);
+      expect([after.allocated_gib, after.volume_count]).toEqual([before.allocated_gib, before.volume_count]);
+      // Kept, they are deleted as any other volume afterwards (and then give their GiB back).
+      for (const id of ids) expect((await cloud.api("DELETE", `/v1/core/volumes/${id}`, undefined, alice)).status).toBe(200);
+      await jobsIdle(cloud);
+      expect((await pool(poolId)).allocated_gib).toBe(before.allocated_gib - 7);
+    });
+  }
 });

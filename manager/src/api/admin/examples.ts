@@ -3,6 +3,70 @@
 // route's schemas.
 import type { OperationExamples } from "../openapi-examples.js";
 
+/** A user of an account: its API keys act as it (role user: the /v1/core API in its account). */
+const user = {
+  id: 3,
+  account_id: 2,
+  name: "ada",
+  email: "ada@acme.example",
+  role: "user",
+  disabled: false,
+  created_at: "2026-12-04T18:50:16.137Z",
+  updated_at: "2026-12-04T18:50:16.137Z",
+};
+
+/** The environment's network: its addresses, and the floating IPs it hands out. */
+const network = {
+  id: 1,
+  environment_id: 1,
+  environment_name: "research-eu",
+  region_id: 1,
+  cidr: "10.128.0.0/24",
+  prefix_length: 24,
+  gateway: "10.128.0.1",
+  bridge: "orb-1",
+  nameservers: ["1.1.1.1", "8.8.8.8"],
+  floating_ip_pool: null,
+  addresses_in_use: 0,
+  floating_ips_in_use: 0,
+  created_at: "2026-12-04T18:50:10.467Z",
+  updated_at: "2026-12-04T18:50:10.467Z",
+};
+
+/** The pool the first start makes for each cluster: a folder on each host. */
+const localPool = {
+  id: 1,
+  name: "default-default-local",
+  cluster_id: 1,
+  cluster: "default",
+  region: "default",
+  kind: "local",
+  path: "volumes",
+  capacity_gib: 1024,
+  allocated_gib: 250,
+  free_gib: 774,
+  volume_count: 2,
+  created_at: "2026-12-04T18:49:47.874Z",
+  updated_at: "2026-12-04T18:49:47.874Z",
+};
+
+/** A shared pool: one NFS export mounted on every host of the cluster. */
+const sharedPool = {
+  id: 2,
+  name: "nfs-shared",
+  cluster_id: 1,
+  cluster: "default",
+  region: "default",
+  kind: "shared",
+  path: "/mnt/nfs/orbit-volumes",
+  capacity_gib: 10240,
+  allocated_gib: 0,
+  free_gib: 10240,
+  volume_count: 0,
+  created_at: "2026-12-04T18:51:49.126Z",
+  updated_at: "2026-12-04T18:51:49.126Z",
+};
+
 export const adminExamples: OperationExamples = {
   "GET /v1/admin/accounts": {
     response: {
@@ -81,6 +145,7 @@ export const adminExamples: OperationExamples = {
         {
           id: 2,
           account_id: 2,
+          user_id: 2,
           name: "ci",
           description: "CI pipeline",
           role: "user",
@@ -98,6 +163,7 @@ export const adminExamples: OperationExamples = {
       api_key: {
         id: 2,
         account_id: 2,
+        user_id: 2,
         name: "ci",
         description: "CI pipeline",
         role: "user",
@@ -175,6 +241,8 @@ export const adminExamples: OperationExamples = {
           host_tags: [],
           cpu_type: null,
           region_name: "default",
+          labels: [],
+          features: { network_optimised: false },
           retired_at: null,
           created_at: "2026-12-04T18:49:47.837Z",
         },
@@ -199,6 +267,8 @@ export const adminExamples: OperationExamples = {
         host_tags: [],
         cpu_type: null,
         region_name: "default",
+        labels: [],
+        features: { network_optimised: false },
         retired_at: null,
         created_at: "2026-12-04T18:50:16.040Z",
       },
@@ -224,6 +294,8 @@ export const adminExamples: OperationExamples = {
         host_tags: [],
         cpu_type: null,
         region_name: "default",
+        labels: [],
+        features: { network_optimised: false },
         retired_at: null,
         created_at: "2026-12-04T18:50:15.990Z",
       },
@@ -247,6 +319,8 @@ export const adminExamples: OperationExamples = {
         host_tags: [],
         cpu_type: null,
         region_name: "default",
+        labels: [],
+        features: { network_optimised: false },
         retired_at: null,
         created_at: "2026-12-04T18:50:15.990Z",
       },
@@ -269,6 +343,8 @@ export const adminExamples: OperationExamples = {
         host_tags: [],
         cpu_type: null,
         region_name: "default",
+        labels: [],
+        features: { network_optimised: false },
         retired_at: "2026-12-04T18:50:16.032Z",
         created_at: "2026-12-04T18:50:15.990Z",
       },
@@ -495,5 +571,94 @@ export const adminExamples: OperationExamples = {
   "PUT /v1/admin/settings/{name}": {
     request: { value: 2 },
     response: { status: true, message: "Setting updated", setting: { name: "cpu.overprovisioning.factor", value: 2 } },
+  },
+  "POST /v1/admin/accounts/{id}/users": {
+    request: { name: "ada", email: "ada@acme.example", role: "user" },
+    response: { status: true, message: "User created", user },
+  },
+  "GET /v1/admin/accounts/{id}/users": {
+    response: { status: true, message: "Getting users success", count: 1, users: [user] },
+  },
+  "GET /v1/admin/accounts/{id}/users/{user_id}": {
+    response: { status: true, message: "Getting user success", user },
+  },
+  "PATCH /v1/admin/accounts/{id}/users/{user_id}": {
+    request: { email: "ada.lovelace@acme.example", role: "admin" },
+    response: {
+      status: true,
+      message: "User updated",
+      user: { ...user, email: "ada.lovelace@acme.example", role: "admin", updated_at: "2026-12-04T18:50:16.222Z" },
+    },
+  },
+  "DELETE /v1/admin/accounts/{id}/users/{user_id}": {
+    response: { status: true, message: "User deleted" },
+  },
+  "GET /v1/admin/accounts/{id}/users/{user_id}/api-keys": {
+    response: {
+      status: true,
+      message: "Getting API keys success",
+      count: 1,
+      api_keys: [
+        {
+          id: 3,
+          account_id: 2,
+          user_id: 3,
+          name: "notebook",
+          description: "Jupyter on my laptop",
+          role: "user",
+          key: "orb_a6Bs6kFh…",
+          created_at: "2026-12-04T18:50:16.257Z",
+        },
+      ],
+    },
+  },
+  "POST /v1/admin/accounts/{id}/users/{user_id}/api-keys": {
+    request: { name: "notebook", description: "Jupyter on my laptop" },
+    response: {
+      status: true,
+      message: "API key created: store it now, it is not shown again",
+      api_key: {
+        id: 3,
+        account_id: 2,
+        user_id: 3,
+        name: "notebook",
+        description: "Jupyter on my laptop",
+        role: "user",
+        key: "orb_a6Bs6kFhQ7mYkzeL9uuWfTwJCaVdHZ5e",
+        created_at: "2026-12-04T18:50:16.257Z",
+      },
+    },
+  },
+  "GET /v1/admin/environments/{id}/network": {
+    response: { status: true, message: "Getting network success", network },
+  },
+  "PUT /v1/admin/environments/{id}/network": {
+    request: { floating_ip_pool: "203.0.113.0/28" },
+    response: {
+      status: true,
+      message: "Network updated",
+      network: { ...network, floating_ip_pool: "203.0.113.0/28", updated_at: "2026-12-04T18:50:44.826Z" },
+    },
+  },
+  "GET /v1/admin/storage-pools": {
+    response: { status: true, message: "Getting storage pools success", count: 2, storage_pools: [localPool, sharedPool] },
+  },
+  "POST /v1/admin/storage-pools": {
+    request: { name: "nfs-shared", cluster_id: 1, kind: "shared", path: "/mnt/nfs/orbit-volumes", capacity_gib: 10240 },
+    response: { status: true, message: "Storage pool created", storage_pool: sharedPool },
+  },
+  "GET /v1/admin/storage-pools/{id}": {
+    response: { status: true, message: "Getting storage pool success", storage_pool: localPool },
+  },
+  "PATCH /v1/admin/storage-pools/{id}": {
+    request: { capacity_gib: 20480 },
+    response: {
+      status: true,
+      message: "Storage pool changed",
+      storage_pool: { ...sharedPool, capacity_gib: 20480, free_gib: 20480, updated_at: "2026-12-04T18:51:49.320Z" },
+    },
+  },
+  "DELETE /v1/admin/storage-pools/{id}": {
+    response: { status: true, message: "Storage pool deleted" },
   },
 };

@@ -13,7 +13,7 @@ const instance = {
   vm_state: "active",
   orbit_state: "Running",
   state_reason: "",
-  fixed_ip: null,
+  fixed_ip: "10.128.0.2",
   floating_ip: null,
   floating_ip_status: "NOT_ATTACHED",
   environment: {
@@ -33,15 +33,29 @@ const instance = {
     gpu: "NVIDIA H100 80GB HBM3",
     gpu_count: 1,
     ephemeral: 0,
-    features: {},
+    features: { network_optimised: false },
     labels: [],
     vgpu_type: null,
     gpu_share_milli: null,
   },
   keypair: { name: "laptop-2026" },
-  security_rules: [],
+  security_rules: [
+    {
+      id: 1,
+      direction: "ingress",
+      ethertype: "IPv4",
+      protocol: "tcp",
+      port_range_min: 22,
+      port_range_max: 22,
+      remote_ip_prefix: "0.0.0.0/0",
+      status: "active",
+      created_at: "2026-12-04T18:50:10.479Z",
+    },
+  ],
   volume_attachments: [],
   labels: ["team-nlp"],
+  run_strategy: null,
+  ha_enabled: false,
   callback_url: null,
   contract_id: null,
   enhanced_metrics: { enabled: false },
@@ -71,6 +85,40 @@ const instance = {
     ],
   },
   created_at: "2026-12-04T18:50:10.479Z",
+};
+
+/** A volume as the API shows it: created, not yet attached (its host is set by its first attach). */
+const volume = {
+  id: 1,
+  name: "datasets",
+  environment: { name: "research-eu", region: "default", features: { network_optimised: false, green_status: "NOT_GREEN" } },
+  description: "tokenised corpora",
+  volume_type: "local",
+  size: 200,
+  status: "available",
+  bootable: false,
+  image_id: null,
+  os_image: null,
+  callback_url: null,
+  attachments: [],
+  storage_pool: "default-default-local",
+  host: null,
+  created_at: "2026-12-04T18:50:57.565Z",
+  updated_at: "2026-12-04T18:50:57.565Z",
+};
+
+/** A bootable volume: a copy of an image. */
+const bootVolume = {
+  ...volume,
+  id: 2,
+  name: "ubuntu-boot",
+  description: "",
+  size: 50,
+  bootable: true,
+  image_id: 1,
+  os_image: "Ubuntu Server 22.04 LTS",
+  created_at: "2026-12-04T18:50:57.620Z",
+  updated_at: "2026-12-04T18:50:57.620Z",
 };
 
 export const hyperstackExamples: OperationExamples = {
@@ -367,6 +415,7 @@ export const hyperstackExamples: OperationExamples = {
         progress: 20,
         attempts: 1,
         vm_id: 1,
+        volume_id: null,
         result: null,
         error: null,
         created_at: "2026-12-04T18:50:10.479Z",
@@ -527,6 +576,9 @@ export const hyperstackExamples: OperationExamples = {
       key_name: "laptop-2026",
       count: 1,
       labels: ["team-nlp"],
+      security_rules: [
+        { direction: "ingress", ethertype: "IPv4", protocol: "tcp", remote_ip_prefix: "0.0.0.0/0", port_range_min: 22, port_range_max: 22 },
+      ],
     },
     response: {
       status: true,
@@ -541,7 +593,26 @@ export const hyperstackExamples: OperationExamples = {
       status: true,
       message: "Virtual machine deletion initiated",
       job_id: 16,
-      instance: { ...instance, name: "llm-finetune-7b", status: "DELETING", power_state: "NOSTATE", vm_state: "deleted", orbit_state: "Destroying", labels: ["team-nlp", "priority-high"] },
+      instance: {
+        ...instance,
+        name: "llm-finetune-7b",
+        status: "DELETING",
+        power_state: "NOSTATE",
+        vm_state: "deleted",
+        orbit_state: "Destroying",
+        labels: ["team-nlp", "priority-high"],
+        // Deleted with ?recurse=all_drives, this volume goes with the VM (without it, it stays, available).
+        volume_attachments: [
+          {
+            id: 2,
+            device: "/dev/vdb",
+            status: "attached",
+            protected: false,
+            created_at: "2026-12-04T18:50:58.245Z",
+            volume: { id: 1, name: "datasets", size: 200, description: "tokenised corpora", bootable: false, volume_type: "local" },
+          },
+        ],
+      },
     },
   },
   "GET /v1/core/virtual-machines/{id}": {
@@ -876,6 +947,231 @@ export const hyperstackExamples: OperationExamples = {
       status: true,
       message: "Callback URL updated",
       url: "https://hooks.example.com/orbit/v2",
+    },
+  },
+  "GET /v1/auth/me": {
+    response: {
+      status: true,
+      message: "Getting user info success",
+      user: {
+        id: 1,
+        name: "admin",
+        username: "admin",
+        email: "",
+        created_at: "2026-12-04T18:49:47.846Z",
+        role: "admin",
+        account: { id: 1, name: "admin" },
+      },
+    },
+  },
+  "GET /v1/core/environments/name-availability/{name}": {
+    response: {
+      status: true,
+      message: "Your account already has an environment named \"research-eu\"",
+      name: "research-eu",
+      available: false,
+    },
+  },
+  "GET /v1/core/environments/{id}/vm-quota": {
+    response: {
+      status: true,
+      message: "Environment \"research-eu\" takes 435 more VM(s)",
+      current_vms: 0,
+      max_vms: 435,
+      available_vms: 435,
+      percentage_used: 0,
+      cidr: "",
+      flavors: [
+        { id: 1, name: "n1-cpu-small", available_vms: 217 },
+        { id: 2, name: "n1-cpu-medium", available_vms: 108 },
+        { id: 4, name: "n3-H100x1", available_vms: 8 },
+        { id: 7, name: "n3-H100x8", available_vms: 1 },
+        { id: 8, name: "n3-L40Sx1", available_vms: 4 },
+        { id: 9, name: "n3-L40S-12Q", available_vms: 4 },
+      ],
+    },
+  },
+  "GET /v1/core/virtual-machines/name-availability/{name}": {
+    response: {
+      status: true,
+      message: "Name is taken by your virtual machine(s) \"llm-finetune\"",
+      name: "llm-finetune",
+      available: false,
+    },
+  },
+  "POST /v1/core/virtual-machines/{id}/clone": {
+    request: { name: "llm-finetune-copy", start: false },
+    response: {
+      status: true,
+      message: "Virtual machine is being cloned",
+      instance: {
+        ...instance,
+        id: 2,
+        uuid: "6221152e-9976-4afa-8f99-131f7b2aa402",
+        name: "llm-finetune-copy",
+        status: "CREATING",
+        power_state: "NOSTATE",
+        vm_state: "building",
+        orbit_state: "Creating",
+        fixed_ip: "10.128.0.3",
+        security_rules: [],
+        placement: {
+          ...instance.placement,
+          seed: 486989633,
+          total: 75.85367576979472,
+          scores: [
+            { scorer: "os-type", score: 0.5, weight: 32 },
+            { scorer: "gpu-packing-order", score: 0.96875, weight: 8 },
+            { scorer: "firstfit", score: 0.5, weight: 0.01 },
+            { scorer: "gpu-locality", score: 1, weight: 32 },
+            { scorer: "allocated-capacity", score: 0.09867576979472141, weight: 1 },
+            { scorer: "gpu-fragmentation", score: 0.75, weight: 16 },
+            { scorer: "gpu-resource-balance", score: 0.5, weight: 16 },
+          ],
+          gpus: [{ gpu_id: "2", model: "NVIDIA H100 80GB HBM3", mode: "passthrough" }],
+        },
+        created_at: "2026-12-04T18:51:35.068Z",
+      },
+      job_id: 11,
+    },
+  },
+  "POST /v1/core/virtual-machines/{id}/restore": {
+    request: { image_name: "Ubuntu Server 22.04 LTS" },
+    response: {
+      status: true,
+      message: "Virtual machine is being reinstalled",
+      job_id: 7,
+      instance_status: "REBUILDING",
+      image_name: "Ubuntu Server 22.04 LTS",
+    },
+  },
+  "POST /v1/core/virtual-machines/{id}/reset-ssh-key": {
+    request: { key_name: "ci-runner" },
+    response: {
+      status: true,
+      message: "Virtual machine SSH key reset: it is installed at the next start",
+      job_id: 10,
+      key_name: "ci-runner",
+    },
+  },
+  "POST /v1/core/virtual-machines/{id}/attach-floatingip": {
+    response: {
+      status: true,
+      message: "Public IP attached to the virtual machine",
+      floating_ip: "203.0.113.1",
+    },
+  },
+  "POST /v1/core/virtual-machines/{id}/detach-floatingip": {
+    response: {
+      status: true,
+      message: "Public IP detached from the virtual machine",
+      floating_ip: "203.0.113.1",
+    },
+  },
+  "GET /v1/core/sg-rules-protocols": {
+    response: {
+      status: true,
+      message: "Getting protocols success",
+      protocols: [
+        "any", "ah", "dccp", "egp", "esp", "gre", "hopopt", "icmp", "igmp", "ip", "ipip", "ipv6-encap", "ipv6-frag",
+        "ipv6-icmp", "icmpv6", "ipv6-nonxt", "ipv6-opts", "ipv6-route", "ospf", "pgm", "rsvp", "sctp", "tcp", "udp",
+        "udplite", "vrrp",
+      ],
+    },
+  },
+  "POST /v1/core/virtual-machines/{id}/sg-rules": {
+    request: {
+      direction: "ingress",
+      ethertype: "IPv4",
+      protocol: "tcp",
+      remote_ip_prefix: "198.51.100.0/24",
+      port_range_min: 8888,
+      port_range_max: 8888,
+    },
+    response: {
+      status: true,
+      message: "Security rule added",
+      security_rule: {
+        id: 2,
+        direction: "ingress",
+        ethertype: "IPv4",
+        protocol: "tcp",
+        port_range_min: 8888,
+        port_range_max: 8888,
+        remote_ip_prefix: "198.51.100.0/24",
+        status: "active",
+        created_at: "2026-12-04T18:50:57.509Z",
+      },
+    },
+  },
+  "DELETE /v1/core/virtual-machines/{id}/sg-rules/{sg_rule_id}": {
+    response: {
+      status: true,
+      message: "Security rule deleted",
+    },
+  },
+  "GET /v1/core/volume-types": {
+    response: {
+      status: true,
+      message: "Getting volume types success",
+      volume_types: ["local", "shared"],
+    },
+  },
+  "GET /v1/core/volumes": {
+    response: {
+      status: true,
+      message: "Getting volumes success",
+      volumes: [volume, bootVolume],
+      count: 2,
+      page: 1,
+      page_size: 50,
+    },
+  },
+  "POST /v1/core/volumes": {
+    request: { name: "datasets", environment_name: "research-eu", size: 200, volume_type: "local", description: "tokenised corpora" },
+    response: {
+      status: true,
+      message: "Volume created",
+      volume,
+    },
+  },
+  "GET /v1/core/volumes/{volume_id}": {
+    response: {
+      status: true,
+      message: "Getting volume success",
+      volume: {
+        ...volume,
+        status: "in-use",
+        attachments: [{ id: 1, instance_id: 1, device: "/dev/vdb", status: "attached", protected: false }],
+        host: "sim-h100-1",
+        updated_at: "2026-12-04T18:51:03.082Z",
+      },
+    },
+  },
+  "DELETE /v1/core/volumes/{volume_id}": {
+    response: {
+      status: true,
+      message: "Volume deleted",
+    },
+  },
+  "POST /v1/core/virtual-machines/{id}/attach-volumes": {
+    request: { volume_ids: [1] },
+    response: {
+      status: true,
+      message: "Attaching volumes",
+      volume_attachments: [
+        { id: 1, volume_id: 1, instance_id: 1, device: "", status: "attaching", protected: false, created_at: "2026-12-04T18:51:02.984Z", job_id: 5 },
+      ],
+    },
+  },
+  "POST /v1/core/virtual-machines/{id}/detach-volumes": {
+    request: { volume_ids: [1] },
+    response: {
+      status: true,
+      message: "Detaching volumes",
+      volume_attachments: [
+        { id: 1, volume_id: 1, instance_id: 1, device: "/dev/vdb", status: "detaching", protected: false, created_at: "2026-12-04T18:51:02.984Z", job_id: 6 },
+      ],
     },
   },
 };
