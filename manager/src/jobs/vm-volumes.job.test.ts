@@ -62,7 +62,7 @@ describe("a VM's volumes in its jobs", () => {
     await vmPowerJob("vm.start", database.db, dispatcher as never, settings)({ job: await job("vm.start", vm.id), attempt: 1, log, progress: async () => {} });
     const spec = sent[0]?.body?.$case === "startVm" ? sent[0].body.value.spec : undefined;
     expect(spec?.disks.filter((d) => d.id.startsWith("volume-"))).toEqual([{
-      id: `volume-${vols[0]!.uuid}`, device: "disk", sourcePath: vols[0]!.path, format: "qcow2", sizeGib: 10, bus: "virtio", owned: false, backingPath: "",
+      id: `volume-${vols[0]!.uuid}`, device: "disk", sourcePath: vols[0]!.path, format: "qcow2", sizeGib: 10, bus: "virtio", owned: false, backingPath: "", copyFromVmUuid: "",
     }]);
   });
 

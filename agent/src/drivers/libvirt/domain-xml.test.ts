@@ -162,7 +162,9 @@ describe("buildDomainXml", () => {
     const without = list((devices(build("no-nic", base())).controller)).filter((c) => c["@_model"] === "pcie-root-port").length;
     const d = build("manager-nic", base({ nics: [nic] }));
     expect(list(devices(d).interface)).toEqual([
-      { "@_type": "bridge", mac: { "@_address": "52:54:00:1f:2e:3d" }, source: { "@_bridge": "orb-12" }, model: { "@_type": "virtio" } },
+      { "@_type": "bridge", mac: { "@_address": "52:54:00:1f:2e:3d" }, source: { "@_bridge": "orb-12" }, model: { "@_type": "virtio" },
+        // libvirt's tap name for the VM's first NIC: what the host firewall matches before the tap exists.
+        target: { "@_dev": expect.stringMatching(/^ov[0-9a-f]{13}$/) } },
     ]);
     expect(list(devices(d).controller).filter((c) => c["@_model"] === "pcie-root-port")).toHaveLength(without + 1);
     // The addresses are the guest's business (the seed) and the host firewall's, not the domain's.
