@@ -9,6 +9,7 @@ import {
   type HypervisorHostFacts, type PowerCapability, type ResizeCapability, type StatsCapability, type StopOptions, type VmStats,
   type ConsoleCapability, type ConsoleLogTail,
 } from "../hypervisor.js";
+import { SimulatedConsole } from "./simulated-console.js";
 import { SimulatorStateFile, type SimulatedDisk, type SimulatedDomain } from "./simulator-state-file.js";
 
 export interface SimulatorOptions {
@@ -79,6 +80,8 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
   private readonly cpuClock = new Map<string, { ns: number; since: number | undefined }>();
   private readonly stateFile: SimulatorStateFile | undefined;
   private readonly listeners = new Set<(e: DomainLifecycleEvent) => void>();
+  /** Open console sessions per domain: they end when it stops running. */
+  private readonly consoles = new Map<string, Set<SimulatedConsole>>();
   /** How many times each operation really ran (tests check commands are not executed twice). */
   readonly calls = { start: 0, stop: 0, destroy: 0 };
 
@@ -113,6 +116,13 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
     if (next) this.domains.set(uuid, next);
     else this.domains.delete(uuid);
     this.tickCpuClock(uuid, next);
+    if (next?.state !== PowerState.POWER_STATE_RUNNING) this.hangUpConsoles(uuid);
+  }
+
+  private hangUpConsoles(uuid: string): void {
+    const open = this.consoles.get(uuid);
+    this.consoles.delete(uuid);
+    for (const c of open ?? []) c.hangUp();
   }
 
   private tickCpuClock(uuid: string, d: SimulatedDomain | undefined): void {
@@ -225,6 +235,7 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
 
   async close(): Promise<void> {
     this.listeners.clear();
+    for (const uuid of [...this.consoles.keys()]) this.hangUpConsoles(uuid);
   }
 
   // ---- capability "power"
@@ -435,6 +446,19 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
     const all = Buffer.from(Array.from({ length: boots }, () => boot).join("\r\n"), "utf8");
     // The lines are ASCII: a byte cut never splits a character.
     return { text: all.subarray(Math.max(0, all.length - maxBytes)).toString("utf8"), truncated: all.length > maxBytes };
+  }
+
+  /** A simulated shell on the console of a running VM; it hangs up when the VM stops. */
+  async openConsole(vmUuid: string): Promise<SimulatedConsole> {
+    const uuid = vmUuid.toLowerCase();
+    if (!this.domains.has(uuid)) throw new NotFoundError("vm", uuid, `VM ${uuid} is not defined on this host`);
+    const d = this.expectState(uuid, "open the console of", [PowerState.POWER_STATE_RUNNING]);
+    const c = new SimulatedConsole(d.spec.name);
+    let set = this.consoles.get(uuid);
+    if (!set) this.consoles.set(uuid, (set = new Set()));
+    set.add(c);
+    c.once("close", () => this.consoles.get(uuid)?.delete(c));
+    return c;
   }
 
   // ---- helpers
