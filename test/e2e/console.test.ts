@@ -78,6 +78,20 @@ describe("open-console", () => {
     await c.closed;
   });
 
+  it("answers a plain GET of the URL with 400 without using the token up", async () => {
+    const { url } = (await openConsole()).json.console;
+    const plain = await fetch(url.replace(/^ws/, "http"));
+    expect(plain.status).toBe(400);
+    const body = await plain.json() as Record<string, unknown>;
+    expect(errorShapeProblems(400, body)).toEqual([]);
+    expect(body.message).toMatch(/WebSocket/);
+    const c = await connect(url);
+    await waitText(c, "# ");
+    c.ws.close();
+    await c.closed;
+  });
+
+
   it("close-console ends an open console connection and refuses unused URLs", async () => {
     const first = await connect((await openConsole()).json.console.url);
     await waitText(first, "# ");

@@ -2,7 +2,7 @@
 // credential (browsers cannot set headers on a WebSocket): it is consumed before the upgrade, so
 // an unknown, used or expired one is refused with 401 and no socket. Bytes relay both ways.
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { UnauthenticatedError } from "#shared/errors.js";
+import { InvalidArgumentError, UnauthenticatedError } from "#shared/errors.js";
 import type { ConsoleRelay } from "../console/console-relay.js";
 import type { ConsoleTarget, ConsoleTokens } from "../console/console-tokens.js";
 
@@ -18,6 +18,8 @@ export const consoleSocketRoutes = (tokens: Pick<ConsoleTokens, "consume">, rela
     websocket: true,
     schema: { hide: true },
     preValidation: async (req) => {
+      // A plain GET (a link preview, a mistyped curl) must not use the token up.
+      if (!req.ws) throw new InvalidArgumentError("upgrade", "this URL is a WebSocket: connect with a WebSocket client (Upgrade: websocket)");
       const target = tokens.consume(req.params.token);
       if (!target) throw new UnauthenticatedError("the console URL is unknown, already used or expired: ask open-console for a new one");
       targets.set(req, target);
