@@ -2,8 +2,13 @@
 // open-console answers a one-time URL, the socket carries bytes both ways (the simulated shell
 // answers uname), close-console ends it, a used or expired URL is refused, another account's VM
 // is a 404 and a stopped VM a 409.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { run } from "../../cli/src/program.js";
 import { createUserKey, errorShapeProblems, jobsIdle, startTestCloud, type TestCloud } from "./harness.js";
 
 let cloud: TestCloud;
@@ -131,6 +136,42 @@ describe("console token expiry", () => {
     } finally {
       await cloud.api("PUT", "/v1/admin/settings/console.token.ttl.seconds", { value: 60 });
     }
+  });
+});
+
+describe("orbit vm console", () => {
+  it("pipes stdin to the guest and its output to stdout, and detaches on Ctrl-]", async () => {
+    const configHome = mkdtempSync(path.join(tmpdir(), "orbit-console-cli-"));
+    try {
+      const stdin = new PassThrough();
+      let out = "";
+      let err = "";
+      const code = run(["vm", "console", String(vmId)], {
+        stdin, stdout: { write: (s: string) => { out += s; } }, stderr: { write: (s: string) => { err += s; return true; } } as NodeJS.WritableStream,
+        env: { ORBIT_URL: cloud.manager.apiUrl, ORBIT_API_KEY: alice, XDG_CONFIG_HOME: configHome, HOME: configHome },
+      });
+      await cloud.waitFor("prompt", async () => out.includes("root@console-vm:~# "));
+      stdin.write("whoami\r");
+      await cloud.waitFor("whoami's answer", async () => out.includes("whoami\r\nroot\r\n"));
+      stdin.write("\u001d");
+      expect(await code).toBe(0);
+      expect(err).toContain("Ctrl-]");
+      expect(err).toMatch(/closed: detached/);
+      // The session is gone on the manager: nothing left for close-console.
+      expect((await closeConsole()).json.closed_sessions).toBe(0);
+    } finally {
+      rmSync(configHome, { recursive: true, force: true });
+    }
+  });
+
+  it("fails with the API's message for another account's VM", async () => {
+    let err = "";
+    const code = await run(["vm", "console", String(vmId)], {
+      stdin: new PassThrough(), stdout: { write: () => true }, stderr: { write: (s: string) => { err += s; return true; } } as NodeJS.WritableStream,
+      env: { ORBIT_URL: cloud.manager.apiUrl, ORBIT_API_KEY: bob, XDG_CONFIG_HOME: tmpdir(), HOME: tmpdir() },
+    });
+    expect(code).not.toBe(0);
+    expect(err).toMatch(/not found/i);
   });
 });
 
