@@ -203,6 +203,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       sessions.send(hostId, msg);
       return true;
     },
+    agentBufferedBytes: (hostId) => sessions.bufferedBytes(hostId),
   });
   const vmConsoles = new VmConsoles(db, consoleTokens, consoleRelay);
   const gateway = new AgentGateway({

@@ -111,6 +111,18 @@ describe("open-console", () => {
     expect((await closeConsole()).json.closed_sessions).toBe(0);
   });
 
+  it("keeps one connection per VM: a second one takes over and the first is closed", async () => {
+    const first = await connect((await openConsole()).json.console.url);
+    await waitText(first, "# ");
+    const second = await connect((await openConsole()).json.console.url);
+    expect((await first.closed).reason).toMatch(/took over/);
+    await waitText(second, "# ");
+    second.ws.send("uname\n");
+    await waitText(second, "uname\r\nLinux\r\n");
+    second.ws.close();
+    await second.closed;
+  });
+
   it("refuses an unknown token", async () => {
     const base = new URL((await openConsole()).json.console.url);
     await expect(connect(`ws://${base.host}/v1/console/not-a-token`)).rejects.toThrow("HTTP 401");

@@ -200,6 +200,7 @@ export class AgentGateway {
     const sessionId = this.o.sessions.open(host.id, {
       write: (m) => { call.write(m); },
       end: () => { call.end(); },
+      buffered: () => call.writableLength,
     });
     log.info("agent connected");
     // Messages are handled one at a time so a heartbeat never races the result before it.

@@ -4,9 +4,13 @@ import { ConsoleRelay, type ConsoleClient } from "./console-relay.js";
 
 const target = { vmId: 1, vmUuid: "u-1", hostId: 5 };
 
-function setup(connected = true) {
+function setup(connected = true, agentBuffered = { bytes: 0 }) {
   const toAgent: ManagerMessage[] = [];
-  const relay = new ConsoleRelay({ sendToAgent: (_h, m) => { if (connected) toAgent.push(m); return connected; }, maxBufferedBytes: 10 });
+  const relay = new ConsoleRelay({
+    sendToAgent: (_h, m) => { if (connected) toAgent.push(m); return connected; },
+    agentBufferedBytes: () => agentBuffered.bytes,
+    maxBufferedBytes: 10,
+  });
   const client = { sent: [] as string[], buffered: 0, closedWith: undefined as string | undefined };
   const c: ConsoleClient = {
     send: (d) => { client.sent.push(d.toString()); },
@@ -52,7 +56,7 @@ describe("ConsoleRelay", () => {
     const closed: string[] = [];
     const client = (name: string): ConsoleClient => ({ ...c, close: (r) => closed.push(`${name}: ${r}`) });
     const a = relay.open(target, client("a"))!;
-    relay.open({ ...target, hostId: 6 }, client("b"));
+    relay.open({ ...target, vmId: 3, hostId: 6 }, client("b"));
     relay.open({ ...target, vmId: 2 }, client("c"));
     relay.closedByAgent(5, { sessionId: a, reason: "the VM stopped", error: undefined });
     relay.hostGone(6);
@@ -69,5 +73,30 @@ describe("ConsoleRelay", () => {
     relay.clientGone(id);
     relay.clientGone(id);
     expect(toAgent.filter((m) => m.body?.$case === "consoleClose")).toEqual([{ body: { $case: "consoleClose", value: { sessionId: id } } }]);
+  });
+
+  it("keeps one session per VM: a new one takes over from the one before", () => {
+    const { relay, toAgent, c } = setup();
+    const closed: string[] = [];
+    const first = relay.open(target, { ...c, close: (r) => closed.push(r) })!;
+    const second = relay.open(target, c)!;
+    expect(closed).toEqual(["another console connection to this VM took over"]);
+    // The agent is told to detach the first before it attaches the second.
+    expect(toAgent.map((m) => m.body?.$case)).toEqual(["consoleOpen", "consoleClose", "consoleOpen"]);
+    expect(toAgent[1]).toEqual({ body: { $case: "consoleClose", value: { sessionId: first } } });
+    expect(relay.openSessions(1)).toBe(1);
+    expect(second).not.toBe(first);
+  });
+
+  it("closes a session whose host does not take the input fast enough", () => {
+    const agentBuffered = { bytes: 0 };
+    const { relay, toAgent, client, c } = setup(true, agentBuffered);
+    const id = relay.open(target, c)!;
+    relay.input(id, Buffer.from("a"));
+    agentBuffered.bytes = 11;
+    relay.input(id, Buffer.from("b"));
+    expect(toAgent.filter((m) => m.body?.$case === "consoleInput")).toHaveLength(1);
+    expect(client.closedWith).toMatch(/input fast enough/);
+    expect(relay.openSessions()).toBe(0);
   });
 });

@@ -18,7 +18,9 @@ export interface ConsoleClient {
 export interface ConsoleRelayOptions {
   /** Writes to the host's agent stream; false when the host has no stream on this manager. */
   sendToAgent(hostId: number, msg: ManagerMessage): boolean;
-  /** A client with more output than this waiting is disconnected (default 1 MiB). */
+  /** Bytes waiting in the host's stream to the agent (input a slow host has not taken yet). */
+  agentBufferedBytes?(hostId: number): number;
+  /** A client with more output than this waiting, or whose host has more input than this waiting, is disconnected (default 1 MiB). */
   maxBufferedBytes?: number;
 }
 
@@ -32,8 +34,13 @@ export class ConsoleRelay {
 
   constructor(private readonly o: ConsoleRelayOptions) {}
 
-  /** Opens a session to the target's agent; undefined (and the client closed) when the host has no stream here. */
+  /**
+   * Opens a session to the target's agent; undefined (and the client closed) when the host has
+   * no stream here. A VM has one console session at a time (a serial port has one reader; QEMU's
+   * socket serves one client): a new one takes over from the one before, as `virsh console --force`.
+   */
   open(target: ConsoleTarget, client: ConsoleClient): string | undefined {
+    this.closeVm(target.vmId, "another console connection to this VM took over");
     const id = randomUUID();
     this.sessions.set(id, { ...target, id, client });
     if (!this.o.sendToAgent(target.hostId, { body: { $case: "consoleOpen", value: { sessionId: id, vmUuid: target.vmUuid } } })) {
@@ -47,7 +54,16 @@ export class ConsoleRelay {
   /** Bytes the user typed. */
   input(sessionId: string, data: Buffer): void {
     const s = this.sessions.get(sessionId);
-    if (s) this.o.sendToAgent(s.hostId, { body: { $case: "consoleInput", value: { sessionId, data } } });
+    if (!s) return;
+    if ((this.o.agentBufferedBytes?.(s.hostId) ?? 0) > this.limit()) {
+      this.end(s, "the VM's host does not take the console input fast enough", true);
+      return;
+    }
+    this.o.sendToAgent(s.hostId, { body: { $case: "consoleInput", value: { sessionId, data } } });
+  }
+
+  private limit(): number {
+    return this.o.maxBufferedBytes ?? 1024 * 1024;
   }
 
   /** The client went away: the agent detaches. */
@@ -62,7 +78,7 @@ export class ConsoleRelay {
   output(hostId: number, m: ConsoleOutput): void {
     const s = this.sessions.get(m.sessionId);
     if (!s || s.hostId !== hostId) return;
-    if (s.client.bufferedBytes() > (this.o.maxBufferedBytes ?? 1024 * 1024)) {
+    if (s.client.bufferedBytes() > this.limit()) {
       this.end(s, "the client does not read the console output fast enough", true);
       return;
     }

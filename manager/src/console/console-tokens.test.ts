@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConsoleTokens, hashConsoleToken } from "./console-tokens.js";
+import { ConsoleTokens, MAX_TOKENS_PER_VM, hashConsoleToken } from "./console-tokens.js";
 
 const target = { vmId: 7, vmUuid: "0e0e0e0e-0000-4000-8000-000000000007", hostId: 3 };
 
@@ -51,5 +51,17 @@ describe("ConsoleTokens", () => {
     expect(tokens.revokeVm(7)).toBe(1);
     expect(tokens.consume(mine.token)).toBeUndefined();
     expect(tokens.consume(other.token)).toMatchObject({ vmId: 8 });
+  });
+
+  it("keeps at most MAX_TOKENS_PER_VM unused tokens per VM, forgetting the oldest", () => {
+    const { tokens } = tokensAt();
+    const issued = Array.from({ length: MAX_TOKENS_PER_VM + 2 }, () => tokens.issue(target).token);
+    const other = tokens.issue({ ...target, vmId: 9 });
+    expect(tokens.storedHashes()).toHaveLength(MAX_TOKENS_PER_VM + 1);
+    expect(tokens.consume(issued[0]!)).toBeUndefined();
+    expect(tokens.consume(issued[1]!)).toBeUndefined();
+    expect(tokens.consume(issued[2]!)).toEqual(target);
+    expect(tokens.consume(issued.at(-1)!)).toEqual(target);
+    expect(tokens.consume(other.token)).toMatchObject({ vmId: 9 });
   });
 });

@@ -12,6 +12,9 @@ export interface ConsoleTarget {
   hostId: number;
 }
 
+/** Unused tokens one VM may have; issuing more forgets its oldest (memory stays bounded). */
+export const MAX_TOKENS_PER_VM = 16;
+
 interface Entry extends ConsoleTarget {
   expiresAt: number;
 }
@@ -28,6 +31,9 @@ export class ConsoleTokens {
   /** A new token for the target, valid for ttlMs; only its hash is stored. */
   issue(target: ConsoleTarget): { token: string; expiresAt: Date } {
     this.sweep();
+    // Map order is insertion order: the first of the VM's entries is its oldest.
+    const mine = [...this.byHash].filter(([, e]) => e.vmId === target.vmId);
+    for (const [h] of mine.slice(0, Math.max(0, mine.length - MAX_TOKENS_PER_VM + 1))) this.byHash.delete(h);
     const token = randomBytes(32).toString("base64url");
     const expiresAt = this.now() + this.ttlMs();
     this.byHash.set(hashConsoleToken(token), { ...target, expiresAt });
