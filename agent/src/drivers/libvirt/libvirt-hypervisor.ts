@@ -470,7 +470,7 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
       socket.once("connect", () => { socket.off("error", reject); resolve(socket); });
       socket.once("error", (e: NodeJS.ErrnoException) => {
         reject(e.code === "ENOENT"
-          ? new ConflictError(`VM ${uuid} has no console socket (${path}): it was started before consoles were attached by socket; stop and start it`, "no_console_socket")
+          ? new ConflictError(`VM ${uuid} has no console socket (${path}): it was started before consoles had one (stop and start it), or the path is over 107 bytes`, "no_console_socket")
           : new HypervisorError(`cannot connect to the console socket of VM ${uuid} (${path}): ${e.message}`, { code: "console_socket" }));
       });
     });
@@ -500,7 +500,9 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
       { ...this.opts.xml, domainType: this.opts.domainType },
       {
         serialLog: join(dir, "serial.log"),
-        consoleSocket: join(dir, "console.sock"),
+        // A unix socket path is at most 107 bytes (sun_path): past that QEMU could not start the
+        // domain, so a deep instances dir keeps the pty serial (and has no interactive console).
+        ...(Buffer.byteLength(this.consoleSocketPath(uuid)) <= 107 ? { consoleSocket: this.consoleSocketPath(uuid) } : {}),
         nvram: join(dir, "nvram.fd"),
         seedIso,
         instanceDir: dir,
