@@ -187,6 +187,26 @@ describe("orbit vm console", () => {
   });
 });
 
+describe("the VM's host going away", () => {
+  it("ends its console connections when the host's agent stream ends", async () => {
+    const c = await connect((await openConsole()).json.console.url);
+    await waitText(c, "# ");
+    await cloud.fleet.stopAgent(0);
+    try {
+      expect((await c.closed).reason).toMatch(/host disconnected/);
+    } finally {
+      await cloud.fleet.startAgent(0);
+    }
+    await cloud.waitFor("VM active again", async () =>
+      (await cloud.api("GET", `/v1/core/virtual-machines/${vmId}`, undefined, alice)).json.instance.status === "ACTIVE");
+    // And the console works again over the new stream.
+    const again = await connect((await openConsole()).json.console.url);
+    await waitText(again, "# ");
+    again.ws.close();
+    await again.closed;
+  });
+});
+
 describe("a VM that stops", () => {
   it("ends its console connection when it stops, and refuses open-console with 409 naming the state", async () => {
     const c = await connect((await openConsole()).json.console.url);
