@@ -11,6 +11,8 @@ export interface Io {
   /** Errors and the --wait spinner. */
   stderr: NodeJS.WritableStream;
   env: Env;
+  /** What `orbit vm console` sends to the guest (default process.stdin). */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?(raw: boolean): unknown };
   /** How often --wait polls (tests make it short). */
   pollIntervalMs?: number;
 }

@@ -31,6 +31,12 @@ import { userRoutes } from "./api/admin/users.routes.js";
 import { AccountService, defaultAccountLimits, defineAccountSettings } from "./auth/account-service.js";
 import { vmMetricsRoutes } from "./api/hyperstack/vm-metrics.routes.js";
 import { vmLogsRoutes } from "./api/hyperstack/vm-logs.routes.js";
+import { vmConsoleRoutes } from "./api/hyperstack/vm-console.routes.js";
+import { consoleSocketRoutes } from "./api/console-socket.routes.js";
+import { ConsoleRelay } from "./console/console-relay.js";
+import { ConsoleTokens } from "./console/console-tokens.js";
+import { VmConsoles } from "./console/vm-consoles.js";
+import { CONSOLE_SETTINGS, CONSOLE_TOKEN_TTL_SETTING } from "./console/console-settings.js";
 import { METRICS_RETENTION_SETTING, VmMetricsService } from "./monitoring/vm-metrics-service.js";
 import { VmConsoleLogs } from "./monitoring/vm-console-logs.js";
 import { FlavorService } from "./catalog/flavor-service.js";
@@ -136,7 +142,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const reportDatabase = (e: unknown) => health.report(e);
   log.info({ database: database.kind }, "database ready (migrations applied)");
 
-  const registry = new SettingsRegistry([...CORE_SETTINGS, ...CALLBACK_SETTINGS, ...NETWORK_SETTINGS]);
+  const registry = new SettingsRegistry([...CORE_SETTINGS, ...CALLBACK_SETTINGS, ...NETWORK_SETTINGS, ...CONSOLE_SETTINGS]);
   const allocation = new AllocationSettings(registry);
   defineAccountSettings(registry);
   const settings = new SettingsService(db, registry);
@@ -210,11 +216,23 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   });
   const vmMetrics = new VmMetricsService({ db, retentionDays: () => registry.number(METRICS_RETENTION_SETTING), log: log.child({ component: "metrics" }) });
   const consoleLogs = new VmConsoleLogs(db, dispatcher);
+  // Interactive consoles: one-time tokens, and sessions relayed over the agents' streams.
+  const consoleTokens = new ConsoleTokens(() => registry.number(CONSOLE_TOKEN_TTL_SETTING) * 1000);
+  const consoleRelay = new ConsoleRelay({
+    sendToAgent: (hostId, msg) => {
+      if (!sessions.isConnected(hostId)) return false;
+      sessions.send(hostId, msg);
+      return true;
+    },
+    agentBufferedBytes: (hostId) => sessions.bufferedBytes(hostId),
+  });
+  const vmConsoles = new VmConsoles(db, consoleTokens, consoleRelay);
   const gateway = new AgentGateway({
     hosts: hostsSvc, enrollment, certificates, requireClientCertificate: config.grpcTls,
     sessions, handler: liveness.marksHostsUp(hostsSvc, reconciler), log: log.child({ component: "agents" }), onDatabaseUnavailable: reportDatabase,
     agentSettings: () => liveness.agentSettings(),
     onVmStats: (hostId, report) => vmMetrics.record(hostId, report),
+    consoles: consoleRelay,
   });
   // A revocation (admin API) drops the host's open streams on this manager at once.
   certificates.onRevoked((hostId, serials) => gateway.credentialsRevoked(hostId, serials));
@@ -230,12 +248,14 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
 
   const app = await buildApiServer({
     log, apiKeys, version: ORBIT_VERSION, idempotency: new IdempotencyStore(db), databaseHealth: health,
+    publicRoutes: consoleSocketRoutes(consoleTokens, consoleRelay),
     routes: async (scoped) => {
       await scoped.register(virtualMachineRoutes(vmSvc));
       await scoped.register(vmActionRoutes(new VmActions(db, runner, placement), new VmClones(db, placement, runner, vmSvc, networks)));
       await scoped.register(securityRuleRoutes(new SecurityRuleService(db, runner)));
       await scoped.register(vmMetricsRoutes({ vms: vmSvc, metrics: vmMetrics }));
       await scoped.register(vmLogsRoutes({ vms: vmSvc, logs: consoleLogs }));
+      await scoped.register(vmConsoleRoutes({ vms: vmSvc, consoles: vmConsoles, publicUrl: config.publicUrl }));
       await scoped.register(jobRoutes(new JobService(db)));
       await scoped.register(catalogRoutes(catalog));
       await scoped.register(adminRoutes(hostsSvc, settings, vmSvc));
@@ -285,6 +305,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     close: async () => {
       await liveness.stop();
       await vmMetrics.stop();
+      consoleRelay.closeAll();
       await app.close();
       await callbackWorker.stop();
       // Stop the runner first (no new attempts), then close the streams so in-flight commands

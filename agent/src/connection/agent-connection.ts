@@ -12,6 +12,7 @@ import {
   type ManagerMessage, type RegisterResponse,
 } from "#shared/protocol.js";
 import { toVmStatsMessage, type CommandExecutor } from "../commands/command-executor.js";
+import { AgentConsoles } from "../console/agent-consoles.js";
 import type { DomainLifecycleEvent, Hypervisor } from "../drivers/hypervisor.js";
 import { certificateNeedsRenewal, certificateRenewalDue, hostCsrPem, newHostKeyPem } from "./host-key.js";
 import { probeManagerCa } from "./manager-ca-probe.js";
@@ -107,9 +108,12 @@ export class AgentConnection {
   readonly connected: Promise<void>;
   private markConnected!: () => void;
   hostId: string | undefined;
+  /** Interactive console sessions, multiplexed on the current stream. */
+  readonly consoles: AgentConsoles;
 
   constructor(private readonly o: AgentConnectionOptions) {
     this.interval = o.heartbeatIntervalMs ?? 10_000;
+    this.consoles = new AgentConsoles({ hypervisor: o.hypervisor, log: o.log.child({ component: "console" }) });
     this.reconnectLog = new ReconnectLog(o.log, o.reconnectLogEveryMs ?? 60_000);
     this.connected = new Promise((r) => { this.markConnected = r; });
   }
@@ -126,6 +130,7 @@ export class AgentConnection {
     clearInterval(this.statsTimer);
     clearTimeout(this.renewalTimer);
     clearTimeout(this.reconnectTimer);
+    this.consoles.attach(undefined);
     this.stream?.cancel();
     this.wake?.();
     await this.loop;
@@ -241,6 +246,9 @@ export class AgentConnection {
       stream.on("error", (e: grpc.ServiceError) => resolve(`stream error: ${e.code} ${e.details || e.message}`));
     });
     stream.on("data", (m: ManagerMessage) => this.onMessage(m));
+    // Console output does not wait in the send queue behind heartbeats; the stream's own buffer
+    // is what a session is measured against (agent-consoles.ts).
+    this.consoles.attach({ send: (msg) => { stream.write(msg); return stream.writableLength; } });
     this.o.log.info({ hostId: res.hostId, manager: this.o.managerAddress, mtls: Boolean(tls) }, "connected to manager");
     // Results that waited while disconnected go first, then a full heartbeat.
     this.enqueue(async () => {
@@ -255,6 +263,7 @@ export class AgentConnection {
     clearInterval(this.heartbeatTimer);
     clearInterval(this.statsTimer);
     clearTimeout(this.renewalTimer);
+    this.consoles.attach(undefined);
     this.stream = undefined;
     if (!this.stopped) this.o.log.warn({ why }, "lost the manager");
   }
@@ -382,6 +391,9 @@ export class AgentConnection {
     const b = m.body;
     if (!b) return;
     if (b.$case === "command") void this.onCommand(b.value);
+    else if (b.$case === "consoleOpen") void this.consoles.onOpen(b.value);
+    else if (b.$case === "consoleInput") this.consoles.onInput(b.value);
+    else if (b.$case === "consoleClose") this.consoles.onClose(b.value.sessionId);
     else if (b.$case === "settings") {
       const before = this.interval;
       this.applySettings(b.value);

@@ -2,6 +2,7 @@
 // simulator through this, and nothing else in the agent knows which one it has. The core
 // (start, stop, destroy, list) is what the manager needs to run any VM; everything else is a
 // capability interface a driver may or may not have (README.md in this folder: how to add one).
+import type { Duplex } from "node:stream";
 import { UnsupportedError } from "#shared/errors.js";
 import type { DiskSpec, DomainStatus, HostFacts, StopMode, VmSpec } from "#shared/protocol.js";
 import type { SecurityRule } from "#shared/security-rules.js";
@@ -134,10 +135,18 @@ export interface ConsoleLogTail {
   truncated: boolean;
 }
 
-/** What the guest printed on its serial console (kept by the host across the VM's boots). */
+/**
+ * An interactive attachment to a VM's serial console: what is written goes to the guest, what
+ * the guest prints is read. It ends (the stream closes) when the VM stops; destroy() detaches.
+ */
+export type ConsoleStream = Duplex;
+
+/** What the guest printed on its serial console (kept by the host across the VM's boots), and a live attachment to it. */
 export interface ConsoleCapability {
   /** The last maxBytes bytes at most ("" when the VM printed nothing yet); NotFoundError for an unknown VM. */
   consoleLog(vmUuid: string, maxBytes: number): Promise<ConsoleLogTail>;
+  /** Attaches to the serial console of a running VM (ConflictError naming the state otherwise; NotFoundError for an unknown VM). */
+  openConsole(vmUuid: string): Promise<ConsoleStream>;
 }
 
 /** A VM's firewall as checked (network/firewall-spec.ts): its allow rules and its addresses. */

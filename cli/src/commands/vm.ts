@@ -1,10 +1,11 @@
-// orbit vm create|list|show|start|stop|reboot|restore|clone|reset-ssh-key|delete: /v1/core/virtual-machines.
+// orbit vm create|list|show|start|stop|reboot|restore|clone|reset-ssh-key|console|delete: /v1/core/virtual-machines.
 import { readFileSync } from "node:fs";
 import { type Command, Option } from "commander";
 import type { Instance, Named } from "../api-types.js";
 import { type Context, parseId, parsePositiveInt, waitable } from "../context.js";
 import { UsageError } from "../errors.js";
 import { printFields, printJson, printTable } from "../output.js";
+import { vmConsoleCommands } from "./vm-console.js";
 import { waitForJobs, waitForVmGone, waitForVmStatus } from "../wait.js";
 
 
@@ -155,6 +156,8 @@ export function vmCommands(program: Command, ctx: (cmd: Command) => Context): vo
       if (c.json) return printJson(c.out, r);
       c.out.write(`${r.message ?? `VM ${id}: SSH key reset to ${o.key}`}\n`);
     });
+
+  vmConsoleCommands(vm, ctx);
 
   waitable(vm.command("delete").alias("rm").description("delete a VM").argument("<id>", "VM id", parseId))
     .action(async (id: number, o: { wait?: boolean; timeout: number }, cmd: Command) => {

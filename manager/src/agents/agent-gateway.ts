@@ -3,7 +3,7 @@ import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { ForbiddenError, InvalidArgumentError, OrbitError, UnauthenticatedError } from "#shared/errors.js";
 import {
-  AgentServiceService, type AgentMessage, type AgentServiceServer, type CommandResult, type DomainEvent,
+  AgentServiceService, type AgentMessage, type AgentServiceServer, type CommandResult, type ConsoleClosed, type ConsoleOutput, type DomainEvent,
   type Heartbeat, type ManagerMessage, type RegisterRequest, type RegisterResponse, type VmStatsReport,
 } from "#shared/protocol.js";
 import { safeEqual } from "#shared/secrets.js";
@@ -24,6 +24,13 @@ export interface HostStreamHandler {
   onDisconnected(hostId: number): Promise<void>;
 }
 
+/** The console sessions relayed over agent streams (console/console-relay.ts). */
+export interface ConsoleStreamHandler {
+  output(hostId: number, m: ConsoleOutput): void;
+  closedByAgent(hostId: number, m: ConsoleClosed): void;
+  hostGone(hostId: number): void;
+}
+
 export interface AgentGatewayOptions {
   hosts: HostService;
   enrollment: HostEnrollment;
@@ -42,6 +49,8 @@ export interface AgentGatewayOptions {
   revocationCheckMs?: number;
   /** Where the VMs' counter reports go (VM metrics); without it they are dropped. */
   onVmStats?: (hostId: number, report: VmStatsReport) => Promise<unknown>;
+  /** Where console output goes; without it console messages are dropped. */
+  consoles?: ConsoleStreamHandler;
   /** Told about errors; returns true when it was the database being unavailable (logged once per outage there). */
   onDatabaseUnavailable?: (e: unknown) => boolean;
 }
@@ -191,6 +200,7 @@ export class AgentGateway {
     const sessionId = this.o.sessions.open(host.id, {
       write: (m) => { call.write(m); },
       end: () => { call.end(); },
+      buffered: () => call.writableLength,
     });
     log.info("agent connected");
     // Messages are handled one at a time so a heartbeat never races the result before it.
@@ -212,6 +222,9 @@ export class AgentGateway {
         case "vmStatsReport":
           await this.o.onVmStats?.(host.id, b.value);
           return;
+        case "consoleOutput":
+        case "consoleClosed":
+          return;
       }
     };
     call.on("data", (msg: AgentMessage) => {
@@ -223,6 +236,9 @@ export class AgentGateway {
         call.emit("error", toServiceError(e));
         return;
       }
+      // Console bytes go straight through: they touch no database and must not wait behind heartbeats.
+      if (msg.body?.$case === "consoleOutput") { this.o.consoles?.output(host.id, msg.body.value); return; }
+      if (msg.body?.$case === "consoleClosed") { this.o.consoles?.closedByAgent(host.id, msg.body.value); return; }
       chain = chain.then(() => handle(msg)).catch((e) => {
         this.logFailure(log, e, {}, "bad agent message");
       });
@@ -231,6 +247,7 @@ export class AgentGateway {
       this.streams.delete(call);
       if (this.o.sessions.close(host.id, sessionId, why)) {
         log.info({ why }, "agent disconnected");
+        this.o.consoles?.hostGone(host.id);
         chain = chain.then(() => this.o.handler.onDisconnected(host.id)).catch((e) => this.logFailure(log, e, {}, "onDisconnected failed", "error"));
       }
     };

@@ -8,6 +8,8 @@ export interface SessionSink {
   write(msg: ManagerMessage): void;
   /** Ends the stream (a newer session replaced this one, or the manager stops). */
   end(): void;
+  /** Bytes written and not yet sent to the agent (unknown: 0). */
+  buffered?(): number;
 }
 
 interface Pending {
@@ -97,6 +99,11 @@ export class AgentSessions {
 
   connectedHostIds(): number[] {
     return [...this.byHost.keys()];
+  }
+
+  /** Bytes waiting to go to the host's agent (0 without a stream). */
+  bufferedBytes(hostId: number): number {
+    return this.byHost.get(hostId)?.sink.buffered?.() ?? 0;
   }
 
   send(hostId: number, msg: ManagerMessage): void {

@@ -23,4 +23,13 @@ describe("protocol limits of VM stats reports and console logs", () => {
     expect(() => checkAgentMessageBounds(answer("a".repeat(PROTOCOL_LIMITS.consoleLogBytes)))).not.toThrow();
     expect(() => checkAgentMessageBounds(answer("é".repeat(PROTOCOL_LIMITS.consoleLogBytes / 2 + 1)))).toThrow(/console_log\.text/);
   });
+
+  it("refuses console output over 64 KiB per message and an over-long close reason", () => {
+    const output = (bytes: number): AgentMessage => ({ body: { $case: "consoleOutput", value: { sessionId: "s", data: Buffer.alloc(bytes, 0x61) } } });
+    expect(() => checkAgentMessageBounds(output(PROTOCOL_LIMITS.consoleChunkBytes))).not.toThrow();
+    expect(() => checkAgentMessageBounds(output(PROTOCOL_LIMITS.consoleChunkBytes + 1))).toThrow(/console_output\.data/);
+    const closed = (reason: string): AgentMessage => ({ body: { $case: "consoleClosed", value: { sessionId: "s", reason, error: undefined } } });
+    expect(() => checkAgentMessageBounds(closed("the VM stopped"))).not.toThrow();
+    expect(() => checkAgentMessageBounds(closed("x".repeat(PROTOCOL_LIMITS.longStringChars + 1)))).toThrow(/console_closed\.reason/);
+  });
 });

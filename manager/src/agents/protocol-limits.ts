@@ -6,7 +6,7 @@
 // message over MAX_AGENT_MESSAGE_BYTES before it is even decoded).
 import { InvalidArgumentError } from "#shared/errors.js";
 import type {
-  AgentMessage, CommandResult, DomainEvent, DomainStatus, Heartbeat, HostFacts, RegisterRequest, VmStats, VmStatsReport,
+  AgentMessage, CommandResult, ConsoleClosed, DomainEvent, DomainStatus, Heartbeat, HostFacts, RegisterRequest, VmStats, VmStatsReport,
 } from "#shared/protocol.js";
 
 export const PROTOCOL_LIMITS = {
@@ -28,6 +28,8 @@ export const PROTOCOL_LIMITS = {
   samplesPerStatsReport: 2048,
   /** Console output in one answer (the agent caps what it sends at 1 MiB). */
   consoleLogBytes: 1024 * 1024,
+  /** One ConsoleOutput's bytes (the agent sends at most 64 KiB per message). */
+  consoleChunkBytes: 64 * 1024,
   /** Any string field without a tighter limit below. */
   stringChars: 256,
   longStringChars: 4096,
@@ -146,6 +148,15 @@ function checkDomainEvent(e: DomainEvent): void {
   maxChars("event.domain.detail", e.detail, PROTOCOL_LIMITS.longStringChars);
 }
 
+function checkConsoleClosed(c: ConsoleClosed): void {
+  maxChars("console_closed.session_id", c.sessionId);
+  maxChars("console_closed.reason", c.reason, PROTOCOL_LIMITS.longStringChars);
+  if (c.error) {
+    maxChars("console_closed.error.code", c.error.code);
+    maxChars("console_closed.error.message", c.error.message, PROTOCOL_LIMITS.longStringChars);
+  }
+}
+
 /** A message on an agent's stream. */
 export function checkAgentMessageBounds(m: AgentMessage): void {
   const b = m.body;
@@ -155,5 +166,12 @@ export function checkAgentMessageBounds(m: AgentMessage): void {
     case "commandResult": return checkCommandResult(b.value);
     case "event": if (b.value.body?.$case === "domain") checkDomainEvent(b.value.body.value); return;
     case "vmStatsReport": return checkVmStatsReport(b.value);
+    case "consoleOutput":
+      maxChars("console_output.session_id", b.value.sessionId);
+      if (b.value.data.length > PROTOCOL_LIMITS.consoleChunkBytes) {
+        throw new InvalidArgumentError("console_output.data", `console_output.data is over ${PROTOCOL_LIMITS.consoleChunkBytes} bytes`, { limit: PROTOCOL_LIMITS.consoleChunkBytes });
+      }
+      return;
+    case "consoleClosed": return checkConsoleClosed(b.value);
   }
 }

@@ -3,6 +3,7 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
+import websocket from "@fastify/websocket";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type { Logger } from "pino";
 import { ForbiddenError, type DatabaseUnavailableError } from "#shared/errors.js";
@@ -24,6 +25,8 @@ export interface ApiServerOptions {
   apiKeys: ApiKeyService;
   version: string;
   routes: (app: FastifyInstance) => Promise<void>;
+  /** Routes that authenticate by themselves, outside the API-key scope (the console's WebSocket, whose URL holds a one-time token). */
+  publicRoutes?: (app: FastifyInstance) => Promise<void>;
   /** Records answers to POSTs sent with an Idempotency-Key (none: the header is ignored). */
   idempotency?: IdempotencyStore;
   /** Readiness (/readyz) and the one-line-per-outage log; without it /readyz always answers 200. */
@@ -85,6 +88,8 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
     transformObject: (d) => ("openapiObject" in d ? attachExamples(d.openapiObject) : d.swaggerObject),
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
+  // WebSocket routes (the console); one message is at most 64 KiB of typed input.
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
 
   // Liveness: the process runs and serves HTTP (restart it when this fails).
   app.get("/healthz", { schema: { hide: true } }, async () => ({ status: true, message: "ok" }));
@@ -98,6 +103,7 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
     });
   });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  if (o.publicRoutes) await app.register(o.publicRoutes);
   // Every route registered in this scope needs a key; the decision uses the route that matched
   // (never the raw URL, which may be percent-encoded differently from what the router decodes).
   await app.register(async (scoped) => {

@@ -174,6 +174,13 @@ describe("buildDomainXml", () => {
     }
   });
 
+  it("binds the serial console to a unix socket, still logged to the file, when a socket is given", () => {
+    const d = build("serial-socket", base(), undefined, { ...paths, consoleSocket: "/var/lib/orbit/i/console.sock" });
+    const source = { "@_mode": "bind", "@_path": "/var/lib/orbit/i/console.sock" };
+    expect(devices(d).serial).toMatchObject({ "@_type": "unix", source, log: { "@_file": paths.serialLog, "@_append": "on" }, target: { "@_port": "0" } });
+    expect(devices(d).console).toMatchObject({ "@_type": "unix", source, target: { "@_type": "serial", "@_port": "0" } });
+  });
+
   it("logs the serial console to a file while keeping a pty console", () => {
     const d = build("serial", base());
     expect(devices(d).serial).toMatchObject({ "@_type": "pty", log: { "@_file": paths.serialLog, "@_append": "on" } });

@@ -48,6 +48,11 @@ export interface DomainXmlOptions {
 export interface DomainPaths {
   /** Where the serial console is logged. */
   serialLog: string;
+  /**
+   * A unix socket QEMU listens on for the serial console (the agent connects to it for an
+   * interactive session); without it the serial is a pty.
+   */
+  consoleSocket?: string;
   /** Per-VM UEFI variables file (UEFI guests only). */
   nvram?: string;
   /** The cloud-init NoCloud seed ISO, attached as a cdrom when present. */
@@ -317,8 +322,7 @@ export function domainObject(spec: VmSpec, opts: DomainXmlOptions, paths: Domain
       ...(i === 0 ? { target: { "@_dev": vmTapName(spec.vmUuid) } } : {}),
       model: { "@_type": n.model || "virtio" },
     })),
-    serial: { "@_type": "pty", log: { "@_file": paths.serialLog, "@_append": "on" }, target: { "@_port": 0 } },
-    console: { "@_type": "pty", target: { "@_type": "serial", "@_port": 0 } },
+    ...serialDevices(paths),
     hostdev: spec.gpus.map(hostdevElement),
     memballoon: { "@_model": "virtio", ...(statsPeriod > 0 ? { stats: { "@_period": statsPeriod } } : {}) },
     rng: { "@_model": "virtio", backend: { "@_model": "random", "#text": "/dev/urandom" } },
@@ -367,6 +371,25 @@ const VIRTIO_SCSI_CONTROLLER = { "@_type": "scsi", "@_index": 0, "@_model": "vir
 /** PURE: the `<controller>` element `virsh attach-device` takes to add the virtio-scsi controller to a domain without one. */
 export function buildScsiControllerXml(): string {
   return builder.build({ controller: VIRTIO_SCSI_CONTROLLER }) as string;
+}
+
+/**
+ * The serial port (logged to a file across boots either way) and the console aliasing it: on a
+ * unix socket QEMU binds when one is given, so the agent can attach without a pty tool.
+ */
+function serialDevices(paths: DomainPaths): Record<string, unknown> {
+  const log = { "@_file": paths.serialLog, "@_append": "on" };
+  if (!paths.consoleSocket) {
+    return {
+      serial: { "@_type": "pty", log, target: { "@_port": 0 } },
+      console: { "@_type": "pty", target: { "@_type": "serial", "@_port": 0 } },
+    };
+  }
+  const source = { "@_mode": "bind", "@_path": paths.consoleSocket };
+  return {
+    serial: { "@_type": "unix", source, log, target: { "@_port": 0 } },
+    console: { "@_type": "unix", source, target: { "@_type": "serial", "@_port": 0 } },
+  };
 }
 
 export function buildDiskDeviceXml(disk: { sourcePath: string; format: string; targetDev: string; bus: string; serial?: string }): string {

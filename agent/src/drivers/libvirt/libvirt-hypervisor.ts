@@ -3,6 +3,7 @@
 // the serial log and the last domain XML it defined. Operations on one VM are serialised.
 import { constants } from "node:fs";
 import { access, mkdir, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
+import { connect as netConnect, type Socket } from "node:net";
 import { hostname as osHostname } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { execa } from "execa";
@@ -15,7 +16,7 @@ import { parseVirshCapabilities } from "../../inventory/virsh-capabilities.parse
 import { parseVirshNodeinfo } from "../../inventory/virsh-nodeinfo.parser.js";
 import { readFileTail } from "../file-tail.js";
 import type {
-  AttachDiskOptions, ConsoleCapability, ConsoleLogTail, DiskCapability, FirewallCapability, VmFirewall, DomainLifecycleEvent, Hypervisor, HypervisorHostFacts, PowerCapability, ResizeCapability,
+  AttachDiskOptions, ConsoleCapability, ConsoleLogTail, ConsoleStream, DiskCapability, FirewallCapability, VmFirewall, DomainLifecycleEvent, Hypervisor, HypervisorHostFacts, PowerCapability, ResizeCapability,
   StatsCapability, StopOptions,
 } from "../hypervisor.js";
 import { parseDomainDisks, parseDomainMdevs, parseScsiControllerModels } from "./domain-disks.parser.js";
@@ -506,6 +507,41 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
     return { text: "", truncated: false };
   }
 
+  /** The unix socket QEMU binds for the VM's serial console (domain-xml.ts, `<serial type="unix">`). */
+  consoleSocketPath(vmUuid: string): string {
+    return join(this.opts.instancesDir, vmUuid.toLowerCase(), "console.sock");
+  }
+
+  /**
+   * Connects to the serial console's socket of a running domain. QEMU serves one client at a
+   * time on it: a second attachment waits until the first one leaves. Domains defined before
+   * the socket existed (a pty serial) have no socket until they are started again.
+   */
+  async openConsole(vmUuid: string): Promise<ConsoleStream> {
+    const uuid = vmUuid.toLowerCase();
+    let st: DomainState;
+    try {
+      st = await this.domainState(uuid);
+    } catch (e) {
+      if (isVirshError(e) && e.kind === "no_domain") throw new NotFoundError("vm", uuid, `VM ${uuid} is not defined on this host`);
+      throw e;
+    }
+    if (st.powerState !== PowerState.POWER_STATE_RUNNING) {
+      const name = PowerState[st.powerState];
+      throw new ConflictError(`cannot open the console of VM ${uuid}: it is ${name.replace("POWER_STATE_", "").toLowerCase()} (${st.reason}); the console needs it running`, name);
+    }
+    const path = this.consoleSocketPath(uuid);
+    return new Promise<Socket>((resolve, reject) => {
+      const socket = netConnect(path);
+      socket.once("connect", () => { socket.off("error", reject); resolve(socket); });
+      socket.once("error", (e: NodeJS.ErrnoException) => {
+        reject(e.code === "ENOENT"
+          ? new ConflictError(`VM ${uuid} has no console socket (${path}): it was started before consoles had one (stop and start it), or the path is over 107 bytes`, "no_console_socket")
+          : new HypervisorError(`cannot connect to the console socket of VM ${uuid} (${path}): ${e.message}`, { code: "console_socket" }));
+      });
+    });
+  }
+
   // ------------------------------------------------------------------ internals
 
   private async define(spec: VmSpec): Promise<void> {
@@ -530,6 +566,9 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
       { ...this.opts.xml, domainType: this.opts.domainType },
       {
         serialLog: join(dir, "serial.log"),
+        // A unix socket path is at most 107 bytes (sun_path): past that QEMU could not start the
+        // domain, so a deep instances dir keeps the pty serial (and has no interactive console).
+        ...(Buffer.byteLength(this.consoleSocketPath(uuid)) <= 107 ? { consoleSocket: this.consoleSocketPath(uuid) } : {}),
         nvram: join(dir, "nvram.fd"),
         seedIso,
         instanceDir: dir,

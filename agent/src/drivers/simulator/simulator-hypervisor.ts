@@ -10,6 +10,7 @@ import {
   type HypervisorHostFacts, type PowerCapability, type ResizeCapability, type StatsCapability, type StopOptions, type VmStats,
   type ConsoleCapability, type ConsoleLogTail, type FirewallCapability, type VmFirewall,
 } from "../hypervisor.js";
+import { SimulatedConsole } from "./simulated-console.js";
 import { SimulatorStateFile, type SimulatedDisk, type SimulatedDomain, type SimulatedOwnedDisk } from "./simulator-state-file.js";
 
 export interface SimulatorOptions {
@@ -89,6 +90,8 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
    * a fresh disk. In memory only: a disk not recorded is taken as the first one its spec makes.
    */
   readonly ownedDisks = new Map<string, SimulatedOwnedDisk>();
+  /** Open console sessions per domain: they end when it stops running. */
+  private readonly consoles = new Map<string, Set<SimulatedConsole>>();
   /** How many times each operation really ran (tests check commands are not executed twice). */
   readonly calls = { start: 0, stop: 0, destroy: 0 };
   /** The disk files attachDisk created (createSizeGib) and deleteDisk has not removed, with their base image ("" for none). */
@@ -126,6 +129,13 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
     if (next) this.domains.set(uuid, next);
     else this.domains.delete(uuid);
     this.tickCpuClock(uuid, next);
+    if (next?.state !== PowerState.POWER_STATE_RUNNING) this.hangUpConsoles(uuid);
+  }
+
+  private hangUpConsoles(uuid: string): void {
+    const open = this.consoles.get(uuid);
+    this.consoles.delete(uuid);
+    for (const c of open ?? []) c.hangUp();
   }
 
   private tickCpuClock(uuid: string, d: SimulatedDomain | undefined): void {
@@ -245,6 +255,7 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
 
   async close(): Promise<void> {
     this.listeners.clear();
+    for (const uuid of [...this.consoles.keys()]) this.hangUpConsoles(uuid);
   }
 
   // ---- capability "power"
@@ -511,6 +522,19 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
   /** The firewall last applied for the VM (tests: what the manager sent arrived). */
   firewallOf(vmUuid: string): VmFirewall | undefined {
     return this.firewalls.get(vmUuid.toLowerCase());
+  }
+
+  /** A simulated shell on the console of a running VM; it hangs up when the VM stops. */
+  async openConsole(vmUuid: string): Promise<SimulatedConsole> {
+    const uuid = vmUuid.toLowerCase();
+    if (!this.domains.has(uuid)) throw new NotFoundError("vm", uuid, `VM ${uuid} is not defined on this host`);
+    const d = this.expectState(uuid, "open the console of", [PowerState.POWER_STATE_RUNNING]);
+    const c = new SimulatedConsole(d.spec.name);
+    let set = this.consoles.get(uuid);
+    if (!set) this.consoles.set(uuid, (set = new Set()));
+    set.add(c);
+    c.once("close", () => this.consoles.get(uuid)?.delete(c));
+    return c;
   }
 
   // ---- helpers

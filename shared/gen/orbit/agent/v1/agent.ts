@@ -258,14 +258,62 @@ export interface AgentMessage {
     | { $case: "commandResult"; value: CommandResult }
     | { $case: "event"; value: Event }
     | { $case: "vmStatsReport"; value: VmStatsReport }
+    | //
+    /** Interactive serial console sessions (capability "console"), multiplexed on this stream. */
+    { $case: "consoleOutput"; value: ConsoleOutput }
+    | { $case: "consoleClosed"; value: ConsoleClosed }
     | undefined;
 }
 
 export interface ManagerMessage {
-  body: { $case: "command"; value: Command } | { $case: "ack"; value: Ack } | {
-    $case: "settings";
-    value: AgentSettings;
-  } | undefined;
+  body:
+    | { $case: "command"; value: Command }
+    | { $case: "ack"; value: Ack }
+    | { $case: "settings"; value: AgentSettings }
+    | //
+    /** Interactive serial console sessions (capability "console"), multiplexed on this stream. */
+    { $case: "consoleOpen"; value: ConsoleOpen }
+    | { $case: "consoleInput"; value: ConsoleInput }
+    | { $case: "consoleClose"; value: ConsoleClose }
+    | undefined;
+}
+
+/**
+ * Attach to a running VM's serial console. The agent answers with ConsoleOutput as the guest
+ * prints, and with ConsoleClosed when the session ends (or could not start).
+ */
+export interface ConsoleOpen {
+  /** Chosen by the manager; names the session in every later message of either side. */
+  sessionId: string;
+  vmUuid: string;
+}
+
+/** Bytes typed by the user, to the guest (at most 64 KiB per message). */
+export interface ConsoleInput {
+  sessionId: string;
+  data: Buffer;
+}
+
+/** The manager ends the session (the user went away, or the console was closed). */
+export interface ConsoleClose {
+  sessionId: string;
+}
+
+/** Bytes the guest printed (at most 64 KiB per message). */
+export interface ConsoleOutput {
+  sessionId: string;
+  data: Buffer;
+}
+
+/**
+ * The agent ended the session: the VM stopped, the console could not be opened, or the session
+ * could not keep up. Not sent for a session the manager closed itself.
+ */
+export interface ConsoleClosed {
+  sessionId: string;
+  reason: string;
+  /** Why it could not open, when it never did (same codes as command errors). */
+  error: ErrorInfo | undefined;
 }
 
 export interface DomainStatus {
@@ -2221,6 +2269,12 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       case "vmStatsReport":
         VmStatsReport.encode(message.body.value, writer.uint32(34).fork()).join();
         break;
+      case "consoleOutput":
+        ConsoleOutput.encode(message.body.value, writer.uint32(402).fork()).join();
+        break;
+      case "consoleClosed":
+        ConsoleClosed.encode(message.body.value, writer.uint32(410).fork()).join();
+        break;
     }
     return writer;
   },
@@ -2270,6 +2324,22 @@ export const AgentMessage: MessageFns<AgentMessage> = {
             message.body = { $case: "vmStatsReport", value: VmStatsReport.decode(reader, reader.uint32()) };
             continue;
           }
+          case 50: {
+            if (tag !== 402) {
+              break;
+            }
+
+            message.body = { $case: "consoleOutput", value: ConsoleOutput.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 51: {
+            if (tag !== 410) {
+              break;
+            }
+
+            message.body = { $case: "consoleClosed", value: ConsoleClosed.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2296,6 +2366,14 @@ export const AgentMessage: MessageFns<AgentMessage> = {
         ? { $case: "vmStatsReport", value: VmStatsReport.fromJSON(object.vmStatsReport) }
         : isSet(object.vm_stats_report)
         ? { $case: "vmStatsReport", value: VmStatsReport.fromJSON(object.vm_stats_report) }
+        : isSet(object.consoleOutput)
+        ? { $case: "consoleOutput", value: ConsoleOutput.fromJSON(object.consoleOutput) }
+        : isSet(object.console_output)
+        ? { $case: "consoleOutput", value: ConsoleOutput.fromJSON(object.console_output) }
+        : isSet(object.consoleClosed)
+        ? { $case: "consoleClosed", value: ConsoleClosed.fromJSON(object.consoleClosed) }
+        : isSet(object.console_closed)
+        ? { $case: "consoleClosed", value: ConsoleClosed.fromJSON(object.console_closed) }
         : undefined,
     };
   },
@@ -2310,6 +2388,10 @@ export const AgentMessage: MessageFns<AgentMessage> = {
       obj.event = Event.toJSON(message.body.value);
     } else if (message.body?.$case === "vmStatsReport") {
       obj.vmStatsReport = VmStatsReport.toJSON(message.body.value);
+    } else if (message.body?.$case === "consoleOutput") {
+      obj.consoleOutput = ConsoleOutput.toJSON(message.body.value);
+    } else if (message.body?.$case === "consoleClosed") {
+      obj.consoleClosed = ConsoleClosed.toJSON(message.body.value);
     }
     return obj;
   },
@@ -2344,6 +2426,18 @@ export const AgentMessage: MessageFns<AgentMessage> = {
         }
         break;
       }
+      case "consoleOutput": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "consoleOutput", value: ConsoleOutput.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "consoleClosed": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "consoleClosed", value: ConsoleClosed.fromPartial(object.body.value) };
+        }
+        break;
+      }
     }
     return message;
   },
@@ -2364,6 +2458,15 @@ export const ManagerMessage: MessageFns<ManagerMessage> = {
         break;
       case "settings":
         AgentSettings.encode(message.body.value, writer.uint32(26).fork()).join();
+        break;
+      case "consoleOpen":
+        ConsoleOpen.encode(message.body.value, writer.uint32(402).fork()).join();
+        break;
+      case "consoleInput":
+        ConsoleInput.encode(message.body.value, writer.uint32(410).fork()).join();
+        break;
+      case "consoleClose":
+        ConsoleClose.encode(message.body.value, writer.uint32(418).fork()).join();
         break;
     }
     return writer;
@@ -2406,6 +2509,30 @@ export const ManagerMessage: MessageFns<ManagerMessage> = {
             message.body = { $case: "settings", value: AgentSettings.decode(reader, reader.uint32()) };
             continue;
           }
+          case 50: {
+            if (tag !== 402) {
+              break;
+            }
+
+            message.body = { $case: "consoleOpen", value: ConsoleOpen.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 51: {
+            if (tag !== 410) {
+              break;
+            }
+
+            message.body = { $case: "consoleInput", value: ConsoleInput.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 52: {
+            if (tag !== 418) {
+              break;
+            }
+
+            message.body = { $case: "consoleClose", value: ConsoleClose.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2426,6 +2553,18 @@ export const ManagerMessage: MessageFns<ManagerMessage> = {
         ? { $case: "ack", value: Ack.fromJSON(object.ack) }
         : isSet(object.settings)
         ? { $case: "settings", value: AgentSettings.fromJSON(object.settings) }
+        : isSet(object.consoleOpen)
+        ? { $case: "consoleOpen", value: ConsoleOpen.fromJSON(object.consoleOpen) }
+        : isSet(object.console_open)
+        ? { $case: "consoleOpen", value: ConsoleOpen.fromJSON(object.console_open) }
+        : isSet(object.consoleInput)
+        ? { $case: "consoleInput", value: ConsoleInput.fromJSON(object.consoleInput) }
+        : isSet(object.console_input)
+        ? { $case: "consoleInput", value: ConsoleInput.fromJSON(object.console_input) }
+        : isSet(object.consoleClose)
+        ? { $case: "consoleClose", value: ConsoleClose.fromJSON(object.consoleClose) }
+        : isSet(object.console_close)
+        ? { $case: "consoleClose", value: ConsoleClose.fromJSON(object.console_close) }
         : undefined,
     };
   },
@@ -2438,6 +2577,12 @@ export const ManagerMessage: MessageFns<ManagerMessage> = {
       obj.ack = Ack.toJSON(message.body.value);
     } else if (message.body?.$case === "settings") {
       obj.settings = AgentSettings.toJSON(message.body.value);
+    } else if (message.body?.$case === "consoleOpen") {
+      obj.consoleOpen = ConsoleOpen.toJSON(message.body.value);
+    } else if (message.body?.$case === "consoleInput") {
+      obj.consoleInput = ConsoleInput.toJSON(message.body.value);
+    } else if (message.body?.$case === "consoleClose") {
+      obj.consoleClose = ConsoleClose.toJSON(message.body.value);
     }
     return obj;
   },
@@ -2466,7 +2611,476 @@ export const ManagerMessage: MessageFns<ManagerMessage> = {
         }
         break;
       }
+      case "consoleOpen": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "consoleOpen", value: ConsoleOpen.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "consoleInput": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "consoleInput", value: ConsoleInput.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "consoleClose": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "consoleClose", value: ConsoleClose.fromPartial(object.body.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseConsoleOpen(): ConsoleOpen {
+  return { sessionId: "", vmUuid: "" };
+}
+
+export const ConsoleOpen: MessageFns<ConsoleOpen> = {
+  encode(message: ConsoleOpen, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.vmUuid !== "") {
+      writer.uint32(18).string(message.vmUuid);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConsoleOpen {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConsoleOpen();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.vmUuid = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConsoleOpen {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      vmUuid: isSet(object.vmUuid)
+        ? globalThis.String(object.vmUuid)
+        : isSet(object.vm_uuid)
+        ? globalThis.String(object.vm_uuid)
+        : "",
+    };
+  },
+
+  toJSON(message: ConsoleOpen): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.vmUuid !== "") {
+      obj.vmUuid = message.vmUuid;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConsoleOpen>, I>>(base?: I): ConsoleOpen {
+    return ConsoleOpen.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConsoleOpen>, I>>(object: I): ConsoleOpen {
+    const message = createBaseConsoleOpen();
+    message.sessionId = object.sessionId ?? "";
+    message.vmUuid = object.vmUuid ?? "";
+    return message;
+  },
+};
+
+function createBaseConsoleInput(): ConsoleInput {
+  return { sessionId: "", data: Buffer.alloc(0) };
+}
+
+export const ConsoleInput: MessageFns<ConsoleInput> = {
+  encode(message: ConsoleInput, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(18).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConsoleInput {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConsoleInput();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConsoleInput {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: ConsoleInput): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConsoleInput>, I>>(base?: I): ConsoleInput {
+    return ConsoleInput.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConsoleInput>, I>>(object: I): ConsoleInput {
+    const message = createBaseConsoleInput();
+    message.sessionId = object.sessionId ?? "";
+    message.data = object.data ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseConsoleClose(): ConsoleClose {
+  return { sessionId: "" };
+}
+
+export const ConsoleClose: MessageFns<ConsoleClose> = {
+  encode(message: ConsoleClose, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConsoleClose {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConsoleClose();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConsoleClose {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ConsoleClose): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConsoleClose>, I>>(base?: I): ConsoleClose {
+    return ConsoleClose.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConsoleClose>, I>>(object: I): ConsoleClose {
+    const message = createBaseConsoleClose();
+    message.sessionId = object.sessionId ?? "";
+    return message;
+  },
+};
+
+function createBaseConsoleOutput(): ConsoleOutput {
+  return { sessionId: "", data: Buffer.alloc(0) };
+}
+
+export const ConsoleOutput: MessageFns<ConsoleOutput> = {
+  encode(message: ConsoleOutput, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(18).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConsoleOutput {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConsoleOutput();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConsoleOutput {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: ConsoleOutput): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConsoleOutput>, I>>(base?: I): ConsoleOutput {
+    return ConsoleOutput.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConsoleOutput>, I>>(object: I): ConsoleOutput {
+    const message = createBaseConsoleOutput();
+    message.sessionId = object.sessionId ?? "";
+    message.data = object.data ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseConsoleClosed(): ConsoleClosed {
+  return { sessionId: "", reason: "", error: undefined };
+}
+
+export const ConsoleClosed: MessageFns<ConsoleClosed> = {
+  encode(message: ConsoleClosed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    if (message.error !== undefined) {
+      ErrorInfo.encode(message.error, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConsoleClosed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConsoleClosed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.error = ErrorInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConsoleClosed {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      error: isSet(object.error) ? ErrorInfo.fromJSON(object.error) : undefined,
+    };
+  },
+
+  toJSON(message: ConsoleClosed): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.error !== undefined) {
+      obj.error = ErrorInfo.toJSON(message.error);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConsoleClosed>, I>>(base?: I): ConsoleClosed {
+    return ConsoleClosed.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConsoleClosed>, I>>(object: I): ConsoleClosed {
+    const message = createBaseConsoleClosed();
+    message.sessionId = object.sessionId ?? "";
+    message.reason = object.reason ?? "";
+    message.error = (object.error !== undefined && object.error !== null)
+      ? ErrorInfo.fromPartial(object.error)
+      : undefined;
     return message;
   },
 };
@@ -7828,6 +8442,14 @@ export const AgentServiceClient = makeGenericClientConstructor(
   service: typeof AgentServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

@@ -1,0 +1,35 @@
+// open-console and close-console: a one-time token for the console of a running VM the caller
+// may see (the route checked the account), and the end of every session and unused token of it.
+import { eq } from "drizzle-orm";
+import { ConflictError } from "#shared/errors.js";
+import type { Db } from "../db/database.js";
+import { vms } from "../db/schema.js";
+import type { ConsoleRelay } from "./console-relay.js";
+import type { ConsoleTokens } from "./console-tokens.js";
+
+/** The VM as the caller may see it (its account already checked). */
+export interface ConsoleVm {
+  id: number;
+  uuid: string;
+  state: string;
+}
+
+export class VmConsoles {
+  constructor(private readonly db: Db, private readonly tokens: ConsoleTokens, private readonly relay: Pick<ConsoleRelay, "closeVm">) {}
+
+  /** A token for the VM's console; ConflictError (naming the state) unless it is running on a host. */
+  async open(vm: ConsoleVm): Promise<{ token: string; expiresAt: Date }> {
+    if (vm.state !== "Running") throw new ConflictError(`VM ${vm.id} is ${vm.state}: its console opens only while it is Running`, vm.state);
+    // Users' views of a VM do not name its host, so the host comes from the VM's row.
+    const [placed] = await this.db.select({ hostId: vms.hostId }).from(vms).where(eq(vms.id, vm.id));
+    const hostId = placed?.hostId ?? null;
+    if (hostId === null) throw new ConflictError(`VM ${vm.id} has no host (state ${vm.state}): it has no console`, vm.state);
+    return this.tokens.issue({ vmId: vm.id, vmUuid: vm.uuid, hostId });
+  }
+
+  /** Ends the VM's open sessions and forgets its unused tokens; answers how many sessions ended. */
+  close(vm: ConsoleVm): number {
+    this.tokens.revokeVm(vm.id);
+    return this.relay.closeVm(vm.id);
+  }
+}
