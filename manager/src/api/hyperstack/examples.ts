@@ -999,6 +999,15 @@ export const hyperstackExamples: OperationExamples = {
       available: false,
     },
   },
+  "POST /v1/core/virtual-machines/{id}/open-console": {
+    response: {
+      status: true, message: "Console URL for virtual machine 12: usable once, until it expires",
+      console: { url: "ws://127.0.0.1:8080/v1/console/<one-time-token>", expires_at: "2026-12-04T19:43:12.000Z" },
+    },
+  },
+  "POST /v1/core/virtual-machines/{id}/close-console": {
+    response: { status: true, message: "Closed 1 console connection(s) of virtual machine 12", closed_sessions: 1 },
+  },
   "POST /v1/core/virtual-machines/{id}/clone": {
     request: { name: "llm-finetune-copy", start: false },
     response: {
