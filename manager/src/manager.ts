@@ -50,6 +50,11 @@ import { HostCertificateService } from "./security/host-certificate-service.js";
 import { HostEnrollment } from "./security/host-enrollment.js";
 import { RegistrationTokenService } from "./security/registration-token-service.js";
 import { JobRunner } from "./jobs/job-runner.js";
+import { imageDownloadJob, onImageJobFailed } from "./jobs/image-download.job.js";
+import { ImageService, IMAGE_DOWNLOAD_JOB } from "./catalog/image-service.js";
+import { IMAGE_SETTINGS } from "./catalog/image-settings.js";
+import { imageAdminRoutes } from "./api/admin/images.routes.js";
+import { openImageStore } from "./catalog/image-store.js";
 import { JobService } from "./jobs/job-service.js";
 import { vmDeployJob } from "./jobs/vm-deploy.job.js";
 import { vmDestroyJob } from "./jobs/vm-destroy.job.js";
@@ -125,7 +130,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const reportDatabase = (e: unknown) => health.report(e);
   log.info({ database: database.kind }, "database ready (migrations applied)");
 
-  const registry = new SettingsRegistry([...CORE_SETTINGS, ...CALLBACK_SETTINGS, ...NETWORK_SETTINGS]);
+  const registry = new SettingsRegistry([...CORE_SETTINGS, ...CALLBACK_SETTINGS, ...NETWORK_SETTINGS, ...IMAGE_SETTINGS]);
   const allocation = new AllocationSettings(registry);
   defineAccountSettings(registry);
   const settings = new SettingsService(db, registry);
@@ -154,7 +159,10 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     db,
     log: log.child({ component: "jobs" }),
     onDatabaseUnavailable: reportDatabase,
-    onFailed: withActionFailedCallback(db, onVmJobFailed(db, dispatcher)),
+    onFailed: async (job, error) => {
+      await withActionFailedCallback(db, onVmJobFailed(db, dispatcher))(job, error);
+      await onImageJobFailed(db)(job, error);
+    },
   });
   const reconciler = new VmReconciler(db, dispatcher, log.child({ component: "reconciler" }), runner);
   const placement = new PlacementService({
@@ -167,6 +175,13 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   runner.register("vm.deploy", withActionCallbacks(db, vmDeployJob(db, dispatcher, registry)));
   runner.register("vm.destroy", withActionCallbacks(db, vmDestroyJob(db, dispatcher)));
   for (const kind of VM_POWER_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmPowerJob(kind, db, dispatcher, registry)));
+  // Registered images are downloaded into the manager's store (CloudStack's secondary storage).
+  const imageStore = await openImageStore(config.dataDir);
+  runner.register(IMAGE_DOWNLOAD_JOB, imageDownloadJob({
+    db, storeDir: imageStore.dir,
+    maxBytes: () => registry.number("image.download.max.bytes"), timeoutMs: () => registry.number("image.download.timeout.ms"),
+  }));
+  const imagesSvc = new ImageService({ db, storeDir: imageStore.dir, enqueue: (id) => runner.enqueue(id) });
   // Event callbacks: queued in the outbox with each event, POSTed by this worker (callbacks/).
   const callbackPolicy = () => ({ allowPrivateAddresses: config.callbackAllowPrivateAddresses });
   const networks = new NetworkService(db, () => networkDefaults(registry));
@@ -233,6 +248,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await scoped.register(vmCallbackRoutes(new VmCallbackService(db, callbackPolicy), callbackSecrets));
       await scoped.register(floatingIpRoutes(new FloatingIpService(db)));
       await scoped.register(networkAdminRoutes(networks));
+      await scoped.register(imageAdminRoutes(imagesSvc));
     },
   });
   await app.listen({ host: config.apiHost, port: config.apiPort });
@@ -271,6 +287,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await consoleLogs.drain();
       health.close();
       await database.close();
+      await imageStore.close();
     },
   };
 }

@@ -10,4 +10,6 @@ export interface JobInput {
    * storage issue (13), which attaches drives: until then a VM has only its root disk, always deleted.
    */
   recurse?: DestroyRecurse;
+  /** image.download: the image row the download fills (its URL, checksum and type are on it). */
+  image_id?: number;
 }

@@ -21,6 +21,10 @@ export type JobResult = {
   skipped?: string;
   /** vm.destroy: the VM was destroyed already. */
   already?: boolean;
+  /** image.download: the image it made Ready, its stored format and size in bytes. */
+  image_id?: number;
+  format?: string;
+  size_bytes?: number;
 };
 
 /** A job as services hand it out: its row, with the result typed. */

@@ -11,6 +11,9 @@ export const JobResultView = Type.Object({
   host_id: Type.Optional(Id("vm.deploy: the host that runs the VM (admin keys only)")),
   skipped: Type.Optional(Type.String({ description: "vm.deploy: why nothing was deployed (the VM was deleted or failed while the job waited)" })),
   already: Type.Optional(Type.Boolean({ description: "vm.destroy: the VM was destroyed already" })),
+  image_id: Type.Optional(Id("image.download: the image it made Ready")),
+  format: Type.Optional(Type.String({ description: "image.download: the stored format (qcow2 or iso)" })),
+  size_bytes: Type.Optional(Type.Integer({ minimum: 0, description: "image.download: the stored file's size in bytes" })),
 }, { description: "What the job reported when it succeeded; which fields depends on its kind" });
 export type JobResultView = Static<typeof JobResultView>;
 
@@ -22,7 +25,7 @@ const _everyResultFieldNamed: [Unnamed] extends [never] ? true : Unnamed = true;
 export const JobView = Type.Object({
   id: Id(),
   uuid: Type.String({ format: "uuid" }),
-  kind: Type.String({ description: "vm.deploy, vm.destroy" }),
+  kind: Type.String({ description: "vm.deploy, vm.destroy, the power actions' vm.*, image.download" }),
   status: Type.Union([Type.Literal("pending"), Type.Literal("running"), Type.Literal("succeeded"), Type.Literal("failed")]),
   progress: Type.Integer({ minimum: 0, maximum: 100 }),
   attempts: Type.Integer({ minimum: 0 }),
