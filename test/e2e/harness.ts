@@ -4,7 +4,7 @@ import { asc, count, ne, sql } from "drizzle-orm";
 import pino from "pino";
 import { ApiKeyService } from "../../manager/src/auth/api-key-service.js";
 import {
-  affinityGroups, allocations, flavors, gpuAllocations, idempotencyKeys, ipAllocations, jobs, registrationTokens, settings, vms,
+  affinityGroups, allocations, flavors, gpuAllocations, idempotencyKeys, images, ipAllocations, jobs, registrationTokens, settings, vms,
 } from "../../manager/src/db/schema.js";
 import { loadManagerConfig } from "../../manager/src/config.js";
 import { scratchDatabaseUrl } from "../../manager/src/db/database.js";
@@ -90,7 +90,7 @@ export async function jobsIdle(cloud: TestCloud): Promise<void> {
 
 /**
  * What a refused request must not change: VMs, allocations (CPU, memory, GPUs), jobs, settings,
- * flavors, affinity groups, registration tokens, idempotency records and IP addresses given out,
+ * flavors, images, affinity groups, registration tokens, idempotency records and IP addresses given out,
  * read from the database. (An environment's network, created with its first create, is not in it.)
  * Taken once the jobs have settled: an earlier step's deploy moving a VM from Starting to Running
  * between two digests is not a change the refused request made (a job it queued still counts).
@@ -99,7 +99,7 @@ export async function stateDigest(cloud: TestCloud): Promise<string> {
   await jobsIdle(cloud);
   const db = cloud.manager.database.db;
   const n = async (q: Promise<{ n: number }[]>) => Number((await q)[0]!.n);
-  const [vmRows, alloc, gpu, jobCount, settingRows, flavorCount, groupCount, tokenRows, idem, ips] = await Promise.all([
+  const [vmRows, alloc, gpu, jobCount, settingRows, flavorCount, groupCount, tokenRows, idem, ips, imageRows] = await Promise.all([
     db.select({ id: vms.id, state: vms.state, deleted: vms.deletedAt }).from(vms).where(ne(vms.state, "Destroyed")).orderBy(asc(vms.id)),
     db.select({ n: count(), vcpus: sql<number>`coalesce(sum(${allocations.vcpus}),0)::int`, mem: sql<number>`coalesce(sum(${allocations.memoryMib}),0)::bigint` }).from(allocations),
     n(db.select({ n: count() }).from(gpuAllocations)),
@@ -110,12 +110,14 @@ export async function stateDigest(cloud: TestCloud): Promise<string> {
     db.select({ id: registrationTokens.id, revoked: registrationTokens.revokedAt }).from(registrationTokens).orderBy(asc(registrationTokens.id)),
     n(db.select({ n: count() }).from(idempotencyKeys)),
     db.select({ kind: ipAllocations.kind, address: ipAllocations.address, vm: ipAllocations.vmUuid }).from(ipAllocations).orderBy(asc(ipAllocations.id)),
+    db.select({ id: images.id, name: images.name, status: images.status }).from(images).orderBy(asc(images.id)),
   ]);
   return JSON.stringify({
     vms: vmRows.map((v) => [v.id, v.state, v.deleted !== null]), allocations: alloc.map((a) => [Number(a.n), Number(a.vcpus), Number(a.mem)]),
     gpu, jobs: jobCount, settings: settingRows, flavors: flavorCount, groups: groupCount,
     tokens: tokenRows.map((t) => [t.id, t.revoked !== null]), idempotency: idem,
     ips: ips.map((a) => [a.kind, a.address, a.vm]),
+    images: imageRows.map((i) => [i.id, i.name, i.status]),
   });
 }
 
