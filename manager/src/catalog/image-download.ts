@@ -5,10 +5,9 @@
 import { createHash, type Hash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
-import { Transform } from "node:stream";
+import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { ReadableStream } from "node:stream/web";
-import { Readable } from "node:stream";
+import type { ReadableStream } from "node:stream/web";
 import { execa } from "execa";
 import { OrbitError } from "#shared/errors.js";
 import type { ImageDownloadProgress } from "../db/schema.js";
