@@ -26,6 +26,8 @@ export interface ImageDownloadRequest {
   /** At most one progress report per this many ms (the last one always comes). */
   progressEveryMs?: number;
   qemuImg?: string;
+  /** Aborted when the manager stops: the download ends retryable (resumed by the next manager). */
+  signal?: AbortSignal;
 }
 
 export interface DownloadedImage {
@@ -75,7 +77,7 @@ export async function downloadImage(req: ImageDownloadRequest): Promise<Download
 async function fetchVerified(req: ImageDownloadRequest, part: string): Promise<void> {
   const { algorithm, hex } = parseChecksum(req.checksum);
   let res: Response;
-  const signal = AbortSignal.timeout(req.timeoutMs);
+  const signal = req.signal ? AbortSignal.any([AbortSignal.timeout(req.timeoutMs), req.signal]) : AbortSignal.timeout(req.timeoutMs);
   try {
     res = await fetch(req.url, { signal, redirect: "follow" });
   } catch (e) {
@@ -138,6 +140,7 @@ function tooBig(max: number, total?: number): ImageDownloadError {
 
 function fetchFailure(e: unknown, req: ImageDownloadRequest): ImageDownloadError {
   const err = e as Error & { cause?: { message?: string } };
+  if (req.signal?.aborted) return new ImageDownloadError("the download was interrupted (the manager is stopping); it starts again", { retryable: true });
   if (err.name === "TimeoutError" || err.name === "AbortError") {
     return new ImageDownloadError(`the download took longer than image.download.timeout.ms (${req.timeoutMs} ms)`);
   }

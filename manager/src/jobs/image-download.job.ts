@@ -20,7 +20,7 @@ export interface ImageDownloadJobOptions {
 }
 
 export function imageDownloadJob(o: ImageDownloadJobOptions): JobHandler {
-  return async ({ job, progress, log }) => {
+  return async ({ job, progress, log, signal }) => {
     const imageId = job.input.image_id;
     if (imageId === undefined) throw new OrbitError("internal", "image.download job without an image");
     const [image] = await o.db.select().from(images).where(eq(images.id, imageId));
@@ -31,7 +31,7 @@ export function imageDownloadJob(o: ImageDownloadJobOptions): JobHandler {
     await o.db.update(images).set({ status: "Downloading", error: "", downloadProgress: null }).where(eq(images.id, imageId));
     const done = await downloadImage({
       url: image.sourceUrl, checksum: image.checksum, type, dest: join(o.storeDir, image.path),
-      maxBytes: o.maxBytes(), timeoutMs: o.timeoutMs(), qemuImg: o.qemuImg,
+      maxBytes: o.maxBytes(), timeoutMs: o.timeoutMs(), qemuImg: o.qemuImg, signal,
       onProgress: async (p) => {
         await o.db.update(images).set({ downloadProgress: p }).where(eq(images.id, imageId));
         if (p.percent !== null) await progress(p.percent);

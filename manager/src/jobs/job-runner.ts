@@ -35,6 +35,8 @@ export interface JobContext {
   attempt: number;
   log: Logger;
   progress(pct: number): Promise<void>;
+  /** Aborted when the runner stops: long handlers (downloads) end early, retryable, and are resumed by the next manager. */
+  signal: AbortSignal;
 }
 
 export type JobHandler = (ctx: JobContext) => Promise<JobResult | void>;
@@ -59,6 +61,7 @@ export class JobRunner {
   private readonly handlers = new Map<string, JobHandler>();
   private readonly active = new Map<number, Promise<void>>();
   private stopped = false;
+  private readonly stopping = new AbortController();
 
   constructor(private readonly o: JobRunnerOptions) {}
 
@@ -144,6 +147,7 @@ export class JobRunner {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     clearInterval(this.sweeper);
     for (const wake of [...this.wakers]) wake();
     await Promise.allSettled([...this.active.values()]);
@@ -166,6 +170,7 @@ export class JobRunner {
           job: { ...job, attempts: attempt, status: "running" },
           attempt,
           log,
+          signal: this.stopping.signal,
           progress: async (pct) => {
             await this.o.db.update(jobs).set({ progress: Math.round(pct), updatedAt: new Date() }).where(eq(jobs.id, jobId));
           },
