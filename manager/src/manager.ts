@@ -55,6 +55,7 @@ import { ImageService, IMAGE_DOWNLOAD_JOB } from "./catalog/image-service.js";
 import { IMAGE_SETTINGS } from "./catalog/image-settings.js";
 import { imageAdminRoutes } from "./api/admin/images.routes.js";
 import { openImageStore } from "./catalog/image-store.js";
+import { StoredImageFiles } from "./catalog/image-files.js";
 import { JobService } from "./jobs/job-service.js";
 import { vmDeployJob } from "./jobs/vm-deploy.job.js";
 import { vmDestroyJob } from "./jobs/vm-destroy.job.js";
@@ -209,6 +210,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     sessions, handler: liveness.marksHostsUp(hostsSvc, reconciler), log: log.child({ component: "agents" }), onDatabaseUnavailable: reportDatabase,
     agentSettings: () => liveness.agentSettings(),
     onVmStats: (hostId, report) => vmMetrics.record(hostId, report),
+    images: new StoredImageFiles(db, imageStore.dir),
   });
   // A revocation (admin API) drops the host's open streams on this manager at once.
   certificates.onRevoked((hostId, serials) => gateway.credentialsRevoked(hostId, serials));

@@ -1,12 +1,16 @@
 // Images registered from a URL: the admin registers one served by a local HTTP server, watches
 // its download's progress (image and job) until Ready, users then see it and a VM is made of it;
-// a bad checksum ends in Error; bad requests are 4xx and change nothing.
+// a host fetches its file from the manager (FetchImage); a bad checksum ends in Error; bad
+// requests are 4xx and change nothing.
 import { createHash } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
 import { execa } from "execa";
+import { AgentServiceClient } from "#shared/protocol.js";
+import { fetchImageFile } from "../../agent/src/connection/image-fetch.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createUserKey, errorShapeProblems, startTestCloud, stateDigest, type TestCloud } from "./harness.js";
 
@@ -99,6 +103,22 @@ describe.skipIf(!hasQemuImg)("images from a URL", () => {
     expect(vm.status, JSON.stringify(vm.json)).toBe(200);
     const vmId = vm.json.instances[0].id as number;
     await cloud.waitFor("VM active", async () => (await cloud.api("GET", `/v1/core/virtual-machines/${vmId}`, undefined, userKey)).json.instance?.status === "ACTIVE");
+
+    // A host lacking the file fetches it from the manager over its agent connection.
+    const dest = join(dir, "fetched.qcow2");
+    await cloud.fleet.agents[0]!.connection.fetchImage(ready.path, dest);
+    expect(await readFile(dest)).toEqual(disk);
+    await expect(cloud.fleet.agents[0]!.connection.fetchImage("image-999999.qcow2", join(dir, "none.qcow2")))
+      .rejects.toMatchObject({ retryable: false, message: expect.stringMatching(/no Ready image is stored as "image-999999.qcow2"/) });
+    await expect(cloud.fleet.agents[0]!.connection.fetchImage("../pglite/x", join(dir, "none.qcow2"))).rejects.toMatchObject({ retryable: false });
+    // Without the host's credentials: refused.
+    const stranger = new AgentServiceClient(cloud.manager.grpcAddress, grpc.credentials.createInsecure());
+    try {
+      await expect(fetchImageFile(stranger, new grpc.Metadata(), ready.path, join(dir, "stolen.qcow2"))).rejects.toThrow(/could not be fetched/);
+    } finally {
+      stranger.close();
+    }
+    await expect(readFile(join(dir, "stolen.qcow2"))).rejects.toThrow(/ENOENT/);
 
     // In use: not deletable.
     const del = await cloud.api("DELETE", `/v1/admin/images/${id}`);

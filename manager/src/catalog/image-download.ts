@@ -3,7 +3,7 @@
 // admin gave, inspected (and raw converted to qcow2) with qemu-img, then renamed into place, so a
 // file at the destination is always a whole, verified image.
 import { createHash, type Hash } from "node:crypto";
-import { createWriteStream } from "node:fs";
+import { createReadStream, createWriteStream } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -34,6 +34,8 @@ export interface DownloadedImage {
   format: "qcow2" | "iso";
   sizeBytes: number;
   virtualSizeBytes: number;
+  /** Hex SHA-256 of the stored file. */
+  sha256: string;
 }
 
 /** A download that failed; `retryable` for network trouble and server errors (the job tries again). */
@@ -66,8 +68,9 @@ export async function downloadImage(req: ImageDownloadRequest): Promise<Download
     } else {
       throw new ImageDownloadError(`unsupported disk image format "${info.format}"`);
     }
+    const sha256 = await fileSha256(part);
     await rename(part, req.dest);
-    return { format, sizeBytes: (await stat(req.dest)).size, virtualSizeBytes: info.virtualSize };
+    return { format, sizeBytes: (await stat(req.dest)).size, virtualSizeBytes: info.virtualSize, sha256 };
   } finally {
     await rm(part, { force: true });
     await rm(converted, { force: true });
@@ -132,6 +135,12 @@ async function fetchVerified(req: ImageDownloadRequest, part: string): Promise<v
       details: { expected: `${algorithm}:${hex}`, actual: `${algorithm}:${actual}` },
     });
   }
+}
+
+async function fileSha256(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  await pipeline(createReadStream(path), hash);
+  return hash.digest("hex");
 }
 
 function tooBig(max: number, total?: number): ImageDownloadError {

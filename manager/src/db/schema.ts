@@ -221,6 +221,8 @@ export const images = pgTable("images", {
   /** Bytes of the stored file and the disk's virtual size (qemu-img), once Ready. */
   sizeBytes: bigint("size_bytes", { mode: "number" }),
   virtualSizeBytes: bigint("virtual_size_bytes", { mode: "number" }),
+  /** Hex SHA-256 of the stored file (after any conversion): hosts check their copy against it. */
+  storedSha256: text("stored_sha256").notNull().default(""),
   downloadProgress: jsonb("download_progress").$type<ImageDownloadProgress>(),
   /** Why the download failed (status Error). */
   error: text("error").notNull().default(""),

@@ -38,7 +38,7 @@ export function imageDownloadJob(o: ImageDownloadJobOptions): JobHandler {
       },
     });
     await o.db.update(images).set({
-      status: "Ready", format: done.format, sizeBytes: done.sizeBytes, virtualSizeBytes: done.virtualSizeBytes,
+      status: "Ready", format: done.format, sizeBytes: done.sizeBytes, virtualSizeBytes: done.virtualSizeBytes, storedSha256: done.sha256,
       sizeGib: Math.ceil(done.virtualSizeBytes / 2 ** 30),
     }).where(eq(images.id, imageId));
     log.info({ imageId, format: done.format, sizeBytes: done.sizeBytes }, "image downloaded");
