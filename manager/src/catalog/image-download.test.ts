@@ -73,7 +73,7 @@ describe.skipIf(!hasQemuImg)("downloadImage", () => {
     const { req, reports } = request("/disk.qcow2");
     const done = await downloadImage(req);
     const served = files.get("/disk.qcow2")!;
-    expect(done).toEqual({ format: "qcow2", sizeBytes: served.length, virtualSizeBytes: 64 * 2 ** 20 });
+    expect(done).toEqual({ format: "qcow2", sizeBytes: served.length, virtualSizeBytes: 64 * 2 ** 20, sha256: sha256(served).slice("sha256:".length) });
     expect(await readFile(req.dest)).toEqual(served);
     const last = reports.at(-1)!;
     expect(last).toMatchObject({ bytes: served.length, total_bytes: served.length, percent: 100 });
@@ -87,6 +87,9 @@ describe.skipIf(!hasQemuImg)("downloadImage", () => {
     expect(done.virtualSizeBytes).toBe(512 * 1024);
     const info = JSON.parse((await execa("qemu-img", ["info", "--output=json", req.dest])).stdout) as { format: string };
     expect(info.format).toBe("qcow2");
+    // The stored file's hash (what hosts check their copy against), not the download's.
+    expect(`sha256:${done.sha256}`).toBe(sha256(await readFile(req.dest)));
+    expect(`sha256:${done.sha256}`).not.toBe(req.checksum);
     expect(reports.length).toBeGreaterThan(2);
     const bytes = reports.map((r) => r.bytes);
     expect(bytes).toEqual([...bytes].sort((a, b) => a - b));
