@@ -28,7 +28,9 @@ function linuxBootId(): string {
   }
 }
 
-function buildDriver(c: AgentConfig, identity: FileIdentityStore, log: pino.Logger): { hv: Hypervisor; gpus: GpuInventory; bootId: string } {
+function buildDriver(
+  c: AgentConfig, identity: FileIdentityStore, log: pino.Logger, fetchImage: (path: string, dest: string) => Promise<void>,
+): { hv: Hypervisor; gpus: GpuInventory; bootId: string } {
   if (c.driver === "simulator") {
     // The simulated host keeps its domains in state_dir, with its UUID: a restart finds the same
     // host running the same domains, with the same GPU UUIDs.
@@ -51,6 +53,7 @@ function buildDriver(c: AgentConfig, identity: FileIdentityStore, log: pino.Logg
     domainType: l.domainType,
     instancesDir: l.instancesDir,
     imagesDir: l.imagesDir,
+    fetchImage,
     xml: {
       cpu: l.cpuMode === "custom" ? { mode: "custom", model: l.cpuModel } : { mode: l.cpuMode },
       machine: l.machine,
@@ -75,8 +78,10 @@ try {
   // mTLS is on as soon as the tls section says anything (a CA to trust, a server name, cert paths).
   const t = config.tls;
   const tlsOn = Boolean(t.caFile || t.serverName || t.certFile || t.keyFile);
-  const { hv, gpus, bootId } = buildDriver(config, identity, log);
-  const agent = new OrbitAgent({
+  // Images missing on the host come from the manager over the agent's own connection.
+  const fetchImage = (p: string, dest: string): Promise<void> => agent.connection.fetchImage(p, dest);
+  const { hv, gpus, bootId } = buildDriver(config, identity, log, fetchImage);
+  const agent: OrbitAgent = new OrbitAgent({
     managerAddress: config.manager,
     joinToken: config.token,
     identity,

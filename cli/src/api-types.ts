@@ -100,3 +100,27 @@ export interface Setting {
   min?: number;
   max?: number;
 }
+
+export interface ImageDownloadProgress {
+  bytes: number;
+  total_bytes: number | null;
+  percent: number | null;
+  rate_bytes_per_s: number;
+}
+
+/** An image as /v1/admin/images answers it (every status). */
+export interface AdminImage {
+  id: number;
+  name: string;
+  status: string;
+  region_name?: string;
+  os_type?: string;
+  format?: string;
+  size_bytes?: number | null;
+  download_progress?: ImageDownloadProgress | null;
+  error?: string;
+  job_id?: number | null;
+  source_url?: string;
+  checksum?: string;
+  created_at?: string;
+}

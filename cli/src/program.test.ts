@@ -191,6 +191,47 @@ describe("errors and exit codes", () => {
 });
 
 describe("--wait", () => {
+  const IMG = { id: 5, name: "jammy", status: "Downloading", format: "qcow2", size_bytes: null, download_progress: null, error: "", job_id: 31, region_name: "default", os_type: "linux" };
+  /** An image answering each poll with the next of `states` (the last from then on). */
+  function imageRoute(states: Record<string, unknown>[]): void {
+    let polls = 0;
+    api.routes["GET /v1/admin/images/5"] = () => ({ body: { status: true, message: "ok", image: { ...IMG, ...states[Math.min(polls++, states.length - 1)] } } });
+  }
+
+  it("admin image create --wait follows the download until Ready", async () => {
+    api.routes["POST /v1/admin/images"] = { status: 202, body: { status: true, message: "ok", image: IMG, job_id: 31 } };
+    imageRoute([
+      { download_progress: { bytes: 1024, total_bytes: 4096, percent: 25, rate_bytes_per_s: 2048 } },
+      { download_progress: { bytes: 4096, total_bytes: 4096, percent: 100, rate_bytes_per_s: 2048 } },
+      { status: "Ready", size_bytes: 3 * 1024 * 1024, download_progress: { bytes: 4096, total_bytes: 4096, percent: 100, rate_bytes_per_s: 2048 } },
+    ]);
+    const r = await runCli(["admin", "image", "create", "jammy", "--from", "https://example.com/j.img", "--checksum", "sha256:ab", "--type", "raw", "--os-version", "22.04", "--wait"], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(api.requests[0]!.body).toEqual({ name: "jammy", url: "https://example.com/j.img", checksum: "sha256:ab", type: "raw", version: "22.04" });
+    expect(api.requests.filter((q) => q.path === "/v1/admin/images/5")).toHaveLength(3);
+    expect(r.stdout).toBe("image 5 jammy Ready\n");
+    expect(r.stderr).toMatch(/downloading jammy: Ready \(3\.0 MiB\)/);
+  });
+
+  it("admin image create --wait exits 4 with the download's error", async () => {
+    api.routes["POST /v1/admin/images"] = { status: 202, body: { status: true, message: "ok", image: IMG, job_id: 31 } };
+    imageRoute([{}, { status: "Error", error: "checksum mismatch: expected sha256:ab, got sha256:cd" }]);
+    const r = await runCli(["admin", "image", "create", "jammy", "--from", "https://example.com/j.img", "--checksum", "sha256:ab", "--wait"], env);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/orbit: image 5 failed: checksum mismatch: expected sha256:ab, got sha256:cd\n$/);
+  });
+
+  it("admin image list shows progress while downloading and the reason of an Error", async () => {
+    api.routes["GET /v1/admin/images"] = { body: { status: true, message: "ok", count: 2, images: [
+      { ...IMG, download_progress: { bytes: 1536, total_bytes: 4096, percent: 37, rate_bytes_per_s: 1024 } },
+      { ...IMG, id: 6, name: "broken", status: "Error", error: "HTTP 404" },
+    ] } };
+    const r = await runCli(["admin", "image", "list"], env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/5\s*│ jammy\s*│ Downloading\s*│ qcow2\s*│ -\s*│ 37% 1\.5 KiB\/4\.0 KiB at 1\.0 KiB\/s/);
+    expect(r.stdout).toMatch(/6\s*│ broken\s*│ Error\s*│ qcow2\s*│ -\s*│ HTTP 404/);
+  });
+
   it("create polls the jobs until they succeed, then shows the VMs as they are now", async () => {
     api.routes["POST /v1/core/virtual-machines"] = { status: 200, body: { status: true, message: "ok", instances: [VM], job_id: 11, job_ids: [11] } };
     jobRoute(11, "deploy", ["pending", "running", "running", "succeeded"]);

@@ -25,12 +25,12 @@ const MAX_POLL_FAILURES = 5;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function spinner(text: string, o: WaitOptions) {
+export function spinner(text: string, o: WaitOptions) {
   return ora({ text, stream: o.stream, discardStdin: false }).start();
 }
 
 /** Polls `read` until `done` says so; transient failures are retried, a 4xx ends the wait. */
-async function poll<T>(read: () => Promise<T>, done: (v: T) => boolean, onValue: (v: T) => void, o: WaitOptions, what: () => string): Promise<T> {
+export async function poll<T>(read: () => Promise<T>, done: (v: T) => boolean, onValue: (v: T) => void, o: WaitOptions, what: () => string): Promise<T> {
   const deadline = Date.now() + o.timeoutMs;
   let failures = 0;
   for (;;) {

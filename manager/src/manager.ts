@@ -59,6 +59,12 @@ import { HostCertificateService } from "./security/host-certificate-service.js";
 import { HostEnrollment } from "./security/host-enrollment.js";
 import { RegistrationTokenService } from "./security/registration-token-service.js";
 import { JobRunner } from "./jobs/job-runner.js";
+import { imageDownloadJob, onImageJobFailed } from "./jobs/image-download.job.js";
+import { ImageService, IMAGE_DOWNLOAD_JOB } from "./catalog/image-service.js";
+import { IMAGE_SETTINGS } from "./catalog/image-settings.js";
+import { imageAdminRoutes } from "./api/admin/images.routes.js";
+import { openImageStore } from "./catalog/image-store.js";
+import { StoredImageFiles } from "./catalog/image-files.js";
 import { JobService } from "./jobs/job-service.js";
 import { vmDeployJob } from "./jobs/vm-deploy.job.js";
 import { vmDestroyJob } from "./jobs/vm-destroy.job.js";
@@ -142,7 +148,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const reportDatabase = (e: unknown) => health.report(e);
   log.info({ database: database.kind }, "database ready (migrations applied)");
 
-  const registry = new SettingsRegistry([...CORE_SETTINGS, ...CALLBACK_SETTINGS, ...NETWORK_SETTINGS, ...CONSOLE_SETTINGS]);
+  const registry = new SettingsRegistry([...CORE_SETTINGS, ...CALLBACK_SETTINGS, ...NETWORK_SETTINGS, ...CONSOLE_SETTINGS, ...IMAGE_SETTINGS]);
   const allocation = new AllocationSettings(registry);
   defineAccountSettings(registry);
   const settings = new SettingsService(db, registry);
@@ -173,9 +179,11 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     onDatabaseUnavailable: reportDatabase,
     onFailed: withActionFailedCallback(db, (() => {
       const vmFailed = onVmJobFailed(db, dispatcher);
+      const imageFailed = onImageJobFailed(db);
       return async (job, error) => {
         if (job.volumeId != null) await onVolumeJobFailed(db, job, error);
         await vmFailed(job, error);
+        await imageFailed(job, error);
       };
     })()),
   });
@@ -194,6 +202,13 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   for (const kind of VM_CLONE_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmCloneJob(kind, db, dispatcher, registry)));
   runner.register("vm.firewall", vmFirewallJob(db, dispatcher, registry));
   for (const kind of VOLUME_JOB_KINDS) runner.register(kind, withActionCallbacks(db, volumeJob(kind, db, dispatcher, registry)));
+  // Registered images are downloaded into the manager's store (CloudStack's secondary storage).
+  const imageStore = await openImageStore(config.dataDir);
+  runner.register(IMAGE_DOWNLOAD_JOB, imageDownloadJob({
+    db, storeDir: imageStore.dir,
+    maxBytes: () => registry.number("image.download.max.bytes"), timeoutMs: () => registry.number("image.download.timeout.ms"),
+  }));
+  const imagesSvc = new ImageService({ db, storeDir: imageStore.dir, enqueue: (id) => runner.enqueue(id) });
   // Event callbacks: queued in the outbox with each event, POSTed by this worker (callbacks/).
   const callbackPolicy = () => ({ allowPrivateAddresses: config.callbackAllowPrivateAddresses });
   const networks = new NetworkService(db, () => networkDefaults(registry));
@@ -233,6 +248,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     agentSettings: () => liveness.agentSettings(),
     onVmStats: (hostId, report) => vmMetrics.record(hostId, report),
     consoles: consoleRelay,
+    images: new StoredImageFiles(db, imageStore.dir),
   });
   // A revocation (admin API) drops the host's open streams on this manager at once.
   certificates.onRevoked((hostId, serials) => gateway.credentialsRevoked(hostId, serials));
@@ -277,6 +293,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await scoped.register(vmCallbackRoutes(new VmCallbackService(db, callbackPolicy), callbackSecrets));
       await scoped.register(floatingIpRoutes(new FloatingIpService(db, runner)));
       await scoped.register(networkAdminRoutes(networks));
+      await scoped.register(imageAdminRoutes(imagesSvc));
     },
   });
   await app.listen({ host: config.apiHost, port: config.apiPort });
@@ -316,6 +333,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await consoleLogs.drain();
       health.close();
       await database.close();
+      await imageStore.close();
     },
   };
 }

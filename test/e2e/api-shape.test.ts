@@ -73,6 +73,9 @@ describe("a tour of the API", () => {
     await call("GET /v1/admin/flavors/{id}", `/v1/admin/flavors/${flavor.json.flavor.id}`);
     await call("POST /v1/admin/flavors", "/v1/admin/flavors", { name: "tour-small", cpu: 1, ram: 1 }); // 409 already exists
     await call("DELETE /v1/admin/flavors/{id}", `/v1/admin/flavors/${flavor.json.flavor.id}`);
+    const adminImages = await call("GET /v1/admin/images", "/v1/admin/images");
+    await call("GET /v1/admin/images/{id}", `/v1/admin/images/${adminImages.json.images[0].id}`);
+    await call("POST /v1/admin/images", "/v1/admin/images", { name: "tour-image", url: "ftp://example.com/x.qcow2", checksum: `sha256:${"0".repeat(64)}`, type: "qcow2" }); // 400
 
     const token = await call("POST /v1/admin/registration-tokens", "/v1/admin/registration-tokens", { note: "tour" });
     await call("GET /v1/admin/registration-tokens", "/v1/admin/registration-tokens");

@@ -4,7 +4,7 @@ import { asc, count, ne, sql } from "drizzle-orm";
 import pino from "pino";
 import { ApiKeyService } from "../../manager/src/auth/api-key-service.js";
 import {
-  affinityGroups, allocations, flavors, gpuAllocations, idempotencyKeys, ipAllocations, jobs, registrationTokens, settings, storagePools, vms,
+  affinityGroups, allocations, flavors, gpuAllocations, idempotencyKeys, images, ipAllocations, jobs, registrationTokens, settings, storagePools, vms,
   volumeAttachments, volumes,
 } from "../../manager/src/db/schema.js";
 import { loadManagerConfig } from "../../manager/src/config.js";
@@ -91,7 +91,7 @@ export async function jobsIdle(cloud: TestCloud): Promise<void> {
 
 /**
  * What a refused request must not change: VMs, allocations (CPU, memory, GPUs), jobs, settings,
- * flavors, affinity groups, registration tokens, idempotency records, IP addresses given out,
+ * flavors, images, affinity groups, registration tokens, idempotency records, IP addresses given out,
  * volumes, their attachments and storage pools, read from the database. (An environment's
  * network, created with its first create, is not in it.) A caller whose earlier steps started
  * deploys waits for them first (jobsIdle): a VM moving from Starting to Running between two
@@ -100,7 +100,7 @@ export async function jobsIdle(cloud: TestCloud): Promise<void> {
 export async function stateDigest(cloud: TestCloud): Promise<string> {
   const db = cloud.manager.database.db;
   const n = async (q: Promise<{ n: number }[]>) => Number((await q)[0]!.n);
-  const [vmRows, alloc, gpu, jobCount, settingRows, flavorCount, groupCount, tokenRows, idem, ips, volumeRows, attachmentRows, poolRows] = await Promise.all([
+  const [vmRows, alloc, gpu, jobCount, settingRows, flavorCount, groupCount, tokenRows, idem, ips, volumeRows, attachmentRows, poolRows, imageRows] = await Promise.all([
     db.select({ id: vms.id, state: vms.state, deleted: vms.deletedAt }).from(vms).where(ne(vms.state, "Destroyed")).orderBy(asc(vms.id)),
     db.select({ n: count(), vcpus: sql<number>`coalesce(sum(${allocations.vcpus}),0)::int`, mem: sql<number>`coalesce(sum(${allocations.memoryMib}),0)::bigint` }).from(allocations),
     n(db.select({ n: count() }).from(gpuAllocations)),
@@ -114,6 +114,7 @@ export async function stateDigest(cloud: TestCloud): Promise<string> {
     db.select({ id: volumes.id, status: volumes.status, env: volumes.environmentId, host: volumes.hostId, deleted: volumes.deletedAt }).from(volumes).orderBy(asc(volumes.id)),
     db.select({ volume: volumeAttachments.volumeId, vm: volumeAttachments.vmId, status: volumeAttachments.status }).from(volumeAttachments).orderBy(asc(volumeAttachments.volumeId)),
     db.select({ id: storagePools.id, name: storagePools.name, capacity: storagePools.capacityGib, allocated: storagePools.allocatedGib }).from(storagePools).orderBy(asc(storagePools.id)),
+    db.select({ id: images.id, name: images.name, status: images.status }).from(images).orderBy(asc(images.id)),
   ]);
   return JSON.stringify({
     vms: vmRows.map((v) => [v.id, v.state, v.deleted !== null]), allocations: alloc.map((a) => [Number(a.n), Number(a.vcpus), Number(a.mem)]),
@@ -122,6 +123,7 @@ export async function stateDigest(cloud: TestCloud): Promise<string> {
     ips: ips.map((a) => [a.kind, a.address, a.vm]),
     volumes: volumeRows.map((v) => [v.id, v.status, v.env, v.host, v.deleted !== null]),
     attachments: attachmentRows.map((a) => [a.volume, a.vm, a.status]), pools: poolRows.map((p) => [p.id, p.name, p.capacity, p.allocated]),
+    images: imageRows.map((i) => [i.id, i.name, i.status]),
   });
 }
 

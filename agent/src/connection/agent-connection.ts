@@ -16,6 +16,8 @@ import { AgentConsoles } from "../console/agent-consoles.js";
 import type { DomainLifecycleEvent, Hypervisor } from "../drivers/hypervisor.js";
 import { certificateNeedsRenewal, certificateRenewalDue, hostCsrPem, newHostKeyPem } from "./host-key.js";
 import { probeManagerCa } from "./manager-ca-probe.js";
+import { fetchImageFile } from "./image-fetch.js";
+import { HypervisorError } from "#shared/errors.js";
 import { ReconnectLog, reconnectDelayMs, type BackoffSettings } from "./reconnect.js";
 import type { AgentIdentity, AgentTlsIdentity, IdentityStore } from "./identity-store.js";
 
@@ -135,6 +137,16 @@ export class AgentConnection {
     this.wake?.();
     await this.loop;
     this.client?.close();
+  }
+
+  /**
+   * Fetches an image (its file name in the VM spec) from the manager's store into `dest`, over
+   * the client the stream uses (mTLS or the host's secret). Refused before the first registration.
+   */
+  async fetchImage(path: string, dest: string): Promise<void> {
+    if (!this.client) throw new HypervisorError(`image ${path}: not connected to the manager yet`, { retryable: true });
+    const info = await fetchImageFile(this.client, this.metadata(), path, dest);
+    this.o.log.info({ path, bytes: info.sizeBytes }, "fetched an image from the manager");
   }
 
   private metadata(id = this.o.identity.load()): grpc.Metadata {

@@ -1,9 +1,11 @@
-// orbit admin hosts, orbit admin settings list|get|set, orbit admin users list|create|delete:
+// orbit admin hosts, orbit admin settings list|get|set, orbit admin users list|create|delete,
+// orbit admin image (admin-images.ts):
 // /v1/admin (admin keys only).
 import type { Command } from "commander";
 import type { Host, Setting, User } from "../api-types.js";
 import { type Context, parseId } from "../context.js";
 import { printFields, printJson, printTable } from "../output.js";
+import { adminImageCommands } from "./admin-images.js";
 
 const gib = (mib: unknown) => (typeof mib === "number" ? Math.round((mib / 1024) * 10) / 10 : undefined);
 
@@ -63,6 +65,8 @@ export function adminCommands(program: Command, ctx: (cmd: Command) => Context):
       if (c.json) return printJson(c.out, r);
       c.out.write(`${r.setting.name} = ${JSON.stringify(r.setting.value)}\n`);
     });
+
+  adminImageCommands(admin, ctx);
 
   const users = admin.command("users").description("an account's users (each API key belongs to one and has its role)");
   const accountOption = ["-a, --account <id>", "the account's id", parseId] as const;

@@ -4,8 +4,10 @@ import type { Logger } from "pino";
 import { ForbiddenError, InvalidArgumentError, OrbitError, UnauthenticatedError } from "#shared/errors.js";
 import {
   AgentServiceService, type AgentMessage, type AgentServiceServer, type CommandResult, type ConsoleClosed, type ConsoleOutput, type DomainEvent,
-  type Heartbeat, type ManagerMessage, type RegisterRequest, type RegisterResponse, type VmStatsReport,
+  type FetchImageRequest, type Heartbeat, type ImageChunk, type ManagerMessage, type RegisterRequest, type RegisterResponse, type VmStatsReport,
 } from "#shared/protocol.js";
+import { NotFoundError } from "#shared/errors.js";
+import type { ImageFiles } from "../catalog/image-files.js";
 import { safeEqual } from "#shared/secrets.js";
 import type { AgentLivenessSettings } from "../hosts/host-liveness.js";
 import type { HostService } from "../hosts/host-service.js";
@@ -53,6 +55,8 @@ export interface AgentGatewayOptions {
   consoles?: ConsoleStreamHandler;
   /** Told about errors; returns true when it was the database being unavailable (logged once per outage there). */
   onDatabaseUnavailable?: (e: unknown) => boolean;
+  /** The image store FetchImage reads (without it, every image is NOT_FOUND). */
+  images?: ImageFiles;
 }
 
 type AgentStream = grpc.ServerDuplexStream<AgentMessage, ManagerMessage>;
@@ -100,6 +104,7 @@ export class AgentGateway {
         });
       },
       connect: (call) => { void this.connect(call); },
+      fetchImage: (call) => { void this.fetchImage(call); },
     };
     server.addService(AgentServiceService, impl);
     const bound = await new Promise<number>((resolve, reject) => {
@@ -177,17 +182,38 @@ export class AgentGateway {
     };
   }
 
+  /** The host a call speaks for: its client certificate with mTLS, else its id and secret. */
+  private async callerHost(call: { metadata: grpc.Metadata } & AuthContextCall): Promise<{ id: number; uuid: string; name: string; serial?: string | undefined }> {
+    if (this.o.requireClientCertificate) return this.certifiedHost(verifiedPeerCertificate(call), call.metadata);
+    return this.o.hosts.authenticate(metaString(call.metadata, "x-orbit-host-id"), metaString(call.metadata, "x-orbit-host-secret"));
+  }
+
+  /** Streams a Ready image's file to an authenticated host: its info first, then its bytes. */
+  private async fetchImage(call: grpc.ServerWritableStream<FetchImageRequest, ImageChunk>): Promise<void> {
+    let hostId: number | undefined;
+    try {
+      hostId = (await this.callerHost(call)).id;
+      const file = await this.o.images?.open(call.request.path);
+      if (!file) throw new NotFoundError("image", call.request.path, `no Ready image is stored as "${call.request.path}"`);
+      call.write({ body: { $case: "info", value: { sizeBytes: file.sizeBytes, sha256: file.sha256, format: file.format } } });
+      for await (const chunk of file.stream) {
+        if (call.cancelled) { file.stream.destroy(); return; }
+        if (!call.write({ body: { $case: "data", value: chunk as Buffer } })) await new Promise((r) => call.once("drain", r));
+      }
+      call.end();
+    } catch (e) {
+      this.logFailure(this.o.log, e, { peer: call.getPeer(), hostId, path: call.request.path }, "image fetch refused");
+      call.emit("error", toServiceError(e));
+    }
+  }
+
   private async connect(call: grpc.ServerDuplexStream<AgentMessage, ManagerMessage>): Promise<void> {
     let host: { id: number; uuid: string; name: string };
     let serial: string | undefined;
     try {
-      if (this.o.requireClientCertificate) {
-        const h = await this.certifiedHost(verifiedPeerCertificate(call), call.metadata);
-        host = h;
-        serial = h.serial;
-      } else {
-        host = await this.o.hosts.authenticate(metaString(call.metadata, "x-orbit-host-id"), metaString(call.metadata, "x-orbit-host-secret"));
-      }
+      const h = await this.callerHost(call);
+      host = h;
+      serial = h.serial;
     } catch (e) {
       this.logFailure(this.o.log, e, { peer: call.getPeer() }, "agent stream refused");
       call.emit("error", toServiceError(e));

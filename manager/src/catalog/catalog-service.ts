@@ -77,7 +77,8 @@ export class CatalogService {
     if (q.region !== undefined) await this.checkRegion(q.region);
     // Every image is public today: an account's own images come with the images issue.
     if (q.includePublic === false) return [];
-    const conds: SQL[] = [];
+    // Images still downloading or failed are the admin's (/v1/admin/images).
+    const conds: SQL[] = [eq(images.status, "Ready")];
     if (q.region !== undefined) conds.push(eq(images.regionName, q.region));
     if (q.search) conds.push(ilike(images.name, containsPattern(q.search)));
     const perPage = q.perPage ?? IMAGES_PER_PAGE_MAX;
@@ -86,7 +87,7 @@ export class CatalogService {
   }
 
   async imageById(id: number): Promise<Image> {
-    const [row] = await this.db.select().from(images).where(eq(images.id, id));
+    const [row] = await this.db.select().from(images).where(and(eq(images.id, id), eq(images.status, "Ready")));
     if (!row) throw new NotFoundError("image", id);
     return row;
   }
@@ -127,8 +128,9 @@ export class CatalogService {
   private async image(name: string | undefined): Promise<Image> {
     const [image] = name !== undefined
       ? await this.db.select().from(images).where(eq(images.name, name))
-      : await this.db.select().from(images).orderBy(asc(images.id)).limit(1);
-    if (image) return image;
+      : await this.db.select().from(images).where(eq(images.status, "Ready")).orderBy(asc(images.id)).limit(1);
+    if (image?.status === "Ready") return image;
+    if (image) throw new InvalidArgumentError("image_name", `image "${name}" is not ready (${image.status})`);
     throw new InvalidArgumentError("image_name", name !== undefined ? `image "${name}" does not exist` : "no image exists yet");
   }
 }

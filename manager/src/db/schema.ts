@@ -209,8 +209,29 @@ export const images = pgTable("images", {
   version: text("version").notNull().default(""),
   description: text("description").notNull().default(""),
   isPublic: boolean("is_public").notNull().default(true),
+  // Registered images (POST /v1/admin/images) are downloaded by a job; seeded ones are Ready.
+  status: text("status").notNull().$type<ImageStatus>().default("Ready"),
+  /** Where a registered image came from ("" for seeded ones). */
+  sourceUrl: text("source_url").notNull().default(""),
+  /** "sha256:<hex>" (or md5/sha1/sha512) the download must match ("" for seeded ones). */
+  checksum: text("checksum").notNull().default(""),
+  /** ISO images: whether a VM may boot from it. */
+  bootable: boolean("bootable").notNull().default(true),
+  labels: jsonb("labels").notNull().$type<string[]>().default([]),
+  /** Bytes of the stored file and the disk's virtual size (qemu-img), once Ready. */
+  sizeBytes: bigint("size_bytes", { mode: "number" }),
+  virtualSizeBytes: bigint("virtual_size_bytes", { mode: "number" }),
+  /** Hex SHA-256 of the stored file (after any conversion): hosts check their copy against it. */
+  storedSha256: text("stored_sha256").notNull().default(""),
+  downloadProgress: jsonb("download_progress").$type<ImageDownloadProgress>(),
+  /** Why the download failed (status Error). */
+  error: text("error").notNull().default(""),
+  jobId: integer("job_id"),
   createdAt: createdAt(),
 });
+
+export type ImageStatus = "Downloading" | "Ready" | "Error";
+export interface ImageDownloadProgress { bytes: number; total_bytes: number | null; percent: number | null; rate_bytes_per_s: number }
 
 export const vms = pgTable("vms", {
   id: serial("id").primaryKey(),

@@ -10,4 +10,6 @@ export interface JobInput {
    * `disks` delete its volumes; `none` and `cdroms` detach them, kept and available).
    */
   recurse?: DestroyRecurse;
+  /** image.download: the image row the download fills (its URL, checksum and type are on it). */
+  image_id?: number;
 }

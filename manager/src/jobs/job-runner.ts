@@ -27,6 +27,10 @@ export type JobResult = {
   cloned_from?: number;
   /** vm.reset-ssh-key: the key pair now on the VM. */
   key_name?: string;
+  /** image.download: the image it made Ready, its stored format and size in bytes. */
+  image_id?: number;
+  format?: string;
+  size_bytes?: number;
 };
 
 /** A job as services hand it out: its row, with the result typed. */
@@ -37,6 +41,8 @@ export interface JobContext {
   attempt: number;
   log: Logger;
   progress(pct: number): Promise<void>;
+  /** Aborted when the runner stops: long handlers (downloads) end early, retryable, and are resumed by the next manager. */
+  signal: AbortSignal;
 }
 
 export type JobHandler = (ctx: JobContext) => Promise<JobResult | void>;
@@ -61,6 +67,7 @@ export class JobRunner {
   private readonly handlers = new Map<string, JobHandler>();
   private readonly active = new Map<number, Promise<void>>();
   private stopped = false;
+  private readonly stopping = new AbortController();
 
   constructor(private readonly o: JobRunnerOptions) {}
 
@@ -146,6 +153,7 @@ export class JobRunner {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     clearInterval(this.sweeper);
     for (const wake of [...this.wakers]) wake();
     await Promise.allSettled([...this.active.values()]);
@@ -168,6 +176,7 @@ export class JobRunner {
           job: { ...job, attempts: attempt, status: "running" },
           attempt,
           log,
+          signal: this.stopping.signal,
           progress: async (pct) => {
             await this.o.db.update(jobs).set({ progress: Math.round(pct), updatedAt: new Date() }).where(eq(jobs.id, jobId));
           },

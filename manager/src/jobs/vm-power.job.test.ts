@@ -38,7 +38,7 @@ async function vmIn(state: string): Promise<number> {
 async function run(kind: VmPowerJobKind, vmId: number, dispatcher: Record<string, unknown>) {
   const [job] = await database.db.insert(jobs).values({ uuid: randomUUID(), kind, vmId, accountId: ids.accountId }).returning();
   const handler = vmPowerJob(kind, database.db, dispatcher as never, settings);
-  return handler({ job: job as JobRow, attempt: 1, log: pino({ level: "silent" }), progress: async () => {} });
+  return handler({ job: job as JobRow, attempt: 1, log: pino({ level: "silent" }), progress: async () => {}, signal: new AbortController().signal });
 }
 
 const vmRow = async (id: number) => (await database.db.select().from(vms).where(eq(vms.id, id)))[0]!;

@@ -55,7 +55,7 @@ function recorder() {
 async function run(kind: string, handlerFor: (d: ReturnType<typeof recorder>) => JobHandler, vmId: number) {
   const [job] = await database.db.insert(jobs).values({ uuid: randomUUID(), kind, vmId, accountId: ids.accountId }).returning();
   const d = recorder();
-  const result = await handlerFor(d)({ job: job as JobRow, attempt: 1, log: pino({ level: "silent" }), progress: async () => {} });
+  const result = await handlerFor(d)({ job: job as JobRow, attempt: 1, log: pino({ level: "silent" }), progress: async () => {}, signal: new AbortController().signal });
   return { job: job!, steps: d.steps, result };
 }
 

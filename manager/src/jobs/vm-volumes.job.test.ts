@@ -59,7 +59,7 @@ describe("a VM's volumes in its jobs", () => {
     const { vm, vols } = await vmWithVolumes("Starting", ["attached", "attaching"]);
     const sent: Command[] = [];
     const dispatcher = { run: async (_h: number, c: Command) => { sent.push(c); return { domain: { powerState: PowerState.POWER_STATE_RUNNING } }; } };
-    await vmPowerJob("vm.start", database.db, dispatcher as never, settings)({ job: await job("vm.start", vm.id), attempt: 1, log, progress: async () => {} });
+    await vmPowerJob("vm.start", database.db, dispatcher as never, settings)({ job: await job("vm.start", vm.id), attempt: 1, log, progress: async () => {}, signal: new AbortController().signal });
     const spec = sent[0]?.body?.$case === "startVm" ? sent[0].body.value.spec : undefined;
     expect(spec?.disks.filter((d) => d.id.startsWith("volume-"))).toEqual([{
       id: `volume-${vols[0]!.uuid}`, device: "disk", sourcePath: vols[0]!.path, format: "qcow2", sizeGib: 10, bus: "virtio", owned: false, backingPath: "", copyFromVmUuid: "",
@@ -69,7 +69,7 @@ describe("a VM's volumes in its jobs", () => {
   it("a destroy detaches the VM's volumes: available again, nothing deleted", async () => {
     const { vm, vols } = await vmWithVolumes("Destroying", ["attached"]);
     const dispatcher = { run: async () => ({}) };
-    await vmDestroyJob(database.db, dispatcher as never)({ job: await job("vm.destroy", vm.id), attempt: 1, log, progress: async () => {} });
+    await vmDestroyJob(database.db, dispatcher as never)({ job: await job("vm.destroy", vm.id), attempt: 1, log, progress: async () => {}, signal: new AbortController().signal });
     const [v] = await database.db.select().from(volumes).where(eq(volumes.id, vols[0]!.id));
     expect(v).toMatchObject({ status: "available", deletedAt: null });
     expect(await database.db.select().from(volumeAttachments).where(eq(volumeAttachments.vmId, vm.id))).toEqual([]);
@@ -82,7 +82,7 @@ describe("a VM's volumes in its jobs", () => {
     const j = { ...(await job("vm.destroy", vm.id)), input: { recurse: "all_drives" } } as JobRow;
     expect(deletesVolumes(j)).toBe(true);
     expect(deletesVolumes({ ...j, input: { recurse: "cdroms" } } as JobRow)).toBe(false);
-    await vmDestroyJob(database.db, { run: async () => ({}) } as never, { enqueue: (id) => queued.push(id) })({ job: j, attempt: 1, log, progress: async () => {} });
+    await vmDestroyJob(database.db, { run: async () => ({}) } as never, { enqueue: (id) => queued.push(id) })({ job: j, attempt: 1, log, progress: async () => {}, signal: new AbortController().signal });
     const rows = await database.db.select().from(volumes).where(inArray(volumes.id, vols.map((v) => v.id)));
     for (const r of rows) expect(r.deletedAt).not.toBeNull();
     const [after] = await database.db.select().from(storagePools).where(eq(storagePools.id, poolId));

@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { execa } from "execa";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConflictError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
 import { DiskSpec, PowerState, VmSpec } from "#shared/protocol.js";
@@ -150,5 +151,39 @@ describe.skipIf(skip)(`LibvirtHypervisor on test:///default${skip ? " (skipped: 
       await expect(hv.prepareOwnedDisk("6695eb01-f6a4-8304-79aa-97f2502e193f", root({ backingPath: base }), { replace: true }))
         .rejects.toThrow(/cannot be replaced while it runs/);
     });
+  });
+
+  it.skipIf(toolMissing("qemu-img"))("fetches a missing backing image from the manager once, before the overlay is made on it", async () => {
+    const imagesDir = join(dir, "images");
+    const fetched: [string, string][] = [];
+    const nic = { mac: "52:54:00:0a:0b:0f", bridge: "orb-5", model: "virtio", ipAddress: "10.128.1.3", prefixLength: 24, gateway: "10.128.1.1" };
+    const spec = (uuid: string) => VmSpec.fromPartial({
+      vmUuid: uuid, name: "fetched", vcpus: 1, memoryMib: 128, numaNode: -1, nics: [nic],
+      disks: [{ id: "root", device: "disk", sourcePath: "", format: "qcow2", sizeGib: 0, bus: "virtio", owned: true, backingPath: "image-7.qcow2" }],
+    });
+    const hv2 = new LibvirtHypervisor({
+      uri: "test:///default", domainType: "qemu", instancesDir: dir, imagesDir, hostname: "node-1",
+      // Stops the deploy right after the disks are made (the test driver keeps no domain anyway).
+      ensureBridge: async () => { throw new Error("stop here"); },
+      fetchImage: async (path, dest) => {
+        fetched.push([path, dest]);
+        await execa("qemu-img", ["create", "-q", "-f", "qcow2", dest, "16M"]);
+      },
+    });
+    const first = "7c1d7b9f-3e5a-4b2c-8d4f-8a7e6f5d4c01";
+    await expect(hv2.startVm(spec(first))).rejects.toThrow(/stop here/);
+    expect(fetched).toEqual([["image-7.qcow2", join(imagesDir, "image-7.qcow2")]]);
+    const overlay = JSON.parse((await execa("qemu-img", ["info", "--output=json", "-U", join(dir, first, "root.qcow2")])).stdout) as { "backing-filename": string };
+    expect(overlay["backing-filename"]).toBe(join(imagesDir, "image-7.qcow2"));
+    // Present now: not fetched again.
+    await expect(hv2.startVm(spec("7c1d7b9f-3e5a-4b2c-8d4f-8a7e6f5d4c02"))).rejects.toThrow(/stop here/);
+    expect(fetched).toHaveLength(1);
+
+    const failing = new LibvirtHypervisor({
+      uri: "test:///default", domainType: "qemu", instancesDir: dir, imagesDir, hostname: "node-1", ensureBridge: async () => {},
+      fetchImage: async (path) => { throw new Error(`image ${path} could not be fetched from the manager: not found`); },
+    });
+    await expect(failing.startVm(VmSpec.fromPartial({ ...spec("7c1d7b9f-3e5a-4b2c-8d4f-8a7e6f5d4c03"), disks: [{ ...spec("x").disks[0]!, backingPath: "image-8.qcow2" }] })))
+      .rejects.toThrow(/image-8.qcow2 could not be fetched/);
   });
 });

@@ -42,6 +42,11 @@ export interface LibvirtHypervisorOptions {
   instancesDir: string;
   /** Relative backing paths and cdrom paths are resolved here. Default: instancesDir. */
   imagesDir?: string;
+  /**
+   * Fetches an image missing from imagesDir (a relative backing or cdrom path) from the manager's
+   * image store, writing `dest` atomically. Without it a missing image fails the deploy.
+   */
+  fetchImage?: (path: string, dest: string) => Promise<void>;
   /** Domain XML settings other than the domain type (machine, cpu, emulator, cdrom bus, firmware...). */
   xml?: Omit<DomainXmlOptions, "domainType">;
   virshPath?: string;
@@ -592,6 +597,7 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
     const id = d.id || `disk${i}`;
     if (d.device === "cdrom") {
       if (!d.sourcePath) throw new InvalidArgumentError(`disks[${i}].sourcePath`, `cdrom ${id} has no ISO path`);
+      await this.ensureImage(d.sourcePath);
       return { ...d, sourcePath: this.resolveImage(d.sourcePath) };
     }
     if (!d.owned) {
@@ -605,6 +611,7 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
         await this.copyDisk(d, i, path);
       } else if (d.backingPath) {
         if (format !== "qcow2") throw new InvalidArgumentError(`disks[${i}].format`, "an overlay on a backing image must be qcow2");
+        await this.ensureImage(d.backingPath);
         const backing = this.resolveImage(d.backingPath);
         const info = JSON.parse(await this.qemuImg(["info", "--output=json", "-U", backing])) as { format: string; "virtual-size": number };
         const size = d.sizeGib * GIB > info["virtual-size"] ? [`${d.sizeGib}G`] : [];
@@ -662,6 +669,25 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
     } finally {
       await rm(file, { force: true });
     }
+  }
+
+  private readonly fetching = new Map<string, Promise<void>>();
+
+  /** A relative image path missing from imagesDir is fetched from the manager (once, whoever asks). */
+  private async ensureImage(p: string): Promise<void> {
+    const fetchImage = this.opts.fetchImage;
+    if (!fetchImage || isAbsolute(p) || p.includes("/")) return;
+    const dest = this.resolveImage(p);
+    if (await exists(dest)) return;
+    let pending = this.fetching.get(p);
+    if (!pending) {
+      pending = (async () => {
+        await mkdir(this.imagesDir, { recursive: true });
+        await fetchImage(p, dest);
+      })().finally(() => this.fetching.delete(p));
+      this.fetching.set(p, pending);
+    }
+    await pending;
   }
 
   private resolveImage(p: string): string {

@@ -13,7 +13,7 @@ const flavor = (id: number, over: Partial<Flavor> = {}): Flavor => ({
 });
 const image = (id: number, over: Partial<Image> = {}): Image => ({
   id, name: `i${id}`, osType: "linux", path: "", format: "qcow2", sizeGib: 10, regionName: "default", version: "",
-  description: "", isPublic: true, createdAt: at, ...over,
+  description: "", isPublic: true, createdAt: at, status: "Ready", sourceUrl: "", checksum: "", bootable: true, labels: [], sizeBytes: null, virtualSizeBytes: null, storedSha256: "", downloadProgress: null, error: "", jobId: null, ...over,
 });
 
 describe("catalog presenters", () => {

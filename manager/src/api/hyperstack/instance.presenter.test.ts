@@ -23,6 +23,7 @@ const vm: VmDetails = {
   flavorLabels: [{ id: 1, label: "tiny" }],
   image: {
     id: 2, name: "Debian 12", osType: "linux", path: "", format: "qcow2", sizeGib: 0, regionName: "default", version: "", description: "", isPublic: true, createdAt: at,
+    status: "Ready", sourceUrl: "", checksum: "", bootable: true, labels: [], sizeBytes: null, virtualSizeBytes: null, storedSha256: "", downloadProgress: null, error: "", jobId: null,
   },
   host: { id: 4, name: "gpu-01" },
   placement: { policy: "firstfit", seed: 9, host: "gpu-01", total: 0.5, scores: [{ scorer: "firstfit", score: 0.5, weight: 1 }], gpus: [{ gpuId: "g1", model: "NVIDIA L40S", mode: "vgpu", vgpuType: "NVIDIA L40S-12Q" }] },

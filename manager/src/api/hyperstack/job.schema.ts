@@ -14,6 +14,9 @@ export const JobResultView = Type.Object({
   image_name: Type.Optional(Type.String({ description: "vm.reinstall: the image the root disk was made afresh from" })),
   cloned_from: Type.Optional(Id("vm.clone: the VM whose root disk was copied")),
   key_name: Type.Optional(Type.String({ description: "vm.reset-ssh-key: the key pair now on the VM" })),
+  image_id: Type.Optional(Id("image.download: the image it made Ready")),
+  format: Type.Optional(Type.String({ description: "image.download: the stored format (qcow2 or iso)" })),
+  size_bytes: Type.Optional(Type.Integer({ minimum: 0, description: "image.download: the stored file's size in bytes" })),
 }, { description: "What the job reported when it succeeded; which fields depends on its kind" });
 export type JobResultView = Static<typeof JobResultView>;
 
@@ -25,7 +28,7 @@ const _everyResultFieldNamed: [Unnamed] extends [never] ? true : Unnamed = true;
 export const JobView = Type.Object({
   id: Id(),
   uuid: Type.String({ format: "uuid" }),
-  kind: Type.String({ description: "vm.deploy, vm.destroy, vm.start, vm.reinstall, vm.clone, vm.reset-ssh-key..." }),
+  kind: Type.String({ description: "vm.deploy, vm.destroy, vm.start, vm.reinstall, vm.clone, vm.reset-ssh-key, volume.*, image.download..." }),
   status: Type.Union([Type.Literal("pending"), Type.Literal("running"), Type.Literal("succeeded"), Type.Literal("failed")]),
   progress: Type.Integer({ minimum: 0, maximum: 100 }),
   attempts: Type.Integer({ minimum: 0 }),

@@ -12,8 +12,10 @@ import {
   Client,
   type ClientDuplexStream,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
   type handleBidiStreamingCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -143,6 +145,23 @@ export function stopModeToJSON(object: StopMode): string {
     default:
       return "UNRECOGNIZED";
   }
+}
+
+export interface FetchImageRequest {
+  /** The image's file name (its path in the VM spec, e.g. "image-5.qcow2"). */
+  path: string;
+}
+
+export interface ImageInfo {
+  sizeBytes: number;
+  /** Hex SHA-256 of the stored file: the agent checks what it wrote against it. */
+  sha256: string;
+  /** "qcow2" or "iso". */
+  format: string;
+}
+
+export interface ImageChunk {
+  body: { $case: "info"; value: ImageInfo } | { $case: "data"; value: Buffer } | undefined;
 }
 
 export interface RegisterRequest {
@@ -710,6 +729,279 @@ export interface FirewallSpec {
 export interface ApplyFirewall {
   firewall: FirewallSpec | undefined;
 }
+
+function createBaseFetchImageRequest(): FetchImageRequest {
+  return { path: "" };
+}
+
+export const FetchImageRequest: MessageFns<FetchImageRequest> = {
+  encode(message: FetchImageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== "") {
+      writer.uint32(10).string(message.path);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FetchImageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFetchImageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FetchImageRequest {
+    return { path: isSet(object.path) ? globalThis.String(object.path) : "" };
+  },
+
+  toJSON(message: FetchImageRequest): unknown {
+    const obj: any = {};
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FetchImageRequest>, I>>(base?: I): FetchImageRequest {
+    return FetchImageRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FetchImageRequest>, I>>(object: I): FetchImageRequest {
+    const message = createBaseFetchImageRequest();
+    message.path = object.path ?? "";
+    return message;
+  },
+};
+
+function createBaseImageInfo(): ImageInfo {
+  return { sizeBytes: 0, sha256: "", format: "" };
+}
+
+export const ImageInfo: MessageFns<ImageInfo> = {
+  encode(message: ImageInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sizeBytes !== 0) {
+      writer.uint32(8).uint64(message.sizeBytes);
+    }
+    if (message.sha256 !== "") {
+      writer.uint32(18).string(message.sha256);
+    }
+    if (message.format !== "") {
+      writer.uint32(26).string(message.format);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImageInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImageInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sizeBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.format = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImageInfo {
+    return {
+      sizeBytes: isSet(object.sizeBytes)
+        ? globalThis.Number(object.sizeBytes)
+        : isSet(object.size_bytes)
+        ? globalThis.Number(object.size_bytes)
+        : 0,
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+      format: isSet(object.format) ? globalThis.String(object.format) : "",
+    };
+  },
+
+  toJSON(message: ImageInfo): unknown {
+    const obj: any = {};
+    if (message.sizeBytes !== 0) {
+      obj.sizeBytes = Math.round(message.sizeBytes);
+    }
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    if (message.format !== "") {
+      obj.format = message.format;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImageInfo>, I>>(base?: I): ImageInfo {
+    return ImageInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImageInfo>, I>>(object: I): ImageInfo {
+    const message = createBaseImageInfo();
+    message.sizeBytes = object.sizeBytes ?? 0;
+    message.sha256 = object.sha256 ?? "";
+    message.format = object.format ?? "";
+    return message;
+  },
+};
+
+function createBaseImageChunk(): ImageChunk {
+  return { body: undefined };
+}
+
+export const ImageChunk: MessageFns<ImageChunk> = {
+  encode(message: ImageChunk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.body?.$case) {
+      case "info":
+        ImageInfo.encode(message.body.value, writer.uint32(10).fork()).join();
+        break;
+      case "data":
+        writer.uint32(18).bytes(message.body.value);
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImageChunk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImageChunk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.body = { $case: "info", value: ImageInfo.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.body = { $case: "data", value: Buffer.from(reader.bytes()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImageChunk {
+    return {
+      body: isSet(object.info)
+        ? { $case: "info", value: ImageInfo.fromJSON(object.info) }
+        : isSet(object.data)
+        ? { $case: "data", value: Buffer.from(bytesFromBase64(object.data)) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: ImageChunk): unknown {
+    const obj: any = {};
+    if (message.body?.$case === "info") {
+      obj.info = ImageInfo.toJSON(message.body.value);
+    } else if (message.body?.$case === "data") {
+      obj.data = base64FromBytes(message.body.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImageChunk>, I>>(base?: I): ImageChunk {
+    return ImageChunk.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImageChunk>, I>>(object: I): ImageChunk {
+    const message = createBaseImageChunk();
+    switch (object.body?.$case) {
+      case "info": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "info", value: ImageInfo.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "data": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "data", value: object.body.value };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
 
 function createBaseRegisterRequest(): RegisterRequest {
   return { token: "", facts: undefined, csrPem: "" };
@@ -8398,6 +8690,19 @@ export const AgentServiceService = {
     responseSerialize: (value: ManagerMessage): Buffer => Buffer.from(ManagerMessage.encode(value).finish()),
     responseDeserialize: (value: Buffer): ManagerMessage => ManagerMessage.decode(value),
   },
+  /**
+   * A Ready image from the manager's image store, for a host whose images dir lacks it (same
+   * authentication as Connect): first an ImageChunk with its info, then its bytes in order.
+   */
+  fetchImage: {
+    path: "/orbit.agent.v1.AgentService/FetchImage" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: FetchImageRequest): Buffer => Buffer.from(FetchImageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): FetchImageRequest => FetchImageRequest.decode(value),
+    responseSerialize: (value: ImageChunk): Buffer => Buffer.from(ImageChunk.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ImageChunk => ImageChunk.decode(value),
+  },
 } as const;
 
 export interface AgentServiceServer extends UntypedServiceImplementation {
@@ -8407,6 +8712,11 @@ export interface AgentServiceServer extends UntypedServiceImplementation {
    * (or, once mTLS is on, the client certificate).
    */
   connect: handleBidiStreamingCall<AgentMessage, ManagerMessage>;
+  /**
+   * A Ready image from the manager's image store, for a host whose images dir lacks it (same
+   * authentication as Connect): first an ImageChunk with its info, then its bytes in order.
+   */
+  fetchImage: handleServerStreamingCall<FetchImageRequest, ImageChunk>;
 }
 
 export interface AgentServiceClient extends Client {
@@ -8432,6 +8742,16 @@ export interface AgentServiceClient extends Client {
   connect(): ClientDuplexStream<AgentMessage, ManagerMessage>;
   connect(options: Partial<CallOptions>): ClientDuplexStream<AgentMessage, ManagerMessage>;
   connect(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<AgentMessage, ManagerMessage>;
+  /**
+   * A Ready image from the manager's image store, for a host whose images dir lacks it (same
+   * authentication as Connect): first an ImageChunk with its info, then its bytes in order.
+   */
+  fetchImage(request: FetchImageRequest, options?: Partial<CallOptions>): ClientReadableStream<ImageChunk>;
+  fetchImage(
+    request: FetchImageRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ImageChunk>;
 }
 
 export const AgentServiceClient = makeGenericClientConstructor(

@@ -1,0 +1,87 @@
+// Admin image management: register an image from an http(s) URL (its download runs as an
+// `image.download` job), list, get and delete images whatever their status.
+import { randomUUID } from "node:crypto";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { asc, count, eq } from "drizzle-orm";
+import { AlreadyExistsError, ConflictError, NotFoundError } from "#shared/errors.js";
+import type { Db } from "../db/database.js";
+import { images, jobs, vms } from "../db/schema.js";
+import type { Image } from "./catalog-service.js";
+import { checkSourceUrl, parseChecksum, type ImageType } from "./image-source.js";
+
+export const IMAGE_DOWNLOAD_JOB = "image.download";
+
+export interface RegisterImageInput {
+  name: string;
+  url: string;
+  checksum: string;
+  type: ImageType;
+  region?: string | undefined;
+  os_type?: string | undefined;
+  version?: string | undefined;
+  description?: string | undefined;
+  is_public?: boolean | undefined;
+  labels?: string[] | undefined;
+  bootable?: boolean | undefined;
+}
+
+export interface ImageCaller { accountId: number; userId?: number | null | undefined }
+
+export interface ImageServiceOptions {
+  db: Db;
+  /** The manager's image store (downloaded images live here under their `path`). */
+  storeDir: string;
+  /** Starts a queued job (the job runner's enqueue). */
+  enqueue: (jobId: number) => void;
+}
+
+/** The file name an image is stored under, in the manager's store and in each host's images dir. */
+export const imageFileName = (id: number, type: ImageType): string => `image-${id}.${type === "iso" ? "iso" : "qcow2"}`;
+
+export class ImageService {
+  constructor(private readonly o: ImageServiceOptions) {}
+
+  /** Stores the image as Downloading and queues its download; the image and the job's id. */
+  async register(caller: ImageCaller, input: RegisterImageInput): Promise<{ image: Image; jobId: number }> {
+    const url = checkSourceUrl(input.url);
+    const { algorithm, hex } = parseChecksum(input.checksum);
+    const out = await this.o.db.transaction(async (tx) => {
+      const [created] = await tx.insert(images).values({
+        name: input.name, status: "Downloading", sourceUrl: url, checksum: `${algorithm}:${hex}`, format: input.type,
+        regionName: input.region ?? "default", osType: input.os_type ?? "linux", version: input.version ?? "",
+        description: input.description ?? "", isPublic: input.is_public ?? true, labels: input.labels ?? [],
+        bootable: input.bootable ?? true,
+      }).onConflictDoNothing().returning();
+      if (!created) throw new AlreadyExistsError("image", `"${input.name}"`);
+      const [job] = await tx.insert(jobs).values({
+        uuid: randomUUID(), kind: IMAGE_DOWNLOAD_JOB, accountId: caller.accountId, userId: caller.userId ?? null, input: { image_id: created.id },
+      }).returning({ id: jobs.id });
+      const [image] = await tx.update(images).set({ jobId: job!.id, path: imageFileName(created.id, input.type) })
+        .where(eq(images.id, created.id)).returning();
+      return { image: image!, jobId: job!.id };
+    });
+    this.o.enqueue(out.jobId);
+    return out;
+  }
+
+  async list(): Promise<Image[]> {
+    return this.o.db.select().from(images).orderBy(asc(images.id));
+  }
+
+  async get(id: number): Promise<Image> {
+    const [row] = await this.o.db.select().from(images).where(eq(images.id, id));
+    if (!row) throw new NotFoundError("image", id);
+    return row;
+  }
+
+  /** Deletes an image no VM (live or deleted: they keep their image) uses, and its stored file. */
+  async delete(id: number): Promise<void> {
+    const image = await this.get(id);
+    if (image.status === "Downloading") throw new ConflictError(`image ${id} is still downloading (job ${image.jobId}); delete it once it is Ready or Error`, "Downloading");
+    const [{ n }] = (await this.o.db.select({ n: count() }).from(vms).where(eq(vms.imageId, id))) as [{ n: number }];
+    if (Number(n) > 0) throw new ConflictError(`image ${id} is used by ${Number(n)} virtual machine(s)`, "in_use");
+    await this.o.db.delete(images).where(eq(images.id, id));
+    if (image.sourceUrl && image.path) await rm(join(this.o.storeDir, image.path), { force: true });
+  }
+}
