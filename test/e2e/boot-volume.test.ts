@@ -188,6 +188,23 @@ describe("create_bootable_volume", () => {
     expect((await adminVm(again.json.instances[0].id)).status).toBe("ACTIVE");
   });
 
+  it("created stopped: the volume is attached from the deploy, and the first start boots from it", async () => {
+    const r = await createVm({ name: "bv-stopped", image_name: "Debian 12", create_bootable_volume: true, start: false });
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    const vmId = r.json.instances[0].id as number;
+    await jobsIdle(cloud);
+    const stopped = await adminVm(vmId);
+    expect(stopped.status).toBe("SHUTOFF");
+    expect(stopped.volume_attachments).toEqual([expect.objectContaining({ device: "/dev/vda", status: "attached", volume: expect.objectContaining({ name: "bv-stopped-boot" }) })]);
+    const path = (await volumeRow(stopped.volume_attachments[0].volume.id)).path;
+    expect(hypervisorOf(stopped.host).diskFiles.has(path)).toBe(false);
+    expect((await cloud.api("GET", `/v1/core/virtual-machines/${vmId}/start`, undefined, alice)).status).toBe(200);
+    await jobsIdle(cloud);
+    expect((await adminVm(vmId)).status).toBe("ACTIVE");
+    expect((await domainDisks(stopped.uuid, stopped.host))[0]).toBe(path);
+    expect(hypervisorOf(stopped.host).diskFiles.get(path)).toEqual({ backingPath: imagePath });
+  });
+
   it("is refused when no storage pool has room, changing nothing", async () => {
     for (const p of await pools()) {
       const r = await cloud.api("PATCH", `/v1/admin/storage-pools/${p.id}`, { capacity_gib: p.allocated_gib });
