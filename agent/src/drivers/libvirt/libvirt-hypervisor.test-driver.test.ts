@@ -158,7 +158,7 @@ describe.skipIf(skip)(`LibvirtHypervisor on test:///default${skip ? " (skipped: 
       expect(info(volume)).toMatchObject({ "backing-filename": base, "virtual-size": 1024 ** 3 });
       const defined = readFileSync(join(dir, vmUuid, "domain.xml"), "utf8");
       expect(defined).toContain(`<source file="${volume}"`);
-      expect(parseOrbitMetadata(defined).ownedFiles).not.toContain(volume);
+      expect(parseOrbitMetadata(defined)?.ownedFiles).toEqual([]);
       // Its data is kept: a second start does not make it again.
       qemuImg(["resize", "-q", volume, "2G"]);
       await hv.startVm(spec).catch(() => undefined);
