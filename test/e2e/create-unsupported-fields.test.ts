@@ -1,7 +1,8 @@
 // Hyperstack create fields Orbit does not implement yet: the values Hyperstack's clients send by
 // default are accepted, anything that asks for the feature is refused (400, code `unsupported`,
 // naming the field) and creates nothing, instead of being accepted and silently ignored. (Orbit's
-// start, run_strategy and ha_enabled are honoured: create-extras.test.ts.)
+// start, run_strategy and ha_enabled are honoured: create-extras.test.ts; volume_name and
+// create_bootable_volume: boot-volume.test.ts.)
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestCloud, type TestCloud } from "./harness.js";
 
@@ -19,9 +20,7 @@ async function vmCount(): Promise<number> {
 
 describe("create fields that are not supported yet", () => {
   it.each([
-    ["create_bootable_volume", true, /create_bootable_volume true is not supported yet: Orbit has no bootable volumes yet/],
     ["enable_port_randomization", false, /enable_port_randomization false is not supported yet/],
-    ["volume_name", "data-1", /volume_name "data-1" is not supported yet: Orbit has no volumes yet/],
     ["enhanced_monitoring_enabled", true, /enhanced_monitoring_enabled true is not supported yet: Orbit has no enhanced monitoring yet/],
     ["profile", { name: "default" }, /profile \{"name":"default"\} is not supported yet: Orbit has no deploy profiles yet/],
     ["flavor", { cpu: 2, ram: 4, disk: 20 }, /flavor .* is not supported yet: Orbit has no inline flavors \(name one with flavor_name\) yet/],

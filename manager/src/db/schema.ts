@@ -257,6 +257,8 @@ export const vms = pgTable("vms", {
   seedInstanceId: text("seed_instance_id").notNull().default(""),
   /** The VM whose root disk this one's was copied from (a clone), until that copy is made and after. */
   clonedFromVmId: integer("cloned_from_vm_id").references((): AnyPgColumn => vms.id),
+  /** The bootable volume the VM boots from instead of an owned overlay of its image (null: none); not the VM's: its delete keeps it. */
+  bootVolumeId: integer("boot_volume_id").references((): AnyPgColumn => volumes.id),
   placement: jsonb("placement").$type<Record<string, unknown>>(),
   /**
    * KubeVirt's run strategy chosen at create (null: none). Stored and shown; what Always and

@@ -13,6 +13,8 @@ import type { SettingsRegistry } from "../settings/settings-registry.js";
 import { transitionVm } from "../vm/vm-transitions.js";
 import type { JobHandler } from "./job-runner.js";
 import { buildVmSpec } from "./vm-spec.js";
+import { settleBootVolume } from "../storage/boot-volumes.js";
+import { bootVolumeDisk } from "../storage/volume-disks.js";
 import { firewallAddresses, loadVmNetworking } from "../network/vm-network.js";
 import { firewallSpec } from "../security-rules/firewall-spec.js";
 import { securityRulesOf } from "../security-rules/security-rule-service.js";
@@ -24,9 +26,14 @@ export function vmDeployJob(db: Db, dispatcher: CommandDispatcher, settings: Set
     if (job.vmId == null) throw new OrbitError("internal", "deploy job without a VM");
     const vmId = job.vmId;
     if (job.input.start === false) {
-      await db.transaction((tx) => transitionVm(tx, vmId, "Stopped", `job ${job.id}: deploy without start`, {
-        onlyFrom: ["Creating"], reason: "created stopped: start it with the start action", powerState: "SHUTDOWN",
-      }));
+      await db.transaction(async (tx) => {
+        const moved = await transitionVm(tx, vmId, "Stopped", `job ${job.id}: deploy without start`, {
+          onlyFrom: ["Creating"], reason: "created stopped: start it with the start action", powerState: "SHUTDOWN",
+        });
+        // Its boot volume is the VM's disk from now on (the first start's spec names it).
+        const [vm] = await tx.select().from(vms).where(eq(vms.id, vmId));
+        if (moved && vm) await settleBootVolume(tx, vm);
+      });
       return {};
     }
     await db.transaction((tx) => transitionVm(tx, vmId, "Starting", `job ${job.id}: deploy`, { onlyFrom: ["Creating"] }));
@@ -42,7 +49,7 @@ export function vmDeployJob(db: Db, dispatcher: CommandDispatcher, settings: Set
       .innerJoin(gpus, eq(gpus.id, gpuAllocations.gpuId)).where(eq(gpuAllocations.vmId, vm.id));
     const rules = (await securityRulesOf(db, [vm.id])).get(vm.id) ?? [];
     const networking = await loadVmNetworking(db, vm);
-    const spec = buildVmSpec(vm, image!, alloc, gpuRows, networking, firewallSpec(rules, firewallAddresses(networking)));
+    const spec = buildVmSpec(vm, image!, alloc, gpuRows, networking, firewallSpec(rules, firewallAddresses(networking)), [], await bootVolumeDisk(db, vm));
     const result = await dispatcher.run(vm.hostId, {
       // Same id on every attempt: a retried command is answered from the agent's memory.
       commandId: job.uuid,
@@ -54,7 +61,10 @@ export function vmDeployJob(db: Db, dispatcher: CommandDispatcher, settings: Set
     if (result.domain?.powerState !== PowerState.POWER_STATE_RUNNING) {
       throw new OrbitError("hypervisor_error", `agent started the domain but reports it ${PowerState[result.domain?.powerState ?? 0]}`);
     }
-    await db.transaction((tx) => transitionVm(tx, vm.id, "Running", "agent reported the domain running", { onlyFrom: ["Starting"], powerState: "RUNNING" }));
+    await db.transaction(async (tx) => {
+      const moved = await transitionVm(tx, vm.id, "Running", "agent reported the domain running", { onlyFrom: ["Starting"], powerState: "RUNNING" });
+      if (moved) await settleBootVolume(tx, vm);
+    });
     await queueFirewallIfChanged(db, vm, spec.firewall, queue);
     return { host_id: vm.hostId };
   };

@@ -12,7 +12,7 @@ import type { SettingsRegistry } from "../settings/settings-registry.js";
 import { transitionVm } from "../vm/vm-transitions.js";
 import type { VmState } from "../vm/vm-state-machine.js";
 import type { JobHandler } from "./job-runner.js";
-import { attachedVolumeDisks } from "../storage/volume-disks.js";
+import { attachedVolumeDisks, bootVolumeDisk } from "../storage/volume-disks.js";
 import { buildVmSpec } from "./vm-spec.js";
 import { firewallAddresses, loadVmNetworking } from "../network/vm-network.js";
 import { firewallSpec } from "../security-rules/firewall-spec.js";
@@ -48,7 +48,8 @@ export async function startSpec(db: Db, vm: VmRow) {
     .innerJoin(gpus, eq(gpus.id, gpuAllocations.gpuId)).where(eq(gpuAllocations.vmId, vm.id));
   const rules = (await securityRulesOf(db, [vm.id])).get(vm.id) ?? [];
   const networking = await loadVmNetworking(db, vm);
-  return buildVmSpec(vm, image!, alloc, gpuRows, networking, firewallSpec(rules, firewallAddresses(networking)), await attachedVolumeDisks(db, vm.id));
+  return buildVmSpec(vm, image!, alloc, gpuRows, networking, firewallSpec(rules, firewallAddresses(networking)),
+    await attachedVolumeDisks(db, vm.id), await bootVolumeDisk(db, vm));
 }
 
 export function vmPowerJob(kind: VmPowerJobKind, db: Db, dispatcher: Dispatcher, settings: Pick<SettingsRegistry, "number">, queue?: JobEnqueuer): JobHandler {

@@ -15,6 +15,8 @@ export function buildVmSpec(
   firewall?: FirewallSpec,
   /** Attached volumes (storage/volume-disks.ts), after the root disk. */
   volumeDisks: DiskSpec[] = [],
+  /** The bootable volume the VM boots from (storage/boot-volumes.ts), in place of the owned root overlay. */
+  bootDisk?: DiskSpec,
 ): VmSpec {
   // The guest's address comes in the seed's network-config, so a VM with a NIC always has a seed.
   const networkConfig = networking ? networkConfigFor(networking.nic, networking.nameservers) : "";
@@ -26,7 +28,7 @@ export function buildVmSpec(
     memoryMib: vm.memoryMib,
     maxMemoryMib: vm.memoryMib,
     topology: { sockets: 1, cores: vm.vcpus, threads: 1 },
-    disks: [...(image.path ? [rootDiskSpec(image)] : []), ...volumeDisks],
+    disks: [...(bootDisk ? [bootDisk] : image.path ? [rootDiskSpec(image)] : []), ...volumeDisks],
     nics: networking ? [networking.nic] : [],
     gpus: gpuRows.map(({ a, g }) => ({
       pciAddress: g.pciAddress,

@@ -7,7 +7,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PowerState, type Command } from "#shared/protocol.js";
 import { openTestDatabase, type Database } from "../db/database.js";
-import { hosts, jobs, storagePools, vms, volumeAttachments, volumes } from "../db/schema.js";
+import { hosts, images, jobs, storagePools, vms, volumeAttachments, volumes } from "../db/schema.js";
 import { seedFleet, type FixtureIds } from "../placement/testing/placement-fixture.js";
 import type { JobRow } from "./job-runner.js";
 import { deletesVolumes, vmDestroyJob } from "./vm-destroy.job.js";
@@ -64,6 +64,23 @@ describe("a VM's volumes in its jobs", () => {
     expect(spec?.disks.filter((d) => d.id.startsWith("volume-"))).toEqual([{
       id: `volume-${vols[0]!.uuid}`, device: "disk", sourcePath: vols[0]!.path, format: "qcow2", sizeGib: 10, bus: "virtio", owned: false, backingPath: "", copyFromVmUuid: "",
     }]);
+  });
+
+  it("a start's spec of a VM booting from a volume has it first, not owned, with its image as backing path, and only once", async () => {
+    const { vm, vols } = await vmWithVolumes("Starting", ["attached", "attached"]);
+    const [image] = await database.db.select().from(images).where(eq(images.id, ids.imageId));
+    await database.db.update(images).set({ path: "/images/base.qcow2" }).where(eq(images.id, ids.imageId));
+    await database.db.update(volumes).set({ imageId: ids.imageId }).where(eq(volumes.id, vols[0]!.id));
+    await database.db.update(vms).set({ bootVolumeId: vols[0]!.id }).where(eq(vms.id, vm.id));
+    const sent: Command[] = [];
+    const dispatcher = { run: async (_h: number, c: Command) => { sent.push(c); return { domain: { powerState: PowerState.POWER_STATE_RUNNING } }; } };
+    await vmPowerJob("vm.start", database.db, dispatcher as never, settings)({ job: await job("vm.start", vm.id), attempt: 1, log, progress: async () => {} });
+    const spec = sent[0]?.body?.$case === "startVm" ? sent[0].body.value.spec : undefined;
+    expect(spec?.disks.map((d) => [d.sourcePath, d.owned, d.backingPath])).toEqual([
+      [vols[0]!.path, false, "/images/base.qcow2"],
+      [vols[1]!.path, false, ""],
+    ]);
+    await database.db.update(images).set({ path: image!.path }).where(eq(images.id, ids.imageId));
   });
 
   it("a destroy detaches the VM's volumes: available again, nothing deleted", async () => {

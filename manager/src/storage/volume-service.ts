@@ -222,6 +222,7 @@ export class VolumeService {
         if (!a || a.vmId !== vm.id) throw new ConflictError(`volume ${v.id} is not attached to virtual machine ${vm.id}`, "not_attached");
         if (a.status !== "attached") throw new ConflictError(`volume ${v.id} is ${a.status} on virtual machine ${vm.id}; wait for it to finish`, a.status);
         if (a.protected) throw new ConflictError(`the attachment of volume ${v.id} is protected`, "protected");
+        if (vm.bootVolumeId === v.id) throw new ConflictError(`volume ${v.id} is the boot disk of virtual machine ${vm.id}: deleting the VM detaches it`, "boot_volume");
       }
       const result: { attachments: (VolumeAttachment & { volumeId: number })[]; jobIds: number[] } = { attachments: [], jobIds: [] };
       for (const v of rows) {

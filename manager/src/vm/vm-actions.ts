@@ -37,7 +37,7 @@ export class VmActions {
 
   private async row(caller: Caller, id: number) {
     const scope = caller.role === "admin" ? undefined : eq(vms.accountId, caller.accountId);
-    const [vm] = await this.db.select({ id: vms.id, state: vms.state, accountId: vms.accountId }).from(vms).where(and(eq(vms.id, id), scope));
+    const [vm] = await this.db.select({ id: vms.id, state: vms.state, accountId: vms.accountId, bootVolumeId: vms.bootVolumeId }).from(vms).where(and(eq(vms.id, id), scope));
     if (!vm || vm.state === "Destroyed") throw new NotFoundError("virtual machine", id);
     return vm;
   }
@@ -70,6 +70,10 @@ export class VmActions {
    */
   async reinstall(caller: Caller, id: number, imageName?: string): Promise<ActionStarted & { imageName: string }> {
     const vm = await this.row(caller, id);
+    // Its disk is a volume, the user's data: a reinstall would replace an owned overlay it does not have.
+    if (vm.bootVolumeId != null) {
+      throw new ConflictError(`virtual machine ${id} boots from volume ${vm.bootVolumeId}: a reinstall replaces an image-backed root disk, which it has not`, "boot_volume");
+    }
     const image = imageName === undefined ? undefined : await this.imageInRegionOf(id, imageName);
     const { jobId, state } = await this.db.transaction(async (tx) => {
       const [locked] = await tx.select({ state: vms.state, imageId: vms.imageId }).from(vms).where(eq(vms.id, id)).for("update");

@@ -5,7 +5,7 @@
 // It gets its own address on the environment network, reserved before the commit as a create's.
 import { randomUUID } from "node:crypto";
 import { and, eq } from "drizzle-orm";
-import { NotFoundError } from "#shared/errors.js";
+import { ConflictError, NotFoundError } from "#shared/errors.js";
 import type { Db } from "../db/database.js";
 import { environments, flavors, images, regions, vms } from "../db/schema.js";
 import { parseCidr, vmAddressRange } from "../network/cidr.js";
@@ -37,6 +37,9 @@ export class VmClones {
     const scope = caller.role === "admin" ? undefined : eq(vms.accountId, caller.accountId);
     const [src] = await this.db.select().from(vms).where(and(eq(vms.id, id), scope));
     if (!src || src.state === "Destroyed") throw new NotFoundError("virtual machine", id);
+    if (src.bootVolumeId != null) {
+      throw new ConflictError(`virtual machine ${id} boots from volume ${src.bootVolumeId}: a clone copies an image-backed root disk, which it has not`, "boot_volume");
+    }
     const what = `virtual machine ${id}`;
     requireStopped(isVmState(src.state) ? src.state : "Unknown", what, "be cloned", NOT_STOPPED);
     if (src.hostId == null) throw new NotFoundError("host of virtual machine", id);

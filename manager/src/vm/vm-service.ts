@@ -22,6 +22,7 @@ import { containsPattern } from "../db/like-pattern.js";
 import type { SecurityRuleInput } from "#shared/security-rules.js";
 import { checkSecurityRules, securityRuleRows, securityRulesOf } from "../security-rules/security-rule-service.js";
 import { volumeAttachmentsOf } from "../storage/volume-service.js";
+import { attachBootVolume, bootableVolumeNamed, bootVolumePlacement, createBootVolume } from "../storage/boot-volumes.js";
 
 /** userId: the acting user, recorded on the jobs it starts (absent for Orbit's own callers). */
 export interface Caller { accountId: number; role: "admin" | "user"; userId?: number }
@@ -30,7 +31,8 @@ export interface CreateVmInput {
   name: string;
   environment_name?: string | undefined;
   flavor_name: string;
-  image_name: string;
+  /** The image the VMs boot (an overlay of it each); either this or volume_name. */
+  image_name?: string | undefined;
   key_name?: string | undefined;
   count?: number | undefined;
   user_data?: string | undefined;
@@ -43,11 +45,13 @@ export interface CreateVmInput {
   avoid?: (number | string)[] | undefined;
   /** A floating IP from the environment's pool (409 when it has none or it is used up). */
   assign_floating_ip?: boolean | undefined;
-  // Hyperstack fields Orbit does not implement yet: only their harmless values are accepted.
+  /** With image_name: each VM's root disk is a new bootable volume ("<name>-boot") its delete keeps. */
   create_bootable_volume?: boolean | undefined;
+  // Hyperstack fields Orbit does not implement yet: only their harmless values are accepted.
   enable_port_randomization?: boolean | undefined;
   /** The VMs' security rules (each VM gets them all); checked before anything is written. */
   security_rules?: SecurityRuleInput[] | undefined;
+  /** Boot the VM (count 1) from this bootable volume of the caller's in the environment, not from an image. */
   volume_name?: string | undefined;
   enhanced_monitoring_enabled?: boolean | undefined;
   profile?: { name: string } | undefined;
@@ -68,8 +72,6 @@ export const MAX_USER_DATA_BYTES = 32 * 1024;
  */
 const NOT_YET_SUPPORTED: readonly { field: keyof CreateVmInput; harmless: (v: unknown) => boolean; what: string }[] = [
   { field: "enable_port_randomization", harmless: (v) => v === true, what: "port randomization settings (they apply to floating IPs)" },
-  { field: "create_bootable_volume", harmless: (v) => v === false, what: "bootable volumes" },
-  { field: "volume_name", harmless: (v) => v === "", what: "volumes" },
   { field: "enhanced_monitoring_enabled", harmless: (v) => v === false, what: "enhanced monitoring" },
   { field: "profile", harmless: () => false, what: "deploy profiles" },
   { field: "flavor", harmless: () => false, what: "inline flavors (name one with flavor_name)" },
@@ -149,6 +151,23 @@ interface PlaceVmsContext {
   start: boolean;
   /** Checked security rules, written with the VMs. */
   rules: ReturnType<typeof checkSecurityRules>;
+  /** What the VMs boot from: an owned overlay of the image (default), a new bootable volume each, or the named volume. */
+  boot: BootSource;
+}
+
+type BootSource = { kind: "image" } | { kind: "new-volume"; sizeGib: number } | { kind: "volume"; volumeId: number };
+
+/** image_name xor volume_name (Hyperstack's rule), and what goes with each; 400 naming the field otherwise. */
+function checkBootFields(input: CreateVmInput, count: number): void {
+  const volumeName = input.volume_name ?? "";
+  if (volumeName !== "" && input.image_name !== undefined) {
+    throw new InvalidArgumentError("volume_name", "give image_name or volume_name, not both: a VM booting from a volume runs the volume's image");
+  }
+  if (volumeName === "" && input.image_name === undefined) throw new InvalidArgumentError("image_name", "image_name or volume_name is required");
+  if (volumeName !== "" && count !== 1) throw new InvalidArgumentError("count", `count must be 1 with volume_name (a volume boots one VM); ${count} asked`);
+  if (volumeName !== "" && input.create_bootable_volume === true) {
+    throw new InvalidArgumentError("create_bootable_volume", "create_bootable_volume goes with image_name: a VM created from volume_name already boots from a volume");
+  }
 }
 
 export class VmService {
@@ -214,11 +233,26 @@ export class VmService {
     const start = createStart(input);
     const rules = checkSecurityRules(input.security_rules ?? [], "security_rules");
     const count = input.count ?? 1;
+    checkBootFields(input, count);
     if (input.user_data !== undefined && Buffer.byteLength(input.user_data, "utf8") > MAX_USER_DATA_BYTES) {
       throw new InvalidArgumentError("user_data", `user_data is ${Buffer.byteLength(input.user_data, "utf8")} bytes; at most ${MAX_USER_DATA_BYTES} are accepted`);
     }
     const callbackUrl = input.callback_url ? validateCallbackUrl(input.callback_url, "callback_url", this.callbackPolicy()) : "";
-    const { flavor, image, environment: env } = await this.catalog.resolveDeploy(caller.accountId, input);
+    const deploy = await this.catalog.resolveDeploy(caller.accountId, input);
+    const { flavor, environment: env } = deploy;
+    let image = deploy.image;
+    let boot: BootSource = input.create_bootable_volume === true
+      // As large as the flavor's root disk, and never smaller than the image.
+      ? { kind: "new-volume", sizeGib: Math.max(flavor.diskGib, image.sizeGib, 1) }
+      : { kind: "image" };
+    let bootPlacement: Awaited<ReturnType<typeof bootVolumePlacement>> = {};
+    if (input.volume_name) {
+      const volume = await bootableVolumeNamed(this.db, caller.accountId, env, input.volume_name);
+      const [volumeImage] = await this.db.select().from(images).where(eq(images.id, volume.imageId!));
+      image = volumeImage!;
+      boot = { kind: "volume", volumeId: volume.id };
+      bootPlacement = await bootVolumePlacement(this.db, volume);
+    }
     const keyPair = input.key_name ? await this.keyPairNamed(caller, env, input.key_name) : undefined;
     const names = count === 1 ? [input.name] : Array.from({ length: count }, (_, i) => `${input.name}-${i + 1}`);
     for (const n of names) {
@@ -232,6 +266,8 @@ export class VmService {
       vmIds: uuids,
       ...(groups.refs.length ? { affinityGroups: groups.refs } : {}),
       ...(avoidVmIds.length ? { avoidVmIds } : {}),
+      // A VM booting from a volume goes where the volume can be reached.
+      ...bootPlacement,
     };
 
     // Addresses are reserved (by VM uuid) before the placement commit, which is one statement
@@ -254,7 +290,7 @@ export class VmService {
           vmUuids: uuids, what: `${where} floating IP pool ${network.floatingCidr}`,
         });
       }
-      committed = await this.placeVms(request, caller, input, { uuids, names, env, flavor, image, keyPair, callbackUrl, groups, start, rules });
+      committed = await this.placeVms(request, caller, input, { uuids, names, env, flavor, image, keyPair, callbackUrl, groups, start, rules, boot });
     } catch (e) {
       await releaseUnplaced(this.db, uuids);
       throw e;
@@ -275,7 +311,7 @@ export class VmService {
    * (such requests commit alone anyway). The full rows are read after it.
    */
   private placeVms(request: PlacementRequest, caller: Caller, input: CreateVmInput, o: PlaceVmsContext) {
-    const { uuids, names, env, flavor, image, keyPair, callbackUrl, groups, start, rules } = o;
+    const { uuids, names, env, flavor, image, keyPair, callbackUrl, groups, start, rules, boot } = o;
     return this.placement.placeAndCommit(request, {
       vm: (p, plan) => ({
         uuid: uuids[p.index]!, name: names[p.index]!, accountId: caller.accountId, userId: caller.userId ?? null, environmentId: env.id,
@@ -287,12 +323,19 @@ export class VmService {
       jobKind: "vm.deploy",
       ...(start ? {} : { jobInput: { start: false } }),
       // Such requests commit alone (not in a group commit): only when there is something to write.
-      ...(groups.rows.length > 0 || rules.length > 0 ? {
+      ...(groups.rows.length > 0 || rules.length > 0 || boot.kind !== "image" ? {
         after: async (tx, created) => {
           if (groups.rows.length > 0) {
             await tx.insert(affinityGroupMembers).values(created.flatMap((vm) => groups.rows.map((g) => ({ groupId: g.id, vmId: vm.id }))));
           }
           if (rules.length > 0) await tx.insert(securityRules).values(created.flatMap((vm) => securityRuleRows(vm.id, rules)));
+          // A refused volume (taken meanwhile, or no room for a new one) refuses the whole create.
+          for (const vm of created) {
+            if (boot.kind === "volume") await attachBootVolume(tx, vm.id, boot.volumeId);
+            if (boot.kind === "new-volume") {
+              await createBootVolume(tx, { id: vm.id, name: names[vm.index]!, accountId: caller.accountId, environmentId: env.id }, image, boot.sizeGib);
+            }
+          }
         },
       } : {}),
     });

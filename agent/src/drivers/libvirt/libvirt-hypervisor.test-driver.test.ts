@@ -147,6 +147,25 @@ describe.skipIf(skip)(`LibvirtHypervisor on test:///default${skip ? " (skipped: 
       expect(info(join(dir, clone, "root.qcow2"))["backing-filename"]).toBeUndefined();
     });
 
+    it("makes a bootable volume's missing file as an overlay of its image when a VM starts from it, not as the VM's own file", async () => {
+      const vmUuid = "77777777-8888-4999-8aaa-bbbbbbbbbbbb";
+      const volume = join(dir, "volumes", "boot-vol.qcow2");
+      const spec = VmSpec.fromPartial({
+        vmUuid, name: "from-volume", vcpus: 1, memoryMib: 128, numaNode: -1, directBoot: { kernel: "/boot/vmlinuz", initrd: "", cmdline: "" },
+        disks: [{ id: "volume-1", device: "disk", sourcePath: volume, format: "qcow2", bus: "virtio", owned: false, backingPath: base, sizeGib: 1 }],
+      });
+      // The test driver forgets the definition before the start (each virsh its own host): only the define matters here.
+      await hv.startVm(spec).catch(() => undefined);
+      expect(info(volume)).toMatchObject({ "backing-filename": base, "virtual-size": 1024 ** 3 });
+      const defined = readFileSync(join(dir, vmUuid, "domain.xml"), "utf8");
+      expect(defined).toContain(`<source file="${volume}"`);
+      expect(parseOrbitMetadata(defined)?.ownedFiles).toEqual([]);
+      // Its data is kept: a second start does not make it again.
+      qemuImg(["resize", "-q", volume, "2G"]);
+      await hv.startVm(spec).catch(() => undefined);
+      expect(info(volume)["virtual-size"]).toBe(2 * 1024 ** 3);
+    });
+
     it("refuses to replace the disk of a running VM", async () => {
       await expect(hv.prepareOwnedDisk("6695eb01-f6a4-8304-79aa-97f2502e193f", root({ backingPath: base }), { replace: true }))
         .rejects.toThrow(/cannot be replaced while it runs/);

@@ -602,7 +602,17 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
     }
     if (!d.owned) {
       if (!d.sourcePath) throw new InvalidArgumentError(`disks[${i}].sourcePath`, `disk ${id} is not owned and has no path`);
-      return { ...d, sourcePath: this.resolveImage(d.sourcePath) };
+      const path = this.resolveImage(d.sourcePath);
+      // A bootable volume first used as a VM's boot disk: made here as an overlay of its image,
+      // and not the VM's (never in its owned files), so the VM's destroy keeps it.
+      if (d.backingPath && !(await exists(path))) {
+        await mkdir(dirname(path), { recursive: true });
+        const backing = this.resolveImage(d.backingPath);
+        const info = JSON.parse(await this.qemuImg(["info", "--output=json", "-U", backing])) as { format: string; "virtual-size": number };
+        const size = d.sizeGib * GIB > info["virtual-size"] ? [`${d.sizeGib}G`] : [];
+        await this.qemuImg(["create", "-q", "-f", "qcow2", "-b", backing, "-F", info.format, path, ...size]);
+      }
+      return { ...d, sourcePath: path };
     }
     const format = d.format || "qcow2";
     const path = this.ownedDiskPath(d, i, dir);

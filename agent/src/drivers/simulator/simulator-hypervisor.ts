@@ -215,6 +215,10 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
       if (disk.owned && disk.device !== "cdrom" && !this.ownedDisks.has(`${uuid}/${disk.id || "disk0"}`)) {
         await this.prepareOwnedDisk(uuid, disk, { replace: false });
       }
+      // A bootable volume first used as a boot disk: its file made as the libvirt driver makes it (kept on destroy).
+      if (!disk.owned && disk.device !== "cdrom" && disk.backingPath && !this.diskFiles.has(disk.sourcePath)) {
+        this.diskFiles.set(disk.sourcePath, { backingPath: disk.backingPath });
+      }
     }
     // Defined anew from the spec, as the libvirt driver does: disks attached since the last
     // start and resizes of a stopped VM are not in it (the manager's spec is the definition).

@@ -18,7 +18,7 @@ const CreateBody = Type.Object({
   name: ResourceName({ maxLength: 50, description: "1-50 characters: letters, digits, . _ -" }),
   environment_name: Type.Optional(SingleLineText({ minLength: 1, maxLength: 63 })),
   flavor_name: SingleLineText({ minLength: 1, maxLength: 100 }),
-  image_name: SingleLineText({ minLength: 1, maxLength: 200 }),
+  image_name: Type.Optional(SingleLineText({ minLength: 1, maxLength: 200, description: "The image the VMs boot; either this or volume_name" })),
   key_name: Type.Optional(SingleLineText({ maxLength: 100, description: "A key pair of your account in the VM's environment: its public key is put in the VM's cloud-init seed" })),
   count: Type.Optional(Type.Integer({ minimum: 1, maximum: 20, default: 1, description: "1-20 VMs named NAME-1..NAME-N" })),
   user_data: Type.Optional(MultiLineText({ maxLength: MAX_USER_DATA_BYTES, description: `cloud-init user data (no NUL), at most ${MAX_USER_DATA_BYTES} bytes of UTF-8` })),
@@ -29,10 +29,10 @@ const CreateBody = Type.Object({
   avoid: Type.Optional(Type.Array(Type.Union([Id(), Uuid()]), { maxItems: 100, description: "CloudSigma's avoid: keep away from the hosts of these VMs (ids or uuids) when possible" })),
   // Not supported yet: the values Hyperstack clients send by default are accepted, others refused (vm-service.ts).
   assign_floating_ip: Type.Optional(Type.Boolean({ description: "Attach a floating IP from the environment's pool (409 when it has none, or none is free)" })),
-  create_bootable_volume: Type.Optional(Type.Boolean({ description: "Not supported yet: only false is accepted" })),
+  create_bootable_volume: Type.Optional(Type.Boolean({ description: "With image_name: each VM's root disk is a new bootable volume named \"<name>-boot\" (its size reserved in a storage pool of the VM's cluster, 409 when none has room), kept when the VM is deleted" })),
   enable_port_randomization: Type.Optional(Type.Boolean({ description: "Not supported yet: only true (Hyperstack's default) is accepted" })),
   security_rules: Type.Optional(Type.Array(Type.Omit(CreateSecurityRuleBody, ["virtual_machine_id"], { additionalProperties: false }), { maxItems: MAX_SECURITY_RULES_PER_VM, description: "Firewall rules every VM created gets (as POST .../sg-rules adds them)" })),
-  volume_name: Type.Optional(SingleLineText({ maxLength: 250, description: "Not supported yet: only \"\" is accepted" })),
+  volume_name: Type.Optional(SingleLineText({ maxLength: 250, description: "Boot the VM (count 1) from this available bootable volume of your account in the environment instead of image_name; deleting the VM keeps the volume (\"\" for none)" })),
   enhanced_monitoring_enabled: Type.Optional(Type.Boolean({ description: "Not supported yet: only false is accepted" })),
   profile: Type.Optional(Type.Object({ name: SingleLineText({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false, description: "Not supported yet: deploy profiles do not exist in Orbit" })),
   flavor: Type.Optional(Type.Object({

@@ -645,7 +645,10 @@ export interface DiskSpec {
   bus: string;
   /** Owned disks are created for the VM and removed with it. */
   owned: boolean;
-  /** Base image for a qcow2 overlay. */
+  /**
+   * Base image for a qcow2 overlay. On a disk that is not owned (a bootable volume booted from),
+   * the host makes the file at source_path as such an overlay when it does not exist yet.
+   */
   backingPath: string;
   /**
    * Create this owned disk as a full, independent copy of the disk with the same id of that VM

@@ -1,0 +1,2 @@
+ALTER TABLE "vms" ADD COLUMN "boot_volume_id" integer;--> statement-breakpoint
+ALTER TABLE "vms" ADD CONSTRAINT "vms_boot_volume_id_volumes_id_fk" FOREIGN KEY ("boot_volume_id") REFERENCES "public"."volumes"("id") ON DELETE no action ON UPDATE no action;
