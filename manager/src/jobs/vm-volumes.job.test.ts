@@ -74,7 +74,7 @@ describe("a VM's volumes in its jobs", () => {
     await database.db.update(vms).set({ bootVolumeId: vols[0]!.id }).where(eq(vms.id, vm.id));
     const sent: Command[] = [];
     const dispatcher = { run: async (_h: number, c: Command) => { sent.push(c); return { domain: { powerState: PowerState.POWER_STATE_RUNNING } }; } };
-    await vmPowerJob("vm.start", database.db, dispatcher as never, settings)({ job: await job("vm.start", vm.id), attempt: 1, log, progress: async () => {} });
+    await vmPowerJob("vm.start", database.db, dispatcher as never, settings)({ job: await job("vm.start", vm.id), attempt: 1, log, progress: async () => {}, signal: new AbortController().signal });
     const spec = sent[0]?.body?.$case === "startVm" ? sent[0].body.value.spec : undefined;
     expect(spec?.disks.map((d) => [d.sourcePath, d.owned, d.backingPath])).toEqual([
       [vols[0]!.path, false, "/images/base.qcow2"],
