@@ -5,7 +5,8 @@
 // client <-> VM traffic is BRIDGED (no routing). The host namespace has br_netfilter's
 // bridge-nf-call-iptables/ip6tables off (this kernel builds br_netfilter in), so the inet/ip
 // hooks do not see bridged frames, as on a host without br_netfilter; a control test shows an
-// inet forward drop is bypassed. Proven: allowed TCP port connects, others do not, ICMP per rule,
+// inet forward drop is bypassed. Proven: allowed TCP port connects, others do not, UDP per rule
+// (answers come back), ICMP per rule,
 // remote_ip_prefix, IPv6 rules, egress rules, replies of allowed flows; a floating IP routed to the
 // host is DNATed across the bridge to the VM and its connections out leave SNATed; atomic re-apply
 // and removal, another VM's apply not touching this one. The machine's own namespace and its
@@ -51,7 +52,8 @@ const ip = (...args: string[]) => execa("ip", args);
 const inNs = (ns: string, cmd: string, ...args: string[]) => execa("ip", ["netns", "exec", ns, cmd, ...args]);
 
 /** A TCP server answering each connection with "<its local address> <the peer's address>". */
-const SERVER = `for (const p of process.argv.slice(1)) for (const host of ["0.0.0.0", "::"]) require("net").createServer((s) => s.end(s.localAddress + " " + s.remoteAddress)).listen({ port: Number(p), host, ipv6Only: host === "::" });`;
+/** TCP and (IPv4) UDP servers answering each connection or datagram with "<its local address> <the peer's address>". */
+const SERVER = `const net = require("net"), dgram = require("dgram"); for (const p of process.argv.slice(1)) { for (const host of ["0.0.0.0", "::"]) net.createServer((s) => s.end(s.localAddress + " " + s.remoteAddress)).listen({ port: Number(p), host, ipv6Only: host === "::" }); const u = dgram.createSocket("udp4"); u.on("message", (m, r) => u.send(u.address().address + " " + r.address, r.port, r.address)).bind(Number(p)); }`;
 /** Connects, prints what the server said; exit 2 when nothing came within the timeout. */
 const CLIENT = `const [h, p] = process.argv.slice(1); const s = require("net").connect(Number(p), h); let d = ""; s.on("data", (b) => d += b); s.on("end", () => { console.log(d); process.exit(0); }); s.on("error", (e) => { console.log("error " + e.code); process.exit(3); }); setTimeout(() => { console.log("timeout"); process.exit(2); }, 1500);`;
 /** One ICMP echo request as root (raw socket); prints "reply" or "timeout". */
@@ -68,6 +70,11 @@ except socket.timeout: print("timeout")`;
 async function connect(from: string, host: string, port: number): Promise<string> {
   const r = await execa("ip", ["netns", "exec", from, "node", "-e", CLIENT, host, String(port)], { reject: false });
   return r.stdout.trim();
+}
+/** One UDP datagram; prints the answer, or "timeout". */
+const UDP_CLIENT = `const [h, p] = process.argv.slice(1); const s = require("dgram").createSocket("udp4"); s.on("message", (m) => { console.log(String(m)); process.exit(0); }); s.send("hi", Number(p), h); setTimeout(() => { console.log("timeout"); process.exit(2); }, 1500);`;
+async function udp(from: string, host: string, port: number): Promise<string> {
+  return (await execa("ip", ["netns", "exec", from, "node", "-e", UDP_CLIENT, host, String(port)], { reject: false })).stdout.trim();
 }
 async function ping(from: string, host: string): Promise<string> {
   return (await inNs(from, "python3", "-c", PING, host)).stdout.trim();
@@ -134,6 +141,7 @@ describe.skipIf(skipReason !== "")(`VM firewall enforced by nftables in network 
     expect(await connect(NS.client, VM_IP, ALLOWED)).toBe(`${VM_IP} ${CLIENT_IP}`);
     expect(await connect(NS.client, VM_IP, DENIED)).toBe(`${VM_IP} ${CLIENT_IP}`);
     expect(await connect(NS.client, VM_IP6, ALLOWED)).toBe(`${VM_IP6} ${CLIENT_IP6}`);
+    expect(await udp(NS.client, VM_IP, DENIED)).toBe(`0.0.0.0 ${CLIENT_IP}`);
     if (hasPython) expect(await ping(NS.client, VM_IP)).toBe("reply");
   });
 
@@ -161,6 +169,15 @@ describe.skipIf(skipReason !== "")(`VM firewall enforced by nftables in network 
     expect(await connect(NS.client, VM_IP, ALLOWED)).toBe("timeout");
     await fw.apply({ ...base, rules: [rule({ port_range_min: ALLOWED, port_range_max: ALLOWED, remote_ip_prefix: `${CLIENT_IP}/32` })] });
     expect(await connect(NS.client, VM_IP, ALLOWED)).toBe(`${VM_IP} ${CLIENT_IP}`);
+  });
+
+  it("a udp rule lets datagrams to its port in and their answers back out; other ports get nothing", async () => {
+    await fw.apply({ ...base, rules: [rule({ protocol: "udp", port_range_min: ALLOWED, port_range_max: ALLOWED })] });
+    expect(await udp(NS.client, VM_IP, ALLOWED)).toBe(`0.0.0.0 ${CLIENT_IP}`);
+    expect(await udp(NS.client, VM_IP, DENIED)).toBe("timeout");
+    // A tcp rule on the port opens TCP only.
+    await fw.apply({ ...base, rules: [rule({ port_range_min: ALLOWED, port_range_max: ALLOWED })] });
+    expect(await udp(NS.client, VM_IP, ALLOWED)).toBe("timeout");
   });
 
   it.skipIf(!hasPython)("an icmp rule lets pings through (python3 sends them)", async () => {
