@@ -3,14 +3,15 @@
 // (orb-<id>) with two ports, the VM's tap (named like libvirt's, ov<13 hex>) and a client's
 // veth, plus a routed link to "outside"; "vm" and "client" sit on the bridge's segment, so
 // client <-> VM traffic is BRIDGED (no routing). The host namespace has br_netfilter's
-// bridge-nf-call-iptables/ip6tables off (this kernel builds br_netfilter in), so the inet/ip
+// bridge-nf-call-iptables/ip6tables off (some kernels build br_netfilter in), so the inet/ip
 // hooks do not see bridged frames, as on a host without br_netfilter; a control test shows an
-// inet forward drop is bypassed. Proven: allowed TCP port connects, others do not, UDP per rule
-// (answers come back), ICMP per rule,
-// remote_ip_prefix, IPv6 rules, egress rules, replies of allowed flows; a floating IP routed to the
-// host is DNATed across the bridge to the VM and its connections out leave SNATed; atomic re-apply
-// and removal, another VM's apply not touching this one. The machine's own namespace and its
-// firewall are never touched and no packet leaves the machine. Needs root, nft and ip; skipped otherwise.
+// inet forward drop is bypassed. Proven: an allowed TCP port connects and others do not; UDP per
+// rule (answers come back); ICMP per rule; remote_ip_prefix; IPv6 rules; egress rules and the
+// replies of allowed flows (flow sets, no conntrack: works without nf_conntrack_bridge); a
+// floating IP routed to the host is DNATed across the bridge to the VM and the VM's connections
+// out leave SNATed; atomic re-apply and removal; another VM's apply leaves this one alone. The
+// machine's own namespace and its firewall are never touched and no packet leaves the machine.
+// Needs root, nft and ip (iproute2); skipped otherwise (python3 for the ping cases).
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { execa, type ResultPromise } from "execa";
