@@ -9,7 +9,8 @@
 // rule (answers come back); ICMP per rule; remote_ip_prefix; IPv6 rules; egress rules and the
 // replies of allowed flows (flow sets, no conntrack: works without nf_conntrack_bridge); a
 // floating IP routed to the host is DNATed across the bridge to the VM and the VM's connections
-// out leave SNATed; atomic re-apply and removal; another VM's apply leaves this one alone. The
+// out leave SNATed; between two firewalled VMs a connection needs the sender's egress and the
+// receiver's ingress rule; atomic re-apply and removal; another VM's apply leaves this one alone. The
 // machine's own namespace and its firewall are never touched and no packet leaves the machine.
 // Needs root, nft and ip (iproute2); skipped otherwise (python3 for the ping cases).
 import { execFileSync } from "node:child_process";
@@ -34,8 +35,9 @@ const VM_UUID = `${sfx}0f-1e2d-4c3b-8000-000000000001`;
 const TAP = vmTapName(VM_UUID);
 /** The environment network's bridge, as linux-bridge.ts would create it. */
 const BRIDGE = `orb-${sfx}`;
-/** A second port of the bridge: another VM, or the network's uplink. */
-const CLIENT_LINK = `ofw${sfx}c`;
+/** A second port of the bridge: another VM of the network (its tap), firewalled in one test. */
+const CLIENT_UUID = `${sfx}c1-0000-4000-8000-000000000003`;
+const CLIENT_LINK = vmTapName(CLIENT_UUID);
 /** A routed link from the host to a machine off the bridge (the floating IP's users). */
 const OUTSIDE_LINK = `ofw${sfx}o`;
 const GATEWAY_IP = "10.231.0.1";
@@ -239,6 +241,20 @@ describe.skipIf(skipReason !== "")(`VM firewall enforced by nftables in network 
     expect(await connect(NS.client, VM_IP, ALLOWED)).toBe("timeout");
     await fw.remove(other.vmUuid);
     expect(await fw.read(other.vmUuid)).toEqual({ chains: [], sets: [], elements: [] });
+  });
+
+  it("between two firewalled VMs on the bridge, a connection needs the sender's egress rule and the receiver's ingress rule", async () => {
+    // This VM (the server) allows DENIED in, as the previous test left it; the client is a VM now.
+    const client = { vmUuid: CLIENT_UUID, tapInterface: CLIENT_LINK, privateIp: CLIENT_IP };
+    try {
+      await fw.apply({ ...client, rules: [] });
+      expect(await connect(NS.client, VM_IP, DENIED)).toBe("timeout");
+      await fw.apply({ ...client, rules: [rule({ direction: "egress", remote_ip_prefix: `${VM_IP}/32` })] });
+      expect(await connect(NS.client, VM_IP, DENIED)).toBe(`${VM_IP} ${CLIENT_IP}`);
+      expect(await connect(NS.client, VM_IP, ALLOWED)).toBe("timeout");
+    } finally {
+      await fw.remove(CLIENT_UUID);
+    }
   });
 
   it("removal on destroy takes the VM's chains, sets and elements away; removing again is a no-op", async () => {

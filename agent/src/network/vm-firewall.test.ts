@@ -31,7 +31,8 @@ describe("buildVmFirewall", () => {
     expect(cmds(rs)[0]).toEqual({ add: { table: { family: "bridge", name: "orbit" } } });
     const toVm = [{ vmap: { key: { meta: { key: "oifname" } }, data: "@vm_ingress" } }];
     const fromVm = [{ vmap: { key: { meta: { key: "iifname" } }, data: "@vm_egress" } }];
-    for (const [hook, rules] of [["forward", [toVm, fromVm]], ["output", [toVm]], ["input", [fromVm]]] as const) {
+    // forward: the sender's chain before the receiver's, so VM-to-VM frames meet both.
+    for (const [hook, rules] of [["forward", [fromVm, toVm]], ["output", [toVm]], ["input", [fromVm]]] as const) {
       expect(cmds(rs)).toContainEqual({ add: { chain: { family: "bridge", table: "orbit", name: hook, type: "filter", hook, prio: 0, policy: "accept" } } });
       expect(rulesOf(rs, hook)).toEqual(rules);
     }
@@ -59,8 +60,11 @@ describe("buildVmFirewall", () => {
     expect(inRules[2]).toEqual([protocolIs("ip"), tracked, { match: { op: "==", left: keyToVm, right: `@${names.flows4}` } }, { set: { op: "update", elem: keyToVm, set: `@${names.flows4}` } }, { accept: null }]);
     expect(JSON.stringify(inRules[3])).toContain(`@${names.flows6}`);
     expect(JSON.stringify(inRules[4])).toContain("echo-reply");
-    // The VM's own packets look the flow up the other way round.
-    expect(rulesOf(rs, names.out)[2]).toEqual([protocolIs("ip"), tracked, { match: { op: "==", left: keyFromVm, right: `@${names.flows4}` } }, { set: { op: "update", elem: keyFromVm, set: `@${names.flows4}` } }, { accept: null }]);
+    // The VM's own packets look the flow up the other way round, and pass with return: the
+    // receiver's chain (another VM's -in) still has its say.
+    expect(rulesOf(rs, names.out)[2]).toEqual([protocolIs("ip"), tracked, { match: { op: "==", left: keyFromVm, right: `@${names.flows4}` } }, { set: { op: "update", elem: keyFromVm, set: `@${names.flows4}` } }, { return: null }]);
+    expect(rulesOf(rs, names.out).slice(0, FIXED).map((r) => r.at(-1))).toEqual(Array(FIXED).fill({ return: null }));
+    expect(rulesOf(rs, names.in).slice(0, FIXED).map((r) => r.at(-1))).toEqual(Array(FIXED).fill({ accept: null }));
     // No conntrack: nf_conntrack_bridge may be missing, and nft would then refuse everything.
     expect(JSON.stringify(rs)).not.toContain("\"ct\"");
   });
@@ -93,10 +97,10 @@ describe("buildVmFirewall", () => {
     // GRE has no ports: accepted, not recorded.
     expect(inRules[2]).toEqual([{ match: { op: "==", left: p("ip", "daddr"), right: "10.0.0.2" } }, protocolIs("ip"), l4Is(47), { accept: null }]);
     expect(inRules[3]).toEqual([{ drop: null }]);
-    // Any protocol: TCP/UDP recorded (so replies come back), everything else accepted.
+    // Any protocol: TCP/UDP recorded (so replies come back), everything else allowed.
     expect(rulesOf(rs, names.out).slice(FIXED)).toEqual([
-      [protocolIs("ip"), tracked, { set: { op: "update", elem: keyFromVm, set: `@${names.flows4}` } }, { accept: null }],
-      [protocolIs("ip"), { accept: null }],
+      [protocolIs("ip"), tracked, { set: { op: "update", elem: keyFromVm, set: `@${names.flows4}` } }, { return: null }],
+      [protocolIs("ip"), { return: null }],
       [{ drop: null }],
     ]);
     // Each VM chain is flushed before it is refilled, in the same transaction.

@@ -10,6 +10,7 @@
 //                           chain output  (hook output):  oifname vmap @vm_ingress  (host or routed -> VM)
 //                           chain input   (hook input):   iifname vmap @vm_egress   (VM -> host or routed)
 //                           chains vm-<uuid>-in / vm-<uuid>-out: ARP/ND, replies, the rules, drop
+//                           (-out allows with `return`, so a VM-to-VM frame meets both VMs' chains)
 //                           sets vm-<uuid>-flows4 / -flows6: the VM's allowed TCP/UDP flows
 //   table ip orbit_nat      chain prerouting (dnat): ip daddr vmap @floating_dnat
 //                           chain postrouting (snat): ip saddr vmap @private_snat
@@ -147,7 +148,10 @@ function filterSkeleton(): Json[] {
     { add: { map: { ...f, name: EGRESS_MAP, type: "ifname", map: "verdict" } } },
     // Policy accept: the host's own and non-VM traffic is not this table's business.
     // forward: bridged between ports (VM to VM, uplink port to VM).
-    ...replaceChain(f, "forward", [[toVm], [fromVm]], { type: "filter", hook: "forward", prio: 0, policy: "accept" }),
+    // The sender's chain first: between two VMs a frame needs the sender's egress and the
+    // receiver's ingress, so the -out chains allow with `return` (on to the next rule) and only
+    // the -in chains end the hook with accept.
+    ...replaceChain(f, "forward", [[fromVm], [toVm]], { type: "filter", hook: "forward", prio: 0, policy: "accept" }),
     // output / input: sent by the host's IP stack through the bridge (routed, DNATed) / to it.
     ...replaceChain(f, "output", [[toVm]], { type: "filter", hook: "output", prio: 0, policy: "accept" }),
     ...replaceChain(f, "input", [[fromVm]], { type: "filter", hook: "input", prio: 0, policy: "accept" }),
@@ -192,7 +196,10 @@ function replaceChain(table: { family: string; table: string }, name: string, ru
 }
 
 const ACCEPT = { accept: null };
+const RETURN = { return: null };
 const DROP = { drop: null };
+/** The verdict that lets a packet pass one end's chain: see filterSkeleton for why egress returns. */
+const allow = (vm: VmEnd) => (vm === "dst" ? ACCEPT : RETURN);
 
 /** Which end of a packet is the VM: "dst" for packets to it (ingress), "src" for its own. */
 type VmEnd = "dst" | "src";
@@ -212,16 +219,17 @@ const TRACKED = { match: { op: "==", left: { meta: { key: "l4proto" } }, right: 
  * segment can reach the VM), packets of a recorded flow, and ICMP answers and errors.
  */
 function alwaysAllowed(vm: VmEnd, sets: FlowSets): Json[][] {
+  const ok = allow(vm);
   const replies = ([[true, sets.flows4], [false, sets.flows6]] as const).map(([v4, set]) => [
     match({ meta: { key: "protocol" } }, v4 ? "ip" : "ip6"), TRACKED,
-    match(flowKey(v4, vm), `@${set}`), { set: { op: "update", elem: flowKey(v4, vm), set: `@${set}` } }, ACCEPT,
+    match(flowKey(v4, vm), `@${set}`), { set: { op: "update", elem: flowKey(v4, vm), set: `@${set}` } }, ok,
   ]);
   return [
-    [match({ meta: { key: "protocol" } }, "arp"), ACCEPT],
-    [match(payload("icmpv6", "type"), { set: ["nd-router-solicit", "nd-router-advert", "nd-neighbor-solicit", "nd-neighbor-advert"] }), ACCEPT],
+    [match({ meta: { key: "protocol" } }, "arp"), ok],
+    [match(payload("icmpv6", "type"), { set: ["nd-router-solicit", "nd-router-advert", "nd-neighbor-solicit", "nd-neighbor-advert"] }), ok],
     ...replies,
-    [match(payload("icmp", "type"), { set: ["echo-reply", "destination-unreachable", "time-exceeded", "parameter-problem"] }), ACCEPT],
-    [match(payload("icmpv6", "type"), { set: ["echo-reply", "destination-unreachable", "packet-too-big", "time-exceeded", "parameter-problem"] }), ACCEPT],
+    [match(payload("icmp", "type"), { set: ["echo-reply", "destination-unreachable", "time-exceeded", "parameter-problem"] }), ok],
+    [match(payload("icmpv6", "type"), { set: ["echo-reply", "destination-unreachable", "packet-too-big", "time-exceeded", "parameter-problem"] }), ok],
   ];
 }
 
@@ -231,10 +239,11 @@ function ruleAccepts(r: SecurityRule, vm: VmEnd, sets: FlowSets, extra: Json[]):
   const matches = [...extra, ...ruleMatches(r, vm === "dst" ? "saddr" : "daddr")];
   const record = { set: { op: "update", elem: flowKey(v4, vm), set: `@${v4 ? sets.flows4 : sets.flows6}` } };
   const proto = SECURITY_RULE_PROTOCOL_NUMBERS[r.protocol];
-  if (proto === 6 || proto === 17) return [[...matches, record, ACCEPT]];
+  const ok = allow(vm);
+  if (proto === 6 || proto === 17) return [[...matches, record, ok]];
   // Any protocol: record TCP and UDP (their ports make a flow), let the rest through unrecorded.
-  if (proto === null) return [[...matches, TRACKED, record, ACCEPT], [...matches, ACCEPT]];
-  return [[...matches, ACCEPT]];
+  if (proto === null) return [[...matches, TRACKED, record, ok], [...matches, ok]];
+  return [[...matches, ok]];
 }
 
 function ingressRules(rules: readonly SecurityRule[], privateIp: string | undefined, sets: FlowSets): Json[][] {
