@@ -6,10 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { HypervisorError } from "#shared/errors.js";
-import { parseNftListing, type ListedChain, type ListedMapElement } from "./nft-listing.schema.js";
+import { parseNftListing, type ListedChain, type ListedMapElement, type ListedSet } from "./nft-listing.schema.js";
 import {
   buildVmFirewall, buildVmFirewallRemoval, FILTER_TABLE, NAT_TABLE, vmChainNames,
-  type NftRuleset, type StaleElement, type VmFirewallInput,
+  type NftFamily, type NftObjectRef, type NftRuleset, type StaleElement, type VmFirewallInput,
 } from "./vm-firewall.js";
 
 export interface NftFirewallOptions {
@@ -20,6 +20,7 @@ export interface NftFirewallOptions {
 /** What the host holds of one VM's firewall. */
 export interface VmFirewallState {
   chains: ListedChain[];
+  sets: ListedSet[];
   elements: ListedMapElement[];
 }
 
@@ -36,10 +37,10 @@ export class NftFirewall {
     const current = await this.read(input.vmUuid);
     // Every element of this VM goes and the wanted ones come back, in the same transaction.
     const stale: StaleElement[] = current.elements.map(toStale);
-    const ruleset = buildVmFirewall(input, stale);
+    const ruleset = buildVmFirewall(input, stale, current.sets.map((c) => c.name));
     if (input.floatingIp === undefined) {
       const nat = current.chains.filter((c) => c.family === NAT_TABLE.family && (c.name === names.dnat || c.name === names.snat));
-      ruleset.nftables.push(...buildVmFirewallRemoval([], nat.map(chainRef)).nftables);
+      ruleset.nftables.push(...buildVmFirewallRemoval([], nat.map(ref)).nftables);
     }
     await this.run(ruleset);
   }
@@ -47,19 +48,20 @@ export class NftFirewall {
   /** Removes everything of the VM's firewall; a VM without one is left alone. */
   async remove(vmUuid: string): Promise<void> {
     const current = await this.read(vmUuid);
-    const ruleset = buildVmFirewallRemoval(current.elements.map(toStale), current.chains.map(chainRef));
+    const ruleset = buildVmFirewallRemoval(current.elements.map(toStale), current.chains.map(ref), current.sets.map(ref));
     if (ruleset.nftables.length > 0) await this.run(ruleset);
   }
 
-  /** The VM's chains and map elements on the host (none when the tables do not exist yet). */
+  /** The VM's chains, sets and map elements on the host (none when the tables do not exist yet). */
   async read(vmUuid: string): Promise<VmFirewallState> {
     const names = vmChainNames(vmUuid);
     const mine = new Set(Object.values(names));
-    const state: VmFirewallState = { chains: [], elements: [] };
+    const state: VmFirewallState = { chains: [], sets: [], elements: [] };
     for (const t of [FILTER_TABLE, NAT_TABLE]) {
       const listing = await this.list(t.family, t.table);
       if (!listing) continue;
       state.chains.push(...listing.chains.filter((c) => mine.has(c.name)));
+      state.sets.push(...listing.sets.filter((c) => mine.has(c.name)));
       state.elements.push(...listing.elements.filter((e) => mine.has(e.target)));
     }
     return state;
@@ -90,10 +92,11 @@ export class NftFirewall {
   }
 }
 
+// The listings read are only of FILTER_TABLE and NAT_TABLE, so their family is one of ours.
 function toStale(e: ListedMapElement): StaleElement {
-  return { family: e.family as StaleElement["family"], table: e.table, map: e.map, key: e.key };
+  return { family: e.family as NftFamily, table: e.table, map: e.map, key: e.key };
 }
 
-function chainRef(c: ListedChain): { family: "inet" | "ip"; table: string; name: string } {
-  return { family: c.family as "inet" | "ip", table: c.table, name: c.name };
+function ref(c: ListedChain): NftObjectRef {
+  return { family: c.family as NftFamily, table: c.table, name: c.name };
 }

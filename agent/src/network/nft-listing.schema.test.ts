@@ -10,6 +10,7 @@ const LISTING = {
     { map: { family: "inet", name: "vm_ingress", table: "orbit", type: "ifname", handle: 1, map: "verdict", elem: [["tap0", { jump: { target: "vm-0f0e-in" } }]] } },
     { map: { family: "inet", name: "vm_egress", table: "orbit", type: "ifname", handle: 2, map: "verdict" } },
     { set: { family: "inet", name: "other", table: "orbit", type: "ipv4_addr", handle: 3 } },
+    { set: { family: "inet", name: "vm-0f0e-flows4", table: "orbit", type: ["ipv4_addr", "ipv4_addr", "inet_proto", "inet_service", "inet_service"], handle: 5, size: 65535, flags: ["timeout"], timeout: 3600, elem: [{ elem: { val: { concat: ["10.0.0.3", "10.0.0.2", "tcp", 40000, 22] }, timeout: 3600, expires: 3599 } }] } },
     { map: { family: "inet", name: "marks", table: "orbit", type: "ipv4_addr", handle: 4, map: "mark", elem: [["10.0.0.1", 7]] } },
     { chain: { family: "inet", table: "orbit", name: "forward", handle: 3, type: "filter", hook: "forward", prio: 0, policy: "accept" } },
     { chain: { family: "inet", table: "orbit", name: "vm-0f0e-in", handle: 4 } },
@@ -18,9 +19,10 @@ const LISTING = {
 };
 
 describe("parseNftListing", () => {
-  it("reads the chains and the verdict-map elements, leaving everything else", () => {
+  it("reads the chains, the sets (not their elements) and the verdict-map elements, leaving everything else", () => {
     expect(parseNftListing(LISTING)).toEqual({
       chains: [{ family: "inet", table: "orbit", name: "forward" }, { family: "inet", table: "orbit", name: "vm-0f0e-in" }],
+      sets: [{ family: "inet", table: "orbit", name: "other" }, { family: "inet", table: "orbit", name: "vm-0f0e-flows4" }],
       elements: [{ family: "inet", table: "orbit", map: "vm_ingress", key: "tap0", target: "vm-0f0e-in" }],
     });
   });
@@ -28,6 +30,7 @@ describe("parseNftListing", () => {
   it("refuses what is not libnftables JSON", () => {
     expect(() => parseNftListing({ tables: [] })).toThrow(ZodError);
     expect(() => parseNftListing({ nftables: [{ chain: { family: "inet", name: "x" } }] })).toThrow(ZodError);
+    expect(() => parseNftListing({ nftables: [{ set: { family: "bridge", table: "orbit", name: "s" } }] })).toThrow(ZodError);
     // A verdict element that jumps nowhere names no chain: skipped, not an error.
     expect(parseNftListing({ nftables: [{ map: { family: "inet", table: "orbit", name: "m", map: "verdict", elem: [["tap0", { accept: null }]] } }] }).elements).toEqual([]);
   });

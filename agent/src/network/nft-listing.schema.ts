@@ -1,5 +1,5 @@
-// The part of `nft -j list table ...` (libnftables JSON) the firewall reads back: its chains and
-// the elements of its verdict maps. Everything else in the listing is let through unread.
+// The part of `nft -j list table ...` (libnftables JSON) the firewall reads back: its chains, its
+// sets (a VM's flow sets) and the elements of its verdict maps. Everything else in the listing is let through unread.
 import { z } from "zod";
 
 const Verdict = z.union([
@@ -19,6 +19,7 @@ const MapObject = z.object({
 });
 
 const ChainObject = z.object({ family: z.string(), table: z.string(), name: z.string() });
+const SetObject = z.object({ family: z.string(), table: z.string(), name: z.string(), type: z.union([z.string(), z.array(z.string())]) });
 
 export const NftListing = z.object({
   nftables: z.array(z.record(z.string(), z.unknown())),
@@ -26,13 +27,20 @@ export const NftListing = z.object({
 
 export interface ListedMapElement { family: string; table: string; map: string; key: string; target: string }
 export interface ListedChain { family: string; table: string; name: string }
+/** A set (not a map: those are listed as "map"); its elements are not read. */
+export type ListedSet = ListedChain;
 
-/** The chains and verdict-map elements of a listing; ZodError when it is not libnftables JSON. */
-export function parseNftListing(json: unknown): { chains: ListedChain[]; elements: ListedMapElement[] } {
+/** The chains, sets and verdict-map elements of a listing; ZodError when it is not libnftables JSON. */
+export function parseNftListing(json: unknown): { chains: ListedChain[]; sets: ListedSet[]; elements: ListedMapElement[] } {
   const chains: ListedChain[] = [];
+  const sets: ListedSet[] = [];
   const elements: ListedMapElement[] = [];
   for (const obj of NftListing.parse(json).nftables) {
     if ("chain" in obj) chains.push(ChainObject.parse(obj.chain));
+    if ("set" in obj) {
+      const { family, table, name } = SetObject.parse(obj.set);
+      sets.push({ family, table, name });
+    }
     if ("map" in obj) {
       const m = MapObject.parse(obj.map);
       if (m.map !== "verdict") continue;
@@ -46,5 +54,5 @@ export function parseNftListing(json: unknown): { chains: ListedChain[]; element
       }
     }
   }
-  return { chains, elements };
+  return { chains, sets, elements };
 }
