@@ -640,6 +640,47 @@ export const adminExamples: OperationExamples = {
       network: { ...network, floating_ip_pool: "203.0.113.0/28", updated_at: "2026-12-04T18:50:44.826Z" },
     },
   },
+  "POST /v1/admin/images": {
+    request: {
+      name: "Ubuntu Server 24.04 LTS", url: "https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img",
+      checksum: "sha256:3c1f0cbb1e3e2a5e6a0d2b4f1c9e8d7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e", type: "qcow2", region: "default",
+      os_type: "linux", version: "24.04", description: "Ubuntu cloud image", labels: ["ubuntu"],
+    },
+    response: { status: true, message: "Image 9 registered: downloading (job 41)", image: {
+        id: 9, name: "Ubuntu Server 24.04 LTS", status: "Downloading", region_name: "default", os_type: "linux", format: "qcow2",
+        bootable: false, version: "24.04", description: "Ubuntu cloud image", is_public: true, labels: ["ubuntu"],
+        source_url: "https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img",
+        checksum: "sha256:3c1f0cbb1e3e2a5e6a0d2b4f1c9e8d7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e", path: "image-9.qcow2",
+        size_bytes: null, virtual_size_bytes: null,
+        download_progress: { bytes: 268435456, total_bytes: 613416960, percent: 43, rate_bytes_per_s: 52428800 },
+        error: "", job_id: 41, created_at: "2026-12-04T19:40:02.118Z",
+      }, job_id: 41 },
+  },
+  "GET /v1/admin/images": {
+    response: { status: true, message: "1 image(s)", count: 1, images: [{
+        id: 9, name: "Ubuntu Server 24.04 LTS", status: "Ready", region_name: "default", os_type: "linux", format: "qcow2",
+        bootable: false, version: "24.04", description: "Ubuntu cloud image", is_public: true, labels: ["ubuntu"],
+        source_url: "https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img",
+        checksum: "sha256:3c1f0cbb1e3e2a5e6a0d2b4f1c9e8d7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e", path: "image-9.qcow2",
+        size_bytes: 613416960, virtual_size_bytes: 3758096384,
+        download_progress: { bytes: 613416960, total_bytes: 613416960, percent: 100, rate_bytes_per_s: 51118080 },
+        error: "", job_id: 41, created_at: "2026-12-04T19:40:02.118Z",
+      }] },
+  },
+  "GET /v1/admin/images/{id}": {
+    response: { status: true, message: "Image 9", image: {
+        id: 9, name: "Ubuntu Server 24.04 LTS", status: "Ready", region_name: "default", os_type: "linux", format: "qcow2",
+        bootable: false, version: "24.04", description: "Ubuntu cloud image", is_public: true, labels: ["ubuntu"],
+        source_url: "https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img",
+        checksum: "sha256:3c1f0cbb1e3e2a5e6a0d2b4f1c9e8d7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e", path: "image-9.qcow2",
+        size_bytes: 613416960, virtual_size_bytes: 3758096384,
+        download_progress: { bytes: 613416960, total_bytes: 613416960, percent: 100, rate_bytes_per_s: 51118080 },
+        error: "", job_id: 41, created_at: "2026-12-04T19:40:02.118Z",
+      } },
+  },
+  "DELETE /v1/admin/images/{id}": {
+    response: { status: true, message: "Image 9 deleted" },
+  },
   "GET /v1/admin/storage-pools": {
     response: { status: true, message: "Getting storage pools success", count: 2, storage_pools: [localPool, sharedPool] },
   },
