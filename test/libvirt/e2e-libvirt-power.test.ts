@@ -67,7 +67,7 @@ describe.skipIf(skip)(`power actions and console logs through manager and agent 
   const waitSerial = (what: string, pred: (log: string) => boolean, timeoutMs = 30_000) => cloud!.waitFor(what, async () => pred(serial()), timeoutMs);
   /**
    * Waits for the guest's boot number `boots` to be up with its power-button watcher armed: the
-   * guest arms it after GUEST-READY and then prints GUEST-NETS (once a boot: this VM has no NIC).
+   * guest arms it after GUEST-READY and then prints GUEST-NETS (once a boot: its NIC has its seed address before the first report).
    */
   const booted = (boots: number) =>
     waitSerial(`boot ${boots} of the guest`, (l) => countOf(l, "GUEST-READY") === boots && countOf(l, "GUEST-NETS") === boots, 60_000)
