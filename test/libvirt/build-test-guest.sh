@@ -17,8 +17,13 @@
 #                                                                after GUEST-READY and whenever a disk is
 #                                                                hot-plugged, unplugged or resized (the
 #                                                                serial: virtio-blk disks that have one);
-#   GUEST-NETS <interface=MAC ...> (lo left out)                 after GUEST-READY and whenever a
-#                                                                NIC comes or goes.
+#   GUEST-NETS <interface=MAC[/IPv4 address/prefix] ...>         after GUEST-READY and whenever a
+#                  (lo left out)                                 NIC or its address comes or goes; the
+#                                                                seed's static addresses (network-config
+#                                                                v2, matched by MAC) are applied at boot;
+#   GUEST-PING <address> ok|fail                                 for each "orbit-test-ping=<address>" in
+#                                                                the seed's user-data: pinged every second,
+#                                                                printed first and whenever it changes.
 # It also onlines hot-plugged vCPUs, and reads every block device's first sectors at boot (so a
 # root disk shows read bytes in domain stats).
 # Needs: apt-get with package lists (apt-get update once), dpkg-deb, xz, gzip. Root not needed.
@@ -114,8 +119,34 @@ for dev in /sys/block/*; do
       cat /mnt/network-config > /dev/ttyS0
       say "SEED-NETWORK-CONFIG-END"
     fi
+    mkdir -p /seed && cp /mnt/user-data /mnt/network-config /seed/ 2>/dev/null
     umount /mnt
   fi
+done
+
+# The seed's static addresses (network-config v2, YAML or JSON: each "macaddress" followed by its
+# "addresses"' first a.b.c.d/len), put on the NIC with that MAC. Nothing else of it is applied.
+if [ -f /seed/network-config ]; then
+  awk 'BEGIN { re = "[0-9a-fA-F][0-9a-fA-F](:[0-9a-fA-F][0-9a-fA-F]){5}|[0-9]+[.][0-9]+[.][0-9]+[.][0-9]+/[0-9]+" }
+       { while (match($0, re)) { t = substr($0, RSTART, RLENGTH); $0 = substr($0, RSTART + RLENGTH)
+           if (t ~ /:/) mac = tolower(t); else if (mac != "") { print mac, t; mac = "" } } }' /seed/network-config |
+  while read -r mac addr; do
+    for i in /sys/class/net/*; do
+      [ "$(cat "$i/address" 2>/dev/null)" = "$mac" ] || continue
+      ip link set "${i##*/}" up && ip addr add "$addr" dev "${i##*/}"
+    done
+  done
+fi
+
+# user-data may name addresses to ping ("orbit-test-ping=a.b.c.d", anywhere in it): each is pinged
+# every second and "GUEST-PING <addr> ok|fail" printed at first and whenever the answer changes.
+for addr in $(sed -n 's/.*orbit-test-ping=\([0-9.]*\).*/\1/p' /seed/user-data 2>/dev/null); do
+  ( last=
+    while :; do
+      if ping -c 1 -W 1 "$addr" >/dev/null 2>&1; then r=ok; else r=fail; fi
+      [ "$r" = "$last" ] || { last=$r; say "GUEST-PING $addr $r"; }
+      sleep 1
+    done ) &
 done
 
 # vCPUs hot-plugged by libvirt arrive offline: bring them up.
@@ -144,7 +175,12 @@ done
       d="$d $n=$(( $(cat "$b/size") * 512 ))${s:+/$s}"
     done
     [ "$d" = "$disks" ] || { disks=$d; say "GUEST-DISKS$d"; }
-    n=; for i in /sys/class/net/*; do x=${i##*/}; [ -e "$i/address" ] || continue; [ "$x" = lo ] || n="$n $x=$(cat "$i/address")"; done
+    # Each NIC by its MAC, and its IPv4 address when it has one ("eth0=52:54:00:0b:17:01/10.0.0.5/24").
+    n=; for i in /sys/class/net/*; do
+      x=${i##*/}; [ -e "$i/address" ] || continue; [ "$x" = lo ] && continue
+      a=$(ip -o -4 addr show dev "$x" 2>/dev/null | awk '{ print $4; exit }')
+      n="$n $x=$(cat "$i/address")${a:+/$a}"
+    done
     [ "$n" = "$nets" ] || { nets=$n; say "GUEST-NETS$n"; }
     sleep 1
   done ) &

@@ -13,6 +13,7 @@ import { MemoryIdentityStore } from "../../agent/src/connection/identity-store.j
 import { LibvirtHypervisor } from "../../agent/src/drivers/libvirt/libvirt-hypervisor.js";
 import { StaticGpuInventory } from "../../agent/src/gpu/gpu-inventory.js";
 import { startTestCloud, type TestCloud } from "../e2e/harness.js";
+import { type HostNetworkSandbox, startHostNetworkSandbox } from "./host-network-sandbox.js";
 import { REQUIRED_TOOLS, startSandboxedLibvirtd, type SandboxedLibvirtd } from "./sandboxed-libvirtd.js";
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -38,12 +39,15 @@ for (const flavour of ["test", "qemu"] as const) {
   const dd = flavour === "qemu" && ovmfMissing ? describe.skip : d;
   dd(`walking skeleton on the libvirt driver (${flavour === "test" ? "test driver" : "QEMU/TCG guests"} through libvirtd)`, () => {
     let daemon: SandboxedLibvirtd;
+    let net: HostNetworkSandbox;
     let cloud: TestCloud;
     let agent: OrbitAgent;
     let hv: LibvirtHypervisor;
 
     beforeAll(async () => {
-      daemon = await startSandboxedLibvirtd();
+      // Every VM has a NIC on its network's bridge, and a firewall: both made in a namespace of the test's.
+      net = await startHostNetworkSandbox();
+      daemon = await startSandboxedLibvirtd({ netns: net.name });
       const socket = daemon.uri.split("socket=")[1]!;
       cloud = await startTestCloud({ hosts: [] });
       hv = new LibvirtHypervisor({
@@ -52,6 +56,8 @@ for (const flavour of ["test", "qemu"] as const) {
         instancesDir: mkdtempSync(join(tmpdir(), "orbit-e2e-instances-")),
         xml: { cpu: { mode: "custom", model: "qemu64" }, firmware: OVMF },
         hostname: `libvirt-${flavour}-host`,
+        ensureBridge: net.ensureBridge,
+        nftCommand: net.nftCommand,
       });
       agent = new OrbitAgent({
         managerAddress: cloud.manager.grpcAddress,
@@ -71,6 +77,7 @@ for (const flavour of ["test", "qemu"] as const) {
       await agent?.stop();
       await cloud?.stop();
       await daemon?.stop();
+      await net?.stop();
     });
 
     it("registers the libvirt host with its capacity", async () => {

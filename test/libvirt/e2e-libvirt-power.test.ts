@@ -16,6 +16,7 @@ import { missingTools } from "../../agent/src/drivers/libvirt/tool-availability.
 import { StaticGpuInventory } from "../../agent/src/gpu/gpu-inventory.js";
 import { startTestCloud, type TestCloud } from "../e2e/harness.js";
 import { countOf } from "./guest-console.js";
+import { type HostNetworkSandbox, startHostNetworkSandbox } from "./host-network-sandbox.js";
 import { REQUIRED_TOOLS, type SandboxedLibvirtd, startSandboxedLibvirtd } from "./sandboxed-libvirtd.js";
 import { ensureTestGuest, type TestGuest } from "./test-guest.js";
 
@@ -52,6 +53,7 @@ const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 describe.skipIf(skip)(`power actions and console logs through manager and agent on a real libvirtd${reason ? ` (${reason})` : ""}`, () => {
   let daemon: SandboxedLibvirtd | undefined;
+  let net: HostNetworkSandbox | undefined;
   let cloud: TestCloud | undefined;
   let agent: OrbitAgent | undefined;
   let hv: TestGuestHypervisor;
@@ -65,7 +67,7 @@ describe.skipIf(skip)(`power actions and console logs through manager and agent 
   const waitSerial = (what: string, pred: (log: string) => boolean, timeoutMs = 30_000) => cloud!.waitFor(what, async () => pred(serial()), timeoutMs);
   /**
    * Waits for the guest's boot number `boots` to be up with its power-button watcher armed: the
-   * guest arms it after GUEST-READY and then prints GUEST-NETS (once a boot: this VM has no NIC).
+   * guest arms it after GUEST-READY and then prints GUEST-NETS (once a boot: its NIC has its seed address before the first report).
    */
   const booted = (boots: number) =>
     waitSerial(`boot ${boots} of the guest`, (l) => countOf(l, "GUEST-READY") === boots && countOf(l, "GUEST-NETS") === boots, 60_000)
@@ -101,7 +103,9 @@ describe.skipIf(skip)(`power actions and console logs through manager and agent 
   beforeAll(async () => {
     if (reason) throw new Error(`real-libvirt tests cannot run: ${reason} (CI must install libvirt-daemon, qemu-system-x86, qemu-utils, genisoimage)`);
     const guest = await ensureTestGuest();
-    daemon = await startSandboxedLibvirtd();
+    // Every VM has a NIC on its network's bridge, and a firewall: both made in a namespace of the test's.
+    net = await startHostNetworkSandbox();
+    daemon = await startSandboxedLibvirtd({ netns: net.name });
     work = mkdtempSync(join(tmpdir(), "orbit-e2e-power-"));
     // The guest gets 10 s for an ACPI shutdown (it takes one or two); the default is two minutes.
     cloud = await startTestCloud({ hosts: [], settings: { "vm.shutdown.timeout.ms": SHUTDOWN_TIMEOUT_MS } });
@@ -113,6 +117,8 @@ describe.skipIf(skip)(`power actions and console logs through manager and agent 
       pollIntervalMs: 100,
       acpiRepeatMs: 2000,
       hostname: "libvirt-power-host",
+      ensureBridge: net.ensureBridge,
+      nftCommand: net.nftCommand,
     }, guest);
     // First connection probes QEMU's capabilities (seconds): before anything is timed.
     await hv.hostFacts();
@@ -137,6 +143,7 @@ describe.skipIf(skip)(`power actions and console logs through manager and agent 
     await cloud?.stop();
     await hv?.close();
     await daemon?.stop();
+    await net?.stop();
     if (work) rmSync(work, { recursive: true, force: true });
   }, 60_000);
 

@@ -382,22 +382,24 @@ describe.skipIf(skip)(`LibvirtHypervisor on a real libvirtd${reason ? ` (${reaso
       await execa("ip", ["link", "del", bridge], { reject: false });
     });
 
-    it("boots with the NIC in the guest (by its MAC) and the seed's network-config naming it", async () => {
+    it("boots with the NIC in the guest (by its MAC) carrying the address of the seed's network-config", async () => {
       vm = spec({
         name: "nic",
-        nics: [{ mac, bridge, model: "" }],
+        nics: [{ mac, bridge, model: "", ipAddress: "10.77.0.5", prefixLength: 24, gateway: "10.77.0.1" }],
         cloudInit: { userData: "#cloud-config\n", sshAuthorizedKeys: [] },
       });
       const t = Date.now();
       await hv.startVm(vm);
       const nets = await waitFor("GUEST-NETS", () => lastGuestReport(serial(vm.vmUuid), "GUEST-NETS"), 60_000);
       const seenMs = Date.now() - t;
-      expect([...nets.entries()]).toEqual([["eth0", mac]]);
+      // The driver's own network-config (YAML) applied by the guest (build-test-guest.sh).
+      expect([...nets.entries()]).toEqual([["eth0", `${mac}/10.77.0.5/24`]]);
       const networkConfig = await waitFor("the seed's network-config", () =>
         printedBetween(serial(vm.vmUuid), "SEED-NETWORK-CONFIG-BEGIN", "SEED-NETWORK-CONFIG-END"));
       expect(networkConfig).toMatch(/^version: 2$/m);
       expect(networkConfig).toContain(`macaddress: ${mac}`);
       expect(networkConfig).toMatch(/set-name: eth0/);
+      expect(networkConfig).toContain("- 10.77.0.5/24");
       // Host side: the domain's tap device is on the bridge.
       const [s] = await hv.stats.domainStats(vm.vmUuid);
       expect(s!.nets).toHaveLength(1);

@@ -20,7 +20,11 @@ export interface SandboxedLibvirtd {
 
 export const REQUIRED_TOOLS = ["virsh", "libvirtd", "qemu-system-x86_64", "qemu-img", "genisoimage", "unshare"] as const;
 
-export async function startSandboxedLibvirtd(): Promise<SandboxedLibvirtd> {
+/**
+ * `netns`: a network namespace (ip netns) the daemon, and so QEMU and its taps, run in; by
+ * default the machine's own.
+ */
+export async function startSandboxedLibvirtd(opts: { netns?: string } = {}): Promise<SandboxedLibvirtd> {
   if (process.getuid?.() !== 0) throw new Error("the sandboxed libvirtd needs root (mount namespaces, QEMU as root)");
   const root = mkdtempSync(join(tmpdir(), "orbit-libvirtd-"));
   const hostUuid = randomUUID();
@@ -65,7 +69,9 @@ export async function startSandboxedLibvirtd(): Promise<SandboxedLibvirtd> {
     `mount --bind ${root}/run /run`,
     `exec libvirtd --pid-file ${root}/run/libvirtd.pid`,
   ].join(" && ");
-  const child: ChildProcess = spawn("unshare", ["-m", "--propagation", "private", "bash", "-c", inner], {
+  const unshare = ["unshare", "-m", "--propagation", "private", "bash", "-c", inner];
+  const argv = opts.netns ? ["ip", "netns", "exec", opts.netns, ...unshare] : unshare;
+  const child: ChildProcess = spawn(argv[0]!, argv.slice(1), {
     stdio: ["ignore", "ignore", "pipe"],
     detached: true,
   });

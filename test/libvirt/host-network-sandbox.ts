@@ -1,0 +1,41 @@
+// A network namespace standing in for the host's root namespace in the real-libvirt tests. The
+// agent creates a bridge per environment network (`ip link`) and applies per-VM nftables rules,
+// both in the namespace it runs in; the sandboxed libvirtd started inside this one plugs QEMU's
+// taps into those bridges here too. Deleting the namespace takes bridges, taps and tables with it,
+// so a test (even one that dies half-way) leaves nothing on the machine's own network.
+import { randomUUID } from "node:crypto";
+import { execa } from "execa";
+import { LinuxBridges, type RunIp } from "../../agent/src/drivers/libvirt/linux-bridge.js";
+
+export interface HostNetworkSandbox {
+  /** The namespace's name (for `ip netns exec`). */
+  name: string;
+  /** The driver's ensureBridge seam: the bridge is made in the namespace. */
+  ensureBridge(bridge: string): Promise<void>;
+  /** The driver's nftCommand seam: nft runs in the namespace. */
+  nftCommand: readonly string[];
+  /** Runs a command in the namespace; its stdout. */
+  exec(cmd: string, args: readonly string[]): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startHostNetworkSandbox(): Promise<HostNetworkSandbox> {
+  const name = `orbit-lvt-${randomUUID().slice(0, 8)}`;
+  await execa("ip", ["netns", "add", name]);
+  await execa("ip", ["-n", name, "link", "set", "lo", "up"]);
+  const ip: RunIp = async (args) => {
+    const r = await execa("ip", ["-n", name, ...args], { reject: false, env: { LC_ALL: "C" }, stdin: "ignore" });
+    if (r.exitCode !== 0) throw new Error(`ip -n ${name} ${args.join(" ")}: ${r.stderr.trim()}`);
+    return r.stdout;
+  };
+  const bridges = new LinuxBridges(ip);
+  return {
+    name,
+    ensureBridge: (bridge) => bridges.ensure(bridge),
+    nftCommand: ["ip", "netns", "exec", name, "nft"],
+    exec: async (cmd, args) => (await execa("ip", ["netns", "exec", name, cmd, ...args])).stdout,
+    stop: async () => {
+      await execa("ip", ["netns", "del", name], { reject: false });
+    },
+  };
+}
