@@ -117,7 +117,7 @@ describe.skipIf(skip)("orbit-manager when PostgreSQL goes away", () => {
 
   it("a stopped database answers 503 + Retry-After, /readyz 503, /healthz 200, one outage line, and recovers alone", async () => {
     const created = await manager.api("POST", "/v1/core/virtual-machines", { name: "before-outage", flavor_name: "t1-tiny", image_name: "Debian 12", count: 1 });
-    expect(created.status).toBe(200);
+    expect(created.status, JSON.stringify(created.json)).toBe(200);
     const vmId = created.json.instances[0].id as number;
     await waitFor("the VM ACTIVE", async () => (await manager.api("GET", `/v1/core/virtual-machines/${vmId}`)).json.instance?.status === "ACTIVE", 30_000);
     expect((await fetch(`${manager.apiUrl}/readyz`)).status).toBe(200);
