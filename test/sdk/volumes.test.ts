@@ -68,15 +68,16 @@ describe("volumes through Hyperstack's SDK", () => {
   });
 
   it("answers refusals in Hyperstack's error envelope", async () => {
+    // Thunks, called one at a time: a request made before the loop reaches it would reject unhandled.
     for (const [call, status] of [
-      [bob.volumes.getVolume(volumeId), 404],
-      [bob.volumes.deleteVolume(volumeId), 404],
-      [alice.volumes.getVolume(999999), 404],
-      [alice.volumes.createVolume({ name: "big", environment_name: ENVIRONMENT, size: 100_000, volume_type: "local" }), 409],
-      [alice.volumes.createVolume({ name: "x", environment_name: ENVIRONMENT, size: 1, volume_type: "fast" }), 400],
-      [alice.volumeAttachments.detachVolumesFromVM(vmId, { volume_ids: [volumeId] }), 409],
+      [() => bob.volumes.getVolume(volumeId), 404],
+      [() => bob.volumes.deleteVolume(volumeId), 404],
+      [() => alice.volumes.getVolume(999999), 404],
+      [() => alice.volumes.createVolume({ name: "big", environment_name: ENVIRONMENT, size: 100_000, volume_type: "local" }), 409],
+      [() => alice.volumes.createVolume({ name: "x", environment_name: ENVIRONMENT, size: 1, volume_type: "fast" }), 400],
+      [() => alice.volumeAttachments.detachVolumesFromVM(vmId, { volume_ids: [volumeId] }), 409],
     ] as const) {
-      const r = await refusal(call);
+      const r = await refusal(call());
       expect(r.status, JSON.stringify(r.data)).toBe(status);
       expectModel("ErrorResponseModel", r.data);
     }
