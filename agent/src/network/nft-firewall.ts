@@ -8,7 +8,7 @@ import { execa } from "execa";
 import { HypervisorError } from "#shared/errors.js";
 import { parseNftListing, type ListedChain, type ListedMapElement, type ListedSet } from "./nft-listing.schema.js";
 import {
-  buildVmFirewall, buildVmFirewallRemoval, FILTER_TABLE, NAT_TABLE, vmChainNames,
+  BRIDGE_FILTER_PRIORITY, buildVmFirewall, buildVmFirewallRemoval, FILTER_BASE_CHAINS, FILTER_TABLE, NAT_TABLE, vmChainNames,
   type NftFamily, type NftObjectRef, type NftRuleset, type StaleElement, type VmFirewallInput,
 } from "./vm-firewall.js";
 
@@ -34,10 +34,10 @@ export class NftFirewall {
   /** Replaces the VM's firewall (and NAT) with `input`'s. */
   async apply(input: VmFirewallInput): Promise<void> {
     const names = vmChainNames(input.vmUuid);
-    const current = await this.read(input.vmUuid);
+    const { vm: current, outdatedBaseChains } = await this.readHost(input.vmUuid);
     // Every element of this VM goes and the wanted ones come back, in the same transaction.
     const stale: StaleElement[] = current.elements.map(toStale);
-    const ruleset = buildVmFirewall(input, stale, current.sets.map((c) => c.name));
+    const ruleset = buildVmFirewall(input, stale, current.sets.map((c) => c.name), outdatedBaseChains);
     if (input.floatingIp === undefined) {
       const nat = current.chains.filter((c) => c.family === NAT_TABLE.family && (c.name === names.dnat || c.name === names.snat));
       ruleset.nftables.push(...buildVmFirewallRemoval([], nat.map(ref)).nftables);
@@ -54,17 +54,28 @@ export class NftFirewall {
 
   /** The VM's chains, sets and map elements on the host (none when the tables do not exist yet). */
   async read(vmUuid: string): Promise<VmFirewallState> {
+    return (await this.readHost(vmUuid)).vm;
+  }
+
+  /** The VM's state, and the shared base chains an earlier agent hooked in at another priority. */
+  private async readHost(vmUuid: string): Promise<{ vm: VmFirewallState; outdatedBaseChains: string[] }> {
     const names = vmChainNames(vmUuid);
     const mine = new Set(Object.values(names));
-    const state: VmFirewallState = { chains: [], sets: [], elements: [] };
+    const vm: VmFirewallState = { chains: [], sets: [], elements: [] };
+    const outdatedBaseChains: string[] = [];
     for (const t of [FILTER_TABLE, NAT_TABLE]) {
       const listing = await this.list(t.family, t.table);
       if (!listing) continue;
-      state.chains.push(...listing.chains.filter((c) => mine.has(c.name)));
-      state.sets.push(...listing.sets.filter((c) => mine.has(c.name)));
-      state.elements.push(...listing.elements.filter((e) => mine.has(e.target)));
+      vm.chains.push(...listing.chains.filter((c) => mine.has(c.name)));
+      vm.sets.push(...listing.sets.filter((c) => mine.has(c.name)));
+      vm.elements.push(...listing.elements.filter((e) => mine.has(e.target)));
+      if (t === FILTER_TABLE) {
+        outdatedBaseChains.push(...listing.chains
+          .filter((c) => (FILTER_BASE_CHAINS as readonly string[]).includes(c.name) && c.prio !== undefined && c.prio !== BRIDGE_FILTER_PRIORITY)
+          .map((c) => c.name));
+      }
     }
-    return state;
+    return { vm, outdatedBaseChains };
   }
 
   /** The table's chains and elements; undefined when it does not exist. */

@@ -19,9 +19,9 @@ const LISTING = {
 };
 
 describe("parseNftListing", () => {
-  it("reads the chains, the sets (not their elements) and the verdict-map elements, leaving everything else", () => {
+  it("reads the chains (a base chain's priority too), the sets (not their elements) and the verdict-map elements, leaving everything else", () => {
     expect(parseNftListing(LISTING)).toEqual({
-      chains: [{ family: "inet", table: "orbit", name: "forward" }, { family: "inet", table: "orbit", name: "vm-0f0e-in" }],
+      chains: [{ family: "inet", table: "orbit", name: "forward", prio: 0 }, { family: "inet", table: "orbit", name: "vm-0f0e-in" }],
       sets: [{ family: "inet", table: "orbit", name: "other" }, { family: "inet", table: "orbit", name: "vm-0f0e-flows4" }],
       elements: [{ family: "inet", table: "orbit", map: "vm_ingress", key: "tap0", target: "vm-0f0e-in" }],
     });

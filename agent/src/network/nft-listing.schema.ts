@@ -18,7 +18,7 @@ const MapObject = z.object({
   elem: z.array(z.unknown()).optional(),
 });
 
-const ChainObject = z.object({ family: z.string(), table: z.string(), name: z.string() });
+const ChainObject = z.object({ family: z.string(), table: z.string(), name: z.string(), prio: z.number().optional() });
 const SetObject = z.object({ family: z.string(), table: z.string(), name: z.string(), type: z.union([z.string(), z.array(z.string())]) });
 
 export const NftListing = z.object({
@@ -26,9 +26,10 @@ export const NftListing = z.object({
 });
 
 export interface ListedMapElement { family: string; table: string; map: string; key: string; target: string }
-export interface ListedChain { family: string; table: string; name: string }
+/** A chain; a base chain (one hooked in) also has its priority. */
+export interface ListedChain { family: string; table: string; name: string; prio?: number | undefined }
 /** A set (not a map: those are listed as "map"); its elements are not read. */
-export type ListedSet = ListedChain;
+export interface ListedSet { family: string; table: string; name: string }
 
 /** The chains, sets and verdict-map elements of a listing; ZodError when it is not libnftables JSON. */
 export function parseNftListing(json: unknown): { chains: ListedChain[]; sets: ListedSet[]; elements: ListedMapElement[] } {

@@ -33,11 +33,27 @@ describe("buildVmFirewall", () => {
     const fromVm = [{ vmap: { key: { meta: { key: "iifname" } }, data: "@vm_egress" } }];
     // forward: the sender's chain before the receiver's, so VM-to-VM frames meet both.
     for (const [hook, rules] of [["forward", [fromVm, toVm]], ["output", [toVm]], ["input", [fromVm]]] as const) {
-      expect(cmds(rs)).toContainEqual({ add: { chain: { family: "bridge", table: "orbit", name: hook, type: "filter", hook, prio: 0, policy: "accept" } } });
+      // Below br_netfilter's 0, whose forward hook re-injects IP packets past every priority-0 hook.
+      expect(cmds(rs)).toContainEqual({ add: { chain: { family: "bridge", table: "orbit", name: hook, type: "filter", hook, prio: -200, policy: "accept" } } });
       expect(rulesOf(rs, hook)).toEqual(rules);
     }
     // No inet table: bridged frames never reach it (without br_netfilter).
     expect(JSON.stringify(rs)).not.toContain("\"inet\"");
+  });
+
+  it("deletes base chains an earlier agent hooked in at another priority before making them again (nft cannot re-prioritise)", () => {
+    const chain = (name: string) => ({ family: "bridge", table: "orbit", name });
+    const fresh = buildVmFirewall({ vmUuid: VM, tapInterface: "tap0", rules: [] });
+    expect(cmds(fresh).filter((c) => c.delete?.chain !== undefined)).toEqual([]);
+    const rs = buildVmFirewall({ vmUuid: VM, tapInterface: "tap0", rules: [] }, [], [], ["forward", "input", "vm-not-a-base-chain"]);
+    const forward = cmds(rs).findIndex((c) => c.delete?.chain?.name === "forward");
+    expect(cmds(rs).slice(forward - 1, forward + 1)).toEqual([{ flush: { chain: chain("forward") } }, { delete: { chain: chain("forward") } }]);
+    expect(cmds(rs).filter((c) => c.delete?.chain !== undefined).map((c) => c.delete!.chain!.name)).toEqual(["forward", "input"]);
+    // Made again after the deletion, at the new priority, in the same transaction.
+    const added = cmds(rs).findIndex((c) => c.add?.chain?.name === "forward");
+    expect(added).toBeGreaterThan(forward);
+    expect(cmds(rs)[added]!.add!.chain!.prio).toBe(-200);
+    expect(rulesOf(rs, "forward")).toHaveLength(2);
   });
 
   it("creates the VM's flow sets (timeout, size) unless they exist, and never flushes them", () => {

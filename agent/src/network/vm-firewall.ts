@@ -26,6 +26,8 @@
 // refilled with the same dispatch rules, so applying one VM never disturbs another's traffic.
 // Its flow sets survive a re-apply (as conntrack entries would): open flows are not cut.
 // Traffic to or from anything that is not a VM's tap is accepted as before (the maps miss).
+// The base chains hook in at BRIDGE_FILTER_PRIORITY (-200, nft's "filter" for the bridge family),
+// before br_netfilter's hooks (priority 0), never at 0: see BRIDGE_FILTER_PRIORITY.
 import { isIPv4 } from "node:net";
 import { InvalidArgumentError } from "#shared/errors.js";
 import { checkSecurityRule, SECURITY_RULE_PROTOCOL_NUMBERS, type SecurityRule } from "#shared/security-rules.js";
@@ -37,6 +39,18 @@ export const INGRESS_MAP = "vm_ingress";
 export const EGRESS_MAP = "vm_egress";
 export const DNAT_MAP = "floating_dnat";
 export const SNAT_MAP = "private_snat";
+/**
+ * The priority of the bridge table's base chains: nft's "filter" for the bridge family, below
+ * br_netfilter's NF_BR_PRI_BRNF (0). Where br_netfilter is loaded and bridge-nf-call-iptables is 1
+ * (its default; libvirt and Docker hosts have it so), its forward hook takes every bridged IP
+ * packet at priority 0 through the iptables hooks and then re-injects it past ALL priority-0 bridge
+ * hooks (br_nf_hook_thresh). A chain at 0 that runs after it (br_netfilter hooked in later: it does
+ * so on a namespace's first bridge, and a hook goes before those of equal priority) never sees IP
+ * traffic between ports: real guests on one bridge pinged each other through chains ending in drop.
+ */
+export const BRIDGE_FILTER_PRIORITY = -200;
+/** The shared base chains of the filter table (each hooks in where it is named). */
+export const FILTER_BASE_CHAINS = ["forward", "output", "input"] as const;
 /** Idle seconds after which a recorded flow is forgotten (its replies then need a rule). */
 export const FLOW_TIMEOUT_S = 3600;
 /** The most flows one VM's set records per IP family; beyond it, new flows are dropped. */
@@ -84,8 +98,13 @@ const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
  * if missing, replaces this VM's chains and map elements. `stale` are elements of an earlier apply
  * whose keys changed (another floating IP, another tap): deleted in the same transaction.
  * `existingSets` are the names of this VM's flow sets already on the host: kept as they are.
+ * `outdatedBaseChains` are shared base chains on the host at another priority than
+ * BRIDGE_FILTER_PRIORITY (made by an earlier agent): nft cannot change a chain's priority, so
+ * they are deleted and made again, in the same transaction.
  */
-export function buildVmFirewall(input: VmFirewallInput, stale: readonly StaleElement[] = [], existingSets: readonly string[] = []): NftRuleset {
+export function buildVmFirewall(
+  input: VmFirewallInput, stale: readonly StaleElement[] = [], existingSets: readonly string[] = [], outdatedBaseChains: readonly string[] = [],
+): NftRuleset {
   const { vmUuid, tapInterface, privateIp, floatingIp } = input;
   const names = vmChainNames(vmUuid);
   const rules = input.rules.map((r, i) => checkSecurityRule({
@@ -101,7 +120,7 @@ export function buildVmFirewall(input: VmFirewallInput, stale: readonly StaleEle
   const f = FILTER_TABLE;
   const n = NAT_TABLE;
   const cmds: Json[] = [
-    ...filterSkeleton(),
+    ...filterSkeleton(outdatedBaseChains),
     ...(floatingIp !== undefined ? natSkeleton() : []),
     ...stale.map((s) => ({ delete: { element: { family: s.family, table: s.table, name: s.map, elem: [s.key] } } })),
     // Created once, never flushed: a re-apply keeps the open flows. Not re-added either: the
@@ -140,10 +159,13 @@ export function buildVmFirewallRemoval(elements: readonly StaleElement[], chains
   };
 }
 
-function filterSkeleton(): Json[] {
+function filterSkeleton(outdatedBaseChains: readonly string[]): Json[] {
   const f = FILTER_TABLE;
+  const base = (hook: (typeof FILTER_BASE_CHAINS)[number]) => ({ type: "filter", hook, prio: BRIDGE_FILTER_PRIORITY, policy: "accept" });
   return [
     { add: { table: { family: f.family, name: f.table } } },
+    ...outdatedBaseChains.filter((c) => (FILTER_BASE_CHAINS as readonly string[]).includes(c))
+      .flatMap((name) => [{ flush: { chain: { ...f, name } } }, { delete: { chain: { ...f, name } } }]),
     { add: { map: { ...f, name: INGRESS_MAP, type: "ifname", map: "verdict" } } },
     { add: { map: { ...f, name: EGRESS_MAP, type: "ifname", map: "verdict" } } },
     // Policy accept: the host's own and non-VM traffic is not this table's business.
@@ -151,10 +173,10 @@ function filterSkeleton(): Json[] {
     // The sender's chain first: between two VMs a frame needs the sender's egress and the
     // receiver's ingress, so the -out chains allow with `return` (on to the next rule) and only
     // the -in chains end the hook with accept.
-    ...replaceChain(f, "forward", [[fromVm], [toVm]], { type: "filter", hook: "forward", prio: 0, policy: "accept" }),
+    ...replaceChain(f, "forward", [[fromVm], [toVm]], base("forward")),
     // output / input: sent by the host's IP stack through the bridge (routed, DNATed) / to it.
-    ...replaceChain(f, "output", [[toVm]], { type: "filter", hook: "output", prio: 0, policy: "accept" }),
-    ...replaceChain(f, "input", [[fromVm]], { type: "filter", hook: "input", prio: 0, policy: "accept" }),
+    ...replaceChain(f, "output", [[toVm]], base("output")),
+    ...replaceChain(f, "input", [[fromVm]], base("input")),
   ];
 }
 
