@@ -182,6 +182,17 @@ describe("environment name availability and VM quota", () => {
       return q.current_vms === 1 && room(q, "t1-tiny") === room(empty, "t1-tiny") - 1 && q;
     });
     expect(one.percentage_used).toBeCloseTo((100 * 1) / one.max_vms);
+    // The first VM made the environment's private network: the quota names it and counts its addresses.
+    const network = (await cloud.api("GET", `/v1/admin/environments/${env.id}/network`)).json.network;
+    expect(one.cidr).toBe(network.cidr);
+    const narrow = await cloud.api("PUT", `/v1/admin/environments/${env.id}/network`, { cidr: "10.250.9.0/29" });
+    expect(narrow.status, JSON.stringify(narrow.json)).toBe(409); // addresses in use: the network cannot move
+    // A small network caps the quota at its free addresses (a /29: 5 for VMs beside the gateway).
+    const small = (await cloud.api("POST", "/v1/core/environments", { name: "quota-small", region: "CANADA-1" }, erin)).json.environment;
+    expect((await cloud.api("PUT", `/v1/admin/environments/${small.id}/network`, { cidr: "10.250.9.0/29" })).status).toBe(200);
+    const smallQuota = (await cloud.api("GET", `/v1/core/environments/${small.id}/vm-quota`, undefined, erin)).json;
+    expect(smallQuota.cidr).toBe("10.250.9.0/29");
+    expect(room(smallQuota, "t1-tiny")).toBe(Math.min(5, room(one, "t1-tiny")));
 
     // An account limit of 3 VMs leaves room for 2 more, whatever the stock.
     const accountId = (await cloud.api("GET", "/v1/admin/accounts")).json.accounts.find((a: { name: string }) => a.name === "env-erin").id;

@@ -24,7 +24,7 @@ export function vmQuotaView(q: EnvironmentQuota): Static<typeof VmQuotaView> {
   return {
     status: true, message: `Environment "${q.environment.name}" takes ${q.availableVms} more VM(s)`,
     current_vms: q.currentVms, max_vms: max, available_vms: q.availableVms,
-    percentage_used: max === 0 ? 0 : (q.currentVms / max) * 100, cidr: "",
+    percentage_used: max === 0 ? 0 : (q.currentVms / max) * 100, cidr: q.cidr,
     flavors: q.flavors.map((f) => ({ id: f.flavor.id, name: f.flavor.name, available_vms: f.availableVms })),
   };
 }

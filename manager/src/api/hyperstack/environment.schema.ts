@@ -64,7 +64,7 @@ export const VmQuotaView = Type.Object({
   max_vms: Type.Integer({ description: "current_vms + available_vms" }),
   available_vms: Type.Integer({ description: "How many more VMs you may create here now: the most of any flavor below (limits and stock)" }),
   percentage_used: Type.Number({ description: "current_vms of max_vms, in percent (0 when max_vms is 0)" }),
-  cidr: Type.String({ description: "Orbit has no subnets: always \"\" (Hyperstack's quota is its subnet's IPs; Orbit's is the account limits and stock)" }),
+  cidr: Type.String({ description: "The environment's private network (\"\" until its first VM creates it); the quota counts its free addresses, the account's limits and the stock" }),
   flavors: Type.Array(Type.Object({
     id: Type.Integer(),
     name: Type.String(),
