@@ -136,8 +136,12 @@ describe("clone", () => {
 
   it("copies a stopped VM's disk in full into a new VM on the same host, left stopped when asked", async () => {
     await power(srcId, "stop");
+    const rule = { direction: "ingress", ethertype: "IPv4", protocol: "tcp", port_range_min: 22, port_range_max: 22, remote_ip_prefix: "0.0.0.0/0" };
+    expect((await cloud.api("POST", `/v1/core/virtual-machines/${srcId}/sg-rules`, rule, alice)).status).toBe(200);
     const r = await cloud.api("POST", `/v1/core/virtual-machines/${srcId}/clone`, { name: "copy", start: false }, alice);
     expect(r.status, JSON.stringify(r.json)).toBe(200);
+    // The source's firewall comes with it.
+    expect(r.json.instance.security_rules).toEqual([expect.objectContaining(rule)]);
     const src = await instance(srcId);
     expect(r.json.instance).toMatchObject({ name: "copy", flavor: { name: src.flavor.name }, image: { name: src.image.name }, labels: src.labels });
     // Its own address on the same network, never the source's.

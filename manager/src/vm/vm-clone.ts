@@ -1,5 +1,5 @@
 // Clone: a new VM like a stopped one (flavor, image, keys, labels, user data, callback URL,
-// environment) whose root disk is a full copy of the source's. The copy is made on the source's
+// environment, security rules) whose root disk is a full copy of the source's. The copy is made on the source's
 // host, where its disk is, so the clone is placed there (a placement restricted to that host:
 // its filters, capacity and the account's limits as for a create); the job copies and starts it.
 // It gets its own address on the environment network, reserved before the commit as a create's.
@@ -7,7 +7,8 @@ import { randomUUID } from "node:crypto";
 import { and, eq } from "drizzle-orm";
 import { ConflictError, NotFoundError } from "#shared/errors.js";
 import type { Db } from "../db/database.js";
-import { environments, flavors, images, regions, vms } from "../db/schema.js";
+import { environments, flavors, images, regions, securityRules, vms } from "../db/schema.js";
+import { securityRuleRows, securityRulesOf } from "../security-rules/security-rule-service.js";
 import { parseCidr, vmAddressRange } from "../network/cidr.js";
 import { releaseUnplaced, reserveAddresses } from "../network/ipam.js";
 import type { NetworkService } from "../network/network-service.js";
@@ -70,6 +71,9 @@ export class VmClones {
         const [locked] = await tx.select({ state: vms.state }).from(vms).where(eq(vms.id, id)).for("update");
         requireStopped(locked && isVmState(locked.state) ? locked.state : "Unknown", what, "be cloned", NOT_STOPPED);
         await tx.update(vms).set({ clonedFromVmId: id }).where(eq(vms.id, rows[0]!.id));
+        // Its firewall too: a copy of the source's disk is as exposed as the source was meant to be.
+        const rules = (await securityRulesOf(tx, [id])).get(id) ?? [];
+        if (rules.length > 0) await tx.insert(securityRules).values(securityRuleRows(rows[0]!.id, rules));
       },
     }).catch(async (e: unknown) => {
       await releaseUnplaced(this.db, [uuid]);
