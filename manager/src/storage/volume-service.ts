@@ -69,6 +69,9 @@ const ATTACHABLE_VM_STATES = ["Running", "Stopped"];
 
 type VolumeRow = typeof volumes.$inferSelect;
 
+/** What an attach or detach did: each volume's attachment as it now is, and the job per volume. */
+export type AttachmentChanges = { attachments: (VolumeAttachment & { volumeId: number })[]; jobIds: number[] };
+
 export class VolumeService {
   private readonly environments: EnvironmentService;
 
@@ -161,7 +164,7 @@ export class VolumeService {
    * Attaches volumes to a VM of the caller's (Running: hot; Stopped: to its definition), one job
    * each. All are checked first: one refusal attaches none.
    */
-  async attach(owner: VolumeOwner, vmId: number, volumeIds: number[], protect = false): Promise<{ attachments: (VolumeAttachment & { volumeId: number })[]; jobIds: number[] }> {
+  async attach(owner: VolumeOwner, vmId: number, volumeIds: number[], protect = false): Promise<AttachmentChanges> {
     const out = await this.db.transaction(async (tx) => {
       const vm = await this.lockVm(tx, owner, vmId, volumeIds, "attach");
       const [host] = await tx.select({ id: hosts.id, name: hosts.name, clusterId: hosts.clusterId }).from(hosts).where(eq(hosts.id, vm.hostId!));
@@ -192,7 +195,7 @@ export class VolumeService {
           throw new ConflictError(`local volume ${v.id} lives on host ${volumeHosts.get(v.hostId)}; virtual machine ${vm.id} runs on host ${host!.name}`, "wrong_host");
         }
       }
-      const result: { attachments: (VolumeAttachment & { volumeId: number })[]; jobIds: number[] } = { attachments: [], jobIds: [] };
+      const result: AttachmentChanges = { attachments: [], jobIds: [] };
       for (const v of rows) {
         const pool = pools.find((p) => p.id === v.poolId)!;
         if (pool.clusterId !== host!.clusterId) await moveToCluster(tx, v, clusterPools.filter((p) => p.kind === pool.kind));
@@ -212,7 +215,7 @@ export class VolumeService {
   }
 
   /** Detaches volumes attached to the VM, one job each; one refusal detaches none. */
-  async detach(owner: VolumeOwner, vmId: number, volumeIds: number[]): Promise<{ attachments: (VolumeAttachment & { volumeId: number })[]; jobIds: number[] }> {
+  async detach(owner: VolumeOwner, vmId: number, volumeIds: number[]): Promise<AttachmentChanges> {
     const out = await this.db.transaction(async (tx) => {
       const vm = await this.lockVm(tx, owner, vmId, volumeIds, "detach");
       const rows = await this.lockVolumes(tx, owner, volumeIds);
@@ -224,7 +227,7 @@ export class VolumeService {
         if (a.protected) throw new ConflictError(`the attachment of volume ${v.id} is protected`, "protected");
         if (vm.bootVolumeId === v.id) throw new ConflictError(`volume ${v.id} is the boot disk of virtual machine ${vm.id}: deleting the VM detaches it`, "boot_volume");
       }
-      const result: { attachments: (VolumeAttachment & { volumeId: number })[]; jobIds: number[] } = { attachments: [], jobIds: [] };
+      const result: AttachmentChanges = { attachments: [], jobIds: [] };
       for (const v of rows) {
         const [a] = await tx.update(volumeAttachments).set({ status: "detaching" }).where(eq(volumeAttachments.volumeId, v.id)).returning();
         await tx.update(volumes).set({ status: "detaching", updatedAt: new Date() }).where(eq(volumes.id, v.id));
