@@ -157,6 +157,20 @@ interface PlaceVmsContext {
 
 type BootSource = { kind: "image" } | { kind: "new-volume"; sizeGib: number } | { kind: "volume"; volumeId: number };
 
+const isoView = (image: Image | undefined) => (image ? { id: image.id, name: image.name } : null);
+
+/**
+ * A VM created from an ISO (CloudStack's ISO boot) gets a blank root disk and boots the ISO: only a
+ * bootable one, and not onto a new bootable volume (which is an overlay of a disk image).
+ */
+function refuseIsoMisuse(image: Image, input: CreateVmInput): void {
+  if (image.format !== "iso" || input.image_name === undefined) return;
+  if (!image.bootable) throw new InvalidArgumentError("image_name", `ISO image "${image.name}" is not bootable: attach it to a VM instead`);
+  if (input.create_bootable_volume === true) {
+    throw new InvalidArgumentError("create_bootable_volume", `image "${image.name}" is an ISO: a VM booting it gets a blank root disk, not a bootable volume`);
+  }
+}
+
 /** image_name xor volume_name (Hyperstack's rule), and what goes with each; 400 naming the field otherwise. */
 function checkBootFields(input: CreateVmInput, count: number): void {
   const volumeName = input.volume_name ?? "";
@@ -241,6 +255,7 @@ export class VmService {
     const deploy = await this.catalog.resolveDeploy(caller.accountId, input);
     const { flavor, environment: env } = deploy;
     let image = deploy.image;
+    refuseIsoMisuse(image, input);
     let boot: BootSource = input.create_bootable_volume === true
       // As large as the flavor's root disk, and never smaller than the image.
       ? { kind: "new-volume", sizeGib: Math.max(flavor.diskGib, image.sizeGib, 1) }
@@ -315,7 +330,7 @@ export class VmService {
     return this.placement.placeAndCommit(request, {
       vm: (p, plan) => ({
         uuid: uuids[p.index]!, name: names[p.index]!, accountId: caller.accountId, userId: caller.userId ?? null, environmentId: env.id,
-        flavorId: flavor.id, imageId: image.id, labels: input.labels ?? [], userData: input.user_data ?? "",
+        flavorId: flavor.id, imageId: image.id, isoImageId: image.format === "iso" ? image.id : null, labels: input.labels ?? [], userData: input.user_data ?? "",
         callbackUrl, keyName: keyPair?.name ?? "", sshAuthorizedKeys: keyPair ? [keyPair.publicKey] : [],
         runStrategy: input.run_strategy ?? null, haEnabled: input.ha_enabled ?? false,
         placement: { policy: plan.policy, seed: plan.seed, host: p.hostName, scores: p.scores, total: p.total, gpus: p.gpus } satisfies StoredPlacement,
@@ -419,7 +434,7 @@ export class VmService {
     if (rows.length === 0) return [];
     const admin = viewer.role === "admin";
     const flavorIds = [...new Set(rows.map((r) => r.flavorId))];
-    const imageIds = [...new Set(rows.map((r) => r.imageId))];
+    const imageIds = [...new Set(rows.flatMap((r) => (r.isoImageId == null ? [r.imageId] : [r.imageId, r.isoImageId])))];
     const envIds = [...new Set(rows.map((r) => r.environmentId))];
     const hostIds = [...new Set(rows.flatMap((r) => (r.hostId == null ? [] : [r.hostId])))];
     const [fs, labels, is, es, hs, ips, rules, attachments] = await Promise.all([
@@ -452,6 +467,7 @@ export class VmService {
       flavor: fs.find((x) => x.id === r.flavorId)!,
       flavorLabels: labels.get(r.flavorId) ?? [],
       image: is.find((x) => x.id === r.imageId)!,
+      iso: isoView(is.find((x) => x.id === r.isoImageId)),
       host: hs.find((h) => h.id === r.hostId) ?? null,
       placement: admin && r.placement ? (r.placement as unknown as StoredPlacement) : null,
       fixedIp: ip(r.uuid, "fixed"),
