@@ -330,7 +330,7 @@ export class VmService {
     return this.placement.placeAndCommit(request, {
       vm: (p, plan) => ({
         uuid: uuids[p.index]!, name: names[p.index]!, accountId: caller.accountId, userId: caller.userId ?? null, environmentId: env.id,
-        flavorId: flavor.id, imageId: image.id, isoImageId: image.format === "iso" ? image.id : null, labels: input.labels ?? [], userData: input.user_data ?? "",
+        flavorId: flavor.id, imageId: image.id, labels: input.labels ?? [], userData: input.user_data ?? "",
         callbackUrl, keyName: keyPair?.name ?? "", sshAuthorizedKeys: keyPair ? [keyPair.publicKey] : [],
         runStrategy: input.run_strategy ?? null, haEnabled: input.ha_enabled ?? false,
         placement: { policy: plan.policy, seed: plan.seed, host: p.hostName, scores: p.scores, total: p.total, gpus: p.gpus } satisfies StoredPlacement,
@@ -338,12 +338,14 @@ export class VmService {
       jobKind: "vm.deploy",
       ...(start ? {} : { jobInput: { start: false } }),
       // Such requests commit alone (not in a group commit): only when there is something to write.
-      ...(groups.rows.length > 0 || rules.length > 0 || boot.kind !== "image" ? {
+      ...(groups.rows.length > 0 || rules.length > 0 || boot.kind !== "image" || image.format === "iso" ? {
         after: async (tx, created) => {
           if (groups.rows.length > 0) {
             await tx.insert(affinityGroupMembers).values(created.flatMap((vm) => groups.rows.map((g) => ({ groupId: g.id, vmId: vm.id }))));
           }
           if (rules.length > 0) await tx.insert(securityRules).values(created.flatMap((vm) => securityRuleRows(vm.id, rules)));
+          // Created from an ISO: it is in the cdrom, booted first, until detached.
+          if (image.format === "iso") await tx.update(vms).set({ isoImageId: image.id }).where(inArray(vms.id, created.map((vm) => vm.id)));
           // A refused volume (taken meanwhile, or no room for a new one) refuses the whole create.
           for (const vm of created) {
             if (boot.kind === "volume") await attachBootVolume(tx, vm.id, boot.volumeId);
