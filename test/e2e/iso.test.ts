@@ -168,6 +168,20 @@ describe.skipIf(!hasQemuImg)("ISOs in a VM's cdrom", () => {
     const root = hv().ownedDiskOf(uuid, "root");
     expect(root).toMatchObject({ origin: "blank", from: "" });
 
+    // In a cdrom: the image is not deletable; a reinstall neither keeps the ISO as the disk's image nor installs onto one.
+    const refusals: [string, string, unknown, number, RegExp][] = [
+      ["DELETE", `/v1/admin/images/${ids.netinst}`, undefined, 409, /used by 1 virtual machine/],
+      ["POST", `/v1/core/virtual-machines/${id}/restore`, undefined, 409, /created from ISO "netinst": name a disk image/],
+      ["POST", `/v1/core/virtual-machines/${id}/restore`, { image_name: "tools" }, 400, /is an ISO: a reinstall/],
+    ];
+    const settled = await stateDigest(cloud);
+    for (const [method, path, body, status, message] of refusals) {
+      const res = await cloud.api(method, path, body, method === "DELETE" ? undefined : alice);
+      expect(res.status, `${method} ${path}: ${JSON.stringify(res.json)}`).toBe(status);
+      expect(res.json.message).toMatch(message);
+    }
+    expect(await stateDigest(cloud)).toBe(settled);
+
     await power(id, "stop");
     const d = await cloud.api("POST", `/v1/core/virtual-machines/${id}/detach-iso`, undefined, alice);
     expect(d.status, JSON.stringify(d.json)).toBe(200);
