@@ -10,6 +10,8 @@ import { hostCertificateRoutes } from "./api/admin/host-certificates.routes.js";
 import { registrationTokenRoutes } from "./api/admin/registration-tokens.routes.js";
 import { catalogRoutes } from "./api/hyperstack/catalog.routes.js";
 import { jobRoutes } from "./api/hyperstack/jobs.routes.js";
+import { vmIsoRoutes } from "./api/hyperstack/vm-iso.routes.js";
+import { VmIsos } from "./vm/vm-iso.js";
 import { vmActionRoutes } from "./api/hyperstack/vm-actions.routes.js";
 import { virtualMachineRoutes } from "./api/hyperstack/virtual-machines.routes.js";
 import { securityRuleRoutes } from "./api/hyperstack/security-rules.routes.js";
@@ -268,6 +270,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     routes: async (scoped) => {
       await scoped.register(virtualMachineRoutes(vmSvc));
       await scoped.register(vmActionRoutes(new VmActions(db, runner, placement), new VmClones(db, placement, runner, vmSvc, networks)));
+      await scoped.register(vmIsoRoutes(new VmIsos(db)));
       await scoped.register(securityRuleRoutes(new SecurityRuleService(db, runner)));
       await scoped.register(vmMetricsRoutes({ vms: vmSvc, metrics: vmMetrics }));
       await scoped.register(vmLogsRoutes({ vms: vmSvc, logs: consoleLogs }));

@@ -101,7 +101,7 @@ export async function stateDigest(cloud: TestCloud): Promise<string> {
   const db = cloud.manager.database.db;
   const n = async (q: Promise<{ n: number }[]>) => Number((await q)[0]!.n);
   const [vmRows, alloc, gpu, jobCount, settingRows, flavorCount, groupCount, tokenRows, idem, ips, volumeRows, attachmentRows, poolRows, imageRows] = await Promise.all([
-    db.select({ id: vms.id, state: vms.state, deleted: vms.deletedAt }).from(vms).where(ne(vms.state, "Destroyed")).orderBy(asc(vms.id)),
+    db.select({ id: vms.id, state: vms.state, deleted: vms.deletedAt, iso: vms.isoImageId }).from(vms).where(ne(vms.state, "Destroyed")).orderBy(asc(vms.id)),
     db.select({ n: count(), vcpus: sql<number>`coalesce(sum(${allocations.vcpus}),0)::int`, mem: sql<number>`coalesce(sum(${allocations.memoryMib}),0)::bigint` }).from(allocations),
     n(db.select({ n: count() }).from(gpuAllocations)),
     n(db.select({ n: count() }).from(jobs)),
@@ -117,7 +117,7 @@ export async function stateDigest(cloud: TestCloud): Promise<string> {
     db.select({ id: images.id, name: images.name, status: images.status }).from(images).orderBy(asc(images.id)),
   ]);
   return JSON.stringify({
-    vms: vmRows.map((v) => [v.id, v.state, v.deleted !== null]), allocations: alloc.map((a) => [Number(a.n), Number(a.vcpus), Number(a.mem)]),
+    vms: vmRows.map((v) => [v.id, v.state, v.deleted !== null, v.iso]), allocations: alloc.map((a) => [Number(a.n), Number(a.vcpus), Number(a.mem)]),
     gpu, jobs: jobCount, settings: settingRows, flavors: flavorCount, groups: groupCount,
     tokens: tokenRows.map((t) => [t.id, t.revoked !== null]), idempotency: idem,
     ips: ips.map((a) => [a.kind, a.address, a.vm]),

@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { asc, count, eq } from "drizzle-orm";
+import { asc, count, eq, or } from "drizzle-orm";
 import { AlreadyExistsError, ConflictError, NotFoundError } from "#shared/errors.js";
 import type { Db } from "../db/database.js";
 import { images, jobs, vms } from "../db/schema.js";
@@ -75,11 +75,11 @@ export class ImageService {
     return row;
   }
 
-  /** Deletes an image no VM (live or deleted: they keep their image) uses, and its stored file. */
+  /** Deletes an image no VM (live or deleted: they keep their image) uses or has in its cdrom, and its stored file. */
   async delete(id: number): Promise<void> {
     const image = await this.get(id);
     if (image.status === "Downloading") throw new ConflictError(`image ${id} is still downloading (job ${image.jobId}); delete it once it is Ready or Error`, "Downloading");
-    const [{ n }] = (await this.o.db.select({ n: count() }).from(vms).where(eq(vms.imageId, id))) as [{ n: number }];
+    const [{ n }] = (await this.o.db.select({ n: count() }).from(vms).where(or(eq(vms.imageId, id), eq(vms.isoImageId, id)))) as [{ n: number }];
     if (Number(n) > 0) throw new ConflictError(`image ${id} is used by ${Number(n)} virtual machine(s)`, "in_use");
     await this.o.db.delete(images).where(eq(images.id, id));
     if (image.sourceUrl && image.path) await rm(join(this.o.storeDir, image.path), { force: true });

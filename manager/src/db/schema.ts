@@ -259,6 +259,8 @@ export const vms = pgTable("vms", {
   clonedFromVmId: integer("cloned_from_vm_id").references((): AnyPgColumn => vms.id),
   /** The bootable volume the VM boots from instead of an owned overlay of its image (null: none); not the VM's: its delete keeps it. */
   bootVolumeId: integer("boot_volume_id").references((): AnyPgColumn => volumes.id),
+  /** The ISO image in the VM's cdrom (null: empty), put in every start's spec; a VM created from an ISO boots it until detached. */
+  isoImageId: integer("iso_image_id").references(() => images.id),
   placement: jsonb("placement").$type<Record<string, unknown>>(),
   /**
    * KubeVirt's run strategy chosen at create (null: none). Stored and shown; what Always and

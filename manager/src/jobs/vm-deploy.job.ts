@@ -19,6 +19,7 @@ import { firewallAddresses, loadVmNetworking } from "../network/vm-network.js";
 import { firewallSpec } from "../security-rules/firewall-spec.js";
 import { securityRulesOf } from "../security-rules/security-rule-service.js";
 import type { JobEnqueuer } from "../vm/vm-service.js";
+import { isoOfVm } from "../vm/vm-iso.js";
 import { queueFirewallIfChanged } from "./vm-firewall.job.js";
 
 export function vmDeployJob(db: Db, dispatcher: CommandDispatcher, settings: SettingsRegistry, queue?: JobEnqueuer): JobHandler {
@@ -49,7 +50,7 @@ export function vmDeployJob(db: Db, dispatcher: CommandDispatcher, settings: Set
       .innerJoin(gpus, eq(gpus.id, gpuAllocations.gpuId)).where(eq(gpuAllocations.vmId, vm.id));
     const rules = (await securityRulesOf(db, [vm.id])).get(vm.id) ?? [];
     const networking = await loadVmNetworking(db, vm);
-    const spec = buildVmSpec(vm, image!, alloc, gpuRows, networking, firewallSpec(rules, firewallAddresses(networking)), [], await bootVolumeDisk(db, vm));
+    const spec = buildVmSpec(vm, image!, alloc, gpuRows, networking, firewallSpec(rules, firewallAddresses(networking)), [], await bootVolumeDisk(db, vm), await isoOfVm(db, vm));
     const result = await dispatcher.run(vm.hostId, {
       // Same id on every attempt: a retried command is answered from the agent's memory.
       commandId: job.uuid,

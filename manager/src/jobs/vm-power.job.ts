@@ -14,6 +14,7 @@ import type { VmState } from "../vm/vm-state-machine.js";
 import type { JobHandler } from "./job-runner.js";
 import { attachedVolumeDisks, bootVolumeDisk } from "../storage/volume-disks.js";
 import { buildVmSpec } from "./vm-spec.js";
+import { isoOfVm } from "../vm/vm-iso.js";
 import { firewallAddresses, loadVmNetworking } from "../network/vm-network.js";
 import { firewallSpec } from "../security-rules/firewall-spec.js";
 import { securityRulesOf } from "../security-rules/security-rule-service.js";
@@ -49,7 +50,7 @@ export async function startSpec(db: Db, vm: VmRow) {
   const rules = (await securityRulesOf(db, [vm.id])).get(vm.id) ?? [];
   const networking = await loadVmNetworking(db, vm);
   return buildVmSpec(vm, image!, alloc, gpuRows, networking, firewallSpec(rules, firewallAddresses(networking)),
-    await attachedVolumeDisks(db, vm.id), await bootVolumeDisk(db, vm));
+    await attachedVolumeDisks(db, vm.id), await bootVolumeDisk(db, vm), await isoOfVm(db, vm));
 }
 
 export function vmPowerJob(kind: VmPowerJobKind, db: Db, dispatcher: Dispatcher, settings: Pick<SettingsRegistry, "number">, queue?: JobEnqueuer): JobHandler {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { vmNic } from "../network/vm-nic.js";
-import { buildVmSpec, mdevUuidFor, rootDiskSpec } from "./vm-spec.js";
+import { blankRootDiskSpec, buildVmSpec, cdromSpec, mdevUuidFor, rootDiskSpec } from "./vm-spec.js";
 
 const vm = {
   id: 1, uuid: "11111111-2222-4333-8444-555555555555", name: "v", vcpus: 4, memoryMib: 8192, labels: ["a"], userData: "", sshAuthorizedKeys: [],
@@ -25,6 +25,25 @@ describe("buildVmSpec", () => {
     expect(spec.gpus[0]).toMatchObject({ mode: "passthrough", vgpuType: "", mdevUuid: "" });
     expect(spec.numaNode).toBe(-1);
     expect(spec.disks).toEqual([]);
+  });
+
+  it("puts an attached ISO after a disk image's root disk, as a cdrom of the image's relative path", () => {
+    const disk = { name: "Debian 12", path: "debian.qcow2", format: "qcow2", osType: "linux" } as never;
+    const iso = { image: { path: "image-9.iso" }, rootDiskGib: 40 };
+    const spec = buildVmSpec(vm, disk, undefined, [], undefined, undefined, [], undefined, iso);
+    expect(spec.disks).toEqual([rootDiskSpec({ path: "debian.qcow2" }), cdromSpec({ path: "image-9.iso" })]);
+    expect(spec.disks[1]).toMatchObject({ device: "cdrom", sourcePath: "image-9.iso", owned: false, backingPath: "" });
+    expect(buildVmSpec(vm, disk, undefined, [], undefined, undefined, [], undefined, { image: undefined, rootDiskGib: 40 }).disks)
+      .toEqual([rootDiskSpec({ path: "debian.qcow2" })]);
+  });
+
+  it("gives a VM created from an ISO a blank root of the flavor's size, the cdrom first while attached", () => {
+    const isoImage = { name: "netinst", path: "image-9.iso", format: "iso", osType: "linux" } as never;
+    const attached = buildVmSpec(vm, isoImage, undefined, [], undefined, undefined, [], undefined, { image: { path: "image-9.iso" }, rootDiskGib: 40 });
+    expect(attached.disks).toEqual([cdromSpec({ path: "image-9.iso" }), blankRootDiskSpec(40)]);
+    expect(attached.disks[1]).toMatchObject({ device: "disk", owned: true, sizeGib: 40, backingPath: "", sourcePath: "" });
+    const detached = buildVmSpec(vm, isoImage, undefined, [], undefined, undefined, [], undefined, { image: undefined, rootDiskGib: 40 });
+    expect(detached.disks).toEqual([blankRootDiskSpec(40)]);
   });
 
   it("seeds the key pair's public key with or without user data", () => {

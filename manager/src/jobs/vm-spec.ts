@@ -17,6 +17,8 @@ export function buildVmSpec(
   volumeDisks: DiskSpec[] = [],
   /** The bootable volume the VM boots from (storage/boot-volumes.ts), in place of the owned root overlay. */
   bootDisk?: DiskSpec,
+  /** The ISO in the VM's cdrom (vms.iso_image_id), and the size of a blank root disk (a VM created from an ISO). */
+  iso?: { image: Pick<typeof images.$inferSelect, "path"> | undefined; rootDiskGib: number },
 ): VmSpec {
   // The guest's address comes in the seed's network-config, so a VM with a NIC always has a seed.
   const networkConfig = networking ? networkConfigFor(networking.nic, networking.nameservers) : "";
@@ -28,7 +30,7 @@ export function buildVmSpec(
     memoryMib: vm.memoryMib,
     maxMemoryMib: vm.memoryMib,
     topology: { sockets: 1, cores: vm.vcpus, threads: 1 },
-    disks: [...(bootDisk ? [bootDisk] : image.path ? [rootDiskSpec(image)] : []), ...volumeDisks],
+    disks: disksOf(image, volumeDisks, bootDisk, iso),
     nics: networking ? [networking.nic] : [],
     gpus: gpuRows.map(({ a, g }) => ({
       pciAddress: g.pciAddress,
@@ -49,6 +51,33 @@ export function buildVmSpec(
     osType: image.osType,
     firewall,
   };
+}
+
+/**
+ * The domain's disks in boot order (the agent numbers boot order by position). A VM created from an
+ * ISO has a blank root disk and boots the cdrom first while it is in; any other VM boots its root
+ * disk first and sees an attached ISO as a cdrom after its disks.
+ */
+function disksOf(
+  image: Pick<typeof images.$inferSelect, "path" | "format">, volumeDisks: DiskSpec[], bootDisk: DiskSpec | undefined,
+  iso: { image: Pick<typeof images.$inferSelect, "path"> | undefined; rootDiskGib: number } | undefined,
+): DiskSpec[] {
+  if (image.format === "iso") {
+    const root = blankRootDiskSpec(iso?.rootDiskGib ?? 0);
+    return iso?.image?.path ? [cdromSpec(iso.image), root, ...volumeDisks] : [root, ...volumeDisks];
+  }
+  const root = bootDisk ? [bootDisk] : image.path ? [rootDiskSpec(image)] : [];
+  return [...root, ...volumeDisks, ...(iso?.image?.path ? [cdromSpec(iso.image)] : [])];
+}
+
+/** An ISO as the VM's cdrom: the image's path relative to the host's images dir (fetched from the manager when missing). */
+export function cdromSpec(image: Pick<typeof images.$inferSelect, "path">): DiskSpec {
+  return { id: "iso", device: "cdrom", sourcePath: image.path, format: "raw", sizeGib: 0, bus: "", owned: false, backingPath: "", copyFromVmUuid: "" };
+}
+
+/** The empty root disk of a VM installed from an ISO: created by the agent at the flavor's size. */
+export function blankRootDiskSpec(sizeGib: number): DiskSpec {
+  return { id: "root", device: "disk", sourcePath: "", format: "qcow2", sizeGib: Math.max(sizeGib, 1), bus: "virtio", owned: true, backingPath: "", copyFromVmUuid: "" };
 }
 
 /** A VM's root disk: its own qcow2 overlay on the image (made by the agent on first start, or by PrepareDisk). */

@@ -75,6 +75,16 @@ export class VmActions {
       throw new ConflictError(`virtual machine ${id} boots from volume ${vm.bootVolumeId}: a reinstall replaces an image-backed root disk, which it has not`, "boot_volume");
     }
     const image = imageName === undefined ? undefined : await this.imageInRegionOf(id, imageName);
+    // A root disk is made afresh on a disk image; an ISO is installed from, by booting it (attach-iso).
+    if (image?.format === "iso") {
+      throw new InvalidArgumentError("image_name", `image "${image.name}" is an ISO: a reinstall makes the root disk on a disk image; attach the ISO (POST .../attach-iso) to install from it`);
+    }
+    if (!image) {
+      const [current] = await this.db.select({ name: images.name, format: images.format }).from(vms).innerJoin(images, eq(images.id, vms.imageId)).where(eq(vms.id, id));
+      if (current?.format === "iso") {
+        throw new ConflictError(`virtual machine ${id} was created from ISO "${current.name}": name a disk image (image_name) to reinstall it`, "iso_image");
+      }
+    }
     const { jobId, state } = await this.db.transaction(async (tx) => {
       const [locked] = await tx.select({ state: vms.state, imageId: vms.imageId }).from(vms).where(eq(vms.id, id)).for("update");
       const from: VmState = locked && isVmState(locked.state) ? locked.state : "Unknown";

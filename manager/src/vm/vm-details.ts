@@ -31,6 +31,8 @@ export interface VmDetails {
   flavor: Flavor;
   flavorLabels: FlavorLabel[];
   image: Image;
+  /** The ISO image in the VM's cdrom (POST .../attach-iso), null when empty. */
+  iso: { id: number; name: string } | null;
   /**
    * The fleet's side of the VM, resolved for admins only: users see their VM, not the fleet, so
    * for them both are null (as they are for admins before the VM is placed).

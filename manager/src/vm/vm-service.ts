@@ -157,6 +157,20 @@ interface PlaceVmsContext {
 
 type BootSource = { kind: "image" } | { kind: "new-volume"; sizeGib: number } | { kind: "volume"; volumeId: number };
 
+const isoView = (image: Image | undefined) => (image ? { id: image.id, name: image.name } : null);
+
+/**
+ * A VM created from an ISO (CloudStack's ISO boot) gets a blank root disk and boots the ISO: only a
+ * bootable one, and not onto a new bootable volume (which is an overlay of a disk image).
+ */
+function refuseIsoMisuse(image: Image, input: CreateVmInput): void {
+  if (image.format !== "iso" || input.image_name === undefined) return;
+  if (!image.bootable) throw new InvalidArgumentError("image_name", `ISO image "${image.name}" is not bootable: attach it to a VM instead`);
+  if (input.create_bootable_volume === true) {
+    throw new InvalidArgumentError("create_bootable_volume", `image "${image.name}" is an ISO: a VM booting it gets a blank root disk, not a bootable volume`);
+  }
+}
+
 /** image_name xor volume_name (Hyperstack's rule), and what goes with each; 400 naming the field otherwise. */
 function checkBootFields(input: CreateVmInput, count: number): void {
   const volumeName = input.volume_name ?? "";
@@ -241,6 +255,7 @@ export class VmService {
     const deploy = await this.catalog.resolveDeploy(caller.accountId, input);
     const { flavor, environment: env } = deploy;
     let image = deploy.image;
+    refuseIsoMisuse(image, input);
     let boot: BootSource = input.create_bootable_volume === true
       // As large as the flavor's root disk, and never smaller than the image.
       ? { kind: "new-volume", sizeGib: Math.max(flavor.diskGib, image.sizeGib, 1) }
@@ -323,12 +338,14 @@ export class VmService {
       jobKind: "vm.deploy",
       ...(start ? {} : { jobInput: { start: false } }),
       // Such requests commit alone (not in a group commit): only when there is something to write.
-      ...(groups.rows.length > 0 || rules.length > 0 || boot.kind !== "image" ? {
+      ...(groups.rows.length > 0 || rules.length > 0 || boot.kind !== "image" || image.format === "iso" ? {
         after: async (tx, created) => {
           if (groups.rows.length > 0) {
             await tx.insert(affinityGroupMembers).values(created.flatMap((vm) => groups.rows.map((g) => ({ groupId: g.id, vmId: vm.id }))));
           }
           if (rules.length > 0) await tx.insert(securityRules).values(created.flatMap((vm) => securityRuleRows(vm.id, rules)));
+          // Created from an ISO: it is in the cdrom, booted first, until detached.
+          if (image.format === "iso") await tx.update(vms).set({ isoImageId: image.id }).where(inArray(vms.id, created.map((vm) => vm.id)));
           // A refused volume (taken meanwhile, or no room for a new one) refuses the whole create.
           for (const vm of created) {
             if (boot.kind === "volume") await attachBootVolume(tx, vm.id, boot.volumeId);
@@ -419,7 +436,7 @@ export class VmService {
     if (rows.length === 0) return [];
     const admin = viewer.role === "admin";
     const flavorIds = [...new Set(rows.map((r) => r.flavorId))];
-    const imageIds = [...new Set(rows.map((r) => r.imageId))];
+    const imageIds = [...new Set(rows.flatMap((r) => (r.isoImageId == null ? [r.imageId] : [r.imageId, r.isoImageId])))];
     const envIds = [...new Set(rows.map((r) => r.environmentId))];
     const hostIds = [...new Set(rows.flatMap((r) => (r.hostId == null ? [] : [r.hostId])))];
     const [fs, labels, is, es, hs, ips, rules, attachments] = await Promise.all([
@@ -452,6 +469,7 @@ export class VmService {
       flavor: fs.find((x) => x.id === r.flavorId)!,
       flavorLabels: labels.get(r.flavorId) ?? [],
       image: is.find((x) => x.id === r.imageId)!,
+      iso: isoView(is.find((x) => x.id === r.isoImageId)),
       host: hs.find((h) => h.id === r.hostId) ?? null,
       placement: admin && r.placement ? (r.placement as unknown as StoredPlacement) : null,
       fixedIp: ip(r.uuid, "fixed"),

@@ -140,6 +140,27 @@ describe("buildDomainXml", () => {
     expect(ctrls.filter((c) => c["@_type"] === "usb")).toEqual([{ "@_type": "usb", "@_model": "none" }]);
   });
 
+  it("boots an install ISO listed first before the blank root disk; the seed cdrom never boots", () => {
+    const d = build(
+      "iso-install",
+      base({
+        disks: [
+          { id: "iso", device: "cdrom", sourcePath: "/var/lib/orbit/images/image-7.iso", format: "raw", bus: "" },
+          { id: "root", device: "disk", sourcePath: "/i/root.qcow2", format: "qcow2", bus: "virtio", owned: true, sizeGib: 20 },
+        ],
+      }),
+      tcg,
+      { ...paths, seedIso: "/i/seed.iso" },
+    );
+    const disks = list(devices(d).disk);
+    expect(disks.map((x) => [x["@_device"], (x.source as Node)["@_file"], (x.boot as Node | undefined)?.["@_order"]])).toEqual([
+      ["cdrom", "/var/lib/orbit/images/image-7.iso", "1"],
+      ["disk", "/i/root.qcow2", "2"],
+      ["cdrom", "/i/seed.iso", undefined],
+    ]);
+    expect(disks[0]).toMatchObject({ readonly: "", target: { "@_bus": "scsi" }, driver: { "@_type": "raw" } });
+  });
+
   it("honours the cdrom bus and machine options (pc + ide: no PCIe ports, no scsi controller)", () => {
     const d = build("pc-ide", base(), { ...tcg, machine: "pc", cdromBus: "ide" }, { ...paths, seedIso: "/i/seed.iso" });
     const seed = list(devices(d).disk)[1]!;

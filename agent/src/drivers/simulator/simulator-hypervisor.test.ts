@@ -143,3 +143,24 @@ describe("SimulatorHypervisor NICs", () => {
     await expect(hv.startVm(VmSpec.fromPartial({ ...spec("bad-mac"), nics: [{ ...nic, mac: "zz" }] }))).rejects.toThrow(/not a MAC address/);
   });
 });
+
+describe("SimulatorHypervisor cdroms", () => {
+  it("records an ISO cdrom booting before a blank root disk, across a restart, and makes no disk of the cdrom", async () => {
+    const dir = tempDir();
+    const hv = sim(dir);
+    const s = VmSpec.fromPartial({
+      ...spec("installer"),
+      gpus: [],
+      disks: [
+        { id: "iso", device: "cdrom", sourcePath: "image-7.iso", format: "raw", owned: false },
+        { id: "root", device: "disk", sourcePath: "", format: "qcow2", sizeGib: 30, bus: "virtio", owned: true },
+      ],
+    });
+    await hv.startVm(s);
+    expect(hv.specOf(s.vmUuid)!.disks.map((d) => [d.id, d.device, d.sourcePath])).toEqual([["iso", "cdrom", "image-7.iso"], ["root", "disk", ""]]);
+    expect(hv.ownedDiskOf(s.vmUuid, "root")).toMatchObject({ origin: "blank", from: "" });
+    expect(hv.ownedDiskOf(s.vmUuid, "iso")).toBeUndefined();
+    await hv.close();
+    expect(sim(dir).specOf(s.vmUuid)!.disks[0]).toMatchObject({ id: "iso", device: "cdrom", sourcePath: "image-7.iso" });
+  });
+});

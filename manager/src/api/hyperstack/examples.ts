@@ -24,6 +24,7 @@ const instance = {
     features: { green_status: null, network_optimised: false },
   },
   image: { name: "Ubuntu Server 22.04 LTS" },
+  iso: null,
   flavor: {
     id: 4,
     name: "n3-H100x1",
@@ -1062,6 +1063,13 @@ export const hyperstackExamples: OperationExamples = {
       job_id: 10,
       key_name: "ci-runner",
     },
+  },
+  "POST /v1/core/virtual-machines/{id}/attach-iso": {
+    request: { image_id: 12 },
+    response: { status: true, message: "ISO attached: the VM's cdrom holds it from its next start", iso: { id: 12, name: "Debian 12 netinst" } },
+  },
+  "POST /v1/core/virtual-machines/{id}/detach-iso": {
+    response: { status: true, message: "ISO detached", iso: { id: 12, name: "Debian 12 netinst" } },
   },
   "POST /v1/core/virtual-machines/{id}/attach-floatingip": {
     response: {

@@ -32,6 +32,7 @@ const vm: VmDetails = {
     { id: 11, vmId: 7, createdAt: at, direction: "ingress", ethertype: "IPv4", protocol: "tcp", remoteIpPrefix: "0.0.0.0/0", portRangeMin: 22, portRangeMax: 22 },
     { id: 12, vmId: 7, createdAt: at, direction: "egress", ethertype: "IPv6", protocol: "any", remoteIpPrefix: "::/0" },
   ],
+  iso: null,
   volumeAttachments: [{
     id: 5, vmId: 7, status: "attached", device: "/dev/vdb", protected: false, createdAt: at,
     volume: { id: 11, name: "data", sizeGib: 20, description: "", bootable: false, volumeType: "local" },

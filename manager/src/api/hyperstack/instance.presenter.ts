@@ -55,6 +55,7 @@ export function instanceView(vm: VmDetails): Static<typeof Instance> {
       features: { green_status: null, network_optimised: false },
     },
     image: { name: vm.image.name },
+    iso: vm.iso,
     flavor: {
       id: f.id, name: f.name, cpu: f.vcpus, ephemeral: 0, features: f.features, labels: vm.flavorLabels, ram: f.memoryMib / 1024, disk: f.diskGib,
       gpu: f.gpuModel, gpu_count: f.gpuCount, vgpu_type: f.vgpuType || null, gpu_share_milli: f.gpuShareMilli || null,

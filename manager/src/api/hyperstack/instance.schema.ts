@@ -60,6 +60,9 @@ export const Instance = Type.Object({
     }, { additionalProperties: false, description: "What Orbit knows of the environment's features: nothing yet (null, false)" }),
   }, { additionalProperties: false }),
   image: Type.Object({ name: Type.String() }, { additionalProperties: false }),
+  iso: Type.Union([Type.Object({ id: Type.Integer(), name: Type.String() }, { additionalProperties: false }), Type.Null()], {
+    description: "Orbit: the ISO image in the VM's cdrom (POST .../attach-iso), null when empty",
+  }),
   flavor: InstanceFlavor,
   keypair: Type.Object({ name: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false }),
   security_rules: Type.Array(SecurityRuleView, { description: "The VM's firewall rules, oldest first" }),

@@ -1,0 +1,2 @@
+ALTER TABLE "vms" ADD COLUMN "iso_image_id" integer;--> statement-breakpoint
+ALTER TABLE "vms" ADD CONSTRAINT "vms_iso_image_id_images_id_fk" FOREIGN KEY ("iso_image_id") REFERENCES "public"."images"("id") ON DELETE no action ON UPDATE no action;

@@ -1,0 +1,72 @@
+// CloudStack's attachIso/detachIso: one ISO image in a VM's cdrom, stored on the VM
+// (vms.iso_image_id) so that every later start's spec carries it. Only on a stopped VM: the
+// domain is defined with the cdrom at its next start (no hot media change yet).
+import { and, eq } from "drizzle-orm";
+import { ConflictError, InvalidArgumentError, NotFoundError, OrbitError } from "#shared/errors.js";
+import type { Db } from "../db/database.js";
+import { environments, flavors, images, regions, vms } from "../db/schema.js";
+import type { Caller } from "./vm-service.js";
+import { isVmState, requireStopped } from "./vm-state-machine.js";
+
+type VmRow = typeof vms.$inferSelect;
+type ImageRow = typeof images.$inferSelect;
+
+export interface AttachedIso { id: number; name: string }
+
+/** What a start's spec needs of the VM's ISO: the image in its cdrom (if any), and the flavor's disk for a blank root. */
+export async function isoOfVm(db: Db, vm: VmRow): Promise<{ image: ImageRow | undefined; rootDiskGib: number }> {
+  const [flavor] = await db.select({ diskGib: flavors.diskGib }).from(flavors).where(eq(flavors.id, vm.flavorId));
+  const [image] = vm.isoImageId == null ? [] : await db.select().from(images).where(eq(images.id, vm.isoImageId));
+  return { image, rootDiskGib: flavor?.diskGib ?? 0 };
+}
+
+export class VmIsos {
+  constructor(private readonly db: Db) {}
+
+  private async stoppedVm(caller: Caller, id: number, action: string): Promise<VmRow> {
+    const scope = caller.role === "admin" ? undefined : eq(vms.accountId, caller.accountId);
+    const [vm] = await this.db.select().from(vms).where(and(eq(vms.id, id), scope));
+    if (!vm || vm.state === "Destroyed") throw new NotFoundError("virtual machine", id);
+    requireStopped(isVmState(vm.state) ? vm.state : "Unknown", `virtual machine ${id}`, action,
+      "stop it first (the cdrom changes when the domain is defined at the next start)");
+    return vm;
+  }
+
+  /** Puts a Ready ISO image of the VM's region in its cdrom; 409 when one is already there. */
+  async attach(caller: Caller, id: number, imageId: number): Promise<AttachedIso> {
+    const vm = await this.stoppedVm(caller, id, "attach an ISO");
+    const [image] = await this.db.select().from(images).where(eq(images.id, imageId));
+    if (!image || (!image.isPublic && caller.role !== "admin")) {
+      throw new OrbitError("not_found", `image_id: image ${imageId} does not exist`, { details: { resource: "image", id: imageId, field: "image_id" } });
+    }
+    if (image.format !== "iso") throw new InvalidArgumentError("image_id", `image "${image.name}" is a ${image.format} disk image, not an ISO`);
+    if (image.status !== "Ready") throw new InvalidArgumentError("image_id", `image "${image.name}" is not ready (${image.status})`);
+    const [where] = await this.db.select({ region: regions.name }).from(environments)
+      .innerJoin(regions, eq(regions.id, environments.regionId)).where(eq(environments.id, vm.environmentId));
+    if (image.regionName !== where!.region) {
+      throw new InvalidArgumentError("image_id", `image "${image.name}" is in region ${image.regionName}; virtual machine ${id} is in region ${where!.region}`);
+    }
+    await this.db.transaction(async (tx) => {
+      const [locked] = await tx.select({ state: vms.state, isoImageId: vms.isoImageId }).from(vms).where(eq(vms.id, id)).for("update");
+      requireStopped(locked && isVmState(locked.state) ? locked.state : "Unknown", `virtual machine ${id}`, "attach an ISO", "stop it first");
+      if (locked!.isoImageId != null) {
+        throw new ConflictError(`virtual machine ${id} already has ISO image ${locked!.isoImageId} attached: detach it first`, locked!.state, { iso_image_id: locked!.isoImageId });
+      }
+      await tx.update(vms).set({ isoImageId: image.id, updatedAt: new Date() }).where(eq(vms.id, id));
+    });
+    return { id: image.id, name: image.name };
+  }
+
+  /** Empties the VM's cdrom; 409 when it has none. A VM created from the ISO boots its disk from then on. */
+  async detach(caller: Caller, id: number): Promise<AttachedIso> {
+    await this.stoppedVm(caller, id, "detach an ISO");
+    return this.db.transaction(async (tx) => {
+      const [locked] = await tx.select({ state: vms.state, isoImageId: vms.isoImageId }).from(vms).where(eq(vms.id, id)).for("update");
+      requireStopped(locked && isVmState(locked.state) ? locked.state : "Unknown", `virtual machine ${id}`, "detach an ISO", "stop it first");
+      if (locked!.isoImageId == null) throw new ConflictError(`virtual machine ${id} has no ISO attached`, locked!.state);
+      const [image] = await tx.select({ id: images.id, name: images.name }).from(images).where(eq(images.id, locked!.isoImageId));
+      await tx.update(vms).set({ isoImageId: null, updatedAt: new Date() }).where(eq(vms.id, id));
+      return image!;
+    });
+  }
+}
