@@ -4,7 +4,8 @@
 // root overlay is backed by that file and the test guest (build-test-guest.sh) boots. Then
 // open-console's one-time URL carries the guest's serial console over a WebSocket: what is typed
 // reaches the guest (it answers GUEST-ECHO <line>), the serial log and the console logs API still
-// see the output, close-console ends the socket and the URL cannot be used again. Tests run in order.
+// see the output, close-console ends the socket and the URL cannot be used again, and stopping the
+// VM ends a session. Tests run in order.
 import { createHash, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -234,4 +235,19 @@ describe.skipIf(skip)(`images from a URL and the serial console through manager 
     c2.ws.close();
     await c2.closed;
   }, 90_000);
+
+  it("a console session ends when its VM stops, and a stopped VM's console cannot be opened", async () => {
+    const opened = await openConsole();
+    expect(opened.status, JSON.stringify(opened.json)).toBe(200);
+    const c = await connect(opened.json.console.url as string);
+    const t = Date.now();
+    const stop = await cloud!.api("POST", `/v1/core/virtual-machines/${vm.id}/stop`);
+    expect(stop.status, JSON.stringify(stop.json)).toBe(200);
+    const end = await Promise.race([c.closed, new Promise<undefined>((r) => setTimeout(() => r(undefined), 20_000))]);
+    expect(end, "the socket was still open 20 s after stop").toBeDefined();
+    timings.push(`stop to the console socket closed ${Date.now() - t} ms`);
+    await cloud!.waitFor("the VM SHUTOFF", async () => (await instance(vm.id))?.status === "SHUTOFF", 30_000);
+    const refused = await openConsole();
+    expect(refused.status, JSON.stringify(refused.json)).toBe(409);
+  }, 60_000);
 });
