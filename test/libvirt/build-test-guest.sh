@@ -23,7 +23,9 @@
 #                                                                v2, matched by MAC) are applied at boot;
 #   GUEST-PING <address> ok|fail                                 for each "orbit-test-ping=<address>" in
 #                                                                the seed's user-data: pinged every second,
-#                                                                printed first and whenever it changes.
+#                                                                printed first and whenever it changes;
+#   GUEST-ECHO <line>                                            for each line typed on ttyS0 (the
+#                                                                interactive console's input reaches it).
 # It also onlines hot-plugged vCPUs, and reads every block device's first sectors at boot (so a
 # root disk shows read bytes in domain stats).
 # Needs: apt-get with package lists (apt-get update once), dpkg-deb, xz, gzip. Root not needed.
@@ -184,6 +186,8 @@ done
     [ "$n" = "$nets" ] || { nets=$n; say "GUEST-NETS$n"; }
     sleep 1
   done ) &
+# What is typed on the serial console comes back, one line at a time (no shell on the console).
+( while read -r line; do say "GUEST-ECHO $line"; done < /dev/ttyS0 ) &
 while :; do sleep 3600; done
 GUEST_INIT
 chmod 755 "$root/init"

@@ -48,6 +48,28 @@ describe("AgentConsoles", () => {
     expect(closed("s1")).toEqual([]);
   });
 
+  it("keeps what is typed while the console is still being attached and types it in first", async () => {
+    const { vmUuid, consoles, output, closed } = await setup();
+    // The manager's client may type as soon as its WebSocket is open, before this host has attached.
+    const opened = consoles.onOpen({ sessionId: "early", vmUuid });
+    consoles.onInput({ sessionId: "early", data: Buffer.from("una") });
+    consoles.onInput({ sessionId: "early", data: Buffer.from("me\n") });
+    await opened;
+    await tick();
+    expect(output("early")).toMatch(/uname\r\nLinux\r\n/);
+    expect(closed("early")).toEqual([]);
+  });
+
+  it("closes a session typed into faster than its console attaches, past the buffer limit", async () => {
+    const { vmUuid, consoles, closed } = await setup();
+    const opened = consoles.onOpen({ sessionId: "flood", vmUuid });
+    consoles.onInput({ sessionId: "flood", data: Buffer.alloc(1001, 0x61) });
+    consoles.onInput({ sessionId: "flood", data: Buffer.from("x") });
+    await opened;
+    expect(closed("flood")[0]?.reason).toMatch(/does not read its input fast enough/);
+    expect(consoles.open).toBe(0);
+  });
+
   it("ends the session with a ConsoleClosed when the VM stops", async () => {
     const { hv, vmUuid, consoles, closed } = await setup();
     await consoles.onOpen({ sessionId: "s2", vmUuid });

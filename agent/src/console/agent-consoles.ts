@@ -24,8 +24,17 @@ export interface AgentConsolesOptions {
   maxBufferedBytes?: number;
 }
 
+/**
+ * A session whose console is still being attached. The manager's client may type at once (its
+ * WebSocket is open before this host has connected): that input waits here and goes in first.
+ */
+class Opening {
+  readonly input: Buffer[] = [];
+  bytes = 0;
+}
+
 export class AgentConsoles {
-  private readonly sessions = new Map<string, ConsoleStream | "opening">();
+  private readonly sessions = new Map<string, ConsoleStream | Opening>();
   private sink: ConsoleSink | undefined;
 
   constructor(private readonly o: AgentConsolesOptions) {}
@@ -47,7 +56,8 @@ export class AgentConsoles {
       this.closed(sink, m.sessionId, `this host has ${MAX_CONSOLE_SESSIONS} console sessions open already`);
       return;
     }
-    this.sessions.set(m.sessionId, "opening");
+    const opening = new Opening();
+    this.sessions.set(m.sessionId, opening);
     let stream: ConsoleStream;
     try {
       stream = await requireCapability(this.o.hypervisor, "console", "open a console").openConsole(m.vmUuid);
@@ -57,11 +67,12 @@ export class AgentConsoles {
       return;
     }
     // Closed by the manager, or the stream went away, while it opened.
-    if (this.sessions.get(m.sessionId) !== "opening" || this.sink !== sink) {
+    if (this.sessions.get(m.sessionId) !== opening || this.sink !== sink) {
       stream.destroy();
       return;
     }
     this.sessions.set(m.sessionId, stream);
+    for (const b of opening.input) stream.write(b);
     this.o.log.info({ session: m.sessionId, vm: m.vmUuid }, "console session opened");
     const limit = this.o.maxBufferedBytes ?? 1024 * 1024;
     stream.on("data", (chunk: Buffer | string) => {
@@ -86,27 +97,33 @@ export class AgentConsoles {
 
   onInput(m: ConsoleInput): void {
     const s = this.sessions.get(m.sessionId);
-    if (!s || s === "opening") return;
+    if (!s) return;
     // Typing faster than the guest reads is the user's problem, but memory is ours.
-    if (s.writableLength > (this.o.maxBufferedBytes ?? 1024 * 1024)) {
+    const waiting = s instanceof Opening ? s.bytes : s.writableLength;
+    if (waiting > (this.o.maxBufferedBytes ?? 1024 * 1024)) {
       this.end(m.sessionId, "the console does not read its input fast enough");
       return;
     }
-    s.write(m.data);
+    if (s instanceof Opening) {
+      s.input.push(m.data);
+      s.bytes += m.data.length;
+    } else {
+      s.write(m.data);
+    }
   }
 
   /** The manager ended the session: no ConsoleClosed goes back. */
   onClose(sessionId: string): void {
     const s = this.sessions.get(sessionId);
     this.sessions.delete(sessionId);
-    if (s && s !== "opening") s.destroy();
+    if (s && !(s instanceof Opening)) s.destroy();
   }
 
   /** Ends a session from this side and tells the manager why. */
   private end(sessionId: string, why: string): void {
     const s = this.sessions.get(sessionId);
     this.sessions.delete(sessionId);
-    if (s && s !== "opening") s.destroy();
+    if (s && !(s instanceof Opening)) s.destroy();
     if (this.sink) this.closed(this.sink, sessionId, why);
   }
 
@@ -118,7 +135,7 @@ export class AgentConsoles {
   closeAll(): void {
     for (const [id, s] of [...this.sessions]) {
       this.sessions.delete(id);
-      if (s !== "opening") s.destroy();
+      if (!(s instanceof Opening)) s.destroy();
     }
   }
 }

@@ -204,5 +204,19 @@ describe.skipIf(skip)(`LibvirtHypervisor on test:///default${skip ? " (skipped: 
     });
     await expect(failing.startVm(VmSpec.fromPartial({ ...spec("7c1d7b9f-3e5a-4b2c-8d4f-8a7e6f5d4c03"), disks: [{ ...spec("x").disks[0]!, backingPath: "image-8.qcow2" }] })))
       .rejects.toThrow(/image-8.qcow2 could not be fetched/);
+
+    // A bootable volume first used as a boot disk, and a volume attached with its image: their overlays need the image too.
+    await expect(hv2.startVm(VmSpec.fromPartial({
+      ...spec("7c1d7b9f-3e5a-4b2c-8d4f-8a7e6f5d4c04"),
+      disks: [{ id: "vol-1", device: "disk", sourcePath: "volumes/vol-1.qcow2", format: "qcow2", sizeGib: 0, bus: "virtio", owned: false, backingPath: "image-9.qcow2" }],
+    }))).rejects.toThrow(/stop here/);
+    expect(fetched.at(-1)).toEqual(["image-9.qcow2", join(imagesDir, "image-9.qcow2")]);
+    const bootVolume = JSON.parse((await execa("qemu-img", ["info", "--output=json", "-U", join(imagesDir, "volumes", "vol-1.qcow2")])).stdout) as { "backing-filename": string };
+    expect(bootVolume["backing-filename"]).toBe(join(imagesDir, "image-9.qcow2"));
+    // (The test driver's one domain, "test", takes the attach or refuses it: the volume is made either way.)
+    await hv2.attachDisk("test", { sourcePath: "volumes/vol-2.qcow2", createSizeGib: 1, backingPath: "image-10.qcow2" }).catch(() => undefined);
+    expect(fetched.at(-1)).toEqual(["image-10.qcow2", join(imagesDir, "image-10.qcow2")]);
+    const attached = JSON.parse((await execa("qemu-img", ["info", "--output=json", "-U", join(imagesDir, "volumes", "vol-2.qcow2")])).stdout) as { "backing-filename": string };
+    expect(attached["backing-filename"]).toBe(join(imagesDir, "image-10.qcow2"));
   });
 });

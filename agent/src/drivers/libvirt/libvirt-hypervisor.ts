@@ -381,6 +381,7 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
         // Volumes live in a folder of their own (e.g. <images dir>/volumes), made on first use.
         await mkdir(dirname(path), { recursive: true });
         if (disk.backingPath) {
+          await this.ensureImage(disk.backingPath);
           const backing = this.resolveImage(disk.backingPath);
           const info = JSON.parse(await this.qemuImg(["info", "--output=json", "-U", backing])) as { format: string };
           await this.qemuImg(["create", "-q", "-f", "qcow2", "-b", backing, "-F", info.format, path, `${disk.createSizeGib}G`]);
@@ -607,6 +608,7 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
       // and not the VM's (never in its owned files), so the VM's destroy keeps it.
       if (d.backingPath && !(await exists(path))) {
         await mkdir(dirname(path), { recursive: true });
+        await this.ensureImage(d.backingPath);
         const backing = this.resolveImage(d.backingPath);
         const info = JSON.parse(await this.qemuImg(["info", "--output=json", "-U", backing])) as { format: string; "virtual-size": number };
         const size = d.sizeGib * GIB > info["virtual-size"] ? [`${d.sizeGib}G`] : [];
