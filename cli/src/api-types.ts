@@ -124,3 +124,28 @@ export interface AdminImage {
   checksum?: string;
   created_at?: string;
 }
+
+export interface VolumeAttachment {
+  id: number;
+  instance_id?: number;
+  volume_id?: number;
+  device?: string;
+  status?: string;
+  protected?: boolean;
+  /** Orbit's: the job attaching or detaching. */
+  job_id?: number;
+}
+
+export interface Volume {
+  id: number;
+  name: string;
+  environment?: Named & { region?: string };
+  description?: string;
+  volume_type?: string;
+  size?: number;
+  status?: string;
+  bootable?: boolean;
+  os_image?: string | null;
+  attachments?: VolumeAttachment[];
+  created_at?: string;
+}

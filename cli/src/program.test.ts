@@ -325,3 +325,91 @@ describe("--wait", () => {
     expect(r.stderr).toMatch(/orbit: job 15 not found\n$/);
   });
 });
+
+describe("volume", () => {
+  const VOL = {
+    id: 3, name: "datasets", environment: { name: "default", region: "default" }, description: "", volume_type: "local", size: 200,
+    status: "available", bootable: false, image_id: null, os_image: null, callback_url: null, attachments: [], created_at: "2026-12-04T10:00:00.000Z",
+  };
+  const ATTACHED = { ...VOL, status: "in-use", attachments: [{ id: 4, instance_id: 7, device: "/dev/vdb", status: "attached", protected: false }] };
+
+  it("list and show: tables for people (where each volume is attached), the API's answer for --json", async () => {
+    api.routes["GET /v1/core/volumes"] = { body: { status: true, message: "ok", count: 2, page: 1, page_size: 1, volumes: [ATTACHED] } };
+    const table = await runCli(["volume", "list", "--environment", "default", "--page-size", "1"], env);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/ID\s*│ NAME\s*│ STATUS\s*│ SIZE GB\s*│ TYPE\s*│ ENVIRONMENT\s*│ ATTACHED TO/);
+    expect(table.stdout).toMatch(/3\s*│ datasets\s*│ in-use\s*│ 200\s*│ local\s*│ default\s*│ VM 7 \(\/dev\/vdb\)/);
+    expect(table.stderr).toMatch(/1 of 2 volumes shown/);
+    expect(api.requests[0]!.query.toString()).toBe("page_size=1&environment=default");
+    const json = await runCli(["volume", "ls", "--json"], env);
+    expect(JSON.parse(json.stdout).volumes).toEqual([ATTACHED]);
+    api.routes["GET /v1/core/volumes/3"] = { body: { status: true, message: "ok", volume: VOL } };
+    const shown = await runCli(["volume", "show", "3"], env);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/NAME\s*│ datasets/);
+    expect(shown.stdout).toMatch(/ATTACHED TO\s*│ -/);
+  });
+
+  it("create sends Hyperstack's body (type local unless told, the image as image_id); delete prints the answer", async () => {
+    api.routes["POST /v1/core/volumes"] = { body: { status: true, message: "Volume created", volume: VOL } };
+    const r = await runCli(["volume", "create", "datasets", "--size", "200", "--environment", "default"], env);
+    expect(r.code).toBe(0);
+    expect(api.requests[0]!.body).toEqual({ name: "datasets", size: 200, environment_name: "default", volume_type: "local" });
+    expect(r.stdout).toMatch(/ID\s*│ 3/);
+    await runCli(["volume", "create", "boot", "-s", "50", "-e", "default", "--type", "shared", "--image", "5", "--json"], env);
+    expect(api.requests[1]!.body).toEqual({ name: "boot", size: 50, environment_name: "default", volume_type: "shared", image_id: 5 });
+    api.routes["DELETE /v1/core/volumes/3"] = { body: { status: true, message: "Volume deleted" } };
+    expect(await runCli(["volume", "rm", "3"], env)).toEqual({ code: 0, stdout: "Volume deleted\n", stderr: "" });
+  });
+
+  it("attach --wait follows the job, then shows the volume as it is now; detach without --wait shows the attachment", async () => {
+    api.routes["POST /v1/core/virtual-machines/7/attach-volumes"] = { body: { status: true, message: "Attaching volumes", volume_attachments: [
+      { id: 4, volume_id: 3, instance_id: 7, device: "", status: "attaching", protected: true, created_at: "2026-12-04T10:00:00.000Z", job_id: 21 },
+    ] } };
+    jobRoute(21, "volume.attach", ["pending", "succeeded"]);
+    api.routes["GET /v1/core/volumes/3"] = { body: { status: true, message: "ok", volume: ATTACHED } };
+    const r = await runCli(["volume", "attach", "3", "--vm", "7", "--protected", "--wait"], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(api.requests[0]!.body).toEqual({ volume_ids: [3], protected: true });
+    expect(api.requests.filter((q) => q.path === "/v1/core/jobs/21")).toHaveLength(2);
+    expect(r.stdout).toMatch(/STATUS\s*│ in-use/);
+    expect(r.stderr).toMatch(/attaching volume 3 to VM 7/);
+
+    api.requests.length = 0;
+    api.routes["POST /v1/core/virtual-machines/7/detach-volumes"] = { body: { status: true, message: "Detaching volumes", volume_attachments: [
+      { id: 4, volume_id: 3, instance_id: 7, device: "/dev/vdb", status: "detaching", protected: false, created_at: "2026-12-04T10:00:00.000Z", job_id: 22 },
+    ] } };
+    const d = await runCli(["volume", "detach", "3", "--vm", "7"], env);
+    expect(d.code).toBe(0);
+    expect(api.requests[0]!.body).toEqual({ volume_ids: [3] });
+    expect(d.stdout).toMatch(/4\s*│ 3\s*│ 7\s*│ detaching\s*│ \/dev\/vdb\s*│ no/);
+    expect(api.requests).toHaveLength(1);
+  });
+
+  it("detach --wait without a job id (Hyperstack's answer) waits for the volume to be available; a failed attach job exits 4", async () => {
+    api.routes["POST /v1/core/virtual-machines/7/detach-volumes"] = { body: { status: true, message: "ok", volume_attachments: [{ id: 4, volume_id: 3, instance_id: 7, status: "detaching" }] } };
+    let polls = 0;
+    api.routes["GET /v1/core/volumes/3"] = () => ({ body: { status: true, message: "ok", volume: polls++ < 2 ? { ...ATTACHED, status: "detaching" } : VOL } });
+    const d = await runCli(["volume", "detach", "3", "--vm", "7", "--wait", "--json"], env);
+    expect(d.code, d.stderr).toBe(0);
+    expect(JSON.parse(d.stdout).volume.status).toBe("available");
+    api.routes["POST /v1/core/virtual-machines/7/attach-volumes"] = { body: { status: true, message: "ok", volume_attachments: [{ id: 5, volume_id: 3, instance_id: 7, status: "attaching", job_id: 23 }] } };
+    jobRoute(23, "volume.attach", ["failed"], "disk busy");
+    const a = await runCli(["volume", "attach", "3", "--vm", "7", "--wait"], env);
+    expect(a.code).toBe(4);
+    expect(a.stderr).toMatch(/job 23 \(volume.attach\) failed: disk busy/);
+  });
+
+  it("a refusal exits 1 with the server's message; usage errors exit 2 before any request", async () => {
+    api.routes["DELETE /v1/core/volumes/3"] = ERR(409, "volume 3 is attached to virtual machine 7 (attached): detach it first");
+    expect(await runCli(["volume", "delete", "3"], env)).toEqual({ code: 1, stdout: "", stderr: "orbit: volume 3 is attached to virtual machine 7 (attached): detach it first\n" });
+    api.requests.length = 0;
+    for (const args of [["volume", "create", "x", "--size", "1"], ["volume", "create", "x", "--environment", "e"], ["volume", "create", "x", "-s", "0", "-e", "e"],
+      ["volume", "create", "x", "-s", "1", "-e", "e", "--type", "fast"], ["volume", "attach", "3"], ["volume", "detach", "3", "--vm", "x"], ["volume", "show", "abc"]]) {
+      const r = await runCli(args, env);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr, args.join(" ")).not.toBe("");
+    }
+    expect(api.requests).toHaveLength(0);
+  });
+});

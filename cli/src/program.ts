@@ -6,6 +6,7 @@ import { catalogCommands } from "./commands/catalog.js";
 import { configCommands } from "./commands/config.js";
 import { envCommands } from "./commands/env.js";
 import { keypairCommands } from "./commands/keypair.js";
+import { volumeCommands } from "./commands/volume.js";
 import { vmCommands } from "./commands/vm.js";
 import { Context, type Io } from "./context.js";
 import { ApiError, CliError, EXIT } from "./errors.js";
@@ -20,7 +21,7 @@ const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.
 export function buildProgram(io: Io): Command {
   const program = new Command("orbit")
     .version(VERSION, "-V, --version")
-    .description("Orbit's command line: GPU VMs, flavors, images, key pairs, environments")
+    .description("Orbit's command line: GPU VMs, volumes, flavors, images, key pairs, environments")
     .option("--url <url>", "the API's URL (env ORBIT_URL; default http://127.0.0.1:8080)")
     .option("--api-key <key>", "your API key (env ORBIT_API_KEY)")
     .option("--json", "print the API's JSON answer instead of tables")
@@ -34,6 +35,7 @@ export function buildProgram(io: Io): Command {
   vmCommands(program, ctx);
   catalogCommands(program, ctx);
   keypairCommands(program, ctx);
+  volumeCommands(program, ctx);
   envCommands(program, ctx);
   adminCommands(program, ctx);
   configCommands(program, io);

@@ -139,3 +139,24 @@ export async function waitForVmGone(client: ApiClient, vmId: number, label: stri
   }
   s.succeed(`${label}: done`);
 }
+
+/** For a volume attach or detach answered without a job id (Hyperstack's answer): waits for the volume's status. */
+export async function waitForVolumeStatus(client: ApiClient, volumeId: number, target: string, label: string, o: WaitOptions): Promise<void> {
+  const s = spinner(label, o);
+  let last = "";
+  try {
+    await poll(
+      async () => String((await client.get<{ volume: { status: string } }>(`/core/volumes/${volumeId}`)).volume.status),
+      (st) => {
+        if (st === "error") throw new CliError(`volume ${volumeId} is in error`, EXIT.job);
+        return st === target;
+      },
+      (st) => { last = st; s.text = `${label}: ${st}`; },
+      o, () => `volume ${volumeId} to be ${target} (now ${last || "unknown"})`,
+    );
+  } catch (e) {
+    s.fail(`${label}: ${e instanceof Error ? e.message : String(e)}`);
+    throw e;
+  }
+  s.succeed(`${label}: ${target}`);
+}

@@ -1,7 +1,8 @@
 // Volumes through manager → gRPC → agent → simulator: create (its size reserved in a storage
 // pool), list, get, attach to a running VM (the simulated domain gets the disk), kept across a
 // stop/start, detach, delete; a local volume stays on its host, a shared one attaches anywhere
-// in the cluster; a VM's delete detaches its volumes (with recurse=all_drives, deletes them); every
+// in the cluster; a VM's delete detaches its volumes (with recurse=all_drives, deletes them); a
+// volume's name availability, its move to another environment, a protected attachment; every
 // refusal a 4xx with nothing changed.
 import { desc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -439,4 +440,123 @@ describe("deleting a VM with its volumes (CloudSigma's recurse)", () => {
       expect((await pool(poolId)).allocated_gib).toBe(before.allocated_gib - 7);
     });
   }
+});
+
+describe("volume name availability", () => {
+  it("a name is taken by the caller's live volumes only: not by another account's, not by a deleted one", async () => {
+    const made = await createVolume({ name: "name-check", size: 1 });
+    expect(made.status).toBe(200);
+    const check = async (name: string, key: string) => {
+      const r = await cloud.api("GET", `/v1/core/volume/name-availability/${encodeURIComponent(name)}`, undefined, key);
+      expect(r.status, JSON.stringify(r.json)).toBe(200);
+      expect(r.json.name).toBe(name);
+      return r.json as { available: boolean; message: string };
+    };
+    expect(await check("name-check", alice)).toMatchObject({ available: false, message: /already has a volume named "name-check"/ });
+    expect((await check("name-check", bob)).available).toBe(true);
+    expect((await check("name-chec", alice)).available).toBe(true);
+    expect((await cloud.api("DELETE", `/v1/core/volumes/${made.json.volume.id}`, undefined, alice)).status).toBe(200);
+    expect((await check("name-check", alice)).available).toBe(true);
+  });
+
+  it("refuses a name of two lines, with nothing changed", async () => {
+    await refused("GET", `/v1/core/volume/name-availability/${encodeURIComponent("two\nlines")}`, undefined, alice, 400);
+  });
+});
+
+describe("changing a volume's environment (PATCH /v1/core/volumes/{id})", () => {
+  let vol: number;
+
+  beforeAll(async () => {
+    const env = await cloud.api("POST", "/v1/core/environments", { name: "move-to", region: "default" }, alice);
+    expect(env.status, JSON.stringify(env.json)).toBe(200);
+    const r = await createVolume({ name: "mover", size: 1 });
+    expect(r.status).toBe(200);
+    vol = r.json.volume.id;
+  });
+
+  it("moves a detached volume to another environment of the region; its pool and file stay; listing by environment follows", async () => {
+    const before = await volumeRow(vol);
+    const r = await cloud.api("PATCH", `/v1/core/volumes/${vol}`, { environment_name: "move-to" }, alice);
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    expect(r.json.updates).toEqual({ environment_name: "move-to" });
+    expect(r.json.volume).toMatchObject({ id: vol, environment: { name: "move-to", region: "default" }, status: "available" });
+    const after = await volumeRow(vol);
+    expect(after.environmentId).not.toBe(before.environmentId);
+    expect({ pool: after.poolId, path: after.path, size: after.sizeGib }).toEqual({ pool: before.poolId, path: before.path, size: before.sizeGib });
+    expect((await getVolume(vol)).environment.name).toBe("move-to");
+    const listed = await cloud.api("GET", "/v1/core/volumes?environment=move-to", undefined, alice);
+    expect(listed.json.volumes.map((v: any) => v.id)).toEqual([vol]);
+    // The same environment again changes nothing and says so.
+    const digest = await stateDigest(cloud);
+    const again = await cloud.api("PATCH", `/v1/core/volumes/${vol}`, { environment_name: "move-to" }, alice);
+    expect(again.status).toBe(200);
+    expect(again.json.updates).toEqual({});
+    expect(await stateDigest(cloud)).toBe(digest);
+    // Back to the region's implicit environment; its VMs can then take it.
+    expect((await cloud.api("PATCH", `/v1/core/volumes/${vol}`, { environment_name: "default" }, alice)).json.volume.environment.name).toBe("default");
+  });
+
+  it("refuses, with nothing changed: attached, unknown environment, another region, another account's volume, bad bodies", async () => {
+    const a = await attach(vm1.id, [vol]);
+    expect(a.status, JSON.stringify(a.json)).toBe(200);
+    await jobsIdle(cloud);
+    await refused("PATCH", `/v1/core/volumes/${vol}`, { environment_name: "move-to" }, alice, 409, /attached to virtual machine .* detach it before changing its environment/);
+    const d = await detach(vm1.id, [vol]);
+    expect(d.status, JSON.stringify(d.json)).toBe(200);
+    await jobsIdle(cloud);
+    await refused("PATCH", `/v1/core/volumes/${vol}`, { environment_name: "nowhere" }, alice, 404, /environment "nowhere" does not exist/);
+    // "far" is another region: its implicit environment is not created by the refusal (the digest proves it).
+    await refused("PATCH", `/v1/core/volumes/${vol}`, { environment_name: "far" }, alice, 400, /is in region far; volume .* stored in region default/);
+    // Bob's environment of the same name is not alice's, and alice's volume is not bob's.
+    expect((await cloud.api("POST", "/v1/core/environments", { name: "bobs-env", region: "default" }, bob)).status).toBe(200);
+    await refused("PATCH", `/v1/core/volumes/${vol}`, { environment_name: "bobs-env" }, alice, 404, /bobs-env/);
+    await refused("PATCH", `/v1/core/volumes/${vol}`, { environment_name: "default" }, bob, 404, /volume/);
+    await refused("PATCH", "/v1/core/volumes/999999", { environment_name: "default" }, alice, 404);
+    await refused("PATCH", `/v1/core/volumes/${vol}`, {}, alice, 400);
+    await refused("PATCH", `/v1/core/volumes/${vol}`, { environment_name: "move-to", size: 9 }, alice, 400);
+  });
+});
+
+describe("protecting a volume attachment (PATCH /v1/core/volume-attachments/{id})", () => {
+  let vol: number;
+  let attachmentId: number;
+
+  beforeAll(async () => {
+    const r = await createVolume({ name: "guarded", size: 1 });
+    expect(r.status).toBe(200);
+    vol = r.json.volume.id;
+    const a = await attach(vm1.id, [vol]);
+    expect(a.status, JSON.stringify(a.json)).toBe(200);
+    attachmentId = a.json.volume_attachments[0].id;
+    await jobsIdle(cloud);
+  });
+
+  it("protects: the answer and the volume show it, detach is refused with nothing changed; unprotected, it detaches", async () => {
+    const r = await cloud.api("PATCH", `/v1/core/volume-attachments/${attachmentId}`, { protected: true }, alice);
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    expect(r.json.volume_attachments).toEqual([expect.objectContaining({ id: attachmentId, volume_id: vol, instance_id: vm1.id, status: "attached", protected: true })]);
+    expect((await getVolume(vol)).attachments).toMatchObject([{ id: attachmentId, protected: true }]);
+    await refused("POST", `/v1/core/virtual-machines/${vm1.id}/detach-volumes`, { volume_ids: [vol] }, alice, 409, /protected/);
+    const off = await cloud.api("PATCH", `/v1/core/volume-attachments/${attachmentId}`, { protected: false }, alice);
+    expect(off.json.volume_attachments[0].protected).toBe(false);
+    const d = await detach(vm1.id, [vol]);
+    expect(d.status, JSON.stringify(d.json)).toBe(200);
+    await jobSucceeded(d.json.volume_attachments[0].job_id);
+    expect(await getVolume(vol)).toMatchObject({ status: "available", attachments: [] });
+  });
+
+  it("refuses, with nothing changed: another account's attachment, an unknown or gone one, bad bodies", async () => {
+    const a = await attach(vm1.id, [vol]);
+    expect(a.status).toBe(200);
+    const id = a.json.volume_attachments[0].id as number;
+    await jobsIdle(cloud);
+    await refused("PATCH", `/v1/core/volume-attachments/${id}`, { protected: true }, bob, 404, /volume attachment/);
+    await refused("PATCH", `/v1/core/volume-attachments/${attachmentId}`, { protected: true }, alice, 404, /volume attachment/);
+    await refused("PATCH", "/v1/core/volume-attachments/999999", { protected: true }, alice, 404);
+    await refused("PATCH", `/v1/core/volume-attachments/${id}`, {}, alice, 400);
+    await refused("PATCH", `/v1/core/volume-attachments/${id}`, { protected: "yes" }, alice, 400);
+    await refused("PATCH", `/v1/core/volume-attachments/${id}`, { protected: true, device: "/dev/vdz" }, alice, 400);
+    await jobSucceeded((await detach(vm1.id, [vol])).json.volume_attachments[0].job_id);
+  });
 });

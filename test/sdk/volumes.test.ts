@@ -67,6 +67,32 @@ describe("volumes through Hyperstack's SDK", () => {
     expect((await alice.volumes.getVolume(volumeId)).data.volume).toMatchObject({ status: "available", attachments: [] });
   });
 
+  it("checks a volume name, protects an attachment (detach refused until unprotected), moves the volume to another environment", async () => {
+    const taken = await alice.volumes.fetchVolumeNameAvailability("sdk-data");
+    expectModel("NameAvailableModel", taken.data);
+    expect(taken.data).toMatchObject({ name: "sdk-data", available: false });
+    expect((await bob.volumes.fetchVolumeNameAvailability("sdk-data")).data.available).toBe(true);
+
+    const a = await alice.volumeAttachments.attachVolumesToVM(vmId, { volume_ids: [volumeId] });
+    await jobsIdle(cloud);
+    const attachmentId = a.data.volume_attachments![0]!.id!;
+    const p = await alice.volumeAttachments.updateVolumeAttachment(attachmentId, { protected: true });
+    expectModel("AttachVolumes", p.data);
+    expect(p.data.volume_attachments).toMatchObject([{ id: attachmentId, volume_id: volumeId, instance_id: vmId, protected: true }]);
+    expect((await refusal(alice.volumeAttachments.detachVolumesFromVM(vmId, { volume_ids: [volumeId] }))).status).toBe(409);
+    expect((await refusal(alice.volumes.updateVolume(volumeId, { environment_name: "sdk-vol-other" }))).status).toBe(409);
+    await alice.volumeAttachments.updateVolumeAttachment(attachmentId, { protected: false });
+    await alice.volumeAttachments.detachVolumesFromVM(vmId, { volume_ids: [volumeId] });
+    await jobsIdle(cloud);
+
+    await alice.environments.createEnvironment({ name: "sdk-vol-other", region: ENVIRONMENT });
+    const u = await alice.volumes.updateVolume(volumeId, { environment_name: "sdk-vol-other" });
+    expectModel("UpdateVolumeResponse", u.data);
+    expect(u.data.volume).toMatchObject({ id: volumeId, environment: { name: "sdk-vol-other" } });
+    expect(u.data.updates).toEqual({ environment_name: "sdk-vol-other" });
+    expect((await alice.volumes.getVolume(volumeId)).data.volume!.environment!.name).toBe("sdk-vol-other");
+  });
+
   it("answers refusals in Hyperstack's error envelope", async () => {
     // Thunks, called one at a time: a request made before the loop reaches it would reject unhandled.
     for (const [call, status] of [
@@ -76,6 +102,9 @@ describe("volumes through Hyperstack's SDK", () => {
       [() => alice.volumes.createVolume({ name: "big", environment_name: ENVIRONMENT, size: 100_000, volume_type: "local" }), 409],
       [() => alice.volumes.createVolume({ name: "x", environment_name: ENVIRONMENT, size: 1, volume_type: "fast" }), 400],
       [() => alice.volumeAttachments.detachVolumesFromVM(vmId, { volume_ids: [volumeId] }), 409],
+      [() => bob.volumes.updateVolume(volumeId, { environment_name: ENVIRONMENT }), 404],
+      [() => alice.volumes.updateVolume(volumeId, { environment_name: "no-such-env" }), 404],
+      [() => alice.volumeAttachments.updateVolumeAttachment(999999, { protected: true }), 404],
     ] as const) {
       const r = await refusal(call());
       expect(r.status, JSON.stringify(r.data)).toBe(status);

@@ -5,7 +5,7 @@
 // decided before anything is written, inside the transaction that would write.
 import { randomUUID } from "node:crypto";
 import { and, asc, count, desc, eq, ilike, inArray, isNull, or, sql, type SQL } from "drizzle-orm";
-import { ConflictError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
+import { ConflictError, InvalidArgumentError, NotFoundError, OrbitError } from "#shared/errors.js";
 import { validateCallbackUrl, type CallbackAddressPolicy } from "../callbacks/callback-url.js";
 import type { Db, Tx } from "../db/database.js";
 import { containsPattern } from "../db/like-pattern.js";
@@ -158,6 +158,66 @@ export class VolumeService {
     });
     if (jobId != null) this.jobsQueue.enqueue(jobId);
     return { jobId };
+  }
+
+  /** Whether the account has no live volume of this name (names are not unique; this is advice for a create). */
+  async nameAvailable(owner: VolumeOwner, name: string): Promise<boolean> {
+    const [row] = await this.db.select({ id: volumes.id }).from(volumes)
+      .where(and(eq(volumes.accountId, owner.accountId), eq(volumes.name, name), isNull(volumes.deletedAt))).limit(1);
+    return row === undefined;
+  }
+
+  /**
+   * Moves a detached volume to another environment of the account whose region holds the volume's
+   * storage pool (its file stays where it is). Refused while attached (409); an unknown target is
+   * 404, one in another region 400, both decided before the implicit environment would be created.
+   */
+  async changeEnvironment(owner: VolumeOwner, id: number, environmentName: string): Promise<{ volume: Volume; changed: boolean }> {
+    const changed = await this.db.transaction(async (tx) => {
+      const [row] = await tx.select().from(volumes).where(this.owned(owner, id)).for("update");
+      if (!row) throw new NotFoundError("volume", id);
+      const [att] = await tx.select().from(volumeAttachments).where(eq(volumeAttachments.volumeId, id));
+      if (att) throw new ConflictError(`volume ${id} is attached to virtual machine ${att.vmId} (${att.status}): detach it before changing its environment`, "in-use");
+      const [pool] = await tx.select({ name: storagePools.name, regionId: clusters.regionId, region: regions.name }).from(storagePools)
+        .innerJoin(clusters, eq(clusters.id, storagePools.clusterId)).innerJoin(regions, eq(regions.id, clusters.regionId))
+        .where(eq(storagePools.id, row.poolId));
+      const target = await this.targetRegion(tx, owner, environmentName);
+      if (target.regionId !== pool!.regionId) {
+        throw new InvalidArgumentError("environment_name", `environment "${environmentName}" is in region ${target.region}; volume ${id} is stored in region ${pool!.region} (pool ${pool!.name}) and moves only within it`);
+      }
+      // A region's implicit environment is created here, in this transaction, as a VM naming it would.
+      await tx.insert(environments).values({ accountId: owner.accountId, name: environmentName, regionId: target.regionId }).onConflictDoNothing();
+      const [env] = await tx.select({ id: environments.id }).from(environments)
+        .where(and(eq(environments.accountId, owner.accountId), eq(environments.name, environmentName)));
+      if (env!.id === row.environmentId) return false;
+      await tx.update(volumes).set({ environmentId: env!.id, updatedAt: new Date() }).where(eq(volumes.id, id));
+      return true;
+    });
+    return { volume: await this.get(owner, id), changed };
+  }
+
+  /** The region of an environment of the account, or of the implicit one a region's name would create (404 for neither). */
+  private async targetRegion(tx: Tx, owner: VolumeOwner, name: string): Promise<{ regionId: number; region: string }> {
+    const [env] = await tx.select({ regionId: environments.regionId, region: regions.name }).from(environments)
+      .innerJoin(regions, eq(regions.id, environments.regionId))
+      .where(and(eq(environments.accountId, owner.accountId), eq(environments.name, name)));
+    if (env) return env;
+    const [region] = await tx.select({ regionId: regions.id, region: regions.name }).from(regions).where(eq(regions.name, name));
+    if (region) return region;
+    throw new OrbitError("not_found", `environment "${name}" does not exist`, { details: { resource: "environment", id: name, field: "environment_name" } });
+  }
+
+  /** Sets an attachment's protected flag (a protected attachment refuses detach); another account's attachment is not found. */
+  async setAttachmentProtected(owner: VolumeOwner, attachmentId: number, protect: boolean): Promise<VolumeAttachment & { volumeId: number }> {
+    return this.db.transaction(async (tx) => {
+      const [found] = await tx.select({ a: volumeAttachments }).from(volumeAttachments)
+        .innerJoin(volumes, eq(volumes.id, volumeAttachments.volumeId))
+        .where(and(eq(volumeAttachments.id, attachmentId), eq(volumes.accountId, owner.accountId), isNull(volumes.deletedAt)))
+        .for("update");
+      if (!found) throw new NotFoundError("volume attachment", attachmentId);
+      const [a] = await tx.update(volumeAttachments).set({ protected: protect }).where(eq(volumeAttachments.id, attachmentId)).returning();
+      return { ...toAttachment(a!), volumeId: a!.volumeId };
+    });
   }
 
   /**

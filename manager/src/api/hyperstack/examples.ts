@@ -1165,6 +1165,27 @@ export const hyperstackExamples: OperationExamples = {
       },
     },
   },
+  "GET /v1/core/volume/name-availability/{name}": {
+    response: {
+      status: true,
+      message: "Your account already has a volume named \"datasets\"",
+      name: "datasets",
+      available: false,
+    },
+  },
+  "PATCH /v1/core/volumes/{volume_id}": {
+    request: { environment_name: "research-eu-2" },
+    response: {
+      status: true,
+      message: "Volume updated",
+      volume: {
+        ...volume,
+        environment: { ...volume.environment, name: "research-eu-2" },
+        updated_at: "2026-12-04T18:52:40.113Z",
+      },
+      updates: { environment_name: "research-eu-2" },
+    },
+  },
   "DELETE /v1/core/volumes/{volume_id}": {
     response: {
       status: true,
@@ -1188,6 +1209,16 @@ export const hyperstackExamples: OperationExamples = {
       message: "Detaching volumes",
       volume_attachments: [
         { id: 1, volume_id: 1, instance_id: 1, device: "/dev/vdb", status: "detaching", protected: false, created_at: "2026-12-04T18:51:02.984Z", job_id: 6 },
+      ],
+    },
+  },
+  "PATCH /v1/core/volume-attachments/{volume_attachment_id}": {
+    request: { protected: true },
+    response: {
+      status: true,
+      message: "Volume attachment updated",
+      volume_attachments: [
+        { id: 1, volume_id: 1, instance_id: 1, device: "/dev/vdb", status: "attached", protected: true, created_at: "2026-12-04T18:51:02.984Z" },
       ],
     },
   },

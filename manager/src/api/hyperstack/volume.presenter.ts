@@ -2,7 +2,7 @@
 import type { Static } from "@sinclair/typebox";
 import type { Volume, VolumeAttachment, VmVolumeAttachment } from "../../storage/volume-service.js";
 import { environmentView } from "./environment.presenter.js";
-import type { AttachVolumeView, InstanceVolumeAttachment, VolumeView } from "./volume.schema.js";
+import type { AttachVolumeView, InstanceVolumeAttachment, VolumeAttachmentView, VolumeView } from "./volume.schema.js";
 
 /** Admins also see where the volume is (its pool, a local volume's host); users see their volume, not the fleet. */
 export function volumeView(v: Volume, viewer: { role: "admin" | "user" }): VolumeView {
@@ -23,9 +23,13 @@ export function volumeView(v: Volume, viewer: { role: "admin" | "user" }): Volum
 }
 
 export function attachVolumeView(a: VolumeAttachment & { volumeId: number }, jobId: number): Static<typeof AttachVolumeView> {
+  return { ...volumeAttachmentView(a), job_id: jobId };
+}
+
+export function volumeAttachmentView(a: VolumeAttachment & { volumeId: number }): Static<typeof VolumeAttachmentView> {
   return {
     id: a.id, volume_id: a.volumeId, instance_id: a.vmId, device: a.device, status: a.status, protected: a.protected,
-    created_at: a.createdAt.toISOString(), job_id: jobId,
+    created_at: a.createdAt.toISOString(),
   };
 }
 

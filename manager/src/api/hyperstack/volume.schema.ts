@@ -94,3 +94,22 @@ export const InstanceVolumeAttachment = Type.Object({
     id: Id(), name: Type.String(), size: Type.Integer(), description: Type.String(), bootable: Type.Boolean(), volume_type: Type.String(),
   }, { additionalProperties: false }),
 }, { additionalProperties: false });
+
+export const UpdateVolumeBody = Type.Object({
+  environment_name: SingleLineText({ minLength: 1, maxLength: 63, description: "The environment to move the volume to: of your account, in the region of the volume's storage pool" }),
+}, { additionalProperties: false });
+
+export const VolumeUpdates = Type.Object({
+  environment_name: Type.Optional(Type.String({ description: "The volume's new environment; absent when it already was there" })),
+}, { additionalProperties: false, description: "The fields the update changed" });
+
+export const VolumeAttachmentIdParams = Type.Object({ volume_attachment_id: Id() }, { additionalProperties: false });
+
+export const UpdateVolumeAttachmentBody = Type.Object({
+  protected: Type.Boolean({ description: "A protected attachment refuses detach" }),
+}, { additionalProperties: false });
+
+/** An attachment as its update answers it (Hyperstack's Attach_Volume_Fields: no job, nothing is done on the host). */
+export const VolumeAttachmentView = Type.Omit(AttachVolumeView, ["job_id"], { additionalProperties: false });
+
+export const VolumeNameParams = Type.Object({ name: SingleLineText({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false });

@@ -1,12 +1,15 @@
 // Volumes of the caller's account: Hyperstack's /v1/core/volumes, /v1/core/volume-types and the
-// attach-volumes / detach-volumes actions of a VM (each volume's attach or detach is a job).
+// attach-volumes / detach-volumes actions of a VM (each volume's attach or detach is a job), and
+// /v1/core/volume-attachments (the protected flag).
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { VolumeService } from "../../storage/volume-service.js";
 import { errors, IdParams, ok } from "../schemas.js";
-import { attachVolumeView, volumeView } from "./volume.presenter.js";
+import { NameAvailability } from "./name-availability.schema.js";
+import { attachVolumeView, volumeAttachmentView, volumeView } from "./volume.presenter.js";
 import {
-  AttachVolumesBody, AttachVolumeView, CreateVolumeBody, DetachVolumesBody, ListVolumesQuery, VolumeIdParams, VolumeView,
+  AttachVolumesBody, AttachVolumeView, CreateVolumeBody, DetachVolumesBody, ListVolumesQuery, UpdateVolumeAttachmentBody, UpdateVolumeBody,
+  VolumeAttachmentIdParams, VolumeAttachmentView, VolumeIdParams, VolumeNameParams, VolumeUpdates, VolumeView,
 } from "./volume.schema.js";
 
 const tags = ["volume"];
@@ -51,6 +54,33 @@ export const volumeRoutes = (volumes: VolumeService): FastifyPluginAsyncTypebox 
     schema: { tags, summary: "Get a volume", params: VolumeIdParams, response: { 200: ok({ volume: VolumeView }), ...errors } },
   }, async (req) => ({ status: true as const, message: "Getting volume success", volume: volumeView(await volumes.get(req.principal, req.params.volume_id), req.principal) }));
 
+  app.get("/v1/core/volume/name-availability/:name", {
+    schema: {
+      tags, summary: "Check a volume name", description: "Whether your account has no volume of this name yet (names need not be unique; this avoids look-alikes).",
+      params: VolumeNameParams, response: { 200: NameAvailability, ...errors },
+    },
+  }, async (req) => {
+    const available = await volumes.nameAvailable(req.principal, req.params.name);
+    return {
+      status: true as const, name: req.params.name, available,
+      message: available ? "Name is available" : `Your account already has a volume named "${req.params.name}"`,
+    };
+  });
+
+  app.patch("/v1/core/volumes/:volume_id", {
+    schema: {
+      tags, summary: "Move a volume to another environment",
+      description: "Refused (409) while it is attached; the target environment (404 when unknown) must be in the region of the volume's storage pool (400 otherwise). Its data stays where it is.",
+      params: VolumeIdParams, body: UpdateVolumeBody, response: { 200: ok({ volume: VolumeView, updates: VolumeUpdates }), ...errors },
+    },
+  }, async (req) => {
+    const { volume, changed } = await volumes.changeEnvironment(req.principal, req.params.volume_id, req.body.environment_name);
+    return {
+      status: true as const, message: changed ? "Volume updated" : "Volume unchanged: it is in that environment",
+      volume: volumeView(volume, req.principal), updates: changed ? { environment_name: volume.environment.name } : {},
+    };
+  });
+
   app.delete("/v1/core/volumes/:volume_id", {
     schema: { tags, summary: "Delete a volume", description: "Refused (409) while it is attached.", params: VolumeIdParams, response: { 200: ok({}), ...errors } },
   }, async (req) => {
@@ -77,5 +107,16 @@ export const volumeRoutes = (volumes: VolumeService): FastifyPluginAsyncTypebox 
   }, async (req) => {
     const { attachments, jobIds } = await volumes.detach(req.principal, req.params.id, req.body.volume_ids);
     return { status: true as const, message: "Detaching volumes", volume_attachments: attachments.map((a, i) => attachVolumeView(a, jobIds[i]!)) };
+  });
+
+  app.patch("/v1/core/volume-attachments/:volume_attachment_id", {
+    schema: {
+      tags: ["volume attachment"], summary: "Protect or unprotect a volume attachment",
+      description: "A protected attachment refuses detach (409) until unprotected.",
+      params: VolumeAttachmentIdParams, body: UpdateVolumeAttachmentBody, response: { 200: ok({ volume_attachments: Type.Array(VolumeAttachmentView) }), ...errors },
+    },
+  }, async (req) => {
+    const a = await volumes.setAttachmentProtected(req.principal, req.params.volume_attachment_id, req.body.protected);
+    return { status: true as const, message: "Volume attachment updated", volume_attachments: [volumeAttachmentView(a)] };
   });
 };
