@@ -215,6 +215,7 @@ describe.skipIf(skip)(`floating IPs through manager and agent on a real libvirtd
     // The host NATs the floating address to the guest (it owns no such address): the answers are the VM's.
     const dnat = await net!.exec("nft", ["list", "table", "ip", "orbit_nat"]);
     expect(dnat).toContain(`dnat to ${vm.fixedIp}`);
+    // Where the kernel lists its connections (CONFIG_NF_CONNTRACK_PROCFS): the flow, both ways.
     const conntrack = await net!.exec("cat", ["/proc/net/nf_conntrack"]).catch(() => "");
     if (conntrack) expect(conntrack).toMatch(new RegExp(`src=${CLIENT.replaceAll(".", "\\.")} dst=${vm.floatingIp.replaceAll(".", "\\.")} .*src=${vm.fixedIp.replaceAll(".", "\\.")} dst=${CLIENT.replaceAll(".", "\\.")}`));
     // The guest's pings out still need an egress rule.
