@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Debian packages Orbit's build and tests use: protoc (ts-proto codegen), libvirt + QEMU (the
 # real-libvirt test tier), genisoimage (cloud-init seeds), xmllint/virt-xml-validate, Ansible,
-# nftables (VM firewalls, proven in network namespaces), and what test/libvirt/build-test-guest.sh
+# nftables (VM firewalls, proven in network namespaces), ping (the floating-IP e2e's client), and what test/libvirt/build-test-guest.sh
 # needs (apt-get download, dpkg-deb, xz, gzip).
 # Installs only what is missing; needs root (or sudo).
 set -euo pipefail
 PKGS=(protobuf-compiler libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils
-      genisoimage libxml2-utils ovmf ansible ansible-lint iproute2 nftables dpkg-dev xz-utils gzip)
+      genisoimage libxml2-utils ovmf ansible ansible-lint iproute2 nftables iputils-ping dpkg-dev xz-utils gzip)
 # Fetched (not installed) by build-test-guest.sh: apt must know them, so its package lists must exist.
 GUEST_PKGS=(linux-image-cloud-amd64 busybox-static)
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo

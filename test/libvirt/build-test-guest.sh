@@ -20,7 +20,8 @@
 #   GUEST-NETS <interface=MAC[/IPv4 address/prefix] ...>         after GUEST-READY and whenever a
 #                  (lo left out)                                 NIC or its address comes or goes; the
 #                                                                seed's static addresses (network-config
-#                                                                v2, matched by MAC) are applied at boot;
+#                                                                v2, matched by MAC) and its first route's
+#                                                                gateway (default route) are applied at boot;
 #   GUEST-PING <address> ok|fail                                 for each "orbit-test-ping=<address>" in
 #                                                                the seed's user-data: pinged every second,
 #                                                                printed first and whenever it changes;
@@ -138,6 +139,10 @@ if [ -f /seed/network-config ]; then
       ip link set "${i##*/}" up && ip addr add "$addr" dev "${i##*/}"
     done
   done
+  # Its first route's gateway ("via"), as the default route: answers to addresses off the network
+  # (a floating IP's clients) go through the host.
+  gw=$(sed -n 's/.*"\{0,1\}via"\{0,1\}: *"\{0,1\}\([0-9][0-9.]*\).*/\1/p' /seed/network-config | head -n1)
+  [ -z "$gw" ] || ip route add default via "$gw"
 fi
 
 # user-data may name addresses to ping ("orbit-test-ping=a.b.c.d", anywhere in it): each is pinged

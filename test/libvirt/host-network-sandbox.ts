@@ -5,13 +5,13 @@
 // so a test (even one that dies half-way) leaves nothing on the machine's own network.
 import { randomUUID } from "node:crypto";
 import { execa } from "execa";
-import { LinuxBridges, type RunIp } from "../../agent/src/drivers/libvirt/linux-bridge.js";
+import { type BridgeGateway, LinuxBridges, type RunIp } from "../../agent/src/drivers/libvirt/linux-bridge.js";
 
 export interface HostNetworkSandbox {
   /** The namespace's name (for `ip netns exec`). */
   name: string;
-  /** The driver's ensureBridge seam: the bridge is made in the namespace. */
-  ensureBridge(bridge: string): Promise<void>;
+  /** The driver's ensureBridge seam: the bridge (its gateway, forwarding) is made in the namespace. */
+  ensureBridge(bridge: string, gateway?: BridgeGateway): Promise<void>;
   /** The driver's nftCommand seam: nft runs in the namespace. */
   nftCommand: readonly string[];
   /** Runs a command in the namespace; its stdout. */
@@ -28,10 +28,14 @@ export async function startHostNetworkSandbox(): Promise<HostNetworkSandbox> {
     if (r.exitCode !== 0) throw new Error(`ip -n ${name} ${args.join(" ")}: ${r.stderr.trim()}`);
     return r.stdout;
   };
-  const bridges = new LinuxBridges(ip);
+  // /proc/sys/net is the reading process's namespace: sysctl runs inside this one.
+  const sysctl = async (...args: string[]) => (await execa("ip", ["netns", "exec", name, "sysctl", ...args])).stdout.trim();
+  const bridges = new LinuxBridges(ip, {
+    forwarding: { isOn: async () => (await sysctl("-n", "net.ipv4.ip_forward")) === "1", turnOn: async () => { await sysctl("-w", "net.ipv4.ip_forward=1"); } },
+  });
   return {
     name,
-    ensureBridge: (bridge) => bridges.ensure(bridge),
+    ensureBridge: (bridge, gateway) => bridges.ensure(bridge, gateway),
     nftCommand: ["ip", "netns", "exec", name, "nft"],
     exec: async (cmd, args) => (await execa("ip", ["netns", "exec", name, cmd, ...args])).stdout,
     stop: async () => {

@@ -97,11 +97,11 @@ describe.skipIf(skip)(`LibvirtHypervisor on test:///default${skip ? " (skipped: 
     expect(out.trimEnd().split("\n").at(-1)).toBe("test");
   });
 
-  it("makes sure each NIC's bridge exists before it defines the domain, and defines nothing when it cannot", async () => {
-    const ensured: string[] = [];
+  it("makes sure each NIC's bridge (with its network's gateway) exists before it defines the domain, and defines nothing when it cannot", async () => {
+    const ensured: unknown[] = [];
     const noBridges = new LibvirtHypervisor({
       uri: "test:///default", domainType: "qemu", instancesDir: dir, hostname: "node-1",
-      ensureBridge: async (name) => { ensured.push(name); throw new Error(`cannot create bridge ${name}: Operation not permitted`); },
+      ensureBridge: async (name, gateway) => { ensured.push([name, gateway]); throw new Error(`cannot create bridge ${name}: Operation not permitted`); },
     });
     const nic = { mac: "52:54:00:0a:0b:0d", bridge: "orb-4", model: "virtio", ipAddress: "10.128.1.2", prefixLength: 24, gateway: "10.128.1.1" };
     const spec = VmSpec.fromPartial({
@@ -109,7 +109,7 @@ describe.skipIf(skip)(`LibvirtHypervisor on test:///default${skip ? " (skipped: 
       directBoot: { kernel: "/boot/vmlinuz", initrd: "", cmdline: "" }, nics: [nic, { ...nic, mac: "52:54:00:0a:0b:0e" }],
     });
     await expect(noBridges.startVm(spec)).rejects.toThrow(/cannot create bridge orb-4/);
-    expect(ensured).toEqual(["orb-4"]);
+    expect(ensured).toEqual([["orb-4", { address: "10.128.1.1", prefixLength: 24 }]]);
     expect(await noBridges.listDomains()).toHaveLength(1); // only the test driver's own domain
   });
 

@@ -27,7 +27,7 @@ import { buildDiskDeviceXml, buildDomainXml, buildScsiControllerXml, diskLetters
 import { type DomainStats, parseDomstats } from "./domstats.parser.js";
 import { parseNodeMemStatsFreeKib } from "./node-memstats.parser.js";
 import { ORBIT_METADATA_NS, type OrbitDomainMetadata, parseOrbitMetadata, parseOrbitMetadataElement } from "./orbit-metadata.js";
-import { execaIp, LinuxBridges } from "./linux-bridge.js";
+import { type BridgeGateway, execaIp, LinuxBridges } from "./linux-bridge.js";
 import { Virsh } from "./virsh.js";
 import { NftFirewall } from "../../network/nft-firewall.js";
 import { vmTapName } from "../../network/tap-name.js";
@@ -53,11 +53,12 @@ export interface LibvirtHypervisorOptions {
   qemuImgPath?: string;
   genisoimagePath?: string;
   /**
-   * Makes sure a NIC's bridge exists and is up before a domain using it is defined. Default:
-   * `ip` (iproute2; needs CAP_NET_ADMIN, as libvirt's qemu:///system agent has). Tests on
-   * libvirt's test driver, which plugs nothing, pass a no-op.
+   * Makes sure a NIC's bridge exists and is up before a domain using it is defined, with the
+   * network's gateway on it and IPv4 forwarding on when the NIC has a gateway. Default: `ip`
+   * (iproute2; needs CAP_NET_ADMIN, as libvirt's qemu:///system agent has) and
+   * /proc/sys/net/ipv4/ip_forward. Tests on libvirt's test driver, which plugs nothing, pass a no-op.
    */
-  ensureBridge?: (name: string) => Promise<void>;
+  ensureBridge?: (name: string, gateway?: BridgeGateway) => Promise<void>;
   /** The `ip` binary of the default ensureBridge. Default "ip". */
   ipPath?: string;
   /** Timeout of a single virsh call. Default 120 s. */
@@ -105,7 +106,7 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
   private events: DomainEventStream | undefined;
   private readonly eventListeners = new Set<(e: DomainLifecycleEvent) => void>();
   private eventChain: Promise<void> = Promise.resolve();
-  private readonly ensureBridge: (name: string) => Promise<void>;
+  private readonly ensureBridge: (name: string, gateway?: BridgeGateway) => Promise<void>;
 
   constructor(opts: LibvirtHypervisorOptions) {
     // Fail at agent start, not on every VM start, for a configuration QEMU cannot run.
@@ -118,8 +119,8 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
     }
     this.opts = opts;
     this.virsh = new Virsh({ uri: opts.uri, binary: opts.virshPath, timeoutMs: opts.commandTimeoutMs });
-    const bridges = new LinuxBridges(execaIp(opts.ipPath));
-    this.ensureBridge = opts.ensureBridge ?? ((name) => bridges.ensure(name));
+    const bridges = new LinuxBridges(execaIp(opts.ipPath), { onNotice: opts.onWarning });
+    this.ensureBridge = opts.ensureBridge ?? ((name, gateway) => bridges.ensure(name, gateway));
     this.nft = new NftFirewall(opts.nftCommand ? { nftCommand: opts.nftCommand } : {});
     this.imagesDir = opts.imagesDir ?? opts.instancesDir;
     this.pollMs = opts.pollIntervalMs ?? 250;
@@ -583,8 +584,11 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
     );
     const file = join(dir, "domain.xml");
     await writeFile(file, xml);
-    // libvirt checks the bridge exists when the domain starts; one bridge per environment network.
-    for (const bridge of new Set(spec.nics.map((n) => n.bridge))) await this.ensureBridge(bridge);
+    // libvirt checks the bridge exists when the domain starts; one bridge per environment network,
+    // which gets the network's gateway (the host routes floating-IP traffic through it).
+    for (const nic of uniqueBy(spec.nics, (n) => n.bridge)) {
+      await this.ensureBridge(nic.bridge, nic.gateway ? { address: nic.gateway, prefixLength: nic.prefixLength } : undefined);
+    }
     // A renamed VM: libvirt refuses to redefine a uuid under a new name, so rename first (inactive only).
     const wanted = domainNameFor(spec);
     const current = await this.virsh.run(["domname", uuid]).then((n) => n.trim(), () => undefined);
@@ -864,4 +868,11 @@ async function exists(p: string): Promise<boolean> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** The first item of each key, in order. */
+function uniqueBy<T>(items: readonly T[], key: (item: T) => string): T[] {
+  const seen = new Map<string, T>();
+  for (const item of items) if (!seen.has(key(item))) seen.set(key(item), item);
+  return [...seen.values()];
 }

@@ -1,12 +1,26 @@
 import { describe, expect, it } from "vitest";
-import { LinuxBridges, type RunIp } from "./linux-bridge.js";
+import { type Ipv4Forwarding, LinuxBridges, type RunIp } from "./linux-bridge.js";
+
+interface FakeLink { ifname: string; kind: string; up: boolean; addrs?: string[] }
 
 /** A fake `ip` over a set of links: records every call, answers as iproute2 does. */
-function fakeIp(links: { ifname: string; kind: string; up: boolean }[]): { run: RunIp; calls: string[] } {
+function fakeIp(links: FakeLink[]): { run: RunIp; calls: string[] } {
   const calls: string[] = [];
   const run: RunIp = async (args) => {
     calls.push(args.join(" "));
     const [a, b, c, d, e] = args;
+    if (a === "-j" && b === "addr" && c === "show" && d === "dev") {
+      const link = links.find((l) => l.ifname === e);
+      if (!link) throw new Error(`Device "${e}" does not exist.`);
+      const addrInfo = (link.addrs ?? []).map((cidr) => ({ family: "inet", local: cidr.split("/")[0], prefixlen: Number(cidr.split("/")[1]), scope: "global" }));
+      return JSON.stringify([{ ifname: link.ifname, addr_info: [{ family: "inet6", local: "fe80::1", prefixlen: 64 }, ...addrInfo] }]);
+    }
+    if (a === "addr" && b === "add" && d === "dev") {
+      const link = links.find((l) => l.ifname === e)!;
+      if ((link.addrs ?? []).some((x) => x.split("/")[0] === c!.split("/")[0])) throw new Error("RTNETLINK answers: File exists");
+      (link.addrs ??= []).push(c!);
+      return "";
+    }
     if (a === "-j" && b === "link" && c === "show") {
       return JSON.stringify(links.filter((l) => l.kind === "bridge").map((l) => ({ ifname: l.ifname, flags: l.up ? ["BROADCAST", "UP"] : ["BROADCAST"] })));
     }
@@ -26,7 +40,7 @@ function fakeIp(links: { ifname: string; kind: string; up: boolean }[]): { run: 
 
 describe("LinuxBridges", () => {
   it("creates a missing bridge and sets it up, and does nothing more the next time", async () => {
-    const links: { ifname: string; kind: string; up: boolean }[] = [];
+    const links: FakeLink[] = [];
     const ip = fakeIp(links);
     const bridges = new LinuxBridges(ip.run);
     await bridges.ensure("orb-7");
@@ -51,4 +65,60 @@ describe("LinuxBridges", () => {
     await expect(bridges.ensure("a b")).rejects.toMatchObject({ code: "invalid_argument" });
     await expect(bridges.ensure("eth0")).rejects.toThrow(/cannot create bridge eth0: .*File exists/);
   });
+
+  it("puts the gateway on the bridge once and turns IPv4 forwarding on only when it is off", async () => {
+    const links: FakeLink[] = [];
+    const ip = fakeIp(links);
+    const sysctl = fakeForwarding(false);
+    const notices: string[] = [];
+    const bridges = new LinuxBridges(ip.run, { forwarding: sysctl.forwarding, onNotice: (m) => notices.push(m) });
+    await bridges.ensure("orb-7", { address: "10.7.0.1", prefixLength: 24 });
+    expect(links).toEqual([{ ifname: "orb-7", kind: "bridge", up: true, addrs: ["10.7.0.1/24"] }]);
+    expect(ip.calls.slice(4)).toEqual(["-j addr show dev orb-7", "addr add 10.7.0.1/24 dev orb-7"]);
+    expect(sysctl.writes).toBe(1);
+    expect(notices).toEqual([expect.stringMatching(/ip_forward=1/)]);
+    ip.calls.length = 0;
+    await bridges.ensure("orb-7", { address: "10.7.0.1", prefixLength: 24 });
+    expect(ip.calls).toEqual(["-j link show type bridge", "-j addr show dev orb-7"]);
+    expect(sysctl.writes).toBe(1);
+    expect(notices).toHaveLength(1);
+    // Without a gateway (a NIC with no address) neither the address nor forwarding is touched.
+    ip.calls.length = 0;
+    await bridges.ensure("orb-8");
+    expect(ip.calls.some((c) => c.includes("addr"))).toBe(false);
+  });
+
+  it("leaves forwarding that is on alone; two concurrent starts add the gateway once", async () => {
+    const links: FakeLink[] = [{ ifname: "orb-3", kind: "bridge", up: true, addrs: [] }];
+    const ip = fakeIp(links);
+    const sysctl = fakeForwarding(true);
+    const bridges = new LinuxBridges(ip.run, { forwarding: sysctl.forwarding });
+    const gw = { address: "192.168.3.1", prefixLength: 26 };
+    await Promise.all([bridges.ensure("orb-3", gw), bridges.ensure("orb-3", gw)]);
+    expect(links[0]!.addrs).toEqual(["192.168.3.1/26"]);
+    expect(sysctl.writes).toBe(0);
+  });
+
+  it("refuses a bad gateway and a gateway already there with another prefix", async () => {
+    const links: FakeLink[] = [{ ifname: "orb-4", kind: "bridge", up: true, addrs: ["10.4.0.1/16"] }];
+    const ip = fakeIp(links);
+    const bridges = new LinuxBridges(ip.run, { forwarding: fakeForwarding(true).forwarding });
+    await expect(bridges.ensure("orb-4", { address: "10.4.0.300", prefixLength: 24 })).rejects.toMatchObject({ code: "invalid_argument" });
+    await expect(bridges.ensure("orb-4", { address: "10.4.0.1", prefixLength: 0 })).rejects.toMatchObject({ code: "invalid_argument" });
+    await expect(bridges.ensure("orb-4", { address: "10.4.0.1", prefixLength: 24 })).rejects.toThrow(/bridge orb-4 has 10\.4\.0\.1\/16, not \/24/);
+    expect(links[0]!.addrs).toEqual(["10.4.0.1/16"]);
+  });
+
+  it("says so when forwarding cannot be turned on", async () => {
+    const forwarding: Ipv4Forwarding = { isOn: async () => false, turnOn: async () => { throw new Error("EACCES: permission denied"); } };
+    const bridges = new LinuxBridges(fakeIp([]).run, { forwarding });
+    await expect(bridges.ensure("orb-5", { address: "10.5.0.1", prefixLength: 24 })).rejects.toThrow(/cannot turn IPv4 forwarding on .*EACCES/);
+  });
 });
+
+/** A stand-in for net.ipv4.ip_forward: counts the writes. */
+function fakeForwarding(on: boolean): { forwarding: Ipv4Forwarding; writes: number } {
+  const state = { forwarding: undefined as unknown as Ipv4Forwarding, writes: 0 };
+  state.forwarding = { isOn: async () => on, turnOn: async () => { on = true; state.writes++; } };
+  return state;
+}

@@ -1,8 +1,12 @@
 // The Linux bridge of an environment network on this host, created (and set up) before a domain
 // that plugs into it is defined: `ip -j link show type bridge`, then `ip link add name X type
 // bridge` and `ip link set dev X up` when needed. Idempotent, and safe when two starts race for
-// the same bridge (the loser's "File exists" is checked to be that bridge). No address is put on
-// the bridge: the host does not route for the network yet (agent/src/drivers/README.md).
+// the same bridge (the loser's "File exists" is checked to be that bridge). With a gateway, the
+// bridge also gets the network's gateway address (`ip -j addr show dev X`, `ip addr add`) and IPv4
+// forwarding is turned on if it is off: the host routes DNATed floating-IP traffic onto the bridge
+// and the VMs' traffic off it (agent/src/drivers/README.md, Networking).
+import { readFile, writeFile } from "node:fs/promises";
+import { isIPv4 } from "node:net";
 import { execa } from "execa";
 import { HypervisorError, InvalidArgumentError } from "#shared/errors.js";
 
@@ -13,6 +17,24 @@ export type RunIp = (args: readonly string[]) => Promise<string>;
 const IFNAME_RE = /^[A-Za-z0-9_.-]{1,15}$/;
 
 interface IpLink { ifname: string; flags?: string[] }
+interface IpAddrInfo { family?: string; local?: string; prefixlen?: number }
+
+/** The network's gateway, put on its bridge: the VMs' default route and the host's side of the network. */
+export interface BridgeGateway { address: string; prefixLength: number }
+
+/** The host's IPv4 forwarding switch (net.ipv4.ip_forward of the agent's network namespace). */
+export interface Ipv4Forwarding {
+  isOn(): Promise<boolean>;
+  turnOn(): Promise<void>;
+}
+
+/** /proc/sys/net/ipv4/ip_forward: what `sysctl net.ipv4.ip_forward` reads and writes, for the reader's namespace. */
+export function procIpv4Forwarding(path = "/proc/sys/net/ipv4/ip_forward"): Ipv4Forwarding {
+  return {
+    isOn: async () => (await readFile(path, "utf8")).trim() === "1",
+    turnOn: () => writeFile(path, "1\n"),
+  };
+}
 
 export function execaIp(binary = "ip", timeoutMs = 30_000): RunIp {
   return async (args) => {
@@ -22,12 +44,33 @@ export function execaIp(binary = "ip", timeoutMs = 30_000): RunIp {
   };
 }
 
-export class LinuxBridges {
-  constructor(private readonly ip: RunIp) {}
+export interface LinuxBridgesOptions {
+  /** Default: /proc/sys/net/ipv4/ip_forward. */
+  forwarding?: Ipv4Forwarding;
+  /** Told when the host's configuration is changed beyond the bridge (forwarding turned on). */
+  onNotice?: (message: string) => void;
+}
 
-  /** The bridge exists and is up once this resolves. */
-  async ensure(name: string): Promise<void> {
+export class LinuxBridges {
+  private readonly forwarding: Ipv4Forwarding;
+
+  constructor(private readonly ip: RunIp, private readonly opts: LinuxBridgesOptions = {}) {
+    this.forwarding = opts.forwarding ?? procIpv4Forwarding();
+  }
+
+  /** The bridge exists and is up (and has the gateway, and the host forwards IPv4) once this resolves. */
+  async ensure(name: string, gateway?: BridgeGateway): Promise<void> {
     if (!IFNAME_RE.test(name)) throw new InvalidArgumentError("bridge", `"${name}" is not a Linux interface name (1 to 15 letters, digits, _ . -)`);
+    if (gateway && (!isIPv4(gateway.address) || !Number.isInteger(gateway.prefixLength) || gateway.prefixLength < 1 || gateway.prefixLength > 32)) {
+      throw new InvalidArgumentError("gateway", `"${gateway.address}/${gateway.prefixLength}" is not an IPv4 address with a prefix length of 1 to 32`);
+    }
+    await this.ensureUp(name);
+    if (!gateway) return;
+    await this.ensureAddress(name, gateway);
+    await this.ensureForwarding();
+  }
+
+  private async ensureUp(name: string): Promise<void> {
     let link = await this.bridge(name);
     if (!link) {
       try {
@@ -46,6 +89,43 @@ export class LinuxBridges {
         throw new HypervisorError(`cannot set bridge ${name} up: ${(e as Error).message}`);
       }
     }
+  }
+
+  private async ensureAddress(name: string, gw: BridgeGateway): Promise<void> {
+    if (await this.hasAddress(name, gw)) return;
+    try {
+      await this.ip(["addr", "add", `${gw.address}/${gw.prefixLength}`, "dev", name]);
+    } catch (e) {
+      // Another start added it meanwhile ("File exists"): fine if it is there now, with that prefix.
+      if (await this.hasAddress(name, gw)) return;
+      throw new HypervisorError(`cannot add ${gw.address}/${gw.prefixLength} to bridge ${name}: ${(e as Error).message}`);
+    }
+  }
+
+  private async hasAddress(name: string, gw: BridgeGateway): Promise<boolean> {
+    let out: string;
+    try {
+      out = await this.ip(["-j", "addr", "show", "dev", name]);
+    } catch (e) {
+      throw new HypervisorError(`cannot list the addresses of bridge ${name}: ${(e as Error).message}`);
+    }
+    const links = (out.trim() === "" ? [] : JSON.parse(out)) as { addr_info?: IpAddrInfo[] }[];
+    const addrs = links.flatMap((l) => l.addr_info ?? []).filter((a) => a.family === "inet" && a.local === gw.address);
+    if (addrs.length === 0) return false;
+    if (!addrs.some((a) => a.prefixlen === gw.prefixLength)) {
+      throw new HypervisorError(`bridge ${name} has ${gw.address}/${addrs[0]!.prefixlen}, not /${gw.prefixLength}: fix it by hand (ip addr del)`);
+    }
+    return true;
+  }
+
+  private async ensureForwarding(): Promise<void> {
+    try {
+      if (await this.forwarding.isOn()) return;
+      await this.forwarding.turnOn();
+    } catch (e) {
+      throw new HypervisorError(`cannot turn IPv4 forwarding on (net.ipv4.ip_forward): ${(e as Error).message}`);
+    }
+    this.opts.onNotice?.("turned IPv4 forwarding on (net.ipv4.ip_forward=1): the host routes floating-IP traffic to its VMs' bridges");
   }
 
   private async bridge(name: string): Promise<IpLink | undefined> {
