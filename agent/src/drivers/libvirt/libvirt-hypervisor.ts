@@ -29,6 +29,7 @@ import { parseNodeMemStatsFreeKib } from "./node-memstats.parser.js";
 import { ORBIT_METADATA_NS, type OrbitDomainMetadata, parseOrbitMetadata, parseOrbitMetadataElement } from "./orbit-metadata.js";
 import { type BridgeGateway, execaIp, LinuxBridges } from "./linux-bridge.js";
 import { Virsh } from "./virsh.js";
+import { NftBridgeIsolation } from "../../network/bridge-isolation.js";
 import { NftFirewall } from "../../network/nft-firewall.js";
 import { vmTapName } from "../../network/tap-name.js";
 import { isVirshError } from "./virsh-error.js";
@@ -119,7 +120,8 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
     }
     this.opts = opts;
     this.virsh = new Virsh({ uri: opts.uri, binary: opts.virshPath, timeoutMs: opts.commandTimeoutMs });
-    const bridges = new LinuxBridges(execaIp(opts.ipPath), { onNotice: opts.onWarning });
+    const isolation = new NftBridgeIsolation(opts.nftCommand ? { nftCommand: opts.nftCommand } : {});
+    const bridges = new LinuxBridges(execaIp(opts.ipPath), { onNotice: opts.onWarning, isolation });
     this.ensureBridge = opts.ensureBridge ?? ((name, gateway) => bridges.ensure(name, gateway));
     this.nft = new NftFirewall(opts.nftCommand ? { nftCommand: opts.nftCommand } : {});
     this.imagesDir = opts.imagesDir ?? opts.instancesDir;

@@ -122,3 +122,24 @@ function fakeForwarding(on: boolean): { forwarding: Ipv4Forwarding; writes: numb
   state.forwarding = { isOn: async () => on, turnOn: async () => { on = true; state.writes++; } };
   return state;
 }
+
+describe("LinuxBridges with isolation", () => {
+  it("isolates an environment bridge before giving it its gateway, and leaves other bridges alone", async () => {
+    const links: FakeLink[] = [];
+    const order: string[] = [];
+    const isolation = { isolate: async (b: string) => { order.push(`isolate ${b} (addrs: ${links.find((l) => l.ifname === b)?.addrs?.length ?? 0})`); } };
+    const bridges = new LinuxBridges(fakeIp(links).run, { forwarding: fakeForwarding(true).forwarding, isolation });
+    await bridges.ensure("orb-9", { address: "10.9.0.1", prefixLength: 24 });
+    await bridges.ensure("virbr0");
+    expect(order).toEqual(["isolate orb-9 (addrs: 0)"]);
+    expect(links.find((l) => l.ifname === "orb-9")?.addrs).toEqual(["10.9.0.1/24"]);
+  });
+
+  it("does not add the gateway when the isolation fails", async () => {
+    const links: FakeLink[] = [];
+    const isolation = { isolate: async () => { throw new Error("nft refused"); } };
+    const bridges = new LinuxBridges(fakeIp(links).run, { forwarding: fakeForwarding(false).forwarding, isolation });
+    await expect(bridges.ensure("orb-3", { address: "10.3.0.1", prefixLength: 24 })).rejects.toThrow(/nft refused/);
+    expect(links[0]?.addrs).toBeUndefined();
+  });
+});

@@ -4,11 +4,14 @@
 // the same bridge (the loser's "File exists" is checked to be that bridge). With a gateway, the
 // bridge also gets the network's gateway address (`ip -j addr show dev X`, `ip addr add`) and IPv4
 // forwarding is turned on if it is off: the host routes DNATed floating-IP traffic onto the bridge
-// and the VMs' traffic off it (agent/src/drivers/README.md, Networking).
+// and the VMs' traffic off it (agent/src/drivers/README.md, Networking). An environment bridge
+// (orb-...) is isolated from the others (network/bridge-isolation.ts) before it gets its gateway,
+// so the host never routes between two environments.
 import { readFile, writeFile } from "node:fs/promises";
 import { isIPv4 } from "node:net";
 import { execa } from "execa";
 import { HypervisorError, InvalidArgumentError } from "#shared/errors.js";
+import { type BridgeIsolation, ENV_BRIDGE_PREFIX } from "../../network/bridge-isolation.js";
 
 /** Runs `ip` with these arguments; resolves with stdout, rejects with an Error carrying stderr. */
 export type RunIp = (args: readonly string[]) => Promise<string>;
@@ -49,6 +52,8 @@ export interface LinuxBridgesOptions {
   forwarding?: Ipv4Forwarding;
   /** Told when the host's configuration is changed beyond the bridge (forwarding turned on). */
   onNotice?: (message: string) => void;
+  /** Keeps environment bridges (orb-...) from routing to each other; none: not isolated. */
+  isolation?: BridgeIsolation;
 }
 
 export class LinuxBridges {
@@ -65,6 +70,7 @@ export class LinuxBridges {
       throw new InvalidArgumentError("gateway", `"${gateway.address}/${gateway.prefixLength}" is not an IPv4 address with a prefix length of 1 to 32`);
     }
     await this.ensureUp(name);
+    if (this.opts.isolation && name.startsWith(ENV_BRIDGE_PREFIX)) await this.opts.isolation.isolate(name);
     if (!gateway) return;
     await this.ensureAddress(name, gateway);
     await this.ensureForwarding();
