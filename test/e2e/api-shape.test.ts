@@ -142,6 +142,7 @@ describe("a tour of the API", () => {
     await call("GET /v1/admin/environments/{id}/network", `/v1/admin/environments/${keypair.json.keypair.environment.id}/network`);
     // Volumes: one attached to the user's VM, so the VM and the volume show the attachment.
     await call("GET /v1/core/volume-types", "/v1/core/volume-types", undefined, userKey);
+    await call("GET /v1/core/volume/name-availability/{name}", "/v1/core/volume/name-availability/tour-vol", undefined, userKey);
     const volume = await call("POST /v1/core/volumes", "/v1/core/volumes", { name: "tour-vol", environment_name: "default", size: 1, volume_type: "local" }, userKey);
     expect(volume.status).toBe(200);
     const attached = await call("POST /v1/core/virtual-machines/{id}/attach-volumes", `/v1/core/virtual-machines/${userVm.id}/attach-volumes`, { volume_ids: [volume.json.volume.id] }, userKey);
