@@ -4,9 +4,10 @@
 // until the ISO is detached. Refusals are 4xx naming the problem and change nothing.
 import { createHash, randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
-import { eq } from "drizzle-orm";
+import { desc, eq } from "drizzle-orm";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HypervisorError } from "#shared/errors.js";
 import { jobs } from "../../manager/src/db/schema.js";
 import { createUserKey, errorShapeProblems, jobsIdle, startTestCloud, stateDigest, type TestCloud } from "./harness.js";
 
@@ -96,6 +97,25 @@ describe.skipIf(!hasQemuImg)("ISOs in a VM's cdrom", () => {
     expect(hv().isoMedia(uuid)).toBe("");
     const isoJobs = (await cloud.manager.database.db.select().from(jobs).where(eq(jobs.kind, "vm.iso")).orderBy(jobs.id)).map((j) => j.status);
     expect(isoJobs).toEqual(["succeeded", "succeeded"]);
+
+    // A host that fails the media change: the job fails, the VM runs on as it was (not Error);
+    // the ISO stays attached in the manager, so its next start has it.
+    const sim = hv();
+    const real = sim.changeMedia.bind(sim);
+    sim.changeMedia = () => Promise.reject(new HypervisorError("change-media refused", { retryable: false }));
+    try {
+      const failing = await cloud.api("POST", `/v1/core/virtual-machines/${id}/attach-iso`, { image_id: ids.tools }, alice);
+      expect(failing.status, JSON.stringify(failing.json)).toBe(200);
+      await jobsIdle(cloud);
+    } finally {
+      sim.changeMedia = real;
+    }
+    const [failed] = await cloud.manager.database.db.select().from(jobs).where(eq(jobs.kind, "vm.iso")).orderBy(desc(jobs.id)).limit(1);
+    expect(failed!.status).toBe("failed");
+    expect(hv().isoMedia(uuid)).toBe("");
+    expect(await instance(id)).toMatchObject({ status: "ACTIVE", iso: { id: ids.tools } });
+    expect((await cloud.api("POST", `/v1/core/virtual-machines/${id}/detach-iso`, undefined, alice)).status).toBe(200);
+    await jobsIdle(cloud);
 
     // Hibernated: refused, naming the state (a restore continues with the config it was saved with).
     const hib = await cloud.api("GET", `/v1/core/virtual-machines/${id}/hibernate`, undefined, alice);
