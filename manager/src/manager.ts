@@ -17,6 +17,7 @@ import { virtualMachineRoutes } from "./api/hyperstack/virtual-machines.routes.j
 import { securityRuleRoutes } from "./api/hyperstack/security-rules.routes.js";
 import { SecurityRuleService } from "./security-rules/security-rule-service.js";
 import { vmFirewallJob } from "./jobs/vm-firewall.job.js";
+import { VM_ISO_JOB, vmIsoJob } from "./jobs/vm-iso.job.js";
 import { affinityGroupRoutes } from "./api/hyperstack/affinity-groups.routes.js";
 import { flavorAdminRoutes } from "./api/admin/flavors.routes.js";
 import { hostAdminRoutes } from "./api/admin/host-admin.routes.js";
@@ -203,6 +204,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   for (const kind of VM_REINSTALL_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmReinstallJob(kind, db, dispatcher, registry)));
   for (const kind of VM_CLONE_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmCloneJob(kind, db, dispatcher, registry)));
   runner.register("vm.firewall", vmFirewallJob(db, dispatcher, registry));
+  runner.register(VM_ISO_JOB, vmIsoJob(db, dispatcher, registry));
   for (const kind of VOLUME_JOB_KINDS) runner.register(kind, withActionCallbacks(db, volumeJob(kind, db, dispatcher, registry)));
   // Registered images are downloaded into the manager's store (CloudStack's secondary storage).
   const imageStore = await openImageStore(config.dataDir);
@@ -270,7 +272,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     routes: async (scoped) => {
       await scoped.register(virtualMachineRoutes(vmSvc));
       await scoped.register(vmActionRoutes(new VmActions(db, runner, placement), new VmClones(db, placement, runner, vmSvc, networks)));
-      await scoped.register(vmIsoRoutes(new VmIsos(db)));
+      await scoped.register(vmIsoRoutes(new VmIsos(db, runner)));
       await scoped.register(securityRuleRoutes(new SecurityRuleService(db, runner)));
       await scoped.register(vmMetricsRoutes({ vms: vmSvc, metrics: vmMetrics }));
       await scoped.register(vmLogsRoutes({ vms: vmSvc, logs: consoleLogs }));

@@ -72,6 +72,14 @@ describe("driver capabilities through manager → gRPC → agent → simulator",
     await expect(dispatcher.detachDisk(target, targetDev)).rejects.toMatchObject({ code: "not_found" });
   });
 
+  it("cdrom media: inserted into and ejected from the running VM's ISO slot", async () => {
+    const sim = cloud.fleet.hypervisors[0]!;
+    expect(await dispatcher.changeMedia(target, { sourcePath: "image-7.iso" })).toMatchObject({ vmUuid, powerState: PowerState.POWER_STATE_RUNNING });
+    expect(sim.isoMedia(vmUuid)).toBe("image-7.iso");
+    await dispatcher.changeMedia(target, { eject: true });
+    expect(sim.isoMedia(vmUuid)).toBe("");
+  });
+
   it("power: reboot, reset, suspend, resume, hibernate, restore, stop with a mode", async () => {
     const sim = cloud.fleet.hypervisors[0]!;
     const state = async () => (await sim.listDomains()).find((d) => d.vmUuid === vmUuid);
@@ -136,6 +144,7 @@ describe("driver capabilities through manager → gRPC → agent → simulator",
       () => dispatcher.resizeVm(t, { vcpus: 1 }), () => dispatcher.attachDisk(t, { sourcePath: "/data/x.qcow2" }),
       () => dispatcher.prepareDisk(t, DiskSpec.fromPartial({ id: "root", device: "disk", owned: true, backingPath: "/i.qcow2" }), { replace: true }),
       () => dispatcher.applyFirewall(t, { rules: [], privateIp: "", floatingIp: "" }),
+      () => dispatcher.changeMedia(t, { sourcePath: "image-7.iso" }),
     ]) {
       const e = await errorOf(send());
       expect(e).toMatchObject({ code: "unsupported", retryable: false });
@@ -143,7 +152,7 @@ describe("driver capabilities through manager → gRPC → agent → simulator",
     }
     const rows = await cloud.manager.database.db.select({ status: commands.status, error: commands.error }).from(commands)
       .where(eq(commands.hostId, t.hostId));
-    expect(rows).toHaveLength(7);
+    expect(rows).toHaveLength(8);
     expect(rows.every((r) => r.status === "failed" && r.error?.code === "unsupported")).toBe(true);
     // What it has still works: stats of a VM it does not have is the driver's not-found, not unsupported.
     expect(await errorOf(dispatcher.vmStats(t))).toMatchObject({ code: "hypervisor_error" });

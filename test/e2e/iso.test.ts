@@ -1,11 +1,14 @@
 // ISOs (CloudStack's attachIso/detachIso and ISO boot): the admin registers ISO images served by a
-// local HTTP server; a user puts one in a stopped VM's cdrom and takes it out (the domain gets it at
-// its next start); a VM created from a bootable ISO has a blank root disk and boots the cdrom first
+// local HTTP server; a user puts one in a running VM's cdrom (changed at once) or a stopped VM's
+// (the domain gets it at its next start) and takes it out; a VM created from a bootable ISO has a blank root disk and boots the cdrom first
 // until the ISO is detached. Refusals are 4xx naming the problem and change nothing.
 import { createHash, randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
+import { desc, eq } from "drizzle-orm";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { HypervisorError } from "#shared/errors.js";
+import { jobs } from "../../manager/src/db/schema.js";
 import { createUserKey, errorShapeProblems, jobsIdle, startTestCloud, stateDigest, type TestCloud } from "./harness.js";
 
 // The manager's download job reads every image with qemu-img (an ISO must read as raw bytes).
@@ -71,7 +74,7 @@ describe.skipIf(!hasQemuImg)("ISOs in a VM's cdrom", () => {
     await new Promise((r) => server?.close(r));
   });
 
-  it("attaches an ISO to a stopped VM: its next start's spec has the cdrom after the root disk; detach takes it out", async () => {
+  it("changes a running VM's cdrom at once; attaches an ISO to a stopped VM: its next start's spec has the cdrom after the root disk; detach takes it out", async () => {
     const r = await create({ name: "iso-vm", image_name: "Debian 12" });
     expect(r.status, JSON.stringify(r.json)).toBe(200);
     const id = r.json.instances[0].id as number;
@@ -79,12 +82,51 @@ describe.skipIf(!hasQemuImg)("ISOs in a VM's cdrom", () => {
     await jobsIdle(cloud);
     expect(await instance(id)).toMatchObject({ status: "ACTIVE", iso: null });
 
-    // Running: refused, naming the state.
+    // Running: the domain's cdrom slot gets the ISO at once (a vm.iso job), and loses it on detach.
+    expect(hv().isoMedia(uuid)).toBe("");
+    const live = await cloud.api("POST", `/v1/core/virtual-machines/${id}/attach-iso`, { image_id: ids.tools }, alice);
+    expect(live.status, JSON.stringify(live.json)).toBe(200);
+    expect(live.json).toMatchObject({ iso: { id: ids.tools, name: "tools" }, message: expect.stringMatching(/inserted into the running VM's cdrom/) });
+    await jobsIdle(cloud);
+    expect(hv().isoMedia(uuid)).toBe(paths.tools);
+    expect(await instance(id)).toMatchObject({ status: "ACTIVE", iso: { id: ids.tools, name: "tools" } });
+    const out = await cloud.api("POST", `/v1/core/virtual-machines/${id}/detach-iso`, undefined, alice);
+    expect(out.status, JSON.stringify(out.json)).toBe(200);
+    expect(out.json.message).toMatch(/ejected from the running VM's cdrom/);
+    await jobsIdle(cloud);
+    expect(hv().isoMedia(uuid)).toBe("");
+    const isoJobs = (await cloud.manager.database.db.select().from(jobs).where(eq(jobs.kind, "vm.iso")).orderBy(jobs.id)).map((j) => j.status);
+    expect(isoJobs).toEqual(["succeeded", "succeeded"]);
+
+    // A host that fails the media change: the job fails, the VM runs on as it was (not Error);
+    // the ISO stays attached in the manager, so its next start has it.
+    const sim = hv();
+    const real = sim.changeMedia.bind(sim);
+    sim.changeMedia = () => Promise.reject(new HypervisorError("change-media refused", { retryable: false }));
+    try {
+      const failing = await cloud.api("POST", `/v1/core/virtual-machines/${id}/attach-iso`, { image_id: ids.tools }, alice);
+      expect(failing.status, JSON.stringify(failing.json)).toBe(200);
+      await jobsIdle(cloud);
+    } finally {
+      sim.changeMedia = real;
+    }
+    const [failed] = await cloud.manager.database.db.select().from(jobs).where(eq(jobs.kind, "vm.iso")).orderBy(desc(jobs.id)).limit(1);
+    expect(failed!.status).toBe("failed");
+    expect(hv().isoMedia(uuid)).toBe("");
+    expect(await instance(id)).toMatchObject({ status: "ACTIVE", iso: { id: ids.tools } });
+    expect((await cloud.api("POST", `/v1/core/virtual-machines/${id}/detach-iso`, undefined, alice)).status).toBe(200);
+    await jobsIdle(cloud);
+
+    // Hibernated: refused, naming the state (a restore continues with the config it was saved with).
+    const hib = await cloud.api("GET", `/v1/core/virtual-machines/${id}/hibernate`, undefined, alice);
+    expect(hib.status, JSON.stringify(hib.json)).toBe(200);
+    await jobsIdle(cloud);
     const before = await stateDigest(cloud);
-    const running = await cloud.api("POST", `/v1/core/virtual-machines/${id}/attach-iso`, { image_id: ids.tools }, alice);
-    expect(running.status, JSON.stringify(running.json)).toBe(409);
-    expect(running.json.message).toMatch(/while Running: stop it first/);
+    const hibernated = await cloud.api("POST", `/v1/core/virtual-machines/${id}/attach-iso`, { image_id: ids.tools }, alice);
+    expect(hibernated.status, JSON.stringify(hibernated.json)).toBe(409);
+    expect(hibernated.json.message).toMatch(/while Hibernated: only a Stopped or Running VM's cdrom changes/);
     expect(await stateDigest(cloud)).toBe(before);
+    await power(id, "start");
 
     await power(id, "stop");
     const a = await cloud.api("POST", `/v1/core/virtual-machines/${id}/attach-iso`, { image_id: ids.tools }, alice);

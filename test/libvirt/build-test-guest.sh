@@ -15,8 +15,10 @@
 #                                                                then it powers off at once;
 #   GUEST-DISKS <device=bytes[/serial] ...>, e.g. "sr0=374784 vda=67108864 vdb=1073741824/vol-7"
 #                                                                after GUEST-READY and whenever a disk is
-#                                                                hot-plugged, unplugged or resized (the
-#                                                                serial: virtio-blk disks that have one);
+#                                                                hot-plugged, unplugged or resized, or a
+#                                                                cdrom's medium changes (an empty cdrom
+#                                                                is 0; the serial: virtio-blk disks
+#                                                                that have one);
 #   GUEST-NETS <interface=MAC[/IPv4 address/prefix] ...>         after GUEST-READY and whenever a
 #                  (lo left out)                                 NIC or its address comes or goes; the
 #                                                                seed's static addresses (network-config
@@ -177,9 +179,13 @@ done
     d=; for b in /sys/block/*; do
       n=${b##*/}; [ -e "$b/size" ] || continue
       case "$n" in loop*|ram*) continue ;; esac
+      # A cdrom's medium changed by the host is noticed when the device is opened (no udev polls
+      # it); an empty tray fails the open and shows as size 0 (the kernel keeps the last size).
+      z=$(( $(cat "$b/size") * 512 ))
+      case "$n" in sr*) { true < "/dev/$n"; } 2>/dev/null && z=$(( $(cat "$b/size") * 512 )) || z=0 ;; esac
       # virtio-blk disks show the serial the host gave them (how a guest tells volumes apart).
       s=$(cat "$b/serial" 2>/dev/null || true)
-      d="$d $n=$(( $(cat "$b/size") * 512 ))${s:+/$s}"
+      d="$d $n=$z${s:+/$s}"
     done
     [ "$d" = "$disks" ] || { disks=$d; say "GUEST-DISKS$d"; }
     # Each NIC by its MAC, and its IPv4 address when it has one ("eth0=52:54:00:0b:17:01/10.0.0.5/24").

@@ -177,9 +177,11 @@ describe.skipIf(skip)(`LibvirtHypervisor on a real libvirtd${reason ? ` (${reaso
 
     it("attaches and detaches a disk while running, and the guest sees it come and go", async () => {
       const guestDisks = () => lastGuestReport(serial(vm.vmUuid), "GUEST-DISKS");
-      // Root overlay (64 MiB) and the seed cdrom (sda on virtio-scsi: the guest calls it sr0).
+      // Root overlay (64 MiB), the empty ISO cdrom slot (sda on virtio-scsi: the guest's sr0, no
+      // medium) and the seed cdrom (sdb: sr1).
       const atBoot = await waitFor("the guest's first GUEST-DISKS", guestDisks);
-      expect([...atBoot.keys()]).toEqual(["sr0", "vda"]);
+      expect([...atBoot.keys()]).toEqual(["sr0", "sr1", "vda"]);
+      expect(atBoot.get("sr0")).toBe("0");
       // The driver gives each disk its id as serial.
       expect(atBoot.get("vda")).toBe(`${64 * 1024 * 1024}/root`);
       const extra = join(work, "instances", vm.vmUuid, "extra.qcow2");
@@ -188,24 +190,24 @@ describe.skipIf(skip)(`LibvirtHypervisor on a real libvirtd${reason ? ` (${reaso
       expect(dev).toBe("vdb");
       const attachMs = Date.now() - t;
       const [s] = await hv.stats.domainStats(vm.vmUuid);
-      expect(s!.blocks.map((b) => b.name).sort()).toEqual(["sda", "vda", "vdb"]);
+      expect(s!.blocks.map((b) => b.name).sort()).toEqual(["sda", "sdb", "vda", "vdb"]);
       // Same name inside (virtio-blk devices are named in probe order), at the size asked for, with its serial.
       const seen = await waitFor("the guest to see vdb", () => (guestDisks()?.has("vdb") ? guestDisks() : undefined), 20_000);
       expect(seen.get("vdb")).toBe(`${1024 ** 3}/orbit-vol-1`);
       const seenMs = Date.now() - t;
-      // On the virtio-scsi controller (the seed cdrom's): the host calls it sdb, the guest its first SCSI disk, sda.
+      // On the virtio-scsi controller (the cdroms'): the host calls it sdc, the guest its first SCSI disk, sda.
       const scsi = await hv.disks.attachDisk(vm.vmUuid, { sourcePath: join(work, "instances", vm.vmUuid, "extra-scsi.qcow2"), createSizeGib: 2, bus: "scsi" });
-      expect(scsi).toBe("sdb");
+      expect(scsi).toBe("sdc");
       const withScsi = await waitFor("the guest to see the SCSI disk", () => (guestDisks()?.has("sda") ? guestDisks() : undefined), 20_000);
       expect(withScsi.get("sda")).toBe(String(2 * 1024 ** 3));
       t = Date.now();
       await hv.disks.detachDisk(vm.vmUuid, "vdb");
       const detachMs = Date.now() - t;
-      await hv.disks.detachDisk(vm.vmUuid, "sdb");
+      await hv.disks.detachDisk(vm.vmUuid, "sdc");
       const [after] = await hv.stats.domainStats(vm.vmUuid);
-      expect(after!.blocks.map((b) => b.name).sort()).toEqual(["sda", "vda"]);
-      const gone = await waitFor("the guest to lose both", () => (guestDisks()?.size === 2 ? guestDisks() : undefined), 20_000);
-      expect([...gone.keys()]).toEqual(["sr0", "vda"]);
+      expect(after!.blocks.map((b) => b.name).sort()).toEqual(["sda", "sdb", "vda"]);
+      const gone = await waitFor("the guest to lose both", () => (guestDisks()?.size === 3 ? guestDisks() : undefined), 20_000);
+      expect([...gone.keys()]).toEqual(["sr0", "sr1", "vda"]);
       const inactive = (await execa("virsh", ["-c", daemon!.uri, "dumpxml", "--inactive", vm.vmUuid])).stdout;
       expect(inactive).not.toContain(extra);
       expect(inactive).not.toContain("extra-scsi.qcow2");
@@ -256,7 +258,7 @@ describe.skipIf(skip)(`LibvirtHypervisor on a real libvirtd${reason ? ` (${reaso
       });
       expect(attached).toMatchObject({ ok: true, output: { $case: "diskAttached", value: { targetDev: "vdb" } } });
       expect((await run({ $case: "detachDisk", value: { target: "vdb", timeoutMs: 0 } })).ok).toBe(true);
-      expect((await hv.stats.domainStats(vm.vmUuid))[0]!.blocks.map((b) => b.name).sort()).toEqual(["sda", "vda"]);
+      expect((await hv.stats.domainStats(vm.vmUuid))[0]!.blocks.map((b) => b.name).sort()).toEqual(["sda", "sdb", "vda"]);
       const refused = await run({ $case: "restoreVm", value: {} });
       expect(refused.error).toMatchObject({ code: "conflict", retryable: false });
       // libvirt's refusals carry the same codes as the simulator's.
@@ -341,27 +343,27 @@ describe.skipIf(skip)(`LibvirtHypervisor on a real libvirtd${reason ? ` (${reaso
     });
   });
 
-  describe("a guest without any disk (so without a SCSI controller)", () => {
+  describe("a guest without any disk (its one SCSI device the empty ISO cdrom slot)", () => {
     let vm: VmSpec;
 
     afterAll(async () => {
       if (vm) await hv.destroyVm(vm.vmUuid, { removeOwnedDisks: true }).catch(() => undefined);
     });
 
-    it("hot-attaches a SCSI disk with the virtio-scsi controller it needs, seen by the guest, and detaches it", async () => {
+    it("hot-attaches a SCSI disk on the virtio-scsi controller of its ISO slot, seen by the guest, and detaches it", async () => {
       vm = spec({ name: "diskless" });
       await hv.startVm(vm);
       const guestDisks = () => lastGuestReport(serial(vm.vmUuid), "GUEST-DISKS");
-      expect([...(await waitFor("the guest's first GUEST-DISKS", guestDisks, 60_000)).keys()]).toEqual([]);
-      // libvirt alone would add an LSI controller, which q35 has no slot for ("No more available PCI slots").
+      expect([...(await waitFor("the guest's first GUEST-DISKS", guestDisks, 60_000)).entries()]).toEqual([["sr0", "0"]]);
+      // The slot brought virtio-scsi (libvirt alone would add an LSI controller, which q35 has no slot for).
       const dev = await hv.disks.attachDisk(vm.vmUuid, { sourcePath: join(work, "instances", vm.vmUuid, "data.qcow2"), createSizeGib: 1, bus: "scsi" });
-      expect(dev).toBe("sda");
+      expect(dev).toBe("sdb");
       const live = await hv.virsh.run(["dumpxml", vm.vmUuid]);
       expect(live).toMatch(/<controller type='scsi' index='0' model='virtio-scsi'>/);
       const seen = await waitFor("the guest to see sda", () => (guestDisks()?.has("sda") ? guestDisks() : undefined), 20_000);
       expect(seen.get("sda")).toBe(String(1024 ** 3));
-      await hv.disks.detachDisk(vm.vmUuid, "sda");
-      await waitFor("the guest to lose sda", () => guestDisks()?.size === 0);
+      await hv.disks.detachDisk(vm.vmUuid, "sdb");
+      await waitFor("the guest to lose sda", () => guestDisks()?.size === 1);
     });
   });
 

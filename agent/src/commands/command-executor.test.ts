@@ -205,6 +205,27 @@ describe("CommandExecutor capability commands", () => {
       .toMatchObject({ ok: false, error: { code: "unsupported" } });
   });
 
+  it("changes the ISO cdrom media of a running VM: insert, replace, eject (done already when it holds what is asked); bad bodies and missing capability refused", async () => {
+    const sim = newSim();
+    const ex = new CommandExecutor(sim);
+    const vm = await running(ex);
+    const media = (sourcePath: string, eject: boolean) => ex.execute(cmd(vm, { $case: "changeMedia", value: { sourcePath, eject } }));
+    expect(sim.isoMedia(vm)).toBe("");
+    expect(await media("image-7.iso", false)).toMatchObject({ ok: true, domain: { vmUuid: vm, powerState: PowerState.POWER_STATE_RUNNING } });
+    expect(sim.isoMedia(vm)).toBe("image-7.iso");
+    expect((await media("image-8.iso", false)).ok).toBe(true);
+    expect(sim.isoMedia(vm)).toBe("image-8.iso");
+    expect((await media("", true)).ok).toBe(true);
+    expect(sim.isoMedia(vm)).toBe("");
+    expect((await media("", true)).ok).toBe(true);
+    expect((await media("", false)).error).toMatchObject({ code: "invalid_argument", message: expect.stringMatching(/needs the ISO/) });
+    expect((await media("x.iso", true)).error).toMatchObject({ code: "invalid_argument" });
+    expect(sim.isoMedia(vm)).toBe("");
+    expect((await ex.execute(cmd(randomUUID(), { $case: "changeMedia", value: { sourcePath: "x.iso", eject: false } }))).ok).toBe(false);
+    const without = new CommandExecutor(newSim(["stats"]));
+    expect(await without.execute(cmd(vm, { $case: "changeMedia", value: { sourcePath: "x.iso", eject: false } }))).toMatchObject({ ok: false, error: { code: "unsupported" } });
+  });
+
   describe("firewall", () => {
     const rule = { direction: "ingress", ethertype: "IPv4", protocol: "tcp", portRangeMin: 22, portRangeMax: 22, remoteIpPrefix: "0.0.0.0/0" };
     const sim = (capabilities?: ("firewall" | "power")[]) =>

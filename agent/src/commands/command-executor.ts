@@ -152,6 +152,14 @@ export class CommandExecutor {
           await disks.prepareOwnedDisk(vm, d, { replace: b.value.replace });
           return ok(await this.statusOf(vm));
         }
+        case "changeMedia": {
+          const disks = requireCapability(this.hv, "disks", "change cdrom media");
+          const m = b.value;
+          if (m.eject && m.sourcePath) throw new InvalidArgumentError("change_media.source_path", "ChangeMedia ejects or inserts: an eject names no ISO");
+          if (!m.eject && !m.sourcePath) throw new InvalidArgumentError("change_media.source_path", "ChangeMedia needs the ISO to insert (or eject)");
+          await disks.changeMedia(vm, m.eject ? { eject: true } : { eject: false, sourcePath: m.sourcePath });
+          return ok(await this.statusOf(vm));
+        }
         case "getVmStats": {
           const [s] = await requireCapability(this.hv, "stats", "VM stats").domainStats(vm);
           if (!s) throw new HypervisorError(`no stats for VM ${vm}`, { code: "no_domain" });

@@ -79,7 +79,15 @@ export interface DiskCapability {
   prepareOwnedDisk(vmUuid: string, disk: DiskSpec, opts: { replace: boolean }): Promise<void>;
   /** Removes a disk file attached to no VM (a deleted volume); one that does not exist is done already. */
   deleteDisk(sourcePath: string): Promise<void>;
+  /**
+   * Puts an ISO in the VM's ISO cdrom slot (replacing one that is in), or empties it: live when
+   * it runs, and in the definition. Done already when the slot holds what is asked.
+   */
+  changeMedia(vmUuid: string, media: MediaChange): Promise<void>;
 }
+
+/** The ISO cdrom slot's new content: an ISO (absolute, or relative to the images directory), or nothing. */
+export type MediaChange = { eject: true } | { eject: false; sourcePath: string };
 
 export interface BlockStats {
   name: string;

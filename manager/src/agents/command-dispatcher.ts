@@ -139,6 +139,12 @@ export class CommandDispatcher {
     return (await this.send(t, { $case: "applyFirewall", value: { firewall } })).domain;
   }
 
+  /** Inserts an ISO into (or ejects it from) the VM's ISO cdrom slot, live (capability "disks"). */
+  async changeMedia(t: VmCommandTarget, media: { sourcePath: string } | { eject: true }): Promise<DomainStatus | undefined> {
+    const value = "eject" in media ? { sourcePath: "", eject: true } : { sourcePath: media.sourcePath, eject: false };
+    return (await this.send(t, { $case: "changeMedia", value })).domain;
+  }
+
   private send(t: VmCommandTarget, body: CommandBody): Promise<CommandResult> {
     return this.run(t.hostId, {
       commandId: t.commandId ?? randomUUID(),

@@ -21,8 +21,8 @@ export function onVmJobFailed(db: Db, dispatcher: Pick<CommandDispatcher, "close
   return async (job: JobRow, error: JobFailure) => {
     if (job.vmId == null) return;
     const vmId = job.vmId;
-    // A firewall that could not be changed leaves the VM as it was (running with its former rules).
-    if (job.kind === "vm.firewall") {
+    // A firewall or cdrom media that could not be changed leaves the VM as it was (running, with its former rules or media).
+    if (job.kind === "vm.firewall" || job.kind === "vm.iso") {
       await dispatcher.closeAbandoned(`job ${job.id} (${job.kind}) failed: ${error.message}`, { jobId: job.id });
       return;
     }

@@ -6,6 +6,8 @@ export interface DomainDisk {
   targetDev: string;
   bus: string;
   sourcePath: string;
+  /** libvirt's alias of the device ("" when it has none in the XML). */
+  alias: string;
 }
 
 const parser = new XMLParser({
@@ -22,6 +24,7 @@ export function parseDomainDisks(xml: string): DomainDisk[] {
     targetDev: d.target?.["@_dev"] ?? "",
     bus: d.target?.["@_bus"] ?? "",
     sourcePath: d.source?.["@_file"] ?? d.source?.["@_dev"] ?? "",
+    alias: d.alias?.["@_name"] ?? "",
   }));
 }
 

@@ -6,7 +6,7 @@ import { XMLParser } from "fast-xml-parser";
 import { afterAll, describe, expect, it } from "vitest";
 import { InvalidArgumentError, UnsupportedError } from "#shared/errors.js";
 import { type DeepPartial, VmSpec } from "#shared/protocol.js";
-import { buildDomainXml, buildScsiControllerXml, diskLetters, domainNameFor, type DomainPaths, type DomainXmlOptions, parsePciAddress } from "./domain-xml.js";
+import { buildDomainXml, buildScsiControllerXml, diskLetters, domainNameFor, type DomainPaths, type DomainXmlOptions, ISO_SLOT_ALIAS, parsePciAddress } from "./domain-xml.js";
 import { parseOrbitMetadata } from "./orbit-metadata.js";
 import { toolMissing } from "./tool-availability.js";
 import { vmTapName } from "../../network/tap-name.js";
@@ -161,10 +161,29 @@ describe("buildDomainXml", () => {
     expect(disks[0]).toMatchObject({ readonly: "", target: { "@_bus": "scsi" }, driver: { "@_type": "raw" } });
   });
 
+  it("gives every domain an ISO cdrom slot apart from the seed: an empty tray after the disks when no ISO is in", () => {
+    const d = build("iso-slot-empty", base(), tcg, { ...paths, seedIso: "/i/seed.iso" });
+    const disks = list(devices(d).disk);
+    expect(disks.map((x) => [x["@_device"], (x.target as Node)["@_dev"], (x.source as Node | undefined)?.["@_file"], (x.alias as Node | undefined)?.["@_name"], (x.boot as Node | undefined)?.["@_order"]])).toEqual([
+      ["disk", "vda", "/var/lib/orbit/i/root.qcow2", undefined, "1"],
+      ["cdrom", "sda", undefined, ISO_SLOT_ALIAS, "2"],
+      ["cdrom", "sdb", "/i/seed.iso", undefined, undefined],
+    ]);
+    expect(disks[1]).toMatchObject({ readonly: "", target: { "@_bus": "scsi" }, driver: { "@_type": "raw" } });
+    // The slot alone brings the virtio-scsi controller (no seed, no other scsi device).
+    const alone = build("iso-slot-no-seed", base());
+    expect(list(devices(alone).controller).filter((c) => c["@_type"] === "scsi")).toHaveLength(1);
+    // An ISO in the spec is the slot itself: one ISO cdrom, with the alias, and no extra tray.
+    const withIso = list(devices(build("iso-slot-full", base({ disks: [...base().disks, { id: "iso", device: "cdrom", sourcePath: "/isos/a.iso", format: "raw" }] }))).disk);
+    expect(withIso.filter((x) => (x.alias as Node | undefined)?.["@_name"] === ISO_SLOT_ALIAS).map((x) => (x.source as Node)["@_file"])).toEqual(["/isos/a.iso"]);
+    expect(withIso.filter((x) => x["@_device"] === "cdrom")).toHaveLength(1);
+  });
+
   it("honours the cdrom bus and machine options (pc + ide: no PCIe ports, no scsi controller)", () => {
     const d = build("pc-ide", base(), { ...tcg, machine: "pc", cdromBus: "ide" }, { ...paths, seedIso: "/i/seed.iso" });
-    const seed = list(devices(d).disk)[1]!;
-    expect(seed.target).toEqual({ "@_dev": "hda", "@_bus": "ide" });
+    const [, slot, seed] = list(devices(d).disk);
+    expect(slot!.target).toEqual({ "@_dev": "hda", "@_bus": "ide" });
+    expect(seed!.target).toEqual({ "@_dev": "hdb", "@_bus": "ide" });
     expect(list(devices(d).controller)).toEqual([{ "@_type": "pci", "@_index": "0", "@_model": "pci-root" }, { "@_type": "usb", "@_model": "none" }]);
     expect((d.os as Node).type).toMatchObject({ "@_machine": "pc" });
   });

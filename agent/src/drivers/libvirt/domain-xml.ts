@@ -199,7 +199,15 @@ function diskElements(spec: VmSpec, opts: DomainXmlOptions, paths: DomainPaths):
   spec.disks.forEach((d, i) => {
     if (!d.sourcePath) throw new InvalidArgumentError(`disks[${i}].sourcePath`, `disk ${d.id || i} has no source path`);
   });
-  for (const d of spec.disks) {
+  // The ISO slot is the spec's cdrom, or an empty tray after the disks: media can be changed on a
+  // running domain only in a cdrom it already has.
+  const isoIndex = spec.disks.findIndex((d) => d.device === "cdrom");
+  const slotted = isoIndex >= 0 ? spec.disks : [...spec.disks, undefined];
+  for (const d of slotted) {
+    if (!d) {
+      out.push({ bus: cdromBus, element: isoSlotElement(nextTarget(cdromBus), cdromBus, direct ? undefined : bootOrder++) });
+      continue;
+    }
     const device = d.device === "cdrom" ? "cdrom" : "disk";
     const bus = device === "cdrom" ? (d.bus && d.bus !== "virtio" ? d.bus : cdromBus) : d.bus || "virtio";
     const format = d.format || (device === "cdrom" ? "raw" : "qcow2");
@@ -210,6 +218,7 @@ function diskElements(spec: VmSpec, opts: DomainXmlOptions, paths: DomainPaths):
       source: d.sourcePath.startsWith("/dev/") ? { "@_dev": d.sourcePath } : { "@_file": d.sourcePath },
       target: { "@_dev": nextTarget(bus), "@_bus": bus },
       ...(device === "cdrom" ? { readonly: "" } : {}),
+      ...(d === spec.disks[isoIndex] ? { alias: { "@_name": ISO_SLOT_ALIAS } } : {}),
       ...(d.id && device === "disk" ? { serial: d.id.replace(/[^A-Za-z0-9_.-]/g, "").slice(0, 20) } : {}),
       ...(direct ? {} : { boot: { "@_order": bootOrder++ } }),
     };
@@ -229,6 +238,22 @@ function diskElements(spec: VmSpec, opts: DomainXmlOptions, paths: DomainPaths):
     });
   }
   return out;
+}
+
+/** libvirt's user alias of the ISO cdrom slot (the "ua-" prefix keeps it as given): how the agent finds it for a media change. */
+export const ISO_SLOT_ALIAS = "ua-orbit-iso";
+
+/** The ISO cdrom slot with no medium in it (an empty tray). */
+function isoSlotElement(targetDev: string, bus: string, bootOrder: number | undefined): Record<string, unknown> {
+  return {
+    "@_type": "file",
+    "@_device": "cdrom",
+    driver: { "@_name": "qemu", "@_type": "raw" },
+    target: { "@_dev": targetDev, "@_bus": bus },
+    readonly: "",
+    alias: { "@_name": ISO_SLOT_ALIAS },
+    ...(bootOrder !== undefined ? { boot: { "@_order": bootOrder } } : {}),
+  };
 }
 
 function hostdevElement(g: GpuAssignment, i: number): Record<string, unknown> {

@@ -16,14 +16,14 @@ import { parseVirshCapabilities } from "../../inventory/virsh-capabilities.parse
 import { parseVirshNodeinfo } from "../../inventory/virsh-nodeinfo.parser.js";
 import { readFileTail } from "../file-tail.js";
 import type {
-  AttachDiskOptions, ConsoleCapability, ConsoleLogTail, ConsoleStream, DiskCapability, FirewallCapability, VmFirewall, DomainLifecycleEvent, Hypervisor, HypervisorHostFacts, PowerCapability, ResizeCapability,
+  AttachDiskOptions, MediaChange, ConsoleCapability, ConsoleLogTail, ConsoleStream, DiskCapability, FirewallCapability, VmFirewall, DomainLifecycleEvent, Hypervisor, HypervisorHostFacts, PowerCapability, ResizeCapability,
   StatsCapability, StopOptions,
 } from "../hypervisor.js";
 import { parseDomainDisks, parseDomainMdevs, parseScsiControllerModels } from "./domain-disks.parser.js";
 import { DomainEventStream } from "./domain-event-stream.js";
 import { parseUuidNameList } from "./domain-list.parser.js";
 import { type DomainState, isActive, parseDomstateReason } from "./domain-state.js";
-import { buildDiskDeviceXml, buildDomainXml, buildScsiControllerXml, diskLetters, domainNameFor, type DomainType, type DomainXmlOptions } from "./domain-xml.js";
+import { buildDiskDeviceXml, buildDomainXml, buildScsiControllerXml, diskLetters, domainNameFor, type DomainType, type DomainXmlOptions, ISO_SLOT_ALIAS } from "./domain-xml.js";
 import { type DomainStats, parseDomstats } from "./domstats.parser.js";
 import { parseNodeMemStatsFreeKib } from "./node-memstats.parser.js";
 import { ORBIT_METADATA_NS, type OrbitDomainMetadata, parseOrbitMetadata, parseOrbitMetadataElement } from "./orbit-metadata.js";
@@ -406,6 +406,26 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
       }
       await this.attachDeviceXml(uuid, targetDev, buildDiskDeviceXml({ sourcePath: path, format: disk.format ?? "qcow2", targetDev, bus, serial: disk.serial }), flags);
       return targetDev;
+    });
+  }
+
+  /**
+   * Inserts an ISO into (or ejects it from) the domain's ISO cdrom slot (domain-xml.ts), live
+   * when it runs and in the config. A domain defined before it had the slot has none until it
+   * is started again. Ejecting is forced: a guest that locked the tray would otherwise keep it.
+   */
+  async changeMedia(vmUuid: string, media: MediaChange): Promise<void> {
+    const uuid = vmUuid.toLowerCase();
+    const path = media.eject ? "" : this.resolveImage(media.sourcePath);
+    if (!media.eject) await this.ensureImage(media.sourcePath);
+    await this.withLock(uuid, async () => {
+      const flags = await this.liveConfigFlags(uuid);
+      const slot = parseDomainDisks(await this.virsh.run(flags.includes("--live") ? ["dumpxml", uuid] : ["dumpxml", "--inactive", uuid]))
+        .find((d) => d.device === "cdrom" && d.alias === ISO_SLOT_ALIAS);
+      if (!slot) throw new ConflictError(`VM ${uuid} has no ISO cdrom slot: its domain was defined before domains had one (stop and start it)`, "no_iso_slot");
+      if (slot.sourcePath === path) return;
+      const args = media.eject ? ["--eject", "--force"] : [path, slot.sourcePath ? "--update" : "--insert"];
+      await this.virsh.run(["change-media", uuid, slot.targetDev, ...args, ...flags]);
     });
   }
 

@@ -107,10 +107,10 @@ describe("virsh output parsers", () => {
       { uuid: "6695eb01-f6a4-8304-79aa-97f2502e193f", name: "with space" },
     ]);
     expect(parseDomainDisks(`<domain><devices><disk type='file' device='disk'><source file='/a.qcow2'/><target dev='vda' bus='virtio'/></disk>
-      <disk type='block' device='disk'><source dev='/dev/vg/x'/><target dev='sdb' bus='scsi'/></disk><disk type='file' device='cdrom'><target dev='sda' bus='scsi'/></disk></devices></domain>`)).toEqual([
-      { device: "disk", targetDev: "vda", bus: "virtio", sourcePath: "/a.qcow2" },
-      { device: "disk", targetDev: "sdb", bus: "scsi", sourcePath: "/dev/vg/x" },
-      { device: "cdrom", targetDev: "sda", bus: "scsi", sourcePath: "" },
+      <disk type='block' device='disk'><source dev='/dev/vg/x'/><target dev='sdb' bus='scsi'/></disk><disk type='file' device='cdrom'><target dev='sda' bus='scsi'/><alias name='ua-orbit-iso'/></disk></devices></domain>`)).toEqual([
+      { device: "disk", targetDev: "vda", bus: "virtio", sourcePath: "/a.qcow2", alias: "" },
+      { device: "disk", targetDev: "sdb", bus: "scsi", sourcePath: "/dev/vg/x", alias: "" },
+      { device: "cdrom", targetDev: "sda", bus: "scsi", sourcePath: "", alias: "ua-orbit-iso" },
     ]);
   });
 

@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import { ConflictError, HypervisorError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
 import { PowerState, StopMode, VmSpec, type DiskSpec, type DomainStatus, type NumaCell } from "#shared/protocol.js";
 import {
-  CAPABILITY_NAMES, type AttachDiskOptions, type CapabilityName, type DiskCapability, type DomainLifecycleEvent, type Hypervisor,
+  CAPABILITY_NAMES, type AttachDiskOptions, type MediaChange, type CapabilityName, type DiskCapability, type DomainLifecycleEvent, type Hypervisor,
   type HypervisorHostFacts, type PowerCapability, type ResizeCapability, type StatsCapability, type StopOptions, type VmStats,
   type ConsoleCapability, type ConsoleLogTail, type FirewallCapability, type VmFirewall,
 } from "../hypervisor.js";
@@ -433,6 +433,20 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
     this.commit(uuid, { ...d, attachedDisks: [...(d.attachedDisks ?? []), attached] });
     if (disk.createSizeGib && !this.diskFiles.has(disk.sourcePath)) this.diskFiles.set(disk.sourcePath, { backingPath: disk.backingPath ?? "" });
     return targetDev;
+  }
+
+  /** Recorded in the definition, as libvirt's --config does: the spec's cdrom is the ISO slot. */
+  async changeMedia(vmUuid: string, media: MediaChange): Promise<void> {
+    const uuid = vmUuid.toLowerCase();
+    const d = this.domain(uuid);
+    const disks = d.spec.disks.filter((x) => x.device !== "cdrom");
+    const iso: DiskSpec[] = media.eject ? [] : [{ id: "iso", device: "cdrom", sourcePath: media.sourcePath, format: "raw", sizeGib: 0, bus: "", owned: false, backingPath: "", copyFromVmUuid: "" }];
+    this.commit(uuid, { ...d, spec: { ...d.spec, disks: [...disks, ...iso] } });
+  }
+
+  /** The ISO in a domain's cdrom slot ("" when the tray is empty). */
+  isoMedia(vmUuid: string): string {
+    return this.domain(vmUuid.toLowerCase()).spec.disks.find((x) => x.device === "cdrom")?.sourcePath ?? "";
   }
 
   async deleteDisk(sourcePath: string): Promise<void> {

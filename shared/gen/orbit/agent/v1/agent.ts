@@ -489,6 +489,9 @@ export interface Command {
     /** Capability "disks". Needs no vm_uuid: the disk is attached to no VM. */
     { $case: "deleteDisk"; value: DeleteDisk }
     | //
+    /** Capability "disks". */
+    { $case: "changeMedia"; value: ChangeMedia }
+    | //
     /** Capability "firewall". */
     { $case: "applyFirewall"; value: ApplyFirewall }
     | undefined;
@@ -577,6 +580,17 @@ export interface PrepareDisk {
 export interface DeleteDisk {
   /** Absolute, or relative to the agent's images directory. */
   sourcePath: string;
+}
+
+/**
+ * Inserts an ISO into (or ejects it from) the VM's ISO cdrom slot, live when running and in the
+ * definition. Every Orbit domain has that slot, empty when no ISO is in; the cloud-init seed
+ * cdrom is another device and never changed by this.
+ */
+export interface ChangeMedia {
+  /** The ISO: absolute, or relative to the agent's images directory (fetched when missing). Empty with eject. */
+  sourcePath: string;
+  eject: boolean;
 }
 
 export interface GetVmStats {
@@ -5208,6 +5222,9 @@ export const Command: MessageFns<Command> = {
       case "deleteDisk":
         DeleteDisk.encode(message.body.value, writer.uint32(194).fork()).join();
         break;
+      case "changeMedia":
+        ChangeMedia.encode(message.body.value, writer.uint32(202).fork()).join();
+        break;
       case "applyFirewall":
         ApplyFirewall.encode(message.body.value, writer.uint32(322).fork()).join();
         break;
@@ -5372,6 +5389,14 @@ export const Command: MessageFns<Command> = {
             message.body = { $case: "deleteDisk", value: DeleteDisk.decode(reader, reader.uint32()) };
             continue;
           }
+          case 25: {
+            if (tag !== 202) {
+              break;
+            }
+
+            message.body = { $case: "changeMedia", value: ChangeMedia.decode(reader, reader.uint32()) };
+            continue;
+          }
           case 40: {
             if (tag !== 322) {
               break;
@@ -5469,6 +5494,10 @@ export const Command: MessageFns<Command> = {
         ? { $case: "deleteDisk", value: DeleteDisk.fromJSON(object.deleteDisk) }
         : isSet(object.delete_disk)
         ? { $case: "deleteDisk", value: DeleteDisk.fromJSON(object.delete_disk) }
+        : isSet(object.changeMedia)
+        ? { $case: "changeMedia", value: ChangeMedia.fromJSON(object.changeMedia) }
+        : isSet(object.change_media)
+        ? { $case: "changeMedia", value: ChangeMedia.fromJSON(object.change_media) }
         : isSet(object.applyFirewall)
         ? { $case: "applyFirewall", value: ApplyFirewall.fromJSON(object.applyFirewall) }
         : isSet(object.apply_firewall)
@@ -5518,6 +5547,8 @@ export const Command: MessageFns<Command> = {
       obj.prepareDisk = PrepareDisk.toJSON(message.body.value);
     } else if (message.body?.$case === "deleteDisk") {
       obj.deleteDisk = DeleteDisk.toJSON(message.body.value);
+    } else if (message.body?.$case === "changeMedia") {
+      obj.changeMedia = ChangeMedia.toJSON(message.body.value);
     } else if (message.body?.$case === "applyFirewall") {
       obj.applyFirewall = ApplyFirewall.toJSON(message.body.value);
     }
@@ -5620,6 +5651,12 @@ export const Command: MessageFns<Command> = {
       case "deleteDisk": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "deleteDisk", value: DeleteDisk.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "changeMedia": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "changeMedia", value: ChangeMedia.fromPartial(object.body.value) };
         }
         break;
       }
@@ -6651,6 +6688,95 @@ export const DeleteDisk: MessageFns<DeleteDisk> = {
   fromPartial<I extends Exact<DeepPartial<DeleteDisk>, I>>(object: I): DeleteDisk {
     const message = createBaseDeleteDisk();
     message.sourcePath = object.sourcePath ?? "";
+    return message;
+  },
+};
+
+function createBaseChangeMedia(): ChangeMedia {
+  return { sourcePath: "", eject: false };
+}
+
+export const ChangeMedia: MessageFns<ChangeMedia> = {
+  encode(message: ChangeMedia, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sourcePath !== "") {
+      writer.uint32(10).string(message.sourcePath);
+    }
+    if (message.eject !== false) {
+      writer.uint32(16).bool(message.eject);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChangeMedia {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChangeMedia();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sourcePath = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.eject = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChangeMedia {
+    return {
+      sourcePath: isSet(object.sourcePath)
+        ? globalThis.String(object.sourcePath)
+        : isSet(object.source_path)
+        ? globalThis.String(object.source_path)
+        : "",
+      eject: isSet(object.eject) ? globalThis.Boolean(object.eject) : false,
+    };
+  },
+
+  toJSON(message: ChangeMedia): unknown {
+    const obj: any = {};
+    if (message.sourcePath !== "") {
+      obj.sourcePath = message.sourcePath;
+    }
+    if (message.eject !== false) {
+      obj.eject = message.eject;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChangeMedia>, I>>(base?: I): ChangeMedia {
+    return ChangeMedia.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChangeMedia>, I>>(object: I): ChangeMedia {
+    const message = createBaseChangeMedia();
+    message.sourcePath = object.sourcePath ?? "";
+    message.eject = object.eject ?? false;
     return message;
   },
 };
