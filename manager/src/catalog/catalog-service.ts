@@ -4,7 +4,7 @@
 import { and, asc, count, eq, ilike, isNull, type SQL } from "drizzle-orm";
 import { InvalidArgumentError, NotFoundError } from "#shared/errors.js";
 import type { Db } from "../db/database.js";
-import { flavors, images, regions } from "../db/schema.js";
+import { clusters, flavors, images, regions } from "../db/schema.js";
 import { EnvironmentService, type Environment } from "../environments/environment-service.js";
 import { FlavorStock, type FleetSnapshots } from "./flavor-stock.js";
 import { labelsOf, type FlavorLabel } from "./flavor-labels.js";
@@ -78,7 +78,8 @@ export class CatalogService {
 
   /**
    * Images the viewer may use matching the query, a page of them (ordered by id), each with the
-   * regions it is offered in: `region` when given, else its own or (one in every region) each region.
+   * regions it is offered in: `region` when given, else its own or (one in every region) each
+   * region with hosts.
    */
   async images(viewer: ImageViewer, q: ImageQuery = {}): Promise<ListedImage[]> {
     if (q.region !== undefined) await this.checkRegion(q.region);
@@ -90,7 +91,7 @@ export class CatalogService {
     const perPage = q.perPage ?? IMAGES_PER_PAGE_MAX;
     const rows = await this.db.select().from(images).where(and(...conds)).orderBy(asc(images.id))
       .limit(perPage).offset(((q.page ?? 1) - 1) * perPage);
-    const everyRegion = q.region !== undefined ? [q.region] : (await this.db.select({ name: regions.name }).from(regions).orderBy(asc(regions.id))).map((r) => r.name);
+    const everyRegion = q.region !== undefined ? [q.region] : await this.regionsWithHosts();
     return rows.map((image) => ({
       image,
       regions: image.regionName !== EVERY_REGION ? [image.regionName] : everyRegion.length ? everyRegion : [EVERY_REGION],
@@ -111,6 +112,14 @@ export class CatalogService {
     if (await known(this.db.select({ n: count() }).from(flavors).where(eq(flavors.regionName, region)))) return;
     if (await known(this.db.select({ n: count() }).from(images).where(eq(images.regionName, region)))) return;
     throw new NotFoundError("region", region);
+  }
+
+  /** The regions VMs can be made in (a cluster joined them); every region when none has yet. */
+  private async regionsWithHosts(): Promise<string[]> {
+    const all = await this.db.select({ id: regions.id, name: regions.name }).from(regions).orderBy(asc(regions.id));
+    const hostedIds = new Set((await this.db.selectDistinct({ id: clusters.regionId }).from(clusters)).map((c) => c.id));
+    const hosted = all.filter((r) => hostedIds.has(r.id));
+    return (hosted.length ? hosted : all).map((r) => r.name);
   }
 
   /** The fleets to measure stock in, per region: placement keys its fleet snapshots by region name. */
