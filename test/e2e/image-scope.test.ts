@@ -137,6 +137,10 @@ describe.skipIf(!hasQemuImg)("image scope: regions and owning accounts", () => {
       await refused("POST", "/v1/core/volumes", {
         name: "far-vol", environment_name: "NORTH-1", size: 20, volume_type: "local", image_id: ids["South Linux"],
       }, alice, 400, /image "South Linux" is in region SOUTH-1; environment "NORTH-1" is in region NORTH-1/);
+      // The admin's placement dry run refuses alike (one look-up); without an image it takes one of the region's.
+      await refused("POST", "/v1/admin/placement/dry-run", { flavor_name: "s1.small", environment_name: "NORTH-1", image_name: "South Linux" }, undefined, 400, other);
+      const dry = await cloud.api("POST", "/v1/admin/placement/dry-run", { flavor_name: "s1.small", environment_name: "SOUTH-1" });
+      expect(dry.status, JSON.stringify(dry.json)).toBe(200);
       // A new account's implicit environment is not created by a refused deploy.
       const carol = await createUserKey(cloud, "scope-carol");
       await refused("POST", "/v1/core/virtual-machines", { name: "far", flavor_name: "s1.small", count: 1, environment_name: "SOUTH-1", image_name: "North Linux" }, carol, 400, /region NORTH-1/);
