@@ -113,7 +113,10 @@ export interface AdminImage {
   id: number;
   name: string;
   status: string;
+  /** "" for every region. */
   region_name?: string;
+  is_public?: boolean;
+  account_id?: number | null;
   os_type?: string;
   format?: string;
   size_bytes?: number | null;

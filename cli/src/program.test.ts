@@ -221,13 +221,22 @@ describe("--wait", () => {
     expect(r.stderr).toMatch(/orbit: image 5 failed: checksum mismatch: expected sha256:ab, got sha256:cd\n$/);
   });
 
+  it("admin image create --account registers an account's (private) image", async () => {
+    api.routes["POST /v1/admin/images"] = { status: 202, body: { status: true, message: "ok", image: IMG, job_id: 31 } };
+    const r = await runCli(["admin", "image", "create", "jammy", "--from", "https://example.com/j.img", "--checksum", "sha256:ab", "--account", "7"], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(api.requests[0]!.body).toEqual({ name: "jammy", url: "https://example.com/j.img", checksum: "sha256:ab", type: "qcow2", account_id: 7 });
+  });
+
   it("admin image list shows progress while downloading and the reason of an Error", async () => {
-    api.routes["GET /v1/admin/images"] = { body: { status: true, message: "ok", count: 2, images: [
+    api.routes["GET /v1/admin/images"] = { body: { status: true, message: "ok", count: 3, images: [
       { ...IMG, download_progress: { bytes: 1536, total_bytes: 4096, percent: 37, rate_bytes_per_s: 1024 } },
       { ...IMG, id: 6, name: "broken", status: "Error", error: "HTTP 404" },
+      { ...IMG, id: 1, name: "Debian 12", status: "Ready", region_name: "" },
     ] } };
     const r = await runCli(["admin", "image", "list"], env);
     expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Debian 12.*\(every region\)/);
     expect(r.stdout).toMatch(/5\s*│ jammy\s*│ Downloading\s*│ qcow2\s*│ -\s*│ 37% 1\.5 KiB\/4\.0 KiB at 1\.0 KiB\/s/);
     expect(r.stdout).toMatch(/6\s*│ broken\s*│ Error\s*│ qcow2\s*│ -\s*│ HTTP 404/);
   });

@@ -20,18 +20,21 @@ export function adminImageCommands(admin: Command, ctx: (cmd: Command) => Contex
     .option("--os-version <version>", "the OS version shown to users")
     .option("--description <text>", "description shown to users")
     .option("--label <label...>", "labels")
-    .option("--private", "not public")
+    .option("--private", "not public: only its account (--account) and admins see and use it")
+    .option("--account <id>", "the owning account (its image is private unless --public)", parseId)
+    .option("--public", "with --account: every account may use it")
     .option("--not-bootable", "ISO images: attach only, never boot from it"))
     .action(async (name: string, o: {
       from: string; checksum: string; type: string; region?: string; osType?: string; osVersion?: string; description?: string;
-      label?: string[]; private?: boolean; notBootable?: boolean; wait?: boolean; timeout: number;
+      label?: string[]; private?: boolean; account?: number; public?: boolean; notBootable?: boolean; wait?: boolean; timeout: number;
     }, cmd: Command) => {
       const c = ctx(cmd);
       const r = await c.client.post<{ image: AdminImage; job_id: number }>("/admin/images", {
         name, url: o.from, checksum: o.checksum, type: o.type,
         ...(o.region !== undefined && { region: o.region }), ...(o.osType !== undefined && { os_type: o.osType }),
         ...(o.osVersion !== undefined && { version: o.osVersion }), ...(o.description !== undefined && { description: o.description }),
-        ...(o.label !== undefined && { labels: o.label }), ...(o.private && { is_public: false }), ...(o.notBootable && { bootable: false }),
+        ...(o.label !== undefined && { labels: o.label }), ...(o.private && { is_public: false }), ...(o.public && { is_public: true }),
+        ...(o.account !== undefined && { account_id: o.account }), ...(o.notBootable && { bootable: false }),
       });
       if (o.wait) r.image = await waitForImage(c.client, r.image.id, `downloading ${name}`, c.waitOptions(o.timeout));
       if (c.json) return printJson(c.out, r);
@@ -45,7 +48,7 @@ export function adminImageCommands(admin: Command, ctx: (cmd: Command) => Contex
       if (c.json) return printJson(c.out, r);
       printTable(c.out, ["ID", "NAME", "STATUS", "FORMAT", "SIZE", "PROGRESS", "REGION", "OS"],
         r.images.map((i) => [i.id, i.name, i.status, i.format, i.size_bytes != null ? formatBytes(i.size_bytes) : "-",
-          i.status === "Downloading" && i.download_progress ? progressText(i) : i.status === "Error" ? i.error : "-", i.region_name, i.os_type]));
+          i.status === "Downloading" && i.download_progress ? progressText(i) : i.status === "Error" ? i.error : "-", regionText(i), i.os_type]));
     });
 
   image.command("get").description("show an image").argument("<id>", "image id", parseId)
@@ -56,7 +59,7 @@ export function adminImageCommands(admin: Command, ctx: (cmd: Command) => Contex
       const i = r.image;
       printFields(c.out, [["id", i.id], ["name", i.name], ["status", i.status], ["format", i.format], ["size", i.size_bytes != null ? formatBytes(i.size_bytes) : "-"],
         ["progress", i.download_progress ? progressText(i) : "-"], ["error", i.error || "-"], ["url", i.source_url], ["checksum", i.checksum],
-        ["region", i.region_name], ["os", i.os_type], ["job", i.job_id ?? "-"], ["created", i.created_at]]);
+        ["region", regionText(i)], ["account", i.account_id ?? "-"], ["public", i.is_public ?? "-"], ["os", i.os_type], ["job", i.job_id ?? "-"], ["created", i.created_at]]);
     });
 
   image.command("delete").alias("rm").description("delete an image no VM uses").argument("<id>", "image id", parseId)
@@ -67,3 +70,6 @@ export function adminImageCommands(admin: Command, ctx: (cmd: Command) => Contex
       c.out.write(`${r.message ?? `image ${id} deleted`}\n`);
     });
 }
+
+/** An image's region, "" being every region (the images Orbit ships). */
+const regionText = (i: AdminImage): string => (i.region_name === "" ? "(every region)" : i.region_name ?? "-");

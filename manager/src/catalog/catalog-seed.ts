@@ -1,8 +1,10 @@
 // Flavors and images a fresh install starts with (Hyperstack-style names). Admin APIs to manage
-// the catalogue come with the user-API issue; these make a first deploy possible. All are in the
-// "default" region (the column's default) until regions are a table.
+// the catalogue come with the user-API issue; these make a first deploy possible. The flavors are
+// in the "default" region (the column's default) until regions are a table; the images are in
+// every region (region_name "", see image-access.ts).
 import type { Db } from "../db/database.js";
 import { flavors, images } from "../db/schema.js";
+import { EVERY_REGION } from "./image-access.js";
 
 const GIB = 1024;
 
@@ -42,5 +44,5 @@ export const DEFAULT_IMAGES = [
 
 export async function seedCatalog(db: Db): Promise<void> {
   await db.insert(flavors).values(DEFAULT_FLAVORS).onConflictDoNothing();
-  await db.insert(images).values(DEFAULT_IMAGES).onConflictDoNothing();
+  await db.insert(images).values(DEFAULT_IMAGES.map((i) => ({ ...i, regionName: EVERY_REGION }))).onConflictDoNothing();
 }

@@ -3,10 +3,10 @@
 import { randomUUID } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { asc, count, eq, or } from "drizzle-orm";
-import { AlreadyExistsError, ConflictError, NotFoundError } from "#shared/errors.js";
+import { and, asc, count, eq, isNull, or } from "drizzle-orm";
+import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
 import type { Db } from "../db/database.js";
-import { images, jobs, vms } from "../db/schema.js";
+import { accounts, images, jobs, vms } from "../db/schema.js";
 import type { Image } from "./catalog-service.js";
 import { checkSourceUrl, parseChecksum, type ImageType } from "./image-source.js";
 
@@ -22,6 +22,8 @@ export interface RegisterImageInput {
   version?: string | undefined;
   description?: string | undefined;
   is_public?: boolean | undefined;
+  /** The owning account: a non-public image is its alone (default then: not public). */
+  account_id?: number | undefined;
   labels?: string[] | undefined;
   bootable?: boolean | undefined;
 }
@@ -46,11 +48,15 @@ export class ImageService {
   async register(caller: ImageCaller, input: RegisterImageInput): Promise<{ image: Image; jobId: number }> {
     const url = checkSourceUrl(input.url);
     const { algorithm, hex } = parseChecksum(input.checksum);
+    if (input.account_id !== undefined) {
+      const [owner] = await this.o.db.select({ id: accounts.id }).from(accounts).where(and(eq(accounts.id, input.account_id), isNull(accounts.deletedAt)));
+      if (!owner) throw new InvalidArgumentError("account_id", `account ${input.account_id} does not exist`);
+    }
     const out = await this.o.db.transaction(async (tx) => {
       const [created] = await tx.insert(images).values({
         name: input.name, status: "Downloading", sourceUrl: url, checksum: `${algorithm}:${hex}`, format: input.type,
         regionName: input.region ?? "default", osType: input.os_type ?? "linux", version: input.version ?? "",
-        description: input.description ?? "", isPublic: input.is_public ?? true, labels: input.labels ?? [],
+        description: input.description ?? "", isPublic: input.is_public ?? input.account_id === undefined, accountId: input.account_id ?? null, labels: input.labels ?? [],
         bootable: input.bootable ?? true,
       }).onConflictDoNothing().returning();
       if (!created) throw new AlreadyExistsError("image", `"${input.name}"`);

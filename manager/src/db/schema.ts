@@ -180,7 +180,8 @@ export const flavors = pgTable("flavors", {
   gpuShareMilli: integer("gpu_share_milli").notNull().default(0),
   hostTags: text("host_tags").array().notNull().default(sql`'{}'::text[]`),
   cpuType: text("cpu_type").notNull().default(""),
-  // The region's name as text until regions are their own table (linked when they merge).
+  // The region's name as text until regions are their own table (linked when they merge); ""
+  // for an image offered in every region (the images Orbit ships).
   regionName: text("region_name").notNull().default("default"),
   /** Hyperstack's flavor features: flags the admin sets (e.g. network_optimised), shown to users. */
   features: jsonb("features").notNull().$type<Record<string, boolean>>().default({}),
@@ -204,11 +205,14 @@ export const images = pgTable("images", {
   path: text("path").notNull().default(""),
   format: text("format").notNull().default("qcow2"),
   sizeGib: integer("size_gib").notNull().default(0),
-  // The region's name as text until regions are their own table (linked when they merge).
+  // The region's name as text until regions are their own table (linked when they merge); ""
+  // for an image offered in every region (the images Orbit ships).
   regionName: text("region_name").notNull().default("default"),
   version: text("version").notNull().default(""),
   description: text("description").notNull().default(""),
   isPublic: boolean("is_public").notNull().default(true),
+  /** The owning account: a non-public image is only its (and admins') to see and use. */
+  accountId: integer("account_id").references(() => accounts.id),
   // Registered images (POST /v1/admin/images) are downloaded by a job; seeded ones are Ready.
   status: text("status").notNull().$type<ImageStatus>().default("Ready"),
   /** Where a registered image came from ("" for seeded ones). */

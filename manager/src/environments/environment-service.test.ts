@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openTestDatabase, type Database } from "../db/database.js";
-import { accounts, environments, regions } from "../db/schema.js";
+import { accounts, clusters, environments, regions } from "../db/schema.js";
 import { EnvironmentService } from "./environment-service.js";
 
 let database: Database;
@@ -66,5 +66,18 @@ describe("EnvironmentService", () => {
     await svc.delete(alice, env.id);
     await expect(svc.get(alice, env.id)).rejects.toMatchObject({ code: "not_found" });
     expect((await database.db.select().from(regions)).length).toBeGreaterThan(0);
+  });
+});
+
+describe("the environment of a deploy that names none", () => {
+  it("is the implicit one of the only region with hosts, located without creating it", async () => {
+    // Regions default and CANADA-1 exist; only NORWAY-1 has a cluster (its id need not be its region's).
+    const [norway] = await database.db.insert(regions).values({ name: "NORWAY-1" }).returning();
+    await database.db.insert(clusters).values({ name: "default", regionId: norway!.id });
+    const [carol] = await database.db.insert(accounts).values({ name: "carol" }).returning();
+    const before = await stored();
+    expect(await svc.locateOnly(carol!.id)).toMatchObject({ name: "NORWAY-1", region: "NORWAY-1", regionId: norway!.id });
+    expect(await stored()).toBe(before);
+    expect(await svc.only(carol!.id)).toMatchObject({ accountId: carol!.id, name: "NORWAY-1", region: "NORWAY-1" });
   });
 });

@@ -12,6 +12,25 @@ import { containsPattern } from "../db/like-pattern.js";
 
 export type Region = typeof regions.$inferSelect;
 
+type NotFoundAs = "404" | "400";
+
+/** Where a deploy goes before anything is created: the account's environment, or the region whose implicit one it would be. */
+export interface EnvironmentTarget {
+  name: string;
+  region: string;
+  environment?: Environment;
+  /** The region of the implicit environment to create. */
+  regionId?: number;
+  field: string;
+  notFound: NotFoundAs;
+}
+
+function environmentNotFound(name: string, field: string, notFound: NotFoundAs): OrbitError {
+  const message = `environment "${name}" does not exist`;
+  if (notFound === "400") return new InvalidArgumentError(field, message);
+  return new OrbitError("not_found", message, { details: { resource: "environment", id: name, field } });
+}
+
 export interface Environment {
   id: number;
   accountId: number;
@@ -129,29 +148,42 @@ export class EnvironmentService {
    * The account's environment of that name; when it has none, the implicit one of the region of
    * that name, created now. Unknown names are refused naming `field` (404 or 400 as `notFound` says).
    */
-  async named(accountId: number, name: string, field = "environment_name", notFound: "404" | "400" = "404"): Promise<Environment> {
-    const [env] = await this.select(and(eq(environments.accountId, accountId), eq(environments.name, name)));
-    if (env) return env;
-    const [region] = await this.db.select().from(regions).where(eq(regions.name, name));
-    if (region) {
-      await this.db.insert(environments).values({ accountId, name, regionId: region.id }).onConflictDoNothing();
-      const [created] = await this.select(and(eq(environments.accountId, accountId), eq(environments.name, name)));
-      if (created) return created;
-    }
-    const message = `environment "${name}" does not exist`;
-    if (notFound === "400") throw new InvalidArgumentError(field, message);
-    throw new OrbitError("not_found", message, { details: { resource: "environment", id: name, field } });
+  async named(accountId: number, name: string, field = "environment_name", notFound: NotFoundAs = "404"): Promise<Environment> {
+    return this.materialise(accountId, await this.locate(accountId, name, field, notFound));
   }
 
   /** For a deploy that names no environment: the account's only one, or the only region's implicit one. */
   async only(accountId: number, field = "environment_name"): Promise<Environment> {
+    return this.materialise(accountId, await this.locateOnly(accountId, field));
+  }
+
+  /** What `named` would give, creating nothing (a deploy checks its region first). */
+  async locate(accountId: number, name: string, field = "environment_name", notFound: NotFoundAs = "404"): Promise<EnvironmentTarget> {
+    const [env] = await this.select(and(eq(environments.accountId, accountId), eq(environments.name, name)));
+    if (env) return { name, region: env.region, environment: env, field, notFound };
+    const [region] = await this.db.select().from(regions).where(eq(regions.name, name));
+    if (region) return { name, region: region.name, regionId: region.id, field, notFound };
+    throw environmentNotFound(name, field, notFound);
+  }
+
+  /** What `only` would give, creating nothing. */
+  async locateOnly(accountId: number, field = "environment_name"): Promise<EnvironmentTarget> {
     const mine = await this.select(eq(environments.accountId, accountId), 2);
-    if (mine.length === 1) return mine[0]!;
+    if (mine.length === 1) return { name: mine[0]!.name, region: mine[0]!.region, environment: mine[0]!, field, notFound: "400" };
     if (mine.length > 1) throw new InvalidArgumentError(field, `${field} is required when there is more than one environment`);
     const all = await this.db.select().from(regions).where(sql`exists (select 1 from clusters c where c.region_id = ${regions.id})`).limit(2);
-    if (all.length === 1) return this.named(accountId, all[0]!.name, field, "400");
+    if (all.length === 1) return this.locate(accountId, all[0]!.name, field, "400");
     if (all.length === 0) throw new InvalidArgumentError(field, "no environment exists yet: no host has registered");
     throw new InvalidArgumentError(field, `${field} is required when there is more than one region`);
+  }
+
+  /** The environment located: an implicit one is created now. */
+  async materialise(accountId: number, target: EnvironmentTarget): Promise<Environment> {
+    if (target.environment) return target.environment;
+    await this.db.insert(environments).values({ accountId, name: target.name, regionId: target.regionId! }).onConflictDoNothing();
+    const [created] = await this.select(and(eq(environments.accountId, accountId), eq(environments.name, target.name)));
+    if (created) return created;
+    throw environmentNotFound(target.name, target.field, target.notFound);
   }
 
   private select(where: SQL | undefined, limit?: number): Promise<Environment[]> {

@@ -13,10 +13,11 @@ import {
   clusters, environments, hosts, images, jobs, regions, storagePools, vms, volumeAttachments, volumes,
   type StoragePoolKind, type VolumeAttachmentStatus, type VolumeStatus,
 } from "../db/schema.js";
+import { imageVisibleTo, requireImageInRegion } from "../catalog/image-access.js";
 import { EnvironmentService, type Environment } from "../environments/environment-service.js";
 import { releasePoolCapacity, reservePoolCapacity, STORAGE_POOL_KINDS } from "./storage-pool-service.js";
 
-export interface VolumeOwner { accountId: number }
+export interface VolumeOwner { accountId: number; role?: "admin" | "user" | undefined }
 
 export interface VolumeAttachment {
   id: number;
@@ -97,10 +98,8 @@ export class VolumeService {
     let imageId: number | null = null;
     if (input.imageId !== undefined) {
       const [image] = await this.db.select().from(images).where(eq(images.id, input.imageId));
-      if (!image) throw new NotFoundError("image", input.imageId);
-      if (image.regionName !== env.region) {
-        throw new InvalidArgumentError("image_id", `image ${image.id} (${image.name}) is in region ${image.regionName}, environment "${env.name}" in region ${env.region}`);
-      }
+      if (!image || !imageVisibleTo(image, owner)) throw new NotFoundError("image", input.imageId);
+      requireImageInRegion(image, env.region, "image_id", `environment "${env.name}"`);
       if (input.sizeGib < image.sizeGib) throw new InvalidArgumentError("size", `a volume of image ${image.name} needs at least ${image.sizeGib} GB; ${input.sizeGib} asked`);
       imageId = image.id;
     }

@@ -13,6 +13,7 @@ import { touchHost } from "../hosts/host-generation.js";
 import { VM_CLONE_JOB_KINDS } from "../jobs/vm-clone.job.js";
 import { checkAccountLimits } from "../placement/account-limits.js";
 import { rejectionError, type PlacementService } from "../placement/placement-service.js";
+import { imagesVisibleTo, requireImageInRegion } from "../catalog/image-access.js";
 import { keyPairNamed, type Caller, type JobEnqueuer } from "./vm-service.js";
 import { transitionVm } from "./vm-transitions.js";
 import { isVmState, planAction, requireStopped, type VmAction, type VmState } from "./vm-state-machine.js";
@@ -74,7 +75,7 @@ export class VmActions {
     if (vm.bootVolumeId != null) {
       throw new ConflictError(`virtual machine ${id} boots from volume ${vm.bootVolumeId}: a reinstall replaces an image-backed root disk, which it has not`, "boot_volume");
     }
-    const image = imageName === undefined ? undefined : await this.imageInRegionOf(id, imageName);
+    const image = imageName === undefined ? undefined : await this.imageInRegionOf(caller, id, imageName);
     // A root disk is made afresh on a disk image; an ISO is installed from, by booting it (attach-iso).
     if (image?.format === "iso") {
       throw new InvalidArgumentError("image_name", `image "${image.name}" is an ISO: a reinstall makes the root disk on a disk image; attach the ISO (POST .../attach-iso) to install from it`);
@@ -99,17 +100,15 @@ export class VmActions {
     return { jobId, state, imageName: now!.name };
   }
 
-  /** An image of the VM's region by name: 404 when there is none of that name, 400 when it is another region's. */
-  private async imageInRegionOf(vmId: number, name: string): Promise<typeof images.$inferSelect> {
-    const [image] = await this.db.select().from(images).where(eq(images.name, name));
+  /** An image the caller may use of the VM's region by name: 404 when there is none of that name, 400 when it is another region's. */
+  private async imageInRegionOf(caller: Caller, vmId: number, name: string): Promise<typeof images.$inferSelect> {
+    const [image] = await this.db.select().from(images).where(and(eq(images.name, name), imagesVisibleTo(caller)));
     if (!image) {
       throw new OrbitError("not_found", `image_name: image "${name}" does not exist`, { details: { resource: "image", id: name, field: "image_name" } });
     }
     const [where] = await this.db.select({ region: regions.name }).from(vms)
       .innerJoin(environments, eq(environments.id, vms.environmentId)).innerJoin(regions, eq(regions.id, environments.regionId)).where(eq(vms.id, vmId));
-    if (image.regionName !== where!.region) {
-      throw new InvalidArgumentError("image_name", `image "${name}" is in region ${image.regionName}; virtual machine ${vmId} is in region ${where!.region}`);
-    }
+    requireImageInRegion(image, where!.region, "image_name", `virtual machine ${vmId}`);
     return image;
   }
 

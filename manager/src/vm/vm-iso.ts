@@ -7,6 +7,7 @@ import { and, eq } from "drizzle-orm";
 import { ConflictError, InvalidArgumentError, NotFoundError, OrbitError } from "#shared/errors.js";
 import type { Db, Tx } from "../db/database.js";
 import { environments, flavors, images, jobs, regions, vms } from "../db/schema.js";
+import { imageVisibleTo, requireImageInRegion } from "../catalog/image-access.js";
 import type { Caller, JobEnqueuer } from "./vm-service.js";
 import { isVmState, type VmState } from "./vm-state-machine.js";
 
@@ -57,16 +58,14 @@ export class VmIsos {
   async attach(caller: Caller, id: number, imageId: number): Promise<AttachedIso> {
     const vm = await this.changeableVm(caller, id, "attach an ISO");
     const [image] = await this.db.select().from(images).where(eq(images.id, imageId));
-    if (!image || (!image.isPublic && caller.role !== "admin")) {
+    if (!image || !imageVisibleTo(image, caller)) {
       throw new OrbitError("not_found", `image_id: image ${imageId} does not exist`, { details: { resource: "image", id: imageId, field: "image_id" } });
     }
     if (image.format !== "iso") throw new InvalidArgumentError("image_id", `image "${image.name}" is a ${image.format} disk image, not an ISO`);
     if (image.status !== "Ready") throw new InvalidArgumentError("image_id", `image "${image.name}" is not ready (${image.status})`);
     const [where] = await this.db.select({ region: regions.name }).from(environments)
       .innerJoin(regions, eq(regions.id, environments.regionId)).where(eq(environments.id, vm.environmentId));
-    if (image.regionName !== where!.region) {
-      throw new InvalidArgumentError("image_id", `image "${image.name}" is in region ${image.regionName}; virtual machine ${id} is in region ${where!.region}`);
-    }
+    requireImageInRegion(image, where!.region, "image_id", `virtual machine ${id}`);
     const jobId = await this.db.transaction(async (tx) => {
       const [locked] = await tx.select({ state: vms.state, isoImageId: vms.isoImageId }).from(vms).where(eq(vms.id, id)).for("update");
       const state = requireStoppedOrRunning(locked?.state ?? "Unknown", id, "attach an ISO");

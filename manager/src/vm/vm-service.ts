@@ -237,7 +237,7 @@ export class VmService {
   /** Where a deploy would go and why, committing nothing (admin API). */
   async dryRun(caller: Caller, input: DryRunInput): Promise<PlacementResult> {
     const accountId = input.account_id ?? caller.accountId;
-    const { flavor, image, environment } = await this.catalog.resolveDeploy(accountId, input);
+    const { flavor, image, environment } = await this.catalog.resolveDeploy({ accountId, role: caller.role }, input);
     const request = VmService.placementRequest(flavor, image, environment.region, accountId, input.count ?? 1);
     return this.placement.dryRun(request, input.seed);
   }
@@ -252,7 +252,7 @@ export class VmService {
       throw new InvalidArgumentError("user_data", `user_data is ${Buffer.byteLength(input.user_data, "utf8")} bytes; at most ${MAX_USER_DATA_BYTES} are accepted`);
     }
     const callbackUrl = input.callback_url ? validateCallbackUrl(input.callback_url, "callback_url", this.callbackPolicy()) : "";
-    const deploy = await this.catalog.resolveDeploy(caller.accountId, input);
+    const deploy = await this.catalog.resolveDeploy(caller, input);
     const { flavor, environment: env } = deploy;
     let image = deploy.image;
     refuseIsoMisuse(image, input);

@@ -644,11 +644,11 @@ export const adminExamples: OperationExamples = {
     request: {
       name: "Ubuntu Server 24.04 LTS", url: "https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img",
       checksum: "sha256:3c1f0cbb1e3e2a5e6a0d2b4f1c9e8d7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e", type: "qcow2", region: "default",
-      os_type: "linux", version: "24.04", description: "Ubuntu cloud image", labels: ["ubuntu"],
+      os_type: "linux", version: "24.04", description: "Ubuntu cloud image with the team's tools", labels: ["ubuntu"], account_id: 7,
     },
     response: { status: true, message: "Image 9 registered: downloading (job 41)", image: {
         id: 9, name: "Ubuntu Server 24.04 LTS", status: "Downloading", region_name: "default", os_type: "linux", format: "qcow2",
-        bootable: false, version: "24.04", description: "Ubuntu cloud image", is_public: true, labels: ["ubuntu"],
+        bootable: false, version: "24.04", description: "Ubuntu cloud image with the team's tools", is_public: false, account_id: 7, labels: ["ubuntu"],
         source_url: "https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img",
         checksum: "sha256:3c1f0cbb1e3e2a5e6a0d2b4f1c9e8d7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e", path: "image-9.qcow2",
         size_bytes: null, virtual_size_bytes: null,
@@ -659,7 +659,7 @@ export const adminExamples: OperationExamples = {
   "GET /v1/admin/images": {
     response: { status: true, message: "1 image(s)", count: 1, images: [{
         id: 9, name: "Ubuntu Server 24.04 LTS", status: "Ready", region_name: "default", os_type: "linux", format: "qcow2",
-        bootable: false, version: "24.04", description: "Ubuntu cloud image", is_public: true, labels: ["ubuntu"],
+        bootable: false, version: "24.04", description: "Ubuntu cloud image with the team's tools", is_public: false, account_id: 7, labels: ["ubuntu"],
         source_url: "https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img",
         checksum: "sha256:3c1f0cbb1e3e2a5e6a0d2b4f1c9e8d7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e", path: "image-9.qcow2",
         size_bytes: 613416960, virtual_size_bytes: 3758096384,
@@ -670,7 +670,7 @@ export const adminExamples: OperationExamples = {
   "GET /v1/admin/images/{id}": {
     response: { status: true, message: "Image 9", image: {
         id: 9, name: "Ubuntu Server 24.04 LTS", status: "Ready", region_name: "default", os_type: "linux", format: "qcow2",
-        bootable: false, version: "24.04", description: "Ubuntu cloud image", is_public: true, labels: ["ubuntu"],
+        bootable: false, version: "24.04", description: "Ubuntu cloud image with the team's tools", is_public: false, account_id: 7, labels: ["ubuntu"],
         source_url: "https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img",
         checksum: "sha256:3c1f0cbb1e3e2a5e6a0d2b4f1c9e8d7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e", path: "image-9.qcow2",
         size_bytes: 613416960, virtual_size_bytes: 3758096384,

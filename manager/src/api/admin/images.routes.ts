@@ -16,7 +16,8 @@ const RegisterImageBody = Type.Object({
   os_type: Type.Optional(SingleLineText({ minLength: 1, maxLength: 50, description: "linux (default) or windows" })),
   version: Type.Optional(SingleLineText({ maxLength: 100 })),
   description: Type.Optional(SingleLineText({ maxLength: 1000 })),
-  is_public: Type.Optional(Type.Boolean()),
+  is_public: Type.Optional(Type.Boolean({ description: "Whether every account may use it (default: true without account_id, false with one)" })),
+  account_id: Type.Optional(Id("The owning account: a non-public image is listed and usable only by it (and admins)")),
   labels: Type.Optional(Type.Array(SingleLineText({ minLength: 1, maxLength: 63 }), { maxItems: 32, uniqueItems: true })),
   bootable: Type.Optional(Type.Boolean({ description: "ISO images: whether a VM may boot from it (default true)" })),
 }, { additionalProperties: false });

@@ -13,7 +13,7 @@ const flavor = (id: number, over: Partial<Flavor> = {}): Flavor => ({
 });
 const image = (id: number, over: Partial<Image> = {}): Image => ({
   id, name: `i${id}`, osType: "linux", path: "", format: "qcow2", sizeGib: 10, regionName: "default", version: "",
-  description: "", isPublic: true, createdAt: at, status: "Ready", sourceUrl: "", checksum: "", bootable: true, labels: [], sizeBytes: null, virtualSizeBytes: null, storedSha256: "", downloadProgress: null, error: "", jobId: null, ...over,
+  description: "", isPublic: true, accountId: null, createdAt: at, status: "Ready", sourceUrl: "", checksum: "", bootable: true, labels: [], sizeBytes: null, virtualSizeBytes: null, storedSha256: "", downloadProgress: null, error: "", jobId: null, ...over,
 });
 
 describe("catalog presenters", () => {
@@ -39,10 +39,14 @@ describe("catalog presenters", () => {
     expect(await served(ok({ data: Type.Array(FlavorGroup) }), body)).toEqual({ status: 200, json: body });
   });
 
-  it("groups images per region and type, each with every field served", async () => {
-    const groups = imageGroups([image(1), image(2, { osType: "windows" }), image(3), image(4, { regionName: "north" })]);
-    expect(groups.map((g) => [g.region_name, g.type, g.images.map((i) => i.id)])).toEqual([
-      ["default", "linux", [1, 3]], ["default", "windows", [2]], ["north", "linux", [4]],
+  it("groups images per region and type, one in every region in each region's group, each with every field served", async () => {
+    const listed = (i: Image, regions = [i.regionName]) => ({ image: i, regions });
+    const groups = imageGroups([
+      listed(image(1)), listed(image(2, { osType: "windows" })), listed(image(3)), listed(image(4, { regionName: "north" })),
+      listed(image(5, { regionName: "" }), ["default", "north"]),
+    ]);
+    expect(groups.map((g) => [g.region_name, g.type, g.images.map((i) => [i.id, i.region_name])])).toEqual([
+      ["default", "linux", [[1, "default"], [3, "default"], [5, "default"]]], ["default", "windows", [[2, "default"]]], ["north", "linux", [[4, "north"], [5, "north"]]],
     ]);
     const body = { status: true, message: "m", images: groups };
     expect(await served(ok({ images: Type.Array(ImageGroup) }), body)).toEqual({ status: 200, json: body });

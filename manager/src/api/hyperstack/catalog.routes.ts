@@ -19,12 +19,12 @@ export const catalogRoutes = (catalog: CatalogService): FastifyPluginAsyncTypebo
 
   app.get("/v1/core/images", {
     schema: {
-      tags, summary: "List images", description: "Images grouped per region and type, one page of them.",
+      tags, summary: "List images", description: "Images the caller may use grouped per region and type, one page of them; an image offered in every region is in each region's group.",
       querystring: ListImagesQuery, response: { 200: ok({ images: Type.Array(ImageGroup) }), ...errors },
     },
   }, async (req) => {
     const { region, search, include_public: includePublic, page, per_page: perPage } = req.query;
-    const list = await catalog.images({ region, search, includePublic, page, perPage });
+    const list = await catalog.images(req.principal, { region, search, includePublic, page, perPage });
     return { status: true as const, message: "Getting images success", images: imageGroups(list) };
   });
 
@@ -32,6 +32,6 @@ export const catalogRoutes = (catalog: CatalogService): FastifyPluginAsyncTypebo
     schema: { tags, summary: "Get an image", params: ImageParams, querystring: GetImageQuery, response: { 200: ok({ image: Image }), ...errors } },
   }, async (req) => {
     if (req.query.include_related_vms) throw new UnsupportedError("include_related_vms is not supported yet", "include_related_vms");
-    return { status: true as const, message: "Getting image success", image: imageView(await catalog.imageById(req.params.id)) };
+    return { status: true as const, message: "Getting image success", image: imageView(await catalog.imageById(req.principal, req.params.id)) };
   });
 };

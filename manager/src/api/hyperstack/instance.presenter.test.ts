@@ -22,7 +22,7 @@ const vm: VmDetails = {
   },
   flavorLabels: [{ id: 1, label: "tiny" }],
   image: {
-    id: 2, name: "Debian 12", osType: "linux", path: "", format: "qcow2", sizeGib: 0, regionName: "default", version: "", description: "", isPublic: true, createdAt: at,
+    id: 2, name: "Debian 12", osType: "linux", path: "", format: "qcow2", sizeGib: 0, regionName: "default", version: "", description: "", isPublic: true, accountId: null, createdAt: at,
     status: "Ready", sourceUrl: "", checksum: "", bootable: true, labels: [], sizeBytes: null, virtualSizeBytes: null, storedSha256: "", downloadProgress: null, error: "", jobId: null,
   },
   host: { id: 4, name: "gpu-01" },
