@@ -103,6 +103,9 @@ describe.skipIf(skip)(`floating IPs through manager and agent on a real libvirtd
     await execa("ip", ["-n", client, "addr", "add", `${CLIENT}/24`, "dev", `fc-${suffix}`]);
     await execa("ip", ["-n", client, "link", "set", `fc-${suffix}`, "up"]);
     await execa("ip", ["-n", client, "route", "add", POOL, "via", HOST_UPLINK]);
+    // A new namespace inherits the root's IPv4 settings (devconf_inherit_init_net 0): start with
+    // forwarding off whatever the machine has, so the agent is seen turning it on.
+    await net.exec("sysctl", ["-w", "net.ipv4.ip_forward=0"]);
     expect(await net.exec("sysctl", ["-n", "net.ipv4.ip_forward"])).toBe("0"); // the agent turns it on
 
     daemon = await startSandboxedLibvirtd({ netns: net.name });

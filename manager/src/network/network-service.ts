@@ -2,7 +2,7 @@
 // free block of the supernet setting) or set by the admin. Within a region no two networks
 // overlap, and no two floating pools overlap anywhere; both checks run under a lock on the
 // region row (floating pools: on every region's, in id order), so concurrent changes cannot both pass.
-import { count, eq, ne } from "drizzle-orm";
+import { asc, count, eq, ne } from "drizzle-orm";
 import { ConflictError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
 import type { Db, Tx } from "../db/database.js";
 import { environments, ipAllocations, networks, regions } from "../db/schema.js";
@@ -73,7 +73,9 @@ export class NetworkService {
       await lockRegions(tx, allRegions);
       const [current] = await tx.select().from(networks).where(eq(networks.environmentId, env.id));
       const others = await tx.select({ id: networks.id, cidr: networks.cidr, floatingCidr: networks.floatingCidr, regionId: networks.regionId, env: environments.name })
-        .from(networks).innerJoin(environments, eq(environments.id, networks.environmentId)).where(ne(networks.id, current!.id));
+        .from(networks).innerJoin(environments, eq(environments.id, networks.environmentId)).where(ne(networks.id, current!.id))
+        // Oldest first: a refusal names the same clash on every database.
+        .orderBy(asc(networks.id));
       const inUse = await this.usage(tx, current!, env.name);
       const update: Partial<Network> = {};
       if (cidr && cidr.text !== current!.cidr) {
