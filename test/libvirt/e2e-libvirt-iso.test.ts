@@ -12,19 +12,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { XMLParser } from "fast-xml-parser";
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { DomainStatus, VmSpec } from "#shared/protocol.js";
-import { OrbitAgent } from "../../agent/src/agent.js";
-import { MemoryIdentityStore } from "../../agent/src/connection/identity-store.js";
+import { type OrbitAgent } from "../../agent/src/agent.js";
 import { ISO_SLOT_ALIAS } from "../../agent/src/drivers/libvirt/domain-xml.js";
-import { LibvirtHypervisor, type LibvirtHypervisorOptions } from "../../agent/src/drivers/libvirt/libvirt-hypervisor.js";
 import { missingTools } from "../../agent/src/drivers/libvirt/tool-availability.js";
-import { StaticGpuInventory } from "../../agent/src/gpu/gpu-inventory.js";
 import { startTestCloud, type TestCloud } from "../e2e/harness.js";
 import { type HostNetworkSandbox, startHostNetworkSandbox } from "./host-network-sandbox.js";
 import { REQUIRED_TOOLS, type SandboxedLibvirtd, startSandboxedLibvirtd } from "./sandboxed-libvirtd.js";
-import { ensureTestGuest, type TestGuest } from "./test-guest.js";
+import { type GuestBoot, joinLibvirtTestHost, kernelBoot, type TestGuestHypervisor } from "./libvirt-test-host.js";
+import { ensureTestGuest } from "./test-guest.js";
 
 const missing = missingTools([...REQUIRED_TOOLS, "nft", "ip", "genisoimage"]);
 const notRoot = process.getuid?.() !== 0;
@@ -32,20 +28,8 @@ const reason = missing.length > 0 ? `${missing.join(", ")} not installed` : notR
 const skip = reason !== "" && !process.env.CI;
 if (skip) console.warn(`real-libvirt ISO e2e skipped: ${reason} (bash scripts/install-system-deps.sh)`);
 
-/**
- * Boots VMs on the test guest's kernel and initrd (it has no boot loader), except a VM booting
- * an ISO (its spec's first disk a cdrom): that one keeps the driver's UEFI boot order.
- */
-class TestGuestHypervisor extends LibvirtHypervisor {
-  constructor(opts: LibvirtHypervisorOptions, private readonly guest: TestGuest) {
-    super(opts);
-  }
-
-  override startVm(spec: VmSpec): Promise<DomainStatus> {
-    if (spec.disks[0]?.device === "cdrom") return super.startVm(spec);
-    return super.startVm({ ...spec, directBoot: { kernel: this.guest.kernel, initrd: this.guest.initrd, cmdline: "console=ttyS0 quiet panic=-1" } });
-  }
-}
+/** The test guest's kernel, except for a VM booting an ISO (its first disk a cdrom): the driver's UEFI boot order. */
+const bootIso: GuestBoot = (spec, guest) => (spec.disks[0]?.device === "cdrom" ? undefined : kernelBoot(spec, guest));
 
 type Node = Record<string, unknown>;
 const xmlParser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "@_", parseAttributeValue: false, isArray: (_n, p) => String(p) === "domain.devices.disk" });
@@ -109,33 +93,7 @@ describe.skipIf(skip)(`ISOs in a running VM's cdrom through manager and agent on
     });
     await new Promise<void>((r) => server!.listen(0, "127.0.0.1", r));
     cloud = await startTestCloud({ hosts: [] });
-    hv = new TestGuestHypervisor({
-      uri: daemon.uri,
-      domainType: "qemu",
-      instancesDir: join(work, "instances"),
-      imagesDir: join(work, "images"),
-      xml: { machine: "q35", cdromBus: "scsi", cpu: { mode: "custom", model: "qemu64" } },
-      pollIntervalMs: 100,
-      acpiRepeatMs: 2000,
-      hostname: "libvirt-iso-host",
-      ensureBridge: net.ensureBridge,
-      nftCommand: net.nftCommand,
-      fetchImage: (p, dest) => agent!.connection.fetchImage(p, dest),
-    }, guest);
-    await hv.hostFacts();
-    agent = new OrbitAgent({
-      managerAddress: cloud.manager.grpcAddress,
-      joinToken: cloud.manager.agentToken,
-      identity: new MemoryIdentityStore(),
-      hypervisor: hv,
-      gpus: new StaticGpuInventory([]),
-      host: { tags: [], environment: "default", cluster: "default" },
-      log: pino({ level: process.env.ORBIT_TEST_LOG ?? "silent" }),
-      heartbeatIntervalMs: 300,
-    });
-    agent.start();
-    await agent.connection.connected;
-    await cloud.waitFor("the libvirt host Up", async () => (await cloud!.api("GET", "/v1/admin/hosts")).json.hosts[0]?.state === "Up", 30_000);
+    ({ hv, agent } = await joinLibvirtTestHost({ cloud, daemon, net, guest, work, hostname: "libvirt-iso-host", images: true, boot: bootIso }));
 
     const addr = server.address();
     const url = `http://127.0.0.1:${typeof addr === "object" && addr ? addr.port : 0}/tools.iso`;

@@ -9,21 +9,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { execa } from "execa";
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { DomainStatus, VmSpec } from "#shared/protocol.js";
-import { OrbitAgent } from "../../agent/src/agent.js";
-import { MemoryIdentityStore } from "../../agent/src/connection/identity-store.js";
-import { LibvirtHypervisor, type LibvirtHypervisorOptions } from "../../agent/src/drivers/libvirt/libvirt-hypervisor.js";
+import { type OrbitAgent } from "../../agent/src/agent.js";
 import { missingTools } from "../../agent/src/drivers/libvirt/tool-availability.js";
 import { vmTapName } from "../../agent/src/network/tap-name.js";
-import { StaticGpuInventory } from "../../agent/src/gpu/gpu-inventory.js";
 import { images, jobs } from "../../manager/src/db/schema.js";
 import { jobsIdle, startTestCloud, type TestCloud } from "../e2e/harness.js";
 import { countOf, lastGuestReport } from "./guest-console.js";
 import { type HostNetworkSandbox, startHostNetworkSandbox } from "./host-network-sandbox.js";
 import { REQUIRED_TOOLS, type SandboxedLibvirtd, startSandboxedLibvirtd } from "./sandboxed-libvirtd.js";
-import { ensureTestGuest, type TestGuest } from "./test-guest.js";
+import { joinLibvirtTestHost, type TestGuestHypervisor } from "./libvirt-test-host.js";
+import { ensureTestGuest } from "./test-guest.js";
 
 const missing = missingTools([...REQUIRED_TOOLS, "nft", "ip", "qemu-io"]);
 const notRoot = process.getuid?.() !== 0;
@@ -31,16 +27,6 @@ const reason = missing.length > 0 ? `${missing.join(", ")} not installed` : notR
 const skip = reason !== "" && !process.env.CI;
 if (skip) console.warn(`real-libvirt network/storage e2e skipped: ${reason} (bash scripts/install-system-deps.sh)`);
 
-/** Boots every VM on the test guest's kernel and initrd (it has no boot loader); disks, NICs, seed and XML are the driver's. */
-class TestGuestHypervisor extends LibvirtHypervisor {
-  constructor(opts: LibvirtHypervisorOptions, private readonly guest: TestGuest) {
-    super(opts);
-  }
-
-  override startVm(spec: VmSpec): Promise<DomainStatus> {
-    return super.startVm({ ...spec, directBoot: { kernel: this.guest.kernel, initrd: this.guest.initrd, cmdline: "console=ttyS0 quiet panic=-1" } });
-  }
-}
 
 const ICMP = (direction: "ingress" | "egress") => ({ direction, ethertype: "IPv4", protocol: "icmp", remote_ip_prefix: "0.0.0.0/0", port_range_min: null, port_range_max: null });
 
@@ -105,32 +91,7 @@ describe.skipIf(skip)(`networking, volumes and clone through manager and agent o
     // Two 1-vCPU guests on this 2-CPU host: the cluster CPU threshold (85 % by default) would refuse the second.
     cloud = await startTestCloud({ hosts: [], settings: { "cluster.cpu.allocated.capacity.disablethreshold": 1 } });
     await cloud.manager.database.db.update(images).set({ path: base }).where(eq(images.name, "Debian 12"));
-    hv = new TestGuestHypervisor({
-      uri: daemon.uri,
-      domainType: "qemu",
-      instancesDir: join(work, "instances"),
-      imagesDir: join(work, "images"),
-      xml: { machine: "q35", cdromBus: "scsi", cpu: { mode: "custom", model: "qemu64" } },
-      pollIntervalMs: 100,
-      acpiRepeatMs: 2000,
-      hostname: "libvirt-netstor-host",
-      ensureBridge: net.ensureBridge,
-      nftCommand: net.nftCommand,
-    }, guest);
-    await hv.hostFacts();
-    agent = new OrbitAgent({
-      managerAddress: cloud.manager.grpcAddress,
-      joinToken: cloud.manager.agentToken,
-      identity: new MemoryIdentityStore(),
-      hypervisor: hv,
-      gpus: new StaticGpuInventory([]),
-      host: { tags: [], environment: "default", cluster: "default" },
-      log: pino({ level: process.env.ORBIT_TEST_LOG ?? "silent" }),
-      heartbeatIntervalMs: 300,
-    });
-    agent.start();
-    await agent.connection.connected;
-    await cloud.waitFor("the libvirt host Up", async () => (await cloud!.api("GET", "/v1/admin/hosts")).json.hosts[0]?.state === "Up", 30_000);
+    ({ hv, agent } = await joinLibvirtTestHost({ cloud, daemon, net, guest, work, hostname: "libvirt-netstor-host", images: true }));
   }, 300_000);
 
   afterAll(async () => {

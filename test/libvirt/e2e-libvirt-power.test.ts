@@ -6,19 +6,15 @@
 import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { DomainStatus, VmSpec } from "#shared/protocol.js";
-import { OrbitAgent } from "../../agent/src/agent.js";
-import { MemoryIdentityStore } from "../../agent/src/connection/identity-store.js";
-import { LibvirtHypervisor, type LibvirtHypervisorOptions } from "../../agent/src/drivers/libvirt/libvirt-hypervisor.js";
+import { type OrbitAgent } from "../../agent/src/agent.js";
 import { missingTools } from "../../agent/src/drivers/libvirt/tool-availability.js";
-import { StaticGpuInventory } from "../../agent/src/gpu/gpu-inventory.js";
 import { startTestCloud, type TestCloud } from "../e2e/harness.js";
 import { countOf } from "./guest-console.js";
 import { type HostNetworkSandbox, startHostNetworkSandbox } from "./host-network-sandbox.js";
 import { REQUIRED_TOOLS, type SandboxedLibvirtd, startSandboxedLibvirtd } from "./sandboxed-libvirtd.js";
-import { ensureTestGuest, type TestGuest } from "./test-guest.js";
+import { type GuestBoot, joinLibvirtTestHost, type TestGuestHypervisor } from "./libvirt-test-host.js";
+import { ensureTestGuest } from "./test-guest.js";
 
 const missing = missingTools(REQUIRED_TOOLS);
 const notRoot = process.getuid?.() !== 0;
@@ -29,25 +25,11 @@ if (skip) console.warn(`real-libvirt power e2e skipped: ${reason} (bash scripts/
 /** A VM labelled so boots the kernel without its initrd: it panics, and ignores ACPI from then on. */
 const DEAF_LABEL = "test-guest-ignores-acpi";
 
-/**
- * Boots every VM on the test guest's kernel and initrd. Orbit's images are disks with their own
- * boot loader; the test guest has none (a kernel and a busybox initrd, built in seconds), so this
- * is the one thing the test changes in what the manager asks for: XML, power, console and disks
- * are the driver's own.
- */
-class TestGuestHypervisor extends LibvirtHypervisor {
-  constructor(opts: LibvirtHypervisorOptions, private readonly guest: TestGuest) {
-    super(opts);
-  }
-
-  override startVm(spec: VmSpec): Promise<DomainStatus> {
-    const deaf = DEAF_LABEL in spec.labels;
-    return super.startVm({
-      ...spec,
-      directBoot: { kernel: this.guest.kernel, initrd: deaf ? "" : this.guest.initrd, cmdline: `console=ttyS0 quiet ${deaf ? "panic=0" : "panic=-1"}` },
-    });
-  }
-}
+/** Boots every VM on the test guest's kernel; a "deaf" one without its initrd (it ignores ACPI). */
+const bootPower: GuestBoot = (spec, guest) => {
+  const deaf = DEAF_LABEL in spec.labels;
+  return { kernel: guest.kernel, initrd: deaf ? "" : guest.initrd, cmdline: `console=ttyS0 quiet ${deaf ? "panic=0" : "panic=-1"}` };
+};
 
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
@@ -109,32 +91,7 @@ describe.skipIf(skip)(`power actions and console logs through manager and agent 
     work = mkdtempSync(join(tmpdir(), "orbit-e2e-power-"));
     // The guest gets 10 s for an ACPI shutdown (it takes one or two); the default is two minutes.
     cloud = await startTestCloud({ hosts: [], settings: { "vm.shutdown.timeout.ms": SHUTDOWN_TIMEOUT_MS } });
-    hv = new TestGuestHypervisor({
-      uri: daemon.uri,
-      domainType: "qemu",
-      instancesDir: join(work, "instances"),
-      xml: { machine: "q35", cdromBus: "scsi", cpu: { mode: "custom", model: "qemu64" } },
-      pollIntervalMs: 100,
-      acpiRepeatMs: 2000,
-      hostname: "libvirt-power-host",
-      ensureBridge: net.ensureBridge,
-      nftCommand: net.nftCommand,
-    }, guest);
-    // First connection probes QEMU's capabilities (seconds): before anything is timed.
-    await hv.hostFacts();
-    agent = new OrbitAgent({
-      managerAddress: cloud.manager.grpcAddress,
-      joinToken: cloud.manager.agentToken,
-      identity: new MemoryIdentityStore(),
-      hypervisor: hv,
-      gpus: new StaticGpuInventory([]),
-      host: { tags: [], environment: "default", cluster: "default" },
-      log: pino({ level: process.env.ORBIT_TEST_LOG ?? "silent" }),
-      heartbeatIntervalMs: 300,
-    });
-    agent.start();
-    await agent.connection.connected;
-    await cloud.waitFor("the libvirt host Up", async () => (await cloud!.api("GET", "/v1/admin/hosts")).json.hosts[0]?.state === "Up", 30_000);
+    ({ hv, agent } = await joinLibvirtTestHost({ cloud, daemon, net, guest, work, hostname: "libvirt-power-host", boot: bootPower }));
   }, 300_000);
 
   afterAll(async () => {

@@ -1,0 +1,77 @@
+// One real libvirt host for the manager-driven tiers (test/libvirt/e2e-libvirt-*.test.ts): the
+// libvirt driver on a sandboxed libvirtd, in the test's own network namespace, with a real
+// OrbitAgent joined to the test cloud and seen Up. The one change to what the manager asks for:
+// VMs boot on the test guest's kernel and initrd (the guest has no boot loader); XML, power,
+// console, disks, NICs and firewall are the driver's own.
+import { join } from "node:path";
+import pino from "pino";
+import type { DirectBoot, DomainStatus, VmSpec } from "#shared/protocol.js";
+import { OrbitAgent } from "../../agent/src/agent.js";
+import { MemoryIdentityStore } from "../../agent/src/connection/identity-store.js";
+import { LibvirtHypervisor, type LibvirtHypervisorOptions } from "../../agent/src/drivers/libvirt/libvirt-hypervisor.js";
+import { StaticGpuInventory } from "../../agent/src/gpu/gpu-inventory.js";
+import type { TestCloud } from "../e2e/harness.js";
+import type { HostNetworkSandbox } from "./host-network-sandbox.js";
+import type { SandboxedLibvirtd } from "./sandboxed-libvirtd.js";
+import type { TestGuest } from "./test-guest.js";
+
+/** How a VM boots: the test guest's kernel (the default), or undefined to keep the driver's boot (an ISO's). */
+export type GuestBoot = (spec: VmSpec, guest: TestGuest) => DirectBoot | undefined;
+
+export const kernelBoot: GuestBoot = (_spec, guest) => ({ kernel: guest.kernel, initrd: guest.initrd, cmdline: "console=ttyS0 quiet panic=-1" });
+
+export class TestGuestHypervisor extends LibvirtHypervisor {
+  constructor(opts: LibvirtHypervisorOptions, private readonly guest: TestGuest, private readonly boot: GuestBoot = kernelBoot) {
+    super(opts);
+  }
+
+  override startVm(spec: VmSpec): Promise<DomainStatus> {
+    const directBoot = this.boot(spec, this.guest);
+    return super.startVm(directBoot ? { ...spec, directBoot } : spec);
+  }
+}
+
+export interface LibvirtTestHostOptions {
+  cloud: TestCloud;
+  daemon: SandboxedLibvirtd;
+  net: HostNetworkSandbox;
+  guest: TestGuest;
+  /** Instances (and, with `images`, the images dir) go under it. */
+  work: string;
+  hostname: string;
+  /** An images dir of its own, whose missing images the agent fetches from the manager (as agent/src/main.ts wires it). */
+  images?: boolean;
+  boot?: GuestBoot;
+}
+
+export async function joinLibvirtTestHost(o: LibvirtTestHostOptions): Promise<{ hv: TestGuestHypervisor; agent: OrbitAgent }> {
+  const hv: TestGuestHypervisor = new TestGuestHypervisor({
+    uri: o.daemon.uri,
+    domainType: "qemu",
+    instancesDir: join(o.work, "instances"),
+    xml: { machine: "q35", cdromBus: "scsi", cpu: { mode: "custom", model: "qemu64" } },
+    pollIntervalMs: 100,
+    acpiRepeatMs: 2000,
+    hostname: o.hostname,
+    ensureBridge: o.net.ensureBridge,
+    nftCommand: o.net.nftCommand,
+    ...(o.images ? { imagesDir: join(o.work, "images"), fetchImage: (p: string, dest: string): Promise<void> => agent.connection.fetchImage(p, dest) } : {}),
+  }, o.guest, o.boot);
+  // The first connection probes QEMU's capabilities (seconds): before anything is timed.
+  await hv.hostFacts();
+  // Declared after hv, called only once the agent exists (the first fetch comes with a deploy).
+  const agent: OrbitAgent = new OrbitAgent({
+    managerAddress: o.cloud.manager.grpcAddress,
+    joinToken: o.cloud.manager.agentToken,
+    identity: new MemoryIdentityStore(),
+    hypervisor: hv,
+    gpus: new StaticGpuInventory([]),
+    host: { tags: [], environment: "default", cluster: "default" },
+    log: pino({ level: process.env.ORBIT_TEST_LOG ?? "silent" }),
+    heartbeatIntervalMs: 300,
+  });
+  agent.start();
+  await agent.connection.connected;
+  await o.cloud.waitFor("the libvirt host Up", async () => (await o.cloud.api("GET", "/v1/admin/hosts")).json.hosts[0]?.state === "Up", 30_000);
+  return { hv, agent };
+}
