@@ -60,6 +60,50 @@ describe.skipIf(!url)("PostgreSQL pool", () => {
     }
   });
 
+  it("a transaction whose BEGIN meets a dead connection gives its client back (the pool never drains)", async () => {
+    const scratch = await scratchDatabaseUrl("orbit_pool");
+    // One client: a single leaked checkout would leave every later transaction waiting out the connect timeout.
+    const database = await openDatabase({ url: scratch.url, poolSize: 1, onIdleError: () => {}, timeouts: { connectMs: 1500 } });
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    let beginFailures = 0;
+    try {
+      for (let i = 0; i < 15; i++) {
+        const pid = ((await database.db.execute(sql`select pg_backend_pid() as pid`)) as unknown as { rows: { pid: number }[] }).rows[0]!.pid;
+        await admin.query("select pg_terminate_backend($1)", [pid]);
+        // At once, before the idle client hears of its end: BEGIN goes to the dead connection.
+        const failed = await database.db.transaction(async (tx) => { await tx.execute(sql`select 1`); }).then(() => undefined, (e: unknown) => e);
+        if (failed) {
+          beginFailures++;
+          expect(databaseUnavailableFrom(failed), String(failed)).toBeDefined();
+        }
+      }
+      const done = await database.db.transaction(async (tx) => (await tx.execute(sql`select 2 as two`)) as unknown as { rows: { two: number }[] });
+      expect(done.rows[0]!.two).toBe(2);
+    } finally {
+      await admin.end();
+      await database.close();
+      await scratch.drop();
+    }
+    // The race was really run, not dodged: some BEGINs did meet a dead connection.
+    expect(beginFailures).toBeGreaterThan(0);
+  });
+
+  it("a transaction that fails for a SQL reason keeps its healthy connection in the pool", async () => {
+    const scratch = await scratchDatabaseUrl("orbit_pool");
+    const database = await openDatabase({ url: scratch.url, poolSize: 1 });
+    try {
+      const pid = async () => ((await database.db.execute(sql`select pg_backend_pid() as pid`)) as unknown as { rows: { pid: number }[] }).rows[0]!.pid;
+      const before = await pid();
+      const failed = await database.db.transaction(async (tx) => { await tx.execute(sql`select 1/0`); }).then(() => undefined, (e: unknown) => e);
+      expect(String((failed as { cause?: unknown }).cause ?? failed)).toMatch(/division by zero/);
+      expect(await pid()).toBe(before);
+    } finally {
+      await database.close();
+      await scratch.drop();
+    }
+  });
+
   it("bounds statements and idle transactions on the server", async () => {
     const scratch = await scratchDatabaseUrl("orbit_pool");
     const database = await openDatabase({ url: scratch.url, timeouts: { statementMs: 300, idleInTransactionMs: 400 } });

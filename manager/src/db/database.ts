@@ -10,6 +10,7 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import pg from "pg";
 import * as schema from "./schema.js";
+import { TransactionSafePool } from "./transaction-safe-pool.js";
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 /** A transaction handle: same query API as Db. */
@@ -76,7 +77,7 @@ function trackClients(pool: pg.Pool): () => Promise<void> {
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
   if (opts.url) {
     const t = { ...DEFAULT_DATABASE_TIMEOUTS, ...opts.timeouts };
-    const pool = new pg.Pool({
+    const pool = new TransactionSafePool({
       connectionString: opts.url, max: opts.poolSize ?? 10,
       connectionTimeoutMillis: t.connectMs,
       statement_timeout: t.statementMs,
