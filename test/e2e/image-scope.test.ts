@@ -175,6 +175,40 @@ describe.skipIf(!hasQemuImg)("image scope: regions and owning accounts", () => {
     });
   });
 
+  describe("an admin's choice of region", () => {
+    it("registers an image in every region with region \"\"; refuses a region the cloud does not know, changing nothing", async () => {
+      const all = await register("Everywhere Linux", "disk.qcow2", { region: "" });
+      expect(all.region_name).toBe("");
+      for (const region of ["NORTH-1", "SOUTH-1"]) expect(await listed(`?region=${region}`)).toContainEqual([region, "Everywhere Linux"]);
+      const good = { name: "Nowhere", url: `${base}/disk.qcow2`, checksum: sum(files["disk.qcow2"]!), type: "qcow2" };
+      await refused("POST", "/v1/admin/images", { ...good, region: "NORHT-1" }, undefined, 400, /region "NORHT-1" does not exist \(known: .*NORTH-1.*SOUTH-1/);
+    });
+
+    it("PATCH moves an image to another region, to every region, to an owner and back; bad changes are refused, changing nothing", async () => {
+      const id = ids["Everywhere Linux"]!;
+      const patch = (body: unknown) => cloud.api("PATCH", `/v1/admin/images/${id}`, body);
+      let r = await patch({ region: "SOUTH-1", description: "south only", labels: ["x"] });
+      expect(r.status, JSON.stringify(r.json)).toBe(200);
+      expect(r.json.image).toMatchObject({ region_name: "SOUTH-1", description: "south only", labels: ["x"], is_public: true, account_id: null });
+      expect(await listed("?region=NORTH-1")).not.toContainEqual(["NORTH-1", "Everywhere Linux"]);
+      // Given to an account: private to it by default.
+      r = await patch({ account_id: aliceAccount });
+      expect(r.json.image).toMatchObject({ is_public: false, account_id: aliceAccount });
+      expect((await listed("", bob)).map(([, n]) => n)).not.toContain("Everywhere Linux");
+      expect((await listed("", alice)).map(([, n]) => n)).toContain("Everywhere Linux");
+      await refused("PATCH", `/v1/admin/images/${id}`, { account_id: null, is_public: false }, undefined, 400, /private image needs an owning account/);
+      await refused("PATCH", `/v1/admin/images/${id}`, { region: "MARS-1" }, undefined, 400, /region "MARS-1" does not exist/);
+      await refused("PATCH", `/v1/admin/images/${id}`, { account_id: 999_999 }, undefined, 400, /account 999999 does not exist/);
+      await refused("PATCH", `/v1/admin/images/${id}`, {}, undefined, 400, /./);
+      await refused("PATCH", "/v1/admin/images/999999", { region: "" }, undefined, 404, /image 999999/);
+      await refused("PATCH", `/v1/admin/images/${id}`, { region: "" }, alice, 403, /./);
+      // Unowned again (public), in every region.
+      r = await patch({ account_id: null, region: "" });
+      expect(r.json.image).toMatchObject({ is_public: true, account_id: null, region_name: "" });
+      expect((await listed("?region=NORTH-1", bob))).toContainEqual(["NORTH-1", "Everywhere Linux"]);
+    });
+  });
+
   describe("owning accounts", () => {
     let privateId: number;
 

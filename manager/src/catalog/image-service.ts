@@ -1,12 +1,14 @@
 // Admin image management: register an image from an http(s) URL (its download runs as an
-// `image.download` job), list, get and delete images whatever their status.
+// `image.download` job), list, get, change where and to whom it is offered, and delete images
+// whatever their status.
 import { randomUUID } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { and, asc, count, eq, isNull, or } from "drizzle-orm";
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
 import type { Db } from "../db/database.js";
-import { accounts, images, jobs, vms } from "../db/schema.js";
+import { accounts, images, jobs, regions, vms } from "../db/schema.js";
+import { EVERY_REGION } from "./image-access.js";
 import type { Image } from "./catalog-service.js";
 import { checkSourceUrl, parseChecksum, type ImageType } from "./image-source.js";
 
@@ -26,6 +28,16 @@ export interface RegisterImageInput {
   account_id?: number | undefined;
   labels?: string[] | undefined;
   bootable?: boolean | undefined;
+}
+
+/** What PATCH /v1/admin/images/{id} may change; absent fields stay. */
+export interface ChangeImageInput {
+  region?: string | undefined;
+  description?: string | undefined;
+  labels?: string[] | undefined;
+  is_public?: boolean | undefined;
+  /** null: owned by no account. */
+  account_id?: number | null | undefined;
 }
 
 export interface ImageCaller { accountId: number; userId?: number | null | undefined }
@@ -48,10 +60,8 @@ export class ImageService {
   async register(caller: ImageCaller, input: RegisterImageInput): Promise<{ image: Image; jobId: number }> {
     const url = checkSourceUrl(input.url);
     const { algorithm, hex } = parseChecksum(input.checksum);
-    if (input.account_id !== undefined) {
-      const [owner] = await this.o.db.select({ id: accounts.id }).from(accounts).where(and(eq(accounts.id, input.account_id), isNull(accounts.deletedAt)));
-      if (!owner) throw new InvalidArgumentError("account_id", `account ${input.account_id} does not exist`);
-    }
+    if (input.account_id !== undefined) await this.checkAccount(input.account_id);
+    if (input.region !== undefined) await this.checkRegion(input.region);
     const out = await this.o.db.transaction(async (tx) => {
       const [created] = await tx.insert(images).values({
         name: input.name, status: "Downloading", sourceUrl: url, checksum: `${algorithm}:${hex}`, format: input.type,
@@ -79,6 +89,42 @@ export class ImageService {
     const [row] = await this.o.db.select().from(images).where(eq(images.id, id));
     if (!row) throw new NotFoundError("image", id);
     return row;
+  }
+
+  /**
+   * Changes where and to whom an image is offered. VMs made from it keep it whatever changes
+   * (their disks are made); only new deploys see the change.
+   */
+  async change(id: number, input: ChangeImageInput): Promise<Image> {
+    const current = await this.get(id);
+    if (input.account_id != null) await this.checkAccount(input.account_id);
+    if (input.region !== undefined) await this.checkRegion(input.region);
+    const accountId = input.account_id === undefined ? current.accountId : input.account_id;
+    const isPublic = input.is_public ?? (input.account_id === undefined ? current.isPublic : input.account_id === null);
+    if (!isPublic && accountId === null) {
+      throw new InvalidArgumentError("is_public", "a private image needs an owning account (account_id): nobody but admins could use it");
+    }
+    const [row] = await this.o.db.update(images).set({
+      ...(input.region !== undefined ? { regionName: input.region } : {}),
+      ...(input.description !== undefined ? { description: input.description } : {}),
+      ...(input.labels !== undefined ? { labels: input.labels } : {}),
+      isPublic, accountId,
+    }).where(eq(images.id, id)).returning();
+    if (!row) throw new NotFoundError("image", id);
+    return row;
+  }
+
+  private async checkAccount(accountId: number): Promise<void> {
+    const [owner] = await this.o.db.select({ id: accounts.id }).from(accounts).where(and(eq(accounts.id, accountId), isNull(accounts.deletedAt)));
+    if (!owner) throw new InvalidArgumentError("account_id", `account ${accountId} does not exist`);
+  }
+
+  /** "" (every region) or a region the cloud knows: a typo would offer the image nowhere. */
+  private async checkRegion(region: string): Promise<void> {
+    if (region === EVERY_REGION) return;
+    const known = (await this.o.db.select({ name: regions.name }).from(regions).orderBy(asc(regions.name))).map((r) => r.name);
+    if (known.includes(region)) return;
+    throw new InvalidArgumentError("region", `region "${region}" does not exist (known: ${known.length ? known.join(", ") : "none yet"}); "" offers the image in every region`);
   }
 
   /** Deletes an image no VM (live or deleted: they keep their image) uses or has in its cdrom, and its stored file. */

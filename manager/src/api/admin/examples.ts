@@ -678,6 +678,18 @@ export const adminExamples: OperationExamples = {
         error: "", job_id: 41, created_at: "2026-12-04T19:40:02.118Z",
       } },
   },
+  "PATCH /v1/admin/images/{id}": {
+    request: { region: "", is_public: true, account_id: null, labels: ["ubuntu", "lts"] },
+    response: { status: true, message: "Image changed", image: {
+        id: 9, name: "Ubuntu Server 24.04 LTS", status: "Ready", region_name: "", os_type: "linux", format: "qcow2",
+        bootable: false, version: "24.04", description: "Ubuntu cloud image with the team's tools", is_public: true, account_id: null, labels: ["ubuntu", "lts"],
+        source_url: "https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img",
+        checksum: "sha256:3c1f0cbb1e3e2a5e6a0d2b4f1c9e8d7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e", path: "image-9.qcow2",
+        size_bytes: 613416960, virtual_size_bytes: 3758096384,
+        download_progress: { bytes: 613416960, total_bytes: 613416960, percent: 100, rate_bytes_per_s: 51118080 },
+        error: "", job_id: 41, created_at: "2026-12-04T19:40:02.118Z",
+      } },
+  },
   "DELETE /v1/admin/images/{id}": {
     response: { status: true, message: "Image 9 deleted" },
   },

@@ -12,7 +12,7 @@ const RegisterImageBody = Type.Object({
   url: Type.String({ minLength: 1, maxLength: 2048, description: "http or https URL the manager downloads the image from" }),
   checksum: Type.String({ minLength: 1, maxLength: 200, description: "\"sha256:<hex>\" (or md5, sha1, sha512) the download must match" }),
   type: Type.Union(IMAGE_TYPES.map((t) => Type.Literal(t)), { description: "qcow2, raw (stored converted to qcow2) or iso" }),
-  region: Type.Optional(SingleLineText({ minLength: 1, maxLength: 100, description: "Region (default \"default\"): environments in it may use the image" })),
+  region: Type.Optional(SingleLineText({ maxLength: 100, description: "Region (default \"default\"): environments in it may use the image; \"\" for every region" })),
   os_type: Type.Optional(SingleLineText({ minLength: 1, maxLength: 50, description: "linux (default) or windows" })),
   version: Type.Optional(SingleLineText({ maxLength: 100 })),
   description: Type.Optional(SingleLineText({ maxLength: 1000 })),
@@ -21,6 +21,14 @@ const RegisterImageBody = Type.Object({
   labels: Type.Optional(Type.Array(SingleLineText({ minLength: 1, maxLength: 63 }), { maxItems: 32, uniqueItems: true })),
   bootable: Type.Optional(Type.Boolean({ description: "ISO images: whether a VM may boot from it (default true)" })),
 }, { additionalProperties: false });
+
+const ChangeImageBody = Type.Object({
+  region: Type.Optional(SingleLineText({ maxLength: 100, description: "A region the cloud knows, or \"\" for every region" })),
+  description: Type.Optional(SingleLineText({ maxLength: 1000 })),
+  labels: Type.Optional(Type.Array(SingleLineText({ minLength: 1, maxLength: 63 }), { maxItems: 32, uniqueItems: true })),
+  is_public: Type.Optional(Type.Boolean({ description: "Whether every account may use it (default: unchanged, or false when account_id is set now)" })),
+  account_id: Type.Optional(Type.Union([Id("The owning account"), Type.Null()], { description: "null: owned by no account (then it must be public)" })),
+}, { additionalProperties: false, minProperties: 1 });
 
 export const imageAdminRoutes = (images: ImageService): FastifyPluginAsyncTypebox => async (app) => {
   app.post("/v1/admin/images", {
@@ -44,6 +52,14 @@ export const imageAdminRoutes = (images: ImageService): FastifyPluginAsyncTypebo
   app.get("/v1/admin/images/:id", {
     schema: { tags: ["admin"], summary: "Get an image", params: IdParams, response: { 200: ok({ image: AdminImage }), ...errors } },
   }, async (req) => ({ status: true as const, message: "Getting image success", image: adminImageView(await images.get(req.params.id)) }));
+
+  app.patch("/v1/admin/images/:id", {
+    schema: {
+      tags: ["admin"], summary: "Change an image's region, owner, visibility, description or labels",
+      description: "VMs made from the image keep it; only new deploys see the change.",
+      params: IdParams, body: ChangeImageBody, response: { 200: ok({ image: AdminImage }), ...errors },
+    },
+  }, async (req) => ({ status: true as const, message: "Image changed", image: adminImageView(await images.change(req.params.id, req.body)) }));
 
   app.delete("/v1/admin/images/:id", {
     schema: { tags: ["admin"], summary: "Delete an image no VM uses", params: IdParams, response: { 200: ok({}), ...errors } },
