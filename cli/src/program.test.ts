@@ -335,6 +335,26 @@ describe("--wait", () => {
   });
 });
 
+describe("vm attach-iso / detach-iso", () => {
+  it("sends the ISO's id and prints the answer; the VM's refusal exits 1; a missing --image exits 2 before any request", async () => {
+    api.routes["POST /v1/core/virtual-machines/7/attach-iso"] = { body: { status: true, message: "ISO attached: it is being inserted into the running VM's cdrom", iso: { id: 12, name: "virtio-win" } } };
+    const a = await runCli(["vm", "attach-iso", "7", "--image", "12"], env);
+    expect(a).toEqual({ code: 0, stdout: "VM 7: ISO attached: it is being inserted into the running VM's cdrom (virtio-win)\n", stderr: "" });
+    expect(api.requests[0]!.body).toEqual({ image_id: 12 });
+    api.routes["POST /v1/core/virtual-machines/7/detach-iso"] = { body: { status: true, message: "ISO detached", iso: { id: 12, name: "virtio-win" } } };
+    const d = await runCli(["vm", "detach-iso", "7", "--json"], env);
+    expect(JSON.parse(d.stdout)).toMatchObject({ message: "ISO detached", iso: { id: 12 } });
+    api.routes["POST /v1/core/virtual-machines/8/detach-iso"] = ERR(409, "virtual machine 8 has no ISO attached");
+    expect(await runCli(["vm", "detach-iso", "8"], env)).toEqual({ code: 1, stdout: "", stderr: "orbit: virtual machine 8 has no ISO attached\n" });
+    api.requests.length = 0;
+    for (const args of [["vm", "attach-iso", "7"], ["vm", "attach-iso", "7", "--image", "x"]]) {
+      const r = await runCli(args, env);
+      expect(r.code, args.join(" ")).toBe(2);
+    }
+    expect(api.requests).toHaveLength(0);
+  });
+});
+
 describe("volume", () => {
   const VOL = {
     id: 3, name: "datasets", environment: { name: "default", region: "default" }, description: "", volume_type: "local", size: 200,

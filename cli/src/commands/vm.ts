@@ -1,4 +1,5 @@
-// orbit vm create|list|show|start|stop|reboot|restore|clone|reset-ssh-key|console|delete: /v1/core/virtual-machines.
+// orbit vm create|list|show|start|stop|reboot|restore|clone|reset-ssh-key|attach-iso|detach-iso|console|delete:
+// /v1/core/virtual-machines.
 import { readFileSync } from "node:fs";
 import { type Command, Option } from "commander";
 import type { Instance, Named } from "../api-types.js";
@@ -155,6 +156,24 @@ export function vmCommands(program: Command, ctx: (cmd: Command) => Context): vo
       const r = await c.client.post<{ message?: string; key_name?: string }>(`/core/virtual-machines/${id}/reset-ssh-key`, { key_name: o.key });
       if (c.json) return printJson(c.out, r);
       c.out.write(`${r.message ?? `VM ${id}: SSH key reset to ${o.key}`}\n`);
+    });
+
+  vm.command("attach-iso").description("put an ISO image in a VM's cdrom (a running VM's media changes at once, a stopped VM's at its next start)")
+    .argument("<id>", "VM id", parseId)
+    .requiredOption("--image <id>", "ISO image id (orbit image list)", parseId)
+    .action(async (id: number, o: { image: number }, cmd: Command) => {
+      const c = ctx(cmd);
+      const r = await c.client.post<{ message?: string; iso?: Named }>(`/core/virtual-machines/${id}/attach-iso`, { image_id: o.image });
+      if (c.json) return printJson(c.out, r);
+      c.out.write(`VM ${id}: ${r.message ?? "ISO attached"}${r.iso?.name ? ` (${r.iso.name})` : ""}\n`);
+    });
+
+  vm.command("detach-iso").description("empty a VM's cdrom").argument("<id>", "VM id", parseId)
+    .action(async (id: number, _o: unknown, cmd: Command) => {
+      const c = ctx(cmd);
+      const r = await c.client.post<{ message?: string; iso?: Named }>(`/core/virtual-machines/${id}/detach-iso`, {});
+      if (c.json) return printJson(c.out, r);
+      c.out.write(`VM ${id}: ${r.message ?? "ISO detached"}${r.iso?.name ? ` (${r.iso.name})` : ""}\n`);
     });
 
   vmConsoleCommands(vm, ctx);
