@@ -225,5 +225,26 @@ describe.skipIf(skip)(`networking, volumes and clone through manager and agent o
     // Its own address, configured in the guest as for any VM.
     expect(clone.fixedIp).not.toBe(a.fixedIp);
     expect((await guestAddress(clone))[1].split("/")[0]).toBe((await instance(clone.id)).fixed_ip);
+    lastClone = clone;
   }, 180_000);
+
+  let lastClone: Vm | undefined;
+  it("the network's bridge stays while a domain on the host uses it (a stopped one too), and goes with the last, isolation and all", async () => {
+    expect(lastClone).toBeDefined();
+    const bridge = /<source bridge='([^']+)'/.exec(await hv.virsh.run(["dumpxml", a.uuid]))?.[1];
+    expect(bridge).toMatch(/^orb-\d+$/);
+    const bridges = async () => (JSON.parse(await net!.exec("ip", ["-j", "link", "show", "type", "bridge"])) as { ifname: string }[]).map((l) => l.ifname);
+    const isolation = async () => net!.exec("nft", ["list", "table", "inet", "orbit_isolation"]);
+    expect(await isolation()).toContain(`from-${bridge}`);
+    const remove = async (vm: Vm) => {
+      expect((await cloud!.api("DELETE", `/v1/core/virtual-machines/${vm.id}`)).status).toBe(200);
+      await cloud!.waitFor(`VM ${vm.id} gone`, async () => (await cloud!.api("GET", `/v1/core/virtual-machines/${vm.id}`)).status === 404, 60_000);
+    };
+    // The running clone goes; A, stopped but defined, still needs the bridge at its next start.
+    await remove(lastClone!);
+    expect(await bridges()).toContain(bridge);
+    await remove(a);
+    expect(await bridges()).not.toContain(bridge);
+    expect(await isolation()).not.toContain(`from-${bridge}`);
+  }, 120_000);
 });

@@ -6,12 +6,15 @@
 import { randomUUID } from "node:crypto";
 import { execa } from "execa";
 import { type BridgeGateway, LinuxBridges, type RunIp } from "../../agent/src/drivers/libvirt/linux-bridge.js";
+import { NftBridgeIsolation } from "../../agent/src/network/bridge-isolation.js";
 
 export interface HostNetworkSandbox {
   /** The namespace's name (for `ip netns exec`). */
   name: string;
   /** The driver's ensureBridge seam: the bridge (its gateway, forwarding) is made in the namespace. */
   ensureBridge(bridge: string, gateway?: BridgeGateway): Promise<void>;
+  /** The driver's releaseBridge seam: an unused environment bridge (and its isolation) is removed in the namespace. */
+  releaseBridge(bridge: string): Promise<void>;
   /** The driver's nftCommand seam: nft runs in the namespace. */
   nftCommand: readonly string[];
   /** Runs a command in the namespace; its stdout. */
@@ -30,13 +33,17 @@ export async function startHostNetworkSandbox(): Promise<HostNetworkSandbox> {
   };
   // /proc/sys/net is the reading process's namespace: sysctl runs inside this one.
   const sysctl = async (...args: string[]) => (await execa("ip", ["netns", "exec", name, "sysctl", ...args])).stdout.trim();
+  const nftCommand = ["ip", "netns", "exec", name, "nft"];
   const bridges = new LinuxBridges(ip, {
+    // As on a real host (linux-bridge.ts): environment bridges isolated from each other.
+    isolation: new NftBridgeIsolation({ nftCommand }),
     forwarding: { isOn: async () => (await sysctl("-n", "net.ipv4.ip_forward")) === "1", turnOn: async () => { await sysctl("-w", "net.ipv4.ip_forward=1"); } },
   });
   return {
     name,
     ensureBridge: (bridge, gateway) => bridges.ensure(bridge, gateway),
-    nftCommand: ["ip", "netns", "exec", name, "nft"],
+    releaseBridge: async (bridge) => { await bridges.releaseIfUnused(bridge); },
+    nftCommand,
     exec: async (cmd, args) => (await execa("ip", ["netns", "exec", name, cmd, ...args])).stdout,
     stop: async () => {
       await execa("ip", ["netns", "del", name], { reject: false });

@@ -54,6 +54,7 @@ export async function joinLibvirtTestHost(o: LibvirtTestHostOptions): Promise<{ 
     acpiRepeatMs: 2000,
     hostname: o.hostname,
     ensureBridge: o.net.ensureBridge,
+    releaseBridge: o.net.releaseBridge,
     nftCommand: o.net.nftCommand,
     ...(o.images ? { imagesDir: join(o.work, "images"), fetchImage: (p: string, dest: string): Promise<void> => agent.connection.fetchImage(p, dest) } : {}),
   }, o.guest, o.boot);

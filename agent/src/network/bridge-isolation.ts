@@ -67,9 +67,37 @@ export function buildBridgeIsolation(bridge: string): NftRuleset {
   };
 }
 
-/** What LinuxBridges calls for each bridge it ensures. */
+/**
+ * The transaction that forgets `bridge` (its map entry and chain), leaving the other bridges'
+ * isolation as it is. Idempotent without listing first: nft 1.0.6 (Debian 12) has no "destroy",
+ * so what may be missing is added, then deleted, in the same atomic transaction.
+ */
+export function buildBridgeIsolationRelease(bridge: string): NftRuleset {
+  if (!IFNAME_RE.test(bridge) || !bridge.startsWith(ENV_BRIDGE_PREFIX)) {
+    throw new InvalidArgumentError("bridge", `"${bridge}" is not an environment bridge (${ENV_BRIDGE_PREFIX}..., at most 15 characters)`);
+  }
+  const t = ISOLATION_TABLE;
+  const chain = isolationChainName(bridge);
+  // The forward chain and its dispatch rule stay as they are: the other bridges still use them.
+  return {
+    nftables: [
+      { metainfo: { json_schema_version: 1 } },
+      { add: { table: { family: t.family, name: t.table } } },
+      { add: { map: { ...t, name: FROM_BRIDGE_MAP, type: "ifname", map: "verdict" } } },
+      { add: { chain: { ...t, name: chain } } },
+      { flush: { chain: { ...t, name: chain } } },
+      { add: { element: { ...t, name: FROM_BRIDGE_MAP, elem: [[bridge, { jump: { target: chain } }]] } } },
+      { delete: { element: { ...t, name: FROM_BRIDGE_MAP, elem: [bridge] } } },
+      { delete: { chain: { ...t, name: chain } } },
+    ],
+  };
+}
+
+/** What LinuxBridges calls for each bridge it ensures, and forgets. */
 export interface BridgeIsolation {
   isolate(bridge: string): Promise<void>;
+  /** The bridge is gone: its isolation goes too (nothing happens for one never isolated). */
+  release(bridge: string): Promise<void>;
 }
 
 export interface NftBridgeIsolationOptions {
@@ -86,7 +114,14 @@ export class NftBridgeIsolation implements BridgeIsolation {
   }
 
   async isolate(bridge: string): Promise<void> {
-    const ruleset = buildBridgeIsolation(bridge);
+    await this.apply(bridge, "isolation", buildBridgeIsolation(bridge));
+  }
+
+  async release(bridge: string): Promise<void> {
+    await this.apply(bridge, "release of the isolation", buildBridgeIsolationRelease(bridge));
+  }
+
+  private async apply(bridge: string, what: string, ruleset: NftRuleset): Promise<void> {
     const [bin, ...args] = this.cmd;
     // A file, not stdin: nft opens /dev/stdin, which fails (ENXIO) on a Node child's socket pipe.
     const dir = await mkdtemp(join(tmpdir(), "orbit-nft-"));
@@ -95,7 +130,7 @@ export class NftBridgeIsolation implements BridgeIsolation {
       .then(() => execa(bin!, [...args, "-j", "-f", file], { reject: false }))
       .finally(() => rm(dir, { recursive: true, force: true }));
     if (r.exitCode !== 0) {
-      throw new HypervisorError(`nft refused the isolation of bridge ${bridge}: ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`, { retryable: false });
+      throw new HypervisorError(`nft refused the ${what} of bridge ${bridge}: ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`, { retryable: false });
     }
   }
 }

@@ -118,6 +118,22 @@ describe.skipIf(skipReason !== "")(`environment bridges isolated by nftables in 
         const listed = JSON.parse((await inNs(h.ns.host, "nft", "-j", "list", "table", ISOLATION_TABLE.family, ISOLATION_TABLE.table)).stdout) as { nftables: Record<string, unknown>[] };
         const rules = listed.nftables.filter((o) => "rule" in o);
         expect(rules).toHaveLength(3); // the dispatch and one drop per bridge, after three ensures
+
+        if (!brNetfilter) {
+          // A's bridge goes (its last VM destroyed): its chain and map entry go; B stays isolated.
+          await iso.release(h.bridgeA);
+          await iso.release(h.bridgeA); // idempotent: nothing left to forget
+          await iso.release(`orb-${sfx}zz`); // never isolated: nothing happens
+          const after = JSON.parse((await inNs(h.ns.host, "nft", "-j", "list", "table", ISOLATION_TABLE.family, ISOLATION_TABLE.table)).stdout) as { nftables: Record<string, any>[] };
+          expect(after.nftables.filter((o) => "chain" in o).map((o) => o.chain.name).sort()).toEqual(["forward", `from-${h.bridgeB}`]);
+          const map = after.nftables.find((o) => "map" in o)?.map as { elem?: unknown[] } | undefined;
+          expect(JSON.stringify(map?.elem ?? [])).not.toContain(h.bridgeA);
+          expect(JSON.stringify(map?.elem ?? [])).toContain(h.bridgeB);
+          // B's packets to A are still dropped; A's reach B now, but B's reply is dropped.
+          expect(await ping(h.ns.b1, A1)).toBe("timeout");
+          expect(await ping(h.ns.a1, B1)).toBe("timeout");
+          expect(await ping(h.ns.a1, A_GW)).toBe("reply");
+        }
       } finally {
         await dropHost(h);
       }

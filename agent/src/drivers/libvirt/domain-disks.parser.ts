@@ -58,3 +58,21 @@ export function parseScsiControllerModels(xml: string): string[] {
   const doc = controllerParser.parse(xml) as { domain?: { devices?: { controller?: Controller[] } } };
   return (doc.domain?.devices?.controller ?? []).filter((c) => c["@_type"] === "scsi").map((c) => c["@_model"] ?? "");
 }
+
+const interfaceParser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: "@_",
+  parseAttributeValue: false,
+  isArray: (name, jpath) => String(jpath) === "domain.devices.interface",
+});
+
+/** PURE: the bridges a domain XML's `<interface type='bridge'>` NICs plug into, each once. */
+export function parseDomainBridges(xml: string): string[] {
+  type Iface = { "@_type"?: string; source?: { "@_bridge"?: string } };
+  const doc = interfaceParser.parse(xml) as { domain?: { devices?: { interface?: Iface[] } } };
+  const names = (doc.domain?.devices?.interface ?? [])
+    .filter((i) => i["@_type"] === "bridge")
+    .map((i) => String(i.source?.["@_bridge"] ?? ""))
+    .filter(Boolean);
+  return [...new Set(names)];
+}

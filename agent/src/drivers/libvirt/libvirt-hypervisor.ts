@@ -19,7 +19,7 @@ import type {
   AttachDiskOptions, MediaChange, ConsoleCapability, ConsoleLogTail, ConsoleStream, DiskCapability, FirewallCapability, VmFirewall, DomainLifecycleEvent, Hypervisor, HypervisorHostFacts, PowerCapability, ResizeCapability,
   StatsCapability, StopOptions,
 } from "../hypervisor.js";
-import { parseDomainDisks, parseDomainMdevs, parseScsiControllerModels } from "./domain-disks.parser.js";
+import { parseDomainBridges, parseDomainDisks, parseDomainMdevs, parseScsiControllerModels } from "./domain-disks.parser.js";
 import { DomainEventStream } from "./domain-event-stream.js";
 import { parseUuidNameList } from "./domain-list.parser.js";
 import { type DomainState, isActive, parseDomstateReason } from "./domain-state.js";
@@ -29,7 +29,7 @@ import { parseNodeMemStatsFreeKib } from "./node-memstats.parser.js";
 import { ORBIT_METADATA_NS, type OrbitDomainMetadata, parseOrbitMetadata, parseOrbitMetadataElement } from "./orbit-metadata.js";
 import { type BridgeGateway, execaIp, LinuxBridges } from "./linux-bridge.js";
 import { Virsh } from "./virsh.js";
-import { NftBridgeIsolation } from "../../network/bridge-isolation.js";
+import { ENV_BRIDGE_PREFIX, NftBridgeIsolation } from "../../network/bridge-isolation.js";
 import { NftFirewall } from "../../network/nft-firewall.js";
 import { vmTapName } from "../../network/tap-name.js";
 import { isVirshError } from "./virsh-error.js";
@@ -60,6 +60,12 @@ export interface LibvirtHypervisorOptions {
    * /proc/sys/net/ipv4/ip_forward. Tests on libvirt's test driver, which plugs nothing, pass a no-op.
    */
   ensureBridge?: (name: string, gateway?: BridgeGateway) => Promise<void>;
+  /**
+   * Removes an environment bridge (orb-...) once no domain defined on this host uses it, with its
+   * gateway and isolation. Default: LinuxBridges.releaseIfUnused with `ip`; when ensureBridge is
+   * given and this is not, bridges are the caller's and nothing is removed.
+   */
+  releaseBridge?: (name: string) => Promise<void>;
   /** The `ip` binary of the default ensureBridge. Default "ip". */
   ipPath?: string;
   /** Timeout of a single virsh call. Default 120 s. */
@@ -108,6 +114,7 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
   private readonly eventListeners = new Set<(e: DomainLifecycleEvent) => void>();
   private eventChain: Promise<void> = Promise.resolve();
   private readonly ensureBridge: (name: string, gateway?: BridgeGateway) => Promise<void>;
+  private readonly releaseBridge: (name: string) => Promise<void>;
 
   constructor(opts: LibvirtHypervisorOptions) {
     // Fail at agent start, not on every VM start, for a configuration QEMU cannot run.
@@ -123,6 +130,7 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
     const isolation = new NftBridgeIsolation(opts.nftCommand ? { nftCommand: opts.nftCommand } : {});
     const bridges = new LinuxBridges(execaIp(opts.ipPath), { onNotice: opts.onWarning, isolation });
     this.ensureBridge = opts.ensureBridge ?? ((name, gateway) => bridges.ensure(name, gateway));
+    this.releaseBridge = opts.releaseBridge ?? (opts.ensureBridge ? async () => {} : async (name) => { await bridges.releaseIfUnused(name); });
     this.nft = new NftFirewall(opts.nftCommand ? { nftCommand: opts.nftCommand } : {});
     this.imagesDir = opts.imagesDir ?? opts.instancesDir;
     this.pollMs = opts.pollIntervalMs ?? 250;
@@ -261,6 +269,7 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
       await this.forceOff(uuid);
       await this.undefine(uuid);
       this.metadataCache.delete(uuid);
+      await this.releaseUnusedBridges(parseDomainBridges(xml));
       const seed = meta.instanceDir ? join(meta.instanceDir, "seed.iso") : undefined;
       const files = opts.removeOwnedDisks ? meta.ownedFiles : meta.ownedFiles.filter((f) => f === seed);
       for (const f of files) if (isAbsolute(f)) await rm(f, { force: true });
@@ -608,15 +617,48 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
     await writeFile(file, xml);
     // libvirt checks the bridge exists when the domain starts; one bridge per environment network,
     // which gets the network's gateway (the host routes floating-IP traffic through it).
-    for (const nic of uniqueBy(spec.nics, (n) => n.bridge)) {
-      await this.ensureBridge(nic.bridge, nic.gateway ? { address: nic.gateway, prefixLength: nic.prefixLength } : undefined);
-    }
-    // A renamed VM: libvirt refuses to redefine a uuid under a new name, so rename first (inactive only).
-    const wanted = domainNameFor(spec);
-    const current = await this.virsh.run(["domname", uuid]).then((n) => n.trim(), () => undefined);
-    if (current !== undefined && current !== wanted) await this.virsh.run(["domrename", uuid, wanted]);
-    await this.virsh.run(["define", file]);
+    // Under the bridges' locks until the domain is defined: a destroy elsewhere on this host then
+    // sees it as a user and leaves the bridge in place.
+    const nics = uniqueBy(spec.nics, (n) => n.bridge);
+    await this.withBridgeLocks(nics.map((n) => n.bridge), async () => {
+      for (const nic of nics) {
+        await this.ensureBridge(nic.bridge, nic.gateway ? { address: nic.gateway, prefixLength: nic.prefixLength } : undefined);
+      }
+      // A renamed VM: libvirt refuses to redefine a uuid under a new name, so rename first (inactive only).
+      const wanted = domainNameFor(spec);
+      const current = await this.virsh.run(["domname", uuid]).then((n) => n.trim(), () => undefined);
+      if (current !== undefined && current !== wanted) await this.virsh.run(["domrename", uuid, wanted]);
+      await this.virsh.run(["define", file]);
+    });
     this.metadataCache.delete(uuid);
+  }
+
+  /**
+   * Environment bridges no domain defined here uses any more (a stopped or hibernated one still
+   * does: it starts on the bridge) are removed. A failure is only reported: the VM is gone
+   * either way, and the next destroy on that network tries again.
+   */
+  private async releaseUnusedBridges(bridges: string[]): Promise<void> {
+    const candidates = bridges.filter((b) => b.startsWith(ENV_BRIDGE_PREFIX));
+    if (candidates.length === 0) return;
+    await this.withBridgeLocks(candidates, async () => {
+      const used = new Set<string>();
+      const uuids = (await this.virsh.run(["list", "--all", "--uuid"])).split("\n").map((l) => l.trim()).filter(Boolean);
+      for (const other of uuids) {
+        const xml = await this.virsh.run(["dumpxml", "--inactive", other]).catch(() => "");
+        for (const b of parseDomainBridges(xml)) used.add(b);
+      }
+      for (const b of candidates.filter((c) => !used.has(c))) {
+        await this.releaseBridge(b).catch((e: unknown) => this.opts.onWarning?.(`bridge ${b} not removed: ${(e as Error).message}`));
+      }
+    });
+  }
+
+  /** Runs fn holding each bridge's lock (taken in name order: two callers never wait on each other crosswise). */
+  private withBridgeLocks<T>(bridges: string[], fn: () => Promise<T>): Promise<T> {
+    const sorted = [...new Set(bridges)].sort();
+    const run = (i: number): Promise<T> => i === sorted.length ? fn() : this.withLock(`bridge:${sorted[i]}`, () => run(i + 1));
+    return run(0);
   }
 
   /** Resolves paths and creates owned disks that do not exist yet (qcow2 overlay or blank image). */

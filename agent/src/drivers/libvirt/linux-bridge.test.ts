@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { type Ipv4Forwarding, LinuxBridges, type RunIp } from "./linux-bridge.js";
 
-interface FakeLink { ifname: string; kind: string; up: boolean; addrs?: string[] }
+interface FakeLink { ifname: string; kind: string; up: boolean; addrs?: string[]; master?: string }
 
 /** A fake `ip` over a set of links: records every call, answers as iproute2 does. */
 function fakeIp(links: FakeLink[]): { run: RunIp; calls: string[] } {
@@ -19,6 +19,16 @@ function fakeIp(links: FakeLink[]): { run: RunIp; calls: string[] } {
       const link = links.find((l) => l.ifname === e)!;
       if ((link.addrs ?? []).some((x) => x.split("/")[0] === c!.split("/")[0])) throw new Error("RTNETLINK answers: File exists");
       (link.addrs ??= []).push(c!);
+      return "";
+    }
+    if (a === "-j" && b === "link" && c === "show" && d === "master") {
+      if (!links.some((l) => l.ifname === e)) throw new Error(`Device "${e}" does not exist.`);
+      return JSON.stringify(links.filter((l) => l.master === e).map((l) => ({ ifname: l.ifname })));
+    }
+    if (a === "link" && b === "del" && c === "dev") {
+      const i = links.findIndex((l) => l.ifname === d);
+      if (i < 0) throw new Error(`Cannot find device "${d}"`);
+      links.splice(i, 1);
       return "";
     }
     if (a === "-j" && b === "link" && c === "show") {
@@ -127,7 +137,7 @@ describe("LinuxBridges with isolation", () => {
   it("isolates an environment bridge before giving it its gateway, and leaves other bridges alone", async () => {
     const links: FakeLink[] = [];
     const order: string[] = [];
-    const isolation = { isolate: async (b: string) => { order.push(`isolate ${b} (addrs: ${links.find((l) => l.ifname === b)?.addrs?.length ?? 0})`); } };
+    const isolation = { isolate: async (b: string) => { order.push(`isolate ${b} (addrs: ${links.find((l) => l.ifname === b)?.addrs?.length ?? 0})`); }, release: async () => {} };
     const bridges = new LinuxBridges(fakeIp(links).run, { forwarding: fakeForwarding(true).forwarding, isolation });
     await bridges.ensure("orb-9", { address: "10.9.0.1", prefixLength: 24 });
     await bridges.ensure("virbr0");
@@ -137,9 +147,43 @@ describe("LinuxBridges with isolation", () => {
 
   it("does not add the gateway when the isolation fails", async () => {
     const links: FakeLink[] = [];
-    const isolation = { isolate: async () => { throw new Error("nft refused"); } };
+    const isolation = { isolate: async () => { throw new Error("nft refused"); }, release: async () => {} };
     const bridges = new LinuxBridges(fakeIp(links).run, { forwarding: fakeForwarding(false).forwarding, isolation });
     await expect(bridges.ensure("orb-3", { address: "10.3.0.1", prefixLength: 24 })).rejects.toThrow(/nft refused/);
     expect(links[0]?.addrs).toBeUndefined();
+  });
+});
+
+describe("LinuxBridges.releaseIfUnused", () => {
+  it("removes an environment bridge with no ports, then its isolation; keeps one with a port, and any other bridge", async () => {
+    const links: FakeLink[] = [
+      { ifname: "orb-1", kind: "bridge", up: true, addrs: ["10.1.0.1/24"] },
+      { ifname: "orb-2", kind: "bridge", up: true },
+      { ifname: "vnet3", kind: "tun", up: true, master: "orb-2" },
+      { ifname: "virbr0", kind: "bridge", up: true },
+    ];
+    const released: string[] = [];
+    const bridges = new LinuxBridges(fakeIp(links).run, { isolation: { isolate: async () => {}, release: async (b) => { released.push(b); } } });
+    expect(await bridges.releaseIfUnused("orb-1")).toBe(true);
+    expect(await bridges.releaseIfUnused("orb-2")).toBe(false);
+    expect(await bridges.releaseIfUnused("virbr0")).toBe(false);
+    expect(links.map((l) => l.ifname)).toEqual(["orb-2", "vnet3", "virbr0"]);
+    expect(released).toEqual(["orb-1"]);
+    // Already gone: nothing to remove, the isolation is forgotten all the same (idempotent).
+    expect(await bridges.releaseIfUnused("orb-1")).toBe(true);
+    expect(released).toEqual(["orb-1", "orb-1"]);
+  });
+
+  it("keeps the isolation when the bridge cannot be removed", async () => {
+    const links: FakeLink[] = [{ ifname: "orb-4", kind: "bridge", up: true }];
+    const ip = fakeIp(links);
+    const released: string[] = [];
+    const run: RunIp = async (args) => {
+      if (args[0] === "link" && args[1] === "del") throw new Error("RTNETLINK answers: Operation not permitted");
+      return ip.run(args);
+    };
+    const bridges = new LinuxBridges(run, { isolation: { isolate: async () => {}, release: async (b) => { released.push(b); } } });
+    await expect(bridges.releaseIfUnused("orb-4")).rejects.toThrow(/cannot remove bridge orb-4: .*Operation not permitted/);
+    expect(released).toEqual([]);
   });
 });

@@ -6,7 +6,8 @@
 // forwarding is turned on if it is off: the host routes DNATed floating-IP traffic onto the bridge
 // and the VMs' traffic off it (agent/src/drivers/README.md, Networking). An environment bridge
 // (orb-...) is isolated from the others (network/bridge-isolation.ts) before it gets its gateway,
-// so the host never routes between two environments.
+// so the host never routes between two environments. A bridge whose last domain is gone is
+// removed with its gateway and isolation (releaseIfUnused, called by the driver).
 import { readFile, writeFile } from "node:fs/promises";
 import { isIPv4 } from "node:net";
 import { execa } from "execa";
@@ -74,6 +75,35 @@ export class LinuxBridges {
     if (!gateway) return;
     await this.ensureAddress(name, gateway);
     await this.ensureForwarding();
+  }
+
+  /**
+   * Removes an environment bridge nothing is plugged into (with its gateway address and its
+   * isolation); a bridge that still has ports, or is not an environment bridge (orb-...), stays.
+   * Whether a defined but stopped domain still needs it is the caller's question (the driver).
+   * Resolves true when the bridge is gone (or was never there).
+   */
+  async releaseIfUnused(name: string): Promise<boolean> {
+    if (!IFNAME_RE.test(name) || !name.startsWith(ENV_BRIDGE_PREFIX)) return false;
+    if (!(await this.bridge(name))) {
+      await this.opts.isolation?.release(name);
+      return true;
+    }
+    let ports: string;
+    try {
+      ports = await this.ip(["-j", "link", "show", "master", name]);
+    } catch (e) {
+      throw new HypervisorError(`cannot list the ports of bridge ${name}: ${(e as Error).message}`);
+    }
+    if ((ports.trim() === "" ? [] : JSON.parse(ports) as unknown[]).length > 0) return false;
+    try {
+      await this.ip(["link", "del", "dev", name]);
+    } catch (e) {
+      // Removed meanwhile by someone else: gone is what was wanted.
+      if (await this.bridge(name)) throw new HypervisorError(`cannot remove bridge ${name}: ${(e as Error).message}`);
+    }
+    await this.opts.isolation?.release(name);
+    return true;
   }
 
   private async ensureUp(name: string): Promise<void> {

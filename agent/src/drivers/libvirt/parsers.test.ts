@@ -1,7 +1,7 @@
 // Parsers on output captured from virsh 9.0.0 (real libvirtd + QEMU 7.2 and the test driver).
 import { describe, expect, it } from "vitest";
 import { PowerState } from "#shared/protocol.js";
-import { parseDomainDisks, parseScsiControllerModels } from "./domain-disks.parser.js";
+import { parseDomainBridges, parseDomainDisks, parseScsiControllerModels } from "./domain-disks.parser.js";
 import { parseEventLine } from "./domain-event.parser.js";
 import { parseUuidNameList } from "./domain-list.parser.js";
 import { isActive, parseDomstateReason, stateFromNumbers } from "./domain-state.js";
@@ -163,5 +163,19 @@ describe("parseDomainMdevs", () => {
     </devices></domain>`;
     expect(parseDomainMdevs(xml)).toEqual(["c2177883-f1bb-47f0-914d-32a22e3a8804"]);
     expect(parseDomainMdevs("<domain><devices/></domain>")).toEqual([]);
+  });
+});
+
+describe("parseDomainBridges", () => {
+  it("lists each bridge a domain's bridge NICs use, once; other interface types are left out", () => {
+    const xml = `<domain type='qemu'><devices>
+      <interface type='bridge'><mac address='52:54:00:00:00:01'/><source bridge='orb-3'/><model type='virtio'/></interface>
+      <interface type='bridge'><source bridge='orb-3'/></interface>
+      <interface type='network'><source network='default'/></interface>
+      <interface type='bridge'><source bridge='br0'/></interface>
+    </devices></domain>`;
+    expect(parseDomainBridges(xml)).toEqual(["orb-3", "br0"]);
+    expect(parseDomainBridges("<domain type='qemu'><devices><interface type='bridge'><source bridge='orb-1'/></interface></devices></domain>")).toEqual(["orb-1"]);
+    expect(parseDomainBridges("<domain type='qemu'><devices/></domain>")).toEqual([]);
   });
 });
