@@ -45,8 +45,10 @@ export function vmScaleJob(
       timeoutMs: settings.number("vm.deploy.timeout.ms"),
     });
     const tries = 1 + settings.number("scale.retry");
+    let triesMade = 0;
     const step = async (name: string, to: { vcpus?: number; memoryMib?: number }): Promise<void> => {
       for (let n = 1; ; n++) {
+        triesMade = n;
         try {
           await dispatcher.resizeVm(target(`${name}/${n}`), to);
           return;
@@ -79,7 +81,7 @@ export function vmScaleJob(
       }
       await giveBack(db, vm.id, vm.hostId, from, to);
       throw new OrbitError(err.code === "invalid_argument" ? "invalid_argument" : "hypervisor_error",
-        `live resize of virtual machine ${vm.id} to ${to.vcpus} vCPUs and ${to.memoryMib} MiB failed after ${tries} tries at most: ${err.message}; `
+        `live resize of virtual machine ${vm.id} to ${to.vcpus} vCPUs and ${to.memoryMib} MiB failed (${triesMade === 1 ? "tried once" : `tried ${triesMade} times`}): ${err.message}; `
         + `it keeps running with ${from.vcpus} vCPUs and ${from.memoryMib} MiB and its old flavor, and the capacity was given back${undone}`,
         { retryable: false, details: { from, to } });
     }

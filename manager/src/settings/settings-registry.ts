@@ -62,9 +62,9 @@ export const CORE_SETTINGS: SettingDefinition[] = [
   },
   {
     name: "enable.dynamic.scale.vm",
-    description: "CloudStack's dynamic scaling: a VM started while this is true is defined with vCPU and memory headroom (twice its flavor, within the host), and a running VM may then be resized live within it (POST .../resize).",
-    schema: z.boolean(),
-    default: false,
+    description: "CloudStack's dynamic scaling, \"true\" or \"false\" (settings hold numbers and strings): a VM started while it is \"true\" is defined with vCPU and memory headroom (twice its flavor, within the host), and a running VM may then be resized live within it (POST .../resize).",
+    schema: z.enum(["true", "false"]),
+    default: "false",
   },
   {
     name: "scale.retry",
