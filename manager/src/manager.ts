@@ -206,7 +206,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   for (const kind of VM_CLONE_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmCloneJob(kind, db, dispatcher, registry)));
   runner.register("vm.firewall", vmFirewallJob(db, dispatcher, registry));
   runner.register(VM_ISO_JOB, vmIsoJob(db, dispatcher, registry));
-  runner.register(VM_SCALE_JOB, vmScaleJob(db, dispatcher, registry));
+  runner.register(VM_SCALE_JOB, withActionCallbacks(db, vmScaleJob(db, dispatcher, registry)));
   for (const kind of VOLUME_JOB_KINDS) runner.register(kind, withActionCallbacks(db, volumeJob(kind, db, dispatcher, registry)));
   // Registered images are downloaded into the manager's store (CloudStack's secondary storage).
   const imageStore = await openImageStore(config.dataDir);

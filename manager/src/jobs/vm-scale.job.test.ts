@@ -44,7 +44,7 @@ async function accepted(state = "Running"): Promise<{ vmId: number; job: JobRow 
   return { vmId: vm!.id, job: job as JobRow };
 }
 
-type Asked = { to: { vcpus?: number; memoryMib?: number }; commandId: string };
+type Asked = { to: { vcpus?: number; memoryMib?: number }; commandId: string | undefined };
 function host(answer: (to: Asked["to"], n: number) => void) {
   const asked: Asked[] = [];
   return {
