@@ -79,6 +79,19 @@ describe("live resize of a running VM", () => {
     await expectRefused(cold, "live-4c-8g", "dynamic_scaling_disabled", /^virtual machine \d+ is running: dynamic scaling is off \(setting enable\.dynamic\.scale\.vm is false\); stop it to resize it/);
   });
 
+  it("its settings are validated: enable.dynamic.scale.vm is \"true\" or \"false\", scale.retry 0 to 10 (400 naming the setting)", async () => {
+    for (const [name, value, rule] of [
+      ["enable.dynamic.scale.vm", true, /enable\.dynamic\.scale\.vm/], ["enable.dynamic.scale.vm", "yes", /enable\.dynamic\.scale\.vm/],
+      ["scale.retry", 11, /scale\.retry must be between 0 and 10/], ["scale.retry", 1.5, /scale\.retry/],
+    ] as const) {
+      const r = await cloud.api("PUT", `/v1/admin/settings/${name}`, { value });
+      expect(r.status, JSON.stringify(r.json)).toBe(400);
+      expect(r.json.message).toMatch(rule);
+    }
+    const listed = (await cloud.api("GET", "/v1/admin/settings")).json;
+    expect(JSON.stringify(listed)).toContain("scale.retry");
+  });
+
   it("turned on, a VM started before still has no headroom (409); a stop and start gives it some", async () => {
     await setDynamicScaling("true");
     await expectRefused(cold, "live-4c-8g", "no_headroom", /defined without headroom for live scaling/);

@@ -2,7 +2,8 @@
 // on, a VM's domain is defined with headroom (<vcpu current='1'>2</vcpu>, <memory> twice the
 // flavor's with <currentMemory> the flavor's), and POST .../resize of the running VM hot-plugs a
 // vCPU and moves the balloon; the guest (build-test-guest.sh) reports what it sees on its serial
-// console: GUEST-SIZE with /sys/devices/system/cpu/online, its online CPUs and MemTotal. One guest.
+// console: GUEST-SIZE with /sys/devices/system/cpu/online, its online CPUs and MemTotal. Memory is
+// then given back live down to what the VM booted with. One guest.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +25,8 @@ if (skip) console.warn(`real-libvirt scaling e2e skipped: ${reason} (bash script
 
 /** t1-tiny twice over: what its headroom allows (the test host has 2 CPUs). */
 const BIGGER = { name: "t1-tiny-x2", cpu: 2, ram: 0.25, disk: 0 };
+/** Its vCPUs with t1-tiny's memory: a live memory decrease down to what the VM booted with. */
+const LESS_MEMORY = { name: "t1-tiny-2c", cpu: 2, ram: 0.125, disk: 0 };
 
 describe.skipIf(skip)(`live scaling of a running VM through manager and agent on a real libvirtd${reason ? ` (${reason})` : ""}`, () => {
   let daemon: SandboxedLibvirtd | undefined;
@@ -52,8 +55,10 @@ describe.skipIf(skip)(`live scaling of a running VM through manager and agent on
       settings: { "enable.dynamic.scale.vm": "true", "cluster.cpu.allocated.capacity.disablethreshold": 1 },
     });
     ({ hv, agent } = await joinLibvirtTestHost({ cloud, daemon, net, guest, work, hostname: "libvirt-scaling-host" }));
-    const flavor = await cloud.api("POST", "/v1/admin/flavors", BIGGER);
-    expect(flavor.status, JSON.stringify(flavor.json)).toBe(201);
+    for (const f of [BIGGER, LESS_MEMORY]) {
+      const flavor = await cloud.api("POST", "/v1/admin/flavors", f);
+      expect(flavor.status, JSON.stringify(flavor.json)).toBe(201);
+    }
   }, 300_000);
 
   afterAll(async () => {
@@ -127,6 +132,23 @@ describe.skipIf(skip)(`live scaling of a running VM through manager and agent on
     expect((await instance()).flavor.name).toBe(BIGGER.name);
     expect(guestSize()).toEqual(before);
   }, 60_000);
+
+  it("gives memory back live down to what it booted with: the balloon takes it, the guest's MemTotal drops, its vCPUs stay", async () => {
+    const r = await cloud!.api("POST", `/v1/core/virtual-machines/${vm.id}/resize`, { flavor_name: LESS_MEMORY.name });
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    const job = await cloud!.waitFor("the vm.scale job", async () => {
+      const j = (await cloud!.api("GET", `/v1/core/jobs/${r.json.job_id}`)).json.job;
+      return j.status === "succeeded" || j.status === "failed" ? j : undefined;
+    }, 90_000);
+    expect(job, JSON.stringify(job.error)).toMatchObject({ status: "succeeded", result: { scaled: { vcpus: 2, memory_mib: 128 } } });
+    const seen = await cloud!.waitFor("the guest back at about 128 MiB", async () => {
+      const s = guestSize();
+      return s && Number(s.get("mem_kb")) <= 128 * 1024 ? s : undefined;
+    }, 60_000).catch(withLog);
+    expect(seen.get("cpus")).toBe("2");
+    expect(countOf(serial(), "GUEST-READY")).toBe(1);
+    expect(await hv.virsh.run(["dumpxml", "--inactive", vm.uuid])).toMatch(/<currentMemory unit='KiB'>131072<\/currentMemory>/);
+  }, 150_000);
 
   it("deletes the VM", async () => {
     expect((await cloud!.api("DELETE", `/v1/core/virtual-machines/${vm.id}`)).status).toBe(200);
