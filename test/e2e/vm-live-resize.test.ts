@@ -136,7 +136,7 @@ describe("live resize of a running VM", () => {
   it("refuses when its host has no room for the growth (409: live migration elsewhere is not available yet), the VM unchanged", async () => {
     // Taken by cold (4 GiB), hot (4 GiB) and this: growing cold by 4 GiB passes the cluster's 85% memory threshold.
     await create("filler", "live-filler");
-    await expectRefused(cold, "live-4c-8g", "no_room_on_host", /its host scale-a has no room for flavor "live-4c-8g" .*live migration to a host with room is not available yet/);
+    await expectRefused(cold, "live-4c-8g", "no_room_on_host", /its host has no room for flavor "live-4c-8g" .*live migration to a host with room is not available yet/);
   });
 
   it("a stopped VM is still resized without a job, past its old headroom: its next start defines the new size with new headroom", async () => {

@@ -199,7 +199,7 @@ export class VmActions {
     if (!alloc || vm.hostId == null) throw new ConflictError(`virtual machine ${id} holds no capacity on a host`, vm.state);
     if (alloc.pinnedCpus.length > 0) throw new UnsupportedError(`virtual machine ${id} has pinned CPUs: resizing it is not supported yet`, "flavor_name");
     const growth = { vcpus: Math.max(0, flavor.vcpus - vm.vcpus), memoryMib: Math.max(0, flavor.memoryMib - vm.memoryMib) };
-    const [host] = await this.db.select({ generation: hosts.generation, name: hosts.name }).from(hosts).where(eq(hosts.id, vm.hostId));
+    const [host] = await this.db.select({ generation: hosts.generation }).from(hosts).where(eq(hosts.id, vm.hostId));
     const [env] = await this.db.select({ name: environments.name }).from(environments).where(eq(environments.id, vm.environmentId));
     const [image] = await this.db.select({ osType: images.osType }).from(images).where(eq(images.id, vm.imageId));
     const grows = growth.vcpus + growth.memoryMib > 0;
@@ -213,9 +213,9 @@ export class VmActions {
       });
       if (!placed.ok && live) {
         // Moving it live to a host with room is the migration issue's; until then the VM stays as it is.
-        throw new ConflictError(`virtual machine ${id} is running and its host ${host!.name} has no room for flavor "${flavorName}" (${placed.rejection.message}): `
-          + `live migration to a host with room is not available yet; stop it and resize it, or free room on its host`, vm.state,
-        { rule: "no_room_on_host", rejections: placed.rejection.hosts });
+        // (Which host, and its free capacity, are the operator's business: not in a user's answer.)
+        throw new ConflictError(`virtual machine ${id} is running and its host has no room for flavor "${flavorName}" (${placed.rejection.message}): `
+          + `live migration to a host with room is not available yet; stop it and resize it, or free room on its host`, vm.state, { rule: "no_room_on_host" });
       }
       if (!placed.ok) throw rejectionError(placed.rejection);
     }
