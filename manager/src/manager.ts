@@ -18,6 +18,7 @@ import { securityRuleRoutes } from "./api/hyperstack/security-rules.routes.js";
 import { SecurityRuleService } from "./security-rules/security-rule-service.js";
 import { vmFirewallJob } from "./jobs/vm-firewall.job.js";
 import { VM_ISO_JOB, vmIsoJob } from "./jobs/vm-iso.job.js";
+import { VM_SCALE_JOB, vmScaleJob } from "./jobs/vm-scale.job.js";
 import { affinityGroupRoutes } from "./api/hyperstack/affinity-groups.routes.js";
 import { flavorAdminRoutes } from "./api/admin/flavors.routes.js";
 import { hostAdminRoutes } from "./api/admin/host-admin.routes.js";
@@ -205,6 +206,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   for (const kind of VM_CLONE_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmCloneJob(kind, db, dispatcher, registry)));
   runner.register("vm.firewall", vmFirewallJob(db, dispatcher, registry));
   runner.register(VM_ISO_JOB, vmIsoJob(db, dispatcher, registry));
+  runner.register(VM_SCALE_JOB, withActionCallbacks(db, vmScaleJob(db, dispatcher, registry)));
   for (const kind of VOLUME_JOB_KINDS) runner.register(kind, withActionCallbacks(db, volumeJob(kind, db, dispatcher, registry)));
   // Registered images are downloaded into the manager's store (CloudStack's secondary storage).
   const imageStore = await openImageStore(config.dataDir);
@@ -271,7 +273,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     publicRoutes: consoleSocketRoutes(consoleTokens, consoleRelay),
     routes: async (scoped) => {
       await scoped.register(virtualMachineRoutes(vmSvc));
-      await scoped.register(vmActionRoutes(new VmActions(db, runner, placement), new VmClones(db, placement, runner, vmSvc, networks)));
+      await scoped.register(vmActionRoutes(new VmActions(db, runner, placement, registry), new VmClones(db, placement, runner, vmSvc, networks)));
       await scoped.register(vmIsoRoutes(new VmIsos(db, runner)));
       await scoped.register(securityRuleRoutes(new SecurityRuleService(db, runner)));
       await scoped.register(vmMetricsRoutes({ vms: vmSvc, metrics: vmMetrics }));

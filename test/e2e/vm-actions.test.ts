@@ -165,12 +165,13 @@ describe("another account", () => {
 describe("resize", () => {
   const resize = (flavor_name: unknown, key = alice) => cloud.api("POST", `/v1/core/virtual-machines/${vmId}/resize`, { flavor_name }, key);
 
-  it("refuses to resize a running VM: stop it first (409 naming the state)", async () => {
+  it("refuses to resize a running VM while dynamic scaling is off (the default): stop it first (409 naming the rule)", async () => {
     expect(await status()).toBe("ACTIVE");
     const before = await stateDigest(cloud);
     const r = await resize("n1-cpu-medium");
     expect(r.status).toBe(409);
-    expect(r.json.message).toMatch(/Running: stop it first/);
+    expect(r.json).toMatchObject({ state: "Running", rule: "dynamic_scaling_disabled" });
+    expect(r.json.message).toMatch(/is running: dynamic scaling is off .*; stop it to resize it/);
     expect(await stateDigest(cloud)).toBe(before);
   });
 

@@ -28,7 +28,12 @@
 #                                                                the seed's user-data: pinged every second,
 #                                                                printed first and whenever it changes;
 #   GUEST-ECHO <line>                                            for each line typed on ttyS0 (the
-#                                                                interactive console's input reaches it).
+#                                                                interactive console's input reaches it);
+#   GUEST-SIZE online=<cpu list> cpus=<online CPUs> mem_kb=<MemTotal>   after GUEST-READY and whenever
+#                                                                the guest's vCPUs (hot-plugged, then
+#                                                                onlined) or its memory (the balloon)
+#                                                                change: /sys/devices/system/cpu/online,
+#                                                                /proc/cpuinfo and /proc/meminfo.
 # It also onlines hot-plugged vCPUs, and reads every block device's first sectors at boot (so a
 # root disk shows read bytes in domain stats).
 # Needs: apt-get with package lists (apt-get update once), dpkg-deb, xz, gzip. Root not needed.
@@ -173,8 +178,10 @@ for ev in $handlers; do
 done
 # What the host hot-plugs, as the guest sees it: each list once, then again whenever it changes
 # (sysfs polled every second: no hotplug helper to configure, and cheap under TCG).
-( disks=unset nets=unset
+( disks=unset nets=unset size=unset
   while :; do
+    z="online=$(cat /sys/devices/system/cpu/online) cpus=$(grep -c '^processor' /proc/cpuinfo) mem_kb=$(sed -n 's/^MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo)"
+    [ "$z" = "$size" ] || { size=$z; say "GUEST-SIZE $z"; }
     # (An unmatched glob stays literal: the -e tests skip it, e.g. a guest without any disk.)
     d=; for b in /sys/block/*; do
       n=${b##*/}; [ -e "$b/size" ] || continue

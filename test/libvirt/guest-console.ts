@@ -1,10 +1,10 @@
 // Reading what the test guest (build-test-guest.sh) printed on its serial console.
 
 /**
- * The guest's latest `TAG name=value ...` report (GUEST-DISKS, GUEST-NETS) as a map, or undefined
+ * The guest's latest `TAG name=value ...` report (GUEST-DISKS, GUEST-NETS, GUEST-SIZE) as a map, or undefined
  * before the first one. The console's lines end in CRLF and may be interleaved with the kernel's.
  */
-export function lastGuestReport(serialLog: string, tag: "GUEST-DISKS" | "GUEST-NETS"): Map<string, string> | undefined {
+export function lastGuestReport(serialLog: string, tag: "GUEST-DISKS" | "GUEST-NETS" | "GUEST-SIZE"): Map<string, string> | undefined {
   const lines = serialLog.split(/\r?\n/).map((l) => l.trim()).filter((l) => l === tag || l.startsWith(`${tag} `));
   const last = lines.at(-1);
   if (last === undefined) return undefined;

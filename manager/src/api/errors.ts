@@ -108,6 +108,8 @@ function orbitErrorBody(error: OrbitError, req: FastifyRequest, status: number):
     if (req.principal?.role === "admin") extra.rejections = rejections.map(capacityRejectionView);
   }
   if (error.code === "conflict" && error.details.state) extra.state = error.details.state;
+  // Which of an action's rules refused it (e.g. a live resize's), for clients that act on it.
+  if (error.code === "conflict" && typeof error.details.rule === "string") extra.rule = error.details.rule;
   if (error instanceof AccountLimitError) extra.limit = error.breach;
   const field = typeof error.details.field === "string" ? error.details.field : undefined;
   return errorBody(status, req, { message: error.message, reason: HTTP[error.code].reason, code: error.code, field, extra });

@@ -272,6 +272,13 @@ export const vms = pgTable("vms", {
    */
   runStrategy: text("run_strategy").$type<RunStrategy>(),
   haEnabled: boolean("ha_enabled").notNull().default(false),
+  /**
+   * The headroom for live scaling its domain was last defined with (vm/scale-headroom.ts): at most
+   * this many vCPUs and MiB, and no less memory than it booted with; 0: defined without headroom.
+   */
+  scaleMaxVcpus: integer("scale_max_vcpus").notNull().default(0),
+  scaleMaxMemoryMib: bigint("scale_max_memory_mib", { mode: "number" }).notNull().default(0),
+  scaleMinMemoryMib: bigint("scale_min_memory_mib", { mode: "number" }).notNull().default(0),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
   deletedAt: timestamp("deleted_at", { withTimezone: true, mode: "date" }),

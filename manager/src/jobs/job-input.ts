@@ -12,4 +12,8 @@ export interface JobInput {
   recurse?: DestroyRecurse;
   /** image.download: the image row the download fills (its URL, checksum and type are on it). */
   image_id?: number;
+  /** vm.scale: the running VM's size before the resize (given back if the host cannot scale it) and after. */
+  scale?: { from: ScaleSize; to: ScaleSize };
 }
+
+export interface ScaleSize { flavorId: number; vcpus: number; memoryMib: number }

@@ -27,6 +27,8 @@ export type JobResult = {
   cloned_from?: number;
   /** vm.reset-ssh-key: the key pair now on the VM. */
   key_name?: string;
+  /** vm.scale: the size the running domain now has. */
+  scaled?: { vcpus: number; memory_mib: number };
   /** image.download: the image it made Ready, its stored format and size in bytes. */
   image_id?: number;
   format?: string;

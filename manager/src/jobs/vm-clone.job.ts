@@ -12,6 +12,7 @@ import { transitionVm } from "../vm/vm-transitions.js";
 import { stepCommandId } from "./job-command-ids.js";
 import type { JobHandler } from "./job-runner.js";
 import { startSpec } from "./vm-power.job.js";
+import type { HeadroomSettings } from "./start-headroom.js";
 import { rootDiskSpec } from "./vm-spec.js";
 
 export const VM_CLONE_JOB_KINDS = ["vm.clone", "vm.clone-and-start"] as const;
@@ -19,7 +20,7 @@ export type VmCloneJobKind = (typeof VM_CLONE_JOB_KINDS)[number];
 
 type Dispatcher = Pick<CommandDispatcher, "run" | "prepareDisk">;
 
-export function vmCloneJob(kind: VmCloneJobKind, db: Db, dispatcher: Dispatcher, settings: Pick<SettingsRegistry, "number">): JobHandler {
+export function vmCloneJob(kind: VmCloneJobKind, db: Db, dispatcher: Dispatcher, settings: Pick<SettingsRegistry, "number"> & HeadroomSettings): JobHandler {
   return async ({ job, progress }) => {
     if (job.vmId == null) throw new OrbitError("internal", `${kind} job without a VM`);
     const [vm] = await db.select().from(vms).where(eq(vms.id, job.vmId));
@@ -47,7 +48,7 @@ export function vmCloneJob(kind: VmCloneJobKind, db: Db, dispatcher: Dispatcher,
     await db.transaction((tx) => transitionVm(tx, vm.id, "Starting", `job ${job.id}: ${kind}`, { onlyFrom: ["Creating"] }));
     const result = await dispatcher.run(vm.hostId, {
       commandId: stepCommandId(job.uuid, "start"), deadlineMs: Date.now() + timeoutMs, vmUuid: vm.uuid,
-      body: { $case: "startVm", value: { spec: await startSpec(db, vm) } },
+      body: { $case: "startVm", value: { spec: await startSpec(db, vm, settings) } },
     }, { vmId: vm.id, jobId: job.id, timeoutMs });
     if (result.domain?.powerState !== PowerState.POWER_STATE_RUNNING) {
       throw new OrbitError("hypervisor_error", `agent started the clone but reports it ${PowerState[result.domain?.powerState ?? 0]}`);

@@ -14,6 +14,7 @@ import type { VmState } from "../vm/vm-state-machine.js";
 import type { JobHandler } from "./job-runner.js";
 import { attachedVolumeDisks, bootVolumeDisk } from "../storage/volume-disks.js";
 import { buildVmSpec } from "./vm-spec.js";
+import { type HeadroomSettings, withStartHeadroom } from "./start-headroom.js";
 import { isoOfVm } from "../vm/vm-iso.js";
 import { firewallAddresses, loadVmNetworking } from "../network/vm-network.js";
 import { firewallSpec } from "../security-rules/firewall-spec.js";
@@ -42,18 +43,18 @@ function expectPower(d: DomainStatus | undefined, want: PowerState, what: string
 }
 
 /** The spec a start defines the domain from: the VM's rows as they are now. */
-export async function startSpec(db: Db, vm: VmRow) {
+export async function startSpec(db: Db, vm: VmRow, settings: HeadroomSettings) {
   const [image] = await db.select().from(images).where(eq(images.id, vm.imageId));
   const [alloc] = await db.select().from(allocations).where(eq(allocations.vmId, vm.id));
   const gpuRows = await db.select({ a: gpuAllocations, g: gpus }).from(gpuAllocations)
     .innerJoin(gpus, eq(gpus.id, gpuAllocations.gpuId)).where(eq(gpuAllocations.vmId, vm.id));
   const rules = (await securityRulesOf(db, [vm.id])).get(vm.id) ?? [];
   const networking = await loadVmNetworking(db, vm);
-  return buildVmSpec(vm, image!, alloc, gpuRows, networking, firewallSpec(rules, firewallAddresses(networking)),
-    await attachedVolumeDisks(db, vm.id), await bootVolumeDisk(db, vm), await isoOfVm(db, vm));
+  return withStartHeadroom(db, settings, vm, buildVmSpec(vm, image!, alloc, gpuRows, networking, firewallSpec(rules, firewallAddresses(networking)),
+    await attachedVolumeDisks(db, vm.id), await bootVolumeDisk(db, vm), await isoOfVm(db, vm)));
 }
 
-export function vmPowerJob(kind: VmPowerJobKind, db: Db, dispatcher: Dispatcher, settings: Pick<SettingsRegistry, "number">, queue?: JobEnqueuer): JobHandler {
+export function vmPowerJob(kind: VmPowerJobKind, db: Db, dispatcher: Dispatcher, settings: Pick<SettingsRegistry, "number"> & HeadroomSettings, queue?: JobEnqueuer): JobHandler {
   return async ({ job }) => {
     if (job.vmId == null) throw new OrbitError("internal", `${kind} job without a VM`);
     const [vm] = await db.select().from(vms).where(eq(vms.id, job.vmId));
@@ -69,7 +70,7 @@ export function vmPowerJob(kind: VmPowerJobKind, db: Db, dispatcher: Dispatcher,
 
     switch (kind) {
       case "vm.start": {
-        const spec = await startSpec(db, vm);
+        const spec = await startSpec(db, vm, settings);
         const result = await dispatcher.run(vm.hostId, {
           commandId: job.uuid, deadlineMs: Date.now() + target.timeoutMs, vmUuid: vm.uuid,
           body: { $case: "startVm", value: { spec } },

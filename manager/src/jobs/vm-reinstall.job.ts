@@ -13,6 +13,7 @@ import { transitionVm } from "../vm/vm-transitions.js";
 import { stepCommandId } from "./job-command-ids.js";
 import type { JobHandler } from "./job-runner.js";
 import { startSpec } from "./vm-power.job.js";
+import type { HeadroomSettings } from "./start-headroom.js";
 import { rootDiskSpec } from "./vm-spec.js";
 
 export const VM_REINSTALL_JOB_KINDS = ["vm.reinstall", "vm.reinstall-and-start"] as const;
@@ -20,7 +21,7 @@ export type VmReinstallJobKind = (typeof VM_REINSTALL_JOB_KINDS)[number];
 
 type Dispatcher = Pick<CommandDispatcher, "run" | "stopVm" | "prepareDisk">;
 
-export function vmReinstallJob(kind: VmReinstallJobKind, db: Db, dispatcher: Dispatcher, settings: Pick<SettingsRegistry, "number">): JobHandler {
+export function vmReinstallJob(kind: VmReinstallJobKind, db: Db, dispatcher: Dispatcher, settings: Pick<SettingsRegistry, "number"> & HeadroomSettings): JobHandler {
   return async ({ job, progress }) => {
     if (job.vmId == null) throw new OrbitError("internal", `${kind} job without a VM`);
     const [vm] = await db.select().from(vms).where(eq(vms.id, job.vmId));
@@ -53,7 +54,7 @@ export function vmReinstallJob(kind: VmReinstallJobKind, db: Db, dispatcher: Dis
     }
     const started = await dispatcher.run(vm.hostId, {
       commandId: stepCommandId(job.uuid, "start"), deadlineMs: Date.now() + timeoutMs, vmUuid: vm.uuid,
-      body: { $case: "startVm", value: { spec: await startSpec(db, vm) } },
+      body: { $case: "startVm", value: { spec: await startSpec(db, vm, settings) } },
     }, { vmId: vm.id, jobId: job.id, timeoutMs });
     if (started.domain?.powerState !== PowerState.POWER_STATE_RUNNING) {
       throw new OrbitError("hypervisor_error", `agent started the reinstalled domain but reports it ${PowerState[started.domain?.powerState ?? 0]}`);

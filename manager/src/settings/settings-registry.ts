@@ -60,6 +60,19 @@ export const CORE_SETTINGS: SettingDefinition[] = [
     range: { min: 1, max: 366 },
     default: 30,
   },
+  {
+    name: "enable.dynamic.scale.vm",
+    description: "CloudStack's dynamic scaling, \"true\" or \"false\" (settings hold numbers and strings): a VM started while it is \"true\" is defined with vCPU and memory headroom (twice its flavor, within the host), and a running VM may then be resized live within it (POST .../resize).",
+    schema: z.enum(["true", "false"]),
+    default: "false",
+  },
+  {
+    name: "scale.retry",
+    description: "How many times a live resize's command is tried again on the VM's host after it fails, before the resize is given up and the VM keeps its size.",
+    schema: z.number().int(),
+    range: { min: 0, max: 10 },
+    default: 2,
+  },
 ] as SettingDefinition[];
 
 function inRange(v: number, r: { min: number; max: number }): boolean {

@@ -16,6 +16,10 @@ import { rejectionError, type PlacementService } from "../placement/placement-se
 import { imagesVisibleTo, requireImageInRegion } from "../catalog/image-access.js";
 import { keyPairNamed, type Caller, type JobEnqueuer } from "./vm-service.js";
 import { transitionVm } from "./vm-transitions.js";
+import { liveResizeRefusal } from "./live-resize-rules.js";
+import type { SettingsRegistry } from "../settings/settings-registry.js";
+import type { JobInput } from "../jobs/job-input.js";
+import { VM_SCALE_JOB } from "../jobs/vm-scale.job.js";
 import { isVmState, planAction, requireStopped, type VmAction, type VmState } from "./vm-state-machine.js";
 
 export interface ActionStarted { jobId: number; state: VmState }
@@ -34,7 +38,10 @@ async function refuseWhileCopied(tx: Tx, id: number, from: VmState): Promise<voi
 }
 
 export class VmActions {
-  constructor(private readonly db: Db, private readonly jobsQueue: JobEnqueuer, private readonly placement: Pick<PlacementService, "dryRun">) {}
+  constructor(
+    private readonly db: Db, private readonly jobsQueue: JobEnqueuer, private readonly placement: Pick<PlacementService, "dryRun">,
+    private readonly settings: Pick<SettingsRegistry, "get">,
+  ) {}
 
   private async row(caller: Caller, id: number) {
     const scope = caller.role === "admin" ? undefined : eq(vms.accountId, caller.accountId);
@@ -156,25 +163,36 @@ export class VmActions {
   }
 
   /**
-   * A stopped VM's new flavor, on the same host: what it grows by is placed there through the
-   * placement service (the host's filters and capacity as a deploy sees them); then, under the
-   * account's and the host's locks, the account's limits are checked, the host must not have
-   * changed since (its generation), and the allocation and the VM move to the new size in one
-   * transaction. The next start defines the domain with the new size.
+   * A new flavor, on the same host: what it grows by is placed there through the placement service
+   * (the host's filters and capacity as a deploy sees them); then, under the account's and the
+   * host's locks, the account's limits are checked, the host must not have changed since (its
+   * generation), and the allocation and the VM move to the new size in one transaction.
+   * A stopped VM: the next start defines the domain with the new size. A running one (dynamic
+   * scaling, live-resize-rules.ts): the same accounting, and a vm.scale job that sets the running
+   * domain's vCPUs and memory (it gives the capacity back if the host cannot). Answers the job, if any.
    */
-  async resize(caller: Caller, id: number, flavorName: string): Promise<void> {
+  async resize(caller: Caller, id: number, flavorName: string): Promise<{ jobId?: number }> {
     const scope = caller.role === "admin" ? undefined : eq(vms.accountId, caller.accountId);
     const [vm] = await this.db.select().from(vms).where(and(eq(vms.id, id), scope));
     if (!vm || vm.state === "Destroyed") throw new NotFoundError("virtual machine", id);
-    if (vm.state !== "Stopped") {
-      throw new ConflictError(`virtual machine ${id} is ${vm.state}: stop it first (a running VM cannot be resized yet)`, vm.state);
+    const live = vm.state === "Running";
+    if (vm.state !== "Stopped" && !live) {
+      throw new ConflictError(`virtual machine ${id} is ${vm.state}: a VM is resized stopped, or running (live, when enable.dynamic.scale.vm is on)`, vm.state);
     }
     const [flavor] = await this.db.select().from(flavors).where(eq(flavors.name, flavorName));
     if (!flavor) throw new InvalidArgumentError("flavor_name", `flavor "${flavorName}" does not exist`);
     const [current] = await this.db.select().from(flavors).where(eq(flavors.id, vm.flavorId));
     if (flavor.id === vm.flavorId) throw new InvalidArgumentError("flavor_name", `virtual machine ${id} already has flavor "${flavorName}"`);
     const gpuShape = (f: typeof flavor) => [f.gpuCount, f.gpuShareMilli, f.vgpuType ?? "", f.gpuModel ?? ""].join("/");
-    if (gpuShape(flavor) !== gpuShape(current!)) {
+    if (live) {
+      const refusal = liveResizeRefusal({
+        vmId: id, enabled: this.settings.get<string>("enable.dynamic.scale.vm") === "true",
+        headroom: { maxVcpus: vm.scaleMaxVcpus, maxMemoryMib: vm.scaleMaxMemoryMib, minMemoryMib: vm.scaleMinMemoryMib },
+        from: { vcpus: vm.vcpus, memoryMib: vm.memoryMib, gpuShape: gpuShape(current!) },
+        to: { vcpus: flavor.vcpus, memoryMib: flavor.memoryMib, gpuShape: gpuShape(flavor), flavorName },
+      });
+      if (refusal) throw refusal;
+    } else if (gpuShape(flavor) !== gpuShape(current!)) {
       throw new UnsupportedError(`resizing to a flavor with other GPUs is not supported yet ("${current!.name}" → "${flavorName}")`, "flavor_name");
     }
     const [alloc] = await this.db.select().from(allocations).where(eq(allocations.vmId, id));
@@ -193,9 +211,15 @@ export class VmActions {
         environment: env!.name, hostId: String(vm.hostId), hostTags: flavor.hostTags, strictHostTags: true,
         osType: image!.osType, ...(flavor.cpuType ? { cpuType: flavor.cpuType } : {}),
       });
+      if (!placed.ok && live) {
+        // Moving it live to a host with room is the migration issue's; until then the VM stays as it is.
+        // (Which host, and its free capacity, are the operator's business: not in a user's answer.)
+        throw new ConflictError(`virtual machine ${id} is running and its host has no room for flavor "${flavorName}" (${placed.rejection.message}): `
+          + `live migration to a host with room is not available yet; stop it and resize it, or free room on its host`, vm.state, { rule: "no_room_on_host" });
+      }
       if (!placed.ok) throw rejectionError(placed.rejection);
     }
-    await this.db.transaction(async (tx) => {
+    const jobId = await this.db.transaction(async (tx) => {
       const breach = await checkAccountLimits(tx, new Map([[vm.accountId, { vms: 0, ...growth, gpus: 0 }]]));
       if (breach) throw breach;
       const [locked] = await tx.select({ generation: hosts.generation }).from(hosts).where(eq(hosts.id, vm.hostId!)).for("update");
@@ -203,12 +227,25 @@ export class VmActions {
         throw new ConflictError(`host capacity changed while virtual machine ${id} was being resized: try again`, vm.state, { retryable: true });
       }
       const [now] = await tx.select({ state: vms.state, flavorId: vms.flavorId }).from(vms).where(eq(vms.id, id)).for("update");
-      if (now?.state !== "Stopped" || now.flavorId !== vm.flavorId) {
+      if (now?.state !== vm.state || now.flavorId !== vm.flavorId) {
         throw new ConflictError(`virtual machine ${id} changed while being resized (now ${now?.state})`, now?.state ?? "Unknown");
+      }
+      if (live) {
+        const [scaling] = await tx.select({ id: jobs.id }).from(jobs)
+          .where(and(eq(jobs.vmId, id), eq(jobs.kind, VM_SCALE_JOB), inArray(jobs.status, ["pending", "running"]))).limit(1);
+        if (scaling) throw new ConflictError(`virtual machine ${id} is being resized live by job ${scaling.id}: try again once it is done`, vm.state, { job_id: scaling.id });
       }
       await tx.update(allocations).set({ vcpus: flavor.vcpus, memoryMib: flavor.memoryMib }).where(eq(allocations.vmId, id));
       await tx.update(vms).set({ flavorId: flavor.id, vcpus: flavor.vcpus, memoryMib: flavor.memoryMib, updatedAt: new Date() }).where(eq(vms.id, id));
       await touchHost(tx, vm.hostId!);
+      if (!live) return undefined;
+      const input: JobInput = { scale: { from: { flavorId: vm.flavorId, vcpus: vm.vcpus, memoryMib: vm.memoryMib }, to: { flavorId: flavor.id, vcpus: flavor.vcpus, memoryMib: flavor.memoryMib } } };
+      const [job] = await tx.insert(jobs).values({
+        uuid: randomUUID(), kind: VM_SCALE_JOB, vmId: id, accountId: vm.accountId, userId: caller.userId ?? null, input,
+      }).returning({ id: jobs.id });
+      return job!.id;
     });
+    if (jobId !== undefined) this.jobsQueue.enqueue(jobId);
+    return jobId === undefined ? {} : { jobId };
   }
 }

@@ -897,9 +897,11 @@ export const hyperstackExamples: OperationExamples = {
   },
   "POST /v1/core/virtual-machines/{id}/resize": {
     request: { flavor_name: "n1-cpu-medium" },
+    // A running VM, resized live (enable.dynamic.scale.vm); a stopped one's answer has no job_id.
     response: {
       status: true,
-      message: "Virtual machine resized to n1-cpu-medium",
+      message: "Virtual machine is being resized to n1-cpu-medium while it runs",
+      job_id: 21,
     },
   },
   "POST /v1/core/virtual-machines/{id}/shutdown": {

@@ -17,6 +17,10 @@ export const JobResultView = Type.Object({
   image_id: Type.Optional(Id("image.download: the image it made Ready")),
   format: Type.Optional(Type.String({ description: "image.download: the stored format (qcow2 or iso)" })),
   size_bytes: Type.Optional(Type.Integer({ minimum: 0, description: "image.download: the stored file's size in bytes" })),
+  scaled: Type.Optional(Type.Object({
+    vcpus: Type.Integer({ minimum: 1 }),
+    memory_mib: Type.Integer({ minimum: 1 }),
+  }, { description: "vm.scale: the size the running VM now has (a live resize)" })),
 }, { description: "What the job reported when it succeeded; which fields depends on its kind" });
 export type JobResultView = Static<typeof JobResultView>;
 
@@ -28,7 +32,7 @@ const _everyResultFieldNamed: [Unnamed] extends [never] ? true : Unnamed = true;
 export const JobView = Type.Object({
   id: Id(),
   uuid: Type.String({ format: "uuid" }),
-  kind: Type.String({ description: "vm.deploy, vm.destroy, vm.start, vm.reinstall, vm.clone, vm.reset-ssh-key, volume.*, image.download..." }),
+  kind: Type.String({ description: "vm.deploy, vm.destroy, vm.start, vm.reinstall, vm.clone, vm.reset-ssh-key, vm.scale, volume.*, image.download..." }),
   status: Type.Union([Type.Literal("pending"), Type.Literal("running"), Type.Literal("succeeded"), Type.Literal("failed")]),
   progress: Type.Integer({ minimum: 0, maximum: 100 }),
   attempts: Type.Integer({ minimum: 0 }),

@@ -1,6 +1,6 @@
 // A VM's actions on Hyperstack's routes: start, stop, hard-reboot, hibernate and hibernate-restore
 // (GET, as the spec; POST accepted too), and Orbit's shutdown (ACPI) and reboot (graceful); labels
-// (PUT .../label), resize of a stopped VM (POST .../resize) and Orbit's rename (PUT .../name),
+// (PUT .../label), resize (POST .../resize: a stopped VM, or a running one live) and Orbit's rename (PUT .../name),
 // reinstall (POST .../restore), clone and reset-ssh-key. Jobs' actions answer at once with the job id.
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
@@ -17,6 +17,10 @@ const ActionResponse = ok({
   instance_status: Type.String({ description: "The VM's status now, e.g. SHUTTING_DOWN while a stop runs" }),
 });
 const UpdateResponse = ok({});
+/** The spec's ResponseModel; a live resize adds its job. */
+const ResizeResponse = ok({
+  job_id: Type.Optional(Type.Integer({ description: "Orbit: a running VM's live resize, the vm.scale job doing it (GET /v1/core/jobs/{id})" })),
+});
 
 const HibernateQuery = Type.Object({
   retain_ip: Type.Optional(Type.Union([Type.Literal("true"), Type.Literal("false")], {
@@ -95,15 +99,21 @@ export const vmActionRoutes = (actions: VmActions, clones: VmClones): FastifyPlu
   app.post("/v1/core/virtual-machines/:id/resize", {
     schema: {
       tags: ["virtual-machines"],
-      summary: "Resize a stopped virtual machine to another flavor (on the same host)",
-      description: "The VM must be stopped (409 otherwise); what the new flavor adds must fit on the VM's host (409 with the placement's reasons otherwise). The next start runs the new size.",
+      summary: "Resize a virtual machine to another flavor (on the same host): a stopped one, or a running one live",
+      description: "A stopped VM takes the new size at its next start. A running VM is resized live (CloudStack's dynamic scaling) when the setting "
+        + "enable.dynamic.scale.vm is true and was when it started (its domain then has headroom: twice its flavor's vCPUs and memory, within its host): "
+        + "the answer carries the vm.scale job that hot-plugs the vCPUs and sets the memory; if the host cannot, the VM keeps running with its old flavor. "
+        + "409 (details.rule names which) for a running VM whose new flavor has other GPUs (stop it first), fewer vCPUs (unplug needs the guest), "
+        + "less memory than it booted with, more than its headroom, or does not fit on its host (live migration elsewhere is not available yet). "
+        + "What the new flavor adds must fit on the VM's host (409 with the placement's reasons otherwise).",
       params: IdParams,
       body: Type.Object({ flavor_name: SingleLineText({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }),
-      response: { 200: UpdateResponse, ...errors },
+      response: { 200: ResizeResponse, ...errors },
     },
   }, async (req) => {
-    await actions.resize(req.principal, req.params.id, req.body.flavor_name);
-    return { status: true as const, message: "Virtual machine resized" };
+    const { jobId } = await actions.resize(req.principal, req.params.id, req.body.flavor_name);
+    if (jobId === undefined) return { status: true as const, message: `Virtual machine resized to ${req.body.flavor_name}` };
+    return { status: true as const, message: `Virtual machine is being resized to ${req.body.flavor_name} while it runs`, job_id: jobId };
   });
 
   app.post("/v1/core/virtual-machines/:id/restore", {
