@@ -290,6 +290,29 @@ describe("a first session through Hyperstack's SDK", () => {
     await cloud.waitFor("resized", async () => (await alice.vms.getVM(id)).data.instance?.flavor?.name === "n1-cpu-medium");
   });
 
+  it("resizes a running VM live once an admin enables dynamic scaling, and the SDK sees the new flavor", async () => {
+    expect((await cloud.api("PUT", "/v1/admin/settings/enable.dynamic.scale.vm", { value: "true" })).status).toBe(200);
+    try {
+      // Started with dynamic scaling on: defined with headroom (twice its flavor).
+      const r = await alice.vms.createVMs(createBody("sdk-live-resize", { flavor_name: "s1.small" }));
+      const id = r.data.instances![0]!.id!;
+      await cloud.waitFor("ACTIVE", async () => (await alice.vms.getVM(id)).data.instance?.status === "ACTIVE");
+      expectModel("ResponseModel", (await alice.vms.resizeVM(id, { flavor_name: "s1.medium" })).data, true);
+      await cloud.waitFor("resized live", async () => {
+        const i = (await alice.vms.getVM(id)).data.instance;
+        return i?.flavor?.name === "s1.medium" && i.status === "ACTIVE";
+      });
+      // Past the headroom: refused with the spec's error envelope, the VM running as it was.
+      const past = await refusal(alice.vms.resizeVM(id, { flavor_name: "s1.2xlarge" }));
+      expect(past.status).toBe(409);
+      expectErrorModel(past.data);
+      expect((await alice.vms.getVM(id)).data.instance).toMatchObject({ status: "ACTIVE", flavor: { name: "s1.medium" } });
+      await deleteAndForget(id);
+    } finally {
+      await cloud.api("PUT", "/v1/admin/settings/enable.dynamic.scale.vm", { value: "false" });
+    }
+  });
+
   it("lists a VM's events", async () => {
     const r = await alice.vmEvents.listVMEvents(created[0]!.id!);
     expectModel("InstanceEvents", r.data, true);
