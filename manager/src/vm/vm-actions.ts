@@ -17,6 +17,7 @@ import { imagesVisibleTo, requireImageInRegion } from "../catalog/image-access.j
 import { keyPairNamed, type Caller, type JobEnqueuer } from "./vm-service.js";
 import { transitionVm } from "./vm-transitions.js";
 import { isVmState, planAction, requireStopped, type VmAction, type VmState } from "./vm-state-machine.js";
+import { growRootDiskForFlavor } from "../storage/root-disks.js";
 
 export interface ActionStarted { jobId: number; state: VmState }
 
@@ -206,6 +207,8 @@ export class VmActions {
       if (now?.state !== "Stopped" || now.flavorId !== vm.flavorId) {
         throw new ConflictError(`virtual machine ${id} changed while being resized (now ${now?.state})`, now?.state ?? "Unknown");
       }
+      // A bigger disk is reserved in the root disk's pool, or the resize is refused (409 naming the pool).
+      await growRootDiskForFlavor(tx, id, flavor);
       await tx.update(allocations).set({ vcpus: flavor.vcpus, memoryMib: flavor.memoryMib }).where(eq(allocations.vmId, id));
       await tx.update(vms).set({ flavorId: flavor.id, vcpus: flavor.vcpus, memoryMib: flavor.memoryMib, updatedAt: new Date() }).where(eq(vms.id, id));
       await touchHost(tx, vm.hostId!);
