@@ -109,8 +109,8 @@ describe("root disks in storage pools", () => {
     const r = await createVm("doomed-1");
     expect(r.status, JSON.stringify(r.json)).toBe(200);
     const id = r.json.instances[0].id as number;
-    await jobsIdle(cloud);
-    expect((await vmRow(id)).state).toBe("Error");
+    // The failed job's hook moves the VM to Error after the job is recorded failed.
+    await cloud.waitFor("VM error", async () => (await vmRow(id)).state === "Error");
     expect(await allocated()).toEqual(before);
     // Its delete later gives nothing back twice.
     await deleteVm(id);
