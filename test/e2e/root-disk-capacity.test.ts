@@ -1,8 +1,8 @@
 // VMs' root disks count in their cluster's storage pool (manager/src/storage/root-disks.ts),
 // through the API, manager → gRPC → agent → simulator: a create reserves the root disk in the pool
 // of its host's cluster with the placement; a delete, or a deploy the host refuses, gives it back;
-// a clone reserves its copy again; a restore keeps the size; a stopped resize reserves what the
-// disk grows by. A pool without room refuses with a 409 naming it and nothing changed, or the
+// a clone reserves its copy again; a restore keeps the size (a bigger image reserves the growth);
+// a stopped resize reserves what the disk grows by; an ISO boot's blank disk counts at the flavor's. A pool without room refuses with a 409 naming it and nothing changed, or the
 // VM goes to a cluster whose pool has room; concurrent creates never take a pool past capacity.
 import { asc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -198,6 +198,34 @@ describe("root disks in storage pools", () => {
     await deleteVm(copyId);
     await deleteVm(src);
     expect(Object.fromEntries(Object.entries(await allocated()).map(([k, v]) => [k, v]))).toEqual(before);
+  });
+
+  it("a reinstall on a bigger image reserves what the disk grows by, or is refused; an ISO boot's blank disk counts at the flavor's disk", async () => {
+    const before = await allocated();
+    await db().insert(images).values([
+      { name: "rd-big", path: "/images/rd-big.qcow2", sizeGib: 60, regionName: "" },
+      { name: "rd-installer", path: "/images/rd-installer.iso", format: "iso", sizeGib: 3, bootable: true, regionName: "" },
+    ]);
+    const id = await created("rd-reinstall");
+    const poolName = (await hostOf(id)) === "rd-a" ? POOL_A : POOL_B;
+    const base = (await pool(poolName)).allocated_gib;
+    await leaveFree(poolName, 60 - smallDisk - 1);
+    await refused("POST", `/v1/core/virtual-machines/${id}/restore`, { image_name: "rd-big" }, 409,
+      new RegExp(`storage pool ${poolName} is full: ${60 - smallDisk - 1} GiB free, ${60 - smallDisk} GiB needed`));
+    await roomy();
+    const r = await cloud.api("POST", `/v1/core/virtual-machines/${id}/restore`, { image_name: "rd-big" }, alice);
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    await jobsIdle(cloud);
+    expect((await vmRow(id)).rootDiskGib).toBe(60);
+    expect((await pool(poolName)).allocated_gib).toBe(base + 60 - smallDisk);
+    await deleteVm(id);
+
+    const iso = await created("rd-iso", { image_name: "rd-installer" });
+    expect((await vmRow(iso)).rootDiskGib).toBe(20);
+    const isoPool = (await hostOf(iso)) === "rd-a" ? POOL_A : POOL_B;
+    expect((await pool(isoPool)).allocated_gib).toBe(before[isoPool]![0] + 20);
+    await deleteVm(iso);
+    expect(await allocated()).toEqual(before);
   });
 
   it("a VM booting from a new bootable volume counts the volume, not a root disk as well", async () => {

@@ -8,7 +8,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import { ConflictError } from "#shared/errors.js";
 import type { Db, Tx } from "../db/database.js";
-import { images, storagePools, vms } from "../db/schema.js";
+import { flavors, images, storagePools, vms } from "../db/schema.js";
 
 /**
  * The root disk's size: the flavor's disk, never below the image it overlays; an ISO boot's blank
@@ -52,16 +52,19 @@ export async function releaseRootDisk(db: Db | Tx, vmId: number): Promise<void> 
 }
 
 /**
- * The VM's root disk as `flavor` sizes it (a stopped VM resized): what it grows by is reserved in
- * its pool by one conditional UPDATE, or the 409 names the pool, inside the resize's transaction.
- * A disk never shrinks (a qcow2 keeps its virtual size), so a smaller size changes nothing.
+ * The VM's root disk as `flavor` (default: its own) and its image size it: a stopped VM resized,
+ * or reinstalled on a bigger image. What it grows by is reserved in its pool by one conditional
+ * UPDATE, or the 409 names the pool, inside the caller's transaction. A disk never shrinks (a
+ * qcow2 keeps its virtual size), so a smaller size changes nothing.
  */
-export async function growRootDiskForFlavor(tx: Tx, vmId: number, flavor: { diskGib: number }): Promise<void> {
-  const [vm] = await tx.select({ poolId: vms.rootDiskPoolId, gib: vms.rootDiskGib, format: images.format, imageGib: images.sizeGib })
-    .from(vms).innerJoin(images, eq(images.id, vms.imageId)).where(eq(vms.id, vmId)).for("update", { of: vms });
+export async function growRootDiskForFlavor(tx: Tx, vmId: number, flavor?: { diskGib: number }): Promise<void> {
+  const [vm] = await tx.select({
+    poolId: vms.rootDiskPoolId, gib: vms.rootDiskGib, format: images.format, imageGib: images.sizeGib, flavorDiskGib: flavors.diskGib,
+  }).from(vms).innerJoin(images, eq(images.id, vms.imageId)).innerJoin(flavors, eq(flavors.id, vms.flavorId))
+    .where(eq(vms.id, vmId)).for("update", { of: vms });
   // No owned root disk (it boots from a volume): nothing to grow here.
   if (!vm || vm.gib == null) return;
-  const gib = rootDiskGib(flavor, { format: vm.format, sizeGib: vm.imageGib });
+  const gib = rootDiskGib(flavor ?? { diskGib: vm.flavorDiskGib }, { format: vm.format, sizeGib: vm.imageGib });
   if (gib <= vm.gib) return;
   const more = gib - vm.gib;
   if (vm.poolId != null) {

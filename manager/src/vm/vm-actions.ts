@@ -92,7 +92,11 @@ export class VmActions {
       const from: VmState = locked && isVmState(locked.state) ? locked.state : "Unknown";
       const plan = planAction("reinstall", from, `virtual machine ${id}`);
       await transitionVm(tx, id, plan.during!, `user requested reinstall${image ? ` from image ${image.name}` : ""}`);
-      if (image) await tx.update(vms).set({ imageId: image.id, updatedAt: new Date() }).where(eq(vms.id, id));
+      if (image) {
+        await tx.update(vms).set({ imageId: image.id, updatedAt: new Date() }).where(eq(vms.id, id));
+        // A bigger image makes a bigger root disk: its growth is reserved (or the reinstall refused).
+        await growRootDiskForFlavor(tx, id);
+      }
       const [job] = await tx.insert(jobs).values({ uuid: randomUUID(), kind: plan.job, vmId: id, accountId: vm.accountId }).returning({ id: jobs.id });
       return { jobId: job!.id, state: plan.during! };
     });
