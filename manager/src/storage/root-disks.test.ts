@@ -15,6 +15,7 @@ import { PlacementService } from "../placement/placement-service.js";
 import { seedFleet, sqlRows, type FixtureIds } from "../placement/testing/placement-fixture.js";
 import { transitionVm } from "../vm/vm-transitions.js";
 import { growRootDiskForFlavor } from "./root-disks.js";
+import { StoragePoolService } from "./storage-pool-service.js";
 
 let database: Database;
 let ids: FixtureIds;
@@ -175,6 +176,18 @@ describe("root disks after the placement", () => {
     expect(await poolRow("c2-local")).toEqual(before);
     expect((await vmRow(id)).rootDiskGib).toBe(30);
     await leaveFree("c2-local", 1000);
+  });
+
+  it("the admin view counts a pool's root disks, and a pool holding some cannot be deleted", async () => {
+    const pools = new StoragePoolService(database.db);
+    const [{ n }] = await sqlRows<{ n: string }>(database.db, sql`select count(*) as n from vms where root_disk_pool_id = ${pool["c2-local"]!}`) as [{ n: string }];
+    expect(Number(n)).toBeGreaterThan(0);
+    expect(await pools.get(pool["c2-local"]!)).toMatchObject({ rootDiskCount: Number(n), volumeCount: 0 });
+    const before = await poolRow("c2-local");
+    await expect(pools.delete(pool["c2-local"]!)).rejects.toMatchObject({
+      code: "conflict", message: `storage pool c2-local holds the root disks of ${n} virtual machine(s): delete them first`,
+    });
+    expect(await poolRow("c2-local")).toEqual(before);
   });
 
   it("the migration counts existing VMs' root disks into their pools", async () => {
