@@ -6,7 +6,7 @@
 // refusal a 4xx with nothing changed.
 import { desc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { images, jobs, volumes } from "../../manager/src/db/schema.js";
+import { images, jobs, vms, volumes } from "../../manager/src/db/schema.js";
 import { createUserKey, errorShapeProblems, jobsIdle, startTestCloud, stateDigest, type TestCloud } from "./harness.js";
 
 let cloud: TestCloud;
@@ -99,11 +99,12 @@ let device: string;
 describe("storage pools and volume types", () => {
   it("seeds one local pool per cluster; volume types are the kinds of pools there are", async () => {
     const all = await pools();
-    // Hosts register in any order: so are their clusters and pools created.
-    expect(all.map((p) => [p.name, p.kind, p.region, p.path, p.capacity_gib, p.allocated_gib]).sort()).toEqual([
-      ["default-c2-local", "local", "default", "volumes", 1024, 0],
-      ["default-default-local", "local", "default", "volumes", 1024, 0],
-      ["far-default-local", "local", "far", "volumes", 1024, 0],
+    // Hosts register in any order: so are their clusters and pools created. Each holds the root
+    // disks (20 GiB) of the VMs of its cluster: two in default, one in c2.
+    expect(all.map((p) => [p.name, p.kind, p.region, p.path, p.capacity_gib, p.allocated_gib, p.root_disk_count]).sort()).toEqual([
+      ["default-c2-local", "local", "default", "volumes", 1024, 20, 1],
+      ["default-default-local", "local", "default", "volumes", 1024, 40, 2],
+      ["far-default-local", "local", "far", "volumes", 1024, 0, 0],
     ]);
     const types = await cloud.api("GET", "/v1/core/volume-types", undefined, alice);
     expect(types.status).toBe(200);
@@ -141,10 +142,10 @@ describe("volumes", () => {
       storage_pool: null, host: null, created_at: expect.any(String), updated_at: expect.any(String),
     });
     data = v.id;
-    // In one of the region's two local pools (the emptiest; a tie goes to the older).
+    // In one of the region's two local pools (the emptiest: c2's, holding one VM's root disk of 20 GiB to default's 40).
     const local = (await pools()).filter((p) => p.region === "default" && p.kind === "local");
-    expect(local.map((p) => p.allocated_gib).sort()).toEqual([0, 10]);
-    expect(local.find((p) => p.allocated_gib === 10)!.id).toBe((await volumeRow(data)).poolId);
+    expect(local.map((p) => p.allocated_gib).sort()).toEqual([30, 40]);
+    expect(local.find((p) => p.allocated_gib === 30)!.id).toBe((await volumeRow(data)).poolId);
     // Volumes are per account for every role: the admin's account has none of alice's.
     expect((await cloud.api("GET", `/v1/core/volumes/${data}`)).status).toBe(404);
   });
@@ -393,11 +394,14 @@ describe("deleting a VM with its volumes (CloudSigma's recurse)", () => {
     return { vm, ids, paths, poolId: rows[0]!.poolId };
   }
   const pool = async (id: number) => (await pools()).find((p) => p.id === id)!;
+  /** The VM's root disk (in the same pool as its local volumes: its cluster's), given back by its delete too. */
+  const rootDisk = async (id: number) => (await cloud.manager.database.db.select({ gib: vms.rootDiskGib }).from(vms).where(eq(vms.id, id)))[0]!.gib ?? 0;
   const listedIds = async () => ((await cloud.api("GET", "/v1/core/volumes?page_size=100", undefined, alice)).json.volumes as { id: number }[]).map((v) => v.id);
 
   it("recurse=all_drives deletes the attached volumes: gone from the list, their files removed, their GiB back in the pool", async () => {
     const { vm, ids, paths, poolId } = await vmWithVolumes("rec-all");
     const before = await pool(poolId);
+    const root = await rootDisk(vm.id);
     const del = await cloud.api("DELETE", `/v1/core/virtual-machines/${vm.id}?recurse=all_drives`, undefined, alice);
     expect(del.status, JSON.stringify(del.json)).toBe(200);
     // The answer still shows what goes with it.
@@ -413,8 +417,8 @@ describe("deleting a VM with its volumes (CloudSigma's recurse)", () => {
     }
     for (const p of paths) expect(hypervisorOf(vm.host).diskFiles.has(p)).toBe(false);
     const after = await pool(poolId);
-    expect(after.allocated_gib).toBe(before.allocated_gib - 7);
-    expect(after.free_gib).toBe(before.free_gib + 7);
+    expect(after.allocated_gib).toBe(before.allocated_gib - 7 - root);
+    expect(after.free_gib).toBe(before.free_gib + 7 + root);
     expect(after.volume_count).toBe(before.volume_count - 2);
   });
 
@@ -422,6 +426,7 @@ describe("deleting a VM with its volumes (CloudSigma's recurse)", () => {
     it(`${recurse === undefined ? "a plain delete" : `recurse=${recurse}`} keeps the attached volumes: available, unattached, their files and GiB kept`, async () => {
       const { vm, ids, paths, poolId } = await vmWithVolumes(`rec-${recurse ?? "plain"}`);
       const before = await pool(poolId);
+      const root = await rootDisk(vm.id);
       const del = await cloud.api("DELETE", `/v1/core/virtual-machines/${vm.id}${recurse ? `?recurse=${recurse}` : ""}`, undefined, alice);
       expect(del.status, JSON.stringify(del.json)).toBe(200);
       await jobsIdle(cloud);
@@ -433,11 +438,12 @@ describe("deleting a VM with its volumes (CloudSigma's recurse)", () => {
       }
       for (const p of paths) expect(hypervisorOf(vm.host).diskFiles.has(p)).toBe(true);
       const after = await pool(poolId);
-      expect([after.allocated_gib, after.volume_count]).toEqual([before.allocated_gib, before.volume_count]);
+      // Only the VM's root disk goes.
+      expect([after.allocated_gib, after.volume_count]).toEqual([before.allocated_gib - root, before.volume_count]);
       // Kept, they are deleted as any other volume afterwards (and then give their GiB back).
       for (const id of ids) expect((await cloud.api("DELETE", `/v1/core/volumes/${id}`, undefined, alice)).status).toBe(200);
       await jobsIdle(cloud);
-      expect((await pool(poolId)).allocated_gib).toBe(before.allocated_gib - 7);
+      expect((await pool(poolId)).allocated_gib).toBe(before.allocated_gib - root - 7);
     });
   }
 });

@@ -265,6 +265,14 @@ export const vms = pgTable("vms", {
   bootVolumeId: integer("boot_volume_id").references((): AnyPgColumn => volumes.id),
   /** The ISO image in the VM's cdrom (null: empty), put in every start's spec; a VM created from an ISO boots it until detached. */
   isoImageId: integer("iso_image_id").references(() => images.id),
+  /**
+   * The storage pool the VM's owned root disk (image overlay, ISO-boot blank disk, clone's copy) is
+   * counted in, with root_disk_gib reserved there (null: not counted: no owned root disk, a cluster
+   * without pools, or released when the VM stopped holding capacity). See storage/root-disks.ts.
+   */
+  rootDiskPoolId: integer("root_disk_pool_id").references((): AnyPgColumn => storagePools.id),
+  /** The root disk's size as reserved (GiB; null: the VM boots from a volume, which counts itself). */
+  rootDiskGib: integer("root_disk_gib"),
   placement: jsonb("placement").$type<Record<string, unknown>>(),
   /**
    * KubeVirt's run strategy chosen at create (null: none). Stored and shown; what Always and

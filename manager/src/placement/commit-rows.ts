@@ -4,7 +4,9 @@
 // statement text is the same for every batch (four parameters, whatever the row count).
 //
 // The statement first locks the hosts (FOR UPDATE, in id order) and checks each is at the
-// expected generation; when one is not (or is gone) it writes nothing and says so. A group commit
+// expected generation; when one is not (or is gone) it writes nothing and says so. Then it locks
+// the storage pools the VMs' root disks go to (storage/root-disks.ts) and reserves their sizes;
+// when one pool has no room for what the statement puts there it writes nothing and names it. A group commit
 // also asks it to write nothing when one of its accounts has limits (or was deleted): those are
 // checked under a lock on the account first (account-limits.ts), which one statement cannot do.
 // It holds a share lock on its accounts, so an account's deletion (which locks the row for update
@@ -16,6 +18,7 @@ import type { PlacementPlan, VmPlacement } from "../allocator/types.js";
 import type { Db, Tx } from "../db/database.js";
 import type { JobInput } from "../jobs/job-input.js";
 import type { RunStrategy } from "../vm/vm-lifecycle-options.js";
+import type { FullPool } from "../storage/root-disks.js";
 
 /** A VM row a placement writes; its host, vCPUs, memory (and allocations) come from the placement. */
 export interface NewVm {
@@ -38,6 +41,8 @@ export interface NewVm {
   placement?: Record<string, unknown>;
   runStrategy?: RunStrategy | null;
   haEnabled?: boolean;
+  /** Its owned root disk's size (storage/root-disks.ts), reserved in its host's cluster's pool; null/absent: none (it boots from a volume). */
+  rootDiskGib?: number | null;
 }
 
 /** What a caller of placeAndCommit has written with its placement. */
@@ -90,6 +95,7 @@ export function prepareRows(rows: CommitRows, plan: PlacementPlan): PreparedRows
       key_name: vm.keyName ?? "", ssh_authorized_keys: vm.sshAuthorizedKeys ?? [],
       numa_node: p.numaNode ?? -1, pinned_cpus: p.pinnedCpus ?? [], job_kind: rows.jobKind ?? null,
       job_input: rows.jobInput ?? {}, run_strategy: vm.runStrategy ?? null, ha_enabled: vm.haEnabled ?? false,
+      root_disk_gib: vm.rootDiskGib ?? null,
     });
     for (const g of p.gpus) {
       gpus.push({
@@ -114,12 +120,14 @@ export interface WriteInput {
 /** The VMs written (per request), or why nothing was. */
 export type WriteOutcome =
   | { written: CreatedVm[][] }
-  | { refused: "host-generation" | "account-limits" };
+  | { refused: "host-generation" | "account-limits" }
+  /** A pool had no room for the root disks placed in it (those pools, as found under their lock). */
+  | { refused: "storage-pool"; pools: FullPool[] };
 
 /**
  * Writes every request's rows in one statement. Returns each request's created VMs (in placement
- * index order), or why nothing was written: a host not at its expected generation, or one of
- * `unlimitedAccounts` having a limit.
+ * index order), or why nothing was written: a host not at its expected generation, one of
+ * `unlimitedAccounts` having a limit, or a storage pool without room for the root disks.
  */
 export async function writeRows(db: Db | Tx, input: WriteInput): Promise<WriteOutcome> {
   const res = (await db.execute(sql`
@@ -136,23 +144,44 @@ export async function writeRows(db: Db | Tx, input: WriteInput): Promise<WriteOu
       -- Evaluated first (an init plan): accounts are locked before hosts, as in every commit.
       where (select count(*) from acct) >= 0
       order by h.id for update of h),
-    checks as (
-      select (select count(*) from locked) = (select count(*) from want) as hosts_ok,
-             exists (select 1 from acct where limited) as limited),
-    ok as (select hosts_ok and not limited as ok, hosts_ok, limited from checks),
-    input as (
+    raw as (
       select * from jsonb_to_recordset(${JSON.stringify(input.requests.flatMap((r) => r.vms))}::jsonb) as x(
         uuid uuid, name text, account_id integer, user_id integer, environment_id integer, flavor_id integer, image_id integer,
         host_id integer, state text, vcpus integer, memory_mib bigint, labels jsonb, user_data text, callback_url text,
         placement jsonb, numa_node integer, pinned_cpus jsonb, job_kind text, key_name text, ssh_authorized_keys jsonb,
-        job_input jsonb, run_strategy text, ha_enabled boolean)
-      where (select ok from ok)),
+        job_input jsonb, run_strategy text, ha_enabled boolean, root_disk_gib integer)),
+    -- Each owned root disk's pool: its host's cluster's first local pool, else its first pool.
+    disk as (
+      select r.uuid, r.root_disk_gib as gib,
+             (select p.id from storage_pools p join hosts h on h.cluster_id = p.cluster_id where h.id = r.host_id
+              order by (p.kind <> 'local'), p.id limit 1) as pool_id
+      from raw r where r.root_disk_gib is not null),
+    need as (select pool_id, sum(gib)::bigint as gib from disk where pool_id is not null group by pool_id),
+    pool as (
+      select p.id, p.name, p.cluster_id, p.capacity_gib, p.allocated_gib from storage_pools p
+      -- Locked after the hosts (an init plan again), in id order.
+      where p.id in (select pool_id from need) and (select count(*) from locked) >= 0
+      order by p.id for update of p),
+    short as (
+      select pool.*, need.gib as needed from need join pool on pool.id = need.pool_id
+      where pool.allocated_gib + need.gib > pool.capacity_gib),
+    checks as (
+      select (select count(*) from locked) = (select count(*) from want) as hosts_ok,
+             exists (select 1 from acct where limited) as limited,
+             not exists (select 1 from short) as room),
+    ok as (select hosts_ok and not limited and room as ok, hosts_ok, limited, room from checks),
+    input as (select * from raw where (select ok from ok)),
     v as (
       insert into vms (uuid, name, account_id, environment_id, flavor_id, image_id, host_id, state, vcpus, memory_mib,
-                       labels, user_data, callback_url, placement, key_name, ssh_authorized_keys, run_strategy, ha_enabled)
-      select uuid, name, account_id, environment_id, flavor_id, image_id, host_id, state, vcpus, memory_mib,
-             labels, user_data, callback_url, placement, key_name, ssh_authorized_keys, run_strategy, ha_enabled
-      from input returning id, uuid),
+                       labels, user_data, callback_url, placement, key_name, ssh_authorized_keys, run_strategy, ha_enabled,
+                       root_disk_pool_id, root_disk_gib)
+      select i.uuid, i.name, i.account_id, i.environment_id, i.flavor_id, i.image_id, i.host_id, i.state, i.vcpus, i.memory_mib,
+             i.labels, i.user_data, i.callback_url, i.placement, i.key_name, i.ssh_authorized_keys, i.run_strategy, i.ha_enabled,
+             d.pool_id, i.root_disk_gib
+      from input i left join disk d on d.uuid = i.uuid returning id, uuid),
+    pu as (
+      update storage_pools p set allocated_gib = p.allocated_gib + need.gib
+      from need where p.id = need.pool_id and (select ok from ok)),
     j as (
       insert into jobs (uuid, kind, vm_id, account_id, user_id, input)
       select gen_random_uuid(), i.job_kind, v.id, i.account_id, i.user_id, i.job_input from v join input i on i.uuid = v.uuid
@@ -167,9 +196,20 @@ export async function writeRows(db: Db | Tx, input: WriteInput): Promise<WriteOu
         uuid uuid, host_id integer, gpu_id integer, mode text, vgpu_type text, share_milli integer)
       join v on v.uuid = x.uuid),
     u as (update hosts set generation = ${input.token} where id in (select id from want) and (select ok from ok))
-    select ok.ok, ok.hosts_ok, v.id, v.uuid::text as uuid, j.id as job_id from ok left join v on true left join j on j.vm_id = v.id`,
-  )) as unknown as { rows: { ok: boolean; hosts_ok: boolean; id: number | null; uuid: string | null; job_id: number | null }[] };
-  if (res.rows[0]?.ok !== true) return { refused: res.rows[0]?.hosts_ok === true ? "account-limits" : "host-generation" };
+    select ok.ok, ok.hosts_ok, ok.limited,
+           (select coalesce(jsonb_agg(jsonb_build_object('id', id, 'name', name, 'clusterId', cluster_id, 'capacityGib', capacity_gib,
+                                                         'allocatedGib', allocated_gib, 'neededGib', needed) order by id), '[]'::jsonb)
+            from short) as short,
+           v.id, v.uuid::text as uuid, j.id as job_id
+    from ok left join v on true left join j on j.vm_id = v.id`,
+  )) as unknown as { rows: { ok: boolean; hosts_ok: boolean; limited: boolean; short: FullPool[] | string; id: number | null; uuid: string | null; job_id: number | null }[] };
+  const first = res.rows[0];
+  if (first?.ok !== true) {
+    if (first?.hosts_ok !== true) return { refused: "host-generation" };
+    if (first.limited) return { refused: "account-limits" };
+    const pools = typeof first.short === "string" ? JSON.parse(first.short) as FullPool[] : first.short;
+    return { refused: "storage-pool", pools: pools.map((p) => ({ ...p, capacityGib: Number(p.capacityGib), allocatedGib: Number(p.allocatedGib), neededGib: Number(p.neededGib) })) };
+  }
   const byUuid = new Map(res.rows.map((r) => [r.uuid!, r]));
   return { written: input.requests.map((req) => {
     const out: CreatedVm[] = [];

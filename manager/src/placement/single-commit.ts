@@ -6,11 +6,13 @@
 // refreshed snapshot, after a jittered back-off. Strict affinity groups are locked as well and
 // their members re-read, so two deploys into one group cannot both miss each other. Before any of
 // that, the account is locked when it has limits and the request is refused if it would pass one.
+// A commit refused because a storage pool has no room for the VMs' root disks is placed again
+// without that pool's cluster; when nothing else fits, the 409 names the full pools.
 import { randomInt } from "node:crypto";
 import { inArray } from "drizzle-orm";
 import { OrbitError } from "#shared/errors.js";
 import { rejectionError } from "../allocator/index.js";
-import type { PlacementRequest } from "../allocator/types.js";
+import type { FleetSnapshot, PlacementRequest } from "../allocator/types.js";
 import type { Db } from "../db/database.js";
 import { hosts } from "../db/schema.js";
 import { generationToken } from "../hosts/host-generation.js";
@@ -20,7 +22,22 @@ import { prepareRows, writeRows, type CommitRows } from "./commit-rows.js";
 import { RetryPlacement, type Committed, type PlaceOn, type PlacementStats } from "./placement-types.js";
 import type { SnapshotCache } from "./snapshot-cache.js";
 import { buildSnapshot } from "./snapshot-builder.js";
+import { storagePoolFullError, type FullPool } from "../storage/root-disks.js";
 import type { SnapshotFreshness } from "./snapshot-freshness.js";
+
+/** The commit found these pools without room for its root disks: place again elsewhere. */
+class PoolsFull extends Error {
+  constructor(readonly pools: readonly FullPool[]) {
+    super("storage pools full");
+  }
+}
+
+/** The snapshot without the hosts of clusters whose pool has no room for the request's root disks. */
+function withoutClusters(snapshot: FleetSnapshot, full: ReadonlyMap<number, FullPool>): FleetSnapshot {
+  if (full.size === 0) return snapshot;
+  const clusters = new Set([...full.values()].map((p) => String(p.clusterId)));
+  return { ...snapshot, hosts: snapshot.hosts.filter((h) => !clusters.has(h.cluster)) };
+}
 
 export interface SingleCommitOptions {
   db: Db;
@@ -43,15 +60,19 @@ export async function placeAndCommitAlone(o: SingleCommitOptions, request: Place
   const maxAttempts = o.maxAttempts ?? 20;
   const env = request.environment;
   let fresh = refusedOnCache && (request.affinityGroups ?? []).length === 0;
+  // Pools a commit found full (by id), their clusters left out from then on.
+  const fullPools = new Map<number, FullPool>();
   for (let attempt = 1; ; attempt++) {
     const req = await withMemberHosts(o.db, request);
     const cached = o.cacheSnapshots === false ? await o.cache.get(env, true)
       : fresh ? await o.freshness.current(env) : await o.cache.get(env);
     const seed = randomInt(2 ** 31);
-    const placed = o.placeOn(cached.snapshot, req, seed);
+    const placed = o.placeOn(withoutClusters(cached.snapshot, fullPools), req, seed);
     if (!placed.ok) {
       // Never refuse on a cached view: confirm on a snapshot brought up to date just now.
       if (!fresh && o.cacheSnapshots !== false) { fresh = true; attempt--; continue; }
+      // It fitted, but only where the root disks had no room: that is the reason to give.
+      if (fullPools.size > 0) throw storagePoolFullError([...fullPools.values()]);
       throw rejectionError(placed.rejection);
     }
     fresh = false;
@@ -73,7 +94,7 @@ export async function placeAndCommitAlone(o: SingleCommitOptions, request: Place
           // current state under our lock: the cache's copy when it is at exactly the locked
           // generations (commits of this process), else read from PostgreSQL.
           const current = o.cache.hostsAt(env, lockedGen) ?? await buildSnapshot(tx, { hostIds });
-          const again = o.placeOn(current, req, seed);
+          const again = o.placeOn(withoutClusters(current, fullPools), req, seed);
           if (!again.ok) throw new RetryPlacement(hostIds.map(String));
           final = again.plan;
           o.stats.replacedUnderLock++;
@@ -86,6 +107,7 @@ export async function placeAndCommitAlone(o: SingleCommitOptions, request: Place
           token,
           requests: [prepareRows(rows, final)],
         });
+        if ("refused" in outcome && outcome.refused === "storage-pool") throw new PoolsFull(outcome.pools);
         const created = "written" in outcome ? outcome.written[0] : undefined;
         if (created === undefined) throw new OrbitError("internal", "placement commit found its locked hosts changed");
         await rows.after?.(tx, created);
@@ -96,6 +118,11 @@ export async function placeAndCommitAlone(o: SingleCommitOptions, request: Place
       o.cache.landedOn(env, out.plan.placements.map((p) => p.hostId));
       return out;
     } catch (e) {
+      if (e instanceof PoolsFull) {
+        for (const p of e.pools) fullPools.set(p.id, p);
+        if (attempt >= maxAttempts) throw storagePoolFullError([...fullPools.values()]);
+        continue;
+      }
       if (!(e instanceof RetryPlacement)) throw e;
       o.stats.retries++;
       o.cache.markDirty(env, e.dirtyHostIds);

@@ -21,6 +21,7 @@ import type { SettingsRegistry } from "../settings/settings-registry.js";
 import type { JobInput } from "../jobs/job-input.js";
 import { VM_SCALE_JOB } from "../jobs/vm-scale.job.js";
 import { isVmState, planAction, requireStopped, type VmAction, type VmState } from "./vm-state-machine.js";
+import { growRootDiskForFlavor } from "../storage/root-disks.js";
 
 export interface ActionStarted { jobId: number; state: VmState }
 
@@ -98,7 +99,11 @@ export class VmActions {
       const from: VmState = locked && isVmState(locked.state) ? locked.state : "Unknown";
       const plan = planAction("reinstall", from, `virtual machine ${id}`);
       await transitionVm(tx, id, plan.during!, `user requested reinstall${image ? ` from image ${image.name}` : ""}`);
-      if (image) await tx.update(vms).set({ imageId: image.id, updatedAt: new Date() }).where(eq(vms.id, id));
+      if (image) {
+        await tx.update(vms).set({ imageId: image.id, updatedAt: new Date() }).where(eq(vms.id, id));
+        // A bigger image makes a bigger root disk: its growth is reserved (or the reinstall refused).
+        await growRootDiskForFlavor(tx, id);
+      }
       const [job] = await tx.insert(jobs).values({ uuid: randomUUID(), kind: plan.job, vmId: id, accountId: vm.accountId }).returning({ id: jobs.id });
       return { jobId: job!.id, state: plan.during! };
     });
@@ -235,6 +240,8 @@ export class VmActions {
           .where(and(eq(jobs.vmId, id), eq(jobs.kind, VM_SCALE_JOB), inArray(jobs.status, ["pending", "running"]))).limit(1);
         if (scaling) throw new ConflictError(`virtual machine ${id} is being resized live by job ${scaling.id}: try again once it is done`, vm.state, { job_id: scaling.id });
       }
+      // A bigger disk is reserved in the root disk's pool, or the resize is refused (409 naming the pool).
+      await growRootDiskForFlavor(tx, id, flavor);
       await tx.update(allocations).set({ vcpus: flavor.vcpus, memoryMib: flavor.memoryMib }).where(eq(allocations.vmId, id));
       await tx.update(vms).set({ flavorId: flavor.id, vcpus: flavor.vcpus, memoryMib: flavor.memoryMib, updatedAt: new Date() }).where(eq(vms.id, id));
       await touchHost(tx, vm.hostId!);

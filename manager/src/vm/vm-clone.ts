@@ -9,6 +9,7 @@ import { ConflictError, NotFoundError } from "#shared/errors.js";
 import type { Db } from "../db/database.js";
 import { environments, flavors, images, regions, securityRules, vms } from "../db/schema.js";
 import { securityRuleRows, securityRulesOf } from "../security-rules/security-rule-service.js";
+import { rootDiskGib } from "../storage/root-disks.js";
 import { parseCidr, vmAddressRange } from "../network/cidr.js";
 import { releaseUnplaced, reserveAddresses } from "../network/ipam.js";
 import type { NetworkService } from "../network/network-service.js";
@@ -63,6 +64,8 @@ export class VmClones {
       vm: (p, plan) => ({
         uuid, name: input.name, accountId: src.accountId, userId: caller.userId ?? null, environmentId: src.environmentId, flavorId: src.flavorId, imageId: src.imageId,
         labels: src.labels, userData: src.userData, callbackUrl: src.callbackUrl, keyName: src.keyName, sshAuthorizedKeys: src.sshAuthorizedKeys,
+        // A full copy of the source's disk: reserved again, at the source's size, in the pool of the host it is copied on.
+        rootDiskGib: src.rootDiskGib ?? rootDiskGib(flavor!, image!),
         placement: { policy: plan.policy, seed: plan.seed, host: p.hostName, scores: p.scores, total: p.total, gpus: p.gpus } satisfies StoredPlacement,
       }),
       jobKind: input.start === false ? "vm.clone" : "vm.clone-and-start",

@@ -23,6 +23,7 @@ import type { SecurityRuleInput } from "#shared/security-rules.js";
 import { checkSecurityRules, securityRuleRows, securityRulesOf } from "../security-rules/security-rule-service.js";
 import { volumeAttachmentsOf } from "../storage/volume-service.js";
 import { attachBootVolume, bootableVolumeNamed, bootVolumePlacement, createBootVolume } from "../storage/boot-volumes.js";
+import { rootDiskGib } from "../storage/root-disks.js";
 
 /** userId: the acting user, recorded on the jobs it starts (absent for Orbit's own callers). */
 export interface Caller { accountId: number; role: "admin" | "user"; userId?: number }
@@ -333,6 +334,8 @@ export class VmService {
         flavorId: flavor.id, imageId: image.id, labels: input.labels ?? [], userData: input.user_data ?? "",
         callbackUrl, keyName: keyPair?.name ?? "", sshAuthorizedKeys: keyPair ? [keyPair.publicKey] : [],
         runStrategy: input.run_strategy ?? null, haEnabled: input.ha_enabled ?? false,
+        // Its owned root disk counts in its cluster's pool; a VM booting from a volume has none (the volume counts).
+        rootDiskGib: boot.kind === "image" ? rootDiskGib(flavor, image) : null,
         placement: { policy: plan.policy, seed: plan.seed, host: p.hostName, scores: p.scores, total: p.total, gpus: p.gpus } satisfies StoredPlacement,
       }),
       jobKind: "vm.deploy",

@@ -1,6 +1,6 @@
 // Applies a VM state change inside a transaction: checks it against the state machine,
-// records it with time and cause, and releases the VM's capacity in the same transaction
-// when the new state holds none.
+// records it with time and cause, and releases the VM's capacity (host and root disk's pool) in
+// the same transaction when the new state holds none.
 import { eq, inArray } from "drizzle-orm";
 import { NotFoundError } from "#shared/errors.js";
 import type { Db, Tx } from "../db/database.js";
@@ -8,6 +8,7 @@ import { allocations, gpuAllocations, ipAllocations, vms, vmStateTransitions } f
 import { enqueueVmCallback } from "../callbacks/callback-outbox.js";
 import { stateChangedEvent } from "../events/vm-event.js";
 import { touchHost } from "../hosts/host-generation.js";
+import { releaseRootDisk } from "../storage/root-disks.js";
 import { assertTransition, holdsCapacity, isVmState, type VmState } from "./vm-state-machine.js";
 
 export interface TransitionOptions {
@@ -47,6 +48,8 @@ export async function transitionVm(
     const released = await tx.delete(allocations).where(eq(allocations.vmId, vmId)).returning({ hostId: allocations.hostId });
     // Freed capacity: a new generation tells cached snapshots to re-read the host.
     for (const r of released) await touchHost(tx, r.hostId);
+    // Its root disk's space too (a destroyed VM's disk is gone; a refused deploy never made it).
+    await releaseRootDisk(tx, vmId);
   }
   // Its addresses (fixed and floating) are free again once the domain is gone.
   if (to === "Destroyed") {

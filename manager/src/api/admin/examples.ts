@@ -46,6 +46,7 @@ const localPool = {
   allocated_gib: 250,
   free_gib: 774,
   volume_count: 2,
+  root_disk_count: 1,
   created_at: "2026-12-04T18:49:47.874Z",
   updated_at: "2026-12-04T18:49:47.874Z",
 };
@@ -63,6 +64,7 @@ const sharedPool = {
   allocated_gib: 0,
   free_gib: 10240,
   volume_count: 0,
+  root_disk_count: 0,
   created_at: "2026-12-04T18:51:49.126Z",
   updated_at: "2026-12-04T18:51:49.126Z",
 };

@@ -24,7 +24,7 @@ export const CreateStoragePoolBody = Type.Object({
 export const ChangeStoragePoolBody = Type.Object({
   name: Type.Optional(ResourceName({ maxLength: 100 })),
   path: Type.Optional(PoolPath()),
-  capacity_gib: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_CAPACITY_GIB, description: "Not below what its volumes hold (409)" })),
+  capacity_gib: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_CAPACITY_GIB, description: "Not below what its volumes and root disks hold (409)" })),
 }, { additionalProperties: false, minProperties: 1 });
 
 export const StoragePoolView = Type.Object({
@@ -36,9 +36,10 @@ export const StoragePoolView = Type.Object({
   kind: StoragePoolKind,
   path: Type.String(),
   capacity_gib: Type.Integer(),
-  allocated_gib: Type.Integer({ description: "The sizes of its volumes, summed" }),
+  allocated_gib: Type.Integer({ description: "The sizes of its volumes and of the VMs' root disks it holds, summed" }),
   free_gib: Type.Integer(),
   volume_count: Type.Integer(),
+  root_disk_count: Type.Integer({ description: "VMs whose root disk (image overlay, ISO boot's blank disk, clone's copy) it holds" }),
   created_at: Type.String({ format: "date-time" }),
   updated_at: Type.String({ format: "date-time" }),
 }, { additionalProperties: false });
