@@ -18,6 +18,9 @@ import { securityRuleRoutes } from "./api/hyperstack/security-rules.routes.js";
 import { SecurityRuleService } from "./security-rules/security-rule-service.js";
 import { vmFirewallJob } from "./jobs/vm-firewall.job.js";
 import { VM_ISO_JOB, vmIsoJob } from "./jobs/vm-iso.job.js";
+import { onSnapshotJobFailed, vmSnapshotJob } from "./jobs/vm-snapshot.job.js";
+import { VM_SNAPSHOT_JOB_KINDS, VmSnapshots } from "./vm/vm-snapshots.js";
+import { snapshotRoutes } from "./api/hyperstack/snapshots.routes.js";
 import { affinityGroupRoutes } from "./api/hyperstack/affinity-groups.routes.js";
 import { flavorAdminRoutes } from "./api/admin/flavors.routes.js";
 import { hostAdminRoutes } from "./api/admin/host-admin.routes.js";
@@ -185,6 +188,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       const imageFailed = onImageJobFailed(db);
       return async (job, error) => {
         if (job.volumeId != null) await onVolumeJobFailed(db, job, error);
+        await onSnapshotJobFailed(db, job, error);
         await vmFailed(job, error);
         await imageFailed(job, error);
       };
@@ -205,6 +209,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   for (const kind of VM_CLONE_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmCloneJob(kind, db, dispatcher, registry)));
   runner.register("vm.firewall", vmFirewallJob(db, dispatcher, registry));
   runner.register(VM_ISO_JOB, vmIsoJob(db, dispatcher, registry));
+  for (const kind of VM_SNAPSHOT_JOB_KINDS) runner.register(kind, vmSnapshotJob(kind, db, dispatcher, registry));
   for (const kind of VOLUME_JOB_KINDS) runner.register(kind, withActionCallbacks(db, volumeJob(kind, db, dispatcher, registry)));
   // Registered images are downloaded into the manager's store (CloudStack's secondary storage).
   const imageStore = await openImageStore(config.dataDir);
@@ -273,6 +278,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await scoped.register(virtualMachineRoutes(vmSvc));
       await scoped.register(vmActionRoutes(new VmActions(db, runner, placement), new VmClones(db, placement, runner, vmSvc, networks)));
       await scoped.register(vmIsoRoutes(new VmIsos(db, runner)));
+      await scoped.register(snapshotRoutes(new VmSnapshots(db, runner, registry)));
       await scoped.register(securityRuleRoutes(new SecurityRuleService(db, runner)));
       await scoped.register(vmMetricsRoutes({ vms: vmSvc, metrics: vmMetrics }));
       await scoped.register(vmLogsRoutes({ vms: vmSvc, logs: consoleLogs }));

@@ -12,4 +12,6 @@ export interface JobInput {
   recurse?: DestroyRecurse;
   /** image.download: the image row the download fills (its URL, checksum and type are on it). */
   image_id?: number;
+  /** vm.snapshot.*: the snapshot the job creates, reverts to or deletes. */
+  snapshot_id?: number;
 }

@@ -8,6 +8,7 @@ import { ConflictError, InvalidArgumentError, NotFoundError, OrbitError, Unsuppo
 import { enqueueVmCallback } from "../callbacks/callback-outbox.js";
 import type { Db, Tx } from "../db/database.js";
 import { allocations, environments, flavors, hosts, images, jobs, regions, vms } from "../db/schema.js";
+import { dropMemorySnapshots } from "./vm-snapshots.js";
 import { actionEvent } from "../events/vm-event.js";
 import { touchHost } from "../hosts/host-generation.js";
 import { VM_CLONE_JOB_KINDS } from "../jobs/vm-clone.job.js";
@@ -195,7 +196,7 @@ export class VmActions {
       });
       if (!placed.ok) throw rejectionError(placed.rejection);
     }
-    await this.db.transaction(async (tx) => {
+    const snapshotJobs = await this.db.transaction(async (tx) => {
       const breach = await checkAccountLimits(tx, new Map([[vm.accountId, { vms: 0, ...growth, gpus: 0 }]]));
       if (breach) throw breach;
       const [locked] = await tx.select({ generation: hosts.generation }).from(hosts).where(eq(hosts.id, vm.hostId!)).for("update");
@@ -209,6 +210,9 @@ export class VmActions {
       await tx.update(allocations).set({ vcpus: flavor.vcpus, memoryMib: flavor.memoryMib }).where(eq(allocations.vmId, id));
       await tx.update(vms).set({ flavorId: flavor.id, vcpus: flavor.vcpus, memoryMib: flavor.memoryMib, updatedAt: new Date() }).where(eq(vms.id, id));
       await touchHost(tx, vm.hostId!);
+      // Memory snapshots saved the old size's running state: dropped (CloudStack's rule).
+      return dropMemorySnapshots(tx, vm);
     });
+    for (const jobId of snapshotJobs) this.jobsQueue.enqueue(jobId);
   }
 }

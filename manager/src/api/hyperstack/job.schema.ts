@@ -16,7 +16,9 @@ export const JobResultView = Type.Object({
   key_name: Type.Optional(Type.String({ description: "vm.reset-ssh-key: the key pair now on the VM" })),
   image_id: Type.Optional(Id("image.download: the image it made Ready")),
   format: Type.Optional(Type.String({ description: "image.download: the stored format (qcow2 or iso)" })),
-  size_bytes: Type.Optional(Type.Integer({ minimum: 0, description: "image.download: the stored file's size in bytes" })),
+  size_bytes: Type.Optional(Type.Integer({ minimum: 0, description: "image.download: the stored file's size in bytes; vm.snapshot.create: the snapshot's" })),
+  snapshot_id: Type.Optional(Id("vm.snapshot.*: the snapshot it made, reverted to or deleted")),
+  vm_state: Type.Optional(Type.String({ description: "vm.snapshot.revert: the VM's state after it (Running for a memory snapshot, else Stopped)" })),
 }, { description: "What the job reported when it succeeded; which fields depends on its kind" });
 export type JobResultView = Static<typeof JobResultView>;
 
