@@ -461,7 +461,9 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
         await this.virsh.run(["domfsfreeze", uuid], { timeoutMs: o.timeoutMs });
       }
       try {
-        await this.virsh.run(["snapshot-create-as", uuid, "--name", o.name, "--description", o.description ?? "", "--atomic"], { timeoutMs: o.timeoutMs });
+        // (virsh refuses an empty --description.)
+        const description = o.description ? ["--description", o.description] : [];
+        await this.virsh.run(["snapshot-create-as", uuid, "--name", o.name, ...description, "--atomic"], { timeoutMs: o.timeoutMs });
       } catch (e) {
         // virsh gave up, libvirtd may still be at it: abort its job, then remove what it made.
         if (isVirshError(e, "timeout")) await this.virsh.run(["domjobabort", uuid]).catch(() => undefined);
