@@ -12,10 +12,12 @@ import { eq } from "drizzle-orm";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type OrbitAgent } from "../../agent/src/agent.js";
+import { SnapshotTimeoutError } from "../../agent/src/drivers/hypervisor.js";
+import { parseDomainDisks } from "../../agent/src/drivers/libvirt/domain-disks.parser.js";
 import { missingTools } from "../../agent/src/drivers/libvirt/tool-availability.js";
 import { images, jobs } from "../../manager/src/db/schema.js";
 import { startTestCloud, type TestCloud } from "../e2e/harness.js";
-import { countOf } from "./guest-console.js";
+import { countOf, lastGuestReport } from "./guest-console.js";
 import { type HostNetworkSandbox, startHostNetworkSandbox } from "./host-network-sandbox.js";
 import { REQUIRED_TOOLS, type SandboxedLibvirtd, startSandboxedLibvirtd } from "./sandboxed-libvirtd.js";
 import { joinLibvirtTestHost, type TestGuestHypervisor } from "./libvirt-test-host.js";
@@ -77,11 +79,11 @@ describe.skipIf(skip)(`VM snapshots through manager and agent on a real libvirtd
     timings.push(`revert to ${id} ${Date.now() - t} ms`);
     return job;
   };
-  /** qemu-io on the root disk: -U (and read-only) when the domain holds it. */
-  const qemuIo = (command: string, shared = false) =>
-    execa("qemu-io", [...(shared ? ["-r", "-U"] : []), "-f", "qcow2", "-c", command, rootDisk()], { reject: false });
-  const holdsPattern = async (pattern: string, offset: string, shared = false) => {
-    const r = await qemuIo(`read -P ${pattern} ${offset} 64k`, shared);
+  /** qemu-io on a disk (the root disk by default): -U (and read-only) when the domain holds it. */
+  const qemuIo = (command: string, shared = false, disk = rootDisk()) =>
+    execa("qemu-io", [...(shared ? ["-r", "-U"] : []), "-f", "qcow2", "-c", command, disk], { reject: false });
+  const holdsPattern = async (pattern: string, offset: string, shared = false, disk = rootDisk()) => {
+    const r = await qemuIo(`read -P ${pattern} ${offset} 64k`, shared, disk);
     return /read 65536\/65536 bytes/.test(r.stdout) && !/Pattern verification failed/.test(r.stdout + r.stderr);
   };
   const typeOnConsole = async (line: string) => {
@@ -130,9 +132,20 @@ describe.skipIf(skip)(`VM snapshots through manager and agent on a real libvirtd
 
   let diskSnapshot: Record<string, any>;
 
-  it("a stopped VM's snapshot keeps its disk: data changed after it is back once reverted, and the VM boots from it", async () => {
+  let volumeDisk: string;
+
+  it("a stopped VM's snapshot keeps its disks (root and a data volume): data changed after it is back once reverted, and the VM boots from it", async () => {
     await power("stop", "SHUTOFF");
+    // A data volume, attached before any snapshot (none attaches or detaches while snapshots exist).
+    const created = await cloud!.api("POST", "/v1/core/volumes", { name: "snap-data", environment_name: "default", volume_type: "local", size: 1 });
+    expect(created.status, JSON.stringify(created.json)).toBe(200);
+    const att = await cloud!.api("POST", `/v1/core/virtual-machines/${vm.id}/attach-volumes`, { volume_ids: [created.json.volume.id] });
+    expect(att.status, JSON.stringify(att.json)).toBe(200);
+    await jobDone(att.json.volume_attachments[0].job_id);
+    volumeDisk = parseDomainDisks(await hv.virsh.run(["dumpxml", "--inactive", vm.uuid])).find((d) => d.targetDev === "vdb")!.sourcePath;
+    expect(existsSync(volumeDisk)).toBe(true);
     expect((await qemuIo("write -P 0x5a 1M 64k")).exitCode).toBe(0);
+    expect((await qemuIo("write -P 0x6b 1M 64k", false, volumeDisk)).exitCode).toBe(0);
     diskSnapshot = await takeSnapshot({ name: "disk-before" });
     expect(diskSnapshot).toMatchObject({ status: "Ready", memory: false, current: true });
     // An internal snapshot in the VM's own qcow2, known to libvirt under the row's host name.
@@ -143,6 +156,7 @@ describe.skipIf(skip)(`VM snapshots through manager and agent on a real libvirtd
     // The data changes (and more is written) after the snapshot...
     expect((await qemuIo("write -P 0xa5 1M 64k")).exitCode).toBe(0);
     expect((await qemuIo("write -P 0x33 2M 64k")).exitCode).toBe(0);
+    expect((await qemuIo("write -P 0x7c 1M 64k", false, volumeDisk)).exitCode).toBe(0);
     expect(await holdsPattern("0xa5", "1M")).toBe(true);
     // ...and the revert brings it back as it was.
     const job = await revert(diskSnapshot.id);
@@ -150,10 +164,13 @@ describe.skipIf(skip)(`VM snapshots through manager and agent on a real libvirtd
     expect((await instance()).status).toBe("SHUTOFF");
     expect(await holdsPattern("0x5a", "1M")).toBe(true);
     expect(await holdsPattern("0", "2M")).toBe(true);
+    expect(await holdsPattern("0x6b", "1M", false, volumeDisk)).toBe(true);
 
     const booted = countOf(serial(), "GUEST-READY");
     await power("start", "ACTIVE");
     await waitSerial("GUEST-READY after the revert", (l) => countOf(l, "GUEST-READY") > booted);
+    // With its volume: the guest sees vdb again.
+    await waitSerial("the guest's vdb", (l) => (lastGuestReport(l, "GUEST-DISKS")?.has("vdb") ?? false) && countOf(l, "GUEST-READY") > booted);
   }, 240_000);
 
   it("a memory snapshot of a running guest, reverted, resumes it running where it was (no new boot) with its disk as it was", async () => {
@@ -187,6 +204,18 @@ describe.skipIf(skip)(`VM snapshots through manager and agent on a real libvirtd
     expect((await hv.virsh.run(["domstate", vm.uuid])).trim()).toBe("shut off");
     expect(await holdsPattern("0x5a", "1M")).toBe(true);
   }, 240_000);
+
+  it("the driver: a snapshot past its timeout is abandoned, and nothing of it is left once libvirtd's job ends", async () => {
+    await power("start", "ACTIVE");
+    const before = (await hv.virsh.run(["snapshot-list", vm.uuid, "--name"])).trim();
+    // 300 ms: virsh is killed before QEMU's savevm (seconds under TCG) is done, whether or not libvirtd got the call.
+    const err = await hv.createSnapshot(vm.uuid, { name: "too-slow", memory: true, quiesce: false, timeoutMs: 300 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SnapshotTimeoutError);
+    expect(err).toMatchObject({ code: "deadline_exceeded", retryable: false });
+    expect((await hv.virsh.run(["snapshot-list", vm.uuid, "--name"])).trim()).toBe(before);
+    expect((await execa("qemu-img", ["snapshot", "-U", "-l", rootDisk()])).stdout).not.toContain("too-slow");
+    expect((await hv.virsh.run(["domstate", vm.uuid])).trim()).toBe("running");
+  }, 120_000);
 
   it("deleting snapshots removes them from libvirt and the qcow2; the VM's delete removes the rest", async () => {
     const r = await cloud!.api("DELETE", `/v1/core/snapshots/${diskSnapshot.id}`);

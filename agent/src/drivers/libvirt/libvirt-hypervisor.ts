@@ -541,18 +541,25 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
     return { name: s.name, parent: s.parent, state: s.state, memory: s.memory, createdAtMs: s.createdAtMs, sizeBytes };
   }
 
-  /** Deletes a snapshot a failed or aborted create may have left (waiting out libvirtd's job). */
+  /**
+   * Deletes a snapshot a failed or aborted create may have left. libvirtd finishes a create whose
+   * virsh was killed (and QEMU's savevm cannot be aborted), so snapshot-list may not show it yet;
+   * snapshot-delete needs the domain's job, so it waits for that create to end first, then
+   * deletes what it made or finds nothing ("no_snapshot"). A busy job lock is waited out again.
+   */
   private async waitSnapshotGone(uuid: string, name: string): Promise<void> {
-    for (let i = 0; i < 20; i++) {
-      const names = await this.snapshotNames(uuid).catch(() => undefined);
-      if (names && !names.includes(name)) return;
-      if (names) {
-        const deleted = await this.virsh.run(["snapshot-delete", uuid, name]).then(() => true, () => false);
-        if (deleted) return;
+    let last: unknown;
+    for (let i = 0; i < 10; i++) {
+      try {
+        await this.virsh.run(["snapshot-delete", uuid, name]);
+        return;
+      } catch (e) {
+        if (isVirshError(e, "no_snapshot") || isVirshError(e, "no_domain")) return;
+        last = e;
+        if (!isVirshError(e, "timeout")) await sleep(500);
       }
-      await sleep(500);
     }
-    this.opts.onWarning?.(`snapshot ${name} of ${uuid} could not be removed after a failed create`);
+    this.opts.onWarning?.(`snapshot ${name} of ${uuid} may be left after a failed create: ${String(last)}`);
   }
 
   /** Every snapshot of the domain, children before parents (a VM being destroyed). */
