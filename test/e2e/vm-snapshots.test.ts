@@ -2,7 +2,7 @@
 // list per VM and per account, get, name availability, revert (a memory snapshot leaves the VM
 // Running, another Stopped), delete; and CloudStack's rules, each a 4xx naming the problem that
 // changes nothing: vmsnapshot.max, one snapshot operation per VM at a time, a create slower than
-// vmsnapshot.create.wait (fails, nothing kept), no volume attach/detach while snapshots exist,
+// vmsnapshot.create.wait (fails, nothing kept), no volume attach/detach nor reinstall while snapshots exist,
 // memory snapshots dropped by a resize, all removed with the VM, memory refused for a stopped VM
 // and for a GPU VM (disk-only allowed), another account's snapshots not found.
 import { asc, eq } from "drizzle-orm";
@@ -233,6 +233,24 @@ describe("VM snapshots", () => {
     for (const id of ids) expect((await cloud.api("GET", `/v1/core/snapshots/${id}`, undefined, alice)).status).toBe(404);
     expect(sim().has(vm.uuid)).toBe(false);
   });
+});
+
+describe("a VM's disks do not change under its snapshots", () => {
+  it("a volume attached before the snapshot cannot be detached (409), nor the VM reinstalled (409); both are allowed again once the snapshots are gone", async () => {
+    const other = await createVm("snap-disks-vm");
+    const v = await cloud.api("POST", "/v1/core/volumes", { name: "snap-attached", environment_name: "default", volume_type: "local", size: 1 }, alice);
+    expect(v.status, JSON.stringify(v.json)).toBe(200);
+    const volumeId = v.json.volume.id as number;
+    expect((await cloud.api("POST", `/v1/core/virtual-machines/${other.id}/attach-volumes`, { volume_ids: [volumeId] }, alice)).status).toBe(200);
+    await jobsIdle(cloud);
+    const s = await snapshot(other.id, { name: "with-volume" });
+    await refused("POST", `/v1/core/virtual-machines/${other.id}/detach-volumes`, { volume_ids: [volumeId] }, 409, /has 1 snapshot\(s\): volumes cannot detach/);
+    await refused("POST", `/v1/core/virtual-machines/${other.id}/restore`, {}, 409, /has 1 snapshot\(s\): it cannot be reinstalled/);
+    expect((await cloud.api("DELETE", `/v1/core/snapshots/${s.id}`, undefined, alice)).status).toBe(200);
+    await jobsIdle(cloud);
+    expect((await cloud.api("POST", `/v1/core/virtual-machines/${other.id}/detach-volumes`, { volume_ids: [volumeId] }, alice)).status).toBe(200);
+    await jobsIdle(cloud);
+  }, 30_000);
 });
 
 describe("VM snapshots of a GPU VM", () => {

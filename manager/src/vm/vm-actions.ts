@@ -8,7 +8,7 @@ import { ConflictError, InvalidArgumentError, NotFoundError, OrbitError, Unsuppo
 import { enqueueVmCallback } from "../callbacks/callback-outbox.js";
 import type { Db, Tx } from "../db/database.js";
 import { allocations, environments, flavors, hosts, images, jobs, regions, vms } from "../db/schema.js";
-import { dropMemorySnapshots } from "./vm-snapshots.js";
+import { dropMemorySnapshots, refuseWithSnapshots } from "./vm-snapshots.js";
 import { actionEvent } from "../events/vm-event.js";
 import { touchHost } from "../hosts/host-generation.js";
 import { VM_CLONE_JOB_KINDS } from "../jobs/vm-clone.job.js";
@@ -91,6 +91,8 @@ export class VmActions {
       const [locked] = await tx.select({ state: vms.state, imageId: vms.imageId }).from(vms).where(eq(vms.id, id)).for("update");
       const from: VmState = locked && isVmState(locked.state) ? locked.state : "Unknown";
       const plan = planAction("reinstall", from, `virtual machine ${id}`);
+      // CloudStack's rule too: the snapshots live in the root disk a reinstall replaces.
+      await refuseWithSnapshots(tx, id, "reinstall");
       await transitionVm(tx, id, plan.during!, `user requested reinstall${image ? ` from image ${image.name}` : ""}`);
       if (image) await tx.update(vms).set({ imageId: image.id, updatedAt: new Date() }).where(eq(vms.id, id));
       const [job] = await tx.insert(jobs).values({ uuid: randomUUID(), kind: plan.job, vmId: id, accountId: vm.accountId }).returning({ id: jobs.id });

@@ -6,7 +6,8 @@
 // - one snapshot operation per VM at a time (a snapshot Creating, Reverting or Deleting): 409;
 // - memory needs a running VM (400) without a GPU (409: device state cannot be saved);
 // - the VM must be Running or Stopped (409 naming its state).
-// Elsewhere: volumes do not attach or detach while a VM has snapshots (storage/volume-service.ts),
+// Elsewhere: volumes do not attach or detach, and the VM is not reinstalled, while it has
+// snapshots (storage/volume-service.ts, vm-actions.ts),
 // a resize drops memory snapshots (dropMemorySnapshots, vm-actions.ts), a destroy removes them all.
 import { randomUUID } from "node:crypto";
 import { and, asc, count, desc, eq, ilike, inArray, or, sql } from "drizzle-orm";
@@ -65,11 +66,15 @@ export async function dropMemorySnapshots(tx: Tx, vm: { id: number; accountId: n
   return jobIds;
 }
 
-/** 409 when the VM has snapshots (volumes cannot change under them: a revert would bring back other disks). */
-export async function refuseWithSnapshots(tx: Tx | Db, vmId: number, what: string): Promise<void> {
+/**
+ * 409 when the VM has snapshots: its disks cannot change under them (a volume attached or
+ * detached: a revert would bring back other disks; a reinstall: they live in the root disk).
+ */
+export async function refuseWithSnapshots(tx: Tx | Db, vmId: number, what: "attach" | "detach" | "reinstall"): Promise<void> {
   const [{ n }] = (await tx.select({ n: count() }).from(vmSnapshots).where(eq(vmSnapshots.vmId, vmId))) as [{ n: number }];
   if (Number(n) > 0) {
-    throw new ConflictError(`virtual machine ${vmId} has ${n} snapshot(s): volumes cannot ${what} while it has snapshots (delete them first)`, "has_snapshots", { snapshots: Number(n) });
+    const cannot = what === "reinstall" ? "it cannot be reinstalled" : `volumes cannot ${what}`;
+    throw new ConflictError(`virtual machine ${vmId} has ${n} snapshot(s): ${cannot} while it has snapshots (delete them first)`, "has_snapshots", { snapshots: Number(n) });
   }
 }
 
