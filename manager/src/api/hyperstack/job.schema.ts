@@ -30,7 +30,7 @@ const _everyResultFieldNamed: [Unnamed] extends [never] ? true : Unnamed = true;
 export const JobView = Type.Object({
   id: Id(),
   uuid: Type.String({ format: "uuid" }),
-  kind: Type.String({ description: "vm.deploy, vm.destroy, vm.start, vm.reinstall, vm.clone, vm.reset-ssh-key, volume.*, image.download..." }),
+  kind: Type.String({ description: "vm.deploy, vm.destroy, vm.start, vm.reinstall, vm.clone, vm.reset-ssh-key, vm.snapshot.*, volume.*, image.download..." }),
   status: Type.Union([Type.Literal("pending"), Type.Literal("running"), Type.Literal("succeeded"), Type.Literal("failed")]),
   progress: Type.Integer({ minimum: 0, maximum: 100 }),
   attempts: Type.Integer({ minimum: 0 }),
