@@ -217,7 +217,7 @@ describe.skipIf(skip)(`VM snapshots through manager and agent on a real libvirtd
     expect((await hv.virsh.run(["domstate", vm.uuid])).trim()).toBe("running");
   }, 120_000);
 
-  it("deleting snapshots removes them from libvirt and the qcow2; the VM's delete removes the rest", async () => {
+  it("deleting snapshots removes them from libvirt and the qcow2s; the VM's delete removes the rest, from its kept volume too", async () => {
     const r = await cloud!.api("DELETE", `/v1/core/snapshots/${diskSnapshot.id}`);
     expect(r.status, JSON.stringify(r.json)).toBe(200);
     await jobDone(r.json.job_id);
@@ -231,5 +231,9 @@ describe.skipIf(skip)(`VM snapshots through manager and agent on a real libvirtd
     await cloud!.waitFor("the VM gone", async () => (await cloud!.api("GET", `/v1/core/virtual-machines/${vm.id}`)).status === 404, 60_000);
     for (const s of left) expect((await cloud!.api("GET", `/v1/core/snapshots/${s.id}`)).status).toBe(404);
     expect(existsSync(rootDisk())).toBe(false);
+    // The data volume outlives the VM (detached, kept), without the snapshots it held.
+    expect(existsSync(volumeDisk)).toBe(true);
+    const info = JSON.parse((await execa("qemu-img", ["info", "--output=json", "-U", volumeDisk])).stdout) as { snapshots?: unknown[] };
+    expect(info.snapshots ?? []).toEqual([]);
   }, 120_000);
 });
