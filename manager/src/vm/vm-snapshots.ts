@@ -13,13 +13,17 @@ import { randomUUID } from "node:crypto";
 import { and, asc, count, desc, eq, ilike, inArray, or, sql } from "drizzle-orm";
 import { ConflictError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
 import type { Db, Tx } from "../db/database.js";
-import { environments, gpuAllocations, jobs, vms, vmSnapshots, type VmSnapshotState } from "../db/schema.js";
+import { environments, flavors, gpuAllocations, images, ipAllocations, jobs, regions, vms, vmSnapshots, type VmSnapshotState } from "../db/schema.js";
 import type { SettingsRegistry } from "../settings/settings-registry.js";
 import type { Caller, JobEnqueuer } from "./vm-service.js";
 
 export type VmSnapshotRow = typeof vmSnapshots.$inferSelect;
-/** A snapshot as the API shows it: its row and its VM's region. */
-export type VmSnapshot = VmSnapshotRow & { regionId: number };
+/** A snapshot as the API shows it: its row, its VM's region and whether the VM has a floating IP. */
+export type VmSnapshot = VmSnapshotRow & { regionId: number; hasFloatingIp: boolean };
+/** One snapshot with what Hyperstack's retrieve shows of its VM. */
+export type VmSnapshotDetails = VmSnapshot & {
+  vm: { name: string; state: string; flavor: string; image: string; keyName: string; environment: string; region: string };
+};
 
 export const VM_SNAPSHOT_JOB_KINDS = ["vm.snapshot.create", "vm.snapshot.revert", "vm.snapshot.delete"] as const;
 export type VmSnapshotJobKind = (typeof VM_SNAPSHOT_JOB_KINDS)[number];
@@ -102,10 +106,26 @@ export class VmSnapshots {
 
   private async withRegion(rows: VmSnapshotRow[]): Promise<VmSnapshot[]> {
     if (rows.length === 0) return [];
-    const regions = await this.db.select({ vmId: vms.id, regionId: environments.regionId }).from(vms)
-      .innerJoin(environments, eq(environments.id, vms.environmentId)).where(inArray(vms.id, [...new Set(rows.map((r) => r.vmId))]));
-    const byVm = new Map(regions.map((r) => [r.vmId, r.regionId]));
-    return rows.map((r) => ({ ...r, regionId: byVm.get(r.vmId) ?? 0 }));
+    const vmIds = [...new Set(rows.map((r) => r.vmId))];
+    const where = await this.db.select({ vmId: vms.id, regionId: environments.regionId }).from(vms)
+      .innerJoin(environments, eq(environments.id, vms.environmentId)).where(inArray(vms.id, vmIds));
+    const floating = await this.db.select({ vmId: vms.id }).from(vms)
+      .innerJoin(ipAllocations, and(eq(ipAllocations.vmUuid, vms.uuid), eq(ipAllocations.kind, "floating"))).where(inArray(vms.id, vmIds));
+    const byVm = new Map(where.map((r) => [r.vmId, r.regionId]));
+    const withFloating = new Set(floating.map((f) => f.vmId));
+    return rows.map((r) => ({ ...r, regionId: byVm.get(r.vmId) ?? 0, hasFloatingIp: withFloating.has(r.vmId) }));
+  }
+
+  /** One snapshot with its VM's name, state, flavor, image, key pair, environment and region. */
+  async details(caller: Caller, id: number): Promise<VmSnapshotDetails> {
+    const snap = await this.get(caller, id);
+    const [vm] = await this.db.select({
+      name: vms.name, state: vms.state, keyName: vms.keyName, flavor: flavors.name, image: images.name, environment: environments.name, region: regions.name,
+    }).from(vms).innerJoin(flavors, eq(flavors.id, vms.flavorId)).innerJoin(images, eq(images.id, vms.imageId))
+      .innerJoin(environments, eq(environments.id, vms.environmentId)).innerJoin(regions, eq(regions.id, environments.regionId))
+      .where(eq(vms.id, snap.vmId));
+    if (!vm) throw new NotFoundError("snapshot", id);
+    return { ...snap, vm };
   }
 
   async create(caller: Caller, vmId: number, input: CreateSnapshotInput): Promise<{ snapshot: VmSnapshot; jobId: number }> {
@@ -205,7 +225,7 @@ export class VmSnapshots {
       return { row: row!, jobId: await insertSnapshotJob(tx, kind, vm, id, caller.userId) };
     });
     this.jobsQueue.enqueue(out.jobId);
-    return { snapshot: { ...out.row, regionId: found.regionId }, jobId: out.jobId };
+    return { snapshot: { ...out.row, regionId: found.regionId, hasFloatingIp: found.hasFloatingIp }, jobId: out.jobId };
   }
 }
 

@@ -122,18 +122,20 @@ const bootVolume = {
   updated_at: "2026-12-04T18:50:57.620Z",
 };
 
+// A disk-only snapshot (the example VM has a GPU: memory snapshots are refused for it).
 const snapshot = {
   id: 3,
   name: "before-upgrade",
   description: "kernel 6.1, before the driver upgrade",
   vm_id: 1,
   region_id: 1,
-  size: 2,
-  size_bytes: 1_342_177_280,
+  size: 0,
+  size_bytes: 0,
   status: "Ready",
   is_image: false,
+  has_floating_ip: false,
   labels: [],
-  memory: true,
+  memory: false,
   quiesce: false,
   parent_id: null,
   current: true,
@@ -1085,7 +1087,7 @@ export const hyperstackExamples: OperationExamples = {
     },
   },
   "POST /v1/core/virtual-machines/{id}/snapshots": {
-    request: { name: "before-upgrade", description: "kernel 6.1, before the driver upgrade", memory: true },
+    request: { name: "before-upgrade", description: "kernel 6.1, before the driver upgrade", memory: false },
     response: { status: true, message: "Snapshot is being created", snapshot: { ...snapshot, status: "Creating", size: 0, size_bytes: null, current: false, updated_at: snapshot.created_at }, job_id: 42 },
   },
   "GET /v1/core/virtual-machines/{id}/snapshots": {
@@ -1098,7 +1100,13 @@ export const hyperstackExamples: OperationExamples = {
     response: { status: true, message: "Name is available", name: "after-upgrade", available: true },
   },
   "GET /v1/core/snapshots/{id}": {
-    response: { status: true, message: "Getting snapshot success", snapshot },
+    response: {
+      status: true, message: "Getting snapshot success",
+      snapshot: {
+        ...snapshot, labels: "", region: "default", vm_name: "llm-finetune", vm_status: "ACTIVE", vm_flavor: "n3-H100x1", vm_image: "Ubuntu Server 22.04 LTS",
+        vm_keypair: "my-laptop", vm_environment: "research-eu", custom_image: null, volume_id: null, volume_name: null,
+      },
+    },
   },
   "DELETE /v1/core/snapshots/{id}": {
     response: { status: true, message: "Snapshot is being deleted", snapshot: { ...snapshot, status: "Deleting" }, job_id: 44 },

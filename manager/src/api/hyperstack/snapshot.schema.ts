@@ -13,6 +13,7 @@ export const SnapshotView = Type.Object({
   size_bytes: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: "Orbit: bytes it holds on the host as measured when it was taken (its saved memory); null until known" }),
   status: Type.Union([Type.Literal("Creating"), Type.Literal("Ready"), Type.Literal("Reverting"), Type.Literal("Deleting"), Type.Literal("Error")], { description: "Creating, Ready, Reverting, Deleting or Error" }),
   is_image: Type.Boolean({ description: "Always false: snapshots are not images in Orbit" }),
+  has_floating_ip: Type.Boolean({ description: "Whether the VM has a floating IP now" }),
   labels: Type.Array(Type.String()),
   memory: Type.Boolean({ description: "Orbit: holds the VM's running state: a revert leaves it Running (else Stopped)" }),
   quiesce: Type.Boolean({ description: "Orbit: the guest's filesystems were frozen through its guest agent while it was taken" }),
@@ -23,6 +24,27 @@ export const SnapshotView = Type.Object({
   updated_at: Type.String({ format: "date-time" }),
 });
 export type SnapshotView = Static<typeof SnapshotView>;
+
+const NullableText = (description: string) => Type.Union([Type.String(), Type.Null()], { description });
+
+/** Hyperstack's SnapshotRetrieveFields: the snapshot with its VM's names (labels as one string there). */
+export const SnapshotDetailView = Type.Composite([
+  Type.Omit(SnapshotView, ["labels"]),
+  Type.Object({
+    labels: Type.String({ description: "Hyperstack's retrieve shows labels as one string: always empty (Orbit keeps none)" }),
+    region: Type.String({ description: "The region's name" }),
+    vm_name: Type.String(),
+    vm_status: Type.String({ description: "The VM's status as the instance shows it (ACTIVE, SHUTOFF...)" }),
+    vm_flavor: Type.String(),
+    vm_image: Type.String(),
+    vm_keypair: NullableText("The VM's key pair (null: none)"),
+    vm_environment: Type.String(),
+    custom_image: NullableText("Always null: snapshots are not made into images in Orbit"),
+    volume_id: NullableText("Always null: a snapshot covers all of the VM's disks"),
+    volume_name: NullableText("Always null: a snapshot covers all of the VM's disks"),
+  }),
+]);
+export type SnapshotDetailView = Static<typeof SnapshotDetailView>;
 
 export const CreateSnapshotBody = Type.Object({
   name: SingleLineText({ minLength: 1, maxLength: 100, description: "Unique among the account's snapshots" }),

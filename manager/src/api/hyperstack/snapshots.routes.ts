@@ -6,8 +6,8 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { VmSnapshots } from "../../vm/vm-snapshots.js";
 import { errors, Id, IdParams, ok } from "../schemas.js";
 import { NameAvailability } from "./name-availability.schema.js";
-import { snapshotView } from "./snapshot.presenter.js";
-import { CreateSnapshotBody, ListSnapshotsQuery, SnapshotNameParams, SnapshotView } from "./snapshot.schema.js";
+import { snapshotDetailView, snapshotView } from "./snapshot.presenter.js";
+import { CreateSnapshotBody, ListSnapshotsQuery, SnapshotDetailView, SnapshotNameParams, SnapshotView } from "./snapshot.schema.js";
 
 const tags = ["snapshots"];
 const JobId = Id("The job doing it (GET /v1/core/jobs/{id})");
@@ -57,8 +57,8 @@ export const snapshotRoutes = (snapshots: VmSnapshots): FastifyPluginAsyncTypebo
   });
 
   app.get("/v1/core/snapshots/:id", {
-    schema: { tags, params: IdParams, summary: "Retrieve a snapshot", response: { 200: ok({ snapshot: SnapshotView }), ...errors } },
-  }, async (req) => ({ status: true as const, message: "Getting snapshot success", snapshot: snapshotView(await snapshots.get(req.principal, req.params.id)) }));
+    schema: { tags, params: IdParams, summary: "Retrieve a snapshot", description: "Hyperstack's retrieve: the snapshot with its VM's name, status, flavor, image, key pair, environment and region.", response: { 200: ok({ snapshot: SnapshotDetailView }), ...errors } },
+  }, async (req) => ({ status: true as const, message: "Getting snapshot success", snapshot: snapshotDetailView(await snapshots.details(req.principal, req.params.id)) }));
 
   app.delete("/v1/core/snapshots/:id", {
     schema: {
