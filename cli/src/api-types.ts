@@ -152,3 +152,18 @@ export interface Volume {
   attachments?: VolumeAttachment[];
   created_at?: string;
 }
+
+export interface Snapshot {
+  id: number;
+  name: string;
+  description?: string;
+  vm_id?: number;
+  status?: string;
+  memory?: boolean;
+  quiesce?: boolean;
+  parent_id?: number | null;
+  current?: boolean;
+  size_bytes?: number | null;
+  error?: string | null;
+  created_at?: string;
+}

@@ -442,3 +442,32 @@ describe("volume", () => {
     expect(api.requests).toHaveLength(0);
   });
 });
+
+describe("snapshot", () => {
+  const SNAP = {
+    id: 9, name: "before", description: "", vm_id: 7, region_id: 1, size: 1, size_bytes: 600_000_000, status: "Ready", is_image: false, labels: [],
+    memory: true, quiesce: false, parent_id: null, current: true, error: null, created_at: "2026-12-04T10:00:00.000Z", updated_at: "2026-12-04T10:00:05.000Z",
+  };
+
+  it("create --memory --wait sends the body, follows the job and shows the snapshot as it is then; list --vm asks the VM's route", async () => {
+    api.routes["POST /v1/core/virtual-machines/7/snapshots"] = { body: { status: true, message: "Snapshot is being created", snapshot: { ...SNAP, status: "Creating" }, job_id: 31 } };
+    jobRoute(31, "vm.snapshot.create", ["running", "succeeded"]);
+    api.routes["GET /v1/core/snapshots/9"] = { body: { status: true, message: "ok", snapshot: SNAP } };
+    const r = await runCli(["snapshot", "create", "7", "--name", "before", "--memory", "--wait"], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(api.requests[0]!.body).toEqual({ name: "before", description: "", memory: true, quiesce: false });
+    expect(r.stdout).toMatch(/STATUS\s*│ Ready/);
+    expect(r.stdout).toMatch(/MEMORY\s*│ yes/);
+    api.routes["GET /v1/core/virtual-machines/7/snapshots"] = { body: { status: true, message: "ok", count: 1, page: 1, page_size: 50, snapshots: [SNAP] } };
+    const list = await runCli(["snapshot", "ls", "--vm", "7"], env);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/9\s*│ before\s*│ 7\s*│ Ready\s*│ yes/);
+  });
+
+  it("revert and delete without --wait show the snapshot the API answered", async () => {
+    api.routes["POST /v1/core/snapshots/9/revert"] = { body: { status: true, message: "reverting", snapshot: { ...SNAP, status: "Reverting" }, job_id: 32 } };
+    expect((await runCli(["snapshot", "revert", "9"], env)).stdout).toMatch(/STATUS\s*│ Reverting/);
+    api.routes["DELETE /v1/core/snapshots/9"] = { body: { status: true, message: "deleting", snapshot: { ...SNAP, status: "Deleting" }, job_id: 33 } };
+    expect(JSON.parse((await runCli(["snapshot", "rm", "9", "--json"], env)).stdout).job_id).toBe(33);
+  });
+});

@@ -7,6 +7,7 @@ import { configCommands } from "./commands/config.js";
 import { envCommands } from "./commands/env.js";
 import { keypairCommands } from "./commands/keypair.js";
 import { volumeCommands } from "./commands/volume.js";
+import { snapshotCommands } from "./commands/snapshot.js";
 import { vmCommands } from "./commands/vm.js";
 import { Context, type Io } from "./context.js";
 import { ApiError, CliError, EXIT } from "./errors.js";
@@ -36,6 +37,7 @@ export function buildProgram(io: Io): Command {
   catalogCommands(program, ctx);
   keypairCommands(program, ctx);
   volumeCommands(program, ctx);
+  snapshotCommands(program, ctx);
   envCommands(program, ctx);
   adminCommands(program, ctx);
   configCommands(program, io);

@@ -19,6 +19,9 @@ import { SecurityRuleService } from "./security-rules/security-rule-service.js";
 import { vmFirewallJob } from "./jobs/vm-firewall.job.js";
 import { VM_ISO_JOB, vmIsoJob } from "./jobs/vm-iso.job.js";
 import { VM_SCALE_JOB, vmScaleJob } from "./jobs/vm-scale.job.js";
+import { onSnapshotJobFailed, vmSnapshotJob } from "./jobs/vm-snapshot.job.js";
+import { VM_SNAPSHOT_JOB_KINDS, VmSnapshots } from "./vm/vm-snapshots.js";
+import { snapshotRoutes } from "./api/hyperstack/snapshots.routes.js";
 import { affinityGroupRoutes } from "./api/hyperstack/affinity-groups.routes.js";
 import { flavorAdminRoutes } from "./api/admin/flavors.routes.js";
 import { hostAdminRoutes } from "./api/admin/host-admin.routes.js";
@@ -186,6 +189,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       const imageFailed = onImageJobFailed(db);
       return async (job, error) => {
         if (job.volumeId != null) await onVolumeJobFailed(db, job, error);
+        await onSnapshotJobFailed(db, job, error);
         await vmFailed(job, error);
         await imageFailed(job, error);
       };
@@ -207,6 +211,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   runner.register("vm.firewall", vmFirewallJob(db, dispatcher, registry));
   runner.register(VM_ISO_JOB, vmIsoJob(db, dispatcher, registry));
   runner.register(VM_SCALE_JOB, withActionCallbacks(db, vmScaleJob(db, dispatcher, registry)));
+  for (const kind of VM_SNAPSHOT_JOB_KINDS) runner.register(kind, vmSnapshotJob(kind, db, dispatcher, registry));
   for (const kind of VOLUME_JOB_KINDS) runner.register(kind, withActionCallbacks(db, volumeJob(kind, db, dispatcher, registry)));
   // Registered images are downloaded into the manager's store (CloudStack's secondary storage).
   const imageStore = await openImageStore(config.dataDir);
@@ -275,6 +280,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await scoped.register(virtualMachineRoutes(vmSvc));
       await scoped.register(vmActionRoutes(new VmActions(db, runner, placement, registry), new VmClones(db, placement, runner, vmSvc, networks)));
       await scoped.register(vmIsoRoutes(new VmIsos(db, runner)));
+      await scoped.register(snapshotRoutes(new VmSnapshots(db, runner, registry)));
       await scoped.register(securityRuleRoutes(new SecurityRuleService(db, runner)));
       await scoped.register(vmMetricsRoutes({ vms: vmSvc, metrics: vmMetrics }));
       await scoped.register(vmLogsRoutes({ vms: vmSvc, logs: consoleLogs }));

@@ -151,6 +151,14 @@ describe("a tour of the API", () => {
     await call("GET /v1/core/volumes", "/v1/core/volumes", undefined, userKey);
     await call("GET /v1/core/volumes/{volume_id}", `/v1/core/volumes/${volume.json.volume.id}`, undefined, userKey);
     await call("GET /v1/core/virtual-machines/{id}", `/v1/core/virtual-machines/${userVm.id}`, undefined, userKey);
+    // A snapshot of the user's VM (with its volume in it), listed for the account and the VM.
+    const snapshot = await call("POST /v1/core/virtual-machines/{id}/snapshots", `/v1/core/virtual-machines/${userVm.id}/snapshots`, { name: "tour-snap", description: "tour" }, userKey);
+    expect(snapshot.status).toBe(201);
+    await jobsIdle(cloud);
+    await call("GET /v1/core/snapshots", "/v1/core/snapshots", undefined, userKey);
+    await call("GET /v1/core/snapshots/{id}", `/v1/core/snapshots/${snapshot.json.snapshot.id}`, undefined, userKey);
+    await call("GET /v1/core/virtual-machines/{id}/snapshots", `/v1/core/virtual-machines/${userVm.id}/snapshots`, undefined, userKey);
+    await call("GET /v1/core/snapshots/name-availability/{name}", "/v1/core/snapshots/name-availability/tour-snap", undefined, userKey);
     const pools = await call("GET /v1/admin/storage-pools", "/v1/admin/storage-pools");
     await call("GET /v1/admin/storage-pools/{id}", `/v1/admin/storage-pools/${pools.json.storage_pools[0].id}`);
     const hostsWithVms = await call("GET /v1/admin/hosts", "/v1/admin/hosts");

@@ -226,6 +226,24 @@ describe("CommandExecutor capability commands", () => {
     expect(await without.execute(cmd(vm, { $case: "changeMedia", value: { sourcePath: "x.iso", eject: false } }))).toMatchObject({ ok: false, error: { code: "unsupported" } });
   });
 
+  it("takes, lists, reverts and deletes snapshots (the snapshot in the answer); bad bodies and missing capability refused", async () => {
+    const sim = newSim();
+    const ex = new CommandExecutor(sim);
+    const vm = await running(ex);
+    const created = await ex.execute(cmd(vm, { $case: "createSnapshot", value: { name: "s1", description: "d", memory: true, quiesce: false, timeoutMs: 0 } }));
+    expect(created).toMatchObject({ ok: true, output: { $case: "snapshots", value: { snapshots: [{ name: "s1", memory: true, state: "running" }] } } });
+    const listed = await ex.execute(cmd(vm, { $case: "listSnapshots", value: {} }));
+    expect(listed.output).toMatchObject({ $case: "snapshots", value: { snapshots: [{ name: "s1" }] } });
+    expect(await ex.execute(cmd(vm, { $case: "revertSnapshot", value: { name: "s1", shutOff: true } })))
+      .toMatchObject({ ok: true, domain: { powerState: PowerState.POWER_STATE_SHUTOFF } });
+    expect((await ex.execute(cmd(vm, { $case: "revertSnapshot", value: { name: "nope", shutOff: false } }))).error).toMatchObject({ code: "not_found" });
+    expect((await ex.execute(cmd(vm, { $case: "deleteSnapshot", value: { name: "s1" } }))).ok).toBe(true);
+    expect((await ex.execute(cmd(vm, { $case: "createSnapshot", value: { name: "", description: "", memory: false, quiesce: false, timeoutMs: 0 } }))).error)
+      .toMatchObject({ code: "invalid_argument", message: expect.stringMatching(/needs a name/) });
+    const without = new CommandExecutor(newSim(["stats"]));
+    expect(await without.execute(cmd(vm, { $case: "listSnapshots", value: {} }))).toMatchObject({ ok: false, error: { code: "unsupported" } });
+  });
+
   describe("firewall", () => {
     const rule = { direction: "ingress", ethertype: "IPv4", protocol: "tcp", portRangeMin: 22, portRangeMax: 22, remoteIpPrefix: "0.0.0.0/0" };
     const sim = (capabilities?: ("firewall" | "power")[]) =>

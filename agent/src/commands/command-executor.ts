@@ -13,6 +13,8 @@ export interface CommandExecutorOptions {
   defaultStopTimeoutMs?: number;
   /** How long a running guest has to release a detached disk when the command does not say. */
   defaultDetachTimeoutMs?: number;
+  /** How long a snapshot may take when the command does not say (CloudStack's vmsnapshot.create.wait default, 30 min). */
+  defaultSnapshotTimeoutMs?: number;
 }
 
 type Output = CommandResult["output"];
@@ -172,6 +174,31 @@ export class CommandExecutor {
           }
           const tail = await requireCapability(this.hv, "console", "console log").consoleLog(vm, maxBytes);
           return ok(undefined, { $case: "consoleLog", value: tail });
+        }
+        case "createSnapshot": {
+          const snaps = requireCapability(this.hv, "snapshots", "create snapshot");
+          const c = b.value;
+          if (!c.name) throw new InvalidArgumentError("create_snapshot.name", "CreateSnapshot needs a name");
+          const info = await snaps.createSnapshot(vm, {
+            name: c.name, description: c.description, memory: c.memory, quiesce: c.quiesce,
+            timeoutMs: c.timeoutMs || (this.o.defaultSnapshotTimeoutMs ?? 1_800_000),
+          });
+          return ok(await this.statusOf(vm), { $case: "snapshots", value: { snapshots: [info] } });
+        }
+        case "revertSnapshot": {
+          const snaps = requireCapability(this.hv, "snapshots", "revert snapshot");
+          if (!b.value.name) throw new InvalidArgumentError("revert_snapshot.name", "RevertSnapshot needs a name");
+          return ok(await snaps.revertSnapshot(vm, b.value.name, { shutOff: b.value.shutOff }));
+        }
+        case "deleteSnapshot": {
+          const snaps = requireCapability(this.hv, "snapshots", "delete snapshot");
+          if (!b.value.name) throw new InvalidArgumentError("delete_snapshot.name", "DeleteSnapshot needs a name");
+          await snaps.deleteSnapshot(vm, b.value.name);
+          return ok(await this.statusOf(vm));
+        }
+        case "listSnapshots": {
+          const list = await requireCapability(this.hv, "snapshots", "list snapshots").listSnapshots(vm);
+          return ok(await this.statusOf(vm), { $case: "snapshots", value: { snapshots: list } });
         }
         case "applyFirewall": {
           const fw = requireCapability(this.hv, "firewall", "apply firewall");

@@ -3,7 +3,7 @@
 // (start, stop, destroy, list) is what the manager needs to run any VM; everything else is a
 // capability interface a driver may or may not have (README.md in this folder: how to add one).
 import type { Duplex } from "node:stream";
-import { UnsupportedError } from "#shared/errors.js";
+import { OrbitError, UnsupportedError } from "#shared/errors.js";
 import type { DiskSpec, DomainStatus, HostFacts, StopMode, VmSpec } from "#shared/protocol.js";
 import type { SecurityRule } from "#shared/security-rules.js";
 
@@ -174,6 +174,69 @@ export interface FirewallCapability {
   removeFirewall(vmUuid: string): Promise<void>;
 }
 
+export interface CreateSnapshotOptions {
+  name: string;
+  description?: string | undefined;
+  /**
+   * Include the running VM's memory and device state: a revert resumes it running. Without it, a
+   * running VM's snapshot is still taken as a whole checkpoint (libvirt 9.0 has no live disk-only
+   * internal snapshot) but its revert leaves the VM shut off with the disks as they were then
+   * (crash-consistent, as if the power had been cut at that instant). A stopped VM's snapshot has
+   * no memory: asking for it is an InvalidArgumentError.
+   */
+  memory: boolean;
+  /**
+   * Freeze a running guest's filesystems through its guest agent around the snapshot: ConflictError
+   * when it has no guest agent channel, InvalidArgumentError with memory (the saved guest would be
+   * frozen). Ignored for a stopped VM (its disks are consistent).
+   */
+  quiesce: boolean;
+  /** Give up (abort and delete what was made) after this long: DeadlineExceededError. */
+  timeoutMs: number;
+}
+
+/** A snapshot as the host has it. */
+export interface SnapshotInfo {
+  name: string;
+  /** "" for the first of the chain. */
+  parent: string;
+  /** The domain's state when it was taken ("running", "shutoff"). */
+  state: string;
+  /** Holds memory and device state: a revert resumes the VM running. */
+  memory: boolean;
+  createdAtMs: number;
+  /** Bytes the snapshot holds in the VM's disks, 0 when unknown. */
+  sizeBytes: number;
+}
+
+/** A snapshot not made within its time: aborted and removed. Final (a retry would only take as long again). */
+export class SnapshotTimeoutError extends OrbitError {
+  constructor(vmUuid: string, name: string, timeoutMs: number) {
+    super("deadline_exceeded", `snapshot ${name} of VM ${vmUuid} did not finish within ${timeoutMs} ms: it was aborted and nothing of it was kept`, {
+      retryable: false, details: { snapshot: name, timeout_ms: timeoutMs },
+    });
+  }
+}
+
+/**
+ * Snapshots of a VM's disks and (optionally) running state, kept inside the VM's qcow2 files on
+ * its host. A snapshot's name is unique per VM. A revert restores the disks, and the running
+ * state for a memory snapshot (the VM runs after it; otherwise it is shut off).
+ */
+export interface SnapshotCapability {
+  /** Done already when a snapshot of that name exists (a retried command). */
+  createSnapshot(vmUuid: string, opts: CreateSnapshotOptions): Promise<SnapshotInfo>;
+  /**
+   * NotFoundError for an unknown snapshot. `shutOff`: leave the VM shut off even when the
+   * snapshot holds memory (one taken with `memory: false` of a running VM).
+   */
+  revertSnapshot(vmUuid: string, name: string, opts?: { shutOff?: boolean }): Promise<DomainStatus>;
+  /** A snapshot that does not exist is deleted already. */
+  deleteSnapshot(vmUuid: string, name: string): Promise<void>;
+  /** Oldest first. */
+  listSnapshots(vmUuid: string): Promise<SnapshotInfo[]>;
+}
+
 /** Every optional capability, by the name hosts report it under (HostFacts.capabilities). */
 export interface Capabilities {
   power: PowerCapability;
@@ -182,9 +245,10 @@ export interface Capabilities {
   stats: StatsCapability;
   console: ConsoleCapability;
   firewall: FirewallCapability;
+  snapshots: SnapshotCapability;
 }
 export type CapabilityName = keyof Capabilities;
-export const CAPABILITY_NAMES: readonly CapabilityName[] = ["power", "resize", "disks", "stats", "console", "firewall"];
+export const CAPABILITY_NAMES: readonly CapabilityName[] = ["power", "resize", "disks", "stats", "console", "firewall", "snapshots"];
 
 /** A command needs a capability this host's driver does not have. Code "unsupported", final. */
 export class CapabilityUnsupportedError extends UnsupportedError {

@@ -93,7 +93,7 @@ describe("VgpuHypervisor", () => {
   });
 
   it("passes the inner driver's capabilities through, and no more than it has", async () => {
-    expect(capabilityNames(hv)).toEqual(["power", "resize", "disks", "stats", "console", "firewall"]);
+    expect(capabilityNames(hv)).toEqual(["power", "resize", "disks", "stats", "console", "firewall", "snapshots"]);
     const limited = new VgpuHypervisor(new SimulatorHypervisor({ hostUuid: randomUUID(), hostname: "h", cpus: 8, memoryMib: 8192, capabilities: ["disks"] }), mdevs);
     expect(capabilityNames(limited)).toEqual(["disks"]);
     const ex = new CommandExecutor(limited);

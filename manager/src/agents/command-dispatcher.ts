@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { and, eq, inArray, isNull, notInArray, or } from "drizzle-orm";
 import { OrbitError, fromErrorInfo, toErrorInfo } from "#shared/errors.js";
-import type { AttachDisk, Command, CommandResult, ConsoleLog, DiskSpec, DomainStatus, FirewallSpec, StopMode, VmStats } from "#shared/protocol.js";
+import type { AttachDisk, Command, CommandResult, ConsoleLog, DiskSpec, DomainStatus, FirewallSpec, SnapshotInfo, StopMode, VmStats } from "#shared/protocol.js";
 import type { Db } from "../db/database.js";
 import { commands, hosts, jobs } from "../db/schema.js";
 import type { AgentSessions } from "./agent-sessions.js";
@@ -143,6 +143,26 @@ export class CommandDispatcher {
   async changeMedia(t: VmCommandTarget, media: { sourcePath: string } | { eject: true }): Promise<DomainStatus | undefined> {
     const value = "eject" in media ? { sourcePath: "", eject: true } : { sourcePath: media.sourcePath, eject: false };
     return (await this.send(t, { $case: "changeMedia", value })).domain;
+  }
+
+  /** Takes a snapshot (capability "snapshots"); the agent aborts and removes it past snapshotTimeoutMs. */
+  async createSnapshot(
+    t: VmCommandTarget, s: { name: string; description: string; memory: boolean; quiesce: boolean; snapshotTimeoutMs: number },
+  ): Promise<{ snapshot: SnapshotInfo; domain: DomainStatus | undefined }> {
+    const r = await this.send(t, { $case: "createSnapshot", value: { name: s.name, description: s.description, memory: s.memory, quiesce: s.quiesce, timeoutMs: s.snapshotTimeoutMs } });
+    const snapshot = r.output?.$case === "snapshots" ? r.output.value.snapshots[0] : undefined;
+    if (!snapshot) throw new OrbitError("internal", `agent took snapshot ${s.name} of ${t.vmUuid} but did not describe it`);
+    return { snapshot, domain: r.domain };
+  }
+
+  /** Reverts to a snapshot; shutOff leaves the VM shut off even when the snapshot holds memory. */
+  async revertSnapshot(t: VmCommandTarget, name: string, opts: { shutOff: boolean }): Promise<DomainStatus> {
+    return this.domainOf(await this.send(t, { $case: "revertSnapshot", value: { name, shutOff: opts.shutOff } }));
+  }
+
+  /** Removes a snapshot (one the host does not have is removed already). */
+  async deleteSnapshot(t: VmCommandTarget, name: string): Promise<void> {
+    await this.send(t, { $case: "deleteSnapshot", value: { name } });
   }
 
   private send(t: VmCommandTarget, body: CommandBody): Promise<CommandResult> {

@@ -623,3 +623,31 @@ export const volumeAttachments = pgTable("volume_attachments", {
   protected: boolean("protected").notNull().default(false),
   createdAt: createdAt(),
 }, (t) => [index("volume_attachments_vm").on(t.vmId)]);
+
+export type VmSnapshotState = "Creating" | "Ready" | "Reverting" | "Deleting" | "Error";
+
+// A VM snapshot (CloudStack's VM snapshot): its disks, and with memory its running state, kept in
+// the VM's qcow2 files on its host under `host_name`. The chain: each is taken on top of the
+// VM's current one (parent_id; null for the first). Removed with its VM.
+export const vmSnapshots = pgTable("vm_snapshots", {
+  id: serial("id").primaryKey(),
+  vmId: integer("vm_id").notNull().references(() => vms.id, { onDelete: "cascade" }),
+  accountId: integer("account_id").notNull().references(() => accounts.id),
+  name: text("name").notNull(),
+  description: text("description").notNull().default(""),
+  /** Holds the VM's memory: a revert resumes it running (else the VM is stopped after it). */
+  memory: boolean("memory").notNull(),
+  quiesce: boolean("quiesce").notNull().default(false),
+  parentId: integer("parent_id").references((): AnyPgColumn => vmSnapshots.id, { onDelete: "set null" }),
+  /** The VM's current snapshot (the parent of its next one; the one it was last reverted to). */
+  current: boolean("current").notNull().default(false),
+  state: text("state").notNull().$type<VmSnapshotState>(),
+  /** Why it is in Error ("" otherwise). */
+  error: text("error").notNull().default(""),
+  /** The snapshot's name on the host (unique per VM there). */
+  hostName: text("host_name").notNull(),
+  /** Bytes it holds on the host as the agent measured them at create (saved memory); null until known. For the storage pool's capacity. */
+  sizeBytes: bigint("size_bytes", { mode: "number" }),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+}, (t) => [index("vm_snapshots_vm").on(t.vmId), index("vm_snapshots_account").on(t.accountId), uniqueIndex("vm_snapshots_vm_name").on(t.vmId, t.name)]);

@@ -14,6 +14,8 @@ export interface JobInput {
   image_id?: number;
   /** vm.scale: the running VM's size before the resize (given back if the host cannot scale it) and after. */
   scale?: { from: ScaleSize; to: ScaleSize };
+  /** vm.snapshot.*: the snapshot the job creates, reverts to or deletes. */
+  snapshot_id?: number;
 }
 
 export interface ScaleSize { flavorId: number; vcpus: number; memoryMib: number }

@@ -33,6 +33,10 @@ export type JobResult = {
   image_id?: number;
   format?: string;
   size_bytes?: number;
+  /** vm.snapshot.*: the snapshot it made, reverted to or deleted. */
+  snapshot_id?: number;
+  /** vm.snapshot.revert: the VM's power state after it ("Running" for a memory snapshot, else "Stopped"). */
+  vm_state?: string;
 };
 
 /** A job as services hand it out: its row, with the result typed. */

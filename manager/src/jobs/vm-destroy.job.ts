@@ -7,6 +7,7 @@ import type { Db } from "../db/database.js";
 import { vms } from "../db/schema.js";
 import { releaseVmVolumes } from "../storage/volume-disks.js";
 import { transitionVm } from "../vm/vm-transitions.js";
+import { forgetVmSnapshots } from "../vm/vm-snapshots.js";
 import type { JobHandler, JobRow } from "./job-runner.js";
 
 /**
@@ -34,6 +35,8 @@ export function vmDestroyJob(db: Db, dispatcher: CommandDispatcher, jobsQueue?: 
     }
     const volumeJobs = await db.transaction(async (tx) => {
       await transitionVm(tx, vm.id, "Destroyed", "agent destroyed the domain", { powerState: "NOSTATE" });
+      // The host removed its snapshots with the domain (they live in its disks).
+      await forgetVmSnapshots(tx, vm.id);
       // Volumes are not the VM's: detached (available again) unless the delete asked for them too.
       return releaseVmVolumes(tx, vm.id, deletesVolumes(job));
     });

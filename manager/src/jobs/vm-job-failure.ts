@@ -22,7 +22,8 @@ export function onVmJobFailed(db: Db, dispatcher: Pick<CommandDispatcher, "close
     if (job.vmId == null) return;
     const vmId = job.vmId;
     // A firewall or cdrom media that could not be changed leaves the VM as it was (running, with its former rules or media).
-    if (job.kind === "vm.firewall" || job.kind === "vm.iso") {
+    // A snapshot job's failure is the snapshot's (jobs/vm-snapshot.job.ts): the VM is left as the host reports it.
+    if (job.kind === "vm.firewall" || job.kind === "vm.iso" || job.kind.startsWith("vm.snapshot.")) {
       await dispatcher.closeAbandoned(`job ${job.id} (${job.kind}) failed: ${error.message}`, { jobId: job.id });
       return;
     }

@@ -73,6 +73,20 @@ export const CORE_SETTINGS: SettingDefinition[] = [
     range: { min: 0, max: 10 },
     default: 2,
   },
+  {
+    name: "vmsnapshot.max",
+    description: "The most snapshots a VM may have (CloudStack's vmsnapshot.max): a create beyond it is refused, naming the limit.",
+    schema: z.number().int(),
+    range: { min: 1, max: 1000 },
+    default: 10,
+  },
+  {
+    name: "vmsnapshot.create.wait",
+    description: "How long a VM snapshot may take (seconds, CloudStack's vmsnapshot.create.wait): past it the snapshot is aborted, removed from the host, and its job fails.",
+    schema: z.number().int(),
+    range: { min: 1, max: 86_400 },
+    default: 1800,
+  },
 ] as SettingDefinition[];
 
 function inRange(v: number, r: { min: number; max: number }): boolean {

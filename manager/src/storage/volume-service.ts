@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { and, asc, count, desc, eq, ilike, inArray, isNull, or, sql, type SQL } from "drizzle-orm";
 import { ConflictError, InvalidArgumentError, NotFoundError, OrbitError } from "#shared/errors.js";
+import { refuseWithSnapshots } from "../vm/vm-snapshots.js";
 import { validateCallbackUrl, type CallbackAddressPolicy } from "../callbacks/callback-url.js";
 import type { Db, Tx } from "../db/database.js";
 import { containsPattern } from "../db/like-pattern.js";
@@ -310,6 +311,8 @@ export class VolumeService {
     if (!ATTACHABLE_VM_STATES.includes(vm.state) || vm.hostId == null) {
       throw new ConflictError(`virtual machine ${vmId} is ${vm.state}: volumes ${what} when it is Running or Stopped`, vm.state);
     }
+    // CloudStack's rule: a revert would bring back other disks than the VM has.
+    await refuseWithSnapshots(tx, vmId, what);
     return vm;
   }
 

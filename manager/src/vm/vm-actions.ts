@@ -8,6 +8,7 @@ import { ConflictError, InvalidArgumentError, NotFoundError, OrbitError, Unsuppo
 import { enqueueVmCallback } from "../callbacks/callback-outbox.js";
 import type { Db, Tx } from "../db/database.js";
 import { allocations, environments, flavors, hosts, images, jobs, regions, vms } from "../db/schema.js";
+import { dropMemorySnapshots, refuseWithSnapshots } from "./vm-snapshots.js";
 import { actionEvent } from "../events/vm-event.js";
 import { touchHost } from "../hosts/host-generation.js";
 import { VM_CLONE_JOB_KINDS } from "../jobs/vm-clone.job.js";
@@ -98,6 +99,8 @@ export class VmActions {
       const [locked] = await tx.select({ state: vms.state, imageId: vms.imageId }).from(vms).where(eq(vms.id, id)).for("update");
       const from: VmState = locked && isVmState(locked.state) ? locked.state : "Unknown";
       const plan = planAction("reinstall", from, `virtual machine ${id}`);
+      // CloudStack's rule too: the snapshots live in the root disk a reinstall replaces.
+      await refuseWithSnapshots(tx, id, "reinstall");
       await transitionVm(tx, id, plan.during!, `user requested reinstall${image ? ` from image ${image.name}` : ""}`);
       if (image) {
         await tx.update(vms).set({ imageId: image.id, updatedAt: new Date() }).where(eq(vms.id, id));
@@ -224,7 +227,7 @@ export class VmActions {
       }
       if (!placed.ok) throw rejectionError(placed.rejection);
     }
-    const jobId = await this.db.transaction(async (tx) => {
+    const out = await this.db.transaction(async (tx) => {
       const breach = await checkAccountLimits(tx, new Map([[vm.accountId, { vms: 0, ...growth, gpus: 0 }]]));
       if (breach) throw breach;
       const [locked] = await tx.select({ generation: hosts.generation }).from(hosts).where(eq(hosts.id, vm.hostId!)).for("update");
@@ -245,14 +248,17 @@ export class VmActions {
       await tx.update(allocations).set({ vcpus: flavor.vcpus, memoryMib: flavor.memoryMib }).where(eq(allocations.vmId, id));
       await tx.update(vms).set({ flavorId: flavor.id, vcpus: flavor.vcpus, memoryMib: flavor.memoryMib, updatedAt: new Date() }).where(eq(vms.id, id));
       await touchHost(tx, vm.hostId!);
-      if (!live) return undefined;
+      // Memory snapshots saved the old size's running state: dropped (CloudStack's rule).
+      const snapshotJobs = await dropMemorySnapshots(tx, vm);
+      if (!live) return { snapshotJobs };
       const input: JobInput = { scale: { from: { flavorId: vm.flavorId, vcpus: vm.vcpus, memoryMib: vm.memoryMib }, to: { flavorId: flavor.id, vcpus: flavor.vcpus, memoryMib: flavor.memoryMib } } };
       const [job] = await tx.insert(jobs).values({
         uuid: randomUUID(), kind: VM_SCALE_JOB, vmId: id, accountId: vm.accountId, userId: caller.userId ?? null, input,
       }).returning({ id: jobs.id });
-      return job!.id;
+      return { snapshotJobs, jobId: job!.id };
     });
-    if (jobId !== undefined) this.jobsQueue.enqueue(jobId);
-    return jobId === undefined ? {} : { jobId };
+    for (const jobId of out.snapshotJobs) this.jobsQueue.enqueue(jobId);
+    if (out.jobId !== undefined) this.jobsQueue.enqueue(out.jobId);
+    return out.jobId === undefined ? {} : { jobId: out.jobId };
   }
 }

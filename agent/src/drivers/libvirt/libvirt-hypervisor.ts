@@ -17,8 +17,10 @@ import { parseVirshNodeinfo } from "../../inventory/virsh-nodeinfo.parser.js";
 import { readFileTail } from "../file-tail.js";
 import type {
   AttachDiskOptions, MediaChange, ConsoleCapability, ConsoleLogTail, ConsoleStream, DiskCapability, FirewallCapability, VmFirewall, DomainLifecycleEvent, Hypervisor, HypervisorHostFacts, PowerCapability, ResizeCapability,
-  StatsCapability, StopOptions,
+  StatsCapability, StopOptions, CreateSnapshotOptions, SnapshotCapability, SnapshotInfo,
 } from "../hypervisor.js";
+import { SnapshotTimeoutError } from "../hypervisor.js";
+import { parseQemuImgSnapshotSizes, parseSnapshotNames, parseSnapshotXml } from "./snapshot.parser.js";
 import { parseDomainBridges, parseDomainDisks, parseDomainMdevs, parseScsiControllerModels } from "./domain-disks.parser.js";
 import { DomainEventStream } from "./domain-event-stream.js";
 import { parseUuidNameList } from "./domain-list.parser.js";
@@ -91,7 +93,7 @@ export interface LibvirtVmStats extends DomainStats {
 
 const GIB = 1024 ** 3;
 
-export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCapability, DiskCapability, StatsCapability, ConsoleCapability, FirewallCapability {
+export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCapability, DiskCapability, StatsCapability, ConsoleCapability, FirewallCapability, SnapshotCapability {
   readonly kind = "libvirt" as const;
   // The capabilities this driver has: all of them, implemented by this class's methods below.
   readonly power: PowerCapability = this;
@@ -100,6 +102,7 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
   readonly stats: StatsCapability = this;
   readonly console: ConsoleCapability = this;
   readonly firewall: FirewallCapability = this;
+  readonly snapshots: SnapshotCapability = this;
   readonly virsh: Virsh;
   private readonly nft: NftFirewall;
   private readonly opts: LibvirtHypervisorOptions;
@@ -267,6 +270,8 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
       const meta = parseOrbitMetadata(xml);
       if (!meta) throw new ConflictError(`domain ${uuid} is not managed by Orbit; refusing to destroy it`, "unmanaged");
       await this.forceOff(uuid);
+      // Internal snapshots live in the qcow2 files, attached volumes' too: deleted, not just forgotten.
+      await this.deleteAllSnapshots(uuid);
       await this.undefine(uuid);
       this.metadataCache.delete(uuid);
       await this.releaseUnusedBridges(parseDomainBridges(xml));
@@ -436,6 +441,144 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
       const args = media.eject ? ["--eject", "--force"] : [path, slot.sourcePath ? "--update" : "--insert"];
       await this.virsh.run(["change-media", uuid, slot.targetDev, ...args, ...flags]);
     });
+  }
+
+  // ---------------------------------------------------------------- snapshots
+  // Internal qcow2 snapshots (libvirt 9.0 cannot revert external ones; 9.9 can): every qcow2
+  // disk of the domain, attached volumes included, holds the snapshot; the seed and ISO cdroms
+  // (read-only) are left out. A running domain's snapshot always holds its memory (QEMU's savevm:
+  // libvirt has no live internal disk-only snapshot); `memory: false` only changes its revert,
+  // which then leaves the VM shut off (revertSnapshot's shutOff). Domains with UEFI pflash NVRAM
+  // are refused by libvirt 9.0 (internal snapshots need every writable image to be qcow2).
+
+  async createSnapshot(vmUuid: string, o: CreateSnapshotOptions): Promise<SnapshotInfo> {
+    const uuid = vmUuid.toLowerCase();
+    return this.withLock(uuid, async () => {
+      const st = await this.domainState(uuid);
+      const running = st.powerState === PowerState.POWER_STATE_RUNNING;
+      if (!running && st.powerState !== PowerState.POWER_STATE_SHUTOFF) {
+        throw new ConflictError(`cannot snapshot VM ${uuid} while it is ${PowerState[st.powerState].replace("POWER_STATE_", "").toLowerCase()}: it must run or be shut off`, "state");
+      }
+      if ((await this.snapshotNames(uuid)).includes(o.name)) return this.snapshotInfo(uuid, o.name);
+      if (o.memory && !running) throw new InvalidArgumentError("memory", `VM ${uuid} is shut off: it has no memory state to snapshot`);
+      const quiesce = o.quiesce && running;
+      if (quiesce) {
+        if (o.memory) throw new InvalidArgumentError("quiesce", "a memory snapshot keeps the guest's running state whole: quiesce is for snapshots without memory");
+        if (!/org\.qemu\.guest_agent\.0/.test(await this.virsh.run(["dumpxml", uuid]))) {
+          throw new ConflictError(`VM ${uuid} has no guest agent channel: its filesystems cannot be quiesced`, "no_guest_agent");
+        }
+        await this.virsh.run(["domfsfreeze", uuid], { timeoutMs: o.timeoutMs });
+      }
+      try {
+        // (virsh refuses an empty --description.)
+        const description = o.description ? ["--description", o.description] : [];
+        await this.virsh.run(["snapshot-create-as", uuid, "--name", o.name, ...description, "--atomic"], { timeoutMs: o.timeoutMs });
+      } catch (e) {
+        // virsh gave up, libvirtd may still be at it: abort its job, then remove what it made.
+        if (isVirshError(e, "timeout")) await this.virsh.run(["domjobabort", uuid]).catch(() => undefined);
+        await this.waitSnapshotGone(uuid, o.name);
+        if (isVirshError(e, "timeout")) throw new SnapshotTimeoutError(uuid, o.name, o.timeoutMs);
+        throw e;
+      } finally {
+        if (quiesce) await this.virsh.run(["domfsthaw", uuid]).catch((e: unknown) => this.opts.onWarning?.(`thawing ${uuid} after its snapshot: ${String(e)}`));
+      }
+      return this.snapshotInfo(uuid, o.name);
+    });
+  }
+
+  async revertSnapshot(vmUuid: string, name: string, opts: { shutOff?: boolean } = {}): Promise<DomainStatus> {
+    const uuid = vmUuid.toLowerCase();
+    return this.withLock(uuid, async () => {
+      const snap = await this.snapshotXml(uuid, name);
+      if (snap.memory && !opts.shutOff) {
+        await this.virsh.run(["snapshot-revert", uuid, name, "--running"]);
+      } else if (snap.memory) {
+        // The disks as they were, without the running state: loaded paused, then powered off (the guest never runs).
+        await this.virsh.run(["snapshot-revert", uuid, name, "--paused"]);
+        await this.forceOff(uuid);
+      } else {
+        await this.forceOff(uuid);
+        await this.virsh.run(["snapshot-revert", uuid, name]);
+      }
+      return this.status(uuid);
+    });
+  }
+
+  async deleteSnapshot(vmUuid: string, name: string): Promise<void> {
+    const uuid = vmUuid.toLowerCase();
+    await this.withLock(uuid, async () => {
+      try {
+        await this.virsh.run(["snapshot-delete", uuid, name]);
+      } catch (e) {
+        if (isVirshError(e, "no_snapshot") || isVirshError(e, "no_domain")) return;
+        throw e;
+      }
+    });
+  }
+
+  async listSnapshots(vmUuid: string): Promise<SnapshotInfo[]> {
+    const uuid = vmUuid.toLowerCase();
+    return this.withLock(uuid, async () => {
+      const infos = [];
+      for (const name of await this.snapshotNames(uuid)) infos.push(await this.snapshotInfo(uuid, name));
+      return infos.sort((a, b) => a.createdAtMs - b.createdAtMs);
+    });
+  }
+
+  private async snapshotNames(uuid: string): Promise<string[]> {
+    return parseSnapshotNames(await this.virsh.run(["snapshot-list", uuid, "--name"]));
+  }
+
+  private async snapshotXml(uuid: string, name: string) {
+    try {
+      return parseSnapshotXml(await this.virsh.run(["snapshot-dumpxml", uuid, name]));
+    } catch (e) {
+      if (isVirshError(e, "no_snapshot")) throw new NotFoundError("snapshot", name, `VM ${uuid} has no snapshot ${name}`);
+      throw e;
+    }
+  }
+
+  /** libvirt's view of the snapshot, and its saved memory's bytes in the VM's qcow2 disks (qemu-img, -U: the domain may hold them). */
+  private async snapshotInfo(uuid: string, name: string): Promise<SnapshotInfo> {
+    const s = await this.snapshotXml(uuid, name);
+    let sizeBytes = 0;
+    const disks = parseDomainDisks(await this.virsh.run(["dumpxml", "--inactive", uuid])).filter((d) => d.device === "disk" && d.sourcePath);
+    for (const d of disks) {
+      const sizes = await this.qemuImg(["info", "--output=json", "-U", d.sourcePath]).then(parseQemuImgSnapshotSizes, () => new Map<string, number>());
+      sizeBytes += sizes.get(name) ?? 0;
+    }
+    return { name: s.name, parent: s.parent, state: s.state, memory: s.memory, createdAtMs: s.createdAtMs, sizeBytes };
+  }
+
+  /**
+   * Deletes a snapshot a failed or aborted create may have left. libvirtd finishes a create whose
+   * virsh was killed (and QEMU's savevm cannot be aborted), so snapshot-list may not show it yet;
+   * snapshot-delete needs the domain's job, so it waits for that create to end first, then
+   * deletes what it made or finds nothing ("no_snapshot"). A busy job lock is waited out again.
+   */
+  private async waitSnapshotGone(uuid: string, name: string): Promise<void> {
+    let last: unknown;
+    for (let i = 0; i < 10; i++) {
+      try {
+        await this.virsh.run(["snapshot-delete", uuid, name]);
+        return;
+      } catch (e) {
+        if (isVirshError(e, "no_snapshot") || isVirshError(e, "no_domain")) return;
+        last = e;
+        if (!isVirshError(e, "timeout")) await sleep(500);
+      }
+    }
+    this.opts.onWarning?.(`snapshot ${name} of ${uuid} may be left after a failed create: ${String(last)}`);
+  }
+
+  /** Every snapshot of the domain, children before parents (a VM being destroyed). */
+  private async deleteAllSnapshots(uuid: string): Promise<void> {
+    const names = await this.virsh.run(["snapshot-list", uuid, "--name", "--topological"]).then(parseSnapshotNames, () => [] as string[]);
+    for (const name of names.reverse()) {
+      await this.virsh.run(["snapshot-delete", uuid, name]).catch((e: unknown) => {
+        if (!isVirshError(e, "no_snapshot")) throw e;
+      });
+    }
   }
 
   /** Removes a volume's file (attached to no VM: the manager detached it first). */

@@ -4,6 +4,7 @@ import { HypervisorError } from "#shared/errors.js";
 
 export type VirshErrorKind =
   | "no_domain"
+  | "no_snapshot"
   | "already_running"
   | "not_running"
   | "operation_invalid"
@@ -35,6 +36,7 @@ export function isVirshError(e: unknown, kind?: VirshErrorKind): e is VirshError
 const RULES: [VirshErrorKind, RegExp][] = [
   ["connection", /failed to connect to the hypervisor|Failed to connect socket|End of file while reading data|Cannot recv data|Cannot write data|no connection driver available|client socket is closed/i],
   ["timeout", /Timed out during operation|cannot acquire state change lock/i],
+  ["no_snapshot", /Domain snapshot not found|no domain snapshot with matching/i],
   ["no_domain", /failed to get domain|Domain not found|no domain with matching/i],
   ["already_running", /Domain is already active|domain is already running/i],
   ["not_running", /domain is not running|domain is not active|domain '[^']*' not running/i],

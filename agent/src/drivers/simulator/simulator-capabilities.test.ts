@@ -33,7 +33,7 @@ const stats = (s: SimulatorHypervisor) => requireCapability(s, "stats", "test");
 
 describe("SimulatorHypervisor capabilities", () => {
   it("declares all four by default, and only the configured ones when told", () => {
-    expect(capabilityNames(sim())).toEqual(["power", "resize", "disks", "stats", "console", "firewall"]);
+    expect(capabilityNames(sim())).toEqual(["power", "resize", "disks", "stats", "console", "firewall", "snapshots"]);
     const limited = sim({ capabilities: ["stats"] });
     expect(capabilityNames(limited)).toEqual(["stats"]);
     expect(limited.power).toBeUndefined();
@@ -258,5 +258,47 @@ describe("SimulatorHypervisor capabilities", () => {
     expect(s.firewallOf(vm.vmUuid)).toBeUndefined();
     await fw.removeFirewall(vm.vmUuid);
     expect(sim({ capabilities: ["stats"] }).firewall).toBeUndefined();
+  });
+});
+
+describe("SimulatorHypervisor snapshots", () => {
+  const snaps = (s: SimulatorHypervisor) => requireCapability(s, "snapshots", "test");
+  const opts = { description: "", quiesce: false, timeoutMs: 10_000 };
+
+  it("keeps libvirt's rules: memory only of a running domain, a revert restores the disks and (with memory) the running state", async () => {
+    const s = sim();
+    const vm = spec();
+    await s.startVm(vm);
+    const running = await snaps(s).createSnapshot(vm.vmUuid, { ...opts, name: "a", memory: true });
+    expect(running).toMatchObject({ name: "a", parent: "", state: "running", memory: true });
+    expect(running.sizeBytes).toBeGreaterThan(0);
+    // A retried create answers the snapshot it made.
+    expect(await snaps(s).createSnapshot(vm.vmUuid, { ...opts, name: "a", memory: true })).toEqual(running);
+    await s.stopVm(vm.vmUuid, { mode: StopMode.STOP_MODE_FORCE, timeoutMs: 0 });
+    await expect(snaps(s).createSnapshot(vm.vmUuid, { ...opts, name: "b", memory: true })).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(await snaps(s).createSnapshot(vm.vmUuid, { ...opts, name: "b", memory: false })).toMatchObject({ parent: "a", state: "shutoff", memory: false });
+
+    expect((await snaps(s).revertSnapshot(vm.vmUuid, "a")).powerState).toBe(PowerState.POWER_STATE_RUNNING);
+    expect((await snaps(s).revertSnapshot(vm.vmUuid, "a", { shutOff: true })).powerState).toBe(PowerState.POWER_STATE_SHUTOFF);
+    expect((await snaps(s).revertSnapshot(vm.vmUuid, "b")).powerState).toBe(PowerState.POWER_STATE_SHUTOFF);
+    await expect(snaps(s).revertSnapshot(vm.vmUuid, "nope")).rejects.toBeInstanceOf(NotFoundError);
+
+    await snaps(s).deleteSnapshot(vm.vmUuid, "a");
+    await snaps(s).deleteSnapshot(vm.vmUuid, "a"); // gone already: done
+    expect(await snaps(s).listSnapshots(vm.vmUuid)).toMatchObject([{ name: "b", parent: "" }]);
+    await s.destroyVm(vm.vmUuid);
+    await s.startVm(vm);
+    expect(await snaps(s).listSnapshots(vm.vmUuid)).toEqual([]);
+  });
+
+  it("refuses quiesce without a guest agent, and past its timeout fails for good keeping nothing", async () => {
+    const s = sim();
+    const vm = spec();
+    await s.startVm(vm);
+    await expect(snaps(s).createSnapshot(vm.vmUuid, { ...opts, name: "q", memory: false, quiesce: true })).rejects.toThrow(/no guest agent channel/);
+    s.snapshotDelayMs = 200;
+    const err = await snaps(s).createSnapshot(vm.vmUuid, { ...opts, name: "slow", memory: false, timeoutMs: 50 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "deadline_exceeded", retryable: false });
+    expect(await snaps(s).listSnapshots(vm.vmUuid)).toEqual([]);
   });
 });

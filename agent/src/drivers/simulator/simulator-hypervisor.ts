@@ -9,6 +9,7 @@ import {
   CAPABILITY_NAMES, type AttachDiskOptions, type MediaChange, type CapabilityName, type DiskCapability, type DomainLifecycleEvent, type Hypervisor,
   type HypervisorHostFacts, type PowerCapability, type ResizeCapability, type StatsCapability, type StopOptions, type VmStats,
   type ConsoleCapability, type ConsoleLogTail, type FirewallCapability, type VmFirewall,
+  type CreateSnapshotOptions, type SnapshotCapability, type SnapshotInfo, SnapshotTimeoutError,
 } from "../hypervisor.js";
 import { SimulatedConsole } from "./simulated-console.js";
 import { SimulatorStateFile, type SimulatedDisk, type SimulatedDomain, type SimulatedOwnedDisk } from "./simulator-state-file.js";
@@ -66,7 +67,14 @@ function simulatedBootLines(d: SimulatedDomain): string[] {
   ];
 }
 
-export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeCapability, DiskCapability, StatsCapability, ConsoleCapability, FirewallCapability {
+/** A simulated snapshot: its info, and what a revert brings back (the power state, the owned disks' contents). */
+interface SimulatedSnapshot {
+  info: SnapshotInfo;
+  state: PowerState;
+  disks: Map<string, SimulatedOwnedDisk>;
+}
+
+export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeCapability, DiskCapability, StatsCapability, ConsoleCapability, FirewallCapability, SnapshotCapability {
   readonly kind = "simulator" as const;
   readonly power: PowerCapability | undefined;
   readonly resize: ResizeCapability | undefined;
@@ -74,6 +82,14 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
   readonly stats: StatsCapability | undefined;
   readonly console: ConsoleCapability | undefined;
   readonly firewall: FirewallCapability | undefined;
+  readonly snapshots: SnapshotCapability | undefined;
+  /**
+   * Each domain's snapshots, oldest first. In memory only (not in the state file): a simulator
+   * restarted with a state dir has its domains but no snapshots.
+   */
+  private readonly snapshotsOf = new Map<string, SimulatedSnapshot[]>();
+  /** Test hook: how long a snapshot takes (a create slower than its timeout fails and leaves nothing). */
+  snapshotDelayMs = 0;
   /** The firewall applied for each VM (in memory: a real host's nft ruleset is not in the domain). */
   private readonly firewalls = new Map<string, VmFirewall>();
   /** Boots of each domain since this simulator started (each prints its boot lines to the console). */
@@ -105,6 +121,7 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
     this.stats = has.has("stats") ? this : undefined;
     this.console = has.has("console") ? this : undefined;
     this.firewall = has.has("firewall") ? this : undefined;
+    this.snapshots = has.has("snapshots") ? this : undefined;
     this.stateFile = o.stateDir ? new SimulatorStateFile(o.stateDir) : undefined;
     const saved = this.stateFile?.load();
     if (saved && saved.hostUuid !== o.hostUuid) {
@@ -247,6 +264,7 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
     const d = this.domains.get(uuid);
     if (!d) return;
     this.commit(uuid, undefined);
+    this.snapshotsOf.delete(uuid);
     for (const k of [...this.ownedDisks.keys()]) if (k.startsWith(`${uuid}/`)) this.ownedDisks.delete(k);
     if (d.state !== PowerState.POWER_STATE_SHUTOFF) this.emit(uuid, "stopped", "destroyed");
     this.emit(uuid, "undefined", "removed");
@@ -553,6 +571,64 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
     set.add(c);
     c.once("close", () => this.consoles.get(uuid)?.delete(c));
     return c;
+  }
+
+  // ---- capability "snapshots" (libvirt's rules: memory needs a running VM; a revert to a
+  // snapshot without memory leaves the VM shut off)
+
+  async createSnapshot(vmUuid: string, o: CreateSnapshotOptions): Promise<SnapshotInfo> {
+    const uuid = vmUuid.toLowerCase();
+    const d = this.expectState(uuid, "snapshot", [PowerState.POWER_STATE_RUNNING, PowerState.POWER_STATE_SHUTOFF]);
+    const list = this.snapshotsOf.get(uuid) ?? [];
+    const existing = list.find((x) => x.info.name === o.name);
+    if (existing) return existing.info;
+    const running = d.state === PowerState.POWER_STATE_RUNNING;
+    if (o.memory && !running) throw new InvalidArgumentError("memory", `VM ${uuid} is shut off: it has no memory state to snapshot`);
+    if (o.quiesce && running && o.memory) throw new InvalidArgumentError("quiesce", "a memory snapshot keeps the guest's running state whole: quiesce is for snapshots without memory");
+    if (o.quiesce && running) throw new ConflictError(`VM ${uuid} has no guest agent channel: its filesystems cannot be quiesced`, "no_guest_agent");
+    if (this.snapshotDelayMs > 0) {
+      if (this.snapshotDelayMs > o.timeoutMs) {
+        await new Promise((r) => setTimeout(r, o.timeoutMs));
+        throw new SnapshotTimeoutError(uuid, o.name, o.timeoutMs);
+      }
+      await new Promise((r) => setTimeout(r, this.snapshotDelayMs));
+    }
+    const disks = new Map([...this.ownedDisks].filter(([k]) => k.startsWith(`${uuid}/`)).map(([k, v]) => [k, { ...v }]));
+    const info: SnapshotInfo = {
+      name: o.name, parent: list.at(-1)?.info.name ?? "", state: running ? "running" : "shutoff", memory: running,
+      createdAtMs: Date.now(), sizeBytes: (running ? d.spec.memoryMib * 1024 * 1024 : 0) + disks.size * 1024 * 1024,
+    };
+    this.snapshotsOf.set(uuid, [...list, { info, state: d.state, disks }]);
+    return info;
+  }
+
+  async revertSnapshot(vmUuid: string, name: string, opts: { shutOff?: boolean } = {}): Promise<DomainStatus> {
+    const uuid = vmUuid.toLowerCase();
+    const d = this.domain(uuid);
+    const snap = this.snapshotsOf.get(uuid)?.find((x) => x.info.name === name);
+    if (!snap) throw new NotFoundError("snapshot", name);
+    for (const k of [...this.ownedDisks.keys()]) if (k.startsWith(`${uuid}/`)) this.ownedDisks.delete(k);
+    for (const [k, v] of snap.disks) this.ownedDisks.set(k, { ...v });
+    const state = snap.state === PowerState.POWER_STATE_RUNNING && !opts.shutOff ? PowerState.POWER_STATE_RUNNING : PowerState.POWER_STATE_SHUTOFF;
+    const reverted: SimulatedDomain = { ...d, state, reason: "from_snapshot", managedSave: false };
+    this.commit(uuid, reverted);
+    this.emit(uuid, state === PowerState.POWER_STATE_RUNNING ? "started" : "stopped", "from_snapshot");
+    return this.status(uuid, reverted);
+  }
+
+  async deleteSnapshot(vmUuid: string, name: string): Promise<void> {
+    const uuid = vmUuid.toLowerCase();
+    const list = this.snapshotsOf.get(uuid) ?? [];
+    const gone = list.find((x) => x.info.name === name);
+    if (!gone) return;
+    // Its children now hang off its parent, as libvirt re-parents them.
+    this.snapshotsOf.set(uuid, list.filter((x) => x !== gone).map((x) => (x.info.parent === name ? { ...x, info: { ...x.info, parent: gone.info.parent } } : x)));
+  }
+
+  async listSnapshots(vmUuid: string): Promise<SnapshotInfo[]> {
+    const uuid = vmUuid.toLowerCase();
+    this.domain(uuid);
+    return (this.snapshotsOf.get(uuid) ?? []).map((x) => x.info);
   }
 
   // ---- helpers

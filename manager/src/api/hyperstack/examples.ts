@@ -122,6 +122,28 @@ const bootVolume = {
   updated_at: "2026-12-04T18:50:57.620Z",
 };
 
+// A disk-only snapshot (the example VM has a GPU: memory snapshots are refused for it).
+const snapshot = {
+  id: 3,
+  name: "before-upgrade",
+  description: "kernel 6.1, before the driver upgrade",
+  vm_id: 1,
+  region_id: 1,
+  size: 0,
+  size_bytes: 0,
+  status: "Ready",
+  is_image: false,
+  has_floating_ip: false,
+  labels: [],
+  memory: false,
+  quiesce: false,
+  parent_id: null,
+  current: true,
+  error: null,
+  created_at: "2026-12-04T21:40:05.000Z",
+  updated_at: "2026-12-04T21:40:31.000Z",
+};
+
 export const hyperstackExamples: OperationExamples = {
   "GET /v1/api-key": {
     response: {
@@ -1065,6 +1087,34 @@ export const hyperstackExamples: OperationExamples = {
       job_id: 10,
       key_name: "ci-runner",
     },
+  },
+  "POST /v1/core/virtual-machines/{id}/snapshots": {
+    request: { name: "before-upgrade", description: "kernel 6.1, before the driver upgrade", memory: false },
+    response: { status: true, message: "Snapshot is being created", snapshot: { ...snapshot, status: "Creating", size: 0, size_bytes: null, current: false, updated_at: snapshot.created_at }, job_id: 42 },
+  },
+  "GET /v1/core/virtual-machines/{id}/snapshots": {
+    response: { status: true, message: "Getting snapshots success", snapshots: [snapshot], count: 1, page: 1, page_size: 50 },
+  },
+  "GET /v1/core/snapshots": {
+    response: { status: true, message: "Getting snapshots success", snapshots: [snapshot], count: 1, page: 1, page_size: 50 },
+  },
+  "GET /v1/core/snapshots/name-availability/{name}": {
+    response: { status: true, message: "Name is available", name: "after-upgrade", available: true },
+  },
+  "GET /v1/core/snapshots/{id}": {
+    response: {
+      status: true, message: "Getting snapshot success",
+      snapshot: {
+        ...snapshot, labels: "", region: "default", vm_name: "llm-finetune", vm_status: "ACTIVE", vm_flavor: "n3-H100x1", vm_image: "Ubuntu Server 22.04 LTS",
+        vm_keypair: "my-laptop", vm_environment: "research-eu", custom_image: null, volume_id: null, volume_name: null,
+      },
+    },
+  },
+  "DELETE /v1/core/snapshots/{id}": {
+    response: { status: true, message: "Snapshot is being deleted", snapshot: { ...snapshot, status: "Deleting" }, job_id: 44 },
+  },
+  "POST /v1/core/snapshots/{id}/revert": {
+    response: { status: true, message: "Virtual machine is being reverted to the snapshot", snapshot: { ...snapshot, status: "Reverting" }, job_id: 43 },
   },
   "POST /v1/core/virtual-machines/{id}/attach-iso": {
     request: { image_id: 12 },

@@ -16,7 +16,9 @@ export const JobResultView = Type.Object({
   key_name: Type.Optional(Type.String({ description: "vm.reset-ssh-key: the key pair now on the VM" })),
   image_id: Type.Optional(Id("image.download: the image it made Ready")),
   format: Type.Optional(Type.String({ description: "image.download: the stored format (qcow2 or iso)" })),
-  size_bytes: Type.Optional(Type.Integer({ minimum: 0, description: "image.download: the stored file's size in bytes" })),
+  size_bytes: Type.Optional(Type.Integer({ minimum: 0, description: "image.download: the stored file's size in bytes; vm.snapshot.create: the snapshot's" })),
+  snapshot_id: Type.Optional(Id("vm.snapshot.*: the snapshot it made, reverted to or deleted")),
+  vm_state: Type.Optional(Type.String({ description: "vm.snapshot.revert: the VM's state after it (Running for a memory snapshot, else Stopped)" })),
   scaled: Type.Optional(Type.Object({
     vcpus: Type.Integer({ minimum: 1 }),
     memory_mib: Type.Integer({ minimum: 1 }),
@@ -32,7 +34,7 @@ const _everyResultFieldNamed: [Unnamed] extends [never] ? true : Unnamed = true;
 export const JobView = Type.Object({
   id: Id(),
   uuid: Type.String({ format: "uuid" }),
-  kind: Type.String({ description: "vm.deploy, vm.destroy, vm.start, vm.reinstall, vm.clone, vm.reset-ssh-key, vm.scale, volume.*, image.download..." }),
+  kind: Type.String({ description: "vm.deploy, vm.destroy, vm.start, vm.reinstall, vm.clone, vm.reset-ssh-key, vm.scale, vm.snapshot.*, volume.*, image.download..." }),
   status: Type.Union([Type.Literal("pending"), Type.Literal("running"), Type.Literal("succeeded"), Type.Literal("failed")]),
   progress: Type.Integer({ minimum: 0, maximum: 100 }),
   attempts: Type.Integer({ minimum: 0 }),

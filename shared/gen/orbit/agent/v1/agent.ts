@@ -377,7 +377,27 @@ export interface CommandResult {
   output: { $case: "diskAttached"; value: DiskAttached } | { $case: "vmStats"; value: VmStats } | {
     $case: "consoleLog";
     value: ConsoleLog;
-  } | undefined;
+  } | //
+  /** CreateSnapshot's snapshot, ListSnapshots' snapshots. */
+  { $case: "snapshots"; value: SnapshotList } | undefined;
+}
+
+/** A VM's snapshots on its host (capability "snapshots"). */
+export interface SnapshotList {
+  snapshots: SnapshotInfo[];
+}
+
+export interface SnapshotInfo {
+  name: string;
+  /** The snapshot this one was taken on top of ("" for the first). */
+  parent: string;
+  /** The domain's state when it was taken: "running" (with its memory), "shutoff"... */
+  state: string;
+  /** Holds the guest's memory and device state (a revert resumes it). */
+  memory: boolean;
+  createdAtMs: number;
+  /** Bytes the snapshot holds in the VM's disks (its vmstate and the clusters only it keeps), 0 when unknown. */
+  sizeBytes: number;
 }
 
 export interface DiskAttached {
@@ -494,7 +514,50 @@ export interface Command {
     | //
     /** Capability "firewall". */
     { $case: "applyFirewall"; value: ApplyFirewall }
+    | //
+    /** Capability "snapshots". */
+    { $case: "createSnapshot"; value: CreateSnapshot }
+    | { $case: "revertSnapshot"; value: RevertSnapshot }
+    | { $case: "deleteSnapshot"; value: DeleteSnapshot }
+    | { $case: "listSnapshots"; value: ListSnapshots }
     | undefined;
+}
+
+/**
+ * Takes a snapshot of all the VM's disks (and, with memory, of its running state). Done already
+ * when a snapshot of that name exists. A snapshot not finished within timeout_ms is aborted and
+ * whatever it left is deleted: the command fails and nothing half-made remains.
+ */
+export interface CreateSnapshot {
+  name: string;
+  description: string;
+  /** Include the running VM's memory and device state (a revert resumes it running). */
+  memory: boolean;
+  /** Freeze the guest's filesystems through its guest agent first (needs a guest agent channel). */
+  quiesce: boolean;
+  /** 0: the agent's default. */
+  timeoutMs: number;
+}
+
+/**
+ * Brings the VM's disks (and, for a memory snapshot, its running state) back to the snapshot.
+ * A snapshot without memory leaves the VM shut off.
+ */
+export interface RevertSnapshot {
+  name: string;
+  /**
+   * Leave the VM shut off even when the snapshot holds memory (one taken with memory false of a
+   * running VM: its running state is not part of what was asked).
+   */
+  shutOff: boolean;
+}
+
+/** Removes a snapshot (its children keep their data). One that does not exist is done already. */
+export interface DeleteSnapshot {
+  name: string;
+}
+
+export interface ListSnapshots {
 }
 
 export interface StartVm {
@@ -3811,6 +3874,9 @@ export const CommandResult: MessageFns<CommandResult> = {
       case "consoleLog":
         ConsoleLog.encode(message.output.value, writer.uint32(58).fork()).join();
         break;
+      case "snapshots":
+        SnapshotList.encode(message.output.value, writer.uint32(482).fork()).join();
+        break;
     }
     return writer;
   },
@@ -3884,6 +3950,14 @@ export const CommandResult: MessageFns<CommandResult> = {
             message.output = { $case: "consoleLog", value: ConsoleLog.decode(reader, reader.uint32()) };
             continue;
           }
+          case 60: {
+            if (tag !== 482) {
+              break;
+            }
+
+            message.output = { $case: "snapshots", value: SnapshotList.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3918,6 +3992,8 @@ export const CommandResult: MessageFns<CommandResult> = {
         ? { $case: "consoleLog", value: ConsoleLog.fromJSON(object.consoleLog) }
         : isSet(object.console_log)
         ? { $case: "consoleLog", value: ConsoleLog.fromJSON(object.console_log) }
+        : isSet(object.snapshots)
+        ? { $case: "snapshots", value: SnapshotList.fromJSON(object.snapshots) }
         : undefined,
     };
   },
@@ -3942,6 +4018,8 @@ export const CommandResult: MessageFns<CommandResult> = {
       obj.vmStats = VmStats.toJSON(message.output.value);
     } else if (message.output?.$case === "consoleLog") {
       obj.consoleLog = ConsoleLog.toJSON(message.output.value);
+    } else if (message.output?.$case === "snapshots") {
+      obj.snapshots = SnapshotList.toJSON(message.output.value);
     }
     return obj;
   },
@@ -3978,7 +4056,241 @@ export const CommandResult: MessageFns<CommandResult> = {
         }
         break;
       }
+      case "snapshots": {
+        if (object.output?.value !== undefined && object.output?.value !== null) {
+          message.output = { $case: "snapshots", value: SnapshotList.fromPartial(object.output.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseSnapshotList(): SnapshotList {
+  return { snapshots: [] };
+}
+
+export const SnapshotList: MessageFns<SnapshotList> = {
+  encode(message: SnapshotList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.snapshots) {
+      SnapshotInfo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SnapshotList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSnapshotList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.snapshots.push(SnapshotInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SnapshotList {
+    return {
+      snapshots: globalThis.Array.isArray(object?.snapshots)
+        ? object.snapshots.map((e: any) => SnapshotInfo.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: SnapshotList): unknown {
+    const obj: any = {};
+    if (message.snapshots?.length) {
+      obj.snapshots = message.snapshots.map((e) => SnapshotInfo.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SnapshotList>, I>>(base?: I): SnapshotList {
+    return SnapshotList.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SnapshotList>, I>>(object: I): SnapshotList {
+    const message = createBaseSnapshotList();
+    message.snapshots = object.snapshots?.map((e) => SnapshotInfo.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSnapshotInfo(): SnapshotInfo {
+  return { name: "", parent: "", state: "", memory: false, createdAtMs: 0, sizeBytes: 0 };
+}
+
+export const SnapshotInfo: MessageFns<SnapshotInfo> = {
+  encode(message: SnapshotInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.parent !== "") {
+      writer.uint32(18).string(message.parent);
+    }
+    if (message.state !== "") {
+      writer.uint32(26).string(message.state);
+    }
+    if (message.memory !== false) {
+      writer.uint32(32).bool(message.memory);
+    }
+    if (message.createdAtMs !== 0) {
+      writer.uint32(40).int64(message.createdAtMs);
+    }
+    if (message.sizeBytes !== 0) {
+      writer.uint32(48).uint64(message.sizeBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SnapshotInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSnapshotInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.parent = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.memory = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.createdAtMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.sizeBytes = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SnapshotInfo {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      parent: isSet(object.parent) ? globalThis.String(object.parent) : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      memory: isSet(object.memory) ? globalThis.Boolean(object.memory) : false,
+      createdAtMs: isSet(object.createdAtMs)
+        ? globalThis.Number(object.createdAtMs)
+        : isSet(object.created_at_ms)
+        ? globalThis.Number(object.created_at_ms)
+        : 0,
+      sizeBytes: isSet(object.sizeBytes)
+        ? globalThis.Number(object.sizeBytes)
+        : isSet(object.size_bytes)
+        ? globalThis.Number(object.size_bytes)
+        : 0,
+    };
+  },
+
+  toJSON(message: SnapshotInfo): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.parent !== "") {
+      obj.parent = message.parent;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.memory !== false) {
+      obj.memory = message.memory;
+    }
+    if (message.createdAtMs !== 0) {
+      obj.createdAtMs = Math.round(message.createdAtMs);
+    }
+    if (message.sizeBytes !== 0) {
+      obj.sizeBytes = Math.round(message.sizeBytes);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SnapshotInfo>, I>>(base?: I): SnapshotInfo {
+    return SnapshotInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SnapshotInfo>, I>>(object: I): SnapshotInfo {
+    const message = createBaseSnapshotInfo();
+    message.name = object.name ?? "";
+    message.parent = object.parent ?? "";
+    message.state = object.state ?? "";
+    message.memory = object.memory ?? false;
+    message.createdAtMs = object.createdAtMs ?? 0;
+    message.sizeBytes = object.sizeBytes ?? 0;
     return message;
   },
 };
@@ -5228,6 +5540,18 @@ export const Command: MessageFns<Command> = {
       case "applyFirewall":
         ApplyFirewall.encode(message.body.value, writer.uint32(322).fork()).join();
         break;
+      case "createSnapshot":
+        CreateSnapshot.encode(message.body.value, writer.uint32(482).fork()).join();
+        break;
+      case "revertSnapshot":
+        RevertSnapshot.encode(message.body.value, writer.uint32(490).fork()).join();
+        break;
+      case "deleteSnapshot":
+        DeleteSnapshot.encode(message.body.value, writer.uint32(498).fork()).join();
+        break;
+      case "listSnapshots":
+        ListSnapshots.encode(message.body.value, writer.uint32(506).fork()).join();
+        break;
     }
     return writer;
   },
@@ -5405,6 +5729,38 @@ export const Command: MessageFns<Command> = {
             message.body = { $case: "applyFirewall", value: ApplyFirewall.decode(reader, reader.uint32()) };
             continue;
           }
+          case 60: {
+            if (tag !== 482) {
+              break;
+            }
+
+            message.body = { $case: "createSnapshot", value: CreateSnapshot.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 61: {
+            if (tag !== 490) {
+              break;
+            }
+
+            message.body = { $case: "revertSnapshot", value: RevertSnapshot.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 62: {
+            if (tag !== 498) {
+              break;
+            }
+
+            message.body = { $case: "deleteSnapshot", value: DeleteSnapshot.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 63: {
+            if (tag !== 506) {
+              break;
+            }
+
+            message.body = { $case: "listSnapshots", value: ListSnapshots.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5502,6 +5858,22 @@ export const Command: MessageFns<Command> = {
         ? { $case: "applyFirewall", value: ApplyFirewall.fromJSON(object.applyFirewall) }
         : isSet(object.apply_firewall)
         ? { $case: "applyFirewall", value: ApplyFirewall.fromJSON(object.apply_firewall) }
+        : isSet(object.createSnapshot)
+        ? { $case: "createSnapshot", value: CreateSnapshot.fromJSON(object.createSnapshot) }
+        : isSet(object.create_snapshot)
+        ? { $case: "createSnapshot", value: CreateSnapshot.fromJSON(object.create_snapshot) }
+        : isSet(object.revertSnapshot)
+        ? { $case: "revertSnapshot", value: RevertSnapshot.fromJSON(object.revertSnapshot) }
+        : isSet(object.revert_snapshot)
+        ? { $case: "revertSnapshot", value: RevertSnapshot.fromJSON(object.revert_snapshot) }
+        : isSet(object.deleteSnapshot)
+        ? { $case: "deleteSnapshot", value: DeleteSnapshot.fromJSON(object.deleteSnapshot) }
+        : isSet(object.delete_snapshot)
+        ? { $case: "deleteSnapshot", value: DeleteSnapshot.fromJSON(object.delete_snapshot) }
+        : isSet(object.listSnapshots)
+        ? { $case: "listSnapshots", value: ListSnapshots.fromJSON(object.listSnapshots) }
+        : isSet(object.list_snapshots)
+        ? { $case: "listSnapshots", value: ListSnapshots.fromJSON(object.list_snapshots) }
         : undefined,
     };
   },
@@ -5551,6 +5923,14 @@ export const Command: MessageFns<Command> = {
       obj.changeMedia = ChangeMedia.toJSON(message.body.value);
     } else if (message.body?.$case === "applyFirewall") {
       obj.applyFirewall = ApplyFirewall.toJSON(message.body.value);
+    } else if (message.body?.$case === "createSnapshot") {
+      obj.createSnapshot = CreateSnapshot.toJSON(message.body.value);
+    } else if (message.body?.$case === "revertSnapshot") {
+      obj.revertSnapshot = RevertSnapshot.toJSON(message.body.value);
+    } else if (message.body?.$case === "deleteSnapshot") {
+      obj.deleteSnapshot = DeleteSnapshot.toJSON(message.body.value);
+    } else if (message.body?.$case === "listSnapshots") {
+      obj.listSnapshots = ListSnapshots.toJSON(message.body.value);
     }
     return obj;
   },
@@ -5666,7 +6046,376 @@ export const Command: MessageFns<Command> = {
         }
         break;
       }
+      case "createSnapshot": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "createSnapshot", value: CreateSnapshot.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "revertSnapshot": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "revertSnapshot", value: RevertSnapshot.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "deleteSnapshot": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "deleteSnapshot", value: DeleteSnapshot.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "listSnapshots": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "listSnapshots", value: ListSnapshots.fromPartial(object.body.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseCreateSnapshot(): CreateSnapshot {
+  return { name: "", description: "", memory: false, quiesce: false, timeoutMs: 0 };
+}
+
+export const CreateSnapshot: MessageFns<CreateSnapshot> = {
+  encode(message: CreateSnapshot, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.description !== "") {
+      writer.uint32(18).string(message.description);
+    }
+    if (message.memory !== false) {
+      writer.uint32(24).bool(message.memory);
+    }
+    if (message.quiesce !== false) {
+      writer.uint32(32).bool(message.quiesce);
+    }
+    if (message.timeoutMs !== 0) {
+      writer.uint32(40).uint32(message.timeoutMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateSnapshot {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateSnapshot();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.memory = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.quiesce = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.timeoutMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateSnapshot {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      memory: isSet(object.memory) ? globalThis.Boolean(object.memory) : false,
+      quiesce: isSet(object.quiesce) ? globalThis.Boolean(object.quiesce) : false,
+      timeoutMs: isSet(object.timeoutMs)
+        ? globalThis.Number(object.timeoutMs)
+        : isSet(object.timeout_ms)
+        ? globalThis.Number(object.timeout_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: CreateSnapshot): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.memory !== false) {
+      obj.memory = message.memory;
+    }
+    if (message.quiesce !== false) {
+      obj.quiesce = message.quiesce;
+    }
+    if (message.timeoutMs !== 0) {
+      obj.timeoutMs = Math.round(message.timeoutMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateSnapshot>, I>>(base?: I): CreateSnapshot {
+    return CreateSnapshot.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateSnapshot>, I>>(object: I): CreateSnapshot {
+    const message = createBaseCreateSnapshot();
+    message.name = object.name ?? "";
+    message.description = object.description ?? "";
+    message.memory = object.memory ?? false;
+    message.quiesce = object.quiesce ?? false;
+    message.timeoutMs = object.timeoutMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseRevertSnapshot(): RevertSnapshot {
+  return { name: "", shutOff: false };
+}
+
+export const RevertSnapshot: MessageFns<RevertSnapshot> = {
+  encode(message: RevertSnapshot, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.shutOff !== false) {
+      writer.uint32(16).bool(message.shutOff);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevertSnapshot {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevertSnapshot();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.shutOff = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevertSnapshot {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      shutOff: isSet(object.shutOff)
+        ? globalThis.Boolean(object.shutOff)
+        : isSet(object.shut_off)
+        ? globalThis.Boolean(object.shut_off)
+        : false,
+    };
+  },
+
+  toJSON(message: RevertSnapshot): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.shutOff !== false) {
+      obj.shutOff = message.shutOff;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RevertSnapshot>, I>>(base?: I): RevertSnapshot {
+    return RevertSnapshot.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RevertSnapshot>, I>>(object: I): RevertSnapshot {
+    const message = createBaseRevertSnapshot();
+    message.name = object.name ?? "";
+    message.shutOff = object.shutOff ?? false;
+    return message;
+  },
+};
+
+function createBaseDeleteSnapshot(): DeleteSnapshot {
+  return { name: "" };
+}
+
+export const DeleteSnapshot: MessageFns<DeleteSnapshot> = {
+  encode(message: DeleteSnapshot, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteSnapshot {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteSnapshot();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteSnapshot {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: DeleteSnapshot): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteSnapshot>, I>>(base?: I): DeleteSnapshot {
+    return DeleteSnapshot.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteSnapshot>, I>>(object: I): DeleteSnapshot {
+    const message = createBaseDeleteSnapshot();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseListSnapshots(): ListSnapshots {
+  return {};
+}
+
+export const ListSnapshots: MessageFns<ListSnapshots> = {
+  encode(_: ListSnapshots, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListSnapshots {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListSnapshots();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListSnapshots {
+    return {};
+  },
+
+  toJSON(_: ListSnapshots): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListSnapshots>, I>>(base?: I): ListSnapshots {
+    return ListSnapshots.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListSnapshots>, I>>(_: I): ListSnapshots {
+    const message = createBaseListSnapshots();
     return message;
   },
 };

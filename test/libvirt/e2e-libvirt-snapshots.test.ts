@@ -1,0 +1,239 @@
+// VM snapshots through the whole stack on real libvirt (issue 14): the manager's REST API and
+// snapshot jobs, gRPC, an agent whose LibvirtHypervisor takes internal qcow2 snapshots of a
+// booted test guest (build-test-guest.sh) on a sandboxed libvirtd. The guest has no shell, so
+// data is written to and read from its root disk by the host (qemu-io, while the VM is stopped or
+// read-only with -U while it runs), and what the guest itself does is read from its serial
+// console: a memory snapshot's revert resumes the guest where it was (no new GUEST-READY: it did
+// not boot again) and it still answers what is typed on its console. Tests run in order.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { eq } from "drizzle-orm";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type OrbitAgent } from "../../agent/src/agent.js";
+import { SnapshotTimeoutError } from "../../agent/src/drivers/hypervisor.js";
+import { parseDomainDisks } from "../../agent/src/drivers/libvirt/domain-disks.parser.js";
+import { missingTools } from "../../agent/src/drivers/libvirt/tool-availability.js";
+import { images, jobs } from "../../manager/src/db/schema.js";
+import { startTestCloud, type TestCloud } from "../e2e/harness.js";
+import { countOf, lastGuestReport } from "./guest-console.js";
+import { type HostNetworkSandbox, startHostNetworkSandbox } from "./host-network-sandbox.js";
+import { REQUIRED_TOOLS, type SandboxedLibvirtd, startSandboxedLibvirtd } from "./sandboxed-libvirtd.js";
+import { joinLibvirtTestHost, type TestGuestHypervisor } from "./libvirt-test-host.js";
+import { ensureTestGuest } from "./test-guest.js";
+
+const missing = missingTools([...REQUIRED_TOOLS, "nft", "ip", "qemu-io"]);
+const notRoot = process.getuid?.() !== 0;
+const reason = missing.length > 0 ? `${missing.join(", ")} not installed` : notRoot ? "needs root" : "";
+const skip = reason !== "" && !process.env.CI;
+if (skip) console.warn(`real-libvirt snapshots e2e skipped: ${reason} (bash scripts/install-system-deps.sh)`);
+
+interface Vm { id: number; uuid: string }
+
+describe.skipIf(skip)(`VM snapshots through manager and agent on a real libvirtd${reason ? ` (${reason})` : ""}`, () => {
+  let net: HostNetworkSandbox | undefined;
+  let daemon: SandboxedLibvirtd | undefined;
+  let cloud: TestCloud | undefined;
+  let agent: OrbitAgent | undefined;
+  let hv: TestGuestHypervisor;
+  let work: string;
+  let vm: Vm;
+  const timings: string[] = [];
+
+  const serial = (): string => (existsSync(hv.serialLogPath(vm.uuid)) ? readFileSync(hv.serialLogPath(vm.uuid), "utf8") : "");
+  const rootDisk = () => join(work, "instances", vm.uuid, "root.qcow2");
+  const instance = async () => (await cloud!.api("GET", `/v1/core/virtual-machines/${vm.id}`)).json.instance;
+  const waitSerial = (what: string, fn: (log: string) => boolean, timeoutMs = 60_000): Promise<true> =>
+    cloud!.waitFor(what, async () => fn(serial()) || undefined, timeoutMs).catch((e: unknown) => {
+      throw new Error(`${String(e)}\n--- serial log (tail)\n${serial().slice(-2500)}`);
+    });
+  const jobDone = async (jobId: number) => {
+    await cloud!.waitFor(`job ${jobId}`, async () => {
+      const [j] = await cloud!.manager.database.db.select().from(jobs).where(eq(jobs.id, jobId));
+      return j && (j.status === "succeeded" || j.status === "failed") ? j : undefined;
+    }, 120_000);
+    const [job] = await cloud!.manager.database.db.select().from(jobs).where(eq(jobs.id, jobId));
+    expect(job?.status, `${JSON.stringify(job?.error)}\n${daemon!.logs()}`).toBe("succeeded");
+    return job!;
+  };
+  const power = async (action: "start" | "stop", status: string) => {
+    const r = await cloud!.api("GET", `/v1/core/virtual-machines/${vm.id}/${action}`);
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    await jobDone(r.json.job_id);
+    expect((await instance()).status).toBe(status);
+  };
+  const takeSnapshot = async (body: Record<string, unknown>) => {
+    const t = Date.now();
+    const r = await cloud!.api("POST", `/v1/core/virtual-machines/${vm.id}/snapshots`, { description: "", ...body });
+    expect(r.status, JSON.stringify(r.json)).toBe(201);
+    await jobDone(r.json.job_id);
+    timings.push(`snapshot ${String(body.name)} ${Date.now() - t} ms`);
+    return (await cloud!.api("GET", `/v1/core/snapshots/${r.json.snapshot.id}`)).json.snapshot;
+  };
+  const revert = async (id: number) => {
+    const t = Date.now();
+    const r = await cloud!.api("POST", `/v1/core/snapshots/${id}/revert`);
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    const job = await jobDone(r.json.job_id);
+    timings.push(`revert to ${id} ${Date.now() - t} ms`);
+    return job;
+  };
+  /** qemu-io on a disk (the root disk by default): -U (and read-only) when the domain holds it. */
+  const qemuIo = (command: string, shared = false, disk = rootDisk()) =>
+    execa("qemu-io", [...(shared ? ["-r", "-U"] : []), "-f", "qcow2", "-c", command, disk], { reject: false });
+  const holdsPattern = async (pattern: string, offset: string, shared = false, disk = rootDisk()) => {
+    const r = await qemuIo(`read -P ${pattern} ${offset} 64k`, shared, disk);
+    return /read 65536\/65536 bytes/.test(r.stdout) && !/Pattern verification failed/.test(r.stdout + r.stderr);
+  };
+  const typeOnConsole = async (line: string) => {
+    const c = await hv.openConsole(vm.uuid);
+    try {
+      c.write(`${line}\n`);
+      await waitSerial(`GUEST-ECHO ${line}`, (l) => l.includes(`GUEST-ECHO ${line}`), 30_000);
+    } finally {
+      c.destroy();
+    }
+  };
+
+  beforeAll(async () => {
+    if (reason) throw new Error(`real-libvirt tests cannot run: ${reason} (CI must install libvirt-daemon, qemu-system-x86, qemu-utils, genisoimage, nftables)`);
+    const guest = await ensureTestGuest();
+    net = await startHostNetworkSandbox();
+    daemon = await startSandboxedLibvirtd({ netns: net.name });
+    work = mkdtempSync(join(tmpdir(), "orbit-e2e-snapshots-"));
+    mkdirSync(join(work, "images"));
+    // The image's disk: a blank 64 MiB qcow2 (the guest boots from its kernel and initrd): each VM's root is an overlay of it.
+    const base = join(work, "images", "base.qcow2");
+    await execa("qemu-img", ["create", "-q", "-f", "qcow2", base, "64M"]);
+    cloud = await startTestCloud({ hosts: [], settings: { "vmsnapshot.create.wait": 300 } });
+    await cloud.manager.database.db.update(images).set({ path: base }).where(eq(images.name, "Debian 12"));
+    ({ hv, agent } = await joinLibvirtTestHost({ cloud, daemon, net, guest, work, hostname: "libvirt-snapshots-host", images: true }));
+    const r = await cloud.api("POST", "/v1/core/virtual-machines", { name: "snap-guest", flavor_name: "t1-tiny", image_name: "Debian 12" });
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    vm = { id: r.json.instances[0].id, uuid: r.json.instances[0].uuid };
+    await cloud.waitFor("the VM ACTIVE", async () => {
+      const x = await instance();
+      if (x?.status === "ERROR") throw new Error(`deploy failed: ${x.state_reason}\n${daemon!.logs()}`);
+      return x?.status === "ACTIVE";
+    }, 60_000);
+    await waitSerial("GUEST-READY", (l) => l.includes("GUEST-READY"));
+  }, 300_000);
+
+  afterAll(async () => {
+    if (timings.length) console.info(`snapshots e2e on QEMU/TCG: ${timings.join(", ")}`);
+    await agent?.stop();
+    await cloud?.stop();
+    await hv?.close();
+    await daemon?.stop();
+    await net?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  }, 60_000);
+
+  let diskSnapshot: Record<string, any>;
+
+  let volumeDisk: string;
+
+  it("a stopped VM's snapshot keeps its disks (root and a data volume): data changed after it is back once reverted, and the VM boots from it", async () => {
+    await power("stop", "SHUTOFF");
+    // A data volume, attached before any snapshot (none attaches or detaches while snapshots exist).
+    const created = await cloud!.api("POST", "/v1/core/volumes", { name: "snap-data", environment_name: "default", volume_type: "local", size: 1 });
+    expect(created.status, JSON.stringify(created.json)).toBe(200);
+    const att = await cloud!.api("POST", `/v1/core/virtual-machines/${vm.id}/attach-volumes`, { volume_ids: [created.json.volume.id] });
+    expect(att.status, JSON.stringify(att.json)).toBe(200);
+    await jobDone(att.json.volume_attachments[0].job_id);
+    volumeDisk = parseDomainDisks(await hv.virsh.run(["dumpxml", "--inactive", vm.uuid])).find((d) => d.targetDev === "vdb")!.sourcePath;
+    expect(existsSync(volumeDisk)).toBe(true);
+    expect((await qemuIo("write -P 0x5a 1M 64k")).exitCode).toBe(0);
+    expect((await qemuIo("write -P 0x6b 1M 64k", false, volumeDisk)).exitCode).toBe(0);
+    diskSnapshot = await takeSnapshot({ name: "disk-before" });
+    expect(diskSnapshot).toMatchObject({ status: "Ready", memory: false, current: true });
+    // An internal snapshot in the VM's own qcow2, known to libvirt under the row's host name.
+    const [row] = await cloud!.manager.database.db.execute<{ host_name: string }>(`select host_name from vm_snapshots where id = ${diskSnapshot.id}`).then((x) => (Array.isArray(x) ? x : (x as { rows: { host_name: string }[] }).rows));
+    expect(await hv.virsh.run(["snapshot-list", vm.uuid, "--name"])).toContain(row!.host_name);
+    expect((await execa("qemu-img", ["snapshot", "-l", rootDisk()])).stdout).toContain(row!.host_name);
+
+    // The data changes (and more is written) after the snapshot...
+    expect((await qemuIo("write -P 0xa5 1M 64k")).exitCode).toBe(0);
+    expect((await qemuIo("write -P 0x33 2M 64k")).exitCode).toBe(0);
+    expect((await qemuIo("write -P 0x7c 1M 64k", false, volumeDisk)).exitCode).toBe(0);
+    expect(await holdsPattern("0xa5", "1M")).toBe(true);
+    // ...and the revert brings it back as it was.
+    const job = await revert(diskSnapshot.id);
+    expect(job.result).toMatchObject({ vm_state: "Stopped" });
+    expect((await instance()).status).toBe("SHUTOFF");
+    expect(await holdsPattern("0x5a", "1M")).toBe(true);
+    expect(await holdsPattern("0", "2M")).toBe(true);
+    expect(await holdsPattern("0x6b", "1M", false, volumeDisk)).toBe(true);
+
+    const booted = countOf(serial(), "GUEST-READY");
+    await power("start", "ACTIVE");
+    await waitSerial("GUEST-READY after the revert", (l) => countOf(l, "GUEST-READY") > booted);
+    // With its volume: the guest sees vdb again.
+    await waitSerial("the guest's vdb", (l) => (lastGuestReport(l, "GUEST-DISKS")?.has("vdb") ?? false) && countOf(l, "GUEST-READY") > booted);
+  }, 240_000);
+
+  it("a memory snapshot of a running guest, reverted, resumes it running where it was (no new boot) with its disk as it was", async () => {
+    await typeOnConsole("before-snapshot");
+    const snap = await takeSnapshot({ name: "running", memory: true });
+    expect(snap).toMatchObject({ status: "Ready", memory: true, parent_id: diskSnapshot.id, current: true });
+    // Its saved memory, measured by qemu-img, is on the row (to count against the pool later).
+    expect(snap.size_bytes).toBeGreaterThan(1024 * 1024);
+    expect(await holdsPattern("0x5a", "1M", true)).toBe(true);
+
+    await power("stop", "SHUTOFF");
+    expect((await qemuIo("write -P 0x77 1M 64k")).exitCode).toBe(0);
+    const booted = countOf(serial(), "GUEST-READY");
+    const job = await revert(snap.id);
+    expect(job.result).toMatchObject({ vm_state: "Running" });
+    expect((await instance()).status).toBe("ACTIVE");
+    expect((await hv.virsh.run(["domstate", vm.uuid])).trim()).toBe("running");
+    // The guest continues from the snapshot: it answers its console, and it did not boot again.
+    await typeOnConsole("after-revert");
+    expect(countOf(serial(), "GUEST-READY")).toBe(booted);
+    expect(await holdsPattern("0x5a", "1M", true)).toBe(true);
+  }, 240_000);
+
+  it("a running VM's snapshot without memory reverts to its disks only: the VM is stopped", async () => {
+    const snap = await takeSnapshot({ name: "running-disks" });
+    expect(snap).toMatchObject({ status: "Ready", memory: false });
+    await power("stop", "SHUTOFF");
+    expect((await qemuIo("write -P 0x11 1M 64k")).exitCode).toBe(0);
+    const job = await revert(snap.id);
+    expect(job.result).toMatchObject({ vm_state: "Stopped" });
+    expect((await hv.virsh.run(["domstate", vm.uuid])).trim()).toBe("shut off");
+    expect(await holdsPattern("0x5a", "1M")).toBe(true);
+  }, 240_000);
+
+  it("the driver: a snapshot past its timeout is abandoned, and nothing of it is left once libvirtd's job ends", async () => {
+    await power("start", "ACTIVE");
+    const before = (await hv.virsh.run(["snapshot-list", vm.uuid, "--name"])).trim();
+    // 300 ms: virsh is killed before QEMU's savevm (seconds under TCG) is done, whether or not libvirtd got the call.
+    const err = await hv.createSnapshot(vm.uuid, { name: "too-slow", memory: true, quiesce: false, timeoutMs: 300 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SnapshotTimeoutError);
+    expect(err).toMatchObject({ code: "deadline_exceeded", retryable: false });
+    expect((await hv.virsh.run(["snapshot-list", vm.uuid, "--name"])).trim()).toBe(before);
+    expect((await execa("qemu-img", ["snapshot", "-U", "-l", rootDisk()])).stdout).not.toContain("too-slow");
+    expect((await hv.virsh.run(["domstate", vm.uuid])).trim()).toBe("running");
+  }, 120_000);
+
+  it("deleting snapshots removes them from libvirt and the qcow2s; the VM's delete removes the rest, from its kept volume too", async () => {
+    const r = await cloud!.api("DELETE", `/v1/core/snapshots/${diskSnapshot.id}`);
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    await jobDone(r.json.job_id);
+    expect((await cloud!.api("GET", `/v1/core/snapshots/${diskSnapshot.id}`)).status).toBe(404);
+    const left = (await cloud!.api("GET", `/v1/core/virtual-machines/${vm.id}/snapshots`)).json.snapshots as { id: number }[];
+    expect(left.length).toBe(2);
+    expect((await hv.virsh.run(["snapshot-list", vm.uuid, "--name"])).trim().split("\n").length).toBe(2);
+
+    const d = await cloud!.api("DELETE", `/v1/core/virtual-machines/${vm.id}`);
+    expect(d.status, JSON.stringify(d.json)).toBe(200);
+    await cloud!.waitFor("the VM gone", async () => (await cloud!.api("GET", `/v1/core/virtual-machines/${vm.id}`)).status === 404, 60_000);
+    for (const s of left) expect((await cloud!.api("GET", `/v1/core/snapshots/${s.id}`)).status).toBe(404);
+    expect(existsSync(rootDisk())).toBe(false);
+    // The data volume outlives the VM (detached, kept), without the snapshots it held.
+    expect(existsSync(volumeDisk)).toBe(true);
+    const info = JSON.parse((await execa("qemu-img", ["info", "--output=json", "-U", volumeDisk])).stdout) as { snapshots?: unknown[] };
+    expect(info.snapshots ?? []).toEqual([]);
+  }, 120_000);
+});
