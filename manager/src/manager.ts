@@ -84,6 +84,8 @@ import { PlacementService } from "./placement/placement-service.js";
 import { AllocationSettings } from "./placement/allocation-settings.js";
 import { SettingsRegistry } from "./settings/settings-registry.js";
 import { SettingsService } from "./settings/settings-service.js";
+import { SettingsListener } from "./settings/settings-listener.js";
+import { settingsRoutes } from "./api/admin/settings.routes.js";
 import { VmReconciler } from "./vm/vm-reconciler.js";
 import { VmActions } from "./vm/vm-actions.js";
 import { VmClones } from "./vm/vm-clone.js";
@@ -155,6 +157,11 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const allocation = new AllocationSettings(registry);
   defineAccountSettings(registry);
   const settings = new SettingsService(db, registry);
+  // Other managers' changes arrive over LISTEN/NOTIFY (PostgreSQL; PGlite has one process only).
+  const settingsListener = database.kind === "postgres" && config.databaseUrl
+    ? new SettingsListener({ url: config.databaseUrl, settings, log: log.child({ component: "settings" }) })
+    : undefined;
+  await settingsListener?.start();
   await settings.load((m) => log.warn(m));
   for (const [name, value] of Object.entries(opts.initialSettings ?? {})) await settings.set(name, value);
   allocation.rebuild();
@@ -194,6 +201,8 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const placement = new PlacementService({
     db, policy: () => allocation.policy(), log: log.child({ component: "placement" }), onDatabaseUnavailable: reportDatabase,
   });
+  // Cluster overrides are read with the fleet snapshot: the next placement re-reads it.
+  settings.onChange((name) => { if (allocation.owns(name)) placement.invalidate(); });
   const catalog = new CatalogService(db, {
     snapshot: async (environment) => (await placement.cache.get(environment)).snapshot,
     policy: () => allocation.policy().config,
@@ -279,11 +288,12 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await scoped.register(vmConsoleRoutes({ vms: vmSvc, consoles: vmConsoles, publicUrl: config.publicUrl }));
       await scoped.register(jobRoutes(new JobService(db)));
       await scoped.register(catalogRoutes(catalog));
-      await scoped.register(adminRoutes(hostsSvc, settings, vmSvc));
+      await scoped.register(adminRoutes(hostsSvc, vmSvc));
       await scoped.register(registrationTokenRoutes(registrationTokens, ca));
       await scoped.register(hostCertificateRoutes(certificates));
       await scoped.register(flavorAdminRoutes(new FlavorService(db)));
-      await scoped.register(hostAdminRoutes(new HostAdmin(db, registry, () => placement.invalidate())));
+      await scoped.register(settingsRoutes(settings));
+      await scoped.register(hostAdminRoutes(new HostAdmin(db, settings, () => placement.invalidate())));
       await scoped.register(affinityGroupRoutes(new AffinityGroupService(db)));
       await scoped.register(keypairRoutes(new KeyPairService(db)));
       await scoped.register(volumeRoutes(new VolumeService(db, runner, callbackPolicy)));
@@ -325,6 +335,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     sessions,
     log,
     close: async () => {
+      await settingsListener?.stop();
       await liveness.stop();
       await vmMetrics.stop();
       consoleRelay.closeAll();

@@ -1,9 +1,11 @@
-// Global settings: every knob an admin tunes at run time, with its type, default and
-// validation, in one registry. Values live in the settings table; reads come from memory.
+// Settings: every knob an admin tunes at run time, with its type, default, validation and the
+// scopes it may be set at (setting-scope.ts), in one registry. Values live in the settings table;
+// reads come from memory (kept current on every manager process by settings-service.ts).
 // Every numeric setting has a sane range (min..max, shown by GET /v1/admin/settings): a value far
 // outside it (an over-provisioning factor of 1e308) would silently switch a check off.
 import { z } from "zod";
 import { InvalidArgumentError, NotFoundError } from "#shared/errors.js";
+import { contextChain, GLOBAL, parseScopeKey, scopeKey, type ScopeRef, type SettingContext, type SettingScope } from "./setting-scope.js";
 
 export interface SettingDefinition<T = unknown> {
   name: string;
@@ -14,6 +16,16 @@ export interface SettingDefinition<T = unknown> {
   range?: { min: number; max: number };
   /** Validation that needs more than the schema (e.g. policy names known to the allocator). */
   check?: (value: T) => void;
+  /**
+   * Scopes the setting may be set at besides global (global is always allowed). Absent: global
+   * only. A narrower scope is only useful where the reader resolves the value for a context.
+   */
+  scopes?: readonly SettingScope[];
+}
+
+/** The scopes a definition allows, global first. */
+export function allowedScopes(d: SettingDefinition): SettingScope[] {
+  return ["global", ...(d.scopes ?? []).filter((s) => s !== "global")];
 }
 
 export const CORE_SETTINGS: SettingDefinition[] = [
@@ -68,7 +80,8 @@ function inRange(v: number, r: { min: number; max: number }): boolean {
 
 export class SettingsRegistry {
   private readonly defs = new Map<string, SettingDefinition>();
-  private readonly values = new Map<string, unknown>();
+  /** Stored values by setting, then by scope key ("global", "cluster:3"...). */
+  private readonly values = new Map<string, Map<string, unknown>>();
 
   constructor(defs: SettingDefinition[] = CORE_SETTINGS) {
     for (const d of defs) this.define(d);
@@ -113,21 +126,79 @@ export class SettingsRegistry {
     return r.data;
   }
 
-  /** Sets an in-memory value (after validation). The service persists it. */
-  setLocal(name: string, value: unknown): void {
-    this.values.set(name, this.validate(name, value));
+  /** Refuses a scope the setting does not allow, naming the setting and the scopes it does. */
+  checkScope(name: string, scope: SettingScope): void {
+    const allowed = allowedScopes(this.definition(name));
+    if (!allowed.includes(scope)) {
+      throw new InvalidArgumentError("scope", `${name} cannot be set at scope ${scope} (allowed: ${allowed.join(", ")})`, { allowed });
+    }
   }
 
+  /** Sets an in-memory value (after validation) at a scope, global by default. The service persists it. */
+  setLocal(name: string, value: unknown, at: ScopeRef = GLOBAL): void {
+    const v = this.validate(name, value);
+    if (at.scope !== "global") this.checkScope(name, at.scope);
+    let byScope = this.values.get(name);
+    if (!byScope) this.values.set(name, byScope = new Map());
+    byScope.set(scopeKey(at), v);
+  }
+
+  /** Drops the in-memory value at a scope: readers get the scope above. */
+  clearLocal(name: string, at: ScopeRef = GLOBAL): void {
+    this.values.get(name)?.delete(scopeKey(at));
+  }
+
+  /** Drops the setting's in-memory values at every scope (before loading its stored ones again). */
+  clearSetting(name: string): void {
+    this.values.delete(name);
+  }
+
+  /** The scopes the setting has an in-memory value at. */
+  scopesSet(name: string): ScopeRef[] {
+    return [...(this.values.get(name)?.keys() ?? [])].map((k) => parseScopeKey(k)!);
+  }
+
+  /** Drops every in-memory value (before loading the stored ones again). */
+  clearAll(): void {
+    this.values.clear();
+  }
+
+  /** The global value (or the default). */
   get<T = unknown>(name: string): T {
-    const d = this.definition(name);
-    return (this.values.has(name) ? this.values.get(name) : d.default) as T;
+    return this.resolve<T>(name, {});
   }
 
   number(name: string): number {
     return this.get<number>(name);
   }
 
+  /** The value for a context: the narrowest scope holding one (setting-scope.ts), else the default. */
+  resolve<T = unknown>(name: string, ctx: SettingContext): T {
+    return this.resolveWithSource<T>(name, ctx).value;
+  }
+
+  /** resolve(), and the scope the value came from (undefined: the default). */
+  resolveWithSource<T = unknown>(name: string, ctx: SettingContext): { value: T; from: ScopeRef | undefined } {
+    const d = this.definition(name);
+    const byScope = this.values.get(name);
+    if (byScope) {
+      for (const ref of contextChain(ctx)) {
+        const k = scopeKey(ref);
+        if (byScope.has(k)) return { value: byScope.get(k) as T, from: ref };
+      }
+    }
+    return { value: d.default as T, from: undefined };
+  }
+
+  /** The value stored at exactly this scope, if any. */
+  valueAt(name: string, at: ScopeRef): { set: true; value: unknown } | { set: false } {
+    this.definition(name);
+    const byScope = this.values.get(name);
+    const k = scopeKey(at);
+    return byScope?.has(k) ? { set: true, value: byScope.get(k) } : { set: false };
+  }
+
   isDefault(name: string): boolean {
-    return !this.values.has(name);
+    return !this.valueAt(name, GLOBAL).set;
   }
 }
