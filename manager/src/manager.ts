@@ -105,7 +105,7 @@ import { withActionCallbacks, withActionFailedCallback } from "./callbacks/callb
 import { CallbackSecretService } from "./callbacks/callback-secrets.js";
 import { CALLBACK_SETTINGS, deliverySettings } from "./callbacks/callback-settings.js";
 import { VmCallbackService } from "./callbacks/vm-callback-service.js";
-import { CORE_SETTINGS } from "./settings/settings-registry.js";
+import { CORE_SETTINGS, HOST_MEMORY_RESERVE_SETTING } from "./settings/settings-registry.js";
 
 export const ORBIT_VERSION: string = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
@@ -174,12 +174,12 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const admin = await apiKeys.ensureAdminKey(config.adminKey);
   const agentToken = config.agentToken ?? newSecret("join_");
 
-  const hostsSvc = new HostService(db, () => registry.number("host.memory.reserve.mib"));
+  const hostsSvc = new HostService(db, (ctx) => registry.resolve<number>(HOST_MEMORY_RESERVE_SETTING, ctx));
   const sessions = new AgentSessions();
   // Host liveness: one deadline for Disconnected hosts, for commands waiting for an agent, and
   // for the reconnect backoff agents are told (hosts/host-liveness.ts).
   const liveness = new HostLiveness({
-    intervalMs: () => registry.number(LIVENESS_SETTINGS.interval),
+    intervalMs: () => Math.round(registry.number(LIVENESS_SETTINGS.interval) * 1000),
     missFactor: () => registry.number(LIVENESS_SETTINGS.missFactor),
   }, log.child({ component: "liveness" }));
   const dispatcher = new CommandDispatcher(db, sessions, liveness);
@@ -202,13 +202,20 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     db, policy: () => allocation.policy(), log: log.child({ component: "placement" }), onDatabaseUnavailable: reportDatabase,
   });
   // Cluster overrides are read with the fleet snapshot: the next placement re-reads it.
-  settings.onChange((name) => { if (allocation.owns(name)) placement.invalidate(); });
+  settings.onChange((name) => {
+    if (allocation.owns(name)) placement.invalidate();
+    // A host's reserve is a column of its row (read with the fleet snapshot): rewritten on a change.
+    if (name === HOST_MEMORY_RESERVE_SETTING) {
+      hostsSvc.refreshMemoryReserve().then((n) => { if (n > 0) placement.invalidate(); })
+        .catch((e: unknown) => log.warn({ err: e }, "rewriting hosts' memory reserve failed; it applies when they next register"));
+    }
+  });
   const catalog = new CatalogService(db, {
     snapshot: async (environment) => (await placement.cache.get(environment)).snapshot,
     policy: () => allocation.policy().config,
   });
   runner.register("vm.deploy", withActionCallbacks(db, vmDeployJob(db, dispatcher, registry, runner)));
-  runner.register("vm.destroy", withActionCallbacks(db, vmDestroyJob(db, dispatcher, { enqueue: (id) => runner.enqueue(id) })));
+  runner.register("vm.destroy", withActionCallbacks(db, vmDestroyJob(db, dispatcher, registry, { enqueue: (id) => runner.enqueue(id) })));
   for (const kind of VM_POWER_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmPowerJob(kind, db, dispatcher, registry, runner)));
   for (const kind of VM_REINSTALL_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmReinstallJob(kind, db, dispatcher, registry)));
   for (const kind of VM_CLONE_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmCloneJob(kind, db, dispatcher, registry)));
@@ -224,7 +231,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const imagesSvc = new ImageService({ db, storeDir: imageStore.dir, enqueue: (id) => runner.enqueue(id) });
   // Event callbacks: queued in the outbox with each event, POSTed by this worker (callbacks/).
   const callbackPolicy = () => ({ allowPrivateAddresses: config.callbackAllowPrivateAddresses });
-  const networks = new NetworkService(db, () => networkDefaults(registry));
+  const networks = new NetworkService(db, (ctx) => networkDefaults(registry, ctx));
   const vmSvc = new VmService(db, placement, runner, catalog, callbackPolicy, networks);
   const callbackSecrets = new CallbackSecretService(db, () => registry.number("callbacks.secret.rotation.grace.ms"));
   const callbackWorker = new CallbackDeliveryWorker({

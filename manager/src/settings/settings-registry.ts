@@ -28,17 +28,21 @@ export function allowedScopes(d: SettingDefinition): SettingScope[] {
   return ["global", ...(d.scopes ?? []).filter((s) => s !== "global")];
 }
 
+export const HOST_MEMORY_RESERVE_SETTING = "host.memory.reserve.mib";
+
 export const CORE_SETTINGS: SettingDefinition[] = [
   {
-    name: "agent.heartbeat.interval.ms",
-    description: "How often agents send a heartbeat with the power state of every domain.",
-    schema: z.number().int(),
-    range: { min: 200, max: 600_000 },
-    default: 10_000,
+    // CloudStack's name and unit (seconds); fractions allowed (tests run with fast heartbeats).
+    name: "ping.interval",
+    description: "How often agents send a heartbeat with the power state of every domain (seconds).",
+    schema: z.number(),
+    range: { min: 0.2, max: 600 },
+    default: 10,
   },
   {
-    name: "host.memory.reserve.mib",
-    description: "Memory kept for the host itself, not given to VMs (MiB).",
+    name: HOST_MEMORY_RESERVE_SETTING,
+    description: "Memory kept for the host itself, not given to VMs (MiB); per cluster or host for hosts that need more or less.",
+    scopes: ["cluster", "host"],
     schema: z.number().int(),
     range: { min: 0, max: 1_048_576 },
     default: 2048,
@@ -58,8 +62,16 @@ export const CORE_SETTINGS: SettingDefinition[] = [
     default: 120_000,
   },
   {
-    name: "host.heartbeat.miss.factor",
-    description: "A host whose last heartbeat is older than this many intervals is Disconnected.",
+    name: "vm.destroy.timeout.ms",
+    description: "How long a destroy waits for the agent to power the domain off and undefine it; then the job fails and is retried.",
+    schema: z.number().int(),
+    range: { min: 1000, max: 3_600_000 },
+    default: 120_000,
+  },
+  {
+    // CloudStack's ping.timeout: a multiplier of ping.interval.
+    name: "ping.timeout",
+    description: "A host whose last heartbeat is older than this many ping.interval is Disconnected.",
     schema: z.number(),
     range: { min: 1.5, max: 100 },
     default: 3,
