@@ -105,7 +105,7 @@ import { withActionCallbacks, withActionFailedCallback } from "./callbacks/callb
 import { CallbackSecretService } from "./callbacks/callback-secrets.js";
 import { CALLBACK_SETTINGS, deliverySettings } from "./callbacks/callback-settings.js";
 import { VmCallbackService } from "./callbacks/vm-callback-service.js";
-import { CORE_SETTINGS, HOST_MEMORY_RESERVE_SETTING } from "./settings/settings-registry.js";
+import { CORE_SETTINGS, HOST_MEMORY_RESERVE_SETTING, JOB_MAX_ATTEMPTS_SETTING } from "./settings/settings-registry.js";
 
 export const ORBIT_VERSION: string = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
@@ -186,6 +186,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const runner = new JobRunner({
     db,
     log: log.child({ component: "jobs" }),
+    maxAttempts: () => registry.number(JOB_MAX_ATTEMPTS_SETTING),
     onDatabaseUnavailable: reportDatabase,
     onFailed: withActionFailedCallback(db, (() => {
       const vmFailed = onVmJobFailed(db, dispatcher);

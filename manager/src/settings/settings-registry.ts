@@ -29,6 +29,7 @@ export function allowedScopes(d: SettingDefinition): SettingScope[] {
 }
 
 export const HOST_MEMORY_RESERVE_SETTING = "host.memory.reserve.mib";
+export const JOB_MAX_ATTEMPTS_SETTING = "job.max.attempts";
 
 export const CORE_SETTINGS: SettingDefinition[] = [
   {
@@ -67,6 +68,13 @@ export const CORE_SETTINGS: SettingDefinition[] = [
     schema: z.number().int(),
     range: { min: 1000, max: 3_600_000 },
     default: 120_000,
+  },
+  {
+    name: JOB_MAX_ATTEMPTS_SETTING,
+    description: "Attempts of a job whose error is retryable (agent away, host busy, lost race) before it fails for good.",
+    schema: z.number().int(),
+    range: { min: 1, max: 100 },
+    default: 8,
   },
   {
     // CloudStack's ping.timeout: a multiplier of ping.interval.
