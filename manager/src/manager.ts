@@ -105,7 +105,7 @@ import { withActionCallbacks, withActionFailedCallback } from "./callbacks/callb
 import { CallbackSecretService } from "./callbacks/callback-secrets.js";
 import { CALLBACK_SETTINGS, deliverySettings } from "./callbacks/callback-settings.js";
 import { VmCallbackService } from "./callbacks/vm-callback-service.js";
-import { CORE_SETTINGS, HOST_MEMORY_RESERVE_SETTING, JOB_MAX_ATTEMPTS_SETTING } from "./settings/settings-registry.js";
+import { CORE_SETTINGS, HOST_MEMORY_RESERVE_SETTING, IDEMPOTENCY_TTL_SETTING, JOB_MAX_ATTEMPTS_SETTING } from "./settings/settings-registry.js";
 
 export const ORBIT_VERSION: string = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
@@ -284,7 +284,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   liveness.start({ markStale: (cutoff) => hostsSvc.markStale(cutoff), afterCheck: () => reconciler.hostsLost(), reportError: reportDatabase });
 
   const app = await buildApiServer({
-    log, apiKeys, version: ORBIT_VERSION, idempotency: new IdempotencyStore(db), databaseHealth: health,
+    log, apiKeys, version: ORBIT_VERSION, idempotency: new IdempotencyStore(db, { ttlMs: (accountId) => registry.resolve<number>(IDEMPOTENCY_TTL_SETTING, { accountId }) * 3600_000 }), databaseHealth: health,
     publicRoutes: consoleSocketRoutes(consoleTokens, consoleRelay),
     routes: async (scoped) => {
       await scoped.register(virtualMachineRoutes(vmSvc));

@@ -30,6 +30,7 @@ export function allowedScopes(d: SettingDefinition): SettingScope[] {
 
 export const HOST_MEMORY_RESERVE_SETTING = "host.memory.reserve.mib";
 export const JOB_MAX_ATTEMPTS_SETTING = "job.max.attempts";
+export const IDEMPOTENCY_TTL_SETTING = "api.idempotency.ttl.hours";
 
 export const CORE_SETTINGS: SettingDefinition[] = [
   {
@@ -68,6 +69,14 @@ export const CORE_SETTINGS: SettingDefinition[] = [
     schema: z.number().int(),
     range: { min: 1000, max: 3_600_000 },
     default: 120_000,
+  },
+  {
+    name: IDEMPOTENCY_TTL_SETTING,
+    description: "How long the answer to a request with an Idempotency-Key is kept and replayed for a retry with the same key (hours); per account.",
+    scopes: ["account"],
+    schema: z.number(),
+    range: { min: 0.01, max: 720 },
+    default: 24,
   },
   {
     name: JOB_MAX_ATTEMPTS_SETTING,
