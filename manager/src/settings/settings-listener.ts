@@ -20,6 +20,7 @@ export class SettingsListener {
   private stopped = false;
   private retryMs: number;
   private timer: NodeJS.Timeout | undefined;
+  private failedAttempts = 0;
   /** Notifications are applied one at a time, in order. */
   private queue: Promise<void> = Promise.resolve();
 
@@ -58,7 +59,11 @@ export class SettingsListener {
     }
     this.client = client;
     this.retryMs = this.o.retryMinMs ?? 250;
-    if (reloadAfter) this.enqueue(() => this.o.settings.reloadAll((m) => this.o.log.warn(m)));
+    this.failedAttempts = 0;
+    if (reloadAfter) {
+      this.o.log.info("settings notification connection back; re-reading every setting");
+      this.enqueue(() => this.o.settings.reloadAll((m) => this.o.log.warn(m)));
+    }
   }
 
   private enqueue(work: () => Promise<void>): void {
@@ -83,7 +88,8 @@ export class SettingsListener {
     this.retryMs = Math.min(this.retryMs * 2, this.o.retryMaxMs ?? 5000);
     this.timer = setTimeout(() => {
       this.connect(true).catch((e: unknown) => {
-        this.o.log.warn({ err: e }, "settings notification connection failed; retrying");
+        // Once per outage: the database health log already says the database is away.
+        if (this.failedAttempts++ === 0) this.o.log.warn({ err: e }, "settings notification connection failed; retrying until it is back");
         this.scheduleReconnect();
       });
     }, wait);
