@@ -1,14 +1,16 @@
-// Migration 0028 renames stored heartbeat settings to CloudStack's names: a stored
+// The ping_setting_names migration renames stored heartbeat settings to CloudStack's names: a stored
 // agent.heartbeat.interval.ms (ms) becomes ping.interval (seconds), host.heartbeat.miss.factor
 // becomes ping.timeout; the manager then loads them as valid values.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { openTestDatabase, type Database } from "../db/database.js";
 import { settings } from "../db/schema.js";
 import { SettingsRegistry } from "./settings-registry.js";
 import { SettingsService } from "./settings-service.js";
 
-const MIGRATION = readFileSync(new URL("../../drizzle/0028_ping_setting_names.sql", import.meta.url), "utf8");
+// Found by name: the number changes when branches' migrations are renumbered at merge.
+const DRIZZLE = new URL("../../drizzle/", import.meta.url);
+const MIGRATION = readFileSync(new URL(readdirSync(DRIZZLE).find((f) => f.endsWith("_ping_setting_names.sql"))!, DRIZZLE), "utf8");
 
 let database: Database;
 beforeAll(async () => { database = await openTestDatabase(); });
