@@ -155,6 +155,10 @@ export class SettingsService {
     this.changed(name, at);
   }
 
+  /**
+   * Told after a setting changed: `at` is the scope this process changed, or global when the
+   * setting was re-read after another process changed it (at any scope). Readers should re-read.
+   */
   onChange(listener: (name: string, at: ScopeRef) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
