@@ -123,6 +123,16 @@ describe("scoped values", () => {
     await expect(svc.changes({ name: "no.such", page: 1, pageSize: 1 })).rejects.toThrow(NotFoundError);
   });
 
+  it("concurrent changes of one setting chain in the audit: each old value is the previous new value", async () => {
+    const values = Array.from({ length: 8 }, (_, i) => i + 1);
+    await Promise.all(values.map((v) => svc.set("t.infra", v, { scope: "cluster", id: clusterId })));
+    const { changes } = await svc.changes({ name: "t.infra", page: 1, pageSize: 8 });
+    const chain = changes.reverse();
+    for (let i = 1; i < chain.length; i++) expect(chain[i]!.oldValue).toBe(chain[i - 1]!.newValue);
+    expect(new Set(chain.map((c) => c.newValue))).toEqual(new Set(values));
+    await svc.reset("t.infra", { scope: "cluster", id: clusterId });
+  });
+
   it("tells this process's listeners at once (the only process on PGlite)", async () => {
     const seen: string[] = [];
     const off = svc.onChange((name, at) => seen.push(`${name}@${at.scope}`));

@@ -81,6 +81,14 @@ export function scopeRef(scope: string | undefined, scopeId: number | undefined)
   return { scope: scope as Exclude<SettingScope, "global">, id: scopeId };
 }
 
+/**
+ * Serializes changes of one setting at one scope (a row lock cannot: the row may not exist yet),
+ * so that each audit row's old value is the previous change's new value.
+ */
+async function lockSetting(tx: Tx, name: string, key: string): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`setting:${name}@${key}`}))`);
+}
+
 const SCOPE_TABLES = { environment: environments, cluster: clusters, host: hosts, account: accounts } as const;
 
 export class SettingsService {
@@ -129,8 +137,9 @@ export class SettingsService {
     await this.db.transaction(async (tx) => {
       await this.checkScopeExists(tx, at);
       const key = scopeKey(at);
+      await lockSetting(tx, name, key);
       const [old] = await tx.select({ value: settings.value }).from(settings)
-        .where(and(eq(settings.name, name), eq(settings.scope, key))).for("update");
+        .where(and(eq(settings.name, name), eq(settings.scope, key)));
       await tx.insert(settings).values({ name, scope: key, value: v })
         .onConflictDoUpdate({ target: [settings.name, settings.scope], set: { value: v, updatedAt: new Date() } });
       await this.audit(tx, name, at, old ? settingValue(name, old.value) : null, v, actor);
@@ -146,6 +155,7 @@ export class SettingsService {
     if (at.scope !== "global") this.registry.checkScope(name, at.scope);
     await this.db.transaction(async (tx) => {
       await this.checkScopeExists(tx, at);
+      await lockSetting(tx, name, scopeKey(at));
       const [old] = await tx.delete(settings).where(and(eq(settings.name, name), eq(settings.scope, scopeKey(at))))
         .returning({ value: settings.value });
       // Resetting what is not set changes nothing: no audit row, no announcement.
