@@ -88,6 +88,8 @@ import { PlacementService } from "./placement/placement-service.js";
 import { AllocationSettings } from "./placement/allocation-settings.js";
 import { SettingsRegistry } from "./settings/settings-registry.js";
 import { SettingsService } from "./settings/settings-service.js";
+import { SettingsListener } from "./settings/settings-listener.js";
+import { settingsRoutes } from "./api/admin/settings.routes.js";
 import { VmReconciler } from "./vm/vm-reconciler.js";
 import { VmActions } from "./vm/vm-actions.js";
 import { VmClones } from "./vm/vm-clone.js";
@@ -107,7 +109,7 @@ import { withActionCallbacks, withActionFailedCallback } from "./callbacks/callb
 import { CallbackSecretService } from "./callbacks/callback-secrets.js";
 import { CALLBACK_SETTINGS, deliverySettings } from "./callbacks/callback-settings.js";
 import { VmCallbackService } from "./callbacks/vm-callback-service.js";
-import { CORE_SETTINGS } from "./settings/settings-registry.js";
+import { CORE_SETTINGS, HOST_MEMORY_RESERVE_SETTING, IDEMPOTENCY_TTL_SETTING, JOB_MAX_ATTEMPTS_SETTING } from "./settings/settings-registry.js";
 
 export const ORBIT_VERSION: string = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
@@ -159,6 +161,11 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const allocation = new AllocationSettings(registry);
   defineAccountSettings(registry);
   const settings = new SettingsService(db, registry);
+  // Other managers' changes arrive over LISTEN/NOTIFY (PostgreSQL; PGlite has one process only).
+  const settingsListener = database.kind === "postgres" && config.databaseUrl
+    ? new SettingsListener({ url: config.databaseUrl, settings, log: log.child({ component: "settings" }) })
+    : undefined;
+  await settingsListener?.start();
   await settings.load((m) => log.warn(m));
   for (const [name, value] of Object.entries(opts.initialSettings ?? {})) await settings.set(name, value);
   allocation.rebuild();
@@ -171,18 +178,19 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const admin = await apiKeys.ensureAdminKey(config.adminKey);
   const agentToken = config.agentToken ?? newSecret("join_");
 
-  const hostsSvc = new HostService(db, () => registry.number("host.memory.reserve.mib"));
+  const hostsSvc = new HostService(db, (ctx) => registry.resolve<number>(HOST_MEMORY_RESERVE_SETTING, ctx));
   const sessions = new AgentSessions();
   // Host liveness: one deadline for Disconnected hosts, for commands waiting for an agent, and
   // for the reconnect backoff agents are told (hosts/host-liveness.ts).
   const liveness = new HostLiveness({
-    intervalMs: () => registry.number(LIVENESS_SETTINGS.interval),
+    intervalMs: () => Math.round(registry.number(LIVENESS_SETTINGS.interval) * 1000),
     missFactor: () => registry.number(LIVENESS_SETTINGS.missFactor),
   }, log.child({ component: "liveness" }));
   const dispatcher = new CommandDispatcher(db, sessions, liveness);
   const runner = new JobRunner({
     db,
     log: log.child({ component: "jobs" }),
+    maxAttempts: () => registry.number(JOB_MAX_ATTEMPTS_SETTING),
     onDatabaseUnavailable: reportDatabase,
     onFailed: withActionFailedCallback(db, (() => {
       const vmFailed = onVmJobFailed(db, dispatcher);
@@ -199,12 +207,21 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const placement = new PlacementService({
     db, policy: () => allocation.policy(), log: log.child({ component: "placement" }), onDatabaseUnavailable: reportDatabase,
   });
+  // Cluster overrides are read with the fleet snapshot: the next placement re-reads it.
+  settings.onChange((name) => {
+    if (allocation.owns(name)) placement.invalidate();
+    // A host's reserve is a column of its row (read with the fleet snapshot): rewritten on a change.
+    if (name === HOST_MEMORY_RESERVE_SETTING) {
+      hostsSvc.refreshMemoryReserve().then((n) => { if (n > 0) placement.invalidate(); })
+        .catch((e: unknown) => log.warn({ err: e }, "rewriting hosts' memory reserve failed; it applies when they next register"));
+    }
+  });
   const catalog = new CatalogService(db, {
     snapshot: async (environment) => (await placement.cache.get(environment)).snapshot,
     policy: () => allocation.policy().config,
   });
   runner.register("vm.deploy", withActionCallbacks(db, vmDeployJob(db, dispatcher, registry, runner)));
-  runner.register("vm.destroy", withActionCallbacks(db, vmDestroyJob(db, dispatcher, { enqueue: (id) => runner.enqueue(id) })));
+  runner.register("vm.destroy", withActionCallbacks(db, vmDestroyJob(db, dispatcher, registry, { enqueue: (id) => runner.enqueue(id) })));
   for (const kind of VM_POWER_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmPowerJob(kind, db, dispatcher, registry, runner)));
   for (const kind of VM_REINSTALL_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmReinstallJob(kind, db, dispatcher, registry)));
   for (const kind of VM_CLONE_JOB_KINDS) runner.register(kind, withActionCallbacks(db, vmCloneJob(kind, db, dispatcher, registry)));
@@ -222,7 +239,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const imagesSvc = new ImageService({ db, storeDir: imageStore.dir, enqueue: (id) => runner.enqueue(id) });
   // Event callbacks: queued in the outbox with each event, POSTed by this worker (callbacks/).
   const callbackPolicy = () => ({ allowPrivateAddresses: config.callbackAllowPrivateAddresses });
-  const networks = new NetworkService(db, () => networkDefaults(registry));
+  const networks = new NetworkService(db, (ctx) => networkDefaults(registry, ctx));
   const vmSvc = new VmService(db, placement, runner, catalog, callbackPolicy, networks);
   const callbackSecrets = new CallbackSecretService(db, () => registry.number("callbacks.secret.rotation.grace.ms"));
   const callbackWorker = new CallbackDeliveryWorker({
@@ -274,7 +291,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   liveness.start({ markStale: (cutoff) => hostsSvc.markStale(cutoff), afterCheck: () => reconciler.hostsLost(), reportError: reportDatabase });
 
   const app = await buildApiServer({
-    log, apiKeys, version: ORBIT_VERSION, idempotency: new IdempotencyStore(db), databaseHealth: health,
+    log, apiKeys, version: ORBIT_VERSION, idempotency: new IdempotencyStore(db, { ttlMs: (accountId) => registry.resolve<number>(IDEMPOTENCY_TTL_SETTING, { accountId }) * 3600_000 }), databaseHealth: health,
     publicRoutes: consoleSocketRoutes(consoleTokens, consoleRelay),
     routes: async (scoped) => {
       await scoped.register(virtualMachineRoutes(vmSvc));
@@ -287,11 +304,12 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await scoped.register(vmConsoleRoutes({ vms: vmSvc, consoles: vmConsoles, publicUrl: config.publicUrl }));
       await scoped.register(jobRoutes(new JobService(db)));
       await scoped.register(catalogRoutes(catalog));
-      await scoped.register(adminRoutes(hostsSvc, settings, vmSvc));
+      await scoped.register(adminRoutes(hostsSvc, vmSvc));
       await scoped.register(registrationTokenRoutes(registrationTokens, ca));
       await scoped.register(hostCertificateRoutes(certificates));
       await scoped.register(flavorAdminRoutes(new FlavorService(db)));
-      await scoped.register(hostAdminRoutes(new HostAdmin(db, registry, () => placement.invalidate())));
+      await scoped.register(settingsRoutes(settings));
+      await scoped.register(hostAdminRoutes(new HostAdmin(db, settings, () => placement.invalidate())));
       await scoped.register(affinityGroupRoutes(new AffinityGroupService(db)));
       await scoped.register(keypairRoutes(new KeyPairService(db)));
       await scoped.register(volumeRoutes(new VolumeService(db, runner, callbackPolicy)));
@@ -333,6 +351,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     sessions,
     log,
     close: async () => {
+      await settingsListener?.stop();
       await liveness.stop();
       await vmMetrics.stop();
       consoleRelay.closeAll();

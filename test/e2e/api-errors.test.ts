@@ -88,9 +88,9 @@ describe("API errors", () => {
 
   it("validates settings by name and value, and refuses unknown allocator policies", async () => {
     expect((await cloud.api("PUT", "/v1/admin/settings/no.such.setting", { value: 1 })).status).toBe(404);
-    const bad = await cloud.api("PUT", "/v1/admin/settings/agent.heartbeat.interval.ms", { value: 5 });
+    const bad = await cloud.api("PUT", "/v1/admin/settings/ping.interval", { value: 0.005 });
     expect(bad.status).toBe(400);
-    expect(bad.json.message).toMatch(/agent\.heartbeat\.interval\.ms/);
+    expect(bad.json.message).toMatch(/ping\.interval/);
     const policy = await cloud.api("PUT", "/v1/admin/settings/vm.allocation.algorithm", { value: "bestguess" });
     expect(policy.status).toBe(400);
     const scorers = await cloud.api("PUT", "/v1/admin/settings/orbit.allocator.scorers", { value: "no-such-scorer:1" });
@@ -98,7 +98,7 @@ describe("API errors", () => {
     expect(scorers.json.message).toMatch(/no-such-scorer/);
     const list = (await cloud.api("GET", "/v1/admin/settings")).json.settings;
     expect(list.find((s: any) => s.name === "vm.allocation.algorithm").value).toBe("firstfit");
-    const ok = await cloud.api("PUT", "/v1/admin/settings/agent.heartbeat.interval.ms", { value: 1500 });
+    const ok = await cloud.api("PUT", "/v1/admin/settings/ping.interval", { value: 1.5 });
     expect(ok.status).toBe(200);
   });
 

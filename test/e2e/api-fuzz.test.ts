@@ -76,7 +76,7 @@ const TARGETS: Target[] = [
   { method: "POST", path: "/v1/admin/storage-pools", body: { name: "fzp", cluster_id: 1, kind: "shared", path: "/mnt/f", capacity_gib: 1 } },
   { method: "PATCH", path: "/v1/admin/storage-pools/{id}", body: { capacity_gib: 10 } },
 ];
-const SETTING_NAMES = ["cpu.overprovisioning.factor", "vm.strict.host.tags", "agent.heartbeat.interval.ms", "vm.allocation.algorithm", "host.memory.reserve.mib", "no.such"];
+const SETTING_NAMES = ["cpu.overprovisioning.factor", "vm.strict.host.tags", "ping.interval", "vm.allocation.algorithm", "host.memory.reserve.mib", "no.such"];
 
 type BodyMutation =
   | { kind: "set"; field: string; value: unknown }

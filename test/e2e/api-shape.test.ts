@@ -188,6 +188,9 @@ describe("a tour of the API", () => {
     });
     await call("POST /v1/core/virtual-machines", "/v1/core/virtual-machines", { name: "idem", flavor_name: "no-such", image_name: "Debian 12" }, undefined, { "idempotency-key": "bad key with spaces" });
 
+    const clusterId = (await cloud.api("GET", "/v1/admin/clusters")).json.clusters[0].id;
+    await call("DELETE /v1/admin/settings/{name}", `/v1/admin/settings/mem.overprovisioning.factor?scope=cluster&scope_id=${clusterId}`);
+    await call("GET /v1/admin/settings/audit", "/v1/admin/settings/audit?page_size=2");
     const deleted = await call("DELETE /v1/core/virtual-machines/{id}", `/v1/core/virtual-machines/${adminVm.id}`);
     expect(deleted.status).toBe(200);
     await jobsIdle(cloud);

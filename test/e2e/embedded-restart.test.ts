@@ -87,7 +87,7 @@ afterAll(async () => {
 describe("npm start, stopped and started again on the same data folder", () => {
   it("runs VMs; the simulated hosts keep them in the data folder, and every simulated GPU has its own UUID", async () => {
     // Heartbeats every 300 ms from now on (a setting, kept in the database): the test sees reconciliation sooner.
-    expect((await call("PUT", "/v1/admin/settings/agent.heartbeat.interval.ms", { value: 300 })).status).toBe(200);
+    expect((await call("PUT", "/v1/admin/settings/ping.interval", { value: 0.3 })).status).toBe(200);
     vm.keep = await createVm("keep");
     vm.gone = await createVm("gone");
     expect((await call("DELETE", `/v1/core/virtual-machines/${vm.gone.id}`)).status).toBe(200);

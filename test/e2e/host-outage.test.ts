@@ -24,7 +24,7 @@ async function setSetting(name: string, value: number): Promise<void> {
 
 beforeAll(async () => {
   // A 1.5 s liveness window (300 ms x 5): agents are told a 750 ms reconnect cap.
-  cloud = await startTestCloud({ hosts: HOSTS, settings: { "agent.heartbeat.interval.ms": 300, "host.heartbeat.miss.factor": 5 } });
+  cloud = await startTestCloud({ hosts: HOSTS, settings: { "ping.interval": 0.3, "ping.timeout": 5 } });
 }, 120_000);
 afterAll(async () => { await cloud?.stop(); });
 
@@ -90,7 +90,7 @@ describe("a host whose agent goes away", () => {
   });
 
   it("a delete waits for an agent that is away and completes when it is back, in one attempt", async () => {
-    await setSetting("host.heartbeat.miss.factor", 40); // a 12 s window: the agent is back well inside it
+    await setSetting("ping.timeout", 40); // a 12 s window: the agent is back well inside it
     try {
       const vm = await runningVm("outage-3");
       await cloud.fleet.stopAgent(vm.host);
@@ -107,7 +107,7 @@ describe("a host whose agent goes away", () => {
       expect(done).toMatchObject({ status: "succeeded", attempts: 1 });
       expect(cloud.fleet.hypervisors[vm.host]!.has(vm.uuid)).toBe(false);
     } finally {
-      await setSetting("host.heartbeat.miss.factor", 5);
+      await setSetting("ping.timeout", 5);
     }
   });
 

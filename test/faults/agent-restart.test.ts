@@ -20,7 +20,7 @@ describe("a host whose agent process is killed and started again", () => {
     // A 3 s host window (500 ms x 6).
     const manager = await ManagerProcess.start({
       ...(db.url ? { databaseUrl: db.url } : {}),
-      settings: { "agent.heartbeat.interval.ms": 500, "host.heartbeat.miss.factor": 6 },
+      settings: { "ping.interval": 0.5, "ping.timeout": 6 },
     });
     cleanup.push(() => manager.stop());
     const agent = new AgentProcess({ managerAddress: manager.grpcAddress, joinToken: manager.joinToken, hostname: "agent-restart-1" });

@@ -32,7 +32,7 @@ describe("a manager killed and started again", () => {
 
   it("the agent outlives it, logs its reconnect attempts at a bounded rate, and reconnects by itself", async () => {
     // A 3 s host window: agents are told a 1.5 s reconnect cap.
-    const { manager } = await managerWith({ "agent.heartbeat.interval.ms": 500, "host.heartbeat.miss.factor": 6 });
+    const { manager } = await managerWith({ "ping.interval": 0.5, "ping.timeout": 6 });
     const agent = new AgentProcess({
       managerAddress: manager.grpcAddress, joinToken: manager.joinToken, hostname: "restart-host-1",
       extra: { reconnect: { initial_backoff_ms: 200, max_backoff_ms: 15_000, log_every_ms: 2000 } },
@@ -70,7 +70,7 @@ describe("a manager killed and started again", () => {
 
   it("killed during concurrent creates: every accepted VM ends Running, none Error, capacity matches, agents never restarted", async () => {
     // A 4 s host window (500 ms x 8): agents are told a 2 s reconnect cap.
-    const { manager, url } = await managerWith({ "agent.heartbeat.interval.ms": 500, "host.heartbeat.miss.factor": 8 });
+    const { manager, url } = await managerWith({ "ping.interval": 0.5, "ping.timeout": 8 });
     const agents = [1, 2, 3, 4].map((i) => new AgentProcess({
       managerAddress: manager.grpcAddress, joinToken: manager.joinToken, hostname: `crash-host-${i}`,
       cpus: 32, memoryMib: 65536, startDelayMs: 400,

@@ -142,7 +142,7 @@ export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "
  * rather than accepted and ignored.
  */
 export const REMOVED_AGENT_CONFIG_KEYS: Record<string, string> = {
-  heartbeat_interval_ms: "the manager sets the heartbeat interval when the agent registers (its setting agent.heartbeat.interval.ms)",
+  heartbeat_interval_ms: "the manager sets the heartbeat interval when the agent registers (its setting ping.interval)",
   memory_reserve_mib: "the memory kept for each host is the manager's setting host.memory.reserve.mib",
 };
 

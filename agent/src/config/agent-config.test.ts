@@ -114,7 +114,7 @@ describe("parseAgentConfig rejects bad values, naming the key", () => {
     ["cpu_mode", { libvirt: { cpu_mode: "passthrough" } }, "libvirt.cpu_mode", 'libvirt.cpu_mode: expected "host-passthrough" | "host-model" | "custom"'],
     ["host-passthrough under TCG", { libvirt: { domain_type: "qemu", cpu_mode: "host-passthrough" } }, "libvirt.cpu_mode", "host-passthrough needs KVM"],
     ["cdrom bus", { libvirt: { cdrom_bus: "usb" } }, "libvirt.cdrom_bus", 'libvirt.cdrom_bus: expected "scsi" | "sata" | "ide", got "usb"'],
-    ["heartbeat interval (the manager sets it)", { heartbeat_interval_ms: 10_000 }, "heartbeat_interval_ms", "heartbeat_interval_ms: no longer read (the manager sets the heartbeat interval when the agent registers (its setting agent.heartbeat.interval.ms)): remove it"],
+    ["heartbeat interval (the manager sets it)", { heartbeat_interval_ms: 10_000 }, "heartbeat_interval_ms", "heartbeat_interval_ms: no longer read (the manager sets the heartbeat interval when the agent registers (its setting ping.interval)): remove it"],
     ["memory reserve (a manager setting)", { memory_reserve_mib: 2048 }, "memory_reserve_mib", "memory_reserve_mib: no longer read (the memory kept for each host is the manager's setting host.memory.reserve.mib): remove it"],
     ["relative state_dir", { state_dir: "var/lib" }, "state_dir", 'state_dir: expected an absolute path, got "var/lib"'],
     ["tls path type", { tls: { ca_file: 5 } }, "tls.ca_file", "tls.ca_file: expected string, got number 5"],

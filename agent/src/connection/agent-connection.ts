@@ -48,7 +48,7 @@ export interface AgentConnectionOptions {
   tls?: AgentTlsOptions | undefined;
   /**
    * Heartbeat interval until the manager's registration answer sets it (default 10 s). The
-   * manager always does (its setting agent.heartbeat.interval.ms, which its liveness deadline is
+   * manager always does (its setting ping.interval, which its liveness deadline is
    * made of), so this only matters for a manager that sends none.
    */
   heartbeatIntervalMs?: number;

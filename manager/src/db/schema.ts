@@ -380,11 +380,26 @@ export const commands = pgTable("commands", {
 
 export const settings = pgTable("settings", {
   name: text("name").notNull(),
-  // "global" or "cluster:<id>"...
+  // "global", or "<scope>:<id>" for environment, cluster, host and account (settings/setting-scope.ts).
   scope: text("scope").notNull().default("global"),
   value: jsonb("value").notNull(),
   updatedAt: updatedAt(),
 }, (t) => [uniqueIndex("settings_name_scope").on(t.name, t.scope)]);
+
+// Every change of a setting (PUT or DELETE at any scope): who, when, where, old and new value.
+// oldValue / newValue are null when there was no value at that scope before / after.
+export const settingChanges = pgTable("setting_changes", {
+  id: bigserial("id", { mode: "number" }).primaryKey(),
+  name: text("name").notNull(),
+  scope: text("scope").notNull(),
+  scopeId: integer("scope_id"),
+  oldValue: jsonb("old_value"),
+  newValue: jsonb("new_value"),
+  // The request's principal (no foreign key: the audit outlives deleted users and keys).
+  userId: integer("user_id"),
+  apiKeyId: integer("api_key_id"),
+  createdAt: createdAt(),
+}, (t) => [index("setting_changes_name").on(t.name, t.id)]);
 
 // Hosts' domains that Orbit does not manage, as last reported: shown to admins, never destroyed.
 export const unmanagedDomains = pgTable("unmanaged_domains", {

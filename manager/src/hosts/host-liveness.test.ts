@@ -83,12 +83,12 @@ describe("HostLiveness.followSettings", () => {
     liveness.followSettings((l) => { fire = l; }, (s) => told.push(s));
     now += 1_000_000;
     interval = 1000;
-    fire("agent.heartbeat.interval.ms");
+    fire("ping.interval");
     expect(told).toEqual([{ heartbeatIntervalMs: 1000, reconnectBackoffMaxMs: 15_000 }]); // the old window still counts
     expect(liveness.windowMs()).toBe(30_000);
     now += 30_001;
     factor = 4;
-    fire("host.heartbeat.miss.factor");
+    fire("ping.timeout");
     expect(told.at(-1)).toEqual({ heartbeatIntervalMs: 1000, reconnectBackoffMaxMs: 2000 });
     fire("vm.deploy.timeout.ms");
     expect(told).toHaveLength(2);

@@ -19,7 +19,8 @@ export interface LivenessSettings {
 }
 
 /** The setting names the rule is made of. */
-export const LIVENESS_SETTINGS = { interval: "agent.heartbeat.interval.ms", missFactor: "host.heartbeat.miss.factor" } as const;
+/** CloudStack's names: ping.interval in seconds, ping.timeout a multiple of it. */
+export const LIVENESS_SETTINGS = { interval: "ping.interval", missFactor: "ping.timeout" } as const;
 
 /** What agents are told of the rule (AgentSettings in the protocol). */
 export interface AgentLivenessSettings { heartbeatIntervalMs: number; reconnectBackoffMaxMs: number }

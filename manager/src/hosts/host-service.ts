@@ -25,7 +25,25 @@ export interface RegistrationHooks {
 }
 
 export class HostService {
-  constructor(private readonly db: Db, private readonly memoryReserveMib: () => number) {}
+  /** memoryReserveMib: host.memory.reserve.mib for a host (and its cluster): host > cluster > global. */
+  constructor(private readonly db: Db, private readonly memoryReserveMib: (ctx: { hostId?: number; clusterId: number }) => number) {}
+
+  /**
+   * Writes each host's memory reserve as the setting now resolves for it (after a change at any
+   * scope), with a new generation where it changed so cached snapshots re-read the host.
+   * Idempotent: every manager may run it for the same change. Returns how many hosts changed.
+   */
+  async refreshMemoryReserve(): Promise<number> {
+    const rows = await this.db.select({ id: hosts.id, clusterId: hosts.clusterId, reserve: hosts.memoryReserveMib }).from(hosts);
+    let changed = 0;
+    for (const h of rows) {
+      const want = this.memoryReserveMib({ hostId: h.id, clusterId: h.clusterId });
+      if (want === h.reserve) continue;
+      await this.db.update(hosts).set({ memoryReserveMib: want, generation: generationToken() }).where(eq(hosts.id, h.id));
+      changed++;
+    }
+    return changed;
+  }
 
   /** The cluster's id in the region named (the agent's `environment` setting), both created on first use. */
   async ensureCluster(region: string, cluster: string): Promise<number> {
@@ -43,6 +61,7 @@ export class HostService {
   async register(rawFacts: HostFacts | undefined, hooks: RegistrationHooks = {}): Promise<RegisteredHost> {
     const f = validateHostFacts(rawFacts);
     const clusterId = await this.ensureCluster(f.environment, f.cluster);
+    const [known] = await this.db.select({ id: hosts.id }).from(hosts).where(eq(hosts.uuid, f.hostUuid.toLowerCase()));
     const secret = newSecret("hs_");
     const row = {
       uuid: f.hostUuid.toLowerCase(),
@@ -58,7 +77,7 @@ export class HostService {
       cpus: f.cpus,
       cpuMhz: f.cpuMhz,
       memoryMib: f.memoryMib,
-      memoryReserveMib: this.memoryReserveMib(),
+      memoryReserveMib: this.memoryReserveMib({ clusterId, ...(known ? { hostId: known.id } : {}) }),
       numaCells: f.numaCells.map((c) => ({ id: c.id, cpus: c.cpus, memoryMib: c.memoryMib })),
       tags: f.hostTags,
       agentVersion: f.agentVersion,

@@ -6,8 +6,8 @@ import type { Db } from "../db/database.js";
 import { idempotencyKeys } from "../db/schema.js";
 
 export interface IdempotencyOptions {
-  /** How long an answer is kept (default 24 h). */
-  ttlMs?: number;
+  /** How long an answer is kept (default 24 h); a function: per account (the api.idempotency.ttl.hours setting). */
+  ttlMs?: number | ((accountId: number) => number);
   /** How long a duplicate waits for the first request's answer before a 409 (default 10 s). */
   waitMs?: number;
   /** A first request still unanswered after this long is taken to have died (default 5 min). */
@@ -21,13 +21,14 @@ export type Begin =
   | { kind: "in_progress"; stale: boolean };
 
 export class IdempotencyStore {
-  private readonly ttlMs: number;
+  private readonly ttlMs: (accountId: number) => number;
   private readonly waitMs: number;
   private readonly staleMs: number;
   private lastSweep = 0;
 
   constructor(private readonly db: Db, o: IdempotencyOptions = {}) {
-    this.ttlMs = o.ttlMs ?? 24 * 3600_000;
+    const ttl = o.ttlMs ?? 24 * 3600_000;
+    this.ttlMs = typeof ttl === "number" ? () => ttl : ttl;
     this.waitMs = o.waitMs ?? 10_000;
     this.staleMs = o.staleMs ?? 5 * 60_000;
   }
@@ -45,13 +46,14 @@ export class IdempotencyStore {
   async begin(accountId: number, key: string, fingerprint: string): Promise<Begin> {
     await this.sweep();
     const deadline = Date.now() + this.waitMs;
+    const ttlMs = this.ttlMs(accountId);
     for (;;) {
       const now = new Date();
       // An expired answer no longer counts: the key starts afresh.
       await this.db.delete(idempotencyKeys).where(and(
         eq(idempotencyKeys.accountId, accountId), eq(idempotencyKeys.key, key), lt(idempotencyKeys.expiresAt, now)));
       const [mine] = await this.db.insert(idempotencyKeys)
-        .values({ accountId, key, fingerprint, createdAt: now, expiresAt: new Date(now.getTime() + this.ttlMs) })
+        .values({ accountId, key, fingerprint, createdAt: now, expiresAt: new Date(now.getTime() + ttlMs) })
         .onConflictDoNothing().returning({ id: idempotencyKeys.id });
       if (mine) return { kind: "run", id: mine.id };
       const [first] = await this.db.select().from(idempotencyKeys)

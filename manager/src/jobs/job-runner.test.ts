@@ -6,6 +6,8 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openTestDatabase, type Database } from "../db/database.js";
 import { accounts, jobs } from "../db/schema.js";
+import { OrbitError } from "#shared/errors.js";
+import { JOB_MAX_ATTEMPTS_SETTING, SettingsRegistry } from "../settings/settings-registry.js";
 import { JobRunner } from "./job-runner.js";
 
 const lost = () => Object.assign(new Error("terminating connection due to administrator command"), { code: "57P01" });
@@ -59,6 +61,24 @@ describe("JobRunner and database failures", () => {
     runner.enqueue(id);
     await runner.idle();
     expect(await status(id)).toMatchObject({ status: "failed", error: { code: "internal", message: "bad spec" } });
+  });
+
+  it("retries a retryable error job.max.attempts times, read when the job runs", async () => {
+    const registry = new SettingsRegistry();
+    const runner = new JobRunner({ db: database.db, log: pino({ level: "silent" }), backoffMs: () => 1, maxAttempts: () => registry.number(JOB_MAX_ATTEMPTS_SETTING) });
+    let calls = 0;
+    runner.register("busy", async () => { calls++; throw new OrbitError("conflict", "host busy", { retryable: true }); });
+    const attempts = async () => {
+      calls = 0;
+      const id = await newJob("busy");
+      runner.enqueue(id);
+      await runner.idle();
+      expect(await status(id)).toMatchObject({ status: "failed" });
+      return calls;
+    };
+    expect(await attempts()).toBe(8);
+    registry.setLocal(JOB_MAX_ATTEMPTS_SETTING, 3);
+    expect(await attempts()).toBe(3);
   });
 
   it("stop() ends the wait for the database and leaves the job for the next start", async () => {

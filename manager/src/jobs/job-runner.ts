@@ -56,8 +56,8 @@ export type JobHandler = (ctx: JobContext) => Promise<JobResult | void>;
 export interface JobRunnerOptions {
   db: Db;
   log: Logger;
-  /** Attempts for retryable errors before the job fails. */
-  maxAttempts?: number;
+  /** Attempts for retryable errors before the job fails (a function: the job.max.attempts setting, read per attempt). */
+  maxAttempts?: number | (() => number);
   backoffMs?: (attempt: number) => number;
   /** Called when a job fails for good (e.g. to move its VM to Error). */
   onFailed?: (job: JobRow, error: { code: string; message: string; retryable: boolean }) => Promise<void>;
@@ -166,7 +166,8 @@ export class JobRunner {
   }
 
   private async run(jobId: number): Promise<void> {
-    const maxAttempts = this.o.maxAttempts ?? 8;
+    const max = this.o.maxAttempts ?? 8;
+    const maxAttempts = typeof max === "number" ? () => max : max;
     const backoff = this.o.backoffMs ?? ((a: number) => Math.min(10_000, 250 * 2 ** (a - 1)));
     for (;;) {
       if (this.stopped) return;
@@ -196,7 +197,7 @@ export class JobRunner {
         // The database failed, not the job: runThroughOutages runs it again.
         if (databaseUnavailableFrom(e)) throw e;
         const info = toErrorInfo(e);
-        if (info.retryable && attempt < maxAttempts && !this.stopped) {
+        if (info.retryable && attempt < maxAttempts() && !this.stopped) {
           log.warn({ err: info.message }, "job attempt failed, retrying");
           await this.o.db.update(jobs).set({ error: info, updatedAt: new Date() }).where(eq(jobs.id, jobId));
           await new Promise((r) => setTimeout(r, backoff(attempt)));

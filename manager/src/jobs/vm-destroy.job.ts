@@ -8,7 +8,11 @@ import { vms } from "../db/schema.js";
 import { releaseVmVolumes } from "../storage/volume-disks.js";
 import { transitionVm } from "../vm/vm-transitions.js";
 import { forgetVmSnapshots } from "../vm/vm-snapshots.js";
+import type { SettingsRegistry } from "../settings/settings-registry.js";
 import type { JobHandler, JobRow } from "./job-runner.js";
+
+/** How long the agent may take to power off and undefine the domain (settings-registry.ts). */
+export const VM_DESTROY_TIMEOUT_SETTING = "vm.destroy.timeout.ms";
 
 /**
  * Whether the delete asked for the VM's volumes too: CloudSigma's recurse (`all_drives` or
@@ -19,19 +23,22 @@ export function deletesVolumes(job: Pick<JobRow, "input">): boolean {
   return recurse === "all_drives" || recurse === "disks";
 }
 
-export function vmDestroyJob(db: Db, dispatcher: CommandDispatcher, jobsQueue?: { enqueue(jobId: number): void }): JobHandler {
+export function vmDestroyJob(
+  db: Db, dispatcher: CommandDispatcher, settings: Pick<SettingsRegistry, "number">, jobsQueue?: { enqueue(jobId: number): void },
+): JobHandler {
   return async ({ job }) => {
     if (job.vmId == null) throw new OrbitError("internal", "destroy job without a VM");
     const [vm] = await db.select().from(vms).where(eq(vms.id, job.vmId));
     if (!vm) throw new OrbitError("internal", `VM ${job.vmId} vanished`);
     if (vm.state === "Destroyed") return { already: true };
     if (vm.hostId != null) {
+      const timeoutMs = settings.number(VM_DESTROY_TIMEOUT_SETTING);
       await dispatcher.run(vm.hostId, {
         commandId: job.uuid,
-        deadlineMs: Date.now() + 120_000,
+        deadlineMs: Date.now() + timeoutMs,
         vmUuid: vm.uuid,
         body: { $case: "destroyVm", value: { removeOwnedDisks: true } },
-      }, { vmId: vm.id, jobId: job.id, timeoutMs: 120_000 });
+      }, { vmId: vm.id, jobId: job.id, timeoutMs });
     }
     const volumeJobs = await db.transaction(async (tx) => {
       await transitionVm(tx, vm.id, "Destroyed", "agent destroyed the domain", { powerState: "NOSTATE" });

@@ -86,7 +86,7 @@ describe("a VM's volumes in its jobs", () => {
   it("a destroy detaches the VM's volumes: available again, nothing deleted", async () => {
     const { vm, vols } = await vmWithVolumes("Destroying", ["attached"]);
     const dispatcher = { run: async () => ({}) };
-    await vmDestroyJob(database.db, dispatcher as never)({ job: await job("vm.destroy", vm.id), attempt: 1, log, progress: async () => {}, signal: new AbortController().signal });
+    await vmDestroyJob(database.db, dispatcher as never, settings)({ job: await job("vm.destroy", vm.id), attempt: 1, log, progress: async () => {}, signal: new AbortController().signal });
     const [v] = await database.db.select().from(volumes).where(eq(volumes.id, vols[0]!.id));
     expect(v).toMatchObject({ status: "available", deletedAt: null });
     expect(await database.db.select().from(volumeAttachments).where(eq(volumeAttachments.vmId, vm.id))).toEqual([]);
@@ -99,7 +99,7 @@ describe("a VM's volumes in its jobs", () => {
     const j = { ...(await job("vm.destroy", vm.id)), input: { recurse: "all_drives" } } as JobRow;
     expect(deletesVolumes(j)).toBe(true);
     expect(deletesVolumes({ ...j, input: { recurse: "cdroms" } } as JobRow)).toBe(false);
-    await vmDestroyJob(database.db, { run: async () => ({}) } as never, { enqueue: (id) => queued.push(id) })({ job: j, attempt: 1, log, progress: async () => {}, signal: new AbortController().signal });
+    await vmDestroyJob(database.db, { run: async () => ({}) } as never, settings, { enqueue: (id) => queued.push(id) })({ job: j, attempt: 1, log, progress: async () => {}, signal: new AbortController().signal });
     const rows = await database.db.select().from(volumes).where(inArray(volumes.id, vols.map((v) => v.id)));
     for (const r of rows) expect(r.deletedAt).not.toBeNull();
     const [after] = await database.db.select().from(storagePools).where(eq(storagePools.id, poolId));

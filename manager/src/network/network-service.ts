@@ -25,7 +25,8 @@ export function bridgeName(networkId: number): string {
 }
 
 export class NetworkService {
-  constructor(private readonly db: Db, private readonly defaults: () => NetworkDefaults) {}
+  /** defaults: the network settings as they resolve for an environment and its account. */
+  constructor(private readonly db: Db, private readonly defaults: (ctx: { environmentId: number; accountId: number }) => NetworkDefaults) {}
 
   /** The environment's network, created now (a free block of the supernet) when it has none. */
   async forEnvironment(env: { id: number; regionId: number; name: string }): Promise<Network> {
@@ -35,7 +36,8 @@ export class NetworkService {
       await lockRegions(tx, [env.regionId]);
       const [again] = await tx.select().from(networks).where(eq(networks.environmentId, env.id));
       if (again) return again;
-      const d = this.defaults();
+      const [owner] = await tx.select({ accountId: environments.accountId }).from(environments).where(eq(environments.id, env.id));
+      const d = this.defaults({ environmentId: env.id, accountId: owner!.accountId });
       const supernet = parseCidr(d.supernet, "network.private.supernet");
       const taken = (await tx.select({ cidr: networks.cidr }).from(networks).where(eq(networks.regionId, env.regionId)))
         .map((n) => parseCidr(n.cidr, "cidr"));

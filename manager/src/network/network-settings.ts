@@ -3,6 +3,7 @@
 import ipaddr from "ipaddr.js";
 import { z } from "zod";
 import type { SettingDefinition, SettingsRegistry } from "../settings/settings-registry.js";
+import type { SettingContext } from "../settings/setting-scope.js";
 import { parseCidr } from "./cidr.js";
 
 export const NETWORK_SETTING = {
@@ -19,6 +20,7 @@ export const NETWORK_SETTINGS: SettingDefinition[] = [
     // Host bits set: refused now, not at the next create.
     check: (v: string) => { parseCidr(v, NETWORK_SETTING.supernet); },
     default: "10.128.0.0/9",
+    scopes: ["environment", "account"],
   },
   {
     name: NETWORK_SETTING.prefix,
@@ -26,6 +28,7 @@ export const NETWORK_SETTINGS: SettingDefinition[] = [
     schema: z.number().int(),
     range: { min: 16, max: 29 },
     default: 24,
+    scopes: ["environment", "account"],
   },
   {
     name: NETWORK_SETTING.nameservers,
@@ -36,16 +39,18 @@ export const NETWORK_SETTINGS: SettingDefinition[] = [
       return list.length <= 3 && list.every((a) => ipaddr.isValid(a));
     }, "must be at most 3 comma-separated IP addresses"),
     default: "1.1.1.1,8.8.8.8",
+    scopes: ["environment", "account"],
   },
 ] as SettingDefinition[];
 
 export interface NetworkDefaults { supernet: string; prefix: number; nameservers: string[] }
 
-export function networkDefaults(registry: Pick<SettingsRegistry, "get">): NetworkDefaults {
+/** The settings for a new network: environment > account > global (setting-scope.ts). */
+export function networkDefaults(registry: Pick<SettingsRegistry, "resolve">, ctx: SettingContext = {}): NetworkDefaults {
   return {
-    supernet: registry.get<string>(NETWORK_SETTING.supernet),
-    prefix: registry.get<number>(NETWORK_SETTING.prefix),
-    nameservers: splitList(registry.get<string>(NETWORK_SETTING.nameservers)),
+    supernet: registry.resolve<string>(NETWORK_SETTING.supernet, ctx),
+    prefix: registry.resolve<number>(NETWORK_SETTING.prefix, ctx),
+    nameservers: splitList(registry.resolve<string>(NETWORK_SETTING.nameservers, ctx)),
   };
 }
 

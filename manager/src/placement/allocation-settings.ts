@@ -22,6 +22,7 @@ export class AllocationSettings {
         schema: schema as z.ZodType<unknown>,
         default: s.default,
         ...(s.range ? { range: s.range } : {}),
+        scopes: s.scopes,
         check: (value) => { buildPolicy(policyConfigFromSettings({ ...this.values(), [s.name]: value as string | number })); },
       });
     }

@@ -1,12 +1,12 @@
 // Admin changes that affect placement: a host's resource state (Enabled / Disabled /
 // Maintenance) and cluster-scoped allocator settings (over-provisioning factors, disable
 // thresholds). Each bumps what the placement cache must re-read.
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { InvalidArgumentError, NotFoundError } from "#shared/errors.js";
 import { ALLOCATOR_SETTINGS, type AllocatorSettingDefinition } from "../allocator/index.js";
 import type { Db } from "../db/database.js";
 import { clusters, hosts, regions, settings, type HostResourceState } from "../db/schema.js";
-import type { SettingsRegistry } from "../settings/settings-registry.js";
+import type { SettingActor, SettingsService } from "../settings/settings-service.js";
 import { generationToken } from "../hosts/host-generation.js";
 import { CLUSTER_SCOPE_PREFIX } from "./snapshot-builder.js";
 
@@ -29,7 +29,7 @@ export interface ClusterWithSettings {
 }
 
 export class HostAdmin {
-  constructor(private readonly db: Db, private readonly registry: SettingsRegistry, private readonly changed: () => void) {}
+  constructor(private readonly db: Db, private readonly settings: SettingsService, private readonly changed: () => void) {}
 
   async setResourceState(hostId: number, state: HostResourceState): Promise<void> {
     // Enabling or disabling a host changes what it may take: a new generation for cached snapshots.
@@ -49,23 +49,19 @@ export class HostAdmin {
     }));
   }
 
-  /** Sets (or with `null` removes) a cluster override of an allocator setting. */
-  async setClusterSetting(clusterId: number, name: string, value: unknown): Promise<ClusterSettingValue | null> {
+  /**
+   * Sets (or with `null` removes) a cluster override of an allocator setting: the same change as
+   * PUT/DELETE /v1/admin/settings/{name}?scope=cluster, audited and applied live.
+   */
+  async setClusterSetting(clusterId: number, name: string, value: unknown, actor?: SettingActor): Promise<ClusterSettingValue | null> {
     if (!CLUSTER_SETTINGS.includes(name)) {
       throw new InvalidArgumentError("name", `setting ${name} cannot be set per cluster (only ${CLUSTER_SETTINGS.join(", ")})`);
     }
-    const [c] = await this.db.select({ id: clusters.id }).from(clusters).where(eq(clusters.id, clusterId));
-    if (!c) throw new NotFoundError("cluster", clusterId);
-    const scope = `${CLUSTER_SCOPE_PREFIX}${clusterId}`;
+    const at = { scope: "cluster" as const, id: clusterId };
     if (value === null) {
-      await this.db.delete(settings).where(and(eq(settings.name, name), eq(settings.scope, scope)));
-      this.changed();
+      await this.settings.reset(name, at, actor);
       return null;
     }
-    const v = this.registry.validate(name, value) as ClusterSettingValue;
-    await this.db.insert(settings).values({ name, scope, value: v })
-      .onConflictDoUpdate({ target: [settings.name, settings.scope], set: { value: v, updatedAt: new Date() } });
-    this.changed();
-    return v;
+    return await this.settings.set(name, value, at, actor) as ClusterSettingValue;
   }
 }

@@ -1,9 +1,11 @@
-// Global settings: every knob an admin tunes at run time, with its type, default and
-// validation, in one registry. Values live in the settings table; reads come from memory.
+// Settings: every knob an admin tunes at run time, with its type, default, validation and the
+// scopes it may be set at (setting-scope.ts), in one registry. Values live in the settings table;
+// reads come from memory (kept current on every manager process by settings-service.ts).
 // Every numeric setting has a sane range (min..max, shown by GET /v1/admin/settings): a value far
 // outside it (an over-provisioning factor of 1e308) would silently switch a check off.
 import { z } from "zod";
 import { InvalidArgumentError, NotFoundError } from "#shared/errors.js";
+import { contextChain, GLOBAL, parseScopeKey, scopeKey, type ScopeRef, type SettingContext, type SettingScope } from "./setting-scope.js";
 
 export interface SettingDefinition<T = unknown> {
   name: string;
@@ -14,19 +16,35 @@ export interface SettingDefinition<T = unknown> {
   range?: { min: number; max: number };
   /** Validation that needs more than the schema (e.g. policy names known to the allocator). */
   check?: (value: T) => void;
+  /**
+   * Scopes the setting may be set at besides global (global is always allowed). Absent: global
+   * only. A narrower scope is only useful where the reader resolves the value for a context.
+   */
+  scopes?: readonly SettingScope[];
 }
+
+/** The scopes a definition allows, global first. */
+export function allowedScopes(d: SettingDefinition): SettingScope[] {
+  return ["global", ...(d.scopes ?? []).filter((s) => s !== "global")];
+}
+
+export const HOST_MEMORY_RESERVE_SETTING = "host.memory.reserve.mib";
+export const JOB_MAX_ATTEMPTS_SETTING = "job.max.attempts";
+export const IDEMPOTENCY_TTL_SETTING = "api.idempotency.ttl.hours";
 
 export const CORE_SETTINGS: SettingDefinition[] = [
   {
-    name: "agent.heartbeat.interval.ms",
-    description: "How often agents send a heartbeat with the power state of every domain.",
-    schema: z.number().int(),
-    range: { min: 200, max: 600_000 },
-    default: 10_000,
+    // CloudStack's name and unit (seconds); fractions allowed (tests run with fast heartbeats).
+    name: "ping.interval",
+    description: "How often agents send a heartbeat with the power state of every domain (seconds).",
+    schema: z.number(),
+    range: { min: 0.2, max: 600 },
+    default: 10,
   },
   {
-    name: "host.memory.reserve.mib",
-    description: "Memory kept for the host itself, not given to VMs (MiB).",
+    name: HOST_MEMORY_RESERVE_SETTING,
+    description: "Memory kept for the host itself, not given to VMs (MiB); per cluster or host for hosts that need more or less.",
+    scopes: ["cluster", "host"],
     schema: z.number().int(),
     range: { min: 0, max: 1_048_576 },
     default: 2048,
@@ -46,8 +64,31 @@ export const CORE_SETTINGS: SettingDefinition[] = [
     default: 120_000,
   },
   {
-    name: "host.heartbeat.miss.factor",
-    description: "A host whose last heartbeat is older than this many intervals is Disconnected.",
+    name: "vm.destroy.timeout.ms",
+    description: "How long a destroy waits for the agent to power the domain off and undefine it; then the job fails and is retried.",
+    schema: z.number().int(),
+    range: { min: 1000, max: 3_600_000 },
+    default: 120_000,
+  },
+  {
+    name: IDEMPOTENCY_TTL_SETTING,
+    description: "How long the answer to a request with an Idempotency-Key is kept and replayed for a retry with the same key (hours); per account.",
+    scopes: ["account"],
+    schema: z.number(),
+    range: { min: 0.01, max: 720 },
+    default: 24,
+  },
+  {
+    name: JOB_MAX_ATTEMPTS_SETTING,
+    description: "Attempts of a job whose error is retryable (agent away, host busy, lost race) before it fails for good.",
+    schema: z.number().int(),
+    range: { min: 1, max: 100 },
+    default: 8,
+  },
+  {
+    // CloudStack's ping.timeout: a multiplier of ping.interval.
+    name: "ping.timeout",
+    description: "A host whose last heartbeat is older than this many ping.interval is Disconnected.",
     schema: z.number(),
     range: { min: 1.5, max: 100 },
     default: 3,
@@ -95,7 +136,8 @@ function inRange(v: number, r: { min: number; max: number }): boolean {
 
 export class SettingsRegistry {
   private readonly defs = new Map<string, SettingDefinition>();
-  private readonly values = new Map<string, unknown>();
+  /** Stored values by setting, then by scope key ("global", "cluster:3"...). */
+  private readonly values = new Map<string, Map<string, unknown>>();
 
   constructor(defs: SettingDefinition[] = CORE_SETTINGS) {
     for (const d of defs) this.define(d);
@@ -140,21 +182,79 @@ export class SettingsRegistry {
     return r.data;
   }
 
-  /** Sets an in-memory value (after validation). The service persists it. */
-  setLocal(name: string, value: unknown): void {
-    this.values.set(name, this.validate(name, value));
+  /** Refuses a scope the setting does not allow, naming the setting and the scopes it does. */
+  checkScope(name: string, scope: SettingScope): void {
+    const allowed = allowedScopes(this.definition(name));
+    if (!allowed.includes(scope)) {
+      throw new InvalidArgumentError("scope", `${name} cannot be set at scope ${scope} (allowed: ${allowed.join(", ")})`, { allowed });
+    }
   }
 
+  /** Sets an in-memory value (after validation) at a scope, global by default. The service persists it. */
+  setLocal(name: string, value: unknown, at: ScopeRef = GLOBAL): void {
+    const v = this.validate(name, value);
+    if (at.scope !== "global") this.checkScope(name, at.scope);
+    let byScope = this.values.get(name);
+    if (!byScope) this.values.set(name, byScope = new Map());
+    byScope.set(scopeKey(at), v);
+  }
+
+  /** Drops the in-memory value at a scope: readers get the scope above. */
+  clearLocal(name: string, at: ScopeRef = GLOBAL): void {
+    this.values.get(name)?.delete(scopeKey(at));
+  }
+
+  /** Drops the setting's in-memory values at every scope (before loading its stored ones again). */
+  clearSetting(name: string): void {
+    this.values.delete(name);
+  }
+
+  /** The scopes the setting has an in-memory value at. */
+  scopesSet(name: string): ScopeRef[] {
+    return [...(this.values.get(name)?.keys() ?? [])].map((k) => parseScopeKey(k)!);
+  }
+
+  /** Drops every in-memory value (before loading the stored ones again). */
+  clearAll(): void {
+    this.values.clear();
+  }
+
+  /** The global value (or the default). */
   get<T = unknown>(name: string): T {
-    const d = this.definition(name);
-    return (this.values.has(name) ? this.values.get(name) : d.default) as T;
+    return this.resolve<T>(name, {});
   }
 
   number(name: string): number {
     return this.get<number>(name);
   }
 
+  /** The value for a context: the narrowest scope holding one (setting-scope.ts), else the default. */
+  resolve<T = unknown>(name: string, ctx: SettingContext): T {
+    return this.resolveWithSource<T>(name, ctx).value;
+  }
+
+  /** resolve(), and the scope the value came from (undefined: the default). */
+  resolveWithSource<T = unknown>(name: string, ctx: SettingContext): { value: T; from: ScopeRef | undefined } {
+    const d = this.definition(name);
+    const byScope = this.values.get(name);
+    if (byScope) {
+      for (const ref of contextChain(ctx)) {
+        const k = scopeKey(ref);
+        if (byScope.has(k)) return { value: byScope.get(k) as T, from: ref };
+      }
+    }
+    return { value: d.default as T, from: undefined };
+  }
+
+  /** The value stored at exactly this scope, if any. */
+  valueAt(name: string, at: ScopeRef): { set: true; value: unknown } | { set: false } {
+    this.definition(name);
+    const byScope = this.values.get(name);
+    const k = scopeKey(at);
+    return byScope?.has(k) ? { set: true, value: byScope.get(k) } : { set: false };
+  }
+
   isDefault(name: string): boolean {
-    return !this.values.has(name);
+    return !this.valueAt(name, GLOBAL).set;
   }
 }

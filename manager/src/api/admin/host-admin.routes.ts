@@ -34,7 +34,7 @@ export const hostAdminRoutes = (admin: HostAdmin): FastifyPluginAsyncTypebox => 
       response: { 200: ok({ setting: ClusterSettingView }), ...errors },
     },
   }, async (req) => {
-    const value = await admin.setClusterSetting(req.params.id, req.params.name, req.body.value);
+    const value = await admin.setClusterSetting(req.params.id, req.params.name, req.body.value, { userId: req.principal.userId, apiKeyId: req.principal.keyId });
     return { status: true as const, message: "Cluster setting updated", setting: clusterSettingView(req.params.id, req.params.name, value) };
   });
 };
