@@ -2,10 +2,21 @@
 // this file with `npm run db:generate` and applied at start; never edit a generated migration.
 import { sql } from "drizzle-orm";
 import {
-  type AnyPgColumn, bigint, bigserial, boolean, doublePrecision, index, integer, jsonb, pgTable, serial, text, timestamp, uniqueIndex, uuid,
+  type AnyPgColumn, bigint, bigserial, boolean, customType, doublePrecision, index, integer, jsonb, pgTable, serial, text, timestamp, uniqueIndex, uuid,
 } from "drizzle-orm/pg-core";
 import type { JobInput } from "../jobs/job-input.js";
 import type { RunStrategy } from "../vm/vm-lifecycle-options.js";
+
+/**
+ * jsonb holding any JSON value, strings included. drizzle's jsonb() JSON.parses a string the
+ * driver already parsed, so a stored string that reads as JSON ("true", "42") came back as a
+ * boolean or number; both drivers (pg, PGlite) hand jsonb over parsed: taken as it comes.
+ */
+const jsonValue = customType<{ data: unknown; driverData: unknown }>({
+  dataType: () => "jsonb",
+  toDriver: (value) => JSON.stringify(value),
+  fromDriver: (value) => value,
+});
 
 const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
 const updatedAt = () => timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
@@ -382,7 +393,7 @@ export const settings = pgTable("settings", {
   name: text("name").notNull(),
   // "global", or "<scope>:<id>" for environment, cluster, host and account (settings/setting-scope.ts).
   scope: text("scope").notNull().default("global"),
-  value: jsonb("value").notNull(),
+  value: jsonValue("value").notNull(),
   updatedAt: updatedAt(),
 }, (t) => [uniqueIndex("settings_name_scope").on(t.name, t.scope)]);
 
@@ -393,8 +404,8 @@ export const settingChanges = pgTable("setting_changes", {
   name: text("name").notNull(),
   scope: text("scope").notNull(),
   scopeId: integer("scope_id"),
-  oldValue: jsonb("old_value"),
-  newValue: jsonb("new_value"),
+  oldValue: jsonValue("old_value"),
+  newValue: jsonValue("new_value"),
   // The request's principal (no foreign key: the audit outlives deleted users and keys).
   userId: integer("user_id"),
   apiKeyId: integer("api_key_id"),

@@ -217,3 +217,19 @@ describe.runIf(process.env.TEST_DATABASE_URL)("two manager processes on one Post
     }
   });
 });
+
+describe("string values that read as JSON", () => {
+  it("come back as the strings they were (\"true\", \"42\", \"null\"), in the service, the audit and a reload", async () => {
+    const a = service();
+    await a.load(warn);
+    for (const v of ["true", "42", "null", "[1]"]) {
+      await a.set("t.tenant", v, { scope: "global" }, actor);
+      const b = service();
+      await b.load(warn);
+      expect(b.registry.resolve("t.tenant", {})).toBe(v);
+      const [change] = (await a.changes({ name: "t.tenant", page: 1, pageSize: 1 })).changes;
+      expect(change!.newValue).toBe(v);
+    }
+    await a.reset("t.tenant", { scope: "global" }, actor);
+  });
+});

@@ -94,7 +94,19 @@ const SCOPE_TABLES = { environment: environments, cluster: clusters, host: hosts
 export class SettingsService {
   private readonly listeners = new Set<(name: string, at: ScopeRef) => void>();
 
+  /**
+   * Changes made here and re-reads (after a notification) take turns: a re-read whose SELECT ran
+   * before this process committed a change would otherwise apply the older value after it.
+   */
+  private turn: Promise<unknown> = Promise.resolve();
+
   constructor(private readonly db: Db, readonly registry: SettingsRegistry) {}
+
+  private inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(fn, fn);
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
 
   /** Loads stored values; a stored value that no longer validates is reported and skipped. */
   async load(warn: (msg: string) => void): Promise<void> {
@@ -107,7 +119,11 @@ export class SettingsService {
    * Re-reads every stored value (after a lost notification connection) and tells listeners of
    * each setting whose values differ.
    */
-  async reloadAll(warn: (msg: string) => void): Promise<void> {
+  reloadAll(warn: (msg: string) => void): Promise<void> {
+    return this.inTurn(() => this.reloadAllNow(warn));
+  }
+
+  private async reloadAllNow(warn: (msg: string) => void): Promise<void> {
     const before = this.snapshot();
     await this.load(warn);
     const after = this.snapshot();
@@ -117,7 +133,11 @@ export class SettingsService {
   }
 
   /** Re-reads one setting at every scope (another process changed it) and tells listeners. */
-  async reload(name: string, warn: (msg: string) => void): Promise<void> {
+  reload(name: string, warn: (msg: string) => void): Promise<void> {
+    return this.inTurn(() => this.reloadNow(name, warn));
+  }
+
+  private async reloadNow(name: string, warn: (msg: string) => void): Promise<void> {
     let def: SettingDefinition;
     try {
       def = this.registry.definition(name);
@@ -134,7 +154,7 @@ export class SettingsService {
   async set(name: string, value: unknown, at: ScopeRef = GLOBAL, actor?: SettingActor): Promise<SettingValue> {
     const v = settingValue(name, this.registry.validate(name, value));
     if (at.scope !== "global") this.registry.checkScope(name, at.scope);
-    await this.db.transaction(async (tx) => {
+    await this.inTurn(() => this.db.transaction(async (tx) => {
       await this.checkScopeExists(tx, at);
       const key = scopeKey(at);
       await lockSetting(tx, name, key);
@@ -143,8 +163,7 @@ export class SettingsService {
       await tx.insert(settings).values({ name, scope: key, value: v })
         .onConflictDoUpdate({ target: [settings.name, settings.scope], set: { value: v, updatedAt: new Date() } });
       await this.audit(tx, name, at, old ? settingValue(name, old.value) : null, v, actor);
-    });
-    this.registry.setLocal(name, v, at);
+    }).then(() => this.registry.setLocal(name, v, at)));
     this.changed(name, at);
     return v;
   }
@@ -153,15 +172,14 @@ export class SettingsService {
   async reset(name: string, at: ScopeRef = GLOBAL, actor?: SettingActor): Promise<void> {
     this.registry.definition(name);
     if (at.scope !== "global") this.registry.checkScope(name, at.scope);
-    await this.db.transaction(async (tx) => {
+    await this.inTurn(() => this.db.transaction(async (tx) => {
       await this.checkScopeExists(tx, at);
       await lockSetting(tx, name, scopeKey(at));
       const [old] = await tx.delete(settings).where(and(eq(settings.name, name), eq(settings.scope, scopeKey(at))))
         .returning({ value: settings.value });
       // Resetting what is not set changes nothing: no audit row, no announcement.
       if (old) await this.audit(tx, name, at, settingValue(name, old.value), null, actor);
-    });
-    this.registry.clearLocal(name, at);
+    }).then(() => this.registry.clearLocal(name, at)));
     this.changed(name, at);
   }
 
