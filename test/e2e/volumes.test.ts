@@ -102,9 +102,9 @@ describe("storage pools and volume types", () => {
     // Hosts register in any order: so are their clusters and pools created. Each holds the root
     // disks (20 GiB) of the VMs of its cluster: two in default, one in c2.
     expect(all.map((p) => [p.name, p.kind, p.region, p.path, p.capacity_gib, p.allocated_gib, p.root_disk_count]).sort()).toEqual([
-      ["default-c2-local", "local", "default", "volumes", 1024, 20, 1],
-      ["default-default-local", "local", "default", "volumes", 1024, 40, 2],
-      ["far-default-local", "local", "far", "volumes", 1024, 0, 0],
+      ["default-c2-local", "local", "default", "volumes", 16384, 20, 1],
+      ["default-default-local", "local", "default", "volumes", 16384, 40, 2],
+      ["far-default-local", "local", "far", "volumes", 16384, 0, 0],
     ]);
     const types = await cloud.api("GET", "/v1/core/volume-types", undefined, alice);
     expect(types.status).toBe(200);
@@ -220,8 +220,8 @@ describe("volumes", () => {
     const numbers = (await pools()).filter((p) => p.region === "default" && p.kind === "local")
       .map((p) => `storage pool ${p.name} has ${p.capacity_gib - p.allocated_gib} GiB free (capacity ${p.capacity_gib} GiB, allocated ${p.allocated_gib} GiB)`);
     expect(numbers).toHaveLength(2);
-    const r = await refused("POST", "/v1/core/volumes", { name: "huge", environment_name: "default", volume_type: "local", size: 2000 }, alice, 409);
-    expect(r.json.message).toContain("a 2000 GiB volume does not fit: ");
+    const r = await refused("POST", "/v1/core/volumes", { name: "huge", environment_name: "default", volume_type: "local", size: 20000 }, alice, 409);
+    expect(r.json.message).toContain("a 20000 GiB volume does not fit: ");
     for (const n of numbers) expect(r.json.message).toContain(n);
     expect(r.json).toMatchObject({ code: "conflict", state: "storage_pool_full" });
     await refused("POST", "/v1/core/volumes", { name: "x", environment_name: "default", volume_type: "fast", size: 1 }, alice, 400, /volume_type "fast"/);

@@ -12,8 +12,12 @@ export const STORAGE_POOL_KINDS: readonly StoragePoolKind[] = ["local", "shared"
 
 /** Where a cluster's seeded local pool keeps its volumes: relative to each agent's images directory. */
 export const DEFAULT_LOCAL_POOL_PATH = "volumes";
-/** The seeded local pool's capacity (GiB); admins change it with PATCH /v1/admin/storage-pools/{id}. */
-export const DEFAULT_LOCAL_POOL_CAPACITY_GIB = 1024;
+/**
+ * The seeded local pool's capacity (GiB): a placeholder (root disks count in it, and a GPU
+ * flavor's disk is hundreds of GiB), since hosts do not report their disks yet; admins set the
+ * real one with PATCH /v1/admin/storage-pools/{id}.
+ */
+export const DEFAULT_LOCAL_POOL_CAPACITY_GIB = 16_384;
 
 export interface StoragePool {
   id: number;
