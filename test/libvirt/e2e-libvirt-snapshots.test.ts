@@ -1,10 +1,11 @@
 // VM snapshots through the whole stack on real libvirt (issue 14): the manager's REST API and
 // snapshot jobs, gRPC, an agent whose LibvirtHypervisor takes internal qcow2 snapshots of a
 // booted test guest (build-test-guest.sh) on a sandboxed libvirtd. The data is written and read
-// by the guest itself, typed on its serial console (orbit-write/orbit-read: raw bytes of its root
-// disk vda and its data volume vdb): a marker written, a snapshot, the marker overwritten, the
-// revert, and the guest reads the marker back (after booting again when the revert left the VM
-// stopped; with no new GUEST-READY after a memory snapshot's revert: it resumed where it was).
+// by the guest itself, typed on its serial console: raw bytes of its root disk vda (orbit-write,
+// orbit-read) and files on its data volume vdb (orbit-file-*: an ext2 file system the guest makes).
+// A marker written (a file created), a snapshot, the marker overwritten (the file deleted), the
+// revert, and the guest reads the marker (the file) back: after booting again when the revert left
+// the VM stopped; with no new GUEST-READY after a memory snapshot's revert (it resumed where it was).
 // Tests run in order.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -108,6 +109,17 @@ describe.skipIf(skip)(`VM snapshots through manager and agent on a real libvirtd
     const prefix = `GUEST-READ ${dev} ${offset} `;
     return (await guestCommand(`orbit-read ${dev} ${offset} ${length}`, prefix)).slice(prefix.length);
   };
+  /** The guest writes a file on a disk's file system (made on first use), deletes it, reads it ("text:..." or "absent"). */
+  const guestFileWrite = async (dev: string, name: string, text: string) => {
+    expect(await guestCommand(`orbit-file-write ${dev} ${name} ${text}`, `GUEST-FILE-WROTE ${dev} ${name} `)).toBe(`GUEST-FILE-WROTE ${dev} ${name} ${text.length}`);
+  };
+  const guestFileDelete = async (dev: string, name: string) => {
+    expect(await guestCommand(`orbit-file-delete ${dev} ${name}`, `GUEST-FILE-DELETED ${dev} ${name}`)).toBe(`GUEST-FILE-DELETED ${dev} ${name}`);
+  };
+  const guestFileRead = async (dev: string, name: string): Promise<string> => {
+    const prefix = `GUEST-FILE-READ ${dev} ${name} `;
+    return (await guestCommand(`orbit-file-read ${dev} ${name}`, prefix)).slice(prefix.length);
+  };
   /** Starts the stopped VM and waits for the guest to boot (again) and see its data volume. */
   const startAndBoot = async () => {
     const booted = countOf(serial(), "GUEST-READY");
@@ -153,7 +165,7 @@ describe.skipIf(skip)(`VM snapshots through manager and agent on a real libvirtd
 
   let volumeDisk: string;
 
-  it("a stopped VM's snapshot keeps its disks (root and a data volume): what the guest wrote after it is gone once reverted, the guest reads its data as it was", async () => {
+  it("a stopped VM's snapshot keeps its disks (root and a data volume): once reverted, the file the guest deleted is back, what it wrote after is gone", async () => {
     await power("stop", "SHUTOFF");
     // A data volume, attached before any snapshot (none attaches or detaches while snapshots exist).
     const created = await cloud!.api("POST", "/v1/core/volumes", { name: "snap-data", environment_name: "default", volume_type: "local", size: 1 });
@@ -165,7 +177,7 @@ describe.skipIf(skip)(`VM snapshots through manager and agent on a real libvirtd
     expect(existsSync(volumeDisk)).toBe(true);
     await startAndBoot();
     await guestWrite("vda", MiB, "root-kept-1");
-    await guestWrite("vdb", MiB, "data-kept-1");
+    await guestFileWrite("vdb", "kept.txt", "data kept 1");
     await power("stop", "SHUTOFF");
     diskSnapshot = await takeSnapshot({ name: "disk-before" });
     expect(diskSnapshot).toMatchObject({ status: "Ready", memory: false, current: true });
@@ -180,8 +192,11 @@ describe.skipIf(skip)(`VM snapshots through manager and agent on a real libvirtd
     expect(await guestRead("vda", MiB, 11)).toBe("root-kept-1");
     await guestWrite("vda", MiB, "root-gone-1");
     await guestWrite("vda", 2 * MiB, "written-after");
-    await guestWrite("vdb", MiB, "data-gone-1");
+    expect(await guestFileRead("vdb", "kept.txt")).toBe("text:data kept 1");
+    await guestFileDelete("vdb", "kept.txt");
+    await guestFileWrite("vdb", "after.txt", "written after");
     expect(await guestRead("vda", MiB, 11)).toBe("root-gone-1");
+    expect(await guestFileRead("vdb", "kept.txt")).toBe("absent");
     // ...and the revert, of the running VM to a snapshot without memory, leaves it stopped with its disks as they were.
     const job = await revert(diskSnapshot.id);
     expect(job.result).toMatchObject({ vm_state: "Stopped" });
@@ -189,20 +204,22 @@ describe.skipIf(skip)(`VM snapshots through manager and agent on a real libvirtd
     await startAndBoot();
     expect(await guestRead("vda", MiB, 11)).toBe("root-kept-1");
     expect(await guestRead("vda", 2 * MiB, 13)).toBe(`hex:${"00".repeat(13)}`);
-    expect(await guestRead("vdb", MiB, 11)).toBe("data-kept-1");
+    expect(await guestFileRead("vdb", "kept.txt")).toBe("text:data kept 1");
+    expect(await guestFileRead("vdb", "after.txt")).toBe("absent");
   }, 420_000);
 
-  it("a memory snapshot of a running guest, reverted, resumes it running where it was (no new boot): it reads its data as it was", async () => {
+  it("a memory snapshot of a running guest, reverted, resumes it running where it was (no new boot): its deleted file is back, its data as it was", async () => {
     await guestWrite("vda", MiB, "mem-kept-22");
-    await guestWrite("vdb", MiB, "mem-data-22");
+    await guestFileWrite("vdb", "mem.txt", "mem data 22");
     const snap = await takeSnapshot({ name: "running", memory: true });
     expect(snap).toMatchObject({ status: "Ready", memory: true, parent_id: diskSnapshot.id, current: true });
     // Its saved memory, measured by qemu-img, is on the row (to count against the pool later).
     expect(snap.size_bytes).toBeGreaterThan(1024 * 1024);
 
     await guestWrite("vda", MiB, "mem-gone-22");
-    await guestWrite("vdb", MiB, "mem-lost-22");
+    await guestFileDelete("vdb", "mem.txt");
     expect(await guestRead("vda", MiB, 11)).toBe("mem-gone-22");
+    expect(await guestFileRead("vdb", "mem.txt")).toBe("absent");
     const booted = countOf(serial(), "GUEST-READY");
     const job = await revert(snap.id);
     expect(job.result).toMatchObject({ vm_state: "Running" });
@@ -210,20 +227,23 @@ describe.skipIf(skip)(`VM snapshots through manager and agent on a real libvirtd
     expect((await hv.virsh.run(["domstate", vm.uuid])).trim()).toBe("running");
     // The guest continues from the snapshot: it answers its console, reads what it had written, and did not boot again.
     expect(await guestRead("vda", MiB, 11)).toBe("mem-kept-22");
-    expect(await guestRead("vdb", MiB, 11)).toBe("mem-data-22");
+    expect(await guestFileRead("vdb", "mem.txt")).toBe("text:mem data 22");
     expect(countOf(serial(), "GUEST-READY")).toBe(booted);
   }, 300_000);
 
   it("a running VM's snapshot without memory reverts to its disks only: the VM is stopped, and boots with its data as it was", async () => {
     await guestWrite("vda", MiB, "run-kept-33");
+    await guestFileWrite("vdb", "run.txt", "run data 33");
     const snap = await takeSnapshot({ name: "running-disks" });
     expect(snap).toMatchObject({ status: "Ready", memory: false });
     await guestWrite("vda", MiB, "run-gone-33");
+    await guestFileDelete("vdb", "run.txt");
     const job = await revert(snap.id);
     expect(job.result).toMatchObject({ vm_state: "Stopped" });
     expect((await hv.virsh.run(["domstate", vm.uuid])).trim()).toBe("shut off");
     await startAndBoot();
     expect(await guestRead("vda", MiB, 11)).toBe("run-kept-33");
+    expect(await guestFileRead("vdb", "run.txt")).toBe("text:run data 33");
   }, 300_000);
 
   it("the driver: a snapshot past its timeout is abandoned, and nothing of it is left once libvirtd's job ends", async () => {
