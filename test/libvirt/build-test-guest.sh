@@ -34,6 +34,23 @@
 #                                                                onlined) or its memory (the balloon)
 #                                                                change: /sys/devices/system/cpu/online,
 #                                                                /proc/cpuinfo and /proc/meminfo.
+#   GUEST-WROTE <dev> <offset> <length>                          for a typed line "orbit-write <dev> <offset>
+#                                                                <text>": the guest wrote <text> (the rest
+#                                                                of the line) at byte <offset> of /dev/<dev>
+#                                                                (raw, no file system) and synced it;
+#   GUEST-READ <dev> <offset> <text>|hex:<bytes>                 for a typed line "orbit-read <dev> <offset>
+#                                                                <length>": those bytes of /dev/<dev>, read
+#                                                                past the guest's cache; as text when all are
+#                                                                printable ASCII, else as hex (zeros: hex:0000..);
+#   GUEST-FILE-WROTE <dev> <name> <length>                       for "orbit-file-write <dev> <name> <text>":
+#                                                                <text> written to file <name> on /dev/<dev>'s
+#                                                                file system (mounted at /data/<dev> on first
+#                                                                use; a disk without one gets ext2), synced;
+#   GUEST-FILE-DELETED <dev> <name>                              for "orbit-file-delete <dev> <name>", synced;
+#   GUEST-FILE-READ <dev> <name> text:<text>|absent              for "orbit-file-read <dev> <name>";
+#   GUEST-FAILED <typed line>                                    when one of these commands cannot be done (no
+#                                                                such block device, bad numbers or name, an
+#                                                                I/O error, a disk it cannot mount or format).
 # It also onlines hot-plugged vCPUs, and reads every block device's first sectors at boot (so a
 # root disk shows read bytes in domain stats).
 # Needs: apt-get with package lists (apt-get update once), dpkg-deb, xz, gzip. Root not needed.
@@ -204,8 +221,89 @@ done
     [ "$n" = "$nets" ] || { nets=$n; say "GUEST-NETS$n"; }
     sleep 1
   done ) &
-# What is typed on the serial console comes back, one line at a time (no shell on the console).
-( while read -r line; do say "GUEST-ECHO $line"; done < /dev/ttyS0 ) &
+# Two console commands on a disk's raw bytes (see the header), so a test can have the guest itself
+# write data and read it back (snapshots): no file system, the block device read and written in place.
+# "<dev> <offset> <rest>" -> dev, off, rest; false unless dev is a block device and off a number.
+parse_disk_args() {
+  dev=${1%% *}; rest=${1#* }; off=${rest%% *}; rest=${rest#"$off"}; rest=${rest# }
+  case "$dev" in ""|*[!a-z0-9]*) return 1 ;; esac
+  case "$off" in ""|*[!0-9]*) return 1 ;; esac
+  [ -b "/dev/$dev" ]
+}
+disk_write() {
+  # conv=fsync, then sync: the bytes reach the virtual disk (the host's image) before the answer.
+  if parse_disk_args "$1" && [ -n "$rest" ] &&
+     printf '%s' "$rest" | dd of="/dev/$dev" bs=1 seek="$off" conv=notrunc,fsync 2>/dev/null && sync; then
+    say "GUEST-WROTE $dev $off ${#rest}"
+  else
+    say "GUEST-FAILED orbit-write $1"
+  fi
+}
+disk_read() {
+  # --flushbufs drops the device's cached pages first: what is read comes from the virtual disk.
+  if parse_disk_args "$1" && case "$rest" in ""|0|*[!0-9]*) false ;; esac &&
+     blockdev --flushbufs "/dev/$dev" &&
+     dd if="/dev/$dev" of=/orbit-read bs="$rest" count=1 iflag=skip_bytes,fullblock skip="$off" 2>/dev/null; then
+    # Printable ASCII (space included) as is, anything else (zeros, a short read) as hex.
+    if [ "$(wc -c < /orbit-read)" -eq "$rest" ] && [ -z "$(tr -d '\040-\176' < /orbit-read | od -An)" ]; then
+      say "GUEST-READ $dev $off $(cat /orbit-read)"
+    else
+      say "GUEST-READ $dev $off hex:$(od -An -v -tx1 < /orbit-read | tr -d ' \n')"
+    fi
+  else
+    say "GUEST-FAILED orbit-read $1"
+  fi
+}
+# Files on a disk's own file system, mounted at /data/<dev> on first use (again after a boot); a
+# disk with none the guest can mount gets a fresh ext2 one (busybox mke2fs; the kernel's built-in
+# ext4 mounts it). "<dev> <name> <rest>" -> dev, name, rest; false unless dev is mounted, name plain.
+mount_data() {
+  grep -q "^/dev/$1 " /proc/mounts && return 0
+  mkdir -p "/data/$1"
+  mount -t ext4 "/dev/$1" "/data/$1" 2>/dev/null && return 0
+  mke2fs -i 1048576 "/dev/$1" >/dev/null 2>&1 && mount -t ext4 "/dev/$1" "/data/$1"
+}
+parse_file_args() {
+  dev=${1%% *}; rest=${1#"$dev"}; rest=${rest# }; name=${rest%% *}; rest=${rest#"$name"}; rest=${rest# }
+  case "$dev" in ""|*[!a-z0-9]*) return 1 ;; esac
+  case "$name" in ""|.|..|*[!A-Za-z0-9._-]*) return 1 ;; esac
+  [ -b "/dev/$dev" ] && mount_data "$dev"
+}
+file_write() {
+  if parse_file_args "$1" && [ -n "$rest" ] && printf '%s' "$rest" > "/data/$dev/$name" && sync; then
+    say "GUEST-FILE-WROTE $dev $name ${#rest}"
+  else
+    say "GUEST-FAILED orbit-file-write $1"
+  fi
+}
+file_delete() {
+  if parse_file_args "$1" && [ -z "$rest" ] && rm -f "/data/$dev/$name" && sync; then
+    say "GUEST-FILE-DELETED $dev $name"
+  else
+    say "GUEST-FAILED orbit-file-delete $1"
+  fi
+}
+file_read() {
+  if ! parse_file_args "$1" || [ -n "$rest" ]; then
+    say "GUEST-FAILED orbit-file-read $1"
+  elif [ -f "/data/$dev/$name" ]; then
+    say "GUEST-FILE-READ $dev $name text:$(cat "/data/$dev/$name")"
+  else
+    say "GUEST-FILE-READ $dev $name absent"
+  fi
+}
+# What is typed on the serial console comes back, one line at a time (no shell on the console);
+# the disk and file commands run once echoed.
+( while read -r line; do
+    say "GUEST-ECHO $line"
+    case "$line" in
+      "orbit-write "*) disk_write "${line#orbit-write }" ;;
+      "orbit-read "*) disk_read "${line#orbit-read }" ;;
+      "orbit-file-write "*) file_write "${line#orbit-file-write }" ;;
+      "orbit-file-delete "*) file_delete "${line#orbit-file-delete }" ;;
+      "orbit-file-read "*) file_read "${line#orbit-file-read }" ;;
+    esac
+  done < /dev/ttyS0 ) &
 while :; do sleep 3600; done
 GUEST_INIT
 chmod 755 "$root/init"
