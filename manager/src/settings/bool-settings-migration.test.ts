@@ -31,15 +31,15 @@ it("converts stored values at every scope and in the audit, leaving other settin
   for (const statement of MIGRATION.split("--> statement-breakpoint")) await database.db.execute(statement);
 
   // Read as text: drizzle's jsonb reading parses a string that looks like JSON ("true") once more on PGlite.
-  const rows = await database.db.execute<{ name: string; scope: string; value: string }>(
-    sql`select name, scope, value::text as value from settings order by name, scope`);
+  const rows = (await database.db.execute(sql`select name, scope, value::text as value from settings order by name, scope`)) as unknown as
+    { rows: { name: string; scope: string; value: string }[] };
   expect(rows.rows).toEqual([
     { name: NAME, scope: "account:4", value: "false" },
     { name: NAME, scope: "global", value: "true" },
     { name: "placement.policy", scope: "global", value: "\"true\"" },
   ]);
-  const audit = await database.db.execute<{ name: string; old_value: string | null; new_value: string }>(
-    sql`select name, old_value::text as old_value, new_value::text as new_value from setting_changes order by id`);
+  const audit = (await database.db.execute(sql`select name, old_value::text as old_value, new_value::text as new_value from setting_changes order by id`)) as unknown as
+    { rows: { name: string; old_value: string | null; new_value: string }[] };
   expect(audit.rows).toEqual([
     { name: NAME, old_value: null, new_value: "false" },
     { name: NAME, old_value: "false", new_value: "true" },
