@@ -93,6 +93,8 @@ export interface User {
 
 export interface Setting {
   name: string;
+  /** "number", "string" or "boolean". */
+  type?: string;
   value: unknown;
   default?: unknown;
   is_default?: boolean;

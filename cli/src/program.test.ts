@@ -119,11 +119,24 @@ describe("output", () => {
     expect(r.stdout).toMatch(/1\s*│ h1\s*│ Up\s*│ Enabled\s*│ default\s*│ c1\s*│ 4\/32\s*│ 8\/64\s*│ 2 x H100\s*│ 2/);
   });
 
-  it("admin settings set sends JSON values as JSON and anything else as text", async () => {
-    api.routes["PUT /v1/admin/settings/a.b"] = (q) => ({ body: { status: true, message: "ok", setting: { name: "a.b", value: (q.body as { value: unknown }).value } } });
-    expect((await runCli(["admin", "settings", "set", "a.b", "2.5"], env)).stdout).toBe("a.b = 2.5\n");
-    expect((await runCli(["admin", "settings", "set", "a.b", "spread"], env)).stdout).toBe("a.b = \"spread\"\n");
-    expect(api.requests.map((q) => q.body)).toEqual([{ value: 2.5 }, { value: "spread" }]);
+  it("admin settings set sends the value by the setting's type: numbers as numbers, text as text, true/false as booleans", async () => {
+    const types: Record<string, string> = { "a.num": "number", "a.str": "string", "a.flag": "boolean" };
+    for (const [name, type] of Object.entries(types)) {
+      api.routes[`GET /v1/admin/settings/${name}`] = { body: { status: true, message: "ok", setting: { name, type, value: null } } };
+      api.routes[`PUT /v1/admin/settings/${name}`] = (q) => ({ body: { status: true, message: "ok", setting: { name, value: (q.body as { value: unknown }).value } } });
+    }
+    expect((await runCli(["admin", "settings", "set", "a.num", "2.5"], env)).stdout).toBe("a.num = 2.5\n");
+    expect((await runCli(["admin", "settings", "set", "a.str", "spread"], env)).stdout).toBe("a.str = \"spread\"\n");
+    expect((await runCli(["admin", "settings", "set", "a.str", "true"], env)).stdout).toBe("a.str = \"true\"\n");
+    expect((await runCli(["admin", "settings", "set", "a.flag", "true"], env)).stdout).toBe("a.flag = true\n");
+    expect((await runCli(["admin", "settings", "set", "a.flag", "false"], env)).stdout).toBe("a.flag = false\n");
+    expect(api.requests.filter((q) => q.method === "PUT").map((q) => q.body)).toEqual([{ value: 2.5 }, { value: "spread" }, { value: "true" }, { value: true }, { value: false }]);
+    // Anything else for a boolean setting: a usage error naming it, nothing sent.
+    const n = api.requests.length;
+    const bad = await runCli(["admin", "settings", "set", "a.flag", "yes"], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/a\.flag is a boolean setting: true or false, not "yes"/);
+    expect(api.requests.slice(n).map((q) => q.method)).toEqual(["GET"]);
   });
 
   it("admin users list, create and delete an account's users; the account is required", async () => {

@@ -1,5 +1,5 @@
 // Live resize (CloudStack's dynamic scaling) through manager → gRPC → agent → simulator: a VM
-// started while enable.dynamic.scale.vm is "true" gets headroom (twice its flavor), a running VM is
+// started while enable.dynamic.scale.vm is true gets headroom (twice its flavor), a running VM is
 // resized within it by a vm.scale job, capacity accounted on its host; every refusal is a 409 (or
 // 400/404) naming its rule and changing nothing.
 import { eq } from "drizzle-orm";
@@ -31,7 +31,7 @@ async function create(name: string, flavor = "n1-cpu-small"): Promise<number> {
   await jobsIdle(cloud);
   return r.json.instances[0].id;
 }
-const setDynamicScaling = async (value: "true" | "false") =>
+const setDynamicScaling = async (value: boolean) =>
   expect((await cloud.api("PUT", "/v1/admin/settings/enable.dynamic.scale.vm", { value })).status).toBe(200);
 const resize = (id: number, flavor_name: unknown, key = alice) => cloud.api("POST", `/v1/core/virtual-machines/${id}/resize`, { flavor_name }, key);
 const vmRow = async (id: number) => (await cloud.manager.database.db.select().from(vms).where(eq(vms.id, id)))[0]!;
@@ -79,21 +79,25 @@ describe("live resize of a running VM", () => {
     await expectRefused(cold, "live-4c-8g", "dynamic_scaling_disabled", /^virtual machine \d+ is running: dynamic scaling is off \(setting enable\.dynamic\.scale\.vm is false\); stop it to resize it/);
   });
 
-  it("its settings are validated: enable.dynamic.scale.vm is \"true\" or \"false\", scale.retry 0 to 10 (400 naming the setting)", async () => {
+  it("its settings are validated: enable.dynamic.scale.vm is a JSON boolean, scale.retry 0 to 10 (400 naming the setting, nothing changed)", async () => {
+    const before = await stateDigest(cloud);
     for (const [name, value, rule] of [
-      ["enable.dynamic.scale.vm", true, /enable\.dynamic\.scale\.vm/], ["enable.dynamic.scale.vm", "yes", /enable\.dynamic\.scale\.vm/],
+      ...["true", "false", "yes", 1, 0, null].map((v) => ["enable.dynamic.scale.vm", v, /^enable\.dynamic\.scale\.vm: must be true or false \(a JSON boolean\)$/] as const),
       ["scale.retry", 11, /scale\.retry must be between 0 and 10/], ["scale.retry", 1.5, /scale\.retry/],
     ] as const) {
       const r = await cloud.api("PUT", `/v1/admin/settings/${name}`, { value });
       expect(r.status, JSON.stringify(r.json)).toBe(400);
+      expect(errorShapeProblems(r.status, r.json)).toEqual([]);
       expect(r.json.message).toMatch(rule);
     }
-    const listed = (await cloud.api("GET", "/v1/admin/settings")).json;
-    expect(JSON.stringify(listed)).toContain("scale.retry");
+    expect(await stateDigest(cloud)).toBe(before);
+    const listed = (await cloud.api("GET", "/v1/admin/settings")).json.settings as { name: string }[];
+    expect(listed.find((x) => x.name === "enable.dynamic.scale.vm")).toMatchObject({ type: "boolean", value: false, default: false, is_default: true });
+    expect(listed.find((x) => x.name === "scale.retry")).toMatchObject({ type: "number" });
   });
 
   it("turned on, a VM started before still has no headroom (409); a stop and start gives it some", async () => {
-    await setDynamicScaling("true");
+    await setDynamicScaling(true);
     await expectRefused(cold, "live-4c-8g", "no_headroom", /defined without headroom for live scaling/);
     for (const a of ["stop", "start"]) {
       expect((await cloud.api("GET", `/v1/core/virtual-machines/${cold}/${a}`, undefined, alice)).status).toBe(200);

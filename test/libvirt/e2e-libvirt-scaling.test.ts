@@ -52,7 +52,7 @@ describe.skipIf(skip)(`live scaling of a running VM through manager and agent on
     // The 2-CPU test host runs the 2-vCPU flavor only with its cluster allowed to be fully allocated.
     cloud = await startTestCloud({
       hosts: [],
-      settings: { "enable.dynamic.scale.vm": "true", "cluster.cpu.allocated.capacity.disablethreshold": 1 },
+      settings: { "enable.dynamic.scale.vm": true, "cluster.cpu.allocated.capacity.disablethreshold": 1 },
     });
     ({ hv, agent } = await joinLibvirtTestHost({ cloud, daemon, net, guest, work, hostname: "libvirt-scaling-host" }));
     for (const f of [BIGGER, LESS_MEMORY]) {

@@ -291,7 +291,7 @@ describe("a first session through Hyperstack's SDK", () => {
   });
 
   it("resizes a running VM live once an admin enables dynamic scaling, and the SDK sees the new flavor", async () => {
-    expect((await cloud.api("PUT", "/v1/admin/settings/enable.dynamic.scale.vm", { value: "true" })).status).toBe(200);
+    expect((await cloud.api("PUT", "/v1/admin/settings/enable.dynamic.scale.vm", { value: true })).status).toBe(200);
     try {
       // Started with dynamic scaling on: defined with headroom (twice its flavor).
       const r = await alice.vms.createVMs(createBody("sdk-live-resize", { flavor_name: "s1.small" }));
@@ -309,7 +309,7 @@ describe("a first session through Hyperstack's SDK", () => {
       expect((await alice.vms.getVM(id)).data.instance).toMatchObject({ status: "ACTIVE", flavor: { name: "s1.medium" } });
       await deleteAndForget(id);
     } finally {
-      await cloud.api("PUT", "/v1/admin/settings/enable.dynamic.scale.vm", { value: "false" });
+      await cloud.api("PUT", "/v1/admin/settings/enable.dynamic.scale.vm", { value: false });
     }
   });
 

@@ -4,13 +4,23 @@
 import type { Command } from "commander";
 import type { Host, Setting, User } from "../api-types.js";
 import { type Context, parseId } from "../context.js";
+import { UsageError } from "../errors.js";
 import { printFields, printJson, printTable } from "../output.js";
 import { adminImageCommands } from "./admin-images.js";
 
 const gib = (mib: unknown) => (typeof mib === "number" ? Math.round((mib / 1024) * 10) / 10 : undefined);
 
-/** A setting's value from the command line: JSON when it parses (numbers, booleans, lists), else the text. */
-export function settingValue(text: string): unknown {
+/**
+ * A setting's value from the command line, by the setting's type (as GET /admin/settings/NAME
+ * shows it): a boolean setting takes true or false, a string setting the text as it is (a value
+ * that looks like a number stays text), any other JSON when it parses (numbers, null), else the text.
+ */
+export function settingValue(name: string, text: string, type?: string): unknown {
+  if (type === "boolean") {
+    if (text === "true" || text === "false") return text === "true";
+    throw new UsageError(`${name} is a boolean setting: true or false, not ${JSON.stringify(text)}`);
+  }
+  if (type === "string") return text;
   try {
     return JSON.parse(text);
   } catch {
@@ -58,10 +68,13 @@ export function adminCommands(program: Command, ctx: (cmd: Command) => Context):
     });
 
   settings.command("set").description("change a setting (applied live)").argument("<name>", "setting name")
-    .argument("<value>", "the value: JSON when it parses (2, 0.5, true, [\"a\"]), else text")
+    .argument("<value>", "the value, by the setting's type: true or false, a number (2, 0.5), or text")
     .action(async (name: string, value: string, _o: unknown, cmd: Command) => {
       const c = ctx(cmd);
-      const r = await c.client.put<{ setting: Setting }>(`/admin/settings/${encodeURIComponent(name)}`, { value: settingValue(value) });
+      const path = `/admin/settings/${encodeURIComponent(name)}`;
+      // Its type first: "true" is a boolean for a boolean setting and text for a string one.
+      const { setting } = await c.client.get<{ setting: Setting }>(path);
+      const r = await c.client.put<{ setting: Setting }>(path, { value: settingValue(name, value, setting.type) });
       if (c.json) return printJson(c.out, r);
       c.out.write(`${r.setting.name} = ${JSON.stringify(r.setting.value)}\n`);
     });

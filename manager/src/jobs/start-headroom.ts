@@ -14,7 +14,7 @@ export type HeadroomSettings = Partial<Pick<SettingsRegistry, "get">>;
 export async function withStartHeadroom(db: Db, settings: HeadroomSettings, vm: typeof vms.$inferSelect, spec: VmSpec): Promise<VmSpec> {
   const [host] = vm.hostId == null ? [] : await db.select({ cpus: hosts.cpus, memoryMib: hosts.memoryMib }).from(hosts).where(eq(hosts.id, vm.hostId));
   const h = scaleHeadroom({
-    enabled: settings.get?.<string>("enable.dynamic.scale.vm") === "true",
+    enabled: settings.get?.<boolean>("enable.dynamic.scale.vm") === true,
     vcpus: vm.vcpus, memoryMib: vm.memoryMib,
     pinned: spec.pinnedCpus.length > 0, hasGpu: spec.gpus.length > 0,
     hostCpus: host?.cpus ?? vm.vcpus, hostMemoryMib: host?.memoryMib ?? vm.memoryMib,

@@ -12,7 +12,7 @@ import { allocations, gpuAllocations, gpus, images, vms } from "../db/schema.js"
 import type { SettingsRegistry } from "../settings/settings-registry.js";
 import { transitionVm } from "../vm/vm-transitions.js";
 import type { JobHandler } from "./job-runner.js";
-import { buildVmSpec } from "./vm-spec.js";
+import { buildVmSpec, instanceNameFlag } from "./vm-spec.js";
 import { withStartHeadroom } from "./start-headroom.js";
 import { settleBootVolume } from "../storage/boot-volumes.js";
 import { bootVolumeDisk } from "../storage/volume-disks.js";
@@ -52,7 +52,7 @@ export function vmDeployJob(db: Db, dispatcher: CommandDispatcher, settings: Set
     const rules = (await securityRulesOf(db, [vm.id])).get(vm.id) ?? [];
     const networking = await loadVmNetworking(db, vm);
     const spec = await withStartHeadroom(db, settings, vm,
-      buildVmSpec(vm, image!, alloc, gpuRows, networking, firewallSpec(rules, firewallAddresses(networking)), [], await bootVolumeDisk(db, vm), await isoOfVm(db, vm)));
+      buildVmSpec(vm, image!, alloc, gpuRows, networking, firewallSpec(rules, firewallAddresses(networking)), [], await bootVolumeDisk(db, vm), await isoOfVm(db, vm), instanceNameFlag(settings)));
     const result = await dispatcher.run(vm.hostId, {
       // Same id on every attempt: a retried command is answered from the agent's memory.
       commandId: job.uuid,

@@ -13,7 +13,7 @@ import { transitionVm } from "../vm/vm-transitions.js";
 import type { VmState } from "../vm/vm-state-machine.js";
 import type { JobHandler } from "./job-runner.js";
 import { attachedVolumeDisks, bootVolumeDisk } from "../storage/volume-disks.js";
-import { buildVmSpec } from "./vm-spec.js";
+import { buildVmSpec, instanceNameFlag } from "./vm-spec.js";
 import { type HeadroomSettings, withStartHeadroom } from "./start-headroom.js";
 import { isoOfVm } from "../vm/vm-iso.js";
 import { firewallAddresses, loadVmNetworking } from "../network/vm-network.js";
@@ -51,7 +51,7 @@ export async function startSpec(db: Db, vm: VmRow, settings: HeadroomSettings) {
   const rules = (await securityRulesOf(db, [vm.id])).get(vm.id) ?? [];
   const networking = await loadVmNetworking(db, vm);
   return withStartHeadroom(db, settings, vm, buildVmSpec(vm, image!, alloc, gpuRows, networking, firewallSpec(rules, firewallAddresses(networking)),
-    await attachedVolumeDisks(db, vm.id), await bootVolumeDisk(db, vm), await isoOfVm(db, vm)));
+    await attachedVolumeDisks(db, vm.id), await bootVolumeDisk(db, vm), await isoOfVm(db, vm), instanceNameFlag(settings)));
 }
 
 export function vmPowerJob(kind: VmPowerJobKind, db: Db, dispatcher: Dispatcher, settings: Pick<SettingsRegistry, "number"> & HeadroomSettings, queue?: JobEnqueuer): JobHandler {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { vmNic } from "../network/vm-nic.js";
-import { blankRootDiskSpec, buildVmSpec, cdromSpec, mdevUuidFor, rootDiskSpec } from "./vm-spec.js";
+import { SettingsRegistry } from "../settings/settings-registry.js";
+import { blankRootDiskSpec, buildVmSpec, cdromSpec, instanceNameFlag, mdevUuidFor, rootDiskSpec } from "./vm-spec.js";
 
 const vm = {
   id: 1, uuid: "11111111-2222-4333-8444-555555555555", name: "v", vcpus: 4, memoryMib: 8192, labels: ["a"], userData: "", sshAuthorizedKeys: [],
@@ -8,6 +9,21 @@ const vm = {
 const image = { name: "Debian 12", path: "", osType: "linux" } as never;
 
 describe("buildVmSpec", () => {
+  it("names the domain by vm.instancename.flag: with the VM's name (default, today's form) or without it", () => {
+    const named = { ...(vm as object), id: 42, name: "my web/1" } as never;
+    const withName = buildVmSpec(named, image, undefined, [], undefined, undefined, [], undefined, undefined, true);
+    expect(withName.domainName).toBe("orbit-11111111-my-web-1");
+    expect(buildVmSpec(named, image, undefined, []).domainName).toBe(withName.domainName);
+    const internal = buildVmSpec(named, image, undefined, [], undefined, undefined, [], undefined, undefined, false);
+    expect(internal.domainName).toBe("orbit-42-11111111");
+    expect(internal.name).toBe("my web/1");
+    const settings = new SettingsRegistry();
+    expect(instanceNameFlag(settings)).toBe(true);
+    settings.setLocal("vm.instancename.flag", false);
+    expect(instanceNameFlag(settings)).toBe(false);
+    expect(instanceNameFlag({})).toBe(true);
+  });
+
   it("maps vGPU type names to mdev type ids and derives a stable mdev uuid", () => {
     const g = { id: 7, pciAddress: "0000:41:00.4", vgpuTypes: [{ typeId: "nvidia-692", name: "GRID A100D-4C" }] } as never;
     const a = { mode: "vgpu", vgpuType: "GRID A100D-4C", mdevUuid: "", shareMilli: 0 } as never;

@@ -1,9 +1,11 @@
 // The full VM spec an agent needs to start a domain, from the manager's rows.
 import { createHash } from "node:crypto";
+import { domainNameWithVmName, internalDomainName } from "#shared/domain-name.js";
 import type { DiskSpec, FirewallSpec, VmSpec } from "#shared/protocol.js";
 import type { allocations, gpuAllocations, gpus, images, vms } from "../db/schema.js";
 import type { VmNetworking } from "../network/vm-network.js";
 import { networkConfigFor } from "../network/vm-nic.js";
+import type { SettingsRegistry } from "../settings/settings-registry.js";
 
 export function buildVmSpec(
   vm: typeof vms.$inferSelect,
@@ -19,6 +21,8 @@ export function buildVmSpec(
   bootDisk?: DiskSpec,
   /** The ISO in the VM's cdrom (vms.iso_image_id), and the size of a blank root disk (a VM created from an ISO). */
   iso?: { image: Pick<typeof images.$inferSelect, "path"> | undefined; rootDiskGib: number },
+  /** Setting vm.instancename.flag at this start: whether the domain's name includes the VM's name. */
+  instanceNameFlag = true,
 ): VmSpec {
   // The guest's address comes in the seed's network-config, so a VM with a NIC always has a seed.
   const networkConfig = networking ? networkConfigFor(networking.nic, networking.nameservers) : "";
@@ -50,7 +54,25 @@ export function buildVmSpec(
     directBoot: undefined,
     osType: image.osType,
     firewall,
+    domainName: domainNameOf(vm, instanceNameFlag),
   };
+}
+
+export const INSTANCE_NAME_FLAG_SETTING = "vm.instancename.flag";
+
+/** The setting at a start; without a registry (other jobs' unit tests) the default, true. */
+export function instanceNameFlag(settings: Partial<Pick<SettingsRegistry, "get">>): boolean {
+  return settings.get?.<boolean>(INSTANCE_NAME_FLAG_SETTING) ?? true;
+}
+
+/**
+ * The hypervisor's name for the VM's domain (CloudStack's vm.instancename.flag): with the VM's
+ * name (the form every domain had before the setting, so existing domains keep theirs), or an
+ * internal one without it. A rename of the VM follows at its next start (the agent renames a
+ * defined domain whose name differs).
+ */
+export function domainNameOf(vm: Pick<typeof vms.$inferSelect, "id" | "uuid" | "name">, withVmName: boolean): string {
+  return withVmName ? domainNameWithVmName({ vmUuid: vm.uuid, name: vm.name }) : internalDomainName({ id: vm.id, vmUuid: vm.uuid });
 }
 
 /**

@@ -31,6 +31,20 @@ describe("SettingsRegistry ranges", () => {
   });
 });
 
+describe("SettingsRegistry booleans", () => {
+  it("takes JSON true and false only, naming the setting otherwise", () => {
+    const r = new SettingsRegistry();
+    for (const v of ["true", "false", "yes", 1, 0, null, undefined]) {
+      const e = (() => { try { r.validate("enable.dynamic.scale.vm", v); } catch (x) { return x; } })();
+      expect(e).toBeInstanceOf(InvalidArgumentError);
+      expect((e as Error).message).toBe("enable.dynamic.scale.vm: must be true or false (a JSON boolean)");
+    }
+    expect(r.validate("enable.dynamic.scale.vm", true)).toBe(true);
+    expect(r.get("enable.dynamic.scale.vm")).toBe(false);
+    expect(r.get("vm.instancename.flag")).toBe(true);
+  });
+});
+
 describe("SettingsRegistry scopes", () => {
   const defs = [
     { name: "infra", description: "", schema: z.number().int(), range: { min: 0, max: 9 }, default: 1, scopes: ["cluster", "host"] },

@@ -28,6 +28,9 @@ export function allowedScopes(d: SettingDefinition): SettingScope[] {
   return ["global", ...(d.scopes ?? []).filter((s) => s !== "global")];
 }
 
+/** A boolean setting: JSON true or false, nothing that merely looks like one ("true", 1, "yes"). */
+export const booleanSetting = z.boolean({ error: "must be true or false (a JSON boolean)" });
+
 export const HOST_MEMORY_RESERVE_SETTING = "host.memory.reserve.mib";
 export const JOB_MAX_ATTEMPTS_SETTING = "job.max.attempts";
 export const IDEMPOTENCY_TTL_SETTING = "api.idempotency.ttl.hours";
@@ -103,9 +106,16 @@ export const CORE_SETTINGS: SettingDefinition[] = [
   },
   {
     name: "enable.dynamic.scale.vm",
-    description: "CloudStack's dynamic scaling, \"true\" or \"false\" (settings hold numbers and strings): a VM started while it is \"true\" is defined with vCPU and memory headroom (twice its flavor, within the host), and a running VM may then be resized live within it (POST .../resize).",
-    schema: z.enum(["true", "false"]),
-    default: "false",
+    description: "CloudStack's dynamic scaling: a VM started while it is true is defined with vCPU and memory headroom (twice its flavor, within the host), and a running VM may then be resized live within it (POST .../resize).",
+    schema: booleanSetting,
+    default: false,
+  },
+  {
+    // CloudStack's default is false; Orbit's is true, the form every domain had before the setting.
+    name: "vm.instancename.flag",
+    description: "Whether the hypervisor's name for a VM's domain includes the VM's name (true: orbit-<uuid prefix>-<name>; false: orbit-<VM id>-<uuid prefix>, nothing the user chose). Applied when a VM starts (a VM renamed or a setting changed takes the new name at its next start; running domains keep theirs).",
+    schema: booleanSetting,
+    default: true,
   },
   {
     name: "scale.retry",

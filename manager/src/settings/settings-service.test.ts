@@ -9,7 +9,7 @@ import { InvalidArgumentError, NotFoundError } from "#shared/errors.js";
 import { openDatabase, openTestDatabase, type Database } from "../db/database.js";
 import { seedFleet, type FixtureIds } from "../placement/testing/placement-fixture.js";
 import { hosts } from "../db/schema.js";
-import { CORE_SETTINGS, SettingsRegistry, type SettingDefinition } from "./settings-registry.js";
+import { booleanSetting, CORE_SETTINGS, SettingsRegistry, type SettingDefinition } from "./settings-registry.js";
 import { SettingsListener } from "./settings-listener.js";
 import { scopeRef, SettingsService } from "./settings-service.js";
 
@@ -17,6 +17,7 @@ const TEST_SETTINGS: SettingDefinition[] = [
   { name: "t.infra", description: "", schema: z.number().int(), range: { min: 0, max: 100 }, default: 1, scopes: ["cluster", "host"] },
   { name: "t.tenant", description: "", schema: z.string(), default: "d", scopes: ["environment", "account"] },
   { name: "t.global", description: "", schema: z.number().int(), range: { min: 0, max: 10 }, default: 0 },
+  { name: "t.flag", description: "", schema: booleanSetting, default: false, scopes: ["account"] },
 ] as SettingDefinition[];
 
 const silent = pino({ level: "silent" });
@@ -84,6 +85,21 @@ describe("scoped values", () => {
     expect(svc.registry.resolve("t.infra", { hostId, clusterId })).toBe(10);
     await svc.reset("t.infra", undefined, actor);
     expect(await svc.describe("t.infra")).toMatchObject({ value: 1, isDefault: true, from: "default" });
+  });
+
+  it("keeps booleans as booleans: stored, audited, loaded again by another process, typed boolean", async () => {
+    const at = { scope: "account" as const, id: ids.accountId };
+    expect(await svc.set("t.flag", true, at, actor)).toBe(true);
+    for (const v of ["true", 1, "yes", null]) await expect(svc.set("t.flag", v, at, actor)).rejects.toThrow(/^t\.flag: must be true or false/);
+    const other = service();
+    const warnings: string[] = [];
+    await other.load((m) => warnings.push(m));
+    expect(warnings).toEqual([]);
+    expect(other.registry.resolve("t.flag", { accountId: ids.accountId })).toBe(true);
+    expect(await other.describe("t.flag", at)).toMatchObject({ type: "boolean", value: true, default: false, setHere: true });
+    expect((await svc.changes({ name: "t.flag", page: 1, pageSize: 10 })).changes.map((c) => [c.oldValue, c.newValue])).toEqual([[null, true]]);
+    await svc.reset("t.flag", at, actor);
+    expect((await svc.changes({ name: "t.flag", page: 1, pageSize: 10 })).changes[0]).toMatchObject({ oldValue: true, newValue: null });
   });
 
   it("refuses bad values, scopes the setting does not allow and missing scope objects, changing nothing", async () => {

@@ -16,16 +16,19 @@ import {
 export const SETTINGS_CHANNEL = "orbit_settings";
 
 /**
- * Every setting is a number or a string (settings-registry.ts, allocation-settings.ts), or null
- * where the setting says "none" (an account limit's default: unlimited).
+ * Every setting is a number, a string or a boolean (settings-registry.ts, allocation-settings.ts),
+ * or null where the setting says "none" (an account limit's default: unlimited).
  */
-export type SettingValue = number | string | null;
+export type SettingValue = number | string | boolean | null;
+
+/** A setting's type as the admin API shows it, from its default (a nullable one has a range). */
+export type SettingType = "number" | "string" | "boolean";
 
 /** A setting as the admin API shows it. */
 export interface Setting {
   name: string;
   description: string;
-  type: "number" | "string";
+  type: SettingType;
   /** The value in effect at the scope asked for (global unless one was named). */
   value: SettingValue;
   default: SettingValue;
@@ -64,8 +67,13 @@ export interface SettingChangeQuery {
 }
 
 export function settingValue(name: string, v: unknown): SettingValue {
-  if (typeof v === "number" || typeof v === "string" || v === null) return v;
-  throw new Error(`setting ${name} holds a ${typeof v}: every setting is a number, a string or null`);
+  if (typeof v === "number" || typeof v === "string" || typeof v === "boolean" || v === null) return v;
+  throw new Error(`setting ${name} holds a ${typeof v}: every setting is a number, a string, a boolean or null`);
+}
+
+function settingType(d: SettingDefinition): SettingType {
+  if (typeof d.default === "boolean") return "boolean";
+  return typeof d.default === "number" || d.range ? "number" : "string";
 }
 
 /** A scope from the API's scope / scope_id pair: 400 for a missing, superfluous or unknown one. */
@@ -263,7 +271,7 @@ export class SettingsService {
   private view(d: SettingDefinition, at: ScopeRef, ctx: Parameters<SettingsRegistry["resolve"]>[1] = {}): Setting {
     const { value, from } = this.registry.resolveWithSource(d.name, ctx);
     return {
-      name: d.name, description: d.description, type: typeof d.default === "number" || d.range ? "number" : "string",
+      name: d.name, description: d.description, type: settingType(d),
       value: settingValue(d.name, value), default: settingValue(d.name, d.default),
       isDefault: from === undefined, ...(d.range ? { range: d.range } : {}),
       scopes: allowedScopes(d), scope: at, setHere: this.registry.valueAt(d.name, at).set, from: from ?? "default",

@@ -35,7 +35,7 @@ function actions(placed: PlacementResult) {
   const asked: unknown[] = [];
   const a = new VmActions(database.db, { enqueue: (id: number) => { queued.push(id); } }, {
     dryRun: async (r) => { asked.push(r); return placed; },
-  }, { get: <T>() => "true" as T });
+  }, { get: <T>() => true as T });
   return { a, queued, asked };
 }
 

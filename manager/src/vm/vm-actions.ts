@@ -194,7 +194,7 @@ export class VmActions {
     const gpuShape = (f: typeof flavor) => [f.gpuCount, f.gpuShareMilli, f.vgpuType ?? "", f.gpuModel ?? ""].join("/");
     if (live) {
       const refusal = liveResizeRefusal({
-        vmId: id, enabled: this.settings.get<string>("enable.dynamic.scale.vm") === "true",
+        vmId: id, enabled: this.settings.get<boolean>("enable.dynamic.scale.vm") === true,
         headroom: { maxVcpus: vm.scaleMaxVcpus, maxMemoryMib: vm.scaleMaxMemoryMib, minMemoryMib: vm.scaleMinMemoryMib },
         from: { vcpus: vm.vcpus, memoryMib: vm.memoryMib, gpuShape: gpuShape(current!) },
         to: { vcpus: flavor.vcpus, memoryMib: flavor.memoryMib, gpuShape: gpuShape(flavor), flavorName },

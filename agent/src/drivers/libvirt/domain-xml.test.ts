@@ -57,6 +57,17 @@ describe("buildDomainXml", () => {
     expect(domainNameFor({ vmUuid: UUID, name: "///" })).toBe("orbit-3f2b8c1e");
   });
 
+  it("names the domain as the manager chose (domain_name), else (an older manager) with the VM's name", () => {
+    const nameOf = (spec: VmSpec) => String((parser.parse(buildDomainXml(spec, tcg, paths)) as { domain: Node }).domain.name);
+    expect(nameOf(base({ domainName: "orbit-7-3f2b8c1e" }))).toBe("orbit-7-3f2b8c1e");
+    expect(nameOf(base({ domainName: "" }))).toBe("orbit-3f2b8c1e-web-1");
+    expect(nameOf(base())).toBe("orbit-3f2b8c1e-web-1");
+    // It becomes a virsh argument too: nothing that reads as an option or leaves the name's alphabet.
+    for (const bad of ["-orbit", ".x", "a b", "a/b", "x".repeat(65)]) {
+      expect(() => domainNameFor({ vmUuid: UUID, name: "web-1", domainName: bad })).toThrow(InvalidArgumentError);
+    }
+  });
+
   it("uses qemu64 under TCG and host-passthrough on KVM, with the topology matching max vCPUs", () => {
     const t = build("tcg", base({ vcpus: 2, maxVcpus: 8, topology: { sockets: 2, cores: 2, threads: 2 } }));
     const tc = t.cpu as Node;

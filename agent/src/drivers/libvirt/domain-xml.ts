@@ -2,6 +2,7 @@
 // serialised by fast-xml-parser's XMLBuilder (escaping is its job, never string concatenation).
 import { XMLBuilder } from "fast-xml-parser";
 import { InvalidArgumentError, UnsupportedError } from "#shared/errors.js";
+import { domainNameWithVmName } from "#shared/domain-name.js";
 import type { GpuAssignment, VmSpec } from "#shared/protocol.js";
 import { orbitMetadataElement } from "./orbit-metadata.js";
 import { vmTapName } from "../../network/tap-name.js";
@@ -69,15 +70,19 @@ export const DEFAULT_OVMF: FirmwareOptions = {
 };
 
 /**
- * The libvirt domain name for a VM: `orbit-<first 8 hex of the uuid>-<name>`. The uuid prefix
- * keeps names unique per host when users reuse VM names; the uuid itself is the domain's <uuid>,
- * which is what Orbit looks domains up by.
+ * The libvirt domain name for a VM: the one the manager chose (VmSpec.domain_name, setting
+ * vm.instancename.flag), else (a manager that predates it) `orbit-<first 8 hex of the uuid>-<name>`.
  */
-export function domainNameFor(spec: Pick<VmSpec, "vmUuid" | "name">): string {
-  const short = spec.vmUuid.replace(/-/g, "").slice(0, 8);
-  const clean = spec.name.replace(/[^A-Za-z0-9_.-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 48);
-  return clean ? `orbit-${short}-${clean}` : `orbit-${short}`;
+export function domainNameFor(spec: Pick<VmSpec, "vmUuid" | "name"> & Partial<Pick<VmSpec, "domainName">>): string {
+  if (!spec.domainName) return domainNameWithVmName(spec);
+  // It becomes a virsh argument (domrename) as well as XML: nothing that could read as an option.
+  if (!DOMAIN_NAME_RE.test(spec.domainName)) {
+    throw new InvalidArgumentError("spec.domainName", `not a domain name (letters, digits, "_", "." and "-", 1 to 64, not starting with "-" or "."): ${JSON.stringify(spec.domainName)}`);
+  }
+  return spec.domainName;
 }
+
+const DOMAIN_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PCI_RE = /^(?:([0-9a-f]{4}):)?([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$/i;

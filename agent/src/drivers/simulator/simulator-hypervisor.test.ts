@@ -129,6 +129,20 @@ describe("SimulatorHypervisor with a state dir", () => {
   });
 });
 
+describe("SimulatorHypervisor domain names", () => {
+  it("names a domain as the manager chose at its last start (domain_name), else by the VM's name", async () => {
+    const hv = sim();
+    const s = spec("web");
+    await hv.startVm(s);
+    const named = async () => (await hv.listDomains()).find((d) => d.vmUuid === s.vmUuid)?.name;
+    expect(await named()).toBe("web");
+    await hv.stopVm(s.vmUuid, { mode: StopMode.STOP_MODE_FORCE, timeoutMs: 0 });
+    await hv.startVm({ ...s, domainName: "orbit-7-abcd0123" });
+    expect(await named()).toBe("orbit-7-abcd0123");
+    expect((await hv.domainStats(s.vmUuid))[0]?.name).toBe("orbit-7-abcd0123");
+  });
+});
+
 describe("SimulatorHypervisor NICs", () => {
   it("records a started domain's NICs and the bridges they plugged into, and refuses what Linux would", async () => {
     const hv = sim();

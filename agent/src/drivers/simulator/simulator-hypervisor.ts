@@ -74,6 +74,14 @@ interface SimulatedSnapshot {
   disks: Map<string, SimulatedOwnedDisk>;
 }
 
+/**
+ * A domain's name as its last start defined it: the manager's choice (VmSpec.domain_name, setting
+ * vm.instancename.flag), else the VM's name (a manager that predates it; the simulator's own form).
+ */
+function simulatedDomainName(spec: VmSpec): string {
+  return spec.domainName || spec.name;
+}
+
 export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeCapability, DiskCapability, StatsCapability, ConsoleCapability, FirewallCapability, SnapshotCapability {
   readonly kind = "simulator" as const;
   readonly power: PowerCapability | undefined;
@@ -202,7 +210,7 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
   }
 
   private status(uuid: string, d: SimulatedDomain): DomainStatus {
-    return { vmUuid: uuid, name: d.spec.name, powerState: d.state, reason: d.reason, managed: d.managed };
+    return { vmUuid: uuid, name: simulatedDomainName(d.spec), powerState: d.state, reason: d.reason, managed: d.managed };
   }
 
   private emit(vmUuid: string, event: string, detail: string): void {
@@ -500,7 +508,7 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
       const io = (perSecond: number) => Math.floor(cpuSeconds * perSecond);
       return {
         vmUuid: uuid,
-        name: d.spec.name,
+        name: simulatedDomainName(d.spec),
         state: { powerState: d.state, reason: d.reason },
         cpuTimeNs: active ? cpuTimeNs : undefined,
         vcpuCurrent: d.spec.vcpus,

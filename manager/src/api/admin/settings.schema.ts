@@ -2,7 +2,9 @@
 import { Type } from "@sinclair/typebox";
 import { Id } from "../schemas.js";
 
-export const SettingValue = Type.Union([Type.Number(), Type.String(), Type.Null()], { description: "A number or a string, by setting; null where the setting allows none (e.g. unlimited)" });
+export const SettingValue = Type.Union([Type.Number(), Type.String(), Type.Boolean(), Type.Null()], {
+  description: "A number, a string or a boolean (JSON true/false), by setting; null where the setting allows none (e.g. unlimited)",
+});
 
 export const SettingScope = Type.Union([
   Type.Literal("global"), Type.Literal("environment"), Type.Literal("cluster"), Type.Literal("host"), Type.Literal("account"),
@@ -13,7 +15,7 @@ export const SettingScope = Type.Union([
 export const Setting = Type.Object({
   name: Type.String(),
   description: Type.String(),
-  type: Type.Union([Type.Literal("number"), Type.Literal("string")]),
+  type: Type.Union([Type.Literal("number"), Type.Literal("string"), Type.Literal("boolean")]),
   value: { ...SettingValue, description: "The value in effect at the scope asked for (global unless one was named)" },
   default: SettingValue,
   is_default: Type.Boolean({ description: "No scope up to global holds a value: the default applies" }),

@@ -696,7 +696,14 @@ export interface VmSpec {
    * The VM's security rules and NAT, applied on its tap when it starts (capability "firewall").
    * Absent: the VM runs without a firewall (a manager that predates firewalls).
    */
-  firewall: FirewallSpec | undefined;
+  firewall:
+    | FirewallSpec
+    | undefined;
+  /**
+   * The hypervisor's name for the domain, chosen by the manager (setting vm.instancename.flag:
+   * with or without the VM's name). Empty (a manager that predates it): the agent's own form.
+   */
+  domainName: string;
 }
 
 export interface VmSpec_LabelsEntry {
@@ -7760,6 +7767,7 @@ function createBaseVmSpec(): VmSpec {
     directBoot: undefined,
     osType: "",
     firewall: undefined,
+    domainName: "",
   };
 }
 
@@ -7822,6 +7830,9 @@ export const VmSpec: MessageFns<VmSpec> = {
     }
     if (message.firewall !== undefined) {
       FirewallSpec.encode(message.firewall, writer.uint32(242).fork()).join();
+    }
+    if (message.domainName !== "") {
+      writer.uint32(482).string(message.domainName);
     }
     return writer;
   },
@@ -7996,6 +8007,14 @@ export const VmSpec: MessageFns<VmSpec> = {
             message.firewall = FirewallSpec.decode(reader, reader.uint32());
             continue;
           }
+          case 60: {
+            if (tag !== 482) {
+              break;
+            }
+
+            message.domainName = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -8085,6 +8104,11 @@ export const VmSpec: MessageFns<VmSpec> = {
         ? globalThis.String(object.os_type)
         : "",
       firewall: isSet(object.firewall) ? FirewallSpec.fromJSON(object.firewall) : undefined,
+      domainName: isSet(object.domainName)
+        ? globalThis.String(object.domainName)
+        : isSet(object.domain_name)
+        ? globalThis.String(object.domain_name)
+        : "",
     };
   },
 
@@ -8150,6 +8174,9 @@ export const VmSpec: MessageFns<VmSpec> = {
     if (message.firewall !== undefined) {
       obj.firewall = FirewallSpec.toJSON(message.firewall);
     }
+    if (message.domainName !== "") {
+      obj.domainName = message.domainName;
+    }
     return obj;
   },
 
@@ -8192,6 +8219,7 @@ export const VmSpec: MessageFns<VmSpec> = {
     message.firewall = (object.firewall !== undefined && object.firewall !== null)
       ? FirewallSpec.fromPartial(object.firewall)
       : undefined;
+    message.domainName = object.domainName ?? "";
     return message;
   },
 };
