@@ -396,8 +396,15 @@ export interface SnapshotInfo {
   /** Holds the guest's memory and device state (a revert resumes it). */
   memory: boolean;
   createdAtMs: number;
-  /** Bytes the snapshot holds in the VM's disks (its vmstate and the clusters only it keeps), 0 when unknown. */
+  /** Bytes of saved memory (vmstate) the snapshot holds in the VM's disks, 0 when unknown or none. */
   sizeBytes: number;
+  /**
+   * Bytes the VM's disk files grew by while this snapshot was created (allocated size after minus
+   * before, summed over its disks): its vmstate, copied L1 tables, snapshot table and refcounts.
+   * Set only by the CreateSnapshot that made it (0 in a list, or when it existed already). What
+   * the storage pool counts for it; clusters that diverge later are the disks' own growth.
+   */
+  createdBytes: number;
 }
 
 export interface DiskAttached {
@@ -4139,7 +4146,7 @@ export const SnapshotList: MessageFns<SnapshotList> = {
 };
 
 function createBaseSnapshotInfo(): SnapshotInfo {
-  return { name: "", parent: "", state: "", memory: false, createdAtMs: 0, sizeBytes: 0 };
+  return { name: "", parent: "", state: "", memory: false, createdAtMs: 0, sizeBytes: 0, createdBytes: 0 };
 }
 
 export const SnapshotInfo: MessageFns<SnapshotInfo> = {
@@ -4161,6 +4168,9 @@ export const SnapshotInfo: MessageFns<SnapshotInfo> = {
     }
     if (message.sizeBytes !== 0) {
       writer.uint32(48).uint64(message.sizeBytes);
+    }
+    if (message.createdBytes !== 0) {
+      writer.uint32(512).uint64(message.createdBytes);
     }
     return writer;
   },
@@ -4226,6 +4236,14 @@ export const SnapshotInfo: MessageFns<SnapshotInfo> = {
             message.sizeBytes = longToNumber(reader.uint64());
             continue;
           }
+          case 64: {
+            if (tag !== 512) {
+              break;
+            }
+
+            message.createdBytes = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4254,6 +4272,11 @@ export const SnapshotInfo: MessageFns<SnapshotInfo> = {
         : isSet(object.size_bytes)
         ? globalThis.Number(object.size_bytes)
         : 0,
+      createdBytes: isSet(object.createdBytes)
+        ? globalThis.Number(object.createdBytes)
+        : isSet(object.created_bytes)
+        ? globalThis.Number(object.created_bytes)
+        : 0,
     };
   },
 
@@ -4277,6 +4300,9 @@ export const SnapshotInfo: MessageFns<SnapshotInfo> = {
     if (message.sizeBytes !== 0) {
       obj.sizeBytes = Math.round(message.sizeBytes);
     }
+    if (message.createdBytes !== 0) {
+      obj.createdBytes = Math.round(message.createdBytes);
+    }
     return obj;
   },
 
@@ -4291,6 +4317,7 @@ export const SnapshotInfo: MessageFns<SnapshotInfo> = {
     message.memory = object.memory ?? false;
     message.createdAtMs = object.createdAtMs ?? 0;
     message.sizeBytes = object.sizeBytes ?? 0;
+    message.createdBytes = object.createdBytes ?? 0;
     return message;
   },
 };
