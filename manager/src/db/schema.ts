@@ -661,7 +661,7 @@ export const vmSnapshots = pgTable("vm_snapshots", {
   error: text("error").notNull().default(""),
   /** The snapshot's name on the host (unique per VM there). */
   hostName: text("host_name").notNull(),
-  /** Bytes it holds on the host as the agent measured them at create (saved memory); null until known. For the storage pool's capacity. */
+  /** Bytes of saved memory it holds on the host as the agent measured them at create; null until known. (Its pool count: pool_gib.) */
   sizeBytes: bigint("size_bytes", { mode: "number" }),
   /**
    * The storage pool its disk use is counted in (the VM's root disk's pool, or its boot volume's)

@@ -401,8 +401,9 @@ export interface SnapshotInfo {
   /**
    * Bytes the VM's disk files grew by while this snapshot was created (allocated size after minus
    * before, summed over its disks): its vmstate, copied L1 tables, snapshot table and refcounts.
-   * Set only by the CreateSnapshot that made it (0 in a list, or when it existed already). What
-   * the storage pool counts for it; clusters that diverge later are the disks' own growth.
+   * Set only by the CreateSnapshot that made it (0 in a list; a retried create finding it made
+   * already may answer 0: the manager then counts size_bytes). What the storage pool counts for
+   * it (at least size_bytes); clusters that diverge later are the disks' own growth.
    */
   createdBytes: number;
 }
