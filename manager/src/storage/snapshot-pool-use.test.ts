@@ -2,6 +2,7 @@
 // full pool refuses it with nothing changed, concurrent ones never pass capacity), settled to the
 // measure (never past capacity), released once (deleted, failed create, VM destroyed), and the
 // pool found from the root disk or the boot volume. PostgreSQL when TEST_DATABASE_URL is set, else PGlite.
+import { readFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,6 +12,7 @@ import type { JobRow } from "../jobs/job-runner.js";
 import { onSnapshotJobFailed } from "../jobs/vm-snapshot.job.js";
 import { seedBasics, sqlRows, type FixtureIds } from "../placement/testing/placement-fixture.js";
 import { forgetVmSnapshots } from "../vm/vm-snapshots.js";
+import { StoragePoolService } from "./storage-pool-service.js";
 import {
   measuredSnapshotGib, releaseSnapshotUse, reserveSnapshotUse, settleSnapshotUse, snapshotEstimateGib, snapshotPoolOf,
 } from "./snapshot-pool-use.js";
@@ -154,5 +156,57 @@ describe("snapshot use in the storage pool", () => {
     expect(await snapRow(created)).toMatchObject({ state: "Error", poolId: null, poolGib: 0 });
     expect(await snapRow(deleting)).toMatchObject({ state: "Error", poolId, poolGib: 2 });
     expect((await pool()).allocatedGib).toBe(2);
+  });
+
+  it("the migration counts the snapshots that exist into their VMs' pools", async () => {
+    // As before the migration: no snapshot counted anywhere.
+    await database.db.delete(vmSnapshots);
+    await setPool(0);
+    await setPool(0, 100, otherPoolId);
+    const v = await vm({ memoryMib: 3000 });
+    const [bv] = await database.db.insert(volumes).values({
+      uuid: randomUUID(), name: `bv-${randomUUID().slice(0, 8)}`, accountId: ids.accountId, environmentId: ids.envId, poolId: otherPoolId, sizeGib: 20, path: "volumes/bv2.qcow2",
+    }).returning({ id: volumes.id });
+    const booted = await vm({ rootDiskPoolId: null, rootDiskGib: null, bootVolumeId: bv!.id });
+    const gone = await vm({ state: "Destroyed", deletedAt: new Date() });
+    const add = async (vmId: number, state: string, sizeBytes: number | null, error = "") => {
+      const id = await snapshot(vmId);
+      await database.db.update(vmSnapshots).set({ state: state as "Ready", sizeBytes, error }).where(eq(vmSnapshots.id, id));
+      return id;
+    };
+    const ready = await add(v, "Ready", Math.round(2.2 * GIB));
+    const diskOnly = await add(v, "Ready", 0);
+    const creating = await add(v, "Creating", null);
+    const failedCreate = await add(v, "Error", null, "vm.snapshot.create failed: boom");
+    const failedDelete = await add(v, "Error", 0, "vm.snapshot.delete failed: boom");
+    const onVolume = await add(booted, "Ready", GIB);
+    const ofGone = await add(gone, "Ready", GIB);
+    const file = readFileSync(new URL("../../drizzle/0032_snapshot_pool_use.sql", import.meta.url), "utf8");
+    const data = file.split("--> statement-breakpoint").filter((st) => /^\s*(--[^\n]*\n\s*)*UPDATE/.test(st));
+    expect(data).toHaveLength(3);
+    for (const statement of data) await database.db.execute(sql.raw(statement));
+    const counted = async (id: number) => { const r = await snapRow(id); return [r.poolId, r.poolGib]; };
+    expect(await counted(ready)).toEqual([poolId, 3]);
+    expect(await counted(diskOnly)).toEqual([poolId, 1]);
+    expect(await counted(creating)).toEqual([poolId, 1 + 3]);
+    expect(await counted(failedCreate)).toEqual([null, 0]);
+    expect(await counted(failedDelete)).toEqual([poolId, 1]);
+    expect(await counted(onVolume)).toEqual([otherPoolId, 1]);
+    expect(await counted(ofGone)).toEqual([null, 0]);
+    expect((await pool()).allocatedGib).toBe(3 + 1 + 4 + 1);
+    expect((await pool(otherPoolId)).allocatedGib).toBe(1);
+  });
+
+  it("a pool holding snapshots is not deleted (409), and shows them in its view", async () => {
+    const [c] = await sqlRows<{ id: number }>(database.db, sql`select id from clusters where name = 'c'`);
+    const [p] = await database.db.insert(storagePools).values({ name: "snap-only", clusterId: c!.id, kind: "shared", path: "/x", capacityGib: 10 }).returning();
+    const v = await vm({ rootDiskPoolId: null, rootDiskGib: null });
+    const s = await snapshot(v);
+    await database.db.update(vmSnapshots).set({ poolId: p!.id, poolGib: 2 }).where(eq(vmSnapshots.id, s));
+    const svc = new StoragePoolService(database.db);
+    expect(await svc.get(p!.id)).toMatchObject({ snapshotCount: 1, snapshotGib: 2, rootDiskCount: 0, volumeCount: 0 });
+    await expect(svc.delete(p!.id)).rejects.toMatchObject({ code: "conflict", message: "storage pool snap-only holds 1 VM snapshot(s): delete them first" });
+    await releaseSnapshotUse(database.db, s);
+    await svc.delete(p!.id);
   });
 });
