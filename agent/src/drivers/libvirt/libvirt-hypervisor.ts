@@ -462,6 +462,9 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
       }
       if ((await this.snapshotNames(uuid)).includes(o.name)) return this.snapshotInfo(uuid, o.name);
       if (o.memory && !running) throw new InvalidArgumentError("memory", `VM ${uuid} is shut off: it has no memory state to snapshot`);
+      // The disk files' allocated bytes before, to report what the snapshot added to them (its storage pool counts it).
+      const paths = await this.snapshotDiskPaths(uuid);
+      const before = await allocatedBytes((p) => this.qemuImg(["info", "--output=json", "-U", p]), paths);
       const quiesce = o.quiesce && running;
       if (quiesce) {
         if (o.memory) throw new InvalidArgumentError("quiesce", "a memory snapshot keeps the guest's running state whole: quiesce is for snapshots without memory");
@@ -470,9 +473,6 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
         }
         await this.virsh.run(["domfsfreeze", uuid], { timeoutMs: o.timeoutMs });
       }
-      // The disk files' allocated bytes before, to report what the snapshot added to them (its storage pool counts it).
-      const paths = await this.snapshotDiskPaths(uuid);
-      const before = await allocatedBytes((p) => this.qemuImg(["info", "--output=json", "-U", p]), paths);
       try {
         // (virsh refuses an empty --description.)
         const description = o.description ? ["--description", o.description] : [];
