@@ -205,8 +205,13 @@ export interface SnapshotInfo {
   /** Holds memory and device state: a revert resumes the VM running. */
   memory: boolean;
   createdAtMs: number;
-  /** Bytes the snapshot holds in the VM's disks, 0 when unknown. */
+  /** Bytes of saved memory (vmstate) the snapshot holds in the VM's disks, 0 when unknown or none. */
   sizeBytes: number;
+  /**
+   * Bytes the VM's disk files grew by while this snapshot was made (at least its vmstate): what
+   * its storage pool counts for it. Set by the createSnapshot that made it, 0 otherwise.
+   */
+  createdBytes: number;
 }
 
 /** A snapshot not made within its time: aborted and removed. Final (a retry would only take as long again). */

@@ -672,8 +672,15 @@ export const vmSnapshots = pgTable("vm_snapshots", {
   error: text("error").notNull().default(""),
   /** The snapshot's name on the host (unique per VM there). */
   hostName: text("host_name").notNull(),
-  /** Bytes it holds on the host as the agent measured them at create (saved memory); null until known. For the storage pool's capacity. */
+  /** Bytes of saved memory it holds on the host as the agent measured them at create; null until known. (Its pool count: pool_gib.) */
   sizeBytes: bigint("size_bytes", { mode: "number" }),
+  /**
+   * The storage pool its disk use is counted in (the VM's root disk's pool, or its boot volume's)
+   * with pool_gib reserved there: the estimate from its create's acceptance, the measured size once
+   * made (storage/snapshot-pool-use.ts). Null (and 0): counted nowhere (released, or no pool).
+   */
+  poolId: integer("pool_id").references((): AnyPgColumn => storagePools.id),
+  poolGib: integer("pool_gib").notNull().default(0),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 }, (t) => [index("vm_snapshots_vm").on(t.vmId), index("vm_snapshots_account").on(t.accountId), uniqueIndex("vm_snapshots_vm_name").on(t.vmId, t.name)]);

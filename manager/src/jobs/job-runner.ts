@@ -37,6 +37,12 @@ export type JobResult = {
   snapshot_id?: number;
   /** vm.snapshot.revert: the VM's power state after it ("Running" for a memory snapshot, else "Stopped"). */
   vm_state?: string;
+  /** vm.snapshot.create: bytes the VM's disks grew by across it (the agent's measure; 0: not measured). */
+  created_bytes?: number;
+  /** vm.snapshot.create: GiB its storage pool counts for it now. */
+  pool_gib?: number;
+  /** vm.snapshot.create: it measured more than the pool had left, counted up to the capacity. */
+  pool_full?: string;
 };
 
 /** A job as services hand it out: its row, with the result typed. */

@@ -1,12 +1,12 @@
-// Storage pools (admin): where volumes and VMs' root disks (root-disks.ts) live, per cluster, with
-// the capacity the manager tracks.
+// Storage pools (admin): where volumes, VMs' root disks (root-disks.ts) and the snapshots in them
+// (snapshot-pool-use.ts) live, per cluster, with the capacity the manager tracks.
 // A volume's size is reserved in its pool by one conditional UPDATE (allocated + size must stay
 // within capacity), so concurrent creates can never take the pool past its capacity.
 import { and, asc, count, eq, inArray, isNull, sql } from "drizzle-orm";
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
 import type { Db, Tx } from "../db/database.js";
 import { isUniqueViolation } from "../db/postgres-errors.js";
-import { clusters, regions, storagePools, vms, volumes, type StoragePoolKind } from "../db/schema.js";
+import { clusters, regions, storagePools, vms, vmSnapshots, volumes, type StoragePoolKind } from "../db/schema.js";
 
 export const STORAGE_POOL_KINDS: readonly StoragePoolKind[] = ["local", "shared"];
 
@@ -32,6 +32,9 @@ export interface StoragePool {
   volumeCount: number;
   /** VMs whose root disk is counted here. */
   rootDiskCount: number;
+  /** VM snapshots whose disk use is counted here, and the GiB they count. */
+  snapshotCount: number;
+  snapshotGib: number;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -41,10 +44,12 @@ export interface ChangeStoragePoolInput { name?: string | undefined; path?: stri
 
 const liveVolumes = sql<number>`(select count(*) from ${volumes} where ${volumes.poolId} = ${storagePools.id} and ${volumes.deletedAt} is null)::int`;
 const rootDisks = sql<number>`(select count(*) from ${vms} where ${vms.rootDiskPoolId} = ${storagePools.id})::int`;
+const snapshotsHeld = sql<number>`(select count(*) from ${vmSnapshots} where ${vmSnapshots.poolId} = ${storagePools.id})::int`;
+const snapshotGib = sql<number>`(select coalesce(sum(${vmSnapshots.poolGib}), 0) from ${vmSnapshots} where ${vmSnapshots.poolId} = ${storagePools.id})::int`;
 const columns = {
   id: storagePools.id, name: storagePools.name, clusterId: storagePools.clusterId, clusterName: clusters.name, region: regions.name,
   kind: storagePools.kind, path: storagePools.path, capacityGib: storagePools.capacityGib, allocatedGib: storagePools.allocatedGib,
-  volumeCount: liveVolumes, rootDiskCount: rootDisks, createdAt: storagePools.createdAt, updatedAt: storagePools.updatedAt,
+  volumeCount: liveVolumes, rootDiskCount: rootDisks, snapshotCount: snapshotsHeld, snapshotGib, createdAt: storagePools.createdAt, updatedAt: storagePools.updatedAt,
 };
 
 /** The pool every new cluster gets, so volumes work before an admin configures storage. */
@@ -92,7 +97,7 @@ export class StoragePoolService {
         .returning({ id: storagePools.id });
       if (!row) {
         const pool = await this.get(id);
-        throw new ConflictError(`storage pool ${pool.name}: capacity ${input.capacityGib} GiB is below the ${pool.allocatedGib} GiB its volumes and root disks hold`, "over_allocated");
+        throw new ConflictError(`storage pool ${pool.name}: capacity ${input.capacityGib} GiB is below the ${pool.allocatedGib} GiB its volumes, root disks and snapshots hold`, "over_allocated");
       }
       return this.get(id);
     } catch (e) {
@@ -101,7 +106,7 @@ export class StoragePoolService {
     }
   }
 
-  /** Only an empty pool (no live volume, no VM's root disk) can be deleted. */
+  /** Only an empty pool (no live volume, no VM's root disk or snapshot) can be deleted. */
   async delete(id: number): Promise<void> {
     await this.db.transaction(async (tx) => {
       const [pool] = await tx.select().from(storagePools).where(eq(storagePools.id, id)).for("update");
@@ -110,6 +115,8 @@ export class StoragePoolService {
       if (Number(held?.n ?? 0) > 0) throw new ConflictError(`storage pool ${pool.name} holds ${held!.n} volume(s): delete them first`, "in_use");
       const [disks] = await tx.select({ n: count() }).from(vms).where(eq(vms.rootDiskPoolId, id));
       if (Number(disks?.n ?? 0) > 0) throw new ConflictError(`storage pool ${pool.name} holds the root disks of ${disks!.n} virtual machine(s): delete them first`, "in_use");
+      const [snaps] = await tx.select({ n: count() }).from(vmSnapshots).where(eq(vmSnapshots.poolId, id));
+      if (Number(snaps?.n ?? 0) > 0) throw new ConflictError(`storage pool ${pool.name} holds ${snaps!.n} VM snapshot(s): delete them first`, "in_use");
       // Deleted volumes keep pointing at their pool: the pool row goes only when none ever did.
       const [ever] = await tx.select({ n: count() }).from(volumes).where(eq(volumes.poolId, id));
       if (Number(ever?.n ?? 0) > 0) {

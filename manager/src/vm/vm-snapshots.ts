@@ -9,12 +9,15 @@
 // Elsewhere: volumes do not attach or detach, and the VM is not reinstalled, while it has
 // snapshots (storage/volume-service.ts, vm-actions.ts),
 // a resize drops memory snapshots (dropMemorySnapshots, vm-actions.ts), a destroy removes them all.
+// Each snapshot's disk use counts in its VM's storage pool: an estimate reserved here, with the
+// create (409 when the pool is full), settled and released by the jobs (storage/snapshot-pool-use.ts).
 import { randomUUID } from "node:crypto";
 import { and, asc, count, desc, eq, ilike, inArray, or, sql } from "drizzle-orm";
 import { ConflictError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
 import type { Db, Tx } from "../db/database.js";
 import { environments, flavors, gpuAllocations, images, ipAllocations, jobs, regions, vms, vmSnapshots, type VmSnapshotState } from "../db/schema.js";
 import type { SettingsRegistry } from "../settings/settings-registry.js";
+import { releaseVmSnapshotsUse, reserveSnapshotUse, snapshotEstimateGib } from "../storage/snapshot-pool-use.js";
 import type { Caller, JobEnqueuer } from "./vm-service.js";
 
 export type VmSnapshotRow = typeof vmSnapshots.$inferSelect;
@@ -162,8 +165,11 @@ export class VmSnapshots {
         vmId: vm.id, accountId: vm.accountId, name: input.name, description: input.description ?? "", memory, quiesce,
         parentId: parent?.id ?? null, state: "Creating", hostName: `orbit-${randomUUID()}`,
       }).returning();
+      const estimate = snapshotEstimateGib({ running: locked!.state === "Running", memoryMib: locked!.memoryMib });
+      await reserveSnapshotUse(tx, row!.id, vm.id, estimate);
       const jobId = await insertSnapshotJob(tx, "vm.snapshot.create", vm, row!.id, caller.userId);
-      return { row: row!, jobId };
+      const [counted] = await tx.select().from(vmSnapshots).where(eq(vmSnapshots.id, row!.id));
+      return { row: counted!, jobId };
     });
     this.jobsQueue.enqueue(out.jobId);
     const [snapshot] = await this.withRegion([out.row]);
@@ -231,6 +237,7 @@ export class VmSnapshots {
 
 /** Removes a destroyed VM's snapshot rows (its host removed the snapshots with the domain). */
 export async function forgetVmSnapshots(tx: Tx, vmId: number): Promise<void> {
+  await releaseVmSnapshotsUse(tx, vmId);
   await tx.update(vmSnapshots).set({ parentId: null }).where(eq(vmSnapshots.vmId, vmId));
   await tx.delete(vmSnapshots).where(eq(vmSnapshots.vmId, vmId));
 }

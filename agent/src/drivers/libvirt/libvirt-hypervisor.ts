@@ -21,6 +21,7 @@ import type {
 } from "../hypervisor.js";
 import { SnapshotTimeoutError } from "../hypervisor.js";
 import { parseQemuImgSnapshotSizes, parseSnapshotNames, parseSnapshotXml } from "./snapshot.parser.js";
+import { allocatedBytes, snapshotCreatedBytes } from "./snapshot-disk-use.js";
 import { parseDomainBridges, parseDomainDisks, parseDomainMdevs, parseScsiControllerModels } from "./domain-disks.parser.js";
 import { DomainEventStream } from "./domain-event-stream.js";
 import { parseUuidNameList } from "./domain-list.parser.js";
@@ -461,6 +462,9 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
       }
       if ((await this.snapshotNames(uuid)).includes(o.name)) return this.snapshotInfo(uuid, o.name);
       if (o.memory && !running) throw new InvalidArgumentError("memory", `VM ${uuid} is shut off: it has no memory state to snapshot`);
+      // The disk files' allocated bytes before, to report what the snapshot added to them (its storage pool counts it).
+      const paths = await this.snapshotDiskPaths(uuid);
+      const before = await allocatedBytes((p) => this.qemuImg(["info", "--output=json", "-U", p]), paths);
       const quiesce = o.quiesce && running;
       if (quiesce) {
         if (o.memory) throw new InvalidArgumentError("quiesce", "a memory snapshot keeps the guest's running state whole: quiesce is for snapshots without memory");
@@ -482,7 +486,9 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
       } finally {
         if (quiesce) await this.virsh.run(["domfsthaw", uuid]).catch((e: unknown) => this.opts.onWarning?.(`thawing ${uuid} after its snapshot: ${String(e)}`));
       }
-      return this.snapshotInfo(uuid, o.name);
+      const info = await this.snapshotInfo(uuid, o.name);
+      const after = await allocatedBytes((p) => this.qemuImg(["info", "--output=json", "-U", p]), paths);
+      return { ...info, createdBytes: snapshotCreatedBytes(before, after, info.sizeBytes) };
     });
   }
 
@@ -542,12 +548,16 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
   private async snapshotInfo(uuid: string, name: string): Promise<SnapshotInfo> {
     const s = await this.snapshotXml(uuid, name);
     let sizeBytes = 0;
-    const disks = parseDomainDisks(await this.virsh.run(["dumpxml", "--inactive", uuid])).filter((d) => d.device === "disk" && d.sourcePath);
-    for (const d of disks) {
-      const sizes = await this.qemuImg(["info", "--output=json", "-U", d.sourcePath]).then(parseQemuImgSnapshotSizes, () => new Map<string, number>());
+    for (const path of await this.snapshotDiskPaths(uuid)) {
+      const sizes = await this.qemuImg(["info", "--output=json", "-U", path]).then(parseQemuImgSnapshotSizes, () => new Map<string, number>());
       sizeBytes += sizes.get(name) ?? 0;
     }
-    return { name: s.name, parent: s.parent, state: s.state, memory: s.memory, createdAtMs: s.createdAtMs, sizeBytes };
+    return { name: s.name, parent: s.parent, state: s.state, memory: s.memory, createdAtMs: s.createdAtMs, sizeBytes, createdBytes: 0 };
+  }
+
+  /** The files of the domain's disks (cdroms left out): the ones its snapshots live in. */
+  private async snapshotDiskPaths(uuid: string): Promise<string[]> {
+    return parseDomainDisks(await this.virsh.run(["dumpxml", "--inactive", uuid])).filter((d) => d.device === "disk" && d.sourcePath).map((d) => d.sourcePath);
   }
 
   /**

@@ -602,9 +602,12 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
       await new Promise((r) => setTimeout(r, this.snapshotDelayMs));
     }
     const disks = new Map([...this.ownedDisks].filter(([k]) => k.startsWith(`${uuid}/`)).map(([k, v]) => [k, { ...v }]));
+    // A deterministic stand-in for libvirt's measure: a running VM's whole memory saved, and 1 MiB
+    // of metadata (L1 table copy, refcounts) per owned disk; the disks grow by exactly that.
+    const sizeBytes = (running ? d.spec.memoryMib * 1024 * 1024 : 0) + disks.size * 1024 * 1024;
     const info: SnapshotInfo = {
       name: o.name, parent: list.at(-1)?.info.name ?? "", state: running ? "running" : "shutoff", memory: running,
-      createdAtMs: Date.now(), sizeBytes: (running ? d.spec.memoryMib * 1024 * 1024 : 0) + disks.size * 1024 * 1024,
+      createdAtMs: Date.now(), sizeBytes, createdBytes: sizeBytes,
     };
     this.snapshotsOf.set(uuid, [...list, { info, state: d.state, disks }]);
     return info;
@@ -636,7 +639,8 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
   async listSnapshots(vmUuid: string): Promise<SnapshotInfo[]> {
     const uuid = vmUuid.toLowerCase();
     this.domain(uuid);
-    return (this.snapshotsOf.get(uuid) ?? []).map((x) => x.info);
+    // createdBytes is the create's own answer (a retried create repeats it); a list has none, as on libvirt.
+    return (this.snapshotsOf.get(uuid) ?? []).map((x) => ({ ...x.info, createdBytes: 0 }));
   }
 
   // ---- helpers

@@ -43,10 +43,12 @@ const localPool = {
   kind: "local",
   path: "volumes",
   capacity_gib: 1024,
-  allocated_gib: 250,
-  free_gib: 774,
+  allocated_gib: 253,
+  free_gib: 771,
   volume_count: 2,
   root_disk_count: 1,
+  snapshot_count: 1,
+  snapshot_gib: 3,
   created_at: "2026-12-04T18:49:47.874Z",
   updated_at: "2026-12-04T18:49:47.874Z",
 };
@@ -65,6 +67,8 @@ const sharedPool = {
   free_gib: 10240,
   volume_count: 0,
   root_disk_count: 0,
+  snapshot_count: 0,
+  snapshot_gib: 0,
   created_at: "2026-12-04T18:51:49.126Z",
   updated_at: "2026-12-04T18:51:49.126Z",
 };

@@ -36,10 +36,12 @@ export const StoragePoolView = Type.Object({
   kind: StoragePoolKind,
   path: Type.String(),
   capacity_gib: Type.Integer(),
-  allocated_gib: Type.Integer({ description: "The sizes of its volumes and of the VMs' root disks it holds, summed" }),
+  allocated_gib: Type.Integer({ description: "The sizes of its volumes, of the VMs' root disks and of the VM snapshots it holds, summed" }),
   free_gib: Type.Integer(),
   volume_count: Type.Integer(),
   root_disk_count: Type.Integer({ description: "VMs whose root disk (image overlay, ISO boot's blank disk, clone's copy) it holds" }),
+  snapshot_count: Type.Integer({ description: "VM snapshots counted here (inside the root disks or boot volumes it holds)" }),
+  snapshot_gib: Type.Integer({ description: "GiB those snapshots count in allocated_gib: an estimate while one is being made, then what the agent measured" }),
   created_at: Type.String({ format: "date-time" }),
   updated_at: Type.String({ format: "date-time" }),
 }, { additionalProperties: false });

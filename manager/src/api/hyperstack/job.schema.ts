@@ -19,6 +19,9 @@ export const JobResultView = Type.Object({
   size_bytes: Type.Optional(Type.Integer({ minimum: 0, description: "image.download: the stored file's size in bytes; vm.snapshot.create: the snapshot's" })),
   snapshot_id: Type.Optional(Id("vm.snapshot.*: the snapshot it made, reverted to or deleted")),
   vm_state: Type.Optional(Type.String({ description: "vm.snapshot.revert: the VM's state after it (Running for a memory snapshot, else Stopped)" })),
+  created_bytes: Type.Optional(Type.Integer({ minimum: 0, description: "vm.snapshot.create: bytes the VM's disk files grew by across it (0: not measured, e.g. a retried create)" })),
+  pool_gib: Type.Optional(Type.Integer({ minimum: 0, description: "vm.snapshot.create: GiB its storage pool counts for it (the measure, rounded up; absent: no pool)" })),
+  pool_full: Type.Optional(Type.String({ description: "vm.snapshot.create: it measured more than its storage pool had left, so it is counted up to the pool's capacity only" })),
   scaled: Type.Optional(Type.Object({
     vcpus: Type.Integer({ minimum: 1 }),
     memory_mib: Type.Integer({ minimum: 1 }),

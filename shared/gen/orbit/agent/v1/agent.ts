@@ -396,8 +396,16 @@ export interface SnapshotInfo {
   /** Holds the guest's memory and device state (a revert resumes it). */
   memory: boolean;
   createdAtMs: number;
-  /** Bytes the snapshot holds in the VM's disks (its vmstate and the clusters only it keeps), 0 when unknown. */
+  /** Bytes of saved memory (vmstate) the snapshot holds in the VM's disks, 0 when unknown or none. */
   sizeBytes: number;
+  /**
+   * Bytes the VM's disk files grew by while this snapshot was created (allocated size after minus
+   * before, summed over its disks): its vmstate, copied L1 tables, snapshot table and refcounts.
+   * Set only by the CreateSnapshot that made it (0 in a list; a retried create finding it made
+   * already may answer 0: the manager then counts size_bytes). What the storage pool counts for
+   * it (at least size_bytes); clusters that diverge later are the disks' own growth.
+   */
+  createdBytes: number;
 }
 
 export interface DiskAttached {
@@ -4146,7 +4154,7 @@ export const SnapshotList: MessageFns<SnapshotList> = {
 };
 
 function createBaseSnapshotInfo(): SnapshotInfo {
-  return { name: "", parent: "", state: "", memory: false, createdAtMs: 0, sizeBytes: 0 };
+  return { name: "", parent: "", state: "", memory: false, createdAtMs: 0, sizeBytes: 0, createdBytes: 0 };
 }
 
 export const SnapshotInfo: MessageFns<SnapshotInfo> = {
@@ -4168,6 +4176,9 @@ export const SnapshotInfo: MessageFns<SnapshotInfo> = {
     }
     if (message.sizeBytes !== 0) {
       writer.uint32(48).uint64(message.sizeBytes);
+    }
+    if (message.createdBytes !== 0) {
+      writer.uint32(512).uint64(message.createdBytes);
     }
     return writer;
   },
@@ -4233,6 +4244,14 @@ export const SnapshotInfo: MessageFns<SnapshotInfo> = {
             message.sizeBytes = longToNumber(reader.uint64());
             continue;
           }
+          case 64: {
+            if (tag !== 512) {
+              break;
+            }
+
+            message.createdBytes = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4261,6 +4280,11 @@ export const SnapshotInfo: MessageFns<SnapshotInfo> = {
         : isSet(object.size_bytes)
         ? globalThis.Number(object.size_bytes)
         : 0,
+      createdBytes: isSet(object.createdBytes)
+        ? globalThis.Number(object.createdBytes)
+        : isSet(object.created_bytes)
+        ? globalThis.Number(object.created_bytes)
+        : 0,
     };
   },
 
@@ -4284,6 +4308,9 @@ export const SnapshotInfo: MessageFns<SnapshotInfo> = {
     if (message.sizeBytes !== 0) {
       obj.sizeBytes = Math.round(message.sizeBytes);
     }
+    if (message.createdBytes !== 0) {
+      obj.createdBytes = Math.round(message.createdBytes);
+    }
     return obj;
   },
 
@@ -4298,6 +4325,7 @@ export const SnapshotInfo: MessageFns<SnapshotInfo> = {
     message.memory = object.memory ?? false;
     message.createdAtMs = object.createdAtMs ?? 0;
     message.sizeBytes = object.sizeBytes ?? 0;
+    message.createdBytes = object.createdBytes ?? 0;
     return message;
   },
 };
