@@ -45,6 +45,18 @@ export function parseDomainMdevs(xml: string): string[] {
     .filter(Boolean);
 }
 
+/** PURE: the host PCI devices (passthrough GPUs) a domain XML's `<hostdev type='pci'>` devices use, as "DDDD:BB:SS.F". */
+export function parseDomainPciHostdevs(xml: string): string[] {
+  type Addr = { "@_domain"?: string; "@_bus"?: string; "@_slot"?: string; "@_function"?: string };
+  type Hostdev = { "@_type"?: string; source?: { address?: Addr } };
+  const doc = hostdevParser.parse(xml) as { domain?: { devices?: { hostdev?: Hostdev[] } } };
+  const hex = (v: string | undefined, width: number): string => Number(v ?? 0).toString(16).padStart(width, "0");
+  return (doc.domain?.devices?.hostdev ?? [])
+    .filter((h) => h["@_type"] === "pci")
+    .map((h) => h.source?.address ?? {})
+    .map((a) => `${hex(a["@_domain"], 4)}:${hex(a["@_bus"], 2)}:${hex(a["@_slot"], 2)}.${hex(a["@_function"], 1)}`);
+}
+
 const controllerParser = new XMLParser({
   ignoreAttributes: false,
   attributeNamePrefix: "@_",
