@@ -272,6 +272,8 @@ export interface MigrateVmOptions {
    * cache=none): for disks on a path both hosts see that libvirt cannot tell is shared.
    */
   allowUnsafe?: boolean | undefined;
+  /** Bandwidth cap of the memory (and disk) stream, MiB/s; default: none. */
+  maxBandwidthMibps?: number | undefined;
   /** Throttle the guest's vCPUs when the copy does not converge. */
   autoConverge?: boolean | undefined;
   /** Past this the migration is aborted (the VM stays on the source): MigrationTimeoutError. */

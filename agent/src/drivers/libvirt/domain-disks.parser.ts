@@ -88,3 +88,18 @@ export function parseDomainBridges(xml: string): string[] {
     .filter(Boolean);
   return [...new Set(names)];
 }
+
+const serialParser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: "@_",
+  parseAttributeValue: false,
+  isArray: (name, jpath) => String(jpath) === "domain.devices.serial",
+});
+
+/** PURE: the unix socket path the first serial port (the console) is bound to; undefined for a pty serial. */
+export function parseSerialSocketPath(xml: string): string | undefined {
+  type Serial = { "@_type"?: string; source?: { "@_mode"?: string; "@_path"?: string } };
+  const doc = serialParser.parse(xml) as { domain?: { devices?: { serial?: Serial[] } } };
+  const s = (doc.domain?.devices?.serial ?? []).find((x) => x["@_type"] === "unix" && x.source?.["@_path"]);
+  return s?.source?.["@_path"];
+}

@@ -1,10 +1,11 @@
 // The Hypervisor driver for libvirt, through virsh. Per VM it keeps a directory
 // <instancesDir>/<vmUuid>/ with the owned disk overlays, the cloud-init seed, the UEFI NVRAM,
 // the serial log and the last domain XML it defined. Operations on one VM are serialised.
+import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { access, mkdir, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
+import { access, mkdir, mkdtemp, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { connect as netConnect, type Socket } from "node:net";
-import { hostname as osHostname } from "node:os";
+import { hostname as osHostname, tmpdir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { execa } from "execa";
 import { ConflictError, DeadlineExceededError, HypervisorError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
@@ -23,7 +24,7 @@ import type {
 import { MigrationCancelledError, MigrationRefusedError, MigrationTimeoutError, SnapshotTimeoutError } from "../hypervisor.js";
 import { type DomainJobInfo, parseDomjobinfoRaw, progressOf } from "./domjobinfo.parser.js";
 import { parseQemuImgSnapshotSizes, parseSnapshotNames, parseSnapshotXml } from "./snapshot.parser.js";
-import { parseDomainBridges, parseDomainDisks, parseDomainMdevs, parseDomainPciHostdevs, parseScsiControllerModels } from "./domain-disks.parser.js";
+import { parseDomainBridges, parseDomainDisks, parseDomainMdevs, parseDomainPciHostdevs, parseScsiControllerModels, parseSerialSocketPath } from "./domain-disks.parser.js";
 import { DomainEventStream } from "./domain-event-stream.js";
 import { parseUuidNameList } from "./domain-list.parser.js";
 import { type DomainState, isActive, parseDomstateReason } from "./domain-state.js";
@@ -606,12 +607,17 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
         if (job.cancelled) throw new MigrationCancelledError(uuid);
         const started = Date.now();
         if (o.maxDowntimeMs !== undefined) await this.virsh.run(["migrate-setmaxdowntime", uuid, String(o.maxDowntimeMs)]);
+        const xmlDir = await mkdtemp(join(tmpdir(), "orbit-migrate-"));
+        try {
+        const xmlArgs = await this.destinationXmlArgs(uuid, xmlDir);
         const args = [
           "migrate", ...(o.live ? ["--live"] : []), "--p2p", "--persistent",
           ...(o.copyStorage === "all" ? ["--copy-storage-all"] : []),
           ...(o.autoConverge ? ["--auto-converge"] : []),
+          ...(o.maxBandwidthMibps ? ["--bandwidth", String(o.maxBandwidthMibps)] : []),
           ...(o.allowUnsafe ? ["--unsafe"] : []),
           ...(o.migrateUri ? ["--migrateuri", o.migrateUri] : []),
+          ...xmlArgs,
           uuid, o.destinationUri,
         ];
         let samples = 0;
@@ -658,6 +664,9 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
           dataBytes: done?.dataProcessedBytes ?? last?.dataProcessedBytes,
           progressSamples: samples,
         };
+        } finally {
+          await rm(xmlDir, { recursive: true, force: true });
+        }
       });
     } finally {
       job.settled = true;
@@ -672,6 +681,26 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
     job.cancelled = true;
     await this.abortMigrationJob(uuid, job);
     return true;
+  }
+
+  /**
+   * The domain as the destination gets it (live and persistent), with the console socket renamed:
+   * on shared storage the destination's libvirt binds its socket (unlinking ours) before this
+   * host's domain stops, and the stop then removes the path, the destination's socket by then.
+   * A fresh name per migration keeps both. None when the serial is a pty.
+   */
+  private async destinationXmlArgs(uuid: string, dir: string): Promise<string[]> {
+    const live = await this.virsh.run(["dumpxml", "--migratable", uuid]);
+    const socket = parseSerialSocketPath(live);
+    if (!socket) return [];
+    const renamed = join(dirname(socket), `console-${randomBytes(4).toString("hex")}.sock`);
+    // A path longer than a unix socket's 107 bytes would fail the destination's QEMU: keep the old one.
+    if (Buffer.byteLength(renamed) > 107) return [];
+    const persistent = await this.virsh.run(["dumpxml", "--inactive", "--migratable", uuid]);
+    const files = { live: join(dir, "live.xml"), persistent: join(dir, "persistent.xml") };
+    await writeFile(files.live, live.split(socket).join(renamed));
+    await writeFile(files.persistent, persistent.split(socket).join(renamed));
+    return ["--xml", files.live, "--persistent-xml", files.persistent];
   }
 
   /** Managed, running or paused, no snapshots (libvirt refuses them), no passthrough or vGPU device. */
@@ -889,7 +918,8 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
       const name = PowerState[st.powerState];
       throw new ConflictError(`cannot open the console of VM ${uuid}: it is ${name.replace("POWER_STATE_", "").toLowerCase()} (${st.reason}); the console needs it running`, name);
     }
-    const path = this.consoleSocketPath(uuid);
+    // A migrated domain's socket has another name (destinationXmlArgs): the live XML says which.
+    const path = parseSerialSocketPath(await this.virsh.run(["dumpxml", uuid]).catch(() => "")) ?? this.consoleSocketPath(uuid);
     return new Promise<Socket>((resolve, reject) => {
       const socket = netConnect(path);
       socket.once("connect", () => { socket.off("error", reject); resolve(socket); });
