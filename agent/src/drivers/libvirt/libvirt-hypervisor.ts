@@ -609,61 +609,7 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
         if (o.maxDowntimeMs !== undefined) await this.virsh.run(["migrate-setmaxdowntime", uuid, String(o.maxDowntimeMs)]);
         const xmlDir = await mkdtemp(join(tmpdir(), "orbit-migrate-"));
         try {
-        const xmlArgs = await this.destinationXmlArgs(uuid, xmlDir);
-        const args = [
-          "migrate", ...(o.live ? ["--live"] : []), "--p2p", "--persistent",
-          ...(o.copyStorage === "all" ? ["--copy-storage-all"] : []),
-          ...(o.autoConverge ? ["--auto-converge"] : []),
-          ...(o.maxBandwidthMibps ? ["--bandwidth", String(o.maxBandwidthMibps)] : []),
-          ...(o.allowUnsafe ? ["--unsafe"] : []),
-          ...(o.migrateUri ? ["--migrateuri", o.migrateUri] : []),
-          ...xmlArgs,
-          uuid, o.destinationUri,
-        ];
-        let samples = 0;
-        let last: DomainJobInfo | undefined;
-        const poller = this.pollMigrationJob(uuid, o.progressIntervalMs ?? 500, (j) => {
-          samples++;
-          last = j;
-          try {
-            o.onProgress?.(progressOf(j));
-          } catch (e) {
-            this.opts.onWarning?.(`migration progress listener of ${uuid} failed: ${String(e)}`);
-          }
-        });
-        const timer = setTimeout(() => {
-          job.timedOut = true;
-          void this.abortMigrationJob(uuid, job);
-        }, o.timeoutMs);
-        try {
-          // virsh itself is killed only well after our own deadline: the abort ends it first.
-          await this.virsh.run(args, { timeoutMs: o.timeoutMs + 60_000 });
-        } catch (e) {
-          if (job.cancelled) throw new MigrationCancelledError(uuid);
-          if (job.timedOut) throw new MigrationTimeoutError(uuid, o.timeoutMs);
-          // Not this host's libvirt failing (a "connection" error is the destination's): final, named as a migration failure.
-          const text = e instanceof Error ? e.message : String(e);
-          throw new HypervisorError(`migration of VM ${uuid} to ${o.destinationUri} failed, the VM stays on this host: ${text}`, {
-            code: "migration_failed", retryable: false, ...(isVirshError(e) ? { virshError: e.virshError } : {}),
-          });
-        } finally {
-          job.settled = true;
-          clearTimeout(timer);
-          await poller.stop();
-        }
-        const totalMs = Date.now() - started;
-        const done = await this.virsh.run(["domjobinfo", "--completed", "--rawstats", uuid]).then(parseDomjobinfoRaw, (e: unknown) => {
-          this.opts.onWarning?.(`statistics of ${uuid}'s completed migration unavailable: ${String(e)}`);
-          return undefined;
-        });
-        await this.forgetMigratedDomain(uuid);
-        return {
-          totalMs,
-          downtimeMs: done?.downtimeMs,
-          jobMs: done?.elapsedMs,
-          dataBytes: done?.dataProcessedBytes ?? last?.dataProcessedBytes,
-          progressSamples: samples,
-        };
+          return await this.runMigration(uuid, o, job, started, xmlDir);
         } finally {
           await rm(xmlDir, { recursive: true, force: true });
         }
@@ -672,6 +618,65 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
       job.settled = true;
       this.migrations.delete(uuid);
     }
+  }
+
+  /** The migration proper, under the VM's lock: `virsh migrate` with progress sampling and the deadline's abort. */
+  private async runMigration(uuid: string, o: MigrateVmOptions, job: MigrationJob, started: number, xmlDir: string): Promise<MigrationResult> {
+    const xmlArgs = await this.destinationXmlArgs(uuid, xmlDir);
+    const args = [
+      "migrate", ...(o.live ? ["--live"] : []), "--p2p", "--persistent",
+      ...(o.copyStorage === "all" ? ["--copy-storage-all"] : []),
+      ...(o.autoConverge ? ["--auto-converge"] : []),
+      ...(o.maxBandwidthMibps ? ["--bandwidth", String(o.maxBandwidthMibps)] : []),
+      ...(o.allowUnsafe ? ["--unsafe"] : []),
+      ...(o.migrateUri ? ["--migrateuri", o.migrateUri] : []),
+      ...xmlArgs,
+      uuid, o.destinationUri,
+    ];
+    let samples = 0;
+    let last: DomainJobInfo | undefined;
+    const poller = this.pollMigrationJob(uuid, o.progressIntervalMs ?? 500, (j) => {
+      samples++;
+      last = j;
+      try {
+        o.onProgress?.(progressOf(j));
+      } catch (e) {
+        this.opts.onWarning?.(`migration progress listener of ${uuid} failed: ${String(e)}`);
+      }
+    });
+    const timer = setTimeout(() => {
+      job.timedOut = true;
+      void this.abortMigrationJob(uuid, job);
+    }, o.timeoutMs);
+    try {
+      // virsh itself is killed only well after our own deadline: the abort ends it first.
+      await this.virsh.run(args, { timeoutMs: o.timeoutMs + 60_000 });
+    } catch (e) {
+      if (job.cancelled) throw new MigrationCancelledError(uuid);
+      if (job.timedOut) throw new MigrationTimeoutError(uuid, o.timeoutMs);
+      // Not this host's libvirt failing (a "connection" error is the destination's): final, named as a migration failure.
+      const text = e instanceof Error ? e.message : String(e);
+      throw new HypervisorError(`migration of VM ${uuid} to ${o.destinationUri} failed, the VM stays on this host: ${text}`, {
+        code: "migration_failed", retryable: false, ...(isVirshError(e) ? { virshError: e.virshError } : {}),
+      });
+    } finally {
+      job.settled = true;
+      clearTimeout(timer);
+      await poller.stop();
+    }
+    const totalMs = Date.now() - started;
+    const done = await this.virsh.run(["domjobinfo", "--completed", "--rawstats", uuid]).then(parseDomjobinfoRaw, (e: unknown) => {
+      this.opts.onWarning?.(`statistics of ${uuid}'s completed migration unavailable: ${String(e)}`);
+      return undefined;
+    });
+    await this.forgetMigratedDomain(uuid);
+    return {
+      totalMs,
+      downtimeMs: done?.downtimeMs,
+      jobMs: done?.elapsedMs,
+      dataBytes: done?.dataProcessedBytes ?? last?.dataProcessedBytes,
+      progressSamples: samples,
+    };
   }
 
   async cancelMigration(vmUuid: string): Promise<boolean> {
