@@ -669,7 +669,12 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
       this.opts.onWarning?.(`statistics of ${uuid}'s completed migration unavailable: ${String(e)}`);
       return undefined;
     });
+    const bridges = parseDomainBridges(await this.virsh.run(["dumpxml", "--inactive", uuid]).catch(() => ""));
     await this.forgetMigratedDomain(uuid);
+    // Its tap is gone from this host: its rules here protect nothing (the destination's are the
+    // manager's to apply before migrating), and its environment bridges may be unused now.
+    await this.nft.remove(uuid).catch((e: unknown) => this.opts.onWarning?.(`firewall of ${uuid} left after its migration: ${String(e)}`));
+    await this.releaseUnusedBridges(bridges);
     return {
       totalMs,
       downtimeMs: done?.downtimeMs,
