@@ -83,6 +83,19 @@ describe.skipIf(skip)(`live migration between two real libvirtd${reason ? ` (${r
   };
   const stateOn = async (hv: TestGuestHypervisor, uuid: string): Promise<PowerState | undefined> =>
     (await hv.listDomains()).find((d) => d.vmUuid === uuid)?.powerState;
+  /** A line typed on the VM's serial console (through that host's driver) is echoed by the guest. */
+  const expectEcho = async (hv: TestGuestHypervisor, uuid: string): Promise<void> => {
+    const marker = `after-migration-${randomUUID().slice(0, 8)}`;
+    const console_ = await hv.openConsole(uuid);
+    let got = "";
+    console_.on("data", (d: Buffer) => (got += d.toString()));
+    try {
+      console_.write(`${marker}\n`);
+      await waitFor(`the guest's echo of ${marker}`, () => got.includes(`GUEST-ECHO ${marker}`), 20_000);
+    } finally {
+      console_.destroy();
+    }
+  };
   const logs = (): string => `${daemonA?.logs() ?? ""}\n${daemonB?.logs() ?? ""}`;
 
   beforeAll(async () => {
@@ -190,23 +203,21 @@ describe.skipIf(skip)(`live migration between two real libvirtd${reason ? ` (${r
     expect((await hvA.listDomains()).some((d) => d.vmUuid === vm.vmUuid)).toBe(false);
 
     // The guest still runs: a line typed on its serial console on B is echoed back.
-    const marker = `after-migration-${randomUUID().slice(0, 8)}`;
-    const console_ = await hvB.openConsole(vm.vmUuid);
-    let got = "";
-    console_.on("data", (d: Buffer) => (got += d.toString()));
-    try {
-      console_.write(`${marker}\n`);
-      await waitFor("the guest's echo on B", () => got.includes(`GUEST-ECHO ${marker}`), 20_000);
-    } finally {
-      console_.destroy();
-    }
+    await expectEcho(hvB, vm.vmUuid);
     // The serial log (shared storage) goes on: B's driver reads it.
-    expect((await hvB.consoleLog(vm.vmUuid, 64 * 1024)).text).toContain(`GUEST-ECHO ${marker}`);
+    expect((await hvB.consoleLog(vm.vmUuid, 64 * 1024)).text).toMatch(/GUEST-ECHO after-migration-/);
   }, 180_000);
 
-  it("the VM is B's now: B destroys it", async () => {
-    await hvB.destroyVm(vm.vmUuid, { removeOwnedDisks: true });
+  it("migrates it back to A (its console socket renamed again), where it still answers; A destroys it", async () => {
+    const r = await hvB.migrateVm(vm.vmUuid, toB({ destinationUri: daemonA!.tcpUri!, migrateUri: `tcp://${ADDR_A}` })).catch((e: unknown) => {
+      throw new Error(`migration back failed: ${String(e)}\n${logs()}`);
+    });
+    console.info(`live migration back (B to A): total ${r.totalMs} ms, job ${r.jobMs} ms, downtime ${r.downtimeMs} ms (libvirt)`);
+    expect(await stateOn(hvA, vm.vmUuid)).toBe(PowerState.POWER_STATE_RUNNING);
     expect(await stateOn(hvB, vm.vmUuid)).toBeUndefined();
+    await expectEcho(hvA, vm.vmUuid);
+    await hvA.destroyVm(vm.vmUuid, { removeOwnedDisks: true });
+    expect(await stateOn(hvA, vm.vmUuid)).toBeUndefined();
     expect(warnings.filter((w) => !/progress/.test(w))).toEqual([]);
   }, 60_000);
 });
