@@ -321,6 +321,27 @@ describe("CommandExecutor migration commands", () => {
     expect(b.has(vm)).toBe(true);
   });
 
+  it("PrepareMigrationIn on the destination makes the VM's bridges and applies its firewall there first", async () => {
+    const { a, b } = pair();
+    const vm = randomUUID();
+    const spec = VmSpec.fromPartial({
+      vmUuid: vm, name: "v", vcpus: 1, memoryMib: 64, nics: [{ mac: "52:54:00:00:00:02", bridge: "orb-9", model: "virtio" }],
+      firewall: { rules: [{ direction: "ingress", protocol: "tcp", portRangeMin: 22, portRangeMax: 22, remoteIpPrefix: "0.0.0.0/0", ethertype: "IPv4" }] },
+    });
+    const exA = new CommandExecutor(a);
+    const exB = new CommandExecutor(b);
+    expect((await exA.execute({ commandId: randomUUID(), deadlineMs: 0, vmUuid: vm, body: { $case: "startVm", value: { spec } } })).ok).toBe(true);
+    expect((await exA.execute(migrate(vm))).error).toMatchObject({ code: "hypervisor_error", message: expect.stringMatching(/no bridge orb-9/) });
+    const prep = await exB.execute({ commandId: randomUUID(), deadlineMs: 0, vmUuid: vm, body: { $case: "prepareMigrationIn", value: { spec } } });
+    expect(prep.error).toBeUndefined();
+    expect(b.bridgeNames()).toEqual(["orb-9"]);
+    expect(b.firewallOf(vm)?.rules).toHaveLength(1);
+    expect((await exA.execute(migrate(vm))).ok).toBe(true);
+    expect(a.firewallOf(vm)).toBeUndefined();
+    const wrong = await exB.execute({ commandId: randomUUID(), deadlineMs: 0, vmUuid: randomUUID(), body: { $case: "prepareMigrationIn", value: { spec } } });
+    expect(wrong.error).toMatchObject({ code: "invalid_argument" });
+  });
+
   it("CancelMigration is not queued behind the MigrateVm it stops; the VM stays; no migration: conflict", async () => {
     const { a, b } = pair();
     a.migrationDurationMs = 5000;

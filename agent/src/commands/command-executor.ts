@@ -234,6 +234,19 @@ export class CommandExecutor {
             },
           });
         }
+        case "prepareMigrationIn": {
+          const mig = requireCapability(this.hv, "migration", "prepare an incoming migration");
+          const spec = b.value.spec;
+          if (!spec) throw new InvalidArgumentError("prepare_migration_in.spec", "PrepareMigrationIn needs the VM's spec");
+          if (spec.vmUuid.toLowerCase() !== vm.toLowerCase()) throw new InvalidArgumentError("prepare_migration_in.spec.vm_uuid", "spec is for another VM than the command");
+          // Its rules are up here before it arrives, as before a start.
+          if (spec.firewall) {
+            const firewall = checkFirewallSpec(spec.firewall, "prepare_migration_in.spec.firewall");
+            await requireCapability(this.hv, "firewall", "prepare an incoming migration with a firewall").applyFirewall(vm, firewall);
+          }
+          await mig.prepareIncomingMigration(spec);
+          return ok(undefined);
+        }
         case "cancelMigration": {
           const cancelled = await requireCapability(this.hv, "migration", "cancel migration").cancelMigration(vm);
           if (!cancelled) throw new ConflictError(`VM ${vm} has no migration running on this host`, "not_migrating");

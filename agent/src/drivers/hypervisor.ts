@@ -328,6 +328,12 @@ export class MigrationCancelledError extends ConflictError {
  * destination and gone from this host; on any failure it is still here, as it was.
  */
 export interface MigrationCapability {
+  /**
+   * On the destination, before a migration to it: what the domain needs here that the migration
+   * does not bring (its NICs' bridges, with their gateways). Idempotent. The firewall is applied
+   * separately (FirewallCapability: the tap's name is known ahead).
+   */
+  prepareIncomingMigration(spec: VmSpec): Promise<void>;
   /** NotFoundError for an unknown VM; MigrationRefusedError for one that cannot move. */
   migrateVm(vmUuid: string, opts: MigrateVmOptions): Promise<MigrationResult>;
   /** Aborts the VM's running migration (its migrateVm rejects with MigrationCancelledError); false when none runs. */

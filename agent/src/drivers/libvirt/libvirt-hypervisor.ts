@@ -684,6 +684,16 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
     };
   }
 
+  async prepareIncomingMigration(spec: VmSpec): Promise<void> {
+    const nics = uniqueBy(spec.nics, (n) => n.bridge);
+    // Under the bridges' locks, as a define: a destroy here meanwhile sees the bridge made anew.
+    await this.withBridgeLocks(nics.map((n) => n.bridge), async () => {
+      for (const nic of nics) {
+        await this.ensureBridge(nic.bridge, nic.gateway ? { address: nic.gateway, prefixLength: nic.prefixLength } : undefined);
+      }
+    });
+  }
+
   async cancelMigration(vmUuid: string): Promise<boolean> {
     const uuid = vmUuid.toLowerCase();
     const job = this.migrations.get(uuid);

@@ -725,14 +725,23 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
     return { totalMs: Date.now() - started, downtimeMs: 1, jobMs: Date.now() - started, dataBytes: totalBytes, progressSamples: samples };
   }
 
+  /** The NICs' bridges, as the libvirt driver makes them (a migration arriving without them fails, as there). */
+  async prepareIncomingMigration(spec: VmSpec): Promise<void> {
+    this.plugNics(spec);
+  }
+
   async cancelMigration(vmUuid: string): Promise<boolean> {
     const m = this.outgoing.get(vmUuid.toLowerCase());
     m?.cancel();
     return m !== undefined;
   }
 
-  /** As a destination libvirt: the uuid must not be defined here, and the memory must be free. */
+  /** As a destination libvirt: the uuid must not be defined here, the memory must be free, its bridges there. */
   private expectCanReceive(uuid: string, d: SimulatedDomain): void {
+    const missing = d.spec.nics.map((n) => n.bridge).filter((b) => !this.bridges.has(b));
+    if (missing.length > 0) {
+      throw new HypervisorError(`migration of VM ${uuid} failed, the VM stays on its host: ${this.o.hostname} has no bridge ${missing.join(", ")} (prepareIncomingMigration first)`, { code: "migration_failed" });
+    }
     if (this.domains.has(uuid)) throw new HypervisorError(`migration of VM ${uuid} failed, the VM stays on its host: a domain with its uuid already exists on ${this.o.hostname}`, { code: "migration_failed" });
     const free = this.o.memoryMib - this.usedMemoryMib();
     if (d.spec.memoryMib > free) {
@@ -742,7 +751,6 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
 
   /** The destination's side of the switch-over: the domain as it ran on the source, now here. */
   private receiveMigrated(uuid: string, d: SimulatedDomain, disks: [string, SimulatedOwnedDisk][]): void {
-    this.plugNics(d.spec);
     for (const [k, v] of disks) this.ownedDisks.set(k, { ...v });
     this.commit(uuid, { ...d, reason: "migrated" });
     this.emit(uuid, "started", "migrated");

@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { HypervisorError, NotFoundError } from "#shared/errors.js";
-import { PowerState, StopMode, VmSpec } from "#shared/protocol.js";
+import { NicSpec, PowerState, StopMode, VmSpec } from "#shared/protocol.js";
 import {
   capabilityNames, type DomainLifecycleEvent, type MigrateVmOptions, MigrationCancelledError, type MigrationProgress, MigrationRefusedError, MigrationTimeoutError,
 } from "../hypervisor.js";
@@ -97,6 +97,19 @@ describe("SimulatorHypervisor migration", () => {
     expect((full as HypervisorError).message).toMatch(/1024 MiB needed on b, 512 MiB free/);
     expect((await a.listDomains())[0]?.powerState).toBe(PowerState.POWER_STATE_RUNNING);
     expect(b.has(vm.vmUuid)).toBe(false);
+  });
+
+  it("needs the VM's bridges on the destination first (prepareIncomingMigration)", async () => {
+    const { a, b } = pair();
+    const vm = spec({ nics: [NicSpec.fromPartial({ mac: "52:54:00:00:00:01", bridge: "orb-7", model: "virtio" })] });
+    await a.startVm(vm);
+    const err = await a.migrateVm(vm.vmUuid, toB()).catch((e: unknown) => e);
+    expect((err as HypervisorError).message).toMatch(/b has no bridge orb-7/);
+    expect(a.has(vm.vmUuid)).toBe(true);
+    await b.prepareIncomingMigration(vm);
+    await a.migrateVm(vm.vmUuid, toB());
+    expect(b.has(vm.vmUuid)).toBe(true);
+    expect(b.bridgeNames()).toEqual(["orb-7"]);
   });
 
   it("a cancel mid-way or the timeout aborts it; the VM stays running on A", async () => {

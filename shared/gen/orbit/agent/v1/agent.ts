@@ -549,6 +549,9 @@ export interface Command {
      * migration_cancelled.
      */
     { $case: "cancelMigration"; value: CancelMigration }
+    | //
+    /** Capability "migration". Sent to the destination host before MigrateVm. */
+    { $case: "prepareMigrationIn"; value: PrepareMigrationIn }
     | undefined;
 }
 
@@ -579,6 +582,15 @@ export interface MigrateVm {
 }
 
 export interface CancelMigration {
+}
+
+/**
+ * On the destination, before a MigrateVm to it: makes what the VM needs there that the migration
+ * does not bring (its NICs' bridges with their gateways) and applies spec.firewall, so the VM is
+ * never unprotected there. Idempotent. The spec is the VM's, as StartVm would send it.
+ */
+export interface PrepareMigrationIn {
+  spec: VmSpec | undefined;
 }
 
 /**
@@ -5810,6 +5822,9 @@ export const Command: MessageFns<Command> = {
       case "cancelMigration":
         CancelMigration.encode(message.body.value, writer.uint32(570).fork()).join();
         break;
+      case "prepareMigrationIn":
+        PrepareMigrationIn.encode(message.body.value, writer.uint32(578).fork()).join();
+        break;
     }
     return writer;
   },
@@ -6035,6 +6050,14 @@ export const Command: MessageFns<Command> = {
             message.body = { $case: "cancelMigration", value: CancelMigration.decode(reader, reader.uint32()) };
             continue;
           }
+          case 72: {
+            if (tag !== 578) {
+              break;
+            }
+
+            message.body = { $case: "prepareMigrationIn", value: PrepareMigrationIn.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6156,6 +6179,10 @@ export const Command: MessageFns<Command> = {
         ? { $case: "cancelMigration", value: CancelMigration.fromJSON(object.cancelMigration) }
         : isSet(object.cancel_migration)
         ? { $case: "cancelMigration", value: CancelMigration.fromJSON(object.cancel_migration) }
+        : isSet(object.prepareMigrationIn)
+        ? { $case: "prepareMigrationIn", value: PrepareMigrationIn.fromJSON(object.prepareMigrationIn) }
+        : isSet(object.prepare_migration_in)
+        ? { $case: "prepareMigrationIn", value: PrepareMigrationIn.fromJSON(object.prepare_migration_in) }
         : undefined,
     };
   },
@@ -6217,6 +6244,8 @@ export const Command: MessageFns<Command> = {
       obj.migrateVm = MigrateVm.toJSON(message.body.value);
     } else if (message.body?.$case === "cancelMigration") {
       obj.cancelMigration = CancelMigration.toJSON(message.body.value);
+    } else if (message.body?.$case === "prepareMigrationIn") {
+      obj.prepareMigrationIn = PrepareMigrationIn.toJSON(message.body.value);
     }
     return obj;
   },
@@ -6365,6 +6394,12 @@ export const Command: MessageFns<Command> = {
       case "cancelMigration": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "cancelMigration", value: CancelMigration.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "prepareMigrationIn": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "prepareMigrationIn", value: PrepareMigrationIn.fromPartial(object.body.value) };
         }
         break;
       }
@@ -6660,6 +6695,73 @@ export const CancelMigration: MessageFns<CancelMigration> = {
   },
   fromPartial<I extends Exact<DeepPartial<CancelMigration>, I>>(_: I): CancelMigration {
     const message = createBaseCancelMigration();
+    return message;
+  },
+};
+
+function createBasePrepareMigrationIn(): PrepareMigrationIn {
+  return { spec: undefined };
+}
+
+export const PrepareMigrationIn: MessageFns<PrepareMigrationIn> = {
+  encode(message: PrepareMigrationIn, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.spec !== undefined) {
+      VmSpec.encode(message.spec, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PrepareMigrationIn {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePrepareMigrationIn();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.spec = VmSpec.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PrepareMigrationIn {
+    return { spec: isSet(object.spec) ? VmSpec.fromJSON(object.spec) : undefined };
+  },
+
+  toJSON(message: PrepareMigrationIn): unknown {
+    const obj: any = {};
+    if (message.spec !== undefined) {
+      obj.spec = VmSpec.toJSON(message.spec);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PrepareMigrationIn>, I>>(base?: I): PrepareMigrationIn {
+    return PrepareMigrationIn.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PrepareMigrationIn>, I>>(object: I): PrepareMigrationIn {
+    const message = createBasePrepareMigrationIn();
+    message.spec = (object.spec !== undefined && object.spec !== null) ? VmSpec.fromPartial(object.spec) : undefined;
     return message;
   },
 };
