@@ -39,6 +39,10 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | u
 // Addresses inside the test's own namespaces only (nothing of the machine's network is touched).
 const ADDR_A = "10.251.7.1";
 const ADDR_B = "10.251.7.2";
+const BRIDGE = "orb-mig";
+
+const bridgesIn = async (net: HostNetworkSandbox): Promise<string[]> =>
+  (JSON.parse(await net.exec("ip", ["-j", "link", "show", "type", "bridge"])) as { ifname: string }[]).map((l) => l.ifname);
 
 describe.skipIf(skip)(`live migration between two real libvirtd${reason ? ` (${reason})` : ""}`, () => {
   let guest: TestGuest;
@@ -136,9 +140,16 @@ describe.skipIf(skip)(`live migration between two real libvirtd${reason ? ` (${r
   });
 
   it("boots the guest on A", async () => {
-    vm = spec({ disks: [{ id: "data", device: "disk", format: "qcow2", bus: "virtio", owned: true, sizeGib: 1 }] });
+    vm = spec({
+      disks: [{ id: "data", device: "disk", format: "qcow2", bus: "virtio", owned: true, sizeGib: 1 }],
+      nics: [{ mac: "52:54:00:5e:00:01", bridge: BRIDGE, model: "virtio" }],
+    });
     const st = await hvA.startVm(vm);
     expect(st.powerState).toBe(PowerState.POWER_STATE_RUNNING);
+    // What the migration does not bring: B's bridge for the VM's NIC (the manager asks B first).
+    expect(await bridgesIn(netB!)).not.toContain(BRIDGE);
+    await hvB.prepareIncomingMigration(vm);
+    expect(await bridgesIn(netB!)).toContain(BRIDGE);
     await waitFor("GUEST-READY on A", () => serial(vm.vmUuid).includes("GUEST-READY"), 60_000);
   }, 90_000);
 
@@ -201,6 +212,8 @@ describe.skipIf(skip)(`live migration between two real libvirtd${reason ? ` (${r
     expect(await stateOn(hvB, vm.vmUuid)).toBe(PowerState.POWER_STATE_RUNNING);
     expect((await hvB.listDomains()).find((d) => d.vmUuid === vm.vmUuid)?.managed).toBe(true);
     expect((await hvA.listDomains()).some((d) => d.vmUuid === vm.vmUuid)).toBe(false);
+    // A's environment bridge served only this VM: released with it.
+    expect(await bridgesIn(netA!)).not.toContain(BRIDGE);
 
     // The guest still runs: a line typed on its serial console on B is echoed back.
     await expectEcho(hvB, vm.vmUuid);
@@ -209,6 +222,7 @@ describe.skipIf(skip)(`live migration between two real libvirtd${reason ? ` (${r
   }, 180_000);
 
   it("migrates it back to A (its console socket renamed again), where it still answers; A destroys it", async () => {
+    await hvA.prepareIncomingMigration(vm);
     const r = await hvB.migrateVm(vm.vmUuid, toB({ destinationUri: daemonA!.tcpUri!, migrateUri: `tcp://${ADDR_A}` })).catch((e: unknown) => {
       throw new Error(`migration back failed: ${String(e)}\n${logs()}`);
     });
