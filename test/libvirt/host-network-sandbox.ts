@@ -50,3 +50,19 @@ export async function startHostNetworkSandbox(): Promise<HostNetworkSandbox> {
     },
   };
 }
+
+/**
+ * Joins two sandboxes with a veth pair and puts `a.address`/`b.address` (same /prefix) on its
+ * ends: two hosts on one segment (migration, HA). Deleting either namespace removes the pair.
+ */
+export async function linkHostNetworkSandboxes(
+  a: HostNetworkSandbox, b: HostNetworkSandbox, addrs: { a: string; b: string; prefixLength: number },
+): Promise<void> {
+  const suffix = randomUUID().slice(0, 6);
+  const [ia, ib] = [`vh${suffix}a`, `vh${suffix}b`];
+  await execa("ip", ["link", "add", ia, "netns", a.name, "type", "veth", "peer", "name", ib, "netns", b.name]);
+  for (const [sb, dev, addr] of [[a, ia, addrs.a], [b, ib, addrs.b]] as const) {
+    await execa("ip", ["-n", sb.name, "addr", "add", `${addr}/${addrs.prefixLength}`, "dev", dev]);
+    await execa("ip", ["-n", sb.name, "link", "set", dev, "up"]);
+  }
+}

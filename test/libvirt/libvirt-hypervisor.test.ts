@@ -237,7 +237,7 @@ describe.skipIf(skip)(`LibvirtHypervisor on a real libvirtd${reason ? ` (${reaso
     });
 
     it("runs capability commands through the CommandExecutor (what the manager sends), with the driver's refusals as typed errors", async () => {
-      expect(capabilityNames(hv)).toEqual(["power", "resize", "disks", "stats", "console", "firewall", "snapshots"]);
+      expect(capabilityNames(hv)).toEqual(["power", "resize", "disks", "stats", "console", "firewall", "snapshots", "migration"]);
       const ex = new CommandExecutor(hv, { defaultDetachTimeoutMs: 20_000 });
       const run = (body: Command["body"]) => ex.execute({ commandId: randomUUID(), deadlineMs: Date.now() + 60_000, vmUuid: vm.vmUuid, body });
       expect((await run({ $case: "suspendVm", value: {} })).domain).toMatchObject({ powerState: PowerState.POWER_STATE_PAUSED });

@@ -1,7 +1,7 @@
 // Starts one privileged libvirtd for the real-libvirt tests in a private mount namespace: its
 // own /etc, /var (overlays) and /run under a temporary root, QEMU running as root without
-// cgroups/namespaces/security driver, no TCP listener (unix socket only), so it cannot clash
-// with the host's libvirt or other test daemons. (After ../shared/notes/real-libvirt.md.)
+// cgroups/namespaces/security driver, no TCP listener (unix socket only) unless asked, so it
+// cannot clash with the host's libvirt or other test daemons. (After ../shared/notes/real-libvirt.md.)
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -13,6 +13,8 @@ export interface SandboxedLibvirtd {
   root: string;
   uri: string;
   hostUuid: string;
+  /** With `tcpListenAddress`: the URI other daemons reach this one at (qemu+tcp://ADDRESS/system). */
+  tcpUri?: string;
   /** libvirt's log and QEMU's per-domain logs, for failure messages. */
   logs(): string;
   stop(): Promise<void>;
@@ -22,9 +24,13 @@ export const REQUIRED_TOOLS = ["virsh", "libvirtd", "qemu-system-x86_64", "qemu-
 
 /**
  * `netns`: a network namespace (ip netns) the daemon, and so QEMU and its taps, run in; by
- * default the machine's own.
+ * default the machine's own. `tcpListenAddress`: also listen (no auth) on libvirt's TCP port
+ * 16509 at this address, for peer-to-peer migration from another daemon. Only ever an address
+ * of a namespace of the test's own (a fixed port there clashes with nothing); never the
+ * machine's.
  */
-export async function startSandboxedLibvirtd(opts: { netns?: string } = {}): Promise<SandboxedLibvirtd> {
+export async function startSandboxedLibvirtd(opts: { netns?: string; tcpListenAddress?: string } = {}): Promise<SandboxedLibvirtd> {
+  if (opts.tcpListenAddress && !opts.netns) throw new Error("a TCP listener needs a network namespace of the test's own");
   if (process.getuid?.() !== 0) throw new Error("the sandboxed libvirtd needs root (mount namespaces, QEMU as root)");
   const root = mkdtempSync(join(tmpdir(), "orbit-libvirtd-"));
   const hostUuid = randomUUID();
@@ -46,7 +52,7 @@ export async function startSandboxedLibvirtd(opts: { netns?: string } = {}): Pro
     join(root, "etc-upper/libvirt/libvirtd.conf"),
     [
       "listen_tls = 0",
-      "listen_tcp = 0",
+      ...(opts.tcpListenAddress ? ["listen_tcp = 1", `listen_addr = "${opts.tcpListenAddress}"`, 'auth_tcp = "none"'] : ["listen_tcp = 0"]),
       'auth_unix_rw = "none"',
       'auth_unix_ro = "none"',
       `host_uuid = "${hostUuid}"`,
@@ -67,7 +73,7 @@ export async function startSandboxedLibvirtd(opts: { netns?: string } = {}): Pro
     `mount -t overlay overlay -o lowerdir=/etc,upperdir=${root}/etc-upper,workdir=${root}/etc-work /etc`,
     `mount -t overlay overlay -o lowerdir=/var,upperdir=${root}/var-upper,workdir=${root}/var-work /var`,
     `mount --bind ${root}/run /run`,
-    `exec libvirtd --pid-file ${root}/run/libvirtd.pid`,
+    `exec libvirtd ${opts.tcpListenAddress ? "--listen " : ""}--pid-file ${root}/run/libvirtd.pid`,
   ].join(" && ");
   const unshare = ["unshare", "-m", "--propagation", "private", "bash", "-c", inner];
   const argv = opts.netns ? ["ip", "netns", "exec", opts.netns, ...unshare] : unshare;
@@ -119,7 +125,8 @@ export async function startSandboxedLibvirtd(opts: { netns?: string } = {}): Pro
     }
     rmSync(root, { recursive: true, force: true });
   };
-  return { root, uri, hostUuid, logs, stop };
+  const tcpUri = opts.tcpListenAddress ? `qemu+tcp://${opts.tcpListenAddress}/system` : undefined;
+  return { root, uri, hostUuid, ...(tcpUri ? { tcpUri } : {}), logs, stop };
 }
 
 function killQuietly(pid: number, signal: NodeJS.Signals): void {

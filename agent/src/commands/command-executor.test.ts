@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { HypervisorError } from "#shared/errors.js";
-import { DiskSpec, PowerState, VmSpec, type Command } from "#shared/protocol.js";
+import { DiskSpec, MigrateVm, PowerState, VmSpec, type Command } from "#shared/protocol.js";
+import { SimulatedMigrationNetwork } from "../drivers/simulator/simulated-migration-network.js";
 import { SimulatorHypervisor } from "../drivers/simulator/simulator-hypervisor.js";
 import { CommandExecutor } from "./command-executor.js";
 
@@ -289,5 +290,85 @@ describe("CommandExecutor capability commands", () => {
       expect((await ex2.execute(cmd)).error).toMatchObject({ code: "unsupported", retryable: false });
       expect(without.has(vm2)).toBe(false);
     });
+  });
+});
+
+describe("CommandExecutor migration commands", () => {
+  const pair = () => {
+    const network = new SimulatedMigrationNetwork();
+    const host = (name: string) => new SimulatorHypervisor({ hostUuid: randomUUID(), hostname: name, cpus: 4, memoryMib: 4096, migration: { network, uri: `simulator://${name}` } });
+    return { a: host("a"), b: host("b") };
+  };
+  const migrate = (vmUuid: string, over: Partial<MigrateVm> = {}): Command => ({
+    commandId: randomUUID(), deadlineMs: 0, vmUuid,
+    body: { $case: "migrateVm", value: MigrateVm.fromPartial({ destinationUri: "simulator://b", live: true, ...over }) },
+  });
+  const cancel = (vmUuid: string): Command => ({ commandId: randomUUID(), deadlineMs: 0, vmUuid, body: { $case: "cancelMigration", value: {} } });
+
+  it("MigrateVm moves the VM and answers the measurements (no domain: it is not here any more); progress goes to the hook", async () => {
+    const { a, b } = pair();
+    const progress: string[] = [];
+    const ex = new CommandExecutor(a, { onMigrationProgress: (vm, id, p) => progress.push(`${vm}/${id}/${p.dataTotalBytes}`) });
+    const vm = randomUUID();
+    expect((await ex.execute(start(vm))).ok).toBe(true);
+    const c = migrate(vm);
+    const r = await ex.execute(c);
+    expect(r.error).toBeUndefined();
+    expect(r.domain).toBeUndefined();
+    expect(r.output).toMatchObject({ $case: "migration", value: { hasDowntime: true, dataBytes: 64 * 2 ** 20 } });
+    expect(progress[0]).toBe(`${vm}/${c.commandId}/${64 * 2 ** 20}`);
+    expect(a.has(vm)).toBe(false);
+    expect(b.has(vm)).toBe(true);
+  });
+
+  it("PrepareMigrationIn on the destination makes the VM's bridges and applies its firewall there first", async () => {
+    const { a, b } = pair();
+    const vm = randomUUID();
+    const spec = VmSpec.fromPartial({
+      vmUuid: vm, name: "v", vcpus: 1, memoryMib: 64, nics: [{ mac: "52:54:00:00:00:02", bridge: "orb-9", model: "virtio" }],
+      firewall: { rules: [{ direction: "ingress", protocol: "tcp", portRangeMin: 22, portRangeMax: 22, remoteIpPrefix: "0.0.0.0/0", ethertype: "IPv4" }] },
+    });
+    const exA = new CommandExecutor(a);
+    const exB = new CommandExecutor(b);
+    expect((await exA.execute({ commandId: randomUUID(), deadlineMs: 0, vmUuid: vm, body: { $case: "startVm", value: { spec } } })).ok).toBe(true);
+    expect((await exA.execute(migrate(vm))).error).toMatchObject({ code: "hypervisor_error", message: expect.stringMatching(/no bridge orb-9/) });
+    const prep = await exB.execute({ commandId: randomUUID(), deadlineMs: 0, vmUuid: vm, body: { $case: "prepareMigrationIn", value: { spec } } });
+    expect(prep.error).toBeUndefined();
+    expect(b.bridgeNames()).toEqual(["orb-9"]);
+    expect(b.firewallOf(vm)?.rules).toHaveLength(1);
+    expect((await exA.execute(migrate(vm))).ok).toBe(true);
+    expect(a.firewallOf(vm)).toBeUndefined();
+    const wrong = await exB.execute({ commandId: randomUUID(), deadlineMs: 0, vmUuid: randomUUID(), body: { $case: "prepareMigrationIn", value: { spec } } });
+    expect(wrong.error).toMatchObject({ code: "invalid_argument" });
+  });
+
+  it("CancelMigration is not queued behind the MigrateVm it stops; the VM stays; no migration: conflict", async () => {
+    const { a, b } = pair();
+    a.migrationDurationMs = 5000;
+    const ex = new CommandExecutor(a);
+    const vm = randomUUID();
+    await ex.execute(start(vm));
+    const running = ex.execute(migrate(vm));
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await ex.execute(cancel(vm))).ok).toBe(true);
+    expect((await running).error).toMatchObject({ code: "conflict", retryable: false });
+    expect(a.has(vm)).toBe(true);
+    expect(b.has(vm)).toBe(false);
+    expect((await ex.execute(cancel(vm))).error).toMatchObject({ code: "conflict" });
+  });
+
+  it("refuses bad arguments, a refused VM, and a driver without the capability", async () => {
+    const { a } = pair();
+    const ex = new CommandExecutor(a);
+    const vm = randomUUID();
+    await ex.execute(start(vm));
+    expect((await ex.execute(migrate(vm, { destinationUri: "" }))).error).toMatchObject({ code: "invalid_argument" });
+    expect((await ex.execute(migrate(vm, { copyStorage: "some" }))).error).toMatchObject({ code: "invalid_argument" });
+    expect((await ex.execute(migrate(vm, { destinationUri: "simulator://a" }))).error).toMatchObject({ code: "conflict", message: expect.stringMatching(/host it runs on/) });
+    const lone = new SimulatorHypervisor({ hostUuid: randomUUID(), hostname: "x", cpus: 1, memoryMib: 1024 });
+    const ex2 = new CommandExecutor(lone);
+    await ex2.execute(start(vm));
+    expect((await ex2.execute(migrate(vm))).error).toMatchObject({ code: "unsupported", retryable: false });
+    expect((await ex2.execute(cancel(vm))).error).toMatchObject({ code: "unsupported" });
   });
 });

@@ -2,9 +2,9 @@
 // while it runs joins the running execution, a repeat after it finished gets the stored result.
 // Commands for one VM run one after another, so a delete never overtakes the start before it.
 // A command that needs a capability the driver lacks is refused with code "unsupported".
-import { HypervisorError, InvalidArgumentError, NotFoundError, toErrorInfo } from "#shared/errors.js";
+import { ConflictError, HypervisorError, InvalidArgumentError, NotFoundError, toErrorInfo } from "#shared/errors.js";
 import { StopMode, type Command, type CommandResult, type DomainStatus, type VmStats as VmStatsMessage } from "#shared/protocol.js";
-import { requireCapability, type AttachDiskOptions, type Hypervisor, type VmStats } from "../drivers/hypervisor.js";
+import { requireCapability, type AttachDiskOptions, type Hypervisor, type MigrationProgress, type VmStats } from "../drivers/hypervisor.js";
 import { checkFirewallSpec } from "../network/firewall-spec.js";
 
 export interface CommandExecutorOptions {
@@ -15,6 +15,10 @@ export interface CommandExecutorOptions {
   defaultDetachTimeoutMs?: number;
   /** How long a snapshot may take when the command does not say (CloudStack's vmsnapshot.create.wait default, 30 min). */
   defaultSnapshotTimeoutMs?: number;
+  /** How long a migration may take when the command does not say (CloudStack's migratewait default, 1 h). */
+  defaultMigrationTimeoutMs?: number;
+  /** Each progress sample of a running MigrateVm (the agent sends them to the manager). */
+  onMigrationProgress?: (vmUuid: string, commandId: string, progress: MigrationProgress) => void;
 }
 
 type Output = CommandResult["output"];
@@ -40,6 +44,8 @@ export class CommandExecutor {
     if (prior) return Promise.resolve(prior);
     const inflight = this.running.get(cmd.commandId);
     if (inflight) return inflight;
+    // Not queued: the VM's queue is held by the very MigrateVm it stops.
+    if (cmd.body?.$case === "cancelMigration") return this.run(cmd).then((r) => { this.remember(r); return r; });
     const key = cmd.vmUuid || "(host)";
     const previous = this.vmQueues.get(key) ?? Promise.resolve();
     const p = previous.catch(() => undefined).then(() => this.run(cmd)).then((r) => {
@@ -199,6 +205,52 @@ export class CommandExecutor {
         case "listSnapshots": {
           const list = await requireCapability(this.hv, "snapshots", "list snapshots").listSnapshots(vm);
           return ok(await this.statusOf(vm), { $case: "snapshots", value: { snapshots: list } });
+        }
+        case "migrateVm": {
+          const mig = requireCapability(this.hv, "migration", "migrate");
+          const c = b.value;
+          if (!c.destinationUri) throw new InvalidArgumentError("migrate_vm.destination_uri", "MigrateVm needs the destination's URI");
+          if (c.copyStorage !== "" && c.copyStorage !== "none" && c.copyStorage !== "all") {
+            throw new InvalidArgumentError("migrate_vm.copy_storage", `copy_storage is "none" or "all", not "${c.copyStorage}"`);
+          }
+          const r = await mig.migrateVm(vm, {
+            destinationUri: c.destinationUri,
+            migrateUri: c.migrateUri || undefined,
+            live: c.live,
+            copyStorage: c.copyStorage === "all" ? "all" : "none",
+            maxDowntimeMs: c.maxDowntimeMs || undefined,
+            autoConverge: c.autoConverge,
+            allowUnsafe: c.allowUnsafe,
+            maxBandwidthMibps: c.maxBandwidthMibps || undefined,
+            timeoutMs: c.timeoutMs || (this.o.defaultMigrationTimeoutMs ?? 3_600_000),
+            onProgress: (p) => this.o.onMigrationProgress?.(vm, cmd.commandId, p),
+          });
+          // The VM is the destination's now: no domain state here.
+          return ok(undefined, {
+            $case: "migration",
+            value: {
+              totalMs: r.totalMs, downtimeMs: r.downtimeMs ?? 0, hasDowntime: r.downtimeMs !== undefined,
+              jobMs: r.jobMs ?? 0, dataBytes: r.dataBytes ?? 0, progressSamples: r.progressSamples,
+            },
+          });
+        }
+        case "prepareMigrationIn": {
+          const mig = requireCapability(this.hv, "migration", "prepare an incoming migration");
+          const spec = b.value.spec;
+          if (!spec) throw new InvalidArgumentError("prepare_migration_in.spec", "PrepareMigrationIn needs the VM's spec");
+          if (spec.vmUuid.toLowerCase() !== vm.toLowerCase()) throw new InvalidArgumentError("prepare_migration_in.spec.vm_uuid", "spec is for another VM than the command");
+          // Its rules are up here before it arrives, as before a start.
+          if (spec.firewall) {
+            const firewall = checkFirewallSpec(spec.firewall, "prepare_migration_in.spec.firewall");
+            await requireCapability(this.hv, "firewall", "prepare an incoming migration with a firewall").applyFirewall(vm, firewall);
+          }
+          await mig.prepareIncomingMigration(spec);
+          return ok(undefined);
+        }
+        case "cancelMigration": {
+          const cancelled = await requireCapability(this.hv, "migration", "cancel migration").cancelMigration(vm);
+          if (!cancelled) throw new ConflictError(`VM ${vm} has no migration running on this host`, "not_migrating");
+          return ok(undefined);
         }
         case "applyFirewall": {
           const fw = requireCapability(this.hv, "firewall", "apply firewall");

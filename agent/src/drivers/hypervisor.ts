@@ -3,7 +3,7 @@
 // (start, stop, destroy, list) is what the manager needs to run any VM; everything else is a
 // capability interface a driver may or may not have (README.md in this folder: how to add one).
 import type { Duplex } from "node:stream";
-import { OrbitError, UnsupportedError } from "#shared/errors.js";
+import { ConflictError, OrbitError, UnsupportedError } from "#shared/errors.js";
 import type { DiskSpec, DomainStatus, HostFacts, StopMode, VmSpec } from "#shared/protocol.js";
 import type { SecurityRule } from "#shared/security-rules.js";
 
@@ -242,6 +242,109 @@ export interface SnapshotCapability {
   listSnapshots(vmUuid: string): Promise<SnapshotInfo[]>;
 }
 
+/** Where storage goes in a live migration: nowhere (shared storage), or every disk copied to the destination. */
+export type MigrationStorageCopy = "none" | "all";
+
+/** One sample of a running migration's job (libvirt's domjobinfo); undefined where not reported. */
+export interface MigrationProgress {
+  elapsedMs: number | undefined;
+  dataProcessedBytes: number | undefined;
+  dataRemainingBytes: number | undefined;
+  dataTotalBytes: number | undefined;
+  /** Pages the guest dirties per second (the reason a migration may not converge). */
+  dirtyRatePagesPerSec: number | undefined;
+  /** Bytes per second sent. */
+  memoryBandwidthBps: number | undefined;
+  /** QEMU's estimate of the pause at the switch-over, for the dirty memory left now. */
+  expectedDowntimeMs: number | undefined;
+  /** Pre-copy pass number. */
+  iteration: number | undefined;
+}
+
+export interface MigrateVmOptions {
+  /** The destination host's hypervisor, as its agent's driver knows it: a libvirt URI ("qemu+tcp://B/system") for libvirt. */
+  destinationUri: string;
+  /** Where the memory stream goes (libvirt's --migrateuri, e.g. "tcp://10.0.0.2"); default: the hypervisor's choice from the destination's hostname. */
+  migrateUri?: string | undefined;
+  /** A running VM keeps running while its memory is copied; false: paused for the whole copy. */
+  live: boolean;
+  /** Default "none": the disks are on storage both hosts see. */
+  copyStorage?: MigrationStorageCopy | undefined;
+  /** The longest pause QEMU may take at the switch-over (vm.migrate.downtime). */
+  maxDowntimeMs?: number | undefined;
+  /**
+   * Skip libvirt's check that the disks are safe to migrate (on storage it knows as shared, with
+   * cache=none): for disks on a path both hosts see that libvirt cannot tell is shared.
+   */
+  allowUnsafe?: boolean | undefined;
+  /** Bandwidth cap of the memory (and disk) stream, MiB/s; default: none. */
+  maxBandwidthMibps?: number | undefined;
+  /** Throttle the guest's vCPUs when the copy does not converge. */
+  autoConverge?: boolean | undefined;
+  /** Past this the migration is aborted (the VM stays on the source): MigrationTimeoutError. */
+  timeoutMs: number;
+  /** Called with each sample while the migration runs. */
+  onProgress?: ((p: MigrationProgress) => void) | undefined;
+  /** How often progress is sampled. Default 500 ms. */
+  progressIntervalMs?: number | undefined;
+}
+
+/** What a finished migration took, as the hypervisor measured it where it could. */
+export interface MigrationResult {
+  /** Wall time of the whole migration, as the agent saw it. */
+  totalMs: number;
+  /** The guest's pause at the switch-over, as libvirt measured it; undefined when not reported. */
+  downtimeMs: number | undefined;
+  /** The migration job's own duration (libvirt's time elapsed); undefined when not reported. */
+  jobMs: number | undefined;
+  /** Bytes sent (memory, and disks when copied); undefined when not reported. */
+  dataBytes: number | undefined;
+  /** Progress samples seen. */
+  progressSamples: number;
+}
+
+/** Why a VM cannot be live-migrated (snapshots, a passthrough GPU, an unmanaged domain...). Final. */
+export class MigrationRefusedError extends ConflictError {
+  constructor(vmUuid: string, readonly reason: MigrationRefusal, message: string) {
+    super(`VM ${vmUuid} cannot be migrated: ${message}`, reason, { reason });
+  }
+}
+export type MigrationRefusal = "has_snapshots" | "unmanaged" | "not_running" | "gpu_passthrough" | "vgpu" | "same_host" | "migrating";
+
+/** A migration not done within its time: aborted, the VM stays on the source. Final. */
+export class MigrationTimeoutError extends OrbitError {
+  constructor(vmUuid: string, timeoutMs: number) {
+    super("deadline_exceeded", `migration of VM ${vmUuid} did not finish within ${timeoutMs} ms: it was aborted and the VM stays on the source`, {
+      retryable: false, details: { timeout_ms: timeoutMs },
+    });
+  }
+}
+
+/** A migration stopped by cancelMigration: the VM stays on the source. */
+export class MigrationCancelledError extends ConflictError {
+  constructor(vmUuid: string) {
+    super(`migration of VM ${vmUuid} was cancelled: the VM stays on the source`, "migration_cancelled");
+  }
+}
+
+/**
+ * Moves a domain to another host of the same hypervisor kind. The VM must be managed by Orbit,
+ * running (or paused) and without snapshots; on success it is defined and running on the
+ * destination and gone from this host; on any failure it is still here, as it was.
+ */
+export interface MigrationCapability {
+  /**
+   * On the destination, before a migration to it: what the domain needs here that the migration
+   * does not bring (its NICs' bridges, with their gateways). Idempotent. The firewall is applied
+   * separately (FirewallCapability: the tap's name is known ahead).
+   */
+  prepareIncomingMigration(spec: VmSpec): Promise<void>;
+  /** NotFoundError for an unknown VM; MigrationRefusedError for one that cannot move. */
+  migrateVm(vmUuid: string, opts: MigrateVmOptions): Promise<MigrationResult>;
+  /** Aborts the VM's running migration (its migrateVm rejects with MigrationCancelledError); false when none runs. */
+  cancelMigration(vmUuid: string): Promise<boolean>;
+}
+
 /** Every optional capability, by the name hosts report it under (HostFacts.capabilities). */
 export interface Capabilities {
   power: PowerCapability;
@@ -251,9 +354,10 @@ export interface Capabilities {
   console: ConsoleCapability;
   firewall: FirewallCapability;
   snapshots: SnapshotCapability;
+  migration: MigrationCapability;
 }
 export type CapabilityName = keyof Capabilities;
-export const CAPABILITY_NAMES: readonly CapabilityName[] = ["power", "resize", "disks", "stats", "console", "firewall", "snapshots"];
+export const CAPABILITY_NAMES: readonly CapabilityName[] = ["power", "resize", "disks", "stats", "console", "firewall", "snapshots", "migration"];
 
 /** A command needs a capability this host's driver does not have. Code "unsupported", final. */
 export class CapabilityUnsupportedError extends UnsupportedError {

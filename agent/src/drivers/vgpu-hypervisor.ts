@@ -5,7 +5,7 @@ import { AlreadyExistsError, HypervisorError } from "#shared/errors.js";
 import { PowerState, type DomainStatus, type GpuAssignment, type VmSpec } from "#shared/protocol.js";
 import type { MdevManager } from "../gpu/mdev-manager.js";
 import type {
-  ConsoleCapability, DiskCapability, FirewallCapability, SnapshotCapability, DomainLifecycleEvent, Hypervisor, HypervisorHostFacts, PowerCapability, ResizeCapability, StatsCapability, StopOptions,
+  ConsoleCapability, DiskCapability, FirewallCapability, SnapshotCapability, MigrationCapability, DomainLifecycleEvent, Hypervisor, HypervisorHostFacts, PowerCapability, ResizeCapability, StatsCapability, StopOptions,
 } from "./hypervisor.js";
 
 type Vgpu = GpuAssignment & { mode: "vgpu" };
@@ -37,6 +37,9 @@ export class VgpuHypervisor implements Hypervisor {
   // A VM with a GPU gets disk-only snapshots only (the manager refuses memory ones: device state
   // cannot be saved); their revert leaves the domain shut off, its mdevs freed at its next start or destroy.
   get snapshots(): SnapshotCapability | undefined { return this.inner.snapshots; }
+  // Passed through: the drivers refuse to live-migrate a domain with vGPUs (or passthrough GPUs),
+  // so a migrated domain never leaves mdevs behind here.
+  get migration(): MigrationCapability | undefined { return this.inner.migration; }
 
   async startVm(spec: VmSpec): Promise<DomainStatus> {
     const vgpus = spec.gpus.filter(isVgpu);

@@ -45,6 +45,18 @@ export function parseDomainMdevs(xml: string): string[] {
     .filter(Boolean);
 }
 
+/** PURE: the host PCI devices (passthrough GPUs) a domain XML's `<hostdev type='pci'>` devices use, as "DDDD:BB:SS.F". */
+export function parseDomainPciHostdevs(xml: string): string[] {
+  type Addr = { "@_domain"?: string; "@_bus"?: string; "@_slot"?: string; "@_function"?: string };
+  type Hostdev = { "@_type"?: string; source?: { address?: Addr } };
+  const doc = hostdevParser.parse(xml) as { domain?: { devices?: { hostdev?: Hostdev[] } } };
+  const hex = (v: string | undefined, width: number): string => Number(v ?? 0).toString(16).padStart(width, "0");
+  return (doc.domain?.devices?.hostdev ?? [])
+    .filter((h) => h["@_type"] === "pci")
+    .map((h) => h.source?.address ?? {})
+    .map((a) => `${hex(a["@_domain"], 4)}:${hex(a["@_bus"], 2)}:${hex(a["@_slot"], 2)}.${hex(a["@_function"], 1)}`);
+}
+
 const controllerParser = new XMLParser({
   ignoreAttributes: false,
   attributeNamePrefix: "@_",
@@ -75,4 +87,19 @@ export function parseDomainBridges(xml: string): string[] {
     .map((i) => String(i.source?.["@_bridge"] ?? ""))
     .filter(Boolean);
   return [...new Set(names)];
+}
+
+const serialParser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: "@_",
+  parseAttributeValue: false,
+  isArray: (name, jpath) => String(jpath) === "domain.devices.serial",
+});
+
+/** PURE: the unix socket path the first serial port (the console) is bound to; undefined for a pty serial. */
+export function parseSerialSocketPath(xml: string): string | undefined {
+  type Serial = { "@_type"?: string; source?: { "@_mode"?: string; "@_path"?: string } };
+  const doc = serialParser.parse(xml) as { domain?: { devices?: { serial?: Serial[] } } };
+  const s = (doc.domain?.devices?.serial ?? []).find((x) => x["@_type"] === "unix" && x.source?.["@_path"]);
+  return s?.source?.["@_path"];
 }

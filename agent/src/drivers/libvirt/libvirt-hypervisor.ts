@@ -1,10 +1,11 @@
 // The Hypervisor driver for libvirt, through virsh. Per VM it keeps a directory
 // <instancesDir>/<vmUuid>/ with the owned disk overlays, the cloud-init seed, the UEFI NVRAM,
 // the serial log and the last domain XML it defined. Operations on one VM are serialised.
+import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { access, mkdir, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
+import { access, mkdir, mkdtemp, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { connect as netConnect, type Socket } from "node:net";
-import { hostname as osHostname } from "node:os";
+import { hostname as osHostname, tmpdir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { execa } from "execa";
 import { ConflictError, DeadlineExceededError, HypervisorError, InvalidArgumentError, NotFoundError } from "#shared/errors.js";
@@ -18,11 +19,13 @@ import { readFileTail } from "../file-tail.js";
 import type {
   AttachDiskOptions, MediaChange, ConsoleCapability, ConsoleLogTail, ConsoleStream, DiskCapability, FirewallCapability, VmFirewall, DomainLifecycleEvent, Hypervisor, HypervisorHostFacts, PowerCapability, ResizeCapability,
   StatsCapability, StopOptions, CreateSnapshotOptions, SnapshotCapability, SnapshotInfo,
+  MigrateVmOptions, MigrationCapability, MigrationResult,
 } from "../hypervisor.js";
-import { SnapshotTimeoutError } from "../hypervisor.js";
+import { MigrationCancelledError, MigrationRefusedError, MigrationTimeoutError, SnapshotTimeoutError } from "../hypervisor.js";
+import { type DomainJobInfo, parseDomjobinfoRaw, progressOf } from "./domjobinfo.parser.js";
 import { parseQemuImgSnapshotSizes, parseSnapshotNames, parseSnapshotXml } from "./snapshot.parser.js";
 import { allocatedBytes, snapshotCreatedBytes } from "./snapshot-disk-use.js";
-import { parseDomainBridges, parseDomainDisks, parseDomainMdevs, parseScsiControllerModels } from "./domain-disks.parser.js";
+import { parseDomainBridges, parseDomainDisks, parseDomainMdevs, parseDomainPciHostdevs, parseScsiControllerModels, parseSerialSocketPath } from "./domain-disks.parser.js";
 import { DomainEventStream } from "./domain-event-stream.js";
 import { parseUuidNameList } from "./domain-list.parser.js";
 import { type DomainState, isActive, parseDomstateReason } from "./domain-state.js";
@@ -94,7 +97,7 @@ export interface LibvirtVmStats extends DomainStats {
 
 const GIB = 1024 ** 3;
 
-export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCapability, DiskCapability, StatsCapability, ConsoleCapability, FirewallCapability, SnapshotCapability {
+export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCapability, DiskCapability, StatsCapability, ConsoleCapability, FirewallCapability, SnapshotCapability, MigrationCapability {
   readonly kind = "libvirt" as const;
   // The capabilities this driver has: all of them, implemented by this class's methods below.
   readonly power: PowerCapability = this;
@@ -104,6 +107,7 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
   readonly console: ConsoleCapability = this;
   readonly firewall: FirewallCapability = this;
   readonly snapshots: SnapshotCapability = this;
+  readonly migration: MigrationCapability = this;
   readonly virsh: Virsh;
   private readonly nft: NftFirewall;
   private readonly opts: LibvirtHypervisorOptions;
@@ -591,6 +595,229 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
     }
   }
 
+  // ---------------------------------------------------------------- migration
+  // Peer-to-peer (`virsh migrate --p2p`): this host's libvirtd connects to the destination's
+  // (destinationUri) itself, so only the two daemons need to reach each other. The domain is
+  // defined on the destination (--persistent); its inactive definition left here is undefined
+  // after the completed job's statistics (measured downtime) were read from it, keeping the
+  // files: with shared storage they are the destination's now.
+
+  private readonly migrations = new Map<string, MigrationJob>();
+
+  async migrateVm(vmUuid: string, o: MigrateVmOptions): Promise<MigrationResult> {
+    const uuid = vmUuid.toLowerCase();
+    if (this.migrations.has(uuid)) throw new MigrationRefusedError(uuid, "migrating", "a migration of it is already running");
+    if (!o.destinationUri) throw new InvalidArgumentError("destinationUri", "a migration needs the destination's libvirt URI");
+    if (!(o.timeoutMs > 0)) throw new InvalidArgumentError("timeoutMs", "a migration needs a positive timeout");
+    const job: MigrationJob = { cancelled: false, timedOut: false, settled: false };
+    this.migrations.set(uuid, job);
+    try {
+      return await this.withLock(uuid, async () => {
+        await this.expectMigratable(uuid);
+        if (job.cancelled) throw new MigrationCancelledError(uuid);
+        const started = Date.now();
+        if (o.maxDowntimeMs !== undefined) await this.virsh.run(["migrate-setmaxdowntime", uuid, String(o.maxDowntimeMs)]);
+        const xmlDir = await mkdtemp(join(tmpdir(), "orbit-migrate-"));
+        try {
+          return await this.runMigration(uuid, o, job, started, xmlDir);
+        } finally {
+          await rm(xmlDir, { recursive: true, force: true });
+        }
+      });
+    } finally {
+      job.settled = true;
+      this.migrations.delete(uuid);
+    }
+  }
+
+  /** The migration proper, under the VM's lock: `virsh migrate` with progress sampling and the deadline's abort. */
+  private async runMigration(uuid: string, o: MigrateVmOptions, job: MigrationJob, started: number, xmlDir: string): Promise<MigrationResult> {
+    const xmlArgs = await this.destinationXmlArgs(uuid, xmlDir);
+    const args = [
+      "migrate", ...(o.live ? ["--live"] : []), "--p2p", "--persistent",
+      ...(o.copyStorage === "all" ? ["--copy-storage-all"] : []),
+      ...(o.autoConverge ? ["--auto-converge"] : []),
+      ...(o.maxBandwidthMibps ? ["--bandwidth", String(o.maxBandwidthMibps)] : []),
+      ...(o.allowUnsafe ? ["--unsafe"] : []),
+      ...(o.migrateUri ? ["--migrateuri", o.migrateUri] : []),
+      ...xmlArgs,
+      uuid, o.destinationUri,
+    ];
+    let samples = 0;
+    let last: DomainJobInfo | undefined;
+    const poller = this.pollMigrationJob(uuid, o.progressIntervalMs ?? 500, (j) => {
+      samples++;
+      last = j;
+      try {
+        o.onProgress?.(progressOf(j));
+      } catch (e) {
+        this.opts.onWarning?.(`migration progress listener of ${uuid} failed: ${String(e)}`);
+      }
+    });
+    const timer = setTimeout(() => {
+      job.timedOut = true;
+      void this.abortMigrationJob(uuid, job);
+    }, o.timeoutMs);
+    try {
+      // virsh itself is killed only well after our own deadline: the abort ends it first.
+      await this.virsh.run(args, { timeoutMs: o.timeoutMs + 60_000 });
+    } catch (e) {
+      if (job.cancelled) throw new MigrationCancelledError(uuid);
+      if (job.timedOut) throw new MigrationTimeoutError(uuid, o.timeoutMs);
+      // Not this host's libvirt failing (a "connection" error is the destination's): final, named as a migration failure.
+      const text = e instanceof Error ? e.message : String(e);
+      throw new HypervisorError(`migration of VM ${uuid} to ${o.destinationUri} failed, the VM stays on this host: ${text}`, {
+        code: "migration_failed", retryable: false, ...(isVirshError(e) ? { virshError: e.virshError } : {}),
+      });
+    } finally {
+      job.settled = true;
+      clearTimeout(timer);
+      await poller.stop();
+    }
+    const totalMs = Date.now() - started;
+    const done = await this.virsh.run(["domjobinfo", "--completed", "--rawstats", uuid]).then(parseDomjobinfoRaw, (e: unknown) => {
+      this.opts.onWarning?.(`statistics of ${uuid}'s completed migration unavailable: ${String(e)}`);
+      return undefined;
+    });
+    const bridges = parseDomainBridges(await this.virsh.run(["dumpxml", "--inactive", uuid]).catch(() => ""));
+    await this.forgetMigratedDomain(uuid);
+    // Its tap is gone from this host: its rules here protect nothing (the destination's are the
+    // manager's to apply before migrating), and its environment bridges may be unused now.
+    await this.nft.remove(uuid).catch((e: unknown) => this.opts.onWarning?.(`firewall of ${uuid} left after its migration: ${String(e)}`));
+    await this.releaseUnusedBridges(bridges);
+    return {
+      totalMs,
+      downtimeMs: done?.downtimeMs,
+      jobMs: done?.elapsedMs,
+      dataBytes: done?.dataProcessedBytes ?? last?.dataProcessedBytes,
+      progressSamples: samples,
+    };
+  }
+
+  async prepareIncomingMigration(spec: VmSpec): Promise<void> {
+    const nics = uniqueBy(spec.nics, (n) => n.bridge);
+    // Under the bridges' locks, as a define: a destroy here meanwhile sees the bridge made anew.
+    await this.withBridgeLocks(nics.map((n) => n.bridge), async () => {
+      for (const nic of nics) {
+        await this.ensureBridge(nic.bridge, nic.gateway ? { address: nic.gateway, prefixLength: nic.prefixLength } : undefined);
+      }
+    });
+  }
+
+  async cancelMigration(vmUuid: string): Promise<boolean> {
+    const uuid = vmUuid.toLowerCase();
+    const job = this.migrations.get(uuid);
+    if (!job) return false;
+    job.cancelled = true;
+    await this.abortMigrationJob(uuid, job);
+    return true;
+  }
+
+  /**
+   * The domain as the destination gets it (live and persistent), with the console socket renamed:
+   * on shared storage the destination's libvirt binds its socket (unlinking ours) before this
+   * host's domain stops, and the stop then removes the path, the destination's socket by then.
+   * A fresh name per migration keeps both. None when the serial is a pty.
+   */
+  private async destinationXmlArgs(uuid: string, dir: string): Promise<string[]> {
+    const live = await this.virsh.run(["dumpxml", "--migratable", uuid]);
+    const socket = parseSerialSocketPath(live);
+    if (!socket) return [];
+    const renamed = join(dirname(socket), `console-${randomBytes(4).toString("hex")}.sock`);
+    // A path longer than a unix socket's 107 bytes would fail the destination's QEMU: keep the old one.
+    if (Buffer.byteLength(renamed) > 107) return [];
+    const persistent = await this.virsh.run(["dumpxml", "--inactive", "--migratable", uuid]);
+    const files = { live: join(dir, "live.xml"), persistent: join(dir, "persistent.xml") };
+    await writeFile(files.live, live.split(socket).join(renamed));
+    await writeFile(files.persistent, persistent.split(socket).join(renamed));
+    return ["--xml", files.live, "--persistent-xml", files.persistent];
+  }
+
+  /** Managed, running or paused, no snapshots (libvirt refuses them), no passthrough or vGPU device. */
+  private async expectMigratable(uuid: string): Promise<void> {
+    let meta: OrbitDomainMetadata | undefined;
+    try {
+      meta = await this.metadata(uuid);
+    } catch (e) {
+      if (isVirshError(e, "no_domain")) throw new NotFoundError("vm", uuid, `VM ${uuid} is not defined on this host`);
+      throw e;
+    }
+    if (!meta) throw new MigrationRefusedError(uuid, "unmanaged", "its domain is not managed by Orbit");
+    const st = await this.domainState(uuid);
+    if (st.powerState !== PowerState.POWER_STATE_RUNNING && st.powerState !== PowerState.POWER_STATE_PAUSED) {
+      throw new MigrationRefusedError(uuid, "not_running", `it is ${PowerState[st.powerState].replace("POWER_STATE_", "").toLowerCase()} (${st.reason}): a live migration needs it running or paused`);
+    }
+    const snaps = await this.snapshotNames(uuid);
+    if (snaps.length > 0) {
+      throw new MigrationRefusedError(uuid, "has_snapshots", `it has ${snaps.length} snapshot(s) (${snaps.join(", ")}), which live in its disks on this host and which libvirt does not migrate: delete them first`);
+    }
+    const xml = await this.virsh.run(["dumpxml", uuid]);
+    const pci = parseDomainPciHostdevs(xml);
+    if (pci.length > 0) {
+      throw new MigrationRefusedError(uuid, "gpu_passthrough", `it has passthrough PCI devices (${pci.join(", ")}): their state cannot be moved live; stop it and migrate it cold`);
+    }
+    const mdevs = parseDomainMdevs(xml);
+    if (mdevs.length > 0) {
+      throw new MigrationRefusedError(uuid, "vgpu", `it has vGPUs (${mdevs.join(", ")}): live migration of vGPUs needs vendor driver, libvirt and QEMU support this driver does not check yet; stop it and migrate it cold`);
+    }
+  }
+
+  /** Samples `domjobinfo` while the migration runs (the first right away); stop() waits for the sampler to end. */
+  private pollMigrationJob(uuid: string, everyMs: number, onSample: (j: DomainJobInfo) => void): { stop(): Promise<void> } {
+    let stopped = false;
+    let wake: () => void = () => {};
+    const loop = (async () => {
+      while (!stopped) {
+        const j = await this.virsh.run(["domjobinfo", "--rawstats", uuid]).then(parseDomjobinfoRaw, () => undefined);
+        if (!stopped && j && (j.type === "unbounded" || j.type === "bounded")) onSample(j);
+        await new Promise<void>((r) => {
+          wake = r;
+          setTimeout(r, everyMs);
+        });
+      }
+    })();
+    return {
+      stop: async () => {
+        stopped = true;
+        wake();
+        await loop;
+      },
+    };
+  }
+
+  /**
+   * `domjobabort` until the migration's virsh returns: asked before libvirt has begun the job
+   * (or between its phases) the abort finds no job, so it is asked again.
+   */
+  private async abortMigrationJob(uuid: string, job: MigrationJob): Promise<void> {
+    while (!job.settled) {
+      try {
+        await this.virsh.run(["domjobabort", uuid]);
+        return;
+      } catch (e) {
+        if (isVirshError(e, "no_domain")) return;
+        await sleep(100);
+      }
+    }
+  }
+
+  /** Undefines the inactive definition a completed migration left here; the files stay (the destination's now). */
+  private async forgetMigratedDomain(uuid: string): Promise<void> {
+    for (const flags of [["--keep-nvram"], []]) {
+      try {
+        await this.virsh.run(["undefine", uuid, ...flags]);
+        break;
+      } catch (e) {
+        if (isVirshError(e, "no_domain")) break;
+        if (flags.length === 0) {
+          this.opts.onWarning?.(`the definition of ${uuid} left after its migration was not undefined: ${String(e)}`);
+        }
+      }
+    }
+    this.metadataCache.delete(uuid);
+    for (const [name, u] of this.uuidByName) if (u === uuid) this.uuidByName.delete(name);
+  }
+
   /** Removes a volume's file (attached to no VM: the manager detached it first). */
   async deleteDisk(sourcePath: string): Promise<void> {
     if (!sourcePath) throw new InvalidArgumentError("sourcePath", "a disk needs a source path");
@@ -721,7 +948,8 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
       const name = PowerState[st.powerState];
       throw new ConflictError(`cannot open the console of VM ${uuid}: it is ${name.replace("POWER_STATE_", "").toLowerCase()} (${st.reason}); the console needs it running`, name);
     }
-    const path = this.consoleSocketPath(uuid);
+    // A migrated domain's socket has another name (destinationXmlArgs): the live XML says which.
+    const path = parseSerialSocketPath(await this.virsh.run(["dumpxml", uuid]).catch(() => "")) ?? this.consoleSocketPath(uuid);
     return new Promise<Socket>((resolve, reject) => {
       const socket = netConnect(path);
       socket.once("connect", () => { socket.off("error", reject); resolve(socket); });
@@ -1072,6 +1300,13 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
     });
     return next;
   }
+}
+
+interface MigrationJob {
+  cancelled: boolean;
+  timedOut: boolean;
+  /** The migration's virsh has returned (an abort has nothing left to stop). */
+  settled: boolean;
 }
 
 async function exists(p: string): Promise<boolean> {

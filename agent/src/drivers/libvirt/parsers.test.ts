@@ -1,7 +1,7 @@
 // Parsers on output captured from virsh 9.0.0 (real libvirtd + QEMU 7.2 and the test driver).
 import { describe, expect, it } from "vitest";
 import { PowerState } from "#shared/protocol.js";
-import { parseDomainBridges, parseDomainDisks, parseScsiControllerModels } from "./domain-disks.parser.js";
+import { parseDomainBridges, parseDomainDisks, parseDomainPciHostdevs, parseScsiControllerModels, parseSerialSocketPath } from "./domain-disks.parser.js";
 import { parseEventLine } from "./domain-event.parser.js";
 import { parseUuidNameList } from "./domain-list.parser.js";
 import { isActive, parseDomstateReason, stateFromNumbers } from "./domain-state.js";
@@ -177,5 +177,23 @@ describe("parseDomainBridges", () => {
     expect(parseDomainBridges(xml)).toEqual(["orb-3", "br0"]);
     expect(parseDomainBridges("<domain type='qemu'><devices><interface type='bridge'><source bridge='orb-1'/></interface></devices></domain>")).toEqual(["orb-1"]);
     expect(parseDomainBridges("<domain type='qemu'><devices/></domain>")).toEqual([]);
+  });
+});
+
+describe("domain XML readers for migration", () => {
+  const xml = `<domain type='qemu'><name>x</name><devices>
+    <hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x3b' slot='0x00' function='0x1'/></source></hostdev>
+    <hostdev mode='subsystem' type='mdev' model='vfio-pci'><source><address uuid='0b3c1a2e-0000-4000-8000-000000000001'/></source></hostdev>
+    <serial type='unix'><source mode='bind' path='/var/lib/orbit/instances/u/console-1a2b3c4d.sock'/><log file='/var/lib/orbit/instances/u/serial.log' append='on'/><target port='0'/></serial>
+  </devices></domain>`;
+
+  it("names passthrough PCI devices (not mdevs)", () => {
+    expect(parseDomainPciHostdevs(xml)).toEqual(["0000:3b:00.1"]);
+    expect(parseDomainPciHostdevs("<domain><devices/></domain>")).toEqual([]);
+  });
+
+  it("finds the console's unix socket; a pty serial has none", () => {
+    expect(parseSerialSocketPath(xml)).toBe("/var/lib/orbit/instances/u/console-1a2b3c4d.sock");
+    expect(parseSerialSocketPath("<domain><devices><serial type='pty'><target port='0'/></serial></devices></domain>")).toBeUndefined();
   });
 });

@@ -10,7 +10,9 @@ import {
   type HypervisorHostFacts, type PowerCapability, type ResizeCapability, type StatsCapability, type StopOptions, type VmStats,
   type ConsoleCapability, type ConsoleLogTail, type FirewallCapability, type VmFirewall,
   type CreateSnapshotOptions, type SnapshotCapability, type SnapshotInfo, SnapshotTimeoutError,
+  type MigrateVmOptions, type MigrationCapability, type MigrationResult, MigrationCancelledError, MigrationRefusedError, MigrationTimeoutError,
 } from "../hypervisor.js";
+import type { SimulatedMigrationNetwork } from "./simulated-migration-network.js";
 import { SimulatedConsole } from "./simulated-console.js";
 import { SimulatorStateFile, type SimulatedDisk, type SimulatedDomain, type SimulatedOwnedDisk } from "./simulator-state-file.js";
 
@@ -27,6 +29,12 @@ export interface SimulatorOptions {
   stateDir?: string | undefined;
   /** The optional capabilities this host's driver has (default: all), to simulate a driver that lacks some. */
   capabilities?: readonly CapabilityName[] | undefined;
+  /**
+   * Live migration between simulators of one process: this host joins `network` under `uri`
+   * (what other hosts' migrateVm names as destinationUri). Without it the driver has no
+   * `migration` capability (it could reach no other host).
+   */
+  migration?: { network: SimulatedMigrationNetwork; uri: string } | undefined;
 }
 
 const GIB = 1024 ** 3;
@@ -82,7 +90,7 @@ function simulatedDomainName(spec: VmSpec): string {
   return spec.domainName || spec.name;
 }
 
-export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeCapability, DiskCapability, StatsCapability, ConsoleCapability, FirewallCapability, SnapshotCapability {
+export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeCapability, DiskCapability, StatsCapability, ConsoleCapability, FirewallCapability, SnapshotCapability, MigrationCapability {
   readonly kind = "simulator" as const;
   readonly power: PowerCapability | undefined;
   readonly resize: ResizeCapability | undefined;
@@ -91,6 +99,15 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
   readonly console: ConsoleCapability | undefined;
   readonly firewall: FirewallCapability | undefined;
   readonly snapshots: SnapshotCapability | undefined;
+  readonly migration: MigrationCapability | undefined;
+  /**
+   * Test hook: how long a migration's copy takes (progress is reported in 10 steps over it); a
+   * cancel or the timeout during it aborts the migration.
+   */
+  migrationDurationMs = 0;
+  /** Migrations running from this host, by VM: their abort. */
+  private readonly outgoing = new Map<string, { cancel: () => void }>();
+  private readonly leaveMigrationNetwork: (() => void) | undefined;
   /**
    * Each domain's snapshots, oldest first. In memory only (not in the state file): a simulator
    * restarted with a state dir has its domains but no snapshots.
@@ -130,6 +147,8 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
     this.console = has.has("console") ? this : undefined;
     this.firewall = has.has("firewall") ? this : undefined;
     this.snapshots = has.has("snapshots") ? this : undefined;
+    this.migration = has.has("migration") && o.migration ? this : undefined;
+    this.leaveMigrationNetwork = this.migration ? o.migration!.network.register(o.migration!.uri, this) : undefined;
     this.stateFile = o.stateDir ? new SimulatorStateFile(o.stateDir) : undefined;
     const saved = this.stateFile?.load();
     if (saved && saved.hostUuid !== o.hostUuid) {
@@ -286,6 +305,7 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
   async close(): Promise<void> {
     this.listeners.clear();
     for (const uuid of [...this.consoles.keys()]) this.hangUpConsoles(uuid);
+    this.leaveMigrationNetwork?.();
   }
 
   // ---- capability "power"
@@ -641,6 +661,111 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
     this.domain(uuid);
     // createdBytes is the create's own answer (a retried create repeats it); a list has none, as on libvirt.
     return (this.snapshotsOf.get(uuid) ?? []).map((x) => ({ ...x.info, createdBytes: 0 }));
+  }
+
+  // ---- capability "migration" (libvirt's and CloudStack's rules: a managed, running or paused
+  // domain without snapshots or passthrough GPUs; the destination needs the memory; on any
+  // failure the VM stays here as it was)
+
+  async migrateVm(vmUuid: string, o: MigrateVmOptions): Promise<MigrationResult> {
+    const uuid = vmUuid.toLowerCase();
+    const started = Date.now();
+    const d = this.domains.get(uuid);
+    if (!d) throw new NotFoundError("vm", uuid, `VM ${uuid} is not defined on this host`);
+    if (!d.managed) throw new MigrationRefusedError(uuid, "unmanaged", "its domain is not managed by Orbit");
+    if (this.outgoing.has(uuid)) throw new MigrationRefusedError(uuid, "migrating", "a migration of it is already running");
+    if (!HOLDS_MEMORY.has(d.state)) {
+      throw new MigrationRefusedError(uuid, "not_running", `it is ${PowerState[d.state].replace("POWER_STATE_", "").toLowerCase()} (${d.reason}): a live migration needs it running or paused`);
+    }
+    const snaps = this.snapshotsOf.get(uuid) ?? [];
+    if (snaps.length > 0) {
+      throw new MigrationRefusedError(uuid, "has_snapshots", `it has ${snaps.length} snapshot(s) (${snaps.map((x) => x.info.name).join(", ")}), which live in its disks on this host and which libvirt does not migrate: delete them first`);
+    }
+    const passthrough = d.spec.gpus.filter((g) => g.mode === "passthrough" || (!g.mdevUuid && g.mode !== "share"));
+    if (passthrough.length > 0) {
+      throw new MigrationRefusedError(uuid, "gpu_passthrough", `it has passthrough GPUs (${passthrough.map((g) => g.pciAddress).join(", ")}): their state cannot be moved live; stop it and migrate it cold`);
+    }
+    const vgpus = d.spec.gpus.filter((g) => g.mdevUuid);
+    if (vgpus.length > 0) {
+      throw new MigrationRefusedError(uuid, "vgpu", `it has vGPUs (${vgpus.map((g) => g.mdevUuid).join(", ")}): live migration of vGPUs needs vendor driver, libvirt and QEMU support this driver does not check yet; stop it and migrate it cold`);
+    }
+    const dest = this.o.migration?.network.resolve(o.destinationUri);
+    if (!dest) {
+      throw new HypervisorError(`migration of VM ${uuid} to ${o.destinationUri} failed, the VM stays on this host: no host answers there`, { code: "migration_failed" });
+    }
+    if (dest === this) throw new MigrationRefusedError(uuid, "same_host", "the destination is the host it runs on");
+    dest.expectCanReceive(uuid, d);
+
+    // The copy: progress in steps; a cancel or the deadline aborts it (nothing changed yet on either host).
+    let stop: "cancelled" | "timeout" | undefined;
+    let wake: () => void = () => {};
+    this.outgoing.set(uuid, { cancel: () => { stop ??= "cancelled"; wake(); } });
+    const timer = setTimeout(() => { stop ??= "timeout"; wake(); }, o.timeoutMs);
+    const totalBytes = d.spec.memoryMib * 1024 * 1024;
+    let samples = 0;
+    try {
+      const steps = 10;
+      for (let i = 0; i < steps && !stop; i++) {
+        const processed = Math.round((totalBytes * i) / steps);
+        samples++;
+        o.onProgress?.({
+          elapsedMs: Date.now() - started, dataProcessedBytes: processed, dataRemainingBytes: totalBytes - processed, dataTotalBytes: totalBytes,
+          dirtyRatePagesPerSec: 0, memoryBandwidthBps: undefined, expectedDowntimeMs: o.maxDowntimeMs ?? 300, iteration: 1,
+        });
+        await new Promise<void>((r) => { wake = r; setTimeout(r, this.migrationDurationMs / steps); });
+      }
+    } finally {
+      clearTimeout(timer);
+      this.outgoing.delete(uuid);
+    }
+    if (stop === "cancelled") throw new MigrationCancelledError(uuid);
+    if (stop === "timeout") throw new MigrationTimeoutError(uuid, o.timeoutMs);
+    // The switch-over: the destination defines and runs it, then it goes from here (files are on shared storage).
+    const current = this.domains.get(uuid);
+    if (!current || !HOLDS_MEMORY.has(current.state)) {
+      throw new HypervisorError(`migration of VM ${uuid} failed, the VM stays on this host: it stopped during the copy`, { code: "migration_failed" });
+    }
+    dest.expectCanReceive(uuid, current);
+    const disks = [...this.ownedDisks].filter(([k]) => k.startsWith(`${uuid}/`));
+    dest.receiveMigrated(uuid, current, disks);
+    this.commit(uuid, undefined);
+    // Its rules here protect nothing now; the destination's are the manager's to apply before (as on libvirt).
+    this.firewalls.delete(uuid);
+    for (const [k] of disks) this.ownedDisks.delete(k);
+    this.emit(uuid, "stopped", "migrated");
+    this.emit(uuid, "undefined", "removed");
+    return { totalMs: Date.now() - started, downtimeMs: 1, jobMs: Date.now() - started, dataBytes: totalBytes, progressSamples: samples };
+  }
+
+  /** The NICs' bridges, as the libvirt driver makes them (a migration arriving without them fails, as there). */
+  async prepareIncomingMigration(spec: VmSpec): Promise<void> {
+    this.plugNics(spec);
+  }
+
+  async cancelMigration(vmUuid: string): Promise<boolean> {
+    const m = this.outgoing.get(vmUuid.toLowerCase());
+    m?.cancel();
+    return m !== undefined;
+  }
+
+  /** As a destination libvirt: the uuid must not be defined here, the memory must be free, its bridges there. */
+  private expectCanReceive(uuid: string, d: SimulatedDomain): void {
+    const missing = d.spec.nics.map((n) => n.bridge).filter((b) => !this.bridges.has(b));
+    if (missing.length > 0) {
+      throw new HypervisorError(`migration of VM ${uuid} failed, the VM stays on its host: ${this.o.hostname} has no bridge ${missing.join(", ")} (prepareIncomingMigration first)`, { code: "migration_failed" });
+    }
+    if (this.domains.has(uuid)) throw new HypervisorError(`migration of VM ${uuid} failed, the VM stays on its host: a domain with its uuid already exists on ${this.o.hostname}`, { code: "migration_failed" });
+    const free = this.o.memoryMib - this.usedMemoryMib();
+    if (d.spec.memoryMib > free) {
+      throw new HypervisorError(`migration of VM ${uuid} failed, the VM stays on its host: ${d.spec.memoryMib} MiB needed on ${this.o.hostname}, ${free} MiB free`, { code: "migration_failed" });
+    }
+  }
+
+  /** The destination's side of the switch-over: the domain as it ran on the source, now here. */
+  private receiveMigrated(uuid: string, d: SimulatedDomain, disks: [string, SimulatedOwnedDisk][]): void {
+    for (const [k, v] of disks) this.ownedDisks.set(k, { ...v });
+    this.commit(uuid, { ...d, reason: "migrated" });
+    this.emit(uuid, "started", "migrated");
   }
 
   // ---- helpers

@@ -379,7 +379,26 @@ export interface CommandResult {
     value: ConsoleLog;
   } | //
   /** CreateSnapshot's snapshot, ListSnapshots' snapshots. */
-  { $case: "snapshots"; value: SnapshotList } | undefined;
+  { $case: "snapshots"; value: SnapshotList } | //
+  /** MigrateVm's measurements. */
+  { $case: "migration"; value: MigrationDone } | undefined;
+}
+
+/**
+ * What a completed live migration took (capability "migration"). 0 where the hypervisor did not
+ * report it (has_* says which were measured).
+ */
+export interface MigrationDone {
+  /** Wall time of the whole migration, as the source's agent saw it. */
+  totalMs: number;
+  /** The guest's pause at the switch-over, as libvirt measured it. */
+  downtimeMs: number;
+  hasDowntime: boolean;
+  /** The migration job's own duration (libvirt's time elapsed). */
+  jobMs: number;
+  /** Bytes sent (memory, and disks when copied). */
+  dataBytes: number;
+  progressSamples: number;
 }
 
 /** A VM's snapshots on its host (capability "snapshots"). */
@@ -528,7 +547,58 @@ export interface Command {
     | { $case: "revertSnapshot"; value: RevertSnapshot }
     | { $case: "deleteSnapshot"; value: DeleteSnapshot }
     | { $case: "listSnapshots"; value: ListSnapshots }
+    | //
+    /** Capability "migration". Sent to the VM's current (source) host. */
+    { $case: "migrateVm"; value: MigrateVm }
+    | //
+    /**
+     * Capability "migration". Not queued behind the VM's other commands (its MigrateVm runs):
+     * answered at once, domain unset; the MigrateVm then fails with code conflict, state
+     * migration_cancelled.
+     */
+    { $case: "cancelMigration"; value: CancelMigration }
+    | //
+    /** Capability "migration". Sent to the destination host before MigrateVm. */
+    { $case: "prepareMigrationIn"; value: PrepareMigrationIn }
     | undefined;
+}
+
+/**
+ * Live-migrates the VM to another host of the same kind (libvirt: peer to peer). On success the
+ * VM runs there and is gone from this host (CommandResult.domain unset, output.migration); on
+ * any failure it still runs here. Refused (code conflict, details.reason) for a VM with
+ * snapshots, passthrough GPUs or vGPUs, an unmanaged domain, one not running or paused.
+ */
+export interface MigrateVm {
+  /** The destination's hypervisor as this host's driver reaches it (libvirt: qemu+tcp://HOST/system). */
+  destinationUri: string;
+  /** Where the memory stream goes (libvirt's --migrateuri, tcp://ADDRESS); "": the hypervisor's choice. */
+  migrateUri: string;
+  /** False: paused for the whole copy. */
+  live: boolean;
+  /** "none" (default: shared storage) or "all" (every disk copied to the destination). */
+  copyStorage: string;
+  /** vm.migrate.downtime: the longest pause QEMU may take at the switch-over; 0: QEMU's default. */
+  maxDowntimeMs: number;
+  autoConverge: boolean;
+  /** migratewait: past it the migration is aborted (code deadline_exceeded); 0: the agent's default. */
+  timeoutMs: number;
+  /** Disks on a path both hosts see that libvirt cannot tell is shared: skip its safety check. */
+  allowUnsafe: boolean;
+  /** MiB/s cap of the stream; 0: none. */
+  maxBandwidthMibps: number;
+}
+
+export interface CancelMigration {
+}
+
+/**
+ * On the destination, before a MigrateVm to it: makes what the VM needs there that the migration
+ * does not bring (its NICs' bridges with their gateways) and applies spec.firewall, so the VM is
+ * never unprotected there. Idempotent. The spec is the VM's, as StartVm would send it.
+ */
+export interface PrepareMigrationIn {
+  spec: VmSpec | undefined;
 }
 
 /**
@@ -3892,6 +3962,9 @@ export const CommandResult: MessageFns<CommandResult> = {
       case "snapshots":
         SnapshotList.encode(message.output.value, writer.uint32(482).fork()).join();
         break;
+      case "migration":
+        MigrationDone.encode(message.output.value, writer.uint32(562).fork()).join();
+        break;
     }
     return writer;
   },
@@ -3973,6 +4046,14 @@ export const CommandResult: MessageFns<CommandResult> = {
             message.output = { $case: "snapshots", value: SnapshotList.decode(reader, reader.uint32()) };
             continue;
           }
+          case 70: {
+            if (tag !== 562) {
+              break;
+            }
+
+            message.output = { $case: "migration", value: MigrationDone.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4009,6 +4090,8 @@ export const CommandResult: MessageFns<CommandResult> = {
         ? { $case: "consoleLog", value: ConsoleLog.fromJSON(object.console_log) }
         : isSet(object.snapshots)
         ? { $case: "snapshots", value: SnapshotList.fromJSON(object.snapshots) }
+        : isSet(object.migration)
+        ? { $case: "migration", value: MigrationDone.fromJSON(object.migration) }
         : undefined,
     };
   },
@@ -4035,6 +4118,8 @@ export const CommandResult: MessageFns<CommandResult> = {
       obj.consoleLog = ConsoleLog.toJSON(message.output.value);
     } else if (message.output?.$case === "snapshots") {
       obj.snapshots = SnapshotList.toJSON(message.output.value);
+    } else if (message.output?.$case === "migration") {
+      obj.migration = MigrationDone.toJSON(message.output.value);
     }
     return obj;
   },
@@ -4077,7 +4162,186 @@ export const CommandResult: MessageFns<CommandResult> = {
         }
         break;
       }
+      case "migration": {
+        if (object.output?.value !== undefined && object.output?.value !== null) {
+          message.output = { $case: "migration", value: MigrationDone.fromPartial(object.output.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseMigrationDone(): MigrationDone {
+  return { totalMs: 0, downtimeMs: 0, hasDowntime: false, jobMs: 0, dataBytes: 0, progressSamples: 0 };
+}
+
+export const MigrationDone: MessageFns<MigrationDone> = {
+  encode(message: MigrationDone, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.totalMs !== 0) {
+      writer.uint32(8).uint64(message.totalMs);
+    }
+    if (message.downtimeMs !== 0) {
+      writer.uint32(16).uint64(message.downtimeMs);
+    }
+    if (message.hasDowntime !== false) {
+      writer.uint32(24).bool(message.hasDowntime);
+    }
+    if (message.jobMs !== 0) {
+      writer.uint32(32).uint64(message.jobMs);
+    }
+    if (message.dataBytes !== 0) {
+      writer.uint32(40).uint64(message.dataBytes);
+    }
+    if (message.progressSamples !== 0) {
+      writer.uint32(48).uint32(message.progressSamples);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MigrationDone {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMigrationDone();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.totalMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.downtimeMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.hasDowntime = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.jobMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.dataBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.progressSamples = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MigrationDone {
+    return {
+      totalMs: isSet(object.totalMs)
+        ? globalThis.Number(object.totalMs)
+        : isSet(object.total_ms)
+        ? globalThis.Number(object.total_ms)
+        : 0,
+      downtimeMs: isSet(object.downtimeMs)
+        ? globalThis.Number(object.downtimeMs)
+        : isSet(object.downtime_ms)
+        ? globalThis.Number(object.downtime_ms)
+        : 0,
+      hasDowntime: isSet(object.hasDowntime)
+        ? globalThis.Boolean(object.hasDowntime)
+        : isSet(object.has_downtime)
+        ? globalThis.Boolean(object.has_downtime)
+        : false,
+      jobMs: isSet(object.jobMs)
+        ? globalThis.Number(object.jobMs)
+        : isSet(object.job_ms)
+        ? globalThis.Number(object.job_ms)
+        : 0,
+      dataBytes: isSet(object.dataBytes)
+        ? globalThis.Number(object.dataBytes)
+        : isSet(object.data_bytes)
+        ? globalThis.Number(object.data_bytes)
+        : 0,
+      progressSamples: isSet(object.progressSamples)
+        ? globalThis.Number(object.progressSamples)
+        : isSet(object.progress_samples)
+        ? globalThis.Number(object.progress_samples)
+        : 0,
+    };
+  },
+
+  toJSON(message: MigrationDone): unknown {
+    const obj: any = {};
+    if (message.totalMs !== 0) {
+      obj.totalMs = Math.round(message.totalMs);
+    }
+    if (message.downtimeMs !== 0) {
+      obj.downtimeMs = Math.round(message.downtimeMs);
+    }
+    if (message.hasDowntime !== false) {
+      obj.hasDowntime = message.hasDowntime;
+    }
+    if (message.jobMs !== 0) {
+      obj.jobMs = Math.round(message.jobMs);
+    }
+    if (message.dataBytes !== 0) {
+      obj.dataBytes = Math.round(message.dataBytes);
+    }
+    if (message.progressSamples !== 0) {
+      obj.progressSamples = Math.round(message.progressSamples);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MigrationDone>, I>>(base?: I): MigrationDone {
+    return MigrationDone.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MigrationDone>, I>>(object: I): MigrationDone {
+    const message = createBaseMigrationDone();
+    message.totalMs = object.totalMs ?? 0;
+    message.downtimeMs = object.downtimeMs ?? 0;
+    message.hasDowntime = object.hasDowntime ?? false;
+    message.jobMs = object.jobMs ?? 0;
+    message.dataBytes = object.dataBytes ?? 0;
+    message.progressSamples = object.progressSamples ?? 0;
     return message;
   },
 };
@@ -5587,6 +5851,15 @@ export const Command: MessageFns<Command> = {
       case "listSnapshots":
         ListSnapshots.encode(message.body.value, writer.uint32(506).fork()).join();
         break;
+      case "migrateVm":
+        MigrateVm.encode(message.body.value, writer.uint32(562).fork()).join();
+        break;
+      case "cancelMigration":
+        CancelMigration.encode(message.body.value, writer.uint32(570).fork()).join();
+        break;
+      case "prepareMigrationIn":
+        PrepareMigrationIn.encode(message.body.value, writer.uint32(578).fork()).join();
+        break;
     }
     return writer;
   },
@@ -5796,6 +6069,30 @@ export const Command: MessageFns<Command> = {
             message.body = { $case: "listSnapshots", value: ListSnapshots.decode(reader, reader.uint32()) };
             continue;
           }
+          case 70: {
+            if (tag !== 562) {
+              break;
+            }
+
+            message.body = { $case: "migrateVm", value: MigrateVm.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 71: {
+            if (tag !== 570) {
+              break;
+            }
+
+            message.body = { $case: "cancelMigration", value: CancelMigration.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 72: {
+            if (tag !== 578) {
+              break;
+            }
+
+            message.body = { $case: "prepareMigrationIn", value: PrepareMigrationIn.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5909,6 +6206,18 @@ export const Command: MessageFns<Command> = {
         ? { $case: "listSnapshots", value: ListSnapshots.fromJSON(object.listSnapshots) }
         : isSet(object.list_snapshots)
         ? { $case: "listSnapshots", value: ListSnapshots.fromJSON(object.list_snapshots) }
+        : isSet(object.migrateVm)
+        ? { $case: "migrateVm", value: MigrateVm.fromJSON(object.migrateVm) }
+        : isSet(object.migrate_vm)
+        ? { $case: "migrateVm", value: MigrateVm.fromJSON(object.migrate_vm) }
+        : isSet(object.cancelMigration)
+        ? { $case: "cancelMigration", value: CancelMigration.fromJSON(object.cancelMigration) }
+        : isSet(object.cancel_migration)
+        ? { $case: "cancelMigration", value: CancelMigration.fromJSON(object.cancel_migration) }
+        : isSet(object.prepareMigrationIn)
+        ? { $case: "prepareMigrationIn", value: PrepareMigrationIn.fromJSON(object.prepareMigrationIn) }
+        : isSet(object.prepare_migration_in)
+        ? { $case: "prepareMigrationIn", value: PrepareMigrationIn.fromJSON(object.prepare_migration_in) }
         : undefined,
     };
   },
@@ -5966,6 +6275,12 @@ export const Command: MessageFns<Command> = {
       obj.deleteSnapshot = DeleteSnapshot.toJSON(message.body.value);
     } else if (message.body?.$case === "listSnapshots") {
       obj.listSnapshots = ListSnapshots.toJSON(message.body.value);
+    } else if (message.body?.$case === "migrateVm") {
+      obj.migrateVm = MigrateVm.toJSON(message.body.value);
+    } else if (message.body?.$case === "cancelMigration") {
+      obj.cancelMigration = CancelMigration.toJSON(message.body.value);
+    } else if (message.body?.$case === "prepareMigrationIn") {
+      obj.prepareMigrationIn = PrepareMigrationIn.toJSON(message.body.value);
     }
     return obj;
   },
@@ -6105,7 +6420,383 @@ export const Command: MessageFns<Command> = {
         }
         break;
       }
+      case "migrateVm": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "migrateVm", value: MigrateVm.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "cancelMigration": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "cancelMigration", value: CancelMigration.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "prepareMigrationIn": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "prepareMigrationIn", value: PrepareMigrationIn.fromPartial(object.body.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseMigrateVm(): MigrateVm {
+  return {
+    destinationUri: "",
+    migrateUri: "",
+    live: false,
+    copyStorage: "",
+    maxDowntimeMs: 0,
+    autoConverge: false,
+    timeoutMs: 0,
+    allowUnsafe: false,
+    maxBandwidthMibps: 0,
+  };
+}
+
+export const MigrateVm: MessageFns<MigrateVm> = {
+  encode(message: MigrateVm, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.destinationUri !== "") {
+      writer.uint32(10).string(message.destinationUri);
+    }
+    if (message.migrateUri !== "") {
+      writer.uint32(18).string(message.migrateUri);
+    }
+    if (message.live !== false) {
+      writer.uint32(24).bool(message.live);
+    }
+    if (message.copyStorage !== "") {
+      writer.uint32(34).string(message.copyStorage);
+    }
+    if (message.maxDowntimeMs !== 0) {
+      writer.uint32(40).uint32(message.maxDowntimeMs);
+    }
+    if (message.autoConverge !== false) {
+      writer.uint32(48).bool(message.autoConverge);
+    }
+    if (message.timeoutMs !== 0) {
+      writer.uint32(56).uint32(message.timeoutMs);
+    }
+    if (message.allowUnsafe !== false) {
+      writer.uint32(64).bool(message.allowUnsafe);
+    }
+    if (message.maxBandwidthMibps !== 0) {
+      writer.uint32(72).uint32(message.maxBandwidthMibps);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MigrateVm {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMigrateVm();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.destinationUri = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.migrateUri = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.live = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.copyStorage = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.maxDowntimeMs = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.autoConverge = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.timeoutMs = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.allowUnsafe = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.maxBandwidthMibps = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MigrateVm {
+    return {
+      destinationUri: isSet(object.destinationUri)
+        ? globalThis.String(object.destinationUri)
+        : isSet(object.destination_uri)
+        ? globalThis.String(object.destination_uri)
+        : "",
+      migrateUri: isSet(object.migrateUri)
+        ? globalThis.String(object.migrateUri)
+        : isSet(object.migrate_uri)
+        ? globalThis.String(object.migrate_uri)
+        : "",
+      live: isSet(object.live) ? globalThis.Boolean(object.live) : false,
+      copyStorage: isSet(object.copyStorage)
+        ? globalThis.String(object.copyStorage)
+        : isSet(object.copy_storage)
+        ? globalThis.String(object.copy_storage)
+        : "",
+      maxDowntimeMs: isSet(object.maxDowntimeMs)
+        ? globalThis.Number(object.maxDowntimeMs)
+        : isSet(object.max_downtime_ms)
+        ? globalThis.Number(object.max_downtime_ms)
+        : 0,
+      autoConverge: isSet(object.autoConverge)
+        ? globalThis.Boolean(object.autoConverge)
+        : isSet(object.auto_converge)
+        ? globalThis.Boolean(object.auto_converge)
+        : false,
+      timeoutMs: isSet(object.timeoutMs)
+        ? globalThis.Number(object.timeoutMs)
+        : isSet(object.timeout_ms)
+        ? globalThis.Number(object.timeout_ms)
+        : 0,
+      allowUnsafe: isSet(object.allowUnsafe)
+        ? globalThis.Boolean(object.allowUnsafe)
+        : isSet(object.allow_unsafe)
+        ? globalThis.Boolean(object.allow_unsafe)
+        : false,
+      maxBandwidthMibps: isSet(object.maxBandwidthMibps)
+        ? globalThis.Number(object.maxBandwidthMibps)
+        : isSet(object.max_bandwidth_mibps)
+        ? globalThis.Number(object.max_bandwidth_mibps)
+        : 0,
+    };
+  },
+
+  toJSON(message: MigrateVm): unknown {
+    const obj: any = {};
+    if (message.destinationUri !== "") {
+      obj.destinationUri = message.destinationUri;
+    }
+    if (message.migrateUri !== "") {
+      obj.migrateUri = message.migrateUri;
+    }
+    if (message.live !== false) {
+      obj.live = message.live;
+    }
+    if (message.copyStorage !== "") {
+      obj.copyStorage = message.copyStorage;
+    }
+    if (message.maxDowntimeMs !== 0) {
+      obj.maxDowntimeMs = Math.round(message.maxDowntimeMs);
+    }
+    if (message.autoConverge !== false) {
+      obj.autoConverge = message.autoConverge;
+    }
+    if (message.timeoutMs !== 0) {
+      obj.timeoutMs = Math.round(message.timeoutMs);
+    }
+    if (message.allowUnsafe !== false) {
+      obj.allowUnsafe = message.allowUnsafe;
+    }
+    if (message.maxBandwidthMibps !== 0) {
+      obj.maxBandwidthMibps = Math.round(message.maxBandwidthMibps);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MigrateVm>, I>>(base?: I): MigrateVm {
+    return MigrateVm.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MigrateVm>, I>>(object: I): MigrateVm {
+    const message = createBaseMigrateVm();
+    message.destinationUri = object.destinationUri ?? "";
+    message.migrateUri = object.migrateUri ?? "";
+    message.live = object.live ?? false;
+    message.copyStorage = object.copyStorage ?? "";
+    message.maxDowntimeMs = object.maxDowntimeMs ?? 0;
+    message.autoConverge = object.autoConverge ?? false;
+    message.timeoutMs = object.timeoutMs ?? 0;
+    message.allowUnsafe = object.allowUnsafe ?? false;
+    message.maxBandwidthMibps = object.maxBandwidthMibps ?? 0;
+    return message;
+  },
+};
+
+function createBaseCancelMigration(): CancelMigration {
+  return {};
+}
+
+export const CancelMigration: MessageFns<CancelMigration> = {
+  encode(_: CancelMigration, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelMigration {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelMigration();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): CancelMigration {
+    return {};
+  },
+
+  toJSON(_: CancelMigration): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CancelMigration>, I>>(base?: I): CancelMigration {
+    return CancelMigration.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelMigration>, I>>(_: I): CancelMigration {
+    const message = createBaseCancelMigration();
+    return message;
+  },
+};
+
+function createBasePrepareMigrationIn(): PrepareMigrationIn {
+  return { spec: undefined };
+}
+
+export const PrepareMigrationIn: MessageFns<PrepareMigrationIn> = {
+  encode(message: PrepareMigrationIn, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.spec !== undefined) {
+      VmSpec.encode(message.spec, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PrepareMigrationIn {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePrepareMigrationIn();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.spec = VmSpec.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PrepareMigrationIn {
+    return { spec: isSet(object.spec) ? VmSpec.fromJSON(object.spec) : undefined };
+  },
+
+  toJSON(message: PrepareMigrationIn): unknown {
+    const obj: any = {};
+    if (message.spec !== undefined) {
+      obj.spec = VmSpec.toJSON(message.spec);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PrepareMigrationIn>, I>>(base?: I): PrepareMigrationIn {
+    return PrepareMigrationIn.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PrepareMigrationIn>, I>>(object: I): PrepareMigrationIn {
+    const message = createBasePrepareMigrationIn();
+    message.spec = (object.spec !== undefined && object.spec !== null) ? VmSpec.fromPartial(object.spec) : undefined;
     return message;
   },
 };
