@@ -4,22 +4,19 @@
 // the seed's network-config gave them (GUEST-NETS), whether they reach another guest
 // (GUEST-PING), their disks (GUEST-DISKS). The agent's bridges, taps and nftables tables live in
 // a network namespace of the test's (host-network-sandbox.ts), gone when it ends. Tests run in order.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type OrbitAgent } from "../../agent/src/agent.js";
 import { missingTools } from "../../agent/src/drivers/libvirt/tool-availability.js";
 import { vmTapName } from "../../agent/src/network/tap-name.js";
-import { images, jobs } from "../../manager/src/db/schema.js";
-import { jobsIdle, startTestCloud, type TestCloud } from "../e2e/harness.js";
+import { jobs } from "../../manager/src/db/schema.js";
+import { jobsIdle, type TestCloud } from "../e2e/harness.js";
 import { countOf, lastGuestReport } from "./guest-console.js";
-import { type HostNetworkSandbox, startHostNetworkSandbox } from "./host-network-sandbox.js";
-import { REQUIRED_TOOLS, type SandboxedLibvirtd, startSandboxedLibvirtd } from "./sandboxed-libvirtd.js";
-import { joinLibvirtTestHost, type TestGuestHypervisor } from "./libvirt-test-host.js";
-import { ensureTestGuest } from "./test-guest.js";
+import type { HostNetworkSandbox } from "./host-network-sandbox.js";
+import { REQUIRED_TOOLS, type SandboxedLibvirtd } from "./sandboxed-libvirtd.js";
+import { libvirtTestStack, type TestGuestHypervisor } from "./libvirt-test-host.js";
 
 const missing = missingTools([...REQUIRED_TOOLS, "nft", "ip", "qemu-io"]);
 const notRoot = process.getuid?.() !== 0;
@@ -36,7 +33,6 @@ describe.skipIf(skip)(`networking, volumes and clone through manager and agent o
   let net: HostNetworkSandbox | undefined;
   let daemon: SandboxedLibvirtd | undefined;
   let cloud: TestCloud | undefined;
-  let agent: OrbitAgent | undefined;
   let hv: TestGuestHypervisor;
   let work: string;
   let a: Vm;
@@ -78,30 +74,21 @@ describe.skipIf(skip)(`networking, volumes and clone through manager and agent o
   const lastPing = (vm: Vm, to: string): string | undefined =>
     [...serial(vm).matchAll(new RegExp(`^GUEST-PING ${to.replaceAll(".", "\\.")} (ok|fail)\\r?$`, "gm"))].at(-1)?.[1];
 
+  const stack = libvirtTestStack();
   beforeAll(async () => {
     if (reason) throw new Error(`real-libvirt tests cannot run: ${reason} (CI must install libvirt-daemon, qemu-system-x86, qemu-utils, genisoimage, nftables)`);
-    const guest = await ensureTestGuest();
-    net = await startHostNetworkSandbox();
-    daemon = await startSandboxedLibvirtd({ netns: net.name });
-    work = mkdtempSync(join(tmpdir(), "orbit-e2e-netstor-"));
-    mkdirSync(join(work, "images"));
-    // The image's disk: a blank 64 MiB qcow2 (the guest boots from its kernel and initrd), so each VM has a root overlay to copy.
-    const base = join(work, "images", "base.qcow2");
-    await execa("qemu-img", ["create", "-q", "-f", "qcow2", base, "64M"]);
-    // Two 1-vCPU guests on this 2-CPU host: the cluster CPU threshold (85 % by default) would refuse the second.
-    cloud = await startTestCloud({ hosts: [], settings: { "cluster.cpu.allocated.capacity.disablethreshold": 1 } });
-    await cloud.manager.database.db.update(images).set({ path: base }).where(eq(images.name, "Debian 12"));
-    ({ hv, agent } = await joinLibvirtTestHost({ cloud, daemon, net, guest, work, hostname: "libvirt-netstor-host", images: true }));
+    // Each VM's root is an overlay of a blank 64 MiB qcow2 (the guest boots from its kernel and
+    // initrd), so a clone has a root disk to copy. Two 1-vCPU guests on this 2-CPU host: the
+    // cluster CPU threshold (85 % by default) would refuse the second.
+    ({ cloud, hv, daemon, net, work } = await stack.start({
+      workPrefix: "orbit-e2e-netstor-", hostname: "libvirt-netstor-host", blankBaseImage: true,
+      settings: { "cluster.cpu.allocated.capacity.disablethreshold": 1 },
+    }));
   }, 300_000);
 
   afterAll(async () => {
     if (timings.length) console.info(`network/storage e2e on QEMU/TCG: ${timings.join(", ")}`);
-    await agent?.stop();
-    await cloud?.stop();
-    await hv?.close();
-    await daemon?.stop();
-    await net?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
+    await stack.stop();
   }, 60_000);
 
   it("a guest configures the address of its seed's network-config: the VM's fixed_ip, on the network's bridge", async () => {

@@ -3,18 +3,14 @@
 // a booted test guest (build-test-guest.sh) whose serial console tells what it went through:
 // GUEST-READY on every boot, GUEST-POWERBUTTON when it was asked (ACPI) to power off. One guest
 // for the whole file (QEMU/TCG is slow); the tests run in order and each leaves it as the next expects.
-import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type OrbitAgent } from "../../agent/src/agent.js";
 import { missingTools } from "../../agent/src/drivers/libvirt/tool-availability.js";
-import { startTestCloud, type TestCloud } from "../e2e/harness.js";
+import type { TestCloud } from "../e2e/harness.js";
 import { countOf } from "./guest-console.js";
-import { type HostNetworkSandbox, startHostNetworkSandbox } from "./host-network-sandbox.js";
-import { REQUIRED_TOOLS, type SandboxedLibvirtd, startSandboxedLibvirtd } from "./sandboxed-libvirtd.js";
-import { type GuestBoot, joinLibvirtTestHost, type TestGuestHypervisor } from "./libvirt-test-host.js";
-import { ensureTestGuest } from "./test-guest.js";
+import { REQUIRED_TOOLS, type SandboxedLibvirtd } from "./sandboxed-libvirtd.js";
+import { type GuestBoot, libvirtTestStack, type TestGuestHypervisor } from "./libvirt-test-host.js";
 
 const missing = missingTools(REQUIRED_TOOLS);
 const notRoot = process.getuid?.() !== 0;
@@ -35,9 +31,7 @@ const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 describe.skipIf(skip)(`power actions and console logs through manager and agent on a real libvirtd${reason ? ` (${reason})` : ""}`, () => {
   let daemon: SandboxedLibvirtd | undefined;
-  let net: HostNetworkSandbox | undefined;
   let cloud: TestCloud | undefined;
-  let agent: OrbitAgent | undefined;
   let hv: TestGuestHypervisor;
   let work: string;
   let vm: { id: number; uuid: string };
@@ -82,26 +76,20 @@ describe.skipIf(skip)(`power actions and console logs through manager and agent 
     }, 30_000);
   };
 
+  const stack = libvirtTestStack();
   beforeAll(async () => {
     if (reason) throw new Error(`real-libvirt tests cannot run: ${reason} (CI must install libvirt-daemon, qemu-system-x86, qemu-utils, genisoimage)`);
-    const guest = await ensureTestGuest();
     // Every VM has a NIC on its network's bridge, and a firewall: both made in a namespace of the test's.
-    net = await startHostNetworkSandbox();
-    daemon = await startSandboxedLibvirtd({ netns: net.name });
-    work = mkdtempSync(join(tmpdir(), "orbit-e2e-power-"));
     // The guest gets 10 s for an ACPI shutdown (it takes one or two); the default is two minutes.
-    cloud = await startTestCloud({ hosts: [], settings: { "vm.shutdown.timeout.ms": SHUTDOWN_TIMEOUT_MS } });
-    ({ hv, agent } = await joinLibvirtTestHost({ cloud, daemon, net, guest, work, hostname: "libvirt-power-host", boot: bootPower }));
+    ({ cloud, hv, daemon, work } = await stack.start({
+      workPrefix: "orbit-e2e-power-", hostname: "libvirt-power-host", boot: bootPower,
+      settings: { "vm.shutdown.timeout.ms": SHUTDOWN_TIMEOUT_MS },
+    }));
   }, 300_000);
 
   afterAll(async () => {
     if (timings.length) console.info(`power e2e on QEMU/TCG (API call to settled status): ${timings.join(", ")}`);
-    await agent?.stop();
-    await cloud?.stop();
-    await hv?.close();
-    await daemon?.stop();
-    await net?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
+    await stack.stop();
   }, 60_000);
 
   it("deploys a VM that boots the guest; the console logs pair returns its serial output", async () => {

@@ -4,18 +4,13 @@
 // vCPU and moves the balloon; the guest (build-test-guest.sh) reports what it sees on its serial
 // console: GUEST-SIZE with /sys/devices/system/cpu/online, its online CPUs and MemTotal. Memory is
 // then given back live down to what the VM booted with. One guest.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type OrbitAgent } from "../../agent/src/agent.js";
 import { missingTools } from "../../agent/src/drivers/libvirt/tool-availability.js";
-import { startTestCloud, type TestCloud } from "../e2e/harness.js";
+import type { TestCloud } from "../e2e/harness.js";
 import { countOf, lastGuestReport } from "./guest-console.js";
-import { type HostNetworkSandbox, startHostNetworkSandbox } from "./host-network-sandbox.js";
-import { REQUIRED_TOOLS, type SandboxedLibvirtd, startSandboxedLibvirtd } from "./sandboxed-libvirtd.js";
-import { joinLibvirtTestHost, type TestGuestHypervisor } from "./libvirt-test-host.js";
-import { ensureTestGuest } from "./test-guest.js";
+import { REQUIRED_TOOLS, type SandboxedLibvirtd } from "./sandboxed-libvirtd.js";
+import { libvirtTestStack, type TestGuestHypervisor } from "./libvirt-test-host.js";
 
 const missing = missingTools(REQUIRED_TOOLS);
 const notRoot = process.getuid?.() !== 0;
@@ -29,12 +24,9 @@ const BIGGER = { name: "t1-tiny-x2", cpu: 2, ram: 0.25, disk: 0 };
 const LESS_MEMORY = { name: "t1-tiny-2c", cpu: 2, ram: 0.125, disk: 0 };
 
 describe.skipIf(skip)(`live scaling of a running VM through manager and agent on a real libvirtd${reason ? ` (${reason})` : ""}`, () => {
-  let daemon: SandboxedLibvirtd | undefined;
-  let net: HostNetworkSandbox | undefined;
   let cloud: TestCloud | undefined;
-  let agent: OrbitAgent | undefined;
+  let daemon: SandboxedLibvirtd | undefined;
   let hv: TestGuestHypervisor;
-  let work: string;
   let vm: { id: number; uuid: string };
   const timings: string[] = [];
 
@@ -43,32 +35,23 @@ describe.skipIf(skip)(`live scaling of a running VM through manager and agent on
   const guestSize = () => lastGuestReport(serial(), "GUEST-SIZE");
   const withLog = (e: unknown): never => { throw new Error(`${String(e)}\n--- serial log (tail)\n${serial().slice(-3000)}`); };
 
+  const stack = libvirtTestStack();
   beforeAll(async () => {
     if (reason) throw new Error(`real-libvirt tests cannot run: ${reason} (CI must install libvirt-daemon, qemu-system-x86, qemu-utils, genisoimage)`);
-    const guest = await ensureTestGuest();
-    net = await startHostNetworkSandbox();
-    daemon = await startSandboxedLibvirtd({ netns: net.name });
-    work = mkdtempSync(join(tmpdir(), "orbit-e2e-scaling-"));
     // The 2-CPU test host runs the 2-vCPU flavor only with its cluster allowed to be fully allocated.
-    cloud = await startTestCloud({
-      hosts: [],
+    ({ cloud, hv, daemon } = await stack.start({
+      workPrefix: "orbit-e2e-scaling-", hostname: "libvirt-scaling-host",
       settings: { "enable.dynamic.scale.vm": true, "cluster.cpu.allocated.capacity.disablethreshold": 1 },
-    });
-    ({ hv, agent } = await joinLibvirtTestHost({ cloud, daemon, net, guest, work, hostname: "libvirt-scaling-host" }));
+    }));
     for (const f of [BIGGER, LESS_MEMORY]) {
-      const flavor = await cloud.api("POST", "/v1/admin/flavors", f);
+      const flavor = await cloud!.api("POST", "/v1/admin/flavors", f);
       expect(flavor.status, JSON.stringify(flavor.json)).toBe(201);
     }
   }, 300_000);
 
   afterAll(async () => {
     if (timings.length) console.info(`scaling e2e on QEMU/TCG: ${timings.join(", ")}`);
-    await agent?.stop();
-    await cloud?.stop();
-    await hv?.close();
-    await daemon?.stop();
-    await net?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
+    await stack.stop();
   }, 60_000);
 
   it("deploys a VM whose domain has headroom: 1 of 2 vCPUs, 128 of 256 MiB; the guest sees 1 CPU and about 128 MiB", async () => {

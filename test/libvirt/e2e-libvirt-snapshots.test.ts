@@ -7,23 +7,19 @@
 // revert, and the guest reads the marker (the file) back: after booting again when the revert left
 // the VM stopped; with no new GUEST-READY after a memory snapshot's revert (it resumed where it was).
 // Tests run in order.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type OrbitAgent } from "../../agent/src/agent.js";
 import { SnapshotTimeoutError } from "../../agent/src/drivers/hypervisor.js";
 import { parseDomainDisks } from "../../agent/src/drivers/libvirt/domain-disks.parser.js";
 import { missingTools } from "../../agent/src/drivers/libvirt/tool-availability.js";
-import { images, jobs } from "../../manager/src/db/schema.js";
-import { startTestCloud, type TestCloud } from "../e2e/harness.js";
+import { jobs } from "../../manager/src/db/schema.js";
+import type { TestCloud } from "../e2e/harness.js";
 import { countOf, lastGuestReport } from "./guest-console.js";
-import { type HostNetworkSandbox, startHostNetworkSandbox } from "./host-network-sandbox.js";
-import { REQUIRED_TOOLS, type SandboxedLibvirtd, startSandboxedLibvirtd } from "./sandboxed-libvirtd.js";
-import { joinLibvirtTestHost, type TestGuestHypervisor } from "./libvirt-test-host.js";
-import { ensureTestGuest } from "./test-guest.js";
+import { REQUIRED_TOOLS, type SandboxedLibvirtd } from "./sandboxed-libvirtd.js";
+import { libvirtTestStack, type TestGuestHypervisor } from "./libvirt-test-host.js";
 
 const missing = missingTools([...REQUIRED_TOOLS, "nft", "ip"]);
 const notRoot = process.getuid?.() !== 0;
@@ -35,13 +31,13 @@ interface Vm { id: number; uuid: string }
 
 const MiB = 1024 * 1024;
 /** The guest's trimmed console lines that start with this text. */
-const linesStarting = (log: string, prefix: string): string[] => log.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.startsWith(prefix));
+/** Complete lines only: the serial log is read while the guest writes it, so its last line may be half there. */
+const linesStarting = (log: string, prefix: string): string[] =>
+  log.slice(0, log.lastIndexOf("\n") + 1).split(/\r?\n/).map((l) => l.trim()).filter((l) => l.startsWith(prefix));
 
 describe.skipIf(skip)(`VM snapshots through manager and agent on a real libvirtd${reason ? ` (${reason})` : ""}`, () => {
-  let net: HostNetworkSandbox | undefined;
   let daemon: SandboxedLibvirtd | undefined;
   let cloud: TestCloud | undefined;
-  let agent: OrbitAgent | undefined;
   let hv: TestGuestHypervisor;
   let work: string;
   let vm: Vm;
@@ -127,19 +123,14 @@ describe.skipIf(skip)(`VM snapshots through manager and agent on a real libvirtd
     await waitSerial("the guest booted again, with its vdb", (l) => countOf(l, "GUEST-READY") > booted && (lastGuestReport(l.slice(l.lastIndexOf("GUEST-READY")), "GUEST-DISKS")?.has("vdb") ?? false));
   };
 
+  const stack = libvirtTestStack();
   beforeAll(async () => {
     if (reason) throw new Error(`real-libvirt tests cannot run: ${reason} (CI must install libvirt-daemon, qemu-system-x86, qemu-utils, genisoimage, nftables)`);
-    const guest = await ensureTestGuest();
-    net = await startHostNetworkSandbox();
-    daemon = await startSandboxedLibvirtd({ netns: net.name });
-    work = mkdtempSync(join(tmpdir(), "orbit-e2e-snapshots-"));
-    mkdirSync(join(work, "images"));
-    // The image's disk: a blank 64 MiB qcow2 (the guest boots from its kernel and initrd): each VM's root is an overlay of it.
-    const base = join(work, "images", "base.qcow2");
-    await execa("qemu-img", ["create", "-q", "-f", "qcow2", base, "64M"]);
-    cloud = await startTestCloud({ hosts: [], settings: { "vmsnapshot.create.wait": 300 } });
-    await cloud.manager.database.db.update(images).set({ path: base }).where(eq(images.name, "Debian 12"));
-    ({ hv, agent } = await joinLibvirtTestHost({ cloud, daemon, net, guest, work, hostname: "libvirt-snapshots-host", images: true }));
+    // Each VM's root is an overlay of a blank 64 MiB qcow2 (the guest boots from its kernel and initrd).
+    ({ cloud, hv, daemon, work } = await stack.start({
+      workPrefix: "orbit-e2e-snapshots-", hostname: "libvirt-snapshots-host", blankBaseImage: true,
+      settings: { "vmsnapshot.create.wait": 300 },
+    }));
     const r = await cloud.api("POST", "/v1/core/virtual-machines", { name: "snap-guest", flavor_name: "t1-tiny", image_name: "Debian 12" });
     expect(r.status, JSON.stringify(r.json)).toBe(200);
     vm = { id: r.json.instances[0].id, uuid: r.json.instances[0].uuid };
@@ -153,12 +144,7 @@ describe.skipIf(skip)(`VM snapshots through manager and agent on a real libvirtd
 
   afterAll(async () => {
     if (timings.length) console.info(`snapshots e2e on QEMU/TCG: ${timings.join(", ")}`);
-    await agent?.stop();
-    await cloud?.stop();
-    await hv?.close();
-    await daemon?.stop();
-    await net?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
+    await stack.stop();
   }, 60_000);
 
   let diskSnapshot: Record<string, any>;

@@ -5,7 +5,9 @@
  * before the first one. The console's lines end in CRLF and may be interleaved with the kernel's.
  */
 export function lastGuestReport(serialLog: string, tag: "GUEST-DISKS" | "GUEST-NETS" | "GUEST-SIZE"): Map<string, string> | undefined {
-  const lines = serialLog.split(/\r?\n/).map((l) => l.trim()).filter((l) => l === tag || l.startsWith(`${tag} `));
+  // Complete lines only: the log is read while the guest writes it, so its last line may be half there.
+  const complete = serialLog.slice(0, serialLog.lastIndexOf("\n") + 1);
+  const lines = complete.split(/\r?\n/).map((l) => l.trim()).filter((l) => l === tag || l.startsWith(`${tag} `));
   const last = lines.at(-1);
   if (last === undefined) return undefined;
   const entries = last.slice(tag.length).trim().split(/\s+/).filter(Boolean).map((kv): [string, string] => {

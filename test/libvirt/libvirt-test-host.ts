@@ -3,17 +3,22 @@
 // OrbitAgent joined to the test cloud and seen Up. The one change to what the manager asks for:
 // VMs boot on the test guest's kernel and initrd (the guest has no boot loader); XML, power,
 // console, disks, NICs and firewall are the driver's own.
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { eq } from "drizzle-orm";
+import { execa } from "execa";
 import pino from "pino";
 import type { DirectBoot, DomainStatus, VmSpec } from "#shared/protocol.js";
 import { OrbitAgent } from "../../agent/src/agent.js";
 import { MemoryIdentityStore } from "../../agent/src/connection/identity-store.js";
 import { LibvirtHypervisor, type LibvirtHypervisorOptions } from "../../agent/src/drivers/libvirt/libvirt-hypervisor.js";
 import { StaticGpuInventory } from "../../agent/src/gpu/gpu-inventory.js";
-import type { TestCloud } from "../e2e/harness.js";
-import type { HostNetworkSandbox } from "./host-network-sandbox.js";
-import type { SandboxedLibvirtd } from "./sandboxed-libvirtd.js";
-import type { TestGuest } from "./test-guest.js";
+import { images } from "../../manager/src/db/schema.js";
+import { startTestCloud, type TestCloud } from "../e2e/harness.js";
+import { type HostNetworkSandbox, startHostNetworkSandbox } from "./host-network-sandbox.js";
+import { type SandboxedLibvirtd, startSandboxedLibvirtd } from "./sandboxed-libvirtd.js";
+import { ensureTestGuest, type TestGuest } from "./test-guest.js";
 
 /** How a VM boots: the test guest's kernel (the default), or undefined to keep the driver's boot (an ISO's). */
 export type GuestBoot = (spec: VmSpec, guest: TestGuest) => DirectBoot | undefined;
@@ -75,4 +80,65 @@ export async function joinLibvirtTestHost(o: LibvirtTestHostOptions): Promise<{ 
   await agent.connection.connected;
   await o.cloud.waitFor("the libvirt host Up", async () => (await o.cloud.api("GET", "/v1/admin/hosts")).json.hosts[0]?.state === "Up", 30_000);
   return { hv, agent };
+}
+
+export interface LibvirtTestStackOptions {
+  /** mkdtemp prefix of the work dir (instances, images). */
+  workPrefix: string;
+  hostname: string;
+  /** Global settings of the test cloud. */
+  settings?: Record<string, unknown>;
+  /**
+   * "Debian 12" becomes a blank 64 MiB qcow2 in the host's images dir (the guest boots from its
+   * kernel and initrd), so each VM has a real root overlay; implies the host's own images dir.
+   */
+  blankBaseImage?: boolean;
+  boot?: GuestBoot;
+}
+
+/** Everything one manager-driven libvirt tier runs on, and its teardown. */
+export interface LibvirtTestStack {
+  guest: TestGuest;
+  net: HostNetworkSandbox;
+  daemon: SandboxedLibvirtd;
+  cloud: TestCloud;
+  hv: TestGuestHypervisor;
+  agent: OrbitAgent;
+  work: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A namespace standing in for the host's network, a sandboxed libvirtd in it, a test cloud and
+ * its one libvirt host joined and Up: what the e2e-libvirt-* files share. stop() takes down what
+ * was started even when the start failed half-way (call it from afterAll).
+ */
+export function libvirtTestStack(): { start(o: LibvirtTestStackOptions): Promise<LibvirtTestStack>; stop(): Promise<void> } {
+  const made: Partial<LibvirtTestStack> = {};
+  const stop = async (): Promise<void> => {
+    await made.agent?.stop();
+    await made.cloud?.stop();
+    await made.hv?.close();
+    await made.daemon?.stop();
+    await made.net?.stop();
+    if (made.work) rmSync(made.work, { recursive: true, force: true });
+  };
+  const start = async (o: LibvirtTestStackOptions): Promise<LibvirtTestStack> => {
+    const guest = made.guest = await ensureTestGuest();
+    const net = made.net = await startHostNetworkSandbox();
+    const daemon = made.daemon = await startSandboxedLibvirtd({ netns: net.name });
+    const work = made.work = mkdtempSync(join(tmpdir(), o.workPrefix));
+    const cloud = made.cloud = await startTestCloud({ hosts: [], ...(o.settings ? { settings: o.settings } : {}) });
+    if (o.blankBaseImage) {
+      mkdirSync(join(work, "images"));
+      const base = join(work, "images", "base.qcow2");
+      await execa("qemu-img", ["create", "-q", "-f", "qcow2", base, "64M"]);
+      await cloud.manager.database.db.update(images).set({ path: base }).where(eq(images.name, "Debian 12"));
+    }
+    const { hv, agent } = await joinLibvirtTestHost({ cloud, daemon, net, guest, work, hostname: o.hostname, images: o.blankBaseImage ?? false, ...(o.boot ? { boot: o.boot } : {}) });
+    made.hv = hv;
+    made.agent = agent;
+    return { guest, net, daemon, cloud, hv, agent, work, stop };
+  };
+  return { start, stop };
 }
