@@ -67,10 +67,16 @@ async function seedFleet(url: string): Promise<{ accountId: number; envId: numbe
     const q = (s: string, p: unknown[] = []) => c.query(s, p);
     const account = await q(`insert into accounts(name) values ('bench') returning id`);
     const accountId = account.rows[0].id as number;
-    const env = await q(`insert into environments(name) values ('bench') returning id`);
+    const region = await q(`insert into regions(name) values ('bench') returning id`);
+    const regionId = region.rows[0].id as number;
+    const env = await q(`insert into environments(name, account_id, region_id) values ('bench', $1, $2) returning id`, [accountId, regionId]);
     const envId = env.rows[0].id as number;
-    for (let k = 0; k < 4; k++) await q(`insert into clusters(name, environment_id) values ($1, $2)`, [`c${k}`, envId]);
-    const flavor = await q(`insert into flavors(name, vcpus, memory_mib) values ('bench', 2, 4096) returning id`);
+    for (let k = 0; k < 4; k++) {
+      const cluster = await q(`insert into clusters(name, region_id) values ($1, $2) returning id`, [`c${k}`, regionId]);
+      // Each cluster's local pool: a commit reserves every VM's root disk in it (storage/root-disks.ts).
+      await q(`insert into storage_pools(name, cluster_id, kind, path, capacity_gib) values ($1, $2, 'local', 'volumes', 100000000)`, [`c${k}-local`, cluster.rows[0].id]);
+    }
+    const flavor = await q(`insert into flavors(name, vcpus, memory_mib, disk_gib) values ('bench', 2, 4096, 20) returning id`);
     const image = await q(`insert into images(name) values ('bench') returning id`);
     // Hosts: cluster by id, GPU host every fifth.
     await q(`
