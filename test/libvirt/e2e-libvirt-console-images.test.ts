@@ -7,20 +7,16 @@
 // see the output, close-console ends the socket and the URL cannot be used again, and stopping the
 // VM ends a session. Tests run in order.
 import { createHash, randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { type OrbitAgent } from "../../agent/src/agent.js";
 import { missingTools } from "../../agent/src/drivers/libvirt/tool-availability.js";
-import { startTestCloud, type TestCloud } from "../e2e/harness.js";
-import { type HostNetworkSandbox, startHostNetworkSandbox } from "./host-network-sandbox.js";
-import { REQUIRED_TOOLS, type SandboxedLibvirtd, startSandboxedLibvirtd } from "./sandboxed-libvirtd.js";
-import { joinLibvirtTestHost, type TestGuestHypervisor } from "./libvirt-test-host.js";
-import { ensureTestGuest } from "./test-guest.js";
+import type { TestCloud } from "../e2e/harness.js";
+import { REQUIRED_TOOLS, type SandboxedLibvirtd } from "./sandboxed-libvirtd.js";
+import { libvirtTestStack, type TestGuestHypervisor } from "./libvirt-test-host.js";
 
 const missing = missingTools([...REQUIRED_TOOLS, "nft", "ip"]);
 const notRoot = process.getuid?.() !== 0;
@@ -49,10 +45,8 @@ function connect(url: string): Promise<Conn> {
 }
 
 describe.skipIf(skip)(`images from a URL and the serial console through manager and agent on a real libvirtd${reason ? ` (${reason})` : ""}`, () => {
-  let net: HostNetworkSandbox | undefined;
   let daemon: SandboxedLibvirtd | undefined;
   let cloud: TestCloud | undefined;
-  let agent: OrbitAgent | undefined;
   let hv: TestGuestHypervisor;
   let server: Server | undefined;
   let work: string;
@@ -77,14 +71,11 @@ describe.skipIf(skip)(`images from a URL and the serial console through manager 
     }, 15_000);
   };
 
+  const stack = libvirtTestStack();
   beforeAll(async () => {
     if (reason) throw new Error(`real-libvirt tests cannot run: ${reason} (CI must install libvirt-daemon, qemu-system-x86, qemu-utils, genisoimage, nftables)`);
-    const guest = await ensureTestGuest();
-    net = await startHostNetworkSandbox();
-    daemon = await startSandboxedLibvirtd({ netns: net.name });
-    // Short: the console socket (<instances>/<uuid>/console.sock) must fit sun_path's 107 bytes.
-    work = mkdtempSync(join(tmpdir(), "orbit-e2e-con-"));
-    mkdirSync(join(work, "images"));
+    // A short work dir: the console socket (<instances>/<uuid>/console.sock) must fit sun_path's 107 bytes.
+    ({ cloud, hv, daemon, work } = await stack.start({ workPrefix: "orbit-e2e-con-", hostname: "libvirt-console-host", images: true }));
     // The image to register: a blank 64 MiB qcow2 (the guest boots from its kernel and initrd), served over HTTP.
     const source = join(work, "served.qcow2");
     await execa("qemu-img", ["create", "-q", "-f", "qcow2", source, "64M"]);
@@ -94,19 +85,12 @@ describe.skipIf(skip)(`images from a URL and the serial console through manager 
       res.writeHead(200, { "content-length": disk.length }).end(disk);
     });
     await new Promise<void>((r) => server!.listen(0, "127.0.0.1", r));
-    cloud = await startTestCloud({ hosts: [] });
-    ({ hv, agent } = await joinLibvirtTestHost({ cloud, daemon, net, guest, work, hostname: "libvirt-console-host", images: true }));
   }, 300_000);
 
   afterAll(async () => {
     if (timings.length) console.info(`console/images e2e on QEMU/TCG: ${timings.join(", ")}`);
-    await agent?.stop();
-    await cloud?.stop();
-    await hv?.close();
-    await daemon?.stop();
-    await net?.stop();
     if (server) await new Promise((r) => server!.close(r));
-    if (work) rmSync(work, { recursive: true, force: true });
+    await stack.stop();
   }, 60_000);
 
   it("an image registered from a URL is fetched by the host over gRPC; the VM's root overlay is backed by it and the guest boots", async () => {

@@ -6,21 +6,17 @@
 // size), and detach-iso ejects it. Then a VM created from the ISO as bootable: the cdrom is first
 // in the domain's boot order and the domain starts. Tests run in order.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { XMLParser } from "fast-xml-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type OrbitAgent } from "../../agent/src/agent.js";
 import { ISO_SLOT_ALIAS } from "../../agent/src/drivers/libvirt/domain-xml.js";
 import { missingTools } from "../../agent/src/drivers/libvirt/tool-availability.js";
-import { startTestCloud, type TestCloud } from "../e2e/harness.js";
-import { type HostNetworkSandbox, startHostNetworkSandbox } from "./host-network-sandbox.js";
-import { REQUIRED_TOOLS, type SandboxedLibvirtd, startSandboxedLibvirtd } from "./sandboxed-libvirtd.js";
-import { type GuestBoot, joinLibvirtTestHost, kernelBoot, type TestGuestHypervisor } from "./libvirt-test-host.js";
-import { ensureTestGuest } from "./test-guest.js";
+import type { TestCloud } from "../e2e/harness.js";
+import { REQUIRED_TOOLS, type SandboxedLibvirtd } from "./sandboxed-libvirtd.js";
+import { type GuestBoot, kernelBoot, libvirtTestStack, type TestGuestHypervisor } from "./libvirt-test-host.js";
 
 const missing = missingTools([...REQUIRED_TOOLS, "nft", "ip", "genisoimage"]);
 const notRoot = process.getuid?.() !== 0;
@@ -41,10 +37,8 @@ const disksOf = (xml: string): (string | undefined)[][] =>
   ]);
 
 describe.skipIf(skip)(`ISOs in a running VM's cdrom through manager and agent on a real libvirtd${reason ? ` (${reason})` : ""}`, () => {
-  let net: HostNetworkSandbox | undefined;
   let daemon: SandboxedLibvirtd | undefined;
   let cloud: TestCloud | undefined;
-  let agent: OrbitAgent | undefined;
   let hv: TestGuestHypervisor;
   let server: Server | undefined;
   let work: string;
@@ -74,14 +68,11 @@ describe.skipIf(skip)(`ISOs in a running VM's cdrom through manager and agent on
     return r.every((j) => j.status === "succeeded" || j.status === "failed") ? r : undefined;
   }, 30_000);
 
+  const stack = libvirtTestStack();
   beforeAll(async () => {
     if (reason) throw new Error(`real-libvirt tests cannot run: ${reason} (CI must install libvirt-daemon, qemu-system-x86, qemu-utils, genisoimage, nftables)`);
-    const guest = await ensureTestGuest();
-    net = await startHostNetworkSandbox();
-    daemon = await startSandboxedLibvirtd({ netns: net.name });
-    // Short: the console socket (<instances>/<uuid>/console.sock) must fit sun_path's 107 bytes.
-    work = mkdtempSync(join(tmpdir(), "orbit-e2e-iso-"));
-    mkdirSync(join(work, "images"));
+    // A short work dir: the console socket (<instances>/<uuid>/console.sock) must fit sun_path's 107 bytes.
+    ({ cloud, hv, daemon, work } = await stack.start({ workPrefix: "orbit-e2e-iso-", hostname: "libvirt-iso-host", images: true, boot: bootIso }));
     // The ISO: one file of 1 MiB (so its size is no seed's), served over HTTP.
     mkdirSync(join(work, "iso-root"));
     writeFileSync(join(work, "iso-root", "hello.txt"), Buffer.alloc(1024 * 1024, "orbit-iso\n"));
@@ -92,8 +83,6 @@ describe.skipIf(skip)(`ISOs in a running VM's cdrom through manager and agent on
       res.writeHead(200, { "content-length": iso.length }).end(iso);
     });
     await new Promise<void>((r) => server!.listen(0, "127.0.0.1", r));
-    cloud = await startTestCloud({ hosts: [] });
-    ({ hv, agent } = await joinLibvirtTestHost({ cloud, daemon, net, guest, work, hostname: "libvirt-iso-host", images: true, boot: bootIso }));
 
     const addr = server.address();
     const url = `http://127.0.0.1:${typeof addr === "object" && addr ? addr.port : 0}/tools.iso`;
@@ -111,13 +100,8 @@ describe.skipIf(skip)(`ISOs in a running VM's cdrom through manager and agent on
 
   afterAll(async () => {
     if (timings.length) console.info(`ISO e2e on QEMU/TCG: ${timings.join(", ")}`);
-    await agent?.stop();
-    await cloud?.stop();
-    await hv?.close();
-    await daemon?.stop();
-    await net?.stop();
     if (server) await new Promise((r) => server!.close(r));
-    if (work) rmSync(work, { recursive: true, force: true });
+    await stack.stop();
   }, 60_000);
 
   it("a running guest sees the ISO appear in its cdrom on attach-iso and go on detach-iso; the seed cdrom stays", async () => {

@@ -93,6 +93,8 @@ export interface LibvirtTestStackOptions {
    * kernel and initrd), so each VM has a real root overlay; implies the host's own images dir.
    */
   blankBaseImage?: boolean;
+  /** The host gets an images dir of its own (work/images), whose missing images it fetches from the manager. */
+  images?: boolean;
   boot?: GuestBoot;
 }
 
@@ -129,13 +131,14 @@ export function libvirtTestStack(): { start(o: LibvirtTestStackOptions): Promise
     const daemon = made.daemon = await startSandboxedLibvirtd({ netns: net.name });
     const work = made.work = mkdtempSync(join(tmpdir(), o.workPrefix));
     const cloud = made.cloud = await startTestCloud({ hosts: [], ...(o.settings ? { settings: o.settings } : {}) });
+    const ownImages = (o.images ?? false) || (o.blankBaseImage ?? false);
+    if (ownImages) mkdirSync(join(work, "images"));
     if (o.blankBaseImage) {
-      mkdirSync(join(work, "images"));
       const base = join(work, "images", "base.qcow2");
       await execa("qemu-img", ["create", "-q", "-f", "qcow2", base, "64M"]);
       await cloud.manager.database.db.update(images).set({ path: base }).where(eq(images.name, "Debian 12"));
     }
-    const { hv, agent } = await joinLibvirtTestHost({ cloud, daemon, net, guest, work, hostname: o.hostname, images: o.blankBaseImage ?? false, ...(o.boot ? { boot: o.boot } : {}) });
+    const { hv, agent } = await joinLibvirtTestHost({ cloud, daemon, net, guest, work, hostname: o.hostname, images: ownImages, ...(o.boot ? { boot: o.boot } : {}) });
     made.hv = hv;
     made.agent = agent;
     return { guest, net, daemon, cloud, hv, agent, work, stop };

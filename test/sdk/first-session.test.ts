@@ -4,8 +4,7 @@
 // the gap in their title, and listed in COVERAGE.md; ORBIT_SDK_GAPS=1 runs them.
 import type { InstanceFields } from "@nexgencloud/hyperstack-sdk-typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createUserKey, refusal, sdkClient, startTestCloud, type SdkClient, type TestCloud } from "./sdk-harness.js";
-import { modelProblems } from "./sdk-models.js";
+import { createUserKey, expectModel, refusal, sdkClient, startTestCloud, type SdkClient, type TestCloud } from "./sdk-harness.js";
 
 const H100 = "NVIDIA H100 80GB HBM3";
 /** The region the simulated hosts join: each account has an environment of its name (README, Regions and environments). */
@@ -32,10 +31,6 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => { await cloud?.stop(); });
 
-/** The value conforms to the SDK's model: declared fields have their types; with `complete`, all are present. */
-function expectModel(model: string, value: unknown, complete = false): void {
-  expect(modelProblems(model, value, { complete }), `${model}${complete ? " (complete)" : ""}`).toEqual([]);
-}
 
 /** Hyperstack's error envelope, complete. */
 function expectErrorModel(data: unknown): void {

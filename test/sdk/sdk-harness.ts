@@ -6,8 +6,9 @@ import {
   SecurityRulesApi, SnapshotEventsApi, SnapshotsApi, VirtualMachineApi, VirtualMachineEventsApi, VncUrlApi, VolumeApi,
   VolumeAttachmentApi,
 } from "@nexgencloud/hyperstack-sdk-typescript";
-import { it } from "vitest";
+import { expect, it } from "vitest";
 import type { TestCloud } from "../e2e/harness.js";
+import { modelProblems } from "./sdk-models.js";
 
 export { ADMIN_KEY, createUserKey, jobsIdle, startTestCloud, type TestCloud } from "../e2e/harness.js";
 
@@ -74,4 +75,9 @@ export async function refusal(call: Promise<unknown>): Promise<Refusal> {
  */
 export function gap(title: string, reason: string, fn: () => Promise<void>, timeoutMs?: number): void {
   (process.env.ORBIT_SDK_GAPS ? it : it.skip)(`${title} [gap: ${reason}]`, fn, timeoutMs);
+}
+
+/** The value conforms to the SDK's model: declared fields have their types; with `complete`, all are present. */
+export function expectModel(model: string, value: unknown, complete = false): void {
+  expect(modelProblems(model, value, { complete }), `${model}${complete ? " (complete)" : ""}`).toEqual([]);
 }
