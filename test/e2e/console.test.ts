@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import WebSocket from "ws";
+import { connectConsole, type ConsoleConnection } from "./console-client.js";
 import { run } from "../../cli/src/program.js";
 import { createUserKey, errorShapeProblems, jobsIdle, startTestCloud, type TestCloud } from "./harness.js";
 
@@ -34,26 +34,8 @@ afterAll(async () => { await cloud?.stop(); });
 const openConsole = (key = alice, id = vmId) => cloud.api("POST", `/v1/core/virtual-machines/${id}/open-console`, undefined, key);
 const closeConsole = (key = alice, id = vmId) => cloud.api("POST", `/v1/core/virtual-machines/${id}/close-console`, undefined, key);
 
-/** A console connection: everything received so far, as text, and how it ended. */
-interface Conn {
-  ws: WebSocket;
-  text(): string;
-  closed: Promise<{ code: number; reason: string }>;
-}
 
-function connect(url: string): Promise<Conn> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    let received = "";
-    ws.on("message", (d: Buffer) => { received += d.toString("utf8"); });
-    const closed = new Promise<{ code: number; reason: string }>((r) => ws.on("close", (code, reason) => r({ code, reason: reason.toString() })));
-    ws.once("open", () => resolve({ ws, text: () => received, closed }));
-    ws.once("unexpected-response", (_req, res) => reject(new Error(`refused: HTTP ${res.statusCode}`)));
-    ws.once("error", reject);
-  });
-}
-
-const waitText = (c: Conn, what: string | RegExp) => cloud.waitFor(`console shows ${what}`, async () => {
+const waitText = (c: ConsoleConnection, what: string | RegExp) => cloud.waitFor(`console shows ${what}`, async () => {
   const t = c.text();
   return (typeof what === "string" ? t.includes(what) : what.test(t)) ? t : undefined;
 });
@@ -69,7 +51,7 @@ describe("open-console", () => {
     expect(ttl).toBeGreaterThan(50_000);
     expect(ttl).toBeLessThanOrEqual(60_000);
 
-    const c = await connect(url);
+    const c = await connectConsole(url);
     await waitText(c, "root@console-vm:~# ");
     c.ws.send("uname\n");
     const after = await waitText(c, /uname\r\nLinux\r\nroot@console-vm:~# $/);
@@ -78,7 +60,7 @@ describe("open-console", () => {
     await waitText(c, "frobnicate: command not found");
 
     // The same URL again: refused, before any socket opens.
-    await expect(connect(url)).rejects.toThrow("HTTP 401");
+    await expect(connectConsole(url)).rejects.toThrow("HTTP 401");
     c.ws.close();
     await c.closed;
   });
@@ -90,7 +72,7 @@ describe("open-console", () => {
     const body = await plain.json() as Record<string, unknown>;
     expect(errorShapeProblems(400, body)).toEqual([]);
     expect(body.message).toMatch(/WebSocket/);
-    const c = await connect(url);
+    const c = await connectConsole(url);
     await waitText(c, "# ");
     c.ws.close();
     await c.closed;
@@ -98,7 +80,7 @@ describe("open-console", () => {
 
 
   it("close-console ends an open console connection and refuses unused URLs", async () => {
-    const first = await connect((await openConsole()).json.console.url);
+    const first = await connectConsole((await openConsole()).json.console.url);
     await waitText(first, "# ");
     const unused = (await openConsole()).json.console.url;
     const r = await closeConsole();
@@ -106,15 +88,15 @@ describe("open-console", () => {
     expect(r.json).toMatchObject({ status: true, closed_sessions: 1 });
     const ended = await first.closed;
     expect(ended.reason).toContain("closed");
-    await expect(connect(unused)).rejects.toThrow("HTTP 401");
+    await expect(connectConsole(unused)).rejects.toThrow("HTTP 401");
     // Nothing open any more.
     expect((await closeConsole()).json.closed_sessions).toBe(0);
   });
 
   it("keeps one connection per VM: a second one takes over and the first is closed", async () => {
-    const first = await connect((await openConsole()).json.console.url);
+    const first = await connectConsole((await openConsole()).json.console.url);
     await waitText(first, "# ");
-    const second = await connect((await openConsole()).json.console.url);
+    const second = await connectConsole((await openConsole()).json.console.url);
     expect((await first.closed).reason).toMatch(/took over/);
     await waitText(second, "# ");
     second.ws.send("uname\n");
@@ -125,7 +107,7 @@ describe("open-console", () => {
 
   it("refuses an unknown token", async () => {
     const base = new URL((await openConsole()).json.console.url);
-    await expect(connect(`ws://${base.host}/v1/console/not-a-token`)).rejects.toThrow("HTTP 401");
+    await expect(connectConsole(`ws://${base.host}/v1/console/not-a-token`)).rejects.toThrow("HTTP 401");
   });
 
   it("answers 404 for another account's VM and for a VM that does not exist, on both routes", async () => {
@@ -144,7 +126,7 @@ describe("console token expiry", () => {
       const r = await openConsole();
       expect(Date.parse(r.json.console.expires_at) - Date.now()).toBeLessThanOrEqual(1000);
       await new Promise((res) => setTimeout(res, 1200));
-      await expect(connect(r.json.console.url)).rejects.toThrow("HTTP 401");
+      await expect(connectConsole(r.json.console.url)).rejects.toThrow("HTTP 401");
     } finally {
       await cloud.api("PUT", "/v1/admin/settings/console.token.ttl.seconds", { value: 60 });
     }
@@ -189,7 +171,7 @@ describe("orbit vm console", () => {
 
 describe("the VM's host going away", () => {
   it("ends its console connections when the host's agent stream ends", async () => {
-    const c = await connect((await openConsole()).json.console.url);
+    const c = await connectConsole((await openConsole()).json.console.url);
     await waitText(c, "# ");
     await cloud.fleet.stopAgent(0);
     try {
@@ -200,7 +182,7 @@ describe("the VM's host going away", () => {
     await cloud.waitFor("VM active again", async () =>
       (await cloud.api("GET", `/v1/core/virtual-machines/${vmId}`, undefined, alice)).json.instance.status === "ACTIVE");
     // And the console works again over the new stream.
-    const again = await connect((await openConsole()).json.console.url);
+    const again = await connectConsole((await openConsole()).json.console.url);
     await waitText(again, "# ");
     again.ws.close();
     await again.closed;
@@ -209,7 +191,7 @@ describe("the VM's host going away", () => {
 
 describe("a VM that stops", () => {
   it("ends its console connection when it stops, and refuses open-console with 409 naming the state", async () => {
-    const c = await connect((await openConsole()).json.console.url);
+    const c = await connectConsole((await openConsole()).json.console.url);
     await waitText(c, "# ");
     const stop = await cloud.api("GET", `/v1/core/virtual-machines/${vmId}/stop`, undefined, alice);
     expect(stop.status, JSON.stringify(stop.json)).toBe(200);

@@ -12,7 +12,7 @@ import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import WebSocket from "ws";
+import { connectConsole } from "../e2e/console-client.js";
 import { missingTools } from "../../agent/src/drivers/libvirt/tool-availability.js";
 import type { TestCloud } from "../e2e/harness.js";
 import { REQUIRED_TOOLS, type SandboxedLibvirtd } from "./sandboxed-libvirtd.js";
@@ -25,24 +25,6 @@ const skip = reason !== "" && !process.env.CI;
 if (skip) console.warn(`real-libvirt console/images e2e skipped: ${reason} (bash scripts/install-system-deps.sh)`);
 
 
-/** A console connection: everything received so far, as text, and how it ended. */
-interface Conn {
-  ws: WebSocket;
-  text(): string;
-  closed: Promise<{ code: number; reason: string }>;
-}
-
-function connect(url: string): Promise<Conn> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    let received = "";
-    ws.on("message", (d: Buffer) => { received += d.toString("utf8"); });
-    const closed = new Promise<{ code: number; reason: string }>((r) => ws.on("close", (code, reason) => r({ code, reason: reason.toString() })));
-    ws.once("open", () => resolve({ ws, text: () => received, closed }));
-    ws.once("unexpected-response", (_req, res) => reject(new Error(`refused: HTTP ${res.statusCode}`)));
-    ws.once("error", reject);
-  });
-}
 
 describe.skipIf(skip)(`images from a URL and the serial console through manager and agent on a real libvirtd${reason ? ` (${reason})` : ""}`, () => {
   let daemon: SandboxedLibvirtd | undefined;
@@ -144,7 +126,7 @@ describe.skipIf(skip)(`images from a URL and the serial console through manager 
     expect(opened.status, JSON.stringify(opened.json)).toBe(200);
     const url = opened.json.console.url as string;
     expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/v1\/console\/\S+$/);
-    const c = await connect(url);
+    const c = await connectConsole(url);
     const word = `orbit-${randomUUID().slice(0, 8)}`;
     // Typed as a terminal would: the guest's tty turns the CR into a line end and echoes it.
     c.ws.send(`${word}\r`);
@@ -166,13 +148,13 @@ describe.skipIf(skip)(`images from a URL and the serial console through manager 
     expect(closed.json.closed_sessions).toBe(1);
     const end = await Promise.race([c.closed, new Promise<undefined>((r) => setTimeout(() => r(undefined), 10_000))]);
     expect(end, "the socket was still open 10 s after close-console").toBeDefined();
-    await expect(connect(url)).rejects.toThrow(/refused: HTTP 4\d\d/);
+    await expect(connectConsole(url)).rejects.toThrow(/refused: HTTP 4\d\d/);
 
     // A new URL opens a new session on the same console (QEMU serves one client at a time: the first one has left).
     const again = await openConsole();
     expect(again.status, JSON.stringify(again.json)).toBe(200);
     expect(again.json.console.url).not.toBe(url);
-    const c2 = await connect(again.json.console.url as string);
+    const c2 = await connectConsole(again.json.console.url as string);
     c2.ws.send(`${word}-3\r`);
     await cloud!.waitFor("the echo in a new session", async () => c2.text().includes(`GUEST-ECHO ${word}-3`), 20_000);
     c2.ws.close();
@@ -182,7 +164,7 @@ describe.skipIf(skip)(`images from a URL and the serial console through manager 
   it("a console session ends when its VM stops, and a stopped VM's console cannot be opened", async () => {
     const opened = await openConsole();
     expect(opened.status, JSON.stringify(opened.json)).toBe(200);
-    const c = await connect(opened.json.console.url as string);
+    const c = await connectConsole(opened.json.console.url as string);
     const t = Date.now();
     const stop = await cloud!.api("POST", `/v1/core/virtual-machines/${vm.id}/stop`);
     expect(stop.status, JSON.stringify(stop.json)).toBe(200);
