@@ -96,7 +96,7 @@ import { VmClones } from "./vm/vm-clone.js";
 import { VmService } from "./vm/vm-service.js";
 import { newSecret } from "#shared/secrets.js";
 import { vmEventRoutes } from "./api/hyperstack/vm-events.routes.js";
-import { vmCallbackRoutes } from "./api/hyperstack/vm-callbacks.routes.js";
+import { callbackRoutes } from "./api/hyperstack/callbacks.routes.js";
 import { floatingIpRoutes } from "./api/hyperstack/floating-ips.routes.js";
 import { networkAdminRoutes } from "./api/admin/networks.routes.js";
 import { FloatingIpService } from "./network/floating-ip-service.js";
@@ -108,7 +108,7 @@ import { httpCallbackPoster } from "./callbacks/callback-http.js";
 import { withActionCallbacks, withActionFailedCallback } from "./callbacks/callback-outbox.js";
 import { CallbackSecretService } from "./callbacks/callback-secrets.js";
 import { CALLBACK_SETTINGS, deliverySettings } from "./callbacks/callback-settings.js";
-import { VmCallbackService } from "./callbacks/vm-callback-service.js";
+import { CallbackUrlService } from "./callbacks/callback-url-service.js";
 import { CORE_SETTINGS, HOST_MEMORY_RESERVE_SETTING, IDEMPOTENCY_TTL_SETTING, JOB_MAX_ATTEMPTS_SETTING } from "./settings/settings-registry.js";
 
 export const ORBIT_VERSION: string = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
@@ -321,7 +321,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await scoped.register(apiKeyRoutes(apiKeys));
       await scoped.register(authMeRoutes(usersSvc, accountsSvc));
       await scoped.register(vmEventRoutes(new VmEventService(db)));
-      await scoped.register(vmCallbackRoutes(new VmCallbackService(db, callbackPolicy), callbackSecrets));
+      await scoped.register(callbackRoutes(CallbackUrlService.forVms(db, callbackPolicy), CallbackUrlService.forVolumes(db, callbackPolicy), callbackSecrets));
       await scoped.register(floatingIpRoutes(new FloatingIpService(db, runner)));
       await scoped.register(networkAdminRoutes(networks));
       await scoped.register(imageAdminRoutes(imagesSvc));

@@ -150,6 +150,7 @@ describe("a tour of the API", () => {
     await jobsIdle(cloud);
     await call("GET /v1/core/volumes", "/v1/core/volumes", undefined, userKey);
     await call("GET /v1/core/volumes/{volume_id}", `/v1/core/volumes/${volume.json.volume.id}`, undefined, userKey);
+    await call("GET /v1/core/volumes/{volume_id}/callback-deliveries", `/v1/core/volumes/${volume.json.volume.id}/callback-deliveries`, undefined, userKey);
     await call("GET /v1/core/virtual-machines/{id}", `/v1/core/virtual-machines/${userVm.id}`, undefined, userKey);
     // A snapshot of the user's VM (with its volume in it), listed for the account and the VM.
     const snapshot = await call("POST /v1/core/virtual-machines/{id}/snapshots", `/v1/core/virtual-machines/${userVm.id}/snapshots`, { name: "tour-snap", description: "tour" }, userKey);

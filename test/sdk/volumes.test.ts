@@ -108,6 +108,17 @@ describe("volumes through Hyperstack's SDK", () => {
     }
   });
 
+  it("attaches, updates and deletes a volume's callback URL", async () => {
+    const attached = await alice.callbacks.attachCallbackToVolume(volumeId, { url: "http://127.0.0.1:9/orbit-volume" });
+    expectModel("AttachCallbackResponse", attached.data, true);
+    const updated = await alice.callbacks.updateVolumeCallback(volumeId, { url: "http://127.0.0.1:9/orbit-volume-2" });
+    expectModel("AttachCallbackResponse", updated.data, true);
+    expect(updated.data.url).toBe("http://127.0.0.1:9/orbit-volume-2");
+    expectModel("ResponseModel", (await alice.callbacks.deleteVolumeCallback(volumeId)).data, true);
+    expect((await refusal(alice.callbacks.deleteVolumeCallback(volumeId))).status).toBe(404);
+    expect((await refusal(bob.callbacks.attachCallbackToVolume(volumeId, { url: "http://127.0.0.1:9/bob" }))).status).toBe(404);
+  });
+
   it("deletes the volume", async () => {
     const r = await alice.volumes.deleteVolume(volumeId);
     expectModel("ResponseModel", r.data, true);

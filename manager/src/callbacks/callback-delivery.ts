@@ -87,8 +87,8 @@ export class CallbackDeliveryWorker {
     return this.o.db.transaction(async (tx) => {
       const due = await tx.select({ id: d.id }).from(d).where(and(
         eq(d.status, "pending"), lte(d.nextAttemptAt, now), or(isNull(d.leaseUntil), lt(d.leaseUntil, now)),
-        // In order per VM: nothing older for the same VM still pending (in flight or waiting to retry).
-        sql`not exists (select 1 from ${d} as older where older.vm_id = ${d.vmId} and older.status = 'pending' and older.id < ${d.id})`,
+        // In order per VM (per volume): nothing older for the same one still pending (in flight or waiting to retry).
+        sql`not exists (select 1 from ${d} as older where (older.vm_id = ${d.vmId} or older.volume_id = ${d.volumeId}) and older.status = 'pending' and older.id < ${d.id})`,
       )).orderBy(asc(d.nextAttemptAt), asc(d.id)).limit(limit).for("update", { skipLocked: true });
       if (due.length === 0) return [];
       return tx.update(d).set({ leaseOwner: this.owner, leaseUntil: new Date(now.getTime() + leaseMs(s)) })

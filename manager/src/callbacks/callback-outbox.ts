@@ -1,12 +1,13 @@
 // Writes callback deliveries into the outbox, in the caller's transaction: a state change and
-// the callback announcing it commit together or not at all. Nothing is written for a VM without
-// a callback URL. An event id is delivered once (a job step run again adds nothing).
+// the callback announcing it commit together or not at all. Nothing is written for a VM or a
+// volume without a callback URL. An event id is delivered once (a job step run again adds nothing).
 import { eq } from "drizzle-orm";
 import type { Db, Tx } from "../db/database.js";
 import { callbackDeliveries, hosts, vms } from "../db/schema.js";
+import type { VolumeEvent } from "../events/volume-event.js";
 import type { JobHandler, JobRunnerOptions } from "../jobs/job-runner.js";
 import { actionEvent, withoutHostName, type VmEvent, type VmRef } from "../events/vm-event.js";
-import { callbackBody } from "../api/hyperstack/callback.presenter.js";
+import { callbackBody, volumeCallbackBody } from "../api/hyperstack/callback.presenter.js";
 
 /** Queues the event `build` makes for the VM when the VM has a callback URL; returns whether it did. */
 export async function enqueueVmCallback(tx: Tx | Db, vmId: number, build: (vm: VmRef) => VmEvent): Promise<boolean> {
@@ -19,6 +20,17 @@ export async function enqueueVmCallback(tx: Tx | Db, vmId: number, build: (vm: V
   const inserted = await tx.insert(callbackDeliveries).values({
     eventId: event.id, eventType: event.type, accountId: vm.accountId, vmId: vm.id, url: vm.url,
     body: JSON.stringify(callbackBody(event)), createdAt: now, nextAttemptAt: now,
+  }).onConflictDoNothing({ target: callbackDeliveries.eventId }).returning({ id: callbackDeliveries.id });
+  return inserted.length > 0;
+}
+
+/** Queues a volume's event when it has a callback URL (`url`, read by the caller with the volume). */
+export async function enqueueVolumeCallback(tx: Tx | Db, url: string, event: VolumeEvent): Promise<boolean> {
+  if (url === "") return false;
+  const now = new Date();
+  const inserted = await tx.insert(callbackDeliveries).values({
+    eventId: event.id, eventType: event.type, accountId: event.volume.accountId, volumeId: event.volume.id, url,
+    body: JSON.stringify(volumeCallbackBody(event)), createdAt: now, nextAttemptAt: now,
   }).onConflictDoNothing({ target: callbackDeliveries.eventId }).returning({ id: callbackDeliveries.id });
   return inserted.length > 0;
 }

@@ -2,7 +2,7 @@
 // this file with `npm run db:generate` and applied at start; never edit a generated migration.
 import { sql } from "drizzle-orm";
 import {
-  type AnyPgColumn, bigint, bigserial, boolean, customType, doublePrecision, index, integer, jsonb, pgTable, serial, text, timestamp, uniqueIndex, uuid,
+  type AnyPgColumn, bigint, bigserial, boolean, check, customType, doublePrecision, index, integer, jsonb, pgTable, serial, text, timestamp, uniqueIndex, uuid,
 } from "drizzle-orm/pg-core";
 import type { JobInput } from "../jobs/job-input.js";
 import type { RunStrategy } from "../vm/vm-lifecycle-options.js";
@@ -520,7 +520,7 @@ export const callbackSigningSecrets = pgTable("callback_signing_secrets", {
 
 export type CallbackDeliveryStatus = "pending" | "delivered" | "failed" | "cancelled";
 
-// The outbox: one row per event to POST to a VM's callback URL, written in the transaction that
+// The outbox: one row per event to POST to a VM's or a volume's callback URL, written in the transaction that
 // records the event. Delivery workers claim due rows (FOR UPDATE SKIP LOCKED) under a lease, so
 // two managers never send the same row at once and a restart resumes where the last one stopped.
 export const callbackDeliveries = pgTable("callback_deliveries", {
@@ -529,7 +529,9 @@ export const callbackDeliveries = pgTable("callback_deliveries", {
   eventId: text("event_id").notNull().unique(),
   eventType: text("event_type").notNull(),
   accountId: integer("account_id").notNull().references(() => accounts.id),
-  vmId: integer("vm_id").notNull().references(() => vms.id),
+  // The resource it is about: a VM or a volume (exactly one).
+  vmId: integer("vm_id").references(() => vms.id),
+  volumeId: integer("volume_id").references((): AnyPgColumn => volumes.id),
   url: text("url").notNull(),
   // The JSON body exactly as sent (the signature covers these bytes).
   body: text("body").notNull(),
@@ -543,7 +545,11 @@ export const callbackDeliveries = pgTable("callback_deliveries", {
   // Retries stop once the retry window (a setting), counted from here, is over.
   createdAt: createdAt(),
   finishedAt: timestamp("finished_at", { withTimezone: true, mode: "date" }),
-}, (t) => [index("callback_deliveries_due").on(t.status, t.nextAttemptAt), index("callback_deliveries_vm").on(t.vmId)]);
+}, (t) => [
+  index("callback_deliveries_due").on(t.status, t.nextAttemptAt), index("callback_deliveries_vm").on(t.vmId),
+  index("callback_deliveries_volume").on(t.volumeId),
+  check("callback_deliveries_one_resource", sql`(${t.vmId} is null) <> (${t.volumeId} is null)`),
+]);
 
 // Every POST of a delivery: when, to where, and what came back (a status code or an error).
 export const callbackAttempts = pgTable("callback_attempts", {

@@ -10,6 +10,7 @@ import { images, vms, volumeAttachments, volumes } from "../db/schema.js";
 import type { SettingsRegistry } from "../settings/settings-registry.js";
 import type { JobHandler, JobRow } from "./job-runner.js";
 import type { JobFailure } from "./vm-job-failure.js";
+import { setVolumeStatus } from "../storage/volume-status.js";
 
 export const VOLUME_JOB_KINDS = ["volume.attach", "volume.detach", "volume.delete"] as const;
 export type VolumeJobKind = (typeof VOLUME_JOB_KINDS)[number];
@@ -45,7 +46,7 @@ export function volumeJob(kind: VolumeJobKind, db: Db, dispatcher: Dispatcher, s
       });
       await db.transaction(async (tx) => {
         await tx.update(volumeAttachments).set({ status: "attached", device: `/dev/${targetDev}` }).where(eq(volumeAttachments.id, a.id));
-        await tx.update(volumes).set({ status: "in-use", updatedAt: new Date() }).where(eq(volumes.id, volume.id));
+        await setVolumeStatus(tx, volume.id, "in-use", `attached to virtual machine ${vm.id} as /dev/${targetDev}`);
       });
       return {};
     }
@@ -57,7 +58,7 @@ export function volumeJob(kind: VolumeJobKind, db: Db, dispatcher: Dispatcher, s
     }
     await db.transaction(async (tx) => {
       await tx.delete(volumeAttachments).where(eq(volumeAttachments.id, a.id));
-      await tx.update(volumes).set({ status: "available", updatedAt: new Date() }).where(eq(volumes.id, volume.id));
+      await setVolumeStatus(tx, volume.id, "available", `detached from virtual machine ${vm.id}`);
     });
     return {};
   };
@@ -85,10 +86,10 @@ export async function onVolumeJobFailed(db: Db, job: JobRow, _error: JobFailure)
     if (!a || a.vmId !== job.vmId) return;
     if (job.kind === "volume.attach" && a.status === "attaching") {
       await tx.delete(volumeAttachments).where(eq(volumeAttachments.id, a.id));
-      await tx.update(volumes).set({ status: "available", updatedAt: new Date() }).where(eq(volumes.id, volumeId));
+      await setVolumeStatus(tx, volumeId, "available", `the attach to virtual machine ${a.vmId} failed: ${_error.message}`);
     } else if (job.kind === "volume.detach" && a.status === "detaching") {
       await tx.update(volumeAttachments).set({ status: "attached" }).where(eq(volumeAttachments.id, a.id));
-      await tx.update(volumes).set({ status: "in-use", updatedAt: new Date() }).where(eq(volumes.id, volumeId));
+      await setVolumeStatus(tx, volumeId, "in-use", `the detach from virtual machine ${a.vmId} failed: ${_error.message}`);
     }
   });
 }

@@ -10,6 +10,7 @@ import type { Db, Tx } from "../db/database.js";
 import { hosts, storagePools, vms, volumeAttachments, volumes } from "../db/schema.js";
 import type { PlacementRequest } from "../allocator/types.js";
 import { reservePoolCapacity } from "./storage-pool-service.js";
+import { setVolumeStatus } from "./volume-status.js";
 
 type VolumeRow = typeof volumes.$inferSelect;
 
@@ -88,7 +89,7 @@ export async function createBootVolume(tx: Tx, vm: { id: number; name: string; a
 
 async function link(tx: Tx, vmId: number, volumeId: number, set: { hostId?: number | null }): Promise<void> {
   await tx.insert(volumeAttachments).values({ volumeId, vmId, status: "attaching" });
-  await tx.update(volumes).set({ status: "attaching", updatedAt: new Date(), ...set }).where(eq(volumes.id, volumeId));
+  await setVolumeStatus(tx, volumeId, "attaching", `attaching as the boot disk of virtual machine ${vmId}`, set);
   await tx.update(vms).set({ bootVolumeId: volumeId }).where(eq(vms.id, vmId));
 }
 
@@ -98,5 +99,5 @@ export async function settleBootVolume(tx: Tx, vm: { id: number; bootVolumeId: n
   const done = await tx.update(volumeAttachments).set({ status: "attached", device: BOOT_DEVICE })
     .where(and(eq(volumeAttachments.vmId, vm.id), eq(volumeAttachments.volumeId, vm.bootVolumeId), eq(volumeAttachments.status, "attaching")))
     .returning({ id: volumeAttachments.id });
-  if (done.length > 0) await tx.update(volumes).set({ status: "in-use", updatedAt: new Date() }).where(eq(volumes.id, vm.bootVolumeId));
+  if (done.length > 0) await setVolumeStatus(tx, vm.bootVolumeId, "in-use", `attached as the boot disk of virtual machine ${vm.id}`);
 }

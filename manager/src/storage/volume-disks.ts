@@ -5,6 +5,7 @@ import type { DiskSpec } from "#shared/protocol.js";
 import type { Db, Tx } from "../db/database.js";
 import { images, vms, volumeAttachments, volumes } from "../db/schema.js";
 import { deleteVolumeRow } from "./volume-service.js";
+import { setVolumeStatus } from "./volume-status.js";
 
 export async function attachedVolumeDisks(db: Db | Tx, vmId: number): Promise<DiskSpec[]> {
   // "attaching" ones are not on the host yet (their job creates and attaches them).
@@ -43,7 +44,7 @@ export async function releaseVmVolumes(tx: Tx, vmId: number, deleteVolumes = fal
   const gone = await tx.delete(volumeAttachments).where(eq(volumeAttachments.vmId, vmId)).returning({ volumeId: volumeAttachments.volumeId });
   const ids = gone.map((g) => g.volumeId);
   if (ids.length === 0) return [];
-  await tx.update(volumes).set({ status: "available", updatedAt: new Date() }).where(inArray(volumes.id, ids));
+  await setVolumeStatus(tx, ids, "available", `detached: virtual machine ${vmId} was deleted`);
   if (!deleteVolumes) return [];
   const jobIds: number[] = [];
   for (const row of await tx.select().from(volumes).where(inArray(volumes.id, ids)).orderBy(asc(volumes.id))) {

@@ -17,6 +17,7 @@ import {
 import { imageVisibleTo, requireImageInRegion } from "../catalog/image-access.js";
 import { EnvironmentService, type Environment } from "../environments/environment-service.js";
 import { releasePoolCapacity, reservePoolCapacity, STORAGE_POOL_KINDS } from "./storage-pool-service.js";
+import { announceVolumeCreated, announceVolumeDeleted, setVolumeStatus } from "./volume-status.js";
 
 export interface VolumeOwner { accountId: number; role?: "admin" | "user" | undefined }
 
@@ -117,7 +118,8 @@ export class VolumeService {
       const [row] = await tx.insert(volumes).values({
         uuid, name: input.name, accountId: owner.accountId, environmentId: env.id, poolId, sizeGib: input.sizeGib, imageId,
         description: input.description ?? "", callbackUrl, status: "available", path: `${pool.path.replace(/\/+$/, "")}/${uuid}.qcow2`,
-      }).returning({ id: volumes.id });
+      }).returning();
+      await announceVolumeCreated(tx, row!);
       return row!.id;
     });
     return this.get(owner, id);
@@ -261,8 +263,7 @@ export class VolumeService {
         if (pool.clusterId !== host!.clusterId) await moveToCluster(tx, v, clusterPools.filter((p) => p.kind === pool.kind));
         const [a] = await tx.insert(volumeAttachments).values({ volumeId: v.id, vmId: vm.id, status: "attaching", protected: protect }).returning();
         // Its file is created by the host of the VM it is first attached to (a local volume stays there).
-        await tx.update(volumes).set({ status: "attaching", updatedAt: new Date(), ...(v.hostId == null ? { hostId: host!.id } : {}) })
-          .where(eq(volumes.id, v.id));
+        await setVolumeStatus(tx, v.id, "attaching", `attaching to virtual machine ${vm.id}`, v.hostId == null ? { hostId: host!.id } : {});
         const [job] = await tx.insert(jobs).values({ uuid: randomUUID(), kind: "volume.attach", vmId: vm.id, volumeId: v.id, accountId: owner.accountId })
           .returning({ id: jobs.id });
         result.attachments.push({ ...toAttachment(a!), volumeId: v.id });
@@ -290,7 +291,7 @@ export class VolumeService {
       const result: AttachmentChanges = { attachments: [], jobIds: [] };
       for (const v of rows) {
         const [a] = await tx.update(volumeAttachments).set({ status: "detaching" }).where(eq(volumeAttachments.volumeId, v.id)).returning();
-        await tx.update(volumes).set({ status: "detaching", updatedAt: new Date() }).where(eq(volumes.id, v.id));
+        await setVolumeStatus(tx, v.id, "detaching", `detaching from virtual machine ${vm.id}`);
         const [job] = await tx.insert(jobs).values({ uuid: randomUUID(), kind: "volume.detach", vmId: vm.id, volumeId: v.id, accountId: owner.accountId })
           .returning({ id: jobs.id });
         result.attachments.push({ ...toAttachment(a!), volumeId: v.id });
@@ -391,6 +392,7 @@ async function moveToCluster(tx: Tx, v: VolumeRow, candidates: { id: number; nam
 export async function deleteVolumeRow(tx: Tx, row: VolumeRow): Promise<number | null> {
   const now = new Date();
   await tx.update(volumes).set({ deletedAt: now, updatedAt: now }).where(eq(volumes.id, row.id));
+  await announceVolumeDeleted(tx, row, now);
   await releasePoolCapacity(tx, row.poolId, row.sizeGib);
   if (row.hostId == null) return null;
   const [job] = await tx.insert(jobs).values({ uuid: randomUUID(), kind: "volume.delete", volumeId: row.id, accountId: row.accountId })

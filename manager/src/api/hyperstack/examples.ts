@@ -687,6 +687,56 @@ export const hyperstackExamples: OperationExamples = {
       message: "Callback URL deleted",
     },
   },
+  "POST /v1/core/volumes/{volume_id}/attach-callback": {
+    request: { url: "https://hooks.example.com/orbit/volumes" },
+    response: {
+      status: true,
+      message: "Callback URL attached",
+      url: "https://hooks.example.com/orbit/volumes",
+    },
+  },
+  "PUT /v1/core/volumes/{volume_id}/update-callback": {
+    request: { url: "https://hooks.example.com/orbit/volumes/v2" },
+    response: {
+      status: true,
+      message: "Callback URL updated",
+      url: "https://hooks.example.com/orbit/volumes/v2",
+    },
+  },
+  "DELETE /v1/core/volumes/{volume_id}/delete-callback": {
+    response: {
+      status: true,
+      message: "Callback URL deleted",
+    },
+  },
+  "GET /v1/core/volumes/{volume_id}/callback-deliveries": {
+    response: {
+      status: true,
+      message: "Getting callback deliveries success",
+      deliveries: [
+        {
+          id: 12,
+          event_id: "volume:3:status:5b0c2f9e-4f8e-4b7e-9a51-0d6c1f7e2a10",
+          event_type: "state_changed",
+          url: "https://hooks.example.com/orbit/volumes",
+          status: "delivered",
+          attempts: [
+            {
+              attempt: 1,
+              url: "https://hooks.example.com/orbit/volumes",
+              started_at: "2026-12-05T00:17:58.120Z",
+              duration_ms: 14,
+              status_code: 200,
+              error: null,
+            },
+          ],
+          next_attempt_at: null,
+          created_at: "2026-12-05T00:17:58.101Z",
+          finished_at: "2026-12-05T00:17:58.134Z",
+        },
+      ],
+    },
+  },
   "GET /v1/core/virtual-machines/{id}/events": {
     response: {
       status: true,

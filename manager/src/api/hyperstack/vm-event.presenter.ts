@@ -1,5 +1,5 @@
 // VM events, callback deliveries and signing secrets as JSON (pure: domain object in, JSON out).
-import type { CallbackDelivery } from "../../callbacks/vm-callback-service.js";
+import type { CallbackDelivery } from "../../callbacks/callback-url-service.js";
 import type { SigningSecret } from "../../callbacks/callback-secrets.js";
 import type { VmEvent } from "../../events/vm-event.js";
 import type { CallbackDeliveryJson, InstanceEventJson, SigningSecretJson } from "./vm-event.schema.js";

@@ -22,7 +22,7 @@ export const CreateVolumeBody = Type.Object({
   volume_type: SingleLineText({ minLength: 1, maxLength: 50, description: "local or shared (GET /v1/core/volume-types)" }),
   image_id: Type.Optional(Id("Create a bootable volume of this image (of the environment's region)")),
   description: Type.Optional(MultiLineText({ maxLength: 1000 })),
-  callback_url: Type.Optional(SingleLineText({ maxLength: MAX_CALLBACK_URL_LENGTH, description: "Stored and shown; volume events are not POSTed yet" })),
+  callback_url: Type.Optional(SingleLineText({ maxLength: MAX_CALLBACK_URL_LENGTH, description: "Receives the volume's events: created, each status change, deleted (signed; README, Event callbacks)" })),
 }, { additionalProperties: false });
 
 export const ListVolumesQuery = Type.Object({
