@@ -85,6 +85,7 @@ export class OrbitAgent {
       agentVersion: AGENT_VERSION,
       discoveryWarnings: warnings,
       capabilities: capabilityNames(this.o.hypervisor),
+      storageHeartbeatDir: "",
     };
   }
 
