@@ -226,6 +226,16 @@ export interface HostFacts {
    * that needs one the host lacks is refused with the error code "unsupported".
    */
   capabilities: string[];
+  /**
+   * The hypervisor URI peers use to reach this host for a live migration (libvirt:
+   * qemu+tcp://ADDR/system; simulator: its migration network URI). "": it cannot be a destination.
+   */
+  migrationUri: string;
+  /**
+   * The host's address on the cluster network: the migration stream goes to tcp://ADDR and
+   * neighbours probe it. "": none (no stream address is forced, neighbours cannot probe it).
+   */
+  clusterAddress: string;
 }
 
 export interface NumaCell {
@@ -1542,6 +1552,8 @@ function createBaseHostFacts(): HostFacts {
     driver: "",
     discoveryWarnings: [],
     capabilities: [],
+    migrationUri: "",
+    clusterAddress: "",
   };
 }
 
@@ -1609,6 +1621,12 @@ export const HostFacts: MessageFns<HostFacts> = {
     }
     for (const v of message.capabilities) {
       writer.uint32(170).string(v!);
+    }
+    if (message.migrationUri !== "") {
+      writer.uint32(178).string(message.migrationUri);
+    }
+    if (message.clusterAddress !== "") {
+      writer.uint32(186).string(message.clusterAddress);
     }
     return writer;
   },
@@ -1794,6 +1812,22 @@ export const HostFacts: MessageFns<HostFacts> = {
             message.capabilities.push(reader.string());
             continue;
           }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.migrationUri = reader.string();
+            continue;
+          }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.clusterAddress = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1879,6 +1913,16 @@ export const HostFacts: MessageFns<HostFacts> = {
       capabilities: globalThis.Array.isArray(object?.capabilities)
         ? object.capabilities.map((e: any) => globalThis.String(e))
         : [],
+      migrationUri: isSet(object.migrationUri)
+        ? globalThis.String(object.migrationUri)
+        : isSet(object.migration_uri)
+        ? globalThis.String(object.migration_uri)
+        : "",
+      clusterAddress: isSet(object.clusterAddress)
+        ? globalThis.String(object.clusterAddress)
+        : isSet(object.cluster_address)
+        ? globalThis.String(object.cluster_address)
+        : "",
     };
   },
 
@@ -1947,6 +1991,12 @@ export const HostFacts: MessageFns<HostFacts> = {
     if (message.capabilities?.length) {
       obj.capabilities = message.capabilities;
     }
+    if (message.migrationUri !== "") {
+      obj.migrationUri = message.migrationUri;
+    }
+    if (message.clusterAddress !== "") {
+      obj.clusterAddress = message.clusterAddress;
+    }
     return obj;
   },
 
@@ -1976,6 +2026,8 @@ export const HostFacts: MessageFns<HostFacts> = {
     message.driver = object.driver ?? "";
     message.discoveryWarnings = object.discoveryWarnings?.map((e) => e) || [];
     message.capabilities = object.capabilities?.map((e) => e) || [];
+    message.migrationUri = object.migrationUri ?? "";
+    message.clusterAddress = object.clusterAddress ?? "";
     return message;
   },
 };
