@@ -21,7 +21,16 @@ export interface CommandExecutorOptions {
   onMigrationProgress?: (vmUuid: string, commandId: string, progress: MigrationProgress) => void;
   /** HA: answers a ProbeHost about a neighbour (absent: ProbeHost is refused as unsupported). */
   probeHost?: (probe: ProbeHost) => Promise<ProbeResult>;
+  /**
+   * HA: throws when this host may not run a VM now (it fenced itself and has not reached the
+   * manager since). Checked when a command that would run one gets its turn, so a start queued
+   * before the fence does not run after it.
+   */
+  refuseRun?: (what: string, vmUuid: string) => void;
 }
+
+/** The commands that make a VM run on this host. */
+const RUNS_A_VM = new Set<string>(["startVm", "resumeVm", "restoreVm", "rebootVm", "revertSnapshot", "prepareMigrationIn"]);
 
 type Output = CommandResult["output"];
 
@@ -101,6 +110,7 @@ export class CommandExecutor {
       // Every command below names its VM; only the body is optional in the wire format.
       if (!cmd.vmUuid) throw new InvalidArgumentError("vm_uuid", `${b.$case} needs a vm_uuid`);
       const vm = cmd.vmUuid;
+      if (RUNS_A_VM.has(b.$case)) this.o.refuseRun?.(b.$case, vm);
       switch (b.$case) {
         case "startVm": {
           const spec = b.value.spec;
