@@ -380,7 +380,7 @@ describe("CommandExecutor: HA", () => {
   it("answers ProbeHost (no vm_uuid) with the prober's evidence, not queued behind a slow host-level command", async () => {
     const sim = new SimulatorHypervisor({ hostUuid: randomUUID(), hostname: "h", cpus: 2, memoryMib: 1024 });
     const slow = Object.create(sim) as SimulatorHypervisor;
-    slow.disks = { ...sim.disks!, deleteDisk: () => new Promise((r) => setTimeout(r, 3000)) };
+    Object.defineProperty(slow, "disks", { value: { ...sim.disks!, deleteDisk: () => new Promise((r) => setTimeout(r, 3000)) } });
     const ex = new CommandExecutor(slow, { probeHost: async (p) => ({ reachable: p.address === "127.0.0.1", storageHeartbeatSeen: true, storageHeartbeatAgeMs: 1234, detail: `probed ${p.hostUuid}` }) });
     void ex.execute({ commandId: randomUUID(), deadlineMs: 0, vmUuid: "", body: { $case: "deleteDisk", value: { sourcePath: "/x.qcow2" } } });
     const host = randomUUID();
