@@ -15,7 +15,7 @@ const dirs: string[] = [];
 afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
 
 /** A host with two running Orbit VMs and one domain Orbit does not manage, a fake clock and a storage that can fail or hang. */
-async function rig(opts: { dir?: boolean; settingsFile?: string } = {}) {
+async function rig(opts: { dir?: boolean; settingsFile?: string; stuck?: (vm: string) => boolean } = {}) {
   let now = 1_000_000;
   const clock = () => now;
   const sim = new SimulatorHypervisor({ hostUuid: HOST, hostname: "h", cpus: 8, memoryMib: 8192 });
@@ -25,7 +25,10 @@ async function rig(opts: { dir?: boolean; settingsFile?: string } = {}) {
   const stopped: { vm: string; opts: StopOptions }[] = [];
   const hv = {
     listDomains: async () => [...await sim.listDomains(), foreign],
-    stopVm: async (vm: string, o: StopOptions) => { stopped.push({ vm, opts: o }); return sim.stopVm(vm, o); },
+    stopVm: async (vm: string, o: StopOptions) => {
+      stopped.push({ vm, opts: o });
+      return opts.stuck?.(vm) ? new Promise<never>(() => undefined) : sim.stopVm(vm, o);
+    },
   };
   let storage: "ok" | "fail" | "hang" = "ok";
   const writes: number[] = [];
@@ -160,5 +163,32 @@ describe("SelfFencer", () => {
     r.fencer.applySettings({ selfFenceAfterMs: 5_000, storageHeartbeatIntervalMs: 0 });
     expect(r.fencer.intervalMs).toBe(2000);
     expect(r.writer!.timeoutMs).toBe(2000);
+  });
+
+  it("does not let a power-off stuck in the driver hold up the other VMs, the heartbeat or the next ticks", async () => {
+    let stuckVm = "";
+    const r = await rig({ stuck: (vm) => vm === stuckVm });
+    stuckVm = r.vms[0]!;
+    r.fencer.applySettings({ selfFenceAfterMs: 5_000, storageHeartbeatIntervalMs: 1000 });
+    r.storage("fail");
+    await r.run(6_000);
+    expect(r.fencer.fenced).toBe(true);
+    expect(await r.running()).toEqual([stuckVm]);
+    r.storage("ok");
+    const writes = r.writes.length;
+    await r.run(2_000);
+    // Not issued again while the first one hangs; the heartbeat is written meanwhile.
+    expect(r.stopped.filter((s) => s.vm === stuckVm)).toHaveLength(1);
+    expect(r.writes.length).toBe(writes + 2);
+    expect(r.lines.some((l) => String(l.msg).includes("not powered off yet"))).toBe(true);
+  }, 15_000);
+
+  it("writes nothing, and logs no failure, before the host's UUID is known", async () => {
+    const r = await rig();
+    const w = new StorageHeartbeatWriter({ dir: "/shared/ha", hostUuid: () => "", timeoutMs: 1000 });
+    const lines: string[] = [];
+    const f = new SelfFencer({ hypervisor: { listDomains: async () => [], stopVm: r.sim.stopVm.bind(r.sim) }, writer: w, log: pino({ level: "info" }, { write: (l: string) => { lines.push(l); } }) });
+    await f.tick();
+    expect(lines.join("")).not.toMatch(/write failed/);
   });
 });
