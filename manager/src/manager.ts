@@ -282,7 +282,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   certificates.onRevoked((hostId, serials) => gateway.credentialsRevoked(hostId, serials));
   const grpcCredentials = config.grpcTls ? await gatewayServerCredentials(ca, config.grpcHost, config.grpcTlsNames) : undefined;
   const grpcPort = await gateway.listen(config.grpcHost, config.grpcPort, grpcCredentials);
-  liveness.followSettings((l) => settings.onChange(l), (value) => sessions.broadcast({ body: { $case: "settings", value } }));
+  liveness.followSettings((l) => settings.onChange(l), (value) => sessions.broadcast({ body: { $case: "settings", value: { selfFenceAfterMs: 0, storageHeartbeatIntervalMs: 0, ...value } } }));
 
   // Hosts that stop heartbeating are marked Disconnected and their running VMs Unknown (HA acts
   // on that in a later issue). Commands left open by jobs a killed manager never finished are closed.

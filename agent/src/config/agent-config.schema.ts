@@ -110,7 +110,17 @@ const hostSchema = z
     environment: nonEmpty.default("default"),
     cluster: nonEmpty.default("default"),
     hostname: nonEmpty.optional(),
-  });
+    // The hypervisor URI peers reach this host under for a live migration (libvirt:
+    // qemu+tcp://ADDR/system); "": the host cannot be a migration destination.
+    migration_uri: z.string().default(""),
+    // The host's address on the cluster network (the migration stream goes to tcp://ADDR,
+    // neighbours probe it); "": none.
+    cluster_address: z.string().regex(/^\S*$/, { message: "expected an address without spaces" }).default(""),
+  })
+  .transform((h) => ({
+    tags: h.tags, environment: h.environment, cluster: h.cluster, hostname: h.hostname,
+    migrationUri: h.migration_uri, clusterAddress: h.cluster_address,
+  }));
 
 const reconnectSchema = z
   .strictObject({
@@ -134,6 +144,16 @@ const statsSchema = z
     interval_ms: z.int().refine((v) => v === 0 || v >= 1000, { message: "expected 0 (off) or at least 1000" }).default(60_000),
   })
   .transform((s) => ({ intervalMs: s.interval_ms }));
+
+const haSchema = z
+  .strictObject({
+    // A shared directory (NFS or a cluster filesystem) every host of the cluster mounts, at any
+    // path: this host writes its storage heartbeat into it, and reads its neighbours' from it when
+    // the manager asks it to probe one. Absent: no storage heartbeat, and this host never fences
+    // itself.
+    storage_heartbeat_dir: absolutePath.optional(),
+  })
+  .transform((h) => ({ storageHeartbeatDir: h.storage_heartbeat_dir }));
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -159,6 +179,7 @@ export const agentConfigSchema = z
     host: hostSchema.prefault({}),
     reconnect: reconnectSchema.prefault({}),
     stats: statsSchema.prefault({}),
+    ha: haSchema.prefault({}),
     log_level: z.enum(LOG_LEVELS).default("info"),
     ...Object.fromEntries(Object.keys(REMOVED_AGENT_CONFIG_KEYS).map((k) => [k, z.unknown().optional()])),
   })
@@ -192,6 +213,7 @@ export const agentConfigSchema = z
     host: c.host,
     reconnect: c.reconnect,
     stats: c.stats,
+    ha: c.ha,
     logLevel: c.log_level,
   }));
 

@@ -178,7 +178,7 @@ export class AgentGateway {
     this.o.log.info({ hostId: reg.id, uuid: reg.uuid, name: req.facts?.hostname, certificate: Boolean(reg.certificatePem) }, "host registered");
     return {
       hostId: reg.uuid, hostSecret: reg.secret, certificatePem: reg.certificatePem, caPem: reg.caPem,
-      settings: this.o.agentSettings(),
+      settings: { selfFenceAfterMs: 0, storageHeartbeatIntervalMs: 0, ...this.o.agentSettings() },
     };
   }
 
