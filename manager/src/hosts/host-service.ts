@@ -1,5 +1,5 @@
 // Hosts as the manager keeps them: registration from agent facts, authentication of agent
-// streams, the Up / Disconnected writes host liveness decides (hosts/host-liveness.ts), and each host's
+// streams, the Up / Suspect writes host liveness decides (hosts/host-liveness.ts), and each host's
 // capacity and what is allocated on it (presented by api/admin/host.presenter.ts).
 import { and, eq, inArray, ne, notInArray, sql } from "drizzle-orm";
 import { UnauthenticatedError } from "#shared/errors.js";
@@ -83,6 +83,7 @@ export class HostService {
       agentVersion: f.agentVersion,
       hypervisorVersion: f.hypervisorVersion,
       discoveryWarnings: f.discoveryWarnings,
+      storageHeartbeatDir: f.storageHeartbeatDir ?? "",
       secretHash: sha256(secret),
       // New facts (memory, GPUs) change what the host can take: cached snapshots must re-read it.
       generation: generationToken(),
@@ -127,18 +128,22 @@ export class HostService {
 
   /**
    * The host was heard from (its stream opened, or a heartbeat at `heartbeatAt`): Up. Called by
-   * host liveness only (hosts/host-liveness.ts), which owns every Up / Disconnected marking.
+   * host liveness only (hosts/host-liveness.ts), which owns every Up / Suspect marking. A host
+   * that reports again is Up from any state (Suspect, Alert, Down): its stale copies are destroyed
+   * first (ha/stale-copies.ts, before the reconciler sees the heartbeat).
    */
   async markUp(hostId: number, heartbeatAt?: Date): Promise<void> {
     if (heartbeatAt) await this.db.update(hosts).set({ lastHeartbeatAt: heartbeatAt }).where(eq(hosts.id, hostId));
     // A state change decides whether the host takes VMs at all: give it a new generation.
-    await this.db.update(hosts).set({ state: "Up", updatedAt: new Date(), generation: generationToken() })
+    await this.db.update(hosts).set({ state: "Up", haReason: "", updatedAt: new Date(), generation: generationToken() })
       .where(and(eq(hosts.id, hostId), ne(hosts.state, "Up")));
   }
 
-  /** Hosts Up whose last heartbeat is older than the cutoff become Disconnected (host liveness only). */
+  /** Hosts Up whose last heartbeat is older than the cutoff become Suspect, for HA to investigate (host liveness only). */
   async markStale(cutoff: Date): Promise<number[]> {
-    const rows = await this.db.update(hosts).set({ state: "Disconnected", updatedAt: new Date(), generation: generationToken() })
+    const rows = await this.db.update(hosts).set({
+      state: "Suspect", haReason: "missed its heartbeats: being investigated", updatedAt: new Date(), generation: generationToken(),
+    })
       .where(and(eq(hosts.state, "Up"), sql`${hosts.lastHeartbeatAt} < ${cutoff.toISOString()}`))
       .returning({ id: hosts.id });
     return rows.map((r) => r.id);
@@ -169,6 +174,7 @@ export class HostService {
         environment,
         cluster,
         state: h.state,
+        haReason: h.haReason,
         resourceState: h.resourceState,
         hypervisor: h.hypervisor,
         driver: h.driver,
@@ -216,6 +222,8 @@ export interface HostOverview {
   environment: string;
   cluster: string;
   state: HostState;
+  /** Why HA put it in its state (Suspect, Alert, Down); "" when Up. */
+  haReason: string;
   resourceState: HostResourceState;
   hypervisor: string;
   driver: string;
