@@ -17,7 +17,11 @@ export interface AgentOptions {
   identity: IdentityStore;
   hypervisor: Hypervisor;
   gpus: GpuInventory;
-  host: { tags: string[]; environment: string; cluster: string; hostname?: string | undefined };
+  host: {
+    tags: string[]; environment: string; cluster: string; hostname?: string | undefined;
+    /** Reported in facts: the URI peers migrate to this host under, and its cluster-network address ("": none). */
+    migrationUri?: string | undefined; clusterAddress?: string | undefined;
+  };
   log: Logger;
   heartbeatIntervalMs?: number;
   /** How often the running VMs' counters go to the manager (0: never; default 60 s). */
@@ -81,6 +85,8 @@ export class OrbitAgent {
       hostTags: this.o.host.tags,
       environment: this.o.host.environment,
       cluster: this.o.host.cluster,
+      migrationUri: this.o.host.migrationUri ?? "",
+      clusterAddress: this.o.host.clusterAddress ?? "",
       gpus,
       agentVersion: AGENT_VERSION,
       discoveryWarnings: warnings,

@@ -59,6 +59,7 @@ export function checkHostFactsBounds(f: HostFacts | undefined): void {
     ["host_uuid", f.hostUuid], ["hostname", f.hostname], ["hypervisor", f.hypervisor], ["cpu_model", f.cpuModel],
     ["cpu_arch", f.cpuArch], ["agent_version", f.agentVersion], ["hypervisor_version", f.hypervisorVersion],
     ["environment", f.environment], ["cluster", f.cluster], ["driver", f.driver],
+    ["migration_uri", f.migrationUri], ["cluster_address", f.clusterAddress],
   ] as const) maxChars(`facts.${name}`, v);
   maxItems("facts.numa_cells", f.numaCells, L.numaCells);
   for (const c of f.numaCells) maxItems("facts.numa_cells.cpus", c.cpus, L.cpusPerNumaCell);

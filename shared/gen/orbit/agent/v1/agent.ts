@@ -235,6 +235,16 @@ export interface HostFacts {
    */
   capabilities: string[];
   /**
+   * The hypervisor URI peers use to reach this host for a live migration (libvirt:
+   * qemu+tcp://ADDR/system; simulator: its migration network URI). "": it cannot be a destination.
+   */
+  migrationUri: string;
+  /**
+   * The host's address on the cluster network: the migration stream goes to tcp://ADDR and
+   * neighbours probe it. "": none (no stream address is forced, neighbours cannot probe it).
+   */
+  clusterAddress: string;
+  /**
    * The shared directory this agent writes its storage heartbeat into (a file named by
    * host_uuid, read by the other hosts of its cluster when they probe it); "": none, so this
    * host never self-fences.
@@ -1628,6 +1638,8 @@ function createBaseHostFacts(): HostFacts {
     driver: "",
     discoveryWarnings: [],
     capabilities: [],
+    migrationUri: "",
+    clusterAddress: "",
     storageHeartbeatDir: "",
   };
 }
@@ -1696,6 +1708,12 @@ export const HostFacts: MessageFns<HostFacts> = {
     }
     for (const v of message.capabilities) {
       writer.uint32(170).string(v!);
+    }
+    if (message.migrationUri !== "") {
+      writer.uint32(178).string(message.migrationUri);
+    }
+    if (message.clusterAddress !== "") {
+      writer.uint32(186).string(message.clusterAddress);
     }
     if (message.storageHeartbeatDir !== "") {
       writer.uint32(194).string(message.storageHeartbeatDir);
@@ -1884,6 +1902,22 @@ export const HostFacts: MessageFns<HostFacts> = {
             message.capabilities.push(reader.string());
             continue;
           }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.migrationUri = reader.string();
+            continue;
+          }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.clusterAddress = reader.string();
+            continue;
+          }
           case 24: {
             if (tag !== 194) {
               break;
@@ -1977,6 +2011,16 @@ export const HostFacts: MessageFns<HostFacts> = {
       capabilities: globalThis.Array.isArray(object?.capabilities)
         ? object.capabilities.map((e: any) => globalThis.String(e))
         : [],
+      migrationUri: isSet(object.migrationUri)
+        ? globalThis.String(object.migrationUri)
+        : isSet(object.migration_uri)
+        ? globalThis.String(object.migration_uri)
+        : "",
+      clusterAddress: isSet(object.clusterAddress)
+        ? globalThis.String(object.clusterAddress)
+        : isSet(object.cluster_address)
+        ? globalThis.String(object.cluster_address)
+        : "",
       storageHeartbeatDir: isSet(object.storageHeartbeatDir)
         ? globalThis.String(object.storageHeartbeatDir)
         : isSet(object.storage_heartbeat_dir)
@@ -2050,6 +2094,12 @@ export const HostFacts: MessageFns<HostFacts> = {
     if (message.capabilities?.length) {
       obj.capabilities = message.capabilities;
     }
+    if (message.migrationUri !== "") {
+      obj.migrationUri = message.migrationUri;
+    }
+    if (message.clusterAddress !== "") {
+      obj.clusterAddress = message.clusterAddress;
+    }
     if (message.storageHeartbeatDir !== "") {
       obj.storageHeartbeatDir = message.storageHeartbeatDir;
     }
@@ -2082,6 +2132,8 @@ export const HostFacts: MessageFns<HostFacts> = {
     message.driver = object.driver ?? "";
     message.discoveryWarnings = object.discoveryWarnings?.map((e) => e) || [];
     message.capabilities = object.capabilities?.map((e) => e) || [];
+    message.migrationUri = object.migrationUri ?? "";
+    message.clusterAddress = object.clusterAddress ?? "";
     message.storageHeartbeatDir = object.storageHeartbeatDir ?? "";
     return message;
   },
