@@ -2,13 +2,13 @@
 // streams, the Up / Suspect writes host liveness decides (hosts/host-liveness.ts), and each host's
 // capacity and what is allocated on it (presented by api/admin/host.presenter.ts).
 import { and, eq, inArray, ne, notInArray, sql } from "drizzle-orm";
-import { UnauthenticatedError } from "#shared/errors.js";
+import { NotFoundError, UnauthenticatedError } from "#shared/errors.js";
 import type { HostFacts } from "#shared/protocol.js";
 import { newSecret, safeEqual, sha256 } from "#shared/secrets.js";
 import type { Db, Tx } from "../db/database.js";
 import {
   allocations, clusters, gpuAllocations, gpus, hosts, regions, unmanagedDomains,
-  type HostResourceState, type HostState, type NumaCellJson, type VgpuTypeJson,
+  type HostProbeEvidenceJson, type HostResourceState, type HostState, type NumaCellJson, type VgpuTypeJson,
 } from "../db/schema.js";
 import { generationToken } from "./host-generation.js";
 import { validateHostFacts } from "./host-facts.validation.js";
@@ -149,6 +149,14 @@ export class HostService {
       .where(and(eq(hosts.state, "Up"), sql`${hosts.lastHeartbeatAt} < ${cutoff.toISOString()}`))
       .returning({ id: hosts.id });
     return rows.map((r) => r.id);
+  }
+
+  /** One host as list() shows it, with HA's last investigation of it (admin API); NotFoundError when unknown. */
+  async detail(hostId: number): Promise<{ host: HostOverview; ha: { storageHeartbeatDir: string; checkedAt: Date | null; evidence: HostProbeEvidenceJson[] } }> {
+    const [h] = await this.db.select({ dir: hosts.storageHeartbeatDir, checkedAt: hosts.haCheckedAt, evidence: hosts.haEvidence }).from(hosts).where(eq(hosts.id, hostId));
+    const overview = h ? (await this.list()).find((o) => o.id === hostId) : undefined;
+    if (!h || !overview) throw new NotFoundError("host", hostId);
+    return { host: overview, ha: { storageHeartbeatDir: h.dir, checkedAt: h.checkedAt, evidence: h.evidence ?? [] } };
   }
 
   /** Every host with its capacity, what is allocated on it, its GPUs and the domains Orbit does not manage (admin API). */
