@@ -5,13 +5,15 @@ import { decideSuspectHost, type HaDecisionInput } from "./ha-decision.js";
 const probe = (o: Partial<HostProbeEvidenceJson> = {}): HostProbeEvidenceJson => ({
   neighbourHostId: 2, neighbour: "n2", answered: true, reachable: false, storageHeartbeatSeen: true, storageHeartbeatAgeMs: 9000, detail: "", ...o,
 });
-const base: HaDecisionInput = { storageHeartbeatDir: "/shared/hb", selfFenceAfterMs: 3000, marginMs: 2000, probes: [probe()] };
+const base: HaDecisionInput = { storageHeartbeatDir: "/shared/hb", selfFenceAfterMs: 3000, marginMs: 2000, heartbeatIntervalMs: 1000, probes: [probe()] };
 
 describe("decideSuspectHost", () => {
-  const table: [string, Partial<HaDecisionInput>, "Down" | "Alert", RegExp][] = [
+  const table: [string, Partial<HaDecisionInput>, "Down" | "Alert" | "Suspect", RegExp][] = [
     ["unreachable, heartbeat stale past fence + margin", {}, "Down", /unreachable from n2.*9000 ms old \(past 5000 ms\)/],
-    ["stale by exactly the limit is not enough", { probes: [probe({ storageHeartbeatAgeMs: 5000 })] }, "Alert", /5000 ms old/],
+    ["stale by exactly the limit is not enough: still waiting", { probes: [probe({ storageHeartbeatAgeMs: 5000 })] }, "Suspect", /stopped 5000 ms ago: waiting until it is past 5000 ms/],
     ["one ms past the limit", { probes: [probe({ storageHeartbeatAgeMs: 5001 })] }, "Down", /fenced itself/],
+    ["stopped, not yet past the fence time: still Suspect", { probes: [probe({ storageHeartbeatAgeMs: 2500 })] }, "Suspect", /waiting/],
+    ["a heartbeat still written (within two intervals): Alert", { probes: [probe({ storageHeartbeatAgeMs: 2000 })] }, "Alert", /still written \(2000 ms old\)/],
     ["a fresh heartbeat", { probes: [probe({ storageHeartbeatAgeMs: 800 })] }, "Alert", /800 ms old/],
     ["the freshest heartbeat counts", { probes: [probe(), probe({ neighbour: "n3", storageHeartbeatAgeMs: 100 })] }, "Alert", /100 ms old/],
     ["a neighbour reaches it", { probes: [probe(), probe({ neighbour: "n3", reachable: true })] }, "Alert", /reachable from n3/],

@@ -11,10 +11,13 @@ export interface HaDecisionInput {
   selfFenceAfterMs: number;
   /** Beyond self_fence_after_ms, for clocks and the last write's interval. */
   marginMs: number;
+  /** How often agents write their storage heartbeat: one at most twice this old is still being written. */
+  heartbeatIntervalMs: number;
   probes: HostProbeEvidenceJson[];
 }
 
-export interface HaVerdict { state: "Down" | "Alert"; reason: string }
+/** Suspect: not decided yet (its heartbeat stopped, but it may still be fencing itself): probed again at the next round. */
+export interface HaVerdict { state: "Down" | "Alert" | "Suspect"; reason: string }
 
 /** The decision alone (table-tested in ha-decision.test.ts). */
 export function decideSuspectHost(i: HaDecisionInput): HaVerdict {
@@ -40,8 +43,11 @@ export function decideSuspectHost(i: HaDecisionInput): HaVerdict {
     return { state: "Alert", reason: "no neighbour sees its storage heartbeat: whether it fenced itself is unknown, nothing restarted" };
   }
   const freshest = Math.min(...seen.map((p) => p.storageHeartbeatAgeMs));
+  if (freshest <= 2 * i.heartbeatIntervalMs) {
+    return { state: "Alert", reason: `its storage heartbeat is still written (${freshest} ms old): it is alive without reaching the manager, nothing restarted` };
+  }
   if (freshest <= limit) {
-    return { state: "Alert", reason: `its storage heartbeat is ${freshest} ms old (fenced only past ${limit} ms): it may still run its VMs` };
+    return { state: "Suspect", reason: `unreachable and its storage heartbeat stopped ${freshest} ms ago: waiting until it is past ${limit} ms (self-fenced) before declaring it Down` };
   }
   return {
     state: "Down",

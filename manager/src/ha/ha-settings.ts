@@ -62,8 +62,8 @@ export const HA_SETTINGS: SettingDefinition[] = [
     name: N.probeTimeoutMs,
     description: "How long a neighbour's probe of a Suspect host may take (ms).",
     schema: z.number().int(),
-    range: { min: 100, max: 600_000 },
-    default: 2000,
+    range: { min: 100, max: 30_000 },
+    default: 1000,
   },
   {
     name: N.alertRecheckMs,

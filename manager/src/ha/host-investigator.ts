@@ -57,6 +57,7 @@ export class HostInvestigator {
       storageHeartbeatDir: host.storageHeartbeatDir,
       selfFenceAfterMs: this.settings.selfFenceAfterMs(),
       marginMs: this.settings.fenceMarginMs(),
+      heartbeatIntervalMs: this.settings.storageHeartbeatIntervalMs(),
       probes: evidence,
     });
     const changed = await this.db.update(hosts).set({
