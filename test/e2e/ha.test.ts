@@ -164,9 +164,11 @@ describe("HA with fencing", () => {
       const domains = await cloud.fleet.hypervisors[dead]!.listDomains();
       return ![ha!, rerun!, plain!].some((v) => domains.some((d) => d.vmUuid === v.uuid));
     }, 10_000);
-    const stale = await db().select().from(staleCopies).where(eq(staleCopies.hostId, deadHost.id));
-    expect(stale.length).toBe(3);
-    for (const s of stale) expect(s.destroyedAt, s.reason).not.toBeNull();
+    const stale = await cloud.waitFor("stale copies recorded destroyed", async () => {
+      const rows = await db().select().from(staleCopies).where(eq(staleCopies.hostId, deadHost.id));
+      return rows.length === 3 && rows.every((r) => r.destroyedAt) && rows;
+    });
+    expect(stale.map((s) => s.removeOwnedDisks)).toEqual([false, false, false]);
     const sent = await db().select({ kind: commands.kind, status: commands.status }).from(commands)
       .where(and(eq(commands.hostId, deadHost.id), gt(commands.createdAt, back)));
     expect(sent.filter((c) => c.kind === "destroyVm").length).toBe(3);
@@ -212,9 +214,11 @@ describe("HA with fencing", () => {
       return !ds.some((d) => d.vmUuid === ha!.uuid || d.vmUuid === doomed!.uuid);
     }, 10_000);
     // The deleted VM's copy went with its disks; the restarted one's disks were kept.
-    const [doomedCopy] = await db().select().from(staleCopies).where(and(eq(staleCopies.hostId, host.id), eq(staleCopies.vmId, doomed!.id)));
-    expect(doomedCopy).toMatchObject({ removeOwnedDisks: true });
-    expect(doomedCopy!.destroyedAt).not.toBeNull();
+    const doomedCopy = await cloud.waitFor("the deleted VM's copy recorded destroyed", async () => {
+      const [c] = await db().select().from(staleCopies).where(and(eq(staleCopies.hostId, host.id), eq(staleCopies.vmId, doomed!.id)));
+      return c?.destroyedAt && c;
+    });
+    expect(doomedCopy).toMatchObject({ removeOwnedDisks: true, reason: "the VM was deleted while its host was lost" });
     expect(overlaps).toEqual([]);
   }, 90_000);
 
