@@ -121,11 +121,15 @@ describe("HA with fencing", () => {
   it("an isolated host fences itself, is Down within 10 s, its HA VMs run elsewhere within 30 s, the others go Down; back, its stale copies are destroyed and nothing is started there", async () => {
     const dead = 0;
     const deadHost = await hostRow("ha-a");
-    const [ha, rerun, plain] = await onlyOn("ha-a", async () => [
+    const [ha, rerun, plain, local] = await onlyOn("ha-a", async () => [
       await runningVm("ha-1", { ha_enabled: true }),
       await runningVm("ha-rerun", { run_strategy: "RerunOnFailure" }),
       await runningVm("ha-plain"),
+      await runningVm("ha-local", { ha_enabled: true }),
     ]);
+    // One HA VM's root disk is on the host's own disk: it cannot follow it elsewhere.
+    const [localPool] = await db().insert(storagePools).values({ name: "ha-a-local-disk", clusterId: deadHost.clusterId, kind: "local", path: "local", capacityGib: 1000 }).returning();
+    await db().update(vms).set({ rootDiskPoolId: localPool!.id }).where(eq(vms.id, local!.id));
     const t0 = Date.now();
     await cloud.fleet.isolateHost(dead);
     await waitHostState("ha-a", "Suspect", 10_000);
@@ -148,10 +152,13 @@ describe("HA with fencing", () => {
     // The non-HA VM is Down, holding nothing; the dead host holds nothing.
     const p = await vmView(plain!.id);
     expect(p).toMatchObject({ orbit_state: "Down", state_reason: expect.stringContaining("not HA") });
+    expect(await vmView(local!.id)).toMatchObject({
+      orbit_state: "Down", state_reason: expect.stringMatching(/its root disk is in local storage pool ha-a-local-disk, so it cannot be restarted on another host/),
+    });
     const view = (await cloud.api("GET", "/v1/admin/hosts")).json.hosts.find((h: any) => h.name === "ha-a");
     expect(view.allocated).toMatchObject({ vms: 0, vcpus: 0 });
     // The fenced host powered its copies off itself (disks kept).
-    for (const v of [ha!, rerun!, plain!]) {
+    for (const v of [ha!, rerun!, plain!, local!]) {
       const d = (await cloud.fleet.hypervisors[dead]!.listDomains()).find((x) => x.vmUuid === v.uuid);
       expect(d?.powerState, v.uuid).toBe(PowerState.POWER_STATE_SHUTOFF);
     }
@@ -162,21 +169,22 @@ describe("HA with fencing", () => {
     await waitHostState("ha-a", "Up", 10_000);
     await cloud.waitFor("stale copies destroyed", async () => {
       const domains = await cloud.fleet.hypervisors[dead]!.listDomains();
-      return ![ha!, rerun!, plain!].some((v) => domains.some((d) => d.vmUuid === v.uuid));
+      return ![ha!, rerun!, plain!, local!].some((v) => domains.some((d) => d.vmUuid === v.uuid));
     }, 10_000);
     const stale = await cloud.waitFor("stale copies recorded destroyed", async () => {
       const rows = await db().select().from(staleCopies).where(eq(staleCopies.hostId, deadHost.id));
-      return rows.length === 3 && rows.every((r) => r.destroyedAt) && rows;
+      return rows.length === 4 && rows.every((r) => r.destroyedAt) && rows;
     });
-    expect(stale.map((s) => s.removeOwnedDisks)).toEqual([false, false, false]);
+    expect(stale.map((s) => s.removeOwnedDisks)).toEqual([false, false, false, false]);
     const sent = await db().select({ kind: commands.kind, status: commands.status }).from(commands)
       .where(and(eq(commands.hostId, deadHost.id), gt(commands.createdAt, back)));
-    expect(sent.filter((c) => c.kind === "destroyVm").length).toBe(3);
+    expect(sent.filter((c) => c.kind === "destroyVm").length).toBe(4);
     expect(sent.filter((c) => c.kind === "startVm")).toEqual([]);
     // The restarted VMs still run where HA put them; the Down one stays Down.
     await new Promise((r) => setTimeout(r, 1500));
     for (const v of [ha!, rerun!]) expect((await vmRow(v.id)).state).toBe("Running");
     expect((await vmRow(plain!.id)).state).toBe("Down");
+    expect((await vmRow(local!.id)).state).toBe("Down");
     expect(overlaps).toEqual([]);
   }, 90_000);
 
