@@ -188,7 +188,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
 
   const hostsSvc = new HostService(db, (ctx) => registry.resolve<number>(HOST_MEMORY_RESERVE_SETTING, ctx));
   const sessions = new AgentSessions();
-  // Host liveness: one deadline for Disconnected hosts, for commands waiting for an agent, and
+  // Host liveness: one deadline for Suspect hosts, for commands waiting for an agent, and
   // for the reconnect backoff agents are told (hosts/host-liveness.ts).
   const liveness = new HostLiveness({
     intervalMs: () => Math.round(registry.number(LIVENESS_SETTINGS.interval) * 1000),
