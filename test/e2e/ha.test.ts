@@ -7,11 +7,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { and, eq, gt } from "drizzle-orm";
+import { and, eq, gt, inArray } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PowerState, StopMode } from "#shared/protocol.js";
 import { CommandDispatcher } from "../../manager/src/agents/command-dispatcher.js";
-import { commands, hosts, jobs, staleCopies, storagePools, vms } from "../../manager/src/db/schema.js";
+import { commands, hosts, jobs, staleCopies, storagePools, vms, vmStateTransitions } from "../../manager/src/db/schema.js";
 import { startTestCloud, type TestCloud } from "./harness.js";
 
 const HOSTS = [
@@ -127,6 +127,11 @@ describe("HA with fencing", () => {
       await runningVm("ha-plain"),
       await runningVm("ha-local", { ha_enabled: true }),
     ]);
+    // The newer RerunOnFailure VM goes first: a higher HA priority (admin).
+    const prio = await cloud.api("PUT", `/v1/admin/virtual-machines/${rerun!.id}/ha`, { ha_priority: 10 });
+    expect(prio.json).toMatchObject({ virtual_machine: { id: rerun!.id, ha_enabled: false, ha_priority: 10, run_strategy: "RerunOnFailure" } });
+    expect((await cloud.api("PUT", `/v1/admin/virtual-machines/${rerun!.id}/ha`, {})).status).toBe(400);
+    expect((await cloud.api("PUT", "/v1/admin/virtual-machines/999999/ha", { ha_priority: 1 })).status).toBe(404);
     // One HA VM's root disk is on the host's own disk: it cannot follow it elsewhere.
     const [localPool] = await db().insert(storagePools).values({ name: "ha-a-local-disk", clusterId: deadHost.clusterId, kind: "local", path: "local", capacityGib: 1000 }).returning();
     await db().update(vms).set({ rootDiskPoolId: localPool!.id }).where(eq(vms.id, local!.id));
@@ -138,6 +143,9 @@ describe("HA with fencing", () => {
     const toDown = Date.now() - t0;
     for (const v of [ha!, rerun!]) await runningElsewhere(v.id, deadHost.id);
     const toRunningElsewhere = Date.now() - t0;
+    const restartedFirst = await db().select({ vmId: vmStateTransitions.vmId }).from(vmStateTransitions)
+      .where(and(eq(vmStateTransitions.toState, "Starting"), inArray(vmStateTransitions.vmId, [ha!.id, rerun!.id]))).orderBy(vmStateTransitions.id);
+    expect(restartedFirst.map((r) => r.vmId).slice(-2)).toEqual([rerun!.id, ha!.id]);
     console.log(`HA figures: Suspect after ${toSuspect} ms, Down after ${toDown} ms, HA VMs Running elsewhere after ${toRunningElsewhere} ms`);
     expect(toDown).toBeLessThanOrEqual(10_000);
     expect(toRunningElsewhere).toBeLessThanOrEqual(30_000);
