@@ -11,7 +11,7 @@ import { and, eq, gt, inArray } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PowerState, StopMode } from "#shared/protocol.js";
 import { CommandDispatcher } from "../../manager/src/agents/command-dispatcher.js";
-import { commands, hosts, jobs, staleCopies, storagePools, vms, vmStateTransitions } from "../../manager/src/db/schema.js";
+import { clusters, commands, hosts, jobs, staleCopies, storagePools, vms, vmStateTransitions } from "../../manager/src/db/schema.js";
 import { startTestCloud, type TestCloud } from "./harness.js";
 
 const HOSTS = [
@@ -127,13 +127,23 @@ describe("HA with fencing", () => {
       await runningVm("ha-plain"),
       await runningVm("ha-local", { ha_enabled: true }),
     ]);
+    const parked = await onlyOn("ha-a", async () => {
+      const r = await cloud.api("POST", "/v1/core/virtual-machines", { name: "ha-parked", flavor_name: "n1-cpu-small", image_name: "Debian 12", count: 1, run_strategy: "Halted", ha_enabled: true });
+      expect(r.status, JSON.stringify(r.json)).toBe(200);
+      const id = r.json.instances[0].id as number;
+      await cloud.waitFor("parked stopped", async () => (await vmRow(id)).state === "Stopped");
+      return id;
+    });
     // The newer RerunOnFailure VM goes first: a higher HA priority (admin).
     const prio = await cloud.api("PUT", `/v1/admin/virtual-machines/${rerun!.id}/ha`, { ha_priority: 10 });
     expect(prio.json).toMatchObject({ virtual_machine: { id: rerun!.id, ha_enabled: false, ha_priority: 10, run_strategy: "RerunOnFailure" } });
     expect((await cloud.api("PUT", `/v1/admin/virtual-machines/${rerun!.id}/ha`, {})).status).toBe(400);
     expect((await cloud.api("PUT", "/v1/admin/virtual-machines/999999/ha", { ha_priority: 1 })).status).toBe(404);
     // One HA VM's root disk is on the host's own disk: it cannot follow it elsewhere.
-    const [localPool] = await db().insert(storagePools).values({ name: "ha-a-local-disk", clusterId: deadHost.clusterId, kind: "local", path: "local", capacityGib: 1000 }).returning();
+    // (A pool of another cluster, so later VMs' root disks do not go there.)
+    const [cl] = await db().select().from(clusters).where(eq(clusters.id, deadHost.clusterId));
+    const [elsewhere] = await db().insert(clusters).values({ name: "ha-elsewhere", regionId: cl!.regionId }).returning();
+    const [localPool] = await db().insert(storagePools).values({ name: "ha-a-local-disk", clusterId: elsewhere!.id, kind: "local", path: "local", capacityGib: 1000 }).returning();
     await db().update(vms).set({ rootDiskPoolId: localPool!.id }).where(eq(vms.id, local!.id));
     const t0 = Date.now();
     await cloud.fleet.isolateHost(dead);
@@ -163,8 +173,14 @@ describe("HA with fencing", () => {
     expect(await vmView(local!.id)).toMatchObject({
       orbit_state: "Down", state_reason: expect.stringMatching(/its root disk is in local storage pool ha-a-local-disk, so it cannot be restarted on another host/),
     });
+    // It holds only the stopped VM's place (nothing runs; it starts when its host is back): a start now is a 409.
     const view = (await cloud.api("GET", "/v1/admin/hosts")).json.hosts.find((h: any) => h.name === "ha-a");
-    expect(view.allocated).toMatchObject({ vms: 0, vcpus: 0 });
+    expect(view.allocated).toMatchObject({ vms: 1 });
+    expect(await vmRow(parked)).toMatchObject({ state: "Stopped", hostId: deadHost.id });
+    const start = await cloud.api("GET", `/v1/core/virtual-machines/${parked}/start`);
+    expect(start.status).toBe(409);
+    expect(JSON.stringify(start.json)).toMatch(/cannot start: its host ha-a is Down \(lost\)/);
+    expect((await vmRow(parked)).state).toBe("Stopped");
     // The fenced host powered its copies off itself (disks kept).
     for (const v of [ha!, rerun!, plain!, local!]) {
       const d = (await cloud.fleet.hypervisors[dead]!.listDomains()).find((x) => x.vmUuid === v.uuid);
