@@ -291,6 +291,19 @@ describe("HA with fencing", () => {
     }
   }, 60_000);
 
+  it("with ha.enabled false a domain that stops by itself is not restarted", async () => {
+    await setSetting("ha.enabled", false);
+    try {
+      const vm = await onlyOn("ha-c", () => runningVm("ha-off", { ha_enabled: true }));
+      await cloud.fleet.hypervisors[2]!.stopVm(vm.uuid, { mode: StopMode.STOP_MODE_FORCE, timeoutMs: 0 });
+      await cloud.waitFor("stopped", async () => (await vmRow(vm.id)).state === "Stopped");
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(await vmRow(vm.id)).toMatchObject({ state: "Stopped", crashRestarts: 0 });
+    } finally {
+      await setSetting("ha.enabled", true);
+    }
+  }, 30_000);
+
   it("an API stop restarts nothing; an Always VM stopped becomes Halted and started Always again (KubeVirt)", async () => {
     const [ha, always] = await onlyOn("ha-c", async () => [await runningVm("ha-stopme", { ha_enabled: true }), await runningVm("ha-always", { run_strategy: "Always" })]);
     for (const v of [ha!, always!]) {
