@@ -21,6 +21,7 @@ import { liveResizeRefusal } from "./live-resize-rules.js";
 import type { SettingsRegistry } from "../settings/settings-registry.js";
 import type { JobInput } from "../jobs/job-input.js";
 import { VM_SCALE_JOB } from "../jobs/vm-scale.job.js";
+import { strategyAfterAction } from "../ha/restart-policy.js";
 import { isVmState, planAction, requireStopped, type VmAction, type VmState } from "./vm-state-machine.js";
 import { growRootDiskForFlavor } from "../storage/root-disks.js";
 
@@ -36,6 +37,15 @@ async function refuseWhileCopied(tx: Tx, id: number, from: VmState): Promise<voi
     .where(and(eq(vms.clonedFromVmId, id), inArray(jobs.kind, [...VM_CLONE_JOB_KINDS]), inArray(jobs.status, ["pending", "running"]))).limit(1);
   if (copying) {
     throw new ConflictError(`virtual machine ${id} cannot start while its disk is being copied to its clone ${copying.cloneId}: try again once the clone is made`, from, { clone_id: copying.cloneId });
+  }
+}
+
+/** A start on a host HA lost (Suspect, Alert, Down) would wait for it in vain: a 409 naming it. */
+async function refuseOnLostHost(tx: Tx, id: number, hostId: number | null, action: string): Promise<void> {
+  if (hostId == null) return;
+  const [h] = await tx.select({ name: hosts.name, state: hosts.state }).from(hosts).where(eq(hosts.id, hostId));
+  if (h && (h.state === "Suspect" || h.state === "Alert" || h.state === "Down")) {
+    throw new ConflictError(`virtual machine ${id} cannot ${action}: its host ${h.name} is ${h.state} (lost); it can start once the host is back, or be deleted`, h.state, { host_state: h.state });
   }
 }
 
@@ -59,10 +69,14 @@ export class VmActions {
   async power(caller: Caller, id: number, action: VmAction): Promise<ActionStarted> {
     const vm = await this.row(caller, id);
     const { jobId, state } = await this.db.transaction(async (tx) => {
-      const [locked] = await tx.select({ state: vms.state }).from(vms).where(eq(vms.id, id)).for("update");
+      const [locked] = await tx.select({ state: vms.state, runStrategy: vms.runStrategy, hostId: vms.hostId }).from(vms).where(eq(vms.id, id)).for("update");
       const from: VmState = locked && isVmState(locked.state) ? locked.state : "Unknown";
       const plan = planAction(action, from, `virtual machine ${id}`);
+      if (plan.during === "Starting") await refuseOnLostHost(tx, id, locked?.hostId ?? null, action);
       if (plan.job === "vm.start") await refuseWhileCopied(tx, id, from);
+      // KubeVirt: stopping an Always VM makes it Halted (not restarted), starting a Halted one Always.
+      const strategy = strategyAfterAction(locked?.runStrategy ?? null, action);
+      if (strategy) await tx.update(vms).set({ runStrategy: strategy }).where(eq(vms.id, id));
       if (plan.during) await transitionVm(tx, id, plan.during, `user requested ${action}`);
       const [job] = await tx.insert(jobs).values({
         uuid: randomUUID(), kind: plan.job, vmId: id, accountId: vm.accountId, userId: caller.userId ?? null,
