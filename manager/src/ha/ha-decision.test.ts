@@ -5,11 +5,14 @@ import { decideSuspectHost, type HaDecisionInput } from "./ha-decision.js";
 const probe = (o: Partial<HostProbeEvidenceJson> = {}): HostProbeEvidenceJson => ({
   neighbourHostId: 2, neighbour: "n2", answered: true, reachable: false, storageHeartbeatSeen: true, storageHeartbeatAgeMs: 9000, detail: "", ...o,
 });
-const base: HaDecisionInput = { storageHeartbeatDir: "/shared/hb", selfFenceAfterMs: 3000, marginMs: 2000, heartbeatIntervalMs: 1000, probes: [probe()] };
+const base: HaDecisionInput = { storageHeartbeatDir: "/shared/hb", selfFenceAfterMs: 3000, marginMs: 2000, heartbeatIntervalMs: 1000, managerSilentForMs: 9000, probes: [probe()] };
 
 describe("decideSuspectHost", () => {
   const table: [string, Partial<HaDecisionInput>, "Down" | "Alert" | "Suspect", RegExp][] = [
-    ["unreachable, heartbeat stale past fence + margin", {}, "Down", /unreachable from n2.*9000 ms old \(past 5000 ms\)/],
+    ["unreachable, heartbeat stale past fence + margin", {}, "Down", /unreachable from n2, silent for 9000 ms.*9000 ms old \(both past 5000 ms\)/],
+    // Its storage died first: the agent counts its fence time from its last manager contact.
+    ["storage stale long ago but the manager heard it recently: still Suspect", { managerSilentForMs: 4000 }, "Suspect", /reached the manager 4000 ms ago: waiting/],
+    ["silent past the limit too", { managerSilentForMs: 5001 }, "Down", /silent for 5001 ms/],
     ["stale by exactly the limit is not enough: still waiting", { probes: [probe({ storageHeartbeatAgeMs: 5000 })] }, "Suspect", /stopped 5000 ms ago: waiting until it is past 5000 ms/],
     ["one ms past the limit", { probes: [probe({ storageHeartbeatAgeMs: 5001 })] }, "Down", /fenced itself/],
     ["stopped, not yet past the fence time: still Suspect", { probes: [probe({ storageHeartbeatAgeMs: 2500 })] }, "Suspect", /waiting/],

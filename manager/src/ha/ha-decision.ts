@@ -13,6 +13,12 @@ export interface HaDecisionInput {
   marginMs: number;
   /** How often agents write their storage heartbeat: one at most twice this old is still being written. */
   heartbeatIntervalMs: number;
+  /**
+   * How long since the manager last heard from the host (its last heartbeat). The agent fences
+   * itself once BOTH its manager contact and its storage writes are older than the fence time, so
+   * a host whose storage died first fences only that long after its last contact.
+   */
+  managerSilentForMs: number;
   probes: HostProbeEvidenceJson[];
 }
 
@@ -49,8 +55,11 @@ export function decideSuspectHost(i: HaDecisionInput): HaVerdict {
   if (freshest <= limit) {
     return { state: "Suspect", reason: `unreachable and its storage heartbeat stopped ${freshest} ms ago: waiting until it is past ${limit} ms (self-fenced) before declaring it Down` };
   }
+  if (i.managerSilentForMs <= limit) {
+    return { state: "Suspect", reason: `unreachable, its storage heartbeat ${freshest} ms old, but it reached the manager ${i.managerSilentForMs} ms ago: waiting until that is past ${limit} ms too (self-fenced) before declaring it Down` };
+  }
   return {
     state: "Down",
-    reason: `unreachable from ${answered.map((p) => p.neighbour).join(", ")} and its storage heartbeat is ${freshest} ms old (past ${limit} ms): it fenced itself or is dead`,
+    reason: `unreachable from ${answered.map((p) => p.neighbour).join(", ")}, silent for ${i.managerSilentForMs} ms and its storage heartbeat is ${freshest} ms old (both past ${limit} ms): it fenced itself or is dead`,
   };
 }

@@ -58,6 +58,8 @@ export class HostInvestigator {
       selfFenceAfterMs: this.settings.selfFenceAfterMs(),
       marginMs: this.settings.fenceMarginMs(),
       heartbeatIntervalMs: this.settings.storageHeartbeatIntervalMs(),
+      // Never heard from: as silent as can be (the agent has no contact to count from either).
+      managerSilentForMs: host.lastHeartbeatAt ? this.now() - host.lastHeartbeatAt.getTime() : Number.MAX_SAFE_INTEGER,
       probes: evidence,
     });
     const changed = await this.db.update(hosts).set({
