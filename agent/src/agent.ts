@@ -8,6 +8,7 @@ import { AgentConnection, type AgentTlsOptions } from "./connection/agent-connec
 import type { IdentityStore } from "./connection/identity-store.js";
 import { capabilityNames, type Hypervisor } from "./drivers/hypervisor.js";
 import type { GpuInventory } from "./gpu/gpu-inventory.js";
+import type { ConnectionObserver } from "./monitoring/agent-metrics.js";
 
 export const AGENT_VERSION = "0.1.0";
 
@@ -30,6 +31,8 @@ export interface AgentOptions {
   credentials?: ChannelCredentials;
   /** Mutual TLS with the manager (CSR at registration, then the host certificate). */
   tls?: AgentTlsOptions | undefined;
+  /** Told about connections, heartbeats and commands (its /metrics). */
+  metrics?: ConnectionObserver;
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -58,6 +61,7 @@ export class OrbitAgent {
       ...(o.bootId ? { bootId: o.bootId } : {}),
       ...(o.credentials ? { credentials: o.credentials } : {}),
       ...(o.tls ? { tls: o.tls } : {}),
+      ...(o.metrics ? { observer: o.metrics } : {}),
     });
   }
 
