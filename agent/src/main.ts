@@ -103,7 +103,7 @@ try {
   let metricsServer: MetricsHttpServer | undefined;
   if (metrics && config.metrics.listen) {
     metricsServer = await startMetricsHttpServer({
-      ...config.metrics.listen, metrics: () => metrics.scrape(),
+      ...config.metrics.listen, setting: "metrics.listen", metrics: () => metrics.scrape(),
       ready: () => metrics.connectedToManager ? { ready: true } : { ready: false, reason: "not connected to a manager" },
     });
     log.info({ url: metricsServer.url }, "serving /metrics, /healthz and /readyz");

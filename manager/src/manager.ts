@@ -342,7 +342,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const apiUrl = config.publicUrl ?? `http://${config.apiHost}:${apiPort}`;
   const metricsServer = config.metrics.on === "own"
     ? await startMetricsHttpServer({
-      ...config.metrics, metrics: () => metrics.scrape(),
+      ...config.metrics, setting: "ORBIT_METRICS_ADDR", metrics: () => metrics.scrape(),
       ready: async () => (await health.check()) ? { ready: true } : { ready: false, reason: "the database does not answer" },
     })
     : undefined;

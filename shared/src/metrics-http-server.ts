@@ -2,10 +2,13 @@
 // (the process answers) and /readyz (ready() says so). The manager uses it when
 // ORBIT_METRICS_ADDR names its own address; the agent when agent.yaml sets metrics.listen.
 import { createServer, type Server } from "node:http";
+import { InvalidArgumentError } from "./errors.js";
 
 export interface MetricsHttpServerOptions {
   host: string;
   port: number;
+  /** The setting that chose the address, named when it cannot be bound ("ORBIT_METRICS_ADDR", "metrics.listen"). */
+  setting: string;
   metrics: () => Promise<{ contentType: string; body: string }>;
   /** Readiness and why not; without it /readyz answers as /healthz. */
   ready?: () => Readiness | Promise<Readiness>;
@@ -58,8 +61,11 @@ export async function startMetricsHttpServer(o: MetricsHttpServerOptions): Promi
     );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(o.port, o.host, () => { server.off("error", reject); resolve(); });
+    const failed = (e: NodeJS.ErrnoException) => {
+      reject(new InvalidArgumentError(o.setting, `cannot listen on ${o.host}:${o.port} for metrics: ${e.code ?? e.message}; change ${o.setting}`));
+    };
+    server.once("error", failed);
+    server.listen(o.port, o.host, () => { server.off("error", failed); resolve(); });
   });
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : o.port;

@@ -46,7 +46,7 @@ describe("manager and agent metrics on a test cloud", () => {
     });
     const m = agentMetrics[0]!;
     agentServer = await startMetricsHttpServer({
-      host: "127.0.0.1", port: 0, metrics: () => m.scrape(),
+      host: "127.0.0.1", port: 0, setting: "metrics.listen", metrics: () => m.scrape(),
       ready: () => m.connectedToManager ? { ready: true } : { ready: false, reason: "not connected to a manager" },
     });
     await cloud.waitFor("hosts up", async () => (await cloud.api("GET", "/v1/admin/hosts")).json.hosts?.every((h: { state: string }) => h.state === "Up"));

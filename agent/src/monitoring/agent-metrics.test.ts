@@ -56,7 +56,7 @@ describe("metrics listener", () => {
   it("serves /metrics, /healthz, /readyz (following readiness), 404 elsewhere, 405 for other methods", async () => {
     const m = new AgentMetrics({ processMetrics: false });
     server = await startMetricsHttpServer({
-      host: "127.0.0.1", port: 0, metrics: () => m.scrape(),
+      host: "127.0.0.1", port: 0, setting: "metrics.listen", metrics: () => m.scrape(),
       ready: async () => m.connectedToManager ? { ready: true } : { ready: false, reason: "not connected to a manager" },
     });
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -80,15 +80,15 @@ describe("metrics listener", () => {
   });
 
   it("a scrape that fails answers 500 with the reason", async () => {
-    server = await startMetricsHttpServer({ host: "127.0.0.1", port: 0, metrics: () => Promise.reject(new Error("collector broke")) });
+    server = await startMetricsHttpServer({ host: "127.0.0.1", port: 0, setting: "metrics.listen", metrics: () => Promise.reject(new Error("collector broke")) });
     const r = await fetch(`${server.url}/metrics`);
     expect(r.status).toBe(500);
     expect(await r.text()).toContain("collector broke");
   });
 
-  it("refuses to start on a port in use", async () => {
-    server = await startMetricsHttpServer({ host: "127.0.0.1", port: 0, metrics: async () => ({ contentType: "text/plain", body: "" }) });
-    await expect(startMetricsHttpServer({ host: "127.0.0.1", port: server.port, metrics: async () => ({ contentType: "text/plain", body: "" }) }))
-      .rejects.toThrow(/EADDRINUSE/);
+  it("refuses to start on a port in use, naming the setting to change", async () => {
+    server = await startMetricsHttpServer({ host: "127.0.0.1", port: 0, setting: "metrics.listen", metrics: async () => ({ contentType: "text/plain", body: "" }) });
+    await expect(startMetricsHttpServer({ host: "127.0.0.1", port: server.port, setting: "metrics.listen", metrics: async () => ({ contentType: "text/plain", body: "" }) }))
+      .rejects.toThrow(/^cannot listen on 127\.0\.0\.1:\d+ for metrics: EADDRINUSE; change metrics\.listen$/);
   });
 });
