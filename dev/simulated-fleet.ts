@@ -6,6 +6,7 @@ import type { VmSpec } from "#shared/protocol.js";
 import { OrbitAgent } from "@orbit/agent/src/agent.js";
 import type { CapabilityName } from "@orbit/agent/src/drivers/hypervisor.js";
 import type { AgentTlsOptions } from "@orbit/agent/src/connection/agent-connection.js";
+import type { ConnectionObserver } from "@orbit/agent/src/monitoring/agent-metrics.js";
 import { FileIdentityStore, MemoryIdentityStore, type IdentityStore } from "@orbit/agent/src/connection/identity-store.js";
 import { simulatedGpus, type SimulatedGpuGroup } from "@orbit/agent/src/drivers/simulator/simulated-gpus.js";
 import { SimulatedMigrationNetwork } from "@orbit/agent/src/drivers/simulator/simulated-migration-network.js";
@@ -75,6 +76,8 @@ export interface FleetOptions {
   stateDir?: string;
   /** HA: the shared storage heartbeat dir every host writes into and probes read (none: no HA evidence). */
   storageHeartbeatDir?: string;
+  /** Host i's agent metrics (monitoring/agent-metrics.ts), e.g. for a test of its /metrics. */
+  metrics?: (i: number) => ConnectionObserver | undefined;
 }
 
 export interface SimulatedFleet {
@@ -149,6 +152,7 @@ export async function startSimulatedFleet(o: FleetOptions): Promise<SimulatedFle
       ...(o.heartbeatIntervalMs ? { heartbeatIntervalMs: o.heartbeatIntervalMs } : {}),
       ...(o.statsIntervalMs !== undefined ? { statsIntervalMs: o.statsIntervalMs } : {}),
       ...(o.tls ? { tls: o.tls } : {}),
+      ...(o.metrics?.(i) ? { metrics: o.metrics(i)! } : {}),
     });
   };
   specs.forEach((_, i) => newHost(i));

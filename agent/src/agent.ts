@@ -11,6 +11,7 @@ import type { GpuInventory } from "./gpu/gpu-inventory.js";
 import { HostProber } from "./ha/host-prober.js";
 import { SelfFencer } from "./ha/self-fencer.js";
 import { StorageHeartbeatWriter, type HeartbeatFs } from "./ha/storage-heartbeat.js";
+import type { ConnectionObserver } from "./monitoring/agent-metrics.js";
 
 export const AGENT_VERSION = "0.1.0";
 
@@ -45,6 +46,8 @@ export interface AgentOptions {
     /** For tests: the heartbeat's file operations. */
     fs?: HeartbeatFs;
   };
+  /** Told about connections, heartbeats and commands (its /metrics). */
+  metrics?: ConnectionObserver;
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -88,6 +91,7 @@ export class OrbitAgent {
       ...(o.bootId ? { bootId: o.bootId } : {}),
       ...(o.credentials ? { credentials: o.credentials } : {}),
       ...(o.tls ? { tls: o.tls } : {}),
+      ...(o.metrics ? { observer: o.metrics } : {}),
     });
   }
 

@@ -18,6 +18,8 @@ import { MdevManager } from "./gpu/mdev-manager.js";
 import { NvidiaGpuInventory } from "./gpu/nvidia-gpu-inventory.js";
 import { VgpuHypervisor } from "./drivers/vgpu-hypervisor.js";
 import { hostname } from "node:os";
+import { startMetricsHttpServer, type MetricsHttpServer } from "#shared/metrics-http-server.js";
+import { AgentMetrics } from "./monitoring/agent-metrics.js";
 
 /** The kernel's id of the current boot: a new one means the host rebooted (and its domains went with it). */
 function linuxBootId(): string {
@@ -81,6 +83,8 @@ try {
   // Images missing on the host come from the manager over the agent's own connection.
   const fetchImage = (p: string, dest: string): Promise<void> => agent.connection.fetchImage(p, dest);
   const { hv, gpus, bootId } = buildDriver(config, identity, log, fetchImage);
+  // metrics.listen: Prometheus metrics and the probes (healthz: alive; readyz: connected to a manager).
+  const metrics = config.metrics.listen ? new AgentMetrics() : undefined;
   const agent: OrbitAgent = new OrbitAgent({
     managerAddress: config.manager,
     joinToken: config.token,
@@ -95,10 +99,19 @@ try {
     bootId: () => Promise.resolve(bootId),
     ha: { storageHeartbeatDir: config.ha.storageHeartbeatDir, settingsFile: path.join(config.stateDir, "ha-settings.json") },
     tls: tlsOn ? { caPem: t.caFile ? readFileSync(t.caFile) : undefined, serverName: t.serverName } : undefined,
+    ...(metrics ? { metrics } : {}),
   });
+  let metricsServer: MetricsHttpServer | undefined;
+  if (metrics && config.metrics.listen) {
+    metricsServer = await startMetricsHttpServer({
+      ...config.metrics.listen, setting: "metrics.listen", metrics: () => metrics.scrape(),
+      ready: () => metrics.connectedToManager ? { ready: true } : { ready: false, reason: "not connected to a manager" },
+    });
+    log.info({ url: metricsServer.url }, "serving /metrics, /healthz and /readyz");
+  }
   log.info({ manager: config.manager, driver: config.driver, stateDir: path.resolve(config.stateDir) }, "orbit-agent starting");
   agent.start();
-  const stop = async () => { await agent.stop(); process.exit(0); };
+  const stop = async () => { await metricsServer?.close(); await agent.stop(); process.exit(0); };
   process.on("SIGINT", () => void stop());
   process.on("SIGTERM", () => void stop());
 } catch (e) {

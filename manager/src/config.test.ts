@@ -29,4 +29,14 @@ describe("loadManagerConfig", () => {
     expect(() => loadManagerConfig({ ORBIT_DB_STATEMENT_TIMEOUT_MS: "0" })).toThrow(/^ORBIT_DB_STATEMENT_TIMEOUT_MS: /);
     expect(() => loadManagerConfig({ ORBIT_DB_CONNECT_TIMEOUT_MS: "soon" })).toThrow(/^ORBIT_DB_CONNECT_TIMEOUT_MS: /);
   });
+
+  it("metrics: on the API port by default, on an address of their own, or off; anything else named", () => {
+    expect(loadManagerConfig({}).metrics).toEqual({ on: "api" });
+    expect(loadManagerConfig({ ORBIT_METRICS_ADDR: "off" }).metrics).toEqual({ on: "off" });
+    expect(loadManagerConfig({ ORBIT_METRICS_ADDR: "0.0.0.0:9100" }).metrics).toEqual({ on: "own", host: "0.0.0.0", port: 9100 });
+    expect(loadManagerConfig({ ORBIT_METRICS_ADDR: "[::]:9100" }).metrics).toEqual({ on: "own", host: "::", port: 9100 });
+    for (const bad of ["9100", "yes", "h:99999", "http://h:1"]) {
+      expect(() => loadManagerConfig({ ORBIT_METRICS_ADDR: bad })).toThrow(/^ORBIT_METRICS_ADDR: expected "api", "off" or "host:port"/);
+    }
+  });
 });

@@ -2,6 +2,7 @@
 // Everything an admin tunes at run time is a global setting instead (settings/).
 import { z } from "zod";
 import { InvalidArgumentError } from "#shared/errors.js";
+import { parseListenAddress } from "#shared/metrics-http-server.js";
 import { DEFAULT_DATABASE_TIMEOUTS, type DatabaseTimeouts } from "./db/database.js";
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -42,7 +43,14 @@ const managerConfigSchema = (profile: ConfigProfile) => z.object({
   ORBIT_DB_CONNECT_TIMEOUT_MS: millis(100, 600_000).default(DEFAULT_DATABASE_TIMEOUTS.connectMs),
   ORBIT_DB_STATEMENT_TIMEOUT_MS: millis(100, 3_600_000).default(DEFAULT_DATABASE_TIMEOUTS.statementMs),
   ORBIT_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: millis(100, 3_600_000).default(DEFAULT_DATABASE_TIMEOUTS.idleInTransactionMs),
+  // Prometheus metrics (GET /metrics): "api" serves them on the API port without a key (as /healthz),
+  // "host:port" on a listener of their own (not on the API), "off" nowhere.
+  ORBIT_METRICS_ADDR: z.string().default("api").refine((v) => v === "api" || v === "off" || parseListenAddress(v) !== undefined,
+    { message: 'expected "api", "off" or "host:port"' }),
 });
+
+/** Where GET /metrics is served (ORBIT_METRICS_ADDR). */
+export type MetricsListen = { on: "api" } | { on: "off" } | { on: "own"; host: string; port: number };
 
 export interface ManagerConfig {
   apiHost: string;
@@ -61,6 +69,7 @@ export interface ManagerConfig {
   hostCertValidityDays: number;
   callbackAllowPrivateAddresses: boolean;
   databaseTimeouts: DatabaseTimeouts;
+  metrics: MetricsListen;
 }
 
 export function loadManagerConfig(
@@ -98,6 +107,7 @@ export function loadManagerConfig(
     allowStaticJoinToken: c.ORBIT_ALLOW_STATIC_JOIN_TOKEN,
     hostCertValidityDays: c.ORBIT_HOST_CERT_VALIDITY_DAYS,
     callbackAllowPrivateAddresses: c.ORBIT_CALLBACK_ALLOW_PRIVATE_ADDRESSES,
+    metrics: c.ORBIT_METRICS_ADDR === "api" || c.ORBIT_METRICS_ADDR === "off" ? { on: c.ORBIT_METRICS_ADDR } : { on: "own", ...parseListenAddress(c.ORBIT_METRICS_ADDR)! },
     databaseTimeouts: {
       connectMs: c.ORBIT_DB_CONNECT_TIMEOUT_MS,
       statementMs: c.ORBIT_DB_STATEMENT_TIMEOUT_MS,

@@ -38,6 +38,13 @@ describe("assertListenAddressesFree", () => {
     expect((err as Error).message).toBe(`cannot listen on 127.0.0.1:${port} for the agent gateway: address already in use (another Orbit, or another program, listens there); stop what listens there or choose another port with ORBIT_GRPC_PORT`);
   });
 
+  it("checks a metrics listener of its own too (ORBIT_METRICS_ADDR), not the API port's", async () => {
+    await assertListenAddressesFree(loadManagerConfig({ ORBIT_API_PORT: "0", ORBIT_GRPC_PORT: "0", ORBIT_METRICS_ADDR: "127.0.0.1:0" }));
+    const err = await assertListenAddressesFree(loadManagerConfig({ ORBIT_API_PORT: "0", ORBIT_GRPC_PORT: "0", ORBIT_METRICS_ADDR: `127.0.0.1:${port}` })).catch((e: unknown) => e);
+    expect(err).toMatchObject({ field: "ORBIT_METRICS_ADDR" });
+    expect((err as Error).message).toContain(`cannot listen on 127.0.0.1:${port} for the metrics: address already in use`);
+  });
+
   it("names the host variable for an address this machine does not have", async () => {
     const err = await assertListenAddressesFree(loadManagerConfig({ ORBIT_API_HOST: "192.0.2.1", ORBIT_API_PORT: "18999", ORBIT_GRPC_PORT: "0" })).catch((e: unknown) => e);
     expect(err).toMatchObject({ field: "ORBIT_API_HOST" });

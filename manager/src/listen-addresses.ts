@@ -8,11 +8,12 @@ import type { Logger } from "pino";
 import { InvalidArgumentError } from "#shared/errors.js";
 import type { ManagerConfig } from "./config.js";
 
-type Listener = "api" | "grpc";
+type Listener = "api" | "grpc" | "metrics";
 
 const LISTENERS: Record<Listener, { what: string; hostVar: string; portVar: string }> = {
   api: { what: "the API", hostVar: "ORBIT_API_HOST", portVar: "ORBIT_API_PORT" },
   grpc: { what: "the agent gateway", hostVar: "ORBIT_GRPC_HOST", portVar: "ORBIT_GRPC_PORT" },
+  metrics: { what: "the metrics", hostVar: "ORBIT_METRICS_ADDR", portVar: "ORBIT_METRICS_ADDR" },
 };
 
 const REASONS: Record<string, string> = {
@@ -41,6 +42,7 @@ function tryListen(host: string, port: number): Promise<string | undefined> {
 /** Throws an InvalidArgumentError naming the variable when a configured (non-zero) port cannot be bound now. */
 export async function assertListenAddressesFree(config: ManagerConfig): Promise<void> {
   const wanted: [Listener, string, number][] = [["api", config.apiHost, config.apiPort], ["grpc", config.grpcHost, config.grpcPort]];
+  if (config.metrics.on === "own") wanted.push(["metrics", config.metrics.host, config.metrics.port]);
   for (const [which, host, port] of wanted) {
     if (port === 0) continue;
     const code = await tryListen(host, port);

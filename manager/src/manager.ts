@@ -46,6 +46,9 @@ import { VmConsoles } from "./console/vm-consoles.js";
 import { CONSOLE_SETTINGS, CONSOLE_TOKEN_TTL_SETTING } from "./console/console-settings.js";
 import { METRICS_RETENTION_SETTING, VmMetricsService } from "./monitoring/vm-metrics-service.js";
 import { VmConsoleLogs } from "./monitoring/vm-console-logs.js";
+import { ManagerMetrics } from "./monitoring/manager-metrics.js";
+import { withHeartbeatMetrics } from "./monitoring/heartbeat-metrics.js";
+import { startMetricsHttpServer } from "#shared/metrics-http-server.js";
 import { FlavorService } from "./catalog/flavor-service.js";
 import { AffinityGroupService } from "./placement/affinity-group-service.js";
 import { HostAdmin } from "./placement/host-admin.js";
@@ -136,6 +139,9 @@ export interface RunningManager {
   jobs: JobRunner;
   sessions: AgentSessions;
   log: Logger;
+  metrics: ManagerMetrics;
+  /** GET /metrics on a listener of its own (ORBIT_METRICS_ADDR=host:port); undefined otherwise. */
+  metricsUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -188,7 +194,8 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const agentToken = config.agentToken ?? newSecret("join_");
 
   const hostsSvc = new HostService(db, (ctx) => registry.resolve<number>(HOST_MEMORY_RESERVE_SETTING, ctx));
-  const sessions = new AgentSessions();
+  const metrics: ManagerMetrics = new ManagerMetrics({ connectedAgents: (): number => sessions.connectedHostIds().length });
+  const sessions: AgentSessions = new AgentSessions(metrics);
   // Host liveness: one deadline for Suspect hosts, for commands waiting for an agent, and
   // for the reconnect backoff agents are told (hosts/host-liveness.ts).
   const liveness = new HostLiveness({
@@ -201,6 +208,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     log: log.child({ component: "jobs" }),
     maxAttempts: () => registry.number(JOB_MAX_ATTEMPTS_SETTING),
     onDatabaseUnavailable: reportDatabase,
+    metrics,
     onFailed: withActionFailedCallback(db, (() => {
       const vmFailed = onVmJobFailed(db, dispatcher);
       const imageFailed = onImageJobFailed(db);
@@ -219,7 +227,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const reconciler = new VmReconciler(db, dispatcher, log.child({ component: "reconciler" }), runner, (vmId, how) => crashRestarts.stoppedByItself(vmId, how));
   const staleCopies = new StaleCopies(db, dispatcher, log.child({ component: "ha" }), () => registry.number("vm.destroy.timeout.ms"));
   const placement = new PlacementService({
-    db, policy: () => allocation.policy(), log: log.child({ component: "placement" }), onDatabaseUnavailable: reportDatabase,
+    db, policy: () => allocation.policy(), log: log.child({ component: "placement" }), onDatabaseUnavailable: reportDatabase, metrics,
   });
   // Cluster overrides are read with the fleet snapshot: the next placement re-reads it.
   settings.onChange((name) => {
@@ -295,7 +303,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   });
   const gateway = new AgentGateway({
     hosts: hostsSvc, enrollment, certificates, requireClientCertificate: config.grpcTls,
-    sessions, handler: staleCopies.destroyedFirst(liveness.marksHostsUp(hostsSvc, reconciler)), log: log.child({ component: "agents" }), onDatabaseUnavailable: reportDatabase,
+    sessions, handler: withHeartbeatMetrics(staleCopies.destroyedFirst(liveness.marksHostsUp(hostsSvc, reconciler)), metrics), log: log.child({ component: "agents" }), onDatabaseUnavailable: reportDatabase,
     agentSettings,
     onVmStats: (hostId, report) => vmMetrics.record(hostId, report),
     consoles: consoleRelay,
@@ -322,6 +330,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const app = await buildApiServer({
     log, apiKeys, version: ORBIT_VERSION, idempotency: new IdempotencyStore(db, { ttlMs: (accountId) => registry.resolve<number>(IDEMPOTENCY_TTL_SETTING, { accountId }) * 3600_000 }), databaseHealth: health,
     publicRoutes: consoleSocketRoutes(consoleTokens, consoleRelay),
+    requestObserver: metrics, ...(config.metrics.on === "api" ? { metrics: () => metrics.scrape() } : {}),
     routes: async (scoped) => {
       await scoped.register(virtualMachineRoutes(vmSvc));
       await scoped.register(vmActionRoutes(new VmActions(db, runner, placement, registry), new VmClones(db, placement, runner, vmSvc, networks)));
@@ -361,6 +370,12 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const addr = app.server.address();
   const apiPort = typeof addr === "object" && addr ? addr.port : config.apiPort;
   const apiUrl = config.publicUrl ?? `http://${config.apiHost}:${apiPort}`;
+  const metricsServer = config.metrics.on === "own"
+    ? await startMetricsHttpServer({
+      ...config.metrics, setting: "ORBIT_METRICS_ADDR", metrics: () => metrics.scrape(),
+      ready: async () => (await health.check()) ? { ready: true } : { ready: false, reason: "the database does not answer" },
+    })
+    : undefined;
 
   // Hosts were connected to a previous process: they reconnect; until then they are not Up.
   const resumed = await runner.resume();
@@ -380,7 +395,10 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     jobs: runner,
     sessions,
     log,
+    metrics,
+    metricsUrl: metricsServer?.url,
     close: async () => {
+      await metricsServer?.close();
       await settingsListener?.stop();
       await liveness.stop();
       await haLoop.stop();

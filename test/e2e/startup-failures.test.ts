@@ -75,6 +75,11 @@ describe("orbit-manager", () => {
     expect(expectOneLineFailure(exit, "orbit-manager")).toContain(`cannot listen on 127.0.0.1:${busyPort} for the agent gateway: address already in use`);
   });
 
+  it("its metrics address (ORBIT_METRICS_ADDR) in use: names it, exit 2", async () => {
+    const exit = await runToExit("manager", { ORBIT_API_PORT: "0", ORBIT_GRPC_PORT: "0", ORBIT_METRICS_ADDR: `127.0.0.1:${busyPort}`, ORBIT_DATA_DIR: ":memory:" });
+    expect(expectOneLineFailure(exit, "orbit-manager")).toContain(`cannot listen on 127.0.0.1:${busyPort} for the metrics: address already in use`);
+  });
+
   it("on PGlite, a data folder held by a live process: exit 2", async () => {
     const dir = dataDir("held");
     const exit = await runToExit("manager", { ORBIT_API_PORT: "0", ORBIT_GRPC_PORT: "0", ORBIT_DATA_DIR: dir });
@@ -94,5 +99,12 @@ describe("orbit-agent", () => {
     writeFileSync(file, `manager: "127.0.0.1:1"\ndriver: simulator\nstate_dir: ${tmp}/agent-state\nsimulator:\n  cpus: 0\n`);
     const exit = await runToExit("agent", {}, ["--config", file]);
     expect(expectOneLineFailure(exit, "orbit-agent")).toMatch(/simulator\.cpus/);
+  });
+
+  it("its metrics address (metrics.listen) in use: names the key, exit 2", async () => {
+    const file = path.join(tmp, "agent-metrics.yaml");
+    writeFileSync(file, `manager: "127.0.0.1:1"\ndriver: simulator\nstate_dir: ${tmp}/agent-metrics-state\nmetrics:\n  listen: "127.0.0.1:${busyPort}"\n`);
+    const exit = await runToExit("agent", {}, ["--config", file]);
+    expect(expectOneLineFailure(exit, "orbit-agent")).toBe(`orbit-agent: cannot listen on 127.0.0.1:${busyPort} for metrics: EADDRINUSE; change metrics.listen`);
   });
 });

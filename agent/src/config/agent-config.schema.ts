@@ -2,6 +2,7 @@
 // camelCase in the parsed result. Unknown keys are refused everywhere so typos are caught at start.
 import path from "node:path";
 import { z } from "zod";
+import { parseListenAddress } from "#shared/metrics-http-server.js";
 
 export const DEFAULT_STATE_DIR = "/var/lib/orbit-agent";
 
@@ -154,6 +155,12 @@ const haSchema = z
     storage_heartbeat_dir: absolutePath.optional(),
   })
   .transform((h) => ({ storageHeartbeatDir: h.storage_heartbeat_dir }));
+const metricsSchema = z
+  .strictObject({
+    // GET /metrics, /healthz and /readyz on this address ("host:port"); unset: no listener.
+    listen: z.string().refine((s) => parseListenAddress(s) !== undefined, { message: 'expected "host:port" (port 0..65535), e.g. "127.0.0.1:9464"' }).optional(),
+  })
+  .transform((m) => ({ listen: m.listen === undefined ? undefined : parseListenAddress(m.listen)! }));
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -180,6 +187,7 @@ export const agentConfigSchema = z
     reconnect: reconnectSchema.prefault({}),
     stats: statsSchema.prefault({}),
     ha: haSchema.prefault({}),
+    metrics: metricsSchema.prefault({}),
     log_level: z.enum(LOG_LEVELS).default("info"),
     ...Object.fromEntries(Object.keys(REMOVED_AGENT_CONFIG_KEYS).map((k) => [k, z.unknown().optional()])),
   })
@@ -214,6 +222,7 @@ export const agentConfigSchema = z
     reconnect: c.reconnect,
     stats: c.stats,
     ha: c.ha,
+    metrics: c.metrics,
     logLevel: c.log_level,
   }));
 

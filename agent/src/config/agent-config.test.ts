@@ -62,6 +62,7 @@ describe("parseAgentConfig defaults", () => {
       reconnect: { initialBackoffMs: 500, maxBackoffMs: 15000, logEveryMs: 60000 },
       stats: { intervalMs: 60000 },
       ha: { storageHeartbeatDir: undefined },
+      metrics: { listen: undefined },
       logLevel: "info",
     });
   });
@@ -76,6 +77,16 @@ describe("parseAgentConfig defaults", () => {
     expect(parseAgentConfig({ manager: "m:1", stats: { interval_ms: 0 } }).stats.intervalMs).toBe(0);
     expect(parseAgentConfig({ manager: "m:1", stats: { interval_ms: 5000 } }).stats.intervalMs).toBe(5000);
     expect(() => parseAgentConfig({ manager: "m:1", stats: { interval_ms: 10 } })).toThrow(/stats\.interval_ms.*at least 1000/s);
+  });
+
+  it("takes a metrics listen address, off by default, and refuses one that is not host:port", () => {
+    expect(parseAgentConfig({ manager: "m:1", metrics: { listen: "127.0.0.1:9464" } }).metrics.listen).toEqual({ host: "127.0.0.1", port: 9464 });
+    expect(parseAgentConfig({ manager: "m:1", metrics: { listen: "[::1]:0" } }).metrics.listen).toEqual({ host: "::1", port: 0 });
+    expect(parseAgentConfig({ manager: "m:1", metrics: {} }).metrics.listen).toBeUndefined();
+    for (const bad of ["9464", "host", "h:70000", ":9464", "h :1"]) {
+      expect(() => parseAgentConfig({ manager: "m:1", metrics: { listen: bad } })).toThrow(/metrics\.listen.*host:port/s);
+    }
+    expect(() => parseAgentConfig({ manager: "m:1", metrics: { port: 1 } })).toThrow(/metrics/);
   });
 
   it("picks the CPU mode from the domain type unless it is set", () => {

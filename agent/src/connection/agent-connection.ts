@@ -18,6 +18,7 @@ import { certificateNeedsRenewal, certificateRenewalDue, hostCsrPem, newHostKeyP
 import { probeManagerCa } from "./manager-ca-probe.js";
 import { fetchImageFile } from "./image-fetch.js";
 import { HypervisorError } from "#shared/errors.js";
+import type { ConnectionObserver } from "../monitoring/agent-metrics.js";
 import { ReconnectLog, reconnectDelayMs, type BackoffSettings } from "./reconnect.js";
 import type { AgentIdentity, AgentTlsIdentity, IdentityStore } from "./identity-store.js";
 
@@ -69,6 +70,8 @@ export interface AgentConnectionOptions {
   onSettings?: (s: AgentSettings) => void;
   /** For tests: a fixed random source for jitter. */
   random?: () => number;
+  /** Told about connections, heartbeats and commands (monitoring/agent-metrics.ts). */
+  observer?: ConnectionObserver;
 }
 
 export const DEFAULT_BACKOFF: BackoffSettings = { initialMs: 500, maxMs: 15_000 };
@@ -276,7 +279,9 @@ export class AgentConnection {
     this.scheduleStats();
     if (tls) this.scheduleRenewal(stream, tls.certPem);
     this.markConnected();
+    this.o.observer?.connected();
     const why = await ended;
+    this.o.observer?.disconnected();
     clearInterval(this.heartbeatTimer);
     clearInterval(this.statsTimer);
     clearTimeout(this.renewalTimer);
@@ -319,6 +324,7 @@ export class AgentConnection {
       failures = Date.now() - began > 30_000 ? 1 : failures + 1;
       const delay = reconnectDelayMs(failures, this.backoff(), random);
       if (failure !== undefined) this.reconnectLog.failed(failure, delay);
+      if (failure !== undefined) this.o.observer?.connectFailed();
       // Not unref'd: this wait is what keeps a disconnected agent alive (simulator driver).
       await new Promise<void>((r) => {
         this.wake = r;
@@ -388,6 +394,7 @@ export class AgentConnection {
         this.o.hypervisor.listDomains(), this.o.hypervisor.freeMemoryMib(), this.o.bootId?.() ?? "",
       ]);
       stream.write({ body: { $case: "heartbeat", value: { seq: ++this.seq, sentAtMs: Date.now(), domains, freeMemoryMib: free, bootId } } });
+      this.o.observer?.heartbeatSent();
     });
   }
 
@@ -427,7 +434,9 @@ export class AgentConnection {
   private async onCommand(cmd: Command): Promise<void> {
     const repeat = this.o.executor.knows(cmd.commandId);
     this.o.log.info({ commandId: cmd.commandId, kind: cmd.body?.$case, vm: cmd.vmUuid, repeat }, "command");
+    const started = performance.now();
     const result = await this.o.executor.execute(cmd);
+    this.o.observer?.commandExecuted(cmd.body?.$case, result.ok, (performance.now() - started) / 1000);
     if (!result.ok) this.o.log.warn({ commandId: cmd.commandId, error: result.error }, "command failed");
     this.enqueue(async () => {
       if (this.stream) this.stream.write({ body: { $case: "commandResult", value: result } });

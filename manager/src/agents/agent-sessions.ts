@@ -31,7 +31,14 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
+/** Told when a dispatched command settles (monitoring/manager-metrics.ts). */
+export interface CommandObserver {
+  commandSettled(kind: string, outcome: "ok" | "error" | "timeout" | "unavailable", seconds: number): void;
+}
+
 export class AgentSessions {
+  constructor(private readonly observer?: CommandObserver) {}
+
   private readonly byHost = new Map<number, Session>();
   /** Commands waiting for a host's agent to (re)connect. */
   private readonly waiters = new Map<number, Set<Waiter>>();
@@ -139,6 +146,13 @@ export class AgentSessions {
       }
     });
     entry.promise = promise;
+    const observer = this.observer;
+    if (observer) {
+      const kind = command.body?.$case ?? "unknown";
+      const started = performance.now();
+      const settled = (outcome: Parameters<CommandObserver["commandSettled"]>[1]) => observer.commandSettled(kind, outcome, (performance.now() - started) / 1000);
+      promise.then((r) => settled(r.ok ? "ok" : "error"), (e: unknown) => settled(e instanceof DeadlineExceededError ? "timeout" : "unavailable"));
+    }
     return promise;
   }
 

@@ -1,5 +1,6 @@
 // The HTTP API: Fastify with TypeBox schemas (validated requests, an OpenAPI document at
 // /openapi.json and readable docs at /docs), API-key auth, Hyperstack-style bodies.
+import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyInstance } from "fastify";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
@@ -31,7 +32,14 @@ export interface ApiServerOptions {
   idempotency?: IdempotencyStore;
   /** Readiness (/readyz) and the one-line-per-outage log; without it /readyz always answers 200. */
   databaseHealth?: { check(): Promise<boolean>; unavailable(e: DatabaseUnavailableError): void };
+  /** Told about every answered request (monitoring/manager-metrics.ts); its route is the matched pattern, never the raw URL. */
+  requestObserver?: { observeRequest(method: string, routePattern: string | undefined, status: number, seconds: number): void };
+  /** Serves GET /metrics (Prometheus text) on this server, without a key; none: not here (ORBIT_METRICS_ADDR). */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
 }
+
+/** A request id a load balancer or client may pass in X-Request-Id (anything else gets a new one). */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstance> {
   const health = o.databaseHealth;
@@ -40,6 +48,12 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
   const app = Fastify({
     loggerInstance: o.log.child({ component: "api" }),
     bodyLimit: 1024 * 1024,
+    // Every log line of a request carries reqId: one id across managers (not Fastify's per-process
+    // counter), the caller's own when it sent one, answered in X-Request-Id and in 5xx bodies.
+    genReqId: (req) => {
+      const given = req.headers["x-request-id"];
+      return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+    },
     // Errors raised before routing (a URL that is not valid UTF-8...) get the same body as all others.
     frameworkErrors: (error, req, reply) => errorHandler(error, req, reply, onDatabaseUnavailable),
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -67,6 +81,13 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
   });
   app.setErrorHandler((error: Parameters<typeof errorHandler>[0], req, reply) => errorHandler(error, req, reply, onDatabaseUnavailable));
   app.setNotFoundHandler(notFoundHandler);
+  app.addHook("onRequest", async (req, reply) => { reply.header("x-request-id", req.id); });
+  const observer = o.requestObserver;
+  if (observer) {
+    app.addHook("onResponse", async (req, reply) => {
+      observer.observeRequest(req.method, req.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
+    });
+  }
 
   await app.register(swagger, {
     openapi: {
@@ -102,6 +123,14 @@ export async function buildApiServer(o: ApiServerOptions): Promise<FastifyInstan
       code: "database_unavailable", database: "unavailable",
     });
   });
+  const metrics = o.metrics;
+  if (metrics) {
+    // Prometheus scrapes without a key (as /healthz): the metrics hold counts and route patterns only.
+    app.get("/metrics", { schema: { hide: true } }, async (_req, reply) => {
+      const m = await metrics();
+      return reply.header("content-type", m.contentType).send(m.body);
+    });
+  }
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   if (o.publicRoutes) await app.register(o.publicRoutes);
   // Every route registered in this scope needs a key; the decision uses the route that matched

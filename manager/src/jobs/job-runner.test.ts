@@ -119,3 +119,39 @@ describe("JobRunner and database failures", () => {
     expect((await status(id)).status).toBe("failed");
   });
 });
+
+describe("JobRunner metrics", () => {
+  it("reports a job's end by kind and outcome (seconds since it was created), each retry with its code, not database failures", async () => {
+    const seen: unknown[] = [];
+    const metrics = {
+      jobSettled: (kind: string, outcome: string, seconds: number, code?: string) => {
+        expect(seconds).toBeGreaterThanOrEqual(0);
+        expect(seconds).toBeLessThan(30);
+        seen.push(["settled", kind, outcome, code]);
+      },
+      jobRetried: (kind: string, code: string) => { seen.push(["retried", kind, code]); },
+    };
+    let calls = 0;
+    const runner = new JobRunner({
+      db: database.db, log: pino({ level: "silent" }), backoffMs: () => 1, databaseRetryMs: () => 1, maxAttempts: 3,
+      onDatabaseUnavailable: () => true, metrics,
+    });
+    runner.register("m.flaky", async () => {
+      calls++;
+      if (calls === 1) throw lost();
+      if (calls === 2) throw new OrbitError("agent_unavailable", "away", { retryable: true });
+    });
+    runner.register("m.broken", async () => { throw new OrbitError("invalid_argument", "bad spec"); });
+    const a = await newJob("m.flaky");
+    runner.enqueue(a);
+    await runner.idle();
+    const b = await newJob("m.broken");
+    runner.enqueue(b);
+    await runner.idle();
+    expect(seen).toEqual([
+      ["retried", "m.flaky", "agent_unavailable"],
+      ["settled", "m.flaky", "succeeded", undefined],
+      ["settled", "m.broken", "failed", "invalid_argument"],
+    ]);
+  });
+});

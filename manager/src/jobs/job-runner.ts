@@ -71,6 +71,13 @@ export interface JobRunnerOptions {
   databaseRetryMs?: (failures: number) => number;
   /** Told when the database failed under a job; returns true when it logs the outage itself. */
   onDatabaseUnavailable?: (e: unknown) => boolean;
+  /** Told when a job ends (seconds since it was created) and when an attempt is retried (monitoring/manager-metrics.ts). */
+  metrics?: JobMetrics;
+}
+
+export interface JobMetrics {
+  jobSettled(kind: string, outcome: "succeeded" | "failed", seconds: number, code?: string): void;
+  jobRetried(kind: string, code: string): void;
 }
 
 const defaultDatabaseRetryMs = (failures: number) => Math.min(10_000, 500 * 2 ** (failures - 1));
@@ -198,6 +205,7 @@ export class JobRunner {
           status: "succeeded", progress: 100, result: result ?? {}, error: null, updatedAt: new Date(), finishedAt: new Date(),
         }).where(eq(jobs.id, jobId));
         log.info("job succeeded");
+        this.o.metrics?.jobSettled(job.kind, "succeeded", (Date.now() - job.createdAt.getTime()) / 1000);
         return;
       } catch (e) {
         // The database failed, not the job: runThroughOutages runs it again.
@@ -205,6 +213,7 @@ export class JobRunner {
         const info = toErrorInfo(e);
         if (info.retryable && attempt < maxAttempts() && !this.stopped) {
           log.warn({ err: info.message }, "job attempt failed, retrying");
+          this.o.metrics?.jobRetried(job.kind, info.code);
           await this.o.db.update(jobs).set({ error: info, updatedAt: new Date() }).where(eq(jobs.id, jobId));
           await new Promise((r) => setTimeout(r, backoff(attempt)));
           continue;
@@ -214,6 +223,7 @@ export class JobRunner {
         await this.o.db.update(jobs).set({
           status: "failed", error: info, updatedAt: new Date(), finishedAt: new Date(),
         }).where(eq(jobs.id, jobId));
+        this.o.metrics?.jobSettled(job.kind, "failed", (Date.now() - job.createdAt.getTime()) / 1000, info.code);
         // The job is failed for good: its hook (the VM to Error) must not be lost to a database
         // failure either, or the VM would stay Creating with no job behind it.
         for (let failures = 1; ; failures++) {

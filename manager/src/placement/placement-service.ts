@@ -45,6 +45,8 @@ export interface PlacementServiceOptions {
   log?: Logger;
   /** Told about those errors first; returns true when it logs a database outage itself. */
   onDatabaseUnavailable?: (e: unknown) => boolean;
+  /** Told about every placeAndCommit: VMs placed, or the error (rejections carry the allocator's refusal codes). */
+  metrics?: { placed(vms: number, seconds: number): void; placementRefused(err: unknown, seconds: number): void };
 }
 
 export class PlacementService {
@@ -100,8 +102,15 @@ export class PlacementService {
    * Throws InsufficientCapacityError (checked against a freshly built snapshot) when nothing fits.
    */
   async placeAndCommit(request: PlacementRequest, rows: CommitRows): Promise<Committed> {
-    if (this.o.groupCommit === false) return this.placeAndCommitAlone(request, rows);
-    return this.group.submit(request, rows);
+    const started = performance.now();
+    try {
+      const committed = this.o.groupCommit === false ? await this.placeAndCommitAlone(request, rows) : await this.group.submit(request, rows);
+      this.o.metrics?.placed(committed.vms.length, (performance.now() - started) / 1000);
+      return committed;
+    } catch (e) {
+      this.o.metrics?.placementRefused(e, (performance.now() - started) / 1000);
+      throw e;
+    }
   }
 
   /** One request, one transaction (with re-placement under lock and bounded retries). */
