@@ -102,10 +102,12 @@ describe("live migration", () => {
   it("moves a running VM: allocation, host and domain on the destination, capacity released on the source", async () => {
     const v = await createVm("live-1");
     const dest = otherCpuHost(v.host);
+    expect((await cloud.api("PUT", "/v1/admin/settings/vm.migrate.autoconverge", { value: true })).status).toBe(200);
     const r = await cloud.api("POST", `/v1/admin/virtual-machines/${v.id}/migrate`, { host_id: ids[dest] });
     expect(r.status, JSON.stringify(r.json)).toBe(200);
     expect(r.json.migration).toMatchObject({ destination_host_id: ids[dest] });
     const job = await jobDone(r.json.migration.job_id);
+    await cloud.api("DELETE", "/v1/admin/settings/vm.migrate.autoconverge");
     expect(job.status, JSON.stringify(job)).toBe("succeeded");
     expect(await vmNow(v.id)).toMatchObject({ host: dest, orbit_state: "Running", status: "ACTIVE" });
     expect((await hv(dest).listDomains()).map((d) => d.vmUuid)).toContain(v.uuid);
@@ -113,6 +115,12 @@ describe("live migration", () => {
     const mig = (await cloud.api("GET", `/v1/admin/migrations/${r.json.migration.migration_id}`)).json.migration;
     expect(mig).toMatchObject({ state: "succeeded", mode: "live", source_host_id: ids[v.host], destination_host_id: ids[dest], downtime_ms: 1 });
     expect(mig.progress.data_total_bytes).toBe(4096 * 1024 * 1024);
+    // What the source was asked: the destination's URI and cluster address (its facts), the settings.
+    const destView = ((await cloud.api("GET", "/v1/admin/hosts")).json.hosts as any[]).find((h) => h.name === dest);
+    expect(hv(v.host).lastMigration).toMatchObject({
+      destinationUri: `simulator://${dest}`, migrateUri: `tcp://${destView.cluster_address}`, live: true, copyStorage: "none",
+      autoConverge: true, timeoutMs: 3600 * 1000, allowUnsafe: true,
+    });
     await expectCapacityConsistent();
   });
 
