@@ -4,6 +4,7 @@ import type { ChannelCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { Gpu, HostFacts } from "#shared/protocol.js";
 import { CommandExecutor } from "./commands/command-executor.js";
+import { MigrationProgressThrottle } from "./commands/migration-progress-throttle.js";
 import { AgentConnection, type AgentTlsOptions } from "./connection/agent-connection.js";
 import type { IdentityStore } from "./connection/identity-store.js";
 import { capabilityNames, type Hypervisor } from "./drivers/hypervisor.js";
@@ -70,7 +71,10 @@ export class OrbitAgent {
       : undefined;
     this.fencer = new SelfFencer({ hypervisor: o.hypervisor, writer, log: o.log.child({ component: "ha" }), settingsFile: o.ha?.settingsFile });
     const prober = new HostProber({ heartbeatDir: dir, ...(hfs ? { fs: hfs } : {}) });
+    // A running migration's progress goes to the manager as events, at most twice a second.
+    const progress = new MigrationProgressThrottle((m) => this.connection.sendMigrationProgress(m));
     this.executor = new CommandExecutor(o.hypervisor, {
+      onMigrationProgress: (vm, commandId, p) => progress.offer(vm, commandId, p),
       probeHost: (p) => prober.probe(p),
       refuseRun: (what, vm) => this.fencer.refuseWhileFenced(what, vm),
     });

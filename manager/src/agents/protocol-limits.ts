@@ -165,7 +165,13 @@ export function checkAgentMessageBounds(m: AgentMessage): void {
   switch (b.$case) {
     case "heartbeat": return checkHeartbeat(b.value);
     case "commandResult": return checkCommandResult(b.value);
-    case "event": if (b.value.body?.$case === "domain") checkDomainEvent(b.value.body.value); return;
+    case "event":
+      if (b.value.body?.$case === "domain") checkDomainEvent(b.value.body.value);
+      if (b.value.body?.$case === "migrationProgress") {
+        maxChars("migration_progress.vm_uuid", b.value.body.value.vmUuid);
+        maxChars("migration_progress.command_id", b.value.body.value.commandId);
+      }
+      return;
     case "vmStatsReport": return checkVmStatsReport(b.value);
     case "consoleOutput":
       maxChars("console_output.session_id", b.value.sessionId);
