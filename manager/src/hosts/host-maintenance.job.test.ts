@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { eq, sql } from "drizzle-orm";
 import pino from "pino";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ConflictError, OrbitError } from "#shared/errors.js";
+import { ConflictError, type OrbitError } from "#shared/errors.js";
 import { openTestDatabase, type Database } from "../db/database.js";
 import { gpuAllocations, gpus, hostMaintenances, hosts, jobs, vms } from "../db/schema.js";
 import { seedFleet, sqlRows, type FixtureIds } from "../placement/testing/placement-fixture.js";

@@ -5,7 +5,7 @@ import { eq } from "drizzle-orm";
 import { ConflictError, InvalidArgumentError } from "#shared/errors.js";
 import { ALLOCATOR_SETTINGS, type AllocatorSettingDefinition } from "../allocator/index.js";
 import type { Db } from "../db/database.js";
-import { clusters, hosts, regions, settings, type HostResourceState } from "../db/schema.js";
+import { clusters, regions, settings, type HostResourceState } from "../db/schema.js";
 import type { SettingActor, SettingsService } from "../settings/settings-service.js";
 import { IN_MAINTENANCE, lockHost, setResourceState } from "../hosts/host-maintenance.js";
 import { CLUSTER_SCOPE_PREFIX } from "./snapshot-builder.js";
