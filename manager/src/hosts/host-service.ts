@@ -83,6 +83,8 @@ export class HostService {
       tags: f.hostTags,
       agentVersion: f.agentVersion,
       hypervisorVersion: f.hypervisorVersion,
+      migrationUri: f.migrationUri,
+      clusterAddress: f.clusterAddress,
       discoveryWarnings: f.discoveryWarnings,
       secretHash: sha256(secret),
       // A removed host joining again with a new join token is back (resource state as it was left).
@@ -100,7 +102,7 @@ export class HostService {
         const values = {
           hostId, pciAddress: g.pciAddress, uuid: g.uuid, model: g.model, memoryMib: g.memoryMib,
           numaNode: g.numaNode, nvlinkPeers: g.nvlinkPeers, migEnabled: g.migEnabled,
-          virtualizationMode: g.virtualizationMode, present: true,
+          virtualizationMode: g.virtualizationMode, driverVersion: g.driverVersion, present: true,
           vgpuTypes: g.vgpuTypes.map((t) => ({
             typeId: t.typeId, name: t.name, availableInstances: t.availableInstances,
             maxInstances: t.maxInstances, framebufferMib: t.framebufferMib,
@@ -180,6 +182,9 @@ export class HostService {
         tags: h.tags,
         lastHeartbeatAt: h.lastHeartbeatAt,
         agentVersion: h.agentVersion,
+        hypervisorVersion: h.hypervisorVersion,
+        migrationUri: h.migrationUri,
+        clusterAddress: h.clusterAddress,
         discoveryWarnings: h.discoveryWarnings,
         capacity: {
           cpus: h.cpus,
@@ -227,6 +232,10 @@ export interface HostOverview {
   tags: string[];
   lastHeartbeatAt: Date | null;
   agentVersion: string;
+  hypervisorVersion: string;
+  /** "": the host cannot be a live migration destination. */
+  migrationUri: string;
+  clusterAddress: string;
   discoveryWarnings: string[];
   capacity: {
     cpus: number;
