@@ -148,8 +148,8 @@ describe("host removal", () => {
       hostUuid: uuid, hostname: `rm-${uuid.slice(0, 6)}`, hypervisor: "simulator", cpuModel: "x", cpuArch: "x86_64",
       sockets: 1, coresPerSocket: 4, threadsPerCore: 1, cpus: 4, cpuMhz: 1000, memoryMib: 4096, numaCells: [],
       hostTags: [], gpus: [], agentVersion: "test", hypervisorVersion: "test", environment: "default", cluster: "default",
-      driver: "simulator", discoveryWarnings: [], capabilities: [],
-    } as HostFacts;
+      driver: "simulator", discoveryWarnings: [], capabilities: [], migrationUri: "", clusterAddress: "",
+    };
   }
   const register = (f: HostFacts) => new Promise<RegisterResponse>((resolve, reject) =>
     client.register({ token: cloud.manager.agentToken, facts: f, csrPem: "" }, new grpc.Metadata(), (e, r) => (e ? reject(e) : resolve(r))));
