@@ -6,7 +6,7 @@ import pino from "pino";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ConflictError, type OrbitError } from "#shared/errors.js";
 import { openTestDatabase, type Database } from "../db/database.js";
-import { gpuAllocations, gpus, hostMaintenances, hosts, jobs, vms } from "../db/schema.js";
+import { gpuAllocations, gpus, hostMaintenances, hosts, jobs, vmMigrations, vms } from "../db/schema.js";
 import { seedFleet, sqlRows, type FixtureIds } from "../placement/testing/placement-fixture.js";
 import type { JobResult, JobRow } from "../jobs/job-runner.js";
 import { HostAdmin } from "../placement/host-admin.js";
@@ -61,11 +61,16 @@ class FakeMover implements VmMover {
     if (refusal) throw refusal;
     const [job] = await db().insert(jobs).values({ uuid: randomUUID(), kind: "vm.migrate", vmId, accountId: ids.accountId, status: "running", progress: 40 }).returning({ id: jobs.id });
     await db().update(vms).set({ state: "Migrating" }).where(eq(vms.id, vmId));
-    return { jobId: job!.id, migrationId: 1000 + vmId, destinationHostId: destination };
+    const [migration] = await db().insert(vmMigrations).values({
+      vmId, jobId: job!.id, sourceHostId: source, destinationHostId: destination, mode: options.mode === "cold" ? "cold" : "live", reservedVcpus: 1, reservedMemoryMib: 1,
+      progress: { at: new Date().toISOString(), elapsedMs: 900, dataProcessedBytes: 300, dataRemainingBytes: 700, dataTotalBytes: 1000, dirtyRatePagesPerSec: 12, memoryBandwidthBps: 1, expectedDowntimeMs: 150, iteration: 2 },
+    }).returning({ id: vmMigrations.id });
+    return { jobId: job!.id, migrationId: migration!.id, destinationHostId: destination };
   }
   /** Ends the VM's migration: on the destination, or failed and running on the source. */
   async finish(vmId: number, ok: boolean) {
     const [j] = await db().select({ id: jobs.id }).from(jobs).where(sql`${jobs.vmId} = ${vmId} and ${jobs.kind} = 'vm.migrate' and ${jobs.status} = 'running'`);
+    await db().update(vmMigrations).set({ state: ok ? "succeeded" : "failed" }).where(eq(vmMigrations.jobId, j!.id));
     if (ok) {
       await db().update(vms).set({ state: "Running", hostId: destination }).where(eq(vms.id, vmId));
       await db().update(jobs).set({ status: "succeeded", progress: 100 }).where(eq(jobs.id, j!.id));
@@ -117,7 +122,10 @@ describe("host.maintenance job", () => {
     await until("both migrating", async () => mover.calls.length === 2);
     expect(mover.calls.map((c) => c.options)).toEqual([{ target: "auto", mode: "live", allowCold: false }, { target: "auto", mode: "live", allowCold: false }]);
     const e = await until("entry migrating", async () => { const x = await entry(service, a); return x?.status === "migrating" ? x : undefined; });
-    expect(e).toMatchObject({ status: "migrating", progress: 40, destination_host_id: destination, mode: "live", migration_id: 1000 + a });
+    expect(e).toMatchObject({
+      status: "migrating", progress: 40, destination_host_id: destination, mode: "live",
+      migrationProgress: { dataProcessedBytes: 300, dataRemainingBytes: 700, expectedDowntimeMs: 150 },
+    });
     await mover.finish(a, true);
     await mover.finish(b, true);
     expect(await run).toEqual({ resource_state: "Maintenance" });

@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import { and, eq, inArray, isNull } from "drizzle-orm";
 import { ConflictError, NotFoundError } from "#shared/errors.js";
 import type { Db, Tx } from "../db/database.js";
-import { hostMaintenances, hosts, jobs, type HostResourceState, type MaintenanceVmJson } from "../db/schema.js";
+import { hostMaintenances, hosts, jobs, vmMigrations, type HostResourceState, type MaintenanceVmJson, type MigrationProgressJson } from "../db/schema.js";
 import { generationToken } from "./host-generation.js";
 import { maintenanceCounts } from "./maintenance-plan.js";
 import type { MoveActor } from "./vm-mover.js";
@@ -21,6 +21,8 @@ export interface MaintenanceVm extends MaintenanceVmJson {
   vm_id: number;
   /** migrating: the migration job's progress in percent. */
   progress?: number;
+  /** migrating: the migration's latest sample from the hypervisor, when it reported one. */
+  migrationProgress?: MigrationProgressJson;
 }
 
 export interface MaintenanceStatus {
@@ -90,12 +92,17 @@ export class HostMaintenance {
     const progress = new Map((migrating.length
       ? await this.db.select({ id: jobs.id, progress: jobs.progress }).from(jobs).where(inArray(jobs.id, migrating))
       : []).map((j) => [j.id, j.progress]));
+    const migrationIds = Object.values(m.vms).map((e) => e.status === "migrating" ? e.migration_id : undefined).filter((id): id is number => id !== undefined);
+    const samples = new Map((migrationIds.length
+      ? await this.db.select({ id: vmMigrations.id, progress: vmMigrations.progress }).from(vmMigrations).where(inArray(vmMigrations.id, migrationIds))
+      : []).flatMap((r) => (r.progress ? [[r.id, r.progress] as const] : [])));
     return {
       hostId, resourceState: host.state, startedAt: m.startedAt, allowColdMigration: m.allowColdMigration, jobId: m.jobId,
       counts: maintenanceCounts(m.vms),
       vms: Object.entries(m.vms).map(([id, e]) => ({
         vm_id: Number(id), ...e,
         ...(e.status === "migrating" && e.job_id !== undefined && progress.has(e.job_id) ? { progress: progress.get(e.job_id)! } : {}),
+        ...(e.status === "migrating" && e.migration_id !== undefined && samples.has(e.migration_id) ? { migrationProgress: samples.get(e.migration_id)! } : {}),
       })).sort((a, b) => a.vm_id - b.vm_id),
     };
   }

@@ -5,7 +5,7 @@
 import { and, eq, isNull, ne } from "drizzle-orm";
 import { ConflictError } from "#shared/errors.js";
 import type { Db } from "../db/database.js";
-import { allocations, gpuAllocations, gpus, hostMaintenances, hosts, storagePools, unmanagedDomains, vms, volumes } from "../db/schema.js";
+import { allocations, gpuAllocations, gpus, hostMaintenances, hosts, storagePools, unmanagedDomains, vmMigrations, vms, volumes } from "../db/schema.js";
 import { generationToken } from "./host-generation.js";
 import { lockHost } from "./host-maintenance.js";
 
@@ -38,7 +38,9 @@ export class HostRemoval {
       const onHost = await tx.select({ id: vms.id, state: vms.state }).from(vms).where(and(eq(vms.hostId, hostId), ne(vms.state, "Destroyed")));
       const held = await tx.select({ vmId: allocations.vmId }).from(allocations).where(eq(allocations.hostId, hostId));
       const heldGpus = await tx.select({ vmId: gpuAllocations.vmId }).from(gpuAllocations).where(eq(gpuAllocations.hostId, hostId));
-      const reserved = [...new Set([...held, ...heldGpus].map((r) => r.vmId))].filter((id) => !onHost.some((v) => v.id === id));
+      const migrating = await tx.select({ vmId: vmMigrations.vmId }).from(vmMigrations)
+        .where(and(eq(vmMigrations.destinationHostId, hostId), eq(vmMigrations.state, "running")));
+      const reserved = [...new Set([...held, ...heldGpus, ...migrating].map((r) => r.vmId))].filter((id) => !onHost.some((v) => v.id === id));
       if (onHost.length || reserved.length) {
         const parts = [
           ...(onHost.length ? [`VMs ${onHost.map((v) => `${v.id} (${v.state})`).join(", ")}`] : []),

@@ -446,7 +446,10 @@ export const adminExamples: OperationExamples = {
         vms_total: 3, vms_moved: 1, vms_remaining: 2,
         vms: [
           { vm_id: 17, status: "moved", job_id: 813, migration_id: 40, destination_host_id: 5, mode: "live" },
-          { vm_id: 18, status: "migrating", job_id: 814, migration_id: 41, destination_host_id: 6, mode: "live", progress: 62 },
+          {
+            vm_id: 18, status: "migrating", job_id: 814, migration_id: 41, destination_host_id: 6, mode: "live", progress: 62,
+            migration: { data_processed_bytes: 2684354560, data_remaining_bytes: 1610612736, dirty_rate_pages_per_sec: 1200, expected_downtime_ms: 180, iteration: 3 },
+          },
           {
             vm_id: 19, status: "blocked",
             reason: "gpu_passthrough: a VM with a passthrough GPU cannot be live-migrated; start maintenance with allow_cold_migration to stop, move and start it, or stop the VM",

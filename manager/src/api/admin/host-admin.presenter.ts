@@ -11,6 +11,13 @@ export function maintenanceVmView(v: MaintenanceVm): MaintenanceVmView {
     ...(v.job_id !== undefined ? { job_id: v.job_id } : {}), ...(v.migration_id !== undefined ? { migration_id: v.migration_id } : {}),
     ...(v.destination_host_id !== undefined ? { destination_host_id: v.destination_host_id } : {}),
     ...(v.mode !== undefined ? { mode: v.mode } : {}), ...(v.progress !== undefined ? { progress: v.progress } : {}),
+    ...(v.migrationProgress ? {
+      migration: {
+        data_processed_bytes: v.migrationProgress.dataProcessedBytes, data_remaining_bytes: v.migrationProgress.dataRemainingBytes,
+        dirty_rate_pages_per_sec: v.migrationProgress.dirtyRatePagesPerSec, expected_downtime_ms: v.migrationProgress.expectedDowntimeMs,
+        iteration: v.migrationProgress.iteration,
+      },
+    } : {}),
   };
 }
 

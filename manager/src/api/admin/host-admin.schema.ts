@@ -25,6 +25,13 @@ export const MaintenanceVmView = Type.Object({
   destination_host_id: Type.Optional(Id("Where it goes")),
   mode: Type.Optional(Type.Union([Type.Literal("live"), Type.Literal("cold")])),
   progress: Type.Optional(Type.Integer({ minimum: 0, maximum: 100, description: "migrating: the migration job's progress (percent)" })),
+  migration: Type.Optional(Type.Object({
+    data_processed_bytes: Type.Integer({ minimum: 0 }),
+    data_remaining_bytes: Type.Integer({ minimum: 0 }),
+    dirty_rate_pages_per_sec: Type.Integer({ minimum: 0 }),
+    expected_downtime_ms: Type.Integer({ minimum: 0 }),
+    iteration: Type.Integer({ minimum: 0 }),
+  }, { description: "migrating: the hypervisor's latest sample of the copy (0: not reported)" })),
 });
 export type MaintenanceVmView = Static<typeof MaintenanceVmView>;
 
