@@ -56,15 +56,19 @@ class FakeMover implements VmMover {
   calls: { vmId: number; options: MoveOptions }[] = [];
   refuse = new Map<number, OrbitError>();
   async migrate(_actor: unknown, vmId: number, options: MoveOptions) {
-    this.calls.push({ vmId, options });
     const refusal = this.refuse.get(vmId);
-    if (refusal) throw refusal;
+    if (refusal) {
+      this.calls.push({ vmId, options });
+      throw refusal;
+    }
     const [job] = await db().insert(jobs).values({ uuid: randomUUID(), kind: "vm.migrate", vmId, accountId: ids.accountId, status: "running", progress: 40 }).returning({ id: jobs.id });
     await db().update(vms).set({ state: "Migrating" }).where(eq(vms.id, vmId));
     const [migration] = await db().insert(vmMigrations).values({
       vmId, jobId: job!.id, sourceHostId: source, destinationHostId: destination, mode: options.mode === "cold" ? "cold" : "live", reservedVcpus: 1, reservedMemoryMib: 1,
       progress: { at: new Date().toISOString(), elapsedMs: 900, dataProcessedBytes: 300, dataRemainingBytes: 700, dataTotalBytes: 1000, dirtyRatePagesPerSec: 12, memoryBandwidthBps: 1, expectedDowntimeMs: 150, iteration: 2 },
     }).returning({ id: vmMigrations.id });
+    // Recorded once its job exists: a test that saw the call may settle it.
+    this.calls.push({ vmId, options });
     return { jobId: job!.id, migrationId: migration!.id, destinationHostId: destination };
   }
   /** Ends the VM's migration: on the destination, or failed and running on the source. */
