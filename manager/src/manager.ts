@@ -56,7 +56,7 @@ import { HostAdmin } from "./placement/host-admin.js";
 import { HOST_MAINTENANCE_JOB, HostMaintenance } from "./hosts/host-maintenance.js";
 import { hostMaintenanceJob } from "./hosts/host-maintenance.job.js";
 import { HostRemoval } from "./hosts/host-removal.js";
-import { noMigrationService, type VmMover } from "./hosts/vm-mover.js";
+import type { VmMover } from "./hosts/vm-mover.js";
 import { buildApiServer } from "./api/server.js";
 import { IdempotencyStore } from "./idempotency/idempotency-store.js";
 import { ApiKeyService } from "./auth/api-key-service.js";
@@ -243,7 +243,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   for (const kind of VM_SNAPSHOT_JOB_KINDS) runner.register(kind, vmSnapshotJob(kind, db, dispatcher, registry));
   for (const kind of VOLUME_JOB_KINDS) runner.register(kind, withActionCallbacks(db, volumeJob(kind, db, dispatcher, registry)));
   // Host maintenance moves VMs off a host through the migration service (hosts/vm-mover.ts).
-  const vmMover: VmMover = noMigrationService;
+  const vmMover: VmMover = migrations;
   runner.register(HOST_MAINTENANCE_JOB, hostMaintenanceJob({ db, mover: vmMover, changed: () => placement.invalidate() }));
   // Registered images are downloaded into the manager's store (CloudStack's secondary storage).
   const imageStore = await openImageStore(config.dataDir);

@@ -184,6 +184,25 @@ describe("host.maintenance job", () => {
     expect(await again.run).toEqual({ resource_state: "Maintenance" });
   });
 
+  it("a VM on local disks refused a plain live move is asked again with storage motion", async () => {
+    const vm = await vmIn("Running");
+    const mover = new FakeMover();
+    const local = new ConflictError("the VM's disks are local to its host", undefined, { reason: "local_storage" });
+    const plain = mover.migrate.bind(mover);
+    mover.migrate = async (actor, vmId, options) => {
+      if (!options.storageMotion) { mover.calls.push({ vmId, options }); throw local; }
+      return plain(actor, vmId, options);
+    };
+    const { run } = await startMaintenance(mover);
+    await until("moved with storage motion", async () => mover.calls.length === 2);
+    expect(mover.calls.map((c) => c.options)).toEqual([
+      { target: "auto", mode: "live", allowCold: false },
+      { target: "auto", mode: "live", allowCold: false, storageMotion: true },
+    ]);
+    await mover.finish(vm, true);
+    expect(await run).toEqual({ resource_state: "Maintenance" });
+  });
+
   it("a stopped VM the service refuses stays, stopped, and does not keep the host from Maintenance; a starting VM is waited for", async () => {
     const stopped = await vmIn("Stopped");
     const starting = await vmIn("Starting");

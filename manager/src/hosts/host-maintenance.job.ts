@@ -10,7 +10,7 @@ import type { JobHandler, JobResult } from "../jobs/job-runner.js";
 import type { VmState } from "../vm/vm-state-machine.js";
 import { setResourceState } from "./host-maintenance.js";
 import { nextStep, passOutcome, type VmOnHost } from "./maintenance-plan.js";
-import type { VmMover } from "./vm-mover.js";
+import type { MoveActor, VmMover } from "./vm-mover.js";
 
 /** Refusals of the migration service: shown on the VM (blocked, or stays when stopped), not a failure of the maintenance. */
 const REFUSALS: ReadonlySet<string> = new Set(["conflict", "invalid_argument", "insufficient_capacity", "unsupported"]);
@@ -42,7 +42,7 @@ export function hostMaintenanceJob(o: HostMaintenanceJobOptions): JobHandler {
 }
 
 /** One pass; a result when the job is over (the host is in Maintenance or ErrorInMaintenance, or the maintenance ended). */
-async function pass(o: HostMaintenanceJobOptions, maintenanceId: number, jobId: number, actor: { accountId: number; userId: number | null }): Promise<JobResult | undefined> {
+async function pass(o: HostMaintenanceJobOptions, maintenanceId: number, jobId: number, actor: MoveActor): Promise<JobResult | undefined> {
   const [m] = await o.db.select().from(hostMaintenances).where(eq(hostMaintenances.id, maintenanceId));
   if (!m || m.endedAt) return { skipped: `maintenance ${m?.endedBy ?? "ended"}` };
   // A newer POST (after ErrorInMaintenance) started another job on the same record: this one stops.
@@ -77,7 +77,7 @@ async function pass(o: HostMaintenanceJobOptions, maintenanceId: number, jobId: 
     // Cancelled meanwhile: start nothing more.
     if (!(await stillActive(o.db, maintenanceId))) return { skipped: "maintenance cancelled" };
     try {
-      const started = await o.mover.migrate(actor, vm.id, { target: "auto", mode: step.mode, allowCold: step.mode === "cold" });
+      const started = await migrate(o.mover, actor, vm.id, step.mode);
       entries[String(vm.id)] = { status: "migrating", job_id: started.jobId, migration_id: started.migrationId, destination_host_id: started.destinationHostId, mode: step.mode };
     } catch (e) {
       if (!(e instanceof OrbitError) || !REFUSALS.has(e.code)) throw e;
@@ -104,11 +104,25 @@ async function pass(o: HostMaintenanceJobOptions, maintenanceId: number, jobId: 
   return { resource_state: state };
 }
 
+/**
+ * Asks the migration service to move the VM, target auto. A running VM whose disks are local to
+ * the host is refused a plain live move (reason local_storage): it is asked again with storage
+ * motion, its disks copied with its memory, since maintenance must empty the host.
+ */
+async function migrate(mover: VmMover, actor: MoveActor, vmId: number, mode: "live" | "cold") {
+  try {
+    return await mover.migrate(actor, vmId, { target: "auto", mode, allowCold: mode === "cold" });
+  } catch (e) {
+    if (mode !== "live" || !(e instanceof OrbitError) || e.details.reason !== "local_storage") throw e;
+    return mover.migrate(actor, vmId, { target: "auto", mode, allowCold: false, storageMotion: true });
+  }
+}
+
 async function vmsOnHost(db: Db, hostId: number): Promise<VmOnHost[]> {
   const rows = await db.select({ id: vms.id, state: vms.state }).from(vms).where(and(eq(vms.hostId, hostId), ne(vms.state, "Destroyed")));
   if (rows.length === 0) return [];
   const passthrough = new Set((await db.selectDistinct({ vmId: gpuAllocations.vmId }).from(gpuAllocations)
-    .where(and(eq(gpuAllocations.hostId, hostId), eq(gpuAllocations.mode, "passthrough"), inArray(gpuAllocations.vmId, rows.map((r) => r.id)))))
+    .where(and(eq(gpuAllocations.hostId, hostId), inArray(gpuAllocations.mode, ["passthrough", "share"]), inArray(gpuAllocations.vmId, rows.map((r) => r.id)))))
     .map((r) => r.vmId));
   return rows.map((r) => ({ id: r.id, state: r.state as VmState, passthroughGpu: passthrough.has(r.id) }));
 }

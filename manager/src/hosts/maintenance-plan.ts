@@ -7,7 +7,7 @@ import type { VmState } from "../vm/vm-state-machine.js";
 export interface VmOnHost {
   id: number;
   state: VmState;
-  /** It holds a GPU in passthrough: libvirt cannot live-migrate a VFIO device. */
+  /** It holds a GPU in passthrough (or a share of one, passed through too): libvirt cannot live-migrate a VFIO device. */
   passthroughGpu: boolean;
 }
 

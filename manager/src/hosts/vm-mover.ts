@@ -1,7 +1,6 @@
 // What host maintenance needs of the migration service (migration/migration-service.ts): move one
 // VM off its host, to a host the allocator picks. Maintenance codes against this shape only, so it
 // is tested with a fake and wired to the real service in manager.ts.
-import { UnsupportedError } from "#shared/errors.js";
 
 /** Who asked: the admin who started the maintenance (the migration's job and events name them). */
 export interface MoveActor { accountId: number; userId: number | null }
@@ -25,10 +24,3 @@ export interface VmMover {
   migrate(actor: MoveActor, vmId: number, options: MoveOptions): Promise<MoveStarted>;
 }
 
-/**
- * A mover for a manager built without the migration service: every VM is refused (blocked, the
- * maintenance waits; a stopped VM stays). Only an empty host, or one with stopped VMs, reaches Maintenance.
- */
-export const noMigrationService: VmMover = {
-  migrate: () => Promise.reject(new UnsupportedError("this manager has no migration service: the VM cannot be moved")),
-};
