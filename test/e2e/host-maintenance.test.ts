@@ -5,13 +5,16 @@ import * as grpc from "@grpc/grpc-js";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentServiceClient, type HostFacts, type RegisterResponse } from "#shared/protocol.js";
-import { count, sql } from "drizzle-orm";
-import { jobs } from "../../manager/src/db/schema.js";
+import { count, like, sql } from "drizzle-orm";
+import { jobs, storagePools } from "../../manager/src/db/schema.js";
 import { createUserKey, errorShapeProblems, startTestCloud, stateDigest, type TestCloud } from "./harness.js";
 
+const H100 = "NVIDIA H100 80GB HBM3";
 const HOSTS = [
   { hostname: "hm-1", uuid: "d1000000-0000-4000-8000-000000000001", cpus: 16, memoryMib: 32768 },
   { hostname: "hm-2", uuid: "d1000000-0000-4000-8000-000000000002", cpus: 16, memoryMib: 32768 },
+  { hostname: "hm-g1", uuid: "d1000000-0000-4000-8000-0000000000a1", cpus: 32, memoryMib: 131072, gpus: [{ model: H100, memoryMib: 81559, count: 1 }], cluster: "gpu" },
+  { hostname: "hm-g2", uuid: "d1000000-0000-4000-8000-0000000000a2", cpus: 32, memoryMib: 131072, gpus: [{ model: H100, memoryMib: 81559, count: 1 }], cluster: "gpu" },
 ];
 
 let cloud: TestCloud;
@@ -26,7 +29,11 @@ beforeAll(async () => {
     return r.json.hosts?.length === HOSTS.length && r.json.hosts.every((h: any) => h.state === "Up") && r.json.hosts;
   });
   ids = Object.fromEntries(hs.map((h: any) => [h.name, h.id]));
+  // The GPU cluster's storage is shared (a cold move keeps the disks where they are); the CPU
+  // hosts' stays local, so their VMs move live with storage motion.
+  await cloud.manager.database.db.update(storagePools).set({ kind: "shared" }).where(like(storagePools.name, "default-gpu-%"));
   expect((await cloud.api("POST", "/v1/admin/flavors", { name: "hm-small", cpu: 1, ram: 1 })).status).toBe(201);
+  expect((await cloud.api("POST", "/v1/admin/flavors", { name: "hm-gpu", cpu: 4, ram: 8, gpu: H100, gpu_count: 1 })).status).toBe(201);
   userKey = await createUserKey(cloud, "hm-user");
   client = new AgentServiceClient(cloud.manager.grpcAddress, grpc.credentials.createInsecure());
 }, 120_000);
@@ -109,23 +116,51 @@ describe("host maintenance", () => {
     await refused("GET", `/v1/admin/hosts/${ids["hm-2"]}/maintenance`, undefined, 409, /is Enabled: it is not in maintenance/);
   });
 
-  it("a host with running VMs: PrepareForMaintenance at once, each VM's status shown, new VMs go elsewhere; cancel brings it back", async () => {
+  it("a host with running VMs: PrepareForMaintenance at once, new VMs go elsewhere, its VMs live-migrated off, then Maintenance", async () => {
     const r = await cloud.api("POST", `/v1/admin/hosts/${ids["hm-1"]}/maintenance`, { allow_cold_migration: false });
     expect(r.status).toBe(202);
     expect(r.json.maintenance.resource_state).toBe("PrepareForMaintenance");
     for (const vm of await createOn(1)) expect(vm.host).toBe("hm-2");
-    const m = await cloud.waitFor("each VM seen", async () => {
+    const m = await cloud.waitFor("Maintenance", async () => {
       const g = (await cloud.api("GET", `/v1/admin/hosts/${ids["hm-1"]}/maintenance`)).json.maintenance;
-      return g?.vms_total === 3 && g;
-    });
-    expect(m.vms_remaining + m.vms_moved).toBe(3);
-    for (const vm of m.vms) expect(["migrating", "moved", "blocked"]).toContain(vm.status);
-    await refused("DELETE", `/v1/admin/hosts/${ids["hm-1"]}`, undefined, 409, /PrepareForMaintenance|still holds VMs/);
-    await refused("POST", `/v1/admin/hosts/${ids["hm-1"]}/maintenance`, {}, 409, /is PrepareForMaintenance/);
+      return g?.resource_state === "Maintenance" && g;
+    }, 30_000);
+    expect(m).toMatchObject({ vms_total: 3, vms_moved: 3, vms_remaining: 0 });
+    for (const vm of m.vms) expect(vm).toMatchObject({ status: "moved", mode: "live", destination_host_id: ids["hm-2"] });
+    const vmsNow = (await cloud.api("GET", "/v1/core/virtual-machines")).json.instances as any[];
+    expect(vmsNow.filter((v) => v.status === "ACTIVE").map((v) => v.host)).toEqual(vmsNow.map(() => "hm-2"));
+    await refused("POST", `/v1/admin/hosts/${ids["hm-1"]}/maintenance`, {}, 409, /is Maintenance/);
     const c = await cloud.api("DELETE", `/v1/admin/hosts/${ids["hm-1"]}/maintenance`);
     expect(c.status).toBe(200);
     expect(await resourceState("hm-1")).toBe("Enabled");
   });
+
+  it("a passthrough GPU VM blocks the maintenance, saying why; with allow_cold_migration it is moved cold", async () => {
+    const r = await cloud.api("POST", "/v1/core/virtual-machines", { name: "hm-gpu", flavor_name: "hm-gpu", image_name: "Debian 12", count: 1 });
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    await jobsIdle(cloud);
+    const gpuHost = (await cloud.api("GET", `/v1/core/virtual-machines/${r.json.instances[0].id}`)).json.instance.host as string;
+    const other = gpuHost === "hm-g1" ? "hm-g2" : "hm-g1";
+    expect((await cloud.api("POST", `/v1/admin/hosts/${ids[gpuHost]}/maintenance`, {})).status).toBe(202);
+    const blocked = await cloud.waitFor("blocked", async () => {
+      const g = (await cloud.api("GET", `/v1/admin/hosts/${ids[gpuHost]}/maintenance`)).json.maintenance;
+      return g?.vms?.[0]?.status === "blocked" && g;
+    });
+    expect(blocked.resource_state).toBe("PrepareForMaintenance");
+    expect(blocked.vms[0].reason).toMatch(/passthrough GPU.*allow_cold_migration/);
+    expect((await cloud.api("DELETE", `/v1/admin/hosts/${ids[gpuHost]}/maintenance`)).status).toBe(200);
+
+    expect((await cloud.api("POST", `/v1/admin/hosts/${ids[gpuHost]}/maintenance`, { allow_cold_migration: true })).status).toBe(202);
+    let last: unknown;
+    const done = await cloud.waitFor("Maintenance", async () => {
+      const g = (await cloud.api("GET", `/v1/admin/hosts/${ids[gpuHost]}/maintenance`)).json.maintenance;
+      return g?.resource_state === "Maintenance" ? g : (last = g, false);
+    }, 20_000).catch((e) => { throw new Error(`${String(e)}; last: ${JSON.stringify(last)}`); });
+    expect(done.vms).toEqual([expect.objectContaining({ status: "moved", mode: "cold", destination_host_id: ids[other] })]);
+    await jobsIdle(cloud);
+    expect((await cloud.api("GET", `/v1/core/virtual-machines/${r.json.instances[0].id}`)).json.instance).toMatchObject({ status: "ACTIVE", host: other });
+    expect((await cloud.api("DELETE", `/v1/admin/hosts/${ids[gpuHost]}/maintenance`)).status).toBe(200);
+  }, 60_000);
 
   it("refuses unknown hosts (404), user keys (403) and bad bodies (400), changing nothing", async () => {
     for (const [method, path] of [
@@ -167,10 +202,10 @@ describe("host removal", () => {
   }
 
   it("refuses a host that still holds VMs, naming them, even when Disabled", async () => {
-    expect((await cloud.api("PUT", `/v1/admin/hosts/${ids["hm-1"]}`, { resource_state: "Disabled" })).status).toBe(200);
-    const r = await refused("DELETE", `/v1/admin/hosts/${ids["hm-1"]}`, undefined, 409, /still holds VMs \d+ \(Running\)/);
-    expect(r.json.details?.vm_ids?.length ?? r.json.message.match(/\d+ \(/g).length).toBeGreaterThan(0);
-    expect((await cloud.api("PUT", `/v1/admin/hosts/${ids["hm-1"]}`, { resource_state: "Enabled" })).status).toBe(200);
+    expect((await cloud.api("PUT", `/v1/admin/hosts/${ids["hm-2"]}`, { resource_state: "Disabled" })).status).toBe(200);
+    const r = await refused("DELETE", `/v1/admin/hosts/${ids["hm-2"]}`, undefined, 409, /still holds VMs \d+ \(Running\)(, \d+ \(Running\)){3}: move or delete them first/);
+    expect(r.json.message).toContain(`host ${ids["hm-2"]} still holds`);
+    expect((await cloud.api("PUT", `/v1/admin/hosts/${ids["hm-2"]}`, { resource_state: "Enabled" })).status).toBe(200);
   });
 
   it("removes an empty disabled host: gone from lists, its agent refused at reconnect with UNAUTHENTICATED saying why", async () => {
