@@ -54,7 +54,7 @@ import { FlavorService } from "./catalog/flavor-service.js";
 import { AffinityGroupService } from "./placement/affinity-group-service.js";
 import { HostAdmin } from "./placement/host-admin.js";
 import { HOST_MAINTENANCE_JOB, HostMaintenance } from "./hosts/host-maintenance.js";
-import { hostMaintenanceJob } from "./hosts/host-maintenance.job.js";
+import { hostMaintenanceJob, onMaintenanceJobFailed } from "./hosts/host-maintenance.job.js";
 import { HostRemoval } from "./hosts/host-removal.js";
 import type { VmMover } from "./hosts/vm-mover.js";
 import { buildApiServer } from "./api/server.js";
@@ -210,6 +210,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
         await onSnapshotJobFailed(db, job, error);
         await vmFailed(job, error);
         await imageFailed(job, error);
+        if (job.kind === HOST_MAINTENANCE_JOB) await onMaintenanceJobFailed(db, job, () => placement.invalidate());
       };
     })()),
   });

@@ -11,7 +11,7 @@ import { seedFleet, sqlRows, type FixtureIds } from "../placement/testing/placem
 import type { JobResult, JobRow } from "../jobs/job-runner.js";
 import { HostAdmin } from "../placement/host-admin.js";
 import { HostMaintenance } from "./host-maintenance.js";
-import { hostMaintenanceJob } from "./host-maintenance.job.js";
+import { hostMaintenanceJob, onMaintenanceJobFailed } from "./host-maintenance.job.js";
 import { PASSTHROUGH_BLOCK_REASON } from "./maintenance-plan.js";
 import type { MoveOptions, VmMover } from "./vm-mover.js";
 
@@ -235,6 +235,24 @@ describe("host.maintenance job", () => {
     await mover.finish(vm, true);
     expect(await resumed).toEqual({ resource_state: "Maintenance" });
     expect(mover.calls).toHaveLength(1);
+  });
+});
+
+describe("a maintenance job that fails for good", () => {
+  it("leaves its host ErrorInMaintenance (POST again restarts it); a superseded or cancelled job changes nothing", async () => {
+    let jobId = 0;
+    const service = new HostMaintenance(db(), { enqueue: (id) => { jobId = id; } }, () => {});
+    await service.start(source, actor(), { allowColdMigration: false });
+    const [job] = await db().select().from(jobs).where(eq(jobs.id, jobId));
+    await onMaintenanceJobFailed(db(), { id: job!.id + 1000, input: job!.input }, () => {});
+    expect(await resourceState()).toBe("PrepareForMaintenance");
+    await onMaintenanceJobFailed(db(), job!, () => {});
+    expect(await resourceState()).toBe("ErrorInMaintenance");
+    await service.start(source, actor(), { allowColdMigration: false });
+    expect(await resourceState()).toBe("PrepareForMaintenance");
+    await service.cancel(source);
+    await onMaintenanceJobFailed(db(), { id: jobId, input: job!.input }, () => {});
+    expect(await resourceState()).toBe("Enabled");
   });
 });
 

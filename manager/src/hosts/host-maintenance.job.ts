@@ -146,3 +146,16 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     signal.addEventListener("abort", done, { once: true });
   });
 }
+
+/**
+ * The maintenance job failed for good (an internal error, not a VM's migration): its host goes to
+ * ErrorInMaintenance, from which POST maintenance starts it again, unless it was cancelled or a
+ * newer job took over meanwhile.
+ */
+export async function onMaintenanceJobFailed(db: Db, job: { id: number; input: { maintenance_id?: number } }, changed: () => void): Promise<void> {
+  if (job.input.maintenance_id === undefined) return;
+  const [m] = await db.select().from(hostMaintenances).where(eq(hostMaintenances.id, job.input.maintenance_id));
+  if (!m || m.endedAt || m.jobId !== job.id) return;
+  await setResourceState(db, m.hostId, "ErrorInMaintenance");
+  changed();
+}
