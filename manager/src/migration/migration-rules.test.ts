@@ -53,12 +53,12 @@ describe("destinationRefusals", () => {
     ["vGPU live, old driver", { gpuModes: ["vgpu"] }, "live", { gpuDriverVersions: ["535.104.06"] }, false, ["vgpu_live_unsupported", "vgpu_driver_mismatch"]],
     ["vGPU on the simulator (no versions)", { gpuModes: ["vgpu"] }, "live", { hypervisorVersion: "simulator", gpuDriverVersions: [] }, false, ["vgpu_live_unsupported"]],
   ];
-  it.each(cases)("%s", (_name, v, mode, dest, motion, want) => {
-    expect(destinationRefusals(vm(v), mode, source, host(dest), motion).map((r) => r.code)).toEqual(want);
+  it.each(cases)("%s", (_name, v, mode, dest, _motion, want) => {
+    expect(destinationRefusals(vm(v), mode, source, host(dest)).map((r) => r.code)).toEqual(want);
   });
 
   it("names what the vGPU stack lacks", () => {
-    const [r] = destinationRefusals(vm({ gpuModes: ["vgpu"] }), "live", source, host({ hypervisorVersion: "QEMU 8.0.0" }), false);
+    const [r] = destinationRefusals(vm({ gpuModes: ["vgpu"] }), "live", source, host({ hypervisorVersion: "QEMU 8.0.0" }));
     expect(r!.message).toMatch(/QEMU 8\.0\.0 \(needs 8\.2 or later\).*libvirt unknown/);
   });
 });

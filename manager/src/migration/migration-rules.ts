@@ -126,10 +126,11 @@ export function chooseMode(vm: MigratingVm, requested: RequestedMode, allowCold:
 
 /**
  * Why `dest` cannot take the VM from `source` in this mode (empty: it can, as far as migration's
- * own rules go; the allocator decides capacity). Storage motion copies local disks live.
+ * own rules go; the allocator decides capacity). Local disks moving live need storage motion,
+ * which storageRefusal checks for the request as a whole; with it they may go to another cluster.
  */
 export function destinationRefusals(
-  vm: MigratingVm, mode: MigrationMode, source: MigrationHostFacts, dest: MigrationHostFacts, storageMotion: boolean,
+  vm: MigratingVm, mode: MigrationMode, source: MigrationHostFacts, dest: MigrationHostFacts,
 ): Refusal[] {
   const out: Refusal[] = [];
   const r = (code: string, message: string) => out.push({ code, message });

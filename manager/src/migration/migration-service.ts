@@ -54,6 +54,9 @@ export interface MigrateRequest {
   allowCold?: boolean;
 }
 
+/** A migration's record (vm_migrations), as the admin views present it. */
+export type MigrationRecord = typeof vmMigrations.$inferSelect;
+
 export interface MigrationStarted { jobId: number; migrationId: number; destinationHostId: number }
 
 /** Who asks (recorded on the job): an admin user, or Orbit itself (host maintenance: userId null). */
@@ -95,7 +98,7 @@ export class MigrationService {
     return {
       vmId, sourceHostId: ctx.source.id, mode: decided.mode, storageMotion,
       hosts: others.map((h) => {
-        const reasons = this.reasonsFor(ctx, decided.mode, storageMotion, h, snapshot);
+        const reasons = this.reasonsFor(ctx, decided.mode, h, snapshot);
         return { hostId: h.id, hostName: h.name, suitable: reasons.length === 0, reasons };
       }),
     };
@@ -123,11 +126,11 @@ export class MigrationService {
     const facts = await this.hostFacts(this.db);
     let destination: MigrationHostFacts;
     if (req.target === "auto") {
-      destination = await this.autoTarget(ctx, mode, storageMotion, facts);
+      destination = await this.autoTarget(ctx, mode, facts);
     } else {
       const d = facts.find((h) => h.id === req.target);
       if (!d) throw new NotFoundError("host", req.target as number);
-      const reasons = this.reasonsFor(ctx, mode, storageMotion, d, await buildSnapshot(this.db, {}));
+      const reasons = this.reasonsFor(ctx, mode, d, await buildSnapshot(this.db, {}));
       if (reasons.length) throw refusalError(`host ${d.name} cannot take virtual machine ${vmId}: ${reasons.map((r) => r.message).join("; ")}`, reasons);
       destination = d;
     }
@@ -178,8 +181,8 @@ export class MigrationService {
 
   // ---------------------------------------------------------------- internals
 
-  private reasonsFor(ctx: VmContext, mode: MigrationMode, storageMotion: boolean, h: MigrationHostFacts, snapshot: FleetSnapshot): Refusal[] {
-    const own = destinationRefusals(ctx.rules, mode, ctx.source, h, storageMotion);
+  private reasonsFor(ctx: VmContext, mode: MigrationMode, h: MigrationHostFacts, snapshot: FleetSnapshot): Refusal[] {
+    const own = destinationRefusals(ctx.rules, mode, ctx.source, h);
     const placed = this.placeOn(snapshot, ctx.request, h.id);
     const allocator = placed.ok ? [] : placed.rejection.hosts
       .filter((r) => r.hostId === String(h.id))
@@ -197,8 +200,8 @@ export class MigrationService {
   }
 
   /** The allocator's best destination among the hosts migration's rules accept. */
-  private async autoTarget(ctx: VmContext, mode: MigrationMode, storageMotion: boolean, facts: MigrationHostFacts[]): Promise<MigrationHostFacts> {
-    const allowed = facts.filter((h) => h.id !== ctx.source.id && destinationRefusals(ctx.rules, mode, ctx.source, h, storageMotion).length === 0);
+  private async autoTarget(ctx: VmContext, mode: MigrationMode, facts: MigrationHostFacts[]): Promise<MigrationHostFacts> {
+    const allowed = facts.filter((h) => h.id !== ctx.source.id && destinationRefusals(ctx.rules, mode, ctx.source, h).length === 0);
     if (allowed.length === 0) {
       throw refusalError(`no host can take virtual machine ${ctx.vm.id}: no other host passes migration's rules (GET its migration-hosts for why)`, [{ code: "no_suitable_host", message: "no other host passes migration's rules" }]);
     }

@@ -1,7 +1,6 @@
 // Migrations as the admin API shows them, from the service's rows.
 import type { Static } from "@sinclair/typebox";
-import type { vmMigrations } from "../../db/schema.js";
-import type { MigrationHosts } from "../../migration/migration-service.js";
+import type { MigrationHosts, MigrationRecord } from "../../migration/migration-service.js";
 import type { MigrationHostsView, MigrationView } from "./migration.schema.js";
 
 export function migrationHostsView(h: MigrationHosts): Static<typeof MigrationHostsView> {
@@ -11,7 +10,7 @@ export function migrationHostsView(h: MigrationHosts): Static<typeof MigrationHo
   };
 }
 
-export function migrationView(m: typeof vmMigrations.$inferSelect): Static<typeof MigrationView> {
+export function migrationView(m: MigrationRecord): Static<typeof MigrationView> {
   const p = m.progress;
   return {
     id: m.id, vm_id: m.vmId, job_id: m.jobId, source_host_id: m.sourceHostId, destination_host_id: m.destinationHostId,
