@@ -133,7 +133,7 @@ describe("host maintenance", () => {
     const c = await cloud.api("DELETE", `/v1/admin/hosts/${ids["hm-1"]}/maintenance`);
     expect(c.status).toBe(200);
     expect(await resourceState("hm-1")).toBe("Enabled");
-  });
+  }, 60_000);
 
   it("a passthrough GPU VM blocks the maintenance, saying why; with allow_cold_migration it is moved cold", async () => {
     const r = await cloud.api("POST", "/v1/core/virtual-machines", { name: "hm-gpu", flavor_name: "hm-gpu", image_name: "Debian 12", count: 1 });
