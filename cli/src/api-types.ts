@@ -169,3 +169,27 @@ export interface Snapshot {
   error?: string | null;
   created_at?: string;
 }
+
+/** One VM's part in a host's maintenance. */
+export interface MaintenanceVm {
+  vm_id: number;
+  status: string;
+  reason?: string;
+  error?: string;
+  destination_host_id?: number;
+  mode?: string;
+  progress?: number;
+}
+
+/** GET /v1/admin/hosts/{id}/maintenance. */
+export interface HostMaintenance {
+  host_id: number;
+  resource_state: string;
+  started_at?: string;
+  allow_cold_migration?: boolean;
+  job_id?: number | null;
+  vms_total?: number;
+  vms_moved?: number;
+  vms_remaining?: number;
+  vms?: MaintenanceVm[];
+}

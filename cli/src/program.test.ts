@@ -119,6 +119,47 @@ describe("output", () => {
     expect(r.stdout).toMatch(/1\s*│ h1\s*│ Up\s*│ Enabled\s*│ default\s*│ c1\s*│ 4\/32\s*│ 8\/64\s*│ 2 x H100\s*│ 2/);
   });
 
+  it("admin hosts maintenance --allow-cold --wait follows the maintenance to Maintenance; cancel-maintenance, remove, enable, disable", async () => {
+    api.routes["POST /v1/admin/hosts/4/maintenance"] = { status: 202, body: { status: true, message: "ok", maintenance: { host_id: 4, resource_state: "PrepareForMaintenance", vms_total: 2, vms_moved: 0, vms_remaining: 2, vms: [] } } };
+    let polls = 0;
+    api.routes["GET /v1/admin/hosts/4/maintenance"] = () => {
+      const done = polls++ >= 1;
+      return { body: { status: true, message: "ok", maintenance: {
+        host_id: 4, resource_state: done ? "Maintenance" : "PrepareForMaintenance", job_id: 9, vms_total: 2, vms_moved: done ? 2 : 1, vms_remaining: done ? 0 : 1,
+        vms: [{ vm_id: 7, status: "moved", destination_host_id: 5 }, done ? { vm_id: 8, status: "moved", destination_host_id: 6 } : { vm_id: 8, status: "migrating", mode: "cold", destination_host_id: 6, progress: 40 }],
+      } } };
+    };
+    const r = await runCli(["admin", "hosts", "maintenance", "4", "--allow-cold", "--wait"], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(api.requests[0]!.body).toEqual({ allow_cold_migration: true });
+    expect(r.stdout).toMatch(/resource state\s*│ Maintenance/);
+    expect(r.stdout).toMatch(/8\s*│ moved\s*│ on host 6/);
+    expect(polls).toBe(2);
+
+    api.routes["DELETE /v1/admin/hosts/4/maintenance"] = { body: { status: true, message: "ok", host: { id: 4, resource_state: "Enabled" }, still_migrating: [{ vm_id: 8, status: "migrating" }] } };
+    expect((await runCli(["admin", "hosts", "cancel-maintenance", "4"], env)).stdout).toBe("host 4 Enabled; still migrating (left to finish): VMs 8\n");
+    api.routes["DELETE /v1/admin/hosts/4"] = { body: { status: true, message: "ok", host: { id: 4, uuid: "u", revoked: ["ab"] } } };
+    expect((await runCli(["admin", "hosts", "remove", "4"], env)).stdout).toBe("host 4 removed (1 certificate(s) revoked)\n");
+    api.routes["PUT /v1/admin/hosts/4"] = (q) => ({ body: { status: true, message: "ok", host: { id: 4, ...(q.body as object) } } });
+    expect((await runCli(["admin", "hosts", "disable", "4"], env)).stdout).toBe("host 4 Disabled\n");
+    expect((await runCli(["admin", "hosts", "enable", "4"], env)).stdout).toBe("host 4 Enabled\n");
+  });
+
+  it("admin hosts maintenance --wait fails (exit 4) naming the VMs whose migration failed; the API's 409 is exit 1", async () => {
+    api.routes["POST /v1/admin/hosts/4/maintenance"] = { status: 202, body: { status: true, message: "ok", maintenance: { host_id: 4, resource_state: "PrepareForMaintenance" } } };
+    api.routes["GET /v1/admin/hosts/4/maintenance"] = { body: { status: true, message: "ok", maintenance: {
+      host_id: 4, resource_state: "ErrorInMaintenance", vms: [{ vm_id: 8, status: "failed", error: "destination unreachable" }],
+    } } };
+    const r = await runCli(["admin", "hosts", "maintenance", "4", "--wait"], env);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain("host 4 is ErrorInMaintenance: VM 8: destination unreachable");
+    expect(api.requests[0]!.body).toEqual({ allow_cold_migration: false });
+    api.routes["POST /v1/admin/hosts/5/maintenance"] = ERR(409, "host 5 is Maintenance: maintenance starts from Enabled, Disabled, ErrorInMaintenance", { code: "conflict" });
+    const again = await runCli(["admin", "hosts", "maintenance", "5"], env);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("host 5 is Maintenance");
+  });
+
   it("admin settings set sends the value by the setting's type: numbers as numbers, text as text, true/false as booleans", async () => {
     const types: Record<string, string> = { "a.num": "number", "a.str": "string", "a.flag": "boolean" };
     for (const [name, type] of Object.entries(types)) {

@@ -57,6 +57,10 @@ import { startMetricsHttpServer } from "#shared/metrics-http-server.js";
 import { FlavorService } from "./catalog/flavor-service.js";
 import { AffinityGroupService } from "./placement/affinity-group-service.js";
 import { HostAdmin } from "./placement/host-admin.js";
+import { HOST_MAINTENANCE_JOB, HostMaintenance } from "./hosts/host-maintenance.js";
+import { hostMaintenanceJob, onMaintenanceJobFailed } from "./hosts/host-maintenance.job.js";
+import { HostRemoval } from "./hosts/host-removal.js";
+import type { VmMover } from "./hosts/vm-mover.js";
 import { buildApiServer } from "./api/server.js";
 import { IdempotencyStore } from "./idempotency/idempotency-store.js";
 import { ApiKeyService } from "./auth/api-key-service.js";
@@ -225,6 +229,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
         await onMigrateJobFailed(db, job, error);
         await vmFailed(job, error);
         await imageFailed(job, error);
+        if (job.kind === HOST_MAINTENANCE_JOB) await onMaintenanceJobFailed(db, job, () => placement.invalidate());
       };
     })()),
   });
@@ -265,6 +270,9 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const migrations = new MigrationService(db, () => allocation.policy(), runner, dispatcher, () => placement.invalidate());
   for (const kind of VM_SNAPSHOT_JOB_KINDS) runner.register(kind, vmSnapshotJob(kind, db, dispatcher, registry));
   for (const kind of VOLUME_JOB_KINDS) runner.register(kind, withActionCallbacks(db, volumeJob(kind, db, dispatcher, registry)));
+  // Host maintenance moves VMs off a host through the migration service (hosts/vm-mover.ts).
+  const vmMover: VmMover = migrations;
+  runner.register(HOST_MAINTENANCE_JOB, hostMaintenanceJob({ db, mover: vmMover, changed: () => placement.invalidate() }));
   // Registered images are downloaded into the manager's store (CloudStack's secondary storage).
   const imageStore = await openImageStore(config.dataDir);
   runner.register(IMAGE_DOWNLOAD_JOB, imageDownloadJob({
@@ -360,7 +368,11 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await scoped.register(hostCertificateRoutes(certificates));
       await scoped.register(flavorAdminRoutes(new FlavorService(db)));
       await scoped.register(settingsRoutes(settings));
-      await scoped.register(hostAdminRoutes(new HostAdmin(db, settings, () => placement.invalidate())));
+      await scoped.register(hostAdminRoutes(
+        new HostAdmin(db, settings, () => placement.invalidate()),
+        new HostMaintenance(db, runner, () => placement.invalidate()),
+        new HostRemoval(db, (hostId) => certificates.resetIdentity(hostId), () => placement.invalidate()),
+      ));
       await scoped.register(affinityGroupRoutes(new AffinityGroupService(db)));
       await scoped.register(keypairRoutes(new KeyPairService(db)));
       await scoped.register(volumeRoutes(new VolumeService(db, runner, callbackPolicy)));

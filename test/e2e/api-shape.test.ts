@@ -67,6 +67,11 @@ describe("a tour of the API", () => {
     await call("PUT /v1/admin/hosts/{id}", `/v1/admin/hosts/${hostId}`, { resource_state: "Enabled" });
     await call("GET /v1/admin/hosts/{id}/certificates", `/v1/admin/hosts/${hostId}/certificates`);
     await call("GET /v1/admin/hosts/{id}", `/v1/admin/hosts/${hostId}`);
+    await call("GET /v1/admin/hosts/{id}/maintenance", `/v1/admin/hosts/${hostId}/maintenance`); // 409: not in maintenance
+    await call("POST /v1/admin/hosts/{id}/maintenance", `/v1/admin/hosts/${hostId}/maintenance`, {});
+    await call("GET /v1/admin/hosts/{id}/maintenance", `/v1/admin/hosts/${hostId}/maintenance`);
+    await call("DELETE /v1/admin/hosts/{id}/maintenance", `/v1/admin/hosts/${hostId}/maintenance`);
+    await call("DELETE /v1/admin/hosts/{id}", "/v1/admin/hosts/99999"); // 404
 
     const flavor = await call("POST /v1/admin/flavors", "/v1/admin/flavors", { name: "tour-small", cpu: 1, ram: 1, host_tags: ["x"] });
     expect(flavor.status).toBe(201);

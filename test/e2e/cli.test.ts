@@ -7,7 +7,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createUserKey, startTestCloud, type TestCloud } from "./harness.js";
+import { ADMIN_KEY, createUserKey, startTestCloud, type TestCloud } from "./harness.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const run = promisify(execFile);
@@ -33,10 +33,14 @@ afterAll(async () => {
 });
 
 async function orbit(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return orbitAs(userKey, ...args);
+}
+
+async function orbitAs(key: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("ORBIT_")));
   try {
     const r = await run(process.execPath, ["cli/bin/orbit.js", ...args], {
-      cwd: ROOT, env: { ...env, ORBIT_URL: cloud.manager.apiUrl, ORBIT_API_KEY: userKey, XDG_CONFIG_HOME: configHome }, timeout: 60_000,
+      cwd: ROOT, env: { ...env, ORBIT_URL: cloud.manager.apiUrl, ORBIT_API_KEY: key, XDG_CONFIG_HOME: configHome }, timeout: 60_000,
     });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
@@ -97,5 +101,22 @@ describe("orbit CLI", () => {
     const r = await orbit("admin", "hosts");
     expect(r.code).toBe(1);
     expect(r.stderr).toBe("orbit: admin API requires an admin key\n");
+  }, CLI_RUNS_TIMEOUT);
+
+  it("admin hosts maintenance --wait reaches Maintenance, cancel-maintenance brings the host back; remove of a host in service is refused (exit 1)", async () => {
+    await cloud.waitFor("no VM left", async () => (await cloud.api("GET", "/v1/admin/hosts")).json.hosts[0].allocated.vms === 0, 60_000);
+    const id = String((await cloud.api("GET", "/v1/admin/hosts")).json.hosts[0].id);
+    const m = await orbitAs(ADMIN_KEY, "admin", "hosts", "maintenance", id, "--wait");
+    expect(m.code, m.stderr).toBe(0);
+    expect(m.stdout).toMatch(/resource state\s*│ Maintenance/);
+    expect((await orbitAs(ADMIN_KEY, "admin", "hosts", "maintenance-status", id, "--json")).stdout).toContain('"resource_state": "Maintenance"');
+    const again = await orbitAs(ADMIN_KEY, "admin", "hosts", "maintenance", id);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`host ${id} is Maintenance`);
+    expect((await orbitAs(ADMIN_KEY, "admin", "hosts", "cancel-maintenance", id)).stdout).toBe(`host ${id} Enabled\n`);
+    const refused = await orbitAs(ADMIN_KEY, "admin", "hosts", "remove", id);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("is Enabled and Up");
+    expect((await orbit("admin", "hosts", "maintenance", id)).code).toBe(1);
   }, CLI_RUNS_TIMEOUT);
 });

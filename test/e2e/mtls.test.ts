@@ -257,6 +257,24 @@ describe("agent mTLS", () => {
     expect(back.res.hostId).toBe(uuid);
   });
 
+  it("a removed host's certificate is refused with UNAUTHENTICATED saying the host was removed; a new token brings it back", async () => {
+    const a = await enroll((await newToken()).token);
+    expect(await openStream(client(a), claim(a.uuid))).toBe("answered");
+    const host = await cloud.waitFor("listed", async () => adminHost(a.uuid));
+    expect((await cloud.api("PUT", `/v1/admin/hosts/${host.id}`, { resource_state: "Disabled" })).status).toBe(200);
+    const r = await cloud.api("DELETE", `/v1/admin/hosts/${host.id}`);
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    expect(r.json.host.revoked).toEqual([new X509Certificate(a.certPem).serialNumber.toLowerCase()]);
+    expect(await adminHost(a.uuid)).toBeUndefined();
+    expect(await openStream(client(a), claim(a.uuid))).toEqual({
+      code: grpc.status.UNAUTHENTICATED, details: `host ${a.uuid} was removed from this manager by an admin; it may only join again with a new join token`,
+    });
+    await expect(register(client(a), { token: "", facts: facts(a.uuid), csrPem: "" }, claim(a.uuid))).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
+    const back = await enroll((await newToken()).token, a.uuid);
+    expect(await openStream(client(back), claim(a.uuid))).toBe("answered");
+    expect(await adminHost(a.uuid)).toMatchObject({ id: host.id, resource_state: "Disabled" });
+  });
+
   it("drops a stream whose certificate another manager revoked (seen by the periodic check)", async () => {
     const uuid = randomUUID();
     const agent = startAgent(uuid, "mtls-elsewhere", (await newToken()).token);

@@ -56,8 +56,19 @@ async function created(body: Record<string, unknown>): Promise<any[]> {
   return r.json.instances;
 }
 
+/** Enabled / Disabled through PUT; Maintenance (of an empty host) through its maintenance route, left by cancelling it. */
 async function setResourceState(name: string, state: string) {
-  const r = await cloud.api("PUT", `/v1/admin/hosts/${hostIds[name]}`, { resource_state: state });
+  const id = hostIds[name];
+  const current = (await cloud.api("GET", "/v1/admin/hosts")).json.hosts.find((h: any) => h.id === id).resource_state;
+  if (state === "Maintenance") {
+    expect((await cloud.api("POST", `/v1/admin/hosts/${id}/maintenance`, {})).status).toBe(202);
+    await cloud.waitFor(`${name} in Maintenance`, async () => (await cloud.api("GET", `/v1/admin/hosts/${id}/maintenance`)).json.maintenance?.resource_state === "Maintenance");
+    return;
+  }
+  if (["PrepareForMaintenance", "Maintenance", "ErrorInMaintenance"].includes(current)) {
+    expect((await cloud.api("DELETE", `/v1/admin/hosts/${id}/maintenance`)).status).toBe(200);
+  }
+  const r = await cloud.api("PUT", `/v1/admin/hosts/${id}`, { resource_state: state });
   expect(r.status).toBe(200);
 }
 

@@ -1,4 +1,4 @@
-// orbit admin hosts, orbit admin settings list|get|set, orbit admin users list|create|delete,
+// orbit admin hosts (and its commands: admin-hosts.ts), orbit admin settings list|get|set, orbit admin users list|create|delete,
 // orbit admin image (admin-images.ts):
 // /v1/admin (admin keys only).
 import type { Command } from "commander";
@@ -6,6 +6,7 @@ import type { Host, Setting, User } from "../api-types.js";
 import { type Context, parseId } from "../context.js";
 import { UsageError } from "../errors.js";
 import { printFields, printJson, printTable } from "../output.js";
+import { adminHostCommands } from "./admin-hosts.js";
 import { adminImageCommands } from "./admin-images.js";
 
 const gib = (mib: unknown) => (typeof mib === "number" ? Math.round((mib / 1024) * 10) / 10 : undefined);
@@ -31,8 +32,8 @@ export function settingValue(name: string, text: string, type?: string): unknown
 export function adminCommands(program: Command, ctx: (cmd: Command) => Context): void {
   const admin = program.command("admin").description("operator commands (need an admin key)");
 
-  admin.command("hosts").description("list hosts with their state, capacity, allocations and GPUs")
-    .action(async (_o: unknown, cmd: Command) => {
+  const hosts = admin.command("hosts").description("list hosts with their state, capacity, allocations and GPUs; and their commands");
+  hosts.action(async (_o: unknown, cmd: Command) => {
       const c = ctx(cmd);
       const r = await c.client.get<{ hosts: Host[] }>("/admin/hosts");
       if (c.json) return printJson(c.out, r);
@@ -46,6 +47,7 @@ export function adminCommands(program: Command, ctx: (cmd: Command) => Context):
             gpus.length ? `${gpus.length} x ${models.join(", ")}` : "-", h.allocated?.vms, h.last_heartbeat_at];
         }));
     });
+  adminHostCommands(hosts, ctx);
 
   const settings = admin.command("settings").description("global settings");
 

@@ -142,7 +142,12 @@ export interface HostProbeEvidenceJson {
   storageHeartbeatAgeMs: number;
   detail: string;
 }
-export type HostResourceState = "Enabled" | "Disabled" | "Maintenance";
+/**
+ * What the admin lets a host take. Only Enabled hosts take new VMs. PrepareForMaintenance: its
+ * VMs are being moved off (hosts/host-maintenance.ts); Maintenance: none runs there any more;
+ * ErrorInMaintenance: a VM's migration failed (CloudStack's resource states).
+ */
+export type HostResourceState = "Enabled" | "Disabled" | "PrepareForMaintenance" | "Maintenance" | "ErrorInMaintenance";
 
 export interface NumaCellJson { id: number; cpus: number[]; memoryMib: number }
 
@@ -186,6 +191,11 @@ export const hosts = pgTable("hosts", {
   bootId: text("boot_id").notNull().default(""),
   // Bumped by every placement commit on this host: a commit re-checks capacity under a row lock.
   generation: integer("generation").notNull().default(0),
+  /**
+   * Removed by an admin (DELETE /v1/admin/hosts/{id}): its credentials are revoked, it is hidden
+   * from lists and placement; the row stays so the history of its VMs, jobs and GPUs stays valid.
+   */
+  removedAt: timestamp("removed_at", { withTimezone: true, mode: "date" }),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });
@@ -441,6 +451,36 @@ export const commands = pgTable("commands", {
   createdAt: createdAt(),
   completedAt: timestamp("completed_at", { withTimezone: true, mode: "date" }),
 }, (t) => [index("commands_host").on(t.hostId)]);
+
+/** One VM's part in a host's maintenance (hosts/maintenance-plan.ts decides it). */
+export type MaintenanceVmStatus = "queued" | "migrating" | "moved" | "blocked" | "failed" | "stays";
+export interface MaintenanceVmJson {
+  status: MaintenanceVmStatus;
+  /** queued (waiting for a transient state), blocked, stays: why. */
+  reason?: string;
+  /** failed: the migration's error. */
+  error?: string;
+  /** migrating, moved, failed: the migration's job and record, the host it goes to and how. */
+  job_id?: number;
+  migration_id?: number;
+  destination_host_id?: number;
+  mode?: "live" | "cold";
+}
+
+// A host's maintenance (POST /v1/admin/hosts/{id}/maintenance): its `host.maintenance` job moves
+// the VMs off, each VM's part kept here so a restarted manager resumes where it was. One active
+// row per host at most (ended_at null); ended ones stay as history.
+export const hostMaintenances = pgTable("host_maintenances", {
+  id: serial("id").primaryKey(),
+  hostId: integer("host_id").notNull().references(() => hosts.id),
+  jobId: integer("job_id").references(() => jobs.id),
+  allowColdMigration: boolean("allow_cold_migration").notNull().default(false),
+  vms: jsonb("vms").notNull().$type<Record<string, MaintenanceVmJson>>().default({}),
+  startedAt: timestamp("started_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  /** Cancelled (DELETE .../maintenance) or the host was removed; null while active. */
+  endedAt: timestamp("ended_at", { withTimezone: true, mode: "date" }),
+  endedBy: text("ended_by").$type<"cancelled" | "removed">(),
+}, (t) => [uniqueIndex("host_maintenances_active").on(t.hostId).where(sql`ended_at is null`)]);
 
 export const settings = pgTable("settings", {
   name: text("name").notNull(),

@@ -1,8 +1,9 @@
 // Hosts as the manager keeps them: registration from agent facts, authentication of agent
 // streams, the Up / Suspect writes host liveness decides (hosts/host-liveness.ts), and each host's
 // capacity and what is allocated on it (presented by api/admin/host.presenter.ts).
-import { and, eq, inArray, ne, notInArray, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, ne, notInArray, sql } from "drizzle-orm";
 import { NotFoundError, UnauthenticatedError } from "#shared/errors.js";
+import { removedHostMessage } from "../security/host-certificate-service.js";
 import type { HostFacts } from "#shared/protocol.js";
 import { newSecret, safeEqual, sha256 } from "#shared/secrets.js";
 import type { Db, Tx } from "../db/database.js";
@@ -87,6 +88,8 @@ export class HostService {
       discoveryWarnings: f.discoveryWarnings,
       storageHeartbeatDir: f.storageHeartbeatDir ?? "",
       secretHash: sha256(secret),
+      // A removed host joining again with a new join token is back (resource state as it was left).
+      removedAt: null,
       // New facts (memory, GPUs) change what the host can take: cached snapshots must re-read it.
       generation: generationToken(),
     };
@@ -122,8 +125,9 @@ export class HostService {
   /** The host a stream speaks for, if its secret matches. */
   async authenticate(hostUuid: string, secret: string): Promise<{ id: number; uuid: string; name: string }> {
     if (!/^[0-9a-f-]{36}$/i.test(hostUuid) || !secret) throw new UnauthenticatedError("unknown host or bad host secret");
-    const [h] = await this.db.select({ id: hosts.id, uuid: hosts.uuid, name: hosts.name, secretHash: hosts.secretHash })
+    const [h] = await this.db.select({ id: hosts.id, uuid: hosts.uuid, name: hosts.name, secretHash: hosts.secretHash, removedAt: hosts.removedAt })
       .from(hosts).where(eq(hosts.uuid, hostUuid.toLowerCase()));
+    if (h?.removedAt) throw new UnauthenticatedError(removedHostMessage(h.uuid));
     if (!h || !safeEqual(h.secretHash, sha256(secret))) throw new UnauthenticatedError("unknown host or bad host secret");
     return { id: h.id, uuid: h.uuid, name: h.name };
   }
@@ -146,7 +150,7 @@ export class HostService {
     const rows = await this.db.update(hosts).set({
       state: "Suspect", haReason: "missed its heartbeats: being investigated", updatedAt: new Date(), generation: generationToken(),
     })
-      .where(and(eq(hosts.state, "Up"), sql`${hosts.lastHeartbeatAt} < ${cutoff.toISOString()}`))
+      .where(and(eq(hosts.state, "Up"), isNull(hosts.removedAt), sql`${hosts.lastHeartbeatAt} < ${cutoff.toISOString()}`))
       .returning({ id: hosts.id });
     return rows.map((r) => r.id);
   }
@@ -163,7 +167,7 @@ export class HostService {
   async list(): Promise<HostOverview[]> {
     const hs = await this.db.select({ host: hosts, cluster: clusters.name, environment: regions.name })
       .from(hosts).innerJoin(clusters, eq(hosts.clusterId, clusters.id))
-      .innerJoin(regions, eq(clusters.regionId, regions.id)).orderBy(hosts.id);
+      .innerJoin(regions, eq(clusters.regionId, regions.id)).where(isNull(hosts.removedAt)).orderBy(hosts.id);
     if (hs.length === 0) return [];
     const ids = hs.map((h) => h.host.id);
     const alloc = await this.db.select({

@@ -16,6 +16,8 @@ export interface JobInput {
   scale?: { from: ScaleSize; to: ScaleSize };
   /** vm.snapshot.*: the snapshot the job creates, reverts to or deletes. */
   snapshot_id?: number;
+  /** host.maintenance: the maintenance row whose VMs the job moves off its host. */
+  maintenance_id?: number;
 }
 
 export interface ScaleSize { flavorId: number; vcpus: number; memoryMib: number }

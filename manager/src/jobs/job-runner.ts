@@ -37,6 +37,8 @@ export type JobResult = {
   snapshot_id?: number;
   /** vm.snapshot.revert: the VM's power state after it ("Running" for a memory snapshot, else "Stopped"). */
   vm_state?: string;
+  /** host.maintenance: the host's resource state it ended in (Maintenance or ErrorInMaintenance). */
+  resource_state?: string;
   /** vm.snapshot.create: bytes the VM's disks grew by across it (the agent's measure; 0: not measured). */
   created_bytes?: number;
   /** vm.snapshot.create: GiB its storage pool counts for it now. */

@@ -1,16 +1,18 @@
-// Admin changes that affect placement: a host's resource state (Enabled / Disabled /
-// Maintenance) and cluster-scoped allocator settings (over-provisioning factors, disable
+// Admin changes that affect placement: a host's resource state (Enabled / Disabled; the
+// maintenance states are hosts/host-maintenance.ts's) and cluster-scoped allocator settings (over-provisioning factors, disable
 // thresholds). Each bumps what the placement cache must re-read.
 import { eq } from "drizzle-orm";
-import { InvalidArgumentError, NotFoundError } from "#shared/errors.js";
+import { ConflictError, InvalidArgumentError } from "#shared/errors.js";
 import { ALLOCATOR_SETTINGS, type AllocatorSettingDefinition } from "../allocator/index.js";
 import type { Db } from "../db/database.js";
-import { clusters, hosts, regions, settings, type HostResourceState } from "../db/schema.js";
+import { clusters, regions, settings, type HostResourceState } from "../db/schema.js";
 import type { SettingActor, SettingsService } from "../settings/settings-service.js";
-import { generationToken } from "../hosts/host-generation.js";
+import { IN_MAINTENANCE, lockHost, setResourceState } from "../hosts/host-maintenance.js";
 import { CLUSTER_SCOPE_PREFIX } from "./snapshot-builder.js";
 
-export const RESOURCE_STATES: readonly HostResourceState[] = ["Enabled", "Disabled", "Maintenance"];
+export const RESOURCE_STATES: readonly HostResourceState[] = ["Enabled", "Disabled", "PrepareForMaintenance", "Maintenance", "ErrorInMaintenance"];
+/** The states PUT /v1/admin/hosts/{id} sets; the others belong to the maintenance routes. */
+export const SETTABLE_RESOURCE_STATES: readonly HostResourceState[] = ["Enabled", "Disabled"];
 
 /** Settings an admin may override per cluster. */
 export const CLUSTER_SETTING_DEFINITIONS: readonly AllocatorSettingDefinition[] = ALLOCATOR_SETTINGS.filter((s) => s.scopes.includes("cluster"));
@@ -31,11 +33,27 @@ export interface ClusterWithSettings {
 export class HostAdmin {
   constructor(private readonly db: Db, private readonly settings: SettingsService, private readonly changed: () => void) {}
 
+  /**
+   * Enables or disables a host. The maintenance states are entered and left through
+   * /v1/admin/hosts/{id}/maintenance only (their job moves VMs), so they are refused here both ways.
+   */
   async setResourceState(hostId: number, state: HostResourceState): Promise<void> {
-    // Enabling or disabling a host changes what it may take: a new generation for cached snapshots.
-    const rows = await this.db.update(hosts).set({ resourceState: state, updatedAt: new Date(), generation: generationToken() })
-      .where(eq(hosts.id, hostId)).returning({ id: hosts.id });
-    if (rows.length === 0) throw new NotFoundError("host", hostId);
+    if (!SETTABLE_RESOURCE_STATES.includes(state)) {
+      throw new ConflictError(
+        `resource state ${state} is not set directly: POST /v1/admin/hosts/${hostId}/maintenance puts a host into maintenance, DELETE cancels it`,
+        undefined, { requested: state },
+      );
+    }
+    await this.db.transaction(async (tx) => {
+      const host = await lockHost(tx, hostId);
+      if (IN_MAINTENANCE.includes(host.resourceState)) {
+        throw new ConflictError(
+          `host ${hostId} is ${host.resourceState}: cancel its maintenance first (DELETE /v1/admin/hosts/${hostId}/maintenance)`, host.resourceState,
+        );
+      }
+      // Enabling or disabling a host changes what it may take: a new generation for cached snapshots.
+      await setResourceState(tx, hostId, state);
+    });
     this.changed();
   }
 

@@ -112,14 +112,15 @@ export async function loadGpuWorkload(db: Db | Tx): Promise<GpuWorkloadShape[]> 
 }
 
 export async function buildSnapshot(db: Db | Tx, scope: SnapshotScope = {}): Promise<FleetSnapshot> {
-  const conds = [];
+  // A removed host is gone from placement (its row stays for history).
+  const conds = [isNull(hosts.removedAt)];
   if (scope.environment) conds.push(eq(regions.name, scope.environment));
   if (scope.hostIds) conds.push(inArray(hosts.id, [...scope.hostIds]));
   const rows = await db.select({
     h: hosts, clusterId: clusters.id, pod: clusters.pod, environment: regions.name,
   }).from(hosts).innerJoin(clusters, eq(hosts.clusterId, clusters.id))
     .innerJoin(regions, eq(clusters.regionId, regions.id))
-    .where(conds.length ? and(...conds) : undefined).orderBy(hosts.id);
+    .where(and(...conds)).orderBy(hosts.id);
   if (rows.length === 0) return { hosts: [] };
   const ids = rows.map((r) => r.h.id);
   // Sequential on purpose: on a transaction handle the queries share one connection anyway.

@@ -36,12 +36,13 @@ export class HostCertificateService {
   async authenticate(der: Buffer): Promise<CertifiedHost> {
     const v = this.ca.verifyHostCertificate(der);
     const [row] = await this.db.select({
-      id: hosts.id, uuid: hosts.uuid, name: hosts.name, revokedAt: hostCertificates.revokedAt,
+      id: hosts.id, uuid: hosts.uuid, name: hosts.name, revokedAt: hostCertificates.revokedAt, removedAt: hosts.removedAt,
     }).from(hostCertificates).innerJoin(hosts, eq(hostCertificates.hostId, hosts.id))
       .where(eq(hostCertificates.serial, v.serial));
     // Signed by our CA but unknown: issued by another manager's database sharing the CA key, or
     // its host was deleted. Either way it does not speak for any host here.
     if (!row || row.uuid !== v.hostUuid) throw new UnauthenticatedError("the client certificate is not known to this manager");
+    if (row.removedAt) throw new UnauthenticatedError(removedHostMessage(row.uuid));
     if (row.revokedAt) throw new UnauthenticatedError("the client certificate has been revoked");
     return { id: row.id, uuid: row.uuid, name: row.name, serial: v.serial, notAfter: v.notAfter };
   }
@@ -94,4 +95,9 @@ export class HostCertificateService {
       notBefore: hostCertificates.notBefore, notAfter: hostCertificates.notAfter, revokedAt: hostCertificates.revokedAt,
     }).from(hostCertificates).where(eq(hostCertificates.hostId, hostId)).orderBy(hostCertificates.id);
   }
+}
+
+/** Why a removed host's agent is refused (hosts/host-removal.ts removes hosts). */
+export function removedHostMessage(uuid: string): string {
+  return `host ${uuid} was removed from this manager by an admin; it may only join again with a new join token`;
 }

@@ -56,6 +56,8 @@ describe("HostStateFilter", () => {
         cpuHost("down", { status: "Down" }),
         cpuHost("disabled", { resourceState: "Disabled" }),
         cpuHost("maint", { resourceState: "Maintenance" }),
+        cpuHost("preparing", { resourceState: "PrepareForMaintenance" }),
+        cpuHost("error-maint", { resourceState: "ErrorInMaintenance" }),
         cpuHost("disc", { status: "Disconnected" }),
       ],
       request: {},

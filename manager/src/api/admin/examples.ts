@@ -512,6 +512,45 @@ export const adminExamples: OperationExamples = {
     request: { resource_state: "Enabled" },
     response: { status: true, message: "Host updated", host: { id: 4, resource_state: "Enabled" } },
   },
+  "DELETE /v1/admin/hosts/{id}": {
+    response: { status: true, message: "Host removed", host: { id: 4, uuid: "9a000000-0000-4000-8000-000000000004", revoked: ["4f1c2a7d9e0b3c58"] } },
+  },
+  "POST /v1/admin/hosts/{id}/maintenance": {
+    request: { allow_cold_migration: false },
+    response: {
+      status: true, message: "Host maintenance started",
+      maintenance: {
+        host_id: 4, resource_state: "PrepareForMaintenance", started_at: "2026-12-05T00:30:00.000Z", allow_cold_migration: false, job_id: 812,
+        vms_total: 0, vms_moved: 0, vms_remaining: 0, vms: [],
+      },
+    },
+  },
+  "GET /v1/admin/hosts/{id}/maintenance": {
+    response: {
+      status: true, message: "Getting host maintenance success",
+      maintenance: {
+        host_id: 4, resource_state: "PrepareForMaintenance", started_at: "2026-12-05T00:30:00.000Z", allow_cold_migration: false, job_id: 812,
+        vms_total: 3, vms_moved: 1, vms_remaining: 2,
+        vms: [
+          { vm_id: 17, status: "moved", job_id: 813, migration_id: 40, destination_host_id: 5, mode: "live" },
+          {
+            vm_id: 18, status: "migrating", job_id: 814, migration_id: 41, destination_host_id: 6, mode: "live", progress: 62,
+            migration: { data_processed_bytes: 2684354560, data_remaining_bytes: 1610612736, dirty_rate_pages_per_sec: 1200, expected_downtime_ms: 180, iteration: 3 },
+          },
+          {
+            vm_id: 19, status: "blocked",
+            reason: "gpu_passthrough: a VM with a passthrough GPU cannot be live-migrated; start maintenance with allow_cold_migration to stop, move and start it, or stop the VM",
+          },
+        ],
+      },
+    },
+  },
+  "DELETE /v1/admin/hosts/{id}/maintenance": {
+    response: {
+      status: true, message: "Host maintenance cancelled", host: { id: 4, resource_state: "Enabled" },
+      still_migrating: [{ vm_id: 18, status: "migrating", job_id: 814, migration_id: 41, destination_host_id: 6, mode: "live", progress: 62 }],
+    },
+  },
   "GET /v1/admin/hosts/{id}/certificates": {
     response: { status: true, message: "Getting host certificates success", certificates: [] },
   },

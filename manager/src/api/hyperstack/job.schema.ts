@@ -22,6 +22,7 @@ export const JobResultView = Type.Object({
   created_bytes: Type.Optional(Type.Integer({ minimum: 0, description: "vm.snapshot.create: bytes the VM's disk files grew by across it (0: not measured, e.g. a retried create)" })),
   pool_gib: Type.Optional(Type.Integer({ minimum: 0, description: "vm.snapshot.create: GiB its storage pool counts for it (the measure, rounded up; absent: no pool)" })),
   pool_full: Type.Optional(Type.String({ description: "vm.snapshot.create: it measured more than its storage pool had left, so it is counted up to the pool's capacity only" })),
+  resource_state: Type.Optional(Type.String({ description: "host.maintenance: the host's resource state it ended in (Maintenance or ErrorInMaintenance)" })),
   scaled: Type.Optional(Type.Object({
     vcpus: Type.Integer({ minimum: 1 }),
     memory_mib: Type.Integer({ minimum: 1 }),
