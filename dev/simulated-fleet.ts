@@ -8,6 +8,7 @@ import type { CapabilityName } from "@orbit/agent/src/drivers/hypervisor.js";
 import type { AgentTlsOptions } from "@orbit/agent/src/connection/agent-connection.js";
 import { FileIdentityStore, MemoryIdentityStore, type IdentityStore } from "@orbit/agent/src/connection/identity-store.js";
 import { simulatedGpus, type SimulatedGpuGroup } from "@orbit/agent/src/drivers/simulator/simulated-gpus.js";
+import { SimulatedMigrationNetwork } from "@orbit/agent/src/drivers/simulator/simulated-migration-network.js";
 import { SimulatorHypervisor } from "@orbit/agent/src/drivers/simulator/simulator-hypervisor.js";
 import { rebootSimulatedHost, simulatedBootId } from "@orbit/agent/src/drivers/simulator/simulator-state-file.js";
 import { StaticGpuInventory } from "@orbit/agent/src/gpu/gpu-inventory.js";
@@ -70,6 +71,8 @@ export interface FleetOptions {
 
 export interface SimulatedFleet {
   agents: OrbitAgent[];
+  /** The network the fleet's hosts live-migrate over (each host reachable under simulator://HOSTNAME). */
+  migrationNetwork: SimulatedMigrationNetwork;
   hypervisors: SimulatorHypervisor[];
   /** Each host's boot id as its agent reports it. */
   bootIds: string[];
@@ -83,18 +86,26 @@ export interface SimulatedFleet {
   stop(): Promise<void>;
 }
 
+/** Host i's address on the simulated cluster network: its own loopback address (all of 127/8 answers on Linux). */
+export function simulatedClusterAddress(i: number): string {
+  return `127.0.${10 + Math.floor(i / 250)}.${(i % 250) + 1}`;
+}
+
 export async function startSimulatedFleet(o: FleetOptions): Promise<SimulatedFleet> {
   const specs = o.hosts ?? DEFAULT_FLEET;
   const hostDirs = specs.map((h) => (o.stateDir ? path.join(o.stateDir, h.hostname) : undefined));
   const identities: IdentityStore[] = hostDirs.map((d) => (d ? new FileIdentityStore(d) : new MemoryIdentityStore()));
   const hypervisors: SimulatorHypervisor[] = [];
   const bootIds: string[] = [];
+  // One network for the fleet, as hosts of one cluster network: any host can migrate to any other.
+  const migrationNetwork = new SimulatedMigrationNetwork();
+  const migrationUri = (h: SimulatedHostSpec) => `simulator://${h.hostname}`;
   const newHost = (i: number) => {
     const h = specs[i]!;
     hypervisors[i] = new SimulatorHypervisor({
       hostUuid: h.uuid, hostname: h.hostname, cpus: h.cpus, memoryMib: h.memoryMib, numaCells: h.numaCells ?? 1,
       startDelayMs: o.startDelayMs ?? 200, ...(o.failStart ? { failStart: o.failStart } : {}), stateDir: hostDirs[i],
-      capabilities: h.capabilities,
+      capabilities: h.capabilities, migration: { network: migrationNetwork, uri: migrationUri(h) },
     });
     bootIds[i] = simulatedBootId(hostDirs[i]);
   };
@@ -106,7 +117,10 @@ export async function startSimulatedFleet(o: FleetOptions): Promise<SimulatedFle
       identity: identities[i]!,
       hypervisor: hypervisors[i]!,
       gpus: new StaticGpuInventory(simulatedGpus(h.uuid, h.gpus ?? [], h.numaCells ?? 1)),
-      host: { tags: h.tags ?? [], environment: h.environment ?? "default", cluster: h.cluster ?? "default" },
+      host: {
+        tags: h.tags ?? [], environment: h.environment ?? "default", cluster: h.cluster ?? "default",
+        migrationUri: migrationUri(h), clusterAddress: simulatedClusterAddress(i),
+      },
       log: o.log.child({ agent: h.hostname }),
       backoff: { initialMs: 200, maxMs: 5000 },
       bootId: () => Promise.resolve(bootIds[i]!),
@@ -121,7 +135,7 @@ export async function startSimulatedFleet(o: FleetOptions): Promise<SimulatedFle
   for (const a of agents) a.start();
   await Promise.all(agents.map((a) => a.connection.connected));
   return {
-    agents, hypervisors, bootIds,
+    agents, hypervisors, bootIds, migrationNetwork,
     stopAgent: async (i) => {
       if (!running[i]) return;
       running[i] = false;

@@ -4,6 +4,7 @@ import type { ChannelCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { Gpu, HostFacts } from "#shared/protocol.js";
 import { CommandExecutor } from "./commands/command-executor.js";
+import { MigrationProgressThrottle } from "./commands/migration-progress-throttle.js";
 import { AgentConnection, type AgentTlsOptions } from "./connection/agent-connection.js";
 import type { IdentityStore } from "./connection/identity-store.js";
 import { capabilityNames, type Hypervisor } from "./drivers/hypervisor.js";
@@ -17,7 +18,11 @@ export interface AgentOptions {
   identity: IdentityStore;
   hypervisor: Hypervisor;
   gpus: GpuInventory;
-  host: { tags: string[]; environment: string; cluster: string; hostname?: string | undefined };
+  host: {
+    tags: string[]; environment: string; cluster: string; hostname?: string | undefined;
+    /** Reported in facts: the URI peers migrate to this host under, and its cluster-network address ("": none). */
+    migrationUri?: string | undefined; clusterAddress?: string | undefined;
+  };
   log: Logger;
   heartbeatIntervalMs?: number;
   /** How often the running VMs' counters go to the manager (0: never; default 60 s). */
@@ -42,7 +47,9 @@ export class OrbitAgent {
   private readonly fallbackUuid = randomUUID();
 
   constructor(private readonly o: AgentOptions) {
-    this.executor = new CommandExecutor(o.hypervisor);
+    // A running migration's progress goes to the manager as events, at most twice a second.
+    const progress = new MigrationProgressThrottle((m) => this.connection.sendMigrationProgress(m));
+    this.executor = new CommandExecutor(o.hypervisor, { onMigrationProgress: (vm, commandId, p) => progress.offer(vm, commandId, p) });
     this.connection = new AgentConnection({
       managerAddress: o.managerAddress,
       joinToken: o.joinToken,
@@ -81,6 +88,8 @@ export class OrbitAgent {
       hostTags: this.o.host.tags,
       environment: this.o.host.environment,
       cluster: this.o.host.cluster,
+      migrationUri: this.o.host.migrationUri ?? "",
+      clusterAddress: this.o.host.clusterAddress ?? "",
       gpus,
       agentVersion: AGENT_VERSION,
       discoveryWarnings: warnings,

@@ -38,6 +38,9 @@ describe("walking skeleton", () => {
     expect(b.gpus).toHaveLength(2);
     expect(b.gpus[0]).toMatchObject({ model: "NVIDIA H100 80GB HBM3", numa_node: 0 });
     expect(b.gpus[1].numa_node).toBe(1);
+    // The simulated fleet's hosts are reachable by each other for live migration.
+    expect(b).toMatchObject({ migration_uri: "simulator://e2e-b", hypervisor_version: "simulator" });
+    expect(b.cluster_address).toMatch(/^127\.0\.10\.\d+$/);
   });
 
   it("creates a VM, runs it on the chosen host, deletes it and releases its capacity", async () => {

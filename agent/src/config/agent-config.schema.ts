@@ -110,7 +110,17 @@ const hostSchema = z
     environment: nonEmpty.default("default"),
     cluster: nonEmpty.default("default"),
     hostname: nonEmpty.optional(),
-  });
+    // The hypervisor URI peers reach this host under for a live migration (libvirt:
+    // qemu+tcp://ADDR/system); "": the host cannot be a migration destination.
+    migration_uri: z.string().default(""),
+    // The host's address on the cluster network (the migration stream goes to tcp://ADDR,
+    // neighbours probe it); "": none.
+    cluster_address: z.string().regex(/^\S*$/, { message: "expected an address without spaces" }).default(""),
+  })
+  .transform((h) => ({
+    tags: h.tags, environment: h.environment, cluster: h.cluster, hostname: h.hostname,
+    migrationUri: h.migration_uri, clusterAddress: h.cluster_address,
+  }));
 
 const reconnectSchema = z
   .strictObject({

@@ -58,7 +58,7 @@ describe("parseAgentConfig defaults", () => {
       },
       simulator: { cpus: 16, memoryMib: 65536, numaCells: 1, gpus: [], startDelayMs: 200 },
       gpu: { nvidiaSmi: "nvidia-smi", sysfsRoot: "/sys", enabled: true },
-      host: { tags: [], environment: "default", cluster: "default" },
+      host: { tags: [], environment: "default", cluster: "default", hostname: undefined, migrationUri: "", clusterAddress: "" },
       reconnect: { initialBackoffMs: 500, maxBackoffMs: 15000, logEveryMs: 60000 },
       stats: { intervalMs: 60000 },
       logLevel: "info",
@@ -97,6 +97,12 @@ describe("parseAgentConfig defaults", () => {
     expect(c.driver).toBe("simulator");
     expect(c.simulator.gpus).toEqual([{ model: "A100", memoryMib: 40960, count: 1, numaNode: 1 }]);
     expect(c.libvirt).toMatchObject({ domainType: "qemu", cpuMode: "custom", secureBoot: true });
+  });
+
+  it("takes the host's migration URI and cluster address (empty: not a migration destination)", () => {
+    const c = parseAgentConfig({ manager: "m:1", host: { migration_uri: "qemu+tcp://10.0.1.11/system", cluster_address: "10.0.1.11" } });
+    expect(c.host).toMatchObject({ migrationUri: "qemu+tcp://10.0.1.11/system", clusterAddress: "10.0.1.11" });
+    expect(() => parseAgentConfig({ manager: "m:1", host: { cluster_address: "10.0.1.11 x" } })).toThrow(/host\.cluster_address/);
   });
 
   it("accepts an empty document as long as the manager comes from elsewhere", () => {

@@ -9,7 +9,7 @@ import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import {
   AgentServiceClient, PowerState, type AgentMessage, type Command, type CommandResult, type HostFacts,
-  type ManagerMessage, type RegisterResponse,
+  type ManagerMessage, type MigrationProgress, type RegisterResponse,
 } from "#shared/protocol.js";
 import { toVmStatsMessage, type CommandExecutor } from "../commands/command-executor.js";
 import { AgentConsoles } from "../console/agent-consoles.js";
@@ -382,6 +382,13 @@ export class AgentConnection {
         this.o.hypervisor.listDomains(), this.o.hypervisor.freeMemoryMib(), this.o.bootId?.() ?? "",
       ]);
       stream.write({ body: { $case: "heartbeat", value: { seq: ++this.seq, sentAtMs: Date.now(), domains, freeMemoryMib: free, bootId } } });
+    });
+  }
+
+  /** A running migration's progress sample (best effort: none is sent while the stream is down). */
+  sendMigrationProgress(p: MigrationProgress): void {
+    this.enqueue(async () => {
+      this.stream?.write({ body: { $case: "event", value: { atMs: Date.now(), body: { $case: "migrationProgress", value: p } } } });
     });
   }
 

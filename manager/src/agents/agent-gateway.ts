@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { ForbiddenError, InvalidArgumentError, OrbitError, UnauthenticatedError } from "#shared/errors.js";
 import {
   AgentServiceService, type AgentMessage, type AgentServiceServer, type CommandResult, type ConsoleClosed, type ConsoleOutput, type DomainEvent,
-  type FetchImageRequest, type Heartbeat, type ImageChunk, type ManagerMessage, type RegisterRequest, type RegisterResponse, type VmStatsReport,
+  type FetchImageRequest, type Heartbeat, type ImageChunk, type ManagerMessage, type MigrationProgress, type RegisterRequest, type RegisterResponse, type VmStatsReport,
 } from "#shared/protocol.js";
 import { NotFoundError } from "#shared/errors.js";
 import type { ImageFiles } from "../catalog/image-files.js";
@@ -51,6 +51,8 @@ export interface AgentGatewayOptions {
   revocationCheckMs?: number;
   /** Where the VMs' counter reports go (VM metrics); without it they are dropped. */
   onVmStats?: (hostId: number, report: VmStatsReport) => Promise<unknown>;
+  /** Where a running migration's progress samples go (migration/migration-progress.ts); without it they are dropped. */
+  onMigrationProgress?: (hostId: number, p: MigrationProgress) => Promise<unknown>;
   /** Where console output goes; without it console messages are dropped. */
   consoles?: ConsoleStreamHandler;
   /** Told about errors; returns true when it was the database being unavailable (logged once per outage there). */
@@ -244,6 +246,7 @@ export class AgentGateway {
           return;
         case "event":
           if (b.value.body?.$case === "domain") await this.o.handler.onDomainEvent(host.id, b.value.body.value);
+          if (b.value.body?.$case === "migrationProgress") await this.o.onMigrationProgress?.(host.id, b.value.body.value);
           return;
         case "vmStatsReport":
           await this.o.onVmStats?.(host.id, b.value);

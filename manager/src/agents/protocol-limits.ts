@@ -59,6 +59,7 @@ export function checkHostFactsBounds(f: HostFacts | undefined): void {
     ["host_uuid", f.hostUuid], ["hostname", f.hostname], ["hypervisor", f.hypervisor], ["cpu_model", f.cpuModel],
     ["cpu_arch", f.cpuArch], ["agent_version", f.agentVersion], ["hypervisor_version", f.hypervisorVersion],
     ["environment", f.environment], ["cluster", f.cluster], ["driver", f.driver],
+    ["migration_uri", f.migrationUri], ["cluster_address", f.clusterAddress],
   ] as const) maxChars(`facts.${name}`, v);
   maxItems("facts.numa_cells", f.numaCells, L.numaCells);
   for (const c of f.numaCells) maxItems("facts.numa_cells.cpus", c.cpus, L.cpusPerNumaCell);
@@ -164,7 +165,13 @@ export function checkAgentMessageBounds(m: AgentMessage): void {
   switch (b.$case) {
     case "heartbeat": return checkHeartbeat(b.value);
     case "commandResult": return checkCommandResult(b.value);
-    case "event": if (b.value.body?.$case === "domain") checkDomainEvent(b.value.body.value); return;
+    case "event":
+      if (b.value.body?.$case === "domain") checkDomainEvent(b.value.body.value);
+      if (b.value.body?.$case === "migrationProgress") {
+        maxChars("migration_progress.vm_uuid", b.value.body.value.vmUuid);
+        maxChars("migration_progress.command_id", b.value.body.value.commandId);
+      }
+      return;
     case "vmStatsReport": return checkVmStatsReport(b.value);
     case "consoleOutput":
       maxChars("console_output.session_id", b.value.sessionId);

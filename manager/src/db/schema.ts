@@ -151,6 +151,10 @@ export const hosts = pgTable("hosts", {
   tags: text("tags").array().notNull().default(sql`'{}'::text[]`),
   agentVersion: text("agent_version").notNull().default(""),
   hypervisorVersion: text("hypervisor_version").notNull().default(""),
+  // The hypervisor URI peers migrate to this host under ("": it cannot be a migration destination)
+  // and its address on the cluster network (the migration stream's tcp://ADDR; "": none), from its facts.
+  migrationUri: text("migration_uri").notNull().default(""),
+  clusterAddress: text("cluster_address").notNull().default(""),
   discoveryWarnings: jsonb("discovery_warnings").notNull().$type<string[]>().default([]),
   secretHash: text("secret_hash").notNull(),
   lastHeartbeatAt: timestamp("last_heartbeat_at", { withTimezone: true, mode: "date" }),

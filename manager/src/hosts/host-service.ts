@@ -82,6 +82,8 @@ export class HostService {
       tags: f.hostTags,
       agentVersion: f.agentVersion,
       hypervisorVersion: f.hypervisorVersion,
+      migrationUri: f.migrationUri,
+      clusterAddress: f.clusterAddress,
       discoveryWarnings: f.discoveryWarnings,
       secretHash: sha256(secret),
       // New facts (memory, GPUs) change what the host can take: cached snapshots must re-read it.
@@ -176,6 +178,9 @@ export class HostService {
         tags: h.tags,
         lastHeartbeatAt: h.lastHeartbeatAt,
         agentVersion: h.agentVersion,
+        hypervisorVersion: h.hypervisorVersion,
+        migrationUri: h.migrationUri,
+        clusterAddress: h.clusterAddress,
         discoveryWarnings: h.discoveryWarnings,
         capacity: {
           cpus: h.cpus,
@@ -223,6 +228,10 @@ export interface HostOverview {
   tags: string[];
   lastHeartbeatAt: Date | null;
   agentVersion: string;
+  hypervisorVersion: string;
+  /** "": the host cannot be a live migration destination. */
+  migrationUri: string;
+  clusterAddress: string;
   discoveryWarnings: string[];
   capacity: {
     cpus: number;

@@ -155,7 +155,10 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
     const node = parseVirshNodeinfo(nodeinfoText);
     const caps = parseVirshCapabilities(capsXml);
     const hostname = this.opts.hostname ?? ((await this.virsh.run(["hostname"]).catch(() => "")).trim() || osHostname());
-    const hv = /Running hypervisor:\s*(.+)$/m.exec(versionText)?.[1]?.trim() ?? "";
+    // "QEMU 8.2.2, libvirt 10.0.0": the manager checks both before a vGPU live migration.
+    const running = /Running hypervisor:\s*(.+)$/m.exec(versionText)?.[1]?.trim() ?? "";
+    const library = /Using library:\s*(libvirt\s+\S+)/m.exec(versionText)?.[1]?.trim() ?? "";
+    const hv = [running, library].filter(Boolean).join(", ");
     const cells = Math.max(1, node.numaCells);
     return {
       hostUuid: caps.hostUuid,

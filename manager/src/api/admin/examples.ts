@@ -376,6 +376,9 @@ export const adminExamples: OperationExamples = {
           tags: ["gpu"],
           last_heartbeat_at: "2026-12-04T18:50:08.347Z",
           agent_version: "0.1.0",
+          hypervisor_version: "QEMU 8.2.2, libvirt 10.0.0",
+          migration_uri: "qemu+tcp://10.0.1.11/system",
+          cluster_address: "10.0.1.11",
           discovery_warnings: [],
           capacity: {
             cpus: 256,

@@ -19,6 +19,9 @@ export function hostView(h: HostOverview): Static<typeof AdminHost> {
     tags: h.tags,
     last_heartbeat_at: h.lastHeartbeatAt?.toISOString() ?? null,
     agent_version: h.agentVersion,
+    hypervisor_version: h.hypervisorVersion,
+    migration_uri: h.migrationUri,
+    cluster_address: h.clusterAddress,
     discovery_warnings: h.discoveryWarnings,
     capacity: {
       cpus: c.cpus,

@@ -41,6 +41,9 @@ export const AdminHost = Type.Object({
   tags: Type.Array(Type.String()),
   last_heartbeat_at: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
   agent_version: Type.String(),
+  hypervisor_version: Type.String({ description: "The hypervisor's version as the agent reports it (libvirt: QEMU's and libvirt's)" }),
+  migration_uri: Type.String({ description: "The hypervisor URI other hosts migrate to this one under; empty: it cannot be a migration destination" }),
+  cluster_address: Type.String({ description: "The host's address on the cluster network (the migration stream goes there); empty: none" }),
   discovery_warnings: Type.Array(Type.String()),
   capacity: Type.Object({
     cpus: Type.Integer(),

@@ -226,6 +226,16 @@ export interface HostFacts {
    * that needs one the host lacks is refused with the error code "unsupported".
    */
   capabilities: string[];
+  /**
+   * The hypervisor URI peers use to reach this host for a live migration (libvirt:
+   * qemu+tcp://ADDR/system; simulator: its migration network URI). "": it cannot be a destination.
+   */
+  migrationUri: string;
+  /**
+   * The host's address on the cluster network: the migration stream goes to tcp://ADDR and
+   * neighbours probe it. "": none (no stream address is forced, neighbours cannot probe it).
+   */
+  clusterAddress: string;
 }
 
 export interface NumaCell {
@@ -485,7 +495,25 @@ export interface VmStatsSample {
 
 export interface Event {
   atMs: number;
-  body: { $case: "domain"; value: DomainEvent } | undefined;
+  body: { $case: "domain"; value: DomainEvent } | { $case: "migrationProgress"; value: MigrationProgress } | undefined;
+}
+
+/**
+ * A sample of a running MigrateVm (libvirt's domjobinfo), sent at most twice a second while it
+ * runs. 0 in a counter means "not reported" (libvirt leaves fields out early in a job).
+ */
+export interface MigrationProgress {
+  vmUuid: string;
+  /** The MigrateVm command it belongs to. */
+  commandId: string;
+  elapsedMs: number;
+  dataProcessedBytes: number;
+  dataRemainingBytes: number;
+  dataTotalBytes: number;
+  dirtyRatePagesPerSec: number;
+  memoryBandwidthBps: number;
+  expectedDowntimeMs: number;
+  iteration: number;
 }
 
 export interface DomainEvent {
@@ -1542,6 +1570,8 @@ function createBaseHostFacts(): HostFacts {
     driver: "",
     discoveryWarnings: [],
     capabilities: [],
+    migrationUri: "",
+    clusterAddress: "",
   };
 }
 
@@ -1609,6 +1639,12 @@ export const HostFacts: MessageFns<HostFacts> = {
     }
     for (const v of message.capabilities) {
       writer.uint32(170).string(v!);
+    }
+    if (message.migrationUri !== "") {
+      writer.uint32(178).string(message.migrationUri);
+    }
+    if (message.clusterAddress !== "") {
+      writer.uint32(186).string(message.clusterAddress);
     }
     return writer;
   },
@@ -1794,6 +1830,22 @@ export const HostFacts: MessageFns<HostFacts> = {
             message.capabilities.push(reader.string());
             continue;
           }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.migrationUri = reader.string();
+            continue;
+          }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.clusterAddress = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1879,6 +1931,16 @@ export const HostFacts: MessageFns<HostFacts> = {
       capabilities: globalThis.Array.isArray(object?.capabilities)
         ? object.capabilities.map((e: any) => globalThis.String(e))
         : [],
+      migrationUri: isSet(object.migrationUri)
+        ? globalThis.String(object.migrationUri)
+        : isSet(object.migration_uri)
+        ? globalThis.String(object.migration_uri)
+        : "",
+      clusterAddress: isSet(object.clusterAddress)
+        ? globalThis.String(object.clusterAddress)
+        : isSet(object.cluster_address)
+        ? globalThis.String(object.cluster_address)
+        : "",
     };
   },
 
@@ -1947,6 +2009,12 @@ export const HostFacts: MessageFns<HostFacts> = {
     if (message.capabilities?.length) {
       obj.capabilities = message.capabilities;
     }
+    if (message.migrationUri !== "") {
+      obj.migrationUri = message.migrationUri;
+    }
+    if (message.clusterAddress !== "") {
+      obj.clusterAddress = message.clusterAddress;
+    }
     return obj;
   },
 
@@ -1976,6 +2044,8 @@ export const HostFacts: MessageFns<HostFacts> = {
     message.driver = object.driver ?? "";
     message.discoveryWarnings = object.discoveryWarnings?.map((e) => e) || [];
     message.capabilities = object.capabilities?.map((e) => e) || [];
+    message.migrationUri = object.migrationUri ?? "";
+    message.clusterAddress = object.clusterAddress ?? "";
     return message;
   },
 };
@@ -5495,6 +5565,9 @@ export const Event: MessageFns<Event> = {
       case "domain":
         DomainEvent.encode(message.body.value, writer.uint32(18).fork()).join();
         break;
+      case "migrationProgress":
+        MigrationProgress.encode(message.body.value, writer.uint32(34).fork()).join();
+        break;
     }
     return writer;
   },
@@ -5528,6 +5601,14 @@ export const Event: MessageFns<Event> = {
             message.body = { $case: "domain", value: DomainEvent.decode(reader, reader.uint32()) };
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.body = { $case: "migrationProgress", value: MigrationProgress.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5547,7 +5628,13 @@ export const Event: MessageFns<Event> = {
         : isSet(object.at_ms)
         ? globalThis.Number(object.at_ms)
         : 0,
-      body: isSet(object.domain) ? { $case: "domain", value: DomainEvent.fromJSON(object.domain) } : undefined,
+      body: isSet(object.domain)
+        ? { $case: "domain", value: DomainEvent.fromJSON(object.domain) }
+        : isSet(object.migrationProgress)
+        ? { $case: "migrationProgress", value: MigrationProgress.fromJSON(object.migrationProgress) }
+        : isSet(object.migration_progress)
+        ? { $case: "migrationProgress", value: MigrationProgress.fromJSON(object.migration_progress) }
+        : undefined,
     };
   },
 
@@ -5558,6 +5645,8 @@ export const Event: MessageFns<Event> = {
     }
     if (message.body?.$case === "domain") {
       obj.domain = DomainEvent.toJSON(message.body.value);
+    } else if (message.body?.$case === "migrationProgress") {
+      obj.migrationProgress = MigrationProgress.toJSON(message.body.value);
     }
     return obj;
   },
@@ -5575,7 +5664,273 @@ export const Event: MessageFns<Event> = {
         }
         break;
       }
+      case "migrationProgress": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "migrationProgress", value: MigrationProgress.fromPartial(object.body.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseMigrationProgress(): MigrationProgress {
+  return {
+    vmUuid: "",
+    commandId: "",
+    elapsedMs: 0,
+    dataProcessedBytes: 0,
+    dataRemainingBytes: 0,
+    dataTotalBytes: 0,
+    dirtyRatePagesPerSec: 0,
+    memoryBandwidthBps: 0,
+    expectedDowntimeMs: 0,
+    iteration: 0,
+  };
+}
+
+export const MigrationProgress: MessageFns<MigrationProgress> = {
+  encode(message: MigrationProgress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vmUuid !== "") {
+      writer.uint32(10).string(message.vmUuid);
+    }
+    if (message.commandId !== "") {
+      writer.uint32(18).string(message.commandId);
+    }
+    if (message.elapsedMs !== 0) {
+      writer.uint32(24).uint64(message.elapsedMs);
+    }
+    if (message.dataProcessedBytes !== 0) {
+      writer.uint32(32).uint64(message.dataProcessedBytes);
+    }
+    if (message.dataRemainingBytes !== 0) {
+      writer.uint32(40).uint64(message.dataRemainingBytes);
+    }
+    if (message.dataTotalBytes !== 0) {
+      writer.uint32(48).uint64(message.dataTotalBytes);
+    }
+    if (message.dirtyRatePagesPerSec !== 0) {
+      writer.uint32(56).uint64(message.dirtyRatePagesPerSec);
+    }
+    if (message.memoryBandwidthBps !== 0) {
+      writer.uint32(64).uint64(message.memoryBandwidthBps);
+    }
+    if (message.expectedDowntimeMs !== 0) {
+      writer.uint32(72).uint64(message.expectedDowntimeMs);
+    }
+    if (message.iteration !== 0) {
+      writer.uint32(80).uint32(message.iteration);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MigrationProgress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMigrationProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.vmUuid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.commandId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.elapsedMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.dataProcessedBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.dataRemainingBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.dataTotalBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.dirtyRatePagesPerSec = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.memoryBandwidthBps = longToNumber(reader.uint64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.expectedDowntimeMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.iteration = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MigrationProgress {
+    return {
+      vmUuid: isSet(object.vmUuid)
+        ? globalThis.String(object.vmUuid)
+        : isSet(object.vm_uuid)
+        ? globalThis.String(object.vm_uuid)
+        : "",
+      commandId: isSet(object.commandId)
+        ? globalThis.String(object.commandId)
+        : isSet(object.command_id)
+        ? globalThis.String(object.command_id)
+        : "",
+      elapsedMs: isSet(object.elapsedMs)
+        ? globalThis.Number(object.elapsedMs)
+        : isSet(object.elapsed_ms)
+        ? globalThis.Number(object.elapsed_ms)
+        : 0,
+      dataProcessedBytes: isSet(object.dataProcessedBytes)
+        ? globalThis.Number(object.dataProcessedBytes)
+        : isSet(object.data_processed_bytes)
+        ? globalThis.Number(object.data_processed_bytes)
+        : 0,
+      dataRemainingBytes: isSet(object.dataRemainingBytes)
+        ? globalThis.Number(object.dataRemainingBytes)
+        : isSet(object.data_remaining_bytes)
+        ? globalThis.Number(object.data_remaining_bytes)
+        : 0,
+      dataTotalBytes: isSet(object.dataTotalBytes)
+        ? globalThis.Number(object.dataTotalBytes)
+        : isSet(object.data_total_bytes)
+        ? globalThis.Number(object.data_total_bytes)
+        : 0,
+      dirtyRatePagesPerSec: isSet(object.dirtyRatePagesPerSec)
+        ? globalThis.Number(object.dirtyRatePagesPerSec)
+        : isSet(object.dirty_rate_pages_per_sec)
+        ? globalThis.Number(object.dirty_rate_pages_per_sec)
+        : 0,
+      memoryBandwidthBps: isSet(object.memoryBandwidthBps)
+        ? globalThis.Number(object.memoryBandwidthBps)
+        : isSet(object.memory_bandwidth_bps)
+        ? globalThis.Number(object.memory_bandwidth_bps)
+        : 0,
+      expectedDowntimeMs: isSet(object.expectedDowntimeMs)
+        ? globalThis.Number(object.expectedDowntimeMs)
+        : isSet(object.expected_downtime_ms)
+        ? globalThis.Number(object.expected_downtime_ms)
+        : 0,
+      iteration: isSet(object.iteration) ? globalThis.Number(object.iteration) : 0,
+    };
+  },
+
+  toJSON(message: MigrationProgress): unknown {
+    const obj: any = {};
+    if (message.vmUuid !== "") {
+      obj.vmUuid = message.vmUuid;
+    }
+    if (message.commandId !== "") {
+      obj.commandId = message.commandId;
+    }
+    if (message.elapsedMs !== 0) {
+      obj.elapsedMs = Math.round(message.elapsedMs);
+    }
+    if (message.dataProcessedBytes !== 0) {
+      obj.dataProcessedBytes = Math.round(message.dataProcessedBytes);
+    }
+    if (message.dataRemainingBytes !== 0) {
+      obj.dataRemainingBytes = Math.round(message.dataRemainingBytes);
+    }
+    if (message.dataTotalBytes !== 0) {
+      obj.dataTotalBytes = Math.round(message.dataTotalBytes);
+    }
+    if (message.dirtyRatePagesPerSec !== 0) {
+      obj.dirtyRatePagesPerSec = Math.round(message.dirtyRatePagesPerSec);
+    }
+    if (message.memoryBandwidthBps !== 0) {
+      obj.memoryBandwidthBps = Math.round(message.memoryBandwidthBps);
+    }
+    if (message.expectedDowntimeMs !== 0) {
+      obj.expectedDowntimeMs = Math.round(message.expectedDowntimeMs);
+    }
+    if (message.iteration !== 0) {
+      obj.iteration = Math.round(message.iteration);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MigrationProgress>, I>>(base?: I): MigrationProgress {
+    return MigrationProgress.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MigrationProgress>, I>>(object: I): MigrationProgress {
+    const message = createBaseMigrationProgress();
+    message.vmUuid = object.vmUuid ?? "";
+    message.commandId = object.commandId ?? "";
+    message.elapsedMs = object.elapsedMs ?? 0;
+    message.dataProcessedBytes = object.dataProcessedBytes ?? 0;
+    message.dataRemainingBytes = object.dataRemainingBytes ?? 0;
+    message.dataTotalBytes = object.dataTotalBytes ?? 0;
+    message.dirtyRatePagesPerSec = object.dirtyRatePagesPerSec ?? 0;
+    message.memoryBandwidthBps = object.memoryBandwidthBps ?? 0;
+    message.expectedDowntimeMs = object.expectedDowntimeMs ?? 0;
+    message.iteration = object.iteration ?? 0;
     return message;
   },
 };

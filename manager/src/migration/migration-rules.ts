@@ -1,0 +1,1 @@
+export type MigrationMode = "live" | "cold";
