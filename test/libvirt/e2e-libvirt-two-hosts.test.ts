@@ -35,8 +35,12 @@ describe.skipIf(skip)(`two real libvirt hosts in one cloud${reason ? ` (${reason
   }, 60_000);
 
   it("both hosts are Up in one cluster, each agent a process of its own in its host's namespace", async () => {
-    const hosts = (await s.cloud.api("GET", "/v1/admin/hosts")).json.hosts as { id: number; name: string; cluster: string; state: string; driver: string }[];
+    const hosts = (await s.cloud.api("GET", "/v1/admin/hosts")).json.hosts as Record<string, any>[];
     expect(hosts.map((h) => [h.name, h.state, h.driver]).sort()).toEqual([["orbit-lv-a", "Up", "libvirt"], ["orbit-lv-b", "Up", "libvirt"]]);
+    // Where peers migrate to and probe each host: its daemon's TCP listener and its LAN address.
+    for (const h of s.hosts) {
+      expect(hosts.find((x) => x.name === h.hostname)).toMatchObject({ migration_uri: `qemu+tcp://${h.address}/system`, cluster_address: h.address });
+    }
     expect(new Set(hosts.map((h) => h.cluster)).size).toBe(1);
     for (const h of s.hosts) {
       // `ip netns identify PID`: the agent process lives in its host's namespace, not the test's.

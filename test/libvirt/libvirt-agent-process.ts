@@ -27,6 +27,9 @@ export interface LibvirtAgentProcessOptions {
   imagesDir: string;
   instancesDir: string;
   tags?: string[];
+  /** host.migration_uri and host.cluster_address: where peers migrate to and probe this host. */
+  migrationUri?: string;
+  clusterAddress?: string;
   guest: TestGuest;
   /** Extra top-level keys of agent.yaml. */
   extra?: Record<string, unknown>;
@@ -49,7 +52,7 @@ export class LibvirtAgentProcess {
         images_dir: o.imagesDir, instances_dir: o.instancesDir,
       },
       gpu: { enabled: false },
-      host: { hostname: o.hostname, tags: o.tags ?? [] },
+      host: { hostname: o.hostname, tags: o.tags ?? [], migration_uri: o.migrationUri ?? "", cluster_address: o.clusterAddress ?? "" },
       // Back quickly after a manager or network outage (the tests time what follows).
       reconnect: { initial_backoff_ms: 100, max_backoff_ms: 1000 },
       log_level: process.env.ORBIT_TEST_LOG ?? "info",

@@ -156,7 +156,7 @@ export function libvirtTwoHostStack(): { start(o: TwoHostStackOptions): Promise<
       await execa("virsh", ["-c", daemon.uri, "version"]);
       const agent = new LibvirtAgentProcess({
         netns: net.name, managerAddress: cloud.manager.grpcAddress, joinToken: cloud.manager.agentToken, hostname,
-        libvirtUri: daemon.uri, stateDir: join(work, `agent-${hostname}`), imagesDir, instancesDir, guest,
+        libvirtUri: daemon.uri, migrationUri: daemon.tcpUri!, clusterAddress: address, stateDir: join(work, `agent-${hostname}`), imagesDir, instancesDir, guest,
         extra: o.agentConfig?.({ hostname, address, daemon, heartbeatDir }) ?? {},
       });
       agents.push(agent);
