@@ -22,6 +22,8 @@ export interface SandboxedLibvirtd {
    * (stop() still removes what is left).
    */
   powerOff(): Promise<void>;
+  /** UUIDs of the QEMU processes this daemon started that are alive (read from /proc: works with the daemon dead). */
+  liveQemu(): string[];
   stop(): Promise<void>;
 }
 
@@ -114,6 +116,15 @@ export async function startSandboxedLibvirtd(opts: { netns?: string; tcpListenAd
     if (!existsSync(qemuRun)) return [];
     return readdirSync(qemuRun).filter((x) => x.endsWith(".pid")).map((f) => Number(readFileSync(join(qemuRun, f), "utf8").trim())).filter((pid) => pid > 0);
   };
+  const liveQemu = (): string[] => qemuPids().flatMap((pid) => {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      const i = argv.indexOf("-uuid");
+      return i >= 0 && argv[i + 1] ? [argv[i + 1]!] : [];
+    } catch {
+      return [];
+    }
+  });
   const powerOff = async (): Promise<void> => {
     if (child.exitCode === null && child.pid) killQuietly(child.pid, "SIGKILL");
     for (const pid of qemuPids()) killQuietly(pid, "SIGKILL");
@@ -135,7 +146,7 @@ export async function startSandboxedLibvirtd(opts: { netns?: string; tcpListenAd
     rmSync(root, { recursive: true, force: true });
   };
   const tcpUri = opts.tcpListenAddress ? `qemu+tcp://${opts.tcpListenAddress}/system` : undefined;
-  return { root, uri, hostUuid, ...(tcpUri ? { tcpUri } : {}), logs, powerOff, stop };
+  return { root, uri, hostUuid, ...(tcpUri ? { tcpUri } : {}), logs, powerOff, liveQemu, stop };
 }
 
 function killQuietly(pid: number, signal: NodeJS.Signals): void {
