@@ -12,6 +12,7 @@ import { SimulatedMigrationNetwork } from "@orbit/agent/src/drivers/simulator/si
 import { SimulatorHypervisor } from "@orbit/agent/src/drivers/simulator/simulator-hypervisor.js";
 import { rebootSimulatedHost, simulatedBootId } from "@orbit/agent/src/drivers/simulator/simulator-state-file.js";
 import { StaticGpuInventory } from "@orbit/agent/src/gpu/gpu-inventory.js";
+import { nodeHeartbeatFs, type HeartbeatFs } from "@orbit/agent/src/ha/storage-heartbeat.js";
 
 export interface SimulatedHostSpec {
   hostname: string;
@@ -26,6 +27,11 @@ export interface SimulatedHostSpec {
   environment?: string;
   /** The optional driver capabilities the host has (default: all), to simulate a driver that lacks some. */
   capabilities?: CapabilityName[];
+  /**
+   * Its address on the cluster network, which neighbours probe (default: its own 127.0.10.N, which
+   * always answers). An unroutable one (TEST-NET 192.0.2.N) makes a host neighbours cannot reach.
+   */
+  clusterAddress?: string;
 }
 
 /** NVIDIA L40S time-sliced vGPU profiles (48 GB frame buffer split 4, 2 or 1 ways). */
@@ -67,6 +73,8 @@ export interface FleetOptions {
    * memory when absent.
    */
   stateDir?: string;
+  /** HA: the shared storage heartbeat dir every host writes into and probes read (none: no HA evidence). */
+  storageHeartbeatDir?: string;
 }
 
 export interface SimulatedFleet {
@@ -83,6 +91,12 @@ export interface SimulatedFleet {
    * the host lost its domains and reports a new boot id, as after a power cycle.
    */
   startAgent(i: number, opts?: { reboot?: boolean }): Promise<void>;
+  /**
+   * Cuts host i off (HA): its agent loses the manager and its storage heartbeat writes fail, as
+   * when its network is cut; the host and its domains stay, and its agent fences itself
+   * (self_fence_after_ms). startAgent(i) brings it back (its storage too).
+   */
+  isolateHost(i: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -109,6 +123,13 @@ export async function startSimulatedFleet(o: FleetOptions): Promise<SimulatedFle
     });
     bootIds[i] = simulatedBootId(hostDirs[i]);
   };
+  // Each host's storage: cut by isolateHost (its writes fail as on a lost NFS mount).
+  const storageCut = specs.map(() => false);
+  const heartbeatFs = (i: number): HeartbeatFs => ({
+    ...nodeHeartbeatFs,
+    writeSynced: (file, data) => (storageCut[i] ? Promise.reject(new Error("simulated: storage unreachable")) : nodeHeartbeatFs.writeSynced(file, data)),
+    rename: (from, to) => (storageCut[i] ? Promise.reject(new Error("simulated: storage unreachable")) : nodeHeartbeatFs.rename(from, to)),
+  });
   const newAgent = (i: number) => {
     const h = specs[i]!;
     return new OrbitAgent({
@@ -119,8 +140,9 @@ export async function startSimulatedFleet(o: FleetOptions): Promise<SimulatedFle
       gpus: new StaticGpuInventory(simulatedGpus(h.uuid, h.gpus ?? [], h.numaCells ?? 1)),
       host: {
         tags: h.tags ?? [], environment: h.environment ?? "default", cluster: h.cluster ?? "default",
-        migrationUri: migrationUri(h), clusterAddress: simulatedClusterAddress(i),
+        migrationUri: migrationUri(h), clusterAddress: h.clusterAddress ?? simulatedClusterAddress(i),
       },
+      ...(o.storageHeartbeatDir ? { ha: { storageHeartbeatDir: o.storageHeartbeatDir, fs: heartbeatFs(i) } } : {}),
       log: o.log.child({ agent: h.hostname }),
       backoff: { initialMs: 200, maxMs: 5000 },
       bootId: () => Promise.resolve(bootIds[i]!),
@@ -142,8 +164,18 @@ export async function startSimulatedFleet(o: FleetOptions): Promise<SimulatedFle
       // Only the connection: the simulated host (and its domains) stays.
       await agents[i]!.connection.stop();
     },
+    isolateHost: async (i) => {
+      if (!running[i]) return;
+      running[i] = false;
+      storageCut[i] = true;
+      // The connection only: its self-fencer keeps running, as on the real host.
+      await agents[i]!.connection.stop();
+    },
     startAgent: async (i, opts = {}) => {
       if (running[i]) throw new Error(`agent ${i} is running`);
+      // The previous agent process is gone for good (its fencer too); its storage is back.
+      await agents[i]!.fencer.stop();
+      storageCut[i] = false;
       if (opts.reboot) {
         const dir = hostDirs[i];
         if (dir) rebootSimulatedHost(dir);
@@ -154,6 +186,6 @@ export async function startSimulatedFleet(o: FleetOptions): Promise<SimulatedFle
       agents[i].start();
       await agents[i].connection.connected;
     },
-    stop: async () => { await Promise.all(agents.map((a, i) => (running[i] ? a.stop() : Promise.resolve()))); },
+    stop: async () => { await Promise.all(agents.map((a, i) => (running[i] ? a.stop() : a.fencer.stop()))); },
   };
 }

@@ -9,6 +9,9 @@ import { AgentConnection, type AgentTlsOptions } from "./connection/agent-connec
 import type { IdentityStore } from "./connection/identity-store.js";
 import { capabilityNames, type Hypervisor } from "./drivers/hypervisor.js";
 import type { GpuInventory } from "./gpu/gpu-inventory.js";
+import { HostProber } from "./ha/host-prober.js";
+import { SelfFencer } from "./ha/self-fencer.js";
+import { StorageHeartbeatWriter, type HeartbeatFs } from "./ha/storage-heartbeat.js";
 
 export const AGENT_VERSION = "0.1.0";
 
@@ -35,6 +38,14 @@ export interface AgentOptions {
   credentials?: ChannelCredentials;
   /** Mutual TLS with the manager (CSR at registration, then the host certificate). */
   tls?: AgentTlsOptions | undefined;
+  /** HA (ha/README.md): the storage heartbeat dir (none: no heartbeat, never self-fences). */
+  ha?: {
+    storageHeartbeatDir?: string | undefined;
+    /** Where the manager's HA settings are kept across agent restarts (state_dir/ha-settings.json). */
+    settingsFile?: string | undefined;
+    /** For tests: the heartbeat's file operations. */
+    fs?: HeartbeatFs;
+  };
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -45,11 +56,25 @@ export class OrbitAgent {
   // Some hypervisors report no host UUID (libvirt's test driver, odd firmware): make one up,
   // which the connection persists with the identity at registration.
   private readonly fallbackUuid = randomUUID();
+  /** The UUID last reported in facts (the heartbeat file's name before the identity is saved). */
+  private factsUuid = "";
+  readonly fencer: SelfFencer;
 
   constructor(private readonly o: AgentOptions) {
+    const dir = o.ha?.storageHeartbeatDir;
+    const hfs = o.ha?.fs;
+    const writer = dir
+      ? new StorageHeartbeatWriter({ dir, hostUuid: () => o.identity.load()?.hostUuid ?? this.factsUuid, timeoutMs: 1_000, ...(hfs ? { fs: hfs } : {}) })
+      : undefined;
+    this.fencer = new SelfFencer({ hypervisor: o.hypervisor, writer, log: o.log.child({ component: "ha" }), settingsFile: o.ha?.settingsFile });
+    const prober = new HostProber({ heartbeatDir: dir, ...(hfs ? { fs: hfs } : {}) });
     // A running migration's progress goes to the manager as events, at most twice a second.
     const progress = new MigrationProgressThrottle((m) => this.connection.sendMigrationProgress(m));
-    this.executor = new CommandExecutor(o.hypervisor, { onMigrationProgress: (vm, commandId, p) => progress.offer(vm, commandId, p) });
+    this.executor = new CommandExecutor(o.hypervisor, {
+      onMigrationProgress: (vm, commandId, p) => progress.offer(vm, commandId, p),
+      probeHost: (p) => prober.probe(p),
+      refuseRun: (what, vm) => this.fencer.refuseWhileFenced(what, vm),
+    });
     this.connection = new AgentConnection({
       managerAddress: o.managerAddress,
       joinToken: o.joinToken,
@@ -58,6 +83,8 @@ export class OrbitAgent {
       hypervisor: o.hypervisor,
       executor: this.executor,
       log: o.log,
+      onManagerContact: () => this.fencer.managerContact(),
+      onSettings: (s) => this.fencer.applySettings(s),
       ...(o.heartbeatIntervalMs ? { heartbeatIntervalMs: o.heartbeatIntervalMs } : {}),
       ...(o.statsIntervalMs !== undefined ? { statsIntervalMs: o.statsIntervalMs } : {}),
       ...(o.backoff ? { backoff: o.backoff } : {}),
@@ -81,9 +108,10 @@ export class OrbitAgent {
       warnings.push(`GPU discovery failed: ${(e as Error).message}`);
     }
     for (const w of warnings) this.o.log.warn({ warning: w }, "GPU discovery problem; reporting the host without those GPUs");
+    this.factsUuid = this.o.identity.load()?.hostUuid ?? (UUID_RE.test(hf.hostUuid) ? hf.hostUuid : this.fallbackUuid);
     return {
       ...hf,
-      hostUuid: this.o.identity.load()?.hostUuid ?? (UUID_RE.test(hf.hostUuid) ? hf.hostUuid : this.fallbackUuid),
+      hostUuid: this.factsUuid,
       hostname: this.o.host.hostname ?? hf.hostname,
       hostTags: this.o.host.tags,
       environment: this.o.host.environment,
@@ -94,14 +122,17 @@ export class OrbitAgent {
       agentVersion: AGENT_VERSION,
       discoveryWarnings: warnings,
       capabilities: capabilityNames(this.o.hypervisor),
+      storageHeartbeatDir: this.o.ha?.storageHeartbeatDir ?? "",
     };
   }
 
   start(): void {
     this.connection.start();
+    this.fencer.start();
   }
 
   async stop(): Promise<void> {
+    await this.fencer.stop();
     await this.connection.stop();
     await this.o.hypervisor.close();
   }

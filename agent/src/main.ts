@@ -93,6 +93,7 @@ try {
     reconnectLogEveryMs: config.reconnect.logEveryMs,
     statsIntervalMs: config.stats.intervalMs,
     bootId: () => Promise.resolve(bootId),
+    ha: { storageHeartbeatDir: config.ha.storageHeartbeatDir, settingsFile: path.join(config.stateDir, "ha-settings.json") },
     tls: tlsOn ? { caPem: t.caFile ? readFileSync(t.caFile) : undefined, serverName: t.serverName } : undefined,
   });
   log.info({ manager: config.manager, driver: config.driver, stateDir: path.resolve(config.stateDir) }, "orbit-agent starting");

@@ -91,6 +91,14 @@ import { SettingsService } from "./settings/settings-service.js";
 import { SettingsListener } from "./settings/settings-listener.js";
 import { settingsRoutes } from "./api/admin/settings.routes.js";
 import { VmReconciler } from "./vm/vm-reconciler.js";
+import type { AgentSettings } from "#shared/protocol.js";
+import { hostHaRoutes } from "./api/admin/host-ha.routes.js";
+import { CrashRestarts } from "./ha/crash-restarts.js";
+import { HaLoop } from "./ha/ha-loop.js";
+import { HA_SETTINGS, HaSettings } from "./ha/ha-settings.js";
+import { HostFailover } from "./ha/host-failover.js";
+import { HostInvestigator } from "./ha/host-investigator.js";
+import { StaleCopies } from "./ha/stale-copies.js";
 import { VmActions } from "./vm/vm-actions.js";
 import { VmClones } from "./vm/vm-clone.js";
 import { VmService } from "./vm/vm-service.js";
@@ -157,7 +165,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const reportDatabase = (e: unknown) => health.report(e);
   log.info({ database: database.kind }, "database ready (migrations applied)");
 
-  const registry = new SettingsRegistry([...CORE_SETTINGS, ...CALLBACK_SETTINGS, ...NETWORK_SETTINGS, ...CONSOLE_SETTINGS, ...IMAGE_SETTINGS]);
+  const registry = new SettingsRegistry([...CORE_SETTINGS, ...CALLBACK_SETTINGS, ...NETWORK_SETTINGS, ...CONSOLE_SETTINGS, ...IMAGE_SETTINGS, ...HA_SETTINGS]);
   const allocation = new AllocationSettings(registry);
   defineAccountSettings(registry);
   const settings = new SettingsService(db, registry);
@@ -203,7 +211,12 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       };
     })()),
   });
-  const reconciler = new VmReconciler(db, dispatcher, log.child({ component: "reconciler" }), runner);
+  // HA (ha/): crash restarts on the VM's host, stale copies destroyed when a lost host is back,
+  // Suspect hosts investigated through their neighbours, Down hosts' HA VMs restarted elsewhere.
+  const haSettings = new HaSettings(registry);
+  const crashRestarts = new CrashRestarts(db, runner, haSettings, log.child({ component: "ha" }));
+  const reconciler = new VmReconciler(db, dispatcher, log.child({ component: "reconciler" }), runner, (vmId, how) => crashRestarts.stoppedByItself(vmId, how));
+  const staleCopies = new StaleCopies(db, dispatcher, log.child({ component: "ha" }), () => registry.number("vm.destroy.timeout.ms"));
   const placement = new PlacementService({
     db, policy: () => allocation.policy(), log: log.child({ component: "placement" }), onDatabaseUnavailable: reportDatabase,
   });
@@ -216,6 +229,9 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
         .catch((e: unknown) => log.warn({ err: e }, "rewriting hosts' memory reserve failed; it applies when they next register"));
     }
   });
+  const failover = new HostFailover(db, placement, runner, log.child({ component: "ha" }));
+  const investigator = new HostInvestigator(db, dispatcher, (id) => sessions.isConnected(id), haSettings, failover, log.child({ component: "ha" }));
+  const haLoop = new HaLoop(() => investigator.check(), log.child({ component: "ha" }), reportDatabase);
   const catalog = new CatalogService(db, {
     snapshot: async (environment) => (await placement.cache.get(environment)).snapshot,
     policy: () => allocation.policy().config,
@@ -270,10 +286,16 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     agentBufferedBytes: (hostId) => sessions.bufferedBytes(hostId),
   });
   const vmConsoles = new VmConsoles(db, consoleTokens, consoleRelay);
+  // What agents are told: the liveness rule and HA's self-fencing, sent again on every change.
+  const agentSettings = (): AgentSettings => ({
+    ...liveness.agentSettings(),
+    selfFenceAfterMs: haSettings.selfFenceAfterMs(),
+    storageHeartbeatIntervalMs: haSettings.storageHeartbeatIntervalMs(),
+  });
   const gateway = new AgentGateway({
     hosts: hostsSvc, enrollment, certificates, requireClientCertificate: config.grpcTls,
-    sessions, handler: liveness.marksHostsUp(hostsSvc, reconciler), log: log.child({ component: "agents" }), onDatabaseUnavailable: reportDatabase,
-    agentSettings: () => liveness.agentSettings(),
+    sessions, handler: staleCopies.destroyedFirst(liveness.marksHostsUp(hostsSvc, reconciler)), log: log.child({ component: "agents" }), onDatabaseUnavailable: reportDatabase,
+    agentSettings,
     onVmStats: (hostId, report) => vmMetrics.record(hostId, report),
     consoles: consoleRelay,
     images: new StoredImageFiles(db, imageStore.dir),
@@ -282,13 +304,19 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   certificates.onRevoked((hostId, serials) => gateway.credentialsRevoked(hostId, serials));
   const grpcCredentials = config.grpcTls ? await gatewayServerCredentials(ca, config.grpcHost, config.grpcTlsNames) : undefined;
   const grpcPort = await gateway.listen(config.grpcHost, config.grpcPort, grpcCredentials);
-  liveness.followSettings((l) => settings.onChange(l), (value) => sessions.broadcast({ body: { $case: "settings", value } }));
+  liveness.followSettings((l) => settings.onChange(l), () => sessions.broadcast({ body: { $case: "settings", value: agentSettings() } }));
+  settings.onChange((name) => {
+    if (HaSettings.tellsAgents(name) && !Object.values(LIVENESS_SETTINGS).includes(name as never)) {
+      sessions.broadcast({ body: { $case: "settings", value: agentSettings() } });
+    }
+  });
 
-  // Hosts that stop heartbeating are marked Disconnected and their running VMs Unknown (HA acts
-  // on that in a later issue). Commands left open by jobs a killed manager never finished are closed.
+  // Hosts that stop heartbeating are marked Suspect and their running VMs Unknown; HA investigates
+  // them (its own loop, so probes do not delay the liveness check). Commands left open by jobs a killed manager never finished are closed.
   const abandoned = await dispatcher.closeAbandoned("its job ended without an answer from the agent (manager restarted)");
   if (abandoned) log.info({ commands: abandoned }, "closed commands left open by a previous manager process");
   liveness.start({ markStale: (cutoff) => hostsSvc.markStale(cutoff), afterCheck: () => reconciler.hostsLost(), reportError: reportDatabase });
+  haLoop.start();
 
   const app = await buildApiServer({
     log, apiKeys, version: ORBIT_VERSION, idempotency: new IdempotencyStore(db, { ttlMs: (accountId) => registry.resolve<number>(IDEMPOTENCY_TTL_SETTING, { accountId }) * 3600_000 }), databaseHealth: health,
@@ -305,6 +333,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await scoped.register(jobRoutes(new JobService(db)));
       await scoped.register(catalogRoutes(catalog));
       await scoped.register(adminRoutes(hostsSvc, vmSvc));
+      await scoped.register(hostHaRoutes(hostsSvc, investigator, db));
       await scoped.register(registrationTokenRoutes(registrationTokens, ca));
       await scoped.register(hostCertificateRoutes(certificates));
       await scoped.register(flavorAdminRoutes(new FlavorService(db)));
@@ -353,6 +382,8 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     close: async () => {
       await settingsListener?.stop();
       await liveness.stop();
+      await haLoop.stop();
+      crashRestarts.stop();
       await vmMetrics.stop();
       consoleRelay.closeAll();
       await app.close();

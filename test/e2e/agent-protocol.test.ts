@@ -25,7 +25,7 @@ function facts(over: Partial<HostFacts> = {}): HostFacts {
     hostUuid: randomUUID(), hostname: "intruder", hypervisor: "simulator", cpuModel: "x", cpuArch: "x86_64",
     sockets: 1, coresPerSocket: 4, threadsPerCore: 1, cpus: 4, cpuMhz: 1000, memoryMib: 4096, numaCells: [],
     hostTags: [], gpus: [], agentVersion: "test", hypervisorVersion: "test", environment: "default", cluster: "default",
-    driver: "simulator", discoveryWarnings: [], capabilities: [], migrationUri: "", clusterAddress: "", ...over,
+    driver: "simulator", discoveryWarnings: [], capabilities: [], migrationUri: "", clusterAddress: "", storageHeartbeatDir: "", ...over,
   };
 }
 

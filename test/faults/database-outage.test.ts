@@ -152,7 +152,7 @@ describe.skipIf(skip)("orbit-manager when PostgreSQL goes away", () => {
       facts: {
         hostUuid: randomUUID(), hostname: "during-outage", hypervisor: "simulator", cpuModel: "x", cpuArch: "x86_64", sockets: 1,
         coresPerSocket: 2, threadsPerCore: 1, cpus: 2, cpuMhz: 1000, memoryMib: 4096, numaCells: [], hostTags: [], gpus: [],
-        agentVersion: "t", hypervisorVersion: "t", environment: "default", cluster: "default", driver: "simulator", discoveryWarnings: [], capabilities: [], migrationUri: "", clusterAddress: "",
+        agentVersion: "t", hypervisorVersion: "t", environment: "default", cluster: "default", driver: "simulator", discoveryWarnings: [], capabilities: [], migrationUri: "", clusterAddress: "", storageHeartbeatDir: "",
       },
     }, (e) => resolve(e)));
     client.close();

@@ -28,7 +28,7 @@ describe("orbit-manager production defaults", () => {
     const facts = {
       hostUuid: randomUUID(), hostname: "plain", hypervisor: "simulator", cpuModel: "x", cpuArch: "x86_64", sockets: 1,
       coresPerSocket: 2, threadsPerCore: 1, cpus: 2, cpuMhz: 1000, memoryMib: 4096, numaCells: [], hostTags: [], gpus: [],
-      agentVersion: "t", hypervisorVersion: "t", environment: "default", cluster: "default", driver: "simulator", discoveryWarnings: [], capabilities: [], migrationUri: "", clusterAddress: "",
+      agentVersion: "t", hypervisorVersion: "t", environment: "default", cluster: "default", driver: "simulator", discoveryWarnings: [], capabilities: [], migrationUri: "", clusterAddress: "", storageHeartbeatDir: "",
     };
     // Plain gRPC does not reach it (the gateway speaks TLS).
     const plain = new AgentServiceClient(manager.grpcAddress, grpc.credentials.createInsecure());

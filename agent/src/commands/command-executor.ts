@@ -2,8 +2,8 @@
 // while it runs joins the running execution, a repeat after it finished gets the stored result.
 // Commands for one VM run one after another, so a delete never overtakes the start before it.
 // A command that needs a capability the driver lacks is refused with code "unsupported".
-import { ConflictError, HypervisorError, InvalidArgumentError, NotFoundError, toErrorInfo } from "#shared/errors.js";
-import { StopMode, type Command, type CommandResult, type DomainStatus, type VmStats as VmStatsMessage } from "#shared/protocol.js";
+import { ConflictError, HypervisorError, InvalidArgumentError, NotFoundError, UnsupportedError, toErrorInfo } from "#shared/errors.js";
+import { StopMode, type Command, type CommandResult, type DomainStatus, type ProbeHost, type ProbeResult, type VmStats as VmStatsMessage } from "#shared/protocol.js";
 import { requireCapability, type AttachDiskOptions, type Hypervisor, type MigrationProgress, type VmStats } from "../drivers/hypervisor.js";
 import { checkFirewallSpec } from "../network/firewall-spec.js";
 
@@ -19,7 +19,18 @@ export interface CommandExecutorOptions {
   defaultMigrationTimeoutMs?: number;
   /** Each progress sample of a running MigrateVm (the agent sends them to the manager). */
   onMigrationProgress?: (vmUuid: string, commandId: string, progress: MigrationProgress) => void;
+  /** HA: answers a ProbeHost about a neighbour (absent: ProbeHost is refused as unsupported). */
+  probeHost?: (probe: ProbeHost) => Promise<ProbeResult>;
+  /**
+   * HA: throws when this host may not run a VM now (it fenced itself and has not reached the
+   * manager since). Checked when a command that would run one gets its turn, so a start queued
+   * before the fence does not run after it.
+   */
+  refuseRun?: (what: string, vmUuid: string) => void;
 }
+
+/** The commands that make a VM run on this host. */
+const RUNS_A_VM = new Set<string>(["startVm", "resumeVm", "restoreVm", "rebootVm", "revertSnapshot", "prepareMigrationIn"]);
 
 type Output = CommandResult["output"];
 
@@ -45,7 +56,8 @@ export class CommandExecutor {
     const inflight = this.running.get(cmd.commandId);
     if (inflight) return inflight;
     // Not queued: the VM's queue is held by the very MigrateVm it stops.
-    if (cmd.body?.$case === "cancelMigration") return this.run(cmd).then((r) => { this.remember(r); return r; });
+    // Nor is a probe: it concerns no VM of this host and must answer within its own timeout.
+    if (cmd.body?.$case === "cancelMigration" || cmd.body?.$case === "probeHost") return this.run(cmd).then((r) => { this.remember(r); return r; });
     const key = cmd.vmUuid || "(host)";
     const previous = this.vmQueues.get(key) ?? Promise.resolve();
     const p = previous.catch(() => undefined).then(() => this.run(cmd)).then((r) => {
@@ -87,9 +99,18 @@ export class CommandExecutor {
         await requireCapability(this.hv, "disks", "delete disk").deleteDisk(b.value.sourcePath);
         return ok(undefined);
       }
+      // HA evidence about another host: names no VM either.
+      if (b.$case === "probeHost") {
+        if (!this.o.probeHost) throw new UnsupportedError("this agent cannot probe hosts");
+        const p = b.value;
+        if (!p.hostUuid) throw new InvalidArgumentError("probe_host.host_uuid", "ProbeHost needs the probed host's uuid");
+        if (!p.address) throw new InvalidArgumentError("probe_host.address", "ProbeHost needs the probed host's address");
+        return ok(undefined, { $case: "probe", value: await this.o.probeHost(p) });
+      }
       // Every command below names its VM; only the body is optional in the wire format.
       if (!cmd.vmUuid) throw new InvalidArgumentError("vm_uuid", `${b.$case} needs a vm_uuid`);
       const vm = cmd.vmUuid;
+      if (RUNS_A_VM.has(b.$case)) this.o.refuseRun?.(b.$case, vm);
       switch (b.$case) {
         case "startVm": {
           const spec = b.value.spec;

@@ -145,6 +145,16 @@ const statsSchema = z
   })
   .transform((s) => ({ intervalMs: s.interval_ms }));
 
+const haSchema = z
+  .strictObject({
+    // A shared directory (NFS or a cluster filesystem) every host of the cluster mounts, at any
+    // path: this host writes its storage heartbeat into it, and reads its neighbours' from it when
+    // the manager asks it to probe one. Absent: no storage heartbeat, and this host never fences
+    // itself.
+    storage_heartbeat_dir: absolutePath.optional(),
+  })
+  .transform((h) => ({ storageHeartbeatDir: h.storage_heartbeat_dir }));
+
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 /**
@@ -169,6 +179,7 @@ export const agentConfigSchema = z
     host: hostSchema.prefault({}),
     reconnect: reconnectSchema.prefault({}),
     stats: statsSchema.prefault({}),
+    ha: haSchema.prefault({}),
     log_level: z.enum(LOG_LEVELS).default("info"),
     ...Object.fromEntries(Object.keys(REMOVED_AGENT_CONFIG_KEYS).map((k) => [k, z.unknown().optional()])),
   })
@@ -202,6 +213,7 @@ export const agentConfigSchema = z
     host: c.host,
     reconnect: c.reconnect,
     stats: c.stats,
+    ha: c.ha,
     logLevel: c.log_level,
   }));
 

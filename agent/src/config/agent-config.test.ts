@@ -61,8 +61,15 @@ describe("parseAgentConfig defaults", () => {
       host: { tags: [], environment: "default", cluster: "default", hostname: undefined, migrationUri: "", clusterAddress: "" },
       reconnect: { initialBackoffMs: 500, maxBackoffMs: 15000, logEveryMs: 60000 },
       stats: { intervalMs: 60000 },
+      ha: { storageHeartbeatDir: undefined },
       logLevel: "info",
     });
+  });
+
+  it("takes an absolute storage heartbeat dir, and refuses a relative one naming the key", () => {
+    expect(parseAgentConfig({ manager: "m:1", ha: { storage_heartbeat_dir: "/mnt/orbit-ha" } }).ha.storageHeartbeatDir).toBe("/mnt/orbit-ha");
+    expect(() => parseAgentConfig({ manager: "m:1", ha: { storage_heartbeat_dir: "ha" } })).toThrow(/ha\.storage_heartbeat_dir.*absolute path/s);
+    expect(() => parseAgentConfig({ manager: "m:1", ha: { heartbeat_dir: "/x" } })).toThrow(/heartbeat_dir/);
   });
 
   it("takes a stats interval of 0 (off) or at least a second", () => {

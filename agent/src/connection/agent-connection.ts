@@ -8,7 +8,7 @@
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import {
-  AgentServiceClient, PowerState, type AgentMessage, type Command, type CommandResult, type HostFacts,
+  AgentServiceClient, PowerState, type AgentMessage, type AgentSettings, type Command, type CommandResult, type HostFacts,
   type ManagerMessage, type MigrationProgress, type RegisterResponse,
 } from "#shared/protocol.js";
 import { toVmStatsMessage, type CommandExecutor } from "../commands/command-executor.js";
@@ -63,6 +63,10 @@ export interface AgentConnectionOptions {
    * Only with a driver that has the "stats" capability.
    */
   statsIntervalMs?: number;
+  /** Anything came from the manager (a registration answer, any stream message): HA counts it as reachable. */
+  onManagerContact?: () => void;
+  /** AgentSettings from the manager, at registration and on every change (HA takes its fields). */
+  onSettings?: (s: AgentSettings) => void;
   /** For tests: a fixed random source for jitter. */
   random?: () => number;
 }
@@ -248,6 +252,7 @@ export class AgentConnection {
     const identity: AgentIdentity = { hostId: res.hostId, hostSecret: res.hostSecret, hostUuid: facts.hostUuid, tls };
     this.o.identity.save(identity);
     this.hostId = res.hostId;
+    this.o.onManagerContact?.();
     if (res.settings) this.applySettings(res.settings);
     this.reconnectLog.connected();
 
@@ -287,9 +292,10 @@ export class AgentConnection {
     return { initialMs: Math.min(own.initialMs, maxMs), maxMs };
   }
 
-  private applySettings(s: { heartbeatIntervalMs: number; reconnectBackoffMaxMs: number }): void {
+  private applySettings(s: AgentSettings): void {
     if (s.heartbeatIntervalMs) this.interval = s.heartbeatIntervalMs;
     if (s.reconnectBackoffMaxMs) this.managerBackoffMaxMs = s.reconnectBackoffMaxMs;
+    this.o.onSettings?.(s);
   }
 
   private async run(): Promise<void> {
@@ -409,6 +415,8 @@ export class AgentConnection {
   private onMessage(m: ManagerMessage): void {
     const b = m.body;
     if (!b) return;
+    // First: a command arriving is the manager reached, which lifts a self-fence before it runs.
+    this.o.onManagerContact?.();
     if (b.$case === "command") void this.onCommand(b.value);
     else if (b.$case === "consoleOpen") void this.consoles.onOpen(b.value);
     else if (b.$case === "consoleInput") this.consoles.onInput(b.value);

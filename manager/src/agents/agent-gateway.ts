@@ -3,13 +3,12 @@ import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { ForbiddenError, InvalidArgumentError, OrbitError, UnauthenticatedError } from "#shared/errors.js";
 import {
-  AgentServiceService, type AgentMessage, type AgentServiceServer, type CommandResult, type ConsoleClosed, type ConsoleOutput, type DomainEvent,
+  AgentServiceService, type AgentMessage, type AgentSettings, type AgentServiceServer, type CommandResult, type ConsoleClosed, type ConsoleOutput, type DomainEvent,
   type FetchImageRequest, type Heartbeat, type ImageChunk, type ManagerMessage, type MigrationProgress, type RegisterRequest, type RegisterResponse, type VmStatsReport,
 } from "#shared/protocol.js";
 import { NotFoundError } from "#shared/errors.js";
 import type { ImageFiles } from "../catalog/image-files.js";
 import { safeEqual } from "#shared/secrets.js";
-import type { AgentLivenessSettings } from "../hosts/host-liveness.js";
 import type { HostService } from "../hosts/host-service.js";
 import type { HostCertificateService } from "../security/host-certificate-service.js";
 import type { Enrolled, HostEnrollment } from "../security/host-enrollment.js";
@@ -46,7 +45,8 @@ export interface AgentGatewayOptions {
   handler: HostStreamHandler;
   log: Logger;
   /** What agents are told at registration: heartbeat interval and reconnect cap (hosts/host-liveness.ts decides both). */
-  agentSettings: () => AgentLivenessSettings;
+  /** What agents are told at registration: the liveness rule and HA's self-fencing (hosts/host-liveness.ts, ha/). */
+  agentSettings: () => AgentSettings;
   /** How often open streams are checked against revocations made elsewhere (other managers). */
   revocationCheckMs?: number;
   /** Where the VMs' counter reports go (VM metrics); without it they are dropped. */

@@ -4,10 +4,10 @@
 // a manager restart, or an agent's short absence, is waited out instead of failing the work.
 import { randomUUID } from "node:crypto";
 import { and, eq, inArray, isNull, notInArray, or } from "drizzle-orm";
-import { OrbitError, fromErrorInfo, toErrorInfo } from "#shared/errors.js";
-import type { AttachDisk, Command, CommandResult, ConsoleLog, DiskSpec, DomainStatus, FirewallSpec, SnapshotInfo, StopMode, VmStats } from "#shared/protocol.js";
+import { ConflictError, OrbitError, fromErrorInfo, toErrorInfo } from "#shared/errors.js";
+import type { AttachDisk, Command, CommandResult, ConsoleLog, DiskSpec, DomainStatus, FirewallSpec, ProbeResult, SnapshotInfo, StopMode, VmStats } from "#shared/protocol.js";
 import type { Db } from "../db/database.js";
-import { commands, hosts, jobs } from "../db/schema.js";
+import { commands, hosts, jobs, vms } from "../db/schema.js";
 import type { AgentSessions } from "./agent-sessions.js";
 
 export interface AgentLiveness {
@@ -28,6 +28,9 @@ export interface VmCommandTarget {
 
 type CommandBody = NonNullable<Command["body"]>;
 
+/** Commands that may make a VM's domain run on the host they are sent to. */
+const STARTS_A_DOMAIN: ReadonlySet<string> = new Set(["startVm", "restoreVm", "revertSnapshot", "resumeVm"]);
+
 export class CommandDispatcher {
   constructor(
     private readonly db: Db,
@@ -43,6 +46,7 @@ export class CommandDispatcher {
     const kind = command.body?.$case ?? "unknown";
     const row = { id: command.commandId, hostId, vmId: opts.vmId ?? null, jobId: opts.jobId ?? null, kind };
     let result: CommandResult;
+    await this.refuseStartElsewhere(hostId, command);
     try {
       await this.agentConnected(hostId);
       await this.db.insert(commands).values({ ...row, status: "sent" })
@@ -56,6 +60,39 @@ export class CommandDispatcher {
     await this.record(result);
     if (!result.ok) throw fromErrorInfo(result.error ?? { code: "internal", message: "agent reported failure", retryable: false });
     return result;
+  }
+
+  /**
+   * HA's fence guard: a domain is never made to run on a host other than the VM's (vms.host_id):
+   * a VM restarted elsewhere must not be started again on the host it was lost with.
+   */
+  private async refuseStartElsewhere(hostId: number, command: Command): Promise<void> {
+    if (!command.body || !STARTS_A_DOMAIN.has(command.body.$case) || !command.vmUuid) return;
+    const [vm] = await this.db.select({ id: vms.id, hostId: vms.hostId, deletedAt: vms.deletedAt }).from(vms).where(eq(vms.uuid, command.vmUuid.toLowerCase()));
+    if (vm && vm.hostId === hostId && !vm.deletedAt) return;
+    throw new ConflictError(
+      vm ? `refusing ${command.body.$case} of virtual machine ${vm.id} on host ${hostId}: ${vm.deletedAt ? "it was deleted" : `the manager places it on host ${vm.hostId ?? "none"}`}`
+        : `refusing ${command.body.$case} of unknown VM ${command.vmUuid} on host ${hostId}`,
+      "vm_on_other_host", { host_id: hostId, vm_host_id: vm?.hostId ?? null },
+    );
+  }
+
+  /** Asks a host to probe another (HA): network reachability and its storage heartbeat as this host sees it. */
+  async probeHost(neighbourHostId: number, target: { hostUuid: string; address: string }, timeoutMs: number): Promise<ProbeResult> {
+    const r = await this.run(neighbourHostId, {
+      commandId: randomUUID(), deadlineMs: this.now() + timeoutMs + 1000, vmUuid: "",
+      body: { $case: "probeHost", value: { hostUuid: target.hostUuid, address: target.address, timeoutMs } },
+    }, { timeoutMs: timeoutMs + 1000 });
+    if (r.output?.$case !== "probe") throw new OrbitError("internal", `host ${neighbourHostId} answered a probe without its result`);
+    return r.output.value;
+  }
+
+  /** Destroys a stale copy of a VM's domain on a host (HA): disks the VM owns are kept unless asked. */
+  async destroyStaleCopy(hostId: number, vm: { id: number; uuid: string }, o: { commandId: string; removeOwnedDisks: boolean; timeoutMs: number }): Promise<void> {
+    await this.run(hostId, {
+      commandId: o.commandId, deadlineMs: this.now() + o.timeoutMs, vmUuid: vm.uuid,
+      body: { $case: "destroyVm", value: { removeOwnedDisks: o.removeOwnedDisks } },
+    }, { vmId: vm.id, timeoutMs: o.timeoutMs });
   }
 
   // ---- typed commands: one per agent command, each resolving with what that command returns.

@@ -124,7 +124,24 @@ export const clusters = pgTable("clusters", {
   createdAt: createdAt(),
 }, (t) => [uniqueIndex("clusters_region_name").on(t.regionId, t.name)]);
 
-export type HostState = "Connecting" | "Up" | "Disconnected" | "Down";
+/**
+ * Connecting (registered, not heard from yet), Up, Suspect (past its liveness deadline: HA is
+ * investigating; was Disconnected), Alert (investigated, inconclusive: nothing restarted, re-checked),
+ * Down (fenced: its VMs were released and HA VMs restarted elsewhere). See hosts/README.md.
+ */
+export type HostState = "Connecting" | "Up" | "Suspect" | "Alert" | "Down";
+
+/** What HA's last investigation of a host found (hosts.ha_evidence): each neighbour's probe. */
+export interface HostProbeEvidenceJson {
+  neighbourHostId: number;
+  neighbour: string;
+  /** False when the neighbour could not be asked (error names why). */
+  answered: boolean;
+  reachable: boolean;
+  storageHeartbeatSeen: boolean;
+  storageHeartbeatAgeMs: number;
+  detail: string;
+}
 export type HostResourceState = "Enabled" | "Disabled" | "Maintenance";
 
 export interface NumaCellJson { id: number; cpus: number[]; memoryMib: number }
@@ -158,6 +175,13 @@ export const hosts = pgTable("hosts", {
   discoveryWarnings: jsonb("discovery_warnings").notNull().$type<string[]>().default([]),
   secretHash: text("secret_hash").notNull(),
   lastHeartbeatAt: timestamp("last_heartbeat_at", { withTimezone: true, mode: "date" }),
+  /** The shared directory its agent writes its storage heartbeat into ("": none, never fenced automatically). */
+  storageHeartbeatDir: text("storage_heartbeat_dir").notNull().default(""),
+  /** Why the host is in its state, as HA decided it (Suspect, Alert, Down); "" when Up. */
+  haReason: text("ha_reason").notNull().default(""),
+  /** The evidence of HA's last investigation of the host, and when it ran. */
+  haEvidence: jsonb("ha_evidence").$type<HostProbeEvidenceJson[]>(),
+  haCheckedAt: timestamp("ha_checked_at", { withTimezone: true, mode: "date" }),
   // The host's boot id from its last heartbeat: a new one means it rebooted (domains lost).
   bootId: text("boot_id").notNull().default(""),
   // Bumped by every placement commit on this host: a commit re-checks capacity under a row lock.
@@ -295,6 +319,11 @@ export const vms = pgTable("vms", {
    */
   runStrategy: text("run_strategy").$type<RunStrategy>(),
   haEnabled: boolean("ha_enabled").notNull().default(false),
+  /** HA restart order when its host is lost: higher first (then older VMs); admin-settable. */
+  haPriority: integer("ha_priority").notNull().default(0),
+  /** Restarts on its host after its domain stopped without an API call (crash loop guard), and the last one's time. */
+  crashRestarts: integer("crash_restarts").notNull().default(0),
+  crashRestartAt: timestamp("crash_restart_at", { withTimezone: true, mode: "date" }),
   /**
    * The headroom for live scaling its domain was last defined with (vm/scale-headroom.ts): at most
    * this many vCPUs and MiB, and no less memory than it booted with; 0: defined without headroom.
@@ -306,6 +335,24 @@ export const vms = pgTable("vms", {
   updatedAt: updatedAt(),
   deletedAt: timestamp("deleted_at", { withTimezone: true, mode: "date" }),
 }, (t) => [index("vms_host").on(t.hostId), index("vms_account").on(t.accountId)]);
+
+// A copy of a VM's domain a lost host may still have: the VM was restarted elsewhere, went Down or
+// was deleted while the host was away. When the host reports that domain again, the manager
+// destroys it (vm/stale-copies.ts) before the host is sent anything else for the VM.
+export const staleCopies = pgTable("stale_copies", {
+  id: serial("id").primaryKey(),
+  hostId: integer("host_id").notNull().references(() => hosts.id, { onDelete: "cascade" }),
+  vmId: integer("vm_id").notNull().references(() => vms.id),
+  vmUuid: uuid("vm_uuid").notNull(),
+  /** Why the copy is stale (restarted on another host, Down, deleted). */
+  reason: text("reason").notNull(),
+  /** Whether the destroy removes the disks the VM owns (a deleted VM) or keeps them (restarted: they are the new instance's). */
+  removeOwnedDisks: boolean("remove_owned_disks").notNull().default(false),
+  createdAt: createdAt(),
+  /** The DestroyVm sent for it, and when the host confirmed the copy gone (or never had it). */
+  destroyCommandId: text("destroy_command_id"),
+  destroyedAt: timestamp("destroyed_at", { withTimezone: true, mode: "date" }),
+}, (t) => [index("stale_copies_host").on(t.hostId), uniqueIndex("stale_copies_host_vm").on(t.hostId, t.vmId)]);
 
 // A VM's security rules (Hyperstack's sg-rules): each allows traffic one way; what none allows is
 // dropped by the host's firewall (agent/src/network/). Checked by shared/src/security-rules.ts on

@@ -1,14 +1,14 @@
 // Hosts as the manager keeps them: registration from agent facts, authentication of agent
-// streams, the Up / Disconnected writes host liveness decides (hosts/host-liveness.ts), and each host's
+// streams, the Up / Suspect writes host liveness decides (hosts/host-liveness.ts), and each host's
 // capacity and what is allocated on it (presented by api/admin/host.presenter.ts).
 import { and, eq, inArray, ne, notInArray, sql } from "drizzle-orm";
-import { UnauthenticatedError } from "#shared/errors.js";
+import { NotFoundError, UnauthenticatedError } from "#shared/errors.js";
 import type { HostFacts } from "#shared/protocol.js";
 import { newSecret, safeEqual, sha256 } from "#shared/secrets.js";
 import type { Db, Tx } from "../db/database.js";
 import {
   allocations, clusters, gpuAllocations, gpus, hosts, regions, unmanagedDomains,
-  type HostResourceState, type HostState, type NumaCellJson, type VgpuTypeJson,
+  type HostProbeEvidenceJson, type HostResourceState, type HostState, type NumaCellJson, type VgpuTypeJson,
 } from "../db/schema.js";
 import { generationToken } from "./host-generation.js";
 import { validateHostFacts } from "./host-facts.validation.js";
@@ -85,6 +85,7 @@ export class HostService {
       migrationUri: f.migrationUri,
       clusterAddress: f.clusterAddress,
       discoveryWarnings: f.discoveryWarnings,
+      storageHeartbeatDir: f.storageHeartbeatDir ?? "",
       secretHash: sha256(secret),
       // New facts (memory, GPUs) change what the host can take: cached snapshots must re-read it.
       generation: generationToken(),
@@ -129,21 +130,33 @@ export class HostService {
 
   /**
    * The host was heard from (its stream opened, or a heartbeat at `heartbeatAt`): Up. Called by
-   * host liveness only (hosts/host-liveness.ts), which owns every Up / Disconnected marking.
+   * host liveness only (hosts/host-liveness.ts), which owns every Up / Suspect marking. A host
+   * that reports again is Up from any state (Suspect, Alert, Down): its stale copies are destroyed
+   * first (ha/stale-copies.ts, before the reconciler sees the heartbeat).
    */
   async markUp(hostId: number, heartbeatAt?: Date): Promise<void> {
     if (heartbeatAt) await this.db.update(hosts).set({ lastHeartbeatAt: heartbeatAt }).where(eq(hosts.id, hostId));
     // A state change decides whether the host takes VMs at all: give it a new generation.
-    await this.db.update(hosts).set({ state: "Up", updatedAt: new Date(), generation: generationToken() })
+    await this.db.update(hosts).set({ state: "Up", haReason: "", updatedAt: new Date(), generation: generationToken() })
       .where(and(eq(hosts.id, hostId), ne(hosts.state, "Up")));
   }
 
-  /** Hosts Up whose last heartbeat is older than the cutoff become Disconnected (host liveness only). */
+  /** Hosts Up whose last heartbeat is older than the cutoff become Suspect, for HA to investigate (host liveness only). */
   async markStale(cutoff: Date): Promise<number[]> {
-    const rows = await this.db.update(hosts).set({ state: "Disconnected", updatedAt: new Date(), generation: generationToken() })
+    const rows = await this.db.update(hosts).set({
+      state: "Suspect", haReason: "missed its heartbeats: being investigated", updatedAt: new Date(), generation: generationToken(),
+    })
       .where(and(eq(hosts.state, "Up"), sql`${hosts.lastHeartbeatAt} < ${cutoff.toISOString()}`))
       .returning({ id: hosts.id });
     return rows.map((r) => r.id);
+  }
+
+  /** One host as list() shows it, with HA's last investigation of it (admin API); NotFoundError when unknown. */
+  async detail(hostId: number): Promise<{ host: HostOverview; ha: { storageHeartbeatDir: string; checkedAt: Date | null; evidence: HostProbeEvidenceJson[] } }> {
+    const [h] = await this.db.select({ dir: hosts.storageHeartbeatDir, checkedAt: hosts.haCheckedAt, evidence: hosts.haEvidence }).from(hosts).where(eq(hosts.id, hostId));
+    const overview = h ? (await this.list()).find((o) => o.id === hostId) : undefined;
+    if (!h || !overview) throw new NotFoundError("host", hostId);
+    return { host: overview, ha: { storageHeartbeatDir: h.dir, checkedAt: h.checkedAt, evidence: h.evidence ?? [] } };
   }
 
   /** Every host with its capacity, what is allocated on it, its GPUs and the domains Orbit does not manage (admin API). */
@@ -171,6 +184,7 @@ export class HostService {
         environment,
         cluster,
         state: h.state,
+        haReason: h.haReason,
         resourceState: h.resourceState,
         hypervisor: h.hypervisor,
         driver: h.driver,
@@ -221,6 +235,8 @@ export interface HostOverview {
   environment: string;
   cluster: string;
   state: HostState;
+  /** Why HA put it in its state (Suspect, Alert, Down); "" when Up. */
+  haReason: string;
   resourceState: HostResourceState;
   hypervisor: string;
   driver: string;

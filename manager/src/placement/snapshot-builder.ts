@@ -51,7 +51,8 @@ export function cpuTypeOf(tags: readonly string[], cpuModel: string): string | u
 }
 
 function hostStatus(state: string): HostStatus {
-  return state === "Up" ? "Up" : state === "Connecting" ? "Connecting" : state === "Down" ? "Down" : "Disconnected";
+  // Suspect (missed its heartbeats, being investigated) is the allocator's Disconnected; only Up takes VMs.
+  return state === "Up" ? "Up" : state === "Connecting" ? "Connecting" : state === "Down" ? "Down" : state === "Alert" ? "Alert" : "Disconnected";
 }
 
 function groupBy<T, K>(rows: readonly T[], key: (r: T) => K): Map<K, T[]> {

@@ -21,6 +21,7 @@ import { liveResizeRefusal } from "./live-resize-rules.js";
 import type { SettingsRegistry } from "../settings/settings-registry.js";
 import type { JobInput } from "../jobs/job-input.js";
 import { VM_SCALE_JOB } from "../jobs/vm-scale.job.js";
+import { strategyAfterAction } from "../ha/restart-policy.js";
 import { isVmState, planAction, requireStopped, type VmAction, type VmState } from "./vm-state-machine.js";
 import { growRootDiskForFlavor } from "../storage/root-disks.js";
 
@@ -59,10 +60,13 @@ export class VmActions {
   async power(caller: Caller, id: number, action: VmAction): Promise<ActionStarted> {
     const vm = await this.row(caller, id);
     const { jobId, state } = await this.db.transaction(async (tx) => {
-      const [locked] = await tx.select({ state: vms.state }).from(vms).where(eq(vms.id, id)).for("update");
+      const [locked] = await tx.select({ state: vms.state, runStrategy: vms.runStrategy }).from(vms).where(eq(vms.id, id)).for("update");
       const from: VmState = locked && isVmState(locked.state) ? locked.state : "Unknown";
       const plan = planAction(action, from, `virtual machine ${id}`);
       if (plan.job === "vm.start") await refuseWhileCopied(tx, id, from);
+      // KubeVirt: stopping an Always VM makes it Halted (not restarted), starting a Halted one Always.
+      const strategy = strategyAfterAction(locked?.runStrategy ?? null, action);
+      if (strategy) await tx.update(vms).set({ runStrategy: strategy }).where(eq(vms.id, id));
       if (plan.during) await transitionVm(tx, id, plan.during, `user requested ${action}`);
       const [job] = await tx.insert(jobs).values({
         uuid: randomUUID(), kind: plan.job, vmId: id, accountId: vm.accountId, userId: caller.userId ?? null,

@@ -2,7 +2,7 @@
 // state of every domain (and the host's boot id); domain events arrive as they happen. Only
 // settled states are changed here (Running, Stopped, Unknown, Error: the rules are in
 // vm-state-machine.ts); transitions in flight belong to their jobs. A host that stops reporting
-// leaves its running VMs Unknown until it reports again. Host states (Up, Disconnected) are not
+// leaves its running VMs Unknown until it reports again (or HA declares it Down: ha/). Host states (Up, Suspect...) are not
 // decided here: host liveness owns them (hosts/host-liveness.ts) and marks a host Up before its
 // heartbeat reaches this handler. Domains Orbit does not know are recorded
 // as unmanaged and never touched.
@@ -31,6 +31,8 @@ export class VmReconciler implements HostStreamHandler {
     private readonly dispatcher: CommandDispatcher,
     private readonly log: Logger,
     private readonly jobQueue: JobQueue,
+    /** Told when a Running VM's domain stopped without an API call (HA's crash restarts: ha/crash-restarts.ts). */
+    private readonly onStoppedByItself?: (vmId: number, how: "crashed" | "shutoff") => Promise<void>,
   ) {}
 
   async onConnected(_hostId: number): Promise<void> {
@@ -39,14 +41,14 @@ export class VmReconciler implements HostStreamHandler {
 
   async onDisconnected(_hostId: number): Promise<void> {
     // Nothing yet: a stream that drops and comes back within the host's liveness deadline is no
-    // outage. The liveness loop marks the host Disconnected when the deadline passes.
+    // outage. The liveness loop marks the host Suspect when the deadline passes.
   }
 
-  /** Running VMs on Disconnected hosts become Unknown (run after every liveness check). */
+  /** Running VMs on Suspect or Alert hosts become Unknown (run after every liveness check; HA decides the rest). */
   async hostsLost(): Promise<void> {
     const rows = await this.db.select({ id: vms.id, state: vms.state, host: hosts.name }).from(vms)
       .innerJoin(hosts, eq(hosts.id, vms.hostId))
-      .where(and(eq(hosts.state, "Disconnected"), eq(vms.state, "Running"), isNull(vms.deletedAt)));
+      .where(and(inArray(hosts.state, ["Suspect", "Alert"]), eq(vms.state, "Running"), isNull(vms.deletedAt)));
     for (const vm of rows) {
       const to = isVmState(vm.state) ? onHostLost(vm.state) : undefined;
       if (!to) continue;
@@ -87,7 +89,10 @@ export class VmReconciler implements HostStreamHandler {
       const decision = reconcileWithHost({ state: vm.state, holdsAllocation: vm.allocation != null, lastJob }, report);
       if (!decision) continue;
       if ("retryDelete" in decision) await this.retryDelete(vm.id, vm.accountId, decision.reason);
-      else await this.apply(vm.id, vm.state, decision.to, `heartbeat: ${decision.reason}`, decision.reason, decision.powerState);
+      else {
+        const how = !d || d.powerState === PowerState.POWER_STATE_CRASHED || hostRebooted ? "crashed" : "shutoff";
+        await this.apply(vm.id, vm.state, decision.to, `heartbeat: ${decision.reason}`, decision.reason, decision.powerState, how);
+      }
     }
     // Only now: a check cut short above sees the reboot again at the next heartbeat.
     if (hb.bootId && hb.bootId !== host?.bootId) await this.db.update(hosts).set({ bootId: hb.bootId }).where(eq(hosts.id, hostId));
@@ -123,7 +128,8 @@ export class VmReconciler implements HostStreamHandler {
       domain, detail: `${powerName(e.powerState).toLowerCase()}${e.detail ? ` (${e.detail})` : ""}`, hostRebooted: false,
     });
     if (decision && "to" in decision) {
-      await this.apply(vm.id, vm.state, decision.to, `event: domain ${e.event}${e.detail ? ` (${e.detail})` : ""}`, decision.reason, decision.powerState);
+      const how = e.powerState === PowerState.POWER_STATE_CRASHED ? "crashed" : "shutoff";
+      await this.apply(vm.id, vm.state, decision.to, `event: domain ${e.event}${e.detail ? ` (${e.detail})` : ""}`, decision.reason, decision.powerState, how);
     }
   }
 
@@ -146,9 +152,13 @@ export class VmReconciler implements HostStreamHandler {
     this.jobQueue.enqueue(jobId);
   }
 
-  private async apply(vmId: number, from: string, to: VmState, cause: string, reason: string, powerState: string): Promise<void> {
+  private async apply(
+    vmId: number, from: string, to: VmState, cause: string, reason: string, powerState: string, how: "crashed" | "shutoff" = "shutoff",
+  ): Promise<void> {
     if (!isVmState(from)) return;
     const done = await this.db.transaction((tx) => transitionVm(tx, vmId, to, cause, { onlyFrom: [from], powerState, reason }));
     if (done) this.log.info({ vmId, from: done.from, to, cause }, "VM state reconciled");
+    // Running → Stopped here is never an API stop (those go through Stopping and their job).
+    if (done?.from === "Running" && to === "Stopped") await this.onStoppedByItself?.(vmId, how);
   }
 }

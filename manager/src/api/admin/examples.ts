@@ -369,6 +369,7 @@ export const adminExamples: OperationExamples = {
           environment: "default",
           cluster: "default",
           state: "Up",
+          ha_reason: "",
           resource_state: "Enabled",
           hypervisor: "simulator",
           driver: "simulator",

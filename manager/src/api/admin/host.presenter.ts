@@ -12,6 +12,7 @@ export function hostView(h: HostOverview): Static<typeof AdminHost> {
     environment: h.environment,
     cluster: h.cluster,
     state: h.state,
+    ha_reason: h.haReason,
     resource_state: h.resourceState,
     hypervisor: h.hypervisor,
     driver: h.driver,

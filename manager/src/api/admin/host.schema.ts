@@ -33,7 +33,8 @@ export const AdminHost = Type.Object({
   name: Type.String(),
   environment: Type.String(),
   cluster: Type.String(),
-  state: Type.String({ description: "Connecting, Up, Disconnected or Down" }),
+  state: Type.String({ description: "Connecting, Up, Suspect (missed its heartbeats: HA investigates), Alert (investigated, inconclusive: nothing restarted) or Down (fenced: HA VMs restarted elsewhere)" }),
+  ha_reason: Type.String({ description: "Why HA put the host in its state; empty when Up" }),
   resource_state: Type.String({ description: "Enabled, Disabled or Maintenance (set by the admin)" }),
   hypervisor: Type.String(),
   driver: Type.String(),
@@ -59,4 +60,27 @@ export const AdminHost = Type.Object({
     uuid: Type.String(), name: Type.String(), power_state: Type.String(), seen_at: Type.String({ format: "date-time" }),
   }, { additionalProperties: false }), { description: "Domains on the host that are not Orbit's VMs" }),
   gpus: Type.Array(HostGpu),
+}, { additionalProperties: false });
+
+/** One neighbour's probe of a lost host (HA evidence). */
+export const HostProbeEvidence = Type.Object({
+  neighbour_host_id: Type.Integer(),
+  neighbour: Type.String(),
+  answered: Type.Boolean({ description: "False when the neighbour could not be asked (detail says why)" }),
+  reachable: Type.Boolean(),
+  storage_heartbeat_seen: Type.Boolean(),
+  storage_heartbeat_age_ms: Type.Integer({ description: "-1: not seen" }),
+  detail: Type.String(),
+}, { additionalProperties: false });
+
+/** A host with HA's view of it (GET /v1/admin/hosts/{id}). */
+export const AdminHostDetail = Type.Object({
+  host: AdminHost,
+  ha: Type.Object({
+    state: Type.String(),
+    reason: Type.String(),
+    storage_heartbeat_dir: Type.String({ description: "Empty: the host has no storage heartbeat and is never declared Down automatically" }),
+    checked_at: Type.Union([Type.String({ format: "date-time" }), Type.Null()], { description: "When HA last investigated it" }),
+    evidence: Type.Array(HostProbeEvidence, { description: "The last investigation's probes" }),
+  }, { additionalProperties: false }),
 }, { additionalProperties: false });

@@ -69,10 +69,11 @@ export const Instance = Type.Object({
   volume_attachments: Type.Array(InstanceVolumeAttachment, { description: "Volumes attached (or being attached or detached), oldest first" }),
   labels: Type.Array(Type.String()),
   run_strategy: Type.Union([RunStrategyValue, Type.Null()], {
-    description: "Orbit: KubeVirt's run strategy chosen at create (null: none). Halted VMs are created stopped; the restarts "
-      + "Always and RerunOnFailure ask for come with HA (issue 15)",
+    description: "Orbit: KubeVirt's run strategy (null: none). Halted VMs are created stopped; Always restarts the VM when its domain "
+      + "stops without an API call, RerunOnFailure when it crashes; both are restarted on another host when theirs is lost. A stop "
+      + "of an Always VM makes it Halted, a start of a Halted VM Always (KubeVirt)",
   }),
-  ha_enabled: Type.Boolean({ description: "Orbit: HA restarts asked for at create; stored, done by HA (issue 15): today nothing restarts the VM" }),
+  ha_enabled: Type.Boolean({ description: "Orbit: HA: restarted on another host when its host is declared Down (shared disks only), and on its host when its domain stops without an API call" }),
   callback_url: Type.Union([Type.String(), Type.Null()]),
   contract_id: Type.Union([Type.Integer(), Type.Null()], { description: "null: Orbit has no contracts" }),
   enhanced_metrics: Type.Object({ enabled: Type.Boolean() }, { additionalProperties: false, description: "enabled: false (enhanced monitoring is not supported yet)" }),

@@ -41,7 +41,7 @@ const CreateBody = Type.Object({
   }, { additionalProperties: false, description: "Not supported yet: name a flavor with flavor_name" })),
   // Orbit's own lifecycle fields (KubeVirt's run strategies).
   start: Type.Optional(Type.Boolean({ description: "false: placed with its capacity held but left stopped (SHUTOFF) until the start action. Default true, false with run_strategy Halted" })),
-  ha_enabled: Type.Optional(Type.Boolean({ description: "Stored and shown; the restarts it asks for come with HA (issue 15): today nothing restarts the VM" })),
+  ha_enabled: Type.Optional(Type.Boolean({ description: "HA: restarted on another host when its host is declared Down (its disks must be on shared storage), and on its host when its domain stops without an API call" })),
   run_strategy: Type.Optional(Type.Union(RunStrategyValue.anyOf, {
     description: "KubeVirt's run strategy, stored and shown. Halted: created stopped (with start true: 400). Always (with start false: 400), "
       + "RerunOnFailure, Manual: started per start; the restarts Always and RerunOnFailure ask for come with HA (issue 15)",

@@ -191,6 +191,14 @@ export interface AgentSettings {
    * Disconnected, so an agent is back before its host is given up on.
    */
   reconnectBackoffMaxMs: number;
+  /**
+   * HA self-fencing: an agent that can neither reach the manager nor write its storage heartbeat
+   * for this long destroys (hard power-off, disks kept) every Orbit-managed domain and starts
+   * none until the manager is back. 0: self-fencing off. Needs a storage_heartbeat_dir.
+   */
+  selfFenceAfterMs: number;
+  /** How often the agent writes its storage heartbeat; 0: the agent's default. */
+  storageHeartbeatIntervalMs: number;
 }
 
 /** What a host is. Sent at registration and again on every (re)connect. */
@@ -236,6 +244,12 @@ export interface HostFacts {
    * neighbours probe it. "": none (no stream address is forced, neighbours cannot probe it).
    */
   clusterAddress: string;
+  /**
+   * The shared directory this agent writes its storage heartbeat into (a file named by
+   * host_uuid, read by the other hosts of its cluster when they probe it); "": none, so this
+   * host never self-fences.
+   */
+  storageHeartbeatDir: string;
 }
 
 export interface NumaCell {
@@ -391,7 +405,9 @@ export interface CommandResult {
   /** CreateSnapshot's snapshot, ListSnapshots' snapshots. */
   { $case: "snapshots"; value: SnapshotList } | //
   /** MigrateVm's measurements. */
-  { $case: "migration"; value: MigrationDone } | undefined;
+  { $case: "migration"; value: MigrationDone } | //
+  /** ProbeHost's evidence. */
+  { $case: "probe"; value: ProbeResult } | undefined;
 }
 
 /**
@@ -588,7 +604,37 @@ export interface Command {
     | //
     /** Capability "migration". Sent to the destination host before MigrateVm. */
     { $case: "prepareMigrationIn"; value: PrepareMigrationIn }
+    | //
+    /**
+     * HA: sent to a neighbour (another host of the same cluster) of a Suspect host. Needs no
+     * vm_uuid. Answered with output.probe.
+     */
+    { $case: "probeHost"; value: ProbeHost }
     | undefined;
+}
+
+/**
+ * Is the probed host alive, as this host sees it: on the network, and through its storage
+ * heartbeat in this host's own storage_heartbeat_dir.
+ */
+export interface ProbeHost {
+  /** Names its heartbeat file. */
+  hostUuid: string;
+  /** Where it is reached on the network (IP address or host name). */
+  address: string;
+  /** 0: the agent's default. */
+  timeoutMs: number;
+}
+
+export interface ProbeResult {
+  /** The probed machine answered on the network (its agent need not be running). */
+  reachable: boolean;
+  /** Its heartbeat file exists in this host's storage_heartbeat_dir. */
+  storageHeartbeatSeen: boolean;
+  /** How old its last heartbeat is (this host's clock minus the time written in it; -1 unseen). */
+  storageHeartbeatAgeMs: number;
+  /** How each was found out, for people. */
+  detail: string;
 }
 
 /**
@@ -1455,7 +1501,7 @@ export const RegisterResponse: MessageFns<RegisterResponse> = {
 };
 
 function createBaseAgentSettings(): AgentSettings {
-  return { heartbeatIntervalMs: 0, reconnectBackoffMaxMs: 0 };
+  return { heartbeatIntervalMs: 0, reconnectBackoffMaxMs: 0, selfFenceAfterMs: 0, storageHeartbeatIntervalMs: 0 };
 }
 
 export const AgentSettings: MessageFns<AgentSettings> = {
@@ -1465,6 +1511,12 @@ export const AgentSettings: MessageFns<AgentSettings> = {
     }
     if (message.reconnectBackoffMaxMs !== 0) {
       writer.uint32(16).uint32(message.reconnectBackoffMaxMs);
+    }
+    if (message.selfFenceAfterMs !== 0) {
+      writer.uint32(24).uint32(message.selfFenceAfterMs);
+    }
+    if (message.storageHeartbeatIntervalMs !== 0) {
+      writer.uint32(32).uint32(message.storageHeartbeatIntervalMs);
     }
     return writer;
   },
@@ -1498,6 +1550,22 @@ export const AgentSettings: MessageFns<AgentSettings> = {
             message.reconnectBackoffMaxMs = reader.uint32();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.selfFenceAfterMs = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.storageHeartbeatIntervalMs = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1522,6 +1590,16 @@ export const AgentSettings: MessageFns<AgentSettings> = {
         : isSet(object.reconnect_backoff_max_ms)
         ? globalThis.Number(object.reconnect_backoff_max_ms)
         : 0,
+      selfFenceAfterMs: isSet(object.selfFenceAfterMs)
+        ? globalThis.Number(object.selfFenceAfterMs)
+        : isSet(object.self_fence_after_ms)
+        ? globalThis.Number(object.self_fence_after_ms)
+        : 0,
+      storageHeartbeatIntervalMs: isSet(object.storageHeartbeatIntervalMs)
+        ? globalThis.Number(object.storageHeartbeatIntervalMs)
+        : isSet(object.storage_heartbeat_interval_ms)
+        ? globalThis.Number(object.storage_heartbeat_interval_ms)
+        : 0,
     };
   },
 
@@ -1533,6 +1611,12 @@ export const AgentSettings: MessageFns<AgentSettings> = {
     if (message.reconnectBackoffMaxMs !== 0) {
       obj.reconnectBackoffMaxMs = Math.round(message.reconnectBackoffMaxMs);
     }
+    if (message.selfFenceAfterMs !== 0) {
+      obj.selfFenceAfterMs = Math.round(message.selfFenceAfterMs);
+    }
+    if (message.storageHeartbeatIntervalMs !== 0) {
+      obj.storageHeartbeatIntervalMs = Math.round(message.storageHeartbeatIntervalMs);
+    }
     return obj;
   },
 
@@ -1543,6 +1627,8 @@ export const AgentSettings: MessageFns<AgentSettings> = {
     const message = createBaseAgentSettings();
     message.heartbeatIntervalMs = object.heartbeatIntervalMs ?? 0;
     message.reconnectBackoffMaxMs = object.reconnectBackoffMaxMs ?? 0;
+    message.selfFenceAfterMs = object.selfFenceAfterMs ?? 0;
+    message.storageHeartbeatIntervalMs = object.storageHeartbeatIntervalMs ?? 0;
     return message;
   },
 };
@@ -1572,6 +1658,7 @@ function createBaseHostFacts(): HostFacts {
     capabilities: [],
     migrationUri: "",
     clusterAddress: "",
+    storageHeartbeatDir: "",
   };
 }
 
@@ -1645,6 +1732,9 @@ export const HostFacts: MessageFns<HostFacts> = {
     }
     if (message.clusterAddress !== "") {
       writer.uint32(186).string(message.clusterAddress);
+    }
+    if (message.storageHeartbeatDir !== "") {
+      writer.uint32(194).string(message.storageHeartbeatDir);
     }
     return writer;
   },
@@ -1846,6 +1936,14 @@ export const HostFacts: MessageFns<HostFacts> = {
             message.clusterAddress = reader.string();
             continue;
           }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            message.storageHeartbeatDir = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1941,6 +2039,11 @@ export const HostFacts: MessageFns<HostFacts> = {
         : isSet(object.cluster_address)
         ? globalThis.String(object.cluster_address)
         : "",
+      storageHeartbeatDir: isSet(object.storageHeartbeatDir)
+        ? globalThis.String(object.storageHeartbeatDir)
+        : isSet(object.storage_heartbeat_dir)
+        ? globalThis.String(object.storage_heartbeat_dir)
+        : "",
     };
   },
 
@@ -2015,6 +2118,9 @@ export const HostFacts: MessageFns<HostFacts> = {
     if (message.clusterAddress !== "") {
       obj.clusterAddress = message.clusterAddress;
     }
+    if (message.storageHeartbeatDir !== "") {
+      obj.storageHeartbeatDir = message.storageHeartbeatDir;
+    }
     return obj;
   },
 
@@ -2046,6 +2152,7 @@ export const HostFacts: MessageFns<HostFacts> = {
     message.capabilities = object.capabilities?.map((e) => e) || [];
     message.migrationUri = object.migrationUri ?? "";
     message.clusterAddress = object.clusterAddress ?? "";
+    message.storageHeartbeatDir = object.storageHeartbeatDir ?? "";
     return message;
   },
 };
@@ -4035,6 +4142,9 @@ export const CommandResult: MessageFns<CommandResult> = {
       case "migration":
         MigrationDone.encode(message.output.value, writer.uint32(562).fork()).join();
         break;
+      case "probe":
+        ProbeResult.encode(message.output.value, writer.uint32(642).fork()).join();
+        break;
     }
     return writer;
   },
@@ -4124,6 +4234,14 @@ export const CommandResult: MessageFns<CommandResult> = {
             message.output = { $case: "migration", value: MigrationDone.decode(reader, reader.uint32()) };
             continue;
           }
+          case 80: {
+            if (tag !== 642) {
+              break;
+            }
+
+            message.output = { $case: "probe", value: ProbeResult.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4162,6 +4280,8 @@ export const CommandResult: MessageFns<CommandResult> = {
         ? { $case: "snapshots", value: SnapshotList.fromJSON(object.snapshots) }
         : isSet(object.migration)
         ? { $case: "migration", value: MigrationDone.fromJSON(object.migration) }
+        : isSet(object.probe)
+        ? { $case: "probe", value: ProbeResult.fromJSON(object.probe) }
         : undefined,
     };
   },
@@ -4190,6 +4310,8 @@ export const CommandResult: MessageFns<CommandResult> = {
       obj.snapshots = SnapshotList.toJSON(message.output.value);
     } else if (message.output?.$case === "migration") {
       obj.migration = MigrationDone.toJSON(message.output.value);
+    } else if (message.output?.$case === "probe") {
+      obj.probe = ProbeResult.toJSON(message.output.value);
     }
     return obj;
   },
@@ -4235,6 +4357,12 @@ export const CommandResult: MessageFns<CommandResult> = {
       case "migration": {
         if (object.output?.value !== undefined && object.output?.value !== null) {
           message.output = { $case: "migration", value: MigrationDone.fromPartial(object.output.value) };
+        }
+        break;
+      }
+      case "probe": {
+        if (object.output?.value !== undefined && object.output?.value !== null) {
+          message.output = { $case: "probe", value: ProbeResult.fromPartial(object.output.value) };
         }
         break;
       }
@@ -6215,6 +6343,9 @@ export const Command: MessageFns<Command> = {
       case "prepareMigrationIn":
         PrepareMigrationIn.encode(message.body.value, writer.uint32(578).fork()).join();
         break;
+      case "probeHost":
+        ProbeHost.encode(message.body.value, writer.uint32(642).fork()).join();
+        break;
     }
     return writer;
   },
@@ -6448,6 +6579,14 @@ export const Command: MessageFns<Command> = {
             message.body = { $case: "prepareMigrationIn", value: PrepareMigrationIn.decode(reader, reader.uint32()) };
             continue;
           }
+          case 80: {
+            if (tag !== 642) {
+              break;
+            }
+
+            message.body = { $case: "probeHost", value: ProbeHost.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6573,6 +6712,10 @@ export const Command: MessageFns<Command> = {
         ? { $case: "prepareMigrationIn", value: PrepareMigrationIn.fromJSON(object.prepareMigrationIn) }
         : isSet(object.prepare_migration_in)
         ? { $case: "prepareMigrationIn", value: PrepareMigrationIn.fromJSON(object.prepare_migration_in) }
+        : isSet(object.probeHost)
+        ? { $case: "probeHost", value: ProbeHost.fromJSON(object.probeHost) }
+        : isSet(object.probe_host)
+        ? { $case: "probeHost", value: ProbeHost.fromJSON(object.probe_host) }
         : undefined,
     };
   },
@@ -6636,6 +6779,8 @@ export const Command: MessageFns<Command> = {
       obj.cancelMigration = CancelMigration.toJSON(message.body.value);
     } else if (message.body?.$case === "prepareMigrationIn") {
       obj.prepareMigrationIn = PrepareMigrationIn.toJSON(message.body.value);
+    } else if (message.body?.$case === "probeHost") {
+      obj.probeHost = ProbeHost.toJSON(message.body.value);
     }
     return obj;
   },
@@ -6793,7 +6938,247 @@ export const Command: MessageFns<Command> = {
         }
         break;
       }
+      case "probeHost": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "probeHost", value: ProbeHost.fromPartial(object.body.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseProbeHost(): ProbeHost {
+  return { hostUuid: "", address: "", timeoutMs: 0 };
+}
+
+export const ProbeHost: MessageFns<ProbeHost> = {
+  encode(message: ProbeHost, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hostUuid !== "") {
+      writer.uint32(10).string(message.hostUuid);
+    }
+    if (message.address !== "") {
+      writer.uint32(18).string(message.address);
+    }
+    if (message.timeoutMs !== 0) {
+      writer.uint32(24).uint32(message.timeoutMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProbeHost {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProbeHost();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.hostUuid = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.timeoutMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProbeHost {
+    return {
+      hostUuid: isSet(object.hostUuid)
+        ? globalThis.String(object.hostUuid)
+        : isSet(object.host_uuid)
+        ? globalThis.String(object.host_uuid)
+        : "",
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      timeoutMs: isSet(object.timeoutMs)
+        ? globalThis.Number(object.timeoutMs)
+        : isSet(object.timeout_ms)
+        ? globalThis.Number(object.timeout_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: ProbeHost): unknown {
+    const obj: any = {};
+    if (message.hostUuid !== "") {
+      obj.hostUuid = message.hostUuid;
+    }
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.timeoutMs !== 0) {
+      obj.timeoutMs = Math.round(message.timeoutMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProbeHost>, I>>(base?: I): ProbeHost {
+    return ProbeHost.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProbeHost>, I>>(object: I): ProbeHost {
+    const message = createBaseProbeHost();
+    message.hostUuid = object.hostUuid ?? "";
+    message.address = object.address ?? "";
+    message.timeoutMs = object.timeoutMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseProbeResult(): ProbeResult {
+  return { reachable: false, storageHeartbeatSeen: false, storageHeartbeatAgeMs: 0, detail: "" };
+}
+
+export const ProbeResult: MessageFns<ProbeResult> = {
+  encode(message: ProbeResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reachable !== false) {
+      writer.uint32(8).bool(message.reachable);
+    }
+    if (message.storageHeartbeatSeen !== false) {
+      writer.uint32(16).bool(message.storageHeartbeatSeen);
+    }
+    if (message.storageHeartbeatAgeMs !== 0) {
+      writer.uint32(24).int64(message.storageHeartbeatAgeMs);
+    }
+    if (message.detail !== "") {
+      writer.uint32(34).string(message.detail);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProbeResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProbeResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.reachable = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.storageHeartbeatSeen = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.storageHeartbeatAgeMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProbeResult {
+    return {
+      reachable: isSet(object.reachable) ? globalThis.Boolean(object.reachable) : false,
+      storageHeartbeatSeen: isSet(object.storageHeartbeatSeen)
+        ? globalThis.Boolean(object.storageHeartbeatSeen)
+        : isSet(object.storage_heartbeat_seen)
+        ? globalThis.Boolean(object.storage_heartbeat_seen)
+        : false,
+      storageHeartbeatAgeMs: isSet(object.storageHeartbeatAgeMs)
+        ? globalThis.Number(object.storageHeartbeatAgeMs)
+        : isSet(object.storage_heartbeat_age_ms)
+        ? globalThis.Number(object.storage_heartbeat_age_ms)
+        : 0,
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+    };
+  },
+
+  toJSON(message: ProbeResult): unknown {
+    const obj: any = {};
+    if (message.reachable !== false) {
+      obj.reachable = message.reachable;
+    }
+    if (message.storageHeartbeatSeen !== false) {
+      obj.storageHeartbeatSeen = message.storageHeartbeatSeen;
+    }
+    if (message.storageHeartbeatAgeMs !== 0) {
+      obj.storageHeartbeatAgeMs = Math.round(message.storageHeartbeatAgeMs);
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProbeResult>, I>>(base?: I): ProbeResult {
+    return ProbeResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProbeResult>, I>>(object: I): ProbeResult {
+    const message = createBaseProbeResult();
+    message.reachable = object.reachable ?? false;
+    message.storageHeartbeatSeen = object.storageHeartbeatSeen ?? false;
+    message.storageHeartbeatAgeMs = object.storageHeartbeatAgeMs ?? 0;
+    message.detail = object.detail ?? "";
     return message;
   },
 };
