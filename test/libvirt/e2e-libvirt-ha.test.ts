@@ -46,8 +46,11 @@ function haCase(workPrefix: string) {
       ((await c.s.cloud.api("GET", "/v1/admin/hosts")).json.hosts as Record<string, any>[]).find((x) => x.id === h.id)!.uuid as string,
     /** Polls until `fn` holds; the time it first held, from `t0`. */
     timeUntil: async (what: string, t0: number, fn: () => Promise<boolean>, timeoutMs: number): Promise<number> => {
-      await c.s.cloud.waitFor(what, fn, timeoutMs).catch((e: unknown) => {
-        throw new Error(`${String(e)}\n--- poller: ${c.poller?.samples.length ?? 0} samples, last ${JSON.stringify(c.poller?.samples.at(-1))}\n${c.s.logs()}`);
+      await c.s.cloud.waitFor(what, fn, timeoutMs).catch(async (e: unknown) => {
+        const vm = await c.s.instance(c.vm.id).catch(() => undefined);
+        // Where the allocator would put a VM of its flavor now, and why not elsewhere.
+        const dry = await c.s.cloud.api("POST", "/v1/admin/placement/dry-run", { flavor_name: "t1-tiny", image_name: "Debian 12" }).catch(() => undefined);
+        throw new Error(`${String(e)}\n--- VM: ${JSON.stringify({ status: vm?.status, host: vm?.host, reason: vm?.state_reason })}\n--- placement dry-run: ${JSON.stringify(dry?.json.result)}\n--- poller: ${c.poller?.samples.length ?? 0} samples, last ${JSON.stringify(c.poller?.samples.at(-1))}\n${c.s.logs()}`);
       });
       return Date.now() - t0;
     },

@@ -113,6 +113,24 @@ export async function leftovers(namespaces: readonly string[], paths: readonly s
 }
 
 /**
+ * The cluster's storage is what the hosts share: its local pool replaced by a shared one (as an
+ * admin would, through the API), so VMs' root disks count in a shared pool and may run, migrate
+ * and restart on either host.
+ */
+async function shareClusterStorage(cloud: TestCloud, path: string): Promise<void> {
+  mkdirSync(path);
+  const pools = (await cloud.api("GET", "/v1/admin/storage-pools")).json.storage_pools as { id: number; name: string; cluster_id: number; cluster: string; kind: string }[];
+  const local = pools.filter((p) => p.cluster === "default" && p.kind === "local");
+  if (local.length === 0) throw new Error(`no local storage pool in cluster "default" to replace: ${JSON.stringify(pools)}`);
+  const created = await cloud.api("POST", "/v1/admin/storage-pools", { name: "two-host-shared", cluster_id: local[0]!.cluster_id, kind: "shared", path, capacity_gib: 1000 });
+  if (created.status !== 200 && created.status !== 201) throw new Error(`creating the shared pool: ${created.status} ${JSON.stringify(created.json)}`);
+  for (const p of local) {
+    const r = await cloud.api("DELETE", `/v1/admin/storage-pools/${p.id}`);
+    if (r.status !== 200 && r.status !== 204) throw new Error(`deleting local pool ${p.name}: ${r.status} ${JSON.stringify(r.json)}`);
+  }
+}
+
+/**
  * Everything a two-host tier runs on, and its teardown: stop() takes down what was started even
  * when start() failed half-way (call it from afterAll).
  */
@@ -190,6 +208,8 @@ export function libvirtTwoHostStack(): { start(o: TwoHostStackOptions): Promise<
       throw new Error(`${String(e)}\n${agents.map((a) => `--- ${a.handle.name}\n${a.handle.output().slice(-3000)}`).join("\n")}`);
     });
     const hosts = started.map((h, i) => ({ ...h, id: ids[i]! })) as [TestHost, TestHost];
+    // The cluster (and its local pool) came with the first host.
+    await shareClusterStorage(c, join(work, "volumes"));
     const w = work;
     const logs = (): string => [
       ...agents.map((a) => `--- ${a.handle.name}\n${a.handle.output().slice(-4000)}`),
