@@ -29,7 +29,7 @@ export interface SimulatedHostSpec {
   capabilities?: CapabilityName[];
   /**
    * Its address on the cluster network, which neighbours probe (default: its own 127.0.10.N, which
-   * always answers). An unroutable one (TEST-NET 192.0.2.N) makes a host neighbours cannot reach.
+   * always answers). An unroutable one (the IPv6 discard prefix, 100::N) makes a host neighbours cannot reach.
    */
   clusterAddress?: string;
 }

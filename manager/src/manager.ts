@@ -99,6 +99,7 @@ import { HA_SETTINGS, HaSettings } from "./ha/ha-settings.js";
 import { HostFailover } from "./ha/host-failover.js";
 import { HostInvestigator } from "./ha/host-investigator.js";
 import { StaleCopies } from "./ha/stale-copies.js";
+import { VmHa } from "./ha/vm-ha.js";
 import { VmActions } from "./vm/vm-actions.js";
 import { VmClones } from "./vm/vm-clone.js";
 import { VmService } from "./vm/vm-service.js";
@@ -188,7 +189,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
 
   const hostsSvc = new HostService(db, (ctx) => registry.resolve<number>(HOST_MEMORY_RESERVE_SETTING, ctx));
   const sessions = new AgentSessions();
-  // Host liveness: one deadline for Disconnected hosts, for commands waiting for an agent, and
+  // Host liveness: one deadline for Suspect hosts, for commands waiting for an agent, and
   // for the reconnect backoff agents are told (hosts/host-liveness.ts).
   const liveness = new HostLiveness({
     intervalMs: () => Math.round(registry.number(LIVENESS_SETTINGS.interval) * 1000),
@@ -333,7 +334,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await scoped.register(jobRoutes(new JobService(db)));
       await scoped.register(catalogRoutes(catalog));
       await scoped.register(adminRoutes(hostsSvc, vmSvc));
-      await scoped.register(hostHaRoutes(hostsSvc, investigator, db));
+      await scoped.register(hostHaRoutes(hostsSvc, investigator, new VmHa(db)));
       await scoped.register(registrationTokenRoutes(registrationTokens, ca));
       await scoped.register(hostCertificateRoutes(certificates));
       await scoped.register(flavorAdminRoutes(new FlavorService(db)));

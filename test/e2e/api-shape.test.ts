@@ -66,6 +66,7 @@ describe("a tour of the API", () => {
     await call("GET /v1/admin/clusters", "/v1/admin/clusters");
     await call("PUT /v1/admin/hosts/{id}", `/v1/admin/hosts/${hostId}`, { resource_state: "Enabled" });
     await call("GET /v1/admin/hosts/{id}/certificates", `/v1/admin/hosts/${hostId}/certificates`);
+    await call("GET /v1/admin/hosts/{id}", `/v1/admin/hosts/${hostId}`);
 
     const flavor = await call("POST /v1/admin/flavors", "/v1/admin/flavors", { name: "tour-small", cpu: 1, ram: 1, host_tags: ["x"] });
     expect(flavor.status).toBe(201);

@@ -47,7 +47,8 @@ describe("a host whose agent process is killed and started again", () => {
     }, 60_000);
     for (const v of unknown) expect(v).toMatchObject({ status: "UNKNOWN", state_reason: expect.stringContaining("stopped reporting") });
     const { json } = await manager.api("GET", "/v1/admin/hosts");
-    expect(json.hosts[0]).toMatchObject({ state: "Disconnected", allocated: { vms: 2 } });
+    // Suspect, then Alert (a single host: no neighbour can probe it, so HA restarts nothing).
+    expect(json.hosts[0]).toMatchObject({ state: expect.stringMatching(/^(Suspect|Alert)$/), allocated: { vms: 2 } });
 
     agent.restart();
     const settled = await waitFor("both VMs settled from the agent's report", async () => {

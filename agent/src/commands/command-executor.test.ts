@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { HypervisorError } from "#shared/errors.js";
+import { ConflictError, HypervisorError } from "#shared/errors.js";
 import { DiskSpec, MigrateVm, PowerState, VmSpec, type Command } from "#shared/protocol.js";
 import { SimulatedMigrationNetwork } from "../drivers/simulator/simulated-migration-network.js";
 import { SimulatorHypervisor } from "../drivers/simulator/simulator-hypervisor.js";
@@ -370,5 +370,50 @@ describe("CommandExecutor migration commands", () => {
     await ex2.execute(start(vm));
     expect((await ex2.execute(migrate(vm))).error).toMatchObject({ code: "unsupported", retryable: false });
     expect((await ex2.execute(cancel(vm))).error).toMatchObject({ code: "unsupported" });
+  });
+});
+
+describe("CommandExecutor: HA", () => {
+  const probe = (hostUuid: string, address: string, id = randomUUID()): Command =>
+    ({ commandId: id, deadlineMs: 0, vmUuid: "", body: { $case: "probeHost", value: { hostUuid, address, timeoutMs: 1000 } } });
+
+  it("answers ProbeHost (no vm_uuid) with the prober's evidence, not queued behind a slow host-level command", async () => {
+    const sim = new SimulatorHypervisor({ hostUuid: randomUUID(), hostname: "h", cpus: 2, memoryMib: 1024 });
+    const slow = Object.create(sim) as SimulatorHypervisor;
+    Object.defineProperty(slow, "disks", { value: { ...sim.disks!, deleteDisk: () => new Promise((r) => setTimeout(r, 3000)) } });
+    const ex = new CommandExecutor(slow, { probeHost: async (p) => ({ reachable: p.address === "127.0.0.1", storageHeartbeatSeen: true, storageHeartbeatAgeMs: 1234, detail: `probed ${p.hostUuid}` }) });
+    void ex.execute({ commandId: randomUUID(), deadlineMs: 0, vmUuid: "", body: { $case: "deleteDisk", value: { sourcePath: "/x.qcow2" } } });
+    const host = randomUUID();
+    const began = Date.now();
+    const r = await ex.execute(probe(host, "127.0.0.1"));
+    expect(Date.now() - began).toBeLessThan(1000);
+    expect(r).toMatchObject({ ok: true, domain: undefined, output: { $case: "probe", value: { reachable: true, storageHeartbeatSeen: true, storageHeartbeatAgeMs: 1234, detail: `probed ${host}` } } });
+  });
+
+  it("refuses a ProbeHost without a host or address, and on an agent with no prober", async () => {
+    const sim = new SimulatorHypervisor({ hostUuid: randomUUID(), hostname: "h", cpus: 2, memoryMib: 1024 });
+    const ex = new CommandExecutor(sim, { probeHost: async () => ({ reachable: true, storageHeartbeatSeen: false, storageHeartbeatAgeMs: -1, detail: "" }) });
+    expect((await ex.execute(probe("", "127.0.0.1"))).error).toMatchObject({ code: "invalid_argument", message: expect.stringMatching(/uuid/) });
+    expect((await ex.execute(probe(randomUUID(), ""))).error).toMatchObject({ code: "invalid_argument", message: expect.stringMatching(/address/) });
+    expect((await new CommandExecutor(sim).execute(probe(randomUUID(), "127.0.0.1"))).error).toMatchObject({ code: "unsupported" });
+  });
+
+  it("runs no VM while refuseRun says the host is fenced: a queued start is refused when its turn comes", async () => {
+    const sim = new SimulatorHypervisor({ hostUuid: randomUUID(), hostname: "h", cpus: 2, memoryMib: 1024, startDelayMs: 50 });
+    let fenced = false;
+    const ex = new CommandExecutor(sim, { refuseRun: (what) => { if (fenced) throw new ConflictError(`${what} refused: fenced`, "self_fenced"); } });
+    const vm = randomUUID();
+    const first = ex.execute(start(vm));
+    const stop = ex.execute({ commandId: randomUUID(), deadlineMs: 0, vmUuid: vm, body: { $case: "stopVm", value: { mode: 2, timeoutMs: 0 } } });
+    const queued = ex.execute(start(vm));
+    // The first start is running (its 50 ms boot) when the host fences itself.
+    await new Promise((r) => setTimeout(r, 10));
+    fenced = true;
+    expect((await first).ok).toBe(true);
+    expect((await stop).ok).toBe(true);
+    expect(await queued).toMatchObject({ ok: false, error: { code: "conflict", message: "startVm refused: fenced" } });
+    expect((await sim.listDomains())[0]!.powerState).toBe(PowerState.POWER_STATE_SHUTOFF);
+    fenced = false;
+    expect((await ex.execute(start(vm))).ok).toBe(true);
   });
 });

@@ -49,7 +49,7 @@ export function tcpKnock(address: string, port: number, timeoutMs: number): Prom
     s.once("error", (e: NodeJS.ErrnoException) => done(e.code === "ECONNREFUSED"
       ? { reachable: true, detail: `tcp ${port}: refused (the host answered)` }
       : { reachable: false, detail: `tcp ${port}: ${e.code ?? e.message}` }));
-    s.connect({ host: address.replace(/^\[(.*)\]$/, "$1"), port });
+    s.connect({ host: address, port });
   });
 }
 
@@ -76,10 +76,11 @@ export class HostProber {
       throw new InvalidArgumentError("probe_host.timeout_ms", `a probe waits at most ${MAX_PROBE_TIMEOUT_MS} ms; ${p.timeoutMs} asked`);
     }
     const timeoutMs = p.timeoutMs || DEFAULT_PROBE_TIMEOUT_MS;
+    const address = p.address.replace(/^\[(.*)\]$/, "$1");
     const port = this.o.tcpPort ?? PROBE_TCP_PORT;
     const [ping, knock, heartbeat] = await Promise.all([
-      (this.o.ping ?? pingOnce)(p.address, timeoutMs).catch((e: Error) => ({ reachable: false, detail: `ping failed: ${e.message}` })),
-      (this.o.knock ?? tcpKnock)(p.address, port, timeoutMs),
+      (this.o.ping ?? pingOnce)(address, timeoutMs).catch((e: Error) => ({ reachable: false, detail: `ping failed: ${e.message}` })),
+      (this.o.knock ?? tcpKnock)(address, port, timeoutMs),
       this.o.heartbeatDir
         ? readStorageHeartbeat({ dir: this.o.heartbeatDir, hostUuid: p.hostUuid, timeoutMs, ...(this.o.fs ? { fs: this.o.fs } : {}), ...(this.o.now ? { now: this.o.now } : {}) })
         : Promise.resolve({ seen: false, ageMs: -1, detail: "this host has no storage heartbeat dir" }),

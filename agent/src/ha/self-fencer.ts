@@ -14,7 +14,7 @@ import { ConflictError } from "#shared/errors.js";
 import { PowerState, StopMode } from "#shared/protocol.js";
 import type { Hypervisor } from "../drivers/hypervisor.js";
 import { decideFence, type FenceDecision } from "./fence-decision.js";
-import type { StorageHeartbeatWriter } from "./storage-heartbeat.js";
+import { withTimeout, type StorageHeartbeatWriter } from "./storage-heartbeat.js";
 
 export const DEFAULT_STORAGE_HEARTBEAT_INTERVAL_MS = 2_000;
 /** A heartbeat write gets at least this long before it counts as failed. */
@@ -50,6 +50,8 @@ export class SelfFencer {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private ticking: Promise<void> | undefined;
+  /** Power-offs under way, by VM: never issued twice at once. */
+  private readonly poweringOff = new Map<string, Promise<void>>();
 
   constructor(private readonly o: SelfFencerOptions) {
     this.now = o.now ?? Date.now;
@@ -122,7 +124,7 @@ export class SelfFencer {
   async tick(): Promise<void> {
     await this.act(this.decide());
     const w = this.o.writer;
-    if (!w) return;
+    if (!w?.knowsHost) return;
     const r = await w.write();
     if (r.ok) {
       this.lastHeartbeatOkMs = Math.max(this.lastHeartbeatOkMs, r.atMs);
@@ -178,24 +180,39 @@ export class SelfFencer {
     }
   }
 
-  /** virsh destroy of every running Orbit-managed domain; one that fails is logged and tried again next tick. */
+  /**
+   * virsh destroy of every running Orbit-managed domain, all at once. One that fails is logged
+   * and tried again next tick. The tick waits at most an interval for them: a power-off stuck
+   * behind the driver (libvirt serialises each domain's operations, and a snapshot hung on the
+   * lost storage holds its domain) must not stop the heartbeat writes and the other VMs' fencing;
+   * it is not issued again while it runs.
+   */
   private async powerOffManaged(): Promise<void> {
+    const wait = Math.max(this.intervalMs, MIN_WRITE_TIMEOUT_MS);
     let domains;
     try {
-      domains = await this.o.hypervisor.listDomains();
+      domains = await withTimeout(this.o.hypervisor.listDomains(), wait, "listing the domains");
     } catch (e) {
       this.o.log.error({ err: (e as Error).message }, "self-fencing: cannot list the domains; trying again next tick");
       return;
     }
+    const pending: Promise<void>[] = [];
     for (const d of domains) {
       if (!d.managed || d.powerState === PowerState.POWER_STATE_SHUTOFF) continue;
-      try {
-        await this.o.hypervisor.stopVm(d.vmUuid, { mode: StopMode.STOP_MODE_FORCE, timeoutMs: 0 });
-        this.o.log.fatal({ vm: d.vmUuid, name: d.name }, "self-fencing: VM powered off");
-      } catch (e) {
-        this.o.log.error({ vm: d.vmUuid, err: (e as Error).message }, "self-fencing: could not power the VM off; trying again next tick");
+      let p = this.poweringOff.get(d.vmUuid);
+      if (!p) {
+        p = this.o.hypervisor.stopVm(d.vmUuid, { mode: StopMode.STOP_MODE_FORCE, timeoutMs: 0 })
+          .then(() => { this.o.log.fatal({ vm: d.vmUuid, name: d.name }, "self-fencing: VM powered off"); })
+          .catch((e: unknown) => { this.o.log.error({ vm: d.vmUuid, err: (e as Error).message }, "self-fencing: could not power the VM off; trying again next tick"); })
+          .finally(() => this.poweringOff.delete(d.vmUuid));
+        this.poweringOff.set(d.vmUuid, p);
       }
+      pending.push(p);
     }
+    if (!pending.length) return;
+    await withTimeout(Promise.all(pending), wait, "powering the VMs off").catch(() => {
+      this.o.log.error({ vms: [...this.poweringOff.keys()] }, "self-fencing: VMs not powered off yet (their driver is busy); waiting for them");
+    });
   }
 
   private loadSettings(): HaSettings | undefined {

@@ -85,6 +85,11 @@ export class StorageHeartbeatWriter {
     return this.o.dir;
   }
 
+  /** False until this host's UUID is known (a first start before it has registered): nothing to write then. */
+  get knowsHost(): boolean {
+    return this.o.hostUuid() !== "";
+  }
+
   get file(): string {
     return heartbeatFile(this.o.dir, this.o.hostUuid() || "(unknown host uuid)");
   }

@@ -13,7 +13,7 @@ import { ConflictError } from "#shared/errors.js";
 import type { VmPlacement } from "../allocator/types.js";
 import type { Db, Tx } from "../db/database.js";
 import {
-  allocations, clusters, environments, flavors, gpuAllocations, hosts, images, jobs, regions, storagePools,
+  allocations, environments, flavors, gpuAllocations, hosts, images, jobs, regions, storagePools,
   volumeAttachments, volumes, vms,
 } from "../db/schema.js";
 import { generationToken, touchHost } from "../hosts/host-generation.js";
@@ -48,8 +48,9 @@ export class HostFailover {
 
   /** Handles every VM of the Down host that still needs it; returns what was done. */
   async failover(hostId: number): Promise<FailoverOutcome[]> {
-    const [host] = await this.db.select({ id: hosts.id, name: hosts.name, state: hosts.state, cluster: clusters.name })
-      .from(hosts).innerJoin(clusters, eq(clusters.id, hosts.clusterId)).where(eq(hosts.id, hostId));
+    // The allocator names clusters by id.
+    const [row] = await this.db.select({ id: hosts.id, name: hosts.name, state: hosts.state, clusterId: hosts.clusterId }).from(hosts).where(eq(hosts.id, hostId));
+    const host = row && { ...row, cluster: String(row.clusterId) };
     if (!host || host.state !== "Down") return [];
     const candidates = await this.db.select().from(vms)
       .where(and(eq(vms.hostId, hostId), isNull(vms.deletedAt), inArray(vms.state, [...LOST_STATES, "Down"])))

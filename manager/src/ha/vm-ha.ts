@@ -7,7 +7,16 @@ import { vms } from "../db/schema.js";
 
 export interface VmHaView { id: number; haEnabled: boolean; haPriority: number; runStrategy: string | null }
 
-export async function setVmHa(db: Db, id: number, change: { haEnabled?: boolean; haPriority?: number }): Promise<VmHaView> {
+export class VmHa {
+  constructor(private readonly db: Db) {}
+
+  /** Changes what is given; NotFoundError for an unknown or deleted VM. */
+  async set(id: number, change: { haEnabled?: boolean; haPriority?: number }): Promise<VmHaView> {
+    return setVmHa(this.db, id, change);
+  }
+}
+
+async function setVmHa(db: Db, id: number, change: { haEnabled?: boolean; haPriority?: number }): Promise<VmHaView> {
   const [vm] = await db.update(vms).set({
     ...(change.haEnabled !== undefined ? { haEnabled: change.haEnabled } : {}),
     ...(change.haPriority !== undefined ? { haPriority: change.haPriority } : {}),

@@ -1,7 +1,7 @@
 // When a host counts as having missed its heartbeats: no heartbeat for interval x miss factor.
 // When an admin shortens the interval, agents learn it at once but may send their next heartbeat
 // on the old cadence; for one old period the old (longer) interval still counts, so a healthy
-// host is not flapped to Disconnected by the change itself.
+// host is not flapped to Suspect by the change itself.
 
 export class HeartbeatDeadline {
   private previous: { intervalMs: number; until: number } | undefined;

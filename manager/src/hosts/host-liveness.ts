@@ -1,12 +1,13 @@
 // When a host counts as alive, in one place. A host is alive until its liveness deadline:
 // its last heartbeat (or this manager's start, whichever is later) plus interval x miss factor.
 // The same deadline decides three things, so they cannot disagree:
-//   - the stale loop marks a host past it Disconnected (and its running VMs Unknown);
+//   - the stale loop marks a host past it Suspect (and its running VMs Unknown); HA (ha/) then
+//     investigates it (Down or Alert);
 //   - a command for a host whose agent is away waits for the agent until then, not longer;
 //   - agents are told a reconnect backoff cap of half the window, so an agent that lost this
 //     manager (or that this manager lost by restarting) is back well before the deadline.
 // Host states follow from it here and nowhere else: a host heard from (stream opened, heartbeat)
-// is marked Up, a host past its deadline Disconnected.
+// is marked Up (from any state: Suspect, Alert, Down), a host past its deadline Suspect.
 // Counting from the manager's start gives every agent one full window after a restart: a
 // manager that was down for a while does not declare hosts dead for heartbeats it could not hear.
 import type { Logger } from "pino";
@@ -88,12 +89,12 @@ export class LivenessRule {
 export interface HostStateStore {
   /** The host was heard from: Up (and its last heartbeat, when given). */
   markUp(hostId: number, heartbeatAt?: Date): Promise<void>;
-  /** Hosts Up past the cutoff become Disconnected; returns their ids. */
+  /** Hosts Up past the cutoff become Suspect; returns their ids. */
   markStale(cutoff: Date): Promise<number[]>;
 }
 
 export interface HostLivenessLoop extends Pick<HostStateStore, "markStale"> {
-  /** After each check: whatever follows from hosts being Disconnected (their VMs go Unknown). */
+  /** After each check: whatever follows from hosts being Suspect or Alert (their VMs go Unknown). */
   afterCheck(staleHostIds: number[]): Promise<void>;
   /** A failed check: true when the error was reported elsewhere (a database outage, logged once). */
   reportError?(e: unknown): boolean;
@@ -108,11 +109,11 @@ export class HostLiveness extends LivenessRule {
     super(s, now);
   }
 
-  /** One check: mark stale hosts, then let the caller act on Disconnected hosts. */
+  /** One check: mark stale hosts Suspect, then let the caller act on them. */
   async check(loop: HostLivenessLoop): Promise<void> {
     const cutoff = this.staleCutoff();
     const ids = cutoff ? await loop.markStale(cutoff) : [];
-    if (ids.length) this.log.warn({ hostIds: ids, silentForMs: this.windowMs() }, "hosts missed their heartbeats: Disconnected");
+    if (ids.length) this.log.warn({ hostIds: ids, silentForMs: this.windowMs() }, "hosts missed their heartbeats: Suspect");
     await loop.afterCheck(ids);
   }
 

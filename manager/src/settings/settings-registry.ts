@@ -91,7 +91,7 @@ export const CORE_SETTINGS: SettingDefinition[] = [
   {
     // CloudStack's ping.timeout: a multiplier of ping.interval.
     name: "ping.timeout",
-    description: "A host whose last heartbeat is older than this many ping.interval is Disconnected.",
+    description: "A host whose last heartbeat is older than this many ping.interval is Suspect (HA investigates it: ha.* settings).",
     schema: z.number(),
     range: { min: 1.5, max: 100 },
     default: 3,

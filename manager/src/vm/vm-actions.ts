@@ -40,6 +40,15 @@ async function refuseWhileCopied(tx: Tx, id: number, from: VmState): Promise<voi
   }
 }
 
+/** A start on a host HA lost (Suspect, Alert, Down) would wait for it in vain: a 409 naming it. */
+async function refuseOnLostHost(tx: Tx, id: number, hostId: number | null, action: string): Promise<void> {
+  if (hostId == null) return;
+  const [h] = await tx.select({ name: hosts.name, state: hosts.state }).from(hosts).where(eq(hosts.id, hostId));
+  if (h && (h.state === "Suspect" || h.state === "Alert" || h.state === "Down")) {
+    throw new ConflictError(`virtual machine ${id} cannot ${action}: its host ${h.name} is ${h.state} (lost); it can start once the host is back, or be deleted`, h.state, { host_state: h.state });
+  }
+}
+
 export class VmActions {
   constructor(
     private readonly db: Db, private readonly jobsQueue: JobEnqueuer, private readonly placement: Pick<PlacementService, "dryRun">,
@@ -60,9 +69,10 @@ export class VmActions {
   async power(caller: Caller, id: number, action: VmAction): Promise<ActionStarted> {
     const vm = await this.row(caller, id);
     const { jobId, state } = await this.db.transaction(async (tx) => {
-      const [locked] = await tx.select({ state: vms.state, runStrategy: vms.runStrategy }).from(vms).where(eq(vms.id, id)).for("update");
+      const [locked] = await tx.select({ state: vms.state, runStrategy: vms.runStrategy, hostId: vms.hostId }).from(vms).where(eq(vms.id, id)).for("update");
       const from: VmState = locked && isVmState(locked.state) ? locked.state : "Unknown";
       const plan = planAction(action, from, `virtual machine ${id}`);
+      if (plan.during === "Starting") await refuseOnLostHost(tx, id, locked?.hostId ?? null, action);
       if (plan.job === "vm.start") await refuseWhileCopied(tx, id, from);
       // KubeVirt: stopping an Always VM makes it Halted (not restarted), starting a Halted one Always.
       const strategy = strategyAfterAction(locked?.runStrategy ?? null, action);

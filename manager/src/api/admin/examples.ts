@@ -422,6 +422,62 @@ export const adminExamples: OperationExamples = {
       ],
     },
   },
+  "GET /v1/admin/hosts/{id}": {
+    response: {
+      status: true,
+      message: "Getting host success",
+      host: {
+        id: 1,
+        uuid: "0a8a0000-0000-4000-8000-00000000000a",
+        name: "ha-a",
+        environment: "default",
+        cluster: "default",
+        state: "Down",
+        ha_reason: "unreachable from ha-d, ha-c, ha-b and its storage heartbeat is 5412 ms old (past 5000 ms): it fenced itself or is dead",
+        resource_state: "Enabled",
+        hypervisor: "simulator",
+        driver: "simulator",
+        cpu_model: "Simulated x86_64",
+        tags: [],
+        last_heartbeat_at: "2026-12-05T00:36:10.101Z",
+        agent_version: "0.1.0",
+        hypervisor_version: "simulator 1.0",
+        migration_uri: "simulator://ha-a",
+        cluster_address: "10.0.1.12",
+        discovery_warnings: [],
+        capacity: {
+          cpus: 16, sockets: 1, cores_per_socket: 16, threads_per_core: 1, memory_mib: 32768, memory_reserve_mib: 2048,
+          numa_cells: [{ id: 0, cpus: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15], memory_mib: 32768 }],
+        },
+        allocated: { vcpus: 0, memory_mib: 0, vms: 0 },
+        unmanaged_domains: [],
+        gpus: [],
+      },
+      ha: {
+        state: "Down",
+        reason: "unreachable from ha-d, ha-c, ha-b and its storage heartbeat is 5412 ms old (past 5000 ms): it fenced itself or is dead",
+        storage_heartbeat_dir: "/srv/orbit-ha",
+        checked_at: "2026-12-05T00:36:16.512Z",
+        evidence: [
+          {
+            neighbour_host_id: 2, neighbour: "ha-b", answered: true, reachable: false, storage_heartbeat_seen: true, storage_heartbeat_age_ms: 5412,
+            detail: "10.0.1.12: ping: no answer in time; tcp 22: no answer within 1000 ms. heartbeat 5412 ms old",
+          },
+        ],
+      },
+    },
+  },
+  "POST /v1/admin/hosts/{id}/declare-down": {
+    request: { note: "powered off through IPMI" },
+    response: {
+      status: true, message: "Host declared Down",
+      host: { id: 4, state: "Down", ha_reason: "declared Down by an admin (fenced by hand): powered off through IPMI" },
+    },
+  },
+  "PUT /v1/admin/virtual-machines/{id}/ha": {
+    request: { ha_enabled: true, ha_priority: 10 },
+    response: { status: true, message: "Virtual machine HA updated", virtual_machine: { id: 7, ha_enabled: true, ha_priority: 10, run_strategy: null } },
+  },
   "PUT /v1/admin/hosts/{id}": {
     request: { resource_state: "Enabled" },
     response: { status: true, message: "Host updated", host: { id: 4, resource_state: "Enabled" } },

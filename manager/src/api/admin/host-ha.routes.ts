@@ -4,9 +4,8 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { InvalidArgumentError } from "#shared/errors.js";
-import type { Db } from "../../db/database.js";
 import type { HostInvestigator } from "../../ha/host-investigator.js";
-import { setVmHa } from "../../ha/vm-ha.js";
+import type { VmHa } from "../../ha/vm-ha.js";
 import type { HostService } from "../../hosts/host-service.js";
 import { errors, IdParams, ok, SingleLineText } from "../schemas.js";
 import { hostView } from "./host.presenter.js";
@@ -19,7 +18,7 @@ const VmHaView = Type.Object({
   run_strategy: Type.Union([Type.String(), Type.Null()]),
 }, { additionalProperties: false });
 
-export const hostHaRoutes = (hostsSvc: HostService, investigator: Pick<HostInvestigator, "declareDown">, db: Db): FastifyPluginAsyncTypebox => async (app) => {
+export const hostHaRoutes = (hostsSvc: HostService, investigator: Pick<HostInvestigator, "declareDown">, vmHa: Pick<VmHa, "set">): FastifyPluginAsyncTypebox => async (app) => {
   app.get("/v1/admin/hosts/:id", {
     schema: {
       tags: ["admin"], summary: "A host with its HA state, reason and the evidence of its last investigation", params: IdParams,
@@ -66,7 +65,7 @@ export const hostHaRoutes = (hostsSvc: HostService, investigator: Pick<HostInves
     if (req.body.ha_enabled === undefined && req.body.ha_priority === undefined) {
       throw new InvalidArgumentError("ha_enabled", "give ha_enabled, ha_priority or both");
     }
-    const v = await setVmHa(db, req.params.id, {
+    const v = await vmHa.set(req.params.id, {
       ...(req.body.ha_enabled !== undefined ? { haEnabled: req.body.ha_enabled } : {}),
       ...(req.body.ha_priority !== undefined ? { haPriority: req.body.ha_priority } : {}),
     });
