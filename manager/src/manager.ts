@@ -19,6 +19,10 @@ import { SecurityRuleService } from "./security-rules/security-rule-service.js";
 import { vmFirewallJob } from "./jobs/vm-firewall.job.js";
 import { VM_ISO_JOB, vmIsoJob } from "./jobs/vm-iso.job.js";
 import { VM_SCALE_JOB, vmScaleJob } from "./jobs/vm-scale.job.js";
+import { vmMigrateJob } from "./jobs/vm-migrate.job.js";
+import { MigrationService, VM_MIGRATE_JOB } from "./migration/migration-service.js";
+import { onMigrationProgress } from "./migration/migration-progress.js";
+import { migrationRoutes } from "./api/admin/migrations.routes.js";
 import { onSnapshotJobFailed, vmSnapshotJob } from "./jobs/vm-snapshot.job.js";
 import { VM_SNAPSHOT_JOB_KINDS, VmSnapshots } from "./vm/vm-snapshots.js";
 import { snapshotRoutes } from "./api/hyperstack/snapshots.routes.js";
@@ -135,6 +139,8 @@ export interface RunningManager {
   database: Database;
   jobs: JobRunner;
   sessions: AgentSessions;
+  /** VM migrations (admin API, host maintenance). */
+  migrations: MigrationService;
   log: Logger;
   close(): Promise<void>;
 }
@@ -245,6 +251,8 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   runner.register("vm.firewall", vmFirewallJob(db, dispatcher, registry));
   runner.register(VM_ISO_JOB, vmIsoJob(db, dispatcher, registry));
   runner.register(VM_SCALE_JOB, withActionCallbacks(db, vmScaleJob(db, dispatcher, registry)));
+  runner.register(VM_MIGRATE_JOB, vmMigrateJob(db, dispatcher, registry, runner));
+  const migrations = new MigrationService(db, () => allocation.policy(), runner, dispatcher, () => placement.invalidate());
   for (const kind of VM_SNAPSHOT_JOB_KINDS) runner.register(kind, vmSnapshotJob(kind, db, dispatcher, registry));
   for (const kind of VOLUME_JOB_KINDS) runner.register(kind, withActionCallbacks(db, volumeJob(kind, db, dispatcher, registry)));
   // Registered images are downloaded into the manager's store (CloudStack's secondary storage).
@@ -298,6 +306,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     sessions, handler: staleCopies.destroyedFirst(liveness.marksHostsUp(hostsSvc, reconciler)), log: log.child({ component: "agents" }), onDatabaseUnavailable: reportDatabase,
     agentSettings,
     onVmStats: (hostId, report) => vmMetrics.record(hostId, report),
+    onMigrationProgress: onMigrationProgress(db),
     consoles: consoleRelay,
     images: new StoredImageFiles(db, imageStore.dir),
   });
@@ -335,6 +344,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await scoped.register(catalogRoutes(catalog));
       await scoped.register(adminRoutes(hostsSvc, vmSvc));
       await scoped.register(hostHaRoutes(hostsSvc, investigator, new VmHa(db)));
+      await scoped.register(migrationRoutes(migrations));
       await scoped.register(registrationTokenRoutes(registrationTokens, ca));
       await scoped.register(hostCertificateRoutes(certificates));
       await scoped.register(flavorAdminRoutes(new FlavorService(db)));
@@ -379,6 +389,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     database,
     jobs: runner,
     sessions,
+    migrations,
     log,
     close: async () => {
       await settingsListener?.stop();

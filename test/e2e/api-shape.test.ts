@@ -126,6 +126,17 @@ describe("a tour of the API", () => {
       expect(r.status, action).toBe(200);
       await jobsIdle(cloud);
     }
+    // A CPU VM moved live (its local disk copied) to whichever host the allocator picks.
+    const mover = await call("POST /v1/core/virtual-machines", "/v1/core/virtual-machines", { name: "tour-mover", flavor_name: "n1-cpu-small", image_name: "Debian 12" });
+    expect(mover.status).toBe(200);
+    await jobsIdle(cloud);
+    const moverId = mover.json.instances[0].id;
+    await call("GET /v1/admin/virtual-machines/{id}/migration-hosts", `/v1/admin/virtual-machines/${moverId}/migration-hosts`);
+    const moved = await call("POST /v1/admin/virtual-machines/{id}/migrate", `/v1/admin/virtual-machines/${moverId}/migrate`, { host: "auto", storage_motion: true });
+    expect(moved.status, JSON.stringify(moved.json)).toBe(200);
+    await jobsIdle(cloud);
+    await call("GET /v1/admin/virtual-machines/{id}/migrations", `/v1/admin/virtual-machines/${moverId}/migrations`);
+    await call("GET /v1/admin/migrations/{id}", `/v1/admin/migrations/${moved.json.migration.migration_id}`);
     await call("GET /v1/core/callbacks/signing-secret", "/v1/core/callbacks/signing-secret", undefined, userKey);
     await call("GET /v1/core/affinity-groups", "/v1/core/affinity-groups", undefined, userKey);
     await call("GET /v1/core/affinity-groups/{id}", `/v1/core/affinity-groups/${group.json.affinity_group.id}`, undefined, userKey);

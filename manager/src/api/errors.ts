@@ -110,6 +110,11 @@ function orbitErrorBody(error: OrbitError, req: FastifyRequest, status: number):
   if (error.code === "conflict" && error.details.state) extra.state = error.details.state;
   // Which of an action's rules refused it (e.g. a live resize's), for clients that act on it.
   if (error.code === "conflict" && typeof error.details.rule === "string") extra.rule = error.details.rule;
+  // A refusal's stable reason code (e.g. a migration's: migration/migration-rules.ts), and all of them when several.
+  if (error.code === "conflict" && typeof error.details.reason === "string") {
+    extra.reason = error.details.reason;
+    if (Array.isArray(error.details.reasons)) extra.reasons = error.details.reasons;
+  }
   if (error instanceof AccountLimitError) extra.limit = error.breach;
   const field = typeof error.details.field === "string" ? error.details.field : undefined;
   return errorBody(status, req, { message: error.message, reason: HTTP[error.code].reason, code: error.code, field, extra });

@@ -204,6 +204,8 @@ export const gpus = pgTable("gpus", {
   vgpuTypes: jsonb("vgpu_types").notNull().$type<VgpuTypeJson[]>().default([]),
   migEnabled: boolean("mig_enabled").notNull().default(false),
   virtualizationMode: text("virtualization_mode").notNull().default("none"),
+  /** The NVIDIA driver's version on the host (nvidia-smi), checked before a vGPU live migration; "": unknown. */
+  driverVersion: text("driver_version").notNull().default(""),
   present: boolean("present").notNull().default(true),
 }, (t) => [uniqueIndex("gpus_host_pci").on(t.hostId, t.pciAddress)]);
 
@@ -735,3 +737,56 @@ export const vmSnapshots = pgTable("vm_snapshots", {
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 }, (t) => [index("vm_snapshots_vm").on(t.vmId), index("vm_snapshots_account").on(t.accountId), uniqueIndex("vm_snapshots_vm_name").on(t.vmId, t.name)]);
+
+export type VmMigrationState = "running" | "succeeded" | "failed" | "cancelled";
+
+/** A migration progress sample as stored (migration/migration-progress.ts); 0: not reported. */
+export interface MigrationProgressJson {
+  at: string;
+  elapsedMs: number;
+  dataProcessedBytes: number;
+  dataRemainingBytes: number;
+  dataTotalBytes: number;
+  dirtyRatePagesPerSec: number;
+  memoryBandwidthBps: number;
+  expectedDowntimeMs: number;
+  iteration: number;
+}
+
+// A VM's move to another host (migration/). While it runs (state "running") its reserved vCPUs,
+// memory and root disk count as used on the destination (snapshot builder, placement commits),
+// and its GPUs on the destination are gpu_allocations rows of the VM with the destination's
+// host_id: the VM holds capacity on both hosts. Its end moves the allocation (success) or drops
+// the reservation (failure, cancel), in one transaction with the row's new state.
+export const vmMigrations = pgTable("vm_migrations", {
+  id: serial("id").primaryKey(),
+  vmId: integer("vm_id").notNull().references(() => vms.id),
+  jobId: integer("job_id").references(() => jobs.id),
+  sourceHostId: integer("source_host_id").notNull().references(() => hosts.id),
+  destinationHostId: integer("destination_host_id").notNull().references(() => hosts.id),
+  mode: text("mode").notNull().$type<"live" | "cold">(),
+  /** Disks copied with the memory (libvirt's copy-storage all). */
+  storageMotion: boolean("storage_motion").notNull().default(false),
+  /** The VM was running when asked (a cold migration starts it again on the destination). */
+  wasRunning: boolean("was_running").notNull().default(true),
+  state: text("state").notNull().$type<VmMigrationState>().default("running"),
+  reservedVcpus: integer("reserved_vcpus").notNull(),
+  reservedMemoryMib: bigint("reserved_memory_mib", { mode: "number" }).notNull(),
+  /** The root disk's size reserved in the destination's pool when it differs from the source's (storage motion to another cluster); null: none. */
+  destinationPoolId: integer("destination_pool_id").references((): AnyPgColumn => storagePools.id),
+  reservedDiskGib: integer("reserved_disk_gib").notNull().default(0),
+  /** The latest progress sample of the running copy. */
+  progress: jsonb("progress").$type<MigrationProgressJson>(),
+  cancelRequested: boolean("cancel_requested").notNull().default(false),
+  /** What the destination hypervisor measured at the end (ms; null: not reported). */
+  downtimeMs: integer("downtime_ms"),
+  totalMs: integer("total_ms"),
+  error: jsonb("error").$type<{ code: string; message: string }>(),
+  createdAt: createdAt(),
+  finishedAt: timestamp("finished_at", { withTimezone: true, mode: "date" }),
+}, (t) => [
+  index("vm_migrations_vm").on(t.vmId),
+  // One running migration per VM; the destinations' running reservations are read by every snapshot.
+  uniqueIndex("vm_migrations_one_running").on(t.vmId).where(sql`state = 'running'`),
+  index("vm_migrations_running_destination").on(t.destinationHostId).where(sql`state = 'running'`),
+]);

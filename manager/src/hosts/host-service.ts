@@ -100,7 +100,7 @@ export class HostService {
         const values = {
           hostId, pciAddress: g.pciAddress, uuid: g.uuid, model: g.model, memoryMib: g.memoryMib,
           numaNode: g.numaNode, nvlinkPeers: g.nvlinkPeers, migEnabled: g.migEnabled,
-          virtualizationMode: g.virtualizationMode, present: true,
+          virtualizationMode: g.virtualizationMode, driverVersion: g.driverVersion, present: true,
           vgpuTypes: g.vgpuTypes.map((t) => ({
             typeId: t.typeId, name: t.name, availableInstances: t.availableInstances,
             maxInstances: t.maxInstances, framebufferMib: t.framebufferMib,

@@ -2,7 +2,7 @@
 // each sends one command to the VM's host and settles the state from what the host answers. A job
 // that finds its VM in another state (deleted meanwhile) does nothing. Same command id on every
 // attempt: a retried command is answered from the agent's memory.
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { OrbitError } from "#shared/errors.js";
 import { PowerState, StopMode, type DomainStatus } from "#shared/protocol.js";
 import type { CommandDispatcher, VmCommandTarget } from "../agents/command-dispatcher.js";
@@ -46,8 +46,10 @@ function expectPower(d: DomainStatus | undefined, want: PowerState, what: string
 export async function startSpec(db: Db, vm: VmRow, settings: HeadroomSettings) {
   const [image] = await db.select().from(images).where(eq(images.id, vm.imageId));
   const [alloc] = await db.select().from(allocations).where(eq(allocations.vmId, vm.id));
+  // Its GPUs on its host only: a migration holds the destination's as rows of the VM too.
   const gpuRows = await db.select({ a: gpuAllocations, g: gpus }).from(gpuAllocations)
-    .innerJoin(gpus, eq(gpus.id, gpuAllocations.gpuId)).where(eq(gpuAllocations.vmId, vm.id));
+    .innerJoin(gpus, eq(gpus.id, gpuAllocations.gpuId))
+    .where(and(eq(gpuAllocations.vmId, vm.id), vm.hostId != null ? eq(gpuAllocations.hostId, vm.hostId) : undefined));
   const rules = (await securityRulesOf(db, [vm.id])).get(vm.id) ?? [];
   const networking = await loadVmNetworking(db, vm);
   return withStartHeadroom(db, settings, vm, buildVmSpec(vm, image!, alloc, gpuRows, networking, firewallSpec(rules, firewallAddresses(networking)),

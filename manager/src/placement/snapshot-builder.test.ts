@@ -52,3 +52,20 @@ describe("GPU workload in the snapshot", () => {
     expect(cpuOnly.gpuWorkload).toBeUndefined();
   });
 });
+
+describe("running migrations' reservations", () => {
+  it("count as used on their destination until they end", async () => {
+    const vm = (await rows<{ id: number }>(sql`select id from vms where deleted_at is null limit 1`))[0]!;
+    const hostId = async (n: string) => (await rows<{ id: number }>(sql`select id from hosts where name = ${n}`))[0]!.id;
+    const c1 = async () => (await buildSnapshot(database.db, { environment: "env" })).hosts.find((h) => h.name === "c1")!;
+    const before = await c1();
+    await rows(sql`insert into vm_migrations(vm_id, source_host_id, destination_host_id, mode, reserved_vcpus, reserved_memory_mib, state)
+                   values (${vm.id}, ${await hostId("g1")}, ${await hostId("c1")}, 'live', 6, 8192, 'running'),
+                          (${vm.id}, ${await hostId("g1")}, ${await hostId("c1")}, 'live', 3, 1024, 'succeeded')`);
+    const during = await c1();
+    expect(during.cpu.allocated - before.cpu.allocated).toBe(6);
+    expect(during.memory.allocatedMib - before.memory.allocatedMib).toBe(8192);
+    await rows(sql`update vm_migrations set state = 'cancelled' where state = 'running'`);
+    expect((await c1()).cpu.allocated).toBe(before.cpu.allocated);
+  });
+});

@@ -7,7 +7,7 @@ import type {
 } from "../allocator/types.js";
 import type { Db, Tx } from "../db/database.js";
 import {
-  affinityGroupMembers, allocations, clusters, flavors, gpuAllocations, gpus, hosts, regions, settings, vms,
+  affinityGroupMembers, allocations, clusters, flavors, gpuAllocations, gpus, hosts, regions, settings, vmMigrations, vms,
 } from "../db/schema.js";
 
 export interface SnapshotScope {
@@ -128,6 +128,11 @@ export async function buildSnapshot(db: Db | Tx, scope: SnapshotScope = {}): Pro
     numaNode: allocations.numaNode, pinnedCpus: allocations.pinnedCpus, uuid: vms.uuid, accountId: vms.accountId,
   }).from(allocations).innerJoin(vms, eq(vms.id, allocations.vmId))
     .where(and(inArray(allocations.hostId, ids), isNull(vms.deletedAt)));
+  // Running migrations hold their vCPUs and memory on their destination until they end (their
+  // GPUs there are gpu_allocations rows already): counted as used, so no placement takes them.
+  const reservedRows = await db.select({
+    hostId: vmMigrations.destinationHostId, vcpus: vmMigrations.reservedVcpus, memoryMib: vmMigrations.reservedMemoryMib,
+  }).from(vmMigrations).where(and(inArray(vmMigrations.destinationHostId, ids), eq(vmMigrations.state, "running")));
   const gpuRows = await db.select().from(gpus)
     .where(and(inArray(gpus.hostId, ids), eq(gpus.present, true))).orderBy(gpus.hostId, gpus.pciAddress);
   const gpuAllocRows = gpuRows.length
@@ -145,6 +150,7 @@ export async function buildSnapshot(db: Db | Tx, scope: SnapshotScope = {}): Pro
   const gpusByHost = groupBy(gpuRows, (g) => g.hostId);
   const gpuAllocByGpu = groupBy(gpuAllocRows, (a) => a.gpuId);
   const groupsByVm = groupBy(memberRows, (m) => m.vmId);
+  const reservedByHost = groupBy(reservedRows, (r) => r.hostId);
 
   const hostSnaps: HostSnapshot[] = rows.map(({ h, clusterId, pod, environment }) => {
     const allocs = allocByHost.get(h.id) ?? [];
@@ -165,6 +171,10 @@ export async function buildSnapshot(db: Db | Tx, scope: SnapshotScope = {}): Pro
         vmId: a.uuid, accountId: String(a.accountId),
         ...(groups ? { affinityGroupIds: groups.map((g) => String(g.groupId)) } : {}),
       });
+    }
+    for (const r of reservedByHost.get(h.id) ?? []) {
+      vcpus += r.vcpus;
+      memoryMib += Number(r.memoryMib);
     }
     const hostGpus = gpusByHost.get(h.id) ?? [];
     const domains = nvlinkDomains(hostGpus);

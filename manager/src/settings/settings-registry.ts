@@ -138,6 +138,26 @@ export const CORE_SETTINGS: SettingDefinition[] = [
     range: { min: 1, max: 86_400 },
     default: 1800,
   },
+  {
+    name: "migratewait",
+    description: "How long a live migration may take (seconds, CloudStack's migratewait): past it the host aborts it, the VM stays on its source and the migration fails.",
+    schema: z.number().int(),
+    range: { min: 1, max: 86_400 },
+    default: 3600,
+  },
+  {
+    name: "vm.migrate.downtime",
+    description: "The longest pause QEMU may take at a live migration's switch-over (ms, CloudStack's KVM vm.migrate.downtime); 0: QEMU's default (300 ms).",
+    schema: z.number().int(),
+    range: { min: 0, max: 60_000 },
+    default: 0,
+  },
+  {
+    name: "vm.migrate.autoconverge",
+    description: "Throttle a migrating guest's vCPUs when its memory changes faster than the copy (QEMU's auto-converge; CloudStack's KVM vm.migrate.autoconverge).",
+    schema: booleanSetting,
+    default: false,
+  },
 ] as SettingDefinition[];
 
 function inRange(v: number, r: { min: number; max: number }): boolean {

@@ -7,13 +7,13 @@
 // heartbeat reaches this handler. Domains Orbit does not know are recorded
 // as unmanaged and never touched.
 import { randomUUID } from "node:crypto";
-import { and, desc, eq, inArray, isNull, notInArray } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, isNull, notInArray } from "drizzle-orm";
 import type { Logger } from "pino";
 import { PowerState, type CommandResult, type DomainEvent, type DomainStatus, type Heartbeat } from "#shared/protocol.js";
 import type { HostStreamHandler } from "../agents/agent-gateway.js";
 import type { CommandDispatcher } from "../agents/command-dispatcher.js";
 import type { Db } from "../db/database.js";
-import { allocations, hosts, jobs, unmanagedDomains, vms } from "../db/schema.js";
+import { allocations, hosts, jobs, unmanagedDomains, vmMigrations, vms } from "../db/schema.js";
 import { isVmState, onHostLost, reconcileWithHost, type HostDomainReport, type VmState } from "./vm-state-machine.js";
 import { transitionVm } from "./vm-transitions.js";
 
@@ -77,8 +77,16 @@ export class VmReconciler implements HostStreamHandler {
     const mine = await this.db.select({ id: vms.id, uuid: vms.uuid, state: vms.state, accountId: vms.accountId, allocation: allocations.id })
       .from(vms).leftJoin(allocations, eq(allocations.vmId, vms.id))
       .where(and(eq(vms.hostId, hostId), isNull(vms.deletedAt)));
+    // A VM that migrated here after the heartbeat's domain list was taken is not in it yet: its
+    // absence says nothing (a Migrating VM is its job's, and its source's or destination's report
+    // of it is never read: reconcileWithHost leaves Migrating alone, and a domain of one of Orbit's
+    // VMs on another host is never taken as unmanaged).
+    const arrivedLater = new Set(hb.sentAtMs ? (await this.db.select({ vmId: vmMigrations.vmId }).from(vmMigrations).where(and(
+      eq(vmMigrations.destinationHostId, hostId), eq(vmMigrations.state, "succeeded"),
+      gt(vmMigrations.finishedAt, new Date(Number(hb.sentAtMs) - 1000)),
+    ))).map((r) => r.vmId) : []);
     for (const vm of mine) {
-      if (!isVmState(vm.state)) continue;
+      if (!isVmState(vm.state) || arrivedLater.has(vm.id)) continue;
       const d = reported.get(vm.uuid);
       const report: HostDomainReport = {
         domain: !d ? "absent" : STOPPED.has(d.powerState) ? "stopped" : "running",

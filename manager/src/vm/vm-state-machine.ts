@@ -16,8 +16,10 @@ const TRANSITIONS: Record<VmState, readonly VmState[]> = {
   Starting: ["Running", "Stopped", "Error", "Destroying", "Down"],
   Running: ["Stopping", "Stopped", "Migrating", "Hibernating", "Reinstalling", "Down", "Unknown", "Error", "Destroying"],
   Stopping: ["Stopped", "Running", "Error", "Destroying", "Down"],
-  Stopped: ["Starting", "Destroying", "Error", "Running", "Reinstalling"],
-  Migrating: ["Running", "Error", "Down"],
+  // Migrating (migration/): a live move ends Running (on the destination, or on the source when it
+  // failed); a cold one stops the VM, moves it and starts it (Starting), or ends Stopped.
+  Stopped: ["Starting", "Destroying", "Error", "Running", "Reinstalling", "Migrating"],
+  Migrating: ["Running", "Stopped", "Starting", "Error", "Down"],
   Hibernating: ["Hibernated", "Running", "Error"],
   Hibernated: ["Starting", "Destroying", "Error"],
   // Its root disk is being replaced by a fresh one on the image; it ends as it was (running or stopped).

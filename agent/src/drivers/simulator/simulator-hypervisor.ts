@@ -105,6 +105,8 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
    * cancel or the timeout during it aborts the migration.
    */
   migrationDurationMs = 0;
+  /** Test hook: the next migration from this host fails at the switch-over with this message (the VM stays here, running). */
+  failNextMigration: string | undefined;
   /** Migrations running from this host, by VM: their abort. */
   private readonly outgoing = new Map<string, { cancel: () => void }>();
   private readonly leaveMigrationNetwork: (() => void) | undefined;
@@ -720,6 +722,11 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
     }
     if (stop === "cancelled") throw new MigrationCancelledError(uuid);
     if (stop === "timeout") throw new MigrationTimeoutError(uuid, o.timeoutMs);
+    if (this.failNextMigration !== undefined) {
+      const why = this.failNextMigration;
+      this.failNextMigration = undefined;
+      throw new HypervisorError(`migration of VM ${uuid} failed, the VM stays on this host: ${why}`, { code: "migration_failed" });
+    }
     // The switch-over: the destination defines and runs it, then it goes from here (files are on shared storage).
     const current = this.domains.get(uuid);
     if (!current || !HOLDS_MEMORY.has(current.state)) {

@@ -73,6 +73,36 @@ const sharedPool = {
   updated_at: "2026-12-04T18:51:49.126Z",
 };
 
+/** A live migration under way, as GET /v1/admin/migrations/{id} shows it. */
+const migration = {
+  id: 7,
+  vm_id: 42,
+  job_id: 311,
+  source_host_id: 3,
+  destination_host_id: 4,
+  mode: "live",
+  storage_motion: false,
+  state: "running",
+  reserved: { vcpus: 4, memory_mib: 16384, disk_gib: 0 },
+  progress: {
+    at: "2026-12-05T00:41:12.503Z",
+    elapsed_ms: 4210,
+    data_processed_bytes: 9663676416,
+    data_remaining_bytes: 7516192768,
+    data_total_bytes: 17179869184,
+    dirty_rate_pages_per_sec: 1830,
+    memory_bandwidth_bps: 2281701376,
+    expected_downtime_ms: 212,
+    iteration: 2,
+  },
+  cancel_requested: false,
+  downtime_ms: null,
+  total_ms: null,
+  error: null,
+  created_at: "2026-12-05T00:41:08.011Z",
+  finished_at: null,
+};
+
 export const adminExamples: OperationExamples = {
   "GET /v1/admin/accounts": {
     response: {
@@ -490,6 +520,41 @@ export const adminExamples: OperationExamples = {
   },
   "POST /v1/admin/hosts/{id}/revoke-certificate": {
     response: { status: true, message: "Revoked 0 certificate(s)", revoked: [] },
+  },
+  "GET /v1/admin/virtual-machines/{id}/migration-hosts": {
+    response: {
+      status: true,
+      message: "1 suitable host(s)",
+      migration_hosts: {
+        vm_id: 42,
+        source_host_id: 3,
+        mode: "live",
+        storage_motion: false,
+        hosts: [
+          { host_id: 4, host_name: "kvm-02", suitable: true, reasons: [] },
+          {
+            host_id: 5, host_name: "kvm-03", suitable: false,
+            reasons: [
+              { code: "no_migration_uri", message: "host kvm-03 reports no migration URI (agent setting host.migration_uri): it cannot receive a live migration" },
+              { code: "memory_capacity", message: "needs 16384 MiB, 8192 MiB free" },
+            ],
+          },
+        ],
+      },
+    },
+  },
+  "POST /v1/admin/virtual-machines/{id}/migrate": {
+    request: { host_id: 4, mode: "live" },
+    response: { status: true, message: "Migration started", migration: { job_id: 311, migration_id: 7, destination_host_id: 4 } },
+  },
+  "POST /v1/admin/virtual-machines/{id}/migrate/cancel": {
+    response: { status: true, message: "Migration cancel requested", migration: { migration_id: 7, job_id: 311 } },
+  },
+  "GET /v1/admin/virtual-machines/{id}/migrations": {
+    response: { status: true, message: "Getting migrations success", migrations: [migration] },
+  },
+  "GET /v1/admin/migrations/{id}": {
+    response: { status: true, message: "Getting migration success", migration },
   },
   "POST /v1/admin/placement/dry-run": {
     request: { flavor_name: "n3-H100x2", image_name: "Ubuntu Server 22.04 LTS", count: 1 },

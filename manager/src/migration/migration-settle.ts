@@ -1,0 +1,88 @@
+// How a migration ends, each in one transaction with the migration row's new state, so the VM holds
+// capacity on exactly one host afterwards whatever happened:
+//   - moved: the allocation (and the GPUs, and the root disk's pool when it changed) goes to the
+//     destination, the source's GPU rows and the reservation end, vms.host_id is the destination;
+//   - abandoned (failed, cancelled): the destination's GPU rows and pool reservation are dropped,
+//     the VM keeps its allocation on the source.
+// Both bump both hosts' generations (their capacity changed) and do nothing to a migration that is
+// no longer running (a second settle after a restart is a no-op).
+import { and, eq, inArray, sql } from "drizzle-orm";
+import type { Db, Tx } from "../db/database.js";
+import { allocations, gpuAllocations, hosts, storagePools, vmMigrations, vms, volumeAttachments, volumes } from "../db/schema.js";
+import { touchHost } from "../hosts/host-generation.js";
+import { releaseRootDisk } from "../storage/root-disks.js";
+import type { VmState } from "../vm/vm-state-machine.js";
+import { transitionVm } from "../vm/vm-transitions.js";
+
+type Migration = typeof vmMigrations.$inferSelect;
+
+async function lockRunning(tx: Tx, migrationId: number): Promise<Migration | undefined> {
+  const [m] = await tx.select().from(vmMigrations).where(eq(vmMigrations.id, migrationId)).for("update");
+  if (!m || m.state !== "running") return undefined;
+  // Host rows in id order, as placement commits lock them.
+  await tx.select({ id: hosts.id }).from(hosts).where(inArray(hosts.id, [m.sourceHostId, m.destinationHostId])).orderBy(hosts.id).for("update");
+  return m;
+}
+
+/**
+ * The VM is on the destination now: capacity moves there. `to` is its state after (live: Running;
+ * cold: Starting when it is to run again, else Stopped). False when the migration was settled already.
+ */
+export async function settleMoved(
+  db: Db, migrationId: number, o: { to: VmState; cause: string; totalMs?: number | undefined; downtimeMs?: number | undefined },
+): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const m = await lockRunning(tx, migrationId);
+    if (!m) return false;
+    await tx.delete(gpuAllocations).where(and(eq(gpuAllocations.vmId, m.vmId), eq(gpuAllocations.hostId, m.sourceHostId)));
+    // NUMA binding and pinned CPUs were the source's: the destination's domain is not pinned.
+    await tx.update(allocations).set({
+      hostId: m.destinationHostId, vcpus: m.reservedVcpus, memoryMib: m.reservedMemoryMib, numaNode: -1, pinnedCpus: [],
+    }).where(eq(allocations.vmId, m.vmId));
+    if (m.destinationPoolId != null) {
+      await releaseRootDisk(tx, m.vmId);
+      await tx.update(vms).set({ rootDiskPoolId: m.destinationPoolId }).where(eq(vms.id, m.vmId));
+    }
+    if (m.storageMotion) {
+      // Local volumes copied with it now live on the destination.
+      await tx.update(volumes).set({ hostId: m.destinationHostId }).where(and(
+        eq(volumes.hostId, m.sourceHostId),
+        inArray(volumes.id, tx.select({ id: volumeAttachments.volumeId }).from(volumeAttachments).where(eq(volumeAttachments.vmId, m.vmId))),
+      ));
+    }
+    await tx.update(vms).set({ hostId: m.destinationHostId, updatedAt: new Date() }).where(eq(vms.id, m.vmId));
+    await tx.update(vmMigrations).set({
+      state: "succeeded", finishedAt: new Date(), totalMs: o.totalMs ?? null, downtimeMs: o.downtimeMs ?? null,
+    }).where(eq(vmMigrations.id, m.id));
+    await transitionVm(tx, m.vmId, o.to, o.cause, { onlyFrom: ["Migrating"], ...(o.to === "Running" ? { powerState: "RUNNING" } : {}) });
+    await touchHost(tx, m.sourceHostId);
+    await touchHost(tx, m.destinationHostId);
+    return true;
+  });
+}
+
+/**
+ * The VM stays on the source: the reservation is dropped and the VM goes back to `to` (Running,
+ * or Stopped for a cold move that stopped it). False when the migration was settled already.
+ */
+export async function settleAbandoned(
+  db: Db, migrationId: number, o: { state: "failed" | "cancelled"; error: { code: string; message: string }; to: VmState; cause: string },
+): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const m = await lockRunning(tx, migrationId);
+    if (!m) return false;
+    await tx.delete(gpuAllocations).where(and(eq(gpuAllocations.vmId, m.vmId), eq(gpuAllocations.hostId, m.destinationHostId)));
+    if (m.destinationPoolId != null && m.reservedDiskGib > 0) {
+      await tx.update(storagePools).set({ allocatedGib: sql`greatest(${storagePools.allocatedGib} - ${m.reservedDiskGib}, 0)` })
+        .where(eq(storagePools.id, m.destinationPoolId));
+    }
+    await tx.update(vmMigrations).set({ state: o.state, finishedAt: new Date(), error: o.error }).where(eq(vmMigrations.id, m.id));
+    await transitionVm(tx, m.vmId, o.to, o.cause, {
+      onlyFrom: ["Migrating"], reason: `migration ${o.state}: ${o.error.message}`,
+      ...(o.to === "Running" ? { powerState: "RUNNING" } : o.to === "Stopped" ? { powerState: "SHUTDOWN" } : {}),
+    });
+    await touchHost(tx, m.sourceHostId);
+    await touchHost(tx, m.destinationHostId);
+    return true;
+  });
+}
