@@ -24,11 +24,12 @@ if (skip) console.warn(`real-libvirt manager migration e2e skipped: ${reason} (b
 const TOKEN_OFFSET = 8192;
 
 interface MigrationRun {
-  /** API call to the job's success. */
+  /** API call to the job's end. */
   apiMs: number;
-  /** Libvirt's downtime, as the job's result reports it. */
-  downtimeMs: number;
+  /** The VM's API statuses seen, in order. */
   statuses: string[];
+  /** The migration's progress samples seen (GET /v1/admin/migrations/{id}). */
+  progress: Record<string, any>[];
 }
 
 describe.skipIf(skip)(`live migration through the manager's API between two real libvirt hosts${reason ? ` (${reason})` : ""}`, () => {
@@ -44,32 +45,31 @@ describe.skipIf(skip)(`live migration through the manager's API between two real
     ((await s.cloud.api("GET", "/v1/admin/hosts")).json.hosts as Record<string, any>[]).find((x) => x.id === h.id)!;
   const job = async (id: number): Promise<Record<string, any>> => (await s.cloud.api("GET", `/v1/core/jobs/${id}`)).json.job;
 
-  /** The first number under a key naming downtime anywhere in the job's result. */
-  const downtimeOf = (result: unknown): number | undefined => {
-    if (!result || typeof result !== "object") return undefined;
-    for (const [k, v] of Object.entries(result as Record<string, unknown>)) {
-      if (/downtime/i.test(k) && typeof v === "number") return v;
-      const inner = downtimeOf(v);
-      if (inner !== undefined) return inner;
-    }
-    return undefined;
-  };
+  const migration = async (id: number): Promise<Record<string, any>> => (await s.cloud.api("GET", `/v1/admin/migrations/${id}`)).json.migration;
 
-  /** POST migrate; follows the VM's status and the job until the job ends; the job. */
-  const migrate = async (body: Record<string, unknown>): Promise<{ job: Record<string, any>; run: Omit<MigrationRun, "downtimeMs"> }> => {
+  /**
+   * POST migrate; follows the VM's status, the migration record (its progress) and the job until
+   * the job ends, `during` called with the migration record at each poll until it answers true;
+   * the job and the migration.
+   */
+  const migrate = async (body: Record<string, unknown>, during?: (m: Record<string, any>) => Promise<boolean>): Promise<{ job: Record<string, any>; migration: Record<string, any>; run: MigrationRun }> => {
     const t = Date.now();
     const r = await s.cloud.api("POST", `/v1/admin/virtual-machines/${vm.id}/migrate`, body);
     expect(r.status, JSON.stringify(r.json)).toBe(200);
-    const jobId = r.json.job_id as number;
-    expect(jobId).toEqual(expect.any(Number));
+    const { job_id: jobId, migration_id: migrationId } = r.json.migration as { job_id: number; migration_id: number };
     const statuses: string[] = [];
+    const progress: Record<string, any>[] = [];
+    let called = false;
     const done = await s.cloud.waitFor(`migration job ${jobId}`, async () => {
       const status = (await s.instance(vm.id)).status as string;
       if (statuses.at(-1) !== status) statuses.push(status);
+      const m = await migration(migrationId);
+      if (m.progress && progress.at(-1)?.at !== m.progress.at) progress.push(m.progress);
+      if (during && !called) called = await during(m);
       const j = await job(jobId);
       return j.status === "succeeded" || j.status === "failed" ? j : undefined;
     }, 180_000).catch((e: unknown) => { throw new Error(`${String(e)}\n${s.logs()}`); });
-    return { job: done, run: { apiMs: Date.now() - t, statuses } };
+    return { job: done, migration: await migration(migrationId), run: { apiMs: Date.now() - t, statuses, progress } };
   };
 
   const readToken = (): Promise<string> => s.typeOnConsole(vm, `orbit-read vda ${TOKEN_OFFSET} ${token.length}`, `GUEST-READ vda ${TOKEN_OFFSET}`);
@@ -98,21 +98,21 @@ describe.skipIf(skip)(`live migration through the manager's API between two real
   it("migration-hosts lists the other host as suitable", async () => {
     const r = await s.cloud.api("GET", `/v1/admin/virtual-machines/${vm.id}/migration-hosts`);
     expect(r.status, JSON.stringify(r.json)).toBe(200);
-    const hosts = r.json.hosts as Record<string, any>[];
-    const other = hosts.find((h) => (h.host_id ?? h.id) === destination.id);
-    expect(other, JSON.stringify(r.json)).toMatchObject({ suitable: true });
-    // Never the host it runs on.
-    expect(hosts.some((h) => (h.host_id ?? h.id) === source.id)).toBe(false);
+    const m = r.json.migration_hosts as Record<string, any>;
+    // Live, its disks on the cluster's shared pool: nothing to copy.
+    expect(m).toMatchObject({ vm_id: vm.id, source_host_id: source.id, mode: "live", storage_motion: false });
+    expect(m.hosts).toEqual([{ host_id: destination.id, host_name: destination.hostname, suitable: true, reasons: [] }]);
   });
 
   it("migrates it live to the other host: Migrating, then Running there, the same guest answering on its console", async () => {
-    const { job: j, run } = await migrate({ host_id: destination.id, mode: "live" });
+    const { job: j, migration: m, run } = await migrate({ host_id: destination.id, mode: "live" });
     expect(j, `${JSON.stringify(j)}\n${s.logs()}`).toMatchObject({ status: "succeeded" });
     expect(run.statuses).toContain("MIGRATING");
     expect(run.statuses.at(-1)).toBe("ACTIVE");
-    const downtimeMs = downtimeOf(j.result);
-    expect(downtimeMs, JSON.stringify(j.result)).toBeGreaterThan(0);
-    figures.push(`${source.hostname} → ${destination.hostname}: API call to job succeeded ${run.apiMs} ms, downtime ${downtimeMs} ms (libvirt), job result ${JSON.stringify(j.result)}`);
+    expect(m).toMatchObject({ state: "succeeded", mode: "live", source_host_id: source.id, destination_host_id: destination.id, error: null });
+    expect(m.downtime_ms).toBeGreaterThan(0);
+    expect(m.total_ms).toBeGreaterThan(0);
+    figures.push(`${source.hostname} → ${destination.hostname}: downtime ${m.downtime_ms} ms, total ${m.total_ms} ms (migration record), API call to job succeeded ${run.apiMs} ms, ${run.progress.length} progress sample(s) seen`);
 
     expect((await s.instance(vm.id)).host).toBe(destination.hostname);
     expect(await destination.running()).toEqual([vm.uuid]);
@@ -131,11 +131,11 @@ describe.skipIf(skip)(`live migration through the manager's API between two real
   });
 
   it("migrates it back with host \"auto\" (the only other host), still the same guest", async () => {
-    const { job: j, run } = await migrate({ host: "auto" });
+    const { job: j, migration: m, run } = await migrate({ host: "auto" });
     expect(j, `${JSON.stringify(j)}\n${s.logs()}`).toMatchObject({ status: "succeeded" });
-    const downtimeMs = downtimeOf(j.result);
-    expect(downtimeMs).toBeGreaterThan(0);
-    figures.push(`${destination.hostname} → ${source.hostname} (auto): API call to job succeeded ${run.apiMs} ms, downtime ${downtimeMs} ms`);
+    expect(m).toMatchObject({ state: "succeeded", destination_host_id: source.id });
+    expect(m.downtime_ms).toBeGreaterThan(0);
+    figures.push(`${destination.hostname} → ${source.hostname} (auto): downtime ${m.downtime_ms} ms, total ${m.total_ms} ms, API call to job succeeded ${run.apiMs} ms`);
     expect((await s.instance(vm.id)).host).toBe(source.hostname);
     expect(await source.running()).toEqual([vm.uuid]);
     expect(await destination.running()).toEqual([]);
@@ -152,9 +152,10 @@ describe.skipIf(skip)(`live migration through the manager's API between two real
     await nft(["add", "chain", "inet", "orbit_test_block", "input", "{ type filter hook input priority -10; policy accept; }"]);
     await nft(["add", "rule", "inet", "orbit_test_block", "input", "tcp", "dport", "16509", "reject", "with", "tcp", "reset"]);
     try {
-      const { job: j } = await migrate({ host_id: destination.id, mode: "live" });
+      const { job: j, migration: m } = await migrate({ host_id: destination.id, mode: "live" });
       expect(j.status, JSON.stringify(j)).toBe("failed");
-      expect(JSON.stringify(j.error)).toMatch(/migrat/i);
+      expect(m.state).toBe("failed");
+      expect(m.error, JSON.stringify(m)).not.toBeNull();
     } finally {
       await nft(["delete", "table", "inet", "orbit_test_block"]);
     }
@@ -168,6 +169,36 @@ describe.skipIf(skip)(`live migration through the manager's API between two real
     expect((await adminHost(source)).allocated).toMatchObject({ vms: 1 });
     // Still the same guest, still answering.
     expect(await readToken()).toBe(`GUEST-READ vda ${TOKEN_OFFSET} ${token}`);
+  }, 240_000);
+
+  it("a migration cancelled mid-copy (the source's link capped at 8 Mbit/s) leaves it Running on its host, nothing held on the other", async () => {
+    await s.lan.throttle(source.net, 8);
+    let cancelledAt: Record<string, any> | undefined;
+    try {
+      const { job: j, migration: m, run } = await migrate({ host_id: destination.id, mode: "live" }, async (mig) => {
+        // Mid-copy: the host has reported bytes sent (the first pass over its memory takes minutes at this rate).
+        if (!(mig.state === "running" && (mig.progress?.data_processed_bytes ?? 0) > 0)) return false;
+        cancelledAt = mig.progress;
+        const c = await s.cloud.api("POST", `/v1/admin/virtual-machines/${vm.id}/migrate/cancel`);
+        expect(c.status, JSON.stringify(c.json)).toBe(200);
+        return true;
+      });
+      expect(cancelledAt, `no progress with bytes sent was seen: ${JSON.stringify(run.progress)}`).toBeDefined();
+      expect(cancelledAt!.data_remaining_bytes).toBeGreaterThan(0);
+      expect(j.status, JSON.stringify(j)).toBe("failed");
+      expect(m).toMatchObject({ state: "cancelled", cancel_requested: true });
+      expect(run.statuses).toContain("MIGRATING");
+      figures.push(`cancel mid-copy: ${run.progress.length} progress sample(s) seen, cancelled at ${cancelledAt!.data_processed_bytes} of ${cancelledAt!.data_total_bytes} bytes, API call to job failed ${run.apiMs} ms`);
+    } finally {
+      await s.lan.throttle(source.net, undefined);
+    }
+    const i = await s.instance(vm.id);
+    expect([i.status, i.host]).toEqual(["ACTIVE", source.hostname]);
+    expect(await source.running()).toEqual([vm.uuid]);
+    expect((await execa("virsh", ["-c", destination.daemon.uri, "list", "--all", "--uuid"])).stdout.trim()).toBe("");
+    await s.cloud.waitFor("nothing held on the destination", async () => (await adminHost(destination)).allocated.vms === 0, 10_000);
+    expect(await readToken()).toBe(`GUEST-READ vda ${TOKEN_OFFSET} ${token}`);
+    expect(countOf(s.serialLog(vm.uuid), "GUEST-READY")).toBe(1);
   }, 240_000);
 
   it("deletes the VM: no domain left on either host", async () => {

@@ -20,13 +20,17 @@ export interface TestLan {
   cut(host: HostNetworkSandbox): Promise<void>;
   /** The cable plugged back. */
   mend(host: HostNetworkSandbox): Promise<void>;
+  /** What the host sends is capped at `mbit` Mbit/s (tc tbf on its end), or no longer with `undefined`. */
+  throttle(host: HostNetworkSandbox, mbit: number | undefined): Promise<void>;
   stop(): Promise<void>;
 }
 
-const run = async (args: string[]): Promise<void> => {
-  const r = await execa("ip", args, { reject: false, env: { LC_ALL: "C" }, stdin: "ignore" });
-  if (r.exitCode !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr.trim()}`);
+const command = (tool: "ip" | "tc") => async (args: string[]): Promise<void> => {
+  const r = await execa(tool, args, { reject: false, env: { LC_ALL: "C" }, stdin: "ignore" });
+  if (r.exitCode !== 0) throw new Error(`${tool} ${args.join(" ")}: ${r.stderr.trim()}`);
 };
+const run = command("ip");
+const tc = command("tc");
 
 /** A /24 of 10.252.0.0/16 that no route of the machine's uses yet (concurrent runs pick others). */
 async function freeSubnet(): Promise<string> {
@@ -80,6 +84,11 @@ export async function startTestLan(): Promise<TestLan> {
     },
     cut: async (host) => run(["-n", host.name, "link", "set", linkOf(links, host), "down"]),
     mend: async (host) => run(["-n", host.name, "link", "set", linkOf(links, host), "up"]),
+    throttle: async (host, mbit) => {
+      const dev = linkOf(links, host);
+      if (mbit === undefined) return tc(["-n", host.name, "qdisc", "del", "dev", dev, "root"]);
+      return tc(["-n", host.name, "qdisc", "replace", "dev", dev, "root", "tbf", "rate", `${mbit}mbit`, "burst", "32kbit", "latency", "400ms"]);
+    },
     stop,
   };
 }
