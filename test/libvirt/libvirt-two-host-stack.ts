@@ -18,6 +18,7 @@ import { LibvirtAgentProcess } from "./libvirt-agent-process.js";
 import { useBlankBaseImage } from "./libvirt-test-host.js";
 import { type SandboxedLibvirtd, startSandboxedLibvirtd } from "./sandboxed-libvirtd.js";
 import { startTestLan, type TestLan } from "./test-lan.js";
+import { VirshSession } from "./virsh-session.js";
 import { ensureTestGuest, type TestGuest } from "./test-guest.js";
 
 /** What a host's agent.yaml may depend on. */
@@ -90,6 +91,8 @@ export interface TestVm {
   uuid: string;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export const HOSTNAMES = ["orbit-lv-a", "orbit-lv-b"] as const;
 
 /**
@@ -141,11 +144,13 @@ export function libvirtTwoHostStack(): { start(o: TwoHostStackOptions): Promise<
   const nets: HostNetworkSandbox[] = [];
   const daemons: SandboxedLibvirtd[] = [];
   const agents: LibvirtAgentProcess[] = [];
+  const sessions: VirshSession[] = [];
 
   let stopped: Promise<void> | undefined;
   // Once, however often it is called (a test checks the teardown, afterAll calls it again).
   const stop = (): Promise<void> => stopped ??= (async () => {
     for (const a of agents) await a.stop();
+    for (const v of sessions) await v.close();
     await cloud?.stop();
     for (const d of daemons) await d.stop();
     for (const n of nets) await n.stop();
@@ -179,14 +184,19 @@ export function libvirtTwoHostStack(): { start(o: TwoHostStackOptions): Promise<
       });
       agents.push(agent);
       let lost = false;
+      const virsh = new VirshSession(daemon.uri);
+      sessions.push(virsh);
       started.push({
         hostname, net, address, daemon, agent,
         running: async () => {
           // A host without power: whatever QEMU of its still lives (none, if the power loss worked).
           if (lost) return daemon.liveQemu();
-          const r = await execa("virsh", ["-c", daemon.uri, "list", "--uuid", "--state-running"], { reject: false });
-          if (r.exitCode !== 0) throw new Error(`virsh list on ${hostname}: ${r.stderr.trim()}`);
-          return r.stdout.split("\n").map((s) => s.trim()).filter(Boolean);
+          // One virsh kept open per host: the HA poller lists both every 200 ms on a loaded 2-core machine.
+          const out = await virsh.run("list --uuid --state-running").catch((e: unknown) => {
+            throw new Error(`virsh list on ${hostname}: ${(e as Error).message}`);
+          });
+          // Interactive virsh also echoes the command and its prompt: the UUIDs are the lines that are one.
+          return out.split("\n").map((l) => l.trim()).filter((l) => UUID.test(l));
         },
         powerLoss: async () => {
           lost = true;
