@@ -22,6 +22,7 @@ import { VM_SCALE_JOB, vmScaleJob } from "./jobs/vm-scale.job.js";
 import { vmMigrateJob } from "./jobs/vm-migrate.job.js";
 import { MigrationService, VM_MIGRATE_JOB } from "./migration/migration-service.js";
 import { onMigrationProgress } from "./migration/migration-progress.js";
+import { onMigrateJobFailed } from "./migration/migration-settle.js";
 import { migrationRoutes } from "./api/admin/migrations.routes.js";
 import { onSnapshotJobFailed, vmSnapshotJob } from "./jobs/vm-snapshot.job.js";
 import { VM_SNAPSHOT_JOB_KINDS, VmSnapshots } from "./vm/vm-snapshots.js";
@@ -213,6 +214,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       return async (job, error) => {
         if (job.volumeId != null) await onVolumeJobFailed(db, job, error);
         await onSnapshotJobFailed(db, job, error);
+        await onMigrateJobFailed(db, job, error);
         await vmFailed(job, error);
         await imageFailed(job, error);
       };

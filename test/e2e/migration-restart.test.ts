@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulatedFleet, type SimulatedFleet } from "../../dev/simulated-fleet.js";
 import { loadManagerConfig, type ManagerConfig } from "../../manager/src/config.js";
 import { scratchDatabaseUrl } from "../../manager/src/db/database.js";
-import { allocations, jobs, vmMigrations } from "../../manager/src/db/schema.js";
+import { allocations, commands, jobs, vmMigrations } from "../../manager/src/db/schema.js";
 import { startManager, type RunningManager } from "../../manager/src/manager.js";
 import { ADMIN_KEY } from "./harness.js";
 
@@ -140,6 +140,36 @@ describe("a manager restarted during a live migration", () => {
     expect(mig).toMatchObject({ state: "succeeded", destination_host_id: r.json.migration.destination_host_id });
     expect((await api("GET", `/v1/core/virtual-machines/${v.id}`)).json.instance).toMatchObject({ host: dest, orbit_state: "Running" });
     expect((await api("GET", `/v1/core/jobs/${r.json.migration.job_id}`)).json.job.status).toBe("succeeded");
+    await expectCapacityOn(dest, v.id, [v.host]);
+    await expectResumed(r.json.migration.job_id);
+  }, 120_000);
+
+  it("the source's agent restarted too (its answer lost): the destination is asked, and runs the VM", async () => {
+    const v = await createVm("rs-forgot");
+    const dest = v.host === "rs-a" ? "rs-b" : "rs-a";
+    const src = HOSTS.findIndex((h) => h.hostname === v.host);
+    hv(v.host).migrationDurationMs = 3000;
+    const r = await api("POST", `/v1/admin/virtual-machines/${v.id}/migrate`, { host: "auto", storage_motion: true });
+    expect(r.status, JSON.stringify(r.json)).toBe(200);
+    await waitFor("copy under way", async () => (await api("GET", `/v1/admin/migrations/${r.json.migration.migration_id}`)).json.migration?.progress);
+    await restartDuring(async () => {
+      await waitFor("domain on the destination", async () => (await hv(dest).listDomains()).some((d) => d.vmUuid === v.uuid), 15_000);
+      // A new agent process on the source: it never heard of the MigrateVm command.
+      await fleet.stopAgent(src);
+      void fleet.startAgent(src).catch(() => undefined); // connects once the manager is back
+    });
+    hv(v.host).migrationDurationMs = 0;
+    const mig = await waitFor("migration settled", async () => {
+      const m = (await api("GET", `/v1/admin/migrations/${r.json.migration.migration_id}`)).json.migration;
+      return m?.state !== "running" && m;
+    }, 60_000);
+    expect(mig.state).toBe("succeeded");
+    expect((await api("GET", `/v1/core/virtual-machines/${v.id}`)).json.instance).toMatchObject({ host: dest, orbit_state: "Running" });
+    // Settled by asking the destination: the source answered that it does not know the VM.
+    const asked = await manager!.database.db.select({ kind: commands.kind, status: commands.status, hostId: commands.hostId })
+      .from(commands).where(eq(commands.jobId, r.json.migration.job_id));
+    expect(asked).toContainEqual({ kind: "getVmStats", status: "succeeded", hostId: r.json.migration.destination_host_id });
+    expect(asked).toContainEqual(expect.objectContaining({ kind: "migrateVm", status: "failed" }));
     await expectCapacityOn(dest, v.id, [v.host]);
     await expectResumed(r.json.migration.job_id);
   }, 120_000);

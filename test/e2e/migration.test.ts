@@ -102,10 +102,12 @@ describe("live migration", () => {
   it("moves a running VM: allocation, host and domain on the destination, capacity released on the source", async () => {
     const v = await createVm("live-1");
     const dest = otherCpuHost(v.host);
+    expect((await cloud.api("PUT", "/v1/admin/settings/vm.migrate.autoconverge", { value: true })).status).toBe(200);
     const r = await cloud.api("POST", `/v1/admin/virtual-machines/${v.id}/migrate`, { host_id: ids[dest] });
     expect(r.status, JSON.stringify(r.json)).toBe(200);
     expect(r.json.migration).toMatchObject({ destination_host_id: ids[dest] });
     const job = await jobDone(r.json.migration.job_id);
+    await cloud.api("DELETE", "/v1/admin/settings/vm.migrate.autoconverge");
     expect(job.status, JSON.stringify(job)).toBe("succeeded");
     expect(await vmNow(v.id)).toMatchObject({ host: dest, orbit_state: "Running", status: "ACTIVE" });
     expect((await hv(dest).listDomains()).map((d) => d.vmUuid)).toContain(v.uuid);
@@ -113,6 +115,12 @@ describe("live migration", () => {
     const mig = (await cloud.api("GET", `/v1/admin/migrations/${r.json.migration.migration_id}`)).json.migration;
     expect(mig).toMatchObject({ state: "succeeded", mode: "live", source_host_id: ids[v.host], destination_host_id: ids[dest], downtime_ms: 1 });
     expect(mig.progress.data_total_bytes).toBe(4096 * 1024 * 1024);
+    // What the source was asked: the destination's URI and cluster address (its facts), the settings.
+    const destView = ((await cloud.api("GET", "/v1/admin/hosts")).json.hosts as any[]).find((h) => h.name === dest);
+    expect(hv(v.host).lastMigration).toMatchObject({
+      destinationUri: `simulator://${dest}`, migrateUri: `tcp://${destView.cluster_address}`, live: true, copyStorage: "none",
+      autoConverge: true, timeoutMs: 3600 * 1000, allowUnsafe: true,
+    });
     await expectCapacityConsistent();
   });
 
@@ -230,6 +238,38 @@ describe("a migration that does not finish leaves the VM running on its source w
   });
 });
 
+describe("a destination that cannot be reached", () => {
+  it("fails the job once its attempts are used up, before the VM was touched: reservation dropped, VM running on its source", async () => {
+    const v = await createVm("unreach-1");
+    const dest = otherCpuHost(v.host);
+    const destIdx = HOSTS.findIndex((h) => h.hostname === dest);
+    const before = await stateDigestOfHosts();
+    expect((await cloud.api("PUT", "/v1/admin/settings/job.max.attempts", { value: 1 })).status).toBe(200);
+    await cloud.fleet.stopAgent(destIdx);
+    try {
+      // Still Up for the manager (its heartbeat deadline has not passed): accepted, then PrepareMigrationIn never answered.
+      const r = await cloud.api("POST", `/v1/admin/virtual-machines/${v.id}/migrate`, { host_id: ids[dest] });
+      expect(r.status, JSON.stringify(r.json)).toBe(200);
+      const job = await jobDone(r.json.migration.job_id);
+      expect(job.status).toBe("failed");
+      // Settled by the runner's failure hook, just after the job's row says failed.
+      const mig = await cloud.waitFor("migration settled", async () => {
+        const m = (await cloud.api("GET", `/v1/admin/migrations/${r.json.migration.migration_id}`)).json.migration;
+        return m.state !== "running" && m;
+      });
+      expect(mig.state).toBe("failed");
+      expect(mig.error.code).toBe("agent_unavailable");
+      expect(await vmNow(v.id)).toMatchObject({ host: v.host, orbit_state: "Running" });
+      expect(await stateDigestOfHosts()).toEqual(before);
+    } finally {
+      await cloud.api("DELETE", "/v1/admin/settings/job.max.attempts");
+      await cloud.fleet.startAgent(destIdx);
+      await cloud.waitFor(`${dest} Up`, async () => ((await cloud.api("GET", "/v1/admin/hosts")).json.hosts as any[]).find((h) => h.name === dest)?.state === "Up");
+    }
+    await expectCapacityConsistent();
+  });
+});
+
 /** What the hosts hold (allocations and GPU rows by host), for before/after comparisons. */
 async function stateDigestOfHosts(): Promise<string> {
   const a = await db().select({ vm: allocations.vmId, host: allocations.hostId, vcpus: allocations.vcpus }).from(allocations).orderBy(allocations.vmId);
@@ -322,10 +362,13 @@ describe("bad requests change nothing", () => {
     expect(r.json.reason).toBe("vm_not_running");
     expect(await stateDigest(cloud)).toBe(before);
     // Cold, on shared storage: only undefined on the source and moved.
-    const cold = await cloud.api("POST", `/v1/admin/virtual-machines/${v.id}/migrate`, { host_id: ids[otherCpuHost(v.host)] });
+    const cold = await cloud.api("POST", `/v1/admin/virtual-machines/${v.id}/migrate`, { host: "auto" });
     expect(cold.status, JSON.stringify(cold.json)).toBe(200);
     expect((await jobDone(cold.json.migration.job_id)).status).toBe("succeeded");
-    expect(await vmNow(v.id)).toMatchObject({ host: otherCpuHost(v.host), orbit_state: "Stopped" });
+    const moved = await vmNow(v.id);
+    expect(moved).toMatchObject({ orbit_state: "Stopped" });
+    expect(ids[moved.host]).toBe(cold.json.migration.destination_host_id);
+    expect(moved.host).not.toBe(v.host);
     await expectCapacityConsistent();
   });
 

@@ -28,8 +28,8 @@ import type { SettingsRegistry } from "../settings/settings-registry.js";
 import { transitionVm } from "../vm/vm-transitions.js";
 import type { JobEnqueuer } from "../vm/vm-service.js";
 import { stepCommandId } from "./job-command-ids.js";
-import type { JobContext, JobHandler, JobResult } from "./job-runner.js";
-import { type HeadroomSettings } from "./start-headroom.js";
+import type { JobHandler, JobResult } from "./job-runner.js";
+import type { HeadroomSettings } from "./start-headroom.js";
 import { queueFirewallIfChanged } from "./vm-firewall.job.js";
 import { startSpec } from "./vm-power.job.js";
 
@@ -198,5 +198,3 @@ export function vmMigrateJob(db: Db, dispatcher: Dispatcher, settings: Settings,
     }
   };
 }
-
-export type { JobContext };

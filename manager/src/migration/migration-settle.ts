@@ -8,7 +8,7 @@
 // no longer running (a second settle after a restart is a no-op).
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db, Tx } from "../db/database.js";
-import { allocations, gpuAllocations, hosts, storagePools, vmMigrations, vms, volumeAttachments, volumes } from "../db/schema.js";
+import { allocations, commands, gpuAllocations, hosts, storagePools, vmMigrations, vms, volumeAttachments, volumes } from "../db/schema.js";
 import { touchHost } from "../hosts/host-generation.js";
 import { releaseRootDisk } from "../storage/root-disks.js";
 import type { VmState } from "../vm/vm-state-machine.js";
@@ -85,4 +85,20 @@ export async function settleAbandoned(
     await touchHost(tx, m.destinationHostId);
     return true;
   });
+}
+
+/**
+ * The job runner's `onFailed` hook for vm.migrate jobs that failed without settling (retries used
+ * up while a host could not be reached, an unexpected error). When the job never sent MigrateVm
+ * (no such command of the job is recorded) the VM never left its source: the reservation is
+ * dropped and it is Running there again. Otherwise where it runs is unknown: the migration stays
+ * running with its reservation (nothing double-booked) for an admin (or HA) to settle.
+ */
+export async function onMigrateJobFailed(db: Db, job: { id: number; kind: string }, error: { code: string; message: string }): Promise<void> {
+  if (job.kind !== "vm.migrate") return;
+  const [m] = await db.select().from(vmMigrations).where(and(eq(vmMigrations.jobId, job.id), eq(vmMigrations.state, "running")));
+  if (!m) return;
+  const sent = await db.select({ id: commands.id }).from(commands).where(and(eq(commands.jobId, job.id), inArray(commands.kind, ["migrateVm", "stopVm", "destroyVm"])));
+  if (sent.length) return;
+  await settleAbandoned(db, m.id, { state: "failed", error: { code: error.code, message: error.message }, to: m.wasRunning ? "Running" : "Stopped", cause: `job ${job.id}: vm.migrate failed before the VM was touched` });
 }

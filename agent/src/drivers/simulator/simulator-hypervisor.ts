@@ -105,6 +105,8 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
    * cancel or the timeout during it aborts the migration.
    */
   migrationDurationMs = 0;
+  /** Test hook: what the last migrateVm from this host was asked (its options, without the progress callback). */
+  lastMigration: Omit<MigrateVmOptions, "onProgress"> | undefined;
   /** Test hook: the next migration from this host fails at the switch-over with this message (the VM stays here, running). */
   failNextMigration: string | undefined;
   /** Migrations running from this host, by VM: their abort. */
@@ -672,6 +674,8 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
   async migrateVm(vmUuid: string, o: MigrateVmOptions): Promise<MigrationResult> {
     const uuid = vmUuid.toLowerCase();
     const started = Date.now();
+    const { onProgress: _progress, ...asked } = o;
+    this.lastMigration = asked;
     const d = this.domains.get(uuid);
     if (!d) throw new NotFoundError("vm", uuid, `VM ${uuid} is not defined on this host`);
     if (!d.managed) throw new MigrationRefusedError(uuid, "unmanaged", "its domain is not managed by Orbit");
