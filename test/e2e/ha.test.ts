@@ -291,6 +291,19 @@ describe("HA with fencing", () => {
     }
   }, 60_000);
 
+  it("with ha.enabled false a domain that stops by itself is not restarted", async () => {
+    await setSetting("ha.enabled", false);
+    try {
+      const vm = await onlyOn("ha-c", () => runningVm("ha-off", { ha_enabled: true }));
+      await cloud.fleet.hypervisors[2]!.stopVm(vm.uuid, { mode: StopMode.STOP_MODE_FORCE, timeoutMs: 0 });
+      await cloud.waitFor("stopped", async () => (await vmRow(vm.id)).state === "Stopped");
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(await vmRow(vm.id)).toMatchObject({ state: "Stopped", crashRestarts: 0 });
+    } finally {
+      await setSetting("ha.enabled", true);
+    }
+  }, 30_000);
+
   it("an API stop restarts nothing; an Always VM stopped becomes Halted and started Always again (KubeVirt)", async () => {
     const [ha, always] = await onlyOn("ha-c", async () => [await runningVm("ha-stopme", { ha_enabled: true }), await runningVm("ha-always", { run_strategy: "Always" })]);
     for (const v of [ha!, always!]) {
@@ -304,6 +317,30 @@ describe("HA with fencing", () => {
     expect((await cloud.api("GET", `/v1/core/virtual-machines/${always!.id}/start`)).status).toBe(200);
     await cloud.waitFor("started", async () => (await vmRow(always!.id)).state === "Running");
     expect((await vmView(always!.id)).run_strategy).toBe("Always");
+    expect(overlaps).toEqual([]);
+  }, 60_000);
+
+  it("an HA VM no host can take stays Down with the reason and is restarted once a host has room", async () => {
+    const lost = await hostRow("ha-b");
+    const vm = await onlyOn("ha-b", () => runningVm("ha-waits", { ha_enabled: true }));
+    const others = HOSTS.filter((h) => h.hostname !== "ha-b");
+    const setOthers = async (state: string) => {
+      for (const h of others) expect((await cloud.api("PUT", `/v1/admin/hosts/${(await hostRow(h.hostname)).id}`, { resource_state: state })).status).toBe(200);
+    };
+    await setOthers("Disabled");
+    try {
+      await cloud.fleet.isolateHost(1);
+      await waitHostState("ha-b", "Down", 20_000);
+      await cloud.waitFor("Down, waiting for a host", async () => {
+        const r = await vmRow(vm.id);
+        return r.state === "Down" && r.stateReason.startsWith("HA restart pending: no host can take it now");
+      }, 10_000);
+    } finally {
+      await setOthers("Enabled");
+    }
+    await runningElsewhere(vm.id, lost.id);
+    await cloud.fleet.startAgent(1);
+    await cloud.waitFor("its stale copy destroyed", async () => !(await cloud.fleet.hypervisors[1]!.listDomains()).some((d) => d.vmUuid === vm.uuid), 10_000);
     expect(overlaps).toEqual([]);
   }, 60_000);
 });

@@ -55,13 +55,13 @@ export class HostFailover {
     const candidates = await this.db.select().from(vms)
       .where(and(eq(vms.hostId, hostId), isNull(vms.deletedAt), inArray(vms.state, [...LOST_STATES, "Down"])))
       .orderBy(desc(vms.haPriority), asc(vms.createdAt), asc(vms.id));
-    if (candidates.length === 0) return [];
+    // A Down VM is retried only when HA would restart it and nothing but capacity stopped it.
+    const due = candidates.filter((vm) => vm.state !== "Down" || (restartsOnHostLoss(vm) && vm.stateReason.startsWith(NO_HOST_REASON)));
+    if (due.length === 0) return [];
     // The Down host must not be in a cached snapshot as Up.
     this.placement.invalidate();
     const out: FailoverOutcome[] = [];
-    for (const vm of candidates) {
-      // A Down VM is retried only when HA would restart it and nothing but capacity stopped it.
-      if (vm.state === "Down" && !(restartsOnHostLoss(vm) && vm.stateReason.startsWith(NO_HOST_REASON))) continue;
+    for (const vm of due) {
       try {
         const o = await this.failoverVm(vm, host);
         if (o) out.push(o);
@@ -120,11 +120,12 @@ export class HostFailover {
   /** Down, keeping nothing; the host may still hold the domain (a stale copy, its disks kept). */
   private async goDown(vm: VmRow, host: { id: number }, reason: string): Promise<FailoverOutcome | undefined> {
     const done = await this.db.transaction(async (tx) => {
-      const [locked] = await tx.select({ state: vms.state, hostId: vms.hostId }).from(vms).where(eq(vms.id, vm.id)).for("update");
+      const [locked] = await tx.select({ state: vms.state, hostId: vms.hostId, stateReason: vms.stateReason }).from(vms).where(eq(vms.id, vm.id)).for("update");
       if (!locked || locked.hostId !== host.id || !isVmState(locked.state)) return false;
       if (locked.state === "Down") {
-        await tx.update(vms).set({ stateReason: reason, updatedAt: new Date() }).where(eq(vms.id, vm.id));
-        return true;
+        // Still no host (retried every round): written only when the reason changed.
+        if (locked.stateReason !== reason) await tx.update(vms).set({ stateReason: reason, updatedAt: new Date() }).where(eq(vms.id, vm.id));
+        return false;
       }
       if (!LOST_STATES.includes(locked.state)) return false;
       await transitionVm(tx, vm.id, "Down", "HA: host declared Down", { onlyFrom: [locked.state], reason, powerState: "NOSTATE" });
