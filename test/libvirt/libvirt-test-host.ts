@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { execa } from "execa";
 import pino from "pino";
-import type { DirectBoot, DomainStatus, VmSpec } from "#shared/protocol.js";
+import type { DomainStatus, VmSpec } from "#shared/protocol.js";
 import { OrbitAgent } from "../../agent/src/agent.js";
 import { MemoryIdentityStore } from "../../agent/src/connection/identity-store.js";
 import { LibvirtHypervisor, type LibvirtHypervisorOptions } from "../../agent/src/drivers/libvirt/libvirt-hypervisor.js";
@@ -18,12 +18,9 @@ import { images } from "../../manager/src/db/schema.js";
 import { startTestCloud, type TestCloud } from "../e2e/harness.js";
 import { type HostNetworkSandbox, startHostNetworkSandbox } from "./host-network-sandbox.js";
 import { type SandboxedLibvirtd, startSandboxedLibvirtd } from "./sandboxed-libvirtd.js";
-import { ensureTestGuest, type TestGuest } from "./test-guest.js";
+import { ensureTestGuest, type GuestBoot, kernelBoot, type TestGuest } from "./test-guest.js";
 
-/** How a VM boots: the test guest's kernel (the default), or undefined to keep the driver's boot (an ISO's). */
-export type GuestBoot = (spec: VmSpec, guest: TestGuest) => DirectBoot | undefined;
-
-export const kernelBoot: GuestBoot = (_spec, guest) => ({ kernel: guest.kernel, initrd: guest.initrd, cmdline: "console=ttyS0 quiet panic=-1" });
+export { type GuestBoot, kernelBoot } from "./test-guest.js";
 
 export class TestGuestHypervisor extends LibvirtHypervisor {
   constructor(opts: LibvirtHypervisorOptions, private readonly guest: TestGuest, private readonly boot: GuestBoot = kernelBoot) {
@@ -82,6 +79,16 @@ export async function joinLibvirtTestHost(o: LibvirtTestHostOptions): Promise<{ 
   return { hv, agent };
 }
 
+/**
+ * "Debian 12" becomes a blank 64 MiB qcow2 in `imagesDir` (the guest boots from its kernel and
+ * initrd), so each VM has a real root overlay.
+ */
+export async function useBlankBaseImage(cloud: TestCloud, imagesDir: string): Promise<void> {
+  const base = join(imagesDir, "base.qcow2");
+  await execa("qemu-img", ["create", "-q", "-f", "qcow2", base, "64M"]);
+  await cloud.manager.database.db.update(images).set({ path: base }).where(eq(images.name, "Debian 12"));
+}
+
 export interface LibvirtTestStackOptions {
   /** mkdtemp prefix of the work dir (instances, images). */
   workPrefix: string;
@@ -133,11 +140,7 @@ export function libvirtTestStack(): { start(o: LibvirtTestStackOptions): Promise
     const cloud = made.cloud = await startTestCloud({ hosts: [], ...(o.settings ? { settings: o.settings } : {}) });
     const ownImages = (o.images ?? false) || (o.blankBaseImage ?? false);
     if (ownImages) mkdirSync(join(work, "images"));
-    if (o.blankBaseImage) {
-      const base = join(work, "images", "base.qcow2");
-      await execa("qemu-img", ["create", "-q", "-f", "qcow2", base, "64M"]);
-      await cloud.manager.database.db.update(images).set({ path: base }).where(eq(images.name, "Debian 12"));
-    }
+    if (o.blankBaseImage) await useBlankBaseImage(cloud, join(work, "images"));
     const { hv, agent } = await joinLibvirtTestHost({ cloud, daemon, net, guest, work, hostname: o.hostname, images: ownImages, ...(o.boot ? { boot: o.boot } : {}) });
     made.hv = hv;
     made.agent = agent;

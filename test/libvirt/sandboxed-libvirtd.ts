@@ -17,6 +17,13 @@ export interface SandboxedLibvirtd {
   tcpUri?: string;
   /** libvirt's log and QEMU's per-domain logs, for failure messages. */
   logs(): string;
+  /**
+   * Power loss: libvirtd and every QEMU it started SIGKILLed, nothing shut down or cleaned up
+   * (stop() still removes what is left).
+   */
+  powerOff(): Promise<void>;
+  /** UUIDs of the QEMU processes this daemon started that are alive (read from /proc: works with the daemon dead). */
+  liveQemu(): string[];
   stop(): Promise<void>;
 }
 
@@ -104,19 +111,32 @@ export async function startSandboxedLibvirtd(opts: { netns?: string; tcpListenAd
     await new Promise((r) => setTimeout(r, 100));
   }
 
+  const qemuPids = (): number[] => {
+    const qemuRun = join(root, "run/libvirt/qemu");
+    if (!existsSync(qemuRun)) return [];
+    return readdirSync(qemuRun).filter((x) => x.endsWith(".pid")).map((f) => Number(readFileSync(join(qemuRun, f), "utf8").trim())).filter((pid) => pid > 0);
+  };
+  const liveQemu = (): string[] => qemuPids().flatMap((pid) => {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      const i = argv.indexOf("-uuid");
+      return i >= 0 && argv[i + 1] ? [argv[i + 1]!] : [];
+    } catch {
+      return [];
+    }
+  });
+  const powerOff = async (): Promise<void> => {
+    if (child.exitCode === null && child.pid) killQuietly(child.pid, "SIGKILL");
+    for (const pid of qemuPids()) killQuietly(pid, "SIGKILL");
+    await exited;
+  };
   const stop = async (): Promise<void> => {
     // Guests first (libvirtd leaves QEMU running when it stops), by their pid files.
     const list = await execa("virsh", ["-c", uri, "list", "--uuid"], { reject: false });
     for (const uuid of list.stdout.split("\n").map((s) => s.trim()).filter(Boolean)) {
       await execa("virsh", ["-c", uri, "destroy", uuid], { reject: false });
     }
-    const qemuRun = join(root, "run/libvirt/qemu");
-    if (existsSync(qemuRun)) {
-      for (const f of readdirSync(qemuRun).filter((x) => x.endsWith(".pid"))) {
-        const pid = Number(readFileSync(join(qemuRun, f), "utf8").trim());
-        if (pid > 0) killQuietly(pid, "SIGKILL");
-      }
-    }
+    for (const pid of qemuPids()) killQuietly(pid, "SIGKILL");
     if (child.exitCode === null && child.pid) {
       killQuietly(child.pid, "SIGTERM");
       const t = setTimeout(() => child.pid && killQuietly(child.pid, "SIGKILL"), 5000);
@@ -126,7 +146,7 @@ export async function startSandboxedLibvirtd(opts: { netns?: string; tcpListenAd
     rmSync(root, { recursive: true, force: true });
   };
   const tcpUri = opts.tcpListenAddress ? `qemu+tcp://${opts.tcpListenAddress}/system` : undefined;
-  return { root, uri, hostUuid, ...(tcpUri ? { tcpUri } : {}), logs, stop };
+  return { root, uri, hostUuid, ...(tcpUri ? { tcpUri } : {}), logs, powerOff, liveQemu, stop };
 }
 
 function killQuietly(pid: number, signal: NodeJS.Signals): void {

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
+import type { DirectBoot, VmSpec } from "#shared/protocol.js";
 
 const BUILD_SCRIPT = fileURLToPath(new URL("./build-test-guest.sh", import.meta.url));
 
@@ -32,3 +33,8 @@ export async function ensureTestGuest(cacheRoot = process.env.ORBIT_TEST_GUEST_D
   }
   return guest;
 }
+
+/** How a VM boots: the test guest's kernel (the default), or undefined to keep the driver's boot (an ISO's). */
+export type GuestBoot = (spec: VmSpec, guest: TestGuest) => DirectBoot | undefined;
+
+export const kernelBoot: GuestBoot = (_spec, guest) => ({ kernel: guest.kernel, initrd: guest.initrd, cmdline: "console=ttyS0 quiet panic=-1" });
