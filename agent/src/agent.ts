@@ -1,5 +1,6 @@
 // An Orbit agent: one hypervisor driver, one GPU inventory, one connection to the manager.
 import { randomUUID } from "node:crypto";
+import path from "node:path";
 import type { ChannelCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { Gpu, HostFacts } from "#shared/protocol.js";
@@ -69,7 +70,10 @@ export class OrbitAgent {
     const writer = dir
       ? new StorageHeartbeatWriter({ dir, hostUuid: () => o.identity.load()?.hostUuid ?? this.factsUuid, timeoutMs: 1_000, ...(hfs ? { fs: hfs } : {}) })
       : undefined;
-    this.fencer = new SelfFencer({ hypervisor: o.hypervisor, writer, log: o.log.child({ component: "ha" }), settingsFile: o.ha?.settingsFile });
+    this.fencer = new SelfFencer({
+      hypervisor: o.hypervisor, writer, log: o.log.child({ component: "ha" }), settingsFile: o.ha?.settingsFile,
+      contactFile: o.ha?.settingsFile ? path.join(path.dirname(o.ha.settingsFile), "ha-contact.json") : undefined,
+    });
     const prober = new HostProber({ heartbeatDir: dir, ...(hfs ? { fs: hfs } : {}) });
     // A running migration's progress goes to the manager as events, at most twice a second.
     const progress = new MigrationProgressThrottle((m) => this.connection.sendMigrationProgress(m));

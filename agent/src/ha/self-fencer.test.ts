@@ -15,8 +15,8 @@ const dirs: string[] = [];
 afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
 
 /** A host with two running Orbit VMs and one domain Orbit does not manage, a fake clock and a storage that can fail or hang. */
-async function rig(opts: { dir?: boolean; settingsFile?: string; stuck?: (vm: string) => boolean } = {}) {
-  let now = 1_000_000;
+async function rig(opts: { dir?: boolean; settingsFile?: string; contactFile?: string; stuck?: (vm: string) => boolean; startMs?: number } = {}) {
+  let now = opts.startMs ?? 1_000_000;
   const clock = () => now;
   const sim = new SimulatorHypervisor({ hostUuid: HOST, hostname: "h", cpus: 8, memoryMib: 8192 });
   const vms = [randomUUID(), randomUUID()];
@@ -45,7 +45,7 @@ async function rig(opts: { dir?: boolean; settingsFile?: string; stuck?: (vm: st
   const lines: Record<string, unknown>[] = [];
   const log = pino({ level: "info" }, { write: (l: string) => { lines.push(JSON.parse(l) as Record<string, unknown>); } });
   const writer = opts.dir === false ? undefined : new StorageHeartbeatWriter({ dir: "/shared/ha", hostUuid: () => HOST, timeoutMs: 1000, fs, now: clock });
-  const fencer = new SelfFencer({ hypervisor: hv, writer, log, now: clock, settingsFile: opts.settingsFile });
+  const fencer = new SelfFencer({ hypervisor: hv, writer, log, now: clock, settingsFile: opts.settingsFile, contactFile: opts.contactFile });
   const running = async () => (await sim.listDomains()).filter((d) => d.powerState === PowerState.POWER_STATE_RUNNING).map((d) => d.vmUuid).sort();
   return {
     sim, vms, fencer, stopped, writes, lines, running, writer,
@@ -154,6 +154,30 @@ describe("SelfFencer", () => {
     again.storage("fail");
     await again.run(6_000);
     expect(again.fencer.fenced).toBe(true);
+  });
+
+  it("an agent restarted on a host still cut off counts from its last contact, not its start; with storage it never fences at start", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "orbit-ha-contact-"));
+    dirs.push(dir);
+    const files = { settingsFile: path.join(dir, "ha-settings.json"), contactFile: path.join(dir, "ha-contact.json") };
+    const first = await rig(files);
+    first.fencer.applySettings({ selfFenceAfterMs: 5_000, storageHeartbeatIntervalMs: 1000 });
+    first.fencer.managerContact();
+    await first.run(2_000);
+    const kept = JSON.parse(readFileSync(files.contactFile, "utf8")) as { managerContactMs: number; heartbeatOkMs: number };
+    expect(kept.heartbeatOkMs).toBeGreaterThan(1_000_000);
+    // The agent died at ~1,002,000; systemd brings it back 4 s later, network and storage still cut.
+    const cut = await rig({ ...files, startMs: 1_006_000 });
+    cut.storage("fail");
+    await cut.run(2_000); // past 5 s since the last contact: fenced at once, not 5 s after the restart
+    expect(cut.fencer.fenced).toBe(true);
+    expect(cut.stopped.map((x) => x.vm).sort()).toEqual([...cut.vms].sort());
+    // Restarted much later on a healthy host (storage writable, manager not reached yet): no fence.
+    const healthy = await rig({ ...files, startMs: 1_600_000 });
+    await healthy.fencer.tick();
+    await healthy.run(3_000);
+    expect(healthy.fencer.fenced).toBe(false);
+    expect(healthy.stopped).toEqual([]);
   });
 
   it("applies a new interval to the write timeout", async () => {

@@ -35,6 +35,12 @@ export interface SelfFencerOptions {
    * cut off still fences itself (it would otherwise wait forever for a manager to tell it).
    */
   settingsFile?: string | undefined;
+  /**
+   * Where the last manager contact and the last good heartbeat write are kept (at most once a
+   * second), so an agent restarted (systemd) on a host that is still cut off counts its fence time
+   * from when it really lost contact, not from its own start: the manager counts from then too.
+   */
+  contactFile?: string | undefined;
   now?: () => number;
 }
 
@@ -50,14 +56,19 @@ export class SelfFencer {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private ticking: Promise<void> | undefined;
+  private contactSavedAtMs = 0;
+  private firstTick = true;
   /** Power-offs under way, by VM: never issued twice at once. */
   private readonly poweringOff = new Map<string, Promise<void>>();
 
   constructor(private readonly o: SelfFencerOptions) {
     this.now = o.now ?? Date.now;
-    // An agent that just started gets a whole window before it may fence.
-    this.lastManagerContactMs = this.now();
-    this.lastHeartbeatOkMs = this.now();
+    // An agent that just started gets a whole window before it may fence, unless it kept the
+    // times of its last contacts: then its window runs from those (its first tick writes the
+    // heartbeat before deciding, so a host whose storage works never fences at start).
+    const kept = this.loadContact();
+    this.lastManagerContactMs = Math.min(this.now(), kept?.managerContactMs ?? Infinity);
+    this.lastHeartbeatOkMs = Math.min(this.now(), kept?.heartbeatOkMs ?? Infinity);
     const saved = this.loadSettings();
     if (saved) this.settings = saved;
     if (o.writer) o.writer.timeoutMs = Math.max(this.intervalMs, MIN_WRITE_TIMEOUT_MS);
@@ -77,6 +88,7 @@ export class SelfFencer {
   /** Anything came from the manager: it is reachable. */
   managerContact(): void {
     this.lastManagerContactMs = Math.max(this.lastManagerContactMs, this.now());
+    this.saveContact();
     if (this.fencedAtMs !== undefined) void this.act(this.decide());
   }
 
@@ -122,12 +134,14 @@ export class SelfFencer {
 
   /** One round: decide (a hung write must not delay a due fence), write the heartbeat, decide again. */
   async tick(): Promise<void> {
-    await this.act(this.decide());
+    if (!this.firstTick) await this.act(this.decide());
+    this.firstTick = false;
     const w = this.o.writer;
     if (!w?.knowsHost) return;
     const r = await w.write();
     if (r.ok) {
       this.lastHeartbeatOkMs = Math.max(this.lastHeartbeatOkMs, r.atMs);
+      this.saveContact();
       if (this.storageFailing) this.o.log.info({ file: w.file }, "storage heartbeat written again");
       this.storageFailing = false;
     } else if (!this.storageFailing) {
@@ -213,6 +227,30 @@ export class SelfFencer {
     await withTimeout(Promise.all(pending), wait, "powering the VMs off").catch(() => {
       this.o.log.error({ vms: [...this.poweringOff.keys()] }, "self-fencing: VMs not powered off yet (their driver is busy); waiting for them");
     });
+  }
+
+  private loadContact(): { managerContactMs: number; heartbeatOkMs: number } | undefined {
+    if (!this.o.contactFile) return undefined;
+    try {
+      const c = JSON.parse(readFileSync(this.o.contactFile, "utf8")) as { managerContactMs?: unknown; heartbeatOkMs?: unknown };
+      if (typeof c.managerContactMs !== "number" || typeof c.heartbeatOkMs !== "number") return undefined;
+      return { managerContactMs: c.managerContactMs, heartbeatOkMs: c.heartbeatOkMs };
+    } catch {
+      return undefined;
+    }
+  }
+
+  private saveContact(): void {
+    const f = this.o.contactFile;
+    if (!f || this.now() - this.contactSavedAtMs < 1000) return;
+    this.contactSavedAtMs = this.now();
+    try {
+      mkdirSync(path.dirname(f), { recursive: true });
+      writeFileSync(`${f}.tmp`, JSON.stringify({ managerContactMs: this.lastManagerContactMs, heartbeatOkMs: this.lastHeartbeatOkMs }));
+      renameSync(`${f}.tmp`, f);
+    } catch (e) {
+      this.o.log.warn({ file: f, err: (e as Error).message }, "could not keep the HA contact times");
+    }
   }
 
   private loadSettings(): HaSettings | undefined {
