@@ -137,7 +137,7 @@ describe("driver capabilities through manager → gRPC → agent → simulator",
   it("a host whose driver lacks a capability refuses its commands with code unsupported, and says which it has", async () => {
     const limited = cloud.fleet.agents[1]!;
     expect((await limited.facts()).capabilities).toEqual(["stats"]);
-    expect((await cloud.fleet.agents[0]!.facts()).capabilities).toEqual(["power", "resize", "disks", "stats", "console", "firewall", "snapshots"]);
+    expect((await cloud.fleet.agents[0]!.facts()).capabilities).toEqual(["power", "resize", "disks", "stats", "console", "firewall", "snapshots", "migration"]);
     const t: VmCommandTarget = { hostId: hostIds["cap-stats-only"]!, vmUuid, timeoutMs: 10_000 };
     for (const send of [
       () => dispatcher.suspendVm(t), () => dispatcher.hibernateVm(t), () => dispatcher.rebootVm(t, { hard: true }),
