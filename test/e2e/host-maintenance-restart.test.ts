@@ -2,82 +2,27 @@
 // running and reconnect): the resumed host.maintenance job re-reads its record, follows the
 // migrations it started instead of starting them again, and ends where the hosts say. On
 // PostgreSQL when TEST_DATABASE_URL is set, else on PGlite in a data folder.
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { eq } from "drizzle-orm";
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSimulatedFleet, type SimulatedFleet } from "../../dev/simulated-fleet.js";
-import { loadManagerConfig, type ManagerConfig } from "../../manager/src/config.js";
-import { scratchDatabaseUrl } from "../../manager/src/db/database.js";
 import { jobs, vmMigrations } from "../../manager/src/db/schema.js";
-import { startManager, type RunningManager } from "../../manager/src/manager.js";
-import { ADMIN_KEY } from "./harness.js";
+import { startRestartableCloud, type RestartableCloud } from "./restartable-cloud.js";
 
 const HOSTS = [
   { hostname: "mr-a", uuid: "3e5b0000-0000-4000-8000-00000000000a", cpus: 16, memoryMib: 32768 },
   { hostname: "mr-b", uuid: "3e5b0000-0000-4000-8000-00000000000b", cpus: 16, memoryMib: 32768 },
 ];
-const log = pino({ level: process.env.ORBIT_TEST_LOG ?? "silent" });
 
-let tmp: string;
-let db: Awaited<ReturnType<typeof scratchDatabaseUrl>>;
-let config: ManagerConfig;
-let manager: RunningManager | undefined;
-let fleet: SimulatedFleet;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
-    });
-  });
-}
-
-async function api(method: string, route: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${manager!.apiUrl}${route}`, {
-    method, headers: { api_key: ADMIN_KEY, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : {} };
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    last = await fn().catch((e: unknown) => `error: ${(e as Error).message}`);
-    if (last && !(typeof last === "string" && last.startsWith("error: "))) return last as T;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-}
-
-const hv = (name: string) => fleet.hypervisors[HOSTS.findIndex((h) => h.hostname === name)]!;
+let cloud: RestartableCloud;
+const api = (method: string, route: string, body?: unknown) => cloud.api(method, route, body);
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs?: number) => cloud.waitFor(what, fn, timeoutMs);
+const hv = (name: string) => cloud.hv(name);
 
 beforeAll(async () => {
-  tmp = mkdtempSync(path.join(tmpdir(), "orbit-maintenance-restart-"));
-  db = await scratchDatabaseUrl("orbit_maint_restart");
-  config = loadManagerConfig({
-    ORBIT_API_PORT: String(await freePort()), ORBIT_GRPC_PORT: String(await freePort()), ORBIT_DATA_DIR: path.join(tmp, "data"),
-    ORBIT_ADMIN_KEY: ADMIN_KEY, ...(db.url ? { DATABASE_URL: db.url } : {}),
-  }, { profile: "embedded" });
-  manager = await startManager(config, log, { initialSettings: { "ping.interval": 0.3 } });
-  fleet = await startSimulatedFleet({ managerAddress: manager.grpcAddress, joinToken: manager.agentToken, log, hosts: HOSTS, heartbeatIntervalMs: 300, startDelayMs: 50 });
-  await waitFor("hosts Up", async () => (await api("GET", "/v1/admin/hosts")).json.hosts?.filter((h: any) => h.state === "Up").length === 2);
+  cloud = await startRestartableCloud({ hosts: HOSTS, name: "maint-restart" });
 }, 120_000);
 
 afterAll(async () => {
-  await fleet?.stop();
-  await manager?.close();
-  await db?.drop();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  await cloud?.stop();
 });
 
 const hostId = async (name: string) => (await api("GET", "/v1/admin/hosts")).json.hosts.find((h: any) => h.name === name).id as number;
@@ -105,10 +50,7 @@ describe("host maintenance across a manager restart", () => {
       const m = (await api("GET", `/v1/admin/hosts/${a}/maintenance`)).json.maintenance;
       return m?.vms?.filter((v: any) => v.status === "migrating").length === 3;
     });
-    await manager!.close();
-    manager = undefined;
-    await new Promise((res) => setTimeout(res, 500));
-    manager = await startManager(config, log);
+    await cloud.restart(() => new Promise((res) => setTimeout(res, 500)));
     hv("mr-a").migrationDurationMs = 0;
 
     const done = await waitFor("maintenance settled", async () => {
@@ -122,9 +64,9 @@ describe("host maintenance across a manager restart", () => {
     expect(done.vms.filter((v: any) => v.status === "moved")).toHaveLength(2);
     expect(done).toMatchObject({ vms_total: 3, vms_moved: 2, vms_remaining: 1 });
     // Each VM was migrated once: the resumed job followed the migrations it had started.
-    const rows = await manager.database.db.select({ vmId: vmMigrations.vmId }).from(vmMigrations);
+    const rows = await cloud.manager.database.db.select({ vmId: vmMigrations.vmId }).from(vmMigrations);
     expect(rows.map((m) => m.vmId).sort()).toEqual([...ids].sort());
-    const [j] = await manager.database.db.select().from(jobs).where(eq(jobs.id, jobId));
+    const [j] = await cloud.manager.database.db.select().from(jobs).where(eq(jobs.id, jobId));
     expect(j).toMatchObject({ status: "succeeded", result: { resource_state: "ErrorInMaintenance" } });
     expect(j!.attempts).toBeGreaterThanOrEqual(2);
     const all = (await api("GET", "/v1/core/virtual-machines")).json.instances as any[];

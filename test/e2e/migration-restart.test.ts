@@ -4,82 +4,27 @@
 // (the copy finished, or failed, while the manager was away), and the job settles. The record and
 // both hosts' capacity are right afterwards. On PostgreSQL when TEST_DATABASE_URL is set, else on
 // PGlite in a data folder.
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { eq } from "drizzle-orm";
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startSimulatedFleet, type SimulatedFleet } from "../../dev/simulated-fleet.js";
-import { loadManagerConfig, type ManagerConfig } from "../../manager/src/config.js";
-import { scratchDatabaseUrl } from "../../manager/src/db/database.js";
 import { allocations, commands, jobs, vmMigrations } from "../../manager/src/db/schema.js";
-import { startManager, type RunningManager } from "../../manager/src/manager.js";
-import { ADMIN_KEY } from "./harness.js";
+import { startRestartableCloud, type RestartableCloud } from "./restartable-cloud.js";
 
 const HOSTS = [
   { hostname: "rs-a", uuid: "3e5a0000-0000-4000-8000-00000000000a", cpus: 16, memoryMib: 32768 },
   { hostname: "rs-b", uuid: "3e5a0000-0000-4000-8000-00000000000b", cpus: 16, memoryMib: 32768 },
 ];
-const log = pino({ level: process.env.ORBIT_TEST_LOG ?? "silent" });
 
-let tmp: string;
-let db: Awaited<ReturnType<typeof scratchDatabaseUrl>>;
-let config: ManagerConfig;
-let manager: RunningManager | undefined;
-let fleet: SimulatedFleet;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
-    });
-  });
-}
-
-async function api(method: string, route: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${manager!.apiUrl}${route}`, {
-    method, headers: { api_key: ADMIN_KEY, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : {} };
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    last = await fn().catch((e: unknown) => `error: ${(e as Error).message}`);
-    if (last && !(typeof last === "string" && last.startsWith("error: "))) return last as T;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-}
-
-const hv = (name: string) => fleet.hypervisors[HOSTS.findIndex((h) => h.hostname === name)]!;
+let cloud: RestartableCloud;
+const api = (method: string, route: string, body?: unknown) => cloud.api(method, route, body);
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs?: number) => cloud.waitFor(what, fn, timeoutMs);
+const hv = (name: string) => cloud.hv(name);
 
 beforeAll(async () => {
-  tmp = mkdtempSync(path.join(tmpdir(), "orbit-migration-restart-"));
-  db = await scratchDatabaseUrl("orbit_mig_restart");
-  config = loadManagerConfig({
-    ORBIT_API_PORT: String(await freePort()), ORBIT_GRPC_PORT: String(await freePort()), ORBIT_DATA_DIR: path.join(tmp, "data"),
-    ORBIT_ADMIN_KEY: ADMIN_KEY, ...(db.url ? { DATABASE_URL: db.url } : {}),
-  }, { profile: "embedded" });
-  manager = await startManager(config, log, { initialSettings: { "ping.interval": 0.3 } });
-  fleet = await startSimulatedFleet({ managerAddress: manager.grpcAddress, joinToken: manager.agentToken, log, hosts: HOSTS, heartbeatIntervalMs: 300, startDelayMs: 50 });
-  await waitFor("hosts Up", async () => (await api("GET", "/v1/admin/hosts")).json.hosts?.filter((h: any) => h.state === "Up").length === 2);
+  cloud = await startRestartableCloud({ hosts: HOSTS, name: "mig-restart" });
 }, 120_000);
 
 afterAll(async () => {
-  await fleet?.stop();
-  await manager?.close();
-  await db?.drop();
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  await cloud?.stop();
 });
 
 async function createVm(name: string): Promise<{ id: number; uuid: string; host: string }> {
@@ -96,27 +41,24 @@ async function createVm(name: string): Promise<{ id: number; uuid: string; host:
 
 /** Stops the manager mid-migration, waits for `meanwhile`, starts it again on the same database and ports. */
 async function restartDuring(meanwhile: () => Promise<unknown>): Promise<void> {
-  await manager!.close();
-  manager = undefined;
-  await meanwhile();
-  manager = await startManager(config, log);
+  await cloud.restart(meanwhile);
 }
 
 async function expectCapacityOn(hostName: string, vmId: number, others: string[]): Promise<void> {
   const hostsView = (await api("GET", "/v1/admin/hosts")).json.hosts as any[];
   const byName = Object.fromEntries(hostsView.map((h) => [h.name, h]));
-  const [a] = await manager!.database.db.select().from(allocations).where(eq(allocations.vmId, vmId));
+  const [a] = await cloud.manager.database.db.select().from(allocations).where(eq(allocations.vmId, vmId));
   expect(a!.hostId).toBe(byName[hostName].id);
   for (const h of [hostName, ...others]) {
     const vmsThere = (await api("GET", "/v1/core/virtual-machines")).json.instances.filter((i: any) => i.host === h);
     expect(byName[h].allocated, h).toEqual({ vcpus: 2 * vmsThere.length, memory_mib: 4096 * vmsThere.length, vms: vmsThere.length });
   }
-  expect(await manager!.database.db.select().from(vmMigrations).where(eq(vmMigrations.state, "running"))).toEqual([]);
+  expect(await cloud.manager.database.db.select().from(vmMigrations).where(eq(vmMigrations.state, "running"))).toEqual([]);
 }
 
 /** The job was settled by the second manager (a second attempt), not finished by the first before it stopped. */
 async function expectResumed(jobId: number): Promise<void> {
-  const [j] = await manager!.database.db.select({ attempts: jobs.attempts }).from(jobs).where(eq(jobs.id, jobId));
+  const [j] = await cloud.manager.database.db.select({ attempts: jobs.attempts }).from(jobs).where(eq(jobs.id, jobId));
   expect(j!.attempts).toBeGreaterThanOrEqual(2);
 }
 
@@ -155,8 +97,8 @@ describe("a manager restarted during a live migration", () => {
     await restartDuring(async () => {
       await waitFor("domain on the destination", async () => (await hv(dest).listDomains()).some((d) => d.vmUuid === v.uuid), 15_000);
       // A new agent process on the source: it never heard of the MigrateVm command.
-      await fleet.stopAgent(src);
-      void fleet.startAgent(src).catch(() => undefined); // connects once the manager is back
+      await cloud.fleet.stopAgent(src);
+      void cloud.fleet.startAgent(src).catch(() => undefined); // connects once the manager is back
     });
     hv(v.host).migrationDurationMs = 0;
     const mig = await waitFor("migration settled", async () => {
@@ -166,7 +108,7 @@ describe("a manager restarted during a live migration", () => {
     expect(mig.state).toBe("succeeded");
     expect((await api("GET", `/v1/core/virtual-machines/${v.id}`)).json.instance).toMatchObject({ host: dest, orbit_state: "Running" });
     // Settled by asking the destination: the source answered that it does not know the VM.
-    const asked = await manager!.database.db.select({ kind: commands.kind, status: commands.status, hostId: commands.hostId })
+    const asked = await cloud.manager.database.db.select({ kind: commands.kind, status: commands.status, hostId: commands.hostId })
       .from(commands).where(eq(commands.jobId, r.json.migration.job_id));
     expect(asked).toContainEqual({ kind: "getVmStats", status: "succeeded", hostId: r.json.migration.destination_host_id });
     expect(asked).toContainEqual(expect.objectContaining({ kind: "migrateVm", status: "failed" }));
