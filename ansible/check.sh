@@ -95,7 +95,7 @@ render() {
   (cd "$REPO" && run node --import tsx agent/src/config/check-agent-config.ts "$WORK/$name.yaml")
 }
 render defaults
-render full -e '{"orbit_agent_tags": ["gpu", "h100"], "orbit_agent_hostname": "kvm-01", "orbit_agent_tls_ca_file": "/etc/orbit/ca.pem", "orbit_agent_tls_server_name": "mgr.example", "orbit_agent_driver": "simulator", "orbit_agent_domain_type": "qemu", "orbit_agent_gpu_enabled": false, "orbit_agent_storage_heartbeat_dir": "/mnt/orbit-shared/ha", "orbit_agent_metrics_listen": "0.0.0.0:9464", "orbit_agent_extra_config": {"libvirt": {"machine": "pc"}, "simulator": {"cpus": 8}}}'
+render full -e '{"orbit_agent_tags": ["gpu", "h100"], "orbit_agent_hostname": "kvm-01", "orbit_agent_tls_ca_file": "/etc/orbit/ca.pem", "orbit_agent_tls_server_name": "mgr.example", "orbit_agent_driver": "simulator", "orbit_agent_domain_type": "qemu", "orbit_agent_gpu_enabled": false, "orbit_agent_storage_heartbeat_dir": "/mnt/orbit-shared/ha", "orbit_agent_migration_uri": "qemu+tcp://10.0.1.11/system", "orbit_agent_cluster_address": "10.0.1.11", "orbit_agent_metrics_listen": "0.0.0.0:9464", "orbit_agent_extra_config": {"libvirt": {"machine": "pc"}, "simulator": {"cpus": 8}}}'
 # The template must not be able to hide a mistake: a bad value has to be refused.
 render_bad_status=0
 render bad -e '{"orbit_agent_extra_config": {"libvirt": {"domain_typo": "kvm"}}}' || render_bad_status=$?
