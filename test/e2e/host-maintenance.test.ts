@@ -5,7 +5,7 @@ import * as grpc from "@grpc/grpc-js";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentServiceClient, type HostFacts, type RegisterResponse } from "#shared/protocol.js";
-import { count, like, sql } from "drizzle-orm";
+import { count, eq, like, sql } from "drizzle-orm";
 import { jobs, storagePools } from "../../manager/src/db/schema.js";
 import { createUserKey, errorShapeProblems, startTestCloud, stateDigest, type TestCloud } from "./harness.js";
 
@@ -121,10 +121,15 @@ describe("host maintenance", () => {
     expect(r.status).toBe(202);
     expect(r.json.maintenance.resource_state).toBe("PrepareForMaintenance");
     for (const vm of await createOn(1)) expect(vm.host).toBe("hm-2");
+    let last: unknown;
     const m = await cloud.waitFor("Maintenance", async () => {
       const g = (await cloud.api("GET", `/v1/admin/hosts/${ids["hm-1"]}/maintenance`)).json.maintenance;
+      last = g;
       return g?.resource_state === "Maintenance" && g;
-    }, 30_000);
+    }, 60_000).catch(async (e: unknown) => {
+      const jobsNow = await cloud.manager.database.db.select().from(jobs).where(eq(jobs.kind, "vm.migrate"));
+      throw new Error(`${String(e)}\nmaintenance: ${JSON.stringify(last)}\nmigration jobs: ${JSON.stringify(jobsNow)}`);
+    });
     expect(m).toMatchObject({ vms_total: 3, vms_moved: 3, vms_remaining: 0 });
     for (const vm of m.vms) expect(vm).toMatchObject({ status: "moved", mode: "live", destination_host_id: ids["hm-2"] });
     const vmsNow = (await cloud.api("GET", "/v1/core/virtual-machines")).json.instances as any[];

@@ -5,7 +5,9 @@
 // (what it wrote to its disk before is read back through its console on the destination, and it
 // never booted again); the hosts' capacity follows it; then back with host "auto"; then a
 // destination whose libvirtd cannot be reached fails the migration and leaves the VM running on
-// its source with nothing held on the destination. Tests run in order on one VM.
+// its source with nothing held on the destination; a cancel mid-copy too; then a cold move (the
+// guest boots again from the same disk on the other host) and a host maintenance that moves it
+// off live. Tests run in order on one VM.
 import { randomUUID } from "node:crypto";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -199,6 +201,46 @@ describe.skipIf(skip)(`live migration through the manager's API between two real
     await s.cloud.waitFor("nothing held on the destination", async () => (await adminHost(destination)).allocated.vms === 0, 10_000);
     expect(await readToken()).toBe(`GUEST-READ vda ${TOKEN_OFFSET} ${token}`);
     expect(countOf(s.serialLog(vm.uuid), "GUEST-READY")).toBe(1);
+  }, 240_000);
+
+  it("moves it cold: stopped, moved, started on the other host from the same disk (it boots again; its token is still there)", async () => {
+    const from = s.host((await s.instance(vm.id)).host as string);
+    const to = s.hosts.find((h) => h !== from)!;
+    const { job: j, migration: m, run } = await migrate({ host_id: to.id, mode: "cold" });
+    expect(j, `${JSON.stringify(j)}\n${s.logs()}`).toMatchObject({ status: "succeeded" });
+    expect(m).toMatchObject({ state: "succeeded", mode: "cold", source_host_id: from.id, destination_host_id: to.id });
+    figures.push(`cold ${from.hostname} → ${to.hostname}: API call to job succeeded ${run.apiMs} ms`);
+    const i = await s.instance(vm.id);
+    expect([i.status, i.host]).toEqual(["ACTIVE", to.hostname]);
+    expect(await to.running()).toEqual([vm.uuid]);
+    // Undefined on the old host, its disk kept (shared storage): nothing of it there any more.
+    expect((await execa("virsh", ["-c", from.daemon.uri, "list", "--all", "--uuid"])).stdout.trim()).toBe("");
+    await s.booted(vm, 2);
+    expect(await readToken()).toBe(`GUEST-READ vda ${TOKEN_OFFSET} ${token}`);
+    await s.cloud.waitFor("capacity moved", async () => (await adminHost(from)).allocated.vms === 0 && (await adminHost(to)).allocated.vms === 1, 10_000);
+  }, 240_000);
+
+  it("puts the VM's host into maintenance: the VM is live-migrated off, the host is in Maintenance, and a cancel enables it again", async () => {
+    const from = s.host((await s.instance(vm.id)).host as string);
+    const to = s.hosts.find((h) => h !== from)!;
+    const started = await s.cloud.api("POST", `/v1/admin/hosts/${from.id}/maintenance`, {});
+    expect(started.status, JSON.stringify(started.json)).toBe(202);
+    const t = Date.now();
+    const m = await s.cloud.waitFor("the host in Maintenance", async () => {
+      const r = (await s.cloud.api("GET", `/v1/admin/hosts/${from.id}/maintenance`)).json.maintenance;
+      return r?.resource_state === "Maintenance" && r;
+    }, 120_000).catch((e: unknown) => { throw new Error(`${String(e)}\n${s.logs()}`); });
+    figures.push(`maintenance of ${from.hostname}: Maintenance ${Date.now() - t} ms after the request`);
+    expect(m).toMatchObject({ vms_total: 1, vms_moved: 1, vms_remaining: 0 });
+    const i = await s.instance(vm.id);
+    expect([i.status, i.host]).toEqual(["ACTIVE", to.hostname]);
+    expect(await to.running()).toEqual([vm.uuid]);
+    expect(await from.running()).toEqual([]);
+    expect(await readToken()).toBe(`GUEST-READ vda ${TOKEN_OFFSET} ${token}`);
+    // No placement on a host in maintenance.
+    expect((await adminHost(from)).resource_state).toBe("Maintenance");
+    expect((await s.cloud.api("DELETE", `/v1/admin/hosts/${from.id}/maintenance`)).status).toBe(200);
+    expect((await adminHost(from)).resource_state).toBe("Enabled");
   }, 240_000);
 
   it("deletes the VM: no domain left on either host", async () => {

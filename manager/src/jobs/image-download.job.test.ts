@@ -78,7 +78,8 @@ describe.skipIf(!hasQemuImg)("image.download job", () => {
     const first = newRunner();
     const svc = new ImageService({ db: database.db, storeDir: store, enqueue: (id) => first.enqueue(id) });
     const { image, jobId } = await svc.register({ accountId }, { name: "restart", url: `${base}/disk.raw`, checksum, type: "raw" });
-    await until("progress part-way", async () => ((await imageRow(image.id)).downloadProgress?.bytes ?? 0) > 0);
+    // The image's bytes and the job's percent are written one after the other: wait for both.
+    await until("progress part-way", async () => ((await imageRow(image.id)).downloadProgress?.bytes ?? 0) > 0 && ((await jobRow(jobId)).progress ?? 0) > 0);
     const mid = await imageRow(image.id);
     expect(mid.downloadProgress!.bytes).toBeLessThan(raw.length);
     expect((await jobRow(jobId)).progress).toBeGreaterThan(0);
