@@ -7,7 +7,8 @@
 //     stale: Down within 10 s, the VM Running on the other host within 30 s (issue 15's targets).
 //  2. Isolation: the host keeps running but loses its network and its storage heartbeat (its
 //     heartbeat file made immutable): its agent fences itself (destroys its domains) before the
-//     other host starts the VM.
+//     other host starts the VM. Then the host comes back: its stale copy is undefined (disk kept)
+//     and never started; and a crash of the VM (its QEMU killed) restarts it on its host.
 // Each case has a stack of its own (a dead host is not brought back here).
 import { randomUUID } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
@@ -173,6 +174,28 @@ describe.skipIf(skip)(`HA on two real libvirt hosts: a host cut off from network
     await s.booted(vm, 2);
     const word = `ha-${randomUUID().slice(0, 8)}`;
     expect(await s.typeOnConsole(vm, word)).toBe(`GUEST-ECHO ${word}`);
+
+    // The fenced host comes back (network and storage): its agent reaches the manager, which
+    // destroys its stale copy (undefined, the shared disk kept: the survivor's VM uses it) before
+    // anything else, and never starts it there.
+    await execa("chattr", ["-i", file, `${file}.tmp`]);
+    await s.lan.mend(victim.net);
+    const t1 = Date.now();
+    await c.timeUntil(`${victim.hostname} Up again`, t1, async () => (await c.hostState(victim)) === "Up", 60_000);
+    const staleGoneMs = await c.timeUntil(`the stale copy undefined on ${victim.hostname}`, t1, async () =>
+      !(await execa("virsh", ["-c", victim.daemon.uri, "list", "--all", "--uuid"])).stdout.includes(vm.uuid), 60_000);
+    figures.push(`stale copy undefined ${staleGoneMs} ms after the host's network came back`);
+    expect(await c.runningOn(survivor)).toBe(true);
+    expect(await victim.running()).toEqual([]);
+
+    // A crash of the HA VM on a live host (its QEMU killed): restarted there, on its host.
+    const t2 = Date.now();
+    await execa("pkill", ["-9", "-f", "--", `-uuid ${vm.uuid}`]);
+    await c.timeUntil("the crashed VM seen stopped", t2, async () => !(await survivor.running()).includes(vm.uuid), 30_000);
+    const restartedMs = await c.timeUntil(`the crashed VM Running again on ${survivor.hostname}`, t2, () => c.runningOn(survivor), 30_000);
+    figures.push(`crashed HA VM running again on its host ${restartedMs} ms after its QEMU was killed`);
+    await s.booted(vm, 3);
+    expect(await victim.running()).toEqual([]);
     figures.push(await expectNeverTwice(c, t0));
-  }, 180_000);
+  }, 300_000);
 });
