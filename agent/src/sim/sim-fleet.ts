@@ -80,6 +80,7 @@ export class SimFleet {
   private readonly ticker: SharedTicker;
   /** Channels by manager address, then by connection group. */
   private readonly clients: Map<number, AgentServiceClient>[];
+  private readonly ctx: SimHostContext;
   private readonly perConnection: number;
 
   constructor(private readonly o: SimFleetOptions) {
@@ -109,6 +110,7 @@ export class SimFleet {
       environment: o.environment ?? "default",
       cluster: o.cluster ?? "default",
     };
+    this.ctx = ctx;
     this.hosts = specs.map((s) => new SimHost(s, ctx, hostSeed(seed, s.index)));
   }
 
@@ -163,6 +165,12 @@ export class SimFleet {
     const h = this.hosts[index];
     if (!h) throw new InvalidArgumentError("host", `no host ${index}: the fleet has ${this.hosts.length}`);
     return h;
+  }
+
+  /** From now on, this share of VM starts fails (on every host). */
+  setStartFailureRate(rate: number): void {
+    if (!(rate >= 0 && rate <= 1)) throw new InvalidArgumentError("rate", `start failure rate: ${rate} is not between 0 and 1`);
+    this.ctx.startFailureRate = rate;
   }
 
   flood(window: number): void {

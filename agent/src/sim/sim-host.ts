@@ -112,11 +112,10 @@ export class SimHost {
 
   private newHypervisor(): SimulatorHypervisor {
     const s = this.spec;
-    const rate = this.ctx.startFailureRate;
     const hv = new SimulatorHypervisor({
       hostUuid: s.uuid, hostname: s.hostname, cpus: s.cpus, memoryMib: s.memoryMib, numaCells: s.numaCells, startDelayMs: 0,
       failStart: () => {
-        if (!startFails(rate, this.random)) return undefined;
+        if (!startFails(this.ctx.startFailureRate, this.random)) return undefined;
         this.ctx.counters.startFailuresInjected++;
         return SIMULATED_START_FAILURE;
       },
