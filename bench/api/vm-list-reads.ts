@@ -27,6 +27,8 @@ const { values } = parseArgs({
     "database-url": { type: "string", default: "postgres://postgres@127.0.0.1:5432/postgres" },
     explain: { type: "boolean", default: true },
     keep: { type: "boolean", default: false },
+    // Measure first without the VM list's indexes (migration vm-list-indexes), then with them.
+    "compare-indexes": { type: "boolean", default: true },
   },
 });
 const TOTAL = Number(values.vms);
@@ -129,7 +131,8 @@ try {
         select net.id, 'fixed', host(network(net.cidr::inet) + 1000 + live.rn), live.uuid from live, net`,
     [e.vmId, hostIds, n]);
   }
-  await sql.query("analyze");
+  // The steady state autovacuum keeps (visibility map set, statistics current).
+  await sql.query("vacuum analyze");
   const { rows: [counts] } = await sql.query("select count(*)::int as vms, count(*) filter (where deleted_at is null)::int as live, (select count(*)::int from allocations) as allocations, (select count(*)::int from ip_allocations) as ips from vms");
   const { rows: [bigCount] } = await sql.query("select count(*)::int as n from vms where account_id = $1 and deleted_at is null", [big.id]);
   console.log(`bulk insert: ${counts.vms} VMs (${counts.live} live, ${counts.allocations} allocations, ${counts.ips} IPs) in ${((Date.now() - t1) / 1000).toFixed(1)} s; the big account has ${bigCount.n} live VMs\n`);
@@ -146,23 +149,42 @@ try {
       cases.push({ caller, key, label: `search "${search}", page_size ${size}`, q: `page=1&page_size=${size}&search=${encodeURIComponent(search)}` });
     }
   }
-  console.log(`${REQUESTS} requests per row, one at a time, after 20 unmeasured ones.\n`);
-  console.log("| caller | request | VMs matched (count) | instances returned | p50 (ms) | p99 (ms) | max (ms) |");
-  console.log("|---|---|---:|---:|---:|---:|---:|");
-  for (const k of cases) {
-    let last: any;
-    for (let i = 0; i < 20; i++) last = await api(mgr.apiUrl, k.key, "GET", `/v1/core/virtual-machines?${k.q}`);
-    const ms = new Float64Array(REQUESTS);
-    for (let i = 0; i < REQUESTS; i++) {
-      const s = performance.now();
-      last = await api(mgr.apiUrl, k.key, "GET", `/v1/core/virtual-machines?${k.q}`);
-      ms[i] = performance.now() - s;
+  const LIST_INDEXES = {
+    vms_live_account_id: "create index vms_live_account_id on vms using btree (account_id, id) where deleted_at is null",
+    vms_live_id: "create index vms_live_id on vms using btree (id) where deleted_at is null",
+    vms_name_trgm: "create index vms_name_trgm on vms using gin (name gin_trgm_ops)",
+  };
+  const passes = values["compare-indexes"] ? ["without the list indexes", "with the list indexes"] : ["with the list indexes"];
+  console.log(`${REQUESTS} requests per row, one at a time, after 20 unmeasured ones.`);
+  for (const pass of passes) {
+    if (pass.startsWith("without")) {
+      for (const name of Object.keys(LIST_INDEXES)) await sql.query(`drop index if exists ${name}`);
+    } else {
+      for (const [name, ddl] of Object.entries(LIST_INDEXES)) {
+        const { rows } = await sql.query("select 1 from pg_indexes where indexname = $1", [name]);
+        if (!rows.length) await sql.query(ddl);
+      }
     }
-    ms.sort();
-    console.log(`| ${k.caller} | ${k.label} | ${last.count} | ${last.instances.length} | ${quantile(ms, 0.5).toFixed(1)} | ${quantile(ms, 0.99).toFixed(1)} | ${ms[ms.length - 1]!.toFixed(1)} |`);
+    await sql.query("analyze vms");
+    console.log(`\n${pass} (migration 0036_vm-list-indexes: ${Object.keys(LIST_INDEXES).join(", ")}):\n`);
+    console.log("| caller | request | VMs matched (count) | instances returned | p50 (ms) | p99 (ms) | max (ms) |");
+    console.log("|---|---|---:|---:|---:|---:|---:|");
+    for (const k of cases) {
+      let last: any;
+      for (let i = 0; i < 20; i++) last = await api(mgr.apiUrl, k.key, "GET", `/v1/core/virtual-machines?${k.q}`);
+      const ms = new Float64Array(REQUESTS);
+      for (let i = 0; i < REQUESTS; i++) {
+        const s = performance.now();
+        last = await api(mgr.apiUrl, k.key, "GET", `/v1/core/virtual-machines?${k.q}`);
+        ms[i] = performance.now() - s;
+      }
+      ms.sort();
+      console.log(`| ${k.caller} | ${k.label} | ${last.count} | ${last.instances.length} | ${quantile(ms, 0.5).toFixed(1)} | ${quantile(ms, 0.99).toFixed(1)} | ${ms[ms.length - 1]!.toFixed(1)} |`);
+    }
+    if (values.explain) await explain(pass);
   }
 
-  if (values.explain) {
+  async function explain(pass: string): Promise<void> {
     // The list's two statements (vm-service.ts list()) for the big account's middle page and search, as EXPLAIN ANALYZE sees them.
     const middle = Math.floor(bigCount.n / 100 / 2);
     const plans: [string, string, unknown[]][] = [
@@ -170,11 +192,12 @@ try {
       ["middle page, big account", "select * from vms where deleted_at is null and account_id = $1 order by id desc limit 100 offset $2", [big.id, (middle - 1) * 100]],
       ["count, admin", "select count(*) from vms where deleted_at is null", []],
       ["middle page, admin", "select * from vms where deleted_at is null order by id desc limit 100 offset $1", [Math.floor(adminLive / 200) * 100]],
+      ["search count, admin", "select count(*) from vms where deleted_at is null and name ilike $1", [`%${search}%`]],
       ["search, big account", "select * from vms where deleted_at is null and account_id = $1 and name ilike $2 order by id desc limit 100", [big.id, `%${search}%`]],
     ];
     for (const [label, q, params] of plans) {
       const { rows } = await sql.query(`explain (analyze, buffers off) ${q}`, params);
-      console.log(`\nEXPLAIN ANALYZE (${label}):\n${rows.map((r) => `    ${r["QUERY PLAN"]}`).join("\n")}`);
+      console.log(`\nEXPLAIN ANALYZE (${label}, ${pass}):\n${rows.map((r) => `    ${r["QUERY PLAN"]}`).join("\n")}`);
     }
   }
 } finally {
