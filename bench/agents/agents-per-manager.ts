@@ -16,6 +16,8 @@ const { values } = parseArgs({
     "measure-s": { type: "string", default: "30" },
     "flood-s": { type: "string", default: "10" },
     "flood-window": { type: "string", default: "4" },
+    // A manager already behind at 1 s learns nothing from a flood: only up to this many agents.
+    "manager-flood-max": { type: "string", default: "1000" },
     "agents-per-connection": { type: "string", default: "1" },
     "database-url": { type: "string", default: "postgres://postgres@127.0.0.1:5432/postgres" },
     pglite: { type: "boolean", default: false },
@@ -31,11 +33,11 @@ interface Row {
   ackRate: number; p50: number; p99: number; max: number; unacked: number; oldestUnackedMs: number; floodRate: number; floodP99: number; simCpu: number; lost: number;
 }
 
-function simArgs(address: string, n: number, heartbeatMs: number): string[] {
+function simArgs(address: string, n: number, heartbeatMs: number, flood: boolean): string[] {
   return [
     "--manager", address, "--token", AGENT_TOKEN, "--count", String(n), "--seed", String(n), "--heartbeat-ms", String(heartbeatMs),
     "--agents-per-connection", perConn, "--connect-concurrency", "64", "--latency-scale", "0", "--report-ms", "0",
-    "--warmup-s", values["warmup-s"]!, "--measure-s", values["measure-s"]!, "--flood-s", values["flood-s"]!, "--flood-window", values["flood-window"]!, "--exit",
+    "--warmup-s", values["warmup-s"]!, "--measure-s", values["measure-s"]!, "--flood-s", flood ? values["flood-s"]! : "0", "--flood-window", values["flood-window"]!, "--exit",
   ];
 }
 
@@ -44,11 +46,12 @@ function simArgs(address: string, n: number, heartbeatMs: number): string[] {
  * window. `onConnected` runs when every host is connected (the manager's ping.interval goes to
  * 1 s only then, so that registration is not slowed by heartbeats).
  */
-async function drive(server: number, address: string, n: number, heartbeatMs: number, pgPids: () => Promise<number[]>, onConnected: () => Promise<void>): Promise<Row> {
-  const sim = new Child("agent/src/sim/main.ts", simArgs(address, n, heartbeatMs), {});
+async function drive(server: number, address: string, n: number, heartbeatMs: number, flood: boolean, pgPids: () => Promise<number[]>, onConnected: () => Promise<void>): Promise<Row> {
+  const sim = new Child("agent/src/sim/main.ts", simArgs(address, n, heartbeatMs, flood), {});
   try {
     const connected = await sim.next("connected", 1_800_000);
     if (connected.connected !== n) throw new Error(`only ${connected.connected} of ${n} hosts connected`);
+    console.error(`${new Date().toISOString()} ${n} hosts connected in ${connected.ms} ms`);
     await onConnected();
     await sim.next("measure-start", 600_000);
     const pids = await pgPids();
@@ -61,12 +64,12 @@ async function drive(server: number, address: string, n: number, heartbeatMs: nu
     const cpu = (cpuSeconds(server) - cpu0) / secs;
     const pgCpu = pids.length ? (cpuSecondsOf(pids) - pg0) / secs : undefined;
     const mem = memoryMib(server);
-    const flood = values["flood-s"] === "0" ? undefined : await sim.next("flood", 600_000);
+    const floodLine = flood && values["flood-s"] !== "0" ? await sim.next("flood", 600_000) : undefined;
     await sim.exited;
     return {
       n, connections: m.connections, connectS: connected.ms / 1000, cpu, rssMb: Math.max(rssMax, mem.rss), hwmMb: mem.hwm, pgCpu,
       ackRate: m.ackRate, p50: m.lag.p50, p99: m.lag.p99, max: m.lag.max, unacked: m.unacked, oldestUnackedMs: m.oldestUnackedMs,
-      floodRate: flood?.rate ?? NaN, floodP99: flood?.lag.p99 ?? NaN, simCpu: m.simCpuShare, lost: m.streamsLost,
+      floodRate: floodLine?.rate ?? NaN, floodP99: floodLine?.lag.p99 ?? NaN, simCpu: m.simCpuShare, lost: m.streamsLost,
     };
   } finally {
     await sim.stop();
@@ -79,7 +82,7 @@ async function orbitRow(n: number): Promise<Row> {
   try {
     // Registration first, with heartbeats rare (ping.interval's maximum), then 1 s.
     await adminApi(mgr.apiUrl, "PUT", "/v1/admin/settings/ping.interval", { value: 600 });
-    return await drive(mgr.child.pid, mgr.grpcAddress, n, 600_000, async () => (base && db.url ? backendPids(base, db.name) : []), async () => {
+    return await drive(mgr.child.pid, mgr.grpcAddress, n, 600_000, n <= Number(values["manager-flood-max"]), async () => (base && db.url ? backendPids(base, db.name) : []), async () => {
       await adminApi(mgr.apiUrl, "PUT", "/v1/admin/settings/ping.interval", { value: 1 });
     });
   } finally {
@@ -92,7 +95,7 @@ async function bareRow(n: number): Promise<Row> {
   const bare = new Child("bench/agents/bare-stream-server.ts", [], { BARE_HEARTBEAT_MS: "1000" });
   try {
     const { port } = await bare.next<{ port: number }>(undefined, 60_000);
-    return await drive(bare.pid, `127.0.0.1:${port}`, n, 1000, async () => [], async () => {});
+    return await drive(bare.pid, `127.0.0.1:${port}`, n, 1000, true, async () => [], async () => {});
   } finally {
     await bare.stop();
   }
