@@ -192,6 +192,8 @@ try {
       ["middle page, big account", "select * from vms where deleted_at is null and account_id = $1 order by id desc limit 100 offset $2", [big.id, (middle - 1) * 100]],
       ["count, admin", "select count(*) from vms where deleted_at is null", []],
       ["middle page, admin", "select * from vms where deleted_at is null order by id desc limit 100 offset $1", [Math.floor(adminLive / 200) * 100]],
+      ["middle page, admin, ids first (vm-service.ts)", "select * from vms where id in (select id from vms where deleted_at is null order by id desc limit 100 offset $1) order by id desc", [Math.floor(adminLive / 200) * 100]],
+      ["middle page, big account, ids first (vm-service.ts)", "select * from vms where id in (select id from vms where deleted_at is null and account_id = $1 order by id desc limit 100 offset $2) order by id desc", [big.id, (middle - 1) * 100]],
       ["search count, admin", "select count(*) from vms where deleted_at is null and name ilike $1", [`%${search}%`]],
       ["search, big account", "select * from vms where deleted_at is null and account_id = $1 and name ilike $2 order by id desc limit 100", [big.id, `%${search}%`]],
     ];
