@@ -127,6 +127,10 @@ export class SimFleet {
         // Its own subchannel pool: its own connection, shared by exactly this group's hosts.
         "grpc.use_local_subchannel_pool": 1,
         "grpc.keepalive_time_ms": 60_000,
+        // No transparent retries: grpc-js would otherwise keep every message of a stream in a
+        // retry buffer until the call commits (a stream never does before its first answer),
+        // and the sim reconnects by itself as the agent does.
+        "grpc.enable_retries": 0,
       });
       pool.set(g, c);
     }
