@@ -7,7 +7,7 @@
 //
 //   npx tsx bench/agents/agents-per-manager.ts --sizes 1000,5000,10000
 import { parseArgs } from "node:util";
-import { AGENT_TOKEN, Child, adminApi, backendPids, cpuSeconds, cpuSecondsOf, machine, memoryMib, scratchDatabase, startManagerProcess } from "../support/processes.js";
+import { AGENT_TOKEN, Child, adminApi, backendPids, commits, cpuSeconds, cpuSecondsOf, machine, memoryMib, scratchDatabase, startManagerProcess } from "../support/processes.js";
 
 const { values } = parseArgs({
   options: {
@@ -29,7 +29,7 @@ const base = values.pglite ? undefined : values["database-url"];
 const perConn = values["agents-per-connection"]!;
 
 interface Row {
-  n: number; connections: number; connectS: number; cpu: number; rssMb: number; hwmMb: number; pgCpu: number | undefined;
+  n: number; connections: number; txPerHeartbeat: number; connectS: number; cpu: number; rssMb: number; hwmMb: number; pgCpu: number | undefined;
   ackRate: number; p50: number; p99: number; max: number; unacked: number; oldestUnackedMs: number; floodRate: number; floodP99: number; simCpu: number; lost: number;
 }
 
@@ -46,7 +46,7 @@ function simArgs(address: string, n: number, heartbeatMs: number, flood: boolean
  * window. `onConnected` runs when every host is connected (the manager's ping.interval goes to
  * 1 s only then, so that registration is not slowed by heartbeats).
  */
-async function drive(server: number, address: string, n: number, heartbeatMs: number, flood: boolean, pgPids: () => Promise<number[]>, onConnected: () => Promise<void>): Promise<Row> {
+async function drive(server: number, address: string, n: number, heartbeatMs: number, flood: boolean, pgPids: () => Promise<number[]>, txs: () => Promise<number>, onConnected: () => Promise<void>): Promise<Row> {
   const sim = new Child("agent/src/sim/main.ts", simArgs(address, n, heartbeatMs, flood), {});
   try {
     const connected = await sim.next("connected", 1_800_000);
@@ -55,11 +55,12 @@ async function drive(server: number, address: string, n: number, heartbeatMs: nu
     await onConnected();
     await sim.next("measure-start", 600_000);
     const pids = await pgPids();
-    const cpu0 = cpuSeconds(server), pg0 = cpuSecondsOf(pids), t0 = Date.now();
+    const cpu0 = cpuSeconds(server), pg0 = cpuSecondsOf(pids), tx0 = await txs(), t0 = Date.now();
     let rssMax = 0;
     const sampler = setInterval(() => { rssMax = Math.max(rssMax, memoryMib(server).rss); }, 1000);
     const m = await sim.next("measurement", 600_000);
     clearInterval(sampler);
+    const tx = await txs() - tx0;
     const secs = (Date.now() - t0) / 1000;
     const cpu = (cpuSeconds(server) - cpu0) / secs;
     const pgCpu = pids.length ? (cpuSecondsOf(pids) - pg0) / secs : undefined;
@@ -67,7 +68,7 @@ async function drive(server: number, address: string, n: number, heartbeatMs: nu
     const floodLine = flood && values["flood-s"] !== "0" ? await sim.next("flood", 600_000) : undefined;
     await sim.exited;
     return {
-      n, connections: m.connections, connectS: connected.ms / 1000, cpu, rssMb: Math.max(rssMax, mem.rss), hwmMb: mem.hwm, pgCpu,
+      n, connections: m.connections, txPerHeartbeat: tx / m.acks, connectS: connected.ms / 1000, cpu, rssMb: Math.max(rssMax, mem.rss), hwmMb: mem.hwm, pgCpu,
       ackRate: m.ackRate, p50: m.lag.p50, p99: m.lag.p99, max: m.lag.max, unacked: m.unacked, oldestUnackedMs: m.oldestUnackedMs,
       floodRate: floodLine?.rate ?? NaN, floodP99: floodLine?.lag.p99 ?? NaN, simCpu: m.simCpuShare, lost: m.streamsLost,
     };
@@ -82,7 +83,8 @@ async function orbitRow(n: number): Promise<Row> {
   try {
     // Registration first, with heartbeats rare (ping.interval's maximum), then 1 s.
     await adminApi(mgr.apiUrl, "PUT", "/v1/admin/settings/ping.interval", { value: 600 });
-    return await drive(mgr.child.pid, mgr.grpcAddress, n, 600_000, n <= Number(values["manager-flood-max"]), async () => (base && db.url ? backendPids(base, db.name) : []), async () => {
+    return await drive(mgr.child.pid, mgr.grpcAddress, n, 600_000, n <= Number(values["manager-flood-max"]), async () => (base && db.url ? backendPids(base, db.name) : []),
+      async () => (base && db.url ? commits(base, db.name) : NaN), async () => {
       await adminApi(mgr.apiUrl, "PUT", "/v1/admin/settings/ping.interval", { value: 1 });
     });
   } finally {
@@ -95,7 +97,7 @@ async function bareRow(n: number): Promise<Row> {
   const bare = new Child("bench/agents/bare-stream-server.ts", [], { BARE_HEARTBEAT_MS: "1000" });
   try {
     const { port } = await bare.next<{ port: number }>(undefined, 60_000);
-    return await drive(bare.pid, `127.0.0.1:${port}`, n, 1000, true, async () => [], async () => {});
+    return await drive(bare.pid, `127.0.0.1:${port}`, n, 1000, true, async () => [], async () => NaN, async () => {});
   } finally {
     await bare.stop();
   }
@@ -121,10 +123,10 @@ for (const n of sizes) {
   }
 }
 console.log("Orbit manager (orbit-manager process):\n");
-console.log("| agents | TCP connections | all registered after (s) | manager CPU (of one core) | manager RSS max (MB) | PostgreSQL backends CPU | heartbeats acked/s | lag p50 (ms) | lag p99 (ms) | lag max (ms) | unacked at end (oldest, ms) | streams lost | max heartbeats/s (flood), p99 lag ms | orbit-sim CPU |");
-console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+console.log("| agents | TCP connections | all registered after (s) | manager CPU (of one core) | manager RSS max (MB) | PostgreSQL backends CPU | PostgreSQL transactions per heartbeat | heartbeats acked/s | lag p50 (ms) | lag p99 (ms) | lag max (ms) | unacked at end (oldest, ms) | streams lost | max heartbeats/s (flood), p99 lag ms | orbit-sim CPU |");
+console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 for (const r of orbit) {
-  console.log(`| ${f(r.n)} | ${f(r.connections)} | ${f(r.connectS, 1)} | ${pct(r.cpu)} | ${f(r.rssMb)} | ${pct(r.pgCpu)} | ${f(r.ackRate)} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.max)} | ${f(r.unacked)} (${f(r.oldestUnackedMs)}) | ${r.lost} | ${f(r.floodRate)}, ${f(r.floodP99)} | ${pct(r.simCpu)} |`);
+  console.log(`| ${f(r.n)} | ${f(r.connections)} | ${f(r.connectS, 1)} | ${pct(r.cpu)} | ${f(r.rssMb)} | ${pct(r.pgCpu)} | ${f(r.txPerHeartbeat, 1)} | ${f(r.ackRate)} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.max)} | ${f(r.unacked)} (${f(r.oldestUnackedMs)}) | ${r.lost} | ${f(r.floodRate)}, ${f(r.floodP99)} | ${pct(r.simCpu)} |`);
 }
 if (bare.length) {
   console.log("\nBare grpc-js stream server (acks, nothing else), same streams and messages:\n");

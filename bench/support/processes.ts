@@ -178,3 +178,12 @@ export function machine(): string {
   const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
   return `${cpu}; ${mem} GiB RAM; node ${process.version}; load average ${load}`;
 }
+
+/** Transactions committed in a database so far (pg_stat_database; each autocommit statement is one). */
+export async function commits(base: string, db: string): Promise<number> {
+  const c = new pg.Client({ connectionString: base });
+  await c.connect();
+  const r = await c.query<{ n: string }>("select xact_commit::text as n from pg_stat_database where datname = $1", [db]);
+  await c.end();
+  return Number(r.rows[0]?.n ?? NaN);
+}
