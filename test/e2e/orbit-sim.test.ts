@@ -2,6 +2,8 @@
 // join token under its own identity and keeps its own stream; the manager places VMs on them,
 // seeded start failures reach the API as the VM's error, and a host that dies on cue is
 // Disconnected by the manager's liveness check, then Up again when it comes back.
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SimFleet } from "@orbit/agent/src/sim/sim-fleet.js";
@@ -104,4 +106,38 @@ describe("orbit-sim fleet", () => {
     await cloud.waitFor("host up again", async () => (await hosts()).find((x: any) => x.name === victim.spec.hostname)?.state === "Up", 20_000);
     expect(victim.state).toBe("connected");
   }, 60_000);
+});
+
+/** orbit-sim as users run it: its JSON lines and exit code. */
+function runSim(args: string[]): Promise<{ code: number | null; lines: Record<string, any>[]; stderr: string }> {
+  const root = fileURLToPath(new URL("../../", import.meta.url));
+  const child = spawn(process.execPath, ["agent/bin/orbit-sim.js", ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "", err = "";
+  child.stdout.on("data", (b: Buffer) => { out += b.toString(); });
+  child.stderr.on("data", (b: Buffer) => { err += b.toString(); });
+  return new Promise((resolve) => child.on("exit", (code) => resolve({
+    code, stderr: err, lines: out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)),
+  })));
+}
+
+describe("orbit-sim command", () => {
+  it("connects its hosts, measures heartbeat lag and exits", async () => {
+    const r = await runSim([
+      "--manager", cloud.manager.grpcAddress, "--token", cloud.manager.agentToken, "--count", "4", "--name-prefix", "cli", "--seed", "5",
+      "--report-ms", "0", "--warmup-s", "0.5", "--measure-s", "1", "--exit",
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.lines.find((l) => l.event === "connected")).toMatchObject({ connected: 4, hosts: 4, connections: 4 });
+    const m = r.lines.find((l) => l.event === "measurement")!;
+    expect(m.lag.count).toBeGreaterThan(0);
+    expect(m.acks).toBe(m.lag.count);
+    const names = (await hosts()).map((h) => h.name).filter((n: string) => n.startsWith("cli-"));
+    expect(names).toHaveLength(4);
+  }, 60_000);
+
+  it("refuses a bad flag with its name, exit code 2", async () => {
+    const r = await runSim(["--token", "t", "--count", "ten"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('orbit-sim: --count: "ten" is not a whole number');
+  }, 30_000);
 });
