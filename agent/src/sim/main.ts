@@ -24,7 +24,7 @@ try {
   fleet = new SimFleet({
     managers: o.managers, joinToken: o.token, log, count: o.count, mix: o.mix, seed: o.seed, namePrefix: o.namePrefix,
     heartbeatIntervalMs: o.heartbeatMs, agentsPerConnection: o.agentsPerConnection, connectConcurrency: o.connectConcurrency,
-    latencyScale: o.latencyScale, startFailureRate: o.failRate, environment: o.environment, cluster: o.cluster,
+    latencyScale: o.latencyScale, startFailureRate: o.failRate, tickMs: o.tickMs, environment: o.environment, cluster: o.cluster,
   });
 } catch (e) {
   exitOnStartupFailure("orbit-sim", e);

@@ -12,7 +12,7 @@ export class SharedTicker {
   private timer: NodeJS.Timeout | undefined;
 
   /** `tickMs`: how often due entries are run (their lateness is at most about that). */
-  constructor(private readonly tickMs = 10, private readonly now: () => number = Date.now) {}
+  constructor(private readonly tickMs = 50, private readonly now: () => number = Date.now) {}
 
   get size(): number {
     return this.heap.length;

@@ -26,6 +26,7 @@ export interface SimCliOptions {
   /** Heartbeats back to back for this long after the measurement (0: none). */
   floodS: number;
   floodWindow: number;
+  tickMs: number;
   logLevel: string;
   environment: string;
   cluster: string;
@@ -50,6 +51,7 @@ export const SIM_USAGE = `orbit-sim: N simulated Orbit hosts in one process, eac
   --warmup-s S, --measure-s S  after connecting, wait S, then measure for S and print a "measurement" line
   --flood-s S              then send heartbeats back to back for S seconds ("flood" line)
   --flood-window W         heartbeats in flight per host while flooding              [4]
+  --tick-ms MS             the shared timer's resolution: heartbeats due together leave together [50]
   --log-level LEVEL        pino level of the log on stderr                           [warn]
   --environment E, --cluster C  where the hosts register                             [default]
   --exit                   exit after the measurement (and flood) instead of running on
@@ -76,7 +78,7 @@ export function parseSimArgs(argv: string[], env: Record<string, string | undefi
         seed: { type: "string" }, "name-prefix": { type: "string" }, "heartbeat-ms": { type: "string" },
         "agents-per-connection": { type: "string" }, "connect-concurrency": { type: "string" }, "latency-scale": { type: "string" },
         "fail-rate": { type: "string" }, kill: { type: "string" }, "kill-mode": { type: "string" }, "report-ms": { type: "string" },
-        "warmup-s": { type: "string" }, "measure-s": { type: "string" }, "flood-s": { type: "string" }, "flood-window": { type: "string" },
+        "warmup-s": { type: "string" }, "measure-s": { type: "string" }, "flood-s": { type: "string" }, "flood-window": { type: "string" }, "tick-ms": { type: "string" },
         "log-level": { type: "string" }, environment: { type: "string" }, cluster: { type: "string" }, exit: { type: "boolean" }, help: { type: "boolean" },
       },
     }));
@@ -119,6 +121,7 @@ export function parseSimArgs(argv: string[], env: Record<string, string | undefi
     measureS: num("measure-s", s("measure-s"), 0, { min: 0 }),
     floodS: num("flood-s", s("flood-s"), 0, { min: 0 }),
     floodWindow: num("flood-window", s("flood-window"), 4, { min: 1, max: 1000, int: true }),
+    tickMs: num("tick-ms", s("tick-ms"), 50, { min: 1, max: 1000, int: true }),
     environment: s("environment") ?? "default",
     cluster: s("cluster") ?? "default",
     exit: Boolean(values.exit),
