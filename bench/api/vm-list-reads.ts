@@ -60,12 +60,15 @@ const sql = new pg.Client({ connectionString: db.url });
 await sql.connect();
 let sim: Child | undefined;
 try {
-  await adminApi(mgr.apiUrl, "PUT", "/v1/admin/settings/ping.interval", { value: 60 });
+  // Rare heartbeats (ping.interval's maximum): the hosts are stopped once the VMs made through the
+  // API run, and their liveness deadline (3 intervals) stays far away; the bulk VMs are never
+  // reconciled against hosts that do not run them.
+  await adminApi(mgr.apiUrl, "PUT", "/v1/admin/settings/ping.interval", { value: 600 });
   // A /16 per environment: room for every VM an environment gets here.
   await adminApi(mgr.apiUrl, "PUT", "/v1/admin/settings/network.private.prefix", { value: 16 });
   const t0 = Date.now();
   sim = new Child("agent/src/sim/main.ts", [
-    "--manager", mgr.grpcAddress, "--token", AGENT_TOKEN, "--count", String(HOSTS), "--mix", "cpu:1", "--latency-scale", "0", "--report-ms", "0", "--heartbeat-ms", "60000",
+    "--manager", mgr.grpcAddress, "--token", AGENT_TOKEN, "--count", String(HOSTS), "--mix", "cpu:1", "--latency-scale", "0", "--report-ms", "0", "--heartbeat-ms", "600000",
   ], {});
   const c = await sim.next("connected", 1_800_000);
   console.log(`${c.connected} simulated CPU hosts registered in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -97,6 +100,7 @@ try {
     }
   }
   console.log(`${envs.length} environments, each with one VM made through the API and Running`);
+  await sim.stop();
 
   // Clones: half of all VMs in the big account's environments, the rest spread over the small ones.
   const bigEnvs = envs.filter((e) => e.account === big.id);
