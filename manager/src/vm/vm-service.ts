@@ -378,8 +378,10 @@ export class VmService {
     const where = and(isNull(vms.deletedAt), this.scope(caller),
       q.search ? ilike(vms.name, containsPattern(q.search)) : undefined, envFilter);
     const [{ n }] = (await this.db.select({ n: count() }).from(vms).where(where)) as [{ n: number }];
-    const rows = await this.db.select().from(vms).where(where).orderBy(desc(vms.id))
+    // The page's ids first (from the live-VM indexes alone, however deep the offset), then their rows.
+    const pageIds = this.db.select({ id: vms.id }).from(vms).where(where).orderBy(desc(vms.id))
       .limit(pageSize).offset((page - 1) * pageSize);
+    const rows = await this.db.select().from(vms).where(inArray(vms.id, pageIds)).orderBy(desc(vms.id));
     return { vms: await this.details(rows, caller), total: Number(n) };
   }
 

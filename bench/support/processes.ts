@@ -1,0 +1,189 @@
+// Child processes for the benchmarks and what the kernel says about them: CPU time and memory
+// from /proc/<pid>/stat and /proc/<pid>/status, a real orbit-manager on a scratch database,
+// orbit-sim, and the bare stream server.
+import { spawn, execSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const CLK_TCK = Number(execSync("getconf CLK_TCK").toString().trim()) || 100;
+
+/** CPU seconds (user + system) the process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may contain spaces): state is field 3, utime 14, stime 15.
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+}
+
+/** Resident memory now and at its peak (MiB). */
+export function memoryMib(pid: number): { rss: number; hwm: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kib = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
+  return { rss: kib("VmRSS") / 1024, hwm: kib("VmHWM") / 1024 };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export class Child {
+  readonly proc: ChildProcess;
+  stderr = "";
+  private lineHandlers: ((line: string) => void)[] = [];
+  readonly exited: Promise<number | null>;
+
+  constructor(script: string, args: string[], env: Record<string, string>) {
+    this.proc = spawn(process.execPath, ["--import", "tsx", script, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let buf = "";
+    this.proc.stdout!.on("data", (b: Buffer) => {
+      buf += b.toString();
+      let i;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        for (const h of this.lineHandlers) h(line);
+      }
+    });
+    // Only the tail: a long run's warnings must not grow without bound.
+    this.proc.stderr!.on("data", (b: Buffer) => { this.stderr = (this.stderr + b.toString()).slice(-20_000); });
+    this.exited = new Promise((resolve) => this.proc.on("exit", (code) => resolve(code)));
+  }
+
+  get pid(): number {
+    return this.proc.pid!;
+  }
+
+  onLine(h: (line: string) => void): void {
+    this.lineHandlers.push(h);
+  }
+
+  /** The next JSON line of stdout with this "event" (or any JSON line when event is undefined). */
+  next<T = Record<string, any>>(event: string | undefined, timeoutMs: number): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no ${event ?? "output"} within ${timeoutMs} ms; stderr: ${this.stderr.slice(-2000)}`)), timeoutMs);
+      void this.exited.then((code) => { clearTimeout(t); reject(new Error(`exited (${code}) before ${event ?? "output"}; stderr: ${this.stderr.slice(-2000)}`)); });
+      this.onLine((line) => {
+        try {
+          const j = JSON.parse(line);
+          if (event === undefined || j.event === event) { clearTimeout(t); resolve(j); }
+        } catch { /* not JSON */ }
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill("SIGTERM");
+    const t = setTimeout(() => this.proc.kill("SIGKILL"), 15_000);
+    await this.exited;
+    clearTimeout(t);
+  }
+}
+
+export const ADMIN_KEY = "orb_bench_admin_key_0123456789";
+export const AGENT_TOKEN = "orb_bench_agent_token_0123456789";
+
+export interface Scratch { url: string | undefined; dataDir: string; name: string; drop(): Promise<void> }
+
+/** A fresh database on PostgreSQL (`base` names the server), or a PGlite folder when base is undefined. */
+export async function scratchDatabase(base: string | undefined, label: string): Promise<Scratch> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), "orbit-bench-"));
+  if (!base) return { url: undefined, dataDir, name: "pglite", drop: async () => rmSync(dataDir, { recursive: true, force: true }) };
+  const name = `orbit_bench_${label}_${process.pid}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(), dataDir, name,
+    drop: async () => {
+      const c = new pg.Client({ connectionString: base });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The PostgreSQL backends serving a database (their pids), to add their CPU to the manager's. */
+export async function backendPids(base: string, db: string): Promise<number[]> {
+  const c = new pg.Client({ connectionString: base });
+  await c.connect();
+  const r = await c.query<{ pid: number }>("select pid from pg_stat_activity where datname = $1", [db]);
+  await c.end();
+  return r.rows.map((x) => x.pid);
+}
+
+export function cpuSecondsOf(pids: number[]): number {
+  let s = 0;
+  for (const p of pids) {
+    try { s += cpuSeconds(p); } catch { /* ended */ }
+  }
+  return s;
+}
+
+export interface ManagerProcess { child: Child; apiUrl: string; grpcAddress: string }
+
+/** A real orbit-manager (manager/src/main.ts, production profile) on the scratch database, plain gRPC, a static join token. */
+export async function startManagerProcess(db: Scratch, extraEnv: Record<string, string> = {}): Promise<ManagerProcess> {
+  const apiPort = await freePort();
+  const grpcPort = await freePort();
+  const child = new Child("manager/src/main.ts", [], {
+    ...(db.url ? { DATABASE_URL: db.url } : {}), ORBIT_DATA_DIR: db.dataDir,
+    ORBIT_API_PORT: String(apiPort), ORBIT_GRPC_PORT: String(grpcPort), ORBIT_GRPC_TLS: "false",
+    ORBIT_ALLOW_STATIC_JOIN_TOKEN: "true", ORBIT_AGENT_TOKEN: AGENT_TOKEN, ORBIT_ADMIN_KEY: ADMIN_KEY, ORBIT_LOG_LEVEL: "warn",
+    ...extraEnv,
+  });
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const end = Date.now() + 120_000;
+  for (;;) {
+    if (child.proc.exitCode !== null) throw new Error(`orbit-manager exited: ${child.stderr}`);
+    try {
+      if ((await fetch(`${apiUrl}/healthz`)).ok) break;
+    } catch { /* not yet */ }
+    if (Date.now() > end) throw new Error(`orbit-manager did not answer within 120 s: ${child.stderr}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { child, apiUrl, grpcAddress: `127.0.0.1:${grpcPort}` };
+}
+
+export async function adminApi(apiUrl: string, method: string, p: string, body?: unknown): Promise<any> {
+  const res = await fetch(`${apiUrl}${p}`, {
+    method, headers: { api_key: ADMIN_KEY, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const json = await res.json();
+  if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+export function machine(): string {
+  const cpu = execSync("lscpu | grep -E '^(Model name|CPU\\(s\\)|Thread|Core)' | sed 's/  */ /g'").toString().trim().split("\n").join("; ");
+  const mem = execSync("free -g | awk '/Mem:/ {print $2}'").toString().trim();
+  const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+  return `${cpu}; ${mem} GiB RAM; node ${process.version}; load average ${load}`;
+}
+
+/** Transactions committed in a database so far (pg_stat_database; each autocommit statement is one). */
+export async function commits(base: string, db: string): Promise<number> {
+  const c = new pg.Client({ connectionString: base });
+  await c.connect();
+  const r = await c.query<{ n: string }>("select xact_commit::text as n from pg_stat_database where datname = $1", [db]);
+  await c.end();
+  return Number(r.rows[0]?.n ?? NaN);
+}

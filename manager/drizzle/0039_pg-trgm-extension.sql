@@ -1,0 +1,2 @@
+-- Trigram indexes (the VM list's name search). A trusted extension: the database owner may create it.
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
