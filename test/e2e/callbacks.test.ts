@@ -1,42 +1,20 @@
 // Event callbacks end to end: a VM's events POSTed, signed, to a local receiver; a receiver that
 // fails is retried; a receiver that never answers slows neither the API nor the jobs; the events
 // route lists the VM's history; another account sees none of it.
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifySignature } from "../../manager/src/callbacks/callback-signature.js";
+import { startCallbackReceiver, type CallbackReceiver } from "./callback-receiver.js";
 import { createUserKey, jobsIdle, startTestCloud, type TestCloud } from "./harness.js";
 
-interface Received { path: string; headers: IncomingHttpHeaders; body: string; json: Record<string, any> }
-
 let cloud: TestCloud;
-let receiver: Server;
+let receiver: CallbackReceiver;
 let base: string;
-const received: Received[] = [];
 let alice: string;
 let bob: string;
 
 beforeAll(async () => {
-  const failedOnce = new Set<string>();
-  receiver = createServer((req, res) => {
-    let body = "";
-    req.on("data", (c: Buffer) => { body += c.toString("utf8"); });
-    req.on("end", () => {
-      const path = req.url ?? "";
-      received.push({ path, headers: req.headers, body, json: JSON.parse(body) });
-      if (path.startsWith("/dead")) return; // never answers
-      // /flaky fails each event's first POST.
-      const eventId = String(req.headers["x-orbit-event-id"]);
-      if (path.startsWith("/flaky") && !failedOnce.has(eventId)) {
-        failedOnce.add(eventId);
-        res.writeHead(500).end("try again");
-        return;
-      }
-      res.writeHead(200).end("ok");
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
-  base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  receiver = await startCallbackReceiver();
+  base = receiver.base;
   cloud = await startTestCloud({
     hosts: [{ hostname: "cb-host", uuid: "cb000000-0000-4000-8000-000000000001", cpus: 32, memoryMib: 65536 }],
     // A VM takes a while to start, so a callback attached right after create sees it happen.
@@ -53,8 +31,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   await cloud?.stop();
-  receiver?.closeAllConnections();
-  await new Promise((r) => receiver?.close(r));
+  await receiver?.close();
 });
 
 async function createVm(name: string, key: string): Promise<number> {
@@ -73,7 +50,7 @@ async function secretOf(key: string): Promise<string> {
   return r.json.signing_secret.secret as string;
 }
 
-const at = (path: string) => received.filter((r) => r.path === path);
+const at = (path: string) => receiver.at(path);
 
 describe("event callbacks", () => {
   let vmId: number;

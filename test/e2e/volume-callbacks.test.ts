@@ -2,35 +2,21 @@
 // events (created, each status change of an attach and a detach, deleted) POSTed, signed, in
 // order, to a local receiver; changing the URL moves what is pending, removing it cancels; bad
 // input and another account's volume change nothing.
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifySignature } from "../../manager/src/callbacks/callback-signature.js";
+import { startCallbackReceiver, type CallbackReceiver } from "./callback-receiver.js";
 import { createUserKey, jobsIdle, startTestCloud, stateDigest, type TestCloud } from "./harness.js";
 
-interface Received { path: string; headers: IncomingHttpHeaders; body: string; json: Record<string, any> }
-
 let cloud: TestCloud;
-let receiver: Server;
+let receiver: CallbackReceiver;
 let base: string;
-const received: Received[] = [];
 let alice: string;
 let bob: string;
 let vmId: number;
 
 beforeAll(async () => {
-  receiver = createServer((req, res) => {
-    let body = "";
-    req.on("data", (c: Buffer) => { body += c.toString("utf8"); });
-    req.on("end", () => {
-      const path = req.url ?? "";
-      received.push({ path, headers: req.headers, body, json: JSON.parse(body) });
-      if (path.startsWith("/down")) { res.writeHead(503).end("down"); return; }
-      res.writeHead(200).end("ok");
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
-  base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  receiver = await startCallbackReceiver();
+  base = receiver.base;
   cloud = await startTestCloud({
     hosts: [{ hostname: "vcb-host", uuid: "7cb00000-0000-4000-8000-000000000001", cpus: 16, memoryMib: 32768 }],
     settings: { "callbacks.poll.interval.ms": 20, "callbacks.retry.base.ms": 60_000, "callbacks.retry.max.ms": 60_000 },
@@ -45,11 +31,10 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   await cloud?.stop();
-  receiver?.closeAllConnections();
-  await new Promise((r) => receiver?.close(r));
+  await receiver?.close();
 });
 
-const at = (path: string) => received.filter((r) => r.path === path);
+const at = (path: string) => receiver.at(path);
 const createVolume = async (name: string, extra: Record<string, unknown> = {}) => {
   const r = await cloud.api("POST", "/v1/core/volumes", { name, environment_name: "default", volume_type: "local", size: 5, ...extra }, alice);
   expect(r.status, JSON.stringify(r.json)).toBe(200);
