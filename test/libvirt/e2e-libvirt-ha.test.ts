@@ -164,6 +164,9 @@ describe.skipIf(skip)(`HA on two real libvirt hosts: a host cut off from network
     // The agent still runs: it fenced, it did not die.
     expect(victim.agent.handle.exit()).toBeUndefined();
     // In the poller's samples: gone from the victim strictly before it first ran on the survivor.
+    // The poller samples on its own clock: its first sample with the VM on the survivor may come
+    // a moment after the check above saw it (seen once in CI on a loaded machine).
+    await c.s.cloud.waitFor("the poller's sample with the VM on the survivor", async () => c.poller!.firstSeen(survivor.hostname, vm.uuid, t0) !== undefined, 10_000);
     const gone = c.poller!.firstGone(victim.hostname, vm.uuid, t0);
     const started = c.poller!.firstSeen(survivor.hostname, vm.uuid, t0);
     expect(gone).toBeDefined();

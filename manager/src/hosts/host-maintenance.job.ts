@@ -87,19 +87,25 @@ async function pass(o: HostMaintenanceJobOptions, maintenanceId: number, jobId: 
     }
   }
 
-  // Written only while the maintenance is active: a cancel in between wins.
-  const written = await o.db.update(hostMaintenances).set({ vms: entries })
-    .where(and(eq(hostMaintenances.id, maintenanceId), isNull(hostMaintenances.endedAt))).returning({ id: hostMaintenances.id });
-  if (written.length === 0) return { skipped: "maintenance cancelled" };
-
   const failed = Object.values(entries).some((e) => e.status === "failed");
   const outcome = passOutcome(await vmsOnHost(o.db, hostId), entries);
   const state = outcome === "maintenance" ? "Maintenance" : outcome === "error" || failed ? "ErrorInMaintenance" : "PrepareForMaintenance";
-  const [host] = await o.db.select({ state: hosts.resourceState }).from(hosts).where(eq(hosts.id, hostId));
-  if (host && host.state !== state) {
-    await setResourceState(o.db, hostId, state);
-    o.changed();
-  }
+  // The pass's record and the host's state are written together under the host's row lock, which
+  // a cancel takes too, and only while the maintenance is active: a cancel in between wins (it
+  // must not be followed by this pass setting the host back to PrepareForMaintenance).
+  const written = await o.db.transaction(async (tx) => {
+    const [host] = await tx.select({ state: hosts.resourceState }).from(hosts).where(eq(hosts.id, hostId)).for("update");
+    const active = await tx.update(hostMaintenances).set({ vms: entries })
+      .where(and(eq(hostMaintenances.id, maintenanceId), isNull(hostMaintenances.endedAt))).returning({ id: hostMaintenances.id });
+    if (active.length === 0) return "cancelled" as const;
+    if (host && host.state !== state) {
+      await setResourceState(tx, hostId, state);
+      return "changed" as const;
+    }
+    return "same" as const;
+  });
+  if (written === "cancelled") return { skipped: "maintenance cancelled" };
+  if (written === "changed") o.changed();
   if (outcome === "continue") return undefined;
   return { resource_state: state };
 }
