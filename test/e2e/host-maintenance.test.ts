@@ -126,7 +126,7 @@ describe("host maintenance", () => {
       const g = (await cloud.api("GET", `/v1/admin/hosts/${ids["hm-1"]}/maintenance`)).json.maintenance;
       last = g;
       return g?.resource_state === "Maintenance" && g;
-    }, 60_000).catch(async (e: unknown) => {
+    }, 110_000).catch(async (e: unknown) => {
       const jobsNow = await cloud.manager.database.db.select().from(jobs).where(eq(jobs.kind, "vm.migrate"));
       throw new Error(`${String(e)}\nmaintenance: ${JSON.stringify(last)}\nmigration jobs: ${JSON.stringify(jobsNow)}`);
     });
@@ -179,7 +179,7 @@ describe("host maintenance", () => {
     await refused("POST", `/v1/admin/hosts/${ids["hm-2"]}/maintenance`, { allow_cold_migration: "yes" }, 400, /allow_cold_migration/);
     await refused("POST", `/v1/admin/hosts/${ids["hm-2"]}/maintenance`, { force: true }, 400, /force/);
     await refused("DELETE", "/v1/admin/hosts/abc", undefined, 400, /id/);
-  });
+  }, 150_000);
 });
 
 describe("host removal", () => {
