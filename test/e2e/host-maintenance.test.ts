@@ -138,7 +138,7 @@ describe("host maintenance", () => {
     const c = await cloud.api("DELETE", `/v1/admin/hosts/${ids["hm-1"]}/maintenance`);
     expect(c.status).toBe(200);
     expect(await resourceState("hm-1")).toBe("Enabled");
-  }, 60_000);
+  }, 150_000);
 
   it("a passthrough GPU VM blocks the maintenance, saying why; with allow_cold_migration it is moved cold", async () => {
     const r = await cloud.api("POST", "/v1/core/virtual-machines", { name: "hm-gpu", flavor_name: "hm-gpu", image_name: "Debian 12", count: 1 });
@@ -179,7 +179,7 @@ describe("host maintenance", () => {
     await refused("POST", `/v1/admin/hosts/${ids["hm-2"]}/maintenance`, { allow_cold_migration: "yes" }, 400, /allow_cold_migration/);
     await refused("POST", `/v1/admin/hosts/${ids["hm-2"]}/maintenance`, { force: true }, 400, /force/);
     await refused("DELETE", "/v1/admin/hosts/abc", undefined, 400, /id/);
-  }, 150_000);
+  });
 });
 
 describe("host removal", () => {
