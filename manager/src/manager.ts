@@ -226,7 +226,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       return async (job, error) => {
         if (job.volumeId != null) await onVolumeJobFailed(db, job, error);
         await onSnapshotJobFailed(db, job, error);
-        await onMigrateJobFailed(db, job, error);
+        await onMigrateJobFailed(db, job, error, dispatcher, log.child({ component: "migration" }));
         await vmFailed(job, error);
         await imageFailed(job, error);
         if (job.kind === HOST_MAINTENANCE_JOB) await onMaintenanceJobFailed(db, job, () => placement.invalidate());

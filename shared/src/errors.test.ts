@@ -1,7 +1,7 @@
 // Which errors mean "the database is unavailable" (503, retryable) and which are the statement's
 // own fault; and that a driver's query parameters never reach an error's wire form.
 import { describe, expect, it } from "vitest";
-import { ConflictError, DatabaseUnavailableError, databaseUnavailableFrom, toErrorInfo } from "./errors.js";
+import { ConflictError, DatabaseUnavailableError, databaseUnavailableFrom, toErrorInfo, transactionConflictFrom } from "./errors.js";
 
 const pgError = (message: string, code: string) => Object.assign(new Error(message), { code, severity: "FATAL" });
 /** The shape drizzle wraps driver errors in (DrizzleQueryError): query, params, cause. */
@@ -46,5 +46,23 @@ describe("toErrorInfo", () => {
   it("never passes a failed query's parameters on", () => {
     const info = toErrorInfo(drizzleError(pgError("duplicate key value violates unique constraint \"x\"", "23505"), ["s3cr3t-hash"]));
     expect(info).toEqual({ code: "internal", message: "database query failed: duplicate key value violates unique constraint \"x\"", retryable: false });
+  });
+});
+
+describe("transactionConflictFrom", () => {
+  it("a deadlock or serialization failure, wrapped by drizzle, is a retryable conflict (the job runner retries it, HTTP answers 409)", () => {
+    for (const code of ["40P01", "40001"]) {
+      const e = drizzleError(pgError(code === "40P01" ? "deadlock detected" : "could not serialize access", code));
+      expect(transactionConflictFrom(e)).toMatchObject({ code: "conflict", retryable: true, details: { reason: "transaction_conflict" } });
+      const info = toErrorInfo(e);
+      expect(info).toMatchObject({ code: "conflict", retryable: true });
+      expect(info.message).toContain(`SQLSTATE ${code}`);
+      expect(info.message).not.toContain("a3f1c0ffee");
+    }
+  });
+
+  it("other statement errors are not", () => {
+    expect(transactionConflictFrom(drizzleError(pgError("duplicate key", "23505")))).toBeUndefined();
+    expect(transactionConflictFrom(new ConflictError("a VM conflict"))).toBeUndefined();
   });
 });

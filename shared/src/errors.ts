@@ -210,6 +210,30 @@ export function databaseUnavailableFrom(e: unknown): DatabaseUnavailableError | 
   return undefined;
 }
 
+// SQLSTATE 40P01 deadlock detected, 40001 serialization failure: PostgreSQL aborted one of two
+// transactions that crossed; the same work done again succeeds.
+const TRANSACTION_CONFLICT_SQLSTATES = new Set(["40P01", "40001"]);
+
+/**
+ * A retryable conflict when `e` (or an error in its cause chain) is a transaction PostgreSQL
+ * aborted to break a deadlock or a serialization failure, else undefined.
+ */
+export function transactionConflictFrom(e: unknown): OrbitError | undefined {
+  if (e instanceof OrbitError) return undefined;
+  let cur: unknown = e;
+  for (let depth = 0; cur && typeof cur === "object" && depth < 5; depth++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === "string" && TRANSACTION_CONFLICT_SQLSTATES.has(code)) {
+      const what = code === "40P01" ? "deadlock detected" : "serialization failure";
+      return new OrbitError("conflict", `the database aborted this change because it crossed another (${what}, SQLSTATE ${code}); try again`, {
+        details: { reason: "transaction_conflict" }, retryable: true, cause: e,
+      });
+    }
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
 export function isOrbitError(e: unknown): e is OrbitError {
   return e instanceof OrbitError;
 }
@@ -219,6 +243,8 @@ export function toErrorInfo(e: unknown): { code: string; message: string; retrya
   const unavailable = databaseUnavailableFrom(e);
   if (unavailable) return { code: unavailable.code, message: unavailable.message, retryable: true };
   if (e instanceof OrbitError) return { code: e.code, message: e.message, retryable: e.retryable };
+  const conflict = transactionConflictFrom(e);
+  if (conflict) return { code: conflict.code, message: conflict.message, retryable: true };
   // drizzle's query errors carry the statement's parameters in their message: never pass them on.
   const driver = e && typeof e === "object" && "params" in e && "query" in e ? (e as { cause?: unknown }).cause : undefined;
   if (driver !== undefined) return { code: "internal", message: `database query failed: ${driver instanceof Error ? driver.message : "error"}`, retryable: false };

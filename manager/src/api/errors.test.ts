@@ -16,6 +16,10 @@ beforeAll(async () => {
     routes: async (scoped) => {
       scoped.get("/v1/core/boom", async () => { throw new Error("database exploded"); });
       scoped.get("/v1/core/agent", async () => { throw new AgentUnavailableError("7"); });
+      scoped.get("/v1/core/deadlock", async () => {
+        const driver = Object.assign(new Error("deadlock detected"), { code: "40P01" });
+        throw Object.assign(new Error("Failed query: update vms set x = $1\nparams: s3cr3t"), { query: "update vms set x = $1", params: ["s3cr3t"], cause: driver });
+      });
       scoped.get("/v1/core/full", async () => {
         throw new InsufficientCapacityError("No host can take the VM", [
           { hostId: "7", hostName: "secret-host-7", filter: "cpu-capacity", reason: "needs 8 vCPU, 2 free" },
@@ -36,6 +40,15 @@ describe("error bodies", () => {
     const body = r.json();
     expect(body).toEqual({ status: false, message: expect.stringContaining(body.request_id), error_reason: "server_error", code: "internal", request_id: expect.any(String) });
     expect(r.body).not.toContain("exploded");
+  });
+
+  it("a transaction PostgreSQL aborted to break a deadlock is a 409 the client may retry, not a 500", async () => {
+    const r = await app.inject({ method: "GET", url: "/v1/core/deadlock", headers: { api_key: "user" } });
+    expect(r.statusCode).toBe(409);
+    expect(r.headers["retry-after"]).toBe("1");
+    expect(r.json()).toMatchObject({ status: false, code: "conflict", error_reason: "conflict", reason: "transaction_conflict" });
+    expect(r.json().message).toMatch(/deadlock detected.*try again/);
+    expect(r.body).not.toContain("s3cr3t");
   });
 
   it("an OrbitError 5xx carries its code and a request_id", async () => {

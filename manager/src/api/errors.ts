@@ -2,7 +2,7 @@
 // body has one shape (README, Errors): status:false, message, error_reason and code always; field
 // when the error is about one request field; request_id on 5xx. `errorBody` builds all of them.
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { AccountLimitError, type DatabaseUnavailableError, OrbitError, databaseUnavailableFrom, type ErrorCode } from "#shared/errors.js";
+import { AccountLimitError, type DatabaseUnavailableError, OrbitError, databaseUnavailableFrom, type ErrorCode, transactionConflictFrom } from "#shared/errors.js";
 import { PATTERN_MEANINGS } from "./schemas.js";
 import { capacityRejectionView, capacitySummaryView } from "./placement.presenter.js";
 
@@ -142,6 +142,12 @@ export function errorHandler(
   if (error.validation?.length) {
     const { field, message } = validationMessage(error.validation, error.validationContext);
     void reply.status(400).send(errorBody(400, req, { message, reason: "bad_request", code: "invalid_argument", field }));
+    return;
+  }
+  const conflict = transactionConflictFrom(error);
+  if (conflict) {
+    req.log.warn({ err: error }, "request's transaction crossed another; the client is told to retry");
+    void reply.status(409).header("retry-after", "1").send(orbitErrorBody(conflict, req, 409));
     return;
   }
   if (error instanceof OrbitError) {

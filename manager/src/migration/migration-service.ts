@@ -225,7 +225,12 @@ export class MigrationService {
   private async reserve(
     tx: Tx, actor: MigrationActor, ctx: VmContext, dest: MigrationHostFacts, mode: MigrationMode, storageMotion: boolean,
   ): Promise<MigrationStarted> {
-    await tx.select({ id: hosts.id }).from(hosts).where(eq(hosts.id, dest.id)).for("update");
+    // Both hosts' rows in id order, as settling and placement commits lock them: the reservation's
+    // row refers to the source too, and a settle holding the source while it waits for the
+    // destination would otherwise deadlock with this insert (seen in CI). NO KEY UPDATE: it
+    // serialises with the other host locks but lets inserts that merely refer to a host through
+    // a foreign key (commands, events) go on.
+    await tx.select({ id: hosts.id }).from(hosts).where(inArray(hosts.id, [ctx.source.id, dest.id])).orderBy(asc(hosts.id)).for("no key update");
     const [vm] = await tx.select().from(vms).where(eq(vms.id, ctx.vm.id)).for("update");
     if (!vm || vm.deletedAt || vm.state !== ctx.vm.state || vm.hostId !== ctx.vm.hostId) {
       throw refusalError(`virtual machine ${ctx.vm.id} changed while its migration was prepared (now ${vm?.state ?? "deleted"}): try again`, [{ code: "vm_changed", message: "the VM changed meanwhile" }]);

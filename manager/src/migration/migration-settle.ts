@@ -7,7 +7,11 @@
 // Both bump both hosts' generations (their capacity changed) and do nothing to a migration that is
 // no longer running (a second settle after a restart is a no-op).
 import { and, eq, inArray, sql } from "drizzle-orm";
+import { OrbitError } from "#shared/errors.js";
+import { PowerState } from "#shared/protocol.js";
+import type { CommandDispatcher } from "../agents/command-dispatcher.js";
 import type { Db, Tx } from "../db/database.js";
+import { stepCommandId } from "../jobs/job-command-ids.js";
 import { allocations, commands, gpuAllocations, hosts, storagePools, vmMigrations, vms, volumeAttachments, volumes } from "../db/schema.js";
 import { touchHost } from "../hosts/host-generation.js";
 import { releaseRootDisk } from "../storage/root-disks.js";
@@ -19,8 +23,9 @@ type Migration = typeof vmMigrations.$inferSelect;
 async function lockRunning(tx: Tx, migrationId: number): Promise<Migration | undefined> {
   const [m] = await tx.select().from(vmMigrations).where(eq(vmMigrations.id, migrationId)).for("update");
   if (!m || m.state !== "running") return undefined;
-  // Host rows in id order, as placement commits lock them.
-  await tx.select({ id: hosts.id }).from(hosts).where(inArray(hosts.id, [m.sourceHostId, m.destinationHostId])).orderBy(hosts.id).for("update");
+  // Host rows in id order, as placement commits and reserve() lock them (NO KEY UPDATE: a foreign
+  // key's check from another transaction's insert does not wait on it).
+  await tx.select({ id: hosts.id }).from(hosts).where(inArray(hosts.id, [m.sourceHostId, m.destinationHostId])).orderBy(hosts.id).for("no key update");
   return m;
 }
 
@@ -91,14 +96,68 @@ export async function settleAbandoned(
  * The job runner's `onFailed` hook for vm.migrate jobs that failed without settling (retries used
  * up while a host could not be reached, an unexpected error). When the job never sent MigrateVm
  * (no such command of the job is recorded) the VM never left its source: the reservation is
- * dropped and it is Running there again. Otherwise where it runs is unknown: the migration stays
- * running with its reservation (nothing double-booked) for an admin (or HA) to settle.
+ * dropped and it is Running there again. Otherwise the hosts are asked where it runs
+ * (settleFailedMigration); only when neither answers does the migration stay running with its
+ * reservation (nothing double-booked) for an admin (or HA) to settle.
  */
-export async function onMigrateJobFailed(db: Db, job: { id: number; kind: string }, error: { code: string; message: string }): Promise<void> {
+export async function onMigrateJobFailed(
+  db: Db, job: { id: number; uuid: string; kind: string }, error: { code: string; message: string },
+  dispatcher?: Pick<CommandDispatcher, "run">, log?: { warn(o: object, msg: string): void },
+): Promise<void> {
   if (job.kind !== "vm.migrate") return;
   const [m] = await db.select().from(vmMigrations).where(and(eq(vmMigrations.jobId, job.id), eq(vmMigrations.state, "running")));
   if (!m) return;
   const sent = await db.select({ id: commands.id }).from(commands).where(and(eq(commands.jobId, job.id), inArray(commands.kind, ["migrateVm", "stopVm", "destroyVm"])));
-  if (sent.length) return;
+  if (sent.length) {
+    if (dispatcher) await settleFailedMigration(db, dispatcher, job, error, log);
+    return;
+  }
   await settleAbandoned(db, m.id, { state: "failed", error: { code: error.code, message: error.message }, to: m.wasRunning ? "Running" : "Stopped", cause: `job ${job.id}: vm.migrate failed before the VM was touched` });
+}
+
+/**
+ * A vm.migrate job failed for good after it sent the source a command, with its migration still
+ * running (an error the job did not expect, e.g. attempts used up on database conflicts): the VM
+ * must not stay Migrating with the destination's capacity held. The hosts are asked where the domain is: running on the
+ * destination means it moved; running on the source, or stopped there, means it stayed. When
+ * neither host answers the migration is left running (it would be a guess), and the log says so.
+ */
+async function settleFailedMigration(
+  db: Db, dispatcher: Pick<CommandDispatcher, "run">, job: { id: number; uuid: string }, error: { code: string; message: string },
+  log?: { warn(o: object, msg: string): void },
+): Promise<"moved" | "stayed" | "unknown" | "settled"> {
+  const [m] = await db.select().from(vmMigrations).where(eq(vmMigrations.jobId, job.id));
+  if (!m || m.state !== "running") return "settled";
+  const [vm] = await db.select().from(vms).where(eq(vms.id, m.vmId));
+  const cause = `job ${job.id}: vm.migrate failed`;
+  const failed = { state: "failed" as const, error: { code: error.code, message: error.message }, cause };
+  if (!vm || vm.state !== "Migrating") {
+    await settleAbandoned(db, m.id, { ...failed, to: "Running" });
+    return "stayed";
+  }
+  const ask = (hostId: number, s: string) => dispatcher.run(hostId, {
+    commandId: stepCommandId(job.uuid, s), deadlineMs: Date.now() + 30_000, vmUuid: vm.uuid, body: { $case: "getVmStats", value: {} },
+  }, { vmId: vm.id, jobId: job.id, timeoutMs: 30_000 }).then((r) => r.domain ?? null, (e: unknown) => (e instanceof OrbitError && e.code === "not_found" ? null : undefined));
+  const running = (d: { powerState: PowerState } | null | undefined) => d != null && d.powerState !== PowerState.POWER_STATE_SHUTOFF;
+  if (m.mode === "live") {
+    const there = await ask(m.destinationHostId, "failed-locate-destination");
+    if (running(there)) {
+      await settleMoved(db, m.id, { to: "Running", cause: `${cause}, but the VM runs on its destination` });
+      return "moved";
+    }
+    const here = await ask(m.sourceHostId, "failed-locate-source");
+    if (there !== undefined && here !== undefined) {
+      await settleAbandoned(db, m.id, { ...failed, to: running(here) ? "Running" : "Stopped" });
+      return "stayed";
+    }
+  } else {
+    // Cold: the VM was never started on the destination before the move was settled.
+    const here = await ask(m.sourceHostId, "failed-locate-source");
+    if (here !== undefined) {
+      await settleAbandoned(db, m.id, { ...failed, to: running(here) ? "Running" : "Stopped" });
+      return "stayed";
+    }
+  }
+  log?.warn({ vmId: vm.id, migrationId: m.id, jobId: job.id }, "migration job failed and the hosts did not say where the VM is: it stays Migrating until an admin looks");
+  return "unknown";
 }
