@@ -146,7 +146,7 @@ export class HostFailover {
   private async restartOn(vm: VmRow, dead: { id: number; name: string }, p: VmPlacement, reason: string): Promise<FailoverOutcome | undefined | false> {
     const targetId = Number(p.hostId);
     const jobId = await this.db.transaction(async (tx) => {
-      const [target] = await tx.select({ generation: hosts.generation, state: hosts.state }).from(hosts).where(eq(hosts.id, targetId)).for("update");
+      const [target] = await tx.select({ generation: hosts.generation, state: hosts.state }).from(hosts).where(eq(hosts.id, targetId)).for("no key update");
       if (!target || target.state !== "Up" || (p.hostGeneration !== undefined && target.generation !== p.hostGeneration)) return false;
       const [locked] = await tx.select({ state: vms.state, hostId: vms.hostId }).from(vms).where(eq(vms.id, vm.id)).for("update");
       if (!locked || locked.hostId !== dead.id || !isVmState(locked.state)) return undefined;

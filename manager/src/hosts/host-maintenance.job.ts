@@ -94,7 +94,7 @@ async function pass(o: HostMaintenanceJobOptions, maintenanceId: number, jobId: 
   // a cancel takes too, and only while the maintenance is active: a cancel in between wins (it
   // must not be followed by this pass setting the host back to PrepareForMaintenance).
   const written = await o.db.transaction(async (tx) => {
-    const [host] = await tx.select({ state: hosts.resourceState }).from(hosts).where(eq(hosts.id, hostId)).for("update");
+    const [host] = await tx.select({ state: hosts.resourceState }).from(hosts).where(eq(hosts.id, hostId)).for("no key update");
     const active = await tx.update(hostMaintenances).set({ vms: entries })
       .where(and(eq(hostMaintenances.id, maintenanceId), isNull(hostMaintenances.endedAt))).returning({ id: hostMaintenances.id });
     if (active.length === 0) return "cancelled" as const;

@@ -130,7 +130,7 @@ export class HostMaintenance {
 
 /** The host's row, locked for the transaction; an unknown or removed host is a NotFoundError. */
 export async function lockHost(tx: Tx, hostId: number): Promise<typeof hosts.$inferSelect> {
-  const [host] = await tx.select().from(hosts).where(eq(hosts.id, hostId)).for("update");
+  const [host] = await tx.select().from(hosts).where(eq(hosts.id, hostId)).for("no key update");
   if (!host || host.removedAt) throw new NotFoundError("host", hostId);
   return host;
 }

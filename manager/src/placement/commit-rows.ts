@@ -3,7 +3,8 @@
 // parameters. So a group commit costs one round trip to PostgreSQL whatever its size, and the
 // statement text is the same for every batch (four parameters, whatever the row count).
 //
-// The statement first locks the hosts (FOR UPDATE, in id order) and checks each is at the
+// The statement first locks the hosts (FOR NO KEY UPDATE, in id order: exclusive among host locks, while
+// inserts that only refer to a host through a foreign key, e.g. commands, do not wait on it) and checks each is at the
 // expected generation; when one is not (or is gone) it writes nothing and says so. Then it locks
 // the storage pools the VMs' root disks go to (storage/root-disks.ts) and reserves their sizes;
 // when one pool has no room for what the statement puts there it writes nothing and names it. A group commit
@@ -143,7 +144,7 @@ export async function writeRows(db: Db | Tx, input: WriteInput): Promise<WriteOu
       select h.id from hosts h join want w on w.id = h.id and h.generation = w.generation
       -- Evaluated first (an init plan): accounts are locked before hosts, as in every commit.
       where (select count(*) from acct) >= 0
-      order by h.id for update of h),
+      order by h.id for no key update of h),
     raw as (
       select * from jsonb_to_recordset(${JSON.stringify(input.requests.flatMap((r) => r.vms))}::jsonb) as x(
         uuid uuid, name text, account_id integer, user_id integer, environment_id integer, flavor_id integer, image_id integer,

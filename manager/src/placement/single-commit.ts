@@ -1,4 +1,4 @@
-// The single commit: one request, one transaction. It locks the chosen hosts' rows (FOR UPDATE,
+// The single commit: one request, one transaction. It locks the chosen hosts' rows (FOR NO KEY UPDATE,
 // in id order) and compares their generation with the one the snapshot reflected. Equal: nothing
 // was placed there since, the plan stands. Different: the locked hosts are re-read inside the
 // transaction and the request is placed again on just those hosts (the pure core re-checks
@@ -86,7 +86,7 @@ export async function placeAndCommitAlone(o: SingleCommitOptions, request: Place
         if (!(await lockStrictGroups(tx, req))) throw new RetryPlacement([]);
         const hostIds = [...new Set(plan.placements.map((p) => Number(p.hostId)))].sort((a, b) => a - b);
         const locked = await tx.select({ id: hosts.id, generation: hosts.generation }).from(hosts)
-          .where(inArray(hosts.id, hostIds)).orderBy(hosts.id).for("update");
+          .where(inArray(hosts.id, hostIds)).orderBy(hosts.id).for("no key update");
         const lockedGen = new Map(locked.map((h) => [String(h.id), h.generation]));
         let final = plan;
         if (locked.some((h) => seen.get(String(h.id)) !== h.generation)) {

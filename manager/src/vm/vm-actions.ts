@@ -244,7 +244,7 @@ export class VmActions {
     const out = await this.db.transaction(async (tx) => {
       const breach = await checkAccountLimits(tx, new Map([[vm.accountId, { vms: 0, ...growth, gpus: 0 }]]));
       if (breach) throw breach;
-      const [locked] = await tx.select({ generation: hosts.generation }).from(hosts).where(eq(hosts.id, vm.hostId!)).for("update");
+      const [locked] = await tx.select({ generation: hosts.generation }).from(hosts).where(eq(hosts.id, vm.hostId!)).for("no key update");
       if (grows && locked?.generation !== host?.generation) {
         throw new ConflictError(`host capacity changed while virtual machine ${id} was being resized: try again`, vm.state, { retryable: true });
       }
