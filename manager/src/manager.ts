@@ -253,7 +253,10 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   });
   const failover = new HostFailover(db, placement, runner, log.child({ component: "ha" }));
   const investigator = new HostInvestigator(db, dispatcher, (id) => sessions.isConnected(id), haSettings, failover, log.child({ component: "ha" }));
-  const haLoop = new HaLoop(() => investigator.check(), log.child({ component: "ha" }), reportDatabase);
+  // Crash restarts whose backoff is over run every round, even when an investigation failed.
+  const haLoop = new HaLoop(async () => {
+    try { await investigator.check(); } finally { await crashRestarts.restartDue(); }
+  }, log.child({ component: "ha" }), reportDatabase);
   const catalog = new CatalogService(db, {
     snapshot: async (environment) => (await placement.cache.get(environment)).snapshot,
     policy: () => allocation.policy().config,
@@ -427,7 +430,6 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await settingsListener?.stop();
       await liveness.stop();
       await haLoop.stop();
-      crashRestarts.stop();
       await vmMetrics.stop();
       consoleRelay.closeAll();
       await app.close();

@@ -336,6 +336,8 @@ export const vms = pgTable("vms", {
   /** Restarts on its host after its domain stopped without an API call (crash loop guard), and the last one's time. */
   crashRestarts: integer("crash_restarts").notNull().default(0),
   crashRestartAt: timestamp("crash_restart_at", { withTimezone: true, mode: "date" }),
+  /** When HA restarts it on its host (its backoff over): kept here, not in a timer, so a manager restart or another manager honours it. */
+  crashRestartDueAt: timestamp("crash_restart_due_at", { withTimezone: true, mode: "date" }),
   /**
    * The headroom for live scaling its domain was last defined with (vm/scale-headroom.ts): at most
    * this many vCPUs and MiB, and no less memory than it booted with; 0: defined without headroom.
@@ -353,6 +355,8 @@ export const vms = pgTable("vms", {
   // trigrams (pg_trgm, enabled by the migration before this index's).
   index("vms_live_account_id").on(t.accountId, t.id).where(sql`deleted_at is null`),
   index("vms_live_id").on(t.id).where(sql`deleted_at is null`),
+  // HA's round looks for due crash restarts every second: only the few VMs waiting for one are indexed.
+  index("vms_crash_restart_due").on(t.crashRestartDueAt).where(sql`crash_restart_due_at is not null`),
   index("vms_name_trgm").using("gin", t.name.op("gin_trgm_ops")),
 ]);
 

@@ -39,6 +39,8 @@ export async function transitionVm(
     ...(opts.powerState ? { powerState: opts.powerState } : {}),
     updatedAt: now,
     ...(to === "Destroyed" ? { deletedAt: now } : {}),
+    // Any way out of Stopped (a user's start or delete, HA's own restart) ends a pending crash restart (ha/crash-restarts.ts).
+    ...(from === "Stopped" ? { crashRestartDueAt: null } : {}),
   }).where(eq(vms.id, vmId));
   const [recorded] = await tx.insert(vmStateTransitions).values({ vmId, fromState: from, toState: to, cause, at: now }).returning();
   // The VM's callback announcing the change commits with it, or not at all.

@@ -1,0 +1,2 @@
+ALTER TABLE "vms" ADD COLUMN "crash_restart_due_at" timestamp with time zone;--> statement-breakpoint
+CREATE INDEX "vms_crash_restart_due" ON "vms" USING btree ("crash_restart_due_at") WHERE crash_restart_due_at is not null;
