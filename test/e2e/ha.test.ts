@@ -343,4 +343,37 @@ describe("HA with fencing", () => {
     await cloud.waitFor("its stale copy destroyed", async () => !(await cloud.fleet.hypervisors[1]!.listDomains()).some((d) => d.vmUuid === vm.uuid), 10_000);
     expect(overlaps).toEqual([]);
   }, 60_000);
+
+  it("an HA VM restarted elsewhere keeps its strict anti-affinity group apart", async () => {
+    await waitHostState("ha-b", "Up", 20_000);
+    // An empty fleet, so that packing's choice without the group is known: the fullest host.
+    for (const v of (await cloud.api("GET", "/v1/core/virtual-machines?page_size=100")).json.instances as any[]) {
+      expect((await cloud.api("DELETE", `/v1/core/virtual-machines/${v.id}`)).status).toBe(200);
+    }
+    await cloud.waitFor("no VMs left", async () => (await cloud.api("GET", "/v1/core/virtual-machines")).json.instances.length === 0, 20_000);
+    const group = await cloud.api("POST", "/v1/core/affinity-groups", { name: "ha-apart", type: "host-anti-affinity", strict: true });
+    expect(group.status, JSON.stringify(group.json)).toBe(201);
+    const lost = await hostRow("ha-b");
+    const keeper = await hostRow("ha-c");
+    const inGroup = { ha_enabled: true, affinity_group_names: ["ha-apart"] };
+    const moving = await onlyOn("ha-b", () => runningVm("ha-apart-1", inGroup));
+    const staying = await onlyOn("ha-c", () => runningVm("ha-apart-2", inGroup));
+    // Left: ha-a (empty) and ha-c (the group's other member): packing would pick ha-c, the fuller,
+    // were the group ignored. ha-d (never declared Down) is disabled to keep the choice to these two.
+    const d = await hostRow("ha-d");
+    expect((await cloud.api("PUT", `/v1/admin/hosts/${d.id}`, { resource_state: "Disabled" })).status).toBe(200);
+    try {
+      await cloud.fleet.isolateHost(1);
+      await waitHostState("ha-b", "Down", 20_000);
+      await runningElsewhere(moving.id, lost.id);
+      const after = await vmRow(moving.id);
+      expect(after.hostId).not.toBe(keeper.id);
+      expect((await vmRow(staying.id)).hostId).toBe(keeper.id);
+    } finally {
+      await cloud.api("PUT", `/v1/admin/hosts/${d.id}`, { resource_state: "Enabled" });
+    }
+    await cloud.fleet.startAgent(1);
+    await cloud.waitFor("its stale copy destroyed", async () => !(await cloud.fleet.hypervisors[1]!.listDomains()).some((x) => x.vmUuid === moving.uuid), 10_000);
+    expect(overlaps).toEqual([]);
+  }, 60_000);
 });

@@ -86,6 +86,17 @@ describe("affinity", () => {
     const out = placeStream(fleet([small("a", { cpu: { total: 8, allocated: 6 } }), small("b")]), times(3, r), horizontal);
     expect(out.hostNames).toEqual(["b", "b", "b"]);
   });
+  it("members on a Down host neither pin a host-affinity group there nor keep anti-affinity off anywhere (HA re-placement)", () => {
+    const snap = fleet([small("dead", { status: "Down" }), small("b", { cpu: { total: 8, allocated: 6 } }), small("c")]);
+    const member = (kind: "host-affinity" | "host-anti-affinity") =>
+      vmRequest({ vcpus: 1, memoryMib: 256, affinityGroups: [{ id: "g", kind, strict: true, memberHostIds: ["dead"] }] });
+    // Affinity: without the rule, only "dead" would pass (and it is Down): rejected.
+    const aff = place(snap, member("host-affinity"), opts(vertical));
+    expect(aff.ok && aff.plan.placements[0]!.hostId).toBe("b");
+    // Anti-affinity: a live member on "b" still keeps it off "b".
+    const anti = place(snap, { ...member("host-anti-affinity"), affinityGroups: [{ id: "g", kind: "host-anti-affinity", strict: true, memberHostIds: ["dead", "b"] }] }, opts(vertical));
+    expect(anti.ok && anti.plan.placements[0]!.hostId).toBe("c");
+  });
   it("avoid is best effort", () => {
     const snap = fleet([small("a", { vms: [{ vmId: "v1", accountId: "a1" }] }), small("b", { cpu: { total: 8, allocated: 7 } })]);
     const r = vmRequest({ vcpus: 1, memoryMib: 256, avoidVmIds: ["v1"] });

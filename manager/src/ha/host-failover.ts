@@ -13,7 +13,7 @@ import { ConflictError } from "#shared/errors.js";
 import type { VmPlacement } from "../allocator/types.js";
 import type { Db, Tx } from "../db/database.js";
 import {
-  allocations, environments, flavors, gpuAllocations, hosts, images, jobs, regions, storagePools,
+  affinityGroupMembers, affinityGroups, allocations, environments, flavors, gpuAllocations, hosts, images, jobs, regions, storagePools,
   volumeAttachments, volumes, vms,
 } from "../db/schema.js";
 import { generationToken, touchHost } from "../hosts/host-generation.js";
@@ -113,8 +113,15 @@ export class HostFailover {
       .innerJoin(regions, eq(regions.id, environments.regionId))
       .where(eq(flavors.id, vm.flavorId));
     if (!row) throw new ConflictError(`virtual machine ${vm.id}: its flavor, image or environment is gone`, vm.state);
+    // Its affinity groups hold as at a deploy (members on the Down host do not count: allocator/affinity-hosts.ts).
+    const groups = await this.db.select({ id: affinityGroups.id, kind: affinityGroups.type, strict: affinityGroups.strict })
+      .from(affinityGroupMembers).innerJoin(affinityGroups, eq(affinityGroups.id, affinityGroupMembers.groupId))
+      .where(eq(affinityGroupMembers.vmId, vm.id));
     // Its size now (a resize changed it), within the dead host's cluster (its shared storage).
-    return { ...VmService.placementRequest(row.flavor, row.image, row.region, vm.accountId, 1), vcpus: vm.vcpus, memoryMib: vm.memoryMib, cluster };
+    return {
+      ...VmService.placementRequest(row.flavor, row.image, row.region, vm.accountId, 1), vcpus: vm.vcpus, memoryMib: vm.memoryMib, cluster,
+      ...(groups.length ? { affinityGroups: groups.map((g) => ({ id: String(g.id), kind: g.kind, strict: g.strict })) } : {}),
+    };
   }
 
   /** Down, keeping nothing; the host may still hold the domain (a stale copy, its disks kept). */
