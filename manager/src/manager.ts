@@ -355,7 +355,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     requestObserver: metrics, ...(config.metrics.on === "api" ? { metrics: () => metrics.scrape() } : {}),
     routes: async (scoped) => {
       await scoped.register(virtualMachineRoutes(vmSvc));
-      await scoped.register(vmActionRoutes(new VmActions(db, runner, placement, registry), new VmClones(db, placement, runner, vmSvc, networks)));
+      await scoped.register(vmActionRoutes(new VmActions(db, runner, placement, registry, (vmId, by) => failover.startDown(vmId, by)), new VmClones(db, placement, runner, vmSvc, networks)));
       await scoped.register(vmIsoRoutes(new VmIsos(db, runner)));
       await scoped.register(snapshotRoutes(new VmSnapshots(db, runner, registry)));
       await scoped.register(securityRuleRoutes(new SecurityRuleService(db, runner)));

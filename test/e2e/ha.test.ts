@@ -376,4 +376,25 @@ describe("HA with fencing", () => {
     await cloud.waitFor("its stale copy destroyed", async () => !(await cloud.fleet.hypervisors[1]!.listDomains()).some((x) => x.vmUuid === moving.uuid), 10_000);
     expect(overlaps).toEqual([]);
   }, 60_000);
+
+  it("a non-HA VM left Down with its host is started by its owner on another host; one whose disk stayed on the host is refused with the reason", async () => {
+    await waitHostState("ha-b", "Up", 20_000);
+    const lost = await hostRow("ha-b");
+    const [plain, pinned] = await onlyOn("ha-b", async () => [await runningVm("down-plain"), await runningVm("down-local")]);
+    // Its root disk in no pool: a file on ha-b, which cannot follow it.
+    await db().update(vms).set({ rootDiskPoolId: null }).where(eq(vms.id, pinned!.id));
+    await cloud.fleet.isolateHost(1);
+    await waitHostState("ha-b", "Down", 20_000);
+    await cloud.waitFor("both Down", async () => (await vmRow(plain!.id)).state === "Down" && (await vmRow(pinned!.id)).state === "Down", 10_000);
+    const refused = await cloud.api("POST", `/v1/core/virtual-machines/${pinned!.id}/start`);
+    expect(refused.status, JSON.stringify(refused.json)).toBe(409);
+    expect(refused.json.message).toMatch(/cannot start on another host: its root disk is on its host/);
+    expect(await vmRow(pinned!.id)).toMatchObject({ state: "Down", hostId: lost.id });
+    const started = await cloud.api("POST", `/v1/core/virtual-machines/${plain!.id}/start`);
+    expect(started.status, JSON.stringify(started.json)).toBe(200);
+    await runningElsewhere(plain!.id, lost.id);
+    await cloud.fleet.startAgent(1);
+    await cloud.waitFor("its stale copy destroyed", async () => !(await cloud.fleet.hypervisors[1]!.listDomains()).some((x) => x.vmUuid === plain!.uuid), 10_000);
+    expect(overlaps).toEqual([]);
+  }, 60_000);
 });

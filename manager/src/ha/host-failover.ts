@@ -10,10 +10,11 @@ import { randomUUID } from "node:crypto";
 import { and, asc, desc, eq, inArray, isNull } from "drizzle-orm";
 import type { Logger } from "pino";
 import { ConflictError } from "#shared/errors.js";
+import { rejectionError } from "../allocator/index.js";
 import type { VmPlacement } from "../allocator/types.js";
 import type { Db, Tx } from "../db/database.js";
 import {
-  affinityGroupMembers, affinityGroups, allocations, environments, flavors, gpuAllocations, hosts, images, jobs, regions, storagePools,
+  affinityGroupMembers, affinityGroups, allocations, environments, flavors, gpuAllocations, hosts, images, jobs, regions, staleCopies, storagePools,
   volumeAttachments, volumes, vms,
 } from "../db/schema.js";
 import { generationToken, touchHost } from "../hosts/host-generation.js";
@@ -90,6 +91,29 @@ export class HostFailover {
     return undefined; // The target kept changing: the next check tries again.
   }
 
+  /**
+   * Its owner starts a VM left Down with its lost host (not HA, or HA still waiting for room):
+   * placed anew as HA would (its disks must be on shared storage), Starting with a start job.
+   * Refusals are 409s naming the reason (local disks, no host can take it, its old host's copy
+   * still being destroyed).
+   */
+  async startDown(vmId: number, by: string): Promise<{ jobId: number; hostId: number }> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const [vm] = await this.db.select().from(vms).where(and(eq(vms.id, vmId), isNull(vms.deletedAt)));
+      if (!vm || vm.state !== "Down" || vm.hostId == null) throw new ConflictError(`virtual machine ${vmId} is ${vm?.state ?? "gone"}, not Down`, vm?.state ?? "Destroyed");
+      const [old] = await this.db.select({ id: hosts.id, name: hosts.name, clusterId: hosts.clusterId }).from(hosts).where(eq(hosts.id, vm.hostId));
+      const local = await this.localDisks(vm);
+      if (local) throw new ConflictError(`virtual machine ${vmId} cannot start on another host: ${local}; it starts again once host ${old?.name ?? vm.hostId} is back and it is restored there by an admin, or it can be deleted`, "Down", { reason: "local_disks" });
+      const placed = await this.placement.dryRun(await this.request(vm, String(old!.clusterId)));
+      if (!placed.ok) throw rejectionError({ ...placed.rejection, message: `virtual machine ${vmId} cannot start on another host: ${placed.rejection.message}` });
+      const p = placed.plan.placements[0]!;
+      const done = await this.restartOn(vm, old!, p, `started by ${by} after host ${old!.name} was lost; placed on host ${p.hostName}`, `${by} started it after its host was lost`);
+      if (done && done.hostId !== undefined && done.jobId !== undefined) return { jobId: done.jobId, hostId: done.hostId };
+      if (done === undefined) throw new ConflictError(`virtual machine ${vmId} changed while it was being placed: try again`, "Down");
+    }
+    throw new ConflictError(`virtual machine ${vmId}: the hosts kept changing while it was placed; try again`, "Down");
+  }
+
   /** Why the VM's disks cannot follow it to another host (undefined: they can). */
   private async localDisks(vm: VmRow): Promise<string | undefined> {
     if (vm.bootVolumeId == null) {
@@ -150,7 +174,9 @@ export class HostFailover {
    * released from the dead host and placed on the new one, Starting, with its start job.
    * False when the target changed meanwhile (placed again).
    */
-  private async restartOn(vm: VmRow, dead: { id: number; name: string }, p: VmPlacement, reason: string): Promise<FailoverOutcome | undefined | false> {
+  private async restartOn(
+    vm: VmRow, dead: { id: number; name: string }, p: VmPlacement, reason: string, cause = `HA: restart after host ${dead.name} went Down`,
+  ): Promise<(FailoverOutcome & { jobId?: number }) | undefined | false> {
     const targetId = Number(p.hostId);
     const jobId = await this.db.transaction(async (tx) => {
       const [target] = await tx.select({ generation: hosts.generation, state: hosts.state }).from(hosts).where(eq(hosts.id, targetId)).for("no key update");
@@ -162,7 +188,13 @@ export class HostFailover {
         await transitionVm(tx, vm.id, "Down", "HA: host declared Down", { onlyFrom: [locked.state], reason, powerState: "NOSTATE" });
       }
       await releaseFromHost(tx, vm.id, dead.id);
-      await rememberStaleCopy(tx, dead.id, vm, `restarted on host ${p.hostName}`, false);
+      if (targetId !== dead.id) await rememberStaleCopy(tx, dead.id, vm, `restarted on host ${p.hostName}`, false);
+      else {
+        // Back on the host it was lost with (an owner's start once it returned): only once the old copy is gone.
+        const [pending] = await tx.select({ id: staleCopies.id }).from(staleCopies)
+          .where(and(eq(staleCopies.hostId, dead.id), eq(staleCopies.vmId, vm.id), isNull(staleCopies.destroyedAt)));
+        if (pending) throw new ConflictError(`virtual machine ${vm.id}: its old copy on host ${dead.name} is still being destroyed; try again shortly`, "Down");
+      }
       await tx.insert(allocations).values({
         vmId: vm.id, hostId: targetId, vcpus: vm.vcpus, memoryMib: vm.memoryMib,
         numaNode: p.numaNode ?? -1, pinnedCpus: p.pinnedCpus ?? [],
@@ -174,7 +206,7 @@ export class HostFailover {
       }
       await tx.update(hosts).set({ generation: generationToken() }).where(eq(hosts.id, targetId));
       await tx.update(vms).set({ hostId: targetId, crashRestarts: 0, crashRestartAt: null }).where(eq(vms.id, vm.id));
-      await transitionVm(tx, vm.id, "Starting", `HA: restart after host ${dead.name} went Down`, { onlyFrom: ["Down"], reason });
+      await transitionVm(tx, vm.id, "Starting", cause, { onlyFrom: ["Down"], reason });
       const [job] = await tx.insert(jobs).values({ uuid: randomUUID(), kind: "vm.start", vmId: vm.id, accountId: vm.accountId }).returning({ id: jobs.id });
       return job!.id;
     });
@@ -183,7 +215,7 @@ export class HostFailover {
     this.placement.invalidate();
     this.jobsQueue.enqueue(jobId);
     this.log.warn({ vmId: vm.id, from: dead.id, to: targetId, jobId }, "HA: restarting a VM of a Down host on another host");
-    return { vmId: vm.id, outcome: "restarted", hostId: targetId, reason };
+    return { vmId: vm.id, outcome: "restarted", hostId: targetId, reason, jobId };
   }
 }
 

@@ -53,6 +53,8 @@ export class VmActions {
   constructor(
     private readonly db: Db, private readonly jobsQueue: JobEnqueuer, private readonly placement: Pick<PlacementService, "dryRun">,
     private readonly settings: Pick<SettingsRegistry, "get">,
+    /** Starts a VM left Down with its lost host on another host (ha/host-failover.ts startDown). */
+    private readonly startDown?: (vmId: number, by: string) => Promise<{ jobId: number }>,
   ) {}
 
   private async row(caller: Caller, id: number) {
@@ -68,6 +70,11 @@ export class VmActions {
    */
   async power(caller: Caller, id: number, action: VmAction): Promise<ActionStarted> {
     const vm = await this.row(caller, id);
+    // Down: its host was lost and it holds nothing; a start places it anew, as HA would (CloudStack starts such a VM elsewhere).
+    if (action === "start" && vm.state === "Down" && this.startDown) {
+      const { jobId } = await this.startDown(id, caller.role === "admin" ? "an admin" : "its owner");
+      return { jobId, state: "Starting" };
+    }
     const { jobId, state } = await this.db.transaction(async (tx) => {
       const [locked] = await tx.select({ state: vms.state, runStrategy: vms.runStrategy, hostId: vms.hostId }).from(vms).where(eq(vms.id, id)).for("update");
       const from: VmState = locked && isVmState(locked.state) ? locked.state : "Unknown";
