@@ -110,8 +110,10 @@ export class ChildHandle {
   }
 }
 
-function spawnNode(name: string, script: string, args: string[], env: Record<string, string | undefined>, cwd: string): ChildHandle {
-  const child = spawn(process.execPath, [script, ...args], {
+/** `netns`: run inside that network namespace (`ip netns exec` execs node: the child's pid is node's). */
+function spawnNode(name: string, script: string, args: string[], env: Record<string, string | undefined>, cwd: string, netns?: string): ChildHandle {
+  const [file, argv] = netns ? ["ip", ["netns", "exec", netns, process.execPath, script, ...args]] : [process.execPath, [script, ...args]];
+  const child = spawn(file, argv, {
     cwd,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -249,6 +251,8 @@ export interface AgentProcessOptions {
   /** Extra top-level keys of agent.yaml. */
   extra?: Record<string, unknown>;
   env?: Record<string, string>;
+  /** A network namespace to run in (agent-netns.ts), so that its traffic can be cut. */
+  netns?: string;
 }
 
 /** One domain of a simulated host's state file: `state` is a PowerState name (POWER_STATE_RUNNING...). */
@@ -287,7 +291,7 @@ export class AgentProcess {
   }
 
   private spawn(): ChildHandle {
-    return spawnNode(`orbit-agent ${this.o.hostname}`, AGENT_BIN, ["--config", this.configFile], this.o.env ?? {}, ROOT);
+    return spawnNode(`orbit-agent ${this.o.hostname}`, AGENT_BIN, ["--config", this.configFile], this.o.env ?? {}, ROOT, this.o.netns);
   }
 
   /**
