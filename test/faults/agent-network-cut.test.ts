@@ -5,7 +5,9 @@
 // a file: NFS over the same network), a short one does not need to.
 // - Cut for less than the host window (ping.interval x ping.timeout): nothing moves; the host
 //   stays Up and no VM is stopped, restarted or moved.
-// - Cut for longer: the host goes Suspect, then Down on conclusive evidence only (every neighbour
+// - Cut for longer, its storage heartbeat still written: Alert (it may still run its VMs), nothing
+//   restarted elsewhere, and mended its VM runs on.
+// - Cut for longer with its storage: the host goes Suspect, then Down on conclusive evidence only (every neighbour
 //   answered and none reached it, its storage heartbeat stale); its HA VM runs on another host and
 //   its other VM is Down. Mended, the host's stale copies are destroyed and nothing is started
 //   there. Throughout, every host's domains are polled: a VM running on two hosts fails the test.
@@ -203,4 +205,26 @@ describe.skipIf(skip)("an agent's network cut (simulated hosts in network namesp
     expect(overlaps).toEqual([]);
     process.stdout.write(`agent-network-cut: Down ${toDown} ms after the cut, HA VM running on ${on[0]} after ${toElsewhere} ms, stale copies gone ${toBack} ms after the cut (window ${WINDOW_MS} ms)\n`);
   }, 150_000);
+  it("a long cut of the network only (its storage heartbeat still written): Alert, nothing restarted elsewhere, the VM runs on when mended", async () => {
+    const cutHost = await host("cut-a");
+    const kept = await vmOn("cut-a", "netcut-kept", { ha_enabled: true });
+    hostStates.clear();
+    await net.cut("cut-a");
+    await waitFor("cut-a Alert", async () => (await host("cut-a")).state === "Alert", 60_000, 200)
+      .catch(async (e: Error) => { throw new Error(`${e.message}: ${JSON.stringify((await manager.api("GET", `/v1/admin/hosts/${cutHost.id}`)).json.ha)} states ${JSON.stringify(hostStates.get("cut-a"))}`); });
+    // Past the time a fenced host would have been declared Down (window, fence time, margin) and more.
+    await new Promise((r) => setTimeout(r, 6000));
+    expect(hostStates.get("cut-a")).toEqual(["Up", "Suspect", "Alert"]);
+    const detail = await manager.api("GET", `/v1/admin/hosts/${cutHost.id}`);
+    expect(detail.json.ha).toMatchObject({ state: "Alert" });
+    // Not fenced (its storage is there), not restarted anywhere: it runs where it ran, once.
+    expect(runningOn(kept.uuid)).toEqual(["cut-a"]);
+    expect((await vm(kept.id)).orbit_state).toBe("Unknown");
+
+    await net.mend("cut-a");
+    await waitFor("cut-a Up again", async () => (await host("cut-a")).state === "Up", 60_000, 200);
+    await waitFor("the VM Running again", async () => (await vm(kept.id)).orbit_state === "Running", 30_000);
+    expect(runningOn(kept.uuid)).toEqual(["cut-a"]);
+    expect(overlaps).toEqual([]);
+  }, 120_000);
 });
