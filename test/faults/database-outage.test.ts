@@ -1,5 +1,6 @@
 // orbit-manager on a PostgreSQL cluster of the test's own, which the test then breaks: backends
-// terminated in the middle of transactions, and the server stopped and started again. The
+// terminated in the middle of transactions, the server stopped and started again, and restarted
+// under a load of creates and reads (no VM acknowledged before the restart may be lost). The
 // manager process must stay up, answer what it cannot do with 503 + Retry-After (never a crash,
 // never a hang), report not-ready on /readyz while staying alive on /healthz, log the outage once,
 // recover by itself, leave no job hanging and keep allocations equal to the VMs that hold them;
@@ -187,6 +188,78 @@ describe.skipIf(skip)("orbit-manager when PostgreSQL goes away", () => {
     const errors = parsed.filter((l) => l.level >= 50);
     expect(errors.map((l) => l.msg)).toEqual(["database unavailable: requests are answered 503 and jobs wait until it answers again"]);
     await invariants();
+  }, 180_000);
+
+  it("restarted under a load of creates and reads: only 503 + Retry-After meanwhile, no hang, recovers alone, no acknowledged VM lost", async () => {
+    // Each request is abandoned after this long: the database timeouts (connect 2 s, statement 10 s) come first.
+    const HANG_MS = 15_000;
+    interface Answer { what: string; status: number; retryAfter: string | null; ms: number; json: Record<string, any> }
+    const answers: Answer[] = [];
+    const acknowledged: number[] = [];
+    const call = async (what: string, method: string, p: string, body?: unknown): Promise<Answer> => {
+      const t = Date.now();
+      try {
+        const res = await fetch(`${manager.apiUrl}${p}`, {
+          method, signal: AbortSignal.timeout(HANG_MS),
+          headers: { api_key: manager.adminKey, ...(body ? { "content-type": "application/json" } : {}) },
+          ...(body ? { body: JSON.stringify(body) } : {}),
+        });
+        const text = await res.text();
+        const a = { what, status: res.status, retryAfter: res.headers.get("retry-after"), ms: Date.now() - t, json: text ? JSON.parse(text) as Record<string, any> : {} };
+        answers.push(a);
+        return a;
+      } catch (e) {
+        const a = { what, status: 0, retryAfter: null, ms: Date.now() - t, json: { error: (e as Error).message } };
+        answers.push(a);
+        return a;
+      }
+    };
+    let stop = false;
+    const worker = async (w: number) => {
+      for (let i = 0; !stop; i++) {
+        const created = await call("create", "POST", "/v1/core/virtual-machines", { name: `restart-${w}-${i}`, flavor_name: "t1-tiny", image_name: "Debian 12", count: 1 });
+        if (created.status === 200) acknowledged.push(created.json.instances[0].id as number);
+        await call("list", "GET", "/v1/core/virtual-machines?page_size=20");
+        const id = acknowledged.at(-1);
+        if (id !== undefined) await call("get", "GET", `/v1/core/virtual-machines/${id}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const workers = Promise.all([0, 1, 2, 3].map(worker));
+    await new Promise((r) => setTimeout(r, 2000));
+    const ackedBefore = acknowledged.length;
+    const restartStarted = Date.now();
+    await pg.restart(1000);
+    const restartMs = Date.now() - restartStarted;
+    // The load goes on after the restart until the API has answered 200 for a while by itself.
+    const recovered = await waitFor("the API answers again", () => answers.slice(-8).length === 8 && answers.slice(-8).every((a) => a.status === 200), 30_000, 100)
+      .then(() => Date.now() - restartStarted);
+    await new Promise((r) => setTimeout(r, 1000));
+    stop = true;
+    await workers;
+    alive();
+
+    const bad = answers.filter((a) => !(a.status === 200 || (a.status === 503 && /^\d+$/.test(a.retryAfter ?? ""))));
+    expect(bad.slice(0, 5), `${bad.length} answers neither 200 nor 503 + Retry-After`).toEqual([]);
+    const unavailable = answers.filter((a) => a.status === 503);
+    // The restart was felt (the database was down for a second under a continuous load)...
+    expect(unavailable.length).toBeGreaterThan(0);
+    for (const a of unavailable) expect(a.json).toMatchObject({ code: "database_unavailable", error_reason: "database_unavailable" });
+    // ...and nothing waited for more than the database timeouts.
+    expect(Math.max(...answers.map((a) => a.ms))).toBeLessThan(HANG_MS);
+    expect(ackedBefore).toBeGreaterThan(0);
+
+    // No committed work lost: every acknowledged VM is there and runs.
+    const views = await waitFor("every acknowledged VM ACTIVE", async () => {
+      const vs = await Promise.all(acknowledged.map(async (id) => (await manager.api("GET", `/v1/core/virtual-machines/${id}`)).json.instance as { id: number; status: string; state_reason: string } | undefined));
+      return vs.every((v) => v?.status === "ACTIVE") && vs;
+    }, 60_000, 250).catch(async (e: Error) => {
+      const vs = await Promise.all(acknowledged.map(async (id) => (await manager.api("GET", `/v1/core/virtual-machines/${id}`)).json));
+      throw new Error(`${e.message}: ${JSON.stringify(vs.filter((v) => v.instance?.status !== "ACTIVE").slice(0, 5))}`);
+    });
+    expect(views).toHaveLength(acknowledged.length);
+    await invariants();
+    process.stdout.write(`database-outage: restart took ${restartMs} ms under load; ${answers.length} answers (${unavailable.length} 503), slowest ${Math.max(...answers.map((a) => a.ms))} ms; API 200 again ${recovered} ms after the restart began; ${acknowledged.length} VMs acknowledged (${ackedBefore} before it), all Running\n`);
   }, 180_000);
 
   it("logs no secret: not the admin key, its hash, nor the driver's cancel key", () => {

@@ -2,7 +2,7 @@
 // from their bin/ as child processes, the way production runs them, so that exits, signals and lost
 // in-memory state are what a test sees. Every wait here is bounded.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -110,8 +110,10 @@ export class ChildHandle {
   }
 }
 
-function spawnNode(name: string, script: string, args: string[], env: Record<string, string | undefined>, cwd: string): ChildHandle {
-  const child = spawn(process.execPath, [script, ...args], {
+/** `netns`: run inside that network namespace (`ip netns exec` execs node: the child's pid is node's). */
+function spawnNode(name: string, script: string, args: string[], env: Record<string, string | undefined>, cwd: string, netns?: string): ChildHandle {
+  const [file, argv] = netns ? ["ip", ["netns", "exec", netns, process.execPath, script, ...args]] : [process.execPath, [script, ...args]];
+  const child = spawn(file, argv, {
     cwd,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -249,7 +251,12 @@ export interface AgentProcessOptions {
   /** Extra top-level keys of agent.yaml. */
   extra?: Record<string, unknown>;
   env?: Record<string, string>;
+  /** A network namespace to run in (agent-netns.ts), so that its traffic can be cut. */
+  netns?: string;
 }
+
+/** One domain of a simulated host's state file: `state` is a PowerState name (POWER_STATE_RUNNING...). */
+export interface SimulatedDomainView { uuid: string; state: string; reason: string }
 
 /** `orbit-agent --config FILE` with the simulator driver, as a child process. */
 export class AgentProcess {
@@ -284,7 +291,18 @@ export class AgentProcess {
   }
 
   private spawn(): ChildHandle {
-    return spawnNode(`orbit-agent ${this.o.hostname}`, AGENT_BIN, ["--config", this.configFile], this.o.env ?? {}, ROOT);
+    return spawnNode(`orbit-agent ${this.o.hostname}`, AGENT_BIN, ["--config", this.configFile], this.o.env ?? {}, ROOT, this.o.netns);
+  }
+
+  /**
+   * The simulated host's domains as its state file holds them (the simulator rewrites it on every
+   * change): readable whether or not the manager or the agent's network is there. The uuid is the VM's.
+   */
+  domains(): SimulatedDomainView[] {
+    const f = path.join(this.stateDir, "simulator-domains.json");
+    if (!existsSync(f)) return [];
+    // Replaced atomically (rename): never read half-written.
+    return (JSON.parse(readFileSync(f, "utf8")) as { domains: SimulatedDomainView[] }).domains;
   }
 
   /** Starts the agent again on the same state dir (a host whose agent was restarted). */
