@@ -68,6 +68,8 @@ export class CommandRouter {
   private recheckTimer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
   private stopped = false;
+  /** Following the channels (PostgreSQL): without them (PGlite, one manager) nothing is ever routed. */
+  private following = false;
 
   constructor(private readonly o: CommandRouterOptions) {
     this.now = o.now ?? Date.now;
@@ -75,6 +77,7 @@ export class CommandRouter {
 
   /** Subscribes to both channels (before the listener starts). */
   follow(listener: PgNotificationListener): void {
+    this.following = true;
     listener.on(HOST_COMMANDS_CHANNEL, "command routing", (payload) => {
       const hostId = Number(payload);
       if (Number.isInteger(hostId) && this.o.sessions.isConnected(hostId)) void this.deliverPending(hostId);
@@ -95,7 +98,7 @@ export class CommandRouter {
           await this.o.db.update(hosts).set({ connectedManagerId: this.o.managerId }).where(eq(hosts.id, hostId));
         } finally {
           // Not awaited: the results come back through the stream's message chain this call is part of.
-          void this.deliverPending(hostId);
+          if (this.following) void this.deliverPending(hostId);
           await next.onConnected(hostId);
         }
       },
@@ -103,7 +106,7 @@ export class CommandRouter {
       onDomainEvent: (hostId, e) => next.onDomainEvent(hostId, e),
       onLateResult: async (hostId, r) => {
         try {
-          await this.writeResult(r);
+          if (this.following) await this.writeResult(r);
         } finally {
           await next.onLateResult(hostId, r);
         }
