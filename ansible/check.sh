@@ -95,6 +95,8 @@ render() {
   (cd "$REPO" && run node --import tsx agent/src/config/check-agent-config.ts "$WORK/$name.yaml")
 }
 render defaults
+render managers -e '{"orbit_managers": ["mgr-2.example:50051", "mgr-3.example:50051"]}'
+grep -q 'mgr-3.example:50051' "$WORK/managers.yaml" || { echo "check.sh: orbit_managers did not reach agent.yaml" >&2; exit 1; }
 render full -e '{"orbit_agent_tags": ["gpu", "h100"], "orbit_agent_hostname": "kvm-01", "orbit_agent_tls_ca_file": "/etc/orbit/ca.pem", "orbit_agent_tls_server_name": "mgr.example", "orbit_agent_driver": "simulator", "orbit_agent_domain_type": "qemu", "orbit_agent_gpu_enabled": false, "orbit_agent_storage_heartbeat_dir": "/mnt/orbit-shared/ha", "orbit_agent_migration_uri": "qemu+tcp://10.0.1.11/system", "orbit_agent_cluster_address": "10.0.1.11", "orbit_agent_metrics_listen": "0.0.0.0:9464", "orbit_agent_extra_config": {"libvirt": {"machine": "pc"}, "simulator": {"cpus": 8}}}'
 # The template must not be able to hide a mistake: a bad value has to be refused.
 render_bad_status=0

@@ -18,7 +18,8 @@ import type { ConnectionObserver } from "./monitoring/agent-metrics.js";
 export const AGENT_VERSION = "0.1.0";
 
 export interface AgentOptions {
-  managerAddress: string;
+  /** One manager or several (on one database): see AgentConnectionOptions.managerAddress. */
+  managerAddress: string | readonly string[];
   joinToken: string | undefined;
   identity: IdentityStore;
   hypervisor: Hypervisor;

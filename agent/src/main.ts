@@ -86,7 +86,7 @@ try {
   // metrics.listen: Prometheus metrics and the probes (healthz: alive; readyz: connected to a manager).
   const metrics = config.metrics.listen ? new AgentMetrics() : undefined;
   const agent: OrbitAgent = new OrbitAgent({
-    managerAddress: config.manager,
+    managerAddress: config.managers,
     joinToken: config.token,
     identity,
     hypervisor: hv,
@@ -109,7 +109,7 @@ try {
     });
     log.info({ url: metricsServer.url }, "serving /metrics, /healthz and /readyz");
   }
-  log.info({ manager: config.manager, driver: config.driver, stateDir: path.resolve(config.stateDir) }, "orbit-agent starting");
+  log.info({ managers: config.managers, driver: config.driver, stateDir: path.resolve(config.stateDir) }, "orbit-agent starting");
   agent.start();
   const stop = async () => { await metricsServer?.close(); await agent.stop(); process.exit(0); };
   process.on("SIGINT", () => void stop());

@@ -14,7 +14,7 @@ let streams = 0;
 
 const impl: AgentServiceServer = {
   register: (_call, cb) => {
-    cb(null, { hostId: randomUUID(), hostSecret: "bare", certificatePem: "", caPem: "", settings: { heartbeatIntervalMs, reconnectBackoffMaxMs: 0, selfFenceAfterMs: 0, storageHeartbeatIntervalMs: 0 } });
+    cb(null, { hostId: randomUUID(), hostSecret: "bare", certificatePem: "", caPem: "", settings: { heartbeatIntervalMs, reconnectBackoffMaxMs: 0, selfFenceAfterMs: 0, storageHeartbeatIntervalMs: 0, managerAddresses: [] } });
   },
   connect: (call: grpc.ServerDuplexStream<AgentMessage, ManagerMessage>) => {
     streams++;

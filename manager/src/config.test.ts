@@ -39,4 +39,13 @@ describe("loadManagerConfig", () => {
       expect(() => loadManagerConfig({ ORBIT_METRICS_ADDR: bad })).toThrow(/^ORBIT_METRICS_ADDR: expected "api", "off" or "host:port"/);
     }
   });
+
+  it("the agent address advertised to agents: unset by default, host:port when set, anything else named", () => {
+    expect(loadManagerConfig({}).advertiseAgentAddress).toBeUndefined();
+    expect(loadManagerConfig({ ORBIT_ADVERTISE_AGENT_ADDR: "m1.example.net:9090" }).advertiseAgentAddress).toBe("m1.example.net:9090");
+    expect(loadManagerConfig({ ORBIT_ADVERTISE_AGENT_ADDR: "[fd00::1]:9090" }).advertiseAgentAddress).toBe("[fd00::1]:9090");
+    for (const bad of ["m1", "m1:", "http://m1:9090", "m 1:9090"]) {
+      expect(() => loadManagerConfig({ ORBIT_ADVERTISE_AGENT_ADDR: bad })).toThrow(/^ORBIT_ADVERTISE_AGENT_ADDR: expected "host:port"/);
+    }
+  });
 });

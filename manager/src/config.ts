@@ -22,6 +22,9 @@ const managerConfigSchema = (profile: ConfigProfile) => z.object({
   ORBIT_API_PORT: port.default(8080),
   ORBIT_GRPC_HOST: z.string().default("127.0.0.1"),
   ORBIT_GRPC_PORT: port.default(9090),
+  // "host:port" other managers tell agents to reach this one's gateway at (several managers on one
+  // database); default: the gateway's own address (the machine's name when it listens on all).
+  ORBIT_ADVERTISE_AGENT_ADDR: z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):\d{1,5}$/, 'expected "host:port"').optional(),
   DATABASE_URL: z.string().url().optional(),
   ORBIT_DATA_DIR: z.string().default(".orbit-data"),
   ORBIT_ADMIN_KEY: z.string().min(16, "must be at least 16 characters").optional(),
@@ -57,6 +60,8 @@ export interface ManagerConfig {
   apiPort: number;
   grpcHost: string;
   grpcPort: number;
+  /** The agent address advertised to agents (undefined: derived from the gateway's). */
+  advertiseAgentAddress: string | undefined;
   databaseUrl: string | undefined;
   dataDir: string;
   adminKey: string | undefined;
@@ -96,6 +101,7 @@ export function loadManagerConfig(
     apiPort: c.ORBIT_API_PORT,
     grpcHost: c.ORBIT_GRPC_HOST,
     grpcPort: c.ORBIT_GRPC_PORT,
+    advertiseAgentAddress: c.ORBIT_ADVERTISE_AGENT_ADDR,
     databaseUrl: c.DATABASE_URL,
     dataDir: c.ORBIT_DATA_DIR,
     adminKey: c.ORBIT_ADMIN_KEY,

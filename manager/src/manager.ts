@@ -1,10 +1,14 @@
 // Composition root of the manager: database, settings, agent gateway, jobs, allocator, API.
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import { createManagerLogger } from "./logging.js";
 import { AgentGateway, tokenMatcher } from "./agents/agent-gateway.js";
 import { AgentSessions } from "./agents/agent-sessions.js";
 import { CommandDispatcher } from "./agents/command-dispatcher.js";
+import { CommandRouter } from "./agents/command-router.js";
+import { ManagerInstances, defaultAgentAddress } from "./agents/manager-instances.js";
+import { PgNotificationListener } from "./db/pg-notification-listener.js";
 import { adminRoutes } from "./api/admin/admin.routes.js";
 import { hostCertificateRoutes } from "./api/admin/host-certificates.routes.js";
 import { registrationTokenRoutes } from "./api/admin/registration-tokens.routes.js";
@@ -100,7 +104,7 @@ import { PlacementService } from "./placement/placement-service.js";
 import { AllocationSettings } from "./placement/allocation-settings.js";
 import { SettingsRegistry } from "./settings/settings-registry.js";
 import { SettingsService } from "./settings/settings-service.js";
-import { SettingsListener } from "./settings/settings-listener.js";
+import { followSettingChanges } from "./settings/settings-listener.js";
 import { settingsRoutes } from "./api/admin/settings.routes.js";
 import { VmReconciler } from "./vm/vm-reconciler.js";
 import type { AgentSettings } from "#shared/protocol.js";
@@ -187,11 +191,27 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const allocation = new AllocationSettings(registry);
   defineAccountSettings(registry);
   const settings = new SettingsService(db, registry);
-  // Other managers' changes arrive over LISTEN/NOTIFY (PostgreSQL; PGlite has one process only).
-  const settingsListener = database.kind === "postgres" && config.databaseUrl
-    ? new SettingsListener({ url: config.databaseUrl, settings, log: log.child({ component: "settings" }) })
+  const metrics: ManagerMetrics = new ManagerMetrics({ connectedAgents: (): number => sessions.connectedHostIds().length });
+  const sessions: AgentSessions = new AgentSessions(metrics);
+  // Several managers on one PostgreSQL (README "Several managers"): this process's id, and commands
+  // for hosts whose stream another manager holds routed through the database (agents/command-router.ts).
+  const managerId = randomUUID();
+  const router = new CommandRouter({ db, sessions, managerId, log: log.child({ component: "routing" }) });
+  // This manager's row among those on the database (from when its API listens); agents are told the live ones' addresses.
+  const instances = new ManagerInstances({
+    db, id: managerId, log: log.child({ component: "managers" }), onDatabaseUnavailable: reportDatabase,
+    onChange: () => sessions.broadcast({ body: { $case: "settings", value: agentSettings() } }),
+  });
+  // Other managers' setting changes and routed commands arrive over LISTEN/NOTIFY on one
+  // connection (PostgreSQL; PGlite has one process only).
+  const notifications = database.kind === "postgres" && config.databaseUrl
+    ? new PgNotificationListener({ url: config.databaseUrl, log: log.child({ component: "notifications" }) })
     : undefined;
-  await settingsListener?.start();
+  if (notifications) {
+    followSettingChanges(notifications, settings, log.child({ component: "settings" }));
+    router.follow(notifications);
+  }
+  await notifications?.start();
   await settings.load((m) => log.warn(m));
   for (const [name, value] of Object.entries(opts.initialSettings ?? {})) await settings.set(name, value);
   allocation.rebuild();
@@ -205,15 +225,13 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const agentToken = config.agentToken ?? newSecret("join_");
 
   const hostsSvc = new HostService(db, (ctx) => registry.resolve<number>(HOST_MEMORY_RESERVE_SETTING, ctx));
-  const metrics: ManagerMetrics = new ManagerMetrics({ connectedAgents: (): number => sessions.connectedHostIds().length });
-  const sessions: AgentSessions = new AgentSessions(metrics);
   // Host liveness: one deadline for Suspect hosts, for commands waiting for an agent, and
   // for the reconnect backoff agents are told (hosts/host-liveness.ts).
   const liveness = new HostLiveness({
     intervalMs: () => Math.round(registry.number(LIVENESS_SETTINGS.interval) * 1000),
     missFactor: () => registry.number(LIVENESS_SETTINGS.missFactor),
   }, log.child({ component: "liveness" }));
-  const dispatcher = new CommandDispatcher(db, sessions, liveness);
+  const dispatcher = new CommandDispatcher(db, sessions, liveness, Date.now, notifications ? router : undefined);
   const runner = new JobRunner({
     db,
     log: log.child({ component: "jobs" }),
@@ -321,10 +339,11 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     ...liveness.agentSettings(),
     selfFenceAfterMs: haSettings.selfFenceAfterMs(),
     storageHeartbeatIntervalMs: haSettings.storageHeartbeatIntervalMs(),
+    managerAddresses: instances.agentAddresses(),
   });
   const gateway = new AgentGateway({
     hosts: hostsSvc, enrollment, certificates, requireClientCertificate: config.grpcTls,
-    sessions, handler: withHeartbeatMetrics(staleCopies.destroyedFirst(liveness.marksHostsUp(hostsSvc, reconciler)), metrics), log: log.child({ component: "agents" }), onDatabaseUnavailable: reportDatabase,
+    sessions, handler: router.handler(withHeartbeatMetrics(staleCopies.destroyedFirst(liveness.marksHostsUp(hostsSvc, reconciler)), metrics)), log: log.child({ component: "agents" }), onDatabaseUnavailable: reportDatabase,
     agentSettings,
     onVmStats: (hostId, report) => vmMetrics.record(hostId, report),
     onMigrationProgress: onMigrationProgress(db),
@@ -397,6 +416,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const addr = app.server.address();
   const apiPort = typeof addr === "object" && addr ? addr.port : config.apiPort;
   const apiUrl = config.publicUrl ?? `http://${config.apiHost}:${apiPort}`;
+  await instances.start({ agentAddress: config.advertiseAgentAddress ?? defaultAgentAddress(config.grpcHost, grpcPort), apiAddress: apiUrl });
   const metricsServer = config.metrics.on === "own"
     ? await startMetricsHttpServer({
       ...config.metrics, setting: "ORBIT_METRICS_ADDR", metrics: () => metrics.scrape(),
@@ -427,7 +447,8 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     metricsUrl: metricsServer?.url,
     close: async () => {
       await metricsServer?.close();
-      await settingsListener?.stop();
+      await notifications?.stop();
+      router.stop();
       await liveness.stop();
       await haLoop.stop();
       await vmMetrics.stop();
@@ -438,6 +459,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       // fail as retryable at once instead of waiting out their timeouts; their jobs resume later.
       const jobsDone = runner.stop();
       await gateway.close();
+      await instances.stop().catch((e: unknown) => log.warn({ err: e }, "removing this manager's row failed; it goes stale"));
       await jobsDone;
       await consoleLogs.drain();
       health.close();

@@ -9,16 +9,26 @@ export const DEFAULT_STATE_DIR = "/var/lib/orbit-agent";
 /** "host:port", "[ipv6]:port"; host is a DNS name or an IPv4 address. */
 const MANAGER_ADDRESS = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/;
 
-const managerAddress = z
+export function isManagerAddress(s: string): boolean {
+  const m = MANAGER_ADDRESS.exec(s);
+  const port = m ? Number(m[1]) : 0;
+  return port >= 1 && port <= 65535;
+}
+
+const managerAddress = z.string().refine(isManagerAddress, { message: 'expected "host:port" with a port in 1..65535' });
+
+/** "host:port" or several, comma-separated ("a:9090,b:9090"): the form ORBIT_MANAGER and --manager take too. */
+const managerAddressList = z
   .string()
-  .refine(
-    (s) => {
-      const m = MANAGER_ADDRESS.exec(s);
-      const port = m ? Number(m[1]) : 0;
-      return port >= 1 && port <= 65535;
-    },
-    { message: 'expected "host:port" with a port in 1..65535' },
-  );
+  .superRefine((s, ctx) => {
+    const parts = s.split(",").map((p) => p.trim());
+    const bad = parts.find((p) => !isManagerAddress(p));
+    if (bad !== undefined) {
+      const which = parts.length > 1 ? ` (${JSON.stringify(bad)} is not)` : "";
+      ctx.addIssue({ code: "custom", message: `expected "host:port" with a port in 1..65535, or several comma-separated${which}` });
+    }
+  })
+  .transform((s) => s.split(",").map((p) => p.trim()));
 
 const absolutePath = z.string().refine((s) => path.isAbsolute(s), { message: "expected an absolute path" });
 const nonEmpty = z.string().min(1);
@@ -175,7 +185,10 @@ export const REMOVED_AGENT_CONFIG_KEYS: Record<string, string> = {
 
 export const agentConfigSchema = z
   .strictObject({
-    manager: managerAddress,
+    // One manager, or several (a comma list here, or the managers list): the agent holds one
+    // stream and moves to the next when its manager goes away (connection/manager-list.ts).
+    manager: managerAddressList.optional(),
+    managers: z.array(managerAddress).min(1).optional(),
     token: nonEmpty.optional(),
     state_dir: absolutePath.default(DEFAULT_STATE_DIR),
     tls: tlsSchema.prefault({}),
@@ -192,39 +205,48 @@ export const agentConfigSchema = z
     ...Object.fromEntries(Object.keys(REMOVED_AGENT_CONFIG_KEYS).map((k) => [k, z.unknown().optional()])),
   })
   .superRefine((c, ctx) => {
+    if (c.manager === undefined && c.managers === undefined) {
+      ctx.addIssue({ code: "custom", path: ["manager"], message: 'required (one "host:port", a comma list, or a managers: list)' });
+    }
     for (const [key, why] of Object.entries(REMOVED_AGENT_CONFIG_KEYS)) {
       if ((c as Record<string, unknown>)[key] !== undefined) ctx.addIssue({ code: "custom", path: [key], message: `no longer read (${why}): remove it` });
     }
   })
-  .transform((c) => ({
-    manager: c.manager,
-    token: c.token,
-    stateDir: c.state_dir,
-    tls: c.tls,
-    driver: c.driver,
-    libvirt: {
-      uri: c.libvirt.uri,
-      domainType: c.libvirt.domain_type,
-      cpuMode: c.libvirt.cpu_mode ?? (c.libvirt.domain_type === "kvm" ? "host-passthrough" : "custom"),
-      cpuModel: c.libvirt.cpu_model,
-      machine: c.libvirt.machine,
-      cdromBus: c.libvirt.cdrom_bus,
-      // Follow state_dir unless set, so moving state_dir moves everything the agent owns.
-      imagesDir: c.libvirt.images_dir ?? path.join(c.state_dir, "images"),
-      instancesDir: c.libvirt.instances_dir ?? path.join(c.state_dir, "instances"),
-      ovmfCode: c.libvirt.ovmf_code,
-      ovmfVars: c.libvirt.ovmf_vars,
-      secureBoot: c.libvirt.secure_boot,
-    },
-    simulator: c.simulator,
-    gpu: c.gpu,
-    host: c.host,
-    reconnect: c.reconnect,
-    stats: c.stats,
-    ha: c.ha,
-    metrics: c.metrics,
-    logLevel: c.log_level,
-  }));
+  .transform((c) => {
+    // manager's entries first, then managers', each once: the first is dialled first.
+    const managers = [...new Set([...(c.manager ?? []), ...(c.managers ?? [])])];
+    return {
+      /** The first manager (logs, tools that take one). */
+      manager: managers[0]!,
+      managers,
+      token: c.token,
+      stateDir: c.state_dir,
+      tls: c.tls,
+      driver: c.driver,
+      libvirt: {
+        uri: c.libvirt.uri,
+        domainType: c.libvirt.domain_type,
+        cpuMode: c.libvirt.cpu_mode ?? (c.libvirt.domain_type === "kvm" ? "host-passthrough" : "custom"),
+        cpuModel: c.libvirt.cpu_model,
+        machine: c.libvirt.machine,
+        cdromBus: c.libvirt.cdrom_bus,
+        // Follow state_dir unless set, so moving state_dir moves everything the agent owns.
+        imagesDir: c.libvirt.images_dir ?? path.join(c.state_dir, "images"),
+        instancesDir: c.libvirt.instances_dir ?? path.join(c.state_dir, "instances"),
+        ovmfCode: c.libvirt.ovmf_code,
+        ovmfVars: c.libvirt.ovmf_vars,
+        secureBoot: c.libvirt.secure_boot,
+      },
+      simulator: c.simulator,
+      gpu: c.gpu,
+      host: c.host,
+      reconnect: c.reconnect,
+      stats: c.stats,
+      ha: c.ha,
+      metrics: c.metrics,
+      logLevel: c.log_level,
+    };
+  });
 
 export type AgentConfig = z.output<typeof agentConfigSchema>;
 export type AgentConfigFile = z.input<typeof agentConfigSchema>;

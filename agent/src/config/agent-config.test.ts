@@ -39,6 +39,7 @@ describe("parseAgentConfig defaults", () => {
     const c = parseAgentConfig({ manager: "mgr.example:50051" });
     expect(c).toEqual({
       manager: "mgr.example:50051",
+      managers: ["mgr.example:50051"],
       token: undefined,
       stateDir: "/var/lib/orbit-agent",
       tls: { caFile: undefined, certFile: undefined, keyFile: undefined, serverName: undefined },
@@ -121,6 +122,22 @@ describe("parseAgentConfig defaults", () => {
     const c = parseAgentConfig({ manager: "m:1", host: { migration_uri: "qemu+tcp://10.0.1.11/system", cluster_address: "10.0.1.11" } });
     expect(c.host).toMatchObject({ migrationUri: "qemu+tcp://10.0.1.11/system", clusterAddress: "10.0.1.11" });
     expect(() => parseAgentConfig({ manager: "m:1", host: { cluster_address: "10.0.1.11 x" } })).toThrow(/host\.cluster_address/);
+  });
+
+  it("takes several managers: a comma list, a managers list, or both (manager's first, each once)", () => {
+    expect(parseAgentConfig({ manager: "a:1, b:2" }).managers).toEqual(["a:1", "b:2"]);
+    expect(parseAgentConfig({ managers: ["a:1", "b:2"] })).toMatchObject({ manager: "a:1", managers: ["a:1", "b:2"] });
+    expect(parseAgentConfig({ manager: "c:3", managers: ["a:1", "c:3"] }).managers).toEqual(["c:3", "a:1"]);
+    expect(errorOf(() => parseAgentConfig({ manager: "a:1,b" })).message).toContain('manager: expected "host:port" with a port in 1..65535, or several comma-separated ("b" is not)');
+    expect(errorOf(() => parseAgentConfig({ managers: ["a:1", "b:0"] })).field).toBe("managers[1]");
+    expect(errorOf(() => parseAgentConfig({ managers: [] })).field).toBe("managers");
+  });
+
+  it("lets ORBIT_MANAGER and --manager (comma lists too) replace the file's managers", () => {
+    const files = fakeFs({ [DEFAULT_AGENT_CONFIG_PATH]: "managers: [a:1, b:2]\n" });
+    expect(loadAgentConfig({ argv: [], env: {}, readFile: files.readFile }).managers).toEqual(["a:1", "b:2"]);
+    expect(loadAgentConfig({ argv: [], env: { ORBIT_MANAGER: "c:3,d:4" }, readFile: files.readFile }).managers).toEqual(["c:3", "d:4"]);
+    expect(loadAgentConfig({ argv: ["--manager", "e:5"], env: { ORBIT_MANAGER: "c:3" }, readFile: files.readFile }).managers).toEqual(["e:5"]);
   });
 
   it("accepts an empty document as long as the manager comes from elsewhere", () => {

@@ -18,7 +18,7 @@ export const AGENT_ENV = {
   token: "ORBIT_AGENT_TOKEN",
 } as const;
 
-const MANAGER_HINT = ` (set "manager: HOST:PORT" in the file, ${AGENT_ENV.manager} or --manager)`;
+const MANAGER_HINT = ` (set "manager: HOST:PORT" in the file, ${AGENT_ENV.manager} or --manager; several: comma-separated)`;
 
 export interface LoadAgentConfigOptions {
   /** Command-line arguments without node and the script (process.argv.slice(2)). */
@@ -119,8 +119,10 @@ export function loadAgentConfig(opts: LoadAgentConfigOptions): AgentConfig {
   const sources: Record<string, string> = {};
 
   const envManager = nonEmptyEnv(opts.env, AGENT_ENV.manager);
+  // ORBIT_MANAGER and --manager (one address or a comma list) replace the file's managers, both keys.
   if (envManager !== undefined) {
     merged.manager = envManager;
+    delete merged.managers;
     sources.manager = AGENT_ENV.manager;
   }
   const envToken = nonEmptyEnv(opts.env, AGENT_ENV.token);
@@ -130,6 +132,7 @@ export function loadAgentConfig(opts: LoadAgentConfigOptions): AgentConfig {
   }
   if (flags.manager !== undefined) {
     merged.manager = flags.manager;
+    delete merged.managers;
     sources.manager = "--manager";
   }
   return parseAgentConfig(merged, { label: path, sources });

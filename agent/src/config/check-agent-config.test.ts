@@ -17,7 +17,7 @@ describe("check-agent-config CLI (Ansible's validate:)", () => {
   it("accepts the sample file", async () => {
     const r = await check("packaging/agent.yaml.example");
     expect(r.exitCode).toBe(0);
-    expect(r.stdout).toContain("OK (manager orbit-manager.example.net:50051, driver libvirt)");
+    expect(r.stdout).toContain("OK (managers orbit-manager.example.net:50051, orbit-manager-2.example.net:50051, driver libvirt)");
   });
 
   it("refuses a bad file with the key named, ignoring the environment", async () => {

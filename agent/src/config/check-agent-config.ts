@@ -11,7 +11,7 @@ if (file === undefined || process.argv.length > 3) {
 try {
   // Only the file: environment overrides are the running service's business, not the file's.
   const config = loadAgentConfig({ argv: ["--config", file], env: {} });
-  console.log(`${file}: OK (manager ${config.manager}, driver ${config.driver})`);
+  console.log(`${file}: OK (manager${config.managers.length > 1 ? "s" : ""} ${config.managers.join(", ")}, driver ${config.driver})`);
 } catch (e) {
   console.error(isOrbitError(e) ? e.message : String(e));
   process.exit(1);

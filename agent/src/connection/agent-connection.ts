@@ -19,7 +19,8 @@ import { probeManagerCa } from "./manager-ca-probe.js";
 import { fetchImageFile } from "./image-fetch.js";
 import { HypervisorError } from "#shared/errors.js";
 import type { ConnectionObserver } from "../monitoring/agent-metrics.js";
-import { ReconnectLog, reconnectDelayMs, type BackoffSettings } from "./reconnect.js";
+import { ManagerList } from "./manager-list.js";
+import { ReconnectLog, roundRobinDelayMs, type BackoffSettings } from "./reconnect.js";
 import type { AgentIdentity, AgentTlsIdentity, IdentityStore } from "./identity-store.js";
 
 export interface AgentTlsOptions {
@@ -36,7 +37,8 @@ export interface AgentTlsOptions {
 }
 
 export interface AgentConnectionOptions {
-  managerAddress: string;
+  /** One manager, or several on one database: the stream is held to one, the next is tried when it is lost. */
+  managerAddress: string | readonly string[];
   joinToken: string | undefined;
   identity: IdentityStore;
   facts: () => Promise<HostFacts>;
@@ -75,6 +77,11 @@ export interface AgentConnectionOptions {
 }
 
 export const DEFAULT_BACKOFF: BackoffSettings = { initialMs: 500, maxMs: 15_000 };
+/**
+ * How long dialing a manager may take before the next one is tried: a manager whose host is
+ * gone (no refusal, only silence) must not hold the agent for grpc's own 20 s connect timeout.
+ */
+const DIAL_TIMEOUT_MS = 3_000;
 export const DEFAULT_STATS_INTERVAL_MS = 60_000;
 /** VMs per VmStatsReport: a host with more sends several (the manager accepts up to 2048). */
 const STATS_SAMPLES_PER_REPORT = 512;
@@ -90,6 +97,30 @@ const EVENT_POWER: Record<string, PowerState> = {
   crashed: PowerState.POWER_STATE_CRASHED,
   pmsuspended: PowerState.POWER_STATE_SUSPENDED,
 };
+
+/**
+ * Resolves once the client's channel is connected. Fails at once when the connection is refused
+ * (the channel falls into TRANSIENT_FAILURE), and after timeoutMs when the address stays silent.
+ */
+function dial(client: grpc.Client, address: string, timeoutMs: number): Promise<void> {
+  const channel = client.getChannel();
+  const deadline = Date.now() + timeoutMs;
+  const failed = (why: string) => Object.assign(new Error(why), { code: grpc.status.UNAVAILABLE, details: why });
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      const state = channel.getConnectivityState(true);
+      if (state === grpc.connectivityState.READY) return resolve();
+      if (state === grpc.connectivityState.TRANSIENT_FAILURE || state === grpc.connectivityState.SHUTDOWN) {
+        return reject(failed(`could not connect to ${address}`));
+      }
+      channel.watchConnectivityState(state, deadline, (err) => {
+        if (err) reject(failed(`could not connect to ${address} within ${timeoutMs} ms`));
+        else check();
+      });
+    };
+    check();
+  });
+}
 
 export class AgentConnection {
   private client: AgentServiceClient | undefined;
@@ -119,12 +150,15 @@ export class AgentConnection {
   hostId: string | undefined;
   /** Interactive console sessions, multiplexed on the current stream. */
   readonly consoles: AgentConsoles;
+  /** The managers to dial, the current one first (configured, plus those the managers advertise). */
+  readonly managers: ManagerList;
 
   constructor(private readonly o: AgentConnectionOptions) {
     this.interval = o.heartbeatIntervalMs ?? 10_000;
     this.consoles = new AgentConsoles({ hypervisor: o.hypervisor, log: o.log.child({ component: "console" }) });
     this.reconnectLog = new ReconnectLog(o.log, o.reconnectLogEveryMs ?? 60_000);
     this.connected = new Promise((r) => { this.markConnected = r; });
+    this.managers = new ManagerList(typeof o.managerAddress === "string" ? [o.managerAddress] : o.managerAddress);
   }
 
   start(): void {
@@ -173,7 +207,7 @@ export class AgentConnection {
   private clientFor(key: string, credentials: () => grpc.ChannelCredentials): AgentServiceClient {
     if (this.client && this.clientKey === key) return this.client;
     this.client?.close();
-    this.client = new AgentServiceClient(this.o.managerAddress, credentials(), this.channelOptions());
+    this.client = new AgentServiceClient(this.managers.current(), credentials(), this.channelOptions());
     this.clientKey = key;
     return this.client;
   }
@@ -182,7 +216,8 @@ export class AgentConnection {
     return this.clientFor(`mtls:${t.certPem}`, () => grpc.credentials.createSsl(Buffer.from(t.caPem), Buffer.from(t.keyPem), Buffer.from(t.certPem)));
   }
 
-  private register(client: AgentServiceClient, req: { token: string; facts: HostFacts; csrPem?: string }, md: grpc.Metadata): Promise<RegisterResponse> {
+  private async register(client: AgentServiceClient, req: { token: string; facts: HostFacts; csrPem?: string }, md: grpc.Metadata): Promise<RegisterResponse> {
+    await dial(client, this.managers.current(), DIAL_TIMEOUT_MS);
     return new Promise((resolve, reject) => {
       client.register({ token: req.token, facts: req.facts, csrPem: req.csrPem ?? "" }, md, { deadline: Date.now() + 15_000 }, (err, res) => (err ? reject(err) : resolve(res)));
     });
@@ -232,10 +267,10 @@ export class AgentConnection {
     let trusted = tls.caPem ?? (known?.tls ? Buffer.from(known.tls.caPem) : undefined);
     if (!trusted) {
       this.o.log.warn("no CA configured (tls.ca_file): trusting the CA the manager presents, on first use");
-      trusted = Buffer.from(await probeManagerCa(this.o.managerAddress, { serverName: tls.serverName }));
+      trusted = Buffer.from(await probeManagerCa(this.managers.current(), { serverName: tls.serverName }));
     }
     // A throwaway channel that verifies the manager: the enrolled one carries the client certificate.
-    const boot = new AgentServiceClient(this.o.managerAddress, grpc.credentials.createSsl(trusted), this.channelOptions());
+    const boot = new AgentServiceClient(this.managers.current(), grpc.credentials.createSsl(trusted), this.channelOptions());
     let res: RegisterResponse;
     try {
       res = await this.register(boot, { token: this.o.joinToken ?? "", facts, csrPem }, new grpc.Metadata());
@@ -269,7 +304,7 @@ export class AgentConnection {
     // Console output does not wait in the send queue behind heartbeats; the stream's own buffer
     // is what a session is measured against (agent-consoles.ts).
     this.consoles.attach({ send: (msg) => { stream.write(msg); return stream.writableLength; } });
-    this.o.log.info({ hostId: res.hostId, manager: this.o.managerAddress, mtls: Boolean(tls) }, "connected to manager");
+    this.o.log.info({ hostId: res.hostId, manager: this.managers.current(), mtls: Boolean(tls) }, "connected to manager");
     // Results that waited while disconnected go first, then a full heartbeat.
     this.enqueue(async () => {
       while (this.outbox.length) stream.write({ body: { $case: "commandResult", value: this.outbox.shift()! } });
@@ -287,7 +322,7 @@ export class AgentConnection {
     clearTimeout(this.renewalTimer);
     this.consoles.attach(undefined);
     this.stream = undefined;
-    if (!this.stopped) this.o.log.warn({ why }, "lost the manager");
+    if (!this.stopped) this.o.log.warn({ why, manager: this.managers.current() }, "lost the manager");
   }
 
   /** The reconnect backoff in force: the manager's cap, when it set one, bounds the agent's own. */
@@ -300,6 +335,9 @@ export class AgentConnection {
   private applySettings(s: AgentSettings): void {
     if (s.heartbeatIntervalMs) this.interval = s.heartbeatIntervalMs;
     if (s.reconnectBackoffMaxMs) this.managerBackoffMaxMs = s.reconnectBackoffMaxMs;
+    if (s.managerAddresses.length && this.managers.advertise(s.managerAddresses)) {
+      this.o.log.info({ managers: this.managers.addresses() }, "managers to fail over to changed");
+    }
     this.o.onSettings?.(s);
   }
 
@@ -322,7 +360,12 @@ export class AgentConnection {
       this.client = undefined;
       this.clientKey = "";
       failures = Date.now() - began > 30_000 ? 1 : failures + 1;
-      const delay = reconnectDelayMs(failures, this.backoff(), random);
+      // The next attempt goes to the next manager: with another one up, the agent is back within
+      // the first backoff step; only a round where all failed makes the waits grow.
+      const from = this.managers.current();
+      const to = this.managers.next();
+      const delay = roundRobinDelayMs(failures, this.managers.size, this.backoff(), random);
+      if (to !== from) this.o.log.info({ from, to, retryInMs: delay }, "trying the next manager");
       if (failure !== undefined) this.reconnectLog.failed(failure, delay);
       if (failure !== undefined) this.o.observer?.connectFailed();
       // Not unref'd: this wait is what keeps a disconnected agent alive (simulator driver).

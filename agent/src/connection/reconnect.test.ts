@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { ReconnectLog, reconnectDelayMs } from "./reconnect.js";
+import { ReconnectLog, reconnectDelayMs, roundRobinDelayMs } from "./reconnect.js";
 
 describe("reconnectDelayMs (full jitter)", () => {
   const b = { initialMs: 500, maxMs: 15_000 };
@@ -21,6 +21,23 @@ describe("reconnectDelayMs (full jitter)", () => {
         return d >= 0 && d < Math.max(1, Math.min(maxMs, initialMs * 2 ** (failures - 1))) + 1 && d <= maxMs;
       },
     ));
+  });
+});
+
+describe("roundRobinDelayMs", () => {
+  const b = { initialMs: 500, maxMs: 15_000 };
+  const top = () => 0.999999;
+
+  it("tries every other manager within the first backoff step before the waits grow", () => {
+    // Two managers: the first failure (the lost one) and the second stay in the first step.
+    expect([1, 2, 3, 4, 5].map((f) => roundRobinDelayMs(f, 2, b, top))).toEqual([499, 499, 999, 999, 1999]);
+    // Three managers: three attempts per step.
+    expect([1, 3, 4, 6, 7].map((f) => roundRobinDelayMs(f, 3, b, top))).toEqual([499, 499, 999, 999, 1999]);
+  });
+
+  it("is reconnectDelayMs with one manager", () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 60 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (f, r) =>
+      roundRobinDelayMs(f, 1, b, () => r) === reconnectDelayMs(f, b, () => r)));
   });
 });
 

@@ -63,3 +63,14 @@ export class ReconnectLog {
     this.lastLoggedAt = 0;
   }
 }
+
+/**
+ * The wait before the next attempt when the agent goes round `managers` addresses: one round is
+ * one backoff step, so after a lost manager the next one is tried within the first step
+ * (initialMs), and only a round in which every manager failed makes the waits grow. With one
+ * manager this is reconnectDelayMs.
+ */
+export function roundRobinDelayMs(failures: number, managers: number, b: BackoffSettings, random: () => number = Math.random): number {
+  const rounds = Math.ceil(Math.max(1, failures) / Math.max(1, managers));
+  return reconnectDelayMs(rounds, b, random);
+}

@@ -9,6 +9,7 @@ import type { AttachDisk, Command, CommandResult, ConsoleLog, DiskSpec, DomainSt
 import type { Db } from "../db/database.js";
 import { commands, hosts, jobs, vms } from "../db/schema.js";
 import type { AgentSessions } from "./agent-sessions.js";
+import type { CommandRouter } from "./command-router.js";
 
 export interface AgentLiveness {
   /** Until when (epoch ms) a host with this last heartbeat counts as alive. */
@@ -37,6 +38,12 @@ export class CommandDispatcher {
     private readonly sessions: AgentSessions,
     private readonly liveness: AgentLiveness,
     private readonly now: () => number = Date.now,
+    /**
+     * Several managers on one PostgreSQL: a host whose stream is not here gets its commands
+     * through the database (command-router.ts). Without it (PGlite, one manager) a command waits
+     * for the host's agent to connect here.
+     */
+    private readonly router?: CommandRouter,
   ) {}
 
   /** Resolves with the result when ok; throws the agent's error (typed, with its retryable flag) otherwise. */
@@ -47,6 +54,13 @@ export class CommandDispatcher {
     const row = { id: command.commandId, hostId, vmId: opts.vmId ?? null, jobId: opts.jobId ?? null, kind };
     let result: CommandResult;
     await this.refuseStartElsewhere(hostId, command);
+    if (this.router && !this.sessions.isConnected(hostId)) {
+      // Another manager holds the stream, or will: the router writes the row and waits for its result.
+      result = await this.router.route(hostId, command, { ...row, timeoutMs: opts.timeoutMs, pickupBy: await this.livenessDeadline(hostId) });
+      await this.record(result);
+      if (!result.ok) throw fromErrorInfo(result.error ?? { code: "internal", message: "agent reported failure", retryable: false });
+      return result;
+    }
     try {
       await this.agentConnected(hostId);
       await this.db.insert(commands).values({ ...row, status: "sent" })
@@ -217,6 +231,12 @@ export class CommandDispatcher {
   }
 
   /** Waits for the host's agent until the host's liveness deadline; AgentUnavailableError after it. */
+  /** Until when (epoch ms) the host's agent counts as alive: how long a command waits for it. */
+  private async livenessDeadline(hostId: number): Promise<number> {
+    const [h] = await this.db.select({ lastHeartbeatAt: hosts.lastHeartbeatAt }).from(hosts).where(eq(hosts.id, hostId));
+    return this.liveness.aliveUntil(h?.lastHeartbeatAt ?? null);
+  }
+
   private async agentConnected(hostId: number): Promise<void> {
     if (this.sessions.isConnected(hostId)) return;
     const [h] = await this.db.select({ lastHeartbeatAt: hosts.lastHeartbeatAt }).from(hosts).where(eq(hosts.id, hostId));

@@ -196,6 +196,11 @@ export const hosts = pgTable("hosts", {
    * from lists and placement; the row stays so the history of its VMs, jobs and GPUs stays valid.
    */
   removedAt: timestamp("removed_at", { withTimezone: true, mode: "date" }),
+  /**
+   * The manager process (manager_instances.id) holding the host's agent stream now; null when no
+   * manager does. Set on connect, cleared on disconnect by that manager only.
+   */
+  connectedManagerId: uuid("connected_manager_id"),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });
@@ -450,7 +455,11 @@ export const jobs = pgTable("jobs", {
   finishedAt: timestamp("finished_at", { withTimezone: true, mode: "date" }),
 }, (t) => [index("jobs_status").on(t.status)]);
 
-export type CommandStatus = "pending" | "sent" | "succeeded" | "failed";
+/**
+ * routed: written for the manager holding the host's stream (agents/command-router.ts), not yet
+ * taken by it; sent: on a stream; pending: not sent (the agent was away).
+ */
+export type CommandStatus = "pending" | "routed" | "sent" | "succeeded" | "failed";
 
 export const commands = pgTable("commands", {
   id: uuid("id").primaryKey(),
@@ -462,7 +471,28 @@ export const commands = pgTable("commands", {
   error: jsonb("error").$type<{ code: string; message: string; retryable: boolean }>(),
   createdAt: createdAt(),
   completedAt: timestamp("completed_at", { withTimezone: true, mode: "date" }),
+  // Routed commands only (a host on another manager, agents/command-router.ts): the Command and
+  // its CommandResult as protobuf (base64), how long the holder waits for the agent, and until
+  // when a holder may still send it (later it is stale: its sender has given up).
+  request: text("request"),
+  result: text("result"),
+  timeoutMs: integer("timeout_ms"),
+  deliverBy: timestamp("deliver_by", { withTimezone: true, mode: "date" }),
 }, (t) => [index("commands_host").on(t.hostId)]);
+
+/**
+ * The manager processes sharing this database, each heartbeating its row (manager_instances.ts):
+ * the agent addresses agents are told to fail over to, and which process holds a host's stream.
+ */
+export const managerInstances = pgTable("manager_instances", {
+  id: uuid("id").primaryKey(),
+  agentAddress: text("agent_address").notNull(),
+  apiAddress: text("api_address").notNull(),
+  hostname: text("hostname").notNull(),
+  pid: integer("pid").notNull(),
+  startedAt: timestamp("started_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  lastSeenAt: timestamp("last_seen_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+});
 
 /** One VM's part in a host's maintenance (hosts/maintenance-plan.ts decides it). */
 export type MaintenanceVmStatus = "queued" | "migrating" | "moved" | "blocked" | "failed" | "stays";

@@ -1,97 +1,49 @@
-// Follows other managers' setting changes on PostgreSQL: a dedicated connection (a pooled one
-// would drop LISTEN when returned) listening on SETTINGS_CHANNEL. Each notification re-reads the
-// named setting. When the connection is lost it reconnects with backoff and then re-reads every
-// setting, since notifications sent meanwhile are gone.
-import pg from "pg";
+// Follows other managers' setting changes on PostgreSQL: each notification on SETTINGS_CHANNEL
+// re-reads the named setting; after a lost notification connection every setting is re-read,
+// since notifications sent meanwhile are gone. The connection is the manager's one
+// PgNotificationListener (db/pg-notification-listener.ts), shared with command routing.
 import type { Logger } from "pino";
+import { PgNotificationListener } from "../db/pg-notification-listener.js";
 import { SETTINGS_CHANNEL, type SettingsService } from "./settings-service.js";
+
+type Settings = Pick<SettingsService, "reload" | "reloadAll">;
+
+/** Subscribes the settings to a listener (before it starts). */
+export function followSettingChanges(listener: PgNotificationListener, settings: Settings, log: Pick<Logger, "warn" | "info">): void {
+  listener.on(SETTINGS_CHANNEL, "settings", (name) => settings.reload(name, (m) => log.warn(m)));
+  listener.onReconnected("settings", async () => {
+    log.info("re-reading every setting after the notification connection was lost");
+    await settings.reloadAll((m) => log.warn(m));
+  });
+}
 
 export interface SettingsListenerOptions {
   url: string;
-  settings: Pick<SettingsService, "reload" | "reloadAll">;
+  settings: Settings;
   log: Pick<Logger, "warn" | "info">;
   /** Backoff between reconnect attempts (ms): doubles from min to max. */
   retryMinMs?: number;
   retryMaxMs?: number;
 }
 
+/** A listener of its own that follows settings only. */
 export class SettingsListener {
-  private client: pg.Client | undefined;
-  private stopped = false;
-  private retryMs: number;
-  private timer: NodeJS.Timeout | undefined;
-  private failedAttempts = 0;
-  /** Notifications are applied one at a time, in order. */
-  private queue: Promise<void> = Promise.resolve();
+  private readonly listener: PgNotificationListener;
 
-  constructor(private readonly o: SettingsListenerOptions) {
-    this.retryMs = o.retryMinMs ?? 250;
-  }
-
-  /** Connects and listens; resolves once listening (or rejects when the first connection fails). */
-  async start(): Promise<void> {
-    await this.connect(false);
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    const c = this.client;
-    this.client = undefined;
-    await c?.end().catch(() => undefined);
-    await this.queue;
-  }
-
-  private async connect(reloadAfter: boolean): Promise<void> {
-    const client = new pg.Client({ connectionString: this.o.url, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
-    client.on("error", (err) => this.lost(client, err));
-    client.on("end", () => this.lost(client, new Error("connection ended")));
-    client.on("notification", (n) => {
-      if (n.channel !== SETTINGS_CHANNEL || !n.payload) return;
-      const name = n.payload;
-      this.enqueue(() => this.o.settings.reload(name, (m) => this.o.log.warn(m)));
+  constructor(o: SettingsListenerOptions) {
+    this.listener = new PgNotificationListener({
+      url: o.url, log: o.log,
+      ...(o.retryMinMs !== undefined ? { retryMinMs: o.retryMinMs } : {}),
+      ...(o.retryMaxMs !== undefined ? { retryMaxMs: o.retryMaxMs } : {}),
     });
-    await client.connect();
-    await client.query(`LISTEN ${SETTINGS_CHANNEL}`);
-    if (this.stopped) {
-      await client.end().catch(() => undefined);
-      return;
-    }
-    this.client = client;
-    this.retryMs = this.o.retryMinMs ?? 250;
-    this.failedAttempts = 0;
-    if (reloadAfter) {
-      this.o.log.info("settings notification connection back; re-reading every setting");
-      this.enqueue(() => this.o.settings.reloadAll((m) => this.o.log.warn(m)));
-    }
+    followSettingChanges(this.listener, o.settings, o.log);
   }
 
-  private enqueue(work: () => Promise<void>): void {
-    this.queue = this.queue.then(work).catch((e: unknown) => {
-      this.o.log.warn({ err: e }, "re-reading settings after a change failed; retrying on reconnect");
-      // The values may now be stale: drop the connection so the reconnect re-reads them all.
-      void this.client?.end().catch(() => undefined);
-    });
+  start(): Promise<void> {
+    return this.listener.start();
   }
 
-  private lost(client: pg.Client, err: Error): void {
-    if (this.stopped || this.client !== client) return;
-    this.client = undefined;
-    this.o.log.warn({ err }, "settings notification connection lost; reconnecting");
-    client.end().catch(() => undefined);
-    this.scheduleReconnect();
-  }
-
-  private scheduleReconnect(): void {
-    if (this.stopped) return;
-    const wait = this.retryMs;
-    this.retryMs = Math.min(this.retryMs * 2, this.o.retryMaxMs ?? 5000);
-    this.timer = setTimeout(() => {
-      this.connect(true).catch((e: unknown) => {
-        // Once per outage: the database health log already says the database is away.
-        if (this.failedAttempts++ === 0) this.o.log.warn({ err: e }, "settings notification connection failed; retrying until it is back");
-        this.scheduleReconnect();
-      });
-    }, wait);
+  stop(): Promise<void> {
+    return this.listener.stop();
   }
 }

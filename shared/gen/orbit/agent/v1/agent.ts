@@ -199,6 +199,12 @@ export interface AgentSettings {
   selfFenceAfterMs: number;
   /** How often the agent writes its storage heartbeat; 0: the agent's default. */
   storageHeartbeatIntervalMs: number;
+  /**
+   * The agent-facing addresses ("host:port") of every live manager on the same database: an
+   * agent that loses its manager tries the next one. Merged with the agent's configured list
+   * (which it always keeps); empty: nothing to add.
+   */
+  managerAddresses: string[];
 }
 
 /** What a host is. Sent at registration and again on every (re)connect. */
@@ -1501,7 +1507,13 @@ export const RegisterResponse: MessageFns<RegisterResponse> = {
 };
 
 function createBaseAgentSettings(): AgentSettings {
-  return { heartbeatIntervalMs: 0, reconnectBackoffMaxMs: 0, selfFenceAfterMs: 0, storageHeartbeatIntervalMs: 0 };
+  return {
+    heartbeatIntervalMs: 0,
+    reconnectBackoffMaxMs: 0,
+    selfFenceAfterMs: 0,
+    storageHeartbeatIntervalMs: 0,
+    managerAddresses: [],
+  };
 }
 
 export const AgentSettings: MessageFns<AgentSettings> = {
@@ -1517,6 +1529,9 @@ export const AgentSettings: MessageFns<AgentSettings> = {
     }
     if (message.storageHeartbeatIntervalMs !== 0) {
       writer.uint32(32).uint32(message.storageHeartbeatIntervalMs);
+    }
+    for (const v of message.managerAddresses) {
+      writer.uint32(42).string(v!);
     }
     return writer;
   },
@@ -1566,6 +1581,14 @@ export const AgentSettings: MessageFns<AgentSettings> = {
             message.storageHeartbeatIntervalMs = reader.uint32();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.managerAddresses.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1600,6 +1623,11 @@ export const AgentSettings: MessageFns<AgentSettings> = {
         : isSet(object.storage_heartbeat_interval_ms)
         ? globalThis.Number(object.storage_heartbeat_interval_ms)
         : 0,
+      managerAddresses: globalThis.Array.isArray(object?.managerAddresses)
+        ? object.managerAddresses.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.manager_addresses)
+        ? object.manager_addresses.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1617,6 +1645,9 @@ export const AgentSettings: MessageFns<AgentSettings> = {
     if (message.storageHeartbeatIntervalMs !== 0) {
       obj.storageHeartbeatIntervalMs = Math.round(message.storageHeartbeatIntervalMs);
     }
+    if (message.managerAddresses?.length) {
+      obj.managerAddresses = message.managerAddresses;
+    }
     return obj;
   },
 
@@ -1629,6 +1660,7 @@ export const AgentSettings: MessageFns<AgentSettings> = {
     message.reconnectBackoffMaxMs = object.reconnectBackoffMaxMs ?? 0;
     message.selfFenceAfterMs = object.selfFenceAfterMs ?? 0;
     message.storageHeartbeatIntervalMs = object.storageHeartbeatIntervalMs ?? 0;
+    message.managerAddresses = object.managerAddresses?.map((e) => e) || [];
     return message;
   },
 };
