@@ -1,6 +1,6 @@
 import pino from "pino";
 import { describe, expect, it } from "vitest";
-import { HostLiveness, LivenessRule } from "./host-liveness.js";
+import { HostLiveness, LivenessRule, STARTUP_GRACE_MS } from "./host-liveness.js";
 
 const T0 = 1_000_000;
 
@@ -26,6 +26,19 @@ describe("LivenessRule", () => {
     now = T0 + 30_001;
     expect(rule.staleCutoff()!.getTime()).toBe(T0 + 1);
     expect(heardBeforeTheRestart.getTime() < rule.staleCutoff()!.getTime()).toBe(true);
+  });
+
+  it("after a start, waits at least STARTUP_GRACE_MS even when the window is shorter", () => {
+    let now = T0;
+    const rule = new LivenessRule({ intervalMs: () => 500, missFactor: () => 8 }, () => now);
+    expect(rule.windowMs()).toBe(4000);
+    expect(rule.aliveUntil(null)).toBe(T0 + STARTUP_GRACE_MS);
+    now = T0 + STARTUP_GRACE_MS - 1;
+    expect(rule.staleCutoff()).toBeUndefined();
+    now = T0 + STARTUP_GRACE_MS;
+    expect(rule.staleCutoff()!.getTime()).toBe(now - 4000);
+    // A host heard from since is judged by its heartbeat and the window alone.
+    expect(rule.aliveUntil(new Date(now - 1000))).toBe(T0 + STARTUP_GRACE_MS + 3000);
   });
 
   it("tells agents a reconnect backoff cap of half the window, so an agent is back before the deadline", () => {
@@ -65,10 +78,14 @@ describe("HostLiveness.check", () => {
     await liveness.check(loop);
     expect(cutoffs).toEqual([]);
     expect(after).toEqual([[]]);
+    // Past the 2 s window but within the start-up grace: still nothing.
     now += 2500;
     await liveness.check(loop);
+    expect(cutoffs).toEqual([]);
+    now = T0 + STARTUP_GRACE_MS + 500;
+    await liveness.check(loop);
     expect(cutoffs).toEqual([now - 2000]);
-    expect(after).toEqual([[], [7]]);
+    expect(after).toEqual([[], [], [7]]);
   });
 });
 

@@ -8,8 +8,11 @@
 //     manager (or that this manager lost by restarting) is back well before the deadline.
 // Host states follow from it here and nowhere else: a host heard from (stream opened, heartbeat)
 // is marked Up (from any state: Suspect, Alert, Down), a host past its deadline Suspect.
-// Counting from the manager's start gives every agent one full window after a restart: a
-// manager that was down for a while does not declare hosts dead for heartbeats it could not hear.
+// Counting from the manager's start gives every agent one full window after a restart, and never
+// less than STARTUP_GRACE_MS: a manager that was down for a while does not declare hosts dead for
+// heartbeats it could not hear, and agents whose backoff had grown while it was away (or that a
+// loaded machine slows) are waited for by resumed jobs rather than failed (a 4 s window was too
+// short for agents reconnecting on a loaded 2-core machine, as a fault test found).
 import type { Logger } from "pino";
 import type { HostStreamHandler } from "../agents/agent-gateway.js";
 import { HeartbeatDeadline } from "./heartbeat-deadline.js";
@@ -18,6 +21,9 @@ export interface LivenessSettings {
   intervalMs: () => number;
   missFactor: () => number;
 }
+
+/** The shortest wait for agents after this manager starts listening, whatever the window. */
+export const STARTUP_GRACE_MS = 15_000;
 
 /** The setting names the rule is made of. */
 /** CloudStack's names: ping.interval in seconds, ping.timeout a multiple of it. */
@@ -45,12 +51,18 @@ export class LivenessRule {
   /** Hosts whose last heartbeat is older are stale; undefined while no host can be (first window after start). */
   staleCutoff(): Date | undefined {
     const cutoff = this.deadline.cutoff();
+    if (this.now() < this.listeningSince + this.firstWindowMs()) return undefined;
     return cutoff.getTime() < this.listeningSince ? undefined : cutoff;
+  }
+
+  /** The first window after the start: a full window, at least STARTUP_GRACE_MS. */
+  private firstWindowMs(): number {
+    return Math.max(this.windowMs(), STARTUP_GRACE_MS);
   }
 
   /** Until when (epoch ms) a host with this last heartbeat counts as alive. */
   aliveUntil(lastHeartbeatAt: Date | null | undefined): number {
-    return Math.max(lastHeartbeatAt?.getTime() ?? 0, this.listeningSince) + this.windowMs();
+    return Math.max((lastHeartbeatAt?.getTime() ?? 0) + this.windowMs(), this.listeningSince + this.firstWindowMs());
   }
 
   /** The longest wait between an agent's reconnect attempts: half the window. */
