@@ -334,6 +334,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     hosts: hostsSvc, enrollment, certificates, requireClientCertificate: config.grpcTls,
     sessions, handler: withHeartbeatMetrics(agentHandler, metrics), log: log.child({ component: "agents" }), onDatabaseUnavailable: reportDatabase,
     inboxObserver: metrics,
+    onCommandResult: (hostId) => reconcileOnChange.active(hostId),
     agentSettings,
     onVmStats: (hostId, report) => vmMetrics.record(hostId, report),
     onMigrationProgress: onMigrationProgress(db),

@@ -64,6 +64,8 @@ export interface AgentGatewayOptions {
   onDatabaseUnavailable?: (e: unknown) => boolean;
   /** The image store FetchImage reads (without it, every image is NOT_FOUND). */
   images?: ImageFiles;
+  /** Told of every command result a host sends (vm/reconcile-on-change.ts: its next heartbeats are reconciled). */
+  onCommandResult?: (hostId: number) => void;
   /** Each stream's inbound bound (default STREAM_INBOX_MAX / STREAM_INBOX_RESUME_AT). */
   inbox?: { maxQueued: number; resumeAt: number };
   /** Told about coalesced heartbeats and paused streams (monitoring). */
@@ -262,6 +264,7 @@ export class AgentGateway {
           this.o.sessions.send(host.id, { body: { $case: "ack", value: { seq: b.value.seq } } });
           return;
         case "commandResult":
+          this.o.onCommandResult?.(host.id);
           if (!this.o.sessions.resolve(host.id, b.value)) await this.o.handler.onLateResult(host.id, b.value);
           return;
         case "event":

@@ -65,4 +65,27 @@ describe("ReconcileOnChange", () => {
     expect(full.onHeartbeat).toHaveBeenCalledTimes(3);
     expect(full.onConnected).toHaveBeenCalledWith(2);
   });
+
+  it("reconciles every heartbeat of a host for a while after a command result or domain event on its stream", async () => {
+    let now = 0;
+    const gate = new ReconcileOnChange({ fullEveryMs: () => 60_000, activeForMs: 10_000, now: () => now, random: () => 0.5 });
+    const { full, routine } = handlers();
+    const h = gate.handler(full, routine);
+    const hb = beat([["a", PowerState.POWER_STATE_RUNNING]]);
+    await h.onHeartbeat(3, hb);
+    await h.onHeartbeat(3, hb);
+    expect(full.onHeartbeat).toHaveBeenCalledTimes(1);
+    gate.active(3); // a command result
+    await h.onHeartbeat(3, hb);
+    now = 9_999;
+    await h.onHeartbeat(3, hb);
+    expect(full.onHeartbeat).toHaveBeenCalledTimes(3);
+    now = 10_000;
+    await h.onHeartbeat(3, hb);
+    expect(full.onHeartbeat).toHaveBeenCalledTimes(3);
+    await h.onDomainEvent(3, {} as never);
+    await h.onHeartbeat(3, hb);
+    expect(full.onHeartbeat).toHaveBeenCalledTimes(4);
+    expect(routine.onHeartbeat).toHaveBeenCalledTimes(2);
+  });
 });

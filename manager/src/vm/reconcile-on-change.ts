@@ -5,6 +5,10 @@
 // failed pass, and at least every `fullEveryMs` per host (jittered ±25%, so hosts that connected
 // together do not all come due in the same second): what changed on the manager's side alone (a
 // VM's row moved by an admin, a stale copy recorded by HA) is never left for longer than that.
+// A host with activity (a command result or a domain event on its stream) has every heartbeat go
+// the full path for `activeForMs` after it: the job that sent the command writes its outcome after
+// the result arrives, and a heartbeat that disagrees with that outcome is reconciled at once, as
+// before, rather than at the next periodic pass.
 import { createHash } from "node:crypto";
 import type { Heartbeat } from "#shared/protocol.js";
 import type { HostStreamHandler } from "../agents/agent-gateway.js";
@@ -26,16 +30,28 @@ interface Reconciled { digest: string; dueAt: number }
 export class ReconcileOnChange {
   /** Per connected host: the report last reconciled and when a full pass is due anyway. */
   private readonly last = new Map<number, Reconciled>();
+  /** Hosts with recent activity: every heartbeat goes the full path until then (epoch ms). */
+  private readonly activeUntil = new Map<number, number>();
 
   constructor(private readonly o: {
-    fullEveryMs: () => number; now?: () => number; random?: () => number; observer?: ReconcileObserver;
+    fullEveryMs: () => number; activeForMs?: number; now?: () => number; random?: () => number; observer?: ReconcileObserver;
   }) {}
+
+  /** A command result or domain event of the host: its heartbeats are reconciled for a while. */
+  active(hostId: number): void {
+    this.activeUntil.set(hostId, this.now() + (this.o.activeForMs ?? 10_000));
+  }
 
   private now(): number { return (this.o.now ?? Date.now)(); }
 
   /** True when this heartbeat must go the full path. */
   due(hostId: number, hb: Heartbeat): boolean {
     const last = this.last.get(hostId);
+    const activeUntil = this.activeUntil.get(hostId);
+    if (activeUntil !== undefined) {
+      if (activeUntil > this.now()) return true;
+      this.activeUntil.delete(hostId);
+    }
     return !last || last.dueAt <= this.now() || last.digest !== reportDigest(hb);
   }
 
@@ -61,9 +77,9 @@ export class ReconcileOnChange {
         this.reconciled(hostId, hb);
         this.o.observer?.heartbeatReconciled(true);
       },
-      onDomainEvent: (hostId, e) => full.onDomainEvent(hostId, e),
-      onLateResult: (hostId, r) => full.onLateResult(hostId, r),
-      onDisconnected: (hostId) => { this.last.delete(hostId); return full.onDisconnected(hostId); },
+      onDomainEvent: (hostId, e) => { this.active(hostId); return full.onDomainEvent(hostId, e); },
+      onLateResult: (hostId, r) => { this.active(hostId); return full.onLateResult(hostId, r); },
+      onDisconnected: (hostId) => { this.last.delete(hostId); this.activeUntil.delete(hostId); return full.onDisconnected(hostId); },
     };
   }
 }
