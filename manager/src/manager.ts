@@ -323,9 +323,11 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   });
   // Heartbeats (hosts/README.md): routine ones coalesce into one write per tick; only a heartbeat
   // that reports something new (or is due its periodic pass) goes to stale copies and the reconciler.
-  const heartbeats = new HeartbeatCoalescer(hostsSvc, { tickMs: HEARTBEAT_FLUSH_TICK_MS, observer: metrics });
-  heartbeats.start();
   const reconcileOnChange = new ReconcileOnChange({ fullEveryMs: () => registry.number(RECONCILE_FULL_INTERVAL_SETTING), observer: metrics });
+  const heartbeats = new HeartbeatCoalescer(hostsSvc, {
+    tickMs: HEARTBEAT_FLUSH_TICK_MS, observer: metrics, cameBackUp: (hostId) => reconcileOnChange.cameBackUp(hostId),
+  });
+  heartbeats.start();
   const agentHandler = reconcileOnChange.handler(
     staleCopies.destroyedFirst(liveness.marksHostsUp(heartbeats, reconciler)),
     liveness.keepsHostsUp(heartbeats),

@@ -6,15 +6,17 @@ function fakeStore() {
   const calls: ({ op: "markUp"; hostId: number; at?: Date } | { op: "batch"; batch: HeartbeatWrite[] } | { op: "markStale" })[] = [];
   let failNext = false;
   let stale: number[] = [];
+  let notUp: number[] = [];
   const store: HeartbeatStore = {
     markUp: async (hostId, at) => { calls.push(at ? { op: "markUp", hostId, at } : { op: "markUp", hostId }); },
     recordHeartbeats: async (batch) => {
       if (failNext) { failNext = false; throw new Error("database away"); }
       calls.push({ op: "batch", batch: [...batch] });
+      return batch.filter((w) => notUp.includes(w.hostId)).map((w) => w.hostId);
     },
     markStale: async () => { calls.push({ op: "markStale" }); return stale; },
   };
-  return { store, calls, failNextFlush: () => { failNext = true; }, staleWillBe: (ids: number[]) => { stale = ids; } };
+  return { store, calls, failNextFlush: () => { failNext = true; }, staleWillBe: (ids: number[]) => { stale = ids; }, notUpWillBe: (ids: number[]) => { notUp = ids; } };
 }
 
 const t = (ms: number) => new Date(1_700_000_000_000 + ms);
@@ -115,5 +117,20 @@ describe("HeartbeatCoalescer", () => {
     expect(f.calls).toHaveLength(1);
     const batch = (f.calls[0] as { batch: HeartbeatWrite[] }).batch;
     expect(batch.sort((x, y) => x.hostId - y.hostId)).toEqual([{ hostId: 1, at: t(1) }, { hostId: 2, at: t(8) }]);
+  });
+
+  it("tells who came back Up: a heartbeat marked Up at once, or a host the flush found not Up", async () => {
+    const f = fakeStore();
+    const back: number[] = [];
+    const c = new HeartbeatCoalescer(f.store, { tickMs: 100, cameBackUp: (id) => back.push(id) });
+    await c.markUp(1); await c.markUp(2); // streams opened: not a heartbeat, nothing to tell
+    expect(back).toEqual([]);
+    await c.markUp(3, t(1)); // not known Up
+    expect(back).toEqual([3]);
+    f.notUpWillBe([2]); // e.g. another manager marked it Suspect
+    const hbs = [c.markUp(1, t(2)), c.markUp(2, t(2))];
+    await c.flush();
+    await Promise.all(hbs);
+    expect(back).toEqual([3, 2]);
   });
 });

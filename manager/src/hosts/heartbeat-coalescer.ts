@@ -19,7 +19,8 @@ export interface HeartbeatWrite { hostId: number; at: Date }
 
 /** Where coalesced heartbeats are written: one statement for the whole batch. */
 export interface HeartbeatStore extends HostStateStore {
-  recordHeartbeats(batch: HeartbeatWrite[]): Promise<void>;
+  /** Returns the hosts the write brought back Up (they were not Up). */
+  recordHeartbeats(batch: HeartbeatWrite[]): Promise<number[]>;
 }
 
 /** Told about each flush and each heartbeat that replaced one not yet written (monitoring). */
@@ -44,12 +45,19 @@ export class HeartbeatCoalescer implements HostStateStore {
   private next = waiters();
   /** Hosts this process marked Up (or flushed) and has not seen leave Up since. */
   private readonly knownUp = new Set<number>();
-  private flushing: Promise<void> | undefined;
+  private flushing: Promise<number[]> | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: HeartbeatStore,
-    private readonly o: { tickMs: number; observer?: HeartbeatFlushObserver },
+    private readonly o: {
+      tickMs: number; observer?: HeartbeatFlushObserver;
+      /**
+       * A heartbeat (possibly) brought the host back Up: it was not known Up, or the flush found it
+       * not Up. Its VMs may have gone Unknown meanwhile (vm/reconcile-on-change.ts reconciles it).
+       */
+      cameBackUp?: (hostId: number) => void;
+    },
   ) {}
 
   start(): void {
@@ -80,6 +88,7 @@ export class HeartbeatCoalescer implements HostStateStore {
       if (heartbeatAt && this.latest.delete(hostId)) this.o.observer?.heartbeatsCoalesced("flush", 1);
       await this.store.markUp(hostId, heartbeatAt);
       this.knownUp.add(hostId);
+      if (heartbeatAt) this.o.cameBackUp?.(hostId);
       return;
     }
     const prev = this.latest.get(hostId);
@@ -113,7 +122,8 @@ export class HeartbeatCoalescer implements HostStateStore {
     const started = performance.now();
     this.flushing = this.store.recordHeartbeats(writes);
     try {
-      await this.flushing;
+      const backUp = await this.flushing;
+      for (const id of backUp) this.o.cameBackUp?.(id);
       this.o.observer?.heartbeatsFlushed(writes.length, (performance.now() - started) / 1000, true);
       done.resolve();
     } catch (e) {

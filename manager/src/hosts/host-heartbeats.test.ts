@@ -26,12 +26,13 @@ describe("HostService.recordHeartbeats", () => {
     await database.db.update(hosts).set({ state: "Suspect", haReason: "missed its heartbeats: being investigated", generation: 22 }).where(inArray(hosts.id, [b]));
     const t1 = new Date("2026-12-05T03:00:00.123Z");
     const t2 = new Date("2026-12-05T03:00:00.456Z");
-    await svc.recordHeartbeats([{ hostId: a, at: t1 }, { hostId: b, at: t2 }]);
+    expect(await svc.recordHeartbeats([{ hostId: a, at: t1 }, { hostId: b, at: t2 }])).toEqual([b]);
     const [ra, rb, rc] = await read();
     expect(ra).toMatchObject({ state: "Up", at: t1, generation: 11 });
     expect(rb).toMatchObject({ state: "Up", haReason: "", at: t2 });
     expect(rb!.generation).not.toBe(22);
     expect(rc).toMatchObject({ state: "Up", generation: 11, at: null });
-    await svc.recordHeartbeats([]); // nothing to write: no statement, no error
+    expect(await svc.recordHeartbeats([])).toEqual([]); // nothing to write: no statement
+    expect(await svc.recordHeartbeats([{ hostId: b, at: t1 }])).toEqual([]); // Up already
   });
 });

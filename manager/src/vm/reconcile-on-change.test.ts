@@ -88,4 +88,16 @@ describe("ReconcileOnChange", () => {
     expect(full.onHeartbeat).toHaveBeenCalledTimes(4);
     expect(routine.onHeartbeat).toHaveBeenCalledTimes(2);
   });
+
+  it("reconciles an unchanged heartbeat that brought its host back Up (its VMs may have gone Unknown)", async () => {
+    const gate = new ReconcileOnChange({ fullEveryMs: () => 60_000, now: () => 0 });
+    const { full } = handlers();
+    const routine = { onHeartbeat: vi.fn(async (hostId: number) => { gate.cameBackUp(hostId); }) };
+    const h = gate.handler(full, routine);
+    const hb = beat([["a", PowerState.POWER_STATE_RUNNING]]);
+    await h.onHeartbeat(4, hb);
+    await h.onHeartbeat(4, hb); // routine, which finds the host was not Up: full after all
+    expect(routine.onHeartbeat).toHaveBeenCalledTimes(1);
+    expect(full.onHeartbeat).toHaveBeenCalledTimes(2);
+  });
 });

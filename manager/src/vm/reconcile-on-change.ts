@@ -5,6 +5,8 @@
 // failed pass, and at least every `fullEveryMs` per host (jittered ±25%, so hosts that connected
 // together do not all come due in the same second): what changed on the manager's side alone (a
 // VM's row moved by an admin, a stale copy recorded by HA) is never left for longer than that.
+// A host brought back Up (it was Suspect, Alert or Down: its running VMs went Unknown) has its
+// heartbeat reconciled at once.
 // A host with activity (a command result or a domain event on its stream) has every heartbeat go
 // the full path for `activeForMs` after it: the job that sent the command writes its outcome after
 // the result arrives, and a heartbeat that disagrees with that outcome is reconciled at once, as
@@ -36,6 +38,11 @@ export class ReconcileOnChange {
   constructor(private readonly o: {
     fullEveryMs: () => number; activeForMs?: number; now?: () => number; random?: () => number; observer?: ReconcileObserver;
   }) {}
+
+  /** The host was brought back Up (hosts/heartbeat-coalescer.ts): its VMs may be Unknown, reconcile the heartbeat. */
+  cameBackUp(hostId: number): void {
+    this.last.delete(hostId);
+  }
 
   /** A command result or domain event of the host: its heartbeats are reconciled for a while. */
   active(hostId: number): void {
@@ -69,8 +76,9 @@ export class ReconcileOnChange {
       onConnected: (hostId) => { this.last.delete(hostId); return full.onConnected(hostId); },
       onHeartbeat: async (hostId, hb) => {
         if (!this.due(hostId, hb)) {
-          this.o.observer?.heartbeatReconciled(false);
-          return routine.onHeartbeat(hostId, hb);
+          await routine.onHeartbeat(hostId, hb);
+          // Still known: nothing more. Forgotten meanwhile (the host came back Up): reconciled after all.
+          if (this.last.has(hostId)) { this.o.observer?.heartbeatReconciled(false); return; }
         }
         this.last.delete(hostId); // a pass cut short is tried again at the next heartbeat
         await full.onHeartbeat(hostId, hb);
