@@ -86,7 +86,10 @@ export class StreamInbox<M> {
 
   private run(): void {
     if (this.running) return;
-    this.running = this.drain().finally(() => { this.running = undefined; });
+    this.running = this.drain().finally(() => {
+      this.running = undefined;
+      if (this.head < this.queue.length) this.run(); // anything pushed while the loop was ending
+    });
   }
 
   private async drain(): Promise<void> {
