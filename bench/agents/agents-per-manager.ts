@@ -7,7 +7,23 @@
 //
 //   npx tsx bench/agents/agents-per-manager.ts --sizes 1000,5000,10000
 import { parseArgs } from "node:util";
-import { AGENT_TOKEN, Child, adminApi, backendPids, commits, cpuSeconds, cpuSecondsOf, machine, memoryMib, scratchDatabase, startManagerProcess } from "../support/processes.js";
+import { AGENT_TOKEN, Child, adminApi, backendPids, commits, cpuSeconds, machine, memoryMib, scratchDatabase, startManagerProcess } from "../support/processes.js";
+
+/** CPU seconds of each process still there (a pooled backend may end in the window). */
+function cpuByPid(pids: number[]): Map<number, number> {
+  const m = new Map<number, number>();
+  for (const p of pids) {
+    try { m.set(p, cpuSeconds(p)); } catch { /* ended */ }
+  }
+  return m;
+}
+
+/** CPU used between two samples by the processes present in both: a backend that ended meanwhile is left out (an undercount, never negative). */
+function cpuBetween(a: Map<number, number>, b: Map<number, number>): number {
+  let s = 0;
+  for (const [p, end] of b) if (a.has(p)) s += end - a.get(p)!;
+  return s;
+}
 
 const { values } = parseArgs({
   options: {
@@ -56,7 +72,7 @@ async function drive(server: number, address: string, n: number, heartbeatMs: nu
     await onConnected();
     await sim.next("measure-start", 600_000);
     const pids = await pgPids();
-    const cpu0 = cpuSeconds(server), pg0 = cpuSecondsOf(pids), tx0 = await txs(), t0 = Date.now();
+    const cpu0 = cpuSeconds(server), pg0 = cpuByPid(pids), tx0 = await txs(), t0 = Date.now();
     let rssMax = 0;
     const sampler = setInterval(() => { rssMax = Math.max(rssMax, memoryMib(server).rss); }, 1000);
     const m = await sim.next("measurement", 600_000);
@@ -64,7 +80,7 @@ async function drive(server: number, address: string, n: number, heartbeatMs: nu
     const tx = await txs() - tx0;
     const secs = (Date.now() - t0) / 1000;
     const cpu = (cpuSeconds(server) - cpu0) / secs;
-    const pgCpu = pids.length ? (cpuSecondsOf(pids) - pg0) / secs : undefined;
+    const pgCpu = pids.length ? cpuBetween(pg0, cpuByPid(pids)) / secs : undefined;
     const mem = memoryMib(server);
     const floodLine = flood && values["flood-s"] !== "0" ? await sim.next("flood", 600_000) : undefined;
     await sim.exited;

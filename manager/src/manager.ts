@@ -107,6 +107,8 @@ import { SettingsService } from "./settings/settings-service.js";
 import { followSettingChanges } from "./settings/settings-listener.js";
 import { settingsRoutes } from "./api/admin/settings.routes.js";
 import { VmReconciler } from "./vm/vm-reconciler.js";
+import { ReconcileOnChange } from "./vm/reconcile-on-change.js";
+import { HEARTBEAT_FLUSH_TICK_MS, HeartbeatCoalescer } from "./hosts/heartbeat-coalescer.js";
 import type { AgentSettings } from "#shared/protocol.js";
 import { hostHaRoutes } from "./api/admin/host-ha.routes.js";
 import { CrashRestarts } from "./ha/crash-restarts.js";
@@ -134,7 +136,7 @@ import { withActionCallbacks, withActionFailedCallback } from "./callbacks/callb
 import { CallbackSecretService } from "./callbacks/callback-secrets.js";
 import { CALLBACK_SETTINGS, deliverySettings } from "./callbacks/callback-settings.js";
 import { CallbackUrlService } from "./callbacks/callback-url-service.js";
-import { CORE_SETTINGS, HOST_MEMORY_RESERVE_SETTING, IDEMPOTENCY_TTL_SETTING, JOB_MAX_ATTEMPTS_SETTING } from "./settings/settings-registry.js";
+import { CORE_SETTINGS, HOST_MEMORY_RESERVE_SETTING, IDEMPOTENCY_TTL_SETTING, JOB_MAX_ATTEMPTS_SETTING, RECONCILE_FULL_INTERVAL_SETTING } from "./settings/settings-registry.js";
 
 export const ORBIT_VERSION: string = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
@@ -341,9 +343,22 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     storageHeartbeatIntervalMs: haSettings.storageHeartbeatIntervalMs(),
     managerAddresses: instances.agentAddresses(),
   });
+  // Heartbeats (hosts/README.md): routine ones coalesce into one write per tick; only a heartbeat
+  // that reports something new (or is due its periodic pass) goes to stale copies and the reconciler.
+  const reconcileOnChange = new ReconcileOnChange({ fullEveryMs: () => registry.number(RECONCILE_FULL_INTERVAL_SETTING), observer: metrics });
+  const heartbeats = new HeartbeatCoalescer(hostsSvc, {
+    tickMs: HEARTBEAT_FLUSH_TICK_MS, observer: metrics, cameBackUp: (hostId) => reconcileOnChange.cameBackUp(hostId),
+  });
+  heartbeats.start();
+  const agentHandler = reconcileOnChange.handler(
+    staleCopies.destroyedFirst(liveness.marksHostsUp(heartbeats, reconciler)),
+    liveness.keepsHostsUp(heartbeats),
+  );
   const gateway = new AgentGateway({
     hosts: hostsSvc, enrollment, certificates, requireClientCertificate: config.grpcTls,
-    sessions, handler: router.handler(withHeartbeatMetrics(staleCopies.destroyedFirst(liveness.marksHostsUp(hostsSvc, reconciler)), metrics)), log: log.child({ component: "agents" }), onDatabaseUnavailable: reportDatabase,
+    sessions, handler: router.handler(withHeartbeatMetrics(agentHandler, metrics)), log: log.child({ component: "agents" }), onDatabaseUnavailable: reportDatabase,
+    inboxObserver: metrics,
+    onCommandResult: (hostId) => reconcileOnChange.active(hostId),
     agentSettings,
     onVmStats: (hostId, report) => vmMetrics.record(hostId, report),
     onMigrationProgress: onMigrationProgress(db),
@@ -365,7 +380,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   // them (its own loop, so probes do not delay the liveness check). Commands left open by jobs a killed manager never finished are closed.
   const abandoned = await dispatcher.closeAbandoned("its job ended without an answer from the agent (manager restarted)");
   if (abandoned) log.info({ commands: abandoned }, "closed commands left open by a previous manager process");
-  liveness.start({ markStale: (cutoff) => hostsSvc.markStale(cutoff), afterCheck: () => reconciler.hostsLost(), reportError: reportDatabase });
+  liveness.start({ markStale: (cutoff) => heartbeats.markStale(cutoff), afterCheck: () => reconciler.hostsLost(), reportError: reportDatabase });
   haLoop.start();
 
   const app = await buildApiServer({
@@ -459,6 +474,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       // fail as retryable at once instead of waiting out their timeouts; their jobs resume later.
       const jobsDone = runner.stop();
       await gateway.close();
+      await heartbeats.stop().catch((e: unknown) => { if (!reportDatabase(e)) log.warn({ err: e }, "last heartbeat flush failed"); });
       await instances.stop().catch((e: unknown) => log.warn({ err: e }, "removing this manager's row failed; it goes stale"));
       await jobsDone;
       await consoleLogs.drain();

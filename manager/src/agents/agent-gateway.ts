@@ -15,6 +15,11 @@ import type { Enrolled, HostEnrollment } from "../security/host-enrollment.js";
 import type { AgentSessions } from "./agent-sessions.js";
 import { toServiceError } from "./grpc-errors.js";
 import { MAX_AGENT_MESSAGE_BYTES, checkAgentMessageBounds, checkRegisterBounds } from "./protocol-limits.js";
+import { StreamInbox, type InboxObserver } from "./stream-inbox.js";
+
+/** Messages other than heartbeats a stream may have waiting before it is paused (stream-inbox.ts), and where it resumes. */
+export const STREAM_INBOX_MAX = 256;
+export const STREAM_INBOX_RESUME_AT = 64;
 
 export interface HostStreamHandler {
   onConnected(hostId: number): Promise<void>;
@@ -59,6 +64,12 @@ export interface AgentGatewayOptions {
   onDatabaseUnavailable?: (e: unknown) => boolean;
   /** The image store FetchImage reads (without it, every image is NOT_FOUND). */
   images?: ImageFiles;
+  /** Told of every command result a host sends (vm/reconcile-on-change.ts: its next heartbeats are reconciled). */
+  onCommandResult?: (hostId: number) => void;
+  /** Each stream's inbound bound (default STREAM_INBOX_MAX / STREAM_INBOX_RESUME_AT). */
+  inbox?: { maxQueued: number; resumeAt: number };
+  /** Told about coalesced heartbeats and paused streams (monitoring). */
+  inboxObserver?: InboxObserver;
 }
 
 type AgentStream = grpc.ServerDuplexStream<AgentMessage, ManagerMessage>;
@@ -231,8 +242,19 @@ export class AgentGateway {
       buffered: () => call.writableLength,
     });
     log.info("agent connected");
-    // Messages are handled one at a time so a heartbeat never races the result before it.
-    let chain: Promise<void> = this.o.handler.onConnected(host.id).catch((e) => this.logFailure(log, e, {}, "onConnected failed", "error"));
+    // Messages are handled one at a time so a heartbeat never races the result before it; what
+    // waits is bounded (stream-inbox.ts): heartbeats coalesce to the newest, other messages pause the stream.
+    const inbox: StreamInbox<AgentMessage> = new StreamInbox<AgentMessage>({
+      isHeartbeat: (m) => m.body?.$case === "heartbeat",
+      handle: (m) => handle(m),
+      failed: (e) => this.logFailure(log, e, {}, "bad agent message"),
+      pause: () => { log.warn({ waiting: inbox.size() }, "agent stream paused: too many messages waiting to be handled"); call.pause(); },
+      resume: () => { log.info("agent stream resumed"); call.resume(); },
+      maxQueued: this.o.inbox?.maxQueued ?? STREAM_INBOX_MAX,
+      resumeAt: this.o.inbox?.resumeAt ?? STREAM_INBOX_RESUME_AT,
+      ...(this.o.inboxObserver ? { observer: this.o.inboxObserver } : {}),
+    });
+    inbox.then(() => this.o.handler.onConnected(host.id).catch((e) => this.logFailure(log, e, {}, "onConnected failed", "error")));
     const handle = async (msg: AgentMessage): Promise<void> => {
       const b = msg.body;
       if (!b) throw new InvalidArgumentError("body", "empty agent message");
@@ -242,6 +264,7 @@ export class AgentGateway {
           this.o.sessions.send(host.id, { body: { $case: "ack", value: { seq: b.value.seq } } });
           return;
         case "commandResult":
+          this.o.onCommandResult?.(host.id);
           if (!this.o.sessions.resolve(host.id, b.value)) await this.o.handler.onLateResult(host.id, b.value);
           return;
         case "event":
@@ -268,16 +291,14 @@ export class AgentGateway {
       // Console bytes go straight through: they touch no database and must not wait behind heartbeats.
       if (msg.body?.$case === "consoleOutput") { this.o.consoles?.output(host.id, msg.body.value); return; }
       if (msg.body?.$case === "consoleClosed") { this.o.consoles?.closedByAgent(host.id, msg.body.value); return; }
-      chain = chain.then(() => handle(msg)).catch((e) => {
-        this.logFailure(log, e, {}, "bad agent message");
-      });
+      inbox.push(msg);
     });
     const finish = (why: string) => {
       this.streams.delete(call);
       if (this.o.sessions.close(host.id, sessionId, why)) {
         log.info({ why }, "agent disconnected");
         this.o.consoles?.hostGone(host.id);
-        chain = chain.then(() => this.o.handler.onDisconnected(host.id)).catch((e) => this.logFailure(log, e, {}, "onDisconnected failed", "error"));
+        inbox.then(() => this.o.handler.onDisconnected(host.id).catch((e) => this.logFailure(log, e, {}, "onDisconnected failed", "error")));
       }
     };
     call.on("end", () => finish("stream ended"));

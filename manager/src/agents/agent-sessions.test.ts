@@ -40,3 +40,34 @@ describe("AgentSessions.waitForSession", () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 });
+
+describe("AgentSessions outbound bound", () => {
+  it("refuses a command, retryable and saying why, when the host has as many awaiting answers as allowed", async () => {
+    const s = new AgentSessions(undefined, { commandsInFlight: 2, bufferedBytes: 1_000_000 });
+    const out = sink();
+    s.open(1, out);
+    const cmd = (id: string) => ({ commandId: id, deadlineMs: 0, vmUuid: "", body: { $case: "stopVm", value: { mode: 0, timeoutMs: 0 } } }) as never;
+    const a = s.dispatch(1, cmd("a"), 60_000);
+    const b = s.dispatch(1, cmd("b"), 60_000);
+    const e = await s.dispatch(1, cmd("c"), 60_000).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(AgentUnavailableError);
+    expect(e).toMatchObject({ retryable: true, message: "host 1 already has 2 commands awaiting its agent's answer (the limit is 2); try again later" });
+    expect(out.write).toHaveBeenCalledTimes(2);
+    // The same command id again waits with the one sent; an answer frees a place.
+    expect(s.dispatch(1, cmd("a"), 60_000)).toBe(a);
+    s.resolve(1, { commandId: "a", ok: true } as never);
+    await a;
+    const c = s.dispatch(1, cmd("c"), 60_000);
+    expect(out.write).toHaveBeenCalledTimes(3);
+    s.closeAll();
+    await Promise.allSettled([b, c]);
+  });
+
+  it("refuses a command while the stream has more bytes unsent than allowed", async () => {
+    const s = new AgentSessions(undefined, { commandsInFlight: 100, bufferedBytes: 1000 });
+    s.open(1, { ...sink(), buffered: () => 5000 });
+    await expect(s.dispatch(1, { commandId: "x", deadlineMs: 0, vmUuid: "" } as never, 1000))
+      .rejects.toMatchObject({ code: "agent_unavailable", message: "the stream to host 1 has 5000 bytes not yet sent (the limit is 1000); try again later" });
+    s.closeAll();
+  });
+});

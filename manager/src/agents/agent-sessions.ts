@@ -36,8 +36,20 @@ export interface CommandObserver {
   commandSettled(kind: string, outcome: "ok" | "error" | "timeout" | "unavailable", seconds: number): void;
 }
 
+/**
+ * Commands a host may have sent and unanswered at once, and bytes waiting to be written to its
+ * stream: past either, dispatch refuses (retryable) instead of queueing without bound.
+ */
+export const MAX_COMMANDS_IN_FLIGHT_PER_HOST = 1000;
+export const MAX_BUFFERED_BYTES_PER_HOST = 64 * 1024 * 1024;
+
 export class AgentSessions {
-  constructor(private readonly observer?: CommandObserver) {}
+  constructor(
+    private readonly observer?: CommandObserver,
+    private readonly limits: { commandsInFlight: number; bufferedBytes: number } = {
+      commandsInFlight: MAX_COMMANDS_IN_FLIGHT_PER_HOST, bufferedBytes: MAX_BUFFERED_BYTES_PER_HOST,
+    },
+  ) {}
 
   private readonly byHost = new Map<number, Session>();
   /** Commands waiting for a host's agent to (re)connect. */
@@ -129,6 +141,8 @@ export class AgentSessions {
     // The same command already waiting on this stream: wait with it instead of sending it again.
     const waiting = s.pending.get(command.commandId);
     if (waiting) return waiting.promise;
+    const full = this.full(s);
+    if (full) return Promise.reject(new AgentUnavailableError(String(hostId), full));
     let entry!: Pending;
     const promise = new Promise<CommandResult>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -154,6 +168,18 @@ export class AgentSessions {
       promise.then((r) => settled(r.ok ? "ok" : "error"), (e: unknown) => settled(e instanceof DeadlineExceededError ? "timeout" : "unavailable"));
     }
     return promise;
+  }
+
+  /** Why the host's outbound queue takes no more commands now, or undefined. */
+  private full(s: Session): string | undefined {
+    if (s.pending.size >= this.limits.commandsInFlight) {
+      return `host ${s.hostId} already has ${s.pending.size} commands awaiting its agent's answer (the limit is ${this.limits.commandsInFlight}); try again later`;
+    }
+    const buffered = s.sink.buffered?.() ?? 0;
+    if (buffered >= this.limits.bufferedBytes) {
+      return `the stream to host ${s.hostId} has ${buffered} bytes not yet sent (the limit is ${this.limits.bufferedBytes}); try again later`;
+    }
+    return undefined;
   }
 
   /** A result from the host's stream; false when nobody waits for it (late or duplicate). */

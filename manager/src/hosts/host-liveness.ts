@@ -105,6 +105,12 @@ export interface HostStateStore {
   markStale(cutoff: Date): Promise<number[]>;
 }
 
+/** Where hosts heard from are marked Up: the store itself, or the heartbeat coalescer in front of it. */
+export type HeardFrom = Pick<HostStateStore, "markUp"> & {
+  /** The host's stream closed (the coalescer's next contact with it marks it Up at once). */
+  forget?(hostId: number): void;
+};
+
 export interface HostLivenessLoop extends Pick<HostStateStore, "markStale"> {
   /** After each check: whatever follows from hosts being Suspect or Alert (their VMs go Unknown). */
   afterCheck(staleHostIds: number[]): Promise<void>;
@@ -145,14 +151,19 @@ export class HostLiveness extends LivenessRule {
    * The agent streams' handler: a host heard from (its stream opened, a heartbeat) is marked Up
    * before `next` (the VM reconciler) sees the event.
    */
-  marksHostsUp(store: Pick<HostStateStore, "markUp">, next: HostStreamHandler): HostStreamHandler {
+  marksHostsUp(store: HeardFrom, next: HostStreamHandler): HostStreamHandler {
     return {
       onConnected: async (hostId) => { await store.markUp(hostId); await next.onConnected(hostId); },
       onHeartbeat: async (hostId, hb) => { await store.markUp(hostId, new Date(this.now())); await next.onHeartbeat(hostId, hb); },
       onDomainEvent: (hostId, e) => next.onDomainEvent(hostId, e),
       onLateResult: (hostId, r) => next.onLateResult(hostId, r),
-      onDisconnected: (hostId) => next.onDisconnected(hostId),
+      onDisconnected: (hostId) => { store.forget?.(hostId); return next.onDisconnected(hostId); },
     };
+  }
+
+  /** A heartbeat that reports nothing new (vm/reconcile-on-change.ts): the host is heard from, nothing else. */
+  keepsHostsUp(store: HeardFrom): Pick<HostStreamHandler, "onHeartbeat"> {
+    return { onHeartbeat: (hostId) => store.markUp(hostId, new Date(this.now())) };
   }
 
   async stop(): Promise<void> {

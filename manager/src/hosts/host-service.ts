@@ -145,6 +145,30 @@ export class HostService {
       .where(and(eq(hosts.id, hostId), ne(hosts.state, "Up")));
   }
 
+  /**
+   * Routine heartbeats of many hosts in ONE statement (hosts/heartbeat-coalescer.ts): each host's
+   * last heartbeat, and Up with markUp's other writes where it is not Up (a host another manager
+   * marked Suspect meanwhile). Arrays go as one text parameter each: the same SQL on PGlite and PostgreSQL.
+   * Returns the hosts that were not Up.
+   */
+  async recordHeartbeats(batch: { hostId: number; at: Date }[]): Promise<number[]> {
+    if (batch.length === 0) return [];
+    const ids = `{${batch.map((b) => String(Math.trunc(b.hostId))).join(",")}}`;
+    const ats = `{${batch.map((b) => `"${b.at.toISOString()}"`).join(",")}}`;
+    const changed = sql`${hosts.state} <> 'Up'`;
+    // "was" joins the row as it was before this statement: the hosts this write brought back Up.
+    const result = await this.db.execute(sql`UPDATE ${hosts} SET
+      last_heartbeat_at = v.at,
+      state = 'Up',
+      ha_reason = CASE WHEN ${changed} THEN '' ELSE ${hosts.haReason} END,
+      updated_at = CASE WHEN ${changed} THEN now() ELSE ${hosts.updatedAt} END,
+      generation = CASE WHEN ${changed} THEN (1 + floor(random() * 2147483645))::int ELSE ${hosts.generation} END
+      FROM unnest(${ids}::int[], ${ats}::timestamptz[]) AS v(id, at) JOIN hosts AS was ON was.id = v.id
+      WHERE ${hosts.id} = v.id
+      RETURNING ${hosts.id} AS id, was.state AS was`);
+    return (result as unknown as { rows: { id: number; was: string }[] }).rows.filter((r) => r.was !== "Up").map((r) => Number(r.id));
+  }
+
   /** Hosts Up whose last heartbeat is older than the cutoff become Suspect, for HA to investigate (host liveness only). */
   async markStale(cutoff: Date): Promise<number[]> {
     const rows = await this.db.update(hosts).set({

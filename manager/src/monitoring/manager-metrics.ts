@@ -83,6 +83,12 @@ export class ManagerMetrics {
   private readonly heartbeatLag: Histogram;
   private readonly lastHeartbeatLag: Gauge<"host_id">;
   private readonly commandDuration: Histogram<"kind" | "outcome">;
+  private readonly flushBatch: Histogram<"outcome">;
+  private readonly flushDuration: Histogram<"outcome">;
+  private readonly coalesced: Counter<"where">;
+  private readonly reconciles: Counter<"pass">;
+  private readonly streamPauses: Counter;
+  private readonly pausedStreams: Gauge;
 
   constructor(private readonly o: ManagerMetricsOptions) {
     const registers = [this.registry];
@@ -127,6 +133,25 @@ export class ManagerMetrics {
       name: "orbit_agent_command_duration_seconds", help: "Agent commands from dispatch on the stream to their result, by command kind and outcome",
       labelNames: ["kind", "outcome"], buckets: SECONDS_SLOW, registers,
     });
+    this.flushBatch = new Histogram({
+      name: "orbit_heartbeat_flush_batch_size", help: "Hosts written per coalesced heartbeat flush (one statement), by outcome",
+      labelNames: ["outcome"], buckets: [1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000], registers,
+    });
+    this.flushDuration = new Histogram({
+      name: "orbit_heartbeat_flush_duration_seconds", help: "Time of one coalesced heartbeat flush, by outcome",
+      labelNames: ["outcome"], buckets: SECONDS_FAST, registers,
+    });
+    this.coalesced = new Counter({
+      name: "orbit_heartbeats_coalesced_total",
+      help: "Heartbeats replaced by a newer one of the same host before being handled: waiting in a stream (never handled) or waiting for a flush (never written)",
+      labelNames: ["where"], registers,
+    });
+    this.reconciles = new Counter({
+      name: "orbit_heartbeat_reconciles_total", help: "Heartbeats by path: full (reconciled: report changed, first of a stream, or periodic) or routine (liveness only)",
+      labelNames: ["pass"], registers,
+    });
+    this.streamPauses = new Counter({ name: "orbit_agent_stream_pauses_total", help: "Agent streams paused because too many of their messages waited to be handled", registers });
+    this.pausedStreams = new Gauge({ name: "orbit_agent_streams_paused", help: "Agent streams paused now (their messages waiting at the bound)", registers });
     new Gauge({
       name: "orbit_connected_agents", help: "Agents with an open stream to this manager", registers,
       collect() { this.set(o.connectedAgents()); },
@@ -177,6 +202,28 @@ export class ManagerMetrics {
 
   commandSettled(kind: string, outcome: "ok" | "error" | "timeout" | "unavailable", seconds: number): void {
     this.commandDuration.observe({ kind: codeLabel(kind), outcome }, seconds);
+  }
+
+  heartbeatsFlushed(batchSize: number, seconds: number, ok: boolean): void {
+    const outcome = ok ? "ok" : "failed";
+    this.flushBatch.observe({ outcome }, batchSize);
+    this.flushDuration.observe({ outcome }, seconds);
+  }
+
+  heartbeatsCoalesced(where: "flush" | "stream", n: number): void {
+    this.coalesced.inc({ where }, n);
+  }
+
+  heartbeatCoalesced(): void {
+    this.heartbeatsCoalesced("stream", 1);
+  }
+
+  heartbeatReconciled(full: boolean): void {
+    this.reconciles.inc({ pass: full ? "full" : "routine" });
+  }
+
+  streamPaused(paused: boolean): void {
+    if (paused) { this.streamPauses.inc(); this.pausedStreams.inc(); } else this.pausedStreams.dec();
   }
 
   async scrape(): Promise<MetricsScrape> {

@@ -32,6 +32,7 @@ export function allowedScopes(d: SettingDefinition): SettingScope[] {
 export const booleanSetting = z.boolean({ error: "must be true or false (a JSON boolean)" });
 
 export const HOST_MEMORY_RESERVE_SETTING = "host.memory.reserve.mib";
+export const RECONCILE_FULL_INTERVAL_SETTING = "host.reconcile.full.interval.ms";
 export const JOB_MAX_ATTEMPTS_SETTING = "job.max.attempts";
 export const IDEMPOTENCY_TTL_SETTING = "api.idempotency.ttl.hours";
 
@@ -43,6 +44,14 @@ export const CORE_SETTINGS: SettingDefinition[] = [
     schema: z.number(),
     range: { min: 0.2, max: 600 },
     default: 10,
+  },
+  {
+    // Heartbeats that report what the last one did are not reconciled (vm/reconcile-on-change.ts).
+    name: RECONCILE_FULL_INTERVAL_SETTING,
+    description: "How often each host's heartbeat is reconciled against the database even when it reports nothing new (ms, ±25% per host).",
+    schema: z.number().int(),
+    range: { min: 1000, max: 3_600_000 },
+    default: 60_000,
   },
   {
     name: HOST_MEMORY_RESERVE_SETTING,
