@@ -13,7 +13,7 @@
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { quantile } from "@orbit/agent/src/sim/lag-recorder.js";
-import { AGENT_TOKEN, Child, adminApi, backendPids, commits, cpuSeconds, cpuSecondsOf, machine, memoryMib, scratchDatabase, startManagerProcess } from "../support/processes.js";
+import { AGENT_TOKEN, Child, adminApi, backendPids, callApi as api, cleanupOnSignal, commits, cpuSeconds, cpuSecondsOf, machine, memoryMib, scratchDatabase, startManagerProcess } from "../support/processes.js";
 
 const { values } = parseArgs({
   options: {
@@ -42,16 +42,6 @@ const CLIENTS = Number(values.clients);
 const base = values["database-url"]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`);
-
-async function api(apiUrl: string, key: string, method: string, p: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${apiUrl}${p}`, {
-    method, headers: { api_key: key, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const json = await res.json();
-  if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
 
 /** Single-row INSERTs, each its own transaction, from `clients` connections for `seconds`: commits per second. */
 async function postgresCommitRate(baseUrl: string, clients: number, seconds: number): Promise<number> {
@@ -85,11 +75,12 @@ const pgRate = await postgresCommitRate(base, Number(values["pg-clients"]), Numb
 log(`PostgreSQL: ${Math.round(pgRate)} single-row INSERT commits/s from ${values["pg-clients"]} connections`);
 
 const db = await scratchDatabase(base, "deploys");
-const nodeOptions = values["manager-node-options"] ? { NODE_OPTIONS: values["manager-node-options"] } : {};
+const nodeOptions: Record<string, string> = values["manager-node-options"] ? { NODE_OPTIONS: values["manager-node-options"] } : {};
 const mgr = await startManagerProcess(db, nodeOptions);
 const sql = new pg.Client({ connectionString: db.url });
 await sql.connect();
 let sim: Child | undefined;
+cleanupOnSignal(async () => { await sim?.stop(); await mgr.child.stop(); await db.drop(); });
 try {
   // Registration without heartbeats in the way, then the heartbeat of the run.
   await adminApi(mgr.apiUrl, "PUT", "/v1/admin/settings/ping.interval", { value: 600 });

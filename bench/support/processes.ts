@@ -187,3 +187,24 @@ export async function commits(base: string, db: string): Promise<number> {
   await c.end();
   return Number(r.rows[0]?.n ?? NaN);
 }
+
+/** A call of the manager's API with a user's (or admin's) key; a non-2xx answer throws with its body. */
+export async function callApi(apiUrl: string, key: string, method: string, p: string, body?: unknown): Promise<any> {
+  const res = await fetch(`${apiUrl}${p}`, {
+    method, headers: { api_key: key, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const json = await res.json();
+  if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** On SIGINT or SIGTERM, `cleanup` (stop the children, drop the scratch database) before exiting. */
+export function cleanupOnSignal(cleanup: () => Promise<void>): void {
+  const onSignal = (sig: NodeJS.Signals) => {
+    process.stderr.write(`${sig}: stopping the bench's processes\n`);
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+}
