@@ -31,8 +31,8 @@ const { values } = parseArgs({
     "pg-seconds": { type: "string", default: "5" },
     "timeout-s": { type: "string", default: "1800" },
     "database-url": { type: "string", default: "postgres://postgres@127.0.0.1:5432/postgres" },
-    // Extra node flags for the manager, e.g. --cpu-prof --cpu-prof-dir=/tmp/prof.
-    "manager-node-options": { type: "string", default: "" },
+    // Node flags for the manager, e.g. "--manager-node-args=--cpu-prof --cpu-prof-dir=/tmp/prof".
+    "manager-node-args": { type: "string", default: "" },
     json: { type: "boolean", default: false },
   },
 });
@@ -75,12 +75,11 @@ const pgRate = await postgresCommitRate(base, Number(values["pg-clients"]), Numb
 log(`PostgreSQL: ${Math.round(pgRate)} single-row INSERT commits/s from ${values["pg-clients"]} connections`);
 
 const db = await scratchDatabase(base, "deploys");
-const nodeOptions: Record<string, string> = values["manager-node-options"] ? { NODE_OPTIONS: values["manager-node-options"] } : {};
-const mgr = await startManagerProcess(db, nodeOptions);
+const mgr = await startManagerProcess(db, {}, values["manager-node-args"] ? values["manager-node-args"].split(" ") : []);
 const sql = new pg.Client({ connectionString: db.url });
 await sql.connect();
 let sim: Child | undefined;
-cleanupOnSignal(async () => { await sim?.stop(); await mgr.child.stop(); await db.drop(); });
+cleanupOnSignal(async () => { await sql.end().catch(() => {}); await sim?.stop(); await mgr.child.stop(); await db.drop(); });
 try {
   // Registration without heartbeats in the way, then the heartbeat of the run.
   await adminApi(mgr.apiUrl, "PUT", "/v1/admin/settings/ping.interval", { value: 600 });
@@ -123,6 +122,7 @@ try {
       } catch (e) {
         errors++;
         if (firstError.length < 3) firstError.push((e as Error).message.slice(0, 300));
+        log(`create failed: ${(e as Error).message.slice(0, 300)}`);
       }
       latencies[i] = performance.now() - s;
     }

@@ -69,6 +69,7 @@ const sql = new pg.Client({ connectionString: db.url });
 await sql.connect();
 const sims: Child[] = [];
 const cleanup = async () => {
+  await sql.end().catch(() => {});
   for (const s of sims) await s.stop();
   await mgr.child.stop();
   await db.drop();
@@ -228,6 +229,5 @@ try {
   console.log(`\nTargets (issue 15): Down within 10 s, HA VMs Running elsewhere within 30 s (CloudStack: ~150 s). load average at the end: ${machine().split("load average ")[1]}`);
   if (values.json) console.log(JSON.stringify({ event: "result", rows }));
 } finally {
-  await sql.end();
   await cleanup();
 }
