@@ -34,6 +34,8 @@ const { values } = parseArgs({
     // Node flags for the manager, e.g. "--manager-node-args=--cpu-prof --cpu-prof-dir=/tmp/prof".
     "manager-node-args": { type: "string", default: "" },
     json: { type: "boolean", default: false },
+    // Every statement of the run in PostgreSQL's log (ALTER DATABASE ... SET log_statement = 'all'): what a deploy costs, statement by statement.
+    "log-statements": { type: "boolean", default: false },
   },
 });
 const VMS = Number(values.vms);
@@ -75,7 +77,13 @@ const pgRate = await postgresCommitRate(base, Number(values["pg-clients"]), Numb
 log(`PostgreSQL: ${Math.round(pgRate)} single-row INSERT commits/s from ${values["pg-clients"]} connections`);
 
 const db = await scratchDatabase(base, "deploys");
-const mgr = await startManagerProcess(db, {}, values["manager-node-args"] ? values["manager-node-args"].split(" ") : []);
+if (values["log-statements"]) {
+  const c = new pg.Client({ connectionString: base });
+  await c.connect();
+  await c.query(`alter database ${db.name} set log_statement = 'all'`);
+  await c.end();
+}
+const mgr = await startManagerProcess(db, {}, values["manager-node-args"] ? values["manager-node-args"].split(" ") : []).catch(async (e: unknown) => { await db.drop(); throw e; });
 const sql = new pg.Client({ connectionString: db.url });
 await sql.connect();
 let sim: Child | undefined;

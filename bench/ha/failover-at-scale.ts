@@ -64,7 +64,7 @@ console.log(`$ npx tsx bench/ha/failover-at-scale.ts ${process.argv.slice(2).joi
 console.log(machine());
 const heartbeatDir = mkdtempSync(path.join(tmpdir(), "orbit-bench-hb-"));
 const db = await scratchDatabase(base, "failover");
-const mgr = await startManagerProcess(db);
+const mgr = await startManagerProcess(db).catch(async (e: unknown) => { await db.drop(); throw e; });
 const sql = new pg.Client({ connectionString: db.url });
 await sql.connect();
 const sims: Child[] = [];
