@@ -8,9 +8,9 @@
 //
 // The evidence HA needs (manager/src/ha/README.md): every simulated host writes its storage
 // heartbeat in one shared directory (orbit-sim --storage-heartbeat-dir) and answers the
-// manager's ProbeHost from it; every host reports cluster address 100::1 (the IPv6 discard
-// prefix: ping and TCP never answer), so a probe's network leg always says "unreachable" and the
-// verdict rests on the storage heartbeat's age (Down once it and the host's last heartbeat are
+// manager's ProbeHost from it; simulated hosts have no network of their own, so a probe's
+// network leg always says "unreachable" (orbit-sim answers it at once) and the verdict rests on
+// the storage heartbeat's age (Down once it and the host's last heartbeat are
 // older than self-fencing time + margin), the path a host without power takes. The cluster's
 // storage pool is made shared, so HA VMs' root disks can follow them.
 //
@@ -219,7 +219,7 @@ try {
     await sleep(settle / 2);
   }
 
-  console.log(`\n${HOSTS} simulated CPU hosts (${VICTIMS} victims, each its own orbit-sim process; the rest one orbit-sim), ${BACKGROUND} VMs on the rest (${Math.round(BACKGROUND * HA_SHARE)} HA; on ${spread!.hosts} hosts, at most ${spread!.max} on one) and ${VICTIM_VMS} on each victim (${Math.round(VICTIM_VMS * HA_SHARE)} HA), all made through the API; orbit-sim --latency-scale ${values["latency-scale"]} (startVm p50 1.5 s, p99 6 s at 1); ping.interval ${PING} s, ping.timeout ${values["ping-timeout"]}, ha.* at their defaults; storage heartbeat in one shared dir, cluster address 100::1 (never answers)`);
+  console.log(`\n${HOSTS} simulated CPU hosts (${VICTIMS} victims, each its own orbit-sim process; the rest one orbit-sim), ${BACKGROUND} VMs on the rest (${Math.round(BACKGROUND * HA_SHARE)} HA; on ${spread!.hosts} hosts, at most ${spread!.max} on one) and ${VICTIM_VMS} on each victim (${Math.round(VICTIM_VMS * HA_SHARE)} HA), all made through the API; orbit-sim --latency-scale ${values["latency-scale"]} (startVm p50 1.5 s, p99 6 s at 1); ping.interval ${PING} s, ping.timeout ${values["ping-timeout"]}, ha.* at their defaults; storage heartbeat in one shared dir, probes' network leg always "unreachable" (simulated hosts)`);
   console.log("");
   console.log("| victim | VMs (HA) | kill → Suspect (s) | kill → **Down** (s) | kill → HA VMs Running elsewhere p50 / **max** (s) | HA VMs Running elsewhere | non-HA VMs Down | other hosts Suspect/Alert meanwhile (max) | manager CPU meanwhile | HA's reason | evidence |");
   console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|");

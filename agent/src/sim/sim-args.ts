@@ -58,7 +58,8 @@ export const SIM_USAGE = `orbit-sim: N simulated Orbit hosts in one process, eac
   --environment E, --cluster C  where the hosts register                             [default]
   --storage-heartbeat-dir D  HA: each host writes its storage heartbeat file in D and answers
                            the manager's ProbeHost from it (D shared by every host of the cluster)
-  --cluster-address A      HA: the address neighbours probe (ping, TCP 22); 100::1 never answers
+  --cluster-address A      HA: the address each host reports for neighbours' probes (simulated hosts
+                           never reach each other: a probe's network leg always says unreachable)
   --exit                   exit after the measurement (and flood) instead of running on
 `;
 

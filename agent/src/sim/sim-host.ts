@@ -125,7 +125,11 @@ export class SimHost {
     const dir = ctx.storageHeartbeatDir;
     if (dir) {
       this.storageWriter = new StorageHeartbeatWriter({ dir, hostUuid: () => spec.uuid, timeoutMs: 1000, fs: SIM_HEARTBEAT_FS });
-      this.prober = new HostProber({ heartbeatDir: dir, fs: SIM_HEARTBEAT_FS });
+      // A simulated host has no network of its own to ping or knock on (and a fleet process
+      // spawning `ping` for each probe answers too late when loaded): the network leg says
+      // "unreachable" at once, as for a host whose network is cut; its storage heartbeat decides.
+      const noNetwork = async () => ({ reachable: false, detail: "simulated host: no network to probe" });
+      this.prober = new HostProber({ heartbeatDir: dir, fs: SIM_HEARTBEAT_FS, ping: noNetwork, knock: noNetwork });
     }
     this.hypervisor = this.newHypervisor();
     this.executor = this.newExecutor();
