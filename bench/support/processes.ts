@@ -44,8 +44,8 @@ export class Child {
   private lineHandlers: ((line: string) => void)[] = [];
   readonly exited: Promise<number | null>;
 
-  constructor(script: string, args: string[], env: Record<string, string>) {
-    this.proc = spawn(process.execPath, ["--import", "tsx", script, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  constructor(script: string, args: string[], env: Record<string, string>, nodeArgs: string[] = []) {
+    this.proc = spawn(process.execPath, [...nodeArgs, "--import", "tsx", script, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let buf = "";
     this.proc.stdout!.on("data", (b: Buffer) => {
       buf += b.toString();
@@ -140,7 +140,7 @@ export function cpuSecondsOf(pids: number[]): number {
 export interface ManagerProcess { child: Child; apiUrl: string; grpcAddress: string }
 
 /** A real orbit-manager (manager/src/main.ts, production profile) on the scratch database, plain gRPC, a static join token. */
-export async function startManagerProcess(db: Scratch, extraEnv: Record<string, string> = {}): Promise<ManagerProcess> {
+export async function startManagerProcess(db: Scratch, extraEnv: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ManagerProcess> {
   const apiPort = await freePort();
   const grpcPort = await freePort();
   const child = new Child("manager/src/main.ts", [], {
@@ -148,7 +148,7 @@ export async function startManagerProcess(db: Scratch, extraEnv: Record<string, 
     ORBIT_API_PORT: String(apiPort), ORBIT_GRPC_PORT: String(grpcPort), ORBIT_GRPC_TLS: "false",
     ORBIT_ALLOW_STATIC_JOIN_TOKEN: "true", ORBIT_AGENT_TOKEN: AGENT_TOKEN, ORBIT_ADMIN_KEY: ADMIN_KEY, ORBIT_LOG_LEVEL: "warn",
     ...extraEnv,
-  });
+  }, nodeArgs);
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const end = Date.now() + 120_000;
   for (;;) {
@@ -186,4 +186,25 @@ export async function commits(base: string, db: string): Promise<number> {
   const r = await c.query<{ n: string }>("select xact_commit::text as n from pg_stat_database where datname = $1", [db]);
   await c.end();
   return Number(r.rows[0]?.n ?? NaN);
+}
+
+/** A call of the manager's API with a user's (or admin's) key; a non-2xx answer throws with its body. */
+export async function callApi(apiUrl: string, key: string, method: string, p: string, body?: unknown): Promise<any> {
+  const res = await fetch(`${apiUrl}${p}`, {
+    method, headers: { api_key: key, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const json = await res.json();
+  if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** On SIGINT or SIGTERM, `cleanup` (stop the children, drop the scratch database) before exiting. */
+export function cleanupOnSignal(cleanup: () => Promise<void>): void {
+  const onSignal = (sig: NodeJS.Signals) => {
+    process.stderr.write(`${sig}: stopping the bench's processes\n`);
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
 }

@@ -25,6 +25,7 @@ try {
     managers: o.managers, joinToken: o.token, log, count: o.count, mix: o.mix, seed: o.seed, namePrefix: o.namePrefix,
     heartbeatIntervalMs: o.heartbeatMs, agentsPerConnection: o.agentsPerConnection, connectConcurrency: o.connectConcurrency,
     latencyScale: o.latencyScale, startFailureRate: o.failRate, tickMs: o.tickMs, environment: o.environment, cluster: o.cluster,
+    ...(o.storageHeartbeatDir ? { storageHeartbeatDir: o.storageHeartbeatDir } : {}), ...(o.clusterAddress ? { clusterAddress: o.clusterAddress } : {}),
   });
 } catch (e) {
   exitOnStartupFailure("orbit-sim", e);

@@ -9,10 +9,12 @@ describe("parseSimArgs", () => {
     const o = parseSimArgs([
       "--manager", "10.0.0.1:9090,10.0.0.2:9090", "--count", "300", "--mix", "cpu:1,h100:1", "--seed", "9", "--agents-per-connection", "50",
       "--latency-scale", "0", "--fail-rate", "0.05", "--kill", "3@10,7@12.5", "--kill-mode", "silent", "--measure-s", "30", "--exit",
+      "--storage-heartbeat-dir", "/mnt/hb", "--cluster-address", "100::1",
     ], { ORBIT_AGENT_TOKEN: "from-env" });
     expect(o).toMatchObject({
       managers: ["10.0.0.1:9090", "10.0.0.2:9090"], token: "from-env", count: 300, mix: "cpu:1,h100:1", seed: 9, agentsPerConnection: 50,
       latencyScale: 0, failRate: 0.05, kills: [{ index: 3, afterS: 10 }, { index: 7, afterS: 12.5 }], killMode: "silent", measureS: 30, exit: true,
+      storageHeartbeatDir: "/mnt/hb", clusterAddress: "100::1",
     });
   });
 
@@ -29,6 +31,8 @@ describe("parseSimArgs", () => {
     [["--token", "t", "--kill-mode", "explode"], /--kill-mode/],
     [["--token", "t", "--log-level", "loud"], /--log-level/],
     [["--token", "t", "--bogus"], /Unknown option '--bogus'/],
+    [["--token", "t", "--cluster-address=-c1"], /--cluster-address: "-c1"/],
+    [["--token", "t", "--storage-heartbeat-dir", " "], /--storage-heartbeat-dir: empty/],
   ])("refuses %j", (argv, err) => {
     expect(() => parseSimArgs(argv as string[])).toThrow(err);
   });

@@ -30,6 +30,8 @@ export interface SimCliOptions {
   logLevel: string;
   environment: string;
   cluster: string;
+  storageHeartbeatDir: string | undefined;
+  clusterAddress: string | undefined;
 }
 
 export const SIM_USAGE = `orbit-sim: N simulated Orbit hosts in one process, each its own gRPC client and stream.
@@ -54,6 +56,10 @@ export const SIM_USAGE = `orbit-sim: N simulated Orbit hosts in one process, eac
   --tick-ms MS             the shared timer's resolution: heartbeats due together leave together [50]
   --log-level LEVEL        pino level of the log on stderr                           [warn]
   --environment E, --cluster C  where the hosts register                             [default]
+  --storage-heartbeat-dir D  HA: each host writes its storage heartbeat file in D and answers
+                           the manager's ProbeHost from it (D shared by every host of the cluster)
+  --cluster-address A      HA: the address each host reports for neighbours' probes (simulated hosts
+                           never reach each other: a probe's network leg always says unreachable)
   --exit                   exit after the measurement (and flood) instead of running on
 `;
 
@@ -79,7 +85,8 @@ export function parseSimArgs(argv: string[], env: Record<string, string | undefi
         "agents-per-connection": { type: "string" }, "connect-concurrency": { type: "string" }, "latency-scale": { type: "string" },
         "fail-rate": { type: "string" }, kill: { type: "string" }, "kill-mode": { type: "string" }, "report-ms": { type: "string" },
         "warmup-s": { type: "string" }, "measure-s": { type: "string" }, "flood-s": { type: "string" }, "flood-window": { type: "string" }, "tick-ms": { type: "string" },
-        "log-level": { type: "string" }, environment: { type: "string" }, cluster: { type: "string" }, exit: { type: "boolean" }, help: { type: "boolean" },
+        "log-level": { type: "string" }, environment: { type: "string" }, cluster: { type: "string" },
+        "storage-heartbeat-dir": { type: "string" }, "cluster-address": { type: "string" }, exit: { type: "boolean" }, help: { type: "boolean" },
       },
     }));
   } catch (e) {
@@ -103,12 +110,18 @@ export function parseSimArgs(argv: string[], env: Record<string, string | undefi
   });
   const killMode = s("kill-mode") ?? "cancel";
   if (killMode !== "cancel" && killMode !== "silent") throw new InvalidArgumentError("kill-mode", `--kill-mode: "${killMode}" is not cancel or silent`);
+  const clusterAddress = s("cluster-address");
+  if (clusterAddress !== undefined && (!/^[A-Za-z0-9_.:[\]%-]+$/.test(clusterAddress) || clusterAddress.startsWith("-"))) {
+    throw new InvalidArgumentError("cluster-address", `--cluster-address: "${clusterAddress}" is not an IP address or host name`);
+  }
+  const storageHeartbeatDir = s("storage-heartbeat-dir");
+  if (storageHeartbeatDir !== undefined && storageHeartbeatDir.trim() === "") throw new InvalidArgumentError("storage-heartbeat-dir", "--storage-heartbeat-dir: empty");
   const logLevel = s("log-level") ?? "warn";
   if (!["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(logLevel)) {
     throw new InvalidArgumentError("log-level", `--log-level: "${logLevel}" is not a pino level`);
   }
   return {
-    managers, token, count, mix, kills, killMode, logLevel, help,
+    managers, token, count, mix, kills, killMode, logLevel, help, storageHeartbeatDir, clusterAddress,
     seed: num("seed", s("seed"), 1, { min: 0, max: 2 ** 32 - 1, int: true }),
     namePrefix: s("name-prefix") ?? "sim",
     heartbeatMs: num("heartbeat-ms", s("heartbeat-ms"), 10_000, { min: 100, max: 600_000, int: true }),

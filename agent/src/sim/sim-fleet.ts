@@ -42,6 +42,10 @@ export interface SimFleetOptions {
   backoff?: BackoffSettings;
   environment?: string;
   cluster?: string;
+  /** HA: where every host writes its storage heartbeat and reads its neighbours' (undefined: none). */
+  storageHeartbeatDir?: string;
+  /** HA: the address each host reports for neighbours' probes (default: none). */
+  clusterAddress?: string;
   /**
    * The shared timer's resolution (default 50 ms): what is due runs together, so the streams'
    * writes of one tick leave together; a 10 ms tick costs ~2% of a core more at 300 heartbeats/s
@@ -113,6 +117,8 @@ export class SimFleet {
       backoff: o.backoff ?? { initialMs: 500, maxMs: 15_000 },
       environment: o.environment ?? "default",
       cluster: o.cluster ?? "default",
+      storageHeartbeatDir: o.storageHeartbeatDir,
+      clusterAddress: o.clusterAddress,
     };
     this.ctx = ctx;
     this.hosts = specs.map((s) => new SimHost(s, ctx, hostSeed(seed, s.index)));

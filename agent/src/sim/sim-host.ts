@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import {
   PowerState, type AgentMessage, type AgentServiceClient, type Command, type CommandResult, type HostFacts, type ManagerMessage,
 } from "#shared/protocol.js";
+import { writeFile } from "node:fs/promises";
 import { CommandExecutor } from "../commands/command-executor.js";
 import { AgentConsoles } from "../console/agent-consoles.js";
 import { reconnectDelayMs, type BackoffSettings } from "../connection/reconnect.js";
@@ -15,6 +16,8 @@ import { capabilityNames, type DomainLifecycleEvent } from "../drivers/hyperviso
 import { simulatedGpus } from "../drivers/simulator/simulated-gpus.js";
 import { SimulatorHypervisor } from "../drivers/simulator/simulator-hypervisor.js";
 import { AGENT_VERSION } from "../agent.js";
+import { HostProber } from "../ha/host-prober.js";
+import { StorageHeartbeatWriter, nodeHeartbeatFs, type HeartbeatFs } from "../ha/storage-heartbeat.js";
 import { SIMULATED_START_FAILURE, commandLatencyMs, startFails } from "./command-timing.js";
 import type { SimHostSpec } from "./fleet-mix.js";
 import { seededRandom, type Random } from "./seeded-random.js";
@@ -42,7 +45,21 @@ export interface SimHostContext {
   backoff: BackoffSettings;
   environment: string;
   cluster: string;
+  /**
+   * HA: a directory every host of the fleet writes its storage heartbeat file in (as the agent
+   * does on the cluster's shared storage) and reads its neighbours' from when the manager asks it
+   * to probe one; undefined: no storage heartbeat, no probes (the host cannot be declared Down).
+   */
+  storageHeartbeatDir?: string | undefined;
+  /** HA: the address neighbours probe this host on (ping and TCP 22), reported in its facts. */
+  clusterAddress?: string | undefined;
 }
+
+/** Storage heartbeats without the fsync: a simulated fleet writes thousands a second to one local disk. */
+const SIM_HEARTBEAT_FS: HeartbeatFs = { ...nodeHeartbeatFs, writeSynced: (file, data) => writeFile(file, data) };
+
+/** Until the manager says (AgentSettings.storage_heartbeat_interval_ms), as the agent's self-fencer. */
+const DEFAULT_STORAGE_HEARTBEAT_MS = 1000;
 
 export interface SimCounters {
   registered: number;
@@ -96,13 +113,44 @@ export class SimHost {
   private unsubscribe: (() => void) | undefined;
   /** Heartbeats kept in flight by flood(): each ack sends the next (0: normal heartbeats). */
   private floodWindow = 0;
+  private readonly storageWriter: StorageHeartbeatWriter | undefined;
+  private readonly prober: HostProber | undefined;
+  private storageTimer: Scheduled | undefined;
+  private storageIntervalMs = DEFAULT_STORAGE_HEARTBEAT_MS;
 
   constructor(readonly spec: SimHostSpec, private readonly ctx: SimHostContext, seed: number) {
     this.random = seededRandom(seed);
     this.interval = ctx.heartbeatIntervalMs;
     this.bootId = this.newBootId();
+    const dir = ctx.storageHeartbeatDir;
+    if (dir) {
+      this.storageWriter = new StorageHeartbeatWriter({ dir, hostUuid: () => spec.uuid, timeoutMs: 1000, fs: SIM_HEARTBEAT_FS });
+      // A simulated host has no network of its own to ping or knock on (and a fleet process
+      // spawning `ping` for each probe answers too late when loaded): the network leg says
+      // "unreachable" at once, as for a host whose network is cut; its storage heartbeat decides.
+      const noNetwork = async () => ({ reachable: false, detail: "simulated host: no network to probe" });
+      this.prober = new HostProber({ heartbeatDir: dir, fs: SIM_HEARTBEAT_FS, ping: noNetwork, knock: noNetwork });
+    }
     this.hypervisor = this.newHypervisor();
-    this.executor = new CommandExecutor(this.hypervisor);
+    this.executor = this.newExecutor();
+  }
+
+  private newExecutor(): CommandExecutor {
+    const prober = this.prober;
+    return new CommandExecutor(this.hypervisor, prober ? { probeHost: (p) => prober.probe(p) } : {});
+  }
+
+  /** The storage heartbeat, written while the host lives (a dead one's file ages, as a powered-off host's). */
+  private scheduleStorageBeat(inMs: number): void {
+    if (!this.storageWriter) return;
+    this.storageTimer?.cancel();
+    this.storageTimer = this.ctx.ticker.at(Date.now() + inMs, () => {
+      if (this.state === "dead" || this.state === "stopped") return;
+      void this.storageWriter!.write().then((w) => {
+        if (!w.ok) this.ctx.log.warn({ host: this.spec.hostname, err: w.error }, "storage heartbeat write failed");
+      });
+      this.scheduleStorageBeat(this.storageIntervalMs);
+    });
   }
 
   private newBootId(): string {
@@ -137,6 +185,7 @@ export class SimHost {
     this.state = "dead";
     this.floodWindow = 0;
     this.beatTimer?.cancel();
+    this.storageTimer?.cancel();
     this.retryTimer?.cancel();
     if (mode === "cancel") this.stream?.cancel();
   }
@@ -152,7 +201,7 @@ export class SimHost {
     if (opts.reboot) {
       this.bootId = this.newBootId();
       this.hypervisor = this.newHypervisor();
-      this.executor = new CommandExecutor(this.hypervisor);
+      this.executor = this.newExecutor();
     }
     this.state = "idle";
     this.start();
@@ -162,6 +211,7 @@ export class SimHost {
     this.state = "stopped";
     this.floodWindow = 0;
     this.beatTimer?.cancel();
+    this.storageTimer?.cancel();
     this.retryTimer?.cancel();
     this.unsubscribe?.();
     this.stream?.cancel();
@@ -192,8 +242,8 @@ export class SimHost {
       hostTags: this.spec.tags, environment: this.ctx.environment, cluster: this.ctx.cluster,
       gpus: simulatedGpus(this.spec.uuid, this.spec.gpus, this.spec.numaCells),
       agentVersion: AGENT_VERSION, discoveryWarnings: [], capabilities: capabilityNames(this.hypervisor),
-      // Not a migration destination, not probed, no storage heartbeat: scale runs need none of them.
-      migrationUri: "", clusterAddress: "", storageHeartbeatDir: "",
+      // Not a migration destination; probed and with a storage heartbeat only when the fleet has a dir (HA runs).
+      migrationUri: "", clusterAddress: this.ctx.clusterAddress ?? "", storageHeartbeatDir: this.ctx.storageHeartbeatDir ?? "",
     };
   }
 
@@ -210,7 +260,7 @@ export class SimHost {
     const client = this.ctx.client(this.address, this.spec.index);
     try {
       const facts = await this.facts();
-      const res = await this.ctx.registrations(() => new Promise<{ hostId: string; hostSecret: string; settings?: { heartbeatIntervalMs: number } | undefined }>((resolve, reject) => {
+      const res = await this.ctx.registrations(() => new Promise<{ hostId: string; hostSecret: string; settings?: { heartbeatIntervalMs: number; storageHeartbeatIntervalMs: number } | undefined }>((resolve, reject) => {
         const known = Boolean(this.identity);
         client.register({ token: known ? "" : this.ctx.joinToken, facts, csrPem: "" }, known ? this.metadata() : new grpc.Metadata(),
           { deadline: Date.now() + 30_000 }, (err, r) => (err ? reject(err) : resolve(r)));
@@ -218,7 +268,9 @@ export class SimHost {
       if (this.state !== "connecting") return;
       this.identity = { hostId: res.hostId, hostSecret: res.hostSecret };
       if (res.settings?.heartbeatIntervalMs) this.interval = res.settings.heartbeatIntervalMs;
+      if (res.settings?.storageHeartbeatIntervalMs) this.storageIntervalMs = res.settings.storageHeartbeatIntervalMs;
       this.ctx.counters.registered++;
+      this.scheduleStorageBeat(0);
       this.openStream(client);
     } catch (e) {
       const err = e as grpc.ServiceError;
@@ -336,6 +388,7 @@ export class SimHost {
       case "ack": this.onAck(Number(b.value.seq)); return;
       case "command": this.onCommand(b.value); return;
       case "settings":
+        if (b.value.storageHeartbeatIntervalMs) this.storageIntervalMs = b.value.storageHeartbeatIntervalMs;
         if (b.value.heartbeatIntervalMs && b.value.heartbeatIntervalMs !== this.interval) {
           this.interval = b.value.heartbeatIntervalMs;
           if (!this.floodWindow) this.scheduleBeat(this.interval * this.random());
