@@ -78,6 +78,9 @@ import { HostCertificateService } from "./security/host-certificate-service.js";
 import { HostEnrollment } from "./security/host-enrollment.js";
 import { RegistrationTokenService } from "./security/registration-token-service.js";
 import { JobRunner } from "./jobs/job-runner.js";
+import { ClusterDuties, DUTY_NAMES, type Duty } from "./cluster/duties.js";
+import { ManagerInstances, newManagerIdentity } from "./cluster/manager-instances.js";
+import { managerRoutes } from "./api/admin/managers.routes.js";
 import { imageDownloadJob, onImageJobFailed } from "./jobs/image-download.job.js";
 import { ImageService, IMAGE_DOWNLOAD_JOB } from "./catalog/image-service.js";
 import { IMAGE_SETTINGS } from "./catalog/image-settings.js";
@@ -146,6 +149,10 @@ export interface RunningManager {
   grpcTls: boolean;
   database: Database;
   jobs: JobRunner;
+  /** This manager instance (its id leases its jobs and duties) and the others on the database. */
+  instances: ManagerInstances;
+  /** The singleton duties this instance runs now (cluster/duties.ts). */
+  duties: ClusterDuties;
   sessions: AgentSessions;
   /** VM migrations (admin API, host maintenance). */
   migrations: MigrationService;
@@ -204,8 +211,17 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const admin = await apiKeys.ensureAdminKey(config.adminKey);
   const agentToken = config.agentToken ?? newSecret("join_");
 
+  // This process among the managers sharing the database: its id leases the jobs it runs and the
+  // singleton duties it holds (cluster/); each lease lasts ORBIT_LEASE_TTL_MS unrenewed.
+  const leaseTtlMs = config.leaseTtlMs ?? 30_000;
+  const instances = new ManagerInstances({ db, me: newManagerIdentity(ORBIT_VERSION), heartbeatMs: Math.min(5000, Math.ceil(leaseTtlMs / 3)), log: log.child({ component: "cluster" }) });
+  await instances.start();
   const hostsSvc = new HostService(db, (ctx) => registry.resolve<number>(HOST_MEMORY_RESERVE_SETTING, ctx));
-  const metrics: ManagerMetrics = new ManagerMetrics({ connectedAgents: (): number => sessions.connectedHostIds().length });
+  const metrics: ManagerMetrics = new ManagerMetrics({
+    connectedAgents: (): number => sessions.connectedHostIds().length,
+    leasedJobs: (): number => runner.leasedJobIds().length,
+    dutiesHeld: () => { const held = new Set<string>(duties.held()); return Object.fromEntries(DUTY_NAMES.map((d) => [d, held.has(d)])); },
+  });
   const sessions: AgentSessions = new AgentSessions(metrics);
   // Host liveness: one deadline for Suspect hosts, for commands waiting for an agent, and
   // for the reconnect backoff agents are told (hosts/host-liveness.ts).
@@ -214,9 +230,11 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     missFactor: () => registry.number(LIVENESS_SETTINGS.missFactor),
   }, log.child({ component: "liveness" }));
   const dispatcher = new CommandDispatcher(db, sessions, liveness);
-  const runner = new JobRunner({
+  const runner: JobRunner = new JobRunner({
     db,
     log: log.child({ component: "jobs" }),
+    owner: instances.me.id,
+    leaseTtlMs,
     maxAttempts: () => registry.number(JOB_MAX_ATTEMPTS_SETTING),
     onDatabaseUnavailable: reportDatabase,
     metrics,
@@ -286,7 +304,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const vmSvc = new VmService(db, placement, runner, catalog, callbackPolicy, networks);
   const callbackSecrets = new CallbackSecretService(db, () => registry.number("callbacks.secret.rotation.grace.ms"));
   const callbackWorker = new CallbackDeliveryWorker({
-    db, secrets: callbackSecrets, settings: () => deliverySettings(registry), log: log.child({ component: "callbacks" }),
+    db, secrets: callbackSecrets, settings: () => deliverySettings(registry), log: log.child({ component: "callbacks" }), owner: instances.me.id,
     post: httpCallbackPoster(callbackPolicy, `Orbit-Callbacks/${ORBIT_VERSION}`),
   });
 
@@ -339,12 +357,34 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     }
   });
 
+  // Commands left open by jobs a killed manager never finished are closed; only while no other
+  // instance is alive (its open commands are not abandoned): checked at start-up and, if another
+  // was seen, once more when a dead one's heartbeat would have gone stale.
+  const closeAbandoned = async (): Promise<boolean> => {
+    if (database.kind === "postgres" && await instances.othersAlive() > 0) return false;
+    const abandoned = await dispatcher.closeAbandoned("its job ended without an answer from the agent (manager restarted)");
+    if (abandoned) log.info({ commands: abandoned }, "closed commands left open by a previous manager process");
+    return true;
+  };
+  const abandonedLater = await closeAbandoned() ? undefined : setTimeout(() => {
+    closeAbandoned().catch((e: unknown) => log.warn({ err: e }, "closing abandoned commands failed"));
+  }, 4 * Math.min(5000, Math.ceil(leaseTtlMs / 3))).unref();
+  // The singleton duties (cluster/duties.ts), each run by the one instance holding its lease.
   // Hosts that stop heartbeating are marked Suspect and their running VMs Unknown; HA investigates
-  // them (its own loop, so probes do not delay the liveness check). Commands left open by jobs a killed manager never finished are closed.
-  const abandoned = await dispatcher.closeAbandoned("its job ended without an answer from the agent (manager restarted)");
-  if (abandoned) log.info({ commands: abandoned }, "closed commands left open by a previous manager process");
-  liveness.start({ markStale: (cutoff) => hostsSvc.markStale(cutoff), afterCheck: () => reconciler.hostsLost(), reportError: reportDatabase });
-  haLoop.start();
+  // them (its own loop, so probes do not delay the liveness check).
+  const dutyList: Duty[] = [
+    {
+      name: "host-liveness",
+      start: () => liveness.start({ markStale: (cutoff) => hostsSvc.markStale(cutoff), afterCheck: () => reconciler.hostsLost(), reportError: reportDatabase }),
+      stop: () => liveness.stop(),
+    },
+    { name: "ha", start: () => haLoop.start(), stop: () => haLoop.stop() },
+    { name: "vm-metrics-purge", start: () => vmMetrics.start(), stop: () => vmMetrics.stop() },
+  ];
+  const duties: ClusterDuties = new ClusterDuties({
+    db, holder: instances.me.id, ttlMs: leaseTtlMs, log: log.child({ component: "cluster" }), duties: dutyList, onDatabaseUnavailable: reportDatabase,
+  });
+  await duties.start();
 
   const app = await buildApiServer({
     log, apiKeys, version: ORBIT_VERSION, idempotency: new IdempotencyStore(db, { ttlMs: (accountId) => registry.resolve<number>(IDEMPOTENCY_TTL_SETTING, { accountId }) * 3600_000 }), databaseHealth: health,
@@ -362,6 +402,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await scoped.register(jobRoutes(new JobService(db)));
       await scoped.register(catalogRoutes(catalog));
       await scoped.register(adminRoutes(hostsSvc, vmSvc));
+      await scoped.register(managerRoutes(instances));
       await scoped.register(hostHaRoutes(hostsSvc, investigator, new VmHa(db)));
       await scoped.register(migrationRoutes(migrations));
       await scoped.register(registrationTokenRoutes(registrationTokens, ca));
@@ -402,11 +443,13 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     : undefined;
 
   // Hosts were connected to a previous process: they reconnect; until then they are not Up.
-  const resumed = await runner.resume();
+  // Jobs nobody runs are claimed now and by the sweep: a PGlite manager is the database's only
+  // process (its data dir is locked), so it takes every open job, whatever lease a killed
+  // predecessor left; on PostgreSQL another instance may hold them, so only free ones are.
+  const resumed = await runner.resume({ sole: database.kind !== "postgres" });
   if (resumed) log.info({ resumed }, "resumed unfinished jobs");
-  runner.sweep();
+  runner.sweep(Math.min(5000, Math.ceil(leaseTtlMs / 3)));
   callbackWorker.start();
-  vmMetrics.start();
 
   return {
     apiUrl,
@@ -417,6 +460,8 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     grpcTls: config.grpcTls,
     database,
     jobs: runner,
+    instances,
+    duties,
     sessions,
     migrations,
     log,
@@ -425,10 +470,10 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     close: async () => {
       await metricsServer?.close();
       await settingsListener?.stop();
-      await liveness.stop();
-      await haLoop.stop();
+      // The duties' leases are released: another instance takes them at its next round.
+      clearTimeout(abandonedLater);
+      await duties.stop();
       crashRestarts.stop();
-      await vmMetrics.stop();
       consoleRelay.closeAll();
       await app.close();
       await callbackWorker.stop();
@@ -438,6 +483,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await gateway.close();
       await jobsDone;
       await consoleLogs.drain();
+      await instances.stop();
       health.close();
       await database.close();
       await imageStore.close();
