@@ -8,7 +8,7 @@
 // by another's sweep once their leases expire; a manager that lost a lease (renewal or a status
 // write matched no row) aborts the job's handler and writes nothing more about it.
 import { randomUUID } from "node:crypto";
-import { and, eq, inArray, isNull, lt, lte, notInArray, or } from "drizzle-orm";
+import { and, eq, inArray, isNull, lt, lte, notInArray, or, sql } from "drizzle-orm";
 import type { Logger } from "pino";
 import { OrbitError, databaseUnavailableFrom, toErrorInfo } from "#shared/errors.js";
 import type { Db } from "../db/database.js";
@@ -192,12 +192,18 @@ export class JobRunner {
   private async claimMany(limit: number, graceMs: number, force = false): Promise<number[]> {
     const where = force ? inArray(jobs.status, [...OPEN]) : this.claimable(graceMs);
     const busy = [...this.active.keys()];
-    const free = this.o.db.select({ id: jobs.id }).from(jobs)
-      .where(and(where, busy.length ? notInArray(jobs.id, busy) : undefined))
-      .orderBy(jobs.id).limit(limit).for("update", { skipLocked: true });
-    const rows = await this.o.db.update(jobs).set({ leaseOwner: this.owner, leaseExpiresAt: this.leaseExpiry() })
-      .where(and(inArray(jobs.id, free), where)).returning({ id: jobs.id });
-    return rows.map((r) => r.id).sort((a, b) => a - b);
+    // A materialized CTE: the locking select runs once. As `id IN (subquery)` the planner may
+    // rescan it per row, and a rescan skips the rows this statement already updated and locks
+    // the next ones, claiming more than `limit`.
+    const res = (await this.o.db.execute(sql`
+      with free as materialized (
+        select ${jobs.id} from ${jobs} where ${where} ${busy.length ? sql`and ${notInArray(jobs.id, busy)}` : sql``}
+        order by ${jobs.id} limit ${limit} for update skip locked
+      )
+      update ${jobs} set lease_owner = ${this.owner}, lease_expires_at = ${this.leaseExpiry().toISOString()}::timestamptz
+      from free where ${jobs.id} = free.id and ${where}
+      returning ${jobs.id}`)) as unknown as { rows: { id: number }[] };
+    return res.rows.map((r) => Number(r.id)).sort((a, b) => a - b);
   }
 
   /** Runs jobs claimed by claimMany. */
