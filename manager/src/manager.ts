@@ -215,7 +215,6 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   // singleton duties it holds (cluster/); each lease lasts ORBIT_LEASE_TTL_MS unrenewed.
   const leaseTtlMs = config.leaseTtlMs ?? 30_000;
   const instances = new ManagerInstances({ db, me: newManagerIdentity(ORBIT_VERSION), heartbeatMs: Math.min(5000, Math.ceil(leaseTtlMs / 3)), log: log.child({ component: "cluster" }) });
-  await instances.start();
   const hostsSvc = new HostService(db, (ctx) => registry.resolve<number>(HOST_MEMORY_RESERVE_SETTING, ctx));
   const metrics: ManagerMetrics = new ManagerMetrics({
     connectedAgents: (): number => sessions.connectedHostIds().length,
@@ -384,7 +383,6 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const duties: ClusterDuties = new ClusterDuties({
     db, holder: instances.me.id, ttlMs: leaseTtlMs, log: log.child({ component: "cluster" }), duties: dutyList, onDatabaseUnavailable: reportDatabase,
   });
-  await duties.start();
 
   const app = await buildApiServer({
     log, apiKeys, version: ORBIT_VERSION, idempotency: new IdempotencyStore(db, { ttlMs: (accountId) => registry.resolve<number>(IDEMPOTENCY_TTL_SETTING, { accountId }) * 3600_000 }), databaseHealth: health,
@@ -446,6 +444,10 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   // Jobs nobody runs are claimed now and by the sweep: a PGlite manager is the database's only
   // process (its data dir is locked), so it takes every open job, whatever lease a killed
   // predecessor left; on PostgreSQL another instance may hold them, so only free ones are.
+  // Recorded and taking duties only now: building the API blocks the event loop for seconds on a
+  // busy machine, which would miss heartbeats and renewals.
+  await instances.start();
+  await duties.start();
   const resumed = await runner.resume({ sole: database.kind !== "postgres" });
   if (resumed) log.info({ resumed }, "resumed unfinished jobs");
   runner.sweep(Math.min(5000, Math.ceil(leaseTtlMs / 3)));

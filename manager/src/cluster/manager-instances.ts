@@ -108,7 +108,7 @@ export class ManagerInstances {
     return rows.map((r) => ({
       id: r.id, hostname: r.hostname, pid: r.pid, version: r.version,
       startedAt: r.startedAt, lastSeenAt: r.lastSeenAt, stoppedAt: r.stoppedAt,
-      alive: r.stoppedAt === null && r.lastSeenAt > since,
+      alive: r.id === this.o.me.id || (r.stoppedAt === null && r.lastSeenAt > since),
       self: r.id === this.o.me.id,
       duties: held.filter((h) => h.holder === r.id).map((h) => h.name).sort(),
       jobsLeased: leased.filter((j) => j.owner === r.id).length,
