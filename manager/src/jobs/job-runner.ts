@@ -220,7 +220,7 @@ export class JobRunner {
     const ids = [...this.active.keys()];
     if (!ids.length) return;
     const rows = await this.o.db.update(jobs).set({ leaseExpiresAt: this.leaseExpiry() })
-      .where(and(inArray(jobs.id, ids), eq(jobs.leaseOwner, this.owner), inArray(jobs.status, [...OPEN])))
+      .where(and(inArray(jobs.id, ids), eq(jobs.leaseOwner, this.owner)))
       .returning({ id: jobs.id });
     const kept = new Set(rows.map((r) => r.id));
     for (const id of ids) if (!kept.has(id) && this.active.has(id)) this.loseLease(id);
