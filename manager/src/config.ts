@@ -46,6 +46,9 @@ const managerConfigSchema = (profile: ConfigProfile) => z.object({
   ORBIT_DB_CONNECT_TIMEOUT_MS: millis(100, 600_000).default(DEFAULT_DATABASE_TIMEOUTS.connectMs),
   ORBIT_DB_STATEMENT_TIMEOUT_MS: millis(100, 3_600_000).default(DEFAULT_DATABASE_TIMEOUTS.statementMs),
   ORBIT_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: millis(100, 3_600_000).default(DEFAULT_DATABASE_TIMEOUTS.idleInTransactionMs),
+  // Several managers on one database: how long a job's or a duty's lease lasts unrenewed (renewed
+  // every third of it), so how long a dead manager's jobs and duties wait for another (cluster/).
+  ORBIT_LEASE_TTL_MS: millis(300, 600_000).default(30_000),
   // Prometheus metrics (GET /metrics): "api" serves them on the API port without a key (as /healthz),
   // "host:port" on a listener of their own (not on the API), "off" nowhere.
   ORBIT_METRICS_ADDR: z.string().default("api").refine((v) => v === "api" || v === "off" || parseListenAddress(v) !== undefined,
@@ -75,6 +78,8 @@ export interface ManagerConfig {
   callbackAllowPrivateAddresses: boolean;
   databaseTimeouts: DatabaseTimeouts;
   metrics: MetricsListen;
+  /** ORBIT_LEASE_TTL_MS (default 30 s): job and duty leases (cluster/README.md). */
+  leaseTtlMs?: number;
 }
 
 export function loadManagerConfig(
@@ -114,6 +119,7 @@ export function loadManagerConfig(
     hostCertValidityDays: c.ORBIT_HOST_CERT_VALIDITY_DAYS,
     callbackAllowPrivateAddresses: c.ORBIT_CALLBACK_ALLOW_PRIVATE_ADDRESSES,
     metrics: c.ORBIT_METRICS_ADDR === "api" || c.ORBIT_METRICS_ADDR === "off" ? { on: c.ORBIT_METRICS_ADDR } : { on: "own", ...parseListenAddress(c.ORBIT_METRICS_ADDR)! },
+    leaseTtlMs: c.ORBIT_LEASE_TTL_MS,
     databaseTimeouts: {
       connectMs: c.ORBIT_DB_CONNECT_TIMEOUT_MS,
       statementMs: c.ORBIT_DB_STATEMENT_TIMEOUT_MS,

@@ -7,7 +7,7 @@ import { AgentGateway, tokenMatcher } from "./agents/agent-gateway.js";
 import { AgentSessions } from "./agents/agent-sessions.js";
 import { CommandDispatcher } from "./agents/command-dispatcher.js";
 import { CommandRouter } from "./agents/command-router.js";
-import { ManagerInstances, defaultAgentAddress } from "./agents/manager-instances.js";
+import { PeerManagers, defaultAgentAddress } from "./agents/manager-instances.js";
 import { PgNotificationListener } from "./db/pg-notification-listener.js";
 import { adminRoutes } from "./api/admin/admin.routes.js";
 import { hostCertificateRoutes } from "./api/admin/host-certificates.routes.js";
@@ -82,6 +82,9 @@ import { HostCertificateService } from "./security/host-certificate-service.js";
 import { HostEnrollment } from "./security/host-enrollment.js";
 import { RegistrationTokenService } from "./security/registration-token-service.js";
 import { JobRunner } from "./jobs/job-runner.js";
+import { ClusterDuties, DUTY_NAMES, type Duty } from "./cluster/duties.js";
+import { ManagerInstances, newManagerIdentity } from "./cluster/manager-instances.js";
+import { managerRoutes } from "./api/admin/managers.routes.js";
 import { imageDownloadJob, onImageJobFailed } from "./jobs/image-download.job.js";
 import { ImageService, IMAGE_DOWNLOAD_JOB } from "./catalog/image-service.js";
 import { IMAGE_SETTINGS } from "./catalog/image-settings.js";
@@ -152,6 +155,10 @@ export interface RunningManager {
   grpcTls: boolean;
   database: Database;
   jobs: JobRunner;
+  /** This manager instance (its id leases its jobs and duties) and the others on the database. */
+  instances: ManagerInstances;
+  /** The singleton duties this instance runs now (cluster/duties.ts). */
+  duties: ClusterDuties;
   sessions: AgentSessions;
   /** VM migrations (admin API, host maintenance). */
   migrations: MigrationService;
@@ -193,14 +200,22 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const allocation = new AllocationSettings(registry);
   defineAccountSettings(registry);
   const settings = new SettingsService(db, registry);
-  const metrics: ManagerMetrics = new ManagerMetrics({ connectedAgents: (): number => sessions.connectedHostIds().length });
+  // This process among the managers sharing the database: its id leases the jobs it runs and the
+  // singleton duties it holds (cluster/); each lease lasts ORBIT_LEASE_TTL_MS unrenewed.
+  const leaseTtlMs = config.leaseTtlMs ?? 30_000;
+  const instances = new ManagerInstances({ db, me: newManagerIdentity(ORBIT_VERSION), heartbeatMs: Math.min(5000, Math.ceil(leaseTtlMs / 3)), log: log.child({ component: "cluster" }) });
+  const metrics: ManagerMetrics = new ManagerMetrics({
+    connectedAgents: (): number => sessions.connectedHostIds().length,
+    leasedJobs: (): number => runner.leasedJobIds().length,
+    dutiesHeld: () => { const held = new Set<string>(duties.held()); return Object.fromEntries(DUTY_NAMES.map((d) => [d, held.has(d)])); },
+  });
   const sessions: AgentSessions = new AgentSessions(metrics);
-  // Several managers on one PostgreSQL (README "Several managers"): this process's id, and commands
-  // for hosts whose stream another manager holds routed through the database (agents/command-router.ts).
-  const managerId = randomUUID();
+  // Several managers on one PostgreSQL (README "Several managers"): commands for hosts whose
+  // stream another manager holds routed through the database (agents/command-router.ts).
+  const managerId = instances.me.id;
   const router = new CommandRouter({ db, sessions, managerId, log: log.child({ component: "routing" }) });
-  // This manager's row among those on the database (from when its API listens); agents are told the live ones' addresses.
-  const instances = new ManagerInstances({
+  // This manager's agent-facing address among those on the database (from when its API listens); agents are told the live ones'.
+  const peers = new PeerManagers({
     db, id: managerId, log: log.child({ component: "managers" }), onDatabaseUnavailable: reportDatabase,
     onChange: () => sessions.broadcast({ body: { $case: "settings", value: agentSettings() } }),
   });
@@ -234,9 +249,11 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     missFactor: () => registry.number(LIVENESS_SETTINGS.missFactor),
   }, log.child({ component: "liveness" }));
   const dispatcher = new CommandDispatcher(db, sessions, liveness, Date.now, notifications ? router : undefined);
-  const runner = new JobRunner({
+  const runner: JobRunner = new JobRunner({
     db,
     log: log.child({ component: "jobs" }),
+    owner: instances.me.id,
+    leaseTtlMs,
     maxAttempts: () => registry.number(JOB_MAX_ATTEMPTS_SETTING),
     onDatabaseUnavailable: reportDatabase,
     metrics,
@@ -309,7 +326,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const vmSvc = new VmService(db, placement, runner, catalog, callbackPolicy, networks);
   const callbackSecrets = new CallbackSecretService(db, () => registry.number("callbacks.secret.rotation.grace.ms"));
   const callbackWorker = new CallbackDeliveryWorker({
-    db, secrets: callbackSecrets, settings: () => deliverySettings(registry), log: log.child({ component: "callbacks" }),
+    db, secrets: callbackSecrets, settings: () => deliverySettings(registry), log: log.child({ component: "callbacks" }), owner: instances.me.id,
     post: httpCallbackPoster(callbackPolicy, `Orbit-Callbacks/${ORBIT_VERSION}`),
   });
 
@@ -341,7 +358,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     ...liveness.agentSettings(),
     selfFenceAfterMs: haSettings.selfFenceAfterMs(),
     storageHeartbeatIntervalMs: haSettings.storageHeartbeatIntervalMs(),
-    managerAddresses: instances.agentAddresses(),
+    managerAddresses: peers.agentAddresses(),
   });
   // Heartbeats (hosts/README.md): routine ones coalesce into one write per tick; only a heartbeat
   // that reports something new (or is due its periodic pass) goes to stale copies and the reconciler.
@@ -376,12 +393,33 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     }
   });
 
+  // Commands left open by jobs a killed manager never finished are closed; only while no other
+  // instance is alive (its open commands are not abandoned): checked at start-up and, if another
+  // was seen, once more when a dead one's heartbeat would have gone stale.
+  const closeAbandoned = async (): Promise<boolean> => {
+    if (database.kind === "postgres" && await instances.othersAlive() > 0) return false;
+    const abandoned = await dispatcher.closeAbandoned("its job ended without an answer from the agent (manager restarted)");
+    if (abandoned) log.info({ commands: abandoned }, "closed commands left open by a previous manager process");
+    return true;
+  };
+  const abandonedLater = await closeAbandoned() ? undefined : setTimeout(() => {
+    closeAbandoned().catch((e: unknown) => log.warn({ err: e }, "closing abandoned commands failed"));
+  }, 4 * Math.min(5000, Math.ceil(leaseTtlMs / 3))).unref();
+  // The singleton duties (cluster/duties.ts), each run by the one instance holding its lease.
   // Hosts that stop heartbeating are marked Suspect and their running VMs Unknown; HA investigates
-  // them (its own loop, so probes do not delay the liveness check). Commands left open by jobs a killed manager never finished are closed.
-  const abandoned = await dispatcher.closeAbandoned("its job ended without an answer from the agent (manager restarted)");
-  if (abandoned) log.info({ commands: abandoned }, "closed commands left open by a previous manager process");
-  liveness.start({ markStale: (cutoff) => heartbeats.markStale(cutoff), afterCheck: () => reconciler.hostsLost(), reportError: reportDatabase });
-  haLoop.start();
+  // them (its own loop, so probes do not delay the liveness check).
+  const dutyList: Duty[] = [
+    {
+      name: "host-liveness",
+      start: () => liveness.start({ markStale: (cutoff) => heartbeats.markStale(cutoff), afterCheck: () => reconciler.hostsLost(), reportError: reportDatabase }),
+      stop: () => liveness.stop(),
+    },
+    { name: "ha", start: () => haLoop.start(), stop: () => haLoop.stop() },
+    { name: "vm-metrics-purge", start: () => vmMetrics.start(), stop: () => vmMetrics.stop() },
+  ];
+  const duties: ClusterDuties = new ClusterDuties({
+    db, holder: instances.me.id, ttlMs: leaseTtlMs, log: log.child({ component: "cluster" }), duties: dutyList, onDatabaseUnavailable: reportDatabase,
+  });
 
   const app = await buildApiServer({
     log, apiKeys, version: ORBIT_VERSION, idempotency: new IdempotencyStore(db, { ttlMs: (accountId) => registry.resolve<number>(IDEMPOTENCY_TTL_SETTING, { accountId }) * 3600_000 }), databaseHealth: health,
@@ -399,6 +437,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await scoped.register(jobRoutes(new JobService(db)));
       await scoped.register(catalogRoutes(catalog));
       await scoped.register(adminRoutes(hostsSvc, vmSvc));
+      await scoped.register(managerRoutes(instances));
       await scoped.register(hostHaRoutes(hostsSvc, investigator, new VmHa(db)));
       await scoped.register(migrationRoutes(migrations));
       await scoped.register(registrationTokenRoutes(registrationTokens, ca));
@@ -431,7 +470,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const addr = app.server.address();
   const apiPort = typeof addr === "object" && addr ? addr.port : config.apiPort;
   const apiUrl = config.publicUrl ?? `http://${config.apiHost}:${apiPort}`;
-  await instances.start({ agentAddress: config.advertiseAgentAddress ?? defaultAgentAddress(config.grpcHost, grpcPort), apiAddress: apiUrl });
+  await peers.start({ agentAddress: config.advertiseAgentAddress ?? defaultAgentAddress(config.grpcHost, grpcPort), apiAddress: apiUrl });
   const metricsServer = config.metrics.on === "own"
     ? await startMetricsHttpServer({
       ...config.metrics, setting: "ORBIT_METRICS_ADDR", metrics: () => metrics.scrape(),
@@ -440,11 +479,17 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     : undefined;
 
   // Hosts were connected to a previous process: they reconnect; until then they are not Up.
-  const resumed = await runner.resume();
+  // Jobs nobody runs are claimed now and by the sweep: a PGlite manager is the database's only
+  // process (its data dir is locked), so it takes every open job, whatever lease a killed
+  // predecessor left; on PostgreSQL another instance may hold them, so only free ones are.
+  // Recorded and taking duties only now: building the API blocks the event loop for seconds on a
+  // busy machine, which would miss heartbeats and renewals.
+  await instances.start();
+  await duties.start();
+  const resumed = await runner.resume({ sole: database.kind !== "postgres" });
   if (resumed) log.info({ resumed }, "resumed unfinished jobs");
-  runner.sweep();
+  runner.sweep(Math.min(5000, Math.ceil(leaseTtlMs / 3)));
   callbackWorker.start();
-  vmMetrics.start();
 
   return {
     apiUrl,
@@ -455,6 +500,8 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     grpcTls: config.grpcTls,
     database,
     jobs: runner,
+    instances,
+    duties,
     sessions,
     migrations,
     log,
@@ -464,9 +511,9 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       await metricsServer?.close();
       await notifications?.stop();
       router.stop();
-      await liveness.stop();
-      await haLoop.stop();
-      await vmMetrics.stop();
+      // The duties' leases are released: another instance takes them at its next round.
+      clearTimeout(abandonedLater);
+      await duties.stop();
       consoleRelay.closeAll();
       await app.close();
       await callbackWorker.stop();
@@ -475,9 +522,10 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
       const jobsDone = runner.stop();
       await gateway.close();
       await heartbeats.stop().catch((e: unknown) => { if (!reportDatabase(e)) log.warn({ err: e }, "last heartbeat flush failed"); });
-      await instances.stop().catch((e: unknown) => log.warn({ err: e }, "removing this manager's row failed; it goes stale"));
+      await peers.stop().catch((e: unknown) => log.warn({ err: e }, "removing this manager's row failed; it goes stale"));
       await jobsDone;
       await consoleLogs.drain();
+      await instances.stop();
       health.close();
       await database.close();
       await imageStore.close();

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openTestDatabase, type Database } from "../db/database.js";
 import { hosts, managerInstances } from "../db/schema.js";
 import { seedFleet, sqlRows } from "../placement/testing/placement-fixture.js";
-import { ManagerInstances, defaultAgentAddress } from "./manager-instances.js";
+import { PeerManagers, defaultAgentAddress } from "./manager-instances.js";
 
 const silent = pino({ level: "silent" });
 
@@ -18,7 +18,7 @@ describe("defaultAgentAddress", () => {
   });
 });
 
-describe("ManagerInstances", () => {
+describe("PeerManagers", () => {
   let database: Database;
   beforeAll(async () => {
     database = await openTestDatabase();
@@ -28,10 +28,10 @@ describe("ManagerInstances", () => {
 
   it("lists the live managers' agent addresses, oldest first, tells of changes, and forgets one that stops beating", async () => {
     const seenByA: string[][] = [];
-    const a = new ManagerInstances({ db: database.db, log: silent, heartbeatMs: 50, onChange: (l) => seenByA.push(l) });
+    const a = new PeerManagers({ db: database.db, log: silent, heartbeatMs: 50, onChange: (l) => seenByA.push(l) });
     await a.start({ agentAddress: "m1:9090", apiAddress: "http://m1:8080" });
     expect(a.agentAddresses()).toEqual(["m1:9090"]);
-    const b = new ManagerInstances({ db: database.db, log: silent, heartbeatMs: 50, staleMs: 1000 });
+    const b = new PeerManagers({ db: database.db, log: silent, heartbeatMs: 50, staleMs: 1000 });
     await b.start({ agentAddress: "m2:9090", apiAddress: "http://m2:8080" });
     expect(b.agentAddresses()).toEqual(["m1:9090", "m2:9090"]);
     await expect.poll(() => a.agentAddresses(), { timeout: 2000 }).toEqual(["m1:9090", "m2:9090"]);
@@ -46,16 +46,16 @@ describe("ManagerInstances", () => {
 
   it("a clean stop removes its row and its claim on hosts' streams, not another manager's", async () => {
     const [h] = await sqlRows<{ id: number }>(database.db, sql`select id from hosts limit 1`);
-    const a = new ManagerInstances({ db: database.db, log: silent });
+    const a = new PeerManagers({ db: database.db, log: silent });
     await a.start({ agentAddress: "m1:9090", apiAddress: "http://m1:8080" });
     await database.db.update(hosts).set({ connectedManagerId: a.id }).where(eq(hosts.id, h!.id));
     await a.stop();
     expect(await database.db.select().from(managerInstances).where(eq(managerInstances.id, a.id))).toEqual([]);
     expect((await database.db.select({ m: hosts.connectedManagerId }).from(hosts).where(eq(hosts.id, h!.id)))[0]!.m).toBeNull();
-    const b = new ManagerInstances({ db: database.db, log: silent });
+    const b = new PeerManagers({ db: database.db, log: silent });
     await b.start({ agentAddress: "m2:9090", apiAddress: "http://m2:8080" });
     await database.db.update(hosts).set({ connectedManagerId: b.id }).where(eq(hosts.id, h!.id));
-    const c = new ManagerInstances({ db: database.db, log: silent });
+    const c = new PeerManagers({ db: database.db, log: silent });
     await c.start({ agentAddress: "m3:9090", apiAddress: "http://m3:8080" });
     await c.stop();
     expect((await database.db.select({ m: hosts.connectedManagerId }).from(hosts).where(eq(hosts.id, h!.id)))[0]!.m).toBe(b.id);

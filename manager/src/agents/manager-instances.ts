@@ -20,7 +20,7 @@ export function defaultAgentAddress(grpcHost: string, grpcPort: number): string 
   return `${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${grpcPort}`;
 }
 
-export interface ManagerInstancesOptions {
+export interface PeerManagersOptions {
   db: Db;
   /** This process's id (default: a new one). */
   id?: string;
@@ -33,7 +33,7 @@ export interface ManagerInstancesOptions {
   onDatabaseUnavailable?: (e: unknown) => boolean;
 }
 
-export class ManagerInstances {
+export class PeerManagers {
   /** This process's id (manager_instances.id, hosts.connected_manager_id). */
   readonly id: string;
   private live: string[] = [];
@@ -41,7 +41,7 @@ export class ManagerInstances {
   private beating: Promise<void> = Promise.resolve();
   private self: { agentAddress: string; apiAddress: string } | undefined;
 
-  constructor(private readonly o: ManagerInstancesOptions) {
+  constructor(private readonly o: PeerManagersOptions) {
     this.id = o.id ?? randomUUID();
   }
 

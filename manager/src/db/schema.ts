@@ -453,7 +453,33 @@ export const jobs = pgTable("jobs", {
   createdAt: createdAt(),
   updatedAt: updatedAt(),
   finishedAt: timestamp("finished_at", { withTimezone: true, mode: "date" }),
+  // The manager instance running the job (managers.id) until lease_expires_at, renewed while it
+  // runs (jobs/job-runner.ts). Null expiry: never claimed yet (its creator is about to); past:
+  // free to claim (its manager died, or released it when stopping).
+  leaseOwner: text("lease_owner"),
+  leaseExpiresAt: timestamp("lease_expires_at", { withTimezone: true, mode: "date" }),
 }, (t) => [index("jobs_status").on(t.status)]);
+
+// Named cluster-wide leases (cluster/cluster-lease.ts): a singleton duty (HA checks, host
+// liveness) runs only in the manager instance holding its lease, renewed while it runs.
+export const leases = pgTable("leases", {
+  name: text("name").primaryKey(),
+  holder: text("holder").notNull(),
+  expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
+});
+
+// Manager instances sharing the database (GET /v1/admin/managers): one row per process start,
+// its heartbeat every few seconds (cluster/manager-instances.ts).
+export const managers = pgTable("managers", {
+  id: text("id").primaryKey(),
+  hostname: text("hostname").notNull(),
+  pid: integer("pid").notNull(),
+  version: text("version").notNull().default(""),
+  startedAt: timestamp("started_at", { withTimezone: true, mode: "date" }).notNull(),
+  lastSeenAt: timestamp("last_seen_at", { withTimezone: true, mode: "date" }).notNull(),
+  // Set by a graceful stop; a killed manager's row just stops being seen.
+  stoppedAt: timestamp("stopped_at", { withTimezone: true, mode: "date" }),
+});
 
 /**
  * routed: written for the manager holding the host's stream (agents/command-router.ts), not yet

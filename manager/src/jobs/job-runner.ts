@@ -1,7 +1,14 @@
 // Runs jobs (one row per long operation). Every job status change happens here: pending →
 // running → succeeded | failed, with attempts counted. Handlers are idempotent steps that
 // re-read state, so a job interrupted by a manager restart is simply run again.
-import { and, eq, inArray, lt } from "drizzle-orm";
+//
+// Several managers share one database: a job runs in the manager holding its lease
+// (jobs.lease_owner until lease_expires_at), claimed atomically (FOR UPDATE SKIP LOCKED), renewed
+// while it runs and released when it ends or the manager stops. A dead manager's jobs are claimed
+// by another's sweep once their leases expire; a manager that lost a lease (renewal or a status
+// write matched no row) aborts the job's handler and writes nothing more about it.
+import { randomUUID } from "node:crypto";
+import { and, eq, inArray, isNull, lt, lte, notInArray, or, sql } from "drizzle-orm";
 import type { Logger } from "pino";
 import { OrbitError, databaseUnavailableFrom, toErrorInfo } from "#shared/errors.js";
 import type { Db } from "../db/database.js";
@@ -47,15 +54,18 @@ export type JobResult = {
   pool_full?: string;
 };
 
-/** A job as services hand it out: its row, with the result typed. */
-export type Job = Omit<JobRow, "result"> & { result: JobResult | null };
+/** A job as services hand it out: its row (less the lease, the runners' business), with the result typed. */
+export type Job = Omit<JobRow, "result" | "leaseOwner" | "leaseExpiresAt"> & { result: JobResult | null };
 
 export interface JobContext {
   job: JobRow;
   attempt: number;
   log: Logger;
   progress(pct: number): Promise<void>;
-  /** Aborted when the runner stops: long handlers (downloads) end early, retryable, and are resumed by the next manager. */
+  /**
+   * Aborted when the runner stops or loses the job's lease (another manager runs it now): long
+   * handlers (downloads) end early, retryable, and the job is resumed by its next holder.
+   */
   signal: AbortSignal;
 }
 
@@ -75,6 +85,14 @@ export interface JobRunnerOptions {
   onDatabaseUnavailable?: (e: unknown) => boolean;
   /** Told when a job ends (seconds since it was created) and when an attempt is retried (monitoring/manager-metrics.ts). */
   metrics?: JobMetrics;
+  /** This manager instance's id, written as the lease owner of the jobs it runs (default: a random id). */
+  owner?: string;
+  /** How long a claimed job stays this manager's without renewal (default 30 s). */
+  leaseTtlMs?: number;
+  /** How often the leases of running jobs are renewed (default 10 s: a third of the ttl). */
+  renewEveryMs?: number;
+  /** The clock (ms) lease expiries are computed with. */
+  now?: () => number;
 }
 
 export interface JobMetrics {
@@ -84,24 +102,170 @@ export interface JobMetrics {
 
 const defaultDatabaseRetryMs = (failures: number) => Math.min(10_000, 500 * 2 ** (failures - 1));
 
+/** Jobs still to run: pending, or running in a manager that may have died. */
+const OPEN = ["pending", "running"] as const;
+
 export class JobRunner {
   private readonly handlers = new Map<string, JobHandler>();
   private readonly active = new Map<number, Promise<void>>();
+  /** Aborted when the job's lease is lost (one per active job). */
+  private readonly lost = new Map<number, AbortController>();
   private stopped = false;
   private readonly stopping = new AbortController();
+  /** This manager instance: the lease owner of the jobs it runs. */
+  readonly owner: string;
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+  private renewer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly o: JobRunnerOptions) {}
+  constructor(private readonly o: JobRunnerOptions) {
+    this.owner = o.owner ?? `jobs-${randomUUID()}`;
+    this.ttlMs = o.leaseTtlMs ?? 30_000;
+    this.now = o.now ?? Date.now;
+  }
 
   register(kind: string, handler: JobHandler): void {
     this.handlers.set(kind, handler);
   }
 
+  /** Jobs this runner holds the lease of and runs now (monitoring, GET /v1/admin/managers). */
+  leasedJobIds(): number[] {
+    return [...this.active.keys()];
+  }
+
+  /**
+   * Runs a job just committed (or one a handler chains): claimed directly, so a created job starts
+   * at once in the manager that created it. A job another live manager holds is left to it.
+   */
   enqueue(jobId: number): void {
     if (this.stopped || this.active.has(jobId)) return;
-    const p = this.runThroughOutages(jobId)
-      .catch((e) => this.o.log.error({ err: e, jobId }, "job runner failed; the job is resumed at the next start"))
-      .finally(() => this.active.delete(jobId));
+    this.start(jobId, async () => {
+      try {
+        return await this.claimOne(jobId);
+      } catch (e) {
+        // Left for the sweep (this or another manager's) once its grace is over.
+        if (!databaseUnavailableFrom(e) || !this.o.onDatabaseUnavailable?.(e)) this.o.log.warn({ err: e, jobId }, "claiming a job failed; the sweep runs it");
+        return false;
+      }
+    });
+  }
+
+  /** Runs a job whose lease `claimed` takes (or was taken already: () => true). */
+  private start(jobId: number, claimed: () => Promise<boolean>): void {
+    const lost = new AbortController();
+    this.lost.set(jobId, lost);
+    this.startRenewing();
+    const p = claimed()
+      .then((mine) => mine ? this.runThroughOutages(jobId).finally(() => this.release(jobId)) : undefined)
+      .catch((e) => this.o.log.error({ err: e, jobId }, "job runner failed; the job is resumed when its lease expires"))
+      .finally(() => { this.active.delete(jobId); this.lost.delete(jobId); });
     this.active.set(jobId, p);
+  }
+
+  private leaseExpiry(): Date {
+    return new Date(this.now() + this.ttlMs);
+  }
+
+  /** Free to claim: never claimed and older than the grace, or its lease expired (or was released). */
+  private claimable(graceMs: number) {
+    const now = new Date(this.now());
+    return and(inArray(jobs.status, [...OPEN]), or(
+      and(isNull(jobs.leaseExpiresAt), lt(jobs.updatedAt, new Date(now.getTime() - graceMs))),
+      lte(jobs.leaseExpiresAt, now),
+    ));
+  }
+
+  /** Takes one job's lease: free, or already this manager's. Atomic (row lock, re-checked). */
+  private async claimOne(jobId: number, force = false): Promise<boolean> {
+    const rows = await this.o.db.update(jobs).set({ leaseOwner: this.owner, leaseExpiresAt: this.leaseExpiry() })
+      .where(and(eq(jobs.id, jobId), inArray(jobs.status, [...OPEN]), force ? undefined : or(
+        isNull(jobs.leaseOwner), eq(jobs.leaseOwner, this.owner), lte(jobs.leaseExpiresAt, new Date(this.now())),
+      ))).returning({ id: jobs.id });
+    return rows.length === 1;
+  }
+
+  /**
+   * Claims up to `limit` free jobs at once: the rows are locked with SKIP LOCKED, so two managers
+   * claiming together each get different jobs, and re-checked under the lock, so a job claimed
+   * meanwhile is not taken twice. `force` (a sole manager at start-up) takes every open job.
+   */
+  private async claimMany(limit: number, graceMs: number, force = false): Promise<number[]> {
+    const where = force ? inArray(jobs.status, [...OPEN]) : this.claimable(graceMs);
+    const busy = [...this.active.keys()];
+    // A materialized CTE: the locking select runs once. As `id IN (subquery)` the planner may
+    // rescan it per row, and a rescan skips the rows this statement already updated and locks
+    // the next ones, claiming more than `limit`.
+    const res = (await this.o.db.execute(sql`
+      with free as materialized (
+        select ${jobs.id} from ${jobs} where ${where} ${busy.length ? sql`and ${notInArray(jobs.id, busy)}` : sql``}
+        order by ${jobs.id} limit ${limit} for update skip locked
+      )
+      update ${jobs} set lease_owner = ${this.owner}, lease_expires_at = ${this.leaseExpiry().toISOString()}::timestamptz
+      from free where ${jobs.id} = free.id and ${where}
+      returning ${jobs.id}`)) as unknown as { rows: { id: number }[] };
+    return res.rows.map((r) => Number(r.id)).sort((a, b) => a - b);
+  }
+
+  /** Runs jobs claimed by claimMany. */
+  private runClaimed(ids: number[]): void {
+    for (const id of ids) if (!this.active.has(id) && !this.stopped) this.start(id, async () => true);
+  }
+
+  /**
+   * Renews the leases of the jobs running here; a job whose renewal matched no row is another
+   * manager's now (this one was too slow, or the database was away past the ttl): its handler is
+   * aborted and nothing more is written about it.
+   */
+  async renew(): Promise<void> {
+    const ids = [...this.active.keys()];
+    if (!ids.length) return;
+    const rows = await this.o.db.update(jobs).set({ leaseExpiresAt: this.leaseExpiry() })
+      .where(and(inArray(jobs.id, ids), eq(jobs.leaseOwner, this.owner)))
+      .returning({ id: jobs.id });
+    const kept = new Set(rows.map((r) => r.id));
+    for (const id of ids) if (!kept.has(id) && this.active.has(id)) this.loseLease(id);
+  }
+
+  private loseLease(jobId: number): void {
+    const c = this.lost.get(jobId);
+    if (!c || c.signal.aborted) return;
+    this.o.log.warn({ jobId, owner: this.owner }, "lost a job's lease (another manager runs it now): this manager stops running it");
+    c.abort(new OrbitError("conflict", "the job's lease was lost: another manager runs it", { retryable: true }));
+  }
+
+  private hasLost(jobId: number): boolean {
+    return this.lost.get(jobId)?.signal.aborted ?? true;
+  }
+
+  private startRenewing(): void {
+    if (this.renewer) return;
+    this.renewer = setInterval(() => {
+      if (this.stopped) return;
+      this.renew().catch((e: unknown) => {
+        if (!databaseUnavailableFrom(e) || !this.o.onDatabaseUnavailable?.(e)) this.o.log.warn({ err: e }, "renewing job leases failed; trying again");
+      });
+    }, this.o.renewEveryMs ?? Math.max(10, Math.floor(this.ttlMs / 3)));
+    this.renewer.unref();
+  }
+
+  /** Gives a job's lease up (it ended, or this manager stops): free for another manager at once. */
+  private async release(jobId: number): Promise<void> {
+    await this.o.db.update(jobs).set({ leaseOwner: null, leaseExpiresAt: new Date(this.now()) })
+      .where(and(eq(jobs.id, jobId), eq(jobs.leaseOwner, this.owner)))
+      .catch((e: unknown) => this.o.log.warn({ err: e, jobId }, "releasing a job's lease failed; it expires by itself"));
+  }
+
+  /**
+   * Writes the job's row if this manager still holds its lease; false (and the handler aborted)
+   * when it does not: another manager runs the job now and owns its status.
+   */
+  private async write(jobId: number, set: Partial<typeof jobs.$inferInsert>): Promise<boolean> {
+    if (this.hasLost(jobId)) return false;
+    const rows = await this.o.db.update(jobs).set(set)
+      .where(and(eq(jobs.id, jobId), eq(jobs.leaseOwner, this.owner))).returning({ id: jobs.id });
+    if (rows.length === 1) return true;
+    this.loseLease(jobId);
+    return false;
   }
 
   /**
@@ -120,7 +284,9 @@ export class JobRunner {
         if (!databaseUnavailableFrom(e) || this.stopped) throw e;
         if (!this.o.onDatabaseUnavailable?.(e)) this.o.log.warn({ jobId, err: databaseUnavailableFrom(e)!.message }, "database unavailable under a job; it runs again");
         await this.sleep(wait(failures));
-        if (this.stopped) return; // resumed by the next manager
+        if (this.stopped || this.hasLost(jobId)) return; // resumed by the lease's next holder
+        // The outage may have outlasted the lease: run on only if it is still (or again) ours.
+        if (!await this.claimOne(jobId).catch(() => true)) { this.loseLease(jobId); return; }
       }
     }
   }
@@ -135,35 +301,45 @@ export class JobRunner {
     });
   }
 
-  /** Picks up jobs left pending or running by a previous manager process. */
-  async resume(): Promise<number> {
-    const open = await this.o.db.select({ id: jobs.id }).from(jobs).where(inArray(jobs.status, ["pending", "running"]));
-    for (const j of open) this.enqueue(j.id);
-    return open.length;
+  /**
+   * Picks up jobs left pending or running by a previous manager process: those free to claim
+   * (released by a graceful stop, or their lease expired). `sole`: this is the only manager on the
+   * database (PGlite: one process holds its data dir), so every open job is taken at once, even
+   * one whose dead predecessor's lease has not expired yet.
+   */
+  async resume(opts: { sole?: boolean } = {}): Promise<number> {
+    const ids = await this.claimMany(10_000, 0, opts.sole);
+    this.runClaimed(ids);
+    return ids.length;
+  }
+
+  /** One sweep: claims free jobs (see sweep()) and runs them; returns their ids. */
+  async sweepOnce(graceMs = 5000, limit = 100): Promise<number[]> {
+    if (this.stopped) return [];
+    const ids = await this.claimMany(limit, graceMs);
+    if (ids.length) this.o.log.warn({ jobIds: ids }, "running jobs nobody ran (their manager died or stopped, or their creator could not start them)");
+    this.runClaimed(ids);
+    return ids;
   }
 
   /**
-   * Every `everyMs`, runs the jobs left `pending` for longer than `graceMs` that nothing runs.
-   * Their creator committed them but never enqueued them: the database failed between the commit
-   * and the enqueue (the request was answered 503), or the commit's answer was lost with its
-   * connection. Without this they would wait for the next manager start.
+   * Every `everyMs`, claims and runs the jobs nobody runs: those whose lease expired (their
+   * manager died) or was released (it stopped), and those left `pending` unclaimed for longer than
+   * `graceMs`, whose creator committed them but never enqueued them (the database failed between
+   * the commit and the enqueue, or the commit's answer was lost with its connection).
    */
   sweep(everyMs = 5000, graceMs = 5000): void {
     clearInterval(this.sweeper);
     this.sweeper = setInterval(() => {
-      if (this.stopped) return;
-      this.o.db.select({ id: jobs.id }).from(jobs)
-        .where(and(eq(jobs.status, "pending"), lt(jobs.updatedAt, new Date(Date.now() - graceMs))))
-        .then((rows) => {
-          const orphans = rows.filter((r) => !this.active.has(r.id));
-          if (orphans.length) this.o.log.warn({ jobIds: orphans.map((r) => r.id) }, "running jobs left pending (their creator could not start them)");
-          for (const r of orphans) this.enqueue(r.id);
-        }, (e: unknown) => {
-          if (!databaseUnavailableFrom(e) || !this.o.onDatabaseUnavailable?.(e)) this.o.log.warn({ err: e }, "pending-job sweep failed");
-        });
+      if (this.stopped || this.sweeping) return;
+      this.sweeping = this.sweepOnce(graceMs).then(() => undefined, (e: unknown) => {
+        if (!databaseUnavailableFrom(e) || !this.o.onDatabaseUnavailable?.(e)) this.o.log.warn({ err: e }, "job sweep failed");
+      }).finally(() => { this.sweeping = undefined; });
     }, everyMs);
     this.sweeper.unref();
   }
+
+  private sweeping: Promise<void> | undefined;
 
   private sweeper: NodeJS.Timeout | undefined;
 
@@ -172,12 +348,15 @@ export class JobRunner {
     while (this.active.size) await Promise.allSettled([...this.active.values()]);
   }
 
+  /** Stops running jobs; each one's lease is released as it ends, so another manager takes it at once. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopping.abort();
     clearInterval(this.sweeper);
     for (const wake of [...this.wakers]) wake();
+    await this.sweeping;
     await Promise.allSettled([...this.active.values()]);
+    clearInterval(this.renewer);
   }
 
   private async run(jobId: number): Promise<void> {
@@ -185,46 +364,49 @@ export class JobRunner {
     const maxAttempts = typeof max === "number" ? () => max : max;
     const backoff = this.o.backoffMs ?? ((a: number) => Math.min(10_000, 250 * 2 ** (a - 1)));
     for (;;) {
-      if (this.stopped) return;
+      if (this.stopped || this.hasLost(jobId)) return;
       const [job] = await this.o.db.select().from(jobs).where(eq(jobs.id, jobId));
       if (!job || job.status === "succeeded" || job.status === "failed") return;
       const handler = this.handlers.get(job.kind);
       const attempt = job.attempts + 1;
-      await this.o.db.update(jobs).set({ status: "running", attempts: attempt, updatedAt: new Date() }).where(eq(jobs.id, jobId));
+      if (!await this.write(jobId, { status: "running", attempts: attempt, updatedAt: new Date() })) return;
       const log = this.o.log.child({ jobId, kind: job.kind, vmId: job.vmId, attempt });
+      const signal = AbortSignal.any([this.stopping.signal, this.lost.get(jobId)!.signal]);
       try {
         if (!handler) throw new OrbitError("internal", `no handler for job kind ${job.kind}`);
         const result = await handler({
           job: { ...job, attempts: attempt, status: "running" },
           attempt,
           log,
-          signal: this.stopping.signal,
+          signal,
           progress: async (pct) => {
-            await this.o.db.update(jobs).set({ progress: Math.round(pct), updatedAt: new Date() }).where(eq(jobs.id, jobId));
+            if (!await this.write(jobId, { progress: Math.round(pct), updatedAt: new Date() })) throw signal.reason;
           },
         });
-        await this.o.db.update(jobs).set({
+        if (!await this.write(jobId, {
           status: "succeeded", progress: 100, result: result ?? {}, error: null, updatedAt: new Date(), finishedAt: new Date(),
-        }).where(eq(jobs.id, jobId));
+        })) { log.warn("job ended after its lease was lost: its holder settles it"); return; }
         log.info("job succeeded");
         this.o.metrics?.jobSettled(job.kind, "succeeded", (Date.now() - job.createdAt.getTime()) / 1000);
         return;
       } catch (e) {
         // The database failed, not the job: runThroughOutages runs it again.
         if (databaseUnavailableFrom(e)) throw e;
+        // Another manager holds the job now: it settles it, not this one.
+        if (this.hasLost(jobId)) return;
         const info = toErrorInfo(e);
         if (info.retryable && attempt < maxAttempts() && !this.stopped) {
           log.warn({ err: info.message }, "job attempt failed, retrying");
           this.o.metrics?.jobRetried(job.kind, info.code);
-          await this.o.db.update(jobs).set({ error: info, updatedAt: new Date() }).where(eq(jobs.id, jobId));
+          if (!await this.write(jobId, { error: info, updatedAt: new Date() })) return;
           await new Promise((r) => setTimeout(r, backoff(attempt)));
           continue;
         }
-        if (this.stopped && info.retryable) return; // resumed by the next manager
+        if (this.stopped && info.retryable) return; // resumed by the lease's next holder
         log.warn({ err: info.message, code: info.code }, "job failed");
-        await this.o.db.update(jobs).set({
+        if (!await this.write(jobId, {
           status: "failed", error: info, updatedAt: new Date(), finishedAt: new Date(),
-        }).where(eq(jobs.id, jobId));
+        })) return;
         this.o.metrics?.jobSettled(job.kind, "failed", (Date.now() - job.createdAt.getTime()) / 1000, info.code);
         // The job is failed for good: its hook (the VM to Error) must not be lost to a database
         // failure either, or the VM would stay Creating with no job behind it.

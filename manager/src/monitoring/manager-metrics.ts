@@ -66,6 +66,10 @@ const SECONDS_SLOW = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600
 export interface ManagerMetricsOptions {
   /** Agents with an open stream to this manager, read at each scrape. */
   connectedAgents: () => number;
+  /** Jobs whose lease this manager instance holds now (jobs/job-runner.ts), read at each scrape. */
+  leasedJobs?: () => number;
+  /** Each singleton duty by name, and whether this instance holds it now (cluster/duties.ts). */
+  dutiesHeld?: () => Record<string, boolean>;
   /** Default true; false leaves the process metrics out (unit tests read one registry). */
   processMetrics?: boolean;
 }
@@ -156,6 +160,20 @@ export class ManagerMetrics {
       name: "orbit_connected_agents", help: "Agents with an open stream to this manager", registers,
       collect() { this.set(o.connectedAgents()); },
     });
+    if (o.leasedJobs) {
+      const leasedJobs = o.leasedJobs;
+      new Gauge({
+        name: "orbit_jobs_leased", help: "Jobs this manager instance holds the lease of (runs) now", registers,
+        collect() { this.set(leasedJobs()); },
+      });
+    }
+    if (o.dutiesHeld) {
+      const dutiesHeld = o.dutiesHeld;
+      new Gauge({
+        name: "orbit_duty_held", help: "1 for each singleton duty (HA, host liveness...) this manager instance runs now, else 0", labelNames: ["duty"], registers,
+        collect() { for (const [duty, held] of Object.entries(dutiesHeld())) this.set({ duty }, held ? 1 : 0); },
+      });
+    }
     if (o.processMetrics !== false) processMetrics();
   }
 

@@ -104,6 +104,25 @@ const migration = {
 };
 
 export const adminExamples: OperationExamples = {
+  "GET /v1/admin/managers": {
+    response: {
+      status: true,
+      message: "Getting managers success",
+      count: 2,
+      managers: [
+        {
+          id: "5b0d8f5e-2a4c-4d61-9a43-0f7f6c1f2e11", hostname: "mgr-b", pid: 48211, version: "0.1.0",
+          started_at: "2026-12-05T03:40:02.114Z", last_seen: "2026-12-05T03:52:17.520Z", stopped_at: null,
+          alive: true, self: true, duties: [], jobs_leased: 1,
+        },
+        {
+          id: "c1e3a7d2-90f4-4b8e-8d5a-3e2b1f6a9c07", hostname: "mgr-a", pid: 47102, version: "0.1.0",
+          started_at: "2026-12-05T03:12:44.901Z", last_seen: "2026-12-05T03:52:16.003Z", stopped_at: null,
+          alive: true, self: false, duties: ["ha", "host-liveness", "vm-metrics-purge"], jobs_leased: 3,
+        },
+      ],
+    },
+  },
   "GET /v1/admin/accounts": {
     response: {
       status: true,
