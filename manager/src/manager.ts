@@ -1,5 +1,4 @@
 // Composition root of the manager: database, settings, agent gateway, jobs, allocator, API.
-import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import { createManagerLogger } from "./logging.js";
