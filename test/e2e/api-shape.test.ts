@@ -59,6 +59,7 @@ describe("a tour of the API", () => {
     const hosts = await call("GET /v1/admin/hosts", "/v1/admin/hosts");
     const hostId = hosts.json.hosts[0].id;
     await call("GET /v1/admin/settings", "/v1/admin/settings");
+    await call("GET /v1/admin/managers", "/v1/admin/managers");
     await call("GET /v1/admin/settings/{name}", "/v1/admin/settings/cpu.overprovisioning.factor");
     await call("PUT /v1/admin/settings/{name}", "/v1/admin/settings/vm.deploy.timeout.ms", { value: 180_000 });
     const clusters = await call("GET /v1/admin/clusters", "/v1/admin/clusters");

@@ -98,9 +98,9 @@ export class HeartbeatCoalescer implements HostStateStore {
   }
 
   /** Flushes first, so no heartbeat already heard is judged missing; hosts marked Suspect are no longer known Up. */
-  async markStale(cutoff: Date): Promise<number[]> {
+  async markStale(cutoff: Date, heardSince?: Date): Promise<number[]> {
     await this.flush();
-    const ids = await this.store.markStale(cutoff);
+    const ids = await (heardSince ? this.store.markStale(cutoff, heardSince) : this.store.markStale(cutoff));
     for (const id of ids) this.knownUp.delete(id);
     return ids;
   }

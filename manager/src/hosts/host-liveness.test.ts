@@ -28,17 +28,20 @@ describe("LivenessRule", () => {
     expect(heardBeforeTheRestart.getTime() < rule.staleCutoff()!.getTime()).toBe(true);
   });
 
-  it("after a start, waits at least STARTUP_GRACE_MS even when the window is shorter", () => {
+  it("after a start, waits at least STARTUP_GRACE_MS for hosts not heard from since, even when the window is shorter", () => {
     let now = T0;
     const rule = new LivenessRule({ intervalMs: () => 500, missFactor: () => 8 }, () => now);
     expect(rule.windowMs()).toBe(4000);
     expect(rule.aliveUntil(null)).toBe(T0 + STARTUP_GRACE_MS);
-    now = T0 + STARTUP_GRACE_MS - 1;
-    expect(rule.staleCutoff()).toBeUndefined();
-    now = T0 + STARTUP_GRACE_MS;
+    expect(rule.aliveUntil(new Date(T0 - 1000))).toBe(T0 + STARTUP_GRACE_MS);
+    now = T0 + 5000;
+    // Past one window: hosts heard since the start may be stale, the others not yet.
     expect(rule.staleCutoff()!.getTime()).toBe(now - 4000);
-    // A host heard from since is judged by its heartbeat and the window alone.
-    expect(rule.aliveUntil(new Date(now - 1000))).toBe(T0 + STARTUP_GRACE_MS + 3000);
+    expect(rule.staleOnlyHeardSince()!.getTime()).toBe(T0);
+    // A host heard from since the start is judged by its heartbeat and the window alone.
+    expect(rule.aliveUntil(new Date(T0 + 500))).toBe(T0 + 4500);
+    now = T0 + STARTUP_GRACE_MS;
+    expect(rule.staleOnlyHeardSince()).toBeUndefined();
   });
 
   it("tells agents a reconnect backoff cap of half the window, so an agent is back before the deadline", () => {
@@ -70,22 +73,24 @@ describe("HostLiveness.check", () => {
     let now = T0;
     const liveness = new HostLiveness({ intervalMs: () => 1000, missFactor: () => 2 }, pino({ level: "silent" }), () => now);
     const cutoffs: number[] = [];
+    const heardSince: (number | undefined)[] = [];
     const after: number[][] = [];
     const loop = {
-      markStale: async (c: Date) => { cutoffs.push(c.getTime()); return [7]; },
+      markStale: async (c: Date, since?: Date) => { cutoffs.push(c.getTime()); heardSince.push(since?.getTime()); return [7]; },
       afterCheck: async (ids: number[]) => { after.push(ids); },
     };
     await liveness.check(loop);
     expect(cutoffs).toEqual([]);
     expect(after).toEqual([[]]);
-    // Past the 2 s window but within the start-up grace: still nothing.
     now += 2500;
     await liveness.check(loop);
-    expect(cutoffs).toEqual([]);
+    expect(cutoffs).toEqual([now - 2000]);
+    expect(after).toEqual([[], [7]]);
+    // Within the start-up grace only hosts heard since the start; after it, all.
+    expect(heardSince).toEqual([T0]);
     now = T0 + STARTUP_GRACE_MS + 500;
     await liveness.check(loop);
-    expect(cutoffs).toEqual([now - 2000]);
-    expect(after).toEqual([[], [], [7]]);
+    expect(heardSince).toEqual([T0, undefined]);
   });
 });
 

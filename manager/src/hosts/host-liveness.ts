@@ -8,11 +8,12 @@
 //     manager (or that this manager lost by restarting) is back well before the deadline.
 // Host states follow from it here and nowhere else: a host heard from (stream opened, heartbeat)
 // is marked Up (from any state: Suspect, Alert, Down), a host past its deadline Suspect.
-// Counting from the manager's start gives every agent one full window after a restart, and never
-// less than STARTUP_GRACE_MS: a manager that was down for a while does not declare hosts dead for
-// heartbeats it could not hear, and agents whose backoff had grown while it was away (or that a
-// loaded machine slows) are waited for by resumed jobs rather than failed (a 4 s window was too
-// short for agents reconnecting on a loaded 2-core machine, as a fault test found).
+// Counting from the manager's start gives every agent not yet heard from one full window after a
+// restart, and never less than STARTUP_GRACE_MS: a manager that was down for a while does not
+// declare hosts dead for heartbeats it could not hear, and agents whose backoff had grown while
+// it was away (or that a loaded machine slows) are waited for by resumed jobs rather than failed
+// (a 4 s window was too short for agents reconnecting on a loaded 2-core machine, as a fault test
+// found). A host heard from since the start is judged by its own heartbeats and the window alone.
 import type { Logger } from "pino";
 import type { HostStreamHandler } from "../agents/agent-gateway.js";
 import { HeartbeatDeadline } from "./heartbeat-deadline.js";
@@ -51,8 +52,12 @@ export class LivenessRule {
   /** Hosts whose last heartbeat is older are stale; undefined while no host can be (first window after start). */
   staleCutoff(): Date | undefined {
     const cutoff = this.deadline.cutoff();
-    if (this.now() < this.listeningSince + this.firstWindowMs()) return undefined;
     return cutoff.getTime() < this.listeningSince ? undefined : cutoff;
+  }
+
+  /** While the start-up grace lasts, only hosts heard from since the start may be stale: their heartbeats' lower bound. */
+  staleOnlyHeardSince(): Date | undefined {
+    return this.now() < this.listeningSince + this.firstWindowMs() ? new Date(this.listeningSince) : undefined;
   }
 
   /** The first window after the start: a full window, at least STARTUP_GRACE_MS. */
@@ -62,7 +67,9 @@ export class LivenessRule {
 
   /** Until when (epoch ms) a host with this last heartbeat counts as alive. */
   aliveUntil(lastHeartbeatAt: Date | null | undefined): number {
-    return Math.max((lastHeartbeatAt?.getTime() ?? 0) + this.windowMs(), this.listeningSince + this.firstWindowMs());
+    const last = lastHeartbeatAt?.getTime() ?? 0;
+    if (last >= this.listeningSince) return last + this.windowMs();
+    return Math.max(last + this.windowMs(), this.listeningSince + this.firstWindowMs());
   }
 
   /** The longest wait between an agent's reconnect attempts: half the window. */
@@ -101,8 +108,8 @@ export class LivenessRule {
 export interface HostStateStore {
   /** The host was heard from: Up (and its last heartbeat, when given). */
   markUp(hostId: number, heartbeatAt?: Date): Promise<void>;
-  /** Hosts Up past the cutoff become Suspect; returns their ids. */
-  markStale(cutoff: Date): Promise<number[]>;
+  /** Hosts Up past the cutoff (and, when given, heard from at or after heardSince) become Suspect; returns their ids. */
+  markStale(cutoff: Date, heardSince?: Date): Promise<number[]>;
 }
 
 /** Where hosts heard from are marked Up: the store itself, or the heartbeat coalescer in front of it. */
@@ -130,7 +137,8 @@ export class HostLiveness extends LivenessRule {
   /** One check: mark stale hosts Suspect, then let the caller act on them. */
   async check(loop: HostLivenessLoop): Promise<void> {
     const cutoff = this.staleCutoff();
-    const ids = cutoff ? await loop.markStale(cutoff) : [];
+    const heardSince = this.staleOnlyHeardSince();
+    const ids = cutoff ? await (heardSince ? loop.markStale(cutoff, heardSince) : loop.markStale(cutoff)) : [];
     if (ids.length) this.log.warn({ hostIds: ids, silentForMs: this.windowMs() }, "hosts missed their heartbeats: Suspect");
     await loop.afterCheck(ids);
   }

@@ -170,11 +170,14 @@ export class HostService {
   }
 
   /** Hosts Up whose last heartbeat is older than the cutoff become Suspect, for HA to investigate (host liveness only). */
-  async markStale(cutoff: Date): Promise<number[]> {
+  async markStale(cutoff: Date, heardSince?: Date): Promise<number[]> {
     const rows = await this.db.update(hosts).set({
       state: "Suspect", haReason: "missed its heartbeats: being investigated", updatedAt: new Date(), generation: generationToken(),
     })
-      .where(and(eq(hosts.state, "Up"), isNull(hosts.removedAt), sql`${hosts.lastHeartbeatAt} < ${cutoff.toISOString()}`))
+      .where(and(
+        eq(hosts.state, "Up"), isNull(hosts.removedAt), sql`${hosts.lastHeartbeatAt} < ${cutoff.toISOString()}`,
+        heardSince ? sql`${hosts.lastHeartbeatAt} >= ${heardSince.toISOString()}` : undefined,
+      ))
       .returning({ id: hosts.id });
     return rows.map((r) => r.id);
   }
