@@ -152,9 +152,17 @@ describe.skipIf(skip)(`HA on two real libvirt hosts: a host cut off from network
     // Its storage heartbeat cannot be written any more (root ignores permissions, not the
     // immutable flag): the file and the temp file it is written through both immutable.
     const file = join(s.heartbeatDir, (await c.hostUuid(victim)).toLowerCase());
-    writeFileSync(`${file}.tmp`, "");
     const t0 = Date.now();
-    await execa("chattr", ["+i", file, `${file}.tmp`]);
+    // The agent may rename its own temp file over the heartbeat between our write and chattr: again until both hold.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        writeFileSync(`${file}.tmp`, "");
+        await execa("chattr", ["+i", file, `${file}.tmp`]);
+        break;
+      } catch (e) {
+        if (attempt >= 10) throw e;
+      }
+    }
     await s.lan.cut(victim.net);
     const fencedMs = await c.timeUntil(`the domain gone from ${victim.hostname} (self-fencing)`, t0,
       async () => !(await victim.running()).includes(vm.uuid), 30_000);

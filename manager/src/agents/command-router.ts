@@ -133,6 +133,8 @@ export class CommandRouter {
     const pending = new Promise<CommandResult>((resolve, reject) => {
       this.waiters.set(id, { hostId, taken: false, timeoutMs: o.timeoutMs, timer: undefined, resolve, reject });
     });
+    // Settled (a stop, a lost race) before this call awaits it below: not an unhandled rejection; the await still sees it.
+    pending.catch(() => undefined);
     const row = {
       id, hostId, vmId: o.vmId, jobId: o.jobId, kind: o.kind, status: "routed" as const, error: null, result: null, completedAt: null,
       request: encodeCommand(command), timeoutMs: o.timeoutMs, deliverBy: new Date(o.pickupBy),
