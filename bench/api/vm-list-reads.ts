@@ -15,7 +15,7 @@
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { quantile } from "@orbit/agent/src/sim/lag-recorder.js";
-import { ADMIN_KEY, AGENT_TOKEN, Child, adminApi, machine, scratchDatabase, startManagerProcess } from "../support/processes.js";
+import { ADMIN_KEY, AGENT_TOKEN, Child, adminApi, callApi, machine, scratchDatabase, startManagerProcess } from "../support/processes.js";
 
 const { values } = parseArgs({
   options: {
@@ -40,15 +40,7 @@ const base = values["database-url"]!;
 const FLAVOR = "t1-tiny";
 const IMAGE = "Debian 12";
 
-async function api(apiUrl: string, key: string, method: string, p: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${apiUrl}${p}`, {
-    method, headers: { api_key: key, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const json = await res.json();
-  if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
+const api = callApi;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
