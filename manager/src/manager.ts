@@ -288,7 +288,8 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     }
   });
   const failover = new HostFailover(db, placement, runner, log.child({ component: "ha" }));
-  const investigator = new HostInvestigator(db, dispatcher, (id) => sessions.isConnected(id), haSettings, failover, log.child({ component: "ha" }));
+  const investigator = new HostInvestigator(db, dispatcher,
+    (h) => (sessions.isConnected(h.id) ? "here" : notifications && h.connectedManagerId !== null ? "routed" : "no"), haSettings, failover, log.child({ component: "ha" }));
   // Crash restarts whose backoff is over run every round, even when an investigation failed.
   const haLoop = new HaLoop(async () => {
     try { await investigator.check(); } finally { await crashRestarts.restartDue(); }

@@ -11,6 +11,9 @@
 //   answered and none reached it, its storage heartbeat stale); its HA VM runs on another host and
 //   its other VM is Down. Mended, the host's stale copies are destroyed and nothing is started
 //   there. Throughout, every host's domains are polled: a VM running on two hosts fails the test.
+// On PostgreSQL the cloud is two managers: A runs the singleton duties (HA among them) and
+// answers the test's calls, while every agent is connected to B. So each probe HA sends, each
+// stale copy it destroys and each start of a restarted VM crosses managers through PostgreSQL.
 // Needs root (ip netns, nft): skipped with the reason otherwise (outside CI).
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -95,6 +98,17 @@ describe.skipIf(skip)("an agent's network cut (simulated hosts in network namesp
       settings: { "ping.interval": PING_INTERVAL_S, "ping.timeout": PING_TIMEOUT, "kvm.heartbeat.update.timeout": WINDOW_MS, "kvm.ha.heartbeat.interval.ms": 500 },
     });
     cleanup.push(() => manager.stop());
+    // The agents' manager: B when there can be two (A must hold the HA duty before B starts).
+    let agentsManager = manager;
+    if (db.url) {
+      await waitFor("A holds the duties", async () => {
+        const me = ((await manager.api("GET", "/v1/admin/managers")).json.managers as { self: boolean; duties: string[] }[]).find((m) => m.self);
+        return me?.duties.includes("ha");
+      }, 30_000);
+      agentsManager = await ManagerProcess.start({ databaseUrl: db.url, env: { ORBIT_GRPC_HOST: net.gateway } });
+      const b = agentsManager;
+      cleanup.push(() => b.stop());
+    }
     root = mkdtempSync(path.join(tmpdir(), "orbit-fault-netcut-"));
     cleanup.push(() => rmSync(root, { recursive: true, force: true }));
     shared = path.join(root, "shared");
@@ -105,7 +119,7 @@ describe.skipIf(skip)("an agent's network cut (simulated hosts in network namesp
       symlinkSync(shared, link);
       links.set(name, link);
       const a = new AgentProcess({
-        managerAddress: `${net.gateway}:${manager.grpcAddress.split(":")[1]}`, joinToken: manager.joinToken, hostname: name, netns: ns,
+        managerAddress: `${net.gateway}:${agentsManager.grpcAddress.split(":")[1]}`, joinToken: manager.joinToken, hostname: name, netns: ns,
         cpus: 16, memoryMib: 32768,
         extra: { host: { hostname: name, cluster_address: address }, ha: { storage_heartbeat_dir: link }, reconnect: { initial_backoff_ms: 200, max_backoff_ms: 2000 } },
       });
@@ -114,6 +128,15 @@ describe.skipIf(skip)("an agent's network cut (simulated hosts in network namesp
     }
     await waitFor("3 hosts Up", async () => (await hosts()).filter((h) => h.state === "Up").length === 3, 90_000)
       .catch((e: Error) => { throw new Error(`${e.message}\n${[...agents.values()].map((a) => a.handle.output().slice(-2000)).join("\n")}`); });
+    if (agentsManager !== manager) {
+      // Every stream is on B, the HA duty on A.
+      const managers = (await manager.api("GET", "/v1/admin/managers")).json.managers as { id: string; self: boolean; duties: string[]; agents?: number }[];
+      const a = managers.find((m) => m.self)!;
+      expect(a.duties).toContain("ha");
+      const connected = (await manager.api("GET", "/v1/admin/hosts")).json.hosts as { name: string; connected_manager_id: string | null }[];
+      for (const h of connected) expect(h.connected_manager_id, h.name).not.toBe(a.id);
+      expect(connected.every((h) => h.connected_manager_id !== null)).toBe(true);
+    }
     // The cluster's storage is shared (NFS-like): root disks may follow their VM to another host.
     const pools = (await manager.api("GET", "/v1/admin/storage-pools")).json.storage_pools as { id: number; kind: string }[] | undefined ?? [];
     for (const p of pools) expect((await manager.api("DELETE", `/v1/admin/storage-pools/${p.id}`)).status).toBeLessThan(300);

@@ -28,7 +28,11 @@ export class HostInvestigator {
   constructor(
     private readonly db: Db,
     private readonly prober: HostProber,
-    private readonly isConnected: (hostId: number) => boolean,
+    /**
+     * Whether a probe can reach this neighbour now: its stream is held here, or (several managers,
+     * commands routed through PostgreSQL) by another manager. Streams held here are asked first.
+     */
+    private readonly reach: (host: { id: number; connectedManagerId: string | null }) => "here" | "routed" | "no",
     private readonly settings: HaSettings,
     private readonly failover: Pick<HostFailover, "failover">,
     private readonly log: Logger,
@@ -75,9 +79,12 @@ export class HostInvestigator {
   }
 
   private async probe(host: HostRow): Promise<HostProbeEvidenceJson[]> {
-    const neighbours = (await this.db.select({ id: hosts.id, name: hosts.name }).from(hosts).where(and(
+    const candidates = (await this.db.select({ id: hosts.id, name: hosts.name, connectedManagerId: hosts.connectedManagerId }).from(hosts).where(and(
       eq(hosts.clusterId, host.clusterId), eq(hosts.state, "Up"), ne(hosts.id, host.id), ne(hosts.storageHeartbeatDir, ""),
-    )).orderBy(desc(hosts.lastHeartbeatAt))).filter((n) => this.isConnected(n.id)).slice(0, this.settings.probeNeighbours());
+    )).orderBy(desc(hosts.lastHeartbeatAt))).map((n) => ({ ...n, reach: this.reach(n) }));
+    // The HA duty runs on one manager; with several, most neighbours may be connected to others.
+    const neighbours = [...candidates.filter((n) => n.reach === "here"), ...candidates.filter((n) => n.reach === "routed")]
+      .slice(0, this.settings.probeNeighbours());
     const timeoutMs = this.settings.probeTimeoutMs();
     return Promise.all(neighbours.map(async (n): Promise<HostProbeEvidenceJson> => {
       try {

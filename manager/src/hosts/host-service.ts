@@ -222,6 +222,7 @@ export class HostService {
         cpuModel: h.cpuModel,
         tags: h.tags,
         lastHeartbeatAt: h.lastHeartbeatAt,
+        connectedManagerId: h.connectedManagerId,
         agentVersion: h.agentVersion,
         hypervisorVersion: h.hypervisorVersion,
         migrationUri: h.migrationUri,
@@ -274,6 +275,8 @@ export interface HostOverview {
   cpuModel: string;
   tags: string[];
   lastHeartbeatAt: Date | null;
+  /** The manager holding its agent's stream (manager_instances.id); null: none. */
+  connectedManagerId: string | null;
   agentVersion: string;
   hypervisorVersion: string;
   /** "": the host cannot be a live migration destination. */

@@ -19,6 +19,7 @@ export function hostView(h: HostOverview): Static<typeof AdminHost> {
     cpu_model: h.cpuModel,
     tags: h.tags,
     last_heartbeat_at: h.lastHeartbeatAt?.toISOString() ?? null,
+    connected_manager_id: h.connectedManagerId,
     agent_version: h.agentVersion,
     hypervisor_version: h.hypervisorVersion,
     migration_uri: h.migrationUri,

@@ -41,6 +41,7 @@ export const AdminHost = Type.Object({
   cpu_model: Type.String(),
   tags: Type.Array(Type.String()),
   last_heartbeat_at: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
+  connected_manager_id: Type.Union([Type.String(), Type.Null()], { description: "The manager whose gRPC stream the host's agent holds (GET /v1/admin/managers); null when none" }),
   agent_version: Type.String(),
   hypervisor_version: Type.String({ description: "The hypervisor's version as the agent reports it (libvirt: QEMU's and libvirt's)" }),
   migration_uri: Type.String({ description: "The hypervisor URI other hosts migrate to this one under; empty: it cannot be a migration destination" }),
