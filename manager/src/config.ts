@@ -25,6 +25,10 @@ const managerConfigSchema = (profile: ConfigProfile) => z.object({
   // "host:port" other managers tell agents to reach this one's gateway at (several managers on one
   // database); default: the gateway's own address (the machine's name when it listens on all).
   ORBIT_ADVERTISE_AGENT_ADDR: z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):\d{1,5}$/, 'expected "host:port"').optional(),
+  // The URL other managers reach this one's API at (a console socket is forwarded to the manager
+  // holding the VM's host stream); default: http:// and the API's own address (the machine's name
+  // when it listens on all). Not ORBIT_PUBLIC_URL: that is the load balancer's.
+  ORBIT_ADVERTISE_API_URL: z.string().url().optional(),
   DATABASE_URL: z.string().url().optional(),
   ORBIT_DATA_DIR: z.string().default(".orbit-data"),
   ORBIT_ADMIN_KEY: z.string().min(16, "must be at least 16 characters").optional(),
@@ -65,6 +69,8 @@ export interface ManagerConfig {
   grpcPort: number;
   /** The agent address advertised to agents (undefined: derived from the gateway's). */
   advertiseAgentAddress: string | undefined;
+  /** The API URL advertised to other managers (undefined: derived from the API's address). */
+  advertiseApiUrl: string | undefined;
   databaseUrl: string | undefined;
   dataDir: string;
   adminKey: string | undefined;
@@ -107,6 +113,7 @@ export function loadManagerConfig(
     grpcHost: c.ORBIT_GRPC_HOST,
     grpcPort: c.ORBIT_GRPC_PORT,
     advertiseAgentAddress: c.ORBIT_ADVERTISE_AGENT_ADDR,
+    advertiseApiUrl: c.ORBIT_ADVERTISE_API_URL,
     databaseUrl: c.DATABASE_URL,
     dataDir: c.ORBIT_DATA_DIR,
     adminKey: c.ORBIT_ADMIN_KEY,

@@ -47,10 +47,10 @@ import { AccountService, defaultAccountLimits, defineAccountSettings } from "./a
 import { vmMetricsRoutes } from "./api/hyperstack/vm-metrics.routes.js";
 import { vmLogsRoutes } from "./api/hyperstack/vm-logs.routes.js";
 import { vmConsoleRoutes } from "./api/hyperstack/vm-console.routes.js";
-import { consoleSocketRoutes } from "./api/console-socket.routes.js";
+import { consoleSocketRoutes, type ConsoleLocator } from "./api/console-socket.routes.js";
 import { ConsoleRelay } from "./console/console-relay.js";
 import { ConsoleTokens } from "./console/console-tokens.js";
-import { VmConsoles } from "./console/vm-consoles.js";
+import { followConsoleCloses, VmConsoles } from "./console/vm-consoles.js";
 import { CONSOLE_SETTINGS, CONSOLE_TOKEN_TTL_SETTING } from "./console/console-settings.js";
 import { METRICS_RETENTION_SETTING, VmMetricsService } from "./monitoring/vm-metrics-service.js";
 import { VmConsoleLogs } from "./monitoring/vm-console-logs.js";
@@ -223,9 +223,19 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const notifications = database.kind === "postgres" && config.databaseUrl
     ? new PgNotificationListener({ url: config.databaseUrl, log: log.child({ component: "notifications" }) })
     : undefined;
+  // Interactive consoles: sessions relayed over the agents' streams (tokens: consoleTokens below).
+  const consoleRelay = new ConsoleRelay({
+    sendToAgent: (hostId, msg) => {
+      if (!sessions.isConnected(hostId)) return false;
+      sessions.send(hostId, msg);
+      return true;
+    },
+    agentBufferedBytes: (hostId) => sessions.bufferedBytes(hostId),
+  });
   if (notifications) {
     followSettingChanges(notifications, settings, log.child({ component: "settings" }));
     router.follow(notifications);
+    followConsoleCloses(notifications, consoleRelay);
   }
   await notifications?.start();
   await settings.load((m) => log.warn(m));
@@ -342,17 +352,15 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   });
   const vmMetrics = new VmMetricsService({ db, retentionDays: () => registry.number(METRICS_RETENTION_SETTING), log: log.child({ component: "metrics" }) });
   const consoleLogs = new VmConsoleLogs(db, dispatcher);
-  // Interactive consoles: one-time tokens, and sessions relayed over the agents' streams.
-  const consoleTokens = new ConsoleTokens(() => registry.number(CONSOLE_TOKEN_TTL_SETTING) * 1000);
-  const consoleRelay = new ConsoleRelay({
-    sendToAgent: (hostId, msg) => {
-      if (!sessions.isConnected(hostId)) return false;
-      sessions.send(hostId, msg);
-      return true;
-    },
-    agentBufferedBytes: (hostId) => sessions.bufferedBytes(hostId),
-  });
-  const vmConsoles = new VmConsoles(db, consoleTokens, consoleRelay);
+  // Console tokens (in the database: any manager may answer the socket) and open/close.
+  const consoleTokens = new ConsoleTokens(db, () => registry.number(CONSOLE_TOKEN_TTL_SETTING) * 1000);
+  const vmConsoles = new VmConsoles(db, consoleTokens, consoleRelay, notifications !== undefined);
+  // A console socket for a host whose stream another manager holds is forwarded there.
+  const locateConsole: ConsoleLocator = async (hostId) => {
+    if (sessions.isConnected(hostId) || !notifications) return { here: true };
+    const apiUrl = await peers.streamHolderApi(hostId);
+    return apiUrl ? { here: false, apiUrl } : { here: true };
+  };
   // What agents are told: the liveness rule and HA's self-fencing, sent again on every change.
   const agentSettings = (): AgentSettings => ({
     ...liveness.agentSettings(),
@@ -423,7 +431,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
 
   const app = await buildApiServer({
     log, apiKeys, version: ORBIT_VERSION, idempotency: new IdempotencyStore(db, { ttlMs: (accountId) => registry.resolve<number>(IDEMPOTENCY_TTL_SETTING, { accountId }) * 3600_000 }), databaseHealth: health,
-    publicRoutes: consoleSocketRoutes(consoleTokens, consoleRelay),
+    publicRoutes: consoleSocketRoutes(consoleTokens, consoleRelay, locateConsole),
     requestObserver: metrics, ...(config.metrics.on === "api" ? { metrics: () => metrics.scrape() } : {}),
     routes: async (scoped) => {
       await scoped.register(virtualMachineRoutes(vmSvc));
@@ -470,7 +478,11 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   const addr = app.server.address();
   const apiPort = typeof addr === "object" && addr ? addr.port : config.apiPort;
   const apiUrl = config.publicUrl ?? `http://${config.apiHost}:${apiPort}`;
-  await peers.start({ agentAddress: config.advertiseAgentAddress ?? defaultAgentAddress(config.grpcHost, grpcPort), apiAddress: apiUrl });
+  await peers.start({
+    agentAddress: config.advertiseAgentAddress ?? defaultAgentAddress(config.grpcHost, grpcPort),
+    // Other managers' address for this one, not the load balancer's (ORBIT_PUBLIC_URL).
+    apiAddress: config.advertiseApiUrl ?? `http://${defaultAgentAddress(config.apiHost, apiPort)}`,
+  });
   const metricsServer = config.metrics.on === "own"
     ? await startMetricsHttpServer({
       ...config.metrics, setting: "ORBIT_METRICS_ADDR", metrics: () => metrics.scrape(),

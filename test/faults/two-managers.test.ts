@@ -1,12 +1,14 @@
 // Two `orbit-manager` processes on one PostgreSQL database, agents configured with both. A VM
 // created through B while its host's stream is on A reaches Running (the commands go through
-// PostgreSQL: B writes them, A sends them); A is killed (SIGKILL): its agents reconnect to B
+// PostgreSQL: B writes them, A sends them); its console opened through B is forwarded to A;
+// A is killed (SIGKILL): its agents reconnect to B
 // within 10 s, and power actions through B then work on its own streams. PostgreSQL only: on
 // PGlite a manager is the only process.
 import { afterAll, describe, expect, it } from "vitest";
 import { eq, inArray } from "drizzle-orm";
 import { openDatabase, scratchDatabaseUrl, type Database } from "../../manager/src/db/database.js";
 import { commands, hosts, managerInstances } from "../../manager/src/db/schema.js";
+import { connectConsole } from "../e2e/console-client.js";
 import { AgentProcess, ManagerProcess, waitFor } from "./processes.js";
 
 interface VmView { id: number; status: string; orbit_state: string }
@@ -65,6 +67,19 @@ describe.runIf(process.env.TEST_DATABASE_URL)("two managers on one PostgreSQL: a
     // Every manager tells its agents both addresses.
     const told = agents[0]!.handle.logs().filter((l) => l.msg === "managers to fail over to changed").at(-1);
     expect(told?.managers).toEqual(expect.arrayContaining([a.grpcAddress, b.grpcAddress]));
+
+    // The console through B (a load balancer may send any call anywhere): B's socket is forwarded
+    // to A, which holds the stream; the token is used once; close-console through B ends A's session.
+    const opened = await b.api("POST", `/v1/core/virtual-machines/${vmId}/open-console`);
+    expect(opened.status, JSON.stringify(opened.json)).toBe(200);
+    const url = opened.json.console.url as string;
+    expect(new URL(url).port).toBe(new URL(b.apiUrl).port);
+    const consoleB = await connectConsole(url);
+    consoleB.ws.send("uname\n");
+    await waitFor("the console's answer through B", () => /uname\r\nLinux\r\n/.test(consoleB.text()), 20_000, 50);
+    await expect(connectConsole(url)).rejects.toThrow(/refused: HTTP 401/);
+    expect((await b.api("POST", `/v1/core/virtual-machines/${vmId}/close-console`)).status).toBe(200);
+    expect(await consoleB.closed).toMatchObject({ code: 1000, reason: expect.stringMatching(/closed/) });
 
     // A dies. Its agents move to B.
     await a.kill("SIGKILL");

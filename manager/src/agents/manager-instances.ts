@@ -63,6 +63,18 @@ export class PeerManagers {
     return [...this.live];
   }
 
+  /**
+   * The API base URL of the live manager (not this one) holding the host's agent stream, or
+   * undefined when none does (or this one does): where a console socket for it is forwarded.
+   */
+  async streamHolderApi(hostId: number): Promise<string | undefined> {
+    const staleMs = this.o.staleMs ?? MANAGER_STALE_MS;
+    const [row] = await this.o.db.select({ id: managerInstances.id, apiAddress: managerInstances.apiAddress }).from(hosts)
+      .innerJoin(managerInstances, eq(managerInstances.id, hosts.connectedManagerId))
+      .where(and(eq(hosts.id, hostId), gt(managerInstances.lastSeenAt, sql`now() - make_interval(secs => ${staleMs / 1000})`)));
+    return row && row.id !== this.id && row.apiAddress ? row.apiAddress : undefined;
+  }
+
   /** Removes this manager's row and its claim on hosts' streams (a clean stop). */
   async stop(): Promise<void> {
     clearInterval(this.timer);

@@ -1,11 +1,16 @@
 // open-console and close-console: a one-time token for the console of a running VM the caller
 // may see (the route checked the account), and the end of every session and unused token of it.
-import { eq } from "drizzle-orm";
+// With several managers a session lives on the manager holding the host's stream: close-console
+// answered elsewhere tells the others through PostgreSQL (CONSOLE_CLOSE_CHANNEL).
+import { eq, sql } from "drizzle-orm";
 import { ConflictError } from "#shared/errors.js";
 import type { Db } from "../db/database.js";
+import type { PgNotificationListener } from "../db/pg-notification-listener.js";
 import { vms } from "../db/schema.js";
 import type { ConsoleRelay } from "./console-relay.js";
 import type { ConsoleTokens } from "./console-tokens.js";
+
+export const CONSOLE_CLOSE_CHANNEL = "orbit_console_close";
 
 /** The VM as the caller may see it (its account already checked). */
 export interface ConsoleVm {
@@ -15,7 +20,13 @@ export interface ConsoleVm {
 }
 
 export class VmConsoles {
-  constructor(private readonly db: Db, private readonly tokens: ConsoleTokens, private readonly relay: Pick<ConsoleRelay, "closeVm">) {}
+  constructor(
+    private readonly db: Db,
+    private readonly tokens: Pick<ConsoleTokens, "issue" | "revokeVm">,
+    private readonly relay: Pick<ConsoleRelay, "closeVm">,
+    /** Several managers: other managers' sessions are closed through a notification. */
+    private readonly peers = false,
+  ) {}
 
   /** A token for the VM's console; ConflictError (naming the state) unless it is running on a host. */
   async open(vm: ConsoleVm): Promise<{ token: string; expiresAt: Date }> {
@@ -27,9 +38,19 @@ export class VmConsoles {
     return this.tokens.issue({ vmId: vm.id, vmUuid: vm.uuid, hostId });
   }
 
-  /** Ends the VM's open sessions and forgets its unused tokens; answers how many sessions ended. */
-  close(vm: ConsoleVm): number {
-    this.tokens.revokeVm(vm.id);
+  /** Ends the VM's open sessions and forgets its unused tokens; answers how many sessions this manager ended. */
+  async close(vm: ConsoleVm): Promise<number> {
+    await this.tokens.revokeVm(vm.id);
+    if (this.peers) await this.db.execute(sql`select pg_notify(${CONSOLE_CLOSE_CHANNEL}, ${String(vm.id)})`);
     return this.relay.closeVm(vm.id);
   }
+
+}
+
+/** Closes this manager's sessions of VMs whose console another manager closed. */
+export function followConsoleCloses(listener: PgNotificationListener, relay: Pick<ConsoleRelay, "closeVm">): void {
+  listener.on(CONSOLE_CLOSE_CHANNEL, "console close", (payload) => {
+    const vmId = Number(payload);
+    if (Number.isInteger(vmId)) relay.closeVm(vmId);
+  });
 }

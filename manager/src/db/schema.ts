@@ -756,6 +756,18 @@ export const vmLogRequests = pgTable("vm_log_requests", {
   completedAt: timestamp("completed_at", { withTimezone: true, mode: "date" }),
 }, (t) => [index("vm_log_requests_vm").on(t.vmId), index("vm_log_requests_created").on(t.createdAt)]);
 
+// One-time console tokens (console/console-tokens.ts): only their SHA-256 is stored. In the
+// database, not a manager's memory: open-console may be answered by one manager and the WebSocket
+// reach another (several managers behind a load balancer); whichever consumes it first wins.
+export const consoleTokens = pgTable("console_tokens", {
+  tokenHash: text("token_hash").primaryKey(),
+  vmId: integer("vm_id").notNull().references(() => vms.id, { onDelete: "cascade" }),
+  vmUuid: text("vm_uuid").notNull(),
+  hostId: integer("host_id").notNull(),
+  createdAt: createdAt(),
+  expiresAt: timestamp("expires_at", { withTimezone: true, mode: "date" }).notNull(),
+}, (t) => [index("console_tokens_vm").on(t.vmId), index("console_tokens_expires").on(t.expiresAt)]);
+
 export type StoragePoolKind = "local" | "shared";
 
 // Where volumes live, per cluster. `local`: a folder on each host (path relative to the agent's

@@ -52,7 +52,7 @@ export const vmConsoleRoutes = (d: VmConsoleRoutesDeps): FastifyPluginAsyncTypeb
     },
   }, async (req) => {
     const vm = await d.vms.get(req.principal, req.params.id);
-    const closed = d.consoles.close(vm);
+    const closed = await d.consoles.close(vm);
     return { status: true as const, message: "Console closed", closed_sessions: closed };
   });
 };
