@@ -111,9 +111,15 @@ export const ipAllocations = pgTable("ip_allocations", {
   address: text("address").notNull(),
   vmUuid: uuid("vm_uuid").notNull(),
   createdAt: createdAt(),
+  /**
+   * The stale-reservation sweep (network/ipam.ts) found its VM: never a candidate again, so the
+   * sweep reads only reservations it has not checked yet, not every address of the network.
+   */
+  vmSeen: boolean("vm_seen").notNull().default(false),
 }, (t) => [
   uniqueIndex("ip_allocations_network_address").on(t.networkId, t.address),
   uniqueIndex("ip_allocations_vm_kind").on(t.vmUuid, t.kind),
+  index("ip_allocations_unchecked").on(t.networkId, t.createdAt).where(sql`not vm_seen`),
 ]);
 
 export const clusters = pgTable("clusters", {

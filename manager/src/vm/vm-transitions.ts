@@ -8,6 +8,7 @@ import { allocations, gpuAllocations, ipAllocations, vms, vmStateTransitions } f
 import { enqueueVmCallback } from "../callbacks/callback-outbox.js";
 import { stateChangedEvent } from "../events/vm-event.js";
 import { touchHost } from "../hosts/host-generation.js";
+import { addressesFreed } from "../network/ipam.js";
 import { releaseRootDisk } from "../storage/root-disks.js";
 import { assertTransition, holdsCapacity, isVmState, type VmState } from "./vm-state-machine.js";
 
@@ -55,7 +56,8 @@ export async function transitionVm(
   }
   // Its addresses (fixed and floating) are free again once the domain is gone.
   if (to === "Destroyed") {
-    await tx.delete(ipAllocations).where(inArray(ipAllocations.vmUuid, tx.select({ uuid: vms.uuid }).from(vms).where(eq(vms.id, vmId))));
+    addressesFreed(await tx.delete(ipAllocations).where(inArray(ipAllocations.vmUuid, tx.select({ uuid: vms.uuid }).from(vms).where(eq(vms.id, vmId))))
+      .returning({ networkId: ipAllocations.networkId, kind: ipAllocations.kind, address: ipAllocations.address }));
   }
   return { from, to };
 }

@@ -1,0 +1,2 @@
+ALTER TABLE "ip_allocations" ADD COLUMN "vm_seen" boolean DEFAULT false NOT NULL;--> statement-breakpoint
+CREATE INDEX "ip_allocations_unchecked" ON "ip_allocations" USING btree ("network_id","created_at") WHERE not vm_seen;
