@@ -171,7 +171,10 @@ try {
   console.log("| VMs Running | first create → last Running (s) | **VMs Running/s** | creates/s (API) | create p50 (ms) | create p99 (ms) | create max (ms) | create → Running p50 / p99 / max (s) | manager CPU (of one core) | manager RSS max (MB) | PostgreSQL backends CPU | PostgreSQL commits/s during the run (transactions per VM) | PostgreSQL single-row INSERT commits/s before the run | orbit-sim CPU |");
   console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   console.log(`| ${t!.running} | ${wallS.toFixed(1)} | **${Math.round(t!.running / wallS)}** | ${Math.round((VMS - errors) / createS)} | ${quantile(lat, 0.5).toFixed(0)} | ${quantile(lat, 0.99).toFixed(0)} | ${lat[lat.length - 1]!.toFixed(0)} | ${(t!.p50 / 1000).toFixed(1)} / ${(t!.p99 / 1000).toFixed(1)} / ${(t!.max / 1000).toFixed(1)} | ${Math.round((100 * mgrCpu) / wallS)}% | ${Math.round(rssMax)} | ${Math.round((100 * pgCpu) / wallS)}% | ${Math.round(tx / wallS)} (${(tx / Math.max(1, t!.running)).toFixed(1)}) | ${Math.round(pgRate)} (${values["pg-clients"]} connections) | ${Math.round((100 * simCpu) / wallS)}% |`);
-  console.log(`\nload average at the end: ${machine().split("load average ")[1]}`);
+  // Per VM, what does not depend on the machine's load: CPU time and transactions.
+  const perVm = (x: number) => x / Math.max(1, t!.running);
+  console.log(`\nper VM Running: manager CPU ${(perVm(mgrCpu) * 1000).toFixed(1)} ms, PostgreSQL backends CPU ${(perVm(pgCpu) * 1000).toFixed(1)} ms, ${perVm(tx).toFixed(1)} transactions committed`);
+  console.log(`load average at the end: ${machine().split("load average ")[1]}`);
   if (values.json) console.log(JSON.stringify({ event: "result", running: t!.running, vms: VMS, errors, wallS, rate: t!.running / wallS, createP50: quantile(lat, 0.5), createP99: quantile(lat, 0.99), pgRate, tx }));
 } finally {
   await sim?.stop();

@@ -38,6 +38,22 @@ export const accounts = pgTable("accounts", {
   updatedAt: updatedAt(),
 }, (t) => [uniqueIndex("accounts_live_name").on(t.name).where(sql`deleted_at is null`)]);
 
+// What each account holds (placement/account-limits.ts), as changes to sum: triggers on vms,
+// allocations and gpu_allocations (migration 0046) insert a row per change, in the changing
+// transaction, so no code path can forget one and no writer waits on a lock for it. A limit
+// check folds an account's rows into one under the account's lock, so it reads a handful of
+// rows instead of counting the account's VMs.
+export const accountUsageDeltas = pgTable("account_usage_deltas", {
+  id: bigserial("id", { mode: "number" }).primaryKey(),
+  // No foreign key: its check would take a key-share lock on the account, making writers wait
+  // behind (and deadlock with) the limit check's lock.
+  accountId: integer("account_id").notNull(),
+  vms: integer("vms").notNull().default(0),
+  vcpus: bigint("vcpus", { mode: "number" }).notNull().default(0),
+  memoryMib: bigint("memory_mib", { mode: "number" }).notNull().default(0),
+  gpus: integer("gpus").notNull().default(0),
+}, (t) => [index("account_usage_deltas_account").on(t.accountId)]);
+
 // Users of an account: each API key belongs to one, and takes its role from it. A disabled user's
 // keys are refused; deleting one only marks the row (and revokes its keys), which frees its name.
 export const users = pgTable("users", {
@@ -111,9 +127,15 @@ export const ipAllocations = pgTable("ip_allocations", {
   address: text("address").notNull(),
   vmUuid: uuid("vm_uuid").notNull(),
   createdAt: createdAt(),
+  /**
+   * The stale-reservation sweep (network/ipam.ts) found its VM: never a candidate again, so the
+   * sweep reads only reservations it has not checked yet, not every address of the network.
+   */
+  vmSeen: boolean("vm_seen").notNull().default(false),
 }, (t) => [
   uniqueIndex("ip_allocations_network_address").on(t.networkId, t.address),
   uniqueIndex("ip_allocations_vm_kind").on(t.vmUuid, t.kind),
+  index("ip_allocations_unchecked").on(t.networkId, t.createdAt).where(sql`not vm_seen`),
 ]);
 
 export const clusters = pgTable("clusters", {

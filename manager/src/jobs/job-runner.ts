@@ -110,6 +110,8 @@ export class JobRunner {
   private readonly active = new Map<number, Promise<void>>();
   /** Aborted when the job's lease is lost (one per active job). */
   private readonly lost = new Map<number, AbortController>();
+  /** Jobs whose final status write gave their lease up already (no release, no renewal). */
+  private readonly settled = new Set<number>();
   private stopped = false;
   private readonly stopping = new AbortController();
   /** This manager instance: the lease owner of the jobs it runs. */
@@ -141,7 +143,7 @@ export class JobRunner {
     if (this.stopped || this.active.has(jobId)) return;
     this.start(jobId, async () => {
       try {
-        return await this.claimOne(jobId);
+        return (await this.claimOne(jobId)) ?? false;
       } catch (e) {
         // Left for the sweep (this or another manager's) once its grace is over.
         if (!databaseUnavailableFrom(e) || !this.o.onDatabaseUnavailable?.(e)) this.o.log.warn({ err: e, jobId }, "claiming a job failed; the sweep runs it");
@@ -150,15 +152,18 @@ export class JobRunner {
     });
   }
 
-  /** Runs a job whose lease `claimed` takes (or was taken already: () => true). */
-  private start(jobId: number, claimed: () => Promise<boolean>): void {
+  /**
+   * Runs a job whose lease `claimed` takes (or was taken already: () => true); a claim that
+   * returns the job's row saves its first read.
+   */
+  private start(jobId: number, claimed: () => Promise<JobRow | boolean>): void {
     const lost = new AbortController();
     this.lost.set(jobId, lost);
     this.startRenewing();
     const p = claimed()
-      .then((mine) => mine ? this.runThroughOutages(jobId).finally(() => this.release(jobId)) : undefined)
+      .then((mine) => mine ? this.runThroughOutages(jobId, mine === true ? undefined : mine).finally(() => this.release(jobId)) : undefined)
       .catch((e) => this.o.log.error({ err: e, jobId }, "job runner failed; the job is resumed when its lease expires"))
-      .finally(() => { this.active.delete(jobId); this.lost.delete(jobId); });
+      .finally(() => { this.active.delete(jobId); this.lost.delete(jobId); this.settled.delete(jobId); });
     this.active.set(jobId, p);
   }
 
@@ -175,13 +180,13 @@ export class JobRunner {
     ));
   }
 
-  /** Takes one job's lease: free, or already this manager's. Atomic (row lock, re-checked). */
-  private async claimOne(jobId: number, force = false): Promise<boolean> {
-    const rows = await this.o.db.update(jobs).set({ leaseOwner: this.owner, leaseExpiresAt: this.leaseExpiry() })
+  /** Takes one job's lease: free, or already this manager's. Atomic (row lock, re-checked). Its row, or undefined. */
+  private async claimOne(jobId: number, force = false): Promise<JobRow | undefined> {
+    const [row] = await this.o.db.update(jobs).set({ leaseOwner: this.owner, leaseExpiresAt: this.leaseExpiry() })
       .where(and(eq(jobs.id, jobId), inArray(jobs.status, [...OPEN]), force ? undefined : or(
         isNull(jobs.leaseOwner), eq(jobs.leaseOwner, this.owner), lte(jobs.leaseExpiresAt, new Date(this.now())),
-      ))).returning({ id: jobs.id });
-    return rows.length === 1;
+      ))).returning();
+    return row;
   }
 
   /**
@@ -217,13 +222,13 @@ export class JobRunner {
    * aborted and nothing more is written about it.
    */
   async renew(): Promise<void> {
-    const ids = [...this.active.keys()];
+    const ids = [...this.active.keys()].filter((id) => !this.settled.has(id));
     if (!ids.length) return;
     const rows = await this.o.db.update(jobs).set({ leaseExpiresAt: this.leaseExpiry() })
       .where(and(inArray(jobs.id, ids), eq(jobs.leaseOwner, this.owner)))
       .returning({ id: jobs.id });
     const kept = new Set(rows.map((r) => r.id));
-    for (const id of ids) if (!kept.has(id) && this.active.has(id)) this.loseLease(id);
+    for (const id of ids) if (!kept.has(id) && this.active.has(id) && !this.settled.has(id)) this.loseLease(id);
   }
 
   private loseLease(jobId: number): void {
@@ -250,6 +255,7 @@ export class JobRunner {
 
   /** Gives a job's lease up (it ended, or this manager stops): free for another manager at once. */
   private async release(jobId: number): Promise<void> {
+    if (this.settled.has(jobId)) return;
     await this.o.db.update(jobs).set({ leaseOwner: null, leaseExpiresAt: new Date(this.now()) })
       .where(and(eq(jobs.id, jobId), eq(jobs.leaseOwner, this.owner)))
       .catch((e: unknown) => this.o.log.warn({ err: e, jobId }, "releasing a job's lease failed; it expires by itself"));
@@ -259,11 +265,15 @@ export class JobRunner {
    * Writes the job's row if this manager still holds its lease; false (and the handler aborted)
    * when it does not: another manager runs the job now and owns its status.
    */
-  private async write(jobId: number, set: Partial<typeof jobs.$inferInsert>): Promise<boolean> {
+  private async write(jobId: number, set: Partial<typeof jobs.$inferInsert>, final = false): Promise<boolean> {
     if (this.hasLost(jobId)) return false;
-    const rows = await this.o.db.update(jobs).set(set)
+    // The final status gives the lease up in the same statement (what release() would do next).
+    const rows = await this.o.db.update(jobs).set(final ? { ...set, leaseOwner: null, leaseExpiresAt: new Date(this.now()) } : set)
       .where(and(eq(jobs.id, jobId), eq(jobs.leaseOwner, this.owner))).returning({ id: jobs.id });
-    if (rows.length === 1) return true;
+    if (rows.length === 1) {
+      if (final) this.settled.add(jobId);
+      return true;
+    }
     this.loseLease(jobId);
     return false;
   }
@@ -274,11 +284,11 @@ export class JobRunner {
    * failure is not the job's failure, so it costs no attempt's verdict and never leaves the job
    * `running` with nobody running it.
    */
-  private async runThroughOutages(jobId: number): Promise<void> {
+  private async runThroughOutages(jobId: number, claimed?: JobRow): Promise<void> {
     const wait = this.o.databaseRetryMs ?? defaultDatabaseRetryMs;
     for (let failures = 1; ; failures++) {
       try {
-        await this.run(jobId);
+        await this.run(jobId, failures === 1 ? claimed : undefined);
         return;
       } catch (e) {
         if (!databaseUnavailableFrom(e) || this.stopped) throw e;
@@ -359,13 +369,15 @@ export class JobRunner {
     clearInterval(this.renewer);
   }
 
-  private async run(jobId: number): Promise<void> {
+  /** `claimed`: the job's row as its claim just returned it (read again on every later pass). */
+  private async run(jobId: number, claimed?: JobRow): Promise<void> {
     const max = this.o.maxAttempts ?? 8;
     const maxAttempts = typeof max === "number" ? () => max : max;
     const backoff = this.o.backoffMs ?? ((a: number) => Math.min(10_000, 250 * 2 ** (a - 1)));
     for (;;) {
       if (this.stopped || this.hasLost(jobId)) return;
-      const [job] = await this.o.db.select().from(jobs).where(eq(jobs.id, jobId));
+      const [job] = claimed ? [claimed] : await this.o.db.select().from(jobs).where(eq(jobs.id, jobId));
+      claimed = undefined;
       if (!job || job.status === "succeeded" || job.status === "failed") return;
       const handler = this.handlers.get(job.kind);
       const attempt = job.attempts + 1;
@@ -385,7 +397,7 @@ export class JobRunner {
         });
         if (!await this.write(jobId, {
           status: "succeeded", progress: 100, result: result ?? {}, error: null, updatedAt: new Date(), finishedAt: new Date(),
-        })) { log.warn("job ended after its lease was lost: its holder settles it"); return; }
+        }, true)) { log.warn("job ended after its lease was lost: its holder settles it"); return; }
         log.info("job succeeded");
         this.o.metrics?.jobSettled(job.kind, "succeeded", (Date.now() - job.createdAt.getTime()) / 1000);
         return;
@@ -406,7 +418,7 @@ export class JobRunner {
         log.warn({ err: info.message, code: info.code }, "job failed");
         if (!await this.write(jobId, {
           status: "failed", error: info, updatedAt: new Date(), finishedAt: new Date(),
-        })) return;
+        }, true)) return;
         this.o.metrics?.jobSettled(job.kind, "failed", (Date.now() - job.createdAt.getTime()) / 1000, info.code);
         // The job is failed for good: its hook (the VM to Error) must not be lost to a database
         // failure either, or the VM would stay Creating with no job behind it.

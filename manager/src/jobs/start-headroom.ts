@@ -12,13 +12,17 @@ import { scaleHeadroom, withHeadroom } from "../vm/scale-headroom.js";
 export type HeadroomSettings = Partial<Pick<SettingsRegistry, "get">>;
 
 export async function withStartHeadroom(db: Db, settings: HeadroomSettings, vm: typeof vms.$inferSelect, spec: VmSpec): Promise<VmSpec> {
-  const [host] = vm.hostId == null ? [] : await db.select({ cpus: hosts.cpus, memoryMib: hosts.memoryMib }).from(hosts).where(eq(hosts.id, vm.hostId));
+  const enabled = settings.get?.<boolean>("enable.dynamic.scale.vm") === true;
+  const pinned = spec.pinnedCpus.length > 0;
+  // The host's size matters only for a headroom there is (a deploy with scaling off reads nothing).
+  const [host] = vm.hostId == null || !enabled || pinned ? [] : await db.select({ cpus: hosts.cpus, memoryMib: hosts.memoryMib }).from(hosts).where(eq(hosts.id, vm.hostId));
   const h = scaleHeadroom({
-    enabled: settings.get?.<boolean>("enable.dynamic.scale.vm") === true,
-    vcpus: vm.vcpus, memoryMib: vm.memoryMib,
-    pinned: spec.pinnedCpus.length > 0, hasGpu: spec.gpus.length > 0,
+    enabled, vcpus: vm.vcpus, memoryMib: vm.memoryMib, pinned, hasGpu: spec.gpus.length > 0,
     hostCpus: host?.cpus ?? vm.vcpus, hostMemoryMib: host?.memoryMib ?? vm.memoryMib,
   });
-  await db.update(vms).set({ scaleMaxVcpus: h.maxVcpus, scaleMaxMemoryMib: h.maxMemoryMib, scaleMinMemoryMib: h.minMemoryMib }).where(eq(vms.id, vm.id));
+  // Written only when it changes (`vm` is the row as read for this start).
+  if (vm.scaleMaxVcpus !== h.maxVcpus || vm.scaleMaxMemoryMib !== h.maxMemoryMib || vm.scaleMinMemoryMib !== h.minMemoryMib) {
+    await db.update(vms).set({ scaleMaxVcpus: h.maxVcpus, scaleMaxMemoryMib: h.maxMemoryMib, scaleMinMemoryMib: h.minMemoryMib }).where(eq(vms.id, vm.id));
+  }
   return withHeadroom(spec, h);
 }

@@ -38,8 +38,9 @@ export function vmDeployJob(db: Db, dispatcher: CommandDispatcher, settings: Set
       });
       return {};
     }
-    await db.transaction((tx) => transitionVm(tx, vmId, "Starting", `job ${job.id}: deploy`, { onlyFrom: ["Creating"] }));
-    const [vm] = await db.select().from(vms).where(eq(vms.id, job.vmId));
+    const moved = await db.transaction((tx) => transitionVm(tx, vmId, "Starting", `job ${job.id}: deploy`, { onlyFrom: ["Creating"] }));
+    // The row as the transition wrote it; read only when it did not move (a step run again).
+    const [vm] = moved ? [moved.vm] : await db.select().from(vms).where(eq(vms.id, job.vmId));
     if (!vm) throw new OrbitError("internal", `VM ${job.vmId} vanished`);
     // Deleted (or failed) while the job waited: nothing to deploy any more.
     if (vm.state !== "Starting") return { skipped: `VM is ${vm.state}` };

@@ -9,7 +9,7 @@ import { environments, ipAllocations, jobs, networks, vms } from "../db/schema.j
 import { isUniqueViolation } from "../db/postgres-errors.js";
 import type { Caller, JobEnqueuer } from "../vm/vm-service.js";
 import { parseCidr, poolAddressRange } from "./cidr.js";
-import { reserveAddresses } from "./ipam.js";
+import { addressesFreed, reserveAddresses } from "./ipam.js";
 
 export interface FloatingIpChange { vmId: number; floatingIp: string }
 
@@ -44,8 +44,9 @@ export class FloatingIpService {
   async detach(caller: Caller, vmId: number): Promise<FloatingIpChange> {
     const vm = await this.vm(caller, vmId);
     const [gone] = await this.db.delete(ipAllocations)
-      .where(and(eq(ipAllocations.vmUuid, vm.uuid), eq(ipAllocations.kind, "floating"))).returning({ address: ipAllocations.address });
+      .where(and(eq(ipAllocations.vmUuid, vm.uuid), eq(ipAllocations.kind, "floating"))).returning({ networkId: ipAllocations.networkId, kind: ipAllocations.kind, address: ipAllocations.address });
     if (!gone) throw new ConflictError(`virtual machine ${vmId} has no floating IP`, undefined, { floating_ip: null });
+    addressesFreed([gone]);
     await this.applyOnHost(vm);
     return { vmId, floatingIp: gone.address };
   }

@@ -4,11 +4,18 @@
 // VM's uuid, so they can be made before the placement commit writes the VM; a create that is
 // refused releases them, and those a crashed manager left behind (no VM after STALE_AFTER) are
 // swept by the next reservation in their network.
+//
+// Cost per create does not grow with the network: free addresses are looked up address by
+// address through the unique index, starting where this process last found the range used up
+// (`searchFrom`, lowered again when it frees an address), and the sweep reads only reservations
+// it has not yet seen a VM for (ip_allocations.vm_seen). The search start is only a hint: an
+// address another manager freed below it is found when the search from the hint comes up short
+// and starts over from the range's first address, which it always does before refusing.
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { ConflictError, OrbitError } from "#shared/errors.js";
 import type { Db, Tx } from "../db/database.js";
 import { ipAllocations, type IpAllocationKind } from "../db/schema.js";
-import { intToIp, ipToInt } from "./cidr.js";
+import { ipToInt } from "./cidr.js";
 
 const STALE_AFTER = "15 minutes";
 const MAX_ROUNDS = 50;
@@ -23,33 +30,89 @@ export interface ReserveInput {
   what: string;
 }
 
+/** Per network and kind: the lowest address this process does not know to be in use. */
+const searchFrom = new Map<string, number>();
+const hintKey = (networkId: number, kind: string) => `${networkId}/${kind}`;
+
+/** Tells the search that these addresses are free again (so it starts no higher than them). */
+export function addressesFreed(rows: readonly { networkId: number; kind: string; address: string }[]): void {
+  for (const r of rows) {
+    const key = hintKey(r.networkId, r.kind);
+    const from = searchFrom.get(key);
+    const n = ipToInt(r.address);
+    if (from !== undefined && n < from) searchFrom.set(key, n);
+  }
+}
+
+/** An address as PostgreSQL computes it from its integer (the dotted text ip_allocations stores). */
+const addressOf = (n: unknown) => sql`host('0.0.0.0'::inet + ${n})`;
+
+/** Up to `limit` free addresses of [from, last], lowest first: one index probe per address looked at. */
+function freeFrom(networkId: number, from: number, last: number, limit: number) {
+  // generate_series in the select list runs lazily: the LIMIT stops it at the last address needed.
+  // A correlated scalar subquery, not NOT EXISTS: PostgreSQL would turn that into an anti join
+  // reading every address of the network (and not keep the order).
+  return sql`select n from (select generate_series(${from}::bigint, ${last}::bigint) as n) s
+    where (select a.id from ip_allocations a where a.network_id = ${networkId} and a.address = ${addressOf(sql`s.n`)}) is null
+    limit ${limit}`;
+}
+
 /** Reserves one address per VM (uuid → address). All or nothing: a full range is a 409 and leaves nothing reserved. */
 export async function reserveAddresses(db: Db | Tx, input: ReserveInput): Promise<Map<string, string>> {
   const got = new Map<string, string>();
   const uuids = input.vmUuids.map((u) => u.toLowerCase());
-  await sweepStale(db, input.networkId);
+  const key = hintKey(input.networkId, input.kind);
+  const { first, last } = input.range;
+  addressesFreed(await sweepStale(db, input.networkId));
   try {
-    for (let round = 0; round < MAX_ROUNDS; round++) {
+    let from = Math.min(Math.max(searchFrom.get(key) ?? first, first), last + 1);
+    for (let round = 0; round < MAX_ROUNDS;) {
       const want = uuids.filter((u) => !got.has(u));
-      if (want.length === 0) return got;
-      const used = new Set((await db.select({ a: ipAllocations.address }).from(ipAllocations)
-        .where(eq(ipAllocations.networkId, input.networkId))).map((r) => ipToInt(r.a)));
+      if (want.length === 0) return new Map(uuids.map((u) => [u, got.get(u)!]));
       // The lowest free addresses first; after a collision, spread over a wider window so that
       // concurrent creates stop picking the same ones.
       const window = round === 0 ? want.length : want.length * 4;
-      const free: number[] = [];
-      for (let n = input.range.first; n <= input.range.last && free.length < window; n++) if (!used.has(n)) free.push(n);
-      if (free.length < want.length) {
-        const size = input.range.last - input.range.first + 1;
-        throw new ConflictError(`${input.what} has no free address for ${want.length} more VM(s): ${size - free.length} of ${size} are in use`,
-          undefined, { network_id: input.networkId, kind: input.kind, free: free.length, requested: want.length });
+      if (round === 0) {
+        // Found and written by one statement (nothing written unless all were found).
+        const res = await rows<{ found: number; vm_uuid: string | null; address: string | null }>(db, sql`
+          with free as (${freeFrom(input.networkId, from, last, want.length)}),
+          pick as (select n, row_number() over (order by n) as i from free),
+          w as (select value::uuid as vm_uuid, ordinality as i from jsonb_array_elements_text(${JSON.stringify(want)}::jsonb) with ordinality),
+          ins as (
+            insert into ip_allocations (network_id, kind, address, vm_uuid)
+            select ${input.networkId}, ${input.kind}, ${addressOf(sql`pick.n`)}, w.vm_uuid from pick join w on w.i = pick.i
+            where (select count(*) from pick) = ${want.length}
+            on conflict (network_id, address) do nothing
+            returning vm_uuid::text as vm_uuid, address)
+          select (select count(*) from pick)::int as found, ins.vm_uuid, ins.address from (select 1) one left join ins on true`);
+        const found = Number(res[0]?.found ?? 0);
+        if (found < want.length) {
+          if (from > first) { from = first; continue; }
+          throw rangeFull(input, want.length, found);
+        }
+        const written = res.filter((r) => r.vm_uuid !== null);
+        for (const w of written) got.set(w.vm_uuid!, w.address!);
+        // Every address from `from` to the highest found is in use now (ours or a concurrent create's).
+        const highest = Math.max(...res.map((r) => r.address === null ? from : ipToInt(r.address)));
+        if (written.length === want.length) searchFrom.set(key, highest + 1);
+        round++;
+        continue;
       }
-      const picked = round === 0 ? free : shuffle(free).slice(0, want.length);
-      const written = await db.insert(ipAllocations)
-        .values(want.map((vmUuid, i) => ({ networkId: input.networkId, kind: input.kind, address: intToIp(picked[i]!), vmUuid })))
-        .onConflictDoNothing({ target: [ipAllocations.networkId, ipAllocations.address] })
-        .returning({ vmUuid: ipAllocations.vmUuid, address: ipAllocations.address });
-      for (const w of written) got.set(w.vmUuid, w.address);
+      const free = (await rows<{ n: string | number }>(db, freeFrom(input.networkId, from, last, window))).map((r) => Number(r.n));
+      if (free.length < want.length) {
+        if (from > first) { from = first; continue; }
+        throw rangeFull(input, want.length, free.length);
+      }
+      const picked = shuffle(free).slice(0, want.length);
+      const written = await rows<{ vm_uuid: string; address: string }>(db, sql`
+        insert into ip_allocations (network_id, kind, address, vm_uuid)
+        select ${input.networkId}, ${input.kind}, ${addressOf(sql`p.n`)}, p.vm_uuid
+        from jsonb_to_recordset(${JSON.stringify(want.map((vmUuid, i) => ({ n: picked[i]!, vm_uuid: vmUuid })))}::jsonb) as p(n bigint, vm_uuid uuid)
+        on conflict (network_id, address) do nothing
+        returning vm_uuid::text as vm_uuid, address`);
+      for (const w of written) got.set(w.vm_uuid, w.address);
+      searchFrom.set(key, free[0]!);
+      round++;
     }
     throw new OrbitError("conflict", `${input.what}: address allocation kept colliding with concurrent creates`, { retryable: true });
   } catch (e) {
@@ -58,25 +121,45 @@ export async function reserveAddresses(db: Db | Tx, input: ReserveInput): Promis
   }
 }
 
+/** The 409 of a range without room for `wanted` more: `free` is every free address it has (searched from its first). */
+function rangeFull(input: ReserveInput, wanted: number, free: number): ConflictError {
+  const size = input.range.last - input.range.first + 1;
+  return new ConflictError(`${input.what} has no free address for ${wanted} more VM(s): ${size - free} of ${size} are in use`,
+    undefined, { network_id: input.networkId, kind: input.kind, free, requested: wanted });
+}
+
+async function rows<T>(db: Db | Tx, query: ReturnType<typeof sql>): Promise<T[]> {
+  return ((await db.execute(query)) as unknown as { rows: T[] }).rows;
+}
+
+const freedColumns = { networkId: ipAllocations.networkId, kind: ipAllocations.kind, address: ipAllocations.address };
+
 /** Releases the VMs' addresses (of one kind, or all). */
 export async function releaseAddresses(db: Db | Tx, vmUuids: readonly string[], kind?: IpAllocationKind): Promise<void> {
   if (vmUuids.length === 0) return;
-  await db.delete(ipAllocations).where(and(inArray(ipAllocations.vmUuid, vmUuids.map((u) => u.toLowerCase())),
-    kind === undefined ? undefined : eq(ipAllocations.kind, kind)));
+  addressesFreed(await db.delete(ipAllocations).where(and(inArray(ipAllocations.vmUuid, vmUuids.map((u) => u.toLowerCase())),
+    kind === undefined ? undefined : eq(ipAllocations.kind, kind))).returning(freedColumns));
 }
 
 /** Releases the reservations of VMs that were never written (a refused create), keeping any VM's that exists. */
 export async function releaseUnplaced(db: Db | Tx, vmUuids: readonly string[]): Promise<void> {
   if (vmUuids.length === 0) return;
-  await db.delete(ipAllocations).where(and(inArray(ipAllocations.vmUuid, vmUuids.map((u) => u.toLowerCase())),
-    sql`not exists (select 1 from vms where vms.uuid = ${ipAllocations.vmUuid})`));
+  addressesFreed(await db.delete(ipAllocations).where(and(inArray(ipAllocations.vmUuid, vmUuids.map((u) => u.toLowerCase())),
+    sql`not exists (select 1 from vms where vms.uuid = ${ipAllocations.vmUuid})`)).returning(freedColumns));
 }
 
-/** Reservations whose create never wrote its VM (the manager died in between). */
-async function sweepStale(db: Db | Tx, networkId: number): Promise<void> {
-  await db.delete(ipAllocations).where(and(eq(ipAllocations.networkId, networkId),
-    sql`${ipAllocations.createdAt} < now() - ${STALE_AFTER}::interval`,
-    sql`not exists (select 1 from vms where vms.uuid = ${ipAllocations.vmUuid})`));
+/**
+ * Reservations whose create never wrote its VM (the manager died in between) are deleted; those
+ * old enough whose VM exists are marked seen, so no sweep reads them again. Returns the freed.
+ */
+async function sweepStale(db: Db | Tx, networkId: number): Promise<{ networkId: number; kind: string; address: string }[]> {
+  const gone = await rows<{ network_id: number; kind: string; address: string }>(db, sql`
+    with old as (
+      select a.id, exists (select 1 from vms where vms.uuid = a.vm_uuid) as has_vm from ip_allocations a
+      where a.network_id = ${networkId} and not a.vm_seen and a.created_at < now() - ${STALE_AFTER}::interval),
+    seen as (update ip_allocations set vm_seen = true where id in (select id from old where has_vm))
+    delete from ip_allocations where id in (select id from old where not has_vm) returning network_id, kind, address`);
+  return gone.map((r) => ({ networkId: Number(r.network_id), kind: r.kind, address: r.address }));
 }
 
 function shuffle<T>(xs: T[]): T[] {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AccountLimitError } from "#shared/errors.js";
 import { buildPolicy, policyConfigFromSettings, type PlacementRequest } from "../allocator/index.js";
 import { openTestDatabase, type Database } from "../db/database.js";
-import { accountDemands, firstBreach } from "./account-limits.js";
+import { accountDemands, accountUsage, firstBreach } from "./account-limits.js";
 import type { CommitRows } from "./commit-rows.js";
 import { PlacementService } from "./placement-service.js";
 import { H100, seedFleet, sqlRows, type FixtureIds } from "./testing/placement-fixture.js";
@@ -101,6 +101,37 @@ describe("account limits", () => {
       expect(cached.snapshot.hosts.map((h) => h.cpu.allocated)).toEqual(fresh.snapshot.hosts.map((h) => h.cpu.allocated));
     }, 60_000);
   }
+
+  it("the usage kept by triggers (account_usage_deltas) equals what the account's rows hold, through creates, resizes, releases and deletes", async () => {
+    const acct = await newAccount("kept-usage", { vms: 100 });
+    const svc = new PlacementService({ db: database.db, policy: () => policy });
+    const counted = async () => {
+      const [u] = await rows<{ vms: string; vcpus: string; memory_mib: string; gpus: string }>(sql`
+        select (select count(*) from vms where account_id = ${acct} and deleted_at is null) as vms,
+               (select coalesce(sum(a.vcpus), 0) from allocations a join vms v on v.id = a.vm_id where v.account_id = ${acct}) as vcpus,
+               (select coalesce(sum(a.memory_mib), 0) from allocations a join vms v on v.id = a.vm_id where v.account_id = ${acct}) as memory_mib,
+               (select count(*) from gpu_allocations g join vms v on v.id = g.vm_id where v.account_id = ${acct}) as gpus`);
+      return { vms: Number(u!.vms), vcpus: Number(u!.vcpus), memoryMib: Number(u!.memory_mib), gpus: Number(u!.gpus) };
+    };
+    const kept = async () => (await accountUsage(database.db, [acct])).get(acct) ?? { vms: 0, vcpus: 0, memoryMib: 0, gpus: 0 };
+    await create(svc, acct, { vcpus: 2, memoryMib: 2048, count: 3 });
+    await create(svc, acct, { gpu: { kind: "passthrough", count: 2, models: [H100] } });
+    expect(await kept()).toEqual({ vms: 4, vcpus: 7, memoryMib: 2048 * 3 + 1024, gpus: 2 });
+    const [first] = await rows<{ id: number }>(sql`select id from vms where account_id = ${acct} order by id limit 1`);
+    await rows(sql`update allocations set vcpus = 4, memory_mib = 4096 where vm_id = ${first!.id}`);
+    await rows(sql`update allocations set numa_node = 0 where vm_id = ${first!.id}`);
+    expect(await kept()).toEqual(await counted());
+    // A limit check folds the rows into one and still reads the same.
+    await create(svc, acct);
+    expect(await kept()).toEqual(await counted());
+    expect(Number((await rows<{ n: string }>(sql`select count(*) as n from account_usage_deltas where account_id = ${acct}`))[0]!.n)).toBeLessThanOrEqual(3);
+    await rows(sql`delete from gpu_allocations where vm_id in (select id from vms where account_id = ${acct})`);
+    await rows(sql`delete from allocations where vm_id = ${first!.id}`);
+    await rows(sql`update vms set state = 'Destroyed', deleted_at = now() where id = ${first!.id}`);
+    await rows(sql`update vms set state = 'Stopped' where account_id = ${acct} and deleted_at is null`);
+    expect(await kept()).toEqual(await counted());
+    expect(await kept()).toMatchObject({ vms: 4, gpus: 0 });
+  }, 60_000);
 
   it("a create for an account deleted meanwhile is refused on both paths and writes nothing", async () => {
     const gone = await newAccount("deleted-meanwhile");

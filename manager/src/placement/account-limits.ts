@@ -2,7 +2,9 @@
 // cannot overshoot: the accounts with limits are locked (FOR UPDATE, in id order, before any host
 // or group), then their usage is read by a later statement, which under READ COMMITTED sees every
 // commit that held the lock before us. Usage: VMs = the account's VMs not deleted (CloudStack
-// counts all but destroyed ones); vCPUs, RAM, GPUs = what those VMs hold (allocation rows).
+// counts all but destroyed ones); vCPUs, RAM, GPUs = what those VMs hold (allocation rows). It is
+// read from account_usage_deltas, which triggers keep (migration 0046), not counted from the
+// account's VMs: a check costs the same however many VMs the account has.
 import { sql } from "drizzle-orm";
 import { AccountLimitError, ForbiddenError, type AccountLimitBreach, type OrbitError } from "#shared/errors.js";
 import type { Tx } from "../db/database.js";
@@ -68,19 +70,36 @@ export function firstBreach(
   return undefined;
 }
 
-/** Usage of these accounts (see the file comment), read by one statement. */
+const usageOf = (rows: readonly UsageRow[]) => new Map(rows.map((r) => [Number(r.id), {
+  vms: Number(r.vms), vcpus: Number(r.vcpus), memoryMib: Number(r.memory_mib), gpus: Number(r.gpus),
+}]));
+
+/** Usage of these accounts (see the file comment), read by one statement: the sums of their account_usage_deltas. */
 export async function accountUsage(tx: Pick<Tx, "execute">, accountIds: readonly number[]): Promise<Map<number, AccountDemand>> {
   if (accountIds.length === 0) return new Map();
   const res = (await tx.execute(sql`
-    select a.id,
-      (select count(*) from vms v where v.account_id = a.id and v.deleted_at is null) as vms,
-      (select coalesce(sum(al.vcpus), 0) from allocations al join vms v on v.id = al.vm_id where v.account_id = a.id) as vcpus,
-      (select coalesce(sum(al.memory_mib), 0) from allocations al join vms v on v.id = al.vm_id where v.account_id = a.id) as memory_mib,
-      (select count(*) from gpu_allocations g join vms v on v.id = g.vm_id where v.account_id = a.id) as gpus
-    from accounts a where a.id in ${accountIds}`)) as unknown as { rows: UsageRow[] };
-  return new Map(res.rows.map((r) => [Number(r.id), {
-    vms: Number(r.vms), vcpus: Number(r.vcpus), memoryMib: Number(r.memory_mib), gpus: Number(r.gpus),
-  }]));
+    select account_id as id, sum(vms) as vms, sum(vcpus) as vcpus, sum(memory_mib) as memory_mib, sum(gpus) as gpus
+    from account_usage_deltas where account_id in ${accountIds} group by account_id`)) as unknown as { rows: UsageRow[] };
+  return usageOf(res.rows);
+}
+
+/**
+ * Usage of accounts locked by the caller, whose rows it folds into one each as it reads them (so
+ * a check reads what changed since the last one, not the account's history). Under the lock no
+ * other fold runs; a change committed after this statement began is neither deleted nor counted,
+ * and is summed by the next read.
+ */
+async function foldedUsage(tx: Pick<Tx, "execute">, accountIds: readonly number[]): Promise<Map<number, AccountDemand>> {
+  const res = (await tx.execute(sql`
+    with gone as (delete from account_usage_deltas where account_id in ${accountIds} returning *),
+    sums as (
+      select account_id as id, sum(vms)::bigint as vms, sum(vcpus)::bigint as vcpus, sum(memory_mib)::bigint as memory_mib, sum(gpus)::bigint as gpus
+      from gone group by account_id),
+    kept as (
+      insert into account_usage_deltas (account_id, vms, vcpus, memory_mib, gpus)
+      select id, vms, vcpus, memory_mib, gpus from sums where vms <> 0 or vcpus <> 0 or memory_mib <> 0 or gpus <> 0)
+    select * from sums`)) as unknown as { rows: UsageRow[] };
+  return usageOf(res.rows);
 }
 
 /**
@@ -99,7 +118,7 @@ export async function checkAccountLimits(tx: Tx, demands: ReadonlyMap<number, Ac
   const deleted = locked.rows.find((r) => r.deleted);
   if (deleted) return new ForbiddenError(`account ${deleted.id} was deleted`);
   // A statement of its own: it reads the usage as of now, after every holder of these locks committed.
-  const usage = await accountUsage(tx, locked.rows.map((r) => Number(r.id)));
+  const usage = await foldedUsage(tx, locked.rows.map((r) => Number(r.id)));
   for (const row of locked.rows) {
     const id = Number(row.id);
     const breach = firstBreach(

@@ -8,8 +8,11 @@ import { allocations, gpuAllocations, ipAllocations, vms, vmStateTransitions } f
 import { enqueueVmCallback } from "../callbacks/callback-outbox.js";
 import { stateChangedEvent } from "../events/vm-event.js";
 import { touchHost } from "../hosts/host-generation.js";
+import { addressesFreed } from "../network/ipam.js";
 import { releaseRootDisk } from "../storage/root-disks.js";
 import { assertTransition, holdsCapacity, isVmState, type VmState } from "./vm-state-machine.js";
+
+type VmRow = typeof vms.$inferSelect;
 
 export interface TransitionOptions {
   reason?: string;
@@ -25,15 +28,15 @@ export interface TransitionOptions {
 
 export async function transitionVm(
   tx: Tx | Db, vmId: number, to: VmState, cause: string, opts: TransitionOptions = {},
-): Promise<{ from: VmState; to: VmState } | null> {
-  const [vm] = await tx.select({ state: vms.state }).from(vms).where(eq(vms.id, vmId)).for("update");
+): Promise<{ from: VmState; to: VmState; vm: VmRow } | null> {
+  const [vm] = await tx.select({ state: vms.state, callbackUrl: vms.callbackUrl }).from(vms).where(eq(vms.id, vmId)).for("update");
   if (!vm) throw new NotFoundError("virtual machine", vmId);
   const from = isVmState(vm.state) ? vm.state : "Unknown";
   if (opts.onlyFrom && !opts.onlyFrom.includes(from)) return null;
   if (from === to) return null;
   assertTransition(from, to, `virtual machine ${vmId}`);
   const now = new Date();
-  await tx.update(vms).set({
+  const [row] = await tx.update(vms).set({
     state: to,
     stateReason: opts.reason ?? "",
     ...(opts.powerState ? { powerState: opts.powerState } : {}),
@@ -41,10 +44,11 @@ export async function transitionVm(
     ...(to === "Destroyed" ? { deletedAt: now } : {}),
     // Any way out of Stopped (a user's start or delete, HA's own restart) ends a pending crash restart (ha/crash-restarts.ts).
     ...(from === "Stopped" ? { crashRestartDueAt: null } : {}),
-  }).where(eq(vms.id, vmId));
+  }).where(eq(vms.id, vmId)).returning();
   const [recorded] = await tx.insert(vmStateTransitions).values({ vmId, fromState: from, toState: to, cause, at: now }).returning();
-  // The VM's callback announcing the change commits with it, or not at all.
-  await enqueueVmCallback(tx, vmId, (vm) => stateChangedEvent(vm, recorded!));
+  // The VM's callback announcing the change commits with it, or not at all (none without a URL:
+  // the row is locked, so the URL read above is the one the outbox would read).
+  if (vm.callbackUrl !== "") await enqueueVmCallback(tx, vmId, (v) => stateChangedEvent(v, recorded!));
   if (!holdsCapacity(to) && !opts.keepCapacity) {
     await tx.delete(gpuAllocations).where(eq(gpuAllocations.vmId, vmId));
     const released = await tx.delete(allocations).where(eq(allocations.vmId, vmId)).returning({ hostId: allocations.hostId });
@@ -55,7 +59,8 @@ export async function transitionVm(
   }
   // Its addresses (fixed and floating) are free again once the domain is gone.
   if (to === "Destroyed") {
-    await tx.delete(ipAllocations).where(inArray(ipAllocations.vmUuid, tx.select({ uuid: vms.uuid }).from(vms).where(eq(vms.id, vmId))));
+    addressesFreed(await tx.delete(ipAllocations).where(inArray(ipAllocations.vmUuid, tx.select({ uuid: vms.uuid }).from(vms).where(eq(vms.id, vmId))))
+      .returning({ networkId: ipAllocations.networkId, kind: ipAllocations.kind, address: ipAllocations.address }));
   }
-  return { from, to };
+  return { from, to, vm: row! };
 }
