@@ -38,11 +38,16 @@ const { values } = parseArgs({
     "database-url": { type: "string", default: "postgres://postgres@127.0.0.1:5432/postgres" },
     pglite: { type: "boolean", default: false },
     "skip-bare": { type: "boolean", default: false },
+    "skip-orbit": { type: "boolean", default: false },
+    // Node flags for the manager / orbit-sim processes, space-separated (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+    "manager-node-args": { type: "string", default: "" },
+    "sim-node-args": { type: "string", default: "" },
   },
 });
 const sizes = values.sizes!.split(",").map(Number);
 const base = values.pglite ? undefined : values["database-url"];
 const perConn = values["agents-per-connection"]!;
+const nodeArgs = (v: string | undefined) => (v ? v.split(" ").filter(Boolean) : []);
 
 interface Row {
   n: number; connections: number; txPerHeartbeat: number; connectS: number; cpu: number; rssMb: number; hwmMb: number; pgCpu: number | undefined;
@@ -63,7 +68,7 @@ function simArgs(address: string, n: number, heartbeatMs: number, flood: boolean
  * 1 s only then, so that registration is not slowed by heartbeats).
  */
 async function drive(server: number, address: string, n: number, heartbeatMs: number, flood: boolean, pgPids: () => Promise<number[]>, txs: () => Promise<number>, onConnected: () => Promise<void>): Promise<Row> {
-  const sim = new Child("agent/src/sim/main.ts", simArgs(address, n, heartbeatMs, flood), {});
+  const sim = new Child("agent/src/sim/main.ts", simArgs(address, n, heartbeatMs, flood), {}, nodeArgs(values["sim-node-args"]));
   try {
     const connected = await sim.next("connected", 1_800_000);
     // A few hosts still retrying their registration do not void the run: the row says how many streams there were.
@@ -96,7 +101,7 @@ async function drive(server: number, address: string, n: number, heartbeatMs: nu
 
 async function orbitRow(n: number): Promise<Row> {
   const db = await scratchDatabase(base, `agents_${n}`);
-  const mgr = await startManagerProcess(db);
+  const mgr = await startManagerProcess(db, {}, nodeArgs(values["manager-node-args"]));
   try {
     // Registration first, with heartbeats rare (ping.interval's maximum), then 1 s.
     await adminApi(mgr.apiUrl, "PUT", "/v1/admin/settings/ping.interval", { value: 600 });
@@ -121,6 +126,8 @@ async function bareRow(n: number): Promise<Row> {
 }
 
 const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d }) : "-");
+/** CPU µs per acknowledged heartbeat, from a CPU share (of one core) over the window's ack rate: independent of the load. */
+const perAck = (cpuShare: number, r: Row) => (cpuShare * 1e6) / r.ackRate;
 const pct = (x: number | undefined) => (x === undefined ? "-" : `${f(x * 100)}%`);
 
 console.log(`$ npx tsx bench/agents/agents-per-manager.ts ${process.argv.slice(2).join(" ")}`);
@@ -130,24 +137,28 @@ console.log(`database: ${base ? "PostgreSQL" : "PGlite"}; ${values["measure-s"]}
 const orbit: Row[] = [];
 const bare: Row[] = [];
 for (const n of sizes) {
-  const o = await orbitRow(n);
-  orbit.push(o);
-  console.error(JSON.stringify({ orbit: o }));
+  if (!values["skip-orbit"]) {
+    const o = await orbitRow(n);
+    orbit.push(o);
+    console.error(JSON.stringify({ orbit: o }));
+  }
   if (!values["skip-bare"]) {
     const b = await bareRow(n);
     bare.push(b);
     console.error(JSON.stringify({ bare: b }));
   }
 }
+if (orbit.length) {
 console.log("Orbit manager (orbit-manager process):\n");
-console.log("| agents | TCP connections | all registered after (s) | manager CPU (of one core) | manager RSS max (MB) | PostgreSQL backends CPU | PostgreSQL transactions per heartbeat | heartbeats acked/s | lag p50 (ms) | lag p99 (ms) | lag max (ms) | unacked at end (oldest, ms) | streams lost | max heartbeats/s (flood), p99 lag ms | orbit-sim CPU |");
-console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+console.log("| agents | TCP connections | all registered after (s) | manager CPU (of one core) | manager RSS max (MB) | PostgreSQL backends CPU | PostgreSQL transactions per heartbeat | heartbeats acked/s | lag p50 (ms) | lag p99 (ms) | lag max (ms) | unacked at end (oldest, ms) | streams lost | max heartbeats/s (flood), p99 lag ms | orbit-sim CPU | manager CPU µs per ack | orbit-sim CPU µs per ack | manager RSS per 1,000 streams (MB) |");
+console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 for (const r of orbit) {
-  console.log(`| ${f(r.n)} | ${f(r.connections)} | ${f(r.connectS, 1)} | ${pct(r.cpu)} | ${f(r.rssMb)} | ${pct(r.pgCpu)} | ${f(r.txPerHeartbeat, 1)} | ${f(r.ackRate)} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.max)} | ${f(r.unacked)} (${f(r.oldestUnackedMs)}) | ${r.lost} | ${f(r.floodRate)}, ${f(r.floodP99)} | ${pct(r.simCpu)} |`);
+  console.log(`| ${f(r.n)} | ${f(r.connections)} | ${f(r.connectS, 1)} | ${pct(r.cpu)} | ${f(r.rssMb)} | ${pct(r.pgCpu)} | ${f(r.txPerHeartbeat, 1)} | ${f(r.ackRate)} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.max)} | ${f(r.unacked)} (${f(r.oldestUnackedMs)}) | ${r.lost} | ${f(r.floodRate)}, ${f(r.floodP99)} | ${pct(r.simCpu)} | ${f(perAck(r.cpu, r))} | ${f(perAck(r.simCpu, r))} | ${f((r.rssMb * 1000) / r.n)} |`);
+}
 }
 if (bare.length) {
   console.log("\nBare grpc-js stream server (acks, nothing else), same streams and messages:\n");
-  console.log("| agents | server CPU (of one core) | server RSS max (MB) | heartbeats acked/s | lag p50 (ms) | lag p99 (ms) | max heartbeats/s (flood), p99 lag ms | orbit-sim CPU |");
-  console.log("|---:|---:|---:|---:|---:|---:|---:|---:|");
-  for (const r of bare) console.log(`| ${f(r.n)} | ${pct(r.cpu)} | ${f(r.rssMb)} | ${f(r.ackRate)} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.floodRate)}, ${f(r.floodP99)} | ${pct(r.simCpu)} |`);
+  console.log("| agents | server CPU (of one core) | server RSS max (MB) | heartbeats acked/s | lag p50 (ms) | lag p99 (ms) | max heartbeats/s (flood), p99 lag ms | orbit-sim CPU | server CPU µs per ack | orbit-sim CPU µs per ack | server RSS per 1,000 streams (MB) |");
+  console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  for (const r of bare) console.log(`| ${f(r.n)} | ${pct(r.cpu)} | ${f(r.rssMb)} | ${f(r.ackRate)} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.floodRate)}, ${f(r.floodP99)} | ${pct(r.simCpu)} | ${f(perAck(r.cpu, r))} | ${f(perAck(r.simCpu, r))} | ${f((r.rssMb * 1000) / r.n)} |`);
 }

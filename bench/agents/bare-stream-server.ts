@@ -30,7 +30,7 @@ const impl: AgentServiceServer = {
 };
 
 const server = new grpc.Server({
-  "grpc.keepalive_time_ms": 20_000, "grpc.keepalive_permit_without_calls": 1, "grpc.max_receive_message_length": MAX_AGENT_MESSAGE_BYTES,
+  "grpc.keepalive_time_ms": 20_000, "grpc.keepalive_permit_without_calls": 1, "grpc.enable_channelz": 0, "grpc.max_receive_message_length": MAX_AGENT_MESSAGE_BYTES,
 });
 server.addService(AgentServiceService, impl);
 const port = await new Promise<number>((resolve, reject) => {

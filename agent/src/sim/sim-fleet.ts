@@ -141,6 +141,9 @@ export class SimFleet {
         // retry buffer until the call commits (a stream never does before its first answer),
         // and the sim reconnects by itself as the agent does.
         "grpc.enable_retries": 0,
+        // No channelz: its traces and trackers per channel, subchannel and socket are memory and
+        // CPU per host here (a channel per host by default), and nothing reads them.
+        "grpc.enable_channelz": 0,
       });
       pool.set(g, c);
     }

@@ -109,6 +109,8 @@ export class SimHost {
   private pendingHead = 0;
   private outbox: CommandResult[] = [];
   private sendChain: Promise<void> = Promise.resolve();
+  /** Sends queued in sendChain and not done: at 0 a heartbeat is written at once, with nothing to wait behind. */
+  private sendsQueued = 0;
   private consoles: AgentConsoles | undefined;
   private unsubscribe: (() => void) | undefined;
   /** Heartbeats kept in flight by flood(): each ack sends the next (0: normal heartbeats). */
@@ -325,28 +327,41 @@ export class SimHost {
 
   private scheduleBeat(inMs: number): void {
     this.beatTimer?.cancel();
-    this.beatTimer = this.ctx.ticker.at(Date.now() + inMs, () => {
-      if (this.state !== "connected" || this.floodWindow) return;
-      this.heartbeat();
-      this.scheduleBeat(this.interval);
-    });
+    this.beatTimer = this.ctx.ticker.at(Date.now() + inMs, this.beatDue);
   }
+
+  /** Bound once: every host schedules it every interval. */
+  private readonly beatDue = (): void => {
+    if (this.state !== "connected" || this.floodWindow) return;
+    this.heartbeat();
+    this.scheduleBeat(this.interval);
+  };
 
   private enqueue(step: () => Promise<void>): void {
-    this.sendChain = this.sendChain.then(step).catch((e) => this.ctx.log.warn({ host: this.spec.hostname, err: (e as Error).message }, "send failed"));
+    this.sendsQueued++;
+    this.sendChain = this.sendChain.then(step)
+      .catch((e) => this.ctx.log.warn({ host: this.spec.hostname, err: (e as Error).message }, "send failed"))
+      .finally(() => { this.sendsQueued--; });
   }
 
-  /** A heartbeat goes through the send queue: its domain list is never older than a result sent before it. */
+  /**
+   * A heartbeat goes through the send queue: its domain list is never older than a result sent
+   * before it. With nothing queued (nearly always) it is written at once: no promise per heartbeat.
+   */
   private heartbeat(): void {
-    this.enqueue(async () => {
-      const stream = this.stream;
-      if (!stream || this.state !== "connected") return;
-      const [domains, free] = await Promise.all([this.hypervisor.listDomains(), this.hypervisor.freeMemoryMib()]);
-      const seq = ++this.seq;
-      const sentAtMs = Date.now();
-      this.pending.push(seq, sentAtMs);
-      this.ctx.counters.heartbeatsSent++;
-      stream.write({ body: { $case: "heartbeat", value: { seq, sentAtMs, domains, freeMemoryMib: free, bootId: this.bootId } } });
+    if (this.sendsQueued === 0) this.writeHeartbeat();
+    else this.enqueue(async () => this.writeHeartbeat());
+  }
+
+  private writeHeartbeat(): void {
+    const stream = this.stream;
+    if (!stream || this.state !== "connected") return;
+    const seq = ++this.seq;
+    const sentAtMs = Date.now();
+    this.pending.push(seq, sentAtMs);
+    this.ctx.counters.heartbeatsSent++;
+    stream.write({
+      body: { $case: "heartbeat", value: { seq, sentAtMs, domains: this.hypervisor.listDomainsNow(), freeMemoryMib: this.hypervisor.freeMemoryMibNow(), bootId: this.bootId } },
     });
   }
 

@@ -100,9 +100,11 @@ export function checkRegisterBounds(r: RegisterRequest): void {
 
 function checkDomainStatus(field: string, d: DomainStatus | undefined): void {
   if (!d) return;
-  maxChars(`${field}.vm_uuid`, d.vmUuid);
-  maxChars(`${field}.name`, d.name);
-  maxChars(`${field}.reason`, d.reason, PROTOCOL_LIMITS.longStringChars);
+  // Every domain of every heartbeat comes here: the field's name is only built for an error.
+  const L = PROTOCOL_LIMITS;
+  if (d.vmUuid.length > L.stringChars) maxChars(`${field}.vm_uuid`, d.vmUuid);
+  if (d.name.length > L.stringChars) maxChars(`${field}.name`, d.name);
+  if (d.reason.length > L.longStringChars) maxChars(`${field}.reason`, d.reason, L.longStringChars);
 }
 
 function checkHeartbeat(h: Heartbeat): void {

@@ -82,19 +82,21 @@ export class HeartbeatCoalescer implements HostStateStore {
    * The host was heard from. Without heartbeatAt (its stream opened) or when it is not known Up:
    * markUp at once. Otherwise the heartbeat joins the next flush, and this resolves once written.
    */
-  async markUp(hostId: number, heartbeatAt?: Date): Promise<void> {
-    if (!heartbeatAt || !this.knownUp.has(hostId)) {
-      // Anything queued for the host is older: this write supersedes it.
-      if (heartbeatAt && this.latest.delete(hostId)) this.o.observer?.heartbeatsCoalesced("flush", 1);
-      await this.store.markUp(hostId, heartbeatAt);
-      this.knownUp.add(hostId);
-      if (heartbeatAt) this.o.cameBackUp?.(hostId);
-      return;
-    }
+  markUp(hostId: number, heartbeatAt?: Date): Promise<void> {
+    if (!heartbeatAt || !this.knownUp.has(hostId)) return this.markUpNow(hostId, heartbeatAt);
     const prev = this.latest.get(hostId);
     if (prev) this.o.observer?.heartbeatsCoalesced("flush", 1);
     if (!prev || prev.getTime() <= heartbeatAt.getTime()) this.latest.set(hostId, heartbeatAt);
-    await this.next.promise;
+    // The flush's own promise, not an async wrapper of it: this runs for every routine heartbeat.
+    return this.next.promise;
+  }
+
+  private async markUpNow(hostId: number, heartbeatAt: Date | undefined): Promise<void> {
+    // Anything queued for the host is older: this write supersedes it.
+    if (heartbeatAt && this.latest.delete(hostId)) this.o.observer?.heartbeatsCoalesced("flush", 1);
+    await this.store.markUp(hostId, heartbeatAt);
+    this.knownUp.add(hostId);
+    if (heartbeatAt) this.o.cameBackUp?.(hostId);
   }
 
   /** Flushes first, so no heartbeat already heard is judged missing; hosts marked Suspect are no longer known Up. */

@@ -124,6 +124,25 @@ describe("ManagerMetrics", () => {
     expect(calls).toEqual(["hb 7", "hb 8", "hb 9", "gone 7"]);
   });
 
+  it("heartbeat paths and coalesced heartbeats: counted as they happen, totals at every scrape", async () => {
+    const m = metrics();
+    let text = (await m.scrape()).body;
+    expect(sample(text, 'orbit_heartbeat_reconciles_total{pass="full"}')).toBeUndefined();
+    m.heartbeatReconciled(true);
+    m.heartbeatReconciled(false);
+    m.heartbeatReconciled(false);
+    m.heartbeatCoalesced();
+    m.heartbeatsCoalesced("flush", 3);
+    text = (await m.scrape()).body;
+    expect(sample(text, 'orbit_heartbeat_reconciles_total{pass="full"}')).toBe(1);
+    expect(sample(text, 'orbit_heartbeat_reconciles_total{pass="routine"}')).toBe(2);
+    expect(sample(text, 'orbit_heartbeats_coalesced_total{where="stream"}')).toBe(1);
+    expect(sample(text, 'orbit_heartbeats_coalesced_total{where="flush"}')).toBe(3);
+    m.heartbeatReconciled(false);
+    text = (await m.scrape()).body;
+    expect(sample(text, 'orbit_heartbeat_reconciles_total{pass="routine"}')).toBe(3);
+  });
+
   it("agent commands by kind and outcome", async () => {
     const m = metrics();
     m.commandSettled("createVm", "ok", 0.2);

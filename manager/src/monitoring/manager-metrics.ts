@@ -85,12 +85,17 @@ export class ManagerMetrics {
   private readonly jobFailures: Counter<"kind" | "code">;
   private readonly jobRetries: Counter<"kind" | "code">;
   private readonly heartbeatLag: Histogram;
-  private readonly lastHeartbeatLag: Gauge<"host_id">;
+  /**
+   * Each connected host's last lag (s), put into the per-host gauge at scrape time only: setting
+   * a labelled gauge hashes its labels, which every heartbeat of every host would pay.
+   */
+  private readonly lastLagByHost = new Map<number, number>();
   private readonly commandDuration: Histogram<"kind" | "outcome">;
   private readonly flushBatch: Histogram<"outcome">;
   private readonly flushDuration: Histogram<"outcome">;
-  private readonly coalesced: Counter<"where">;
-  private readonly reconciles: Counter<"pass">;
+  /** Counted in plain numbers on the heartbeat path, put into their counters at scrape time (as lastLagByHost). */
+  private readonly reconciledCount = { full: 0, routine: 0 };
+  private readonly coalescedCount = { flush: 0, stream: 0 };
   private readonly streamPauses: Counter;
   private readonly pausedStreams: Gauge;
 
@@ -129,9 +134,14 @@ export class ManagerMetrics {
       name: "orbit_heartbeat_lag_seconds", help: "From an agent sending a heartbeat (its clock) to this manager handling it",
       buckets: SECONDS_FAST, registers,
     });
-    this.lastHeartbeatLag = new Gauge({
+    const lastLagByHost = this.lastLagByHost;
+    new Gauge({
       name: "orbit_heartbeat_last_lag_seconds", help: "Lag of the last heartbeat handled, per connected host",
       labelNames: ["host_id"], registers,
+      collect() {
+        this.reset();
+        for (const [hostId, lag] of lastLagByHost) this.set({ host_id: String(hostId) }, lag);
+      },
     });
     this.commandDuration = new Histogram({
       name: "orbit_agent_command_duration_seconds", help: "Agent commands from dispatch on the stream to their result, by command kind and outcome",
@@ -145,14 +155,24 @@ export class ManagerMetrics {
       name: "orbit_heartbeat_flush_duration_seconds", help: "Time of one coalesced heartbeat flush, by outcome",
       labelNames: ["outcome"], buckets: SECONDS_FAST, registers,
     });
-    this.coalesced = new Counter({
+    const coalescedCount = this.coalescedCount;
+    new Counter({
       name: "orbit_heartbeats_coalesced_total",
       help: "Heartbeats replaced by a newer one of the same host before being handled: waiting in a stream (never handled) or waiting for a flush (never written)",
       labelNames: ["where"], registers,
+      collect() {
+        this.reset();
+        for (const where of ["flush", "stream"] as const) if (coalescedCount[where]) this.inc({ where }, coalescedCount[where]);
+      },
     });
-    this.reconciles = new Counter({
+    const reconciledCount = this.reconciledCount;
+    new Counter({
       name: "orbit_heartbeat_reconciles_total", help: "Heartbeats by path: full (reconciled: report changed, first of a stream, or periodic) or routine (liveness only)",
       labelNames: ["pass"], registers,
+      collect() {
+        this.reset();
+        for (const pass of ["full", "routine"] as const) if (reconciledCount[pass]) this.inc({ pass }, reconciledCount[pass]);
+      },
     });
     this.streamPauses = new Counter({ name: "orbit_agent_stream_pauses_total", help: "Agent streams paused because too many of their messages waited to be handled", registers });
     this.pausedStreams = new Gauge({ name: "orbit_agent_streams_paused", help: "Agent streams paused now (their messages waiting at the bound)", registers });
@@ -210,12 +230,12 @@ export class ManagerMetrics {
     if (!(sentAtMs > 0)) return; // an agent that does not stamp its heartbeats
     const lag = (receivedAtMs - sentAtMs) / 1000;
     this.heartbeatLag.observe(Math.max(0, lag));
-    this.lastHeartbeatLag.set({ host_id: String(hostId) }, lag);
+    this.lastLagByHost.set(hostId, lag);
   }
 
   /** The host's stream closed: its per-host series go (the label set stays bounded by the hosts connected). */
   hostDisconnected(hostId: number): void {
-    this.lastHeartbeatLag.remove({ host_id: String(hostId) });
+    this.lastLagByHost.delete(hostId);
   }
 
   commandSettled(kind: string, outcome: "ok" | "error" | "timeout" | "unavailable", seconds: number): void {
@@ -229,15 +249,16 @@ export class ManagerMetrics {
   }
 
   heartbeatsCoalesced(where: "flush" | "stream", n: number): void {
-    this.coalesced.inc({ where }, n);
+    this.coalescedCount[where] += n;
   }
 
   heartbeatCoalesced(): void {
-    this.heartbeatsCoalesced("stream", 1);
+    this.coalescedCount.stream++;
   }
 
   heartbeatReconciled(full: boolean): void {
-    this.reconciles.inc({ pass: full ? "full" : "routine" });
+    if (full) this.reconciledCount.full++;
+    else this.reconciledCount.routine++;
   }
 
   streamPaused(paused: boolean): void {

@@ -25,6 +25,19 @@ describe("reportDigest", () => {
     expect(reportDigest(a)).not.toBe(reportDigest(beat([["a", PowerState.POWER_STATE_RUNNING], ["b", PowerState.POWER_STATE_SHUTOFF]], "boot-2")));
     expect(reportDigest(a)).not.toBe(reportDigest(beat([["a", PowerState.POWER_STATE_RUNNING]])));
   });
+
+  it("ignores the uuid's case; changes with a domain's name or reason, and when two domains swap states", () => {
+    const two = (x: PowerState, y: PowerState) => beat([["aa-1", x], ["bb-2", y]]);
+    const a = two(PowerState.POWER_STATE_RUNNING, PowerState.POWER_STATE_SHUTOFF);
+    const upper = { ...a, domains: [{ ...a.domains[0]!, vmUuid: "AA-1" }, a.domains[1]!] };
+    expect(reportDigest(a)).toBe(reportDigest(upper));
+    expect(reportDigest(a)).not.toBe(reportDigest(two(PowerState.POWER_STATE_SHUTOFF, PowerState.POWER_STATE_RUNNING)));
+    const renamed = { ...a, domains: [{ ...a.domains[0]!, name: "other" }, a.domains[1]!] };
+    expect(reportDigest(a)).not.toBe(reportDigest(renamed));
+    const reason = { ...a, domains: [a.domains[0]!, { ...a.domains[1]!, reason: "crashed" }] };
+    expect(reportDigest(a)).not.toBe(reportDigest(reason));
+    expect(reportDigest(beat([]))).not.toBe(reportDigest(beat([], "boot-2")));
+  });
 });
 
 describe("ReconcileOnChange", () => {

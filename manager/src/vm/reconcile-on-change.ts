@@ -11,16 +11,55 @@
 // the full path for `activeForMs` after it: the job that sent the command writes its outcome after
 // the result arrives, and a heartbeat that disagrees with that outcome is reconciled at once, as
 // before, rather than at the next periodic pass.
-import { createHash } from "node:crypto";
 import type { Heartbeat } from "#shared/protocol.js";
 import type { HostStreamHandler } from "../agents/agent-gateway.js";
 
-/** A digest of what a heartbeat reports that reconciliation reads (not its seq, clock or free memory). */
+// The two 32-bit FNV-1a lanes (different offsets and primes) of the digest being computed: module
+// state rather than a returned pair, so hashing allocates nothing (reportDigest is synchronous).
+let laneA = 0, laneB = 0;
+
+function mixCode(c: number): void {
+  laneA = Math.imul(laneA ^ c, 0x01000193);
+  laneB = Math.imul(laneB ^ c, 0x0100019d);
+}
+
+/** Mixes a string, then a separator; ASCII letters lowercased when `lower`. */
+function mixString(s: string, lower: boolean): void {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    mixCode(lower && c >= 65 && c <= 90 ? c + 32 : c);
+  }
+  mixCode(0x10000);
+}
+
+/** MurmurHash3's finalizer: FNV's last bytes barely reach its high bits, and the sums below would cancel out (two domains swapping states). */
+function avalanche(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/**
+ * A digest of what a heartbeat reports that reconciliation reads (not its seq, clock or free
+ * memory): boot id, and each domain's uuid, name, power state and reason, whatever their order.
+ * Computed on every heartbeat of every host, so without a cryptographic hash, a sort or a string
+ * per domain: each domain hashes to 64 bits (two FNV-1a lanes, finalized), summed (order does not matter).
+ * Not collision-proof against a host crafting its own report; a collision would only put off
+ * that host's reconcile to its periodic full pass.
+ */
 export function reportDigest(hb: Heartbeat): string {
-  const h = createHash("sha1").update(hb.bootId ?? "");
-  const domains = hb.domains.map((d) => `${d.vmUuid.toLowerCase()}\u0000${d.name}\u0000${d.powerState}\u0000${d.reason ?? ""}`).sort();
-  for (const d of domains) h.update("\u0001").update(d);
-  return h.digest("base64");
+  let sumA = 0, sumB = 0;
+  for (const d of hb.domains) {
+    laneA = 0x811c9dc5;
+    laneB = 0x050c5d1f;
+    mixString(d.vmUuid, true);
+    mixString(d.name, false);
+    mixCode(d.powerState);
+    mixString(d.reason ?? "", false);
+    sumA = (sumA + avalanche(laneA)) | 0;
+    sumB = (sumB + avalanche(laneB)) | 0;
+  }
+  return `${hb.domains.length}:${(sumA >>> 0).toString(36)}:${(sumB >>> 0).toString(36)}:${hb.bootId ?? ""}`;
 }
 
 export interface ReconcileObserver {
@@ -54,12 +93,14 @@ export class ReconcileOnChange {
   /** True when this heartbeat must go the full path. */
   due(hostId: number, hb: Heartbeat): boolean {
     const last = this.last.get(hostId);
+    if (!last) return true;
+    const now = this.now();
     const activeUntil = this.activeUntil.get(hostId);
     if (activeUntil !== undefined) {
-      if (activeUntil > this.now()) return true;
+      if (activeUntil > now) return true;
       this.activeUntil.delete(hostId);
     }
-    return !last || last.dueAt <= this.now() || last.digest !== reportDigest(hb);
+    return last.dueAt <= now || last.digest !== reportDigest(hb);
   }
 
   private reconciled(hostId: number, hb: Heartbeat): void {

@@ -225,11 +225,23 @@ export class SimulatorHypervisor implements Hypervisor, PowerCapability, ResizeC
   }
 
   async freeMemoryMib(): Promise<number> {
-    return Math.max(0, this.o.memoryMib - this.usedMemoryMib());
+    return this.freeMemoryMibNow();
   }
 
   async listDomains(): Promise<DomainStatus[]> {
-    return [...this.domains.entries()].map(([uuid, d]) => this.status(uuid, d));
+    return this.listDomainsNow();
+  }
+
+  /** freeMemoryMib without the promise (orbit-sim's heartbeats: thousands a second). */
+  freeMemoryMibNow(): number {
+    return Math.max(0, this.o.memoryMib - this.usedMemoryMib());
+  }
+
+  /** listDomains without the promise (orbit-sim's heartbeats: thousands a second). */
+  listDomainsNow(): DomainStatus[] {
+    const out: DomainStatus[] = [];
+    for (const [uuid, d] of this.domains) out.push(this.status(uuid, d));
+    return out;
   }
 
   private status(uuid: string, d: SimulatedDomain): DomainStatus {
