@@ -1,9 +1,8 @@
 // Orbit's programs as child processes, the way they run for users: `npm start` (embedded),
-// orbit-manager and orbit-agent through tsx, with only the environment the test gives them.
+// orbit-manager and orbit-agent (compiled once per run, test/support/orbit-programs.ts), with only
+// the environment the test gives them.
 import { spawn, type ChildProcess } from "node:child_process";
-import { fileURLToPath } from "node:url";
-
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+import { ROOT, programCommand } from "../support/processes.js";
 
 export const PROGRAMS = {
   embedded: "dev/embedded.ts",
@@ -31,8 +30,9 @@ export class OrbitProcess {
   readonly exited: Promise<Exit>;
 
   constructor(program: keyof typeof PROGRAMS, env: Record<string, string>, args: string[] = []) {
-    // node --import tsx: one process (its pid is the one a lock names), no tsx CLI in between.
-    this.child = spawn(process.execPath, ["--import", "tsx", PROGRAMS[program], ...args], {
+    // One node process (its pid is the one a lock names), nothing in between.
+    const { file, argv } = programCommand(PROGRAMS[program], args);
+    this.child = spawn(file, argv, {
       cwd: ROOT, env: cleanEnv(env), stdio: ["ignore", "pipe", "pipe"],
     });
     this.child.stdout!.on("data", (b: Buffer) => { this.stdout += b.toString(); });
