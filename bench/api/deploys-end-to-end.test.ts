@@ -12,7 +12,7 @@ describe.skipIf(!url)("deploys end to end (bench/api/deploys-end-to-end.ts)", ()
   it("deploys 20 VMs on 5 simulated hosts and reports their rate", async () => {
     const { file, argv } = programCommand("bench/api/deploys-end-to-end.ts", [
       "--vms", "20", "--hosts", "5", "--clients", "4",
-      "--latency-scale", "0", "--pg-seconds", "0.5", "--pg-clients", "2", "--timeout-s", "60", "--json", "--database-url", url!,
+      "--latency-scale", "0", "--ping-interval", "600", "--pg-seconds", "0.5", "--pg-clients", "2", "--timeout-s", "60", "--json", "--database-url", url!,
     ]);
     const { stdout } = await promisify(execFile)(file, argv, { cwd: ROOT, timeout: 90_000 });
     const result = JSON.parse(stdout.split("\n").find((l) => l.includes('"event":"result"'))!);
