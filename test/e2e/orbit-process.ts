@@ -1,8 +1,8 @@
 // Orbit's programs as child processes, the way they run for users: `npm start` (embedded),
 // orbit-manager and orbit-agent (compiled once per run, test/support/orbit-programs.ts), with only
 // the environment the test gives them.
-import { spawn, type ChildProcess } from "node:child_process";
-import { ROOT, programCommand } from "../support/processes.js";
+import type { ChildProcess } from "node:child_process";
+import { type ChildHandle, spawnProgram } from "../support/processes.js";
 
 export const PROGRAMS = {
   embedded: "dev/embedded.ts",
@@ -24,25 +24,26 @@ function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 export class OrbitProcess {
-  readonly child: ChildProcess;
-  stdout = "";
-  stderr = "";
+  private readonly handle: ChildHandle;
   readonly exited: Promise<Exit>;
 
   constructor(program: keyof typeof PROGRAMS, env: Record<string, string>, args: string[] = []) {
     // One node process (its pid is the one a lock names), nothing in between.
-    const { file, argv } = programCommand(PROGRAMS[program], args);
-    this.child = spawn(file, argv, {
-      cwd: ROOT, env: cleanEnv(env), stdio: ["ignore", "pipe", "pipe"],
-    });
-    this.child.stdout!.on("data", (b: Buffer) => { this.stdout += b.toString(); });
-    this.child.stderr!.on("data", (b: Buffer) => { this.stderr += b.toString(); });
-    this.exited = new Promise((resolve) => {
-      this.child.on("exit", (code, signal) => {
-        // Let the pipes drain before reporting what was written.
-        setImmediate(() => resolve({ code, signal, stdout: this.stdout, stderr: this.stderr }));
-      });
-    });
+    this.handle = spawnProgram(PROGRAMS[program], args, { env: cleanEnv(env), name: program });
+    // Let the pipes drain before reporting what was written.
+    this.exited = this.handle.exited.then((e) => new Promise((resolve) => setImmediate(() => resolve({ ...e, stdout: this.stdout, stderr: this.stderr }))));
+  }
+
+  get child(): ChildProcess {
+    return this.handle.child;
+  }
+
+  get stdout(): string {
+    return this.handle.stdout;
+  }
+
+  get stderr(): string {
+    return this.handle.stderr;
   }
 
   get pid(): number {
