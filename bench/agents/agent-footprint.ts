@@ -15,7 +15,7 @@ import { SimulatorHypervisor } from "@orbit/agent/src/drivers/simulator/simulato
 import { StaticGpuInventory } from "@orbit/agent/src/gpu/gpu-inventory.js";
 import { buildFleet } from "@orbit/agent/src/sim/fleet-mix.js";
 import { SimFleet } from "@orbit/agent/src/sim/sim-fleet.js";
-import { Child, machine } from "../support/processes.js";
+import { machine, startChild } from "../support/processes.js";
 
 const { values } = parseArgs({
   options: { "per-connection": { type: "string", default: "1" }, hosts: { type: "string", default: "300" }, seconds: { type: "string", default: "10" }, mode: { type: "string" }, address: { type: "string" } },
@@ -64,7 +64,7 @@ if (values.mode) {
 
 console.log(`$ npx tsx bench/agents/agent-footprint.ts ${process.argv.slice(2).join(" ")}`);
 console.log(machine());
-const bare = new Child("bench/agents/bare-stream-server.ts", [], { BARE_HEARTBEAT_MS: "1000" });
+const bare = startChild("bench/agents/bare-stream-server.ts", [], { BARE_HEARTBEAT_MS: "1000" });
 const { port } = await bare.next<{ port: number }>(undefined, 60_000);
 console.log(`\n${n} hosts at a 1 s heartbeat against the bare stream server, ${values.seconds} s measured:\n`);
 console.log("| hosts as | TCP connections | process CPU (of one core) | RSS (MB) | RSS per host (KB) | timers (active after connecting) |");
@@ -77,7 +77,7 @@ try {
     ["orbit-sim", "1", "orbit-sim SimHost, a connection per host (its default)", String(n)],
   ];
   for (const [mode, per, label, conns] of runs) {
-    const c = new Child("bench/agents/agent-footprint.ts", ["--mode", mode, "--per-connection", per, "--hosts", String(n), "--seconds", values.seconds!, "--address", `127.0.0.1:${port}`], {});
+    const c = startChild("bench/agents/agent-footprint.ts", ["--mode", mode, "--per-connection", per, "--hosts", String(n), "--seconds", values.seconds!, "--address", `127.0.0.1:${port}`], {});
     const r = await c.next(undefined, 300_000);
     await c.exited;
     console.log(`| ${label} | ${conns} | ${(r.cpuShare * 100).toFixed(1)}% | ${r.rssMb.toFixed(0)} | ${r.rssPerHostKb.toFixed(0)} | ${r.timers} |`);

@@ -7,7 +7,7 @@
 //
 //   npx tsx bench/agents/agents-per-manager.ts --sizes 1000,5000,10000
 import { parseArgs } from "node:util";
-import { AGENT_TOKEN, Child, adminApi, backendPids, commits, cpuSeconds, machine, memoryMib, scratchDatabase, startManagerProcess } from "../support/processes.js";
+import { AGENT_TOKEN, startChild, adminApi, backendPids, commits, cpuSeconds, machine, memoryMib, scratchDatabase, startManagerProcess } from "../support/processes.js";
 
 /** CPU seconds of each process still there (a pooled backend may end in the window). */
 function cpuByPid(pids: number[]): Map<number, number> {
@@ -68,7 +68,7 @@ function simArgs(address: string, n: number, heartbeatMs: number, flood: boolean
  * 1 s only then, so that registration is not slowed by heartbeats).
  */
 async function drive(server: number, address: string, n: number, heartbeatMs: number, flood: boolean, pgPids: () => Promise<number[]>, txs: () => Promise<number>, onConnected: () => Promise<void>): Promise<Row> {
-  const sim = new Child("agent/src/sim/main.ts", simArgs(address, n, heartbeatMs, flood), {}, nodeArgs(values["sim-node-args"]));
+  const sim = startChild("agent/src/sim/main.ts", simArgs(address, n, heartbeatMs, flood), {}, nodeArgs(values["sim-node-args"]));
   try {
     const connected = await sim.next("connected", 1_800_000);
     // A few hosts still retrying their registration do not void the run: the row says how many streams there were.
@@ -116,7 +116,7 @@ async function orbitRow(n: number): Promise<Row> {
 }
 
 async function bareRow(n: number): Promise<Row> {
-  const bare = new Child("bench/agents/bare-stream-server.ts", [], { BARE_HEARTBEAT_MS: "1000" });
+  const bare = startChild("bench/agents/bare-stream-server.ts", [], { BARE_HEARTBEAT_MS: "1000" });
   try {
     const { port } = await bare.next<{ port: number }>(undefined, 60_000);
     return await drive(bare.pid, `127.0.0.1:${port}`, n, 1000, true, async () => [], async () => NaN, async () => {});

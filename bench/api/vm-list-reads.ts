@@ -15,7 +15,7 @@
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { quantile } from "@orbit/agent/src/sim/lag-recorder.js";
-import { ADMIN_KEY, AGENT_TOKEN, Child, adminApi, callApi, machine, scratchDatabase, startManagerProcess } from "../support/processes.js";
+import { ADMIN_KEY, AGENT_TOKEN, type Child, startChild, adminApi, callApi, machine, scratchDatabase, startManagerProcess } from "../support/processes.js";
 
 const { values } = parseArgs({
   options: {
@@ -59,7 +59,7 @@ try {
   // A /16 per environment: room for every VM an environment gets here.
   await adminApi(mgr.apiUrl, "PUT", "/v1/admin/settings/network.private.prefix", { value: 16 });
   const t0 = Date.now();
-  sim = new Child("agent/src/sim/main.ts", [
+  sim = startChild("agent/src/sim/main.ts", [
     "--manager", mgr.grpcAddress, "--token", AGENT_TOKEN, "--count", String(HOSTS), "--mix", "cpu:1", "--latency-scale", "0", "--report-ms", "0", "--heartbeat-ms", "600000",
   ], {});
   const c = await sim.next("connected", 1_800_000);

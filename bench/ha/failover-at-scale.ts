@@ -21,7 +21,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { quantile } from "@orbit/agent/src/sim/lag-recorder.js";
-import { AGENT_TOKEN, Child, adminApi, callApi as api, cleanupOnSignal, cpuSeconds, machine, scratchDatabase, startManagerProcess } from "../support/processes.js";
+import { AGENT_TOKEN, type Child, startChild, adminApi, callApi as api, cleanupOnSignal, cpuSeconds, machine, scratchDatabase, startManagerProcess } from "../support/processes.js";
 
 const { values } = parseArgs({
   options: {
@@ -78,7 +78,7 @@ const cleanup = async () => {
 cleanupOnSignal(cleanup);
 
 function startSim(prefix: string, seed: number, count: number): Child {
-  const sim = new Child("agent/src/sim/main.ts", [
+  const sim = startChild("agent/src/sim/main.ts", [
     "--manager", mgr.grpcAddress, "--token", AGENT_TOKEN, "--count", String(count), "--mix", "cpu:1", "--seed", String(seed), "--name-prefix", prefix,
     "--latency-scale", values["latency-scale"]!, "--report-ms", "0", "--heartbeat-ms", "600000",
     "--storage-heartbeat-dir", heartbeatDir, "--cluster-address", "100::1",
@@ -113,7 +113,8 @@ async function waitRunning(ids: number[], what: string): Promise<void> {
     if (r!.running === ids.length) return;
     if (r!.failed) throw new Error(`${what}: ${r!.failed} VMs failed`);
     if (Date.now() > end) throw new Error(`${what}: only ${r!.running} of ${ids.length} Running`);
-    await sleep(1000);
+    // A count by primary key: cheap even for thousands of VMs, and a small run is not kept waiting.
+    await sleep(200);
   }
 }
 
@@ -181,7 +182,7 @@ try {
     if (before!.n) log(`before killing ${v.name}: ${before!.n} other hosts not Up`);
     killed.push(v.id);
     const cpu0 = cpuSeconds(mgr.child.pid);
-    v.child.proc.kill("SIGKILL");
+    v.child.kill("SIGKILL");
     const killedAt = Date.now();
     log(`killed ${v.name} (host ${v.id}, ${v.vmIds.length} VMs, ${v.haIds.length} HA)`);
     let suspectAt = 0, downAt = 0, suspectOthers = 0;

@@ -1,15 +1,14 @@
 // Child processes for the benchmarks and what the kernel says about them: CPU time and memory
 // from /proc/<pid>/stat and /proc/<pid>/status, a real orbit-manager on a scratch database,
 // orbit-sim, and the bare stream server.
-import { spawn, execSync, type ChildProcess } from "node:child_process";
+import { execSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { type ChildHandle, ROOT, freePort, spawnProgram } from "../../test/support/processes.js";
 
-export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export { ROOT, freePort };
 const CLK_TCK = Number(execSync("getconf CLK_TCK").toString().trim()) || 100;
 
 /** CPU seconds (user + system) the process has used so far. */
@@ -27,68 +26,15 @@ export function memoryMib(pid: number): { rss: number; hwm: number } {
   return { rss: kib("VmRSS") / 1024, hwm: kib("VmHWM") / 1024 };
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+/** A child process of a benchmark: the caller's environment plus `env`; only the tail of its output is kept. */
+export type Child = ChildHandle;
 
-export class Child {
-  readonly proc: ChildProcess;
-  stderr = "";
-  private lineHandlers: ((line: string) => void)[] = [];
-  readonly exited: Promise<number | null>;
-
-  constructor(script: string, args: string[], env: Record<string, string>, nodeArgs: string[] = []) {
-    this.proc = spawn(process.execPath, [...nodeArgs, "--import", "tsx", script, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let buf = "";
-    this.proc.stdout!.on("data", (b: Buffer) => {
-      buf += b.toString();
-      let i;
-      while ((i = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        for (const h of this.lineHandlers) h(line);
-      }
-    });
-    // Only the tail: a long run's warnings must not grow without bound.
-    this.proc.stderr!.on("data", (b: Buffer) => { this.stderr = (this.stderr + b.toString()).slice(-20_000); });
-    this.exited = new Promise((resolve) => this.proc.on("exit", (code) => resolve(code)));
-  }
-
-  get pid(): number {
-    return this.proc.pid!;
-  }
-
-  onLine(h: (line: string) => void): void {
-    this.lineHandlers.push(h);
-  }
-
-  /** The next JSON line of stdout with this "event" (or any JSON line when event is undefined). */
-  next<T = Record<string, any>>(event: string | undefined, timeoutMs: number): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no ${event ?? "output"} within ${timeoutMs} ms; stderr: ${this.stderr.slice(-2000)}`)), timeoutMs);
-      void this.exited.then((code) => { clearTimeout(t); reject(new Error(`exited (${code}) before ${event ?? "output"}; stderr: ${this.stderr.slice(-2000)}`)); });
-      this.onLine((line) => {
-        try {
-          const j = JSON.parse(line);
-          if (event === undefined || j.event === event) { clearTimeout(t); resolve(j); }
-        } catch { /* not JSON */ }
-      });
-    });
-  }
-
-  async stop(): Promise<void> {
-    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill("SIGTERM");
-    const t = setTimeout(() => this.proc.kill("SIGKILL"), 15_000);
-    await this.exited;
-    clearTimeout(t);
-  }
+/**
+ * Starts the TypeScript program `script` (relative to the checkout): compiled when a test runs the
+ * benchmark, through tsx when it is run by hand (test/support/processes.ts, programCommand).
+ */
+export function startChild(script: string, args: string[], env: Record<string, string>, nodeArgs: string[] = []): Child {
+  return spawnProgram(script, args, { env: { ...process.env, ...env }, nodeArgs, maxOutput: 20_000 });
 }
 
 export const ADMIN_KEY = "orb_bench_admin_key_0123456789";
@@ -143,7 +89,7 @@ export interface ManagerProcess { child: Child; apiUrl: string; grpcAddress: str
 export async function startManagerProcess(db: Scratch, extraEnv: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ManagerProcess> {
   const apiPort = await freePort();
   const grpcPort = await freePort();
-  const child = new Child("manager/src/main.ts", [], {
+  const child = startChild("manager/src/main.ts", [], {
     ...(db.url ? { DATABASE_URL: db.url } : {}), ORBIT_DATA_DIR: db.dataDir,
     ORBIT_API_PORT: String(apiPort), ORBIT_GRPC_PORT: String(grpcPort), ORBIT_GRPC_TLS: "false",
     ORBIT_ALLOW_STATIC_JOIN_TOKEN: "true", ORBIT_AGENT_TOKEN: AGENT_TOKEN, ORBIT_ADMIN_KEY: ADMIN_KEY, ORBIT_LOG_LEVEL: "warn",
@@ -152,7 +98,7 @@ export async function startManagerProcess(db: Scratch, extraEnv: Record<string, 
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const end = Date.now() + 120_000;
   for (;;) {
-    if (child.proc.exitCode !== null) throw new Error(`orbit-manager exited: ${child.stderr}`);
+    if (child.exit()) throw new Error(`orbit-manager exited: ${child.stderr}`);
     try {
       if ((await fetch(`${apiUrl}/healthz`)).ok) break;
     } catch { /* not yet */ }

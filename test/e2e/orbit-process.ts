@@ -1,9 +1,8 @@
 // Orbit's programs as child processes, the way they run for users: `npm start` (embedded),
-// orbit-manager and orbit-agent through tsx, with only the environment the test gives them.
-import { spawn, type ChildProcess } from "node:child_process";
-import { fileURLToPath } from "node:url";
-
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+// orbit-manager and orbit-agent (compiled once per run, test/support/orbit-programs.ts), with only
+// the environment the test gives them.
+import type { ChildProcess } from "node:child_process";
+import { type ChildHandle, spawnProgram } from "../support/processes.js";
 
 export const PROGRAMS = {
   embedded: "dev/embedded.ts",
@@ -25,24 +24,26 @@ function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 export class OrbitProcess {
-  readonly child: ChildProcess;
-  stdout = "";
-  stderr = "";
+  private readonly handle: ChildHandle;
   readonly exited: Promise<Exit>;
 
   constructor(program: keyof typeof PROGRAMS, env: Record<string, string>, args: string[] = []) {
-    // node --import tsx: one process (its pid is the one a lock names), no tsx CLI in between.
-    this.child = spawn(process.execPath, ["--import", "tsx", PROGRAMS[program], ...args], {
-      cwd: ROOT, env: cleanEnv(env), stdio: ["ignore", "pipe", "pipe"],
-    });
-    this.child.stdout!.on("data", (b: Buffer) => { this.stdout += b.toString(); });
-    this.child.stderr!.on("data", (b: Buffer) => { this.stderr += b.toString(); });
-    this.exited = new Promise((resolve) => {
-      this.child.on("exit", (code, signal) => {
-        // Let the pipes drain before reporting what was written.
-        setImmediate(() => resolve({ code, signal, stdout: this.stdout, stderr: this.stderr }));
-      });
-    });
+    // One node process (its pid is the one a lock names), nothing in between.
+    this.handle = spawnProgram(PROGRAMS[program], args, { env: cleanEnv(env), name: program });
+    // Let the pipes drain before reporting what was written.
+    this.exited = this.handle.exited.then((e) => new Promise((resolve) => setImmediate(() => resolve({ ...e, stdout: this.stdout, stderr: this.stderr }))));
+  }
+
+  get child(): ChildProcess {
+    return this.handle.child;
+  }
+
+  get stdout(): string {
+    return this.handle.stdout;
+  }
+
+  get stderr(): string {
+    return this.handle.stderr;
   }
 
   get pid(): number {

@@ -1,6 +1,10 @@
-// The production binaries as child processes: an agent registers with a manager, and SIGTERM
-// ends both cleanly. The fault suites build on this harness.
+// The production programs as child processes: an agent registers with a manager, and SIGTERM
+// ends both cleanly. The fault suites build on this harness, which starts them compiled; the
+// bin/ scripts users run (the sources through tsx) are started here too.
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { ROOT } from "../support/processes.js";
 import { scratchDatabaseUrl } from "../../manager/src/db/database.js";
 import { AgentProcess, ManagerProcess, waitFor } from "./processes.js";
 
@@ -22,5 +26,17 @@ describe("orbit-manager and orbit-agent as processes", () => {
     expect(host.state).toBe("Up");
     expect(await agent.handle.stop("SIGTERM")).toEqual({ code: 0, signal: null });
     expect(await manager.handle!.stop("SIGTERM")).toEqual({ code: 0, signal: null });
+  }, 90_000);
+
+  it("bin/orbit-manager.js and bin/orbit-agent.js run the sources: a bad configuration is their one-line error, exit 2", async () => {
+    const run = async (bin: string, args: string[], env: Record<string, string>) =>
+      promisify(execFile)(process.execPath, [bin, ...args], { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, timeout: 60_000 })
+        .then(() => ({ code: 0, stderr: "" }), (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }));
+    expect(await run("manager/bin/orbit-manager.js", [], { ORBIT_API_PORT: "notaport" })).toEqual({
+      code: 2, stderr: expect.stringMatching(/^orbit-manager: ORBIT_API_PORT: [^\n]*\n$/),
+    });
+    expect(await run("agent/bin/orbit-agent.js", ["--config", "/nonexistent/agent.yaml"], {})).toEqual({
+      code: 2, stderr: expect.stringMatching(/^orbit-agent: \/nonexistent\/agent\.yaml: cannot read: ENOENT[^\n]*\n$/),
+    });
   }, 90_000);
 });

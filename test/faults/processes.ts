@@ -1,125 +1,20 @@
-// Real processes for fault tests: `orbit-manager` and `orbit-agent` (simulator driver) started
-// from their bin/ as child processes, the way production runs them, so that exits, signals and lost
-// in-memory state are what a test sees. Every wait here is bounded.
-import { spawn, type ChildProcess } from "node:child_process";
+// Real processes for fault tests: `orbit-manager` and `orbit-agent` (simulator driver) as child
+// processes (compiled once per run, test/support/orbit-programs.ts), configured the way production
+// runs them, so that exits, signals and lost in-memory state are what a test sees. Every wait
+// here is bounded.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { stringify as toYaml } from "yaml";
+import { type ChildHandle, type Exit, freePort, spawnProgram, waitFor } from "../support/processes.js";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const MANAGER_BIN = path.join(ROOT, "manager/bin/orbit-manager.js");
-const AGENT_BIN = path.join(ROOT, "agent/bin/orbit-agent.js");
+export { ChildHandle, freePort, waitFor, type Exit } from "../support/processes.js";
+
+/** Only what the programs need of the parent's environment: a developer's ORBIT_* cannot change a test. */
+const baseEnv = (): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, HOME: process.env.HOME });
 
 export const FAULT_ADMIN_KEY = "orb_fault_admin_key_0123456789";
 export const FAULT_JOIN_TOKEN = "join_fault_token_0123456789";
-
-/** A TCP port the OS had free a moment ago (the manager must keep one across its restarts). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, everyMs = 100): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  let lastError: unknown;
-  while (Date.now() < end) {
-    try {
-      last = await fn();
-      if (last) return last as T;
-    } catch (e) {
-      lastError = e;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  const why = lastError ? ` (last error: ${(lastError as Error).message})` : ` (last: ${JSON.stringify(last)})`;
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
-}
-
-export interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-/** A child process with its output kept (tests print it when they fail). */
-export class ChildHandle {
-  private out = "";
-  readonly exited: Promise<Exit>;
-  private done: Exit | undefined;
-
-  constructor(readonly name: string, readonly child: ChildProcess) {
-    child.stdout?.on("data", (d: Buffer) => { this.out += d.toString(); });
-    child.stderr?.on("data", (d: Buffer) => { this.out += d.toString(); });
-    this.exited = new Promise((resolve) => {
-      child.once("exit", (code, signal) => {
-        this.done = { code, signal };
-        resolve(this.done);
-      });
-    });
-  }
-
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  /** Everything the process printed so far (stdout and stderr, interleaved). */
-  output(): string {
-    return this.out;
-  }
-
-  /** The process's JSON log lines (pino), parsed; other lines are skipped. */
-  logs(): Record<string, any>[] {
-    const lines: Record<string, any>[] = [];
-    for (const l of this.out.split("\n")) {
-      if (!l.startsWith("{")) continue;
-      try {
-        lines.push(JSON.parse(l) as Record<string, any>);
-      } catch { /* a line cut by the kill */ }
-    }
-    return lines;
-  }
-
-  /** Undefined while the process runs. */
-  exit(): Exit | undefined {
-    return this.done;
-  }
-
-  kill(signal: NodeJS.Signals = "SIGKILL"): void {
-    if (!this.done) this.child.kill(signal);
-  }
-
-  /** Sends the signal and waits for the exit (SIGKILL after the grace period). */
-  async stop(signal: NodeJS.Signals = "SIGTERM", graceMs = 10_000): Promise<Exit> {
-    if (this.done) return this.done;
-    this.child.kill(signal);
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
-    try {
-      return await this.exited;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-}
-
-/** `netns`: run inside that network namespace (`ip netns exec` execs node: the child's pid is node's). */
-function spawnNode(name: string, script: string, args: string[], env: Record<string, string | undefined>, cwd: string, netns?: string): ChildHandle {
-  const [file, argv] = netns ? ["ip", ["netns", "exec", netns, process.execPath, script, ...args]] : [process.execPath, [script, ...args]];
-  const child = spawn(file, argv, {
-    cwd,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  return new ChildHandle(name, child);
-}
 
 export interface ManagerProcessOptions {
   /** PostgreSQL URL; without it the manager runs on PGlite in `dataDir`. */
@@ -194,7 +89,7 @@ export class ManagerProcess {
       ...(this.o.databaseUrl ? { DATABASE_URL: this.o.databaseUrl } : {}),
       ...this.o.env,
     };
-    const h = spawnNode("orbit-manager", MANAGER_BIN, [], env, ROOT);
+    const h = spawnProgram("manager/src/main.ts", [], { name: "orbit-manager", env: { ...baseEnv(), ...env } });
     this.handle = h;
     await waitFor(`orbit-manager on ${this.apiUrl}`, async () => {
       const gone = h.exit();
@@ -291,7 +186,9 @@ export class AgentProcess {
   }
 
   private spawn(): ChildHandle {
-    return spawnNode(`orbit-agent ${this.o.hostname}`, AGENT_BIN, ["--config", this.configFile], this.o.env ?? {}, ROOT, this.o.netns);
+    return spawnProgram("agent/src/main.ts", ["--config", this.configFile], {
+      name: `orbit-agent ${this.o.hostname}`, env: { ...baseEnv(), ...this.o.env }, ...(this.o.netns ? { netns: this.o.netns } : {}),
+    });
   }
 
   /**

@@ -1,17 +1,12 @@
-// A real `orbit-agent` process (agent/src/main.ts through orbit-agent-test-guest.ts) driving a
+// A real `orbit-agent` process (agent/src/main.ts through orbit-agent-test-guest.ts, compiled) driving a
 // sandboxed libvirtd, run inside a host's network namespace with `ip netns exec` (which execs: the
 // child's pid is the agent's, so SIGKILL is a dead agent, not a dead wrapper). Its agent.yaml is
 // what an operator would write; `extra` adds the keys a test needs (migration, storage heartbeat).
-import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { stringify as toYaml } from "yaml";
-import { ChildHandle } from "../faults/processes.js";
+import { type ChildHandle, spawnProgram } from "../support/processes.js";
 import type { TestGuest } from "./test-guest.js";
-
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const ENTRY = fileURLToPath(new URL("./orbit-agent-test-guest.ts", import.meta.url));
 
 export interface LibvirtAgentProcessOptions {
   /** The network namespace the agent runs in (its host's). */
@@ -62,15 +57,13 @@ export class LibvirtAgentProcess {
   }
 
   private spawn(): ChildHandle {
-    const child = spawn("ip", ["netns", "exec", this.o.netns, process.execPath, "--import", "tsx", ENTRY, "--config", this.configFile], {
-      cwd: ROOT,
+    return spawnProgram("test/libvirt/orbit-agent-test-guest.ts", ["--config", this.configFile], {
+      name: `orbit-agent ${this.o.hostname}`, netns: this.o.netns,
       env: {
         PATH: process.env.PATH, HOME: process.env.HOME,
         ORBIT_TEST_GUEST_KERNEL: this.o.guest.kernel, ORBIT_TEST_GUEST_INITRD: this.o.guest.initrd,
       },
-      stdio: ["ignore", "pipe", "pipe"],
     });
-    return new ChildHandle(`orbit-agent ${this.o.hostname}`, child);
   }
 
   /** Starts the agent again on the same state dir (a host whose agent was restarted). */

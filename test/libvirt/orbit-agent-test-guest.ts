@@ -2,7 +2,8 @@
 // process), with the one change the real-libvirt tier makes everywhere (libvirt-test-host.ts):
 // VMs boot on the test guest's kernel and initrd, which has no boot loader. The multi-host tests
 // start it as a child process inside a host's network namespace, so it can be SIGKILLed and cut
-// off like a real host's agent. Run with `node --import tsx` and ORBIT_TEST_GUEST_KERNEL/_INITRD.
+// off like a real host's agent. Compiled for the tests (test/support/orbit-programs.ts); run with
+// ORBIT_TEST_GUEST_KERNEL/_INITRD.
 import type { DomainStatus, VmSpec } from "#shared/protocol.js";
 import { LibvirtHypervisor } from "../../agent/src/drivers/libvirt/libvirt-hypervisor.js";
 import { kernelBoot } from "./test-guest.js";
