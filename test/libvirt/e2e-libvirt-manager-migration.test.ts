@@ -243,6 +243,40 @@ describe.skipIf(skip)(`live migration through the manager's API between two real
     expect((await adminHost(from)).resource_state).toBe("Enabled");
   }, 240_000);
 
+  it("host removal: refused while the host holds the VM (naming it); once maintenance has drained it, removed", async () => {
+    const holder = s.host((await s.instance(vm.id)).host as string);
+    const other = s.hosts.find((h) => h !== holder)!;
+    // Out of service but still holding the VM: refused, the VM named.
+    expect((await s.cloud.api("PUT", `/v1/admin/hosts/${holder.id}`, { resource_state: "Disabled" })).status).toBe(200);
+    const refused = await s.cloud.api("DELETE", `/v1/admin/hosts/${holder.id}`);
+    expect(refused.status, JSON.stringify(refused.json)).toBe(409);
+    expect(refused.json.message).toContain(`VMs ${vm.id} (Running)`);
+    expect(JSON.stringify(refused.json)).toContain(`"vm_ids":[${vm.id}]`);
+    expect((await adminHost(holder)).resource_state).toBe("Disabled");
+    expect(await holder.running()).toEqual([vm.uuid]);
+
+    // Maintenance (from Disabled) moves the VM off live; then the empty host is removed.
+    expect((await s.cloud.api("POST", `/v1/admin/hosts/${holder.id}/maintenance`, {})).status).toBe(202);
+    await s.cloud.waitFor("the host drained, in Maintenance", async () =>
+      (await s.cloud.api("GET", `/v1/admin/hosts/${holder.id}/maintenance`)).json.maintenance?.resource_state === "Maintenance", 120_000)
+      .catch((e: unknown) => { throw new Error(`${String(e)}\n${s.logs()}`); });
+    expect((await s.instance(vm.id)).host).toBe(other.hostname);
+    expect(await other.running()).toEqual([vm.uuid]);
+    const t = Date.now();
+    const removed = await s.cloud.api("DELETE", `/v1/admin/hosts/${holder.id}`);
+    expect(removed.status, JSON.stringify(removed.json)).toBe(200);
+    expect(removed.json.host).toMatchObject({ id: holder.id });
+    figures.push(`host removal after maintenance: ${Date.now() - t} ms`);
+    // Gone from the hosts the API lists, and its agent (its credentials revoked) does not bring it back.
+    await new Promise((r) => setTimeout(r, 3000));
+    const listed = ((await s.cloud.api("GET", "/v1/admin/hosts")).json.hosts as Record<string, any>[]).map((h) => h.id);
+    expect(listed).not.toContain(holder.id);
+    expect(listed).toContain(other.id);
+    // The VM runs on, on the host left; nothing of it on the removed one.
+    expect(await readToken()).toBe(`GUEST-READ vda ${TOKEN_OFFSET} ${token}`);
+    expect((await execa("virsh", ["-c", holder.daemon.uri, "list", "--all", "--uuid"])).stdout.trim()).toBe("");
+  }, 240_000);
+
   it("deletes the VM: no domain left on either host", async () => {
     expect((await s.cloud.api("DELETE", `/v1/core/virtual-machines/${vm.id}`)).status).toBe(200);
     await s.cloud.waitFor("the domain gone", async () => (await source.running()).length + (await destination.running()).length === 0, 60_000);

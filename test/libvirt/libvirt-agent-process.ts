@@ -8,6 +8,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify as toYaml } from "yaml";
 import { ChildHandle } from "../faults/processes.js";
+import type { DirBind } from "./sandboxed-libvirtd.js";
 import type { TestGuest } from "./test-guest.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -23,7 +24,7 @@ export interface LibvirtAgentProcessOptions {
   libvirtUri: string;
   /** Identity and agent.yaml go here. */
   stateDir: string;
-  /** Shared storage: the same images and instances dirs on every host. */
+  /** Shared storage: the same images and instances dirs on every host (instances local to each with `binds`). */
   imagesDir: string;
   instancesDir: string;
   tags?: string[];
@@ -33,6 +34,8 @@ export interface LibvirtAgentProcessOptions {
   guest: TestGuest;
   /** Extra top-level keys of agent.yaml. */
   extra?: Record<string, unknown>;
+  /** Directories bound over others in the agent's own mount namespace (as in its libvirtd's: sandboxed-libvirtd.ts). */
+  binds?: readonly DirBind[];
 }
 
 export class LibvirtAgentProcess {
@@ -62,7 +65,14 @@ export class LibvirtAgentProcess {
   }
 
   private spawn(): ChildHandle {
-    const child = spawn("ip", ["netns", "exec", this.o.netns, process.execPath, "--import", "tsx", ENTRY, "--config", this.configFile], {
+    const node = [process.execPath, "--import", "tsx", ENTRY, "--config", this.configFile];
+    // unshare and bash exec in turn (no fork): the child's pid stays the agent's.
+    const binds = this.o.binds ?? [];
+    const argv = binds.length === 0 ? node : [
+      "unshare", "-m", "--propagation", "private", "bash", "-c",
+      [...binds.map((b) => `mount --bind '${b.source}' '${b.target}'`), 'exec "$0" "$@"'].join(" && "), ...node,
+    ];
+    const child = spawn("ip", ["netns", "exec", this.o.netns, ...argv], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH, HOME: process.env.HOME,
