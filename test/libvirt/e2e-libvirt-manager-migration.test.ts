@@ -7,7 +7,8 @@
 // destination whose libvirtd cannot be reached fails the migration and leaves the VM running on
 // its source with nothing held on the destination; a cancel mid-copy too; then a cold move (the
 // guest boots again from the same disk on the other host) and a host maintenance that moves it
-// off live. Tests run in order on one VM.
+// off live; then host removal: refused while the (disabled) host holds the VM, naming it, and
+// done once a maintenance has drained it. Tests run in order on one VM.
 import { randomUUID } from "node:crypto";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

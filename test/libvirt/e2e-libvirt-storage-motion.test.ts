@@ -2,7 +2,9 @@
 // libvirt hosts whose VM disks are local (libvirt-two-host-stack.ts with storage "local": each
 // host's instances dir is its own, at the same path on both; the cluster keeps its local pool).
 // A booted guest writes a token on its disk; a live migration without storage_motion is refused
-// (409, reason local_storage) and changes nothing; with storage_motion the agent of the
+// (409, reason local_storage) and changes nothing; one whose destination's libvirtd refuses the
+// connection fails, the VM running on, the files made for it on the destination removed; with
+// storage_motion the agent of the
 // destination makes the disk files the copy needs (libvirt's --copy-storage-all), the VM runs on
 // the other host without booting again and reads its token back there; nothing of it is left on
 // the source (domain, disk files, capacity); the pool counts its root disk once throughout. Then
@@ -74,16 +76,18 @@ describe.skipIf(skip)(`storage-motion live migration of a VM with local disks be
     expect(filesOn(destination)).toEqual([]);
     poolBefore = await pool();
     expect(poolBefore.root_disk_count).toBe(1);
-  }, 180_000);
+  }, 300_000);
 
   it("without storage_motion its live migration is refused (409, local_storage) and nothing changes", async () => {
-    const hostsR = await s.cloud.api("GET", `/v1/admin/virtual-machines/${vm.id}/migration-hosts`);
+    const hostsR = await s.cloud.api("GET", `/v1/admin/virtual-machines/${vm.id}/migration-hosts?storage_motion=false`);
     expect(hostsR.status, JSON.stringify(hostsR.json)).toBe(200);
     const other = (hostsR.json.migration_hosts.hosts as Record<string, any>[]).find((h) => h.host_id === destination.id)!;
-    expect(other.suitable).toBe(false);
+    expect(other.suitable, JSON.stringify(hostsR.json)).toBe(false);
     expect(other.reasons.map((r: { code: string }) => r.code)).toContain("local_storage");
-    const withMotion = await s.cloud.api("GET", `/v1/admin/virtual-machines/${vm.id}/migration-hosts?storage_motion=true`);
-    expect(withMotion.json.migration_hosts.hosts, JSON.stringify(withMotion.json)).toEqual([{ host_id: destination.id, host_name: destination.hostname, suitable: true, reasons: [] }]);
+    // Unasked, it lists what a live move can do for a VM on local disks: one with storage motion.
+    const auto = await s.cloud.api("GET", `/v1/admin/virtual-machines/${vm.id}/migration-hosts`);
+    expect(auto.json.migration_hosts, JSON.stringify(auto.json)).toMatchObject({ mode: "live", storage_motion: true });
+    expect(auto.json.migration_hosts.hosts).toEqual([{ host_id: destination.id, host_name: destination.hostname, suitable: true, reasons: [] }]);
 
     const r = await s.cloud.api("POST", `/v1/admin/virtual-machines/${vm.id}/migrate`, { host_id: destination.id, mode: "live" });
     expect(r.status, JSON.stringify(r.json)).toBe(409);
@@ -94,6 +98,36 @@ describe.skipIf(skip)(`storage-motion live migration of a VM with local disks be
     expect((await adminHost(destination)).allocated).toMatchObject({ vms: 0, vcpus: 0, memory_mib: 0 });
     expect(filesOn(destination)).toEqual([]);
   });
+
+  it("a storage motion whose destination libvirtd cannot be reached fails: the VM stays Running on its host, the files made for the copy are removed", async () => {
+    // The destination's agent prepares (its files made), then the source's libvirtd is refused on the destination's TCP port.
+    const nft = (args: string[]) => execa("ip", ["netns", "exec", destination.net.name, "nft", ...args]);
+    await nft(["add", "table", "inet", "orbit_test_block"]);
+    await nft(["add", "chain", "inet", "orbit_test_block", "input", "{ type filter hook input priority -10; policy accept; }"]);
+    await nft(["add", "rule", "inet", "orbit_test_block", "input", "tcp", "dport", "16509", "reject", "with", "tcp", "reset"]);
+    try {
+      const r = await s.cloud.api("POST", `/v1/admin/virtual-machines/${vm.id}/migrate`, { host_id: destination.id, mode: "live", storage_motion: true });
+      expect(r.status, JSON.stringify(r.json)).toBe(200);
+      const jobId = r.json.migration.job_id as number;
+      const j = await s.cloud.waitFor(`migration job ${jobId}`, async () => {
+        const x = (await s.cloud.api("GET", `/v1/core/jobs/${jobId}`)).json.job;
+        return x.status === "succeeded" || x.status === "failed" ? x : undefined;
+      }, 180_000);
+      expect(j.status, JSON.stringify(j)).toBe("failed");
+    } finally {
+      await nft(["delete", "table", "inet", "orbit_test_block"]);
+    }
+    const i = await s.instance(vm.id);
+    expect([i.status, i.host]).toEqual(["ACTIVE", source.hostname]);
+    expect(await source.running()).toEqual([vm.uuid]);
+    expect(await defined(destination)).toBe("");
+    expect(filesOn(destination)).toEqual([]);
+    expect(filesOn(source)).toContain("root.qcow2");
+    await s.cloud.waitFor("nothing held on the destination", async () => (await adminHost(destination)).allocated.vms === 0, 10_000);
+    const p = await pool();
+    expect([p.allocated_gib, p.root_disk_count]).toEqual([poolBefore.allocated_gib, poolBefore.root_disk_count]);
+    expect(await readToken()).toBe(`GUEST-READ vda ${TOKEN_OFFSET} ${token}`);
+  }, 240_000);
 
   it("with storage_motion it moves live with its disk: Running on the other host, the same guest, its token there", async () => {
     const t = Date.now();
@@ -108,7 +142,11 @@ describe.skipIf(skip)(`storage-motion live migration of a VM with local disks be
       if (status === "MIGRATING") poolDuring ??= await pool();
       const j = (await s.cloud.api("GET", `/v1/core/jobs/${jobId}`)).json.job;
       return j.status === "succeeded" || j.status === "failed" ? j : undefined;
-    }, 240_000).catch((e: unknown) => { throw new Error(`${String(e)}\n${s.logs()}`); });
+    }, 420_000).catch(async (e: unknown) => {
+      const mig = (await s.cloud.api("GET", `/v1/admin/migrations/${migrationId}`)).json.migration;
+      const j = (await s.cloud.api("GET", `/v1/core/jobs/${jobId}`)).json.job;
+      throw new Error(`${String(e)}\n--- migration ${JSON.stringify(mig)}\n--- job ${JSON.stringify(j)}\n--- files ${JSON.stringify({ source: filesOn(source), destination: filesOn(destination) })}\n${s.logs()}`);
+    });
     const apiMs = Date.now() - t;
     const m = (await s.cloud.api("GET", `/v1/admin/migrations/${migrationId}`)).json.migration;
     expect(job, `${JSON.stringify(job)}\n${JSON.stringify(m)}\n${s.logs()}`).toMatchObject({ status: "succeeded" });
@@ -128,7 +166,7 @@ describe.skipIf(skip)(`storage-motion live migration of a VM with local disks be
     if (poolDuring) expect([poolDuring.allocated_gib, poolDuring.root_disk_count]).toEqual([poolBefore.allocated_gib, poolBefore.root_disk_count]);
     const after = await pool();
     expect([after.allocated_gib, after.root_disk_count]).toEqual([poolBefore.allocated_gib, poolBefore.root_disk_count]);
-  }, 300_000);
+  }, 480_000);
 
   it("nothing of it is left on the source: no domain, no files, no capacity", async () => {
     expect(await defined(source)).toBe("");

@@ -258,7 +258,11 @@ export function libvirtTwoHostStack(): { start(o: TwoHostStackOptions): Promise<
           const i = await instance(vm.id);
           if (i?.status === "ERROR") throw new Error(`deploy failed: ${i.state_reason}\n${logs()}`);
           return i?.status === "ACTIVE";
-        }, 90_000);
+          // A TCG start on a loaded 2-core machine (other tests beside) was seen past 90 s.
+        }, 180_000).catch(async (e: unknown) => {
+          const i = await instance(vm.id).catch(() => undefined);
+          throw new Error(`${String(e)}: ${JSON.stringify({ status: i?.status, host: i?.host, reason: i?.state_reason })}\n${logs()}`);
+        });
         return vm;
       },
       booted: async (vm, boots = 1) => {
