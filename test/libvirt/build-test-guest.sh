@@ -48,6 +48,9 @@
 #                                                                use; a disk without one gets ext2), synced;
 #   GUEST-FILE-DELETED <dev> <name>                              for "orbit-file-delete <dev> <name>", synced;
 #   GUEST-FILE-READ <dev> <name> text:<text>|absent              for "orbit-file-read <dev> <name>";
+#   GUEST-POWEROFF                                               for a typed line "orbit-poweroff": the guest
+#                                                                then powers itself off (as a user's poweroff
+#                                                                inside it would; no ACPI, no host request);
 #   GUEST-FAILED <typed line>                                    when one of these commands cannot be done (no
 #                                                                such block device, bad numbers or name, an
 #                                                                I/O error, a disk it cannot mount or format).
@@ -302,6 +305,7 @@ file_read() {
       "orbit-file-write "*) file_write "${line#orbit-file-write }" ;;
       "orbit-file-delete "*) file_delete "${line#orbit-file-delete }" ;;
       "orbit-file-read "*) file_read "${line#orbit-file-read }" ;;
+      "orbit-poweroff") say "GUEST-POWEROFF"; sync; poweroff -f ;;
     esac
   done < /dev/ttyS0 ) &
 while :; do sleep 3600; done

@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { stringify as toYaml } from "yaml";
 import { type ChildHandle, spawnProgram } from "../support/processes.js";
+import type { DirBind } from "./sandboxed-libvirtd.js";
 import type { TestGuest } from "./test-guest.js";
 
 export interface LibvirtAgentProcessOptions {
@@ -18,7 +19,7 @@ export interface LibvirtAgentProcessOptions {
   libvirtUri: string;
   /** Identity and agent.yaml go here. */
   stateDir: string;
-  /** Shared storage: the same images and instances dirs on every host. */
+  /** Shared storage: the same images and instances dirs on every host (instances local to each with `binds`). */
   imagesDir: string;
   instancesDir: string;
   tags?: string[];
@@ -28,6 +29,8 @@ export interface LibvirtAgentProcessOptions {
   guest: TestGuest;
   /** Extra top-level keys of agent.yaml. */
   extra?: Record<string, unknown>;
+  /** Directories bound over others in the agent's own mount namespace (as in its libvirtd's: sandboxed-libvirtd.ts). */
+  binds?: readonly DirBind[];
 }
 
 export class LibvirtAgentProcess {
@@ -58,7 +61,7 @@ export class LibvirtAgentProcess {
 
   private spawn(): ChildHandle {
     return spawnProgram("test/libvirt/orbit-agent-test-guest.ts", ["--config", this.configFile], {
-      name: `orbit-agent ${this.o.hostname}`, netns: this.o.netns,
+      name: `orbit-agent ${this.o.hostname}`, netns: this.o.netns, binds: this.o.binds ?? [],
       env: {
         PATH: process.env.PATH, HOME: process.env.HOME,
         ORBIT_TEST_GUEST_KERNEL: this.o.guest.kernel, ORBIT_TEST_GUEST_INITRD: this.o.guest.initrd,

@@ -38,6 +38,12 @@ export interface TwoHostStackOptions {
   settings?: Record<string, unknown>;
   /** Extra top-level agent.yaml keys of each host (migration address, storage heartbeat...). */
   agentConfig?: (h: HostConfigContext) => Record<string, unknown>;
+  /**
+   * "local": each host's instances dir (VMs' disks, seeds, serial logs) is its own, at the same
+   * path on both (a directory of the work dir bound there in the host's mount namespaces), and the
+   * cluster keeps its local storage pool. Default "shared": one instances dir, a shared pool.
+   */
+  storage?: "shared" | "local";
 }
 
 export interface TestHost {
@@ -46,6 +52,8 @@ export interface TestHost {
   address: string;
   daemon: SandboxedLibvirtd;
   agent: LibvirtAgentProcess;
+  /** Where this machine keeps the host's instances dir (the shared one unless storage is "local"). */
+  instancesDir: string;
   /** The manager's id of the host. */
   id: number;
   /** UUIDs of the domains running on its daemon now; after a power loss, of its QEMU processes still alive. */
@@ -66,7 +74,7 @@ export interface LibvirtTwoHostStack {
   hosts: [TestHost, TestHost];
   /** The host (of the two) whose name the manager gives. */
   host(hostname: string): TestHost;
-  /** The VM's serial console log on shared storage ("" before it exists). */
+  /** The VM's serial console log ("" before it exists); with local storage, each host's that has one, in host order. */
   serialLog(uuid: string): string;
   /** Creates a VM through the API (t1-tiny on "Debian 12" unless `body` says otherwise) and waits for ACTIVE. */
   deploy(body: Record<string, unknown>): Promise<TestVm>;
@@ -169,25 +177,29 @@ export function libvirtTwoHostStack(): { start(o: TwoHostStackOptions): Promise<
     await useBlankBaseImage(cloud, imagesDir);
 
     const started: Omit<TestHost, "id">[] = [];
+    const local = o.storage === "local";
     for (const hostname of HOSTNAMES) {
       const net = await startHostNetworkSandbox();
       nets.push(net);
       const address = await lan.plug(net);
-      const daemon = await startSandboxedLibvirtd({ netns: net.name, tcpListenAddress: address });
+      const hostInstances = local ? join(work, `local-${hostname}`) : instancesDir;
+      if (local) mkdirSync(hostInstances);
+      const binds = local ? [{ source: hostInstances, target: instancesDir }] : [];
+      const daemon = await startSandboxedLibvirtd({ netns: net.name, tcpListenAddress: address, binds });
       daemons.push(daemon);
       // The first connection probes QEMU's capabilities (seconds): before the agent needs it.
       await execa("virsh", ["-c", daemon.uri, "version"]);
       const agent = new LibvirtAgentProcess({
         netns: net.name, managerAddress: cloud.manager.grpcAddress, joinToken: cloud.manager.agentToken, hostname,
         libvirtUri: daemon.uri, migrationUri: daemon.tcpUri!, clusterAddress: address, stateDir: join(work, `agent-${hostname}`), imagesDir, instancesDir, guest,
-        extra: o.agentConfig?.({ hostname, address, daemon, heartbeatDir }) ?? {},
+        extra: o.agentConfig?.({ hostname, address, daemon, heartbeatDir }) ?? {}, binds,
       });
       agents.push(agent);
       let lost = false;
       const virsh = new VirshSession(daemon.uri);
       sessions.push(virsh);
       started.push({
-        hostname, net, address, daemon, agent,
+        hostname, net, address, daemon, agent, instancesDir: hostInstances,
         running: async () => {
           // A host without power: whatever QEMU of its still lives (none, if the power loss worked).
           if (lost) return daemon.liveQemu();
@@ -219,16 +231,16 @@ export function libvirtTwoHostStack(): { start(o: TwoHostStackOptions): Promise<
     });
     const hosts = started.map((h, i) => ({ ...h, id: ids[i]! })) as [TestHost, TestHost];
     // The cluster (and its local pool) came with the first host.
-    await shareClusterStorage(c, join(work, "volumes"));
+    if (!local) await shareClusterStorage(c, join(work, "volumes"));
     const w = work;
     const logs = (): string => [
       ...agents.map((a) => `--- ${a.handle.name}\n${a.handle.output().slice(-4000)}`),
       ...daemons.map((d, i) => `--- libvirtd ${HOSTNAMES[i]}\n${d.logs()}`),
     ].join("\n");
-    const serialLog = (uuid: string): string => {
-      const p = join(instancesDir, uuid, "serial.log");
+    const serialLog = (uuid: string): string => [...new Set(hosts.map((h) => h.instancesDir))].map((d) => {
+      const p = join(d, uuid, "serial.log");
       return existsSync(p) ? readFileSync(p, "utf8") : "";
-    };
+    }).join("");
     const instance = async (id: number): Promise<Record<string, any>> => (await c.api("GET", `/v1/core/virtual-machines/${id}`)).json.instance;
     return {
       guest, lan, cloud, work: w, imagesDir, instancesDir, heartbeatDir, hosts,
@@ -246,7 +258,11 @@ export function libvirtTwoHostStack(): { start(o: TwoHostStackOptions): Promise<
           const i = await instance(vm.id);
           if (i?.status === "ERROR") throw new Error(`deploy failed: ${i.state_reason}\n${logs()}`);
           return i?.status === "ACTIVE";
-        }, 90_000);
+          // A TCG start on a loaded 2-core machine (other tests beside) was seen past 90 s.
+        }, 180_000).catch(async (e: unknown) => {
+          const i = await instance(vm.id).catch(() => undefined);
+          throw new Error(`${String(e)}: ${JSON.stringify({ status: i?.status, host: i?.host, reason: i?.state_reason })}\n${logs()}`);
+        });
         return vm;
       },
       booted: async (vm, boots = 1) => {

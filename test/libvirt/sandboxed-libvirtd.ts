@@ -27,16 +27,26 @@ export interface SandboxedLibvirtd {
   stop(): Promise<void>;
 }
 
+/**
+ * A directory of this machine seen at another path inside a host's private mount namespace (its
+ * libvirtd's and its agent's): a host's local disk at the path every host uses for it.
+ */
+export interface DirBind {
+  source: string;
+  target: string;
+}
+
 export const REQUIRED_TOOLS = ["virsh", "libvirtd", "qemu-system-x86_64", "qemu-img", "genisoimage", "unshare"] as const;
 
 /**
+ * `binds`: directories bound over others in the daemon's mount namespace (its QEMU sees them too).
  * `netns`: a network namespace (ip netns) the daemon, and so QEMU and its taps, run in; by
  * default the machine's own. `tcpListenAddress`: also listen (no auth) on libvirt's TCP port
  * 16509 at this address, for peer-to-peer migration from another daemon. Only ever an address
  * of a namespace of the test's own (a fixed port there clashes with nothing); never the
  * machine's.
  */
-export async function startSandboxedLibvirtd(opts: { netns?: string; tcpListenAddress?: string } = {}): Promise<SandboxedLibvirtd> {
+export async function startSandboxedLibvirtd(opts: { netns?: string; tcpListenAddress?: string; binds?: readonly DirBind[] } = {}): Promise<SandboxedLibvirtd> {
   if (opts.tcpListenAddress && !opts.netns) throw new Error("a TCP listener needs a network namespace of the test's own");
   if (process.getuid?.() !== 0) throw new Error("the sandboxed libvirtd needs root (mount namespaces, QEMU as root)");
   const root = mkdtempSync(join(tmpdir(), "orbit-libvirtd-"));
@@ -80,6 +90,7 @@ export async function startSandboxedLibvirtd(opts: { netns?: string; tcpListenAd
     `mount -t overlay overlay -o lowerdir=/etc,upperdir=${root}/etc-upper,workdir=${root}/etc-work /etc`,
     `mount -t overlay overlay -o lowerdir=/var,upperdir=${root}/var-upper,workdir=${root}/var-work /var`,
     `mount --bind ${root}/run /run`,
+    ...(opts.binds ?? []).map((b) => `mount --bind ${b.source} ${b.target}`),
     `exec libvirtd ${opts.tcpListenAddress ? "--listen " : ""}--pid-file ${root}/run/libvirtd.pid`,
   ].join(" && ");
   const unshare = ["unshare", "-m", "--propagation", "private", "bash", "-c", inner];

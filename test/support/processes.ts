@@ -148,6 +148,8 @@ export interface ProgramOptions {
   nodeArgs?: string[];
   /** Run inside this network namespace (`ip netns exec` execs node: the child's pid is node's). */
   netns?: string;
+  /** Directories bind-mounted (source on target) in a mount namespace of the child's own (`unshare -m`). */
+  binds?: readonly { source: string; target: string }[];
 }
 
 /**
@@ -166,8 +168,14 @@ export function programCommand(source: string, args: string[], o: ProgramOptions
   } else {
     script = ["--import", "tsx", path.resolve(ROOT, source)];
   }
-  const node = [...(o.nodeArgs ?? []), ...script, ...args];
-  return o.netns ? { file: "ip", argv: ["netns", "exec", o.netns, process.execPath, ...node] } : { file: process.execPath, argv: node };
+  const node = [process.execPath, ...(o.nodeArgs ?? []), ...script, ...args];
+  // unshare and bash exec in turn (no fork): the child's pid stays node's.
+  const binds = o.binds ?? [];
+  const wrapped = binds.length === 0 ? node : [
+    "unshare", "-m", "--propagation", "private", "bash", "-c",
+    [...binds.map((b) => `mount --bind '${b.source}' '${b.target}'`), 'exec "$0" "$@"'].join(" && "), ...node,
+  ];
+  return o.netns ? { file: "ip", argv: ["netns", "exec", o.netns, ...wrapped] } : { file: wrapped[0]!, argv: wrapped.slice(1) };
 }
 
 export interface SpawnProgramOptions extends ProgramOptions {

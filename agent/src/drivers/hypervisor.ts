@@ -335,8 +335,10 @@ export class MigrationCancelledError extends ConflictError {
 export interface MigrationCapability {
   /**
    * On the destination, before a migration to it: what the domain needs here that the migration
-   * does not bring (its NICs' bridges, with their gateways). Idempotent. The firewall is applied
-   * separately (FirewallCapability: the tap's name is known ahead).
+   * does not bring (its NICs' bridges, with their gateways; for disks local to the source, which a
+   * storage-motion migration copies, the files it copies into and the read-only images it does not
+   * copy). Idempotent. The firewall is applied separately (FirewallCapability: the tap's name is
+   * known ahead).
    */
   prepareIncomingMigration(spec: VmSpec): Promise<void>;
   /** NotFoundError for an unknown VM; MigrationRefusedError for one that cannot move. */

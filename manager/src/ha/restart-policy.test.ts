@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { decideCrashRestart, restartsAfterStop, restartsOnHostLoss, strategyAfterAction } from "./restart-policy.js";
+import { PowerState } from "#shared/protocol.js";
+import { decideCrashRestart, restartsAfterStop, restartsOnHostLoss, stopCause, strategyAfterAction } from "./restart-policy.js";
 
 describe("restart policy", () => {
   it("host loss: ha_enabled, Always and RerunOnFailure are restarted elsewhere; Manual, Halted, none are not", () => {
@@ -18,6 +19,17 @@ describe("restart policy", () => {
       [false, "Manual", "crashed", false], [true, "Halted", "crashed", false],
     ];
     for (const [haEnabled, runStrategy, how, want] of t) expect(restartsAfterStop({ haEnabled, runStrategy: runStrategy as never }, how), `${haEnabled} ${runStrategy} ${how}`).toBe(want);
+  });
+
+  it("how a domain stopped, from its host's power state and libvirt's reason or event detail", () => {
+    const { POWER_STATE_SHUTOFF: OFF, POWER_STATE_CRASHED: CRASHED } = PowerState;
+    const t: [PowerState, string | undefined, "crashed" | "shutoff"][] = [
+      [CRASHED, undefined, "crashed"], [CRASHED, "shutdown", "crashed"],
+      // libvirt: a killed QEMU is "shut off (crashed)", its event "Stopped Failed"; a guest poweroff "shut off (shutdown)".
+      [OFF, "crashed", "crashed"], [OFF, "failed", "crashed"], [OFF, "Failed", "crashed"],
+      [OFF, "shutdown", "shutoff"], [OFF, "destroyed", "shutoff"], [OFF, "", "shutoff"], [OFF, undefined, "shutoff"],
+    ];
+    for (const [p, reason, want] of t) expect(stopCause(p, reason), `${PowerState[p]} ${reason}`).toBe(want);
   });
 
   it("KubeVirt's strategy changes on start and stop", () => {

@@ -6,6 +6,7 @@
 //     guest poweroff; Manual, Halted and none never.
 //   - API actions change the strategy as KubeVirt's virtctl does: stop/shutdown of an Always VM
 //     sets Halted (so it is not restarted and stays stopped), start of a Halted VM sets Always.
+import { PowerState } from "#shared/protocol.js";
 import type { RunStrategy } from "../vm/vm-lifecycle-options.js";
 
 export interface HaVm { haEnabled: boolean; runStrategy: RunStrategy | null }
@@ -20,6 +21,17 @@ export function restartsAfterStop(vm: HaVm, how: "crashed" | "shutoff"): boolean
   if (vm.runStrategy === "Halted" || vm.runStrategy === "Manual") return false;
   if (vm.haEnabled || vm.runStrategy === "Always") return true;
   return vm.runStrategy === "RerunOnFailure" && how === "crashed";
+}
+
+/**
+ * How a domain that stopped by itself stopped, from its host's report: a failure when the
+ * hypervisor says it crashed, or when libvirt's reason says its QEMU died (a killed or failed
+ * emulator is state "shut off", reason "crashed"; its lifecycle event "Stopped Failed"), else a
+ * clean shutoff (the guest powered off: reason "shutdown").
+ */
+export function stopCause(powerState: PowerState, reason: string | undefined): "crashed" | "shutoff" {
+  if (powerState === PowerState.POWER_STATE_CRASHED) return "crashed";
+  return /^(crashed|failed)\b/i.test((reason ?? "").trim()) ? "crashed" : "shutoff";
 }
 
 /** The strategy after a user's power action (KubeVirt): unchanged when undefined. */

@@ -11,6 +11,9 @@
 // source and drops the reservation. A source that no longer knows the VM (its agent restarted and
 // lost the command's answer) is asked no more: the destination is asked whether it runs it.
 //
+// A storage motion (disks local to the source, copied by the migration) that fails or is cancelled
+// has the files its prepare made on the destination removed there (discardCopies).
+//
 // Cold: the VM is stopped (ACPI, forced after vm.shutdown.timeout.ms), its domain undefined on the
 // source without its disks (DestroyVm remove_owned_disks=false: the disks are on shared storage),
 // the capacity moved, and it is started on the destination with its new GPUs. A stopped VM is
@@ -86,6 +89,7 @@ export function vmMigrateJob(db: Db, dispatcher: Dispatcher, settings: Settings,
       } catch (e) {
         const err = asOrbit(e);
         if (databaseUnavailableFrom(e) || err.retryable) throw e;
+        await discardCopies();
         await abandon("failed", err, "Running", `host ${dest!.name} could not prepare for the VM`);
       }
       await ctx.progress(5);
@@ -118,6 +122,7 @@ export function vmMigrateJob(db: Db, dispatcher: Dispatcher, settings: Settings,
         if (err.code === "not_found") return located(err);
         // The driver's contract: any failure leaves the VM on the source, as it was.
         const cancelled = /cancel/i.test(err.message) || (err.code === "conflict" && await cancelRequested());
+        await discardCopies();
         await abandon(cancelled ? "cancelled" : "failed", err, "Running", cancelled ? "migration cancelled" : "live migration failed");
       }
       const out = done!.output?.$case === "migration" ? done!.output.value : undefined;
@@ -127,6 +132,24 @@ export function vmMigrateJob(db: Db, dispatcher: Dispatcher, settings: Settings,
       });
       await queueFirewallIfChanged(db, vm!, spec.firewall, queue);
       return { host_id: dest!.id };
+    }
+
+    /**
+     * A storage motion that did not happen: the files the destination made for the copy
+     * (prepareIncomingMigration) go. Only once the destination says it has no domain of the VM
+     * (then DestroyVm removes just those files). Best effort: a destination that cannot be asked,
+     * or fails to, keeps them (never a reason to leave the migration unsettled).
+     */
+    async function discardCopies(): Promise<void> {
+      if (!m.storageMotion) return;
+      const timeoutMs = 30_000;
+      const there = await dispatcher.run(dest!.id, {
+        commandId: step("discard-locate"), deadlineMs: Date.now() + timeoutMs, vmUuid: vm!.uuid, body: { $case: "getVmStats", value: {} },
+      }, { vmId: vm!.id, jobId: job.id, timeoutMs }).then((r) => r.domain ? "defined" as const : "absent" as const, (e: unknown) => asOrbit(e).retryable ? "unknown" as const : "absent" as const);
+      if (there !== "absent") return;
+      await dispatcher.run(dest!.id, {
+        commandId: step("discard"), deadlineMs: Date.now() + timeoutMs, vmUuid: vm!.uuid, body: { $case: "destroyVm", value: { removeOwnedDisks: true } },
+      }, { vmId: vm!.id, jobId: job.id, timeoutMs }).catch(() => undefined);
     }
 
     /** The source does not know the VM: it is on the destination (moved before a restart) or lost. */

@@ -14,6 +14,7 @@ import type { HostStreamHandler } from "../agents/agent-gateway.js";
 import type { CommandDispatcher } from "../agents/command-dispatcher.js";
 import type { Db } from "../db/database.js";
 import { allocations, hosts, jobs, unmanagedDomains, vmMigrations, vms } from "../db/schema.js";
+import { stopCause } from "../ha/restart-policy.js";
 import { isVmState, onHostLost, reconcileWithHost, type HostDomainReport, type VmState } from "./vm-state-machine.js";
 import { transitionVm } from "./vm-transitions.js";
 
@@ -98,7 +99,7 @@ export class VmReconciler implements HostStreamHandler {
       if (!decision) continue;
       if ("retryDelete" in decision) await this.retryDelete(vm.id, vm.accountId, decision.reason);
       else {
-        const how = !d || d.powerState === PowerState.POWER_STATE_CRASHED || hostRebooted ? "crashed" : "shutoff";
+        const how = !d || hostRebooted ? "crashed" : stopCause(d.powerState, d.reason);
         await this.apply(vm.id, vm.state, decision.to, `heartbeat: ${decision.reason}`, decision.reason, decision.powerState, how);
       }
     }
@@ -136,7 +137,7 @@ export class VmReconciler implements HostStreamHandler {
       domain, detail: `${powerName(e.powerState).toLowerCase()}${e.detail ? ` (${e.detail})` : ""}`, hostRebooted: false,
     });
     if (decision && "to" in decision) {
-      const how = e.powerState === PowerState.POWER_STATE_CRASHED ? "crashed" : "shutoff";
+      const how = stopCause(e.powerState, e.detail);
       await this.apply(vm.id, vm.state, decision.to, `event: domain ${e.event}${e.detail ? ` (${e.detail})` : ""}`, decision.reason, decision.powerState, how);
     }
   }

@@ -3,7 +3,7 @@
 // the serial log and the last domain XML it defined. Operations on one VM are serialised.
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { access, mkdir, mkdtemp, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
+import { access, mkdir, mkdtemp, readdir, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { connect as netConnect, type Socket } from "node:net";
 import { hostname as osHostname, tmpdir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
@@ -96,6 +96,15 @@ export interface LibvirtVmStats extends DomainStats {
 }
 
 const GIB = 1024 ** 3;
+
+/** In a VM's instance directory: what prepareIncomingMigration made here for a migration not arrived yet. */
+const INCOMING_MIGRATION_FILE = "incoming-migration.json";
+
+interface IncomingMigrationRecord {
+  /** The instance directory did not exist before. */
+  madeDir: boolean;
+  files: string[];
+}
 
 export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCapability, DiskCapability, StatsCapability, ConsoleCapability, FirewallCapability, SnapshotCapability, MigrationCapability {
   readonly kind = "libvirt" as const;
@@ -272,7 +281,8 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
       try {
         xml = await this.virsh.run(["dumpxml", "--inactive", uuid]);
       } catch (e) {
-        if (isVirshError(e, "no_domain")) return;
+        // Not defined here: only what an incoming migration that never arrived left (its copies' targets).
+        if (isVirshError(e, "no_domain")) return this.removeUnarrivedMigrationFiles(uuid);
         throw e;
       }
       const meta = parseOrbitMetadata(xml);
@@ -283,16 +293,39 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
       await this.undefine(uuid);
       this.metadataCache.delete(uuid);
       await this.releaseUnusedBridges(parseDomainBridges(xml));
-      const seed = meta.instanceDir ? join(meta.instanceDir, "seed.iso") : undefined;
-      const files = opts.removeOwnedDisks ? meta.ownedFiles : meta.ownedFiles.filter((f) => f === seed);
-      for (const f of files) if (isAbsolute(f)) await rm(f, { force: true });
-      if (opts.removeOwnedDisks && meta.instanceDir) {
-        await rm(join(meta.instanceDir, "serial.log"), { force: true });
-        await rm(join(meta.instanceDir, "domain.xml"), { force: true });
-        // Only an empty directory goes: anything else in it was not created by Orbit.
-        await rmdir(meta.instanceDir).catch(() => undefined);
+      if (opts.removeOwnedDisks) {
+        await this.removeInstanceFiles(meta);
+      } else {
+        const seed = meta.instanceDir ? join(meta.instanceDir, "seed.iso") : undefined;
+        if (seed && meta.ownedFiles.includes(seed)) await rm(seed, { force: true });
       }
     });
+  }
+
+  /** The VM's owned files (disks, seed) and what Orbit keeps beside them; its directory when that leaves it empty. */
+  private async removeInstanceFiles(meta: OrbitDomainMetadata): Promise<void> {
+    for (const f of meta.ownedFiles) if (isAbsolute(f)) await rm(f, { force: true });
+    if (!meta.instanceDir) return;
+    for (const f of ["serial.log", "domain.xml", INCOMING_MIGRATION_FILE]) await rm(join(meta.instanceDir, f), { force: true });
+    // Console sockets (console.sock, or a migrated domain's console-<hex>.sock) a stopped QEMU left.
+    const sockets = await readdir(meta.instanceDir).then((names) => names.filter((n) => /^console(-[0-9a-f]+)?\.sock$/.test(n)), () => [] as string[]);
+    for (const f of sockets) await rm(join(meta.instanceDir, f), { force: true });
+    // Only an empty directory goes: anything else in it was not created by Orbit.
+    await rmdir(meta.instanceDir).catch(() => undefined);
+  }
+
+  /**
+   * A storage-motion migration to this host that failed or was cancelled: the files its prepare
+   * made here for the copy (INCOMING_MIGRATION_FILE lists them), and the directory if it made it.
+   * Called only when no domain of the VM is defined here: then nothing uses them.
+   */
+  private async removeUnarrivedMigrationFiles(uuid: string): Promise<void> {
+    const dir = join(this.opts.instancesDir, uuid);
+    const record = await readFile(join(dir, INCOMING_MIGRATION_FILE), "utf8").then((t) => JSON.parse(t) as IncomingMigrationRecord, () => undefined);
+    if (!record) return;
+    for (const f of record.files) if (isAbsolute(f) && f.startsWith(`${dir}/`)) await rm(f, { force: true });
+    for (const f of ["serial.log", INCOMING_MIGRATION_FILE]) await rm(join(dir, f), { force: true });
+    if (record.madeDir) await rmdir(dir).catch(() => undefined);
   }
 
   onDomainEvent(listener: (e: DomainLifecycleEvent) => void): () => void {
@@ -682,8 +715,14 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
       this.opts.onWarning?.(`statistics of ${uuid}'s completed migration unavailable: ${String(e)}`);
       return undefined;
     });
-    const bridges = parseDomainBridges(await this.virsh.run(["dumpxml", "--inactive", uuid]).catch(() => ""));
+    const inactive = await this.virsh.run(["dumpxml", "--inactive", uuid]).catch(() => "");
+    const bridges = parseDomainBridges(inactive);
+    const meta = parseOrbitMetadata(inactive);
     await this.forgetMigratedDomain(uuid);
+    // Its disks were copied (local to this host): the destination has its own now, these are nobody's.
+    if (o.copyStorage === "all" && meta) {
+      await this.removeInstanceFiles(meta).catch((e: unknown) => this.opts.onWarning?.(`files of ${uuid} left after its storage migration: ${String(e)}`));
+    }
     // Its tap is gone from this host: its rules here protect nothing (the destination's are the
     // manager's to apply before migrating), and its environment bridges may be unused now.
     await this.nft.remove(uuid).catch((e: unknown) => this.opts.onWarning?.(`firewall of ${uuid} left after its migration: ${String(e)}`));
@@ -705,6 +744,58 @@ export class LibvirtHypervisor implements Hypervisor, PowerCapability, ResizeCap
         await this.ensureBridge(nic.bridge, nic.gateway ? { address: nic.gateway, prefixLength: nic.prefixLength } : undefined);
       }
     });
+    const uuid = spec.vmUuid.toLowerCase();
+    await this.withLock(uuid, () => this.prepareIncomingFiles(uuid, spec));
+  }
+
+  /**
+   * The VM's files this host does not have, at the paths the source's domain uses (the same
+   * instances and images dirs on every host): on shared storage all exist and nothing is made.
+   * With disks local to the source, libvirt's copy-storage-all mirrors each writable disk into a
+   * file that must already exist here, no smaller than the source's (libvirt creates it only for
+   * disks in its own storage pools): each owned disk is made as a start would (a qcow2 overlay on
+   * its image, fetched from the manager when missing, or a blank image), so the qcow2's backing
+   * file exists too. Read-only devices are not copied but opened as they are: the cloud-init seed
+   * is written again from the spec, ISOs fetched. What is made is recorded
+   * (INCOMING_MIGRATION_FILE), for a migration that never arrives (destroyVm).
+   */
+  private async prepareIncomingFiles(uuid: string, spec: VmSpec): Promise<void> {
+    const defined = await this.domainState(uuid).then(() => true, (e: unknown) => {
+      if (isVirshError(e, "no_domain")) return false;
+      throw e;
+    });
+    // Defined here already: its files are in use (a VM on shared storage may even run here).
+    if (defined) return;
+    const dir = join(this.opts.instancesDir, uuid);
+    const madeDir = !(await exists(dir));
+    await mkdir(dir, { recursive: true });
+    const recordFile = join(dir, INCOMING_MIGRATION_FILE);
+    const earlier = await readFile(recordFile, "utf8").then((t) => JSON.parse(t) as IncomingMigrationRecord, () => undefined);
+    const record: IncomingMigrationRecord = { madeDir: earlier?.madeDir ?? madeDir, files: [...(earlier?.files ?? [])] };
+    const made = async (path: string, make: () => Promise<unknown>): Promise<void> => {
+      if (await exists(path)) return;
+      await make();
+      if (!record.files.includes(path)) record.files.push(path);
+    };
+    try {
+      for (const [i, d] of spec.disks.entries()) {
+        if (d.device === "cdrom" || !d.owned) {
+          // ISOs and volumes are the images dir's: fetched when missing, never made here.
+          if (d.device === "cdrom" && d.sourcePath) await this.ensureImage(d.sourcePath);
+          continue;
+        }
+        // Never a clone's copy: the disk comes from the source.
+        const disk = { ...d, copyFromVmUuid: "" };
+        await made(this.ownedDiskPath(disk, i, dir), () => this.prepareDisk(disk, i, dir));
+      }
+      if (spec.cloudInit) {
+        const seedIso = join(dir, "seed.iso");
+        const files = buildSeedFiles({ instanceId: uuid, defaultHostname: spec.name, cloudInit: spec.cloudInit, nics: spec.nics });
+        await made(seedIso, () => writeSeedIso(seedIso, files, { genisoimage: this.opts.genisoimagePath }));
+      }
+    } finally {
+      if (record.files.length > 0 || record.madeDir) await writeFile(recordFile, JSON.stringify(record));
+    }
   }
 
   async cancelMigration(vmUuid: string): Promise<boolean> {
