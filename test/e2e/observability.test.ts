@@ -148,12 +148,15 @@ describe("manager and agent metrics on a test cloud", () => {
     const notReady = await scrape(`${agentServer.url}/readyz`);
     expect(JSON.parse(notReady.text).message).toContain("not connected to a manager");
     expect((await scrape(`${agentServer.url}/healthz`)).status).toBe(200);
-    const m = await cloud.waitFor("manager sees one agent", async () => {
+    // The connected count drops when the stream closes; the host's series goes once the heartbeats
+    // it had queued are handled (onDisconnected runs after them), so wait for both.
+    const lastLag = (t: string) => series(t).filter((l) => l.startsWith("orbit_heartbeat_last_lag_seconds{"));
+    const m = await cloud.waitFor("manager sees one agent and one last-lag series", async () => {
       const t = (await scrape(`${cloud.manager.apiUrl}/metrics`)).text;
-      return value(t, "orbit_connected_agents") === 1 ? t : undefined;
+      return value(t, "orbit_connected_agents") === 1 && lastLag(t).length === 1 ? t : undefined;
     });
     // Only the connected host keeps its last-lag series.
-    expect(series(m).filter((l) => l.startsWith("orbit_heartbeat_last_lag_seconds{"))).toHaveLength(1);
+    expect(lastLag(m)).toHaveLength(1);
 
     await cloud.fleet.startAgent(0);
     await cloud.waitFor("agent 0 ready", async () => (await scrape(`${agentServer.url}/readyz`)).status === 200);
