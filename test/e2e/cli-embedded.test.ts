@@ -32,7 +32,7 @@ let adminKey: string;
 beforeAll(async () => {
   tmp = mkdtempSync(path.join(tmpdir(), "orbit-cli-embedded-"));
   dataDir = path.join(tmp, "data");
-  db = await scratchDatabaseUrl("orbit_cli_embedded");
+  db = await scratchDatabaseUrl("orbit_cli_embedded", { migrated: true });
   orbit = new OrbitProcess("embedded", {
     ORBIT_DATA_DIR: dataDir, ORBIT_API_PORT: "0", ORBIT_GRPC_PORT: "0", ...(db.url ? { DATABASE_URL: db.url } : {}),
   });

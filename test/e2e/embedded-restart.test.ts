@@ -73,7 +73,7 @@ function hostDomains(host: string): { uuid: string; state: string }[] {
 beforeAll(async () => {
   tmp = mkdtempSync(path.join(tmpdir(), "orbit-embedded-"));
   dataDir = path.join(tmp, "data");
-  db = await scratchDatabaseUrl("orbit_embedded");
+  db = await scratchDatabaseUrl("orbit_embedded", { migrated: true });
   env = { ORBIT_DATA_DIR: dataDir, ORBIT_API_PORT: "0", ORBIT_GRPC_PORT: "0", ...(db.url ? { DATABASE_URL: db.url } : {}) };
   await startOrbit();
 }, START_TIMEOUT_MS + 10_000);

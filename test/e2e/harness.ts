@@ -30,7 +30,7 @@ export async function startTestCloud(opts: {
   /** Global settings in force from the start (no grace period, unlike a change through the API). */
   settings?: Record<string, unknown>;
 }): Promise<TestCloud> {
-  const db = await scratchDatabaseUrl("orbit_e2e");
+  const db = await scratchDatabaseUrl("orbit_e2e", { migrated: true });
   const config = loadManagerConfig({
     ORBIT_API_PORT: "0", ORBIT_GRPC_PORT: "0", ORBIT_DATA_DIR: ":memory:", ORBIT_ADMIN_KEY: ADMIN_KEY,
     ...(db.url ? { DATABASE_URL: db.url } : {}), ...opts.env,

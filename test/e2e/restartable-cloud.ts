@@ -43,7 +43,7 @@ export async function freePort(): Promise<number> {
 export async function startRestartableCloud(o: { hosts: SimulatedHostSpec[]; name: string }): Promise<RestartableCloud> {
   const log = pino({ level: process.env.ORBIT_TEST_LOG ?? "silent" });
   const tmp = mkdtempSync(path.join(tmpdir(), `orbit-${o.name}-`));
-  const db = await scratchDatabaseUrl(`orbit_${o.name.replace(/-/g, "_")}`);
+  const db = await scratchDatabaseUrl(`orbit_${o.name.replace(/-/g, "_")}`, { migrated: true });
   const config = loadManagerConfig({
     ORBIT_API_PORT: String(await freePort()), ORBIT_GRPC_PORT: String(await freePort()), ORBIT_DATA_DIR: path.join(tmp, "data"),
     ORBIT_ADMIN_KEY: ADMIN_KEY, ...(db.url ? { DATABASE_URL: db.url } : {}),

@@ -137,7 +137,11 @@ describe("VM snapshots", () => {
     expect(r.status, JSON.stringify(r.json)).toBe(201);
     await jobsIdle(cloud);
     expect((await job(r.json.job_id)).error?.message).toMatch(/no guest agent channel/);
-    const s = (await cloud.api("GET", `/v1/core/snapshots/${r.json.snapshot.id}`, undefined, alice)).json.snapshot;
+    // The job reads failed a moment before its failure hook marks the snapshot (runner then hook).
+    const s = await cloud.waitFor("the snapshot in Error", async () => {
+      const snap = (await cloud.api("GET", `/v1/core/snapshots/${r.json.snapshot.id}`, undefined, alice)).json.snapshot;
+      return snap.status === "Creating" ? undefined : snap;
+    });
     expect(s.status).toBe("Error");
     expect(s.error).toMatch(/no guest agent channel/);
     expect((await sim().listSnapshots(vm.uuid)).length).toBe(2);

@@ -90,7 +90,7 @@ describe.skipIf(skip)("an agent's network cut (simulated hosts in network namesp
   beforeAll(async () => {
     net = await HostNetwork.create();
     cleanup.push(() => net.destroy());
-    const db = await scratchDatabaseUrl("orbit_fault");
+    const db = await scratchDatabaseUrl("orbit_fault", { migrated: true });
     cleanup.push(db.drop);
     manager = await ManagerProcess.start({
       ...(db.url ? { databaseUrl: db.url } : {}),

@@ -15,7 +15,7 @@ describe("a host whose agent process is killed and started again", () => {
   afterAll(async () => { for (const c of cleanup.reverse()) await c().catch(() => undefined); });
 
   it("its VMs go Unknown after the deadline, then follow what the restarted agent reports", async () => {
-    const db = await scratchDatabaseUrl("orbit_fault");
+    const db = await scratchDatabaseUrl("orbit_fault", { migrated: true });
     cleanup.push(db.drop);
     // A 3 s host window (500 ms x 6).
     const manager = await ManagerProcess.start({

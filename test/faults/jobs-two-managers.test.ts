@@ -68,7 +68,7 @@ describe.runIf(process.env.TEST_DATABASE_URL)("jobs and duties across two manage
     cleanup.push(() => new Promise((r) => server.close(() => r())));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/disk.raw`;
 
-    const db = await scratchDatabaseUrl("orbit_fault");
+    const db = await scratchDatabaseUrl("orbit_fault", { migrated: true });
     cleanup.push(db.drop);
     const env = { ORBIT_LEASE_TTL_MS: String(TTL_MS) };
     const a = await ManagerProcess.start({ databaseUrl: db.url!, env });

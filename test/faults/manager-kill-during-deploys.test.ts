@@ -31,10 +31,15 @@ describe("a manager killed during a burst of deploys", () => {
   it(`${CREATES} concurrent creates, kill -9 mid-way, restart: nothing lost, nothing half-made, no capacity leaked`, async () => {
     const t0 = Date.now();
     const mark = (what: string) => process.stdout.write(`[${Date.now() - t0} ms] ${what}\n`);
-    const db = await scratchDatabaseUrl("orbit_fault");
+    const db = await scratchDatabaseUrl("orbit_fault", { migrated: true });
     cleanup.push(db.drop);
     // A 4 s host window (500 ms x 8): agents reconnect within 2 s of the manager's return.
-    const manager = await ManagerProcess.start({ ...(db.url ? { databaseUrl: db.url } : {}), settings: { "ping.interval": 0.5, "ping.timeout": 8 } });
+    // The killed process's job leases run out before the new one resumes its jobs: the default
+    // 30 s in the full run, 8 s in CI's short one.
+    const manager = await ManagerProcess.start({
+      ...(db.url ? { databaseUrl: db.url } : {}), settings: { "ping.interval": 0.5, "ping.timeout": 8 },
+      ...(FULL ? {} : { env: { ORBIT_LEASE_TTL_MS: "8000" } }),
+    });
     cleanup.push(() => manager.stop());
     const agents = [1, 2].map((i) => new AgentProcess({
       managerAddress: manager.grpcAddress, joinToken: manager.joinToken, hostname: `burst-host-${i}`, cpus: 128, memoryMib: 524288, startDelayMs: 300,

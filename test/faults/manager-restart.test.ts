@@ -22,10 +22,10 @@ describe("a manager killed and started again", () => {
   const cleanup: (() => Promise<void>)[] = [];
   afterAll(async () => { for (const c of cleanup.reverse()) await c().catch(() => undefined); });
 
-  async function managerWith(settings: Record<string, unknown>): Promise<{ manager: ManagerProcess; url: string | undefined }> {
-    const db = await scratchDatabaseUrl("orbit_fault");
+  async function managerWith(settings: Record<string, unknown>, env?: Record<string, string>): Promise<{ manager: ManagerProcess; url: string | undefined }> {
+    const db = await scratchDatabaseUrl("orbit_fault", { migrated: true });
     cleanup.push(db.drop);
-    const manager = await ManagerProcess.start({ ...(db.url ? { databaseUrl: db.url } : {}), settings });
+    const manager = await ManagerProcess.start({ ...(db.url ? { databaseUrl: db.url } : {}), settings, ...(env ? { env } : {}) });
     cleanup.push(() => manager.stop());
     return { manager, url: db.url };
   }
@@ -69,8 +69,9 @@ describe("a manager killed and started again", () => {
   }, 300_000);
 
   it("killed during concurrent creates: every accepted VM ends Running, none Error, capacity matches, agents never restarted", async () => {
-    // A 4 s host window (500 ms x 8): agents are told a 2 s reconnect cap.
-    const { manager, url } = await managerWith({ "ping.interval": 0.5, "ping.timeout": 8 });
+    // A 4 s host window (500 ms x 8): agents are told a 2 s reconnect cap. The killed process's
+    // job leases run out before the new one resumes its jobs: 8 s here instead of the default 30 s.
+    const { manager, url } = await managerWith({ "ping.interval": 0.5, "ping.timeout": 8 }, { ORBIT_LEASE_TTL_MS: "8000" });
     const agents = [1, 2, 3, 4].map((i) => new AgentProcess({
       managerAddress: manager.grpcAddress, joinToken: manager.joinToken, hostname: `crash-host-${i}`,
       cpus: 32, memoryMib: 65536, startDelayMs: 400,

@@ -13,7 +13,7 @@ describe("orbit-manager and orbit-agent as processes", () => {
   afterAll(async () => { for (const c of cleanup.reverse()) await c(); });
 
   it("an agent registers, heartbeats and both stop on SIGTERM with exit code 0", async () => {
-    const db = await scratchDatabaseUrl("orbit_fault");
+    const db = await scratchDatabaseUrl("orbit_fault", { migrated: true });
     cleanup.push(db.drop);
     const manager = await ManagerProcess.start(db.url ? { databaseUrl: db.url } : {});
     cleanup.push(() => manager.stop());

@@ -13,7 +13,7 @@ describe("orbit-manager production defaults", () => {
   afterAll(async () => { for (const c of cleanup.reverse()) await c(); });
 
   it("serves the agent gateway over TLS only, prints no join token and accepts none", async () => {
-    const db = await scratchDatabaseUrl("orbit_fault");
+    const db = await scratchDatabaseUrl("orbit_fault", { migrated: true });
     cleanup.push(db.drop);
     // An empty value is "not set": the harness's plain-gRPC and static-token conveniences are undone.
     const manager = await ManagerProcess.start({

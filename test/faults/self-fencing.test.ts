@@ -30,7 +30,7 @@ describe("an agent cut off from the manager and from its storage heartbeat", () 
   afterAll(async () => { for (const c of cleanup.reverse()) await Promise.resolve(c()).catch(() => undefined); });
 
   it("powers its VMs off after self_fence_after_ms; one that still writes its heartbeat does not", async () => {
-    const db = await scratchDatabaseUrl("orbit_fault");
+    const db = await scratchDatabaseUrl("orbit_fault", { migrated: true });
     cleanup.push(db.drop);
     const manager = await ManagerProcess.start({
       ...(db.url ? { databaseUrl: db.url } : {}),

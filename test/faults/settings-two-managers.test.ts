@@ -20,7 +20,7 @@ describe.runIf(process.env.TEST_DATABASE_URL)("two managers on one PostgreSQL", 
   afterAll(async () => { for (const c of cleanup.reverse()) await c().catch(() => undefined); });
 
   it("a change made on one is seen by the other within one second, by its API and its allocator", async () => {
-    const db = await scratchDatabaseUrl("orbit_fault");
+    const db = await scratchDatabaseUrl("orbit_fault", { migrated: true });
     cleanup.push(db.drop);
     const a = await ManagerProcess.start({ databaseUrl: db.url! });
     cleanup.push(() => a.stop());

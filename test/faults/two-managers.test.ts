@@ -24,7 +24,7 @@ describe.runIf(process.env.TEST_DATABASE_URL)("two managers on one PostgreSQL: a
   afterAll(async () => { for (const c of cleanup.reverse()) await c().catch(() => undefined); });
 
   it("routes a command to the host's manager, and agents reach the other within 10 s of a SIGKILL", async () => {
-    const scratch = await scratchDatabaseUrl("orbit_fault");
+    const scratch = await scratchDatabaseUrl("orbit_fault", { migrated: true });
     cleanup.push(scratch.drop);
     // A 3 s host window (0.5 s x 6): agents are told a 1.5 s reconnect cap.
     const a = await ManagerProcess.start({ databaseUrl: scratch.url!, settings: { "ping.interval": 0.5, "ping.timeout": 6 } });

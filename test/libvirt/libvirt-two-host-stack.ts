@@ -280,7 +280,10 @@ export function libvirtTwoHostStack(): { start(o: TwoHostStackOptions): Promise<
             const text = con.text();
             const from = text.indexOf(`GUEST-ECHO ${line}`);
             if (from < 0) return undefined;
-            return text.slice(from).split(/\r?\n/).map((l) => l.trim()).find((l) => l.startsWith(answer));
+            // Only whole lines: the last piece may still be arriving (a prefix of the answer).
+            const lines = text.slice(from).split(/\r?\n/);
+            lines.pop();
+            return lines.map((l) => l.trim()).find((l) => l.startsWith(answer));
           }, 20_000).catch((e: unknown) => { throw new Error(`${String(e)}\n--- received\n${con.text().slice(-1500)}`); });
         } finally {
           con.ws.close();

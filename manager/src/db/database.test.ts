@@ -1,5 +1,7 @@
 // The PostgreSQL pool survives losing idle connections (a server restart, an admin terminating
 // them) and closes only once its connections have really ended. Needs TEST_DATABASE_URL.
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { openDatabase, scratchDatabaseUrl } from "./database.js";
@@ -10,7 +12,7 @@ const url = process.env.TEST_DATABASE_URL;
 
 describe.skipIf(!url)("PostgreSQL pool", () => {
   it("replaces a connection terminated while idle instead of crashing, and closes cleanly", async () => {
-    const scratch = await scratchDatabaseUrl("orbit_pool");
+    const scratch = await scratchDatabaseUrl("orbit_pool", { migrated: true });
     const errors: Error[] = [];
     const database = await openDatabase({ url: scratch.url, onIdleError: (e) => errors.push(e) });
     try {
@@ -32,7 +34,7 @@ describe.skipIf(!url)("PostgreSQL pool", () => {
   });
 
   it("a connection terminated inside a transaction fails that transaction, not the process", async () => {
-    const scratch = await scratchDatabaseUrl("orbit_pool");
+    const scratch = await scratchDatabaseUrl("orbit_pool", { migrated: true });
     const active: Error[] = [];
     // Before the fix the checked-out client's 'error' had no listener: vitest reports such an
     // unhandled error as a failure (and orbit-manager died of it).
@@ -61,7 +63,7 @@ describe.skipIf(!url)("PostgreSQL pool", () => {
   });
 
   it("a transaction whose BEGIN meets a dead connection gives its client back (the pool never drains)", async () => {
-    const scratch = await scratchDatabaseUrl("orbit_pool");
+    const scratch = await scratchDatabaseUrl("orbit_pool", { migrated: true });
     // One client: a single leaked checkout would leave every later transaction waiting out the connect timeout.
     const database = await openDatabase({ url: scratch.url, poolSize: 1, onIdleError: () => {}, timeouts: { connectMs: 1500 } });
     const admin = new pg.Client({ connectionString: url });
@@ -90,7 +92,7 @@ describe.skipIf(!url)("PostgreSQL pool", () => {
   });
 
   it("a transaction that fails for a SQL reason keeps its healthy connection in the pool", async () => {
-    const scratch = await scratchDatabaseUrl("orbit_pool");
+    const scratch = await scratchDatabaseUrl("orbit_pool", { migrated: true });
     const database = await openDatabase({ url: scratch.url, poolSize: 1 });
     try {
       const pid = async () => ((await database.db.execute(sql`select pg_backend_pid() as pid`)) as unknown as { rows: { pid: number }[] }).rows[0]!.pid;
@@ -105,7 +107,7 @@ describe.skipIf(!url)("PostgreSQL pool", () => {
   });
 
   it("bounds statements and idle transactions on the server", async () => {
-    const scratch = await scratchDatabaseUrl("orbit_pool");
+    const scratch = await scratchDatabaseUrl("orbit_pool", { migrated: true });
     const database = await openDatabase({ url: scratch.url, timeouts: { statementMs: 300, idleInTransactionMs: 400 } });
     try {
       const settings = (await database.db.execute(sql`select current_setting('statement_timeout') as st, current_setting('idle_in_transaction_session_timeout') as it`)) as unknown as { rows: { st: string; it: string }[] };
@@ -115,6 +117,42 @@ describe.skipIf(!url)("PostgreSQL pool", () => {
     } finally {
       await database.close();
       await scratch.drop();
+    }
+  });
+
+  it("migrates an empty database from the first migration; a migrated scratch copy holds every migration, apart from the next copy", async () => {
+    // Tests copy a template migrated once per migration set: this one runs them all from nothing,
+    // as a new installation on PostgreSQL does.
+    const journal = JSON.parse(readFileSync(fileURLToPath(new URL("../../drizzle/meta/_journal.json", import.meta.url)), "utf8")) as { entries: unknown[] };
+    const applied = async (u: string | undefined) => {
+      const database = await openDatabase({ url: u });
+      try {
+        const r = (await database.db.execute(sql`select count(*)::int as n from drizzle.__drizzle_migrations`)) as unknown as { rows: { n: number }[] };
+        return { n: r.rows[0]!.n, database };
+      } catch (e) {
+        await database.close();
+        throw e;
+      }
+    };
+    const empty = await scratchDatabaseUrl("orbit_pool");
+    const a = await scratchDatabaseUrl("orbit_pool", { migrated: true });
+    const b = await scratchDatabaseUrl("orbit_pool", { migrated: true });
+    try {
+      const fromNothing = await applied(empty.url);
+      expect(fromNothing.n).toBe(journal.entries.length);
+      await fromNothing.database.close();
+      const copyA = await applied(a.url);
+      expect(copyA.n).toBe(journal.entries.length);
+      await copyA.database.db.execute(sql`insert into accounts (name) values ('only-in-a')`);
+      await copyA.database.close();
+      const copyB = await applied(b.url);
+      const rows = (await copyB.database.db.execute(sql`select count(*)::int as n from accounts where name = 'only-in-a'`)) as unknown as { rows: { n: number }[] };
+      expect(rows.rows[0]!.n).toBe(0);
+      await copyB.database.close();
+    } finally {
+      await empty.drop();
+      await a.drop();
+      await b.drop();
     }
   });
 });

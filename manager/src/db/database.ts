@@ -1,7 +1,9 @@
 // Opens the manager's database: PostgreSQL when a URL is given, else PGlite in a data folder
 // (the embedded default). Both run the same drizzle migrations at start.
+import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
@@ -115,20 +117,24 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
 
 /**
  * For tests: a scratch database on the server of TEST_DATABASE_URL (created now, dropped by
- * `drop`), or no URL when TEST_DATABASE_URL is unset (callers then use in-memory PGlite).
+ * `drop`), or no URL when TEST_DATABASE_URL is unset (callers then use in-memory PGlite). With
+ * `migrated`, it is a copy of a template database on which every migration has already run
+ * (migratedTemplate): a copy takes a fraction of running ~50 migrations again for each test.
  */
-export async function scratchDatabaseUrl(prefix = "orbit_test"): Promise<{ url?: string; drop: () => Promise<void> }> {
+export async function scratchDatabaseUrl(prefix = "orbit_test", opts: { migrated?: boolean } = {}): Promise<{ url?: string; drop: () => Promise<void> }> {
   const base = process.env.TEST_DATABASE_URL;
   if (!base) return { drop: async () => {} };
   const name = `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const template = opts.migrated ? await migratedTemplate(base) : undefined;
   const admin = new pg.Client({ connectionString: base });
   await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
+  try {
+    await inUseRetry(() => admin.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ""}`));
+  } finally {
+    await admin.end();
+  }
   return {
-    url: url.toString(),
+    url: databaseUrlOn(base, name),
     drop: async () => {
       const c = new pg.Client({ connectionString: base });
       await c.connect();
@@ -138,9 +144,69 @@ export async function scratchDatabaseUrl(prefix = "orbit_test"): Promise<{ url?:
   };
 }
 
+function databaseUrlOn(base: string, name: string): string {
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** PostgreSQL refuses to copy or rename a database a backend is still connected to (55006): one that just closed may take a moment to go. */
+async function inUseRetry<T>(fn: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if ((e as { code?: string }).code !== "55006" || i >= 50) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+let migrationsDigest: string | undefined;
+const templatesReady = new Set<string>();
+
+/**
+ * The name of a database on `base`'s server holding exactly the migrations of this checkout,
+ * made once per migration set (named by a digest of the migration files, so a branch with other
+ * migrations gets its own) under an advisory lock (test workers start together), migrated under a
+ * temporary name and renamed when complete: a run killed midway leaves no half-migrated template.
+ * Templates of older migration sets are left in place (another checkout may still use them).
+ */
+async function migratedTemplate(base: string): Promise<string> {
+  migrationsDigest ??= (() => {
+    const h = createHash("sha256");
+    for (const f of readdirSync(MIGRATIONS, { recursive: true }).map(String).sort()) {
+      const file = path.join(MIGRATIONS, f);
+      if (statSync(file).isFile()) h.update(f).update(readFileSync(file));
+    }
+    return h.digest("hex").slice(0, 16);
+  })();
+  const template = `orbit_tpl_${migrationsDigest}`;
+  if (templatesReady.has(template)) return template;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  try {
+    await admin.query("SELECT pg_advisory_lock(hashtext('orbit test database template'))");
+    const found = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [template]);
+    if (found.rowCount === 0) {
+      const building = `${template}_building`;
+      await admin.query(`DROP DATABASE IF EXISTS ${building} WITH (FORCE)`);
+      await admin.query(`CREATE DATABASE ${building}`);
+      const database = await openDatabase({ url: databaseUrlOn(base, building) });
+      await database.close();
+      await inUseRetry(() => admin.query(`ALTER DATABASE ${building} RENAME TO ${template}`));
+    }
+    templatesReady.add(template);
+    return template;
+  } finally {
+    await admin.query("SELECT pg_advisory_unlock(hashtext('orbit test database template'))").catch(() => undefined);
+    await admin.end();
+  }
+}
+
 /** For tests: a migrated database, on PostgreSQL when TEST_DATABASE_URL is set, else in-memory PGlite. */
 export async function openTestDatabase(): Promise<Database & { url?: string }> {
-  const scratch = await scratchDatabaseUrl();
+  const scratch = await scratchDatabaseUrl("orbit_test", { migrated: true });
   const database = await openDatabase({ url: scratch.url });
   return {
     ...database,

@@ -1,0 +1,15 @@
+import { PGlite } from "@electric-sql/pglite";
+import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
+import { drizzle } from "drizzle-orm/pglite";
+import { migrate } from "drizzle-orm/pglite/migrator";
+let t = Date.now();
+const c = new PGlite({ extensions: { pg_trgm } }); await c.waitReady;
+console.log("init", Date.now() - t); t = Date.now();
+await migrate(drizzle(c) as never, { migrationsFolder: "manager/drizzle" });
+console.log("migrate", Date.now() - t); t = Date.now();
+const blob = await c.dumpDataDir("none");
+console.log("dump", Date.now() - t, blob.size); t = Date.now();
+const c2 = new PGlite({ extensions: { pg_trgm }, loadDataDir: blob }); await c2.waitReady;
+console.log("load", Date.now() - t); t = Date.now();
+const r = await c2.query("select count(*) from vms");
+console.log(r.rows, Date.now() - t);
