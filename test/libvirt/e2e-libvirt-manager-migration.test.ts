@@ -72,6 +72,9 @@ describe.skipIf(skip)(`live migration through the manager's API between two real
       const j = await job(jobId);
       return j.status === "succeeded" || j.status === "failed" ? j : undefined;
     }, 180_000).catch((e: unknown) => { throw new Error(`${String(e)}\n${s.logs()}`); });
+    // The VM may have moved on between this poll's read of it and of its job: read it once more.
+    const last = (await s.instance(vm.id)).status as string;
+    if (statuses.at(-1) !== last) statuses.push(last);
     return { job: done, migration: await migration(migrationId), run: { apiMs: Date.now() - t, statuses, progress } };
   };
 
