@@ -2,7 +2,7 @@
 import { randomUUID } from "node:crypto";
 import { and, count, desc, eq, getTableColumns, ilike, inArray, isNull, or } from "drizzle-orm";
 import { ConflictError, InvalidArgumentError, NotFoundError, OrbitError, UnsupportedError } from "#shared/errors.js";
-import type { GpuDemand, PlacementPlan, PlacementRequest, PlacementResult } from "../allocator/types.js";
+import type { GpuDemand, PlacementPlan, PlacementRequest, PlacementResult, VmPlacement } from "../allocator/types.js";
 import { validateCallbackUrl, type CallbackAddressPolicy } from "../callbacks/callback-url.js";
 import type { CatalogService, DeployCatalogInput, Flavor, Image } from "../catalog/catalog-service.js";
 import type { Db } from "../db/database.js";
@@ -13,15 +13,15 @@ import type { NetworkService } from "../network/network-service.js";
 import type { DestroyRecurse, RunStrategy } from "./vm-lifecycle-options.js";
 import type { Environment } from "../environments/environment-service.js";
 import { AffinityGroupService } from "../placement/affinity-group-service.js";
-import type { PlacementService } from "../placement/placement-service.js";
+import type { CreatedVm, PlacementService } from "../placement/placement-service.js";
 import { labelsOf } from "../catalog/flavor-labels.js";
 import type { StoredPlacement, VmDetails } from "./vm-details.js";
 import { transitionVm } from "./vm-transitions.js";
 import { canDestroyFrom, isVmState } from "./vm-state-machine.js";
 import { containsPattern } from "../db/like-pattern.js";
 import type { SecurityRuleInput } from "#shared/security-rules.js";
-import { checkSecurityRules, securityRuleRows, securityRulesOf } from "../security-rules/security-rule-service.js";
-import { volumeAttachmentsOf } from "../storage/volume-service.js";
+import { checkSecurityRules, securityRuleRows, securityRulesOf, type StoredSecurityRule } from "../security-rules/security-rule-service.js";
+import { volumeAttachmentsOf, type VmVolumeAttachment } from "../storage/volume-service.js";
 import { attachBootVolume, bootableVolumeNamed, bootVolumePlacement, createBootVolume } from "../storage/boot-volumes.js";
 import { rootDiskGib } from "../storage/root-disks.js";
 
@@ -157,6 +157,10 @@ interface PlaceVmsContext {
 }
 
 type BootSource = { kind: "image" } | { kind: "new-volume"; sizeGib: number } | { kind: "volume"; volumeId: number };
+
+/** How the scheduler chose the VM's host, as stored in vms.placement (and shown to admins). */
+const storedPlacement = (plan: PlacementPlan, p: VmPlacement): StoredPlacement =>
+  ({ policy: plan.policy, seed: plan.seed, host: p.hostName, scores: p.scores, total: p.total, gpus: p.gpus });
 
 const isoView = (image: Image | undefined) => (image ? { id: image.id, name: image.name } : null);
 
@@ -295,13 +299,14 @@ export class VmService {
     if (input.assign_floating_ip === true && !network.floatingCidr) {
       throw new ConflictError(`${where} has no floating IP pool: an admin sets one (PUT /v1/admin/environments/${env.id}/network)`, undefined, { field: "assign_floating_ip" });
     }
-    await reserveAddresses(this.db, {
+    const fixedIps = await reserveAddresses(this.db, {
       networkId: network.id, kind: "fixed", range: vmAddressRange(parseCidr(network.cidr, "cidr")), vmUuids: uuids, what: `${where} network ${network.cidr}`,
     });
+    let floatingIps = new Map<string, string>();
     let committed: Awaited<ReturnType<PlacementService["placeAndCommit"]>>;
     try {
       if (input.assign_floating_ip === true) {
-        await reserveAddresses(this.db, {
+        floatingIps = await reserveAddresses(this.db, {
           networkId: network.id, kind: "floating", range: poolAddressRange(parseCidr(network.floatingCidr!, "floating_ip_pool")),
           vmUuids: uuids, what: `${where} floating IP pool ${network.floatingCidr}`,
         });
@@ -313,12 +318,61 @@ export class VmService {
     }
     const { plan, vms: result } = committed;
     // The jobs start before anything else can fail: once committed, the deploys run even if the
-    // read below does not (a database outage answers this request 503 but strands nothing).
+    // reads below do not (a database outage answers this request 503 but strands nothing).
     const jobIds = result.map((c) => c.jobId!);
     for (const id of jobIds) this.jobsQueue.enqueue(id);
-    const rows = await this.db.select().from(vms).where(inArray(vms.id, result.map((c) => c.id)));
-    const ordered = result.map((c) => rows.find((r) => r.id === c.id)!);
-    return { vms: await this.details(ordered, caller), jobIds, plan };
+    const vmsOut = await this.createdDetails(caller, input, result, plan, {
+      names, env, flavor, image, keyPair, callbackUrl, rules, boot, fixedIps, floatingIps,
+    });
+    return { vms: vmsOut, jobIds, plan };
+  }
+
+  /**
+   * The create's answer, from what its commit wrote (the VMs as they were committed: Creating),
+   * not read back: only the flavor's labels are read, and the rules and the boot volume's
+   * attachment when the create had them (their ids and times are the database's).
+   */
+  private async createdDetails(
+    caller: Caller, input: CreateVmInput, created: readonly CreatedVm[], plan: PlacementPlan,
+    o: Pick<PlaceVmsContext, "names" | "env" | "flavor" | "image" | "keyPair" | "callbackUrl" | "rules" | "boot"> & {
+      fixedIps: ReadonlyMap<string, string>; floatingIps: ReadonlyMap<string, string>;
+    },
+  ): Promise<VmDetails[]> {
+    const ids = created.map((c) => c.id);
+    const [labels, rules, attachments] = await Promise.all([
+      labelsOf(this.db, [o.flavor.id]),
+      o.rules.length > 0 ? securityRulesOf(this.db, ids) : new Map<number, StoredSecurityRule[]>(),
+      o.boot.kind !== "image" ? volumeAttachmentsOf(this.db, ids) : new Map<number, VmVolumeAttachment[]>(),
+    ]);
+    const admin = caller.role === "admin";
+    return created.map((c) => {
+      const p = plan.placements.find((x) => x.index === c.index)!;
+      return {
+        id: c.id,
+        uuid: c.uuid,
+        name: o.names[c.index]!,
+        state: "Creating",
+        stateReason: "",
+        labels: input.labels ?? [],
+        callbackUrl: o.callbackUrl,
+        keyName: o.keyPair?.name ?? null,
+        runStrategy: input.run_strategy ?? null,
+        haEnabled: input.ha_enabled ?? false,
+        createdAt: c.createdAt,
+        environment: o.env,
+        flavor: o.flavor,
+        flavorLabels: labels.get(o.flavor.id) ?? [],
+        image: o.image,
+        // Created from an ISO: it is in the cdrom (placeVms' after).
+        iso: o.image.format === "iso" ? isoView(o.image) : null,
+        host: admin ? { id: Number(p.hostId), name: p.hostName } : null,
+        placement: admin ? storedPlacement(plan, p) : null,
+        fixedIp: o.fixedIps.get(c.uuid) ?? null,
+        floatingIp: o.floatingIps.get(c.uuid) ?? null,
+        securityRules: rules.get(c.id) ?? [],
+        volumeAttachments: attachments.get(c.id) ?? [],
+      };
+    });
   }
 
   /**
@@ -336,7 +390,7 @@ export class VmService {
         runStrategy: input.run_strategy ?? null, haEnabled: input.ha_enabled ?? false,
         // Its owned root disk counts in its cluster's pool; a VM booting from a volume has none (the volume counts).
         rootDiskGib: boot.kind === "image" ? rootDiskGib(flavor, image) : null,
-        placement: { policy: plan.policy, seed: plan.seed, host: p.hostName, scores: p.scores, total: p.total, gpus: p.gpus } satisfies StoredPlacement,
+        placement: { ...storedPlacement(plan, p) },
       }),
       jobKind: "vm.deploy",
       ...(start ? {} : { jobInput: { start: false } }),
