@@ -94,7 +94,7 @@ export interface JobRunnerOptions {
   /** The clock (ms) lease expiries are computed with. */
   now?: () => number;
   /**
-   * Progress is written at most this often per job (default 250 ms), the first time this long
+   * Progress is written at most this often per job (default 500 ms), the first time this long
    * after the attempt began, the latest value then: a short job (a deploy whose host answers at
    * once) writes none, and its final status says 100.
    */
@@ -308,7 +308,7 @@ export class JobRunner {
   private async progress(jobId: number, pct: number, signal: AbortSignal): Promise<void> {
     const p = this.progressOf.get(jobId);
     if (!p) return;
-    const every = this.o.progressEveryMs ?? 250;
+    const every = this.o.progressEveryMs ?? 500;
     const now = Date.now();
     p.pct = Math.round(pct);
     if (p.timer || p.writing) return;
@@ -337,7 +337,7 @@ export class JobRunner {
       p.writing = undefined;
       // A newer value came while this one was written: it goes at the next turn.
       if (p.pct !== undefined && this.progressOf.get(jobId) === p && !p.timer) {
-        p.timer = setTimeout(() => { p.timer = undefined; void this.flushProgress(jobId, p); }, this.o.progressEveryMs ?? 250);
+        p.timer = setTimeout(() => { p.timer = undefined; void this.flushProgress(jobId, p); }, this.o.progressEveryMs ?? 500);
         p.timer.unref();
       }
     });

@@ -10,7 +10,7 @@ import type { CommandDispatcher } from "../agents/command-dispatcher.js";
 import type { Db } from "../db/database.js";
 import { vms } from "../db/schema.js";
 import type { SettingsRegistry } from "../settings/settings-registry.js";
-import { transitionVm } from "../vm/vm-transitions.js";
+import { transitionVm, transitionVmNow } from "../vm/vm-transitions.js";
 import type { JobHandler } from "./job-runner.js";
 import { loadStartInputs } from "./start-inputs.js";
 import { buildVmSpec, instanceNameFlag } from "./vm-spec.js";
@@ -36,7 +36,8 @@ export function vmDeployJob(db: Db, dispatcher: CommandDispatcher, settings: Set
       });
       return {};
     }
-    const moved = await db.transaction((tx) => transitionVm(tx, vmId, "Starting", `job ${job.id}: deploy`, { onlyFrom: ["Creating"] }));
+    // One statement (its own transaction) unless the VM has a callback to queue with it.
+    const moved = await transitionVmNow(db, vmId, "Starting", `job ${job.id}: deploy`, { onlyFrom: ["Creating"] });
     // The row as the transition wrote it; read only when it did not move (a step run again).
     const [vm] = moved ? [moved.vm] : await db.select().from(vms).where(eq(vms.id, job.vmId));
     if (!vm) throw new OrbitError("internal", `VM ${job.vmId} vanished`);
@@ -59,10 +60,15 @@ export function vmDeployJob(db: Db, dispatcher: CommandDispatcher, settings: Set
     if (result.domain?.powerState !== PowerState.POWER_STATE_RUNNING) {
       throw new OrbitError("hypervisor_error", `agent started the domain but reports it ${PowerState[result.domain?.powerState ?? 0]}`);
     }
-    await db.transaction(async (tx) => {
-      const moved = await transitionVm(tx, vm.id, "Running", "agent reported the domain running", { onlyFrom: ["Starting"], powerState: "RUNNING" });
-      if (moved) await settleBootVolume(tx, vm);
-    });
+    const running = { onlyFrom: ["Starting"], powerState: "RUNNING" } as const;
+    if (vm.bootVolumeId == null) {
+      await transitionVmNow(db, vm.id, "Running", "agent reported the domain running", running);
+    } else {
+      await db.transaction(async (tx) => {
+        const moved = await transitionVm(tx, vm.id, "Running", "agent reported the domain running", running);
+        if (moved) await settleBootVolume(tx, vm);
+      });
+    }
     await queueFirewallIfChanged(db, vm, spec.firewall, queue);
     return { host_id: vm.hostId };
   };
