@@ -8,11 +8,11 @@
 // by another's sweep once their leases expire; a manager that lost a lease (renewal or a status
 // write matched no row) aborts the job's handler and writes nothing more about it.
 import { randomUUID } from "node:crypto";
-import { and, eq, inArray, isNull, lt, lte, notInArray, or, sql } from "drizzle-orm";
+import { and, eq, getTableColumns, inArray, isNull, lt, lte, notInArray, or, sql } from "drizzle-orm";
 import type { Logger } from "pino";
 import { OrbitError, databaseUnavailableFrom, toErrorInfo } from "#shared/errors.js";
 import type { Db } from "../db/database.js";
-import { jobs } from "../db/schema.js";
+import { jobs, vms } from "../db/schema.js";
 
 export type JobRow = typeof jobs.$inferSelect;
 
@@ -59,6 +59,11 @@ export type Job = Omit<JobRow, "result" | "leaseOwner" | "leaseExpiresAt"> & { r
 
 export interface JobContext {
   job: JobRow;
+  /**
+   * The job's VM's callback URL as the claim that began this attempt read it ("" none; undefined:
+   * not read, e.g. a retried attempt): lets an action callback at the start skip its own read.
+   */
+  vmCallbackUrl?: string | undefined;
   attempt: number;
   log: Logger;
   progress(pct: number): Promise<void>;
@@ -110,6 +115,9 @@ export interface JobMetrics {
 }
 
 const defaultDatabaseRetryMs = (failures: number) => Math.min(10_000, 500 * 2 ** (failures - 1));
+
+/** A claimed job's row, with its VM's callback URL when the claim read it. */
+type ClaimedJob = JobRow & { vmCallbackUrl?: string | null };
 
 /** Jobs still to run: pending, or running in a manager that may have died. */
 const OPEN = ["pending", "running"] as const;
@@ -168,7 +176,7 @@ export class JobRunner {
    * Runs a job whose lease `claimed` takes (or was taken already: () => true); a claim that
    * returns the job's row began its attempt already (claimOne with `begin`).
    */
-  private start(jobId: number, claimed: () => Promise<JobRow | boolean>): void {
+  private start(jobId: number, claimed: () => Promise<ClaimedJob | boolean>): void {
     const lost = new AbortController();
     this.lost.set(jobId, lost);
     this.startRenewing();
@@ -200,14 +208,18 @@ export class JobRunner {
    * Takes one job's lease: free, or already this manager's. Atomic (row lock, re-checked). Its row,
    * or undefined. `begin`: the same statement begins an attempt (what run() would write next).
    */
-  private async claimOne(jobId: number, force = false, begin = false): Promise<JobRow | undefined> {
+  private async claimOne(jobId: number, force = false, begin = false): Promise<ClaimedJob | undefined> {
     const [row] = await this.o.db.update(jobs).set({
       leaseOwner: this.owner, leaseExpiresAt: this.leaseExpiry(),
       ...(begin ? { status: "running", attempts: sql`${jobs.attempts} + 1`, updatedAt: new Date() } : {}),
     })
       .where(and(eq(jobs.id, jobId), inArray(jobs.status, [...OPEN]), force ? undefined : or(
         isNull(jobs.leaseOwner), eq(jobs.leaseOwner, this.owner), lte(jobs.leaseExpiresAt, new Date(this.now())),
-      ))).returning();
+      ))).returning({
+        ...getTableColumns(jobs),
+        // Read with the claim for the attempt it begins (JobContext.vmCallbackUrl); null: no VM.
+        ...(begin ? { vmCallbackUrl: sql<string | null>`(select ${vms.callbackUrl} from ${vms} where ${vms.id} = ${jobs.vmId})` } : {}),
+      });
     return row;
   }
 
@@ -360,7 +372,7 @@ export class JobRunner {
    * failure is not the job's failure, so it costs no attempt's verdict and never leaves the job
    * `running` with nobody running it.
    */
-  private async runThroughOutages(jobId: number, claimed?: JobRow): Promise<void> {
+  private async runThroughOutages(jobId: number, claimed?: ClaimedJob): Promise<void> {
     const wait = this.o.databaseRetryMs ?? defaultDatabaseRetryMs;
     for (let failures = 1; ; failures++) {
       try {
@@ -449,16 +461,17 @@ export class JobRunner {
    * `claimed`: the job's row as its claim just returned it, its attempt begun (read again, and
    * the attempt begun here, on every later pass).
    */
-  private async run(jobId: number, claimed?: JobRow): Promise<void> {
+  private async run(jobId: number, claimed?: ClaimedJob): Promise<void> {
     const max = this.o.maxAttempts ?? 8;
     const maxAttempts = typeof max === "number" ? () => max : max;
     const backoff = this.o.backoffMs ?? ((a: number) => Math.min(10_000, 250 * 2 ** (a - 1)));
     for (;;) {
       if (this.stopped || this.hasLost(jobId)) return;
-      const [job] = claimed ? [claimed] : await this.o.db.select().from(jobs).where(eq(jobs.id, jobId));
+      const [row]: (ClaimedJob | undefined)[] = claimed ? [claimed] : await this.o.db.select().from(jobs).where(eq(jobs.id, jobId));
       const begun = claimed !== undefined;
       claimed = undefined;
-      if (!job || job.status === "succeeded" || job.status === "failed") return;
+      if (!row || row.status === "succeeded" || row.status === "failed") return;
+      const { vmCallbackUrl, ...job } = row;
       const handler = this.handlers.get(job.kind);
       const attempt = begun ? job.attempts : job.attempts + 1;
       if (!begun && !await this.write(jobId, { status: "running", attempts: attempt, updatedAt: new Date() })) return;
@@ -470,6 +483,7 @@ export class JobRunner {
         if (!handler) throw new OrbitError("internal", `no handler for job kind ${job.kind}`);
         const result = await handler({
           job: { ...job, attempts: attempt, status: "running" },
+          vmCallbackUrl: vmCallbackUrl ?? undefined,
           attempt,
           log,
           signal,

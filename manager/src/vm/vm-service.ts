@@ -1,12 +1,12 @@
 // Virtual machines as users see them: create (place + commit + deploy job), list, get, delete.
 import { randomUUID } from "node:crypto";
-import { and, count, desc, eq, getTableColumns, ilike, inArray, isNull, or } from "drizzle-orm";
+import { and, count, desc, eq, getTableColumns, ilike, inArray, isNull, or, sql } from "drizzle-orm";
 import { ConflictError, InvalidArgumentError, NotFoundError, OrbitError, UnsupportedError } from "#shared/errors.js";
 import type { GpuDemand, PlacementPlan, PlacementRequest, PlacementResult, VmPlacement } from "../allocator/types.js";
 import { validateCallbackUrl, type CallbackAddressPolicy } from "../callbacks/callback-url.js";
 import type { CatalogService, DeployCatalogInput, Flavor, Image } from "../catalog/catalog-service.js";
 import type { Db } from "../db/database.js";
-import { affinityGroupMembers, environments, flavors, hosts, images, ipAllocations, jobs, keypairs, regions, securityRules, vms } from "../db/schema.js";
+import { affinityGroupMembers, environments, flavors, hosts, images, ipAllocations, jobs, keypairs, networks, regions, securityRules, vms } from "../db/schema.js";
 import { parseCidr, poolAddressRange, vmAddressRange } from "../network/cidr.js";
 import { releaseUnplaced, reserveAddresses } from "../network/ipam.js";
 import type { NetworkService } from "../network/network-service.js";
@@ -14,7 +14,8 @@ import type { DestroyRecurse, RunStrategy } from "./vm-lifecycle-options.js";
 import type { Environment } from "../environments/environment-service.js";
 import { AffinityGroupService } from "../placement/affinity-group-service.js";
 import type { CreatedVm, PlacementService } from "../placement/placement-service.js";
-import { labelsOf } from "../catalog/flavor-labels.js";
+import { labelsOf, type FlavorLabel } from "../catalog/flavor-labels.js";
+import { rowFromJson } from "../db/json-rows.js";
 import type { StoredPlacement, VmDetails } from "./vm-details.js";
 import { transitionVm } from "./vm-transitions.js";
 import { canDestroyFrom, isVmState } from "./vm-state-machine.js";
@@ -130,12 +131,14 @@ type VmRow = typeof vms.$inferSelect;
 export async function keyPairNamed(db: Db, accountId: number, env: { id: number; name: string }, name: string): Promise<{ name: string; publicKey: string }> {
   const [kp] = await db.select({ name: keypairs.name, publicKey: keypairs.publicKey }).from(keypairs)
     .where(and(eq(keypairs.accountId, accountId), eq(keypairs.environmentId, env.id), eq(keypairs.name, name)));
-  if (!kp) {
-    throw new OrbitError("not_found", `key_name: your account has no key pair named "${name}" in environment "${env.name}"`, {
-      details: { resource: "key pair", id: name, field: "key_name" },
-    });
-  }
+  if (!kp) throw noKeyPair(env, name);
   return kp;
+}
+
+function noKeyPair(env: { name: string }, name: string): OrbitError {
+  return new OrbitError("not_found", `key_name: your account has no key pair named "${name}" in environment "${env.name}"`, {
+    details: { resource: "key pair", id: name, field: "key_name" },
+  });
 }
 
 /** What a create resolved before placing its VMs. */
@@ -273,7 +276,10 @@ export class VmService {
       boot = { kind: "volume", volumeId: volume.id };
       bootPlacement = await bootVolumePlacement(this.db, volume);
     }
-    const keyPair = input.key_name ? await this.keyPairNamed(caller, env, input.key_name) : undefined;
+    // The key pair, the environment's network and the flavor's labels (for the answer): one statement.
+    const found = await this.createReads(caller, env, input.key_name, flavor.id);
+    if (input.key_name && !found.keyPair) throw noKeyPair(env, input.key_name);
+    const keyPair = input.key_name ? found.keyPair : undefined;
     const names = count === 1 ? [input.name] : Array.from({ length: count }, (_, i) => `${input.name}-${i + 1}`);
     for (const n of names) {
       if (n.length > 50) throw new InvalidArgumentError("name", `name "${n}" is longer than 50 characters`);
@@ -294,7 +300,8 @@ export class VmService {
     // shared with concurrent deploys: a full network is a 409 before anything is placed, and a
     // refused placement releases them. A group commit cannot take them in its statement without
     // one request's full network failing the others of its batch.
-    const network = await this.networks.forEnvironment(env);
+    // Made now when the environment has none yet.
+    const network = found.network ?? await this.networks.forEnvironment(env);
     const where = `environment "${env.name}"`;
     if (input.assign_floating_ip === true && !network.floatingCidr) {
       throw new ConflictError(`${where} has no floating IP pool: an admin sets one (PUT /v1/admin/environments/${env.id}/network)`, undefined, { field: "assign_floating_ip" });
@@ -322,7 +329,7 @@ export class VmService {
     const jobIds = result.map((c) => c.jobId!);
     for (const id of jobIds) this.jobsQueue.enqueue(id);
     const vmsOut = await this.createdDetails(caller, input, result, plan, {
-      names, env, flavor, image, keyPair, callbackUrl, rules, boot, fixedIps, floatingIps,
+      names, env, flavor, image, keyPair, callbackUrl, rules, boot, fixedIps, floatingIps, flavorLabels: found.flavorLabels,
     });
     return { vms: vmsOut, jobIds, plan };
   }
@@ -335,12 +342,11 @@ export class VmService {
   private async createdDetails(
     caller: Caller, input: CreateVmInput, created: readonly CreatedVm[], plan: PlacementPlan,
     o: Pick<PlaceVmsContext, "names" | "env" | "flavor" | "image" | "keyPair" | "callbackUrl" | "rules" | "boot"> & {
-      fixedIps: ReadonlyMap<string, string>; floatingIps: ReadonlyMap<string, string>;
+      fixedIps: ReadonlyMap<string, string>; floatingIps: ReadonlyMap<string, string>; flavorLabels: FlavorLabel[];
     },
   ): Promise<VmDetails[]> {
     const ids = created.map((c) => c.id);
-    const [labels, rules, attachments] = await Promise.all([
-      labelsOf(this.db, [o.flavor.id]),
+    const [rules, attachments] = await Promise.all([
       o.rules.length > 0 ? securityRulesOf(this.db, ids) : new Map<number, StoredSecurityRule[]>(),
       o.boot.kind !== "image" ? volumeAttachmentsOf(this.db, ids) : new Map<number, VmVolumeAttachment[]>(),
     ]);
@@ -361,7 +367,7 @@ export class VmService {
         createdAt: c.createdAt,
         environment: o.env,
         flavor: o.flavor,
-        flavorLabels: labels.get(o.flavor.id) ?? [],
+        flavorLabels: o.flavorLabels,
         image: o.image,
         // Created from an ISO: it is in the cdrom (placeVms' after).
         iso: o.image.format === "iso" ? isoView(o.image) : null,
@@ -415,8 +421,25 @@ export class VmService {
     });
   }
 
-  private keyPairNamed(caller: Caller, env: { id: number; name: string }, name: string): Promise<{ name: string; publicKey: string }> {
-    return keyPairNamed(this.db, caller.accountId, env, name);
+  /** A create's reads after the catalog's, in one statement: the named key pair, the environment's network (if made yet), the flavor's labels. */
+  private async createReads(caller: Caller, env: { id: number }, keyName: string | undefined, flavorId: number): Promise<{
+    keyPair: { name: string; publicKey: string } | undefined; network: typeof networks.$inferSelect | undefined; flavorLabels: FlavorLabel[];
+  }> {
+    const res = (await this.db.execute(sql`
+      select
+        (select json_build_object('name', k.name, 'publicKey', k.public_key) from keypairs k
+           where k.account_id = ${caller.accountId} and k.environment_id = ${env.id} and k.name = ${keyName ?? null}::text) as key_pair,
+        (select row_to_json(n) from networks n where n.environment_id = ${env.id}) as network,
+        (select coalesce(json_agg(json_build_object('id', l.id, 'label', l.label) order by l.id), '[]'::json)
+           from flavor_labels l where l.flavor_id = ${flavorId}) as labels`)) as unknown as { rows: Record<string, unknown>[] };
+    const r = res.rows[0]!;
+    const j = <T>(v: unknown): T => (typeof v === "string" ? JSON.parse(v) : v) as T;
+    const network = j<Record<string, unknown> | null>(r.network);
+    return {
+      keyPair: j<{ name: string; publicKey: string } | null>(r.key_pair) ?? undefined,
+      network: network ? rowFromJson(networks, network) : undefined,
+      flavorLabels: j<FlavorLabel[]>(r.labels),
+    };
   }
 
   private scope(caller: Caller) {
