@@ -43,7 +43,8 @@ export async function enqueueVolumeCallback(tx: Tx | Db, url: string, event: Vol
 export function withActionCallbacks(db: Db, handler: JobHandler): JobHandler {
   return async (ctx) => {
     const vmId = ctx.job.vmId;
-    if (vmId != null) await enqueueVmCallback(db, vmId, (vm) => actionEvent(vm, ctx.job, "requested"));
+    // Not read again when the job's claim just found the VM without a callback URL.
+    if (vmId != null && ctx.vmCallbackUrl !== "") await enqueueVmCallback(db, vmId, (vm) => actionEvent(vm, ctx.job, "requested"));
     const result = await handler(ctx);
     if (vmId != null) await enqueueVmCallback(db, vmId, (vm) => actionEvent(vm, ctx.job, "succeeded", new Date()));
     return result;

@@ -8,11 +8,11 @@
 // by another's sweep once their leases expire; a manager that lost a lease (renewal or a status
 // write matched no row) aborts the job's handler and writes nothing more about it.
 import { randomUUID } from "node:crypto";
-import { and, eq, inArray, isNull, lt, lte, notInArray, or, sql } from "drizzle-orm";
+import { and, eq, getTableColumns, inArray, isNull, lt, lte, notInArray, or, sql } from "drizzle-orm";
 import type { Logger } from "pino";
 import { OrbitError, databaseUnavailableFrom, toErrorInfo } from "#shared/errors.js";
 import type { Db } from "../db/database.js";
-import { jobs } from "../db/schema.js";
+import { jobs, vms } from "../db/schema.js";
 
 export type JobRow = typeof jobs.$inferSelect;
 
@@ -59,6 +59,11 @@ export type Job = Omit<JobRow, "result" | "leaseOwner" | "leaseExpiresAt"> & { r
 
 export interface JobContext {
   job: JobRow;
+  /**
+   * The job's VM's callback URL as the claim that began this attempt read it ("" none; undefined:
+   * not read, e.g. a retried attempt): lets an action callback at the start skip its own read.
+   */
+  vmCallbackUrl?: string | undefined;
   attempt: number;
   log: Logger;
   progress(pct: number): Promise<void>;
@@ -93,7 +98,16 @@ export interface JobRunnerOptions {
   renewEveryMs?: number;
   /** The clock (ms) lease expiries are computed with. */
   now?: () => number;
+  /**
+   * Progress is written at most this often per job (default 500 ms), the first time this long
+   * after the attempt began, the latest value then: a short job (a deploy whose host answers at
+   * once) writes none, and its final status says 100.
+   */
+  progressEveryMs?: number;
 }
+
+/** A running attempt's progress not yet written, and the write under way (the status writes wait for it). */
+interface PendingProgress { pct?: number; timer?: NodeJS.Timeout; writing?: Promise<void>; lastAt: number }
 
 export interface JobMetrics {
   jobSettled(kind: string, outcome: "succeeded" | "failed", seconds: number, code?: string): void;
@@ -101,6 +115,9 @@ export interface JobMetrics {
 }
 
 const defaultDatabaseRetryMs = (failures: number) => Math.min(10_000, 500 * 2 ** (failures - 1));
+
+/** A claimed job's row, with its VM's callback URL when the claim read it. */
+type ClaimedJob = JobRow & { vmCallbackUrl?: string | null };
 
 /** Jobs still to run: pending, or running in a manager that may have died. */
 const OPEN = ["pending", "running"] as const;
@@ -112,6 +129,8 @@ export class JobRunner {
   private readonly lost = new Map<number, AbortController>();
   /** Jobs whose final status write gave their lease up already (no release, no renewal). */
   private readonly settled = new Set<number>();
+  /** Per running attempt, its coalesced progress (see progressEveryMs). */
+  private readonly progressOf = new Map<number, PendingProgress>();
   private stopped = false;
   private readonly stopping = new AbortController();
   /** This manager instance: the lease owner of the jobs it runs. */
@@ -143,7 +162,8 @@ export class JobRunner {
     if (this.stopped || this.active.has(jobId)) return;
     this.start(jobId, async () => {
       try {
-        return (await this.claimOne(jobId)) ?? false;
+        // Claimed and its attempt begun (running, attempts + 1) in one statement.
+        return (await this.claimOne(jobId, false, true)) ?? false;
       } catch (e) {
         // Left for the sweep (this or another manager's) once its grace is over.
         if (!databaseUnavailableFrom(e) || !this.o.onDatabaseUnavailable?.(e)) this.o.log.warn({ err: e, jobId }, "claiming a job failed; the sweep runs it");
@@ -154,16 +174,20 @@ export class JobRunner {
 
   /**
    * Runs a job whose lease `claimed` takes (or was taken already: () => true); a claim that
-   * returns the job's row saves its first read.
+   * returns the job's row began its attempt already (claimOne with `begin`).
    */
-  private start(jobId: number, claimed: () => Promise<JobRow | boolean>): void {
+  private start(jobId: number, claimed: () => Promise<ClaimedJob | boolean>): void {
     const lost = new AbortController();
     this.lost.set(jobId, lost);
     this.startRenewing();
     const p = claimed()
       .then((mine) => mine ? this.runThroughOutages(jobId, mine === true ? undefined : mine).finally(() => this.release(jobId)) : undefined)
       .catch((e) => this.o.log.error({ err: e, jobId }, "job runner failed; the job is resumed when its lease expires"))
-      .finally(() => { this.active.delete(jobId); this.lost.delete(jobId); this.settled.delete(jobId); });
+      .finally(() => {
+        this.active.delete(jobId); this.lost.delete(jobId); this.settled.delete(jobId);
+        clearTimeout(this.progressOf.get(jobId)?.timer);
+        this.progressOf.delete(jobId);
+      });
     this.active.set(jobId, p);
   }
 
@@ -180,12 +204,22 @@ export class JobRunner {
     ));
   }
 
-  /** Takes one job's lease: free, or already this manager's. Atomic (row lock, re-checked). Its row, or undefined. */
-  private async claimOne(jobId: number, force = false): Promise<JobRow | undefined> {
-    const [row] = await this.o.db.update(jobs).set({ leaseOwner: this.owner, leaseExpiresAt: this.leaseExpiry() })
+  /**
+   * Takes one job's lease: free, or already this manager's. Atomic (row lock, re-checked). Its row,
+   * or undefined. `begin`: the same statement begins an attempt (what run() would write next).
+   */
+  private async claimOne(jobId: number, force = false, begin = false): Promise<ClaimedJob | undefined> {
+    const [row] = await this.o.db.update(jobs).set({
+      leaseOwner: this.owner, leaseExpiresAt: this.leaseExpiry(),
+      ...(begin ? { status: "running", attempts: sql`${jobs.attempts} + 1`, updatedAt: new Date() } : {}),
+    })
       .where(and(eq(jobs.id, jobId), inArray(jobs.status, [...OPEN]), force ? undefined : or(
         isNull(jobs.leaseOwner), eq(jobs.leaseOwner, this.owner), lte(jobs.leaseExpiresAt, new Date(this.now())),
-      ))).returning();
+      ))).returning({
+        ...getTableColumns(jobs),
+        // Read with the claim for the attempt it begins (JobContext.vmCallbackUrl); null: no VM.
+        ...(begin ? { vmCallbackUrl: sql<string | null>`(select ${vms.callbackUrl} from ${vms} where ${vms.id} = ${jobs.vmId})` } : {}),
+      });
     return row;
   }
 
@@ -267,6 +301,7 @@ export class JobRunner {
    */
   private async write(jobId: number, set: Partial<typeof jobs.$inferInsert>, final = false): Promise<boolean> {
     if (this.hasLost(jobId)) return false;
+    if (set.progress === undefined || final) await this.endProgress(jobId);
     // The final status gives the lease up in the same statement (what release() would do next).
     const rows = await this.o.db.update(jobs).set(final ? { ...set, leaseOwner: null, leaseExpiresAt: new Date(this.now()) } : set)
       .where(and(eq(jobs.id, jobId), eq(jobs.leaseOwner, this.owner))).returning({ id: jobs.id });
@@ -279,12 +314,65 @@ export class JobRunner {
   }
 
   /**
+   * A handler's progress: written now when the last write (or the attempt's start) is
+   * progressEveryMs old, else kept and written then (the latest value) unless the attempt ended first.
+   */
+  private async progress(jobId: number, pct: number, signal: AbortSignal): Promise<void> {
+    const p = this.progressOf.get(jobId);
+    if (!p) return;
+    const every = this.o.progressEveryMs ?? 500;
+    const now = Date.now();
+    p.pct = Math.round(pct);
+    if (p.timer || p.writing) return;
+    if (now - p.lastAt >= every) {
+      if (!await this.flushProgress(jobId, p)) throw signal.reason;
+      return;
+    }
+    p.timer = setTimeout(() => {
+      p.timer = undefined;
+      void this.flushProgress(jobId, p);
+    }, p.lastAt + every - now);
+    p.timer.unref();
+  }
+
+  /** Writes the kept progress (false: the lease is lost). */
+  private async flushProgress(jobId: number, p: PendingProgress): Promise<boolean> {
+    if (p.pct === undefined || this.progressOf.get(jobId) !== p) return true;
+    const pct = p.pct;
+    p.pct = undefined;
+    p.lastAt = Date.now();
+    let ok = true;
+    p.writing = this.write(jobId, { progress: pct, updatedAt: new Date() }).then((w) => { ok = w; }, (e: unknown) => {
+      // Progress is advisory: a failed write is not the job's failure (the next status write meets the outage).
+      if (!databaseUnavailableFrom(e) || !this.o.onDatabaseUnavailable?.(e)) this.o.log.warn({ err: e, jobId }, "writing a job's progress failed");
+    }).finally(() => {
+      p.writing = undefined;
+      // A newer value came while this one was written: it goes at the next turn.
+      if (p.pct !== undefined && this.progressOf.get(jobId) === p && !p.timer) {
+        p.timer = setTimeout(() => { p.timer = undefined; void this.flushProgress(jobId, p); }, this.o.progressEveryMs ?? 500);
+        p.timer.unref();
+      }
+    });
+    await p.writing;
+    return ok;
+  }
+
+  /** The attempt's status is written next: its kept progress is dropped and a progress write under way finishes first. */
+  private async endProgress(jobId: number): Promise<void> {
+    const p = this.progressOf.get(jobId);
+    if (!p) return;
+    this.progressOf.delete(jobId);
+    clearTimeout(p.timer);
+    await p.writing;
+  }
+
+  /**
    * Runs a job; when the database fails under it (lost connection, outage) the job is run again
    * once the wait is over, from its current row: handlers are idempotent steps, and a database
    * failure is not the job's failure, so it costs no attempt's verdict and never leaves the job
    * `running` with nobody running it.
    */
-  private async runThroughOutages(jobId: number, claimed?: JobRow): Promise<void> {
+  private async runThroughOutages(jobId: number, claimed?: ClaimedJob): Promise<void> {
     const wait = this.o.databaseRetryMs ?? defaultDatabaseRetryMs;
     for (let failures = 1; ; failures++) {
       try {
@@ -369,31 +457,37 @@ export class JobRunner {
     clearInterval(this.renewer);
   }
 
-  /** `claimed`: the job's row as its claim just returned it (read again on every later pass). */
-  private async run(jobId: number, claimed?: JobRow): Promise<void> {
+  /**
+   * `claimed`: the job's row as its claim just returned it, its attempt begun (read again, and
+   * the attempt begun here, on every later pass).
+   */
+  private async run(jobId: number, claimed?: ClaimedJob): Promise<void> {
     const max = this.o.maxAttempts ?? 8;
     const maxAttempts = typeof max === "number" ? () => max : max;
     const backoff = this.o.backoffMs ?? ((a: number) => Math.min(10_000, 250 * 2 ** (a - 1)));
     for (;;) {
       if (this.stopped || this.hasLost(jobId)) return;
-      const [job] = claimed ? [claimed] : await this.o.db.select().from(jobs).where(eq(jobs.id, jobId));
+      const [row]: (ClaimedJob | undefined)[] = claimed ? [claimed] : await this.o.db.select().from(jobs).where(eq(jobs.id, jobId));
+      const begun = claimed !== undefined;
       claimed = undefined;
-      if (!job || job.status === "succeeded" || job.status === "failed") return;
+      if (!row || row.status === "succeeded" || row.status === "failed") return;
+      const { vmCallbackUrl, ...job } = row;
       const handler = this.handlers.get(job.kind);
-      const attempt = job.attempts + 1;
-      if (!await this.write(jobId, { status: "running", attempts: attempt, updatedAt: new Date() })) return;
+      const attempt = begun ? job.attempts : job.attempts + 1;
+      if (!begun && !await this.write(jobId, { status: "running", attempts: attempt, updatedAt: new Date() })) return;
+      await this.endProgress(jobId);
+      this.progressOf.set(jobId, { lastAt: Date.now() });
       const log = this.o.log.child({ jobId, kind: job.kind, vmId: job.vmId, attempt });
       const signal = AbortSignal.any([this.stopping.signal, this.lost.get(jobId)!.signal]);
       try {
         if (!handler) throw new OrbitError("internal", `no handler for job kind ${job.kind}`);
         const result = await handler({
           job: { ...job, attempts: attempt, status: "running" },
+          vmCallbackUrl: vmCallbackUrl ?? undefined,
           attempt,
           log,
           signal,
-          progress: async (pct) => {
-            if (!await this.write(jobId, { progress: Math.round(pct), updatedAt: new Date() })) throw signal.reason;
-          },
+          progress: (pct) => this.progress(jobId, pct, signal),
         });
         if (!await this.write(jobId, {
           status: "succeeded", progress: 100, result: result ?? {}, error: null, updatedAt: new Date(), finishedAt: new Date(),

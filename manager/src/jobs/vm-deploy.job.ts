@@ -8,19 +8,17 @@ import { OrbitError } from "#shared/errors.js";
 import { PowerState } from "#shared/protocol.js";
 import type { CommandDispatcher } from "../agents/command-dispatcher.js";
 import type { Db } from "../db/database.js";
-import { allocations, gpuAllocations, gpus, images, vms } from "../db/schema.js";
+import { vms } from "../db/schema.js";
 import type { SettingsRegistry } from "../settings/settings-registry.js";
-import { transitionVm } from "../vm/vm-transitions.js";
+import { transitionVm, transitionVmNow } from "../vm/vm-transitions.js";
 import type { JobHandler } from "./job-runner.js";
+import { loadStartInputs } from "./start-inputs.js";
 import { buildVmSpec, instanceNameFlag } from "./vm-spec.js";
 import { withStartHeadroom } from "./start-headroom.js";
 import { settleBootVolume } from "../storage/boot-volumes.js";
-import { bootVolumeDisk } from "../storage/volume-disks.js";
-import { firewallAddresses, loadVmNetworking } from "../network/vm-network.js";
+import { firewallAddresses } from "../network/vm-network.js";
 import { firewallSpec } from "../security-rules/firewall-spec.js";
-import { securityRulesOf } from "../security-rules/security-rule-service.js";
 import type { JobEnqueuer } from "../vm/vm-service.js";
-import { isoOfVm } from "../vm/vm-iso.js";
 import { queueFirewallIfChanged } from "./vm-firewall.job.js";
 
 export function vmDeployJob(db: Db, dispatcher: CommandDispatcher, settings: SettingsRegistry, queue?: JobEnqueuer): JobHandler {
@@ -38,7 +36,8 @@ export function vmDeployJob(db: Db, dispatcher: CommandDispatcher, settings: Set
       });
       return {};
     }
-    const moved = await db.transaction((tx) => transitionVm(tx, vmId, "Starting", `job ${job.id}: deploy`, { onlyFrom: ["Creating"] }));
+    // One statement (its own transaction) unless the VM has a callback to queue with it.
+    const moved = await transitionVmNow(db, vmId, "Starting", `job ${job.id}: deploy`, { onlyFrom: ["Creating"] });
     // The row as the transition wrote it; read only when it did not move (a step run again).
     const [vm] = moved ? [moved.vm] : await db.select().from(vms).where(eq(vms.id, job.vmId));
     if (!vm) throw new OrbitError("internal", `VM ${job.vmId} vanished`);
@@ -46,14 +45,10 @@ export function vmDeployJob(db: Db, dispatcher: CommandDispatcher, settings: Set
     if (vm.state !== "Starting") return { skipped: `VM is ${vm.state}` };
     if (vm.hostId == null) throw new OrbitError("internal", `VM ${vm.id} has no host`);
     await progress(20);
-    const [image] = await db.select().from(images).where(eq(images.id, vm.imageId));
-    const [alloc] = await db.select().from(allocations).where(eq(allocations.vmId, vm.id));
-    const gpuRows = await db.select({ a: gpuAllocations, g: gpus }).from(gpuAllocations)
-      .innerJoin(gpus, eq(gpus.id, gpuAllocations.gpuId)).where(eq(gpuAllocations.vmId, vm.id));
-    const rules = (await securityRulesOf(db, [vm.id])).get(vm.id) ?? [];
-    const networking = await loadVmNetworking(db, vm);
+    // Everything the spec is built from besides the row, in one statement (a new VM has no attached volumes).
+    const s = await loadStartInputs(db, vm);
     const spec = await withStartHeadroom(db, settings, vm,
-      buildVmSpec(vm, image!, alloc, gpuRows, networking, firewallSpec(rules, firewallAddresses(networking)), [], await bootVolumeDisk(db, vm), await isoOfVm(db, vm), instanceNameFlag(settings)));
+      buildVmSpec(vm, s.image, s.alloc, s.gpuRows, s.networking, firewallSpec(s.rules, firewallAddresses(s.networking)), [], s.bootDisk, s.iso, instanceNameFlag(settings)));
     const result = await dispatcher.run(vm.hostId, {
       // Same id on every attempt: a retried command is answered from the agent's memory.
       commandId: job.uuid,
@@ -65,10 +60,15 @@ export function vmDeployJob(db: Db, dispatcher: CommandDispatcher, settings: Set
     if (result.domain?.powerState !== PowerState.POWER_STATE_RUNNING) {
       throw new OrbitError("hypervisor_error", `agent started the domain but reports it ${PowerState[result.domain?.powerState ?? 0]}`);
     }
-    await db.transaction(async (tx) => {
-      const moved = await transitionVm(tx, vm.id, "Running", "agent reported the domain running", { onlyFrom: ["Starting"], powerState: "RUNNING" });
-      if (moved) await settleBootVolume(tx, vm);
-    });
+    const running = { onlyFrom: ["Starting"], powerState: "RUNNING" } as const;
+    if (vm.bootVolumeId == null) {
+      await transitionVmNow(db, vm.id, "Running", "agent reported the domain running", running);
+    } else {
+      await db.transaction(async (tx) => {
+        const moved = await transitionVm(tx, vm.id, "Running", "agent reported the domain running", running);
+        if (moved) await settleBootVolume(tx, vm);
+      });
+    }
     await queueFirewallIfChanged(db, vm, spec.firewall, queue);
     return { host_id: vm.hostId };
   };

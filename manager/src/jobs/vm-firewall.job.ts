@@ -16,6 +16,7 @@ import { securityRulesOf } from "../security-rules/security-rule-service.js";
 import { firewallAddresses, loadVmNetworking } from "../network/vm-network.js";
 import type { SettingsRegistry } from "../settings/settings-registry.js";
 import type { JobHandler } from "./job-runner.js";
+import { loadFirewallInputs } from "./start-inputs.js";
 
 export function vmFirewallJob(db: Db, dispatcher: Pick<CommandDispatcher, "applyFirewall">, settings: Pick<SettingsRegistry, "number">): JobHandler {
   return async ({ job }) => {
@@ -39,9 +40,9 @@ export function vmFirewallJob(db: Db, dispatcher: Pick<CommandDispatcher, "apply
 export async function queueFirewallIfChanged(
   db: Db, vm: { id: number; uuid: string; environmentId: number; accountId: number }, sent: FirewallSpec | undefined, queue?: JobEnqueuer,
 ): Promise<void> {
-  const rules = (await securityRulesOf(db, [vm.id])).get(vm.id) ?? [];
   // With the addresses as they are now: a floating IP attached during the start counts as a change.
-  const now = firewallSpec(rules, firewallAddresses(await loadVmNetworking(db, vm)));
+  const { rules, networking } = await loadFirewallInputs(db, vm);
+  const now = firewallSpec(rules, firewallAddresses(networking));
   if (sent && JSON.stringify(now) === JSON.stringify(sent)) return;
   const [job] = await db.insert(jobs).values({ uuid: randomUUID(), kind: "vm.firewall", vmId: vm.id, accountId: vm.accountId }).returning({ id: jobs.id });
   queue?.enqueue(job!.id);

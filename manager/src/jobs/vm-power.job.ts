@@ -2,23 +2,21 @@
 // each sends one command to the VM's host and settles the state from what the host answers. A job
 // that finds its VM in another state (deleted meanwhile) does nothing. Same command id on every
 // attempt: a retried command is answered from the agent's memory.
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { OrbitError } from "#shared/errors.js";
 import { PowerState, StopMode, type DomainStatus } from "#shared/protocol.js";
 import type { CommandDispatcher, VmCommandTarget } from "../agents/command-dispatcher.js";
 import type { Db } from "../db/database.js";
-import { allocations, gpuAllocations, gpus, images, vms } from "../db/schema.js";
+import { vms } from "../db/schema.js";
 import type { SettingsRegistry } from "../settings/settings-registry.js";
 import { transitionVm } from "../vm/vm-transitions.js";
 import type { VmState } from "../vm/vm-state-machine.js";
 import type { JobHandler } from "./job-runner.js";
-import { attachedVolumeDisks, bootVolumeDisk } from "../storage/volume-disks.js";
+import { loadStartInputs } from "./start-inputs.js";
 import { buildVmSpec, instanceNameFlag } from "./vm-spec.js";
 import { type HeadroomSettings, withStartHeadroom } from "./start-headroom.js";
-import { isoOfVm } from "../vm/vm-iso.js";
-import { firewallAddresses, loadVmNetworking } from "../network/vm-network.js";
+import { firewallAddresses } from "../network/vm-network.js";
 import { firewallSpec } from "../security-rules/firewall-spec.js";
-import { securityRulesOf } from "../security-rules/security-rule-service.js";
 import type { JobEnqueuer } from "../vm/vm-service.js";
 import { queueFirewallIfChanged } from "./vm-firewall.job.js";
 
@@ -44,16 +42,10 @@ function expectPower(d: DomainStatus | undefined, want: PowerState, what: string
 
 /** The spec a start defines the domain from: the VM's rows as they are now. */
 export async function startSpec(db: Db, vm: VmRow, settings: HeadroomSettings) {
-  const [image] = await db.select().from(images).where(eq(images.id, vm.imageId));
-  const [alloc] = await db.select().from(allocations).where(eq(allocations.vmId, vm.id));
-  // Its GPUs on its host only: a migration holds the destination's as rows of the VM too.
-  const gpuRows = await db.select({ a: gpuAllocations, g: gpus }).from(gpuAllocations)
-    .innerJoin(gpus, eq(gpus.id, gpuAllocations.gpuId))
-    .where(and(eq(gpuAllocations.vmId, vm.id), vm.hostId != null ? eq(gpuAllocations.hostId, vm.hostId) : undefined));
-  const rules = (await securityRulesOf(db, [vm.id])).get(vm.id) ?? [];
-  const networking = await loadVmNetworking(db, vm);
-  return withStartHeadroom(db, settings, vm, buildVmSpec(vm, image!, alloc, gpuRows, networking, firewallSpec(rules, firewallAddresses(networking)),
-    await attachedVolumeDisks(db, vm.id), await bootVolumeDisk(db, vm), await isoOfVm(db, vm), instanceNameFlag(settings)));
+  // One statement (its GPUs on its host only: a migration holds the destination's as rows of the VM too).
+  const s = await loadStartInputs(db, vm, { withVolumes: true });
+  return withStartHeadroom(db, settings, vm, buildVmSpec(vm, s.image, s.alloc, s.gpuRows, s.networking, firewallSpec(s.rules, firewallAddresses(s.networking)),
+    s.volumeDisks, s.bootDisk, s.iso, instanceNameFlag(settings)));
 }
 
 export function vmPowerJob(kind: VmPowerJobKind, db: Db, dispatcher: Dispatcher, settings: Pick<SettingsRegistry, "number"> & HeadroomSettings, queue?: JobEnqueuer): JobHandler {

@@ -8,7 +8,7 @@ import { openTestDatabase, type Database } from "../db/database.js";
 import { accounts, environments, flavors, images, ipAllocations, networks, vms } from "../db/schema.js";
 import { transitionVm } from "../vm/vm-transitions.js";
 import { contains, parseCidr, vmAddressRange } from "./cidr.js";
-import { releaseUnplaced, reserveAddresses } from "./ipam.js";
+import { forgetSweeps, releaseUnplaced, reserveAddresses } from "./ipam.js";
 
 let database: Database;
 let networkId: number;
@@ -76,6 +76,8 @@ describe("IPAM", () => {
 
   it("sweeps reservations a crashed create left (old, and no VM was ever written)", async () => {
     const db = database.db;
+    // Due: no sweep of this network yet in this process (the tests above swept it just now).
+    forgetSweeps();
     const ghost = randomUUID();
     await db.insert(ipAllocations).values({ networkId, kind: "fixed", address: "10.9.0.2", vmUuid: ghost, createdAt: sql`now() - interval '1 hour'` });
     const recent = randomUUID();
@@ -84,5 +86,21 @@ describe("IPAM", () => {
     expect((await reserve([u])).get(u)).toBe("10.9.0.2");
     expect(await db.select().from(ipAllocations).where(eq(ipAllocations.vmUuid, ghost))).toEqual([]);
     expect(await db.select().from(ipAllocations).where(eq(ipAllocations.vmUuid, recent))).toHaveLength(1);
+  });
+
+  it("sweeps before refusing a full range, even when it swept a moment ago", async () => {
+    const db = database.db;
+    forgetSweeps();
+    await reserve([randomUUID()]); // swept now: the next sweep is not due for a while
+    await db.delete(ipAllocations);
+    const ghost = randomUUID();
+    await db.insert(ipAllocations).values({ networkId, kind: "fixed", address: "10.9.0.9", vmUuid: ghost, createdAt: sql`now() - interval '1 hour'` });
+    const twelve = Array.from({ length: 12 }, () => randomUUID());
+    await reserve(twelve);
+    expect(await stored()).toHaveLength(13);
+    // Full, but for the crashed create's address: it is swept and given rather than a 409.
+    const u = randomUUID();
+    expect((await reserve([u])).get(u)).toBe("10.9.0.9");
+    expect(await db.select().from(ipAllocations).where(eq(ipAllocations.vmUuid, ghost))).toEqual([]);
   });
 });

@@ -3,7 +3,9 @@
 // row is not written and it picks again among what is still free. Reservations are keyed by the
 // VM's uuid, so they can be made before the placement commit writes the VM; a create that is
 // refused releases them, and those a crashed manager left behind (no VM after STALE_AFTER) are
-// swept by the next reservation in their network.
+// swept by a reservation in their network: at most every SWEEP_EVERY_MS per network and process
+// (only reservations 15 minutes old are candidates, so sweeping on every create finds nothing),
+// and always before a range is refused as full.
 //
 // Cost per create does not grow with the network: free addresses are looked up address by
 // address through the unique index, starting where this process last found the range used up
@@ -18,7 +20,25 @@ import { ipAllocations, type IpAllocationKind } from "../db/schema.js";
 import { ipToInt } from "./cidr.js";
 
 const STALE_AFTER = "15 minutes";
+const SWEEP_EVERY_MS = 10_000;
 const MAX_ROUNDS = 50;
+
+/** Per network: when this process last swept its stale reservations (Date.now()). */
+const sweptAt = new Map<number, number>();
+
+/** Tests: the next reservation in any network sweeps first. */
+export function forgetSweeps(): void {
+  sweptAt.clear();
+}
+
+/** Sweeps the network's stale reservations unless this process did so less than SWEEP_EVERY_MS ago (`force`: anyway). */
+async function sweepIfDue(db: Db | Tx, networkId: number, force = false): Promise<boolean> {
+  const last = sweptAt.get(networkId);
+  if (!force && last !== undefined && Date.now() - last < SWEEP_EVERY_MS) return false;
+  addressesFreed(await sweepStale(db, networkId));
+  sweptAt.set(networkId, Date.now());
+  return true;
+}
 
 export interface ReserveInput {
   networkId: number;
@@ -63,7 +83,8 @@ export async function reserveAddresses(db: Db | Tx, input: ReserveInput): Promis
   const uuids = input.vmUuids.map((u) => u.toLowerCase());
   const key = hintKey(input.networkId, input.kind);
   const { first, last } = input.range;
-  addressesFreed(await sweepStale(db, input.networkId));
+  // Swept now: a range that comes up short need not sweep again before refusing.
+  let swept = await sweepIfDue(db, input.networkId);
   try {
     let from = Math.min(Math.max(searchFrom.get(key) ?? first, first), last + 1);
     for (let round = 0; round < MAX_ROUNDS;) {
@@ -88,6 +109,7 @@ export async function reserveAddresses(db: Db | Tx, input: ReserveInput): Promis
         const found = Number(res[0]?.found ?? 0);
         if (found < want.length) {
           if (from > first) { from = first; continue; }
+          if (!swept) { swept = await sweepIfDue(db, input.networkId, true); continue; }
           throw rangeFull(input, want.length, found);
         }
         const written = res.filter((r) => r.vm_uuid !== null);
@@ -101,6 +123,7 @@ export async function reserveAddresses(db: Db | Tx, input: ReserveInput): Promis
       const free = (await rows<{ n: string | number }>(db, freeFrom(input.networkId, from, last, window))).map((r) => Number(r.n));
       if (free.length < want.length) {
         if (from > first) { from = first; continue; }
+        if (!swept) { swept = await sweepIfDue(db, input.networkId, true); continue; }
         throw rangeFull(input, want.length, free.length);
       }
       const picked = shuffle(free).slice(0, want.length);

@@ -4,7 +4,7 @@ import { and, eq } from "drizzle-orm";
 import type { NicSpec } from "#shared/protocol.js";
 import type { Db, Tx } from "../db/database.js";
 import { ipAllocations, networks } from "../db/schema.js";
-import { vmNic } from "./vm-nic.js";
+import { vmNic, type VmNetworkRow } from "./vm-nic.js";
 
 export interface VmNetworking { nic: NicSpec; nameservers: string[] }
 
@@ -13,9 +13,17 @@ export async function loadVmNetworking(db: Db | Tx, vm: { uuid: string; environm
   if (!network) return undefined;
   const rows = await db.select({ kind: ipAllocations.kind, address: ipAllocations.address }).from(ipAllocations)
     .where(and(eq(ipAllocations.networkId, network.id), eq(ipAllocations.vmUuid, vm.uuid.toLowerCase())));
-  const fixed = rows.find((r) => r.kind === "fixed")?.address;
+  return vmNetworking(vm, network, rows);
+}
+
+/** The NIC from the VM's network and its addresses there (read by the caller). */
+export function vmNetworking(
+  vm: { uuid: string }, network: VmNetworkRow | undefined, addresses: readonly { kind: string; address: string }[],
+): VmNetworking | undefined {
+  if (!network) return undefined;
+  const fixed = addresses.find((r) => r.kind === "fixed")?.address;
   if (!fixed) return undefined;
-  const floating = rows.find((r) => r.kind === "floating")?.address ?? null;
+  const floating = addresses.find((r) => r.kind === "floating")?.address ?? null;
   return { nic: vmNic(vm.uuid, network, fixed, floating), nameservers: network.nameservers };
 }
 

@@ -107,16 +107,24 @@ async function foldedUsage(tx: Pick<Tx, "execute">, accountIds: readonly number[
  * that have a limit (or were deleted) and answers the first refusal, or undefined when all fit.
  */
 export async function checkAccountLimits(tx: Tx, demands: ReadonlyMap<number, AccountDemand>): Promise<OrbitError | undefined> {
+  return (await checkLimitedAccounts(tx, demands)).refusal;
+}
+
+/** checkAccountLimits, also saying which of the accounts have a limit (or were deleted): those it locked. */
+export async function checkLimitedAccounts(
+  tx: Tx, demands: ReadonlyMap<number, AccountDemand>,
+): Promise<{ refusal: OrbitError | undefined; limited: ReadonlySet<number> }> {
   const ids = [...demands.keys()].sort((a, b) => a - b);
-  if (ids.length === 0) return undefined;
+  if (ids.length === 0) return { refusal: undefined, limited: new Set() };
   const locked = (await tx.execute(sql`
     select id, deleted_at is not null as deleted, max_vms, max_vcpus, max_memory_mib, max_gpus from accounts
     where id in ${ids}
       and (max_vms is not null or max_vcpus is not null or max_memory_mib is not null or max_gpus is not null or deleted_at is not null)
     order by id for update`)) as unknown as { rows: LimitRow[] };
-  if (locked.rows.length === 0) return undefined;
+  const limited = new Set(locked.rows.map((r) => Number(r.id)));
+  if (locked.rows.length === 0) return { refusal: undefined, limited };
   const deleted = locked.rows.find((r) => r.deleted);
-  if (deleted) return new ForbiddenError(`account ${deleted.id} was deleted`);
+  if (deleted) return { refusal: new ForbiddenError(`account ${deleted.id} was deleted`), limited };
   // A statement of its own: it reads the usage as of now, after every holder of these locks committed.
   const usage = await foldedUsage(tx, locked.rows.map((r) => Number(r.id)));
   for (const row of locked.rows) {
@@ -125,7 +133,7 @@ export async function checkAccountLimits(tx: Tx, demands: ReadonlyMap<number, Ac
       { vms: row.max_vms, vcpus: row.max_vcpus, memoryMib: num(row.max_memory_mib), gpus: row.max_gpus },
       usage.get(id) ?? { vms: 0, vcpus: 0, memoryMib: 0, gpus: 0 }, demands.get(id)!,
     );
-    if (breach) return new AccountLimitError(id, breach);
+    if (breach) return { refusal: new AccountLimitError(id, breach), limited };
   }
-  return undefined;
+  return { refusal: undefined, limited };
 }

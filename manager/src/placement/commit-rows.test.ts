@@ -168,7 +168,7 @@ describe("group commit rows", () => {
     const ok = await writeRows(database.db, {
       hosts: [{ id: h!.id, generation: h!.generation }], token: 7, requests: [prepareRows(commitRows([uuid], "fresh"), plan)],
     });
-    expect("written" in ok && ok.written[0]).toEqual([{ index: 0, id: expect.any(Number), uuid, jobId: expect.any(Number) }]);
+    expect("written" in ok && ok.written[0]).toEqual([{ index: 0, id: expect.any(Number), uuid, createdAt: expect.any(Date), jobId: expect.any(Number) }]);
     const [now] = await rows<{ generation: number }>(sql`select generation from hosts where id = ${h!.id}`);
     expect(now!.generation).toBe(7);
   }, 60_000);

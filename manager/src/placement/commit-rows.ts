@@ -66,6 +66,8 @@ export interface CreatedVm {
   index: number;
   id: number;
   uuid: string;
+  /** Its created_at as written (the commit's time): the create answers with it without reading the row again. */
+  createdAt: Date;
   /** The queued job, when CommitRows.jobKind was given. */
   jobId?: number;
 }
@@ -179,7 +181,7 @@ export async function writeRows(db: Db | Tx, input: WriteInput): Promise<WriteOu
       select i.uuid, i.name, i.account_id, i.environment_id, i.flavor_id, i.image_id, i.host_id, i.state, i.vcpus, i.memory_mib,
              i.labels, i.user_data, i.callback_url, i.placement, i.key_name, i.ssh_authorized_keys, i.run_strategy, i.ha_enabled,
              d.pool_id, i.root_disk_gib
-      from input i left join disk d on d.uuid = i.uuid returning id, uuid),
+      from input i left join disk d on d.uuid = i.uuid returning id, uuid, created_at),
     pu as (
       update storage_pools p set allocated_gib = p.allocated_gib + need.gib
       from need where p.id = need.pool_id and (select ok from ok)),
@@ -201,9 +203,11 @@ export async function writeRows(db: Db | Tx, input: WriteInput): Promise<WriteOu
            (select coalesce(jsonb_agg(jsonb_build_object('id', id, 'name', name, 'clusterId', cluster_id, 'capacityGib', capacity_gib,
                                                          'allocatedGib', allocated_gib, 'neededGib', needed) order by id), '[]'::jsonb)
             from short) as short,
-           v.id, v.uuid::text as uuid, j.id as job_id
+           v.id, v.uuid::text as uuid,
+           -- ISO 8601 text: parsed alike whatever the driver does with timestamps.
+           to_json(v.created_at) #>> '{}' as created_at, j.id as job_id
     from ok left join v on true left join j on j.vm_id = v.id`,
-  )) as unknown as { rows: { ok: boolean; hosts_ok: boolean; limited: boolean; short: FullPool[] | string; id: number | null; uuid: string | null; job_id: number | null }[] };
+  )) as unknown as { rows: { ok: boolean; hosts_ok: boolean; limited: boolean; short: FullPool[] | string; id: number | null; uuid: string | null; created_at: string | null; job_id: number | null }[] };
   const first = res.rows[0];
   if (first?.ok !== true) {
     if (first?.hosts_ok !== true) return { refused: "host-generation" };
@@ -217,7 +221,7 @@ export async function writeRows(db: Db | Tx, input: WriteInput): Promise<WriteOu
     for (const [uuid, index] of req.index) {
       const r = byUuid.get(uuid);
       if (r === undefined || r.id === null) throw new OrbitError("internal", `VM ${uuid} was not written`);
-      out.push({ index, id: Number(r.id), uuid, ...(r.job_id !== null && { jobId: Number(r.job_id) }) });
+      out.push({ index, id: Number(r.id), uuid, createdAt: new Date(r.created_at!), ...(r.job_id !== null && { jobId: Number(r.job_id) }) });
     }
     return out.sort((x, y) => x.index - y.index);
   }) };

@@ -13,7 +13,7 @@ import type { AllocationPolicy } from "../allocator/policy-types.js";
 import type { PlacementPlan, PlacementRequest, PlacementResult } from "../allocator/types.js";
 import type { Db } from "../db/database.js";
 import { generationToken } from "../hosts/host-generation.js";
-import { accountDemands, checkAccountLimits } from "./account-limits.js";
+import { accountDemands, checkLimitedAccounts } from "./account-limits.js";
 import { prepareRows, writeRows, type CommitRows, type PreparedRows, type WriteInput, type WriteOutcome } from "./commit-rows.js";
 import { RetryPlacement, type Committed, type PlacementStats } from "./placement-types.js";
 import type { CachedSnapshot, SnapshotCache } from "./snapshot-cache.js";
@@ -63,6 +63,11 @@ export class GroupCommit {
   private draining = false;
   private inFlight = 0;
   private wake: (() => void) | undefined;
+  /**
+   * Accounts a commit last found limited: their batches go straight to the checking transaction
+   * (the one statement would only refuse them). A hint: wrong either way it costs a statement, never a check.
+   */
+  private readonly limited = new Set<number>();
 
   constructor(private readonly o: GroupCommitOptions) {}
 
@@ -202,10 +207,15 @@ export class GroupCommit {
       };
       const demands = accountDemands(requests);
       // One statement when no account of the batch has a limit; else a transaction checking them first.
-      let outcome: WriteOutcome = await writeRows(this.o.db, { ...input, unlimitedAccounts: [...demands.keys()] });
+      const accounts = [...demands.keys()];
+      const refused: WriteOutcome = { refused: "account-limits" };
+      let outcome: WriteOutcome = accounts.some((a) => this.limited.has(a)) ? refused
+        : await writeRows(this.o.db, { ...input, unlimitedAccounts: accounts });
       if ("refused" in outcome && outcome.refused === "account-limits") {
         outcome = await this.o.db.transaction(async (tx): Promise<WriteOutcome> => {
-          if (await checkAccountLimits(tx, demands)) return outcome;
+          const check = await checkLimitedAccounts(tx, demands);
+          for (const a of accounts) if (check.limited.has(a)) this.limited.add(a); else this.limited.delete(a);
+          if (check.refusal) return refused;
           return writeRows(tx, input);
         });
       }

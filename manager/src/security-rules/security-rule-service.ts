@@ -42,7 +42,7 @@ export async function securityRulesOf(db: Db | Tx, vmIds: readonly number[]): Pr
   return out;
 }
 
-function toStored(r: typeof securityRules.$inferSelect): StoredSecurityRule {
+export function toStored(r: typeof securityRules.$inferSelect): StoredSecurityRule {
   return {
     id: r.id, vmId: r.vmId, createdAt: r.createdAt,
     direction: r.direction as SecurityRule["direction"], ethertype: r.ethertype as SecurityRule["ethertype"],

@@ -1,27 +1,28 @@
 // Virtual machines as users see them: create (place + commit + deploy job), list, get, delete.
 import { randomUUID } from "node:crypto";
-import { and, count, desc, eq, getTableColumns, ilike, inArray, isNull, or } from "drizzle-orm";
+import { and, count, desc, eq, getTableColumns, ilike, inArray, isNull, or, sql } from "drizzle-orm";
 import { ConflictError, InvalidArgumentError, NotFoundError, OrbitError, UnsupportedError } from "#shared/errors.js";
-import type { GpuDemand, PlacementPlan, PlacementRequest, PlacementResult } from "../allocator/types.js";
+import type { GpuDemand, PlacementPlan, PlacementRequest, PlacementResult, VmPlacement } from "../allocator/types.js";
 import { validateCallbackUrl, type CallbackAddressPolicy } from "../callbacks/callback-url.js";
 import type { CatalogService, DeployCatalogInput, Flavor, Image } from "../catalog/catalog-service.js";
 import type { Db } from "../db/database.js";
-import { affinityGroupMembers, environments, flavors, hosts, images, ipAllocations, jobs, keypairs, regions, securityRules, vms } from "../db/schema.js";
+import { affinityGroupMembers, environments, flavors, hosts, images, ipAllocations, jobs, keypairs, networks, regions, securityRules, vms } from "../db/schema.js";
 import { parseCidr, poolAddressRange, vmAddressRange } from "../network/cidr.js";
 import { releaseUnplaced, reserveAddresses } from "../network/ipam.js";
 import type { NetworkService } from "../network/network-service.js";
 import type { DestroyRecurse, RunStrategy } from "./vm-lifecycle-options.js";
 import type { Environment } from "../environments/environment-service.js";
 import { AffinityGroupService } from "../placement/affinity-group-service.js";
-import type { PlacementService } from "../placement/placement-service.js";
-import { labelsOf } from "../catalog/flavor-labels.js";
+import type { CreatedVm, PlacementService } from "../placement/placement-service.js";
+import { labelsOf, type FlavorLabel } from "../catalog/flavor-labels.js";
+import { rowFromJson } from "../db/json-rows.js";
 import type { StoredPlacement, VmDetails } from "./vm-details.js";
 import { transitionVm } from "./vm-transitions.js";
 import { canDestroyFrom, isVmState } from "./vm-state-machine.js";
 import { containsPattern } from "../db/like-pattern.js";
 import type { SecurityRuleInput } from "#shared/security-rules.js";
-import { checkSecurityRules, securityRuleRows, securityRulesOf } from "../security-rules/security-rule-service.js";
-import { volumeAttachmentsOf } from "../storage/volume-service.js";
+import { checkSecurityRules, securityRuleRows, securityRulesOf, type StoredSecurityRule } from "../security-rules/security-rule-service.js";
+import { volumeAttachmentsOf, type VmVolumeAttachment } from "../storage/volume-service.js";
 import { attachBootVolume, bootableVolumeNamed, bootVolumePlacement, createBootVolume } from "../storage/boot-volumes.js";
 import { rootDiskGib } from "../storage/root-disks.js";
 
@@ -130,12 +131,14 @@ type VmRow = typeof vms.$inferSelect;
 export async function keyPairNamed(db: Db, accountId: number, env: { id: number; name: string }, name: string): Promise<{ name: string; publicKey: string }> {
   const [kp] = await db.select({ name: keypairs.name, publicKey: keypairs.publicKey }).from(keypairs)
     .where(and(eq(keypairs.accountId, accountId), eq(keypairs.environmentId, env.id), eq(keypairs.name, name)));
-  if (!kp) {
-    throw new OrbitError("not_found", `key_name: your account has no key pair named "${name}" in environment "${env.name}"`, {
-      details: { resource: "key pair", id: name, field: "key_name" },
-    });
-  }
+  if (!kp) throw noKeyPair(env, name);
   return kp;
+}
+
+function noKeyPair(env: { name: string }, name: string): OrbitError {
+  return new OrbitError("not_found", `key_name: your account has no key pair named "${name}" in environment "${env.name}"`, {
+    details: { resource: "key pair", id: name, field: "key_name" },
+  });
 }
 
 /** What a create resolved before placing its VMs. */
@@ -157,6 +160,10 @@ interface PlaceVmsContext {
 }
 
 type BootSource = { kind: "image" } | { kind: "new-volume"; sizeGib: number } | { kind: "volume"; volumeId: number };
+
+/** How the scheduler chose the VM's host, as stored in vms.placement (and shown to admins). */
+const storedPlacement = (plan: PlacementPlan, p: VmPlacement): StoredPlacement =>
+  ({ policy: plan.policy, seed: plan.seed, host: p.hostName, scores: p.scores, total: p.total, gpus: p.gpus });
 
 const isoView = (image: Image | undefined) => (image ? { id: image.id, name: image.name } : null);
 
@@ -269,7 +276,10 @@ export class VmService {
       boot = { kind: "volume", volumeId: volume.id };
       bootPlacement = await bootVolumePlacement(this.db, volume);
     }
-    const keyPair = input.key_name ? await this.keyPairNamed(caller, env, input.key_name) : undefined;
+    // The key pair, the environment's network and the flavor's labels (for the answer): one statement.
+    const found = await this.createReads(caller, env, input.key_name, flavor.id);
+    if (input.key_name && !found.keyPair) throw noKeyPair(env, input.key_name);
+    const keyPair = input.key_name ? found.keyPair : undefined;
     const names = count === 1 ? [input.name] : Array.from({ length: count }, (_, i) => `${input.name}-${i + 1}`);
     for (const n of names) {
       if (n.length > 50) throw new InvalidArgumentError("name", `name "${n}" is longer than 50 characters`);
@@ -290,18 +300,20 @@ export class VmService {
     // shared with concurrent deploys: a full network is a 409 before anything is placed, and a
     // refused placement releases them. A group commit cannot take them in its statement without
     // one request's full network failing the others of its batch.
-    const network = await this.networks.forEnvironment(env);
+    // Made now when the environment has none yet.
+    const network = found.network ?? await this.networks.forEnvironment(env);
     const where = `environment "${env.name}"`;
     if (input.assign_floating_ip === true && !network.floatingCidr) {
       throw new ConflictError(`${where} has no floating IP pool: an admin sets one (PUT /v1/admin/environments/${env.id}/network)`, undefined, { field: "assign_floating_ip" });
     }
-    await reserveAddresses(this.db, {
+    const fixedIps = await reserveAddresses(this.db, {
       networkId: network.id, kind: "fixed", range: vmAddressRange(parseCidr(network.cidr, "cidr")), vmUuids: uuids, what: `${where} network ${network.cidr}`,
     });
+    let floatingIps = new Map<string, string>();
     let committed: Awaited<ReturnType<PlacementService["placeAndCommit"]>>;
     try {
       if (input.assign_floating_ip === true) {
-        await reserveAddresses(this.db, {
+        floatingIps = await reserveAddresses(this.db, {
           networkId: network.id, kind: "floating", range: poolAddressRange(parseCidr(network.floatingCidr!, "floating_ip_pool")),
           vmUuids: uuids, what: `${where} floating IP pool ${network.floatingCidr}`,
         });
@@ -313,12 +325,60 @@ export class VmService {
     }
     const { plan, vms: result } = committed;
     // The jobs start before anything else can fail: once committed, the deploys run even if the
-    // read below does not (a database outage answers this request 503 but strands nothing).
+    // reads below do not (a database outage answers this request 503 but strands nothing).
     const jobIds = result.map((c) => c.jobId!);
     for (const id of jobIds) this.jobsQueue.enqueue(id);
-    const rows = await this.db.select().from(vms).where(inArray(vms.id, result.map((c) => c.id)));
-    const ordered = result.map((c) => rows.find((r) => r.id === c.id)!);
-    return { vms: await this.details(ordered, caller), jobIds, plan };
+    const vmsOut = await this.createdDetails(caller, input, result, plan, {
+      names, env, flavor, image, keyPair, callbackUrl, rules, boot, fixedIps, floatingIps, flavorLabels: found.flavorLabels,
+    });
+    return { vms: vmsOut, jobIds, plan };
+  }
+
+  /**
+   * The create's answer, from what its commit wrote (the VMs as they were committed: Creating),
+   * not read back: only the flavor's labels are read, and the rules and the boot volume's
+   * attachment when the create had them (their ids and times are the database's).
+   */
+  private async createdDetails(
+    caller: Caller, input: CreateVmInput, created: readonly CreatedVm[], plan: PlacementPlan,
+    o: Pick<PlaceVmsContext, "names" | "env" | "flavor" | "image" | "keyPair" | "callbackUrl" | "rules" | "boot"> & {
+      fixedIps: ReadonlyMap<string, string>; floatingIps: ReadonlyMap<string, string>; flavorLabels: FlavorLabel[];
+    },
+  ): Promise<VmDetails[]> {
+    const ids = created.map((c) => c.id);
+    const [rules, attachments] = await Promise.all([
+      o.rules.length > 0 ? securityRulesOf(this.db, ids) : new Map<number, StoredSecurityRule[]>(),
+      o.boot.kind !== "image" ? volumeAttachmentsOf(this.db, ids) : new Map<number, VmVolumeAttachment[]>(),
+    ]);
+    const admin = caller.role === "admin";
+    return created.map((c) => {
+      const p = plan.placements.find((x) => x.index === c.index)!;
+      return {
+        id: c.id,
+        uuid: c.uuid,
+        name: o.names[c.index]!,
+        state: "Creating",
+        stateReason: "",
+        labels: input.labels ?? [],
+        callbackUrl: o.callbackUrl,
+        keyName: o.keyPair?.name ?? null,
+        runStrategy: input.run_strategy ?? null,
+        haEnabled: input.ha_enabled ?? false,
+        createdAt: c.createdAt,
+        environment: o.env,
+        flavor: o.flavor,
+        flavorLabels: o.flavorLabels,
+        image: o.image,
+        // Created from an ISO: it is in the cdrom (placeVms' after).
+        iso: o.image.format === "iso" ? isoView(o.image) : null,
+        host: admin ? { id: Number(p.hostId), name: p.hostName } : null,
+        placement: admin ? storedPlacement(plan, p) : null,
+        fixedIp: o.fixedIps.get(c.uuid) ?? null,
+        floatingIp: o.floatingIps.get(c.uuid) ?? null,
+        securityRules: rules.get(c.id) ?? [],
+        volumeAttachments: attachments.get(c.id) ?? [],
+      };
+    });
   }
 
   /**
@@ -336,7 +396,7 @@ export class VmService {
         runStrategy: input.run_strategy ?? null, haEnabled: input.ha_enabled ?? false,
         // Its owned root disk counts in its cluster's pool; a VM booting from a volume has none (the volume counts).
         rootDiskGib: boot.kind === "image" ? rootDiskGib(flavor, image) : null,
-        placement: { policy: plan.policy, seed: plan.seed, host: p.hostName, scores: p.scores, total: p.total, gpus: p.gpus } satisfies StoredPlacement,
+        placement: { ...storedPlacement(plan, p) },
       }),
       jobKind: "vm.deploy",
       ...(start ? {} : { jobInput: { start: false } }),
@@ -361,8 +421,25 @@ export class VmService {
     });
   }
 
-  private keyPairNamed(caller: Caller, env: { id: number; name: string }, name: string): Promise<{ name: string; publicKey: string }> {
-    return keyPairNamed(this.db, caller.accountId, env, name);
+  /** A create's reads after the catalog's, in one statement: the named key pair, the environment's network (if made yet), the flavor's labels. */
+  private async createReads(caller: Caller, env: { id: number }, keyName: string | undefined, flavorId: number): Promise<{
+    keyPair: { name: string; publicKey: string } | undefined; network: typeof networks.$inferSelect | undefined; flavorLabels: FlavorLabel[];
+  }> {
+    const res = (await this.db.execute(sql`
+      select
+        (select json_build_object('name', k.name, 'publicKey', k.public_key) from keypairs k
+           where k.account_id = ${caller.accountId} and k.environment_id = ${env.id} and k.name = ${keyName ?? null}::text) as key_pair,
+        (select row_to_json(n) from networks n where n.environment_id = ${env.id}) as network,
+        (select coalesce(json_agg(json_build_object('id', l.id, 'label', l.label) order by l.id), '[]'::json)
+           from flavor_labels l where l.flavor_id = ${flavorId}) as labels`)) as unknown as { rows: Record<string, unknown>[] };
+    const r = res.rows[0]!;
+    const j = <T>(v: unknown): T => (typeof v === "string" ? JSON.parse(v) : v) as T;
+    const network = j<Record<string, unknown> | null>(r.network);
+    return {
+      keyPair: j<{ name: string; publicKey: string } | null>(r.key_pair) ?? undefined,
+      network: network ? rowFromJson(networks, network) : undefined,
+      flavorLabels: j<FlavorLabel[]>(r.labels),
+    };
   }
 
   private scope(caller: Caller) {
