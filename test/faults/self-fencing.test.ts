@@ -82,6 +82,8 @@ describe("an agent cut off from the manager and from its storage heartbeat", () 
     expect(fencedAfterMs).toBeGreaterThanOrEqual(SELF_FENCE_AFTER_MS - HEARTBEAT_INTERVAL_MS);
     expect(fencedAfterMs).toBeLessThan(SELF_FENCE_AFTER_MS + 4 * HEARTBEAT_INTERVAL_MS + 3000);
     expect(domains(a)[0]).toMatchObject({ state: "POWER_STATE_SHUTOFF", reason: "destroyed" });
+    // Its log lines come through a pipe and may trail the domain's state by a moment.
+    await waitFor("A's self-fencing logged", () => logged(a.handle, "self-fencing: VM powered off").length > 0, 10_000, 50);
     expect(logged(a.handle, "storage heartbeat write failed")[0]?.error).toMatch(/ENOTDIR/);
     expect(logged(a.handle, "SELF-FENCING")).toHaveLength(1);
     expect(logged(a.handle, "self-fencing: VM powered off")).toHaveLength(1);

@@ -41,8 +41,11 @@ export class VmConsoles {
   /** Ends the VM's open sessions and forgets its unused tokens; answers how many sessions this manager ended. */
   async close(vm: ConsoleVm): Promise<number> {
     await this.tokens.revokeVm(vm.id);
+    // Its own sessions first: this manager hears its own notification too, and closing them there
+    // first would leave this count at 0.
+    const closed = this.relay.closeVm(vm.id);
     if (this.peers) await this.db.execute(sql`select pg_notify(${CONSOLE_CLOSE_CHANNEL}, ${String(vm.id)})`);
-    return this.relay.closeVm(vm.id);
+    return closed;
   }
 
 }
