@@ -102,6 +102,7 @@ import { storagePoolRoutes } from "./api/admin/storage-pools.routes.js";
 import { volumeRoutes } from "./api/hyperstack/volumes.routes.js";
 import { StoragePoolService } from "./storage/storage-pool-service.js";
 import { VolumeService } from "./storage/volume-service.js";
+import { AccountUsageCompaction } from "./placement/account-usage-compaction.js";
 import { PlacementService } from "./placement/placement-service.js";
 import { AllocationSettings } from "./placement/allocation-settings.js";
 import { SettingsRegistry } from "./settings/settings-registry.js";
@@ -416,6 +417,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
   // The singleton duties (cluster/duties.ts), each run by the one instance holding its lease.
   // Hosts that stop heartbeating are marked Suspect and their running VMs Unknown; HA investigates
   // them (its own loop, so probes do not delay the liveness check).
+  const usageCompaction = new AccountUsageCompaction({ db, log: log.child({ component: "accounts" }), reportError: reportDatabase });
   const dutyList: Duty[] = [
     {
       name: "host-liveness",
@@ -424,6 +426,7 @@ export async function startManager(config: ManagerConfig, log: Logger = createMa
     },
     { name: "ha", start: () => haLoop.start(), stop: () => haLoop.stop() },
     { name: "vm-metrics-purge", start: () => vmMetrics.start(), stop: () => vmMetrics.stop() },
+    { name: "account-usage-compaction", start: () => usageCompaction.start(), stop: () => usageCompaction.stop() },
   ];
   const duties: ClusterDuties = new ClusterDuties({
     db, holder: instances.me.id, ttlMs: leaseTtlMs, log: log.child({ component: "cluster" }), duties: dutyList, onDatabaseUnavailable: reportDatabase,

@@ -22,6 +22,8 @@ export const DUTY_NAMES = [
   "ha",
   // monitoring/vm-metrics-service.ts: VM metric samples and console log requests past their retention deleted.
   "vm-metrics-purge",
+  // placement/account-usage-compaction.ts: accounts' usage delta rows folded (those of accounts without limits pile up otherwise).
+  "account-usage-compaction",
 ] as const;
 
 export type DutyName = (typeof DUTY_NAMES)[number];

@@ -89,7 +89,7 @@ export async function accountUsage(tx: Pick<Tx, "execute">, accountIds: readonly
  * other fold runs; a change committed after this statement began is neither deleted nor counted,
  * and is summed by the next read.
  */
-async function foldedUsage(tx: Pick<Tx, "execute">, accountIds: readonly number[]): Promise<Map<number, AccountDemand>> {
+export async function foldedUsage(tx: Pick<Tx, "execute">, accountIds: readonly number[]): Promise<Map<number, AccountDemand>> {
   const res = (await tx.execute(sql`
     with gone as (delete from account_usage_deltas where account_id in ${accountIds} returning *),
     sums as (

@@ -118,7 +118,7 @@ export const adminExamples: OperationExamples = {
         {
           id: "c1e3a7d2-90f4-4b8e-8d5a-3e2b1f6a9c07", hostname: "mgr-a", pid: 47102, version: "0.1.0",
           started_at: "2026-12-05T03:12:44.901Z", last_seen: "2026-12-05T03:52:16.003Z", stopped_at: null,
-          alive: true, self: false, duties: ["ha", "host-liveness", "vm-metrics-purge"], jobs_leased: 3,
+          alive: true, self: false, duties: ["account-usage-compaction", "ha", "host-liveness", "vm-metrics-purge"], jobs_leased: 3,
         },
       ],
     },
