@@ -79,13 +79,16 @@ export async function createUserKey(cloud: TestCloud, account: string): Promise<
   return new ApiKeyService(cloud.manager.database.db).createKey(account, "user", `${account} test key`);
 }
 
-/** Waits until no job is pending or running (VM states and allocations stop changing by themselves). */
+/**
+ * Waits until no job is pending or running (VM states and allocations stop changing by
+ * themselves), nor failed with its failure hook (the VM, snapshot... to Error) still at work.
+ */
 export async function jobsIdle(cloud: TestCloud): Promise<void> {
   const db = cloud.manager.database.db;
   await cloud.waitFor("jobs to finish", async () => {
     const [{ n }] = (await db.select({ n: count() }).from(jobs)
       .where(sql`${jobs.status} in ('pending', 'running')`)) as [{ n: number }];
-    return Number(n) === 0;
+    return Number(n) === 0 && cloud.manager.jobs.failingJobIds().length === 0;
   });
 }
 

@@ -48,7 +48,7 @@ async function jobsIdle(cloud: TestCloud): Promise<void> {
   await cloud.waitFor("jobs to finish", async () => {
     const [{ n }] = (await db.select({ n: count() }).from(jobs)
       .where(sql`${jobs.status} in ('pending', 'running') and ${jobs.kind} <> 'host.maintenance'`)) as [{ n: number }];
-    return Number(n) === 0;
+    return Number(n) === 0 && cloud.manager.jobs.failingJobIds().length === 0;
   });
 }
 

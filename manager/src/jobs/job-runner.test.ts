@@ -63,6 +63,26 @@ describe("JobRunner and database failures", () => {
     expect(await status(id)).toMatchObject({ status: "failed", error: { code: "internal", message: "bad spec" } });
   });
 
+  it("names a failed job as failing while its onFailed hook runs, and not once the hook is done", async () => {
+    let release!: () => void;
+    let hookStarted!: () => void;
+    const started = new Promise<void>((r) => { hookStarted = r; });
+    const runner = new JobRunner({
+      db: database.db, log: pino({ level: "silent" }), maxAttempts: 1,
+      onFailed: async () => { hookStarted(); await new Promise<void>((r) => { release = r; }); },
+    });
+    runner.register("broken-slow-hook", async () => { throw new Error("bad spec"); });
+    const id = await newJob("broken-slow-hook");
+    runner.enqueue(id);
+    await started;
+    // The database says failed already; the hook (the VM to Error) has not finished.
+    expect((await status(id)).status).toBe("failed");
+    expect(runner.failingJobIds()).toEqual([id]);
+    release();
+    await runner.idle();
+    expect(runner.failingJobIds()).toEqual([]);
+  });
+
   it("retries a retryable error job.max.attempts times, read when the job runs", async () => {
     const registry = new SettingsRegistry();
     const runner = new JobRunner({ db: database.db, log: pino({ level: "silent" }), backoffMs: () => 1, maxAttempts: () => registry.number(JOB_MAX_ATTEMPTS_SETTING) });

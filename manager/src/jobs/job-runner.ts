@@ -129,6 +129,8 @@ export class JobRunner {
   private readonly lost = new Map<number, AbortController>();
   /** Jobs whose final status write gave their lease up already (no release, no renewal). */
   private readonly settled = new Set<number>();
+  /** Failed jobs whose onFailed hook has not finished: their status reads failed already. */
+  private readonly failing = new Set<number>();
   /** Per running attempt, its coalesced progress (see progressEveryMs). */
   private readonly progressOf = new Map<number, PendingProgress>();
   private stopped = false;
@@ -152,6 +154,14 @@ export class JobRunner {
   /** Jobs this runner holds the lease of and runs now (monitoring, GET /v1/admin/managers). */
   leasedJobIds(): number[] {
     return [...this.active.keys()];
+  }
+
+  /**
+   * Jobs already failed in the database whose onFailed hook (their VM, snapshot... to Error) is
+   * still running here: what waits for "no open job" must also wait for these.
+   */
+  failingJobIds(): number[] {
+    return [...this.failing];
   }
 
   /**
@@ -510,24 +520,29 @@ export class JobRunner {
         }
         if (this.stopped && info.retryable) return; // resumed by the lease's next holder
         log.warn({ err: info.message, code: info.code }, "job failed");
-        if (!await this.write(jobId, {
-          status: "failed", error: info, updatedAt: new Date(), finishedAt: new Date(),
-        }, true)) return;
-        this.o.metrics?.jobSettled(job.kind, "failed", (Date.now() - job.createdAt.getTime()) / 1000, info.code);
-        // The job is failed for good: its hook (the VM to Error) must not be lost to a database
-        // failure either, or the VM would stay Creating with no job behind it.
-        for (let failures = 1; ; failures++) {
-          try {
-            await this.o.onFailed?.({ ...job, status: "failed" }, info);
-          } catch (hookErr) {
-            if (databaseUnavailableFrom(hookErr) && !this.stopped) {
-              if (!this.o.onDatabaseUnavailable?.(hookErr)) log.warn({ err: databaseUnavailableFrom(hookErr)!.message }, "onFailed hook: database unavailable; trying again");
-              await this.sleep((this.o.databaseRetryMs ?? defaultDatabaseRetryMs)(failures));
-              continue;
+        this.failing.add(jobId);
+        try {
+          if (!await this.write(jobId, {
+            status: "failed", error: info, updatedAt: new Date(), finishedAt: new Date(),
+          }, true)) return;
+          this.o.metrics?.jobSettled(job.kind, "failed", (Date.now() - job.createdAt.getTime()) / 1000, info.code);
+          // The job is failed for good: its hook (the VM to Error) must not be lost to a database
+          // failure either, or the VM would stay Creating with no job behind it.
+          for (let failures = 1; ; failures++) {
+            try {
+              await this.o.onFailed?.({ ...job, status: "failed" }, info);
+            } catch (hookErr) {
+              if (databaseUnavailableFrom(hookErr) && !this.stopped) {
+                if (!this.o.onDatabaseUnavailable?.(hookErr)) log.warn({ err: databaseUnavailableFrom(hookErr)!.message }, "onFailed hook: database unavailable; trying again");
+                await this.sleep((this.o.databaseRetryMs ?? defaultDatabaseRetryMs)(failures));
+                continue;
+              }
+              log.error({ err: hookErr }, "onFailed hook failed");
             }
-            log.error({ err: hookErr }, "onFailed hook failed");
+            return;
           }
-          return;
+        } finally {
+          this.failing.delete(jobId);
         }
       }
     }
