@@ -82,12 +82,14 @@ export async function createUserKey(cloud: TestCloud, account: string): Promise<
 /**
  * Waits until no job is pending or running (VM states and allocations stop changing by
  * themselves), nor failed with its failure hook (the VM, snapshot... to Error) still at work.
+ * `exceptKinds`: jobs of these kinds may still run (a blocked maintenance runs until cancelled).
  */
-export async function jobsIdle(cloud: TestCloud): Promise<void> {
+export async function jobsIdle(cloud: TestCloud, opts: { exceptKinds?: string[] } = {}): Promise<void> {
   const db = cloud.manager.database.db;
+  const except = opts.exceptKinds?.length ? sql` and ${jobs.kind} not in ${opts.exceptKinds}` : sql``;
   await cloud.waitFor("jobs to finish", async () => {
     const [{ n }] = (await db.select({ n: count() }).from(jobs)
-      .where(sql`${jobs.status} in ('pending', 'running')`)) as [{ n: number }];
+      .where(sql`${jobs.status} in ('pending', 'running')${except}`)) as [{ n: number }];
     return Number(n) === 0 && cloud.manager.jobs.failingJobIds().length === 0;
   });
 }

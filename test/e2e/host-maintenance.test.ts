@@ -5,9 +5,9 @@ import * as grpc from "@grpc/grpc-js";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentServiceClient, type HostFacts, type RegisterResponse } from "#shared/protocol.js";
-import { count, eq, like, sql } from "drizzle-orm";
+import { eq, like } from "drizzle-orm";
 import { jobs, storagePools } from "../../manager/src/db/schema.js";
-import { createUserKey, errorShapeProblems, startTestCloud, stateDigest, type TestCloud } from "./harness.js";
+import { createUserKey, errorShapeProblems, jobsIdle as harnessJobsIdle, startTestCloud, stateDigest, type TestCloud } from "./harness.js";
 
 const H100 = "NVIDIA H100 80GB HBM3";
 const HOSTS = [
@@ -39,18 +39,8 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => { client?.close(); await cloud?.stop(); });
 
-/**
- * Waits until no job but a maintenance one is pending or running: a blocked maintenance's job
- * runs until it is cancelled, by design.
- */
-async function jobsIdle(cloud: TestCloud): Promise<void> {
-  const db = cloud.manager.database.db;
-  await cloud.waitFor("jobs to finish", async () => {
-    const [{ n }] = (await db.select({ n: count() }).from(jobs)
-      .where(sql`${jobs.status} in ('pending', 'running') and ${jobs.kind} <> 'host.maintenance'`)) as [{ n: number }];
-    return Number(n) === 0 && cloud.manager.jobs.failingJobIds().length === 0;
-  });
-}
+/** No job but a maintenance one left running: a blocked maintenance's job runs until it is cancelled, by design. */
+const jobsIdle = (cloud: TestCloud) => harnessJobsIdle(cloud, { exceptKinds: ["host.maintenance"] });
 
 const resourceState = async (name: string) => (await cloud.api("GET", "/v1/admin/hosts")).json.hosts.find((h: any) => h.name === name)?.resource_state;
 
